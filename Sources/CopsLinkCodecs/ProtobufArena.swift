@@ -1,0 +1,130 @@
+import CCopsLinkProtos
+import CProtobufC
+import CopsLinkCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A bump allocator that lives for one encode or decode.
+///
+/// protobuf-c mallocs once per string and sub-message when unpacking; routed through an arena that starts in a
+/// stack block, a typical message costs no malloc at all, and everything is released at once on every path.
+/// Chunks that overflow the stack block are malloc'd and linked through their first word.
+public struct ProtobufArena: ~Copyable {
+    private static let alignment = 16
+    private static let chunkHeader = 16
+    private static let stackBytes = 4096
+
+    private var cursor: UnsafeMutableRawPointer
+    private var remaining: Int
+    private var lastChunk: UnsafeMutableRawPointer?
+    private var nextChunkSize = 8192
+
+    private init(block: UnsafeMutableRawBufferPointer) {
+        cursor = block.baseAddress!
+        remaining = block.count
+    }
+
+    /// Runs `body` with an arena whose memory is released when it returns or throws.
+    public static func with<Result, Failure: Error>(
+        _ body: (inout ProtobufArena) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try withUnsafeTemporaryAllocation(byteCount: stackBytes, alignment: alignment) { (block) throws(Failure) -> Result in
+            var arena = ProtobufArena(block: block)
+            defer { arena.releaseChunks() }
+            return try body(&arena)
+        }
+    }
+
+    /// `size` bytes aligned to 16, valid until the arena is released.
+    public mutating func allocate(byteCount size: Int) -> UnsafeMutableRawPointer {
+        let padding = (Self.alignment - Int(bitPattern: cursor) % Self.alignment) % Self.alignment
+        if size + padding > remaining { grow(toFit: size) }
+        let aligned = size + padding > remaining ? cursor : cursor + padding
+        let used = (aligned - cursor) + size
+        cursor += used
+        remaining -= used
+        return aligned
+    }
+
+    /// Zeroed memory for one `T`.
+    public mutating func allocate<T>(_ type: T.Type) -> UnsafeMutablePointer<T> {
+        let raw = allocate(byteCount: MemoryLayout<T>.stride)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: MemoryLayout<T>.stride)
+        return raw.assumingMemoryBound(to: T.self)
+    }
+
+    /// A zeroed array of `count` values of `T`.
+    public mutating func allocateArray<T>(of type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+        let bytes = MemoryLayout<T>.stride * max(count, 1)
+        let raw = allocate(byteCount: bytes)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        return raw.assumingMemoryBound(to: T.self)
+    }
+
+    /// A NUL-terminated copy of `string`'s UTF-8 bytes, as protobuf-c's `char *` fields want.
+    public mutating func cString(_ string: String) -> UnsafeMutablePointer<CChar> {
+        var string = string
+        return string.withUTF8 { utf8 in
+            let raw = allocate(byteCount: utf8.count + 1)
+            if let base = utf8.baseAddress { raw.copyMemory(from: base, byteCount: utf8.count) }
+            raw.storeBytes(of: 0, toByteOffset: utf8.count, as: UInt8.self)
+            return raw.assumingMemoryBound(to: CChar.self)
+        }
+    }
+
+    /// protobuf-c binary data pointing at a copy of `bytes` in the arena.
+    public mutating func binaryData(_ bytes: [UInt8]) -> ProtobufCBinaryData {
+        guard !bytes.isEmpty else { return ProtobufCBinaryData(len: 0, data: nil) }
+        let raw = allocate(byteCount: bytes.count)
+        bytes.withUnsafeBytes { raw.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        return ProtobufCBinaryData(len: bytes.count, data: raw.assumingMemoryBound(to: UInt8.self))
+    }
+
+    /// Binary data holding `string`'s UTF-8 bytes exactly (NUL included), for `bytes` fields that carry text.
+    public mutating func binaryData(utf8 string: String) -> ProtobufCBinaryData {
+        var string = string
+        return string.withUTF8 { utf8 in
+            guard let base = utf8.baseAddress, utf8.count > 0 else { return ProtobufCBinaryData(len: 0, data: nil) }
+            let raw = allocate(byteCount: utf8.count)
+            raw.copyMemory(from: base, byteCount: utf8.count)
+            return ProtobufCBinaryData(len: utf8.count, data: raw.assumingMemoryBound(to: UInt8.self))
+        }
+    }
+
+    private mutating func grow(toFit size: Int) {
+        let chunkSize = max(nextChunkSize, size + Self.alignment + Self.chunkHeader)
+        nextChunkSize = min(nextChunkSize * 2, 1 << 20)
+        guard let chunk = malloc(chunkSize) else { fatalError("out of memory allocating \(chunkSize) bytes") }
+        chunk.storeBytes(of: lastChunk, as: UnsafeMutableRawPointer?.self)
+        lastChunk = chunk
+        cursor = chunk + Self.chunkHeader
+        remaining = chunkSize - Self.chunkHeader
+    }
+
+    private mutating func releaseChunks() {
+        while let chunk = lastChunk {
+            lastChunk = chunk.load(as: UnsafeMutableRawPointer?.self)
+            free(chunk)
+        }
+    }
+
+    /// A protobuf-c allocator that allocates from this arena and frees nothing (the arena frees everything at once).
+    mutating func withAllocator<Result, Failure: Error>(
+        _ body: (UnsafeMutablePointer<ProtobufCAllocator>) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try withUnsafeMutablePointer(to: &self) { (arena) throws(Failure) -> Result in
+            var allocator = ProtobufCAllocator(
+                alloc: { data, size in
+                    data!.assumingMemoryBound(to: ProtobufArena.self).pointee.allocate(byteCount: max(size, 1))
+                },
+                free: { _, _ in },
+                allocator_data: UnsafeMutableRawPointer(arena)
+            )
+            return try body(&allocator)
+        }
+    }
+}

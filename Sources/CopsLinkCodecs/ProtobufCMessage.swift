@@ -1,0 +1,124 @@
+import CCopsLinkProtos
+import CProtobufC
+#if canImport(Glibc)
+import Glibc
+#endif
+import CopsLinkCore
+
+/// A protobuf-c message descriptor: static, immutable C data.
+public struct ProtobufCDescriptor: @unchecked Sendable {
+    // Sendable because it only points at a `const ProtobufCMessageDescriptor` that protoc-c emitted as static data,
+    // which nothing ever writes.
+    public let pointer: UnsafePointer<ProtobufCMessageDescriptor>
+
+    /// Reads the descriptor that a generated `…__init` function stores into a fresh message.
+    public init<CMessage>(initializing type: CMessage.Type, with initialize: (UnsafeMutablePointer<CMessage>) -> Void) {
+        let message = UnsafeMutablePointer<CMessage>.allocate(capacity: 1)
+        defer { message.deallocate() }
+        initialize(message)
+        pointer = UnsafeRawPointer(message).assumingMemoryBound(to: ProtobufCMessage.self).pointee.descriptor
+    }
+}
+
+/// A Swift value type whose codec goes through a protobuf-c C struct.
+///
+/// Conforming types supply the C-struct mapping both ways; packing, unpacking and memory handling are shared here.
+public protocol ProtobufCCodable: RPCMessage {
+    associatedtype CMessage
+    static var cDescriptor: ProtobufCDescriptor { get }
+    /// Builds this value's C struct in `arena` (strings copied into it, sub-messages too).
+    func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage>
+    /// Reads a value from a C struct that protobuf-c unpacked; validates what protobuf-c does not.
+    init(cMessage: UnsafePointer<CMessage>) throws(RPCError)
+}
+
+extension ProtobufCCodable {
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(RPCError) {
+        self = try ProtobufArena.with { (arena) throws(RPCError) -> Self in
+            try arena.withAllocator { (allocator) throws(RPCError) -> Self in
+                let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+                guard let unpacked = protobuf_c_message_unpack(Self.cDescriptor.pointer, allocator, bytes.count, base) else {
+                    throw RPCError(code: .invalidArgument, message: "malformed \(Self.protoName) (\(bytes.count) bytes)")
+                }
+                // No free: the arena owns every allocation unpack made.
+                return try Self(cMessage: UnsafeRawPointer(unpacked).assumingMemoryBound(to: CMessage.self))
+            }
+        }
+    }
+
+    public func serialize(into sink: inout some MessageSink) {
+        ProtobufArena.with { arena in
+            let message = UnsafeMutableRawPointer(makeCMessage(in: &arena)).assumingMemoryBound(to: ProtobufCMessage.self)
+            let size = protobuf_c_message_get_packed_size(message)
+            sink.appendBytes(count: size) { buffer in
+                let written = protobuf_c_message_pack(message, buffer.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                precondition(written == size, "protobuf-c packed \(written) bytes, expected \(size)")
+            }
+        }
+    }
+
+    /// The size `serialize` will write.
+    public var serializedSize: Int {
+        ProtobufArena.with { arena in
+            protobuf_c_message_get_packed_size(UnsafeMutableRawPointer(makeCMessage(in: &arena)).assumingMemoryBound(to: ProtobufCMessage.self))
+        }
+    }
+}
+
+/// Reading C fields back into Swift.
+public enum CField {
+    /// A protobuf-c string field; NULL reads as empty. protobuf-c does not check UTF-8, so invalid bytes are repaired.
+    public static func string(_ pointer: UnsafeMutablePointer<CChar>?) -> String {
+        guard let pointer else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)), as: UTF8.self)
+    }
+
+    public static func bytes(_ data: ProtobufCBinaryData) -> [UInt8] {
+        guard data.len > 0, let base = data.data else { return [] }
+        return Array(UnsafeBufferPointer(start: base, count: data.len))
+    }
+
+    /// A `bytes` field that carries UTF-8 text; validated, because text is what the schema promises.
+    public static func utf8(_ data: ProtobufCBinaryData, field: String) throws(RPCError) -> String {
+        guard data.len > 0, let base = data.data else { return "" }
+        let buffer = UnsafeBufferPointer(start: base, count: data.len)
+        guard let text = String(validating: buffer, as: UTF8.self) else {
+            throw RPCError(code: .invalidArgument, message: "\(field) is not valid UTF-8")
+        }
+        return text
+    }
+
+    /// A repeated message field as a Swift array.
+    public static func repeated<CElement, Element>(
+        _ items: UnsafeMutablePointer<UnsafeMutablePointer<CElement>?>?, count: Int,
+        _ transform: (UnsafePointer<CElement>) throws(RPCError) -> Element
+    ) throws(RPCError) -> [Element] {
+        guard count > 0, let items else { return [] }
+        var result: [Element] = []
+        result.reserveCapacity(count)
+        for index in 0..<count {
+            guard let item = items[index] else { continue }
+            result.append(try transform(item))
+        }
+        return result
+    }
+}
+
+extension ProtobufArena {
+    /// A C array of pointers to sub-messages built from `elements`.
+    public mutating func repeatedMessages<Element: ProtobufCCodable>(
+        _ elements: [Element]
+    ) -> UnsafeMutablePointer<UnsafeMutablePointer<Element.CMessage>?>? {
+        guard !elements.isEmpty else { return nil }
+        let array = allocateArray(of: UnsafeMutablePointer<Element.CMessage>?.self, count: elements.count)
+        for (index, element) in elements.enumerated() { array[index] = element.makeCMessage(in: &self) }
+        return array
+    }
+
+    /// A fresh C struct, initialised by its generated `…__init` function.
+    public mutating func message<CMessage>(_ type: CMessage.Type, _ initialize: (UnsafeMutablePointer<CMessage>) -> Void) -> UnsafeMutablePointer<CMessage> {
+        let message = allocate(type)
+        initialize(message)
+        return message
+    }
+}

@@ -1,0 +1,102 @@
+import Synchronization
+
+/// A single-consumer queue between a transport (producer, never suspends) and the task reading a call's messages.
+///
+/// The producer bounds what it pushes (flow-control credit), so the queue needs no limit of its own.
+/// A failure ends the queue at once, dropping buffered messages: the call is over.
+public final class AsyncMessageQueue<Element: Sendable>: Sendable {
+    private struct State: ~Copyable {
+        var buffer: [Element] = []
+        var head = 0
+        var end: Result<Void, RPCError>?
+        var waiter: CheckedContinuation<Element?, any Error>?
+
+        mutating func popFirst() -> Element? {
+            guard head < buffer.count else { return nil }
+            let element = buffer[head]
+            head += 1
+            if head == buffer.count {
+                buffer.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head >= 64 && head * 2 >= buffer.count {
+                buffer.removeFirst(head)
+                head = 0
+            }
+            return element
+        }
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Hands `element` to the consumer. Ignored after the queue ended.
+    public func push(_ element: Element) {
+        let waiter: CheckedContinuation<Element?, any Error>? = state.withLock { state in
+            guard state.end == nil else { return nil }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.buffer.append(element)
+            return nil
+        }
+        waiter?.resume(returning: element)
+    }
+
+    /// Ends the queue: after `.success` the consumer drains what is buffered and then gets `nil`;
+    /// after `.failure` it gets the error at once. Only the first end counts.
+    public func finish(_ result: Result<Void, RPCError>) {
+        let waiter: CheckedContinuation<Element?, any Error>? = state.withLock { state in
+            guard state.end == nil else { return nil }
+            state.end = result
+            if case .failure = result {
+                state.buffer.removeAll()
+                state.head = 0
+            }
+            let waiter = state.waiter
+            state.waiter = nil
+            return waiter
+        }
+        switch result {
+        case .success: waiter?.resume(returning: nil)
+        case .failure(let error): waiter?.resume(throwing: error)
+        }
+    }
+
+    /// Whether the queue has ended (with any result).
+    public var isFinished: Bool { state.withLock { $0.end != nil } }
+
+    /// The next element, `nil` at a successful end; throws the failure that ended the queue.
+    public func next() async throws(RPCError) -> Element? {
+        let immediate: Result<Element?, RPCError>? = state.withLock { state in
+            if let element = state.popFirst() { return .success(element) }
+            switch state.end {
+            case .success: return .success(nil)
+            case .failure(let error): return .failure(error)
+            case nil: return nil
+            }
+        }
+        if let immediate { return try immediate.get() }
+        do {
+            return try await withCheckedThrowingContinuation { continuation in
+                let resumeNow: Result<Element?, RPCError>? = state.withLock { state in
+                    if let element = state.popFirst() { return .success(element) }
+                    switch state.end {
+                    case .success: return .success(nil)
+                    case .failure(let error): return .failure(error)
+                    case nil:
+                        precondition(state.waiter == nil, "AsyncMessageQueue has a single consumer")
+                        state.waiter = continuation
+                        return nil
+                    }
+                }
+                if let resumeNow { continuation.resume(with: resumeNow) }
+            }
+        } catch let error as RPCError {
+            throw error
+        } catch {
+            throw RPCError(code: .internalError, message: "unexpected queue failure")
+        }
+    }
+}

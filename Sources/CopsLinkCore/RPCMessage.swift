@@ -1,0 +1,53 @@
+/// A destination that protobuf encoders write into in place, without an intermediate copy.
+///
+/// The TCP transport conforms NIO's `ByteBuffer`, so messages are packed straight into the outgoing frame.
+public protocol MessageSink {
+    /// Appends exactly `count` bytes, which `body` writes into the buffer it is given.
+    mutating func appendBytes(count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void)
+}
+
+/// Serialized message bytes as a transport holds them (a slice of the receive buffer, or an array).
+public protocol MessageBytes: Sendable {
+    var count: Int { get }
+    func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result
+}
+
+/// A protobuf message with a codec.
+public protocol RPCMessage: Sendable {
+    /// Fully qualified protobuf name, e.g. `copslink.rpc.v1.SimpleRequest`.
+    static var protoName: String { get }
+    /// Decodes standard protobuf bytes. Throws `RPCError` with `.invalidArgument` for malformed input.
+    init(serializedBytes bytes: UnsafeRawBufferPointer) throws(RPCError)
+    /// Encodes standard protobuf bytes into `sink`.
+    func serialize(into sink: inout some MessageSink)
+}
+
+extension RPCMessage {
+    /// Decodes the bytes a transport delivered.
+    public init(from bytes: some MessageBytes) throws(RPCError) {
+        do {
+            self = try bytes.withUnsafeBytes { try Self(serializedBytes: $0) }
+        } catch let error as RPCError {
+            throw error
+        } catch {
+            throw RPCError(code: .internalError, message: "decoding \(Self.protoName) failed")
+        }
+    }
+
+    /// The encoded bytes, for tests and the in-process transport.
+    public func serializedBytes() -> [UInt8] {
+        var bytes: [UInt8] = []
+        serialize(into: &bytes)
+        return bytes
+    }
+}
+
+extension Array: MessageSink where Element == UInt8 {
+    public mutating func appendBytes(count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) {
+        let start = self.count
+        append(contentsOf: repeatElement(0, count: count))
+        withUnsafeMutableBytes { body(UnsafeMutableRawBufferPointer(rebasing: $0[start...])) }
+    }
+}
+
+extension Array: MessageBytes where Element == UInt8 {}

@@ -1,0 +1,118 @@
+/// Maps method paths to handlers. Services register their methods; transports look calls up here.
+public struct RPCRouter: Sendable {
+    /// An untyped handler: reads requests from and writes responses to the call stream, then returns its outcome.
+    public typealias Handler = @Sendable (any ServerCallStream, ServerContext) async throws -> CallOutcome
+
+    /// A registered method, as the server-info call lists it.
+    public struct Route: Sendable {
+        public var descriptor: MethodDescriptor
+        public var kind: MethodKind
+        public var requestType: String
+        public var responseType: String
+        public var handler: Handler
+    }
+
+    private var routes: [String: Route] = [:]
+    private var serviceNames: Set<String> = []
+
+    public init() {}
+
+    /// Every registered method, sorted by path.
+    public var methods: [Route] { routes.values.sorted { $0.descriptor.path < $1.descriptor.path } }
+
+    /// Names of the registered services, sorted.
+    public var services: [String] { serviceNames.sorted() }
+
+    public func route(forPath path: String) -> Route? { routes[path] }
+
+    /// Why no handler serves `path`, in the words the UNIMPLEMENTED status carries.
+    public func unimplementedError(forPath path: String) -> RPCError {
+        guard let descriptor = MethodDescriptor(path: path) else {
+            return RPCError(code: .unimplemented, message: "malformed method path '\(path)'; expected /package.Service/Method")
+        }
+        if serviceNames.contains(descriptor.service) {
+            return RPCError(code: .unimplemented, message: "service \(descriptor.service) has no method \(descriptor.method)")
+        }
+        return RPCError(code: .unimplemented, message: "unknown service \(descriptor.service)")
+    }
+
+    public mutating func register<Request: RPCMessage, Response: RPCMessage>(
+        _ descriptor: MethodDescriptor,
+        kind: MethodKind,
+        request: Request.Type,
+        response: Response.Type,
+        handler: @escaping Handler
+    ) {
+        precondition(routes[descriptor.path] == nil, "\(descriptor.path) is registered twice")
+        routes[descriptor.path] = Route(
+            descriptor: descriptor, kind: kind, requestType: Request.protoName, responseType: Response.protoName, handler: handler)
+        serviceNames.insert(descriptor.service)
+    }
+
+    /// Registers a unary method.
+    public mutating func registerUnary<Request: RPCMessage, Response: RPCMessage>(
+        _ descriptor: MethodDescriptor,
+        handler: @escaping @Sendable (Request, ServerContext) async throws -> ServerResponse<Response>
+    ) {
+        register(descriptor, kind: .unary, request: Request.self, response: Response.self) { stream, context in
+            let request: Request = try await Self.readSingleRequest(stream)
+            let response = try await handler(request, context)
+            return .success(finalMessage: response.message, trailers: response.trailers)
+        }
+    }
+
+    /// Registers a server-streaming method; the handler returns the trailing metadata.
+    public mutating func registerServerStreaming<Request: RPCMessage, Response: RPCMessage>(
+        _ descriptor: MethodDescriptor,
+        handler: @escaping @Sendable (Request, ResponseWriter<Response>, ServerContext) async throws -> Metadata
+    ) {
+        register(descriptor, kind: .serverStreaming, request: Request.self, response: Response.self) { stream, context in
+            let request: Request = try await Self.readSingleRequest(stream)
+            let trailers = try await handler(request, ResponseWriter(stream: stream), context)
+            return .success(finalMessage: nil, trailers: trailers)
+        }
+    }
+
+    /// Registers a client-streaming method.
+    public mutating func registerClientStreaming<Request: RPCMessage, Response: RPCMessage>(
+        _ descriptor: MethodDescriptor,
+        handler: @escaping @Sendable (RequestStream<Request>, ServerContext) async throws -> ServerResponse<Response>
+    ) {
+        register(descriptor, kind: .clientStreaming, request: Request.self, response: Response.self) { stream, context in
+            let response = try await handler(RequestStream(stream: stream), context)
+            return .success(finalMessage: response.message, trailers: response.trailers)
+        }
+    }
+
+    /// Registers a bidirectional-streaming method; the handler returns the trailing metadata.
+    public mutating func registerBidirectionalStreaming<Request: RPCMessage, Response: RPCMessage>(
+        _ descriptor: MethodDescriptor,
+        handler: @escaping @Sendable (RequestStream<Request>, ResponseWriter<Response>, ServerContext) async throws -> Metadata
+    ) {
+        register(descriptor, kind: .bidirectionalStreaming, request: Request.self, response: Response.self) { stream, context in
+            let trailers = try await handler(RequestStream(stream: stream), ResponseWriter(stream: stream), context)
+            return .success(finalMessage: nil, trailers: trailers)
+        }
+    }
+
+    private static func readSingleRequest<Request: RPCMessage>(_ stream: any ServerCallStream) async throws(RPCError) -> Request {
+        guard let bytes = try await stream.nextRequest() else {
+            throw RPCError(code: .invalidArgument, message: "the call expects one request message and got none")
+        }
+        let request: Request
+        do {
+            request = try Request(from: bytes)
+        } catch {
+            throw RPCError(code: .invalidArgument, message: "request message is not a valid \(Request.protoName)")
+        }
+        guard try await stream.nextRequest() == nil else {
+            throw RPCError(code: .invalidArgument, message: "the call expects one request message and got more")
+        }
+        return request
+    }
+}
+
+/// A service whose methods can be served: the shape generated service code has.
+public protocol RegistrableRPCService: Sendable {
+    func registerMethods(with router: inout RPCRouter)
+}

@@ -1,0 +1,20 @@
+/// How a call's final status reaches the transport.
+public enum CallOutcome: Sendable {
+    /// Status OK, optionally with the last response message (a unary response travels in the END frame).
+    case success(finalMessage: (any RPCMessage)?, trailers: Metadata)
+    case failure(RPCError)
+}
+
+/// One call as a server transport presents it to the router: inbound messages, outbound messages, final status.
+///
+/// Implemented by each transport. All methods may be called from any task; `finish` is idempotent (the first
+/// outcome wins, so a deadline that already answered DEADLINE_EXCEEDED is not overwritten by the handler).
+public protocol ServerCallStream: Sendable {
+    /// The next request message; `nil` once the client has ended its stream.
+    /// Throws `RPCError` (CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE) when the call is over.
+    func nextRequest() async throws(RPCError) -> (any MessageBytes)?
+    /// Sends one response message, suspending while the client's flow-control window is exhausted.
+    func write(_ message: some RPCMessage) async throws(RPCError)
+    /// Ends the call. Later calls are ignored.
+    func finish(_ outcome: CallOutcome)
+}

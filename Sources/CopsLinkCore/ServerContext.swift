@@ -1,0 +1,23 @@
+/// What a handler knows about the call it serves.
+public struct ServerContext: Sendable {
+    public var descriptor: MethodDescriptor
+    /// Request metadata, as the client sent it.
+    public var metadata: Metadata
+    /// When the call must be answered by; the transport cancels the handler's task then.
+    public var deadline: ContinuousClock.Instant?
+    /// The remote address, e.g. `127.0.0.1:51234`, or `in-process`.
+    public var peer: String
+    /// The call id on its connection.
+    public var callID: UInt64
+
+    public init(descriptor: MethodDescriptor, metadata: Metadata, deadline: ContinuousClock.Instant?, peer: String, callID: UInt64) {
+        self.descriptor = descriptor
+        self.metadata = metadata
+        self.deadline = deadline
+        self.peer = peer
+        self.callID = callID
+    }
+
+    /// The client's `copslink-request-id`, if it sent one.
+    public var requestID: String? { metadata[text: Metadata.requestIDKey] }
+}

@@ -1,0 +1,77 @@
+import NIOCore
+
+/// What the decoder produces: the preface (server side only), then frames.
+public enum InboundFrame: Sendable {
+    case preface(version: UInt32)
+    case frame(Frame)
+}
+
+/// Splits the byte stream into frames, checking every length before it buffers the frame.
+///
+/// A frame whose length field exceeds `limits.maxFrameSize` is rejected as soon as its first four bytes arrive.
+/// Unknown frame types are reported as `WireError.unknownFrameType` (a protocol violation).
+public struct FrameDecoder: ByteToMessageDecoder {
+    public typealias InboundOut = InboundFrame
+
+    public var limits: FrameLimits
+    private var awaitingPreface: Bool
+
+    /// - Parameter expectsPreface: true on the server, which reads the client's preface first.
+    public init(limits: FrameLimits = FrameLimits(), expectsPreface: Bool) {
+        self.limits = limits
+        self.awaitingPreface = expectsPreface
+    }
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let inbound = try decodeNext(&buffer) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(inbound))
+        return .continue
+    }
+
+    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        try decode(context: context, buffer: &buffer)
+    }
+
+    /// Decodes one preface or frame from `buffer`, or returns nil if more bytes are needed. Usable without a channel.
+    public mutating func decodeNext(_ buffer: inout ByteBuffer) throws(WireError) -> InboundFrame? {
+        if awaitingPreface {
+            guard let version = try Self.readPreface(&buffer) else { return nil }
+            awaitingPreface = false
+            return .preface(version: version)
+        }
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self).map(Int.init) else { return nil }
+        guard length <= limits.maxFrameSize else { throw .frameTooLarge(length: length, limit: limits.maxFrameSize) }
+        guard length >= Frame.fixedFieldsSize else { throw .frameTooShort(length: length) }
+        guard buffer.readableBytes >= 4 + length else { return nil }
+
+        let start = buffer.readerIndex + 4
+        let typeByte = buffer.getInteger(at: start, as: UInt8.self)!
+        let flags = buffer.getInteger(at: start + 1, as: UInt8.self)!
+        let callID = buffer.getInteger(at: start + 2, as: UInt64.self)!
+        let headerLength = Int(buffer.getInteger(at: start + 10, as: UInt32.self)!)
+        guard headerLength <= length - Frame.fixedFieldsSize else {
+            throw .headerLengthPastFrame(headerLength: headerLength, frameLength: length)
+        }
+        guard headerLength <= limits.maxHeaderSize else { throw .headerTooLarge(size: headerLength, limit: limits.maxHeaderSize) }
+        guard let type = FrameType(rawValue: typeByte) else { throw .unknownFrameType(typeByte) }
+
+        buffer.moveReaderIndex(forwardBy: 4 + Frame.fixedFieldsSize)
+        let header = buffer.readSlice(length: headerLength)!
+        let payload = buffer.readSlice(length: length - Frame.fixedFieldsSize - headerLength)!
+        return .frame(Frame(type: type, flags: FrameFlags(rawValue: flags), callID: callID, header: header, payload: payload))
+    }
+
+    /// Checks the magic byte by byte, so that a wrong peer (an HTTP client, say) is told at once.
+    private static func readPreface(_ buffer: inout ByteBuffer) throws(WireError) -> UInt32? {
+        let available = min(buffer.readableBytes, Preface.magic.count)
+        let received = buffer.getBytes(at: buffer.readerIndex, length: available) ?? []
+        guard received.elementsEqual(Preface.magic.prefix(available)) else {
+            throw .badPreface(received: buffer.getBytes(at: buffer.readerIndex, length: min(buffer.readableBytes, 32)) ?? [])
+        }
+        guard buffer.readableBytes >= Preface.size else { return nil }
+        buffer.moveReaderIndex(forwardBy: Preface.magic.count)
+        let version = buffer.readInteger(as: UInt32.self)!
+        guard Preface.supportedVersions.contains(version) else { throw .unsupportedVersion(version) }
+        return version
+    }
+}
