@@ -24,9 +24,11 @@ extension ByteBuffer {
     @discardableResult
     public mutating func writeFrame(
         _ type: FrameType, flags: FrameFlags = [], callID: UInt64 = 0,
-        header: (some ProtobufCCodable)?, payload: (some RPCMessage)?
+        header: (some ProtobufCCodable)?, payload: (any RPCMessage)?
     ) -> Int {
         let start = writerIndex
+        var flags = flags
+        if payload != nil { flags.insert(.hasMessage) }
         writeInteger(UInt32(0))  // length, patched below
         writeInteger(type.rawValue)
         writeInteger(flags.rawValue)
@@ -59,5 +61,5 @@ extension ByteBuffer {
 /// Typed `nil`s for frames without a header or a payload.
 public enum NoMessage {
     public static let header: SettingsHeader? = nil
-    public static let payload: SettingsHeader? = nil
+    public static let payload: (any RPCMessage)? = nil
 }

@@ -23,7 +23,8 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     }
 }
 
-/// Frame flags. Bit 0 means END_STREAM on REQUEST and MESSAGE, ACK on SETTINGS and PING.
+/// Frame flags. Bit 0 means END_STREAM on REQUEST and MESSAGE, ACK on SETTINGS and PING; bit 1 HAS_MESSAGE on
+/// REQUEST, MESSAGE and END. Other bits are reserved: senders set them to zero, receivers ignore them.
 public struct FrameFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }
@@ -32,4 +33,7 @@ public struct FrameFlags: OptionSet, Hashable, Sendable {
     public static let endStream = FrameFlags(rawValue: 0x01)
     /// Acknowledges a SETTINGS or PING frame.
     public static let ack = FrameFlags(rawValue: 0x01)
+    /// A REQUEST, MESSAGE or END frame carries a message in its payload (an empty message encodes to zero bytes,
+    /// so the payload length alone cannot say). A MESSAGE without it only ends the client's stream.
+    public static let hasMessage = FrameFlags(rawValue: 0x02)
 }

@@ -49,7 +49,7 @@ extension WindowUpdateHeader: ProtobufCCodable {
 /// The header of a GOAWAY frame: no call after `lastCallID` is accepted.
 public struct GoAwayHeader: Hashable, Sendable {
     public enum Code: Hashable, Sendable {
-        case noError, protocolError, frameTooLarge, enhanceYourCalm, keepaliveTimeout, internalError, idleTimeout
+        case noError, protocolError, frameTooLarge, enhanceYourCalm, keepaliveTimeout, internalError, idleTimeout, refused
         case unrecognized(UInt32)
 
         public init(rawValue: UInt32) {
@@ -61,6 +61,7 @@ public struct GoAwayHeader: Hashable, Sendable {
             case 4: self = .keepaliveTimeout
             case 5: self = .internalError
             case 6: self = .idleTimeout
+            case 7: self = .refused
             default: self = .unrecognized(rawValue)
             }
         }
@@ -74,6 +75,7 @@ public struct GoAwayHeader: Hashable, Sendable {
             case .keepaliveTimeout: 4
             case .internalError: 5
             case .idleTimeout: 6
+            case .refused: 7
             case .unrecognized(let value): value
             }
         }

@@ -680,7 +680,7 @@ const ProtobufCMessageDescriptor copslink__rpc__v1__window_update__descriptor =
   (ProtobufCMessageInit) copslink__rpc__v1__window_update__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue copslink__rpc__v1__go_away__code__enum_values_by_number[7] =
+static const ProtobufCEnumValue copslink__rpc__v1__go_away__code__enum_values_by_number[8] =
 {
   { "NO_ERROR", "COPSLINK__RPC__V1__GO_AWAY__CODE__NO_ERROR", 0 },
   { "PROTOCOL_ERROR", "COPSLINK__RPC__V1__GO_AWAY__CODE__PROTOCOL_ERROR", 1 },
@@ -689,11 +689,12 @@ static const ProtobufCEnumValue copslink__rpc__v1__go_away__code__enum_values_by
   { "KEEPALIVE_TIMEOUT", "COPSLINK__RPC__V1__GO_AWAY__CODE__KEEPALIVE_TIMEOUT", 4 },
   { "INTERNAL_ERROR", "COPSLINK__RPC__V1__GO_AWAY__CODE__INTERNAL_ERROR", 5 },
   { "IDLE_TIMEOUT", "COPSLINK__RPC__V1__GO_AWAY__CODE__IDLE_TIMEOUT", 6 },
+  { "REFUSED", "COPSLINK__RPC__V1__GO_AWAY__CODE__REFUSED", 7 },
 };
 static const ProtobufCIntRange copslink__rpc__v1__go_away__code__value_ranges[] = {
-{0, 0},{0, 7}
+{0, 0},{0, 8}
 };
-static const ProtobufCEnumValueIndex copslink__rpc__v1__go_away__code__enum_values_by_name[7] =
+static const ProtobufCEnumValueIndex copslink__rpc__v1__go_away__code__enum_values_by_name[8] =
 {
   { "ENHANCE_YOUR_CALM", 3 },
   { "FRAME_TOO_LARGE", 2 },
@@ -702,6 +703,7 @@ static const ProtobufCEnumValueIndex copslink__rpc__v1__go_away__code__enum_valu
   { "KEEPALIVE_TIMEOUT", 4 },
   { "NO_ERROR", 0 },
   { "PROTOCOL_ERROR", 1 },
+  { "REFUSED", 7 },
 };
 const ProtobufCEnumDescriptor copslink__rpc__v1__go_away__code__descriptor =
 {
@@ -710,9 +712,9 @@ const ProtobufCEnumDescriptor copslink__rpc__v1__go_away__code__descriptor =
   "Code",
   "Copslink__Rpc__V1__GoAway__Code",
   "copslink.rpc.v1",
-  7,
+  8,
   copslink__rpc__v1__go_away__code__enum_values_by_number,
-  7,
+  8,
   copslink__rpc__v1__go_away__code__enum_values_by_name,
   1,
   copslink__rpc__v1__go_away__code__value_ranges,

@@ -1,0 +1,125 @@
+import CopsLinkCore
+import Synchronization
+
+/// Flow-control credit of one call in both directions, shared by the event loop and the call's task.
+///
+/// Sending: a message may go out when its payload fits the window, or when the window is whole (nothing is
+/// outstanding), so that one message larger than the window never deadlocks; writers suspend otherwise.
+/// Receiving: consumed bytes are granted back in one WINDOW_UPDATE once half the window is consumed or the
+/// queue runs empty, and never after the peer has ended its stream.
+final class CallCredit: Sendable {
+    private struct Waiter {
+        var needed: Int
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+
+    private struct State {
+        var sendWindow: Int
+        let initialSendWindow: Int
+        var waiters: [Waiter] = []
+        var closedWith: RPCError?
+        let initialReceiveWindow: Int
+        var pendingGrant = 0
+        var queuedInbound = 0
+        var peerEnded = false
+    }
+
+    private let state: Mutex<State>
+
+    init(sendWindow: Int, receiveWindow: Int) {
+        state = Mutex(State(sendWindow: sendWindow, initialSendWindow: sendWindow, initialReceiveWindow: receiveWindow))
+    }
+
+    /// Takes `size` bytes of send credit, suspending until the peer grants enough. Throws once the call is closed.
+    func acquire(_ size: Int) async throws(RPCError) {
+        let granted: Bool = try state.withLock { (state) throws(RPCError) -> Bool in
+            if let error = state.closedWith { throw error }
+            guard state.waiters.isEmpty, Self.fits(size, state) else { return false }
+            state.sendWindow -= size
+            return true
+        }
+        if granted { return }
+        do {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let failure: RPCError? = state.withLock { state in
+                    if let error = state.closedWith { return error }
+                    state.waiters.append(Waiter(needed: size, continuation: continuation))
+                    return nil
+                }
+                if let failure { continuation.resume(throwing: failure) }
+            }
+        } catch let error as RPCError {
+            throw error
+        } catch {
+            throw RPCError(code: .internalError, message: "unexpected flow-control failure")
+        }
+    }
+
+    /// Adds credit from a WINDOW_UPDATE; false if the window would exceed 2^31-1 (a protocol violation).
+    func add(_ increment: Int) -> Bool {
+        let (ok, ready): (Bool, [CheckedContinuation<Void, any Error>]) = state.withLock { state in
+            guard state.sendWindow + increment <= Int(Int32.max) else { return (false, []) }
+            state.sendWindow += increment
+            var ready: [CheckedContinuation<Void, any Error>] = []
+            while let first = state.waiters.first, Self.fits(first.needed, state) {
+                state.sendWindow -= first.needed
+                ready.append(first.continuation)
+                state.waiters.removeFirst()
+            }
+            return (true, ready)
+        }
+        for continuation in ready { continuation.resume() }
+        return ok
+    }
+
+    /// Closes the call for sending: waiting and later writers get `error`.
+    func close(_ error: RPCError) {
+        let waiters: [Waiter] = state.withLock { state in
+            guard state.closedWith == nil else { return [] }
+            state.closedWith = error
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.continuation.resume(throwing: error) }
+    }
+
+    /// The event loop queued one inbound message for the reader.
+    func inboundQueued() { state.withLock { $0.queuedInbound += 1 } }
+
+    /// The peer sent END_STREAM: no more credit will be granted.
+    func peerEndedStream() { state.withLock { $0.peerEnded = true } }
+
+    /// The reader consumed a message of `size` payload bytes; returns the credit to grant now, if any.
+    func inboundConsumed(_ size: Int) -> Int? {
+        state.withLock { state in
+            state.queuedInbound -= 1
+            state.pendingGrant += size
+            guard !state.peerEnded, state.pendingGrant > 0,
+                state.pendingGrant * 2 >= state.initialReceiveWindow || state.queuedInbound == 0
+            else { return nil }
+            defer { state.pendingGrant = 0 }
+            return state.pendingGrant
+        }
+    }
+
+    private static func fits(_ size: Int, _ state: State) -> Bool {
+        size <= state.sendWindow || state.sendWindow >= state.initialSendWindow
+    }
+}
+
+/// Receive-side bookkeeping on the event loop: detects a peer that sends past its credit.
+struct ReceiveWindow {
+    let initial: Int
+    private(set) var outstanding = 0
+
+    init(initial: Int) { self.initial = initial }
+
+    /// Records an inbound payload; false if it exceeds the credit granted (the whole-window exception included).
+    mutating func receive(_ size: Int) -> Bool {
+        guard size == 0 || outstanding == 0 || outstanding + size <= initial else { return false }
+        outstanding += size
+        return true
+    }
+
+    mutating func granted(_ size: Int) { outstanding = max(0, outstanding - size) }
+}

@@ -1,0 +1,115 @@
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkWire
+import NIOCore
+import Synchronization
+
+/// One call on a client connection. Frames are encoded in the caller's task with call id 0; the event loop
+/// assigns the id when the call gets a slot under the server's concurrency limit and patches it in.
+final class ClientCall: ClientCallStream, Sendable {
+    let responses = AsyncMessageQueue<ClientStreamPart>()
+    let credit: CallCredit
+    let descriptor: MethodDescriptor
+    private let connection: NIOLoopBound<ClientConnectionHandler>
+    private let allocator: ByteBufferAllocator
+    private let serverMaxFrameSize: Int
+    private let finished = Atomic<Bool>(false)
+    private let trailers = LockedBox<Metadata>([:])
+
+    init(descriptor: MethodDescriptor, connection: NIOLoopBound<ClientConnectionHandler>, allocator: ByteBufferAllocator,
+         serverLimits: PeerLimits, receiveWindow: Int) {
+        self.descriptor = descriptor
+        self.connection = connection
+        self.allocator = allocator
+        self.serverMaxFrameSize = serverLimits.maxFrameSize
+        self.credit = CallCredit(sendWindow: serverLimits.initialWindowSize, receiveWindow: receiveWindow)
+    }
+
+    /// Encodes the REQUEST frame that opens this call.
+    func requestFrame(header: RequestHeader, message: (any RPCMessage)?, endStream: Bool) throws(RPCError) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 256)
+        let size = buffer.writeFrame(.request, flags: endStream ? .endStream : [], header: header, payload: message)
+        try checkFrameSize(size, what: "request")
+        return buffer
+    }
+
+    /// True for the one caller that ends the call.
+    func markFinished() -> Bool { !finished.exchange(true, ordering: .acquiringAndReleasing) }
+
+    /// Ends the call with `result` (from the event loop: END, deadline, GOAWAY, connection loss).
+    func complete(_ result: Result<Metadata, RPCError>) {
+        guard markFinished() else { return }
+        switch result {
+        case .success(let metadata):
+            trailers.value = metadata
+            responses.push(.end(trailers: metadata))
+            responses.finish(.success(()))
+            credit.close(RPCError(code: .cancelled, message: "the call has ended"))
+        case .failure(let error):
+            responses.finish(.failure(error))
+            credit.close(error)
+        }
+    }
+
+    func send(_ message: some RPCMessage) async throws(RPCError) {
+        var buffer = allocator.buffer(capacity: 512)
+        let size = buffer.writeFrame(.message, header: NoMessage.header, payload: message)
+        try checkFrameSize(size, what: "request")
+        try await withCancellation { () throws(RPCError) in try await credit.acquire(size - Frame.minimumEncodedSize) }
+        let connection = self.connection
+        let frame = buffer
+        connection.eventLoop.execute { connection.value.writeCallFrame(frame, for: self) }
+    }
+
+    func finishSending() {
+        var buffer = allocator.buffer(capacity: Frame.minimumEncodedSize)
+        buffer.writeFrame(.message, flags: .endStream, header: NoMessage.header, payload: NoMessage.payload)
+        let connection = self.connection
+        let frame = buffer
+        connection.eventLoop.execute { connection.value.writeCallFrame(frame, for: self, endsStream: true) }
+    }
+
+    func next() async throws(RPCError) -> ClientStreamPart {
+        guard let part = try await withCancellation({ () throws(RPCError) in try await responses.next() }) else {
+            return .end(trailers: trailers.value)
+        }
+        if case .message(let bytes) = part, let grant = credit.inboundConsumed(bytes.count) {
+            let connection = self.connection
+            connection.eventLoop.execute { connection.value.grantCredit(grant, for: self) }
+        }
+        return part
+    }
+
+    func cancel() {
+        let connection = self.connection
+        if connection.eventLoop.inEventLoop {
+            connection.value.cancel(self, RPCError(code: .cancelled, message: "the call was cancelled by the client"))
+        } else {
+            connection.eventLoop.execute {
+                connection.value.cancel(self, RPCError(code: .cancelled, message: "the call was cancelled by the client"))
+            }
+        }
+    }
+
+    /// Runs `body`, cancelling the call if the calling task is cancelled meanwhile.
+    func withCancellation<Result>(_ body: () async throws(RPCError) -> Result) async throws(RPCError) -> Result {
+        do {
+            return try await withTaskCancellationHandler {
+                try await body()
+            } onCancel: {
+                self.cancel()
+            }
+        } catch let error as RPCError {
+            throw error
+        } catch {
+            throw RPCError(code: .cancelled, message: "the call was cancelled by the client")
+        }
+    }
+
+    private func checkFrameSize(_ frameSize: Int, what: String) throws(RPCError) {
+        guard frameSize - 4 > serverMaxFrameSize else { return }
+        throw RPCError(
+            code: .resourceExhausted,
+            message: "\(what) message of \(frameSize - Frame.minimumEncodedSize) bytes exceeds the server's maximum frame size of \(serverMaxFrameSize) bytes")
+    }
+}

@@ -1,0 +1,85 @@
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkWire
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Whether a connection still takes new calls; read by the pool from any thread.
+final class ConnectionState: Sendable {
+    private let accepting = Atomic<Bool>(true)
+    var isAcceptingCalls: Bool { accepting.load(ordering: .acquiring) }
+    func stopAcceptingCalls() { accepting.store(false, ordering: .releasing) }
+}
+
+/// One established, multiplexed connection to a server.
+final class ClientConnection: Sendable {
+    let channel: any Channel
+    let state: ConnectionState
+    let serverLimits: PeerLimits
+    private let handler: NIOLoopBound<ClientConnectionHandler>
+    private let receiveWindow: Int
+
+    private init(channel: any Channel, state: ConnectionState, serverLimits: PeerLimits,
+                 handler: NIOLoopBound<ClientConnectionHandler>, receiveWindow: Int) {
+        self.channel = channel
+        self.state = state
+        self.serverLimits = serverLimits
+        self.handler = handler
+        self.receiveWindow = receiveWindow
+    }
+
+    /// Connects, sends the preface and SETTINGS, and waits for the server's SETTINGS.
+    static func connect(_ configuration: ClientConfiguration, group: any EventLoopGroup) -> EventLoopFuture<ClientConnection> {
+        let eventLoop = group.next()
+        let state = ConnectionState()
+        let ready = eventLoop.makePromise(of: PeerLimits.self)
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(TimeAmount(configuration.connectTimeout))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(ByteToMessageHandler(FrameDecoder(limits: configuration.limits.frameLimits, expectsPreface: false)))
+                    try sync.addHandler(ClientConnectionHandler(configuration: configuration, ready: ready, state: state))
+                }
+            }
+        let timeout = eventLoop.scheduleTask(in: TimeAmount(configuration.connectTimeout)) {
+            ready.fail(RPCError(code: .unavailable, message: "the server did not complete the handshake within \(configuration.connectTimeout)"))
+        }
+        return bootstrap.connect(host: configuration.host, port: configuration.port).flatMap { channel in
+            channel.closeFuture.whenComplete { _ in
+                ready.fail(RPCError(code: .unavailable, message: "the server closed the connection during the handshake"))
+            }
+            return ready.futureResult.flatMapThrowing { limits in
+                timeout.cancel()
+                let handler = try channel.pipeline.syncOperations.handler(type: ClientConnectionHandler.self)
+                return ClientConnection(
+                    channel: channel, state: state, serverLimits: limits,
+                    handler: NIOLoopBound(handler, eventLoop: channel.eventLoop),
+                    receiveWindow: configuration.limits.initialWindowSize)
+            }.flatMapErrorThrowing { error in
+                channel.close(promise: nil)
+                throw error
+            }
+        }
+    }
+
+    func makeCall(_ descriptor: MethodDescriptor) -> ClientCall {
+        ClientCall(
+            descriptor: descriptor, connection: handler, allocator: channel.allocator, serverLimits: serverLimits,
+            receiveWindow: receiveWindow)
+    }
+
+    /// Hands `call` to the event loop, which starts it as soon as a slot is free.
+    func start(_ call: ClientCall, requestFrame: ByteBuffer, timeout: Duration?, endsStream: Bool) {
+        let handler = self.handler
+        handler.eventLoop.execute {
+            handler.value.start(call, requestFrame: requestFrame, timeout: timeout, endsStream: endsStream)
+        }
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+}

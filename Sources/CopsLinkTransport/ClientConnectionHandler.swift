@@ -1,0 +1,357 @@
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkWire
+import NIOCore
+
+/// The client side of one connection: preface, SETTINGS, call slots, flow control, pings, GOAWAY. Event-loop bound.
+///
+/// Calls beyond the server's max concurrent calls wait here, in order, within their deadlines; the queue is
+/// bounded by `ClientConfiguration.maxQueuedCalls`.
+final class ClientConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = InboundFrame
+    typealias OutboundOut = ByteBuffer
+
+    private struct ActiveCall {
+        let call: ClientCall
+        var deadline: Scheduled<Void>?
+        var receiveWindow: ReceiveWindow
+    }
+
+    private struct PendingCall {
+        let call: ClientCall
+        var frames: [ByteBuffer]
+        var deadline: Scheduled<Void>?
+    }
+
+    private enum Phase { case connecting, ready, draining, closed }
+
+    let configuration: ClientConfiguration
+    private let ready: EventLoopPromise<PeerLimits>
+    private let state: ConnectionState
+
+    private var context: ChannelHandlerContext!
+    private var loopBound: NIOLoopBound<ClientConnectionHandler>!
+    private var phase = Phase.connecting
+    private var serverLimits = PeerLimits(SettingsHeader())
+    private var active: [UInt64: ActiveCall] = [:]
+    private var idsByCall: [ObjectIdentifier: UInt64] = [:]
+    private var pending: [PendingCall] = []
+    private var nextCallID: UInt64 = 1
+    private var keepalive: Keepalive
+    private var readLoopActive = false
+    private var flushAfterRead = false
+    private var flushScheduled = false
+
+    init(configuration: ClientConfiguration, ready: EventLoopPromise<PeerLimits>, state: ConnectionState) {
+        self.configuration = configuration
+        self.ready = ready
+        self.state = state
+        self.keepalive = Keepalive(configuration: configuration.keepalive)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        var buffer = context.channel.allocator.buffer(capacity: 64)
+        Preface.write(to: &buffer)
+        buffer.writeFrame(.settings, header: configuration.limits.settingsHeader, payload: NoMessage.payload)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let reason = phase == .draining
+            ? "the server closed the connection after GOAWAY"
+            : "the connection to the server closed"
+        failEverything(RPCError(code: .unavailable, message: reason))
+        context.fireChannelInactive()
+    }
+
+    // MARK: Starting calls
+
+    /// Starts `call` now if a slot is free, otherwise queues it (bounded) until one is.
+    func start(_ call: ClientCall, requestFrame: ByteBuffer, timeout: Duration?, endsStream: Bool) {
+        guard phase == .ready else {
+            call.complete(.failure(RPCError(
+                code: .unavailable, message: "the connection is \(phase == .draining ? "draining after GOAWAY" : "closed"); retry the call")))
+            return
+        }
+        var deadline: Scheduled<Void>?
+        if let timeout {
+            let loopBound = self.loopBound!
+            deadline = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+                loopBound.value.cancel(call, RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout) passed"))
+            }
+        }
+        if active.count < serverLimits.maxConcurrentCalls {
+            activate(call, frames: [requestFrame], deadline: deadline)
+        } else if pending.count < configuration.maxQueuedCalls {
+            pending.append(PendingCall(call: call, frames: [requestFrame], deadline: deadline))
+        } else {
+            deadline?.cancel()
+            call.complete(.failure(RPCError(
+                code: .resourceExhausted,
+                message: "client call queue is full: \(configuration.maxQueuedCalls) calls are waiting for one of the server's \(serverLimits.maxConcurrentCalls) call slots")))
+        }
+    }
+
+    private func activate(_ call: ClientCall, frames: [ByteBuffer], deadline: Scheduled<Void>?) {
+        let id = nextCallID
+        nextCallID += 1
+        active[id] = ActiveCall(call: call, deadline: deadline, receiveWindow: ReceiveWindow(initial: configuration.limits.initialWindowSize))
+        idsByCall[ObjectIdentifier(call)] = id
+        for frame in frames { writeFrame(frame, id: id) }
+    }
+
+    private func promotePending() {
+        while phase == .ready, active.count < serverLimits.maxConcurrentCalls, !pending.isEmpty {
+            let next = pending.removeFirst()
+            activate(next.call, frames: next.frames, deadline: next.deadline)
+        }
+    }
+
+    func writeCallFrame(_ frame: ByteBuffer, for call: ClientCall, endsStream: Bool = false) {
+        if let id = idsByCall[ObjectIdentifier(call)] {
+            writeFrame(frame, id: id)
+        } else if let index = pending.firstIndex(where: { $0.call === call }) {
+            pending[index].frames.append(frame)
+        }
+    }
+
+    func grantCredit(_ increment: Int, for call: ClientCall) {
+        guard let id = idsByCall[ObjectIdentifier(call)], var record = active[id] else { return }
+        record.receiveWindow.granted(increment)
+        active[id] = record
+        var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize + 8)
+        buffer.writeFrame(.windowUpdate, callID: id, header: WindowUpdateHeader(increment: UInt32(increment)), payload: NoMessage.payload)
+        write(buffer)
+    }
+
+    /// Ends `call` locally with `error` (deadline, task cancellation); tells the server with CANCEL if it had started.
+    func cancel(_ call: ClientCall, _ error: RPCError) {
+        if let id = idsByCall.removeValue(forKey: ObjectIdentifier(call)), let record = active.removeValue(forKey: id) {
+            record.deadline?.cancel()
+            var buffer = context.channel.allocator.buffer(capacity: 64)
+            buffer.writeFrame(.cancel, callID: id, header: CancelHeader(reason: error.message), payload: NoMessage.payload)
+            write(buffer)
+            promotePending()
+        } else if let index = pending.firstIndex(where: { $0.call === call }) {
+            pending.remove(at: index).deadline?.cancel()
+        }
+        call.complete(.failure(error))
+        closeIfDrained()
+    }
+
+    // MARK: Reading
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard phase != .closed, case .frame(let frame) = unwrapInboundIn(data) else { return }
+        readLoopActive = true
+        switch frame.type {
+        case .settings: handleSettings(frame)
+        case .end: handleEnd(frame)
+        case .message: handleMessage(frame)
+        case .windowUpdate: handleWindowUpdate(frame)
+        case .ping: handlePing(frame)
+        case .goAway: handleGoAway(frame)
+        case .request, .cancel: protocolViolation("\(frame.type) frames are sent by clients only")
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        readLoopActive = false
+        if flushAfterRead {
+            flushAfterRead = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    private func handleSettings(_ frame: Frame) {
+        guard !frame.flags.contains(.ack) else { return }
+        guard let settings = decodeHeader(SettingsHeader.self, frame) else { return }
+        serverLimits = PeerLimits(settings)
+        var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize)
+        buffer.writeFrame(.settings, flags: .ack, header: NoMessage.header, payload: NoMessage.payload)
+        write(buffer)
+        if phase == .connecting {
+            phase = .ready
+            ready.succeed(serverLimits)
+            let loopBound = self.loopBound!
+            keepalive.start(on: context.eventLoop) { _ in loopBound.value.keepaliveTick() }
+        } else {
+            promotePending()
+        }
+    }
+
+    private func handleEnd(_ frame: Frame) {
+        guard let header = decodeHeader(EndHeader.self, frame) else { return }
+        guard let record = active.removeValue(forKey: frame.callID) else {
+            if frame.callID >= nextCallID { protocolViolation("END for call \(frame.callID), which was never opened") }
+            return
+        }
+        idsByCall.removeValue(forKey: ObjectIdentifier(record.call))
+        record.deadline?.cancel()
+        if frame.flags.contains(.hasMessage), header.statusCode == 0 {
+            record.call.credit.inboundQueued()
+            record.call.responses.push(.message(frame.payload))
+        }
+        record.call.complete(header.result)
+        promotePending()
+        closeIfDrained()
+    }
+
+    private func handleMessage(_ frame: Frame) {
+        guard var record = active[frame.callID] else {
+            if frame.callID >= nextCallID { protocolViolation("MESSAGE for call \(frame.callID), which was never opened") }
+            return
+        }
+        guard frame.flags.contains(.hasMessage) else { return protocolViolation("MESSAGE from the server without a message") }
+        guard record.receiveWindow.receive(frame.payload.readableBytes) else {
+            return protocolViolation("call \(frame.callID) received \(frame.payload.readableBytes) bytes, more than its flow-control window")
+        }
+        active[frame.callID] = record
+        record.call.credit.inboundQueued()
+        record.call.responses.push(.message(frame.payload))
+    }
+
+    private func handleWindowUpdate(_ frame: Frame) {
+        guard let update = decodeHeader(WindowUpdateHeader.self, frame), let record = active[frame.callID] else { return }
+        guard record.call.credit.add(Int(update.increment)) else {
+            return protocolViolation("WINDOW_UPDATE overflows the flow-control window of call \(frame.callID) past 2^31-1")
+        }
+    }
+
+    private func handlePing(_ frame: Frame) {
+        guard frame.payload.readableBytes == 8 else { return protocolViolation("PING payload must be 8 bytes") }
+        if frame.flags.contains(.ack) {
+            keepalive.acknowledged(frame.payload.getInteger(at: frame.payload.readerIndex, as: UInt64.self)!)
+            return
+        }
+        var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize + 8)
+        buffer.writeFrame(.ping, flags: .ack, rawPayload: frame.payload)
+        write(buffer)
+    }
+
+    private func handleGoAway(_ frame: Frame) {
+        guard let goAway = decodeHeader(GoAwayHeader.self, frame) else { return }
+        if phase == .connecting {
+            ready.fail(RPCError(code: .unavailable, message: "the server refused the connection: \(goAway.message)"))
+        }
+        phase = .draining
+        state.stopAcceptingCalls()
+        let error = RPCError(
+            code: .unavailable,
+            message: "the server is going away (\(goAway.message)); the call was not processed and is safe to retry")
+        for (id, record) in active where id > goAway.lastCallID {
+            active.removeValue(forKey: id)
+            idsByCall.removeValue(forKey: ObjectIdentifier(record.call))
+            record.deadline?.cancel()
+            record.call.complete(.failure(error))
+        }
+        let waiting = pending
+        pending.removeAll()
+        for entry in waiting {
+            entry.deadline?.cancel()
+            entry.call.complete(.failure(error))
+        }
+        closeIfDrained()
+    }
+
+    private func decodeHeader<Header: ProtobufCCodable>(_ type: Header.Type, _ frame: Frame) -> Header? {
+        do {
+            return try Header(from: frame.header)
+        } catch {
+            protocolViolation("malformed \(frame.type) header from the server on call \(frame.callID)")
+            return nil
+        }
+    }
+
+    // MARK: Keepalive and errors
+
+    private func keepaliveTick() {
+        guard phase == .ready || phase == .draining else { return }
+        let loopBound = self.loopBound!
+        guard let opaque = keepalive.nextPing(on: context.eventLoop, onTimeout: { loopBound.value.keepaliveTimedOut() }) else { return }
+        var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize + 8)
+        buffer.writeFrame(.ping, rawPayload: .pingPayload(opaque))
+        write(buffer)
+    }
+
+    private func keepaliveTimedOut() {
+        failEverything(RPCError(
+            code: .unavailable,
+            message: "the server did not answer a keepalive PING within \(configuration.keepalive.timeout); the connection is considered dead"))
+        context.close(promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let wireError = error as? WireError {
+            protocolViolation("the server broke the protocol: \(wireError)")
+        } else {
+            failEverything(RPCError(code: .unavailable, message: "connection error: \(error)"))
+            context.close(promise: nil)
+        }
+    }
+
+    private func protocolViolation(_ reason: String) {
+        guard phase != .closed else { return }
+        var buffer = context.channel.allocator.buffer(capacity: 128)
+        buffer.writeFrame(.goAway, header: GoAwayHeader(lastCallID: 0, code: .protocolError, message: reason), payload: NoMessage.payload)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        failEverything(RPCError(code: .internalError, message: reason))
+        context.close(promise: nil)
+    }
+
+    /// Fails every call, active and waiting, and marks the connection unusable.
+    private func failEverything(_ error: RPCError) {
+        if phase == .connecting { ready.fail(error) }
+        phase = .closed
+        state.stopAcceptingCalls()
+        keepalive.stop()
+        let calls = active.values.map(\.call) + pending.map(\.call)
+        for record in active.values { record.deadline?.cancel() }
+        for entry in pending { entry.deadline?.cancel() }
+        active.removeAll()
+        idsByCall.removeAll()
+        pending.removeAll()
+        for call in calls { call.complete(.failure(error)) }
+    }
+
+    private func closeIfDrained() {
+        guard phase == .draining, active.isEmpty, pending.isEmpty else { return }
+        phase = .closed
+        keepalive.stop()
+        context.close(promise: nil)
+    }
+
+    // MARK: Writing
+
+    private func writeFrame(_ frame: ByteBuffer, id: UInt64) {
+        var frame = frame
+        frame.setInteger(id, at: frame.readerIndex + 6)
+        write(frame)
+    }
+
+    private func write(_ buffer: ByteBuffer) {
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        if readLoopActive {
+            flushAfterRead = true
+        } else if !flushScheduled {
+            flushScheduled = true
+            let loopBound = self.loopBound!
+            context.eventLoop.execute { loopBound.value.flushScheduledWrites() }
+        }
+    }
+
+    private func flushScheduledWrites() {
+        flushScheduled = false
+        context.flush()
+    }
+}
+
+@available(*, unavailable)
+extension ClientConnectionHandler: Sendable {}

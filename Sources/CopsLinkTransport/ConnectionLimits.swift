@@ -1,0 +1,41 @@
+import CopsLinkWire
+
+/// Limits one side of a connection enforces and announces in its SETTINGS frame.
+public struct ConnectionLimits: Sendable, Hashable {
+    /// Largest frame this side accepts (length field value). Default 4 MiB.
+    public var maxFrameSize: Int = 4 << 20
+    /// Largest frame header this side accepts. Default 16 KiB; also bounds metadata.
+    public var maxHeaderSize: Int = 16 << 10
+    /// Calls the peer may have open at once on one connection. Default 100; the server answers the next with
+    /// RESOURCE_EXHAUSTED at once.
+    public var maxConcurrentCalls: Int = 100
+    /// Payload bytes the peer may send on one call before it needs more credit. Default 256 KiB.
+    public var initialWindowSize: Int = 256 << 10
+
+    public init() {}
+
+    var frameLimits: FrameLimits { FrameLimits(maxFrameSize: maxFrameSize, maxHeaderSize: maxHeaderSize) }
+}
+
+/// Protocol-level pings that detect a dead peer.
+public struct KeepaliveConfiguration: Sendable, Hashable {
+    /// Time between pings; nil disables them.
+    public var interval: Duration?
+    /// A ping not answered within this time declares the peer dead.
+    public var timeout: Duration
+
+    public init(interval: Duration?, timeout: Duration = .seconds(20)) {
+        self.interval = interval
+        self.timeout = timeout
+    }
+}
+
+/// How the server treats pings it receives.
+public struct PingPolicy: Sendable, Hashable {
+    /// A ping that arrives sooner than this after the previous one is a strike. Default 1 s.
+    public var minimumInterval: Duration = .seconds(1)
+    /// Strikes tolerated; one more gets GOAWAY ENHANCE_YOUR_CALM. Default 5.
+    public var maximumStrikes: Int = 5
+
+    public init() {}
+}

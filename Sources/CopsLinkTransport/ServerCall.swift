@@ -1,0 +1,123 @@
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkWire
+import NIOCore
+import Synchronization
+
+/// One call on a server connection, as the handler's task sees it (`ServerCallStream`).
+///
+/// Frames are encoded in the calling task, straight into the buffer that is written, then handed to the event loop.
+final class ServerCall: ServerCallStream, Sendable {
+    let id: UInt64
+    let requests = AsyncMessageQueue<ByteBuffer>()
+    let credit: CallCredit
+    private let connection: NIOLoopBound<ServerConnectionHandler>
+    private let allocator: ByteBufferAllocator
+    private let peerMaxFrameSize: Int
+    private let finished = Atomic<Bool>(false)
+
+    init(id: UInt64, connection: NIOLoopBound<ServerConnectionHandler>, allocator: ByteBufferAllocator,
+         peerLimits: PeerLimits, receiveWindow: Int) {
+        self.id = id
+        self.connection = connection
+        self.allocator = allocator
+        self.peerMaxFrameSize = peerLimits.maxFrameSize
+        self.credit = CallCredit(sendWindow: peerLimits.initialWindowSize, receiveWindow: receiveWindow)
+    }
+
+    var isFinished: Bool { finished.load(ordering: .acquiring) }
+
+    func nextRequest() async throws(RPCError) -> (any MessageBytes)? {
+        guard let message = try await requests.next() else { return nil }
+        if let grant = credit.inboundConsumed(message.readableBytes) {
+            let connection = self.connection
+            let id = self.id
+            connection.eventLoop.execute { connection.value.grantCredit(callID: id, increment: grant) }
+        }
+        return message
+    }
+
+    func write(_ message: some RPCMessage) async throws(RPCError) {
+        var buffer = allocator.buffer(capacity: 512)
+        let size = buffer.writeFrame(.message, callID: id, header: NoMessage.header, payload: message)
+        try checkFrameSize(size)
+        try await credit.acquire(size - Frame.minimumEncodedSize)
+        let connection = self.connection
+        let id = self.id
+        let frame = buffer
+        connection.eventLoop.execute { connection.value.writeCallFrame(frame, callID: id) }
+    }
+
+    func finish(_ outcome: CallOutcome) {
+        guard markFinished() else { return }
+        var buffer = allocator.buffer(capacity: 256)
+        switch outcome {
+        case .success(let message, let trailers):
+            let size = buffer.writeFrame(.end, callID: id, header: EndHeader(statusCode: 0, trailers: trailers), payload: message)
+            if size - 4 > peerMaxFrameSize {
+                buffer.clear()
+                buffer.writeFrame(.end, callID: id, header: EndHeader(error: tooLarge(size)), payload: NoMessage.payload)
+            }
+        case .failure(let error):
+            buffer.writeFrame(.end, callID: id, header: EndHeader(error: error), payload: NoMessage.payload)
+        }
+        credit.close(RPCError(code: .cancelled, message: "the call has ended"))
+        let connection = self.connection
+        let id = self.id
+        let endFrame = buffer
+        if connection.eventLoop.inEventLoop {
+            connection.value.callFinished(callID: id, endFrame: endFrame)
+        } else {
+            connection.eventLoop.execute { connection.value.callFinished(callID: id, endFrame: endFrame) }
+        }
+    }
+
+    /// Ends the call without an END frame (the peer cancelled or the connection is gone).
+    func abandon(_ error: RPCError) {
+        _ = markFinished()
+        requests.finish(.failure(error))
+        credit.close(error)
+    }
+
+    /// True for the one caller that finishes the call.
+    private func markFinished() -> Bool {
+        !finished.exchange(true, ordering: .acquiringAndReleasing)
+    }
+
+    private func checkFrameSize(_ frameSize: Int) throws(RPCError) {
+        guard frameSize - 4 > peerMaxFrameSize else { return }
+        let error = tooLarge(frameSize)
+        finish(.failure(error))
+        throw error
+    }
+
+    private func tooLarge(_ frameSize: Int) -> RPCError {
+        RPCError(
+            code: .resourceExhausted,
+            message: "response message of \(frameSize - Frame.minimumEncodedSize) bytes exceeds the client's maximum frame size of \(peerMaxFrameSize) bytes")
+    }
+}
+
+/// What the peer announced in its SETTINGS, defaults filled in.
+struct PeerLimits: Sendable {
+    var maxFrameSize: Int
+    var maxConcurrentCalls: Int
+    var initialWindowSize: Int
+    var maxHeaderSize: Int
+
+    init(_ settings: SettingsHeader) {
+        let defaults = ConnectionLimits()
+        maxFrameSize = settings.maxFrameSize == 0 ? defaults.maxFrameSize : Int(settings.maxFrameSize)
+        maxConcurrentCalls = settings.maxConcurrentCalls == 0 ? defaults.maxConcurrentCalls : Int(settings.maxConcurrentCalls)
+        initialWindowSize = settings.initialWindowSize == 0 ? defaults.initialWindowSize : Int(settings.initialWindowSize)
+        maxHeaderSize = settings.maxHeaderSize == 0 ? defaults.maxHeaderSize : Int(settings.maxHeaderSize)
+    }
+}
+
+extension ConnectionLimits {
+    var settingsHeader: SettingsHeader {
+        SettingsHeader(
+            maxFrameSize: UInt32(maxFrameSize), maxConcurrentCalls: UInt32(maxConcurrentCalls),
+            initialWindowSize: UInt32(initialWindowSize), maxHeaderSize: UInt32(maxHeaderSize))
+    }
+}

@@ -1,0 +1,49 @@
+/// Everything a `TCPServer` needs to know, with documented defaults.
+public struct ServerConfiguration: Sendable {
+    public var host: String
+    /// 0 picks a free port.
+    public var port: Int
+    public var limits = ConnectionLimits()
+    /// Connections served at once; more are refused with GOAWAY REFUSED. Default 10,000.
+    public var maxConnections = 10_000
+    /// Server-initiated pings. Default every 60 s, 20 s to answer.
+    public var keepalive = KeepaliveConfiguration(interval: .seconds(60), timeout: .seconds(20))
+    public var pingPolicy = PingPolicy()
+    /// How long in-flight calls may run after a graceful shutdown begins. Default 10 s.
+    public var shutdownGracePeriod: Duration = .seconds(10)
+    /// Build-time server version reported by the server-info call.
+    public var serverVersion = "0.1.0"
+
+    public init(host: String = "127.0.0.1", port: Int = 0) {
+        self.host = host
+        self.port = port
+    }
+}
+
+/// Everything a `TCPClientTransport` needs to know, with documented defaults.
+public struct ClientConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var limits = ConnectionLimits()
+    /// Client pings. Default every 30 s, 10 s to answer.
+    public var keepalive = KeepaliveConfiguration(interval: .seconds(30), timeout: .seconds(10))
+    /// Time to open the connection and receive the server's SETTINGS. Default 5 s.
+    public var connectTimeout: Duration = .seconds(5)
+    /// Calls waiting for a free slot under the server's max concurrent calls; one more fails RESOURCE_EXHAUSTED.
+    /// Default 10,000.
+    public var maxQueuedCalls = 10_000
+    /// Reconnect backoff after a failed connect: first delay, growth factor, cap.
+    public var backoff = Backoff()
+
+    public struct Backoff: Sendable, Hashable {
+        public var initial: Duration = .milliseconds(100)
+        public var multiplier: Double = 2
+        public var maximum: Duration = .seconds(10)
+        public init() {}
+    }
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+}

@@ -1,0 +1,429 @@
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkWire
+import Logging
+import NIOCore
+
+/// Asks a server connection to drain: GOAWAY now, close when its calls are done or at `deadline`.
+struct GracefulShutdownEvent: Sendable {
+    var deadline: NIODeadline
+}
+
+/// The server side of one connection: preface, SETTINGS, calls, flow control, pings, GOAWAY. Event-loop bound.
+final class ServerConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = InboundFrame
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private struct CallRecord {
+        let call: ServerCall
+        var task: Task<Void, Never>?
+        var deadline: Scheduled<Void>?
+        var receiveWindow: ReceiveWindow
+        var clientEnded = false
+    }
+
+    private enum Phase { case awaitingPreface, awaitingSettings, active, closing }
+
+    private let dispatcher: CallDispatcher
+    private let configuration: ServerConfiguration
+    private let refusal: String?
+    private let logger: Logger
+
+    private var context: ChannelHandlerContext!
+    private var loopBound: NIOLoopBound<ServerConnectionHandler>!
+    private var phase = Phase.awaitingPreface
+    private var peerLimits = PeerLimits(SettingsHeader())
+    private var peer = "unknown"
+    private var calls: [UInt64: CallRecord] = [:]
+    private var lastCallID: UInt64 = 0
+    private var drainingAfter: UInt64?
+    private var graceTimer: Scheduled<Void>?
+    private var keepalive: Keepalive
+    private var lastPingReceived: NIODeadline?
+    private var pingStrikes = 0
+    private var readLoopActive = false
+    private var flushAfterRead = false
+    private var flushScheduled = false
+
+    init(dispatcher: CallDispatcher, configuration: ServerConfiguration, refusal: String?, logger: Logger) {
+        self.dispatcher = dispatcher
+        self.configuration = configuration
+        self.refusal = refusal
+        self.logger = logger
+        self.keepalive = Keepalive(configuration: configuration.keepalive)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        if let address = context.channel.remoteAddress {
+            peer = "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
+        }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let refusal {
+            goAwayAndClose(.refused, refusal)
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        phase = .closing
+        keepalive.stop()
+        graceTimer?.cancel()
+        let records = calls.values
+        calls.removeAll()
+        for record in records {
+            record.deadline?.cancel()
+            record.call.abandon(RPCError(code: .unavailable, message: "the connection closed before the call finished"))
+            record.task?.cancel()
+        }
+        context.fireChannelInactive()
+    }
+
+    // MARK: Reading
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard phase != .closing else { return }
+        readLoopActive = true
+        switch unwrapInboundIn(data) {
+        case .preface:
+            phase = .awaitingSettings
+            var buffer = context.channel.allocator.buffer(capacity: 64)
+            buffer.writeFrame(.settings, header: configuration.limits.settingsHeader, payload: NoMessage.payload)
+            write(buffer)
+        case .frame(let frame):
+            if phase == .awaitingSettings, frame.type != .settings {
+                return protocolViolation("expected SETTINGS after the preface, received \(frame.type)")
+            }
+            handle(frame)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        readLoopActive = false
+        if flushAfterRead {
+            flushAfterRead = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    private func handle(_ frame: Frame) {
+        switch frame.type {
+        case .settings: handleSettings(frame)
+        case .request: handleRequest(frame)
+        case .message: handleMessage(frame)
+        case .cancel: handleCancel(frame)
+        case .windowUpdate: handleWindowUpdate(frame)
+        case .ping: handlePing(frame)
+        case .goAway: handlePeerGoAway()
+        case .end: protocolViolation("END frames are sent by servers only (call \(frame.callID))")
+        }
+    }
+
+    private func handleSettings(_ frame: Frame) {
+        guard !frame.flags.contains(.ack) else { return }
+        guard let settings = decodeHeader(SettingsHeader.self, frame) else { return }
+        peerLimits = PeerLimits(settings)
+        var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize)
+        buffer.writeFrame(.settings, flags: .ack, header: NoMessage.header, payload: NoMessage.payload)
+        write(buffer)
+        if phase == .awaitingSettings {
+            phase = .active
+            let loopBound = self.loopBound!
+            keepalive.start(on: context.eventLoop) { _ in loopBound.value.keepaliveTick() }
+        }
+    }
+
+    private func handleRequest(_ frame: Frame) {
+        let id = frame.callID
+        guard id > lastCallID else {
+            return protocolViolation("call id \(id) is not greater than the previous call id \(lastCallID)")
+        }
+        lastCallID = id
+        guard let header = decodeHeader(RequestHeader.self, frame) else { return }
+        if let drainingAfter, id > drainingAfter {
+            return reject(id, RPCError(code: .unavailable, message: "the server is shutting down; retry the call on a new connection"))
+        }
+        guard calls.count < configuration.limits.maxConcurrentCalls else {
+            return reject(id, RPCError(
+                code: .resourceExhausted,
+                message: "too many concurrent calls: this server allows \(configuration.limits.maxConcurrentCalls) per connection"))
+        }
+        do {
+            try header.metadata.validate()
+        } catch {
+            return reject(id, error)
+        }
+        guard let route = dispatcher.router.route(forPath: header.method) else {
+            return reject(id, dispatcher.router.unimplementedError(forPath: header.method))
+        }
+
+        let call = ServerCall(
+            id: id, connection: loopBound, allocator: context.channel.allocator, peerLimits: peerLimits,
+            receiveWindow: configuration.limits.initialWindowSize)
+        var record = CallRecord(call: call, receiveWindow: ReceiveWindow(initial: configuration.limits.initialWindowSize))
+        if frame.flags.contains(.hasMessage) {
+            guard record.receiveWindow.receive(frame.payload.readableBytes) else {
+                return protocolViolation("call \(id) sent \(frame.payload.readableBytes) bytes, more than its flow-control window")
+            }
+            call.credit.inboundQueued()
+            call.requests.push(frame.payload)
+        }
+        if frame.flags.contains(.endStream) {
+            record.clientEnded = true
+            call.credit.peerEndedStream()
+            call.requests.finish(.success(()))
+        }
+        var deadline: ContinuousClock.Instant?
+        if header.timeoutMicros > 0 {
+            let timeout = Duration.microseconds(Int64(clamping: header.timeoutMicros))
+            deadline = .now + timeout
+            let loopBound = self.loopBound!
+            record.deadline = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+                loopBound.value.expire(callID: id, timeout: timeout)
+            }
+        }
+        let serverContext = ServerContext(
+            descriptor: route.descriptor, metadata: header.metadata, deadline: deadline, peer: peer, callID: id)
+        let dispatcher = self.dispatcher
+        record.task = Task { await dispatcher.run(route, stream: call, context: serverContext) }
+        calls[id] = record
+    }
+
+    private func handleMessage(_ frame: Frame) {
+        let id = frame.callID
+        guard var record = calls[id] else {
+            if id > lastCallID { protocolViolation("MESSAGE for call \(id), which was never opened") }
+            return  // a call that already ended: late frames are ignored
+        }
+        guard !record.clientEnded else {
+            return protocolViolation("MESSAGE on call \(id) after the client ended its stream")
+        }
+        if frame.flags.contains(.hasMessage) {
+            guard record.receiveWindow.receive(frame.payload.readableBytes) else {
+                return protocolViolation("call \(id) sent \(frame.payload.readableBytes) bytes, more than its flow-control window")
+            }
+            record.call.credit.inboundQueued()
+            record.call.requests.push(frame.payload)
+        } else if !frame.flags.contains(.endStream) {
+            return protocolViolation("MESSAGE on call \(id) carries neither a message nor END_STREAM")
+        }
+        if frame.flags.contains(.endStream) {
+            record.clientEnded = true
+            record.call.credit.peerEndedStream()
+            record.call.requests.finish(.success(()))
+        }
+        calls[id] = record
+    }
+
+    private func handleCancel(_ frame: Frame) {
+        guard let record = calls.removeValue(forKey: frame.callID) else { return }
+        record.deadline?.cancel()
+        record.call.abandon(RPCError(code: .cancelled, message: "the client cancelled the call"))
+        record.task?.cancel()
+        closeIfDrained()
+    }
+
+    private func handleWindowUpdate(_ frame: Frame) {
+        guard let update = decodeHeader(WindowUpdateHeader.self, frame) else { return }
+        guard let record = calls[frame.callID] else {
+            if frame.callID > lastCallID { protocolViolation("WINDOW_UPDATE for call \(frame.callID), which was never opened") }
+            return
+        }
+        guard record.call.credit.add(Int(update.increment)) else {
+            return protocolViolation("WINDOW_UPDATE overflows the flow-control window of call \(frame.callID) past 2^31-1")
+        }
+    }
+
+    private func handlePing(_ frame: Frame) {
+        guard frame.payload.readableBytes == 8 else {
+            return protocolViolation("PING payload must be 8 bytes, got \(frame.payload.readableBytes)")
+        }
+        if frame.flags.contains(.ack) {
+            keepalive.acknowledged(frame.payload.getInteger(at: frame.payload.readerIndex, as: UInt64.self)!)
+            return
+        }
+        let now = NIODeadline.now()
+        if let last = lastPingReceived, now - last < TimeAmount(configuration.pingPolicy.minimumInterval) {
+            pingStrikes += 1
+            if pingStrikes > configuration.pingPolicy.maximumStrikes {
+                return goAwayAndClose(.enhanceYourCalm, "too many pings: at most one per \(configuration.pingPolicy.minimumInterval)")
+            }
+        }
+        lastPingReceived = now
+        var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize + 8)
+        buffer.writeFrame(.ping, flags: .ack, rawPayload: frame.payload)
+        write(buffer)
+    }
+
+    private func handlePeerGoAway() {
+        if drainingAfter == nil { drainingAfter = lastCallID }
+        closeIfDrained()
+    }
+
+    private func decodeHeader<Header: ProtobufCCodable>(_ type: Header.Type, _ frame: Frame) -> Header? {
+        do {
+            return try Header(from: frame.header)
+        } catch {
+            protocolViolation("malformed \(frame.type) header on call \(frame.callID)")
+            return nil
+        }
+    }
+
+    // MARK: Calls
+
+    /// Answers a call that never starts a handler.
+    private func reject(_ id: UInt64, _ error: RPCError) {
+        var buffer = context.channel.allocator.buffer(capacity: 128)
+        buffer.writeFrame(.end, callID: id, header: EndHeader(error: error), payload: NoMessage.payload)
+        write(buffer)
+    }
+
+    func writeCallFrame(_ buffer: ByteBuffer, callID: UInt64) {
+        guard calls[callID] != nil else { return }
+        write(buffer)
+    }
+
+    func callFinished(callID: UInt64, endFrame: ByteBuffer) {
+        guard let record = calls.removeValue(forKey: callID) else { return }
+        record.deadline?.cancel()
+        write(endFrame)
+        closeIfDrained()
+    }
+
+    func grantCredit(callID: UInt64, increment: Int) {
+        guard var record = calls[callID], !record.clientEnded else { return }
+        record.receiveWindow.granted(increment)
+        calls[callID] = record
+        var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize + 8)
+        buffer.writeFrame(.windowUpdate, callID: callID, header: WindowUpdateHeader(increment: UInt32(increment)), payload: NoMessage.payload)
+        write(buffer)
+    }
+
+    func expire(callID: UInt64, timeout: Duration) {
+        guard let record = calls[callID] else { return }
+        let error = RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout) passed before the handler finished")
+        record.call.finish(.failure(error))
+        record.call.requests.finish(.failure(error))
+        record.task?.cancel()
+    }
+
+    // MARK: Shutdown
+
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard let event = event as? GracefulShutdownEvent else {
+            return context.triggerUserOutboundEvent(event, promise: promise)
+        }
+        promise?.succeed()
+        beginDraining(deadline: event.deadline)
+    }
+
+    private func beginDraining(deadline: NIODeadline) {
+        guard drainingAfter == nil, phase != .closing else { return }
+        drainingAfter = lastCallID
+        var buffer = context.channel.allocator.buffer(capacity: 96)
+        buffer.writeFrame(
+            .goAway, header: GoAwayHeader(lastCallID: lastCallID, code: .noError, message: "the server is shutting down"),
+            payload: NoMessage.payload)
+        write(buffer)
+        let loopBound = self.loopBound!
+        graceTimer = context.eventLoop.scheduleTask(deadline: deadline) { loopBound.value.graceExpired() }
+        closeIfDrained()
+    }
+
+    private func graceExpired() {
+        let error = RPCError(code: .unavailable, message: "the server shut down before the call finished")
+        for record in calls.values {
+            record.call.finish(.failure(error))
+            record.task?.cancel()
+        }
+        close()
+    }
+
+    private func closeIfDrained() {
+        guard drainingAfter != nil, calls.isEmpty, phase != .closing else { return }
+        close()
+    }
+
+    private func keepaliveTick() {
+        guard phase == .active else { return }
+        let loopBound = self.loopBound!
+        guard let opaque = keepalive.nextPing(on: context.eventLoop, onTimeout: { loopBound.value.keepaliveTimedOut() }) else { return }
+        var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize + 8)
+        buffer.writeFrame(.ping, rawPayload: .pingPayload(opaque))
+        write(buffer)
+    }
+
+    private func keepaliveTimedOut() {
+        goAwayAndClose(.keepaliveTimeout, "no PING ACK within \(configuration.keepalive.timeout)")
+    }
+
+    // MARK: Errors
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard phase != .closing else { return }
+        guard let wireError = error as? WireError else {
+            logger.debug("connection error", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            return close()
+        }
+        if wireError.isPrefaceError {
+            var buffer = context.channel.allocator.buffer(capacity: 256)
+            buffer.writeString("copslink: \(wireError)\n")
+            context.write(wrapOutboundOut(buffer), promise: nil)
+            return close()
+        }
+        if case .frameTooLarge = wireError {
+            goAwayAndClose(.frameTooLarge, wireError.description)
+        } else {
+            protocolViolation(wireError.description)
+        }
+    }
+
+    private func protocolViolation(_ reason: String) {
+        goAwayAndClose(.protocolError, reason)
+    }
+
+    private func goAwayAndClose(_ code: GoAwayHeader.Code, _ reason: String) {
+        guard phase != .closing else { return }
+        logger.info("closing connection", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
+        var buffer = context.channel.allocator.buffer(capacity: 128 + reason.utf8.count)
+        buffer.writeFrame(.goAway, header: GoAwayHeader(lastCallID: lastCallID, code: code, message: reason), payload: NoMessage.payload)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        close()
+    }
+
+    private func close() {
+        guard phase != .closing else { return }
+        phase = .closing
+        keepalive.stop()
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: nil)
+        context.close(promise: nil)
+    }
+
+    // MARK: Writing
+
+    /// Writes now and flushes once per event-loop pass: after the read loop, or in one task queued behind the
+    /// writes that other tasks hand over.
+    private func write(_ buffer: ByteBuffer) {
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        if readLoopActive {
+            flushAfterRead = true
+        } else if !flushScheduled {
+            flushScheduled = true
+            let loopBound = self.loopBound!
+            context.eventLoop.execute { loopBound.value.flushScheduledWrites() }
+        }
+    }
+
+    private func flushScheduledWrites() {
+        flushScheduled = false
+        context.flush()
+    }
+}
+
+@available(*, unavailable)
+extension ServerConnectionHandler: Sendable {}

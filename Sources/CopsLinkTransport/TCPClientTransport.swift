@@ -1,0 +1,162 @@
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkWire
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A `ClientTransport` over one multiplexed TCP connection, opened on first use and reopened (with backoff)
+/// when it fails or the server sends GOAWAY.
+public final class TCPClientTransport: ClientTransport, Sendable {
+    public let configuration: ClientConfiguration
+    private let group: any EventLoopGroup
+    private let state = Mutex(State())
+
+    private struct State {
+        var connection: ClientConnection?
+        var connecting: EventLoopFuture<ClientConnection>?
+        var nextAttempt: ContinuousClock.Instant?
+        var nextDelay: Duration?
+        var lastFailure: RPCError?
+        var closed = false
+    }
+
+    public init(configuration: ClientConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.configuration = configuration
+        self.group = group
+    }
+
+    /// Runs `body` with a transport that is closed when it returns.
+    public static func withTransport<Result: Sendable>(
+        configuration: ClientConfiguration, _ body: (TCPClientTransport) async throws -> Result
+    ) async throws -> Result {
+        let transport = TCPClientTransport(configuration: configuration)
+        do {
+            let result = try await body(transport)
+            await transport.close()
+            return result
+        } catch {
+            await transport.close()
+            throw error
+        }
+    }
+
+    /// Closes the connection; calls in flight fail with UNAVAILABLE and later calls are refused.
+    public func close() async {
+        let connection: ClientConnection? = state.withLock { state in
+            state.closed = true
+            defer { state.connection = nil }
+            return state.connection
+        }
+        await connection?.close()
+    }
+
+    public func unary(
+        _ descriptor: MethodDescriptor, request: some RPCMessage, options: CallOptions
+    ) async throws(RPCError) -> RawUnaryResponse {
+        let deadline = options.timeout.map { ContinuousClock.now + $0 }
+        let connection = try await connection(before: deadline)
+        let call = connection.makeCall(descriptor)
+        let frame = try call.requestFrame(header: try requestHeader(descriptor, options, deadline), message: request, endStream: true)
+        connection.start(call, requestFrame: frame, timeout: remaining(until: deadline), endsStream: true)
+        guard case .message(let message) = try await call.next() else {
+            throw RPCError(code: .internalError, message: "the server ended a unary call without a response message")
+        }
+        guard case .end(let trailers) = try await call.next() else {
+            throw RPCError(code: .internalError, message: "the server sent more than one response to a unary call")
+        }
+        return RawUnaryResponse(message: message, trailers: trailers)
+    }
+
+    public func withStreamingCall<Result: Sendable>(
+        _ descriptor: MethodDescriptor, options: CallOptions, body: (any ClientCallStream) async throws -> Result
+    ) async throws -> Result {
+        let deadline = options.timeout.map { ContinuousClock.now + $0 }
+        let connection = try await connection(before: deadline)
+        let call = connection.makeCall(descriptor)
+        let frame = try call.requestFrame(header: try requestHeader(descriptor, options, deadline), message: nil, endStream: false)
+        connection.start(call, requestFrame: frame, timeout: remaining(until: deadline), endsStream: false)
+        do {
+            let result = try await body(call)
+            call.cancel()  // no-op when the call already ended
+            return result
+        } catch {
+            call.cancel()
+            throw error
+        }
+    }
+
+    private func requestHeader(_ descriptor: MethodDescriptor, _ options: CallOptions, _ deadline: ContinuousClock.Instant?) throws(RPCError) -> RequestHeader {
+        let metadata = options.effectiveMetadata
+        try metadata.validate()
+        var timeoutMicros: UInt64 = 0
+        if let remaining = remaining(until: deadline) {
+            let (seconds, attoseconds) = remaining.components
+            timeoutMicros = max(1, UInt64(max(0, seconds)) * 1_000_000 + UInt64(max(0, attoseconds)) / 1_000_000_000_000)
+        }
+        return RequestHeader(method: descriptor.path, timeoutMicros: timeoutMicros, metadata: metadata)
+    }
+
+    private func remaining(until deadline: ContinuousClock.Instant?) -> Duration? {
+        deadline.map { max(.zero, $0 - .now) }
+    }
+
+    /// The current connection, or a new one; fails fast with UNAVAILABLE while a reconnect backoff runs.
+    private func connection(before deadline: ContinuousClock.Instant?) async throws(RPCError) -> ClientConnection {
+        enum Next { case use(ClientConnection), wait(EventLoopFuture<ClientConnection>), fail(RPCError) }
+        let next: Next = state.withLock { state in
+            if state.closed { return .fail(RPCError(code: .unavailable, message: "the client transport is closed")) }
+            if let connection = state.connection, connection.state.isAcceptingCalls { return .use(connection) }
+            state.connection = nil
+            if let connecting = state.connecting { return .wait(connecting) }
+            if let nextAttempt = state.nextAttempt, ContinuousClock.now < nextAttempt, let failure = state.lastFailure {
+                return .fail(RPCError(code: .unavailable, message: "\(failure.message); next reconnect attempt in \(nextAttempt - .now)"))
+            }
+            let future = ClientConnection.connect(configuration, group: group)
+            state.connecting = future
+            future.whenComplete { [self] result in self.connectFinished(result) }
+            return .wait(future)
+        }
+        switch next {
+        case .use(let connection): return connection
+        case .fail(let error): throw error
+        case .wait(let future):
+            do {
+                guard let deadline else { return try await future.get() }
+                let bounded = future.eventLoop.makePromise(of: ClientConnection.self)
+                future.cascade(to: bounded)
+                let timer = future.eventLoop.scheduleTask(in: TimeAmount(max(.zero, deadline - .now))) {
+                    bounded.fail(RPCError(code: .deadlineExceeded, message: "the deadline passed while connecting to the server"))
+                }
+                defer { timer.cancel() }
+                return try await bounded.futureResult.get()
+            } catch let error as RPCError {
+                throw error
+            } catch {
+                throw RPCError(code: .unavailable, message: "cannot connect to \(configuration.host):\(configuration.port): \(error)")
+            }
+        }
+    }
+
+    private func connectFinished(_ result: Result<ClientConnection, any Error>) {
+        let closeNow: ClientConnection? = state.withLock { state in
+            state.connecting = nil
+            switch result {
+            case .success(let connection):
+                state.nextDelay = nil
+                state.nextAttempt = nil
+                state.lastFailure = nil
+                if state.closed { return connection }
+                state.connection = connection
+            case .failure(let error):
+                let delay = state.nextDelay ?? configuration.backoff.initial
+                state.nextAttempt = .now + delay
+                state.nextDelay = min(configuration.backoff.maximum, delay * configuration.backoff.multiplier)
+                state.lastFailure = RPCError(
+                    code: .unavailable, message: "cannot connect to \(configuration.host):\(configuration.port): \(error)")
+            }
+            return nil
+        }
+        if let closeNow { closeNow.channel.close(promise: nil) }
+    }
+}

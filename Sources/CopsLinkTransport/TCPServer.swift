@@ -1,0 +1,115 @@
+import CopsLinkCore
+import CopsLinkWire
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Serves an `RPCRouter` over TCP.
+///
+/// Use `withServer` so that the server cannot outlive its scope: it is shut down gracefully when the body returns.
+public final class TCPServer: Sendable {
+    public let configuration: ServerConfiguration
+    private let dispatcher: CallDispatcher
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    private struct State {
+        var listener: (any Channel)?
+        var connections: [ObjectIdentifier: any Channel] = [:]
+        var shuttingDown = false
+    }
+
+    public init(
+        configuration: ServerConfiguration, router: RPCRouter, interceptors: [any ServerInterceptor] = [],
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger = Logger(label: "copslink.server")
+    ) {
+        self.configuration = configuration
+        self.dispatcher = CallDispatcher(router: router, interceptors: interceptors)
+        self.group = group
+        self.logger = logger
+    }
+
+    /// Starts a server, runs `body`, then shuts the server down gracefully.
+    public static func withServer<Result: Sendable>(
+        configuration: ServerConfiguration, router: RPCRouter, interceptors: [any ServerInterceptor] = [],
+        logger: Logger = Logger(label: "copslink.server"),
+        _ body: (TCPServer) async throws -> Result
+    ) async throws -> Result {
+        let server = TCPServer(configuration: configuration, router: router, interceptors: interceptors, logger: logger)
+        try await server.start()
+        do {
+            let result = try await body(server)
+            await server.shutdown()
+            return result
+        } catch {
+            await server.shutdown()
+            throw error
+        }
+    }
+
+    /// The bound address, once started.
+    public var localAddress: SocketAddress? { state.withLock { $0.listener?.localAddress } }
+
+    /// The bound port, once started (useful with port 0).
+    public var port: Int? { localAddress?.port }
+
+    /// Binds and starts accepting connections.
+    public func start() async throws {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let refusal = self.admit(channel)
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(ByteToMessageHandler(FrameDecoder(limits: self.configuration.limits.frameLimits, expectsPreface: true)))
+                    try sync.addHandler(ServerConnectionHandler(
+                        dispatcher: self.dispatcher, configuration: self.configuration, refusal: refusal, logger: self.logger))
+                }
+            }
+        let listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        state.withLock { $0.listener = listener }
+    }
+
+    /// Registers a new connection; returns why it is refused, if it is.
+    private func admit(_ channel: any Channel) -> String? {
+        let id = ObjectIdentifier(channel)
+        let refusal: String? = state.withLock { state in
+            if state.shuttingDown { return "the server is shutting down" }
+            guard state.connections.count < configuration.maxConnections else {
+                return "the server is at its limit of \(configuration.maxConnections) connections"
+            }
+            state.connections[id] = channel
+            return nil
+        }
+        if refusal == nil {
+            channel.closeFuture.whenComplete { [self] _ in _ = state.withLock { $0.connections.removeValue(forKey: id) } }
+        }
+        return refusal
+    }
+
+    /// Number of open connections.
+    public var connectionCount: Int { state.withLock { $0.connections.count } }
+
+    /// Stops accepting, sends GOAWAY on every connection, lets in-flight calls finish within the grace period,
+    /// then closes everything.
+    public func shutdown(gracePeriod: Duration? = nil) async {
+        let (listener, connections): ((any Channel)?, [any Channel]) = state.withLock { state in
+            state.shuttingDown = true
+            defer { state.listener = nil }
+            return (state.listener, Array(state.connections.values))
+        }
+        try? await listener?.close()
+        let deadline = NIODeadline.now() + TimeAmount(gracePeriod ?? configuration.shutdownGracePeriod)
+        for connection in connections {
+            connection.triggerUserOutboundEvent(GracefulShutdownEvent(deadline: deadline), promise: nil)
+        }
+        for connection in connections {
+            try? await connection.closeFuture.get()
+        }
+    }
+}
