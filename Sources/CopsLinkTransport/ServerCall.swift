@@ -115,7 +115,8 @@ struct PeerLimits: Sendable {
 }
 
 extension ConnectionLimits {
-    var settingsHeader: SettingsHeader {
+    /// The SETTINGS header announcing these limits.
+    public var settingsHeader: SettingsHeader {
         SettingsHeader(
             maxFrameSize: UInt32(maxFrameSize), maxConcurrentCalls: UInt32(maxConcurrentCalls),
             initialWindowSize: UInt32(initialWindowSize), maxHeaderSize: UInt32(maxHeaderSize))

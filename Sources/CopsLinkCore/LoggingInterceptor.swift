@@ -1,0 +1,50 @@
+import Logging
+
+/// Logs one line per call: method, status, duration, call id, peer and request id.
+public struct LoggingInterceptor: ServerInterceptor {
+    public let logger: Logger
+    /// Level for calls that end OK; failures log one level higher.
+    public let level: Logger.Level
+
+    public init(logger: Logger, level: Logger.Level = .debug) {
+        self.logger = logger
+        self.level = level
+    }
+
+    public func intercept(
+        context: ServerContext, next: @Sendable (ServerContext) async throws -> CallOutcome
+    ) async throws -> CallOutcome {
+        let start = ContinuousClock.now
+        var metadata: Logger.Metadata = [
+            "method": "\(context.descriptor.path)", "call_id": "\(context.callID)", "peer": "\(context.peer)",
+        ]
+        if let requestID = context.requestID { metadata["request_id"] = "\(requestID)" }
+        do {
+            let outcome = try await next(context)
+            if case .failure(let error) = outcome {
+                log(error: error, metadata: &metadata, start: start)
+            } else {
+                metadata["status"] = "OK"
+                metadata["duration_us"] = "\(Self.micros(since: start))"
+                logger.log(level: level, "call", metadata: metadata)
+            }
+            return outcome
+        } catch {
+            log(error: RPCError(handlerError: error), metadata: &metadata, start: start)
+            throw error
+        }
+    }
+
+    private func log(error: RPCError, metadata: inout Logger.Metadata, start: ContinuousClock.Instant) {
+        metadata["status"] = "\(error.code.name)"
+        metadata["duration_us"] = "\(Self.micros(since: start))"
+        metadata["message"] = "\(error.message)"
+        let failureLevel = Logger.Level.allCases.first { $0 > level } ?? level
+        logger.log(level: failureLevel, "call", metadata: metadata)
+    }
+
+    private static func micros(since start: ContinuousClock.Instant) -> Int64 {
+        let elapsed = ContinuousClock.now - start
+        return elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
+    }
+}

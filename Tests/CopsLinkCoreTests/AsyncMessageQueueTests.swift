@@ -1,0 +1,140 @@
+import CopsLinkCore
+import Testing
+
+@Suite struct AsyncMessageQueueTests {
+    @Test func pushBeforeNextIsBufferedInOrder() async throws {
+        let queue = AsyncMessageQueue<Int>()
+        queue.push(1)
+        queue.push(2)
+        queue.push(3)
+        #expect(try await queue.next() == 1)
+        #expect(try await queue.next() == 2)
+        #expect(try await queue.next() == 3)
+        #expect(!queue.isFinished)
+    }
+
+    @Test func nextBeforePushSuspendsAndResumes() async throws {
+        let queue = AsyncMessageQueue<String>()
+        let finished = LockedBox(false)
+        let consumer = Task {
+            let value = try await queue.next()
+            finished.value = true
+            return value
+        }
+        // Give the consumer time to reach its suspension point; it must still be waiting.
+        for _ in 0..<20 {
+            await Task.yield()
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(finished.value == false)
+        queue.push("hello")
+        #expect(try await consumer.value == "hello")
+        #expect(finished.value == true)
+
+        // A second suspended read, resumed by the next push.
+        let second = Task { try await queue.next() }
+        try await Task.sleep(for: .milliseconds(20))
+        queue.push("world")
+        #expect(try await second.value == "world")
+    }
+
+    @Test func successfulFinishDrainsBufferedThenReturnsNil() async throws {
+        let queue = AsyncMessageQueue<Int>()
+        queue.push(10)
+        queue.push(20)
+        queue.finish(.success(()))
+        #expect(queue.isFinished)
+        #expect(try await queue.next() == 10)
+        #expect(try await queue.next() == 20)
+        #expect(try await queue.next() == nil)
+        #expect(try await queue.next() == nil)
+    }
+
+    @Test func successfulFinishResumesAWaitingConsumerWithNil() async throws {
+        let queue = AsyncMessageQueue<Int>()
+        let consumer = Task { try await queue.next() }
+        try await Task.sleep(for: .milliseconds(20))
+        queue.finish(.success(()))
+        #expect(try await consumer.value == nil)
+    }
+
+    @Test func failedFinishDropsBufferedAndThrows() async throws {
+        let queue = AsyncMessageQueue<Int>()
+        queue.push(1)
+        queue.push(2)
+        let failure = RPCError(code: .cancelled, message: "call was cancelled")
+        queue.finish(.failure(failure))
+        #expect(queue.isFinished)
+        let error = await #expect(throws: RPCError.self) { try await queue.next() }
+        #expect(error == failure)
+        // Stays failed.
+        let again = await #expect(throws: RPCError.self) { try await queue.next() }
+        #expect(again == failure)
+    }
+
+    @Test func failedFinishResumesAWaitingConsumerWithTheError() async throws {
+        let queue = AsyncMessageQueue<Int>()
+        let consumer = Task { () async throws(RPCError) -> Int? in try await queue.next() }
+        try await Task.sleep(for: .milliseconds(20))
+        let failure = RPCError(code: .deadlineExceeded, message: "deadline passed", details: [9], metadata: ["k": .text("v")])
+        queue.finish(.failure(failure))
+        let result = await consumer.result
+        #expect(throws: failure) { try result.get() }
+    }
+
+    @Test func pushAfterFinishIsIgnored() async throws {
+        let queue = AsyncMessageQueue<Int>()
+        queue.push(1)
+        queue.finish(.success(()))
+        queue.push(2)
+        #expect(try await queue.next() == 1)
+        #expect(try await queue.next() == nil)
+
+        let failed = AsyncMessageQueue<Int>()
+        failed.finish(.failure(RPCError(code: .unavailable, message: "gone")))
+        failed.push(3)
+        await #expect(throws: RPCError(code: .unavailable, message: "gone")) { try await failed.next() }
+    }
+
+    @Test func onlyTheFirstFinishCounts() async throws {
+        let queue = AsyncMessageQueue<Int>()
+        queue.push(5)
+        queue.finish(.success(()))
+        queue.finish(.failure(RPCError(code: .internalError, message: "late")))
+        #expect(try await queue.next() == 5)
+        #expect(try await queue.next() == nil)
+
+        let failed = AsyncMessageQueue<Int>()
+        failed.finish(.failure(RPCError(code: .aborted, message: "first")))
+        failed.finish(.success(()))
+        await #expect(throws: RPCError(code: .aborted, message: "first")) { try await failed.next() }
+    }
+
+    @Test func orderSurvivesBufferCompaction() async throws {
+        let queue = AsyncMessageQueue<Int>()
+        var received: [Int] = []
+        for value in 0..<100 { queue.push(value) }
+        for _ in 0..<70 { received.append(try #require(try await queue.next())) }
+        for value in 100..<300 { queue.push(value) }
+        for _ in 0..<65 { received.append(try #require(try await queue.next())) }
+        for value in 300..<310 { queue.push(value) }
+        queue.finish(.success(()))
+        while let value = try await queue.next() { received.append(value) }
+        #expect(received == Array(0..<310))
+    }
+
+    @Test func producerAndConsumerOnDifferentTasks() async throws {
+        let queue = AsyncMessageQueue<Int>()
+        let consumer = Task {
+            var values: [Int] = []
+            while let value = try await queue.next() { values.append(value) }
+            return values
+        }
+        for value in 0..<1000 {
+            queue.push(value)
+            if value % 100 == 0 { await Task.yield() }
+        }
+        queue.finish(.success(()))
+        #expect(try await consumer.value == Array(0..<1000))
+    }
+}
