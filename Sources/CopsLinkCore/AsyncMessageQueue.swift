@@ -3,7 +3,8 @@ import Synchronization
 /// A single-consumer queue between a transport (producer, never suspends) and the task reading a call's messages.
 ///
 /// The producer bounds what it pushes (flow-control credit), so the queue needs no limit of its own.
-/// A failure ends the queue at once, dropping buffered messages: the call is over.
+/// A failure ends the queue at once, dropping buffered messages: the call is over. A reader whose task is
+/// cancelled while it waits gets CANCELLED; the queue itself stays open.
 public final class AsyncMessageQueue<Element: Sendable>: Sendable {
     private struct State: ~Copyable {
         var buffer: [Element] = []
@@ -27,6 +28,7 @@ public final class AsyncMessageQueue<Element: Sendable>: Sendable {
     }
 
     private let state = Mutex(State())
+    private static var cancelled: RPCError { RPCError(code: .cancelled, message: "the reading task was cancelled") }
 
     public init() {}
 
@@ -79,19 +81,28 @@ public final class AsyncMessageQueue<Element: Sendable>: Sendable {
         }
         if let immediate { return try immediate.get() }
         do {
-            return try await withCheckedThrowingContinuation { continuation in
-                let resumeNow: Result<Element?, RPCError>? = state.withLock { state in
-                    if let element = state.popFirst() { return .success(element) }
-                    switch state.end {
-                    case .success: return .success(nil)
-                    case .failure(let error): return .failure(error)
-                    case nil:
-                        precondition(state.waiter == nil, "AsyncMessageQueue has a single consumer")
-                        state.waiter = continuation
-                        return nil
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    let resumeNow: Result<Element?, RPCError>? = state.withLock { state in
+                        if let element = state.popFirst() { return .success(element) }
+                        switch state.end {
+                        case .success: return .success(nil)
+                        case .failure(let error): return .failure(error)
+                        case nil:
+                            if Task.isCancelled { return .failure(Self.cancelled) }
+                            precondition(state.waiter == nil, "AsyncMessageQueue has a single consumer")
+                            state.waiter = continuation
+                            return nil
+                        }
                     }
+                    if let resumeNow { continuation.resume(with: resumeNow) }
                 }
-                if let resumeNow { continuation.resume(with: resumeNow) }
+            } onCancel: {
+                let waiter = state.withLock { state in
+                    defer { state.waiter = nil }
+                    return state.waiter
+                }
+                waiter?.resume(throwing: Self.cancelled)
             }
         } catch let error as RPCError {
             throw error

@@ -13,6 +13,7 @@ final class ClientCall: ClientCallStream, Sendable {
     private let connection: NIOLoopBound<ClientConnectionHandler>
     private let allocator: ByteBufferAllocator
     private let serverMaxFrameSize: Int
+    private let serverMaxHeaderSize: Int
     private let finished = Atomic<Bool>(false)
     private let trailers = LockedBox<Metadata>([:])
 
@@ -22,6 +23,7 @@ final class ClientCall: ClientCallStream, Sendable {
         self.connection = connection
         self.allocator = allocator
         self.serverMaxFrameSize = serverLimits.maxFrameSize
+        self.serverMaxHeaderSize = serverLimits.maxHeaderSize
         self.credit = CallCredit(sendWindow: serverLimits.initialWindowSize, receiveWindow: receiveWindow)
     }
 
@@ -29,6 +31,12 @@ final class ClientCall: ClientCallStream, Sendable {
     func requestFrame(header: RequestHeader, message: (any RPCMessage)?, endStream: Bool) throws(RPCError) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 256)
         let size = buffer.writeFrame(.request, flags: endStream ? .endStream : [], header: header, payload: message)
+        let headerSize = Int(buffer.getInteger(at: buffer.readerIndex + 14, as: UInt32.self)!)
+        guard headerSize <= serverMaxHeaderSize else {
+            throw RPCError(
+                code: .resourceExhausted,
+                message: "request header (method and metadata) of \(headerSize) bytes exceeds the server's maximum header size of \(serverMaxHeaderSize) bytes")
+        }
         try checkFrameSize(size, what: "request")
         return buffer
     }

@@ -14,6 +14,7 @@ final class ServerCall: ServerCallStream, Sendable {
     private let connection: NIOLoopBound<ServerConnectionHandler>
     private let allocator: ByteBufferAllocator
     private let peerMaxFrameSize: Int
+    private let peerMaxHeaderSize: Int
     private let finished = Atomic<Bool>(false)
 
     init(id: UInt64, connection: NIOLoopBound<ServerConnectionHandler>, allocator: ByteBufferAllocator,
@@ -22,6 +23,7 @@ final class ServerCall: ServerCallStream, Sendable {
         self.connection = connection
         self.allocator = allocator
         self.peerMaxFrameSize = peerLimits.maxFrameSize
+        self.peerMaxHeaderSize = peerLimits.maxHeaderSize
         self.credit = CallCredit(sendWindow: peerLimits.initialWindowSize, receiveWindow: receiveWindow)
     }
 
@@ -53,13 +55,13 @@ final class ServerCall: ServerCallStream, Sendable {
         var buffer = allocator.buffer(capacity: 256)
         switch outcome {
         case .success(let message, let trailers):
-            let size = buffer.writeFrame(.end, callID: id, header: EndHeader(statusCode: 0, trailers: trailers), payload: message)
-            if size - 4 > peerMaxFrameSize {
-                buffer.clear()
-                buffer.writeFrame(.end, callID: id, header: EndHeader(error: tooLarge(size)), payload: NoMessage.payload)
-            }
+            buffer.writeFrame(.end, callID: id, header: EndHeader(statusCode: 0, trailers: trailers), payload: message)
         case .failure(let error):
             buffer.writeFrame(.end, callID: id, header: EndHeader(error: error), payload: NoMessage.payload)
+        }
+        if let violation = endFrameViolation(buffer) {
+            buffer.clear()
+            buffer.writeFrame(.end, callID: id, header: EndHeader(error: violation), payload: NoMessage.payload)
         }
         credit.close(RPCError(code: .cancelled, message: "the call has ended"))
         let connection = self.connection
@@ -82,6 +84,18 @@ final class ServerCall: ServerCallStream, Sendable {
     /// True for the one caller that finishes the call.
     private func markFinished() -> Bool {
         !finished.exchange(true, ordering: .acquiringAndReleasing)
+    }
+
+    /// Why an END frame cannot be sent as encoded: too large for the client's frame or header limit.
+    private func endFrameViolation(_ frame: ByteBuffer) -> RPCError? {
+        let headerSize = Int(frame.getInteger(at: frame.readerIndex + 14, as: UInt32.self)!)
+        if headerSize > peerMaxHeaderSize {
+            return RPCError(
+                code: .resourceExhausted,
+                message: "status and trailing metadata of \(headerSize) bytes exceed the client's maximum header size of \(peerMaxHeaderSize) bytes")
+        }
+        if frame.readableBytes - 4 > peerMaxFrameSize { return tooLarge(frame.readableBytes) }
+        return nil
     }
 
     private func checkFrameSize(_ frameSize: Int) throws(RPCError) {

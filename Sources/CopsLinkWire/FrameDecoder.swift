@@ -10,7 +10,7 @@ public enum InboundFrame: Sendable {
 ///
 /// A frame whose length field exceeds `limits.maxFrameSize` is rejected as soon as its first four bytes arrive.
 /// Unknown frame types are reported as `WireError.unknownFrameType` (a protocol violation).
-public struct FrameDecoder: ByteToMessageDecoder {
+public struct FrameDecoder: ByteToMessageDecoder, Sendable {
     public typealias InboundOut = InboundFrame
 
     public var limits: FrameLimits

@@ -124,12 +124,12 @@ extension EchoStatus: ProtobufCCodable {
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__rpc__v1__echo_status__init)
         message.pointee.code = code
-        message.pointee.message = arena.cString(self.message)
+        message.pointee.message = arena.binaryData(utf8: self.message)
         return message
     }
 
     public init(cMessage message: UnsafePointer<CMessage>) throws(RPCError) {
-        self.init(code: message.pointee.code, message: CField.string(message.pointee.message))
+        self.init(code: message.pointee.code, message: try CField.utf8(message.pointee.message, field: "message"))
     }
 }
 

@@ -55,11 +55,14 @@ struct  Copslink__Rpc__V1__EchoStatus
 {
   ProtobufCMessage base;
   uint32_t code;
-  char *message;
+  /*
+   * UTF-8; bytes so that U+0000 survives protobuf-c, whose strings are C strings.
+   */
+  ProtobufCBinaryData message;
 };
 #define COPSLINK__RPC__V1__ECHO_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&copslink__rpc__v1__echo_status__descriptor) \
-    , 0, (char *)protobuf_c_empty_string }
+    , 0, {0,NULL} }
 
 
 struct  Copslink__Rpc__V1__SimpleRequest

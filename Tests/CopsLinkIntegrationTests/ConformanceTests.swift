@@ -1,0 +1,212 @@
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkServices
+import Testing
+
+/// The conformance checklist (after gRPC's interop tests), over TCP and in-process.
+@Suite("Conformance")
+struct ConformanceTests {
+    @Test(arguments: TransportKind.allCases)
+    func emptyUnary(_ kind: TransportKind) async throws {
+        try await withTestClient(kind) { client in
+            let response = try await TestService.Client(wrapping: client).emptyCall()
+            #expect(response == EmptyMessage())
+        }
+    }
+
+    @Test(arguments: TransportKind.allCases)
+    func largeUnary(_ kind: TransportKind) async throws {
+        try await withTestClient(kind) { client in
+            let request = SimpleRequest(responseSize: 314_159, payload: [UInt8](repeating: 0, count: 271_828))
+            let response = try await TestService.Client(wrapping: client).unaryCall(request)
+            #expect(response.receivedSize == 271_828)
+            #expect(response.payload?.count == 314_159)
+            #expect(response.payload?.prefix(300) == ArraySlice((0..<300).map { UInt8(truncatingIfNeeded: $0) }))
+        }
+    }
+
+    @Test(arguments: TransportKind.allCases)
+    func clientStreaming(_ kind: TransportKind) async throws {
+        try await withTestClient(kind) { client in
+            let sizes = [27_182, 8, 1_828, 45_904]
+            let requests = Messages(sizes.map { StreamingInputCallRequest(payload: [UInt8](repeating: 1, count: $0)) })
+            let response = try await TestService.Client(wrapping: client).streamingInputCall(requests)
+            #expect(response.message.aggregatedPayloadSize == 74_922)
+            #expect(response.message.messageCount == 4)
+        }
+    }
+
+    @Test(arguments: TransportKind.allCases)
+    func serverStreaming(_ kind: TransportKind) async throws {
+        try await withTestClient(kind) { client in
+            let sizes: [UInt32] = [31_415, 9, 2_653, 58_979]
+            let request = StreamingOutputCallRequest(responseParameters: sizes.map { ResponseParameters(size: $0) })
+            let received = try await TestService.Client(wrapping: client).streamingOutputCall(request) { responses in
+                try await responses.collect().map { $0.payload?.count ?? 0 }
+            }
+            #expect(received == sizes.map(Int.init))
+        }
+    }
+
+    @Test(arguments: TransportKind.allCases)
+    func pingPongFullDuplex(_ kind: TransportKind) async throws {
+        try await withTestClient(kind) { client in
+            let sizes: [UInt32] = [31_415, 9, 2_653, 58_979]
+            let requests = Messages(sizes.map { StreamingOutputCallRequest(responseParameters: [ResponseParameters(size: $0)]) })
+            let received = try await TestService.Client(wrapping: client).fullDuplexCall(requests) { responses in
+                try await responses.collect().map { $0.payload?.count ?? 0 }
+            }
+            #expect(received == sizes.map(Int.init))
+        }
+    }
+
+    @Test(arguments: TransportKind.allCases)
+    func emptyStream(_ kind: TransportKind) async throws {
+        try await withTestClient(kind) { client in
+            let service = TestService.Client(wrapping: client)
+            let duplex = try await service.fullDuplexCall(Messages<StreamingOutputCallRequest>([])) { try await $0.collect() }
+            #expect(duplex.isEmpty)
+            let output = try await service.streamingOutputCall(StreamingOutputCallRequest()) { try await $0.collect() }
+            #expect(output.isEmpty)
+            let input = try await service.streamingInputCall(Messages<StreamingInputCallRequest>([]))
+            #expect(input.message.messageCount == 0)
+        }
+    }
+
+    @Test(arguments: TransportKind.allCases)
+    func metadataEchoedAsTrailers(_ kind: TransportKind) async throws {
+        try await withTestClient(kind) { client in
+            var metadata = Metadata()
+            metadata.add("x-grpc-test-echo-initial", "test_initial_metadata_value")
+            metadata.add("x-grpc-test-echo-trailing-bin", binary: [0xAB, 0xAB, 0xAB, 0x00, 0xFF])
+            metadata.add("x-repeated", "one")
+            metadata.add("x-repeated", "two")
+            let options = CallOptions(metadata: metadata, requestID: "req-42")
+            let service = TestService.Client(wrapping: client)
+            let unary = try await service.unaryCallResponse(SimpleRequest(responseSize: 1), options: options)
+            #expect(unary.trailers == metadata)
+
+            let streamed = try await service.streamingOutputCall(
+                StreamingOutputCallRequest(responseParameters: [ResponseParameters(size: 3)]), options: options
+            ) { responses in
+                _ = try await responses.collect()
+                return responses.trailers
+            }
+            #expect(streamed == metadata)
+        }
+    }
+
+    @Test(arguments: TransportKind.allCases)
+    func statusCodeAndMessagePropagate(_ kind: TransportKind) async throws {
+        try await withTestClient(kind) { client in
+            let service = TestService.Client(wrapping: client)
+            for code in StatusCode.allCases where code != .ok {
+                let error = await expectRPCError(code) {
+                    _ = try await service.unaryCall(SimpleRequest(responseStatus: EchoStatus(code: code.rawValue, message: "status \(code.name)")))
+                }
+                #expect(error?.message == "status \(code.name)")
+            }
+            let streamError = await expectRPCError(.aborted) {
+                _ = try await service.streamingOutputCall(
+                    StreamingOutputCallRequest(responseParameters: [ResponseParameters(size: 1)], responseStatus: EchoStatus(code: 10, message: "stream aborted"))
+                ) { try await $0.collect() }
+            }
+            #expect(streamError?.message == "stream aborted")
+        }
+    }
+
+    @Test(arguments: TransportKind.allCases)
+    func specialStatusMessageComesBackByteExact(_ kind: TransportKind) async throws {
+        try await withTestClient(kind) { client in
+            let message = "\t\ttest with whitespace\r\nand Unicode BMP ☺ and non-BMP 😈\t\n and NUL \u{0}."
+            let error = await expectRPCError(.unknown) {
+                _ = try await TestService.Client(wrapping: client).unaryCall(SimpleRequest(responseStatus: EchoStatus(code: 2, message: message)))
+            }
+            #expect(Array(error?.message.utf8 ?? "".utf8) == Array(message.utf8))
+        }
+    }
+
+    @Test(arguments: TransportKind.allCases)
+    func unknownMethodAndService(_ kind: TransportKind) async throws {
+        try await withTestClient(kind) { client in
+            let method = await expectRPCError(.unimplemented) {
+                _ = try await client.unary(
+                    MethodDescriptor(service: TestService.serviceName, method: "UnimplementedCall"), request: EmptyMessage(), as: EmptyMessage.self)
+            }
+            #expect(method?.message == "service copslink.rpc.v1.TestService has no method UnimplementedCall")
+            let service = await expectRPCError(.unimplemented) {
+                _ = try await client.unary(
+                    MethodDescriptor(service: "copslink.rpc.v1.UnimplementedService", method: "UnimplementedCall"),
+                    request: EmptyMessage(), as: EmptyMessage.self)
+            }
+            #expect(service?.message == "unknown service copslink.rpc.v1.UnimplementedService")
+        }
+    }
+
+    @Test(arguments: TransportKind.allCases)
+    func cancelAfterBeginReachesTheHandler(_ kind: TransportKind) async throws {
+        let probe = ProbeService()
+        try await withTestClient(kind, probe: probe) { client in
+            let call = Task {
+                try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self) { try await $0.collect() }
+            }
+            try await expectEvent(probe, "started")
+            call.cancel()
+            await expectRPCError(.cancelled) { _ = try await call.value }
+            try await expectEvent(probe, "cancelled")
+        }
+    }
+
+    @Test(arguments: TransportKind.allCases)
+    func cancelAfterFirstResponseReachesTheHandler(_ kind: TransportKind) async throws {
+        let probe = ProbeService()
+        try await withTestClient(kind, probe: probe) { client in
+            await expectRPCError(.cancelled) {
+                try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(responseSize: 1), as: SimpleResponse.self) { responses in
+                    var iterator = responses.makeAsyncIterator()
+                    #expect(try await iterator.next() != nil)
+                    throw RPCError(code: .cancelled, message: "the test walked away")
+                }
+            }
+            try await expectEvent(probe, "started")
+            try await expectEvent(probe, "cancelled")
+        }
+    }
+
+    @Test(arguments: TransportKind.allCases)
+    func deadlineExceededCancelsTheSleepingHandler(_ kind: TransportKind) async throws {
+        let probe = ProbeService()
+        try await withTestClient(kind, probe: probe) { client in
+            await expectRPCError(.deadlineExceeded) {
+                _ = try await TestService.Client(wrapping: client).unaryCall(
+                    SimpleRequest(sleepMillis: 60_000), options: CallOptions(timeout: .milliseconds(1)))
+            }
+            await expectRPCError(.deadlineExceeded) {
+                _ = try await client.serverStreaming(
+                    ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self, options: CallOptions(timeout: .milliseconds(50))
+                ) { try await $0.collect() }
+            }
+            try await expectEvent(probe, "started")
+            try await expectEvent(probe, "cancelled")
+        }
+    }
+
+    @Test(arguments: TransportKind.allCases)
+    func healthAndServerInfo(_ kind: TransportKind) async throws {
+        try await withTestClient(kind) { client in
+            let health = Health.Client(wrapping: client)
+            #expect(try await health.check().status == .serving)
+            #expect(try await health.check(HealthCheckRequest(service: TestService.serviceName)).status == .serving)
+            await expectRPCError(.notFound) { _ = try await health.check(HealthCheckRequest(service: "no.such.Service")) }
+
+            let info = try await ServerInfo.Client(wrapping: client).describe()
+            let names = info.services.map(\.name)
+            #expect(names.contains(TestService.serviceName))
+            #expect(names.contains(ServerInfo.serviceName))
+            let testMethods = info.services.first { $0.name == TestService.serviceName }?.methods ?? []
+            #expect(testMethods.map(\.name).sorted() == ["EmptyCall", "FullDuplexCall", "StreamingInputCall", "StreamingOutputCall", "UnaryCall"])
+            #expect(testMethods.first { $0.name == "StreamingInputCall" }?.kind == .clientStreaming)
+            #expect(info.protocolVersions == [1])
+        }
+    }
+}

@@ -1,0 +1,220 @@
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkServices
+import CopsLinkTransport
+import Synchronization
+import Testing
+
+@Suite("Connections, limits and lifecycle over TCP")
+struct ConnectionTests {
+    @Test(arguments: [100, 10])
+    func thousandConcurrentUnaryCallsOnOneConnection(serverLimit: Int) async throws {
+        try await withTestClient(.tcp, server: { $0.limits.maxConcurrentCalls = serverLimit }) { client in
+            let service = TestService.Client(wrapping: client)
+            let sizes = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+                for index in 0..<1_000 {
+                    group.addTask {
+                        let response = try await service.unaryCall(
+                            SimpleRequest(responseSize: UInt32(index % 97), payload: [UInt8](repeating: 1, count: index % 13)),
+                            options: CallOptions(timeout: .seconds(30)))
+                        #expect(response.receivedSize == UInt32(index % 13))
+                        return (index, response.payload?.count ?? -1)
+                    }
+                }
+                return try await group.reduce(into: [Int: Int]()) { $0[$1.0] = $1.1 }
+            }
+            #expect(sizes.count == 1_000)
+            #expect(sizes.allSatisfy { $0.value == $0.key % 97 })
+        }
+    }
+
+    @Test func fullClientQueueFailsWithATypedError() async throws {
+        let probe = ProbeService()
+        try await withTestClient(.tcp, probe: probe, server: { $0.limits.maxConcurrentCalls = 1 }, client: { $0.maxQueuedCalls = 2 }) { client in
+            let hangers = (0..<3).map { _ in
+                Task {
+                    try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self) { try await $0.collect() }
+                }
+            }
+            try await expectEvent(probe, "started")
+            try await Task.sleep(for: .milliseconds(100))
+            let error = await expectRPCError(.resourceExhausted) { _ = try await TestService.Client(wrapping: client).emptyCall() }
+            #expect(error?.message.contains("client call queue is full: 2 calls are waiting") == true)
+            for hanger in hangers { hanger.cancel() }
+        }
+    }
+
+    @Test func queuedCallWaitsOnlyWithinItsDeadline() async throws {
+        let probe = ProbeService()
+        try await withTestClient(.tcp, probe: probe, server: { $0.limits.maxConcurrentCalls = 1 }) { client in
+            let hanger = Task {
+                try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self) { try await $0.collect() }
+            }
+            try await expectEvent(probe, "started")
+            let start = ContinuousClock.now
+            await expectRPCError(.deadlineExceeded) {
+                _ = try await TestService.Client(wrapping: client).emptyCall(options: CallOptions(timeout: .milliseconds(200)))
+            }
+            #expect(ContinuousClock.now - start < .seconds(2))
+            hanger.cancel()
+            // The slot is free again.
+            _ = try await TestService.Client(wrapping: client).emptyCall(options: CallOptions(timeout: .seconds(5)))
+        }
+    }
+
+    @Test func slowStreamDoesNotBlockAFastOneAndStaysBounded() async throws {
+        let probe = ProbeService()
+        try await withTestClient(.tcp, probe: probe, client: { $0.limits.initialWindowSize = 128 << 10 }) { client in
+            let service = TestService.Client(wrapping: client)
+            try await client.serverStreaming(ProbeService.flood, request: SimpleRequest(responseSize: 40), as: SimpleResponse.self) { responses in
+                var iterator = responses.makeAsyncIterator()
+                _ = try await iterator.next()
+                try await Task.sleep(for: .milliseconds(300))
+                // 128 KiB of credit holds two or three 64 KiB messages in flight, never the whole stream.
+                #expect(probe.written.load(ordering: .relaxed) <= 4)
+                for _ in 0..<20 { _ = try await service.unaryCall(SimpleRequest(responseSize: 100)) }
+                var count = 1
+                while try await iterator.next() != nil { count += 1 }
+                #expect(count == 40)
+            }
+            #expect(probe.written.load(ordering: .relaxed) == 40)
+        }
+    }
+
+    @Test func gracefulShutdownFinishesInFlightCallsAndRefusesNewOnes() async throws {
+        let server = TCPServer(configuration: ServerConfiguration(), router: makeTestRouter(), logger: quietLogger())
+        try await server.start()
+        let port = server.port!
+        try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) { transport in
+            let client = TestService.Client(wrapping: RPCClient(transport: transport))
+            _ = try await client.emptyCall()
+            let inFlight = Task { try await client.unaryCall(SimpleRequest(responseSize: 5, sleepMillis: 300)) }
+            try await Task.sleep(for: .milliseconds(50))
+            await server.shutdown(gracePeriod: .seconds(5))
+            let finished = try await inFlight.value
+            #expect(finished.payload?.count == 5)
+            let error = await expectRPCError(.unavailable) { _ = try await client.emptyCall() }
+            #expect(error != nil)
+        }
+    }
+
+    @Test func shutdownGracePeriodIsBounded() async throws {
+        let probe = ProbeService()
+        let server = TCPServer(configuration: ServerConfiguration(), router: makeTestRouter(probe: probe), logger: quietLogger())
+        try await server.start()
+        try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port!)) { transport in
+            let client = RPCClient(transport: transport)
+            let hanger = Task {
+                try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self) { try await $0.collect() }
+            }
+            try await expectEvent(probe, "started")
+            let start = ContinuousClock.now
+            await server.shutdown(gracePeriod: .milliseconds(200))
+            #expect(ContinuousClock.now - start < .seconds(3))
+            let error = await expectRPCError(.unavailable) { _ = try await hanger.value }
+            #expect(error?.message == "the server shut down before the call finished")
+            try await expectEvent(probe, "cancelled")
+        }
+    }
+
+    @Test func silentServerIsDeclaredDeadByKeepalive() async throws {
+        let silent = try await SilentServer.start()
+        var configuration = ClientConfiguration(host: "127.0.0.1", port: silent.port)
+        configuration.keepalive = KeepaliveConfiguration(interval: .milliseconds(100), timeout: .milliseconds(100))
+        try await TCPClientTransport.withTransport(configuration: configuration) { transport in
+            let start = ContinuousClock.now
+            let error = await expectRPCError(.unavailable) {
+                _ = try await TestService.Client(wrapping: RPCClient(transport: transport)).emptyCall()
+            }
+            #expect(error?.message.contains("did not answer a keepalive PING") == true)
+            #expect(ContinuousClock.now - start < .seconds(3))
+        }
+        await silent.stop()
+    }
+
+    @Test func clientEnforcesTheDeadlineWhenTheServerIsSilent() async throws {
+        let silent = try await SilentServer.start()
+        try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: silent.port)) { transport in
+            let start = ContinuousClock.now
+            await expectRPCError(.deadlineExceeded) {
+                _ = try await TestService.Client(wrapping: RPCClient(transport: transport)).emptyCall(options: CallOptions(timeout: .milliseconds(200)))
+            }
+            #expect(ContinuousClock.now - start < .seconds(2))
+        }
+        await silent.stop()
+    }
+
+    @Test func clientReconnectsAfterTheServerComesBack() async throws {
+        let first = TCPServer(configuration: ServerConfiguration(), router: makeTestRouter(), logger: quietLogger())
+        try await first.start()
+        let port = first.port!
+        var configuration = ClientConfiguration(host: "127.0.0.1", port: port)
+        configuration.backoff.initial = .milliseconds(50)
+        try await TCPClientTransport.withTransport(configuration: configuration) { transport in
+            let client = TestService.Client(wrapping: RPCClient(transport: transport))
+            _ = try await client.emptyCall()
+            await first.shutdown()
+            await expectRPCError(.unavailable) { _ = try await client.emptyCall() }
+
+            let second = TCPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: port), router: makeTestRouter(), logger: quietLogger())
+            try await second.start()
+            var succeeded = false
+            for _ in 0..<50 where !succeeded {
+                do {
+                    _ = try await client.emptyCall()
+                    succeeded = true
+                } catch {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            #expect(succeeded)
+            await second.shutdown()
+        }
+    }
+
+    @Test func connectionsBeyondTheLimitAreRefused() async throws {
+        try await withTCPServer(configure: { $0.maxConnections = 1 }) { _, port in
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) { first in
+                _ = try await TestService.Client(wrapping: RPCClient(transport: first)).emptyCall()
+                try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) { second in
+                    let error = await expectRPCError(.unavailable) {
+                        _ = try await TestService.Client(wrapping: RPCClient(transport: second)).emptyCall()
+                    }
+                    #expect(error?.message.contains("at its limit of 1 connections") == true)
+                }
+            }
+        }
+    }
+
+    @Test func oversizedMessagesAreRejectedWithPreciseErrors() async throws {
+        try await withTestClient(.tcp, server: { $0.limits.maxFrameSize = 4_000 }, client: { $0.limits.maxFrameSize = 3_000 }) { client in
+            let service = TestService.Client(wrapping: client)
+            let request = await expectRPCError(.resourceExhausted) {
+                _ = try await service.unaryCall(SimpleRequest(payload: [UInt8](repeating: 0, count: 5_000)))
+            }
+            #expect(request?.message.contains("exceeds the server's maximum frame size of 4000 bytes") == true)
+            let response = await expectRPCError(.resourceExhausted) {
+                _ = try await service.unaryCall(SimpleRequest(responseSize: 3_500))
+            }
+            #expect(response?.message.contains("exceeds the client's maximum frame size of 3000 bytes") == true)
+            // The connection is still good.
+            let afterwards = try await service.unaryCall(SimpleRequest(responseSize: 100))
+            #expect(afterwards.payload?.count == 100)
+        }
+    }
+
+    @Test func metadataIsCheckedBeforeSending() async throws {
+        try await withTestClient(.tcp, server: { $0.limits.maxHeaderSize = 1_024 }) { client in
+            let service = TestService.Client(wrapping: client)
+            let tooLarge = await expectRPCError(.resourceExhausted) {
+                _ = try await service.emptyCall(options: CallOptions(metadata: ["x-big": .text(String(repeating: "a", count: 2_000))]))
+            }
+            #expect(tooLarge?.message.contains("exceeds the server's maximum header size of 1024 bytes") == true)
+            let invalid = await expectRPCError(.invalidArgument) {
+                _ = try await service.emptyCall(options: CallOptions(metadata: ["Upper-Case": .text("x")]))
+            }
+            #expect(invalid?.message.contains("'Upper-Case'") == true)
+            _ = try await service.emptyCall()
+        }
+    }
+}

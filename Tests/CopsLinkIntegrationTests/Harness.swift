@@ -1,0 +1,106 @@
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkInProcess
+import CopsLinkServices
+import CopsLinkTransport
+import CopsLinkWire
+import Logging
+import NIOCore
+import NIOPosix
+import Testing
+
+/// The transports every conformance test runs over.
+enum TransportKind: String, CaseIterable, CustomTestStringConvertible {
+    case tcp, inProcess
+    var testDescription: String { rawValue }
+}
+
+/// A router with the conformance service, the probe service, health and server info.
+func makeTestRouter(probe: ProbeService = ProbeService()) -> RPCRouter {
+    var router = RPCRouter()
+    ConformanceService().registerMethods(with: &router)
+    probe.registerMethods(with: &router)
+    HealthService(services: router.services).registerMethods(with: &router)
+    ServerInfo.register(into: &router, serverVersion: "test", protocolVersions: Preface.supportedVersions, limits: nil)
+    return router
+}
+
+func quietLogger() -> Logger {
+    var logger = Logger(label: "copslink.test")
+    logger.logLevel = .critical
+    return logger
+}
+
+/// Runs `body` with a client connected to a fresh server over `kind`.
+func withTestClient<Result: Sendable>(
+    _ kind: TransportKind,
+    probe: ProbeService = ProbeService(),
+    server configureServer: (inout ServerConfiguration) -> Void = { _ in },
+    client configureClient: (inout ClientConfiguration) -> Void = { _ in },
+    _ body: (RPCClient) async throws -> Result
+) async throws -> Result {
+    let router = makeTestRouter(probe: probe)
+    switch kind {
+    case .inProcess:
+        return try await body(RPCClient(transport: InProcessTransport(router: router)))
+    case .tcp:
+        var serverConfiguration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configureServer(&serverConfiguration)
+        return try await TCPServer.withServer(configuration: serverConfiguration, router: router, logger: quietLogger()) { server in
+            var clientConfiguration = ClientConfiguration(host: "127.0.0.1", port: server.port!)
+            configureClient(&clientConfiguration)
+            return try await TCPClientTransport.withTransport(configuration: clientConfiguration) { transport in
+                try await body(RPCClient(transport: transport))
+            }
+        }
+    }
+}
+
+/// Runs `body` with a TCP server and its port.
+func withTCPServer<Result: Sendable>(
+    probe: ProbeService = ProbeService(),
+    configure: (inout ServerConfiguration) -> Void = { _ in },
+    _ body: (TCPServer, Int) async throws -> Result
+) async throws -> Result {
+    var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+    configure(&configuration)
+    return try await TCPServer.withServer(configuration: configuration, router: makeTestRouter(probe: probe), logger: quietLogger()) {
+        server in try await body(server, server.port!)
+    }
+}
+
+/// Expects `body` to fail with `code`; returns the error for further checks.
+@discardableResult
+func expectRPCError(
+    _ code: StatusCode, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void
+) async -> RPCError? {
+    do {
+        try await body()
+        Issue.record("expected \(code.name), but the call succeeded", sourceLocation: sourceLocation)
+        return nil
+    } catch let error as RPCError {
+        #expect(error.code == code, "expected \(code.name), got \(error)", sourceLocation: sourceLocation)
+        return error
+    } catch {
+        Issue.record("expected RPCError \(code.name), got \(error)", sourceLocation: sourceLocation)
+        return nil
+    }
+}
+
+/// An async sequence over an array, for streaming requests.
+struct Messages<Element: Sendable>: AsyncSequence, Sendable {
+    let elements: [Element]
+    init(_ elements: [Element]) { self.elements = elements }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var index = 0
+        let elements: [Element]
+        mutating func next() async -> Element? {
+            guard index < elements.count else { return nil }
+            defer { index += 1 }
+            return elements[index]
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(elements: elements) }
+}

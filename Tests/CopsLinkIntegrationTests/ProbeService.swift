@@ -1,0 +1,49 @@
+import CopsLinkCodecs
+import CopsLinkCore
+import Synchronization
+import Testing
+
+/// A test-only service whose handlers report what happened to them: whether they were cancelled, how many
+/// messages they managed to write before flow control held them.
+final class ProbeService: RegistrableRPCService, Sendable {
+    static let serviceName = "copslink.test.Probe"
+    static let hang = MethodDescriptor(service: serviceName, method: "Hang")
+    static let flood = MethodDescriptor(service: serviceName, method: "Flood")
+
+    private let events = AsyncMessageQueue<String>()
+    let written = Atomic<Int>(0)
+
+    /// The next thing a handler reported ("started", "cancelled", "finished").
+    func nextEvent() async throws -> String? { try await events.next() }
+
+    func registerMethods(with router: inout RPCRouter) {
+        // Writes one message (when asked for a non-zero size), then waits until cancelled.
+        router.registerServerStreaming(Self.hang) { [self] (request: SimpleRequest, writer: ResponseWriter<SimpleResponse>, _) in
+            events.push("started")
+            if request.responseSize > 0 { try await writer.write(SimpleResponse(payload: [1])) }
+            do {
+                try await Task.sleep(for: .seconds(60))
+                events.push("finished")
+            } catch {
+                events.push(Task.isCancelled ? "cancelled" : "error")
+                throw error
+            }
+            return [:]
+        }
+        // Writes `responseSize` messages of 64 KiB each as fast as flow control allows.
+        router.registerServerStreaming(Self.flood) { [self] (request: SimpleRequest, writer: ResponseWriter<SimpleResponse>, _) in
+            let chunk = [UInt8](repeating: 7, count: 64 << 10)
+            for _ in 0..<request.responseSize {
+                try await writer.write(SimpleResponse(payload: chunk))
+                written.add(1, ordering: .relaxed)
+            }
+            return [:]
+        }
+    }
+}
+
+/// Expects the probe's next event to be `expected`.
+func expectEvent(_ probe: ProbeService, _ expected: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    let event = try await probe.nextEvent()
+    #expect(event == expected, sourceLocation: sourceLocation)
+}
