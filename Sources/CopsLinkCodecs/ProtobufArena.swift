@@ -41,10 +41,13 @@ public struct ProtobufArena: ~Copyable {
 
     /// `size` bytes aligned to 16, valid until the arena is released.
     public mutating func allocate(byteCount size: Int) -> UnsafeMutableRawPointer {
-        let padding = (Self.alignment - Int(bitPattern: cursor) % Self.alignment) % Self.alignment
-        if size + padding > remaining { grow(toFit: size) }
-        let aligned = size + padding > remaining ? cursor : cursor + padding
-        let used = (aligned - cursor) + size
+        var padding = (Self.alignment - Int(bitPattern: cursor) % Self.alignment) % Self.alignment
+        if size + padding > remaining {
+            grow(toFit: size)
+            padding = 0  // chunks start aligned
+        }
+        let aligned = cursor + padding
+        let used = padding + size
         cursor += used
         remaining -= used
         return aligned

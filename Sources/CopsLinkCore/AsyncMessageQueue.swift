@@ -47,12 +47,13 @@ public final class AsyncMessageQueue<Element: Sendable>: Sendable {
     }
 
     /// Ends the queue: after `.success` the consumer drains what is buffered and then gets `nil`;
-    /// after `.failure` it gets the error at once. Only the first end counts.
-    public func finish(_ result: Result<Void, RPCError>) {
+    /// after `.failure` it gets the error, at once or (with `deliveringBuffered`) after what is buffered.
+    /// Only the first end counts.
+    public func finish(_ result: Result<Void, RPCError>, deliveringBuffered: Bool = false) {
         let waiter: CheckedContinuation<Element?, any Error>? = state.withLock { state in
             guard state.end == nil else { return nil }
             state.end = result
-            if case .failure = result {
+            if case .failure = result, !deliveringBuffered {
                 state.buffer.removeAll()
                 state.head = 0
             }

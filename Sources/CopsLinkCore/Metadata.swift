@@ -84,6 +84,9 @@ public struct Metadata: Sendable, Hashable, ExpressibleByDictionaryLiteral, Sequ
             guard Self.isValidKey(entry.key) else {
                 throw RPCError(code: .invalidArgument, message: "metadata key '\(entry.key)' is not lower-case ASCII (a-z 0-9 - _ .)")
             }
+            guard !entry.key.hasPrefix("copslink-") || Self.protocolKeys.contains(entry.key) else {
+                throw RPCError(code: .invalidArgument, message: "metadata key '\(entry.key)' uses the reserved prefix 'copslink-'")
+            }
             let isBinaryKey = entry.key.hasSuffix("-bin")
             switch entry.value {
             case .text(let text):
@@ -112,4 +115,7 @@ public struct Metadata: Sendable, Hashable, ExpressibleByDictionaryLiteral, Sequ
 extension Metadata {
     /// The metadata key that carries `CallOptions.requestID`.
     public static let requestIDKey = "copslink-request-id"
+
+    /// The `copslink-` keys the protocol defines; any other key with that prefix is rejected.
+    public static let protocolKeys: Set<String> = [requestIDKey]
 }

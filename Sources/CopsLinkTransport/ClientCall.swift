@@ -15,6 +15,13 @@ final class ClientCall: ClientCallStream, Sendable {
     private let serverMaxFrameSize: Int
     private let serverMaxHeaderSize: Int
     private let finished = Atomic<Bool>(false)
+    private let refused = Atomic<Bool>(false)
+
+    /// Whether the server provably never saw this call (refused by GOAWAY, or never written before the connection
+    /// ended), so it may be retried as is.
+    var wasNeverProcessed: Bool { refused.load(ordering: .acquiring) }
+
+    func markNeverProcessed() { refused.store(true, ordering: .releasing) }
     private let trailers = LockedBox<Metadata>([:])
 
     init(descriptor: MethodDescriptor, connection: NIOLoopBound<ClientConnectionHandler>, allocator: ByteBufferAllocator,
@@ -37,15 +44,16 @@ final class ClientCall: ClientCallStream, Sendable {
                 code: .resourceExhausted,
                 message: "request header (method and metadata) of \(headerSize) bytes exceeds the server's maximum header size of \(serverMaxHeaderSize) bytes")
         }
-        try checkFrameSize(size, what: "request")
+        try checkFrameSize(size, headerSize: headerSize)
         return buffer
     }
 
     /// True for the one caller that ends the call.
     func markFinished() -> Bool { !finished.exchange(true, ordering: .acquiringAndReleasing) }
 
-    /// Ends the call with `result` (from the event loop: END, deadline, GOAWAY, connection loss).
-    func complete(_ result: Result<Metadata, RPCError>) {
+    /// Ends the call with `result` (from the event loop: END, deadline, GOAWAY, connection loss). Responses already
+    /// received are still read before an error from an END frame (`deliveringBuffered`), as gRPC clients do.
+    func complete(_ result: Result<Metadata, RPCError>, deliveringBuffered: Bool = false) {
         guard markFinished() else { return }
         switch result {
         case .success(let metadata):
@@ -54,7 +62,7 @@ final class ClientCall: ClientCallStream, Sendable {
             responses.finish(.success(()))
             credit.close(RPCError(code: .cancelled, message: "the call has ended"))
         case .failure(let error):
-            responses.finish(.failure(error))
+            responses.finish(.failure(error), deliveringBuffered: deliveringBuffered)
             credit.close(error)
         }
     }
@@ -62,7 +70,7 @@ final class ClientCall: ClientCallStream, Sendable {
     func send(_ message: some RPCMessage) async throws(RPCError) {
         var buffer = allocator.buffer(capacity: 512)
         let size = buffer.writeFrame(.message, header: NoMessage.header, payload: message)
-        try checkFrameSize(size, what: "request")
+        try checkFrameSize(size, headerSize: 0)
         try await withCancellation { () throws(RPCError) in try await credit.acquire(size - Frame.minimumEncodedSize) }
         let connection = self.connection
         let frame = buffer
@@ -114,10 +122,10 @@ final class ClientCall: ClientCallStream, Sendable {
         }
     }
 
-    private func checkFrameSize(_ frameSize: Int, what: String) throws(RPCError) {
+    private func checkFrameSize(_ frameSize: Int, headerSize: Int) throws(RPCError) {
         guard frameSize - 4 > serverMaxFrameSize else { return }
         throw RPCError(
             code: .resourceExhausted,
-            message: "\(what) message of \(frameSize - Frame.minimumEncodedSize) bytes exceeds the server's maximum frame size of \(serverMaxFrameSize) bytes")
+            message: "request message of \(frameSize - Frame.minimumEncodedSize - headerSize) bytes exceeds the server's maximum frame size of \(serverMaxFrameSize) bytes")
     }
 }

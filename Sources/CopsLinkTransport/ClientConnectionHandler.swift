@@ -75,6 +75,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     /// Starts `call` now if a slot is free, otherwise queues it (bounded) until one is.
     func start(_ call: ClientCall, requestFrame: ByteBuffer, timeout: Duration?, endsStream: Bool) {
         guard phase == .ready else {
+            call.markNeverProcessed()
             call.complete(.failure(RPCError(
                 code: .unavailable, message: "the connection is \(phase == .draining ? "draining after GOAWAY" : "closed"); retry the call")))
             return
@@ -199,7 +200,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
             record.call.credit.inboundQueued()
             record.call.responses.push(.message(frame.payload))
         }
-        record.call.complete(header.result)
+        record.call.complete(header.result, deliveringBuffered: true)
         promotePending()
         closeIfDrained()
     }
@@ -219,7 +220,11 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     }
 
     private func handleWindowUpdate(_ frame: Frame) {
-        guard let update = decodeHeader(WindowUpdateHeader.self, frame), let record = active[frame.callID] else { return }
+        guard let update = decodeHeader(WindowUpdateHeader.self, frame) else { return }
+        guard let record = active[frame.callID] else {
+            if frame.callID >= nextCallID { protocolViolation("WINDOW_UPDATE for call \(frame.callID), which was never opened") }
+            return
+        }
         guard record.call.credit.add(Int(update.increment)) else {
             return protocolViolation("WINDOW_UPDATE overflows the flow-control window of call \(frame.callID) past 2^31-1")
         }
@@ -250,12 +255,14 @@ final class ClientConnectionHandler: ChannelInboundHandler {
             active.removeValue(forKey: id)
             idsByCall.removeValue(forKey: ObjectIdentifier(record.call))
             record.deadline?.cancel()
+            record.call.markNeverProcessed()
             record.call.complete(.failure(error))
         }
         let waiting = pending
         pending.removeAll()
         for entry in waiting {
             entry.deadline?.cancel()
+            entry.call.markNeverProcessed()
             entry.call.complete(.failure(error))
         }
         closeIfDrained()
@@ -290,17 +297,21 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let wireError = error as? WireError {
-            protocolViolation("the server broke the protocol: \(wireError)")
+            if case .frameTooLarge = wireError {
+                protocolViolation("the server broke the protocol: \(wireError)", code: .frameTooLarge)
+            } else {
+                protocolViolation("the server broke the protocol: \(wireError)")
+            }
         } else {
             failEverything(RPCError(code: .unavailable, message: "connection error: \(error)"))
             context.close(promise: nil)
         }
     }
 
-    private func protocolViolation(_ reason: String) {
+    private func protocolViolation(_ reason: String, code: GoAwayHeader.Code = .protocolError) {
         guard phase != .closed else { return }
         var buffer = context.channel.allocator.buffer(capacity: 128)
-        buffer.writeFrame(.goAway, header: GoAwayHeader(lastCallID: 0, code: .protocolError, message: reason), payload: NoMessage.payload)
+        buffer.writeFrame(.goAway, header: GoAwayHeader(lastCallID: 0, code: code, message: reason), payload: NoMessage.payload)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         failEverything(RPCError(code: .internalError, message: reason))
         context.close(promise: nil)
@@ -314,7 +325,10 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         keepalive.stop()
         let calls = active.values.map(\.call) + pending.map(\.call)
         for record in active.values { record.deadline?.cancel() }
-        for entry in pending { entry.deadline?.cancel() }
+        for entry in pending {
+            entry.deadline?.cancel()
+            entry.call.markNeverProcessed()
+        }
         active.removeAll()
         idsByCall.removeAll()
         pending.removeAll()

@@ -34,7 +34,7 @@ public struct KeepaliveConfiguration: Sendable, Hashable {
 public struct PingPolicy: Sendable, Hashable {
     /// A ping that arrives sooner than this after the previous one is a strike. Default 1 s.
     public var minimumInterval: Duration = .seconds(1)
-    /// Strikes tolerated; one more gets GOAWAY ENHANCE_YOUR_CALM. Default 5.
+    /// Consecutive strikes tolerated; one more gets GOAWAY ENHANCE_YOUR_CALM. A ping on time clears them. Default 5.
     public var maximumStrikes: Int = 5
 
     public init() {}

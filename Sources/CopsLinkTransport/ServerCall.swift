@@ -94,21 +94,23 @@ final class ServerCall: ServerCallStream, Sendable {
                 code: .resourceExhausted,
                 message: "status and trailing metadata of \(headerSize) bytes exceed the client's maximum header size of \(peerMaxHeaderSize) bytes")
         }
-        if frame.readableBytes - 4 > peerMaxFrameSize { return tooLarge(frame.readableBytes) }
+        if frame.readableBytes - 4 > peerMaxFrameSize {
+            return tooLarge(payloadSize: frame.readableBytes - Frame.minimumEncodedSize - headerSize)
+        }
         return nil
     }
 
     private func checkFrameSize(_ frameSize: Int) throws(RPCError) {
         guard frameSize - 4 > peerMaxFrameSize else { return }
-        let error = tooLarge(frameSize)
+        let error = tooLarge(payloadSize: frameSize - Frame.minimumEncodedSize)
         finish(.failure(error))
         throw error
     }
 
-    private func tooLarge(_ frameSize: Int) -> RPCError {
+    private func tooLarge(payloadSize: Int) -> RPCError {
         RPCError(
             code: .resourceExhausted,
-            message: "response message of \(frameSize - Frame.minimumEncodedSize) bytes exceeds the client's maximum frame size of \(peerMaxFrameSize) bytes")
+            message: "response message of \(payloadSize) bytes exceeds the client's maximum frame size of \(peerMaxFrameSize) bytes")
     }
 }
 
@@ -123,7 +125,7 @@ struct PeerLimits: Sendable {
         let defaults = ConnectionLimits()
         maxFrameSize = settings.maxFrameSize == 0 ? defaults.maxFrameSize : Int(settings.maxFrameSize)
         maxConcurrentCalls = settings.maxConcurrentCalls == 0 ? defaults.maxConcurrentCalls : Int(settings.maxConcurrentCalls)
-        initialWindowSize = settings.initialWindowSize == 0 ? defaults.initialWindowSize : Int(settings.initialWindowSize)
+        initialWindowSize = settings.initialWindowSize == 0 ? defaults.initialWindowSize : min(Int(settings.initialWindowSize), Int(Int32.max))
         maxHeaderSize = settings.maxHeaderSize == 0 ? defaults.maxHeaderSize : Int(settings.maxHeaderSize)
     }
 }

@@ -39,6 +39,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var lastCallID: UInt64 = 0
     private var drainingAfter: UInt64?
     private var graceTimer: Scheduled<Void>?
+    private var handshakeTimer: Scheduled<Void>?
+    private var idleTimer: Scheduled<Void>?
     private var keepalive: Keepalive
     private var lastPingReceived: NIODeadline?
     private var pingStrikes = 0
@@ -65,6 +67,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func channelActive(context: ChannelHandlerContext) {
         if let refusal {
             goAwayAndClose(.refused, refusal)
+        } else {
+            let loopBound = self.loopBound!
+            let timeout = configuration.handshakeTimeout
+            handshakeTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+                loopBound.value.handshakeTimedOut(timeout)
+            }
         }
         context.fireChannelActive()
     }
@@ -73,6 +81,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         phase = .closing
         keepalive.stop()
         graceTimer?.cancel()
+        handshakeTimer?.cancel()
+        idleTimer?.cancel()
         let records = calls.values
         calls.removeAll()
         for record in records {
@@ -119,7 +129,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .cancel: handleCancel(frame)
         case .windowUpdate: handleWindowUpdate(frame)
         case .ping: handlePing(frame)
-        case .goAway: handlePeerGoAway()
+        case .goAway: handlePeerGoAway(frame)
         case .end: protocolViolation("END frames are sent by servers only (call \(frame.callID))")
         }
     }
@@ -133,8 +143,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         write(buffer)
         if phase == .awaitingSettings {
             phase = .active
+            handshakeTimer?.cancel()
             let loopBound = self.loopBound!
             keepalive.start(on: context.eventLoop) { _ in loopBound.value.keepaliveTick() }
+            armIdleTimer()
         }
     }
 
@@ -192,6 +204,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let dispatcher = self.dispatcher
         record.task = Task { await dispatcher.run(route, stream: call, context: serverContext) }
         calls[id] = record
+        idleTimer?.cancel()
+        idleTimer = nil
     }
 
     private func handleMessage(_ frame: Frame) {
@@ -221,7 +235,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func handleCancel(_ frame: Frame) {
-        guard let record = calls.removeValue(forKey: frame.callID) else { return }
+        guard decodeHeader(CancelHeader.self, frame) != nil else { return }
+        guard let record = calls.removeValue(forKey: frame.callID) else {
+            if frame.callID > lastCallID { protocolViolation("CANCEL for call \(frame.callID), which was never opened") }
+            return
+        }
         record.deadline?.cancel()
         record.call.abandon(RPCError(code: .cancelled, message: "the client cancelled the call"))
         record.task?.cancel()
@@ -253,6 +271,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             if pingStrikes > configuration.pingPolicy.maximumStrikes {
                 return goAwayAndClose(.enhanceYourCalm, "too many pings: at most one per \(configuration.pingPolicy.minimumInterval)")
             }
+        } else {
+            pingStrikes = 0
         }
         lastPingReceived = now
         var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize + 8)
@@ -260,7 +280,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         write(buffer)
     }
 
-    private func handlePeerGoAway() {
+    private func handlePeerGoAway(_ frame: Frame) {
+        guard decodeHeader(GoAwayHeader.self, frame) != nil else { return }
         if drainingAfter == nil { drainingAfter = lastCallID }
         closeIfDrained()
     }
@@ -345,8 +366,35 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func closeIfDrained() {
-        guard drainingAfter != nil, calls.isEmpty, phase != .closing else { return }
+        guard calls.isEmpty, phase != .closing else { return }
+        guard drainingAfter != nil else { return armIdleTimer() }
         close()
+    }
+
+    private func armIdleTimer() {
+        guard let timeout = configuration.idleTimeout, idleTimer == nil, calls.isEmpty else { return }
+        let loopBound = self.loopBound!
+        idleTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) { loopBound.value.idleTimedOut(timeout) }
+    }
+
+    private func idleTimedOut(_ timeout: Duration) {
+        idleTimer = nil
+        guard calls.isEmpty else { return }
+        goAwayAndClose(.idleTimeout, "the connection was idle for \(timeout)")
+    }
+
+    private func handshakeTimedOut(_ timeout: Duration) {
+        switch phase {
+        case .awaitingPreface:
+            var buffer = context.channel.allocator.buffer(capacity: 96)
+            buffer.writeString("copslink: no preface within \(timeout); closing\n")
+            context.write(wrapOutboundOut(buffer), promise: nil)
+            close()
+        case .awaitingSettings:
+            goAwayAndClose(.protocolError, "no SETTINGS within \(timeout) of the preface")
+        case .active, .closing:
+            break
+        }
     }
 
     private func keepaliveTick() {

@@ -55,18 +55,30 @@ public final class TCPClientTransport: ClientTransport, Sendable {
         _ descriptor: MethodDescriptor, request: some RPCMessage, options: CallOptions
     ) async throws(RPCError) -> RawUnaryResponse {
         let deadline = options.timeout.map { ContinuousClock.now + $0 }
-        let connection = try await connection(before: deadline)
-        let call = connection.makeCall(descriptor)
-        let frame = try call.requestFrame(header: try requestHeader(descriptor, options, deadline), message: request, endStream: true)
-        connection.start(call, requestFrame: frame, timeout: remaining(until: deadline), endsStream: true)
-        guard case .message(let message) = try await call.next() else {
-            throw RPCError(code: .internalError, message: "the server ended a unary call without a response message")
+        var attempt = 1
+        while true {
+            let connection = try await connection(before: deadline)
+            let call = connection.makeCall(descriptor)
+            let frame = try call.requestFrame(header: try requestHeader(descriptor, options, deadline), message: request, endStream: true)
+            connection.start(call, requestFrame: frame, timeout: remaining(until: deadline), endsStream: true)
+            do throws(RPCError) {
+                guard case .message(let message) = try await call.next() else {
+                    throw RPCError(code: .internalError, message: "the server ended a unary call without a response message")
+                }
+                guard case .end(let trailers) = try await call.next() else {
+                    throw RPCError(code: .internalError, message: "the server sent more than one response to a unary call")
+                }
+                return RawUnaryResponse(message: message, trailers: trailers)
+            } catch {
+                // The server never saw this call (GOAWAY, or the connection ended first): send it again.
+                guard call.wasNeverProcessed, attempt < Self.maxTransparentAttempts else { throw error }
+                attempt += 1
+            }
         }
-        guard case .end(let trailers) = try await call.next() else {
-            throw RPCError(code: .internalError, message: "the server sent more than one response to a unary call")
-        }
-        return RawUnaryResponse(message: message, trailers: trailers)
     }
+
+    /// Tries per unary call while earlier tries provably never reached the server.
+    static let maxTransparentAttempts = 3
 
     public func withStreamingCall<Result: Sendable>(
         _ descriptor: MethodDescriptor, options: CallOptions, body: (any ClientCallStream) async throws -> Result

@@ -38,7 +38,8 @@ public enum Preface {
     }
 }
 
-/// Limits the frame decoder enforces before it buffers anything.
+/// Limits the frame decoder enforces: the frame size from the length field alone, before buffering the frame;
+/// the header size once the frame is complete.
 public struct FrameLimits: Sendable, Hashable {
     /// Largest accepted value of the length field (bytes after it). Default 4 MiB.
     public var maxFrameSize: Int

@@ -137,4 +137,37 @@ import Testing
         queue.finish(.success(()))
         #expect(try await consumer.value == Array(0..<1000))
     }
+
+    @Test func cancellingAWaitingReaderThrowsCancelledAndLeavesTheQueueOpen() async throws {
+        let queue = AsyncMessageQueue<Int>()
+        let reader = Task { () async throws(RPCError) -> Int? in try await queue.next() }
+        try await Task.sleep(for: .milliseconds(20))
+        reader.cancel()
+        let result = await reader.result
+        #expect(throws: RPCError.self) { try result.get() }
+        if case .failure(let error) = result { #expect((error as? RPCError)?.code == .cancelled) }
+        #expect(!queue.isFinished)
+        // A new reader still gets what is pushed later.
+        queue.push(7)
+        #expect(try await queue.next() == 7)
+    }
+
+    @Test func readerInACancelledTaskStillGetsBufferedElementsFirst() async throws {
+        let queue = AsyncMessageQueue<Int>()
+        queue.push(1)
+        let reader = Task { () async -> [Result<Int?, RPCError>] in
+            withUnsafeCurrentTask { $0?.cancel() }
+            var results: [Result<Int?, RPCError>] = []
+            for _ in 0..<2 {
+                do throws(RPCError) { results.append(.success(try await queue.next())) } catch { results.append(.failure(error)) }
+            }
+            return results
+        }
+        let results = await reader.value
+        #expect(results.count == 2)
+        #expect(try results[0].get() == 1)
+        #expect(throws: RPCError.self) { try results[1].get() }
+        if case .failure(let error) = results[1] { #expect(error.code == .cancelled) }
+        #expect(!queue.isFinished)
+    }
 }

@@ -43,4 +43,10 @@ private struct SecretError: Error, CustomStringConvertible {
         #expect(RPCError(code: .notFound, message: "nope").description == "NOT_FOUND: nope")
         #expect(RPCError(code: .unavailable, message: "").description == "UNAVAILABLE")
     }
+
+    @Test func statusOKIsNotAnError() async {
+        await #expect(processExitsWith: .failure) {
+            _ = RPCError(code: .ok, message: "not an error")
+        }
+    }
 }

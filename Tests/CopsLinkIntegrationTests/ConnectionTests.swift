@@ -2,6 +2,7 @@ import CopsLinkCodecs
 import CopsLinkCore
 import CopsLinkServices
 import CopsLinkTransport
+import NIOCore
 import Synchronization
 import Testing
 
@@ -120,14 +121,14 @@ struct ConnectionTests {
     @Test func silentServerIsDeclaredDeadByKeepalive() async throws {
         let silent = try await SilentServer.start()
         var configuration = ClientConfiguration(host: "127.0.0.1", port: silent.port)
-        configuration.keepalive = KeepaliveConfiguration(interval: .milliseconds(100), timeout: .milliseconds(100))
+        configuration.keepalive = KeepaliveConfiguration(interval: .milliseconds(300), timeout: .milliseconds(300))
         try await TCPClientTransport.withTransport(configuration: configuration) { transport in
             let start = ContinuousClock.now
             let error = await expectRPCError(.unavailable) {
                 _ = try await TestService.Client(wrapping: RPCClient(transport: transport)).emptyCall()
             }
-            #expect(error?.message.contains("did not answer a keepalive PING") == true)
-            #expect(ContinuousClock.now - start < .seconds(3))
+            #expect(error?.message.contains("did not answer a keepalive PING") == true, "\(String(describing: error))")
+            #expect(ContinuousClock.now - start < .seconds(5))
         }
         await silent.stop()
     }
@@ -214,7 +215,62 @@ struct ConnectionTests {
                 _ = try await service.emptyCall(options: CallOptions(metadata: ["Upper-Case": .text("x")]))
             }
             #expect(invalid?.message.contains("'Upper-Case'") == true)
+            let reserved = await expectRPCError(.invalidArgument) {
+                _ = try await service.emptyCall(options: CallOptions(metadata: ["copslink-secret": .text("x")]))
+            }
+            #expect(reserved?.message.contains("reserved prefix") == true)
             _ = try await service.emptyCall()
+        }
+    }
+
+    @Test func unaryCallRefusedByGoAwayIsRetriedOnANewConnection() async throws {
+        let server = try await GoAwayOnFirstCallServer.start()
+        try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) { transport in
+            _ = try await TestService.Client(wrapping: RPCClient(transport: transport)).emptyCall(options: CallOptions(timeout: .seconds(5)))
+        }
+        #expect(server.connections.load(ordering: .relaxed) == 2)
+        await server.stop()
+    }
+
+    @Test func idleConnectionsGetGoAwayAndClientsReconnect() async throws {
+        try await withTCPServer(configure: { $0.idleTimeout = .milliseconds(150) }) { server, port in
+            let peer = try await RawPeer.handshake(port: port)
+            let goAway = try #require(try await peer.expectGoAway())
+            #expect(goAway.code == .idleTimeout)
+            await peer.close()
+
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) { transport in
+                let client = TestService.Client(wrapping: RPCClient(transport: transport))
+                _ = try await client.emptyCall()
+                try await Task.sleep(for: .milliseconds(400))
+                _ = try await client.emptyCall()
+            }
+        }
+    }
+
+    @Test func connectionWithoutPrefaceIsClosedAfterTheHandshakeTimeout() async throws {
+        try await withTCPServer(configure: { $0.handshakeTimeout = .milliseconds(150) }) { _, port in
+            let peer = try await RawPeer.connect(port: port)
+            let start = ContinuousClock.now
+            let reply = String(buffer: try await peer.readToEnd())
+            #expect(reply.hasPrefix("copslink: no preface within"))
+            #expect(ContinuousClock.now - start < .seconds(3))
+            await peer.close()
+        }
+    }
+
+    @Test func messagesBeforeAnErrorStatusAreDelivered() async throws {
+        try await withTestClient(.tcp) { client in
+            let request = StreamingOutputCallRequest(
+                responseParameters: [ResponseParameters(size: 1), ResponseParameters(size: 2), ResponseParameters(size: 3)],
+                responseStatus: EchoStatus(code: StatusCode.dataLoss.rawValue, message: "after three"))
+            let received = LockedBox(0)
+            await expectRPCError(.dataLoss) {
+                try await TestService.Client(wrapping: client).streamingOutputCall(request) { responses in
+                    for try await _ in responses { received.withLock { $0 += 1 } }
+                }
+            }
+            #expect(received.value == 3)
         }
     }
 }

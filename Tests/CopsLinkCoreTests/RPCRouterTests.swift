@@ -1,0 +1,210 @@
+import CopsLinkCore
+import Testing
+
+/// A message that is its own bytes; decoding fails on a leading 0xFF.
+struct RawMessage: RPCMessage, Equatable {
+    static let protoName = "copslink.test.RawMessage"
+    var bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(serializedBytes bytes: UnsafeRawBufferPointer) throws(RPCError) {
+        if bytes.first == 0xFF { throw RPCError(code: .invalidArgument, message: "bad raw message") }
+        self.bytes = Array(bytes)
+    }
+    func serialize(into sink: inout some MessageSink) {
+        bytes.withUnsafeBytes { source in sink.appendBytes(count: source.count) { $0.copyMemory(from: source) } }
+    }
+}
+
+struct OtherMessage: RPCMessage {
+    static let protoName = "copslink.test.OtherMessage"
+    init() {}
+    init(serializedBytes bytes: UnsafeRawBufferPointer) throws(RPCError) {}
+    func serialize(into sink: inout some MessageSink) {}
+}
+
+/// A server call stream fed from a fixed list of request messages, recording what the handler writes.
+final class FakeServerCallStream: ServerCallStream {
+    private let requests: LockedBox<[[UInt8]]>
+    let written = LockedBox<[[UInt8]]>([])
+    let outcomes = LockedBox<Int>(0)
+
+    init(requests: [[UInt8]]) { self.requests = LockedBox(requests) }
+
+    func nextRequest() async throws(RPCError) -> (any MessageBytes)? {
+        requests.withLock { requests in requests.isEmpty ? nil : requests.removeFirst() }
+    }
+
+    func write(_ message: some RPCMessage) async throws(RPCError) {
+        let bytes = message.serializedBytes()
+        written.withLock { $0.append(bytes) }
+    }
+
+    func finish(_ outcome: CallOutcome) { outcomes.withLock { $0 += 1 } }
+}
+
+@Suite struct RPCRouterTests {
+    static let echo = MethodDescriptor(service: "copslink.test.EchoService", method: "Echo")
+    static let expand = MethodDescriptor(service: "copslink.test.EchoService", method: "Expand")
+    static let collect = MethodDescriptor(service: "copslink.test.EchoService", method: "Collect")
+    static let chat = MethodDescriptor(service: "copslink.test.ChatService", method: "Chat")
+
+    static func context(_ descriptor: MethodDescriptor) -> ServerContext {
+        ServerContext(descriptor: descriptor, metadata: [:], deadline: nil, peer: "test", callID: 1)
+    }
+
+    static func makeRouter() -> RPCRouter {
+        var router = RPCRouter()
+        router.registerUnary(echo) { (request: RawMessage, _) in
+            ServerResponse(message: RawMessage(request.bytes + [0xEE]), trailers: ["t": .text("u")])
+        }
+        router.registerServerStreaming(expand) { (request: RawMessage, writer: ResponseWriter<RawMessage>, _) in
+            for byte in request.bytes { try await writer.write(RawMessage([byte])) }
+            return ["count": .text("\(request.bytes.count)")]
+        }
+        router.registerClientStreaming(collect) { (requests: RequestStream<RawMessage>, _) in
+            var all: [UInt8] = []
+            for try await request in requests { all += request.bytes }
+            return ServerResponse(message: OtherMessage())
+        }
+        router.registerBidirectionalStreaming(chat) { (requests: RequestStream<RawMessage>, writer: ResponseWriter<OtherMessage>, _) in
+            for try await _ in requests { try await writer.write(OtherMessage()) }
+            return [:]
+        }
+        return router
+    }
+
+    @Test func registeredRoutesAreFoundByPath() throws {
+        let router = Self.makeRouter()
+        let echo = try #require(router.route(forPath: "/copslink.test.EchoService/Echo"))
+        #expect(echo.descriptor == Self.echo)
+        #expect(echo.kind == .unary)
+        #expect(echo.requestType == "copslink.test.RawMessage")
+        #expect(echo.responseType == "copslink.test.RawMessage")
+
+        #expect(router.route(forPath: Self.expand.path)?.kind == .serverStreaming)
+        let collect = try #require(router.route(forPath: Self.collect.path))
+        #expect(collect.kind == .clientStreaming)
+        #expect(collect.responseType == "copslink.test.OtherMessage")
+        let chat = try #require(router.route(forPath: Self.chat.path))
+        #expect(chat.kind == .bidirectionalStreaming)
+        #expect(chat.requestType == "copslink.test.RawMessage")
+        #expect(chat.responseType == "copslink.test.OtherMessage")
+
+        #expect(router.route(forPath: "/copslink.test.EchoService/Missing") == nil)
+        #expect(router.route(forPath: "/copslink.test.echoservice/Echo") == nil)
+        #expect(router.route(forPath: "copslink.test.EchoService/Echo") == nil)
+    }
+
+    @Test func methodsAndServicesAreListedSorted() {
+        let router = Self.makeRouter()
+        #expect(router.methods.map(\.descriptor.path) == [
+            "/copslink.test.ChatService/Chat",
+            "/copslink.test.EchoService/Collect",
+            "/copslink.test.EchoService/Echo",
+            "/copslink.test.EchoService/Expand",
+        ])
+        #expect(router.services == ["copslink.test.ChatService", "copslink.test.EchoService"])
+        #expect(RPCRouter().methods.isEmpty)
+        #expect(RPCRouter().services.isEmpty)
+    }
+
+    @Test func unimplementedErrorForUnknownService() {
+        let error = Self.makeRouter().unimplementedError(forPath: "/copslink.test.Nope/Echo")
+        #expect(error.code == .unimplemented)
+        #expect(error.message == "unknown service copslink.test.Nope")
+    }
+
+    @Test func unimplementedErrorForUnknownMethodOfKnownService() {
+        let error = Self.makeRouter().unimplementedError(forPath: "/copslink.test.EchoService/Shout")
+        #expect(error.code == .unimplemented)
+        #expect(error.message == "service copslink.test.EchoService has no method Shout")
+    }
+
+    @Test(arguments: ["", "Echo", "/copslink.test.EchoService", "/copslink.test.EchoService/Echo/extra", "//Echo"])
+    func unimplementedErrorForMalformedPath(_ path: String) {
+        let error = Self.makeRouter().unimplementedError(forPath: path)
+        #expect(error.code == .unimplemented)
+        #expect(error.message == "malformed method path '\(path)'; expected /package.Service/Method")
+    }
+
+    @Test func unaryHandlerDecodesTheSingleRequestAndReturnsTheResponse() async throws {
+        let route = try #require(Self.makeRouter().route(forPath: Self.echo.path))
+        let stream = FakeServerCallStream(requests: [[1, 2, 3]])
+        let outcome = try await route.handler(stream, Self.context(Self.echo))
+        guard case .success(let finalMessage, let trailers) = outcome else {
+            Issue.record("expected success, got \(outcome)")
+            return
+        }
+        let message = try #require(finalMessage as? RawMessage)
+        #expect(message.bytes == [1, 2, 3, 0xEE])
+        #expect(trailers[text: "t"] == "u")
+    }
+
+    @Test func unaryHandlerRejectsZeroOrTwoRequestsAndUndecodableOnes() async throws {
+        let route = try #require(Self.makeRouter().route(forPath: Self.echo.path))
+        let cases: [([[UInt8]], String)] = [
+            ([], "the call expects one request message and got none"),
+            ([[1], [2]], "the call expects one request message and got more"),
+            ([[0xFF]], "request message is not a valid copslink.test.RawMessage"),
+        ]
+        for (requests, message) in cases {
+            let stream = FakeServerCallStream(requests: requests)
+            let error = await #expect(throws: RPCError.self) { try await route.handler(stream, Self.context(Self.echo)) }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.message == message)
+        }
+    }
+
+    @Test func serverStreamingHandlerWritesResponsesAndReturnsTrailers() async throws {
+        let route = try #require(Self.makeRouter().route(forPath: Self.expand.path))
+        let stream = FakeServerCallStream(requests: [[7, 8, 9]])
+        let outcome = try await route.handler(stream, Self.context(Self.expand))
+        guard case .success(let finalMessage, let trailers) = outcome else {
+            Issue.record("expected success, got \(outcome)")
+            return
+        }
+        #expect(finalMessage == nil)
+        #expect(trailers[text: "count"] == "3")
+        #expect(stream.written.value == [[7], [8], [9]])
+    }
+
+    @Test func dispatcherMapsHandlerErrorsToStatuses() async throws {
+        struct Boom: Error {}
+        var router = RPCRouter()
+        let failing = MethodDescriptor(service: "s.S", method: "Fail")
+        router.registerUnary(failing) { (_: RawMessage, _) -> ServerResponse<RawMessage> in throw Boom() }
+        let route = try #require(router.route(forPath: failing.path))
+
+        final class RecordingStream: ServerCallStream {
+            let remaining = LockedBox(1)
+            let outcome = LockedBox<RPCError?>(nil)
+            let finishes = LockedBox(0)
+            func nextRequest() async throws(RPCError) -> (any MessageBytes)? {
+                remaining.withLock { remaining in
+                    guard remaining > 0 else { return nil }
+                    remaining -= 1
+                    return [UInt8]([1])
+                }
+            }
+            func write(_ message: some RPCMessage) async throws(RPCError) {}
+            func finish(_ outcome: CallOutcome) {
+                finishes.withLock { $0 += 1 }
+                if case .failure(let error) = outcome { self.outcome.value = error }
+            }
+        }
+        let stream = RecordingStream()
+        await CallDispatcher(router: router).run(route, stream: stream, context: Self.context(failing))
+        #expect(stream.finishes.value == 1)
+        #expect(stream.outcome.value?.code == .unknown)
+        #expect(stream.outcome.value?.message == "the handler failed with an unexpected error")
+    }
+
+    @Test func registeringAPathTwiceTraps() async {
+        await #expect(processExitsWith: .failure) {
+            var router = RPCRouter()
+            let descriptor = MethodDescriptor(service: "s.S", method: "M")
+            router.registerUnary(descriptor) { (request: RawMessage, _) in ServerResponse(message: request) }
+            router.registerUnary(descriptor) { (request: RawMessage, _) in ServerResponse(message: request) }
+        }
+    }
+}
