@@ -216,6 +216,20 @@ struct ProtocolViolationTests {
             }
         }
     }
+
+    @Test func clientThatStopsAnsweringPingsIsDeclaredDead() async throws {
+        try await withTCPServer(configure: {
+            $0.keepalive = KeepaliveConfiguration(interval: .milliseconds(100), timeout: .milliseconds(100))
+        }) { _, port in
+            let peer = try await RawPeer.handshake(port: port)
+            let ping = try #require(try await peer.nextFrame())
+            #expect(ping.type == .ping && !ping.flags.contains(.ack))
+            let goAway = try #require(try await peer.expectGoAway())
+            #expect(goAway.code == .keepaliveTimeout)
+            #expect(try await peer.nextFrame() == nil)
+            await peer.close()
+        }
+    }
 }
 
 extension ByteBuffer {

@@ -1,0 +1,63 @@
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkInProcess
+import CopsLinkServices
+import Logging
+import Testing
+
+/// Collects log records in memory; never bootstraps the global logging system.
+final class CapturingLogHandler: LogHandler, Sendable {
+    struct Record: Sendable {
+        var level: Logger.Level
+        var message: String
+        var metadata: [String: String]
+    }
+
+    let records = LockedBox<[Record]>([])
+    var metadata: Logger.Metadata {
+        get { [:] }
+        set {}
+    }
+    var logLevel: Logger.Level {
+        get { .trace }
+        set {}
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { nil }
+        set {}
+    }
+
+    func log(event: LogEvent) {
+        let flat = (event.metadata ?? [:]).mapValues { "\($0)" }
+        records.withLock { $0.append(Record(level: event.level, message: "\(event.message)", metadata: flat)) }
+    }
+}
+
+@Suite("Logging interceptor")
+struct LoggingInterceptorTests {
+    @Test func logsOneLinePerCallWithStatusAndRequestID() async throws {
+        let handler = CapturingLogHandler()
+        let logger = Logger(label: "test") { _ in handler }
+        let transport = InProcessTransport(router: makeTestRouter(), interceptors: [LoggingInterceptor(logger: logger, level: .info)])
+        let client = TestService.Client(wrapping: RPCClient(transport: transport))
+
+        _ = try await client.emptyCall(options: CallOptions(requestID: "req-7"))
+        await expectRPCError(.notFound) {
+            _ = try await client.unaryCall(SimpleRequest(responseStatus: EchoStatus(code: 5, message: "no such thing")))
+        }
+
+        let records = handler.records.value
+        #expect(records.count == 2)
+        let ok = try #require(records.first)
+        #expect(ok.level == .info)
+        #expect(ok.metadata["method"] == "/copslink.rpc.v1.TestService/EmptyCall")
+        #expect(ok.metadata["status"] == "OK")
+        #expect(ok.metadata["request_id"] == "req-7")
+        #expect(ok.metadata["call_id"] != nil && ok.metadata["duration_us"] != nil && ok.metadata["peer"] == "in-process")
+        let failed = try #require(records.last)
+        #expect(failed.level == .notice)
+        #expect(failed.metadata["status"] == "NOT_FOUND")
+        #expect(failed.metadata["message"] == "no such thing")
+    }
+}
