@@ -38,9 +38,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private var pending: [PendingCall] = []
     private var nextCallID: UInt64 = 1
     private var keepalive: Keepalive
-    private var readLoopActive = false
-    private var flushAfterRead = false
-    private var flushScheduled = false
+    private var flusher = FlushCoalescer()
 
     init(configuration: ClientConfiguration, ready: EventLoopPromise<PeerLimits>, state: ConnectionState) {
         self.configuration = configuration
@@ -150,7 +148,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard phase != .closed, case .frame(let frame) = unwrapInboundIn(data) else { return }
-        readLoopActive = true
+        flusher.readStarted()
         switch frame.type {
         case .settings: handleSettings(frame)
         case .end: handleEnd(frame)
@@ -163,11 +161,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        readLoopActive = false
-        if flushAfterRead {
-            flushAfterRead = false
-            context.flush()
-        }
+        if flusher.readCompleted() { context.flush() }
         context.fireChannelReadComplete()
     }
 
@@ -269,12 +263,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     }
 
     private func decodeHeader<Header: ProtobufCCodable>(_ type: Header.Type, _ frame: Frame) -> Header? {
-        do {
-            return try Header(from: frame.header)
-        } catch {
-            protocolViolation("malformed \(frame.type) header from the server on call \(frame.callID)")
-            return nil
-        }
+        frame.decodeHeader(type) { protocolViolation($0) }
     }
 
     // MARK: Keepalive and errors
@@ -352,17 +341,14 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     private func write(_ buffer: ByteBuffer) {
         context.write(wrapOutboundOut(buffer), promise: nil)
-        if readLoopActive {
-            flushAfterRead = true
-        } else if !flushScheduled {
-            flushScheduled = true
+        if flusher.wrote() {
             let loopBound = self.loopBound!
             context.eventLoop.execute { loopBound.value.flushScheduledWrites() }
         }
     }
 
     private func flushScheduledWrites() {
-        flushScheduled = false
+        flusher.scheduledFlushRan()
         context.flush()
     }
 }

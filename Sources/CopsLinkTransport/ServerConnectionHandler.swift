@@ -44,9 +44,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var keepalive: Keepalive
     private var lastPingReceived: NIODeadline?
     private var pingStrikes = 0
-    private var readLoopActive = false
-    private var flushAfterRead = false
-    private var flushScheduled = false
+    private var flusher = FlushCoalescer()
 
     init(dispatcher: CallDispatcher, configuration: ServerConfiguration, refusal: String?, logger: Logger) {
         self.dispatcher = dispatcher
@@ -97,7 +95,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard phase != .closing else { return }
-        readLoopActive = true
+        flusher.readStarted()
         switch unwrapInboundIn(data) {
         case .preface:
             phase = .awaitingSettings
@@ -113,11 +111,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        readLoopActive = false
-        if flushAfterRead {
-            flushAfterRead = false
-            context.flush()
-        }
+        if flusher.readCompleted() { context.flush() }
         context.fireChannelReadComplete()
     }
 
@@ -287,12 +281,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func decodeHeader<Header: ProtobufCCodable>(_ type: Header.Type, _ frame: Frame) -> Header? {
-        do {
-            return try Header(from: frame.header)
-        } catch {
-            protocolViolation("malformed \(frame.type) header on call \(frame.callID)")
-            return nil
-        }
+        frame.decodeHeader(type) { protocolViolation($0) }
     }
 
     // MARK: Calls
@@ -458,17 +447,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// writes that other tasks hand over.
     private func write(_ buffer: ByteBuffer) {
         context.write(wrapOutboundOut(buffer), promise: nil)
-        if readLoopActive {
-            flushAfterRead = true
-        } else if !flushScheduled {
-            flushScheduled = true
+        if flusher.wrote() {
             let loopBound = self.loopBound!
             context.eventLoop.execute { loopBound.value.flushScheduledWrites() }
         }
     }
 
     private func flushScheduledWrites() {
-        flushScheduled = false
+        flusher.scheduledFlushRan()
         context.flush()
     }
 }

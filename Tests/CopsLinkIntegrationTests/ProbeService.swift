@@ -9,6 +9,7 @@ final class ProbeService: RegistrableRPCService, Sendable {
     static let serviceName = "copslink.test.Probe"
     static let hang = MethodDescriptor(service: serviceName, method: "Hang")
     static let flood = MethodDescriptor(service: serviceName, method: "Flood")
+    static let stall = MethodDescriptor(service: serviceName, method: "Stall")
 
     private let events = AsyncMessageQueue<String>()
     let written = Atomic<Int>(0)
@@ -29,6 +30,11 @@ final class ProbeService: RegistrableRPCService, Sendable {
                 throw error
             }
             return [:]
+        }
+        // A client-streaming handler that never reads its requests, so no credit is ever granted back.
+        router.registerClientStreaming(Self.stall) { (_: RequestStream<SimpleRequest>, _) -> ServerResponse<SimpleResponse> in
+            try await Task.sleep(for: .seconds(60))
+            return ServerResponse(message: SimpleResponse())
         }
         // Writes `responseSize` messages of 64 KiB each as fast as flow control allows.
         router.registerServerStreaming(Self.flood) { [self] (request: SimpleRequest, writer: ResponseWriter<SimpleResponse>, _) in

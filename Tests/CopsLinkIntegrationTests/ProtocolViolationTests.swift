@@ -124,9 +124,9 @@ struct ProtocolViolationTests {
     @Test func sendingPastTheWindowIsAViolation() async throws {
         try await withTCPServer(configure: { $0.limits.initialWindowSize = 1_000 }) { _, port in
             let peer = try await RawPeer.handshake(port: port)
-            try await peer.send(RawFrames.request(1, TestService.Method.streamingInputCall, flags: [], message: nil))
+            try await peer.send(RawFrames.request(1, ProbeService.stall, flags: [], message: nil))
             // The whole window may be spent by one message; a second one before any credit is too much.
-            let chunk = StreamingInputCallRequest(payload: [UInt8](repeating: 1, count: 900))
+            let chunk = SimpleRequest(payload: [UInt8](repeating: 1, count: 900))
             try await peer.send(RawFrames.frame(.message, 1, message: chunk))
             try await peer.send(RawFrames.frame(.message, 1, message: chunk))
             let goAway = try #require(try await peer.expectGoAway())

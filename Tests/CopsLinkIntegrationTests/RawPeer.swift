@@ -7,34 +7,34 @@ import Testing
 
 /// A hand-driven client connection for protocol tests: writes any bytes, reads raw frames back.
 final class RawPeer: Sendable {
-    private let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    private let channel: any Channel
     private let inbound: AsyncMessageQueue<ByteBuffer>
-    private let reader: Task<Void, Never>
     private let decoderState: LockedBox<(FrameDecoder, ByteBuffer)>
 
-    private init(channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>) {
+    /// Hands every inbound chunk to the queue; ends it at EOF.
+    private final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let inbound: AsyncMessageQueue<ByteBuffer>
+        init(_ inbound: AsyncMessageQueue<ByteBuffer>) { self.inbound = inbound }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) { inbound.push(unwrapInboundIn(data)) }
+        func channelInactive(context: ChannelHandlerContext) { inbound.finish(.success(())) }
+        func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
+    }
+
+    private init(channel: any Channel, inbound: AsyncMessageQueue<ByteBuffer>) {
         self.channel = channel
-        let inbound = AsyncMessageQueue<ByteBuffer>()
         self.inbound = inbound
         self.decoderState = LockedBox((FrameDecoder(expectsPreface: false), ByteBuffer()))
-        self.reader = Task {
-            do {
-                for try await chunk in channel.inbound { inbound.push(chunk) }
-                inbound.finish(.success(()))
-            } catch {
-                inbound.finish(.success(()))
-            }
-        }
     }
 
     static func connect(port: Int) async throws -> RawPeer {
+        let inbound = AsyncMessageQueue<ByteBuffer>()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Collector(inbound)) }
             }
-        return RawPeer(channel: channel)
+            .connect(host: "127.0.0.1", port: port).get()
+        return RawPeer(channel: channel, inbound: inbound)
     }
 
     /// Connects, sends the preface and SETTINGS, and reads the server's SETTINGS.
@@ -50,12 +50,11 @@ final class RawPeer: Sendable {
     }
 
     func send(_ buffer: ByteBuffer) async throws {
-        try await channel.outbound.write(buffer)
+        try await channel.writeAndFlush(buffer)
     }
 
     func close() async {
-        reader.cancel()
-        try? await channel.channel.close()
+        try? await channel.close()
     }
 
     /// All bytes until the server closes the connection, or what arrived when `limit` passes.
