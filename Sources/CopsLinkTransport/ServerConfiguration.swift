@@ -9,9 +9,10 @@ public struct ServerConfiguration: Sendable {
     /// Server-initiated pings. Default every 60 s, 20 s to answer.
     public var keepalive = KeepaliveConfiguration(interval: .seconds(60), timeout: .seconds(20))
     public var pingPolicy = PingPolicy()
-    /// A connection that has not sent its preface and SETTINGS within this time is closed. Default 10 s.
+    /// A connection that has not sent its preface and SETTINGS within this time of connecting is closed. Default 10 s.
     public var handshakeTimeout: Duration = .seconds(10)
-    /// A connection without calls for this long gets GOAWAY IDLE_TIMEOUT and is closed; nil keeps it. Default 5 min.
+    /// A connection without calls (no REQUEST, none in flight) for this long gets GOAWAY IDLE_TIMEOUT and is closed;
+    /// nil keeps it. Default 5 min.
     public var idleTimeout: Duration? = .seconds(300)
     /// How long in-flight calls may run after a graceful shutdown begins. Default 10 s.
     public var shutdownGracePeriod: Duration = .seconds(10)

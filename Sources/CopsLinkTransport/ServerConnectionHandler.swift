@@ -150,6 +150,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             return protocolViolation("call id \(id) is not greater than the previous call id \(lastCallID)")
         }
         lastCallID = id
+        idleTimer?.cancel()
+        idleTimer = nil
         guard let header = decodeHeader(RequestHeader.self, frame) else { return }
         if let drainingAfter, id > drainingAfter {
             return reject(id, RPCError(code: .unavailable, message: "the server is shutting down; retry the call on a new connection"))
@@ -291,6 +293,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         var buffer = context.channel.allocator.buffer(capacity: 128)
         buffer.writeFrame(.end, callID: id, header: EndHeader(error: error), payload: NoMessage.payload)
         write(buffer)
+        armIdleTimer()
     }
 
     func writeCallFrame(_ buffer: ByteBuffer, callID: UInt64) {
@@ -380,7 +383,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             context.write(wrapOutboundOut(buffer), promise: nil)
             close()
         case .awaitingSettings:
-            goAwayAndClose(.protocolError, "no SETTINGS within \(timeout) of the preface")
+            goAwayAndClose(.protocolError, "no SETTINGS within \(timeout) of connecting")
         case .active, .closing:
             break
         }

@@ -104,7 +104,8 @@ public final class TCPClientTransport: ClientTransport, Sendable {
         var timeoutMicros: UInt64 = 0
         if let remaining = remaining(until: deadline) {
             let (seconds, attoseconds) = remaining.components
-            timeoutMicros = max(1, UInt64(max(0, seconds)) * 1_000_000 + UInt64(max(0, attoseconds)) / 1_000_000_000_000)
+            let (whole, overflow) = UInt64(max(0, seconds)).multipliedReportingOverflow(by: 1_000_000)
+            timeoutMicros = overflow ? .max : max(1, whole &+ UInt64(max(0, attoseconds)) / 1_000_000_000_000)
         }
         return RequestHeader(method: descriptor.path, timeoutMicros: timeoutMicros, metadata: metadata)
     }

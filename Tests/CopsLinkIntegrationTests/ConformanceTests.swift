@@ -1,6 +1,8 @@
 import CopsLinkCodecs
 import CopsLinkCore
+import CopsLinkInProcess
 import CopsLinkServices
+import CopsLinkTransport
 import Testing
 
 /// The conformance checklist (after gRPC's interop tests), over TCP and in-process.
@@ -208,5 +210,38 @@ struct ConformanceTests {
             #expect(testMethods.first { $0.name == "StreamingInputCall" }?.kind == .clientStreaming)
             #expect(info.protocolVersions == [1])
         }
+    }
+
+    @Test(arguments: TransportKind.allCases)
+    func errorDetailsAndTrailersPropagate(_ kind: TransportKind) async throws {
+        try await withTestClient(kind) { client in
+            let error = await expectRPCError(.failedPrecondition) {
+                _ = try await client.unary(ProbeService.fail, request: EmptyMessage(), as: EmptyMessage.self)
+            }
+            #expect(error == ProbeService.failure)
+        }
+    }
+
+    @Test(arguments: TransportKind.allCases)
+    func handlerErrorsThatAreNotRPCErrorsDoNotLeak(_ kind: TransportKind) async throws {
+        struct Secret: Error { let text = "password=hunter2" }
+        var router = RPCRouter()
+        let descriptor = MethodDescriptor(service: "copslink.test.Leaky", method: "Call")
+        router.registerUnary(descriptor) { (_: EmptyMessage, _) -> ServerResponse<EmptyMessage> in throw Secret() }
+        let client: RPCClient
+        switch kind {
+        case .inProcess: client = RPCClient(transport: InProcessTransport(router: router))
+        case .tcp:
+            return try await TCPServer.withServer(configuration: ServerConfiguration(), router: router, logger: quietLogger()) { server in
+                try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port!)) { transport in
+                    let error = await expectRPCError(.unknown) {
+                        _ = try await RPCClient(transport: transport).unary(descriptor, request: EmptyMessage(), as: EmptyMessage.self)
+                    }
+                    #expect(error?.message.contains("hunter2") == false)
+                }
+            }
+        }
+        let error = await expectRPCError(.unknown) { _ = try await client.unary(descriptor, request: EmptyMessage(), as: EmptyMessage.self) }
+        #expect(error?.message.contains("hunter2") == false)
     }
 }

@@ -10,6 +10,12 @@ final class ProbeService: RegistrableRPCService, Sendable {
     static let hang = MethodDescriptor(service: serviceName, method: "Hang")
     static let flood = MethodDescriptor(service: serviceName, method: "Flood")
     static let stall = MethodDescriptor(service: serviceName, method: "Stall")
+    static let fail = MethodDescriptor(service: serviceName, method: "Fail")
+
+    /// What `Fail` throws: a status with details and trailing metadata.
+    static let failure = RPCError(
+        code: .failedPrecondition, message: "account is on test", details: [0x08, 0x96, 0x01, 0x00, 0xFF],
+        metadata: ["x-reason": .text("on-test"), "x-blob-bin": .binary([0, 1, 2])])
 
     private let events = AsyncMessageQueue<String>()
     let written = Atomic<Int>(0)
@@ -31,6 +37,7 @@ final class ProbeService: RegistrableRPCService, Sendable {
             }
             return [:]
         }
+        router.registerUnary(Self.fail) { (_: EmptyMessage, _) -> ServerResponse<EmptyMessage> in throw Self.failure }
         // A client-streaming handler that never reads its requests, so no credit is ever granted back.
         router.registerClientStreaming(Self.stall) { (_: RequestStream<SimpleRequest>, _) -> ServerResponse<SimpleResponse> in
             try await Task.sleep(for: .seconds(60))
