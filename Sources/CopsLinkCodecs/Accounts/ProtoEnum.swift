@@ -15,7 +15,8 @@ extension ProtoEnum {
 
     /// The value named `name` (case-insensitive, as in `description`), if known.
     public init?(name: String) {
-        guard let match = Self.names.first(where: { $0.value.caseInsensitiveCompare(name) == .orderedSame }) else { return nil }
+        let wanted = name.uppercased()
+        guard let match = Self.names.first(where: { $0.value == wanted }) else { return nil }
         self.init(rawValue: match.key)
     }
 }
