@@ -15,12 +15,15 @@ let package = Package(
         .library(name: "CopsLinkTransport", targets: ["CopsLinkTransport"]),
         .library(name: "CopsLinkInProcess", targets: ["CopsLinkInProcess"]),
         .library(name: "CopsLinkServices", targets: ["CopsLinkServices"]),
+        .library(name: "CopsLinkAccounts", targets: ["CopsLinkAccounts"]),
+        .library(name: "CopsLinkSQLite", targets: ["CopsLinkSQLite"]),
         .executable(name: "copslink-server", targets: ["copslink-server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // protobuf-c from the system (Debian: libprotobuf-c-dev).
@@ -79,10 +82,24 @@ let package = Package(
             dependencies: ["CopsLinkCore", "CopsLinkCodecs"],
             swiftSettings: strictSettings
         ),
+        // The account domain: rules, the AccountService implementation, test expiry, Contact ID, reference data,
+        // and the storage protocol it depends on.
+        .target(
+            name: "CopsLinkAccounts",
+            dependencies: ["CopsLinkCore", "CopsLinkCodecs", "CopsLinkServices", .product(name: "Logging", package: "swift-log")],
+            resources: [.copy("Resources/authorities-sample.csv")],
+            swiftSettings: strictSettings
+        ),
+        // The SQLite implementation of AccountStore (GRDB: WAL, migrations, foreign keys).
+        .target(
+            name: "CopsLinkSQLite",
+            dependencies: ["CopsLinkAccounts", "CopsLinkCodecs", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "copslink-server",
             dependencies: [
-                "CopsLinkCore", "CopsLinkTransport", "CopsLinkServices",
+                "CopsLinkCore", "CopsLinkTransport", "CopsLinkServices", "CopsLinkAccounts", "CopsLinkSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -106,6 +123,14 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CopsLinkAccountsTests",
+            dependencies: [
+                "CopsLinkCore", "CopsLinkCodecs", "CopsLinkServices", "CopsLinkAccounts", "CopsLinkSQLite", "CopsLinkTransport",
+                "CopsLinkInProcess",
             ],
             swiftSettings: strictSettings
         ),

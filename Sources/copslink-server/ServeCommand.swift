@@ -1,6 +1,8 @@
 import ArgumentParser
+import CopsLinkAccounts
 import CopsLinkCodecs
 import CopsLinkCore
+import CopsLinkSQLite
 import CopsLinkServices
 import CopsLinkTransport
 import CopsLinkWire
@@ -11,23 +13,25 @@ import Logging
 import Glibc
 #endif
 
-@main
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "copslink-server",
-        abstract: "Serves the CopsLink RPC API over TCP.",
+        commandName: "serve",
+        abstract: "Serves the CopsLink RPC API over TCP (the default subcommand).",
         discussion: """
             Prints one line containing 'listening on HOST:PORT' when ready. SIGTERM or SIGINT starts a graceful
             shutdown: GOAWAY to every connection, in-flight calls finish within --grace-period seconds.
 
             Examples:
               copslink-server --port 7420 --database data/copslink.sqlite
+              copslink-server --port 0 --database /tmp/demo.sqlite --demo
               copslink-server --port 0 --enable-test-service
             """)
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on; 0 picks a free port.") var port = 7420
-    @Option(help: "Path of the SQLite database file (used by the account service).") var database: String?
+    @Option(help: "Path of the SQLite database file of the account store (created if missing).") var database = "copslink.sqlite"
+    @Flag(help: "Seed demo customers demo-1 … demo-4 and the sample authority directory when the store is empty.") var demo = false
+    @Option(help: "Longest test a dealer may place, in hours (at most 720).") var maxTestHours = 24.0
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
     @Flag(help: "Also serve copslink.rpc.v1.TestService, the conformance service.") var enableTestService = false
     @Option(help: "Maximum simultaneous connections.") var maxConnections = 10_000
@@ -49,7 +53,20 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.limits.initialWindowSize = initialWindowSize
         configuration.shutdownGracePeriod = .milliseconds(Int64(gracePeriod * 1000))
 
+        let store = try SQLiteAccountStore(path: database)
+        let clock = SystemAccountClock()
+        if demo, try await DemoData.seedIfEmpty(store, nowMs: clock.nowMs()) {
+            logger.notice("seeded demo customers demo-1 … demo-4", metadata: ["database": "\(database)"])
+        }
+        var accountConfiguration = AccountServiceConfiguration()
+        accountConfiguration.maximumTestMinutes = Int64(maxTestHours * 60)
+        let expiry = TestExpiryScheduler(store: store, clock: clock, logger: logger)
+        let expiryTask = Task { await expiry.run() }
+        defer { expiryTask.cancel() }
+
         var router = RPCRouter()
+        AccountServiceImplementation(store: store, clock: clock, configuration: accountConfiguration, expiry: expiry)
+            .registerMethods(with: &router)
         if enableTestService { ConformanceService().registerMethods(with: &router) }
         let health = HealthService(services: router.services + [Health.serviceName, ServerInfo.serviceName])
         health.registerMethods(with: &router)
@@ -67,6 +84,8 @@ struct ServeCommand: AsyncParsableCommand {
         logger.notice("shutting down", metadata: ["signal": "\(signal)"])
         await health.enterShutdown()
         await server.shutdown()
+        expiryTask.cancel()
+        try store.close()
     }
 
     /// Suspends until SIGTERM or SIGINT arrives.

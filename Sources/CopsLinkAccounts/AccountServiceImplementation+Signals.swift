@@ -1,0 +1,104 @@
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkServices
+
+extension AccountServiceImplementation {
+    /// Ingests a stream of received signals in batches, one transaction per batch. A signal of an account on test,
+    /// in the test's zone scope, becomes a test result; any other becomes plain signal history. Unusable signals are
+    /// listed as rejected; they never fail the stream.
+    public func reportSignals(_ signals: RequestStream<Signal>, context: ServerContext) async throws -> ReportSignalsResponse {
+        var response = ReportSignalsResponse()
+        var batch: [(index: UInt32, signal: ParsedSignal)] = []
+        var index: UInt32 = 0
+        for try await signal in signals {
+            defer { index += 1 }
+            response.received += 1
+            do {
+                batch.append((index, try ParsedSignal(signal, receivedAtMs: signal.receivedAtMs == 0 ? clock.nowMs() : signal.receivedAtMs)))
+            } catch {
+                reject(&response, index, error.message)
+            }
+            if batch.count >= configuration.signalBatchSize {
+                try await store(batch, into: &response)
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        if !batch.isEmpty { try await store(batch, into: &response) }
+        return response
+    }
+
+    private func store(_ batch: [(index: UInt32, signal: ParsedSignal)], into response: inout ReportSignalsResponse) async throws {
+        let outcomes: [(UInt32, Result<Bool, AccountError>)] = try await store.write { transaction in
+            try batch.map { index, signal in
+                guard let link = try transaction.link(accountNumber: signal.accountNumber) else {
+                    return (index, .failure(AccountError(.notFound, "unknown account number \(signal.accountNumber)")))
+                }
+                let customer = try transaction.customer(id: link.customerID)
+                let zoneDescription = signal.zone.isEmpty ? "" :
+                    (try transaction.zones(customerID: link.customerID).first { $0.zoneNumber == signal.zone }?.description
+                        ?? customer?.equipment.first { $0.zoneNumber == signal.zone }?.zoneDescription ?? "")
+                let session = try transaction.sessionActive(customerID: link.customerID, atMs: signal.receivedAtMs)
+                    .flatMap { TestSessionRules.covers($0, zone: signal.zone) ? $0 : nil }
+                let result = TestResult(
+                    receivedAtMs: signal.receivedAtMs, accountNumber: signal.accountNumber, zoneNumber: signal.zone,
+                    zoneDescription: zoneDescription, eventCode: signal.eventCode, qualifier: signal.qualifier,
+                    eventDescription: ReferenceData.contactIDEvents[signal.eventCode] ?? "Event \(signal.eventCode)",
+                    userNumber: signal.user, partition: signal.partition, rawMessage: signal.raw, sessionID: session?.id ?? "")
+                try transaction.insertSignal(SignalRecord(customerID: link.customerID, result: result, isTestResult: session != nil))
+                return (index, .success(session != nil))
+            }
+        }
+        for (index, outcome) in outcomes {
+            switch outcome {
+            case .success(true): response.testResults += 1
+            case .success(false): response.storedAsHistory += 1
+            case .failure(let error): reject(&response, index, error.message)
+            }
+        }
+    }
+
+    private func reject(_ response: inout ReportSignalsResponse, _ index: UInt32, _ reason: String) {
+        guard response.rejected.count < configuration.maximumListedRejections else { return }
+        response.rejected.append(SignalRejection(index: index, reason: reason))
+    }
+}
+
+/// A signal with its Contact ID fields resolved and checked.
+struct ParsedSignal: Sendable {
+    var accountNumber: String
+    var receivedAtMs: Int64
+    var qualifier: UInt32
+    var eventCode: String
+    var partition: UInt32
+    var zone: String
+    var user: String
+    var raw: String
+
+    init(_ signal: Signal, receivedAtMs: Int64) throws(AccountError) {
+        var accountNumber = signal.accountNumber
+        var zoneOrUser = signal.zoneOrUser
+        if signal.contactID.isEmpty {
+            guard [1, 3, 6].contains(signal.qualifier) else { throw .invalid("qualifier must be 1, 3 or 6, got \(signal.qualifier)") }
+            guard signal.eventCode.count == 3, signal.eventCode.allSatisfy(\.isNumber) else {
+                throw .invalid("event code must be three digits, got '\(signal.eventCode)'")
+            }
+            qualifier = signal.qualifier
+            eventCode = signal.eventCode
+            partition = signal.partition
+        } else {
+            let message = try ContactIDMessage(parsing: signal.contactID)
+            if accountNumber.isEmpty { accountNumber = message.account }
+            qualifier = message.qualifier
+            eventCode = message.eventCode
+            partition = message.partition
+            zoneOrUser = message.zoneOrUser
+        }
+        guard !accountNumber.isEmpty else { throw .invalid("the signal names no account") }
+        self.accountNumber = accountNumber
+        self.receivedAtMs = receivedAtMs
+        let namesUser = ReferenceData.eventNamesUser(eventCode)
+        zone = namesUser ? "" : zoneOrUser
+        user = namesUser ? zoneOrUser : ""
+        raw = signal.contactID
+    }
+}

@@ -1,0 +1,157 @@
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkServices
+import Foundation
+
+extension AccountServiceImplementation {
+    public func listTestCategories(_ request: ListTestCategoriesRequest, context: ServerContext) async throws -> ListTestCategoriesResponse {
+        ListTestCategoriesResponse(categories: try await store.read { try $0.testCategories() })
+    }
+
+    public func getTestStatus(_ request: GetTestStatusRequest, context: ServerContext) async throws -> TestStatus {
+        try Validation.requireID(request.customerID, "The customer id")
+        let now = clock.nowMs()
+        return try await store.read { transaction in
+            _ = try Self.linkedAccount(transaction, request.customerID)
+            return TestSessionRules.status(of: try transaction.openSession(customerID: request.customerID), atMs: now)
+        }
+    }
+
+    public func placeOnTest(_ request: PlaceOnTestRequest, context: ServerContext) async throws -> PlaceOnTestResponse {
+        try Validation.requireID(request.customerID, "The customer id")
+        guard !request.categoryID.isEmpty else { throw AccountError.invalid("Choose a test category.") }
+        guard request.durationMinutes <= 59 else { throw AccountError.invalid("Minutes must be between 0 and 59, got \(request.durationMinutes).") }
+        let minutes = Int64(request.durationHours) * 60 + Int64(request.durationMinutes)
+        guard minutes > 0 else { throw AccountError.invalid("The test duration must be greater than zero.") }
+        let maximum = configuration.effectiveMaximumTestMinutes
+        guard minutes <= maximum else {
+            throw AccountError.invalid("A test of \(Self.hoursAndMinutes(minutes)) is longer than the maximum of \(Self.hoursAndMinutes(maximum)).")
+        }
+        let scope = request.scope == .unspecified ? TestScope.allZones : request.scope
+        guard scope.isKnown else { throw AccountError.invalid("Unknown test scope \(scope.rawValue).") }
+        if scope == .allZones, !request.zoneNumbers.isEmpty {
+            throw AccountError.invalid("A test of all zones lists no zones; choose 'only listed' or 'all except listed'.")
+        }
+        if scope != .allZones, request.zoneNumbers.isEmpty {
+            throw AccountError.invalid("List at least one zone for a test of \(scope == .onlyListed ? "only listed" : "all except listed") zones.")
+        }
+        for zone in request.zoneNumbers { try Validation.checkZone(zone) }
+        guard Set(request.zoneNumbers).count == request.zoneNumbers.count else { throw AccountError.invalid("A zone is listed twice.") }
+        let now = clock.nowMs()
+        let effective = request.effectiveAtMs == 0 ? now : request.effectiveAtMs
+        guard effective >= now - configuration.effectiveTimeSkewMs else {
+            throw AccountError.invalid("The effective time lies in the past; choose now or later.")
+        }
+        guard effective <= now + AccountServiceConfiguration.hardMaximumTestMinutes * 60_000 else {
+            throw AccountError.invalid("The effective time lies more than 30 days ahead.")
+        }
+        var cleared = request
+        cleared.requestID = ""
+        let response = try await mutate(AccountService.Method.placeOnTest, request, cleared, requestID: request.requestID, context: context) { transaction, now in
+            _ = try Self.linkedAccount(transaction, request.customerID)
+            guard let category = try transaction.testCategory(id: request.categoryID) else {
+                throw AccountError.invalid("Unknown test category '\(request.categoryID)'; ListTestCategories names them.")
+            }
+            if !request.zoneNumbers.isEmpty {
+                let known = Set(try transaction.zones(customerID: request.customerID).map(\.zoneNumber))
+                    .union(try transaction.customer(id: request.customerID)?.equipment.map(\.zoneNumber) ?? [])
+                if let unknown = request.zoneNumbers.first(where: { !known.contains($0) }) {
+                    throw AccountError.invalid("Zone \(unknown) is not a zone of this account.")
+                }
+            }
+            try TestSessionRules.expireDue(transaction, customerID: request.customerID, atMs: now)
+            if let open = try transaction.openSession(customerID: request.customerID) {
+                if TestSessionRules.state(of: open, atMs: now) == .scheduled {
+                    throw AccountError(.failedPrecondition, "A test is already scheduled for this account; place it off test first.")
+                }
+                throw AccountError(.failedPrecondition, "System is currently on test.")
+            }
+            var session = TestSession(
+                id: UUID().uuidString.lowercased(), category: category, effectiveAtMs: effective, expiresAtMs: effective + minutes * 60_000,
+                scope: scope, zoneNumbers: request.zoneNumbers, comment: request.comment, placedBy: request.placedBy,
+                authorizedBy: request.authorizedBy)
+            try transaction.insertSession(customerID: request.customerID, session)
+            try transaction.appendHistory(customerID: request.customerID, TestHistoryEntry(
+                atMs: now, action: .placedOnTest, sessionID: session.id, category: category, effectiveAtMs: session.effectiveAtMs,
+                expiresAtMs: session.expiresAtMs, user: request.placedBy, comment: request.comment))
+            session.state = TestSessionRules.state(of: session, atMs: now)
+            return PlaceOnTestResponse(session: session)
+        }
+        await expiry?.wake()
+        return response
+    }
+
+    public func placeOffTest(_ request: PlaceOffTestRequest, context: ServerContext) async throws -> PlaceOffTestResponse {
+        try Validation.requireID(request.customerID, "The customer id")
+        var cleared = request
+        cleared.requestID = ""
+        return try await mutate(AccountService.Method.placeOffTest, request, cleared, requestID: request.requestID, context: context) { transaction, now in
+            _ = try Self.linkedAccount(transaction, request.customerID)
+            try TestSessionRules.expireDue(transaction, customerID: request.customerID, atMs: now)
+            guard var session = try transaction.openSession(customerID: request.customerID) else {
+                throw AccountError(.failedPrecondition, "System is not on test.")
+            }
+            try transaction.endSession(id: session.id, atMs: now, reason: .placedOff)
+            try transaction.appendHistory(customerID: request.customerID, TestHistoryEntry(
+                atMs: now, action: .placedOffTest, sessionID: session.id, category: session.category,
+                effectiveAtMs: session.effectiveAtMs, expiresAtMs: session.expiresAtMs, user: request.placedBy, comment: request.comment))
+            session.endedAtMs = now
+            session.endReason = .placedOff
+            session.state = .ended
+            return PlaceOffTestResponse(session: session)
+        }
+    }
+
+    public func requestTestData(_ request: RequestTestDataRequest, pages: ResponseWriter<TestDataPage>, context: ServerContext) async throws {
+        try Validation.requireID(request.customerID, "The customer id")
+        guard request.type == .history || request.type == .results else {
+            throw AccountError.invalid("Choose the type of test data: history or results.")
+        }
+        guard request.fromMs <= request.toMs else { throw AccountError.invalid("The start of the date range is after its end.") }
+        let now = clock.nowMs()
+        guard request.toMs <= now + configuration.testDataFutureSkewMs else {
+            throw AccountError.invalid("The end of the date range lies in the future.")
+        }
+        guard request.toMs - request.fromMs <= configuration.maximumTestDataSpanMs else {
+            throw AccountError.invalid("The date range may span at most \(configuration.maximumTestDataSpanMs / 86_400_000) days.")
+        }
+        guard request.pageSize <= configuration.maximumPageSize else {
+            throw AccountError.invalid("Page size \(request.pageSize) is above the maximum of \(configuration.maximumPageSize).")
+        }
+        let pageSize = request.pageSize == 0 ? configuration.defaultPageSize : Int(request.pageSize)
+        let customerID = request.customerID
+        let expiryDue = try await store.read { transaction in
+            _ = try Self.linkedAccount(transaction, customerID)
+            return (try transaction.openSession(customerID: customerID)?.expiresAtMs ?? .max) <= now
+        }
+        if expiryDue {
+            try await store.write { try TestSessionRules.expireDue($0, customerID: customerID, atMs: now) }
+        }
+        // Never cached: each page is read from the store when the client has room for it.
+        var cursor: PageCursor?
+        while true {
+            let after = cursor
+            let (page, last, count): (TestDataPage, PageCursor?, Int) = try await store.read { transaction in
+                if request.type == .history {
+                    let rows = try transaction.testHistory(customerID: customerID, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
+                    return (TestDataPage(history: rows.map(\.1)), rows.last?.0, rows.count)
+                }
+                let rows = try transaction.testResults(customerID: customerID, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
+                return (TestDataPage(results: rows.map(\.1)), rows.last?.0, rows.count)
+            }
+            if count > 0 { try await pages.write(page) }
+            guard count == pageSize, let last else { return }
+            cursor = last
+        }
+    }
+
+    static func hoursAndMinutes(_ minutes: Int64) -> String {
+        let hours = minutes / 60
+        let rest = minutes % 60
+        switch (hours, rest) {
+        case (0, _): return "\(rest) minutes"
+        case (_, 0): return "\(hours) hours"
+        default: return "\(hours) hours \(rest) minutes"
+        }
+    }
+}

@@ -1,0 +1,244 @@
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkServices
+import Foundation
+
+/// `copslink.v1.AccountService` over an `AccountStore`.
+///
+/// Stateless itself: reads run concurrently against the store, every mutation is one serialized store
+/// transaction that checks the rules against the state it changes, so concurrent mutations of one account cannot
+/// both win. Test expiry is derived on every read and materialized by `TestExpiryScheduler` and by every mutation.
+public struct AccountServiceImplementation: AccountService.ServiceProtocol {
+    let store: any AccountStore
+    let clock: any AccountClock
+    let configuration: AccountServiceConfiguration
+    let expiry: TestExpiryScheduler?
+
+    public init(
+        store: any AccountStore, clock: any AccountClock = SystemAccountClock(),
+        configuration: AccountServiceConfiguration = AccountServiceConfiguration(), expiry: TestExpiryScheduler? = nil
+    ) {
+        self.store = store
+        self.clock = clock
+        self.configuration = configuration
+        self.expiry = expiry
+    }
+
+    // MARK: Account
+
+    public func linkAccount(_ request: LinkAccountRequest, context: ServerContext) async throws -> LinkAccountResponse {
+        let customer = try Validation.checkCustomer(request.customer, parties: request.respondingParties)
+        if !request.accountNumber.isEmpty, !Validation.isAccountNumber(request.accountNumber) {
+            throw AccountError.invalid("Account number '\(request.accountNumber)' may hold only letters, digits and dashes (at most 32).")
+        }
+        var cleared = request
+        cleared.requestID = ""
+        return try await mutate(AccountService.Method.linkAccount, request, cleared, requestID: request.requestID, context: context) { transaction, now in
+            if let existing = try transaction.link(customerID: customer.id), existing.state == .linked {
+                throw AccountError(.alreadyExists, "Customer '\(customer.id)' is already linked to central-station account \(existing.accountNumber).")
+            }
+            var accountNumber = request.accountNumber
+            let created = accountNumber.isEmpty
+            if created {
+                accountNumber = try Self.newAccountNumber(transaction)
+            } else if let owner = try transaction.link(accountNumber: accountNumber), owner.customerID != customer.id {
+                throw AccountError(.alreadyExists, "Account number \(accountNumber) belongs to customer '\(owner.customerID)'.")
+            }
+            try transaction.saveCustomer(customer)
+            try transaction.replaceRespondingParties(customerID: customer.id, request.respondingParties)
+            try transaction.saveLink(AccountLink(
+                customerID: customer.id, accountNumber: accountNumber, receiverNumber: request.receiverNumber.isEmpty ? "1" : request.receiverNumber,
+                line: request.line.isEmpty ? "1" : request.line, state: .linked, linkedAtMs: now))
+            return LinkAccountResponse(account: try Self.assemble(transaction, customerID: customer.id, atMs: now), created: created)
+        }
+    }
+
+    public func getAccount(_ request: GetAccountRequest, context: ServerContext) async throws -> Account {
+        try Validation.requireID(request.customerID, "The customer id")
+        let now = clock.nowMs()
+        guard let account = try await store.read({ try Self.assemble($0, customerID: request.customerID, atMs: now) }) else {
+            throw AccountError.customerNotFound(request.customerID)
+        }
+        return account
+    }
+
+    public func unlinkAccount(_ request: UnlinkAccountRequest, context: ServerContext) async throws -> UnlinkAccountResponse {
+        try Validation.requireID(request.customerID, "The customer id")
+        var cleared = request
+        cleared.requestID = ""
+        return try await mutate(AccountService.Method.unlinkAccount, request, cleared, requestID: request.requestID, context: context) { transaction, now in
+            guard var link = try transaction.link(customerID: request.customerID) else {
+                throw AccountError.customerNotFound(request.customerID)
+            }
+            let wasLinked = link.state == .linked
+            if wasLinked {
+                link.state = .unlinked
+                link.unlinkedAtMs = now
+                try transaction.saveLink(link)
+            }
+            return UnlinkAccountResponse(wasLinked: wasLinked, account: try Self.assemble(transaction, customerID: request.customerID, atMs: now))
+        }
+    }
+
+    public func syncCustomer(_ request: SyncCustomerRequest, context: ServerContext) async throws -> SyncCustomerResponse {
+        let pushed = try Validation.checkCustomer(request.customer, parties: request.respondingParties)
+        var cleared = request
+        cleared.requestID = ""
+        return try await mutate(AccountService.Method.syncCustomer, request, cleared, requestID: request.requestID, context: context) { transaction, now in
+            var customer = pushed
+            _ = try Self.linkedAccount(transaction, customer.id)
+            if customer.passcode.isEmpty, let stored = try transaction.customer(id: customer.id) { customer.passcode = stored.passcode }
+            try transaction.saveCustomer(customer)
+            try transaction.replaceRespondingParties(customerID: customer.id, request.respondingParties)
+            return SyncCustomerResponse(account: try Self.assemble(transaction, customerID: customer.id, atMs: now))
+        }
+    }
+
+    // MARK: Authorities
+
+    public func searchAuthorities(_ request: SearchAuthoritiesRequest, context: ServerContext) async throws -> SearchAuthoritiesResponse {
+        guard request.type != .unspecified else { throw AccountError.invalid("Choose an authority type (police, fire, medical, guard, electrical).") }
+        let authorities = try await store.read { transaction in
+            var zip = request.zip
+            if zip.isEmpty {
+                guard !request.customerID.isEmpty else {
+                    throw AccountError.invalid("Type a zip code, or name the customer whose zip code to use.")
+                }
+                _ = try Self.linkedAccount(transaction, request.customerID)
+                zip = try transaction.customer(id: request.customerID)?.address?.zip ?? ""
+                guard !zip.isEmpty else { throw AccountError(.failedPrecondition, "The customer has no zip code; type one.") }
+            }
+            guard Validation.isZip(zip) else { throw AccountError.invalid("Zip code '\(zip)' must look like 84601 or 84601-1234.") }
+            return try transaction.authorities(type: request.type, zip: Validation.zip5(zip))
+        }
+        return SearchAuthoritiesResponse(authorities: authorities)
+    }
+
+    public func addAccountAuthorities(_ request: AddAccountAuthoritiesRequest, context: ServerContext) async throws -> AddAccountAuthoritiesResponse {
+        try Validation.requireID(request.customerID, "The customer id")
+        guard !request.authorities.isEmpty else { throw AccountError.invalid("Choose at least one authority to add.") }
+        var cleared = request
+        cleared.requestID = ""
+        return try await mutate(AccountService.Method.addAccountAuthorities, request, cleared, requestID: request.requestID, context: context) { transaction, now in
+            _ = try Self.linkedAccount(transaction, request.customerID)
+            let zip = Validation.zip5(try transaction.customer(id: request.customerID)?.address?.zip ?? "")
+            var onAccount = try transaction.accountAuthorities(customerID: request.customerID).compactMap(\.authority)
+            var added: [AccountAuthority] = []
+            for wanted in request.authorities {
+                guard let authority = try transaction.authority(id: wanted.authorityID) else {
+                    throw AccountError(.notFound, "No authority '\(wanted.authorityID)' in the directory.")
+                }
+                guard authority.servedZips.contains(zip) else {
+                    throw AccountError(.failedPrecondition, "\(authority.name) does not serve the customer's zip code \(zip.isEmpty ? "(none)" : zip).")
+                }
+                if onAccount.contains(where: { $0.id == authority.id }) {
+                    throw AccountError(.alreadyExists, "\(authority.name) is already an authority of this account.")
+                }
+                if let sameType = onAccount.first(where: { $0.type == authority.type }) {
+                    throw AccountError(.alreadyExists, "The account already has a \(authority.type.description.lowercased()) authority (\(sameType.name)); remove it first.")
+                }
+                if authority.permitRequired, wanted.permitNumber.isEmpty {
+                    throw AccountError.invalid("\(authority.name) requires a permit number.")
+                }
+                let entry = AccountAuthority(
+                    id: UUID().uuidString.lowercased(), authority: authority, permitNumber: wanted.permitNumber, addedAtMs: now,
+                    addedBy: request.addedBy)
+                try transaction.insertAccountAuthority(customerID: request.customerID, entry)
+                onAccount.append(authority)
+                added.append(entry)
+            }
+            return AddAccountAuthoritiesResponse(added: added)
+        }
+    }
+
+    public func removeAccountAuthority(_ request: RemoveAccountAuthorityRequest, context: ServerContext) async throws -> RemoveAccountAuthorityResponse {
+        try Validation.requireID(request.customerID, "The customer id")
+        try Validation.requireID(request.accountAuthorityID, "The account authority id")
+        var cleared = request
+        cleared.requestID = ""
+        return try await mutate(AccountService.Method.removeAccountAuthority, request, cleared, requestID: request.requestID, context: context) { transaction, _ in
+            _ = try Self.linkedAccount(transaction, request.customerID)
+            guard let entry = try transaction.accountAuthorities(customerID: request.customerID).first(where: { $0.id == request.accountAuthorityID }) else {
+                throw AccountError(.notFound, "The account has no authority entry '\(request.accountAuthorityID)'.")
+            }
+            try transaction.deleteAccountAuthority(customerID: request.customerID, id: entry.id)
+            return RemoveAccountAuthorityResponse(removed: entry)
+        }
+    }
+
+    // MARK: Zones
+
+    public func setCentralStationZones(_ request: SetCentralStationZonesRequest, context: ServerContext) async throws -> SetCentralStationZonesResponse {
+        try Validation.requireID(request.customerID, "The customer id")
+        var numbers = Set<String>()
+        for zone in request.zones {
+            try Validation.checkZone(zone.zoneNumber)
+            guard numbers.insert(zone.zoneNumber).inserted else { throw AccountError.invalid("Zone \(zone.zoneNumber) appears twice.") }
+        }
+        var cleared = request
+        cleared.requestID = ""
+        return try await mutate(AccountService.Method.setCentralStationZones, request, cleared, requestID: request.requestID, context: context) { transaction, _ in
+            _ = try Self.linkedAccount(transaction, request.customerID)
+            try transaction.replaceZones(customerID: request.customerID, request.zones)
+            let equipment = try transaction.customer(id: request.customerID)?.equipment ?? []
+            let (mapped, unmapped) = CentralStationView.mapZones(request.zones, equipment: equipment)
+            return SetCentralStationZonesResponse(mappedZones: mapped, unmappedZones: unmapped)
+        }
+    }
+
+    // MARK: Shared
+
+    /// Runs `body` in one write transaction, once per request id.
+    func mutate<Request: RPCMessage, Response: RPCMessage>(
+        _ method: MethodDescriptor, _ request: Request, _ cleared: Request, requestID field: String, context: ServerContext,
+        _ body: @escaping @Sendable (any AccountWriteTransaction, Int64) throws -> Response
+    ) async throws -> Response {
+        let requestID = try Idempotency.requestID(field: field, context: context)
+        let fingerprint = requestID.isEmpty ? 0 : Idempotency.fingerprint(of: cleared)
+        let now = clock.nowMs()
+        return try await store.write { transaction in
+            if !requestID.isEmpty, let record = try transaction.idempotencyRecord(requestID: requestID) {
+                guard record.method == method.path, record.fingerprint == fingerprint else {
+                    throw AccountError(.alreadyExists, "Request id \(requestID) was already used for a different request.")
+                }
+                return try record.response.withUnsafeBytes { try Response(serializedBytes: $0) }
+            }
+            let response = try body(transaction, now)
+            if !requestID.isEmpty {
+                try transaction.saveIdempotencyRecord(IdempotencyRecord(
+                    requestID: requestID, method: method.path, fingerprint: fingerprint, response: response.serializedBytes(), createdAtMs: now))
+            }
+            return response
+        }
+    }
+
+    /// The link of a linked customer; NOT_FOUND or FAILED_PRECONDITION otherwise.
+    static func linkedAccount(_ transaction: any AccountReadTransaction, _ customerID: String) throws -> AccountLink {
+        guard let link = try transaction.link(customerID: customerID) else { throw AccountError.customerNotFound(customerID) }
+        guard link.state == .linked else { throw AccountError.notLinked(customerID) }
+        return link
+    }
+
+    /// The central-station account page of `customerID`, or nil if there is no such account.
+    static func assemble(_ transaction: any AccountReadTransaction, customerID: String, atMs now: Int64) throws -> Account? {
+        guard let link = try transaction.link(customerID: customerID), let customer = try transaction.customer(id: customerID) else {
+            return nil
+        }
+        let (mapped, unmapped) = CentralStationView.mapZones(try transaction.zones(customerID: customerID), equipment: customer.equipment)
+        return Account(
+            customer: CentralStationView.customer(customer), linkState: link.state, accountNumber: link.accountNumber,
+            receiverNumber: link.receiverNumber, line: link.line, linkedAtMs: link.linkedAtMs, unlinkedAtMs: link.unlinkedAtMs,
+            respondingParties: try transaction.respondingParties(customerID: customerID)
+                .sorted { ($0.priority, $0.id) < ($1.priority, $1.id) }.map(CentralStationView.party),
+            authorities: try transaction.accountAuthorities(customerID: customerID),
+            mappedZones: mapped, unmappedZones: unmapped,
+            testStatus: TestSessionRules.status(of: try transaction.openSession(customerID: customerID), atMs: now))
+    }
+
+    private static func newAccountNumber(_ transaction: any AccountWriteTransaction) throws -> String {
+        while true {
+            let candidate = "CL-\(Int.random(in: 100_000...999_999))"
+            if try transaction.link(accountNumber: candidate) == nil { return candidate }
+        }
+    }
+}

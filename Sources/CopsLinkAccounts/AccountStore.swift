@@ -1,0 +1,126 @@
+import CopsLinkCodecs
+import CopsLinkCore
+
+/// The link between a customer and a central-station account.
+public struct AccountLink: Hashable, Sendable {
+    public var customerID: String
+    public var accountNumber: String
+    public var receiverNumber: String
+    public var line: String
+    public var state: LinkState
+    public var linkedAtMs: Int64
+    public var unlinkedAtMs: Int64
+
+    public init(
+        customerID: String, accountNumber: String, receiverNumber: String, line: String, state: LinkState, linkedAtMs: Int64,
+        unlinkedAtMs: Int64 = 0
+    ) {
+        self.customerID = customerID
+        self.accountNumber = accountNumber
+        self.receiverNumber = receiverNumber
+        self.line = line
+        self.state = state
+        self.linkedAtMs = linkedAtMs
+        self.unlinkedAtMs = unlinkedAtMs
+    }
+}
+
+/// The first answer to a request id, kept so that retries get it again.
+public struct IdempotencyRecord: Hashable, Sendable {
+    public var requestID: String
+    public var method: String
+    /// Hash of the request with its request id cleared: the same id with other parameters is rejected.
+    public var fingerprint: UInt64
+    public var response: [UInt8]
+    public var createdAtMs: Int64
+
+    public init(requestID: String, method: String, fingerprint: UInt64, response: [UInt8], createdAtMs: Int64) {
+        self.requestID = requestID
+        self.method = method
+        self.fingerprint = fingerprint
+        self.response = response
+        self.createdAtMs = createdAtMs
+    }
+}
+
+/// A received signal as stored: a test result when `sessionID` is set, plain signal history otherwise.
+public struct SignalRecord: Hashable, Sendable {
+    public var customerID: String
+    public var result: TestResult
+    public var isTestResult: Bool
+
+    public init(customerID: String, result: TestResult, isTestResult: Bool) {
+        self.customerID = customerID
+        self.result = result
+        self.isTestResult = isTestResult
+    }
+}
+
+/// A position in a time-ordered listing, for keyset paging: rows after (`atMs`, `rowID`).
+public struct PageCursor: Hashable, Sendable {
+    public var atMs: Int64
+    public var rowID: Int64
+    public init(atMs: Int64, rowID: Int64) {
+        self.atMs = atMs
+        self.rowID = rowID
+    }
+}
+
+/// What the account service reads inside one consistent snapshot.
+///
+/// Implementations keep SQL and engine specifics to themselves; the service depends only on this.
+public protocol AccountReadTransaction {
+    /// The customer as stored, passcode included.
+    func customer(id: String) throws -> Customer?
+    func link(customerID: String) throws -> AccountLink?
+    func link(accountNumber: String) throws -> AccountLink?
+    func respondingParties(customerID: String) throws -> [RespondingParty]
+    func accountAuthorities(customerID: String) throws -> [AccountAuthority]
+    /// Zones entered at the central station, by zone number.
+    func zones(customerID: String) throws -> [Zone]
+    /// The session that has not ended (scheduled, active, or past its expiry but not yet marked), if any.
+    func openSession(customerID: String) throws -> TestSession?
+    /// Sessions that had started by `atMs` and had not ended or expired by then, for signal matching.
+    func sessionActive(customerID: String, atMs: Int64) throws -> TestSession?
+    func authority(id: String) throws -> Authority?
+    func authorities(type: AuthorityType, zip: String) throws -> [Authority]
+    func testCategories() throws -> [TestCategory]
+    func testCategory(id: String) throws -> TestCategory?
+    func idempotencyRecord(requestID: String) throws -> IdempotencyRecord?
+    /// Test history of a customer in `[fromMs, toMs]`, after `cursor`, oldest first.
+    func testHistory(customerID: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+        -> [(PageCursor, TestHistoryEntry)]
+    /// Test results of a customer in `[fromMs, toMs]`, after `cursor`, oldest first.
+    func testResults(customerID: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+        -> [(PageCursor, TestResult)]
+    /// Open sessions whose expiry is at or before `atMs`, with their customers.
+    func sessionsDue(atMs: Int64) throws -> [(customerID: String, session: TestSession)]
+    /// The earliest expiry among open sessions.
+    func nextExpiry() throws -> Int64?
+    func customerCount() throws -> Int
+}
+
+/// What the account service changes inside one serialized write transaction.
+public protocol AccountWriteTransaction: AccountReadTransaction {
+    func saveCustomer(_ customer: Customer) throws
+    func replaceRespondingParties(customerID: String, _ parties: [RespondingParty]) throws
+    func saveLink(_ link: AccountLink) throws
+    func insertAccountAuthority(customerID: String, _ authority: AccountAuthority) throws
+    func deleteAccountAuthority(customerID: String, id: String) throws
+    func replaceZones(customerID: String, _ zones: [Zone]) throws
+    func insertSession(customerID: String, _ session: TestSession) throws
+    func endSession(id: String, atMs: Int64, reason: TestEndReason) throws
+    func appendHistory(customerID: String, _ entry: TestHistoryEntry) throws
+    func insertSignal(_ signal: SignalRecord) throws
+    func saveIdempotencyRecord(_ record: IdempotencyRecord) throws
+    /// Inserts or replaces directory entries (CSV import).
+    func saveAuthorities(_ authorities: [Authority]) throws
+    func saveTestCategories(_ categories: [TestCategory]) throws
+}
+
+/// Durable storage of accounts. Reads run concurrently; writes are serialized, each in one transaction that is
+/// durable once it returns.
+public protocol AccountStore: Sendable {
+    func read<Result: Sendable>(_ body: @escaping @Sendable (any AccountReadTransaction) throws -> Result) async throws -> Result
+    func write<Result: Sendable>(_ body: @escaping @Sendable (any AccountWriteTransaction) throws -> Result) async throws -> Result
+}

@@ -1,0 +1,23 @@
+import CopsLinkCore
+
+/// Request ids for idempotent retries: a retry with the same id gets the first answer and changes nothing more;
+/// the same id with other parameters is rejected. Only successful answers are remembered.
+enum Idempotency {
+    /// FNV-1a over the request's encoding with its request id cleared (protobuf-c encodes deterministically).
+    static func fingerprint(of request: some RPCMessage) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in request.serializedBytes() {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        }
+        return hash
+    }
+
+    /// The request id to use: the field, else the `copslink-request-id` metadata; validated as a UUID.
+    static func requestID(field: String, context: ServerContext) throws(AccountError) -> String {
+        let id = field.isEmpty ? (context.requestID ?? "") : field
+        guard id.isEmpty || Validation.isUUID(id) else {
+            throw .invalid("The request id '\(id)' must be a UUID (8-4-4-4-12 hexadecimal digits).")
+        }
+        return id.lowercased()
+    }
+}

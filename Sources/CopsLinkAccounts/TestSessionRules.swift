@@ -1,0 +1,53 @@
+import CopsLinkCodecs
+import CopsLinkCore
+
+/// How test sessions behave over time: state, scope, expiry.
+public enum TestSessionRules {
+    /// The state of `session` at `nowMs`, derived from its times and whether it ended.
+    public static func state(of session: TestSession, atMs nowMs: Int64) -> TestState {
+        if session.endedAtMs > 0 { return session.endReason == .expired ? .expired : .ended }
+        if nowMs < session.effectiveAtMs { return .scheduled }
+        if nowMs < session.expiresAtMs { return .active }
+        return .expired
+    }
+
+    /// The status page's view: on test while a session is active; a scheduled one is shown as current too.
+    public static func status(of open: TestSession?, atMs nowMs: Int64) -> TestStatus {
+        guard var session = open else { return TestStatus(onTest: false) }
+        session.state = state(of: session, atMs: nowMs)
+        switch session.state {
+        case .active: return TestStatus(onTest: true, current: session)
+        case .scheduled: return TestStatus(onTest: false, current: session)
+        default: return TestStatus(onTest: false)
+        }
+    }
+
+    /// Whether a signal from `zone` counts for `session`. User events (empty zone) count only for all-zone tests.
+    public static func covers(_ session: TestSession, zone: String) -> Bool {
+        switch session.scope {
+        case .onlyListed: !zone.isEmpty && session.zoneNumbers.contains(zone)
+        case .allExceptListed: zone.isEmpty || !session.zoneNumbers.contains(zone)
+        default: true
+        }
+    }
+
+    /// Ends every open session of `customerID` (or of everyone) whose expiry has passed, at its expiry time, with an
+    /// "expired" history entry at that time. Returns how many it ended.
+    @discardableResult
+    public static func expireDue(_ transaction: any AccountWriteTransaction, customerID: String? = nil, atMs nowMs: Int64) throws -> Int {
+        let due: [(customerID: String, session: TestSession)]
+        if let customerID {
+            guard let open = try transaction.openSession(customerID: customerID), open.expiresAtMs <= nowMs else { return 0 }
+            due = [(customerID, open)]
+        } else {
+            due = try transaction.sessionsDue(atMs: nowMs)
+        }
+        for (customerID, session) in due {
+            try transaction.endSession(id: session.id, atMs: session.expiresAtMs, reason: .expired)
+            try transaction.appendHistory(customerID: customerID, TestHistoryEntry(
+                atMs: session.expiresAtMs, action: .expired, sessionID: session.id, category: session.category,
+                effectiveAtMs: session.effectiveAtMs, expiresAtMs: session.expiresAtMs, user: nil, comment: "Test expired"))
+        }
+        return due.count
+    }
+}

@@ -1,0 +1,68 @@
+import CopsLinkCodecs
+import CopsLinkCore
+
+/// Format checks shared by the account operations. Each failure is an `AccountError` a dealer can act on.
+enum Validation {
+    /// `^\d{5}(-\d{4})?$`
+    static func isZip(_ zip: String) -> Bool {
+        let bytes = Array(zip.utf8)
+        let digit = { (byte: UInt8) in byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        switch bytes.count {
+        case 5: return bytes.allSatisfy(digit)
+        case 10: return bytes[0..<5].allSatisfy(digit) && bytes[5] == UInt8(ascii: "-") && bytes[6...].allSatisfy(digit)
+        default: return false
+        }
+    }
+
+    /// The five-digit part of a zip code.
+    static func zip5(_ zip: String) -> String { String(zip.prefix(5)) }
+
+    /// Three digits, 001 to 999.
+    static func isZoneNumber(_ zone: String) -> Bool {
+        zone.utf8.count == 3 && zone.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } && zone != "000"
+    }
+
+    /// 8-4-4-4-12 hexadecimal digits.
+    static func isUUID(_ text: String) -> Bool {
+        let groups = text.split(separator: "-", omittingEmptySubsequences: false)
+        return groups.map(\.count) == [8, 4, 4, 4, 12] && groups.allSatisfy { $0.allSatisfy(\.isHexDigit) }
+    }
+
+    /// Letters, digits and dashes, 1 to 32 characters (e.g. "22-8761").
+    static func isAccountNumber(_ text: String) -> Bool {
+        (1...32).contains(text.count) && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+    }
+
+    static func requireID(_ id: String, _ what: String) throws(AccountError) {
+        guard !id.isEmpty else { throw .invalid("\(what) is required.") }
+        guard id.utf8.count <= 128 else { throw .invalid("\(what) is longer than 128 bytes.") }
+    }
+
+    static func checkZone(_ zone: String, _ what: String = "Zone number") throws(AccountError) {
+        guard isZoneNumber(zone) else { throw .invalid("\(what) '\(zone)' must be three digits from 001 to 999.") }
+    }
+
+    /// The customer record a CRM pushes: identity, address, equipment zones; and its responding parties.
+    static func checkCustomer(_ customer: Customer?, parties: [RespondingParty]) throws(AccountError) -> Customer {
+        guard let customer else { throw .invalid("The customer is required.") }
+        try requireID(customer.id, "The customer id")
+        guard !(customer.firstName + customer.lastName + customer.companyName).isEmpty else {
+            throw .invalid("The customer needs a name or a company name.")
+        }
+        if let zip = customer.address?.zip, !zip.isEmpty, !isZip(zip) {
+            throw .invalid("The customer's zip code '\(zip)' must look like 84601 or 84601-1234.")
+        }
+        var equipmentIDs = Set<String>()
+        for item in customer.equipment {
+            try requireID(item.id, "Every equipment's id")
+            guard equipmentIDs.insert(item.id).inserted else { throw .invalid("Equipment id '\(item.id)' appears twice.") }
+            if !item.zoneNumber.isEmpty { try checkZone(item.zoneNumber, "Zone number of equipment '\(item.id)'") }
+        }
+        var partyIDs = Set<String>()
+        for party in parties {
+            try requireID(party.id, "Every responding party's id")
+            guard partyIDs.insert(party.id).inserted else { throw .invalid("Responding party id '\(party.id)' appears twice.") }
+        }
+        return customer
+    }
+}

@@ -1,0 +1,44 @@
+import CopsLinkAccounts
+import CopsLinkCodecs
+import GRDB
+
+/// `AccountStore` on one SQLite file, through GRDB.
+///
+/// WAL mode with a pool of readers, so reads run concurrently with each other and with the single writer; foreign
+/// keys on; `synchronous = FULL`, so a transaction that has returned survives a crash of the process or the machine.
+public final class SQLiteAccountStore: AccountStore {
+    private let pool: DatabasePool
+
+    /// Opens (creating if needed) and migrates the database at `path`, and loads the reference test categories.
+    public init(path: String, maximumReaderCount: Int = 8) throws {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.maximumReaderCount = maximumReaderCount
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try SQLiteSchema.migrator.migrate(pool)
+        try pool.write { db in
+            let transaction = SQLiteTransaction(db: db)
+            if try transaction.testCategories().isEmpty { try transaction.saveTestCategories(ReferenceData.testCategories) }
+        }
+    }
+
+    public func read<Result: Sendable>(_ body: @escaping @Sendable (any AccountReadTransaction) throws -> Result) async throws -> Result {
+        try await pool.read { db in try body(SQLiteTransaction(db: db)) }
+    }
+
+    public func write<Result: Sendable>(_ body: @escaping @Sendable (any AccountWriteTransaction) throws -> Result) async throws -> Result {
+        try await pool.write { db in try body(SQLiteTransaction(db: db)) }
+    }
+
+    /// `PRAGMA integrity_check`: "ok" when the file is sound.
+    public func integrityCheck() async throws -> String {
+        try await pool.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }
+    }
+
+    /// Closes the file; later calls fail.
+    public func close() throws { try pool.close() }
+}

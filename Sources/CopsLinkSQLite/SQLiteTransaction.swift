@@ -1,0 +1,418 @@
+import CopsLinkAccounts
+import CopsLinkCodecs
+import Foundation
+import GRDB
+
+/// One transaction's view of the database: SQL stays in this file and the schema.
+struct SQLiteTransaction: AccountWriteTransaction {
+    let db: Database
+
+    // MARK: Customers
+
+    func customer(id: String) throws -> Customer? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM customer WHERE id = ?", arguments: [id]) else { return nil }
+        let equipment = try Row.fetchAll(
+            db, sql: "SELECT * FROM equipment WHERE customer_id = ? ORDER BY position", arguments: [id]
+        ).map { row in
+            Equipment(id: row["id"], name: row["name"], zoneNumber: row["zone_number"], zoneDescription: row["zone_description"], installed: row["installed"])
+        }
+        return Customer(
+            id: row["id"], firstName: row["first_name"], lastName: row["last_name"], companyName: row["company_name"],
+            address: Self.address(row), premisePhone: row["premise_phone"], passcode: row["passcode"], equipment: equipment)
+    }
+
+    func saveCustomer(_ customer: Customer) throws {
+        let address = customer.address ?? Address()
+        try db.execute(
+            sql: """
+                INSERT INTO customer (id, first_name, last_name, company_name, has_address, street1, street2, city, state, zip,
+                    premise_phone, passcode)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name,
+                    company_name = excluded.company_name, has_address = excluded.has_address, street1 = excluded.street1,
+                    street2 = excluded.street2, city = excluded.city, state = excluded.state, zip = excluded.zip,
+                    premise_phone = excluded.premise_phone, passcode = excluded.passcode
+                """,
+            arguments: [
+                customer.id, customer.firstName, customer.lastName, customer.companyName, customer.address != nil,
+                address.street1, address.street2, address.city, address.state, address.zip, customer.premisePhone, customer.passcode,
+            ])
+        try db.execute(sql: "DELETE FROM equipment WHERE customer_id = ?", arguments: [customer.id])
+        for (position, item) in customer.equipment.enumerated() {
+            try db.execute(
+                sql: "INSERT INTO equipment (customer_id, position, id, name, zone_number, zone_description, installed) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [customer.id, position, item.id, item.name, item.zoneNumber, item.zoneDescription, item.installed])
+        }
+    }
+
+    func customerCount() throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM customer") ?? 0
+    }
+
+    // MARK: Responding parties
+
+    func respondingParties(customerID: String) throws -> [RespondingParty] {
+        var phones: [String: [Phone]] = [:]
+        for row in try Row.fetchAll(
+            db, sql: "SELECT * FROM party_phone WHERE customer_id = ? ORDER BY party_id, position", arguments: [customerID])
+        {
+            phones[row["party_id"], default: []].append(
+                Phone(number: row["number"], type: PhoneType(rawValue: row["type"]), extension: row["extension"]))
+        }
+        return try Row.fetchAll(
+            db, sql: "SELECT * FROM responding_party WHERE customer_id = ? ORDER BY position", arguments: [customerID]
+        ).map { row in
+            let id: String = row["id"]
+            return RespondingParty(
+                id: id, priority: row["priority"], firstName: row["first_name"], lastName: row["last_name"], phones: phones[id] ?? [],
+                email: row["email"], language: row["language"], passcode: row["passcode"], hasKey: row["has_key"],
+                relation: row["relation"], enhancedVerification: row["enhanced_verification"], role: PartyRole(rawValue: row["role"]))
+        }
+    }
+
+    func replaceRespondingParties(customerID: String, _ parties: [RespondingParty]) throws {
+        try db.execute(sql: "DELETE FROM responding_party WHERE customer_id = ?", arguments: [customerID])
+        for (position, party) in parties.enumerated() {
+            try db.execute(
+                sql: """
+                    INSERT INTO responding_party (customer_id, id, position, priority, first_name, last_name, email, language,
+                        passcode, has_key, relation, enhanced_verification, role)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    customerID, party.id, position, party.priority, party.firstName, party.lastName, party.email, party.language,
+                    party.passcode, party.hasKey, party.relation, party.enhancedVerification, party.role.rawValue,
+                ])
+            for (index, phone) in party.phones.enumerated() {
+                try db.execute(
+                    sql: "INSERT INTO party_phone (customer_id, party_id, position, number, type, extension) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [customerID, party.id, index, phone.number, phone.type.rawValue, phone.extension])
+            }
+        }
+    }
+
+    // MARK: Links
+
+    func link(customerID: String) throws -> AccountLink? {
+        try Row.fetchOne(db, sql: "SELECT * FROM account_link WHERE customer_id = ?", arguments: [customerID]).map(Self.link)
+    }
+
+    func link(accountNumber: String) throws -> AccountLink? {
+        try Row.fetchOne(db, sql: "SELECT * FROM account_link WHERE account_number = ?", arguments: [accountNumber]).map(Self.link)
+    }
+
+    func saveLink(_ link: AccountLink) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO account_link (customer_id, account_number, receiver_number, line, state, linked_at, unlinked_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(customer_id) DO UPDATE SET account_number = excluded.account_number,
+                    receiver_number = excluded.receiver_number, line = excluded.line, state = excluded.state,
+                    linked_at = excluded.linked_at, unlinked_at = excluded.unlinked_at
+                """,
+            arguments: [link.customerID, link.accountNumber, link.receiverNumber, link.line, link.state.rawValue, link.linkedAtMs, link.unlinkedAtMs])
+    }
+
+    // MARK: Authorities
+
+    func authority(id: String) throws -> Authority? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM authority WHERE id = ?", arguments: [id]) else { return nil }
+        return try authority(row)
+    }
+
+    func authorities(type: AuthorityType, zip: String) throws -> [Authority] {
+        try Row.fetchAll(
+            db,
+            sql: """
+                SELECT authority.* FROM authority_zip JOIN authority ON authority.id = authority_zip.authority_id
+                WHERE authority_zip.zip = ? AND authority.type = ? ORDER BY authority.name, authority.id
+                """,
+            arguments: [zip, type.rawValue]
+        ).map(authority)
+    }
+
+    func saveAuthorities(_ authorities: [Authority]) throws {
+        for authority in authorities {
+            let address = authority.address ?? Address()
+            try db.execute(
+                sql: """
+                    INSERT INTO authority (id, type, name, phone, has_address, street1, street2, city, state, zip, jurisdiction, permit_required)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET type = excluded.type, name = excluded.name, phone = excluded.phone,
+                        has_address = excluded.has_address, street1 = excluded.street1, street2 = excluded.street2,
+                        city = excluded.city, state = excluded.state, zip = excluded.zip, jurisdiction = excluded.jurisdiction,
+                        permit_required = excluded.permit_required
+                    """,
+                arguments: [
+                    authority.id, authority.type.rawValue, authority.name, authority.phone, authority.address != nil, address.street1,
+                    address.street2, address.city, address.state, address.zip, authority.jurisdiction.rawValue, authority.permitRequired,
+                ])
+            try db.execute(sql: "DELETE FROM authority_zip WHERE authority_id = ?", arguments: [authority.id])
+            for zip in Set(authority.servedZips) {
+                try db.execute(sql: "INSERT INTO authority_zip (zip, authority_id) VALUES (?, ?)", arguments: [zip, authority.id])
+            }
+        }
+    }
+
+    func accountAuthorities(customerID: String) throws -> [AccountAuthority] {
+        try Row.fetchAll(
+            db, sql: "SELECT * FROM account_authority WHERE customer_id = ? ORDER BY added_at, id", arguments: [customerID]
+        ).map { row in
+            AccountAuthority(
+                id: row["id"], authority: try authority(id: row["authority_id"]), permitNumber: row["permit_number"],
+                addedAtMs: row["added_at"], addedBy: row["added_by"])
+        }
+    }
+
+    func insertAccountAuthority(customerID: String, _ entry: AccountAuthority) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO account_authority (id, customer_id, authority_id, type, permit_number, added_at, added_by)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                entry.id, customerID, entry.authority?.id ?? "", entry.authority?.type.rawValue ?? 0, entry.permitNumber,
+                entry.addedAtMs, entry.addedBy,
+            ])
+    }
+
+    func deleteAccountAuthority(customerID: String, id: String) throws {
+        try db.execute(sql: "DELETE FROM account_authority WHERE customer_id = ? AND id = ?", arguments: [customerID, id])
+    }
+
+    // MARK: Zones
+
+    func zones(customerID: String) throws -> [Zone] {
+        try Row.fetchAll(db, sql: "SELECT * FROM zone WHERE customer_id = ? ORDER BY zone_number", arguments: [customerID]).map { row in
+            Zone(
+                zoneNumber: row["zone_number"], description: row["description"], eventType: ZoneEventType(rawValue: row["event_type"]),
+                equipmentType: row["equipment_type"], location: row["location"], partition: row["partition"],
+                restoreRequired: row["restore_required"])
+        }
+    }
+
+    func replaceZones(customerID: String, _ zones: [Zone]) throws {
+        try db.execute(sql: "DELETE FROM zone WHERE customer_id = ?", arguments: [customerID])
+        for zone in zones {
+            try db.execute(
+                sql: """
+                    INSERT INTO zone (customer_id, zone_number, description, event_type, equipment_type, location, partition, restore_required)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    customerID, zone.zoneNumber, zone.description, zone.eventType.rawValue, zone.equipmentType, zone.location,
+                    zone.partition, zone.restoreRequired,
+                ])
+        }
+    }
+
+    // MARK: Test categories and sessions
+
+    func testCategories() throws -> [TestCategory] {
+        try Row.fetchAll(db, sql: "SELECT * FROM test_category ORDER BY rowid").map(Self.category)
+    }
+
+    func testCategory(id: String) throws -> TestCategory? {
+        try Row.fetchOne(db, sql: "SELECT * FROM test_category WHERE id = ?", arguments: [id]).map(Self.category)
+    }
+
+    func saveTestCategories(_ categories: [TestCategory]) throws {
+        for category in categories {
+            try db.execute(
+                sql: """
+                    INSERT INTO test_category (id, description, default_minutes) VALUES (?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET description = excluded.description, default_minutes = excluded.default_minutes
+                    """,
+                arguments: [category.id, category.description, category.defaultDurationMinutes])
+        }
+    }
+
+    private static let sessionColumns = """
+        test_session.*, test_category.description AS category_description, test_category.default_minutes AS category_minutes
+        FROM test_session JOIN test_category ON test_category.id = test_session.category_id
+        """
+
+    func openSession(customerID: String) throws -> TestSession? {
+        try Row.fetchOne(
+            db, sql: "SELECT \(Self.sessionColumns) WHERE test_session.customer_id = ? AND test_session.ended_at IS NULL",
+            arguments: [customerID]
+        ).map(Self.session)
+    }
+
+    func sessionActive(customerID: String, atMs: Int64) throws -> TestSession? {
+        try Row.fetchOne(
+            db,
+            sql: """
+                SELECT \(Self.sessionColumns)
+                WHERE test_session.customer_id = ? AND test_session.effective_at <= ? AND test_session.expires_at > ?
+                    AND (test_session.ended_at IS NULL OR test_session.ended_at > ?)
+                ORDER BY test_session.effective_at DESC LIMIT 1
+                """,
+            arguments: [customerID, atMs, atMs, atMs]
+        ).map(Self.session)
+    }
+
+    func sessionsDue(atMs: Int64) throws -> [(customerID: String, session: TestSession)] {
+        try Row.fetchAll(
+            db, sql: "SELECT \(Self.sessionColumns) WHERE test_session.ended_at IS NULL AND test_session.expires_at <= ?",
+            arguments: [atMs]
+        ).map { row in (row["customer_id"], Self.session(row)) }
+    }
+
+    func nextExpiry() throws -> Int64? {
+        try Int64.fetchOne(db, sql: "SELECT MIN(expires_at) FROM test_session WHERE ended_at IS NULL")
+    }
+
+    func insertSession(customerID: String, _ session: TestSession) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO test_session (id, customer_id, category_id, effective_at, expires_at, scope, zone_numbers, comment,
+                    has_placed_by, placed_by_id, placed_by_name, has_authorization, authorized_party_id, verified_by, ended_at, end_reason)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)
+                """,
+            arguments: [
+                session.id, customerID, session.category?.id ?? "", session.effectiveAtMs, session.expiresAtMs, session.scope.rawValue,
+                session.zoneNumbers.joined(separator: ","), session.comment, session.placedBy != nil, session.placedBy?.id ?? "",
+                session.placedBy?.name ?? "", session.authorizedBy != nil, session.authorizedBy?.respondingPartyID ?? "",
+                session.authorizedBy?.verifiedBy ?? "",
+            ])
+    }
+
+    func endSession(id: String, atMs: Int64, reason: TestEndReason) throws {
+        try db.execute(
+            sql: "UPDATE test_session SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
+            arguments: [atMs, reason.rawValue, id])
+    }
+
+    // MARK: History and signals
+
+    func appendHistory(customerID: String, _ entry: TestHistoryEntry) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO test_history (customer_id, at, action, session_id, has_category, category_id, category_description,
+                    category_minutes, effective_at, expires_at, has_user, user_id, user_name, comment)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                customerID, entry.atMs, entry.action.rawValue, entry.sessionID, entry.category != nil, entry.category?.id ?? "",
+                entry.category?.description ?? "", entry.category?.defaultDurationMinutes ?? 0, entry.effectiveAtMs, entry.expiresAtMs,
+                entry.user != nil, entry.user?.id ?? "", entry.user?.name ?? "", entry.comment,
+            ])
+    }
+
+    func testHistory(customerID: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+        -> [(PageCursor, TestHistoryEntry)]
+    {
+        let (afterAt, afterRow) = (cursor?.atMs ?? .min, cursor?.rowID ?? .min)
+        return try Row.fetchAll(
+            db,
+            sql: """
+                SELECT * FROM test_history
+                WHERE customer_id = ? AND at BETWEEN ? AND ? AND (at > ? OR (at = ? AND row_id > ?))
+                ORDER BY at, row_id LIMIT ?
+                """,
+            arguments: [customerID, fromMs, toMs, afterAt, afterAt, afterRow, limit]
+        ).map { row in
+            let category: TestCategory? = row["has_category"] ? TestCategory(
+                id: row["category_id"], description: row["category_description"], defaultDurationMinutes: row["category_minutes"]) : nil
+            let user: UserRef? = row["has_user"] ? UserRef(id: row["user_id"], name: row["user_name"]) : nil
+            let entry = TestHistoryEntry(
+                atMs: row["at"], action: TestHistoryAction(rawValue: row["action"]), sessionID: row["session_id"], category: category,
+                effectiveAtMs: row["effective_at"], expiresAtMs: row["expires_at"], user: user, comment: row["comment"])
+            return (PageCursor(atMs: row["at"], rowID: row["row_id"]), entry)
+        }
+    }
+
+    func insertSignal(_ signal: SignalRecord) throws {
+        let result = signal.result
+        try db.execute(
+            sql: """
+                INSERT INTO signal (customer_id, is_test_result, received_at, account_number, zone_number, zone_description,
+                    event_code, qualifier, event_description, user_number, partition, raw, session_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                signal.customerID, signal.isTestResult, result.receivedAtMs, result.accountNumber, result.zoneNumber,
+                result.zoneDescription, result.eventCode, result.qualifier, result.eventDescription, result.userNumber,
+                result.partition, result.rawMessage, result.sessionID,
+            ])
+    }
+
+    func testResults(customerID: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+        -> [(PageCursor, TestResult)]
+    {
+        let (afterAt, afterRow) = (cursor?.atMs ?? .min, cursor?.rowID ?? .min)
+        return try Row.fetchAll(
+            db,
+            sql: """
+                SELECT * FROM signal
+                WHERE customer_id = ? AND is_test_result = 1 AND received_at BETWEEN ? AND ?
+                    AND (received_at > ? OR (received_at = ? AND row_id > ?))
+                ORDER BY received_at, row_id LIMIT ?
+                """,
+            arguments: [customerID, fromMs, toMs, afterAt, afterAt, afterRow, limit]
+        ).map { row in
+            let result = TestResult(
+                receivedAtMs: row["received_at"], accountNumber: row["account_number"], zoneNumber: row["zone_number"],
+                zoneDescription: row["zone_description"], eventCode: row["event_code"], qualifier: row["qualifier"],
+                eventDescription: row["event_description"], userNumber: row["user_number"], partition: row["partition"],
+                rawMessage: row["raw"], sessionID: row["session_id"])
+            return (PageCursor(atMs: row["received_at"], rowID: row["row_id"]), result)
+        }
+    }
+
+    // MARK: Idempotency
+
+    func idempotencyRecord(requestID: String) throws -> IdempotencyRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM idempotency WHERE request_id = ?", arguments: [requestID]).map { row in
+            IdempotencyRecord(
+                requestID: row["request_id"], method: row["method"], fingerprint: UInt64(bitPattern: row["fingerprint"]),
+                response: [UInt8](row["response"] as Data), createdAtMs: row["created_at"])
+        }
+    }
+
+    func saveIdempotencyRecord(_ record: IdempotencyRecord) throws {
+        try db.execute(
+            sql: "INSERT INTO idempotency (request_id, method, fingerprint, response, created_at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [record.requestID, record.method, Int64(bitPattern: record.fingerprint), Data(record.response), record.createdAtMs])
+    }
+
+    // MARK: Row mapping
+
+    private static func address(_ row: Row) -> Address? {
+        guard row["has_address"] as Bool else { return nil }
+        return Address(street1: row["street1"], street2: row["street2"], city: row["city"], state: row["state"], zip: row["zip"])
+    }
+
+    private static func link(_ row: Row) -> AccountLink {
+        AccountLink(
+            customerID: row["customer_id"], accountNumber: row["account_number"], receiverNumber: row["receiver_number"],
+            line: row["line"], state: LinkState(rawValue: row["state"]), linkedAtMs: row["linked_at"], unlinkedAtMs: row["unlinked_at"])
+    }
+
+    private static func category(_ row: Row) -> TestCategory {
+        TestCategory(id: row["id"], description: row["description"], defaultDurationMinutes: row["default_minutes"])
+    }
+
+    private func authority(_ row: Row) throws -> Authority {
+        let id: String = row["id"]
+        let zips = try String.fetchAll(db, sql: "SELECT zip FROM authority_zip WHERE authority_id = ? ORDER BY zip", arguments: [id])
+        return Authority(
+            id: id, type: AuthorityType(rawValue: row["type"]), name: row["name"], phone: row["phone"], address: Self.address(row),
+            servedZips: zips, jurisdiction: Jurisdiction(rawValue: row["jurisdiction"]), permitRequired: row["permit_required"])
+    }
+
+    private static func session(_ row: Row) -> TestSession {
+        let zones: String = row["zone_numbers"]
+        let endedAt: Int64? = row["ended_at"]
+        return TestSession(
+            id: row["id"],
+            category: TestCategory(id: row["category_id"], description: row["category_description"], defaultDurationMinutes: row["category_minutes"]),
+            effectiveAtMs: row["effective_at"], expiresAtMs: row["expires_at"], scope: TestScope(rawValue: row["scope"]),
+            zoneNumbers: zones.isEmpty ? [] : zones.split(separator: ",").map(String.init), comment: row["comment"],
+            placedBy: row["has_placed_by"] ? UserRef(id: row["placed_by_id"], name: row["placed_by_name"]) : nil,
+            authorizedBy: row["has_authorization"]
+                ? TestAuthorization(respondingPartyID: row["authorized_party_id"], verifiedBy: row["verified_by"]) : nil,
+            endedAtMs: endedAt ?? 0, endReason: TestEndReason(rawValue: row["end_reason"]))
+    }
+}

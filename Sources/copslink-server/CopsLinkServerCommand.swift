@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct CopsLinkServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "copslink-server",
+        abstract: "The CopsLink account service: RPC server and store administration.",
+        subcommands: [ServeCommand.self, ImportAuthoritiesCommand.self],
+        defaultSubcommand: ServeCommand.self)
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import CopsLinkAccounts
+import CopsLinkSQLite
+import CopsLinkCodecs
+import Foundation
+
+struct ImportAuthoritiesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import-authorities",
+        abstract: "Loads the authority directory from a CSV file (entries with the same id are replaced).",
+        discussion: """
+            Columns: \(AuthorityCSV.header.joined(separator: ","))
+            type: police, fire, medical, guard, electrical. jurisdiction: city, county, state, military, university, regional.
+            served_zips: five-digit zips separated by spaces or semicolons. permit_required: yes or no.
+
+            Example:
+              copslink-server import-authorities --database data/copslink.sqlite Sources/CopsLinkAccounts/Resources/authorities-sample.csv
+            """)
+
+    @Option(help: "Path of the SQLite database file.") var database = "copslink.sqlite"
+    @Argument(help: "The CSV file.") var file: String
+
+    func run() async throws {
+        let text: String
+        do {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            throw ValidationError("cannot read \(file): \(error.localizedDescription)")
+        }
+        let authorities: [Authority]
+        do {
+            authorities = try AuthorityCSV.parse(text)
+        } catch {
+            throw ValidationError("\(file): \(error.message)")
+        }
+        let store = try SQLiteAccountStore(path: database)
+        try await store.write { try $0.saveAuthorities(authorities) }
+        try store.close()
+        print("imported \(authorities.count) authorities into \(database)")
+    }
+}
