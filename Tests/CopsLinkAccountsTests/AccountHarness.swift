@@ -1,0 +1,124 @@
+import CopsLinkAccounts
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkServices
+import CopsLinkSQLite
+import CopsLinkTransport
+import Foundation
+import Logging
+import Testing
+
+/// A running account service over loopback TCP on a fresh SQLite file, with a clock the test moves.
+struct AccountFixture: Sendable {
+    let client: AccountService.Client
+    let store: SQLiteAccountStore
+    let clock: ManualAccountClock
+    let expiry: TestExpiryScheduler
+    let databasePath: String
+
+    /// 2026-11-28T12:00:00Z
+    static let start: Int64 = 1_795_867_200_000
+}
+
+func temporaryDatabasePath() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("copslink-test-\(UUID().uuidString).sqlite").path
+}
+
+func quietLogger() -> Logger {
+    var logger = Logger(label: "copslink.test")
+    logger.logLevel = .critical
+    return logger
+}
+
+/// Runs `body` against a fresh account service with the sample authority directory loaded.
+func withAccountService<Result: Sendable>(
+    configuration: AccountServiceConfiguration = AccountServiceConfiguration(),
+    _ body: (AccountFixture) async throws -> Result
+) async throws -> Result {
+    let path = temporaryDatabasePath()
+    defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+    let store = try SQLiteAccountStore(path: path)
+    let authorities = try DemoData.sampleAuthorities()
+    try await store.write { try $0.saveAuthorities(authorities) }
+    let clock = ManualAccountClock(nowMs: AccountFixture.start)
+    let expiry = TestExpiryScheduler(store: store, clock: clock, logger: quietLogger())
+    var router = RPCRouter()
+    AccountServiceImplementation(store: store, clock: clock, configuration: configuration, expiry: expiry).registerMethods(with: &router)
+    return try await TCPServer.withServer(configuration: ServerConfiguration(), router: router, logger: quietLogger()) { server in
+        try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port!)) { transport in
+            try await body(AccountFixture(
+                client: AccountService.Client(wrapping: RPCClient(transport: transport)), store: store, clock: clock, expiry: expiry,
+                databasePath: path))
+        }
+    }
+}
+
+/// A customer in Provo (84601) with four equipment zones and two responding parties.
+func provoCustomer(_ id: String = "cust-1") -> (Customer, [RespondingParty]) {
+    let customer = Customer(
+        id: id, firstName: "Ada", lastName: "Lovelace",
+        address: Address(street1: "1 Main St", city: "Provo", state: "UT", zip: "84601"), premisePhone: "801-555-0100",
+        passcode: "secret-owl",
+        equipment: [
+            Equipment(id: "eq-1", name: "Front door", zoneNumber: "001", zoneDescription: "Front door", installed: true),
+            Equipment(id: "eq-2", name: "Back door", zoneNumber: "002", zoneDescription: "Back door", installed: true),
+            Equipment(id: "eq-3", name: "Motion", zoneNumber: "003", zoneDescription: "Motion", installed: true),
+            Equipment(id: "eq-4", name: "Smoke", zoneNumber: "004", zoneDescription: "Smoke", installed: true),
+        ])
+    let parties = [
+        RespondingParty(
+            id: "p-2", priority: 2, firstName: "Charles", lastName: "Babbage", phones: [Phone(number: "801-555-0103", type: .home)],
+            email: "charles@example.com", language: "en", passcode: "party-secret-2", hasKey: false, relation: "friend",
+            enhancedVerification: false, role: .contact),
+        RespondingParty(
+            id: "p-1", priority: 1, firstName: "Ada", lastName: "Lovelace", phones: [Phone(number: "801-555-0102", type: .mobile, extension: "12")],
+            email: "ada@example.com", language: "en", passcode: "party-secret-1", hasKey: true, relation: "owner",
+            enhancedVerification: true, role: .keyholder),
+    ]
+    return (customer, parties)
+}
+
+/// Links `provoCustomer(id)` and returns its account.
+@discardableResult
+func linkProvoCustomer(_ fixture: AccountFixture, _ id: String = "cust-1", accountNumber: String = "") async throws -> Account {
+    let (customer, parties) = provoCustomer(id)
+    let response = try await fixture.client.linkAccount(
+        LinkAccountRequest(customer: customer, respondingParties: parties, accountNumber: accountNumber))
+    return try #require(response.account)
+}
+
+/// Expects `body` to fail with `code`; returns the error.
+@discardableResult
+func expectRPCError(
+    _ code: StatusCode, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void
+) async -> RPCError? {
+    do {
+        try await body()
+        Issue.record("expected \(code.name), but the call succeeded", sourceLocation: sourceLocation)
+        return nil
+    } catch let error as RPCError {
+        #expect(error.code == code, "expected \(code.name), got \(error)", sourceLocation: sourceLocation)
+        return error
+    } catch {
+        Issue.record("expected RPCError \(code.name), got \(error)", sourceLocation: sourceLocation)
+        return nil
+    }
+}
+
+/// An async sequence over an array.
+struct Messages<Element: Sendable>: AsyncSequence, Sendable {
+    let elements: [Element]
+    init(_ elements: [Element]) { self.elements = elements }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var index = 0
+        let elements: [Element]
+        mutating func next() async -> Element? {
+            guard index < elements.count else { return nil }
+            defer { index += 1 }
+            return elements[index]
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(elements: elements) }
+}

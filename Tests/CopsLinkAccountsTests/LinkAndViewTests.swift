@@ -1,0 +1,135 @@
+import CopsLinkAccounts
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkServices
+import CopsLinkSQLite
+import Testing
+
+@Suite("Link, view, unlink, sync")
+struct LinkAndViewTests {
+    @Test func linkCreatesAnAccountAndGetAccountShowsTheCentralStationView() async throws {
+        try await withAccountService { fixture in
+            let linked = try await linkProvoCustomer(fixture)
+            #expect(linked.linkState == .linked)
+            #expect(linked.accountNumber.hasPrefix("CL-"))
+            let account = try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1"))
+            #expect(account == linked)
+            #expect(account.customer?.passcode == "", "the customer's passcode never leaves the server")
+            #expect(account.customer?.address?.zip == "84601")
+            #expect(account.respondingParties.map(\.id) == ["p-1", "p-2"], "ordered by priority")
+            #expect(account.respondingParties.first == CentralStationParty(
+                id: "p-1", priority: 1, firstName: "Ada", lastName: "Lovelace",
+                phones: [Phone(number: "801-555-0102", type: .mobile, extension: "12")], role: .keyholder, hasKey: true))
+            #expect(account.testStatus == TestStatus(onTest: false))
+            #expect(account.linkedAtMs == AccountFixture.start)
+        }
+    }
+
+    @Test func linkingAnExistingAccountNumberAndConflicts() async throws {
+        try await withAccountService { fixture in
+            let (customer, parties) = provoCustomer("cust-1")
+            let response = try await fixture.client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties, accountNumber: "22-8761"))
+            #expect(response.created == false)
+            #expect(response.account?.accountNumber == "22-8761")
+            let again = await expectRPCError(.alreadyExists) {
+                _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: customer, accountNumber: "22-9999"))
+            }
+            #expect(again?.message == "Customer 'cust-1' is already linked to central-station account 22-8761.")
+            let (other, _) = provoCustomer("cust-2")
+            let taken = await expectRPCError(.alreadyExists) {
+                _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: other, accountNumber: "22-8761"))
+            }
+            #expect(taken?.message == "Account number 22-8761 belongs to customer 'cust-1'.")
+            await expectRPCError(.invalidArgument) {
+                _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: other, accountNumber: "22 8761!"))
+            }
+            await expectRPCError(.invalidArgument) { _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: nil)) }
+        }
+    }
+
+    @Test func unknownCustomerIsNotFound() async throws {
+        try await withAccountService { fixture in
+            let error = await expectRPCError(.notFound) { _ = try await fixture.client.getAccount(GetAccountRequest(customerID: "nobody")) }
+            #expect(error?.message == "No customer 'nobody' is linked to a central-station account.")
+            await expectRPCError(.notFound) { _ = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "nobody")) }
+            await expectRPCError(.notFound) { _ = try await fixture.client.getTestStatus(GetTestStatusRequest(customerID: "nobody")) }
+        }
+    }
+
+    @Test func unlinkDeletesNothingAndIsIdempotent() async throws {
+        try await withAccountService { fixture in
+            try await linkProvoCustomer(fixture)
+            fixture.clock.advance(byMs: 1000)
+            let first = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
+            #expect(first.wasLinked)
+            #expect(first.account?.linkState == .unlinked)
+            #expect(first.account?.unlinkedAtMs == AccountFixture.start + 1000)
+            let second = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
+            #expect(!second.wasLinked)
+            let account = try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1"))
+            #expect(account.respondingParties.count == 2, "unlinking deletes nothing")
+            #expect(account.customer?.equipment.count == 4)
+            // Everything but Get, Link and Unlink is refused on an unlinked account.
+            let refused = await expectRPCError(.failedPrecondition) {
+                _ = try await fixture.client.placeOnTest(PlaceOnTestRequest(customerID: "cust-1", categoryID: "service", durationHours: 1))
+            }
+            #expect(refused?.message == "The central-station account of customer 'cust-1' is unlinked; link it first.")
+            await expectRPCError(.failedPrecondition) {
+                _ = try await fixture.client.setCentralStationZones(SetCentralStationZonesRequest(customerID: "cust-1", zones: []))
+            }
+            // Linking again restores it.
+            let (customer, parties) = provoCustomer("cust-1")
+            let relinked = try await fixture.client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties, accountNumber: account.accountNumber))
+            #expect(relinked.account?.linkState == .linked)
+        }
+    }
+
+    @Test func syncCustomerReplacesNameAddressContactsAndEquipment() async throws {
+        try await withAccountService { fixture in
+            try await linkProvoCustomer(fixture)
+            var (customer, parties) = provoCustomer("cust-1")
+            customer.lastName = "King"
+            customer.passcode = ""
+            customer.address?.street1 = "2 Center St"
+            customer.equipment.removeLast()
+            parties.removeFirst()
+            let synced = try await fixture.client.syncCustomer(SyncCustomerRequest(customer: customer, respondingParties: parties))
+            #expect(synced.account?.customer?.lastName == "King")
+            #expect(synced.account?.customer?.address?.street1 == "2 Center St")
+            #expect(synced.account?.customer?.equipment.count == 3)
+            #expect(synced.account?.respondingParties.map(\.id) == ["p-1"])
+            let stored = try await fixture.store.read { try $0.customer(id: "cust-1") }
+            #expect(stored?.passcode == "secret-owl", "an empty passcode in a sync keeps the stored one")
+            await expectRPCError(.invalidArgument) {
+                customer.address?.zip = "8460"
+                _ = try await fixture.client.syncCustomer(SyncCustomerRequest(customer: customer))
+            }
+        }
+    }
+
+    @Test func zonesAreMappedToEquipmentOrListedApart() async throws {
+        try await withAccountService { fixture in
+            try await linkProvoCustomer(fixture)
+            let zones = [
+                Zone(zoneNumber: "001", description: "Front door", eventType: .burglary),
+                Zone(zoneNumber: "004", description: "Smoke", eventType: .fire),
+                Zone(zoneNumber: "010", description: "Panic button", eventType: .panic),
+            ]
+            let response = try await fixture.client.setCentralStationZones(SetCentralStationZonesRequest(customerID: "cust-1", zones: zones))
+            #expect(response.mappedZones.map { $0.zone?.zoneNumber } == ["001", "004"])
+            #expect(response.mappedZones.map { $0.equipment?.id } == ["eq-1", "eq-4"])
+            #expect(response.unmappedZones.map(\.zoneNumber) == ["010"])
+            let account = try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1"))
+            #expect(account.mappedZones == response.mappedZones)
+            #expect(account.unmappedZones == response.unmappedZones)
+            let bad = await expectRPCError(.invalidArgument) {
+                _ = try await fixture.client.setCentralStationZones(SetCentralStationZonesRequest(customerID: "cust-1", zones: [Zone(zoneNumber: "1")]))
+            }
+            #expect(bad?.message == "Zone number '1' must be three digits from 001 to 999.")
+            await expectRPCError(.invalidArgument) {
+                _ = try await fixture.client.setCentralStationZones(SetCentralStationZonesRequest(
+                    customerID: "cust-1", zones: [Zone(zoneNumber: "005"), Zone(zoneNumber: "005")]))
+            }
+        }
+    }
+}
