@@ -146,6 +146,14 @@ func decodeAccountMessage<T: ProtobufCCodable>(_ type: T.Type, _ bytes: [UInt8])
         #expect(defaultFields(of: sample.value) == [])
     }
 
+    @Test func defaultFieldsFindsUnsetFields() {
+        let zone = MappedZone(zone: Zone(zoneNumber: "001", partition: 2), equipment: nil)
+        #expect(defaultFields(of: zone) == [
+            ".zone.description", ".zone.eventType", ".zone.equipmentType", ".zone.location", ".zone.restoreRequired", ".equipment",
+        ])
+        #expect(defaultFields(of: TestSession(id: "x", zoneNumbers: [])).contains(".zoneNumbers"))
+    }
+
     @Test(arguments: samples)
     func roundTrip(_ sample: AnyAccountMessage) throws {
         func check<T: ProtobufCCodable & Hashable>(_ value: T) throws {
@@ -176,6 +184,12 @@ func decodeAccountMessage<T: ProtobufCCodable>(_ type: T.Type, _ bytes: [UInt8])
         let session = TestSession(id: "", zoneNumbers: ["", "001", ""])
         #expect(session.serializedBytes() == [0x32, 0x00, 0x32, 0x03, 0x30, 0x30, 0x31, 0x32, 0x00])
         #expect(try decodeAccountMessage(TestSession.self, session.serializedBytes()) == session)
+    }
+
+    @Test func stringsEndAtNUL() throws {
+        // protobuf-c's string fields are `char *`: an embedded NUL ends the string, on encode and on decode.
+        #expect(UserRef(id: "a\u{0}b").serializedBytes() == [0x0A, 0x01, 0x61])
+        #expect(try decodeAccountMessage(UserRef.self, [0x0A, 0x03, 0x61, 0x00, 0x62]) == UserRef(id: "a"))
     }
 
     @Test func negativeEnumNumbersSurvive() throws {
