@@ -4,8 +4,9 @@ import CopsLinkServices
 
 extension AccountServiceImplementation {
     /// Ingests a stream of received signals in batches, one transaction per batch. A signal of an account on test,
-    /// in the test's zone scope, becomes a test result; any other becomes plain signal history. Unusable signals are
-    /// listed as rejected; they never fail the stream.
+    /// in the test's zone scope, becomes a test result; any other becomes plain signal history. Unusable signals
+    /// (malformed, unknown or unlinked account) are listed as rejected; they never fail the stream. Signals are a feed,
+    /// not a mutation with a request id: a replayed stream is stored again.
     public func reportSignals(_ signals: RequestStream<Signal>, context: ServerContext) async throws -> ReportSignalsResponse {
         var response = ReportSignalsResponse()
         var batch: [(index: UInt32, signal: ParsedSignal)] = []
@@ -32,6 +33,9 @@ extension AccountServiceImplementation {
             try batch.map { index, signal in
                 guard let link = try transaction.link(accountNumber: signal.accountNumber) else {
                     return (index, .failure(AccountError(.notFound, "unknown account number \(signal.accountNumber)")))
+                }
+                guard link.state == .linked else {
+                    return (index, .failure(AccountError(.failedPrecondition, "account \(signal.accountNumber) is unlinked")))
                 }
                 let customer = try transaction.customer(id: link.customerID)
                 let zoneDescription = signal.zone.isEmpty ? "" :

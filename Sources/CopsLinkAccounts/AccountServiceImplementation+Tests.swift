@@ -37,17 +37,18 @@ extension AccountServiceImplementation {
         }
         for zone in request.zoneNumbers { try Validation.checkZone(zone) }
         guard Set(request.zoneNumbers).count == request.zoneNumbers.count else { throw AccountError.invalid("A zone is listed twice.") }
-        let now = clock.nowMs()
-        let effective = request.effectiveAtMs == 0 ? now : request.effectiveAtMs
-        guard effective >= now - configuration.effectiveTimeSkewMs else {
-            throw AccountError.invalid("The effective time lies in the past; choose now or later.")
-        }
-        guard effective <= now + AccountServiceConfiguration.hardMaximumTestMinutes * 60_000 else {
-            throw AccountError.invalid("The effective time lies more than 30 days ahead.")
-        }
+        let skew = configuration.effectiveTimeSkewMs
         var cleared = request
         cleared.requestID = ""
         let response = try await mutate(AccountService.Method.placeOnTest, request, cleared, requestID: request.requestID, context: context) { transaction, now in
+            // Checked against the clock here, after the request id: a late retry still gets its first answer.
+            let effective = request.effectiveAtMs == 0 ? now : request.effectiveAtMs
+            guard effective >= now - skew else {
+                throw AccountError.invalid("The effective time lies in the past; choose now or later.")
+            }
+            guard effective <= now + AccountServiceConfiguration.hardMaximumTestMinutes * 60_000 else {
+                throw AccountError.invalid("The effective time lies more than 30 days ahead.")
+            }
             _ = try Self.linkedAccount(transaction, request.customerID)
             guard let category = try transaction.testCategory(id: request.categoryID) else {
                 throw AccountError.invalid("Unknown test category '\(request.categoryID)'; ListTestCategories names them.")
@@ -146,12 +147,13 @@ extension AccountServiceImplementation {
     }
 
     static func hoursAndMinutes(_ minutes: Int64) -> String {
+        func count(_ value: Int64, _ unit: String) -> String { value == 1 ? "1 \(unit)" : "\(value) \(unit)s" }
         let hours = minutes / 60
         let rest = minutes % 60
         switch (hours, rest) {
-        case (0, _): return "\(rest) minutes"
-        case (_, 0): return "\(hours) hours"
-        default: return "\(hours) hours \(rest) minutes"
+        case (0, _): return count(rest, "minute")
+        case (_, 0): return count(hours, "hour")
+        default: return "\(count(hours, "hour")) \(count(rest, "minute"))"
         }
     }
 }

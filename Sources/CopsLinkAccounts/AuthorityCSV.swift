@@ -49,7 +49,9 @@ public enum AuthorityCSV {
         var characters = line.makeIterator()
         while let character = characters.next() {
             switch (character, quoted) {
-            case ("\"", false) where current.isEmpty: quoted = true
+            case ("\"", false) where current.allSatisfy({ $0 == " " || $0 == "\t" }):
+                current = ""
+                quoted = true
             case ("\"", true):
                 if let next = characters.next() {
                     if next == "\"" {

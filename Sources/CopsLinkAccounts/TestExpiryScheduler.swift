@@ -7,6 +7,7 @@ public actor TestExpiryScheduler {
     private let clock: any AccountClock
     private let logger: Logger
     private var sleeper: Task<Void, any Error>?
+    private var wakeRequested = false
     /// Longest sleep between passes, so that a stepped wall clock is noticed. Default 60 s.
     private let maximumSleepMs: Int64
 
@@ -21,9 +22,12 @@ public actor TestExpiryScheduler {
     public func run() async {
         while !Task.isCancelled {
             do {
+                wakeRequested = false
                 try await expireDue()
                 let now = clock.nowMs()
                 let next = try await store.read { try $0.nextExpiry() } ?? .max
+                // A session placed while we read may expire sooner than `next`: plan again.
+                if wakeRequested { continue }
                 let wakeAt = min(next, now + maximumSleepMs)
                 let clock = self.clock
                 let sleeper = Task { try await clock.sleep(untilMs: wakeAt) }
@@ -47,6 +51,7 @@ public actor TestExpiryScheduler {
 
     /// A new session may expire before the current sleep ends: re-plan now.
     public func wake() {
+        wakeRequested = true
         sleeper?.cancel()
     }
 }

@@ -72,17 +72,15 @@ final class ClientCall: ClientCallStream, Sendable {
         let size = buffer.writeFrame(.message, header: NoMessage.header, payload: message)
         try checkFrameSize(size, headerSize: 0)
         try await withCancellation { () throws(RPCError) in try await credit.acquire(size - Frame.minimumEncodedSize) }
-        let connection = self.connection
         let frame = buffer
-        connection.eventLoop.execute { connection.value.writeCallFrame(frame, for: self) }
+        connection.run { $0.writeCallFrame(frame, for: self) }
     }
 
     func finishSending() {
         var buffer = allocator.buffer(capacity: Frame.minimumEncodedSize)
         buffer.writeFrame(.message, flags: .endStream, header: NoMessage.header, payload: NoMessage.payload)
-        let connection = self.connection
         let frame = buffer
-        connection.eventLoop.execute { connection.value.writeCallFrame(frame, for: self, endsStream: true) }
+        connection.run { $0.writeCallFrame(frame, for: self, endsStream: true) }
     }
 
     func next() async throws(RPCError) -> ClientStreamPart {
@@ -90,21 +88,13 @@ final class ClientCall: ClientCallStream, Sendable {
             return .end(trailers: trailers.value)
         }
         if case .message(let bytes) = part, let grant = credit.inboundConsumed(bytes.count) {
-            let connection = self.connection
-            connection.eventLoop.execute { connection.value.grantCredit(grant, for: self) }
+            connection.run { $0.grantCredit(grant, for: self) }
         }
         return part
     }
 
     func cancel() {
-        let connection = self.connection
-        if connection.eventLoop.inEventLoop {
-            connection.value.cancel(self, RPCError(code: .cancelled, message: "the call was cancelled by the client"))
-        } else {
-            connection.eventLoop.execute {
-                connection.value.cancel(self, RPCError(code: .cancelled, message: "the call was cancelled by the client"))
-            }
-        }
+        connection.run { $0.cancel(self, RPCError(code: .cancelled, message: "the call was cancelled by the client")) }
     }
 
     /// Runs `body`, cancelling the call if the calling task is cancelled meanwhile.

@@ -30,8 +30,7 @@ final class ClientConnection: Sendable {
     }
 
     /// Connects, sends the preface and SETTINGS, and waits for the server's SETTINGS.
-    static func connect(_ configuration: ClientConfiguration, group: any EventLoopGroup) -> EventLoopFuture<ClientConnection> {
-        let eventLoop = group.next()
+    static func connect(_ configuration: ClientConfiguration, eventLoop: any EventLoop) -> EventLoopFuture<ClientConnection> {
         let state = ConnectionState()
         let ready = eventLoop.makePromise(of: PeerLimits.self)
         let bootstrap = ClientBootstrap(group: eventLoop)
@@ -73,10 +72,7 @@ final class ClientConnection: Sendable {
 
     /// Hands `call` to the event loop, which starts it as soon as a slot is free.
     func start(_ call: ClientCall, requestFrame: ByteBuffer, timeout: Duration?, endsStream: Bool) {
-        let handler = self.handler
-        handler.eventLoop.execute {
-            handler.value.start(call, requestFrame: requestFrame, timeout: timeout, endsStream: endsStream)
-        }
+        handler.run { $0.start(call, requestFrame: requestFrame, timeout: timeout, endsStream: endsStream) }
     }
 
     func close() async {

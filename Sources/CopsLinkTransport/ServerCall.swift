@@ -32,9 +32,8 @@ final class ServerCall: ServerCallStream, Sendable {
     func nextRequest() async throws(RPCError) -> (any MessageBytes)? {
         guard let message = try await requests.next() else { return nil }
         if let grant = credit.inboundConsumed(message.readableBytes) {
-            let connection = self.connection
             let id = self.id
-            connection.eventLoop.execute { connection.value.grantCredit(callID: id, increment: grant) }
+            connection.run { $0.grantCredit(callID: id, increment: grant) }
         }
         return message
     }
@@ -44,10 +43,9 @@ final class ServerCall: ServerCallStream, Sendable {
         let size = buffer.writeFrame(.message, callID: id, header: NoMessage.header, payload: message)
         try checkFrameSize(size)
         try await credit.acquire(size - Frame.minimumEncodedSize)
-        let connection = self.connection
         let id = self.id
         let frame = buffer
-        connection.eventLoop.execute { connection.value.writeCallFrame(frame, callID: id) }
+        connection.run { $0.writeCallFrame(frame, callID: id) }
     }
 
     func finish(_ outcome: CallOutcome) {
@@ -64,14 +62,9 @@ final class ServerCall: ServerCallStream, Sendable {
             buffer.writeFrame(.end, callID: id, header: EndHeader(error: violation), payload: NoMessage.payload)
         }
         credit.close(RPCError(code: .cancelled, message: "the call has ended"))
-        let connection = self.connection
         let id = self.id
         let endFrame = buffer
-        if connection.eventLoop.inEventLoop {
-            connection.value.callFinished(callID: id, endFrame: endFrame)
-        } else {
-            connection.eventLoop.execute { connection.value.callFinished(callID: id, endFrame: endFrame) }
-        }
+        connection.run { $0.callFinished(callID: id, endFrame: endFrame) }
     }
 
     /// Ends the call without an END frame (the peer cancelled or the connection is gone).

@@ -32,6 +32,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private var context: ChannelHandlerContext!
     private var loopBound: NIOLoopBound<ServerConnectionHandler>!
+    private var executor: EventLoopTaskExecutor?
     private var phase = Phase.awaitingPreface
     private var peerLimits = PeerLimits(SettingsHeader())
     private var peer = "unknown"
@@ -57,6 +58,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        if configuration.runsHandlersOnEventLoop { executor = EventLoopTaskExecutor(eventLoop: context.eventLoop) }
         if let address = context.channel.remoteAddress {
             peer = "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
         }
@@ -198,7 +200,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let serverContext = ServerContext(
             descriptor: route.descriptor, metadata: header.metadata, deadline: deadline, peer: peer, callID: id)
         let dispatcher = self.dispatcher
-        record.task = Task { await dispatcher.run(route, stream: call, context: serverContext) }
+        record.task = Task(executorPreference: executor) { await dispatcher.run(route, stream: call, context: serverContext) }
         calls[id] = record
         idleTimer?.cancel()
         idleTimer = nil

@@ -9,7 +9,11 @@ import Synchronization
 /// when it fails or the server sends GOAWAY.
 public final class TCPClientTransport: ClientTransport, Sendable {
     public let configuration: ClientConfiguration
-    private let group: any EventLoopGroup
+    /// The event loop every connection of this transport lives on.
+    public let eventLoop: any EventLoop
+    /// Callers that prefer this executor (`withTaskExecutorPreference`) run on the connection's thread and make calls
+    /// without any thread switch: what load generators and latency-sensitive callers want.
+    public let executor: EventLoopTaskExecutor
     private let state = Mutex(State())
 
     private struct State {
@@ -23,7 +27,8 @@ public final class TCPClientTransport: ClientTransport, Sendable {
 
     public init(configuration: ClientConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
-        self.group = group
+        self.eventLoop = group.next()
+        self.executor = EventLoopTaskExecutor(eventLoop: eventLoop)
     }
 
     /// Runs `body` with a transport that is closed when it returns.
@@ -125,7 +130,7 @@ public final class TCPClientTransport: ClientTransport, Sendable {
             if let nextAttempt = state.nextAttempt, ContinuousClock.now < nextAttempt, let failure = state.lastFailure {
                 return .fail(RPCError(code: .unavailable, message: "\(failure.message); next reconnect attempt in \(nextAttempt - .now)"))
             }
-            let future = ClientConnection.connect(configuration, group: group)
+            let future = ClientConnection.connect(configuration, eventLoop: eventLoop)
             state.connecting = future
             future.whenComplete { [self] result in self.connectFinished(result) }
             return .wait(future)

@@ -1,0 +1,179 @@
+import CopsLinkAccounts
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkServices
+import CopsLinkSQLite
+import Testing
+
+@Suite("Authorities: search, add, remove")
+struct AuthorityTests {
+    static let provoPD = Authority(
+        id: "ut-provo-pd", type: .police, name: "Provo Police Department", phone: "801-852-6210",
+        address: Address(street1: "48 S 300 W", city: "Provo", state: "UT", zip: "84601"),
+        servedZips: ["84601", "84602", "84603", "84604", "84606"], jurisdiction: .city, permitRequired: true)
+
+    func search(_ fixture: AccountFixture, _ type: AuthorityType, zip: String = "", customerID: String = "") async throws -> [String] {
+        try await fixture.client.searchAuthorities(SearchAuthoritiesRequest(customerID: customerID, type: type, zip: zip)).authorities.map(\.id)
+    }
+
+    func add(_ fixture: AccountFixture, _ authorities: [AuthorityToAdd], requestID: String = "") async throws -> [AccountAuthority] {
+        try await fixture.client.addAccountAuthorities(AddAccountAuthoritiesRequest(
+            requestID: requestID, customerID: "cust-1", authorities: authorities, addedBy: "tech-7")).added
+    }
+
+    func authoritiesOnAccount(_ fixture: AccountFixture) async throws -> [AccountAuthority] {
+        try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1")).authorities
+    }
+
+    @Test func searchByTypeAndZip() async throws {
+        try await withAccountService { fixture in
+            try await linkProvoCustomer(fixture)
+            let police = try await fixture.client.searchAuthorities(SearchAuthoritiesRequest(type: .police, zip: "84601")).authorities
+            #expect(police.map(\.id) == ["ut-provo-pd", "ut-utah-county-so"], "by name")
+            #expect(police.first == Self.provoPD, "the whole directory entry")
+            #expect(police.last?.permitRequired == false)
+            #expect(try await search(fixture, .police, zip: "84601-1234") == ["ut-provo-pd", "ut-utah-county-so"], "zip+4 uses its 5 digits")
+            #expect(try await search(fixture, .fire, zip: "84601") == ["ut-provo-fd"])
+            #expect(try await search(fixture, .medical, zip: "84601") == ["ut-intermountain-ems", "ut-provo-ems"])
+            #expect(try await search(fixture, .guard_, zip: "84601") == ["ut-valley-guard"])
+            #expect(try await search(fixture, .electrical, zip: "84601") == ["ut-rmp-electrical"])
+            #expect(try await search(fixture, .police, zip: "84602") == ["ut-byu-pd", "ut-provo-pd"])
+            // No zip: the customer's.
+            #expect(try await search(fixture, .police, customerID: "cust-1") == ["ut-provo-pd", "ut-utah-county-so"])
+            #expect(try await search(fixture, .fire, customerID: "cust-1") == ["ut-provo-fd"])
+            // An explicit zip wins over the customer's.
+            #expect(try await search(fixture, .police, zip: "78701", customerID: "cust-1") == ["tx-austin-pd", "tx-travis-so"])
+            #expect(try await search(fixture, .police, zip: "99999") == [], "a zip nobody serves")
+            #expect(try await search(fixture, .guard_, zip: "78701") == [])
+        }
+    }
+
+    @Test func searchRejectsMissingTypeAndBadZips() async throws {
+        try await withAccountService { fixture in
+            try await linkProvoCustomer(fixture)
+            let noType = await expectRPCError(.invalidArgument) { _ = try await search(fixture, .unspecified, zip: "84601") }
+            #expect(noType?.message == "Choose an authority type (police, fire, medical, guard, electrical).")
+            for zip in ["8460", "84601-12", "abcde", "846011", "84601-", "84601 1234", "84601-123a"] {
+                let error = await expectRPCError(.invalidArgument) { _ = try await search(fixture, .police, zip: zip) }
+                #expect(error?.message == "Zip code '\(zip)' must look like 84601 or 84601-1234.")
+            }
+            let neither = await expectRPCError(.invalidArgument) { _ = try await search(fixture, .police) }
+            #expect(neither?.message == "Type a zip code, or name the customer whose zip code to use.")
+            await expectRPCError(.notFound) { _ = try await search(fixture, .police, customerID: "nobody") }
+        }
+    }
+
+    @Test func addSeveralAtOnceThenGetAccountListsThem() async throws {
+        try await withAccountService { fixture in
+            try await linkProvoCustomer(fixture)
+            let added = try await add(fixture, [
+                AuthorityToAdd(authorityID: "ut-provo-pd", permitNumber: "PD-4411"),
+                AuthorityToAdd(authorityID: "ut-provo-fd"),
+                AuthorityToAdd(authorityID: "ut-provo-ems"),
+            ])
+            #expect(added.map { $0.authority?.id } == ["ut-provo-pd", "ut-provo-fd", "ut-provo-ems"])
+            #expect(added.first?.authority == Self.provoPD)
+            #expect(added.map(\.permitNumber) == ["PD-4411", "", ""])
+            #expect(added.allSatisfy { $0.addedAtMs == AccountFixture.start && $0.addedBy == "tech-7" && !$0.id.isEmpty })
+            #expect(Set(added.map(\.id)).count == 3, "each entry has its own id")
+            let listed = try await authoritiesOnAccount(fixture)
+            #expect(Set(listed) == Set(added))
+            #expect(listed.count == 3)
+        }
+    }
+
+    @Test func addRefusesWhatBreaksTheRules() async throws {
+        try await withAccountService { fixture in
+            try await linkProvoCustomer(fixture)
+            let notServing = await expectRPCError(.failedPrecondition) { _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-orem-pd", permitNumber: "1")]) }
+            #expect(notServing?.message == "Orem Police Department does not serve the customer's zip code 84601.")
+            let unknown = await expectRPCError(.notFound) { _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-nowhere-pd")]) }
+            #expect(unknown?.message == "No authority 'ut-nowhere-pd' in the directory.")
+            let noPermit = await expectRPCError(.invalidArgument) { _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-pd")]) }
+            #expect(noPermit?.message == "Provo Police Department requires a permit number.")
+            await expectRPCError(.invalidArgument) { _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-valley-guard")]) }
+            let twiceInOne = await expectRPCError(.alreadyExists) {
+                _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-fd"), AuthorityToAdd(authorityID: "ut-provo-fd")])
+            }
+            #expect(twiceInOne?.message == "Provo Fire & Rescue is already an authority of this account.")
+            let empty = await expectRPCError(.invalidArgument) { _ = try await add(fixture, []) }
+            #expect(empty?.message == "Choose at least one authority to add.")
+            #expect(try await authoritiesOnAccount(fixture) == [], "nothing was added by the refused calls")
+
+            // Across requests.
+            _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-fd")])
+            let again = await expectRPCError(.alreadyExists) { _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-fd")]) }
+            #expect(again?.message == "Provo Fire & Rescue is already an authority of this account.")
+            // One per type.
+            _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-utah-county-so")])
+            let secondPolice = await expectRPCError(.alreadyExists) {
+                _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-pd", permitNumber: "PD-1")])
+            }
+            #expect(secondPolice?.message == "The account already has a police authority (Utah County Sheriff's Office); remove it first.")
+            #expect(try await authoritiesOnAccount(fixture).compactMap { $0.authority?.id }.sorted() == ["ut-provo-fd", "ut-utah-county-so"])
+        }
+    }
+
+    @Test func aFailedAddChangesNothing() async throws {
+        try await withAccountService { fixture in
+            try await linkProvoCustomer(fixture)
+            // The first entry is fine; the second is refused: neither is added.
+            await expectRPCError(.failedPrecondition) {
+                _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-fd"), AuthorityToAdd(authorityID: "ut-orem-fd")])
+            }
+            await expectRPCError(.invalidArgument) {
+                _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-ems"), AuthorityToAdd(authorityID: "ut-provo-pd")])
+            }
+            await expectRPCError(.notFound) {
+                _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-rmp-electrical"), AuthorityToAdd(authorityID: "nope")])
+            }
+            #expect(try await authoritiesOnAccount(fixture) == [])
+            // And each of the valid ones can still be added afterwards.
+            let added = try await add(fixture, [
+                AuthorityToAdd(authorityID: "ut-provo-fd"), AuthorityToAdd(authorityID: "ut-provo-ems"), AuthorityToAdd(authorityID: "ut-rmp-electrical"),
+            ])
+            #expect(added.count == 3)
+        }
+    }
+
+    @Test func removeOne() async throws {
+        try await withAccountService { fixture in
+            try await linkProvoCustomer(fixture)
+            let added = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-fd"), AuthorityToAdd(authorityID: "ut-provo-ems")])
+            let fire = try #require(added.first)
+            let removed = try await fixture.client.removeAccountAuthority(RemoveAccountAuthorityRequest(customerID: "cust-1", accountAuthorityID: fire.id))
+            #expect(removed.removed == fire)
+            #expect(try await authoritiesOnAccount(fixture) == [added[1]])
+            let unknown = await expectRPCError(.notFound) {
+                _ = try await fixture.client.removeAccountAuthority(RemoveAccountAuthorityRequest(customerID: "cust-1", accountAuthorityID: "nope"))
+            }
+            #expect(unknown?.message == "The account has no authority entry 'nope'.")
+            await expectRPCError(.notFound) {  // removed twice
+                _ = try await fixture.client.removeAccountAuthority(RemoveAccountAuthorityRequest(customerID: "cust-1", accountAuthorityID: fire.id))
+            }
+            // The type is free again.
+            #expect(try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-fd")]).count == 1)
+        }
+    }
+
+    @Test func aCustomerWithAZipPlus4() async throws {
+        try await withAccountService { fixture in
+            var (customer, parties) = provoCustomer()
+            customer.address?.zip = "84601-1234"
+            _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties))
+            #expect(try await search(fixture, .police, customerID: "cust-1") == ["ut-provo-pd", "ut-utah-county-so"])
+            #expect(try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-fd")]).count == 1)
+            await expectRPCError(.failedPrecondition) { _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-orem-fd")]) }
+        }
+    }
+
+    @Test func unlinkedAndUnknownAccounts() async throws {
+        try await withAccountService { fixture in
+            await expectRPCError(.notFound) { _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-fd")]) }
+            try await linkProvoCustomer(fixture)
+            _ = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
+            await expectRPCError(.failedPrecondition) { _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-fd")]) }
+            await expectRPCError(.failedPrecondition) { _ = try await search(fixture, .fire, customerID: "cust-1") }
+        }
+    }
+}

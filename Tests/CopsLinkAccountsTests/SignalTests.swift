@@ -1,0 +1,215 @@
+import CopsLinkAccounts
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkServices
+import CopsLinkSQLite
+import Testing
+
+/// ReportSignals with Contact ID messages. The customer is linked as account "1234", since a Contact ID message
+/// carries a four-digit account.
+@Suite("ReportSignals")
+struct SignalTests {
+    let t0 = AccountFixture.start
+
+    /// Links cust-1 as account 1234 with central-station zones 001 (described differently from its equipment)
+    /// and 010 (no equipment).
+    func linkContactIDCustomer(_ fixture: AccountFixture) async throws {
+        try await linkProvoCustomer(fixture, accountNumber: "1234")
+        _ = try await fixture.client.setCentralStationZones(SetCentralStationZonesRequest(customerID: "cust-1", zones: [
+            Zone(zoneNumber: "001", description: "Front entry", eventType: .burglary),
+            Zone(zoneNumber: "010", description: "Panic button", eventType: .panic),
+        ]))
+    }
+
+    @Test func signalsOffTestAreStoredAsHistoryNotAsTestResults() async throws {
+        try await withAccountService { fixture in
+            try await linkContactIDCustomer(fixture)
+            let response = try await fixture.report([
+                contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0),
+                contactIDSignal(event: "401", zoneOrUser: "005", atMs: t0 + 1000),
+            ])
+            #expect(response == ReportSignalsResponse(received: 2, storedAsHistory: 2))
+            // A later test does not claim them.
+            try await fixture.placeOnTest()
+            fixture.clock.advance(byMs: minuteMs)
+            #expect(try await fixture.results() == [])
+        }
+    }
+
+    @Test func signalsOnTestBecomeTestResults() async throws {
+        try await withAccountService { fixture in
+            try await linkContactIDCustomer(fixture)
+            let session = try await fixture.placeOnTest(hours: 1)
+            let at = t0 + minuteMs
+            let signals = [
+                contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0),  // at the effective time
+                contactIDSignal(qualifier: 3, event: "131", zoneOrUser: "002", atMs: at),
+                contactIDSignal(event: "120", partition: 2, zoneOrUser: "010", atMs: at + 1),
+                contactIDSignal(event: "401", zoneOrUser: "005", atMs: at + 2),  // a user event
+                contactIDSignal(event: "999", zoneOrUser: "003", atMs: at + 3),  // not in the reference list
+                contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0 - 1),  // before the test
+                contactIDSignal(event: "130", zoneOrUser: "001", atMs: session.expiresAtMs),  // at its expiry
+            ]
+            let response = try await fixture.report(signals)
+            #expect(response == ReportSignalsResponse(received: 7, testResults: 5, storedAsHistory: 2))
+            fixture.clock.advance(byMs: 2 * hourMs)
+            func result(_ index: Int, zone: String = "", zoneDescription: String = "", event: String, qualifier: UInt32 = 1,
+                        description: String, user: String = "", partition: UInt32 = 1) -> TestResult {
+                TestResult(
+                    receivedAtMs: signals[index].receivedAtMs, accountNumber: "1234", zoneNumber: zone, zoneDescription: zoneDescription,
+                    eventCode: event, qualifier: qualifier, eventDescription: description, userNumber: user, partition: partition,
+                    rawMessage: signals[index].contactID, sessionID: session.id)
+            }
+            let results = try await fixture.results()
+            #expect(results == [
+                result(0, zone: "001", zoneDescription: "Front entry", event: "130", description: "Burglary"),
+                result(1, zone: "002", zoneDescription: "Back door", event: "131", qualifier: 3, description: "Perimeter"),
+                result(2, zone: "010", zoneDescription: "Panic button", event: "120", description: "Panic", partition: 2),
+                result(3, event: "401", description: "Open/close by user", user: "005"),
+                result(4, zone: "003", zoneDescription: "Motion", event: "999", description: "Event 999"),
+            ])
+        }
+    }
+
+    /// Runs a test of `scope` over `zones` and reports one signal from each of zones 001-003 and a user event;
+    /// returns the zones (or "user") that became test results.
+    func scopedResults(_ scope: TestScope, _ zones: [String]) async throws -> (ReportSignalsResponse, [String]) {
+        try await withAccountService { fixture in
+            try await linkContactIDCustomer(fixture)
+            try await fixture.placeOnTest(scope: scope, zones: zones)
+            let response = try await fixture.report([
+                contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0 + 1),
+                contactIDSignal(event: "130", zoneOrUser: "002", atMs: t0 + 2),
+                contactIDSignal(event: "132", zoneOrUser: "003", atMs: t0 + 3),
+                contactIDSignal(event: "401", zoneOrUser: "007", atMs: t0 + 4),
+            ])
+            fixture.clock.advance(byMs: minuteMs)
+            return (response, try await fixture.results().map { $0.zoneNumber.isEmpty ? "user" : $0.zoneNumber })
+        }
+    }
+
+    @Test func onlyListedExcludesOtherZonesAndUserEvents() async throws {
+        let (response, covered) = try await scopedResults(.onlyListed, ["001", "003"])
+        #expect(covered == ["001", "003"])
+        #expect(response == ReportSignalsResponse(received: 4, testResults: 2, storedAsHistory: 2))
+    }
+
+    @Test func allExceptListedExcludesTheListedZones() async throws {
+        let (response, covered) = try await scopedResults(.allExceptListed, ["001", "003"])
+        #expect(covered == ["002", "user"])
+        #expect(response == ReportSignalsResponse(received: 4, testResults: 2, storedAsHistory: 2))
+    }
+
+    @Test func allZonesCoversEverything() async throws {
+        let (_, covered) = try await scopedResults(.allZones, [])
+        #expect(covered == ["001", "002", "003", "user"])
+    }
+
+    @Test func unusableSignalsAreRejectedAndTheRestStored() async throws {
+        try await withAccountService { fixture in
+            try await linkContactIDCustomer(fixture)
+            try await fixture.placeOnTest()
+            let good = ContactIDMessage.make(account: "1234", qualifier: 1, eventCode: "130", partition: 1, zoneOrUser: "001")
+            let badChecksum = String(good.dropLast()) + (good.last == "1" ? "2" : "1")
+            let spaced = "1234 18 1 131 01 002 " + String(ContactIDMessage.make(account: "1234", qualifier: 1, eventCode: "131", partition: 1, zoneOrUser: "002").last!)
+            let signals = [
+                Signal(receivedAtMs: t0 + 1, contactID: good),
+                Signal(receivedAtMs: t0 + 2, contactID: badChecksum),
+                Signal(receivedAtMs: t0 + 3, contactID: String(good.dropLast())),
+                Signal(receivedAtMs: t0 + 4, contactID: ContactIDMessage.make(account: "1234", qualifier: 2, eventCode: "130", partition: 1, zoneOrUser: "001")),
+                Signal(receivedAtMs: t0 + 5, contactID: ContactIDMessage.make(account: "5678", qualifier: 1, eventCode: "130", partition: 1, zoneOrUser: "001")),
+                Signal(receivedAtMs: t0 + 6, contactID: spaced),
+                Signal(receivedAtMs: t0 + 7, contactID: "1234181X30010010"),
+                Signal(accountNumber: "1234", receivedAtMs: t0 + 8, qualifier: 0, eventCode: "130", zoneOrUser: "001"),
+                Signal(accountNumber: "1234", receivedAtMs: t0 + 9, qualifier: 1, eventCode: "13", zoneOrUser: "001"),
+                Signal(receivedAtMs: t0 + 10, qualifier: 1, eventCode: "130", zoneOrUser: "001"),
+            ]
+            let response = try await fixture.report(signals)
+            #expect(response.received == 10)
+            #expect(response.testResults == 2)
+            #expect(response.storedAsHistory == 0)
+            let rejected = response.rejected.sorted { $0.index < $1.index }
+            #expect(rejected == [
+                SignalRejection(index: 1, reason: "Contact ID checksum does not match"),
+                SignalRejection(index: 2, reason: "Contact ID message must have 16 characters (ACCT MT Q EEE GG CCC S), got 15"),
+                SignalRejection(index: 3, reason: "Contact ID qualifier must be 1, 3 or 6, got 2"),
+                SignalRejection(index: 4, reason: "unknown account number 5678"),
+                SignalRejection(index: 6, reason: "Contact ID message contains 'X', which is not a digit or B-F"),
+                SignalRejection(index: 7, reason: "qualifier must be 1, 3 or 6, got 0"),
+                SignalRejection(index: 8, reason: "event code must be three digits, got '13'"),
+                SignalRejection(index: 9, reason: "the signal names no account"),
+            ])
+            fixture.clock.advance(byMs: minuteMs)
+            let results = try await fixture.results()
+            #expect(results.map(\.receivedAtMs) == [t0 + 1, t0 + 6], "the good signals of the same stream are stored")
+            #expect(results.map(\.rawMessage) == [good, spaced])
+            #expect(results.map(\.zoneNumber) == ["001", "002"])
+        }
+    }
+
+    /// Rejections found while storing (unknown account) keep their stream index across batches; the listed
+    /// rejections are capped.
+    @Test func rejectionIndicesSurviveBatchingAndTheListIsCapped() async throws {
+        var configuration = AccountServiceConfiguration()
+        configuration.signalBatchSize = 2
+        configuration.maximumListedRejections = 3
+        try await withAccountService(configuration: configuration) { fixture in
+            try await linkContactIDCustomer(fixture)
+            let signals = (0..<9).map { index in
+                contactIDSignal(account: index % 3 == 1 ? "5678" : "1234", event: "130", zoneOrUser: "001", atMs: t0 + Int64(index))
+            }
+            let response = try await fixture.report(signals)
+            #expect(response.received == 9)
+            #expect(response.storedAsHistory == 6)
+            #expect(response.rejected.map(\.index).sorted() == [1, 4, 7])
+            #expect(response.rejected.allSatisfy { $0.reason == "unknown account number 5678" })
+
+            let more = try await fixture.report((0..<5).map { _ in Signal(contactID: "garbage") })
+            #expect(more.received == 5)
+            #expect(more.rejected.map(\.index) == [0, 1, 2], "at most 3 listed")
+        }
+    }
+
+    @Test func theParsedFieldsFormWorks() async throws {
+        try await withAccountService { fixture in
+            try await linkContactIDCustomer(fixture)
+            let session = try await fixture.placeOnTest()
+            let response = try await fixture.report([
+                Signal(accountNumber: "1234", receivedAtMs: t0 + 1, qualifier: 3, eventCode: "110", partition: 2, zoneOrUser: "004"),
+                Signal(accountNumber: "1234", receivedAtMs: t0 + 2, qualifier: 1, eventCode: "407", partition: 1, zoneOrUser: "012"),
+            ])
+            #expect(response == ReportSignalsResponse(received: 2, testResults: 2))
+            fixture.clock.advance(byMs: minuteMs)
+            #expect(try await fixture.results() == [
+                TestResult(
+                    receivedAtMs: t0 + 1, accountNumber: "1234", zoneNumber: "004", zoneDescription: "Smoke", eventCode: "110", qualifier: 3,
+                    eventDescription: "Fire", partition: 2, sessionID: session.id),
+                TestResult(
+                    receivedAtMs: t0 + 2, accountNumber: "1234", eventCode: "407", qualifier: 1, eventDescription: "Remote arm/disarm",
+                    userNumber: "012", partition: 1, sessionID: session.id),
+            ])
+        }
+    }
+
+    @Test func aSignalWithoutReceivedTimeIsStampedWithTheServerClock() async throws {
+        try await withAccountService { fixture in
+            try await linkContactIDCustomer(fixture)
+            try await fixture.placeOnTest()
+            fixture.clock.advance(byMs: 5 * minuteMs)
+            _ = try await fixture.report([contactIDSignal(event: "130", zoneOrUser: "001", atMs: 0)])
+            #expect(try await fixture.results().map(\.receivedAtMs) == [t0 + 5 * minuteMs])
+        }
+    }
+
+    @Test func signalsOfAnUnlinkedAccountAreRejected() async throws {
+        try await withAccountService { fixture in
+            try await linkProvoCustomer(fixture, accountNumber: "1234")
+            _ = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
+            let response = try await fixture.client.reportSignals(Messages([
+                Signal(accountNumber: "1234", qualifier: 1, eventCode: "130", zoneOrUser: "001"),
+            ]))
+            #expect(response.received == 1)
+            #expect(response.rejected == [SignalRejection(index: 0, reason: "account 1234 is unlinked")])
+        }
+    }
+}
