@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "CopsLinkAccounts", targets: ["CopsLinkAccounts"]),
         .library(name: "CopsLinkSQLite", targets: ["CopsLinkSQLite"]),
         .executable(name: "copslink-server", targets: ["copslink-server"]),
+        .executable(name: "copslink", targets: ["copslink"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -105,6 +106,15 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The command-line client: a subcommand per RPC, tables or --json. A pure client (no CopsLinkAccounts).
+        .executableTarget(
+            name: "copslink",
+            dependencies: [
+                "CopsLinkCore", "CopsLinkCodecs", "CopsLinkServices", "CopsLinkTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "CopsLinkCoreTests",
             dependencies: ["CopsLinkCore"],
@@ -142,6 +152,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // Runs the built copslink binary against a real copslink-server process (both from .build/debug).
+        .testTarget(
+            name: "CopsLinkCLITests",
             swiftSettings: strictSettings
         ),
     ],

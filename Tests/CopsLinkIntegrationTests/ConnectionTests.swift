@@ -38,9 +38,21 @@ struct ConnectionTests {
                 }
             }
             try await expectEvent(probe, "started")
-            try await Task.sleep(for: .milliseconds(100))
-            let error = await expectRPCError(.resourceExhausted) { _ = try await TestService.Client(wrapping: client).emptyCall() }
-            #expect(error?.message.contains("client call queue is full: 2 calls are waiting") == true)
+            // Until both other hangers wait in the queue, a short call is queued too and runs out of time instead.
+            var refusal: RPCError?
+            for _ in 0..<100 where refusal == nil {
+                do {
+                    _ = try await TestService.Client(wrapping: client).emptyCall(options: CallOptions(timeout: .milliseconds(50)))
+                    Issue.record("a call got a slot although the only one is taken")
+                } catch let error as RPCError {
+                    if error.code == .resourceExhausted {
+                        refusal = error
+                    } else if error.code != .deadlineExceeded {
+                        Issue.record("unexpected \(error)")
+                    }
+                }
+            }
+            #expect(refusal?.message.contains("client call queue is full: 2 calls are waiting") == true)
             for hanger in hangers { hanger.cancel() }
         }
     }
@@ -83,14 +95,19 @@ struct ConnectionTests {
     }
 
     @Test func gracefulShutdownFinishesInFlightCallsAndRefusesNewOnes() async throws {
-        let server = TCPServer(configuration: ServerConfiguration(), router: makeTestRouter(), logger: quietLogger())
+        let probe = ProbeService()
+        let server = TCPServer(configuration: ServerConfiguration(), router: makeTestRouter(probe: probe), logger: quietLogger())
         try await server.start()
         let port = server.port!
         try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) { transport in
             let client = TestService.Client(wrapping: RPCClient(transport: transport))
             _ = try await client.emptyCall()
-            let inFlight = Task { try await client.unaryCall(SimpleRequest(responseSize: 5, sleepMillis: 300)) }
-            try await Task.sleep(for: .milliseconds(50))
+            let inFlight = Task {
+                try await RPCClient(transport: transport).unary(
+                    ProbeService.nap, request: SimpleRequest(responseSize: 5, sleepMillis: 300), as: SimpleResponse.self
+                ).message
+            }
+            try await expectEvent(probe, "started")
             await server.shutdown(gracePeriod: .seconds(5))
             let finished = try await inFlight.value
             #expect(finished.payload?.count == 5)
@@ -233,7 +250,7 @@ struct ConnectionTests {
     }
 
     @Test func idleConnectionsGetGoAwayAndClientsReconnect() async throws {
-        try await withTCPServer(configure: { $0.idleTimeout = .milliseconds(150) }) { server, port in
+        try await withTCPServer(configure: { $0.idleTimeout = .seconds(1) }) { server, port in
             let peer = try await RawPeer.handshake(port: port)
             let goAway = try #require(try await peer.expectGoAway())
             #expect(goAway.code == .idleTimeout)
@@ -242,7 +259,7 @@ struct ConnectionTests {
             try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) { transport in
                 let client = TestService.Client(wrapping: RPCClient(transport: transport))
                 _ = try await client.emptyCall()
-                try await Task.sleep(for: .milliseconds(400))
+                try await Task.sleep(for: .milliseconds(2_500))
                 _ = try await client.emptyCall()
             }
         }

@@ -11,6 +11,7 @@ final class ProbeService: RegistrableRPCService, Sendable {
     static let flood = MethodDescriptor(service: serviceName, method: "Flood")
     static let stall = MethodDescriptor(service: serviceName, method: "Stall")
     static let fail = MethodDescriptor(service: serviceName, method: "Fail")
+    static let nap = MethodDescriptor(service: serviceName, method: "Nap")
 
     /// What `Fail` throws: a status with details and trailing metadata.
     static let failure = RPCError(
@@ -36,6 +37,12 @@ final class ProbeService: RegistrableRPCService, Sendable {
                 throw error
             }
             return [:]
+        }
+        // Reports "started", sleeps `sleepMillis`, answers `responseSize` bytes.
+        router.registerUnary(Self.nap) { [self] (request: SimpleRequest, _) -> ServerResponse<SimpleResponse> in
+            events.push("started")
+            try await Task.sleep(for: .milliseconds(request.sleepMillis))
+            return ServerResponse(message: SimpleResponse(payload: [UInt8](repeating: 1, count: Int(request.responseSize))))
         }
         router.registerUnary(Self.fail) { (_: EmptyMessage, _) -> ServerResponse<EmptyMessage> in throw Self.failure }
         // A client-streaming handler that never reads its requests, so no credit is ever granted back.

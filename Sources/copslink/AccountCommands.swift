@@ -1,0 +1,303 @@
+import ArgumentParser
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkServices
+import Foundation
+
+struct AccountCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "account",
+        abstract: "Get, link, sync or unlink a customer's central-station account.",
+        subcommands: [AccountGet.self, AccountLink.self, AccountSync.self, AccountUnlink.self])
+}
+
+struct AccountGet: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get",
+        abstract: "Shows the account: customer, link state, responding parties, authorities, zones, test status.",
+        discussion: """
+            The passcode is never shown (the server does not return it).
+
+            Examples:
+              copslink account get demo-1
+              copslink account get demo-2 --json | jq -r .account_number
+            """)
+
+    @OptionGroup(title: "Global Options") var global: GlobalOptions
+    @Argument(help: "The customer id, e.g. demo-1.") var customer: String
+
+    func run() async throws {
+        try await Session.run(global) { session in
+            let account = try await session.accounts.getAccount(GetAccountRequest(customerID: customer), options: session.options)
+            session.emit(json: account.json, text: AccountText.render(account))
+        }
+    }
+}
+
+/// The customer fields `link` and `sync` share.
+struct CustomerOptions: ParsableArguments {
+    @Option(help: "First name.") var firstName = ""
+    @Option(help: "Last name.") var lastName = ""
+    @Option(help: "Company name (a customer needs a name or a company).") var company = ""
+    @Option(help: "Street address, first line.") var street = ""
+    @Option(help: "Street address, second line.") var street2 = ""
+    @Option(help: "City.") var city = ""
+    @Option(help: "State, e.g. UT.") var state = ""
+    @Option(help: "Zip code, 84601 or 84601-1234.") var zip = ""
+    @Option(help: "Premise phone.") var phone = ""
+    @Option(help: "Verbal passcode of the premises (stored, never shown).") var passcode = ""
+    @Option(
+        help: ArgumentHelp("Installed equipment ZONE:NAME (zone 001-999); repeatable.", valueName: "zone:name"))
+    var equipment: [String] = []
+    @Option(
+        help: ArgumentHelp(
+            "Responding party PRIORITY:NAME:PHONE[:ROLE[:key]], e.g. \"1:Ada Lovelace:801-555-0102:keyholder:key\"; repeatable. ROLE: contact, keyholder, technician, agent, janitor, person; 'key': has a key.",
+            valueName: "party"))
+    var party: [String] = []
+
+    func validate() throws {
+        _ = try parsedEquipment()
+        _ = try parsedParties()
+    }
+
+    func customer(id: String) throws -> Customer {
+        let hasAddress = !(street + street2 + city + state + zip).isEmpty
+        return Customer(
+            id: id, firstName: firstName, lastName: lastName, companyName: company,
+            address: hasAddress ? Address(street1: street, street2: street2, city: city, state: state, zip: zip) : nil,
+            premisePhone: phone, passcode: passcode, equipment: try parsedEquipment())
+    }
+
+    func parsedEquipment() throws(ValidationError) -> [Equipment] {
+        var seen = Set<String>()
+        return try equipment.map { (text: String) throws(ValidationError) -> Equipment in
+            let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 2, !parts[1].isEmpty else {
+                throw ValidationError("--equipment '\(text)' must look like ZONE:NAME, e.g. \"001:Front door\".")
+            }
+            let zone = parts[0]
+            guard zone.count == 3, zone.allSatisfy(\.isASCII), zone.allSatisfy(\.isNumber), zone != "000" else {
+                throw ValidationError("--equipment '\(text)': the zone must be three digits from 001 to 999.")
+            }
+            guard seen.insert(zone).inserted else { throw ValidationError("--equipment: zone \(zone) is given twice.") }
+            return Equipment(id: "eq-\(zone)", name: parts[1], zoneNumber: zone, zoneDescription: parts[1], installed: true)
+        }
+    }
+
+    func parsedParties() throws(ValidationError) -> [RespondingParty] {
+        var seen = Set<UInt32>()
+        return try party.map { (text: String) throws(ValidationError) -> RespondingParty in
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            let usage = "--party '\(text)' must look like PRIORITY:NAME:PHONE[:ROLE[:key]], e.g. \"1:Ada Lovelace:801-555-0102:keyholder:key\"."
+            guard (3...5).contains(parts.count), let priority = UInt32(parts[0]), priority > 0, !parts[1].isEmpty else {
+                throw ValidationError(usage)
+            }
+            guard seen.insert(priority).inserted else { throw ValidationError("--party: priority \(priority) is given twice.") }
+            var role = PartyRole.unspecified
+            if parts.count >= 4, !parts[3].isEmpty {
+                guard let named = PartyRole(name: parts[3]), named != .unspecified else {
+                    let roles = PartyRole.names.filter { $0.key != 0 }.sorted { $0.key < $1.key }.map { $0.value.lowercased() }
+                    throw ValidationError("--party '\(text)': unknown role '\(parts[3])'; choose \(roles.joined(separator: ", ")).")
+                }
+                role = named
+            }
+            var hasKey = false
+            if parts.count == 5 {
+                guard parts[4].lowercased() == "key" || parts[4].isEmpty else { throw ValidationError(usage) }
+                hasKey = parts[4].lowercased() == "key"
+            }
+            let name = parts[1]
+            let (first, last): (String, String) =
+                if let space = name.lastIndex(of: " ") {
+                    (String(name[..<space]).trimmingCharacters(in: .whitespaces), String(name[name.index(after: space)...]))
+                } else {
+                    (name, "")
+                }
+            return RespondingParty(
+                id: "p-\(priority)", priority: priority, firstName: first, lastName: last,
+                phones: parts[2].isEmpty ? [] : [Phone(number: parts[2])], hasKey: hasKey, role: role)
+        }
+    }
+}
+
+struct AccountLink: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "link",
+        abstract: "Creates the central-station account of a customer, or links an existing account number.",
+        discussion: """
+            Without --account-number a new account number is created. The customer needs a name or a company. \
+            Responding parties get the ids p-PRIORITY, equipment the ids eq-ZONE.
+
+            Examples:
+              copslink account link cust-42 --first-name Grace --last-name Hopper \\
+                --street "1 Main St" --city Provo --state UT --zip 84601 \\
+                --phone 801-555-0199 --passcode navy \\
+                --equipment "001:Front door" --equipment "002:Back door" \\
+                --party "1:Grace Hopper:801-555-0198:keyholder:key" \\
+                --party "2:Howard Aiken:801-555-0197:contact"
+              copslink account link cust-43 --company "Acme Corp" \\
+                --account-number 22-9001 --receiver 2 --line 1
+              copslink --request-id 0b6f3c8e-8d1a-4e57-9a43-1f1c2b3d4e5f \\
+                account link cust-44 --company "Acme Annex"
+            """)
+
+    @OptionGroup(title: "Global Options") var global: GlobalOptions
+    @Argument(help: "The customer id (the CRM's).") var customer: String
+    @OptionGroup(title: "Customer") var fields: CustomerOptions
+    @Option(help: "Link this existing central-station account number instead of creating one.") var accountNumber = ""
+    @Option(help: "Receiver number.") var receiver = ""
+    @Option(help: "Receiver line.") var line = ""
+
+    func run() async throws {
+        let customer = try fields.customer(id: self.customer)
+        let parties = try fields.parsedParties()
+        try await Session.run(global) { session in
+            let response = try await session.accounts.linkAccount(
+                LinkAccountRequest(
+                    requestID: session.requestID, customer: customer, respondingParties: parties, accountNumber: accountNumber,
+                    receiverNumber: receiver, line: line),
+                options: session.options)
+            let number = response.account?.accountNumber ?? ""
+            session.emit(
+                json: ["created": response.created, "account": response.account.json],
+                text: (response.created ? "Created account \(number) for \(self.customer)." : "Linked account \(number) to \(self.customer).")
+                    + (response.account.map { "\n\n" + AccountText.render($0) } ?? ""))
+        }
+    }
+}
+
+struct AccountSync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Pushes the customer's current name, address, contacts and equipment (as a CRM does).",
+        discussion: """
+            The customer is replaced as given: name, address, phone, equipment and responding parties that are not \
+            given are cleared (only the passcode is kept when --passcode is omitted). Give the whole customer. \
+            The account must be linked.
+
+            Examples:
+              copslink account sync demo-1 --first-name Ada --last-name King \\
+                --street "123 N University Ave" --city Provo --state UT \\
+                --zip 84601 --phone 801-555-0101 \\
+                --equipment "001:Front door" --equipment "002:Back door" \\
+                --equipment "003:Living room motion" \\
+                --equipment "004:Smoke detector" \\
+                --party "1:Ada King:801-555-0102:keyholder:key" \\
+                --party "2:Charles Babbage:801-555-0103:contact"
+            """)
+
+    @OptionGroup(title: "Global Options") var global: GlobalOptions
+    @Argument(help: "The customer id.") var customer: String
+    @OptionGroup(title: "Customer") var fields: CustomerOptions
+
+    func run() async throws {
+        let customer = try fields.customer(id: self.customer)
+        let parties = try fields.parsedParties()
+        try await Session.run(global) { session in
+            let response = try await session.accounts.syncCustomer(
+                SyncCustomerRequest(requestID: session.requestID, customer: customer, respondingParties: parties),
+                options: session.options)
+            session.emit(
+                json: ["account": response.account.json],
+                text: "Synced \(self.customer)." + (response.account.map { "\n\n" + AccountText.render($0) } ?? ""))
+        }
+    }
+}
+
+struct AccountUnlink: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unlink",
+        abstract: "Breaks the link between the customer and the central-station account (deletes nothing).",
+        discussion: """
+            Unlinking twice is harmless: the second time reports that the account was already unlinked.
+
+            Examples:
+              copslink account unlink demo-4
+              copslink account unlink demo-4 --json | jq .was_linked
+            """)
+
+    @OptionGroup(title: "Global Options") var global: GlobalOptions
+    @Argument(help: "The customer id.") var customer: String
+
+    func run() async throws {
+        try await Session.run(global) { session in
+            let response = try await session.accounts.unlinkAccount(
+                UnlinkAccountRequest(requestID: session.requestID, customerID: customer), options: session.options)
+            let number = response.account?.accountNumber ?? ""
+            session.emit(
+                json: ["was_linked": response.wasLinked, "account": response.account.json],
+                text: response.wasLinked
+                    ? "Unlinked \(customer) from account \(number)." : "\(customer) was already unlinked (account \(Format.dash(number))).")
+        }
+    }
+}
+
+/// The readable form of an account, shared by get, link, sync.
+enum AccountText {
+    static func render(_ account: Account) -> String {
+        var details = Details()
+        let customer = account.customer
+        details.add("Customer", customer?.id ?? "-")
+        if let customer {
+            let person = [customer.firstName, customer.lastName].filter { !$0.isEmpty }.joined(separator: " ")
+            details.addIfPresent("Name", person)
+            details.addIfPresent("Company", customer.companyName)
+            if let address = customer.address { details.addIfPresent("Address", addressLine(address)) }
+            details.addIfPresent("Premise phone", customer.premisePhone)
+        }
+        details.add("Account", Format.dash(account.accountNumber))
+        details.add("Receiver / line", "\(Format.dash(account.receiverNumber)) / \(Format.dash(account.line))")
+        var link = account.linkState.description
+        if account.linkState == .linked, account.linkedAtMs != 0 { link += " since \(Format.timestamp(account.linkedAtMs))" }
+        if account.linkState == .unlinked, account.unlinkedAtMs != 0 { link += " since \(Format.timestamp(account.unlinkedAtMs))" }
+        details.add("Link state", link)
+        details.add("Test status", TestText.summary(account.testStatus))
+
+        var sections = [details.render()]
+
+        var parties = Table("PRIORITY", "ID", "NAME", "ROLE", "KEY", "PHONES")
+        for party in account.respondingParties.sorted(by: { $0.priority < $1.priority }) {
+            parties.add(
+                "\(party.priority)", party.id, [party.firstName, party.lastName].filter { !$0.isEmpty }.joined(separator: " "),
+                party.role.description, Format.yesNo(party.hasKey), party.phones.map(phoneText).joined(separator: ", "))
+        }
+        sections.append(section("Responding parties", count: account.respondingParties.count, parties))
+
+        sections.append(section("Authorities", count: account.authorities.count, AuthorityText.accountTable(account.authorities)))
+
+        let zoneCount = account.mappedZones.count + account.unmappedZones.count
+        sections.append(
+            section(
+                "Zones (\(account.mappedZones.count) mapped, \(account.unmappedZones.count) unmapped)", count: zoneCount,
+                ZoneText.table(mapped: account.mappedZones, unmapped: account.unmappedZones), showCount: false))
+
+        let mappedNumbers = Set(account.mappedZones.compactMap { $0.zone?.zoneNumber })
+        let unzoned = (customer?.equipment ?? []).filter { !mappedNumbers.contains($0.zoneNumber) }
+        if !unzoned.isEmpty {
+            var table = Table("ZONE", "ID", "NAME", "INSTALLED")
+            for item in unzoned { table.add(Format.dash(item.zoneNumber), item.id, item.name, Format.yesNo(item.installed)) }
+            sections.append(section("Equipment without a central-station zone", count: unzoned.count, table))
+        }
+        return sections.joined(separator: "\n\n")
+    }
+
+    static func section(_ title: String, count: Int, _ table: Table, showCount: Bool = true) -> String {
+        let heading = showCount ? "\(title) (\(count))" : title
+        return count == 0 ? "\(heading)\n  none" : "\(heading)\n\(table.render())"
+    }
+
+    static func addressLine(_ address: Address) -> String {
+        let cityLine = [address.city, [address.state, address.zip].filter { !$0.isEmpty }.joined(separator: " ")]
+            .filter { !$0.isEmpty }.joined(separator: ", ")
+        return [address.street1, address.street2, cityLine].filter { !$0.isEmpty }.joined(separator: ", ")
+    }
+
+    static func phoneText(_ phone: Phone) -> String {
+        var text = phone.number
+        if !phone.extension.isEmpty { text += " x\(phone.extension)" }
+        if phone.type != .unspecified { text += " (\(phone.type.description.lowercased()))" }
+        return text
+    }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkServices
+import CopsLinkTransport
+import Foundation
+
+/// What a command runs with: typed clients over one connection, the call options built from the global options,
+/// and the output mode. Every command that talks to the server goes through `Session.run(_:_:)`.
+struct Session {
+    let accounts: AccountService.Client
+    let health: Health.Client
+    let serverInfo: ServerInfo.Client
+    /// `--timeout`, `--metadata` and `--request-id` (sent as `copslink-request-id` metadata on every call).
+    let options: CallOptions
+    /// `--request-id`, or "": mutating commands also put it in the request's `request_id` field; empty, the
+    /// server does not deduplicate.
+    let requestID: String
+    let json: Bool
+
+    /// Writes the command's result: the JSON object with `--json`, else the text.
+    func emit(json object: @autoclosure () -> JSONObject, text: @autoclosure () -> String) {
+        Output.write(json ? JSONOutput.render(object()) : text())
+    }
+
+    /// Connects to the server of `global`, runs `body`, and maps a failed call to its status: the message goes to
+    /// stderr as `copslink: CODE: message` and the process exits with the status code's number (1...16).
+    static func run(_ global: GlobalOptions, _ body: (Session) async throws -> Void) async throws {
+        let endpoint = try global.endpoint()
+        let metadata = try global.parsedMetadata()
+        var configuration = ClientConfiguration(host: endpoint.host, port: endpoint.port)
+        configuration.connectTimeout = min(configuration.connectTimeout, global.timeoutDuration)
+        do {
+            try await TCPClientTransport.withTransport(configuration: configuration) { transport in
+                let client = RPCClient(transport: transport)
+                try await body(
+                    Session(
+                        accounts: AccountService.Client(wrapping: client), health: Health.Client(wrapping: client),
+                        serverInfo: ServerInfo.Client(wrapping: client),
+                        options: CallOptions(timeout: global.timeoutDuration, metadata: metadata, requestID: global.requestID),
+                        requestID: global.requestID ?? "",
+                        json: global.json))
+            }
+        } catch let error as RPCError {
+            throw Failure.status(error)
+        }
+    }
+}
+
+/// How a command ends other than successfully; `CopsLink.main()` turns these into stderr lines and exit codes.
+enum Failure: Error {
+    /// A call ended with a status other than OK: exit code = the status code number.
+    case status(RPCError)
+    /// The call succeeded but the answer means failure (e.g. NOT_SERVING): message on stderr, exit code given.
+    case exit(code: Int32, message: String)
+
+    var exitCode: Int32 {
+        switch self {
+        case .status(let error): Int32(error.code.rawValue)
+        case .exit(let code, _): code
+        }
+    }
+
+    var message: String {
+        switch self {
+        case .status(let error): error.message.isEmpty ? error.code.name : "\(error.code.name): \(error.message)"
+        case .exit(_, let message): message
+        }
+    }
+}
+
+enum Output {
+    static func write(_ text: String) {
+        guard !text.isEmpty else { return }
+        print(text)
+    }
+
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data("copslink: \(text)\n".utf8))
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct CopsLink: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "copslink",
+        abstract: "Command-line client of the CopsLink account service (central-station accounts).",
+        discussion: """
+            Every subcommand takes the global options --server HOST:PORT (default $COPSLINK_SERVER, else \
+            127.0.0.1:7420), --timeout SECONDS (default 10), --metadata KEY=VALUE (repeatable, text only), \
+            --request-id UUID (idempotency key of mutating calls; default none) and --json. They may be written \
+            before the subcommand too: copslink --server 10.0.0.5:7420 account get demo-1
+
+            Output: aligned tables (timestamps ISO 8601 UTC); with --json exactly one JSON object on stdout \
+            (field names as in the .proto files, enums by name, timestamps as x_at_ms and ISO 8601 x_at).
+
+            Exit status: 0 on success; on a failed call the gRPC status code number (NOT_FOUND 5, \
+            FAILED_PRECONDITION 9, UNAVAILABLE 14, ...) with "copslink: CODE: message" on stderr; 64 for usage \
+            errors; 1 when `health` finds the service not serving.
+
+            Examples:
+              copslink health
+              copslink account get demo-1
+              copslink --json account get demo-1
+              copslink test on demo-1 --category service --hours 2
+              copslink test data demo-3 --type results --from 2026-11-01 --to 2026-11-28
+              copslink signals send --account 22-8761 "8761 18 1 130 01 001 C"
+            """,
+        subcommands: [
+            AccountCommand.self, AuthoritiesCommand.self, ZonesCommand.self, TestCommand.self, SignalsCommand.self,
+            HealthCommand.self, DescribeCommand.self,
+        ])
+
+    /// Parses the arguments (global options before the subcommand moved after it, see `GlobalOptions.hoist`),
+    /// runs the command and turns a `Failure` into its stderr line and exit code.
+    static func main() async {
+        let arguments = GlobalOptions.hoist(Array(CommandLine.arguments.dropFirst()), root: CopsLink.self)
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let failure as Failure {
+            fflush(nil)
+            Output.error(failure.message)
+            Self.exit(withError: ExitCode(failure.exitCode))
+        } catch {
+            Self.exit(withError: error)
+        }
+    }
+}

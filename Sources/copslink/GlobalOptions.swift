@@ -1,0 +1,144 @@
+import ArgumentParser
+import CopsLinkCore
+import Foundation
+
+/// Options every leaf command takes (through `@OptionGroup`). They may also be written before the subcommand
+/// (`copslink --server H:P health`): see `GlobalOptions.hoist(_:root:)`, applied in `CopsLink.main()`.
+struct GlobalOptions: ParsableArguments {
+    static let defaultServer = "127.0.0.1:7420"
+    static let serverEnvironmentVariable = "COPSLINK_SERVER"
+
+    @Option(
+        help: ArgumentHelp(
+            "Server address. Default: $\(serverEnvironmentVariable), else \(defaultServer).", valueName: "host:port"))
+    var server: String?
+
+    @Option(help: ArgumentHelp("Seconds the call may take, connecting included.", valueName: "seconds"))
+    var timeout: Double = 10
+
+    @Option(
+        help: ArgumentHelp(
+            "Request metadata; repeatable. Keys are lower-case (a-z 0-9 - _ .), values printable ASCII text. Binary (-bin) keys are not supported.",
+            valueName: "key=value"))
+    var metadata: [String] = []
+
+    @Option(
+        name: .customLong("request-id"),
+        help: ArgumentHelp(
+            "Idempotency key (a UUID) for a mutating call: running the same command again with the same id changes nothing more and prints the first answer. Default: none.",
+            valueName: "uuid"))
+    var requestID: String?
+
+    @Flag(help: "Print exactly one JSON object on stdout (for scripts) instead of tables.")
+    var json = false
+
+    init() {}
+
+    func validate() throws {
+        _ = try endpoint()
+        guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds.") }
+        _ = try parsedMetadata()
+        if let requestID, !Self.isUUID(requestID) {
+            throw ValidationError("--request-id '\(requestID)' must be a UUID (8-4-4-4-12 hexadecimal digits).")
+        }
+    }
+
+    /// The server address: `--server`, else `$COPSLINK_SERVER`, else 127.0.0.1:7420. A bare host takes port 7420;
+    /// IPv6 addresses are written in brackets, `[::1]:7420`.
+    func endpoint() throws(ValidationError) -> (host: String, port: Int) {
+        let environment = ProcessInfo.processInfo.environment[Self.serverEnvironmentVariable].flatMap { $0.isEmpty ? nil : $0 }
+        let text = server ?? environment ?? Self.defaultServer
+        var host = text, portText = "7420"
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { throw ValidationError("--server '\(text)': missing ']'.") }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":") else { throw ValidationError("--server '\(text)' must look like host:port.") }
+                portText = String(rest.dropFirst())
+            }
+        } else if let colon = text.lastIndex(of: ":") {
+            host = String(text[..<colon])
+            portText = String(text[text.index(after: colon)...])
+        }
+        guard !host.isEmpty else { throw ValidationError("--server '\(text)' names no host.") }
+        guard let port = Int(portText), (1...65535).contains(port) else {
+            throw ValidationError("--server '\(text)': the port must be a number from 1 to 65535.")
+        }
+        return (host, port)
+    }
+
+    func parsedMetadata() throws(ValidationError) -> Metadata {
+        var result = Metadata()
+        for item in metadata {
+            guard let equals = item.firstIndex(of: "=") else {
+                throw ValidationError("--metadata '\(item)' must look like key=value.")
+            }
+            let key = String(item[..<equals]).lowercased()
+            let value = String(item[item.index(after: equals)...])
+            guard !key.hasSuffix("-bin") else {
+                throw ValidationError("--metadata '\(key)': binary (-bin) metadata is not supported by copslink; use a text key.")
+            }
+            guard key != Metadata.requestIDKey else {
+                throw ValidationError("--metadata '\(key)': use --request-id instead.")
+            }
+            result.add(key, .text(value))
+        }
+        do {
+            try result.validate()
+        } catch {
+            throw ValidationError("--metadata: \(error.message)")
+        }
+        return result
+    }
+
+    var timeoutDuration: Duration { .milliseconds(Int64((timeout * 1000).rounded())) }
+
+    static func isUUID(_ text: String) -> Bool {
+        let groups = text.split(separator: "-", omittingEmptySubsequences: false)
+        return groups.map(\.count) == [8, 4, 4, 4, 12] && groups.allSatisfy { $0.allSatisfy(\.isHexDigit) }
+    }
+}
+
+// MARK: - Global options before the subcommand
+
+extension GlobalOptions {
+    /// Long names of the global options, and whether each takes a value.
+    static let names: [String: Bool] = ["--server": true, "--timeout": true, "--metadata": true, "--request-id": true, "--json": false]
+
+    /// Moves global options written before (or between) the subcommand names to just after them.
+    ///
+    /// ArgumentParser only accepts a command's options after that command's name: `copslink --server H:P health`
+    /// fails with "Unknown option '--server'" (tested with swift-argument-parser 1.8.2), because the root command
+    /// does not declare `--server` and the parser looks for a subcommand name only in the next argument. Declaring
+    /// the options on the root too would parse them but not hand them to the leaf. So before parsing, the leading
+    /// arguments are scanned: subcommand names (walked down the command tree) and global options (with their values)
+    /// are taken until the first other argument; the result is the subcommand path, then the global options, then
+    /// the rest unchanged. `copslink --json account --server H:P get demo-1` becomes
+    /// `copslink account get --json --server H:P demo-1`. Anything after the first other argument, or after `--`,
+    /// is left alone.
+    static func hoist(_ arguments: [String], root: any ParsableCommand.Type) -> [String] {
+        var path: [String] = []
+        var hoisted: [String] = []
+        var node = root
+        var index = 0
+        scan: while index < arguments.count {
+            let argument = arguments[index]
+            if let child = node.configuration.subcommands.first(where: { $0.configuration.commandName == argument }) {
+                path.append(argument)
+                node = child
+                index += 1
+                continue
+            }
+            let name = argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument
+            guard let takesValue = names[name] else { break scan }
+            hoisted.append(argument)
+            index += 1
+            if takesValue, !argument.contains("="), index < arguments.count {
+                hoisted.append(arguments[index])
+                index += 1
+            }
+        }
+        return path + hoisted + arguments[index...]
+    }
+}

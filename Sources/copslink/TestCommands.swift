@@ -1,0 +1,343 @@
+import ArgumentParser
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkServices
+import Foundation
+
+struct TestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Place an account on or off test, see its test status, read test history and results.",
+        subcommands: [TestCategories.self, TestOn.self, TestOff.self, TestStatusCommand.self, TestData.self])
+}
+
+struct TestCategories: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "categories",
+        abstract: "Lists the test categories and their default durations.",
+        discussion: """
+            Examples:
+              copslink test categories
+              copslink test categories --json | jq -r '.categories[].id'
+            """)
+
+    @OptionGroup(title: "Global Options") var global: GlobalOptions
+
+    func run() async throws {
+        try await Session.run(global) { session in
+            let response = try await session.accounts.listTestCategories(options: session.options)
+            var table = Table("ID", "DESCRIPTION", "DEFAULT DURATION")
+            for category in response.categories {
+                table.add(category.id, category.description, Format.duration(ms: Int64(category.defaultDurationMinutes) * 60_000))
+            }
+            session.emit(json: ["categories": response.categories.json], text: table.render())
+        }
+    }
+}
+
+struct TestOn: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "on",
+        abstract: "Places the account on test: signals in scope become test results until it ends or expires.",
+        discussion: """
+            Without --hours and --minutes the category's default duration is used. --scope: all (every zone, the \
+            default), only (only the --zone zones; the default when --zone is given), except (every zone but the \
+            --zone zones). --effective schedules the test for later (ISO 8601, e.g. 2026-11-02T08:00:00Z). \
+            A second `test on` while a test is open fails with FAILED_PRECONDITION (exit 9).
+
+            Examples:
+              copslink test on demo-1 --category service --hours 2 \\
+                --comment "Replacing the panel"
+              copslink test on demo-1 --category service --hours 1 --minutes 30 \\
+                --zone 001 --zone 002
+              copslink test on demo-3 --category fire-inspection \\
+                --scope except --zone 005 --effective 2026-11-02T08:00:00Z \\
+                --user-id tech-7 --user-name "Demo Technician"
+            """)
+
+    @OptionGroup(title: "Global Options") var global: GlobalOptions
+    @Argument(help: "The customer id.") var customer: String
+    @Option(help: "Test category id (see `copslink test categories`), e.g. service.") var category: String
+    @Option(help: "Duration, hours part.") var hours: UInt32?
+    @Option(help: "Duration, minutes part (0-59).") var minutes: UInt32?
+    @Option(help: "Comment shown with the test.") var comment = ""
+    @Option(help: ArgumentHelp("all, only or except.", valueName: "scope")) var scope: String?
+    @Option(help: ArgumentHelp("Zone for --scope only/except; repeatable.", valueName: "zone")) var zone: [String] = []
+    @Option(help: ArgumentHelp("When the test starts (ISO 8601, UTC unless an offset is given). Default: now.", valueName: "time"))
+    var effective: String?
+    @Option(help: "Id of the user placing the test.") var userId = ""
+    @Option(help: "Name of the user placing the test.") var userName = ""
+    @Option(help: ArgumentHelp("Responding party who authorized the test.", valueName: "party-id")) var authorizedBy = ""
+    @Option(help: ArgumentHelp("How the authorizing caller was verified, e.g. passcode.", valueName: "how")) var verifiedBy = ""
+
+    func validate() throws {
+        _ = try parsedScope()
+        if let effective { _ = try TimeArgument.parse(effective, option: "--effective") }
+    }
+
+    func parsedScope() throws(ValidationError) -> TestScope {
+        guard let scope else { return zone.isEmpty ? .allZones : .onlyListed }
+        switch scope.lowercased() {
+        case "all", "all-zones", "all_zones": return .allZones
+        case "only", "only-listed", "only_listed": return .onlyListed
+        case "except", "all-except-listed", "all_except_listed": return .allExceptListed
+        default: throw ValidationError("--scope '\(scope)' must be all, only or except.")
+        }
+    }
+
+    func run() async throws {
+        let scope = try parsedScope()
+        let effectiveMs = try effective.map { (text) throws(ValidationError) in try TimeArgument.parse(text, option: "--effective").ms } ?? 0
+        try await Session.run(global) { session in
+            var hours = self.hours ?? 0, minutes = self.minutes ?? 0
+            if self.hours == nil, self.minutes == nil {
+                let categories = try await session.accounts.listTestCategories(options: session.options).categories
+                guard let match = categories.first(where: { $0.id == category }) else {
+                    throw Failure.status(
+                        RPCError(code: .invalidArgument, message: "Unknown test category '\(category)'; `copslink test categories` lists them."))
+                }
+                hours = match.defaultDurationMinutes / 60
+                minutes = match.defaultDurationMinutes % 60
+            }
+            let placedBy = userId.isEmpty && userName.isEmpty ? nil : UserRef(id: userId, name: userName)
+            let authorization =
+                authorizedBy.isEmpty && verifiedBy.isEmpty ? nil : TestAuthorization(respondingPartyID: authorizedBy, verifiedBy: verifiedBy)
+            let response = try await session.accounts.placeOnTest(
+                PlaceOnTestRequest(
+                    requestID: session.requestID, customerID: customer, categoryID: category, durationHours: hours,
+                    durationMinutes: minutes, effectiveAtMs: effectiveMs, scope: scope, zoneNumbers: zone, comment: comment,
+                    placedBy: placedBy, authorizedBy: authorization),
+                options: session.options)
+            let headline = response.session?.state == .scheduled ? "\(customer) is scheduled to go on test." : "\(customer) is on test."
+            session.emit(
+                json: ["session": response.session.json],
+                text: headline + (response.session.map { "\n\n" + TestText.session($0) } ?? ""))
+        }
+    }
+}
+
+struct TestOff: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "off",
+        abstract: "Places the account off test (ends the active or scheduled test).",
+        discussion: """
+            Fails with FAILED_PRECONDITION (exit 9) when the system is not on test.
+
+            Examples:
+              copslink test off demo-1 --comment "Service done"
+              copslink test off demo-1 --user-id tech-7 --user-name "Demo Technician"
+            """)
+
+    @OptionGroup(title: "Global Options") var global: GlobalOptions
+    @Argument(help: "The customer id.") var customer: String
+    @Option(help: "Comment shown with the end of the test.") var comment = ""
+    @Option(help: "Id of the user placing the account off test.") var userId = ""
+    @Option(help: "Name of the user placing the account off test.") var userName = ""
+
+    func run() async throws {
+        try await Session.run(global) { session in
+            let placedBy = userId.isEmpty && userName.isEmpty ? nil : UserRef(id: userId, name: userName)
+            let response = try await session.accounts.placeOffTest(
+                PlaceOffTestRequest(requestID: session.requestID, customerID: customer, placedBy: placedBy, comment: comment),
+                options: session.options)
+            session.emit(
+                json: ["session": response.session.json],
+                text: "\(customer) is off test." + (response.session.map { "\n\n" + TestText.session($0) } ?? ""))
+        }
+    }
+}
+
+struct TestStatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Shows whether the account is on test, with the current session.",
+        discussion: """
+            Examples:
+              copslink test status demo-1
+              copslink test status demo-1 --json | jq .on_test
+            """)
+
+    @OptionGroup(title: "Global Options") var global: GlobalOptions
+    @Argument(help: "The customer id.") var customer: String
+
+    func run() async throws {
+        try await Session.run(global) { session in
+            let status = try await session.accounts.getTestStatus(GetTestStatusRequest(customerID: customer), options: session.options)
+            var text = "\(customer): \(TestText.summary(status))"
+            if let current = status.current { text += "\n\n" + TestText.session(current) }
+            session.emit(json: status.json, text: text)
+        }
+    }
+}
+
+struct TestData: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data",
+        abstract: "Reads test history or test results over a date range (at most 31 days), oldest first.",
+        discussion: """
+            --from and --to are dates YYYY-MM-DD in UTC (from: the start of that day; to: the end of that day, or \
+            now when that is earlier) or full ISO 8601 timestamps. Defaults: --to today, --from 30 days earlier. \
+            With --json: one object {"type", "customer_id", "from_ms", "to_ms", ..., "rows": [...]} holding every row \
+            of the stream.
+
+            Examples:
+              copslink test data demo-3 --type results --from 2026-11-01 --to 2026-11-28
+              copslink test data demo-3 --type history
+              copslink test data demo-3 --type results --json \\
+                --from 2026-11-01T00:00:00Z --to 2026-11-02T12:00:00Z
+            """)
+
+    @OptionGroup(title: "Global Options") var global: GlobalOptions
+    @Argument(help: "The customer id.") var customer: String
+    @Option(help: "history or results.") var type: String
+    @Option(help: ArgumentHelp("Start: YYYY-MM-DD (UTC) or ISO 8601. Default: 30 days before --to.", valueName: "date"))
+    var from: String?
+    @Option(help: ArgumentHelp("End: YYYY-MM-DD (UTC, end of day, at most now) or ISO 8601. Default: now.", valueName: "date"))
+    var to: String?
+    @Option(help: "Rows per page the server sends (default 500, at most 5000).") var pageSize: UInt32 = 0
+
+    func validate() throws {
+        _ = try dataType()
+        _ = try range()
+    }
+
+    func dataType() throws(ValidationError) -> TestDataType {
+        switch type.lowercased() {
+        case "history": .history
+        case "results", "result": .results
+        default: throw ValidationError("--type '\(type)' must be history or results.")
+        }
+    }
+
+    func range(now: Int64 = Format.nowMs()) throws(ValidationError) -> (from: Int64, to: Int64) {
+        let day: Int64 = 86_400_000
+        var toMs = now
+        if let to {
+            let parsed = try TimeArgument.parse(to, option: "--to")
+            toMs = parsed.dateOnly ? min(parsed.ms + day - 1, now) : parsed.ms
+        }
+        let fromMs: Int64
+        if let from {
+            fromMs = try TimeArgument.parse(from, option: "--from").ms
+        } else {
+            fromMs = (toMs / day - 30) * day
+        }
+        return (fromMs, toMs)
+    }
+
+    func run() async throws {
+        let type = try dataType()
+        let (fromMs, toMs) = try range()
+        try await Session.run(global) { session in
+            let request = RequestTestDataRequest(customerID: customer, type: type, fromMs: fromMs, toMs: toMs, pageSize: pageSize)
+            let pages = try await session.accounts.requestTestData(request, options: session.options) { pages in
+                try await pages.collect()
+            }
+            let history = pages.flatMap(\.history), results = pages.flatMap(\.results)
+            var object: JSONObject = [
+                "type": type.description, "customer_id": customer,
+                "rows": type == .history ? history.json : results.json,
+            ]
+            JSONOutput.timestamp(&object, "from", fromMs)
+            JSONOutput.timestamp(&object, "to", toMs)
+            session.emit(json: object, text: TestText.data(type, history: history, results: results, fromMs: fromMs, toMs: toMs))
+        }
+    }
+}
+
+/// Parses the times the test commands take.
+enum TimeArgument {
+    /// `YYYY-MM-DD` (the start of that day in UTC; `dateOnly` is then true) or an ISO 8601 timestamp
+    /// (`2026-11-01T10:00:00Z`, fractional seconds and offsets allowed).
+    static func parse(_ text: String, option: String) throws(ValidationError) -> (ms: Int64, dateOnly: Bool) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        if parts.count == 3, parts.map(\.count) == [4, 2, 2], let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]) {
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(identifier: "UTC")!
+            let components = DateComponents(year: year, month: month, day: day)
+            guard let date = calendar.date(from: components),
+                calendar.dateComponents([.year, .month, .day], from: date) == components
+            else { throw ValidationError("\(option) '\(text)' is not a valid date.") }
+            return (Int64((date.timeIntervalSince1970 * 1000).rounded()), true)
+        }
+        for style in [Date.ISO8601FormatStyle(), Date.ISO8601FormatStyle(includingFractionalSeconds: true)] {
+            if let date = try? style.parse(text) { return (Int64((date.timeIntervalSince1970 * 1000).rounded()), false) }
+        }
+        throw ValidationError("\(option) '\(text)' must be a date YYYY-MM-DD or an ISO 8601 time like 2026-11-01T10:00:00Z.")
+    }
+}
+
+enum TestText {
+    /// `off test` or `ON TEST (service, ACTIVE) until … (in 1h 59m)`.
+    static func summary(_ status: TestStatus?) -> String {
+        guard let status, status.onTest else { return "off test" }
+        guard let session = status.current else { return "ON TEST" }
+        let category = session.category?.id ?? "-"
+        if session.state == .scheduled {
+            return "ON TEST (\(category), SCHEDULED) from \(Format.timestamp(session.effectiveAtMs)) \(Format.relative(session.effectiveAtMs))"
+        }
+        return "ON TEST (\(category), \(session.state.description)) until \(Format.timestamp(session.expiresAtMs)) \(Format.relative(session.expiresAtMs))"
+    }
+
+    static func session(_ session: TestSession) -> String {
+        var details = Details()
+        details.add("Session", session.id)
+        details.add("State", session.state.description)
+        if let category = session.category {
+            details.add("Category", category.description.isEmpty ? category.id : "\(category.id) (\(category.description))")
+        }
+        details.add("Effective", "\(Format.timestamp(session.effectiveAtMs)) \(Format.relative(session.effectiveAtMs))")
+        details.add("Expires", "\(Format.timestamp(session.expiresAtMs)) \(Format.relative(session.expiresAtMs))")
+        if session.expiresAtMs > session.effectiveAtMs, session.effectiveAtMs != 0 {
+            details.add("Duration", Format.duration(ms: session.expiresAtMs - session.effectiveAtMs))
+        }
+        var scope = session.scope.description
+        if !session.zoneNumbers.isEmpty { scope += ": " + session.zoneNumbers.joined(separator: ", ") }
+        details.add("Scope", scope)
+        details.addIfPresent("Comment", session.comment)
+        if let user = session.placedBy { details.addIfPresent("Placed by", userText(user)) }
+        if let authorization = session.authorizedBy {
+            let text = [authorization.respondingPartyID, authorization.verifiedBy.isEmpty ? "" : "verified by \(authorization.verifiedBy)"]
+                .filter { !$0.isEmpty }.joined(separator: ", ")
+            details.addIfPresent("Authorized by", text)
+        }
+        if session.endedAtMs != 0 {
+            details.add("Ended", "\(Format.timestamp(session.endedAtMs)) (\(session.endReason.description))")
+        }
+        return details.render()
+    }
+
+    static func userText(_ user: UserRef) -> String {
+        switch (user.name.isEmpty, user.id.isEmpty) {
+        case (false, false): "\(user.name) (\(user.id))"
+        case (false, true): user.name
+        case (true, false): user.id
+        case (true, true): ""
+        }
+    }
+
+    static func data(_ type: TestDataType, history: [TestHistoryEntry], results: [TestResult], fromMs: Int64, toMs: Int64) -> String {
+        let count = type == .history ? history.count : results.count
+        let heading = "\(count) \(type == .history ? "history entries" : "test results") from \(Format.timestamp(fromMs)) to \(Format.timestamp(toMs))"
+        guard count > 0 else { return heading }
+        var table: Table
+        if type == .history {
+            table = Table("AT", "ACTION", "CATEGORY", "EFFECTIVE", "EXPIRES", "USER", "COMMENT", "SESSION")
+            for entry in history {
+                table.add(
+                    Format.timestamp(entry.atMs), entry.action.description, entry.category?.id ?? "-", Format.timestamp(entry.effectiveAtMs),
+                    Format.timestamp(entry.expiresAtMs), Format.dash(entry.user.map(userText) ?? ""), Format.dash(entry.comment),
+                    entry.sessionID)
+            }
+        } else {
+            table = Table("RECEIVED", "ZONE", "DESCRIPTION", "EVENT", "Q", "EVENT DESCRIPTION", "USER", "PART", "RAW")
+            for result in results {
+                table.add(
+                    Format.timestamp(result.receivedAtMs), Format.dash(result.zoneNumber), Format.dash(result.zoneDescription),
+                    result.eventCode, "\(result.qualifier)", Format.dash(result.eventDescription), Format.dash(result.userNumber),
+                    "\(result.partition)", Format.dash(result.rawMessage))
+            }
+        }
+        return heading + "\n\n" + table.render()
+    }
+}
