@@ -5,13 +5,20 @@ import Synchronization
 /// The producer bounds what it pushes (flow-control credit), so the queue needs no limit of its own.
 /// A failure ends the queue at once, dropping buffered messages: the call is over. A reader whose task is
 /// cancelled while it waits gets CANCELLED; the queue itself stays open.
+///
+/// Inlinable, so that transports get it specialized for their element type: unspecialized generic code looks up
+/// type metadata at run time on every call, which showed up at the top of the call-path profile.
 public final class AsyncMessageQueue<Element: Sendable>: Sendable {
-    private struct State: ~Copyable {
-        var buffer: [Element] = []
-        var head = 0
-        var end: Result<Void, RPCError>?
-        var waiter: CheckedContinuation<Element?, any Error>?
+    @usableFromInline
+    struct State: ~Copyable {
+        @usableFromInline var buffer: [Element] = []
+        @usableFromInline var head = 0
+        @usableFromInline var end: Result<Void, RPCError>?
+        @usableFromInline var waiter: CheckedContinuation<Element?, any Error>?
 
+        @inlinable init() {}
+
+        @inlinable
         mutating func popFirst() -> Element? {
             guard head < buffer.count else { return nil }
             let element = buffer[head]
@@ -27,12 +34,13 @@ public final class AsyncMessageQueue<Element: Sendable>: Sendable {
         }
     }
 
-    private let state = Mutex(State())
-    private static var cancelled: RPCError { RPCError(code: .cancelled, message: "the reading task was cancelled") }
+    @usableFromInline let state = Mutex(State())
+    @usableFromInline static var cancelled: RPCError { RPCError(code: .cancelled, message: "the reading task was cancelled") }
 
-    public init() {}
+    @inlinable public init() {}
 
     /// Hands `element` to the consumer. Ignored after the queue ended.
+    @inlinable
     public func push(_ element: Element) {
         let waiter: CheckedContinuation<Element?, any Error>? = state.withLock { state in
             guard state.end == nil else { return nil }
@@ -49,6 +57,7 @@ public final class AsyncMessageQueue<Element: Sendable>: Sendable {
     /// Ends the queue: after `.success` the consumer drains what is buffered and then gets `nil`;
     /// after `.failure` it gets the error, at once or (with `deliveringBuffered`) after what is buffered.
     /// Only the first end counts.
+    @inlinable
     public func finish(_ result: Result<Void, RPCError>, deliveringBuffered: Bool = false) {
         let waiter: CheckedContinuation<Element?, any Error>? = state.withLock { state in
             guard state.end == nil else { return nil }
@@ -68,9 +77,11 @@ public final class AsyncMessageQueue<Element: Sendable>: Sendable {
     }
 
     /// Whether the queue has ended (with any result).
+    @inlinable
     public var isFinished: Bool { state.withLock { $0.end != nil } }
 
     /// The next element, `nil` at a successful end; throws the failure that ended the queue.
+    @inlinable
     public func next() async throws(RPCError) -> Element? {
         let immediate: Result<Element?, RPCError>? = state.withLock { state in
             if let element = state.popFirst() { return .success(element) }

@@ -153,8 +153,12 @@ public struct ConformanceService: TestService.ServiceProtocol {
         throw RPCError(code: StatusCode(rawValue: status.code) ?? .unknown, message: status.message, metadata: echo(context))
     }
 
+    /// Bytes 0, 1, 2, … 255, 0, … so that a receiver can check them.
     private static func body(_ size: UInt32) -> [UInt8] {
-        (0..<Int(size)).map { UInt8(truncatingIfNeeded: $0) }
+        [UInt8](unsafeUninitializedCapacity: Int(size)) { buffer, count in
+            for index in 0..<buffer.count { buffer[index] = UInt8(truncatingIfNeeded: index) }
+            count = buffer.count
+        }
     }
 
     private static func echo(_ context: ServerContext) -> Metadata {

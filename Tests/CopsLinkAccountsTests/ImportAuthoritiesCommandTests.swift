@@ -1,0 +1,58 @@
+import CopsLinkAccounts
+import CopsLinkCodecs
+import CopsLinkSQLite
+import Foundation
+import Testing
+
+@Suite("copslink-server import-authorities")
+struct ImportAuthoritiesCommandTests {
+    private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = ServerProcess.executable
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
+    @Test func importsTheSampleAndReplacesEntriesWithTheSameID() async throws {
+        let database = temporaryDatabasePath()
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
+        let sample = ServerProcess.executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/CopsLinkAccounts/Resources/authorities-sample.csv").path
+        let first = try run(["import-authorities", "--database", database, sample])
+        #expect(first.status == 0, "\(first.output)")
+        #expect(first.output.contains("imported 17 authorities"))
+
+        let changed = FileManager.default.temporaryDirectory.appendingPathComponent("authorities-\(UUID().uuidString).csv")
+        defer { try? FileManager.default.removeItem(at: changed) }
+        try """
+            id,type,name,phone,street1,street2,city,state,zip,served_zips,jurisdiction,permit_required
+            ut-provo-pd,police,Provo Police (renamed),801-852-6210,48 S 300 W,,Provo,UT,84601,84601,city,no
+            """.write(to: changed, atomically: true, encoding: .utf8)
+        #expect(try run(["import-authorities", "--database", database, changed.path]).status == 0)
+
+        let store = try SQLiteAccountStore(path: database)
+        let police = try await store.read { try $0.authorities(type: .police, zip: "84601") }
+        #expect(police.map(\.name) == ["Provo Police (renamed)", "Utah County Sheriff's Office"])
+        #expect(police.first?.servedZips == ["84601"])
+        try store.close()
+    }
+
+    @Test func aBadFileIsRefusedWithTheLineNumber() throws {
+        let bad = FileManager.default.temporaryDirectory.appendingPathComponent("authorities-\(UUID().uuidString).csv")
+        defer { try? FileManager.default.removeItem(at: bad) }
+        try """
+            id,type,name,phone,street1,street2,city,state,zip,served_zips,jurisdiction,permit_required
+            x-1,police,X,1,,,,,,84601,city,no
+            x-2,navy,Y,1,,,,,,84601,city,no
+            """.write(to: bad, atomically: true, encoding: .utf8)
+        let result = try run(["import-authorities", "--database", temporaryDatabasePath(), bad.path])
+        #expect(result.status != 0)
+        #expect(result.output.contains("line 3: unknown authority type 'navy'"))
+    }
+}
