@@ -6,14 +6,20 @@ public struct LoggingInterceptor: ServerInterceptor {
     /// Level for calls that end OK; failures log one level higher.
     public let level: Logger.Level
 
+    /// Level for failed calls: one above `level`.
+    let failureLevel: Logger.Level
+
     public init(logger: Logger, level: Logger.Level = .debug) {
         self.logger = logger
         self.level = level
+        self.failureLevel = Logger.Level.allCases.first { $0 > level } ?? level
     }
 
     public func intercept(
         context: ServerContext, next: @Sendable (ServerContext) async throws -> CallOutcome
     ) async throws -> CallOutcome {
+        // Nothing to log at this level, not even failures: skip the per-call metadata.
+        guard logger.logLevel <= failureLevel else { return try await next(context) }
         let start = ContinuousClock.now
         var metadata: Logger.Metadata = [
             "method": "\(context.descriptor.path)", "call_id": "\(context.callID)", "peer": "\(context.peer)",
@@ -39,7 +45,6 @@ public struct LoggingInterceptor: ServerInterceptor {
         metadata["status"] = "\(error.code.name)"
         metadata["duration_us"] = "\(Self.micros(since: start))"
         metadata["message"] = "\(error.message)"
-        let failureLevel = Logger.Level.allCases.first { $0 > level } ?? level
         logger.log(level: failureLevel, "call", metadata: metadata)
     }
 

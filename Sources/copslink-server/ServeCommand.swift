@@ -40,6 +40,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Maximum frame header size in bytes.") var maxHeaderSize = 16 << 10
     @Option(help: "Initial per-call flow-control window in bytes.") var initialWindowSize = 256 << 10
     @Option(help: "Seconds in-flight calls may run after shutdown begins.") var gracePeriod = 10.0
+    @Flag(inversion: .prefixedNo, help: "Run call handlers on their connection's event loop (no thread switch per call).")
+    var handlersOnEventLoop = true
 
     func run() async throws {
         var logger = Logger(label: "copslink.server")
@@ -52,6 +54,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.limits.maxHeaderSize = maxHeaderSize
         configuration.limits.initialWindowSize = initialWindowSize
         configuration.shutdownGracePeriod = .milliseconds(Int64(gracePeriod * 1000))
+        configuration.runsHandlersOnEventLoop = handlersOnEventLoop
 
         let store = try SQLiteAccountStore(path: database)
         let clock = SystemAccountClock()
