@@ -16,9 +16,10 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeout: Duration? = .seconds(300)
     /// How long in-flight calls may run after a graceful shutdown begins. Default 10 s.
     public var shutdownGracePeriod: Duration = .seconds(10)
-    /// Run each call's handler task on its connection's event loop (no thread switch between the connection and
-    /// the handler). Handlers must then not block; ones that do heavy CPU work should set this to false, which runs
-    /// them on Swift's global executor. Default true.
+    /// Run each call's handler task on its connection's event loop, starting it at once inside the read that opened
+    /// the call (no thread switch between the connection and the handler; a handler that does not suspend answers
+    /// in the same event-loop pass). Handlers must then not block; ones that do heavy CPU work should set this to
+    /// false, which runs them on Swift's global executor. Default true.
     public var runsHandlersOnEventLoop = true
     /// Build-time server version reported by the server-info call.
     public var serverVersion = "0.1.0"

@@ -200,10 +200,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let serverContext = ServerContext(
             descriptor: route.descriptor, metadata: header.metadata, deadline: deadline, peer: peer, callID: id)
         let dispatcher = self.dispatcher
-        record.task = Task(executorPreference: executor) { await dispatcher.run(route, stream: call, context: serverContext) }
         calls[id] = record
-        idleTimer?.cancel()
-        idleTimer = nil
+        let task: Task<Void, Never>
+        if let executor {
+            // Starts the handler right here on the event loop: a handler that does not suspend answers within this
+            // read, and its END is flushed with the read's other writes. After a suspension it resumes on this loop.
+            task = Task.immediate(executorPreference: executor) { await dispatcher.run(route, stream: call, context: serverContext) }
+        } else {
+            task = Task { await dispatcher.run(route, stream: call, context: serverContext) }
+        }
+        // The handler may already have finished (and removed its record) by now.
+        calls[id]?.task = task
     }
 
     private func handleMessage(_ frame: Frame) {
