@@ -81,8 +81,11 @@ public final class AsyncMessageQueue<Element: Sendable>: Sendable {
     public var isFinished: Bool { state.withLock { $0.end != nil } }
 
     /// The next element, `nil` at a successful end; throws the failure that ended the queue.
+    ///
+    /// `onCancel` runs if the reading task is cancelled while it waits (not when an element is already there), so
+    /// callers need no cancellation handler of their own around this one: each costs a lock in the runtime.
     @inlinable
-    public func next() async throws(RPCError) -> Element? {
+    public func next(onCancel: (@Sendable () -> Void)? = nil) async throws(RPCError) -> Element? {
         let immediate: Result<Element?, RPCError>? = state.withLock { state in
             if let element = state.popFirst() { return .success(element) }
             switch state.end {
@@ -110,6 +113,7 @@ public final class AsyncMessageQueue<Element: Sendable>: Sendable {
                     if let resumeNow { continuation.resume(with: resumeNow) }
                 }
             } onCancel: {
+                onCancel?()
                 let waiter = state.withLock { state in
                     defer { state.waiter = nil }
                     return state.waiter

@@ -84,7 +84,7 @@ final class ClientCall: ClientCallStream, Sendable {
     }
 
     func next() async throws(RPCError) -> ClientStreamPart {
-        guard let part = try await withCancellation({ () throws(RPCError) in try await responses.next() }) else {
+        guard let part = try await responses.next(onCancel: { [self] in cancel() }) else {
             return .end(trailers: trailers.value)
         }
         if case .message(let bytes) = part, let grant = credit.inboundConsumed(bytes.count) {
