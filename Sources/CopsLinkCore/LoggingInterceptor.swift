@@ -1,6 +1,6 @@
 import Logging
 
-/// Logs one line per call: method, status, duration, call id, peer and request id.
+/// Logs one line per call: method, status, duration, call id, peer, request id and trace id.
 public struct LoggingInterceptor: ServerInterceptor {
     public let logger: Logger
     /// Level for calls that end OK; failures log one level higher.
@@ -25,6 +25,7 @@ public struct LoggingInterceptor: ServerInterceptor {
             "method": "\(context.descriptor.path)", "call_id": "\(context.callID)", "peer": "\(context.peer)",
         ]
         if let requestID = context.requestID { metadata["request_id"] = "\(requestID)" }
+        if let trace = context.traceContext { metadata["trace_id"] = "\(trace.traceID)" }
         do {
             let outcome = try await next(context)
             if case .failure(let error) = outcome {
