@@ -19,12 +19,14 @@ let package = Package(
         .library(name: "CopsLinkSQLite", targets: ["CopsLinkSQLite"]),
         .executable(name: "copslink-server", targets: ["copslink-server"]),
         .executable(name: "copslink", targets: ["copslink"]),
+        .executable(name: "copslink-load", targets: ["copslink-load"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // protobuf-c from the system (Debian: libprotobuf-c-dev).
@@ -115,6 +117,25 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The load generator's logic: call mix, workload, arrival schedules, recording, JSON and HTML reports.
+        .target(
+            name: "CopsLinkLoad",
+            dependencies: [
+                "CopsLinkCore", "CopsLinkCodecs", "CopsLinkServices", "CopsLinkTransport",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The load generator: closed and open loop against a copslink-server, HdrHistogram percentiles, reports.
+        .executableTarget(
+            name: "copslink-load",
+            dependencies: [
+                "CopsLinkLoad", "CopsLinkCore", "CopsLinkCodecs", "CopsLinkServices", "CopsLinkTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "CopsLinkCoreTests",
             dependencies: ["CopsLinkCore"],
@@ -157,6 +178,12 @@ let package = Package(
         // Runs the built copslink binary against a real copslink-server process (both from .build/debug).
         .testTarget(
             name: "CopsLinkCLITests",
+            swiftSettings: strictSettings
+        ),
+        // Unit tests of the load generator, and end-to-end runs of the built copslink-load against copslink-server.
+        .testTarget(
+            name: "CopsLinkLoadTests",
+            dependencies: ["CopsLinkLoad", "CopsLinkCore", "CopsLinkCodecs", .product(name: "Histogram", package: "hdrhistogram-swift")],
             swiftSettings: strictSettings
         ),
     ],
