@@ -10,9 +10,8 @@ struct SQLiteTransaction: AccountWriteTransaction {
     // MARK: Customers
 
     func customer(id: String) throws -> Customer? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM customer WHERE id = ?", arguments: [id]) else { return nil }
-        let equipment = try Row.fetchAll(
-            db, sql: "SELECT * FROM equipment WHERE customer_id = ? ORDER BY position", arguments: [id]
+        guard let row = try db.cachedRow(sql: "SELECT * FROM customer WHERE id = ?", arguments: [id]) else { return nil }
+        let equipment = try db.cachedRows(sql: "SELECT * FROM equipment WHERE customer_id = ? ORDER BY position", arguments: [id]
         ).map { row in
             Equipment(id: row["id"], name: row["name"], zoneNumber: row["zone_number"], zoneDescription: row["zone_description"], installed: row["installed"])
         }
@@ -23,7 +22,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
 
     func saveCustomer(_ customer: Customer) throws {
         let address = customer.address ?? Address()
-        try db.execute(
+        try db.executeCached(
             sql: """
                 INSERT INTO customer (id, first_name, last_name, company_name, has_address, street1, street2, city, state, zip,
                     premise_phone, passcode)
@@ -37,30 +36,28 @@ struct SQLiteTransaction: AccountWriteTransaction {
                 customer.id, customer.firstName, customer.lastName, customer.companyName, customer.address != nil,
                 address.street1, address.street2, address.city, address.state, address.zip, customer.premisePhone, customer.passcode,
             ])
-        try db.execute(sql: "DELETE FROM equipment WHERE customer_id = ?", arguments: [customer.id])
+        try db.executeCached(sql: "DELETE FROM equipment WHERE customer_id = ?", arguments: [customer.id])
         for (position, item) in customer.equipment.enumerated() {
-            try db.execute(
+            try db.executeCached(
                 sql: "INSERT INTO equipment (customer_id, position, id, name, zone_number, zone_description, installed) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 arguments: [customer.id, position, item.id, item.name, item.zoneNumber, item.zoneDescription, item.installed])
         }
     }
 
     func customerCount() throws -> Int {
-        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM customer") ?? 0
+        try db.cachedValue(Int.self, sql: "SELECT COUNT(*) FROM customer") ?? 0
     }
 
     // MARK: Responding parties
 
     func respondingParties(customerID: String) throws -> [RespondingParty] {
         var phones: [String: [Phone]] = [:]
-        for row in try Row.fetchAll(
-            db, sql: "SELECT * FROM party_phone WHERE customer_id = ? ORDER BY party_id, position", arguments: [customerID])
+        for row in try db.cachedRows(sql: "SELECT * FROM party_phone WHERE customer_id = ? ORDER BY party_id, position", arguments: [customerID])
         {
             phones[row["party_id"], default: []].append(
                 Phone(number: row["number"], type: PhoneType(rawValue: row["type"]), extension: row["extension"]))
         }
-        return try Row.fetchAll(
-            db, sql: "SELECT * FROM responding_party WHERE customer_id = ? ORDER BY position", arguments: [customerID]
+        return try db.cachedRows(sql: "SELECT * FROM responding_party WHERE customer_id = ? ORDER BY position", arguments: [customerID]
         ).map { row in
             let id: String = row["id"]
             return RespondingParty(
@@ -71,9 +68,9 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func replaceRespondingParties(customerID: String, _ parties: [RespondingParty]) throws {
-        try db.execute(sql: "DELETE FROM responding_party WHERE customer_id = ?", arguments: [customerID])
+        try db.executeCached(sql: "DELETE FROM responding_party WHERE customer_id = ?", arguments: [customerID])
         for (position, party) in parties.enumerated() {
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     INSERT INTO responding_party (customer_id, id, position, priority, first_name, last_name, email, language,
                         passcode, has_key, relation, enhanced_verification, role)
@@ -84,7 +81,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
                     party.passcode, party.hasKey, party.relation, party.enhancedVerification, party.role.rawValue,
                 ])
             for (index, phone) in party.phones.enumerated() {
-                try db.execute(
+                try db.executeCached(
                     sql: "INSERT INTO party_phone (customer_id, party_id, position, number, type, extension) VALUES (?, ?, ?, ?, ?, ?)",
                     arguments: [customerID, party.id, index, phone.number, phone.type.rawValue, phone.extension])
             }
@@ -94,15 +91,15 @@ struct SQLiteTransaction: AccountWriteTransaction {
     // MARK: Links
 
     func link(customerID: String) throws -> AccountLink? {
-        try Row.fetchOne(db, sql: "SELECT * FROM account_link WHERE customer_id = ?", arguments: [customerID]).map(Self.link)
+        try db.cachedRow(sql: "SELECT * FROM account_link WHERE customer_id = ?", arguments: [customerID]).map(Self.link)
     }
 
     func link(accountNumber: String) throws -> AccountLink? {
-        try Row.fetchOne(db, sql: "SELECT * FROM account_link WHERE account_number = ?", arguments: [accountNumber]).map(Self.link)
+        try db.cachedRow(sql: "SELECT * FROM account_link WHERE account_number = ?", arguments: [accountNumber]).map(Self.link)
     }
 
     func saveLink(_ link: AccountLink) throws {
-        try db.execute(
+        try db.executeCached(
             sql: """
                 INSERT INTO account_link (customer_id, account_number, receiver_number, line, state, linked_at, unlinked_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -116,7 +113,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
     // MARK: Authorities
 
     func authority(id: String) throws -> Authority? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM authority WHERE id = ?", arguments: [id]) else { return nil }
+        guard let row = try db.cachedRow(sql: "SELECT * FROM authority WHERE id = ?", arguments: [id]) else { return nil }
         return try authority(row)
     }
 
@@ -134,7 +131,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
     func saveAuthorities(_ authorities: [Authority]) throws {
         for authority in authorities {
             let address = authority.address ?? Address()
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     INSERT INTO authority (id, type, name, phone, has_address, street1, street2, city, state, zip, jurisdiction, permit_required)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -147,16 +144,15 @@ struct SQLiteTransaction: AccountWriteTransaction {
                     authority.id, authority.type.rawValue, authority.name, authority.phone, authority.address != nil, address.street1,
                     address.street2, address.city, address.state, address.zip, authority.jurisdiction.rawValue, authority.permitRequired,
                 ])
-            try db.execute(sql: "DELETE FROM authority_zip WHERE authority_id = ?", arguments: [authority.id])
+            try db.executeCached(sql: "DELETE FROM authority_zip WHERE authority_id = ?", arguments: [authority.id])
             for zip in Set(authority.servedZips) {
-                try db.execute(sql: "INSERT INTO authority_zip (zip, authority_id) VALUES (?, ?)", arguments: [zip, authority.id])
+                try db.executeCached(sql: "INSERT INTO authority_zip (zip, authority_id) VALUES (?, ?)", arguments: [zip, authority.id])
             }
         }
     }
 
     func accountAuthorities(customerID: String) throws -> [AccountAuthority] {
-        try Row.fetchAll(
-            db, sql: "SELECT * FROM account_authority WHERE customer_id = ? ORDER BY added_at, id", arguments: [customerID]
+        try db.cachedRows(sql: "SELECT * FROM account_authority WHERE customer_id = ? ORDER BY added_at, id", arguments: [customerID]
         ).map { row in
             AccountAuthority(
                 id: row["id"], authority: try authority(id: row["authority_id"]), permitNumber: row["permit_number"],
@@ -165,7 +161,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func insertAccountAuthority(customerID: String, _ entry: AccountAuthority) throws {
-        try db.execute(
+        try db.executeCached(
             sql: """
                 INSERT INTO account_authority (id, customer_id, authority_id, type, permit_number, added_at, added_by)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -177,13 +173,13 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func deleteAccountAuthority(customerID: String, id: String) throws {
-        try db.execute(sql: "DELETE FROM account_authority WHERE customer_id = ? AND id = ?", arguments: [customerID, id])
+        try db.executeCached(sql: "DELETE FROM account_authority WHERE customer_id = ? AND id = ?", arguments: [customerID, id])
     }
 
     // MARK: Zones
 
     func zones(customerID: String) throws -> [Zone] {
-        try Row.fetchAll(db, sql: "SELECT * FROM zone WHERE customer_id = ? ORDER BY zone_number", arguments: [customerID]).map { row in
+        try db.cachedRows(sql: "SELECT * FROM zone WHERE customer_id = ? ORDER BY zone_number", arguments: [customerID]).map { row in
             Zone(
                 zoneNumber: row["zone_number"], description: row["description"], eventType: ZoneEventType(rawValue: row["event_type"]),
                 equipmentType: row["equipment_type"], location: row["location"], partition: row["partition"],
@@ -192,9 +188,9 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func replaceZones(customerID: String, _ zones: [Zone]) throws {
-        try db.execute(sql: "DELETE FROM zone WHERE customer_id = ?", arguments: [customerID])
+        try db.executeCached(sql: "DELETE FROM zone WHERE customer_id = ?", arguments: [customerID])
         for zone in zones {
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     INSERT INTO zone (customer_id, zone_number, description, event_type, equipment_type, location, partition, restore_required)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -209,16 +205,16 @@ struct SQLiteTransaction: AccountWriteTransaction {
     // MARK: Test categories and sessions
 
     func testCategories() throws -> [TestCategory] {
-        try Row.fetchAll(db, sql: "SELECT * FROM test_category ORDER BY rowid").map(Self.category)
+        try db.cachedRows(sql: "SELECT * FROM test_category ORDER BY rowid").map(Self.category)
     }
 
     func testCategory(id: String) throws -> TestCategory? {
-        try Row.fetchOne(db, sql: "SELECT * FROM test_category WHERE id = ?", arguments: [id]).map(Self.category)
+        try db.cachedRow(sql: "SELECT * FROM test_category WHERE id = ?", arguments: [id]).map(Self.category)
     }
 
     func saveTestCategories(_ categories: [TestCategory]) throws {
         for category in categories {
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     INSERT INTO test_category (id, description, default_minutes) VALUES (?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET description = excluded.description, default_minutes = excluded.default_minutes
@@ -233,8 +229,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
         """
 
     func openSession(customerID: String) throws -> TestSession? {
-        try Row.fetchOne(
-            db, sql: "SELECT \(Self.sessionColumns) WHERE test_session.customer_id = ? AND test_session.ended_at IS NULL",
+        try db.cachedRow(sql: "SELECT \(Self.sessionColumns) WHERE test_session.customer_id = ? AND test_session.ended_at IS NULL",
             arguments: [customerID]
         ).map(Self.session)
     }
@@ -253,18 +248,17 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func sessionsDue(atMs: Int64) throws -> [(customerID: String, session: TestSession)] {
-        try Row.fetchAll(
-            db, sql: "SELECT \(Self.sessionColumns) WHERE test_session.ended_at IS NULL AND test_session.expires_at <= ?",
+        try db.cachedRows(sql: "SELECT \(Self.sessionColumns) WHERE test_session.ended_at IS NULL AND test_session.expires_at <= ?",
             arguments: [atMs]
         ).map { row in (row["customer_id"], Self.session(row)) }
     }
 
     func nextExpiry() throws -> Int64? {
-        try Int64.fetchOne(db, sql: "SELECT MIN(expires_at) FROM test_session WHERE ended_at IS NULL")
+        try db.cachedValue(Int64.self, sql: "SELECT MIN(expires_at) FROM test_session WHERE ended_at IS NULL")
     }
 
     func insertSession(customerID: String, _ session: TestSession) throws {
-        try db.execute(
+        try db.executeCached(
             sql: """
                 INSERT INTO test_session (id, customer_id, category_id, effective_at, expires_at, scope, zone_numbers, comment,
                     has_placed_by, placed_by_id, placed_by_name, has_authorization, authorized_party_id, verified_by, ended_at, end_reason)
@@ -279,7 +273,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func endSession(id: String, atMs: Int64, reason: TestEndReason) throws {
-        try db.execute(
+        try db.executeCached(
             sql: "UPDATE test_session SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
             arguments: [atMs, reason.rawValue, id])
     }
@@ -287,7 +281,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
     // MARK: History and signals
 
     func appendHistory(customerID: String, _ entry: TestHistoryEntry) throws {
-        try db.execute(
+        try db.executeCached(
             sql: """
                 INSERT INTO test_history (customer_id, at, action, session_id, has_category, category_id, category_description,
                     category_minutes, effective_at, expires_at, has_user, user_id, user_name, comment)
@@ -325,7 +319,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
 
     func insertSignal(_ signal: SignalRecord) throws {
         let result = signal.result
-        try db.execute(
+        try db.executeCached(
             sql: """
                 INSERT INTO signal (customer_id, is_test_result, received_at, account_number, zone_number, zone_description,
                     event_code, qualifier, event_description, user_number, partition, raw, session_id)
@@ -364,7 +358,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
     // MARK: Idempotency
 
     func idempotencyRecord(requestID: String) throws -> IdempotencyRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM idempotency WHERE request_id = ?", arguments: [requestID]).map { row in
+        try db.cachedRow(sql: "SELECT * FROM idempotency WHERE request_id = ?", arguments: [requestID]).map { row in
             IdempotencyRecord(
                 requestID: row["request_id"], method: row["method"], fingerprint: UInt64(bitPattern: row["fingerprint"]),
                 response: [UInt8](row["response"] as Data), createdAtMs: row["created_at"])
@@ -372,7 +366,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func saveIdempotencyRecord(_ record: IdempotencyRecord) throws {
-        try db.execute(
+        try db.executeCached(
             sql: "INSERT INTO idempotency (request_id, method, fingerprint, response, created_at) VALUES (?, ?, ?, ?, ?)",
             arguments: [record.requestID, record.method, Int64(bitPattern: record.fingerprint), Data(record.response), record.createdAtMs])
     }
@@ -396,7 +390,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
 
     private func authority(_ row: Row) throws -> Authority {
         let id: String = row["id"]
-        let zips = try String.fetchAll(db, sql: "SELECT zip FROM authority_zip WHERE authority_id = ? ORDER BY zip", arguments: [id])
+        let zips = try db.cachedStrings(sql: "SELECT zip FROM authority_zip WHERE authority_id = ? ORDER BY zip", arguments: [id])
         return Authority(
             id: id, type: AuthorityType(rawValue: row["type"]), name: row["name"], phone: row["phone"], address: Self.address(row),
             servedZips: zips, jurisdiction: Jurisdiction(rawValue: row["jurisdiction"]), permitRequired: row["permit_required"])
@@ -414,5 +408,32 @@ struct SQLiteTransaction: AccountWriteTransaction {
             authorizedBy: row["has_authorization"]
                 ? TestAuthorization(respondingPartyID: row["authorized_party_id"], verifiedBy: row["verified_by"]) : nil,
             endedAtMs: endedAt ?? 0, endReason: TestEndReason(rawValue: row["end_reason"]))
+    }
+}
+
+extension Database {
+    // These go through the statement cache: compiling a statement costs more than running one of these small
+    // queries, and every call of a method runs the same SQL text.
+
+    func cachedRows(sql: String, arguments: StatementArguments = StatementArguments()) throws -> [Row] {
+        try Row.fetchAll(cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    func cachedRow(sql: String, arguments: StatementArguments = StatementArguments()) throws -> Row? {
+        try Row.fetchOne(cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    func cachedStrings(sql: String, arguments: StatementArguments = StatementArguments()) throws -> [String] {
+        try String.fetchAll(cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    func cachedValue<Value: DatabaseValueConvertible & StatementColumnConvertible>(
+        _ type: Value.Type, sql: String, arguments: StatementArguments = StatementArguments()
+    ) throws -> Value? {
+        try Value.fetchOne(cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    func executeCached(sql: String, arguments: StatementArguments = StatementArguments()) throws {
+        try cachedStatement(sql: sql).execute(arguments: arguments)
     }
 }
