@@ -136,6 +136,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Shared by the test targets: built binaries, server processes, RPC expectations. Not a product.
+        .target(
+            name: "CopsLinkTestSupport",
+            dependencies: ["CopsLinkCore"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "CopsLinkCoreTests",
             dependencies: ["CopsLinkCore"],
@@ -161,7 +167,7 @@ let package = Package(
             name: "CopsLinkAccountsTests",
             dependencies: [
                 "CopsLinkCore", "CopsLinkCodecs", "CopsLinkServices", "CopsLinkAccounts", "CopsLinkSQLite", "CopsLinkTransport",
-                "CopsLinkInProcess",
+                "CopsLinkInProcess", "CopsLinkTestSupport",
             ],
             swiftSettings: strictSettings
         ),
@@ -169,7 +175,7 @@ let package = Package(
             name: "CopsLinkIntegrationTests",
             dependencies: [
                 "CopsLinkCore", "CopsLinkTransport", "CopsLinkInProcess", "CopsLinkServices", "CopsLinkWire",
-                "CopsLinkCodecs",
+                "CopsLinkCodecs", "CopsLinkTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -178,12 +184,16 @@ let package = Package(
         // Runs the built copslink binary against a real copslink-server process (both from .build/debug).
         .testTarget(
             name: "CopsLinkCLITests",
+            dependencies: ["CopsLinkTestSupport"],
             swiftSettings: strictSettings
         ),
         // Unit tests of the load generator, and end-to-end runs of the built copslink-load against copslink-server.
         .testTarget(
             name: "CopsLinkLoadTests",
-            dependencies: ["CopsLinkLoad", "CopsLinkCore", "CopsLinkCodecs", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: [
+                "CopsLinkLoad", "CopsLinkCore", "CopsLinkCodecs", "CopsLinkTestSupport",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
             swiftSettings: strictSettings
         ),
     ],

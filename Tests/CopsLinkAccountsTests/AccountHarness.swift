@@ -3,6 +3,7 @@ import CopsLinkCodecs
 import CopsLinkCore
 import CopsLinkServices
 import CopsLinkSQLite
+import CopsLinkTestSupport
 import CopsLinkTransport
 import Foundation
 import Logging
@@ -20,10 +21,6 @@ struct AccountFixture: Sendable {
     static let start: Int64 = 1_795_867_200_000
 }
 
-func temporaryDatabasePath() -> String {
-    FileManager.default.temporaryDirectory.appendingPathComponent("copslink-test-\(UUID().uuidString).sqlite").path
-}
-
 func quietLogger() -> Logger {
     var logger = Logger(label: "copslink.test")
     logger.logLevel = .critical
@@ -36,7 +33,7 @@ func withAccountService<Result: Sendable>(
     _ body: (AccountFixture) async throws -> Result
 ) async throws -> Result {
     let path = temporaryDatabasePath()
-    defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+    defer { removeDatabase(at: path) }
     let store = try SQLiteAccountStore(path: path)
     let authorities = try DemoData.sampleAuthorities()
     try await store.write { try $0.saveAuthorities(authorities) }
@@ -85,40 +82,4 @@ func linkProvoCustomer(_ fixture: AccountFixture, _ id: String = "cust-1", accou
     let response = try await fixture.client.linkAccount(
         LinkAccountRequest(customer: customer, respondingParties: parties, accountNumber: accountNumber))
     return try #require(response.account)
-}
-
-/// Expects `body` to fail with `code`; returns the error.
-@discardableResult
-func expectRPCError(
-    _ code: StatusCode, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void
-) async -> RPCError? {
-    do {
-        try await body()
-        Issue.record("expected \(code.name), but the call succeeded", sourceLocation: sourceLocation)
-        return nil
-    } catch let error as RPCError {
-        #expect(error.code == code, "expected \(code.name), got \(error)", sourceLocation: sourceLocation)
-        return error
-    } catch {
-        Issue.record("expected RPCError \(code.name), got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
-}
-
-/// An async sequence over an array.
-struct Messages<Element: Sendable>: AsyncSequence, Sendable {
-    let elements: [Element]
-    init(_ elements: [Element]) { self.elements = elements }
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        var index = 0
-        let elements: [Element]
-        mutating func next() async -> Element? {
-            guard index < elements.count else { return nil }
-            defer { index += 1 }
-            return elements[index]
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(elements: elements) }
 }

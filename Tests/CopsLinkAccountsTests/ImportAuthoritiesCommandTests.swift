@@ -1,3 +1,4 @@
+import CopsLinkTestSupport
 import CopsLinkAccounts
 import CopsLinkCodecs
 import CopsLinkSQLite
@@ -7,23 +8,14 @@ import Testing
 @Suite("copslink-server import-authorities")
 struct ImportAuthoritiesCommandTests {
     private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = ServerProcess.executable
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        let result = try runBuiltBinary("copslink-server", arguments)
+        return (result.status, result.stdout + result.stderr)
     }
 
     @Test func importsTheSampleAndReplacesEntriesWithTheSameID() async throws {
         let database = temporaryDatabasePath()
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
-        let sample = ServerProcess.executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Sources/CopsLinkAccounts/Resources/authorities-sample.csv").path
+        defer { removeDatabase(at: database) }
+        let sample = packageRoot.appendingPathComponent("Sources/CopsLinkAccounts/Resources/authorities-sample.csv").path
         let first = try run(["import-authorities", "--database", database, sample])
         #expect(first.status == 0, "\(first.output)")
         #expect(first.output.contains("imported 17 authorities"))

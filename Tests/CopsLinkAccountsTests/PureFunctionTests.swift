@@ -1,3 +1,4 @@
+import CopsLinkTestSupport
 import CopsLinkCodecs
 import CopsLinkCore
 import Foundation

@@ -1,3 +1,4 @@
+import CopsLinkTestSupport
 import CopsLinkAccounts
 import CopsLinkCodecs
 import CopsLinkCore
@@ -13,7 +14,7 @@ struct RestartTests {
     /// the process mid-stream and check every acknowledged change after a restart on the same file.
     @Test func acknowledgedWritesSurviveSIGKILL() async throws {
         let database = temporaryDatabasePath()
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
+        defer { removeDatabase(at: database) }
 
         let first = try ServerProcess(database: database, arguments: ["--demo"])
         let acknowledged = LockedBox<[String: String]>([:])  // customer id → account number
@@ -50,7 +51,7 @@ struct RestartTests {
         }
 
         let second = try ServerProcess(database: database, arguments: ["--demo"])
-        defer { second.terminate() }
+        defer { second.stop() }
         try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: second.port)) { transport in
             let client = AccountService.Client(wrapping: RPCClient(transport: transport))
             let expected = acknowledged.value
@@ -74,7 +75,7 @@ struct RestartTests {
     /// restart, with the "expired" history entry at that time.
     @Test func testsThatExpiredWhileDownAreEndedAtTheirExpiry() async throws {
         let database = temporaryDatabasePath()
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
+        defer { removeDatabase(at: database) }
         let clock = ManualAccountClock(nowMs: AccountFixture.start)
         do {
             let store = try SQLiteAccountStore(path: database)

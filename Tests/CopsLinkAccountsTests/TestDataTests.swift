@@ -1,3 +1,4 @@
+import CopsLinkTestSupport
 import CopsLinkAccounts
 import CopsLinkCodecs
 import CopsLinkCore

@@ -1,3 +1,4 @@
+import CopsLinkTestSupport
 import Foundation
 import Testing
 

@@ -2,6 +2,7 @@ import CopsLinkCodecs
 import CopsLinkCore
 import CopsLinkInProcess
 import CopsLinkServices
+import CopsLinkTestSupport
 import CopsLinkTransport
 import CopsLinkWire
 import Logging
@@ -67,40 +68,4 @@ func withTCPServer<Result: Sendable>(
     return try await TCPServer.withServer(configuration: configuration, router: makeTestRouter(probe: probe), logger: quietLogger()) {
         server in try await body(server, server.port!)
     }
-}
-
-/// Expects `body` to fail with `code`; returns the error for further checks.
-@discardableResult
-func expectRPCError(
-    _ code: StatusCode, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void
-) async -> RPCError? {
-    do {
-        try await body()
-        Issue.record("expected \(code.name), but the call succeeded", sourceLocation: sourceLocation)
-        return nil
-    } catch let error as RPCError {
-        #expect(error.code == code, "expected \(code.name), got \(error)", sourceLocation: sourceLocation)
-        return error
-    } catch {
-        Issue.record("expected RPCError \(code.name), got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
-}
-
-/// An async sequence over an array, for streaming requests.
-struct Messages<Element: Sendable>: AsyncSequence, Sendable {
-    let elements: [Element]
-    init(_ elements: [Element]) { self.elements = elements }
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        var index = 0
-        let elements: [Element]
-        mutating func next() async -> Element? {
-            guard index < elements.count else { return nil }
-            defer { index += 1 }
-            return elements[index]
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(elements: elements) }
 }

@@ -1,3 +1,4 @@
+import CopsLinkTestSupport
 import CopsLinkCore
 import CopsLinkLoad
 import Foundation

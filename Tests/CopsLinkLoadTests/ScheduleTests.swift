@@ -1,3 +1,4 @@
+import CopsLinkTestSupport
 import CopsLinkLoad
 import Testing
 

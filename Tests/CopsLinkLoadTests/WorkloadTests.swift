@@ -1,4 +1,5 @@
 @testable import CopsLinkLoad
+import CopsLinkTestSupport
 import CopsLinkCodecs
 import CopsLinkCore
 import Testing

@@ -1,0 +1,53 @@
+import Foundation
+
+/// What a finished process printed and how it exited.
+public struct BinaryRun: CustomStringConvertible, Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+
+    public var description: String { "exit \(status)\nstdout: \(stdout)\nstderr: \(stderr)" }
+}
+
+/// Runs a built binary to completion. `environment` entries are added to (or, with nil, removed from) this process's
+/// environment; `stdin` is written to its standard input.
+public func runBuiltBinary(
+    _ name: String, _ arguments: [String], stdin: String? = nil, environment: [String: String?] = [:]
+) throws -> BinaryRun {
+    let process = Process()
+    process.executableURL = try builtBinary(name)
+    process.arguments = arguments
+    var merged = ProcessInfo.processInfo.environment
+    for (key, value) in environment { merged[key] = value }
+    process.environment = merged
+    let out = Pipe(), err = Pipe(), input = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try input.fileHandleForWriting.close()
+    // Read stderr on another thread while stdout is read here, so neither pipe can fill up and block the child.
+    let errorData = LockedData()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async {
+        errorData.set(err.fileHandleForReading.readDataToEndOfFile())
+        group.leave()
+    }
+    let outputData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    return BinaryRun(
+        status: process.terminationStatus, stdout: String(decoding: outputData, as: UTF8.self),
+        stderr: String(decoding: errorData.get(), as: UTF8.self))
+}
+
+/// Bytes handed from a reading thread to the waiting one.
+final class LockedData: @unchecked Sendable {
+    // Sendable because every access to `data` holds `lock`.
+    private let lock = NSLock()
+    private var data = Data()
+    func set(_ value: Data) { lock.withLock { data = value } }
+    func get() -> Data { lock.withLock { data } }
+}
