@@ -14,21 +14,23 @@ import Darwin
 /// stack block, a typical message costs no malloc at all, and everything is released at once on every path.
 /// Chunks that overflow the stack block are malloc'd and linked through their first word.
 public struct ProtobufArena: ~Copyable {
-    private static let alignment = 16
-    private static let chunkHeader = 16
-    private static let stackBytes = 4096
+    @usableFromInline static let alignment = 16
+    @usableFromInline static let chunkHeader = 16
+    @usableFromInline static let stackBytes = 4096
 
-    private var cursor: UnsafeMutableRawPointer
-    private var remaining: Int
-    private var lastChunk: UnsafeMutableRawPointer?
-    private var nextChunkSize = 8192
+    @usableFromInline var cursor: UnsafeMutableRawPointer
+    @usableFromInline var remaining: Int
+    @usableFromInline var lastChunk: UnsafeMutableRawPointer?
+    @usableFromInline var nextChunkSize = 8192
 
-    private init(block: UnsafeMutableRawBufferPointer) {
+    @inlinable
+    init(block: UnsafeMutableRawBufferPointer) {
         cursor = block.baseAddress!
         remaining = block.count
     }
 
     /// Runs `body` with an arena whose memory is released when it returns or throws.
+    @inlinable
     public static func with<Result, Failure: Error>(
         _ body: (inout ProtobufArena) throws(Failure) -> Result
     ) throws(Failure) -> Result {
@@ -40,6 +42,7 @@ public struct ProtobufArena: ~Copyable {
     }
 
     /// `size` bytes aligned to 16, valid until the arena is released.
+    @inlinable
     public mutating func allocate(byteCount size: Int) -> UnsafeMutableRawPointer {
         var padding = (Self.alignment - Int(bitPattern: cursor) % Self.alignment) % Self.alignment
         if size + padding > remaining {
@@ -98,7 +101,8 @@ public struct ProtobufArena: ~Copyable {
         }
     }
 
-    private mutating func grow(toFit size: Int) {
+    @usableFromInline
+    mutating func grow(toFit size: Int) {
         let chunkSize = max(nextChunkSize, size + Self.alignment + Self.chunkHeader)
         nextChunkSize = min(nextChunkSize * 2, 1 << 20)
         guard let chunk = malloc(chunkSize) else { fatalError("out of memory allocating \(chunkSize) bytes") }
@@ -108,7 +112,8 @@ public struct ProtobufArena: ~Copyable {
         remaining = chunkSize - Self.chunkHeader
     }
 
-    private mutating func releaseChunks() {
+    @usableFromInline
+    mutating func releaseChunks() {
         while let chunk = lastChunk {
             lastChunk = chunk.load(as: UnsafeMutableRawPointer?.self)
             free(chunk)
@@ -116,6 +121,7 @@ public struct ProtobufArena: ~Copyable {
     }
 
     /// A protobuf-c allocator that allocates from this arena and frees nothing (the arena frees everything at once).
+    @inlinable
     mutating func withAllocator<Result, Failure: Error>(
         _ body: (UnsafeMutablePointer<ProtobufCAllocator>) throws(Failure) -> Result
     ) throws(Failure) -> Result {

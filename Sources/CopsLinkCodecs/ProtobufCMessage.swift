@@ -33,6 +33,7 @@ public protocol ProtobufCCodable: RPCMessage {
 }
 
 extension ProtobufCCodable {
+    @inlinable
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(RPCError) {
         self = try ProtobufArena.with { (arena) throws(RPCError) -> Self in
             try arena.withAllocator { (allocator) throws(RPCError) -> Self in
@@ -46,6 +47,7 @@ extension ProtobufCCodable {
         }
     }
 
+    @inlinable
     public func serialize(into sink: inout some MessageSink) {
         ProtobufArena.with { arena in
             let message = UnsafeMutableRawPointer(makeCMessage(in: &arena)).assumingMemoryBound(to: ProtobufCMessage.self)

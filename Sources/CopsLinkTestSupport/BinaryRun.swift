@@ -11,8 +11,24 @@ public struct BinaryRun: CustomStringConvertible, Sendable {
 
 /// Runs a built binary to completion. `environment` entries are added to (or, with nil, removed from) this process's
 /// environment; `stdin` is written to its standard input.
+///
+/// The waiting happens on a Dispatch thread, not on Swift's cooperative pool: a test blocked there for seconds would
+/// starve every other test of the run.
 public func runBuiltBinary(
     _ name: String, _ arguments: [String], stdin: String? = nil, environment: [String: String?] = [:]
+) async throws -> BinaryRun {
+    try await offCooperativePool { try runBuiltBinaryBlocking(name, arguments, stdin: stdin, environment: environment) }
+}
+
+/// Runs `body` on a Dispatch thread and waits for it without blocking a cooperative thread.
+public func offCooperativePool<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+func runBuiltBinaryBlocking(
+    _ name: String, _ arguments: [String], stdin: String?, environment: [String: String?]
 ) throws -> BinaryRun {
     let process = Process()
     process.executableURL = try builtBinary(name)

@@ -14,7 +14,13 @@ public final class ServerProcess: @unchecked Sendable {
 
     public var address: String { "127.0.0.1:\(port)" }
 
-    /// Starts `copslink-server` on `database` (a fresh temporary file by default) and waits for `listening on`.
+    /// Starts `copslink-server` on `database` (a fresh temporary file by default) and waits for `listening on`,
+    /// off the cooperative pool.
+    public static func start(database: String = temporaryDatabasePath(), arguments: [String] = []) async throws -> ServerProcess {
+        try await offCooperativePool { try ServerProcess(database: database, arguments: arguments) }
+    }
+
+    /// Starts `copslink-server` and blocks until it prints `listening on`. Prefer `start` in async code.
     public init(database: String = temporaryDatabasePath(), arguments: [String] = []) throws {
         self.database = database
         process = Process()

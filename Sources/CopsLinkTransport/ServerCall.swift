@@ -50,7 +50,7 @@ final class ServerCall: ServerCallStream, Sendable {
 
     func finish(_ outcome: CallOutcome) {
         guard markFinished() else { return }
-        var buffer = allocator.buffer(capacity: 256)
+        var buffer = allocator.buffer(capacity: 1024)  // most END frames, unary responses included, fit
         switch outcome {
         case .success(let message, let trailers):
             buffer.writeFrame(.end, callID: id, header: EndHeader(statusCode: 0, trailers: trailers), payload: message)

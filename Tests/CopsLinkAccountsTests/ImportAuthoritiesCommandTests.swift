@@ -7,8 +7,8 @@ import Testing
 
 @Suite("copslink-server import-authorities")
 struct ImportAuthoritiesCommandTests {
-    private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let result = try runBuiltBinary("copslink-server", arguments)
+    private func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let result = try await runBuiltBinary("copslink-server", arguments)
         return (result.status, result.stdout + result.stderr)
     }
 
@@ -16,7 +16,7 @@ struct ImportAuthoritiesCommandTests {
         let database = temporaryDatabasePath()
         defer { removeDatabase(at: database) }
         let sample = packageRoot.appendingPathComponent("Sources/CopsLinkAccounts/Resources/authorities-sample.csv").path
-        let first = try run(["import-authorities", "--database", database, sample])
+        let first = try await run(["import-authorities", "--database", database, sample])
         #expect(first.status == 0, "\(first.output)")
         #expect(first.output.contains("imported 17 authorities"))
 
@@ -26,7 +26,7 @@ struct ImportAuthoritiesCommandTests {
             id,type,name,phone,street1,street2,city,state,zip,served_zips,jurisdiction,permit_required
             ut-provo-pd,police,Provo Police (renamed),801-852-6210,48 S 300 W,,Provo,UT,84601,84601,city,no
             """.write(to: changed, atomically: true, encoding: .utf8)
-        #expect(try run(["import-authorities", "--database", database, changed.path]).status == 0)
+        #expect(try await run(["import-authorities", "--database", database, changed.path]).status == 0)
 
         let store = try SQLiteAccountStore(path: database)
         let police = try await store.read { try $0.authorities(type: .police, zip: "84601") }
@@ -35,7 +35,7 @@ struct ImportAuthoritiesCommandTests {
         try store.close()
     }
 
-    @Test func aBadFileIsRefusedWithTheLineNumber() throws {
+    @Test func aBadFileIsRefusedWithTheLineNumber() async throws {
         let bad = FileManager.default.temporaryDirectory.appendingPathComponent("authorities-\(UUID().uuidString).csv")
         defer { try? FileManager.default.removeItem(at: bad) }
         try """
@@ -43,7 +43,7 @@ struct ImportAuthoritiesCommandTests {
             x-1,police,X,1,,,,,,84601,city,no
             x-2,navy,Y,1,,,,,,84601,city,no
             """.write(to: bad, atomically: true, encoding: .utf8)
-        let result = try run(["import-authorities", "--database", temporaryDatabasePath(), bad.path])
+        let result = try await run(["import-authorities", "--database", temporaryDatabasePath(), bad.path])
         #expect(result.status != 0)
         #expect(result.output.contains("line 3: unknown authority type 'navy'"))
     }

@@ -16,7 +16,7 @@ struct RestartTests {
         let database = temporaryDatabasePath()
         defer { removeDatabase(at: database) }
 
-        let first = try ServerProcess(database: database, arguments: ["--demo"])
+        let first = try await ServerProcess.start(database: database, arguments: ["--demo"])
         let acknowledged = LockedBox<[String: String]>([:])  // customer id → account number
         let onTest = LockedBox<Set<String>>([])
         try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: first.port)) { transport in
@@ -50,7 +50,7 @@ struct RestartTests {
             _ = await inFlight.value
         }
 
-        let second = try ServerProcess(database: database, arguments: ["--demo"])
+        let second = try await ServerProcess.start(database: database, arguments: ["--demo"])
         defer { second.stop() }
         try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: second.port)) { transport in
             let client = AccountService.Client(wrapping: RPCClient(transport: transport))

@@ -7,10 +7,10 @@ typealias DemoServer = ServerProcess
 
 extension ServerProcess {
     /// Runs `body` with a fresh demo server, stopping it (and deleting its database) afterwards.
-    static func with<T>(_ body: (ServerProcess) throws -> T) throws -> T {
-        let server = try ServerProcess(arguments: ["--demo"])
+    static func with<T>(_ body: (ServerProcess) async throws -> T) async throws -> T {
+        let server = try await ServerProcess.start(arguments: ["--demo"])
         defer { server.stopAndRemoveDatabase() }
-        return try body(server)
+        return try await body(server)
     }
 }
 
@@ -25,10 +25,10 @@ extension BinaryRun {
 }
 
 /// Runs the built `copslink`; COPSLINK_SERVER is removed unless given, so that tests do not depend on the caller's.
-func copslink(_ arguments: [String], stdin: String? = nil, environment: [String: String?] = [:]) throws -> CLIResult {
+func copslink(_ arguments: [String], stdin: String? = nil, environment: [String: String?] = [:]) async throws -> CLIResult {
     var environment = environment
     if environment["COPSLINK_SERVER"] == nil { environment["COPSLINK_SERVER"] = .some(nil) }
-    return try runBuiltBinary("copslink", arguments, stdin: stdin, environment: environment)
+    return try await runBuiltBinary("copslink", arguments, stdin: stdin, environment: environment)
 }
 
 /// A Contact ID message `ACCT 18 Q EEE GG CCC S` with its checksum (digit values, 0 counting 10, add up to a

@@ -6,57 +6,57 @@ import Testing
 @Suite("copslink command line")
 struct CLITests {
     @Test("health exits 0 when serving, with --server before or after the subcommand")
-    func health() throws {
-        try DemoServer.with { server in
-            let before = try copslink(["--server", server.address, "health"])
+    func health() async throws {
+        try await DemoServer.with { server in
+            let before = try await copslink(["--server", server.address, "health"])
             #expect(before.status == 0, "\(before)")
             #expect(before.stdout.contains("SERVING"))
-            let after = try copslink(["health", "--server", server.address, "copslink.v1.AccountService"])
+            let after = try await copslink(["health", "--server", server.address, "copslink.v1.AccountService"])
             #expect(after.status == 0, "\(after)")
-            let json = try copslink(["--server", server.address, "--json", "health"])
+            let json = try await copslink(["--server", server.address, "--json", "health"])
             #expect(json.status == 0, "\(json)")
             #expect(try json.jsonObject()["status"] as? String == "SERVING")
-            let unknown = try copslink(["--server", server.address, "health", "no.such.Service"])
+            let unknown = try await copslink(["--server", server.address, "health", "no.such.Service"])
             #expect(unknown.status == 5, "\(unknown)")
             #expect(unknown.stderr.contains("NOT_FOUND"))
         }
     }
 
     @Test("global options work before, between and after the subcommand names, and from COPSLINK_SERVER")
-    func globalOptionPlacement() throws {
-        try DemoServer.with { server in
+    func globalOptionPlacement() async throws {
+        try await DemoServer.with { server in
             for arguments in [
                 ["--server", server.address, "--json", "account", "get", "demo-1"],
                 ["--server=\(server.address)", "account", "--json", "get", "demo-1"],
                 ["account", "--server", server.address, "get", "--timeout", "5", "demo-1", "--json"],
                 ["account", "get", "demo-1", "--json", "--server", server.address],
             ] {
-                let result = try copslink(arguments)
+                let result = try await copslink(arguments)
                 #expect(result.status == 0, "\(arguments): \(result)")
                 #expect(try result.jsonObject()["account_number"] as? String == "22-8761", "\(arguments)")
             }
-            let fromEnvironment = try copslink(["--json", "account", "get", "demo-1"], environment: ["COPSLINK_SERVER": server.address])
+            let fromEnvironment = try await copslink(["--json", "account", "get", "demo-1"], environment: ["COPSLINK_SERVER": server.address])
             #expect(fromEnvironment.status == 0, "\(fromEnvironment)")
         }
     }
 
     @Test("describe lists the services and methods")
-    func describe() throws {
-        try DemoServer.with { server in
-            let text = try copslink(["--server", server.address, "describe"])
+    func describe() async throws {
+        try await DemoServer.with { server in
+            let text = try await copslink(["--server", server.address, "describe"])
             #expect(text.status == 0, "\(text)")
             #expect(text.stdout.contains("copslink.v1.AccountService"))
             #expect(text.stdout.contains("RequestTestData"))
-            let json = try copslink(["--server", server.address, "describe", "--json"])
+            let json = try await copslink(["--server", server.address, "describe", "--json"])
             let services = try #require(try json.jsonObject()["services"] as? [[String: Any]])
             #expect(services.contains { $0["name"] as? String == "copslink.v1.AccountService" })
         }
     }
 
     @Test("account get --json prints one JSON object, without any passcode")
-    func accountGetJSON() throws {
-        try DemoServer.with { server in
-            let result = try copslink(["--server", server.address, "account", "get", "demo-1", "--json"])
+    func accountGetJSON() async throws {
+        try await DemoServer.with { server in
+            let result = try await copslink(["--server", server.address, "account", "get", "demo-1", "--json"])
             #expect(result.status == 0, "\(result)")
             let account = try result.jsonObject()
             #expect(account["account_number"] as? String == "22-8761")
@@ -68,7 +68,7 @@ struct CLITests {
             #expect(!result.stdout.contains("pass-p-"))  // the demo parties' passcodes
             #expect(result.stderr.isEmpty)
 
-            let text = try copslink(["--server", server.address, "account", "get", "demo-1"])
+            let text = try await copslink(["--server", server.address, "account", "get", "demo-1"])
             #expect(text.status == 0, "\(text)")
             #expect(text.stdout.contains("22-8761"))
             #expect(!text.stdout.lowercased().contains("passcode"))
@@ -76,9 +76,9 @@ struct CLITests {
     }
 
     @Test("an unknown customer exits 5 with NOT_FOUND on stderr")
-    func accountNotFound() throws {
-        try DemoServer.with { server in
-            let result = try copslink(["--server", server.address, "account", "get", "nobody", "--json"])
+    func accountNotFound() async throws {
+        try await DemoServer.with { server in
+            let result = try await copslink(["--server", server.address, "account", "get", "nobody", "--json"])
             #expect(result.status == 5, "\(result)")
             #expect(result.stderr.hasPrefix("copslink: NOT_FOUND: "), "\(result)")
             #expect(result.stderr.contains("nobody"))
@@ -87,11 +87,11 @@ struct CLITests {
     }
 
     @Test("test on, status, a second test on fails FAILED_PRECONDITION, test off")
-    func testOnAndOff() throws {
-        try DemoServer.with { server in
-            let on = try copslink(["--server", server.address, "test", "on", "demo-1", "--category", "service", "--hours", "2"])
+    func testOnAndOff() async throws {
+        try await DemoServer.with { server in
+            let on = try await copslink(["--server", server.address, "test", "on", "demo-1", "--category", "service", "--hours", "2"])
             #expect(on.status == 0, "\(on)")
-            let status = try copslink(["--server", server.address, "test", "status", "demo-1", "--json"])
+            let status = try await copslink(["--server", server.address, "test", "status", "demo-1", "--json"])
             #expect(status.status == 0, "\(status)")
             let statusObject = try status.jsonObject()
             #expect(statusObject["on_test"] as? Bool == true)
@@ -101,25 +101,25 @@ struct CLITests {
             let expires = try #require(current["expires_at_ms"] as? Int64)
             #expect(expires - effective == 2 * 3_600_000)
 
-            let again = try copslink(["--server", server.address, "test", "on", "demo-1", "--category", "service", "--hours", "2"])
+            let again = try await copslink(["--server", server.address, "test", "on", "demo-1", "--category", "service", "--hours", "2"])
             #expect(again.status == 9, "\(again)")
             #expect(again.stderr.contains("FAILED_PRECONDITION"))
             #expect(again.stderr.contains("System is currently on test."))
 
-            let off = try copslink(["--server", server.address, "--json", "test", "off", "demo-1", "--comment", "Done"])
+            let off = try await copslink(["--server", server.address, "--json", "test", "off", "demo-1", "--comment", "Done"])
             #expect(off.status == 0, "\(off)")
             #expect((try off.jsonObject()["session"] as? [String: Any])?["state"] as? String == "ENDED")
-            let after = try copslink(["--server", server.address, "test", "status", "demo-1", "--json"])
+            let after = try await copslink(["--server", server.address, "test", "status", "demo-1", "--json"])
             #expect(try after.jsonObject()["on_test"] as? Bool == false)
-            let offAgain = try copslink(["--server", server.address, "test", "off", "demo-1"])
+            let offAgain = try await copslink(["--server", server.address, "test", "off", "demo-1"])
             #expect(offAgain.status == 9, "\(offAgain)")
         }
     }
 
     @Test("test on without a duration uses the category's default")
-    func testOnDefaultDuration() throws {
-        try DemoServer.with { server in
-            let on = try copslink(["--server", server.address, "--json", "test", "on", "demo-2", "--category", "customer-test", "--zone", "001"])
+    func testOnDefaultDuration() async throws {
+        try await DemoServer.with { server in
+            let on = try await copslink(["--server", server.address, "--json", "test", "on", "demo-2", "--category", "customer-test", "--zone", "001"])
             #expect(on.status == 0, "\(on)")
             let session = try #require(try on.jsonObject()["session"] as? [String: Any])
             #expect(session["scope"] as? String == "ONLY_LISTED")
@@ -131,9 +131,9 @@ struct CLITests {
     }
 
     @Test("authorities search --json lists the directory entries serving the zip")
-    func authoritiesSearch() throws {
-        try DemoServer.with { server in
-            let result = try copslink(["--server", server.address, "authorities", "search", "--type", "police", "--zip", "84601", "--json"])
+    func authoritiesSearch() async throws {
+        try await DemoServer.with { server in
+            let result = try await copslink(["--server", server.address, "authorities", "search", "--type", "police", "--zip", "84601", "--json"])
             #expect(result.status == 0, "\(result)")
             let authorities = try #require(try result.jsonObject()["authorities"] as? [[String: Any]])
             #expect(authorities.contains { $0["id"] as? String == "ut-provo-pd" })
@@ -142,24 +142,24 @@ struct CLITests {
     }
 
     @Test("authorities add and remove")
-    func authoritiesAddRemove() throws {
-        try DemoServer.with { server in
-            let add = try copslink(["--server", server.address, "--json", "authorities", "add", "demo-4", "tx-austin-fd", "tx-austin-ems"])
+    func authoritiesAddRemove() async throws {
+        try await DemoServer.with { server in
+            let add = try await copslink(["--server", server.address, "--json", "authorities", "add", "demo-4", "tx-austin-fd", "tx-austin-ems"])
             #expect(add.status == 0, "\(add)")
             let added = try #require(try add.jsonObject()["added"] as? [[String: Any]])
             #expect(added.count == 2)
             let entry = try #require(added.first?["id"] as? String)
-            let twice = try copslink(["--server", server.address, "authorities", "add", "demo-4", "tx-austin-fd"])
+            let twice = try await copslink(["--server", server.address, "authorities", "add", "demo-4", "tx-austin-fd"])
             #expect(twice.status == 6, "\(twice)")
-            let remove = try copslink(["--server", server.address, "authorities", "remove", "demo-4", entry])
+            let remove = try await copslink(["--server", server.address, "authorities", "remove", "demo-4", entry])
             #expect(remove.status == 0, "\(remove)")
         }
     }
 
     @Test("test data --type results over the last 30 days returns rows")
-    func testDataResults() throws {
-        try DemoServer.with { server in
-            let result = try copslink([
+    func testDataResults() async throws {
+        try await DemoServer.with { server in
+            let result = try await copslink([
                 "--server", server.address, "test", "data", "demo-3", "--type", "results", "--from", utcDate(daysFromToday: -30), "--to",
                 utcDate(daysFromToday: 0), "--json",
             ])
@@ -170,13 +170,13 @@ struct CLITests {
             #expect(!rows.isEmpty)
             #expect(rows.allSatisfy { $0["account_number"] as? String == "22-8763" && !(($0["session_id"] as? String) ?? "").isEmpty })
 
-            let history = try copslink([
+            let history = try await copslink([
                 "--server", server.address, "test", "data", "demo-3", "--type", "history", "--page-size", "1", "--json",
             ])
             #expect(history.status == 0, "\(history)")
             #expect(((try history.jsonObject()["rows"] as? [Any])?.count ?? 0) >= 2)
 
-            let tooLong = try copslink([
+            let tooLong = try await copslink([
                 "--server", server.address, "test", "data", "demo-3", "--type", "results", "--from", utcDate(daysFromToday: -60),
             ])
             #expect(tooLong.status == 3, "\(tooLong)")
@@ -185,17 +185,17 @@ struct CLITests {
     }
 
     @Test("signals send stores a valid Contact ID and lists a bad one as rejected")
-    func signalsSend() throws {
-        try DemoServer.with { server in
+    func signalsSend() async throws {
+        try await DemoServer.with { server in
             let valid = contactID(account: "8761", event: "130", zone: "001")
-            let result = try copslink(["--server", server.address, "signals", "send", "--account", "22-8761", valid, "--json"])
+            let result = try await copslink(["--server", server.address, "signals", "send", "--account", "22-8761", valid, "--json"])
             #expect(result.status == 0, "\(result)")
             let object = try result.jsonObject()
             #expect(object["received"] as? Int == 1)
             #expect(object["stored_as_history"] as? Int == 1)
             #expect((object["rejected"] as? [Any])?.isEmpty == true)
 
-            let file = try copslink(
+            let file = try await copslink(
                 ["--server", server.address, "--json", "signals", "send", "--account", "22-8761", "--file", "-"],
                 stdin: "# two signals\n\(valid)\n8761 18 1 130 01 001 1\n")
             #expect(file.status == 0, "\(file)")
@@ -208,9 +208,9 @@ struct CLITests {
     }
 
     @Test("zones set maps zones to equipment and lists the others as unmapped")
-    func zonesSet() throws {
-        try DemoServer.with { server in
-            let result = try copslink([
+    func zonesSet() async throws {
+        try await DemoServer.with { server in
+            let result = try await copslink([
                 "--server", server.address, "zones", "set", "demo-2", "--zone", "001:Shop door:burglary", "--zone", "002:Office motion:burglary",
                 "--zone", "010:Panic button:panic", "--json",
             ])
@@ -224,39 +224,39 @@ struct CLITests {
     }
 
     @Test("link, an idempotent retry with --request-id, sync and unlink")
-    func linkSyncUnlink() throws {
-        try DemoServer.with { server in
+    func linkSyncUnlink() async throws {
+        try await DemoServer.with { server in
             let link = [
                 "--server", server.address, "--request-id", "0b6f3c8e-8d1a-4e57-9a43-1f1c2b3d4e5f", "account", "link", "cli-1",
                 "--first-name", "Grace", "--last-name", "Hopper", "--zip", "84601", "--passcode", "navy", "--equipment", "001:Front door",
                 "--party", "1:Grace Hopper:801-555-0198:keyholder:key", "--json",
             ]
-            let first = try copslink(link)
+            let first = try await copslink(link)
             #expect(first.status == 0, "\(first)")
             let firstObject = try first.jsonObject()
             #expect(firstObject["created"] as? Bool == true)
             let number = try #require((firstObject["account"] as? [String: Any])?["account_number"] as? String)
             #expect(!first.stdout.contains("navy"))
-            let retry = try copslink(link)
+            let retry = try await copslink(link)
             #expect(retry.status == 0, "\(retry)")
             #expect((try retry.jsonObject()["account"] as? [String: Any])?["account_number"] as? String == number)
 
-            let sync = try copslink([
+            let sync = try await copslink([
                 "--server", server.address, "account", "sync", "cli-1", "--company", "Hopper Navy Supply", "--zip", "84604", "--json",
             ])
             #expect(sync.status == 0, "\(sync)")
             let customer = (try sync.jsonObject()["account"] as? [String: Any])?["customer"] as? [String: Any]
             #expect(customer?["company_name"] as? String == "Hopper Navy Supply")
 
-            let unlink = try copslink(["--server", server.address, "account", "unlink", "cli-1", "--json"])
+            let unlink = try await copslink(["--server", server.address, "account", "unlink", "cli-1", "--json"])
             #expect(try unlink.jsonObject()["was_linked"] as? Bool == true)
-            let again = try copslink(["--server", server.address, "account", "unlink", "cli-1", "--json"])
+            let again = try await copslink(["--server", server.address, "account", "unlink", "cli-1", "--json"])
             #expect(try again.jsonObject()["was_linked"] as? Bool == false)
         }
     }
 
     @Test("usage errors exit 64 without contacting a server")
-    func usageErrors() throws {
+    func usageErrors() async throws {
         for arguments in [
             ["account", "get"],
             ["account", "get", "demo-1", "--no-such-option"],
@@ -268,16 +268,16 @@ struct CLITests {
             ["--request-id", "not-a-uuid", "account", "unlink", "demo-1"],
             ["--metadata", "trace-bin=00ff", "health"],
         ] {
-            let result = try copslink(arguments)
+            let result = try await copslink(arguments)
             #expect(result.status == 64, "\(arguments): \(result)")
             #expect(result.stdout.isEmpty, "\(arguments)")
         }
     }
 
     @Test("no server listening exits 14 UNAVAILABLE")
-    func unavailable() throws {
+    func unavailable() async throws {
         // Port 1 (tcpmux) is closed on any test machine.
-        let result = try copslink(["--server", "127.0.0.1:1", "--timeout", "3", "health"])
+        let result = try await copslink(["--server", "127.0.0.1:1", "--timeout", "3", "health"])
         #expect(result.status == 14, "\(result)")
         #expect(result.stderr.contains("UNAVAILABLE"))
     }

@@ -46,6 +46,7 @@ func withTestClient<Result: Sendable>(
         return try await body(RPCClient(transport: InProcessTransport(router: router)))
     case .tcp:
         var serverConfiguration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        serverConfiguration.handshakeTimeout = .seconds(60)
         configureServer(&serverConfiguration)
         return try await TCPServer.withServer(configuration: serverConfiguration, router: router, logger: quietLogger()) { server in
             var clientConfiguration = ClientConfiguration(host: "127.0.0.1", port: server.port!)
@@ -64,6 +65,7 @@ func withTCPServer<Result: Sendable>(
     _ body: (TCPServer, Int) async throws -> Result
 ) async throws -> Result {
     var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+    configuration.handshakeTimeout = .seconds(60)  // tests on a loaded machine must not race the default 10 s
     configure(&configuration)
     return try await TCPServer.withServer(configuration: configuration, router: makeTestRouter(probe: probe), logger: quietLogger()) {
         server in try await body(server, server.port!)

@@ -7,10 +7,10 @@ import Testing
 @Suite("copslink-load end to end", .serialized)
 struct EndToEndTests {
     @Test("closed loop with a mix writes a JSON report with ordered percentiles and an HTML report with SVG")
-    func closedLoop() throws {
-        try LoadTestServer.with { server in
+    func closedLoop() async throws {
+        try await LoadTestServer.with { server in
             let json = server.file("closed.json"), html = server.file("closed.html")
-            let result = try copslinkLoad([
+            let result = try await copslinkLoad([
                 "--server", server.address, "--duration", "2", "--warmup", "0.5", "--concurrency", "4",
                 "--mix", "GetAccount=70,GetTestStatus=20,RequestTestData=10", "--json-out", json.path, "--html-out", html.path,
             ])
@@ -42,10 +42,10 @@ struct EndToEndTests {
     }
 
     @Test("open loop at 200 calls/s achieves 200 calls/s ± 25%, with corrected and uncorrected latency")
-    func openLoop() throws {
-        try LoadTestServer.with { server in
+    func openLoop() async throws {
+        try await LoadTestServer.with { server in
             let json = server.file("open.json")
-            let result = try copslinkLoad([
+            let result = try await copslinkLoad([
                 "--server", server.address, "--rate", "200", "--duration", "2", "--warmup", "0.5", "--json-out", json.path,
             ])
             #expect(result.status == 0, "\(result)")
@@ -61,9 +61,9 @@ struct EndToEndTests {
     }
 
     @Test("--json prints only the JSON report; the expected FAILED_PRECONDITION of test placement is counted, not failed")
-    func jsonStdoutWithTestPlacement() throws {
-        try LoadTestServer.with { server in
-            let result = try copslinkLoad([
+    func jsonStdoutWithTestPlacement() async throws {
+        try await LoadTestServer.with { server in
+            let result = try await copslinkLoad([
                 "--server", server.address, "--duration", "1", "--warmup", "0", "--concurrency", "4", "--json",
                 "--mix", "GetAccount=50,PlaceOnTest=25,PlaceOffTest=25", "--token", "secret-token",
             ])
@@ -78,10 +78,10 @@ struct EndToEndTests {
     }
 
     @Test("--seed-accounts links load-N accounts (again: ALREADY_EXISTS is fine) and runs on them")
-    func seedAccounts() throws {
-        try LoadTestServer.with { server in
+    func seedAccounts() async throws {
+        try await LoadTestServer.with { server in
             for _ in 0..<2 {
-                let result = try copslinkLoad([
+                let result = try await copslinkLoad([
                     "--server", server.address, "--duration", "0.5", "--warmup", "0", "--concurrency", "2", "--seed-accounts", "3",
                     "--mix", "GetAccount=1,ReportSignals=1,SearchAuthorities=1", "--json",
                 ])
@@ -94,18 +94,18 @@ struct EndToEndTests {
     }
 
     @Test("usage errors exit 64; an unreachable server exits 1")
-    func failures() throws {
-        let unknown = try copslinkLoad(["--mix", "GetAccount=1,Frobnicate=2"])
+    func failures() async throws {
+        let unknown = try await copslinkLoad(["--mix", "GetAccount=1,Frobnicate=2"])
         #expect(unknown.status == 64, "\(unknown)")
         #expect(unknown.stderr.contains("unknown method 'Frobnicate'"))
-        let zero = try copslinkLoad(["--mix", "GetAccount=0"])
+        let zero = try await copslinkLoad(["--mix", "GetAccount=0"])
         #expect(zero.status == 64, "\(zero)")
-        let arrivals = try copslinkLoad(["--arrivals", "poisson"])
+        let arrivals = try await copslinkLoad(["--arrivals", "poisson"])
         #expect(arrivals.status == 64 && arrivals.stderr.contains("--rate"), "\(arrivals)")
-        let tooMany = try copslinkLoad(["--accounts", "9"])
+        let tooMany = try await copslinkLoad(["--accounts", "9"])
         #expect(tooMany.status == 64 && tooMany.stderr.contains("--seed-accounts"), "\(tooMany)")
         // Port 1 on loopback: nothing listens there.
-        let unreachable = try copslinkLoad(["--server", "127.0.0.1:1", "--duration", "1", "--timeout", "2"])
+        let unreachable = try await copslinkLoad(["--server", "127.0.0.1:1", "--duration", "1", "--timeout", "2"])
         #expect(unreachable.status == 1, "\(unreachable)")
         #expect(unreachable.stderr.contains("copslink-load: cannot reach 127.0.0.1:1"), "\(unreachable)")
     }

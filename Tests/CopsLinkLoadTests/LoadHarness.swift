@@ -12,21 +12,21 @@ struct LoadTestServer {
 
     func file(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
-    static func with<T>(_ body: (LoadTestServer) throws -> T) throws -> T {
+    static func with<T>(_ body: (LoadTestServer) async throws -> T) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("copslink-load-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let server = try ServerProcess(database: directory.appendingPathComponent("load.sqlite").path, arguments: ["--demo"])
+        let server = try await ServerProcess.start(database: directory.appendingPathComponent("load.sqlite").path, arguments: ["--demo"])
         defer { server.stop() }
-        return try body(LoadTestServer(server: server, directory: directory))
+        return try await body(LoadTestServer(server: server, directory: directory))
     }
 }
 
 typealias LoadRunResult = BinaryRun
 
 /// Runs the built `copslink-load` with COPSLINK_SERVER and COPSLINK_TOKEN removed from the environment.
-func copslinkLoad(_ arguments: [String]) throws -> LoadRunResult {
-    try runBuiltBinary("copslink-load", arguments, environment: ["COPSLINK_SERVER": nil, "COPSLINK_TOKEN": nil])
+func copslinkLoad(_ arguments: [String]) async throws -> LoadRunResult {
+    try await runBuiltBinary("copslink-load", arguments, environment: ["COPSLINK_SERVER": nil, "COPSLINK_TOKEN": nil])
 }
 
 /// A JSON report file as a dictionary.
