@@ -1,0 +1,211 @@
+import CopsLinkAccounts
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkSQLite
+import CopsLinkServices
+import CopsLinkTransport
+import NIOCore
+import NIOPosix
+
+/// The CopsLink side: a `TCPServer` with the conformance service (and, given a database, the account service), and
+/// closed-loop drivers through the bundled client.
+enum CopsLinkTarget {
+    /// 191 payload bytes: with `response_size` the encoded `SimpleRequest` is exactly 200 bytes.
+    static let requestPayloadSize = 191
+    static let responseSize: UInt32 = 600
+
+    static var unaryRequest: SimpleRequest {
+        SimpleRequest(responseSize: responseSize, payload: [UInt8](repeating: 0x61, count: requestPayloadSize))
+    }
+
+    static func printSizes() {
+        let request = unaryRequest.serializedBytes().count
+        let response = SimpleResponse(
+            payload: [UInt8](repeating: 0, count: Int(responseSize)), receivedSize: UInt32(requestPayloadSize)).serializedBytes().count
+        let header = RequestHeader(method: TestService.Method.unaryCall.path).serializedBytes().count
+        print("SimpleRequest \(request) bytes, SimpleResponse \(response) bytes, RequestHeader \(header) bytes")
+        print("REQUEST frame \(18 + header + request) bytes, END frame \(18 + response) bytes (empty EndHeader)")
+    }
+
+    static func serve(port: Int, database: String?, maxSpanDays: Int?, maxConnections: Int) async throws {
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: port)
+        configuration.maxConnections = maxConnections
+        var router = RPCRouter()
+        ConformanceService().registerMethods(with: &router)
+        var store: SQLiteAccountStore?
+        if let database {
+            let opened = try SQLiteAccountStore(path: database)
+            store = opened
+            var accountConfiguration = AccountServiceConfiguration()
+            if let maxSpanDays { accountConfiguration.maximumTestDataSpanMs = Int64(maxSpanDays) * 86_400_000 }
+            AccountServiceImplementation(store: opened, configuration: accountConfiguration).registerMethods(with: &router)
+        }
+        let server = TCPServer(configuration: configuration, router: router)
+        try await server.start()
+        announce("copslink", port: server.port ?? port)
+        await waitForever()
+        _ = store
+    }
+
+    /// Connects `connections` transports and makes one call on each, so that the run starts connected.
+    static func connect(port: Int, connections: Int) async throws -> [TCPClientTransport] {
+        let transports = (0..<connections).map { _ in
+            TCPClientTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port))
+        }
+        for transport in transports {
+            _ = try await TestService.Client(wrapping: RPCClient(transport: transport)).unaryCall(unaryRequest)
+        }
+        return transports
+    }
+
+    /// Closed loop: `outstanding` workers spread over the connections, each pinned to its connection's event loop,
+    /// each making one call after another.
+    static func drive(
+        benchmark: String, port: Int, outstanding: Int, connections: Int, duration: Double, warmup: Double, serverPID: Int32?,
+        extra: [(String, Any)] = [], call: @escaping @Sendable (RPCClient, Int) async throws(RPCError) -> Void
+    ) async throws {
+        let transports = try await connect(port: port, connections: connections)
+        let window = Window(warmup: warmup, duration: duration)
+        let sampler = ServerCPUSampler(pid: serverPID)
+        var latencies: [UInt64] = []
+        var errors = 0
+        try await withThrowingTaskGroup(of: ([UInt64], Int).self) { group in
+            for worker in 0..<outstanding {
+                let transport = transports[worker % connections]
+                let client = RPCClient(transport: transport)
+                group.addTask(executorPreference: transport.executor) {
+                    var recorded: [UInt64] = []
+                    recorded.reserveCapacity(1 << 16)
+                    var failed = 0
+                    var sequence = worker
+                    while true {
+                        let start = nowNanos()
+                        if start >= window.end { break }
+                        do {
+                            try await call(client, sequence)
+                        } catch {
+                            failed += 1
+                            if failed == 1 { print("copslink call failed: \(error)") }
+                        }
+                        let finish = nowNanos()
+                        if window.records(start: start, finish: finish) { recorded.append(finish - start) }
+                        sequence &+= outstanding
+                    }
+                    return (recorded, failed)
+                }
+            }
+            await sampler.sample(window)
+            for try await (recorded, failed) in group {
+                latencies.append(contentsOf: recorded)
+                errors += failed
+            }
+        }
+        for transport in transports { await transport.close() }
+        report(
+            benchmark: benchmark, target: "copslink", outstanding: outstanding, connections: connections, window: window,
+            latencies: latencies, errors: errors, sampler: sampler, extra: extra)
+    }
+
+    static func driveUnary(port: Int, outstanding: Int, connections: Int, duration: Double, warmup: Double, serverPID: Int32?) async throws {
+        let request = unaryRequest
+        try await drive(
+            benchmark: "unary", port: port, outstanding: outstanding, connections: connections, duration: duration, warmup: warmup,
+            serverPID: serverPID
+        ) { (client, _) throws(RPCError) in
+            let response = try await TestService.Client(wrapping: client).unaryCall(request)
+            if response.payload?.count != Int(responseSize) { throw RPCError(code: .internalError, message: "short response") }
+        }
+    }
+
+    static func driveGetAccount(
+        port: Int, accounts: Int, outstanding: Int, connections: Int, duration: Double, warmup: Double, serverPID: Int32?
+    ) async throws {
+        // The size of one answer, for the record.
+        let sample = try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) {
+            try await AccountService.Client(wrapping: RPCClient(transport: $0)).getAccount(GetAccountRequest(customerID: Seed.customerID(0)))
+        }
+        // The same pseudo-random order on every run: worker i starts at a different place in it.
+        try await drive(
+            benchmark: "getaccount", port: port, outstanding: outstanding, connections: connections, duration: duration, warmup: warmup,
+            serverPID: serverPID, extra: [("accounts", accounts), ("account_bytes", sample.serializedBytes().count)]
+        ) { (client, sequence) throws(RPCError) in
+            let index = Int(truncatingIfNeeded: mix64(UInt64(sequence)) % UInt64(accounts))
+            let account = try await AccountService.Client(wrapping: client).getAccount(GetAccountRequest(customerID: Seed.customerID(index)))
+            if account.accountNumber.isEmpty { throw RPCError(code: .internalError, message: "empty account") }
+        }
+    }
+
+    /// Streams a year of test results for the seeded account, again and again for `duration` seconds, on
+    /// `streams` concurrent calls; reports rows per second and the server's peak RSS.
+    static func driveTestData(port: Int, streams: Int, duration: Double, serverPID: Int32?, pageSize: UInt32) async throws {
+        let transport = TCPClientTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port))
+        let client = AccountService.Client(wrapping: RPCClient(transport: transport))
+        let stats = serverPID.map(ProcessStats.init)
+        let rssBefore = stats?.rssKiB
+        let peakBefore = stats?.peakRSSKiB
+        let window = Window(warmup: 0, duration: duration)
+        let sampler = ServerCPUSampler(pid: serverPID)
+        let nowMs = nowWallMillis()
+        let request = RequestTestDataRequest(
+            customerID: Seed.testDataCustomerID, type: .results, fromMs: nowMs - 366 * 86_400_000, toMs: nowMs, pageSize: pageSize)
+        var rows = 0
+        var pages = 0
+        var runs = 0
+        var runLatencies: [UInt64] = []
+        try await withThrowingTaskGroup(of: (Int, Int, Int, [UInt64]).self) { group in
+            for _ in 0..<streams {
+                group.addTask(executorPreference: transport.executor) {
+                    var rows = 0
+                    var pages = 0
+                    var runs = 0
+                    var latencies: [UInt64] = []
+                    while nowNanos() < window.end {
+                        let start = nowNanos()
+                        let (runRows, runPages) = try await client.requestTestData(request) { stream in
+                            var rows = 0
+                            var pages = 0
+                            for try await page in stream {
+                                rows += page.results.count
+                                pages += 1
+                            }
+                            return (rows, pages)
+                        }
+                        latencies.append(nowNanos() - start)
+                        rows += runRows
+                        pages += runPages
+                        runs += 1
+                    }
+                    return (rows, pages, runs, latencies)
+                }
+            }
+            await sampler.sample(window)
+            for try await (r, p, n, l) in group {
+                rows += r
+                pages += p
+                runs += n
+                runLatencies += l
+            }
+        }
+        let elapsed = Double(nowNanos() - window.measureStart) / 1e9
+        await transport.close()
+        var line = ResultLine()
+        line.set("benchmark", "testdata")
+        line.set("target", "copslink")
+        line.set("streams", streams)
+        line.set("page_size", Int(pageSize))
+        line.set("seconds", elapsed)
+        line.set("runs", runs)
+        line.set("rows", rows)
+        line.set("rows_per_run", runs > 0 ? rows / runs : 0)
+        line.set("pages", pages)
+        line.set("rows_per_second", Double(rows) / elapsed)
+        line.set("run_p50_ms", LatencySummary(runLatencies).p50 / 1000)
+        if let server = sampler.serverSeconds, rows > 0 { line.set("server_cpu_us_per_row", server * 1e6 / Double(rows)) }
+        if let other = sampler.otherSeconds { line.set("other_cpu_s", other) }
+        if let rssBefore { line.set("server_rss_before_kib", rssBefore) }
+        if let peakBefore { line.set("server_peak_before_kib", peakBefore) }
+        if let peak = stats?.peakRSSKiB { line.set("server_peak_rss_kib", peak) }
+        if let rss = stats?.rssKiB { line.set("server_rss_after_kib", rss) }
+        line.emit()
+    }
+}
