@@ -42,6 +42,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var graceTimer: Scheduled<Void>?
     private var handshakeTimer: Scheduled<Void>?
     private var idleTimer: Scheduled<Void>?
+    /// Since when the connection has had no call; nil while calls run. The idle timer checks it when it fires
+    /// instead of being cancelled and scheduled again around every call.
+    private var idleSince: NIODeadline?
     private var keepalive: Keepalive
     private var lastPingReceived: NIODeadline?
     private var pingStrikes = 0
@@ -152,8 +155,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             return protocolViolation("call id \(id) is not greater than the previous call id \(lastCallID)")
         }
         lastCallID = id
-        idleTimer?.cancel()
-        idleTimer = nil
+        idleSince = nil
         guard let header = decodeHeader(RequestHeader.self, frame) else { return }
         if let drainingAfter, id > drainingAfter {
             return reject(id, RPCError(code: .unavailable, message: "the server is shutting down; retry the call on a new connection"))
@@ -372,15 +374,25 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         close()
     }
 
+    /// The connection has no call from now on: the idle clock starts, and a timer is scheduled if none is pending.
     private func armIdleTimer() {
-        guard let timeout = configuration.idleTimeout, idleTimer == nil, calls.isEmpty else { return }
-        let loopBound = self.loopBound!
-        idleTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) { loopBound.value.idleTimedOut(timeout) }
+        guard configuration.idleTimeout != nil, calls.isEmpty else { return }
+        let now = NIODeadline.now()
+        idleSince = now
+        scheduleIdleCheck(at: now + TimeAmount(configuration.idleTimeout!))
     }
 
-    private func idleTimedOut(_ timeout: Duration) {
+    private func scheduleIdleCheck(at deadline: NIODeadline) {
+        guard idleTimer == nil else { return }
+        let loopBound = self.loopBound!
+        idleTimer = context.eventLoop.scheduleTask(deadline: deadline) { loopBound.value.idleCheck() }
+    }
+
+    private func idleCheck() {
         idleTimer = nil
-        guard calls.isEmpty else { return }
+        guard let timeout = configuration.idleTimeout, let idleSince, calls.isEmpty, phase == .active else { return }
+        let due = idleSince + TimeAmount(timeout)
+        guard NIODeadline.now() >= due else { return scheduleIdleCheck(at: due) }
         goAwayAndClose(.idleTimeout, "the connection was idle for \(timeout)")
     }
 
