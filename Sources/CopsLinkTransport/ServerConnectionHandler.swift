@@ -471,7 +471,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// writes that other tasks hand over.
     private func write(_ buffer: ByteBuffer) {
         context.write(wrapOutboundOut(buffer), promise: nil)
-        if flusher.wrote() {
+        switch flusher.wrote(buffer.readableBytes) {
+        case .none: break
+        case .flushNow: context.flush()
+        case .scheduleFlush:
             let loopBound = self.loopBound!
             context.eventLoop.execute { loopBound.value.flushScheduledWrites() }
         }
