@@ -28,6 +28,19 @@ public protocol ClientCallStream: Sendable {
     func cancel()
 }
 
+extension ClientCallStream {
+    /// Reads the single response message and the OK end of a unary or client-streaming call.
+    public func readSingleResponse() async throws(RPCError) -> RawUnaryResponse {
+        guard case .message(let message) = try await next() else {
+            throw RPCError(code: .internalError, message: "the server ended the call without a response message")
+        }
+        guard case .end(let trailers) = try await next() else {
+            throw RPCError(code: .internalError, message: "the server sent more than one response message")
+        }
+        return RawUnaryResponse(message: message, trailers: trailers)
+    }
+}
+
 /// A way to reach a server: TCP connection pool or in-process.
 public protocol ClientTransport: Sendable {
     /// One request, one response: the fast path (one frame each way on TCP).

@@ -80,14 +80,8 @@ public struct RPCClient: Sendable {
     }
 
     private static func readSingleResponse<Response: RPCMessage>(_ call: any ClientCallStream) async throws(RPCError) -> ClientResponse<Response> {
-        guard case .message(let bytes) = try await call.next() else {
-            throw RPCError(code: .internalError, message: "the server ended the call without a response message")
-        }
-        let message: Response = try decode(bytes)
-        guard case .end(let trailers) = try await call.next() else {
-            throw RPCError(code: .internalError, message: "the server sent more than one response message")
-        }
-        return ClientResponse(message: message, trailers: trailers)
+        let raw = try await call.readSingleResponse()
+        return ClientResponse(message: try decode(raw.message), trailers: raw.trailers)
     }
 }
 

@@ -22,13 +22,7 @@ public struct InProcessTransport: ClientTransport {
         defer { call.cancel() }
         try await call.send(request)
         call.finishSending()
-        guard case .message(let message) = try await call.next() else {
-            throw RPCError(code: .internalError, message: "the server ended a unary call without a response message")
-        }
-        guard case .end(let trailers) = try await call.next() else {
-            throw RPCError(code: .internalError, message: "the server sent more than one response to a unary call")
-        }
-        return RawUnaryResponse(message: message, trailers: trailers)
+        return try await call.readSingleResponse()
     }
 
     public func withStreamingCall<Result: Sendable>(

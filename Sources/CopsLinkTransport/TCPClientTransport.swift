@@ -67,13 +67,7 @@ public final class TCPClientTransport: ClientTransport, Sendable {
             let frame = try call.requestFrame(header: try requestHeader(descriptor, options, deadline), message: request, endStream: true)
             connection.start(call, requestFrame: frame, timeout: remaining(until: deadline), endsStream: true)
             do throws(RPCError) {
-                guard case .message(let message) = try await call.next() else {
-                    throw RPCError(code: .internalError, message: "the server ended a unary call without a response message")
-                }
-                guard case .end(let trailers) = try await call.next() else {
-                    throw RPCError(code: .internalError, message: "the server sent more than one response to a unary call")
-                }
-                return RawUnaryResponse(message: message, trailers: trailers)
+                return try await call.readSingleResponse()
             } catch {
                 // The server never saw this call (GOAWAY, or the connection ended first): send it again.
                 guard call.wasNeverProcessed, attempt < Self.maxTransparentAttempts else { throw error }
