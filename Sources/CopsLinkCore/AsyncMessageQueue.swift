@@ -1,20 +1,24 @@
 import Synchronization
 
-/// A single-consumer queue between a transport (producer, never suspends) and the task reading a call's messages.
+/// A single-consumer queue between a transport (producer, never suspends) and the task reading a call's messages,
+/// stored inline in the call object that owns it.
 ///
 /// The producer bounds what it pushes (flow-control credit), so the queue needs no limit of its own.
 /// A failure ends the queue at once, dropping buffered messages: the call is over. A reader whose task is
 /// cancelled while it waits gets CANCELLED; the queue itself stays open.
 ///
-/// Inlinable, so that transports get it specialized for their element type: unspecialized generic code looks up
-/// type metadata at run time on every call, which showed up at the top of the call-path profile.
-public final class AsyncMessageQueue<Element: Sendable>: Sendable {
+/// Non-copyable and inlinable so that a call object holds it inline and gets it specialized for its element type:
+/// a separate generic class cost an allocation per call and run-time metadata lookups in its deinit, and both showed
+/// up at the top of the one-call-at-a-time profile. `AsyncMessageQueue` is the shareable class around it.
+public struct MessageQueue<Element: Sendable>: ~Copyable, Sendable {
     @usableFromInline
     struct State: ~Copyable {
         @usableFromInline var buffer: [Element] = []
         @usableFromInline var head = 0
         @usableFromInline var end: Result<Void, RPCError>?
-        @usableFromInline var waiter: CheckedContinuation<Element?, any Error>?
+        /// Unsafe rather than checked: every path below resumes a stored waiter exactly once (it is taken out of the
+        /// state under the lock before resuming), and the checked kind allocates a canary per suspension.
+        @usableFromInline var waiter: UnsafeContinuation<Element?, any Error>?
 
         @inlinable init() {}
 
@@ -32,6 +36,17 @@ public final class AsyncMessageQueue<Element: Sendable>: Sendable {
             }
             return element
         }
+
+        /// What a reader gets without waiting: an element, the end, or `nil` (nothing yet).
+        @inlinable
+        mutating func takeReady() -> Result<Element?, RPCError>? {
+            if let element = popFirst() { return .success(element) }
+            switch end {
+            case .success: return .success(nil)
+            case .failure(let error): return .failure(error)
+            case nil: return nil
+            }
+        }
     }
 
     @usableFromInline let state = Mutex(State())
@@ -42,7 +57,7 @@ public final class AsyncMessageQueue<Element: Sendable>: Sendable {
     /// Hands `element` to the consumer. Ignored after the queue ended.
     @inlinable
     public func push(_ element: Element) {
-        let waiter: CheckedContinuation<Element?, any Error>? = state.withLock { state in
+        let waiter: UnsafeContinuation<Element?, any Error>? = state.withLock { state in
             guard state.end == nil else { return nil }
             if let waiter = state.waiter {
                 state.waiter = nil
@@ -59,7 +74,7 @@ public final class AsyncMessageQueue<Element: Sendable>: Sendable {
     /// Only the first end counts.
     @inlinable
     public func finish(_ result: Result<Void, RPCError>, deliveringBuffered: Bool = false) {
-        let waiter: CheckedContinuation<Element?, any Error>? = state.withLock { state in
+        let waiter: UnsafeContinuation<Element?, any Error>? = state.withLock { state in
             guard state.end == nil else { return nil }
             state.end = result
             if case .failure = result, !deliveringBuffered {
@@ -85,35 +100,22 @@ public final class AsyncMessageQueue<Element: Sendable>: Sendable {
     /// `onCancel` runs if the reading task is cancelled while it waits (not when an element is already there), so
     /// callers need no cancellation handler of their own around this one: each costs a lock in the runtime.
     @inlinable
-    public func next(onCancel: (@Sendable () -> Void)? = nil) async throws(RPCError) -> Element? {
-        let immediate: Result<Element?, RPCError>? = state.withLock { state in
-            if let element = state.popFirst() { return .success(element) }
-            switch state.end {
-            case .success: return .success(nil)
-            case .failure(let error): return .failure(error)
-            case nil: return nil
-            }
-        }
-        if let immediate { return try immediate.get() }
+    public func next(onCancel: @Sendable () -> Void = {}) async throws(RPCError) -> Element? {
+        if let ready = state.withLock({ $0.takeReady() }) { return try ready.get() }
         do {
             return try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { continuation in
+                try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Element?, any Error>) in
                     let resumeNow: Result<Element?, RPCError>? = state.withLock { state in
-                        if let element = state.popFirst() { return .success(element) }
-                        switch state.end {
-                        case .success: return .success(nil)
-                        case .failure(let error): return .failure(error)
-                        case nil:
-                            if Task.isCancelled { return .failure(Self.cancelled) }
-                            precondition(state.waiter == nil, "AsyncMessageQueue has a single consumer")
-                            state.waiter = continuation
-                            return nil
-                        }
+                        if let ready = state.takeReady() { return ready }
+                        if Task.isCancelled { return .failure(Self.cancelled) }
+                        precondition(state.waiter == nil, "MessageQueue has a single consumer")
+                        state.waiter = continuation
+                        return nil
                     }
                     if let resumeNow { continuation.resume(with: resumeNow) }
                 }
             } onCancel: {
-                onCancel?()
+                onCancel()
                 let waiter = state.withLock { state in
                     defer { state.waiter = nil }
                     return state.waiter
@@ -125,5 +127,30 @@ public final class AsyncMessageQueue<Element: Sendable>: Sendable {
         } catch {
             throw RPCError(code: .internalError, message: "unexpected queue failure")
         }
+    }
+}
+
+/// A `MessageQueue` as a shareable object, for producers and consumers that do not live in one call object.
+public final class AsyncMessageQueue<Element: Sendable>: Sendable {
+    @usableFromInline let queue = MessageQueue<Element>()
+
+    @inlinable public init() {}
+
+    /// Hands `element` to the consumer. Ignored after the queue ended.
+    @inlinable public func push(_ element: Element) { queue.push(element) }
+
+    /// Ends the queue (see `MessageQueue.finish(_:deliveringBuffered:)`).
+    @inlinable
+    public func finish(_ result: Result<Void, RPCError>, deliveringBuffered: Bool = false) {
+        queue.finish(result, deliveringBuffered: deliveringBuffered)
+    }
+
+    /// Whether the queue has ended (with any result).
+    @inlinable public var isFinished: Bool { queue.isFinished }
+
+    /// The next element, `nil` at a successful end (see `MessageQueue.next(onCancel:)`).
+    @inlinable
+    public func next(onCancel: @Sendable () -> Void = {}) async throws(RPCError) -> Element? {
+        try await queue.next(onCancel: onCancel)
     }
 }

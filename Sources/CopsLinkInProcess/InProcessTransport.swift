@@ -63,8 +63,8 @@ private final class CallIDs: Sendable {
 
 /// Both ends of one in-process call.
 final class InProcessCall: ServerCallStream, ClientCallStream, Sendable {
-    private let requests = AsyncMessageQueue<[UInt8]>()
-    private let responses = AsyncMessageQueue<ClientStreamPart>()
+    private let requests = MessageQueue<[UInt8]>()
+    private let responses = MessageQueue<ClientStreamPart>()
     private let requestCredits: MessageCredits
     private let responseCredits: MessageCredits
     private let finished = Atomic<Bool>(false)

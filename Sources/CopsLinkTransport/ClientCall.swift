@@ -7,7 +7,7 @@ import Synchronization
 /// One call on a client connection. Frames are encoded in the caller's task with call id 0; the event loop
 /// assigns the id when the call gets a slot under the server's concurrency limit and patches it in.
 final class ClientCall: ClientCallStream, Sendable {
-    let responses = AsyncMessageQueue<ClientStreamPart>()
+    let responses = MessageQueue<ClientStreamPart>()
     let credit: CallCredit
     let descriptor: MethodDescriptor
     private let connection: NIOLoopBound<ClientConnectionHandler>
@@ -22,7 +22,8 @@ final class ClientCall: ClientCallStream, Sendable {
     var wasNeverProcessed: Bool { refused.load(ordering: .acquiring) }
 
     func markNeverProcessed() { refused.store(true, ordering: .releasing) }
-    private let trailers = LockedBox<Metadata>([:])
+    /// Set once, by `complete`, before the queue's end is pushed.
+    private let trailers = Mutex<Metadata>([:])
 
     init(descriptor: MethodDescriptor, connection: NIOLoopBound<ClientConnectionHandler>, allocator: ByteBufferAllocator,
          serverLimits: PeerLimits, receiveWindow: Int) {
@@ -57,7 +58,7 @@ final class ClientCall: ClientCallStream, Sendable {
         guard markFinished() else { return }
         switch result {
         case .success(let metadata):
-            trailers.value = metadata
+            trailers.withLock { $0 = metadata }
             responses.push(.end(trailers: metadata))
             responses.finish(.success(()))
             credit.close(RPCError(code: .cancelled, message: "the call has ended"))
@@ -85,7 +86,7 @@ final class ClientCall: ClientCallStream, Sendable {
 
     func next() async throws(RPCError) -> ClientStreamPart {
         guard let part = try await responses.next(onCancel: { [self] in cancel() }) else {
-            return .end(trailers: trailers.value)
+            return .end(trailers: trailers.withLock { $0 })
         }
         if case .message(let bytes) = part, let grant = credit.inboundConsumed(bytes.count) {
             connection.run { $0.grantCredit(grant, for: self) }

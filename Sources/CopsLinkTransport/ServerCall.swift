@@ -9,7 +9,7 @@ import Synchronization
 /// Frames are encoded in the calling task, straight into the buffer that is written, then handed to the event loop.
 final class ServerCall: ServerCallStream, Sendable {
     let id: UInt64
-    let requests = AsyncMessageQueue<ByteBuffer>()
+    let requests = MessageQueue<ByteBuffer>()
     let credit: CallCredit
     private let connection: NIOLoopBound<ServerConnectionHandler>
     private let allocator: ByteBufferAllocator
