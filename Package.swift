@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "CopsLinkInProcess", targets: ["CopsLinkInProcess"]),
         .library(name: "CopsLinkServices", targets: ["CopsLinkServices"]),
         .library(name: "CopsLinkAccounts", targets: ["CopsLinkAccounts"]),
+        .library(name: "CopsLinkAuth", targets: ["CopsLinkAuth"]),
         .library(name: "CopsLinkSQLite", targets: ["CopsLinkSQLite"]),
         .executable(name: "copslink-server", targets: ["copslink-server"]),
         .executable(name: "copslink", targets: ["copslink"]),
@@ -45,6 +46,18 @@ let package = Package(
         .target(
             name: "CopsLinkCore",
             dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        // OpenSSL's libcrypto from the system (Debian: libssl-dev): SHA-256 and constant-time comparison.
+        .systemLibrary(
+            name: "CLibCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // API keys: tokens, hashing, the key store protocol and the authenticator behind AuthInterceptor.
+        .target(
+            name: "CopsLinkAuth",
+            dependencies: ["CopsLinkCore", "CLibCrypto"],
             swiftSettings: strictSettings
         ),
         // Hand-written Swift codecs over protobuf-c for every message in proto/.
@@ -96,13 +109,13 @@ let package = Package(
         // The SQLite implementation of AccountStore (GRDB: WAL, migrations, foreign keys).
         .target(
             name: "CopsLinkSQLite",
-            dependencies: ["CopsLinkAccounts", "CopsLinkCodecs", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["CopsLinkAccounts", "CopsLinkAuth", "CopsLinkCodecs", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "copslink-server",
             dependencies: [
-                "CopsLinkCore", "CopsLinkTransport", "CopsLinkServices", "CopsLinkAccounts", "CopsLinkSQLite",
+                "CopsLinkCore", "CopsLinkTransport", "CopsLinkServices", "CopsLinkAccounts", "CopsLinkAuth", "CopsLinkSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

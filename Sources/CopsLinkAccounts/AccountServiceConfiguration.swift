@@ -17,6 +17,10 @@ public struct AccountServiceConfiguration: Sendable, Hashable {
     /// Rejections listed in a ReportSignals answer; more are counted only. Default 1000.
     public var maximumListedRejections = 1000
 
+    /// The dealer of calls without an authenticated caller: in-process use, or a server run with authentication
+    /// disabled (development only). Default `demo`.
+    public var dealerWithoutCaller = DealerID.demo
+
     public init() {}
 
     var effectiveMaximumTestMinutes: Int64 { min(maximumTestMinutes, Self.hardMaximumTestMinutes) }

@@ -20,16 +20,18 @@ extension AccountServiceImplementation {
                 reject(&response, index, error.message)
             }
             if batch.count >= configuration.signalBatchSize {
-                try await store(batch, into: &response)
+                try await store(batch, into: &response, scope: scope(context))
                 batch.removeAll(keepingCapacity: true)
             }
         }
-        if !batch.isEmpty { try await store(batch, into: &response) }
+        if !batch.isEmpty { try await store(batch, into: &response, scope: scope(context)) }
         return response
     }
 
-    private func store(_ batch: [(index: UInt32, signal: ParsedSignal)], into response: inout ReportSignalsResponse) async throws {
-        let outcomes: [(UInt32, Result<Bool, AccountError>)] = try await store.write { transaction in
+    private func store(
+        _ batch: [(index: UInt32, signal: ParsedSignal)], into response: inout ReportSignalsResponse, scope: StoreScope
+    ) async throws {
+        let outcomes: [(UInt32, Result<Bool, AccountError>)] = try await store.write(scope) { transaction in
             try batch.map { index, signal in
                 guard let link = try transaction.link(accountNumber: signal.accountNumber) else {
                     return (index, .failure(AccountError(.notFound, "unknown account number \(signal.accountNumber)")))

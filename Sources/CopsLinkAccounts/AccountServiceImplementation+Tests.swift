@@ -5,13 +5,13 @@ import Foundation
 
 extension AccountServiceImplementation {
     public func listTestCategories(_ request: ListTestCategoriesRequest, context: ServerContext) async throws -> ListTestCategoriesResponse {
-        ListTestCategoriesResponse(categories: try await store.read { try $0.testCategories() })
+        ListTestCategoriesResponse(categories: try await store.read(scope(context)) { try $0.testCategories() })
     }
 
     public func getTestStatus(_ request: GetTestStatusRequest, context: ServerContext) async throws -> TestStatus {
         try Validation.requireID(request.customerID, "The customer id")
         let now = clock.nowMs()
-        return try await store.read { transaction in
+        return try await store.read(scope(context)) { transaction in
             _ = try Self.linkedAccount(transaction, request.customerID)
             return TestSessionRules.status(of: try transaction.openSession(customerID: request.customerID), atMs: now)
         }
@@ -121,18 +121,18 @@ extension AccountServiceImplementation {
         }
         let pageSize = request.pageSize == 0 ? configuration.defaultPageSize : Int(request.pageSize)
         let customerID = request.customerID
-        let expiryDue = try await store.read { transaction in
+        let expiryDue = try await store.read(scope(context)) { transaction in
             _ = try Self.linkedAccount(transaction, customerID)
             return (try transaction.openSession(customerID: customerID)?.expiresAtMs ?? .max) <= now
         }
         if expiryDue {
-            try await store.write { try TestSessionRules.expireDue($0, customerID: customerID, atMs: now) }
+            try await store.write(scope(context)) { try TestSessionRules.expireDue($0, customerID: customerID, atMs: now) }
         }
         // Never cached: each page is read from the store when the client has room for it.
         var cursor: PageCursor?
         while true {
             let after = cursor
-            let (page, last, count): (TestDataPage, PageCursor?, Int) = try await store.read { transaction in
+            let (page, last, count): (TestDataPage, PageCursor?, Int) = try await store.read(scope(context)) { transaction in
                 if request.type == .history {
                     let rows = try transaction.testHistory(customerID: customerID, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
                     return (TestDataPage(history: rows.map(\.1)), rows.last?.0, rows.count)

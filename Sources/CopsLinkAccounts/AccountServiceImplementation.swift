@@ -41,8 +41,13 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
             let created = accountNumber.isEmpty
             if created {
                 accountNumber = try Self.newAccountNumber(transaction)
-            } else if let owner = try transaction.link(accountNumber: accountNumber), owner.customerID != customer.id {
-                throw AccountError(.alreadyExists, "Account number \(accountNumber) belongs to customer '\(owner.customerID)'.")
+            } else if let owner = try transaction.link(accountNumber: accountNumber) {
+                if owner.customerID != customer.id {
+                    throw AccountError(.alreadyExists, "Account number \(accountNumber) belongs to customer '\(owner.customerID)'.")
+                }
+            } else if try transaction.isAccountNumberTaken(accountNumber) {
+                // Another dealer's account: say only that the number is taken.
+                throw AccountError(.alreadyExists, "Account number \(accountNumber) is already in use at the central station.")
             }
             try transaction.saveCustomer(customer)
             try transaction.replaceRespondingParties(customerID: customer.id, request.respondingParties)
@@ -56,7 +61,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     public func getAccount(_ request: GetAccountRequest, context: ServerContext) async throws -> Account {
         try Validation.requireID(request.customerID, "The customer id")
         let now = clock.nowMs()
-        guard let account = try await store.read({ try Self.assemble($0, customerID: request.customerID, atMs: now) }) else {
+        guard let account = try await store.read(scope(context), { try Self.assemble($0, customerID: request.customerID, atMs: now) }) else {
             throw AccountError.customerNotFound(request.customerID)
         }
         return account
@@ -98,7 +103,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
 
     public func searchAuthorities(_ request: SearchAuthoritiesRequest, context: ServerContext) async throws -> SearchAuthoritiesResponse {
         guard request.type != .unspecified else { throw AccountError.invalid("Choose an authority type (police, fire, medical, guard, electrical).") }
-        let authorities = try await store.read { transaction in
+        let authorities = try await store.read(scope(context)) { transaction in
             var zip = request.zip
             if zip.isEmpty {
                 guard !request.customerID.isEmpty else {
@@ -188,6 +193,12 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
 
     // MARK: Shared
 
+    /// The dealer whose customers this call may see: the authenticated caller's, or (auth disabled, in-process
+    /// use) the configured one.
+    func scope(_ context: ServerContext) -> StoreScope {
+        .dealer(context.caller?.tenant ?? configuration.dealerWithoutCaller)
+    }
+
     /// Runs `body` in one write transaction, once per request id.
     func mutate<Request: RPCMessage, Response: RPCMessage>(
         _ method: MethodDescriptor, _ request: Request, _ cleared: Request, requestID field: String, context: ServerContext,
@@ -196,7 +207,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         let requestID = try Idempotency.requestID(field: field, context: context)
         let fingerprint = requestID.isEmpty ? 0 : Idempotency.fingerprint(of: cleared)
         let now = clock.nowMs()
-        return try await store.write { transaction in
+        return try await store.write(scope(context)) { transaction in
             if !requestID.isEmpty, let record = try transaction.idempotencyRecord(requestID: requestID) {
                 guard record.method == method.path, record.fingerprint == fingerprint else {
                     throw AccountError(.alreadyExists, "Request id \(requestID) was already used for a different request.")
@@ -238,7 +249,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     private static func newAccountNumber(_ transaction: any AccountWriteTransaction) throws -> String {
         while true {
             let candidate = "CL-\(Int.random(in: 100_000...999_999))"
-            if try transaction.link(accountNumber: candidate) == nil { return candidate }
+            if try !transaction.isAccountNumberTaken(candidate) { return candidate }
         }
     }
 }

@@ -73,7 +73,11 @@ public protocol AccountReadTransaction {
     /// The customer as stored, passcode included.
     func customer(id: String) throws -> Customer?
     func link(customerID: String) throws -> AccountLink?
+    /// The link with this account number, among the transaction's dealer's customers.
     func link(accountNumber: String) throws -> AccountLink?
+    /// Whether any customer of any dealer holds this account number: account numbers are unique at the central
+    /// station. Says nothing about whose it is.
+    func isAccountNumberTaken(_ accountNumber: String) throws -> Bool
     func respondingParties(customerID: String) throws -> [RespondingParty]
     func accountAuthorities(customerID: String) throws -> [AccountAuthority]
     /// Zones entered at the central station, by zone number.
@@ -118,9 +122,22 @@ public protocol AccountWriteTransaction: AccountReadTransaction {
     func saveTestCategories(_ categories: [TestCategory]) throws
 }
 
+/// Which customers a transaction sees.
+public enum StoreScope: Sendable, Hashable {
+    /// One dealer's: customer ids and request ids are that dealer's own; another dealer's customer does not exist.
+    case dealer(String)
+    /// Every dealer's, by storage key: for the server's own work (test expiry), never for a caller.
+    case allDealers
+}
+
 /// Durable storage of accounts. Reads run concurrently; writes are serialized, each in one transaction that is
-/// durable once it returns.
+/// durable once it returns. Every transaction is scoped (`StoreScope`): the store enforces the dealer boundary in
+/// its queries, whatever the service asks.
 public protocol AccountStore: Sendable {
-    func read<Result: Sendable>(_ body: @escaping @Sendable (any AccountReadTransaction) throws -> Result) async throws -> Result
-    func write<Result: Sendable>(_ body: @escaping @Sendable (any AccountWriteTransaction) throws -> Result) async throws -> Result
+    func read<Result: Sendable>(
+        _ scope: StoreScope, _ body: @escaping @Sendable (any AccountReadTransaction) throws -> Result
+    ) async throws -> Result
+    func write<Result: Sendable>(
+        _ scope: StoreScope, _ body: @escaping @Sendable (any AccountWriteTransaction) throws -> Result
+    ) async throws -> Result
 }

@@ -14,11 +14,11 @@ public enum DemoData {
         return try AuthorityCSV.parse(String(contentsOf: url, encoding: .utf8))
     }
 
-    /// Seeds the demo customers if the store has no customer yet; returns whether it did.
+    /// Seeds the demo customers for the demo dealer if it has no customer yet; returns whether it did.
     @discardableResult
     public static func seedIfEmpty(_ store: any AccountStore, nowMs: Int64) async throws -> Bool {
         let authorities = try sampleAuthorities()
-        return try await store.write { transaction in
+        return try await store.write(.dealer(DealerID.demo)) { transaction in
             guard try transaction.customerCount() == 0 else { return false }
             try transaction.saveAuthorities(authorities)
             for (customer, parties, zones, authorityIDs) in customers {

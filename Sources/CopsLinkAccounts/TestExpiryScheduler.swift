@@ -25,7 +25,7 @@ public actor TestExpiryScheduler {
                 wakeRequested = false
                 try await expireDue()
                 let now = clock.nowMs()
-                let next = try await store.read { try $0.nextExpiry() } ?? .max
+                let next = try await store.read(.allDealers) { try $0.nextExpiry() } ?? .max
                 // A session placed while we read may expire sooner than `next`: plan again.
                 if wakeRequested { continue }
                 let wakeAt = min(next, now + maximumSleepMs)
@@ -44,7 +44,7 @@ public actor TestExpiryScheduler {
     @discardableResult
     public func expireDue() async throws -> Int {
         let now = clock.nowMs()
-        let ended = try await store.write { try TestSessionRules.expireDue($0, atMs: now) }
+        let ended = try await store.write(.allDealers) { try TestSessionRules.expireDue($0, atMs: now) }
         if ended > 0 { logger.info("tests expired", metadata: ["count": "\(ended)"]) }
         return ended
     }

@@ -12,14 +12,33 @@ public struct ClientResponse<Message: RPCMessage>: Sendable {
 /// Typed calls over any `ClientTransport`; the generated-style service clients wrap one of these.
 public struct RPCClient: Sendable {
     public let transport: any ClientTransport
+    /// Metadata sent with every call (credentials, say), under any the call's options carry for the same keys.
+    public let metadata: Metadata
 
-    public init(transport: any ClientTransport) { self.transport = transport }
+    public init(transport: any ClientTransport, metadata: Metadata = [:]) {
+        self.transport = transport
+        self.metadata = metadata
+    }
+
+    /// A client that sends `authorization: Bearer <token>` with every call.
+    public init(transport: any ClientTransport, bearerToken: String) {
+        self.init(transport: transport, metadata: [AuthInterceptor.metadataKey: .text("Bearer \(bearerToken)")])
+    }
+
+    /// `options` with this client's metadata added where the call sets none for a key.
+    @inlinable
+    func withClientMetadata(_ options: CallOptions) -> CallOptions {
+        guard !metadata.isEmpty else { return options }
+        var options = options
+        for entry in metadata where options.metadata[entry.key].isEmpty { options.metadata.add(entry.key, entry.value) }
+        return options
+    }
 
     public func unary<Request: RPCMessage, Response: RPCMessage>(
         _ descriptor: MethodDescriptor, request: Request, as response: Response.Type = Response.self,
         options: CallOptions = .defaults
     ) async throws(RPCError) -> ClientResponse<Response> {
-        let raw = try await transport.unary(descriptor, request: request, options: options)
+        let raw = try await transport.unary(descriptor, request: request, options: withClientMetadata(options))
         return ClientResponse(message: try Self.decode(raw.message), trailers: raw.trailers)
     }
 
@@ -29,7 +48,7 @@ public struct RPCClient: Sendable {
         options: CallOptions = .defaults,
         body: (ResponseStream<Response>) async throws -> Result
     ) async throws -> Result {
-        try await transport.withStreamingCall(descriptor, options: options) { call in
+        try await transport.withStreamingCall(descriptor, options: withClientMetadata(options)) { call in
             try await call.send(request)
             call.finishSending()
             return try await body(ResponseStream(call: call))
@@ -41,7 +60,7 @@ public struct RPCClient: Sendable {
         _ descriptor: MethodDescriptor, requests: Requests, as response: Response.Type = Response.self,
         options: CallOptions = .defaults
     ) async throws -> ClientResponse<Response> where Requests.Element: RPCMessage {
-        try await transport.withStreamingCall(descriptor, options: options) { call in
+        try await transport.withStreamingCall(descriptor, options: withClientMetadata(options)) { call in
             do {
                 for try await request in requests { try await call.send(request) }
                 call.finishSending()
@@ -58,7 +77,7 @@ public struct RPCClient: Sendable {
         options: CallOptions = .defaults,
         body: @Sendable (ResponseStream<Response>) async throws -> Result
     ) async throws -> Result where Requests.Element: RPCMessage {
-        try await transport.withStreamingCall(descriptor, options: options) { call in
+        try await transport.withStreamingCall(descriptor, options: withClientMetadata(options)) { call in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for try await request in requests { try await call.send(request) }

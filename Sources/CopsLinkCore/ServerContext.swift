@@ -9,6 +9,8 @@ public struct ServerContext: Sendable {
     public var peer: String
     /// The call id on its connection.
     public var callID: UInt64
+    /// The authenticated caller, set by `AuthInterceptor`; nil when the server runs without authentication.
+    public var caller: Caller?
 
     public init(descriptor: MethodDescriptor, metadata: Metadata, deadline: ContinuousClock.Instant?, peer: String, callID: UInt64) {
         self.descriptor = descriptor

@@ -7,7 +7,7 @@ import GRDB
 /// WAL mode with a pool of readers, so reads run concurrently with each other and with the single writer; foreign
 /// keys on; `synchronous = FULL`, so a transaction that has returned survives a crash of the process or the machine.
 public final class SQLiteAccountStore: AccountStore {
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     /// Opens (creating if needed) and migrates the database at `path`, and loads the reference test categories.
     public init(path: String, maximumReaderCount: Int = 8) throws {
@@ -21,17 +21,21 @@ public final class SQLiteAccountStore: AccountStore {
         pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator.migrate(pool)
         try pool.write { db in
-            let transaction = SQLiteTransaction(db: db)
+            let transaction = SQLiteTransaction(db: db, scope: .allDealers)
             if try transaction.testCategories().isEmpty { try transaction.saveTestCategories(ReferenceData.testCategories) }
         }
     }
 
-    public func read<Result: Sendable>(_ body: @escaping @Sendable (any AccountReadTransaction) throws -> Result) async throws -> Result {
-        try await pool.read { db in try body(SQLiteTransaction(db: db)) }
+    public func read<Result: Sendable>(
+        _ scope: StoreScope, _ body: @escaping @Sendable (any AccountReadTransaction) throws -> Result
+    ) async throws -> Result {
+        try await pool.read { db in try body(SQLiteTransaction(db: db, scope: scope)) }
     }
 
-    public func write<Result: Sendable>(_ body: @escaping @Sendable (any AccountWriteTransaction) throws -> Result) async throws -> Result {
-        try await pool.write { db in try body(SQLiteTransaction(db: db)) }
+    public func write<Result: Sendable>(
+        _ scope: StoreScope, _ body: @escaping @Sendable (any AccountWriteTransaction) throws -> Result
+    ) async throws -> Result {
+        try await pool.write { db in try body(SQLiteTransaction(db: db, scope: scope)) }
     }
 
     /// `PRAGMA integrity_check`: "ok" when the file is sound.

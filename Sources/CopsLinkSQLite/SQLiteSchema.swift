@@ -1,3 +1,4 @@
+import CopsLinkAccounts
 import GRDB
 
 /// The schema, as ordered migrations. Every query the store makes is served by an index named here.
@@ -101,6 +102,29 @@ enum SQLiteSchema {
                     request_id TEXT PRIMARY KEY NOT NULL, method TEXT NOT NULL, fingerprint INTEGER NOT NULL,
                     response BLOB NOT NULL, created_at INTEGER NOT NULL
                 );
+                """)
+        }
+        // Dealers (tenants): every customer belongs to one, under a storage key that starts with the dealer's id
+        // (see SQLiteTransaction); data from before v2 belongs to the demo dealer. API keys: only a SHA-256 of each
+        // secret is kept.
+        migrator.registerMigration("v2-dealers") { db in
+            try db.execute(sql: "ALTER TABLE customer ADD COLUMN dealer_id TEXT NOT NULL DEFAULT ''")
+            let dealer = DealerID.demo + "/"
+            for table in [
+                "equipment", "account_link", "responding_party", "party_phone", "account_authority", "zone", "test_session",
+                "test_history", "signal",
+            ] {
+                try db.execute(sql: "UPDATE \(table) SET customer_id = ? || customer_id", arguments: [dealer])
+            }
+            try db.execute(sql: "UPDATE customer SET id = ? || id, dealer_id = ?", arguments: [dealer, DealerID.demo])
+            try db.execute(sql: "UPDATE idempotency SET request_id = ? || request_id", arguments: [dealer])
+            try db.execute(sql: """
+                CREATE INDEX customer_by_dealer ON customer(dealer_id);
+                CREATE TABLE api_key (
+                    id TEXT PRIMARY KEY NOT NULL, dealer_id TEXT NOT NULL, name TEXT NOT NULL,
+                    secret_sha256 BLOB NOT NULL, roles TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER
+                );
+                CREATE INDEX api_key_by_dealer ON api_key(dealer_id, created_at);
                 """)
         }
         return migrator

@@ -4,60 +4,94 @@ import Foundation
 import GRDB
 
 /// One transaction's view of the database: SQL stays in this file and the schema.
+///
+/// Customers are stored under a key that starts with their dealer's id (`dealer/customer`), so that every
+/// customer-keyed query of a dealer-scoped transaction only reaches that dealer's rows: another dealer's customer id
+/// names a different key, and looks exactly like a missing customer. Ids go in and come out unprefixed.
 struct SQLiteTransaction: AccountWriteTransaction {
     let db: Database
+    /// The dealer this transaction sees, or nil for the server's own work across dealers (test expiry), which
+    /// passes and gets storage keys as they are.
+    let dealer: String?
+
+    init(db: Database, scope: StoreScope) {
+        self.db = db
+        switch scope {
+        case .dealer(let id): dealer = id
+        case .allDealers: dealer = nil
+        }
+    }
+
+    /// The storage key of `customerID` (also of request ids, which are per dealer too).
+    func key(_ customerID: String) -> String {
+        guard let dealer else { return customerID }
+        return dealer + "/" + customerID
+    }
+
+    /// The id a caller knows for a storage key.
+    func externalID(_ stored: String) -> String {
+        guard let dealer, stored.hasPrefix(dealer), stored.utf8.count > dealer.utf8.count else { return stored }
+        return String(stored.dropFirst(dealer.count + 1))
+    }
+
+    /// The dealer a storage key belongs to.
+    static func dealer(ofKey stored: String) -> String {
+        String(stored.prefix { $0 != "/" })
+    }
 
     // MARK: Customers
 
     func customer(id: String) throws -> Customer? {
-        guard let row = try db.cachedRow(sql: "SELECT * FROM customer WHERE id = ?", arguments: [id]) else { return nil }
-        let equipment = try db.cachedRows(sql: "SELECT * FROM equipment WHERE customer_id = ? ORDER BY position", arguments: [id]
+        guard let row = try db.cachedRow(sql: "SELECT * FROM customer WHERE id = ?", arguments: [key(id)]) else { return nil }
+        let equipment = try db.cachedRows(sql: "SELECT * FROM equipment WHERE customer_id = ? ORDER BY position", arguments: [key(id)]
         ).map { row in
             Equipment(id: row["id"], name: row["name"], zoneNumber: row["zone_number"], zoneDescription: row["zone_description"], installed: row["installed"])
         }
         return Customer(
-            id: row["id"], firstName: row["first_name"], lastName: row["last_name"], companyName: row["company_name"],
+            id: externalID(row["id"]), firstName: row["first_name"], lastName: row["last_name"], companyName: row["company_name"],
             address: Self.address(row), premisePhone: row["premise_phone"], passcode: row["passcode"], equipment: equipment)
     }
 
     func saveCustomer(_ customer: Customer) throws {
         let address = customer.address ?? Address()
+        let stored = key(customer.id)
         try db.executeCached(
             sql: """
-                INSERT INTO customer (id, first_name, last_name, company_name, has_address, street1, street2, city, state, zip,
-                    premise_phone, passcode)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO customer (id, dealer_id, first_name, last_name, company_name, has_address, street1, street2, city,
+                    state, zip, premise_phone, passcode)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name,
                     company_name = excluded.company_name, has_address = excluded.has_address, street1 = excluded.street1,
                     street2 = excluded.street2, city = excluded.city, state = excluded.state, zip = excluded.zip,
                     premise_phone = excluded.premise_phone, passcode = excluded.passcode
                 """,
             arguments: [
-                customer.id, customer.firstName, customer.lastName, customer.companyName, customer.address != nil,
+                stored, Self.dealer(ofKey: stored), customer.firstName, customer.lastName, customer.companyName, customer.address != nil,
                 address.street1, address.street2, address.city, address.state, address.zip, customer.premisePhone, customer.passcode,
             ])
-        try db.executeCached(sql: "DELETE FROM equipment WHERE customer_id = ?", arguments: [customer.id])
+        try db.executeCached(sql: "DELETE FROM equipment WHERE customer_id = ?", arguments: [stored])
         for (position, item) in customer.equipment.enumerated() {
             try db.executeCached(
                 sql: "INSERT INTO equipment (customer_id, position, id, name, zone_number, zone_description, installed) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                arguments: [customer.id, position, item.id, item.name, item.zoneNumber, item.zoneDescription, item.installed])
+                arguments: [stored, position, item.id, item.name, item.zoneNumber, item.zoneDescription, item.installed])
         }
     }
 
     func customerCount() throws -> Int {
-        try db.cachedValue(Int.self, sql: "SELECT COUNT(*) FROM customer") ?? 0
+        guard let dealer else { return try db.cachedValue(Int.self, sql: "SELECT COUNT(*) FROM customer") ?? 0 }
+        return try db.cachedValue(Int.self, sql: "SELECT COUNT(*) FROM customer WHERE dealer_id = ?", arguments: [dealer]) ?? 0
     }
 
     // MARK: Responding parties
 
     func respondingParties(customerID: String) throws -> [RespondingParty] {
         var phones: [String: [Phone]] = [:]
-        for row in try db.cachedRows(sql: "SELECT * FROM party_phone WHERE customer_id = ? ORDER BY party_id, position", arguments: [customerID])
+        for row in try db.cachedRows(sql: "SELECT * FROM party_phone WHERE customer_id = ? ORDER BY party_id, position", arguments: [key(customerID)])
         {
             phones[row["party_id"], default: []].append(
                 Phone(number: row["number"], type: PhoneType(rawValue: row["type"]), extension: row["extension"]))
         }
-        return try db.cachedRows(sql: "SELECT * FROM responding_party WHERE customer_id = ? ORDER BY position", arguments: [customerID]
+        return try db.cachedRows(sql: "SELECT * FROM responding_party WHERE customer_id = ? ORDER BY position", arguments: [key(customerID)]
         ).map { row in
             let id: String = row["id"]
             return RespondingParty(
@@ -68,6 +102,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func replaceRespondingParties(customerID: String, _ parties: [RespondingParty]) throws {
+        let customerID = key(customerID)
         try db.executeCached(sql: "DELETE FROM responding_party WHERE customer_id = ?", arguments: [customerID])
         for (position, party) in parties.enumerated() {
             try db.executeCached(
@@ -91,11 +126,23 @@ struct SQLiteTransaction: AccountWriteTransaction {
     // MARK: Links
 
     func link(customerID: String) throws -> AccountLink? {
-        try db.cachedRow(sql: "SELECT * FROM account_link WHERE customer_id = ?", arguments: [customerID]).map(Self.link)
+        try db.cachedRow(sql: "SELECT * FROM account_link WHERE customer_id = ?", arguments: [key(customerID)]).map(link)
     }
 
     func link(accountNumber: String) throws -> AccountLink? {
-        try db.cachedRow(sql: "SELECT * FROM account_link WHERE account_number = ?", arguments: [accountNumber]).map(Self.link)
+        guard let dealer else {
+            return try db.cachedRow(sql: "SELECT * FROM account_link WHERE account_number = ?", arguments: [accountNumber]).map(link)
+        }
+        let prefix = dealer + "/"
+        return try db.cachedRow(
+            sql: "SELECT * FROM account_link WHERE account_number = ? AND substr(customer_id, 1, ?) = ?",
+            arguments: [accountNumber, prefix.utf8.count, prefix]
+        ).map(link)
+    }
+
+    func isAccountNumberTaken(_ accountNumber: String) throws -> Bool {
+        try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM account_link WHERE account_number = ?)", arguments: [accountNumber])
+            ?? false
     }
 
     func saveLink(_ link: AccountLink) throws {
@@ -107,7 +154,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
                     receiver_number = excluded.receiver_number, line = excluded.line, state = excluded.state,
                     linked_at = excluded.linked_at, unlinked_at = excluded.unlinked_at
                 """,
-            arguments: [link.customerID, link.accountNumber, link.receiverNumber, link.line, link.state.rawValue, link.linkedAtMs, link.unlinkedAtMs])
+            arguments: [key(link.customerID), link.accountNumber, link.receiverNumber, link.line, link.state.rawValue, link.linkedAtMs, link.unlinkedAtMs])
     }
 
     // MARK: Authorities
@@ -152,7 +199,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func accountAuthorities(customerID: String) throws -> [AccountAuthority] {
-        try db.cachedRows(sql: "SELECT * FROM account_authority WHERE customer_id = ? ORDER BY added_at, id", arguments: [customerID]
+        try db.cachedRows(sql: "SELECT * FROM account_authority WHERE customer_id = ? ORDER BY added_at, id", arguments: [key(customerID)]
         ).map { row in
             AccountAuthority(
                 id: row["id"], authority: try authority(id: row["authority_id"]), permitNumber: row["permit_number"],
@@ -167,19 +214,19 @@ struct SQLiteTransaction: AccountWriteTransaction {
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                entry.id, customerID, entry.authority?.id ?? "", entry.authority?.type.rawValue ?? 0, entry.permitNumber,
+                entry.id, key(customerID), entry.authority?.id ?? "", entry.authority?.type.rawValue ?? 0, entry.permitNumber,
                 entry.addedAtMs, entry.addedBy,
             ])
     }
 
     func deleteAccountAuthority(customerID: String, id: String) throws {
-        try db.executeCached(sql: "DELETE FROM account_authority WHERE customer_id = ? AND id = ?", arguments: [customerID, id])
+        try db.executeCached(sql: "DELETE FROM account_authority WHERE customer_id = ? AND id = ?", arguments: [key(customerID), id])
     }
 
     // MARK: Zones
 
     func zones(customerID: String) throws -> [Zone] {
-        try db.cachedRows(sql: "SELECT * FROM zone WHERE customer_id = ? ORDER BY zone_number", arguments: [customerID]).map { row in
+        try db.cachedRows(sql: "SELECT * FROM zone WHERE customer_id = ? ORDER BY zone_number", arguments: [key(customerID)]).map { row in
             Zone(
                 zoneNumber: row["zone_number"], description: row["description"], eventType: ZoneEventType(rawValue: row["event_type"]),
                 equipmentType: row["equipment_type"], location: row["location"], partition: row["partition"],
@@ -188,6 +235,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func replaceZones(customerID: String, _ zones: [Zone]) throws {
+        let customerID = key(customerID)
         try db.executeCached(sql: "DELETE FROM zone WHERE customer_id = ?", arguments: [customerID])
         for zone in zones {
             try db.executeCached(
@@ -230,7 +278,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
 
     func openSession(customerID: String) throws -> TestSession? {
         try db.cachedRow(sql: "SELECT \(Self.sessionColumns) WHERE test_session.customer_id = ? AND test_session.ended_at IS NULL",
-            arguments: [customerID]
+            arguments: [key(customerID)]
         ).map(Self.session)
     }
 
@@ -243,14 +291,18 @@ struct SQLiteTransaction: AccountWriteTransaction {
                     AND (test_session.ended_at IS NULL OR test_session.ended_at > ?)
                 ORDER BY test_session.effective_at DESC LIMIT 1
                 """,
-            arguments: [customerID, atMs, atMs, atMs]
+            arguments: [key(customerID), atMs, atMs, atMs]
         ).map(Self.session)
     }
 
     func sessionsDue(atMs: Int64) throws -> [(customerID: String, session: TestSession)] {
         try db.cachedRows(sql: "SELECT \(Self.sessionColumns) WHERE test_session.ended_at IS NULL AND test_session.expires_at <= ?",
             arguments: [atMs]
-        ).map { row in (row["customer_id"], Self.session(row)) }
+        ).compactMap { row in
+            let stored: String = row["customer_id"]
+            if let dealer, !stored.hasPrefix(dealer + "/") { return nil }
+            return (externalID(stored), Self.session(row))
+        }
     }
 
     func nextExpiry() throws -> Int64? {
@@ -265,7 +317,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)
                 """,
             arguments: [
-                session.id, customerID, session.category?.id ?? "", session.effectiveAtMs, session.expiresAtMs, session.scope.rawValue,
+                session.id, key(customerID), session.category?.id ?? "", session.effectiveAtMs, session.expiresAtMs, session.scope.rawValue,
                 session.zoneNumbers.joined(separator: ","), session.comment, session.placedBy != nil, session.placedBy?.id ?? "",
                 session.placedBy?.name ?? "", session.authorizedBy != nil, session.authorizedBy?.respondingPartyID ?? "",
                 session.authorizedBy?.verifiedBy ?? "",
@@ -288,7 +340,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                customerID, entry.atMs, entry.action.rawValue, entry.sessionID, entry.category != nil, entry.category?.id ?? "",
+                key(customerID), entry.atMs, entry.action.rawValue, entry.sessionID, entry.category != nil, entry.category?.id ?? "",
                 entry.category?.description ?? "", entry.category?.defaultDurationMinutes ?? 0, entry.effectiveAtMs, entry.expiresAtMs,
                 entry.user != nil, entry.user?.id ?? "", entry.user?.name ?? "", entry.comment,
             ])
@@ -305,7 +357,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
                 WHERE customer_id = ? AND at BETWEEN ? AND ? AND (at > ? OR (at = ? AND row_id > ?))
                 ORDER BY at, row_id LIMIT ?
                 """,
-            arguments: [customerID, fromMs, toMs, afterAt, afterAt, afterRow, limit]
+            arguments: [key(customerID), fromMs, toMs, afterAt, afterAt, afterRow, limit]
         ).map { row in
             let category: TestCategory? = row["has_category"] ? TestCategory(
                 id: row["category_id"], description: row["category_description"], defaultDurationMinutes: row["category_minutes"]) : nil
@@ -326,7 +378,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                signal.customerID, signal.isTestResult, result.receivedAtMs, result.accountNumber, result.zoneNumber,
+                key(signal.customerID), signal.isTestResult, result.receivedAtMs, result.accountNumber, result.zoneNumber,
                 result.zoneDescription, result.eventCode, result.qualifier, result.eventDescription, result.userNumber,
                 result.partition, result.rawMessage, result.sessionID,
             ])
@@ -344,7 +396,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
                     AND (received_at > ? OR (received_at = ? AND row_id > ?))
                 ORDER BY received_at, row_id LIMIT ?
                 """,
-            arguments: [customerID, fromMs, toMs, afterAt, afterAt, afterRow, limit]
+            arguments: [key(customerID), fromMs, toMs, afterAt, afterAt, afterRow, limit]
         ).map { row in
             let result = TestResult(
                 receivedAtMs: row["received_at"], accountNumber: row["account_number"], zoneNumber: row["zone_number"],
@@ -358,9 +410,9 @@ struct SQLiteTransaction: AccountWriteTransaction {
     // MARK: Idempotency
 
     func idempotencyRecord(requestID: String) throws -> IdempotencyRecord? {
-        try db.cachedRow(sql: "SELECT * FROM idempotency WHERE request_id = ?", arguments: [requestID]).map { row in
+        try db.cachedRow(sql: "SELECT * FROM idempotency WHERE request_id = ?", arguments: [key(requestID)]).map { row in
             IdempotencyRecord(
-                requestID: row["request_id"], method: row["method"], fingerprint: UInt64(bitPattern: row["fingerprint"]),
+                requestID: externalID(row["request_id"]), method: row["method"], fingerprint: UInt64(bitPattern: row["fingerprint"]),
                 response: [UInt8](row["response"] as Data), createdAtMs: row["created_at"])
         }
     }
@@ -368,7 +420,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
     func saveIdempotencyRecord(_ record: IdempotencyRecord) throws {
         try db.executeCached(
             sql: "INSERT INTO idempotency (request_id, method, fingerprint, response, created_at) VALUES (?, ?, ?, ?, ?)",
-            arguments: [record.requestID, record.method, Int64(bitPattern: record.fingerprint), Data(record.response), record.createdAtMs])
+            arguments: [key(record.requestID), record.method, Int64(bitPattern: record.fingerprint), Data(record.response), record.createdAtMs])
     }
 
     // MARK: Row mapping
@@ -378,9 +430,9 @@ struct SQLiteTransaction: AccountWriteTransaction {
         return Address(street1: row["street1"], street2: row["street2"], city: row["city"], state: row["state"], zip: row["zip"])
     }
 
-    private static func link(_ row: Row) -> AccountLink {
+    private func link(_ row: Row) -> AccountLink {
         AccountLink(
-            customerID: row["customer_id"], accountNumber: row["account_number"], receiverNumber: row["receiver_number"],
+            customerID: externalID(row["customer_id"]), accountNumber: row["account_number"], receiverNumber: row["receiver_number"],
             line: row["line"], state: LinkState(rawValue: row["state"]), linkedAtMs: row["linked_at"], unlinkedAtMs: row["unlinked_at"])
     }
 

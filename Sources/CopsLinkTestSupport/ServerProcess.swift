@@ -11,28 +11,34 @@ public final class ServerProcess: @unchecked Sendable {
     public let process: Process
     public let port: Int
     public let database: String
+    /// The demo dealer's API key the server printed (with `--demo`), if any.
+    public let demoToken: String?
 
     public var address: String { "127.0.0.1:\(port)" }
 
     /// Starts `copslink-server` on `database` (a fresh temporary file by default) and waits for `listening on`,
-    /// off the cooperative pool.
-    public static func start(database: String = temporaryDatabasePath(), arguments: [String] = []) async throws -> ServerProcess {
-        try await offCooperativePool { try ServerProcess(database: database, arguments: arguments) }
+    /// off the cooperative pool. Without `authenticated`, the server runs with `--insecure-disable-auth` (calls act
+    /// for the demo dealer), as most tests are about something else.
+    public static func start(
+        database: String = temporaryDatabasePath(), arguments: [String] = [], authenticated: Bool = false
+    ) async throws -> ServerProcess {
+        try await offCooperativePool { try ServerProcess(database: database, arguments: arguments, authenticated: authenticated) }
     }
 
     /// Starts `copslink-server` and blocks until it prints `listening on`. Prefer `start` in async code.
-    public init(database: String = temporaryDatabasePath(), arguments: [String] = []) throws {
+    public init(database: String = temporaryDatabasePath(), arguments: [String] = [], authenticated: Bool = false) throws {
         self.database = database
         process = Process()
         process.executableURL = try builtBinary("copslink-server")
-        process.arguments = ["--host", "127.0.0.1", "--port", "0", "--database", database, "--log-level", "error"] + arguments
+        process.arguments = ["--host", "127.0.0.1", "--port", "0", "--database", database, "--log-level", "error"]
+            + (authenticated ? [] : ["--insecure-disable-auth"]) + arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
         var collected = ""
         let deadline = Date().addingTimeInterval(30)
-        while !collected.contains("\n"), Date() < deadline {
+        while !collected.contains("listening on") || !collected.hasSuffix("\n"), Date() < deadline {
             let chunk = output.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             collected += String(decoding: chunk, as: UTF8.self)
@@ -45,6 +51,9 @@ public final class ServerProcess: @unchecked Sendable {
             throw TestSupportError.noListeningLine(collected)
         }
         self.port = port
+        demoToken = collected.range(of: "demo API key").flatMap { range in
+            collected[range.upperBound...].split(separator: "\n").first?.split(separator: " ").last.map(String.init)
+        }
         // Keep draining stdout so that the server never blocks on a full pipe.
         let handle = output.fileHandleForReading
         DispatchQueue.global().async { while !handle.availableData.isEmpty {} }

@@ -21,6 +21,8 @@ public struct ServerConfiguration: Sendable {
     /// in the same event-loop pass). Handlers must then not block; ones that do heavy CPU work should set this to
     /// false, which runs them on Swift's global executor. Default true.
     public var runsHandlersOnEventLoop = true
+    /// Logged as a warning for every new connection, e.g. that authentication is disabled. Default none.
+    public var connectionWarning: String?
     /// Build-time server version reported by the server-info call.
     public var serverVersion = "0.1.0"
 

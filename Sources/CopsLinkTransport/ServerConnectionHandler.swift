@@ -71,6 +71,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if let refusal {
             goAwayAndClose(.refused, refusal)
         } else {
+            if let warning = configuration.connectionWarning {
+                logger.warning("\(warning)", metadata: ["peer": "\(peer)"])
+            }
             let loopBound = self.loopBound!
             let timeout = configuration.handshakeTimeout
             handshakeTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {

@@ -5,6 +5,6 @@ struct CopsLinkServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "copslink-server",
         abstract: "The CopsLink account service: RPC server and store administration.",
-        subcommands: [ServeCommand.self, ImportAuthoritiesCommand.self],
+        subcommands: [ServeCommand.self, KeysCommand.self, ImportAuthoritiesCommand.self],
         defaultSubcommand: ServeCommand.self)
 }

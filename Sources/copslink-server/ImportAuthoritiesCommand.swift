@@ -34,7 +34,7 @@ struct ImportAuthoritiesCommand: AsyncParsableCommand {
             throw ValidationError("\(file): \(error.message)")
         }
         let store = try SQLiteAccountStore(path: database)
-        try await store.write { try $0.saveAuthorities(authorities) }
+        try await store.write(.allDealers) { try $0.saveAuthorities(authorities) }
         try store.close()
         print("imported \(authorities.count) authorities into \(database)")
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CopsLinkAccounts
+import CopsLinkAuth
 import CopsLinkCodecs
 import CopsLinkCore
 import CopsLinkSQLite
@@ -24,13 +25,20 @@ struct ServeCommand: AsyncParsableCommand {
             Examples:
               copslink-server --port 7420 --database data/copslink.sqlite
               copslink-server --port 0 --database /tmp/demo.sqlite --demo
-              copslink-server --port 0 --enable-test-service
+              copslink-server --port 0 --enable-test-service --insecure-disable-auth
+
+            Every call except health and server info needs an API key ('authorization: Bearer KEY' metadata); create
+            keys with 'copslink-server keys create'. --demo also creates a demo-dealer key and prints it.
             """)
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on; 0 picks a free port.") var port = 7420
     @Option(help: "Path of the SQLite database file of the account store (created if missing).") var database = "copslink.sqlite"
-    @Flag(help: "Seed demo customers demo-1 … demo-4 and the sample authority directory when the store is empty.") var demo = false
+    @Flag(help: "Seed demo customers demo-1 … demo-4 (dealer 'demo') and the sample authority directory when the store is empty, and create an API key for the demo dealer (printed; earlier demo keys are revoked).")
+    var demo = false
+    @Flag(help: "DEVELOPMENT ONLY: accept calls without an API key, all acting for --unauthenticated-dealer. Logged as a warning at start and on every connection.")
+    var insecureDisableAuth = false
+    @Option(help: "The dealer that calls act for when authentication is disabled.") var unauthenticatedDealer = DealerID.demo
     @Option(help: "Longest test a dealer may place, in hours (at most 720).") var maxTestHours = 24.0
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
     @Flag(help: "Also serve copslink.rpc.v1.TestService, the conformance service.") var enableTestService = false
@@ -61,8 +69,21 @@ struct ServeCommand: AsyncParsableCommand {
         if demo, try await DemoData.seedIfEmpty(store, nowMs: clock.nowMs()) {
             logger.notice("seeded demo customers demo-1 … demo-4", metadata: ["database": "\(database)"])
         }
+        if demo {
+            let token = try await Self.renewDemoKey(store, nowMs: clock.nowMs())
+            print("demo API key (dealer \(DealerID.demo), roles read,write,test-control): \(token.token)")
+        }
         var accountConfiguration = AccountServiceConfiguration()
         accountConfiguration.maximumTestMinutes = Int64(maxTestHours * 60)
+        var interceptors: [any ServerInterceptor] = [LoggingInterceptor(logger: logger)]
+        if insecureDisableAuth {
+            accountConfiguration.dealerWithoutCaller = unauthenticatedDealer
+            let warning = "AUTHENTICATION IS DISABLED (--insecure-disable-auth): every call acts for dealer '\(unauthenticatedDealer)'"
+            logger.warning("\(warning)")
+            configuration.connectionWarning = warning
+        } else {
+            interceptors.append(AuthInterceptor(authenticator: APIKeyAuthenticator(store: store), policy: .copsLink))
+        }
         let expiry = TestExpiryScheduler(store: store, clock: clock, logger: logger)
         let expiryTask = Task { await expiry.run() }
         defer { expiryTask.cancel() }
@@ -78,7 +99,7 @@ struct ServeCommand: AsyncParsableCommand {
             limits: configuration.limits.settingsHeader)
 
         let server = TCPServer(
-            configuration: configuration, router: router, interceptors: [LoggingInterceptor(logger: logger)], logger: logger)
+            configuration: configuration, router: router, interceptors: interceptors, logger: logger)
         try await server.start()
         print("copslink-server listening on \(host):\(server.port ?? port)")
         fflush(nil)
@@ -89,6 +110,20 @@ struct ServeCommand: AsyncParsableCommand {
         await server.shutdown()
         expiryTask.cancel()
         try store.close()
+    }
+
+    /// Revokes earlier demo keys and creates a new one: only a hash is stored, so an old key cannot be shown again.
+    private static func renewDemoKey(_ store: SQLiteAccountStore, nowMs: Int64) async throws -> APIKeyToken {
+        for key in try await store.apiKeys(dealerID: DealerID.demo) where key.name == "demo" && !key.isRevoked {
+            _ = try await store.revokeAPIKey(id: key.id, atMs: nowMs)
+        }
+        return try await store.createAPIKey(dealerID: DealerID.demo, name: "demo", roles: [.read, .write, .testControl], nowMs: nowMs)
+    }
+
+    func validate() throws {
+        guard DealerID.isValid(unauthenticatedDealer) else {
+            throw ValidationError("--unauthenticated-dealer '\(unauthenticatedDealer)': dealer ids are 1-64 characters of a-z 0-9 . _ -")
+        }
     }
 
     /// Suspends until SIGTERM or SIGINT arrives.

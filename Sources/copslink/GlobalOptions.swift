@@ -7,11 +7,17 @@ import Foundation
 struct GlobalOptions: ParsableArguments {
     static let defaultServer = "127.0.0.1:7420"
     static let serverEnvironmentVariable = "COPSLINK_SERVER"
+    static let tokenEnvironmentVariable = "COPSLINK_TOKEN"
 
     @Option(
         help: ArgumentHelp(
             "Server address. Default: $\(serverEnvironmentVariable), else \(defaultServer).", valueName: "host:port"))
     var server: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "API key, sent as 'authorization: Bearer KEY' metadata. Default: $\(tokenEnvironmentVariable).", valueName: "key"))
+    var token: String?
 
     @Option(help: ArgumentHelp("Seconds the call may take, connecting included.", valueName: "seconds"))
     var timeout: Double = 10
@@ -84,6 +90,13 @@ struct GlobalOptions: ParsableArguments {
             }
             result.add(key, .text(value))
         }
+        let environment = ProcessInfo.processInfo.environment[Self.tokenEnvironmentVariable].flatMap { $0.isEmpty ? nil : $0 }
+        if let token = token ?? environment {
+            guard token.unicodeScalars.allSatisfy({ (0x21...0x7e).contains($0.value) }) else {
+                throw ValidationError("--token must be printable ASCII text without spaces.")
+            }
+            result.replace(AuthInterceptor.metadataKey, with: .text("Bearer \(token)"))
+        }
         do {
             try result.validate()
         } catch {
@@ -104,7 +117,7 @@ struct GlobalOptions: ParsableArguments {
 
 extension GlobalOptions {
     /// Long names of the global options, and whether each takes a value.
-    static let names: [String: Bool] = ["--server": true, "--timeout": true, "--metadata": true, "--request-id": true, "--json": false]
+    static let names: [String: Bool] = ["--server": true, "--token": true, "--timeout": true, "--metadata": true, "--request-id": true, "--json": false]
 
     /// Moves global options written before (or between) the subcommand names to just after them.
     ///

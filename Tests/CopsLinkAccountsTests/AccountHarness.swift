@@ -36,7 +36,7 @@ func withAccountService<Result: Sendable>(
     defer { removeDatabase(at: path) }
     let store = try SQLiteAccountStore(path: path)
     let authorities = try DemoData.sampleAuthorities()
-    try await store.write { try $0.saveAuthorities(authorities) }
+    try await store.write(.dealer(DealerID.demo)) { try $0.saveAuthorities(authorities) }
     let clock = ManualAccountClock(nowMs: AccountFixture.start)
     let expiry = TestExpiryScheduler(store: store, clock: clock, logger: quietLogger())
     var router = RPCRouter()

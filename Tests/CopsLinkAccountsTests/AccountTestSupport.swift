@@ -93,6 +93,6 @@ extension AccountFixture {
     }
 
     func openSession(_ customerID: String = "cust-1") async throws -> TestSession? {
-        try await store.read { try $0.openSession(customerID: customerID) }
+        try await store.read(.dealer(DealerID.demo)) { try $0.openSession(customerID: customerID) }
     }
 }

@@ -29,7 +29,7 @@ struct ImportAuthoritiesCommandTests {
         #expect(try await run(["import-authorities", "--database", database, changed.path]).status == 0)
 
         let store = try SQLiteAccountStore(path: database)
-        let police = try await store.read { try $0.authorities(type: .police, zip: "84601") }
+        let police = try await store.read(.dealer(DealerID.demo)) { try $0.authorities(type: .police, zip: "84601") }
         #expect(police.map(\.name) == ["Provo Police (renamed)", "Utah County Sheriff's Office"])
         #expect(police.first?.servedZips == ["84601"])
         try store.close()

@@ -92,12 +92,12 @@ struct RestartTests {
         let store = try SQLiteAccountStore(path: database)
         let expiry = TestExpiryScheduler(store: store, clock: clock, logger: quietLogger())
         #expect(try await expiry.expireDue() == 1)
-        let history = try await store.read {
+        let history = try await store.read(.dealer(DealerID.demo)) {
             try $0.testHistory(customerID: "cust-1", fromMs: 0, toMs: .max, after: nil, limit: 10).map(\.1)
         }
         #expect(history.map(\.action) == [.placedOnTest, .expired])
         #expect(history.last?.atMs == AccountFixture.start + 3_600_000)
-        #expect(try await store.read { try $0.openSession(customerID: "cust-1") } == nil)
+        #expect(try await store.read(.dealer(DealerID.demo)) { try $0.openSession(customerID: "cust-1") } == nil)
         try store.close()
     }
 }

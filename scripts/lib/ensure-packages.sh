@@ -1,6 +1,6 @@
 # Installs the Debian packages the build and tests need, if any are missing. Sourced by scripts/test and scripts/serve.
 copslink_ensure_packages() {
-  local needed=(libprotobuf-c-dev protobuf-c-compiler protobuf-compiler pkg-config libsqlite3-dev "$@")
+  local needed=(libprotobuf-c-dev protobuf-c-compiler protobuf-compiler pkg-config libsqlite3-dev libssl-dev "$@")
   local missing=()
   for package in "${needed[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

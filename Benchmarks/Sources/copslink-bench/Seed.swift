@@ -63,12 +63,12 @@ enum Seed {
         let store = try SQLiteAccountStore(path: database)
         let nowMs = nowWallMillis()
         let directory = try DemoData.sampleAuthorities()
-        try await store.write { transaction in try transaction.saveAuthorities(directory) }
+        try await store.write(.dealer(DealerID.demo)) { transaction in try transaction.saveAuthorities(directory) }
         let attached = ["ut-provo-pd", "ut-provo-fd", "ut-provo-ems"].compactMap { id in directory.first { $0.id == id } }
         var next = 0
         while next < accounts {
             let range = next..<min(accounts, next + batch)
-            try await store.write { transaction in
+            try await store.write(.dealer(DealerID.demo)) { transaction in
                 for index in range {
                     let (customer, parties, zones) = customer(index)
                     try transaction.saveCustomer(customer)
@@ -105,7 +105,7 @@ enum Seed {
         var renamed = customer
         renamed.id = testDataCustomerID
         let testCustomer = renamed
-        try await store.write { transaction in
+        try await store.write(.dealer(DealerID.demo)) { transaction in
             try transaction.saveCustomer(testCustomer)
             try transaction.replaceRespondingParties(customerID: testCustomer.id, parties)
             try transaction.saveLink(AccountLink(
@@ -119,7 +119,7 @@ enum Seed {
         let descriptions = ["Burglary", "Perimeter", "Open/Close by user", "Periodic test report", "Sensor trouble", "Fire"]
         // One transaction per 30 days.
         for firstDay in stride(from: 0, to: days, by: 30) {
-            try await store.write { transaction in
+            try await store.write(.dealer(DealerID.demo)) { transaction in
                 for day in firstDay..<min(days, firstDay + 30) {
                     for slot in 0..<signalsPerDay {
                         let at = start + Int64(day * signalsPerDay + slot) * step

@@ -1,0 +1,84 @@
+/// Turns a bearer token into a `Caller`.
+public protocol CallerAuthenticator: Sendable {
+    /// The caller the token stands for, or nil when no valid credential matches it (unknown, malformed or revoked:
+    /// the caller is not told which). Throws only when the answer cannot be known (store unavailable).
+    func authenticate(bearerToken: String) async throws -> Caller?
+}
+
+/// Which role each method needs.
+public struct AccessPolicy: Sendable {
+    /// Methods anyone may call, without credentials (health checks).
+    public var publicMethods: Set<String>
+    /// The role each method needs, by path.
+    public var requiredRoles: [String: Role]
+    /// The role of a method named in neither: `admin`, so that a method added without a policy entry is closed.
+    public var defaultRole: Role = .admin
+
+    public init(publicMethods: Set<String> = [], requiredRoles: [String: Role] = [:]) {
+        self.publicMethods = publicMethods
+        self.requiredRoles = requiredRoles
+    }
+
+    /// The role `path` needs, or nil for a public method.
+    public func requiredRole(forPath path: String) -> Role? {
+        if publicMethods.contains(path) { return nil }
+        return requiredRoles[path] ?? defaultRole
+    }
+}
+
+/// Authentication and authorization of every call, before the handler runs: `authorization: Bearer TOKEN` metadata
+/// → `Caller` in the context, UNAUTHENTICATED without a valid credential, PERMISSION_DENIED without the role.
+public struct AuthInterceptor: ServerInterceptor {
+    public static let metadataKey = "authorization"
+
+    let authenticator: any CallerAuthenticator
+    let policy: AccessPolicy
+
+    public init(authenticator: any CallerAuthenticator, policy: AccessPolicy) {
+        self.authenticator = authenticator
+        self.policy = policy
+    }
+
+    public func intercept(
+        context: ServerContext, next: @Sendable (ServerContext) async throws -> CallOutcome
+    ) async throws -> CallOutcome {
+        let path = context.descriptor.path
+        guard let role = policy.requiredRole(forPath: path) else { return try await next(context) }
+        guard let value = context.metadata[text: Self.metadataKey] else {
+            throw RPCError(code: .unauthenticated, message: "\(path) needs an API key: send 'authorization: Bearer <key>' metadata")
+        }
+        guard let token = Self.bearerToken(value) else {
+            throw RPCError(code: .unauthenticated, message: "the authorization metadata must read 'Bearer <key>'")
+        }
+        let caller: Caller?
+        do {
+            caller = try await authenticator.authenticate(bearerToken: token)
+        } catch {
+            throw RPCError(code: .unavailable, message: "credentials cannot be checked right now; retry later")
+        }
+        guard let caller else { throw RPCError(code: .unauthenticated, message: "the API key is not valid (unknown or revoked)") }
+        guard caller.has(role) else {
+            throw RPCError(code: .permissionDenied, message: "\(path) needs the '\(role)' role, which this API key lacks")
+        }
+        var context = context
+        context.caller = caller
+        return try await next(context)
+    }
+
+    /// The token of `Bearer TOKEN` (scheme case-insensitive, as in HTTP), or nil.
+    static func bearerToken(_ value: String) -> String? {
+        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        let token = parts[1].trimmingWhitespace()
+        return token.isEmpty ? nil : String(token)
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingWhitespace() -> Substring {
+        var result = self
+        while result.first == " " { result.removeFirst() }
+        while result.last == " " { result.removeLast() }
+        return result
+    }
+}

@@ -1,0 +1,38 @@
+/// Who is calling, as established by authentication (`AuthInterceptor`): the tenant the call acts for and what it
+/// may do.
+public struct Caller: Sendable, Hashable {
+    /// The tenant (dealer) whose data the call may see and change.
+    public var tenant: String
+    public var roles: Set<Role>
+    /// The credential's public id (never its secret), for logs and audit.
+    public var keyID: String
+
+    public init(tenant: String, roles: Set<Role>, keyID: String) {
+        self.tenant = tenant
+        self.roles = roles
+        self.keyID = keyID
+    }
+
+    /// Whether the caller holds `role`; `admin` holds every role.
+    public func has(_ role: Role) -> Bool { roles.contains(role) || roles.contains(.admin) }
+}
+
+/// A permission a credential carries.
+public struct Role: RawRepresentable, Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// Reads: accounts, authorities, test status and data.
+    public static let read = Role(rawValue: "read")
+    /// Account changes: link, unlink, sync, authorities, zones, signals.
+    public static let write = Role(rawValue: "write")
+    /// Placing accounts on and off test.
+    public static let testControl = Role(rawValue: "test-control")
+    /// Everything.
+    public static let admin = Role(rawValue: "admin")
+
+    public static let all: [Role] = [.read, .write, .testControl, .admin]
+
+    public var description: String { rawValue }
+    public static func < (lhs: Role, rhs: Role) -> Bool { lhs.rawValue < rhs.rawValue }
+}

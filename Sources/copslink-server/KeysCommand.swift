@@ -1,0 +1,117 @@
+import ArgumentParser
+import CopsLinkAccounts
+import CopsLinkAuth
+import CopsLinkCore
+import CopsLinkSQLite
+import Foundation
+
+/// `copslink-server keys create|list|revoke`: API keys in the server's database (the server need not be stopped;
+/// it notices a revocation within its key cache's 5 seconds).
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Creates, lists and revokes API keys.",
+        discussion: """
+            Each key acts for one dealer and carries roles: read, write, test-control, admin (admin implies all).
+            The key is printed once, when created; only its SHA-256 is stored.
+
+            Examples:
+              copslink-server keys create --database data/copslink.sqlite --dealer acme --roles read,write --name "crm prod"
+              copslink-server keys list --database data/copslink.sqlite --dealer acme
+              copslink-server keys revoke --database data/copslink.sqlite 3f9a0c1d2b4e5f60
+            """,
+        subcommands: [Create.self, List.self, Revoke.self])
+
+    struct StoreOptions: ParsableArguments {
+        @Option(help: "Path of the SQLite database file of the account store.") var database = "copslink.sqlite"
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Creates a key and prints it (once).")
+
+        @OptionGroup var store: StoreOptions
+        @Option(help: "The dealer the key acts for (1-64 characters of a-z 0-9 . _ -).") var dealer: String
+        @Option(help: "Comma-separated roles: read, write, test-control, admin.") var roles: String
+        @Option(help: "What the key is for, shown in listings.") var name = ""
+        @Flag(help: "Print the key alone, for scripts.") var quiet = false
+
+        func validate() throws {
+            guard DealerID.isValid(dealer) else {
+                throw ValidationError("--dealer '\(dealer)': dealer ids are 1-64 characters of a-z 0-9 . _ -")
+            }
+            _ = try KeysCommand.parseRoles(roles)
+        }
+
+        func run() async throws {
+            let store = try SQLiteAccountStore(path: store.database)
+            let parsed = try KeysCommand.parseRoles(roles)
+            let token = try await store.createAPIKey(dealerID: dealer, name: name, roles: parsed, nowMs: SystemAccountClock().nowMs())
+            try store.close()
+            if quiet {
+                print(token.token)
+            } else {
+                print("created key \(token.id) for dealer \(dealer), roles \(parsed.sorted().map(\.rawValue).joined(separator: ","))")
+                print("API key (shown only now): \(token.token)")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Lists keys (never their secrets).")
+
+        @OptionGroup var store: StoreOptions
+        @Option(help: "Only this dealer's keys.") var dealer: String?
+
+        func run() async throws {
+            let store = try SQLiteAccountStore(path: store.database)
+            let keys = try await store.apiKeys(dealerID: dealer)
+            try store.close()
+            let rows = keys.map { key in
+                [
+                    key.id, key.dealerID, key.roles.sorted().map(\.rawValue).joined(separator: ","), Self.date(key.createdAtMs),
+                    key.revokedAtMs.map(Self.date) ?? "-", key.name,
+                ]
+            }
+            let header = ["ID", "DEALER", "ROLES", "CREATED", "REVOKED", "NAME"]
+            let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+            for row in [header] + rows {
+                print(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  "))
+            }
+        }
+
+        static func date(_ ms: Int64) -> String {
+            Date(timeIntervalSince1970: Double(ms) / 1000).formatted(.iso8601)
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revokes a key: calls with it fail UNAUTHENTICATED within 5 seconds.")
+
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The key's id (the 16 hex digits after 'clk_').") var id: String
+
+        func run() async throws {
+            let store = try SQLiteAccountStore(path: store.database)
+            let revoked = try await store.revokeAPIKey(id: id, atMs: SystemAccountClock().nowMs())
+            try store.close()
+            guard revoked else {
+                FileHandle.standardError.write(Data("copslink-server: no active key \(id)\n".utf8))
+                throw ExitCode(1)
+            }
+            print("revoked key \(id)")
+        }
+    }
+
+    static func parseRoles(_ text: String) throws -> Set<Role> {
+        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !names.isEmpty else { throw ValidationError("--roles: name at least one of read, write, test-control, admin.") }
+        var roles = Set<Role>()
+        for name in names {
+            guard let role = Role.all.first(where: { $0.rawValue == name }) else {
+                throw ValidationError("--roles: unknown role '\(name)'; the roles are read, write, test-control, admin.")
+            }
+            roles.insert(role)
+        }
+        return roles
+    }
+}
