@@ -152,12 +152,17 @@ let package = Package(
         // Shared by the test targets: built binaries, server processes, RPC expectations. Not a product.
         .target(
             name: "CopsLinkTestSupport",
-            dependencies: ["CopsLinkCore"],
+            dependencies: ["CopsLinkCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "CopsLinkCoreTests",
-            dependencies: ["CopsLinkCore"],
+            dependencies: ["CopsLinkCore", "CopsLinkTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CopsLinkAuthTests",
+            dependencies: ["CopsLinkAuth", "CopsLinkCore"],
             swiftSettings: strictSettings
         ),
         .testTarget(

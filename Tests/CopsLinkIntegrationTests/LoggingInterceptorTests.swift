@@ -6,35 +6,6 @@ import CopsLinkServices
 import Logging
 import Testing
 
-/// Collects log records in memory; never bootstraps the global logging system.
-final class CapturingLogHandler: LogHandler, Sendable {
-    struct Record: Sendable {
-        var level: Logger.Level
-        var message: String
-        var metadata: [String: String]
-    }
-
-    let records = LockedBox<[Record]>([])
-    var metadata: Logger.Metadata {
-        get { [:] }
-        set {}
-    }
-    var logLevel: Logger.Level {
-        get { .trace }
-        set {}
-    }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { nil }
-        set {}
-    }
-
-    func log(event: LogEvent) {
-        let flat = (event.metadata ?? [:]).mapValues { "\($0)" }
-        records.withLock { $0.append(Record(level: event.level, message: "\(event.message)", metadata: flat)) }
-    }
-}
-
 @Suite("Logging interceptor")
 struct LoggingInterceptorTests {
     @Test func logsOneLinePerCallWithStatusAndRequestID() async throws {

@@ -1,0 +1,83 @@
+import CopsLinkCore
+import CopsLinkTestSupport
+import Testing
+
+/// Tokens "reader", "writer", "admin" and "broken" (the store is down); anything else is unknown.
+private struct FakeAuthenticator: CallerAuthenticator {
+    struct StoreDown: Error {}
+
+    func authenticate(bearerToken: String) async throws -> Caller? {
+        switch bearerToken {
+        case "reader": Caller(tenant: "acme", roles: [.read], keyID: "k-reader")
+        case "writer": Caller(tenant: "acme", roles: [.read, .write], keyID: "k-writer")
+        case "admin": Caller(tenant: "beta", roles: [.admin], keyID: "k-admin")
+        case "broken": throw StoreDown()
+        default: nil
+        }
+    }
+}
+
+@Suite("AuthInterceptor")
+struct AuthInterceptorTests {
+    static let read = MethodDescriptor(service: "copslink.test.Accounts", method: "Get")
+    static let write = MethodDescriptor(service: "copslink.test.Accounts", method: "Link")
+    static let open = MethodDescriptor(service: "copslink.test.Health", method: "Check")
+    static let unlisted = MethodDescriptor(service: "copslink.test.Secret", method: "Do")
+
+    let interceptor = AuthInterceptor(
+        authenticator: FakeAuthenticator(),
+        policy: AccessPolicy(publicMethods: [open.path], requiredRoles: [read.path: .read, write.path: .write]))
+
+    /// Runs the interceptor; returns the caller the handler saw.
+    func call(_ method: MethodDescriptor, authorization: String?) async throws -> Caller? {
+        var metadata = Metadata()
+        if let authorization { metadata.add(AuthInterceptor.metadataKey, authorization) }
+        let context = ServerContext(descriptor: method, metadata: metadata, deadline: nil, peer: "test", callID: 1)
+        let seen = LockedBox<Caller?>(nil)
+        _ = try await interceptor.intercept(context: context) { context in
+            seen.value = context.caller
+            return .success(finalMessage: nil, trailers: [:])
+        }
+        return seen.value
+    }
+
+    @Test func aValidKeyWithTheRoleReachesTheHandlerAsItsCaller() async throws {
+        let caller = try await call(Self.read, authorization: "Bearer reader")
+        #expect(caller == Caller(tenant: "acme", roles: [.read], keyID: "k-reader"))
+        let writer = try await call(Self.write, authorization: "bearer   writer ")
+        #expect(writer?.keyID == "k-writer")
+    }
+
+    @Test func adminHoldsEveryRoleIncludingUnlistedMethods() async throws {
+        let onWrite = try await call(Self.write, authorization: "Bearer admin")
+        #expect(onWrite?.tenant == "beta")
+        let onUnlisted = try await call(Self.unlisted, authorization: "Bearer admin")
+        #expect(onUnlisted?.keyID == "k-admin")
+    }
+
+    @Test func publicMethodsNeedNoKey() async throws {
+        let caller = try await call(Self.open, authorization: nil)
+        #expect(caller == nil)
+    }
+
+    @Test func missingMalformedUnknownKeysAreUnauthenticated() async throws {
+        let missing = await expectRPCError(.unauthenticated) { _ = try await call(Self.read, authorization: nil) }
+        #expect(missing?.message.contains("Bearer") == true)
+        await expectRPCError(.unauthenticated) { _ = try await call(Self.read, authorization: "Basic reader") }
+        await expectRPCError(.unauthenticated) { _ = try await call(Self.read, authorization: "Bearer") }
+        await expectRPCError(.unauthenticated) { _ = try await call(Self.read, authorization: "reader") }
+        let unknown = await expectRPCError(.unauthenticated) { _ = try await call(Self.read, authorization: "Bearer nobody") }
+        #expect(unknown?.message.contains("nobody") == false, "the error must not echo the token")
+    }
+
+    @Test func aKeyWithoutTheRoleIsDenied() async throws {
+        let denied = await expectRPCError(.permissionDenied) { _ = try await call(Self.write, authorization: "Bearer reader") }
+        #expect(denied?.message.contains("'write'") == true)
+        // A method without a policy entry needs admin.
+        await expectRPCError(.permissionDenied) { _ = try await call(Self.unlisted, authorization: "Bearer writer") }
+    }
+
+    @Test func anUnavailableKeyStoreIsUnavailableNotUnauthenticated() async throws {
+        await expectRPCError(.unavailable) { _ = try await call(Self.read, authorization: "Bearer broken") }
+    }
+}
