@@ -24,6 +24,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -82,6 +83,7 @@ let package = Package(
                 "CopsLinkCore", "CopsLinkWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -121,11 +123,17 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Option groups the client executables share (TLS).
+        .target(
+            name: "CopsLinkCommandLine",
+            dependencies: ["CopsLinkTransport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictSettings
+        ),
         // The command-line client: a subcommand per RPC, tables or --json. A pure client (no CopsLinkAccounts).
         .executableTarget(
             name: "copslink",
             dependencies: [
-                "CopsLinkCore", "CopsLinkCodecs", "CopsLinkServices", "CopsLinkTransport",
+                "CopsLinkCore", "CopsLinkCodecs", "CopsLinkServices", "CopsLinkTransport", "CopsLinkCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -144,7 +152,7 @@ let package = Package(
         .executableTarget(
             name: "copslink-load",
             dependencies: [
-                "CopsLinkLoad", "CopsLinkCore", "CopsLinkCodecs", "CopsLinkServices", "CopsLinkTransport",
+                "CopsLinkLoad", "CopsLinkCore", "CopsLinkCodecs", "CopsLinkServices", "CopsLinkTransport", "CopsLinkCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -196,6 +204,7 @@ let package = Package(
                 "CopsLinkCodecs", "CopsLinkTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strictSettings
         ),

@@ -19,11 +19,13 @@ public func builtBinary(_ name: String) throws -> URL {
 public enum TestSupportError: Error, CustomStringConvertible {
     case missingBinary(String)
     case noListeningLine(String)
+    case commandFailed(String)
 
     public var description: String {
         switch self {
         case .missingBinary(let path): "\(path) is not built; run `swift build --build-tests` first"
         case .noListeningLine(let output): "copslink-server did not print 'listening on': \(output)"
+        case .commandFailed(let message): message
         }
     }
 }

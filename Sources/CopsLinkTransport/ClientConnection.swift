@@ -3,6 +3,7 @@ import CopsLinkCore
 import CopsLinkWire
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// Whether a connection still takes new calls; read by the pool from any thread.
@@ -32,6 +33,14 @@ final class ClientConnection: Sendable {
     /// Connects, sends the preface and SETTINGS, and waits for the server's SETTINGS.
     static func connect(_ configuration: ClientConfiguration, eventLoop: any EventLoop) -> EventLoopFuture<ClientConnection> {
         let state = ConnectionState()
+        let tlsContext: NIOSSLContext?
+        do {
+            tlsContext = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
+        } catch {
+            return eventLoop.makeFailedFuture(RPCError(code: .invalidArgument, message: "the client's TLS configuration is unusable: \(error)"))
+        }
+        // SNI and hostname verification take a name; an IP address is checked against the certificate's IP entries.
+        let serverName = configuration.tlsServerName ?? (Self.isIPAddress(configuration.host) ? nil : configuration.host)
         let ready = eventLoop.makePromise(of: PeerLimits.self)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -39,6 +48,7 @@ final class ClientConnection: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    if let tlsContext { try sync.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: serverName)) }
                     try sync.addHandler(ByteToMessageHandler(FrameDecoder(limits: configuration.limits.frameLimits, expectsPreface: false)))
                     try sync.addHandler(ClientConnectionHandler(configuration: configuration, ready: ready, state: state))
                 }
@@ -77,5 +87,11 @@ final class ClientConnection: Sendable {
 
     func close() async {
         try? await channel.close()
+    }
+}
+
+extension ClientConnection {
+    static func isIPAddress(_ host: String) -> Bool {
+        (try? SocketAddress(ipAddress: host, port: 0)) != nil
     }
 }

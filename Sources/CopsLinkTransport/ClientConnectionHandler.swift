@@ -302,7 +302,14 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         var buffer = context.channel.allocator.buffer(capacity: 128)
         buffer.writeFrame(.goAway, header: GoAwayHeader(lastCallID: 0, code: code, message: reason), payload: NoMessage.payload)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-        failEverything(RPCError(code: .internalError, message: reason))
+        if phase == .connecting {
+            // Before its SETTINGS the peer has not shown it is a CopsLink server (a TLS server, say, answering a
+            // plaintext client): no call reached it, so the calls may go elsewhere.
+            failEverything(RPCError(
+                code: .unavailable, message: "the server does not speak the CopsLink protocol (\(reason)); does it expect TLS?"))
+        } else {
+            failEverything(RPCError(code: .internalError, message: reason))
+        }
         context.close(promise: nil)
     }
 

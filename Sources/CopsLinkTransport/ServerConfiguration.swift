@@ -1,3 +1,4 @@
+import NIOSSL
 /// Everything a `TCPServer` needs to know, with documented defaults.
 public struct ServerConfiguration: Sendable {
     public var host: String
@@ -21,6 +22,9 @@ public struct ServerConfiguration: Sendable {
     /// in the same event-loop pass). Handlers must then not block; ones that do heavy CPU work should set this to
     /// false, which runs them on Swift's global executor. Default true.
     public var runsHandlersOnEventLoop = true
+    /// TLS for every connection (swift-nio-ssl); nil serves plaintext. Set `certificateVerification` and
+    /// `trustRoots` to require client certificates (mutual TLS). See `TLSFiles`. Default nil.
+    public var tls: TLSConfiguration?
     /// Logged as a warning for every new connection, e.g. that authentication is disabled. Default none.
     public var connectionWarning: String?
     /// Build-time server version reported by the server-info call.
@@ -44,6 +48,11 @@ public struct ClientConfiguration: Sendable {
     /// Calls waiting for a free slot under the server's max concurrent calls; one more fails RESOURCE_EXHAUSTED.
     /// Default 10,000.
     public var maxQueuedCalls = 10_000
+    /// TLS to the server (swift-nio-ssl); nil connects in plaintext. Default nil.
+    public var tls: TLSConfiguration?
+    /// The name the server's certificate must carry (and SNI), when it is not `host`. Default nil (`host`, unless
+    /// `host` is an IP address, which is then checked against the certificate's IP addresses).
+    public var tlsServerName: String?
     /// Reconnect backoff after a failed connect: first delay, growth factor, cap.
     public var backoff = Backoff()
 

@@ -3,6 +3,7 @@ import CopsLinkWire
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// Serves an `RPCRouter` over TCP.
@@ -57,6 +58,8 @@ public final class TCPServer: Sendable {
 
     /// Binds and starts accepting connections.
     public func start() async throws {
+        // One TLS context for all connections: building it (certificates, keys) is the expensive part.
+        let tlsContext = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -66,6 +69,7 @@ public final class TCPServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let refusal = self.admit(channel)
                     let sync = channel.pipeline.syncOperations
+                    if let tlsContext { try sync.addHandler(NIOSSLServerHandler(context: tlsContext)) }
                     try sync.addHandler(ByteToMessageHandler(FrameDecoder(limits: self.configuration.limits.frameLimits, expectsPreface: true)))
                     try sync.addHandler(ServerConnectionHandler(
                         dispatcher: self.dispatcher, configuration: self.configuration, refusal: refusal, logger: self.logger))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CopsLinkCommandLine
 import CopsLinkCore
 import CopsLinkLoad
 import CopsLinkServices
@@ -41,6 +42,7 @@ struct CopsLinkLoadCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var options: LoadOptions
+    @OptionGroup(title: "TLS") var tls: ClientTLSOptions
 
     func run() async throws {
         let endpoint = try options.endpoint()
@@ -48,6 +50,7 @@ struct CopsLinkLoadCommand: AsyncParsableCommand {
         let metadata = try options.metadata()
         var configuration = ClientConfiguration(host: endpoint.host, port: endpoint.port)
         configuration.connectTimeout = min(configuration.connectTimeout, options.timeoutDuration)
+        try tls.apply(to: &configuration)
         let transports = (0..<options.connections).map { _ in TCPClientTransport(configuration: configuration) }
         let callOptions = CallOptions(timeout: options.timeoutDuration, metadata: metadata)
         let server = "\(endpoint.host):\(endpoint.port)"

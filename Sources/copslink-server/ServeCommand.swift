@@ -39,6 +39,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "DEVELOPMENT ONLY: accept calls without an API key, all acting for --unauthenticated-dealer. Logged as a warning at start and on every connection.")
     var insecureDisableAuth = false
     @Option(help: "The dealer that calls act for when authentication is disabled.") var unauthenticatedDealer = DealerID.demo
+    @Option(help: ArgumentHelp("Serve TLS with this certificate chain (PEM, leaf first); needs --tls-key.", valueName: "file"))
+    var tlsCert: String?
+    @Option(help: ArgumentHelp("Private key (PEM) of --tls-cert.", valueName: "file")) var tlsKey: String?
+    @Option(help: ArgumentHelp("Require client certificates issued by this CA (PEM): mutual TLS.", valueName: "file"))
+    var tlsCa: String?
     @Option(help: "Longest test a dealer may place, in hours (at most 720).") var maxTestHours = 24.0
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
     @Flag(help: "Also serve copslink.rpc.v1.TestService, the conformance service.") var enableTestService = false
@@ -63,6 +68,13 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.limits.initialWindowSize = initialWindowSize
         configuration.shutdownGracePeriod = .milliseconds(Int64(gracePeriod * 1000))
         configuration.runsHandlersOnEventLoop = handlersOnEventLoop
+        if let tlsCert, let tlsKey {
+            do {
+                configuration.tls = try TLSFiles.server(certificateChain: tlsCert, privateKey: tlsKey, clientCA: tlsCa)
+            } catch {
+                throw ValidationError("TLS files could not be loaded: \(error)")
+            }
+        }
 
         let store = try SQLiteAccountStore(path: database)
         let clock = SystemAccountClock()
@@ -101,7 +113,7 @@ struct ServeCommand: AsyncParsableCommand {
         let server = TCPServer(
             configuration: configuration, router: router, interceptors: interceptors, logger: logger)
         try await server.start()
-        print("copslink-server listening on \(host):\(server.port ?? port)")
+        print("copslink-server listening on \(host):\(server.port ?? port)\(configuration.tls == nil ? "" : " (TLS)")")
         fflush(nil)
 
         let signal = await Self.waitForTerminationSignal()
@@ -121,6 +133,8 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
+        guard tlsCa == nil || tlsCert != nil else { throw ValidationError("--tls-ca needs --tls-cert and --tls-key.") }
         guard DealerID.isValid(unauthenticatedDealer) else {
             throw ValidationError("--unauthenticated-dealer '\(unauthenticatedDealer)': dealer ids are 1-64 characters of a-z 0-9 . _ -")
         }

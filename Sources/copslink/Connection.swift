@@ -1,5 +1,6 @@
 import ArgumentParser
 import CopsLinkCodecs
+import CopsLinkCommandLine
 import CopsLinkCore
 import CopsLinkServices
 import CopsLinkTransport
@@ -30,6 +31,7 @@ struct Session {
         let metadata = try global.parsedMetadata()
         var configuration = ClientConfiguration(host: endpoint.host, port: endpoint.port)
         configuration.connectTimeout = min(configuration.connectTimeout, global.timeoutDuration)
+        try global.tls.apply(to: &configuration)
         do {
             try await TCPClientTransport.withTransport(configuration: configuration) { transport in
                 let client = RPCClient(transport: transport)

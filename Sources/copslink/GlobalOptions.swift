@@ -1,4 +1,5 @@
 import ArgumentParser
+import CopsLinkCommandLine
 import CopsLinkCore
 import Foundation
 
@@ -37,6 +38,8 @@ struct GlobalOptions: ParsableArguments {
 
     @Flag(help: "Print exactly one JSON object on stdout (for scripts) instead of tables.")
     var json = false
+
+    @OptionGroup(title: "TLS") var tls: ClientTLSOptions
 
     init() {}
 
@@ -117,7 +120,9 @@ struct GlobalOptions: ParsableArguments {
 
 extension GlobalOptions {
     /// Long names of the global options, and whether each takes a value.
-    static let names: [String: Bool] = ["--server": true, "--token": true, "--timeout": true, "--metadata": true, "--request-id": true, "--json": false]
+    static let names: [String: Bool] = [
+        "--server": true, "--token": true, "--timeout": true, "--metadata": true, "--request-id": true, "--json": false,
+    ].merging(ClientTLSOptions.names) { first, _ in first }
 
     /// Moves global options written before (or between) the subcommand names to just after them.
     ///

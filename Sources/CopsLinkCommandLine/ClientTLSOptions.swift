@@ -1,0 +1,47 @@
+import ArgumentParser
+import CopsLinkTransport
+
+/// `--tls`, `--tls-ca`, `--tls-cert`, `--tls-key`, `--tls-server-name`: how `copslink` and `copslink-load` reach a
+/// server that serves TLS. Any of the file options turns TLS on.
+public struct ClientTLSOptions: ParsableArguments {
+    @Flag(name: .customLong("tls"), help: "Connect with TLS, trusting the system's root certificates (unless --tls-ca).")
+    public var enabled = false
+
+    @Option(name: .customLong("tls-ca"), help: ArgumentHelp("Trust only this CA certificate (PEM) for the server.", valueName: "file"))
+    public var caFile: String?
+
+    @Option(name: .customLong("tls-cert"), help: ArgumentHelp("Client certificate chain (PEM), for servers that require one.", valueName: "file"))
+    public var certificateFile: String?
+
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("Private key (PEM) of --tls-cert.", valueName: "file"))
+    public var keyFile: String?
+
+    @Option(
+        name: .customLong("tls-server-name"),
+        help: ArgumentHelp("The name the server's certificate must carry, if not the --server host.", valueName: "name"))
+    public var serverName: String?
+
+    public init() {}
+
+    /// Long names and whether each takes a value (for option hoisting).
+    public static let names: [String: Bool] = [
+        "--tls": false, "--tls-ca": true, "--tls-cert": true, "--tls-key": true, "--tls-server-name": true,
+    ]
+
+    public var isEnabled: Bool { enabled || caFile != nil || certificateFile != nil || serverName != nil }
+
+    public func validate() throws {
+        guard (certificateFile == nil) == (keyFile == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
+    }
+
+    /// Sets `configuration.tls` (and the server name) when TLS is on.
+    public func apply(to configuration: inout ClientConfiguration) throws {
+        guard isEnabled else { return }
+        do {
+            configuration.tls = try TLSFiles.client(ca: caFile, certificateChain: certificateFile, privateKey: keyFile)
+        } catch {
+            throw ValidationError("TLS files could not be loaded: \(error)")
+        }
+        configuration.tlsServerName = serverName
+    }
+}
