@@ -9,6 +9,8 @@ import CopsLinkTransport
 import CopsLinkWire
 import Dispatch
 import Logging
+import ServiceLifecycle
+import UnixSignals
 
 #if canImport(Glibc)
 import Glibc
@@ -97,8 +99,6 @@ struct ServeCommand: AsyncParsableCommand {
             interceptors.append(AuthInterceptor(authenticator: APIKeyAuthenticator(store: store), policy: .copsLink))
         }
         let expiry = TestExpiryScheduler(store: store, clock: clock, logger: logger)
-        let expiryTask = Task { await expiry.run() }
-        defer { expiryTask.cancel() }
 
         var router = RPCRouter()
         AccountServiceImplementation(store: store, clock: clock, configuration: accountConfiguration, expiry: expiry)
@@ -116,12 +116,23 @@ struct ServeCommand: AsyncParsableCommand {
         print("copslink-server listening on \(host):\(server.port ?? port)\(configuration.tls == nil ? "" : " (TLS)")")
         fflush(nil)
 
-        let signal = await Self.waitForTerminationSignal()
-        logger.notice("shutting down", metadata: ["signal": "\(signal)"])
-        await health.enterShutdown()
-        await server.shutdown()
-        expiryTask.cancel()
+        // SIGTERM or SIGINT: services stop in reverse order — health turns NOT_SERVING, the server drains (GOAWAY,
+        // in-flight calls finish within the grace period), the expiry scheduler stops; then the store closes.
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: ExpiryService(scheduler: expiry)),
+                    .init(service: server),
+                    .init(service: DrainAnnouncer(health: health, logger: logger)),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        // Linux delivers these to the group's dispatch signal sources only once their default action (terminate)
+        // is off; swift-service-lifecycle does this itself only on Darwin.
+        for signalNumber in [SIGTERM, SIGINT] { Glibc.signal(signalNumber, SIG_IGN) }
+        try await group.run()
         try store.close()
+        logger.notice("stopped")
     }
 
     /// Revokes earlier demo keys and creates a new one: only a hash is stored, so an old key cannot be shown again.
@@ -137,20 +148,6 @@ struct ServeCommand: AsyncParsableCommand {
         guard tlsCa == nil || tlsCert != nil else { throw ValidationError("--tls-ca needs --tls-cert and --tls-key.") }
         guard DealerID.isValid(unauthenticatedDealer) else {
             throw ValidationError("--unauthenticated-dealer '\(unauthenticatedDealer)': dealer ids are 1-64 characters of a-z 0-9 . _ -")
-        }
-    }
-
-    /// Suspends until SIGTERM or SIGINT arrives.
-    private static func waitForTerminationSignal() async -> Int32 {
-        await withCheckedContinuation { continuation in
-            let once = SignalOnce(continuation)
-            for signalNumber in [SIGTERM, SIGINT] {
-                Glibc.signal(signalNumber, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-                source.setEventHandler { once.resume(signalNumber) }
-                source.resume()
-                once.retain(source)
-            }
         }
     }
 }
