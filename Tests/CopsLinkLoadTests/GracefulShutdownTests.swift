@@ -21,12 +21,6 @@ struct GracefulShutdownTests {
     func sigtermDuringLoad() async throws {
         try await LoadTestServer.with { server in
             let json = server.file("shutdown.json")
-            let load = Task {
-                try await copslinkLoad([
-                    "--server", server.address, "--duration", "6", "--warmup", "0", "--concurrency", "16", "--timeout", "5",
-                    "--mix", "GetAccount=60,GetTestStatus=20,RequestTestData=20", "--json-out", json.path,
-                ])
-            }
             let outcomes = LockedBox(Outcomes())
             var configuration = ClientConfiguration(host: "127.0.0.1", port: server.port)
             configuration.connectTimeout = .seconds(2)
@@ -55,10 +49,18 @@ struct GracefulShutdownTests {
                 }
             }
 
-            // SIGTERM once the writers are well under way (a loaded machine may take a while to get there).
+            // Once the writers are well under way (a loaded machine may take a while to get there), copslink-load
+            // adds sustained load; SIGTERM comes two seconds into its eight.
             for _ in 0..<600 where outcomes.value.acknowledged.count < 50 && outcomes.value.refused.isEmpty {
                 try await Task.sleep(for: .milliseconds(50))
             }
+            let load = Task {
+                try await copslinkLoad([
+                    "--server", server.address, "--duration", "8", "--warmup", "0", "--concurrency", "8", "--timeout", "5",
+                    "--mix", "GetAccount=60,GetTestStatus=20,RequestTestData=20", "--json-out", json.path,
+                ])
+            }
+            try await Task.sleep(for: .seconds(2))
             let signalled = ContinuousClock.now
             server.server.process.terminate()  // SIGTERM
             try await offCooperativePool { server.server.process.waitUntilExit() }
