@@ -41,9 +41,16 @@ public protocol APIKeyStore: Sendable {
 extension APIKeyStore {
     /// Creates a key for `dealerID` with `roles`; returns its token, which exists only in this answer.
     public func createAPIKey(dealerID: String, name: String, roles: Set<Role>, nowMs: Int64) async throws -> APIKeyToken {
+        guard Caller.isValidTenant(dealerID) else { throw InvalidDealerID(id: dealerID) }
         let token = APIKeyToken.generate()
         try await insertAPIKey(APIKeyRecord(
             id: token.id, dealerID: dealerID, name: name, secretSHA256: token.secretHash, roles: roles, createdAtMs: nowMs))
         return token
     }
+}
+
+/// A dealer id that `Caller.isValidTenant` rejects.
+public struct InvalidDealerID: Error, CustomStringConvertible {
+    public var id: String
+    public var description: String { "'\(id)' is not a dealer id: 1-64 characters of a-z 0-9 . _ -, starting with a letter or digit" }
 }

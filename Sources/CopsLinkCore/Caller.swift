@@ -13,6 +13,18 @@ public struct Caller: Sendable, Hashable {
         self.keyID = keyID
     }
 
+    /// Whether `id` can name a tenant: 1 to 64 characters from `a-z 0-9 . _ -`, starting with a letter or digit.
+    /// Never `/`, which stores use to put the tenant in front of the tenant's own ids.
+    public static func isValidTenant(_ id: String) -> Bool {
+        let utf8 = id.utf8
+        guard (1...64).contains(utf8.count), let first = utf8.first, isLowerAlphanumeric(first) else { return false }
+        return utf8.allSatisfy { isLowerAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+    }
+
+    private static func isLowerAlphanumeric(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+
     /// Whether the caller holds `role`; `admin` holds every role.
     public func has(_ role: Role) -> Bool { roles.contains(role) || roles.contains(.admin) }
 }

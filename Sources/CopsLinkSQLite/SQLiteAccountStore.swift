@@ -1,5 +1,6 @@
 import CopsLinkAccounts
 import CopsLinkCodecs
+import CopsLinkCore
 import GRDB
 
 /// `AccountStore` on one SQLite file, through GRDB.
@@ -29,13 +30,22 @@ public final class SQLiteAccountStore: AccountStore {
     public func read<Result: Sendable>(
         _ scope: StoreScope, _ body: @escaping @Sendable (any AccountReadTransaction) throws -> Result
     ) async throws -> Result {
-        try await pool.read { db in try body(SQLiteTransaction(db: db, scope: scope)) }
+        try Self.check(scope)
+        return try await pool.read { db in try body(SQLiteTransaction(db: db, scope: scope)) }
     }
 
     public func write<Result: Sendable>(
         _ scope: StoreScope, _ body: @escaping @Sendable (any AccountWriteTransaction) throws -> Result
     ) async throws -> Result {
-        try await pool.write { db in try body(SQLiteTransaction(db: db, scope: scope)) }
+        try Self.check(scope)
+        return try await pool.write { db in try body(SQLiteTransaction(db: db, scope: scope)) }
+    }
+
+    /// A dealer id with a `/` could reach into another dealer's keys: refuse it, whoever asks.
+    private static func check(_ scope: StoreScope) throws {
+        if case .dealer(let id) = scope, !DealerID.isValid(id) {
+            throw AccountError(.permissionDenied, "'\(id)' is not a valid dealer id")
+        }
     }
 
     /// `PRAGMA integrity_check`: "ok" when the file is sound.

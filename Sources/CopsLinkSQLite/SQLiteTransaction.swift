@@ -30,7 +30,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
 
     /// The id a caller knows for a storage key.
     func externalID(_ stored: String) -> String {
-        guard let dealer, stored.hasPrefix(dealer), stored.utf8.count > dealer.utf8.count else { return stored }
+        guard let dealer, stored.hasPrefix(dealer + "/") else { return stored }
         return String(stored.dropFirst(dealer.count + 1))
     }
 

@@ -193,3 +193,24 @@ private struct NeverStore: AccountStore {
         throw AccountError(.internalError, "not used")
     }
 }
+
+@Suite("Dealer ids")
+struct DealerIDTests {
+    @Test(arguments: ["demo", "acme-security", "a", "dealer_7.eu", String(repeating: "d", count: 64)])
+    func valid(_ id: String) { #expect(DealerID.isValid(id)) }
+
+    @Test(arguments: ["", "Acme", "-acme", "acme/x", "a b", "acme\u{0}", String(repeating: "d", count: 65), "ümlaut"])
+    func invalid(_ id: String) { #expect(!DealerID.isValid(id)) }
+
+    /// A dealer id with a `/` would name other dealers' storage keys: neither keys nor the store accept one.
+    @Test func neitherKeysNorTheStoreAcceptAnInvalidDealer() async throws {
+        let path = temporaryDatabasePath()
+        defer { removeDatabase(at: path) }
+        let store = try SQLiteAccountStore(path: path)
+        await #expect(throws: InvalidDealerID.self) {
+            _ = try await store.createAPIKey(dealerID: "demo/cust", name: "", roles: [.admin], nowMs: 1)
+        }
+        let refused = await #expect(throws: AccountError.self) { _ = try await store.read(.dealer("demo/x")) { try $0.customerCount() } }
+        #expect(refused?.code == .permissionDenied)
+    }
+}
