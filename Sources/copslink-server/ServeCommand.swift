@@ -1,5 +1,6 @@
 import ArgumentParser
 import CopsLinkAccounts
+import CopsLinkAdminHTTP
 import CopsLinkCodecs
 import CopsLinkCore
 import CopsLinkSQLite
@@ -8,6 +9,7 @@ import CopsLinkTransport
 import CopsLinkWire
 import Dispatch
 import Logging
+import Metrics
 
 #if canImport(Glibc)
 import Glibc
@@ -33,6 +35,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Seed demo customers demo-1 … demo-4 and the sample authority directory when the store is empty.") var demo = false
     @Option(help: "Longest test a dealer may place, in hours (at most 720).") var maxTestHours = 24.0
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @Option(help: "Log line format on stderr: text, or json (one JSON object per line).") var logFormat = LogFormat.text
+    @Option(help: "Level of the one line per successful call (failed calls log one level higher).") var callLogLevel = "debug"
+    @Option(help: "Serve /metrics (Prometheus), /healthz and /readyz over HTTP on this port; 0 picks a free port. Off by default.")
+    var metricsPort: Int?
+    @Option(help: "Address of the metrics endpoint.") var metricsHost = "127.0.0.1"
     @Flag(help: "Also serve copslink.rpc.v1.TestService, the conformance service.") var enableTestService = false
     @Option(help: "Maximum simultaneous connections.") var maxConnections = 10_000
     @Option(help: "Maximum concurrent calls per connection.") var maxConcurrentCalls = 100
@@ -40,10 +47,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Maximum frame header size in bytes.") var maxHeaderSize = 16 << 10
     @Option(help: "Initial per-call flow-control window in bytes.") var initialWindowSize = 256 << 10
     @Option(help: "Seconds in-flight calls may run after shutdown begins.") var gracePeriod = 10.0
+    @Option(help: "Seconds a frame may take to arrive once its first bytes have; 0 disables the limit.") var frameReadTimeout = 30.0
     @Flag(inversion: .prefixedNo, help: "Run call handlers on their connection's event loop (no thread switch per call).")
     var handlersOnEventLoop = true
 
     func run() async throws {
+        Observability.bootstrapLogging(format: logFormat)
+        let registry = metricsPort == nil ? nil : Observability.bootstrapMetrics()
         var logger = Logger(label: "copslink.server")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 
@@ -55,6 +65,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.limits.initialWindowSize = initialWindowSize
         configuration.shutdownGracePeriod = .milliseconds(Int64(gracePeriod * 1000))
         configuration.runsHandlersOnEventLoop = handlersOnEventLoop
+        configuration.frameReadTimeout = frameReadTimeout > 0 ? .milliseconds(Int64(frameReadTimeout * 1000)) : nil
 
         let store = try SQLiteAccountStore(path: database)
         let clock = SystemAccountClock()
@@ -77,8 +88,15 @@ struct ServeCommand: AsyncParsableCommand {
             into: &router, serverVersion: configuration.serverVersion, protocolVersions: Preface.supportedVersions,
             limits: configuration.limits.settingsHeader)
 
+        let callLogging = LoggingInterceptor(logger: logger, level: Logger.Level(rawValue: callLogLevel) ?? .debug)
         let server = TCPServer(
-            configuration: configuration, router: router, interceptors: [LoggingInterceptor(logger: logger)], logger: logger)
+            configuration: configuration, router: router, interceptors: [callLogging], logger: logger,
+            metricsFactory: registry == nil ? nil : MetricsSystem.factory)
+        var admin: AdminHTTPServer?
+        if let registry, let metricsPort {
+            admin = try await Observability.startAdminEndpoint(host: metricsHost, port: metricsPort, registry: registry, server: server)
+            print("copslink-server metrics endpoint at http://\(metricsHost):\(admin?.port ?? metricsPort)/metrics")
+        }
         try await server.start()
         print("copslink-server listening on \(host):\(server.port ?? port)")
         fflush(nil)
@@ -87,6 +105,7 @@ struct ServeCommand: AsyncParsableCommand {
         logger.notice("shutting down", metadata: ["signal": "\(signal)"])
         await health.enterShutdown()
         await server.shutdown()
+        await admin?.shutdown()
         expiryTask.cancel()
         try store.close()
     }
