@@ -50,10 +50,10 @@ public final class ServerMetrics: Sendable {
         self.rejections = rejections
         var methods: [String: MethodMetrics] = [:]
         for route in router.methods {
-            methods[route.descriptor.path] = MethodMetrics(method: route.descriptor.path, factory: factory)
+            methods[route.descriptor.path] = MethodMetrics(method: route.descriptor.path, runsHandlers: true, factory: factory)
         }
         self.methods = methods
-        unknownMethod = MethodMetrics(method: "unknown", factory: factory)
+        unknownMethod = MethodMetrics(method: "unknown", runsHandlers: false, factory: factory)
     }
 
     /// The metrics of the method at `path`, or of `unknown` for a path no route serves.
@@ -78,29 +78,36 @@ public final class ServerMetrics: Sendable {
 final class MethodMetrics: Sendable {
     private let method: String
     private let factory: any MetricsFactory
-    private let inFlight: Meter
-    private let duration: Timer
+    /// nil for `unknown`, whose calls are all answered at once and never run a handler.
+    private let inFlight: Meter?
+    private let duration: Timer?
     /// Counters by status code value, made on first use.
     private let calls: Mutex<[Counter?]>
 
-    init(method: String, factory: any MetricsFactory) {
+    init(method: String, runsHandlers: Bool, factory: any MetricsFactory) {
         self.method = method
         self.factory = factory
-        inFlight = Meter(label: "copslink_server_calls_in_flight", dimensions: [("method", method)], factory: factory)
-        duration = Timer(label: ServerMetrics.callDurationLabel, dimensions: [("method", method)], factory: factory)
+        if runsHandlers {
+            inFlight = Meter(label: "copslink_server_calls_in_flight", dimensions: [("method", method)], factory: factory)
+            duration = Timer(label: ServerMetrics.callDurationLabel, dimensions: [("method", method)], factory: factory)
+        } else {
+            inFlight = nil
+            duration = nil
+        }
         calls = Mutex(Array(repeating: nil, count: StatusCode.allCases.count))
-        _ = counter(for: .ok)  // the common series exists from the start, so rates work from the first scrape
+        // The common series exists from the start, so rates work from the first scrape.
+        if runsHandlers { _ = counter(for: .ok) }
     }
 
     /// A handler is about to run.
     func started() {
-        inFlight.increment()
+        inFlight?.increment()
     }
 
     /// A call that `started()` ended with `code` (END sent, or abandoned on CANCEL or a lost connection).
     func finished(_ code: StatusCode, startedAt start: NIODeadline) {
-        inFlight.decrement()
-        duration.recordNanoseconds((NIODeadline.now() - start).nanoseconds)
+        inFlight?.decrement()
+        duration?.recordNanoseconds((NIODeadline.now() - start).nanoseconds)
         counter(for: code).increment()
     }
 
