@@ -92,13 +92,14 @@ struct ServeCommand: AsyncParsableCommand {
         let server = TCPServer(
             configuration: configuration, router: router, interceptors: [callLogging], logger: logger,
             metricsFactory: registry == nil ? nil : MetricsSystem.factory)
+        // The admin endpoint starts first, so /readyz answers 503 until the RPC port listens.
         var admin: AdminHTTPServer?
         if let registry, let metricsPort {
             admin = try await Observability.startAdminEndpoint(host: metricsHost, port: metricsPort, registry: registry, server: server)
-            print("copslink-server metrics endpoint at http://\(metricsHost):\(admin?.port ?? metricsPort)/metrics")
         }
         try await server.start()
         print("copslink-server listening on \(host):\(server.port ?? port)")
+        if let admin { print("copslink-server metrics endpoint at http://\(metricsHost):\(admin.port ?? 0)/metrics") }
         fflush(nil)
 
         let signal = await Self.waitForTerminationSignal()
