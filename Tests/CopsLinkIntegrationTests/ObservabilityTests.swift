@@ -101,6 +101,76 @@ struct ObservabilityTests {
         }
     }
 
+    @Test func rejectionsAreCountedByReason() async throws {
+        let probe = ProbeService()
+        try await withObservedServer(probe: probe, configure: {
+            $0.frameReadTimeout = .milliseconds(300)
+            $0.limits.maxConcurrentCalls = 1
+            $0.maxConnections = 2
+        }) { _, rpcPort, adminPort in
+            // bad_preface: an HTTP client on the RPC port.
+            let http = try await RawPeer.connect(port: rpcPort)
+            try await http.send(ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n"))
+            _ = try await http.readToEnd(limit: .seconds(30))
+            await http.close()
+
+            // frame_too_large: a length field over the limit.
+            let large = try await RawPeer.handshake(port: rpcPort)
+            var length = ByteBuffer()
+            length.writeInteger(UInt32.max)
+            try await large.send(length)
+            #expect(try await large.expectGoAway()?.code == .frameTooLarge)
+            await large.close()
+
+            // frame_read_timeout: half a frame, then nothing.
+            let slow = try await RawPeer.handshake(port: rpcPort)
+            var partial = RawFrames.frame(.ping, 0, message: nil)
+            try await slow.send(partial.readSlice(length: 6)!)
+            let goAway = try await slow.expectGoAway()
+            #expect(goAway?.message == "no complete frame within 0.3 seconds of its first bytes")
+            await slow.close()
+
+            // too_many_calls: a raw peer ignores the one-slot-per-connection limit the Swift client respects.
+            let eager = try await RawPeer.handshake(port: rpcPort)
+            try await eager.send(RawFrames.request(1, ProbeService.hang, message: SimpleRequest()))
+            try await expectEvent(probe, "started")
+            try await eager.send(RawFrames.request(2))
+            var refused: EndHeader?
+            while refused == nil, let frame = try await eager.nextFrame(limit: .seconds(30)) {
+                if frame.type == .end { refused = try EndHeader(from: frame.header) }
+            }
+            #expect(refused?.statusCode == StatusCode.resourceExhausted.rawValue)
+            // connection_limit: the eager peer's and this one are the two allowed, the third is refused.
+            let idle = try await RawPeer.handshake(port: rpcPort)
+            let extra = try await RawPeer.connect(port: rpcPort)
+            #expect(try await extra.expectGoAway()?.code == .refused)
+            await extra.close()
+            await idle.close()
+            // A cancelled call counts as CANCELLED, one cut off by the connection's close as UNAVAILABLE.
+            try await eager.send(RawFrames.frame(.cancel, 1, header: CancelHeader(reason: "test")))
+            try await eager.send(RawFrames.request(3, ProbeService.hang, message: SimpleRequest()))
+            let events = [try await probe.nextEvent(), try await probe.nextEvent()]
+            #expect(Set(events) == ["cancelled", "started"], "call 1 cancelled, call 3 started, in either order")
+            await eager.close()
+
+            var expected = Set(["bad_preface", "frame_too_large", "frame_read_timeout", "too_many_calls", "connection_limit"].map {
+                #"copslink_server_frames_rejected_total{reason="\#($0)"} 1"#
+            })
+            expected.insert(#"copslink_server_calls_total{method="/copslink.rpc.v1.TestService/EmptyCall",status="RESOURCE_EXHAUSTED"} 1"#)
+            // The close reaches the server after the peer has moved on: wait for it to be counted.
+            expected.insert(#"copslink_server_calls_total{method="/copslink.test.Probe/Hang",status="CANCELLED"} 1"#)
+            expected.insert(#"copslink_server_calls_total{method="/copslink.test.Probe/Hang",status="UNAVAILABLE"} 1"#)
+            expected.insert(#"copslink_server_calls_in_flight{method="/copslink.test.Probe/Hang"} 0.0"#)
+            var missing = expected
+            for _ in 0..<300 where !missing.isEmpty {
+                let (_, text) = try await httpRequest(port: adminPort, path: "/metrics")
+                missing = expected.subtracting(text.split(separator: "\n").map(String.init))
+                if !missing.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(missing.isEmpty, "missing: \(missing.sorted())")
+        }
+    }
+
     @Test func healthzReadyzAndUnknownRequests() async throws {
         try await withObservedServer { _, _, adminPort in
             let health = try await httpRequest(port: adminPort, path: "/healthz")
