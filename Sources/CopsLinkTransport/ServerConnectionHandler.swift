@@ -519,7 +519,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Sends GOAWAY and closes; counts the close under `reason`.
     private func goAwayAndClose(_ code: GoAwayHeader.Code, _ reason: RejectionReason, _ message: String) {
         guard phase != .closing else { return }
-        logger.info("closing connection", metadata: ["peer": "\(peer)", "reason": "\(message)", "code": "\(reason.rawValue)"])
+        logger.info("closing connection", metadata: ["peer": "\(peer)", "reason": "\(message)", "rejection": "\(reason.rawValue)"])
         metrics?.rejected(reason)
         var buffer = context.channel.allocator.buffer(capacity: 128 + message.utf8.count)
         buffer.writeFrame(.goAway, header: GoAwayHeader(lastCallID: lastCallID, code: code, message: message), payload: NoMessage.payload)
