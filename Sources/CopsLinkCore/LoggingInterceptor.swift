@@ -1,6 +1,7 @@
 import Logging
 
-/// Logs one line per call: method, status, duration, call id, peer, request id and trace id.
+/// Logs one line per call: method, status, duration, call id, peer, request id (`copslink-request-id`), trace id,
+/// and for failures the status message (`status_message`, not `message`, which structured handlers use for the line).
 public struct LoggingInterceptor: ServerInterceptor {
     public let logger: Logger
     /// Level for calls that end OK; failures log one level higher.
@@ -45,7 +46,7 @@ public struct LoggingInterceptor: ServerInterceptor {
     private func log(error: RPCError, metadata: inout Logger.Metadata, start: ContinuousClock.Instant) {
         metadata["status"] = "\(error.code.name)"
         metadata["duration_us"] = "\(Self.micros(since: start))"
-        metadata["message"] = "\(error.message)"
+        metadata["status_message"] = "\(error.message)"
         logger.log(level: failureLevel, "call", metadata: metadata)
     }
 

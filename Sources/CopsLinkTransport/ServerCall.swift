@@ -16,10 +16,20 @@ final class ServerCall: ServerCallStream, Sendable {
     private let peerMaxFrameSize: Int
     private let peerMaxHeaderSize: Int
     private let finished = Atomic<Bool>(false)
+    /// The method's series, when the server records metrics; the call reports its status and latency there once.
+    private let metrics: MethodMetrics?
+    private let startedAt: NIODeadline
 
     init(id: UInt64, connection: NIOLoopBound<ServerConnectionHandler>, allocator: ByteBufferAllocator,
-         peerLimits: PeerLimits, receiveWindow: Int) {
+         peerLimits: PeerLimits, receiveWindow: Int, metrics: MethodMetrics? = nil) {
         self.id = id
+        self.metrics = metrics
+        if let metrics {
+            metrics.started()
+            startedAt = .now()
+        } else {
+            startedAt = .uptimeNanoseconds(0)
+        }
         self.connection = connection
         self.allocator = allocator
         self.peerMaxFrameSize = peerLimits.maxFrameSize
@@ -57,10 +67,17 @@ final class ServerCall: ServerCallStream, Sendable {
         case .failure(let error):
             buffer.writeFrame(.end, callID: id, header: EndHeader(error: error), payload: NoMessage.payload)
         }
+        var code: StatusCode
+        switch outcome {
+        case .success: code = .ok
+        case .failure(let error): code = error.code
+        }
         if let violation = endFrameViolation(buffer) {
             buffer.clear()
             buffer.writeFrame(.end, callID: id, header: EndHeader(error: violation), payload: NoMessage.payload)
+            code = violation.code
         }
+        metrics?.finished(code, startedAt: startedAt)
         credit.close(RPCError(code: .cancelled, message: "the call has ended"))
         let id = self.id
         let endFrame = buffer
@@ -69,7 +86,7 @@ final class ServerCall: ServerCallStream, Sendable {
 
     /// Ends the call without an END frame (the peer cancelled or the connection is gone).
     func abandon(_ error: RPCError) {
-        _ = markFinished()
+        if markFinished() { metrics?.finished(error.code, startedAt: startedAt) }
         requests.finish(.failure(error))
         credit.close(error)
     }

@@ -15,6 +15,11 @@ public struct ServerConfiguration: Sendable {
     /// A connection without calls (no REQUEST, none in flight) for this long gets GOAWAY IDLE_TIMEOUT and is closed;
     /// nil keeps it. Default 5 min.
     public var idleTimeout: Duration? = .seconds(300)
+    /// A frame whose first bytes have arrived but whose rest has not within this time gets GOAWAY PROTOCOL_ERROR
+    /// and the connection is closed (a slowloris defence: a peer trickling a frame a byte at a time would otherwise
+    /// hold a connection and its buffer for ever). nil disables it. Default 30 s, so that a maximum-size frame (4 MiB)
+    /// still arrives over a link of about 1.1 Mbit/s.
+    public var frameReadTimeout: Duration? = .seconds(30)
     /// How long in-flight calls may run after a graceful shutdown begins. Default 10 s.
     public var shutdownGracePeriod: Duration = .seconds(10)
     /// Run each call's handler task on its connection's event loop, starting it at once inside the read that opened

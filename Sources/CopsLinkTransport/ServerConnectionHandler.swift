@@ -27,8 +27,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private let dispatcher: CallDispatcher
     private let configuration: ServerConfiguration
-    private let refusal: String?
+    private let refusal: RejectionReason?
     private let logger: Logger
+    private let metrics: ServerMetrics?
 
     private var context: ChannelHandlerContext!
     private var loopBound: NIOLoopBound<ServerConnectionHandler>!
@@ -49,12 +50,24 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var lastPingReceived: NIODeadline?
     private var pingStrikes = 0
     private var flusher = FlushCoalescer()
+    /// Since when a frame has been partly received (its first bytes are in the decoder, the rest is missing); nil
+    /// when the decoder holds no partial frame. The frame-read timer checks it when it fires, so a connection has at
+    /// most one such timer however many frames it receives.
+    private var partialFrameSince: NIODeadline?
+    private var frameReadTimer: Scheduled<Void>?
+    /// Bytes read and written since they were last added to the metrics (once per read loop and per flush).
+    private var unrecordedBytesIn = 0
+    private var unrecordedBytesOut = 0
 
-    init(dispatcher: CallDispatcher, configuration: ServerConfiguration, refusal: String?, logger: Logger) {
+    init(
+        dispatcher: CallDispatcher, configuration: ServerConfiguration, refusal: RejectionReason?, logger: Logger,
+        metrics: ServerMetrics? = nil
+    ) {
         self.dispatcher = dispatcher
         self.configuration = configuration
         self.refusal = refusal
         self.logger = logger
+        self.metrics = metrics
         self.keepalive = Keepalive(configuration: configuration.keepalive)
     }
 
@@ -69,7 +82,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         if let refusal {
-            goAwayAndClose(.refused, refusal)
+            let message = refusal == .shuttingDown
+                ? "the server is shutting down" : "the server is at its limit of \(configuration.maxConnections) connections"
+            goAwayAndClose(.refused, refusal, message)
         } else {
             if let warning = configuration.connectionWarning {
                 logger.warning("\(warning)", metadata: ["peer": "\(peer)"])
@@ -89,6 +104,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         graceTimer?.cancel()
         handshakeTimer?.cancel()
         idleTimer?.cancel()
+        frameReadTimer?.cancel()
+        recordBytes()
         let records = calls.values
         calls.removeAll()
         for record in records {
@@ -106,13 +123,16 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         flusher.readStarted()
         switch unwrapInboundIn(data) {
         case .preface:
+            unrecordedBytesIn += Preface.size
             phase = .awaitingSettings
             var buffer = context.channel.allocator.buffer(capacity: 64)
             buffer.writeFrame(.settings, header: configuration.limits.settingsHeader, payload: NoMessage.payload)
             write(buffer)
         case .frame(let frame):
+            partialFrameSince = nil
+            unrecordedBytesIn += Frame.minimumEncodedSize + frame.header.readableBytes + frame.payload.readableBytes
             if phase == .awaitingSettings, frame.type != .settings {
-                return protocolViolation("expected SETTINGS after the preface, received \(frame.type)")
+                return protocolViolation(.expectedSettings, "expected SETTINGS after the preface, received \(frame.type)")
             }
             handle(frame)
         }
@@ -120,7 +140,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         if flusher.readCompleted() { context.flush() }
+        recordBytes()
         context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is PartialFrameEvent else { return context.fireUserInboundEventTriggered(event) }
+        partialFrameStarted()
     }
 
     private func handle(_ frame: Frame) {
@@ -132,7 +158,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .windowUpdate: handleWindowUpdate(frame)
         case .ping: handlePing(frame)
         case .goAway: handlePeerGoAway(frame)
-        case .end: protocolViolation("END frames are sent by servers only (call \(frame.callID))")
+        case .end: protocolViolation(.endFromClient, "END frames are sent by servers only (call \(frame.callID))")
         }
     }
 
@@ -155,35 +181,38 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func handleRequest(_ frame: Frame) {
         let id = frame.callID
         guard id > lastCallID else {
-            return protocolViolation("call id \(id) is not greater than the previous call id \(lastCallID)")
+            return protocolViolation(.callIDNotIncreasing, "call id \(id) is not greater than the previous call id \(lastCallID)")
         }
         lastCallID = id
         idleSince = nil
         guard let header = decodeHeader(RequestHeader.self, frame) else { return }
         if let drainingAfter, id > drainingAfter {
-            return reject(id, RPCError(code: .unavailable, message: "the server is shutting down; retry the call on a new connection"))
+            return reject(
+                id, path: header.method, limit: .draining,
+                RPCError(code: .unavailable, message: "the server is shutting down; retry the call on a new connection"))
         }
         guard calls.count < configuration.limits.maxConcurrentCalls else {
-            return reject(id, RPCError(
+            return reject(id, path: header.method, limit: .tooManyCalls, RPCError(
                 code: .resourceExhausted,
                 message: "too many concurrent calls: this server allows \(configuration.limits.maxConcurrentCalls) per connection"))
         }
         do {
             try header.metadata.validate()
         } catch {
-            return reject(id, error)
+            return reject(id, path: header.method, error)
         }
         guard let route = dispatcher.router.route(forPath: header.method) else {
-            return reject(id, dispatcher.router.unimplementedError(forPath: header.method))
+            return reject(id, path: header.method, dispatcher.router.unimplementedError(forPath: header.method))
         }
 
         let call = ServerCall(
             id: id, connection: loopBound, allocator: context.channel.allocator, peerLimits: peerLimits,
-            receiveWindow: configuration.limits.initialWindowSize)
+            receiveWindow: configuration.limits.initialWindowSize, metrics: metrics?.method(forPath: header.method))
         var record = CallRecord(call: call, receiveWindow: ReceiveWindow(initial: configuration.limits.initialWindowSize))
         if frame.flags.contains(.hasMessage) {
             guard record.receiveWindow.receive(frame.payload.readableBytes) else {
-                return protocolViolation("call \(id) sent \(frame.payload.readableBytes) bytes, more than its flow-control window")
+                return protocolViolation(
+                    .flowControlWindowExceeded, "call \(id) sent \(frame.payload.readableBytes) bytes, more than its flow-control window")
             }
             call.credit.inboundQueued()
             call.requests.push(frame.payload)
@@ -221,20 +250,21 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func handleMessage(_ frame: Frame) {
         let id = frame.callID
         guard var record = calls[id] else {
-            if id > lastCallID { protocolViolation("MESSAGE for call \(id), which was never opened") }
+            if id > lastCallID { protocolViolation(.messageForUnopenedCall, "MESSAGE for call \(id), which was never opened") }
             return  // a call that already ended: late frames are ignored
         }
         guard !record.clientEnded else {
-            return protocolViolation("MESSAGE on call \(id) after the client ended its stream")
+            return protocolViolation(.messageAfterEndStream, "MESSAGE on call \(id) after the client ended its stream")
         }
         if frame.flags.contains(.hasMessage) {
             guard record.receiveWindow.receive(frame.payload.readableBytes) else {
-                return protocolViolation("call \(id) sent \(frame.payload.readableBytes) bytes, more than its flow-control window")
+                return protocolViolation(
+                    .flowControlWindowExceeded, "call \(id) sent \(frame.payload.readableBytes) bytes, more than its flow-control window")
             }
             record.call.credit.inboundQueued()
             record.call.requests.push(frame.payload)
         } else if !frame.flags.contains(.endStream) {
-            return protocolViolation("MESSAGE on call \(id) carries neither a message nor END_STREAM")
+            return protocolViolation(.messageWithoutFlags, "MESSAGE on call \(id) carries neither a message nor END_STREAM")
         }
         if frame.flags.contains(.endStream) {
             record.clientEnded = true
@@ -247,7 +277,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func handleCancel(_ frame: Frame) {
         guard decodeHeader(CancelHeader.self, frame) != nil else { return }
         guard let record = calls.removeValue(forKey: frame.callID) else {
-            if frame.callID > lastCallID { protocolViolation("CANCEL for call \(frame.callID), which was never opened") }
+            if frame.callID > lastCallID {
+                protocolViolation(.cancelForUnopenedCall, "CANCEL for call \(frame.callID), which was never opened")
+            }
             return
         }
         record.deadline?.cancel()
@@ -259,17 +291,20 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func handleWindowUpdate(_ frame: Frame) {
         guard let update = decodeHeader(WindowUpdateHeader.self, frame) else { return }
         guard let record = calls[frame.callID] else {
-            if frame.callID > lastCallID { protocolViolation("WINDOW_UPDATE for call \(frame.callID), which was never opened") }
+            if frame.callID > lastCallID {
+                protocolViolation(.windowUpdateForUnopenedCall, "WINDOW_UPDATE for call \(frame.callID), which was never opened")
+            }
             return
         }
         guard record.call.credit.add(Int(update.increment)) else {
-            return protocolViolation("WINDOW_UPDATE overflows the flow-control window of call \(frame.callID) past 2^31-1")
+            return protocolViolation(
+                .windowOverflow, "WINDOW_UPDATE overflows the flow-control window of call \(frame.callID) past 2^31-1")
         }
     }
 
     private func handlePing(_ frame: Frame) {
         guard frame.payload.readableBytes == 8 else {
-            return protocolViolation("PING payload must be 8 bytes, got \(frame.payload.readableBytes)")
+            return protocolViolation(.badPingPayload, "PING payload must be 8 bytes, got \(frame.payload.readableBytes)")
         }
         if frame.flags.contains(.ack) {
             keepalive.acknowledged(frame.payload.getInteger(at: frame.payload.readerIndex, as: UInt64.self)!)
@@ -279,7 +314,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if let last = lastPingReceived, now - last < TimeAmount(configuration.pingPolicy.minimumInterval) {
             pingStrikes += 1
             if pingStrikes > configuration.pingPolicy.maximumStrikes {
-                return goAwayAndClose(.enhanceYourCalm, "too many pings: at most one per \(configuration.pingPolicy.minimumInterval)")
+                return goAwayAndClose(
+                    .enhanceYourCalm, .tooManyPings, "too many pings: at most one per \(configuration.pingPolicy.minimumInterval)")
             }
         } else {
             pingStrikes = 0
@@ -297,13 +333,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func decodeHeader<Header: ProtobufCCodable>(_ type: Header.Type, _ frame: Frame) -> Header? {
-        frame.decodeHeader(type) { protocolViolation($0) }
+        frame.decodeHeader(type) { protocolViolation(.malformedHeader, $0) }
     }
 
     // MARK: Calls
 
-    /// Answers a call that never starts a handler.
-    private func reject(_ id: UInt64, _ error: RPCError) {
+    /// Answers a call that never starts a handler; `limit` names the limit that refused it, if one did.
+    private func reject(_ id: UInt64, path: String, limit: RejectionReason? = nil, _ error: RPCError) {
+        if let metrics {
+            metrics.method(forPath: path).rejected(error.code)
+            if let limit { metrics.rejected(limit) }
+        }
         var buffer = context.channel.allocator.buffer(capacity: 128)
         buffer.writeFrame(.end, callID: id, header: EndHeader(error: error), payload: NoMessage.payload)
         write(buffer)
@@ -396,7 +436,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard let timeout = configuration.idleTimeout, let idleSince, calls.isEmpty, phase == .active else { return }
         let due = idleSince + TimeAmount(timeout)
         guard NIODeadline.now() >= due else { return scheduleIdleCheck(at: due) }
-        goAwayAndClose(.idleTimeout, "the connection was idle for \(timeout)")
+        goAwayAndClose(.idleTimeout, .idleTimeout, "the connection was idle for \(timeout)")
     }
 
     private func handshakeTimedOut(_ timeout: Duration) {
@@ -404,10 +444,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .awaitingPreface:
             var buffer = context.channel.allocator.buffer(capacity: 96)
             buffer.writeString("copslink: no preface within \(timeout); closing\n")
+            metrics?.rejected(.handshakeTimeout)
+            unrecordedBytesOut += buffer.readableBytes
             context.write(wrapOutboundOut(buffer), promise: nil)
             close()
         case .awaitingSettings:
-            goAwayAndClose(.protocolError, "no SETTINGS within \(timeout) of connecting")
+            goAwayAndClose(.protocolError, .handshakeTimeout, "no SETTINGS within \(timeout) of connecting")
         case .active, .closing:
             break
         }
@@ -423,7 +465,31 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func keepaliveTimedOut() {
-        goAwayAndClose(.keepaliveTimeout, "no PING ACK within \(configuration.keepalive.timeout)")
+        goAwayAndClose(.keepaliveTimeout, .keepaliveTimeout, "no PING ACK within \(configuration.keepalive.timeout)")
+    }
+
+    /// The decoder holds the first bytes of a frame whose rest has not arrived. The timer is scheduled only if none
+    /// is pending; a pending one finds the new start time when it fires.
+    private func partialFrameStarted() {
+        guard let timeout = configuration.frameReadTimeout, phase != .closing else { return }
+        let now = NIODeadline.now()
+        partialFrameSince = now
+        scheduleFrameReadCheck(at: now + TimeAmount(timeout))
+    }
+
+    private func scheduleFrameReadCheck(at deadline: NIODeadline) {
+        guard frameReadTimer == nil else { return }
+        let loopBound = self.loopBound!
+        frameReadTimer = context.eventLoop.scheduleTask(deadline: deadline) { loopBound.value.frameReadCheck() }
+    }
+
+    /// Closes the connection if the same partial frame is still incomplete a full timeout after its first bytes.
+    private func frameReadCheck() {
+        frameReadTimer = nil
+        guard let timeout = configuration.frameReadTimeout, let since = partialFrameSince, phase != .closing else { return }
+        let due = since + TimeAmount(timeout)
+        guard NIODeadline.now() >= due else { return scheduleFrameReadCheck(at: due) }
+        goAwayAndClose(.protocolError, .frameReadTimeout, "no complete frame within \(timeout) of its first bytes")
     }
 
     // MARK: Errors
@@ -437,25 +503,30 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if wireError.isPrefaceError {
             var buffer = context.channel.allocator.buffer(capacity: 256)
             buffer.writeString("copslink: \(wireError)\n")
+            metrics?.rejected(RejectionReason(wireError))
+            unrecordedBytesOut += buffer.readableBytes
             context.write(wrapOutboundOut(buffer), promise: nil)
             return close()
         }
         if case .frameTooLarge = wireError {
-            goAwayAndClose(.frameTooLarge, wireError.description)
+            goAwayAndClose(.frameTooLarge, .frameTooLarge, wireError.description)
         } else {
-            protocolViolation(wireError.description)
+            protocolViolation(RejectionReason(wireError), wireError.description)
         }
     }
 
-    private func protocolViolation(_ reason: String) {
-        goAwayAndClose(.protocolError, reason)
+    private func protocolViolation(_ reason: RejectionReason, _ message: String) {
+        goAwayAndClose(.protocolError, reason, message)
     }
 
-    private func goAwayAndClose(_ code: GoAwayHeader.Code, _ reason: String) {
+    /// Sends GOAWAY and closes; counts the close under `reason`.
+    private func goAwayAndClose(_ code: GoAwayHeader.Code, _ reason: RejectionReason, _ message: String) {
         guard phase != .closing else { return }
-        logger.info("closing connection", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
-        var buffer = context.channel.allocator.buffer(capacity: 128 + reason.utf8.count)
-        buffer.writeFrame(.goAway, header: GoAwayHeader(lastCallID: lastCallID, code: code, message: reason), payload: NoMessage.payload)
+        logger.info("closing connection", metadata: ["peer": "\(peer)", "reason": "\(message)", "rejection": "\(reason.rawValue)"])
+        metrics?.rejected(reason)
+        var buffer = context.channel.allocator.buffer(capacity: 128 + message.utf8.count)
+        buffer.writeFrame(.goAway, header: GoAwayHeader(lastCallID: lastCallID, code: code, message: message), payload: NoMessage.payload)
+        unrecordedBytesOut += buffer.readableBytes
         context.write(wrapOutboundOut(buffer), promise: nil)
         close()
     }
@@ -473,6 +544,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Writes now and flushes once per event-loop pass: after the read loop, or in one task queued behind the
     /// writes that other tasks hand over.
     private func write(_ buffer: ByteBuffer) {
+        unrecordedBytesOut += buffer.readableBytes
         context.write(wrapOutboundOut(buffer), promise: nil)
         switch flusher.wrote(buffer.readableBytes) {
         case .none: break
@@ -486,6 +558,21 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func flushScheduledWrites() {
         flusher.scheduledFlushRan()
         context.flush()
+        recordBytes()
+    }
+
+    /// Adds the bytes counted since the last call to the metrics: two counter updates per read loop or flush task
+    /// instead of one per frame.
+    private func recordBytes() {
+        guard let metrics else { return }
+        if unrecordedBytesIn > 0 {
+            metrics.received(bytes: unrecordedBytesIn)
+            unrecordedBytesIn = 0
+        }
+        if unrecordedBytesOut > 0 {
+            metrics.sent(bytes: unrecordedBytesOut)
+            unrecordedBytesOut = 0
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import CopsLinkCore
 import CopsLinkWire
+import CoreMetrics
 import Logging
 import NIOCore
 import NIOPosix
@@ -14,6 +15,7 @@ public final class TCPServer: Sendable {
     private let dispatcher: CallDispatcher
     private let group: any EventLoopGroup
     private let logger: Logger
+    private let metrics: ServerMetrics?
     private let state = Mutex(State())
 
     private struct State {
@@ -22,23 +24,28 @@ public final class TCPServer: Sendable {
         var shuttingDown = false
     }
 
+    /// - Parameter metricsFactory: where to record `ServerMetrics` (calls, latency, connections, bytes, rejected
+    ///   frames); nil records none. Pass `MetricsSystem.factory` once the executable has bootstrapped it.
     public init(
         configuration: ServerConfiguration, router: RPCRouter, interceptors: [any ServerInterceptor] = [],
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger = Logger(label: "copslink.server")
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger = Logger(label: "copslink.server"),
+        metricsFactory: (any MetricsFactory)? = nil
     ) {
         self.configuration = configuration
         self.dispatcher = CallDispatcher(router: router, interceptors: interceptors)
         self.group = group
         self.logger = logger
+        self.metrics = metricsFactory.map { ServerMetrics(router: router, factory: $0) }
     }
 
     /// Starts a server, runs `body`, then shuts the server down gracefully.
     public static func withServer<Result: Sendable>(
         configuration: ServerConfiguration, router: RPCRouter, interceptors: [any ServerInterceptor] = [],
-        logger: Logger = Logger(label: "copslink.server"),
+        logger: Logger = Logger(label: "copslink.server"), metricsFactory: (any MetricsFactory)? = nil,
         _ body: (TCPServer) async throws -> Result
     ) async throws -> Result {
-        let server = TCPServer(configuration: configuration, router: router, interceptors: interceptors, logger: logger)
+        let server = TCPServer(
+            configuration: configuration, router: router, interceptors: interceptors, logger: logger, metricsFactory: metricsFactory)
         try await server.start()
         do {
             let result = try await body(server)
@@ -70,9 +77,12 @@ public final class TCPServer: Sendable {
                     let refusal = self.admit(channel)
                     let sync = channel.pipeline.syncOperations
                     if let tlsContext { try sync.addHandler(NIOSSLServerHandler(context: tlsContext)) }
-                    try sync.addHandler(ByteToMessageHandler(FrameDecoder(limits: self.configuration.limits.frameLimits, expectsPreface: true)))
+                    try sync.addHandler(ByteToMessageHandler(FrameDecoder(
+                        limits: self.configuration.limits.frameLimits, expectsPreface: true,
+                        reportsPartialFrames: self.configuration.frameReadTimeout != nil)))
                     try sync.addHandler(ServerConnectionHandler(
-                        dispatcher: self.dispatcher, configuration: self.configuration, refusal: refusal, logger: self.logger))
+                        dispatcher: self.dispatcher, configuration: self.configuration, refusal: refusal, logger: self.logger,
+                        metrics: self.metrics))
                 }
             }
         let listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
@@ -80,21 +90,29 @@ public final class TCPServer: Sendable {
     }
 
     /// Registers a new connection; returns why it is refused, if it is.
-    private func admit(_ channel: any Channel) -> String? {
+    private func admit(_ channel: any Channel) -> RejectionReason? {
         let id = ObjectIdentifier(channel)
-        let refusal: String? = state.withLock { state in
-            if state.shuttingDown { return "the server is shutting down" }
-            guard state.connections.count < configuration.maxConnections else {
-                return "the server is at its limit of \(configuration.maxConnections) connections"
-            }
+        let refusal: RejectionReason? = state.withLock { state in
+            if state.shuttingDown { return .shuttingDown }
+            guard state.connections.count < configuration.maxConnections else { return .connectionLimit }
             state.connections[id] = channel
             return nil
         }
         if refusal == nil {
-            channel.closeFuture.whenComplete { [self] _ in _ = state.withLock { $0.connections.removeValue(forKey: id) } }
+            if let metrics {
+                metrics.connectionsAccepted.increment()
+                metrics.connectionsOpen.increment()
+            }
+            channel.closeFuture.whenComplete { [self] _ in
+                _ = state.withLock { $0.connections.removeValue(forKey: id) }
+                metrics?.connectionsOpen.decrement()
+            }
         }
         return refusal
     }
+
+    /// True while the server is listening and not shutting down: what a readiness probe asks.
+    public var isServing: Bool { state.withLock { $0.listener != nil && !$0.shuttingDown } }
 
     /// Number of open connections.
     public var connectionCount: Int { state.withLock { $0.connections.count } }

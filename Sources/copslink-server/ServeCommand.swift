@@ -1,6 +1,7 @@
 import ArgumentParser
 import CopsLinkAccounts
 import CopsLinkAuth
+import CopsLinkAdminHTTP
 import CopsLinkCodecs
 import CopsLinkCore
 import CopsLinkSQLite
@@ -9,6 +10,7 @@ import CopsLinkTransport
 import CopsLinkWire
 import Dispatch
 import Logging
+import Metrics
 import ServiceLifecycle
 import UnixSignals
 
@@ -48,6 +50,11 @@ struct ServeCommand: AsyncParsableCommand {
     var tlsCa: String?
     @Option(help: "Longest test a dealer may place, in hours (at most 720).") var maxTestHours = 24.0
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @Option(help: "Log line format on stderr: text, or json (one JSON object per line).") var logFormat = LogFormat.text
+    @Option(help: "Level of the one line per successful call (failed calls log one level higher).") var callLogLevel = "debug"
+    @Option(help: "Serve /metrics (Prometheus), /healthz and /readyz over HTTP on this port; 0 picks a free port. Off by default.")
+    var metricsPort: Int?
+    @Option(help: "Address of the metrics endpoint.") var metricsHost = "127.0.0.1"
     @Flag(help: "Also serve copslink.rpc.v1.TestService, the conformance service.") var enableTestService = false
     @Option(help: "Maximum simultaneous connections.") var maxConnections = 10_000
     @Option(help: "Maximum concurrent calls per connection.") var maxConcurrentCalls = 100
@@ -55,10 +62,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Maximum frame header size in bytes.") var maxHeaderSize = 16 << 10
     @Option(help: "Initial per-call flow-control window in bytes.") var initialWindowSize = 256 << 10
     @Option(help: "Seconds in-flight calls may run after shutdown begins.") var gracePeriod = 10.0
+    @Option(help: "Seconds a frame may take to arrive once its first bytes have; 0 disables the limit.") var frameReadTimeout = 30.0
     @Flag(inversion: .prefixedNo, help: "Run call handlers on their connection's event loop (no thread switch per call).")
     var handlersOnEventLoop = true
 
     func run() async throws {
+        Observability.bootstrapLogging(format: logFormat)
+        let registry = metricsPort == nil ? nil : Observability.bootstrapMetrics()
         var logger = Logger(label: "copslink.server")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 
@@ -70,6 +80,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.limits.initialWindowSize = initialWindowSize
         configuration.shutdownGracePeriod = .milliseconds(Int64(gracePeriod * 1000))
         configuration.runsHandlersOnEventLoop = handlersOnEventLoop
+        configuration.frameReadTimeout = frameReadTimeout > 0 ? .milliseconds(Int64(frameReadTimeout * 1000)) : nil
         if let tlsCert, let tlsKey {
             do {
                 configuration.tls = try TLSFiles.server(certificateChain: tlsCert, privateKey: tlsKey, clientCA: tlsCa)
@@ -89,7 +100,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var accountConfiguration = AccountServiceConfiguration()
         accountConfiguration.maximumTestMinutes = Int64(maxTestHours * 60)
-        var interceptors: [any ServerInterceptor] = [LoggingInterceptor(logger: logger)]
+        var interceptors: [any ServerInterceptor] = []
         if insecureDisableAuth {
             accountConfiguration.dealerWithoutCaller = unauthenticatedDealer
             let warning = "AUTHENTICATION IS DISABLED (--insecure-disable-auth): every call acts for dealer '\(unauthenticatedDealer)'"
@@ -110,14 +121,23 @@ struct ServeCommand: AsyncParsableCommand {
             into: &router, serverVersion: configuration.serverVersion, protocolVersions: Preface.supportedVersions,
             limits: configuration.limits.settingsHeader)
 
+        let callLogging = LoggingInterceptor(logger: logger, level: Logger.Level(rawValue: callLogLevel) ?? .debug)
         let server = TCPServer(
-            configuration: configuration, router: router, interceptors: interceptors, logger: logger)
+            configuration: configuration, router: router, interceptors: [callLogging] + interceptors, logger: logger,
+            metricsFactory: registry == nil ? nil : MetricsSystem.factory)
+        // The admin endpoint starts first, so /readyz answers 503 until the RPC port listens.
+        var admin: AdminHTTPServer?
+        if let registry, let metricsPort {
+            admin = try await Observability.startAdminEndpoint(host: metricsHost, port: metricsPort, registry: registry, server: server)
+        }
         try await server.start()
         print("copslink-server listening on \(host):\(server.port ?? port)\(configuration.tls == nil ? "" : " (TLS)")")
+        if let admin { print("copslink-server metrics endpoint at http://\(metricsHost):\(admin.port ?? 0)/metrics") }
         fflush(nil)
 
         // SIGTERM or SIGINT: services stop in reverse order — health turns NOT_SERVING, the server drains (GOAWAY,
-        // in-flight calls finish within the grace period), the expiry scheduler stops; then the store closes.
+        // in-flight calls finish within the grace period), the expiry scheduler stops; then the admin endpoint and
+        // the store close.
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
@@ -131,6 +151,7 @@ struct ServeCommand: AsyncParsableCommand {
         // is off; swift-service-lifecycle does this itself only on Darwin.
         for signalNumber in [SIGTERM, SIGINT] { Glibc.signal(signalNumber, SIG_IGN) }
         try await group.run()
+        await admin?.shutdown()
         try store.close()
         logger.notice("stopped")
     }

@@ -30,6 +30,6 @@ struct LoggingInterceptorTests {
         let failed = try #require(records.last)
         #expect(failed.level == .notice)
         #expect(failed.metadata["status"] == "NOT_FOUND")
-        #expect(failed.metadata["message"] == "no such thing")
+        #expect(failed.metadata["status_message"] == "no such thing")
     }
 }

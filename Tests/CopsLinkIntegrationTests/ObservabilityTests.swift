@@ -1,0 +1,225 @@
+import CopsLinkAdminHTTP
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkServices
+import CopsLinkTestSupport
+import CopsLinkTransport
+import CopsLinkWire
+import NIOCore
+import Prometheus
+import Testing
+
+/// One plain HTTP/1.1 exchange over a raw socket: the status code and the body.
+private func httpRequest(port: Int, method: String = "GET", path: String) async throws -> (status: Int, body: String) {
+    let peer = try await RawPeer.connect(port: port)
+    try await peer.send(ByteBuffer(string: "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+    let response = String(buffer: try await peer.readToEnd(limit: .seconds(30)))
+    await peer.close()
+    let statusLine = response.prefix { $0 != "\r" }
+    let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "") ?? -1
+    let body = response.firstRange(of: "\r\n\r\n").map { String(response[$0.upperBound...]) } ?? ""
+    return (status, body)
+}
+
+/// A server recording into its own Prometheus registry (the global MetricsSystem is never bootstrapped in tests),
+/// and the admin endpoint exporting that registry, both on port 0.
+private func withObservedServer<Result: Sendable>(
+    probe: ProbeService = ProbeService(),
+    configure: (inout ServerConfiguration) -> Void = { _ in },
+    _ body: (TCPServer, _ rpcPort: Int, _ adminPort: Int) async throws -> Result
+) async throws -> Result {
+    let registry = PrometheusCollectorRegistry()
+    var factory = PrometheusMetricsFactory(registry: registry)
+    factory.durationHistogramBuckets[ServerMetrics.callDurationLabel] = ServerMetrics.callDurationBuckets
+    var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+    configuration.handshakeTimeout = .seconds(60)
+    configure(&configuration)
+    let server = TCPServer(configuration: configuration, router: makeTestRouter(probe: probe), logger: quietLogger(), metricsFactory: factory)
+    return try await AdminHTTPServer.withServer(
+        host: "127.0.0.1", port: 0,
+        routes: .init(metrics: { registry.emit(into: &$0) }, isReady: { server.isServing })
+    ) { admin in
+        try await server.start()
+        do {
+            let result = try await body(server, server.port!, admin.port!)
+            await server.shutdown()
+            return result
+        } catch {
+            await server.shutdown()
+            throw error
+        }
+    }
+}
+
+@Suite("Metrics and the admin endpoint")
+struct ObservabilityTests {
+    @Test func metricsCountCallsByMethodAndStatusLatencyAndRejectedFrames() async throws {
+        try await withObservedServer { _, rpcPort, adminPort in
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: rpcPort)) { transport in
+                let service = TestService.Client(wrapping: RPCClient(transport: transport))
+                for _ in 0..<3 { _ = try await service.emptyCall() }
+                await expectRPCError(.notFound) {
+                    _ = try await service.unaryCall(SimpleRequest(responseStatus: EchoStatus(code: 5, message: "nope")))
+                }
+                await expectRPCError(.unimplemented) {
+                    _ = try await RPCClient(transport: transport).unary(
+                        MethodDescriptor(service: "no.such.Service", method: "Call"), request: EmptyMessage(), as: EmptyMessage.self)
+                }
+            }
+            // A protocol violation: END from a client.
+            let peer = try await RawPeer.handshake(port: rpcPort)
+            try await peer.send(RawFrames.frame(.end, 1))
+            let goAway = try await peer.expectGoAway()
+            #expect(goAway?.code == .protocolError)
+            await peer.close()
+
+            let (status, text) = try await httpRequest(port: adminPort, path: "/metrics")
+            #expect(status == 200)
+            let lines = Set(text.split(separator: "\n").map(String.init))
+            let emptyCall = #"method="/copslink.rpc.v1.TestService/EmptyCall""#
+            let unaryCall = #"method="/copslink.rpc.v1.TestService/UnaryCall""#
+            for expected in [
+                #"copslink_server_calls_total{\#(emptyCall),status="OK"} 3"#,
+                #"copslink_server_calls_total{\#(unaryCall),status="NOT_FOUND"} 1"#,
+                #"copslink_server_calls_total{method="unknown",status="UNIMPLEMENTED"} 1"#,
+                #"copslink_server_call_duration_seconds_count{\#(emptyCall)} 3"#,
+                #"copslink_server_call_duration_seconds_count{\#(unaryCall)} 1"#,
+                #"copslink_server_call_duration_seconds_bucket{\#(emptyCall),le="+Inf"} 3"#,
+                #"copslink_server_calls_in_flight{\#(emptyCall)} 0.0"#,
+                #"copslink_server_frames_rejected_total{reason="end_from_client"} 1"#,
+                #"copslink_server_frames_rejected_total{reason="frame_too_large"} 0"#,
+                "copslink_server_connections_accepted_total 2",
+            ] {
+                #expect(lines.contains(expected), "missing: \(expected)")
+            }
+            #expect(text.contains("# TYPE copslink_server_call_duration_seconds histogram"))
+            #expect(!text.contains("no.such.Service"), "client-chosen paths never become labels")
+            let received = lines.first { $0.hasPrefix("copslink_server_received_bytes_total ") }
+            let sent = lines.first { $0.hasPrefix("copslink_server_sent_bytes_total ") }
+            #expect((received?.split(separator: " ").last.flatMap { Int($0) } ?? 0) > 100)
+            #expect((sent?.split(separator: " ").last.flatMap { Int($0) } ?? 0) > 100)
+        }
+    }
+
+    @Test func rejectionsAreCountedByReason() async throws {
+        let probe = ProbeService()
+        try await withObservedServer(probe: probe, configure: {
+            $0.frameReadTimeout = .milliseconds(300)
+            $0.limits.maxConcurrentCalls = 1
+            $0.maxConnections = 2
+        }) { _, rpcPort, adminPort in
+            // bad_preface: an HTTP client on the RPC port.
+            let http = try await RawPeer.connect(port: rpcPort)
+            try await http.send(ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n"))
+            _ = try await http.readToEnd(limit: .seconds(30))
+            await http.close()
+
+            // frame_too_large: a length field over the limit.
+            let large = try await RawPeer.handshake(port: rpcPort)
+            var length = ByteBuffer()
+            length.writeInteger(UInt32.max)
+            try await large.send(length)
+            #expect(try await large.expectGoAway()?.code == .frameTooLarge)
+            await large.close()
+
+            // frame_read_timeout: half a frame, then nothing.
+            let slow = try await RawPeer.handshake(port: rpcPort)
+            var partial = RawFrames.frame(.ping, 0, message: nil)
+            try await slow.send(partial.readSlice(length: 6)!)
+            let goAway = try await slow.expectGoAway()
+            #expect(goAway?.message == "no complete frame within 0.3 seconds of its first bytes")
+            await slow.close()
+
+            // too_many_calls: a raw peer ignores the one-slot-per-connection limit the Swift client respects.
+            let eager = try await RawPeer.handshake(port: rpcPort)
+            try await eager.send(RawFrames.request(1, ProbeService.hang, message: SimpleRequest()))
+            try await expectEvent(probe, "started")
+            try await eager.send(RawFrames.request(2))
+            var refused: EndHeader?
+            while refused == nil, let frame = try await eager.nextFrame(limit: .seconds(30)) {
+                if frame.type == .end { refused = try EndHeader(from: frame.header) }
+            }
+            #expect(refused?.statusCode == StatusCode.resourceExhausted.rawValue)
+            // connection_limit: the eager peer's and this one are the two allowed, the third is refused.
+            let idle = try await RawPeer.handshake(port: rpcPort)
+            let extra = try await RawPeer.connect(port: rpcPort)
+            #expect(try await extra.expectGoAway()?.code == .refused)
+            await extra.close()
+            await idle.close()
+            // A cancelled call counts as CANCELLED, one cut off by the connection's close as UNAVAILABLE.
+            try await eager.send(RawFrames.frame(.cancel, 1, header: CancelHeader(reason: "test")))
+            try await eager.send(RawFrames.request(3, ProbeService.hang, message: SimpleRequest()))
+            let events = [try await probe.nextEvent(), try await probe.nextEvent()]
+            #expect(Set(events) == ["cancelled", "started"], "call 1 cancelled, call 3 started, in either order")
+            await eager.close()
+
+            var expected = Set(["bad_preface", "frame_too_large", "frame_read_timeout", "too_many_calls", "connection_limit"].map {
+                #"copslink_server_frames_rejected_total{reason="\#($0)"} 1"#
+            })
+            expected.insert(#"copslink_server_calls_total{method="/copslink.rpc.v1.TestService/EmptyCall",status="RESOURCE_EXHAUSTED"} 1"#)
+            // The close reaches the server after the peer has moved on: wait for it to be counted.
+            expected.insert(#"copslink_server_calls_total{method="/copslink.test.Probe/Hang",status="CANCELLED"} 1"#)
+            expected.insert(#"copslink_server_calls_total{method="/copslink.test.Probe/Hang",status="UNAVAILABLE"} 1"#)
+            expected.insert(#"copslink_server_calls_in_flight{method="/copslink.test.Probe/Hang"} 0.0"#)
+            var missing = expected
+            for _ in 0..<300 where !missing.isEmpty {
+                let (_, text) = try await httpRequest(port: adminPort, path: "/metrics")
+                missing = expected.subtracting(text.split(separator: "\n").map(String.init))
+                if !missing.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(missing.isEmpty, "missing: \(missing.sorted())")
+        }
+    }
+
+    @Test func healthzReadyzAndUnknownRequests() async throws {
+        try await withObservedServer { _, _, adminPort in
+            let health = try await httpRequest(port: adminPort, path: "/healthz")
+            #expect(health.status == 200)
+            let ready = try await httpRequest(port: adminPort, path: "/readyz")
+            #expect(ready.status == 200)
+            let missing = try await httpRequest(port: adminPort, path: "/nothing")
+            #expect(missing.status == 404)
+            let post = try await httpRequest(port: adminPort, method: "POST", path: "/metrics")
+            #expect(post.status == 405)
+            let withQuery = try await httpRequest(port: adminPort, path: "/healthz?verbose=1")
+            #expect(withQuery.status == 200)
+        }
+    }
+
+    @Test func readyzAnswers503BeforeListeningAndWhileDraining() async throws {
+        let probe = ProbeService()
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.handshakeTimeout = .seconds(60)
+        let server = TCPServer(configuration: configuration, router: makeTestRouter(probe: probe), logger: quietLogger())
+        try await AdminHTTPServer.withServer(
+            host: "127.0.0.1", port: 0, routes: .init(metrics: { _ in }, isReady: { server.isServing })
+        ) { admin in
+            let adminPort = admin.port!
+            let early = try await httpRequest(port: adminPort, path: "/readyz")
+            #expect(early.status == 503, "not listening yet")
+            try await server.start()
+            let listening = try await httpRequest(port: adminPort, path: "/readyz")
+            #expect(listening.status == 200)
+
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port!)) { transport in
+                let client = RPCClient(transport: transport)
+                let hanger = Task {
+                    try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self) { try await $0.collect() }
+                }
+                try await expectEvent(probe, "started")
+                let shutdown = Task { await server.shutdown(gracePeriod: .seconds(60)) }
+                var draining = -1
+                for _ in 0..<200 {
+                    draining = try await httpRequest(port: adminPort, path: "/readyz").status
+                    if draining == 503 { break }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(draining == 503, "draining")
+                let health = try await httpRequest(port: adminPort, path: "/healthz")
+                #expect(health.status == 200, "the process still runs")
+                hanger.cancel()
+                await shutdown.value
+            }
+        }
+    }
+}
