@@ -6,22 +6,23 @@ import CopsLinkTransport
 import Foundation
 import Testing
 
+/// What the writers of the graceful-shutdown test saw.
+struct DrainOutcomes: Sendable {
+    var acknowledged: Set<String> = []
+    var refused: Set<String> = []
+    var other: [String] = []
+}
+
 /// SIGTERM while copslink-load keeps the server busy and writers link accounts: the server drains (GOAWAY,
 /// in-flight calls finish), exits 0, and no call is lost — each one either succeeded, and its write is there after a
-/// restart, or failed UNAVAILABLE, and its write is not.
-@Suite("Graceful shutdown under load", .serialized)
-struct GracefulShutdownTests {
-    struct Outcomes: Sendable {
-        var acknowledged: Set<String> = []
-        var refused: Set<String> = []
-        var other: [String] = []
-    }
-
+/// restart, or failed UNAVAILABLE, and its write is not. Part of the serialized end-to-end suite, so that no other
+/// load run shares the cores with it.
+extension EndToEndTests {
     @Test("SIGTERM during sustained load loses no accepted call; calls after GOAWAY fail UNAVAILABLE")
     func sigtermDuringLoad() async throws {
         try await LoadTestServer.with { server in
             let json = server.file("shutdown.json")
-            let outcomes = LockedBox(Outcomes())
+            let outcomes = LockedBox(DrainOutcomes())
             var configuration = ClientConfiguration(host: "127.0.0.1", port: server.port)
             configuration.connectTimeout = .seconds(2)
             let transport = TCPClientTransport(configuration: configuration)
