@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "CopsLinkCore", targets: ["CopsLinkCore"]),
         .library(name: "CopsLinkCodecs", targets: ["CopsLinkCodecs"]),
+        .library(name: "CopsLinkWire", targets: ["CopsLinkWire"]),
         .library(name: "CopsLinkTransport", targets: ["CopsLinkTransport"]),
         .library(name: "CopsLinkInProcess", targets: ["CopsLinkInProcess"]),
         .library(name: "CopsLinkServices", targets: ["CopsLinkServices"]),
@@ -178,6 +179,7 @@ let package = Package(
                 "CopsLinkCodecs", "CopsLinkTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

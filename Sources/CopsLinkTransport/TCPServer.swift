@@ -64,15 +64,30 @@ public final class TCPServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let refusal = self.admit(channel)
-                    let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(ByteToMessageHandler(FrameDecoder(limits: self.configuration.limits.frameLimits, expectsPreface: true)))
-                    try sync.addHandler(ServerConnectionHandler(
-                        dispatcher: self.dispatcher, configuration: self.configuration, refusal: refusal, logger: self.logger))
+                    try Self.installConnectionHandlers(
+                        on: channel, configuration: self.configuration, dispatcher: self.dispatcher,
+                        refusal: self.admit(channel), logger: self.logger)
                 }
             }
         let listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
         state.withLock { $0.listener = listener }
+    }
+
+    /// Installs the server side of one connection on `channel`: the frame decoder (expecting the preface) and the
+    /// connection handler, exactly as the listener does for each accepted connection. Call it on the channel's event
+    /// loop, before the channel becomes active.
+    ///
+    /// The listener is the only production caller. It is exposed (as SPI) for harnesses that drive a server connection
+    /// without sockets, such as the libFuzzer target `fuzz-connection` in `Fuzz/`, which installs it on a
+    /// `NIOAsyncTestingChannel`: `@_spi(ConnectionHarness) import CopsLinkTransport`.
+    @_spi(ConnectionHarness)
+    public static func installConnectionHandlers(
+        on channel: any Channel, configuration: ServerConfiguration, dispatcher: CallDispatcher, refusal: String? = nil,
+        logger: Logger
+    ) throws {
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(ByteToMessageHandler(FrameDecoder(limits: configuration.limits.frameLimits, expectsPreface: true)))
+        try sync.addHandler(ServerConnectionHandler(dispatcher: dispatcher, configuration: configuration, refusal: refusal, logger: logger))
     }
 
     /// Registers a new connection; returns why it is refused, if it is.
