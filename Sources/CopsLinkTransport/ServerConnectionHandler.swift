@@ -67,6 +67,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Breaks the handler's reference cycles: it holds its context (which holds it) and `loopBound` (which holds it
+    /// too). Without this every connection's handler, context and pipeline stayed in memory after the connection
+    /// closed (found by the fuzz-connection fuzzer's LeakSanitizer; FUZZING.md). By now `channelInactive` has ended
+    /// every call and stopped every timer, so the closures still holding a copy of `loopBound` find nothing to do;
+    /// `flushScheduledWrites`, the one that would touch the context, checks for it.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        phase = .closing
+        self.context = nil
+        self.loopBound = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         if let refusal {
             goAwayAndClose(.refused, refusal)
@@ -482,6 +493,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func flushScheduledWrites() {
         flusher.scheduledFlushRan()
+        guard let context else { return }  // the handler was removed (the connection closed) after the flush was queued
         context.flush()
     }
 }
