@@ -35,6 +35,34 @@ struct ConnectionLifetimeTests {
         #expect(handler == nil, "the server connection handler outlived its closed channel")
     }
 
+    /// Regression (fuzz-connection, timeout): the idle check compared the system clock with a deadline on the event
+    /// loop's clock; on a loop with a clock of its own it rescheduled itself at a passed deadline, forever.
+    @Test func idleTimeoutRunsOnTheEventLoopsClock() throws {
+        var configuration = ServerConfiguration()
+        configuration.idleTimeout = .seconds(1)
+        let channel = EmbeddedChannel()
+        try TCPServer.installConnectionHandlers(
+            on: channel, configuration: configuration, dispatcher: CallDispatcher(router: RPCRouter()),
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40_000)).wait()
+        var bytes = ByteBuffer()
+        Preface.write(to: &bytes)
+        bytes.writeFrame(.settings, header: SettingsHeader(), payload: NoMessage.payload)
+        try channel.writeInbound(bytes)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+
+        var output = ByteBuffer()
+        while var next = try channel.readOutbound(as: ByteBuffer.self) { output.writeBuffer(&next) }
+        var decoder = FrameDecoder(expectsPreface: false)
+        var goAway: GoAwayHeader?
+        while case .frame(let frame)? = try decoder.decodeNext(&output) {
+            if frame.type == .goAway { goAway = frame.header.readableBytesView.withUnsafeBytes { try? GoAwayHeader(serializedBytes: $0) } }
+        }
+        #expect(goAway?.code == .idleTimeout)
+        #expect(!channel.isActive, "the idle connection is closed")
+        _ = try? channel.finish()
+    }
+
     @Test func clientConnectionHandlerIsFreedWhenTheConnectionCloses() throws {
         weak var handler: ClientConnectionHandler?
         do {
