@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "CopsLinkCore", targets: ["CopsLinkCore"]),
         .library(name: "CopsLinkCodecs", targets: ["CopsLinkCodecs"]),
+        .library(name: "CopsLinkWire", targets: ["CopsLinkWire"]),
         .library(name: "CopsLinkTransport", targets: ["CopsLinkTransport"]),
         .library(name: "CopsLinkInProcess", targets: ["CopsLinkInProcess"]),
         .library(name: "CopsLinkServices", targets: ["CopsLinkServices"]),
@@ -235,6 +236,7 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

@@ -93,13 +93,22 @@ extension TestService.ServiceProtocol {
 /// The conformance behaviour: sizes on request, cancellable sleeps, chosen statuses, and request metadata
 /// (except the protocol's own `copslink-` keys) echoed as trailers.
 public struct ConformanceService: TestService.ServiceProtocol {
-    public init() {}
+    /// Largest response payload a request may ask for; larger sizes fail RESOURCE_EXHAUSTED before anything is
+    /// allocated. Without it one 70-byte UnaryCall asking for `response_size` 4294967280 made the server allocate
+    /// 4 GiB (found with the fuzz-connection harness; FUZZING.md). Default 4 MiB, the default maximum frame size;
+    /// copslink-server passes its `--max-frame-size`.
+    public let maxResponseSize: Int
+
+    public init(maxResponseSize: Int = 4 << 20) {
+        self.maxResponseSize = maxResponseSize
+    }
 
     public func emptyCall(_ request: EmptyMessage, context: ServerContext) async throws -> ServerResponse<EmptyMessage> {
         ServerResponse(message: EmptyMessage(), trailers: Self.echo(context))
     }
 
     public func unaryCall(_ request: SimpleRequest, context: ServerContext) async throws -> ServerResponse<SimpleResponse> {
+        try checkResponseSize(request.responseSize)
         if request.sleepMillis > 0 { try await Task.sleep(for: .milliseconds(request.sleepMillis)) }
         try Self.failIfAsked(request.responseStatus, context)
         let response = SimpleResponse(
@@ -110,7 +119,7 @@ public struct ConformanceService: TestService.ServiceProtocol {
     public func streamingOutputCall(
         _ request: StreamingOutputCallRequest, responses: ResponseWriter<StreamingOutputCallResponse>, context: ServerContext
     ) async throws -> Metadata {
-        try await Self.respond(to: request, responses)
+        try await respond(to: request, responses)
         try Self.failIfAsked(request.responseStatus, context)
         return Self.echo(context)
     }
@@ -134,18 +143,26 @@ public struct ConformanceService: TestService.ServiceProtocol {
     ) async throws -> Metadata {
         for try await request in requests {
             try Self.failIfAsked(request.responseStatus, context)
-            try await Self.respond(to: request, responses)
+            try await respond(to: request, responses)
         }
         return Self.echo(context)
     }
 
-    private static func respond(
+    private func respond(
         to request: StreamingOutputCallRequest, _ responses: ResponseWriter<StreamingOutputCallResponse>
     ) async throws {
+        for parameters in request.responseParameters { try checkResponseSize(parameters.size) }
         for parameters in request.responseParameters {
             if parameters.intervalMillis > 0 { try await Task.sleep(for: .milliseconds(parameters.intervalMillis)) }
-            try await responses.write(StreamingOutputCallResponse(payload: body(parameters.size)))
+            try await responses.write(StreamingOutputCallResponse(payload: Self.body(parameters.size)))
         }
+    }
+
+    private func checkResponseSize(_ size: UInt32) throws {
+        guard Int(size) > maxResponseSize else { return }
+        throw RPCError(
+            code: .resourceExhausted,
+            message: "a response of \(size) bytes exceeds the conformance service's limit of \(maxResponseSize) bytes")
     }
 
     private static func failIfAsked(_ status: EchoStatus?, _ context: ServerContext) throws {

@@ -52,6 +52,17 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         self.loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
     }
 
+    /// Breaks the handler's reference cycles (its context and `loopBound` both hold it), which kept every closed
+    /// connection's handler, context and pipeline in memory: the leak the fuzz-connection fuzzer found in
+    /// ServerConnectionHandler, present here in the same form (FUZZING.md). `channelInactive` has already failed
+    /// every call and stopped the keepalive, so later calls from tasks find nothing to do; `flushScheduledWrites`,
+    /// the one that would touch the context, checks for it.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        phase = .closed
+        self.context = nil
+        self.loopBound = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         var buffer = context.channel.allocator.buffer(capacity: 64)
         Preface.write(to: &buffer)
@@ -359,6 +370,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     private func flushScheduledWrites() {
         flusher.scheduledFlushRan()
+        guard let context else { return }  // the handler was removed (the connection closed) after the flush was queued
         context.flush()
     }
 }

@@ -80,6 +80,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Breaks the handler's reference cycles: it holds its context (which holds it) and `loopBound` (which holds it
+    /// too). Without this every connection's handler, context and pipeline stayed in memory after the connection
+    /// closed (found by the fuzz-connection fuzzer's LeakSanitizer; FUZZING.md). By now `channelInactive` has ended
+    /// every call and stopped every timer, so the closures still holding a copy of `loopBound` find nothing to do;
+    /// `flushScheduledWrites`, the one that would touch the context, checks for it.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        phase = .closing
+        self.context = nil
+        self.loopBound = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         if let refusal {
             let message = refusal == .shuttingDown
@@ -310,7 +321,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             keepalive.acknowledged(frame.payload.getInteger(at: frame.payload.readerIndex, as: UInt64.self)!)
             return
         }
-        let now = NIODeadline.now()
+        let now = context.eventLoop.now
         if let last = lastPingReceived, now - last < TimeAmount(configuration.pingPolicy.minimumInterval) {
             pingStrikes += 1
             if pingStrikes > configuration.pingPolicy.maximumStrikes {
@@ -420,7 +431,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// The connection has no call from now on: the idle clock starts, and a timer is scheduled if none is pending.
     private func armIdleTimer() {
         guard configuration.idleTimeout != nil, calls.isEmpty else { return }
-        let now = NIODeadline.now()
+        let now = context.eventLoop.now
         idleSince = now
         scheduleIdleCheck(at: now + TimeAmount(configuration.idleTimeout!))
     }
@@ -435,7 +446,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         idleTimer = nil
         guard let timeout = configuration.idleTimeout, let idleSince, calls.isEmpty, phase == .active else { return }
         let due = idleSince + TimeAmount(timeout)
-        guard NIODeadline.now() >= due else { return scheduleIdleCheck(at: due) }
+        // The event loop's clock, the one the check was scheduled on: against the system clock, a loop with a clock
+        // of its own (NIOEmbedded's virtual time, in fuzz-connection) ran this check, found the system clock short of
+        // `due` and rescheduled it at `due`, already passed on the loop: a busy loop until the system clock caught
+        // up (found by fuzz-connection as a timeout; FUZZING.md).
+        guard context.eventLoop.now >= due else { return scheduleIdleCheck(at: due) }
         goAwayAndClose(.idleTimeout, .idleTimeout, "the connection was idle for \(timeout)")
     }
 
@@ -472,7 +487,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// is pending; a pending one finds the new start time when it fires.
     private func partialFrameStarted() {
         guard let timeout = configuration.frameReadTimeout, phase != .closing else { return }
-        let now = NIODeadline.now()
+        let now = context.eventLoop.now
         partialFrameSince = now
         scheduleFrameReadCheck(at: now + TimeAmount(timeout))
     }
@@ -488,7 +503,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         frameReadTimer = nil
         guard let timeout = configuration.frameReadTimeout, let since = partialFrameSince, phase != .closing else { return }
         let due = since + TimeAmount(timeout)
-        guard NIODeadline.now() >= due else { return scheduleFrameReadCheck(at: due) }
+        guard context.eventLoop.now >= due else { return scheduleFrameReadCheck(at: due) }
         goAwayAndClose(.protocolError, .frameReadTimeout, "no complete frame within \(timeout) of its first bytes")
     }
 
@@ -557,6 +572,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func flushScheduledWrites() {
         flusher.scheduledFlushRan()
+        guard let context else { return }  // the handler was removed (the connection closed) after the flush was queued
         context.flush()
         recordBytes()
     }

@@ -74,19 +74,33 @@ public final class TCPServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let refusal = self.admit(channel)
-                    let sync = channel.pipeline.syncOperations
-                    if let tlsContext { try sync.addHandler(NIOSSLServerHandler(context: tlsContext)) }
-                    try sync.addHandler(ByteToMessageHandler(FrameDecoder(
-                        limits: self.configuration.limits.frameLimits, expectsPreface: true,
-                        reportsPartialFrames: self.configuration.frameReadTimeout != nil)))
-                    try sync.addHandler(ServerConnectionHandler(
-                        dispatcher: self.dispatcher, configuration: self.configuration, refusal: refusal, logger: self.logger,
-                        metrics: self.metrics))
+                    try Self.installConnectionHandlers(
+                        on: channel, configuration: self.configuration, dispatcher: self.dispatcher,
+                        refusal: self.admit(channel), logger: self.logger, tlsContext: tlsContext, metrics: self.metrics)
                 }
             }
         let listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
         state.withLock { $0.listener = listener }
+    }
+
+    /// Installs the server side of one connection on `channel`: TLS (given a context), the frame decoder (expecting
+    /// the preface) and the connection handler, exactly as the listener does for each accepted connection. Call it on
+    /// the channel's event loop, before the channel becomes active.
+    ///
+    /// The listener is the only production caller. It is exposed (as SPI) for harnesses that drive a server connection
+    /// without sockets, such as the libFuzzer target `fuzz-connection` in `Fuzz/`, which installs it on a
+    /// `NIOAsyncTestingChannel`: `@_spi(ConnectionHarness) import CopsLinkTransport`.
+    @_spi(ConnectionHarness)
+    public static func installConnectionHandlers(
+        on channel: any Channel, configuration: ServerConfiguration, dispatcher: CallDispatcher, refusal: RejectionReason? = nil,
+        logger: Logger, tlsContext: NIOSSLContext? = nil, metrics: ServerMetrics? = nil
+    ) throws {
+        let sync = channel.pipeline.syncOperations
+        if let tlsContext { try sync.addHandler(NIOSSLServerHandler(context: tlsContext)) }
+        try sync.addHandler(ByteToMessageHandler(FrameDecoder(
+            limits: configuration.limits.frameLimits, expectsPreface: true, reportsPartialFrames: configuration.frameReadTimeout != nil)))
+        try sync.addHandler(ServerConnectionHandler(
+            dispatcher: dispatcher, configuration: configuration, refusal: refusal, logger: logger, metrics: metrics))
     }
 
     /// Registers a new connection; returns why it is refused, if it is.

@@ -114,7 +114,7 @@ struct ServeCommand: AsyncParsableCommand {
         var router = RPCRouter()
         AccountServiceImplementation(store: store, clock: clock, configuration: accountConfiguration, expiry: expiry)
             .registerMethods(with: &router)
-        if enableTestService { ConformanceService().registerMethods(with: &router) }
+        if enableTestService { ConformanceService(maxResponseSize: maxFrameSize).registerMethods(with: &router) }
         let health = HealthService(services: router.services + [Health.serviceName, ServerInfo.serviceName])
         health.registerMethods(with: &router)
         ServerInfo.register(

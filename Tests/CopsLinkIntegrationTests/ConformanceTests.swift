@@ -246,3 +246,31 @@ struct ConformanceTests {
         #expect(error?.message.contains("hunter2") == false)
     }
 }
+
+/// Regression (fuzz-connection harness, out-of-memory): a request could make the conformance service allocate a
+/// response of up to 4 GiB. Sizes above `maxResponseSize` now fail RESOURCE_EXHAUSTED before any allocation.
+@Suite("Conformance service limits")
+struct ConformanceLimitTests {
+    @Test(arguments: TransportKind.allCases)
+    func oversizedResponsesAreRefused(_ kind: TransportKind) async throws {
+        try await withTestClient(kind) { client in
+            let service = TestService.Client(wrapping: client)
+            do {
+                _ = try await service.unaryCall(SimpleRequest(responseSize: 0xFFFF_FFF0))
+                Issue.record("a 4 GiB unary response was not refused")
+            } catch let error as RPCError {
+                #expect(error.code == .resourceExhausted)
+                #expect(error.message.contains("exceeds the conformance service's limit of 4194304 bytes"))
+            }
+            do {
+                let request = StreamingOutputCallRequest(responseParameters: [ResponseParameters(size: 1), ResponseParameters(size: .max)])
+                let count = try await service.streamingOutputCall(request) { try await $0.collect().count }
+                Issue.record("a 4 GiB streamed response was not refused (\(count) responses)")
+            } catch let error as RPCError {
+                #expect(error.code == .resourceExhausted)
+            }
+            let small = try await service.unaryCall(SimpleRequest(responseSize: 1000))
+            #expect(small.payload?.count == 1000)
+        }
+    }
+}

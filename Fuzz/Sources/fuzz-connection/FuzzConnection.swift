@@ -1,0 +1,167 @@
+// libFuzzer target: bytes from a client through a whole server connection.
+//
+// The server pipeline TCPServer installs on each accepted connection (FrameDecoder, ServerConnectionHandler) runs on
+// an NIOAsyncTestingChannel, with a router serving the conformance TestService and Health; call handlers run as
+// tasks on the channel's event loop, as in production. The input is
+//
+//     byte 0   bit 0: prepend a valid preface ("COPSLINK" + u32 1) so that the fuzzer starts past the handshake
+//              bits 1-2: the stream is written in 1 + n chunks
+//              bits 3-5: then virtual time advances by 0, 0, 1, 5, 11, 61, 301 or 1000 seconds (deadlines,
+//                        handshake, keepalive and idle timers)
+//     byte 1-2 where the stream is split into chunks (position = count × byte / 256)
+//     rest     the byte stream a client sends
+//
+// After each chunk the event loop runs and the outbound bytes are collected; then the channel closes and the loop
+// runs until the handlers are done. Invariants: no crash (ASan), no leak (LeakSanitizer), bounded memory
+// (-rss_limit_mb), and everything the server wrote is either one plain-text `copslink: …` line (a preface error) or
+// a sequence of well-formed frames a client may receive, each header decoding with its type's codec.
+//
+// COPSLINK_FUZZ_MAKE_CORPUS=<dir> writes the seed corpus (Corpus.swift) into <dir> and exits instead of fuzzing.
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkServices
+@_spi(ConnectionHarness) import CopsLinkTransport
+import CopsLinkWire
+import Dispatch
+import Logging
+import NIOCore
+import NIOEmbedded
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One event loop for every input: its virtual clock only moves forward, which the server does not mind.
+let loop = NIOAsyncTestingEventLoop()
+
+let dispatcher: CallDispatcher = {
+    var router = RPCRouter()
+    ConformanceService().registerMethods(with: &router)
+    HealthService(services: router.services + [Health.serviceName]).registerMethods(with: &router)
+    return CallDispatcher(router: router)
+}()
+
+let configuration = ServerConfiguration()
+let quiet = Logger(label: "fuzz-connection", factory: { _ in SwiftLogNoOpLogHandler() })
+let timeSteps: [Int64] = [0, 0, 1, 5, 11, 61, 301, 1000]
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    guard size >= 3 else { return 0 }
+    let input = Array(UnsafeBufferPointer(start: data, count: size))
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        await runConnection(input)
+        done.signal()
+    }
+    done.wait()
+    return 0
+}
+
+func runConnection(_ input: [UInt8]) async {
+    let control = input[0]
+    var stream = control & 1 == 1 ? Preface.magic + [0, 0, 0, 1] : []
+    stream += input[3...]
+    let chunkCount = 1 + Int(control >> 1 & 3)
+    var cuts = [input[1], input[2], input[1] ^ input[2]].prefix(chunkCount - 1).map { stream.count * Int($0) / 256 }
+    cuts = (cuts + [0, stream.count]).sorted()
+
+    let channel = NIOAsyncTestingChannel(loop: loop)
+    do {
+        try await loop.executeInContext {
+            try TCPServer.installConnectionHandlers(on: channel, configuration: configuration, dispatcher: dispatcher, logger: quiet)
+        }
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40_000))
+    } catch {
+        fail("cannot set up the channel: \(error)")
+    }
+    var output = ByteBuffer()
+    for (start, end) in zip(cuts, cuts.dropFirst()) where start < end {
+        guard channel.isActive else { break }
+        do {
+            try await channel.writeInbound(ByteBuffer(bytes: stream[start..<end]))
+        } catch {
+            break  // the server closed the channel; later bytes have nowhere to go
+        }
+        await loop.run()
+        await drain(channel, into: &output)
+    }
+    let advance = timeSteps[Int(control >> 3 & 7)]
+    if advance > 0, channel.isActive {
+        await loop.advanceTime(by: .seconds(advance))
+        await drain(channel, into: &output)
+    }
+    _ = try? await channel.close()
+    // Let cancelled handlers finish on the loop.
+    for _ in 0..<4 {
+        await loop.run()
+        await Task.yield()
+    }
+    await drain(channel, into: &output)
+    checkOutput(output)
+}
+
+func drain(_ channel: NIOAsyncTestingChannel, into output: inout ByteBuffer) async {
+    while let next = try? await channel.readOutbound(as: ByteBuffer.self) {
+        var buffer = next
+        output.writeBuffer(&buffer)
+    }
+}
+
+/// The server's bytes must be one preface-error line, or well-formed frames that a client accepts.
+func checkOutput(_ output: ByteBuffer) {
+    var output = output
+    if output.readableBytesView.starts(with: Array("copslink: ".utf8)) {
+        let text = output.readString(length: output.readableBytes)!
+        check(text.hasSuffix("\n") && text.firstIndex(of: "\n") == text.index(before: text.endIndex), "preface error is not one line: \(text.debugDescription)")
+        return
+    }
+    var decoder = FrameDecoder(limits: FrameLimits(maxFrameSize: Int(UInt32.max), maxHeaderSize: Int(UInt32.max)), expectsPreface: false)
+    while output.readableBytes > 0 {
+        let next: InboundFrame?
+        do {
+            next = try decoder.decodeNext(&output)
+        } catch {
+            fail("the server wrote a malformed frame: \(error)")
+        }
+        guard case .frame(let frame)? = next else {
+            fail("the server's output ends in \(output.readableBytes) bytes of a partial frame")
+        }
+        checkFrame(frame)
+    }
+}
+
+func checkFrame(_ frame: Frame) {
+    func header<H: ProtobufCCodable>(_ type: H.Type) {
+        let decoded = frame.header.readableBytesView.withUnsafeBytes { try? H(serializedBytes: $0) }
+        check(decoded != nil, "the server wrote a \(frame.type) frame whose header is not a valid \(H.protoName)")
+    }
+    switch frame.type {
+    case .settings: if !frame.flags.contains(.ack) { header(SettingsHeader.self) }
+    case .end: header(EndHeader.self)
+    case .windowUpdate: header(WindowUpdateHeader.self)
+    case .goAway: header(GoAwayHeader.self)
+    case .ping: check(frame.payload.readableBytes == 8, "the server wrote a PING with \(frame.payload.readableBytes) payload bytes")
+    case .message: check(frame.header.readableBytes == 0, "the server wrote a MESSAGE with a header")
+    case .request, .cancel: fail("the server wrote a \(frame.type) frame, which only clients send")
+    }
+}
+
+@_cdecl("LLVMFuzzerInitialize")
+public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
+    if let directory = getenv("COPSLINK_FUZZ_MAKE_CORPUS") {
+        writeCorpus(to: String(cString: directory))
+        exit(0)
+    }
+    return 0
+}
+
+func check(_ condition: Bool, _ message: @autoclosure () -> String) {
+    if !condition { fail(message()) }
+}
+
+func fail(_ message: String) -> Never {
+    var line = "fuzz-connection: \(message)\n"
+    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+    abort()
+}
