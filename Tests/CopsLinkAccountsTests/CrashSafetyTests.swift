@@ -37,7 +37,7 @@ struct CrashSafetyTests {
     @Test func acknowledgedWritesSurviveRepeatedSIGKILL() async throws {
         let seed = ProcessInfo.processInfo.environment["COPSLINK_CRASH_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64.max)
         print("CrashSafetyTests: seed \(seed) (replay with COPSLINK_CRASH_SEED=\(seed))")
-        var random = SplitMix64(seed: seed)
+        var random = SeededGenerator(seed: seed)  // replayable from the printed seed
         let database = temporaryDatabasePath("copslink-crash")
         defer { removeDatabase(at: database) }
 
@@ -45,7 +45,7 @@ struct CrashSafetyTests {
         let nextAccount = LockedBox(1000)  // Contact ID accounts are four digits: 1000, 1001, …
         var server = try await ServerProcess.start(database: database)
         for round in 1...Self.rounds {
-            let killAfter = Duration.milliseconds(Int64(random.next(in: 0...500)))
+            let killAfter = Duration.milliseconds(Int64(Int.random(in: 0...500, using: &random)))
             let before = acknowledged.value.count
             let failures = LockedBox(0)
             let running = server
@@ -170,20 +170,4 @@ struct CrashSafetyTests {
             }
         }
     }
-}
-
-/// A small seeded generator (SplitMix64), so that a failing run can be replayed from its printed seed.
-private struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func next(in range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
 }
