@@ -19,9 +19,11 @@ struct ServeCopsLink: AsyncParsableCommand {
     @Option(help: "SQLite file of the account store; serves AccountService when given.") var database: String?
     @Option(help: "Longest RequestTestData range, in days (default: the service's 31).") var maxSpanDays: Int?
     @Option(help: "Maximum simultaneous connections.") var maxConnections = 20_000
+    @Flag(help: "Record server metrics into a Prometheus registry, as copslink-server --metrics-port does.") var metrics = false
 
     func run() async throws {
-        try await CopsLinkTarget.serve(port: port, database: database, maxSpanDays: maxSpanDays, maxConnections: maxConnections)
+        try await CopsLinkTarget.serve(
+            port: port, database: database, maxSpanDays: maxSpanDays, maxConnections: maxConnections, metrics: metrics)
     }
 }
 

@@ -6,6 +6,7 @@ import CopsLinkServices
 import CopsLinkTransport
 import NIOCore
 import NIOPosix
+import Prometheus
 
 /// The CopsLink side: a `TCPServer` with the conformance service (and, given a database, the account service), and
 /// closed-loop drivers through the bundled client.
@@ -27,7 +28,7 @@ enum CopsLinkTarget {
         print("REQUEST frame \(18 + header + request) bytes, END frame \(18 + response) bytes (empty EndHeader)")
     }
 
-    static func serve(port: Int, database: String?, maxSpanDays: Int?, maxConnections: Int) async throws {
+    static func serve(port: Int, database: String?, maxSpanDays: Int?, maxConnections: Int, metrics: Bool = false) async throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: port)
         configuration.maxConnections = maxConnections
         var router = RPCRouter()
@@ -40,7 +41,10 @@ enum CopsLinkTarget {
             if let maxSpanDays { accountConfiguration.maximumTestDataSpanMs = Int64(maxSpanDays) * 86_400_000 }
             AccountServiceImplementation(store: opened, configuration: accountConfiguration).registerMethods(with: &router)
         }
-        let server = TCPServer(configuration: configuration, router: router)
+        // With metrics: the registry copslink-server exports, with its call-latency buckets (the cost on the hot path).
+        var factory = PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())
+        factory.durationHistogramBuckets[ServerMetrics.callDurationLabel] = ServerMetrics.callDurationBuckets
+        let server = TCPServer(configuration: configuration, router: router, metricsFactory: metrics ? factory : nil)
         try await server.start()
         announce("copslink", port: server.port ?? port)
         await waitForever()
