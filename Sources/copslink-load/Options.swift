@@ -1,17 +1,15 @@
 import ArgumentParser
+import CopsLinkCommandLine
 import CopsLinkCore
 import CopsLinkLoad
 import Foundation
 
 /// The options of copslink-load.
 struct LoadOptions: ParsableArguments {
-    static let defaultServer = "127.0.0.1:7420"
-    static let serverEnvironmentVariable = "COPSLINK_SERVER"
-    static let tokenEnvironmentVariable = "COPSLINK_TOKEN"
     static let defaultClosedConcurrency = 16
     static let defaultOpenConcurrency = 64
 
-    @Option(help: ArgumentHelp("Server address. Default: $\(serverEnvironmentVariable), else \(defaultServer).", valueName: "host:port"))
+    @Option(help: ArgumentHelp("Server address. Default: $\(ServerAddress.serverEnvironmentVariable), else \(ServerAddress.defaultServer).", valueName: "host:port"))
     var server: String?
 
     @Option(help: ArgumentHelp("Seconds each call may take, connecting included.", valueName: "seconds"))
@@ -65,7 +63,7 @@ struct LoadOptions: ParsableArguments {
     @Flag(help: "Print the JSON report on stdout instead of the summary (no progress line).")
     var json = false
 
-    @Option(help: ArgumentHelp("Bearer token sent as 'authorization: Bearer TOKEN' metadata. Default: $\(tokenEnvironmentVariable).", valueName: "token"))
+    @Option(help: ArgumentHelp("Bearer token sent as 'authorization: Bearer TOKEN' metadata. Default: $\(ServerAddress.tokenEnvironmentVariable).", valueName: "token"))
     var token: String?
 
     @Option(help: ArgumentHelp("Seed of the random choices (methods, accounts, Poisson gaps).", valueName: "n"))
@@ -126,8 +124,7 @@ struct LoadOptions: ParsableArguments {
 
     /// Request metadata: the bearer token, if any.
     func metadata() throws -> Metadata {
-        let environment = ProcessInfo.processInfo.environment[Self.tokenEnvironmentVariable].flatMap { $0.isEmpty ? nil : $0 }
-        guard let token = token ?? environment else { return [:] }
+        guard let token = ServerAddress.token(token) else { return [:] }
         let metadata: Metadata = ["authorization": .text("Bearer \(token)")]
         do {
             try metadata.validate()
@@ -137,30 +134,8 @@ struct LoadOptions: ParsableArguments {
         return metadata
     }
 
-    /// The server address: `--server`, else `$COPSLINK_SERVER`, else 127.0.0.1:7420. A bare host takes port 7420;
-    /// IPv6 addresses are written in brackets, `[::1]:7420`. (As the copslink CLI parses it.)
-    func endpoint() throws(ValidationError) -> (host: String, port: Int) {
-        let environment = ProcessInfo.processInfo.environment[Self.serverEnvironmentVariable].flatMap { $0.isEmpty ? nil : $0 }
-        let text = server ?? environment ?? Self.defaultServer
-        var host = text, portText = "7420"
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { throw ValidationError("--server '\(text)': missing ']'.") }
-            host = String(text[text.index(after: text.startIndex)..<close])
-            let rest = text[text.index(after: close)...]
-            if !rest.isEmpty {
-                guard rest.hasPrefix(":") else { throw ValidationError("--server '\(text)' must look like host:port.") }
-                portText = String(rest.dropFirst())
-            }
-        } else if let colon = text.lastIndex(of: ":") {
-            host = String(text[..<colon])
-            portText = String(text[text.index(after: colon)...])
-        }
-        guard !host.isEmpty else { throw ValidationError("--server '\(text)' names no host.") }
-        guard let port = Int(portText), (1...65535).contains(port) else {
-            throw ValidationError("--server '\(text)': the port must be a number from 1 to 65535.")
-        }
-        return (host, port)
-    }
+    /// The server address (`ServerAddress.resolve`, as the copslink CLI parses it).
+    func endpoint() throws(ValidationError) -> (host: String, port: Int) { try ServerAddress.resolve(server) }
 
     var timeoutDuration: Duration { .milliseconds(Int64((timeout * 1000).rounded())) }
 }

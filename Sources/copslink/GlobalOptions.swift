@@ -6,18 +6,15 @@ import Foundation
 /// Options every leaf command takes (through `@OptionGroup`). They may also be written before the subcommand
 /// (`copslink --server H:P health`): see `GlobalOptions.hoist(_:root:)`, applied in `CopsLink.main()`.
 struct GlobalOptions: ParsableArguments {
-    static let defaultServer = "127.0.0.1:7420"
-    static let serverEnvironmentVariable = "COPSLINK_SERVER"
-    static let tokenEnvironmentVariable = "COPSLINK_TOKEN"
 
     @Option(
         help: ArgumentHelp(
-            "Server address. Default: $\(serverEnvironmentVariable), else \(defaultServer).", valueName: "host:port"))
+            "Server address. Default: $\(ServerAddress.serverEnvironmentVariable), else \(ServerAddress.defaultServer).", valueName: "host:port"))
     var server: String?
 
     @Option(
         help: ArgumentHelp(
-            "API key, sent as 'authorization: Bearer KEY' metadata. Default: $\(tokenEnvironmentVariable).", valueName: "key"))
+            "API key, sent as 'authorization: Bearer KEY' metadata. Default: $\(ServerAddress.tokenEnvironmentVariable).", valueName: "key"))
     var token: String?
 
     @Option(help: ArgumentHelp("Seconds the call may take, connecting included.", valueName: "seconds"))
@@ -52,30 +49,8 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    /// The server address: `--server`, else `$COPSLINK_SERVER`, else 127.0.0.1:7420. A bare host takes port 7420;
-    /// IPv6 addresses are written in brackets, `[::1]:7420`.
-    func endpoint() throws(ValidationError) -> (host: String, port: Int) {
-        let environment = ProcessInfo.processInfo.environment[Self.serverEnvironmentVariable].flatMap { $0.isEmpty ? nil : $0 }
-        let text = server ?? environment ?? Self.defaultServer
-        var host = text, portText = "7420"
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { throw ValidationError("--server '\(text)': missing ']'.") }
-            host = String(text[text.index(after: text.startIndex)..<close])
-            let rest = text[text.index(after: close)...]
-            if !rest.isEmpty {
-                guard rest.hasPrefix(":") else { throw ValidationError("--server '\(text)' must look like host:port.") }
-                portText = String(rest.dropFirst())
-            }
-        } else if let colon = text.lastIndex(of: ":") {
-            host = String(text[..<colon])
-            portText = String(text[text.index(after: colon)...])
-        }
-        guard !host.isEmpty else { throw ValidationError("--server '\(text)' names no host.") }
-        guard let port = Int(portText), (1...65535).contains(port) else {
-            throw ValidationError("--server '\(text)': the port must be a number from 1 to 65535.")
-        }
-        return (host, port)
-    }
+    /// The server address (`ServerAddress.resolve`).
+    func endpoint() throws(ValidationError) -> (host: String, port: Int) { try ServerAddress.resolve(server) }
 
     func parsedMetadata() throws(ValidationError) -> Metadata {
         var result = Metadata()
@@ -93,8 +68,7 @@ struct GlobalOptions: ParsableArguments {
             }
             result.add(key, .text(value))
         }
-        let environment = ProcessInfo.processInfo.environment[Self.tokenEnvironmentVariable].flatMap { $0.isEmpty ? nil : $0 }
-        if let token = token ?? environment {
+        if let token = ServerAddress.token(token) {
             guard token.unicodeScalars.allSatisfy({ (0x21...0x7e).contains($0.value) }) else {
                 throw ValidationError("--token must be printable ASCII text without spaces.")
             }

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+
+/// Where `copslink` and `copslink-load` connect, and the environment variables both read.
+public enum ServerAddress {
+    public static let defaultServer = "127.0.0.1:7420"
+    public static let serverEnvironmentVariable = "COPSLINK_SERVER"
+    public static let tokenEnvironmentVariable = "COPSLINK_TOKEN"
+
+    /// `--server` if given, else `$COPSLINK_SERVER`, else 127.0.0.1:7420, parsed. A bare host takes port 7420; IPv6
+    /// addresses are written in brackets, `[::1]:7420`.
+    public static func resolve(_ server: String?) throws(ValidationError) -> (host: String, port: Int) {
+        let text = server ?? environment(serverEnvironmentVariable) ?? defaultServer
+        var host = text, portText = "7420"
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { throw ValidationError("--server '\(text)': missing ']'.") }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":") else { throw ValidationError("--server '\(text)' must look like host:port.") }
+                portText = String(rest.dropFirst())
+            }
+        } else if let colon = text.lastIndex(of: ":") {
+            host = String(text[..<colon])
+            portText = String(text[text.index(after: colon)...])
+        }
+        guard !host.isEmpty else { throw ValidationError("--server '\(text)' names no host.") }
+        guard let port = Int(portText), (1...65535).contains(port) else {
+            throw ValidationError("--server '\(text)': the port must be a number from 1 to 65535.")
+        }
+        return (host, port)
+    }
+
+    /// `--token` if given, else `$COPSLINK_TOKEN`; nil when neither is set (an empty variable counts as unset).
+    public static func token(_ token: String?) -> String? {
+        token ?? environment(tokenEnvironmentVariable)
+    }
+
+    private static func environment(_ name: String) -> String? {
+        ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+}
