@@ -45,6 +45,9 @@ public struct Role: RawRepresentable, Hashable, Sendable, Comparable, CustomStri
 
     public static let all: [Role] = [.read, .write, .testControl, .admin]
 
+    /// `roles` sorted and comma-separated, e.g. `read,write`: how keys list and store them.
+    public static func list(_ roles: Set<Role>) -> String { roles.sorted().map(\.rawValue).joined(separator: ",") }
+
     public var description: String { rawValue }
     public static func < (lhs: Role, rhs: Role) -> Bool { lhs.rawValue < rhs.rawValue }
 }

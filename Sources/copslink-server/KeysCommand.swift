@@ -50,7 +50,7 @@ struct KeysCommand: AsyncParsableCommand {
             if quiet {
                 print(token.token)
             } else {
-                print("created key \(token.id) for dealer \(dealer), roles \(parsed.sorted().map(\.rawValue).joined(separator: ","))")
+                print("created key \(token.id) for dealer \(dealer), roles \(Role.list(parsed))")
                 print("API key (shown only now): \(token.token)")
             }
         }
@@ -68,7 +68,7 @@ struct KeysCommand: AsyncParsableCommand {
             try store.close()
             let rows = keys.map { key in
                 [
-                    key.id, key.dealerID, key.roles.sorted().map(\.rawValue).joined(separator: ","), Self.date(key.createdAtMs),
+                    key.id, key.dealerID, Role.list(key.roles), Self.date(key.createdAtMs),
                     key.revokedAtMs.map(Self.date) ?? "-", key.name,
                 ]
             }
