@@ -77,6 +77,22 @@ struct EndToEndTests {
         }
     }
 
+    @Test("against an authenticating server, --token makes the calls succeed; without it the run stops at UNAUTHENTICATED")
+    func tokenAgainstAuthentication() async throws {
+        let server = try await ServerProcess.start(arguments: ["--demo"], authenticated: true)
+        defer { server.stopAndRemoveDatabase() }
+        let token = try #require(server.demoToken)
+        let arguments = ["--server", server.address, "--duration", "0.5", "--warmup", "0", "--concurrency", "2", "--mix", "GetAccount=1", "--json"]
+        let authorized = try await copslinkLoad(arguments + ["--token", token])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(authorized.stdout.utf8)) as? [String: Any], "\(authorized)")
+        #expect((report["total_calls"] as? Int ?? 0) > 0)
+        #expect(report["error_calls"] as? Int == 0, "\(report)")
+        // Preparing the accounts already needs the key: the run ends there, naming the status.
+        let anonymous = try await copslinkLoad(arguments)
+        #expect(anonymous.status == 1, "\(anonymous)")
+        #expect(anonymous.stderr.contains("UNAUTHENTICATED"), "\(anonymous)")
+    }
+
     @Test("--seed-accounts links load-N accounts (again: ALREADY_EXISTS is fine) and runs on them")
     func seedAccounts() async throws {
         try await LoadTestServer.with { server in
