@@ -40,7 +40,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "CodecFixtures", "SwiftProtobufAccount",
             ],
-            path: "Sources/copslink-bench"
+            path: "Sources/copslink-bench",
+            swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
         // The Account both codec benchmarks use, and CopsLink's arena as a protobuf-c allocator.
         .target(

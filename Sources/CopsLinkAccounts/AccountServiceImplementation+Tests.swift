@@ -126,7 +126,7 @@ extension AccountServiceImplementation {
             return (try transaction.openSession(customerID: customerID)?.expiresAtMs ?? .max) <= now
         }
         if expiryDue {
-            try await store.write(scope(context)) { try TestSessionRules.expireDue($0, customerID: customerID, atMs: now) }
+            _ = try await store.write(scope(context)) { try TestSessionRules.expireDue($0, customerID: customerID, atMs: now) }
         }
         // Never cached: each page is read from the store when the client has room for it.
         var cursor: PageCursor?

@@ -13,6 +13,9 @@ import Synchronization
 public struct MessageQueue<Element: Sendable>: ~Copyable, Sendable {
     @usableFromInline
     struct State: ~Copyable {
+        /// The oldest buffered element when it is the only one: a unary call's one message never allocates `buffer`.
+        @usableFromInline var first: Element?
+        /// Elements after `first`, read from `head`.
         @usableFromInline var buffer: [Element] = []
         @usableFromInline var head = 0
         @usableFromInline var end: Result<Void, RPCError>?
@@ -24,6 +27,10 @@ public struct MessageQueue<Element: Sendable>: ~Copyable, Sendable {
 
         @inlinable
         mutating func popFirst() -> Element? {
+            if let element = first {
+                first = nil
+                return element
+            }
             guard head < buffer.count else { return nil }
             let element = buffer[head]
             head += 1
@@ -35,6 +42,15 @@ public struct MessageQueue<Element: Sendable>: ~Copyable, Sendable {
                 head = 0
             }
             return element
+        }
+
+        @inlinable
+        mutating func append(_ element: Element) {
+            if first == nil && head == buffer.count {
+                first = element  // nothing is buffered, so this one is the oldest
+            } else {
+                buffer.append(element)
+            }
         }
 
         /// What a reader gets without waiting: an element, the end, or `nil` (nothing yet).
@@ -63,7 +79,7 @@ public struct MessageQueue<Element: Sendable>: ~Copyable, Sendable {
                 state.waiter = nil
                 return waiter
             }
-            state.buffer.append(element)
+            state.append(element)
             return nil
         }
         waiter?.resume(returning: element)
@@ -78,6 +94,7 @@ public struct MessageQueue<Element: Sendable>: ~Copyable, Sendable {
             guard state.end == nil else { return nil }
             state.end = result
             if case .failure = result, !deliveringBuffered {
+                state.first = nil
                 state.buffer.removeAll()
                 state.head = 0
             }

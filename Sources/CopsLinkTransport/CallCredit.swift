@@ -7,13 +7,19 @@ import Synchronization
 /// outstanding), so that one message larger than the window never deadlocks; writers suspend otherwise.
 /// Receiving: consumed bytes are granted back in one WINDOW_UPDATE once half the window is consumed or the
 /// queue runs empty, and never after the peer has ended its stream.
-final class CallCredit: Sendable {
-    private struct Waiter {
+///
+/// Non-copyable and stored inline in the call object that owns it, as `MessageQueue` is: one allocation per call
+/// fewer than a class of its own.
+struct CallCredit: ~Copyable, Sendable {
+    // Waiter and State are internal rather than private: Swift 6.3.1 emitted a private nested type of this
+    // non-copyable struct as an external symbol in debug builds and failed with "Global is external, but doesn't have
+    // external or weak linkage".
+    struct Waiter {
         var needed: Int
         var continuation: CheckedContinuation<Void, any Error>
     }
 
-    private struct State {
+    struct State {
         var sendWindow: Int
         let initialSendWindow: Int
         var waiters: [Waiter] = []

@@ -25,6 +25,19 @@ final class ClientCall: ClientCallStream, Sendable {
     /// Set once, by `complete`, before the queue's end is pushed.
     private let trailers = Mutex<Metadata>([:])
 
+    /// What the connection handler keeps about a call while it runs.
+    struct LoopState {
+        /// Assigned when the call gets one of the server's call slots; nil while it waits for one.
+        var id: UInt64?
+        var deadline: Scheduled<Void>?
+        var receiveWindow: ReceiveWindow
+    }
+
+    /// Read and written only by `ClientConnectionHandler`, on the connection's event loop: the handler is not
+    /// Sendable, lives on that loop, and is the only code that names this property. Kept in the call so that a call
+    /// is one object and the handler needs no second table from calls to ids.
+    nonisolated(unsafe) var loop: LoopState
+
     init(descriptor: MethodDescriptor, connection: NIOLoopBound<ClientConnectionHandler>, allocator: ByteBufferAllocator,
          serverLimits: PeerLimits, receiveWindow: Int) {
         self.descriptor = descriptor
@@ -33,6 +46,7 @@ final class ClientCall: ClientCallStream, Sendable {
         self.serverMaxFrameSize = serverLimits.maxFrameSize
         self.serverMaxHeaderSize = serverLimits.maxHeaderSize
         self.credit = CallCredit(sendWindow: serverLimits.initialWindowSize, receiveWindow: receiveWindow)
+        self.loop = LoopState(receiveWindow: ReceiveWindow(initial: receiveWindow))
     }
 
     /// Encodes the REQUEST frame that opens this call.
@@ -59,8 +73,7 @@ final class ClientCall: ClientCallStream, Sendable {
         switch result {
         case .success(let metadata):
             trailers.withLock { $0 = metadata }
-            responses.push(.end(trailers: metadata))
-            responses.finish(.success(()))
+            responses.finish(.success(()))  // `next` answers the end with these trailers
             credit.close(RPCError(code: .cancelled, message: "the call has ended"))
         case .failure(let error):
             responses.finish(.failure(error), deliveringBuffered: deliveringBuffered)
@@ -73,15 +86,13 @@ final class ClientCall: ClientCallStream, Sendable {
         let size = buffer.writeFrame(.message, header: NoMessage.header, payload: message)
         try checkFrameSize(size, headerSize: 0)
         try await withCancellation { () throws(RPCError) in try await credit.acquire(size - Frame.minimumEncodedSize) }
-        let frame = buffer
-        connection.run { $0.writeCallFrame(frame, for: self) }
+        connection.run((self, buffer)) { $0.writeCallFrame($1.1, for: $1.0) }
     }
 
     func finishSending() {
         var buffer = allocator.buffer(capacity: Frame.minimumEncodedSize)
         buffer.writeFrame(.message, flags: .endStream, header: NoMessage.header, payload: NoMessage.payload)
-        let frame = buffer
-        connection.run { $0.writeCallFrame(frame, for: self, endsStream: true) }
+        connection.run((self, buffer)) { $0.writeCallFrame($1.1, for: $1.0, endsStream: true) }
     }
 
     func next() async throws(RPCError) -> ClientStreamPart {
@@ -89,13 +100,13 @@ final class ClientCall: ClientCallStream, Sendable {
             return .end(trailers: trailers.withLock { $0 })
         }
         if case .message(let bytes) = part, let grant = credit.inboundConsumed(bytes.count) {
-            connection.run { $0.grantCredit(grant, for: self) }
+            connection.run((self, grant)) { $0.grantCredit($1.1, for: $1.0) }
         }
         return part
     }
 
     func cancel() {
-        connection.run { $0.cancel(self, RPCError(code: .cancelled, message: "the call was cancelled by the client")) }
+        connection.run(self) { $0.cancel($1, RPCError(code: .cancelled, message: "the call was cancelled by the client")) }
     }
 
     /// Runs `body`, cancelling the call if the calling task is cancelled meanwhile.

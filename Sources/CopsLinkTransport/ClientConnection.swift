@@ -81,8 +81,17 @@ final class ClientConnection: Sendable {
     }
 
     /// Hands `call` to the event loop, which starts it as soon as a slot is free.
-    func start(_ call: ClientCall, requestFrame: ByteBuffer, timeout: Duration?, endsStream: Bool) {
-        handler.run { $0.start(call, requestFrame: requestFrame, timeout: timeout, endsStream: endsStream) }
+    ///
+    /// The frame is handed over, not shared, so that the handler patches the call id into it without copying it.
+    func start(_ call: ClientCall, requestFrame: consuming ByteBuffer, timeout: Duration?, endsStream: Bool) {
+        if handler.eventLoop.inEventLoop {
+            handler.value.start(call, requestFrame: requestFrame, timeout: timeout, endsStream: endsStream)
+        } else {
+            let frame = requestFrame
+            handler.eventLoop.execute { [handler] in
+                handler.value.start(call, requestFrame: frame, timeout: timeout, endsStream: endsStream)
+            }
+        }
     }
 
     func close() async {

@@ -11,16 +11,10 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = InboundFrame
     typealias OutboundOut = ByteBuffer
 
-    private struct ActiveCall {
-        let call: ClientCall
-        var deadline: Scheduled<Void>?
-        var receiveWindow: ReceiveWindow
-    }
-
+    /// A call waiting for a slot, with the frames its task has handed over meanwhile.
     private struct PendingCall {
         let call: ClientCall
         var frames: [ByteBuffer]
-        var deadline: Scheduled<Void>?
     }
 
     private enum Phase { case connecting, ready, draining, closed }
@@ -33,8 +27,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private var loopBound: NIOLoopBound<ClientConnectionHandler>!
     private var phase = Phase.connecting
     private var serverLimits = PeerLimits(SettingsHeader())
-    private var active: [UInt64: ActiveCall] = [:]
-    private var idsByCall: [ObjectIdentifier: UInt64] = [:]
+    /// Calls holding a slot, by id; a call's `loop.id` is set exactly while it is here.
+    private var active: [UInt64: ClientCall] = [:]
     private var pending: [PendingCall] = []
     private var nextCallID: UInt64 = 1
     private var keepalive: Keepalive
@@ -82,49 +76,59 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     // MARK: Starting calls
 
     /// Starts `call` now if a slot is free, otherwise queues it (bounded) until one is.
-    func start(_ call: ClientCall, requestFrame: ByteBuffer, timeout: Duration?, endsStream: Bool) {
+    func start(_ call: ClientCall, requestFrame: consuming ByteBuffer, timeout: Duration?, endsStream: Bool) {
         guard phase == .ready else {
             call.markNeverProcessed()
             call.complete(.failure(RPCError(
                 code: .unavailable, message: "the connection is \(phase == .draining ? "draining after GOAWAY" : "closed"); retry the call")))
             return
         }
-        var deadline: Scheduled<Void>?
         if let timeout {
             let loopBound = self.loopBound!
-            deadline = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            call.loop.deadline = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                 loopBound.value.cancel(call, RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout) passed"))
             }
         }
         if active.count < serverLimits.maxConcurrentCalls {
-            activate(call, frames: [requestFrame], deadline: deadline)
+            writeFrame(requestFrame, id: activate(call))
         } else if pending.count < configuration.maxQueuedCalls {
-            pending.append(PendingCall(call: call, frames: [requestFrame], deadline: deadline))
+            pending.append(PendingCall(call: call, frames: [requestFrame]))
         } else {
-            deadline?.cancel()
+            call.loop.deadline?.cancel()
             call.complete(.failure(RPCError(
                 code: .resourceExhausted,
                 message: "client call queue is full: \(configuration.maxQueuedCalls) calls are waiting for one of the server's \(serverLimits.maxConcurrentCalls) call slots")))
         }
     }
 
-    private func activate(_ call: ClientCall, frames: [ByteBuffer], deadline: Scheduled<Void>?) {
+    /// Gives `call` the next call id and a slot; returns the id.
+    private func activate(_ call: ClientCall) -> UInt64 {
         let id = nextCallID
         nextCallID += 1
-        active[id] = ActiveCall(call: call, deadline: deadline, receiveWindow: ReceiveWindow(initial: configuration.limits.initialWindowSize))
-        idsByCall[ObjectIdentifier(call)] = id
-        for frame in frames { writeFrame(frame, id: id) }
+        call.loop.id = id
+        active[id] = call
+        return id
+    }
+
+    /// Takes `call` out of its slot; false if it held none.
+    private func deactivate(_ call: ClientCall) -> Bool {
+        guard let id = call.loop.id else { return false }
+        call.loop.id = nil
+        call.loop.deadline?.cancel()
+        active.removeValue(forKey: id)
+        return true
     }
 
     private func promotePending() {
         while phase == .ready, active.count < serverLimits.maxConcurrentCalls, !pending.isEmpty {
             let next = pending.removeFirst()
-            activate(next.call, frames: next.frames, deadline: next.deadline)
+            let id = activate(next.call)
+            for frame in next.frames { writeFrame(frame, id: id) }
         }
     }
 
     func writeCallFrame(_ frame: ByteBuffer, for call: ClientCall, endsStream: Bool = false) {
-        if let id = idsByCall[ObjectIdentifier(call)] {
+        if let id = call.loop.id {
             writeFrame(frame, id: id)
         } else if let index = pending.firstIndex(where: { $0.call === call }) {
             pending[index].frames.append(frame)
@@ -132,9 +136,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     }
 
     func grantCredit(_ increment: Int, for call: ClientCall) {
-        guard let id = idsByCall[ObjectIdentifier(call)], var record = active[id] else { return }
-        record.receiveWindow.granted(increment)
-        active[id] = record
+        guard let id = call.loop.id else { return }
+        call.loop.receiveWindow.granted(increment)
         var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize + 8)
         buffer.writeFrame(.windowUpdate, callID: id, header: WindowUpdateHeader(increment: UInt32(increment)), payload: NoMessage.payload)
         write(buffer)
@@ -142,14 +145,14 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     /// Ends `call` locally with `error` (deadline, task cancellation); tells the server with CANCEL if it had started.
     func cancel(_ call: ClientCall, _ error: RPCError) {
-        if let id = idsByCall.removeValue(forKey: ObjectIdentifier(call)), let record = active.removeValue(forKey: id) {
-            record.deadline?.cancel()
+        if let id = call.loop.id, deactivate(call) {
             var buffer = context.channel.allocator.buffer(capacity: 64)
             buffer.writeFrame(.cancel, callID: id, header: CancelHeader(reason: error.message), payload: NoMessage.payload)
             write(buffer)
             promotePending()
         } else if let index = pending.firstIndex(where: { $0.call === call }) {
-            pending.remove(at: index).deadline?.cancel()
+            pending.remove(at: index)
+            call.loop.deadline?.cancel()
         }
         call.complete(.failure(error))
         closeIfDrained()
@@ -195,42 +198,40 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     private func handleEnd(_ frame: Frame) {
         guard let header = decodeHeader(EndHeader.self, frame) else { return }
-        guard let record = active.removeValue(forKey: frame.callID) else {
+        guard let call = active[frame.callID] else {
             if frame.callID >= nextCallID { protocolViolation("END for call \(frame.callID), which was never opened") }
             return
         }
-        idsByCall.removeValue(forKey: ObjectIdentifier(record.call))
-        record.deadline?.cancel()
+        _ = deactivate(call)
         if frame.flags.contains(.hasMessage), header.statusCode == 0 {
-            record.call.credit.inboundQueued()
-            record.call.responses.push(.message(frame.payload))
+            call.credit.inboundQueued()
+            call.responses.push(.message(frame.payload))
         }
-        record.call.complete(header.result, deliveringBuffered: true)
+        call.complete(header.result, deliveringBuffered: true)
         promotePending()
         closeIfDrained()
     }
 
     private func handleMessage(_ frame: Frame) {
-        guard var record = active[frame.callID] else {
+        guard let call = active[frame.callID] else {
             if frame.callID >= nextCallID { protocolViolation("MESSAGE for call \(frame.callID), which was never opened") }
             return
         }
         guard frame.flags.contains(.hasMessage) else { return protocolViolation("MESSAGE from the server without a message") }
-        guard record.receiveWindow.receive(frame.payload.readableBytes) else {
+        guard call.loop.receiveWindow.receive(frame.payload.readableBytes) else {
             return protocolViolation("call \(frame.callID) received \(frame.payload.readableBytes) bytes, more than its flow-control window")
         }
-        active[frame.callID] = record
-        record.call.credit.inboundQueued()
-        record.call.responses.push(.message(frame.payload))
+        call.credit.inboundQueued()
+        call.responses.push(.message(frame.payload))
     }
 
     private func handleWindowUpdate(_ frame: Frame) {
         guard let update = decodeHeader(WindowUpdateHeader.self, frame) else { return }
-        guard let record = active[frame.callID] else {
+        guard let call = active[frame.callID] else {
             if frame.callID >= nextCallID { protocolViolation("WINDOW_UPDATE for call \(frame.callID), which was never opened") }
             return
         }
-        guard record.call.credit.add(Int(update.increment)) else {
+        guard call.credit.add(Int(update.increment)) else {
             return protocolViolation("WINDOW_UPDATE overflows the flow-control window of call \(frame.callID) past 2^31-1")
         }
     }
@@ -256,17 +257,15 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         let error = RPCError(
             code: .unavailable,
             message: "the server is going away (\(goAway.message)); the call was not processed and is safe to retry")
-        for (id, record) in active where id > goAway.lastCallID {
-            active.removeValue(forKey: id)
-            idsByCall.removeValue(forKey: ObjectIdentifier(record.call))
-            record.deadline?.cancel()
-            record.call.markNeverProcessed()
-            record.call.complete(.failure(error))
+        for (id, call) in active where id > goAway.lastCallID {
+            _ = deactivate(call)
+            call.markNeverProcessed()
+            call.complete(.failure(error))
         }
         let waiting = pending
         pending.removeAll()
         for entry in waiting {
-            entry.deadline?.cancel()
+            entry.call.loop.deadline?.cancel()
             entry.call.markNeverProcessed()
             entry.call.complete(.failure(error))
         }
@@ -330,14 +329,12 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         phase = .closed
         state.stopAcceptingCalls()
         keepalive.stop()
-        let calls = active.values.map(\.call) + pending.map(\.call)
-        for record in active.values { record.deadline?.cancel() }
+        let calls = Array(active.values) + pending.map(\.call)
+        for call in active.values { _ = deactivate(call) }
         for entry in pending {
-            entry.deadline?.cancel()
+            entry.call.loop.deadline?.cancel()
             entry.call.markNeverProcessed()
         }
-        active.removeAll()
-        idsByCall.removeAll()
         pending.removeAll()
         for call in calls { call.complete(.failure(error)) }
     }
@@ -351,7 +348,9 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     // MARK: Writing
 
-    private func writeFrame(_ frame: ByteBuffer, id: UInt64) {
+    /// Patches the call id into `frame` (encoded with id 0) and writes it. Taken as `consuming` so that the buffer's
+    /// only reference is this one and the patch writes in place; a shared buffer would be copied first.
+    private func writeFrame(_ frame: consuming ByteBuffer, id: UInt64) {
         var frame = frame
         frame.setInteger(id, at: frame.readerIndex + 6)
         write(frame)

@@ -20,6 +20,20 @@ final class ServerCall: ServerCallStream, Sendable {
     private let metrics: MethodMetrics?
     private let startedAt: NIODeadline
 
+    /// What the connection handler keeps about a call while it runs.
+    struct LoopState {
+        var task: Task<Void, Never>?
+        var deadline: Scheduled<Void>?
+        var receiveWindow: ReceiveWindow
+        var clientEnded = false
+    }
+
+    /// Read and written only by `ServerConnectionHandler`, on the connection's event loop: the handler is not
+    /// Sendable, lives on that loop, and is the only code that names this property. Kept in the call rather than in
+    /// a record beside it so that a call is one object, and so that updating it in the handler's dictionary does not
+    /// copy a record out and back (whose accessor frames cost three mallocs per call).
+    nonisolated(unsafe) var loop: LoopState
+
     init(id: UInt64, connection: NIOLoopBound<ServerConnectionHandler>, allocator: ByteBufferAllocator,
          peerLimits: PeerLimits, receiveWindow: Int, metrics: MethodMetrics? = nil) {
         self.id = id
@@ -35,6 +49,7 @@ final class ServerCall: ServerCallStream, Sendable {
         self.peerMaxFrameSize = peerLimits.maxFrameSize
         self.peerMaxHeaderSize = peerLimits.maxHeaderSize
         self.credit = CallCredit(sendWindow: peerLimits.initialWindowSize, receiveWindow: receiveWindow)
+        self.loop = LoopState(receiveWindow: ReceiveWindow(initial: receiveWindow))
     }
 
     var isFinished: Bool { finished.load(ordering: .acquiring) }
@@ -42,8 +57,7 @@ final class ServerCall: ServerCallStream, Sendable {
     func nextRequest() async throws(RPCError) -> (any MessageBytes)? {
         guard let message = try await requests.next() else { return nil }
         if let grant = credit.inboundConsumed(message.readableBytes) {
-            let id = self.id
-            connection.run { $0.grantCredit(callID: id, increment: grant) }
+            connection.run((id, grant)) { $0.grantCredit(callID: $1.0, increment: $1.1) }
         }
         return message
     }
@@ -53,9 +67,7 @@ final class ServerCall: ServerCallStream, Sendable {
         let size = buffer.writeFrame(.message, callID: id, header: NoMessage.header, payload: message)
         try checkFrameSize(size)
         try await credit.acquire(size - Frame.minimumEncodedSize)
-        let id = self.id
-        let frame = buffer
-        connection.run { $0.writeCallFrame(frame, callID: id) }
+        connection.run((id, buffer)) { $0.writeCallFrame($1.1, callID: $1.0) }
     }
 
     func finish(_ outcome: CallOutcome) {
@@ -79,9 +91,7 @@ final class ServerCall: ServerCallStream, Sendable {
         }
         metrics?.finished(code, startedAt: startedAt)
         credit.close(RPCError(code: .cancelled, message: "the call has ended"))
-        let id = self.id
-        let endFrame = buffer
-        connection.run { $0.callFinished(callID: id, endFrame: endFrame) }
+        connection.run((id, buffer)) { $0.callFinished(callID: $1.0, endFrame: $1.1) }
     }
 
     /// Ends the call without an END frame (the peer cancelled or the connection is gone).

@@ -15,14 +15,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private struct CallRecord {
-        let call: ServerCall
-        var task: Task<Void, Never>?
-        var deadline: Scheduled<Void>?
-        var receiveWindow: ReceiveWindow
-        var clientEnded = false
-    }
-
     private enum Phase { case awaitingPreface, awaitingSettings, active, closing }
 
     private let dispatcher: CallDispatcher
@@ -37,7 +29,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var phase = Phase.awaitingPreface
     private var peerLimits = PeerLimits(SettingsHeader())
     private var peer = "unknown"
-    private var calls: [UInt64: CallRecord] = [:]
+    /// The calls in progress; each carries this handler's bookkeeping for it (`ServerCall.loop`).
+    private var calls: [UInt64: ServerCall] = [:]
     private var lastCallID: UInt64 = 0
     private var drainingAfter: UInt64?
     private var graceTimer: Scheduled<Void>?
@@ -117,12 +110,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         idleTimer?.cancel()
         frameReadTimer?.cancel()
         recordBytes()
-        let records = calls.values
+        let ended = calls.values
         calls.removeAll()
-        for record in records {
-            record.deadline?.cancel()
-            record.call.abandon(RPCError(code: .unavailable, message: "the connection closed before the call finished"))
-            record.task?.cancel()
+        for call in ended {
+            call.loop.deadline?.cancel()
+            call.abandon(RPCError(code: .unavailable, message: "the connection closed before the call finished"))
+            call.loop.task?.cancel()
         }
         context.fireChannelInactive()
     }
@@ -219,9 +212,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let call = ServerCall(
             id: id, connection: loopBound, allocator: context.channel.allocator, peerLimits: peerLimits,
             receiveWindow: configuration.limits.initialWindowSize, metrics: metrics?.method(forPath: header.method))
-        var record = CallRecord(call: call, receiveWindow: ReceiveWindow(initial: configuration.limits.initialWindowSize))
         if frame.flags.contains(.hasMessage) {
-            guard record.receiveWindow.receive(frame.payload.readableBytes) else {
+            guard call.loop.receiveWindow.receive(frame.payload.readableBytes) else {
                 return protocolViolation(
                     .flowControlWindowExceeded, "call \(id) sent \(frame.payload.readableBytes) bytes, more than its flow-control window")
             }
@@ -229,7 +221,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             call.requests.push(frame.payload)
         }
         if frame.flags.contains(.endStream) {
-            record.clientEnded = true
+            call.loop.clientEnded = true
             call.credit.peerEndedStream()
             call.requests.finish(.success(()))
         }
@@ -238,14 +230,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             let timeout = Duration.microseconds(Int64(clamping: header.timeoutMicros))
             deadline = .now + timeout
             let loopBound = self.loopBound!
-            record.deadline = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            call.loop.deadline = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                 loopBound.value.expire(callID: id, timeout: timeout)
             }
         }
         let serverContext = ServerContext(
             descriptor: route.descriptor, metadata: header.metadata, deadline: deadline, peer: peer, callID: id)
         let dispatcher = self.dispatcher
-        calls[id] = record
+        calls[id] = call
         let task: Task<Void, Never>
         if let executor {
             // Starts the handler right here on the event loop: a handler that does not suspend answers within this
@@ -254,60 +246,58 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         } else {
             task = Task { await dispatcher.run(route, stream: call, context: serverContext) }
         }
-        // The handler may already have finished (and removed its record) by now.
-        calls[id]?.task = task
+        call.loop.task = task  // for cancellation (CANCEL, deadline, connection loss); harmless if the handler already ended
     }
 
     private func handleMessage(_ frame: Frame) {
         let id = frame.callID
-        guard var record = calls[id] else {
+        guard let call = calls[id] else {
             if id > lastCallID { protocolViolation(.messageForUnopenedCall, "MESSAGE for call \(id), which was never opened") }
             return  // a call that already ended: late frames are ignored
         }
-        guard !record.clientEnded else {
+        guard !call.loop.clientEnded else {
             return protocolViolation(.messageAfterEndStream, "MESSAGE on call \(id) after the client ended its stream")
         }
         if frame.flags.contains(.hasMessage) {
-            guard record.receiveWindow.receive(frame.payload.readableBytes) else {
+            guard call.loop.receiveWindow.receive(frame.payload.readableBytes) else {
                 return protocolViolation(
                     .flowControlWindowExceeded, "call \(id) sent \(frame.payload.readableBytes) bytes, more than its flow-control window")
             }
-            record.call.credit.inboundQueued()
-            record.call.requests.push(frame.payload)
+            call.credit.inboundQueued()
+            call.requests.push(frame.payload)
         } else if !frame.flags.contains(.endStream) {
             return protocolViolation(.messageWithoutFlags, "MESSAGE on call \(id) carries neither a message nor END_STREAM")
         }
         if frame.flags.contains(.endStream) {
-            record.clientEnded = true
-            record.call.credit.peerEndedStream()
-            record.call.requests.finish(.success(()))
+            call.loop.clientEnded = true
+            call.credit.peerEndedStream()
+            call.requests.finish(.success(()))
         }
-        calls[id] = record
     }
 
     private func handleCancel(_ frame: Frame) {
         guard decodeHeader(CancelHeader.self, frame) != nil else { return }
-        guard let record = calls.removeValue(forKey: frame.callID) else {
+        guard let call = calls.removeValue(forKey: frame.callID) else {
             if frame.callID > lastCallID {
                 protocolViolation(.cancelForUnopenedCall, "CANCEL for call \(frame.callID), which was never opened")
             }
             return
         }
-        record.deadline?.cancel()
-        record.call.abandon(RPCError(code: .cancelled, message: "the client cancelled the call"))
-        record.task?.cancel()
+        call.loop.deadline?.cancel()
+        call.abandon(RPCError(code: .cancelled, message: "the client cancelled the call"))
+        call.loop.task?.cancel()
         closeIfDrained()
     }
 
     private func handleWindowUpdate(_ frame: Frame) {
         guard let update = decodeHeader(WindowUpdateHeader.self, frame) else { return }
-        guard let record = calls[frame.callID] else {
+        guard let call = calls[frame.callID] else {
             if frame.callID > lastCallID {
                 protocolViolation(.windowUpdateForUnopenedCall, "WINDOW_UPDATE for call \(frame.callID), which was never opened")
             }
             return
         }
-        guard record.call.credit.add(Int(update.increment)) else {
+        guard call.credit.add(Int(update.increment)) else {
             return protocolViolation(
                 .windowOverflow, "WINDOW_UPDATE overflows the flow-control window of call \(frame.callID) past 2^31-1")
         }
@@ -367,27 +357,26 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func callFinished(callID: UInt64, endFrame: ByteBuffer) {
-        guard let record = calls.removeValue(forKey: callID) else { return }
-        record.deadline?.cancel()
+        guard let call = calls.removeValue(forKey: callID) else { return }
+        call.loop.deadline?.cancel()
         write(endFrame)
         closeIfDrained()
     }
 
     func grantCredit(callID: UInt64, increment: Int) {
-        guard var record = calls[callID], !record.clientEnded else { return }
-        record.receiveWindow.granted(increment)
-        calls[callID] = record
+        guard let call = calls[callID], !call.loop.clientEnded else { return }
+        call.loop.receiveWindow.granted(increment)
         var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize + 8)
         buffer.writeFrame(.windowUpdate, callID: callID, header: WindowUpdateHeader(increment: UInt32(increment)), payload: NoMessage.payload)
         write(buffer)
     }
 
     func expire(callID: UInt64, timeout: Duration) {
-        guard let record = calls[callID] else { return }
+        guard let call = calls[callID] else { return }
         let error = RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout) passed before the handler finished")
-        record.call.finish(.failure(error))
-        record.call.requests.finish(.failure(error))
-        record.task?.cancel()
+        call.finish(.failure(error))
+        call.requests.finish(.failure(error))
+        call.loop.task?.cancel()
     }
 
     // MARK: Shutdown
@@ -415,9 +404,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func graceExpired() {
         let error = RPCError(code: .unavailable, message: "the server shut down before the call finished")
-        for record in calls.values {
-            record.call.finish(.failure(error))
-            record.task?.cancel()
+        for call in calls.values {
+            call.finish(.failure(error))
+            call.loop.task?.cancel()
         }
         close()
     }

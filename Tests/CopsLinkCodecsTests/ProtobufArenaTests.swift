@@ -41,7 +41,7 @@ import Testing
     }
 
     @Test func manyLargeValuesInOneArenaStayIntact() {
-        // Strings and blobs larger than the 4 KiB stack block force heap chunks; each must keep its own bytes.
+        // Strings and blobs larger than the 1 KiB stack block force heap chunks; each must keep its own bytes.
         ProtobufArena.with { arena in
             var strings: [(UnsafeMutablePointer<CChar>, String)] = []
             for index in 0..<50 {
