@@ -50,7 +50,7 @@ final class ClientCall: ClientCallStream, Sendable {
     }
 
     /// Encodes the REQUEST frame that opens this call.
-    func requestFrame(header: RequestHeader, message: (any RPCMessage)?, endStream: Bool) throws(RPCError) -> ByteBuffer {
+    func requestFrame(header: RequestHeader, message: (some RPCMessage)?, endStream: Bool) throws(RPCError) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 1024)  // most requests fit: no reallocation while packing
         let size = buffer.writeFrame(.request, flags: endStream ? .endStream : [], header: header, payload: message)
         let headerSize = Int(buffer.getInteger(at: buffer.readerIndex + 14, as: UInt32.self)!)

@@ -49,7 +49,6 @@ final class ClientConnection: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     if let tlsContext { try sync.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: serverName)) }
-                    try sync.addHandler(ByteToMessageHandler(FrameDecoder(limits: configuration.limits.frameLimits, expectsPreface: false)))
                     try sync.addHandler(ClientConnectionHandler(configuration: configuration, ready: ready, state: state))
                 }
             }
@@ -85,7 +84,7 @@ final class ClientConnection: Sendable {
     /// The frame is handed over, not shared, so that the handler patches the call id into it without copying it.
     func start(_ call: ClientCall, requestFrame: consuming ByteBuffer, timeout: Duration?, endsStream: Bool) {
         if handler.eventLoop.inEventLoop {
-            handler.value.start(call, requestFrame: requestFrame, timeout: timeout, endsStream: endsStream)
+            handler.value.start(call, requestFrame: consume requestFrame, timeout: timeout, endsStream: endsStream)
         } else {
             let frame = requestFrame
             handler.eventLoop.execute { [handler] in

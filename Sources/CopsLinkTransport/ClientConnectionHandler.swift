@@ -8,7 +8,7 @@ import NIOCore
 /// Calls beyond the server's max concurrent calls wait here, in order, within their deadlines; the queue is
 /// bounded by `ClientConfiguration.maxQueuedCalls`.
 final class ClientConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = InboundFrame
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     /// A call waiting for a slot, with the frames its task has handed over meanwhile.
@@ -26,6 +26,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext!
     private var loopBound: NIOLoopBound<ClientConnectionHandler>!
     private var phase = Phase.connecting
+    private var reader: FrameReader
     private var serverLimits = PeerLimits(SettingsHeader())
     /// Calls holding a slot, by id; a call's `loop.id` is set exactly while it is here.
     private var active: [UInt64: ClientCall] = [:]
@@ -39,6 +40,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         self.ready = ready
         self.state = state
         self.keepalive = Keepalive(configuration: configuration.keepalive)
+        self.reader = FrameReader(FrameDecoder(limits: configuration.limits.frameLimits, expectsPreface: false))
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -90,9 +92,9 @@ final class ClientConnectionHandler: ChannelInboundHandler {
             }
         }
         if active.count < serverLimits.maxConcurrentCalls {
-            writeFrame(requestFrame, id: activate(call))
+            writeFrame(consume requestFrame, id: activate(call))
         } else if pending.count < configuration.maxQueuedCalls {
-            pending.append(PendingCall(call: call, frames: [requestFrame]))
+            pending.append(PendingCall(call: call, frames: [consume requestFrame]))
         } else {
             call.loop.deadline?.cancel()
             call.complete(.failure(RPCError(
@@ -161,8 +163,19 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     // MARK: Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard phase != .closed, case .frame(let frame) = unwrapInboundIn(data) else { return }
+        guard phase != .closed else { return }
         flusher.readStarted()
+        reader.append(unwrapInboundIn(data))
+        do {
+            while phase != .closed, let inbound = try reader.next() {
+                if case .frame(let frame) = inbound { handle(frame) }  // a client's reader expects no preface
+            }
+        } catch {
+            wireErrorCaught(error)
+        }
+    }
+
+    private func handle(_ frame: Frame) {
         switch frame.type {
         case .settings: handleSettings(frame)
         case .end: handleEnd(frame)
@@ -294,16 +307,17 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
+    /// An I/O or TLS error; the byte stream's own violations are handled where the frames are read.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let wireError = error as? WireError {
-            if case .frameTooLarge = wireError {
-                protocolViolation("the server broke the protocol: \(wireError)", code: .frameTooLarge)
-            } else {
-                protocolViolation("the server broke the protocol: \(wireError)")
-            }
+        failEverything(RPCError(code: .unavailable, message: "connection error: \(error)"))
+        context.close(promise: nil)
+    }
+
+    private func wireErrorCaught(_ wireError: WireError) {
+        if case .frameTooLarge = wireError {
+            protocolViolation("the server broke the protocol: \(wireError)", code: .frameTooLarge)
         } else {
-            failEverything(RPCError(code: .unavailable, message: "connection error: \(error)"))
-            context.close(promise: nil)
+            protocolViolation("the server broke the protocol: \(wireError)")
         }
     }
 
@@ -351,9 +365,9 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     /// Patches the call id into `frame` (encoded with id 0) and writes it. Taken as `consuming` so that the buffer's
     /// only reference is this one and the patch writes in place; a shared buffer would be copied first.
     private func writeFrame(_ frame: consuming ByteBuffer, id: UInt64) {
-        var frame = frame
-        frame.setInteger(id, at: frame.readerIndex + 6)
-        write(frame)
+        var buffer = consume frame
+        buffer.setInteger(id, at: buffer.readerIndex + 6)
+        write(buffer)
     }
 
     private func write(_ buffer: ByteBuffer) {

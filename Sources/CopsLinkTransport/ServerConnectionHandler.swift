@@ -11,7 +11,7 @@ struct GracefulShutdownEvent: Sendable {
 
 /// The server side of one connection: preface, SETTINGS, calls, flow control, pings, GOAWAY. Event-loop bound.
 final class ServerConnectionHandler: ChannelDuplexHandler {
-    typealias InboundIn = InboundFrame
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -27,6 +27,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var loopBound: NIOLoopBound<ServerConnectionHandler>!
     private var executor: EventLoopTaskExecutor?
     private var phase = Phase.awaitingPreface
+    private var reader: FrameReader
     private var peerLimits = PeerLimits(SettingsHeader())
     private var peer = "unknown"
     /// The calls in progress; each carries this handler's bookkeeping for it (`ServerCall.loop`).
@@ -62,6 +63,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.logger = logger
         self.metrics = metrics
         self.keepalive = Keepalive(configuration: configuration.keepalive)
+        self.reader = FrameReader(FrameDecoder(limits: configuration.limits.frameLimits, expectsPreface: true))
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -125,7 +127,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard phase != .closing else { return }
         flusher.readStarted()
-        switch unwrapInboundIn(data) {
+        reader.append(unwrapInboundIn(data))
+        do {
+            while phase != .closing, let inbound = try reader.next() { receive(inbound) }
+        } catch {
+            return wireErrorCaught(error)
+        }
+        if phase != .closing, reader.startedPartialFrame() { partialFrameStarted() }
+    }
+
+    private func receive(_ inbound: InboundFrame) {
+        switch inbound {
         case .preface:
             unrecordedBytesIn += Preface.size
             phase = .awaitingSettings
@@ -146,11 +158,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if flusher.readCompleted() { context.flush() }
         recordBytes()
         context.fireChannelReadComplete()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard event is PartialFrameEvent else { return context.fireUserInboundEventTriggered(event) }
-        partialFrameStarted()
     }
 
     private func handle(_ frame: Frame) {
@@ -498,12 +505,16 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Errors
 
+    /// An I/O or TLS error; the byte stream's own violations are handled where the frames are read.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard phase != .closing else { return }
-        guard let wireError = error as? WireError else {
-            logger.debug("connection error", metadata: ["peer": "\(peer)", "error": "\(error)"])
-            return close()
-        }
+        logger.debug("connection error", metadata: ["peer": "\(peer)", "error": "\(error)"])
+        close()
+    }
+
+    /// The byte stream broke the protocol: a wrong preface gets a line of text, anything after it a GOAWAY.
+    private func wireErrorCaught(_ wireError: WireError) {
+        guard phase != .closing else { return }
         if wireError.isPrefaceError {
             var buffer = context.channel.allocator.buffer(capacity: 256)
             buffer.writeString("copslink: \(wireError)\n")

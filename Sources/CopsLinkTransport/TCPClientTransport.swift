@@ -65,7 +65,7 @@ public final class TCPClientTransport: ClientTransport, Sendable {
             let connection = try await connection(before: deadline)
             let call = connection.makeCall(descriptor)
             let frame = try call.requestFrame(header: try requestHeader(descriptor, options, deadline), message: request, endStream: true)
-            connection.start(call, requestFrame: frame, timeout: remaining(until: deadline), endsStream: true)
+            connection.start(call, requestFrame: consume frame, timeout: remaining(until: deadline), endsStream: true)
             do throws(RPCError) {
                 return try await call.readSingleResponse()
             } catch {
@@ -85,8 +85,8 @@ public final class TCPClientTransport: ClientTransport, Sendable {
         let deadline = options.timeout.map { ContinuousClock.now + $0 }
         let connection = try await connection(before: deadline)
         let call = connection.makeCall(descriptor)
-        let frame = try call.requestFrame(header: try requestHeader(descriptor, options, deadline), message: nil, endStream: false)
-        connection.start(call, requestFrame: frame, timeout: remaining(until: deadline), endsStream: false)
+        let frame = try call.requestFrame(header: try requestHeader(descriptor, options, deadline), message: NoMessage.payload, endStream: false)
+        connection.start(call, requestFrame: consume frame, timeout: remaining(until: deadline), endsStream: false)
         do {
             let result = try await body(call)
             call.cancel()  // no-op when the call already ended

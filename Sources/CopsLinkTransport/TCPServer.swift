@@ -97,8 +97,6 @@ public final class TCPServer: Sendable {
     ) throws {
         let sync = channel.pipeline.syncOperations
         if let tlsContext { try sync.addHandler(NIOSSLServerHandler(context: tlsContext)) }
-        try sync.addHandler(ByteToMessageHandler(FrameDecoder(
-            limits: configuration.limits.frameLimits, expectsPreface: true, reportsPartialFrames: configuration.frameReadTimeout != nil)))
         try sync.addHandler(ServerConnectionHandler(
             dispatcher: dispatcher, configuration: configuration, refusal: refusal, logger: logger, metrics: metrics))
     }

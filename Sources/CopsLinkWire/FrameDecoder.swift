@@ -22,6 +22,8 @@ public struct FrameDecoder: ByteToMessageDecoder, Sendable {
 
     public var limits: FrameLimits
     private var awaitingPreface: Bool
+    /// Whether the preface (server side) has yet to arrive.
+    public var isAwaitingPreface: Bool { awaitingPreface }
     private let reportsPartialFrames: Bool
     /// Whether the partial frame now buffered has been reported already.
     private var partialFrameReported = false

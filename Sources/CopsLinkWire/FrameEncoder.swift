@@ -21,10 +21,13 @@ extension ByteBuffer: MessageBytes {
 
 extension ByteBuffer {
     /// Appends one frame, packing header and payload in place (no intermediate buffers), and returns its size.
+    ///
+    /// Generic in the payload, not `any RPCMessage`: a message larger than an existential's inline buffer (most
+    /// requests) would be boxed on the heap to be passed.
     @discardableResult
     public mutating func writeFrame(
         _ type: FrameType, flags: FrameFlags = [], callID: UInt64 = 0,
-        header: (some ProtobufCCodable)?, payload: (any RPCMessage)?
+        header: (some ProtobufCCodable)?, payload: (some RPCMessage)?
     ) -> Int {
         let start = writerIndex
         var flags = flags
@@ -44,6 +47,22 @@ extension ByteBuffer {
         return frameSize
     }
 
+    /// `writeFrame` for a payload whose type is known only at run time (a call's final message, say).
+    @discardableResult
+    public mutating func writeFrame(
+        _ type: FrameType, flags: FrameFlags = [], callID: UInt64 = 0,
+        header: (some ProtobufCCodable)?, payload: (any RPCMessage)?
+    ) -> Int {
+        guard let payload else { return writeFrame(type, flags: flags, callID: callID, header: header, payload: NoMessage.payload) }
+        return writeFrame(type, flags: flags, callID: callID, header: header, opening: payload)
+    }
+
+    private mutating func writeFrame<Payload: RPCMessage>(
+        _ type: FrameType, flags: FrameFlags, callID: UInt64, header: (some ProtobufCCodable)?, opening payload: Payload
+    ) -> Int {
+        writeFrame(type, flags: flags, callID: callID, header: header, payload: Optional(payload))
+    }
+
     /// Appends a frame with no header and a raw payload (PING).
     @discardableResult
     public mutating func writeFrame(_ type: FrameType, flags: FrameFlags = [], callID: UInt64 = 0, rawPayload: ByteBuffer) -> Int {
@@ -61,5 +80,5 @@ extension ByteBuffer {
 /// Typed `nil`s for frames without a header or a payload.
 public enum NoMessage {
     public static let header: SettingsHeader? = nil
-    public static let payload: (any RPCMessage)? = nil
+    public static let payload: SettingsHeader? = nil
 }

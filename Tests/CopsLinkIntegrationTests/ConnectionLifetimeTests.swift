@@ -70,7 +70,6 @@ struct ConnectionLifetimeTests {
             let ready = channel.eventLoop.makePromise(of: PeerLimits.self)
             let added = ClientConnectionHandler(configuration: ClientConfiguration(host: "127.0.0.1", port: 1), ready: ready, state: ConnectionState())
             handler = added
-            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(expectsPreface: false)))
             try channel.pipeline.syncOperations.addHandler(added)
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
             var settings = ByteBuffer()

@@ -72,7 +72,7 @@ import Testing
 
     @Test func exactBytes() {
         var buffer = ByteBuffer()
-        let size = buffer.writeFrame(.windowUpdate, callID: 0x0102_0304_0506_0708, header: WindowUpdateHeader(increment: 5), payload: nil)
+        let size = buffer.writeFrame(.windowUpdate, callID: 0x0102_0304_0506_0708, header: WindowUpdateHeader(increment: 5), payload: NoMessage.payload)
         #expect(size == 20)
         #expect(bytes(of: buffer) == [
             0, 0, 0, 16,  // length
@@ -91,7 +91,7 @@ import Testing
     @Test func writesAppendAfterExistingBytes() throws {
         var buffer = ByteBuffer(bytes: [0xDE, 0xAD])
         buffer.moveReaderIndex(forwardBy: 1)
-        let first = buffer.writeFrame(.cancel, callID: 9, header: CancelHeader(reason: "x"), payload: nil)
+        let first = buffer.writeFrame(.cancel, callID: 9, header: CancelHeader(reason: "x"), payload: NoMessage.payload)
         let second = buffer.writeFrame(.end, callID: 9, header: EndHeader(statusCode: 1), payload: RawPayload([1, 2]))
         #expect(buffer.readableBytes == 1 + first + second)
         #expect(buffer.readInteger(as: UInt8.self) == 0xAD)

@@ -1,0 +1,46 @@
+import NIOCore
+
+/// Decodes a connection's byte stream inside the channel handler that consumes the frames.
+///
+/// A decoder handler of its own in front (`ByteToMessageHandler(FrameDecoder)`) hands each frame on wrapped in
+/// `NIOAny`, which holds three words inline: a frame is seven, so every frame cost a heap box, on top of a pass
+/// through the pipeline. Buffered bytes are bounded by the decoder's limits: a frame whose length field is too large
+/// is refused from its first four bytes.
+public struct FrameReader {
+    public private(set) var decoder: FrameDecoder
+    /// Bytes received and not yet decoded: at most one partial frame between reads.
+    private var buffered: ByteBuffer?
+    /// Whether the partial frame now buffered has been reported by `startedPartialFrame`.
+    private var partialFrameReported = false
+
+    public init(_ decoder: FrameDecoder) {
+        self.decoder = decoder
+    }
+
+    /// Adds received bytes.
+    public mutating func append(_ bytes: ByteBuffer) {
+        if buffered == nil {
+            buffered = bytes
+        } else {
+            var bytes = bytes
+            buffered!.writeBuffer(&bytes)
+        }
+    }
+
+    /// The next preface or frame, or nil until more bytes arrive. Frames are slices of the received bytes.
+    public mutating func next() throws(WireError) -> InboundFrame? {
+        guard buffered != nil else { return nil }
+        guard let inbound = try decoder.decodeNext(&buffered!) else { return nil }
+        partialFrameReported = false
+        if buffered!.readableBytes == 0 { buffered = nil }
+        return inbound
+    }
+
+    /// True once for each frame whose first bytes are buffered without the rest (after the preface), for the
+    /// frame-read timeout; call after `next()` returned nil.
+    public mutating func startedPartialFrame() -> Bool {
+        guard !partialFrameReported, let buffered, buffered.readableBytes > 0, !decoder.isAwaitingPreface else { return false }
+        partialFrameReported = true
+        return true
+    }
+}
