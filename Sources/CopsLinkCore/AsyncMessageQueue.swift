@@ -65,10 +65,12 @@ public struct MessageQueue<Element: Sendable>: ~Copyable, Sendable {
         }
     }
 
-    @usableFromInline let state = Mutex(State())
+    @usableFromInline let state: Mutex<State>
     @usableFromInline static var cancelled: RPCError { RPCError(code: .cancelled, message: "the reading task was cancelled") }
 
-    @inlinable public init() {}
+    /// Initializes `state` here rather than where it is declared: a declaration's initial value is compiled into a
+    /// generic function of this module, which looked up the queue's type metadata at run time for every call.
+    @inlinable public init() { state = Mutex(State()) }
 
     /// Hands `element` to the consumer. Ignored after the queue ended.
     @inlinable

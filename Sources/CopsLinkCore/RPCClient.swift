@@ -34,6 +34,8 @@ public struct RPCClient: Sendable {
         return options
     }
 
+    /// Inlinable so that a service client compiles it for its own message types.
+    @inlinable
     public func unary<Request: RPCMessage, Response: RPCMessage>(
         _ descriptor: MethodDescriptor, request: Request, as response: Response.Type = Response.self,
         options: CallOptions = .defaults
@@ -90,6 +92,7 @@ public struct RPCClient: Sendable {
         }
     }
 
+    @usableFromInline
     static func decode<Response: RPCMessage>(_ bytes: any MessageBytes) throws(RPCError) -> Response {
         do {
             return try Response(from: bytes)

@@ -49,7 +49,9 @@ public struct RPCRouter: Sendable {
         serviceNames.insert(descriptor.service)
     }
 
-    /// Registers a unary method.
+    /// Registers a unary method. Inlinable, as are the other registrations, so that the handler closure is compiled
+    /// for the service's message types rather than generically (a type-metadata lookup per call).
+    @inlinable
     public mutating func registerUnary<Request: RPCMessage, Response: RPCMessage>(
         _ descriptor: MethodDescriptor,
         handler: @escaping @Sendable (Request, ServerContext) async throws -> ServerResponse<Response>
@@ -62,6 +64,7 @@ public struct RPCRouter: Sendable {
     }
 
     /// Registers a server-streaming method; the handler returns the trailing metadata.
+    @inlinable
     public mutating func registerServerStreaming<Request: RPCMessage, Response: RPCMessage>(
         _ descriptor: MethodDescriptor,
         handler: @escaping @Sendable (Request, ResponseWriter<Response>, ServerContext) async throws -> Metadata
@@ -74,6 +77,7 @@ public struct RPCRouter: Sendable {
     }
 
     /// Registers a client-streaming method.
+    @inlinable
     public mutating func registerClientStreaming<Request: RPCMessage, Response: RPCMessage>(
         _ descriptor: MethodDescriptor,
         handler: @escaping @Sendable (RequestStream<Request>, ServerContext) async throws -> ServerResponse<Response>
@@ -85,6 +89,7 @@ public struct RPCRouter: Sendable {
     }
 
     /// Registers a bidirectional-streaming method; the handler returns the trailing metadata.
+    @inlinable
     public mutating func registerBidirectionalStreaming<Request: RPCMessage, Response: RPCMessage>(
         _ descriptor: MethodDescriptor,
         handler: @escaping @Sendable (RequestStream<Request>, ResponseWriter<Response>, ServerContext) async throws -> Metadata
@@ -95,7 +100,8 @@ public struct RPCRouter: Sendable {
         }
     }
 
-    private static func readSingleRequest<Request: RPCMessage>(_ stream: any ServerCallStream) async throws(RPCError) -> Request {
+    @usableFromInline
+    static func readSingleRequest<Request: RPCMessage>(_ stream: any ServerCallStream) async throws(RPCError) -> Request {
         guard let bytes = try await stream.nextRequest() else {
             throw RPCError(code: .invalidArgument, message: "the call expects one request message and got none")
         }

@@ -23,8 +23,10 @@ extension ByteBuffer {
     /// Appends one frame, packing header and payload in place (no intermediate buffers), and returns its size.
     ///
     /// Generic in the payload, not `any RPCMessage`: a message larger than an existential's inline buffer (most
-    /// requests) would be boxed on the heap to be passed.
+    /// requests) would be boxed on the heap to be passed. Inlinable so that it is specialized for each header and
+    /// payload type where it is called, instead of running generically with type metadata looked up per frame.
     @discardableResult
+    @inlinable
     public mutating func writeFrame(
         _ type: FrameType, flags: FrameFlags = [], callID: UInt64 = 0,
         header: (some ProtobufCCodable)?, payload: (some RPCMessage)?
