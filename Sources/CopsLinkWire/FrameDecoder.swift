@@ -6,14 +6,10 @@ public enum InboundFrame: Sendable {
     case frame(Frame)
 }
 
-/// Fired (as a user inbound event) by a `FrameDecoder` made with `reportsPartialFrames` when it is left holding the
-/// first bytes of a frame whose rest has not arrived: once per such frame, not once per read. The server's
-/// frame-read timeout starts from it.
-public struct PartialFrameEvent: Sendable, Hashable {
-    public init() {}
-}
-
 /// Splits the byte stream into frames, checking every length before it buffers the frame.
+///
+/// The connection handlers use it through `FrameReader`; as a `ByteToMessageDecoder` it serves tools and tests that
+/// put it in a pipeline of their own.
 ///
 /// A frame whose length field exceeds `limits.maxFrameSize` is rejected as soon as its first four bytes arrive.
 /// Unknown frame types are reported as `WireError.unknownFrameType` (a protocol violation).
@@ -24,29 +20,15 @@ public struct FrameDecoder: ByteToMessageDecoder, Sendable {
     private var awaitingPreface: Bool
     /// Whether the preface (server side) has yet to arrive.
     public var isAwaitingPreface: Bool { awaitingPreface }
-    private let reportsPartialFrames: Bool
-    /// Whether the partial frame now buffered has been reported already.
-    private var partialFrameReported = false
 
-    /// - Parameters:
-    ///   - expectsPreface: true on the server, which reads the client's preface first.
-    ///   - reportsPartialFrames: fire `PartialFrameEvent` when a frame has started arriving but is incomplete
-    ///     (after the preface only).
-    public init(limits: FrameLimits = FrameLimits(), expectsPreface: Bool, reportsPartialFrames: Bool = false) {
+    /// - Parameter expectsPreface: true on the server, which reads the client's preface first.
+    public init(limits: FrameLimits = FrameLimits(), expectsPreface: Bool) {
         self.limits = limits
         self.awaitingPreface = expectsPreface
-        self.reportsPartialFrames = reportsPartialFrames
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let inbound = try decodeNext(&buffer) else {
-            if reportsPartialFrames, !partialFrameReported, buffer.readableBytes > 0, !awaitingPreface {
-                partialFrameReported = true
-                context.fireUserInboundEventTriggered(PartialFrameEvent())
-            }
-            return .needMoreData
-        }
-        partialFrameReported = false
+        guard let inbound = try decodeNext(&buffer) else { return .needMoreData }
         context.fireChannelRead(Self.wrapInboundOut(inbound))
         return .continue
     }

@@ -19,13 +19,23 @@ public struct FrameReader {
 
     /// Adds received bytes.
     public mutating func append(_ bytes: ByteBuffer) {
-        if buffered == nil {
-            buffered = bytes
-        } else {
-            var bytes = bytes
-            buffered!.writeBuffer(&bytes)
+        guard buffered != nil else {
+            buffered = bytes  // the common case: reads end on a frame boundary, and nothing is copied
+            return
         }
+        var bytes = bytes
+        // Drops the bytes already decoded first, so that a stream of reads that each end inside a frame does not grow
+        // the buffer without end: what remains is one partial frame, moved to the front (or copied, if the buffer is
+        // shared with frames still being handled).
+        buffered!.discardReadBytes()
+        buffered!.writeBuffer(&bytes)
     }
+
+    /// Bytes received and not yet decoded (at most one partial frame between reads).
+    public var bufferedBytes: Int { buffered?.readableBytes ?? 0 }
+
+    /// The size of the buffer holding them, decoded bytes included (for tests of the bound).
+    var bufferCapacity: Int { buffered?.capacity ?? 0 }
 
     /// The next preface or frame, or nil until more bytes arrive. Frames are slices of the received bytes.
     public mutating func next() throws(WireError) -> InboundFrame? {
