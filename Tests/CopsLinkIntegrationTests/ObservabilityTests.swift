@@ -11,8 +11,7 @@ import Testing
 
 /// One plain HTTP/1.1 exchange over a raw socket: the status code and the body.
 private func httpRequest(port: Int, method: String = "GET", path: String) async throws -> (status: Int, body: String) {
-    let peer = try await RawPeer.connect(port: port)
-    try await peer.send(ByteBuffer(string: "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+    let peer = try await RawPeer.connect(port: port, firstBytes: ByteBuffer(string: "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n"))
     let response = String(buffer: try await peer.readToEnd(limit: .seconds(30)))
     await peer.close()
     let statusLine = response.prefix { $0 != "\r" }

@@ -11,11 +11,24 @@ final class RawPeer: Sendable {
     private let inbound: AsyncMessageQueue<ByteBuffer>
     private let decoderState: LockedBox<(FrameDecoder, ByteBuffer)>
 
-    /// Hands every inbound chunk to the queue; ends it at EOF.
+    /// Sends the first bytes as soon as the connection is up; hands every inbound chunk to the queue; ends it at EOF.
+    ///
+    /// The first bytes go out from the event loop, not from the test's task: under a loaded test run that task can
+    /// wait seconds for a thread, and a server with a read or handshake timeout would close the silent connection
+    /// meanwhile (seen as "I/O on closed channel" in the admin endpoint's tests, whose read timeout is 10 s).
     private final class Collector: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
         let inbound: AsyncMessageQueue<ByteBuffer>
-        init(_ inbound: AsyncMessageQueue<ByteBuffer>) { self.inbound = inbound }
+        let firstBytes: ByteBuffer?
+        init(_ inbound: AsyncMessageQueue<ByteBuffer>, firstBytes: ByteBuffer?) {
+            self.inbound = inbound
+            self.firstBytes = firstBytes
+        }
+        func channelActive(context: ChannelHandlerContext) {
+            if let firstBytes { context.writeAndFlush(wrapOutboundOut(firstBytes), promise: nil) }
+            context.fireChannelActive()
+        }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) { inbound.push(unwrapInboundIn(data)) }
         func channelInactive(context: ChannelHandlerContext) { inbound.finish(.success(())) }
         func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
@@ -27,11 +40,14 @@ final class RawPeer: Sendable {
         self.decoderState = LockedBox((FrameDecoder(expectsPreface: false), ByteBuffer()))
     }
 
-    static func connect(port: Int) async throws -> RawPeer {
+    /// Connects; `firstBytes`, if given, are sent the moment the connection is up.
+    static func connect(port: Int, firstBytes: ByteBuffer? = nil) async throws -> RawPeer {
         let inbound = AsyncMessageQueue<ByteBuffer>()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Collector(inbound)) }
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(Collector(inbound, firstBytes: firstBytes))
+                }
             }
             .connect(host: "127.0.0.1", port: port).get()
         return RawPeer(channel: channel, inbound: inbound)
@@ -39,11 +55,10 @@ final class RawPeer: Sendable {
 
     /// Connects, sends the preface and SETTINGS, and reads the server's SETTINGS.
     static func handshake(port: Int, settings: SettingsHeader = SettingsHeader()) async throws -> RawPeer {
-        let peer = try await connect(port: port)
         var buffer = ByteBuffer()
         Preface.write(to: &buffer)
         buffer.writeFrame(.settings, header: settings, payload: NoMessage.payload)
-        try await peer.send(buffer)
+        let peer = try await connect(port: port, firstBytes: buffer)
         let first = try await peer.nextFrame()
         #expect(first?.type == .settings)
         return peer
