@@ -22,7 +22,7 @@ final class ClientCall: ClientCallStream, Sendable {
     var wasNeverProcessed: Bool { refused.load(ordering: .acquiring) }
 
     func markNeverProcessed() { refused.store(true, ordering: .releasing) }
-    /// Set once, by `complete`, before the queue's end is pushed.
+    /// Set once, by `complete`, before the queue ends; `next` answers the end with it.
     private let trailers = Mutex<Metadata>([:])
 
     /// What the connection handler keeps about a call while it runs.
