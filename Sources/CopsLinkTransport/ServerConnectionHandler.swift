@@ -36,19 +36,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var drainingAfter: UInt64?
     private var graceTimer: Scheduled<Void>?
     private var handshakeTimer: Scheduled<Void>?
-    private var idleTimer: Scheduled<Void>?
-    /// Since when the connection has had no call; nil while calls run. The idle timer checks it when it fires
-    /// instead of being cancelled and scheduled again around every call.
-    private var idleSince: NIODeadline?
+    /// Runs while the connection has no call (`ServerConfiguration.idleTimeout`); nil when there is no such limit.
+    private var idle: RestartableTimeout?
     private var keepalive: Keepalive
     private var lastPingReceived: NIODeadline?
     private var pingStrikes = 0
     private var flusher = FlushCoalescer()
-    /// Since when a frame has been partly received (its first bytes are in the decoder, the rest is missing); nil
-    /// when the decoder holds no partial frame. The frame-read timer checks it when it fires, so a connection has at
-    /// most one such timer however many frames it receives.
-    private var partialFrameSince: NIODeadline?
-    private var frameReadTimer: Scheduled<Void>?
+    /// Runs while a frame is partly received (its first bytes are buffered, the rest is missing)
+    /// (`ServerConfiguration.frameReadTimeout`); nil when there is no such limit.
+    private var frameRead: RestartableTimeout?
     /// Bytes read and written since they were last added to the metrics (once per read loop and per flush).
     private var unrecordedBytesIn = 0
     private var unrecordedBytesOut = 0
@@ -64,6 +60,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.metrics = metrics
         self.keepalive = Keepalive(configuration: configuration.keepalive)
         self.reader = FrameReader(FrameDecoder(limits: configuration.limits.frameLimits, expectsPreface: true))
+        self.idle = configuration.idleTimeout.map(RestartableTimeout.init)
+        self.frameRead = configuration.frameReadTimeout.map(RestartableTimeout.init)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -109,8 +107,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         keepalive.stop()
         graceTimer?.cancel()
         handshakeTimer?.cancel()
-        idleTimer?.cancel()
-        frameReadTimer?.cancel()
+        idle?.cancel()
+        frameRead?.cancel()
         recordBytes()
         let ended = calls.values
         calls.removeAll()
@@ -145,7 +143,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             buffer.writeFrame(.settings, header: configuration.limits.settingsHeader, payload: NoMessage.payload)
             write(buffer)
         case .frame(let frame):
-            partialFrameSince = nil
+            frameRead?.stop()
             unrecordedBytesIn += Frame.minimumEncodedSize + frame.header.readableBytes + frame.payload.readableBytes
             if phase == .awaitingSettings, frame.type != .settings {
                 return protocolViolation(.expectedSettings, "expected SETTINGS after the preface, received \(frame.type)")
@@ -195,7 +193,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             return protocolViolation(.callIDNotIncreasing, "call id \(id) is not greater than the previous call id \(lastCallID)")
         }
         lastCallID = id
-        idleSince = nil
+        idle?.stop()
         guard let header = decodeHeader(RequestHeader.self, frame) else { return }
         if let drainingAfter, id > drainingAfter {
             return reject(
@@ -424,29 +422,19 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         close()
     }
 
-    /// The connection has no call from now on: the idle clock starts, and a timer is scheduled if none is pending.
+    /// The connection has no call from now on: the idle clock starts.
     private func armIdleTimer() {
-        guard configuration.idleTimeout != nil, calls.isEmpty else { return }
-        let now = context.eventLoop.now
-        idleSince = now
-        scheduleIdleCheck(at: now + TimeAmount(configuration.idleTimeout!))
-    }
-
-    private func scheduleIdleCheck(at deadline: NIODeadline) {
-        guard idleTimer == nil else { return }
+        guard calls.isEmpty else { return }
         let loopBound = self.loopBound!
-        idleTimer = context.eventLoop.scheduleTask(deadline: deadline) { loopBound.value.idleCheck() }
+        idle?.start(on: context.eventLoop) { loopBound.value.idleCheck() }
     }
 
     private func idleCheck() {
-        idleTimer = nil
-        guard let timeout = configuration.idleTimeout, let idleSince, calls.isEmpty, phase == .active else { return }
-        let due = idleSince + TimeAmount(timeout)
-        // The event loop's clock, the one the check was scheduled on: against the system clock, a loop with a clock
-        // of its own (NIOEmbedded's virtual time, in fuzz-connection) ran this check, found the system clock short of
-        // `due` and rescheduled it at `due`, already passed on the loop: a busy loop until the system clock caught
-        // up (found by fuzz-connection as a timeout; FUZZING.md).
-        guard context.eventLoop.now >= due else { return scheduleIdleCheck(at: due) }
+        guard phase != .closing else { return }  // the handler may be gone: context and loopBound with it
+        let loopBound = self.loopBound!
+        guard let timeout = idle?.timeout,
+            idle?.fired(on: context.eventLoop, relevant: calls.isEmpty && phase == .active, { loopBound.value.idleCheck() }) == true
+        else { return }
         goAwayAndClose(.idleTimeout, .idleTimeout, "the connection was idle for \(timeout)")
     }
 
@@ -479,27 +467,20 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         goAwayAndClose(.keepaliveTimeout, .keepaliveTimeout, "no PING ACK within \(configuration.keepalive.timeout)")
     }
 
-    /// The decoder holds the first bytes of a frame whose rest has not arrived. The timer is scheduled only if none
-    /// is pending; a pending one finds the new start time when it fires.
+    /// The reader holds the first bytes of a frame whose rest has not arrived: the frame-read clock starts.
     private func partialFrameStarted() {
-        guard let timeout = configuration.frameReadTimeout, phase != .closing else { return }
-        let now = context.eventLoop.now
-        partialFrameSince = now
-        scheduleFrameReadCheck(at: now + TimeAmount(timeout))
-    }
-
-    private func scheduleFrameReadCheck(at deadline: NIODeadline) {
-        guard frameReadTimer == nil else { return }
+        guard phase != .closing else { return }
         let loopBound = self.loopBound!
-        frameReadTimer = context.eventLoop.scheduleTask(deadline: deadline) { loopBound.value.frameReadCheck() }
+        frameRead?.start(on: context.eventLoop) { loopBound.value.frameReadCheck() }
     }
 
     /// Closes the connection if the same partial frame is still incomplete a full timeout after its first bytes.
     private func frameReadCheck() {
-        frameReadTimer = nil
-        guard let timeout = configuration.frameReadTimeout, let since = partialFrameSince, phase != .closing else { return }
-        let due = since + TimeAmount(timeout)
-        guard context.eventLoop.now >= due else { return scheduleFrameReadCheck(at: due) }
+        guard phase != .closing else { return }  // the handler may be gone: context and loopBound with it
+        let loopBound = self.loopBound!
+        guard let timeout = frameRead?.timeout,
+            frameRead?.fired(on: context.eventLoop, { loopBound.value.frameReadCheck() }) == true
+        else { return }
         goAwayAndClose(.protocolError, .frameReadTimeout, "no complete frame within \(timeout) of its first bytes")
     }
 
