@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
+        // What both targets share: stopping on a broken invariant, and the corpus mode.
+        .target(name: "FuzzSupport"),
         // Bytes in through a whole server connection (frame decoder, connection handler, calls, TestService and
         // Health handlers) on an NIOAsyncTestingChannel: no crash, no leak, bounded memory, well-formed output.
         .executableTarget(
@@ -30,6 +32,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                "FuzzSupport",
             ]
         ),
         // Every message codec over protobuf-c: decode, re-encode, decode again, compare.
@@ -38,6 +41,7 @@ let package = Package(
             dependencies: [
                 .product(name: "CopsLinkCore", package: mainPackage),
                 .product(name: "CopsLinkCodecs", package: mainPackage),
+                "FuzzSupport",
             ]
         ),
     ],

@@ -5,6 +5,7 @@
 import CopsLinkCodecs
 import CopsLinkCore
 import Foundation
+import FuzzSupport
 
 private let vectorsDirectory = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -8,10 +8,7 @@
 // COPSLINK_FUZZ_MAKE_CORPUS=<dir> writes the seed corpus (see Corpus.swift) into <dir> and exits instead of fuzzing.
 import CopsLinkCodecs
 import CopsLinkCore
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import FuzzSupport
 
 /// One message type: its name and the round-trip check over it.
 struct Codec: Sendable {
@@ -77,21 +74,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 @_cdecl("LLVMFuzzerInitialize")
 public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
     precondition(Set(codecs.map(\.name)).count == codecs.count, "a message type is listed twice")
-    if let directory = getenv("COPSLINK_FUZZ_MAKE_CORPUS") {
-        writeCorpus(to: String(cString: directory))
-        exit(0)
-    }
+    writeCorpusIfAsked(writeCorpus(to:))
     return 0
-}
-
-func check(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { fail(message()) }
-}
-
-func fail(_ message: String) -> Never {
-    var line = "fuzz-codecs: \(message)\n"
-    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
-    abort()
 }
 
 func hex(_ bytes: [UInt8]) -> String {

@@ -7,6 +7,7 @@ import CopsLinkCore
 import CopsLinkServices
 import CopsLinkWire
 import Foundation
+import FuzzSupport
 import NIOCore
 
 private struct Conversation {

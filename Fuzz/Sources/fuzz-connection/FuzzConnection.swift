@@ -1,8 +1,8 @@
 // libFuzzer target: bytes from a client through a whole server connection.
 //
-// The server pipeline TCPServer installs on each accepted connection (FrameDecoder, ServerConnectionHandler) runs on
-// an NIOAsyncTestingChannel, with a router serving the conformance TestService and Health; call handlers run as
-// tasks on the channel's event loop, as in production. The input is
+// The server pipeline TCPServer installs on each accepted connection (ServerConnectionHandler, reading frames with
+// FrameReader) runs on an NIOAsyncTestingChannel, with a router serving the conformance TestService and Health; call
+// handlers run as tasks on the channel's event loop, as in production. The input is
 //
 //     byte 0   bit 0: prepend a valid preface ("COPSLINK" + u32 1) so that the fuzzer starts past the handshake
 //              bits 1-2: the stream is written in 1 + n chunks
@@ -23,13 +23,11 @@ import CopsLinkServices
 @_spi(ConnectionHarness) import CopsLinkTransport
 import CopsLinkWire
 import Dispatch
+import FuzzSupport
 import Logging
 import NIOCore
 import NIOEmbedded
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// One event loop for every input: its virtual clock only moves forward, which the server does not mind.
 let loop = NIOAsyncTestingEventLoop()
@@ -149,19 +147,6 @@ func checkFrame(_ frame: Frame) {
 
 @_cdecl("LLVMFuzzerInitialize")
 public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
-    if let directory = getenv("COPSLINK_FUZZ_MAKE_CORPUS") {
-        writeCorpus(to: String(cString: directory))
-        exit(0)
-    }
+    writeCorpusIfAsked(writeCorpus(to:))
     return 0
-}
-
-func check(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { fail(message()) }
-}
-
-func fail(_ message: String) -> Never {
-    var line = "fuzz-connection: \(message)\n"
-    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
-    abort()
 }
