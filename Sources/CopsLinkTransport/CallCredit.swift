@@ -6,7 +6,9 @@ import Synchronization
 /// Sending: a message may go out when its payload fits the window, or when the window is whole (nothing is
 /// outstanding), so that one message larger than the window never deadlocks; writers suspend otherwise.
 /// Receiving: consumed bytes are granted back in one WINDOW_UPDATE once half the window is consumed or the
-/// queue runs empty, and never after the peer has ended its stream.
+/// queue runs empty, and never after the peer has ended its stream, nor on calls that take one request message
+/// (`grantsCredit` false): their single message needs no credit (a fresh window always admits it), and granting it
+/// back would release it from the server's count of unfinished-request bytes while the call still holds it.
 ///
 /// Non-copyable and stored inline in the call object that owns it, as `MessageQueue` is: one allocation per call
 /// fewer than a class of its own.
@@ -28,12 +30,15 @@ struct CallCredit: ~Copyable, Sendable {
         var pendingGrant = 0
         var queuedInbound = 0
         var peerEnded = false
+        let grantsCredit: Bool
     }
 
     private let state: Mutex<State>
 
-    init(sendWindow: Int, receiveWindow: Int) {
-        state = Mutex(State(sendWindow: sendWindow, initialSendWindow: sendWindow, initialReceiveWindow: receiveWindow))
+    init(sendWindow: Int, receiveWindow: Int, grantsCredit: Bool = true) {
+        state = Mutex(State(
+            sendWindow: sendWindow, initialSendWindow: sendWindow, initialReceiveWindow: receiveWindow,
+            grantsCredit: grantsCredit))
     }
 
     /// Takes `size` bytes of send credit, suspending until the peer grants enough. Throws once the call is closed.
@@ -100,7 +105,7 @@ struct CallCredit: ~Copyable, Sendable {
         state.withLock { state in
             state.queuedInbound -= 1
             state.pendingGrant += size
-            guard !state.peerEnded, state.pendingGrant > 0,
+            guard state.grantsCredit, !state.peerEnded, state.pendingGrant > 0,
                 state.pendingGrant * 2 >= state.initialReceiveWindow || state.queuedInbound == 0
             else { return nil }
             defer { state.pendingGrant = 0 }

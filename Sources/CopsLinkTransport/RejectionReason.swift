@@ -30,11 +30,17 @@ public enum RejectionReason: String, CaseIterable, Sendable {
     case tooManyPings = "too_many_pings"
     case keepaliveTimeout = "keepalive_timeout"
     case idleTimeout = "idle_timeout"
+    case slowReader = "slow_reader"
+    case unauthenticatedCalls = "unauthenticated_calls"
     // Refusals at a limit
     case connectionLimit = "connection_limit"
     case shuttingDown = "shutting_down"
     case tooManyCalls = "too_many_calls"
     case draining = "draining"
+    case overloaded = "overloaded"
+    case connectionInboundBudget = "connection_inbound_budget"
+    case serverInboundBudget = "server_inbound_budget"
+    case requestIdleTimeout = "request_idle_timeout"
 
     init(_ error: WireError) {
         switch error {

@@ -12,6 +12,7 @@ final class ServerCall: ServerCallStream, Sendable {
     let requests = MessageQueue<ByteBuffer>()
     let credit: CallCredit
     private let connection: NIOLoopBound<ServerConnectionHandler>
+    private let gate: OutboundGate
     private let allocator: ByteBufferAllocator
     private let peerMaxFrameSize: Int
     private let peerMaxHeaderSize: Int
@@ -26,6 +27,13 @@ final class ServerCall: ServerCallStream, Sendable {
         var deadline: Scheduled<Void>?
         var receiveWindow: ReceiveWindow
         var clientEnded = false
+        /// Payload bytes received while the request stream is open and not granted back: what the call counts
+        /// against the connection's and the server's inbound budgets.
+        var unfinishedBytes = 0
+        /// Runs while the request stream is open on a call without a deadline (`requestIdleTimeout`).
+        var requestIdle: Scheduled<Void>?
+        /// When the client last sent something on the request stream.
+        var lastRequestActivity = NIODeadline.uptimeNanoseconds(0)
     }
 
     /// Read and written only by `ServerConnectionHandler`, on the connection's event loop: the handler is not
@@ -34,8 +42,10 @@ final class ServerCall: ServerCallStream, Sendable {
     /// copy a record out and back (whose accessor frames cost three mallocs per call).
     nonisolated(unsafe) var loop: LoopState
 
-    init(id: UInt64, connection: NIOLoopBound<ServerConnectionHandler>, allocator: ByteBufferAllocator,
-         peerLimits: PeerLimits, receiveWindow: Int, metrics: MethodMetrics? = nil) {
+    /// - Parameter singleRequest: the method takes one request message (unary, server streaming): no credit is
+    ///   granted back for it (`CallCredit`).
+    init(id: UInt64, connection: NIOLoopBound<ServerConnectionHandler>, gate: OutboundGate, allocator: ByteBufferAllocator,
+         peerLimits: PeerLimits, receiveWindow: Int, singleRequest: Bool, metrics: MethodMetrics? = nil) {
         self.id = id
         self.metrics = metrics
         if let metrics {
@@ -45,10 +55,12 @@ final class ServerCall: ServerCallStream, Sendable {
             startedAt = .uptimeNanoseconds(0)
         }
         self.connection = connection
+        self.gate = gate
         self.allocator = allocator
         self.peerMaxFrameSize = peerLimits.maxFrameSize
         self.peerMaxHeaderSize = peerLimits.maxHeaderSize
-        self.credit = CallCredit(sendWindow: peerLimits.initialWindowSize, receiveWindow: receiveWindow)
+        self.credit = CallCredit(
+            sendWindow: peerLimits.initialWindowSize, receiveWindow: receiveWindow, grantsCredit: !singleRequest)
         self.loop = LoopState(receiveWindow: ReceiveWindow(initial: receiveWindow))
     }
 
@@ -67,6 +79,7 @@ final class ServerCall: ServerCallStream, Sendable {
         let size = buffer.writeFrame(.message, callID: id, header: NoMessage.header, payload: message)
         try checkFrameSize(size)
         try await credit.acquire(size - Frame.minimumEncodedSize)
+        try await gate.waitUntilWritable()
         connection.run((id, buffer)) { $0.writeCallFrame($1.1, callID: $1.0) }
     }
 
@@ -91,7 +104,7 @@ final class ServerCall: ServerCallStream, Sendable {
         }
         metrics?.finished(code, startedAt: startedAt)
         credit.close(RPCError(code: .cancelled, message: "the call has ended"))
-        connection.run((id, buffer)) { $0.callFinished(callID: $1.0, endFrame: $1.1) }
+        connection.run((id, buffer, code)) { $0.callFinished(callID: $1.0, endFrame: $1.1, code: $1.2) }
     }
 
     /// Ends the call without an END frame (the peer cancelled or the connection is gone).

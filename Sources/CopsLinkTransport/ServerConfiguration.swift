@@ -20,6 +20,31 @@ public struct ServerConfiguration: Sendable {
     /// hold a connection and its buffer for ever). nil disables it. Default 30 s, so that a maximum-size frame (4 MiB)
     /// still arrives over a link of about 1.1 Mbit/s.
     public var frameReadTimeout: Duration? = .seconds(30)
+    /// Outbound bytes written to a connection and not yet taken by its socket, above which the connection is
+    /// unwritable: the server stops reading from it and dispatching its calls, and streaming handlers wait in `send`,
+    /// until the bytes drain below `outboundLowWaterMark`. A client that sends and never reads therefore holds at
+    /// most this much of the server's output, plus the answers of the calls already running. Default 256 KiB.
+    public var outboundHighWaterMark = 256 << 10
+    /// See `outboundHighWaterMark`. Default 64 KiB.
+    public var outboundLowWaterMark = 64 << 10
+    /// A connection that stays unwritable this long (its client reads nothing of what the server sent) gets GOAWAY
+    /// ENHANCE_YOUR_CALM and is closed; nil keeps it. Default 30 s.
+    public var unwritableTimeout: Duration? = .seconds(30)
+    /// Payload bytes a connection may hold in calls whose request stream is still open (received, END_STREAM not
+    /// yet received, not yet granted back to the client). The call whose message would pass it ends
+    /// RESOURCE_EXHAUSTED. Default 8 MiB: two messages of the maximum frame size.
+    public var maxUnfinishedRequestBytesPerConnection = 8 << 20
+    /// The server-wide budget of inbound bytes held between reads (`InboundMemoryBudget`): partial frames in
+    /// connection readers and the unfinished requests of every connection. Past it new calls get RESOURCE_EXHAUSTED,
+    /// new connections GOAWAY REFUSED, and connections that would buffer a partial frame stop reading until bytes are
+    /// released. Default 64 MiB.
+    public var maxBufferedInboundBytes = 64 << 20
+    /// A call without a deadline whose client sends nothing on the request stream (no message, no END_STREAM) for
+    /// this long ends DEADLINE_EXCEEDED, releasing what it holds; nil lets such a call wait for ever. Default 30 s.
+    public var requestIdleTimeout: Duration? = .seconds(30)
+    /// UNAUTHENTICATED answers on one connection after which the server sends GOAWAY ENHANCE_YOUR_CALM and closes
+    /// it: guessing keys costs a new connection each few tries. Default 3.
+    public var maxUnauthenticatedCalls = 3
     /// How long in-flight calls may run after a graceful shutdown begins. Default 10 s.
     public var shutdownGracePeriod: Duration = .seconds(10)
     /// Run each call's handler task on its connection's event loop, starting it at once inside the read that opened

@@ -22,6 +22,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private let refusal: RejectionReason?
     private let logger: Logger
     private let metrics: ServerMetrics?
+    private let budget: InboundMemoryBudget
+    /// Holds back the calls' writers while the connection is unwritable.
+    private let gate = OutboundGate()
 
     private var context: ChannelHandlerContext!
     private var loopBound: NIOLoopBound<ServerConnectionHandler>!
@@ -49,10 +52,29 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var unrecordedBytesIn = 0
     private var unrecordedBytesOut = 0
 
+    /// Reading stops while the peer is not reading what the server wrote (outbound above the high-water mark: no
+    /// frame is decoded, so no call is dispatched) or while the server's inbound budget is spent and the reader holds
+    /// a partial frame. A `read` asked for meanwhile is held back until both are over.
+    private var pausedForOutbound = false
+    private var pausedForMemory = false
+    private var readHeldBack = false
+    /// Runs while the connection is unwritable (`ServerConfiguration.unwritableTimeout`).
+    private var unwritable: RestartableTimeout?
+    /// Checks now and then whether the budget has room again, while reading is paused for memory.
+    private var memoryRetry: Scheduled<Void>?
+    /// Reader bytes counted in the server's budget.
+    private var countedReaderBytes = 0
+    /// Sum of the calls' `unfinishedBytes`.
+    private var unfinishedRequestBytes = 0
+    private var unauthenticatedCalls = 0
+    /// Refusals at a budget already logged on this connection: one line each, not one per call.
+    private var loggedRefusals: Set<RejectionReason> = []
+
     init(
         dispatcher: CallDispatcher, configuration: ServerConfiguration, refusal: RejectionReason?, logger: Logger,
-        metrics: ServerMetrics? = nil
+        metrics: ServerMetrics? = nil, budget: InboundMemoryBudget
     ) {
+        self.budget = budget
         self.dispatcher = dispatcher
         self.configuration = configuration
         self.refusal = refusal
@@ -62,6 +84,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.reader = FrameReader(FrameDecoder(limits: configuration.limits.frameLimits, expectsPreface: true))
         self.idle = configuration.idleTimeout.map(RestartableTimeout.init)
         self.frameRead = configuration.frameReadTimeout.map(RestartableTimeout.init)
+        self.unwritable = configuration.unwritableTimeout.map(RestartableTimeout.init)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -86,8 +109,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         if let refusal {
-            let message = refusal == .shuttingDown
-                ? "the server is shutting down" : "the server is at its limit of \(configuration.maxConnections) connections"
+            let message = switch refusal {
+            case .shuttingDown: "the server is shutting down"
+            case .overloaded:
+                "the server is over its inbound memory budget of \(budget.limit) bytes; retry later or on another server"
+            default: "the server is at its limit of \(configuration.maxConnections) connections"
+            }
             goAwayAndClose(.refused, refusal, message)
         } else {
             if let warning = configuration.connectionWarning {
@@ -109,14 +136,21 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         handshakeTimer?.cancel()
         idle?.cancel()
         frameRead?.cancel()
+        unwritable?.cancel()
+        memoryRetry?.cancel()
         recordBytes()
         let ended = calls.values
         calls.removeAll()
+        let error = RPCError(code: .unavailable, message: "the connection closed before the call finished")
+        gate.close(error)
         for call in ended {
-            call.loop.deadline?.cancel()
-            call.abandon(RPCError(code: .unavailable, message: "the connection closed before the call finished"))
+            stopTimers(of: call)
+            releaseUnfinished(call)
+            call.abandon(error)
             call.loop.task?.cancel()
         }
+        budget.adjust(by: -countedReaderBytes)
+        countedReaderBytes = 0
         context.fireChannelInactive()
     }
 
@@ -126,12 +160,87 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard phase != .closing else { return }
         flusher.readStarted()
         reader.append(unwrapInboundIn(data))
+        decodeBuffered()
+    }
+
+    /// Handles the frames the reader holds, unless the connection is unwritable: then they wait, undecoded, until
+    /// it drains (no new call is dispatched for a peer that does not read its answers).
+    private func decodeBuffered() {
         do {
-            while phase != .closing, let inbound = try reader.next() { receive(inbound) }
+            while phase != .closing, !pausedForOutbound, let inbound = try reader.next() { receive(inbound) }
         } catch {
             return wireErrorCaught(error)
         }
-        if phase != .closing, reader.startedPartialFrame() { partialFrameStarted() }
+        guard phase != .closing else { return }
+        countReaderBytes()
+        // Complete frames held back while unwritable are not a frame the peer is slow to send.
+        if !pausedForOutbound, reader.startedPartialFrame() { partialFrameStarted() }
+    }
+
+    /// Brings the reader's bytes into the server's budget; a partial frame while the budget is spent stops reading.
+    private func countReaderBytes() {
+        let buffered = reader.bufferedBytes
+        budget.adjust(by: buffered - countedReaderBytes)
+        countedReaderBytes = buffered
+        if buffered > 0, !pausedForMemory, budget.isExhausted {
+            pausedForMemory = true
+            logRefusal(.serverInboundBudget, "reading paused: the server is over its inbound memory budget of \(budget.limit) bytes")
+            scheduleMemoryRetry()
+        }
+    }
+
+    private func scheduleMemoryRetry() {
+        let loopBound = self.loopBound!
+        memoryRetry = context.eventLoop.scheduleTask(in: .milliseconds(50)) { loopBound.value.memoryRetryFired() }
+    }
+
+    private func memoryRetryFired() {
+        memoryRetry = nil
+        guard phase != .closing else { return }
+        if budget.isExhausted, reader.bufferedBytes > 0 { return scheduleMemoryRetry() }
+        pausedForMemory = false
+        resumeReading()
+    }
+
+    /// Asks for the read held back, once nothing pauses reading.
+    private func resumeReading() {
+        guard !pausedForOutbound, !pausedForMemory, readHeldBack, phase != .closing else { return }
+        readHeldBack = false
+        context.read()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        guard !pausedForOutbound, !pausedForMemory else {
+            readHeldBack = true
+            return
+        }
+        context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        let writable = context.channel.isWritable
+        defer { context.fireChannelWritabilityChanged() }
+        guard writable == pausedForOutbound, phase != .closing else { return }
+        pausedForOutbound = !writable
+        gate.setWritable(writable)
+        if writable {
+            unwritable?.stop()
+            decodeBuffered()
+            resumeReading()
+        } else {
+            let loopBound = self.loopBound!
+            unwritable?.start(on: context.eventLoop) { loopBound.value.unwritableCheck() }
+        }
+    }
+
+    /// Closes the connection if it is still unwritable a full timeout after it became so.
+    private func unwritableCheck() {
+        guard phase != .closing else { return }
+        let loopBound = self.loopBound!
+        guard let timeout = unwritable?.timeout,
+            unwritable?.fired(on: context.eventLoop, relevant: pausedForOutbound, { loopBound.value.unwritableCheck() }) == true
+        else { return }
+        goAwayAndClose(.enhanceYourCalm, .slowReader, "the client left the server's answers unread for \(timeout)")
     }
 
     private func receive(_ inbound: InboundFrame) {
@@ -205,6 +314,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 code: .resourceExhausted,
                 message: "too many concurrent calls: this server allows \(configuration.limits.maxConcurrentCalls) per connection"))
         }
+        if budget.isExhausted {
+            return reject(id, path: header.method, limit: .serverInboundBudget, serverBudgetError)
+        }
         do {
             try header.metadata.validate()
         } catch {
@@ -213,22 +325,32 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard let route = dispatcher.router.route(forPath: header.method) else {
             return reject(id, path: header.method, dispatcher.router.unimplementedError(forPath: header.method))
         }
+        let carriesMessage = frame.flags.contains(.hasMessage)
+        let endsStream = frame.flags.contains(.endStream)
+        if carriesMessage, !endsStream, let (limit, error) = unfinishedBytesRefusal(adding: frame.payload.readableBytes) {
+            return reject(id, path: header.method, limit: limit, error)
+        }
 
         let call = ServerCall(
-            id: id, connection: loopBound, allocator: context.channel.allocator, peerLimits: peerLimits,
-            receiveWindow: configuration.limits.initialWindowSize, metrics: metrics?.method(forPath: header.method))
-        if frame.flags.contains(.hasMessage) {
-            guard call.loop.receiveWindow.receive(frame.payload.readableBytes) else {
-                return protocolViolation(
-                    .flowControlWindowExceeded, "call \(id) sent \(frame.payload.readableBytes) bytes, more than its flow-control window")
-            }
+            id: id, connection: loopBound, gate: gate, allocator: context.channel.allocator, peerLimits: peerLimits,
+            receiveWindow: configuration.limits.initialWindowSize,
+            singleRequest: route.kind == .unary || route.kind == .serverStreaming, metrics: metrics?.method(forPath: header.method))
+        if carriesMessage {
+            // A fresh call's window admits any first message (§11): no check needed.
+            _ = call.loop.receiveWindow.receive(frame.payload.readableBytes)
             call.credit.inboundQueued()
-            call.requests.push(frame.payload)
+            call.requests.push(endsStream ? frame.payload : hold(frame.payload, in: call))
         }
-        if frame.flags.contains(.endStream) {
+        if endsStream {
             call.loop.clientEnded = true
             call.credit.peerEndedStream()
             call.requests.finish(.success(()))
+        } else if header.timeoutMicros == 0, let timeout = configuration.requestIdleTimeout {
+            call.loop.lastRequestActivity = context.eventLoop.now
+            let loopBound = self.loopBound!
+            call.loop.requestIdle = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+                loopBound.value.requestIdleCheck(callID: id)
+            }
         }
         var deadline: ContinuousClock.Instant?
         if header.timeoutMicros > 0 {
@@ -263,21 +385,108 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard !call.loop.clientEnded else {
             return protocolViolation(.messageAfterEndStream, "MESSAGE on call \(id) after the client ended its stream")
         }
+        let endsStream = frame.flags.contains(.endStream)
         if frame.flags.contains(.hasMessage) {
             guard call.loop.receiveWindow.receive(frame.payload.readableBytes) else {
                 return protocolViolation(
                     .flowControlWindowExceeded, "call \(id) sent \(frame.payload.readableBytes) bytes, more than its flow-control window")
             }
+            if !endsStream, let (limit, error) = unfinishedBytesRefusal(adding: frame.payload.readableBytes) {
+                return refuse(call, limit: limit, error)
+            }
             call.credit.inboundQueued()
-            call.requests.push(frame.payload)
-        } else if !frame.flags.contains(.endStream) {
+            call.requests.push(endsStream ? frame.payload : hold(frame.payload, in: call))
+        } else if !endsStream {
             return protocolViolation(.messageWithoutFlags, "MESSAGE on call \(id) carries neither a message nor END_STREAM")
         }
-        if frame.flags.contains(.endStream) {
+        if endsStream {
             call.loop.clientEnded = true
+            call.loop.requestIdle?.cancel()
+            call.loop.requestIdle = nil
+            releaseUnfinished(call)
             call.credit.peerEndedStream()
             call.requests.finish(.success(()))
+        } else if call.loop.requestIdle != nil {
+            call.loop.lastRequestActivity = context.eventLoop.now
         }
+    }
+
+    // MARK: Inbound budgets
+
+    private var serverBudgetError: RPCError {
+        RPCError(
+            code: .resourceExhausted,
+            message: "the server is over its inbound memory budget of \(budget.limit) bytes; retry later or on another server")
+    }
+
+    /// Why a message of `size` bytes on an open request stream may not be held, if it may not.
+    private func unfinishedBytesRefusal(adding size: Int) -> (RejectionReason, RPCError)? {
+        if budget.isExhausted { return (.serverInboundBudget, serverBudgetError) }
+        let limit = configuration.maxUnfinishedRequestBytesPerConnection
+        guard unfinishedRequestBytes + size > limit else { return nil }
+        return (.connectionInboundBudget, RPCError(
+            code: .resourceExhausted,
+            message: "the connection holds \(unfinishedRequestBytes) bytes of unfinished requests; \(size) more would pass its limit of \(limit)"))
+    }
+
+    /// Counts a message that arrived on an open request stream, and returns it in storage of its own when it is a
+    /// small slice of a large read (the slice would keep the whole read alive while the call waits).
+    private func hold(_ payload: ByteBuffer, in call: ServerCall) -> ByteBuffer {
+        let size = payload.readableBytes
+        call.loop.unfinishedBytes += size
+        unfinishedRequestBytes += size
+        budget.adjust(by: size)
+        guard payload.storageCapacity > 2 * size + 4096 else { return payload }
+        var copy = context.channel.allocator.buffer(capacity: size)
+        copy.writeImmutableBuffer(payload)
+        return copy
+    }
+
+    /// Stops counting `size` bytes of the call's (all of them by default): granted back, END_STREAM, or the end.
+    private func releaseUnfinished(_ call: ServerCall, upTo size: Int = .max) {
+        let released = min(size, call.loop.unfinishedBytes)
+        guard released > 0 else { return }
+        call.loop.unfinishedBytes -= released
+        unfinishedRequestBytes -= released
+        budget.adjust(by: -released)
+    }
+
+    /// Ends a running call at a limit: END with `error`, and the handler cancelled.
+    private func refuse(_ call: ServerCall, limit: RejectionReason, _ error: RPCError) {
+        metrics?.rejected(limit)
+        logRefusal(limit, error.message)
+        call.finish(.failure(error))  // on this loop: `callFinished` runs now and forgets the call
+        call.requests.finish(.failure(error))
+        call.loop.task?.cancel()
+    }
+
+    /// Logs the first refusal of each kind on this connection; later ones are only counted (metrics).
+    private func logRefusal(_ reason: RejectionReason, _ message: String) {
+        guard loggedRefusals.insert(reason).inserted else { return }
+        logger.info(
+            "refused at a limit", metadata: ["peer": "\(peer)", "rejection": "\(reason.rawValue)", "reason": "\(message)"])
+    }
+
+    /// Ends a call whose client has sent nothing on its open request stream for `requestIdleTimeout`.
+    private func requestIdleCheck(callID: UInt64) {
+        guard phase != .closing, let call = calls[callID], !call.loop.clientEnded,
+            let timeout = configuration.requestIdleTimeout
+        else { return }
+        call.loop.requestIdle = nil
+        let due = call.loop.lastRequestActivity + TimeAmount(timeout)
+        guard context.eventLoop.now >= due else {
+            let loopBound = self.loopBound!
+            call.loop.requestIdle = context.eventLoop.scheduleTask(deadline: due) { loopBound.value.requestIdleCheck(callID: callID) }
+            return
+        }
+        refuse(call, limit: .requestIdleTimeout, RPCError(
+            code: .deadlineExceeded, message: "the client sent nothing on the call's request stream for \(timeout)"))
+    }
+
+    private func stopTimers(of call: ServerCall) {
+        call.loop.deadline?.cancel()
+        call.loop.requestIdle?.cancel()
+        call.loop.requestIdle = nil
     }
 
     private func handleCancel(_ frame: Frame) {
@@ -288,7 +497,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             }
             return
         }
-        call.loop.deadline?.cancel()
+        stopTimers(of: call)
+        releaseUnfinished(call)
         call.abandon(RPCError(code: .cancelled, message: "the client cancelled the call"))
         call.loop.task?.cancel()
         closeIfDrained()
@@ -361,15 +571,24 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         write(buffer)
     }
 
-    func callFinished(callID: UInt64, endFrame: ByteBuffer) {
+    func callFinished(callID: UInt64, endFrame: ByteBuffer, code: StatusCode) {
         guard let call = calls.removeValue(forKey: callID) else { return }
-        call.loop.deadline?.cancel()
+        stopTimers(of: call)
+        releaseUnfinished(call)
         write(endFrame)
+        if code == .unauthenticated, configuration.maxUnauthenticatedCalls > 0 {
+            unauthenticatedCalls += 1
+            if unauthenticatedCalls >= configuration.maxUnauthenticatedCalls {
+                return goAwayAndClose(
+                    .enhanceYourCalm, .unauthenticatedCalls, "too many unauthenticated calls: \(unauthenticatedCalls)")
+            }
+        }
         closeIfDrained()
     }
 
     func grantCredit(callID: UInt64, increment: Int) {
         guard let call = calls[callID], !call.loop.clientEnded else { return }
+        releaseUnfinished(call, upTo: increment)
         call.loop.receiveWindow.granted(increment)
         var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize + 8)
         buffer.writeFrame(.windowUpdate, callID: callID, header: WindowUpdateHeader(increment: UInt32(increment)), payload: NoMessage.payload)

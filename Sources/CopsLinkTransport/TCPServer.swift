@@ -16,6 +16,8 @@ public final class TCPServer: Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let metrics: ServerMetrics?
+    /// Inbound bytes held by all connections (`ServerConfiguration.maxBufferedInboundBytes`).
+    public let inboundBudget: InboundMemoryBudget
     private let state = Mutex(State())
 
     private struct State {
@@ -36,6 +38,7 @@ public final class TCPServer: Sendable {
         self.group = group
         self.logger = logger
         self.metrics = metricsFactory.map { ServerMetrics(router: router, factory: $0) }
+        self.inboundBudget = InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)
     }
 
     /// Starts a server, runs `body`, then shuts the server down gracefully.
@@ -76,16 +79,17 @@ public final class TCPServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try Self.installConnectionHandlers(
                         on: channel, configuration: self.configuration, dispatcher: self.dispatcher,
-                        refusal: self.admit(channel), logger: self.logger, tlsContext: tlsContext, metrics: self.metrics)
+                        refusal: self.admit(channel), logger: self.logger, tlsContext: tlsContext, metrics: self.metrics,
+                        budget: self.inboundBudget)
                 }
             }
         let listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
         state.withLock { $0.listener = listener }
     }
 
-    /// Installs the server side of one connection on `channel`: TLS (given a context), the frame decoder (expecting
-    /// the preface) and the connection handler, exactly as the listener does for each accepted connection. Call it on
-    /// the channel's event loop, before the channel becomes active.
+    /// Installs the server side of one connection on `channel`: the outbound water marks, TLS (given a context) and
+    /// the connection handler, exactly as the listener does for each accepted connection. Call it on the channel's
+    /// event loop, before the channel becomes active. `budget` is the server's (a fresh one by default).
     ///
     /// The listener is the only production caller. It is exposed (as SPI) for harnesses that drive a server connection
     /// without sockets, such as the libFuzzer target `fuzz-connection` in `Fuzz/`, which installs it on a
@@ -93,12 +97,16 @@ public final class TCPServer: Sendable {
     @_spi(ConnectionHarness)
     public static func installConnectionHandlers(
         on channel: any Channel, configuration: ServerConfiguration, dispatcher: CallDispatcher, refusal: RejectionReason? = nil,
-        logger: Logger, tlsContext: NIOSSLContext? = nil, metrics: ServerMetrics? = nil
+        logger: Logger, tlsContext: NIOSSLContext? = nil, metrics: ServerMetrics? = nil, budget: InboundMemoryBudget? = nil
     ) throws {
+        try channel.syncOptions?.setOption(
+            .writeBufferWaterMark,
+            value: .init(low: configuration.outboundLowWaterMark, high: configuration.outboundHighWaterMark))
         let sync = channel.pipeline.syncOperations
         if let tlsContext { try sync.addHandler(NIOSSLServerHandler(context: tlsContext)) }
         try sync.addHandler(ServerConnectionHandler(
-            dispatcher: dispatcher, configuration: configuration, refusal: refusal, logger: logger, metrics: metrics))
+            dispatcher: dispatcher, configuration: configuration, refusal: refusal, logger: logger, metrics: metrics,
+            budget: budget ?? InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)))
     }
 
     /// Registers a new connection; returns why it is refused, if it is.
@@ -107,6 +115,7 @@ public final class TCPServer: Sendable {
         let refusal: RejectionReason? = state.withLock { state in
             if state.shuttingDown { return .shuttingDown }
             guard state.connections.count < configuration.maxConnections else { return .connectionLimit }
+            if inboundBudget.isExhausted { return .overloaded }
             state.connections[id] = channel
             return nil
         }
