@@ -218,6 +218,17 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The server connection's rules on an NIOAsyncTestingChannel with a manual clock: no sockets, no sleeps.
+        .testTarget(
+            name: "CopsLinkTransportTests",
+            dependencies: [
+                "CopsLinkCore", "CopsLinkCodecs", "CopsLinkWire", "CopsLinkTransport", "CopsLinkServices",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "CopsLinkAccountsTests",
             dependencies: [

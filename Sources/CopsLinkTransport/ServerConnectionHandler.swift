@@ -149,8 +149,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             call.abandon(error)
             call.loop.task?.cancel()
         }
-        budget.adjust(by: -countedReaderBytes)
-        countedReaderBytes = 0
+        uncountReaderBytes()
         context.fireChannelInactive()
     }
 
@@ -167,7 +166,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// it drains (no new call is dispatched for a peer that does not read its answers).
     private func decodeBuffered() {
         do {
-            while phase != .closing, !pausedForOutbound, let inbound = try reader.next() { receive(inbound) }
+            while phase != .closing, !pausedForOutbound, let inbound = try reader.next() {
+                // The partial frame counted after the last read is complete now: it is being handled, not held.
+                if countedReaderBytes > 0 { uncountReaderBytes() }
+                receive(inbound)
+            }
         } catch {
             return wireErrorCaught(error)
         }
@@ -187,6 +190,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             logRefusal(.serverInboundBudget, "reading paused: the server is over its inbound memory budget of \(budget.limit) bytes")
             scheduleMemoryRetry()
         }
+    }
+
+    private func uncountReaderBytes() {
+        budget.adjust(by: -countedReaderBytes)
+        countedReaderBytes = 0
     }
 
     private func scheduleMemoryRetry() {

@@ -1,0 +1,79 @@
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkServices
+import CopsLinkTransport
+import CopsLinkWire
+import NIOCore
+import NIOEmbedded
+import Testing
+
+/// A client that sends and never reads: the server must stop taking its calls, not queue their answers.
+@Suite("Outbound backpressure", .serialized)
+struct OutboundBackpressureTests {
+    @Test func whileUnwritableNoCallIsDispatchedAndNoReadIsAskedFor() async throws {
+        let harness = try await ServerConnectionHarness()
+        try await harness.handshake()
+        try await harness.setWritable(false)
+        var bytes = ByteBuffer()
+        var ids: [UInt64] = []
+        for _ in 0..<3 {
+            let id = harness.callID()
+            ids.append(id)
+            var request = harness.request(id, TestService.Method.emptyCall.path, EmptyMessage())
+            bytes.writeBuffer(&request)
+        }
+        try await harness.send(bytes)
+        #expect(try await harness.frames().isEmpty, "calls were dispatched while the connection was unwritable")
+        let readsBefore = harness.reads.count
+        try await harness.requestRead()
+        #expect(harness.reads.count == readsBefore, "a read reached the socket while the connection was unwritable")
+
+        try await harness.setWritable(true)
+        let ends = try ServerConnectionHarness.ends(try await harness.frames())
+        #expect(Set(ends.keys) == Set(ids))
+        #expect(ends.values.allSatisfy { $0.statusCode == 0 })
+        #expect(harness.reads.count == readsBefore + 1, "the read held back was not asked for once writable")
+        await harness.close()
+    }
+
+    @Test func streamingSendsWaitWhileUnwritable() async throws {
+        let harness = try await ServerConnectionHarness()
+        try await harness.handshake()
+        let id = harness.callID()
+        try await harness.send(harness.request(id, ServerConnectionHarness.gatedStream.path, EmptyMessage()))
+        #expect(try await harness.frames().filter { $0.type == .message }.count == 1)
+
+        try await harness.setWritable(false)
+        await StreamRelease.shared.release()
+        await harness.settle()
+        #expect(try await harness.frames().isEmpty, "the handler wrote while the connection was unwritable")
+
+        try await harness.setWritable(true)
+        let frames = try await harness.frames()
+        #expect(frames.filter { $0.type == .message }.count == 4)
+        #expect(try ServerConnectionHarness.ends(frames)[id]?.statusCode == 0)
+        await harness.close()
+    }
+
+    @Test func aConnectionUnwritableForTheTimeoutGetsGoAway() async throws {
+        var configuration = ServerConfiguration()
+        configuration.unwritableTimeout = .seconds(30)
+        let harness = try await ServerConnectionHarness(configuration: configuration)
+        try await harness.handshake()
+
+        // Writable again in time: nothing happens, and the clock starts over the next time.
+        try await harness.setWritable(false)
+        await harness.advance(by: .seconds(20))
+        try await harness.setWritable(true)
+        try await harness.setWritable(false)
+        await harness.advance(by: .seconds(20))
+        #expect(try await harness.frames().isEmpty)
+        #expect(harness.channel.isActive)
+
+        await harness.advance(by: .seconds(11))
+        let goAway = try #require(try ServerConnectionHarness.goAway(try await harness.frames()))
+        #expect(goAway.code == .enhanceYourCalm)
+        #expect(goAway.message == "the client left the server's answers unread for 30.0 seconds")
+        #expect(!harness.channel.isActive)
+    }
+}

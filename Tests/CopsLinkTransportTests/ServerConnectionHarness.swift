@@ -1,0 +1,190 @@
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkServices
+@_spi(ConnectionHarness) import CopsLinkTransport
+import CopsLinkWire
+import Logging
+import NIOCore
+import NIOEmbedded
+
+/// One server connection on an `NIOAsyncTestingChannel`, installed exactly as the listener installs it, with a
+/// virtual clock: a test writes a client's bytes, runs the loop, moves time, and reads the frames the server wrote.
+final class ServerConnectionHarness {
+    let loop = NIOAsyncTestingEventLoop()
+    let channel: NIOAsyncTestingChannel
+    let budget: InboundMemoryBudget
+    /// Reads the server asked the channel for (it holds them back while paused).
+    let reads: ReadCounter
+    private var decoder = FrameDecoder(
+        limits: FrameLimits(maxFrameSize: Int(UInt32.max), maxHeaderSize: Int(UInt32.max)), expectsPreface: false)
+    private var received = ByteBuffer()
+    private var nextCallID: UInt64 = 1
+
+    /// Methods of the conformance service, Health, and `/test.Auth/Deny`, which answers UNAUTHENTICATED.
+    static let dispatcher: CallDispatcher = {
+        var router = RPCRouter()
+        ConformanceService().registerMethods(with: &router)
+        HealthService(services: router.services + [Health.serviceName]).registerMethods(with: &router)
+        router.registerUnary(MethodDescriptor(service: "test.Auth", method: "Deny")) { (_: EmptyMessage, _) -> ServerResponse<EmptyMessage> in
+            throw RPCError(code: .unauthenticated, message: "no key")
+        }
+        router.registerServerStreaming(ServerConnectionHarness.gatedStream) { (_: EmptyMessage, writer: ResponseWriter<EmptyMessage>, _) in
+            try await writer.write(EmptyMessage())
+            await StreamRelease.shared.wait()
+            for _ in 0..<4 { try await writer.write(EmptyMessage()) }
+            return [:]
+        }
+        return CallDispatcher(router: router)
+    }()
+
+    /// Writes one message, waits for `StreamRelease.shared.release()`, then writes four more.
+    static let gatedStream = MethodDescriptor(service: "test.Stream", method: "Gated")
+
+    init(configuration: ServerConfiguration = ServerConfiguration(), budget: InboundMemoryBudget? = nil) async throws {
+        channel = NIOAsyncTestingChannel(loop: loop)
+        let budget = budget ?? InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)
+        self.budget = budget
+        let reads = ReadCounter()
+        self.reads = reads
+        let channel = self.channel
+        try await loop.executeInContext {
+            try channel.pipeline.syncOperations.addHandler(reads)
+            try TCPServer.installConnectionHandlers(
+                on: channel, configuration: configuration, dispatcher: Self.dispatcher,
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), budget: budget)
+        }
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40_000))
+    }
+
+    /// Preface and SETTINGS; returns once the server's SETTINGS and its ACK are read.
+    func handshake() async throws {
+        var bytes = ByteBuffer()
+        Preface.write(to: &bytes)
+        bytes.writeFrame(.settings, header: SettingsHeader(), payload: NoMessage.payload)
+        try await send(bytes)
+        let frames = try await frames()
+        precondition(frames.map(\.type) == [.settings, .settings], "handshake: \(frames.map(\.type))")
+    }
+
+    /// Writes `bytes` as one read and lets the loop run what it started.
+    func send(_ bytes: ByteBuffer) async throws {
+        try await channel.writeInbound(bytes)
+        await settle()
+    }
+
+    /// Runs the loop and the tasks it woke until nothing moves.
+    func settle() async {
+        for _ in 0..<8 {
+            await loop.run()
+            await Task.yield()
+        }
+    }
+
+    func advance(by amount: TimeAmount) async {
+        await loop.advanceTime(by: amount)
+        await settle()
+    }
+
+    /// A new call id, increasing.
+    func callID() -> UInt64 {
+        defer { nextCallID += 1 }
+        return nextCallID
+    }
+
+    /// The bytes of a REQUEST frame.
+    func request(
+        _ id: UInt64, _ path: String, _ message: (some RPCMessage)?, endStream: Bool = true, timeoutMicros: UInt64 = 0,
+        metadata: Metadata = [:]
+    ) -> ByteBuffer {
+        var bytes = ByteBuffer()
+        bytes.writeFrame(
+            .request, flags: endStream ? .endStream : [], callID: id,
+            header: RequestHeader(method: path, timeoutMicros: timeoutMicros, metadata: metadata), payload: message)
+        return bytes
+    }
+
+    /// Every frame the server has written since the last call (whole frames; a partial one stays for later).
+    func frames() async throws -> [Frame] {
+        while let next = try await channel.readOutbound(as: ByteBuffer.self) {
+            var next = next
+            received.writeBuffer(&next)
+        }
+        var frames: [Frame] = []
+        while case .frame(let frame)? = try decoder.decodeNext(&received) { frames.append(frame) }
+        received.discardReadBytes()
+        return frames
+    }
+
+    /// The status of every END among `frames`, by call id.
+    static func ends(_ frames: [Frame]) throws -> [UInt64: EndHeader] {
+        var ends: [UInt64: EndHeader] = [:]
+        for frame in frames where frame.type == .end {
+            ends[frame.callID] = try frame.header.readableBytesView.withUnsafeBytes { try EndHeader(serializedBytes: $0) }
+        }
+        return ends
+    }
+
+    static func goAway(_ frames: [Frame]) throws -> GoAwayHeader? {
+        guard let frame = frames.last(where: { $0.type == .goAway }) else { return nil }
+        return try frame.header.readableBytesView.withUnsafeBytes { try GoAwayHeader(serializedBytes: $0) }
+    }
+
+    /// Makes the channel unwritable or writable again, as NIO does when outbound bytes pass the water marks.
+    func setWritable(_ writable: Bool) async throws {
+        let channel = self.channel
+        try await loop.executeInContext {
+            channel.isWritable = writable
+            channel.pipeline.fireChannelWritabilityChanged()
+        }
+        await settle()
+    }
+
+    /// Asks the pipeline for a read, as NIO does after every read loop with autoRead on.
+    func requestRead() async throws {
+        let channel = self.channel
+        try await loop.executeInContext { channel.read() }
+        await settle()
+    }
+
+    func close() async {
+        _ = try? await channel.close()
+        await settle()
+    }
+}
+
+/// Counts the reads that reach the socket end of the pipeline (the server holds them back while paused).
+final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
+    // @unchecked: touched only on the channel's event loop (the embedded loop of one test) and read by the test
+    // after running that loop.
+    typealias OutboundIn = ByteBuffer
+    private(set) var count = 0
+
+    func read(context: ChannelHandlerContext) {
+        count += 1
+        context.read()
+    }
+}
+
+/// Lets the gated stream's handler go on when the test says so.
+actor StreamRelease {
+    static let shared = StreamRelease()
+    private var waiter: CheckedContinuation<Void, Never>?
+    private var released = false
+
+    func wait() async {
+        if released {
+            released = false
+            return
+        }
+        await withCheckedContinuation { waiter = $0 }
+    }
+
+    func release() {
+        if let waiter {
+            self.waiter = nil
+            waiter.resume()
+        } else {
+            released = true
+        }
+    }
+}
