@@ -63,6 +63,20 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Initial per-call flow-control window in bytes.") var initialWindowSize = 256 << 10
     @Option(help: "Seconds in-flight calls may run after shutdown begins.") var gracePeriod = 10.0
     @Option(help: "Seconds a frame may take to arrive once its first bytes have; 0 disables the limit.") var frameReadTimeout = 30.0
+    @Option(help: "Outbound bytes waiting for a connection's socket above which the server stops reading from it and its streaming handlers wait.")
+    var outboundHighWater = 256 << 10
+    @Option(help: "Outbound bytes below which a connection paused at --outbound-high-water is read again.")
+    var outboundLowWater = 64 << 10
+    @Option(help: "Seconds a connection may stay above --outbound-high-water (its client reading nothing) before GOAWAY ENHANCE_YOUR_CALM; 0 disables.")
+    var unwritableTimeout = 30.0
+    @Option(help: "Bytes of messages a connection may hold in calls whose request stream is still open; the call passing it gets RESOURCE_EXHAUSTED.")
+    var maxConnectionInbound = 8 << 20
+    @Option(help: "Server-wide bytes of partial frames and unfinished requests; past it new calls get RESOURCE_EXHAUSTED and new connections GOAWAY REFUSED.")
+    var maxInboundMemory = 64 << 20
+    @Option(help: "Seconds a call without a deadline may send nothing on its open request stream before it ends DEADLINE_EXCEEDED; 0 disables.")
+    var requestTimeout = 30.0
+    @Option(help: "UNAUTHENTICATED answers on one connection after which it gets GOAWAY ENHANCE_YOUR_CALM and is closed; 0 disables.")
+    var maxUnauthenticatedCalls = 3
     @Flag(inversion: .prefixedNo, help: "Run call handlers on their connection's event loop (no thread switch per call).")
     var handlersOnEventLoop = true
 
@@ -74,13 +88,29 @@ struct ServeCommand: AsyncParsableCommand {
 
         var configuration = ServerConfiguration(host: host, port: port)
         configuration.maxConnections = maxConnections
+        if let descriptors = FileDescriptorLimit.raiseToHardLimit() {
+            let allowed = FileDescriptorLimit.connections(allowedBy: descriptors)
+            if maxConnections > allowed {
+                logger.warning(
+                    "--max-connections \(maxConnections) exceeds what the open-file limit allows; serving at most \(allowed)",
+                    metadata: ["open_file_limit": "\(descriptors)"])
+                configuration.maxConnections = allowed
+            }
+        }
+        configuration.outboundHighWaterMark = outboundHighWater
+        configuration.outboundLowWaterMark = outboundLowWater
+        configuration.unwritableTimeout = Self.duration(seconds: unwritableTimeout)
+        configuration.maxUnfinishedRequestBytesPerConnection = maxConnectionInbound
+        configuration.maxBufferedInboundBytes = maxInboundMemory
+        configuration.requestIdleTimeout = Self.duration(seconds: requestTimeout)
+        configuration.maxUnauthenticatedCalls = maxUnauthenticatedCalls
         configuration.limits.maxConcurrentCalls = maxConcurrentCalls
         configuration.limits.maxFrameSize = maxFrameSize
         configuration.limits.maxHeaderSize = maxHeaderSize
         configuration.limits.initialWindowSize = initialWindowSize
         configuration.shutdownGracePeriod = .milliseconds(Int64(gracePeriod * 1000))
         configuration.runsHandlersOnEventLoop = handlersOnEventLoop
-        configuration.frameReadTimeout = frameReadTimeout > 0 ? .milliseconds(Int64(frameReadTimeout * 1000)) : nil
+        configuration.frameReadTimeout = Self.duration(seconds: frameReadTimeout)
         if let tlsCert, let tlsKey {
             do {
                 configuration.tls = try TLSFiles.server(certificateChain: tlsCert, privateKey: tlsKey, clientCA: tlsCa)
@@ -156,6 +186,11 @@ struct ServeCommand: AsyncParsableCommand {
         logger.notice("stopped")
     }
 
+    /// A timeout flag in seconds; 0 means none.
+    private static func duration(seconds: Double) -> Duration? {
+        seconds > 0 ? .milliseconds(Int64(seconds * 1000)) : nil
+    }
+
     /// Revokes earlier demo keys and creates a new one: only a hash is stored, so an old key cannot be shown again.
     private static func renewDemoKey(_ store: SQLiteAccountStore, nowMs: Int64) async throws -> APIKeyToken {
         for key in try await store.apiKeys(dealerID: DealerID.demo) where key.name == "demo" && !key.isRevoked {
@@ -165,6 +200,30 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
+        for (flag, value) in [
+            ("--grace-period", gracePeriod), ("--frame-read-timeout", frameReadTimeout),
+            ("--unwritable-timeout", unwritableTimeout), ("--request-timeout", requestTimeout),
+        ] where !(value >= 0 && value <= 86_400) {
+            throw ValidationError("\(flag) \(value): give seconds from 0 to 86400.")
+        }
+        for (flag, value) in [
+            ("--max-connections", maxConnections), ("--max-concurrent-calls", maxConcurrentCalls),
+            ("--outbound-high-water", outboundHighWater), ("--outbound-low-water", outboundLowWater),
+            ("--max-connection-inbound", maxConnectionInbound), ("--max-inbound-memory", maxInboundMemory),
+        ] where value < 1 {
+            throw ValidationError("\(flag) \(value): must be at least 1.")
+        }
+        for (flag, value, range) in [
+            ("--max-frame-size", maxFrameSize, 1_024...Int(UInt32.max)), ("--max-header-size", maxHeaderSize, 256...Int(UInt32.max)),
+            ("--initial-window-size", initialWindowSize, 1...Int(Int32.max)),
+            ("--max-concurrent-calls", maxConcurrentCalls, 1...Int(UInt32.max)),
+        ] where !range.contains(value) {
+            throw ValidationError("\(flag) \(value): must be from \(range.lowerBound) to \(range.upperBound).")
+        }
+        guard outboundLowWater <= outboundHighWater else {
+            throw ValidationError("--outbound-low-water \(outboundLowWater) is above --outbound-high-water \(outboundHighWater).")
+        }
+        guard maxUnauthenticatedCalls >= 0 else { throw ValidationError("--max-unauthenticated-calls must be 0 or more.") }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
         guard tlsCa == nil || tlsCert != nil else { throw ValidationError("--tls-ca needs --tls-cert and --tls-key.") }
         guard DealerID.isValid(unauthenticatedDealer) else {
