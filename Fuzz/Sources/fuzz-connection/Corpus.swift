@@ -113,6 +113,14 @@ func writeCorpus(to directory: String) {
     noSettings.request(1, test.emptyCall, EmptyMessage())
     seeds.append(("request-before-settings", noSettings.file(control: 1)))
 
+    // Expanded mode (ExpandedStream.swift): programs that reach the inbound budgets.
+    let expanded: UInt8 = 64
+    seeds.append(("expanded-held-unary-calls", [expanded, 0, 0] + [0, 0x10, 0, 0] + [5, 99, 0, 0]))
+    seeds.append(("expanded-client-stream", [expanded, 0, 0] + [1, 0, 0x40, 0] + [2, 0x08, 0, 0] + [5, 40, 0, 0] + [3, 0, 0, 0]))
+    seeds.append(("expanded-unknown-fields", [expanded, 0, 0] + [6, 0xff, 0xff, 1] + [5, 3, 0, 0]))
+    seeds.append(("expanded-partial-frame", [expanded, 0, 0] + [0, 0, 0x10, 1] + [4, 0, 0, 0] + [7, 0x80, 0, 0]))
+    seeds.append(("expanded-held-then-timers", [expanded | 40, 0, 0] + [0, 0x01, 0, 0] + [5, 9, 0, 0] + [1, 0, 1, 0]))
+
     seeds.append(("http", [0, 0, 0] + Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)))
     seeds.append(("bad-version", [0, 0, 0] + Preface.magic + [0, 0, 0, 2]))
     seeds.append(("preface-only", [1, 0, 0]))

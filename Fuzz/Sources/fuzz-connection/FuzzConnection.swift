@@ -8,13 +8,18 @@
 //              bits 1-2: the stream is written in 1 + n chunks
 //              bits 3-5: then virtual time advances by 0, 0, 1, 5, 11, 61, 301 or 1000 seconds (deadlines,
 //                        handshake, keepalive and idle timers)
+//              bit 6: expanded mode (ExpandedStream.swift): the rest is a program of 4-byte operations that expands
+//                     into large frames and many calls (megabytes from a few bytes), written in 64 KiB reads;
+//                     bits 0-2 are then ignored
 //     byte 1-2 where the stream is split into chunks (position = count × byte / 256)
 //     rest     the byte stream a client sends
 //
 // After each chunk the event loop runs and the outbound bytes are collected; then the channel closes and the loop
 // runs until the handlers are done. Invariants: no crash (ASan), no leak (LeakSanitizer), bounded memory
 // (-rss_limit_mb), and everything the server wrote is either one plain-text `copslink: …` line (a preface error) or
-// a sequence of well-formed frames a client may receive, each header decoding with its type's codec.
+// a sequence of well-formed frames a client may receive, each header decoding with its type's codec. The resource
+// oracle: after every chunk the bytes the connection counts against the server's inbound budget are within the
+// connection's bounds (unfinished requests + one partial frame), and once the connection is closed it counts none.
 //
 // COPSLINK_FUZZ_MAKE_CORPUS=<dir> writes the seed corpus (Corpus.swift) into <dir> and exits instead of fuzzing.
 import CopsLinkCodecs
@@ -39,7 +44,18 @@ let dispatcher: CallDispatcher = {
     return CallDispatcher(router: router)
 }()
 
-let configuration = ServerConfiguration()
+/// Smaller than the defaults, so that inputs reaching the limits run fast under ASan; the bounds scale with them.
+let configuration: ServerConfiguration = {
+    var configuration = ServerConfiguration()
+    configuration.limits.maxFrameSize = 1 << 20
+    configuration.maxUnfinishedRequestBytesPerConnection = 2 << 20
+    configuration.maxBufferedInboundBytes = 64 << 20
+    return configuration
+}()
+/// The server's inbound budget, shared by every input's connection: it must be back to 0 after each.
+let budget = InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)
+/// What one connection may count against it: its unfinished requests, and one partial frame in its reader.
+let connectionBound = configuration.maxUnfinishedRequestBytesPerConnection + 4 + configuration.limits.maxFrameSize
 let quiet = Logger(label: "fuzz-connection", factory: { _ in SwiftLogNoOpLogHandler() })
 let timeSteps: [Int64] = [0, 0, 1, 5, 11, 61, 301, 1000]
 
@@ -58,16 +74,24 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
 func runConnection(_ input: [UInt8]) async {
     let control = input[0]
-    var stream = control & 1 == 1 ? Preface.magic + [0, 0, 0, 1] : []
-    stream += input[3...]
-    let chunkCount = 1 + Int(control >> 1 & 3)
-    var cuts = [input[1], input[2], input[1] ^ input[2]].prefix(chunkCount - 1).map { stream.count * Int($0) / 256 }
-    cuts = (cuts + [0, stream.count]).sorted()
+    var stream: [UInt8]
+    var cuts: [Int]
+    if control & 64 != 0 {
+        stream = ExpandedStream.expand(program: input[3...], limits: configuration.limits)
+        cuts = Array(stride(from: 0, to: stream.count, by: 64 << 10)) + [stream.count]
+    } else {
+        stream = control & 1 == 1 ? Preface.magic + [0, 0, 0, 1] : []
+        stream += input[3...]
+        let chunkCount = 1 + Int(control >> 1 & 3)
+        cuts = [input[1], input[2], input[1] ^ input[2]].prefix(chunkCount - 1).map { stream.count * Int($0) / 256 }
+        cuts = (cuts + [0, stream.count]).sorted()
+    }
 
     let channel = NIOAsyncTestingChannel(loop: loop)
     do {
         try await loop.executeInContext {
-            try TCPServer.installConnectionHandlers(on: channel, configuration: configuration, dispatcher: dispatcher, logger: quiet)
+            try TCPServer.installConnectionHandlers(
+                on: channel, configuration: configuration, dispatcher: dispatcher, logger: quiet, budget: budget)
         }
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40_000))
     } catch {
@@ -83,6 +107,8 @@ func runConnection(_ input: [UInt8]) async {
         }
         await loop.run()
         await drain(channel, into: &output)
+        check(budget.usedBytes <= connectionBound,
+              "the connection counts \(budget.usedBytes) inbound bytes, more than its bound of \(connectionBound)")
     }
     let advance = timeSteps[Int(control >> 3 & 7)]
     if advance > 0, channel.isActive {
@@ -96,6 +122,7 @@ func runConnection(_ input: [UInt8]) async {
         await Task.yield()
     }
     await drain(channel, into: &output)
+    check(budget.usedBytes == 0, "the closed connection still counts \(budget.usedBytes) bytes against the server's budget")
     checkOutput(output)
 }
 
