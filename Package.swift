@@ -263,6 +263,17 @@ let package = Package(
             dependencies: ["CopsLinkTestSupport"],
             swiftSettings: strictSettings
         ),
+        // Hostile clients against a real copslink-server process (issue 10): one test per class of attack, each
+        // bounding the server's memory growth, checking the attacker's status or GOAWAY and an honest client beside it.
+        .testTarget(
+            name: "CopsLinkAdversarialTests",
+            dependencies: [
+                "CopsLinkCore", "CopsLinkCodecs", "CopsLinkServices", "CopsLinkTransport", "CopsLinkWire", "CopsLinkTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Unit tests of the load generator, and end-to-end runs of the built copslink-load against copslink-server.
         .testTarget(
             name: "CopsLinkLoadTests",

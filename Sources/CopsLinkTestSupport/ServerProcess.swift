@@ -18,15 +18,22 @@ public final class ServerProcess: @unchecked Sendable {
 
     /// Starts `copslink-server` on `database` (a fresh temporary file by default) and waits for `listening on`,
     /// off the cooperative pool. Without `authenticated`, the server runs with `--insecure-disable-auth` (calls act
-    /// for the demo dealer), as most tests are about something else.
+    /// for the demo dealer), as most tests are about something else. The server's log goes to `standardError`
+    /// (discarded by default; `arguments` may set `--log-level` again, the last one counts).
     public static func start(
-        database: String = temporaryDatabasePath(), arguments: [String] = [], authenticated: Bool = false
+        database: String = temporaryDatabasePath(), arguments: [String] = [], authenticated: Bool = false,
+        standardError: FileHandle = .nullDevice
     ) async throws -> ServerProcess {
-        try await offCooperativePool { try ServerProcess(database: database, arguments: arguments, authenticated: authenticated) }
+        try await offCooperativePool {
+            try ServerProcess(database: database, arguments: arguments, authenticated: authenticated, standardError: standardError)
+        }
     }
 
     /// Starts `copslink-server` and blocks until it prints `listening on`. Prefer `start` in async code.
-    public init(database: String = temporaryDatabasePath(), arguments: [String] = [], authenticated: Bool = false) throws {
+    public init(
+        database: String = temporaryDatabasePath(), arguments: [String] = [], authenticated: Bool = false,
+        standardError: FileHandle = .nullDevice
+    ) throws {
         self.database = database
         process = Process()
         process.executableURL = try builtBinary("copslink-server")
@@ -34,7 +41,7 @@ public final class ServerProcess: @unchecked Sendable {
             + (authenticated ? [] : ["--insecure-disable-auth"]) + arguments
         let output = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        process.standardError = standardError
         try process.run()
         var collected = ""
         let deadline = Date().addingTimeInterval(30)

@@ -1,0 +1,71 @@
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkServices
+import CopsLinkTestSupport
+import CopsLinkTransport
+import Testing
+
+/// Issue 10, class 7: account-number generation could loop for ever. Numbers are unique across dealers and one
+/// dealer could fill the generated space; then any dealer's `LinkAccount` without a number spun inside the write
+/// transaction and every write stopped. A per-dealer quota bounds what one dealer can take.
+extension AdversarialTests {
+    @Test("7: a dealer at its account quota gets RESOURCE_EXHAUSTED at once, however often it tries; other dealers' writes go on")
+    func accountQuota() async throws {
+        let server = try await AttackServer.start(["--max-accounts-per-dealer", "5"])
+        defer { server.stop() }
+        let attackerKey = try await server.createKey(dealer: "mallory", roles: "read,write")
+        let otherKey = try await server.createKey(dealer: "acme", roles: "read,write")
+
+        // The demo dealer already holds four accounts: its honest client toggles tests but links none.
+        try await server.withAttack("7-account-quota", growthBound: 24 * mebibyte, honestLinks: false) {
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) { transport in
+                let attacker = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: attackerKey))
+                let other = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: otherKey))
+                let options = CallOptions(timeout: .seconds(10))
+                @Sendable func link(_ client: AccountService.Client, _ id: String) async throws -> LinkAccountResponse {
+                    try await client.linkAccount(LinkAccountRequest(customer: Customer(id: id, lastName: "Quota")), options: options)
+                }
+
+                for index in 1...5 { _ = try await link(attacker, "mallory-\(index)") }
+                let refusal = await expectRPCError(.resourceExhausted) { _ = try await link(attacker, "mallory-6") }
+                #expect(refusal.map { $0.message.contains("5") && names($0.message, "account") } ?? false, "the quota is named: \(String(describing: refusal))")
+                #expect((refusal?.message.utf8.count ?? 0) <= 256)
+
+                // The attacker keeps trying from four tasks while the other dealer links its accounts.
+                let started = ContinuousClock.now
+                try await withThrowingTaskGroup(of: [StatusCode].self) { group in
+                    for task in 0..<4 {
+                        group.addTask {
+                            var codes: [StatusCode] = []
+                            for attempt in 0..<50 {
+                                do {
+                                    _ = try await link(attacker, "mallory-\(task)-\(attempt)")
+                                    codes.append(.ok)
+                                } catch let error as RPCError {
+                                    codes.append(error.code)
+                                }
+                            }
+                            return codes
+                        }
+                    }
+                    group.addTask {
+                        for index in 1...5 {
+                            let linked = ContinuousClock.now
+                            let response = try await link(other, "acme-\(index)")
+                            #expect(response.created && !(response.account?.accountNumber.isEmpty ?? true))
+                            #expect(ContinuousClock.now - linked < .seconds(3), "the other dealer's write is not held up")
+                        }
+                        return []
+                    }
+                    for try await codes in group {
+                        #expect(codes.allSatisfy { $0 == .resourceExhausted }, "every attempt over the quota: \(Set(codes.map(\.name)))")
+                    }
+                }
+                print("[adversarial] 7-account-quota: 200 refused links and 5 other-dealer links took \(ContinuousClock.now - started)")
+                await expectRPCError(.notFound) { _ = try await attacker.getAccount(GetAccountRequest(customerID: "mallory-6"), options: options) }
+                let linked = try await other.getAccount(GetAccountRequest(customerID: "acme-5"), options: options)
+                #expect(!linked.accountNumber.isEmpty)
+            }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import CopsLinkCodecs
+import CopsLinkCore
+import CopsLinkServices
+import CopsLinkWire
+import NIOCore
+import Testing
+
+/// Issue 10, class 3: open calls pin inbound memory. Unary calls whose 1 MiB request arrived without END_STREAM,
+/// on a public method, and connections holding most of a 4 MiB frame, used to hold their bytes for ever: a hundred
+/// such calls pinned about 400 MB per connection.
+extension AdversarialTests {
+    @Test("3: held 1 MiB requests and partial 4 MiB frames on many connections: RESOURCE_EXHAUSTED, GOAWAY REFUSED, DEADLINE_EXCEEDED, memory within the budgets")
+    func heldRequestsAndPartialFrames() async throws {
+        // Budgets a quarter of the defaults (8 MiB per connection, 64 MiB server-wide), so that a test-sized attack
+        // crosses both and the memory bound can be tens of MB; short request and frame-read timeouts, so that the
+        // held calls and frames are released within the test's time.
+        let server = try await AttackServer.start([
+            "--max-connection-inbound", "\(4 * mebibyte)", "--max-inbound-memory", "\(16 * mebibyte)",
+            "--request-timeout", "2", "--frame-read-timeout", "3",
+        ])
+        defer { server.stop() }
+        let isBudgetRefusal: @Sendable (RPCError) -> Bool = { $0.code == .resourceExhausted && names($0.message, "inbound memory budget") }
+
+        try await server.withAttack("3-held-requests", growthBound: 48 * mebibyte, allowsHonestError: isBudgetRefusal) {
+            // Every connection is opened before the budgets are spent (later ones are refused, checked below).
+            let probe = try await AttackPeer.handshake(port: server.port)
+            var holders: [AttackPeer] = []
+            for _ in 0..<6 { holders.append(try await AttackPeer.handshake(port: server.port)) }
+            var partials: [AttackPeer] = []
+            for _ in 0..<16 { partials.append(try await AttackPeer.handshake(port: server.port)) }
+
+            // 6 connections × 8 unary Health checks of 1 MiB each, none half-closed: 48 MiB that, unbounded, the
+            // server would hold until the connections close. The first connection alone first, so that its calls
+            // meet the per-connection budget before the server-wide one is spent.
+            let large = HealthCheckRequest(service: String(repeating: "h", count: mebibyte - 64))
+            let callsPerHolder = 8
+            func sendHeldCalls(_ holder: AttackPeer) {
+                var buffer = ByteBuffer()
+                for id in 1...UInt64(callsPerHolder) {
+                    AttackFrames.request(id, Health.Method.check.path, message: large, endStream: false, into: &buffer)
+                }
+                holder.sendWithoutWaiting(buffer)
+            }
+            var ends: [[UInt64: EndHeader]] = Array(repeating: [:], count: holders.count)
+            sendHeldCalls(holders[0])
+            for _ in 0..<4 {
+                let frame = try #require(try await holders[0].nextFrame(limit: .seconds(5)))
+                #expect(frame.type == .end, "\(describe(frame))")
+                ends[0][frame.callID] = try EndHeader(from: frame.header)
+            }
+            #expect(
+                ends[0].values.allSatisfy { $0.statusCode == StatusCode.resourceExhausted.rawValue && names($0.statusMessage, "unfinished requests") },
+                "the calls past 4 MiB on one connection: \(ends[0].values.map(\.statusMessage))")
+            for holder in holders.dropFirst() { sendHeldCalls(holder) }
+
+            // 16 connections × 3.5 MiB of a 4 MiB frame that never completes.
+            for peer in partials {
+                peer.sendWithoutWaiting(AttackFrames.partialFrame(length: 4 * mebibyte, sending: 7 * mebibyte / 2))
+            }
+            try await Task.sleep(for: .milliseconds(300))
+
+            // Over the server-wide budget: a new call is refused, and so is a new connection.
+            try await probe.send(AttackFrames.request(1, Health.Method.check, message: HealthCheckRequest()))
+            let refused = try await probe.end(of: 1)
+            #expect(refused.statusCode == StatusCode.resourceExhausted.rawValue && names(refused.statusMessage, "inbound memory budget"), "\(refused)")
+            let latecomer = try await AttackPeer.connect(port: server.port, firstBytes: AttackFrames.prefaceAndSettings())
+            let first = try await latecomer.nextFrame()
+            let goAway = try first.flatMap { $0.type == .goAway ? try GoAwayHeader(from: $0.header) : nil }
+            #expect(goAway?.code == .refused && names(goAway?.message ?? "", "inbound memory budget"), "a new connection: \(first.map(describe) ?? "closed")")
+            await latecomer.close()
+
+            // Every call ends: RESOURCE_EXHAUSTED at once past a budget, or DEADLINE_EXCEEDED once its request
+            // stream has been silent for 2 s. At most 4 MiB is held per connection. A connection whose reading
+            // was paused mid-frame while the server's budget was spent may instead be closed by the frame-read
+            // timeout (GOAWAY PROTOCOL_ERROR), its calls unanswered.
+            var goAways: [String] = []
+            for (index, holder) in holders.enumerated() {
+                while ends[index].count < callsPerHolder, let frame = try await holder.nextFrame(limit: .seconds(10)) {
+                    if frame.type == .goAway { goAways.append(describe(frame)) }
+                    guard frame.type == .end else { continue }
+                    ends[index][frame.callID] = try EndHeader(from: frame.header)
+                }
+                await holder.close()
+            }
+            #expect(goAways.allSatisfy { names($0, "no complete frame") }, "\(goAways)")
+            let all = ends.flatMap(\.values)
+            let expired = all.filter { $0.statusCode == StatusCode.deadlineExceeded.rawValue }
+            let refusedCalls = all.filter { $0.statusCode == StatusCode.resourceExhausted.rawValue }
+            #expect(expired.count + refusedCalls.count == all.count, "only the documented statuses: \(all.map(\.statusCode))")
+            #expect(expired.allSatisfy { names($0.statusMessage, "sent nothing") }, "\(Set(expired.map(\.statusMessage)))")
+            #expect(!expired.isEmpty, "the held calls end DEADLINE_EXCEEDED")
+            #expect(ends.allSatisfy { $0.values.filter { $0.statusCode == StatusCode.deadlineExceeded.rawValue }.count <= 4 }, "at most 4 MiB held per connection")
+            print("[adversarial] 3-held-requests: \(expired.count) held calls expired, \(refusedCalls.count) refused: \(Set(refusedCalls.map { String($0.statusMessage.prefix(40)) }))")
+
+            // The partial frames end with the frame-read timeout.
+            var partialEnds: [String] = []
+            for peer in partials {
+                let remainder = await peer.readToClose(limit: .seconds(8))
+                #expect(remainder.closed, "a connection holding a partial frame is closed")
+                partialEnds.append(remainder.goAway.map { "\($0.code) '\($0.message)'" } ?? (remainder.ending ?? "open"))
+                await peer.close()
+            }
+            print("[adversarial] 3-held-requests: partial-frame connections ended with \(Set(partialEnds))")
+            #expect(partialEnds.contains { names($0, "no complete frame") }, "\(partialEnds)")
+            await probe.close()
+        }
+    }
+}
