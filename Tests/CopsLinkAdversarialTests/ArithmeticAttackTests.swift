@@ -41,6 +41,7 @@ extension AdversarialTests {
                                     }
                                 }
                             } catch let error as RPCError {
+                                try server.requireRunning()
                                 #expect(!Self.crashLikeCodes.contains(error.code), "RequestTestData \(request): \(error)")
                                 if error.code == .invalidArgument, type != TestDataType(rawValue: .max) {
                                     #expect(
@@ -64,6 +65,7 @@ extension AdversarialTests {
                             _ = try await writer.placeOnTest(request, options: options)
                             _ = try await writer.placeOffTest(PlaceOffTestRequest(customerID: "demo-2"), options: options)
                         } catch let error as RPCError {
+                            try server.requireRunning()
                             #expect(!Self.crashLikeCodes.contains(error.code), "PlaceOnTest \(hours) h \(minutes) min at \(effective): \(error)")
                         }
                     }
@@ -82,6 +84,7 @@ extension AdversarialTests {
                 let response = try await writer.reportSignals(Messages(signals), options: options)
                 #expect(response.received == UInt32(signals.count))
             } catch let error as RPCError {
+                try server.requireRunning()
                 #expect(!Self.crashLikeCodes.contains(error.code), "ReportSignals: \(error)")
             }
 

@@ -90,8 +90,13 @@ final class AttackPeer: Sendable {
     }
 
     /// Stops (or resumes) reading from the socket: the kernel's receive buffer fills and TCP stops the server.
+    /// Resuming on a connection that is already closed does nothing.
     func setReading(_ reading: Bool) async throws {
-        try await channel.setOption(ChannelOptions.autoRead, value: reading).get()
+        do {
+            try await channel.setOption(ChannelOptions.autoRead, value: reading).get()
+        } catch ChannelError.ioOnClosedChannel where reading {
+            return
+        }
         if reading { channel.read() }
     }
 

@@ -1,6 +1,7 @@
 import CopsLinkCodecs
 import CopsLinkCore
 import CopsLinkServices
+import CopsLinkTestSupport
 import CopsLinkTransport
 import Foundation
 import Testing
@@ -37,6 +38,11 @@ extension AttackServer {
         }
         let measurement = await sampler.stop()
         print("[adversarial] \(name): \(measurement); bound \(RSSSampler.Measurement.mebibytes(growthBound))")
+        guard isRunning else {
+            _ = await honest.stop()
+            Issue.record("the server process died during the attack: \(deathNotice())", sourceLocation: sourceLocation)
+            throw attackError ?? RPCError(code: .unavailable, message: "the server died")
+        }
 
         // The honest client must get through again once the attack is over.
         let successesAtEnd = honest.snapshot.successes
@@ -45,7 +51,6 @@ extension AttackServer {
         }
         let seen = await honest.stop()
 
-        #expect(isRunning, "the server process must survive the attack", sourceLocation: sourceLocation)
         #expect(
             measurement.growth < growthBound,
             "\(name): \(measurement), more than the bound of \(RSSSampler.Measurement.mebibytes(growthBound))",
@@ -56,6 +61,24 @@ extension AttackServer {
         try await honest.verify(port: port, token: honestToken, sourceLocation: sourceLocation)
         if let attackError { throw attackError }
         return measurement
+    }
+
+    /// Throws (recording one issue) if the server process has died, so that an attack stops at the first crash
+    /// instead of reporting every later call as UNAVAILABLE.
+    func requireRunning(sourceLocation: SourceLocation = #_sourceLocation) throws {
+        guard isRunning else {
+            Issue.record("the server process died: \(deathNotice())", sourceLocation: sourceLocation)
+            throw RPCError(code: .unavailable, message: "the server died")
+        }
+    }
+
+    /// How the process ended and the end of its log.
+    func deathNotice() -> String {
+        let process = server.process
+        let how = process.isRunning ? "running" : "\(process.terminationReason == .uncaughtSignal ? "signal" : "exit") \(process.terminationStatus)"
+        let lines = log().split(separator: "\n")
+        let fatal = lines.filter { $0.contains("Fatal error") || $0.contains("Crash") }
+        return "\(how); log:\n" + (fatal.isEmpty ? lines.suffix(5) : fatal.prefix(5)).joined(separator: "\n")
     }
 
     /// The server answers Health (SERVING) and `GetAccount` on a new connection.
