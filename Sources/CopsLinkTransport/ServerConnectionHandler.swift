@@ -792,6 +792,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if unrecordedBytesIn > 0 {
             metrics.received(bytes: unrecordedBytesIn)
             unrecordedBytesIn = 0
+            metrics.recordInboundBuffered(budget.usedBytes)
         }
         if unrecordedBytesOut > 0 {
             metrics.sent(bytes: unrecordedBytesOut)
