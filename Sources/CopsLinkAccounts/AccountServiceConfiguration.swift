@@ -14,8 +14,8 @@ public struct AccountServiceConfiguration: Sendable, Hashable {
     public var maximumPageSize = 5000
     /// Signals written per transaction while ingesting a stream. Default 256.
     public var signalBatchSize = 256
-    /// Rejections listed in a ReportSignals answer; more are counted only. Default 1000.
-    public var maximumListedRejections = 1000
+    /// Rejections listed in a ReportSignals answer; more are counted only (`rejected_count`). Default 100.
+    public var maximumListedRejections = 100
 
     /// The dealer of calls without an authenticated caller: in-process use, or a server run with authentication
     /// disabled (development only). Default `demo`.

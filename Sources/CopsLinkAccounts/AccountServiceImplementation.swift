@@ -27,6 +27,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     // MARK: Account
 
     public func linkAccount(_ request: LinkAccountRequest, context: ServerContext) async throws -> LinkAccountResponse {
+        try request.checkFieldLimits()
         let customer = try Validation.checkCustomer(request.customer, parties: request.respondingParties)
         if !request.accountNumber.isEmpty, !Validation.isAccountNumber(request.accountNumber) {
             throw AccountError.invalid("Account number '\(request.accountNumber)' may hold only letters, digits and dashes (at most 32).")
@@ -59,6 +60,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     }
 
     public func getAccount(_ request: GetAccountRequest, context: ServerContext) async throws -> Account {
+        try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         let now = clock.nowMs()
         guard let account = try await store.read(scope(context), { try Self.assemble($0, customerID: request.customerID, atMs: now) }) else {
@@ -68,6 +70,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     }
 
     public func unlinkAccount(_ request: UnlinkAccountRequest, context: ServerContext) async throws -> UnlinkAccountResponse {
+        try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         var cleared = request
         cleared.requestID = ""
@@ -86,6 +89,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     }
 
     public func syncCustomer(_ request: SyncCustomerRequest, context: ServerContext) async throws -> SyncCustomerResponse {
+        try request.checkFieldLimits()
         let pushed = try Validation.checkCustomer(request.customer, parties: request.respondingParties)
         var cleared = request
         cleared.requestID = ""
@@ -102,6 +106,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     // MARK: Authorities
 
     public func searchAuthorities(_ request: SearchAuthoritiesRequest, context: ServerContext) async throws -> SearchAuthoritiesResponse {
+        try request.checkFieldLimits()
         guard request.type != .unspecified else { throw AccountError.invalid("Choose an authority type (police, fire, medical, guard, electrical).") }
         let authorities = try await store.read(scope(context)) { transaction in
             var zip = request.zip
@@ -120,6 +125,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     }
 
     public func addAccountAuthorities(_ request: AddAccountAuthoritiesRequest, context: ServerContext) async throws -> AddAccountAuthoritiesResponse {
+        try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         guard !request.authorities.isEmpty else { throw AccountError.invalid("Choose at least one authority to add.") }
         var cleared = request
@@ -157,6 +163,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     }
 
     public func removeAccountAuthority(_ request: RemoveAccountAuthorityRequest, context: ServerContext) async throws -> RemoveAccountAuthorityResponse {
+        try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         try Validation.requireID(request.accountAuthorityID, "The account authority id")
         var cleared = request
@@ -174,6 +181,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     // MARK: Zones
 
     public func setCentralStationZones(_ request: SetCentralStationZonesRequest, context: ServerContext) async throws -> SetCentralStationZonesResponse {
+        try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         var numbers = Set<String>()
         for zone in request.zones {
