@@ -13,15 +13,18 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     let clock: any AccountClock
     let configuration: AccountServiceConfiguration
     let expiry: TestExpiryScheduler?
+    let accountNumbers: AccountNumberGenerator
 
     public init(
         store: any AccountStore, clock: any AccountClock = SystemAccountClock(),
-        configuration: AccountServiceConfiguration = AccountServiceConfiguration(), expiry: TestExpiryScheduler? = nil
+        configuration: AccountServiceConfiguration = AccountServiceConfiguration(), expiry: TestExpiryScheduler? = nil,
+        accountNumbers: AccountNumberGenerator = .random
     ) {
         self.store = store
         self.clock = clock
         self.configuration = configuration
         self.expiry = expiry
+        self.accountNumbers = accountNumbers
     }
 
     // MARK: Account
@@ -34,14 +37,26 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         }
         var cleared = request
         cleared.requestID = ""
+        let dealerID = dealer(context)
+        let quota = configuration.maximumAccountsPerDealer
+        let accountNumbers = accountNumbers
         return try await mutate(AccountService.Method.linkAccount, request, cleared, requestID: request.requestID, context: context) { transaction, now in
-            if let existing = try transaction.link(customerID: customer.id), existing.state == .linked {
-                throw AccountError(.alreadyExists, "Customer '\(customer.id)' is already linked to central-station account \(existing.accountNumber).")
+            if let existing = try transaction.link(customerID: customer.id) {
+                if existing.state == .linked {
+                    throw AccountError(.alreadyExists, "Customer '\(customer.id)' is already linked to central-station account \(existing.accountNumber).")
+                }
+            } else if try transaction.customerCount() >= quota {
+                // Relinking an unlinked customer adds no account, so only a new customer counts.
+                throw AccountError(.resourceExhausted, "dealer \(dealerID) has reached its quota of \(quota) accounts")
             }
             var accountNumber = request.accountNumber
             let created = accountNumber.isEmpty
             if created {
-                accountNumber = try Self.newAccountNumber(transaction)
+                guard let free = try accountNumbers.firstFree({ try transaction.isAccountNumberTaken($0) }) else {
+                    throw AccountError(
+                        .resourceExhausted, "could not allocate an account number after \(AccountNumberGenerator.maximumAttempts) attempts")
+                }
+                accountNumber = free
             } else if let owner = try transaction.link(accountNumber: accountNumber) {
                 if owner.customerID != customer.id {
                     throw AccountError(.alreadyExists, "Account number \(accountNumber) belongs to customer '\(owner.customerID)'.")
@@ -204,7 +219,12 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     /// The dealer whose customers this call may see: the authenticated caller's, or (auth disabled, in-process
     /// use) the configured one.
     func scope(_ context: ServerContext) -> StoreScope {
-        .dealer(context.caller?.tenant ?? configuration.dealerWithoutCaller)
+        .dealer(dealer(context))
+    }
+
+    /// The dealer the call acts for.
+    func dealer(_ context: ServerContext) -> String {
+        context.caller?.tenant ?? configuration.dealerWithoutCaller
     }
 
     /// Runs `body` in one write transaction, once per request id.
@@ -252,12 +272,5 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
             authorities: try transaction.accountAuthorities(customerID: customerID),
             mappedZones: mapped, unmappedZones: unmapped,
             testStatus: TestSessionRules.status(of: try transaction.openSession(customerID: customerID), atMs: now))
-    }
-
-    private static func newAccountNumber(_ transaction: any AccountWriteTransaction) throws -> String {
-        while true {
-            let candidate = "CL-\(Int.random(in: 100_000...999_999))"
-            if try !transaction.isAccountNumberTaken(candidate) { return candidate }
-        }
     }
 }
