@@ -64,6 +64,9 @@ struct FieldLimitTests {
                 ("request_id is 65 bytes; at most 64", {
                     _ = try await client.unlinkAccount(UnlinkAccountRequest(requestID: text(65), customerID: "cust-1"))
                 }),
+                ("the copslink-request-id metadata is 65 bytes; at most 64", {
+                    _ = try await client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"), options: CallOptions(requestID: text(65)))
+                }),
                 ("zip is 17 bytes; at most 16", {
                     _ = try await client.searchAuthorities(SearchAuthoritiesRequest(type: .police, zip: text(17, "8")))
                 }),
