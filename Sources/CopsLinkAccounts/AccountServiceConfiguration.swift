@@ -14,8 +14,12 @@ public struct AccountServiceConfiguration: Sendable, Hashable {
     public var maximumPageSize = 5000
     /// Signals written per transaction while ingesting a stream. Default 256.
     public var signalBatchSize = 256
-    /// Rejections listed in a ReportSignals answer; more are counted only. Default 1000.
-    public var maximumListedRejections = 1000
+    /// Rejections listed in a ReportSignals answer; more are counted only (`rejected_count`). Default 100.
+    public var maximumListedRejections = 100
+    /// Accounts (customers, linked or unlinked) one dealer may hold: LinkAccount of a new customer past it answers
+    /// RESOURCE_EXHAUSTED. Keeps one dealer from filling the store or the generated account-number space that all
+    /// dealers share. Default 1,000,000 (`copslink-server --max-accounts-per-dealer`).
+    public var maximumAccountsPerDealer = 1_000_000
 
     /// The dealer of calls without an authenticated caller: in-process use, or a server run with authentication
     /// disabled (development only). Default `demo`.

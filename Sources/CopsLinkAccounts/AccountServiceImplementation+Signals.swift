@@ -5,16 +5,26 @@ import CopsLinkServices
 extension AccountServiceImplementation {
     /// Ingests a stream of received signals in batches, one transaction per batch. A signal of an account on test,
     /// in the test's zone scope, becomes a test result; any other becomes plain signal history. Unusable signals
-    /// (malformed, unknown or unlinked account) are listed as rejected; they never fail the stream. Signals are a feed,
-    /// not a mutation with a request id: a replayed stream is stored again.
+    /// (over a field limit, malformed, unknown or unlinked account) are counted and the first ones listed as rejected;
+    /// they never fail the stream. A stream longer than `FieldLimits.signalsPerStream` fails INVALID_ARGUMENT at the
+    /// first signal past it, once every signal before it is processed. Signals are a feed, not a mutation with a
+    /// request id: a replayed stream is stored again.
     public func reportSignals(_ signals: RequestStream<Signal>, context: ServerContext) async throws -> ReportSignalsResponse {
         var response = ReportSignalsResponse()
         var batch: [(index: UInt32, signal: ParsedSignal)] = []
+        // Below FieldLimits.signalsPerStream, so neither it nor `received` can overflow.
         var index: UInt32 = 0
         for try await signal in signals {
+            guard Int(index) < FieldLimits.signalsPerStream else {
+                if !batch.isEmpty { try await store(batch, into: &response, scope: scope(context)) }
+                throw AccountError.invalid(
+                    "the ReportSignals stream has more than \(FieldLimits.signalsPerStream) signals; at most \(FieldLimits.signalsPerStream) "
+                        + "per stream (the first \(FieldLimits.signalsPerStream) were processed; send the rest in a new stream)")
+            }
             defer { index += 1 }
             response.received += 1
             do {
+                try signal.checkFieldLimits()
                 batch.append((index, try ParsedSignal(signal, receivedAtMs: signal.receivedAtMs == 0 ? clock.nowMs() : signal.receivedAtMs)))
             } catch {
                 reject(&response, index, error.message)
@@ -34,10 +44,10 @@ extension AccountServiceImplementation {
         let outcomes: [(UInt32, Result<Bool, AccountError>)] = try await store.write(scope) { transaction in
             try batch.map { index, signal in
                 guard let link = try transaction.link(accountNumber: signal.accountNumber) else {
-                    return (index, .failure(AccountError(.notFound, "unknown account number \(signal.accountNumber)")))
+                    return (index, .failure(AccountError(.notFound, "unknown account number \(ClientText.excerpt(signal.accountNumber))")))
                 }
                 guard link.state == .linked else {
-                    return (index, .failure(AccountError(.failedPrecondition, "account \(signal.accountNumber) is unlinked")))
+                    return (index, .failure(AccountError(.failedPrecondition, "account \(ClientText.excerpt(signal.accountNumber)) is unlinked")))
                 }
                 let customer = try transaction.customer(id: link.customerID)
                 let zoneDescription = signal.zone.isEmpty ? "" :
@@ -63,7 +73,9 @@ extension AccountServiceImplementation {
         }
     }
 
+    /// Counts a rejection; lists only the first `maximumListedRejections`, so the answer stays small.
     private func reject(_ response: inout ReportSignalsResponse, _ index: UInt32, _ reason: String) {
+        response.rejectedCount += 1
         guard response.rejected.count < configuration.maximumListedRejections else { return }
         response.rejected.append(SignalRejection(index: index, reason: reason))
     }
@@ -86,7 +98,7 @@ struct ParsedSignal: Sendable {
         if signal.contactID.isEmpty {
             guard [1, 3, 6].contains(signal.qualifier) else { throw .invalid("qualifier must be 1, 3 or 6, got \(signal.qualifier)") }
             guard signal.eventCode.count == 3, signal.eventCode.allSatisfy(\.isNumber) else {
-                throw .invalid("event code must be three digits, got '\(signal.eventCode)'")
+                throw .invalid("event code must be three digits, got '\(ClientText.excerpt(signal.eventCode))'")
             }
             qualifier = signal.qualifier
             eventCode = signal.eventCode

@@ -5,10 +5,12 @@ import Foundation
 
 extension AccountServiceImplementation {
     public func listTestCategories(_ request: ListTestCategoriesRequest, context: ServerContext) async throws -> ListTestCategoriesResponse {
-        ListTestCategoriesResponse(categories: try await store.read(scope(context)) { try $0.testCategories() })
+        try request.checkFieldLimits()
+        return ListTestCategoriesResponse(categories: try await store.read(scope(context)) { try $0.testCategories() })
     }
 
     public func getTestStatus(_ request: GetTestStatusRequest, context: ServerContext) async throws -> TestStatus {
+        try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         let now = clock.nowMs()
         return try await store.read(scope(context)) { transaction in
@@ -18,6 +20,7 @@ extension AccountServiceImplementation {
     }
 
     public func placeOnTest(_ request: PlaceOnTestRequest, context: ServerContext) async throws -> PlaceOnTestResponse {
+        try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         guard !request.categoryID.isEmpty else { throw AccountError.invalid("Choose a test category.") }
         guard request.durationMinutes <= 59 else { throw AccountError.invalid("Minutes must be between 0 and 59, got \(request.durationMinutes).") }
@@ -83,6 +86,7 @@ extension AccountServiceImplementation {
     }
 
     public func placeOffTest(_ request: PlaceOffTestRequest, context: ServerContext) async throws -> PlaceOffTestResponse {
+        try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         var cleared = request
         cleared.requestID = ""
@@ -104,6 +108,7 @@ extension AccountServiceImplementation {
     }
 
     public func requestTestData(_ request: RequestTestDataRequest, pages: ResponseWriter<TestDataPage>, context: ServerContext) async throws {
+        try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         guard request.type == .history || request.type == .results else {
             throw AccountError.invalid("Choose the type of test data: history or results.")

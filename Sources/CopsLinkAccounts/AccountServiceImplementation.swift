@@ -13,34 +13,50 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     let clock: any AccountClock
     let configuration: AccountServiceConfiguration
     let expiry: TestExpiryScheduler?
+    let accountNumbers: AccountNumberGenerator
 
     public init(
         store: any AccountStore, clock: any AccountClock = SystemAccountClock(),
-        configuration: AccountServiceConfiguration = AccountServiceConfiguration(), expiry: TestExpiryScheduler? = nil
+        configuration: AccountServiceConfiguration = AccountServiceConfiguration(), expiry: TestExpiryScheduler? = nil,
+        accountNumbers: AccountNumberGenerator = .random
     ) {
         self.store = store
         self.clock = clock
         self.configuration = configuration
         self.expiry = expiry
+        self.accountNumbers = accountNumbers
     }
 
     // MARK: Account
 
     public func linkAccount(_ request: LinkAccountRequest, context: ServerContext) async throws -> LinkAccountResponse {
+        try request.checkFieldLimits()
         let customer = try Validation.checkCustomer(request.customer, parties: request.respondingParties)
         if !request.accountNumber.isEmpty, !Validation.isAccountNumber(request.accountNumber) {
             throw AccountError.invalid("Account number '\(request.accountNumber)' may hold only letters, digits and dashes (at most 32).")
         }
         var cleared = request
         cleared.requestID = ""
+        let dealerID = dealer(context)
+        let quota = configuration.maximumAccountsPerDealer
+        let accountNumbers = accountNumbers
         return try await mutate(AccountService.Method.linkAccount, request, cleared, requestID: request.requestID, context: context) { transaction, now in
-            if let existing = try transaction.link(customerID: customer.id), existing.state == .linked {
-                throw AccountError(.alreadyExists, "Customer '\(customer.id)' is already linked to central-station account \(existing.accountNumber).")
+            if let existing = try transaction.link(customerID: customer.id) {
+                if existing.state == .linked {
+                    throw AccountError(.alreadyExists, "Customer '\(customer.id)' is already linked to central-station account \(existing.accountNumber).")
+                }
+            } else if try transaction.customerCount() >= quota {
+                // Relinking an unlinked customer adds no account, so only a new customer counts.
+                throw AccountError(.resourceExhausted, "dealer \(dealerID) has reached its quota of \(quota) accounts")
             }
             var accountNumber = request.accountNumber
             let created = accountNumber.isEmpty
             if created {
-                accountNumber = try Self.newAccountNumber(transaction)
+                guard let free = try accountNumbers.firstFree({ try transaction.isAccountNumberTaken($0) }) else {
+                    throw AccountError(
+                        .resourceExhausted, "could not allocate an account number after \(AccountNumberGenerator.maximumAttempts) attempts")
+                }
+                accountNumber = free
             } else if let owner = try transaction.link(accountNumber: accountNumber) {
                 if owner.customerID != customer.id {
                     throw AccountError(.alreadyExists, "Account number \(accountNumber) belongs to customer '\(owner.customerID)'.")
@@ -59,6 +75,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     }
 
     public func getAccount(_ request: GetAccountRequest, context: ServerContext) async throws -> Account {
+        try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         let now = clock.nowMs()
         guard let account = try await store.read(scope(context), { try Self.assemble($0, customerID: request.customerID, atMs: now) }) else {
@@ -68,6 +85,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     }
 
     public func unlinkAccount(_ request: UnlinkAccountRequest, context: ServerContext) async throws -> UnlinkAccountResponse {
+        try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         var cleared = request
         cleared.requestID = ""
@@ -86,6 +104,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     }
 
     public func syncCustomer(_ request: SyncCustomerRequest, context: ServerContext) async throws -> SyncCustomerResponse {
+        try request.checkFieldLimits()
         let pushed = try Validation.checkCustomer(request.customer, parties: request.respondingParties)
         var cleared = request
         cleared.requestID = ""
@@ -102,6 +121,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     // MARK: Authorities
 
     public func searchAuthorities(_ request: SearchAuthoritiesRequest, context: ServerContext) async throws -> SearchAuthoritiesResponse {
+        try request.checkFieldLimits()
         guard request.type != .unspecified else { throw AccountError.invalid("Choose an authority type (police, fire, medical, guard, electrical).") }
         let authorities = try await store.read(scope(context)) { transaction in
             var zip = request.zip
@@ -120,6 +140,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     }
 
     public func addAccountAuthorities(_ request: AddAccountAuthoritiesRequest, context: ServerContext) async throws -> AddAccountAuthoritiesResponse {
+        try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         guard !request.authorities.isEmpty else { throw AccountError.invalid("Choose at least one authority to add.") }
         var cleared = request
@@ -157,6 +178,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     }
 
     public func removeAccountAuthority(_ request: RemoveAccountAuthorityRequest, context: ServerContext) async throws -> RemoveAccountAuthorityResponse {
+        try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         try Validation.requireID(request.accountAuthorityID, "The account authority id")
         var cleared = request
@@ -174,6 +196,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     // MARK: Zones
 
     public func setCentralStationZones(_ request: SetCentralStationZonesRequest, context: ServerContext) async throws -> SetCentralStationZonesResponse {
+        try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         var numbers = Set<String>()
         for zone in request.zones {
@@ -196,7 +219,12 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     /// The dealer whose customers this call may see: the authenticated caller's, or (auth disabled, in-process
     /// use) the configured one.
     func scope(_ context: ServerContext) -> StoreScope {
-        .dealer(context.caller?.tenant ?? configuration.dealerWithoutCaller)
+        .dealer(dealer(context))
+    }
+
+    /// The dealer the call acts for.
+    func dealer(_ context: ServerContext) -> String {
+        context.caller?.tenant ?? configuration.dealerWithoutCaller
     }
 
     /// Runs `body` in one write transaction, once per request id.
@@ -244,12 +272,5 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
             authorities: try transaction.accountAuthorities(customerID: customerID),
             mappedZones: mapped, unmappedZones: unmapped,
             testStatus: TestSessionRules.status(of: try transaction.openSession(customerID: customerID), atMs: now))
-    }
-
-    private static func newAccountNumber(_ transaction: any AccountWriteTransaction) throws -> String {
-        while true {
-            let candidate = "CL-\(Int.random(in: 100_000...999_999))"
-            if try !transaction.isAccountNumberTaken(candidate) { return candidate }
-        }
     }
 }

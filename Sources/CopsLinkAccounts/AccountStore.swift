@@ -101,6 +101,8 @@ public protocol AccountReadTransaction {
     func sessionsDue(atMs: Int64) throws -> [(customerID: String, session: TestSession)]
     /// The earliest expiry among open sessions.
     func nextExpiry() throws -> Int64?
+    /// Customers (accounts, linked or unlinked) of the transaction's dealer, or of all. Cheap for one dealer: the
+    /// account quota asks on every new link.
     func customerCount() throws -> Int
 }
 

@@ -20,7 +20,7 @@ public struct ContactIDMessage: Hashable, Sendable {
         var sum = 0
         for character in characters {
             guard let value = Self.digitValue(character) else {
-                throw .invalid("Contact ID message contains '\(character)', which is not a digit or B-F")
+                throw .invalid("Contact ID message contains '\(ClientText.excerpt(String(character)))', which is not a digit or B-F")
             }
             sum += value
         }

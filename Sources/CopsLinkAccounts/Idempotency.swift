@@ -15,6 +15,8 @@ enum Idempotency {
     /// The request id to use: the field, else the `copslink-request-id` metadata; validated as a UUID.
     static func requestID(field: String, context: ServerContext) throws(AccountError) -> String {
         let id = field.isEmpty ? (context.requestID ?? "") : field
+        // The field was checked with the rest of the request; the metadata value only against the header size.
+        try FieldLimits.check(id, FieldLimits.requestID, field.isEmpty ? "the copslink-request-id metadata" : "request_id")
         guard id.isEmpty || Validation.isUUID(id) else {
             throw .invalid("The request id '\(id)' must be a UUID (8-4-4-4-12 hexadecimal digits).")
         }

@@ -33,9 +33,9 @@ enum Validation {
         (1...32).contains(text.count) && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
     }
 
+    /// A required id; its length was checked against `FieldLimits.id` with the rest of the request.
     static func requireID(_ id: String, _ what: String) throws(AccountError) {
         guard !id.isEmpty else { throw .invalid("\(what) is required.") }
-        guard id.utf8.count <= 128 else { throw .invalid("\(what) is longer than 128 bytes.") }
     }
 
     static func checkZone(_ zone: String, _ what: String = "Zone number") throws(AccountError) {

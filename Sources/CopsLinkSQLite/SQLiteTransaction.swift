@@ -79,7 +79,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
 
     func customerCount() throws -> Int {
         guard let dealer else { return try db.cachedValue(Int.self, sql: "SELECT COUNT(*) FROM customer") ?? 0 }
-        return try db.cachedValue(Int.self, sql: "SELECT COUNT(*) FROM customer WHERE dealer_id = ?", arguments: [dealer]) ?? 0
+        return try db.cachedValue(Int.self, sql: "SELECT accounts FROM dealer_account_count WHERE dealer_id = ?", arguments: [dealer]) ?? 0
     }
 
     // MARK: Responding parties

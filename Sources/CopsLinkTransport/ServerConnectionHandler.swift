@@ -60,7 +60,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var readHeldBack = false
     /// Runs while the connection is unwritable (`ServerConfiguration.unwritableTimeout`).
     private var unwritable: RestartableTimeout?
-    /// Checks now and then whether the budget has room again, while reading is paused for memory.
+    /// Checks every 250 ms whether the budget has room again, while reading is paused for memory.
     private var memoryRetry: Scheduled<Void>?
     /// Reader bytes counted in the server's budget.
     private var countedReaderBytes = 0
@@ -199,7 +199,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func scheduleMemoryRetry() {
         let loopBound = self.loopBound!
-        memoryRetry = context.eventLoop.scheduleTask(in: .milliseconds(50)) { loopBound.value.memoryRetryFired() }
+        memoryRetry = context.eventLoop.scheduleTask(in: .milliseconds(250)) { loopBound.value.memoryRetryFired() }
     }
 
     private func memoryRetryFired() {
@@ -792,6 +792,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if unrecordedBytesIn > 0 {
             metrics.received(bytes: unrecordedBytesIn)
             unrecordedBytesIn = 0
+            metrics.recordInboundBuffered(budget.usedBytes)
         }
         if unrecordedBytesOut > 0 {
             metrics.sent(bytes: unrecordedBytesOut)

@@ -14,7 +14,7 @@ import Synchronization
 /// `copslink_server_calls_total{method,status}`, `copslink_server_call_duration_seconds{method}` (histogram),
 /// `copslink_server_calls_in_flight{method}`, `copslink_server_connections`, `copslink_server_connections_accepted_total`,
 /// `copslink_server_received_bytes_total`, `copslink_server_sent_bytes_total`,
-/// `copslink_server_frames_rejected_total{reason}`.
+/// `copslink_server_frames_rejected_total{reason}`, `copslink_server_inbound_buffered_bytes`.
 public final class ServerMetrics: Sendable {
     /// The Timer label of the call latency histogram: give it buckets with `callDurationBuckets` when the backend
     /// takes buckets per name (swift-prometheus: `PrometheusMetricsFactory.durationHistogramBuckets`).
@@ -31,6 +31,8 @@ public final class ServerMetrics: Sendable {
     let connectionsAccepted: Counter
     let bytesReceived: Counter
     let bytesSent: Counter
+    /// The server's `InboundMemoryBudget` use, recorded by connections as they read.
+    let inboundBuffered: Gauge
     private let rejections: [RejectionReason: Counter]
     private let methods: [String: MethodMetrics]
     private let unknownMethod: MethodMetrics
@@ -42,6 +44,7 @@ public final class ServerMetrics: Sendable {
         connectionsAccepted = Counter(label: "copslink_server_connections_accepted_total", factory: factory)
         bytesReceived = Counter(label: "copslink_server_received_bytes_total", factory: factory)
         bytesSent = Counter(label: "copslink_server_sent_bytes_total", factory: factory)
+        inboundBuffered = Gauge(label: "copslink_server_inbound_buffered_bytes", factory: factory)
         var rejections: [RejectionReason: Counter] = [:]
         for reason in RejectionReason.allCases {
             rejections[reason] = Counter(
@@ -67,6 +70,10 @@ public final class ServerMetrics: Sendable {
 
     func sent(bytes: Int) {
         bytesSent.increment(by: bytes)
+    }
+
+    func recordInboundBuffered(_ bytes: Int) {
+        inboundBuffered.record(bytes)
     }
 
     func rejected(_ reason: RejectionReason) {

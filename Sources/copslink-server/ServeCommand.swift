@@ -49,6 +49,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Require client certificates issued by this CA (PEM): mutual TLS.", valueName: "file"))
     var tlsCa: String?
     @Option(help: "Longest test a dealer may place, in hours (at most 720).") var maxTestHours = 24.0
+    @Option(help: "Accounts (linked or unlinked customers) one dealer may hold; LinkAccount of a new customer past it gets RESOURCE_EXHAUSTED.")
+    var maxAccountsPerDealer = 1_000_000
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
     @Option(help: "Log line format on stderr: text, or json (one JSON object per line).") var logFormat = LogFormat.text
     @Option(help: "Level of the one line per successful call (failed calls log one level higher).") var callLogLevel = "debug"
@@ -130,6 +132,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var accountConfiguration = AccountServiceConfiguration()
         accountConfiguration.maximumTestMinutes = Int64(maxTestHours * 60)
+        accountConfiguration.maximumAccountsPerDealer = maxAccountsPerDealer
         var interceptors: [any ServerInterceptor] = []
         if insecureDisableAuth {
             accountConfiguration.dealerWithoutCaller = unauthenticatedDealer
@@ -210,6 +213,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("--max-connections", maxConnections), ("--max-concurrent-calls", maxConcurrentCalls),
             ("--outbound-high-water", outboundHighWater), ("--outbound-low-water", outboundLowWater),
             ("--max-connection-inbound", maxConnectionInbound), ("--max-inbound-memory", maxInboundMemory),
+            ("--max-accounts-per-dealer", maxAccountsPerDealer),
         ] where value < 1 {
             throw ValidationError("\(flag) \(value): must be at least 1.")
         }

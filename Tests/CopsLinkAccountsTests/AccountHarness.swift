@@ -29,7 +29,7 @@ func quietLogger() -> Logger {
 
 /// Runs `body` against a fresh account service with the sample authority directory loaded.
 func withAccountService<Result: Sendable>(
-    configuration: AccountServiceConfiguration = AccountServiceConfiguration(),
+    configuration: AccountServiceConfiguration = AccountServiceConfiguration(), accountNumbers: AccountNumberGenerator = .random,
     _ body: (AccountFixture) async throws -> Result
 ) async throws -> Result {
     let path = temporaryDatabasePath()
@@ -40,7 +40,8 @@ func withAccountService<Result: Sendable>(
     let clock = ManualAccountClock(nowMs: AccountFixture.start)
     let expiry = TestExpiryScheduler(store: store, clock: clock, logger: quietLogger())
     var router = RPCRouter()
-    AccountServiceImplementation(store: store, clock: clock, configuration: configuration, expiry: expiry).registerMethods(with: &router)
+    AccountServiceImplementation(store: store, clock: clock, configuration: configuration, expiry: expiry, accountNumbers: accountNumbers)
+        .registerMethods(with: &router)
     return try await TCPServer.withServer(configuration: ServerConfiguration(), router: router, logger: quietLogger()) { server in
         try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port!)) { transport in
             try await body(AccountFixture(

@@ -28,7 +28,9 @@ struct TenantFixture: Sendable {
     }
 }
 
-func withTenantService<Result: Sendable>(_ body: (TenantFixture) async throws -> Result) async throws -> Result {
+func withTenantService<Result: Sendable>(
+    configuration: AccountServiceConfiguration = AccountServiceConfiguration(), _ body: (TenantFixture) async throws -> Result
+) async throws -> Result {
     let path = temporaryDatabasePath()
     defer { removeDatabase(at: path) }
     let store = try SQLiteAccountStore(path: path)
@@ -38,7 +40,8 @@ func withTenantService<Result: Sendable>(_ body: (TenantFixture) async throws ->
     let beta = try await store.createAPIKey(dealerID: "beta", name: "beta crm", roles: [.read, .write, .testControl], nowMs: 1)
     let reader = try await store.createAPIKey(dealerID: "acme", name: "acme reports", roles: [.read], nowMs: 1)
     var router = RPCRouter()
-    AccountServiceImplementation(store: store, clock: ManualAccountClock(nowMs: AccountFixture.start)).registerMethods(with: &router)
+    AccountServiceImplementation(store: store, clock: ManualAccountClock(nowMs: AccountFixture.start), configuration: configuration)
+        .registerMethods(with: &router)
     let interceptors: [any ServerInterceptor] = [
         AuthInterceptor(authenticator: APIKeyAuthenticator(store: store, cacheTTL: .zero), policy: .copsLink)
     ]

@@ -93,7 +93,8 @@ enum AccountSamples {
         ListTestCategoriesResponse(categories: [testCategory, testCategory]), PlaceOnTestResponse(session: testSession),
         PlaceOffTestResponse(session: testSession), TestDataPage(history: [historyEntry], results: [testResult, testResult]),
         SignalRejection(index: 3, reason: "bad checksum"),
-        ReportSignalsResponse(received: 10, testResults: 7, storedAsHistory: 2, rejected: [SignalRejection(index: 3, reason: "bad")]),
+        ReportSignalsResponse(
+            received: 10, testResults: 7, storedAsHistory: 2, rejected: [SignalRejection(index: 3, reason: "bad")], rejectedCount: 1),
     ]
 }
 

@@ -125,7 +125,7 @@ struct InboundBudgetTests {
         try await hoarder.send(big.getSlice(at: 1_500, length: big.readableBytes - 1_500)!)
         #expect(try ServerConnectionHarness.ends(try await hoarder.frames()).values.first?.statusCode == 0)
         #expect(budget.usedBytes == 0)
-        await hoarder.advance(by: .milliseconds(100))
+        await hoarder.advance(by: .milliseconds(300))
         #expect(hoarder.reads.count == reads + 1)
         let acceptedID = other.callID()
         try await other.send(other.request(acceptedID, TestService.Method.emptyCall.path, EmptyMessage()))

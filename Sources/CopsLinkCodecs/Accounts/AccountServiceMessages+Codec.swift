@@ -515,6 +515,7 @@ extension ReportSignalsResponse: ProtobufCCodable {
         message.pointee.stored_as_history = storedAsHistory
         message.pointee.n_rejected = rejected.count
         message.pointee.rejected = arena.repeatedMessages(rejected)
+        message.pointee.rejected_count = rejectedCount
         return message
     }
 
@@ -522,6 +523,7 @@ extension ReportSignalsResponse: ProtobufCCodable {
         self.init(
             received: message.pointee.received, testResults: message.pointee.test_results,
             storedAsHistory: message.pointee.stored_as_history,
-            rejected: try CField.messages(message.pointee.rejected, count: message.pointee.n_rejected, as: SignalRejection.self))
+            rejected: try CField.messages(message.pointee.rejected, count: message.pointee.n_rejected, as: SignalRejection.self),
+            rejectedCount: message.pointee.rejected_count)
     }
 }

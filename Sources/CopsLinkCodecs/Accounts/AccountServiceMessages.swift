@@ -270,11 +270,18 @@ public struct ReportSignalsResponse: Hashable, Sendable {
     public var received: UInt32
     public var testResults: UInt32
     public var storedAsHistory: UInt32
+    /// The first rejections only (the server lists at most 100 by default).
     public var rejected: [SignalRejection]
-    public init(received: UInt32 = 0, testResults: UInt32 = 0, storedAsHistory: UInt32 = 0, rejected: [SignalRejection] = []) {
+    /// Every rejected signal, listed or not.
+    public var rejectedCount: UInt32
+    public init(
+        received: UInt32 = 0, testResults: UInt32 = 0, storedAsHistory: UInt32 = 0, rejected: [SignalRejection] = [],
+        rejectedCount: UInt32 = 0
+    ) {
         self.received = received
         self.testResults = testResults
         self.storedAsHistory = storedAsHistory
         self.rejected = rejected
+        self.rejectedCount = rejectedCount
     }
 }

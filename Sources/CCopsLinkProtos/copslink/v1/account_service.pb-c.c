@@ -2710,7 +2710,7 @@ const ProtobufCMessageDescriptor copslink__v1__signal_rejection__descriptor =
   (ProtobufCMessageInit) copslink__v1__signal_rejection__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor copslink__v1__report_signals_response__field_descriptors[4] =
+static const ProtobufCFieldDescriptor copslink__v1__report_signals_response__field_descriptors[5] =
 {
   {
     "received",
@@ -2760,17 +2760,30 @@ static const ProtobufCFieldDescriptor copslink__v1__report_signals_response__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "rejected_count",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Copslink__V1__ReportSignalsResponse, rejected_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned copslink__v1__report_signals_response__field_indices_by_name[] = {
   0,   /* field[0] = received */
   3,   /* field[3] = rejected */
+  4,   /* field[4] = rejected_count */
   2,   /* field[2] = stored_as_history */
   1,   /* field[1] = test_results */
 };
 static const ProtobufCIntRange copslink__v1__report_signals_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor copslink__v1__report_signals_response__descriptor =
 {
@@ -2780,7 +2793,7 @@ const ProtobufCMessageDescriptor copslink__v1__report_signals_response__descript
   "Copslink__V1__ReportSignalsResponse",
   "copslink.v1",
   sizeof(Copslink__V1__ReportSignalsResponse),
-  4,
+  5,
   copslink__v1__report_signals_response__field_descriptors,
   copslink__v1__report_signals_response__field_indices_by_name,
   1,  copslink__v1__report_signals_response__number_ranges,

@@ -132,10 +132,25 @@ typedef enum _Copslink__V1__TestHistoryAction {
 struct  Copslink__V1__Address
 {
   ProtobufCMessage base;
+  /*
+   * At most 200 bytes.
+   */
   char *street1;
+  /*
+   * At most 200 bytes.
+   */
   char *street2;
+  /*
+   * At most 100 bytes.
+   */
   char *city;
+  /*
+   * At most 100 bytes.
+   */
   char *state;
+  /*
+   * At most 16 bytes; "84601" or "84601-1234".
+   */
   char *zip;
 };
 #define COPSLINK__V1__ADDRESS__INIT \
@@ -149,9 +164,21 @@ struct  Copslink__V1__Address
 struct  Copslink__V1__Equipment
 {
   ProtobufCMessage base;
+  /*
+   * At most 128 bytes.
+   */
   char *id;
+  /*
+   * At most 100 bytes.
+   */
   char *name;
+  /*
+   * At most 16 bytes; "001".."999" when set.
+   */
   char *zone_number;
+  /*
+   * At most 200 bytes.
+   */
   char *zone_description;
   protobuf_c_boolean installed;
 };
@@ -166,16 +193,34 @@ struct  Copslink__V1__Equipment
 struct  Copslink__V1__Customer
 {
   ProtobufCMessage base;
+  /*
+   * At most 128 bytes.
+   */
   char *id;
+  /*
+   * At most 100 bytes.
+   */
   char *first_name;
+  /*
+   * At most 100 bytes.
+   */
   char *last_name;
+  /*
+   * At most 200 bytes.
+   */
   char *company_name;
   Copslink__V1__Address *address;
+  /*
+   * At most 32 bytes.
+   */
   char *premise_phone;
   /*
-   * Stored, never returned by GetAccount or any other read.
+   * Stored, never returned by GetAccount or any other read. At most 64 bytes.
    */
   char *passcode;
+  /*
+   * At most 1000 entries.
+   */
   size_t n_equipment;
   Copslink__V1__Equipment **equipment;
 };
@@ -187,8 +232,14 @@ struct  Copslink__V1__Customer
 struct  Copslink__V1__Phone
 {
   ProtobufCMessage base;
+  /*
+   * At most 32 bytes.
+   */
   char *number;
   Copslink__V1__PhoneType type;
+  /*
+   * At most 16 bytes.
+   */
   char *extension;
 };
 #define COPSLINK__V1__PHONE__INIT \
@@ -202,19 +253,43 @@ struct  Copslink__V1__Phone
 struct  Copslink__V1__RespondingParty
 {
   ProtobufCMessage base;
+  /*
+   * At most 128 bytes.
+   */
   char *id;
   /*
    * 1 is called first.
    */
   uint32_t priority;
+  /*
+   * At most 100 bytes.
+   */
   char *first_name;
+  /*
+   * At most 100 bytes.
+   */
   char *last_name;
+  /*
+   * At most 10 entries.
+   */
   size_t n_phones;
   Copslink__V1__Phone **phones;
+  /*
+   * At most 254 bytes.
+   */
   char *email;
+  /*
+   * A BCP 47 tag ("en"); at most 35 bytes.
+   */
   char *language;
+  /*
+   * At most 64 bytes.
+   */
   char *passcode;
   protobuf_c_boolean has_key;
+  /*
+   * At most 100 bytes.
+   */
   char *relation;
   protobuf_c_boolean enhanced_verification;
   Copslink__V1__PartyRole role;
@@ -289,12 +364,21 @@ struct  Copslink__V1__Zone
 {
   ProtobufCMessage base;
   /*
-   * Three digits, "001".."999".
+   * Three digits, "001".."999" (at most 16 bytes are read).
    */
   char *zone_number;
+  /*
+   * At most 200 bytes.
+   */
   char *description;
   Copslink__V1__ZoneEventType event_type;
+  /*
+   * At most 200 bytes.
+   */
   char *equipment_type;
+  /*
+   * At most 200 bytes.
+   */
   char *location;
   uint32_t partition;
   protobuf_c_boolean restore_required;
@@ -333,7 +417,13 @@ struct  Copslink__V1__TestCategory
 struct  Copslink__V1__UserRef
 {
   ProtobufCMessage base;
+  /*
+   * At most 128 bytes.
+   */
   char *id;
+  /*
+   * At most 100 bytes.
+   */
   char *name;
 };
 #define COPSLINK__V1__USER_REF__INIT \
@@ -347,7 +437,13 @@ struct  Copslink__V1__UserRef
 struct  Copslink__V1__TestAuthorization
 {
   ProtobufCMessage base;
+  /*
+   * At most 128 bytes.
+   */
   char *responding_party_id;
+  /*
+   * At most 100 bytes.
+   */
   char *verified_by;
 };
 #define COPSLINK__V1__TEST_AUTHORIZATION__INIT \
@@ -470,21 +566,37 @@ struct  Copslink__V1__TestResult
 
 /*
  * One received alarm signal (Contact ID). Either `contact_id` holds the 16-character message
- * `ACCT MT Q EEE GG CCC S` (spaces optional), or the parsed fields are given.
+ * `ACCT MT Q EEE GG CCC S` (spaces optional), or the parsed fields are given. A signal over a field limit is
+ * rejected like a malformed one (listed in ReportSignalsResponse), not fatal to its stream.
  */
 struct  Copslink__V1__Signal
 {
   ProtobufCMessage base;
+  /*
+   * At most 16 bytes.
+   */
   char *receiver_number;
+  /*
+   * At most 16 bytes.
+   */
   char *line;
+  /*
+   * At most 32 bytes.
+   */
   char *account_number;
   int64_t received_at_ms;
+  /*
+   * At most 64 bytes.
+   */
   char *contact_id;
   uint32_t qualifier;
+  /*
+   * Three digits ("130"); at most 16 bytes.
+   */
   char *event_code;
   uint32_t partition;
   /*
-   * Zone ("015") or user number, as the event code implies.
+   * Zone ("015") or user number, as the event code implies; at most 16 bytes.
    */
   char *zone_or_user;
 };

@@ -59,15 +59,29 @@ typedef enum _Copslink__V1__TestDataType {
 struct  Copslink__V1__LinkAccountRequest
 {
   ProtobufCMessage base;
+  /*
+   * A UUID; at most 64 bytes.
+   */
   char *request_id;
   Copslink__V1__Customer *customer;
+  /*
+   * At most 100 entries.
+   */
   size_t n_responding_parties;
   Copslink__V1__RespondingParty **responding_parties;
   /*
-   * Empty: create a new central-station account. Otherwise link this existing account number.
+   * Empty: create a new central-station account (a generated `CL-` number; RESOURCE_EXHAUSTED when none could be
+   * allocated, or when the dealer has reached its account quota). Otherwise link this existing account number:
+   * letters, digits and dashes, at most 32.
    */
   char *account_number;
+  /*
+   * At most 16 bytes.
+   */
   char *receiver_number;
+  /*
+   * At most 16 bytes.
+   */
   char *line;
 };
 #define COPSLINK__V1__LINK_ACCOUNT_REQUEST__INIT \
@@ -92,6 +106,9 @@ struct  Copslink__V1__LinkAccountResponse
 struct  Copslink__V1__GetAccountRequest
 {
   ProtobufCMessage base;
+  /*
+   * At most 128 bytes.
+   */
   char *customer_id;
 };
 #define COPSLINK__V1__GET_ACCOUNT_REQUEST__INIT \
@@ -102,7 +119,13 @@ struct  Copslink__V1__GetAccountRequest
 struct  Copslink__V1__UnlinkAccountRequest
 {
   ProtobufCMessage base;
+  /*
+   * A UUID; at most 64 bytes.
+   */
   char *request_id;
+  /*
+   * At most 128 bytes.
+   */
   char *customer_id;
 };
 #define COPSLINK__V1__UNLINK_ACCOUNT_REQUEST__INIT \
@@ -130,8 +153,14 @@ struct  Copslink__V1__UnlinkAccountResponse
 struct  Copslink__V1__SyncCustomerRequest
 {
   ProtobufCMessage base;
+  /*
+   * A UUID; at most 64 bytes.
+   */
   char *request_id;
   Copslink__V1__Customer *customer;
+  /*
+   * At most 100 entries.
+   */
   size_t n_responding_parties;
   Copslink__V1__RespondingParty **responding_parties;
 };
@@ -155,9 +184,13 @@ struct  Copslink__V1__SearchAuthoritiesRequest
   ProtobufCMessage base;
   /*
    * Used for the default zip when `zip` is empty.
+   * At most 128 bytes.
    */
   char *customer_id;
   Copslink__V1__AuthorityType type;
+  /*
+   * At most 16 bytes.
+   */
   char *zip;
 };
 #define COPSLINK__V1__SEARCH_AUTHORITIES_REQUEST__INIT \
@@ -179,7 +212,13 @@ struct  Copslink__V1__SearchAuthoritiesResponse
 struct  Copslink__V1__AuthorityToAdd
 {
   ProtobufCMessage base;
+  /*
+   * At most 128 bytes.
+   */
   char *authority_id;
+  /*
+   * At most 64 bytes.
+   */
   char *permit_number;
 };
 #define COPSLINK__V1__AUTHORITY_TO_ADD__INIT \
@@ -190,10 +229,22 @@ struct  Copslink__V1__AuthorityToAdd
 struct  Copslink__V1__AddAccountAuthoritiesRequest
 {
   ProtobufCMessage base;
+  /*
+   * A UUID; at most 64 bytes.
+   */
   char *request_id;
+  /*
+   * At most 128 bytes.
+   */
   char *customer_id;
+  /*
+   * At most 50 entries.
+   */
   size_t n_authorities;
   Copslink__V1__AuthorityToAdd **authorities;
+  /*
+   * At most 100 bytes.
+   */
   char *added_by;
 };
 #define COPSLINK__V1__ADD_ACCOUNT_AUTHORITIES_REQUEST__INIT \
@@ -215,8 +266,17 @@ struct  Copslink__V1__AddAccountAuthoritiesResponse
 struct  Copslink__V1__RemoveAccountAuthorityRequest
 {
   ProtobufCMessage base;
+  /*
+   * A UUID; at most 64 bytes.
+   */
   char *request_id;
+  /*
+   * At most 128 bytes.
+   */
   char *customer_id;
+  /*
+   * At most 128 bytes.
+   */
   char *account_authority_id;
 };
 #define COPSLINK__V1__REMOVE_ACCOUNT_AUTHORITY_REQUEST__INIT \
@@ -240,8 +300,17 @@ struct  Copslink__V1__RemoveAccountAuthorityResponse
 struct  Copslink__V1__SetCentralStationZonesRequest
 {
   ProtobufCMessage base;
+  /*
+   * A UUID; at most 64 bytes.
+   */
   char *request_id;
+  /*
+   * At most 128 bytes.
+   */
   char *customer_id;
+  /*
+   * At most 1000 entries.
+   */
   size_t n_zones;
   Copslink__V1__Zone **zones;
 };
@@ -286,6 +355,9 @@ struct  Copslink__V1__ListTestCategoriesResponse
 struct  Copslink__V1__GetTestStatusRequest
 {
   ProtobufCMessage base;
+  /*
+   * At most 128 bytes.
+   */
   char *customer_id;
 };
 #define COPSLINK__V1__GET_TEST_STATUS_REQUEST__INIT \
@@ -296,8 +368,17 @@ struct  Copslink__V1__GetTestStatusRequest
 struct  Copslink__V1__PlaceOnTestRequest
 {
   ProtobufCMessage base;
+  /*
+   * A UUID; at most 64 bytes.
+   */
   char *request_id;
+  /*
+   * At most 128 bytes.
+   */
   char *customer_id;
+  /*
+   * At most 128 bytes.
+   */
   char *category_id;
   uint32_t duration_hours;
   /*
@@ -309,8 +390,14 @@ struct  Copslink__V1__PlaceOnTestRequest
    */
   int64_t effective_at_ms;
   Copslink__V1__TestScope scope;
+  /*
+   * At most 1000 entries, each "001".."999".
+   */
   size_t n_zone_numbers;
   char **zone_numbers;
+  /*
+   * At most 1000 bytes.
+   */
   char *comment;
   Copslink__V1__UserRef *placed_by;
   Copslink__V1__TestAuthorization *authorized_by;
@@ -333,9 +420,18 @@ struct  Copslink__V1__PlaceOnTestResponse
 struct  Copslink__V1__PlaceOffTestRequest
 {
   ProtobufCMessage base;
+  /*
+   * A UUID; at most 64 bytes.
+   */
   char *request_id;
+  /*
+   * At most 128 bytes.
+   */
   char *customer_id;
   Copslink__V1__UserRef *placed_by;
+  /*
+   * At most 1000 bytes.
+   */
   char *comment;
 };
 #define COPSLINK__V1__PLACE_OFF_TEST_REQUEST__INIT \
@@ -356,6 +452,9 @@ struct  Copslink__V1__PlaceOffTestResponse
 struct  Copslink__V1__RequestTestDataRequest
 {
   ProtobufCMessage base;
+  /*
+   * At most 128 bytes.
+   */
   char *customer_id;
   Copslink__V1__TestDataType type;
   int64_t from_ms;
@@ -393,6 +492,9 @@ struct  Copslink__V1__SignalRejection
    * Index of the signal in the stream, from 0.
    */
   uint32_t index;
+  /*
+   * Short; quotes at most a 64-byte prefix of a signal's field, control characters escaped.
+   */
   char *reason;
 };
 #define COPSLINK__V1__SIGNAL_REJECTION__INIT \
@@ -406,12 +508,16 @@ struct  Copslink__V1__ReportSignalsResponse
   uint32_t received;
   uint32_t test_results;
   uint32_t stored_as_history;
+  /*
+   * The first rejected signals only (100 by default); `rejected_count` counts them all.
+   */
   size_t n_rejected;
   Copslink__V1__SignalRejection **rejected;
+  uint32_t rejected_count;
 };
 #define COPSLINK__V1__REPORT_SIGNALS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&copslink__v1__report_signals_response__descriptor) \
-    , 0, 0, 0, 0,NULL }
+    , 0, 0, 0, 0,NULL, 0 }
 
 
 /* Copslink__V1__LinkAccountRequest methods */
