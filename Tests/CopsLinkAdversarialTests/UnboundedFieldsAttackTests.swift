@@ -65,7 +65,7 @@ extension AdversarialTests {
         let server = try await AttackServer.start()
         defer { server.stop() }
 
-        try await server.withAttack("5-unbounded-fields", growthBound: 32 * mebibyte) {
+        try await server.withAttack("5-unbounded-fields", growthBound: 48 * mebibyte) {
             try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) { transport in
                 let client = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: server.demoToken))
                 let options = CallOptions(timeout: .seconds(20))
