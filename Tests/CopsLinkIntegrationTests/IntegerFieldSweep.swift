@@ -12,7 +12,7 @@ struct IntegerField: CustomStringConvertible, Sendable {
     /// Dotted proto field path from the top message, e.g. `responding_parties.priority`.
     var path: String
 
-    var description: String { "\(path) (\(kind))" }
+    var description: String { "\(path) (\(kind.rawValue))" }
 
     /// `(label, bytes)` per swept value: the encoding of this one field set to the value, wrapped in its enclosing
     /// sub-messages. `templates` gives bytes put in front of a sub-message's own field (a valid sub-message, so that

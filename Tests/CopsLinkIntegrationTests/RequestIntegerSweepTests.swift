@@ -27,6 +27,7 @@ struct RequestIntegerSweepTests {
     @Test func everyIntegerFieldOfEveryRequestGetsAStatusAndTheServerKeepsServing() async throws {
         try await withSweepServer { router, transport in
             var swept = Set<String>()
+            var calls = 0
             let bases = Self.baseRequests(nowMs: SystemAccountClock().nowMs())
             for service in Self.services {
                 let serviceName = String(cString: service.name)
@@ -38,14 +39,27 @@ struct RequestIntegerSweepTests {
                     for field in IntegerField.all(in: method.input) {
                         requests += field.encodings(templates: Self.templates).map { ($0.label, base + $0.bytes) }
                     }
+                    calls += requests.count
                     try await sweep(descriptor, requests, transport)
                     try await expectHealthy(transport, after: descriptor.path)
                 }
             }
+            #expect(calls > 100, "the descriptors yielded \(calls) calls")
             // A service registered without a descriptor in the list above would go unswept.
             #expect(Set(router.methods.map(\.descriptor.path)).subtracting(swept).isEmpty)
             try await expectHealthy(transport, after: "the whole sweep")
         }
+    }
+
+    /// The walk reaches top-level and nested fields of every integer type the schema uses.
+    @Test func theDescriptorWalkFindsTopLevelAndNestedFields() {
+        let requestTestData = withUnsafePointer(to: copslink__v1__request_test_data_request__descriptor) { IntegerField.all(in: $0) }
+        #expect(requestTestData.map(\.description) == ["type (enum)", "from_ms (int64)", "to_ms (int64)", "page_size (uint32)"])
+        let linkAccount = withUnsafePointer(to: copslink__v1__link_account_request__descriptor) { IntegerField.all(in: $0) }
+        #expect(linkAccount.map(\.path).contains("responding_parties.phones.type"))
+        // A nested field is wrapped in its enclosing sub-messages: field 3 (responding_parties), then 5 (phones).
+        let phoneType = linkAccount.first { $0.path == "responding_parties.phones.type" }
+        #expect(phoneType?.encodings().first { $0.label.hasSuffix("=1") }?.bytes == [0x1A, 0x04, 0x2A, 0x02, 0x10, 0x01])
     }
 
     /// Sends every request at once (each with a short deadline, so that sleeps asked for by the conformance
