@@ -242,6 +242,8 @@ let package = Package(
             dependencies: [
                 "CopsLinkCore", "CopsLinkTransport", "CopsLinkInProcess", "CopsLinkServices", "CopsLinkWire",
                 "CopsLinkCodecs", "CopsLinkTestSupport", "CopsLinkAdminHTTP",
+                // The integer sweeps: the server as copslink-server assembles it, and the protobuf-c descriptors.
+                "CopsLinkAccounts", "CopsLinkSQLite", "CCopsLinkProtos", "CProtobufC",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -25,6 +25,7 @@ extension AccountServiceImplementation {
             response.received += 1
             do {
                 try signal.checkFieldLimits()
+                try Validation.checkTimestamp(signal.receivedAtMs, "received_at_ms")
                 batch.append((index, try ParsedSignal(signal, receivedAtMs: signal.receivedAtMs == 0 ? clock.nowMs() : signal.receivedAtMs)))
             } catch {
                 reject(&response, index, error.message)

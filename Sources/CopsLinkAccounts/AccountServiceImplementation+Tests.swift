@@ -23,6 +23,7 @@ extension AccountServiceImplementation {
         try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         guard !request.categoryID.isEmpty else { throw AccountError.invalid("Choose a test category.") }
+        try Validation.checkTimestamp(request.effectiveAtMs, "effective_at_ms")
         guard request.durationMinutes <= 59 else { throw AccountError.invalid("Minutes must be between 0 and 59, got \(request.durationMinutes).") }
         let minutes = Int64(request.durationHours) * 60 + Int64(request.durationMinutes)
         guard minutes > 0 else { throw AccountError.invalid("The test duration must be greater than zero.") }
@@ -113,6 +114,8 @@ extension AccountServiceImplementation {
         guard request.type == .history || request.type == .results else {
             throw AccountError.invalid("Choose the type of test data: history or results.")
         }
+        try Validation.checkTimestamp(request.fromMs, "from_ms")
+        try Validation.checkTimestamp(request.toMs, "to_ms")
         guard request.fromMs <= request.toMs else { throw AccountError.invalid("The start of the date range is after its end.") }
         let now = clock.nowMs()
         guard request.toMs <= now + configuration.testDataFutureSkewMs else {

@@ -38,6 +38,19 @@ enum Validation {
         guard !id.isEmpty else { throw .invalid("\(what) is required.") }
     }
 
+    /// The timestamps a request may carry: Unix epoch milliseconds from 1970 to the end of year 9999. Checked before
+    /// any arithmetic, so that `now ± skew`, spans and expiry times computed from them cannot overflow (an `Int64.min`
+    /// `from_ms` used to trap in a subtraction and kill the server).
+    static let timestampRangeMs: ClosedRange<Int64> = 0...253_402_300_799_999
+
+    /// Throws INVALID_ARGUMENT naming `field` unless `value` lies in `timestampRangeMs`.
+    static func checkTimestamp(_ value: Int64, _ field: String) throws(AccountError) {
+        guard timestampRangeMs.contains(value) else {
+            throw .invalid(
+                "\(field) \(value) is out of range (\(timestampRangeMs.lowerBound) to \(timestampRangeMs.upperBound), Unix epoch milliseconds).")
+        }
+    }
+
     static func checkZone(_ zone: String, _ what: String = "Zone number") throws(AccountError) {
         guard isZoneNumber(zone) else { throw .invalid("\(what) '\(zone)' must be three digits from 001 to 999.") }
     }

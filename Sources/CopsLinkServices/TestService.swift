@@ -129,9 +129,10 @@ public struct ConformanceService: TestService.ServiceProtocol {
     ) async throws -> ServerResponse<StreamingInputCallResponse> {
         var total: UInt32 = 0
         var count: UInt32 = 0
+        // Saturating: a long enough stream would otherwise trap at 2^32 bytes or messages and stop the server.
         for try await request in requests {
-            total += UInt32(request.payload?.count ?? 0)
-            count += 1
+            total.addSaturating(UInt32(clamping: request.payload?.count ?? 0))
+            count.addSaturating(1)
         }
         return ServerResponse(
             message: StreamingInputCallResponse(aggregatedPayloadSize: total, messageCount: count), trailers: Self.echo(context))

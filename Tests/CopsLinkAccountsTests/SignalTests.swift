@@ -202,6 +202,20 @@ struct SignalTests {
         }
     }
 
+    @Test func aReceivedTimeOutOfRangeIsRejectedNamingTheField() async throws {
+        try await withAccountService { fixture in
+            try await linkProvoCustomer(fixture, accountNumber: "1234")
+            let response = try await fixture.client.reportSignals(Messages([Int64.min, -1, .max, AccountFixture.start].map {
+                Signal(accountNumber: "1234", receivedAtMs: $0, qualifier: 1, eventCode: "130", zoneOrUser: "001")
+            }))
+            #expect(response.received == 4)
+            #expect(response.storedAsHistory == 1)
+            #expect(response.rejected.map(\.reason) == [Int64.min, -1, .max].map {
+                "received_at_ms \($0) is out of range (0 to 253402300799999, Unix epoch milliseconds)."
+            })
+        }
+    }
+
     @Test func signalsOfAnUnlinkedAccountAreRejected() async throws {
         try await withAccountService { fixture in
             try await linkProvoCustomer(fixture, accountNumber: "1234")

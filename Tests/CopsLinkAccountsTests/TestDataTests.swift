@@ -50,6 +50,26 @@ struct TestDataTests {
         }
     }
 
+    /// An extreme `from_ms` used to overflow the span subtraction and kill the server (issue 10).
+    @Test func timestampsOutOfRangeAreRefusedNamingTheField() async throws {
+        try await withAccountService { fixture in
+            try await linkProvoCustomer(fixture)
+            let now = fixture.now
+            let range = "(0 to 253402300799999, Unix epoch milliseconds)."
+            for value in [Int64.min, -1] {
+                await expectRefused(
+                    fixture, RequestTestDataRequest(customerID: "cust-1", type: .history, fromMs: value, toMs: now), .invalidArgument,
+                    message: "from_ms \(value) is out of range \(range)")
+                await expectRefused(
+                    fixture, RequestTestDataRequest(customerID: "cust-1", type: .history, fromMs: value, toMs: value), .invalidArgument,
+                    message: "from_ms \(value) is out of range \(range)")
+            }
+            await expectRefused(
+                fixture, RequestTestDataRequest(customerID: "cust-1", type: .history, fromMs: 0, toMs: .max), .invalidArgument,
+                message: "to_ms 9223372036854775807 is out of range \(range)")
+        }
+    }
+
     @Test func aConfiguredSpan() async throws {
         var configuration = AccountServiceConfiguration()
         configuration.maximumTestDataSpanMs = 7 * dayMs

@@ -119,6 +119,11 @@ struct TestSessionTests {
             try await expectRefused(
                 fixture, request(scope: .allZones, zones: ["001"]),
                 "A test of all zones lists no zones; choose 'only listed' or 'all except listed'.")
+            for value in [Int64.min, -1, .max] {
+                try await expectRefused(
+                    fixture, request(effectiveAtMs: value),
+                    "effective_at_ms \(value) is out of range (0 to 253402300799999, Unix epoch milliseconds).")
+            }
             try await expectRefused(
                 fixture, request(effectiveAtMs: AccountFixture.start - 10 * minuteMs), "The effective time lies in the past; choose now or later.")
             try await expectRefused(
