@@ -28,6 +28,8 @@ final class RSSSampler: Sendable {
     struct Measurement: Sendable, CustomStringConvertible {
         var baseline: Int
         var peak: Int
+        /// The highest sampled VmRSS (`peak` is the larger of it and the kernel's peak).
+        var sampledPeak: Int
         var samples: Int
         /// Whether `peak` includes the kernel's exact high-water mark.
         var kernelPeak: Bool
@@ -36,7 +38,7 @@ final class RSSSampler: Sendable {
 
         var description: String {
             "RSS \(Self.mebibytes(baseline)) before, \(Self.mebibytes(peak)) at peak: growth \(Self.mebibytes(growth)) "
-                + "(\(samples) samples\(kernelPeak ? " and VmHWM" : ""))"
+                + "(\(samples) samples up to \(Self.mebibytes(sampledPeak))\(kernelPeak ? ", and VmHWM" : ""))"
         }
 
         static func mebibytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
@@ -100,6 +102,7 @@ final class RSSSampler: Sendable {
         _ = try? await offCooperativePool { finished.wait() }
         let sampled = state.value
         let kernel = kernelPeak ? (Self.statusBytes("VmHWM", pid: pid) ?? 0) : 0
-        return Measurement(baseline: baseline, peak: max(sampled.peak, kernel), samples: sampled.samples, kernelPeak: kernelPeak)
+        return Measurement(
+            baseline: baseline, peak: max(sampled.peak, kernel), sampledPeak: sampled.peak, samples: sampled.samples, kernelPeak: kernelPeak)
     }
 }
