@@ -50,7 +50,9 @@ extension AttackServer {
             honest.snapshot.successes > successesAtEnd + 2
         }
         let seen = await honest.stop()
-        print("[adversarial] \(name): the honest client made \(seen.successes) calls, linked \(seen.linked.count), saw \(seen.errors.count) errors \(Set(seen.errors.map(\.code.name)).sorted())")
+        print(
+            "[adversarial] \(name): the honest client made \(seen.successes) calls, linked \(seen.linked.count), "
+                + "saw \(seen.errors.count) errors \(Set(seen.errors.map(\.code.name)).sorted())")
 
         #expect(
             measurement.growth < growthBound,

@@ -67,7 +67,8 @@ extension AdversarialTests {
                 }
                 await record("Health service") { _ = try await health.check(HealthCheckRequest(service: huge), options: options) }
                 await record("ReportSignals account_number") {
-                    let response = try await client.reportSignals(Messages([Signal(receiverNumber: "1", line: "1", accountNumber: huge, eventCode: "130")]), options: options)
+                    let signal = Signal(receiverNumber: "1", line: "1", accountNumber: huge, eventCode: "130")
+                    let response = try await client.reportSignals(Messages([signal]), options: options)
                     if let reason = response.rejected.first?.reason { throw RPCError(code: .invalidArgument, message: reason) }
                 }
                 // The header limit (16 KiB) bounds a method path and metadata keys.
@@ -157,9 +158,12 @@ extension AdversarialTests {
                 #expect(forgedLines.isEmpty, "\(logFormat) log: \(forgedLines.count) forged lines, e.g. \(forgedLines.first.map(String.init) ?? "")")
                 #expect(!log.contains("\r"), "\(logFormat) log: a raw carriage return")
                 let malformed = lines.filter { !Self.isWellFormed(String($0), format: logFormat) }
-                #expect(malformed.isEmpty, "\(logFormat) log: \(malformed.count) lines not in the log format, e.g. \(malformed.first.map { String($0.prefix(200)) } ?? "")")
+                #expect(
+                    malformed.isEmpty,
+                    "\(logFormat) log: \(malformed.count) lines not in the log format, e.g. \(malformed.first.map { String($0.prefix(200)) } ?? "")")
                 let floodLines = lines.filter { $0.contains("127.0.0.1:\(flooderAddress)") }.count
-                print("[adversarial] 6-client-text-\(logFormat): the marker is on \(lines.filter { $0.contains(marker) }.count) lines; 2,000 failed calls logged \(floodLines) lines")
+                let markerLines = lines.filter { $0.contains(marker) }.count
+                print("[adversarial] 6-client-text-\(logFormat): the marker is on \(markerLines) lines; 2,000 failed calls logged \(floodLines) lines")
                 #expect(floodLines < 200, "2,000 failed calls on one connection logged \(floodLines) lines")
             }
         }

@@ -89,7 +89,8 @@ extension AdversarialTests {
             #expect(expired.count + refusedCalls.count == all.count, "only the documented statuses: \(all.map(\.statusCode))")
             #expect(expired.allSatisfy { names($0.statusMessage, "sent nothing") }, "\(Set(expired.map(\.statusMessage)))")
             #expect(!expired.isEmpty, "the held calls end DEADLINE_EXCEEDED")
-            print("[adversarial] 3-held-requests: \(expired.count) held calls expired, \(refusedCalls.count) refused: \(Set(refusedCalls.map { String($0.statusMessage.prefix(40)) }))")
+            let refusalKinds = Set(refusedCalls.map { String($0.statusMessage.prefix(40)) })
+            print("[adversarial] 3-held-requests: \(expired.count) held calls expired, \(refusedCalls.count) refused: \(refusalKinds)")
 
             // The partial frames end with the frame-read timeout.
             var partialEnds: [String] = []

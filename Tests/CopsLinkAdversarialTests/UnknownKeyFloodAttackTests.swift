@@ -32,7 +32,9 @@ extension AdversarialTests {
             try await first.send(buffer)
             let remainder = await first.readToClose()
             #expect(remainder.ends.count == 3 && remainder.ends.values.allSatisfy { $0.statusCode == StatusCode.unauthenticated.rawValue }, "\(remainder.ends)")
-            #expect(remainder.goAway?.code == .enhanceYourCalm && names(remainder.goAway?.message ?? "", "unauthenticated calls"), "\(String(describing: remainder.goAway))")
+            #expect(
+                remainder.goAway?.code == .enhanceYourCalm && names(remainder.goAway?.message ?? "", "unauthenticated calls"),
+                "\(String(describing: remainder.goAway))")
             #expect(remainder.closed)
             await first.close()
 
