@@ -49,12 +49,17 @@ final class AttackPeer: Sendable {
         self.decoderState = LockedBox((FrameDecoder(limits: FrameLimits(maxFrameSize: 64 << 20, maxHeaderSize: 1 << 20), expectsPreface: false), ByteBuffer()))
     }
 
+    /// The attackers' own event loop, apart from NIO's shared singleton group: megabytes of attack traffic queued
+    /// on the singleton's loops would delay the timing-sensitive tests of other suites running in the same process.
+    /// Never shut down; it lives as long as the test process.
+    static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
     /// Connects; `firstBytes`, if given, are sent the moment the connection is up. A small `receiveBuffer` makes a
     /// peer that stops reading push back on the server sooner.
     static func connect(port: Int, firstBytes: ByteBuffer? = nil, receiveBuffer: Int? = nil) async throws -> AttackPeer {
         let inbound = AsyncMessageQueue<ByteBuffer>()
         let ending = LockedBox<String?>(nil)
-        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        var bootstrap = ClientBootstrap(group: group)
         if let receiveBuffer {
             bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))
         }
