@@ -180,9 +180,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if !pausedForOutbound, reader.startedPartialFrame() { partialFrameStarted() }
     }
 
-    /// Brings the reader's bytes into the server's budget; a partial frame while the budget is spent stops reading.
+    /// Brings the reader's bytes into the server's budget (the storage they keep alive, not only the bytes); a
+    /// partial frame while the budget is spent stops reading.
     private func countReaderBytes() {
-        let buffered = reader.bufferedBytes
+        let buffered = reader.heldStorageBytes
         budget.adjust(by: buffered - countedReaderBytes)
         countedReaderBytes = buffered
         if buffered > 0, !pausedForMemory, budget.isExhausted {
@@ -205,7 +206,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func memoryRetryFired() {
         memoryRetry = nil
         guard phase != .closing else { return }
-        if budget.isExhausted, reader.bufferedBytes > 0 { return scheduleMemoryRetry() }
+        if budget.isExhausted, reader.heldStorageBytes > 0 { return scheduleMemoryRetry() }
         pausedForMemory = false
         resumeReading()
     }

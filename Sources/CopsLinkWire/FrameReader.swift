@@ -37,6 +37,10 @@ public struct FrameReader {
     /// The size of the buffer holding them, decoded bytes included (for tests of the bound).
     var bufferCapacity: Int { buffered?.capacity ?? 0 }
 
+    /// The memory the undecoded bytes keep alive: the whole storage of the buffer holding them (a partial frame
+    /// grows it by doubling, and a slice keeps all of a read's storage), 0 when nothing is buffered.
+    public var heldStorageBytes: Int { buffered?.storageCapacity ?? 0 }
+
     /// The next preface or frame, or nil until more bytes arrive. Frames are slices of the received bytes.
     public mutating func next() throws(WireError) -> InboundFrame? {
         guard buffered != nil else { return nil }

@@ -54,8 +54,9 @@ let configuration: ServerConfiguration = {
 }()
 /// The server's inbound budget, shared by every input's connection: it must be back to 0 after each.
 let budget = InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)
-/// What one connection may count against it: its unfinished requests, and one partial frame in its reader.
-let connectionBound = configuration.maxUnfinishedRequestBytesPerConnection + 4 + configuration.limits.maxFrameSize
+/// What one connection may count against it: its unfinished requests, and the storage of one partial frame in its
+/// reader (a buffer grown by doubling: up to twice the frame) plus one read.
+let connectionBound = configuration.maxUnfinishedRequestBytesPerConnection + 2 * (4 + configuration.limits.maxFrameSize) + (64 << 10)
 let quiet = Logger(label: "fuzz-connection", factory: { _ in SwiftLogNoOpLogHandler() })
 let timeSteps: [Int64] = [0, 0, 1, 5, 11, 61, 301, 1000]
 
