@@ -1,10 +1,5 @@
 import CopsLinkCore
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import NIOCore
 
 /// A client does not send a bearer key where anyone on the path can read it: over plaintext TCP to a host other
 /// than this machine, a call carrying `authorization` metadata is refused before anything is sent, unless the
@@ -28,15 +23,12 @@ extension ClientConfiguration {
     public static func isLoopback(host: String) -> Bool {
         let name = host.lowercased()
         if name == "localhost" || name == "localhost." { return true }
-        var ipv4 = in_addr()
-        if inet_pton(AF_INET, name, &ipv4) == 1 {
-            return UInt32(bigEndian: ipv4.s_addr) >> 24 == 127
+        // Numeric addresses only, in their canonical text form (inet_ntop): `0:0::1` is `::1`.
+        guard let address = try? SocketAddress(ipAddress: name, port: 0), let canonical = address.ipAddress else { return false }
+        switch address.protocol {
+        case .inet: return canonical.hasPrefix("127.")
+        case .inet6: return canonical == "::1" || canonical.hasPrefix("::ffff:127.")
+        default: return false
         }
-        var ipv6 = in6_addr()
-        guard inet_pton(AF_INET6, name, &ipv6) == 1 else { return false }
-        let bytes = withUnsafeBytes(of: ipv6) { Array($0) }
-        if bytes == [UInt8](repeating: 0, count: 15) + [1] { return true }
-        // ::ffff:127.x.y.z
-        return bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xff && bytes[11] == 0xff && bytes[12] == 127
     }
 }

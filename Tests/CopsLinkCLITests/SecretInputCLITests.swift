@@ -54,8 +54,8 @@ struct SecretInputCLITests {
                 ["--server", server.address, "account", "link", "secret-2", "--first-name", "Ada", "--zip", "84601"],
                 environment: ["COPSLINK_PASSCODE": "green owl"])
             #expect(byEnvironment.status == 0, "\(byEnvironment)")
-            let stored = try await runSQLite(server.database, "SELECT id || '=' || passcode FROM customer WHERE id LIKE 'secret-%' ORDER BY id")
-            #expect(stored == "secret-1=blue heron\nsecret-2=green owl\n")
+            let stored = try await runSQLite(server.database, "SELECT id || '=' || passcode FROM customer WHERE id LIKE 'demo/secret-%' ORDER BY id")
+            #expect(stored == "demo/secret-1=blue heron\ndemo/secret-2=green owl\n")
 
             let unreadable = try await copslink([
                 "--server", server.address, "account", "link", "secret-3", "--first-name", "Ada", "--passcode-file", "/nonexistent/passcode",
