@@ -4,6 +4,8 @@
 /// bits) is shown once, when the key is created, and only its SHA-256 is stored.
 public struct APIKeyToken: Sendable, Hashable, CustomStringConvertible {
     public static let prefix = "clk_"
+    /// Characters of a token: prefix, 16-digit id, `_`, 64-digit secret.
+    public static let length = 4 + 16 + 1 + 64
 
     public var id: String
     public var secret: String
@@ -21,7 +23,8 @@ public struct APIKeyToken: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses a token; nil unless it has exactly the documented shape.
     public init?(parsing token: String) {
-        guard token.hasPrefix(Self.prefix) else { return nil }
+        // The length first: a long hostile header is refused without splitting it.
+        guard token.utf8.count == Self.length, token.hasPrefix(Self.prefix) else { return nil }
         let parts = token.dropFirst(Self.prefix.count).split(separator: "_", omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0].utf8.count == 16, parts[1].utf8.count == 64,
             parts.allSatisfy({ $0.utf8.allSatisfy(Self.isLowerHex) })

@@ -31,9 +31,11 @@ public enum ServerAddress {
         return (host, port)
     }
 
-    /// `--token` if given, else `$COPSLINK_TOKEN`; nil when neither is set (an empty variable counts as unset).
-    public static func token(_ token: String?) -> String? {
-        token ?? environment(tokenEnvironmentVariable)
+    /// `--token` if given, else the contents of `--token-file`, else `$COPSLINK_TOKEN`; nil when none is set (an
+    /// empty variable counts as unset).
+    public static func token(_ token: String?, file: String? = nil) throws(ValidationError) -> String? {
+        try SecretInput.resolve(
+            value: token, file: file, environmentVariable: tokenEnvironmentVariable, option: "--token", fileOption: "--token-file")
     }
 
     private static func environment(_ name: String) -> String? {

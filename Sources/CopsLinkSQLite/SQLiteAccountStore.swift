@@ -11,6 +11,7 @@ public final class SQLiteAccountStore: AccountStore {
     let pool: DatabasePool
 
     /// Opens (creating if needed) and migrates the database at `path`, and loads the reference test categories.
+    /// The database, its WAL and SHM are readable and writable by their owner only (`DatabaseFileMode`).
     public init(path: String, maximumReaderCount: Int = 8) throws {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
@@ -19,7 +20,9 @@ public final class SQLiteAccountStore: AccountStore {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
+        DatabaseFileMode.prepare(path: path)
         pool = try DatabasePool(path: path, configuration: configuration)
+        DatabaseFileMode.restrict(path: path)
         try SQLiteSchema.migrator.migrate(pool)
         try pool.write { db in
             let transaction = SQLiteTransaction(db: db, scope: .allDealers)

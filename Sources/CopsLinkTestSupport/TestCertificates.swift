@@ -7,6 +7,10 @@ public struct TestCertificates: Sendable {
     public var caCertificate: String { "\(directory)/ca.pem" }
     public var serverCertificate: String { "\(directory)/server.pem" }
     public var serverKey: String { "\(directory)/server.key" }
+    /// The same server names with an RSA-2048 key, for tests of the RSA key exchange (no forward secrecy), which
+    /// an EC key cannot use.
+    public var rsaServerCertificate: String { "\(directory)/server-rsa.pem" }
+    public var rsaServerKey: String { "\(directory)/server-rsa.key" }
     public var clientCertificate: String { "\(directory)/client.pem" }
     public var clientKey: String { "\(directory)/client.key" }
     /// A CA that issued none of the above.
@@ -36,13 +40,15 @@ public struct TestCertificates: Sendable {
                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
             ])
         }
-        for (name, issuer, extensions) in [
-            ("server", "ca", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
-            ("client", "ca", "subjectAltName=DNS:copslink-test-client\nextendedKeyUsage=clientAuth\n"),
-            ("rogue", "other-ca", "subjectAltName=DNS:copslink-test-client\nextendedKeyUsage=clientAuth\n"),
+        let rsa = ["-newkey", "rsa:2048", "-nodes"]
+        for (name, issuer, key, extensions) in [
+            ("server", "ca", curve, "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
+            ("server-rsa", "ca", rsa, "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
+            ("client", "ca", curve, "subjectAltName=DNS:copslink-test-client\nextendedKeyUsage=clientAuth\n"),
+            ("rogue", "other-ca", curve, "subjectAltName=DNS:copslink-test-client\nextendedKeyUsage=clientAuth\n"),
         ] {
             try Data(extensions.utf8).write(to: URL(fileURLWithPath: "\(directory)/\(name).ext"))
-            try openssl(["req"] + curve + ["-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=\(name)"])
+            try openssl(["req"] + key + ["-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=\(name)"])
             try openssl([
                 "x509", "-req", "-in", "\(name).csr", "-CA", "\(issuer).pem", "-CAkey", "\(issuer).key", "-CAcreateserial", "-out", "\(name).pem",
                 "-days", "2", "-extfile", "\(name).ext",

@@ -80,6 +80,10 @@ public struct ClientConfiguration: Sendable {
     public var maxQueuedCalls = 10_000
     /// TLS to the server (swift-nio-ssl); nil connects in plaintext. Default nil.
     public var tls: TLSConfiguration?
+    /// Whether calls carrying an API key (`authorization` metadata) may go in plaintext (`tls` nil) to a host that
+    /// is not loopback. Default false: such a call fails FAILED_PRECONDITION before anything is sent
+    /// (`plaintextCredentialsRefusal`).
+    public var allowsPlaintextCredentials = false
     /// The name the server's certificate must carry (and SNI), when it is not `host`. Default nil (`host`, unless
     /// `host` is an IP address, which is then checked against the certificate's IP addresses).
     public var tlsServerName: String?

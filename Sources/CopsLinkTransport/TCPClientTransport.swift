@@ -15,6 +15,9 @@ public final class TCPClientTransport: ClientTransport, Sendable {
     /// without any thread switch: what load generators and latency-sensitive callers want.
     public let executor: EventLoopTaskExecutor
     private let state = Mutex(State())
+    /// Plaintext to a host that is not loopback, without permission: calls carrying an API key are refused
+    /// (`plaintextCredentialsRefusal`). Decided once, so that other calls pay nothing for the check.
+    private let checksCredentials: Bool
 
     private struct State {
         var connection: ClientConnection?
@@ -27,6 +30,8 @@ public final class TCPClientTransport: ClientTransport, Sendable {
 
     public init(configuration: ClientConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
+        self.checksCredentials =
+            configuration.tls == nil && !configuration.allowsPlaintextCredentials && !ClientConfiguration.isLoopback(host: configuration.host)
         self.eventLoop = group.next()
         self.executor = EventLoopTaskExecutor(eventLoop: eventLoop)
     }
@@ -59,6 +64,7 @@ public final class TCPClientTransport: ClientTransport, Sendable {
     public func unary(
         _ descriptor: MethodDescriptor, request: some RPCMessage, options: CallOptions
     ) async throws(RPCError) -> RawUnaryResponse {
+        if checksCredentials, let refusal = configuration.plaintextCredentialsRefusal(metadata: options.metadata) { throw refusal }
         let deadline = options.timeout.map { ContinuousClock.now + $0 }
         var attempt = 1
         while true {
@@ -82,6 +88,7 @@ public final class TCPClientTransport: ClientTransport, Sendable {
     public func withStreamingCall<Result: Sendable>(
         _ descriptor: MethodDescriptor, options: CallOptions, body: (any ClientCallStream) async throws -> Result
     ) async throws -> Result {
+        if checksCredentials, let refusal = configuration.plaintextCredentialsRefusal(metadata: options.metadata) { throw refusal }
         let deadline = options.timeout.map { ContinuousClock.now + $0 }
         let connection = try await connection(before: deadline)
         let call = connection.makeCall(descriptor)

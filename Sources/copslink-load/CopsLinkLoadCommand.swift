@@ -51,6 +51,10 @@ struct CopsLinkLoadCommand: AsyncParsableCommand {
         var configuration = ClientConfiguration(host: endpoint.host, port: endpoint.port)
         configuration.connectTimeout = min(configuration.connectTimeout, options.timeoutDuration)
         try tls.apply(to: &configuration)
+        if let refusal = configuration.plaintextCredentialsRefusal(metadata: metadata, advice: ClientTLSOptions.plaintextAdvice) {
+            Self.printError("\(refusal.code.name): \(refusal.message)")
+            throw ExitCode(1)
+        }
         let transports = (0..<options.connections).map { _ in TCPClientTransport(configuration: configuration) }
         let callOptions = CallOptions(timeout: options.timeoutDuration, metadata: metadata)
         let server = "\(endpoint.host):\(endpoint.port)"

@@ -63,8 +63,15 @@ struct LoadOptions: ParsableArguments {
     @Flag(help: "Print the JSON report on stdout instead of the summary (no progress line).")
     var json = false
 
-    @Option(help: ArgumentHelp("Bearer token sent as 'authorization: Bearer TOKEN' metadata. Default: $\(ServerAddress.tokenEnvironmentVariable).", valueName: "token"))
+    @Option(help: ArgumentHelp(
+        "Bearer token sent as 'authorization: Bearer TOKEN' metadata. Default: --token-file, else $\(ServerAddress.tokenEnvironmentVariable).",
+        valueName: "token"))
     var token: String?
+
+    @Option(
+        name: .customLong("token-file"),
+        help: ArgumentHelp("Read the token from this file (trailing newline ignored), so it does not show in ps or the shell history.", valueName: "file"))
+    var tokenFile: String?
 
     @Option(help: ArgumentHelp("Seed of the random choices (methods, accounts, Poisson gaps).", valueName: "n"))
     var seed: UInt64 = 0x00C0_951A_4B00_5EED
@@ -124,7 +131,7 @@ struct LoadOptions: ParsableArguments {
 
     /// Request metadata: the bearer token, if any.
     func metadata() throws -> Metadata {
-        guard let token = ServerAddress.token(token) else { return [:] }
+        guard let token = try ServerAddress.token(token, file: tokenFile) else { return [:] }
         let metadata: Metadata = ["authorization": .text("Bearer \(token)")]
         do {
             try metadata.validate()

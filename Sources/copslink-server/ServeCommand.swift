@@ -79,6 +79,8 @@ struct ServeCommand: AsyncParsableCommand {
     var requestTimeout = 30.0
     @Option(help: "UNAUTHENTICATED answers on one connection after which it gets GOAWAY ENHANCE_YOUR_CALM and is closed; 0 disables.")
     var maxUnauthenticatedCalls = 3
+    @Option(help: "API keys kept in memory, and separately ids found unknown, each least recently used first out; a key is read from the database again after 5 s.")
+    var keyCacheSize = APIKeyAuthenticator.defaultMaximumCachedKeys
     @Flag(inversion: .prefixedNo, help: "Run call handlers on their connection's event loop (no thread switch per call).")
     var handlersOnEventLoop = true
 
@@ -140,7 +142,7 @@ struct ServeCommand: AsyncParsableCommand {
             logger.warning("\(warning)")
             configuration.connectionWarning = warning
         } else {
-            interceptors.append(AuthInterceptor(authenticator: APIKeyAuthenticator(store: store), policy: .copsLink))
+            interceptors.append(AuthInterceptor(authenticator: APIKeyAuthenticator(store: store, maximumCachedKeys: keyCacheSize), policy: .copsLink))
         }
         let expiry = TestExpiryScheduler(store: store, clock: clock, logger: logger)
 
@@ -227,6 +229,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard outboundLowWater <= outboundHighWater else {
             throw ValidationError("--outbound-low-water \(outboundLowWater) is above --outbound-high-water \(outboundHighWater).")
         }
+        guard (1...10_000_000).contains(keyCacheSize) else { throw ValidationError("--key-cache-size \(keyCacheSize): must be from 1 to 10000000.") }
         guard maxUnauthenticatedCalls >= 0 else { throw ValidationError("--max-unauthenticated-calls must be 0 or more.") }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
         guard tlsCa == nil || tlsCert != nil else { throw ValidationError("--tls-ca needs --tls-cert and --tls-key.") }

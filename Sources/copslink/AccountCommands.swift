@@ -1,5 +1,6 @@
 import ArgumentParser
 import CopsLinkCodecs
+import CopsLinkCommandLine
 import CopsLinkCore
 import CopsLinkServices
 import Foundation
@@ -45,7 +46,15 @@ struct CustomerOptions: ParsableArguments {
     @Option(help: "State, e.g. UT.") var state = ""
     @Option(help: "Zip code, 84601 or 84601-1234.") var zip = ""
     @Option(help: "Premise phone.") var phone = ""
-    @Option(help: "Verbal passcode of the premises (stored, never shown).") var passcode = ""
+    @Option(
+        help: ArgumentHelp(
+            "Verbal passcode of the premises (stored, never shown). Default: --passcode-file, else $\(SecretInput.passcodeEnvironmentVariable).",
+            valueName: "passcode"))
+    var passcode: String?
+    @Option(
+        name: .customLong("passcode-file"),
+        help: ArgumentHelp("Read the passcode from this file (trailing newline ignored), so it does not show in ps or the shell history.", valueName: "file"))
+    var passcodeFile: String?
     @Option(
         help: ArgumentHelp("Installed equipment ZONE:NAME (zone 001-999); repeatable.", valueName: "zone:name"))
     var equipment: [String] = []
@@ -58,6 +67,14 @@ struct CustomerOptions: ParsableArguments {
     func validate() throws {
         _ = try parsedEquipment()
         _ = try parsedParties()
+        _ = try resolvedPasscode()
+    }
+
+    /// `--passcode`, `--passcode-file` or `$COPSLINK_PASSCODE`; "" when none is given.
+    func resolvedPasscode() throws(ValidationError) -> String {
+        try SecretInput.resolve(
+            value: passcode, file: passcodeFile, environmentVariable: SecretInput.passcodeEnvironmentVariable,
+            option: "--passcode", fileOption: "--passcode-file") ?? ""
     }
 
     func customer(id: String) throws -> Customer {
@@ -65,7 +82,7 @@ struct CustomerOptions: ParsableArguments {
         return Customer(
             id: id, firstName: firstName, lastName: lastName, companyName: company,
             address: hasAddress ? Address(street1: street, street2: street2, city: city, state: state, zip: zip) : nil,
-            premisePhone: phone, passcode: passcode, equipment: try parsedEquipment())
+            premisePhone: phone, passcode: try resolvedPasscode(), equipment: try parsedEquipment())
     }
 
     func parsedEquipment() throws(ValidationError) -> [Equipment] {

@@ -32,6 +32,10 @@ struct Session {
         var configuration = ClientConfiguration(host: endpoint.host, port: endpoint.port)
         configuration.connectTimeout = min(configuration.connectTimeout, global.timeoutDuration)
         try global.tls.apply(to: &configuration)
+        // Refused here, before connecting, so the message names the flags.
+        if let refusal = configuration.plaintextCredentialsRefusal(metadata: metadata, advice: ClientTLSOptions.plaintextAdvice) {
+            throw Failure.status(refusal)
+        }
         do {
             try await TCPClientTransport.withTransport(configuration: configuration) { transport in
                 let client = RPCClient(transport: transport)

@@ -14,8 +14,14 @@ struct GlobalOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "API key, sent as 'authorization: Bearer KEY' metadata. Default: $\(ServerAddress.tokenEnvironmentVariable).", valueName: "key"))
+            "API key, sent as 'authorization: Bearer KEY' metadata. Default: --token-file, else $\(ServerAddress.tokenEnvironmentVariable).",
+            valueName: "key"))
     var token: String?
+
+    @Option(
+        name: .customLong("token-file"),
+        help: ArgumentHelp("Read the API key from this file (trailing newline ignored), so it does not show in ps or the shell history.", valueName: "file"))
+    var tokenFile: String?
 
     @Option(help: ArgumentHelp("Seconds the call may take, connecting included.", valueName: "seconds"))
     var timeout: Double = 10
@@ -68,7 +74,7 @@ struct GlobalOptions: ParsableArguments {
             }
             result.add(key, .text(value))
         }
-        if let token = ServerAddress.token(token) {
+        if let token = try ServerAddress.token(token, file: tokenFile) {
             guard token.unicodeScalars.allSatisfy({ (0x21...0x7e).contains($0.value) }) else {
                 throw ValidationError("--token must be printable ASCII text without spaces.")
             }
@@ -95,7 +101,7 @@ struct GlobalOptions: ParsableArguments {
 extension GlobalOptions {
     /// Long names of the global options, and whether each takes a value.
     static let names: [String: Bool] = [
-        "--server": true, "--token": true, "--timeout": true, "--metadata": true, "--request-id": true, "--json": false,
+        "--server": true, "--token": true, "--token-file": true, "--timeout": true, "--metadata": true, "--request-id": true, "--json": false,
     ].merging(ClientTLSOptions.names) { first, _ in first }
 
     /// Moves global options written before (or between) the subcommand names to just after them.

@@ -11,12 +11,16 @@ import Testing
 struct TLSTests {
     /// A TLS server with the conformance service; `clientCA` makes it require client certificates.
     func withTLSServer<Result: Sendable>(
-        _ certificates: TestCertificates, requireClientCertificates: Bool = false, _ body: (TCPServer) async throws -> Result
+        _ certificates: TestCertificates, requireClientCertificates: Bool = false, rsa: Bool = false,
+        adjust: (inout TLSConfiguration) -> Void = { _ in }, _ body: (TCPServer) async throws -> Result
     ) async throws -> Result {
         var configuration = ServerConfiguration()
-        configuration.tls = try TLSFiles.server(
-            certificateChain: certificates.serverCertificate, privateKey: certificates.serverKey,
+        var tls = try TLSFiles.server(
+            certificateChain: rsa ? certificates.rsaServerCertificate : certificates.serverCertificate,
+            privateKey: rsa ? certificates.rsaServerKey : certificates.serverKey,
             clientCA: requireClientCertificates ? certificates.caCertificate : nil)
+        adjust(&tls)
+        configuration.tls = tls
         var router = RPCRouter()
         ConformanceService().registerMethods(with: &router)
         return try await TCPServer.withServer(configuration: configuration, router: router, logger: quietLogger(), body)
@@ -72,6 +76,49 @@ struct TLSTests {
             let rogue = try TLSFiles.client(
                 ca: certificates.caCertificate, certificateChain: certificates.rogueClientCertificate, privateKey: certificates.rogueClientKey)
             await expectRPCError(.unavailable) { _ = try await call(port: server.port!, tls: rogue) }
+        }
+    }
+
+    /// With an RSA server key, so that the RSA key exchange (no forward secrecy) would be possible if allowed.
+    @Test(arguments: [false, true])
+    func clientsLimitedToOldVersionsOrSuitesWithoutForwardSecrecyAreRefused(rsa: Bool) async throws {
+        let certificates = try await TestCertificates.generate()
+        defer { certificates.remove() }
+        try await withTLSServer(certificates, rsa: rsa) { server in
+            // TLS 1.2 with the allowed suites works (so the refusals below are about the version or the suite).
+            var tls12 = try TLSFiles.client(ca: certificates.caCertificate)
+            tls12.maximumTLSVersion = .tlsv12
+            #expect(try await call(port: server.port!, tls: tls12).payload?.count == 100)
+
+            var tls11 = try TLSFiles.client(ca: certificates.caCertificate)
+            tls11.minimumTLSVersion = .tlsv1
+            tls11.maximumTLSVersion = .tlsv11
+            tls11.cipherSuites = "ALL"
+            await expectRPCError(.unavailable) { _ = try await call(port: server.port!, tls: tls11) }
+
+            for weak: [NIOTLSCipher] in [
+                [.TLS_RSA_WITH_AES_128_GCM_SHA256, .TLS_RSA_WITH_AES_256_GCM_SHA384],  // no forward secrecy
+                [.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, .TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA],  // forward-secret, not AEAD
+            ] {
+                var client = try TLSFiles.client(ca: certificates.caCertificate)
+                client.maximumTLSVersion = .tlsv12
+                client.cipherSuiteValues = weak
+                await expectRPCError(.unavailable) { _ = try await call(port: server.port!, tls: client) }
+            }
+        }
+    }
+
+    @Test func aServerOfferingOnlySuitesWithoutForwardSecrecyIsRefusedByTheClient() async throws {
+        let certificates = try await TestCertificates.generate()
+        defer { certificates.remove() }
+        let weaken: (inout TLSConfiguration) -> Void = { tls in
+            tls.maximumTLSVersion = .tlsv12
+            tls.cipherSuiteValues = [.TLS_RSA_WITH_AES_128_GCM_SHA256, .TLS_RSA_WITH_AES_256_GCM_SHA384]
+        }
+        try await withTLSServer(certificates, rsa: true, adjust: weaken) { server in
+            await expectRPCError(.unavailable) {
+                _ = try await call(port: server.port!, tls: try TLSFiles.client(ca: certificates.caCertificate))
+            }
         }
     }
 }

@@ -1,0 +1,136 @@
+@testable import CopsLinkAuth
+import CopsLinkCore
+import Synchronization
+import Testing
+
+/// A clock the test moves by hand.
+final class ManualClock: Sendable {
+    private let start = ContinuousClock.now
+    private let offset = Mutex<Duration>(.zero)
+
+    func advance(by duration: Duration) { offset.withLock { $0 += duration } }
+
+    var now: @Sendable () -> ContinuousClock.Instant {
+        { [self] in start + offset.withLock { $0 } }
+    }
+}
+
+/// A store whose reads wait until the test lets them go (to see concurrent lookups share one read).
+final class GatedKeyStore: APIKeyStore {
+    let reads = Atomic<Int>(0)
+    private let gate = Mutex<[CheckedContinuation<Void, Never>]>([])
+
+    func apiKey(id: String) async throws -> APIKeyRecord? {
+        reads.add(1, ordering: .relaxed)
+        await withCheckedContinuation { continuation in gate.withLock { $0.append(continuation) } }
+        return nil
+    }
+
+    var waitingReads: Int { gate.withLock { $0.count } }
+
+    func release() {
+        let waiters = gate.withLock { gate in
+            defer { gate.removeAll() }
+            return gate
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func insertAPIKey(_ record: APIKeyRecord) async throws {}
+    func apiKeys(dealerID: String?) async throws -> [APIKeyRecord] { [] }
+    func revokeAPIKey(id: String, atMs: Int64) async throws -> Bool { false }
+}
+
+@Suite("API key cache")
+struct APIKeyCacheTests {
+    static func unknownToken(_ number: Int) -> String {
+        let digits = String(number, radix: 16)
+        return APIKeyToken(id: String(repeating: "0", count: 16 - digits.count) + digits, secret: String(repeating: "a", count: 64)).token
+    }
+
+    @Test func theLRUCacheEvictsTheLeastRecentlyUsed() {
+        var cache = LRUCache<String, Int>(capacity: 3)
+        cache.setValue(1, forKey: "a")
+        cache.setValue(2, forKey: "b")
+        cache.setValue(3, forKey: "c")
+        #expect(cache.value(forKey: "a") == 1)  // a is now the most recent; b the least
+        #expect(cache.setValue(4, forKey: "d") == "b")
+        #expect(cache.keysByRecency == ["d", "a", "c"])
+        #expect(cache.value(forKey: "b") == nil)
+        cache.setValue(30, forKey: "c")  // an update refreshes, evicts nothing
+        #expect(cache.keysByRecency == ["c", "d", "a"])
+        #expect(cache.setValue(5, forKey: "e") == "a")
+        #expect(cache.keysByRecency == ["e", "c", "d"])
+        #expect(cache.count == 3 && cache.value(forKey: "c") == 30)
+    }
+
+    @Test func aMalformedTokenCostsNoStoreRead() async throws {
+        let store = MemoryKeyStore()
+        let authenticator = APIKeyAuthenticator(store: store)
+        for token in ["", "Bearer", "clk_", String(repeating: "clk_", count: 4096), "clk_0123456789abcdef_" + String(repeating: "A", count: 64)] {
+            #expect(try await authenticator.authenticate(bearerToken: token) == nil)
+        }
+        #expect(store.reads.load(ordering: .relaxed) == 0)
+    }
+
+    @Test func aRepeatedUnknownIDCostsOneStoreReadPerMissTTL() async throws {
+        let store = MemoryKeyStore()
+        let clock = ManualClock()
+        let authenticator = APIKeyAuthenticator(store: store, missTTL: .seconds(5), now: clock.now)
+        for _ in 0..<100 { #expect(try await authenticator.authenticate(bearerToken: Self.unknownToken(7)) == nil) }
+        #expect(store.reads.load(ordering: .relaxed) == 1)
+        clock.advance(by: .seconds(5))
+        #expect(try await authenticator.authenticate(bearerToken: Self.unknownToken(7)) == nil)
+        #expect(store.reads.load(ordering: .relaxed) == 2)
+    }
+
+    @Test func aFloodOfUnknownIDsStaysBoundedAndKeepsLiveKeysCached() async throws {
+        let store = MemoryKeyStore()
+        let live = try await store.createAPIKey(dealerID: "acme", name: "", roles: [.read], nowMs: 1)
+        let authenticator = APIKeyAuthenticator(store: store, maximumCachedKeys: 100)
+        #expect(try await authenticator.authenticate(bearerToken: live.token) != nil)
+        for number in 0..<1_000 { _ = try await authenticator.authenticate(bearerToken: Self.unknownToken(number)) }
+        let statistics = authenticator.statistics
+        #expect(statistics.cachedUnknownIDs == 100)
+        #expect(statistics.cachedKeys == 1)
+        #expect(statistics.evictions == 900)
+        // The live key was not pushed out by the flood: no further read for it.
+        let readsBefore = store.reads.load(ordering: .relaxed)
+        #expect(try await authenticator.authenticate(bearerToken: live.token) != nil)
+        #expect(store.reads.load(ordering: .relaxed) == readsBefore)
+        // The oldest unknown ids were evicted (read again); the newest are still cached (not read).
+        _ = try await authenticator.authenticate(bearerToken: Self.unknownToken(0))
+        #expect(store.reads.load(ordering: .relaxed) == readsBefore + 1)
+        _ = try await authenticator.authenticate(bearerToken: Self.unknownToken(999))
+        #expect(store.reads.load(ordering: .relaxed) == readsBefore + 1)
+    }
+
+    @Test func aRevokedKeyIsRefusedOnceTheCacheTTLHasPassed() async throws {
+        let store = MemoryKeyStore()
+        let clock = ManualClock()
+        let token = try await store.createAPIKey(dealerID: "acme", name: "", roles: [.read], nowMs: 1)
+        let authenticator = APIKeyAuthenticator(store: store, cacheTTL: .seconds(5), now: clock.now)
+        for _ in 0..<10 { #expect(try await authenticator.authenticate(bearerToken: token.token) != nil) }
+        #expect(store.reads.load(ordering: .relaxed) == 1)
+        _ = try await store.revokeAPIKey(id: token.id, atMs: 2)
+        clock.advance(by: .milliseconds(4_999))
+        #expect(try await authenticator.authenticate(bearerToken: token.token) != nil, "still cached within the TTL")
+        clock.advance(by: .milliseconds(1))
+        #expect(try await authenticator.authenticate(bearerToken: token.token) == nil)
+        #expect(store.reads.load(ordering: .relaxed) == 2)
+    }
+
+    @Test func concurrentLookupsOfOneUnknownIDShareOneStoreRead() async throws {
+        let store = GatedKeyStore()
+        let authenticator = APIKeyAuthenticator(store: store)
+        try await withThrowingTaskGroup(of: Caller?.self) { group in
+            for _ in 0..<20 { group.addTask { try await authenticator.authenticate(bearerToken: Self.unknownToken(42)) } }
+            // Let every lookup reach the cache before the one read completes.
+            while store.waitingReads == 0 { await Task.yield() }
+            for _ in 0..<1_000 { await Task.yield() }
+            store.release()
+            for try await caller in group { #expect(caller == nil) }
+        }
+        #expect(store.reads.load(ordering: .relaxed) == 1)
+    }
+}
