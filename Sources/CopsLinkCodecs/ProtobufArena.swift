@@ -13,6 +13,10 @@ import Darwin
 /// protobuf-c mallocs once per string and sub-message when unpacking; routed through an arena that starts in a
 /// stack block, a typical message costs no malloc at all, and everything is released at once on every path.
 /// Chunks that overflow the stack block are malloc'd and linked through their first word.
+///
+/// Decoding is bounded: protobuf-c keeps every unknown field it meets (about 40 bytes of memory for a 2-byte field),
+/// so a 4 MiB request of tiny unknown fields once cost about 150 MB. While unpacking, the arena refuses to hand out
+/// more than `decodeMemoryLimit(forMessageOf:)` bytes, and unpack then fails (`decodeLimitExceeded`).
 public struct ProtobufArena: ~Copyable {
     @usableFromInline static let alignment = 16
     @usableFromInline static let chunkHeader = 16
@@ -25,6 +29,23 @@ public struct ProtobufArena: ~Copyable {
     @usableFromInline var remaining: Int
     @usableFromInline var lastChunk: UnsafeMutableRawPointer?
     @usableFromInline var nextChunkSize = 8192
+    /// Bytes protobuf-c asked for while unpacking, and the most it may have (`decodeMemoryLimit`).
+    @usableFromInline var decodedBytes = 0
+    @usableFromInline var decodeLimit = Int.max
+    /// Whether an unpack failed because it asked for more than `decodeLimit`.
+    @usableFromInline var decodeLimitExceeded = false
+
+    /// Base of the decode memory bound: room for the structure of any message within the field limits (1,000 small
+    /// sub-messages and their strings take about 130 KB).
+    public static let decodeMemoryBase = 256 << 10
+    /// Factor of the decode memory bound: strings and bytes cost about their size, sub-messages a few times theirs.
+    public static let decodeMemoryFactor = 4
+
+    /// The most memory unpacking a message of `size` bytes may take: 256 KiB + 4 × its size.
+    @inlinable
+    public static func decodeMemoryLimit(forMessageOf size: Int) -> Int {
+        decodeMemoryBase + decodeMemoryFactor * size
+    }
 
     @inlinable
     init(block: UnsafeMutableRawBufferPointer) {
@@ -131,7 +152,14 @@ public struct ProtobufArena: ~Copyable {
         try withUnsafeMutablePointer(to: &self) { (arena) throws(Failure) -> Result in
             var allocator = ProtobufCAllocator(
                 alloc: { data, size in
-                    data!.assumingMemoryBound(to: ProtobufArena.self).pointee.allocate(byteCount: max(size, 1))
+                    let arena = data!.assumingMemoryBound(to: ProtobufArena.self)
+                    let size = max(size, 1)
+                    arena.pointee.decodedBytes += size
+                    guard arena.pointee.decodedBytes <= arena.pointee.decodeLimit else {
+                        arena.pointee.decodeLimitExceeded = true
+                        return nil  // protobuf-c fails the unpack and frees (into the arena: nothing) what it built
+                    }
+                    return arena.pointee.allocate(byteCount: size)
                 },
                 free: { _, _ in },
                 allocator_data: UnsafeMutableRawPointer(arena)

@@ -36,15 +36,30 @@ extension ProtobufCCodable {
     @inlinable
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(RPCError) {
         self = try ProtobufArena.with { (arena) throws(RPCError) -> Self in
-            try arena.withAllocator { (allocator) throws(RPCError) -> Self in
-                let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-                guard let unpacked = protobuf_c_message_unpack(Self.cDescriptor.pointer, allocator, bytes.count, base) else {
-                    throw RPCError(code: .invalidArgument, message: "malformed \(Self.protoName) (\(bytes.count) bytes)")
-                }
-                // No free: the arena owns every allocation unpack made.
-                return try Self(cMessage: UnsafeRawPointer(unpacked).assumingMemoryBound(to: CMessage.self))
+            arena.decodeLimit = ProtobufArena.decodeMemoryLimit(forMessageOf: bytes.count)
+            let unpacked = arena.withAllocator { allocator in
+                protobuf_c_message_unpack(
+                    Self.cDescriptor.pointer, allocator, bytes.count, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self))
             }
+            guard let unpacked else {
+                throw Self.unpackFailure(size: bytes.count, overMemoryLimit: arena.decodeLimitExceeded)
+            }
+            // No free: the arena owns every allocation unpack made.
+            return try Self(cMessage: UnsafeRawPointer(unpacked).assumingMemoryBound(to: CMessage.self))
         }
+    }
+
+    /// INVALID_ARGUMENT for malformed bytes; RESOURCE_EXHAUSTED when decoding would pass the memory bound (the
+    /// transports report both as an invalid message, the latter with this text appended).
+    @usableFromInline
+    static func unpackFailure(size: Int, overMemoryLimit: Bool) -> RPCError {
+        guard overMemoryLimit else {
+            return RPCError(code: .invalidArgument, message: "malformed \(protoName) (\(size) bytes)")
+        }
+        let limit = ProtobufArena.decodeMemoryLimit(forMessageOf: size)
+        return RPCError(
+            code: .resourceExhausted,
+            message: "decoding its \(size) bytes needs more than \(limit) bytes of memory (at most \(ProtobufArena.decodeMemoryFactor) × its size + \(ProtobufArena.decodeMemoryBase / 1024) KiB); too many unknown or tiny fields")
     }
 
     @inlinable

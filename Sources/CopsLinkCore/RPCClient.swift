@@ -97,7 +97,8 @@ public struct RPCClient: Sendable {
         do {
             return try Response(from: bytes)
         } catch {
-            throw RPCError(code: .internalError, message: "response message is not a valid \(Response.protoName)")
+            let suffix = error.code == .resourceExhausted ? ": \(error.message)" : ""
+            throw RPCError(code: .internalError, message: "response message is not a valid \(Response.protoName)\(suffix)")
         }
     }
 

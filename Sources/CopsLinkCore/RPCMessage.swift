@@ -16,7 +16,8 @@ public protocol MessageBytes: Sendable {
 public protocol RPCMessage: Sendable {
     /// Fully qualified protobuf name, e.g. `copslink.rpc.v1.SimpleRequest`.
     static var protoName: String { get }
-    /// Decodes standard protobuf bytes. Throws `RPCError` with `.invalidArgument` for malformed input.
+    /// Decodes standard protobuf bytes. Throws `RPCError` with `.invalidArgument` for malformed input, and with
+    /// `.resourceExhausted` when decoding would take more memory than the codec allows for the message's size.
     init(serializedBytes bytes: UnsafeRawBufferPointer) throws(RPCError)
     /// Encodes standard protobuf bytes into `sink`.
     func serialize(into sink: inout some MessageSink)
@@ -39,6 +40,15 @@ extension RPCMessage {
         var bytes: [UInt8] = []
         serialize(into: &bytes)
         return bytes
+    }
+}
+
+extension RPCError {
+    /// The status for request bytes that did not decode as `protoName`: INVALID_ARGUMENT `request message is not a
+    /// valid <name>`, with the reason appended when the decode was stopped at its memory bound.
+    public static func invalidRequest(_ protoName: String, decodeError: RPCError) -> RPCError {
+        let suffix = decodeError.code == .resourceExhausted ? ": \(decodeError.message)" : ""
+        return RPCError(code: .invalidArgument, message: "request message is not a valid \(protoName)\(suffix)")
     }
 }
 

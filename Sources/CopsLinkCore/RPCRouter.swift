@@ -109,7 +109,7 @@ public struct RPCRouter: Sendable {
         do {
             request = try Request(from: bytes)
         } catch {
-            throw RPCError(code: .invalidArgument, message: "request message is not a valid \(Request.protoName)")
+            throw RPCError.invalidRequest(Request.protoName, decodeError: error)
         }
         guard try await stream.nextRequest() == nil else {
             throw RPCError(code: .invalidArgument, message: "the call expects one request message and got more")

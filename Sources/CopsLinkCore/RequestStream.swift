@@ -17,7 +17,7 @@ public struct RequestStream<Message: RPCMessage>: AsyncSequence, Sendable {
             do {
                 return try Message(from: bytes)
             } catch {
-                throw RPCError(code: .invalidArgument, message: "request message is not a valid \(Message.protoName)")
+                throw RPCError.invalidRequest(Message.protoName, decodeError: error)
             }
         }
 
