@@ -14,11 +14,11 @@ public struct AccountError: RPCErrorConvertible, Hashable, CustomStringConvertib
     public var description: String { "\(code.name): \(message)" }
 
     static func customerNotFound(_ id: String) -> AccountError {
-        AccountError(.notFound, "No customer '\(id)' is linked to a central-station account.")
+        AccountError(.notFound, "No customer '\(ClientText.excerpt(id))' is linked to a central-station account.")
     }
 
     static func notLinked(_ id: String) -> AccountError {
-        AccountError(.failedPrecondition, "The central-station account of customer '\(id)' is unlinked; link it first.")
+        AccountError(.failedPrecondition, "The central-station account of customer '\(ClientText.excerpt(id))' is unlinked; link it first.")
     }
 
     static func invalid(_ message: String) -> AccountError { AccountError(.invalidArgument, message) }

@@ -55,13 +55,13 @@ extension AccountServiceImplementation {
             }
             _ = try Self.linkedAccount(transaction, request.customerID)
             guard let category = try transaction.testCategory(id: request.categoryID) else {
-                throw AccountError.invalid("Unknown test category '\(request.categoryID)'; ListTestCategories names them.")
+                throw AccountError.invalid("Unknown test category '\(ClientText.excerpt(request.categoryID))'; ListTestCategories names them.")
             }
             if !request.zoneNumbers.isEmpty {
                 let known = Set(try transaction.zones(customerID: request.customerID).map(\.zoneNumber))
                     .union(try transaction.customer(id: request.customerID)?.equipment.map(\.zoneNumber) ?? [])
                 if let unknown = request.zoneNumbers.first(where: { !known.contains($0) }) {
-                    throw AccountError.invalid("Zone \(unknown) is not a zone of this account.")
+                    throw AccountError.invalid("Zone \(ClientText.excerpt(unknown)) is not a zone of this account.")
                 }
             }
             try TestSessionRules.expireDue(transaction, customerID: request.customerID, atMs: now)

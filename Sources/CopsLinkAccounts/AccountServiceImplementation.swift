@@ -33,7 +33,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         try request.checkFieldLimits()
         let customer = try Validation.checkCustomer(request.customer, parties: request.respondingParties)
         if !request.accountNumber.isEmpty, !Validation.isAccountNumber(request.accountNumber) {
-            throw AccountError.invalid("Account number '\(request.accountNumber)' may hold only letters, digits and dashes (at most 32).")
+            throw AccountError.invalid("Account number '\(ClientText.excerpt(request.accountNumber))' may hold only letters, digits and dashes (at most 32).")
         }
         var cleared = request
         cleared.requestID = ""
@@ -43,7 +43,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         return try await mutate(AccountService.Method.linkAccount, request, cleared, requestID: request.requestID, context: context) { transaction, now in
             if let existing = try transaction.link(customerID: customer.id) {
                 if existing.state == .linked {
-                    throw AccountError(.alreadyExists, "Customer '\(customer.id)' is already linked to central-station account \(existing.accountNumber).")
+                    throw AccountError(.alreadyExists, "Customer '\(ClientText.excerpt(customer.id))' is already linked to central-station account \(ClientText.excerpt(existing.accountNumber)).")
                 }
             } else if try transaction.customerCount() >= quota {
                 // Relinking an unlinked customer adds no account, so only a new customer counts.
@@ -59,11 +59,11 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
                 accountNumber = free
             } else if let owner = try transaction.link(accountNumber: accountNumber) {
                 if owner.customerID != customer.id {
-                    throw AccountError(.alreadyExists, "Account number \(accountNumber) belongs to customer '\(owner.customerID)'.")
+                    throw AccountError(.alreadyExists, "Account number \(ClientText.excerpt(accountNumber)) belongs to customer '\(ClientText.excerpt(owner.customerID))'.")
                 }
             } else if try transaction.isAccountNumberTaken(accountNumber) {
                 // Another dealer's account: say only that the number is taken.
-                throw AccountError(.alreadyExists, "Account number \(accountNumber) is already in use at the central station.")
+                throw AccountError(.alreadyExists, "Account number \(ClientText.excerpt(accountNumber)) is already in use at the central station.")
             }
             try transaction.saveCustomer(customer)
             try transaction.replaceRespondingParties(customerID: customer.id, request.respondingParties)
@@ -133,7 +133,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
                 zip = try transaction.customer(id: request.customerID)?.address?.zip ?? ""
                 guard !zip.isEmpty else { throw AccountError(.failedPrecondition, "The customer has no zip code; type one.") }
             }
-            guard Validation.isZip(zip) else { throw AccountError.invalid("Zip code '\(zip)' must look like 84601 or 84601-1234.") }
+            guard Validation.isZip(zip) else { throw AccountError.invalid("Zip code '\(ClientText.excerpt(zip))' must look like 84601 or 84601-1234.") }
             return try transaction.authorities(type: request.type, zip: Validation.zip5(zip))
         }
         return SearchAuthoritiesResponse(authorities: authorities)
@@ -152,10 +152,10 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
             var added: [AccountAuthority] = []
             for wanted in request.authorities {
                 guard let authority = try transaction.authority(id: wanted.authorityID) else {
-                    throw AccountError(.notFound, "No authority '\(wanted.authorityID)' in the directory.")
+                    throw AccountError(.notFound, "No authority '\(ClientText.excerpt(wanted.authorityID))' in the directory.")
                 }
                 guard authority.servedZips.contains(zip) else {
-                    throw AccountError(.failedPrecondition, "\(authority.name) does not serve the customer's zip code \(zip.isEmpty ? "(none)" : zip).")
+                    throw AccountError(.failedPrecondition, "\(authority.name) does not serve the customer's zip code \(zip.isEmpty ? "(none)" : ClientText.excerpt(zip)).")
                 }
                 if onAccount.contains(where: { $0.id == authority.id }) {
                     throw AccountError(.alreadyExists, "\(authority.name) is already an authority of this account.")
@@ -186,7 +186,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         return try await mutate(AccountService.Method.removeAccountAuthority, request, cleared, requestID: request.requestID, context: context) { transaction, _ in
             _ = try Self.linkedAccount(transaction, request.customerID)
             guard let entry = try transaction.accountAuthorities(customerID: request.customerID).first(where: { $0.id == request.accountAuthorityID }) else {
-                throw AccountError(.notFound, "The account has no authority entry '\(request.accountAuthorityID)'.")
+                throw AccountError(.notFound, "The account has no authority entry '\(ClientText.excerpt(request.accountAuthorityID))'.")
             }
             try transaction.deleteAccountAuthority(customerID: request.customerID, id: entry.id)
             return RemoveAccountAuthorityResponse(removed: entry)
@@ -201,7 +201,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         var numbers = Set<String>()
         for zone in request.zones {
             try Validation.checkZone(zone.zoneNumber)
-            guard numbers.insert(zone.zoneNumber).inserted else { throw AccountError.invalid("Zone \(zone.zoneNumber) appears twice.") }
+            guard numbers.insert(zone.zoneNumber).inserted else { throw AccountError.invalid("Zone \(ClientText.excerpt(zone.zoneNumber)) appears twice.") }
         }
         var cleared = request
         cleared.requestID = ""
@@ -238,7 +238,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         return try await store.write(scope(context)) { transaction in
             if !requestID.isEmpty, let record = try transaction.idempotencyRecord(requestID: requestID) {
                 guard record.method == method.path, record.fingerprint == fingerprint else {
-                    throw AccountError(.alreadyExists, "Request id \(requestID) was already used for a different request.")
+                    throw AccountError(.alreadyExists, "Request id \(ClientText.excerpt(requestID)) was already used for a different request.")
                 }
                 return try record.response.withUnsafeBytes { try Response(serializedBytes: $0) }
             }

@@ -1,3 +1,4 @@
+import CopsLinkCore
 /// An Ademco Contact ID message: `ACCT MT Q EEE GG CCC S`.
 public struct ContactIDMessage: Hashable, Sendable {
     public var account: String

@@ -18,7 +18,7 @@ enum Idempotency {
         // The field was checked with the rest of the request; the metadata value only against the header size.
         try FieldLimits.check(id, FieldLimits.requestID, field.isEmpty ? "the copslink-request-id metadata" : "request_id")
         guard id.isEmpty || Validation.isUUID(id) else {
-            throw .invalid("The request id '\(id)' must be a UUID (8-4-4-4-12 hexadecimal digits).")
+            throw .invalid("The request id '\(ClientText.excerpt(id))' must be a UUID (8-4-4-4-12 hexadecimal digits).")
         }
         return id.lowercased()
     }

@@ -52,7 +52,7 @@ enum Validation {
     }
 
     static func checkZone(_ zone: String, _ what: String = "Zone number") throws(AccountError) {
-        guard isZoneNumber(zone) else { throw .invalid("\(what) '\(zone)' must be three digits from 001 to 999.") }
+        guard isZoneNumber(zone) else { throw .invalid("\(what) '\(ClientText.excerpt(zone))' must be three digits from 001 to 999.") }
     }
 
     /// The customer record a CRM pushes: identity, address, equipment zones; and its responding parties.
@@ -63,18 +63,18 @@ enum Validation {
             throw .invalid("The customer needs a name or a company name.")
         }
         if let zip = customer.address?.zip, !zip.isEmpty, !isZip(zip) {
-            throw .invalid("The customer's zip code '\(zip)' must look like 84601 or 84601-1234.")
+            throw .invalid("The customer's zip code '\(ClientText.excerpt(zip))' must look like 84601 or 84601-1234.")
         }
         var equipmentIDs = Set<String>()
         for item in customer.equipment {
             try requireID(item.id, "Every equipment's id")
-            guard equipmentIDs.insert(item.id).inserted else { throw .invalid("Equipment id '\(item.id)' appears twice.") }
+            guard equipmentIDs.insert(item.id).inserted else { throw .invalid("Equipment id '\(ClientText.excerpt(item.id))' appears twice.") }
             if !item.zoneNumber.isEmpty { try checkZone(item.zoneNumber, "Zone number of equipment '\(item.id)'") }
         }
         var partyIDs = Set<String>()
         for party in parties {
             try requireID(party.id, "Every responding party's id")
-            guard partyIDs.insert(party.id).inserted else { throw .invalid("Responding party id '\(party.id)' appears twice.") }
+            guard partyIDs.insert(party.id).inserted else { throw .invalid("Responding party id '\(ClientText.excerpt(party.id))' appears twice.") }
         }
         return customer
     }

@@ -2,6 +2,8 @@ import Logging
 
 /// Logs one line per call: method, status, duration, call id, peer, request id (`copslink-request-id`), trace id,
 /// and for failures the status message (`status_message`, not `message`, which structured handlers use for the line).
+/// Failures are held to the connection's `FailureLogBudget` (when the transport gives one): past it they are counted,
+/// and the next line written says how many were left out (`suppressed_failures`).
 public struct LoggingInterceptor: ServerInterceptor {
     public let logger: Logger
     /// Level for calls that end OK; failures log one level higher.
@@ -30,7 +32,7 @@ public struct LoggingInterceptor: ServerInterceptor {
         do {
             let outcome = try await next(context)
             if case .failure(let error) = outcome {
-                log(error: error, metadata: &metadata, start: start)
+                log(error: error, metadata: &metadata, start: start, budget: context.failureLogBudget)
             } else {
                 metadata["status"] = "OK"
                 metadata["duration_us"] = "\(Self.micros(since: start))"
@@ -38,12 +40,19 @@ public struct LoggingInterceptor: ServerInterceptor {
             }
             return outcome
         } catch {
-            log(error: RPCError(handlerError: error), metadata: &metadata, start: start)
+            log(error: RPCError(handlerError: error), metadata: &metadata, start: start, budget: context.failureLogBudget)
             throw error
         }
     }
 
-    private func log(error: RPCError, metadata: inout Logger.Metadata, start: ContinuousClock.Instant) {
+    private func log(
+        error: RPCError, metadata: inout Logger.Metadata, start: ContinuousClock.Instant, budget: FailureLogBudget?
+    ) {
+        if let budget {
+            let (admitted, suppressed) = budget.admit()
+            guard admitted else { return }
+            if suppressed > 0 { metadata["suppressed_failures"] = "\(suppressed)" }
+        }
         metadata["status"] = "\(error.code.name)"
         metadata["duration_us"] = "\(Self.micros(since: start))"
         metadata["status_message"] = "\(error.message)"

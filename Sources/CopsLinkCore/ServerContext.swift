@@ -11,6 +11,8 @@ public struct ServerContext: Sendable {
     public var callID: UInt64
     /// The authenticated caller, set by `AuthInterceptor`; nil when the server runs without authentication.
     public var caller: Caller?
+    /// The connection's budget of failed-call log lines (`LoggingInterceptor`); nil logs every failure.
+    public var failureLogBudget: FailureLogBudget?
 
     public init(descriptor: MethodDescriptor, metadata: Metadata, deadline: ContinuousClock.Instant?, peer: String, callID: UInt64) {
         self.descriptor = descriptor

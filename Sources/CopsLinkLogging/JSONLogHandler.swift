@@ -154,7 +154,7 @@ public struct JSONLogHandler: LogHandler {
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(milliseconds, 3))Z"
     }
 
-    private static func writeLine(_ line: String, to descriptor: Int32) {
+    static func writeLine(_ line: String, to descriptor: Int32) {
         var bytes = Array(line.utf8)
         bytes.append(UInt8(ascii: "\n"))
         bytes.withUnsafeBytes { raw in

@@ -51,7 +51,7 @@ public actor HealthService: Health.ServiceProtocol {
 
     public func check(_ request: HealthCheckRequest, context: ServerContext) async throws -> HealthCheckResponse {
         guard let status = statuses[request.service] else {
-            throw RPCError(code: .notFound, message: "unknown service '\(request.service)'")
+            throw RPCError(code: .notFound, message: "unknown service '\(ClientText.excerpt(request.service))'")
         }
         return HealthCheckResponse(status: status)
     }

@@ -25,6 +25,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private let budget: InboundMemoryBudget
     /// Holds back the calls' writers while the connection is unwritable.
     private let gate = OutboundGate()
+    /// Failed-call log lines this connection may cause (`LoggingInterceptor`).
+    private let failureLogBudget = FailureLogBudget()
 
     private var context: ChannelHandlerContext!
     private var loopBound: NIOLoopBound<ServerConnectionHandler>!
@@ -150,6 +152,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             call.loop.task?.cancel()
         }
         uncountReaderBytes()
+        let suppressed = failureLogBudget.takeSuppressed()
+        if suppressed > 0 {
+            logger.info("connection closed", metadata: ["peer": "\(peer)", "suppressed_failures": "\(suppressed)"])
+        }
         context.fireChannelInactive()
     }
 
@@ -370,8 +376,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 loopBound.value.expire(callID: id, timeout: timeout)
             }
         }
-        let serverContext = ServerContext(
+        var serverContext = ServerContext(
             descriptor: route.descriptor, metadata: header.metadata, deadline: deadline, peer: peer, callID: id)
+        serverContext.failureLogBudget = failureLogBudget
         let dispatcher = self.dispatcher
         calls[id] = call
         let task: Task<Void, Never>

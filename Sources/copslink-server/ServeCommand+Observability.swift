@@ -8,7 +8,8 @@ import Prometheus
 
 /// How log lines look.
 enum LogFormat: String, ExpressibleByArgument, CaseIterable {
-    /// swift-log's `StreamLogHandler` on stderr: `<time> <level> <label>: <metadata> <message>`.
+    /// `TextLogHandler` on stderr: swift-log's stream format, `<time> <level> <label>: <metadata> [<source>] <message>`,
+    /// with control characters escaped.
     case text
     /// One JSON object per line on stderr (`JSONLogHandler`).
     case json
@@ -20,7 +21,7 @@ enum Observability {
     /// Bootstraps swift-log with the chosen format. Call before making any `Logger`.
     static func bootstrapLogging(format: LogFormat) {
         switch format {
-        case .text: LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        case .text: LoggingSystem.bootstrap { label in TextLogHandler(label: label, output: .standardError) }
         case .json: LoggingSystem.bootstrap { label in JSONLogHandler(label: label, output: .standardError) }
         }
     }

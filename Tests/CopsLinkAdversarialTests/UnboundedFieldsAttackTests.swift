@@ -60,7 +60,7 @@ extension AdversarialTests {
         },
     ]
 
-    @Test("5: megabyte strings and 100,000-element lists are INVALID_ARGUMENT naming the field, nothing is stored; ReportSignals keeps few, short rejections")
+    @Test("5: megabyte strings and 100,000-element lists are INVALID_ARGUMENT naming the field (or the decode bound), nothing is stored; ReportSignals keeps few, short rejections")
     func unboundedFields() async throws {
         let server = try await AttackServer.start()
         defer { server.stop() }
@@ -72,7 +72,11 @@ extension AdversarialTests {
                 for (index, request) in Self.oversized.enumerated() {
                     let error = await expectRPCError(.invalidArgument) { try await request.call(client, options) }
                     if let error {
-                        #expect(names(error.message, request.field), "INVALID_ARGUMENT must name \(request.field): \(error.message.prefix(300))")
+                        // A list of tiny entries this long is refused by the decode memory bound before the field
+                        // limits see it (PROTOCOL.md §12): that message names the bound instead of the field.
+                        let decodeBound = error.message.contains("bytes of memory (at most 4 × its size")
+                        #expect(names(error.message, request.field) || decodeBound,
+                                "INVALID_ARGUMENT must name \(request.field): \(error.message.prefix(300))")
                         #expect(error.message.utf8.count <= 256, "\(request.field): a short status message, not \(error.message.utf8.count) bytes")
                     }
                     // Rejected before anything is stored.

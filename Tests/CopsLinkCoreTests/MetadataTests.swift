@@ -24,7 +24,7 @@ import Testing
         let metadata: Metadata = [key: .text("v")]
         let error = #expect(throws: RPCError.self) { try metadata.validate() }
         #expect(error?.code == .invalidArgument)
-        #expect(error?.message.contains("'\(key)'") == true)
+        #expect(error?.message.contains("'\(ClientText.excerpt(key))'") == true)  // quoted short and escaped
         #expect(error?.message.contains("lower-case") == true)
     }
 

@@ -105,3 +105,32 @@ struct JSONLogHandlerTests {
         #expect(JSONLogHandler.iso8601(secondsSinceEpoch: seconds, milliseconds: milliseconds) == expected)
     }
 }
+
+/// The text format escapes control characters, so client text in a message or a metadata value stays on its line.
+@Suite("Text log handler")
+struct TextLogHandlerTests {
+    @Test func controlCharactersCannotStartALine() {
+        let line = TextLogHandler.line(
+            timestamp: "2026-12-04T20:00:00+0000", level: .notice, label: "copslink.server",
+            message: "call\n2026-12-04T20:00:01+0000 critical forged", metadata: ["status_message": "No customer 'x\r\nFORGED'", "a\nb": "\u{1B}[31m\\"],
+            source: "CopsLinkCore")
+        #expect(!line.contains("\n") && !line.contains("\r") && !line.contains("\u{1B}"))
+        #expect(line == #"2026-12-04T20:00:00+0000 notice copslink.server: a\nb=\u{1B}[31m\\ status_message=No customer 'x\r\nFORGED' [CopsLinkCore] call\n2026-12-04T20:00:01+0000 critical forged"#)
+    }
+
+    @Test func writesOneLinePerEvent() {
+        let lines = LockedLines()
+        var logger = Logger(label: "t") { label in TextLogHandler(label: label, output: .custom { lines.append($0) }) }
+        logger.logLevel = .info
+        logger.info("a\nb", metadata: ["k": "v\u{85}"])
+        #expect(lines.all.count == 1)
+        #expect(lines.all.first?.hasSuffix(#"t: k=v\u{85} [CopsLinkLoggingTests] a\nb"#) == true)
+    }
+}
+
+/// Lines a `.custom` output received.
+final class LockedLines: Sendable {
+    private let lines = Mutex<[String]>([])
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    var all: [String] { lines.withLock { $0 } }
+}

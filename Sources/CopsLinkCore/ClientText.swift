@@ -1,11 +1,11 @@
 /// Client-supplied text as an error message or a signal rejection may quote it: short, and on one line.
-enum ClientText {
+public enum ClientText {
     /// Bytes of client text an answer quotes at most.
-    static let maximumQuotedBytes = 64
+    public static let maximumQuotedBytes = 64
 
     /// At most the first `maximumQuotedBytes` UTF-8 bytes of `text` (whole scalars), with `…` when cut; control
     /// characters and backslashes escaped (`\n`, `\u{1B}`), so quoted text can neither forge a line nor grow an answer.
-    static func excerpt(_ text: String) -> String {
+    public static func excerpt(_ text: String) -> String {
         var result = ""
         var bytes = 0
         for scalar in text.unicodeScalars {
