@@ -45,6 +45,10 @@ public struct ServerConfiguration: Sendable {
     /// UNAUTHENTICATED answers on one connection after which the server sends GOAWAY ENHANCE_YOUR_CALM and closes
     /// it: guessing keys costs a new connection each few tries. Default 3.
     public var maxUnauthenticatedCalls = 3
+    /// Failed-call log lines one connection may cause at once (`FailureLogBudget`), and the lines per second it earns
+    /// back. Default 20 and 1.
+    public var failedCallLogBurst = 20
+    public var failedCallLogPerSecond = 1
     /// How long in-flight calls may run after a graceful shutdown begins. Default 10 s.
     public var shutdownGracePeriod: Duration = .seconds(10)
     /// Run each call's handler task on its connection's event loop, starting it at once inside the read that opened

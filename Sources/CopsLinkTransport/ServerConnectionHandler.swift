@@ -26,7 +26,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Holds back the calls' writers while the connection is unwritable.
     private let gate = OutboundGate()
     /// Failed-call log lines this connection may cause (`LoggingInterceptor`).
-    private let failureLogBudget = FailureLogBudget()
+    private let failureLogBudget: FailureLogBudget
 
     private var context: ChannelHandlerContext!
     private var loopBound: NIOLoopBound<ServerConnectionHandler>!
@@ -87,6 +87,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.idle = configuration.idleTimeout.map(RestartableTimeout.init)
         self.frameRead = configuration.frameReadTimeout.map(RestartableTimeout.init)
         self.unwritable = configuration.unwritableTimeout.map(RestartableTimeout.init)
+        self.failureLogBudget = FailureLogBudget(
+            burst: configuration.failedCallLogBurst, perSecond: configuration.failedCallLogPerSecond)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {

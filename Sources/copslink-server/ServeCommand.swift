@@ -79,6 +79,12 @@ struct ServeCommand: AsyncParsableCommand {
     var requestTimeout = 30.0
     @Option(help: "UNAUTHENTICATED answers on one connection after which it gets GOAWAY ENHANCE_YOUR_CALM and is closed; 0 disables.")
     var maxUnauthenticatedCalls = 3
+    @Option(help: "Seconds a connection has to send its preface and SETTINGS.") var handshakeTimeout = 10.0
+    @Option(help: "Seconds a connection without calls is kept before GOAWAY IDLE_TIMEOUT; 0 disables.") var idleTimeout = 300.0
+    @Option(help: "Failed-call log lines one connection may cause at once; later ones are counted, not written.")
+    var failedCallLogBurst = 20
+    @Option(help: "Failed-call log lines per second a connection earns back after --failed-call-log-burst.")
+    var failedCallLogRate = 1
     @Option(help: "API keys kept in memory, and separately ids found unknown, each least recently used first out; a key is read from the database again after 5 s.")
     var keyCacheSize = APIKeyAuthenticator.defaultMaximumCachedKeys
     @Flag(inversion: .prefixedNo, help: "Run call handlers on their connection's event loop (no thread switch per call).")
@@ -108,6 +114,10 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maxBufferedInboundBytes = maxInboundMemory
         configuration.requestIdleTimeout = Self.duration(seconds: requestTimeout)
         configuration.maxUnauthenticatedCalls = maxUnauthenticatedCalls
+        configuration.handshakeTimeout = .milliseconds(Int64(handshakeTimeout * 1000))
+        configuration.idleTimeout = Self.duration(seconds: idleTimeout)
+        configuration.failedCallLogBurst = failedCallLogBurst
+        configuration.failedCallLogPerSecond = failedCallLogRate
         configuration.limits.maxConcurrentCalls = maxConcurrentCalls
         configuration.limits.maxFrameSize = maxFrameSize
         configuration.limits.maxHeaderSize = maxHeaderSize
@@ -208,6 +218,7 @@ struct ServeCommand: AsyncParsableCommand {
         for (flag, value) in [
             ("--grace-period", gracePeriod), ("--frame-read-timeout", frameReadTimeout),
             ("--unwritable-timeout", unwritableTimeout), ("--request-timeout", requestTimeout),
+            ("--idle-timeout", idleTimeout),
         ] where !(value >= 0 && value <= 86_400) {
             throw ValidationError("\(flag) \(value): give seconds from 0 to 86400.")
         }
@@ -216,6 +227,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("--outbound-high-water", outboundHighWater), ("--outbound-low-water", outboundLowWater),
             ("--max-connection-inbound", maxConnectionInbound), ("--max-inbound-memory", maxInboundMemory),
             ("--max-accounts-per-dealer", maxAccountsPerDealer),
+            ("--failed-call-log-burst", failedCallLogBurst), ("--failed-call-log-rate", failedCallLogRate),
         ] where value < 1 {
             throw ValidationError("\(flag) \(value): must be at least 1.")
         }
@@ -225,6 +237,9 @@ struct ServeCommand: AsyncParsableCommand {
             ("--max-concurrent-calls", maxConcurrentCalls, 1...Int(UInt32.max)),
         ] where !range.contains(value) {
             throw ValidationError("\(flag) \(value): must be from \(range.lowerBound) to \(range.upperBound).")
+        }
+        guard handshakeTimeout > 0, handshakeTimeout <= 3_600 else {
+            throw ValidationError("--handshake-timeout \(handshakeTimeout): give seconds above 0, at most 3600.")
         }
         guard outboundLowWater <= outboundHighWater else {
             throw ValidationError("--outbound-low-water \(outboundLowWater) is above --outbound-high-water \(outboundHighWater).")
