@@ -42,21 +42,10 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get(), !provided.isEmpty {
-            merged.merge(provided) { _, new in new }
-        }
-        if let callMetadata = event.metadata, !callMetadata.isEmpty {
-            merged.merge(callMetadata) { _, new in new }
-        }
-        if let error = event.error { merged["error"] = "\(error)" }
         let line = Self.line(
-            timestamp: Self.now(), level: event.level, label: label, message: event.message.description, metadata: merged)
-        switch output {
-        case .standardOutput: Self.writeLine(line, to: STDOUT_FILENO)
-        case .standardError: Self.writeLine(line, to: STDERR_FILENO)
-        case .custom(let sink): sink(line)
-        }
+            timestamp: Self.now(), level: event.level, label: label, message: event.message.description,
+            metadata: LineOutput.metadata(metadata, metadataProvider, event))
+        LineOutput.write(line, to: output)
     }
 
     /// One log line without its newline. Metadata keys are sorted, so equal events give equal lines.
