@@ -8,11 +8,18 @@ import Synchronization
 public struct InProcessTransport: ClientTransport {
     public let dispatcher: CallDispatcher
     public let messageWindow: Int
+    /// Failed-call log lines the callers may cause (`LoggingInterceptor`); nil, the default, logs every failure: the
+    /// callers are this process itself, not a peer on the network.
+    public let failureLogBudget: FailureLogBudget?
     private let callIDs = CallIDs()
 
-    public init(router: RPCRouter, interceptors: [any ServerInterceptor] = [], messageWindow: Int = 16) {
+    public init(
+        router: RPCRouter, interceptors: [any ServerInterceptor] = [], messageWindow: Int = 16,
+        failureLogBudget: FailureLogBudget? = nil
+    ) {
         self.dispatcher = CallDispatcher(router: router, interceptors: interceptors)
         self.messageWindow = messageWindow
+        self.failureLogBudget = failureLogBudget
     }
 
     public func unary(
@@ -40,8 +47,9 @@ public struct InProcessTransport: ClientTransport {
             throw dispatcher.router.unimplementedError(forPath: descriptor.path)
         }
         let deadline = options.timeout.map { ContinuousClock.now + $0 }
-        let context = ServerContext(
+        var context = ServerContext(
             descriptor: descriptor, metadata: metadata, deadline: deadline, peer: "in-process", callID: callIDs.next())
+        context.failureLogBudget = failureLogBudget
         let call = InProcessCall(window: messageWindow)
         let dispatcher = self.dispatcher
         call.handlerTask = Task { await dispatcher.run(route, stream: call, context: context) }
