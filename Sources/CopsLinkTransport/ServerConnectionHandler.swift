@@ -614,6 +614,18 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Shutdown
 
+    /// The client half-closed (TCP FIN after its last frame; the listener sets `allowRemoteHalfClosure`): the calls it
+    /// started are answered, then the connection closes, like after a client GOAWAY (PROTOCOL.md §14). Before the
+    /// handshake completed there is nothing to answer.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case .inputClosed? = event as? ChannelEvent else {
+            return context.fireUserInboundEventTriggered(event)
+        }
+        guard phase == .active else { return close() }
+        if drainingAfter == nil { drainingAfter = lastCallID }
+        closeIfDrained()
+    }
+
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
         guard let event = event as? GracefulShutdownEvent else {
             return context.triggerUserOutboundEvent(event, promise: promise)
