@@ -91,4 +91,24 @@ struct NewcomerCLITests {
             #expect(status.stdout.contains("\\u{1B}[31mred"), "\(status.stdout)")
         }
     }
+
+    @Test("--party carries the responding party's other fields; a server message naming an RPC names the CLI command")
+    func fullPartiesAndCommandNames() async throws {
+        try await ServerProcess.with { server in
+            let linked = try await copslink(
+                ["--server", server.address, "account", "link", "cust-full", "--first-name", "Ada", "--last-name", "Lovelace",
+                 "--street", "1 Main St", "--city", "Provo", "--state", "UT", "--zip", "84601",
+                 "--party", "1:Ada Lovelace:801-555-0102/mobile:keyholder:key:email=ada@example.com:relation=owner:language=en:phone=801-555-0199/work/12:enhanced-verification=yes"])
+            #expect(linked.status == 0, "\(linked)")
+            let unknownField = try await copslink(["--server", server.address, "account", "link", "cust-x", "--party", "1:A B:801-555-0102:contact::colour=red"])
+            #expect(unknownField.status == 64 && unknownField.stderr.contains("unknown field 'colour'"), "\(unknownField)")
+            let badType = try await copslink(["--server", server.address, "account", "link", "cust-x", "--party", "1:A B:801-555-0102/fax"])
+            #expect(badType.status == 64 && badType.stderr.contains("unknown phone type 'fax'"), "\(badType)")
+
+            let category = try await copslink(
+                ["--server", server.address, "test", "on", "demo-1", "--category", "no-such", "--minutes", "5"])
+            #expect(category.status == 3, "\(category)")
+            #expect(!category.stderr.contains("ListTestCategories") && category.stderr.contains("copslink test categories"), "\(category)")
+        }
+    }
 }
