@@ -624,6 +624,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard phase == .active else { return close() }
         if drainingAfter == nil { drainingAfter = lastCallID }
         closeIfDrained()
+        guard phase != .closing else { return }
+        // A FIN is also what a client that closed its socket entirely sends. One PING tells them apart: such a
+        // client's kernel answers it with a reset, which closes the channel and cuts its calls off (UNAVAILABLE)
+        // as before; a half-closed client reads it and waits for its answers.
+        var probe = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize + 8)
+        probe.writeFrame(.ping, rawPayload: .pingPayload(0))
+        write(probe)
+        context.flush()
     }
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
