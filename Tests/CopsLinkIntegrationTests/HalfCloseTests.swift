@@ -25,6 +25,18 @@ struct HalfCloseTests {
         }
     }
 
+    /// A FIN from a client that closed its socket entirely still cuts its calls off: the handler is cancelled.
+    @Test(.timeLimit(.minutes(1))) func aClosedClientsCallsAreStillCancelled() async throws {
+        let probe = ProbeService()
+        try await withTCPServer(probe: probe) { _, port in
+            let peer = try await RawPeer.handshake(port: port)
+            try await peer.send(RawFrames.request(1, ProbeService.hang, message: SimpleRequest()))
+            try await expectEvent(probe, "started")
+            await peer.close()
+            try await expectEvent(probe, "cancelled")
+        }
+    }
+
     @Test func aFINBeforeTheHandshakeCloses() async throws {
         try await withTCPServer { _, port in
             let peer = try await RawPeer.connect(port: port)
