@@ -36,5 +36,5 @@ public func temporaryDatabasePath(_ prefix: String = "copslink-test") -> String 
 }
 
 public func removeDatabase(at path: String) {
-    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    for suffix in ["", "-wal", "-shm", ".demo-key"] { try? FileManager.default.removeItem(atPath: path + suffix) }
 }

@@ -623,6 +623,26 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Shutdown
 
+    /// The client half-closed (TCP FIN after its last frame; the listener sets `allowRemoteHalfClosure`): the calls it
+    /// started are answered, then the connection closes, like after a client GOAWAY (PROTOCOL.md §14). Before the
+    /// handshake completed there is nothing to answer.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case .inputClosed? = event as? ChannelEvent else {
+            return context.fireUserInboundEventTriggered(event)
+        }
+        guard phase == .active else { return close() }
+        if drainingAfter == nil { drainingAfter = lastCallID }
+        closeIfDrained()
+        guard phase != .closing else { return }
+        // A FIN is also what a client that closed its socket entirely sends. One PING tells them apart: such a
+        // client's kernel answers it with a reset, which closes the channel and cuts its calls off (UNAVAILABLE)
+        // as before; a half-closed client reads it and waits for its answers.
+        var probe = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize + 8)
+        probe.writeFrame(.ping, rawPayload: .pingPayload(0))
+        write(probe)
+        context.flush()
+    }
+
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
         guard let event = event as? GracefulShutdownEvent else {
             return context.triggerUserOutboundEvent(event, promise: promise)

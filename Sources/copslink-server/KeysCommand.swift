@@ -23,7 +23,14 @@ struct KeysCommand: AsyncParsableCommand {
         subcommands: [Create.self, List.self, Revoke.self])
 
     struct StoreOptions: ParsableArguments {
-        @Option(help: "Path of the SQLite database file of the account store.") var database = "copslink.sqlite"
+        @Option(help: "Path of the SQLite database file of the account store (the server's --database).") var database = "copslink.sqlite"
+
+        /// A path that does not exist is refused: opening it would create an empty database whose keys the running
+        /// server (on another file) never sees. `create` allows it, for a store set up before the server's first start.
+        func validateExists(create: Bool = false) throws {
+            guard !create, !FileManager.default.fileExists(atPath: database) else { return }
+            throw ValidationError("--database \(database): no such file (is it the server's --database path?); add --create to start a new database there.")
+        }
     }
 
     struct Create: AsyncParsableCommand {
@@ -34,8 +41,10 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(help: "Comma-separated roles: read, write, test-control, admin.") var roles: String
         @Option(help: "What the key is for, shown in listings.") var name = ""
         @Flag(help: "Print the key alone, for scripts.") var quiet = false
+        @Flag(help: "Create the database when --database does not exist (else refused).") var create = false
 
         func validate() throws {
+            try store.validateExists(create: create)
             guard DealerID.isValid(dealer) else {
                 throw ValidationError("--dealer '\(dealer)': dealer ids are 1-64 characters of a-z 0-9 . _ -")
             }
@@ -61,6 +70,8 @@ struct KeysCommand: AsyncParsableCommand {
 
         @OptionGroup var store: StoreOptions
         @Option(help: "Only this dealer's keys.") var dealer: String?
+
+        func validate() throws { try store.validateExists() }
 
         func run() async throws {
             let store = try SQLiteAccountStore(path: store.database)
@@ -89,6 +100,8 @@ struct KeysCommand: AsyncParsableCommand {
 
         @OptionGroup var store: StoreOptions
         @Argument(help: "The key's id (the 16 hex digits after 'clk_').") var id: String
+
+        func validate() throws { try store.validateExists() }
 
         func run() async throws {
             let store = try SQLiteAccountStore(path: store.database)

@@ -38,8 +38,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on; 0 picks a free port.") var port = 7420
     @Option(help: "Path of the SQLite database file of the account store (created if missing).") var database = "copslink.sqlite"
-    @Flag(help: "Seed demo customers demo-1 … demo-4 (dealer 'demo') and the sample authority directory when the store is empty, and create an API key for the demo dealer (printed; earlier demo keys are revoked).")
+    @Flag(help: "Seed demo customers demo-1 … demo-4 (dealer 'demo') and the sample authority directory when the store is empty, and print an API key for the demo dealer: the same key on every restart with this database (kept in DATABASE.demo-key), a new one with --rotate-demo-key.")
     var demo = false
+    @Flag(help: "With --demo: revoke the earlier demo key and create a new one.") var rotateDemoKey = false
     @Flag(help: "DEVELOPMENT ONLY: accept calls without an API key, all acting for --unauthenticated-dealer. Logged as a warning at start and on every connection.")
     var insecureDisableAuth = false
     @Option(help: "The dealer that calls act for when authentication is disabled.") var unauthenticatedDealer = DealerID.demo
@@ -139,8 +140,11 @@ struct ServeCommand: AsyncParsableCommand {
             logger.notice("seeded demo customers demo-1 … demo-4", metadata: ["database": "\(database)"])
         }
         if demo {
-            let token = try await Self.renewDemoKey(store, nowMs: clock.nowMs())
-            print("demo API key (dealer \(DealerID.demo), roles read,write,test-control): \(token.token)")
+            let (token, reused) = try await DemoKeyFile.demoKey(
+                store, database: database, rotate: rotateDemoKey, nowMs: clock.nowMs())
+            let age = reused ? "kept from the last start; --rotate-demo-key makes a new one" : "new"
+            print("demo API key (dealer \(DealerID.demo), roles read,write,test-control, \(age)): \(token.token)")
+            print("try: export COPSLINK_TOKEN=\(token.token); scripts/copslink --server \(host):\(port) account get demo-1")
         }
         var accountConfiguration = AccountServiceConfiguration()
         accountConfiguration.maximumTestMinutes = Int64(maxTestHours * 60)
@@ -204,14 +208,6 @@ struct ServeCommand: AsyncParsableCommand {
     /// A timeout flag in seconds; 0 means none.
     private static func duration(seconds: Double) -> Duration? {
         seconds > 0 ? .milliseconds(Int64(seconds * 1000)) : nil
-    }
-
-    /// Revokes earlier demo keys and creates a new one: only a hash is stored, so an old key cannot be shown again.
-    private static func renewDemoKey(_ store: SQLiteAccountStore, nowMs: Int64) async throws -> APIKeyToken {
-        for key in try await store.apiKeys(dealerID: DealerID.demo) where key.name == "demo" && !key.isRevoked {
-            _ = try await store.revokeAPIKey(id: key.id, atMs: nowMs)
-        }
-        return try await store.createAPIKey(dealerID: DealerID.demo, name: "demo", roles: [.read, .write, .testControl], nowMs: nowMs)
     }
 
     func validate() throws {

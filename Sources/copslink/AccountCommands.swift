@@ -60,7 +60,7 @@ struct CustomerOptions: ParsableArguments {
     var equipment: [String] = []
     @Option(
         help: ArgumentHelp(
-            "Responding party PRIORITY:NAME:PHONE[:ROLE[:key]], e.g. \"1:Ada Lovelace:801-555-0102:keyholder:key\"; repeatable. ROLE: contact, keyholder, technician, agent, janitor, person; 'key': has a key.",
+            "Responding party PRIORITY:NAME:PHONE[:ROLE[:key]][:KEY=VALUE...], e.g. \"1:Ada Lovelace:801-555-0102/mobile:keyholder:key:email=ada@example.com:phone=801-555-0199/work/12\"; repeatable. PHONE: NUMBER[/TYPE[/EXTENSION]], TYPE mobile, home, work or other. ROLE: contact, keyholder, technician, agent, janitor, person; 'key': has a key. KEY=VALUE: email, relation, language, phone (another phone), enhanced-verification=yes|no.",
             valueName: "party"))
     var party: [String] = []
 
@@ -104,10 +104,13 @@ struct CustomerOptions: ParsableArguments {
     func parsedParties() throws(ValidationError) -> [RespondingParty] {
         var seen = Set<UInt32>()
         return try party.map { (text: String) throws(ValidationError) -> RespondingParty in
-            let parts = text.split(separator: ":", omittingEmptySubsequences: false).map {
+            let fields = text.split(separator: ":", omittingEmptySubsequences: false).map {
                 $0.trimmingCharacters(in: .whitespaces)
             }
-            let usage = "--party '\(text)' must look like PRIORITY:NAME:PHONE[:ROLE[:key]], e.g. \"1:Ada Lovelace:801-555-0102:keyholder:key\"."
+            // Positional fields first, then any KEY=VALUE fields (the rest of the proto's responding party).
+            let parts = Array(fields.prefix { !$0.contains("=") })
+            let attributes = fields.dropFirst(parts.count)
+            let usage = "--party '\(text)' must look like PRIORITY:NAME:PHONE[:ROLE[:key]][:KEY=VALUE...], e.g. \"1:Ada Lovelace:801-555-0102/mobile:keyholder:key:email=ada@example.com\"."
             guard (3...5).contains(parts.count), let priority = UInt32(parts[0]), priority > 0, !parts[1].isEmpty else {
                 throw ValidationError(usage)
             }
@@ -132,10 +135,46 @@ struct CustomerOptions: ParsableArguments {
                 } else {
                     (name, "")
                 }
-            return RespondingParty(
+            var party = RespondingParty(
                 id: "p-\(priority)", priority: priority, firstName: first, lastName: last,
-                phones: parts[2].isEmpty ? [] : [Phone(number: parts[2])], hasKey: hasKey, role: role)
+                phones: parts[2].isEmpty ? [] : [try Self.phone(parts[2], in: text)], hasKey: hasKey, role: role)
+            for attribute in attributes {
+                guard let equals = attribute.firstIndex(of: "=") else { throw ValidationError(usage) }
+                let key = attribute[..<equals].lowercased(), value = String(attribute[attribute.index(after: equals)...])
+                switch key {
+                case "email": party.email = value
+                case "relation": party.relation = value
+                case "language": party.language = value
+                case "phone": party.phones.append(try Self.phone(value, in: text))
+                case "enhanced-verification":
+                    guard ["yes", "no"].contains(value.lowercased()) else {
+                        throw ValidationError("--party '\(text)': enhanced-verification must be yes or no.")
+                    }
+                    party.enhancedVerification = value.lowercased() == "yes"
+                default:
+                    throw ValidationError(
+                        "--party '\(text)': unknown field '\(key)'; use email, relation, language, phone (another phone) or enhanced-verification.")
+                }
+            }
+            return party
         }
+    }
+
+    /// `NUMBER[/TYPE[/EXTENSION]]`, TYPE one of mobile, home, work, other.
+    static func phone(_ text: String, in party: String) throws(ValidationError) -> Phone {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard (1...3).contains(parts.count), !parts[0].isEmpty else {
+            throw ValidationError("--party '\(party)': a phone is NUMBER[/TYPE[/EXTENSION]], e.g. 801-555-0102/work/12.")
+        }
+        var phone = Phone(number: parts[0])
+        if parts.count >= 2, !parts[1].isEmpty {
+            guard let type = PhoneType(name: parts[1]), type != .unspecified else {
+                throw ValidationError("--party '\(party)': unknown phone type '\(parts[1])'; choose mobile, home, work or other.")
+            }
+            phone.type = type
+        }
+        if parts.count == 3 { phone.extension = parts[2] }
+        return phone
     }
 }
 

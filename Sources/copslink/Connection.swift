@@ -48,8 +48,52 @@ struct Session {
                         json: global.json))
             }
         } catch let error as RPCError {
-            throw Failure.status(error)
+            let tokenGiven = (try? ServerAddress.token(global.token, file: global.tokenFile)) != nil
+            throw Failure.status(forCommandLine(error, tokenGiven: tokenGiven))
         }
+    }
+
+    /// The status as a command-line user should read it: the missing-key refusal names `--token`/`$COPSLINK_TOKEN`
+    /// (not the metadata), and a failed connect is one short line instead of the socket layer's error dump.
+    static func forCommandLine(_ error: RPCError, tokenGiven: Bool) -> RPCError {
+        var error = error
+        if error.code == .unauthenticated, !tokenGiven, error.message.contains("needs an API key") {
+            error.message = "this call needs an API key: give --token KEY or --token-file FILE, or set $\(ServerAddress.tokenEnvironmentVariable) (scripts/serve prints a demo key)"
+        } else if error.code == .unavailable, error.message.hasPrefix("cannot connect to ") {
+            error.message = connectFailure(error.message)
+        }
+        for (rpc, command) in commandsForRPCs where error.message.contains(rpc) {
+            error.message = error.message.replacingOccurrences(of: rpc, with: command)
+        }
+        return error
+    }
+
+    /// Server messages that point at another RPC, as the CLI user reads them: the command to run instead.
+    static let commandsForRPCs: KeyValuePairs<String, String> = [
+        "ListTestCategories names them": "`copslink test categories` lists them",
+        "ListTestCategories": "`copslink test categories`",
+        "SearchAuthorities": "`copslink authorities search`",
+        "GetAccount": "`copslink account get`",
+    ]
+
+    /// `cannot connect to H:P: <cause>` with the cause reduced to the operating system's words
+    /// (`connection refused`), or cut to one short line.
+    static func connectFailure(_ message: String) -> String {
+        let firstLine = message.prefix { $0 != "\n" }
+        let afterPrefix = firstLine.index(firstLine.startIndex, offsetBy: "cannot connect to ".count)
+        guard let colon = firstLine.range(of: ": ", range: afterPrefix..<firstLine.endIndex) else {
+            return String(firstLine.prefix(200))
+        }
+        let head = firstLine[..<colon.lowerBound]
+        let cause = firstLine[colon.upperBound...]
+        for known in ["Connection refused", "timed out", "No route to host", "Network is unreachable", "Connection reset"]
+        where cause.contains(known) {
+            return "\(head): \(known.lowercased()) (is the server running there? see --server / $\(ServerAddress.serverEnvironmentVariable))"
+        }
+        if cause.contains("dnsAError: Optional") || cause.contains("Name or service not known") {
+            return "\(head): the host name could not be resolved"
+        }
+        return String("\(head): \(cause)".prefix(200))
     }
 }
 

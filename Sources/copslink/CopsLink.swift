@@ -1,4 +1,5 @@
 import ArgumentParser
+import CopsLinkCore
 import Foundation
 
 @main
@@ -8,7 +9,8 @@ struct CopsLink: AsyncParsableCommand {
         abstract: "Command-line client of the CopsLink account service (central-station accounts).",
         discussion: """
             Every subcommand takes the global options --server HOST:PORT (default $COPSLINK_SERVER, else \
-            127.0.0.1:7420), --timeout SECONDS (default 10), --metadata KEY=VALUE (repeatable, text only), \
+            127.0.0.1:7420), --token KEY (the API key; default --token-file FILE, else $COPSLINK_TOKEN), \
+            --timeout SECONDS (default 10), --metadata KEY=VALUE (repeatable, text only), \
             --request-id UUID (idempotency key of mutating calls; default none) and --json. They may be written \
             before the subcommand too: copslink --server 10.0.0.5:7420 account get demo-1
 
@@ -16,7 +18,8 @@ struct CopsLink: AsyncParsableCommand {
             (field names as in the .proto files, enums by name, timestamps as x_at_ms and ISO 8601 x_at).
 
             Exit status: 0 on success; on a failed call the gRPC status code number (NOT_FOUND 5, \
-            FAILED_PRECONDITION 9, UNAVAILABLE 14, ...) with "copslink: CODE: message" on stderr; 64 for usage \
+            FAILED_PRECONDITION 9, UNAVAILABLE 14, ...) with "copslink: CODE: message" on stderr (with --json also \
+            {"code": 5, "name": "NOT_FOUND", "message": "..."} on stdout); 64 for usage \
             errors; 1 when `health` finds the service not serving.
 
             Examples:
@@ -45,6 +48,10 @@ struct CopsLink: AsyncParsableCommand {
             }
         } catch let failure as Failure {
             fflush(nil)
+            // With --json a script reads stdout: a failed call is one JSON object there too (the line on stderr stays).
+            if case .status(let error) = failure, arguments.prefix(while: { $0 != "--" }).contains("--json") {
+                Output.write(JSONOutput.render(["code": Int(error.code.rawValue), "name": error.code.name, "message": error.message]))
+            }
             Output.error(failure.message)
             Self.exit(withError: ExitCode(failure.exitCode))
         } catch {

@@ -58,8 +58,10 @@ struct TestOn: AsyncParsableCommand {
     @OptionGroup(title: "Global Options") var global: GlobalOptions
     @Argument(help: "The customer id.") var customer: String
     @Option(help: "Test category id (see `copslink test categories`), e.g. service.") var category: String
-    @Option(help: "Duration, hours part.") var hours: UInt32?
-    @Option(help: "Duration, minutes part (0-59).") var minutes: UInt32?
+    // `.unconditional` so that `--hours -1` reaches `validate()` (which says it is negative) instead of being
+    // taken for an option and reported as a missing value.
+    @Option(parsing: .unconditional, help: "Duration, hours part.") var hours: Int64?
+    @Option(parsing: .unconditional, help: "Duration, minutes part (0-59).") var minutes: Int64?
     @Option(help: "Comment shown with the test.") var comment = ""
     @Option(help: ArgumentHelp("all, only or except.", valueName: "scope")) var scope: String?
     @Option(help: ArgumentHelp("Zone for --scope only/except; repeatable.", valueName: "zone")) var zone: [String] = []
@@ -72,7 +74,17 @@ struct TestOn: AsyncParsableCommand {
 
     func validate() throws {
         _ = try parsedScope()
+        _ = try Self.durationPart(hours, option: "--hours")
+        _ = try Self.durationPart(minutes, option: "--minutes")
         if let effective { _ = try TimeArgument.parse(effective, option: "--effective") }
+    }
+
+    /// A duration part as the request's unsigned field; a negative or oversized value is a usage error saying so.
+    static func durationPart(_ value: Int64?, option: String) throws(ValidationError) -> UInt32 {
+        guard let value else { return 0 }
+        guard value >= 0 else { throw ValidationError("\(option) \(value) is negative: a test lasts 0 or more \(option.dropFirst(2)).") }
+        guard let part = UInt32(exactly: value) else { throw ValidationError("\(option) \(value) is too large.") }
+        return part
     }
 
     func parsedScope() throws(ValidationError) -> TestScope {
@@ -89,7 +101,8 @@ struct TestOn: AsyncParsableCommand {
         let scope = try parsedScope()
         let effectiveMs = try effective.map { (text) throws(ValidationError) in try TimeArgument.parse(text, option: "--effective").ms } ?? 0
         try await Session.run(global) { session in
-            var hours = self.hours ?? 0, minutes = self.minutes ?? 0
+            var hours = try Self.durationPart(self.hours, option: "--hours")
+            var minutes = try Self.durationPart(self.minutes, option: "--minutes")
             if self.hours == nil, self.minutes == nil {
                 let categories = try await session.accounts.listTestCategories(options: session.options).categories
                 guard let match = categories.first(where: { $0.id == category }) else {
@@ -214,6 +227,11 @@ struct TestData: AsyncParsableCommand {
         var toMs = now
         if let to {
             let parsed = try TimeArgument.parse(to, option: "--to")
+            // A date-only --to means the end of that day, cut back to now for today; a day that has not begun has
+            // no data yet, which is said here rather than as the server's "start after end" once it is cut back.
+            if parsed.dateOnly, parsed.ms > now {
+                throw ValidationError("--to \(to) is a day in the future: data exists only up to now; give today or an earlier day, or leave --to out.")
+            }
             toMs = parsed.dateOnly ? min(parsed.ms + day - 1, now) : parsed.ms
         }
         let fromMs: Int64

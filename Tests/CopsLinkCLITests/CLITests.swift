@@ -82,7 +82,10 @@ struct CLITests {
             #expect(result.status == 5, "\(result)")
             #expect(result.stderr.hasPrefix("copslink: NOT_FOUND: "), "\(result)")
             #expect(result.stderr.contains("nobody"))
-            #expect(result.stdout.isEmpty)
+            // With --json the failure is also one JSON object on stdout, for scripts.
+            let object = try result.jsonObject()
+            #expect(object["code"] as? Int == 5 && object["name"] as? String == "NOT_FOUND", "\(result)")
+            #expect((object["message"] as? String)?.contains("nobody") == true, "\(result)")
         }
     }
 

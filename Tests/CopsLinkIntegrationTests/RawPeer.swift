@@ -72,6 +72,11 @@ final class RawPeer: Sendable {
         try? await channel.close()
     }
 
+    /// Half-closes: sends FIN (no more bytes from this side) and keeps reading.
+    func halfClose() async throws {
+        try await channel.close(mode: .output)
+    }
+
     /// All bytes until the server closes the connection, or what arrived when `limit` passes.
     func readToEnd(limit: Duration = .seconds(5)) async throws -> ByteBuffer {
         var all = ByteBuffer()

@@ -30,8 +30,21 @@ struct Table {
         return ([line(columns)] + cleaned.map(line)).joined(separator: "\n")
     }
 
+    /// The text on one line and harmless to a terminal: line breaks and tabs become spaces, every other control
+    /// character (C0, DEL, C1: e.g. the ESC of an ANSI sequence stored in a comment) is shown as `\u{1B}`.
     static func oneLine(_ text: String) -> String {
-        text.replacingOccurrences(of: "\r\n", with: " ").replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\t", with: " ")
+        var result = ""
+        var previousWasCR = false
+        for scalar in text.unicodeScalars {
+            defer { previousWasCR = scalar == "\r" }
+            switch scalar.value {
+            case 0x0A where previousWasCR: continue
+            case 0x0A, 0x0D, 0x09: result.append(" ")
+            case 0x00...0x1F, 0x7F...0x9F: result += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
     }
 }
 
