@@ -14,8 +14,8 @@ extension AccountServiceImplementation {
         try Validation.requireID(request.customerID, "The customer id")
         let now = clock.nowMs()
         return try await store.read(scope(context)) { transaction in
-            _ = try Self.linkedAccount(transaction, request.customerID)
-            return TestSessionRules.status(of: try transaction.openSession(customerID: request.customerID), atMs: now)
+            let link = try Self.linkedAccount(transaction, request.customerID)
+            return TestSessionRules.status(of: try transaction.openSession(accountNumber: link.accountNumber), atMs: now)
         }
     }
 
@@ -53,19 +53,19 @@ extension AccountServiceImplementation {
             guard effective <= now + AccountServiceConfiguration.hardMaximumTestMinutes * 60_000 else {
                 throw AccountError.invalid("The effective time lies more than 30 days ahead.")
             }
-            _ = try Self.linkedAccount(transaction, request.customerID)
+            let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
             guard let category = try transaction.testCategory(id: request.categoryID) else {
                 throw AccountError.invalid("Unknown test category '\(request.categoryID)'; ListTestCategories names them.")
             }
             if !request.zoneNumbers.isEmpty {
-                let known = Set(try transaction.zones(customerID: request.customerID).map(\.zoneNumber))
+                let known = Set(try transaction.zones(accountNumber: accountNumber).map(\.zoneNumber))
                     .union(try transaction.customer(id: request.customerID)?.equipment.map(\.zoneNumber) ?? [])
                 if let unknown = request.zoneNumbers.first(where: { !known.contains($0) }) {
                     throw AccountError.invalid("Zone \(unknown) is not a zone of this account.")
                 }
             }
-            try TestSessionRules.expireDue(transaction, customerID: request.customerID, atMs: now)
-            if let open = try transaction.openSession(customerID: request.customerID) {
+            try TestSessionRules.expireDue(transaction, accountNumber: accountNumber, atMs: now)
+            if let open = try transaction.openSession(accountNumber: accountNumber) {
                 if TestSessionRules.state(of: open, atMs: now) == .scheduled {
                     throw AccountError(.failedPrecondition, "A test is already scheduled for this account; place it off test first.")
                 }
@@ -75,8 +75,8 @@ extension AccountServiceImplementation {
                 id: UUID().uuidString.lowercased(), category: category, effectiveAtMs: effective, expiresAtMs: effective + minutes * 60_000,
                 scope: scope, zoneNumbers: request.zoneNumbers, comment: request.comment, placedBy: request.placedBy,
                 authorizedBy: request.authorizedBy)
-            try transaction.insertSession(customerID: request.customerID, session)
-            try transaction.appendHistory(customerID: request.customerID, TestHistoryEntry(
+            try transaction.insertSession(accountNumber: accountNumber, session)
+            try transaction.appendHistory(accountNumber: accountNumber, TestHistoryEntry(
                 atMs: now, action: .placedOnTest, sessionID: session.id, category: category, effectiveAtMs: session.effectiveAtMs,
                 expiresAtMs: session.expiresAtMs, user: request.placedBy, comment: request.comment))
             session.state = TestSessionRules.state(of: session, atMs: now)
@@ -92,13 +92,13 @@ extension AccountServiceImplementation {
         var cleared = request
         cleared.requestID = ""
         return try await mutate(AccountService.Method.placeOffTest, request, cleared, requestID: request.requestID, context: context) { transaction, now in
-            _ = try Self.linkedAccount(transaction, request.customerID)
-            try TestSessionRules.expireDue(transaction, customerID: request.customerID, atMs: now)
-            guard var session = try transaction.openSession(customerID: request.customerID) else {
+            let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
+            try TestSessionRules.expireDue(transaction, accountNumber: accountNumber, atMs: now)
+            guard var session = try transaction.openSession(accountNumber: accountNumber) else {
                 throw AccountError(.failedPrecondition, "System is not on test.")
             }
             try transaction.endSession(id: session.id, atMs: now, reason: .placedOff)
-            try transaction.appendHistory(customerID: request.customerID, TestHistoryEntry(
+            try transaction.appendHistory(accountNumber: accountNumber, TestHistoryEntry(
                 atMs: now, action: .placedOffTest, sessionID: session.id, category: session.category,
                 effectiveAtMs: session.effectiveAtMs, expiresAtMs: session.expiresAtMs, user: request.placedBy, comment: request.comment))
             session.endedAtMs = now
@@ -129,12 +129,12 @@ extension AccountServiceImplementation {
         }
         let pageSize = request.pageSize == 0 ? configuration.defaultPageSize : Int(request.pageSize)
         let customerID = request.customerID
-        let expiryDue = try await store.read(scope(context)) { transaction in
-            _ = try Self.linkedAccount(transaction, customerID)
-            return (try transaction.openSession(customerID: customerID)?.expiresAtMs ?? .max) <= now
+        let (accountNumber, expiryDue) = try await store.read(scope(context)) { transaction in
+            let accountNumber = try Self.linkedAccount(transaction, customerID).accountNumber
+            return (accountNumber, (try transaction.openSession(accountNumber: accountNumber)?.expiresAtMs ?? .max) <= now)
         }
         if expiryDue {
-            _ = try await store.write(scope(context)) { try TestSessionRules.expireDue($0, customerID: customerID, atMs: now) }
+            _ = try await store.write(scope(context)) { try TestSessionRules.expireDue($0, accountNumber: accountNumber, atMs: now) }
         }
         // Never cached: each page is read from the store when the client has room for it.
         var cursor: PageCursor?
@@ -142,10 +142,10 @@ extension AccountServiceImplementation {
             let after = cursor
             let (page, last, count): (TestDataPage, PageCursor?, Int) = try await store.read(scope(context)) { transaction in
                 if request.type == .history {
-                    let rows = try transaction.testHistory(customerID: customerID, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
+                    let rows = try transaction.testHistory(accountNumber: accountNumber, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
                     return (TestDataPage(history: rows.map(\.1)), rows.last?.0, rows.count)
                 }
-                let rows = try transaction.testResults(customerID: customerID, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
+                let rows = try transaction.testResults(accountNumber: accountNumber, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
                 return (TestDataPage(results: rows.map(\.1)), rows.last?.0, rows.count)
             }
             if count > 0 { try await pages.write(page) }

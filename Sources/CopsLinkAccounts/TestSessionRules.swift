@@ -31,20 +31,20 @@ public enum TestSessionRules {
         }
     }
 
-    /// Ends every open session of `customerID` (or of everyone) whose expiry has passed, at its expiry time, with an
-    /// "expired" history entry at that time. Returns how many it ended.
+    /// Ends every open session of `accountNumber` (or of every account) whose expiry has passed, at its expiry time,
+    /// with an "expired" history entry at that time. Returns how many it ended.
     @discardableResult
-    public static func expireDue(_ transaction: any AccountWriteTransaction, customerID: String? = nil, atMs nowMs: Int64) throws -> Int {
-        let due: [(customerID: String, session: TestSession)]
-        if let customerID {
-            guard let open = try transaction.openSession(customerID: customerID), open.expiresAtMs <= nowMs else { return 0 }
-            due = [(customerID, open)]
+    public static func expireDue(_ transaction: any AccountWriteTransaction, accountNumber: String? = nil, atMs nowMs: Int64) throws -> Int {
+        let due: [(accountNumber: String, session: TestSession)]
+        if let accountNumber {
+            guard let open = try transaction.openSession(accountNumber: accountNumber), open.expiresAtMs <= nowMs else { return 0 }
+            due = [(accountNumber, open)]
         } else {
             due = try transaction.sessionsDue(atMs: nowMs)
         }
-        for (customerID, session) in due {
+        for (accountNumber, session) in due {
             try transaction.endSession(id: session.id, atMs: session.expiresAtMs, reason: .expired)
-            try transaction.appendHistory(customerID: customerID, TestHistoryEntry(
+            try transaction.appendHistory(accountNumber: accountNumber, TestHistoryEntry(
                 atMs: session.expiresAtMs, action: .expired, sessionID: session.id, category: session.category,
                 effectiveAtMs: session.effectiveAtMs, expiresAtMs: session.expiresAtMs, user: nil, comment: "Test expired"))
         }

@@ -40,7 +40,7 @@ struct LinkAndViewTests {
             let taken = await expectRPCError(.alreadyExists) {
                 _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: other, accountNumber: "22-8761"))
             }
-            #expect(taken?.message == "Account number 22-8761 belongs to customer 'cust-1'.")
+            #expect(taken?.message == "Account number 22-8761 is linked to customer 'cust-1'.")
             await expectRPCError(.invalidArgument) {
                 _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: other, accountNumber: "22 8761!"))
             }

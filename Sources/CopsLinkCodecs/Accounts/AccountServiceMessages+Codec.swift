@@ -39,11 +39,18 @@ extension LinkAccountResponse: ProtobufCCodable {
         let message = arena.message(CMessage.self, copslink__v1__link_account_response__init)
         message.pointee.account = account?.makeCMessage(in: &arena)
         message.pointee.created = created ? 1 : 0
+        message.pointee.n_removed_party_ids = removedPartyIDs.count
+        message.pointee.removed_party_ids = arena.cStrings(removedPartyIDs)
+        message.pointee.n_removed_equipment_ids = removedEquipmentIDs.count
+        message.pointee.removed_equipment_ids = arena.cStrings(removedEquipmentIDs)
         return message
     }
 
     public init(cMessage message: UnsafePointer<CMessage>) throws(RPCError) {
-        self.init(account: try CField.message(message.pointee.account, as: Account.self), created: message.pointee.created != 0)
+        self.init(
+            account: try CField.message(message.pointee.account, as: Account.self), created: message.pointee.created != 0,
+            removedPartyIDs: CField.strings(message.pointee.removed_party_ids, count: message.pointee.n_removed_party_ids),
+            removedEquipmentIDs: CField.strings(message.pointee.removed_equipment_ids, count: message.pointee.n_removed_equipment_ids))
     }
 }
 

@@ -26,9 +26,14 @@ public struct LinkAccountRequest: Hashable, Sendable {
 public struct LinkAccountResponse: Hashable, Sendable {
     public var account: Account?
     public var created: Bool
-    public init(account: Account?, created: Bool) {
+    /// On a relink: what the customer had and this request no longer sends, so it was removed.
+    public var removedPartyIDs: [String]
+    public var removedEquipmentIDs: [String]
+    public init(account: Account?, created: Bool, removedPartyIDs: [String] = [], removedEquipmentIDs: [String] = []) {
         self.account = account
         self.created = created
+        self.removedPartyIDs = removedPartyIDs
+        self.removedEquipmentIDs = removedEquipmentIDs
     }
 }
 

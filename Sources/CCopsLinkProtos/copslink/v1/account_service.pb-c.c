@@ -1325,7 +1325,7 @@ const ProtobufCMessageDescriptor copslink__v1__link_account_request__descriptor 
   (ProtobufCMessageInit) copslink__v1__link_account_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor copslink__v1__link_account_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor copslink__v1__link_account_response__field_descriptors[4] =
 {
   {
     "account",
@@ -1351,15 +1351,41 @@ static const ProtobufCFieldDescriptor copslink__v1__link_account_response__field
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "removed_party_ids",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Copslink__V1__LinkAccountResponse, n_removed_party_ids),
+    offsetof(Copslink__V1__LinkAccountResponse, removed_party_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "removed_equipment_ids",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Copslink__V1__LinkAccountResponse, n_removed_equipment_ids),
+    offsetof(Copslink__V1__LinkAccountResponse, removed_equipment_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned copslink__v1__link_account_response__field_indices_by_name[] = {
   0,   /* field[0] = account */
   1,   /* field[1] = created */
+  3,   /* field[3] = removed_equipment_ids */
+  2,   /* field[2] = removed_party_ids */
 };
 static const ProtobufCIntRange copslink__v1__link_account_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor copslink__v1__link_account_response__descriptor =
 {
@@ -1369,7 +1395,7 @@ const ProtobufCMessageDescriptor copslink__v1__link_account_response__descriptor
   "Copslink__V1__LinkAccountResponse",
   "copslink.v1",
   sizeof(Copslink__V1__LinkAccountResponse),
-  2,
+  4,
   copslink__v1__link_account_response__field_descriptors,
   copslink__v1__link_account_response__field_indices_by_name,
   1,  copslink__v1__link_account_response__number_ranges,

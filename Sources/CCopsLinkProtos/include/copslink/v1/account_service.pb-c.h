@@ -97,10 +97,18 @@ struct  Copslink__V1__LinkAccountResponse
    * True when a new account number was created.
    */
   protobuf_c_boolean created;
+  /*
+   * On a relink: ids of the responding parties and equipment the customer had before and this request no longer
+   * sends. They were removed; zones entered at the central station for removed equipment are now unmapped.
+   */
+  size_t n_removed_party_ids;
+  char **removed_party_ids;
+  size_t n_removed_equipment_ids;
+  char **removed_equipment_ids;
 };
 #define COPSLINK__V1__LINK_ACCOUNT_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&copslink__v1__link_account_response__descriptor) \
-    , NULL, 0 }
+    , NULL, 0, 0,NULL, 0,NULL }
 
 
 struct  Copslink__V1__GetAccountRequest
