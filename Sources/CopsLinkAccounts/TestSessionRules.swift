@@ -11,14 +11,15 @@ public enum TestSessionRules {
         return .expired
     }
 
-    /// The status page's view: on test while a session is active; a scheduled one is shown as current too.
+    /// The status page's view: on test while a session is active, scheduled (with the session, not on test) before
+    /// it starts, off test otherwise.
     public static func status(of open: TestSession?, atMs nowMs: Int64) -> TestStatus {
-        guard var session = open else { return TestStatus(onTest: false) }
+        guard var session = open else { return TestStatus(state: .offTest) }
         session.state = state(of: session, atMs: nowMs)
         switch session.state {
-        case .active: return TestStatus(onTest: true, current: session)
-        case .scheduled: return TestStatus(onTest: false, current: session)
-        default: return TestStatus(onTest: false)
+        case .active: return TestStatus(onTest: true, current: session, state: .onTest)
+        case .scheduled: return TestStatus(onTest: false, current: session, state: .scheduled)
+        default: return TestStatus(state: .offTest)
         }
     }
 

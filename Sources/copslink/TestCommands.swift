@@ -268,15 +268,17 @@ enum TimeArgument {
 }
 
 enum TestText {
-    /// `off test` or `ON TEST (service, ACTIVE) until … (in 1h 59m)`.
+    /// One of the three states: `off test`, `test SCHEDULED (service) from … (in 59m)`, or
+    /// `ON TEST (service) until … (in 1h 59m)`.
     static func summary(_ status: TestStatus?) -> String {
-        guard let status, status.onTest else { return "off test" }
-        guard let session = status.current else { return "ON TEST" }
+        guard let status, status.state == .onTest || status.state == .scheduled else { return "off test" }
+        guard let session = status.current else { return status.state == .onTest ? "ON TEST" : "test SCHEDULED" }
         let category = session.category?.id ?? "-"
-        if session.state == .scheduled {
-            return "ON TEST (\(category), SCHEDULED) from \(Format.timestamp(session.effectiveAtMs)) \(Format.relative(session.effectiveAtMs))"
+        if status.state == .scheduled {
+            return "test SCHEDULED (\(category)) from \(Format.timestamp(session.effectiveAtMs)) \(Format.relative(session.effectiveAtMs))"
+                + " until \(Format.timestamp(session.expiresAtMs))"
         }
-        return "ON TEST (\(category), \(session.state.description)) until \(Format.timestamp(session.expiresAtMs)) \(Format.relative(session.expiresAtMs))"
+        return "ON TEST (\(category)) until \(Format.timestamp(session.expiresAtMs)) \(Format.relative(session.expiresAtMs))"
     }
 
     static func session(_ session: TestSession) -> String {

@@ -21,7 +21,7 @@ struct LinkAndViewTests {
             #expect(account.respondingParties.first == CentralStationParty(
                 id: "p-1", priority: 1, firstName: "Ada", lastName: "Lovelace",
                 phones: [Phone(number: "801-555-0102", type: .mobile, extension: "12")], role: .keyholder, hasKey: true))
-            #expect(account.testStatus == TestStatus(onTest: false))
+            #expect(account.testStatus == TestStatus(state: .offTest))
             #expect(account.linkedAtMs == AccountFixture.start)
         }
     }

@@ -116,6 +116,32 @@ struct CLITests {
         }
     }
 
+    @Test("a scheduled test is SCHEDULED, neither off nor on test, in test status and account get, text and JSON")
+    func scheduledTest() async throws {
+        try await DemoServer.with { server in
+            let effective = ISO8601DateFormatter().string(from: Date().addingTimeInterval(3_600))
+            let on = try await copslink([
+                "--server", server.address, "test", "on", "demo-1", "--category", "service", "--hours", "1", "--effective", effective,
+            ])
+            #expect(on.status == 0, "\(on)")
+            let text = try await copslink(["--server", server.address, "test", "status", "demo-1"])
+            #expect(text.stdout.hasPrefix("demo-1: test SCHEDULED (service) from "), "\(text)")
+            #expect(!text.stdout.contains("off test"))
+            let json = try await copslink(["--server", server.address, "test", "status", "demo-1", "--json"]).jsonObject()
+            #expect(json["state"] as? String == "SCHEDULED")
+            #expect(json["on_test"] as? Bool == false)
+            #expect((json["current"] as? [String: Any])?["state"] as? String == "SCHEDULED")
+            let account = try await copslink(["--server", server.address, "account", "get", "demo-1"])
+            #expect(account.stdout.contains("test SCHEDULED (service)"), "\(account)")
+            #expect(!account.stdout.contains("off test"))
+            let accountJSON = try await copslink(["--server", server.address, "account", "get", "demo-1", "--json"]).jsonObject()
+            let status = (accountJSON["account"] as? [String: Any] ?? accountJSON)["test_status"] as? [String: Any]
+            #expect(status?["state"] as? String == "SCHEDULED")
+            let off = try await copslink(["--server", server.address, "test", "status", "demo-2", "--json"]).jsonObject()
+            #expect(off["state"] as? String == "OFF_TEST")
+        }
+    }
+
     @Test("test on without a duration uses the category's default")
     func testOnDefaultDuration() async throws {
         try await DemoServer.with { server in

@@ -38,7 +38,7 @@ enum AccountSamples {
         id: "ts-77", category: testCategory, effectiveAtMs: 1_717_200_000_000, expiresAtMs: .max, scope: .onlyListed,
         zoneNumbers: ["001", "003"], comment: String(repeating: "a long comment ", count: 20), placedBy: userRef,
         authorizedBy: testAuthorization, endedAtMs: -1, endReason: .placedOff, state: .ended)
-    static let testStatus = TestStatus(onTest: true, current: testSession)
+    static let testStatus = TestStatus(onTest: true, current: testSession, state: .onTest)
     static let account = Account(
         customer: customer, linkState: .linked, accountNumber: "C123456", receiverNumber: "R2", line: "L1",
         linkedAtMs: 1_717_171_717_171, unlinkedAtMs: .min, respondingParties: [centralStationParty, centralStationParty],
@@ -85,7 +85,7 @@ enum AccountSamples {
     static let all: [any ProtobufCCodable & Hashable] = requests + [
         address, equipment(1), customer, phone, respondingParty, centralStationParty, authority, accountAuthority, zone, mappedZone,
         testCategory, userRef, testAuthorization, testSession, testStatus, account, historyEntry, testResult,
-        LinkAccountResponse(account: account, created: true), UnlinkAccountResponse(wasLinked: true, account: account),
+        LinkAccountResponse(account: account, created: true, removedPartyIDs: ["rp-9"], removedEquipmentIDs: ["eq-9"]), UnlinkAccountResponse(wasLinked: true, account: account),
         SyncCustomerResponse(account: account), SearchAuthoritiesResponse(authorities: [authority, authority]),
         AuthorityToAdd(authorityID: "pd-1", permitNumber: "P-42"), AddAccountAuthoritiesResponse(added: [accountAuthority]),
         RemoveAccountAuthorityResponse(removed: accountAuthority),

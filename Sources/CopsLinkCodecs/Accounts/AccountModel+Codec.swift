@@ -359,11 +359,14 @@ extension TestStatus: ProtobufCCodable {
         let message = arena.message(CMessage.self, copslink__v1__test_status__init)
         message.pointee.on_test = onTest ? 1 : 0
         message.pointee.current = current?.makeCMessage(in: &arena)
+        message.pointee.state = Copslink__V1__TestStatusState(rawValue: state.rawValue)
         return message
     }
 
     public init(cMessage message: UnsafePointer<CMessage>) throws(RPCError) {
-        self.init(onTest: message.pointee.on_test != 0, current: try CField.message(message.pointee.current, as: TestSession.self))
+        self.init(
+            onTest: message.pointee.on_test != 0, current: try CField.message(message.pointee.current, as: TestSession.self),
+            state: TestStatusState(rawValue: message.pointee.state.rawValue))
     }
 }
 

@@ -131,7 +131,7 @@ extension TestSession: JSONRepresentable {
 }
 
 extension TestStatus: JSONRepresentable {
-    var json: JSONObject { ["on_test": onTest, "current": current.json] }
+    var json: JSONObject { ["on_test": onTest, "state": state.description, "current": current.json] }
 }
 
 extension Account: JSONRepresentable {
