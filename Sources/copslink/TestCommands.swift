@@ -1,6 +1,7 @@
 import ArgumentParser
 import CopsLinkCodecs
 import CopsLinkCore
+import CopsLinkCommandLine
 import CopsLinkServices
 import Foundation
 
@@ -260,9 +261,7 @@ enum TimeArgument {
             else { throw ValidationError("\(option) '\(text)' is not a valid date.") }
             return (Int64((date.timeIntervalSince1970 * 1000).rounded()), true)
         }
-        for style in [Date.ISO8601FormatStyle(), Date.ISO8601FormatStyle(includingFractionalSeconds: true)] {
-            if let date = try? style.parse(text) { return (Int64((date.timeIntervalSince1970 * 1000).rounded()), false) }
-        }
+        if let ms = EpochMilliseconds.parse(text) { return (ms, false) }
         throw ValidationError("\(option) '\(text)' must be a date YYYY-MM-DD or an ISO 8601 time like 2026-11-01T10:00:00Z.")
     }
 }
