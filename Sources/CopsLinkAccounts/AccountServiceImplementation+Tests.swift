@@ -41,6 +41,10 @@ extension AccountServiceImplementation {
         }
         for zone in request.zoneNumbers { try Validation.checkZone(zone) }
         guard Set(request.zoneNumbers).count == request.zoneNumbers.count else { throw AccountError.invalid("A zone is listed twice.") }
+        if let authorization = request.authorizedBy, authorization.respondingPartyID.isEmpty {
+            // Verification says how the authorizer was checked: without an authorizer it verifies no one.
+            throw AccountError.invalid("authorized_by needs the responding party who authorized the test (verification needs an authorizer).")
+        }
         let skew = configuration.effectiveTimeSkewMs
         var cleared = request
         cleared.requestID = ""
@@ -56,6 +60,12 @@ extension AccountServiceImplementation {
             let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
             guard let category = try transaction.testCategory(id: request.categoryID) else {
                 throw AccountError.invalid("Unknown test category '\(request.categoryID)'; ListTestCategories names them.")
+            }
+            if let partyID = request.authorizedBy?.respondingPartyID,
+                try !transaction.respondingParties(customerID: request.customerID).contains(where: { $0.id == partyID })
+            {
+                throw AccountError.invalid(
+                    "authorized_by: '\(ClientText.excerpt(partyID))' is not a responding party of this account.")
             }
             if !request.zoneNumbers.isEmpty {
                 let known = Set(try transaction.zones(accountNumber: accountNumber).map(\.zoneNumber))

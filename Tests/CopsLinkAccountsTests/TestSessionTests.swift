@@ -80,6 +80,24 @@ struct TestSessionTests {
         }
     }
 
+    @Test func theAuthorizerMustBeARespondingPartyAndVerificationNeedsOne() async throws {
+        try await withAccountService { fixture in
+            try await linkProvoCustomer(fixture)
+            var unknown = request()
+            unknown.authorizedBy = TestAuthorization(respondingPartyID: "p-9", verifiedBy: "passcode")
+            try await expectRefused(fixture, unknown, "authorized_by: 'p-9' is not a responding party of this account.")
+            var noAuthorizer = request()
+            noAuthorizer.authorizedBy = TestAuthorization(respondingPartyID: "", verifiedBy: "passcode")
+            try await expectRefused(
+                fixture, noAuthorizer, "authorized_by needs the responding party who authorized the test (verification needs an authorizer).")
+            #expect(try await fixture.openSession() == nil, "nothing was placed")
+            var known = request()
+            known.authorizedBy = TestAuthorization(respondingPartyID: "p-2", verifiedBy: "")
+            let placed = try await fixture.client.placeOnTest(known)
+            #expect(placed.session?.authorizedBy?.respondingPartyID == "p-2")
+        }
+    }
+
     @Test func scheduledInTheFuture() async throws {
         try await withAccountService { fixture in
             try await linkProvoCustomer(fixture)
