@@ -104,6 +104,14 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
                 link.state = .unlinked
                 link.unlinkedAtMs = now
                 try transaction.saveLink(link)
+                // No test may outlive the link: nothing could place an unlinked account off test.
+                try TestSessionRules.expireDue(transaction, accountNumber: link.accountNumber, atMs: now)
+                if let open = try transaction.openSession(accountNumber: link.accountNumber) {
+                    try transaction.endSession(id: open.id, atMs: now, reason: .placedOff)
+                    try transaction.appendHistory(accountNumber: link.accountNumber, TestHistoryEntry(
+                        atMs: now, action: .placedOffTest, sessionID: open.id, category: open.category, effectiveAtMs: open.effectiveAtMs,
+                        expiresAtMs: open.expiresAtMs, user: nil, comment: Self.unlinkEndsTestComment))
+                }
             }
             return UnlinkAccountResponse(wasLinked: wasLinked, account: try Self.assemble(transaction, customerID: request.customerID, atMs: now))
         }
@@ -219,6 +227,9 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
             return SetCentralStationZonesResponse(mappedZones: mapped, unmappedZones: unmapped)
         }
     }
+
+    /// The history comment of a test that unlinking ended.
+    static let unlinkEndsTestComment = "Placed off test: the account was unlinked"
 
     // MARK: Shared
 

@@ -98,6 +98,24 @@ struct TestSessionTests {
         }
     }
 
+    @Test func unlinkingEndsAnOpenTestWithAHistoryEntrySayingWhy() async throws {
+        try await withAccountService { fixture in
+            let account = try await linkProvoCustomer(fixture)
+            let session = try await fixture.placeOnTest(hours: 2)
+            fixture.clock.advance(byMs: minuteMs)
+            let unlinked = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
+            #expect(unlinked.account?.testStatus == TestStatus(state: .offTest))
+            #expect(try await fixture.openSession() == nil, "no account stays on test after unlinking")
+            let (customer, parties) = provoCustomer("cust-1")
+            _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties, accountNumber: account.accountNumber))
+            let history = try await fixture.history()
+            #expect(history.map(\.action) == [.placedOnTest, .placedOffTest])
+            #expect(history.last?.sessionID == session.id)
+            #expect(history.last?.comment == "Placed off test: the account was unlinked")
+            #expect(history.last?.atMs == AccountFixture.start + minuteMs)
+        }
+    }
+
     @Test func scheduledInTheFuture() async throws {
         try await withAccountService { fixture in
             try await linkProvoCustomer(fixture)
