@@ -157,6 +157,9 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         guard !request.authorities.isEmpty else { throw AccountError.invalid("Choose at least one authority to add.") }
+        for (index, wanted) in request.authorities.enumerated() {
+            try Validation.requireID(wanted.authorityID, "authorities[\(index)].authority_id")
+        }
         var cleared = request
         cleared.requestID = ""
         return try await mutate(AccountService.Method.addAccountAuthorities, request, cleared, requestID: request.requestID, context: context) { transaction, now in
@@ -213,8 +216,9 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         var numbers = Set<String>()
-        for zone in request.zones {
+        for (index, zone) in request.zones.enumerated() {
             try Validation.checkZone(zone.zoneNumber)
+            guard !Validation.isBlank(zone.description) else { throw AccountError.invalid("zones[\(index)].description is required.") }
             guard numbers.insert(zone.zoneNumber).inserted else { throw AccountError.invalid("Zone \(zone.zoneNumber) appears twice.") }
         }
         var cleared = request
