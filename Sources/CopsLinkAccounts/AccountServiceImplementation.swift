@@ -157,8 +157,12 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         guard !request.authorities.isEmpty else { throw AccountError.invalid("Choose at least one authority to add.") }
+        var named = Set<String>()
         for (index, wanted) in request.authorities.enumerated() {
             try Validation.requireID(wanted.authorityID, "authorities[\(index)].authority_id")
+            guard named.insert(wanted.authorityID).inserted else {
+                throw AccountError.invalid("The request names authority '\(ClientText.excerpt(wanted.authorityID))' twice.")
+            }
         }
         var cleared = request
         cleared.requestID = ""
@@ -173,6 +177,10 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
                 }
                 guard authority.servedZips.contains(zip) else {
                     throw AccountError(.failedPrecondition, "\(authority.name) does not serve the customer's zip code \(zip.isEmpty ? "(none)" : zip).")
+                }
+                if let earlier = added.compactMap(\.authority).first(where: { $0.type == authority.type }) {
+                    throw AccountError.invalid(
+                        "The request names two \(authority.type.description.lowercased()) authorities (\(earlier.name) and \(authority.name)); an account has one of each type.")
                 }
                 if onAccount.contains(where: { $0.id == authority.id }) {
                     throw AccountError(.alreadyExists, "\(authority.name) is already an authority of this account.")
