@@ -298,7 +298,13 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
             receiverNumber: link.receiverNumber, line: link.line, linkedAtMs: link.linkedAtMs, unlinkedAtMs: link.unlinkedAtMs,
             respondingParties: try transaction.respondingParties(customerID: customerID)
                 .sorted { ($0.priority, $0.id) < ($1.priority, $1.id) }.map(CentralStationView.party),
-            authorities: try transaction.accountAuthorities(accountNumber: link.accountNumber),
+            authorities: try transaction.accountAuthorities(accountNumber: link.accountNumber).map { entry in
+                // Flagged, not removed: the dealer decides what replaces an authority the customer moved away from.
+                var entry = entry
+                let zip = Validation.zip5(customer.address?.zip ?? "")
+                entry.doesNotServeZip = !(entry.authority?.servedZips.contains(zip) ?? false)
+                return entry
+            },
             mappedZones: mapped, unmappedZones: unmapped,
             testStatus: TestSessionRules.status(of: try transaction.openSession(accountNumber: link.accountNumber), atMs: now))
     }

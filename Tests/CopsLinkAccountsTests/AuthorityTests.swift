@@ -68,6 +68,22 @@ struct AuthorityTests {
         }
     }
 
+    @Test func syncToAZipAnAuthorityDoesNotServeFlagsIt() async throws {
+        try await withAccountService { fixture in
+            try await linkProvoCustomer(fixture)
+            _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-pd", permitNumber: "P-1"), AuthorityToAdd(authorityID: "ut-provo-fd")])
+            #expect(try await authoritiesOnAccount(fixture).map(\.doesNotServeZip) == [false, false])
+            var (customer, parties) = provoCustomer("cust-1")
+            customer.address?.zip = "99999"
+            let synced = try await fixture.client.syncCustomer(SyncCustomerRequest(customer: customer, respondingParties: parties))
+            #expect(synced.account?.authorities.map(\.doesNotServeZip) == [true, true], "flagged in the sync answer")
+            #expect(try await authoritiesOnAccount(fixture).map(\.doesNotServeZip) == [true, true], "and on the account page; kept")
+            customer.address?.zip = "84601-1234"
+            let back = try await fixture.client.syncCustomer(SyncCustomerRequest(customer: customer, respondingParties: parties))
+            #expect(back.account?.authorities.map(\.doesNotServeZip) == [false, false])
+        }
+    }
+
     func policeName(_ fixture: AccountFixture) async throws -> String {
         try await fixture.client.searchAuthorities(SearchAuthoritiesRequest(type: .police, zip: "84601")).authorities.last?.name ?? ""
     }

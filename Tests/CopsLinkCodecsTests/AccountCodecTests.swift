@@ -23,7 +23,7 @@ enum AccountSamples {
         id: "pd-1", type: .police, name: "Salem PD", phone: "555-0911", address: address, servedZips: ["62701", "", "62704"],
         jurisdiction: .city, permitRequired: true)
     static let accountAuthority = AccountAuthority(
-        id: "aa-1", authority: authority, permitNumber: "P-42", addedAtMs: 1_717_171_800_000, addedBy: "jsmith")
+        id: "aa-1", authority: authority, permitNumber: "P-42", addedAtMs: 1_717_171_800_000, addedBy: "jsmith", doesNotServeZip: true)
     static let zone = Zone(
         zoneNumber: "001", description: "Front door", eventType: .burglary, equipmentType: "Door", location: "Hall", partition: 1,
         restoreRequired: true)

@@ -201,6 +201,7 @@ extension AccountAuthority: ProtobufCCodable {
         message.pointee.permit_number = arena.cString(permitNumber)
         message.pointee.added_at_ms = addedAtMs
         message.pointee.added_by = arena.cString(addedBy)
+        message.pointee.does_not_serve_zip = doesNotServeZip ? 1 : 0
         return message
     }
 
@@ -208,7 +209,7 @@ extension AccountAuthority: ProtobufCCodable {
         self.init(
             id: CField.string(message.pointee.id), authority: try CField.message(message.pointee.authority, as: Authority.self),
             permitNumber: CField.string(message.pointee.permit_number), addedAtMs: message.pointee.added_at_ms,
-            addedBy: CField.string(message.pointee.added_by))
+            addedBy: CField.string(message.pointee.added_by), doesNotServeZip: message.pointee.does_not_serve_zip != 0)
     }
 }
 

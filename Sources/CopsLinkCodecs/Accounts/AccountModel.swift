@@ -217,13 +217,18 @@ public struct AccountAuthority: Hashable, Sendable {
     public var permitNumber: String
     public var addedAtMs: Int64
     public var addedBy: String
+    /// The authority does not serve the customer's current zip code (set on the account page, not stored).
+    public var doesNotServeZip: Bool
 
-    public init(id: String, authority: Authority?, permitNumber: String = "", addedAtMs: Int64 = 0, addedBy: String = "") {
+    public init(
+        id: String, authority: Authority?, permitNumber: String = "", addedAtMs: Int64 = 0, addedBy: String = "", doesNotServeZip: Bool = false
+    ) {
         self.id = id
         self.authority = authority
         self.permitNumber = permitNumber
         self.addedAtMs = addedAtMs
         self.addedBy = addedBy
+        self.doesNotServeZip = doesNotServeZip
     }
 }
 

@@ -1661,7 +1661,7 @@ const ProtobufCMessageDescriptor copslink__v1__authority__descriptor =
   (ProtobufCMessageInit) copslink__v1__authority__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor copslink__v1__account_authority__field_descriptors[5] =
+static const ProtobufCFieldDescriptor copslink__v1__account_authority__field_descriptors[6] =
 {
   {
     "id",
@@ -1723,18 +1723,31 @@ static const ProtobufCFieldDescriptor copslink__v1__account_authority__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "does_not_serve_zip",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Copslink__V1__AccountAuthority, does_not_serve_zip),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned copslink__v1__account_authority__field_indices_by_name[] = {
   3,   /* field[3] = added_at_ms */
   4,   /* field[4] = added_by */
   1,   /* field[1] = authority */
+  5,   /* field[5] = does_not_serve_zip */
   0,   /* field[0] = id */
   2,   /* field[2] = permit_number */
 };
 static const ProtobufCIntRange copslink__v1__account_authority__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor copslink__v1__account_authority__descriptor =
 {
@@ -1744,7 +1757,7 @@ const ProtobufCMessageDescriptor copslink__v1__account_authority__descriptor =
   "Copslink__V1__AccountAuthority",
   "copslink.v1",
   sizeof(Copslink__V1__AccountAuthority),
-  5,
+  6,
   copslink__v1__account_authority__field_descriptors,
   copslink__v1__account_authority__field_indices_by_name,
   1,  copslink__v1__account_authority__number_ranges,

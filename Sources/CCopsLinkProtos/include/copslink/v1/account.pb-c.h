@@ -361,10 +361,15 @@ struct  Copslink__V1__AccountAuthority
   char *permit_number;
   int64_t added_at_ms;
   char *added_by;
+  /*
+   * Set in GetAccount and SyncCustomer answers when the authority does not serve the customer's current zip code
+   * (the customer moved after it was added): the dealer should replace it.
+   */
+  protobuf_c_boolean does_not_serve_zip;
 };
 #define COPSLINK__V1__ACCOUNT_AUTHORITY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&copslink__v1__account_authority__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 /*
