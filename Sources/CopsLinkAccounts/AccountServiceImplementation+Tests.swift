@@ -121,8 +121,8 @@ extension AccountServiceImplementation {
     public func requestTestData(_ request: RequestTestDataRequest, pages: ResponseWriter<TestDataPage>, context: ServerContext) async throws {
         try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
-        guard request.type == .history || request.type == .results else {
-            throw AccountError.invalid("Choose the type of test data: history or results.")
+        guard request.type == .history || request.type == .results || request.type == .signals else {
+            throw AccountError.invalid("Choose the type of test data: history, results or signals.")
         }
         try Validation.checkTimestamp(request.fromMs, "from_ms")
         try Validation.checkTimestamp(request.toMs, "to_ms")
@@ -154,6 +154,11 @@ extension AccountServiceImplementation {
                 if request.type == .history {
                     let rows = try transaction.testHistory(accountNumber: accountNumber, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
                     return (TestDataPage(history: rows.map(\.1)), rows.last?.0, rows.count)
+                }
+                if request.type == .signals {
+                    let rows = try transaction.signalHistory(
+                        accountNumber: accountNumber, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
+                    return (TestDataPage(signals: rows.map(\.1)), rows.last?.0, rows.count)
                 }
                 let rows = try transaction.testResults(accountNumber: accountNumber, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
                 return (TestDataPage(results: rows.map(\.1)), rows.last?.0, rows.count)

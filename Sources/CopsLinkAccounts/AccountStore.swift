@@ -101,6 +101,10 @@ public protocol AccountReadTransaction {
     /// Test history of an account in `[fromMs, toMs]`, after `cursor`, oldest first.
     func testHistory(accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
         -> [(PageCursor, TestHistoryEntry)]
+    /// Signal history (signals that were not test results) of an account in `[fromMs, toMs]`, after `cursor`, oldest
+    /// first.
+    func signalHistory(accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+        -> [(PageCursor, TestResult)]
     /// Test results of an account in `[fromMs, toMs]`, after `cursor`, oldest first.
     func testResults(accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
         -> [(PageCursor, TestResult)]

@@ -403,16 +403,29 @@ struct SQLiteTransaction: AccountWriteTransaction {
     func testResults(accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
         -> [(PageCursor, TestResult)]
     {
+        try signals(accountNumber: accountNumber, testResults: true, fromMs: fromMs, toMs: toMs, after: cursor, limit: limit)
+    }
+
+    func signalHistory(accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+        -> [(PageCursor, TestResult)]
+    {
+        try signals(accountNumber: accountNumber, testResults: false, fromMs: fromMs, toMs: toMs, after: cursor, limit: limit)
+    }
+
+    /// Test results or signal history, both served by the `signal_by_account` index.
+    private func signals(accountNumber: String, testResults: Bool, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+        -> [(PageCursor, TestResult)]
+    {
         let (afterAt, afterRow) = (cursor?.atMs ?? .min, cursor?.rowID ?? .min)
         return try Row.fetchAll(
             db,
             sql: """
                 SELECT * FROM signal
-                WHERE account_key = ? AND is_test_result = 1 AND received_at BETWEEN ? AND ?
+                WHERE account_key = ? AND is_test_result = ? AND received_at BETWEEN ? AND ?
                     AND (received_at > ? OR (received_at = ? AND row_id > ?))
                 ORDER BY received_at, row_id LIMIT ?
                 """,
-            arguments: [key(accountNumber), fromMs, toMs, afterAt, afterAt, afterRow, limit]
+            arguments: [key(accountNumber), testResults, fromMs, toMs, afterAt, afterAt, afterRow, limit]
         ).map { row in
             let result = TestResult(
                 receivedAtMs: row["received_at"], accountNumber: row["account_number"], zoneNumber: row["zone_number"],

@@ -174,7 +174,7 @@ struct TestStatusCommand: AsyncParsableCommand {
 struct TestData: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
-        abstract: "Reads test history or test results over a date range (at most 31 days), oldest first.",
+        abstract: "Reads test history, test results or signal history over a date range (at most 31 days), oldest first.",
         discussion: """
             --from and --to are dates YYYY-MM-DD in UTC (from: the start of that day; to: the end of that day, or \
             now when that is earlier) or full ISO 8601 timestamps. Defaults: --to today, --from 30 days earlier. \
@@ -184,13 +184,14 @@ struct TestData: AsyncParsableCommand {
             Examples:
               copslink test data demo-3 --type results --from 2026-11-01 --to 2026-11-28
               copslink test data demo-3 --type history
+              copslink test data demo-3 --type signals --from 2026-11-01
               copslink test data demo-3 --type results --json \\
                 --from 2026-11-01T00:00:00Z --to 2026-11-02T12:00:00Z
             """)
 
     @OptionGroup(title: "Global Options") var global: GlobalOptions
     @Argument(help: "The customer id.") var customer: String
-    @Option(help: "history or results.") var type: String
+    @Option(help: "history, results, or signals (signal history: signals received while not on test).") var type: String
     @Option(help: ArgumentHelp("Start: YYYY-MM-DD (UTC) or ISO 8601. Default: 30 days before --to.", valueName: "date"))
     var from: String?
     @Option(help: ArgumentHelp("End: YYYY-MM-DD (UTC, end of day, at most now) or ISO 8601. Default: now.", valueName: "date"))
@@ -206,7 +207,8 @@ struct TestData: AsyncParsableCommand {
         switch type.lowercased() {
         case "history": .history
         case "results", "result": .results
-        default: throw ValidationError("--type '\(type)' must be history or results.")
+        case "signals", "signal": .signals
+        default: throw ValidationError("--type '\(type)' must be history, results or signals.")
         }
     }
 
@@ -234,7 +236,8 @@ struct TestData: AsyncParsableCommand {
             let pages = try await session.accounts.requestTestData(request, options: session.options) { pages in
                 try await pages.collect()
             }
-            let history = pages.flatMap(\.history), results = pages.flatMap(\.results)
+            let history = pages.flatMap(\.history)
+            let results = type == .signals ? pages.flatMap(\.signals) : pages.flatMap(\.results)
             var object: JSONObject = [
                 "type": type.description, "customer_id": customer,
                 "rows": type == .history ? history.json : results.json,
@@ -319,7 +322,8 @@ enum TestText {
 
     static func data(_ type: TestDataType, history: [TestHistoryEntry], results: [TestResult], fromMs: Int64, toMs: Int64) -> String {
         let count = type == .history ? history.count : results.count
-        let heading = "\(count) \(type == .history ? "history entries" : "test results") from \(Format.timestamp(fromMs)) to \(Format.timestamp(toMs))"
+        let kind = type == .history ? "history entries" : type == .signals ? "signals (signal history)" : "test results"
+        let heading = "\(count) \(kind) from \(Format.timestamp(fromMs)) to \(Format.timestamp(toMs))"
         guard count > 0 else { return heading }
         var table: Table
         if type == .history {

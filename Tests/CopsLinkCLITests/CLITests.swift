@@ -142,6 +142,21 @@ struct CLITests {
         }
     }
 
+    @Test("test data --type signals reads signal history, text and JSON")
+    func signalHistory() async throws {
+        try await DemoServer.with { server in
+            let json = try await copslink(["--server", server.address, "test", "data", "demo-3", "--type", "signals", "--json"])
+            #expect(json.status == 0, "\(json)")
+            let object = try json.jsonObject()
+            #expect(object["type"] as? String == "SIGNALS")
+            let rows = try #require(object["rows"] as? [[String: Any]])
+            #expect(rows.count > 50, "a month of demo signal history")
+            #expect(rows.allSatisfy { ($0["session_id"] as? String) == "" })
+            let text = try await copslink(["--server", server.address, "test", "data", "demo-3", "--type", "signals"])
+            #expect(text.stdout.contains("signals (signal history) from"), "\(text)")
+        }
+    }
+
     @Test("test on without a duration uses the category's default")
     func testOnDefaultDuration() async throws {
         try await DemoServer.with { server in

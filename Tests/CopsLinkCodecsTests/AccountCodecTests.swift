@@ -91,7 +91,7 @@ enum AccountSamples {
         RemoveAccountAuthorityResponse(removed: accountAuthority),
         SetCentralStationZonesResponse(mappedZones: [mappedZone], unmappedZones: [unmappedZone]),
         ListTestCategoriesResponse(categories: [testCategory, testCategory]), PlaceOnTestResponse(session: testSession),
-        PlaceOffTestResponse(session: testSession), TestDataPage(history: [historyEntry], results: [testResult, testResult]),
+        PlaceOffTestResponse(session: testSession), TestDataPage(history: [historyEntry], results: [testResult, testResult], signals: [testResult]),
         SignalRejection(index: 3, reason: "bad checksum"),
         ReportSignalsResponse(
             received: 10, testResults: 7, storedAsHistory: 2, rejected: [SignalRejection(index: 3, reason: "bad")], rejectedCount: 1),

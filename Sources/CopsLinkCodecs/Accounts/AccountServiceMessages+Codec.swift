@@ -483,13 +483,16 @@ extension TestDataPage: ProtobufCCodable {
         message.pointee.history = arena.repeatedMessages(history)
         message.pointee.n_results = results.count
         message.pointee.results = arena.repeatedMessages(results)
+        message.pointee.n_signals = signals.count
+        message.pointee.signals = arena.repeatedMessages(signals)
         return message
     }
 
     public init(cMessage message: UnsafePointer<CMessage>) throws(RPCError) {
         self.init(
             history: try CField.messages(message.pointee.history, count: message.pointee.n_history, as: TestHistoryEntry.self),
-            results: try CField.messages(message.pointee.results, count: message.pointee.n_results, as: TestResult.self))
+            results: try CField.messages(message.pointee.results, count: message.pointee.n_results, as: TestResult.self),
+            signals: try CField.messages(message.pointee.signals, count: message.pointee.n_signals, as: TestResult.self))
     }
 }
 

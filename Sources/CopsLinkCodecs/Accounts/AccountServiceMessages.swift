@@ -232,7 +232,9 @@ public struct TestDataType: ProtoEnum {
     public static let unspecified = TestDataType(rawValue: 0)
     public static let history = TestDataType(rawValue: 1)
     public static let results = TestDataType(rawValue: 2)
-    public static let names: [UInt32: String] = [0: "UNSPECIFIED", 1: "HISTORY", 2: "RESULTS"]
+    /// Signal history: signals that were not test results.
+    public static let signals = TestDataType(rawValue: 3)
+    public static let names: [UInt32: String] = [0: "UNSPECIFIED", 1: "HISTORY", 2: "RESULTS", 3: "SIGNALS"]
 }
 
 public struct RequestTestDataRequest: Hashable, Sendable {
@@ -255,9 +257,11 @@ public struct RequestTestDataRequest: Hashable, Sendable {
 public struct TestDataPage: Hashable, Sendable {
     public var history: [TestHistoryEntry]
     public var results: [TestResult]
-    public init(history: [TestHistoryEntry] = [], results: [TestResult] = []) {
+    public var signals: [TestResult]
+    public init(history: [TestHistoryEntry] = [], results: [TestResult] = [], signals: [TestResult] = []) {
         self.history = history
         self.results = results
+        self.signals = signals
     }
 }
 
