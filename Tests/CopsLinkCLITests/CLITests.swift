@@ -315,6 +315,26 @@ struct CLITests {
         }
     }
 
+    @Test("copslink-server refuses invalid numeric flags with a usage error naming the flag and the range")
+    func serverFlagValidation() async throws {
+        let database = temporaryDatabasePath()
+        defer { removeDatabase(at: database) }
+        for (arguments, message) in [
+            (["--max-test-hours", "0"], "--max-test-hours 0.0: give hours from 0.0167 (one minute) to 720."),
+            (["--max-test-hours", "721"], "--max-test-hours 721.0: give hours from 0.0167 (one minute) to 720."),
+            (["--max-test-hours", "0.001"], "--max-test-hours 0.001: give hours from 0.0167 (one minute) to 720."),
+            (["--max-test-hours", "nan"], "--max-test-hours nan: give hours from 0.0167 (one minute) to 720."),
+            (["--max-test-hours", "1e300"], "--max-test-hours 1e+300: give hours from 0.0167 (one minute) to 720."),
+            (["--port", "70000"], "--port 70000: must be from 0 to 65535."),
+            (["--metrics-port=-1"], "--metrics-port -1: must be from 0 to 65535."),
+        ] {
+            let result = try await runBuiltBinary("copslink-server", ["serve", "--database", database] + arguments)
+            #expect(result.status == 64, "\(arguments): \(result)")
+            #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: database), "refused before opening the database")
+    }
+
     @Test("no server listening exits 14 UNAVAILABLE")
     func unavailable() async throws {
         // Port 1 (tcpmux) is closed on any test machine.
