@@ -52,16 +52,16 @@ extension AccountServiceImplementation {
                 }
                 let customer = try transaction.customer(id: link.customerID)
                 let zoneDescription = signal.zone.isEmpty ? "" :
-                    (try transaction.zones(customerID: link.customerID).first { $0.zoneNumber == signal.zone }?.description
+                    (try transaction.zones(accountNumber: link.accountNumber).first { $0.zoneNumber == signal.zone }?.description
                         ?? customer?.equipment.first { $0.zoneNumber == signal.zone }?.zoneDescription ?? "")
-                let session = try transaction.sessionActive(customerID: link.customerID, atMs: signal.receivedAtMs)
+                let session = try transaction.sessionActive(accountNumber: link.accountNumber, atMs: signal.receivedAtMs)
                     .flatMap { TestSessionRules.covers($0, zone: signal.zone) ? $0 : nil }
                 let result = TestResult(
                     receivedAtMs: signal.receivedAtMs, accountNumber: signal.accountNumber, zoneNumber: signal.zone,
                     zoneDescription: zoneDescription, eventCode: signal.eventCode, qualifier: signal.qualifier,
                     eventDescription: ReferenceData.contactIDEvents[signal.eventCode] ?? "Event \(signal.eventCode)",
                     userNumber: signal.user, partition: signal.partition, rawMessage: signal.raw, sessionID: session?.id ?? "")
-                try transaction.insertSignal(SignalRecord(customerID: link.customerID, result: result, isTestResult: session != nil))
+                try transaction.insertSignal(SignalRecord(accountNumber: link.accountNumber, result: result, isTestResult: session != nil))
                 return (index, .success(session != nil))
             }
         }

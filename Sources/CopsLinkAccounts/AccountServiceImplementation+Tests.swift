@@ -14,8 +14,8 @@ extension AccountServiceImplementation {
         try Validation.requireID(request.customerID, "The customer id")
         let now = clock.nowMs()
         return try await store.read(scope(context)) { transaction in
-            _ = try Self.linkedAccount(transaction, request.customerID)
-            return TestSessionRules.status(of: try transaction.openSession(customerID: request.customerID), atMs: now)
+            let link = try Self.linkedAccount(transaction, request.customerID)
+            return TestSessionRules.status(of: try transaction.openSession(accountNumber: link.accountNumber), atMs: now)
         }
     }
 
@@ -41,6 +41,10 @@ extension AccountServiceImplementation {
         }
         for zone in request.zoneNumbers { try Validation.checkZone(zone) }
         guard Set(request.zoneNumbers).count == request.zoneNumbers.count else { throw AccountError.invalid("A zone is listed twice.") }
+        if let authorization = request.authorizedBy, authorization.respondingPartyID.isEmpty {
+            // Verification says how the authorizer was checked: without an authorizer it verifies no one.
+            throw AccountError.invalid("authorized_by needs the responding party who authorized the test (verification needs an authorizer).")
+        }
         let skew = configuration.effectiveTimeSkewMs
         var cleared = request
         cleared.requestID = ""
@@ -53,19 +57,25 @@ extension AccountServiceImplementation {
             guard effective <= now + AccountServiceConfiguration.hardMaximumTestMinutes * 60_000 else {
                 throw AccountError.invalid("The effective time lies more than 30 days ahead.")
             }
-            _ = try Self.linkedAccount(transaction, request.customerID)
+            let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
             guard let category = try transaction.testCategory(id: request.categoryID) else {
                 throw AccountError.invalid("Unknown test category '\(ClientText.excerpt(request.categoryID))'; ListTestCategories names them.")
             }
+            if let partyID = request.authorizedBy?.respondingPartyID,
+                try !transaction.respondingParties(customerID: request.customerID).contains(where: { $0.id == partyID })
+            {
+                throw AccountError.invalid(
+                    "authorized_by: '\(ClientText.excerpt(partyID))' is not a responding party of this account.")
+            }
             if !request.zoneNumbers.isEmpty {
-                let known = Set(try transaction.zones(customerID: request.customerID).map(\.zoneNumber))
+                let known = Set(try transaction.zones(accountNumber: accountNumber).map(\.zoneNumber))
                     .union(try transaction.customer(id: request.customerID)?.equipment.map(\.zoneNumber) ?? [])
                 if let unknown = request.zoneNumbers.first(where: { !known.contains($0) }) {
                     throw AccountError.invalid("Zone \(ClientText.excerpt(unknown)) is not a zone of this account.")
                 }
             }
-            try TestSessionRules.expireDue(transaction, customerID: request.customerID, atMs: now)
-            if let open = try transaction.openSession(customerID: request.customerID) {
+            try TestSessionRules.expireDue(transaction, accountNumber: accountNumber, atMs: now)
+            if let open = try transaction.openSession(accountNumber: accountNumber) {
                 if TestSessionRules.state(of: open, atMs: now) == .scheduled {
                     throw AccountError(.failedPrecondition, "A test is already scheduled for this account; place it off test first.")
                 }
@@ -75,8 +85,8 @@ extension AccountServiceImplementation {
                 id: UUID().uuidString.lowercased(), category: category, effectiveAtMs: effective, expiresAtMs: effective + minutes * 60_000,
                 scope: scope, zoneNumbers: request.zoneNumbers, comment: request.comment, placedBy: request.placedBy,
                 authorizedBy: request.authorizedBy)
-            try transaction.insertSession(customerID: request.customerID, session)
-            try transaction.appendHistory(customerID: request.customerID, TestHistoryEntry(
+            try transaction.insertSession(accountNumber: accountNumber, session)
+            try transaction.appendHistory(accountNumber: accountNumber, TestHistoryEntry(
                 atMs: now, action: .placedOnTest, sessionID: session.id, category: category, effectiveAtMs: session.effectiveAtMs,
                 expiresAtMs: session.expiresAtMs, user: request.placedBy, comment: request.comment))
             session.state = TestSessionRules.state(of: session, atMs: now)
@@ -92,13 +102,13 @@ extension AccountServiceImplementation {
         var cleared = request
         cleared.requestID = ""
         return try await mutate(AccountService.Method.placeOffTest, request, cleared, requestID: request.requestID, context: context) { transaction, now in
-            _ = try Self.linkedAccount(transaction, request.customerID)
-            try TestSessionRules.expireDue(transaction, customerID: request.customerID, atMs: now)
-            guard var session = try transaction.openSession(customerID: request.customerID) else {
+            let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
+            try TestSessionRules.expireDue(transaction, accountNumber: accountNumber, atMs: now)
+            guard var session = try transaction.openSession(accountNumber: accountNumber) else {
                 throw AccountError(.failedPrecondition, "System is not on test.")
             }
             try transaction.endSession(id: session.id, atMs: now, reason: .placedOff)
-            try transaction.appendHistory(customerID: request.customerID, TestHistoryEntry(
+            try transaction.appendHistory(accountNumber: accountNumber, TestHistoryEntry(
                 atMs: now, action: .placedOffTest, sessionID: session.id, category: session.category,
                 effectiveAtMs: session.effectiveAtMs, expiresAtMs: session.expiresAtMs, user: request.placedBy, comment: request.comment))
             session.endedAtMs = now
@@ -111,8 +121,8 @@ extension AccountServiceImplementation {
     public func requestTestData(_ request: RequestTestDataRequest, pages: ResponseWriter<TestDataPage>, context: ServerContext) async throws {
         try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
-        guard request.type == .history || request.type == .results else {
-            throw AccountError.invalid("Choose the type of test data: history or results.")
+        guard request.type == .history || request.type == .results || request.type == .signals else {
+            throw AccountError.invalid("Choose the type of test data: history, results or signals.")
         }
         try Validation.checkTimestamp(request.fromMs, "from_ms")
         try Validation.checkTimestamp(request.toMs, "to_ms")
@@ -129,12 +139,12 @@ extension AccountServiceImplementation {
         }
         let pageSize = request.pageSize == 0 ? configuration.defaultPageSize : Int(request.pageSize)
         let customerID = request.customerID
-        let expiryDue = try await store.read(scope(context)) { transaction in
-            _ = try Self.linkedAccount(transaction, customerID)
-            return (try transaction.openSession(customerID: customerID)?.expiresAtMs ?? .max) <= now
+        let (accountNumber, expiryDue) = try await store.read(scope(context)) { transaction in
+            let accountNumber = try Self.linkedAccount(transaction, customerID).accountNumber
+            return (accountNumber, (try transaction.openSession(accountNumber: accountNumber)?.expiresAtMs ?? .max) <= now)
         }
         if expiryDue {
-            _ = try await store.write(scope(context)) { try TestSessionRules.expireDue($0, customerID: customerID, atMs: now) }
+            _ = try await store.write(scope(context)) { try TestSessionRules.expireDue($0, accountNumber: accountNumber, atMs: now) }
         }
         // Never cached: each page is read from the store when the client has room for it.
         var cursor: PageCursor?
@@ -142,10 +152,15 @@ extension AccountServiceImplementation {
             let after = cursor
             let (page, last, count): (TestDataPage, PageCursor?, Int) = try await store.read(scope(context)) { transaction in
                 if request.type == .history {
-                    let rows = try transaction.testHistory(customerID: customerID, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
+                    let rows = try transaction.testHistory(accountNumber: accountNumber, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
                     return (TestDataPage(history: rows.map(\.1)), rows.last?.0, rows.count)
                 }
-                let rows = try transaction.testResults(customerID: customerID, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
+                if request.type == .signals {
+                    let rows = try transaction.signalHistory(
+                        accountNumber: accountNumber, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
+                    return (TestDataPage(signals: rows.map(\.1)), rows.last?.0, rows.count)
+                }
+                let rows = try transaction.testResults(accountNumber: accountNumber, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
                 return (TestDataPage(results: rows.map(\.1)), rows.last?.0, rows.count)
             }
             if count > 0 { try await pages.write(page) }

@@ -49,6 +49,9 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
                 // Relinking an unlinked customer adds no account, so only a new customer counts.
                 throw AccountError(.resourceExhausted, "dealer \(dealerID) has reached its quota of \(quota) accounts")
             }
+            // Central-station data belongs to the account number: a new number starts empty, an existing one of this
+            // dealer (unlinked from whichever customer had it) brings its zones, authorities, tests and history, and
+            // keeps its receiver and line unless the request names them.
             var accountNumber = request.accountNumber
             let created = accountNumber.isEmpty
             if created {
@@ -57,20 +60,23 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
                         .resourceExhausted, "could not allocate an account number after \(AccountNumberGenerator.maximumAttempts) attempts")
                 }
                 accountNumber = free
-            } else if let owner = try transaction.link(accountNumber: accountNumber) {
-                if owner.customerID != customer.id {
-                    throw AccountError(.alreadyExists, "Account number \(ClientText.excerpt(accountNumber)) belongs to customer '\(ClientText.excerpt(owner.customerID))'.")
-                }
-            } else if try transaction.isAccountNumberTaken(accountNumber) {
+            } else if let holder = try transaction.link(accountNumber: accountNumber), holder.state == .linked {
+                throw AccountError(.alreadyExists, "Account number \(ClientText.excerpt(accountNumber)) is linked to customer '\(ClientText.excerpt(holder.customerID))'.")
+            } else if try transaction.stationLine(accountNumber: accountNumber) == nil, try transaction.isAccountNumberTaken(accountNumber) {
                 // Another dealer's account: say only that the number is taken.
                 throw AccountError(.alreadyExists, "Account number \(ClientText.excerpt(accountNumber)) is already in use at the central station.")
             }
+            let station = try transaction.stationLine(accountNumber: accountNumber)
+            let (removedParties, removedEquipment) = try Self.removals(transaction, customer, parties: request.respondingParties)
             try transaction.saveCustomer(customer)
             try transaction.replaceRespondingParties(customerID: customer.id, request.respondingParties)
             try transaction.saveLink(AccountLink(
-                customerID: customer.id, accountNumber: accountNumber, receiverNumber: request.receiverNumber.isEmpty ? "1" : request.receiverNumber,
-                line: request.line.isEmpty ? "1" : request.line, state: .linked, linkedAtMs: now))
-            return LinkAccountResponse(account: try Self.assemble(transaction, customerID: customer.id, atMs: now), created: created)
+                customerID: customer.id, accountNumber: accountNumber,
+                receiverNumber: request.receiverNumber.isEmpty ? station?.receiverNumber ?? "1" : request.receiverNumber,
+                line: request.line.isEmpty ? station?.line ?? "1" : request.line, state: .linked, linkedAtMs: now))
+            return LinkAccountResponse(
+                account: try Self.assemble(transaction, customerID: customer.id, atMs: now), created: created,
+                removedPartyIDs: removedParties, removedEquipmentIDs: removedEquipment)
         }
     }
 
@@ -98,6 +104,14 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
                 link.state = .unlinked
                 link.unlinkedAtMs = now
                 try transaction.saveLink(link)
+                // No test may outlive the link: nothing could place an unlinked account off test.
+                try TestSessionRules.expireDue(transaction, accountNumber: link.accountNumber, atMs: now)
+                if let open = try transaction.openSession(accountNumber: link.accountNumber) {
+                    try transaction.endSession(id: open.id, atMs: now, reason: .placedOff)
+                    try transaction.appendHistory(accountNumber: link.accountNumber, TestHistoryEntry(
+                        atMs: now, action: .placedOffTest, sessionID: open.id, category: open.category, effectiveAtMs: open.effectiveAtMs,
+                        expiresAtMs: open.expiresAtMs, user: nil, comment: Self.unlinkEndsTestComment))
+                }
             }
             return UnlinkAccountResponse(wasLinked: wasLinked, account: try Self.assemble(transaction, customerID: request.customerID, atMs: now))
         }
@@ -143,12 +157,19 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         guard !request.authorities.isEmpty else { throw AccountError.invalid("Choose at least one authority to add.") }
+        var named = Set<String>()
+        for (index, wanted) in request.authorities.enumerated() {
+            try Validation.requireID(wanted.authorityID, "authorities[\(index)].authority_id")
+            guard named.insert(wanted.authorityID).inserted else {
+                throw AccountError.invalid("The request names authority '\(ClientText.excerpt(wanted.authorityID))' twice.")
+            }
+        }
         var cleared = request
         cleared.requestID = ""
         return try await mutate(AccountService.Method.addAccountAuthorities, request, cleared, requestID: request.requestID, context: context) { transaction, now in
-            _ = try Self.linkedAccount(transaction, request.customerID)
+            let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
             let zip = Validation.zip5(try transaction.customer(id: request.customerID)?.address?.zip ?? "")
-            var onAccount = try transaction.accountAuthorities(customerID: request.customerID).compactMap(\.authority)
+            var onAccount = try transaction.accountAuthorities(accountNumber: accountNumber).compactMap(\.authority)
             var added: [AccountAuthority] = []
             for wanted in request.authorities {
                 guard let authority = try transaction.authority(id: wanted.authorityID) else {
@@ -156,6 +177,10 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
                 }
                 guard authority.servedZips.contains(zip) else {
                     throw AccountError(.failedPrecondition, "\(authority.name) does not serve the customer's zip code \(zip.isEmpty ? "(none)" : ClientText.excerpt(zip)).")
+                }
+                if let earlier = added.compactMap(\.authority).first(where: { $0.type == authority.type }) {
+                    throw AccountError.invalid(
+                        "The request names two \(authority.type.description.lowercased()) authorities (\(earlier.name) and \(authority.name)); an account has one of each type.")
                 }
                 if onAccount.contains(where: { $0.id == authority.id }) {
                     throw AccountError(.alreadyExists, "\(authority.name) is already an authority of this account.")
@@ -169,7 +194,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
                 let entry = AccountAuthority(
                     id: UUID().uuidString.lowercased(), authority: authority, permitNumber: wanted.permitNumber, addedAtMs: now,
                     addedBy: request.addedBy)
-                try transaction.insertAccountAuthority(customerID: request.customerID, entry)
+                try transaction.insertAccountAuthority(accountNumber: accountNumber, entry)
                 onAccount.append(authority)
                 added.append(entry)
             }
@@ -184,11 +209,11 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         var cleared = request
         cleared.requestID = ""
         return try await mutate(AccountService.Method.removeAccountAuthority, request, cleared, requestID: request.requestID, context: context) { transaction, _ in
-            _ = try Self.linkedAccount(transaction, request.customerID)
-            guard let entry = try transaction.accountAuthorities(customerID: request.customerID).first(where: { $0.id == request.accountAuthorityID }) else {
+            let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
+            guard let entry = try transaction.accountAuthorities(accountNumber: accountNumber).first(where: { $0.id == request.accountAuthorityID }) else {
                 throw AccountError(.notFound, "The account has no authority entry '\(ClientText.excerpt(request.accountAuthorityID))'.")
             }
-            try transaction.deleteAccountAuthority(customerID: request.customerID, id: entry.id)
+            try transaction.deleteAccountAuthority(accountNumber: accountNumber, id: entry.id)
             return RemoveAccountAuthorityResponse(removed: entry)
         }
     }
@@ -199,20 +224,24 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         var numbers = Set<String>()
-        for zone in request.zones {
+        for (index, zone) in request.zones.enumerated() {
             try Validation.checkZone(zone.zoneNumber)
+            guard !Validation.isBlank(zone.description) else { throw AccountError.invalid("zones[\(index)].description is required.") }
             guard numbers.insert(zone.zoneNumber).inserted else { throw AccountError.invalid("Zone \(ClientText.excerpt(zone.zoneNumber)) appears twice.") }
         }
         var cleared = request
         cleared.requestID = ""
         return try await mutate(AccountService.Method.setCentralStationZones, request, cleared, requestID: request.requestID, context: context) { transaction, _ in
-            _ = try Self.linkedAccount(transaction, request.customerID)
-            try transaction.replaceZones(customerID: request.customerID, request.zones)
+            let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
+            try transaction.replaceZones(accountNumber: accountNumber, request.zones)
             let equipment = try transaction.customer(id: request.customerID)?.equipment ?? []
             let (mapped, unmapped) = CentralStationView.mapZones(request.zones, equipment: equipment)
             return SetCentralStationZonesResponse(mappedZones: mapped, unmappedZones: unmapped)
         }
     }
+
+    /// The history comment of a test that unlinking ended.
+    static let unlinkEndsTestComment = "Placed off test: the account was unlinked"
 
     // MARK: Shared
 
@@ -263,14 +292,34 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         guard let link = try transaction.link(customerID: customerID), let customer = try transaction.customer(id: customerID) else {
             return nil
         }
-        let (mapped, unmapped) = CentralStationView.mapZones(try transaction.zones(customerID: customerID), equipment: customer.equipment)
+        let (mapped, unmapped) = CentralStationView.mapZones(try transaction.zones(accountNumber: link.accountNumber), equipment: customer.equipment)
         return Account(
             customer: CentralStationView.customer(customer), linkState: link.state, accountNumber: link.accountNumber,
             receiverNumber: link.receiverNumber, line: link.line, linkedAtMs: link.linkedAtMs, unlinkedAtMs: link.unlinkedAtMs,
             respondingParties: try transaction.respondingParties(customerID: customerID)
                 .sorted { ($0.priority, $0.id) < ($1.priority, $1.id) }.map(CentralStationView.party),
-            authorities: try transaction.accountAuthorities(customerID: customerID),
+            authorities: try transaction.accountAuthorities(accountNumber: link.accountNumber).map { entry in
+                // Flagged, not removed: the dealer decides what replaces an authority the customer moved away from.
+                var entry = entry
+                let zip = Validation.zip5(customer.address?.zip ?? "")
+                entry.doesNotServeZip = !(entry.authority?.servedZips.contains(zip) ?? false)
+                return entry
+            },
             mappedZones: mapped, unmappedZones: unmapped,
-            testStatus: TestSessionRules.status(of: try transaction.openSession(customerID: customerID), atMs: now))
+            testStatus: TestSessionRules.status(of: try transaction.openSession(accountNumber: link.accountNumber), atMs: now))
+    }
+
+    /// Ids of the parties and equipment the stored customer has and `customer`/`parties` no longer send, in stored
+    /// order; empty for a new customer.
+    static func removals(_ transaction: any AccountReadTransaction, _ customer: Customer, parties: [RespondingParty]) throws
+        -> (parties: [String], equipment: [String])
+    {
+        guard let stored = try transaction.customer(id: customer.id) else { return ([], []) }
+        let sentParties = Set(parties.map(\.id))
+        let sentEquipment = Set(customer.equipment.map(\.id))
+        return (
+            try transaction.respondingParties(customerID: customer.id).map(\.id).filter { !sentParties.contains($0) },
+            stored.equipment.map(\.id).filter { !sentEquipment.contains($0) }
+        )
     }
 }

@@ -43,14 +43,15 @@ public struct IdempotencyRecord: Hashable, Sendable {
     }
 }
 
-/// A received signal as stored: a test result when `sessionID` is set, plain signal history otherwise.
+/// A received signal as stored, under its central-station account: a test result when `sessionID` is set, plain
+/// signal history otherwise.
 public struct SignalRecord: Hashable, Sendable {
-    public var customerID: String
+    public var accountNumber: String
     public var result: TestResult
     public var isTestResult: Bool
 
-    public init(customerID: String, result: TestResult, isTestResult: Bool) {
-        self.customerID = customerID
+    public init(accountNumber: String, result: TestResult, isTestResult: Bool) {
+        self.accountNumber = accountNumber
         self.result = result
         self.isTestResult = isTestResult
     }
@@ -68,37 +69,47 @@ public struct PageCursor: Hashable, Sendable {
 
 /// What the account service reads inside one consistent snapshot.
 ///
+/// Customer data from the CRM (customer, equipment, responding parties) is kept per customer id; central-station
+/// data (receiver and line, zones, authorities, test sessions and history, signals) per account number, so that it
+/// stays with the account when the customer is unlinked and follows the number to whichever customer links it.
 /// Implementations keep SQL and engine specifics to themselves; the service depends only on this.
 public protocol AccountReadTransaction {
     /// The customer as stored, passcode included.
     func customer(id: String) throws -> Customer?
     func link(customerID: String) throws -> AccountLink?
-    /// The link with this account number, among the transaction's dealer's customers.
+    /// The link of the customer this account number is linked to, or else of the customer it was last linked to,
+    /// among the transaction's dealer's customers.
     func link(accountNumber: String) throws -> AccountLink?
+    /// Receiver and line of one of the dealer's central-station accounts, if the number was ever linked.
+    func stationLine(accountNumber: String) throws -> (receiverNumber: String, line: String)?
     /// Whether any customer of any dealer holds this account number: account numbers are unique at the central
     /// station. Says nothing about whose it is.
     func isAccountNumberTaken(_ accountNumber: String) throws -> Bool
     func respondingParties(customerID: String) throws -> [RespondingParty]
-    func accountAuthorities(customerID: String) throws -> [AccountAuthority]
+    func accountAuthorities(accountNumber: String) throws -> [AccountAuthority]
     /// Zones entered at the central station, by zone number.
-    func zones(customerID: String) throws -> [Zone]
+    func zones(accountNumber: String) throws -> [Zone]
     /// The session that has not ended (scheduled, active, or past its expiry but not yet marked), if any.
-    func openSession(customerID: String) throws -> TestSession?
+    func openSession(accountNumber: String) throws -> TestSession?
     /// Sessions that had started by `atMs` and had not ended or expired by then, for signal matching.
-    func sessionActive(customerID: String, atMs: Int64) throws -> TestSession?
+    func sessionActive(accountNumber: String, atMs: Int64) throws -> TestSession?
     func authority(id: String) throws -> Authority?
     func authorities(type: AuthorityType, zip: String) throws -> [Authority]
     func testCategories() throws -> [TestCategory]
     func testCategory(id: String) throws -> TestCategory?
     func idempotencyRecord(requestID: String) throws -> IdempotencyRecord?
-    /// Test history of a customer in `[fromMs, toMs]`, after `cursor`, oldest first.
-    func testHistory(customerID: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+    /// Test history of an account in `[fromMs, toMs]`, after `cursor`, oldest first.
+    func testHistory(accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
         -> [(PageCursor, TestHistoryEntry)]
-    /// Test results of a customer in `[fromMs, toMs]`, after `cursor`, oldest first.
-    func testResults(customerID: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+    /// Signal history (signals that were not test results) of an account in `[fromMs, toMs]`, after `cursor`, oldest
+    /// first.
+    func signalHistory(accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
         -> [(PageCursor, TestResult)]
-    /// Open sessions whose expiry is at or before `atMs`, with their customers.
-    func sessionsDue(atMs: Int64) throws -> [(customerID: String, session: TestSession)]
+    /// Test results of an account in `[fromMs, toMs]`, after `cursor`, oldest first.
+    func testResults(accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+        -> [(PageCursor, TestResult)]
+    /// Open sessions whose expiry is at or before `atMs`, with their account numbers.
+    func sessionsDue(atMs: Int64) throws -> [(accountNumber: String, session: TestSession)]
     /// The earliest expiry among open sessions.
     func nextExpiry() throws -> Int64?
     /// Customers (accounts, linked or unlinked) of the transaction's dealer, or of all. Cheap for one dealer: the
@@ -110,13 +121,14 @@ public protocol AccountReadTransaction {
 public protocol AccountWriteTransaction: AccountReadTransaction {
     func saveCustomer(_ customer: Customer) throws
     func replaceRespondingParties(customerID: String, _ parties: [RespondingParty]) throws
+    /// Saves the customer's link, and the receiver and line of its account number.
     func saveLink(_ link: AccountLink) throws
-    func insertAccountAuthority(customerID: String, _ authority: AccountAuthority) throws
-    func deleteAccountAuthority(customerID: String, id: String) throws
-    func replaceZones(customerID: String, _ zones: [Zone]) throws
-    func insertSession(customerID: String, _ session: TestSession) throws
+    func insertAccountAuthority(accountNumber: String, _ authority: AccountAuthority) throws
+    func deleteAccountAuthority(accountNumber: String, id: String) throws
+    func replaceZones(accountNumber: String, _ zones: [Zone]) throws
+    func insertSession(accountNumber: String, _ session: TestSession) throws
     func endSession(id: String, atMs: Int64, reason: TestEndReason) throws
-    func appendHistory(customerID: String, _ entry: TestHistoryEntry) throws
+    func appendHistory(accountNumber: String, _ entry: TestHistoryEntry) throws
     func insertSignal(_ signal: SignalRecord) throws
     func saveIdempotencyRecord(_ record: IdempotencyRecord) throws
     /// Inserts or replaces directory entries (CSV import).

@@ -27,9 +27,9 @@ public enum DemoData {
                 try transaction.saveLink(AccountLink(
                     customerID: customer.id, accountNumber: accountNumbers[customer.id]!, receiverNumber: "2", line: "1", state: .linked,
                     linkedAtMs: nowMs - 400 * 86_400_000))
-                try transaction.replaceZones(customerID: customer.id, zones)
+                try transaction.replaceZones(accountNumber: accountNumbers[customer.id]!, zones)
                 for (index, id) in authorityIDs.enumerated() {
-                    try transaction.insertAccountAuthority(customerID: customer.id, AccountAuthority(
+                    try transaction.insertAccountAuthority(accountNumber: accountNumbers[customer.id]!, AccountAuthority(
                         id: "\(customer.id)-authority-\(index + 1)", authority: try transaction.authority(id: id),
                         permitNumber: try transaction.authority(id: id)?.permitRequired == true ? "P-\(1000 + index)" : "",
                         addedAtMs: nowMs - 300 * 86_400_000, addedBy: "demo"))
@@ -111,7 +111,7 @@ public enum DemoData {
         let day: Int64 = 86_400_000
         let accountNumber = accountNumbers[customerID]!
         let category = ReferenceData.testCategories.first { $0.id == "service" }!
-        let zones = try transaction.zones(customerID: customerID)
+        let zones = try transaction.zones(accountNumber: accountNumber)
         var random = SplitMix(seed: 42)
         let start = nowMs - 365 * day
         for dayIndex in 0..<Int64(365) {
@@ -124,13 +124,13 @@ public enum DemoData {
                 session = TestSession(
                     id: "demo-test-\(dayIndex)", category: category, effectiveAtMs: effective, expiresAtMs: effective + 2 * 3_600_000,
                     scope: .allZones, comment: "Monthly service test", placedBy: UserRef(id: "tech-7", name: "Demo Technician"))
-                try transaction.insertSession(customerID: customerID, session!)
-                try transaction.appendHistory(customerID: customerID, TestHistoryEntry(
+                try transaction.insertSession(accountNumber: accountNumber, session!)
+                try transaction.appendHistory(accountNumber: accountNumber, TestHistoryEntry(
                     atMs: effective, action: .placedOnTest, sessionID: session!.id, category: category, effectiveAtMs: effective,
                     expiresAtMs: session!.expiresAtMs, user: session!.placedBy, comment: session!.comment))
                 let endAt = placedOff ? effective + 90 * 60_000 : session!.expiresAtMs
                 try transaction.endSession(id: session!.id, atMs: endAt, reason: placedOff ? .placedOff : .expired)
-                try transaction.appendHistory(customerID: customerID, TestHistoryEntry(
+                try transaction.appendHistory(accountNumber: accountNumber, TestHistoryEntry(
                     atMs: endAt, action: placedOff ? .placedOffTest : .expired, sessionID: session!.id, category: category,
                     effectiveAtMs: effective, expiresAtMs: session!.expiresAtMs, user: placedOff ? session!.placedBy : nil,
                     comment: placedOff ? "Service done" : "Test expired"))
@@ -144,7 +144,7 @@ public enum DemoData {
                 let raw = ContactIDMessage.make(
                     account: "8763", qualifier: 1, eventCode: code, partition: 1, zoneOrUser: namesUser ? "003" : zone.zoneNumber)
                 try transaction.insertSignal(SignalRecord(
-                    customerID: customerID,
+                    accountNumber: accountNumber,
                     result: TestResult(
                         receivedAtMs: at, accountNumber: accountNumber, zoneNumber: namesUser ? "" : zone.zoneNumber,
                         zoneDescription: namesUser ? "" : zone.description, eventCode: code, qualifier: 1,

@@ -11,14 +11,15 @@ public enum TestSessionRules {
         return .expired
     }
 
-    /// The status page's view: on test while a session is active; a scheduled one is shown as current too.
+    /// The status page's view: on test while a session is active, scheduled (with the session, not on test) before
+    /// it starts, off test otherwise.
     public static func status(of open: TestSession?, atMs nowMs: Int64) -> TestStatus {
-        guard var session = open else { return TestStatus(onTest: false) }
+        guard var session = open else { return TestStatus(state: .offTest) }
         session.state = state(of: session, atMs: nowMs)
         switch session.state {
-        case .active: return TestStatus(onTest: true, current: session)
-        case .scheduled: return TestStatus(onTest: false, current: session)
-        default: return TestStatus(onTest: false)
+        case .active: return TestStatus(onTest: true, current: session, state: .onTest)
+        case .scheduled: return TestStatus(onTest: false, current: session, state: .scheduled)
+        default: return TestStatus(state: .offTest)
         }
     }
 
@@ -31,20 +32,20 @@ public enum TestSessionRules {
         }
     }
 
-    /// Ends every open session of `customerID` (or of everyone) whose expiry has passed, at its expiry time, with an
-    /// "expired" history entry at that time. Returns how many it ended.
+    /// Ends every open session of `accountNumber` (or of every account) whose expiry has passed, at its expiry time,
+    /// with an "expired" history entry at that time. Returns how many it ended.
     @discardableResult
-    public static func expireDue(_ transaction: any AccountWriteTransaction, customerID: String? = nil, atMs nowMs: Int64) throws -> Int {
-        let due: [(customerID: String, session: TestSession)]
-        if let customerID {
-            guard let open = try transaction.openSession(customerID: customerID), open.expiresAtMs <= nowMs else { return 0 }
-            due = [(customerID, open)]
+    public static func expireDue(_ transaction: any AccountWriteTransaction, accountNumber: String? = nil, atMs nowMs: Int64) throws -> Int {
+        let due: [(accountNumber: String, session: TestSession)]
+        if let accountNumber {
+            guard let open = try transaction.openSession(accountNumber: accountNumber), open.expiresAtMs <= nowMs else { return 0 }
+            due = [(accountNumber, open)]
         } else {
             due = try transaction.sessionsDue(atMs: nowMs)
         }
-        for (customerID, session) in due {
+        for (accountNumber, session) in due {
             try transaction.endSession(id: session.id, atMs: session.expiresAtMs, reason: .expired)
-            try transaction.appendHistory(customerID: customerID, TestHistoryEntry(
+            try transaction.appendHistory(accountNumber: accountNumber, TestHistoryEntry(
                 atMs: session.expiresAtMs, action: .expired, sessionID: session.id, category: session.category,
                 effectiveAtMs: session.effectiveAtMs, expiresAtMs: session.expiresAtMs, user: nil, comment: "Test expired"))
         }

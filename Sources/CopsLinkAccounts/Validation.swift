@@ -33,10 +33,21 @@ enum Validation {
         (1...32).contains(text.count) && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
     }
 
-    /// A required id; its length was checked against `FieldLimits.id` with the rest of the request.
+    /// A required id, not blank (a `" "` id is as good as none); its length was checked against `FieldLimits.id`
+    /// with the rest of the request.
     static func requireID(_ id: String, _ what: String) throws(AccountError) {
-        guard !id.isEmpty else { throw .invalid("\(what) is required.") }
+        guard !isBlank(id) else { throw .invalid("\(what) is required.") }
     }
+
+    /// Empty or only white space.
+    static func isBlank(_ text: String) -> Bool { text.unicodeScalars.allSatisfy(\.properties.isWhitespace) }
+
+    /// USPS codes of the states, the District of Columbia, the territories and the military "states".
+    static let usStateCodes: Set<String> = [
+        "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA", "ME", "MD",
+        "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC",
+        "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "DC", "AS", "GU", "MP", "PR", "VI", "UM", "AA", "AE", "AP",
+    ]
 
     /// The timestamps a request may carry: Unix epoch milliseconds from 1970 to the end of year 9999. Checked before
     /// any arithmetic, so that `now ± skew`, spans and expiry times computed from them cannot overflow (an `Int64.min`
@@ -62,19 +73,30 @@ enum Validation {
         guard !(customer.firstName + customer.lastName + customer.companyName).isEmpty else {
             throw .invalid("The customer needs a name or a company name.")
         }
-        if let zip = customer.address?.zip, !zip.isEmpty, !isZip(zip) {
-            throw .invalid("The customer's zip code '\(ClientText.excerpt(zip))' must look like 84601 or 84601-1234.")
+        // Authorities are found by the customer's zip: an account without one could never get any.
+        guard let address = customer.address, !address.zip.isEmpty else {
+            throw .invalid("customer.address.zip is required: authorities are found by the customer's zip code.")
+        }
+        guard isZip(address.zip) else {
+            throw .invalid("The customer's zip code '\(ClientText.excerpt(address.zip))' must look like 84601 or 84601-1234.")
+        }
+        if !address.state.isEmpty, !usStateCodes.contains(address.state) {
+            throw .invalid("customer.address.state '\(ClientText.excerpt(address.state))' is not a US state or territory code (like UT).")
         }
         var equipmentIDs = Set<String>()
         for item in customer.equipment {
             try requireID(item.id, "Every equipment's id")
             guard equipmentIDs.insert(item.id).inserted else { throw .invalid("Equipment id '\(ClientText.excerpt(item.id))' appears twice.") }
-            if !item.zoneNumber.isEmpty { try checkZone(item.zoneNumber, "Zone number of equipment '\(item.id)'") }
+            if !item.zoneNumber.isEmpty { try checkZone(item.zoneNumber, "Zone number of equipment '\(ClientText.excerpt(item.id))'") }
         }
         var partyIDs = Set<String>()
-        for party in parties {
+        for (index, party) in parties.enumerated() {
             try requireID(party.id, "Every responding party's id")
             guard partyIDs.insert(party.id).inserted else { throw .invalid("Responding party id '\(ClientText.excerpt(party.id))' appears twice.") }
+            // The central station calls them: a party without a number to call is no responding party.
+            guard !party.phones.isEmpty, party.phones.allSatisfy({ !isBlank($0.number) }) else {
+                throw .invalid("responding_parties[\(index)].phones: every responding party needs a phone number.")
+            }
         }
         return customer
     }

@@ -142,6 +142,125 @@ enum SQLiteSchema {
                 END;
                 """)
         }
+        // Central-station data (receiver and line, zones, authorities, test sessions and history, signals) belongs to
+        // the account number, not to the CRM customer linked to it: a new number starts empty, and linking an
+        // existing number, to the same or another customer, brings that account's data. Those tables are keyed by
+        // `dealer/accountNumber` (the dealer prefix keeps the dealer boundary in every query, as for customers);
+        // `station_account` holds each number once across dealers, so numbers stay unique at the central station.
+        // `account_link` keeps one row per customer, and a number may be linked to at most one customer at a time.
+        migrator.registerMigration("v4-central-station-by-account-number") { db in
+            try db.execute(sql: """
+                CREATE TABLE station_account (
+                    account_key TEXT PRIMARY KEY NOT NULL, account_number TEXT NOT NULL UNIQUE, dealer_id TEXT NOT NULL,
+                    receiver_number TEXT NOT NULL, line TEXT NOT NULL
+                );
+                INSERT INTO station_account (account_key, account_number, dealer_id, receiver_number, line)
+                    SELECT customer.dealer_id || '/' || account_link.account_number, account_link.account_number, customer.dealer_id,
+                        account_link.receiver_number, account_link.line
+                    FROM account_link JOIN customer ON customer.id = account_link.customer_id;
+                CREATE TEMP TABLE account_key_of (customer_id TEXT PRIMARY KEY NOT NULL, account_key TEXT NOT NULL);
+                INSERT INTO account_key_of SELECT account_link.customer_id, customer.dealer_id || '/' || account_link.account_number
+                    FROM account_link JOIN customer ON customer.id = account_link.customer_id;
+
+                CREATE TABLE account_link_v4 (
+                    customer_id TEXT PRIMARY KEY NOT NULL REFERENCES customer(id),
+                    account_number TEXT NOT NULL REFERENCES station_account(account_number),
+                    state INTEGER NOT NULL, linked_at INTEGER NOT NULL, unlinked_at INTEGER NOT NULL
+                );
+                INSERT INTO account_link_v4 SELECT customer_id, account_number, state, linked_at, unlinked_at FROM account_link;
+                DROP TABLE account_link;
+                ALTER TABLE account_link_v4 RENAME TO account_link;
+                CREATE UNIQUE INDEX account_link_linked_number ON account_link(account_number) WHERE state = 1;
+                CREATE INDEX account_link_by_number ON account_link(account_number);
+
+                CREATE TABLE account_authority_v4 (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    account_key TEXT NOT NULL REFERENCES station_account(account_key),
+                    authority_id TEXT NOT NULL REFERENCES authority(id),
+                    type INTEGER NOT NULL, permit_number TEXT NOT NULL, added_at INTEGER NOT NULL, added_by TEXT NOT NULL,
+                    UNIQUE (account_key, authority_id), UNIQUE (account_key, type)
+                );
+                INSERT INTO account_authority_v4 SELECT a.id, k.account_key, a.authority_id, a.type, a.permit_number, a.added_at, a.added_by
+                    FROM account_authority a JOIN account_key_of k ON k.customer_id = a.customer_id;
+                DROP TABLE account_authority;
+                ALTER TABLE account_authority_v4 RENAME TO account_authority;
+
+                CREATE TABLE zone_v4 (
+                    account_key TEXT NOT NULL REFERENCES station_account(account_key), zone_number TEXT NOT NULL,
+                    description TEXT NOT NULL, event_type INTEGER NOT NULL, equipment_type TEXT NOT NULL,
+                    location TEXT NOT NULL, partition INTEGER NOT NULL, restore_required INTEGER NOT NULL,
+                    PRIMARY KEY (account_key, zone_number)
+                );
+                INSERT INTO zone_v4 SELECT k.account_key, z.zone_number, z.description, z.event_type, z.equipment_type, z.location,
+                        z.partition, z.restore_required
+                    FROM zone z JOIN account_key_of k ON k.customer_id = z.customer_id;
+                DROP TABLE zone;
+                ALTER TABLE zone_v4 RENAME TO zone;
+
+                CREATE TABLE test_session_v4 (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    account_key TEXT NOT NULL REFERENCES station_account(account_key),
+                    category_id TEXT NOT NULL REFERENCES test_category(id),
+                    effective_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, scope INTEGER NOT NULL,
+                    zone_numbers TEXT NOT NULL, comment TEXT NOT NULL,
+                    has_placed_by INTEGER NOT NULL, placed_by_id TEXT NOT NULL, placed_by_name TEXT NOT NULL,
+                    has_authorization INTEGER NOT NULL, authorized_party_id TEXT NOT NULL, verified_by TEXT NOT NULL,
+                    ended_at INTEGER, end_reason INTEGER NOT NULL
+                );
+                INSERT INTO test_session_v4 SELECT s.id, k.account_key, s.category_id, s.effective_at, s.expires_at, s.scope,
+                        s.zone_numbers, s.comment, s.has_placed_by, s.placed_by_id, s.placed_by_name, s.has_authorization,
+                        s.authorized_party_id, s.verified_by, s.ended_at, s.end_reason
+                    FROM test_session s JOIN account_key_of k ON k.customer_id = s.customer_id;
+                DROP TABLE test_session;
+                ALTER TABLE test_session_v4 RENAME TO test_session;
+                CREATE UNIQUE INDEX test_session_open ON test_session(account_key) WHERE ended_at IS NULL;
+                CREATE INDEX test_session_expiry ON test_session(expires_at) WHERE ended_at IS NULL;
+                CREATE INDEX test_session_by_account ON test_session(account_key, effective_at);
+
+                CREATE TABLE test_history_v4 (
+                    row_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    account_key TEXT NOT NULL REFERENCES station_account(account_key),
+                    at INTEGER NOT NULL, action INTEGER NOT NULL, session_id TEXT NOT NULL,
+                    has_category INTEGER NOT NULL, category_id TEXT NOT NULL, category_description TEXT NOT NULL,
+                    category_minutes INTEGER NOT NULL, effective_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+                    has_user INTEGER NOT NULL, user_id TEXT NOT NULL, user_name TEXT NOT NULL, comment TEXT NOT NULL
+                );
+                INSERT INTO test_history_v4 SELECT h.row_id, k.account_key, h.at, h.action, h.session_id, h.has_category, h.category_id,
+                        h.category_description, h.category_minutes, h.effective_at, h.expires_at, h.has_user, h.user_id, h.user_name,
+                        h.comment
+                    FROM test_history h JOIN account_key_of k ON k.customer_id = h.customer_id;
+                DROP TABLE test_history;
+                ALTER TABLE test_history_v4 RENAME TO test_history;
+                CREATE INDEX test_history_by_account ON test_history(account_key, at, row_id);
+
+                CREATE TABLE signal_v4 (
+                    row_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    account_key TEXT NOT NULL REFERENCES station_account(account_key),
+                    is_test_result INTEGER NOT NULL, received_at INTEGER NOT NULL, account_number TEXT NOT NULL,
+                    zone_number TEXT NOT NULL, zone_description TEXT NOT NULL, event_code TEXT NOT NULL,
+                    qualifier INTEGER NOT NULL, event_description TEXT NOT NULL, user_number TEXT NOT NULL,
+                    partition INTEGER NOT NULL, raw TEXT NOT NULL, session_id TEXT NOT NULL
+                );
+                INSERT INTO signal_v4 SELECT s.row_id, k.account_key, s.is_test_result, s.received_at, s.account_number, s.zone_number,
+                        s.zone_description, s.event_code, s.qualifier, s.event_description, s.user_number, s.partition, s.raw,
+                        s.session_id
+                    FROM signal s JOIN account_key_of k ON k.customer_id = s.customer_id;
+                DROP TABLE signal;
+                ALTER TABLE signal_v4 RENAME TO signal;
+                CREATE INDEX signal_by_account ON signal(account_key, is_test_result, received_at, row_id);
+                DROP TABLE account_key_of;
+                """)
+        }
         return migrator
+    }
+
+    /// Creates the database at `path` migrated only up to `migration`, then runs `sql` on it: the state a store of
+    /// an older version left, for tests of the later migrations.
+    static func createForTesting(path: String, upTo migration: String, sql: String) throws {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        try migrator.migrate(queue, upTo: migration)
+        try queue.write { try $0.execute(sql: sql) }
     }
 }

@@ -5,9 +5,10 @@ import GRDB
 
 /// One transaction's view of the database: SQL stays in this file and the schema.
 ///
-/// Customers are stored under a key that starts with their dealer's id (`dealer/customer`), so that every
-/// customer-keyed query of a dealer-scoped transaction only reaches that dealer's rows: another dealer's customer id
-/// names a different key, and looks exactly like a missing customer. Ids go in and come out unprefixed.
+/// Customers are stored under a key that starts with their dealer's id (`dealer/customer`), and central-station
+/// accounts likewise (`dealer/accountNumber`), so that every query of a dealer-scoped transaction only reaches that
+/// dealer's rows: another dealer's customer id or account number names a different key, and looks exactly like a
+/// missing one. Ids and numbers go in and come out unprefixed.
 struct SQLiteTransaction: AccountWriteTransaction {
     let db: Database
     /// The dealer this transaction sees, or nil for the server's own work across dealers (test expiry), which
@@ -22,7 +23,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
         }
     }
 
-    /// The storage key of `customerID` (also of request ids, which are per dealer too).
+    /// The storage key of a customer id, an account number or a request id (all three are per dealer).
     func key(_ customerID: String) -> String {
         guard let dealer else { return customerID }
         return dealer + "/" + customerID
@@ -125,36 +126,51 @@ struct SQLiteTransaction: AccountWriteTransaction {
 
     // MARK: Links
 
+    private static let linkColumns = """
+        account_link.*, station_account.receiver_number, station_account.line
+        FROM account_link JOIN station_account ON station_account.account_number = account_link.account_number
+        """
+
     func link(customerID: String) throws -> AccountLink? {
-        try db.cachedRow(sql: "SELECT * FROM account_link WHERE customer_id = ?", arguments: [key(customerID)]).map(link)
+        try db.cachedRow(sql: "SELECT \(Self.linkColumns) WHERE account_link.customer_id = ?", arguments: [key(customerID)]).map(link)
     }
 
     func link(accountNumber: String) throws -> AccountLink? {
-        guard let dealer else {
-            return try db.cachedRow(sql: "SELECT * FROM account_link WHERE account_number = ?", arguments: [accountNumber]).map(link)
-        }
-        let prefix = dealer + "/"
-        return try db.cachedRow(
-            sql: "SELECT * FROM account_link WHERE account_number = ? AND substr(customer_id, 1, ?) = ?",
-            arguments: [accountNumber, prefix.utf8.count, prefix]
+        // The station account's key carries the dealer: another dealer's number finds nothing.
+        try db.cachedRow(
+            sql: """
+                SELECT \(Self.linkColumns) WHERE station_account.account_key = ?
+                ORDER BY account_link.state = 1 DESC, account_link.linked_at DESC LIMIT 1
+                """,
+            arguments: [key(accountNumber)]
         ).map(link)
     }
 
+    func stationLine(accountNumber: String) throws -> (receiverNumber: String, line: String)? {
+        try db.cachedRow(sql: "SELECT receiver_number, line FROM station_account WHERE account_key = ?", arguments: [key(accountNumber)])
+            .map { ($0["receiver_number"], $0["line"]) }
+    }
+
     func isAccountNumberTaken(_ accountNumber: String) throws -> Bool {
-        try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM account_link WHERE account_number = ?)", arguments: [accountNumber])
+        try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM station_account WHERE account_number = ?)", arguments: [accountNumber])
             ?? false
     }
 
     func saveLink(_ link: AccountLink) throws {
+        let stored = key(link.customerID)
         try db.executeCached(
             sql: """
-                INSERT INTO account_link (customer_id, account_number, receiver_number, line, state, linked_at, unlinked_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(customer_id) DO UPDATE SET account_number = excluded.account_number,
-                    receiver_number = excluded.receiver_number, line = excluded.line, state = excluded.state,
+                INSERT INTO station_account (account_key, account_number, dealer_id, receiver_number, line) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(account_key) DO UPDATE SET receiver_number = excluded.receiver_number, line = excluded.line
+                """,
+            arguments: [key(link.accountNumber), link.accountNumber, Self.dealer(ofKey: stored), link.receiverNumber, link.line])
+        try db.executeCached(
+            sql: """
+                INSERT INTO account_link (customer_id, account_number, state, linked_at, unlinked_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(customer_id) DO UPDATE SET account_number = excluded.account_number, state = excluded.state,
                     linked_at = excluded.linked_at, unlinked_at = excluded.unlinked_at
                 """,
-            arguments: [key(link.customerID), link.accountNumber, link.receiverNumber, link.line, link.state.rawValue, link.linkedAtMs, link.unlinkedAtMs])
+            arguments: [stored, link.accountNumber, link.state.rawValue, link.linkedAtMs, link.unlinkedAtMs])
     }
 
     // MARK: Authorities
@@ -198,8 +214,8 @@ struct SQLiteTransaction: AccountWriteTransaction {
         }
     }
 
-    func accountAuthorities(customerID: String) throws -> [AccountAuthority] {
-        try db.cachedRows(sql: "SELECT * FROM account_authority WHERE customer_id = ? ORDER BY added_at, id", arguments: [key(customerID)]
+    func accountAuthorities(accountNumber: String) throws -> [AccountAuthority] {
+        try db.cachedRows(sql: "SELECT * FROM account_authority WHERE account_key = ? ORDER BY added_at, id", arguments: [key(accountNumber)]
         ).map { row in
             AccountAuthority(
                 id: row["id"], authority: try authority(id: row["authority_id"]), permitNumber: row["permit_number"],
@@ -207,26 +223,26 @@ struct SQLiteTransaction: AccountWriteTransaction {
         }
     }
 
-    func insertAccountAuthority(customerID: String, _ entry: AccountAuthority) throws {
+    func insertAccountAuthority(accountNumber: String, _ entry: AccountAuthority) throws {
         try db.executeCached(
             sql: """
-                INSERT INTO account_authority (id, customer_id, authority_id, type, permit_number, added_at, added_by)
+                INSERT INTO account_authority (id, account_key, authority_id, type, permit_number, added_at, added_by)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                entry.id, key(customerID), entry.authority?.id ?? "", entry.authority?.type.rawValue ?? 0, entry.permitNumber,
+                entry.id, key(accountNumber), entry.authority?.id ?? "", entry.authority?.type.rawValue ?? 0, entry.permitNumber,
                 entry.addedAtMs, entry.addedBy,
             ])
     }
 
-    func deleteAccountAuthority(customerID: String, id: String) throws {
-        try db.executeCached(sql: "DELETE FROM account_authority WHERE customer_id = ? AND id = ?", arguments: [key(customerID), id])
+    func deleteAccountAuthority(accountNumber: String, id: String) throws {
+        try db.executeCached(sql: "DELETE FROM account_authority WHERE account_key = ? AND id = ?", arguments: [key(accountNumber), id])
     }
 
     // MARK: Zones
 
-    func zones(customerID: String) throws -> [Zone] {
-        try db.cachedRows(sql: "SELECT * FROM zone WHERE customer_id = ? ORDER BY zone_number", arguments: [key(customerID)]).map { row in
+    func zones(accountNumber: String) throws -> [Zone] {
+        try db.cachedRows(sql: "SELECT * FROM zone WHERE account_key = ? ORDER BY zone_number", arguments: [key(accountNumber)]).map { row in
             Zone(
                 zoneNumber: row["zone_number"], description: row["description"], eventType: ZoneEventType(rawValue: row["event_type"]),
                 equipmentType: row["equipment_type"], location: row["location"], partition: row["partition"],
@@ -234,17 +250,17 @@ struct SQLiteTransaction: AccountWriteTransaction {
         }
     }
 
-    func replaceZones(customerID: String, _ zones: [Zone]) throws {
-        let customerID = key(customerID)
-        try db.executeCached(sql: "DELETE FROM zone WHERE customer_id = ?", arguments: [customerID])
+    func replaceZones(accountNumber: String, _ zones: [Zone]) throws {
+        let accountKey = key(accountNumber)
+        try db.executeCached(sql: "DELETE FROM zone WHERE account_key = ?", arguments: [accountKey])
         for zone in zones {
             try db.executeCached(
                 sql: """
-                    INSERT INTO zone (customer_id, zone_number, description, event_type, equipment_type, location, partition, restore_required)
+                    INSERT INTO zone (account_key, zone_number, description, event_type, equipment_type, location, partition, restore_required)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    customerID, zone.zoneNumber, zone.description, zone.eventType.rawValue, zone.equipmentType, zone.location,
+                    accountKey, zone.zoneNumber, zone.description, zone.eventType.rawValue, zone.equipmentType, zone.location,
                     zone.partition, zone.restoreRequired,
                 ])
         }
@@ -276,30 +292,30 @@ struct SQLiteTransaction: AccountWriteTransaction {
         FROM test_session JOIN test_category ON test_category.id = test_session.category_id
         """
 
-    func openSession(customerID: String) throws -> TestSession? {
-        try db.cachedRow(sql: "SELECT \(Self.sessionColumns) WHERE test_session.customer_id = ? AND test_session.ended_at IS NULL",
-            arguments: [key(customerID)]
+    func openSession(accountNumber: String) throws -> TestSession? {
+        try db.cachedRow(sql: "SELECT \(Self.sessionColumns) WHERE test_session.account_key = ? AND test_session.ended_at IS NULL",
+            arguments: [key(accountNumber)]
         ).map(Self.session)
     }
 
-    func sessionActive(customerID: String, atMs: Int64) throws -> TestSession? {
+    func sessionActive(accountNumber: String, atMs: Int64) throws -> TestSession? {
         try Row.fetchOne(
             db,
             sql: """
                 SELECT \(Self.sessionColumns)
-                WHERE test_session.customer_id = ? AND test_session.effective_at <= ? AND test_session.expires_at > ?
+                WHERE test_session.account_key = ? AND test_session.effective_at <= ? AND test_session.expires_at > ?
                     AND (test_session.ended_at IS NULL OR test_session.ended_at > ?)
                 ORDER BY test_session.effective_at DESC LIMIT 1
                 """,
-            arguments: [key(customerID), atMs, atMs, atMs]
+            arguments: [key(accountNumber), atMs, atMs, atMs]
         ).map(Self.session)
     }
 
-    func sessionsDue(atMs: Int64) throws -> [(customerID: String, session: TestSession)] {
+    func sessionsDue(atMs: Int64) throws -> [(accountNumber: String, session: TestSession)] {
         try db.cachedRows(sql: "SELECT \(Self.sessionColumns) WHERE test_session.ended_at IS NULL AND test_session.expires_at <= ?",
             arguments: [atMs]
         ).compactMap { row in
-            let stored: String = row["customer_id"]
+            let stored: String = row["account_key"]
             if let dealer, !stored.hasPrefix(dealer + "/") { return nil }
             return (externalID(stored), Self.session(row))
         }
@@ -309,15 +325,15 @@ struct SQLiteTransaction: AccountWriteTransaction {
         try db.cachedValue(Int64.self, sql: "SELECT MIN(expires_at) FROM test_session WHERE ended_at IS NULL")
     }
 
-    func insertSession(customerID: String, _ session: TestSession) throws {
+    func insertSession(accountNumber: String, _ session: TestSession) throws {
         try db.executeCached(
             sql: """
-                INSERT INTO test_session (id, customer_id, category_id, effective_at, expires_at, scope, zone_numbers, comment,
+                INSERT INTO test_session (id, account_key, category_id, effective_at, expires_at, scope, zone_numbers, comment,
                     has_placed_by, placed_by_id, placed_by_name, has_authorization, authorized_party_id, verified_by, ended_at, end_reason)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)
                 """,
             arguments: [
-                session.id, key(customerID), session.category?.id ?? "", session.effectiveAtMs, session.expiresAtMs, session.scope.rawValue,
+                session.id, key(accountNumber), session.category?.id ?? "", session.effectiveAtMs, session.expiresAtMs, session.scope.rawValue,
                 session.zoneNumbers.joined(separator: ","), session.comment, session.placedBy != nil, session.placedBy?.id ?? "",
                 session.placedBy?.name ?? "", session.authorizedBy != nil, session.authorizedBy?.respondingPartyID ?? "",
                 session.authorizedBy?.verifiedBy ?? "",
@@ -332,21 +348,21 @@ struct SQLiteTransaction: AccountWriteTransaction {
 
     // MARK: History and signals
 
-    func appendHistory(customerID: String, _ entry: TestHistoryEntry) throws {
+    func appendHistory(accountNumber: String, _ entry: TestHistoryEntry) throws {
         try db.executeCached(
             sql: """
-                INSERT INTO test_history (customer_id, at, action, session_id, has_category, category_id, category_description,
+                INSERT INTO test_history (account_key, at, action, session_id, has_category, category_id, category_description,
                     category_minutes, effective_at, expires_at, has_user, user_id, user_name, comment)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                key(customerID), entry.atMs, entry.action.rawValue, entry.sessionID, entry.category != nil, entry.category?.id ?? "",
+                key(accountNumber), entry.atMs, entry.action.rawValue, entry.sessionID, entry.category != nil, entry.category?.id ?? "",
                 entry.category?.description ?? "", entry.category?.defaultDurationMinutes ?? 0, entry.effectiveAtMs, entry.expiresAtMs,
                 entry.user != nil, entry.user?.id ?? "", entry.user?.name ?? "", entry.comment,
             ])
     }
 
-    func testHistory(customerID: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+    func testHistory(accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
         -> [(PageCursor, TestHistoryEntry)]
     {
         let (afterAt, afterRow) = (cursor?.atMs ?? .min, cursor?.rowID ?? .min)
@@ -354,10 +370,10 @@ struct SQLiteTransaction: AccountWriteTransaction {
             db,
             sql: """
                 SELECT * FROM test_history
-                WHERE customer_id = ? AND at BETWEEN ? AND ? AND (at > ? OR (at = ? AND row_id > ?))
+                WHERE account_key = ? AND at BETWEEN ? AND ? AND (at > ? OR (at = ? AND row_id > ?))
                 ORDER BY at, row_id LIMIT ?
                 """,
-            arguments: [key(customerID), fromMs, toMs, afterAt, afterAt, afterRow, limit]
+            arguments: [key(accountNumber), fromMs, toMs, afterAt, afterAt, afterRow, limit]
         ).map { row in
             let category: TestCategory? = row["has_category"] ? TestCategory(
                 id: row["category_id"], description: row["category_description"], defaultDurationMinutes: row["category_minutes"]) : nil
@@ -373,18 +389,31 @@ struct SQLiteTransaction: AccountWriteTransaction {
         let result = signal.result
         try db.executeCached(
             sql: """
-                INSERT INTO signal (customer_id, is_test_result, received_at, account_number, zone_number, zone_description,
+                INSERT INTO signal (account_key, is_test_result, received_at, account_number, zone_number, zone_description,
                     event_code, qualifier, event_description, user_number, partition, raw, session_id)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                key(signal.customerID), signal.isTestResult, result.receivedAtMs, result.accountNumber, result.zoneNumber,
+                key(signal.accountNumber), signal.isTestResult, result.receivedAtMs, result.accountNumber, result.zoneNumber,
                 result.zoneDescription, result.eventCode, result.qualifier, result.eventDescription, result.userNumber,
                 result.partition, result.rawMessage, result.sessionID,
             ])
     }
 
-    func testResults(customerID: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+    func testResults(accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+        -> [(PageCursor, TestResult)]
+    {
+        try signals(accountNumber: accountNumber, testResults: true, fromMs: fromMs, toMs: toMs, after: cursor, limit: limit)
+    }
+
+    func signalHistory(accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+        -> [(PageCursor, TestResult)]
+    {
+        try signals(accountNumber: accountNumber, testResults: false, fromMs: fromMs, toMs: toMs, after: cursor, limit: limit)
+    }
+
+    /// Test results or signal history, both served by the `signal_by_account` index.
+    private func signals(accountNumber: String, testResults: Bool, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
         -> [(PageCursor, TestResult)]
     {
         let (afterAt, afterRow) = (cursor?.atMs ?? .min, cursor?.rowID ?? .min)
@@ -392,11 +421,11 @@ struct SQLiteTransaction: AccountWriteTransaction {
             db,
             sql: """
                 SELECT * FROM signal
-                WHERE customer_id = ? AND is_test_result = 1 AND received_at BETWEEN ? AND ?
+                WHERE account_key = ? AND is_test_result = ? AND received_at BETWEEN ? AND ?
                     AND (received_at > ? OR (received_at = ? AND row_id > ?))
                 ORDER BY received_at, row_id LIMIT ?
                 """,
-            arguments: [key(customerID), fromMs, toMs, afterAt, afterAt, afterRow, limit]
+            arguments: [key(accountNumber), testResults, fromMs, toMs, afterAt, afterAt, afterRow, limit]
         ).map { row in
             let result = TestResult(
                 receivedAtMs: row["received_at"], accountNumber: row["account_number"], zoneNumber: row["zone_number"],

@@ -49,7 +49,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Private key (PEM) of --tls-cert.", valueName: "file")) var tlsKey: String?
     @Option(help: ArgumentHelp("Require client certificates issued by this CA (PEM): mutual TLS.", valueName: "file"))
     var tlsCa: String?
-    @Option(help: "Longest test a dealer may place, in hours (at most 720).") var maxTestHours = 24.0
+    @Option(help: "Longest test a dealer may place, in hours (one minute, 0.0167, to 720).") var maxTestHours = 24.0
     @Option(help: "Accounts (linked or unlinked customers) one dealer may hold; LinkAccount of a new customer past it gets RESOURCE_EXHAUSTED.")
     var maxAccountsPerDealer = 1_000_000
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
@@ -211,6 +211,14 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
+        // 0 minutes would fail every PlaceOnTest, and a value the server would cap (or could not convert) is refused
+        // rather than changed silently.
+        guard maxTestHours.isFinite, maxTestHours * 60 >= 1, maxTestHours <= Double(AccountServiceConfiguration.hardMaximumTestMinutes / 60) else {
+            throw ValidationError("--max-test-hours \(maxTestHours): give hours from 0.0167 (one minute) to 720.")
+        }
+        for (flag, value) in [("--port", port), ("--metrics-port", metricsPort ?? 0)] where !(0...65_535).contains(value) {
+            throw ValidationError("\(flag) \(value): must be from 0 to 65535.")
+        }
         for (flag, value) in [
             ("--grace-period", gracePeriod), ("--frame-read-timeout", frameReadTimeout),
             ("--unwritable-timeout", unwritableTimeout), ("--request-timeout", requestTimeout),

@@ -217,10 +217,26 @@ struct AccountLink: AsyncParsableCommand {
                 options: session.options)
             let number = response.account?.accountNumber ?? ""
             session.emit(
-                json: ["created": response.created, "account": response.account.json],
+                json: [
+                    "created": response.created, "account": response.account.json,
+                    "removed_party_ids": response.removedPartyIDs, "removed_equipment_ids": response.removedEquipmentIDs,
+                ],
                 text: (response.created ? "Created account \(number) for \(self.customer)." : "Linked account \(number) to \(self.customer).")
+                    + Self.removals(response)
                     + (response.account.map { "\n\n" + AccountText.render($0) } ?? ""))
         }
+    }
+
+    /// What a relink removed, said rather than done silently.
+    static func removals(_ response: LinkAccountResponse) -> String {
+        var lines: [String] = []
+        if !response.removedPartyIDs.isEmpty {
+            lines.append("Removed responding parties no longer sent: \(response.removedPartyIDs.joined(separator: ", ")).")
+        }
+        if !response.removedEquipmentIDs.isEmpty {
+            lines.append("Removed equipment no longer sent: \(response.removedEquipmentIDs.joined(separator: ", ")).")
+        }
+        return lines.isEmpty ? "" : "\n" + lines.joined(separator: "\n")
     }
 }
 

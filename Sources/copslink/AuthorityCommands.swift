@@ -123,11 +123,12 @@ enum AuthorityText {
     }
 
     static func accountTable(_ entries: [AccountAuthority]) -> Table {
-        var table = Table("ENTRY", "TYPE", "NAME", "PHONE", "PERMIT", "ADDED", "ADDED BY")
+        var table = Table("ENTRY", "TYPE", "NAME", "PHONE", "PERMIT", "ADDED", "ADDED BY", "SERVES ZIP")
         for entry in entries {
             table.add(
                 entry.id, entry.authority?.type.description ?? "-", entry.authority?.name ?? "-", Format.dash(entry.authority?.phone ?? ""),
-                Format.dash(entry.permitNumber), Format.timestamp(entry.addedAtMs), Format.dash(entry.addedBy))
+                Format.dash(entry.permitNumber), Format.timestamp(entry.addedAtMs), Format.dash(entry.addedBy),
+                entry.doesNotServeZip ? "NO: replace it" : "yes")
         }
         return table
     }

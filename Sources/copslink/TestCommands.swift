@@ -1,6 +1,7 @@
 import ArgumentParser
 import CopsLinkCodecs
 import CopsLinkCore
+import CopsLinkCommandLine
 import CopsLinkServices
 import Foundation
 
@@ -186,7 +187,7 @@ struct TestStatusCommand: AsyncParsableCommand {
 struct TestData: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
-        abstract: "Reads test history or test results over a date range (at most 31 days), oldest first.",
+        abstract: "Reads test history, test results or signal history over a date range (at most 31 days), oldest first.",
         discussion: """
             --from and --to are dates YYYY-MM-DD in UTC (from: the start of that day; to: the end of that day, or \
             now when that is earlier) or full ISO 8601 timestamps. Defaults: --to today, --from 30 days earlier. \
@@ -196,13 +197,14 @@ struct TestData: AsyncParsableCommand {
             Examples:
               copslink test data demo-3 --type results --from 2026-11-01 --to 2026-11-28
               copslink test data demo-3 --type history
+              copslink test data demo-3 --type signals --from 2026-11-01
               copslink test data demo-3 --type results --json \\
                 --from 2026-11-01T00:00:00Z --to 2026-11-02T12:00:00Z
             """)
 
     @OptionGroup(title: "Global Options") var global: GlobalOptions
     @Argument(help: "The customer id.") var customer: String
-    @Option(help: "history or results.") var type: String
+    @Option(help: "history, results, or signals (signal history: signals received while not on test).") var type: String
     @Option(help: ArgumentHelp("Start: YYYY-MM-DD (UTC) or ISO 8601. Default: 30 days before --to.", valueName: "date"))
     var from: String?
     @Option(help: ArgumentHelp("End: YYYY-MM-DD (UTC, end of day, at most now) or ISO 8601. Default: now.", valueName: "date"))
@@ -218,7 +220,8 @@ struct TestData: AsyncParsableCommand {
         switch type.lowercased() {
         case "history": .history
         case "results", "result": .results
-        default: throw ValidationError("--type '\(type)' must be history or results.")
+        case "signals", "signal": .signals
+        default: throw ValidationError("--type '\(type)' must be history, results or signals.")
         }
     }
 
@@ -251,7 +254,8 @@ struct TestData: AsyncParsableCommand {
             let pages = try await session.accounts.requestTestData(request, options: session.options) { pages in
                 try await pages.collect()
             }
-            let history = pages.flatMap(\.history), results = pages.flatMap(\.results)
+            let history = pages.flatMap(\.history)
+            let results = type == .signals ? pages.flatMap(\.signals) : pages.flatMap(\.results)
             var object: JSONObject = [
                 "type": type.description, "customer_id": customer,
                 "rows": type == .history ? history.json : results.json,
@@ -278,23 +282,23 @@ enum TimeArgument {
             else { throw ValidationError("\(option) '\(text)' is not a valid date.") }
             return (Int64((date.timeIntervalSince1970 * 1000).rounded()), true)
         }
-        for style in [Date.ISO8601FormatStyle(), Date.ISO8601FormatStyle(includingFractionalSeconds: true)] {
-            if let date = try? style.parse(text) { return (Int64((date.timeIntervalSince1970 * 1000).rounded()), false) }
-        }
+        if let ms = EpochMilliseconds.parse(text) { return (ms, false) }
         throw ValidationError("\(option) '\(text)' must be a date YYYY-MM-DD or an ISO 8601 time like 2026-11-01T10:00:00Z.")
     }
 }
 
 enum TestText {
-    /// `off test` or `ON TEST (service, ACTIVE) until … (in 1h 59m)`.
+    /// One of the three states: `off test`, `test SCHEDULED (service) from … (in 59m)`, or
+    /// `ON TEST (service) until … (in 1h 59m)`.
     static func summary(_ status: TestStatus?) -> String {
-        guard let status, status.onTest else { return "off test" }
-        guard let session = status.current else { return "ON TEST" }
+        guard let status, status.state == .onTest || status.state == .scheduled else { return "off test" }
+        guard let session = status.current else { return status.state == .onTest ? "ON TEST" : "test SCHEDULED" }
         let category = session.category?.id ?? "-"
-        if session.state == .scheduled {
-            return "ON TEST (\(category), SCHEDULED) from \(Format.timestamp(session.effectiveAtMs)) \(Format.relative(session.effectiveAtMs))"
+        if status.state == .scheduled {
+            return "test SCHEDULED (\(category)) from \(Format.timestamp(session.effectiveAtMs)) \(Format.relative(session.effectiveAtMs))"
+                + " until \(Format.timestamp(session.expiresAtMs))"
         }
-        return "ON TEST (\(category), \(session.state.description)) until \(Format.timestamp(session.expiresAtMs)) \(Format.relative(session.expiresAtMs))"
+        return "ON TEST (\(category)) until \(Format.timestamp(session.expiresAtMs)) \(Format.relative(session.expiresAtMs))"
     }
 
     static func session(_ session: TestSession) -> String {
@@ -336,7 +340,8 @@ enum TestText {
 
     static func data(_ type: TestDataType, history: [TestHistoryEntry], results: [TestResult], fromMs: Int64, toMs: Int64) -> String {
         let count = type == .history ? history.count : results.count
-        let heading = "\(count) \(type == .history ? "history entries" : "test results") from \(Format.timestamp(fromMs)) to \(Format.timestamp(toMs))"
+        let kind = type == .history ? "history entries" : type == .signals ? "signals (signal history)" : "test results"
+        let heading = "\(count) \(kind) from \(Format.timestamp(fromMs)) to \(Format.timestamp(toMs))"
         guard count > 0 else { return heading }
         var table: Table
         if type == .history {

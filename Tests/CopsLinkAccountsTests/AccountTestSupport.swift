@@ -93,6 +93,9 @@ extension AccountFixture {
     }
 
     func openSession(_ customerID: String = "cust-1") async throws -> TestSession? {
-        try await store.read(.dealer(DealerID.demo)) { try $0.openSession(customerID: customerID) }
+        try await store.read(.dealer(DealerID.demo)) { transaction in
+            guard let link = try transaction.link(customerID: customerID) else { return nil }
+            return try transaction.openSession(accountNumber: link.accountNumber)
+        }
     }
 }

@@ -49,6 +49,45 @@ struct AuthorityTests {
         }
     }
 
+    @Test func aRequestNamingOneAuthorityTwiceOrTwoOfATypeSaysSo() async throws {
+        try await withAccountService { fixture in
+            try await linkProvoCustomer(fixture)
+            let twice = await expectRPCError(.invalidArgument) {
+                _ = try await add(fixture, [
+                    AuthorityToAdd(authorityID: "ut-provo-fd"), AuthorityToAdd(authorityID: "ut-provo-fd"),
+                ])
+            }
+            #expect(twice?.message == "The request names authority 'ut-provo-fd' twice.")
+            let sameType = await expectRPCError(.invalidArgument) {
+                _ = try await add(fixture, [
+                    AuthorityToAdd(authorityID: "ut-provo-pd", permitNumber: "P-1"), AuthorityToAdd(authorityID: "ut-utah-county-so"),
+                ])
+            }
+            #expect(sameType?.message == "The request names two police authorities (Provo Police Department and \(try await policeName(fixture))); an account has one of each type.")
+            #expect(try await authoritiesOnAccount(fixture).isEmpty, "nothing was added")
+        }
+    }
+
+    @Test func syncToAZipAnAuthorityDoesNotServeFlagsIt() async throws {
+        try await withAccountService { fixture in
+            try await linkProvoCustomer(fixture)
+            _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-pd", permitNumber: "P-1"), AuthorityToAdd(authorityID: "ut-provo-fd")])
+            #expect(try await authoritiesOnAccount(fixture).map(\.doesNotServeZip) == [false, false])
+            var (customer, parties) = provoCustomer("cust-1")
+            customer.address?.zip = "99999"
+            let synced = try await fixture.client.syncCustomer(SyncCustomerRequest(customer: customer, respondingParties: parties))
+            #expect(synced.account?.authorities.map(\.doesNotServeZip) == [true, true], "flagged in the sync answer")
+            #expect(try await authoritiesOnAccount(fixture).map(\.doesNotServeZip) == [true, true], "and on the account page; kept")
+            customer.address?.zip = "84601-1234"
+            let back = try await fixture.client.syncCustomer(SyncCustomerRequest(customer: customer, respondingParties: parties))
+            #expect(back.account?.authorities.map(\.doesNotServeZip) == [false, false])
+        }
+    }
+
+    func policeName(_ fixture: AccountFixture) async throws -> String {
+        try await fixture.client.searchAuthorities(SearchAuthoritiesRequest(type: .police, zip: "84601")).authorities.last?.name ?? ""
+    }
+
     @Test func searchRejectsMissingTypeAndBadZips() async throws {
         try await withAccountService { fixture in
             try await linkProvoCustomer(fixture)
@@ -93,10 +132,10 @@ struct AuthorityTests {
             let noPermit = await expectRPCError(.invalidArgument) { _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-pd")]) }
             #expect(noPermit?.message == "Provo Police Department requires a permit number.")
             await expectRPCError(.invalidArgument) { _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-valley-guard")]) }
-            let twiceInOne = await expectRPCError(.alreadyExists) {
+            let twiceInOne = await expectRPCError(.invalidArgument) {
                 _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-fd"), AuthorityToAdd(authorityID: "ut-provo-fd")])
             }
-            #expect(twiceInOne?.message == "Provo Fire & Rescue is already an authority of this account.")
+            #expect(twiceInOne?.message == "The request names authority 'ut-provo-fd' twice.")
             let empty = await expectRPCError(.invalidArgument) { _ = try await add(fixture, []) }
             #expect(empty?.message == "Choose at least one authority to add.")
             #expect(try await authoritiesOnAccount(fixture) == [], "nothing was added by the refused calls")

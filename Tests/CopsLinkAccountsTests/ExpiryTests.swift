@@ -16,8 +16,8 @@ struct ExpiryTests {
 
             // At expires_at the status is off test, before any expiry pass has run.
             fixture.clock.advance(byMs: hourMs)
-            #expect(try await fixture.client.getTestStatus(GetTestStatusRequest(customerID: "cust-1")) == TestStatus(onTest: false))
-            #expect(try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1")).testStatus == TestStatus(onTest: false))
+            #expect(try await fixture.client.getTestStatus(GetTestStatusRequest(customerID: "cust-1")) == TestStatus(state: .offTest))
+            #expect(try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1")).testStatus == TestStatus(state: .offTest))
             #expect(try await fixture.openSession()?.id == session.id, "not yet materialized")
 
             // The pass runs late; the expiry is still recorded at expires_at.

@@ -21,7 +21,7 @@ struct LinkAndViewTests {
             #expect(account.respondingParties.first == CentralStationParty(
                 id: "p-1", priority: 1, firstName: "Ada", lastName: "Lovelace",
                 phones: [Phone(number: "801-555-0102", type: .mobile, extension: "12")], role: .keyholder, hasKey: true))
-            #expect(account.testStatus == TestStatus(onTest: false))
+            #expect(account.testStatus == TestStatus(state: .offTest))
             #expect(account.linkedAtMs == AccountFixture.start)
         }
     }
@@ -40,7 +40,7 @@ struct LinkAndViewTests {
             let taken = await expectRPCError(.alreadyExists) {
                 _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: other, accountNumber: "22-8761"))
             }
-            #expect(taken?.message == "Account number 22-8761 belongs to customer 'cust-1'.")
+            #expect(taken?.message == "Account number 22-8761 is linked to customer 'cust-1'.")
             await expectRPCError(.invalidArgument) {
                 _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: other, accountNumber: "22 8761!"))
             }
@@ -131,6 +131,63 @@ struct LinkAndViewTests {
                 _ = try await fixture.client.setCentralStationZones(SetCentralStationZonesRequest(
                     customerID: "cust-1", zones: [Zone(zoneNumber: "005"), Zone(zoneNumber: "005")]))
             }
+        }
+    }
+}
+
+@Suite("Link and sync validation")
+struct LinkValidationTests {
+    /// Each change makes the Provo customer invalid; the message must name what is wrong.
+    static let invalidCustomers: [(String, @Sendable (inout Customer, inout [RespondingParty]) -> Void)] = [
+        ("The customer id is required.", { customer, _ in customer.id = " " }),
+        ("responding_parties[0].phones: every responding party needs a phone number.", { _, parties in parties[0].phones = [] }),
+        ("responding_parties[1].phones: every responding party needs a phone number.", { _, parties in parties[1].phones[0].number = "" }),
+        ("customer.address.zip is required: authorities are found by the customer's zip code.", { customer, _ in customer.address = nil }),
+        ("customer.address.zip is required: authorities are found by the customer's zip code.", { customer, _ in customer.address?.zip = "" }),
+        ("customer.address.state 'Utah' is not a US state or territory code (like UT).", { customer, _ in customer.address?.state = "Utah" }),
+        ("customer.address.state 'XX' is not a US state or territory code (like UT).", { customer, _ in customer.address?.state = "XX" }),
+    ]
+
+    @Test(arguments: 0..<invalidCustomers.count)
+    func linkAndSyncRefuseAnInvalidCustomerAndWriteNothing(_ index: Int) async throws {
+        let (message, change) = Self.invalidCustomers[index]
+        try await withAccountService { fixture in
+            var (customer, parties) = provoCustomer("cust-9")
+            change(&customer, &parties)
+            let linked = await expectRPCError(.invalidArgument) {
+                _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties))
+            }
+            #expect(linked?.message == message)
+            #expect(try await fixture.store.read(.dealer(DealerID.demo)) { try $0.customerCount() } == 0, "nothing written")
+            // The same customer data pushed by a sync to a linked customer.
+            let before = try await linkProvoCustomer(fixture, "cust-1")
+            var (synced, syncedParties) = provoCustomer("cust-1")
+            change(&synced, &syncedParties)
+            if synced.id == "cust-1" {
+                let refused = await expectRPCError(.invalidArgument) {
+                    _ = try await fixture.client.syncCustomer(SyncCustomerRequest(customer: synced, respondingParties: syncedParties))
+                }
+                #expect(refused?.message == message)
+                #expect(try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1")) == before, "nothing written")
+            }
+        }
+    }
+
+    @Test func blankZoneDescriptionsAndAuthorityIDsAreInvalid() async throws {
+        try await withAccountService { fixture in
+            try await linkProvoCustomer(fixture)
+            let zone = await expectRPCError(.invalidArgument) {
+                _ = try await fixture.client.setCentralStationZones(SetCentralStationZonesRequest(
+                    customerID: "cust-1", zones: [Zone(zoneNumber: "001", description: "Front door"), Zone(zoneNumber: "002", description: " ")]))
+            }
+            #expect(zone?.message == "zones[1].description is required.")
+            let authority = await expectRPCError(.invalidArgument) {
+                _ = try await fixture.client.addAccountAuthorities(AddAccountAuthoritiesRequest(
+                    customerID: "cust-1", authorities: [AuthorityToAdd(authorityID: "")]))
+            }
+            #expect(authority?.message == "authorities[0].authority_id is required.")
+            let account = try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1"))
+            #expect(account.mappedZones.isEmpty && account.unmappedZones.isEmpty && account.authorities.isEmpty)
         }
     }
 }

@@ -195,11 +195,11 @@ struct RulesTests {
         scheduled.state = .scheduled
         var active = Self.session
         active.state = .active
-        #expect(TestSessionRules.status(of: nil, atMs: 1_500) == TestStatus(onTest: false))
-        #expect(TestSessionRules.status(of: Self.session, atMs: 500) == TestStatus(onTest: false, current: scheduled))
-        #expect(TestSessionRules.status(of: Self.session, atMs: 1_500) == TestStatus(onTest: true, current: active))
-        #expect(TestSessionRules.status(of: Self.session, atMs: 2_000) == TestStatus(onTest: false))
-        #expect(TestSessionRules.status(of: Self.ended(at: 1_500, .placedOff), atMs: 1_600) == TestStatus(onTest: false))
+        #expect(TestSessionRules.status(of: nil, atMs: 1_500) == TestStatus(state: .offTest))
+        #expect(TestSessionRules.status(of: Self.session, atMs: 500) == TestStatus(onTest: false, current: scheduled, state: .scheduled))
+        #expect(TestSessionRules.status(of: Self.session, atMs: 1_500) == TestStatus(onTest: true, current: active, state: .onTest))
+        #expect(TestSessionRules.status(of: Self.session, atMs: 2_000) == TestStatus(state: .offTest))
+        #expect(TestSessionRules.status(of: Self.ended(at: 1_500, .placedOff), atMs: 1_600) == TestStatus(state: .offTest))
     }
 
     @Test(arguments: [

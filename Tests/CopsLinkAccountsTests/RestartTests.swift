@@ -93,11 +93,12 @@ struct RestartTests {
         let expiry = TestExpiryScheduler(store: store, clock: clock, logger: quietLogger())
         #expect(try await expiry.expireDue() == 1)
         let history = try await store.read(.dealer(DealerID.demo)) {
-            try $0.testHistory(customerID: "cust-1", fromMs: 0, toMs: .max, after: nil, limit: 10).map(\.1)
+            try $0.testHistory(accountNumber: try $0.link(customerID: "cust-1")!.accountNumber, fromMs: 0, toMs: .max, after: nil, limit: 10)
+                .map(\.1)
         }
         #expect(history.map(\.action) == [.placedOnTest, .expired])
         #expect(history.last?.atMs == AccountFixture.start + 3_600_000)
-        #expect(try await store.read(.dealer(DealerID.demo)) { try $0.openSession(customerID: "cust-1") } == nil)
+        #expect(try await store.read(.dealer(DealerID.demo)) { try $0.openSession(accountNumber: try $0.link(customerID: "cust-1")!.accountNumber) } == nil)
         try store.close()
     }
 }

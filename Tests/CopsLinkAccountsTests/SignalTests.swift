@@ -37,6 +37,28 @@ struct SignalTests {
         }
     }
 
+    @Test func signalHistoryIsReadByRangeAndPagedApartFromTestResults() async throws {
+        try await withAccountService { fixture in
+            try await linkContactIDCustomer(fixture)
+            let before = (0..<5).map { contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0 - 5000 + Int64($0) * 1000) }
+            _ = try await fixture.report(before)
+            try await fixture.placeOnTest(hours: 1)
+            let onTest = try await fixture.report([contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0 + 1000)])
+            #expect(onTest.testResults == 1)
+            fixture.clock.advance(byMs: hourMs)
+            let pages = try await fixture.testDataPages(.signals, fromMs: t0 - dayMs, toMs: fixture.now, pageSize: 2)
+            #expect(pages.map(\.signals.count) == [2, 2, 1], "paged, oldest first")
+            #expect(pages.allSatisfy { $0.results.isEmpty && $0.history.isEmpty })
+            let signals = pages.flatMap(\.signals)
+            #expect(signals.map(\.receivedAtMs) == before.map(\.receivedAtMs), "the test result is not signal history")
+            #expect(signals.allSatisfy { $0.sessionID.isEmpty && $0.zoneDescription == "Front entry" && $0.accountNumber == "1234" })
+            // A range picks only what lies inside it.
+            let some = try await fixture.testDataPages(.signals, fromMs: t0 - 4000, toMs: t0 - 3000).flatMap(\.signals)
+            #expect(some.map(\.receivedAtMs) == [t0 - 4000, t0 - 3000])
+            #expect(try await fixture.results().count == 1)
+        }
+    }
+
     @Test func signalsOnTestBecomeTestResults() async throws {
         try await withAccountService { fixture in
             try await linkContactIDCustomer(fixture)

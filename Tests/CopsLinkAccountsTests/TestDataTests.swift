@@ -25,7 +25,7 @@ struct TestDataTests {
             func request(_ type: TestDataType = .history, from: Int64 = now - dayMs, to: Int64 = now, pageSize: UInt32 = 0) -> RequestTestDataRequest {
                 RequestTestDataRequest(customerID: "cust-1", type: type, fromMs: from, toMs: to, pageSize: pageSize)
             }
-            await expectRefused(fixture, request(.unspecified), .invalidArgument, message: "Choose the type of test data: history or results.")
+            await expectRefused(fixture, request(.unspecified), .invalidArgument, message: "Choose the type of test data: history, results or signals.")
             await expectRefused(fixture, request(from: now, to: now - 1), .invalidArgument, message: "The start of the date range is after its end.")
             await expectRefused(fixture, request(to: now + 2 * minuteMs), .invalidArgument, message: "The end of the date range lies in the future.")
             await expectRefused(fixture, request(to: now + minuteMs + 1), .invalidArgument)

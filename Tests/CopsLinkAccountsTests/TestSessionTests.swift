@@ -54,9 +54,9 @@ struct TestSessionTests {
                 expiresAtMs: AccountFixture.start + 150 * minuteMs, scope: .onlyListed, zoneNumbers: ["001", "003"],
                 comment: "Replacing the motion sensor", placedBy: UserRef(id: "tech-7", name: "Tess Tech"),
                 authorizedBy: TestAuthorization(respondingPartyID: "p-1", verifiedBy: "passcode"), state: .active))
-            #expect(try await status(fixture) == TestStatus(onTest: true, current: session))
+            #expect(try await status(fixture) == TestStatus(onTest: true, current: session, state: .onTest))
             let account = try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1"))
-            #expect(account.testStatus == TestStatus(onTest: true, current: session))
+            #expect(account.testStatus == TestStatus(onTest: true, current: session, state: .onTest))
             // Still active a minute before the end.
             fixture.clock.advance(byMs: 149 * minuteMs)
             #expect(try await status(fixture).onTest)
@@ -80,6 +80,42 @@ struct TestSessionTests {
         }
     }
 
+    @Test func theAuthorizerMustBeARespondingPartyAndVerificationNeedsOne() async throws {
+        try await withAccountService { fixture in
+            try await linkProvoCustomer(fixture)
+            var unknown = request()
+            unknown.authorizedBy = TestAuthorization(respondingPartyID: "p-9", verifiedBy: "passcode")
+            try await expectRefused(fixture, unknown, "authorized_by: 'p-9' is not a responding party of this account.")
+            var noAuthorizer = request()
+            noAuthorizer.authorizedBy = TestAuthorization(respondingPartyID: "", verifiedBy: "passcode")
+            try await expectRefused(
+                fixture, noAuthorizer, "authorized_by needs the responding party who authorized the test (verification needs an authorizer).")
+            #expect(try await fixture.openSession() == nil, "nothing was placed")
+            var known = request()
+            known.authorizedBy = TestAuthorization(respondingPartyID: "p-2", verifiedBy: "")
+            let placed = try await fixture.client.placeOnTest(known)
+            #expect(placed.session?.authorizedBy?.respondingPartyID == "p-2")
+        }
+    }
+
+    @Test func unlinkingEndsAnOpenTestWithAHistoryEntrySayingWhy() async throws {
+        try await withAccountService { fixture in
+            let account = try await linkProvoCustomer(fixture)
+            let session = try await fixture.placeOnTest(hours: 2)
+            fixture.clock.advance(byMs: minuteMs)
+            let unlinked = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
+            #expect(unlinked.account?.testStatus == TestStatus(state: .offTest))
+            #expect(try await fixture.openSession() == nil, "no account stays on test after unlinking")
+            let (customer, parties) = provoCustomer("cust-1")
+            _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties, accountNumber: account.accountNumber))
+            let history = try await fixture.history()
+            #expect(history.map(\.action) == [.placedOnTest, .placedOffTest])
+            #expect(history.last?.sessionID == session.id)
+            #expect(history.last?.comment == "Placed off test: the account was unlinked")
+            #expect(history.last?.atMs == AccountFixture.start + minuteMs)
+        }
+    }
+
     @Test func scheduledInTheFuture() async throws {
         try await withAccountService { fixture in
             try await linkProvoCustomer(fixture)
@@ -89,7 +125,7 @@ struct TestSessionTests {
             #expect(session.effectiveAtMs == effective)
             #expect(session.expiresAtMs == effective + hourMs)
             let scheduled = try await status(fixture)
-            #expect(scheduled == TestStatus(onTest: false, current: session), "off test, but the scheduled session is shown")
+            #expect(scheduled == TestStatus(onTest: false, current: session, state: .scheduled), "scheduled: not on test, the session shown")
             #expect(try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1")).testStatus == scheduled)
             try await expectRefused(
                 fixture, request(), "A test is already scheduled for this account; place it off test first.", code: .failedPrecondition)
@@ -97,7 +133,9 @@ struct TestSessionTests {
             fixture.clock.advance(byMs: hourMs)
             var active = session
             active.state = .active
-            #expect(try await status(fixture) == TestStatus(onTest: true, current: active))
+            #expect(try await status(fixture) == TestStatus(onTest: true, current: active, state: .onTest))
+            _ = try await fixture.client.placeOffTest(PlaceOffTestRequest(customerID: "cust-1"))
+            #expect(try await status(fixture) == TestStatus(onTest: false, current: nil, state: .offTest))
         }
     }
 
@@ -130,7 +168,7 @@ struct TestSessionTests {
                 fixture, request(effectiveAtMs: AccountFixture.start - 5 * minuteMs - 1), "The effective time lies in the past; choose now or later.")
             try await expectRefused(
                 fixture, request(effectiveAtMs: AccountFixture.start + 30 * dayMs + 1), "The effective time lies more than 30 days ahead.")
-            #expect(try await status(fixture) == TestStatus(onTest: false))
+            #expect(try await status(fixture) == TestStatus(state: .offTest))
             #expect(try await fixture.history() == [], "refused placements leave no history")
 
             // The longest allowed test, and the skew.
@@ -188,8 +226,8 @@ struct TestSessionTests {
             ended.endReason = .placedOff
             ended.endedAtMs = AccountFixture.start + 10 * minuteMs
             #expect(off.session == ended)
-            #expect(try await status(fixture) == TestStatus(onTest: false))
-            #expect(try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1")).testStatus == TestStatus(onTest: false))
+            #expect(try await status(fixture) == TestStatus(state: .offTest))
+            #expect(try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1")).testStatus == TestStatus(state: .offTest))
             #expect(try await fixture.openSession() == nil)
             let history = try await fixture.history()
             #expect(history.map(\.action) == [.placedOnTest, .placedOffTest])
@@ -227,7 +265,7 @@ struct TestSessionTests {
             try await fixture.placeOnTest(effectiveAtMs: AccountFixture.start + hourMs)
             let off = try await fixture.client.placeOffTest(PlaceOffTestRequest(customerID: "cust-1"))
             #expect(off.session?.state == .ended)
-            #expect(try await status(fixture) == TestStatus(onTest: false))
+            #expect(try await status(fixture) == TestStatus(state: .offTest))
             #expect(try await fixture.placeOnTest().state == .active)
         }
     }

@@ -23,7 +23,7 @@ extension AdversarialTests {
                 let other = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: otherKey))
                 let options = CallOptions(timeout: .seconds(10))
                 @Sendable func link(_ client: AccountService.Client, _ id: String) async throws -> LinkAccountResponse {
-                    try await client.linkAccount(LinkAccountRequest(customer: Customer(id: id, lastName: "Quota")), options: options)
+                    try await client.linkAccount(LinkAccountRequest(customer: Customer(id: id, lastName: "Quota", address: Address(zip: "84601"))), options: options)
                 }
 
                 for index in 1...5 { _ = try await link(attacker, "mallory-\(index)") }

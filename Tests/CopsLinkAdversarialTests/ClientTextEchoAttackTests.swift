@@ -48,12 +48,12 @@ extension AdversarialTests {
                 }
                 await record("LinkAccount equipment zone") {
                     _ = try await client.linkAccount(
-                        LinkAccountRequest(customer: Customer(id: "echo-2", lastName: "x", equipment: [Equipment(id: "e", zoneNumber: huge)])),
+                        LinkAccountRequest(customer: Customer(id: "echo-2", lastName: "x", address: Address(zip: "84601"), equipment: [Equipment(id: "e", zoneNumber: huge)])),
                         options: options)
                 }
                 await record("LinkAccount account_number") {
                     _ = try await client.linkAccount(
-                        LinkAccountRequest(customer: Customer(id: "echo-3", lastName: "x"), accountNumber: huge), options: options)
+                        LinkAccountRequest(customer: Customer(id: "echo-3", lastName: "x", address: Address(zip: "84601")), accountNumber: huge), options: options)
                 }
                 await record("SearchAuthorities zip") {
                     _ = try await client.searchAuthorities(SearchAuthoritiesRequest(type: .police, zip: huge), options: options)
@@ -99,7 +99,7 @@ extension AdversarialTests {
                 _ = try? await client.linkAccount(
                     LinkAccountRequest(customer: Customer(id: "forge-1", lastName: "x", address: Address(zip: forged))), options: options)
                 _ = try? await client.linkAccount(
-                    LinkAccountRequest(customer: Customer(id: forged, lastName: "x", equipment: [Equipment(id: forged, zoneNumber: forged)])),
+                    LinkAccountRequest(customer: Customer(id: forged, lastName: "x", address: Address(zip: "84601"), equipment: [Equipment(id: forged, zoneNumber: forged)])),
                     options: options)
                 _ = try? await client.placeOnTest(
                     PlaceOnTestRequest(customerID: "demo-1", categoryID: forged, durationHours: 1, comment: forged), options: options)

@@ -54,7 +54,7 @@ final class HonestClient: Sendable {
                 let id = "\(prefix)-\(round)"
                 await attempt {
                     let response = try await accounts.linkAccount(
-                        LinkAccountRequest(customer: Customer(id: id, lastName: "Honest")), options: options)
+                        LinkAccountRequest(customer: Customer(id: id, lastName: "Honest", address: Address(zip: "84601"))), options: options)
                     state.withLock { $0.linked[id] = response.account?.accountNumber ?? "" }
                 }
             }

@@ -119,6 +119,47 @@ struct CLITests {
         }
     }
 
+    @Test("a scheduled test is SCHEDULED, neither off nor on test, in test status and account get, text and JSON")
+    func scheduledTest() async throws {
+        try await DemoServer.with { server in
+            let effective = ISO8601DateFormatter().string(from: Date().addingTimeInterval(3_600))
+            let on = try await copslink([
+                "--server", server.address, "test", "on", "demo-1", "--category", "service", "--hours", "1", "--effective", effective,
+            ])
+            #expect(on.status == 0, "\(on)")
+            let text = try await copslink(["--server", server.address, "test", "status", "demo-1"])
+            #expect(text.stdout.hasPrefix("demo-1: test SCHEDULED (service) from "), "\(text)")
+            #expect(!text.stdout.contains("off test"))
+            let json = try await copslink(["--server", server.address, "test", "status", "demo-1", "--json"]).jsonObject()
+            #expect(json["state"] as? String == "SCHEDULED")
+            #expect(json["on_test"] as? Bool == false)
+            #expect((json["current"] as? [String: Any])?["state"] as? String == "SCHEDULED")
+            let account = try await copslink(["--server", server.address, "account", "get", "demo-1"])
+            #expect(account.stdout.contains("test SCHEDULED (service)"), "\(account)")
+            #expect(!account.stdout.contains("off test"))
+            let accountJSON = try await copslink(["--server", server.address, "account", "get", "demo-1", "--json"]).jsonObject()
+            let status = (accountJSON["account"] as? [String: Any] ?? accountJSON)["test_status"] as? [String: Any]
+            #expect(status?["state"] as? String == "SCHEDULED")
+            let off = try await copslink(["--server", server.address, "test", "status", "demo-2", "--json"]).jsonObject()
+            #expect(off["state"] as? String == "OFF_TEST")
+        }
+    }
+
+    @Test("test data --type signals reads signal history, text and JSON")
+    func signalHistory() async throws {
+        try await DemoServer.with { server in
+            let json = try await copslink(["--server", server.address, "test", "data", "demo-3", "--type", "signals", "--json"])
+            #expect(json.status == 0, "\(json)")
+            let object = try json.jsonObject()
+            #expect(object["type"] as? String == "SIGNALS")
+            let rows = try #require(object["rows"] as? [[String: Any]])
+            #expect(rows.count > 50, "a month of demo signal history")
+            #expect(rows.allSatisfy { ($0["session_id"] as? String) == "" })
+            let text = try await copslink(["--server", server.address, "test", "data", "demo-3", "--type", "signals"])
+            #expect(text.stdout.contains("signals (signal history) from"), "\(text)")
+        }
+    }
+
     @Test("test on without a duration uses the category's default")
     func testOnDefaultDuration() async throws {
         try await DemoServer.with { server in
@@ -275,6 +316,26 @@ struct CLITests {
             #expect(result.status == 64, "\(arguments): \(result)")
             #expect(result.stdout.isEmpty, "\(arguments)")
         }
+    }
+
+    @Test("copslink-server refuses invalid numeric flags with a usage error naming the flag and the range")
+    func serverFlagValidation() async throws {
+        let database = temporaryDatabasePath()
+        defer { removeDatabase(at: database) }
+        for (arguments, message) in [
+            (["--max-test-hours", "0"], "--max-test-hours 0.0: give hours from 0.0167 (one minute) to 720."),
+            (["--max-test-hours", "721"], "--max-test-hours 721.0: give hours from 0.0167 (one minute) to 720."),
+            (["--max-test-hours", "0.001"], "--max-test-hours 0.001: give hours from 0.0167 (one minute) to 720."),
+            (["--max-test-hours", "nan"], "--max-test-hours nan: give hours from 0.0167 (one minute) to 720."),
+            (["--max-test-hours", "1e300"], "--max-test-hours 1e+300: give hours from 0.0167 (one minute) to 720."),
+            (["--port", "70000"], "--port 70000: must be from 0 to 65535."),
+            (["--metrics-port=-1"], "--metrics-port -1: must be from 0 to 65535."),
+        ] {
+            let result = try await runBuiltBinary("copslink-server", ["serve", "--database", database] + arguments)
+            #expect(result.status == 64, "\(arguments): \(result)")
+            #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: database), "refused before opening the database")
     }
 
     @Test("no server listening exits 14 UNAVAILABLE")

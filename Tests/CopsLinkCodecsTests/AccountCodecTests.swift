@@ -23,7 +23,7 @@ enum AccountSamples {
         id: "pd-1", type: .police, name: "Salem PD", phone: "555-0911", address: address, servedZips: ["62701", "", "62704"],
         jurisdiction: .city, permitRequired: true)
     static let accountAuthority = AccountAuthority(
-        id: "aa-1", authority: authority, permitNumber: "P-42", addedAtMs: 1_717_171_800_000, addedBy: "jsmith")
+        id: "aa-1", authority: authority, permitNumber: "P-42", addedAtMs: 1_717_171_800_000, addedBy: "jsmith", doesNotServeZip: true)
     static let zone = Zone(
         zoneNumber: "001", description: "Front door", eventType: .burglary, equipmentType: "Door", location: "Hall", partition: 1,
         restoreRequired: true)
@@ -38,7 +38,7 @@ enum AccountSamples {
         id: "ts-77", category: testCategory, effectiveAtMs: 1_717_200_000_000, expiresAtMs: .max, scope: .onlyListed,
         zoneNumbers: ["001", "003"], comment: String(repeating: "a long comment ", count: 20), placedBy: userRef,
         authorizedBy: testAuthorization, endedAtMs: -1, endReason: .placedOff, state: .ended)
-    static let testStatus = TestStatus(onTest: true, current: testSession)
+    static let testStatus = TestStatus(onTest: true, current: testSession, state: .onTest)
     static let account = Account(
         customer: customer, linkState: .linked, accountNumber: "C123456", receiverNumber: "R2", line: "L1",
         linkedAtMs: 1_717_171_717_171, unlinkedAtMs: .min, respondingParties: [centralStationParty, centralStationParty],
@@ -85,13 +85,13 @@ enum AccountSamples {
     static let all: [any ProtobufCCodable & Hashable] = requests + [
         address, equipment(1), customer, phone, respondingParty, centralStationParty, authority, accountAuthority, zone, mappedZone,
         testCategory, userRef, testAuthorization, testSession, testStatus, account, historyEntry, testResult,
-        LinkAccountResponse(account: account, created: true), UnlinkAccountResponse(wasLinked: true, account: account),
+        LinkAccountResponse(account: account, created: true, removedPartyIDs: ["rp-9"], removedEquipmentIDs: ["eq-9"]), UnlinkAccountResponse(wasLinked: true, account: account),
         SyncCustomerResponse(account: account), SearchAuthoritiesResponse(authorities: [authority, authority]),
         AuthorityToAdd(authorityID: "pd-1", permitNumber: "P-42"), AddAccountAuthoritiesResponse(added: [accountAuthority]),
         RemoveAccountAuthorityResponse(removed: accountAuthority),
         SetCentralStationZonesResponse(mappedZones: [mappedZone], unmappedZones: [unmappedZone]),
         ListTestCategoriesResponse(categories: [testCategory, testCategory]), PlaceOnTestResponse(session: testSession),
-        PlaceOffTestResponse(session: testSession), TestDataPage(history: [historyEntry], results: [testResult, testResult]),
+        PlaceOffTestResponse(session: testSession), TestDataPage(history: [historyEntry], results: [testResult, testResult], signals: [testResult]),
         SignalRejection(index: 3, reason: "bad checksum"),
         ReportSignalsResponse(
             received: 10, testResults: 7, storedAsHistory: 2, rejected: [SignalRejection(index: 3, reason: "bad")], rejectedCount: 1),

@@ -111,10 +111,10 @@ struct RequestIntegerSweepTests {
         let requests: [(MethodDescriptor, any RPCMessage)] = [
             (AccountService.Method.getAccount, GetAccountRequest(customerID: "demo-1")),
             (AccountService.Method.linkAccount, LinkAccountRequest(
-                customer: Customer(id: "sweep-customer", firstName: "Sweep", equipment: [Equipment(id: "eq-1", zoneNumber: "001")]),
+                customer: Customer(id: "sweep-customer", firstName: "Sweep", address: Address(zip: "84601"), equipment: [Equipment(id: "eq-1", zoneNumber: "001")]),
                 respondingParties: [party])),
             (AccountService.Method.syncCustomer, SyncCustomerRequest(
-                customer: Customer(id: "demo-2", companyName: "Sweep", equipment: [Equipment(id: "eq-1", zoneNumber: "001")]),
+                customer: Customer(id: "demo-2", companyName: "Sweep", address: Address(zip: "84058"), equipment: [Equipment(id: "eq-1", zoneNumber: "001")]),
                 respondingParties: [party])),
             (AccountService.Method.searchAuthorities, SearchAuthoritiesRequest(customerID: "demo-1", type: AuthorityType(rawValue: 1))),
             (AccountService.Method.setCentralStationZones, SetCentralStationZonesRequest(customerID: "demo-2", zones: [Zone(zoneNumber: "001")])),

@@ -35,7 +35,7 @@ extension EndToEndTests {
                                 let id = "drain-\(writer)-\(index)"
                                 do {
                                     _ = try await client.linkAccount(
-                                        LinkAccountRequest(customer: Customer(id: id, lastName: "Drain")), options: CallOptions(timeout: .seconds(5)))
+                                        LinkAccountRequest(customer: Customer(id: id, lastName: "Drain", address: Address(zip: "84601"))), options: CallOptions(timeout: .seconds(5)))
                                     outcomes.withLock { _ = $0.acknowledged.insert(id) }
                                 } catch let error as RPCError where error.code == .unavailable {
                                     outcomes.withLock { _ = $0.refused.insert(id) }

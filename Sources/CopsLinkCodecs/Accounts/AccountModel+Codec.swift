@@ -201,6 +201,7 @@ extension AccountAuthority: ProtobufCCodable {
         message.pointee.permit_number = arena.cString(permitNumber)
         message.pointee.added_at_ms = addedAtMs
         message.pointee.added_by = arena.cString(addedBy)
+        message.pointee.does_not_serve_zip = doesNotServeZip ? 1 : 0
         return message
     }
 
@@ -208,7 +209,7 @@ extension AccountAuthority: ProtobufCCodable {
         self.init(
             id: CField.string(message.pointee.id), authority: try CField.message(message.pointee.authority, as: Authority.self),
             permitNumber: CField.string(message.pointee.permit_number), addedAtMs: message.pointee.added_at_ms,
-            addedBy: CField.string(message.pointee.added_by))
+            addedBy: CField.string(message.pointee.added_by), doesNotServeZip: message.pointee.does_not_serve_zip != 0)
     }
 }
 
@@ -359,11 +360,14 @@ extension TestStatus: ProtobufCCodable {
         let message = arena.message(CMessage.self, copslink__v1__test_status__init)
         message.pointee.on_test = onTest ? 1 : 0
         message.pointee.current = current?.makeCMessage(in: &arena)
+        message.pointee.state = Copslink__V1__TestStatusState(rawValue: state.rawValue)
         return message
     }
 
     public init(cMessage message: UnsafePointer<CMessage>) throws(RPCError) {
-        self.init(onTest: message.pointee.on_test != 0, current: try CField.message(message.pointee.current, as: TestSession.self))
+        self.init(
+            onTest: message.pointee.on_test != 0, current: try CField.message(message.pointee.current, as: TestSession.self),
+            state: TestStatusState(rawValue: message.pointee.state.rawValue))
     }
 }
 

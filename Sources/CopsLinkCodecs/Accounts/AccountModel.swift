@@ -217,13 +217,18 @@ public struct AccountAuthority: Hashable, Sendable {
     public var permitNumber: String
     public var addedAtMs: Int64
     public var addedBy: String
+    /// The authority does not serve the customer's current zip code (set on the account page, not stored).
+    public var doesNotServeZip: Bool
 
-    public init(id: String, authority: Authority?, permitNumber: String = "", addedAtMs: Int64 = 0, addedBy: String = "") {
+    public init(
+        id: String, authority: Authority?, permitNumber: String = "", addedAtMs: Int64 = 0, addedBy: String = "", doesNotServeZip: Bool = false
+    ) {
         self.id = id
         self.authority = authority
         self.permitNumber = permitNumber
         self.addedAtMs = addedAtMs
         self.addedBy = addedBy
+        self.doesNotServeZip = doesNotServeZip
     }
 }
 
@@ -389,13 +394,28 @@ public struct TestSession: Hashable, Sendable {
 }
 
 /// On test: `current` is the scheduled or active session.
-public struct TestStatus: Hashable, Sendable {
-    public var onTest: Bool
-    public var current: TestSession?
+/// Off test, a test scheduled to start later, or on test.
+public struct TestStatusState: ProtoEnum {
+    public var rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    public static let unspecified = TestStatusState(rawValue: 0)
+    public static let offTest = TestStatusState(rawValue: 1)
+    public static let scheduled = TestStatusState(rawValue: 2)
+    public static let onTest = TestStatusState(rawValue: 3)
+    public static let names: [UInt32: String] = [0: "UNSPECIFIED", 1: "OFF_TEST", 2: "SCHEDULED", 3: "ON_TEST"]
+}
 
-    public init(onTest: Bool = false, current: TestSession? = nil) {
+public struct TestStatus: Hashable, Sendable {
+    /// True only while a session is active.
+    public var onTest: Bool
+    /// The scheduled or active session.
+    public var current: TestSession?
+    public var state: TestStatusState
+
+    public init(onTest: Bool = false, current: TestSession? = nil, state: TestStatusState = .unspecified) {
         self.onTest = onTest
         self.current = current
+        self.state = state
     }
 }
 

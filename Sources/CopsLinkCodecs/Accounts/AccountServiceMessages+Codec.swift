@@ -39,11 +39,18 @@ extension LinkAccountResponse: ProtobufCCodable {
         let message = arena.message(CMessage.self, copslink__v1__link_account_response__init)
         message.pointee.account = account?.makeCMessage(in: &arena)
         message.pointee.created = created ? 1 : 0
+        message.pointee.n_removed_party_ids = removedPartyIDs.count
+        message.pointee.removed_party_ids = arena.cStrings(removedPartyIDs)
+        message.pointee.n_removed_equipment_ids = removedEquipmentIDs.count
+        message.pointee.removed_equipment_ids = arena.cStrings(removedEquipmentIDs)
         return message
     }
 
     public init(cMessage message: UnsafePointer<CMessage>) throws(RPCError) {
-        self.init(account: try CField.message(message.pointee.account, as: Account.self), created: message.pointee.created != 0)
+        self.init(
+            account: try CField.message(message.pointee.account, as: Account.self), created: message.pointee.created != 0,
+            removedPartyIDs: CField.strings(message.pointee.removed_party_ids, count: message.pointee.n_removed_party_ids),
+            removedEquipmentIDs: CField.strings(message.pointee.removed_equipment_ids, count: message.pointee.n_removed_equipment_ids))
     }
 }
 
@@ -476,13 +483,16 @@ extension TestDataPage: ProtobufCCodable {
         message.pointee.history = arena.repeatedMessages(history)
         message.pointee.n_results = results.count
         message.pointee.results = arena.repeatedMessages(results)
+        message.pointee.n_signals = signals.count
+        message.pointee.signals = arena.repeatedMessages(signals)
         return message
     }
 
     public init(cMessage message: UnsafePointer<CMessage>) throws(RPCError) {
         self.init(
             history: try CField.messages(message.pointee.history, count: message.pointee.n_history, as: TestHistoryEntry.self),
-            results: try CField.messages(message.pointee.results, count: message.pointee.n_results, as: TestResult.self))
+            results: try CField.messages(message.pointee.results, count: message.pointee.n_results, as: TestResult.self),
+            signals: try CField.messages(message.pointee.signals, count: message.pointee.n_signals, as: TestResult.self))
     }
 }
 

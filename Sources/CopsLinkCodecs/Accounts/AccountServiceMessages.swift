@@ -26,9 +26,14 @@ public struct LinkAccountRequest: Hashable, Sendable {
 public struct LinkAccountResponse: Hashable, Sendable {
     public var account: Account?
     public var created: Bool
-    public init(account: Account?, created: Bool) {
+    /// On a relink: what the customer had and this request no longer sends, so it was removed.
+    public var removedPartyIDs: [String]
+    public var removedEquipmentIDs: [String]
+    public init(account: Account?, created: Bool, removedPartyIDs: [String] = [], removedEquipmentIDs: [String] = []) {
         self.account = account
         self.created = created
+        self.removedPartyIDs = removedPartyIDs
+        self.removedEquipmentIDs = removedEquipmentIDs
     }
 }
 
@@ -227,7 +232,9 @@ public struct TestDataType: ProtoEnum {
     public static let unspecified = TestDataType(rawValue: 0)
     public static let history = TestDataType(rawValue: 1)
     public static let results = TestDataType(rawValue: 2)
-    public static let names: [UInt32: String] = [0: "UNSPECIFIED", 1: "HISTORY", 2: "RESULTS"]
+    /// Signal history: signals that were not test results.
+    public static let signals = TestDataType(rawValue: 3)
+    public static let names: [UInt32: String] = [0: "UNSPECIFIED", 1: "HISTORY", 2: "RESULTS", 3: "SIGNALS"]
 }
 
 public struct RequestTestDataRequest: Hashable, Sendable {
@@ -250,9 +257,11 @@ public struct RequestTestDataRequest: Hashable, Sendable {
 public struct TestDataPage: Hashable, Sendable {
     public var history: [TestHistoryEntry]
     public var results: [TestResult]
-    public init(history: [TestHistoryEntry] = [], results: [TestResult] = []) {
+    public var signals: [TestResult]
+    public init(history: [TestHistoryEntry] = [], results: [TestResult] = [], signals: [TestResult] = []) {
         self.history = history
         self.results = results
+        self.signals = signals
     }
 }
 

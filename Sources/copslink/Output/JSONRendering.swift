@@ -85,7 +85,9 @@ extension Authority: JSONRepresentable {
 
 extension AccountAuthority: JSONRepresentable {
     var json: JSONObject {
-        var object: JSONObject = ["id": id, "authority": authority.json, "permit_number": permitNumber, "added_by": addedBy]
+        var object: JSONObject = [
+            "id": id, "authority": authority.json, "permit_number": permitNumber, "added_by": addedBy, "does_not_serve_zip": doesNotServeZip,
+        ]
         JSONOutput.timestamp(&object, "added_at", addedAtMs)
         return object
     }
@@ -131,7 +133,7 @@ extension TestSession: JSONRepresentable {
 }
 
 extension TestStatus: JSONRepresentable {
-    var json: JSONObject { ["on_test": onTest, "current": current.json] }
+    var json: JSONObject { ["on_test": onTest, "state": state.description, "current": current.json] }
 }
 
 extension Account: JSONRepresentable {

@@ -1,3 +1,4 @@
+import CopsLinkCommandLine
 import Foundation
 
 /// Aligned plain-text tables for people; `--json` is the format for scripts.
@@ -74,12 +75,12 @@ struct Details {
 enum Format {
     /// `2026-11-01T10:00:00Z`; "-" for 0 (unset).
     static func timestamp(_ ms: Int64) -> String {
-        ms == 0 ? "-" : date(ms).formatted(.iso8601)
+        ms == 0 ? "-" : EpochMilliseconds.iso8601(ms, fractional: false)
     }
 
-    /// With milliseconds, for JSON: `2026-11-01T10:00:00.250Z`.
+    /// With milliseconds, for JSON: `2026-11-01T10:00:00.250Z`, the same instant as `ms`.
     static func preciseTimestamp(_ ms: Int64) -> String {
-        date(ms).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        EpochMilliseconds.iso8601(ms)
     }
 
     static func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }

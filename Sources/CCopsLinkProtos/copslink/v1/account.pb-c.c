@@ -1661,7 +1661,7 @@ const ProtobufCMessageDescriptor copslink__v1__authority__descriptor =
   (ProtobufCMessageInit) copslink__v1__authority__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor copslink__v1__account_authority__field_descriptors[5] =
+static const ProtobufCFieldDescriptor copslink__v1__account_authority__field_descriptors[6] =
 {
   {
     "id",
@@ -1723,18 +1723,31 @@ static const ProtobufCFieldDescriptor copslink__v1__account_authority__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "does_not_serve_zip",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Copslink__V1__AccountAuthority, does_not_serve_zip),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned copslink__v1__account_authority__field_indices_by_name[] = {
   3,   /* field[3] = added_at_ms */
   4,   /* field[4] = added_by */
   1,   /* field[1] = authority */
+  5,   /* field[5] = does_not_serve_zip */
   0,   /* field[0] = id */
   2,   /* field[2] = permit_number */
 };
 static const ProtobufCIntRange copslink__v1__account_authority__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor copslink__v1__account_authority__descriptor =
 {
@@ -1744,7 +1757,7 @@ const ProtobufCMessageDescriptor copslink__v1__account_authority__descriptor =
   "Copslink__V1__AccountAuthority",
   "copslink.v1",
   sizeof(Copslink__V1__AccountAuthority),
-  5,
+  6,
   copslink__v1__account_authority__field_descriptors,
   copslink__v1__account_authority__field_indices_by_name,
   1,  copslink__v1__account_authority__number_ranges,
@@ -2265,7 +2278,7 @@ const ProtobufCMessageDescriptor copslink__v1__test_session__descriptor =
   (ProtobufCMessageInit) copslink__v1__test_session__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor copslink__v1__test_status__field_descriptors[2] =
+static const ProtobufCFieldDescriptor copslink__v1__test_status__field_descriptors[3] =
 {
   {
     "on_test",
@@ -2291,15 +2304,28 @@ static const ProtobufCFieldDescriptor copslink__v1__test_status__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "state",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Copslink__V1__TestStatus, state),
+    &copslink__v1__test_status_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned copslink__v1__test_status__field_indices_by_name[] = {
   1,   /* field[1] = current */
   0,   /* field[0] = on_test */
+  2,   /* field[2] = state */
 };
 static const ProtobufCIntRange copslink__v1__test_status__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor copslink__v1__test_status__descriptor =
 {
@@ -2309,7 +2335,7 @@ const ProtobufCMessageDescriptor copslink__v1__test_status__descriptor =
   "Copslink__V1__TestStatus",
   "copslink.v1",
   sizeof(Copslink__V1__TestStatus),
-  2,
+  3,
   copslink__v1__test_status__field_descriptors,
   copslink__v1__test_status__field_indices_by_name,
   1,  copslink__v1__test_status__number_ranges,
@@ -3252,6 +3278,38 @@ const ProtobufCEnumDescriptor copslink__v1__test_end_reason__descriptor =
   copslink__v1__test_end_reason__enum_values_by_name,
   1,
   copslink__v1__test_end_reason__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue copslink__v1__test_status_state__enum_values_by_number[4] =
+{
+  { "TEST_STATUS_STATE_UNSPECIFIED", "COPSLINK__V1__TEST_STATUS_STATE__TEST_STATUS_STATE_UNSPECIFIED", 0 },
+  { "TEST_STATUS_STATE_OFF_TEST", "COPSLINK__V1__TEST_STATUS_STATE__TEST_STATUS_STATE_OFF_TEST", 1 },
+  { "TEST_STATUS_STATE_SCHEDULED", "COPSLINK__V1__TEST_STATUS_STATE__TEST_STATUS_STATE_SCHEDULED", 2 },
+  { "TEST_STATUS_STATE_ON_TEST", "COPSLINK__V1__TEST_STATUS_STATE__TEST_STATUS_STATE_ON_TEST", 3 },
+};
+static const ProtobufCIntRange copslink__v1__test_status_state__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex copslink__v1__test_status_state__enum_values_by_name[4] =
+{
+  { "TEST_STATUS_STATE_OFF_TEST", 1 },
+  { "TEST_STATUS_STATE_ON_TEST", 3 },
+  { "TEST_STATUS_STATE_SCHEDULED", 2 },
+  { "TEST_STATUS_STATE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor copslink__v1__test_status_state__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "copslink.v1.TestStatusState",
+  "TestStatusState",
+  "Copslink__V1__TestStatusState",
+  "copslink.v1",
+  4,
+  copslink__v1__test_status_state__enum_values_by_number,
+  4,
+  copslink__v1__test_status_state__enum_values_by_name,
+  1,
+  copslink__v1__test_status_state__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue copslink__v1__test_history_action__enum_values_by_number[4] =

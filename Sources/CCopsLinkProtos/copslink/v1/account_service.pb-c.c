@@ -1325,7 +1325,7 @@ const ProtobufCMessageDescriptor copslink__v1__link_account_request__descriptor 
   (ProtobufCMessageInit) copslink__v1__link_account_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor copslink__v1__link_account_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor copslink__v1__link_account_response__field_descriptors[4] =
 {
   {
     "account",
@@ -1351,15 +1351,41 @@ static const ProtobufCFieldDescriptor copslink__v1__link_account_response__field
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "removed_party_ids",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Copslink__V1__LinkAccountResponse, n_removed_party_ids),
+    offsetof(Copslink__V1__LinkAccountResponse, removed_party_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "removed_equipment_ids",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Copslink__V1__LinkAccountResponse, n_removed_equipment_ids),
+    offsetof(Copslink__V1__LinkAccountResponse, removed_equipment_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned copslink__v1__link_account_response__field_indices_by_name[] = {
   0,   /* field[0] = account */
   1,   /* field[1] = created */
+  3,   /* field[3] = removed_equipment_ids */
+  2,   /* field[2] = removed_party_ids */
 };
 static const ProtobufCIntRange copslink__v1__link_account_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor copslink__v1__link_account_response__descriptor =
 {
@@ -1369,7 +1395,7 @@ const ProtobufCMessageDescriptor copslink__v1__link_account_response__descriptor
   "Copslink__V1__LinkAccountResponse",
   "copslink.v1",
   sizeof(Copslink__V1__LinkAccountResponse),
-  2,
+  4,
   copslink__v1__link_account_response__field_descriptors,
   copslink__v1__link_account_response__field_indices_by_name,
   1,  copslink__v1__link_account_response__number_ranges,
@@ -2608,7 +2634,7 @@ const ProtobufCMessageDescriptor copslink__v1__request_test_data_request__descri
   (ProtobufCMessageInit) copslink__v1__request_test_data_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor copslink__v1__test_data_page__field_descriptors[2] =
+static const ProtobufCFieldDescriptor copslink__v1__test_data_page__field_descriptors[3] =
 {
   {
     "history",
@@ -2634,15 +2660,28 @@ static const ProtobufCFieldDescriptor copslink__v1__test_data_page__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "signals",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Copslink__V1__TestDataPage, n_signals),
+    offsetof(Copslink__V1__TestDataPage, signals),
+    &copslink__v1__test_result__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned copslink__v1__test_data_page__field_indices_by_name[] = {
   0,   /* field[0] = history */
   1,   /* field[1] = results */
+  2,   /* field[2] = signals */
 };
 static const ProtobufCIntRange copslink__v1__test_data_page__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor copslink__v1__test_data_page__descriptor =
 {
@@ -2652,7 +2691,7 @@ const ProtobufCMessageDescriptor copslink__v1__test_data_page__descriptor =
   "Copslink__V1__TestDataPage",
   "copslink.v1",
   sizeof(Copslink__V1__TestDataPage),
-  2,
+  3,
   copslink__v1__test_data_page__field_descriptors,
   copslink__v1__test_data_page__field_indices_by_name,
   1,  copslink__v1__test_data_page__number_ranges,
@@ -2800,19 +2839,21 @@ const ProtobufCMessageDescriptor copslink__v1__report_signals_response__descript
   (ProtobufCMessageInit) copslink__v1__report_signals_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue copslink__v1__test_data_type__enum_values_by_number[3] =
+static const ProtobufCEnumValue copslink__v1__test_data_type__enum_values_by_number[4] =
 {
   { "TEST_DATA_TYPE_UNSPECIFIED", "COPSLINK__V1__TEST_DATA_TYPE__TEST_DATA_TYPE_UNSPECIFIED", 0 },
   { "TEST_DATA_TYPE_HISTORY", "COPSLINK__V1__TEST_DATA_TYPE__TEST_DATA_TYPE_HISTORY", 1 },
   { "TEST_DATA_TYPE_RESULTS", "COPSLINK__V1__TEST_DATA_TYPE__TEST_DATA_TYPE_RESULTS", 2 },
+  { "TEST_DATA_TYPE_SIGNALS", "COPSLINK__V1__TEST_DATA_TYPE__TEST_DATA_TYPE_SIGNALS", 3 },
 };
 static const ProtobufCIntRange copslink__v1__test_data_type__value_ranges[] = {
-{0, 0},{0, 3}
+{0, 0},{0, 4}
 };
-static const ProtobufCEnumValueIndex copslink__v1__test_data_type__enum_values_by_name[3] =
+static const ProtobufCEnumValueIndex copslink__v1__test_data_type__enum_values_by_name[4] =
 {
   { "TEST_DATA_TYPE_HISTORY", 1 },
   { "TEST_DATA_TYPE_RESULTS", 2 },
+  { "TEST_DATA_TYPE_SIGNALS", 3 },
   { "TEST_DATA_TYPE_UNSPECIFIED", 0 },
 };
 const ProtobufCEnumDescriptor copslink__v1__test_data_type__descriptor =
@@ -2822,9 +2863,9 @@ const ProtobufCEnumDescriptor copslink__v1__test_data_type__descriptor =
   "TestDataType",
   "Copslink__V1__TestDataType",
   "copslink.v1",
-  3,
+  4,
   copslink__v1__test_data_type__enum_values_by_number,
-  3,
+  4,
   copslink__v1__test_data_type__enum_values_by_name,
   1,
   copslink__v1__test_data_type__value_ranges,

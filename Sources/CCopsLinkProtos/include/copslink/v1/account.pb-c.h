@@ -119,6 +119,16 @@ typedef enum _Copslink__V1__TestEndReason {
   COPSLINK__V1__TEST_END_REASON__TEST_END_REASON_EXPIRED = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(COPSLINK__V1__TEST_END_REASON)
 } Copslink__V1__TestEndReason;
+/*
+ * Where an account stands: off test, a test scheduled to start later, or on test.
+ */
+typedef enum _Copslink__V1__TestStatusState {
+  COPSLINK__V1__TEST_STATUS_STATE__TEST_STATUS_STATE_UNSPECIFIED = 0,
+  COPSLINK__V1__TEST_STATUS_STATE__TEST_STATUS_STATE_OFF_TEST = 1,
+  COPSLINK__V1__TEST_STATUS_STATE__TEST_STATUS_STATE_SCHEDULED = 2,
+  COPSLINK__V1__TEST_STATUS_STATE__TEST_STATUS_STATE_ON_TEST = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(COPSLINK__V1__TEST_STATUS_STATE)
+} Copslink__V1__TestStatusState;
 typedef enum _Copslink__V1__TestHistoryAction {
   COPSLINK__V1__TEST_HISTORY_ACTION__TEST_HISTORY_ACTION_UNSPECIFIED = 0,
   COPSLINK__V1__TEST_HISTORY_ACTION__TEST_HISTORY_ACTION_PLACED_ON_TEST = 1,
@@ -351,10 +361,15 @@ struct  Copslink__V1__AccountAuthority
   char *permit_number;
   int64_t added_at_ms;
   char *added_by;
+  /*
+   * Set in GetAccount and SyncCustomer answers when the authority does not serve the customer's current zip code
+   * (the customer moved after it was added): the dealer should replace it.
+   */
+  protobuf_c_boolean does_not_serve_zip;
 };
 #define COPSLINK__V1__ACCOUNT_AUTHORITY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&copslink__v1__account_authority__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 /*
@@ -474,17 +489,22 @@ struct  Copslink__V1__TestSession
 
 
 /*
- * On test: `current` is the scheduled or active session. Off test: `current` is unset.
+ * Off test: `current` is unset. Scheduled: `current` is the session that has not started yet, and `on_test` is false.
+ * On test: `current` is the active session, and `on_test` is true.
  */
 struct  Copslink__V1__TestStatus
 {
   ProtobufCMessage base;
+  /*
+   * True only while a session is active (`state` ON_TEST).
+   */
   protobuf_c_boolean on_test;
   Copslink__V1__TestSession *current;
+  Copslink__V1__TestStatusState state;
 };
 #define COPSLINK__V1__TEST_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&copslink__v1__test_status__descriptor) \
-    , 0, NULL }
+    , 0, NULL, COPSLINK__V1__TEST_STATUS_STATE__TEST_STATUS_STATE_UNSPECIFIED }
 
 
 /*
@@ -1040,6 +1060,7 @@ extern const ProtobufCEnumDescriptor    copslink__v1__link_state__descriptor;
 extern const ProtobufCEnumDescriptor    copslink__v1__test_scope__descriptor;
 extern const ProtobufCEnumDescriptor    copslink__v1__test_state__descriptor;
 extern const ProtobufCEnumDescriptor    copslink__v1__test_end_reason__descriptor;
+extern const ProtobufCEnumDescriptor    copslink__v1__test_status_state__descriptor;
 extern const ProtobufCEnumDescriptor    copslink__v1__test_history_action__descriptor;
 extern const ProtobufCMessageDescriptor copslink__v1__address__descriptor;
 extern const ProtobufCMessageDescriptor copslink__v1__equipment__descriptor;

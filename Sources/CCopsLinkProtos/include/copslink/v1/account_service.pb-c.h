@@ -50,7 +50,11 @@ typedef struct Copslink__V1__ReportSignalsResponse Copslink__V1__ReportSignalsRe
 typedef enum _Copslink__V1__TestDataType {
   COPSLINK__V1__TEST_DATA_TYPE__TEST_DATA_TYPE_UNSPECIFIED = 0,
   COPSLINK__V1__TEST_DATA_TYPE__TEST_DATA_TYPE_HISTORY = 1,
-  COPSLINK__V1__TEST_DATA_TYPE__TEST_DATA_TYPE_RESULTS = 2
+  COPSLINK__V1__TEST_DATA_TYPE__TEST_DATA_TYPE_RESULTS = 2,
+  /*
+   * Signal history: the signals received while the account was not on test (or outside the test's scope).
+   */
+  COPSLINK__V1__TEST_DATA_TYPE__TEST_DATA_TYPE_SIGNALS = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(COPSLINK__V1__TEST_DATA_TYPE)
 } Copslink__V1__TestDataType;
 
@@ -97,10 +101,18 @@ struct  Copslink__V1__LinkAccountResponse
    * True when a new account number was created.
    */
   protobuf_c_boolean created;
+  /*
+   * On a relink: ids of the responding parties and equipment the customer had before and this request no longer
+   * sends. They were removed; zones entered at the central station for removed equipment are now unmapped.
+   */
+  size_t n_removed_party_ids;
+  char **removed_party_ids;
+  size_t n_removed_equipment_ids;
+  char **removed_equipment_ids;
 };
 #define COPSLINK__V1__LINK_ACCOUNT_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&copslink__v1__link_account_response__descriptor) \
-    , NULL, 0 }
+    , NULL, 0, 0,NULL, 0,NULL }
 
 
 struct  Copslink__V1__GetAccountRequest
@@ -479,10 +491,15 @@ struct  Copslink__V1__TestDataPage
   Copslink__V1__TestHistoryEntry **history;
   size_t n_results;
   Copslink__V1__TestResult **results;
+  /*
+   * Signal history (type SIGNALS): signals that were not test results; `session_id` is empty.
+   */
+  size_t n_signals;
+  Copslink__V1__TestResult **signals;
 };
 #define COPSLINK__V1__TEST_DATA_PAGE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&copslink__v1__test_data_page__descriptor) \
-    , 0,NULL, 0,NULL }
+    , 0,NULL, 0,NULL, 0,NULL }
 
 
 struct  Copslink__V1__SignalRejection
