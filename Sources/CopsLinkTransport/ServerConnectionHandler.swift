@@ -148,8 +148,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let error = RPCError(code: .unavailable, message: "the connection closed before the call finished")
         gate.close(error)
         for call in ended {
-            stopTimers(of: call)
-            releaseUnfinished(call)
+            forget(call)
             call.abandon(error)
             call.loop.task?.cancel()
         }
@@ -501,10 +500,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             code: .deadlineExceeded, message: "the client sent nothing on the call's request stream for \(timeout)"))
     }
 
-    private func stopTimers(of call: ServerCall) {
+    /// A call that has left `calls`: its timers stop and its bytes leave the inbound budgets.
+    private func forget(_ call: ServerCall) {
         call.loop.deadline?.cancel()
         call.loop.requestIdle?.cancel()
         call.loop.requestIdle = nil
+        releaseUnfinished(call)
     }
 
     private func handleCancel(_ frame: Frame) {
@@ -515,8 +516,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             }
             return
         }
-        stopTimers(of: call)
-        releaseUnfinished(call)
+        forget(call)
         call.abandon(RPCError(code: .cancelled, message: "the client cancelled the call"))
         call.loop.task?.cancel()
         closeIfDrained()
@@ -591,8 +591,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func callFinished(callID: UInt64, endFrame: ByteBuffer, code: StatusCode) {
         guard let call = calls.removeValue(forKey: callID) else { return }
-        stopTimers(of: call)
-        releaseUnfinished(call)
+        forget(call)
         write(endFrame)
         if code == .unauthenticated, configuration.maxUnauthenticatedCalls > 0 {
             unauthenticatedCalls += 1
