@@ -12,7 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "CopsLinkCore", targets: ["CopsLinkCore"]),
-        .library(name: "CopsLinkCodecs", targets: ["CopsLinkCodecs"]),
+        .library(name: "CopsLinkMessages", targets: ["CopsLinkMessages"]),
         .library(name: "CopsLinkWire", targets: ["CopsLinkWire"]),
         .library(name: "CopsLinkTransport", targets: ["CopsLinkTransport"]),
         .library(name: "CopsLinkInProcess", targets: ["CopsLinkInProcess"]),
@@ -68,7 +68,7 @@ let package = Package(
         ),
         // Hand-written Swift codecs over protobuf-c for every message in proto/.
         .target(
-            name: "CopsLinkCodecs",
+            name: "CopsLinkMessages",
             dependencies: ["CopsLinkCore", "CProtobufC", "CCopsLinkProtos"],
             swiftSettings: strictSettings
         ),
@@ -76,16 +76,16 @@ let package = Package(
         .target(
             name: "CopsLinkWire",
             dependencies: [
-                "CopsLinkCore", "CopsLinkCodecs",
+                "CopsLinkCore", "CopsLinkMessages",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
-        // TCP transport over SwiftNIO: server, client connection, connection pool.
+        // TCP transport over SwiftNIO: the server and its connections, the client connection (Server/, Client/, Shared/).
         .target(
             name: "CopsLinkTransport",
             dependencies: [
-                "CopsLinkCore", "CopsLinkWire",
+                "CopsLinkCore", "CopsLinkMessages", "CopsLinkWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -121,28 +121,28 @@ let package = Package(
         // Built-in services (health, server info, conformance test service) and their generated-style clients.
         .target(
             name: "CopsLinkServices",
-            dependencies: ["CopsLinkCore", "CopsLinkCodecs"],
+            dependencies: ["CopsLinkCore", "CopsLinkMessages"],
             swiftSettings: strictSettings
         ),
         // The account domain: rules, the AccountService implementation, test expiry, Contact ID, reference data,
         // and the storage protocol it depends on.
         .target(
             name: "CopsLinkAccounts",
-            dependencies: ["CopsLinkCore", "CopsLinkCodecs", "CopsLinkServices", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", .product(name: "Logging", package: "swift-log")],
             resources: [.copy("Resources/authorities-sample.csv")],
             swiftSettings: strictSettings
         ),
         // The SQLite implementation of AccountStore (GRDB: WAL, migrations, foreign keys).
         .target(
             name: "CopsLinkSQLite",
-            dependencies: ["CopsLinkAccounts", "CopsLinkAuth", "CopsLinkCodecs", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["CopsLinkCore", "CopsLinkAccounts", "CopsLinkAuth", "CopsLinkMessages", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "copslink-server",
             dependencies: [
-                "CopsLinkCore", "CopsLinkTransport", "CopsLinkServices", "CopsLinkAccounts", "CopsLinkAuth", "CopsLinkSQLite",
-                "CopsLinkLogging", "CopsLinkAdminHTTP",
+                "CopsLinkCore", "CopsLinkMessages", "CopsLinkWire", "CopsLinkTransport", "CopsLinkServices", "CopsLinkAccounts",
+                "CopsLinkAuth", "CopsLinkSQLite", "CopsLinkLogging", "CopsLinkAdminHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -162,7 +162,7 @@ let package = Package(
         .executableTarget(
             name: "copslink",
             dependencies: [
-                "CopsLinkCore", "CopsLinkCodecs", "CopsLinkServices", "CopsLinkTransport", "CopsLinkCommandLine",
+                "CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkTransport", "CopsLinkCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -171,7 +171,7 @@ let package = Package(
         .target(
             name: "CopsLinkLoad",
             dependencies: [
-                "CopsLinkCore", "CopsLinkCodecs", "CopsLinkServices", "CopsLinkTransport",
+                "CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkTransport",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -181,7 +181,7 @@ let package = Package(
         .executableTarget(
             name: "copslink-load",
             dependencies: [
-                "CopsLinkLoad", "CopsLinkCore", "CopsLinkCodecs", "CopsLinkServices", "CopsLinkTransport", "CopsLinkCommandLine",
+                "CopsLinkLoad", "CopsLinkCore", "CopsLinkServices", "CopsLinkTransport", "CopsLinkCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -203,15 +203,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
-            name: "CopsLinkCodecsTests",
-            dependencies: ["CopsLinkCore", "CopsLinkCodecs", "CopsLinkServices"],
+            name: "CopsLinkMessagesTests",
+            dependencies: ["CopsLinkCore", "CopsLinkMessages", "CCopsLinkProtos", "CProtobufC"],
             resources: [.copy("Vectors")],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "CopsLinkWireTests",
             dependencies: [
-                "CopsLinkWire", "CopsLinkCodecs",
+                "CopsLinkCore", "CopsLinkWire", "CopsLinkMessages",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -222,7 +222,7 @@ let package = Package(
         .testTarget(
             name: "CopsLinkTransportTests",
             dependencies: [
-                "CopsLinkCore", "CopsLinkCodecs", "CopsLinkWire", "CopsLinkTransport", "CopsLinkServices",
+                "CopsLinkCore", "CopsLinkMessages", "CopsLinkWire", "CopsLinkTransport", "CopsLinkServices",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -232,8 +232,9 @@ let package = Package(
         .testTarget(
             name: "CopsLinkAccountsTests",
             dependencies: [
-                "CopsLinkCore", "CopsLinkCodecs", "CopsLinkServices", "CopsLinkAccounts", "CopsLinkSQLite", "CopsLinkTransport",
-                "CopsLinkInProcess", "CopsLinkTestSupport",
+                "CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkAccounts", "CopsLinkSQLite", "CopsLinkTransport",
+                "CopsLinkInProcess", "CopsLinkTestSupport", "CopsLinkAuth", "CCopsLinkProtos", "CProtobufC",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -241,7 +242,7 @@ let package = Package(
             name: "CopsLinkIntegrationTests",
             dependencies: [
                 "CopsLinkCore", "CopsLinkTransport", "CopsLinkInProcess", "CopsLinkServices", "CopsLinkWire",
-                "CopsLinkCodecs", "CopsLinkTestSupport", "CopsLinkAdminHTTP",
+                "CopsLinkMessages", "CopsLinkTestSupport", "CopsLinkAdminHTTP",
                 // The integer sweeps: the server as copslink-server assembles it, and the protobuf-c descriptors.
                 "CopsLinkAccounts", "CopsLinkSQLite", "CCopsLinkProtos", "CProtobufC",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -249,6 +250,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
@@ -270,7 +272,7 @@ let package = Package(
         .testTarget(
             name: "CopsLinkAdversarialTests",
             dependencies: [
-                "CopsLinkCore", "CopsLinkCodecs", "CopsLinkServices", "CopsLinkTransport", "CopsLinkWire", "CopsLinkTestSupport",
+                "CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkTransport", "CopsLinkWire", "CopsLinkTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -280,7 +282,7 @@ let package = Package(
         .testTarget(
             name: "CopsLinkLoadTests",
             dependencies: [
-                "CopsLinkLoad", "CopsLinkCore", "CopsLinkCodecs", "CopsLinkServices", "CopsLinkTransport", "CopsLinkTestSupport",
+                "CopsLinkLoad", "CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkTransport", "CopsLinkTestSupport",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strictSettings

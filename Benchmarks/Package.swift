@@ -26,7 +26,7 @@ let package = Package(
             name: "copslink-bench",
             dependencies: [
                 .product(name: "CopsLinkCore", package: mainPackage),
-                .product(name: "CopsLinkCodecs", package: mainPackage),
+                .product(name: "CopsLinkMessages", package: mainPackage),
                 .product(name: "CopsLinkTransport", package: mainPackage),
                 .product(name: "CopsLinkServices", package: mainPackage),
                 .product(name: "CopsLinkAccounts", package: mainPackage),
@@ -46,7 +46,7 @@ let package = Package(
         // The Account both codec benchmarks use, and CopsLink's arena as a protobuf-c allocator.
         .target(
             name: "CodecFixtures",
-            dependencies: [.product(name: "CopsLinkCodecs", package: mainPackage)],
+            dependencies: [.product(name: "CopsLinkMessages", package: mainPackage)],
             path: "Sources/CodecFixtures"
         ),
         // swift-protobuf's generated code for proto/copslink/v1/account.proto (generate-swift-protobuf; committed).
@@ -61,7 +61,7 @@ let package = Package(
             dependencies: [
                 "SwiftProtobufAccount", "CodecFixtures",
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "CopsLinkCodecs", package: mainPackage),
+                .product(name: "CopsLinkMessages", package: mainPackage),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "CodecBenchmarks",

@@ -25,7 +25,7 @@ let package = Package(
             name: "fuzz-connection",
             dependencies: [
                 .product(name: "CopsLinkCore", package: mainPackage),
-                .product(name: "CopsLinkCodecs", package: mainPackage),
+                .product(name: "CopsLinkMessages", package: mainPackage),
                 .product(name: "CopsLinkWire", package: mainPackage),
                 .product(name: "CopsLinkTransport", package: mainPackage),
                 .product(name: "CopsLinkServices", package: mainPackage),
@@ -40,7 +40,7 @@ let package = Package(
             name: "fuzz-codecs",
             dependencies: [
                 .product(name: "CopsLinkCore", package: mainPackage),
-                .product(name: "CopsLinkCodecs", package: mainPackage),
+                .product(name: "CopsLinkMessages", package: mainPackage),
                 "FuzzSupport",
             ]
         ),

@@ -1,12 +1,12 @@
 import Benchmark
 import CProtobufC
 import CodecFixtures
-import CopsLinkCodecs
+import CopsLinkMessages
 import SwiftProtobuf
 import SwiftProtobufAccount
 
 // CopsLink's protobuf-c codec against swift-protobuf's generated code, on the same fully populated Account
-// (the account of Tests/CopsLinkCodecsTests/Vectors/account_full.bin, 869 bytes).
+// (the account of Tests/CopsLinkMessagesTests/Vectors/account_full.bin, 869 bytes).
 //
 //   swift package --package-path Benchmarks --scratch-path Benchmarks/.build benchmark
 //

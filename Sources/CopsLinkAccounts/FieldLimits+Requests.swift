@@ -1,4 +1,4 @@
-import CopsLinkCodecs
+import CopsLinkMessages
 
 /// A request message whose every string and list is checked against `FieldLimits`: each handler calls
 /// `checkFieldLimits()` first, before its own rules, the request id and the store.

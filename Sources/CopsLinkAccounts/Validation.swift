@@ -1,4 +1,4 @@
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 
 /// Format checks shared by the account operations. Each failure is an `AccountError` a dealer can act on.

@@ -41,7 +41,7 @@ extension ClientCallStream {
     }
 }
 
-/// A way to reach a server: TCP connection pool or in-process.
+/// A way to reach a server: one TCP connection (`TCPClientTransport`) or in-process.
 public protocol ClientTransport: Sendable {
     /// One request, one response: the fast path (one frame each way on TCP).
     func unary(

@@ -1,4 +1,4 @@
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 
 /// `copslink.v1.AccountService`: generated-style namespace with descriptors, service protocol and client.

@@ -1,4 +1,4 @@
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 
 /// `copslink.rpc.v1.Health`: generated-style namespace with descriptors, service protocol and client.

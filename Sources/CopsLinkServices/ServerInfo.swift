@@ -1,4 +1,4 @@
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 
 /// `copslink.rpc.v1.ServerInfo`: lists the services and methods a server serves, its versions and limits.

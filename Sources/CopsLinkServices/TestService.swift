@@ -1,4 +1,4 @@
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 
 /// `copslink.rpc.v1.TestService`: the conformance service (after gRPC's interop TestService).

@@ -2,9 +2,9 @@ import NIOCore
 
 /// Decodes a connection's byte stream inside the channel handler that consumes the frames.
 ///
-/// A decoder handler of its own in front (`ByteToMessageHandler(FrameDecoder)`) hands each frame on wrapped in
-/// `NIOAny`, which holds three words inline: a frame is seven, so every frame cost a heap box, on top of a pass
-/// through the pipeline. Buffered bytes are bounded by the decoder's limits: a frame whose length field is too large
+/// Why not a `ByteToMessageHandler(FrameDecoder)` in front: it would hand each frame on wrapped in `NIOAny`, which
+/// holds three words inline; a frame is seven, so every frame would cost a heap box, on top of a pass through the
+/// pipeline. Buffered bytes are bounded by the decoder's limits: a frame whose length field is too large
 /// is refused from its first four bytes.
 public struct FrameReader {
     public private(set) var decoder: FrameDecoder

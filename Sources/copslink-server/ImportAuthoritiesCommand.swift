@@ -1,7 +1,7 @@
 import ArgumentParser
 import CopsLinkAccounts
 import CopsLinkSQLite
-import CopsLinkCodecs
+import CopsLinkMessages
 import Foundation
 
 struct ImportAuthoritiesCommand: AsyncParsableCommand {

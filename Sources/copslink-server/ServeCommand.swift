@@ -2,7 +2,7 @@ import ArgumentParser
 import CopsLinkAccounts
 import CopsLinkAuth
 import CopsLinkAdminHTTP
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkSQLite
 import CopsLinkServices

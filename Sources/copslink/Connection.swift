@@ -1,5 +1,5 @@
 import ArgumentParser
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCommandLine
 import CopsLinkCore
 import CopsLinkServices

@@ -1,7 +1,7 @@
 import CCopsLinkProtos
 import CProtobufC
 @testable import CopsLinkAccounts
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 import Testing
 

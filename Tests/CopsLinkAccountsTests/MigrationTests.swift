@@ -1,5 +1,5 @@
 import CopsLinkAccounts
-import CopsLinkCodecs
+import CopsLinkMessages
 @testable import CopsLinkSQLite
 import CopsLinkTestSupport
 import Testing

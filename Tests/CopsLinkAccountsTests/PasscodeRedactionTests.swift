@@ -1,5 +1,5 @@
 import CopsLinkAccounts
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkServices
 import CopsLinkSQLite

@@ -1,6 +1,6 @@
 import CopsLinkAccounts
 import CopsLinkAuth
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkServices
 import CopsLinkSQLite

@@ -1,6 +1,6 @@
 import CopsLinkTestSupport
 import CopsLinkAccounts
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkServices
 import CopsLinkSQLite

@@ -1,4 +1,4 @@
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 @_spi(ConnectionHarness) @testable import CopsLinkTransport
 import CopsLinkWire

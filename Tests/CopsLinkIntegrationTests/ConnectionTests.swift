@@ -1,5 +1,5 @@
 import CopsLinkTestSupport
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkServices
 import CopsLinkTransport

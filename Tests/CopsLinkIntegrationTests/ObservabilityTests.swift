@@ -1,5 +1,5 @@
 import CopsLinkAdminHTTP
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkServices
 import CopsLinkTestSupport

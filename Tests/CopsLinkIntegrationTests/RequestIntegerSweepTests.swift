@@ -1,7 +1,7 @@
 import CCopsLinkProtos
 import CProtobufC
 import CopsLinkAccounts
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkServices
 import CopsLinkSQLite

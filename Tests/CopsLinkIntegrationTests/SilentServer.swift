@@ -1,4 +1,4 @@
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkWire
 import NIOCore
 import NIOPosix

@@ -1,6 +1,6 @@
 @testable import CopsLinkLoad
 import CopsLinkTestSupport
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 import Testing
 

@@ -1,4 +1,4 @@
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkServices
 @_spi(ConnectionHarness) import CopsLinkTransport

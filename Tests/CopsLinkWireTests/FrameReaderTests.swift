@@ -1,4 +1,4 @@
-import CopsLinkCodecs
+import CopsLinkMessages
 @testable import CopsLinkWire
 import NIOCore
 import Testing

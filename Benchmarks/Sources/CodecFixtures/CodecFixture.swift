@@ -1,9 +1,9 @@
 import CProtobufC
-import CopsLinkCodecs
+import CopsLinkMessages
 
 public enum CodecFixture {
     /// A protobuf-c allocator over `arena` that frees nothing (the arena frees everything at once): what
-    /// CopsLinkCodecs does inside `Account(serializedBytes:)`.
+    /// CopsLinkMessages does inside `Account(serializedBytes:)`.
     public static func withAllocator<Result>(_ arena: inout ProtobufArena, _ body: (UnsafeMutablePointer<ProtobufCAllocator>) -> Result) -> Result {
         withUnsafeMutablePointer(to: &arena) { pointer in
             var allocator = ProtobufCAllocator(
@@ -20,7 +20,7 @@ public enum CodecFixture {
         Equipment(id: "eq-3", name: "Smoke", zoneNumber: "003", zoneDescription: "Kitchen"),
     ]
 
-    /// Every field set (Tests/CopsLinkCodecsTests: AccountReferenceVectorTests.account).
+    /// Every field set (Tests/CopsLinkMessagesTests: AccountReferenceVectorTests.account).
     public static let account = Account(
         customer: Customer(
             id: "cust-1001", firstName: "Zoë", lastName: "Lovelace", companyName: "Engines LLC",

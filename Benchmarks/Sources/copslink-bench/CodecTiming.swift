@@ -1,6 +1,6 @@
 import ArgumentParser
 import CodecFixtures
-import CopsLinkCodecs
+import CopsLinkMessages
 import SwiftProtobuf
 import SwiftProtobufAccount
 

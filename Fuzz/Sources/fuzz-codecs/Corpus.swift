@@ -1,15 +1,15 @@
 // The seed corpus of fuzz-codecs: for every message type its empty encoding, the protoc-made reference vectors of
-// Tests/CopsLinkCodecsTests/Vectors, the sub-messages of the full account vector, and a few requests built here.
+// Tests/CopsLinkMessagesTests/Vectors, the sub-messages of the full account vector, and a few requests built here.
 // Each file is the selector byte followed by the encoded message. Written by
 // `COPSLINK_FUZZ_MAKE_CORPUS=Fuzz/Corpus/fuzz-codecs Fuzz/.build/debug/fuzz-codecs` (scripts/fuzz --make-corpus).
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 import Foundation
 import FuzzSupport
 
 private let vectorsDirectory = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Tests/CopsLinkCodecsTests/Vectors")
+    .appendingPathComponent("Tests/CopsLinkMessagesTests/Vectors")
 
 /// Reference vector file → message type.
 private let vectorTypes: [String: String] = [

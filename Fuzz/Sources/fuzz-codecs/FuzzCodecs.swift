@@ -1,4 +1,4 @@
-// libFuzzer target: every message codec of CopsLinkCodecs over protobuf-c.
+// libFuzzer target: every message codec of CopsLinkMessages over protobuf-c.
 //
 // Input: byte 0 selects the message type (`codecs[byte % codecs.count]`, the order below is part of the corpus
 // format: append new types at the end); the rest is handed to `init(serializedBytes:)`. Whatever decodes must
@@ -6,7 +6,7 @@
 // to the encoded length. Any mismatch traps (a crash libFuzzer reports with its reproducer).
 //
 // COPSLINK_FUZZ_MAKE_CORPUS=<dir> writes the seed corpus (see Corpus.swift) into <dir> and exits instead of fuzzing.
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 import FuzzSupport
 
@@ -33,7 +33,7 @@ func codec<M: ProtobufCCodable & Equatable>(_ type: M.Type) -> Codec {
     }
 }
 
-/// Every message type in CopsLinkCodecs. Append only: the index is the first byte of every corpus file.
+/// Every message type in CopsLinkMessages. Append only: the index is the first byte of every corpus file.
 let codecs: [Codec] = [
     // Framing headers (proto/copslink/rpc/v1/frame.proto).
     codec(SettingsHeader.self), codec(RequestHeader.self), codec(Metadata.Entry.self), codec(EndHeader.self),

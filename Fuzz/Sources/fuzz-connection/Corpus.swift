@@ -2,7 +2,7 @@
 // cancellation, flow control, pings, GOAWAY) and a few classic mistakes, each as a corpus file in the input format
 // of FuzzConnection.swift. Written by `COPSLINK_FUZZ_MAKE_CORPUS=Fuzz/Corpus/fuzz-connection …/fuzz-connection`
 // (scripts/fuzz --make-corpus).
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkServices
 import CopsLinkWire

@@ -14,7 +14,7 @@
 //              7   the first n × 16 bytes of a REQUEST frame twice that long, and nothing after it (a partial frame)
 //
 // The stream stops growing at 16 MiB; messages of unknown fields are at most 256 KiB.
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkServices
 import CopsLinkTransport

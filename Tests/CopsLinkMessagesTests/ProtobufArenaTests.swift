@@ -1,6 +1,6 @@
 import CCopsLinkProtos
 import CProtobufC
-import CopsLinkCodecs
+import CopsLinkMessages
 import CopsLinkCore
 import Testing
 
