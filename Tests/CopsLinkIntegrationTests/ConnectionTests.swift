@@ -206,16 +206,16 @@ struct ConnectionTests {
     }
 
     @Test func oversizedMessagesAreRejectedWithPreciseErrors() async throws {
-        try await withTestClient(.tcp, server: { $0.limits.maxFrameSize = 4_000 }, client: { $0.limits.maxFrameSize = 3_000 }) { client in
+        try await withTestClient(.tcp, server: { $0.limits.maxFrameSize = 40_000 }, client: { $0.limits.maxFrameSize = 30_000 }) { client in
             let service = TestService.Client(wrapping: client)
             let request = await expectRPCError(.resourceExhausted) {
-                _ = try await service.unaryCall(SimpleRequest(payload: [UInt8](repeating: 0, count: 5_000)))
+                _ = try await service.unaryCall(SimpleRequest(payload: [UInt8](repeating: 0, count: 50_000)))
             }
-            #expect(request?.message.contains("exceeds the server's maximum frame size of 4000 bytes") == true)
+            #expect(request?.message.contains("exceeds the server's maximum frame size of 40000 bytes") == true)
             let response = await expectRPCError(.resourceExhausted) {
-                _ = try await service.unaryCall(SimpleRequest(responseSize: 3_500))
+                _ = try await service.unaryCall(SimpleRequest(responseSize: 35_000))
             }
-            #expect(response?.message.contains("exceeds the client's maximum frame size of 3000 bytes") == true)
+            #expect(response?.message.contains("exceeds the client's maximum frame size of 30000 bytes") == true)
             // The connection is still good.
             let afterwards = try await service.unaryCall(SimpleRequest(responseSize: 100))
             #expect(afterwards.payload?.count == 100)

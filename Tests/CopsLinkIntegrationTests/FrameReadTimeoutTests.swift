@@ -30,7 +30,7 @@ struct FrameReadTimeoutTests {
             let elapsed = ContinuousClock.now - start
             trickler.cancel()
             #expect(goAway?.code == .protocolError)
-            #expect(goAway?.message == "no complete frame within 0.5 seconds of its first bytes")
+            #expect(goAway?.message == "no complete frame within 0.5s of its first bytes")
             #expect(elapsed >= .milliseconds(450), "not before the timeout")
             #expect(elapsed < .seconds(5), "before the trickle would have completed the frame; \(elapsed)")
             let rest = try await peer.readToEnd(limit: .seconds(30))

@@ -88,7 +88,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         if let timeout {
             let loopBound = self.loopBound!
             call.loop.deadline = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
-                loopBound.value.cancel(call, RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout) passed"))
+                loopBound.value.cancel(call, RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout.secondsText) passed"))
             }
         }
         if active.count < serverLimits.maxConcurrentCalls {
@@ -195,6 +195,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private func handleSettings(_ frame: Frame) {
         guard !frame.flags.contains(.ack) else { return }
         guard let settings = decodeHeader(SettingsHeader.self, frame) else { return }
+        if let violation = PeerLimits.violation(in: settings) { return protocolViolation("the server broke the protocol: \(violation)") }
         serverLimits = PeerLimits(settings)
         var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize)
         buffer.writeFrame(.settings, flags: .ack, header: NoMessage.header, payload: NoMessage.payload)
@@ -303,7 +304,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private func keepaliveTimedOut() {
         failEverything(RPCError(
             code: .unavailable,
-            message: "the server did not answer a keepalive PING within \(configuration.keepalive.timeout); the connection is considered dead"))
+            message: "the server did not answer a keepalive PING within \(configuration.keepalive.timeout.secondsText); the connection is considered dead"))
         context.close(promise: nil)
     }
 

@@ -161,6 +161,17 @@ struct PeerLimits: Sendable {
         initialWindowSize = settings.initialWindowSize == 0 ? defaults.initialWindowSize : min(Int(settings.initialWindowSize), Int(Int32.max))
         maxHeaderSize = settings.maxHeaderSize == 0 ? defaults.maxHeaderSize : Int(settings.maxHeaderSize)
     }
+
+    /// Why a peer's SETTINGS may not be accepted: a stated frame or header size below the minimum (0 means the default).
+    static func violation(in settings: SettingsHeader) -> String? {
+        if settings.maxFrameSize != 0, settings.maxFrameSize < ConnectionLimits.minimumMaxFrameSize {
+            return "SETTINGS max_frame_size \(settings.maxFrameSize) is below the minimum of \(ConnectionLimits.minimumMaxFrameSize)"
+        }
+        if settings.maxHeaderSize != 0, settings.maxHeaderSize < ConnectionLimits.minimumMaxHeaderSize {
+            return "SETTINGS max_header_size \(settings.maxHeaderSize) is below the minimum of \(ConnectionLimits.minimumMaxHeaderSize)"
+        }
+        return nil
+    }
 }
 
 extension ConnectionLimits {

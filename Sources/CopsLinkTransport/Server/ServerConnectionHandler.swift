@@ -256,7 +256,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard let timeout = unwritable?.timeout,
             unwritable?.fired(on: context.eventLoop, relevant: pausedForOutbound, { loopBound.value.unwritableCheck() }) == true
         else { return }
-        goAwayAndClose(.enhanceYourCalm, .slowReader, "the client left the server's answers unread for \(timeout)")
+        goAwayAndClose(.enhanceYourCalm, .slowReader, "the client left the server's answers unread for \(timeout.secondsText)")
     }
 
     private func receive(_ inbound: InboundFrame) {
@@ -299,6 +299,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func handleSettings(_ frame: Frame) {
         guard !frame.flags.contains(.ack) else { return }
         guard let settings = decodeHeader(SettingsHeader.self, frame) else { return }
+        if let violation = PeerLimits.violation(in: settings) { return protocolViolation(.settingsBelowMinimum, violation) }
         peerLimits = PeerLimits(settings)
         var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize)
         buffer.writeFrame(.settings, flags: .ack, header: NoMessage.header, payload: NoMessage.payload)
@@ -497,7 +498,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             return
         }
         refuse(call, limit: .requestIdleTimeout, RPCError(
-            code: .deadlineExceeded, message: "the client sent nothing on the call's request stream for \(timeout)"))
+            code: .deadlineExceeded, message: "the client sent nothing on the call's request stream for \(timeout.secondsText)"))
     }
 
     /// A call that has left `calls`: its timers stop and its bytes leave the inbound budgets.
@@ -549,7 +550,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             pingStrikes += 1
             if pingStrikes > configuration.pingPolicy.maximumStrikes {
                 return goAwayAndClose(
-                    .enhanceYourCalm, .tooManyPings, "too many pings: at most one per \(configuration.pingPolicy.minimumInterval)")
+                    .enhanceYourCalm, .tooManyPings, "too many pings: at most one per \(configuration.pingPolicy.minimumInterval.secondsText)")
             }
         } else {
             pingStrikes = 0
@@ -614,7 +615,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func expire(callID: UInt64, timeout: Duration) {
         guard let call = calls[callID] else { return }
-        let error = RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout) passed before the handler finished")
+        let error = RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout.secondsText) passed before the handler finished")
         call.finish(.failure(error))
         call.requests.finish(.failure(error))
         call.loop.task?.cancel()
@@ -691,20 +692,20 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard let timeout = idle?.timeout,
             idle?.fired(on: context.eventLoop, relevant: calls.isEmpty && phase == .active, { loopBound.value.idleCheck() }) == true
         else { return }
-        goAwayAndClose(.idleTimeout, .idleTimeout, "the connection was idle for \(timeout)")
+        goAwayAndClose(.idleTimeout, .idleTimeout, "the connection was idle for \(timeout.secondsText)")
     }
 
     private func handshakeTimedOut(_ timeout: Duration) {
         switch phase {
         case .awaitingPreface:
             var buffer = context.channel.allocator.buffer(capacity: 96)
-            buffer.writeString("copslink: no preface within \(timeout); closing\n")
+            buffer.writeString("copslink: no preface within \(timeout.secondsText); closing\n")
             metrics?.rejected(.handshakeTimeout)
             unrecordedBytesOut += buffer.readableBytes
             context.write(wrapOutboundOut(buffer), promise: nil)
             close()
         case .awaitingSettings:
-            goAwayAndClose(.protocolError, .handshakeTimeout, "no SETTINGS within \(timeout) of connecting")
+            goAwayAndClose(.protocolError, .handshakeTimeout, "no SETTINGS within \(timeout.secondsText) of connecting")
         case .active, .closing:
             break
         }
@@ -720,7 +721,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func keepaliveTimedOut() {
-        goAwayAndClose(.keepaliveTimeout, .keepaliveTimeout, "no PING ACK within \(configuration.keepalive.timeout)")
+        goAwayAndClose(.keepaliveTimeout, .keepaliveTimeout, "no PING ACK within \(configuration.keepalive.timeout.secondsText)")
     }
 
     /// The reader holds the first bytes of a frame whose rest has not arrived: the frame-read clock starts.
@@ -737,7 +738,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard let timeout = frameRead?.timeout,
             frameRead?.fired(on: context.eventLoop, { loopBound.value.frameReadCheck() }) == true
         else { return }
-        goAwayAndClose(.protocolError, .frameReadTimeout, "no complete frame within \(timeout) of its first bytes")
+        goAwayAndClose(.protocolError, .frameReadTimeout, "no complete frame within \(timeout.secondsText) of its first bytes")
     }
 
     // MARK: Errors
