@@ -39,8 +39,19 @@ final class ServerCall: ServerCallStream, Sendable {
     /// Read and written only by `ServerConnectionHandler`, on the connection's event loop: the handler is not
     /// Sendable, lives on that loop, and is the only code that names this property. Kept in the call rather than in
     /// a record beside it so that a call is one object, and so that updating it in the handler's dictionary does not
-    /// copy a record out and back (whose accessor frames cost three mallocs per call).
-    nonisolated(unsafe) var loop: LoopState
+    /// copy a record out and back (whose accessor frames cost three mallocs per call). `loop` checks the rule in
+    /// debug builds, as `NIOLoopBound` does; `_modify` keeps the in-place update.
+    nonisolated(unsafe) private var loopState: LoopState
+    var loop: LoopState {
+        get {
+            assert(connection.eventLoop.inEventLoop, "ServerCall.loop used off its connection's event loop")
+            return loopState
+        }
+        _modify {
+            assert(connection.eventLoop.inEventLoop, "ServerCall.loop used off its connection's event loop")
+            yield &loopState
+        }
+    }
 
     /// - Parameter singleRequest: the method takes one request message (unary, server streaming): no credit is
     ///   granted back for it (`CallCredit`).
@@ -61,7 +72,7 @@ final class ServerCall: ServerCallStream, Sendable {
         self.peerMaxHeaderSize = peerLimits.maxHeaderSize
         self.credit = CallCredit(
             sendWindow: peerLimits.initialWindowSize, receiveWindow: receiveWindow, grantsCredit: !singleRequest)
-        self.loop = LoopState(receiveWindow: ReceiveWindow(initial: receiveWindow))
+        self.loopState = LoopState(receiveWindow: ReceiveWindow(initial: receiveWindow))
     }
 
     var isFinished: Bool { finished.load(ordering: .acquiring) }
@@ -121,7 +132,7 @@ final class ServerCall: ServerCallStream, Sendable {
 
     /// Why an END frame cannot be sent as encoded: too large for the client's frame or header limit.
     private func endFrameViolation(_ frame: ByteBuffer) -> RPCError? {
-        let headerSize = Int(frame.getInteger(at: frame.readerIndex + 14, as: UInt32.self)!)
+        let headerSize = frame.frameHeaderLength()
         if headerSize > peerMaxHeaderSize {
             return RPCError(
                 code: .resourceExhausted,

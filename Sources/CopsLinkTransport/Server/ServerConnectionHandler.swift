@@ -770,21 +770,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// writes that other tasks hand over.
     private func write(_ buffer: ByteBuffer) {
         unrecordedBytesOut += buffer.readableBytes
-        context.write(wrapOutboundOut(buffer), promise: nil)
-        switch flusher.wrote(buffer.readableBytes) {
-        case .none: break
-        case .flushNow: context.flush()
-        case .scheduleFlush:
+        flusher.write(buffer, on: context) {
             let loopBound = self.loopBound!
             context.eventLoop.execute { loopBound.value.flushScheduledWrites() }
         }
     }
 
     private func flushScheduledWrites() {
-        flusher.scheduledFlushRan()
-        guard let context else { return }  // the handler was removed (the connection closed) after the flush was queued
-        context.flush()
-        recordBytes()
+        if flusher.flushScheduledWrites(on: context) { recordBytes() }
     }
 
     /// Adds the bytes counted since the last call to the metrics: two counter updates per read loop or flush task
