@@ -35,7 +35,9 @@ struct SensitiveFieldRedactionTests {
                 Issue.record("\(probe.protoName): the Swift codec refused protobuf-c's bytes")
                 continue
             }
-            for field in probe.filled {
+            // A field the Swift type drops is hidden for that reason; the drift test reports it.
+            let lost = Set(probe.differences.map(\.path))
+            for field in probe.filled where !lost.contains(field.path) {
                 let name = "\(field.messageName).\(field.fieldName)"
                 let forms = field.type == PROTOBUF_C_TYPE_BYTES ? [field.text, "\(Array(field.text.utf8))"] : [field.text]
                 let shownIn = probe.renderings.indices.filter { index in forms.contains { probe.renderings[index].contains($0) } }
