@@ -31,14 +31,14 @@ struct DescriptorDriftTests {
         }
     }
 
-    @Test(arguments: ProtobufCMessageFiller.Variant.all)
+    @Test(arguments: ProtobufCMessageFiller.Variant.allCases)
     func everyFieldSurvivesTheSwiftCodec(_ variant: ProtobufCMessageFiller.Variant) throws {
         var fieldsChecked = 0
         var messagesReached: Set<String> = []
         var closedEnumsSeen: Set<String> = []
         for codec in MessageCodecCatalog.all {
             var probe = CodecDriftProbe.run(codec, variant: variant)
-            if variant.index == ProtobufCMessageFiller.Variant.unknownEnums.index {
+            if variant == .unknownEnums {
                 let isExcused = { (difference: ProtobufCMessageDiff.Difference) in
                     Self.closedEnumFields[difference.field] != nil && difference.type == PROTOBUF_C_TYPE_ENUM
                 }
@@ -50,12 +50,27 @@ struct DescriptorDriftTests {
             fieldsChecked += probe.filled.count
             messagesReached.formUnion(probe.reachedMessages)
         }
-        if variant.index == ProtobufCMessageFiller.Variant.unknownEnums.index {
+        if variant == .unknownEnums {
             #expect(closedEnumsSeen == Set(Self.closedEnumFields.keys), "closedEnumFields lists fields that now keep unknown values")
         }
         #expect(fieldsChecked > 1000, "\(variant): \(fieldsChecked) field values checked")
         let generated = Set(try ProtoSchemaFiles.generatedMessageNames().keys)
         #expect(generated.subtracting(messagesReached).sorted() == [], "\(variant): message types no fill reached")
+    }
+
+    /// The variants together set every field the descriptors list (a oneof with more members than there are variants
+    /// would leave one unset), so the test above checks them all.
+    @Test func theVariantsTogetherSetEveryField() {
+        let descriptors = DescriptorGraph.messages(from: MessageCodecCatalog.all.map { $0.cDescriptor.pointer })
+        let all = Set(descriptors.flatMap { name, descriptor in DescriptorGraph.fields(of: descriptor).map { "\(name).\($0.name)" } })
+        var filled: Set<String> = []
+        for variant in ProtobufCMessageFiller.Variant.allCases {
+            for codec in MessageCodecCatalog.all {
+                filled.formUnion(CodecDriftProbe.run(codec, variant: variant).setFields)
+            }
+        }
+        #expect(all.count > 200, "the descriptors list \(all.count) fields")
+        #expect(all.subtracting(filled).sorted() == [], "fields no variant sets")
     }
 
     /// Enum fields whose Swift type is closed on purpose: a value this build does not name reads as another. proto3

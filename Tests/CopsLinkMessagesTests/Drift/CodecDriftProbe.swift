@@ -28,6 +28,7 @@ struct CodecDriftProbe {
     var renderings: [String]
     var filled: [ProtobufCMessageFiller.Filled]
     var reachedMessages: Set<String>
+    var setFields: Set<String>
     var unsupported: [String]
 
     /// Bytes differ but no field does: something protobuf-c does not model in the struct (unknown fields, say).
@@ -67,7 +68,7 @@ struct CodecDriftProbe {
         return CodecDriftProbe(
             protoName: String(cString: descriptor.pointee.name), swiftType: String(reflecting: T.self), variant: variant, sent: sent,
             returned: returned, differences: differences, fillerDifferences: fillerDifferences, renderings: renderings,
-            filled: filler.filled, reachedMessages: filler.reachedMessages, unsupported: filler.unsupported)
+            filled: filler.filled, reachedMessages: filler.reachedMessages, setFields: filler.setFields, unsupported: filler.unsupported)
     }
 }
 

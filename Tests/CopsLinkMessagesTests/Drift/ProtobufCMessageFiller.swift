@@ -27,28 +27,30 @@ final class ProtobufCMessageFiller {
         var text: String
     }
 
-    /// Which value family to use. Each variant picks another member of every oneof (member `variant % count`) and
-    /// other edges of the integer types, so that running all of them sets every field at least once.
-    struct Variant: CustomStringConvertible, Sendable {
-        var index: Int
+    /// Which value family to use. Each variant also picks another member of every oneof (member `rawValue % count`),
+    /// so that running all of them sets every field at least once (while no oneof has more members than there are
+    /// variants; `DescriptorDriftTests` checks that every field was set).
+    enum Variant: Int, CaseIterable, CustomStringConvertible, Sendable {
         /// Small positive numbers (1000 + n); 64-bit fields above 2^32; the first non-zero enum value.
-        static let plain = Variant(index: 0)
+        case plain
         /// Negative signed values, unsigned values with the top bit set; the last enum value; bytes with a NUL in them.
-        static let edges = Variant(index: 1)
+        case edges
         /// Enum values no `.proto` names (proto3 enums are open: they must survive a decode and re-encode).
-        static let unknownEnums = Variant(index: 2)
-        static let all = [plain, edges, unknownEnums]
-        var description: String { ["plain values", "edge values", "unknown enum values"][index] }
+        case unknownEnums
+
+        var description: String { ["plain values", "edge values", "unknown enum values"][rawValue] }
     }
 
     /// Sub-messages deeper than this are left unset. The schemas are not recursive (protobuf-c has no depth limit of
-    /// its own; see docs), so this only guards against a recursive one hanging the test; the deepest path today is 5.
+    /// its own), so this only keeps a recursive one from hanging the test; today's deepest nesting is far less.
     static let maximumDepth = 10
 
     let variant: Variant
     private(set) var filled: [Filled] = []
     /// Every message type a struct was built for (the top one and the sub-messages).
     private(set) var reachedMessages: Set<String> = []
+    /// Every field set, sub-message fields included, as `message.field` (e.g. `copslink.v1.Customer.address`).
+    private(set) var setFields: Set<String> = []
     /// Fields the filler could not set (a type it does not know): each must fail the test.
     private(set) var unsupported: [String] = []
     private var counter = 0
@@ -80,7 +82,7 @@ final class ProtobufCMessageFiller {
                 let members = fields.filter {
                     $0.flags & PROTOBUF_C_FIELD_FLAG_ONEOF.rawValue != 0 && $0.quantifier_offset == field.quantifier_offset
                 }
-                guard members[variant.index % members.count].id == field.id else { continue }
+                guard members[variant.rawValue % members.count].id == field.id else { continue }
                 (raw + Int(field.quantifier_offset)).storeBytes(of: field.id, as: UInt32.self)
             }
             let context = Context(messageName: messageName, fieldName: fieldName, field: field, depth: depth)
@@ -119,7 +121,7 @@ final class ProtobufCMessageFiller {
     private func setValue(at pointer: UnsafeMutableRawPointer, _ context: Context, path: String) {
         counter += 1
         let n = counter
-        let edges = variant.index == 1
+        let edges = variant == .edges
         var text: String
         switch context.field.type {
         case PROTOBUF_C_TYPE_INT32, PROTOBUF_C_TYPE_SINT32, PROTOBUF_C_TYPE_SFIXED32:
@@ -171,11 +173,13 @@ final class ProtobufCMessageFiller {
             guard context.depth < Self.maximumDepth else { return }
             let message = self.message(nested, path: path, depth: context.depth + 1)
             pointer.storeBytes(of: message, as: UnsafeMutablePointer<ProtobufCMessage>.self)
-            return  // its fields are recorded one by one
+            setFields.insert("\(context.messageName).\(context.fieldName)")
+            return  // its own fields are recorded one by one
         default:
             unsupported.append("\(context.messageName).\(context.fieldName) (type \(context.field.type.rawValue))")
             return
         }
+        setFields.insert("\(context.messageName).\(context.fieldName)")
         filled.append(Filled(
             messageName: context.messageName, fieldName: context.fieldName, fieldNumber: context.field.id, type: context.field.type,
             path: path, text: text))
@@ -186,13 +190,13 @@ final class ProtobufCMessageFiller {
         let descriptor = field.descriptor.assumingMemoryBound(to: ProtobufCEnumDescriptor.self)
         let named = UnsafeBufferPointer(start: descriptor.pointee.values, count: Int(descriptor.pointee.n_values)).map(\.value)
         let nonZero = named.filter { $0 != 0 }
-        switch variant.index {
-        case 2:
+        switch variant {
+        case .unknownEnums:
             var value = Int32(10_000 + n)
             while named.contains(value) { value += 1 }
             return value
-        case 1: return nonZero.last ?? 0
-        default: return nonZero.first ?? 0
+        case .edges: return nonZero.last ?? 0
+        case .plain: return nonZero.first ?? 0
         }
     }
 
