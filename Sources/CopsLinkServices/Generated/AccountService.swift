@@ -15,6 +15,7 @@ import CopsLinkMessages
 public enum AccountService {
     public static let serviceName = "copslink.v1.AccountService"
 
+    /// One descriptor per RPC, naming its `/copslink.v1.AccountService/<Method>` path.
     public enum Method {
         public static let linkAccount = MethodDescriptor(service: serviceName, method: "LinkAccount")
         public static let getAccount = MethodDescriptor(service: serviceName, method: "GetAccount")

@@ -9,6 +9,7 @@ import CopsLinkMessages
 public enum Health {
     public static let serviceName = "copslink.rpc.v1.Health"
 
+    /// One descriptor per RPC, naming its `/copslink.rpc.v1.Health/<Method>` path.
     public enum Method {
         /// Unknown service names answer NOT_FOUND.
         public static let check = MethodDescriptor(service: serviceName, method: "Check")

@@ -9,6 +9,7 @@ import CopsLinkMessages
 public enum ServerInfo {
     public static let serviceName = "copslink.rpc.v1.ServerInfo"
 
+    /// One descriptor per RPC, naming its `/copslink.rpc.v1.ServerInfo/<Method>` path.
     public enum Method {
         public static let describe = MethodDescriptor(service: serviceName, method: "Describe")
     }

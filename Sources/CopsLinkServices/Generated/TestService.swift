@@ -10,6 +10,7 @@ import CopsLinkMessages
 public enum TestService {
     public static let serviceName = "copslink.rpc.v1.TestService"
 
+    /// One descriptor per RPC, naming its `/copslink.rpc.v1.TestService/<Method>` path.
     public enum Method {
         public static let emptyCall = MethodDescriptor(service: serviceName, method: "EmptyCall")
         /// Answers `response_size` bytes; echoes request metadata back as trailers.

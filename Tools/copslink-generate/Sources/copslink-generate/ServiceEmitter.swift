@@ -72,6 +72,7 @@ struct ServiceEmitter {
     }
 
     private func emitDescriptors(_ out: inout SwiftWriter) {
+        out.doc("One descriptor per RPC, naming its `/\(service.fullName)/<Method>` path.")
         out.block("public enum Method") { out in
             for method in methods {
                 if let comment = method.proto.comment { out.doc(comment) }
