@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "CopsLinkTransport", targets: ["CopsLinkTransport"]),
         .library(name: "CopsLinkInProcess", targets: ["CopsLinkInProcess"]),
         .library(name: "CopsLinkServices", targets: ["CopsLinkServices"]),
+        .library(name: "CopsLinkBuiltinServices", targets: ["CopsLinkBuiltinServices"]),
         .library(name: "CopsLinkAccounts", targets: ["CopsLinkAccounts"]),
         .library(name: "CopsLinkAuth", targets: ["CopsLinkAuth"]),
         .library(name: "CopsLinkSQLite", targets: ["CopsLinkSQLite"]),
@@ -118,10 +119,17 @@ let package = Package(
             dependencies: ["CopsLinkCore"],
             swiftSettings: strictSettings
         ),
-        // Built-in services (health, server info, conformance test service) and their generated-style clients.
+        // Generated from proto/ by scripts/generate (Tools/copslink-generate): per service the method descriptors,
+        // ServiceProtocol, registerMethods and typed Client; the catalog of every service and method. No implementations.
         .target(
             name: "CopsLinkServices",
             dependencies: ["CopsLinkCore", "CopsLinkMessages"],
+            swiftSettings: strictSettings
+        ),
+        // The built-in services' implementations: health, server info, the conformance TestService.
+        .target(
+            name: "CopsLinkBuiltinServices",
+            dependencies: ["CopsLinkCore", "CopsLinkMessages", "CopsLinkServices"],
             swiftSettings: strictSettings
         ),
         // The account domain: rules, the AccountService implementation, test expiry, Contact ID, reference data,
@@ -141,8 +149,8 @@ let package = Package(
         .executableTarget(
             name: "copslink-server",
             dependencies: [
-                "CopsLinkCore", "CopsLinkMessages", "CopsLinkWire", "CopsLinkTransport", "CopsLinkServices", "CopsLinkAccounts",
-                "CopsLinkAuth", "CopsLinkSQLite", "CopsLinkLogging", "CopsLinkAdminHTTP",
+                "CopsLinkCore", "CopsLinkMessages", "CopsLinkWire", "CopsLinkTransport", "CopsLinkServices",
+                "CopsLinkBuiltinServices", "CopsLinkAccounts", "CopsLinkAuth", "CopsLinkSQLite", "CopsLinkLogging", "CopsLinkAdminHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -204,7 +212,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CopsLinkMessagesTests",
-            dependencies: ["CopsLinkCore", "CopsLinkMessages", "CCopsLinkProtos", "CProtobufC"],
+            dependencies: ["CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CCopsLinkProtos", "CProtobufC"],
             resources: [.copy("Vectors")],
             swiftSettings: strictSettings
         ),
@@ -223,6 +231,7 @@ let package = Package(
             name: "CopsLinkTransportTests",
             dependencies: [
                 "CopsLinkCore", "CopsLinkMessages", "CopsLinkWire", "CopsLinkTransport", "CopsLinkServices",
+                "CopsLinkBuiltinServices",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -241,7 +250,7 @@ let package = Package(
         .testTarget(
             name: "CopsLinkIntegrationTests",
             dependencies: [
-                "CopsLinkCore", "CopsLinkTransport", "CopsLinkInProcess", "CopsLinkServices", "CopsLinkWire",
+                "CopsLinkCore", "CopsLinkTransport", "CopsLinkInProcess", "CopsLinkServices", "CopsLinkBuiltinServices", "CopsLinkWire",
                 "CopsLinkMessages", "CopsLinkTestSupport", "CopsLinkAdminHTTP",
                 // The integer sweeps: the server as copslink-server assembles it, and the protobuf-c descriptors.
                 "CopsLinkAccounts", "CopsLinkSQLite", "CCopsLinkProtos", "CProtobufC",

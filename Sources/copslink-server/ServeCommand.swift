@@ -2,6 +2,7 @@ import ArgumentParser
 import CopsLinkAccounts
 import CopsLinkAuth
 import CopsLinkAdminHTTP
+import CopsLinkBuiltinServices
 import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkSQLite

@@ -1,5 +1,6 @@
 import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkBuiltinServices
 import CopsLinkServices
 @_spi(ConnectionHarness) import CopsLinkTransport
 import CopsLinkWire
