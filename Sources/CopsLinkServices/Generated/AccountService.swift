@@ -7,7 +7,8 @@ import CopsLinkMessages
 ///
 /// AccountService: every operation of the central-station account page.
 /// Mutating requests carry an optional `request_id` (a UUID): a retry with the same id returns the first answer and
-/// changes nothing more; the same id with different parameters is rejected with ALREADY_EXISTS.
+/// changes nothing more, marked with the trailer `copslink-replayed: true`; the same id with different parameters is
+/// rejected with ALREADY_EXISTS.
 /// Field limits: every string and list of a request has a maximum, noted on its field ("At most N bytes": UTF-8
 /// bytes; "At most N entries"), here and in account.proto. They are checked before anything else and before anything
 /// is stored; crossing one is INVALID_ARGUMENT "<field path> is N bytes; at most L" (or "has N entries; at most L"),
