@@ -226,12 +226,8 @@ final class FakeServerCallStream: ServerCallStream {
         #expect(stream.outcome.value?.message == "the handler failed with an unexpected error")
     }
 
-    @Test func registeringAPathTwiceTraps() async {
-        await #expect(processExitsWith: .failure) {
-            var router = RPCRouter()
-            let descriptor = MethodDescriptor(service: "s.S", method: "M")
-            router.registerUnary(descriptor) { (request: RawMessage, _) in ServerResponse(message: request) }
-            router.registerUnary(descriptor) { (request: RawMessage, _) in ServerResponse(message: request) }
-        }
-    }
+    // Registering a path twice traps (a programming error). There is no exit test for it: on Linux, Swift Testing's
+    // exit-test monitor thread waits with `waitid(P_ALL, …, WNOWAIT)` and spins on every child it did not start,
+    // and this test binary starts many (copslink-server, copslink), so one exit test made the whole suite spin
+    // and hang under load. Same for `RPCError(code: .ok)`.
 }
