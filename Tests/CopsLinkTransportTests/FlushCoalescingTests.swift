@@ -52,12 +52,34 @@ struct FlushCoalescingTests {
             try await harness.send(harness.request(id, ServerConnectionHarness.gatedUnary.path, EmptyMessage()))
         }
         #expect(try await harness.frames().isEmpty)
+        #expect(ids.allSatisfy(harness.gate.isHolding))
         let before = harness.flushes.count
-        // The three handlers resume in one batch on the event loop, each handing its END over to the connection.
-        for id in ids { harness.gate.release(id) }
+        // The three handlers resume in one event-loop pass, each handing its END over to the connection. (Released
+        // from the loop itself: released from the test's thread, each would run at once, in a pass of its own.)
+        let gate = harness.gate
+        let released = ids
+        try await harness.loop.executeInContext { for id in released { gate.release(id) } }
         await harness.settle()
         #expect(try ServerConnectionHarness.ends(try await harness.frames()).keys.sorted() == ids)
         #expect(harness.flushes.count - before == 1, "three ENDs of one pass took \(harness.flushes.count - before) flushes")
+        await harness.close()
+    }
+
+    @Test func aReadWhoseAnswersPassTheThresholdFlushesOnTheWay() async throws {
+        let harness = try await Self.harness()
+        var bytes = ByteBuffer()
+        var ids: [UInt64] = []
+        // Eight answers of about 1 KiB: two flush thresholds' worth.
+        for _ in 0..<8 {
+            let id = harness.callID()
+            ids.append(id)
+            var request = harness.request(id, TestService.Method.unaryCall.path, SimpleRequest(responseSize: 1_000))
+            bytes.writeBuffer(&request)
+        }
+        let before = harness.flushes.count
+        try await harness.send(bytes)
+        #expect(try ServerConnectionHarness.ends(try await harness.frames()).keys.sorted() == ids)
+        #expect(harness.flushes.count - before >= 2, "8 KiB of answers waited for the end of the read")
         await harness.close()
     }
 }

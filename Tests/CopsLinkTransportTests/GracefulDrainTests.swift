@@ -90,6 +90,33 @@ struct GracefulDrainTests {
     }
 }
 
+/// A client's GOAWAY drains the connection the same way, without a GOAWAY in return (PROTOCOL.md §14).
+@Suite("Client GOAWAY drain")
+struct ClientGoAwayDrainTests {
+    @Test func theClientsCallsFinishLaterRequestsAreRefusedAndTheLastCallCloses() async throws {
+        var configuration = ServerConfiguration()
+        configuration.keepalive = KeepaliveConfiguration(interval: nil)
+        let harness = try await ServerConnectionHarness(configuration: configuration)
+        try await harness.handshake()
+        let running = harness.callID()
+        try await harness.send(harness.request(running, ServerConnectionHarness.gatedUnary.path, EmptyMessage()))
+        var goAway = ByteBuffer()
+        goAway.writeFrame(.goAway, header: GoAwayHeader(lastCallID: 0, code: .noError, message: "bye"), payload: NoMessage.payload)
+        try await harness.send(goAway)
+        #expect(try await harness.frames().isEmpty, "the server answers a client GOAWAY with nothing")
+        #expect(harness.channel.isActive)
+
+        let late = harness.callID()
+        try await harness.send(harness.request(late, TestService.Method.emptyCall.path, EmptyMessage()))
+        #expect(try ServerConnectionHarness.ends(try await harness.frames())[late]?.statusCode == StatusCode.unavailable.rawValue)
+        #expect(harness.channel.isActive)
+        harness.gate.release(running)
+        await harness.settle()
+        #expect(try ServerConnectionHarness.ends(try await harness.frames())[running]?.statusCode == 0)
+        #expect(!harness.channel.isActive, "still open after the client's last call ended")
+    }
+}
+
 extension ServerConnectionHarness {
     /// Starts the drain as `TCPServer.shutdown` does, with the grace deadline `grace` from now on the loop's clock.
     func beginGracefulShutdown(grace: TimeAmount) async throws {

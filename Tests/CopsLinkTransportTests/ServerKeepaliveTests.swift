@@ -79,4 +79,30 @@ struct ServerKeepaliveTests {
         #expect(try ServerConnectionHarness.goAway(try await harness.frames())?.message == "no PING ACK within 25s")
         #expect(!harness.channel.isActive)
     }
+
+    @Test func theFirstPingComesOneIntervalAfterTheClientsSettings() async throws {
+        var configuration = ServerConfiguration()
+        configuration.keepalive = KeepaliveConfiguration(interval: .seconds(10), timeout: .seconds(5))
+        configuration.idleTimeout = nil
+        let harness = try await ServerConnectionHarness(configuration: configuration)
+        await harness.advance(by: .seconds(4))
+        try await harness.handshake()
+        await harness.advance(by: .milliseconds(9_900))
+        #expect(try await harness.frames().isEmpty, "counted from the connect, not from the client's SETTINGS")
+        await harness.advance(by: .milliseconds(100))
+        #expect(Self.pings(try await harness.frames()).count == 1)
+        await harness.close()
+    }
+
+    @Test func withoutAnIntervalNoPingIsSent() async throws {
+        var configuration = ServerConfiguration()
+        configuration.keepalive = KeepaliveConfiguration(interval: nil)
+        configuration.idleTimeout = nil
+        let harness = try await ServerConnectionHarness(configuration: configuration)
+        try await harness.handshake()
+        await harness.advance(by: .seconds(3_600))
+        #expect(try await harness.frames().isEmpty)
+        #expect(harness.channel.isActive)
+        await harness.close()
+    }
 }
