@@ -268,7 +268,9 @@ final class CallGate: Sendable {
         }
     }
 
-    /// Lets call `id` pass once (now, or at its next `pass`).
+    /// Lets call `id` pass once (now, or at its next `pass`). Called from the test's thread, the call resumes at once
+    /// on its NIOAsyncTestingEventLoop (whose `execute` from outside the loop runs the task immediately), in an
+    /// event-loop pass of its own; to resume several calls in one pass, release them inside `loop.executeInContext`.
     func release(_ id: UInt64) {
         let waiter: CheckedContinuation<Void, any Error>? = state.withLock { state in
             if let waiter = state.waiting.removeValue(forKey: id) { return waiter }
