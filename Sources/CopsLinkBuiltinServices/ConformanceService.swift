@@ -3,7 +3,7 @@ import CopsLinkMessages
 import CopsLinkServices
 
 /// The conformance behaviour: sizes on request, cancellable sleeps, chosen statuses, and request metadata
-/// (except the protocol's own `copslink-` keys) echoed as trailers.
+/// (except the protocol's own `copslink-` keys and the caller's `authorization`, a credential) echoed as trailers.
 public struct ConformanceService: TestService.ServiceProtocol {
     /// Largest response payload a request may ask for; larger sizes fail RESOURCE_EXHAUSTED before anything is
     /// allocated. Without it one 70-byte UnaryCall asking for `response_size` 4294967280 made the server allocate
@@ -93,7 +93,9 @@ public struct ConformanceService: TestService.ServiceProtocol {
 
     private static func echo(_ context: ServerContext) -> Metadata {
         var trailers = Metadata()
-        for entry in context.metadata where !entry.key.hasPrefix("copslink-") { trailers.add(entry.key, entry.value) }
+        for entry in context.metadata where !entry.key.hasPrefix("copslink-") && entry.key != "authorization" {
+            trailers.add(entry.key, entry.value)
+        }
         return trailers
     }
 }

@@ -84,7 +84,10 @@ struct ConformanceTests {
             metadata.add("x-grpc-test-echo-trailing-bin", binary: [0xAB, 0xAB, 0xAB, 0x00, 0xFF])
             metadata.add("x-repeated", "one")
             metadata.add("x-repeated", "two")
-            let options = CallOptions(metadata: metadata, requestID: "req-42")
+            // A credential is never sent back.
+            var sent = metadata
+            sent.add("authorization", "Bearer not-echoed")
+            let options = CallOptions(metadata: sent, requestID: "req-42")
             let service = TestService.Client(wrapping: client)
             let unary = try await service.unaryCallResponse(SimpleRequest(responseSize: 1), options: options)
             #expect(unary.trailers == metadata)
