@@ -24,10 +24,10 @@ struct DescriptorDriftTests {
         }
         for (name, file) in generated.sorted(by: { $0.key < $1.key }) where codecs[name] == nil && !reached.contains(name) {
             Issue.record(
-                "\(name) (generated in \(file)) has no Swift codec, and no message with one contains it: write its codec and add it to MessageCodecCatalog")
+                "\(name) (generated in \(file)) has no Swift codec, and no message with one contains it: write its codec and map it in Tools/copslink-generate (SwiftMapping), then run scripts/generate")
         }
         for name in codecs.keys.sorted() where generated[name] == nil {
-            Issue.record("MessageCodecCatalog lists \(codecs[name]!) for \(name), which the generated code does not define")
+            Issue.record("MessageCatalog lists \(codecs[name]!) for \(name), which the generated code does not define")
         }
     }
 
