@@ -1,8 +1,11 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// InternalImportsByDefault (as grpc-swift-2): a plain `import` is internal, so a module's dependencies stay out of its
+// API unless a file says `public import X` because its public declarations or inlinable code use X's types.
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
     .enableUpcomingFeature("MemberImportVisibility"),
     .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
 ]

@@ -1,4 +1,4 @@
-import CopsLinkCore
+public import CopsLinkCore
 
 /// The RPCs copslink-load can call. `rawValue` indexes per-method tables.
 public enum LoadMethod: Int, CaseIterable, Sendable, Hashable, CustomStringConvertible {

@@ -1,5 +1,5 @@
-import CopsLinkMessages
-import CopsLinkCore
+public import CopsLinkMessages
+public import CopsLinkCore
 
 /// `copslink.v1.AccountService`: generated-style namespace with descriptors, service protocol and client.
 public enum AccountService {

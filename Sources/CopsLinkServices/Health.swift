@@ -1,5 +1,5 @@
-import CopsLinkMessages
-import CopsLinkCore
+public import CopsLinkMessages
+public import CopsLinkCore
 
 /// `copslink.rpc.v1.Health`: generated-style namespace with descriptors, service protocol and client.
 public enum Health {

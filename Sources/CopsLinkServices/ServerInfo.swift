@@ -1,5 +1,5 @@
-import CopsLinkMessages
-import CopsLinkCore
+public import CopsLinkMessages
+public import CopsLinkCore
 
 /// `copslink.rpc.v1.ServerInfo`: lists the services and methods a server serves, its versions and limits.
 public enum ServerInfo {

@@ -1,5 +1,5 @@
-import CopsLinkMessages
-import CopsLinkCore
+public import CopsLinkMessages
+public import CopsLinkCore
 
 /// `copslink.rpc.v1.TestService`: the conformance service (after gRPC's interop TestService).
 public enum TestService {

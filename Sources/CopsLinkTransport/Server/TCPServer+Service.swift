@@ -1,4 +1,4 @@
-import ServiceLifecycle
+public import ServiceLifecycle
 
 /// A `TCPServer` in a swift-service-lifecycle `ServiceGroup`: runs until the group's graceful shutdown (SIGTERM,
 /// SIGINT), then drains — GOAWAY to every connection, in-flight calls finish within the grace period.

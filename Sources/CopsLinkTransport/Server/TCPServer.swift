@@ -1,10 +1,10 @@
-import CopsLinkCore
+public import CopsLinkCore
 import CopsLinkWire
-import CoreMetrics
-import Logging
-import NIOCore
-import NIOPosix
-import NIOSSL
+public import CoreMetrics
+public import Logging
+public import NIOCore
+public import NIOPosix
+public import NIOSSL
 import Synchronization
 
 /// Serves an `RPCRouter` over TCP.
