@@ -267,7 +267,7 @@ let package = Package(
         // Runs the built copslink binary against a real copslink-server process (both from .build/debug).
         .testTarget(
             name: "CopsLinkCLITests",
-            dependencies: ["CopsLinkTestSupport", "CopsLinkCommandLine"],
+            dependencies: ["CopsLinkTestSupport", "CopsLinkCommandLine", "CopsLinkCore"],
             swiftSettings: strictSettings
         ),
         // Hostile clients against a real copslink-server process (issue 10): one test per class of attack, each
