@@ -23,6 +23,8 @@ let package = Package(
         .library(name: "CopsLinkAccounts", targets: ["CopsLinkAccounts"]),
         .library(name: "CopsLinkAuth", targets: ["CopsLinkAuth"]),
         .library(name: "CopsLinkSQLite", targets: ["CopsLinkSQLite"]),
+        // For the codec benchmarks in Benchmarks/ (a nested package sees only products); not an API.
+        .library(name: "CopsLinkMessageFixtures", targets: ["CopsLinkMessageFixtures"]),
         .executable(name: "copslink-server", targets: ["copslink-server"]),
         .executable(name: "copslink", targets: ["copslink"]),
         .executable(name: "copslink-load", targets: ["copslink-load"]),
@@ -189,6 +191,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The fully populated Account the codec tests check against a protoc vector and the codec benchmarks measure.
+        .target(
+            name: "CopsLinkMessageFixtures",
+            dependencies: ["CopsLinkMessages"],
+            swiftSettings: strictSettings
+        ),
         // Shared by the test targets: built binaries, server processes, RPC expectations. Not a product.
         .target(
             name: "CopsLinkTestSupport",
@@ -207,7 +215,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CopsLinkMessagesTests",
-            dependencies: ["CopsLinkCore", "CopsLinkMessages", "CCopsLinkProtos", "CProtobufC"],
+            dependencies: ["CopsLinkCore", "CopsLinkMessages", "CopsLinkMessageFixtures", "CCopsLinkProtos", "CProtobufC"],
             resources: [.copy("Vectors")],
             swiftSettings: strictSettings
         ),
