@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "CopsLinkAccounts", targets: ["CopsLinkAccounts"]),
         .library(name: "CopsLinkAuth", targets: ["CopsLinkAuth"]),
         .library(name: "CopsLinkSQLite", targets: ["CopsLinkSQLite"]),
+        .library(name: "CopsLinkTesting", targets: ["CopsLinkTesting"]),
         // For the codec benchmarks in Benchmarks/ (a nested package sees only products); not an API.
         .library(name: "CopsLinkMessageFixtures", targets: ["CopsLinkMessageFixtures"]),
         .executable(name: "copslink-server", targets: ["copslink-server"]),
@@ -191,13 +192,24 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Testing a service built on CopsLink, as HummingbirdTesting does for hummingbird: one test body over TCP and
+        // in-process (`withTestClient`), a loopback server for raw connections (`withTestServer`). No Testing import.
+        .target(
+            name: "CopsLinkTesting",
+            dependencies: [
+                "CopsLinkCore", "CopsLinkInProcess", "CopsLinkTransport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The fully populated Account the codec tests check against a protoc vector and the codec benchmarks measure.
         .target(
             name: "CopsLinkMessageFixtures",
             dependencies: ["CopsLinkMessages"],
             swiftSettings: strictSettings
         ),
-        // Shared by the test targets: built binaries, server processes, RPC expectations. Not a product.
+        // Shared by this repository's test targets: built binaries, server processes, RPC expectations, log capture,
+        // test certificates. Not a product (CopsLinkTesting is the harness for services built on CopsLink).
         .target(
             name: "CopsLinkTestSupport",
             dependencies: ["CopsLinkCore", .product(name: "Logging", package: "swift-log")],
@@ -253,7 +265,7 @@ let package = Package(
             name: "CopsLinkIntegrationTests",
             dependencies: [
                 "CopsLinkCore", "CopsLinkTransport", "CopsLinkInProcess", "CopsLinkServices", "CopsLinkWire",
-                "CopsLinkMessages", "CopsLinkTestSupport", "CopsLinkAdminHTTP",
+                "CopsLinkMessages", "CopsLinkTestSupport", "CopsLinkTesting", "CopsLinkAdminHTTP",
                 // The integer sweeps: the server as copslink-server assembles it, and the protobuf-c descriptors.
                 "CopsLinkAccounts", "CopsLinkSQLite", "CCopsLinkProtos", "CProtobufC",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -264,6 +276,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
