@@ -152,7 +152,7 @@ struct GracefulShutdownTests {
     }
 
     /// A server runs once: a second `run()` throws instead of binding again.
-    @Test func aServerRunsOnce() async throws {
+    @Test(.timeLimit(.minutes(1))) func aServerRunsOnce() async throws {
         let server = makeServer(probe: ProbeService())
         try await withRunningServer(server) { _ in }
         await #expect(throws: TCPServer.LifecycleError.self) { try await server.run() }
