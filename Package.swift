@@ -1,8 +1,11 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// InternalImportsByDefault (as grpc-swift-2): a plain `import` is internal, so a module's dependencies stay out of its
+// API unless a file says `public import X` because its public declarations or inlinable code use X's types.
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
     .enableUpcomingFeature("MemberImportVisibility"),
     .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
 ]
@@ -21,6 +24,9 @@ let package = Package(
         .library(name: "CopsLinkAccounts", targets: ["CopsLinkAccounts"]),
         .library(name: "CopsLinkAuth", targets: ["CopsLinkAuth"]),
         .library(name: "CopsLinkSQLite", targets: ["CopsLinkSQLite"]),
+        .library(name: "CopsLinkTesting", targets: ["CopsLinkTesting"]),
+        // For the codec benchmarks in Benchmarks/ (a nested package sees only products); not an API.
+        .library(name: "CopsLinkMessageFixtures", targets: ["CopsLinkMessageFixtures"]),
         .executable(name: "copslink-server", targets: ["copslink-server"]),
         .executable(name: "copslink", targets: ["copslink"]),
         .executable(name: "copslink-load", targets: ["copslink-load"]),
@@ -194,7 +200,24 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Shared by the test targets: built binaries, server processes, RPC expectations. Not a product.
+        // Testing a service built on CopsLink, as HummingbirdTesting does for hummingbird: one test body over TCP and
+        // in-process (`withTestClient`), a loopback server for raw connections (`withTestServer`). No Testing import.
+        .target(
+            name: "CopsLinkTesting",
+            dependencies: [
+                "CopsLinkCore", "CopsLinkInProcess", "CopsLinkTransport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The fully populated Account the codec tests check against a protoc vector and the codec benchmarks measure.
+        .target(
+            name: "CopsLinkMessageFixtures",
+            dependencies: ["CopsLinkMessages"],
+            swiftSettings: strictSettings
+        ),
+        // Shared by this repository's test targets: built binaries, server processes, RPC expectations, log capture,
+        // test certificates. Not a product (CopsLinkTesting is the harness for services built on CopsLink).
         .target(
             name: "CopsLinkTestSupport",
             dependencies: ["CopsLinkCore", .product(name: "Logging", package: "swift-log")],
@@ -212,7 +235,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CopsLinkMessagesTests",
-            dependencies: ["CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CCopsLinkProtos", "CProtobufC"],
+            dependencies: ["CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkMessageFixtures", "CCopsLinkProtos", "CProtobufC"],
             resources: [.copy("Vectors")],
             swiftSettings: strictSettings
         ),
@@ -251,7 +274,7 @@ let package = Package(
             name: "CopsLinkIntegrationTests",
             dependencies: [
                 "CopsLinkCore", "CopsLinkTransport", "CopsLinkInProcess", "CopsLinkServices", "CopsLinkBuiltinServices", "CopsLinkWire",
-                "CopsLinkMessages", "CopsLinkTestSupport", "CopsLinkAdminHTTP",
+                "CopsLinkMessages", "CopsLinkTestSupport", "CopsLinkTesting", "CopsLinkAdminHTTP",
                 // The integer sweeps: the server as copslink-server assembles it, and the protobuf-c descriptors.
                 "CopsLinkAccounts", "CopsLinkSQLite", "CCopsLinkProtos", "CProtobufC",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -262,6 +285,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -273,7 +298,7 @@ let package = Package(
         // Runs the built copslink binary against a real copslink-server process (both from .build/debug).
         .testTarget(
             name: "CopsLinkCLITests",
-            dependencies: ["CopsLinkTestSupport", "CopsLinkCommandLine"],
+            dependencies: ["CopsLinkTestSupport", "CopsLinkCommandLine", "CopsLinkCore"],
             swiftSettings: strictSettings
         ),
         // Hostile clients against a real copslink-server process (issue 10): one test per class of attack, each

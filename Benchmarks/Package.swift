@@ -39,12 +39,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                "CodecFixtures", "SwiftProtobufAccount",
+                .product(name: "CopsLinkMessageFixtures", package: mainPackage),
+                "SwiftProtobufAccount",
             ],
             path: "Sources/copslink-bench",
             swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
-        // The Account both codec benchmarks use, and CopsLink's arena as a protobuf-c allocator.
+        // CopsLink's arena as a protobuf-c allocator. (The Account both codec benchmarks use is the codec tests':
+        // CopsLinkMessageFixtures, from the main package.)
         .target(
             name: "CodecFixtures",
             dependencies: [.product(name: "CopsLinkMessages", package: mainPackage)],
@@ -63,6 +65,7 @@ let package = Package(
                 "SwiftProtobufAccount", "CodecFixtures",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "CopsLinkMessages", package: mainPackage),
+                .product(name: "CopsLinkMessageFixtures", package: mainPackage),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "CodecBenchmarks",

@@ -1,6 +1,7 @@
 import Benchmark
 import CProtobufC
 import CodecFixtures
+import CopsLinkMessageFixtures
 import CopsLinkMessages
 import SwiftProtobuf
 import SwiftProtobufAccount
@@ -22,7 +23,7 @@ let benchmarks: @Sendable () -> Void = {
         maxDuration: .seconds(2),
         maxIterations: 2_000)
 
-    let account = CodecFixture.account
+    let account = MessageFixtures.account
     let bytes = account.serializedBytes()
     let message = try! Copslink_V1_Account(serializedBytes: bytes)
     precondition(try! message.serializedBytes() as [UInt8] == bytes, "swift-protobuf and protobuf-c encode differently")

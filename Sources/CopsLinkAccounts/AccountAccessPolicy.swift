@@ -1,4 +1,4 @@
-import CopsLinkCore
+public import CopsLinkCore
 import CopsLinkServices
 
 extension AccessPolicy {

@@ -1,4 +1,4 @@
-import CopsLinkCore
+public import CopsLinkCore
 
 /// A broken account rule, worded for a dealer, with the status it maps to.
 public struct AccountError: RPCErrorConvertible, Hashable, CustomStringConvertible {

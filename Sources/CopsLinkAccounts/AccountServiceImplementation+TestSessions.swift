@@ -1,5 +1,5 @@
-import CopsLinkMessages
-import CopsLinkCore
+public import CopsLinkMessages
+public import CopsLinkCore
 import CopsLinkServices
 import Foundation
 

@@ -1,6 +1,6 @@
-import CopsLinkMessages
-import CopsLinkCore
-import CopsLinkServices
+public import CopsLinkMessages
+public import CopsLinkCore
+public import CopsLinkServices
 import Foundation
 
 /// `copslink.v1.AccountService` over an `AccountStore`.

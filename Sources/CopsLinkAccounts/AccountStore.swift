@@ -1,4 +1,4 @@
-import CopsLinkMessages
+public import CopsLinkMessages
 import CopsLinkCore
 
 /// The link between a customer and a central-station account.

@@ -1,4 +1,4 @@
-import CopsLinkMessages
+public import CopsLinkMessages
 import CopsLinkCore
 
 /// The authority directory as operators load it: a CSV file with a header row.

@@ -1,4 +1,4 @@
-import CopsLinkMessages
+public import CopsLinkMessages
 import CopsLinkCore
 
 /// What the central station gets to see. The one place that decides which fields leave CopsLink.

@@ -1,4 +1,4 @@
-import CopsLinkMessages
+public import CopsLinkMessages
 import CopsLinkCore
 import Foundation
 
@@ -112,7 +112,7 @@ public enum DemoData {
         let accountNumber = accountNumbers[customerID]!
         let category = ReferenceData.testCategories.first { $0.id == "service" }!
         let zones = try transaction.zones(accountNumber: accountNumber)
-        var random = SplitMix(seed: 42)
+        var random = SplitMix64(seed: 42)  // the same demo data on every machine
         let start = nowMs - 365 * day
         for dayIndex in 0..<Int64(365) {
             let dayStart = start + dayIndex * day
@@ -153,18 +153,5 @@ public enum DemoData {
                     isTestResult: onTest))
             }
         }
-    }
-}
-
-/// A small deterministic generator, so the demo data is the same on every machine.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

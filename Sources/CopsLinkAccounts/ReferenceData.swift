@@ -1,4 +1,4 @@
-import CopsLinkMessages
+public import CopsLinkMessages
 import CopsLinkCore
 
 /// Reference data shipped with the server.

@@ -1,4 +1,4 @@
-import Logging
+public import Logging
 
 /// Ends tests at their expiry time, whether or not anyone asks, also for tests that expired while the server was
 /// down: each pass ends every due session at its own `expires_at` with an "expired" history entry at that time.

@@ -1,4 +1,4 @@
-import CopsLinkMessages
+public import CopsLinkMessages
 import CopsLinkCore
 
 /// How test sessions behave over time: state, scope, expiry.

@@ -1,6 +1,6 @@
-import NIOCore
-import NIOHTTP1
-import NIOPosix
+public import NIOCore
+public import NIOHTTP1
+public import NIOPosix
 import Synchronization
 
 /// The operator's HTTP/1.1 endpoint beside the RPC port: `GET /metrics`, `/healthz` and `/readyz`.

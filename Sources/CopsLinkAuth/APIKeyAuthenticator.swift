@@ -1,4 +1,4 @@
-import CopsLinkCore
+public import CopsLinkCore
 import Synchronization
 
 /// Checks bearer tokens against an `APIKeyStore`.

@@ -1,4 +1,4 @@
-import CopsLinkCore
+public import CopsLinkCore
 
 /// An API key as stored: never its secret, only the secret's SHA-256.
 public struct APIKeyRecord: Sendable, Hashable {

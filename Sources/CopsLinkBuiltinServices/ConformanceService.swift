@@ -1,6 +1,6 @@
-import CopsLinkCore
-import CopsLinkMessages
-import CopsLinkServices
+public import CopsLinkCore
+public import CopsLinkMessages
+public import CopsLinkServices
 
 /// The conformance behaviour: sizes on request, cancellable sleeps, chosen statuses, and request metadata
 /// (except the protocol's own `copslink-` keys and the caller's `authorization`, a credential) echoed as trailers.

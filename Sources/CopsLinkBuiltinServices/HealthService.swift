@@ -1,6 +1,6 @@
-import CopsLinkCore
-import CopsLinkMessages
-import CopsLinkServices
+public import CopsLinkCore
+public import CopsLinkMessages
+public import CopsLinkServices
 
 /// Serving status per service; the empty name stands for the whole server.
 public actor HealthService: Health.ServiceProtocol {

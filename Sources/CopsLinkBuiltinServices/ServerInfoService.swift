@@ -1,6 +1,6 @@
-import CopsLinkCore
-import CopsLinkMessages
-import CopsLinkServices
+public import CopsLinkCore
+public import CopsLinkMessages
+public import CopsLinkServices
 
 extension ServerInfo {
     /// Registers `Describe` last, so that the answer lists every method of `router`, this one included. Not a

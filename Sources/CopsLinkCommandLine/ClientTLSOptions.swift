@@ -1,5 +1,5 @@
-import ArgumentParser
-import CopsLinkTransport
+public import ArgumentParser
+public import CopsLinkTransport
 
 /// `--tls`, `--tls-ca`, `--tls-cert`, `--tls-key`, `--tls-server-name`: how `copslink` and `copslink-load` reach a
 /// server that serves TLS. Any of the file options turns TLS on. Without TLS, an API key is sent only to a loopback

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The one conversion between the wire's epoch milliseconds and ISO 8601 text, used by `copslink` for both `x_at_ms`
 /// / `x_at` JSON pairs, the tables and its time options, so that the two forms always name the same instant.

@@ -1,4 +1,4 @@
-import ArgumentParser
+public import ArgumentParser
 import Foundation
 
 /// Secrets (API keys, passcodes) given to the command-line tools without putting them on the command line, where

@@ -1,4 +1,4 @@
-import ArgumentParser
+public import ArgumentParser
 import Foundation
 
 /// Where `copslink` and `copslink-load` connect, and the environment variables both read.

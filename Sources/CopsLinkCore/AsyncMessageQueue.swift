@@ -1,4 +1,4 @@
-import Synchronization
+public import Synchronization
 
 /// A single-consumer queue between a transport (producer, never suspends) and the task reading a call's messages,
 /// stored inline in the call object that owns it.

@@ -1,4 +1,4 @@
-import Logging
+public import Logging
 
 /// Logs one line per call: method, status, duration, call id, peer, request id (`copslink-request-id`), trace id,
 /// and for failures the status message (`status_message`, not `message`, which structured handlers use for the line).

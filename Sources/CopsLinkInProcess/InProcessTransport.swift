@@ -1,4 +1,4 @@
-import CopsLinkCore
+public import CopsLinkCore
 import Synchronization
 
 /// Serves a router to clients in the same process, without sockets: what tests and embedders use.

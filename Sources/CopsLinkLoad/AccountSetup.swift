@@ -1,6 +1,6 @@
-import CopsLinkMessages
-import CopsLinkCore
-import CopsLinkServices
+public import CopsLinkMessages
+public import CopsLinkCore
+public import CopsLinkServices
 
 public struct SetupError: Error, CustomStringConvertible {
     public var message: String

@@ -1,4 +1,4 @@
-import CopsLinkCore
+public import CopsLinkCore
 
 /// The RPCs copslink-load can call. `rawValue` indexes per-method tables.
 public enum LoadMethod: Int, CaseIterable, Sendable, Hashable, CustomStringConvertible {
@@ -128,20 +128,5 @@ public struct CallMix: Sendable, Equatable {
 extension StringProtocol {
     func trimmingWhitespace() -> String {
         String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
-    }
-}
-
-/// SplitMix64: a small, fast, seedable generator, so that runs and tests are reproducible.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    @usableFromInline var state: UInt64
-    public init(seed: UInt64) { state = seed }
-
-    @inlinable
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,5 +1,5 @@
 import CopsLinkCore
-import CopsLinkTransport
+public import CopsLinkTransport
 
 /// Closed loop: `concurrency` workers, each sending its next call as soon as the previous one ended.
 /// Latency runs from the send to the end of the call. Calls sent during the warmup are not recorded.

@@ -1,6 +1,6 @@
 import CopsLinkCore
 import Foundation
-import Histogram
+public import Histogram
 
 /// The HTML report (`--html-out FILE`): one self-contained file (inline SVG and CSS, no script, nothing fetched)
 /// with the settings, totals, a latency-by-percentile plot on HdrHistogram's log-scale percentile axis, throughput

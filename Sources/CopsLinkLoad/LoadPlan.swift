@@ -1,4 +1,4 @@
-import CopsLinkCore
+public import CopsLinkCore
 
 /// How calls arrive in open loop.
 public enum Arrivals: String, Sendable, CaseIterable {

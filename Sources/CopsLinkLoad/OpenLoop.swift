@@ -1,5 +1,5 @@
 import CopsLinkCore
-import CopsLinkTransport
+public import CopsLinkTransport
 import NIOCore
 import Synchronization
 

@@ -1,6 +1,6 @@
-import CopsLinkCore
-import Histogram
-import Synchronization
+public import CopsLinkCore
+public import Histogram
+public import Synchronization
 
 /// The histogram layout every recorder shares (so that they merge): microseconds, 3 significant digits,
 /// up to `highestTrackableMicros` (larger values are recorded as that).

@@ -1,6 +1,6 @@
 import CopsLinkCore
-import Foundation
-import Histogram
+public import Foundation
+public import Histogram
 
 /// What was run: the settings a report repeats.
 public struct RunDescription: Sendable {

@@ -1,5 +1,5 @@
 import CopsLinkMessages
-import CopsLinkCore
+public import CopsLinkCore
 import CopsLinkServices
 import CopsLinkTransport
 

@@ -1,4 +1,4 @@
-import CCopsLinkProtos
+public import CCopsLinkProtos
 import CProtobufC
 import CopsLinkCore
 

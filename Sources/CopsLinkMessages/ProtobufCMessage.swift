@@ -1,9 +1,9 @@
-import CCopsLinkProtos
+public import CCopsLinkProtos
 import CProtobufC
 #if canImport(Glibc)
 import Glibc
 #endif
-import CopsLinkCore
+public import CopsLinkCore
 
 /// A protobuf-c message descriptor: static, immutable C data.
 public struct ProtobufCDescriptor: @unchecked Sendable {

@@ -1,4 +1,4 @@
-import CopsLinkAuth
+public import CopsLinkAuth
 import CopsLinkCore
 import Foundation
 import GRDB

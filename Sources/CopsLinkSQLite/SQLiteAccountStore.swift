@@ -1,4 +1,4 @@
-import CopsLinkAccounts
+public import CopsLinkAccounts
 import CopsLinkMessages
 import CopsLinkCore
 import GRDB

@@ -1,4 +1,4 @@
-import CopsLinkCore
+public import CopsLinkCore
 
 /// One RPC as proto/ declares it: what tests, fuzzers and tools iterate over instead of hand-written lists.
 /// Each generated service enum lists its own as `methods`; `ServiceCatalog` holds them all.

@@ -20,11 +20,23 @@ public func runBuiltBinary(
     try await offCooperativePool { try runBuiltBinaryBlocking(name, arguments, stdin: stdin, environment: environment) }
 }
 
-/// Runs `body` on a Dispatch thread and waits for it without blocking a cooperative thread.
+/// Runs `body` on a Dispatch thread and waits for it without blocking a cooperative thread. For waits that end
+/// (a process's exit, its output); a loop that blocks for a process's whole life belongs on `startBlockingThread`.
 public func offCooperativePool<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
     try await withCheckedThrowingContinuation { continuation in
         DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
     }
+}
+
+/// Runs `body` on a thread of its own: for a loop that blocks as long as a child process lives (draining its pipe).
+///
+/// Not `DispatchQueue.global()`: on Linux, Swift's cooperative pool and Dispatch's global queues share one set of
+/// worker threads, which Dispatch does not grow while they block in `read`. One drain loop per running server held a
+/// worker each for the server's life, and with a dozen servers the whole test run stalled for tens of seconds.
+public func startBlockingThread(_ body: @escaping @Sendable () -> Void) {
+    let thread = Thread(block: body)
+    thread.stackSize = 1 << 20
+    thread.start()
 }
 
 func runBuiltBinaryBlocking(

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The package root, found by walking up from this file to Package.swift.
 public let packageRoot: URL = {

@@ -1,5 +1,5 @@
-import CopsLinkCore
-import Logging
+public import CopsLinkCore
+public import Logging
 
 /// Collects log records in memory; never bootstraps the global logging system.
 public final class CapturingLogHandler: LogHandler, Sendable {

@@ -1,5 +1,5 @@
-import CopsLinkCore
-import Testing
+public import CopsLinkCore
+public import Testing
 
 /// Expects `body` to fail with `code`; returns the error for further checks.
 @discardableResult

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -63,7 +63,7 @@ public final class ServerProcess: @unchecked Sendable {
         }
         // Keep draining stdout so that the server never blocks on a full pipe.
         let handle = output.fileHandleForReading
-        DispatchQueue.global().async { while !handle.availableData.isEmpty {} }
+        startBlockingThread { while !handle.availableData.isEmpty {} }
     }
 
     /// SIGKILL: no shutdown, no flush, no goodbye.

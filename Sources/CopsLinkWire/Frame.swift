@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 
 /// One frame: `u32 length · u8 type · u8 flags · u64 call id · u32 header length · header · payload`, big-endian.
 ///

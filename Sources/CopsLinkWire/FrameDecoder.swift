@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 
 /// What the decoder produces: the preface (server side only), then frames.
 public enum InboundFrame: Sendable {

@@ -1,6 +1,6 @@
-import CopsLinkMessages
-import CopsLinkCore
-import NIOCore
+public import CopsLinkMessages
+public import CopsLinkCore
+public import NIOCore
 
 extension ByteBuffer: MessageSink {
     public mutating func appendBytes(count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) {

@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 
 /// Decodes a connection's byte stream inside the channel handler that consumes the frames.
 ///

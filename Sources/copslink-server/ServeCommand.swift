@@ -180,14 +180,10 @@ struct ServeCommand: AsyncParsableCommand {
         if let registry, let metricsPort {
             admin = try await Observability.startAdminEndpoint(host: metricsHost, port: metricsPort, registry: registry, server: server)
         }
-        try await server.start()
-        print("copslink-server listening on \(host):\(server.port ?? port)\(configuration.tls == nil ? "" : " (TLS)")")
-        if let admin { print("copslink-server metrics endpoint at http://\(metricsHost):\(admin.port ?? 0)/metrics") }
-        fflush(nil)
 
-        // SIGTERM or SIGINT: services stop in reverse order — health turns NOT_SERVING, the server drains (GOAWAY,
-        // in-flight calls finish within the grace period), the expiry scheduler stops; then the admin endpoint and
-        // the store close.
+        // The server binds in its run(); SIGTERM or SIGINT: services stop in reverse order — health turns
+        // NOT_SERVING, the server drains (GOAWAY, in-flight calls finish within the grace period), the expiry
+        // scheduler stops; then the admin endpoint and the store close.
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
@@ -200,7 +196,16 @@ struct ServeCommand: AsyncParsableCommand {
         // Linux delivers these to the group's dispatch signal sources only once their default action (terminate)
         // is off; swift-service-lifecycle does this itself only on Darwin.
         for signalNumber in [SIGTERM, SIGINT] { Glibc.signal(signalNumber, SIG_IGN) }
-        try await group.run()
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            // A failed bind ends the group's run() with the same error, which waitForAll() rethrows.
+            if (try? await server.listeningAddress) != nil {
+                print("copslink-server listening on \(host):\(server.port ?? port)\(configuration.tls == nil ? "" : " (TLS)")")
+                if let admin { print("copslink-server metrics endpoint at http://\(metricsHost):\(admin.port ?? 0)/metrics") }
+                fflush(nil)
+            }
+            try await tasks.waitForAll()
+        }
         await admin?.shutdown()
         try store.close()
         logger.notice("stopped")

@@ -22,19 +22,6 @@ func zoneNumber(_ value: Int) -> String {
     return String(repeating: "0", count: max(0, 3 - digits.count)) + digits
 }
 
-/// SplitMix64, for a deterministic shuffle.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A Contact ID signal (message type 18) built with `ContactIDMessage.make`, received at `atMs`.
 func contactIDSignal(
     account: String = "1234", qualifier: UInt32 = 1, event: String, partition: UInt32 = 1, zoneOrUser: String, atMs: Int64

@@ -37,7 +37,7 @@ struct CrashSafetyTests {
     @Test func acknowledgedWritesSurviveRepeatedSIGKILL() async throws {
         let seed = ProcessInfo.processInfo.environment["COPSLINK_CRASH_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64.max)
         print("CrashSafetyTests: seed \(seed) (replay with COPSLINK_CRASH_SEED=\(seed))")
-        var random = SeededGenerator(seed: seed)  // replayable from the printed seed
+        var random = SplitMix64(seed: seed)  // replayable from the printed seed
         let database = temporaryDatabasePath("copslink-crash")
         defer { removeDatabase(at: database) }
 

@@ -86,7 +86,7 @@ struct TestDataTests {
         let account = try await linkProvoCustomer(fixture)
         let session = try await fixture.placeOnTest(hours: 1)
         let times = (0..<Int64(count)).map { AccountFixture.start + $0 * spacingMs }
-        var generator = SeededGenerator(seed: 7)
+        var generator = SplitMix64(seed: 7)
         let signals = times.shuffled(using: &generator).enumerated().map { index, at in
             Signal(
                 accountNumber: account.accountNumber, receivedAtMs: at, qualifier: 1, eventCode: "601", partition: 1,

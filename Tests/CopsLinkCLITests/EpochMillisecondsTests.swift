@@ -1,24 +1,13 @@
 import CopsLinkCommandLine
+import CopsLinkCore
 import Foundation
 import Testing
 
 /// `x_at_ms` and `x_at` must name the same instant: the text is derived from the number by one function.
 @Suite("Epoch milliseconds ↔ ISO 8601")
 struct EpochMillisecondsTests {
-    /// SplitMix64, for reproducible random instants.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func everyMillisecondRoundTripsExactly() {
-        var random = Generator(state: 11)
+        var random = SplitMix64(seed: 11)  // reproducible random instants
         // 1900…2200, and every millisecond value of one second (the old Double path lost about half of them).
         let instants = (0..<20_000).map { _ in Int64.random(in: -2_208_988_800_000...7_258_118_400_000, using: &random) }
             + (0..<1000).map { 1_795_867_200_000 + Int64($0) }

@@ -41,7 +41,7 @@ private final class PipeCollector: Sendable {
 
     init(_ pipe: Pipe) {
         let handle = pipe.fileHandleForReading
-        DispatchQueue.global().async { [self] in
+        startBlockingThread { [self] in
             while true {
                 let chunk = handle.availableData
                 if chunk.isEmpty { break }

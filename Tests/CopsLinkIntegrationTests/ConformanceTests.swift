@@ -1,24 +1,24 @@
 import CopsLinkTestSupport
 import CopsLinkMessages
 import CopsLinkCore
-import CopsLinkInProcess
 import CopsLinkServices
+import CopsLinkTesting
 import CopsLinkTransport
 import Testing
 
 /// The conformance checklist (after gRPC's interop tests), over TCP and in-process.
 @Suite("Conformance")
 struct ConformanceTests {
-    @Test(arguments: TransportKind.allCases)
-    func emptyUnary(_ kind: TransportKind) async throws {
+    @Test(arguments: TestTransport.allCases)
+    func emptyUnary(_ kind: TestTransport) async throws {
         try await withTestClient(kind) { client in
             let response = try await TestService.Client(wrapping: client).emptyCall()
             #expect(response == EmptyMessage())
         }
     }
 
-    @Test(arguments: TransportKind.allCases)
-    func largeUnary(_ kind: TransportKind) async throws {
+    @Test(arguments: TestTransport.allCases)
+    func largeUnary(_ kind: TestTransport) async throws {
         try await withTestClient(kind) { client in
             let request = SimpleRequest(responseSize: 314_159, payload: [UInt8](repeating: 0, count: 271_828))
             let response = try await TestService.Client(wrapping: client).unaryCall(request)
@@ -28,8 +28,8 @@ struct ConformanceTests {
         }
     }
 
-    @Test(arguments: TransportKind.allCases)
-    func clientStreaming(_ kind: TransportKind) async throws {
+    @Test(arguments: TestTransport.allCases)
+    func clientStreaming(_ kind: TestTransport) async throws {
         try await withTestClient(kind) { client in
             let sizes = [27_182, 8, 1_828, 45_904]
             let requests = Messages(sizes.map { StreamingInputCallRequest(payload: [UInt8](repeating: 1, count: $0)) })
@@ -39,8 +39,8 @@ struct ConformanceTests {
         }
     }
 
-    @Test(arguments: TransportKind.allCases)
-    func serverStreaming(_ kind: TransportKind) async throws {
+    @Test(arguments: TestTransport.allCases)
+    func serverStreaming(_ kind: TestTransport) async throws {
         try await withTestClient(kind) { client in
             let sizes: [UInt32] = [31_415, 9, 2_653, 58_979]
             let request = StreamingOutputCallRequest(responseParameters: sizes.map { ResponseParameters(size: $0) })
@@ -51,8 +51,8 @@ struct ConformanceTests {
         }
     }
 
-    @Test(arguments: TransportKind.allCases)
-    func pingPongFullDuplex(_ kind: TransportKind) async throws {
+    @Test(arguments: TestTransport.allCases)
+    func pingPongFullDuplex(_ kind: TestTransport) async throws {
         try await withTestClient(kind) { client in
             let sizes: [UInt32] = [31_415, 9, 2_653, 58_979]
             let requests = Messages(sizes.map { StreamingOutputCallRequest(responseParameters: [ResponseParameters(size: $0)]) })
@@ -63,8 +63,8 @@ struct ConformanceTests {
         }
     }
 
-    @Test(arguments: TransportKind.allCases)
-    func emptyStream(_ kind: TransportKind) async throws {
+    @Test(arguments: TestTransport.allCases)
+    func emptyStream(_ kind: TestTransport) async throws {
         try await withTestClient(kind) { client in
             let service = TestService.Client(wrapping: client)
             let duplex = try await service.fullDuplexCall(Messages<StreamingOutputCallRequest>([])) { try await $0.collect() }
@@ -76,8 +76,8 @@ struct ConformanceTests {
         }
     }
 
-    @Test(arguments: TransportKind.allCases)
-    func metadataEchoedAsTrailers(_ kind: TransportKind) async throws {
+    @Test(arguments: TestTransport.allCases)
+    func metadataEchoedAsTrailers(_ kind: TestTransport) async throws {
         try await withTestClient(kind) { client in
             var metadata = Metadata()
             metadata.add("x-grpc-test-echo-initial", "test_initial_metadata_value")
@@ -102,8 +102,8 @@ struct ConformanceTests {
         }
     }
 
-    @Test(arguments: TransportKind.allCases)
-    func statusCodeAndMessagePropagate(_ kind: TransportKind) async throws {
+    @Test(arguments: TestTransport.allCases)
+    func statusCodeAndMessagePropagate(_ kind: TestTransport) async throws {
         try await withTestClient(kind) { client in
             let service = TestService.Client(wrapping: client)
             for code in StatusCode.allCases where code != .ok {
@@ -121,8 +121,8 @@ struct ConformanceTests {
         }
     }
 
-    @Test(arguments: TransportKind.allCases)
-    func specialStatusMessageComesBackByteExact(_ kind: TransportKind) async throws {
+    @Test(arguments: TestTransport.allCases)
+    func specialStatusMessageComesBackByteExact(_ kind: TestTransport) async throws {
         try await withTestClient(kind) { client in
             let message = "\t\ttest with whitespace\r\nand Unicode BMP ☺ and non-BMP 😈\t\n and NUL \u{0}."
             let error = await expectRPCError(.unknown) {
@@ -132,8 +132,8 @@ struct ConformanceTests {
         }
     }
 
-    @Test(arguments: TransportKind.allCases)
-    func unknownMethodAndService(_ kind: TransportKind) async throws {
+    @Test(arguments: TestTransport.allCases)
+    func unknownMethodAndService(_ kind: TestTransport) async throws {
         try await withTestClient(kind) { client in
             let method = await expectRPCError(.unimplemented) {
                 _ = try await client.unary(
@@ -149,8 +149,8 @@ struct ConformanceTests {
         }
     }
 
-    @Test(arguments: TransportKind.allCases)
-    func cancelAfterBeginReachesTheHandler(_ kind: TransportKind) async throws {
+    @Test(arguments: TestTransport.allCases)
+    func cancelAfterBeginReachesTheHandler(_ kind: TestTransport) async throws {
         let probe = ProbeService()
         try await withTestClient(kind, probe: probe) { client in
             let call = Task {
@@ -163,8 +163,8 @@ struct ConformanceTests {
         }
     }
 
-    @Test(arguments: TransportKind.allCases)
-    func cancelAfterFirstResponseReachesTheHandler(_ kind: TransportKind) async throws {
+    @Test(arguments: TestTransport.allCases)
+    func cancelAfterFirstResponseReachesTheHandler(_ kind: TestTransport) async throws {
         let probe = ProbeService()
         try await withTestClient(kind, probe: probe) { client in
             await expectRPCError(.cancelled) {
@@ -179,8 +179,8 @@ struct ConformanceTests {
         }
     }
 
-    @Test(arguments: TransportKind.allCases)
-    func deadlineExceededCancelsTheSleepingHandler(_ kind: TransportKind) async throws {
+    @Test(arguments: TestTransport.allCases)
+    func deadlineExceededCancelsTheSleepingHandler(_ kind: TestTransport) async throws {
         let probe = ProbeService()
         try await withTestClient(kind, probe: probe) { client in
             await expectRPCError(.deadlineExceeded) {
@@ -197,8 +197,8 @@ struct ConformanceTests {
         }
     }
 
-    @Test(arguments: TransportKind.allCases)
-    func healthAndServerInfo(_ kind: TransportKind) async throws {
+    @Test(arguments: TestTransport.allCases)
+    func healthAndServerInfo(_ kind: TestTransport) async throws {
         try await withTestClient(kind) { client in
             let health = Health.Client(wrapping: client)
             #expect(try await health.check().status == .serving)
@@ -222,8 +222,8 @@ struct ConformanceTests {
         }
     }
 
-    @Test(arguments: TransportKind.allCases)
-    func errorDetailsAndTrailersPropagate(_ kind: TransportKind) async throws {
+    @Test(arguments: TestTransport.allCases)
+    func errorDetailsAndTrailersPropagate(_ kind: TestTransport) async throws {
         try await withTestClient(kind) { client in
             let error = await expectRPCError(.failedPrecondition) {
                 _ = try await client.unary(ProbeService.fail, request: EmptyMessage(), as: EmptyMessage.self)
@@ -232,27 +232,16 @@ struct ConformanceTests {
         }
     }
 
-    @Test(arguments: TransportKind.allCases)
-    func handlerErrorsThatAreNotRPCErrorsDoNotLeak(_ kind: TransportKind) async throws {
+    @Test(arguments: TestTransport.allCases)
+    func handlerErrorsThatAreNotRPCErrorsDoNotLeak(_ kind: TestTransport) async throws {
         struct Secret: Error { let text = "password=hunter2" }
         var router = RPCRouter()
         let descriptor = MethodDescriptor(service: "copslink.test.Leaky", method: "Call")
         router.registerUnary(descriptor) { (_: EmptyMessage, _) -> ServerResponse<EmptyMessage> in throw Secret() }
-        let client: RPCClient
-        switch kind {
-        case .inProcess: client = RPCClient(transport: InProcessTransport(router: router))
-        case .tcp:
-            return try await TCPServer.withServer(configuration: ServerConfiguration(), router: router, logger: quietLogger()) { server in
-                try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port!)) { transport in
-                    let error = await expectRPCError(.unknown) {
-                        _ = try await RPCClient(transport: transport).unary(descriptor, request: EmptyMessage(), as: EmptyMessage.self)
-                    }
-                    #expect(error?.message.contains("hunter2") == false)
-                }
-            }
+        try await withTestClient(kind, serving: router, logger: quietLogger()) { client in
+            let error = await expectRPCError(.unknown) { _ = try await client.unary(descriptor, request: EmptyMessage(), as: EmptyMessage.self) }
+            #expect(error?.message.contains("hunter2") == false)
         }
-        let error = await expectRPCError(.unknown) { _ = try await client.unary(descriptor, request: EmptyMessage(), as: EmptyMessage.self) }
-        #expect(error?.message.contains("hunter2") == false)
     }
 }
 
@@ -260,8 +249,8 @@ struct ConformanceTests {
 /// response of up to 4 GiB. Sizes above `maxResponseSize` now fail RESOURCE_EXHAUSTED before any allocation.
 @Suite("Conformance service limits")
 struct ConformanceLimitTests {
-    @Test(arguments: TransportKind.allCases)
-    func oversizedResponsesAreRefused(_ kind: TransportKind) async throws {
+    @Test(arguments: TestTransport.allCases)
+    func oversizedResponsesAreRefused(_ kind: TestTransport) async throws {
         try await withTestClient(kind) { client in
             let service = TestService.Client(wrapping: client)
             do {

@@ -2,6 +2,7 @@ import CopsLinkTestSupport
 import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkServices
+import CopsLinkTesting
 import CopsLinkTransport
 import NIOCore
 import Synchronization
@@ -95,47 +96,6 @@ struct ConnectionTests {
         }
     }
 
-    @Test func gracefulShutdownFinishesInFlightCallsAndRefusesNewOnes() async throws {
-        let probe = ProbeService()
-        let server = TCPServer(configuration: ServerConfiguration(), router: makeTestRouter(probe: probe), logger: quietLogger())
-        try await server.start()
-        let port = server.port!
-        try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) { transport in
-            let client = TestService.Client(wrapping: RPCClient(transport: transport))
-            _ = try await client.emptyCall()
-            let inFlight = Task {
-                try await RPCClient(transport: transport).unary(
-                    ProbeService.nap, request: SimpleRequest(responseSize: 5, sleepMillis: 300), as: SimpleResponse.self
-                ).message
-            }
-            try await expectEvent(probe, "started")
-            await server.shutdown(gracePeriod: .seconds(5))
-            let finished = try await inFlight.value
-            #expect(finished.payload?.count == 5)
-            let error = await expectRPCError(.unavailable) { _ = try await client.emptyCall() }
-            #expect(error != nil)
-        }
-    }
-
-    @Test func shutdownGracePeriodIsBounded() async throws {
-        let probe = ProbeService()
-        let server = TCPServer(configuration: ServerConfiguration(), router: makeTestRouter(probe: probe), logger: quietLogger())
-        try await server.start()
-        try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port!)) { transport in
-            let client = RPCClient(transport: transport)
-            let hanger = Task {
-                try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self) { try await $0.collect() }
-            }
-            try await expectEvent(probe, "started")
-            let start = ContinuousClock.now
-            await server.shutdown(gracePeriod: .milliseconds(200))
-            #expect(ContinuousClock.now - start < .seconds(60), "bounded; without the behaviour under test the call would never end")
-            let error = await expectRPCError(.unavailable) { _ = try await hanger.value }
-            #expect(error?.message == "the server shut down before the call finished")
-            try await expectEvent(probe, "cancelled")
-        }
-    }
-
     @Test func silentServerIsDeclaredDeadByKeepalive() async throws {
         let silent = try await SilentServer.start()
         var configuration = ClientConfiguration(host: "127.0.0.1", port: silent.port)
@@ -164,31 +124,43 @@ struct ConnectionTests {
     }
 
     @Test func clientReconnectsAfterTheServerComesBack() async throws {
-        let first = TCPServer(configuration: ServerConfiguration(), router: makeTestRouter(), logger: quietLogger())
-        try await first.start()
-        let port = first.port!
-        var configuration = ClientConfiguration(host: "127.0.0.1", port: port)
+        let first = TCPServer(configuration: ServerConfiguration.forTesting(), router: makeTestRouter(), logger: quietLogger())
+        var configuration = ClientConfiguration(host: "127.0.0.1", port: 0)
         configuration.backoff.initial = .milliseconds(50)
-        try await TCPClientTransport.withTransport(configuration: configuration) { transport in
-            let client = TestService.Client(wrapping: RPCClient(transport: transport))
-            _ = try await client.emptyCall()
-            await first.shutdown()
-            await expectRPCError(.unavailable) { _ = try await client.emptyCall() }
-
-            let second = TCPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: port), router: makeTestRouter(), logger: quietLogger())
-            try await second.start()
-            var succeeded = false
-            for _ in 0..<50 where !succeeded {
-                do {
-                    _ = try await client.emptyCall()
-                    succeeded = true
-                } catch {
-                    try await Task.sleep(for: .milliseconds(50))
-                }
+        // The client outlives the first server (stopped when its scope ends) and reconnects to the second.
+        let transport = try await withRunningServer(first) { running in
+            configuration.port = running.port
+            let transport = TCPClientTransport(configuration: configuration)
+            do {
+                _ = try await TestService.Client(wrapping: RPCClient(transport: transport)).emptyCall()
+            } catch {
+                await transport.close()
+                throw error
             }
-            #expect(succeeded)
-            await second.shutdown()
+            return transport
         }
+        do {
+            await expectRPCError(.unavailable) { _ = try await TestService.Client(wrapping: RPCClient(transport: transport)).emptyCall() }
+            let second = TCPServer(
+                configuration: ServerConfiguration(host: "127.0.0.1", port: configuration.port), router: makeTestRouter(), logger: quietLogger())
+            try await withRunningServer(second) { _ in
+                let client = TestService.Client(wrapping: RPCClient(transport: transport))
+                var succeeded = false
+                for _ in 0..<50 where !succeeded {
+                    do {
+                        _ = try await client.emptyCall()
+                        succeeded = true
+                    } catch {
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                }
+                #expect(succeeded)
+            }
+        } catch {
+            await transport.close()
+            throw error
+        }
+        await transport.close()
     }
 
     @Test func connectionsBeyondTheLimitAreRefused() async throws {

@@ -3,6 +3,7 @@ import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkServices
 import CopsLinkTestSupport
+import CopsLinkTesting
 import CopsLinkTransport
 import CopsLinkWire
 import NIOCore
@@ -30,23 +31,14 @@ private func withObservedServer<Result: Sendable>(
     let registry = PrometheusCollectorRegistry()
     var factory = PrometheusMetricsFactory(registry: registry)
     factory.durationHistogramBuckets[ServerMetrics.callDurationLabel] = ServerMetrics.callDurationBuckets
-    var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
-    configuration.handshakeTimeout = .seconds(60)
+    var configuration = ServerConfiguration.forTesting()
     configure(&configuration)
     let server = TCPServer(configuration: configuration, router: makeTestRouter(probe: probe), logger: quietLogger(), metricsFactory: factory)
     return try await AdminHTTPServer.withServer(
         host: "127.0.0.1", port: 0,
         routes: .init(metrics: { registry.emit(into: &$0) }, isReady: { server.isServing })
     ) { admin in
-        try await server.start()
-        do {
-            let result = try await body(server, server.port!, admin.port!)
-            await server.shutdown()
-            return result
-        } catch {
-            await server.shutdown()
-            throw error
-        }
+        try await withRunningServer(server) { running in try await body(server, running.port, try #require(admin.port)) }
     }
 }
 
@@ -187,8 +179,8 @@ struct ObservabilityTests {
 
     @Test func readyzAnswers503BeforeListeningAndWhileDraining() async throws {
         let probe = ProbeService()
-        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
-        configuration.handshakeTimeout = .seconds(60)
+        var configuration = ServerConfiguration.forTesting()
+        configuration.shutdownGracePeriod = .seconds(60)
         let server = TCPServer(configuration: configuration, router: makeTestRouter(probe: probe), logger: quietLogger())
         try await AdminHTTPServer.withServer(
             host: "127.0.0.1", port: 0, routes: .init(metrics: { _ in }, isReady: { server.isServing })
@@ -196,28 +188,28 @@ struct ObservabilityTests {
             let adminPort = admin.port!
             let early = try await httpRequest(port: adminPort, path: "/readyz")
             #expect(early.status == 503, "not listening yet")
-            try await server.start()
-            let listening = try await httpRequest(port: adminPort, path: "/readyz")
-            #expect(listening.status == 200)
+            try await withRunningServer(server) { running in
+                let listening = try await httpRequest(port: adminPort, path: "/readyz")
+                #expect(listening.status == 200)
 
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port!)) { transport in
-                let client = RPCClient(transport: transport)
-                let hanger = Task {
-                    try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self) { try await $0.collect() }
+                try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: running.port)) { transport in
+                    let client = RPCClient(transport: transport)
+                    let hanger = Task {
+                        try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self) { try await $0.collect() }
+                    }
+                    try await expectEvent(probe, "started")
+                    await running.shutDownGracefully()
+                    var draining = -1
+                    for _ in 0..<200 {
+                        draining = try await httpRequest(port: adminPort, path: "/readyz").status
+                        if draining == 503 { break }
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                    #expect(draining == 503, "draining")
+                    let health = try await httpRequest(port: adminPort, path: "/healthz")
+                    #expect(health.status == 200, "the process still runs")
+                    hanger.cancel()
                 }
-                try await expectEvent(probe, "started")
-                let shutdown = Task { await server.shutdown(gracePeriod: .seconds(60)) }
-                var draining = -1
-                for _ in 0..<200 {
-                    draining = try await httpRequest(port: adminPort, path: "/readyz").status
-                    if draining == 503 { break }
-                    try await Task.sleep(for: .milliseconds(20))
-                }
-                #expect(draining == 503, "draining")
-                let health = try await httpRequest(port: adminPort, path: "/healthz")
-                #expect(health.status == 200, "the process still runs")
-                hanger.cancel()
-                await shutdown.value
             }
         }
     }

@@ -12,6 +12,7 @@ final class ProbeService: RegistrableRPCService, Sendable {
     static let stall = MethodDescriptor(service: serviceName, method: "Stall")
     static let fail = MethodDescriptor(service: serviceName, method: "Fail")
     static let nap = MethodDescriptor(service: serviceName, method: "Nap")
+    static let hold = MethodDescriptor(service: serviceName, method: "Hold")
 
     /// What `Fail` throws: a status with details and trailing metadata.
     static let failure = RPCError(
@@ -19,10 +20,14 @@ final class ProbeService: RegistrableRPCService, Sendable {
         metadata: ["x-reason": .text("on-test"), "x-blob-bin": .binary([0, 1, 2])])
 
     private let events = AsyncMessageQueue<String>()
+    private let releases = AsyncMessageQueue<Void>()
     let written = Atomic<Int>(0)
 
     /// The next thing a handler reported ("started", "cancelled", "finished").
     func nextEvent() async throws -> String? { try await events.next() }
+
+    /// Lets one `Hold` call answer.
+    func release() { releases.push(()) }
 
     func registerMethods(with router: inout RPCRouter) {
         // Writes one message (when asked for a non-zero size), then waits until cancelled.
@@ -42,6 +47,12 @@ final class ProbeService: RegistrableRPCService, Sendable {
         router.registerUnary(Self.nap) { [self] (request: SimpleRequest, _) -> ServerResponse<SimpleResponse> in
             events.push("started")
             try await Task.sleep(for: .milliseconds(request.sleepMillis))
+            return ServerResponse(message: SimpleResponse(payload: [UInt8](repeating: 1, count: Int(request.responseSize))))
+        }
+        // Reports "started", waits for `release()`, answers `responseSize` bytes: a call that ends when the test says.
+        router.registerUnary(Self.hold) { [self] (request: SimpleRequest, _) -> ServerResponse<SimpleResponse> in
+            events.push("started")
+            _ = try await releases.next()
             return ServerResponse(message: SimpleResponse(payload: [UInt8](repeating: 1, count: Int(request.responseSize))))
         }
         router.registerUnary(Self.fail) { (_: EmptyMessage, _) -> ServerResponse<EmptyMessage> in throw Self.failure }

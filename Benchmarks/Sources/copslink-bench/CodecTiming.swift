@@ -1,5 +1,5 @@
 import ArgumentParser
-import CodecFixtures
+import CopsLinkMessageFixtures
 import CopsLinkMessages
 import SwiftProtobuf
 import SwiftProtobufAccount
@@ -27,7 +27,7 @@ struct CodecTiming: ParsableCommand {
     }
 
     func run() throws {
-        let account = CodecFixture.account
+        let account = MessageFixtures.account
         let bytes = account.serializedBytes()
         let message = try Copslink_V1_Account(serializedBytes: bytes)
         let started = nowNanos()

@@ -211,13 +211,5 @@ func waitForever() async {
     while true { try? await Task.sleep(for: .seconds(3600)) }
 }
 
-/// SplitMix64's finalizer: a fixed pseudo-random mapping, the same on every run.
-func mix64(_ value: UInt64) -> UInt64 {
-    var z = value &+ 0x9E37_79B9_7F4A_7C15
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-}
-
 /// Unix epoch milliseconds.
 func nowWallMillis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }

@@ -45,10 +45,10 @@ enum CopsLinkTarget {
         // With metrics: the registry copslink-server exports, with its call-latency buckets (the cost on the hot path).
         var factory = PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())
         factory.durationHistogramBuckets[ServerMetrics.callDurationLabel] = ServerMetrics.callDurationBuckets
-        let server = TCPServer(configuration: configuration, router: router, metricsFactory: metrics ? factory : nil)
-        try await server.start()
-        announce("copslink", port: server.port ?? port)
-        await waitForever()
+        try await TCPServer.withServer(configuration: configuration, router: router, metricsFactory: metrics ? factory : nil) { server in
+            announce("copslink", port: server.port ?? port)
+            await waitForever()
+        }
         _ = store
     }
 
@@ -134,7 +134,7 @@ enum CopsLinkTarget {
             benchmark: "getaccount", port: port, outstanding: outstanding, connections: connections, duration: duration, warmup: warmup,
             serverPID: serverPID, extra: [("accounts", accounts), ("account_bytes", sample.serializedBytes().count)]
         ) { (client, sequence) throws(RPCError) in
-            let index = Int(truncatingIfNeeded: mix64(UInt64(sequence)) % UInt64(accounts))
+            let index = Int(truncatingIfNeeded: SplitMix64.mix(UInt64(sequence)) % UInt64(accounts))
             let account = try await AccountService.Client(wrapping: client).getAccount(GetAccountRequest(customerID: Seed.customerID(index)))
             if account.accountNumber.isEmpty { throw RPCError(code: .internalError, message: "empty account") }
         }

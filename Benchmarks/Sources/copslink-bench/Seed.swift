@@ -76,9 +76,9 @@ enum Seed {
                     try transaction.saveLink(AccountLink(
                         customerID: customer.id, accountNumber: "B-\(index)", receiverNumber: "2", line: "1", state: .linked,
                         linkedAtMs: nowMs - 200 * 86_400_000))
-                    try transaction.replaceZones(customerID: customer.id, zones)
+                    try transaction.replaceZones(accountNumber: "B-\(index)", zones)
                     for (number, authority) in attached.enumerated() {
-                        try transaction.insertAccountAuthority(customerID: customer.id, AccountAuthority(
+                        try transaction.insertAccountAuthority(accountNumber: "B-\(index)", AccountAuthority(
                             id: "\(customer.id)-authority-\(number + 1)", authority: authority,
                             permitNumber: authority.permitRequired ? "P-\(index)" : "", addedAtMs: nowMs - 100 * 86_400_000,
                             addedBy: "bench"))
@@ -111,7 +111,7 @@ enum Seed {
             try transaction.saveLink(AccountLink(
                 customerID: testCustomer.id, accountNumber: "B-TESTDATA", receiverNumber: "2", line: "1", state: .linked,
                 linkedAtMs: nowMs - 400 * 86_400_000))
-            try transaction.replaceZones(customerID: testCustomer.id, zones)
+            try transaction.replaceZones(accountNumber: "B-TESTDATA", zones)
         }
         let step = 86_400_000 / Int64(signalsPerDay)
         let start = nowMs - Int64(days) * 86_400_000 + step / 2
@@ -126,7 +126,7 @@ enum Seed {
                         let zone = zones[(day + slot) % zones.count]
                         let code = codes[(day * 7 + slot) % codes.count]
                         try transaction.insertSignal(SignalRecord(
-                            customerID: testDataCustomerID,
+                            accountNumber: "B-TESTDATA",
                             result: TestResult(
                                 receivedAtMs: at, accountNumber: "B-TESTDATA", zoneNumber: zone.zoneNumber, zoneDescription: zone.description,
                                 eventCode: code, qualifier: 1, eventDescription: descriptions[(day * 7 + slot) % codes.count],

@@ -1,6 +1,6 @@
-import CCopsLinkProtos
+public import CCopsLinkProtos
 import CProtobufC
-import CopsLinkCore
+public import CopsLinkCore
 
 extension Address: ProtobufCCodable {
     public typealias CMessage = Copslink__V1__Address

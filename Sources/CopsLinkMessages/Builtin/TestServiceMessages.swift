@@ -1,6 +1,6 @@
-import CCopsLinkProtos
+public import CCopsLinkProtos
 import CProtobufC
-import CopsLinkCore
+public import CopsLinkCore
 
 /// `copslink.rpc.v1.Empty`.
 public struct EmptyMessage: Hashable, Sendable {

@@ -1,6 +1,6 @@
-import CCopsLinkProtos
+public import CCopsLinkProtos
 import CProtobufC
-import CopsLinkCore
+public import CopsLinkCore
 
 /// The header of a CANCEL frame.
 public struct CancelHeader: Hashable, Sendable {

@@ -1,6 +1,6 @@
-import CCopsLinkProtos
+public import CCopsLinkProtos
 import CProtobufC
-import CopsLinkCore
+public import CopsLinkCore
 
 /// The header of an END frame: a call's status and trailing metadata.
 public struct EndHeader: Hashable, Sendable {

@@ -1,6 +1,6 @@
-import CCopsLinkProtos
+public import CCopsLinkProtos
 import CProtobufC
-import CopsLinkCore
+public import CopsLinkCore
 
 extension Metadata.Entry: ProtobufCCodable {
     public typealias CMessage = Copslink__Rpc__V1__MetadataEntry

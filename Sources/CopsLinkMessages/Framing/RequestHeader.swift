@@ -1,6 +1,6 @@
-import CCopsLinkProtos
+public import CCopsLinkProtos
 import CProtobufC
-import CopsLinkCore
+public import CopsLinkCore
 
 /// The header of a REQUEST frame, which opens a call.
 public struct RequestHeader: Hashable, Sendable {

@@ -1,6 +1,6 @@
-import CCopsLinkProtos
+public import CCopsLinkProtos
 import CProtobufC
-import CopsLinkCore
+public import CopsLinkCore
 
 /// The header of a SETTINGS frame: the limits one side announces. Zero means "not stated".
 public struct SettingsHeader: Hashable, Sendable {

@@ -1,8 +1,8 @@
 import CopsLinkMessages
-import CopsLinkCore
+public import CopsLinkCore
 import CopsLinkWire
-import NIOCore
-import NIOPosix
+public import NIOCore
+public import NIOPosix
 import Synchronization
 
 /// A `ClientTransport` over one multiplexed TCP connection, opened on first use and reopened (with backoff)

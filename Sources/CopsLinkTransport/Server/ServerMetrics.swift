@@ -1,5 +1,5 @@
-import CopsLinkCore
-import CoreMetrics
+public import CopsLinkCore
+public import CoreMetrics
 import NIOCore
 import Synchronization
 

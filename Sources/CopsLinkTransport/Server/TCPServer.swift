@@ -1,29 +1,49 @@
-import CopsLinkCore
+public import CopsLinkCore
 import CopsLinkWire
-import CoreMetrics
-import Logging
-import NIOCore
-import NIOPosix
-import NIOSSL
+public import CoreMetrics
+public import Logging
+public import NIOCore
+public import NIOPosix
+public import NIOSSL
 import Synchronization
 
 /// Serves an `RPCRouter` over TCP.
 ///
-/// Use `withServer` so that the server cannot outlive its scope: it is shut down gracefully when the body returns.
+/// A swift-service-lifecycle `Service` whose `run()` is its whole life, as hummingbird's `Application`: `run()` binds,
+/// serves until the task's graceful shutdown (its `ServiceGroup` on SIGTERM, say) or cancellation, drains, and
+/// returns. There is no other way to start or stop it. Put it in a `ServiceGroup`, or use `withServer` for a scope
+/// that cannot leak a running server; `listeningAddress` waits for the bound port.
 public final class TCPServer: Sendable {
     public let configuration: ServerConfiguration
     private let dispatcher: CallDispatcher
     private let group: any EventLoopGroup
-    private let logger: Logger
+    let logger: Logger
     private let metrics: ServerMetrics?
     /// Inbound bytes held by all connections (`ServerConfiguration.maxBufferedInboundBytes`).
     public let inboundBudget: InboundMemoryBudget
     private let state = Mutex(State())
 
     private struct State {
-        var listener: (any Channel)?
+        var phase = Phase.idle
         var connections: [ObjectIdentifier: any Channel] = [:]
-        var shuttingDown = false
+        /// Tasks waiting in `listeningAddress` for the bind, by a number of their own (to forget one on cancellation).
+        var addressWaiters: [Int: CheckedContinuation<SocketAddress, any Error>] = [:]
+        var nextWaiter = 0
+    }
+
+    /// Where `run()` is. Each phase comes once, in this order; `run()` moves it.
+    private enum Phase {
+        case idle
+        case binding
+        case listening(any Channel)
+        /// Refusing new connections, waiting for the running calls (`GracefulShutdownEvent`).
+        case draining
+        case finished
+    }
+
+    /// Why `run()` or `listeningAddress` could not do what was asked.
+    public struct LifecycleError: Error, CustomStringConvertible {
+        public let description: String
     }
 
     /// - Parameter metricsFactory: where to record `ServerMetrics` (calls, latency, connections, bytes, rejected
@@ -41,36 +61,86 @@ public final class TCPServer: Sendable {
         self.inboundBudget = InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)
     }
 
-    /// Starts a server, runs `body`, then shuts the server down gracefully.
-    public static func withServer<Result: Sendable>(
-        configuration: ServerConfiguration, router: RPCRouter, interceptors: [any ServerInterceptor] = [],
-        logger: Logger = Logger(label: "copslink.server"), metricsFactory: (any MetricsFactory)? = nil,
-        _ body: (TCPServer) async throws -> Result
-    ) async throws -> Result {
-        let server = TCPServer(
-            configuration: configuration, router: router, interceptors: interceptors, logger: logger, metricsFactory: metricsFactory)
-        try await server.start()
-        do {
-            let result = try await body(server)
-            await server.shutdown()
-            return result
-        } catch {
-            await server.shutdown()
-            throw error
+    /// The bound address while listening; nil before `run()` has bound and once it drains.
+    public var localAddress: SocketAddress? {
+        state.withLock { state in
+            guard case .listening(let listener) = state.phase else { return nil }
+            return listener.localAddress
         }
     }
 
-    /// The bound address, once started.
-    public var localAddress: SocketAddress? { state.withLock { $0.listener?.localAddress } }
-
-    /// The bound port, once started (useful with port 0).
+    /// The bound port while listening (useful with port 0); nil before `run()` has bound and once it drains.
     public var port: Int? { localAddress?.port }
 
-    /// Binds and starts accepting connections.
-    public func start() async throws {
+    /// The bound address, once `run()` has bound it: waits for the bind, and throws the bind's error if it failed, or
+    /// `LifecycleError` if the server is draining or has stopped.
+    public var listeningAddress: SocketAddress {
+        get async throws {
+            let id = state.withLock { state in
+                defer { state.nextWaiter += 1 }
+                return state.nextWaiter
+            }
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<SocketAddress, any Error>) in
+                    let answer: Result<SocketAddress, any Error>? = state.withLock { state in
+                        switch state.phase {
+                        case .idle, .binding:
+                            // Checked under the lock: a cancellation that came before this registration finds
+                            // nothing to resume, so this is where it is seen.
+                            if Task.isCancelled { return .failure(CancellationError()) }
+                            state.addressWaiters[id] = continuation
+                            return nil
+                        case .listening(let listener):
+                            return Self.address(of: listener)
+                        case .draining, .finished:
+                            return .failure(LifecycleError(description: "the server is not listening: it has shut down"))
+                        }
+                    }
+                    if let answer { continuation.resume(with: answer) }
+                }
+            } onCancel: {
+                state.withLock { $0.addressWaiters.removeValue(forKey: id) }?.resume(throwing: CancellationError())
+            }
+        }
+    }
+
+    private static func address(of listener: any Channel) -> Result<SocketAddress, any Error> {
+        listener.localAddress.map { .success($0) } ?? .failure(LifecycleError(description: "the listening socket has no address"))
+    }
+
+    /// Binds and starts accepting connections; `run()`'s first step. Throws if the server ran before.
+    func bind() async throws {
+        try state.withLock { state in
+            guard case .idle = state.phase else {
+                throw LifecycleError(description: "run() was called on a TCPServer that has run already: make a new one")
+            }
+            state.phase = .binding
+        }
+        let listener: any Channel
+        do {
+            listener = try await makeBootstrap().bind(host: configuration.host, port: configuration.port).get()
+        } catch {
+            let waiters = state.withLock { state in
+                state.phase = .finished
+                defer { state.addressWaiters = [:] }
+                return state.addressWaiters.values
+            }
+            for waiter in waiters { waiter.resume(throwing: error) }
+            throw error
+        }
+        let waiters = state.withLock { state in
+            state.phase = .listening(listener)
+            defer { state.addressWaiters = [:] }
+            return state.addressWaiters.values
+        }
+        let address = Self.address(of: listener)
+        for waiter in waiters { waiter.resume(with: address) }
+    }
+
+    private func makeBootstrap() throws -> ServerBootstrap {
         // One TLS context for all connections: building it (certificates, keys) is the expensive part.
         let tlsContext = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
-        let bootstrap = ServerBootstrap(group: group)
+        return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -85,8 +155,6 @@ public final class TCPServer: Sendable {
                         budget: self.inboundBudget)
                 }
             }
-        let listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
-        state.withLock { $0.listener = listener }
     }
 
     /// Installs the server side of one connection on `channel`: the outbound water marks, TLS (given a context) and
@@ -115,7 +183,11 @@ public final class TCPServer: Sendable {
     private func admit(_ channel: any Channel) -> RejectionReason? {
         let id = ObjectIdentifier(channel)
         let refusal: RejectionReason? = state.withLock { state in
-            if state.shuttingDown { return .shuttingDown }
+            switch state.phase {
+            // A connection can be accepted before `bind()` has recorded the listener: `.binding` admits too.
+            case .idle, .binding, .listening: break
+            case .draining, .finished: return .shuttingDown
+            }
             guard state.connections.count < configuration.maxConnections else { return .connectionLimit }
             if inboundBudget.isExhausted { return .overloaded }
             state.connections[id] = channel
@@ -135,26 +207,32 @@ public final class TCPServer: Sendable {
     }
 
     /// True while the server is listening and not shutting down: what a readiness probe asks.
-    public var isServing: Bool { state.withLock { $0.listener != nil && !$0.shuttingDown } }
+    public var isServing: Bool {
+        state.withLock { state in
+            guard case .listening = state.phase else { return false }
+            return true
+        }
+    }
 
     /// Number of open connections.
     public var connectionCount: Int { state.withLock { $0.connections.count } }
 
-    /// Stops accepting, sends GOAWAY on every connection, lets in-flight calls finish within the grace period,
-    /// then closes everything.
-    public func shutdown(gracePeriod: Duration? = nil) async {
+    /// Stops accepting, sends GOAWAY on every connection, lets in-flight calls finish within the grace period
+    /// (`ServerConfiguration.shutdownGracePeriod`), then closes everything; `run()`'s last step.
+    func drain() async {
         let (listener, connections): ((any Channel)?, [any Channel]) = state.withLock { state in
-            state.shuttingDown = true
-            defer { state.listener = nil }
-            return (state.listener, Array(state.connections.values))
+            defer { state.phase = .draining }
+            guard case .listening(let listener) = state.phase else { return (nil, Array(state.connections.values)) }
+            return (listener, Array(state.connections.values))
         }
         try? await listener?.close()
-        let deadline = NIODeadline.now() + TimeAmount(gracePeriod ?? configuration.shutdownGracePeriod)
+        let deadline = NIODeadline.now() + TimeAmount(configuration.shutdownGracePeriod)
         for connection in connections {
             connection.triggerUserOutboundEvent(GracefulShutdownEvent(deadline: deadline), promise: nil)
         }
         for connection in connections {
             try? await connection.closeFuture.get()
         }
+        state.withLock { $0.phase = .finished }
     }
 }

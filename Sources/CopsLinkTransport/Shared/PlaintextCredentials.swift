@@ -1,4 +1,4 @@
-import CopsLinkCore
+public import CopsLinkCore
 import NIOCore
 
 /// A client does not send a bearer key where anyone on the path can read it: over plaintext TCP to a host other

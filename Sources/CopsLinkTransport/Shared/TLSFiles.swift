@@ -1,4 +1,4 @@
-import NIOSSL
+public import NIOSSL
 
 /// TLS configurations from PEM files, as the executables' `--tls-*` flags name them.
 ///
