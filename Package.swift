@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "CopsLinkTransport", targets: ["CopsLinkTransport"]),
         .library(name: "CopsLinkInProcess", targets: ["CopsLinkInProcess"]),
         .library(name: "CopsLinkServices", targets: ["CopsLinkServices"]),
+        .library(name: "CopsLinkBuiltinServices", targets: ["CopsLinkBuiltinServices"]),
         .library(name: "CopsLinkAccounts", targets: ["CopsLinkAccounts"]),
         .library(name: "CopsLinkAuth", targets: ["CopsLinkAuth"]),
         .library(name: "CopsLinkSQLite", targets: ["CopsLinkSQLite"]),
@@ -124,10 +125,17 @@ let package = Package(
             dependencies: ["CopsLinkCore"],
             swiftSettings: strictSettings
         ),
-        // Built-in services (health, server info, conformance test service) and their generated-style clients.
+        // Generated from proto/ by scripts/generate (Tools/copslink-generate): per service the method descriptors,
+        // ServiceProtocol, registerMethods and typed Client; the catalog of every service and method. No implementations.
         .target(
             name: "CopsLinkServices",
             dependencies: ["CopsLinkCore", "CopsLinkMessages"],
+            swiftSettings: strictSettings
+        ),
+        // The built-in services' implementations: health, server info, the conformance TestService.
+        .target(
+            name: "CopsLinkBuiltinServices",
+            dependencies: ["CopsLinkCore", "CopsLinkMessages", "CopsLinkServices"],
             swiftSettings: strictSettings
         ),
         // The account domain: rules, the AccountService implementation, test expiry, Contact ID, reference data,
@@ -147,8 +155,8 @@ let package = Package(
         .executableTarget(
             name: "copslink-server",
             dependencies: [
-                "CopsLinkCore", "CopsLinkMessages", "CopsLinkWire", "CopsLinkTransport", "CopsLinkServices", "CopsLinkAccounts",
-                "CopsLinkAuth", "CopsLinkSQLite", "CopsLinkLogging", "CopsLinkAdminHTTP",
+                "CopsLinkCore", "CopsLinkMessages", "CopsLinkWire", "CopsLinkTransport", "CopsLinkServices",
+                "CopsLinkBuiltinServices", "CopsLinkAccounts", "CopsLinkAuth", "CopsLinkSQLite", "CopsLinkLogging", "CopsLinkAdminHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -227,7 +235,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CopsLinkMessagesTests",
-            dependencies: ["CopsLinkCore", "CopsLinkMessages", "CopsLinkMessageFixtures", "CCopsLinkProtos", "CProtobufC"],
+            dependencies: ["CopsLinkCore", "CopsLinkMessages", "CopsLinkMessageFixtures", "CopsLinkServices", "CCopsLinkProtos", "CProtobufC"],
             resources: [.copy("Vectors")],
             swiftSettings: strictSettings
         ),
@@ -246,6 +254,7 @@ let package = Package(
             name: "CopsLinkTransportTests",
             dependencies: [
                 "CopsLinkCore", "CopsLinkMessages", "CopsLinkWire", "CopsLinkTransport", "CopsLinkServices",
+                "CopsLinkBuiltinServices",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -264,7 +273,7 @@ let package = Package(
         .testTarget(
             name: "CopsLinkIntegrationTests",
             dependencies: [
-                "CopsLinkCore", "CopsLinkTransport", "CopsLinkInProcess", "CopsLinkServices", "CopsLinkWire",
+                "CopsLinkCore", "CopsLinkTransport", "CopsLinkInProcess", "CopsLinkServices", "CopsLinkBuiltinServices", "CopsLinkWire",
                 "CopsLinkMessages", "CopsLinkTestSupport", "CopsLinkTesting", "CopsLinkAdminHTTP",
                 // The integer sweeps: the server as copslink-server assembles it, and the protobuf-c descriptors.
                 "CopsLinkAccounts", "CopsLinkSQLite", "CCopsLinkProtos", "CProtobufC",

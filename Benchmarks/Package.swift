@@ -29,6 +29,7 @@ let package = Package(
                 .product(name: "CopsLinkMessages", package: mainPackage),
                 .product(name: "CopsLinkTransport", package: mainPackage),
                 .product(name: "CopsLinkServices", package: mainPackage),
+                .product(name: "CopsLinkBuiltinServices", package: mainPackage),
                 .product(name: "CopsLinkAccounts", package: mainPackage),
                 .product(name: "CopsLinkSQLite", package: mainPackage),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),

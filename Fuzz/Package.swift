@@ -29,6 +29,7 @@ let package = Package(
                 .product(name: "CopsLinkWire", package: mainPackage),
                 .product(name: "CopsLinkTransport", package: mainPackage),
                 .product(name: "CopsLinkServices", package: mainPackage),
+                .product(name: "CopsLinkBuiltinServices", package: mainPackage),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

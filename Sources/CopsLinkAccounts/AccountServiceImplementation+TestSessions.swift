@@ -46,6 +46,7 @@ extension AccountServiceImplementation {
             throw AccountError.invalid("authorized_by needs the responding party who authorized the test (verification needs an authorizer).")
         }
         let skew = configuration.effectiveTimeSkewMs
+        let placedBy = actingUser(request.placedBy, context)
         var cleared = request
         cleared.requestID = ""
         let response = try await mutate(AccountService.Method.placeOnTest, request, cleared, requestID: request.requestID, context: context) { transaction, now in
@@ -83,12 +84,12 @@ extension AccountServiceImplementation {
             }
             var session = TestSession(
                 id: UUID().uuidString.lowercased(), category: category, effectiveAtMs: effective, expiresAtMs: effective + minutes * 60_000,
-                scope: scope, zoneNumbers: request.zoneNumbers, comment: request.comment, placedBy: request.placedBy,
+                scope: scope, zoneNumbers: request.zoneNumbers, comment: request.comment, placedBy: placedBy,
                 authorizedBy: request.authorizedBy)
             try transaction.insertSession(accountNumber: accountNumber, session)
             try transaction.appendHistory(accountNumber: accountNumber, TestHistoryEntry(
                 atMs: now, action: .placedOnTest, sessionID: session.id, category: category, effectiveAtMs: session.effectiveAtMs,
-                expiresAtMs: session.expiresAtMs, user: request.placedBy, comment: request.comment))
+                expiresAtMs: session.expiresAtMs, user: placedBy, comment: request.comment))
             session.state = TestSessionRules.state(of: session, atMs: now)
             return PlaceOnTestResponse(session: session)
         }
@@ -99,6 +100,7 @@ extension AccountServiceImplementation {
     public func placeOffTest(_ request: PlaceOffTestRequest, context: ServerContext) async throws -> PlaceOffTestResponse {
         try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
+        let placedBy = actingUser(request.placedBy, context)
         var cleared = request
         cleared.requestID = ""
         return try await mutate(AccountService.Method.placeOffTest, request, cleared, requestID: request.requestID, context: context) { transaction, now in
@@ -110,7 +112,7 @@ extension AccountServiceImplementation {
             try transaction.endSession(id: session.id, atMs: now, reason: .placedOff)
             try transaction.appendHistory(accountNumber: accountNumber, TestHistoryEntry(
                 atMs: now, action: .placedOffTest, sessionID: session.id, category: session.category,
-                effectiveAtMs: session.effectiveAtMs, expiresAtMs: session.expiresAtMs, user: request.placedBy, comment: request.comment))
+                effectiveAtMs: session.effectiveAtMs, expiresAtMs: session.expiresAtMs, user: placedBy, comment: request.comment))
             session.endedAtMs = now
             session.endReason = .placedOff
             session.state = .ended

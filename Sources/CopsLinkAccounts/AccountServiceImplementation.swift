@@ -95,6 +95,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         try Validation.requireID(request.customerID, "The customer id")
         var cleared = request
         cleared.requestID = ""
+        let unlinkedBy = actingUser(nil, context)
         return try await mutate(AccountService.Method.unlinkAccount, request, cleared, requestID: request.requestID, context: context) { transaction, now in
             guard var link = try transaction.link(customerID: request.customerID) else {
                 throw AccountError.customerNotFound(request.customerID)
@@ -110,7 +111,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
                     try transaction.endSession(id: open.id, atMs: now, reason: .placedOff)
                     try transaction.appendHistory(accountNumber: link.accountNumber, TestHistoryEntry(
                         atMs: now, action: .placedOffTest, sessionID: open.id, category: open.category, effectiveAtMs: open.effectiveAtMs,
-                        expiresAtMs: open.expiresAtMs, user: nil, comment: Self.unlinkEndsTestComment))
+                        expiresAtMs: open.expiresAtMs, user: unlinkedBy, comment: Self.unlinkEndsTestComment))
                 }
             }
             return UnlinkAccountResponse(wasLinked: wasLinked, account: try Self.assemble(transaction, customerID: request.customerID, atMs: now))
@@ -166,6 +167,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         }
         var cleared = request
         cleared.requestID = ""
+        let addedBy = request.addedBy.isEmpty ? actingName(context) : request.addedBy
         return try await mutate(AccountService.Method.addAccountAuthorities, request, cleared, requestID: request.requestID, context: context) { transaction, now in
             let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
             let zip = Validation.zip5(try transaction.customer(id: request.customerID)?.address?.zip ?? "")
@@ -193,7 +195,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
                 }
                 let entry = AccountAuthority(
                     id: UUID().uuidString.lowercased(), authority: authority, permitNumber: wanted.permitNumber, addedAtMs: now,
-                    addedBy: request.addedBy)
+                    addedBy: addedBy)
                 try transaction.insertAccountAuthority(accountNumber: accountNumber, entry)
                 onAccount.append(authority)
                 added.append(entry)
@@ -256,7 +258,25 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         context.caller?.tenant ?? configuration.dealerWithoutCaller
     }
 
-    /// Runs `body` in one write transaction, once per request id.
+    /// Who the call records as `added_by` / `placed_by` when the request names nobody: the calling API key's name
+    /// (`key <id>` for a key without one), or `anonymous` without an authenticated caller (authentication disabled,
+    /// in-process use). At most `FieldLimits.name` bytes, like a name a request sends.
+    func actingName(_ context: ServerContext) -> String {
+        guard let caller = context.caller else { return Self.anonymousName }
+        return FieldLimits.prefix(caller.keyName.isEmpty ? "key \(caller.keyID)" : caller.keyName, FieldLimits.name)
+    }
+
+    /// `actingName` of calls without an authenticated caller.
+    public static let anonymousName = "anonymous"
+
+    /// `user`, or the caller (`actingName`) when the request names no user.
+    func actingUser(_ user: UserRef?, _ context: ServerContext) -> UserRef {
+        guard let user, !(user.id.isEmpty && user.name.isEmpty) else { return UserRef(name: actingName(context)) }
+        return user
+    }
+
+    /// Runs `body` in one write transaction, once per request id. A replay (the request id was answered before)
+    /// returns the stored first answer and marks it with the `copslink-replayed: true` trailer.
     func mutate<Request: RPCMessage, Response: RPCMessage>(
         _ method: MethodDescriptor, _ request: Request, _ cleared: Request, requestID field: String, context: ServerContext,
         _ body: @escaping @Sendable (any AccountWriteTransaction, Int64) throws -> Response
@@ -264,20 +284,22 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         let requestID = try Idempotency.requestID(field: field, context: context)
         let fingerprint = requestID.isEmpty ? 0 : Idempotency.fingerprint(of: cleared)
         let now = clock.nowMs()
-        return try await store.write(scope(context)) { transaction in
+        let (response, replayed) = try await store.write(scope(context)) { transaction in
             if !requestID.isEmpty, let record = try transaction.idempotencyRecord(requestID: requestID) {
                 guard record.method == method.path, record.fingerprint == fingerprint else {
                     throw AccountError(.alreadyExists, "Request id \(ClientText.excerpt(requestID)) was already used for a different request.")
                 }
-                return try record.response.withUnsafeBytes { try Response(serializedBytes: $0) }
+                return (try record.response.withUnsafeBytes { try Response(serializedBytes: $0) }, true)
             }
             let response = try body(transaction, now)
             if !requestID.isEmpty {
                 try transaction.saveIdempotencyRecord(IdempotencyRecord(
                     requestID: requestID, method: method.path, fingerprint: fingerprint, response: response.serializedBytes(), createdAtMs: now))
             }
-            return response
+            return (response, false)
         }
+        if replayed { context.responseTrailers.add(Metadata.replayedKey, Metadata.replayedValue) }
+        return response
     }
 
     /// The link of a linked customer; NOT_FOUND or FAILED_PRECONDITION otherwise.

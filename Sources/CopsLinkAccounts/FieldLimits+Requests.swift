@@ -14,6 +14,20 @@ extension FieldLimits {
         guard bytes <= limit else { throw .invalid("\(field()) is \(bytes) bytes; at most \(limit)") }
     }
 
+    /// The longest prefix of `value` (whole Unicode scalars) within `limit` UTF-8 bytes: for text the server fills
+    /// in itself (a key's name as `added_by`), which must fit the field as a request's would.
+    static func prefix(_ value: String, _ limit: Int) -> String {
+        guard value.utf8.count > limit else { return value }
+        var result = String.UnicodeScalarView()
+        var bytes = 0
+        for scalar in value.unicodeScalars {
+            bytes += UTF8.width(scalar)
+            guard bytes <= limit else { break }
+            result.append(scalar)
+        }
+        return String(result)
+    }
+
     /// INVALID_ARGUMENT `<field> has N entries; at most L` when `list` holds more than `limit` elements.
     static func check(count: Int, _ limit: Int, _ field: @autoclosure () -> String) throws(AccountError) {
         guard count <= limit else { throw .invalid("\(field()) has \(count) entries; at most \(limit)") }

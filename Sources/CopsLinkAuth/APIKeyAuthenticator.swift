@@ -78,7 +78,7 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
         guard let record, !record.isRevoked, SecretHash.constantTimeEquals(record.secretSHA256, token.secretHash) else {
             return nil
         }
-        return Caller(tenant: record.dealerID, roles: record.roles, keyID: record.id)
+        return Caller(tenant: record.dealerID, roles: record.roles, keyID: record.id, keyName: record.name)
     }
 
     private func record(id: String) async throws -> APIKeyRecord? {

@@ -6,11 +6,15 @@ public struct Caller: Sendable, Hashable {
     public var roles: Set<Role>
     /// The credential's public id (never its secret), for logs and audit.
     public var keyID: String
+    /// The credential's name (`keys create --name`, e.g. "crm-sync"), possibly empty: who the account service
+    /// records as `added_by` / `placed_by` when a request names nobody.
+    public var keyName: String
 
-    public init(tenant: String, roles: Set<Role>, keyID: String) {
+    public init(tenant: String, roles: Set<Role>, keyID: String, keyName: String = "") {
         self.tenant = tenant
         self.roles = roles
         self.keyID = keyID
+        self.keyName = keyName
     }
 
     /// Whether `id` can name a tenant: 1 to 64 characters from `a-z 0-9 . _ -`, starting with a letter or digit.

@@ -116,6 +116,12 @@ extension Metadata {
     /// The metadata key that carries `CallOptions.requestID`.
     public static let requestIDKey = "copslink-request-id"
 
-    /// The `copslink-` keys the protocol defines; any other key with that prefix is rejected.
+    /// The `copslink-` keys the protocol defines for request metadata; any other key with that prefix is rejected.
     public static let protocolKeys: Set<String> = [requestIDKey]
+
+    /// The trailer (never request metadata) that marks an idempotent replay: `true` when the answer is the stored
+    /// first answer to an earlier request with the same request id, and nothing was changed.
+    public static let replayedKey = "copslink-replayed"
+    /// The value of `replayedKey` on a replay.
+    public static let replayedValue = "true"
 }

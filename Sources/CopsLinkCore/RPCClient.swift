@@ -7,6 +7,10 @@ public struct ClientResponse<Message: RPCMessage>: Sendable {
         self.message = message
         self.trailers = trailers
     }
+
+    /// Whether the server answered from the stored first answer to an earlier request with the same request id
+    /// (the `copslink-replayed: true` trailer): nothing was changed by this call.
+    public var isReplay: Bool { trailers[text: Metadata.replayedKey] == Metadata.replayedValue }
 }
 
 /// Typed calls over any `ClientTransport`; the generated-style service clients wrap one of these.

@@ -59,7 +59,7 @@ public struct RPCRouter: Sendable {
         register(descriptor, kind: .unary, request: Request.self, response: Response.self) { stream, context in
             let request: Request = try await Self.readSingleRequest(stream)
             let response = try await handler(request, context)
-            return .success(finalMessage: response.message, trailers: response.trailers)
+            return .success(finalMessage: response.message, trailers: context.responseTrailers.appended(to: response.trailers))
         }
     }
 
@@ -72,7 +72,7 @@ public struct RPCRouter: Sendable {
         register(descriptor, kind: .serverStreaming, request: Request.self, response: Response.self) { stream, context in
             let request: Request = try await Self.readSingleRequest(stream)
             let trailers = try await handler(request, ResponseWriter(stream: stream), context)
-            return .success(finalMessage: nil, trailers: trailers)
+            return .success(finalMessage: nil, trailers: context.responseTrailers.appended(to: trailers))
         }
     }
 
@@ -84,7 +84,7 @@ public struct RPCRouter: Sendable {
     ) {
         register(descriptor, kind: .clientStreaming, request: Request.self, response: Response.self) { stream, context in
             let response = try await handler(RequestStream(stream: stream), context)
-            return .success(finalMessage: response.message, trailers: response.trailers)
+            return .success(finalMessage: response.message, trailers: context.responseTrailers.appended(to: response.trailers))
         }
     }
 
@@ -96,7 +96,7 @@ public struct RPCRouter: Sendable {
     ) {
         register(descriptor, kind: .bidirectionalStreaming, request: Request.self, response: Response.self) { stream, context in
             let trailers = try await handler(RequestStream(stream: stream), ResponseWriter(stream: stream), context)
-            return .success(finalMessage: nil, trailers: trailers)
+            return .success(finalMessage: nil, trailers: context.responseTrailers.appended(to: trailers))
         }
     }
 

@@ -13,6 +13,9 @@ public struct ServerContext: Sendable {
     public var caller: Caller?
     /// The connection's budget of failed-call log lines (`LoggingInterceptor`); nil logs every failure.
     public var failureLogBudget: FailureLogBudget?
+    /// Trailing metadata the handler adds besides its own, sent when the call succeeds. Shared by every copy of the
+    /// context (interceptors pass copies on).
+    public let responseTrailers = ResponseTrailers()
 
     public init(descriptor: MethodDescriptor, metadata: Metadata, deadline: ContinuousClock.Instant?, peer: String, callID: UInt64) {
         self.descriptor = descriptor

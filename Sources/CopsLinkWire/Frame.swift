@@ -9,6 +9,16 @@ public struct Frame: Sendable {
     /// Bytes of a frame with an empty header and payload, length field included.
     public static let minimumEncodedSize = 4 + fixedFieldsSize
 
+    /// Where each fixed field starts, counted from the frame's first byte (its length field): the one statement of
+    /// the layout that the decoder, the encoder and the call id and header length patches and peeks all use.
+    public enum Offset {
+        public static let type = 4
+        public static let flags = 5
+        public static let callID = 6
+        public static let headerLength = 14
+        public static let header = 18
+    }
+
     public var type: FrameType
     public var flags: FrameFlags
     public var callID: UInt64
@@ -49,5 +59,18 @@ public struct FrameLimits: Sendable, Hashable {
     public init(maxFrameSize: Int = 4 << 20, maxHeaderSize: Int = 16 << 10) {
         self.maxFrameSize = maxFrameSize
         self.maxHeaderSize = maxHeaderSize
+    }
+}
+
+extension ByteBuffer {
+    /// The header length field of the frame that starts at the reader index (an encoded frame, not yet sent).
+    public func frameHeaderLength() -> Int {
+        Int(getInteger(at: readerIndex + Frame.Offset.headerLength, as: UInt32.self)!)
+    }
+
+    /// Writes `id` into the call id field of the frame that starts at the reader index: frames are encoded before
+    /// their call has an id (a queued client call) and get it when they go out.
+    public mutating func setFrameCallID(_ id: UInt64) {
+        setInteger(id, at: readerIndex + Frame.Offset.callID)
     }
 }

@@ -49,18 +49,18 @@ public struct FrameDecoder: ByteToMessageDecoder, Sendable {
         guard length >= Frame.fixedFieldsSize else { throw .frameTooShort(length: length) }
         guard buffer.readableBytes >= 4 + length else { return nil }
 
-        let start = buffer.readerIndex + 4
-        let typeByte = buffer.getInteger(at: start, as: UInt8.self)!
-        let flags = buffer.getInteger(at: start + 1, as: UInt8.self)!
-        let callID = buffer.getInteger(at: start + 2, as: UInt64.self)!
-        let headerLength = Int(buffer.getInteger(at: start + 10, as: UInt32.self)!)
+        let start = buffer.readerIndex
+        let typeByte = buffer.getInteger(at: start + Frame.Offset.type, as: UInt8.self)!
+        let flags = buffer.getInteger(at: start + Frame.Offset.flags, as: UInt8.self)!
+        let callID = buffer.getInteger(at: start + Frame.Offset.callID, as: UInt64.self)!
+        let headerLength = Int(buffer.getInteger(at: start + Frame.Offset.headerLength, as: UInt32.self)!)
         guard headerLength <= length - Frame.fixedFieldsSize else {
             throw .headerLengthPastFrame(headerLength: headerLength, frameLength: length)
         }
         guard headerLength <= limits.maxHeaderSize else { throw .headerTooLarge(size: headerLength, limit: limits.maxHeaderSize) }
         guard let type = FrameType(rawValue: typeByte) else { throw .unknownFrameType(typeByte) }
 
-        buffer.moveReaderIndex(forwardBy: 4 + Frame.fixedFieldsSize)
+        buffer.moveReaderIndex(forwardBy: Frame.Offset.header)
         let header = buffer.readSlice(length: headerLength)!
         let payload = buffer.readSlice(length: length - Frame.fixedFieldsSize - headerLength)!
         return .frame(Frame(type: type, flags: FrameFlags(rawValue: flags), callID: callID, header: header, payload: payload))

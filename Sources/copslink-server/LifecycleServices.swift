@@ -1,4 +1,5 @@
 import CopsLinkAccounts
+import CopsLinkBuiltinServices
 import CopsLinkServices
 import Logging
 import ServiceLifecycle

@@ -2,6 +2,7 @@ import ArgumentParser
 import CopsLinkAccounts
 import CopsLinkAuth
 import CopsLinkAdminHTTP
+import CopsLinkBuiltinServices
 import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkSQLite
@@ -241,7 +242,8 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("\(flag) \(value): must be at least 1.")
         }
         for (flag, value, range) in [
-            ("--max-frame-size", maxFrameSize, 1_024...Int(UInt32.max)), ("--max-header-size", maxHeaderSize, 256...Int(UInt32.max)),
+            ("--max-frame-size", maxFrameSize, ConnectionLimits.minimumMaxFrameSize...Int(UInt32.max)),
+            ("--max-header-size", maxHeaderSize, ConnectionLimits.minimumMaxHeaderSize...Int(UInt32.max)),
             ("--initial-window-size", initialWindowSize, 1...Int(Int32.max)),
             ("--max-concurrent-calls", maxConcurrentCalls, 1...Int(UInt32.max)),
         ] where !range.contains(value) {

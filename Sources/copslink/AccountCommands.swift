@@ -210,13 +210,16 @@ struct AccountLink: AsyncParsableCommand {
         let customer = try fields.customer(id: self.customer)
         let parties = try fields.parsedParties()
         try await Session.run(global) { session in
-            let response = try await session.accounts.linkAccount(
+            let answer = try await session.mutate(
+                AccountService.Method.linkAccount,
                 LinkAccountRequest(
                     requestID: session.requestID, customer: customer, respondingParties: parties, accountNumber: accountNumber,
                     receiverNumber: receiver, line: line),
-                options: session.options)
+                as: LinkAccountResponse.self)
+            let response = answer.message
             let number = response.account?.accountNumber ?? ""
             session.emit(
+                answer,
                 json: [
                     "created": response.created, "account": response.account.json,
                     "removed_party_ids": response.removedPartyIDs, "removed_equipment_ids": response.removedEquipmentIDs,
@@ -268,10 +271,13 @@ struct AccountSync: AsyncParsableCommand {
         let customer = try fields.customer(id: self.customer)
         let parties = try fields.parsedParties()
         try await Session.run(global) { session in
-            let response = try await session.accounts.syncCustomer(
+            let answer = try await session.mutate(
+                AccountService.Method.syncCustomer,
                 SyncCustomerRequest(requestID: session.requestID, customer: customer, respondingParties: parties),
-                options: session.options)
+                as: SyncCustomerResponse.self)
+            let response = answer.message
             session.emit(
+                answer,
                 json: ["account": response.account.json],
                 text: "Synced \(self.customer)." + (response.account.map { "\n\n" + AccountText.render($0) } ?? ""))
         }
@@ -295,10 +301,13 @@ struct AccountUnlink: AsyncParsableCommand {
 
     func run() async throws {
         try await Session.run(global) { session in
-            let response = try await session.accounts.unlinkAccount(
-                UnlinkAccountRequest(requestID: session.requestID, customerID: customer), options: session.options)
+            let answer = try await session.mutate(
+                AccountService.Method.unlinkAccount, UnlinkAccountRequest(requestID: session.requestID, customerID: customer),
+                as: UnlinkAccountResponse.self)
+            let response = answer.message
             let number = response.account?.accountNumber ?? ""
             session.emit(
+                answer,
                 json: ["was_linked": response.wasLinked, "account": response.account.json],
                 text: response.wasLinked
                     ? "Unlinked \(customer) from account \(number)." : "\(customer) was already unlinked (account \(Format.dash(number))).")

@@ -66,7 +66,7 @@ struct AuthoritiesAdd: AsyncParsableCommand {
     @OptionGroup(title: "Global Options") var global: GlobalOptions
     @Argument(help: "The customer id.") var customer: String
     @Argument(help: ArgumentHelp("Authorities to add.", valueName: "authority-id[:permit]")) var authorities: [String]
-    @Option(help: "Who adds them (shown on the account).") var addedBy = ""
+    @Option(help: "Who adds them (shown on the account). Default: the API key's name.") var addedBy = ""
 
     func validate() throws {
         guard !authorities.isEmpty else { throw ValidationError("Name at least one authority id.") }
@@ -78,10 +78,13 @@ struct AuthoritiesAdd: AsyncParsableCommand {
             return AuthorityToAdd(authorityID: parts[0], permitNumber: parts.count > 1 ? parts[1] : "")
         }
         try await Session.run(global) { session in
-            let response = try await session.accounts.addAccountAuthorities(
+            let answer = try await session.mutate(
+                AccountService.Method.addAccountAuthorities,
                 AddAccountAuthoritiesRequest(requestID: session.requestID, customerID: customer, authorities: toAdd, addedBy: addedBy),
-                options: session.options)
+                as: AddAccountAuthoritiesResponse.self)
+            let response = answer.message
             session.emit(
+                answer,
                 json: ["added": response.added.json],
                 text: "Added \(response.added.count) authorit\(response.added.count == 1 ? "y" : "ies") to \(customer).\n\n" + AuthorityText.accountTable(response.added).render())
         }
@@ -103,11 +106,13 @@ struct AuthoritiesRemove: AsyncParsableCommand {
 
     func run() async throws {
         try await Session.run(global) { session in
-            let response = try await session.accounts.removeAccountAuthority(
+            let answer = try await session.mutate(
+                AccountService.Method.removeAccountAuthority,
                 RemoveAccountAuthorityRequest(requestID: session.requestID, customerID: customer, accountAuthorityID: entry),
-                options: session.options)
+                as: RemoveAccountAuthorityResponse.self)
+            let response = answer.message
             let name = response.removed?.authority?.name ?? entry
-            session.emit(json: ["removed": response.removed.json], text: "Removed \(name) from \(customer).")
+            session.emit(answer, json: ["removed": response.removed.json], text: "Removed \(name) from \(customer).")
         }
     }
 }

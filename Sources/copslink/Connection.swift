@@ -24,6 +24,30 @@ struct Session {
         Output.write(json ? JSONOutput.render(object()) : text())
     }
 
+    /// Runs a mutating call: its answer, and whether that is a replay (`ClientResponse.isReplay`).
+    func mutate<Request: RPCMessage, Response: RPCMessage>(
+        _ method: MethodDescriptor, _ request: Request, as response: Response.Type
+    ) async throws(RPCError) -> ClientResponse<Response> {
+        try await accounts.client.unary(method, request: request, as: response, options: options)
+    }
+
+    /// Writes a mutating command's result, saying whether it is a replay: `"replayed"` in the JSON object, and
+    /// `replayNote` below the text.
+    func emit<Response: RPCMessage>(_ answer: ClientResponse<Response>, json object: @autoclosure () -> JSONObject, text: @autoclosure () -> String) {
+        if json {
+            var object = object()
+            object["replayed"] = answer.isReplay
+            Output.write(JSONOutput.render(object))
+        } else {
+            Output.write(answer.isReplay ? text() + "\n\n" + Self.replayNote(requestID: requestID) : text())
+        }
+    }
+
+    /// Below a replayed answer: the server changed nothing, and the answer may no longer be the account's state.
+    static func replayNote(requestID: String) -> String {
+        "(replay of request \(requestID): nothing was changed; this is the first answer to it, as it was then)"
+    }
+
     /// Connects to the server of `global`, runs `body`, and maps a failed call to its status: the message goes to
     /// stderr as `copslink: CODE: message` and the process exits with the status code's number (1...16).
     static func run(_ global: GlobalOptions, _ body: (Session) async throws -> Void) async throws {

@@ -69,7 +69,7 @@ struct TestOn: AsyncParsableCommand {
     @Option(help: ArgumentHelp("When the test starts (ISO 8601, UTC unless an offset is given). Default: now.", valueName: "time"))
     var effective: String?
     @Option(help: "Id of the user placing the test.") var userId = ""
-    @Option(help: "Name of the user placing the test.") var userName = ""
+    @Option(help: "Name of the user placing the test. Default (without --user-id too): the API key's name.") var userName = ""
     @Option(help: ArgumentHelp("Responding party who authorized the test.", valueName: "party-id")) var authorizedBy = ""
     @Option(help: ArgumentHelp("How the authorizing caller was verified, e.g. passcode.", valueName: "how")) var verifiedBy = ""
 
@@ -116,15 +116,17 @@ struct TestOn: AsyncParsableCommand {
             let placedBy = userId.isEmpty && userName.isEmpty ? nil : UserRef(id: userId, name: userName)
             let authorization =
                 authorizedBy.isEmpty && verifiedBy.isEmpty ? nil : TestAuthorization(respondingPartyID: authorizedBy, verifiedBy: verifiedBy)
-            let response = try await session.accounts.placeOnTest(
+            let answer = try await session.mutate(
+                AccountService.Method.placeOnTest,
                 PlaceOnTestRequest(
                     requestID: session.requestID, customerID: customer, categoryID: category, durationHours: hours,
                     durationMinutes: minutes, effectiveAtMs: effectiveMs, scope: scope, zoneNumbers: zone, comment: comment,
                     placedBy: placedBy, authorizedBy: authorization),
-                options: session.options)
+                as: PlaceOnTestResponse.self)
+            let response = answer.message
             let headline = response.session?.state == .scheduled ? "\(customer) is scheduled to go on test." : "\(customer) is on test."
             session.emit(
-                json: ["session": response.session.json],
+                answer, json: ["session": response.session.json],
                 text: headline + (response.session.map { "\n\n" + TestText.session($0) } ?? ""))
         }
     }
@@ -146,16 +148,18 @@ struct TestOff: AsyncParsableCommand {
     @Argument(help: "The customer id.") var customer: String
     @Option(help: "Comment shown with the end of the test.") var comment = ""
     @Option(help: "Id of the user placing the account off test.") var userId = ""
-    @Option(help: "Name of the user placing the account off test.") var userName = ""
+    @Option(help: "Name of the user placing the account off test. Default (without --user-id too): the API key's name.") var userName = ""
 
     func run() async throws {
         try await Session.run(global) { session in
             let placedBy = userId.isEmpty && userName.isEmpty ? nil : UserRef(id: userId, name: userName)
-            let response = try await session.accounts.placeOffTest(
+            let answer = try await session.mutate(
+                AccountService.Method.placeOffTest,
                 PlaceOffTestRequest(requestID: session.requestID, customerID: customer, placedBy: placedBy, comment: comment),
-                options: session.options)
+                as: PlaceOffTestResponse.self)
+            let response = answer.message
             session.emit(
-                json: ["session": response.session.json],
+                answer, json: ["session": response.session.json],
                 text: "\(customer) is off test." + (response.session.map { "\n\n" + TestText.session($0) } ?? ""))
         }
     }

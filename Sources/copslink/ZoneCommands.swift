@@ -66,14 +66,16 @@ struct ZonesSet: AsyncParsableCommand {
     func run() async throws {
         let zones = try zones()
         try await Session.run(global) { session in
-            let response = try await session.accounts.setCentralStationZones(
+            let answer = try await session.mutate(
+                AccountService.Method.setCentralStationZones,
                 SetCentralStationZonesRequest(requestID: session.requestID, customerID: customer, zones: zones),
-                options: session.options)
+                as: SetCentralStationZonesResponse.self)
+            let response = answer.message
             let total = response.mappedZones.count + response.unmappedZones.count
             let text = "\(customer): \(response.mappedZones.count) mapped, \(response.unmappedZones.count) unmapped."
                 + (total == 0 ? "" : "\n\n" + ZoneText.table(mapped: response.mappedZones, unmapped: response.unmappedZones).render())
             session.emit(
-                json: ["mapped_zones": response.mappedZones.json, "unmapped_zones": response.unmappedZones.json], text: text)
+                answer, json: ["mapped_zones": response.mappedZones.json, "unmapped_zones": response.unmappedZones.json], text: text)
         }
     }
 }

@@ -2,6 +2,7 @@ import CopsLinkTestSupport
 import CopsLinkAccounts
 import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkInProcess
 import CopsLinkServices
 import CopsLinkSQLite
 import Testing
@@ -139,5 +140,58 @@ struct IdempotencyTests {
             #expect(retry == first)
             #expect(try await placedOnTestCount(fixture) == 1)
         }
+    }
+
+    // MARK: The replay mark
+
+    /// `PlaceOnTest` through `client`, with the response's trailers.
+    func placeWithTrailers(_ client: RPCClient, requestID: String, options: CallOptions = .defaults) async throws -> ClientResponse<PlaceOnTestResponse> {
+        try await client.unary(
+            AccountService.Method.placeOnTest,
+            request: PlaceOnTestRequest(requestID: requestID, customerID: "cust-1", categoryID: "service", durationHours: 1),
+            as: PlaceOnTestResponse.self, options: options)
+    }
+
+    @Test func aReplayCarriesTheReplayedTrailerAndTheFirstAnswerDoesNot() async throws {
+        try await withAccountService { fixture in
+            try await linkProvoCustomer(fixture)
+            let id = newRequestID()
+            let first = try await placeWithTrailers(fixture.client.client, requestID: id)
+            #expect(!first.isReplay)
+            #expect(first.trailers[Metadata.replayedKey].isEmpty)
+            let retry = try await placeWithTrailers(fixture.client.client, requestID: id)
+            #expect(retry.isReplay)
+            #expect(retry.trailers[Metadata.replayedKey] == [.text("true")], "exactly one copslink-replayed: true")
+            #expect(retry.message == first.message)
+            // The metadata form of the request id replays as well.
+            #expect(try await placeWithTrailers(fixture.client.client, requestID: "", options: CallOptions(requestID: id)).isReplay)
+            // A new request, with another id or none, is no replay.
+            let off = try await fixture.client.client.unary(
+                AccountService.Method.placeOffTest, request: PlaceOffTestRequest(requestID: newRequestID(), customerID: "cust-1"),
+                as: PlaceOffTestResponse.self)
+            #expect(!off.isReplay)
+            let unmarked = try await fixture.client.client.unary(
+                AccountService.Method.placeOnTest,
+                request: PlaceOnTestRequest(customerID: "cust-1", categoryID: "service", durationHours: 1), as: PlaceOnTestResponse.self)
+            #expect(!unmarked.isReplay)
+        }
+    }
+
+    /// The same through the in-process transport: the mark is made by the service and the router, not by a
+    /// transport.
+    @Test func aReplayIsMarkedInProcess() async throws {
+        let path = temporaryDatabasePath()
+        defer { removeDatabase(at: path) }
+        let store = try SQLiteAccountStore(path: path)
+        var router = RPCRouter()
+        AccountServiceImplementation(store: store, clock: ManualAccountClock(nowMs: AccountFixture.start)).registerMethods(with: &router)
+        let client = RPCClient(transport: InProcessTransport(router: router))
+        let (customer, parties) = provoCustomer()
+        let link = LinkAccountRequest(requestID: newRequestID(), customer: customer, respondingParties: parties)
+        let first = try await client.unary(AccountService.Method.linkAccount, request: link, as: LinkAccountResponse.self)
+        #expect(!first.isReplay && first.message.created)
+        let retry = try await client.unary(AccountService.Method.linkAccount, request: link, as: LinkAccountResponse.self)
+        #expect(retry.isReplay)
+        #expect(retry.message == first.message)
     }
 }

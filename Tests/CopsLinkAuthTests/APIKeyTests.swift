@@ -68,7 +68,7 @@ struct APIKeyTests {
 
         let authenticator = APIKeyAuthenticator(store: store, cacheTTL: .zero)
         let caller = try await authenticator.authenticate(bearerToken: token.token)
-        #expect(caller == Caller(tenant: "acme", roles: [.read, .write], keyID: token.id))
+        #expect(caller == Caller(tenant: "acme", roles: [.read, .write], keyID: token.id, keyName: "crm"))
 
         let wrongSecret = APIKeyToken(id: token.id, secret: String(repeating: "0", count: 64))
         let forged = try await authenticator.authenticate(bearerToken: wrongSecret.token)

@@ -44,9 +44,5 @@ private struct SecretError: Error, CustomStringConvertible {
         #expect(RPCError(code: .unavailable, message: "").description == "UNAVAILABLE")
     }
 
-    @Test func statusOKIsNotAnError() async {
-        await #expect(processExitsWith: .failure) {
-            _ = RPCError(code: .ok, message: "not an error")
-        }
-    }
+    // `RPCError(code: .ok)` traps; no exit test, see RPCRouterTests (exit tests hang this suite on Linux).
 }

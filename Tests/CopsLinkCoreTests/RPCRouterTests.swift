@@ -73,6 +73,33 @@ final class FakeServerCallStream: ServerCallStream {
         return router
     }
 
+    /// Trailers a handler adds through its context follow its own, on success only.
+    @Test func trailersAddedThroughTheContextFollowTheHandlersOwn() async throws {
+        var router = RPCRouter()
+        router.registerUnary(Self.echo) { (request: RawMessage, context) in
+            context.responseTrailers.add("added", "1")
+            if request.bytes == [0] { throw RPCError(code: .aborted, message: "no") }
+            return ServerResponse(message: request, trailers: ["own": .text("0")])
+        }
+        router.registerServerStreaming(Self.expand) { (_: RawMessage, _: ResponseWriter<RawMessage>, context) in
+            context.responseTrailers.add("added", "2")
+            return [:]
+        }
+        let echo = try #require(router.route(forPath: Self.echo.path))
+        let outcome = try await echo.handler(FakeServerCallStream(requests: [[1]]), Self.context(Self.echo))
+        guard case .success(_, let trailers) = outcome else { Issue.record("expected success, got \(outcome)"); return }
+        #expect(trailers == ["own": .text("0"), "added": .text("1")])
+        let expand = try #require(router.route(forPath: Self.expand.path))
+        let streamed = try await expand.handler(FakeServerCallStream(requests: [[1]]), Self.context(Self.expand))
+        guard case .success(_, let streamTrailers) = streamed else { Issue.record("expected success, got \(streamed)"); return }
+        #expect(streamTrailers == ["added": .text("2")])
+        // A failed call carries only its error's metadata.
+        let error = await #expect(throws: RPCError.self) {
+            try await echo.handler(FakeServerCallStream(requests: [[0]]), Self.context(Self.echo))
+        }
+        #expect(error?.metadata.isEmpty == true)
+    }
+
     @Test func registeredRoutesAreFoundByPath() throws {
         let router = Self.makeRouter()
         let echo = try #require(router.route(forPath: "/copslink.test.EchoService/Echo"))
@@ -199,12 +226,8 @@ final class FakeServerCallStream: ServerCallStream {
         #expect(stream.outcome.value?.message == "the handler failed with an unexpected error")
     }
 
-    @Test func registeringAPathTwiceTraps() async {
-        await #expect(processExitsWith: .failure) {
-            var router = RPCRouter()
-            let descriptor = MethodDescriptor(service: "s.S", method: "M")
-            router.registerUnary(descriptor) { (request: RawMessage, _) in ServerResponse(message: request) }
-            router.registerUnary(descriptor) { (request: RawMessage, _) in ServerResponse(message: request) }
-        }
-    }
+    // Registering a path twice traps (a programming error). There is no exit test for it: on Linux, Swift Testing's
+    // exit-test monitor thread waits with `waitid(P_ALL, …, WNOWAIT)` and spins on every child it did not start,
+    // and this test binary starts many (copslink-server, copslink), so one exit test made the whole suite spin
+    // and hang under load. Same for `RPCError(code: .ok)`.
 }

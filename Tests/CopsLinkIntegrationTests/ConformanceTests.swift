@@ -84,7 +84,10 @@ struct ConformanceTests {
             metadata.add("x-grpc-test-echo-trailing-bin", binary: [0xAB, 0xAB, 0xAB, 0x00, 0xFF])
             metadata.add("x-repeated", "one")
             metadata.add("x-repeated", "two")
-            let options = CallOptions(metadata: metadata, requestID: "req-42")
+            // A credential is never sent back.
+            var sent = metadata
+            sent.add("authorization", "Bearer not-echoed")
+            let options = CallOptions(metadata: sent, requestID: "req-42")
             let service = TestService.Client(wrapping: client)
             let unary = try await service.unaryCallResponse(SimpleRequest(responseSize: 1), options: options)
             #expect(unary.trailers == metadata)
@@ -207,8 +210,14 @@ struct ConformanceTests {
             #expect(names.contains(TestService.serviceName))
             #expect(names.contains(ServerInfo.serviceName))
             let testMethods = info.services.first { $0.name == TestService.serviceName }?.methods ?? []
-            #expect(testMethods.map(\.name).sorted() == ["EmptyCall", "FullDuplexCall", "StreamingInputCall", "StreamingOutputCall", "UnaryCall"])
-            #expect(testMethods.first { $0.name == "StreamingInputCall" }?.kind == .clientStreaming)
+            // Every method the .proto declares (the generated list), with its kind and message types.
+            #expect(testMethods.map(\.name).sorted() == TestService.methods.map(\.descriptor.method).sorted())
+            for method in TestService.methods {
+                let described = testMethods.first { $0.name == method.descriptor.method }
+                #expect(described?.kind == method.kind, "\(method.descriptor)")
+                #expect(described?.requestType == method.requestType.protoName, "\(method.descriptor)")
+                #expect(described?.responseType == method.responseType.protoName, "\(method.descriptor)")
+            }
             #expect(info.protocolVersions == [1])
         }
     }

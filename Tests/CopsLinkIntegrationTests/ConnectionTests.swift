@@ -178,16 +178,16 @@ struct ConnectionTests {
     }
 
     @Test func oversizedMessagesAreRejectedWithPreciseErrors() async throws {
-        try await withTestClient(.tcp, server: { $0.limits.maxFrameSize = 4_000 }, client: { $0.limits.maxFrameSize = 3_000 }) { client in
+        try await withTestClient(.tcp, server: { $0.limits.maxFrameSize = 40_000 }, client: { $0.limits.maxFrameSize = 30_000 }) { client in
             let service = TestService.Client(wrapping: client)
             let request = await expectRPCError(.resourceExhausted) {
-                _ = try await service.unaryCall(SimpleRequest(payload: [UInt8](repeating: 0, count: 5_000)))
+                _ = try await service.unaryCall(SimpleRequest(payload: [UInt8](repeating: 0, count: 50_000)))
             }
-            #expect(request?.message.contains("exceeds the server's maximum frame size of 4000 bytes") == true)
+            #expect(request?.message.contains("exceeds the server's maximum frame size of 40000 bytes") == true)
             let response = await expectRPCError(.resourceExhausted) {
-                _ = try await service.unaryCall(SimpleRequest(responseSize: 3_500))
+                _ = try await service.unaryCall(SimpleRequest(responseSize: 35_000))
             }
-            #expect(response?.message.contains("exceeds the client's maximum frame size of 3000 bytes") == true)
+            #expect(response?.message.contains("exceeds the client's maximum frame size of 30000 bytes") == true)
             // The connection is still good.
             let afterwards = try await service.unaryCall(SimpleRequest(responseSize: 100))
             #expect(afterwards.payload?.count == 100)
@@ -222,30 +222,21 @@ struct ConnectionTests {
         await server.stop()
     }
 
-    @Test func idleConnectionsGetGoAwayAndClientsReconnect() async throws {
-        try await withTCPServer(configure: { $0.idleTimeout = .seconds(1) }) { server, port in
-            let peer = try await RawPeer.handshake(port: port)
-            let goAway = try #require(try await peer.expectGoAway())
-            #expect(goAway.code == .idleTimeout)
-            await peer.close()
-
+    /// The Swift client's reaction to an idle GOAWAY: its next call opens a new connection. The rule itself (when
+    /// the GOAWAY comes, its code and text) is `IdleTimeoutTests` in CopsLinkTransportTests, on a manual clock.
+    ///
+    /// The idle time is 3 s, not less: each call (and each of its transparent retries) must reach the server within
+    /// the idle time of its connection's handshake, and with the whole suite running on two shared cores a 1 s idle
+    /// time lost that race three times in a row (UNAVAILABLE "the server is going away (the connection was idle for
+    /// 1s)").
+    @Test func clientsReconnectAfterAnIdleGoAway() async throws {
+        try await withTCPServer(configure: { $0.idleTimeout = .seconds(3) }) { server, port in
             try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) { transport in
                 let client = TestService.Client(wrapping: RPCClient(transport: transport))
                 _ = try await client.emptyCall()
-                try await Task.sleep(for: .milliseconds(2_500))
+                try await Task.sleep(for: .milliseconds(3_500))
                 _ = try await client.emptyCall()
             }
-        }
-    }
-
-    @Test func connectionWithoutPrefaceIsClosedAfterTheHandshakeTimeout() async throws {
-        try await withTCPServer(configure: { $0.handshakeTimeout = .milliseconds(150) }) { _, port in
-            let peer = try await RawPeer.connect(port: port)
-            let start = ContinuousClock.now
-            let reply = String(buffer: try await peer.readToEnd())
-            #expect(reply.hasPrefix("copslink: no preface within"))
-            #expect(ContinuousClock.now - start < .seconds(60), "bounded; without the behaviour under test the call would never end")
-            await peer.close()
         }
     }
 

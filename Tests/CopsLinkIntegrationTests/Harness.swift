@@ -1,3 +1,5 @@
+import CopsLinkBuiltinServices
+import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkServices
 import CopsLinkTesting

@@ -118,7 +118,7 @@ struct ObservabilityTests {
             var partial = RawFrames.frame(.ping, 0, message: nil)
             try await slow.send(partial.readSlice(length: 6)!)
             let goAway = try await slow.expectGoAway()
-            #expect(goAway?.message == "no complete frame within 0.3 seconds of its first bytes")
+            #expect(goAway?.message == "no complete frame within 0.3s of its first bytes")
             await slow.close()
 
             // too_many_calls: a raw peer ignores the one-slot-per-connection limit the Swift client respects.

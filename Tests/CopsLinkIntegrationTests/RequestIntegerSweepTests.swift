@@ -1,6 +1,7 @@
 import CCopsLinkProtos
 import CProtobufC
 import CopsLinkAccounts
+import CopsLinkBuiltinServices
 import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkServices

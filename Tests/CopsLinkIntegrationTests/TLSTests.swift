@@ -1,3 +1,4 @@
+import CopsLinkBuiltinServices
 import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkServices

@@ -51,7 +51,7 @@ struct FrameReadTimeoutRuleTests {
         await harness.advance(by: .milliseconds(300))
         let goAway = try #require(try ServerConnectionHarness.goAway(try await harness.frames()))
         #expect(goAway.code == .protocolError)
-        #expect(goAway.message == "no complete frame within 2.0 seconds of its first bytes")
+        #expect(goAway.message == "no complete frame within 2s of its first bytes")
         #expect(!harness.channel.isActive)
     }
 }

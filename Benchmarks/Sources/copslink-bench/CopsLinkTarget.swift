@@ -1,4 +1,5 @@
 import CopsLinkAccounts
+import CopsLinkBuiltinServices
 import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkSQLite

@@ -33,7 +33,8 @@ func codec<M: ProtobufCCodable & Equatable>(_ type: M.Type) -> Codec {
     }
 }
 
-/// Every message type in CopsLinkMessages. Append only: the index is the first byte of every corpus file.
+/// Every message type in CopsLinkMessages. Append only: the index is the first byte of every corpus file, which is
+/// why this is not `MessageCatalog.types` in its order; `initialize` checks that the two hold the same types.
 let codecs: [Codec] = [
     // Framing headers (proto/copslink/rpc/v1/frame.proto).
     codec(SettingsHeader.self), codec(RequestHeader.self), codec(Metadata.Entry.self), codec(EndHeader.self),
@@ -74,6 +75,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 @_cdecl("LLVMFuzzerInitialize")
 public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
     precondition(Set(codecs.map(\.name)).count == codecs.count, "a message type is listed twice")
+    let catalog = Set(MessageCatalog.types.map { $0.protoName })
+    let missing = catalog.subtracting(codecs.map(\.name)).sorted()
+    precondition(missing.isEmpty, "not fuzzed: \(missing); append them to `codecs`")
+    precondition(catalog.isSuperset(of: codecs.map(\.name)), "`codecs` lists a type that MessageCatalog does not")
     writeCorpusIfAsked(writeCorpus(to:))
     return 0
 }

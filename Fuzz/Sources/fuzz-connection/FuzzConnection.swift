@@ -22,6 +22,7 @@
 // connection's bounds (unfinished requests + one partial frame), and once the connection is closed it counts none.
 //
 // COPSLINK_FUZZ_MAKE_CORPUS=<dir> writes the seed corpus (Corpus.swift) into <dir> and exits instead of fuzzing.
+import CopsLinkBuiltinServices
 import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkServices

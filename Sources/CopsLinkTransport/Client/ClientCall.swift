@@ -35,8 +35,19 @@ final class ClientCall: ClientCallStream, Sendable {
 
     /// Read and written only by `ClientConnectionHandler`, on the connection's event loop: the handler is not
     /// Sendable, lives on that loop, and is the only code that names this property. Kept in the call so that a call
-    /// is one object and the handler needs no second table from calls to ids.
-    nonisolated(unsafe) var loop: LoopState
+    /// is one object and the handler needs no second table from calls to ids. `loop` checks the rule in debug
+    /// builds, as `NIOLoopBound` does; `_modify` keeps the in-place update.
+    nonisolated(unsafe) private var loopState: LoopState
+    var loop: LoopState {
+        get {
+            assert(connection.eventLoop.inEventLoop, "ClientCall.loop used off its connection's event loop")
+            return loopState
+        }
+        _modify {
+            assert(connection.eventLoop.inEventLoop, "ClientCall.loop used off its connection's event loop")
+            yield &loopState
+        }
+    }
 
     init(descriptor: MethodDescriptor, connection: NIOLoopBound<ClientConnectionHandler>, allocator: ByteBufferAllocator,
          serverLimits: PeerLimits, receiveWindow: Int) {
@@ -46,14 +57,14 @@ final class ClientCall: ClientCallStream, Sendable {
         self.serverMaxFrameSize = serverLimits.maxFrameSize
         self.serverMaxHeaderSize = serverLimits.maxHeaderSize
         self.credit = CallCredit(sendWindow: serverLimits.initialWindowSize, receiveWindow: receiveWindow)
-        self.loop = LoopState(receiveWindow: ReceiveWindow(initial: receiveWindow))
+        self.loopState = LoopState(receiveWindow: ReceiveWindow(initial: receiveWindow))
     }
 
     /// Encodes the REQUEST frame that opens this call.
     func requestFrame(header: RequestHeader, message: (some RPCMessage)?, endStream: Bool) throws(RPCError) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 1024)  // most requests fit: no reallocation while packing
         let size = buffer.writeFrame(.request, flags: endStream ? .endStream : [], header: header, payload: message)
-        let headerSize = Int(buffer.getInteger(at: buffer.readerIndex + 14, as: UInt32.self)!)
+        let headerSize = buffer.frameHeaderLength()
         guard headerSize <= serverMaxHeaderSize else {
             throw RPCError(
                 code: .resourceExhausted,

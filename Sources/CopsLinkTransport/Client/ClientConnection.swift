@@ -53,7 +53,7 @@ final class ClientConnection: Sendable {
                 }
             }
         let timeout = eventLoop.scheduleTask(in: TimeAmount(configuration.connectTimeout)) {
-            ready.fail(RPCError(code: .unavailable, message: "the server did not complete the handshake within \(configuration.connectTimeout)"))
+            ready.fail(RPCError(code: .unavailable, message: "the server did not complete the handshake within \(configuration.connectTimeout.secondsText)"))
         }
         return bootstrap.connect(host: configuration.host, port: configuration.port).flatMap { channel in
             channel.closeFuture.whenComplete { _ in

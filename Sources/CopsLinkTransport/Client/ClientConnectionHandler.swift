@@ -17,28 +17,27 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         var frames: [ByteBuffer]
     }
 
-    private enum Phase { case connecting, ready, draining, closed }
-
     let configuration: ClientConfiguration
     private let ready: EventLoopPromise<PeerLimits>
-    private let state: ConnectionState
+    private let connectionState: ConnectionState
 
     private var context: ChannelHandlerContext!
     private var loopBound: NIOLoopBound<ClientConnectionHandler>!
-    private var phase = Phase.connecting
+    /// The connection's rules; the handler performs what they decide.
+    private var state: ClientConnectionStateMachine
     private var reader: FrameReader
-    private var serverLimits = PeerLimits(SettingsHeader())
-    /// Calls holding a slot, by id; a call's `loop.id` is set exactly while it is here.
+    /// Calls holding a slot, by id (as many as `state.activeCalls`); a call's `loop.id` is set exactly while it is here.
     private var active: [UInt64: ClientCall] = [:]
+    /// Calls waiting for a slot, in order (as many as `state.queuedCalls`).
     private var pending: [PendingCall] = []
-    private var nextCallID: UInt64 = 1
     private var keepalive: Keepalive
     private var flusher = FlushCoalescer()
 
     init(configuration: ClientConfiguration, ready: EventLoopPromise<PeerLimits>, state: ConnectionState) {
         self.configuration = configuration
         self.ready = ready
-        self.state = state
+        self.connectionState = state
+        self.state = ClientConnectionStateMachine(maxQueuedCalls: configuration.maxQueuedCalls)
         self.keepalive = Keepalive(configuration: configuration.keepalive)
         self.reader = FrameReader(FrameDecoder(limits: configuration.limits.frameLimits, expectsPreface: false))
     }
@@ -54,7 +53,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     /// every call and stopped the keepalive, so later calls from tasks find nothing to do; `flushScheduledWrites`,
     /// the one that would touch the context, checks for it.
     func handlerRemoved(context: ChannelHandlerContext) {
-        phase = .closed
+        _ = state.failed()
         self.context = nil
         self.loopBound = nil
     }
@@ -68,10 +67,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        let reason = phase == .draining
-            ? "the server closed the connection after GOAWAY"
-            : "the connection to the server closed"
-        failEverything(RPCError(code: .unavailable, message: reason))
+        failEverything(RPCError(code: .unavailable, message: state.closedMessage))
         context.fireChannelInactive()
     }
 
@@ -79,37 +75,32 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     /// Starts `call` now if a slot is free, otherwise queues it (bounded) until one is.
     func start(_ call: ClientCall, requestFrame: consuming ByteBuffer, timeout: Duration?, endsStream: Bool) {
-        guard phase == .ready else {
-            call.markNeverProcessed()
-            call.complete(.failure(RPCError(
-                code: .unavailable, message: "the connection is \(phase == .draining ? "draining after GOAWAY" : "closed"); retry the call")))
-            return
+        let action = state.startRequested()
+        if case .fail(let error) = action {
+            if error.code == .unavailable { call.markNeverProcessed() }
+            return call.complete(.failure(error))
         }
         if let timeout {
             let loopBound = self.loopBound!
             call.loop.deadline = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
-                loopBound.value.cancel(call, RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout) passed"))
+                loopBound.value.cancel(call, RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout.secondsText) passed"))
             }
         }
-        if active.count < serverLimits.maxConcurrentCalls {
-            writeFrame(consume requestFrame, id: activate(call))
-        } else if pending.count < configuration.maxQueuedCalls {
+        switch action {
+        case .start(let id):
+            activate(call, id: id)
+            writeFrame(consume requestFrame, id: id)
+        case .queue:
             pending.append(PendingCall(call: call, frames: [consume requestFrame]))
-        } else {
-            call.loop.deadline?.cancel()
-            call.complete(.failure(RPCError(
-                code: .resourceExhausted,
-                message: "client call queue is full: \(configuration.maxQueuedCalls) calls are waiting for one of the server's \(serverLimits.maxConcurrentCalls) call slots")))
+        case .fail:
+            break  // handled above, before the deadline timer
         }
     }
 
-    /// Gives `call` the next call id and a slot; returns the id.
-    private func activate(_ call: ClientCall) -> UInt64 {
-        let id = nextCallID
-        nextCallID += 1
+    /// Gives `call` its slot under `id`.
+    private func activate(_ call: ClientCall, id: UInt64) {
         call.loop.id = id
         active[id] = call
-        return id
     }
 
     /// Takes `call` out of its slot; false if it held none.
@@ -118,13 +109,14 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         call.loop.id = nil
         call.loop.deadline?.cancel()
         active.removeValue(forKey: id)
+        state.activeCallEnded()
         return true
     }
 
     private func promotePending() {
-        while phase == .ready, active.count < serverLimits.maxConcurrentCalls, !pending.isEmpty {
+        while let id = state.nextQueuedCallStarts() {
             let next = pending.removeFirst()
-            let id = activate(next.call)
+            activate(next.call, id: id)
             for frame in next.frames { writeFrame(frame, id: id) }
         }
     }
@@ -154,6 +146,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
             promotePending()
         } else if let index = pending.firstIndex(where: { $0.call === call }) {
             pending.remove(at: index)
+            state.queuedCallRemoved()
             call.loop.deadline?.cancel()
         }
         call.complete(.failure(error))
@@ -163,11 +156,11 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     // MARK: Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard phase != .closed else { return }
+        guard state.phase != .closed else { return }
         flusher.readStarted()
         reader.append(unwrapInboundIn(data))
         do {
-            while phase != .closed, let inbound = try reader.next() {
+            while state.phase != .closed, let inbound = try reader.next() {
                 if case .frame(let frame) = inbound { handle(frame) }  // a client's reader expects no preface
             }
         } catch {
@@ -195,13 +188,17 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private func handleSettings(_ frame: Frame) {
         guard !frame.flags.contains(.ack) else { return }
         guard let settings = decodeHeader(SettingsHeader.self, frame) else { return }
-        serverLimits = PeerLimits(settings)
+        let first: Bool
+        switch state.settingsReceived(settings) {
+        case .violation(let message): return protocolViolation(message)
+        case .acknowledge(let isFirst): first = isFirst
+        }
         var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize)
         buffer.writeFrame(.settings, flags: .ack, header: NoMessage.header, payload: NoMessage.payload)
         write(buffer)
-        if phase == .connecting {
-            phase = .ready
-            ready.succeed(serverLimits)
+        if first {
+            // New calls keep the frame-size and window values of the first SETTINGS (PROTOCOL.md §2.2).
+            ready.succeed(PeerLimits(settings))
             let loopBound = self.loopBound!
             keepalive.start(on: context.eventLoop) { _ in loopBound.value.keepaliveTick() }
         } else {
@@ -212,7 +209,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private func handleEnd(_ frame: Frame) {
         guard let header = decodeHeader(EndHeader.self, frame) else { return }
         guard let call = active[frame.callID] else {
-            if frame.callID >= nextCallID { protocolViolation("END for call \(frame.callID), which was never opened") }
+            if state.neverOpened(frame.callID) { protocolViolation("END for call \(frame.callID), which was never opened") }
             return
         }
         _ = deactivate(call)
@@ -227,7 +224,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     private func handleMessage(_ frame: Frame) {
         guard let call = active[frame.callID] else {
-            if frame.callID >= nextCallID { protocolViolation("MESSAGE for call \(frame.callID), which was never opened") }
+            if state.neverOpened(frame.callID) { protocolViolation("MESSAGE for call \(frame.callID), which was never opened") }
             return
         }
         guard frame.flags.contains(.hasMessage) else { return protocolViolation("MESSAGE from the server without a message") }
@@ -241,7 +238,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private func handleWindowUpdate(_ frame: Frame) {
         guard let update = decodeHeader(WindowUpdateHeader.self, frame) else { return }
         guard let call = active[frame.callID] else {
-            if frame.callID >= nextCallID { protocolViolation("WINDOW_UPDATE for call \(frame.callID), which was never opened") }
+            if state.neverOpened(frame.callID) { protocolViolation("WINDOW_UPDATE for call \(frame.callID), which was never opened") }
             return
         }
         guard call.credit.add(Int(update.increment)) else {
@@ -262,11 +259,10 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     private func handleGoAway(_ frame: Frame) {
         guard let goAway = decodeHeader(GoAwayHeader.self, frame) else { return }
-        if phase == .connecting {
+        if state.goAwayReceived() {
             ready.fail(RPCError(code: .unavailable, message: "the server refused the connection: \(goAway.message)"))
         }
-        phase = .draining
-        state.stopAcceptingCalls()
+        connectionState.stopAcceptingCalls()
         let error = RPCError(
             code: .unavailable,
             message: "the server is going away (\(goAway.message)); the call was not processed and is safe to retry")
@@ -277,6 +273,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         }
         let waiting = pending
         pending.removeAll()
+        for _ in waiting { state.queuedCallRemoved() }
         for entry in waiting {
             entry.call.loop.deadline?.cancel()
             entry.call.markNeverProcessed()
@@ -292,7 +289,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     // MARK: Keepalive and errors
 
     private func keepaliveTick() {
-        guard phase == .ready || phase == .draining else { return }
+        guard state.sendsKeepalive else { return }
         let loopBound = self.loopBound!
         guard let opaque = keepalive.nextPing(on: context.eventLoop, onTimeout: { loopBound.value.keepaliveTimedOut() }) else { return }
         var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize + 8)
@@ -303,7 +300,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private func keepaliveTimedOut() {
         failEverything(RPCError(
             code: .unavailable,
-            message: "the server did not answer a keepalive PING within \(configuration.keepalive.timeout); the connection is considered dead"))
+            message: "the server did not answer a keepalive PING within \(configuration.keepalive.timeout.secondsText); the connection is considered dead"))
         context.close(promise: nil)
     }
 
@@ -322,11 +319,11 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     }
 
     private func protocolViolation(_ reason: String, code: GoAwayHeader.Code = .protocolError) {
-        guard phase != .closed else { return }
+        guard state.phase != .closed else { return }
         var buffer = context.channel.allocator.buffer(capacity: 128)
         buffer.writeFrame(.goAway, header: GoAwayHeader(lastCallID: 0, code: code, message: reason), payload: NoMessage.payload)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-        if phase == .connecting {
+        if state.phase == .connecting {
             // Before its SETTINGS the peer has not shown it is a CopsLink server (a TLS server, say, answering a
             // plaintext client): no call reached it, so the calls may go elsewhere.
             failEverything(RPCError(
@@ -339,12 +336,15 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     /// Fails every call, active and waiting, and marks the connection unusable.
     private func failEverything(_ error: RPCError) {
-        if phase == .connecting { ready.fail(error) }
-        phase = .closed
-        state.stopAcceptingCalls()
+        if state.failed() { ready.fail(error) }
+        connectionState.stopAcceptingCalls()
         keepalive.stop()
         let calls = Array(active.values) + pending.map(\.call)
-        for call in active.values { _ = deactivate(call) }
+        for call in active.values {
+            call.loop.id = nil
+            call.loop.deadline?.cancel()
+        }
+        active.removeAll()
         for entry in pending {
             entry.call.loop.deadline?.cancel()
             entry.call.markNeverProcessed()
@@ -354,8 +354,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     }
 
     private func closeIfDrained() {
-        guard phase == .draining, active.isEmpty, pending.isEmpty else { return }
-        phase = .closed
+        assert(active.count == state.activeCalls && pending.count == state.queuedCalls, "the call tables and the state machine disagree")
+        guard state.closesWhenDrained() else { return }
         keepalive.stop()
         context.close(promise: nil)
     }
@@ -366,25 +366,19 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     /// only reference is this one and the patch writes in place; a shared buffer would be copied first.
     private func writeFrame(_ frame: consuming ByteBuffer, id: UInt64) {
         var buffer = consume frame
-        buffer.setInteger(id, at: buffer.readerIndex + 6)
+        buffer.setFrameCallID(id)
         write(buffer)
     }
 
     private func write(_ buffer: ByteBuffer) {
-        context.write(wrapOutboundOut(buffer), promise: nil)
-        switch flusher.wrote(buffer.readableBytes) {
-        case .none: break
-        case .flushNow: context.flush()
-        case .scheduleFlush:
+        flusher.write(buffer, on: context) {
             let loopBound = self.loopBound!
             context.eventLoop.execute { loopBound.value.flushScheduledWrites() }
         }
     }
 
     private func flushScheduledWrites() {
-        flusher.scheduledFlushRan()
-        guard let context else { return }  // the handler was removed (the connection closed) after the flush was queued
-        context.flush()
+        _ = flusher.flushScheduledWrites(on: context)
     }
 }
 

@@ -129,7 +129,7 @@ public final class TCPClientTransport: ClientTransport, Sendable {
             state.connection = nil
             if let connecting = state.connecting { return .wait(connecting) }
             if let nextAttempt = state.nextAttempt, ContinuousClock.now < nextAttempt, let failure = state.lastFailure {
-                return .fail(RPCError(code: .unavailable, message: "\(failure.message); next reconnect attempt in \(nextAttempt - .now)"))
+                return .fail(RPCError(code: .unavailable, message: "\(failure.message); next reconnect attempt in \((nextAttempt - .now).secondsText)"))
             }
             let future = ClientConnection.connect(configuration, eventLoop: eventLoop)
             state.connecting = future

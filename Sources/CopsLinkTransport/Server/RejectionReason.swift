@@ -14,6 +14,7 @@ public enum RejectionReason: String, CaseIterable, Sendable {
     case unknownFrameType = "unknown_frame_type"
     // Connection handler (§15.2)
     case expectedSettings = "expected_settings"
+    case settingsBelowMinimum = "settings_below_minimum"
     case endFromClient = "end_from_client"
     case handshakeTimeout = "handshake_timeout"
     case frameReadTimeout = "frame_read_timeout"

@@ -39,8 +39,19 @@ final class ServerCall: ServerCallStream, Sendable {
     /// Read and written only by `ServerConnectionHandler`, on the connection's event loop: the handler is not
     /// Sendable, lives on that loop, and is the only code that names this property. Kept in the call rather than in
     /// a record beside it so that a call is one object, and so that updating it in the handler's dictionary does not
-    /// copy a record out and back (whose accessor frames cost three mallocs per call).
-    nonisolated(unsafe) var loop: LoopState
+    /// copy a record out and back (whose accessor frames cost three mallocs per call). `loop` checks the rule in
+    /// debug builds, as `NIOLoopBound` does; `_modify` keeps the in-place update.
+    nonisolated(unsafe) private var loopState: LoopState
+    var loop: LoopState {
+        get {
+            assert(connection.eventLoop.inEventLoop, "ServerCall.loop used off its connection's event loop")
+            return loopState
+        }
+        _modify {
+            assert(connection.eventLoop.inEventLoop, "ServerCall.loop used off its connection's event loop")
+            yield &loopState
+        }
+    }
 
     /// - Parameter singleRequest: the method takes one request message (unary, server streaming): no credit is
     ///   granted back for it (`CallCredit`).
@@ -61,7 +72,7 @@ final class ServerCall: ServerCallStream, Sendable {
         self.peerMaxHeaderSize = peerLimits.maxHeaderSize
         self.credit = CallCredit(
             sendWindow: peerLimits.initialWindowSize, receiveWindow: receiveWindow, grantsCredit: !singleRequest)
-        self.loop = LoopState(receiveWindow: ReceiveWindow(initial: receiveWindow))
+        self.loopState = LoopState(receiveWindow: ReceiveWindow(initial: receiveWindow))
     }
 
     var isFinished: Bool { finished.load(ordering: .acquiring) }
@@ -121,7 +132,7 @@ final class ServerCall: ServerCallStream, Sendable {
 
     /// Why an END frame cannot be sent as encoded: too large for the client's frame or header limit.
     private func endFrameViolation(_ frame: ByteBuffer) -> RPCError? {
-        let headerSize = Int(frame.getInteger(at: frame.readerIndex + 14, as: UInt32.self)!)
+        let headerSize = frame.frameHeaderLength()
         if headerSize > peerMaxHeaderSize {
             return RPCError(
                 code: .resourceExhausted,
@@ -160,6 +171,17 @@ struct PeerLimits: Sendable {
         maxConcurrentCalls = settings.maxConcurrentCalls == 0 ? defaults.maxConcurrentCalls : Int(settings.maxConcurrentCalls)
         initialWindowSize = settings.initialWindowSize == 0 ? defaults.initialWindowSize : min(Int(settings.initialWindowSize), Int(Int32.max))
         maxHeaderSize = settings.maxHeaderSize == 0 ? defaults.maxHeaderSize : Int(settings.maxHeaderSize)
+    }
+
+    /// Why a peer's SETTINGS may not be accepted: a stated frame or header size below the minimum (0 means the default).
+    static func violation(in settings: SettingsHeader) -> String? {
+        if settings.maxFrameSize != 0, settings.maxFrameSize < ConnectionLimits.minimumMaxFrameSize {
+            return "SETTINGS max_frame_size \(settings.maxFrameSize) is below the minimum of \(ConnectionLimits.minimumMaxFrameSize)"
+        }
+        if settings.maxHeaderSize != 0, settings.maxHeaderSize < ConnectionLimits.minimumMaxHeaderSize {
+            return "SETTINGS max_header_size \(settings.maxHeaderSize) is below the minimum of \(ConnectionLimits.minimumMaxHeaderSize)"
+        }
+        return nil
     }
 }
 

@@ -15,8 +15,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private enum Phase { case awaitingPreface, awaitingSettings, active, closing }
-
     private let dispatcher: CallDispatcher
     private let configuration: ServerConfiguration
     private let refusal: RejectionReason?
@@ -31,21 +29,19 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext!
     private var loopBound: NIOLoopBound<ServerConnectionHandler>!
     private var executor: EventLoopTaskExecutor?
-    private var phase = Phase.awaitingPreface
+    /// The connection's rules; the handler performs what they decide.
+    private var state: ServerConnectionStateMachine
     private var reader: FrameReader
     private var peerLimits = PeerLimits(SettingsHeader())
     private var peer = "unknown"
-    /// The calls in progress; each carries this handler's bookkeeping for it (`ServerCall.loop`).
+    /// The calls in progress; each carries this handler's bookkeeping for it (`ServerCall.loop`). As many as
+    /// `state.openCalls`.
     private var calls: [UInt64: ServerCall] = [:]
-    private var lastCallID: UInt64 = 0
-    private var drainingAfter: UInt64?
     private var graceTimer: Scheduled<Void>?
     private var handshakeTimer: Scheduled<Void>?
     /// Runs while the connection has no call (`ServerConfiguration.idleTimeout`); nil when there is no such limit.
     private var idle: RestartableTimeout?
     private var keepalive: Keepalive
-    private var lastPingReceived: NIODeadline?
-    private var pingStrikes = 0
     private var flusher = FlushCoalescer()
     /// Runs while a frame is partly received (its first bytes are buffered, the rest is missing)
     /// (`ServerConfiguration.frameReadTimeout`); nil when there is no such limit.
@@ -54,12 +50,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var unrecordedBytesIn = 0
     private var unrecordedBytesOut = 0
 
-    /// Reading stops while the peer is not reading what the server wrote (outbound above the high-water mark: no
-    /// frame is decoded, so no call is dispatched) or while the server's inbound budget is spent and the reader holds
-    /// a partial frame. A `read` asked for meanwhile is held back until both are over.
-    private var pausedForOutbound = false
-    private var pausedForMemory = false
-    private var readHeldBack = false
     /// Runs while the connection is unwritable (`ServerConfiguration.unwritableTimeout`).
     private var unwritable: RestartableTimeout?
     /// Checks every 250 ms whether the budget has room again, while reading is paused for memory.
@@ -68,7 +58,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var countedReaderBytes = 0
     /// Sum of the calls' `unfinishedBytes`.
     private var unfinishedRequestBytes = 0
-    private var unauthenticatedCalls = 0
     /// Refusals at a budget already logged on this connection: one line each, not one per call.
     private var loggedRefusals: Set<RejectionReason> = []
 
@@ -82,6 +71,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.refusal = refusal
         self.logger = logger
         self.metrics = metrics
+        self.state = ServerConnectionStateMachine(policy: .init(configuration))
         self.keepalive = Keepalive(configuration: configuration.keepalive)
         self.reader = FrameReader(FrameDecoder(limits: configuration.limits.frameLimits, expectsPreface: true))
         self.idle = configuration.idleTimeout.map(RestartableTimeout.init)
@@ -106,7 +96,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// every call and stopped every timer, so the closures still holding a copy of `loopBound` find nothing to do;
     /// `flushScheduledWrites`, the one that would touch the context, checks for it.
     func handlerRemoved(context: ChannelHandlerContext) {
-        phase = .closing
+        _ = state.close()
         self.context = nil
         self.loopBound = nil
     }
@@ -134,7 +124,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        phase = .closing
+        state.channelClosed()
         keepalive.stop()
         graceTimer?.cancel()
         handshakeTimer?.cancel()
@@ -163,7 +153,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     // MARK: Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard phase != .closing else { return }
+        guard !state.isClosed else { return }
         flusher.readStarted()
         reader.append(unwrapInboundIn(data))
         decodeBuffered()
@@ -173,7 +163,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// it drains (no new call is dispatched for a peer that does not read its answers).
     private func decodeBuffered() {
         do {
-            while phase != .closing, !pausedForOutbound, let inbound = try reader.next() {
+            while state.decodesFrames, let inbound = try reader.next() {
                 // The partial frame counted after the last read is complete now: it is being handled, not held.
                 if countedReaderBytes > 0 { uncountReaderBytes() }
                 receive(inbound)
@@ -181,10 +171,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         } catch {
             return wireErrorCaught(error)
         }
-        guard phase != .closing else { return }
+        guard !state.isClosed else { return }
         countReaderBytes()
         // Complete frames held back while unwritable are not a frame the peer is slow to send.
-        if !pausedForOutbound, reader.startedPartialFrame() { partialFrameStarted() }
+        if !state.pausedForOutbound, reader.startedPartialFrame() { partialFrameStarted() }
     }
 
     /// Brings the reader's bytes into the server's budget (the storage they keep alive, not only the bytes); a
@@ -193,8 +183,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let buffered = reader.heldStorageBytes
         budget.adjust(by: buffered - countedReaderBytes)
         countedReaderBytes = buffered
-        if buffered > 0, !pausedForMemory, budget.isExhausted {
-            pausedForMemory = true
+        if buffered > 0, budget.isExhausted, state.memoryExhausted() {
             logRefusal(.serverInboundBudget, "reading paused: the server is over its inbound memory budget of \(budget.limit) bytes")
             scheduleMemoryRetry()
         }
@@ -212,67 +201,55 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func memoryRetryFired() {
         memoryRetry = nil
-        guard phase != .closing else { return }
+        guard !state.isClosed else { return }
         if budget.isExhausted, reader.heldStorageBytes > 0 { return scheduleMemoryRetry() }
-        pausedForMemory = false
-        resumeReading()
-    }
-
-    /// Asks for the read held back, once nothing pauses reading.
-    private func resumeReading() {
-        guard !pausedForOutbound, !pausedForMemory, readHeldBack, phase != .closing else { return }
-        readHeldBack = false
-        context.read()
+        if state.memoryAvailable() { context.read() }
     }
 
     func read(context: ChannelHandlerContext) {
-        guard !pausedForOutbound, !pausedForMemory else {
-            readHeldBack = true
-            return
-        }
-        context.read()
+        if state.readRequested() { context.read() }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         let writable = context.channel.isWritable
-        defer { context.fireChannelWritabilityChanged() }
-        guard writable == pausedForOutbound, phase != .closing else { return }
-        pausedForOutbound = !writable
-        gate.setWritable(writable)
-        if writable {
-            unwritable?.stop()
-            decodeBuffered()
-            resumeReading()
-        } else {
+        switch state.writabilityChanged(writable: writable) {
+        case .none:
+            break
+        case .pause:
+            gate.setWritable(false)
             let loopBound = self.loopBound!
             unwritable?.start(on: context.eventLoop) { loopBound.value.unwritableCheck() }
+        case .resume(let read):
+            gate.setWritable(true)
+            unwritable?.stop()
+            decodeBuffered()
+            if read, !state.isClosed { context.read() }
         }
+        context.fireChannelWritabilityChanged()
     }
 
     /// Closes the connection if it is still unwritable a full timeout after it became so.
     private func unwritableCheck() {
-        guard phase != .closing else { return }
+        guard !state.isClosed else { return }
         let loopBound = self.loopBound!
         guard let timeout = unwritable?.timeout,
-            unwritable?.fired(on: context.eventLoop, relevant: pausedForOutbound, { loopBound.value.unwritableCheck() }) == true
+            unwritable?.fired(on: context.eventLoop, relevant: state.pausedForOutbound, { loopBound.value.unwritableCheck() }) == true
         else { return }
-        goAwayAndClose(.enhanceYourCalm, .slowReader, "the client left the server's answers unread for \(timeout)")
+        goAwayAndClose(.enhanceYourCalm, .slowReader, "the client left the server's answers unread for \(timeout.secondsText)")
     }
 
     private func receive(_ inbound: InboundFrame) {
         switch inbound {
         case .preface:
             unrecordedBytesIn += Preface.size
-            phase = .awaitingSettings
+            state.prefaceReceived()
             var buffer = context.channel.allocator.buffer(capacity: 64)
             buffer.writeFrame(.settings, header: configuration.limits.settingsHeader, payload: NoMessage.payload)
             write(buffer)
         case .frame(let frame):
             frameRead?.stop()
             unrecordedBytesIn += Frame.minimumEncodedSize + frame.header.readableBytes + frame.payload.readableBytes
-            if phase == .awaitingSettings, frame.type != .settings {
-                return protocolViolation(.expectedSettings, "expected SETTINGS after the preface, received \(frame.type)")
-            }
+            if let violation = state.admits(frame.type, callID: frame.callID) { return goAwayAndClose(violation) }
             handle(frame)
         }
     }
@@ -292,43 +269,37 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .windowUpdate: handleWindowUpdate(frame)
         case .ping: handlePing(frame)
         case .goAway: handlePeerGoAway(frame)
-        case .end: protocolViolation(.endFromClient, "END frames are sent by servers only (call \(frame.callID))")
+        case .end: assertionFailure("refused by ServerConnectionStateMachine.admits")
         }
     }
 
     private func handleSettings(_ frame: Frame) {
         guard !frame.flags.contains(.ack) else { return }
         guard let settings = decodeHeader(SettingsHeader.self, frame) else { return }
+        let startsConnection: Bool
+        switch state.settingsReceived(settings) {
+        case .close(let violation): return goAwayAndClose(violation)
+        case .acknowledge(let starts): startsConnection = starts
+        }
         peerLimits = PeerLimits(settings)
         var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize)
         buffer.writeFrame(.settings, flags: .ack, header: NoMessage.header, payload: NoMessage.payload)
         write(buffer)
-        if phase == .awaitingSettings {
-            phase = .active
+        if startsConnection {
             handshakeTimer?.cancel()
             let loopBound = self.loopBound!
             keepalive.start(on: context.eventLoop) { _ in loopBound.value.keepaliveTick() }
-            armIdleTimer()
+            perform(.startIdleClock)
         }
     }
 
     private func handleRequest(_ frame: Frame) {
         let id = frame.callID
-        guard id > lastCallID else {
-            return protocolViolation(.callIDNotIncreasing, "call id \(id) is not greater than the previous call id \(lastCallID)")
-        }
-        lastCallID = id
+        if let violation = state.requestReceived(callID: id) { return goAwayAndClose(violation) }
         idle?.stop()
         guard let header = decodeHeader(RequestHeader.self, frame) else { return }
-        if let drainingAfter, id > drainingAfter {
-            return reject(
-                id, path: header.method, limit: .draining,
-                RPCError(code: .unavailable, message: "the server is shutting down; retry the call on a new connection"))
-        }
-        guard calls.count < configuration.limits.maxConcurrentCalls else {
-            return reject(id, path: header.method, limit: .tooManyCalls, RPCError(
-                code: .resourceExhausted,
-                message: "too many concurrent calls: this server allows \(configuration.limits.maxConcurrentCalls) per connection"))
+        if case .reject(let limit, let error) = state.admitCall(id) {
+            return reject(id, path: header.method, limit: limit, error)
         }
         if budget.isExhausted {
             return reject(id, path: header.method, limit: .serverInboundBudget, serverBudgetError)
@@ -382,6 +353,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         serverContext.failureLogBudget = failureLogBudget
         let dispatcher = self.dispatcher
         calls[id] = call
+        state.callOpened()
         let task: Task<Void, Never>
         if let executor {
             // Starts the handler right here on the event loop: a handler that does not suspend answers within this
@@ -396,7 +368,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func handleMessage(_ frame: Frame) {
         let id = frame.callID
         guard let call = calls[id] else {
-            if id > lastCallID { protocolViolation(.messageForUnopenedCall, "MESSAGE for call \(id), which was never opened") }
+            if id > state.lastCallID { protocolViolation(.messageForUnopenedCall, "MESSAGE for call \(id), which was never opened") }
             return  // a call that already ended: late frames are ignored
         }
         guard !call.loop.clientEnded else {
@@ -486,7 +458,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// Ends a call whose client has sent nothing on its open request stream for `requestIdleTimeout`.
     private func requestIdleCheck(callID: UInt64) {
-        guard phase != .closing, let call = calls[callID], !call.loop.clientEnded,
+        guard !state.isClosed, let call = calls[callID], !call.loop.clientEnded,
             let timeout = configuration.requestIdleTimeout
         else { return }
         call.loop.requestIdle = nil
@@ -497,7 +469,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             return
         }
         refuse(call, limit: .requestIdleTimeout, RPCError(
-            code: .deadlineExceeded, message: "the client sent nothing on the call's request stream for \(timeout)"))
+            code: .deadlineExceeded, message: "the client sent nothing on the call's request stream for \(timeout.secondsText)"))
     }
 
     /// A call that has left `calls`: its timers stop and its bytes leave the inbound budgets.
@@ -511,7 +483,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func handleCancel(_ frame: Frame) {
         guard decodeHeader(CancelHeader.self, frame) != nil else { return }
         guard let call = calls.removeValue(forKey: frame.callID) else {
-            if frame.callID > lastCallID {
+            if frame.callID > state.lastCallID {
                 protocolViolation(.cancelForUnopenedCall, "CANCEL for call \(frame.callID), which was never opened")
             }
             return
@@ -519,13 +491,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         forget(call)
         call.abandon(RPCError(code: .cancelled, message: "the client cancelled the call"))
         call.loop.task?.cancel()
-        closeIfDrained()
+        perform(state.callEnded(code: nil))
     }
 
     private func handleWindowUpdate(_ frame: Frame) {
         guard let update = decodeHeader(WindowUpdateHeader.self, frame) else { return }
         guard let call = calls[frame.callID] else {
-            if frame.callID > lastCallID {
+            if frame.callID > state.lastCallID {
                 protocolViolation(.windowUpdateForUnopenedCall, "WINDOW_UPDATE for call \(frame.callID), which was never opened")
             }
             return
@@ -544,17 +516,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             keepalive.acknowledged(frame.payload.getInteger(at: frame.payload.readerIndex, as: UInt64.self)!)
             return
         }
-        let now = context.eventLoop.now
-        if let last = lastPingReceived, now - last < TimeAmount(configuration.pingPolicy.minimumInterval) {
-            pingStrikes += 1
-            if pingStrikes > configuration.pingPolicy.maximumStrikes {
-                return goAwayAndClose(
-                    .enhanceYourCalm, .tooManyPings, "too many pings: at most one per \(configuration.pingPolicy.minimumInterval)")
-            }
-        } else {
-            pingStrikes = 0
-        }
-        lastPingReceived = now
+        if case .close(let closure) = state.pingReceived(at: context.eventLoop.now) { return goAwayAndClose(closure) }
         var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize + 8)
         buffer.writeFrame(.ping, flags: .ack, rawPayload: frame.payload)
         write(buffer)
@@ -562,8 +524,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func handlePeerGoAway(_ frame: Frame) {
         guard decodeHeader(GoAwayHeader.self, frame) != nil else { return }
-        if drainingAfter == nil { drainingAfter = lastCallID }
-        closeIfDrained()
+        perform(state.peerGoAwayReceived())
     }
 
     private func decodeHeader<Header: ProtobufCCodable>(_ type: Header.Type, _ frame: Frame) -> Header? {
@@ -581,7 +542,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         var buffer = context.channel.allocator.buffer(capacity: 128)
         buffer.writeFrame(.end, callID: id, header: EndHeader(error: error), payload: NoMessage.payload)
         write(buffer)
-        armIdleTimer()
+        perform(state.requestRefused())
     }
 
     func writeCallFrame(_ buffer: ByteBuffer, callID: UInt64) {
@@ -593,14 +554,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard let call = calls.removeValue(forKey: callID) else { return }
         forget(call)
         write(endFrame)
-        if code == .unauthenticated, configuration.maxUnauthenticatedCalls > 0 {
-            unauthenticatedCalls += 1
-            if unauthenticatedCalls >= configuration.maxUnauthenticatedCalls {
-                return goAwayAndClose(
-                    .enhanceYourCalm, .unauthenticatedCalls, "too many unauthenticated calls: \(unauthenticatedCalls)")
-            }
-        }
-        closeIfDrained()
+        perform(state.callEnded(code: code))
     }
 
     func grantCredit(callID: UInt64, increment: Int) {
@@ -614,7 +568,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func expire(callID: UInt64, timeout: Duration) {
         guard let call = calls[callID] else { return }
-        let error = RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout) passed before the handler finished")
+        let error = RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout.secondsText) passed before the handler finished")
         call.finish(.failure(error))
         call.requests.finish(.failure(error))
         call.loop.task?.cancel()
@@ -629,10 +583,28 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard case .inputClosed? = event as? ChannelEvent else {
             return context.fireUserInboundEventTriggered(event)
         }
-        guard phase == .active else { return close() }
-        if drainingAfter == nil { drainingAfter = lastCallID }
-        closeIfDrained()
-        guard phase != .closing else { return }
+        perform(state.inputClosed())
+    }
+
+    private func perform(_ action: ServerConnectionStateMachine.DrainAction) {
+        switch action {
+        case .none:
+            break
+        case .close:
+            close()
+        case .sendGoAway(let lastCallID, let closes):
+            var buffer = context.channel.allocator.buffer(capacity: 96)
+            buffer.writeFrame(
+                .goAway, header: GoAwayHeader(lastCallID: lastCallID, code: .noError, message: "the server is shutting down"),
+                payload: NoMessage.payload)
+            write(buffer)
+            if closes { close() }
+        case .probe:
+            sendHalfCloseProbe()
+        }
+    }
+
+    private func sendHalfCloseProbe() {
         // A FIN is also what a client that closed its socket entirely sends. One PING tells them apart: such a
         // client's kernel answers it with a reset, which closes the channel and cuts its calls off (UNAVAILABLE)
         // as before; a half-closed client reads it and waits for its answers.
@@ -651,16 +623,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func beginDraining(deadline: NIODeadline) {
-        guard drainingAfter == nil, phase != .closing else { return }
-        drainingAfter = lastCallID
-        var buffer = context.channel.allocator.buffer(capacity: 96)
-        buffer.writeFrame(
-            .goAway, header: GoAwayHeader(lastCallID: lastCallID, code: .noError, message: "the server is shutting down"),
-            payload: NoMessage.payload)
-        write(buffer)
+        let action = state.gracefulShutdownStarted()
+        guard action != .none else { return }
         let loopBound = self.loopBound!
         graceTimer = context.eventLoop.scheduleTask(deadline: deadline) { loopBound.value.graceExpired() }
-        closeIfDrained()
+        perform(action)
     }
 
     private func graceExpired() {
@@ -672,46 +639,49 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         close()
     }
 
-    private func closeIfDrained() {
-        guard calls.isEmpty, phase != .closing else { return }
-        guard drainingAfter != nil else { return armIdleTimer() }
-        close()
-    }
-
-    /// The connection has no call from now on: the idle clock starts.
-    private func armIdleTimer() {
-        guard calls.isEmpty else { return }
-        let loopBound = self.loopBound!
-        idle?.start(on: context.eventLoop) { loopBound.value.idleCheck() }
+    /// Performs what the rules decided when the set of calls changed.
+    private func perform(_ action: ServerConnectionStateMachine.CallEndAction) {
+        assert(calls.count == state.openCalls, "the call table and the state machine disagree")
+        switch action {
+        case .none:
+            break
+        case .startIdleClock:
+            let loopBound = self.loopBound!
+            idle?.start(on: context.eventLoop) { loopBound.value.idleCheck() }
+        case .close:
+            close()
+        case .goAwayAndClose(let closure):
+            goAwayAndClose(closure)
+        }
     }
 
     private func idleCheck() {
-        guard phase != .closing else { return }  // the handler may be gone: context and loopBound with it
+        guard !state.isClosed else { return }  // the handler may be gone: context and loopBound with it
         let loopBound = self.loopBound!
         guard let timeout = idle?.timeout,
-            idle?.fired(on: context.eventLoop, relevant: calls.isEmpty && phase == .active, { loopBound.value.idleCheck() }) == true
+            idle?.fired(on: context.eventLoop, relevant: state.isIdle, { loopBound.value.idleCheck() }) == true
         else { return }
-        goAwayAndClose(.idleTimeout, .idleTimeout, "the connection was idle for \(timeout)")
+        goAwayAndClose(.idleTimeout, .idleTimeout, "the connection was idle for \(timeout.secondsText)")
     }
 
     private func handshakeTimedOut(_ timeout: Duration) {
-        switch phase {
-        case .awaitingPreface:
+        switch state.handshakeTimedOut(after: timeout) {
+        case .none:
+            break
+        case .sendTextAndClose(let text):
             var buffer = context.channel.allocator.buffer(capacity: 96)
-            buffer.writeString("copslink: no preface within \(timeout); closing\n")
+            buffer.writeString(text)
             metrics?.rejected(.handshakeTimeout)
             unrecordedBytesOut += buffer.readableBytes
             context.write(wrapOutboundOut(buffer), promise: nil)
             close()
-        case .awaitingSettings:
-            goAwayAndClose(.protocolError, .handshakeTimeout, "no SETTINGS within \(timeout) of connecting")
-        case .active, .closing:
-            break
+        case .close(let closure):
+            goAwayAndClose(closure)
         }
     }
 
     private func keepaliveTick() {
-        guard phase == .active else { return }
+        guard state.phase == .active else { return }
         let loopBound = self.loopBound!
         guard let opaque = keepalive.nextPing(on: context.eventLoop, onTimeout: { loopBound.value.keepaliveTimedOut() }) else { return }
         var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize + 8)
@@ -720,38 +690,38 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func keepaliveTimedOut() {
-        goAwayAndClose(.keepaliveTimeout, .keepaliveTimeout, "no PING ACK within \(configuration.keepalive.timeout)")
+        goAwayAndClose(.keepaliveTimeout, .keepaliveTimeout, "no PING ACK within \(configuration.keepalive.timeout.secondsText)")
     }
 
     /// The reader holds the first bytes of a frame whose rest has not arrived: the frame-read clock starts.
     private func partialFrameStarted() {
-        guard phase != .closing else { return }
+        guard !state.isClosed else { return }
         let loopBound = self.loopBound!
         frameRead?.start(on: context.eventLoop) { loopBound.value.frameReadCheck() }
     }
 
     /// Closes the connection if the same partial frame is still incomplete a full timeout after its first bytes.
     private func frameReadCheck() {
-        guard phase != .closing else { return }  // the handler may be gone: context and loopBound with it
+        guard !state.isClosed else { return }  // the handler may be gone: context and loopBound with it
         let loopBound = self.loopBound!
         guard let timeout = frameRead?.timeout,
             frameRead?.fired(on: context.eventLoop, { loopBound.value.frameReadCheck() }) == true
         else { return }
-        goAwayAndClose(.protocolError, .frameReadTimeout, "no complete frame within \(timeout) of its first bytes")
+        goAwayAndClose(.protocolError, .frameReadTimeout, "no complete frame within \(timeout.secondsText) of its first bytes")
     }
 
     // MARK: Errors
 
     /// An I/O or TLS error; the byte stream's own violations are handled where the frames are read.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard phase != .closing else { return }
+        guard !state.isClosed else { return }
         logger.debug("connection error", metadata: ["peer": "\(peer)", "error": "\(error)"])
         close()
     }
 
     /// The byte stream broke the protocol: a wrong preface gets a line of text, anything after it a GOAWAY.
     private func wireErrorCaught(_ wireError: WireError) {
-        guard phase != .closing else { return }
+        guard !state.isClosed else { return }
         if wireError.isPrefaceError {
             var buffer = context.channel.allocator.buffer(capacity: 256)
             buffer.writeString("copslink: \(wireError)\n")
@@ -771,21 +741,24 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         goAwayAndClose(.protocolError, reason, message)
     }
 
+    private func goAwayAndClose(_ closure: ServerConnectionStateMachine.Closure) {
+        goAwayAndClose(closure.code, closure.reason, closure.message)
+    }
+
     /// Sends GOAWAY and closes; counts the close under `reason`.
     private func goAwayAndClose(_ code: GoAwayHeader.Code, _ reason: RejectionReason, _ message: String) {
-        guard phase != .closing else { return }
+        guard !state.isClosed else { return }
         logger.info("closing connection", metadata: ["peer": "\(peer)", "reason": "\(message)", "rejection": "\(reason.rawValue)"])
         metrics?.rejected(reason)
         var buffer = context.channel.allocator.buffer(capacity: 128 + message.utf8.count)
-        buffer.writeFrame(.goAway, header: GoAwayHeader(lastCallID: lastCallID, code: code, message: message), payload: NoMessage.payload)
+        buffer.writeFrame(.goAway, header: GoAwayHeader(lastCallID: state.lastCallID, code: code, message: message), payload: NoMessage.payload)
         unrecordedBytesOut += buffer.readableBytes
         context.write(wrapOutboundOut(buffer), promise: nil)
         close()
     }
 
     private func close() {
-        guard phase != .closing else { return }
-        phase = .closing
+        guard state.close() else { return }
         keepalive.stop()
         context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: nil)
         context.close(promise: nil)
@@ -797,21 +770,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// writes that other tasks hand over.
     private func write(_ buffer: ByteBuffer) {
         unrecordedBytesOut += buffer.readableBytes
-        context.write(wrapOutboundOut(buffer), promise: nil)
-        switch flusher.wrote(buffer.readableBytes) {
-        case .none: break
-        case .flushNow: context.flush()
-        case .scheduleFlush:
+        flusher.write(buffer, on: context) {
             let loopBound = self.loopBound!
             context.eventLoop.execute { loopBound.value.flushScheduledWrites() }
         }
     }
 
     private func flushScheduledWrites() {
-        flusher.scheduledFlushRan()
-        guard let context else { return }  // the handler was removed (the connection closed) after the flush was queued
-        context.flush()
-        recordBytes()
+        if flusher.flushScheduledWrites(on: context) { recordBytes() }
     }
 
     /// Adds the bytes counted since the last call to the metrics: two counter updates per read loop or flush task

@@ -14,6 +14,13 @@ public struct ConnectionLimits: Sendable, Hashable {
 
     public init() {}
 
+    /// The smallest `maxFrameSize` a side may announce (HTTP/2's minimum too): below it a status message and a
+    /// useful message no longer fit in one frame. A SETTINGS stating less is a protocol error (PROTOCOL.md §2.2).
+    public static let minimumMaxFrameSize = 16_384
+    /// The smallest `maxHeaderSize` a side may announce: the server's longest own END header (a status message of
+    /// its own with a quoted excerpt of client text) fits in it.
+    public static let minimumMaxHeaderSize = 1_024
+
     var frameLimits: FrameLimits { FrameLimits(maxFrameSize: maxFrameSize, maxHeaderSize: maxHeaderSize) }
 }
 

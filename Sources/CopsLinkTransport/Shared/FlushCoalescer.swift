@@ -53,6 +53,26 @@ struct FlushCoalescer {
         flushScheduled = false
         pendingBytes = 0
     }
+
+    /// Writes `buffer` on `context` and flushes as `wrote` decides; `scheduleFlush` queues the handler's flush task,
+    /// which calls `flushScheduledWrites`. Both connection handlers write through here.
+    mutating func write(_ buffer: ByteBuffer, on context: ChannelHandlerContext, scheduleFlush: () -> Void) {
+        context.write(NIOAny(buffer), promise: nil)
+        switch wrote(buffer.readableBytes) {
+        case .none: break
+        case .flushNow: context.flush()
+        case .scheduleFlush: scheduleFlush()
+        }
+    }
+
+    /// The flush task queued by `write` ran: flushes, unless the handler was removed (the connection closed) after
+    /// the task was queued. Returns whether it flushed.
+    mutating func flushScheduledWrites(on context: ChannelHandlerContext?) -> Bool {
+        scheduledFlushRan()
+        guard let context else { return false }
+        context.flush()
+        return true
+    }
 }
 
 extension Frame {

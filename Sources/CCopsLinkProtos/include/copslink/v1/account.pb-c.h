@@ -226,6 +226,7 @@ struct  Copslink__V1__Customer
   char *premise_phone;
   /*
    * Stored, never returned by GetAccount or any other read. At most 64 bytes.
+   * @sensitive
    */
   char *passcode;
   /*
@@ -294,6 +295,7 @@ struct  Copslink__V1__RespondingParty
   char *language;
   /*
    * At most 64 bytes.
+   * @sensitive
    */
   char *passcode;
   protobuf_c_boolean has_key;

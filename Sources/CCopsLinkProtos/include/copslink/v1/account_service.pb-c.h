@@ -255,7 +255,8 @@ struct  Copslink__V1__AddAccountAuthoritiesRequest
   size_t n_authorities;
   Copslink__V1__AuthorityToAdd **authorities;
   /*
-   * At most 100 bytes.
+   * At most 100 bytes. Empty: the calling API key's name ("key <id>" for a key without one; "anonymous" when the
+   * server runs without authentication).
    */
   char *added_by;
 };
@@ -411,6 +412,9 @@ struct  Copslink__V1__PlaceOnTestRequest
    * At most 1000 bytes.
    */
   char *comment;
+  /*
+   * Absent or empty (neither id nor name): {name: the calling API key's name}, as for added_by.
+   */
   Copslink__V1__UserRef *placed_by;
   Copslink__V1__TestAuthorization *authorized_by;
 };
@@ -440,6 +444,9 @@ struct  Copslink__V1__PlaceOffTestRequest
    * At most 128 bytes.
    */
   char *customer_id;
+  /*
+   * Absent or empty (neither id nor name): {name: the calling API key's name}, as for added_by.
+   */
   Copslink__V1__UserRef *placed_by;
   /*
    * At most 1000 bytes.

@@ -1,0 +1,317 @@
+import CopsLinkCore
+import CopsLinkMessages
+import CopsLinkWire
+import NIOCore
+
+/// The rules of one server connection (PROTOCOL.md §2, §6, §12–§15): handshake order, call ids, the concurrency
+/// limit, draining, ping strikes, unauthenticated calls, half-close and when reading stops.
+///
+/// A value type the handler owns and feeds with events; each event returns what to do, and `ServerConnectionHandler`
+/// performs it (writes, timers, closing). The calls themselves, the byte budgets and the timers stay in the handler:
+/// they are resources, not decisions. Nothing here allocates.
+struct ServerConnectionStateMachine {
+    enum Phase: Equatable {
+        /// Waiting for the client's preface.
+        case awaitingPreface
+        /// The preface arrived and the server's SETTINGS is out; waiting for the client's first non-ACK SETTINGS.
+        case awaitingSettings
+        /// Handshake done: calls may be opened.
+        case active
+        /// GOAWAY sent or the channel closed: nothing more is read, written or started.
+        case closed
+    }
+
+    /// The limits and policies the rules apply; fixed for a connection.
+    struct Policy {
+        var maxConcurrentCalls: Int
+        var pingMinimumInterval: TimeAmount
+        var pingMaximumStrikes: Int
+        /// UNAUTHENTICATED answers after which the connection gets GOAWAY; 0 means no limit.
+        var maxUnauthenticatedCalls: Int
+
+        init(_ configuration: ServerConfiguration) {
+            maxConcurrentCalls = configuration.limits.maxConcurrentCalls
+            pingMinimumInterval = TimeAmount(configuration.pingPolicy.minimumInterval)
+            pingMaximumStrikes = configuration.pingPolicy.maximumStrikes
+            maxUnauthenticatedCalls = configuration.maxUnauthenticatedCalls
+        }
+    }
+
+    /// A reason to send GOAWAY and close: its code, the metric label and the text the client reads.
+    struct Closure: Equatable {
+        var code: GoAwayHeader.Code
+        var reason: RejectionReason
+        var message: String
+    }
+
+    let policy: Policy
+    private(set) var phase = Phase.awaitingPreface
+    /// The highest call id a REQUEST has used; the next must be greater (§6).
+    private(set) var lastCallID: UInt64 = 0
+    /// Calls with a running handler (opened and not yet ended).
+    private(set) var openCalls = 0
+    /// Set once the connection drains (server GOAWAY, client GOAWAY or half-close): calls above it are refused, and
+    /// the connection closes when the last open call ends.
+    private(set) var drainingAfter: UInt64?
+    private var pingStrikes = 0
+    private var lastPingReceived: NIODeadline?
+    private var unauthenticatedCalls = 0
+    /// Reading stops while the peer does not read what the server wrote (no frame is decoded either, so no call is
+    /// dispatched) or while the server's inbound budget is spent and a partial frame is held. A `read` asked for
+    /// meanwhile is held back until both are over.
+    private(set) var pausedForOutbound = false
+    private(set) var pausedForMemory = false
+    private var readHeldBack = false
+
+    init(policy: Policy) {
+        self.policy = policy
+    }
+
+    var isClosed: Bool { phase == .closed }
+    /// The idle clock runs only while an active connection has no call.
+    var isIdle: Bool { phase == .active && openCalls == 0 }
+    /// Frames the reader holds are decoded only while the peer reads its answers.
+    var decodesFrames: Bool { phase != .closed && !pausedForOutbound }
+
+    // MARK: Handshake
+
+    /// The preface arrived: the server sends its SETTINGS.
+    mutating func prefaceReceived() {
+        assert(phase == .awaitingPreface)
+        phase = .awaitingSettings
+    }
+
+    /// Whether a frame of `type` may be handled now; the violation otherwise.
+    func admits(_ type: FrameType, callID: UInt64) -> Closure? {
+        if phase == .awaitingSettings, type != .settings {
+            return Self.violation(.expectedSettings, "expected SETTINGS after the preface, received \(type)")
+        }
+        if type == .end { return Self.violation(.endFromClient, "END frames are sent by servers only (call \(callID))") }
+        return nil
+    }
+
+    enum SettingsAction: Equatable {
+        /// ACK it; `startsConnection` on the first: stop the handshake timer, start keepalive and the idle clock.
+        case acknowledge(startsConnection: Bool)
+        case close(Closure)
+    }
+
+    /// A non-ACK SETTINGS arrived.
+    mutating func settingsReceived(_ settings: SettingsHeader) -> SettingsAction {
+        if let violation = PeerLimits.violation(in: settings) {
+            return .close(Self.violation(.settingsBelowMinimum, violation))
+        }
+        guard phase == .awaitingSettings else { return .acknowledge(startsConnection: false) }
+        phase = .active
+        return .acknowledge(startsConnection: true)
+    }
+
+    enum HandshakeTimeoutAction: Equatable {
+        case none
+        /// No complete preface: a line of text (the peer may not speak the protocol), then close.
+        case sendTextAndClose(String)
+        case close(Closure)
+    }
+
+    /// The handshake timer fired.
+    func handshakeTimedOut(after timeout: Duration) -> HandshakeTimeoutAction {
+        switch phase {
+        case .awaitingPreface: .sendTextAndClose("copslink: no preface within \(timeout.secondsText); closing\n")
+        case .awaitingSettings:
+            .close(Closure(code: .protocolError, reason: .handshakeTimeout, message: "no SETTINGS within \(timeout.secondsText) of connecting"))
+        case .active, .closed: .none
+        }
+    }
+
+    // MARK: Calls
+
+    enum RequestAdmission: Equatable {
+        /// May start a call (the handler's own checks follow: budget, metadata, route); `callOpened()` once it does.
+        case admit
+        /// Answer END with this status at once; `reason` names the limit.
+        case reject(RejectionReason, RPCError)
+    }
+
+    /// A REQUEST for call `id` arrived: its id must be greater than every earlier one (§6), checked before its header
+    /// is decoded. Returns the violation, if it is one.
+    mutating func requestReceived(callID id: UInt64) -> Closure? {
+        guard id > lastCallID else {
+            return Self.violation(.callIDNotIncreasing, "call id \(id) is not greater than the previous call id \(lastCallID)")
+        }
+        lastCallID = id
+        return nil
+    }
+
+    /// Whether the REQUEST whose id was just accepted may start a call. Checks in the order of PROTOCOL.md §7.2:
+    /// draining, then the concurrency limit.
+    func admitCall(_ id: UInt64) -> RequestAdmission {
+        if let drainingAfter, id > drainingAfter {
+            return .reject(.draining, RPCError(code: .unavailable, message: "the server is shutting down; retry the call on a new connection"))
+        }
+        guard openCalls < policy.maxConcurrentCalls else {
+            return .reject(.tooManyCalls, RPCError(
+                code: .resourceExhausted,
+                message: "too many concurrent calls: this server allows \(policy.maxConcurrentCalls) per connection"))
+        }
+        return .admit
+    }
+
+    /// A call's handler started.
+    mutating func callOpened() {
+        openCalls += 1
+    }
+
+    enum CallEndAction: Equatable {
+        case none
+        /// The connection has no call now: the idle clock starts.
+        case startIdleClock
+        /// Draining and the last call ended.
+        case close
+        case goAwayAndClose(Closure)
+    }
+
+    /// An open call ended: answered (`code`) or cancelled by the client (`code` nil).
+    mutating func callEnded(code: StatusCode?) -> CallEndAction {
+        assert(openCalls > 0)
+        openCalls -= 1
+        if code == .unauthenticated, policy.maxUnauthenticatedCalls > 0 {
+            unauthenticatedCalls = unauthenticatedCalls.addingReportingOverflow(1).partialValue
+            if unauthenticatedCalls >= policy.maxUnauthenticatedCalls {
+                return .goAwayAndClose(Closure(
+                    code: .enhanceYourCalm, reason: .unauthenticatedCalls,
+                    message: "too many unauthenticated calls: \(unauthenticatedCalls)"))
+            }
+        }
+        return afterCallsChanged()
+    }
+
+    /// A REQUEST answered without starting a call (`.reject`, or the handler's own refusals).
+    func requestRefused() -> CallEndAction {
+        afterCallsChanged()
+    }
+
+    private func afterCallsChanged() -> CallEndAction {
+        guard openCalls == 0, phase != .closed else { return .none }
+        return drainingAfter == nil ? .startIdleClock : .close
+    }
+
+    // MARK: Pings
+
+    enum PingAction: Equatable {
+        case acknowledge
+        case close(Closure)
+    }
+
+    /// A non-ACK PING arrived at `now`: too many too soon are strikes (§13).
+    mutating func pingReceived(at now: NIODeadline) -> PingAction {
+        if let last = lastPingReceived, now - last < policy.pingMinimumInterval {
+            pingStrikes += 1
+            if pingStrikes > policy.pingMaximumStrikes {
+                let interval = Duration.nanoseconds(policy.pingMinimumInterval.nanoseconds)
+                return .close(Closure(
+                    code: .enhanceYourCalm, reason: .tooManyPings, message: "too many pings: at most one per \(interval.secondsText)"))
+            }
+        } else {
+            pingStrikes = 0
+        }
+        lastPingReceived = now
+        return .acknowledge
+    }
+
+    // MARK: Draining
+
+    enum DrainAction: Equatable {
+        case none
+        /// Send GOAWAY `NO_ERROR` naming `lastCallID` and start the grace timer; then `close` if no call is open.
+        case sendGoAway(lastCallID: UInt64, close: Bool)
+        /// The client will start nothing more and nothing is running.
+        case close
+        /// The client half-closed with calls running: probe with a PING (a client that closed its socket entirely
+        /// answers it with a reset).
+        case probe
+    }
+
+    /// The server shuts down gracefully (§14).
+    mutating func gracefulShutdownStarted() -> DrainAction {
+        guard drainingAfter == nil, phase != .closed else { return .none }
+        drainingAfter = lastCallID
+        return .sendGoAway(lastCallID: lastCallID, close: openCalls == 0)
+    }
+
+    /// The client sent GOAWAY: it starts no more calls; the connection closes once its calls are answered.
+    mutating func peerGoAwayReceived() -> DrainAction {
+        if drainingAfter == nil { drainingAfter = lastCallID }
+        return openCalls == 0 && phase != .closed ? .close : .none
+    }
+
+    /// The client half-closed its TCP stream (FIN): its calls are answered, then the connection closes (§14).
+    mutating func inputClosed() -> DrainAction {
+        guard phase == .active else { return phase == .closed ? .none : .close }
+        if drainingAfter == nil { drainingAfter = lastCallID }
+        return openCalls == 0 ? .close : .probe
+    }
+
+    // MARK: Reading
+
+    /// The channel asks to read: forward it unless reading is paused (then it is asked again on resuming).
+    mutating func readRequested() -> Bool {
+        guard !pausedForOutbound, !pausedForMemory else {
+            readHeldBack = true
+            return false
+        }
+        return true
+    }
+
+    enum WritabilityAction: Equatable {
+        case none
+        /// Above the high-water mark: stop decoding, start the unwritable clock.
+        case pause
+        /// Below the low-water mark again: stop the clock, decode what is held, and read if a read was held back.
+        case resume(read: Bool)
+    }
+
+    mutating func writabilityChanged(writable: Bool) -> WritabilityAction {
+        guard writable == pausedForOutbound, phase != .closed else { return .none }
+        pausedForOutbound = !writable
+        return writable ? .resume(read: takeHeldBackRead()) : .pause
+    }
+
+    /// The server's inbound budget is spent while this connection holds a partial frame: stop reading. Returns
+    /// whether it was reading until now (then log once and start the retry timer).
+    mutating func memoryExhausted() -> Bool {
+        guard !pausedForMemory else { return false }
+        pausedForMemory = true
+        return true
+    }
+
+    /// The budget has room again; returns whether to ask for the read held back.
+    mutating func memoryAvailable() -> Bool {
+        pausedForMemory = false
+        return takeHeldBackRead()
+    }
+
+    private mutating func takeHeldBackRead() -> Bool {
+        guard !pausedForOutbound, !pausedForMemory, readHeldBack, phase != .closed else { return false }
+        readHeldBack = false
+        return true
+    }
+
+    // MARK: Closing
+
+    /// The connection closes (GOAWAY sent, an error, or the channel went inactive). Returns false if it already was.
+    mutating func close() -> Bool {
+        guard phase != .closed else { return false }
+        phase = .closed
+        return true
+    }
+
+    /// The channel went inactive: every call ended with it.
+    mutating func channelClosed() {
+        phase = .closed
+        openCalls = 0
+    }
+
+    static func violation(_ reason: RejectionReason, _ message: String) -> Closure {
+        Closure(code: .protocolError, reason: reason, message: message)
+    }
+}

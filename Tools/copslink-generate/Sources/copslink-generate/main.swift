@@ -1,0 +1,58 @@
+// copslink-generate <descriptor set> <services directory> <messages directory>
+//
+// Reads the FileDescriptorSet that `protoc --descriptor_set_out --include_source_info` wrote for proto/ and writes
+// into the (existing, empty) directories:
+//   services directory: <Service>.swift for every service, and ServiceCatalog+Services.swift;
+//   messages directory: MessageCatalog+Entries.swift.
+// scripts/generate runs it; see there.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+func readFile(_ path: String) throws -> [UInt8] {
+    guard let file = fopen(path, "rb") else { throw ProtobufReader.MalformedInput(description: "cannot open \(path)") }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let count = fread(&chunk, 1, chunk.count, file)
+        if count == 0 { break }
+        bytes += chunk[..<count]
+    }
+    return bytes
+}
+
+func writeFile(_ path: String, _ text: String) throws {
+    guard let file = fopen(path, "wb") else { throw ProtobufReader.MalformedInput(description: "cannot write \(path)") }
+    defer { fclose(file) }
+    let bytes = Array(text.utf8)
+    guard fwrite(bytes, 1, bytes.count, file) == bytes.count else {
+        throw ProtobufReader.MalformedInput(description: "short write to \(path)")
+    }
+}
+
+/// Writes to standard error (file descriptor 2: no shared `FILE *`) and exits.
+func fail(_ message: String, status: Int32) -> Never {
+    let bytes = Array((message + "\n").utf8)
+    _ = write(2, bytes, bytes.count)
+    exit(status)
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count == 4 else {
+    fail("usage: copslink-generate <descriptor set> <services directory> <messages directory>", status: 2)
+}
+do {
+    let files = try DescriptorSet.decode(try readFile(arguments[1]))
+    for file in files {
+        for service in file.services {
+            try writeFile("\(arguments[2])/\(service.name).swift", ServiceEmitter(service: service, file: file, files: files).emit())
+        }
+    }
+    try writeFile("\(arguments[2])/ServiceCatalog+Services.swift", CatalogEmitter.services(files))
+    try writeFile("\(arguments[3])/MessageCatalog+Entries.swift", CatalogEmitter.messages(files))
+} catch {
+    fail("copslink-generate: \(error)", status: 1)
+}
