@@ -7,7 +7,7 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
     .enableUpcomingFeature("MemberImportVisibility"),
-    .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
+    .enableUpcomingFeature("NonisolatedNonsendingByDefault")
 ]
 
 let package = Package(
@@ -29,7 +29,7 @@ let package = Package(
         .library(name: "CopsLinkMessageFixtures", targets: ["CopsLinkMessageFixtures"]),
         .executable(name: "copslink-server", targets: ["copslink-server"]),
         .executable(name: "copslink", targets: ["copslink"]),
-        .executable(name: "copslink-load", targets: ["copslink-load"]),
+        .executable(name: "copslink-load", targets: ["copslink-load"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -40,7 +40,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
-        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1")
     ],
     targets: [
         // protobuf-c from the system (Debian: libprotobuf-c-dev).
@@ -84,7 +84,7 @@ let package = Package(
             name: "CopsLinkWire",
             dependencies: [
                 "CopsLinkCore", "CopsLinkMessages",
-                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio")
             ],
             swiftSettings: strictSettings
         ),
@@ -98,7 +98,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics")
             ],
             swiftSettings: strictSettings
         ),
@@ -115,7 +115,7 @@ let package = Package(
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio")
             ],
             swiftSettings: strictSettings
         ),
@@ -149,7 +149,9 @@ let package = Package(
         // The SQLite implementation of AccountStore (GRDB: WAL, migrations, foreign keys).
         .target(
             name: "CopsLinkSQLite",
-            dependencies: ["CopsLinkCore", "CopsLinkAccounts", "CopsLinkAuth", "CopsLinkMessages", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "CopsLinkCore", "CopsLinkAccounts", "CopsLinkAuth", "CopsLinkMessages", .product(name: "GRDB", package: "GRDB.swift")
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -162,7 +164,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Prometheus", package: "swift-prometheus")
             ],
             swiftSettings: strictSettings
         ),
@@ -177,7 +179,7 @@ let package = Package(
             name: "copslink",
             dependencies: [
                 "CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkTransport", "CopsLinkCommandLine",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
             ],
             swiftSettings: strictSettings
         ),
@@ -187,7 +189,7 @@ let package = Package(
             dependencies: [
                 "CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkTransport",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio")
             ],
             swiftSettings: strictSettings
         ),
@@ -196,7 +198,7 @@ let package = Package(
             name: "copslink-load",
             dependencies: [
                 "CopsLinkLoad", "CopsLinkCore", "CopsLinkServices", "CopsLinkTransport", "CopsLinkCommandLine",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
             ],
             swiftSettings: strictSettings
         ),
@@ -206,7 +208,7 @@ let package = Package(
             name: "CopsLinkTesting",
             dependencies: [
                 "CopsLinkCore", "CopsLinkInProcess", "CopsLinkTransport",
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
             ],
             swiftSettings: strictSettings
         ),
@@ -235,7 +237,9 @@ let package = Package(
         ),
         .testTarget(
             name: "CopsLinkMessagesTests",
-            dependencies: ["CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkMessageFixtures", "CCopsLinkProtos", "CProtobufC"],
+            dependencies: [
+                "CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkMessageFixtures", "CCopsLinkProtos", "CProtobufC"
+            ],
             resources: [.copy("Vectors")],
             swiftSettings: strictSettings
         ),
@@ -245,7 +249,7 @@ let package = Package(
                 "CopsLinkCore", "CopsLinkWire", "CopsLinkMessages",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio")
             ],
             swiftSettings: strictSettings
         ),
@@ -257,7 +261,7 @@ let package = Package(
                 "CopsLinkBuiltinServices",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
             ],
             swiftSettings: strictSettings
         ),
@@ -266,7 +270,7 @@ let package = Package(
             dependencies: [
                 "CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkAccounts", "CopsLinkSQLite", "CopsLinkTransport",
                 "CopsLinkInProcess", "CopsLinkTestSupport", "CopsLinkAuth", "CCopsLinkProtos", "CProtobufC",
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
             ],
             swiftSettings: strictSettings
         ),
@@ -286,7 +290,7 @@ let package = Package(
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle")
             ],
             swiftSettings: strictSettings
         ),
@@ -308,7 +312,7 @@ let package = Package(
             dependencies: [
                 "CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkTransport", "CopsLinkWire", "CopsLinkTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio")
             ],
             swiftSettings: strictSettings
         ),
@@ -317,10 +321,10 @@ let package = Package(
             name: "CopsLinkLoadTests",
             dependencies: [
                 "CopsLinkLoad", "CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkTransport", "CopsLinkTestSupport",
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Histogram", package: "hdrhistogram-swift")
             ],
             swiftSettings: strictSettings
-        ),
+        )
     ],
     swiftLanguageModes: [.v6]
 )

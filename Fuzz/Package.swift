@@ -14,7 +14,7 @@ let package = Package(
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2")
     ],
     targets: [
         // What both targets share: stopping on a broken invariant, and the corpus mode.
@@ -33,7 +33,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-                "FuzzSupport",
+                "FuzzSupport"
             ]
         ),
         // Every message codec over protobuf-c: decode, re-encode, decode again, compare.
@@ -42,9 +42,9 @@ let package = Package(
             dependencies: [
                 .product(name: "CopsLinkCore", package: mainPackage),
                 .product(name: "CopsLinkMessages", package: mainPackage),
-                "FuzzSupport",
+                "FuzzSupport"
             ]
-        ),
+        )
     ],
     swiftLanguageModes: [.v6]
 )

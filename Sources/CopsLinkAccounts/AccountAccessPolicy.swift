@@ -7,12 +7,13 @@ extension AccessPolicy {
     public static var copsLink: AccessPolicy {
         typealias Method = AccountService.Method
         var policy = AccessPolicy(publicMethods: [Health.Method.check.path, ServerInfo.Method.describe.path])
-        for method in [Method.getAccount, Method.searchAuthorities, Method.listTestCategories, Method.getTestStatus, Method.requestTestData] {
+        for method in [Method.getAccount, Method.searchAuthorities, Method.listTestCategories, Method.getTestStatus, Method.requestTestData]
+        {
             policy.requiredRoles[method.path] = .read
         }
         for method in [
             Method.linkAccount, Method.unlinkAccount, Method.syncCustomer, Method.addAccountAuthorities, Method.removeAccountAuthority,
-            Method.setCentralStationZones, Method.reportSignals,
+            Method.setCentralStationZones, Method.reportSignals
         ] {
             policy.requiredRoles[method.path] = .write
         }

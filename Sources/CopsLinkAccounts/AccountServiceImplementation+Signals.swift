@@ -1,5 +1,5 @@
-public import CopsLinkMessages
 public import CopsLinkCore
+public import CopsLinkMessages
 import CopsLinkServices
 
 extension AccountServiceImplementation {
@@ -26,7 +26,8 @@ extension AccountServiceImplementation {
             do {
                 try signal.checkFieldLimits()
                 try Validation.checkTimestamp(signal.receivedAtMs, "received_at_ms")
-                batch.append((index, try ParsedSignal(signal, receivedAtMs: signal.receivedAtMs == 0 ? clock.nowMs() : signal.receivedAtMs)))
+                batch.append(
+                    (index, try ParsedSignal(signal, receivedAtMs: signal.receivedAtMs == 0 ? clock.nowMs() : signal.receivedAtMs)))
             } catch {
                 reject(&response, index, error.message)
             }
@@ -48,11 +49,16 @@ extension AccountServiceImplementation {
                     return (index, .failure(AccountError(.notFound, "unknown account number \(ClientText.excerpt(signal.accountNumber))")))
                 }
                 guard link.state == .linked else {
-                    return (index, .failure(AccountError(.failedPrecondition, "account \(ClientText.excerpt(signal.accountNumber)) is unlinked")))
+                    return (
+                        index,
+                        .failure(AccountError(.failedPrecondition, "account \(ClientText.excerpt(signal.accountNumber)) is unlinked"))
+                    )
                 }
                 let customer = try transaction.customer(id: link.customerID)
-                let zoneDescription = signal.zone.isEmpty ? "" :
-                    (try transaction.zones(accountNumber: link.accountNumber).first { $0.zoneNumber == signal.zone }?.description
+                let zoneDescription =
+                    signal.zone.isEmpty
+                    ? ""
+                    : (try transaction.zones(accountNumber: link.accountNumber).first { $0.zoneNumber == signal.zone }?.description
                         ?? customer?.equipment.first { $0.zoneNumber == signal.zone }?.zoneDescription ?? "")
                 let session = try transaction.sessionActive(accountNumber: link.accountNumber, atMs: signal.receivedAtMs)
                     .flatMap { TestSessionRules.covers($0, zone: signal.zone) ? $0 : nil }

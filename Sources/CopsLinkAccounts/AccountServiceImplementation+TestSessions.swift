@@ -1,10 +1,11 @@
-public import CopsLinkMessages
 public import CopsLinkCore
+public import CopsLinkMessages
 import CopsLinkServices
 import Foundation
 
 extension AccountServiceImplementation {
-    public func listTestCategories(_ request: ListTestCategoriesRequest, context: ServerContext) async throws -> ListTestCategoriesResponse {
+    public func listTestCategories(_ request: ListTestCategoriesRequest, context: ServerContext) async throws -> ListTestCategoriesResponse
+    {
         try request.checkFieldLimits()
         return ListTestCategoriesResponse(categories: try await store.read(scope(context)) { try $0.testCategories() })
     }
@@ -24,12 +25,15 @@ extension AccountServiceImplementation {
         try Validation.requireID(request.customerID, "The customer id")
         guard !request.categoryID.isEmpty else { throw AccountError.invalid("Choose a test category.") }
         try Validation.checkTimestamp(request.effectiveAtMs, "effective_at_ms")
-        guard request.durationMinutes <= 59 else { throw AccountError.invalid("Minutes must be between 0 and 59, got \(request.durationMinutes).") }
+        guard request.durationMinutes <= 59 else {
+            throw AccountError.invalid("Minutes must be between 0 and 59, got \(request.durationMinutes).")
+        }
         let minutes = Int64(request.durationHours) * 60 + Int64(request.durationMinutes)
         guard minutes > 0 else { throw AccountError.invalid("The test duration must be greater than zero.") }
         let maximum = configuration.effectiveMaximumTestMinutes
         guard minutes <= maximum else {
-            throw AccountError.invalid("A test of \(Self.hoursAndMinutes(minutes)) is longer than the maximum of \(Self.hoursAndMinutes(maximum)).")
+            throw AccountError.invalid(
+                "A test of \(Self.hoursAndMinutes(minutes)) is longer than the maximum of \(Self.hoursAndMinutes(maximum)).")
         }
         let scope = request.scope == .unspecified ? TestScope.allZones : request.scope
         guard scope.isKnown else { throw AccountError.invalid("Unknown test scope \(scope.rawValue).") }
@@ -37,19 +41,22 @@ extension AccountServiceImplementation {
             throw AccountError.invalid("A test of all zones lists no zones; choose 'only listed' or 'all except listed'.")
         }
         if scope != .allZones, request.zoneNumbers.isEmpty {
-            throw AccountError.invalid("List at least one zone for a test of \(scope == .onlyListed ? "only listed" : "all except listed") zones.")
+            throw AccountError.invalid(
+                "List at least one zone for a test of \(scope == .onlyListed ? "only listed" : "all except listed") zones.")
         }
         for zone in request.zoneNumbers { try Validation.checkZone(zone) }
         guard Set(request.zoneNumbers).count == request.zoneNumbers.count else { throw AccountError.invalid("A zone is listed twice.") }
         if let authorization = request.authorizedBy, authorization.respondingPartyID.isEmpty {
             // Verification says how the authorizer was checked: without an authorizer it verifies no one.
-            throw AccountError.invalid("authorized_by needs the responding party who authorized the test (verification needs an authorizer).")
+            throw AccountError.invalid(
+                "authorized_by needs the responding party who authorized the test (verification needs an authorizer).")
         }
         let skew = configuration.effectiveTimeSkewMs
         let placedBy = actingUser(request.placedBy, context)
         var cleared = request
         cleared.requestID = ""
-        let response = try await mutate(AccountService.Method.placeOnTest, request, cleared, requestID: request.requestID, context: context) { transaction, now in
+        let response = try await mutate(AccountService.Method.placeOnTest, request, cleared, requestID: request.requestID, context: context)
+        { transaction, now in
             // Checked against the clock here, after the request id: a late retry still gets its first answer.
             let effective = request.effectiveAtMs == 0 ? now : request.effectiveAtMs
             guard effective >= now - skew else {
@@ -60,7 +67,8 @@ extension AccountServiceImplementation {
             }
             let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
             guard let category = try transaction.testCategory(id: request.categoryID) else {
-                throw AccountError.invalid("Unknown test category '\(ClientText.excerpt(request.categoryID))'; ListTestCategories names them.")
+                throw AccountError.invalid(
+                    "Unknown test category '\(ClientText.excerpt(request.categoryID))'; ListTestCategories names them.")
             }
             if let partyID = request.authorizedBy?.respondingPartyID,
                 try !transaction.respondingParties(customerID: request.customerID).contains(where: { $0.id == partyID })
@@ -87,9 +95,11 @@ extension AccountServiceImplementation {
                 scope: scope, zoneNumbers: request.zoneNumbers, comment: request.comment, placedBy: placedBy,
                 authorizedBy: request.authorizedBy)
             try transaction.insertSession(accountNumber: accountNumber, session)
-            try transaction.appendHistory(accountNumber: accountNumber, TestHistoryEntry(
-                atMs: now, action: .placedOnTest, sessionID: session.id, category: category, effectiveAtMs: session.effectiveAtMs,
-                expiresAtMs: session.expiresAtMs, user: placedBy, comment: request.comment))
+            try transaction.appendHistory(
+                accountNumber: accountNumber,
+                TestHistoryEntry(
+                    atMs: now, action: .placedOnTest, sessionID: session.id, category: category, effectiveAtMs: session.effectiveAtMs,
+                    expiresAtMs: session.expiresAtMs, user: placedBy, comment: request.comment))
             session.state = TestSessionRules.state(of: session, atMs: now)
             return PlaceOnTestResponse(session: session)
         }
@@ -103,16 +113,19 @@ extension AccountServiceImplementation {
         let placedBy = actingUser(request.placedBy, context)
         var cleared = request
         cleared.requestID = ""
-        return try await mutate(AccountService.Method.placeOffTest, request, cleared, requestID: request.requestID, context: context) { transaction, now in
+        return try await mutate(AccountService.Method.placeOffTest, request, cleared, requestID: request.requestID, context: context) {
+            transaction, now in
             let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
             try TestSessionRules.expireDue(transaction, accountNumber: accountNumber, atMs: now)
             guard var session = try transaction.openSession(accountNumber: accountNumber) else {
                 throw AccountError(.failedPrecondition, "System is not on test.")
             }
             try transaction.endSession(id: session.id, atMs: now, reason: .placedOff)
-            try transaction.appendHistory(accountNumber: accountNumber, TestHistoryEntry(
-                atMs: now, action: .placedOffTest, sessionID: session.id, category: session.category,
-                effectiveAtMs: session.effectiveAtMs, expiresAtMs: session.expiresAtMs, user: placedBy, comment: request.comment))
+            try transaction.appendHistory(
+                accountNumber: accountNumber,
+                TestHistoryEntry(
+                    atMs: now, action: .placedOffTest, sessionID: session.id, category: session.category,
+                    effectiveAtMs: session.effectiveAtMs, expiresAtMs: session.expiresAtMs, user: placedBy, comment: request.comment))
             session.endedAtMs = now
             session.endReason = .placedOff
             session.state = .ended
@@ -120,7 +133,8 @@ extension AccountServiceImplementation {
         }
     }
 
-    public func requestTestData(_ request: RequestTestDataRequest, pages: ResponseWriter<TestDataPage>, context: ServerContext) async throws {
+    public func requestTestData(_ request: RequestTestDataRequest, pages: ResponseWriter<TestDataPage>, context: ServerContext) async throws
+    {
         try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         guard request.type == .history || request.type == .results || request.type == .signals else {
@@ -154,7 +168,8 @@ extension AccountServiceImplementation {
             let after = cursor
             let (page, last, count): (TestDataPage, PageCursor?, Int) = try await store.read(scope(context)) { transaction in
                 if request.type == .history {
-                    let rows = try transaction.testHistory(accountNumber: accountNumber, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
+                    let rows = try transaction.testHistory(
+                        accountNumber: accountNumber, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
                     return (TestDataPage(history: rows.map(\.1)), rows.last?.0, rows.count)
                 }
                 if request.type == .signals {
@@ -162,7 +177,8 @@ extension AccountServiceImplementation {
                         accountNumber: accountNumber, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
                     return (TestDataPage(signals: rows.map(\.1)), rows.last?.0, rows.count)
                 }
-                let rows = try transaction.testResults(accountNumber: accountNumber, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
+                let rows = try transaction.testResults(
+                    accountNumber: accountNumber, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
                 return (TestDataPage(results: rows.map(\.1)), rows.last?.0, rows.count)
             }
             if count > 0 { try await pages.write(page) }

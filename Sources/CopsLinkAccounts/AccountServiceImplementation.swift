@@ -1,5 +1,5 @@
-public import CopsLinkMessages
 public import CopsLinkCore
+public import CopsLinkMessages
 public import CopsLinkServices
 import Foundation
 
@@ -33,17 +33,22 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         try request.checkFieldLimits()
         let customer = try Validation.checkCustomer(request.customer, parties: request.respondingParties)
         if !request.accountNumber.isEmpty, !Validation.isAccountNumber(request.accountNumber) {
-            throw AccountError.invalid("Account number '\(ClientText.excerpt(request.accountNumber))' may hold only letters, digits and dashes (at most 32).")
+            throw AccountError.invalid(
+                "Account number '\(ClientText.excerpt(request.accountNumber))' may hold only letters, digits and dashes (at most 32).")
         }
         var cleared = request
         cleared.requestID = ""
         let dealerID = dealer(context)
         let quota = configuration.maximumAccountsPerDealer
         let accountNumbers = accountNumbers
-        return try await mutate(AccountService.Method.linkAccount, request, cleared, requestID: request.requestID, context: context) { transaction, now in
+        return try await mutate(AccountService.Method.linkAccount, request, cleared, requestID: request.requestID, context: context) {
+            transaction, now in
             if let existing = try transaction.link(customerID: customer.id) {
                 if existing.state == .linked {
-                    throw AccountError(.alreadyExists, "Customer '\(ClientText.excerpt(customer.id))' is already linked to central-station account \(ClientText.excerpt(existing.accountNumber)).")
+                    throw AccountError(
+                        .alreadyExists,
+                        "Customer '\(ClientText.excerpt(customer.id))' is already linked to central-station account \(ClientText.excerpt(existing.accountNumber))."
+                    )
                 }
             } else if try transaction.customerCount() >= quota {
                 // Relinking an unlinked customer adds no account, so only a new customer counts.
@@ -61,19 +66,24 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
                 }
                 accountNumber = free
             } else if let holder = try transaction.link(accountNumber: accountNumber), holder.state == .linked {
-                throw AccountError(.alreadyExists, "Account number \(ClientText.excerpt(accountNumber)) is linked to customer '\(ClientText.excerpt(holder.customerID))'.")
-            } else if try transaction.stationLine(accountNumber: accountNumber) == nil, try transaction.isAccountNumberTaken(accountNumber) {
+                throw AccountError(
+                    .alreadyExists,
+                    "Account number \(ClientText.excerpt(accountNumber)) is linked to customer '\(ClientText.excerpt(holder.customerID))'.")
+            } else if try transaction.stationLine(accountNumber: accountNumber) == nil, try transaction.isAccountNumberTaken(accountNumber)
+            {
                 // Another dealer's account: say only that the number is taken.
-                throw AccountError(.alreadyExists, "Account number \(ClientText.excerpt(accountNumber)) is already in use at the central station.")
+                throw AccountError(
+                    .alreadyExists, "Account number \(ClientText.excerpt(accountNumber)) is already in use at the central station.")
             }
             let station = try transaction.stationLine(accountNumber: accountNumber)
             let (removedParties, removedEquipment) = try Self.removals(transaction, customer, parties: request.respondingParties)
             try transaction.saveCustomer(customer)
             try transaction.replaceRespondingParties(customerID: customer.id, request.respondingParties)
-            try transaction.saveLink(AccountLink(
-                customerID: customer.id, accountNumber: accountNumber,
-                receiverNumber: request.receiverNumber.isEmpty ? station?.receiverNumber ?? "1" : request.receiverNumber,
-                line: request.line.isEmpty ? station?.line ?? "1" : request.line, state: .linked, linkedAtMs: now))
+            try transaction.saveLink(
+                AccountLink(
+                    customerID: customer.id, accountNumber: accountNumber,
+                    receiverNumber: request.receiverNumber.isEmpty ? station?.receiverNumber ?? "1" : request.receiverNumber,
+                    line: request.line.isEmpty ? station?.line ?? "1" : request.line, state: .linked, linkedAtMs: now))
             return LinkAccountResponse(
                 account: try Self.assemble(transaction, customerID: customer.id, atMs: now), created: created,
                 removedPartyIDs: removedParties, removedEquipmentIDs: removedEquipment)
@@ -84,7 +94,8 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         let now = clock.nowMs()
-        guard let account = try await store.read(scope(context), { try Self.assemble($0, customerID: request.customerID, atMs: now) }) else {
+        guard let account = try await store.read(scope(context), { try Self.assemble($0, customerID: request.customerID, atMs: now) })
+        else {
             throw AccountError.customerNotFound(request.customerID)
         }
         return account
@@ -96,7 +107,8 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         var cleared = request
         cleared.requestID = ""
         let unlinkedBy = actingUser(nil, context)
-        return try await mutate(AccountService.Method.unlinkAccount, request, cleared, requestID: request.requestID, context: context) { transaction, now in
+        return try await mutate(AccountService.Method.unlinkAccount, request, cleared, requestID: request.requestID, context: context) {
+            transaction, now in
             guard var link = try transaction.link(customerID: request.customerID) else {
                 throw AccountError.customerNotFound(request.customerID)
             }
@@ -109,12 +121,16 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
                 try TestSessionRules.expireDue(transaction, accountNumber: link.accountNumber, atMs: now)
                 if let open = try transaction.openSession(accountNumber: link.accountNumber) {
                     try transaction.endSession(id: open.id, atMs: now, reason: .placedOff)
-                    try transaction.appendHistory(accountNumber: link.accountNumber, TestHistoryEntry(
-                        atMs: now, action: .placedOffTest, sessionID: open.id, category: open.category, effectiveAtMs: open.effectiveAtMs,
-                        expiresAtMs: open.expiresAtMs, user: unlinkedBy, comment: Self.unlinkEndsTestComment))
+                    try transaction.appendHistory(
+                        accountNumber: link.accountNumber,
+                        TestHistoryEntry(
+                            atMs: now, action: .placedOffTest, sessionID: open.id, category: open.category,
+                            effectiveAtMs: open.effectiveAtMs,
+                            expiresAtMs: open.expiresAtMs, user: unlinkedBy, comment: Self.unlinkEndsTestComment))
                 }
             }
-            return UnlinkAccountResponse(wasLinked: wasLinked, account: try Self.assemble(transaction, customerID: request.customerID, atMs: now))
+            return UnlinkAccountResponse(
+                wasLinked: wasLinked, account: try Self.assemble(transaction, customerID: request.customerID, atMs: now))
         }
     }
 
@@ -123,7 +139,8 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         let pushed = try Validation.checkCustomer(request.customer, parties: request.respondingParties)
         var cleared = request
         cleared.requestID = ""
-        return try await mutate(AccountService.Method.syncCustomer, request, cleared, requestID: request.requestID, context: context) { transaction, now in
+        return try await mutate(AccountService.Method.syncCustomer, request, cleared, requestID: request.requestID, context: context) {
+            transaction, now in
             var customer = pushed
             _ = try Self.linkedAccount(transaction, customer.id)
             if customer.passcode.isEmpty, let stored = try transaction.customer(id: customer.id) { customer.passcode = stored.passcode }
@@ -137,7 +154,9 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
 
     public func searchAuthorities(_ request: SearchAuthoritiesRequest, context: ServerContext) async throws -> SearchAuthoritiesResponse {
         try request.checkFieldLimits()
-        guard request.type != .unspecified else { throw AccountError.invalid("Choose an authority type (police, fire, medical, guard, electrical).") }
+        guard request.type != .unspecified else {
+            throw AccountError.invalid("Choose an authority type (police, fire, medical, guard, electrical).")
+        }
         let authorities = try await store.read(scope(context)) { transaction in
             var zip = request.zip
             if zip.isEmpty {
@@ -148,13 +167,17 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
                 zip = try transaction.customer(id: request.customerID)?.address?.zip ?? ""
                 guard !zip.isEmpty else { throw AccountError(.failedPrecondition, "The customer has no zip code; type one.") }
             }
-            guard Validation.isZip(zip) else { throw AccountError.invalid("Zip code '\(ClientText.excerpt(zip))' must look like 84601 or 84601-1234.") }
+            guard Validation.isZip(zip) else {
+                throw AccountError.invalid("Zip code '\(ClientText.excerpt(zip))' must look like 84601 or 84601-1234.")
+            }
             return try transaction.authorities(type: request.type, zip: Validation.zip5(zip))
         }
         return SearchAuthoritiesResponse(authorities: authorities)
     }
 
-    public func addAccountAuthorities(_ request: AddAccountAuthoritiesRequest, context: ServerContext) async throws -> AddAccountAuthoritiesResponse {
+    public func addAccountAuthorities(
+        _ request: AddAccountAuthoritiesRequest, context: ServerContext
+    ) async throws -> AddAccountAuthoritiesResponse {
         try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         guard !request.authorities.isEmpty else { throw AccountError.invalid("Choose at least one authority to add.") }
@@ -168,7 +191,9 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         var cleared = request
         cleared.requestID = ""
         let addedBy = request.addedBy.isEmpty ? actingName(context) : request.addedBy
-        return try await mutate(AccountService.Method.addAccountAuthorities, request, cleared, requestID: request.requestID, context: context) { transaction, now in
+        return try await mutate(
+            AccountService.Method.addAccountAuthorities, request, cleared, requestID: request.requestID, context: context
+        ) { transaction, now in
             let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
             let zip = Validation.zip5(try transaction.customer(id: request.customerID)?.address?.zip ?? "")
             var onAccount = try transaction.accountAuthorities(accountNumber: accountNumber).compactMap(\.authority)
@@ -178,17 +203,23 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
                     throw AccountError(.notFound, "No authority '\(ClientText.excerpt(wanted.authorityID))' in the directory.")
                 }
                 guard authority.servedZips.contains(zip) else {
-                    throw AccountError(.failedPrecondition, "\(authority.name) does not serve the customer's zip code \(zip.isEmpty ? "(none)" : ClientText.excerpt(zip)).")
+                    throw AccountError(
+                        .failedPrecondition,
+                        "\(authority.name) does not serve the customer's zip code \(zip.isEmpty ? "(none)" : ClientText.excerpt(zip)).")
                 }
                 if let earlier = added.compactMap(\.authority).first(where: { $0.type == authority.type }) {
                     throw AccountError.invalid(
-                        "The request names two \(authority.type.description.lowercased()) authorities (\(earlier.name) and \(authority.name)); an account has one of each type.")
+                        "The request names two \(authority.type.description.lowercased()) authorities (\(earlier.name) and \(authority.name)); an account has one of each type."
+                    )
                 }
                 if onAccount.contains(where: { $0.id == authority.id }) {
                     throw AccountError(.alreadyExists, "\(authority.name) is already an authority of this account.")
                 }
                 if let sameType = onAccount.first(where: { $0.type == authority.type }) {
-                    throw AccountError(.alreadyExists, "The account already has a \(authority.type.description.lowercased()) authority (\(sameType.name)); remove it first.")
+                    throw AccountError(
+                        .alreadyExists,
+                        "The account already has a \(authority.type.description.lowercased()) authority (\(sameType.name)); remove it first."
+                    )
                 }
                 if authority.permitRequired, wanted.permitNumber.isEmpty {
                     throw AccountError.invalid("\(authority.name) requires a permit number.")
@@ -204,15 +235,23 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         }
     }
 
-    public func removeAccountAuthority(_ request: RemoveAccountAuthorityRequest, context: ServerContext) async throws -> RemoveAccountAuthorityResponse {
+    public func removeAccountAuthority(
+        _ request: RemoveAccountAuthorityRequest, context: ServerContext
+    ) async throws -> RemoveAccountAuthorityResponse {
         try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         try Validation.requireID(request.accountAuthorityID, "The account authority id")
         var cleared = request
         cleared.requestID = ""
-        return try await mutate(AccountService.Method.removeAccountAuthority, request, cleared, requestID: request.requestID, context: context) { transaction, _ in
+        return try await mutate(
+            AccountService.Method.removeAccountAuthority, request, cleared, requestID: request.requestID, context: context
+        ) { transaction, _ in
             let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
-            guard let entry = try transaction.accountAuthorities(accountNumber: accountNumber).first(where: { $0.id == request.accountAuthorityID }) else {
+            guard
+                let entry = try transaction.accountAuthorities(accountNumber: accountNumber).first(where: {
+                    $0.id == request.accountAuthorityID
+                })
+            else {
                 throw AccountError(.notFound, "The account has no authority entry '\(ClientText.excerpt(request.accountAuthorityID))'.")
             }
             try transaction.deleteAccountAuthority(accountNumber: accountNumber, id: entry.id)
@@ -222,18 +261,24 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
 
     // MARK: Zones
 
-    public func setCentralStationZones(_ request: SetCentralStationZonesRequest, context: ServerContext) async throws -> SetCentralStationZonesResponse {
+    public func setCentralStationZones(
+        _ request: SetCentralStationZonesRequest, context: ServerContext
+    ) async throws -> SetCentralStationZonesResponse {
         try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
         var numbers = Set<String>()
         for (index, zone) in request.zones.enumerated() {
             try Validation.checkZone(zone.zoneNumber)
             guard !Validation.isBlank(zone.description) else { throw AccountError.invalid("zones[\(index)].description is required.") }
-            guard numbers.insert(zone.zoneNumber).inserted else { throw AccountError.invalid("Zone \(ClientText.excerpt(zone.zoneNumber)) appears twice.") }
+            guard numbers.insert(zone.zoneNumber).inserted else {
+                throw AccountError.invalid("Zone \(ClientText.excerpt(zone.zoneNumber)) appears twice.")
+            }
         }
         var cleared = request
         cleared.requestID = ""
-        return try await mutate(AccountService.Method.setCentralStationZones, request, cleared, requestID: request.requestID, context: context) { transaction, _ in
+        return try await mutate(
+            AccountService.Method.setCentralStationZones, request, cleared, requestID: request.requestID, context: context
+        ) { transaction, _ in
             let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
             try transaction.replaceZones(accountNumber: accountNumber, request.zones)
             let equipment = try transaction.customer(id: request.customerID)?.equipment ?? []
@@ -287,14 +332,17 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         let (response, replayed) = try await store.write(scope(context)) { transaction in
             if !requestID.isEmpty, let record = try transaction.idempotencyRecord(requestID: requestID) {
                 guard record.method == method.path, record.fingerprint == fingerprint else {
-                    throw AccountError(.alreadyExists, "Request id \(ClientText.excerpt(requestID)) was already used for a different request.")
+                    throw AccountError(
+                        .alreadyExists, "Request id \(ClientText.excerpt(requestID)) was already used for a different request.")
                 }
                 return (try record.response.withUnsafeBytes { try Response(serializedBytes: $0) }, true)
             }
             let response = try body(transaction, now)
             if !requestID.isEmpty {
-                try transaction.saveIdempotencyRecord(IdempotencyRecord(
-                    requestID: requestID, method: method.path, fingerprint: fingerprint, response: response.serializedBytes(), createdAtMs: now))
+                try transaction.saveIdempotencyRecord(
+                    IdempotencyRecord(
+                        requestID: requestID, method: method.path, fingerprint: fingerprint, response: response.serializedBytes(),
+                        createdAtMs: now))
             }
             return (response, false)
         }
@@ -314,7 +362,8 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         guard let link = try transaction.link(customerID: customerID), let customer = try transaction.customer(id: customerID) else {
             return nil
         }
-        let (mapped, unmapped) = CentralStationView.mapZones(try transaction.zones(accountNumber: link.accountNumber), equipment: customer.equipment)
+        let (mapped, unmapped) = CentralStationView.mapZones(
+            try transaction.zones(accountNumber: link.accountNumber), equipment: customer.equipment)
         return Account(
             customer: CentralStationView.customer(customer), linkState: link.state, accountNumber: link.accountNumber,
             receiverNumber: link.receiverNumber, line: link.line, linkedAtMs: link.linkedAtMs, unlinkedAtMs: link.unlinkedAtMs,
@@ -333,7 +382,9 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
 
     /// Ids of the parties and equipment the stored customer has and `customer`/`parties` no longer send, in stored
     /// order; empty for a new customer.
-    static func removals(_ transaction: any AccountReadTransaction, _ customer: Customer, parties: [RespondingParty]) throws
+    static func removals(
+        _ transaction: any AccountReadTransaction, _ customer: Customer, parties: [RespondingParty]
+    ) throws
         -> (parties: [String], equipment: [String])
     {
         guard let stored = try transaction.customer(id: customer.id) else { return ([], []) }

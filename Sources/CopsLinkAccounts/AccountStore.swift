@@ -1,5 +1,5 @@
-public import CopsLinkMessages
 import CopsLinkCore
+public import CopsLinkMessages
 
 /// The link between a customer and a central-station account.
 public struct AccountLink: Hashable, Sendable {
@@ -99,14 +99,20 @@ public protocol AccountReadTransaction {
     func testCategory(id: String) throws -> TestCategory?
     func idempotencyRecord(requestID: String) throws -> IdempotencyRecord?
     /// Test history of an account in `[fromMs, toMs]`, after `cursor`, oldest first.
-    func testHistory(accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+    func testHistory(
+        accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int
+    ) throws
         -> [(PageCursor, TestHistoryEntry)]
     /// Signal history (signals that were not test results) of an account in `[fromMs, toMs]`, after `cursor`, oldest
     /// first.
-    func signalHistory(accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+    func signalHistory(
+        accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int
+    ) throws
         -> [(PageCursor, TestResult)]
     /// Test results of an account in `[fromMs, toMs]`, after `cursor`, oldest first.
-    func testResults(accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+    func testResults(
+        accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int
+    ) throws
         -> [(PageCursor, TestResult)]
     /// Open sessions whose expiry is at or before `atMs`, with their account numbers.
     func sessionsDue(atMs: Int64) throws -> [(accountNumber: String, session: TestSession)]

@@ -1,5 +1,5 @@
-public import CopsLinkMessages
 import CopsLinkCore
+public import CopsLinkMessages
 
 /// The authority directory as operators load it: a CSV file with a header row.
 ///
@@ -7,7 +7,9 @@ import CopsLinkCore
 /// `type` and `jurisdiction` are names (`police`, `county`); `served_zips` is separated by spaces or semicolons;
 /// `permit_required` is `yes`/`no` (or true/false, 1/0). Fields may be quoted with `"`, doubling inner quotes.
 public enum AuthorityCSV {
-    public static let header = ["id", "type", "name", "phone", "street1", "street2", "city", "state", "zip", "served_zips", "jurisdiction", "permit_required"]
+    public static let header = [
+        "id", "type", "name", "phone", "street1", "street2", "city", "state", "zip", "served_zips", "jurisdiction", "permit_required"
+    ]
 
     /// Parses the whole file; the error names the line and what is wrong with it.
     public static func parse(_ text: String) throws(AccountError) -> [Authority] {
@@ -31,13 +33,17 @@ public enum AuthorityCSV {
             guard !zips.isEmpty, zips.allSatisfy({ Validation.isZip($0) && $0.count == 5 }) else {
                 throw .invalid("line \(number): served zips must be five-digit zip codes, got '\(columns[9])'")
             }
-            guard let permit = ["yes": true, "true": true, "1": true, "no": false, "false": false, "0": false, "": false][columns[11].lowercased()] else {
+            guard
+                let permit = ["yes": true, "true": true, "1": true, "no": false, "false": false, "0": false, "": false][
+                    columns[11].lowercased()]
+            else {
                 throw .invalid("line \(number): permit_required must be yes or no, got '\(columns[11])'")
             }
-            authorities.append(Authority(
-                id: columns[0], type: type, name: columns[2], phone: columns[3],
-                address: Address(street1: columns[4], street2: columns[5], city: columns[6], state: columns[7], zip: columns[8]),
-                servedZips: zips, jurisdiction: jurisdiction, permitRequired: permit))
+            authorities.append(
+                Authority(
+                    id: columns[0], type: type, name: columns[2], phone: columns[3],
+                    address: Address(street1: columns[4], street2: columns[5], city: columns[6], state: columns[7], zip: columns[8]),
+                    servedZips: zips, jurisdiction: jurisdiction, permitRequired: permit))
         }
         return authorities
     }

@@ -1,5 +1,5 @@
-public import CopsLinkMessages
 import CopsLinkCore
+public import CopsLinkMessages
 
 /// What the central station gets to see. The one place that decides which fields leave CopsLink.
 ///

@@ -1,4 +1,5 @@
 import CopsLinkCore
+
 /// An Ademco Contact ID message: `ACCT MT Q EEE GG CCC S`.
 public struct ContactIDMessage: Hashable, Sendable {
     public var account: String

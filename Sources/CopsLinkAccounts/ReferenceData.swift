@@ -1,5 +1,5 @@
-public import CopsLinkMessages
 import CopsLinkCore
+public import CopsLinkMessages
 
 /// Reference data shipped with the server.
 public enum ReferenceData {
@@ -10,7 +10,7 @@ public enum ReferenceData {
         TestCategory(id: "customer-test", description: "Customer test", defaultDurationMinutes: 60),
         TestCategory(id: "construction", description: "Construction / remodel", defaultDurationMinutes: 1440),
         TestCategory(id: "fire-inspection", description: "Fire inspection", defaultDurationMinutes: 240),
-        TestCategory(id: "other", description: "Other", defaultDurationMinutes: 120),
+        TestCategory(id: "other", description: "Other", defaultDurationMinutes: 120)
     ]
 
     /// Ademco Contact ID event codes and their descriptions.
@@ -24,7 +24,7 @@ public enum ReferenceData {
         "350": "Communication trouble", "354": "Failure to communicate", "373": "Fire trouble", "380": "Sensor trouble",
         "381": "RF supervision loss", "383": "Sensor tamper", "384": "RF low battery", "401": "Open/close by user",
         "403": "Automatic open/close", "406": "Cancel", "407": "Remote arm/disarm", "441": "Armed stay", "570": "Zone bypass",
-        "601": "Manual test", "602": "Periodic test", "607": "Walk test", "611": "Point tested OK", "612": "Point not tested",
+        "601": "Manual test", "602": "Periodic test", "607": "Walk test", "611": "Point tested OK", "612": "Point not tested"
     ]
 
     /// Whether the event's CCC field names a user rather than a zone (open/close and remote arming events).

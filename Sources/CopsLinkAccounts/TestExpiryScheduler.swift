@@ -32,7 +32,11 @@ public actor TestExpiryScheduler {
                 let clock = self.clock
                 let sleeper = Task { try await clock.sleep(untilMs: wakeAt) }
                 self.sleeper = sleeper
-                _ = await withTaskCancellationHandler { await sleeper.result } onCancel: { sleeper.cancel() }
+                _ = await withTaskCancellationHandler {
+                    await sleeper.result
+                } onCancel: {
+                    sleeper.cancel()
+                }
             } catch {
                 logger.error("test expiry pass failed", metadata: ["error": "\(error)"])
                 try? await clock.sleep(untilMs: clock.nowMs() + 1000)

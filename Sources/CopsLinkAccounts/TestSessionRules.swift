@@ -1,5 +1,5 @@
-public import CopsLinkMessages
 import CopsLinkCore
+public import CopsLinkMessages
 
 /// How test sessions behave over time: state, scope, expiry.
 public enum TestSessionRules {
@@ -35,7 +35,8 @@ public enum TestSessionRules {
     /// Ends every open session of `accountNumber` (or of every account) whose expiry has passed, at its expiry time,
     /// with an "expired" history entry at that time. Returns how many it ended.
     @discardableResult
-    public static func expireDue(_ transaction: any AccountWriteTransaction, accountNumber: String? = nil, atMs nowMs: Int64) throws -> Int {
+    public static func expireDue(_ transaction: any AccountWriteTransaction, accountNumber: String? = nil, atMs nowMs: Int64) throws -> Int
+    {
         let due: [(accountNumber: String, session: TestSession)]
         if let accountNumber {
             guard let open = try transaction.openSession(accountNumber: accountNumber), open.expiresAtMs <= nowMs else { return 0 }
@@ -45,9 +46,11 @@ public enum TestSessionRules {
         }
         for (accountNumber, session) in due {
             try transaction.endSession(id: session.id, atMs: session.expiresAtMs, reason: .expired)
-            try transaction.appendHistory(accountNumber: accountNumber, TestHistoryEntry(
-                atMs: session.expiresAtMs, action: .expired, sessionID: session.id, category: session.category,
-                effectiveAtMs: session.effectiveAtMs, expiresAtMs: session.expiresAtMs, user: nil, comment: "Test expired"))
+            try transaction.appendHistory(
+                accountNumber: accountNumber,
+                TestHistoryEntry(
+                    atMs: session.expiresAtMs, action: .expired, sessionID: session.id, category: session.category,
+                    effectiveAtMs: session.effectiveAtMs, expiresAtMs: session.expiresAtMs, user: nil, comment: "Test expired"))
         }
         return due.count
     }

@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 
 /// Format checks shared by the account operations. Each failure is an `AccountError` a dealer can act on.
 enum Validation {
@@ -46,7 +46,7 @@ enum Validation {
     static let usStateCodes: Set<String> = [
         "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA", "ME", "MD",
         "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC",
-        "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "DC", "AS", "GU", "MP", "PR", "VI", "UM", "AA", "AE", "AP",
+        "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "DC", "AS", "GU", "MP", "PR", "VI", "UM", "AA", "AE", "AP"
     ]
 
     /// The timestamps a request may carry: Unix epoch milliseconds from 1970 to the end of year 9999. Checked before
@@ -58,7 +58,8 @@ enum Validation {
     static func checkTimestamp(_ value: Int64, _ field: String) throws(AccountError) {
         guard timestampRangeMs.contains(value) else {
             throw .invalid(
-                "\(field) \(value) is out of range (\(timestampRangeMs.lowerBound) to \(timestampRangeMs.upperBound), Unix epoch milliseconds).")
+                "\(field) \(value) is out of range (\(timestampRangeMs.lowerBound) to \(timestampRangeMs.upperBound), Unix epoch milliseconds)."
+            )
         }
     }
 
@@ -86,13 +87,17 @@ enum Validation {
         var equipmentIDs = Set<String>()
         for item in customer.equipment {
             try requireID(item.id, "Every equipment's id")
-            guard equipmentIDs.insert(item.id).inserted else { throw .invalid("Equipment id '\(ClientText.excerpt(item.id))' appears twice.") }
+            guard equipmentIDs.insert(item.id).inserted else {
+                throw .invalid("Equipment id '\(ClientText.excerpt(item.id))' appears twice.")
+            }
             if !item.zoneNumber.isEmpty { try checkZone(item.zoneNumber, "Zone number of equipment '\(ClientText.excerpt(item.id))'") }
         }
         var partyIDs = Set<String>()
         for (index, party) in parties.enumerated() {
             try requireID(party.id, "Every responding party's id")
-            guard partyIDs.insert(party.id).inserted else { throw .invalid("Responding party id '\(ClientText.excerpt(party.id))' appears twice.") }
+            guard partyIDs.insert(party.id).inserted else {
+                throw .invalid("Responding party id '\(ClientText.excerpt(party.id))' appears twice.")
+            }
             // The central station calls them: a party without a number to call is no responding party.
             guard !party.phones.isEmpty, party.phones.allSatisfy({ !isBlank($0.number) }) else {
                 throw .invalid("responding_parties[\(index)].phones: every responding party needs a phone number.")

@@ -44,7 +44,8 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         let known = ["/metrics", "/healthz", "/readyz"].contains(path)
         guard known else { return respond(context: context, status: .notFound, body: "not found\n") }
         guard head.method == .GET || head.method == .HEAD else {
-            return respond(context: context, status: .methodNotAllowed, body: "method not allowed\n", extraHeaders: [("Allow", "GET, HEAD")])
+            return respond(
+                context: context, status: .methodNotAllowed, body: "method not allowed\n", extraHeaders: [("Allow", "GET, HEAD")])
         }
         let headOnly = head.method == .HEAD
         switch path {
@@ -54,7 +55,8 @@ final class AdminHTTPHandler: ChannelInboundHandler {
             routes.metrics(&bytes)
             var buffer = context.channel.allocator.buffer(capacity: bytes.count)
             buffer.writeBytes(bytes)
-            respond(context: context, status: .ok, body: buffer, contentType: "text/plain; version=0.0.4; charset=utf-8", headOnly: headOnly)
+            respond(
+                context: context, status: .ok, body: buffer, contentType: "text/plain; version=0.0.4; charset=utf-8", headOnly: headOnly)
         case "/healthz":
             respond(context: context, status: .ok, body: "ok\n", headOnly: headOnly)
         default:
@@ -81,7 +83,7 @@ final class AdminHTTPHandler: ChannelInboundHandler {
     ) {
         answered = true
         var headers = HTTPHeaders([
-            ("Content-Type", contentType), ("Content-Length", String(body.readableBytes)), ("Connection", "close"),
+            ("Content-Type", contentType), ("Content-Length", String(body.readableBytes)), ("Connection", "close")
         ])
         headers.add(contentsOf: extraHeaders)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)

@@ -82,7 +82,10 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
     }
 
     private func record(id: String) async throws -> APIKeyRecord? {
-        enum Next { case answer(APIKeyRecord?), read, wait }
+        enum Next {
+            case answer(APIKeyRecord?)
+            case read, wait
+        }
         while true {
             let now = self.now()
             let next: Next = state.withLock { state in

@@ -43,8 +43,9 @@ extension APIKeyStore {
     public func createAPIKey(dealerID: String, name: String, roles: Set<Role>, nowMs: Int64) async throws -> APIKeyToken {
         guard Caller.isValidTenant(dealerID) else { throw InvalidDealerID(id: dealerID) }
         let token = APIKeyToken.generate()
-        try await insertAPIKey(APIKeyRecord(
-            id: token.id, dealerID: dealerID, name: name, secretSHA256: token.secretHash, roles: roles, createdAtMs: nowMs))
+        try await insertAPIKey(
+            APIKeyRecord(
+                id: token.id, dealerID: dealerID, name: name, secretSHA256: token.secretHash, roles: roles, createdAtMs: nowMs))
         return token
     }
 }

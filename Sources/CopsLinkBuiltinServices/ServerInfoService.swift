@@ -11,7 +11,8 @@ extension ServerInfo {
         var services: [String: [MethodInfo]] = [:]
         for route in router.methods {
             services[route.descriptor.service, default: []].append(
-                MethodInfo(name: route.descriptor.method, kind: route.kind, requestType: route.requestType, responseType: route.responseType))
+                MethodInfo(
+                    name: route.descriptor.method, kind: route.kind, requestType: route.requestType, responseType: route.responseType))
         }
         for method in ServerInfo.methods {
             services[serviceName, default: []].append(

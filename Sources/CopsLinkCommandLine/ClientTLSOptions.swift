@@ -11,7 +11,9 @@ public struct ClientTLSOptions: ParsableArguments {
     @Option(name: .customLong("tls-ca"), help: ArgumentHelp("Trust only this CA certificate (PEM) for the server.", valueName: "file"))
     public var caFile: String?
 
-    @Option(name: .customLong("tls-cert"), help: ArgumentHelp("Client certificate chain (PEM), for servers that require one.", valueName: "file"))
+    @Option(
+        name: .customLong("tls-cert"),
+        help: ArgumentHelp("Client certificate chain (PEM), for servers that require one.", valueName: "file"))
     public var certificateFile: String?
 
     @Option(name: .customLong("tls-key"), help: ArgumentHelp("Private key (PEM) of --tls-cert.", valueName: "file"))
@@ -35,7 +37,7 @@ public struct ClientTLSOptions: ParsableArguments {
     /// Long names and whether each takes a value (for option hoisting).
     public static let names: [String: Bool] = [
         "--tls": false, "--tls-ca": true, "--tls-cert": true, "--tls-key": true, "--tls-server-name": true,
-        "--insecure-plaintext": false,
+        "--insecure-plaintext": false
     ]
 
     public var isEnabled: Bool { enabled || caFile != nil || certificateFile != nil || serverName != nil }

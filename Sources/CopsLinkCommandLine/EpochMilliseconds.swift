@@ -17,7 +17,8 @@ public enum EpochMilliseconds {
         }
         let (year, month, day) = civil(fromDays: days)
         let seconds = msOfDay / 1000
-        var text = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2))"
+        var text =
+            "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2))"
         if fractional { text += "." + pad(msOfDay % 1000, 3) }
         return text + "Z"
     }

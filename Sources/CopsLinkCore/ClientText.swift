@@ -16,7 +16,8 @@ public enum ClientText {
             case "\r": result += "\\r"
             case "\t": result += "\\t"
             case "\\": result += "\\\\"
-            case _ where scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format
+            case _
+            where scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format
                 || scalar == "\u{2028}" || scalar == "\u{2029}":
                 result += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
             default: result.unicodeScalars.append(scalar)

@@ -25,7 +25,7 @@ public struct LoggingInterceptor: ServerInterceptor {
         guard logger.logLevel <= failureLevel else { return try await next(context) }
         let start = ContinuousClock.now
         var metadata: Logger.Metadata = [
-            "method": "\(context.descriptor.path)", "call_id": "\(context.callID)", "peer": "\(context.peer)",
+            "method": "\(context.descriptor.path)", "call_id": "\(context.callID)", "peer": "\(context.peer)"
         ]
         if let requestID = context.requestID { metadata["request_id"] = "\(requestID)" }
         if let trace = context.traceContext { metadata["trace_id"] = "\(trace.traceID)" }

@@ -82,33 +82,44 @@ public struct Metadata: Sendable, Hashable, ExpressibleByDictionaryLiteral, Sequ
     public func validate() throws(RPCError) {
         for entry in entries {
             guard Self.isValidKey(entry.key) else {
-                throw RPCError(code: .invalidArgument, message: "metadata key '\(ClientText.excerpt(entry.key))' is not lower-case ASCII (a-z 0-9 - _ .)")
+                throw RPCError(
+                    code: .invalidArgument,
+                    message: "metadata key '\(ClientText.excerpt(entry.key))' is not lower-case ASCII (a-z 0-9 - _ .)")
             }
             guard !entry.key.hasPrefix("copslink-") || Self.protocolKeys.contains(entry.key) else {
-                throw RPCError(code: .invalidArgument, message: "metadata key '\(ClientText.excerpt(entry.key))' uses the reserved prefix 'copslink-'")
+                throw RPCError(
+                    code: .invalidArgument, message: "metadata key '\(ClientText.excerpt(entry.key))' uses the reserved prefix 'copslink-'")
             }
             let isBinaryKey = entry.key.hasSuffix("-bin")
             switch entry.value {
             case .text(let text):
                 guard !isBinaryKey else {
-                    throw RPCError(code: .invalidArgument, message: "metadata key '\(ClientText.excerpt(entry.key))' ends in -bin and needs a binary value")
+                    throw RPCError(
+                        code: .invalidArgument,
+                        message: "metadata key '\(ClientText.excerpt(entry.key))' ends in -bin and needs a binary value")
                 }
                 guard text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else {
-                    throw RPCError(code: .invalidArgument, message: "metadata value of '\(ClientText.excerpt(entry.key))' is not printable ASCII; use a -bin key for binary values")
+                    throw RPCError(
+                        code: .invalidArgument,
+                        message:
+                            "metadata value of '\(ClientText.excerpt(entry.key))' is not printable ASCII; use a -bin key for binary values")
                 }
             case .binary:
                 guard isBinaryKey else {
-                    throw RPCError(code: .invalidArgument, message: "metadata key '\(ClientText.excerpt(entry.key))' has a binary value but does not end in -bin")
+                    throw RPCError(
+                        code: .invalidArgument,
+                        message: "metadata key '\(ClientText.excerpt(entry.key))' has a binary value but does not end in -bin")
                 }
             }
         }
     }
 
     static func isValidKey(_ key: String) -> Bool {
-        !key.isEmpty && key.utf8.allSatisfy { byte in
-            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
-                || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
-        }
+        !key.isEmpty
+            && key.utf8.allSatisfy { byte in
+                (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+                    || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
+            }
     }
 }
 

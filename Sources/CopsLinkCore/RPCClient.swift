@@ -106,7 +106,9 @@ public struct RPCClient: Sendable {
         }
     }
 
-    private static func readSingleResponse<Response: RPCMessage>(_ call: any ClientCallStream) async throws(RPCError) -> ClientResponse<Response> {
+    private static func readSingleResponse<Response: RPCMessage>(
+        _ call: any ClientCallStream
+    ) async throws(RPCError) -> ClientResponse<Response> {
         let raw = try await call.readSingleResponse()
         return ClientResponse(message: try decode(raw.message), trailers: raw.trailers)
     }

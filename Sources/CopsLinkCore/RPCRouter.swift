@@ -28,10 +28,13 @@ public struct RPCRouter: Sendable {
     /// Why no handler serves `path`, in the words the UNIMPLEMENTED status carries.
     public func unimplementedError(forPath path: String) -> RPCError {
         guard let descriptor = MethodDescriptor(path: path) else {
-            return RPCError(code: .unimplemented, message: "malformed method path '\(ClientText.excerpt(path))'; expected /package.Service/Method")
+            return RPCError(
+                code: .unimplemented, message: "malformed method path '\(ClientText.excerpt(path))'; expected /package.Service/Method")
         }
         if serviceNames.contains(descriptor.service) {
-            return RPCError(code: .unimplemented, message: "service \(ClientText.excerpt(descriptor.service)) has no method \(ClientText.excerpt(descriptor.method))")
+            return RPCError(
+                code: .unimplemented,
+                message: "service \(ClientText.excerpt(descriptor.service)) has no method \(ClientText.excerpt(descriptor.method))")
         }
         return RPCError(code: .unimplemented, message: "unknown service \(ClientText.excerpt(descriptor.service))")
     }

@@ -3,7 +3,8 @@
 /// A struct wrapping a private enum, so that codes can grow without breaking exhaustive switches.
 public struct StatusCode: Hashable, Sendable, CustomStringConvertible {
     private enum Wrapped: UInt32, CaseIterable {
-        case ok = 0, cancelled, unknown, invalidArgument, deadlineExceeded, notFound, alreadyExists,
+        case ok = 0
+        case cancelled, unknown, invalidArgument, deadlineExceeded, notFound, alreadyExists,
             permissionDenied, resourceExhausted, failedPrecondition, aborted, outOfRange, unimplemented,
             internalError, unavailable, dataLoss, unauthenticated
     }

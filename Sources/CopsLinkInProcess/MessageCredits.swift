@@ -9,7 +9,10 @@ final class MessageCredits: Sendable {
         var closedWith: RPCError?
     }
 
-    private enum Decision { case granted, parked, failed(RPCError) }
+    private enum Decision {
+        case granted, parked
+        case failed(RPCError)
+    }
 
     private let state: Mutex<State>
 

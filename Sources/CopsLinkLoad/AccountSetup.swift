@@ -1,5 +1,5 @@
-public import CopsLinkMessages
 public import CopsLinkCore
+public import CopsLinkMessages
 public import CopsLinkServices
 
 public struct SetupError: Error, CustomStringConvertible {
@@ -25,7 +25,7 @@ public enum AccountSetup {
             equipment: [
                 Equipment(id: "eq-1", name: "Front door", zoneNumber: "001", zoneDescription: "Front door", installed: true),
                 Equipment(id: "eq-2", name: "Back door", zoneNumber: "002", zoneDescription: "Back door", installed: true),
-                Equipment(id: "eq-3", name: "Hall motion", zoneNumber: "003", zoneDescription: "Hall motion", installed: true),
+                Equipment(id: "eq-3", name: "Hall motion", zoneNumber: "003", zoneDescription: "Hall motion", installed: true)
             ])
         let keyholder = RespondingParty(
             id: "p-1", priority: 1, firstName: "Load", lastName: "Keyholder", phones: [Phone(number: "801-555-0199", type: .mobile)],

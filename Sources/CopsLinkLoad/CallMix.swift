@@ -85,7 +85,9 @@ public struct CallMix: Sendable, Equatable {
     public static func parse(_ text: String) throws(CallMixError) -> CallMix {
         var weights: [(LoadMethod, UInt64)] = []
         let items = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingWhitespace() }
-        guard !(items.count == 1 && items[0].isEmpty) else { throw CallMixError("--mix is empty; write e.g. GetAccount=80,GetTestStatus=20.") }
+        guard !(items.count == 1 && items[0].isEmpty) else {
+            throw CallMixError("--mix is empty; write e.g. GetAccount=80,GetTestStatus=20.")
+        }
         for item in items {
             guard let equals = item.firstIndex(of: "=") else {
                 throw CallMixError("--mix item '\(item)' must look like Method=weight.")

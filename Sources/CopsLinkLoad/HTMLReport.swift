@@ -44,17 +44,25 @@ public enum HTMLReport {
         let several = results.methods.count > 1
         for (index, method) in results.methods.enumerated() where method.latency.totalCount > 0 {
             let color = palette[index % palette.count]
-            curves.append(Curve(name: method.method.name, color: color, width: several ? 1.5 : 2.5, dashed: false,
-                                points: curvePoints(method.latency, nines: nines)))
+            curves.append(
+                Curve(
+                    name: method.method.name, color: color, width: several ? 1.5 : 2.5, dashed: false,
+                    points: curvePoints(method.latency, nines: nines)))
             if let uncorrected = method.uncorrected, several == false {
-                curves.append(Curve(name: "\(method.method.name) uncorrected", color: color, width: 1.5, dashed: true,
-                                    points: curvePoints(uncorrected, nines: nines)))
+                curves.append(
+                    Curve(
+                        name: "\(method.method.name) uncorrected", color: color, width: 1.5, dashed: true,
+                        points: curvePoints(uncorrected, nines: nines)))
             }
         }
         if several {
-            curves.append(Curve(name: "all", color: "#111111", width: 2.5, dashed: false, points: curvePoints(results.overall, nines: nines)))
+            curves.append(
+                Curve(name: "all", color: "#111111", width: 2.5, dashed: false, points: curvePoints(results.overall, nines: nines)))
             if let uncorrected = results.overallUncorrected {
-                curves.append(Curve(name: "all uncorrected", color: "#111111", width: 1.5, dashed: true, points: curvePoints(uncorrected, nines: nines)))
+                curves.append(
+                    Curve(
+                        name: "all uncorrected", color: "#111111", width: 1.5, dashed: true, points: curvePoints(uncorrected, nines: nines))
+                )
             }
         }
         return curves
@@ -94,8 +102,13 @@ public enum HTMLReport {
         var summary: [(String, String)] = [
             ("Calls", Format.count(report.totalCalls)),
             ("Throughput", "\(Format.number(report.throughputPerSecond)) calls/s"),
-            ("Errors", Format.count(report.errorCalls) + (report.expectedErrorCalls > 0
-                ? " (\(Format.count(report.expectedErrorCalls)) expected, \(Format.count(report.unexpectedErrorCalls)) unexpected)" : "")),
+            (
+                "Errors",
+                Format.count(report.errorCalls)
+                    + (report.expectedErrorCalls > 0
+                        ? " (\(Format.count(report.expectedErrorCalls)) expected, \(Format.count(report.unexpectedErrorCalls)) unexpected)"
+                        : "")
+            )
         ]
         if let missed = report.missedCalls { summary.append(("Missed (never sent)", Format.count(missed))) }
         for (label, summaryValue) in report.latencyMicros.labelled {
@@ -109,13 +122,15 @@ public enum HTMLReport {
         for (label, text) in summary { html += "<tr><th>\(escape(label))</th><td>\(text)</td></tr>\n" }
         html += "</table>\n"
         if let missed = report.missedCalls, missed > 0 {
-            html += "<p class=\"warn\">\(Format.count(missed)) calls due in the measured window were never sent: every worker was busy. Raise --concurrency or lower --rate.</p>\n"
+            html +=
+                "<p class=\"warn\">\(Format.count(missed)) calls due in the measured window were never sent: every worker was busy. Raise --concurrency or lower --rate.</p>\n"
         }
 
         html += "<h2>Latency by percentile</h2>\n"
         html += percentilePlot(curves, nines: nines)
         if report.latencyUncorrectedMicros != nil {
-            html += "<p class=\"muted\">Open loop: solid lines measure from each call's intended start (no coordinated omission); dashed lines from its actual send.</p>\n"
+            html +=
+                "<p class=\"muted\">Open loop: solid lines measure from each call's intended start (no coordinated omission); dashed lines from its actual send.</p>\n"
         }
 
         html += "<h2>Throughput over time</h2>\n"
@@ -156,7 +171,9 @@ public enum HTMLReport {
     static func settingsLine(_ report: LoadReport) -> String {
         var parts: [String] = []
         if let rate = report.rate {
-            parts.append("open loop at \(Format.number(rate)) calls/s (\(report.arrivals ?? "constant") arrivals), at most \(report.concurrency) in flight")
+            parts.append(
+                "open loop at \(Format.number(rate)) calls/s (\(report.arrivals ?? "constant") arrivals), at most \(report.concurrency) in flight"
+            )
         } else {
             parts.append("closed loop, \(report.concurrency) workers")
         }
@@ -184,7 +201,8 @@ public enum HTMLReport {
         let (yMax, yStep) = niceScale(Double(max(maxMicros, 1)) / unit)
         func px(_ x: Double) -> Double { left + x / Double(nines) * width }
         func py(_ value: Double) -> Double { top + height - value / yMax * height }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(plotWidth))\" height=\"\(Int(plotHeight))\" viewBox=\"0 0 \(Int(plotWidth)) \(Int(plotHeight))\" role=\"img\" aria-label=\"Latency by percentile\">\n"
+        var svg =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(plotWidth))\" height=\"\(Int(plotHeight))\" viewBox=\"0 0 \(Int(plotWidth)) \(Int(plotHeight))\" role=\"img\" aria-label=\"Latency by percentile\">\n"
         svg += grid(width: width, height: height)
         var value = 0.0
         while value <= yMax + yStep / 2 {
@@ -199,15 +217,18 @@ public enum HTMLReport {
             svg += "<text x=\"\(f(x))\" y=\"\(f(top + height + 18))\" text-anchor=\"middle\">\(percentileLabel(nine))</text>\n"
         }
         svg += "<text x=\"\(f(left + width / 2))\" y=\"\(f(plotHeight - 8))\" text-anchor=\"middle\">percentile (log scale)</text>\n"
-        svg += "<text transform=\"translate(16 \(f(top + height / 2))) rotate(-90)\" text-anchor=\"middle\">latency (\(useMillis ? "ms" : "µs"))</text>\n"
+        svg +=
+            "<text transform=\"translate(16 \(f(top + height / 2))) rotate(-90)\" text-anchor=\"middle\">latency (\(useMillis ? "ms" : "µs"))</text>\n"
         for curve in curves where !curve.points.isEmpty {
             let points = curve.points.map { "\(f(px($0.x))),\(f(py(Double($0.micros) / unit)))" }.joined(separator: " ")
-            svg += "<polyline fill=\"none\" stroke=\"\(curve.color)\" stroke-width=\"\(curve.width)\"\(curve.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(points)\"/>\n"
+            svg +=
+                "<polyline fill=\"none\" stroke=\"\(curve.color)\" stroke-width=\"\(curve.width)\"\(curve.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(points)\"/>\n"
         }
         for (index, curve) in curves.enumerated() {
             let y = top + 10 + Double(index) * 18
             let x = left + width + 14
-            svg += "<line x1=\"\(f(x))\" y1=\"\(f(y))\" x2=\"\(f(x + 24))\" y2=\"\(f(y))\" stroke=\"\(curve.color)\" stroke-width=\"\(curve.width)\"\(curve.dashed ? " stroke-dasharray=\"6 4\"" : "")/>\n"
+            svg +=
+                "<line x1=\"\(f(x))\" y1=\"\(f(y))\" x2=\"\(f(x + 24))\" y2=\"\(f(y))\" stroke=\"\(curve.color)\" stroke-width=\"\(curve.width)\"\(curve.dashed ? " stroke-dasharray=\"6 4\"" : "")/>\n"
             svg += "<text x=\"\(f(x + 30))\" y=\"\(f(y + 4))\">\(escape(curve.name))</text>\n"
         }
         return svg + "</svg>\n"
@@ -221,7 +242,8 @@ public enum HTMLReport {
         let count = max(timeline.count, 1)
         let slot = width / Double(count)
         func py(_ value: Double) -> Double { top + height - value / yMax * height }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(plotWidth))\" height=\"\(Int(totalHeight))\" viewBox=\"0 0 \(Int(plotWidth)) \(Int(totalHeight))\" role=\"img\" aria-label=\"Throughput per second\">\n"
+        var svg =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(plotWidth))\" height=\"\(Int(totalHeight))\" viewBox=\"0 0 \(Int(plotWidth)) \(Int(totalHeight))\" role=\"img\" aria-label=\"Throughput per second\">\n"
         svg += grid(width: width, height: height)
         var value = 0.0
         while value <= yMax + yStep / 2 {
@@ -235,31 +257,37 @@ public enum HTMLReport {
             let x = left + Double(bucket.second) * slot
             let barWidth = max(1, slot * 0.8)
             let okHeight = Double(bucket.calls) / yMax * height
-            svg += "<rect x=\"\(f(x + slot * 0.1))\" y=\"\(f(top + height - okHeight))\" width=\"\(f(barWidth))\" height=\"\(f(okHeight))\" fill=\"#1f77b4\"><title>second \(bucket.second + 1): \(bucket.calls) calls, \(bucket.errors) errors</title></rect>\n"
+            svg +=
+                "<rect x=\"\(f(x + slot * 0.1))\" y=\"\(f(top + height - okHeight))\" width=\"\(f(barWidth))\" height=\"\(f(okHeight))\" fill=\"#1f77b4\"><title>second \(bucket.second + 1): \(bucket.calls) calls, \(bucket.errors) errors</title></rect>\n"
             if bucket.errors > 0 {
                 let errorHeight = Double(bucket.errors) / yMax * height
-                svg += "<rect x=\"\(f(x + slot * 0.1))\" y=\"\(f(top + height - errorHeight))\" width=\"\(f(barWidth))\" height=\"\(f(errorHeight))\" fill=\"#d62728\"/>\n"
+                svg +=
+                    "<rect x=\"\(f(x + slot * 0.1))\" y=\"\(f(top + height - errorHeight))\" width=\"\(f(barWidth))\" height=\"\(f(errorHeight))\" fill=\"#d62728\"/>\n"
             }
             if bucket.second % labelEvery == 0 {
                 svg += "<text x=\"\(f(x + slot / 2))\" y=\"\(f(top + height + 18))\" text-anchor=\"middle\">\(bucket.second + 1)</text>\n"
             }
         }
-        svg += "<text x=\"\(f(left + width / 2))\" y=\"\(f(totalHeight - 8))\" text-anchor=\"middle\">second of the measured window</text>\n"
+        svg +=
+            "<text x=\"\(f(left + width / 2))\" y=\"\(f(totalHeight - 8))\" text-anchor=\"middle\">second of the measured window</text>\n"
         svg += "<text transform=\"translate(16 \(f(top + height / 2))) rotate(-90)\" text-anchor=\"middle\">calls/s</text>\n"
         var legend: [(String, String, Bool)] = [("calls", "#1f77b4", false), ("errors", "#d62728", false)]
         let meanY = py(mean)
-        svg += "<line x1=\"\(f(left))\" y1=\"\(f(meanY))\" x2=\"\(f(left + width))\" y2=\"\(f(meanY))\" stroke=\"#2ca02c\" stroke-width=\"1.5\"/>\n"
+        svg +=
+            "<line x1=\"\(f(left))\" y1=\"\(f(meanY))\" x2=\"\(f(left + width))\" y2=\"\(f(meanY))\" stroke=\"#2ca02c\" stroke-width=\"1.5\"/>\n"
         legend.append(("mean \(Format.number(mean))/s", "#2ca02c", true))
         if let target {
             let y = py(target)
-            svg += "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(left + width))\" y2=\"\(f(y))\" stroke=\"#111\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n"
+            svg +=
+                "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(left + width))\" y2=\"\(f(y))\" stroke=\"#111\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n"
             legend.append(("target \(Format.number(target))/s", "#111", true))
         }
         for (index, item) in legend.enumerated() {
             let y = top + 10 + Double(index) * 18
             let x = left + width + 14
             if item.2 {
-                svg += "<line x1=\"\(f(x))\" y1=\"\(f(y))\" x2=\"\(f(x + 24))\" y2=\"\(f(y))\" stroke=\"\(item.1)\" stroke-width=\"1.5\"\(item.0.hasPrefix("target") ? " stroke-dasharray=\"6 4\"" : "")/>\n"
+                svg +=
+                    "<line x1=\"\(f(x))\" y1=\"\(f(y))\" x2=\"\(f(x + 24))\" y2=\"\(f(y))\" stroke=\"\(item.1)\" stroke-width=\"1.5\"\(item.0.hasPrefix("target") ? " stroke-dasharray=\"6 4\"" : "")/>\n"
             } else {
                 svg += "<rect x=\"\(f(x + 6))\" y=\"\(f(y - 6))\" width=\"12\" height=\"12\" fill=\"\(item.1)\"/>\n"
             }

@@ -79,7 +79,8 @@ public enum OpenLoop {
         let layout = plan.layout
         let start = monotonicNanos()
         let (measureStart, end) = plan.clock(startingAt: start)
-        let schedule = SharedSchedule(ArrivalSchedule(rate: rate, arrivals: plan.arrivals, seed: plan.seed ^ 0x5EED_A441_7A15), start: start)
+        let schedule = SharedSchedule(
+            ArrivalSchedule(rate: rate, arrivals: plan.arrivals, seed: plan.seed ^ 0x5EED_A441_7A15), start: start)
         let recorders = await withTaskGroup(of: WorkerRecorder.self) { group in
             for index in 0..<plan.concurrency {
                 let transport = transports[index % transports.count]
@@ -129,7 +130,8 @@ public enum OpenLoop {
             let status = await CallRunner.perform(call, on: transport, options: options)
             let finished = monotonicNanos()
             if intended >= measureStart {
-                recorder.record(slot: slot, status: status, startNanos: intended, latencyNanos: finished > intended ? finished &- intended : 0)
+                recorder.record(
+                    slot: slot, status: status, startNanos: intended, latencyNanos: finished > intended ? finished &- intended : 0)
                 recorder.recordUncorrected(slot: slot, latencyNanos: finished &- sent)
             }
             live?.add(status: status)

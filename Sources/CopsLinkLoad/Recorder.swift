@@ -128,7 +128,9 @@ public struct LoadResults: Sendable {
     }
 
     /// Adds up the workers' recorders (all made for `mix` with one layout).
-    public static func merge(_ recorders: [WorkerRecorder], mix: CallMix, layout: LatencyLayout, openLoop: Bool, durationSeconds: Double) -> LoadResults {
+    public static func merge(
+        _ recorders: [WorkerRecorder], mix: CallMix, layout: LatencyLayout, openLoop: Bool, durationSeconds: Double
+    ) -> LoadResults {
         let seconds = recorders.first?.callsPerSecond.count ?? max(1, Int(durationSeconds.rounded(.up)))
         var methods = mix.entries.map { entry in
             MethodResult(

@@ -52,7 +52,14 @@ public struct LatencySummary: Codable, Equatable, Sendable {
     public init(_ histogram: Histogram<UInt64>) {
         count = histogram.totalCount
         guard count > 0 else {
-            min = 0; mean = 0; p50 = 0; p90 = 0; p99 = 0; p99_9 = 0; p99_99 = 0; max = 0
+            min = 0
+            mean = 0
+            p50 = 0
+            p90 = 0
+            p99 = 0
+            p99_9 = 0
+            p99_99 = 0
+            max = 0
             return
         }
         min = histogram.min
@@ -248,26 +255,34 @@ public enum HumanSummary {
         } else {
             lines.append("copslink-load → \(report.server): closed loop, \(report.concurrency) workers over \(connections), \(window)")
         }
-        let accounts = report.accounts.count <= 4 ? report.accounts.joined(separator: ", ")
+        let accounts =
+            report.accounts.count <= 4
+            ? report.accounts.joined(separator: ", ")
             : "\(report.accounts.first ?? "") … \(report.accounts.last ?? "")"
-        lines.append("mix \(report.orderedMethods.map { "\($0.0)=\($0.1.weight)" }.joined(separator: ",")) over \(report.accounts.count) account\(report.accounts.count == 1 ? "" : "s") (\(accounts))")
+        lines.append(
+            "mix \(report.orderedMethods.map { "\($0.0)=\($0.1.weight)" }.joined(separator: ",")) over \(report.accounts.count) account\(report.accounts.count == 1 ? "" : "s") (\(accounts))"
+        )
         lines.append("")
-        var totals = "calls \(Format.count(report.totalCalls))   throughput \(Format.number(report.throughputPerSecond)) calls/s   "
+        var totals =
+            "calls \(Format.count(report.totalCalls))   throughput \(Format.number(report.throughputPerSecond)) calls/s   "
             + "errors \(Format.count(report.errorCalls))"
         if report.expectedErrorCalls > 0 {
             totals += " (\(Format.count(report.expectedErrorCalls)) expected, \(Format.count(report.unexpectedErrorCalls)) unexpected)"
         }
         lines.append(totals)
         if let missed = report.missedCalls, missed > 0 {
-            lines.append("warning: \(Format.count(missed)) calls due in the measured window were never sent: every worker was busy; "
-                + "raise --concurrency or lower --rate")
+            lines.append(
+                "warning: \(Format.count(missed)) calls due in the measured window were never sent: every worker was busy; "
+                    + "raise --concurrency or lower --rate")
         }
         lines.append("")
 
         let openLoop = report.latencyUncorrectedMicros != nil
         var latency = TextTable(["LATENCY (ms)", "CALLS", "CALLS/S", "p50", "p90", "p99", "p99.9", "p99.99", "max"])
         func addRows(_ name: String, calls: UInt64, rate: Double, _ corrected: LatencySummary, _ uncorrected: LatencySummary?) {
-            latency.add([name, Format.count(calls), Format.number(rate)] + corrected.labelled.map { corrected.count == 0 ? "-" : Format.millis($0.1) })
+            latency.add(
+                [name, Format.count(calls), Format.number(rate)]
+                    + corrected.labelled.map { corrected.count == 0 ? "-" : Format.millis($0.1) })
             if let uncorrected {
                 latency.add(["  uncorrected", "", ""] + uncorrected.labelled.map { uncorrected.count == 0 ? "-" : Format.millis($0.1) })
             }
@@ -276,7 +291,8 @@ public enum HumanSummary {
             addRows(name, calls: method.calls, rate: method.throughputPerSecond, method.latencyMicros, method.latencyUncorrectedMicros)
         }
         if report.methods.count > 1 {
-            addRows("all", calls: report.totalCalls, rate: report.throughputPerSecond, report.latencyMicros, report.latencyUncorrectedMicros)
+            addRows(
+                "all", calls: report.totalCalls, rate: report.throughputPerSecond, report.latencyMicros, report.latencyUncorrectedMicros)
         }
         lines.append(latency.render())
         if openLoop {

@@ -1,5 +1,5 @@
-import CopsLinkMessages
 public import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTransport
 
@@ -62,8 +62,10 @@ public struct Workload: Sendable {
             return accounts.map { .unary(M.getTestStatus, GetTestStatusRequest(customerID: $0.customerID)) }
         case .placeOnTest:
             return accounts.map {
-                .unary(M.placeOnTest, PlaceOnTestRequest(
-                    customerID: $0.customerID, categoryID: "service", durationHours: 1, comment: "copslink-load"))
+                .unary(
+                    M.placeOnTest,
+                    PlaceOnTestRequest(
+                        customerID: $0.customerID, categoryID: "service", durationHours: 1, comment: "copslink-load"))
             }
         case .placeOffTest:
             return accounts.map { .unary(M.placeOffTest, PlaceOffTestRequest(customerID: $0.customerID, comment: "copslink-load")) }
@@ -71,8 +73,10 @@ public struct Workload: Sendable {
             let to = nowMs - 60_000
             return accounts.flatMap { account in
                 [TestDataType.history, .results].map { type in
-                    .serverStreaming(M.requestTestData, RequestTestDataRequest(
-                        customerID: account.customerID, type: type, fromMs: to - 30 * day, toMs: to))
+                    .serverStreaming(
+                        M.requestTestData,
+                        RequestTestDataRequest(
+                            customerID: account.customerID, type: type, fromMs: to - 30 * day, toMs: to))
                 }
             }
         case .reportSignals:
@@ -85,7 +89,9 @@ public struct Workload: Sendable {
             }
         case .searchAuthorities:
             return accounts.flatMap { account in
-                [AuthorityType.police, .fire].map { .unary(M.searchAuthorities, SearchAuthoritiesRequest(customerID: account.customerID, type: $0)) }
+                [AuthorityType.police, .fire].map {
+                    .unary(M.searchAuthorities, SearchAuthoritiesRequest(customerID: account.customerID, type: $0))
+                }
             }
         case .listTestCategories:
             return [.unary(M.listTestCategories, ListTestCategoriesRequest())]

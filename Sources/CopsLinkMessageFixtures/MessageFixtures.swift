@@ -5,7 +5,7 @@ public enum MessageFixtures {
     private static let equipment = [
         Equipment(id: "eq-1", name: "Door", zoneNumber: "001", zoneDescription: "Front", installed: true),
         Equipment(id: "eq-2", name: "Motion", zoneNumber: "002", zoneDescription: "Hall", installed: true),
-        Equipment(id: "eq-3", name: "Smoke", zoneNumber: "003", zoneDescription: "Kitchen"),
+        Equipment(id: "eq-3", name: "Smoke", zoneNumber: "003", zoneDescription: "Kitchen")
     ]
 
     /// Every field set, nested messages included, and an unknown enum value (`PhoneType` 42): the message of
@@ -24,7 +24,7 @@ public enum MessageFixtures {
                 role: .keyholder, hasKey: true),
             CentralStationParty(
                 id: "rp-2", priority: 2, firstName: "Mary", lastName: "Somerville",
-                phones: [Phone(number: "555-0103", type: PhoneType(rawValue: 42))], role: .contact),
+                phones: [Phone(number: "555-0103", type: PhoneType(rawValue: 42))], role: .contact)
         ],
         authorities: [
             AccountAuthority(
@@ -40,20 +40,22 @@ public enum MessageFixtures {
                     id: "fd-7", type: .fire, name: "County Fire", phone: "555-0912",
                     address: Address(street1: "2 Rt 4", street2: "Stn 7", city: "Chatham", state: "IL", zip: "62629"),
                     servedZips: ["62629"], jurisdiction: .county),
-                addedAtMs: 1_717_171_900_000, addedBy: "jsmith"),
+                addedAtMs: 1_717_171_900_000, addedBy: "jsmith")
         ],
         mappedZones: [
             MappedZone(
-                zone: Zone(zoneNumber: "001", description: "Front", eventType: .burglary, equipmentType: "Door", location: "Hall", partition: 1),
+                zone: Zone(
+                    zoneNumber: "001", description: "Front", eventType: .burglary, equipmentType: "Door", location: "Hall", partition: 1),
                 equipment: equipment[0]),
             MappedZone(
-                zone: Zone(zoneNumber: "002", description: "Hall", eventType: .burglary, equipmentType: "PIR", location: "Hall", partition: 1),
+                zone: Zone(
+                    zoneNumber: "002", description: "Hall", eventType: .burglary, equipmentType: "PIR", location: "Hall", partition: 1),
                 equipment: equipment[1]),
             MappedZone(
                 zone: Zone(
                     zoneNumber: "003", description: "Kitchen", eventType: .fire, equipmentType: "Smoke", location: "Kitchen", partition: 1,
                     restoreRequired: true),
-                equipment: equipment[2]),
+                equipment: equipment[2])
         ],
         unmappedZones: [Zone(zoneNumber: "010", description: "Panic", eventType: .panic, location: "Bedroom", partition: 2)],
         testStatus: TestStatus(

@@ -1,9 +1,10 @@
 public import CCopsLinkProtos
 import CProtobufC
+public import CopsLinkCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-public import CopsLinkCore
 
 /// A protobuf-c message descriptor: static, immutable C data.
 public struct ProtobufCDescriptor: @unchecked Sendable {
@@ -59,7 +60,9 @@ extension ProtobufCCodable {
         let limit = ProtobufArena.decodeMemoryLimit(forMessageOf: size)
         return RPCError(
             code: .resourceExhausted,
-            message: "decoding its \(size) bytes needs more than \(limit) bytes of memory (at most \(ProtobufArena.decodeMemoryFactor) × its size + \(ProtobufArena.decodeMemoryBase / 1024) KiB); too many unknown or tiny fields")
+            message:
+                "decoding its \(size) bytes needs more than \(limit) bytes of memory (at most \(ProtobufArena.decodeMemoryFactor) × its size + \(ProtobufArena.decodeMemoryBase / 1024) KiB); too many unknown or tiny fields"
+        )
     }
 
     @inlinable
@@ -77,7 +80,8 @@ extension ProtobufCCodable {
     /// The size `serialize` will write.
     public var serializedSize: Int {
         ProtobufArena.with { arena in
-            protobuf_c_message_get_packed_size(UnsafeMutableRawPointer(makeCMessage(in: &arena)).assumingMemoryBound(to: ProtobufCMessage.self))
+            protobuf_c_message_get_packed_size(
+                UnsafeMutableRawPointer(makeCMessage(in: &arena)).assumingMemoryBound(to: ProtobufCMessage.self))
         }
     }
 }
@@ -133,7 +137,9 @@ extension ProtobufArena {
     }
 
     /// A fresh C struct, initialised by its generated `…__init` function.
-    public mutating func message<CMessage>(_ type: CMessage.Type, _ initialize: (UnsafeMutablePointer<CMessage>) -> Void) -> UnsafeMutablePointer<CMessage> {
+    public mutating func message<CMessage>(
+        _ type: CMessage.Type, _ initialize: (UnsafeMutablePointer<CMessage>) -> Void
+    ) -> UnsafeMutablePointer<CMessage> {
         let message = allocate(type)
         initialize(message)
         return message

@@ -15,7 +15,7 @@ extension SQLiteAccountStore: APIKeyStore {
                 sql: "INSERT INTO api_key (id, dealer_id, name, secret_sha256, roles, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 arguments: [
                     record.id, record.dealerID, record.name, Data(record.secretSHA256),
-                    Role.list(record.roles), record.createdAtMs, record.revokedAtMs,
+                    Role.list(record.roles), record.createdAtMs, record.revokedAtMs
                 ])
         }
     }

@@ -1,6 +1,6 @@
 public import CopsLinkAccounts
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import GRDB
 
 /// `AccountStore` on one SQLite file, through GRDB.

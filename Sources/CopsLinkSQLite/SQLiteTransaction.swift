@@ -44,9 +44,12 @@ struct SQLiteTransaction: AccountWriteTransaction {
 
     func customer(id: String) throws -> Customer? {
         guard let row = try db.cachedRow(sql: "SELECT * FROM customer WHERE id = ?", arguments: [key(id)]) else { return nil }
-        let equipment = try db.cachedRows(sql: "SELECT * FROM equipment WHERE customer_id = ? ORDER BY position", arguments: [key(id)]
+        let equipment = try db.cachedRows(
+            sql: "SELECT * FROM equipment WHERE customer_id = ? ORDER BY position", arguments: [key(id)]
         ).map { row in
-            Equipment(id: row["id"], name: row["name"], zoneNumber: row["zone_number"], zoneDescription: row["zone_description"], installed: row["installed"])
+            Equipment(
+                id: row["id"], name: row["name"], zoneNumber: row["zone_number"], zoneDescription: row["zone_description"],
+                installed: row["installed"])
         }
         return Customer(
             id: externalID(row["id"]), firstName: row["first_name"], lastName: row["last_name"], companyName: row["company_name"],
@@ -68,12 +71,13 @@ struct SQLiteTransaction: AccountWriteTransaction {
                 """,
             arguments: [
                 stored, Self.dealer(ofKey: stored), customer.firstName, customer.lastName, customer.companyName, customer.address != nil,
-                address.street1, address.street2, address.city, address.state, address.zip, customer.premisePhone, customer.passcode,
+                address.street1, address.street2, address.city, address.state, address.zip, customer.premisePhone, customer.passcode
             ])
         try db.executeCached(sql: "DELETE FROM equipment WHERE customer_id = ?", arguments: [stored])
         for (position, item) in customer.equipment.enumerated() {
             try db.executeCached(
-                sql: "INSERT INTO equipment (customer_id, position, id, name, zone_number, zone_description, installed) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                sql:
+                    "INSERT INTO equipment (customer_id, position, id, name, zone_number, zone_description, installed) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 arguments: [stored, position, item.id, item.name, item.zoneNumber, item.zoneDescription, item.installed])
         }
     }
@@ -87,12 +91,14 @@ struct SQLiteTransaction: AccountWriteTransaction {
 
     func respondingParties(customerID: String) throws -> [RespondingParty] {
         var phones: [String: [Phone]] = [:]
-        for row in try db.cachedRows(sql: "SELECT * FROM party_phone WHERE customer_id = ? ORDER BY party_id, position", arguments: [key(customerID)])
+        for row in try db.cachedRows(
+            sql: "SELECT * FROM party_phone WHERE customer_id = ? ORDER BY party_id, position", arguments: [key(customerID)])
         {
             phones[row["party_id"], default: []].append(
                 Phone(number: row["number"], type: PhoneType(rawValue: row["type"]), extension: row["extension"]))
         }
-        return try db.cachedRows(sql: "SELECT * FROM responding_party WHERE customer_id = ? ORDER BY position", arguments: [key(customerID)]
+        return try db.cachedRows(
+            sql: "SELECT * FROM responding_party WHERE customer_id = ? ORDER BY position", arguments: [key(customerID)]
         ).map { row in
             let id: String = row["id"]
             return RespondingParty(
@@ -114,7 +120,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
                     """,
                 arguments: [
                     customerID, party.id, position, party.priority, party.firstName, party.lastName, party.email, party.language,
-                    party.passcode, party.hasKey, party.relation, party.enhancedVerification, party.role.rawValue,
+                    party.passcode, party.hasKey, party.relation, party.enhancedVerification, party.role.rawValue
                 ])
             for (index, phone) in party.phones.enumerated() {
                 try db.executeCached(
@@ -152,7 +158,8 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func isAccountNumberTaken(_ accountNumber: String) throws -> Bool {
-        try db.cachedValue(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM station_account WHERE account_number = ?)", arguments: [accountNumber])
+        try db.cachedValue(
+            Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM station_account WHERE account_number = ?)", arguments: [accountNumber])
             ?? false
     }
 
@@ -205,7 +212,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
                     """,
                 arguments: [
                     authority.id, authority.type.rawValue, authority.name, authority.phone, authority.address != nil, address.street1,
-                    address.street2, address.city, address.state, address.zip, authority.jurisdiction.rawValue, authority.permitRequired,
+                    address.street2, address.city, address.state, address.zip, authority.jurisdiction.rawValue, authority.permitRequired
                 ])
             try db.executeCached(sql: "DELETE FROM authority_zip WHERE authority_id = ?", arguments: [authority.id])
             for zip in Set(authority.servedZips) {
@@ -215,7 +222,8 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func accountAuthorities(accountNumber: String) throws -> [AccountAuthority] {
-        try db.cachedRows(sql: "SELECT * FROM account_authority WHERE account_key = ? ORDER BY added_at, id", arguments: [key(accountNumber)]
+        try db.cachedRows(
+            sql: "SELECT * FROM account_authority WHERE account_key = ? ORDER BY added_at, id", arguments: [key(accountNumber)]
         ).map { row in
             AccountAuthority(
                 id: row["id"], authority: try authority(id: row["authority_id"]), permitNumber: row["permit_number"],
@@ -231,7 +239,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
                 """,
             arguments: [
                 entry.id, key(accountNumber), entry.authority?.id ?? "", entry.authority?.type.rawValue ?? 0, entry.permitNumber,
-                entry.addedAtMs, entry.addedBy,
+                entry.addedAtMs, entry.addedBy
             ])
     }
 
@@ -242,7 +250,8 @@ struct SQLiteTransaction: AccountWriteTransaction {
     // MARK: Zones
 
     func zones(accountNumber: String) throws -> [Zone] {
-        try db.cachedRows(sql: "SELECT * FROM zone WHERE account_key = ? ORDER BY zone_number", arguments: [key(accountNumber)]).map { row in
+        try db.cachedRows(sql: "SELECT * FROM zone WHERE account_key = ? ORDER BY zone_number", arguments: [key(accountNumber)]).map {
+            row in
             Zone(
                 zoneNumber: row["zone_number"], description: row["description"], eventType: ZoneEventType(rawValue: row["event_type"]),
                 equipmentType: row["equipment_type"], location: row["location"], partition: row["partition"],
@@ -261,7 +270,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
                     """,
                 arguments: [
                     accountKey, zone.zoneNumber, zone.description, zone.eventType.rawValue, zone.equipmentType, zone.location,
-                    zone.partition, zone.restoreRequired,
+                    zone.partition, zone.restoreRequired
                 ])
         }
     }
@@ -293,7 +302,8 @@ struct SQLiteTransaction: AccountWriteTransaction {
         """
 
     func openSession(accountNumber: String) throws -> TestSession? {
-        try db.cachedRow(sql: "SELECT \(Self.sessionColumns) WHERE test_session.account_key = ? AND test_session.ended_at IS NULL",
+        try db.cachedRow(
+            sql: "SELECT \(Self.sessionColumns) WHERE test_session.account_key = ? AND test_session.ended_at IS NULL",
             arguments: [key(accountNumber)]
         ).map(Self.session)
     }
@@ -312,7 +322,8 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func sessionsDue(atMs: Int64) throws -> [(accountNumber: String, session: TestSession)] {
-        try db.cachedRows(sql: "SELECT \(Self.sessionColumns) WHERE test_session.ended_at IS NULL AND test_session.expires_at <= ?",
+        try db.cachedRows(
+            sql: "SELECT \(Self.sessionColumns) WHERE test_session.ended_at IS NULL AND test_session.expires_at <= ?",
             arguments: [atMs]
         ).compactMap { row in
             let stored: String = row["account_key"]
@@ -333,10 +344,11 @@ struct SQLiteTransaction: AccountWriteTransaction {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)
                 """,
             arguments: [
-                session.id, key(accountNumber), session.category?.id ?? "", session.effectiveAtMs, session.expiresAtMs, session.scope.rawValue,
+                session.id, key(accountNumber), session.category?.id ?? "", session.effectiveAtMs, session.expiresAtMs,
+                session.scope.rawValue,
                 session.zoneNumbers.joined(separator: ","), session.comment, session.placedBy != nil, session.placedBy?.id ?? "",
                 session.placedBy?.name ?? "", session.authorizedBy != nil, session.authorizedBy?.respondingPartyID ?? "",
-                session.authorizedBy?.verifiedBy ?? "",
+                session.authorizedBy?.verifiedBy ?? ""
             ])
     }
 
@@ -358,11 +370,13 @@ struct SQLiteTransaction: AccountWriteTransaction {
             arguments: [
                 key(accountNumber), entry.atMs, entry.action.rawValue, entry.sessionID, entry.category != nil, entry.category?.id ?? "",
                 entry.category?.description ?? "", entry.category?.defaultDurationMinutes ?? 0, entry.effectiveAtMs, entry.expiresAtMs,
-                entry.user != nil, entry.user?.id ?? "", entry.user?.name ?? "", entry.comment,
+                entry.user != nil, entry.user?.id ?? "", entry.user?.name ?? "", entry.comment
             ])
     }
 
-    func testHistory(accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+    func testHistory(
+        accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int
+    ) throws
         -> [(PageCursor, TestHistoryEntry)]
     {
         let (afterAt, afterRow) = (cursor?.atMs ?? .min, cursor?.rowID ?? .min)
@@ -375,8 +389,10 @@ struct SQLiteTransaction: AccountWriteTransaction {
                 """,
             arguments: [key(accountNumber), fromMs, toMs, afterAt, afterAt, afterRow, limit]
         ).map { row in
-            let category: TestCategory? = row["has_category"] ? TestCategory(
-                id: row["category_id"], description: row["category_description"], defaultDurationMinutes: row["category_minutes"]) : nil
+            let category: TestCategory? =
+                row["has_category"]
+                ? TestCategory(
+                    id: row["category_id"], description: row["category_description"], defaultDurationMinutes: row["category_minutes"]) : nil
             let user: UserRef? = row["has_user"] ? UserRef(id: row["user_id"], name: row["user_name"]) : nil
             let entry = TestHistoryEntry(
                 atMs: row["at"], action: TestHistoryAction(rawValue: row["action"]), sessionID: row["session_id"], category: category,
@@ -396,24 +412,30 @@ struct SQLiteTransaction: AccountWriteTransaction {
             arguments: [
                 key(signal.accountNumber), signal.isTestResult, result.receivedAtMs, result.accountNumber, result.zoneNumber,
                 result.zoneDescription, result.eventCode, result.qualifier, result.eventDescription, result.userNumber,
-                result.partition, result.rawMessage, result.sessionID,
+                result.partition, result.rawMessage, result.sessionID
             ])
     }
 
-    func testResults(accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+    func testResults(
+        accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int
+    ) throws
         -> [(PageCursor, TestResult)]
     {
         try signals(accountNumber: accountNumber, testResults: true, fromMs: fromMs, toMs: toMs, after: cursor, limit: limit)
     }
 
-    func signalHistory(accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+    func signalHistory(
+        accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int
+    ) throws
         -> [(PageCursor, TestResult)]
     {
         try signals(accountNumber: accountNumber, testResults: false, fromMs: fromMs, toMs: toMs, after: cursor, limit: limit)
     }
 
     /// Test results or signal history, both served by the `signal_by_account` index.
-    private func signals(accountNumber: String, testResults: Bool, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int) throws
+    private func signals(
+        accountNumber: String, testResults: Bool, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int
+    ) throws
         -> [(PageCursor, TestResult)]
     {
         let (afterAt, afterRow) = (cursor?.atMs ?? .min, cursor?.rowID ?? .min)
@@ -449,7 +471,9 @@ struct SQLiteTransaction: AccountWriteTransaction {
     func saveIdempotencyRecord(_ record: IdempotencyRecord) throws {
         try db.executeCached(
             sql: "INSERT INTO idempotency (request_id, method, fingerprint, response, created_at) VALUES (?, ?, ?, ?, ?)",
-            arguments: [key(record.requestID), record.method, Int64(bitPattern: record.fingerprint), Data(record.response), record.createdAtMs])
+            arguments: [
+                key(record.requestID), record.method, Int64(bitPattern: record.fingerprint), Data(record.response), record.createdAtMs
+            ])
     }
 
     // MARK: Row mapping
@@ -482,7 +506,8 @@ struct SQLiteTransaction: AccountWriteTransaction {
         let endedAt: Int64? = row["ended_at"]
         return TestSession(
             id: row["id"],
-            category: TestCategory(id: row["category_id"], description: row["category_description"], defaultDurationMinutes: row["category_minutes"]),
+            category: TestCategory(
+                id: row["category_id"], description: row["category_description"], defaultDurationMinutes: row["category_minutes"]),
             effectiveAtMs: row["effective_at"], expiresAtMs: row["expires_at"], scope: TestScope(rawValue: row["scope"]),
             zoneNumbers: zones.isEmpty ? [] : zones.split(separator: ",").map(String.init), comment: row["comment"],
             placedBy: row["has_placed_by"] ? UserRef(id: row["placed_by_id"], name: row["placed_by_name"]) : nil,

@@ -35,6 +35,8 @@ public final class CapturingLogHandler: LogHandler, Sendable {
 extension CapturingLogHandler {
     /// Every record as one line of text: message and metadata.
     public var lines: [String] {
-        records.value.map { record in ([record.message] + record.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }).joined(separator: " ") }
+        records.value.map { record in
+            ([record.message] + record.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }).joined(separator: " ")
+        }
     }
 }

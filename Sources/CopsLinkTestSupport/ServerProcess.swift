@@ -37,7 +37,8 @@ public final class ServerProcess: @unchecked Sendable {
         self.database = database
         process = Process()
         process.executableURL = try builtBinary("copslink-server")
-        process.arguments = ["--host", "127.0.0.1", "--port", "0", "--database", database, "--log-level", "error"]
+        process.arguments =
+            ["--host", "127.0.0.1", "--port", "0", "--database", database, "--log-level", "error"]
             + (authenticated ? [] : ["--insecure-disable-auth"]) + arguments
         let output = Pipe()
         process.standardOutput = output

@@ -35,23 +35,25 @@ public struct TestCertificates: Sendable {
     private func make() throws {
         let curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
         for ca in ["ca", "other-ca"] {
-            try openssl(["req", "-x509"] + curve + [
-                "-keyout", "\(ca).key", "-out", "\(ca).pem", "-days", "2", "-subj", "/CN=CopsLink test \(ca)",
-                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-            ])
+            try openssl(
+                ["req", "-x509"] + curve + [
+                    "-keyout", "\(ca).key", "-out", "\(ca).pem", "-days", "2", "-subj", "/CN=CopsLink test \(ca)",
+                    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"
+                ])
         }
         let rsa = ["-newkey", "rsa:2048", "-nodes"]
         for (name, issuer, key, extensions) in [
             ("server", "ca", curve, "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
             ("server-rsa", "ca", rsa, "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
             ("client", "ca", curve, "subjectAltName=DNS:copslink-test-client\nextendedKeyUsage=clientAuth\n"),
-            ("rogue", "other-ca", curve, "subjectAltName=DNS:copslink-test-client\nextendedKeyUsage=clientAuth\n"),
+            ("rogue", "other-ca", curve, "subjectAltName=DNS:copslink-test-client\nextendedKeyUsage=clientAuth\n")
         ] {
             try Data(extensions.utf8).write(to: URL(fileURLWithPath: "\(directory)/\(name).ext"))
             try openssl(["req"] + key + ["-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=\(name)"])
             try openssl([
-                "x509", "-req", "-in", "\(name).csr", "-CA", "\(issuer).pem", "-CAkey", "\(issuer).key", "-CAcreateserial", "-out", "\(name).pem",
-                "-days", "2", "-extfile", "\(name).ext",
+                "x509", "-req", "-in", "\(name).csr", "-CA", "\(issuer).pem", "-CAkey", "\(issuer).key", "-CAcreateserial", "-out",
+                "\(name).pem",
+                "-days", "2", "-extfile", "\(name).ext"
             ])
         }
     }

@@ -25,7 +25,9 @@ public struct Frame: Sendable {
     public var header: ByteBuffer
     public var payload: ByteBuffer
 
-    public init(type: FrameType, flags: FrameFlags = [], callID: UInt64 = 0, header: ByteBuffer = ByteBuffer(), payload: ByteBuffer = ByteBuffer()) {
+    public init(
+        type: FrameType, flags: FrameFlags = [], callID: UInt64 = 0, header: ByteBuffer = ByteBuffer(), payload: ByteBuffer = ByteBuffer()
+    ) {
         self.type = type
         self.flags = flags
         self.callID = callID

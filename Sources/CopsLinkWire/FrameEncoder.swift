@@ -1,5 +1,5 @@
-public import CopsLinkMessages
 public import CopsLinkCore
+public import CopsLinkMessages
 public import NIOCore
 
 extension ByteBuffer: MessageSink {

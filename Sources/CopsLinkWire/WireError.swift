@@ -19,9 +19,11 @@ public enum WireError: Error, Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .badPreface(let received):
             let shown = String(decoding: received.prefix(16).map { $0 >= 0x20 && $0 < 0x7F ? $0 : UInt8(ascii: ".") }, as: UTF8.self)
-            return "expected the CopsLink preface 'COPSLINK' followed by a u32 protocol version (supported: \(Preface.supportedVersions.map(String.init).joined(separator: ", "))); received '\(shown)'"
+            return
+                "expected the CopsLink preface 'COPSLINK' followed by a u32 protocol version (supported: \(Preface.supportedVersions.map(String.init).joined(separator: ", "))); received '\(shown)'"
         case .unsupportedVersion(let version):
-            return "protocol version \(version) is not supported; this server speaks version(s) \(Preface.supportedVersions.map(String.init).joined(separator: ", "))"
+            return
+                "protocol version \(version) is not supported; this server speaks version(s) \(Preface.supportedVersions.map(String.init).joined(separator: ", "))"
         case .frameTooLarge(let length, let limit):
             return "frame of \(length) bytes exceeds the maximum frame size of \(limit) bytes"
         case .frameTooShort(let length):

@@ -86,7 +86,8 @@ struct CopsLinkLoadCommand: AsyncParsableCommand {
         let showProgress = !options.json && isatty(1) == 1
         let live = showProgress ? LiveCounters() : nil
         let progress = live.map { live in Task { await Self.showProgress(live, plan: plan) } }
-        let results = plan.isOpenLoop
+        let results =
+            plan.isOpenLoop
             ? await OpenLoop.run(plan, transports: transports, live: live)
             : await ClosedLoop.run(plan, transports: transports, live: live)
         if let progress {

@@ -9,15 +9,19 @@ struct LoadOptions: ParsableArguments {
     static let defaultClosedConcurrency = 16
     static let defaultOpenConcurrency = 64
 
-    @Option(help: ArgumentHelp("Server address. Default: $\(ServerAddress.serverEnvironmentVariable), else \(ServerAddress.defaultServer).", valueName: "host:port"))
+    @Option(
+        help: ArgumentHelp(
+            "Server address. Default: $\(ServerAddress.serverEnvironmentVariable), else \(ServerAddress.defaultServer).",
+            valueName: "host:port"))
     var server: String?
 
     @Option(help: ArgumentHelp("Seconds each call may take, connecting included.", valueName: "seconds"))
     var timeout: Double = 10
 
-    @Option(help: ArgumentHelp(
-        "Closed loop: workers, each with one call in flight (default \(defaultClosedConcurrency)). Open loop: the most calls in flight (default \(defaultOpenConcurrency)).",
-        valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "Closed loop: workers, each with one call in flight (default \(defaultClosedConcurrency)). Open loop: the most calls in flight (default \(defaultOpenConcurrency)).",
+            valueName: "n"))
     var concurrency: Int?
 
     @Option(help: ArgumentHelp("TCP connections; calls are spread over them round-robin.", valueName: "n"))
@@ -29,22 +33,25 @@ struct LoadOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds of load before the measurement starts; excluded from the results.", valueName: "seconds"))
     var warmup: Double = 2
 
-    @Option(help: ArgumentHelp(
-        "Open loop: start calls at this rate (calls/s) whatever the server's speed; latency counts from each call's intended start.",
-        valueName: "calls/s"))
+    @Option(
+        help: ArgumentHelp(
+            "Open loop: start calls at this rate (calls/s) whatever the server's speed; latency counts from each call's intended start.",
+            valueName: "calls/s"))
     var rate: Double?
 
     @Option(help: ArgumentHelp("Open loop arrivals: constant (exactly 1/rate apart) or poisson.", valueName: "constant|poisson"))
     var arrivals = "constant"
 
-    @Option(help: ArgumentHelp(
-        "Weighted call mix, e.g. GetAccount=80,PlaceOnTest=5,PlaceOffTest=5,RequestTestData=10. Methods: \(LoadMethod.allCases.map(\.name).joined(separator: ", ")). Default: GetAccount=100.",
-        valueName: "method=weight,..."))
+    @Option(
+        help: ArgumentHelp(
+            "Weighted call mix, e.g. GetAccount=80,PlaceOnTest=5,PlaceOffTest=5,RequestTestData=10. Methods: \(LoadMethod.allCases.map(\.name).joined(separator: ", ")). Default: GetAccount=100.",
+            valueName: "method=weight,..."))
     var mix: String?
 
-    @Option(help: ArgumentHelp(
-        "Accounts the calls pick from at random: demo-1 … demo-N (at most 4), or with --seed-accounts the first N of load-0 … (default: all).",
-        valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "Accounts the calls pick from at random: demo-1 … demo-N (at most 4), or with --seed-accounts the first N of load-0 … (default: all).",
+            valueName: "n"))
     var accounts: Int?
 
     @Option(
@@ -63,14 +70,16 @@ struct LoadOptions: ParsableArguments {
     @Flag(help: "Print the JSON report on stdout instead of the summary (no progress line).")
     var json = false
 
-    @Option(help: ArgumentHelp(
-        "Bearer token sent as 'authorization: Bearer TOKEN' metadata. Default: --token-file, else $\(ServerAddress.tokenEnvironmentVariable).",
-        valueName: "token"))
+    @Option(
+        help: ArgumentHelp(
+            "Bearer token sent as 'authorization: Bearer TOKEN' metadata. Default: --token-file, else $\(ServerAddress.tokenEnvironmentVariable).",
+            valueName: "token"))
     var token: String?
 
     @Option(
         name: .customLong("token-file"),
-        help: ArgumentHelp("Read the token from this file (trailing newline ignored), so it does not show in ps or the shell history.", valueName: "file"))
+        help: ArgumentHelp(
+            "Read the token from this file (trailing newline ignored), so it does not show in ps or the shell history.", valueName: "file"))
     var tokenFile: String?
 
     @Option(help: ArgumentHelp("Seed of the random choices (methods, accounts, Poisson gaps).", valueName: "n"))
@@ -91,14 +100,19 @@ struct LoadOptions: ParsableArguments {
         }
         if rate == nil, arrivalProcess != .constant { throw ValidationError("--arrivals needs --rate (open loop).") }
         _ = try callMix()
-        if let seedAccounts, seedAccounts < 1 || seedAccounts > 100_000 { throw ValidationError("--seed-accounts must be from 1 to 100000.") }
+        if let seedAccounts, seedAccounts < 1 || seedAccounts > 100_000 {
+            throw ValidationError("--seed-accounts must be from 1 to 100000.")
+        }
         if let accounts {
             guard accounts >= 1 else { throw ValidationError("--accounts must be at least 1.") }
             if let seedAccounts {
-                guard accounts <= seedAccounts else { throw ValidationError("--accounts \(accounts) is more than --seed-accounts \(seedAccounts).") }
+                guard accounts <= seedAccounts else {
+                    throw ValidationError("--accounts \(accounts) is more than --seed-accounts \(seedAccounts).")
+                }
             } else if accounts > AccountSetup.demoCustomerIDs.count {
                 throw ValidationError(
-                    "--accounts: the server's demo data has \(AccountSetup.demoCustomerIDs.count) accounts (demo-1 … demo-4); use --seed-accounts \(accounts) for more.")
+                    "--accounts: the server's demo data has \(AccountSetup.demoCustomerIDs.count) accounts (demo-1 … demo-4); use --seed-accounts \(accounts) for more."
+                )
             }
         }
         _ = try metadata()

@@ -12,7 +12,9 @@ enum DemoKeyFile {
 
     /// The demo key: the one in the file when it is still an active demo key of this database, else a new one
     /// (earlier demo keys revoked, the file rewritten). `rotate` always makes a new one.
-    static func demoKey(_ store: SQLiteAccountStore, database: String, rotate: Bool, nowMs: Int64) async throws
+    static func demoKey(
+        _ store: SQLiteAccountStore, database: String, rotate: Bool, nowMs: Int64
+    ) async throws
         -> (token: APIKeyToken, reused: Bool)
     {
         let file = path(database: database)

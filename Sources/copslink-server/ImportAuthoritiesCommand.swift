@@ -1,7 +1,7 @@
 import ArgumentParser
 import CopsLinkAccounts
-import CopsLinkSQLite
 import CopsLinkMessages
+import CopsLinkSQLite
 import Foundation
 
 struct ImportAuthoritiesCommand: AsyncParsableCommand {

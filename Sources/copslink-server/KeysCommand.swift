@@ -29,7 +29,8 @@ struct KeysCommand: AsyncParsableCommand {
         /// server (on another file) never sees. `create` allows it, for a store set up before the server's first start.
         func validateExists(create: Bool = false) throws {
             guard !create, !FileManager.default.fileExists(atPath: database) else { return }
-            throw ValidationError("--database \(database): no such file (is it the server's --database path?); add --create to start a new database there.")
+            throw ValidationError(
+                "--database \(database): no such file (is it the server's --database path?); add --create to start a new database there.")
         }
     }
 
@@ -80,7 +81,7 @@ struct KeysCommand: AsyncParsableCommand {
             let rows = keys.map { key in
                 [
                     key.id, key.dealerID, Role.list(key.roles), Self.date(key.createdAtMs),
-                    key.revokedAtMs.map(Self.date) ?? "-", key.name,
+                    key.revokedAtMs.map(Self.date) ?? "-", key.name
                 ]
             }
             let header = ["ID", "DEALER", "ROLES", "CREATED", "REVOKED", "NAME"]

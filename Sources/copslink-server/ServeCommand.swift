@@ -1,10 +1,10 @@
 import ArgumentParser
 import CopsLinkAccounts
-import CopsLinkAuth
 import CopsLinkAdminHTTP
+import CopsLinkAuth
 import CopsLinkBuiltinServices
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkSQLite
 import CopsLinkServices
 import CopsLinkTransport
@@ -39,10 +39,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on; 0 picks a free port.") var port = 7420
     @Option(help: "Path of the SQLite database file of the account store (created if missing).") var database = "copslink.sqlite"
-    @Flag(help: "Seed demo customers demo-1 … demo-4 (dealer 'demo') and the sample authority directory when the store is empty, and print an API key for the demo dealer: the same key on every restart with this database (kept in DATABASE.demo-key), a new one with --rotate-demo-key.")
+    @Flag(
+        help:
+            "Seed demo customers demo-1 … demo-4 (dealer 'demo') and the sample authority directory when the store is empty, and print an API key for the demo dealer: the same key on every restart with this database (kept in DATABASE.demo-key), a new one with --rotate-demo-key."
+    )
     var demo = false
     @Flag(help: "With --demo: revoke the earlier demo key and create a new one.") var rotateDemoKey = false
-    @Flag(help: "DEVELOPMENT ONLY: accept calls without an API key, all acting for --unauthenticated-dealer. Logged as a warning at start and on every connection.")
+    @Flag(
+        help:
+            "DEVELOPMENT ONLY: accept calls without an API key, all acting for --unauthenticated-dealer. Logged as a warning at start and on every connection."
+    )
     var insecureDisableAuth = false
     @Option(help: "The dealer that calls act for when authentication is disabled.") var unauthenticatedDealer = DealerID.demo
     @Option(help: ArgumentHelp("Serve TLS with this certificate chain (PEM, leaf first); needs --tls-key.", valueName: "file"))
@@ -51,7 +57,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Require client certificates issued by this CA (PEM): mutual TLS.", valueName: "file"))
     var tlsCa: String?
     @Option(help: "Longest test a dealer may place, in hours (one minute, 0.0167, to 720).") var maxTestHours = 24.0
-    @Option(help: "Accounts (linked or unlinked customers) one dealer may hold; LinkAccount of a new customer past it gets RESOURCE_EXHAUSTED.")
+    @Option(
+        help: "Accounts (linked or unlinked customers) one dealer may hold; LinkAccount of a new customer past it gets RESOURCE_EXHAUSTED.")
     var maxAccountsPerDealer = 1_000_000
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
     @Option(help: "Log line format on stderr: text, or json (one JSON object per line).") var logFormat = LogFormat.text
@@ -67,17 +74,30 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Initial per-call flow-control window in bytes.") var initialWindowSize = 256 << 10
     @Option(help: "Seconds in-flight calls may run after shutdown begins.") var gracePeriod = 10.0
     @Option(help: "Seconds a frame may take to arrive once its first bytes have; 0 disables the limit.") var frameReadTimeout = 30.0
-    @Option(help: "Outbound bytes waiting for a connection's socket above which the server stops reading from it and its streaming handlers wait.")
+    @Option(
+        help:
+            "Outbound bytes waiting for a connection's socket above which the server stops reading from it and its streaming handlers wait."
+    )
     var outboundHighWater = 256 << 10
     @Option(help: "Outbound bytes below which a connection paused at --outbound-high-water is read again.")
     var outboundLowWater = 64 << 10
-    @Option(help: "Seconds a connection may stay above --outbound-high-water (its client reading nothing) before GOAWAY ENHANCE_YOUR_CALM; 0 disables.")
+    @Option(
+        help:
+            "Seconds a connection may stay above --outbound-high-water (its client reading nothing) before GOAWAY ENHANCE_YOUR_CALM; 0 disables."
+    )
     var unwritableTimeout = 30.0
-    @Option(help: "Bytes of messages a connection may hold in calls whose request stream is still open; the call passing it gets RESOURCE_EXHAUSTED.")
+    @Option(
+        help:
+            "Bytes of messages a connection may hold in calls whose request stream is still open; the call passing it gets RESOURCE_EXHAUSTED."
+    )
     var maxConnectionInbound = 8 << 20
-    @Option(help: "Server-wide bytes of partial frames and unfinished requests; past it new calls get RESOURCE_EXHAUSTED and new connections GOAWAY REFUSED.")
+    @Option(
+        help:
+            "Server-wide bytes of partial frames and unfinished requests; past it new calls get RESOURCE_EXHAUSTED and new connections GOAWAY REFUSED."
+    )
     var maxInboundMemory = 64 << 20
-    @Option(help: "Seconds a call without a deadline may send nothing on its open request stream before it ends DEADLINE_EXCEEDED; 0 disables.")
+    @Option(
+        help: "Seconds a call without a deadline may send nothing on its open request stream before it ends DEADLINE_EXCEEDED; 0 disables.")
     var requestTimeout = 30.0
     @Option(help: "UNAUTHENTICATED answers on one connection after which it gets GOAWAY ENHANCE_YOUR_CALM and is closed; 0 disables.")
     var maxUnauthenticatedCalls = 3
@@ -87,7 +107,10 @@ struct ServeCommand: AsyncParsableCommand {
     var failedCallLogBurst = 20
     @Option(help: "Failed-call log lines per second a connection earns back after --failed-call-log-burst.")
     var failedCallLogRate = 1
-    @Option(help: "API keys kept in memory, and separately ids found unknown, each least recently used first out; a key is read from the database again after 5 s.")
+    @Option(
+        help:
+            "API keys kept in memory, and separately ids found unknown, each least recently used first out; a key is read from the database again after 5 s."
+    )
     var keyCacheSize = APIKeyAuthenticator.defaultMaximumCachedKeys
     @Flag(inversion: .prefixedNo, help: "Run call handlers on their connection's event loop (no thread switch per call).")
     var handlersOnEventLoop = true
@@ -157,7 +180,8 @@ struct ServeCommand: AsyncParsableCommand {
             logger.warning("\(warning)")
             configuration.connectionWarning = warning
         } else {
-            interceptors.append(AuthInterceptor(authenticator: APIKeyAuthenticator(store: store, maximumCachedKeys: keyCacheSize), policy: .copsLink))
+            interceptors.append(
+                AuthInterceptor(authenticator: APIKeyAuthenticator(store: store, maximumCachedKeys: keyCacheSize), policy: .copsLink))
         }
         let expiry = TestExpiryScheduler(store: store, clock: clock, logger: logger)
 
@@ -189,7 +213,7 @@ struct ServeCommand: AsyncParsableCommand {
                 services: [
                     .init(service: ExpiryService(scheduler: expiry)),
                     .init(service: server),
-                    .init(service: DrainAnnouncer(health: health, logger: logger)),
+                    .init(service: DrainAnnouncer(health: health, logger: logger))
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
@@ -219,7 +243,8 @@ struct ServeCommand: AsyncParsableCommand {
     func validate() throws {
         // 0 minutes would fail every PlaceOnTest, and a value the server would cap (or could not convert) is refused
         // rather than changed silently.
-        guard maxTestHours.isFinite, maxTestHours * 60 >= 1, maxTestHours <= Double(AccountServiceConfiguration.hardMaximumTestMinutes / 60) else {
+        guard maxTestHours.isFinite, maxTestHours * 60 >= 1, maxTestHours <= Double(AccountServiceConfiguration.hardMaximumTestMinutes / 60)
+        else {
             throw ValidationError("--max-test-hours \(maxTestHours): give hours from 0.0167 (one minute) to 720.")
         }
         for (flag, value) in [("--port", port), ("--metrics-port", metricsPort ?? 0)] where !(0...65_535).contains(value) {
@@ -228,7 +253,7 @@ struct ServeCommand: AsyncParsableCommand {
         for (flag, value) in [
             ("--grace-period", gracePeriod), ("--frame-read-timeout", frameReadTimeout),
             ("--unwritable-timeout", unwritableTimeout), ("--request-timeout", requestTimeout),
-            ("--idle-timeout", idleTimeout),
+            ("--idle-timeout", idleTimeout)
         ] where !(value >= 0 && value <= 86_400) {
             throw ValidationError("\(flag) \(value): give seconds from 0 to 86400.")
         }
@@ -237,7 +262,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("--outbound-high-water", outboundHighWater), ("--outbound-low-water", outboundLowWater),
             ("--max-connection-inbound", maxConnectionInbound), ("--max-inbound-memory", maxInboundMemory),
             ("--max-accounts-per-dealer", maxAccountsPerDealer),
-            ("--failed-call-log-burst", failedCallLogBurst), ("--failed-call-log-rate", failedCallLogRate),
+            ("--failed-call-log-burst", failedCallLogBurst), ("--failed-call-log-rate", failedCallLogRate)
         ] where value < 1 {
             throw ValidationError("\(flag) \(value): must be at least 1.")
         }
@@ -245,7 +270,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("--max-frame-size", maxFrameSize, ConnectionLimits.minimumMaxFrameSize...Int(UInt32.max)),
             ("--max-header-size", maxHeaderSize, ConnectionLimits.minimumMaxHeaderSize...Int(UInt32.max)),
             ("--initial-window-size", initialWindowSize, 1...Int(Int32.max)),
-            ("--max-concurrent-calls", maxConcurrentCalls, 1...Int(UInt32.max)),
+            ("--max-concurrent-calls", maxConcurrentCalls, 1...Int(UInt32.max))
         ] where !range.contains(value) {
             throw ValidationError("\(flag) \(value): must be from \(range.lowerBound) to \(range.upperBound).")
         }
@@ -255,7 +280,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard outboundLowWater <= outboundHighWater else {
             throw ValidationError("--outbound-low-water \(outboundLowWater) is above --outbound-high-water \(outboundHighWater).")
         }
-        guard (1...10_000_000).contains(keyCacheSize) else { throw ValidationError("--key-cache-size \(keyCacheSize): must be from 1 to 10000000.") }
+        guard (1...10_000_000).contains(keyCacheSize) else {
+            throw ValidationError("--key-cache-size \(keyCacheSize): must be from 1 to 10000000.")
+        }
         guard maxUnauthenticatedCalls >= 0 else { throw ValidationError("--max-unauthenticated-calls must be 0 or more.") }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
         guard tlsCa == nil || tlsCert != nil else { throw ValidationError("--tls-ca needs --tls-cert and --tls-key.") }

@@ -1,7 +1,7 @@
 import ArgumentParser
-import CopsLinkMessages
 import CopsLinkCommandLine
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import Foundation
 
@@ -53,7 +53,9 @@ struct CustomerOptions: ParsableArguments {
     var passcode: String?
     @Option(
         name: .customLong("passcode-file"),
-        help: ArgumentHelp("Read the passcode from this file (trailing newline ignored), so it does not show in ps or the shell history.", valueName: "file"))
+        help: ArgumentHelp(
+            "Read the passcode from this file (trailing newline ignored), so it does not show in ps or the shell history.",
+            valueName: "file"))
     var passcodeFile: String?
     @Option(
         help: ArgumentHelp("Installed equipment ZONE:NAME (zone 001-999); repeatable.", valueName: "zone:name"))
@@ -110,7 +112,8 @@ struct CustomerOptions: ParsableArguments {
             // Positional fields first, then any KEY=VALUE fields (the rest of the proto's responding party).
             let parts = Array(fields.prefix { !$0.contains("=") })
             let attributes = fields.dropFirst(parts.count)
-            let usage = "--party '\(text)' must look like PRIORITY:NAME:PHONE[:ROLE[:key]][:KEY=VALUE...], e.g. \"1:Ada Lovelace:801-555-0102/mobile:keyholder:key:email=ada@example.com\"."
+            let usage =
+                "--party '\(text)' must look like PRIORITY:NAME:PHONE[:ROLE[:key]][:KEY=VALUE...], e.g. \"1:Ada Lovelace:801-555-0102/mobile:keyholder:key:email=ada@example.com\"."
             guard (3...5).contains(parts.count), let priority = UInt32(parts[0]), priority > 0, !parts[1].isEmpty else {
                 throw ValidationError(usage)
             }
@@ -153,7 +156,8 @@ struct CustomerOptions: ParsableArguments {
                     party.enhancedVerification = value.lowercased() == "yes"
                 default:
                     throw ValidationError(
-                        "--party '\(text)': unknown field '\(key)'; use email, relation, language, phone (another phone) or enhanced-verification.")
+                        "--party '\(text)': unknown field '\(key)'; use email, relation, language, phone (another phone) or enhanced-verification."
+                    )
                 }
             }
             return party
@@ -222,9 +226,10 @@ struct AccountLink: AsyncParsableCommand {
                 answer,
                 json: [
                     "created": response.created, "account": response.account.json,
-                    "removed_party_ids": response.removedPartyIDs, "removed_equipment_ids": response.removedEquipmentIDs,
+                    "removed_party_ids": response.removedPartyIDs, "removed_equipment_ids": response.removedEquipmentIDs
                 ],
-                text: (response.created ? "Created account \(number) for \(self.customer)." : "Linked account \(number) to \(self.customer).")
+                text: (response.created
+                    ? "Created account \(number) for \(self.customer)." : "Linked account \(number) to \(self.customer).")
                     + Self.removals(response)
                     + (response.account.map { "\n\n" + AccountText.render($0) } ?? ""))
         }

@@ -1,6 +1,6 @@
 import ArgumentParser
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import Foundation
 
@@ -86,7 +86,8 @@ struct AuthoritiesAdd: AsyncParsableCommand {
             session.emit(
                 answer,
                 json: ["added": response.added.json],
-                text: "Added \(response.added.count) authorit\(response.added.count == 1 ? "y" : "ies") to \(customer).\n\n" + AuthorityText.accountTable(response.added).render())
+                text: "Added \(response.added.count) authorit\(response.added.count == 1 ? "y" : "ies") to \(customer).\n\n"
+                    + AuthorityText.accountTable(response.added).render())
         }
     }
 }

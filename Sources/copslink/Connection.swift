@@ -1,7 +1,7 @@
 import ArgumentParser
-import CopsLinkMessages
 import CopsLinkCommandLine
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTransport
 import Foundation
@@ -33,7 +33,9 @@ struct Session {
 
     /// Writes a mutating command's result, saying whether it is a replay: `"replayed"` in the JSON object, and
     /// `replayNote` below the text.
-    func emit<Response: RPCMessage>(_ answer: ClientResponse<Response>, json object: @autoclosure () -> JSONObject, text: @autoclosure () -> String) {
+    func emit<Response: RPCMessage>(
+        _ answer: ClientResponse<Response>, json object: @autoclosure () -> JSONObject, text: @autoclosure () -> String
+    ) {
         if json {
             var object = object()
             object["replayed"] = answer.isReplay
@@ -82,7 +84,8 @@ struct Session {
     static func forCommandLine(_ error: RPCError, tokenGiven: Bool) -> RPCError {
         var error = error
         if error.code == .unauthenticated, !tokenGiven, error.message.contains("needs an API key") {
-            error.message = "this call needs an API key: give --token KEY or --token-file FILE, or set $\(ServerAddress.tokenEnvironmentVariable) (scripts/serve prints a demo key)"
+            error.message =
+                "this call needs an API key: give --token KEY or --token-file FILE, or set $\(ServerAddress.tokenEnvironmentVariable) (scripts/serve prints a demo key)"
         } else if error.code == .unavailable, error.message.hasPrefix("cannot connect to ") {
             error.message = connectFailure(error.message)
         }
@@ -97,7 +100,7 @@ struct Session {
         "ListTestCategories names them": "`copslink test categories` lists them",
         "ListTestCategories": "`copslink test categories`",
         "SearchAuthorities": "`copslink authorities search`",
-        "GetAccount": "`copslink account get`",
+        "GetAccount": "`copslink account get`"
     ]
 
     /// `cannot connect to H:P: <cause>` with the cause reduced to the operating system's words
@@ -112,7 +115,8 @@ struct Session {
         let cause = firstLine[colon.upperBound...]
         for known in ["Connection refused", "timed out", "No route to host", "Network is unreachable", "Connection reset"]
         where cause.contains(known) {
-            return "\(head): \(known.lowercased()) (is the server running there? see --server / $\(ServerAddress.serverEnvironmentVariable))"
+            return
+                "\(head): \(known.lowercased()) (is the server running there? see --server / $\(ServerAddress.serverEnvironmentVariable))"
         }
         if cause.contains("dnsAError: Optional") || cause.contains("Name or service not known") {
             return "\(head): the host name could not be resolved"

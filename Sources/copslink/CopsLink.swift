@@ -32,7 +32,7 @@ struct CopsLink: AsyncParsableCommand {
             """,
         subcommands: [
             AccountCommand.self, AuthoritiesCommand.self, ZonesCommand.self, TestCommand.self, SignalsCommand.self,
-            HealthCommand.self, DescribeCommand.self,
+            HealthCommand.self, DescribeCommand.self
         ])
 
     /// Parses the arguments (global options before the subcommand moved after it, see `GlobalOptions.hoist`),

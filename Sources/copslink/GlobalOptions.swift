@@ -9,7 +9,8 @@ struct GlobalOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "Server address. Default: $\(ServerAddress.serverEnvironmentVariable), else \(ServerAddress.defaultServer).", valueName: "host:port"))
+            "Server address. Default: $\(ServerAddress.serverEnvironmentVariable), else \(ServerAddress.defaultServer).",
+            valueName: "host:port"))
     var server: String?
 
     @Option(
@@ -20,7 +21,9 @@ struct GlobalOptions: ParsableArguments {
 
     @Option(
         name: .customLong("token-file"),
-        help: ArgumentHelp("Read the API key from this file (trailing newline ignored), so it does not show in ps or the shell history.", valueName: "file"))
+        help: ArgumentHelp(
+            "Read the API key from this file (trailing newline ignored), so it does not show in ps or the shell history.", valueName: "file"
+        ))
     var tokenFile: String?
 
     @Option(help: ArgumentHelp("Seconds the call may take, connecting included.", valueName: "seconds"))
@@ -101,7 +104,8 @@ struct GlobalOptions: ParsableArguments {
 extension GlobalOptions {
     /// Long names of the global options, and whether each takes a value.
     static let names: [String: Bool] = [
-        "--server": true, "--token": true, "--token-file": true, "--timeout": true, "--metadata": true, "--request-id": true, "--json": false,
+        "--server": true, "--token": true, "--token-file": true, "--timeout": true, "--metadata": true, "--request-id": true,
+        "--json": false
     ].merging(ClientTLSOptions.names) { first, _ in first }
 
     /// Moves global options written before (or between) the subcommand names to just after them.

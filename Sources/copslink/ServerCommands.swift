@@ -1,6 +1,6 @@
 import ArgumentParser
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import Foundation
 
@@ -68,7 +68,8 @@ struct DescribeCommand: AsyncParsableCommand {
             var table = Table("SERVICE", "METHOD", "KIND", "REQUEST", "RESPONSE")
             for service in info.services {
                 for method in service.methods {
-                    table.add(service.name, method.name, MethodKindName.of(method.kind).lowercased(), method.requestType, method.responseType)
+                    table.add(
+                        service.name, method.name, MethodKindName.of(method.kind).lowercased(), method.requestType, method.responseType)
                 }
             }
             session.emit(json: info.json, text: details.render() + "\n\n" + table.render())

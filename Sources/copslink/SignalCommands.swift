@@ -1,6 +1,6 @@
 import ArgumentParser
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import Foundation
 
@@ -75,7 +75,8 @@ struct SignalsSend: AsyncParsableCommand {
                 object["contact_id"] = Int(rejection.index) < messages.count ? messages[Int(rejection.index)] : ""
                 return object
             }
-            var text = "Received \(response.received): \(response.testResults) test results, \(response.storedAsHistory) signal history, \(response.rejectedCount) rejected"
+            var text =
+                "Received \(response.received): \(response.testResults) test results, \(response.storedAsHistory) signal history, \(response.rejectedCount) rejected"
                 + (response.rejected.count < response.rejectedCount ? " (the first \(response.rejected.count) listed)." : ".")
             if !response.rejected.isEmpty {
                 var table = Table("INDEX", "CONTACT ID", "REASON")
@@ -88,7 +89,7 @@ struct SignalsSend: AsyncParsableCommand {
             session.emit(
                 json: [
                     "received": response.received, "test_results": response.testResults, "stored_as_history": response.storedAsHistory,
-                    "rejected": rejected, "rejected_count": response.rejectedCount,
+                    "rejected": rejected, "rejected_count": response.rejectedCount
                 ],
                 text: text)
         }

@@ -1,7 +1,7 @@
 import ArgumentParser
-import CopsLinkMessages
-import CopsLinkCore
 import CopsLinkCommandLine
+import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import Foundation
 
@@ -100,7 +100,8 @@ struct TestOn: AsyncParsableCommand {
 
     func run() async throws {
         let scope = try parsedScope()
-        let effectiveMs = try effective.map { (text) throws(ValidationError) in try TimeArgument.parse(text, option: "--effective").ms } ?? 0
+        let effectiveMs =
+            try effective.map { (text) throws(ValidationError) in try TimeArgument.parse(text, option: "--effective").ms } ?? 0
         try await Session.run(global) { session in
             var hours = try Self.durationPart(self.hours, option: "--hours")
             var minutes = try Self.durationPart(self.minutes, option: "--minutes")
@@ -108,14 +109,16 @@ struct TestOn: AsyncParsableCommand {
                 let categories = try await session.accounts.listTestCategories(options: session.options).categories
                 guard let match = categories.first(where: { $0.id == category }) else {
                     throw Failure.status(
-                        RPCError(code: .invalidArgument, message: "Unknown test category '\(category)'; `copslink test categories` lists them."))
+                        RPCError(
+                            code: .invalidArgument, message: "Unknown test category '\(category)'; `copslink test categories` lists them."))
                 }
                 hours = match.defaultDurationMinutes / 60
                 minutes = match.defaultDurationMinutes % 60
             }
             let placedBy = userId.isEmpty && userName.isEmpty ? nil : UserRef(id: userId, name: userName)
             let authorization =
-                authorizedBy.isEmpty && verifiedBy.isEmpty ? nil : TestAuthorization(respondingPartyID: authorizedBy, verifiedBy: verifiedBy)
+                authorizedBy.isEmpty && verifiedBy.isEmpty
+                ? nil : TestAuthorization(respondingPartyID: authorizedBy, verifiedBy: verifiedBy)
             let answer = try await session.mutate(
                 AccountService.Method.placeOnTest,
                 PlaceOnTestRequest(
@@ -237,7 +240,8 @@ struct TestData: AsyncParsableCommand {
             // A date-only --to means the end of that day, cut back to now for today; a day that has not begun has
             // no data yet, which is said here rather than as the server's "start after end" once it is cut back.
             if parsed.dateOnly, parsed.ms > now {
-                throw ValidationError("--to \(to) is a day in the future: data exists only up to now; give today or an earlier day, or leave --to out.")
+                throw ValidationError(
+                    "--to \(to) is a day in the future: data exists only up to now; give today or an earlier day, or leave --to out.")
             }
             toMs = parsed.dateOnly ? min(parsed.ms + day - 1, now) : parsed.ms
         }
@@ -262,7 +266,7 @@ struct TestData: AsyncParsableCommand {
             let results = type == .signals ? pages.flatMap(\.signals) : pages.flatMap(\.results)
             var object: JSONObject = [
                 "type": type.description, "customer_id": customer,
-                "rows": type == .history ? history.json : results.json,
+                "rows": type == .history ? history.json : results.json
             ]
             JSONOutput.timestamp(&object, "from", fromMs)
             JSONOutput.timestamp(&object, "to", toMs)
@@ -352,7 +356,8 @@ enum TestText {
             table = Table("AT", "ACTION", "CATEGORY", "EFFECTIVE", "EXPIRES", "USER", "COMMENT", "SESSION")
             for entry in history {
                 table.add(
-                    Format.timestamp(entry.atMs), entry.action.description, entry.category?.id ?? "-", Format.timestamp(entry.effectiveAtMs),
+                    Format.timestamp(entry.atMs), entry.action.description, entry.category?.id ?? "-",
+                    Format.timestamp(entry.effectiveAtMs),
                     Format.timestamp(entry.expiresAtMs), Format.dash(entry.user.map(userText) ?? ""), Format.dash(entry.comment),
                     entry.sessionID)
             }

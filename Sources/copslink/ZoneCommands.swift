@@ -1,6 +1,6 @@
 import ArgumentParser
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import Foundation
 
@@ -43,7 +43,8 @@ struct ZonesSet: AsyncParsableCommand {
         try zone.map { (text: String) throws(ValidationError) -> Zone in
             let parts = text.split(separator: ":", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             guard (2...4).contains(parts.count) else {
-                throw ValidationError("--zone '\(text)' must look like NUMBER:DESCRIPTION[:EVENT_TYPE[:PARTITION]], e.g. \"010:Panic button:panic\".")
+                throw ValidationError(
+                    "--zone '\(text)' must look like NUMBER:DESCRIPTION[:EVENT_TYPE[:PARTITION]], e.g. \"010:Panic button:panic\".")
             }
             var eventType = ZoneEventType.unspecified
             if parts.count >= 3, !parts[2].isEmpty {
@@ -72,7 +73,8 @@ struct ZonesSet: AsyncParsableCommand {
                 as: SetCentralStationZonesResponse.self)
             let response = answer.message
             let total = response.mappedZones.count + response.unmappedZones.count
-            let text = "\(customer): \(response.mappedZones.count) mapped, \(response.unmappedZones.count) unmapped."
+            let text =
+                "\(customer): \(response.mappedZones.count) mapped, \(response.unmappedZones.count) unmapped."
                 + (total == 0 ? "" : "\n\n" + ZoneText.table(mapped: response.mappedZones, unmapped: response.unmappedZones).render())
             session.emit(
                 answer, json: ["mapped_zones": response.mappedZones.json, "unmapped_zones": response.unmappedZones.json], text: text)
@@ -98,7 +100,7 @@ enum ZoneText {
     private static func row(_ zone: Zone?, equipment: String) -> [String] {
         [
             zone?.zoneNumber ?? "-", Format.dash(zone?.description ?? ""), zone?.eventType.description ?? "-",
-            zone.map { $0.partition == 0 ? "-" : "\($0.partition)" } ?? "-", equipment,
+            zone.map { $0.partition == 0 ? "-" : "\($0.partition)" } ?? "-", equipment
         ]
     }
 }

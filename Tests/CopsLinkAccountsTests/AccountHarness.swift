@@ -1,8 +1,8 @@
 import CopsLinkAccounts
-import CopsLinkMessages
 import CopsLinkCore
-import CopsLinkServices
+import CopsLinkMessages
 import CopsLinkSQLite
+import CopsLinkServices
 import CopsLinkTestSupport
 import CopsLinkTransport
 import Foundation
@@ -44,9 +44,10 @@ func withAccountService<Result: Sendable>(
         .registerMethods(with: &router)
     return try await TCPServer.withServer(configuration: ServerConfiguration(), router: router, logger: quietLogger()) { server in
         try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port!)) { transport in
-            try await body(AccountFixture(
-                client: AccountService.Client(wrapping: RPCClient(transport: transport)), store: store, clock: clock, expiry: expiry,
-                databasePath: path))
+            try await body(
+                AccountFixture(
+                    client: AccountService.Client(wrapping: RPCClient(transport: transport)), store: store, clock: clock, expiry: expiry,
+                    databasePath: path))
         }
     }
 }
@@ -61,7 +62,7 @@ func provoCustomer(_ id: String = "cust-1") -> (Customer, [RespondingParty]) {
             Equipment(id: "eq-1", name: "Front door", zoneNumber: "001", zoneDescription: "Front door", installed: true),
             Equipment(id: "eq-2", name: "Back door", zoneNumber: "002", zoneDescription: "Back door", installed: true),
             Equipment(id: "eq-3", name: "Motion", zoneNumber: "003", zoneDescription: "Motion", installed: true),
-            Equipment(id: "eq-4", name: "Smoke", zoneNumber: "004", zoneDescription: "Smoke", installed: true),
+            Equipment(id: "eq-4", name: "Smoke", zoneNumber: "004", zoneDescription: "Smoke", installed: true)
         ])
     let parties = [
         RespondingParty(
@@ -69,9 +70,10 @@ func provoCustomer(_ id: String = "cust-1") -> (Customer, [RespondingParty]) {
             email: "charles@example.com", language: "en", passcode: "party-secret-2", hasKey: false, relation: "friend",
             enhancedVerification: false, role: .contact),
         RespondingParty(
-            id: "p-1", priority: 1, firstName: "Ada", lastName: "Lovelace", phones: [Phone(number: "801-555-0102", type: .mobile, extension: "12")],
+            id: "p-1", priority: 1, firstName: "Ada", lastName: "Lovelace",
+            phones: [Phone(number: "801-555-0102", type: .mobile, extension: "12")],
             email: "ada@example.com", language: "en", passcode: "party-secret-1", hasKey: true, relation: "owner",
-            enhancedVerification: true, role: .keyholder),
+            enhancedVerification: true, role: .keyholder)
     ]
     return (customer, parties)
 }

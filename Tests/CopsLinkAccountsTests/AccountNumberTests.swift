@@ -1,8 +1,8 @@
 import CopsLinkAccounts
-import CopsLinkMessages
 import CopsLinkCore
-import CopsLinkServices
+import CopsLinkMessages
 import CopsLinkSQLite
+import CopsLinkServices
 import CopsLinkTestSupport
 import Testing
 
@@ -63,7 +63,8 @@ struct AccountNumberTests {
 
             for accountNumber in ["", "22-0003"] {
                 let error = await expectRPCError(.resourceExhausted) {
-                    _ = try await fixture.acme.linkAccount(LinkAccountRequest(customer: provoCustomer("cust-3").0, accountNumber: accountNumber))
+                    _ = try await fixture.acme.linkAccount(
+                        LinkAccountRequest(customer: provoCustomer("cust-3").0, accountNumber: accountNumber))
                 }
                 #expect(error?.message == "dealer acme has reached its quota of 2 accounts")
             }
@@ -71,7 +72,8 @@ struct AccountNumberTests {
             #expect(try await fixture.acme.linkAccount(first) == linked, "a retry gets its first answer")
 
             _ = try await fixture.acme.unlinkAccount(UnlinkAccountRequest(customerID: "cust-2"))
-            let relinked = try await fixture.acme.linkAccount(LinkAccountRequest(customer: provoCustomer("cust-2").0, accountNumber: "22-0002"))
+            let relinked = try await fixture.acme.linkAccount(
+                LinkAccountRequest(customer: provoCustomer("cust-2").0, accountNumber: "22-0002"))
             #expect(relinked.account?.linkState == .linked)
 
             _ = try await fixture.beta.linkAccount(LinkAccountRequest(customer: provoCustomer("cust-3").0))

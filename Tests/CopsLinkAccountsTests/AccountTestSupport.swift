@@ -1,9 +1,9 @@
-import CopsLinkTestSupport
 import CopsLinkAccounts
-import CopsLinkMessages
 import CopsLinkCore
-import CopsLinkServices
+import CopsLinkMessages
 import CopsLinkSQLite
+import CopsLinkServices
+import CopsLinkTestSupport
 import Foundation
 import Testing
 
@@ -28,7 +28,8 @@ func contactIDSignal(
 ) -> Signal {
     Signal(
         receivedAtMs: atMs,
-        contactID: ContactIDMessage.make(account: account, qualifier: qualifier, eventCode: event, partition: partition, zoneOrUser: zoneOrUser))
+        contactID: ContactIDMessage.make(
+            account: account, qualifier: qualifier, eventCode: event, partition: partition, zoneOrUser: zoneOrUser))
 }
 
 /// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
@@ -50,9 +51,10 @@ extension AccountFixture {
         _ customerID: String = "cust-1", hours: UInt32 = 1, minutes: UInt32 = 0, effectiveAtMs: Int64 = 0, scope: TestScope = .allZones,
         zones: [String] = [], requestID: String = ""
     ) async throws -> TestSession {
-        let response = try await client.placeOnTest(PlaceOnTestRequest(
-            requestID: requestID, customerID: customerID, categoryID: "service", durationHours: hours, durationMinutes: minutes,
-            effectiveAtMs: effectiveAtMs, scope: scope, zoneNumbers: zones, placedBy: UserRef(id: "tech-7", name: "Tess Tech")))
+        let response = try await client.placeOnTest(
+            PlaceOnTestRequest(
+                requestID: requestID, customerID: customerID, categoryID: "service", durationHours: hours, durationMinutes: minutes,
+                effectiveAtMs: effectiveAtMs, scope: scope, zoneNumbers: zones, placedBy: UserRef(id: "tech-7", name: "Tess Tech")))
         return try #require(response.session)
     }
 

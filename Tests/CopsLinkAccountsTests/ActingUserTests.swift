@@ -1,9 +1,9 @@
 import CopsLinkAccounts
 import CopsLinkAuth
-import CopsLinkMessages
 import CopsLinkCore
-import CopsLinkServices
+import CopsLinkMessages
 import CopsLinkSQLite
+import CopsLinkServices
 import CopsLinkTestSupport
 import Testing
 
@@ -20,7 +20,8 @@ struct ActingUserTests {
 
     @Test func emptyByFieldsRecordTheKeysName() async throws {
         try await withTenantService { fixture in
-            let token = try await fixture.store.createAPIKey(dealerID: "acme", name: "crm-sync", roles: [.read, .write, .testControl], nowMs: 1)
+            let token = try await fixture.store.createAPIKey(
+                dealerID: "acme", name: "crm-sync", roles: [.read, .write, .testControl], nowMs: 1)
             let crmSync = fixture.client(token: token.token)
             let (customer, parties) = provoCustomer("cust-1")
             _ = try await crmSync.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties))
@@ -30,7 +31,8 @@ struct ActingUserTests {
             #expect(added.added.map(\.addedBy) == ["crm-sync"])
             // Given, the request's value wins.
             let named = try await crmSync.addAccountAuthorities(
-                AddAccountAuthoritiesRequest(customerID: "cust-1", authorities: [AuthorityToAdd(authorityID: "ut-provo-ems")], addedBy: "Dana at dispatch"))
+                AddAccountAuthoritiesRequest(
+                    customerID: "cust-1", authorities: [AuthorityToAdd(authorityID: "ut-provo-ems")], addedBy: "Dana at dispatch"))
             #expect(named.added.map(\.addedBy) == ["Dana at dispatch"])
             let account = try await crmSync.getAccount(GetAccountRequest(customerID: "cust-1"))
             #expect(Set(account.authorities.map(\.addedBy)) == ["crm-sync", "Dana at dispatch"])
@@ -44,7 +46,10 @@ struct ActingUserTests {
                 PlaceOnTestRequest(customerID: "cust-1", categoryID: "service", durationHours: 1, placedBy: tech))
             #expect(second.session?.placedBy == tech)
             _ = try await crmSync.placeOffTest(PlaceOffTestRequest(customerID: "cust-1", placedBy: UserRef(id: "tech-8")))
-            #expect(try await history(crmSync).map(\.user) == [UserRef(name: "crm-sync"), UserRef(name: "crm-sync"), tech, UserRef(id: "tech-8")])
+            #expect(
+                try await history(crmSync).map(\.user) == [
+                    UserRef(name: "crm-sync"), UserRef(name: "crm-sync"), tech, UserRef(id: "tech-8")
+                ])
 
             // Another key of the same dealer is recorded by its own name; one without a name by its id.
             _ = try await fixture.acme.placeOnTest(PlaceOnTestRequest(customerID: "cust-1", categoryID: "service", durationHours: 1))
@@ -78,7 +83,8 @@ struct ActingUserTests {
             // Unlinking ends the test on behalf of the caller (relinked to read the history).
             _ = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
             let (customer, parties) = provoCustomer("cust-1")
-            _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties, accountNumber: account.accountNumber))
+            _ = try await fixture.client.linkAccount(
+                LinkAccountRequest(customer: customer, respondingParties: parties, accountNumber: account.accountNumber))
             #expect(try await fixture.history().map(\.user) == [UserRef(name: "anonymous"), UserRef(name: "anonymous")])
         }
     }

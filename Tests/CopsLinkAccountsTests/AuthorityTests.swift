@@ -1,9 +1,9 @@
-import CopsLinkTestSupport
 import CopsLinkAccounts
-import CopsLinkMessages
 import CopsLinkCore
-import CopsLinkServices
+import CopsLinkMessages
 import CopsLinkSQLite
+import CopsLinkServices
+import CopsLinkTestSupport
 import Testing
 
 @Suite("Authorities: search, add, remove")
@@ -14,12 +14,15 @@ struct AuthorityTests {
         servedZips: ["84601", "84602", "84603", "84604", "84606"], jurisdiction: .city, permitRequired: true)
 
     func search(_ fixture: AccountFixture, _ type: AuthorityType, zip: String = "", customerID: String = "") async throws -> [String] {
-        try await fixture.client.searchAuthorities(SearchAuthoritiesRequest(customerID: customerID, type: type, zip: zip)).authorities.map(\.id)
+        try await fixture.client.searchAuthorities(SearchAuthoritiesRequest(customerID: customerID, type: type, zip: zip)).authorities.map(
+            \.id)
     }
 
     func add(_ fixture: AccountFixture, _ authorities: [AuthorityToAdd], requestID: String = "") async throws -> [AccountAuthority] {
-        try await fixture.client.addAccountAuthorities(AddAccountAuthoritiesRequest(
-            requestID: requestID, customerID: "cust-1", authorities: authorities, addedBy: "tech-7")).added
+        try await fixture.client.addAccountAuthorities(
+            AddAccountAuthoritiesRequest(
+                requestID: requestID, customerID: "cust-1", authorities: authorities, addedBy: "tech-7")
+        ).added
     }
 
     func authoritiesOnAccount(_ fixture: AccountFixture) async throws -> [AccountAuthority] {
@@ -33,7 +36,8 @@ struct AuthorityTests {
             #expect(police.map(\.id) == ["ut-provo-pd", "ut-utah-county-so"], "by name")
             #expect(police.first == Self.provoPD, "the whole directory entry")
             #expect(police.last?.permitRequired == false)
-            #expect(try await search(fixture, .police, zip: "84601-1234") == ["ut-provo-pd", "ut-utah-county-so"], "zip+4 uses its 5 digits")
+            #expect(
+                try await search(fixture, .police, zip: "84601-1234") == ["ut-provo-pd", "ut-utah-county-so"], "zip+4 uses its 5 digits")
             #expect(try await search(fixture, .fire, zip: "84601") == ["ut-provo-fd"])
             #expect(try await search(fixture, .medical, zip: "84601") == ["ut-intermountain-ems", "ut-provo-ems"])
             #expect(try await search(fixture, .guard_, zip: "84601") == ["ut-valley-guard"])
@@ -53,17 +57,24 @@ struct AuthorityTests {
         try await withAccountService { fixture in
             try await linkProvoCustomer(fixture)
             let twice = await expectRPCError(.invalidArgument) {
-                _ = try await add(fixture, [
-                    AuthorityToAdd(authorityID: "ut-provo-fd"), AuthorityToAdd(authorityID: "ut-provo-fd"),
-                ])
+                _ = try await add(
+                    fixture,
+                    [
+                        AuthorityToAdd(authorityID: "ut-provo-fd"), AuthorityToAdd(authorityID: "ut-provo-fd")
+                    ])
             }
             #expect(twice?.message == "The request names authority 'ut-provo-fd' twice.")
             let sameType = await expectRPCError(.invalidArgument) {
-                _ = try await add(fixture, [
-                    AuthorityToAdd(authorityID: "ut-provo-pd", permitNumber: "P-1"), AuthorityToAdd(authorityID: "ut-utah-county-so"),
-                ])
+                _ = try await add(
+                    fixture,
+                    [
+                        AuthorityToAdd(authorityID: "ut-provo-pd", permitNumber: "P-1"), AuthorityToAdd(authorityID: "ut-utah-county-so")
+                    ])
             }
-            #expect(sameType?.message == "The request names two police authorities (Provo Police Department and \(try await policeName(fixture))); an account has one of each type.")
+            #expect(
+                sameType?.message
+                    == "The request names two police authorities (Provo Police Department and \(try await policeName(fixture))); an account has one of each type."
+            )
             #expect(try await authoritiesOnAccount(fixture).isEmpty, "nothing was added")
         }
     }
@@ -71,7 +82,8 @@ struct AuthorityTests {
     @Test func syncToAZipAnAuthorityDoesNotServeFlagsIt() async throws {
         try await withAccountService { fixture in
             try await linkProvoCustomer(fixture)
-            _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-pd", permitNumber: "P-1"), AuthorityToAdd(authorityID: "ut-provo-fd")])
+            _ = try await add(
+                fixture, [AuthorityToAdd(authorityID: "ut-provo-pd", permitNumber: "P-1"), AuthorityToAdd(authorityID: "ut-provo-fd")])
             #expect(try await authoritiesOnAccount(fixture).map(\.doesNotServeZip) == [false, false])
             var (customer, parties) = provoCustomer("cust-1")
             customer.address?.zip = "99999"
@@ -106,11 +118,13 @@ struct AuthorityTests {
     @Test func addSeveralAtOnceThenGetAccountListsThem() async throws {
         try await withAccountService { fixture in
             try await linkProvoCustomer(fixture)
-            let added = try await add(fixture, [
-                AuthorityToAdd(authorityID: "ut-provo-pd", permitNumber: "PD-4411"),
-                AuthorityToAdd(authorityID: "ut-provo-fd"),
-                AuthorityToAdd(authorityID: "ut-provo-ems"),
-            ])
+            let added = try await add(
+                fixture,
+                [
+                    AuthorityToAdd(authorityID: "ut-provo-pd", permitNumber: "PD-4411"),
+                    AuthorityToAdd(authorityID: "ut-provo-fd"),
+                    AuthorityToAdd(authorityID: "ut-provo-ems")
+                ])
             #expect(added.map { $0.authority?.id } == ["ut-provo-pd", "ut-provo-fd", "ut-provo-ems"])
             #expect(added.first?.authority == Self.provoPD)
             #expect(added.map(\.permitNumber) == ["PD-4411", "", ""])
@@ -125,11 +139,15 @@ struct AuthorityTests {
     @Test func addRefusesWhatBreaksTheRules() async throws {
         try await withAccountService { fixture in
             try await linkProvoCustomer(fixture)
-            let notServing = await expectRPCError(.failedPrecondition) { _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-orem-pd", permitNumber: "1")]) }
+            let notServing = await expectRPCError(.failedPrecondition) {
+                _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-orem-pd", permitNumber: "1")])
+            }
             #expect(notServing?.message == "Orem Police Department does not serve the customer's zip code 84601.")
             let unknown = await expectRPCError(.notFound) { _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-nowhere-pd")]) }
             #expect(unknown?.message == "No authority 'ut-nowhere-pd' in the directory.")
-            let noPermit = await expectRPCError(.invalidArgument) { _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-pd")]) }
+            let noPermit = await expectRPCError(.invalidArgument) {
+                _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-pd")])
+            }
             #expect(noPermit?.message == "Provo Police Department requires a permit number.")
             await expectRPCError(.invalidArgument) { _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-valley-guard")]) }
             let twiceInOne = await expectRPCError(.invalidArgument) {
@@ -150,7 +168,8 @@ struct AuthorityTests {
                 _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-pd", permitNumber: "PD-1")])
             }
             #expect(secondPolice?.message == "The account already has a police authority (Utah County Sheriff's Office); remove it first.")
-            #expect(try await authoritiesOnAccount(fixture).compactMap { $0.authority?.id }.sorted() == ["ut-provo-fd", "ut-utah-county-so"])
+            #expect(
+                try await authoritiesOnAccount(fixture).compactMap { $0.authority?.id }.sorted() == ["ut-provo-fd", "ut-utah-county-so"])
         }
     }
 
@@ -169,9 +188,12 @@ struct AuthorityTests {
             }
             #expect(try await authoritiesOnAccount(fixture) == [])
             // And each of the valid ones can still be added afterwards.
-            let added = try await add(fixture, [
-                AuthorityToAdd(authorityID: "ut-provo-fd"), AuthorityToAdd(authorityID: "ut-provo-ems"), AuthorityToAdd(authorityID: "ut-rmp-electrical"),
-            ])
+            let added = try await add(
+                fixture,
+                [
+                    AuthorityToAdd(authorityID: "ut-provo-fd"), AuthorityToAdd(authorityID: "ut-provo-ems"),
+                    AuthorityToAdd(authorityID: "ut-rmp-electrical")
+                ])
             #expect(added.count == 3)
         }
     }
@@ -181,15 +203,18 @@ struct AuthorityTests {
             try await linkProvoCustomer(fixture)
             let added = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-fd"), AuthorityToAdd(authorityID: "ut-provo-ems")])
             let fire = try #require(added.first)
-            let removed = try await fixture.client.removeAccountAuthority(RemoveAccountAuthorityRequest(customerID: "cust-1", accountAuthorityID: fire.id))
+            let removed = try await fixture.client.removeAccountAuthority(
+                RemoveAccountAuthorityRequest(customerID: "cust-1", accountAuthorityID: fire.id))
             #expect(removed.removed == fire)
             #expect(try await authoritiesOnAccount(fixture) == [added[1]])
             let unknown = await expectRPCError(.notFound) {
-                _ = try await fixture.client.removeAccountAuthority(RemoveAccountAuthorityRequest(customerID: "cust-1", accountAuthorityID: "nope"))
+                _ = try await fixture.client.removeAccountAuthority(
+                    RemoveAccountAuthorityRequest(customerID: "cust-1", accountAuthorityID: "nope"))
             }
             #expect(unknown?.message == "The account has no authority entry 'nope'.")
             await expectRPCError(.notFound) {  // removed twice
-                _ = try await fixture.client.removeAccountAuthority(RemoveAccountAuthorityRequest(customerID: "cust-1", accountAuthorityID: fire.id))
+                _ = try await fixture.client.removeAccountAuthority(
+                    RemoveAccountAuthorityRequest(customerID: "cust-1", accountAuthorityID: fire.id))
             }
             // The type is free again.
             #expect(try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-fd")]).count == 1)

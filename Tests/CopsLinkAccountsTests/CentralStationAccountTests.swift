@@ -1,6 +1,6 @@
 import CopsLinkAccounts
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTestSupport
 import Testing
@@ -28,12 +28,15 @@ struct CentralStationAccountTests {
             history: account.linkState == .linked ? try await fixture.history(customerID).map(\.action) : [])
     }
 
-    func link(_ fixture: AccountFixture, _ customerID: String, _ accountNumber: String = "", receiver: String = "") async throws
+    func link(
+        _ fixture: AccountFixture, _ customerID: String, _ accountNumber: String = "", receiver: String = ""
+    ) async throws
         -> LinkAccountResponse
     {
         let (customer, parties) = provoCustomer(customerID)
-        return try await fixture.client.linkAccount(LinkAccountRequest(
-            customer: customer, respondingParties: parties, accountNumber: accountNumber, receiverNumber: receiver, line: ""))
+        return try await fixture.client.linkAccount(
+            LinkAccountRequest(
+                customer: customer, respondingParties: parties, accountNumber: accountNumber, receiverNumber: receiver, line: ""))
     }
 
     func unlink(_ fixture: AccountFixture, _ customerID: String) async throws {
@@ -43,12 +46,17 @@ struct CentralStationAccountTests {
     @Test func unlinkRelinkOtherNumberAndBack() async throws {
         try await withAccountService { fixture in
             _ = try await link(fixture, "cust-1", "22-8762", receiver: "2")
-            _ = try await fixture.client.setCentralStationZones(SetCentralStationZonesRequest(
-                customerID: "cust-1", zones: [Zone(zoneNumber: "001", description: "Front door"), Zone(zoneNumber: "010", description: "Panic")]))
-            let police = try #require(try await fixture.client.searchAuthorities(
-                SearchAuthoritiesRequest(customerID: "cust-1", type: .police)).authorities.first)
-            _ = try await fixture.client.addAccountAuthorities(AddAccountAuthoritiesRequest(
-                customerID: "cust-1", authorities: [AuthorityToAdd(authorityID: police.id, permitNumber: "P-1")]))
+            _ = try await fixture.client.setCentralStationZones(
+                SetCentralStationZonesRequest(
+                    customerID: "cust-1",
+                    zones: [Zone(zoneNumber: "001", description: "Front door"), Zone(zoneNumber: "010", description: "Panic")]))
+            let police = try #require(
+                try await fixture.client.searchAuthorities(
+                    SearchAuthoritiesRequest(customerID: "cust-1", type: .police)
+                ).authorities.first)
+            _ = try await fixture.client.addAccountAuthorities(
+                AddAccountAuthoritiesRequest(
+                    customerID: "cust-1", authorities: [AuthorityToAdd(authorityID: police.id, permitNumber: "P-1")]))
             try await fixture.placeOnTest()
             _ = try await fixture.client.placeOffTest(PlaceOffTestRequest(customerID: "cust-1"))
             let original = Page(
@@ -68,8 +76,10 @@ struct CentralStationAccountTests {
             #expect(fresh.created)
             let newNumber = try #require(fresh.account?.accountNumber)
             #expect(newNumber != "22-8762")
-            #expect(try await page(fixture, "cust-1") == Page(
-                accountNumber: newNumber, receiver: "1", line: "1", zones: [], authorities: [], history: []))
+            #expect(
+                try await page(fixture, "cust-1")
+                    == Page(
+                        accountNumber: newNumber, receiver: "1", line: "1", zones: [], authorities: [], history: []))
 
             // Another customer links the original number: it gets that account's data.
             _ = try await link(fixture, "cust-2", "22-8762")
@@ -85,22 +95,27 @@ struct CentralStationAccountTests {
             // And the other number kept nothing of it.
             try await unlink(fixture, "cust-1")
             _ = try await link(fixture, "cust-1", newNumber)
-            #expect(try await page(fixture, "cust-1") == Page(
-                accountNumber: newNumber, receiver: "1", line: "1", zones: [], authorities: [], history: []))
+            #expect(
+                try await page(fixture, "cust-1")
+                    == Page(
+                        accountNumber: newNumber, receiver: "1", line: "1", zones: [], authorities: [], history: []))
         }
     }
 
     @Test func aRelinkThatDropsPartiesOrEquipmentSaysWhatWasRemoved() async throws {
         try await withAccountService { fixture in
             let account = try await linkProvoCustomer(fixture, accountNumber: "22-8763")
-            _ = try await fixture.client.setCentralStationZones(SetCentralStationZonesRequest(
-                customerID: "cust-1", zones: [Zone(zoneNumber: "001", description: "Front door"), Zone(zoneNumber: "004", description: "Smoke")]))
+            _ = try await fixture.client.setCentralStationZones(
+                SetCentralStationZonesRequest(
+                    customerID: "cust-1",
+                    zones: [Zone(zoneNumber: "001", description: "Front door"), Zone(zoneNumber: "004", description: "Smoke")]))
             try await unlink(fixture, "cust-1")
             var (customer, parties) = provoCustomer("cust-1")
             customer.equipment.removeLast()
             parties.removeFirst()
-            let relinked = try await fixture.client.linkAccount(LinkAccountRequest(
-                customer: customer, respondingParties: parties, accountNumber: account.accountNumber))
+            let relinked = try await fixture.client.linkAccount(
+                LinkAccountRequest(
+                    customer: customer, respondingParties: parties, accountNumber: account.accountNumber))
             #expect(relinked.removedPartyIDs == ["p-2"])
             #expect(relinked.removedEquipmentIDs == ["eq-4"])
             #expect(relinked.account?.mappedZones.compactMap { $0.zone?.zoneNumber } == ["001"])

@@ -1,8 +1,8 @@
 import CopsLinkAccounts
-import CopsLinkMessages
 import CopsLinkCore
-import CopsLinkServices
+import CopsLinkMessages
 import CopsLinkSQLite
+import CopsLinkServices
 import Testing
 
 /// Concurrent mutations of one account: the rules hold against the state each one changes.
@@ -16,8 +16,11 @@ struct ConcurrencyTests {
                 for index in 0..<callers {
                     group.addTask {
                         do {
-                            return .success(try await fixture.client.placeOnTest(PlaceOnTestRequest(
-                                requestID: newRequestID(), customerID: "cust-1", categoryID: "service", durationHours: UInt32(1 + index % 3))))
+                            return .success(
+                                try await fixture.client.placeOnTest(
+                                    PlaceOnTestRequest(
+                                        requestID: newRequestID(), customerID: "cust-1", categoryID: "service",
+                                        durationHours: UInt32(1 + index % 3))))
                         } catch let error as RPCError {
                             return .failure(error)
                         } catch {
@@ -60,10 +63,13 @@ struct ConcurrencyTests {
             for id in customers { try await linkProvoCustomer(fixture, id) }
             let outcomes = await withTaskGroup(of: (String, String, RPCError?).self) { group in
                 for customer in customers {
-                    for police in [AuthorityToAdd(authorityID: "ut-provo-pd", permitNumber: "PD-1"), AuthorityToAdd(authorityID: "ut-utah-county-so")] {
+                    for police in [
+                        AuthorityToAdd(authorityID: "ut-provo-pd", permitNumber: "PD-1"), AuthorityToAdd(authorityID: "ut-utah-county-so")
+                    ] {
                         group.addTask {
                             do {
-                                _ = try await fixture.client.addAccountAuthorities(AddAccountAuthoritiesRequest(customerID: customer, authorities: [police]))
+                                _ = try await fixture.client.addAccountAuthorities(
+                                    AddAccountAuthoritiesRequest(customerID: customer, authorities: [police]))
                                 return (customer, police.authorityID, nil)
                             } catch let error as RPCError {
                                 return (customer, police.authorityID, error)
@@ -96,12 +102,16 @@ struct ConcurrencyTests {
                     for round in 0..<10 {
                         try await fixture.placeOnTest(hours: 1)
                         _ = try await fixture.client.placeOffTest(PlaceOffTestRequest(customerID: "cust-1"))
-                        let added = try await fixture.client.addAccountAuthorities(AddAccountAuthoritiesRequest(
-                            customerID: "cust-1", authorities: [AuthorityToAdd(authorityID: "ut-provo-fd")])).added
-                        _ = try await fixture.client.removeAccountAuthority(RemoveAccountAuthorityRequest(
-                            customerID: "cust-1", accountAuthorityID: added[0].id))
-                        _ = try await fixture.client.setCentralStationZones(SetCentralStationZonesRequest(
-                            customerID: "cust-1", zones: [Zone(zoneNumber: zoneNumber(round + 1), description: "Zone \(round)")]))
+                        let added = try await fixture.client.addAccountAuthorities(
+                            AddAccountAuthoritiesRequest(
+                                customerID: "cust-1", authorities: [AuthorityToAdd(authorityID: "ut-provo-fd")])
+                        ).added
+                        _ = try await fixture.client.removeAccountAuthority(
+                            RemoveAccountAuthorityRequest(
+                                customerID: "cust-1", accountAuthorityID: added[0].id))
+                        _ = try await fixture.client.setCentralStationZones(
+                            SetCentralStationZonesRequest(
+                                customerID: "cust-1", zones: [Zone(zoneNumber: zoneNumber(round + 1), description: "Zone \(round)")]))
                     }
                 }
                 for _ in 0..<4 {
@@ -118,7 +128,8 @@ struct ConcurrencyTests {
                 }
                 try await group.waitForAll()
             }
-            #expect(try await fixture.history().map(\.action) == Array(repeating: [.placedOnTest, .placedOffTest], count: 10).flatMap { $0 })
+            #expect(
+                try await fixture.history().map(\.action) == Array(repeating: [.placedOnTest, .placedOffTest], count: 10).flatMap { $0 })
         }
     }
 }

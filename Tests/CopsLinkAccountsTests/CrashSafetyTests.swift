@@ -1,9 +1,9 @@
-import CopsLinkTestSupport
 import CopsLinkAccounts
-import CopsLinkMessages
 import CopsLinkCore
-import CopsLinkServices
+import CopsLinkMessages
 import CopsLinkSQLite
+import CopsLinkServices
+import CopsLinkTestSupport
 import CopsLinkTransport
 import Foundation
 import Testing
@@ -49,7 +49,8 @@ struct CrashSafetyTests {
             let before = acknowledged.value.count
             let failures = LockedBox(0)
             let running = server
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) { transport in
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) {
+                transport in
                 let client = AccountService.Client(wrapping: RPCClient(transport: transport))
                 await withTaskGroup(of: Void.self) { group in
                     for writer in 0..<Self.writers {
@@ -73,7 +74,9 @@ struct CrashSafetyTests {
                 }
             }
             let state = acknowledged.value
-            print("CrashSafetyTests: round \(round): killed \(killAfter) after the first acknowledgements, \(state.count - before) customers this round, \(state.count) in all")
+            print(
+                "CrashSafetyTests: round \(round): killed \(killAfter) after the first acknowledgements, \(state.count - before) customers this round, \(state.count) in all"
+            )
             #expect(failures.value == Self.writers, "every writer was still writing when the server died")
             #expect(state.count > before, "round \(round) acknowledged some writes before the kill")
 

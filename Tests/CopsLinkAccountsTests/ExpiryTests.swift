@@ -1,8 +1,8 @@
 import CopsLinkAccounts
-import CopsLinkMessages
 import CopsLinkCore
-import CopsLinkServices
+import CopsLinkMessages
 import CopsLinkSQLite
+import CopsLinkServices
 import Testing
 
 /// Tests end by themselves at `expires_at`. The clock is a `ManualAccountClock`: nothing sleeps on it.
@@ -100,9 +100,11 @@ struct ExpiryTests {
             let second = try await fixture.placeOnTest(hours: 0, minutes: 15)
             fixture.clock.advance(byMs: 15 * minuteMs)
             #expect(try await eventually { try await fixture.openSession() == nil })
-            #expect(try await fixture.history().last == TestHistoryEntry(
-                atMs: second.expiresAtMs, action: .expired, sessionID: second.id, category: second.category,
-                effectiveAtMs: second.effectiveAtMs, expiresAtMs: second.expiresAtMs, comment: "Test expired"))
+            #expect(
+                try await fixture.history().last
+                    == TestHistoryEntry(
+                        atMs: second.expiresAtMs, action: .expired, sessionID: second.id, category: second.category,
+                        effectiveAtMs: second.effectiveAtMs, expiresAtMs: second.expiresAtMs, comment: "Test expired"))
             loop.cancel()
             await loop.value
         }

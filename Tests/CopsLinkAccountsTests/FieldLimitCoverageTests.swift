@@ -1,9 +1,10 @@
 import CCopsLinkProtos
 import CProtobufC
-@testable import CopsLinkAccounts
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import Testing
+
+@testable import CopsLinkAccounts
 
 /// Every string and repeated field of every AccountService request message, found by walking the protobuf-c
 /// descriptors (so a field added to a `.proto` later is covered without touching this test), gets an oversized value;
@@ -82,9 +83,10 @@ struct FieldLimitCoverageTests {
             case PROTOBUF_C_TYPE_MESSAGE:
                 let nested = field.descriptor.assumingMemoryBound(to: ProtobufCMessageDescriptor.self)
                 for inner in Self.probes(nested) {
-                    probes.append(Probe(
-                        bytes: Self.lengthDelimited(field.id, inner.bytes), path: "\(name)\(repeated ? "[]" : "").\(inner.path)",
-                        isList: inner.isList))
+                    probes.append(
+                        Probe(
+                            bytes: Self.lengthDelimited(field.id, inner.bytes), path: "\(name)\(repeated ? "[]" : "").\(inner.path)",
+                            isList: inner.isList))
                 }
                 if repeated {
                     let empty = Self.lengthDelimited(field.id, [])

@@ -1,17 +1,19 @@
-import CopsLinkTestSupport
 import CopsLinkAccounts
-import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkInProcess
-import CopsLinkServices
+import CopsLinkMessages
 import CopsLinkSQLite
+import CopsLinkServices
+import CopsLinkTestSupport
 import Testing
 
 /// A retry with the same request id returns the first answer and changes nothing more; the same id with other
 /// parameters is refused.
 @Suite("Idempotent retries")
 struct IdempotencyTests {
-    func place(_ fixture: AccountFixture, requestID: String = "", hours: UInt32 = 1, options: CallOptions = .defaults) async throws -> PlaceOnTestResponse {
+    func place(
+        _ fixture: AccountFixture, requestID: String = "", hours: UInt32 = 1, options: CallOptions = .defaults
+    ) async throws -> PlaceOnTestResponse {
         try await fixture.client.placeOnTest(
             PlaceOnTestRequest(requestID: requestID, customerID: "cust-1", categoryID: "service", durationHours: hours), options: options)
     }
@@ -133,7 +135,8 @@ struct IdempotencyTests {
         try await withAccountService { fixture in
             try await linkProvoCustomer(fixture)
             let request = PlaceOnTestRequest(
-                requestID: newRequestID(), customerID: "cust-1", categoryID: "service", durationHours: 1, effectiveAtMs: AccountFixture.start)
+                requestID: newRequestID(), customerID: "cust-1", categoryID: "service", durationHours: 1,
+                effectiveAtMs: AccountFixture.start)
             let first = try await fixture.client.placeOnTest(request)
             fixture.clock.advance(byMs: 6 * minuteMs)
             let retry = try await fixture.client.placeOnTest(request)
@@ -145,7 +148,9 @@ struct IdempotencyTests {
     // MARK: The replay mark
 
     /// `PlaceOnTest` through `client`, with the response's trailers.
-    func placeWithTrailers(_ client: RPCClient, requestID: String, options: CallOptions = .defaults) async throws -> ClientResponse<PlaceOnTestResponse> {
+    func placeWithTrailers(
+        _ client: RPCClient, requestID: String, options: CallOptions = .defaults
+    ) async throws -> ClientResponse<PlaceOnTestResponse> {
         try await client.unary(
             AccountService.Method.placeOnTest,
             request: PlaceOnTestRequest(requestID: requestID, customerID: "cust-1", categoryID: "service", durationHours: 1),

@@ -1,7 +1,7 @@
-import CopsLinkTestSupport
 import CopsLinkAccounts
 import CopsLinkMessages
 import CopsLinkSQLite
+import CopsLinkTestSupport
 import Foundation
 import Testing
 
@@ -23,9 +23,9 @@ struct ImportAuthoritiesCommandTests {
         let changed = FileManager.default.temporaryDirectory.appendingPathComponent("authorities-\(UUID().uuidString).csv")
         defer { try? FileManager.default.removeItem(at: changed) }
         try """
-            id,type,name,phone,street1,street2,city,state,zip,served_zips,jurisdiction,permit_required
-            ut-provo-pd,police,Provo Police (renamed),801-852-6210,48 S 300 W,,Provo,UT,84601,84601,city,no
-            """.write(to: changed, atomically: true, encoding: .utf8)
+        id,type,name,phone,street1,street2,city,state,zip,served_zips,jurisdiction,permit_required
+        ut-provo-pd,police,Provo Police (renamed),801-852-6210,48 S 300 W,,Provo,UT,84601,84601,city,no
+        """.write(to: changed, atomically: true, encoding: .utf8)
         #expect(try await run(["import-authorities", "--database", database, changed.path]).status == 0)
 
         let store = try SQLiteAccountStore(path: database)
@@ -39,10 +39,10 @@ struct ImportAuthoritiesCommandTests {
         let bad = FileManager.default.temporaryDirectory.appendingPathComponent("authorities-\(UUID().uuidString).csv")
         defer { try? FileManager.default.removeItem(at: bad) }
         try """
-            id,type,name,phone,street1,street2,city,state,zip,served_zips,jurisdiction,permit_required
-            x-1,police,X,1,,,,,,84601,city,no
-            x-2,navy,Y,1,,,,,,84601,city,no
-            """.write(to: bad, atomically: true, encoding: .utf8)
+        id,type,name,phone,street1,street2,city,state,zip,served_zips,jurisdiction,permit_required
+        x-1,police,X,1,,,,,,84601,city,no
+        x-2,navy,Y,1,,,,,,84601,city,no
+        """.write(to: bad, atomically: true, encoding: .utf8)
         let result = try await run(["import-authorities", "--database", temporaryDatabasePath(), bad.path])
         #expect(result.status != 0)
         #expect(result.output.contains("line 3: unknown authority type 'navy'"))

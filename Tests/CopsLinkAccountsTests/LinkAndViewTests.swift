@@ -1,9 +1,9 @@
-import CopsLinkTestSupport
 import CopsLinkAccounts
-import CopsLinkMessages
 import CopsLinkCore
-import CopsLinkServices
+import CopsLinkMessages
 import CopsLinkSQLite
+import CopsLinkServices
+import CopsLinkTestSupport
 import Testing
 
 @Suite("Link, view, unlink, sync")
@@ -18,9 +18,11 @@ struct LinkAndViewTests {
             #expect(account.customer?.passcode == "", "the customer's passcode never leaves the server")
             #expect(account.customer?.address?.zip == "84601")
             #expect(account.respondingParties.map(\.id) == ["p-1", "p-2"], "ordered by priority")
-            #expect(account.respondingParties.first == CentralStationParty(
-                id: "p-1", priority: 1, firstName: "Ada", lastName: "Lovelace",
-                phones: [Phone(number: "801-555-0102", type: .mobile, extension: "12")], role: .keyholder, hasKey: true))
+            #expect(
+                account.respondingParties.first
+                    == CentralStationParty(
+                        id: "p-1", priority: 1, firstName: "Ada", lastName: "Lovelace",
+                        phones: [Phone(number: "801-555-0102", type: .mobile, extension: "12")], role: .keyholder, hasKey: true))
             #expect(account.testStatus == TestStatus(state: .offTest))
             #expect(account.linkedAtMs == AccountFixture.start)
         }
@@ -29,7 +31,8 @@ struct LinkAndViewTests {
     @Test func linkingAnExistingAccountNumberAndConflicts() async throws {
         try await withAccountService { fixture in
             let (customer, parties) = provoCustomer("cust-1")
-            let response = try await fixture.client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties, accountNumber: "22-8761"))
+            let response = try await fixture.client.linkAccount(
+                LinkAccountRequest(customer: customer, respondingParties: parties, accountNumber: "22-8761"))
             #expect(response.created == false)
             #expect(response.account?.accountNumber == "22-8761")
             let again = await expectRPCError(.alreadyExists) {
@@ -80,7 +83,8 @@ struct LinkAndViewTests {
             }
             // Linking again restores it.
             let (customer, parties) = provoCustomer("cust-1")
-            let relinked = try await fixture.client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties, accountNumber: account.accountNumber))
+            let relinked = try await fixture.client.linkAccount(
+                LinkAccountRequest(customer: customer, respondingParties: parties, accountNumber: account.accountNumber))
             #expect(relinked.account?.linkState == .linked)
         }
     }
@@ -114,9 +118,10 @@ struct LinkAndViewTests {
             let zones = [
                 Zone(zoneNumber: "001", description: "Front door", eventType: .burglary),
                 Zone(zoneNumber: "004", description: "Smoke", eventType: .fire),
-                Zone(zoneNumber: "010", description: "Panic button", eventType: .panic),
+                Zone(zoneNumber: "010", description: "Panic button", eventType: .panic)
             ]
-            let response = try await fixture.client.setCentralStationZones(SetCentralStationZonesRequest(customerID: "cust-1", zones: zones))
+            let response = try await fixture.client.setCentralStationZones(
+                SetCentralStationZonesRequest(customerID: "cust-1", zones: zones))
             #expect(response.mappedZones.map { $0.zone?.zoneNumber } == ["001", "004"])
             #expect(response.mappedZones.map { $0.equipment?.id } == ["eq-1", "eq-4"])
             #expect(response.unmappedZones.map(\.zoneNumber) == ["010"])
@@ -124,12 +129,14 @@ struct LinkAndViewTests {
             #expect(account.mappedZones == response.mappedZones)
             #expect(account.unmappedZones == response.unmappedZones)
             let bad = await expectRPCError(.invalidArgument) {
-                _ = try await fixture.client.setCentralStationZones(SetCentralStationZonesRequest(customerID: "cust-1", zones: [Zone(zoneNumber: "1")]))
+                _ = try await fixture.client.setCentralStationZones(
+                    SetCentralStationZonesRequest(customerID: "cust-1", zones: [Zone(zoneNumber: "1")]))
             }
             #expect(bad?.message == "Zone number '1' must be three digits from 001 to 999.")
             await expectRPCError(.invalidArgument) {
-                _ = try await fixture.client.setCentralStationZones(SetCentralStationZonesRequest(
-                    customerID: "cust-1", zones: [Zone(zoneNumber: "005"), Zone(zoneNumber: "005")]))
+                _ = try await fixture.client.setCentralStationZones(
+                    SetCentralStationZonesRequest(
+                        customerID: "cust-1", zones: [Zone(zoneNumber: "005"), Zone(zoneNumber: "005")]))
             }
         }
     }
@@ -143,9 +150,15 @@ struct LinkValidationTests {
         ("responding_parties[0].phones: every responding party needs a phone number.", { _, parties in parties[0].phones = [] }),
         ("responding_parties[1].phones: every responding party needs a phone number.", { _, parties in parties[1].phones[0].number = "" }),
         ("customer.address.zip is required: authorities are found by the customer's zip code.", { customer, _ in customer.address = nil }),
-        ("customer.address.zip is required: authorities are found by the customer's zip code.", { customer, _ in customer.address?.zip = "" }),
-        ("customer.address.state 'Utah' is not a US state or territory code (like UT).", { customer, _ in customer.address?.state = "Utah" }),
-        ("customer.address.state 'XX' is not a US state or territory code (like UT).", { customer, _ in customer.address?.state = "XX" }),
+        (
+            "customer.address.zip is required: authorities are found by the customer's zip code.",
+            { customer, _ in customer.address?.zip = "" }
+        ),
+        (
+            "customer.address.state 'Utah' is not a US state or territory code (like UT).",
+            { customer, _ in customer.address?.state = "Utah" }
+        ),
+        ("customer.address.state 'XX' is not a US state or territory code (like UT).", { customer, _ in customer.address?.state = "XX" })
     ]
 
     @Test(arguments: 0..<invalidCustomers.count)
@@ -177,13 +190,16 @@ struct LinkValidationTests {
         try await withAccountService { fixture in
             try await linkProvoCustomer(fixture)
             let zone = await expectRPCError(.invalidArgument) {
-                _ = try await fixture.client.setCentralStationZones(SetCentralStationZonesRequest(
-                    customerID: "cust-1", zones: [Zone(zoneNumber: "001", description: "Front door"), Zone(zoneNumber: "002", description: " ")]))
+                _ = try await fixture.client.setCentralStationZones(
+                    SetCentralStationZonesRequest(
+                        customerID: "cust-1",
+                        zones: [Zone(zoneNumber: "001", description: "Front door"), Zone(zoneNumber: "002", description: " ")]))
             }
             #expect(zone?.message == "zones[1].description is required.")
             let authority = await expectRPCError(.invalidArgument) {
-                _ = try await fixture.client.addAccountAuthorities(AddAccountAuthoritiesRequest(
-                    customerID: "cust-1", authorities: [AuthorityToAdd(authorityID: "")]))
+                _ = try await fixture.client.addAccountAuthorities(
+                    AddAccountAuthoritiesRequest(
+                        customerID: "cust-1", authorities: [AuthorityToAdd(authorityID: "")]))
             }
             #expect(authority?.message == "authorities[0].authority_id is required.")
             let account = try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1"))

@@ -1,8 +1,8 @@
 import CopsLinkAccounts
-import CopsLinkMessages
 import CopsLinkCore
-import CopsLinkServices
+import CopsLinkMessages
 import CopsLinkSQLite
+import CopsLinkServices
 import CopsLinkTestSupport
 import CopsLinkTransport
 import Foundation
@@ -22,7 +22,7 @@ struct PasscodeRedactionTests {
         dump(request, to: &dumped)
         for text in [
             "\(request)", String(describing: customer), String(reflecting: request), String(reflecting: parties), dumped,
-            "\(SyncCustomerRequest(customer: customer, respondingParties: parties))",
+            "\(SyncCustomerRequest(customer: customer, respondingParties: parties))"
         ] {
             #expect(!Self.containsASecret(text), "passcode shown in: \(text)")
             #expect(text.contains("<redacted>"))
@@ -44,7 +44,8 @@ struct PasscodeRedactionTests {
             configuration: ServerConfiguration(), router: router, interceptors: [LoggingInterceptor(logger: logger, level: .trace)],
             logger: logger
         ) { server in
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port!)) { transport in
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port!)) {
+                transport in
                 let client = AccountService.Client(wrapping: RPCClient(transport: transport))
                 let (customer, parties) = provoCustomer()
                 let linked = try await client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties))
@@ -57,8 +58,12 @@ struct PasscodeRedactionTests {
                 var invalid = customer
                 invalid.address?.zip = "not a zip"
                 let errors = [
-                    await expectRPCError(.alreadyExists) { _ = try await client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties)) },
-                    await expectRPCError(.invalidArgument) { _ = try await client.linkAccount(LinkAccountRequest(customer: invalid, respondingParties: parties)) },
+                    await expectRPCError(.alreadyExists) {
+                        _ = try await client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties))
+                    },
+                    await expectRPCError(.invalidArgument) {
+                        _ = try await client.linkAccount(LinkAccountRequest(customer: invalid, respondingParties: parties))
+                    }
                 ]
                 for error in errors { #expect(!Self.containsASecret("\(String(describing: error))")) }
             }

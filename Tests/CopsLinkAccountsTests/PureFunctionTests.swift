@@ -1,6 +1,6 @@
-import CopsLinkTestSupport
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
+import CopsLinkTestSupport
 import Foundation
 import Testing
 
@@ -29,11 +29,12 @@ struct ContactIDTests {
         Fields(account: "0000", qualifier: 6, event: "602", partition: 0, zone: "000"),
         Fields(account: "BCDE", qualifier: 1, event: "110", partition: 99, zone: "999"),
         Fields(account: "9876", qualifier: 1, event: "401", partition: 2, zone: "005"),
-        Fields(account: "1F2C", qualifier: 3, event: "384", partition: 10, zone: "120"),
+        Fields(account: "1F2C", qualifier: 3, event: "384", partition: 10, zone: "120")
     ])
     func makeThenParseRoundTrips(_ fields: Fields) throws {
         let message = ContactIDMessage.make(
-            account: fields.account, qualifier: fields.qualifier, eventCode: fields.event, partition: fields.partition, zoneOrUser: fields.zone)
+            account: fields.account, qualifier: fields.qualifier, eventCode: fields.event, partition: fields.partition,
+            zoneOrUser: fields.zone)
         #expect(message.count == 16)
         #expect(contactIDDigitSum(message) % 15 == 0, "\(message) has a valid checksum")
         let parsed = try ContactIDMessage(parsing: message)
@@ -45,7 +46,8 @@ struct ContactIDTests {
         for zone in 1...999 {
             let digits = String(zone)
             let message = ContactIDMessage.make(
-                account: "1234", qualifier: 1, eventCode: "130", partition: 1, zoneOrUser: String(repeating: "0", count: 3 - digits.count) + digits)
+                account: "1234", qualifier: 1, eventCode: "130", partition: 1,
+                zoneOrUser: String(repeating: "0", count: 3 - digits.count) + digits)
             #expect(contactIDDigitSum(message) % 15 == 0, "\(message)")
             #expect(try ContactIDMessage(parsing: message).zoneOrUser.count == 3)
             checksums.insert(message.last!)
@@ -55,7 +57,8 @@ struct ContactIDTests {
 
     @Test func aKnownGoodMessage() throws {
         // 1+2+3+4 + 1+8 + 1 + 1+3+1 + 10+1 + 10+1+5 = 52; 52 + 8 = 60, a multiple of 15.
-        #expect(ContactIDMessage.make(account: "1234", qualifier: 1, eventCode: "131", partition: 1, zoneOrUser: "015") == "1234181131010158")
+        #expect(
+            ContactIDMessage.make(account: "1234", qualifier: 1, eventCode: "131", partition: 1, zoneOrUser: "015") == "1234181131010158")
         let expected = try ContactIDMessage(parsing: "1234181131010158")
         #expect(expected.fields == "1234 18 1 131 1 015")
         #expect(try ContactIDMessage(parsing: "1234 18 1 131 01 015 8") == expected, "spaces are ignored")
@@ -78,7 +81,7 @@ struct ContactIDTests {
             // Valid checksums, wrong fields: 28 instead of 18 (+1, checksum 8 → 7); qualifier 2 (+1, → 7); event 1B1 instead of 131 (+8, → 15 "F").
             ("1234281131010157", "Contact ID message type must be 18 or 98, got 28"),
             ("1234182131010157", "Contact ID qualifier must be 1, 3 or 6, got 2"),
-            ("12341811B101015F", "Contact ID event code must be three digits"),
+            ("12341811B101015F", "Contact ID event code must be three digits")
         ]
         for (text, reason) in cases {
             #expect(throws: AccountError(.invalidArgument, reason), "\(text)") { try ContactIDMessage(parsing: text) }
@@ -95,10 +98,12 @@ struct AuthorityCSVTests {
         let authorities = try DemoData.sampleAuthorities()
         #expect(authorities.count == 17)
         #expect(Set(authorities.map(\.id)).count == 17)
-        #expect(authorities.first == Authority(
-            id: "ut-provo-pd", type: .police, name: "Provo Police Department", phone: "801-852-6210",
-            address: Address(street1: "48 S 300 W", city: "Provo", state: "UT", zip: "84601"),
-            servedZips: ["84601", "84602", "84603", "84604", "84606"], jurisdiction: .city, permitRequired: true))
+        #expect(
+            authorities.first
+                == Authority(
+                    id: "ut-provo-pd", type: .police, name: "Provo Police Department", phone: "801-852-6210",
+                    address: Address(street1: "48 S 300 W", city: "Provo", state: "UT", zip: "84601"),
+                    servedZips: ["84601", "84602", "84603", "84604", "84606"], jurisdiction: .city, permitRequired: true))
         let byID = Dictionary(uniqueKeysWithValues: authorities.map { ($0.id, $0) })
         #expect(byID["tx-travis-so"]?.name == "Travis County Sheriff's Office", "a quoted field")
         #expect(byID["ut-valley-guard"]?.address?.street2 == "Suite 4")
@@ -106,15 +111,19 @@ struct AuthorityCSVTests {
         #expect(byID["ut-rmp-electrical"]?.jurisdiction == .state)
         #expect(byID["ut-hill-afb-sf"]?.jurisdiction == .military)
         #expect(byID["ut-utah-county-so"]?.permitRequired == false)
-        #expect(Dictionary(grouping: authorities, by: \.type).mapValues(\.count) == [.police: 8, .fire: 4, .medical: 3, .guard_: 1, .electrical: 1])
+        #expect(
+            Dictionary(grouping: authorities, by: \.type).mapValues(\.count) == [
+                .police: 8, .fire: 4, .medical: 3, .guard_: 1, .electrical: 1
+            ])
     }
 
     @Test func fieldsQuotingSeparatorsAndBlankLines() throws {
-        let text = Self.header + "\r\n\r\n" + """
-            "x-1", fire ,"Smith ""Jr"", Sons",555,,,Town,UT,84601,84601;84602 84603,,true
-            x-2,MEDICAL,Medics,555,,,Town,UT,84601,84601,Regional,0
+        let text =
+            Self.header + "\r\n\r\n" + """
+                "x-1", fire ,"Smith ""Jr"", Sons",555,,,Town,UT,84601,84601;84602 84603,,true
+                x-2,MEDICAL,Medics,555,,,Town,UT,84601,84601,Regional,0
 
-            """
+                """
         let authorities = try AuthorityCSV.parse(text)
         #expect(authorities.map(\.id) == ["x-1", "x-2"])
         #expect(authorities[0].name == "Smith \"Jr\", Sons")
@@ -128,7 +137,9 @@ struct AuthorityCSVTests {
     }
 
     @Test func permitValues() throws {
-        for (value, expected) in [("yes", true), ("YES", true), ("true", true), ("1", true), ("no", false), ("false", false), ("0", false), ("", false)] {
+        for (value, expected) in [
+            ("yes", true), ("YES", true), ("true", true), ("1", true), ("no", false), ("false", false), ("0", false), ("", false)
+        ] {
             let line = "a,police,A,555,,,Town,UT,84601,84601,city,\(value)"
             #expect(try AuthorityCSV.parse(Self.header + "\n" + line).first?.permitRequired == expected, "\(value)")
         }
@@ -150,7 +161,7 @@ struct AuthorityCSVTests {
             (Self.header + "\n" + line(",city,", ",galactic,"), "line 2: unknown jurisdiction 'galactic'"),
             (Self.header + "\n" + line("ut-provo-pd", ""), "line 2: the id is empty"),
             (Self.header + "\n\n" + line("Provo Police Department", "\"Provo Police"), "line 3: a quoted field is not closed"),
-            (Self.header + "\n" + line("Provo Police Department", "\"Provo\" Police"), "line 2: unexpected ' ' after a closing quote"),
+            (Self.header + "\n" + line("Provo Police Department", "\"Provo\" Police"), "line 2: unexpected ' ' after a closing quote")
         ]
         for (text, message) in cases {
             #expect(throws: AccountError(.invalidArgument, message), "\(message)") { try AuthorityCSV.parse(text) }
@@ -164,7 +175,7 @@ struct RulesTests {
         ("84601", true), ("84601-1234", true), ("00000", true), ("99999-0000", true),
         ("8460", false), ("846011", false), ("84601-12", false), ("84601-", false), ("84601-12345", false), ("abcde", false),
         ("84601 1234", false), ("846011234", false), ("84601-123a", false), ("", false), (" 84601", false), ("８４６０１", false),
-        ("84601_1234", false),
+        ("84601_1234", false)
     ])
     func isZip(_ zip: String, _ valid: Bool) {
         #expect(Validation.isZip(zip) == valid)
@@ -179,13 +190,14 @@ struct RulesTests {
         return session
     }
 
-    @Test(arguments: [
-        (session, 0, TestState.scheduled), (session, 999, .scheduled), (session, 1_000, .active), (session, 1_999, .active),
-        (session, 2_000, .expired), (session, 9_999, .expired),
-        (ended(at: 1_500, .placedOff), 1_600, .ended), (ended(at: 1_500, .placedOff), 1_200, .ended),
-        (ended(at: 500, .placedOff), 600, .ended), (ended(at: 2_000, .expired), 3_000, .expired),
-        (ended(at: 2_000, .expired), 1_500, .expired),
-    ] as [(TestSession, Int64, TestState)])
+    @Test(
+        arguments: [
+            (session, 0, TestState.scheduled), (session, 999, .scheduled), (session, 1_000, .active), (session, 1_999, .active),
+            (session, 2_000, .expired), (session, 9_999, .expired),
+            (ended(at: 1_500, .placedOff), 1_600, .ended), (ended(at: 1_500, .placedOff), 1_200, .ended),
+            (ended(at: 500, .placedOff), 600, .ended), (ended(at: 2_000, .expired), 3_000, .expired),
+            (ended(at: 2_000, .expired), 1_500, .expired)
+        ] as [(TestSession, Int64, TestState)])
     func state(_ session: TestSession, _ nowMs: Int64, _ expected: TestState) {
         #expect(TestSessionRules.state(of: session, atMs: nowMs) == expected)
     }
@@ -202,12 +214,13 @@ struct RulesTests {
         #expect(TestSessionRules.status(of: Self.ended(at: 1_500, .placedOff), atMs: 1_600) == TestStatus(state: .offTest))
     }
 
-    @Test(arguments: [
-        (TestScope.allZones, [String](), "001", true), (.allZones, [], "", true), (.unspecified, [], "001", true),
-        (.onlyListed, ["001", "003"], "001", true), (.onlyListed, ["001", "003"], "003", true),
-        (.onlyListed, ["001", "003"], "002", false), (.onlyListed, ["001", "003"], "", false),
-        (.allExceptListed, ["001"], "001", false), (.allExceptListed, ["001"], "002", true), (.allExceptListed, ["001"], "", true),
-    ] as [(TestScope, [String], String, Bool)])
+    @Test(
+        arguments: [
+            (TestScope.allZones, [String](), "001", true), (.allZones, [], "", true), (.unspecified, [], "001", true),
+            (.onlyListed, ["001", "003"], "001", true), (.onlyListed, ["001", "003"], "003", true),
+            (.onlyListed, ["001", "003"], "002", false), (.onlyListed, ["001", "003"], "", false),
+            (.allExceptListed, ["001"], "001", false), (.allExceptListed, ["001"], "002", true), (.allExceptListed, ["001"], "", true)
+        ] as [(TestScope, [String], String, Bool)])
     func covers(_ scope: TestScope, _ zones: [String], _ zone: String, _ expected: Bool) {
         let session = TestSession(id: "s", effectiveAtMs: 1_000, expiresAtMs: 2_000, scope: scope, zoneNumbers: zones)
         #expect(TestSessionRules.covers(session, zone: zone) == expected)

@@ -1,9 +1,9 @@
-import CopsLinkTestSupport
 import CopsLinkAccounts
-import CopsLinkMessages
 import CopsLinkCore
-import CopsLinkServices
+import CopsLinkMessages
 import CopsLinkSQLite
+import CopsLinkServices
+import CopsLinkTestSupport
 import CopsLinkTransport
 import Foundation
 import Testing
@@ -30,7 +30,8 @@ struct RestartTests {
                             let linked = try await client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties))
                             acknowledged.withLock { $0[id] = linked.account?.accountNumber ?? "" }
                             if index % 2 == 0 {
-                                _ = try await client.placeOnTest(PlaceOnTestRequest(customerID: id, categoryID: "service", durationHours: 2))
+                                _ = try await client.placeOnTest(
+                                    PlaceOnTestRequest(customerID: id, categoryID: "service", durationHours: 2))
                                 onTest.withLock { _ = $0.insert(id) }
                             }
                         }
@@ -93,12 +94,17 @@ struct RestartTests {
         let expiry = TestExpiryScheduler(store: store, clock: clock, logger: quietLogger())
         #expect(try await expiry.expireDue() == 1)
         let history = try await store.read(.dealer(DealerID.demo)) {
-            try $0.testHistory(accountNumber: try $0.link(customerID: "cust-1")!.accountNumber, fromMs: 0, toMs: .max, after: nil, limit: 10)
-                .map(\.1)
+            try $0.testHistory(
+                accountNumber: try $0.link(customerID: "cust-1")!.accountNumber, fromMs: 0, toMs: .max, after: nil, limit: 10
+            )
+            .map(\.1)
         }
         #expect(history.map(\.action) == [.placedOnTest, .expired])
         #expect(history.last?.atMs == AccountFixture.start + 3_600_000)
-        #expect(try await store.read(.dealer(DealerID.demo)) { try $0.openSession(accountNumber: try $0.link(customerID: "cust-1")!.accountNumber) } == nil)
+        #expect(
+            try await store.read(.dealer(DealerID.demo)) {
+                try $0.openSession(accountNumber: try $0.link(customerID: "cust-1")!.accountNumber)
+            } == nil)
         try store.close()
     }
 }

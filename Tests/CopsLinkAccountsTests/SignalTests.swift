@@ -1,9 +1,9 @@
-import CopsLinkTestSupport
 import CopsLinkAccounts
-import CopsLinkMessages
 import CopsLinkCore
-import CopsLinkServices
+import CopsLinkMessages
 import CopsLinkSQLite
+import CopsLinkServices
+import CopsLinkTestSupport
 import Testing
 
 /// ReportSignals with Contact ID messages. The customer is linked as account "1234", since a Contact ID message
@@ -16,10 +16,13 @@ struct SignalTests {
     /// and 010 (no equipment).
     func linkContactIDCustomer(_ fixture: AccountFixture) async throws {
         try await linkProvoCustomer(fixture, accountNumber: "1234")
-        _ = try await fixture.client.setCentralStationZones(SetCentralStationZonesRequest(customerID: "cust-1", zones: [
-            Zone(zoneNumber: "001", description: "Front entry", eventType: .burglary),
-            Zone(zoneNumber: "010", description: "Panic button", eventType: .panic),
-        ]))
+        _ = try await fixture.client.setCentralStationZones(
+            SetCentralStationZonesRequest(
+                customerID: "cust-1",
+                zones: [
+                    Zone(zoneNumber: "001", description: "Front entry", eventType: .burglary),
+                    Zone(zoneNumber: "010", description: "Panic button", eventType: .panic)
+                ]))
     }
 
     @Test func signalsOffTestAreStoredAsHistoryNotAsTestResults() async throws {
@@ -27,7 +30,7 @@ struct SignalTests {
             try await linkContactIDCustomer(fixture)
             let response = try await fixture.report([
                 contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0),
-                contactIDSignal(event: "401", zoneOrUser: "005", atMs: t0 + 1000),
+                contactIDSignal(event: "401", zoneOrUser: "005", atMs: t0 + 1000)
             ])
             #expect(response == ReportSignalsResponse(received: 2, storedAsHistory: 2))
             // A later test does not claim them.
@@ -71,26 +74,29 @@ struct SignalTests {
                 contactIDSignal(event: "401", zoneOrUser: "005", atMs: at + 2),  // a user event
                 contactIDSignal(event: "999", zoneOrUser: "003", atMs: at + 3),  // not in the reference list
                 contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0 - 1),  // before the test
-                contactIDSignal(event: "130", zoneOrUser: "001", atMs: session.expiresAtMs),  // at its expiry
+                contactIDSignal(event: "130", zoneOrUser: "001", atMs: session.expiresAtMs)  // at its expiry
             ]
             let response = try await fixture.report(signals)
             #expect(response == ReportSignalsResponse(received: 7, testResults: 5, storedAsHistory: 2))
             fixture.clock.advance(byMs: 2 * hourMs)
-            func result(_ index: Int, zone: String = "", zoneDescription: String = "", event: String, qualifier: UInt32 = 1,
-                        description: String, user: String = "", partition: UInt32 = 1) -> TestResult {
+            func result(
+                _ index: Int, zone: String = "", zoneDescription: String = "", event: String, qualifier: UInt32 = 1,
+                description: String, user: String = "", partition: UInt32 = 1
+            ) -> TestResult {
                 TestResult(
                     receivedAtMs: signals[index].receivedAtMs, accountNumber: "1234", zoneNumber: zone, zoneDescription: zoneDescription,
                     eventCode: event, qualifier: qualifier, eventDescription: description, userNumber: user, partition: partition,
                     rawMessage: signals[index].contactID, sessionID: session.id)
             }
             let results = try await fixture.results()
-            #expect(results == [
-                result(0, zone: "001", zoneDescription: "Front entry", event: "130", description: "Burglary"),
-                result(1, zone: "002", zoneDescription: "Back door", event: "131", qualifier: 3, description: "Perimeter"),
-                result(2, zone: "010", zoneDescription: "Panic button", event: "120", description: "Panic", partition: 2),
-                result(3, event: "401", description: "Open/close by user", user: "005"),
-                result(4, zone: "003", zoneDescription: "Motion", event: "999", description: "Event 999"),
-            ])
+            #expect(
+                results == [
+                    result(0, zone: "001", zoneDescription: "Front entry", event: "130", description: "Burglary"),
+                    result(1, zone: "002", zoneDescription: "Back door", event: "131", qualifier: 3, description: "Perimeter"),
+                    result(2, zone: "010", zoneDescription: "Panic button", event: "120", description: "Panic", partition: 2),
+                    result(3, event: "401", description: "Open/close by user", user: "005"),
+                    result(4, zone: "003", zoneDescription: "Motion", event: "999", description: "Event 999")
+                ])
         }
     }
 
@@ -104,7 +110,7 @@ struct SignalTests {
                 contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0 + 1),
                 contactIDSignal(event: "130", zoneOrUser: "002", atMs: t0 + 2),
                 contactIDSignal(event: "132", zoneOrUser: "003", atMs: t0 + 3),
-                contactIDSignal(event: "401", zoneOrUser: "007", atMs: t0 + 4),
+                contactIDSignal(event: "401", zoneOrUser: "007", atMs: t0 + 4)
             ])
             fixture.clock.advance(byMs: minuteMs)
             return (response, try await fixture.results().map { $0.zoneNumber.isEmpty ? "user" : $0.zoneNumber })
@@ -134,34 +140,41 @@ struct SignalTests {
             try await fixture.placeOnTest()
             let good = ContactIDMessage.make(account: "1234", qualifier: 1, eventCode: "130", partition: 1, zoneOrUser: "001")
             let badChecksum = String(good.dropLast()) + (good.last == "1" ? "2" : "1")
-            let spaced = "1234 18 1 131 01 002 " + String(ContactIDMessage.make(account: "1234", qualifier: 1, eventCode: "131", partition: 1, zoneOrUser: "002").last!)
+            let spaced =
+                "1234 18 1 131 01 002 "
+                + String(ContactIDMessage.make(account: "1234", qualifier: 1, eventCode: "131", partition: 1, zoneOrUser: "002").last!)
             let signals = [
                 Signal(receivedAtMs: t0 + 1, contactID: good),
                 Signal(receivedAtMs: t0 + 2, contactID: badChecksum),
                 Signal(receivedAtMs: t0 + 3, contactID: String(good.dropLast())),
-                Signal(receivedAtMs: t0 + 4, contactID: ContactIDMessage.make(account: "1234", qualifier: 2, eventCode: "130", partition: 1, zoneOrUser: "001")),
-                Signal(receivedAtMs: t0 + 5, contactID: ContactIDMessage.make(account: "5678", qualifier: 1, eventCode: "130", partition: 1, zoneOrUser: "001")),
+                Signal(
+                    receivedAtMs: t0 + 4,
+                    contactID: ContactIDMessage.make(account: "1234", qualifier: 2, eventCode: "130", partition: 1, zoneOrUser: "001")),
+                Signal(
+                    receivedAtMs: t0 + 5,
+                    contactID: ContactIDMessage.make(account: "5678", qualifier: 1, eventCode: "130", partition: 1, zoneOrUser: "001")),
                 Signal(receivedAtMs: t0 + 6, contactID: spaced),
                 Signal(receivedAtMs: t0 + 7, contactID: "1234181X30010010"),
                 Signal(accountNumber: "1234", receivedAtMs: t0 + 8, qualifier: 0, eventCode: "130", zoneOrUser: "001"),
                 Signal(accountNumber: "1234", receivedAtMs: t0 + 9, qualifier: 1, eventCode: "13", zoneOrUser: "001"),
-                Signal(receivedAtMs: t0 + 10, qualifier: 1, eventCode: "130", zoneOrUser: "001"),
+                Signal(receivedAtMs: t0 + 10, qualifier: 1, eventCode: "130", zoneOrUser: "001")
             ]
             let response = try await fixture.report(signals)
             #expect(response.received == 10)
             #expect(response.testResults == 2)
             #expect(response.storedAsHistory == 0)
             let rejected = response.rejected.sorted { $0.index < $1.index }
-            #expect(rejected == [
-                SignalRejection(index: 1, reason: "Contact ID checksum does not match"),
-                SignalRejection(index: 2, reason: "Contact ID message must have 16 characters (ACCT MT Q EEE GG CCC S), got 15"),
-                SignalRejection(index: 3, reason: "Contact ID qualifier must be 1, 3 or 6, got 2"),
-                SignalRejection(index: 4, reason: "unknown account number 5678"),
-                SignalRejection(index: 6, reason: "Contact ID message contains 'X', which is not a digit or B-F"),
-                SignalRejection(index: 7, reason: "qualifier must be 1, 3 or 6, got 0"),
-                SignalRejection(index: 8, reason: "event code must be three digits, got '13'"),
-                SignalRejection(index: 9, reason: "the signal names no account"),
-            ])
+            #expect(
+                rejected == [
+                    SignalRejection(index: 1, reason: "Contact ID checksum does not match"),
+                    SignalRejection(index: 2, reason: "Contact ID message must have 16 characters (ACCT MT Q EEE GG CCC S), got 15"),
+                    SignalRejection(index: 3, reason: "Contact ID qualifier must be 1, 3 or 6, got 2"),
+                    SignalRejection(index: 4, reason: "unknown account number 5678"),
+                    SignalRejection(index: 6, reason: "Contact ID message contains 'X', which is not a digit or B-F"),
+                    SignalRejection(index: 7, reason: "qualifier must be 1, 3 or 6, got 0"),
+                    SignalRejection(index: 8, reason: "event code must be three digits, got '13'"),
+                    SignalRejection(index: 9, reason: "the signal names no account")
+                ])
             fixture.clock.advance(byMs: minuteMs)
             let results = try await fixture.results()
             #expect(results.map(\.receivedAtMs) == [t0 + 1, t0 + 6], "the good signals of the same stream are stored")
@@ -199,18 +212,20 @@ struct SignalTests {
             let session = try await fixture.placeOnTest()
             let response = try await fixture.report([
                 Signal(accountNumber: "1234", receivedAtMs: t0 + 1, qualifier: 3, eventCode: "110", partition: 2, zoneOrUser: "004"),
-                Signal(accountNumber: "1234", receivedAtMs: t0 + 2, qualifier: 1, eventCode: "407", partition: 1, zoneOrUser: "012"),
+                Signal(accountNumber: "1234", receivedAtMs: t0 + 2, qualifier: 1, eventCode: "407", partition: 1, zoneOrUser: "012")
             ])
             #expect(response == ReportSignalsResponse(received: 2, testResults: 2))
             fixture.clock.advance(byMs: minuteMs)
-            #expect(try await fixture.results() == [
-                TestResult(
-                    receivedAtMs: t0 + 1, accountNumber: "1234", zoneNumber: "004", zoneDescription: "Smoke", eventCode: "110", qualifier: 3,
-                    eventDescription: "Fire", partition: 2, sessionID: session.id),
-                TestResult(
-                    receivedAtMs: t0 + 2, accountNumber: "1234", eventCode: "407", qualifier: 1, eventDescription: "Remote arm/disarm",
-                    userNumber: "012", partition: 1, sessionID: session.id),
-            ])
+            #expect(
+                try await fixture.results() == [
+                    TestResult(
+                        receivedAtMs: t0 + 1, accountNumber: "1234", zoneNumber: "004", zoneDescription: "Smoke", eventCode: "110",
+                        qualifier: 3,
+                        eventDescription: "Fire", partition: 2, sessionID: session.id),
+                    TestResult(
+                        receivedAtMs: t0 + 2, accountNumber: "1234", eventCode: "407", qualifier: 1, eventDescription: "Remote arm/disarm",
+                        userNumber: "012", partition: 1, sessionID: session.id)
+                ])
         }
     }
 
@@ -227,14 +242,18 @@ struct SignalTests {
     @Test func aReceivedTimeOutOfRangeIsRejectedNamingTheField() async throws {
         try await withAccountService { fixture in
             try await linkProvoCustomer(fixture, accountNumber: "1234")
-            let response = try await fixture.client.reportSignals(Messages([Int64.min, -1, .max, AccountFixture.start].map {
-                Signal(accountNumber: "1234", receivedAtMs: $0, qualifier: 1, eventCode: "130", zoneOrUser: "001")
-            }))
+            let response = try await fixture.client.reportSignals(
+                Messages(
+                    [Int64.min, -1, .max, AccountFixture.start].map {
+                        Signal(accountNumber: "1234", receivedAtMs: $0, qualifier: 1, eventCode: "130", zoneOrUser: "001")
+                    }))
             #expect(response.received == 4)
             #expect(response.storedAsHistory == 1)
-            #expect(response.rejected.map(\.reason) == [Int64.min, -1, .max].map {
-                "received_at_ms \($0) is out of range (0 to 253402300799999, Unix epoch milliseconds)."
-            })
+            #expect(
+                response.rejected.map(\.reason)
+                    == [Int64.min, -1, .max].map {
+                        "received_at_ms \($0) is out of range (0 to 253402300799999, Unix epoch milliseconds)."
+                    })
         }
     }
 
@@ -242,9 +261,10 @@ struct SignalTests {
         try await withAccountService { fixture in
             try await linkProvoCustomer(fixture, accountNumber: "1234")
             _ = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
-            let response = try await fixture.client.reportSignals(Messages([
-                Signal(accountNumber: "1234", qualifier: 1, eventCode: "130", zoneOrUser: "001"),
-            ]))
+            let response = try await fixture.client.reportSignals(
+                Messages([
+                    Signal(accountNumber: "1234", qualifier: 1, eventCode: "130", zoneOrUser: "001")
+                ]))
             #expect(response.received == 1)
             #expect(response.rejected == [SignalRejection(index: 0, reason: "account 1234 is unlinked")])
         }

@@ -1,9 +1,9 @@
 import CopsLinkAccounts
 import CopsLinkAuth
-import CopsLinkMessages
 import CopsLinkCore
-import CopsLinkServices
+import CopsLinkMessages
 import CopsLinkSQLite
+import CopsLinkServices
 import CopsLinkTestSupport
 import CopsLinkTransport
 import Foundation
@@ -50,11 +50,13 @@ func withTenantService<Result: Sendable>(
     ) { server in
         try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port!)) { transport in
             func client(_ token: APIKeyToken?) -> AccountService.Client {
-                AccountService.Client(wrapping: token.map { RPCClient(transport: transport, bearerToken: $0.token) } ?? RPCClient(transport: transport))
+                AccountService.Client(
+                    wrapping: token.map { RPCClient(transport: transport, bearerToken: $0.token) } ?? RPCClient(transport: transport))
             }
-            return try await body(TenantFixture(
-                store: store, acme: client(acme), beta: client(beta), acmeReader: client(reader), anonymous: client(nil),
-                transport: transport, acmeToken: acme))
+            return try await body(
+                TenantFixture(
+                    store: store, acme: client(acme), beta: client(beta), acmeReader: client(reader), anonymous: client(nil),
+                    transport: transport, acmeToken: acme))
         }
     }
 }
@@ -107,11 +109,14 @@ struct TenantIsolationTests {
     @Test func theStoreItselfScopesEveryQueryToOneDealer() async throws {
         try await withTenantService { fixture in
             let (customer, parties) = provoCustomer("cust-1")
-            _ = try await fixture.acme.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties, accountNumber: "4321"))
+            _ = try await fixture.acme.linkAccount(
+                LinkAccountRequest(customer: customer, respondingParties: parties, accountNumber: "4321"))
             let fromBeta = try await fixture.store.read(.dealer("beta")) { transaction in
-                (try transaction.customer(id: "cust-1"), try transaction.link(customerID: "cust-1"),
-                 try transaction.link(accountNumber: "4321"), try transaction.respondingParties(customerID: "cust-1").count,
-                 try transaction.customerCount())
+                (
+                    try transaction.customer(id: "cust-1"), try transaction.link(customerID: "cust-1"),
+                    try transaction.link(accountNumber: "4321"), try transaction.respondingParties(customerID: "cust-1").count,
+                    try transaction.customerCount()
+                )
             }
             #expect(fromBeta.0 == nil && fromBeta.1 == nil && fromBeta.2 == nil && fromBeta.3 == 0 && fromBeta.4 == 0)
             let fromAcme = try await fixture.store.read(.dealer("acme")) { transaction in
@@ -141,10 +146,11 @@ struct TenantIsolationTests {
             #expect(betaLink.account?.customer?.id == "cust-2")
 
             // Signals for acme's account sent with beta's key are rejected as for an unknown account.
-            let report = try await fixture.beta.reportSignals(Messages([
-                Signal(accountNumber: "4321", qualifier: 1, eventCode: "130", zoneOrUser: "001"),
-                Signal(accountNumber: "9999", qualifier: 1, eventCode: "130", zoneOrUser: "001"),
-            ]))
+            let report = try await fixture.beta.reportSignals(
+                Messages([
+                    Signal(accountNumber: "4321", qualifier: 1, eventCode: "130", zoneOrUser: "001"),
+                    Signal(accountNumber: "9999", qualifier: 1, eventCode: "130", zoneOrUser: "001")
+                ]))
             #expect(report.rejected.map(\.reason) == ["unknown account number 4321", "unknown account number 9999"])
         }
     }
@@ -163,7 +169,8 @@ struct TenantIsolationTests {
             let seen = try await fixture.acmeReader.getAccount(GetAccountRequest(customerID: "cust-1"))
             #expect(seen.customer?.id == "cust-1")
             await expectRPCError(.permissionDenied) {
-                _ = try await fixture.acmeReader.placeOnTest(PlaceOnTestRequest(customerID: "cust-1", categoryID: "service", durationHours: 1))
+                _ = try await fixture.acmeReader.placeOnTest(
+                    PlaceOnTestRequest(customerID: "cust-1", categoryID: "service", durationHours: 1))
             }
             await expectRPCError(.unauthenticated) {
                 _ = try await fixture.client(token: "clk_0000000000000000_" + String(repeating: "0", count: 64))
@@ -189,10 +196,14 @@ struct TenantIsolationTests {
 
 /// A store no test reaches: for registering the service's methods only.
 private struct NeverStore: AccountStore {
-    func read<Result: Sendable>(_ scope: StoreScope, _ body: @escaping @Sendable (any AccountReadTransaction) throws -> Result) async throws -> Result {
+    func read<Result: Sendable>(
+        _ scope: StoreScope, _ body: @escaping @Sendable (any AccountReadTransaction) throws -> Result
+    ) async throws -> Result {
         throw AccountError(.internalError, "not used")
     }
-    func write<Result: Sendable>(_ scope: StoreScope, _ body: @escaping @Sendable (any AccountWriteTransaction) throws -> Result) async throws -> Result {
+    func write<Result: Sendable>(
+        _ scope: StoreScope, _ body: @escaping @Sendable (any AccountWriteTransaction) throws -> Result
+    ) async throws -> Result {
         throw AccountError(.internalError, "not used")
     }
 }

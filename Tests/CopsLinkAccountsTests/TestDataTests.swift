@@ -1,9 +1,9 @@
-import CopsLinkTestSupport
 import CopsLinkAccounts
-import CopsLinkMessages
 import CopsLinkCore
-import CopsLinkServices
+import CopsLinkMessages
 import CopsLinkSQLite
+import CopsLinkServices
+import CopsLinkTestSupport
 import Testing
 
 @Suite("RequestTestData")
@@ -22,14 +22,20 @@ struct TestDataTests {
         try await withAccountService { fixture in
             try await linkProvoCustomer(fixture)
             let now = fixture.now
-            func request(_ type: TestDataType = .history, from: Int64 = now - dayMs, to: Int64 = now, pageSize: UInt32 = 0) -> RequestTestDataRequest {
+            func request(
+                _ type: TestDataType = .history, from: Int64 = now - dayMs, to: Int64 = now, pageSize: UInt32 = 0
+            ) -> RequestTestDataRequest {
                 RequestTestDataRequest(customerID: "cust-1", type: type, fromMs: from, toMs: to, pageSize: pageSize)
             }
-            await expectRefused(fixture, request(.unspecified), .invalidArgument, message: "Choose the type of test data: history, results or signals.")
-            await expectRefused(fixture, request(from: now, to: now - 1), .invalidArgument, message: "The start of the date range is after its end.")
-            await expectRefused(fixture, request(to: now + 2 * minuteMs), .invalidArgument, message: "The end of the date range lies in the future.")
+            await expectRefused(
+                fixture, request(.unspecified), .invalidArgument, message: "Choose the type of test data: history, results or signals.")
+            await expectRefused(
+                fixture, request(from: now, to: now - 1), .invalidArgument, message: "The start of the date range is after its end.")
+            await expectRefused(
+                fixture, request(to: now + 2 * minuteMs), .invalidArgument, message: "The end of the date range lies in the future.")
             await expectRefused(fixture, request(to: now + minuteMs + 1), .invalidArgument)
-            await expectRefused(fixture, request(from: now - 32 * dayMs), .invalidArgument, message: "The date range may span at most 31 days.")
+            await expectRefused(
+                fixture, request(from: now - 32 * dayMs), .invalidArgument, message: "The date range may span at most 31 days.")
             await expectRefused(fixture, request(from: now - 31 * dayMs - 1), .invalidArgument)
             await expectRefused(fixture, request(pageSize: 6000), .invalidArgument, message: "Page size 6000 is above the maximum of 5000.")
             await expectRefused(
@@ -39,14 +45,15 @@ struct TestDataTests {
             // At the limits: accepted (and empty).
             for accepted in [
                 request(from: now - 31 * dayMs), request(.results, from: now - 31 * dayMs), request(to: now + minuteMs),
-                request(from: now, to: now), request(pageSize: 5000),
+                request(from: now, to: now), request(pageSize: 5000)
             ] {
                 #expect(try await fixture.client.requestTestData(accepted) { try await $0.collect() } == [])
             }
 
             _ = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
             await expectRefused(
-                fixture, request(), .failedPrecondition, message: "The central-station account of customer 'cust-1' is unlinked; link it first.")
+                fixture, request(), .failedPrecondition,
+                message: "The central-station account of customer 'cust-1' is unlinked; link it first.")
         }
     }
 
@@ -82,7 +89,9 @@ struct TestDataTests {
     }
 
     /// 1,234 test results, spread over a test and sent in a shuffled order.
-    func ingestResults(_ fixture: AccountFixture, count: Int = 1234, spacingMs: Int64 = 2_000) async throws -> (times: [Int64], session: TestSession) {
+    func ingestResults(
+        _ fixture: AccountFixture, count: Int = 1234, spacingMs: Int64 = 2_000
+    ) async throws -> (times: [Int64], session: TestSession) {
         let account = try await linkProvoCustomer(fixture)
         let session = try await fixture.placeOnTest(hours: 1)
         let times = (0..<Int64(count)).map { AccountFixture.start + $0 * spacingMs }

@@ -1,9 +1,9 @@
-import CopsLinkTestSupport
 import CopsLinkAccounts
-import CopsLinkMessages
 import CopsLinkCore
-import CopsLinkServices
+import CopsLinkMessages
 import CopsLinkSQLite
+import CopsLinkServices
+import CopsLinkTestSupport
 import Testing
 
 @Suite("Placing on and off test")
@@ -43,17 +43,20 @@ struct TestSessionTests {
     @Test func placeOnTestHappyPath() async throws {
         try await withAccountService { fixture in
             try await linkProvoCustomer(fixture)
-            let response = try await fixture.client.placeOnTest(PlaceOnTestRequest(
-                customerID: "cust-1", categoryID: "service", durationHours: 2, durationMinutes: 30, scope: .onlyListed,
-                zoneNumbers: ["001", "003"], comment: "Replacing the motion sensor", placedBy: UserRef(id: "tech-7", name: "Tess Tech"),
-                authorizedBy: TestAuthorization(respondingPartyID: "p-1", verifiedBy: "passcode")))
+            let response = try await fixture.client.placeOnTest(
+                PlaceOnTestRequest(
+                    customerID: "cust-1", categoryID: "service", durationHours: 2, durationMinutes: 30, scope: .onlyListed,
+                    zoneNumbers: ["001", "003"], comment: "Replacing the motion sensor", placedBy: UserRef(id: "tech-7", name: "Tess Tech"),
+                    authorizedBy: TestAuthorization(respondingPartyID: "p-1", verifiedBy: "passcode")))
             let session = try #require(response.session)
             #expect(!session.id.isEmpty)
-            #expect(session == TestSession(
-                id: session.id, category: Self.service, effectiveAtMs: AccountFixture.start,
-                expiresAtMs: AccountFixture.start + 150 * minuteMs, scope: .onlyListed, zoneNumbers: ["001", "003"],
-                comment: "Replacing the motion sensor", placedBy: UserRef(id: "tech-7", name: "Tess Tech"),
-                authorizedBy: TestAuthorization(respondingPartyID: "p-1", verifiedBy: "passcode"), state: .active))
+            #expect(
+                session
+                    == TestSession(
+                        id: session.id, category: Self.service, effectiveAtMs: AccountFixture.start,
+                        expiresAtMs: AccountFixture.start + 150 * minuteMs, scope: .onlyListed, zoneNumbers: ["001", "003"],
+                        comment: "Replacing the motion sensor", placedBy: UserRef(id: "tech-7", name: "Tess Tech"),
+                        authorizedBy: TestAuthorization(respondingPartyID: "p-1", verifiedBy: "passcode"), state: .active))
             #expect(try await status(fixture) == TestStatus(onTest: true, current: session, state: .onTest))
             let account = try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1"))
             #expect(account.testStatus == TestStatus(onTest: true, current: session, state: .onTest))
@@ -62,10 +65,14 @@ struct TestSessionTests {
             #expect(try await status(fixture).onTest)
 
             let history = try await fixture.history()
-            #expect(history == [TestHistoryEntry(
-                atMs: AccountFixture.start, action: .placedOnTest, sessionID: session.id, category: Self.service,
-                effectiveAtMs: session.effectiveAtMs, expiresAtMs: session.expiresAtMs, user: UserRef(id: "tech-7", name: "Tess Tech"),
-                comment: "Replacing the motion sensor")])
+            #expect(
+                history == [
+                    TestHistoryEntry(
+                        atMs: AccountFixture.start, action: .placedOnTest, sessionID: session.id, category: Self.service,
+                        effectiveAtMs: session.effectiveAtMs, expiresAtMs: session.expiresAtMs,
+                        user: UserRef(id: "tech-7", name: "Tess Tech"),
+                        comment: "Replacing the motion sensor")
+                ])
         }
     }
 
@@ -89,7 +96,8 @@ struct TestSessionTests {
             var noAuthorizer = request()
             noAuthorizer.authorizedBy = TestAuthorization(respondingPartyID: "", verifiedBy: "passcode")
             try await expectRefused(
-                fixture, noAuthorizer, "authorized_by needs the responding party who authorized the test (verification needs an authorizer).")
+                fixture, noAuthorizer,
+                "authorized_by needs the responding party who authorized the test (verification needs an authorizer).")
             #expect(try await fixture.openSession() == nil, "nothing was placed")
             var known = request()
             known.authorizedBy = TestAuthorization(respondingPartyID: "p-2", verifiedBy: "")
@@ -107,7 +115,8 @@ struct TestSessionTests {
             #expect(unlinked.account?.testStatus == TestStatus(state: .offTest))
             #expect(try await fixture.openSession() == nil, "no account stays on test after unlinking")
             let (customer, parties) = provoCustomer("cust-1")
-            _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties, accountNumber: account.accountNumber))
+            _ = try await fixture.client.linkAccount(
+                LinkAccountRequest(customer: customer, respondingParties: parties, accountNumber: account.accountNumber))
             let history = try await fixture.history()
             #expect(history.map(\.action) == [.placedOnTest, .placedOffTest])
             #expect(history.last?.sessionID == session.id)
@@ -125,7 +134,8 @@ struct TestSessionTests {
             #expect(session.effectiveAtMs == effective)
             #expect(session.expiresAtMs == effective + hourMs)
             let scheduled = try await status(fixture)
-            #expect(scheduled == TestStatus(onTest: false, current: session, state: .scheduled), "scheduled: not on test, the session shown")
+            #expect(
+                scheduled == TestStatus(onTest: false, current: session, state: .scheduled), "scheduled: not on test, the session shown")
             #expect(try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1")).testStatus == scheduled)
             try await expectRefused(
                 fixture, request(), "A test is already scheduled for this account; place it off test first.", code: .failedPrecondition)
@@ -145,14 +155,18 @@ struct TestSessionTests {
             try await expectRefused(fixture, request(hours: 0, minutes: 0), "The test duration must be greater than zero.")
             try await expectRefused(fixture, request(hours: 1, minutes: 60), "Minutes must be between 0 and 59, got 60.")
             try await expectRefused(fixture, request(hours: 25), "A test of 25 hours is longer than the maximum of 24 hours.")
-            try await expectRefused(fixture, request(hours: 24, minutes: 1), "A test of 24 hours 1 minute is longer than the maximum of 24 hours.")
+            try await expectRefused(
+                fixture, request(hours: 24, minutes: 1), "A test of 24 hours 1 minute is longer than the maximum of 24 hours.")
             try await expectRefused(fixture, request(category: "bogus"), "Unknown test category 'bogus'; ListTestCategories names them.")
             try await expectRefused(fixture, request(category: ""), "Choose a test category.")
             try await expectRefused(fixture, request(scope: .onlyListed), "List at least one zone for a test of only listed zones.")
-            try await expectRefused(fixture, request(scope: .allExceptListed), "List at least one zone for a test of all except listed zones.")
+            try await expectRefused(
+                fixture, request(scope: .allExceptListed), "List at least one zone for a test of all except listed zones.")
             try await expectRefused(fixture, request(scope: .onlyListed, zones: ["099"]), "Zone 099 is not a zone of this account.")
-            try await expectRefused(fixture, request(scope: .allExceptListed, zones: ["001", "099"]), "Zone 099 is not a zone of this account.")
-            try await expectRefused(fixture, request(scope: .onlyListed, zones: ["1"]), "Zone number '1' must be three digits from 001 to 999.")
+            try await expectRefused(
+                fixture, request(scope: .allExceptListed, zones: ["001", "099"]), "Zone 099 is not a zone of this account.")
+            try await expectRefused(
+                fixture, request(scope: .onlyListed, zones: ["1"]), "Zone number '1' must be three digits from 001 to 999.")
             try await expectRefused(fixture, request(scope: .onlyListed, zones: ["001", "001"]), "A zone is listed twice.")
             try await expectRefused(
                 fixture, request(scope: .allZones, zones: ["001"]),
@@ -163,9 +177,11 @@ struct TestSessionTests {
                     "effective_at_ms \(value) is out of range (0 to 253402300799999, Unix epoch milliseconds).")
             }
             try await expectRefused(
-                fixture, request(effectiveAtMs: AccountFixture.start - 10 * minuteMs), "The effective time lies in the past; choose now or later.")
+                fixture, request(effectiveAtMs: AccountFixture.start - 10 * minuteMs),
+                "The effective time lies in the past; choose now or later.")
             try await expectRefused(
-                fixture, request(effectiveAtMs: AccountFixture.start - 5 * minuteMs - 1), "The effective time lies in the past; choose now or later.")
+                fixture, request(effectiveAtMs: AccountFixture.start - 5 * minuteMs - 1),
+                "The effective time lies in the past; choose now or later.")
             try await expectRefused(
                 fixture, request(effectiveAtMs: AccountFixture.start + 30 * dayMs + 1), "The effective time lies more than 30 days ahead.")
             #expect(try await status(fixture) == TestStatus(state: .offTest))
@@ -182,8 +198,9 @@ struct TestSessionTests {
     @Test func listedZonesMayBeCentralStationZonesOrEquipmentZones() async throws {
         try await withAccountService { fixture in
             try await linkProvoCustomer(fixture)
-            _ = try await fixture.client.setCentralStationZones(SetCentralStationZonesRequest(
-                customerID: "cust-1", zones: [Zone(zoneNumber: "010", description: "Panic button", eventType: .panic)]))
+            _ = try await fixture.client.setCentralStationZones(
+                SetCentralStationZonesRequest(
+                    customerID: "cust-1", zones: [Zone(zoneNumber: "010", description: "Panic button", eventType: .panic)]))
             let session = try await fixture.placeOnTest(scope: .onlyListed, zones: ["010", "004"])
             #expect(session.zoneNumbers == ["010", "004"])
             #expect(try await status(fixture).current?.zoneNumbers == ["010", "004"])
@@ -208,7 +225,8 @@ struct TestSessionTests {
         try await withAccountService(configuration: configuration) { fixture in
             try await linkProvoCustomer(fixture)
             try await expectRefused(fixture, request(hours: 31 * 24), "A test of 744 hours is longer than the maximum of 720 hours.")
-            try await expectRefused(fixture, request(hours: 30 * 24, minutes: 1), "A test of 720 hours 1 minute is longer than the maximum of 720 hours.")
+            try await expectRefused(
+                fixture, request(hours: 30 * 24, minutes: 1), "A test of 720 hours 1 minute is longer than the maximum of 720 hours.")
             let session = try await fixture.placeOnTest(hours: 30 * 24)
             #expect(session.expiresAtMs == AccountFixture.start + 30 * dayMs)
         }
@@ -219,8 +237,9 @@ struct TestSessionTests {
             try await linkProvoCustomer(fixture)
             let session = try await fixture.placeOnTest(hours: 2)
             fixture.clock.advance(byMs: 10 * minuteMs)
-            let off = try await fixture.client.placeOffTest(PlaceOffTestRequest(
-                customerID: "cust-1", placedBy: UserRef(id: "tech-7", name: "Tess Tech"), comment: "Done"))
+            let off = try await fixture.client.placeOffTest(
+                PlaceOffTestRequest(
+                    customerID: "cust-1", placedBy: UserRef(id: "tech-7", name: "Tess Tech"), comment: "Done"))
             var ended = session
             ended.state = .ended
             ended.endReason = .placedOff
@@ -231,10 +250,13 @@ struct TestSessionTests {
             #expect(try await fixture.openSession() == nil)
             let history = try await fixture.history()
             #expect(history.map(\.action) == [.placedOnTest, .placedOffTest])
-            #expect(history.last == TestHistoryEntry(
-                atMs: AccountFixture.start + 10 * minuteMs, action: .placedOffTest, sessionID: session.id, category: Self.service,
-                effectiveAtMs: session.effectiveAtMs, expiresAtMs: session.expiresAtMs, user: UserRef(id: "tech-7", name: "Tess Tech"),
-                comment: "Done"))
+            #expect(
+                history.last
+                    == TestHistoryEntry(
+                        atMs: AccountFixture.start + 10 * minuteMs, action: .placedOffTest, sessionID: session.id, category: Self.service,
+                        effectiveAtMs: session.effectiveAtMs, expiresAtMs: session.expiresAtMs,
+                        user: UserRef(id: "tech-7", name: "Tess Tech"),
+                        comment: "Done"))
             // A new test may be placed now.
             #expect(try await fixture.placeOnTest().state == .active)
         }

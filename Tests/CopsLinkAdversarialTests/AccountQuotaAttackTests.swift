@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTestSupport
 import CopsLinkTransport
@@ -18,17 +18,21 @@ extension AdversarialTests {
 
         // The demo dealer already holds four accounts: its honest client toggles tests but links none.
         try await server.withAttack("7-account-quota", growthBound: 24 * mebibyte, honestLinks: false) {
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) { transport in
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) {
+                transport in
                 let attacker = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: attackerKey))
                 let other = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: otherKey))
                 let options = CallOptions(timeout: .seconds(10))
                 @Sendable func link(_ client: AccountService.Client, _ id: String) async throws -> LinkAccountResponse {
-                    try await client.linkAccount(LinkAccountRequest(customer: Customer(id: id, lastName: "Quota", address: Address(zip: "84601"))), options: options)
+                    try await client.linkAccount(
+                        LinkAccountRequest(customer: Customer(id: id, lastName: "Quota", address: Address(zip: "84601"))), options: options)
                 }
 
                 for index in 1...5 { _ = try await link(attacker, "mallory-\(index)") }
                 let refusal = await expectRPCError(.resourceExhausted) { _ = try await link(attacker, "mallory-6") }
-                #expect(refusal.map { $0.message.contains("5") && names($0.message, "account") } ?? false, "the quota is named: \(String(describing: refusal))")
+                #expect(
+                    refusal.map { $0.message.contains("5") && names($0.message, "account") } ?? false,
+                    "the quota is named: \(String(describing: refusal))")
                 #expect((refusal?.message.utf8.count ?? 0) <= 256)
 
                 // The attacker keeps trying from four tasks while the other dealer links its accounts.
@@ -62,7 +66,9 @@ extension AdversarialTests {
                     }
                 }
                 print("[adversarial] 7-account-quota: 200 refused links and 5 other-dealer links took \(ContinuousClock.now - started)")
-                await expectRPCError(.notFound) { _ = try await attacker.getAccount(GetAccountRequest(customerID: "mallory-6"), options: options) }
+                await expectRPCError(.notFound) {
+                    _ = try await attacker.getAccount(GetAccountRequest(customerID: "mallory-6"), options: options)
+                }
                 let linked = try await other.getAccount(GetAccountRequest(customerID: "acme-5"), options: options)
                 #expect(!linked.accountNumber.isEmpty)
             }

@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTestSupport
 import CopsLinkTransport
@@ -11,7 +11,9 @@ extension AdversarialTests {
     /// Statuses that mean "the server could not cope", not "your request is wrong": none of them may answer a number.
     static let crashLikeCodes: Set<StatusCode> = [.unknown, .internalError, .unavailable, .dataLoss]
 
-    @Test("1: extreme from_ms/to_ms/page_size (read-only key), test durations, signal times and deadlines are answered with a status, and the server lives")
+    @Test(
+        "1: extreme from_ms/to_ms/page_size (read-only key), test durations, signal times and deadlines are answered with a status, and the server lives"
+    )
     func extremeNumbers() async throws {
         let server = try await AttackServer.start()
         defer { server.stop() }
@@ -31,7 +33,8 @@ extension AdversarialTests {
                     for from in times {
                         for to in times {
                             for pageSize: UInt32 in [0, 1, .max] {
-                                let request = RequestTestDataRequest(customerID: "demo-3", type: type, fromMs: from, toMs: to, pageSize: pageSize)
+                                let request = RequestTestDataRequest(
+                                    customerID: "demo-3", type: type, fromMs: from, toMs: to, pageSize: pageSize)
                                 do {
                                     try await reader.requestTestData(request, options: options) { pages in
                                         var read = 0
@@ -61,13 +64,16 @@ extension AdversarialTests {
                     for minutes: UInt32 in [0, 59, 60, .max] {
                         for effective in [Int64.min, -1, 0, .max] {
                             let request = PlaceOnTestRequest(
-                                customerID: "demo-2", categoryID: "service", durationHours: hours, durationMinutes: minutes, effectiveAtMs: effective)
+                                customerID: "demo-2", categoryID: "service", durationHours: hours, durationMinutes: minutes,
+                                effectiveAtMs: effective)
                             do {
                                 _ = try await writer.placeOnTest(request, options: options)
                                 _ = try await writer.placeOffTest(PlaceOffTestRequest(customerID: "demo-2"), options: options)
                             } catch let error as RPCError {
                                 try server.requireRunning()
-                                #expect(!Self.crashLikeCodes.contains(error.code), "PlaceOnTest \(hours) h \(minutes) min at \(effective): \(error)")
+                                #expect(
+                                    !Self.crashLikeCodes.contains(error.code),
+                                    "PlaceOnTest \(hours) h \(minutes) min at \(effective): \(error)")
                             }
                         }
                     }
@@ -77,7 +83,8 @@ extension AdversarialTests {
                 let signals = [Int64.min, -1, 0, .max].flatMap { time in
                     [UInt32(0), 1, .max].map { number in
                         Signal(
-                            receiverNumber: "1", line: "1", accountNumber: "22-8762", receivedAtMs: time, qualifier: number, eventCode: "130",
+                            receiverNumber: "1", line: "1", accountNumber: "22-8762", receivedAtMs: time, qualifier: number,
+                            eventCode: "130",
                             partition: number, zoneOrUser: "001")
                     }
                 }

@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkWire
 import NIOCore
@@ -43,7 +43,9 @@ enum AttackFrames {
         endStream: Bool = true, timeoutMicros: UInt64 = 0
     ) -> ByteBuffer {
         var buffer = ByteBuffer()
-        request(id, method.path, message: message, token: token, metadata: metadata, endStream: endStream, timeoutMicros: timeoutMicros, into: &buffer)
+        request(
+            id, method.path, message: message, token: token, metadata: metadata, endStream: endStream, timeoutMicros: timeoutMicros,
+            into: &buffer)
         return buffer
     }
 

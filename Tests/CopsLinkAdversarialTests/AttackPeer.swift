@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkWire
 import NIOCore
 import NIOPosix
@@ -46,7 +46,8 @@ final class AttackPeer: Sendable {
         self.channel = channel
         self.inbound = inbound
         self.ending = ending
-        self.decoderState = LockedBox((FrameDecoder(limits: FrameLimits(maxFrameSize: 64 << 20, maxHeaderSize: 1 << 20), expectsPreface: false), ByteBuffer()))
+        self.decoderState = LockedBox(
+            (FrameDecoder(limits: FrameLimits(maxFrameSize: 64 << 20, maxHeaderSize: 1 << 20), expectsPreface: false), ByteBuffer()))
     }
 
     /// The attackers' own event loop, apart from NIO's shared singleton group: megabytes of attack traffic queued
@@ -63,7 +64,8 @@ final class AttackPeer: Sendable {
         if let receiveBuffer {
             bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))
         }
-        let channel = try await bootstrap
+        let channel =
+            try await bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(Collector(inbound, firstBytes: firstBytes, ending: ending))
@@ -119,7 +121,8 @@ final class AttackPeer: Sendable {
         while true {
             let decoded: Frame? = try decoderState.withLock { state in
                 while case .frame(let frame)? = try state.0.decodeNext(&state.1) {
-                    let control = (frame.type == .settings && frame.flags.contains(.ack)) || frame.type == .windowUpdate || frame.type == .ping
+                    let control =
+                        (frame.type == .settings && frame.flags.contains(.ack)) || frame.type == .windowUpdate || frame.type == .ping
                     if !control { return frame }
                 }
                 return nil

@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTestSupport
 import CopsLinkTransport
@@ -60,7 +60,9 @@ extension AttackServer {
             sourceLocation: sourceLocation)
         try await expectServing(sourceLocation: sourceLocation)
         let unexpected = seen.errors.filter { !allowsHonestError($0) }
-        #expect(unexpected.isEmpty, "the honest client saw \(unexpected.count) undocumented errors: \(unexpected.prefix(3))", sourceLocation: sourceLocation)
+        #expect(
+            unexpected.isEmpty, "the honest client saw \(unexpected.count) undocumented errors: \(unexpected.prefix(3))",
+            sourceLocation: sourceLocation)
         try await honest.verify(port: port, token: honestToken, sourceLocation: sourceLocation)
         if let attackError { throw attackError }
         return measurement
@@ -78,7 +80,9 @@ extension AttackServer {
     /// How the process ended and the end of its log.
     func deathNotice() -> String {
         let process = server.process
-        let how = process.isRunning ? "running" : "\(process.terminationReason == .uncaughtSignal ? "signal" : "exit") \(process.terminationStatus)"
+        let how =
+            process.isRunning
+            ? "running" : "\(process.terminationReason == .uncaughtSignal ? "signal" : "exit") \(process.terminationStatus)"
         let lines = log().split(separator: "\n")
         let fatal = lines.filter { $0.contains("Fatal error") || $0.contains("Crash") }
         return "\(how); log:\n" + (fatal.isEmpty ? lines.suffix(5) : fatal.prefix(5)).joined(separator: "\n")

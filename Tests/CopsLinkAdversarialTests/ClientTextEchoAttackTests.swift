@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTestSupport
 import CopsLinkTransport
@@ -15,14 +15,16 @@ extension AdversarialTests {
     /// unescaped, a line of the log starts with the marker.
     static func forgery(_ marker: String) -> String { "x\n\(marker) critical copslink.server : forged\r\n\(marker)" }
 
-    @Test("6: megabyte values get short status messages and little log; newlines in ids, paths and metadata forge no log line; failed calls do not flood the log",
-          arguments: ["text", "json"])
+    @Test(
+        "6: megabyte values get short status messages and little log; newlines in ids, paths and metadata forge no log line; failed calls do not flood the log",
+        arguments: ["text", "json"])
     func clientTextInErrorsAndLogs(logFormat: String) async throws {
         let server = try await AttackServer.start(logFormat: logFormat)
         defer { server.stop() }
 
         try await server.withAttack("6-client-text-\(logFormat)", growthBound: 32 * mebibyte) {
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) { transport in
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) {
+                transport in
                 let client = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: server.demoToken))
                 let health = Health.Client(wrapping: RPCClient(transport: transport))
                 let options = CallOptions(timeout: .seconds(20))
@@ -41,25 +43,33 @@ extension AdversarialTests {
                         messages.append((what, "\(error)"))
                     }
                 }
-                await record("GetAccount customer_id") { _ = try await client.getAccount(GetAccountRequest(customerID: huge), options: options) }
+                await record("GetAccount customer_id") {
+                    _ = try await client.getAccount(GetAccountRequest(customerID: huge), options: options)
+                }
                 await record("LinkAccount zip") {
                     _ = try await client.linkAccount(
                         LinkAccountRequest(customer: Customer(id: "echo-1", lastName: "x", address: Address(zip: huge))), options: options)
                 }
                 await record("LinkAccount equipment zone") {
                     _ = try await client.linkAccount(
-                        LinkAccountRequest(customer: Customer(id: "echo-2", lastName: "x", address: Address(zip: "84601"), equipment: [Equipment(id: "e", zoneNumber: huge)])),
+                        LinkAccountRequest(
+                            customer: Customer(
+                                id: "echo-2", lastName: "x", address: Address(zip: "84601"),
+                                equipment: [Equipment(id: "e", zoneNumber: huge)])),
                         options: options)
                 }
                 await record("LinkAccount account_number") {
                     _ = try await client.linkAccount(
-                        LinkAccountRequest(customer: Customer(id: "echo-3", lastName: "x", address: Address(zip: "84601")), accountNumber: huge), options: options)
+                        LinkAccountRequest(
+                            customer: Customer(id: "echo-3", lastName: "x", address: Address(zip: "84601")), accountNumber: huge),
+                        options: options)
                 }
                 await record("SearchAuthorities zip") {
                     _ = try await client.searchAuthorities(SearchAuthoritiesRequest(type: .police, zip: huge), options: options)
                 }
                 await record("PlaceOnTest category_id") {
-                    _ = try await client.placeOnTest(PlaceOnTestRequest(customerID: "demo-1", categoryID: huge, durationHours: 1), options: options)
+                    _ = try await client.placeOnTest(
+                        PlaceOnTestRequest(customerID: "demo-1", categoryID: huge, durationHours: 1), options: options)
                 }
                 await record("RemoveAccountAuthority id") {
                     _ = try await client.removeAccountAuthority(
@@ -89,7 +99,9 @@ extension AdversarialTests {
                     #expect(message.utf8.count <= 256, "\(what): a status message of \(message.utf8.count) bytes: \(message.prefix(120))…")
                 }
                 let logGrowth = server.logSize() - logBefore
-                print("[adversarial] 6-client-text-\(logFormat): \(messages.count) calls with a 1 MB (or 15 KB) value logged \(logGrowth) bytes")
+                print(
+                    "[adversarial] 6-client-text-\(logFormat): \(messages.count) calls with a 1 MB (or 15 KB) value logged \(logGrowth) bytes"
+                )
                 #expect(logGrowth < 64 * kibibyte, "calls with megabyte values logged \(logGrowth) bytes")
 
                 // Forgery through every path that may log client text.
@@ -99,7 +111,10 @@ extension AdversarialTests {
                 _ = try? await client.linkAccount(
                     LinkAccountRequest(customer: Customer(id: "forge-1", lastName: "x", address: Address(zip: forged))), options: options)
                 _ = try? await client.linkAccount(
-                    LinkAccountRequest(customer: Customer(id: forged, lastName: "x", address: Address(zip: "84601"), equipment: [Equipment(id: forged, zoneNumber: forged)])),
+                    LinkAccountRequest(
+                        customer: Customer(
+                            id: forged, lastName: "x", address: Address(zip: "84601"),
+                            equipment: [Equipment(id: forged, zoneNumber: forged)])),
                     options: options)
                 _ = try? await client.placeOnTest(
                     PlaceOnTestRequest(customerID: "demo-1", categoryID: forged, durationHours: 1, comment: forged), options: options)
@@ -117,12 +132,13 @@ extension AdversarialTests {
                     (AccountService.Method.getAccount.path, ["request-id": .text(forged)], server.demoToken),
                     (AccountService.Method.getAccount.path, [forged: .text("v")], server.demoToken),
                     (AccountService.Method.getAccount.path, ["authorization": .text("Bearer " + forged)], nil),
-                    (AccountService.Method.getAccount.path, ["authorization": .text(forged)], nil),
+                    (AccountService.Method.getAccount.path, ["authorization": .text(forged)], nil)
                 ]
                 for (index, (path, metadata, token)) in raw.enumerated() {
                     let id = UInt64(3 + index)
                     buffer.clear()
-                    AttackFrames.request(id, path, message: GetAccountRequest(customerID: forged), token: token, metadata: metadata, into: &buffer)
+                    AttackFrames.request(
+                        id, path, message: GetAccountRequest(customerID: forged), token: token, metadata: metadata, into: &buffer)
                     try await peer.send(buffer)
                     _ = try? await peer.end(of: id)
                 }
@@ -155,15 +171,20 @@ extension AdversarialTests {
                 let log = server.log()
                 let lines = log.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
                 let forgedLines = lines.filter { $0.hasPrefix(marker) || $0.trimmingCharacters(in: .whitespaces).hasPrefix(marker) }
-                #expect(forgedLines.isEmpty, "\(logFormat) log: \(forgedLines.count) forged lines, e.g. \(forgedLines.first.map(String.init) ?? "")")
+                #expect(
+                    forgedLines.isEmpty,
+                    "\(logFormat) log: \(forgedLines.count) forged lines, e.g. \(forgedLines.first.map(String.init) ?? "")")
                 #expect(!log.contains("\r"), "\(logFormat) log: a raw carriage return")
                 let malformed = lines.filter { !Self.isWellFormed(String($0), format: logFormat) }
                 #expect(
                     malformed.isEmpty,
-                    "\(logFormat) log: \(malformed.count) lines not in the log format, e.g. \(malformed.first.map { String($0.prefix(200)) } ?? "")")
+                    "\(logFormat) log: \(malformed.count) lines not in the log format, e.g. \(malformed.first.map { String($0.prefix(200)) } ?? "")"
+                )
                 let floodLines = lines.filter { $0.contains("127.0.0.1:\(flooderAddress)") }.count
                 let markerLines = lines.filter { $0.contains(marker) }.count
-                print("[adversarial] 6-client-text-\(logFormat): the marker is on \(markerLines) lines; 2,000 failed calls logged \(floodLines) lines")
+                print(
+                    "[adversarial] 6-client-text-\(logFormat): the marker is on \(markerLines) lines; 2,000 failed calls logged \(floodLines) lines"
+                )
                 #expect(floodLines < 200, "2,000 failed calls on one connection logged \(floodLines) lines")
             }
         }

@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkWire
 import NIOCore
@@ -9,7 +9,9 @@ import Testing
 /// on a public method, and connections holding most of a 4 MiB frame, used to hold their bytes for ever: a hundred
 /// such calls pinned about 400 MB per connection.
 extension AdversarialTests {
-    @Test("3: held 1 MiB requests and partial 4 MiB frames on many connections: RESOURCE_EXHAUSTED, GOAWAY REFUSED, DEADLINE_EXCEEDED, memory within the budgets")
+    @Test(
+        "3: held 1 MiB requests and partial 4 MiB frames on many connections: RESOURCE_EXHAUSTED, GOAWAY REFUSED, DEADLINE_EXCEEDED, memory within the budgets"
+    )
     func heldRequestsAndPartialFrames() async throws {
         // Budgets an eighth of the defaults (2 MiB per connection instead of 8, 8 MiB server-wide instead of 64), so
         // that a test-sized attack crosses both; short request and frame-read timeouts, so that the held calls and
@@ -17,7 +19,7 @@ extension AdversarialTests {
         // bytes, not the buffers holding them); with the budgets and timeouts off, by 160 MiB.
         let server = try await AttackServer.start([
             "--max-connection-inbound", "\(2 * mebibyte)", "--max-inbound-memory", "\(8 * mebibyte)",
-            "--request-timeout", "2", "--frame-read-timeout", "3",
+            "--request-timeout", "2", "--frame-read-timeout", "3"
         ])
         defer { server.stop() }
         let isBudgetRefusal: @Sendable (RPCError) -> Bool = { $0.code == .resourceExhausted && names($0.message, "inbound memory budget") }
@@ -49,7 +51,10 @@ extension AdversarialTests {
                 ends[0][frame.callID] = try EndHeader(from: frame.header)
             }
             #expect(
-                ends[0].count == 6 && ends[0].values.allSatisfy { $0.statusCode == StatusCode.resourceExhausted.rawValue && names($0.statusMessage, "unfinished requests") },
+                ends[0].count == 6
+                    && ends[0].values.allSatisfy {
+                        $0.statusCode == StatusCode.resourceExhausted.rawValue && names($0.statusMessage, "unfinished requests")
+                    },
                 "the calls past 2 MiB on one connection: \(ends[0].values.map(\.statusMessage))")
             for holder in holders.dropFirst() { sendHeldCalls(holder) }
 
@@ -62,11 +67,15 @@ extension AdversarialTests {
             // Over the server-wide budget: a new call is refused, and so is a new connection.
             try await probe.send(AttackFrames.request(1, Health.Method.check, message: HealthCheckRequest()))
             let refused = try await probe.end(of: 1)
-            #expect(refused.statusCode == StatusCode.resourceExhausted.rawValue && names(refused.statusMessage, "inbound memory budget"), "\(refused)")
+            #expect(
+                refused.statusCode == StatusCode.resourceExhausted.rawValue && names(refused.statusMessage, "inbound memory budget"),
+                "\(refused)")
             let latecomer = try await AttackPeer.connect(port: server.port, firstBytes: AttackFrames.prefaceAndSettings())
             let first = try await latecomer.nextFrame()
             let goAway = try first.flatMap { $0.type == .goAway ? try GoAwayHeader(from: $0.header) : nil }
-            #expect(goAway?.code == .refused && names(goAway?.message ?? "", "inbound memory budget"), "a new connection: \(first.map(describe) ?? "closed")")
+            #expect(
+                goAway?.code == .refused && names(goAway?.message ?? "", "inbound memory budget"),
+                "a new connection: \(first.map(describe) ?? "closed")")
             await latecomer.close()
 
             // Every call ends: RESOURCE_EXHAUSTED at once past a budget, or DEADLINE_EXCEEDED once its request

@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTransport
 import Foundation
@@ -54,7 +54,8 @@ final class HonestClient: Sendable {
                 let id = "\(prefix)-\(round)"
                 await attempt {
                     let response = try await accounts.linkAccount(
-                        LinkAccountRequest(customer: Customer(id: id, lastName: "Honest", address: Address(zip: "84601"))), options: options)
+                        LinkAccountRequest(customer: Customer(id: id, lastName: "Honest", address: Address(zip: "84601"))), options: options
+                    )
                     state.withLock { $0.linked[id] = response.account?.accountNumber ?? "" }
                 }
             }
@@ -110,11 +111,15 @@ final class HonestClient: Sendable {
             let accounts = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: token))
             for (id, number) in seen.linked {
                 let account = try await accounts.getAccount(GetAccountRequest(customerID: id))
-                #expect(account.accountNumber == number, "acknowledged account \(id) must keep number \(number)", sourceLocation: sourceLocation)
+                #expect(
+                    account.accountNumber == number, "acknowledged account \(id) must keep number \(number)", sourceLocation: sourceLocation
+                )
             }
             if let onTest = seen.onTest {
                 let status = try await accounts.getTestStatus(GetTestStatusRequest(customerID: testCustomer))
-                #expect(status.onTest == onTest, "the last acknowledged test toggle left \(testCustomer) on test: \(onTest)", sourceLocation: sourceLocation)
+                #expect(
+                    status.onTest == onTest, "the last acknowledged test toggle left \(testCustomer) on test: \(onTest)",
+                    sourceLocation: sourceLocation)
             }
         }
         await transport.close()

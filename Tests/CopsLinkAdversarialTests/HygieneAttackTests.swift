@@ -5,7 +5,8 @@ import Testing
 /// Issue 10, class 9: hygiene. The database and its WAL and SHM files were readable by every local user, and the
 /// command-line client sent its bearer key in plaintext to any address.
 extension AdversarialTests {
-    @Test("9: the database, -wal and -shm are mode 0600; copslink refuses --token over plaintext to a non-loopback address before connecting")
+    @Test(
+        "9: the database, -wal and -shm are mode 0600; copslink refuses --token over plaintext to a non-loopback address before connecting")
     func hygiene() async throws {
         let server = try await AttackServer.start()
         defer { server.stop() }
@@ -28,7 +29,7 @@ extension AdversarialTests {
             let token = server.demoToken
             let cases: [([String], [String: String?])] = [
                 (["account", "get", "demo-1", "--server", target, "--token", token], ["COPSLINK_SERVER": nil, "COPSLINK_TOKEN": nil]),
-                (["account", "get", "demo-1", "--server", target], ["COPSLINK_SERVER": nil, "COPSLINK_TOKEN": token]),
+                (["account", "get", "demo-1", "--server", target], ["COPSLINK_SERVER": nil, "COPSLINK_TOKEN": token])
             ]
             for (arguments, environment) in cases {
                 let run = try await runBuiltBinary("copslink", arguments, environment: environment)

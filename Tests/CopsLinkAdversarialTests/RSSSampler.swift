@@ -103,6 +103,7 @@ final class RSSSampler: Sendable {
         let sampled = state.value
         let kernel = kernelPeak ? (Self.statusBytes("VmHWM", pid: pid) ?? 0) : 0
         return Measurement(
-            baseline: baseline, peak: max(sampled.peak, kernel), sampledPeak: sampled.peak, samples: sampled.samples, kernelPeak: kernelPeak)
+            baseline: baseline, peak: max(sampled.peak, kernel), sampledPeak: sampled.peak, samples: sampled.samples, kernelPeak: kernelPeak
+        )
     }
 }

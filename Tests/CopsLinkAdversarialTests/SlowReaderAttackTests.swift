@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTransport
 import Foundation
@@ -10,7 +10,9 @@ import Testing
 /// reads made the server queue every answer: hundreds of MB with no key (`ServerInfo/Describe`), about 1 GB with a
 /// key and a large account.
 extension AdversarialTests {
-    @Test("2: clients that pipeline Describe (no key) and GetAccount on a large account and never read: memory bounded, GOAWAY ENHANCE_YOUR_CALM")
+    @Test(
+        "2: clients that pipeline Describe (no key) and GetAccount on a large account and never read: memory bounded, GOAWAY ENHANCE_YOUR_CALM"
+    )
     func slowReaders() async throws {
         // A short unwritable timeout, so that the GOAWAY comes within the test's time.
         let server = try await AttackServer.start(["--unwritable-timeout", "2"])
@@ -36,7 +38,8 @@ extension AdversarialTests {
                 pipelined.clear()
                 for id in (batch * 40 + 1)...(batch * 40 + 40) {
                     AttackFrames.request(
-                        id, AccountService.Method.getAccount.path, message: GetAccountRequest(customerID: "large-1"), token: server.demoToken,
+                        id, AccountService.Method.getAccount.path, message: GetAccountRequest(customerID: "large-1"),
+                        token: server.demoToken,
                         into: &pipelined)
                 }
                 accounts.sendWithoutWaiting(pipelined)
@@ -64,7 +67,8 @@ extension AdversarialTests {
                 await peer.close()
             }
             let closings = server.log().split(separator: "\n").filter { $0.contains("slow_reader") }
-            #expect(closings.count == 2 && closings.allSatisfy { names(String($0), "left the server's answers unread for 2s") }, "\(closings)")
+            #expect(
+                closings.count == 2 && closings.allSatisfy { names(String($0), "left the server's answers unread for 2s") }, "\(closings)")
         }
     }
 

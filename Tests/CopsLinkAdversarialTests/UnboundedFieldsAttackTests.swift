@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTestSupport
 import CopsLinkTransport
@@ -16,8 +16,12 @@ extension AdversarialTests {
 
     static let megabyteText = String(repeating: "m", count: mebibyte)
 
-    static func link(_ customer: Customer, parties: [RespondingParty] = []) -> @Sendable (AccountService.Client, CallOptions) async throws -> Void {
-        { client, options in _ = try await client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties), options: options) }
+    static func link(
+        _ customer: Customer, parties: [RespondingParty] = []
+    ) -> @Sendable (AccountService.Client, CallOptions) async throws -> Void {
+        { client, options in
+            _ = try await client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties), options: options)
+        }
     }
 
     static let oversized: [Oversized] = [
@@ -51,22 +55,27 @@ extension AdversarialTests {
         },
         Oversized(field: "zones") { client, options in
             _ = try await client.setCentralStationZones(
-                SetCentralStationZonesRequest(customerID: "demo-1", zones: (0..<100_000).map { _ in Zone(zoneNumber: "001") }), options: options)
+                SetCentralStationZonesRequest(customerID: "demo-1", zones: (0..<100_000).map { _ in Zone(zoneNumber: "001") }),
+                options: options)
         },
         Oversized(field: "authorities") { client, options in
             _ = try await client.addAccountAuthorities(
-                AddAccountAuthoritiesRequest(customerID: "demo-1", authorities: (0..<100_000).map { _ in AuthorityToAdd(authorityID: "x") }),
+                AddAccountAuthoritiesRequest(
+                    customerID: "demo-1", authorities: (0..<100_000).map { _ in AuthorityToAdd(authorityID: "x") }),
                 options: options)
-        },
+        }
     ]
 
-    @Test("5: megabyte strings and 100,000-element lists are INVALID_ARGUMENT naming the field (or the decode bound), nothing is stored; ReportSignals keeps few, short rejections")
+    @Test(
+        "5: megabyte strings and 100,000-element lists are INVALID_ARGUMENT naming the field (or the decode bound), nothing is stored; ReportSignals keeps few, short rejections"
+    )
     func unboundedFields() async throws {
         let server = try await AttackServer.start()
         defer { server.stop() }
 
         try await server.withAttack("5-unbounded-fields", growthBound: 48 * mebibyte) {
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) { transport in
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) {
+                transport in
                 let client = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: server.demoToken))
                 let options = CallOptions(timeout: .seconds(20))
                 for (index, request) in Self.oversized.enumerated() {
@@ -75,26 +84,37 @@ extension AdversarialTests {
                         // A list of tiny entries this long is refused by the decode memory bound before the field
                         // limits see it (PROTOCOL.md §12): that message names the bound instead of the field.
                         let decodeBound = error.message.contains("bytes of memory (at most 4 × its size")
-                        #expect(names(error.message, request.field) || decodeBound,
-                                "INVALID_ARGUMENT must name \(request.field): \(error.message.prefix(300))")
-                        #expect(error.message.utf8.count <= 256, "\(request.field): a short status message, not \(error.message.utf8.count) bytes")
+                        #expect(
+                            names(error.message, request.field) || decodeBound,
+                            "INVALID_ARGUMENT must name \(request.field): \(error.message.prefix(300))")
+                        #expect(
+                            error.message.utf8.count <= 256,
+                            "\(request.field): a short status message, not \(error.message.utf8.count) bytes")
                     }
                     // Rejected before anything is stored.
                     if index < 10 {
-                        await expectRPCError(.notFound) { _ = try await client.getAccount(GetAccountRequest(customerID: "huge-\(index + 1)"), options: options) }
+                        await expectRPCError(.notFound) {
+                            _ = try await client.getAccount(GetAccountRequest(customerID: "huge-\(index + 1)"), options: options)
+                        }
                     }
                 }
                 let account = try await client.getAccount(GetAccountRequest(customerID: "demo-1"), options: options)
-                #expect(account.testStatus?.onTest != true && account.mappedZones.count + account.unmappedZones.count < 100, "demo-1 is unchanged")
+                #expect(
+                    account.testStatus?.onTest != true && account.mappedZones.count + account.unmappedZones.count < 100,
+                    "demo-1 is unchanged")
 
                 // 5,000 signals that are each rejected (unknown account numbers of 200 bytes).
                 let signals = (0..<5_000).map { index in
-                    Signal(receiverNumber: "1", line: "1", accountNumber: "unknown-\(index)-" + String(repeating: "a", count: 200), eventCode: "130")
+                    Signal(
+                        receiverNumber: "1", line: "1", accountNumber: "unknown-\(index)-" + String(repeating: "a", count: 200),
+                        eventCode: "130")
                 }
                 do {
                     let response = try await client.reportSignals(Messages(signals), options: options)
                     #expect(response.rejected.count <= 1_000, "a bounded number of rejections: \(response.rejected.count)")
-                    #expect(response.rejected.allSatisfy { $0.reason.utf8.count <= 256 }, "short reasons: \(response.rejected.map(\.reason.utf8.count).max() ?? 0)")
+                    #expect(
+                        response.rejected.allSatisfy { $0.reason.utf8.count <= 256 },
+                        "short reasons: \(response.rejected.map(\.reason.utf8.count).max() ?? 0)")
                 } catch let error as RPCError {
                     // A stream over the limit of signals per call.
                     #expect(error.code == .invalidArgument && names(error.message, "signals"), "\(error)")

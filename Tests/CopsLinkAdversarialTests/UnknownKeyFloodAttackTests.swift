@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkWire
 import Foundation
@@ -15,7 +15,9 @@ extension AdversarialTests {
         return "clk_\(id)_" + String(repeating: "ab", count: 32)
     }
 
-    @Test("8: after 3 UNAUTHENTICATED calls a connection gets GOAWAY ENHANCE_YOUR_CALM; thousands of unknown keys across reconnects keep memory bounded")
+    @Test(
+        "8: after 3 UNAUTHENTICATED calls a connection gets GOAWAY ENHANCE_YOUR_CALM; thousands of unknown keys across reconnects keep memory bounded"
+    )
     func unknownKeyFlood() async throws {
         let server = try await AttackServer.start()
         defer { server.stop() }
@@ -26,12 +28,15 @@ extension AdversarialTests {
             var buffer = ByteBuffer()
             for id in UInt64(1)...5 {
                 AttackFrames.request(
-                    id, AccountService.Method.getAccount.path, message: GetAccountRequest(customerID: "demo-1"), token: Self.unknownKey(Int(id)),
+                    id, AccountService.Method.getAccount.path, message: GetAccountRequest(customerID: "demo-1"),
+                    token: Self.unknownKey(Int(id)),
                     into: &buffer)
             }
             try await first.send(buffer)
             let remainder = await first.readToClose()
-            #expect(remainder.ends.count == 3 && remainder.ends.values.allSatisfy { $0.statusCode == StatusCode.unauthenticated.rawValue }, "\(remainder.ends)")
+            #expect(
+                remainder.ends.count == 3 && remainder.ends.values.allSatisfy { $0.statusCode == StatusCode.unauthenticated.rawValue },
+                "\(remainder.ends)")
             #expect(
                 remainder.goAway?.code == .enhanceYourCalm && names(remainder.goAway?.message ?? "", "unauthenticated calls"),
                 "\(String(describing: remainder.goAway))")

@@ -1,7 +1,8 @@
-@testable import CopsLinkAuth
 import CopsLinkCore
 import Synchronization
 import Testing
+
+@testable import CopsLinkAuth
 
 /// A clock the test moves by hand.
 final class ManualClock: Sendable {
@@ -67,7 +68,9 @@ struct APIKeyCacheTests {
     @Test func aMalformedTokenCostsNoStoreRead() async throws {
         let store = MemoryKeyStore()
         let authenticator = APIKeyAuthenticator(store: store)
-        for token in ["", "Bearer", "clk_", String(repeating: "clk_", count: 4096), "clk_0123456789abcdef_" + String(repeating: "A", count: 64)] {
+        for token in [
+            "", "Bearer", "clk_", String(repeating: "clk_", count: 4096), "clk_0123456789abcdef_" + String(repeating: "A", count: 64)
+        ] {
             #expect(try await authenticator.authenticate(bearerToken: token) == nil)
         }
         #expect(store.reads.load(ordering: .relaxed) == 0)

@@ -53,7 +53,7 @@ struct APIKeyTests {
     @Test(arguments: [
         "", "clk_", "clk_0123456789abcdef", "clk_0123456789abcdef_", "abc_0123456789abcdef_" + String(repeating: "a", count: 64),
         "clk_0123456789ABCDEF_" + String(repeating: "a", count: 64), "clk_0123456789abcdef_" + String(repeating: "a", count: 63),
-        "clk_0123456789abcdef_" + String(repeating: "g", count: 64), "clk_0123456789abcdef_" + String(repeating: "a", count: 64) + "_x",
+        "clk_0123456789abcdef_" + String(repeating: "g", count: 64), "clk_0123456789abcdef_" + String(repeating: "a", count: 64) + "_x"
     ])
     func malformedTokensDoNotParse(_ text: String) {
         #expect(APIKeyToken(parsing: text) == nil)

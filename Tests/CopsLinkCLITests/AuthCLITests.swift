@@ -36,20 +36,29 @@ struct AuthCLITests {
         let server = try await ServerProcess.start(arguments: ["--demo"], authenticated: true)
         defer { server.stopAndRemoveDatabase() }
 
-        let created = try await serverAdmin(["keys", "create", "--database", server.database, "--dealer", "demo", "--roles", "read", "--name", "reports", "--quiet"])
+        let created = try await serverAdmin([
+            "keys", "create", "--database", server.database, "--dealer", "demo", "--roles", "read", "--name", "reports", "--quiet"
+        ])
         #expect(created.status == 0, "\(created)")
         let reader = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let readerID = String(reader.dropFirst(4).prefix(16))
 
         let read = try await copslink(["--server", server.address, "--token", reader, "account", "get", "demo-1"])
         #expect(read.status == 0, "\(read)")
-        let placed = try await copslink(["--server", server.address, "--token", reader, "test", "on", "demo-1", "--category", "service", "--hours", "1"])
+        let placed = try await copslink([
+            "--server", server.address, "--token", reader, "test", "on", "demo-1", "--category", "service", "--hours", "1"
+        ])
         #expect(placed.status == 7, "\(placed)")
         #expect(placed.stderr.contains("PERMISSION_DENIED"))
 
-        let other = try await serverAdmin(["keys", "create", "--database", server.database, "--dealer", "acme", "--roles", "admin", "--quiet"])
+        let other = try await serverAdmin([
+            "keys", "create", "--database", server.database, "--dealer", "acme", "--roles", "admin", "--quiet"
+        ])
         let foreign = try await copslink(
-            ["--server", server.address, "--token", other.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "account", "get", "demo-1"])
+            [
+                "--server", server.address, "--token", other.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "account", "get",
+                "demo-1"
+            ])
         #expect(foreign.status == 5, "another dealer's customer is NOT_FOUND: \(foreign)")
 
         let listed = try await serverAdmin(["keys", "list", "--database", server.database, "--dealer", "demo"])

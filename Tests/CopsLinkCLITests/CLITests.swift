@@ -29,13 +29,14 @@ struct CLITests {
                 ["--server", server.address, "--json", "account", "get", "demo-1"],
                 ["--server=\(server.address)", "account", "--json", "get", "demo-1"],
                 ["account", "--server", server.address, "get", "--timeout", "5", "demo-1", "--json"],
-                ["account", "get", "demo-1", "--json", "--server", server.address],
+                ["account", "get", "demo-1", "--json", "--server", server.address]
             ] {
                 let result = try await copslink(arguments)
                 #expect(result.status == 0, "\(arguments): \(result)")
                 #expect(try result.jsonObject()["account_number"] as? String == "22-8761", "\(arguments)")
             }
-            let fromEnvironment = try await copslink(["--json", "account", "get", "demo-1"], environment: ["COPSLINK_SERVER": server.address])
+            let fromEnvironment = try await copslink(
+                ["--json", "account", "get", "demo-1"], environment: ["COPSLINK_SERVER": server.address])
             #expect(fromEnvironment.status == 0, "\(fromEnvironment)")
         }
     }
@@ -124,7 +125,7 @@ struct CLITests {
         try await DemoServer.with { server in
             let effective = ISO8601DateFormatter().string(from: Date().addingTimeInterval(3_600))
             let on = try await copslink([
-                "--server", server.address, "test", "on", "demo-1", "--category", "service", "--hours", "1", "--effective", effective,
+                "--server", server.address, "test", "on", "demo-1", "--category", "service", "--hours", "1", "--effective", effective
             ])
             #expect(on.status == 0, "\(on)")
             let text = try await copslink(["--server", server.address, "test", "status", "demo-1"])
@@ -163,7 +164,9 @@ struct CLITests {
     @Test("test on without a duration uses the category's default")
     func testOnDefaultDuration() async throws {
         try await DemoServer.with { server in
-            let on = try await copslink(["--server", server.address, "--json", "test", "on", "demo-2", "--category", "customer-test", "--zone", "001"])
+            let on = try await copslink([
+                "--server", server.address, "--json", "test", "on", "demo-2", "--category", "customer-test", "--zone", "001"
+            ])
             #expect(on.status == 0, "\(on)")
             let session = try #require(try on.jsonObject()["session"] as? [String: Any])
             #expect(session["scope"] as? String == "ONLY_LISTED")
@@ -177,7 +180,9 @@ struct CLITests {
     @Test("authorities search --json lists the directory entries serving the zip")
     func authoritiesSearch() async throws {
         try await DemoServer.with { server in
-            let result = try await copslink(["--server", server.address, "authorities", "search", "--type", "police", "--zip", "84601", "--json"])
+            let result = try await copslink([
+                "--server", server.address, "authorities", "search", "--type", "police", "--zip", "84601", "--json"
+            ])
             #expect(result.status == 0, "\(result)")
             let authorities = try #require(try result.jsonObject()["authorities"] as? [[String: Any]])
             #expect(authorities.contains { $0["id"] as? String == "ut-provo-pd" })
@@ -188,7 +193,9 @@ struct CLITests {
     @Test("authorities add and remove")
     func authoritiesAddRemove() async throws {
         try await DemoServer.with { server in
-            let add = try await copslink(["--server", server.address, "--json", "authorities", "add", "demo-4", "tx-austin-fd", "tx-austin-ems"])
+            let add = try await copslink([
+                "--server", server.address, "--json", "authorities", "add", "demo-4", "tx-austin-fd", "tx-austin-ems"
+            ])
             #expect(add.status == 0, "\(add)")
             let added = try #require(try add.jsonObject()["added"] as? [[String: Any]])
             #expect(added.count == 2)
@@ -205,7 +212,7 @@ struct CLITests {
         try await DemoServer.with { server in
             let result = try await copslink([
                 "--server", server.address, "test", "data", "demo-3", "--type", "results", "--from", utcDate(daysFromToday: -30), "--to",
-                utcDate(daysFromToday: 0), "--json",
+                utcDate(daysFromToday: 0), "--json"
             ])
             #expect(result.status == 0, "\(result)")
             let object = try result.jsonObject()
@@ -215,13 +222,13 @@ struct CLITests {
             #expect(rows.allSatisfy { $0["account_number"] as? String == "22-8763" && !(($0["session_id"] as? String) ?? "").isEmpty })
 
             let history = try await copslink([
-                "--server", server.address, "test", "data", "demo-3", "--type", "history", "--page-size", "1", "--json",
+                "--server", server.address, "test", "data", "demo-3", "--type", "history", "--page-size", "1", "--json"
             ])
             #expect(history.status == 0, "\(history)")
             #expect(((try history.jsonObject()["rows"] as? [Any])?.count ?? 0) >= 2)
 
             let tooLong = try await copslink([
-                "--server", server.address, "test", "data", "demo-3", "--type", "results", "--from", utcDate(daysFromToday: -60),
+                "--server", server.address, "test", "data", "demo-3", "--type", "results", "--from", utcDate(daysFromToday: -60)
             ])
             #expect(tooLong.status == 3, "\(tooLong)")
             #expect(tooLong.stderr.contains("INVALID_ARGUMENT"))
@@ -255,8 +262,9 @@ struct CLITests {
     func zonesSet() async throws {
         try await DemoServer.with { server in
             let result = try await copslink([
-                "--server", server.address, "zones", "set", "demo-2", "--zone", "001:Shop door:burglary", "--zone", "002:Office motion:burglary",
-                "--zone", "010:Panic button:panic", "--json",
+                "--server", server.address, "zones", "set", "demo-2", "--zone", "001:Shop door:burglary", "--zone",
+                "002:Office motion:burglary",
+                "--zone", "010:Panic button:panic", "--json"
             ])
             #expect(result.status == 0, "\(result)")
             let object = try result.jsonObject()
@@ -273,7 +281,7 @@ struct CLITests {
             let link = [
                 "--server", server.address, "--request-id", "0b6f3c8e-8d1a-4e57-9a43-1f1c2b3d4e5f", "account", "link", "cli-1",
                 "--first-name", "Grace", "--last-name", "Hopper", "--zip", "84601", "--passcode", "navy", "--equipment", "001:Front door",
-                "--party", "1:Grace Hopper:801-555-0198:keyholder:key", "--json",
+                "--party", "1:Grace Hopper:801-555-0198:keyholder:key", "--json"
             ]
             let first = try await copslink(link)
             #expect(first.status == 0, "\(first)")
@@ -286,7 +294,7 @@ struct CLITests {
             #expect((try retry.jsonObject()["account"] as? [String: Any])?["account_number"] as? String == number)
 
             let sync = try await copslink([
-                "--server", server.address, "account", "sync", "cli-1", "--company", "Hopper Navy Supply", "--zip", "84604", "--json",
+                "--server", server.address, "account", "sync", "cli-1", "--company", "Hopper Navy Supply", "--zip", "84604", "--json"
             ])
             #expect(sync.status == 0, "\(sync)")
             let customer = (try sync.jsonObject()["account"] as? [String: Any])?["customer"] as? [String: Any]
@@ -310,7 +318,7 @@ struct CLITests {
             ["account", "link", "x", "--party", "first:Ada"],
             ["--server", "127.0.0.1:99999", "health"],
             ["--request-id", "not-a-uuid", "account", "unlink", "demo-1"],
-            ["--metadata", "trace-bin=00ff", "health"],
+            ["--metadata", "trace-bin=00ff", "health"]
         ] {
             let result = try await copslink(arguments)
             #expect(result.status == 64, "\(arguments): \(result)")
@@ -329,7 +337,7 @@ struct CLITests {
             (["--max-test-hours", "nan"], "--max-test-hours nan: give hours from 0.0167 (one minute) to 720."),
             (["--max-test-hours", "1e300"], "--max-test-hours 1e+300: give hours from 0.0167 (one minute) to 720."),
             (["--port", "70000"], "--port 70000: must be from 0 to 65535."),
-            (["--metrics-port=-1"], "--metrics-port -1: must be from 0 to 65535."),
+            (["--metrics-port=-1"], "--metrics-port -1: must be from 0 to 65535.")
         ] {
             let result = try await runBuiltBinary("copslink-server", ["serve", "--database", database] + arguments)
             #expect(result.status == 64, "\(arguments): \(result)")

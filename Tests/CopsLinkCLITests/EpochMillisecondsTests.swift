@@ -9,7 +9,8 @@ struct EpochMillisecondsTests {
     @Test func everyMillisecondRoundTripsExactly() {
         var random = SplitMix64(seed: 11)  // reproducible random instants
         // 1900…2200, and every millisecond value of one second (the old Double path lost about half of them).
-        let instants = (0..<20_000).map { _ in Int64.random(in: -2_208_988_800_000...7_258_118_400_000, using: &random) }
+        let instants =
+            (0..<20_000).map { _ in Int64.random(in: -2_208_988_800_000...7_258_118_400_000, using: &random) }
             + (0..<1000).map { 1_795_867_200_000 + Int64($0) }
         for ms in instants {
             let text = EpochMilliseconds.iso8601(ms)

@@ -20,7 +20,7 @@ struct FileDescriptorLimitTests {
         // A hard limit of 300 descriptors: the server raises its soft limit to it, and allows 300 - 64 connections.
         process.arguments = [
             "-c", "ulimit -n 300 && exec \"$0\" \"$@\"", try builtBinary("copslink-server").path,
-            "--port", "0", "--database", database, "--insecure-disable-auth", "--max-connections", "1000",
+            "--port", "0", "--database", database, "--insecure-disable-auth", "--max-connections", "1000"
         ]
         let output = Pipe(), errors = Pipe()
         process.standardOutput = output

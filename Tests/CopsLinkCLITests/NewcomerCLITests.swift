@@ -32,7 +32,8 @@ struct NewcomerCLITests {
     func keysCreateNeedsAnExistingDatabase() async throws {
         let database = temporaryDatabasePath()
         defer { removeDatabase(at: database) }
-        let refused = try await runBuiltBinary("copslink-server", ["keys", "create", "--database", database, "--dealer", "demo", "--roles", "read"])
+        let refused = try await runBuiltBinary(
+            "copslink-server", ["keys", "create", "--database", database, "--dealer", "demo", "--roles", "read"])
         #expect(refused.status == 64, "\(refused)")
         #expect(refused.stderr.contains("no such file") && refused.stderr.contains("--create"), "\(refused)")
         #expect(!FileManager.default.fileExists(atPath: database), "nothing may be created")
@@ -73,8 +74,10 @@ struct NewcomerCLITests {
         #expect(negative.stderr.contains("--hours -1 is negative"), "\(negative)")
 
         let future = try await copslink(
-            ["--server", "127.0.0.1:1", "test", "data", "demo-3", "--type", "results", "--from", utcDate(daysFromToday: 5),
-             "--to", utcDate(daysFromToday: 10)])
+            [
+                "--server", "127.0.0.1:1", "test", "data", "demo-3", "--type", "results", "--from", utcDate(daysFromToday: 5),
+                "--to", utcDate(daysFromToday: 10)
+            ])
         #expect(future.status == 64, "\(future)")
         #expect(future.stderr.contains("is a day in the future"), "\(future)")
     }
@@ -96,11 +99,16 @@ struct NewcomerCLITests {
     func fullPartiesAndCommandNames() async throws {
         try await ServerProcess.with { server in
             let linked = try await copslink(
-                ["--server", server.address, "account", "link", "cust-full", "--first-name", "Ada", "--last-name", "Lovelace",
-                 "--street", "1 Main St", "--city", "Provo", "--state", "UT", "--zip", "84601",
-                 "--party", "1:Ada Lovelace:801-555-0102/mobile:keyholder:key:email=ada@example.com:relation=owner:language=en:phone=801-555-0199/work/12:enhanced-verification=yes"])
+                [
+                    "--server", server.address, "account", "link", "cust-full", "--first-name", "Ada", "--last-name", "Lovelace",
+                    "--street", "1 Main St", "--city", "Provo", "--state", "UT", "--zip", "84601",
+                    "--party",
+                    "1:Ada Lovelace:801-555-0102/mobile:keyholder:key:email=ada@example.com:relation=owner:language=en:phone=801-555-0199/work/12:enhanced-verification=yes"
+                ])
             #expect(linked.status == 0, "\(linked)")
-            let unknownField = try await copslink(["--server", server.address, "account", "link", "cust-x", "--party", "1:A B:801-555-0102:contact::colour=red"])
+            let unknownField = try await copslink([
+                "--server", server.address, "account", "link", "cust-x", "--party", "1:A B:801-555-0102:contact::colour=red"
+            ])
             #expect(unknownField.status == 64 && unknownField.stderr.contains("unknown field 'colour'"), "\(unknownField)")
             let badType = try await copslink(["--server", server.address, "account", "link", "cust-x", "--party", "1:A B:801-555-0102/fax"])
             #expect(badType.status == 64 && badType.stderr.contains("unknown phone type 'fax'"), "\(badType)")

@@ -10,7 +10,11 @@ struct ReplayCLITests {
         let server = try await ServerProcess.start(arguments: ["--demo"], authenticated: true)
         defer { server.stopAndRemoveDatabase() }
         let created = try await runBuiltBinary(
-            "copslink-server", ["keys", "create", "--database", server.database, "--dealer", "demo", "--roles", "read,write,test-control", "--name", "crm-sync", "--quiet"])
+            "copslink-server",
+            [
+                "keys", "create", "--database", server.database, "--dealer", "demo", "--roles", "read,write,test-control", "--name",
+                "crm-sync", "--quiet"
+            ])
         #expect(created.status == 0, "\(created)")
         let token = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let id = "6a0f3c8e-8d1a-4e57-9a43-1f1c2b3d4e5f"

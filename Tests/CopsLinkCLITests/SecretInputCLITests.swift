@@ -41,24 +41,27 @@ struct SecretInputCLITests {
         #expect(load.stderr.contains("--token-file '/nonexistent/copslink-key' cannot be read"), "\(load)")
     }
 
-    @Test("--passcode-file and COPSLINK_PASSCODE store the passcode without it being an argument", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3")))
+    @Test(
+        "--passcode-file and COPSLINK_PASSCODE store the passcode without it being an argument",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3")))
     func passcodeFile() async throws {
         try await DemoServer.with { server in
             let file = try secretFile("blue heron\r\n")
             defer { try? FileManager.default.removeItem(atPath: file) }
             let byFile = try await copslink([
-                "--server", server.address, "account", "link", "secret-1", "--first-name", "Ada", "--zip", "84601", "--passcode-file", file,
+                "--server", server.address, "account", "link", "secret-1", "--first-name", "Ada", "--zip", "84601", "--passcode-file", file
             ])
             #expect(byFile.status == 0, "\(byFile)")
             let byEnvironment = try await copslink(
                 ["--server", server.address, "account", "link", "secret-2", "--first-name", "Ada", "--zip", "84601"],
                 environment: ["COPSLINK_PASSCODE": "green owl"])
             #expect(byEnvironment.status == 0, "\(byEnvironment)")
-            let stored = try await runSQLite(server.database, "SELECT id || '=' || passcode FROM customer WHERE id LIKE 'demo/secret-%' ORDER BY id")
+            let stored = try await runSQLite(
+                server.database, "SELECT id || '=' || passcode FROM customer WHERE id LIKE 'demo/secret-%' ORDER BY id")
             #expect(stored == "demo/secret-1=blue heron\ndemo/secret-2=green owl\n")
 
             let unreadable = try await copslink([
-                "--server", server.address, "account", "link", "secret-3", "--first-name", "Ada", "--passcode-file", "/nonexistent/passcode",
+                "--server", server.address, "account", "link", "secret-3", "--first-name", "Ada", "--passcode-file", "/nonexistent/passcode"
             ])
             #expect(unreadable.status == 64, "\(unreadable)")
             #expect(unreadable.stderr.contains("--passcode-file '/nonexistent/passcode' cannot be read"), "\(unreadable)")
@@ -83,16 +86,21 @@ struct SecretInputCLITests {
         let refused = try await copslink(["--server", "192.0.2.5:7420", "--token", "clk_x", "--timeout", "1", "account", "get", "demo-1"])
         #expect(refused.status == 9, "\(refused)")
         #expect(
-            refused.stderr == "copslink: FAILED_PRECONDITION: refusing to send an API key in plaintext to 192.0.2.5:7420; use --tls or --insecure-plaintext\n",
+            refused.stderr
+                == "copslink: FAILED_PRECONDITION: refusing to send an API key in plaintext to 192.0.2.5:7420; use --tls or --insecure-plaintext\n",
             "\(refused)")
         let allowed = try await copslink(
             ["--server", "192.0.2.5:7420", "--token", "clk_x", "--timeout", "1", "--insecure-plaintext", "account", "get", "demo-1"])
         #expect([4, 14].contains(allowed.status), "the call is attempted (and finds nobody in time): \(allowed)")
-        let withoutKey = try await copslink(["--server", "192.0.2.5:7420", "--timeout", "1", "health"], environment: ["COPSLINK_TOKEN": nil])
+        let withoutKey = try await copslink(
+            ["--server", "192.0.2.5:7420", "--timeout", "1", "health"], environment: ["COPSLINK_TOKEN": nil])
         #expect([4, 14].contains(withoutKey.status), "\(withoutKey)")
 
-        let load = try await runBuiltBinary("copslink-load", ["--server", "192.0.2.5:7420", "--token", "clk_x", "--timeout", "1", "--duration", "1"])
+        let load = try await runBuiltBinary(
+            "copslink-load", ["--server", "192.0.2.5:7420", "--token", "clk_x", "--timeout", "1", "--duration", "1"])
         #expect(load.status == 1, "\(load)")
-        #expect(load.stderr.contains("refusing to send an API key in plaintext to 192.0.2.5:7420; use --tls or --insecure-plaintext"), "\(load)")
+        #expect(
+            load.stderr.contains("refusing to send an API key in plaintext to 192.0.2.5:7420; use --tls or --insecure-plaintext"), "\(load)"
+        )
     }
 }

@@ -64,7 +64,7 @@ struct ServerObservabilityTests {
         process.executableURL = try builtBinary("copslink-server")
         process.arguments = [
             "--host", "127.0.0.1", "--port", "0", "--database", database, "--metrics-port", "0",
-            "--log-format", "json", "--log-level", "info", "--call-log-level", "info", "--insecure-disable-auth",
+            "--log-format", "json", "--log-level", "info", "--call-log-level", "info", "--insecure-disable-auth"
         ]
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -80,7 +80,8 @@ struct ServerObservabilityTests {
         for _ in 0..<600 where ports == nil {
             let text = stdout.text
             if let rpc = text.firstMatch(of: /listening on 127\.0\.0\.1:(\d+)\n/),
-               let metrics = text.firstMatch(of: /metrics endpoint at http:\/\/127\.0\.0\.1:(\d+)\/metrics\n/) {
+                let metrics = text.firstMatch(of: /metrics endpoint at http:\/\/127\.0\.0\.1:(\d+)\/metrics\n/)
+            {
                 #expect(text.firstRange(of: "listening on")!.lowerBound < text.firstRange(of: "metrics endpoint")!.lowerBound)
                 ports = (Int(rpc.1)!, Int(metrics.1)!)
             } else {
@@ -122,6 +123,9 @@ struct ServerObservabilityTests {
         #expect(failedCall["peer"] != nil && failedCall["call_id"] != nil && failedCall["duration_us"] != nil)
         #expect(objects.contains { $0["message"] as? String == "call" && $0["status"] as? String == "OK" })
         #expect(objects.contains { ($0["message"] as? String)?.hasPrefix("shutting down") == true })
-        #expect(objects.contains { $0["level"] as? String == "warning" && ($0["message"] as? String)?.contains("AUTHENTICATION IS DISABLED") == true })
+        #expect(
+            objects.contains {
+                $0["level"] as? String == "warning" && ($0["message"] as? String)?.contains("AUTHENTICATION IS DISABLED") == true
+            })
     }
 }

@@ -9,18 +9,21 @@ struct TLSCLITests {
         let certificates = try await TestCertificates.generate()
         defer { certificates.remove() }
         let server = try await ServerProcess.start(arguments: [
-            "--demo", "--tls-cert", certificates.serverCertificate, "--tls-key", certificates.serverKey, "--tls-ca", certificates.caCertificate,
+            "--demo", "--tls-cert", certificates.serverCertificate, "--tls-key", certificates.serverKey, "--tls-ca",
+            certificates.caCertificate
         ])
         defer { server.stopAndRemoveDatabase() }
 
         let withCertificate = try await copslink([
             "--server", server.address, "--tls-ca", certificates.caCertificate, "--tls-cert", certificates.clientCertificate,
-            "--tls-key", certificates.clientKey, "--json", "account", "get", "demo-1",
+            "--tls-key", certificates.clientKey, "--json", "account", "get", "demo-1"
         ])
         #expect(withCertificate.status == 0, "\(withCertificate)")
         #expect(try withCertificate.jsonObject()["account_number"] as? String == "22-8761")
 
-        let withoutCertificate = try await copslink(["--server", server.address, "--tls-ca", certificates.caCertificate, "--timeout", "5", "health"])
+        let withoutCertificate = try await copslink([
+            "--server", server.address, "--tls-ca", certificates.caCertificate, "--timeout", "5", "health"
+        ])
         #expect(withoutCertificate.status == 14, "\(withoutCertificate)")
         #expect(withoutCertificate.stderr.contains("UNAVAILABLE"))
 

@@ -3,18 +3,22 @@ import Testing
 
 @Suite("Duration in status messages")
 struct DurationTextTests {
-    @Test("decimal seconds with an s suffix, no trailing zeros", arguments: [
-        (Duration.seconds(10), "10s"), (.seconds(300), "300s"), (.milliseconds(250), "0.25s"), (.milliseconds(1), "0.001s"),
-        (.zero, "0s"), (.nanoseconds(1), "0.000000001s"), (.microseconds(1_500_000), "1.5s"), (.milliseconds(-500), "-0.5s"),
-        (.seconds(-2), "-2s"),
-    ])
+    @Test(
+        "decimal seconds with an s suffix, no trailing zeros",
+        arguments: [
+            (Duration.seconds(10), "10s"), (.seconds(300), "300s"), (.milliseconds(250), "0.25s"), (.milliseconds(1), "0.001s"),
+            (.zero, "0s"), (.nanoseconds(1), "0.000000001s"), (.microseconds(1_500_000), "1.5s"), (.milliseconds(-500), "-0.5s"),
+            (.seconds(-2), "-2s")
+        ])
     func renders(duration: Duration, text: String) {
         #expect(duration.secondsText == text)
     }
 
     @Test("sub-nanosecond remainders round to the nanosecond, carrying into the seconds")
     func rounds() {
-        #expect((Duration.seconds(1) + .nanoseconds(999_999_999) + Duration(secondsComponent: 0, attosecondsComponent: 600_000_000)).secondsText == "2s")
+        #expect(
+            (Duration.seconds(1) + .nanoseconds(999_999_999) + Duration(secondsComponent: 0, attosecondsComponent: 600_000_000)).secondsText
+                == "2s")
         #expect(Duration(secondsComponent: 0, attosecondsComponent: 400_000_000).secondsText == "0s")
     }
 

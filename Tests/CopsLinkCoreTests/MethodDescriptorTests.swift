@@ -6,7 +6,7 @@ import Testing
         ("/copslink.v1.AccountService/GetAccount", "copslink.v1.AccountService", "GetAccount"),
         ("/a.B/C", "a.B", "C"),
         ("/Service/Method", "Service", "Method"),
-        ("/grpc.health.v1.Health/Check", "grpc.health.v1.Health", "Check"),
+        ("/grpc.health.v1.Health/Check", "grpc.health.v1.Health", "Check")
     ])
     func validPathsParse(_ path: String, _ service: String, _ method: String) throws {
         let descriptor = try #require(MethodDescriptor(path: path))
@@ -19,7 +19,7 @@ import Testing
 
     @Test(arguments: [
         "", "/", "//", "///", "a.B/C", "/a.B", "/a.B/", "//C", "/a.B/C/", "/a.B/C/D", "a.B/C/", " /a.B/C",
-        "/a.B//C", "\\a.B\\C",
+        "/a.B//C", "\\a.B\\C"
     ])
     func invalidPathsAreRejected(_ path: String) {
         #expect(MethodDescriptor(path: path) == nil)

@@ -87,11 +87,17 @@ final class FakeServerCallStream: ServerCallStream {
         }
         let echo = try #require(router.route(forPath: Self.echo.path))
         let outcome = try await echo.handler(FakeServerCallStream(requests: [[1]]), Self.context(Self.echo))
-        guard case .success(_, let trailers) = outcome else { Issue.record("expected success, got \(outcome)"); return }
+        guard case .success(_, let trailers) = outcome else {
+            Issue.record("expected success, got \(outcome)")
+            return
+        }
         #expect(trailers == ["own": .text("0"), "added": .text("1")])
         let expand = try #require(router.route(forPath: Self.expand.path))
         let streamed = try await expand.handler(FakeServerCallStream(requests: [[1]]), Self.context(Self.expand))
-        guard case .success(_, let streamTrailers) = streamed else { Issue.record("expected success, got \(streamed)"); return }
+        guard case .success(_, let streamTrailers) = streamed else {
+            Issue.record("expected success, got \(streamed)")
+            return
+        }
         #expect(streamTrailers == ["added": .text("2")])
         // A failed call carries only its error's metadata.
         let error = await #expect(throws: RPCError.self) {
@@ -124,12 +130,13 @@ final class FakeServerCallStream: ServerCallStream {
 
     @Test func methodsAndServicesAreListedSorted() {
         let router = Self.makeRouter()
-        #expect(router.methods.map(\.descriptor.path) == [
-            "/copslink.test.ChatService/Chat",
-            "/copslink.test.EchoService/Collect",
-            "/copslink.test.EchoService/Echo",
-            "/copslink.test.EchoService/Expand",
-        ])
+        #expect(
+            router.methods.map(\.descriptor.path) == [
+                "/copslink.test.ChatService/Chat",
+                "/copslink.test.EchoService/Collect",
+                "/copslink.test.EchoService/Echo",
+                "/copslink.test.EchoService/Expand"
+            ])
         #expect(router.services == ["copslink.test.ChatService", "copslink.test.EchoService"])
         #expect(RPCRouter().methods.isEmpty)
         #expect(RPCRouter().services.isEmpty)
@@ -172,7 +179,7 @@ final class FakeServerCallStream: ServerCallStream {
         let cases: [([[UInt8]], String)] = [
             ([], "the call expects one request message and got none"),
             ([[1], [2]], "the call expects one request message and got more"),
-            ([[0xFF]], "request message is not a valid copslink.test.RawMessage"),
+            ([[0xFF]], "request message is not a valid copslink.test.RawMessage")
         ]
         for (requests, message) in cases {
             let stream = FakeServerCallStream(requests: requests)

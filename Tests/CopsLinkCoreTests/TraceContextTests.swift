@@ -14,7 +14,7 @@ import Testing
         "", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
         "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
         "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902bz-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902bz-01"
     ])
     func rejectsMalformedTraceparents(_ value: String) {
         #expect(TraceContext(traceparent: value) == nil)
@@ -22,9 +22,12 @@ import Testing
 
     @Test func travelsThroughCallOptionsToTheServerContext() throws {
         var options = CallOptions()
-        options.propagate(try #require(TraceContext(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", traceState: "congo=t61rcWkgMzE")))
+        options.propagate(
+            try #require(
+                TraceContext(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", traceState: "congo=t61rcWkgMzE")))
         let context = ServerContext(
-            descriptor: MethodDescriptor(service: "s", method: "m"), metadata: options.effectiveMetadata, deadline: nil, peer: "p", callID: 1)
+            descriptor: MethodDescriptor(service: "s", method: "m"), metadata: options.effectiveMetadata, deadline: nil, peer: "p",
+            callID: 1)
         #expect(context.traceContext?.traceID == "4bf92f3577b34da6a3ce929d0e0e4736")
         #expect(context.traceContext?.traceState == "congo=t61rcWkgMzE")
         #expect(context.traceContext?.isSampled == false)

@@ -1,7 +1,7 @@
-import CopsLinkTestSupport
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
+import CopsLinkTestSupport
 import CopsLinkTesting
 import CopsLinkTransport
 import Testing
@@ -108,13 +108,15 @@ struct ConformanceTests {
             let service = TestService.Client(wrapping: client)
             for code in StatusCode.allCases where code != .ok {
                 let error = await expectRPCError(code) {
-                    _ = try await service.unaryCall(SimpleRequest(responseStatus: EchoStatus(code: code.rawValue, message: "status \(code.name)")))
+                    _ = try await service.unaryCall(
+                        SimpleRequest(responseStatus: EchoStatus(code: code.rawValue, message: "status \(code.name)")))
                 }
                 #expect(error?.message == "status \(code.name)")
             }
             let streamError = await expectRPCError(.aborted) {
                 _ = try await service.streamingOutputCall(
-                    StreamingOutputCallRequest(responseParameters: [ResponseParameters(size: 1)], responseStatus: EchoStatus(code: 10, message: "stream aborted"))
+                    StreamingOutputCallRequest(
+                        responseParameters: [ResponseParameters(size: 1)], responseStatus: EchoStatus(code: 10, message: "stream aborted"))
                 ) { try await $0.collect() }
             }
             #expect(streamError?.message == "stream aborted")
@@ -126,7 +128,8 @@ struct ConformanceTests {
         try await withTestClient(kind) { client in
             let message = "\t\ttest with whitespace\r\nand Unicode BMP ☺ and non-BMP 😈\t\n and NUL \u{0}."
             let error = await expectRPCError(.unknown) {
-                _ = try await TestService.Client(wrapping: client).unaryCall(SimpleRequest(responseStatus: EchoStatus(code: 2, message: message)))
+                _ = try await TestService.Client(wrapping: client).unaryCall(
+                    SimpleRequest(responseStatus: EchoStatus(code: 2, message: message)))
             }
             #expect(Array(error?.message.utf8 ?? "".utf8) == Array(message.utf8))
         }
@@ -137,7 +140,8 @@ struct ConformanceTests {
         try await withTestClient(kind) { client in
             let method = await expectRPCError(.unimplemented) {
                 _ = try await client.unary(
-                    MethodDescriptor(service: TestService.serviceName, method: "UnimplementedCall"), request: EmptyMessage(), as: EmptyMessage.self)
+                    MethodDescriptor(service: TestService.serviceName, method: "UnimplementedCall"), request: EmptyMessage(),
+                    as: EmptyMessage.self)
             }
             #expect(method?.message == "service copslink.rpc.v1.TestService has no method UnimplementedCall")
             let service = await expectRPCError(.unimplemented) {
@@ -154,7 +158,9 @@ struct ConformanceTests {
         let probe = ProbeService()
         try await withTestClient(kind, probe: probe) { client in
             let call = Task {
-                try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self) { try await $0.collect() }
+                try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self) {
+                    try await $0.collect()
+                }
             }
             try await expectEvent(probe, "started")
             call.cancel()
@@ -168,7 +174,8 @@ struct ConformanceTests {
         let probe = ProbeService()
         try await withTestClient(kind, probe: probe) { client in
             await expectRPCError(.cancelled) {
-                try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(responseSize: 1), as: SimpleResponse.self) { responses in
+                try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(responseSize: 1), as: SimpleResponse.self) {
+                    responses in
                     var iterator = responses.makeAsyncIterator()
                     #expect(try await iterator.next() != nil)
                     throw RPCError(code: .cancelled, message: "the test walked away")
@@ -239,7 +246,9 @@ struct ConformanceTests {
         let descriptor = MethodDescriptor(service: "copslink.test.Leaky", method: "Call")
         router.registerUnary(descriptor) { (_: EmptyMessage, _) -> ServerResponse<EmptyMessage> in throw Secret() }
         try await withTestClient(kind, serving: router, logger: quietLogger()) { client in
-            let error = await expectRPCError(.unknown) { _ = try await client.unary(descriptor, request: EmptyMessage(), as: EmptyMessage.self) }
+            let error = await expectRPCError(.unknown) {
+                _ = try await client.unary(descriptor, request: EmptyMessage(), as: EmptyMessage.self)
+            }
             #expect(error?.message.contains("hunter2") == false)
         }
     }

@@ -1,11 +1,12 @@
-import CopsLinkMessages
 import CopsLinkCore
-@_spi(ConnectionHarness) @testable import CopsLinkTransport
+import CopsLinkMessages
 import CopsLinkWire
 import Logging
 import NIOCore
 import NIOEmbedded
 import Testing
+
+@_spi(ConnectionHarness) @testable import CopsLinkTransport
 
 /// A closed connection leaves nothing behind. Regression tests for the leak the fuzz-connection fuzzer found
 /// (LeakSanitizer, FUZZING.md): the connection handlers held their own context and a loop-bound reference to
@@ -68,7 +69,8 @@ struct ConnectionLifetimeTests {
         do {
             let channel = EmbeddedChannel()
             let ready = channel.eventLoop.makePromise(of: PeerLimits.self)
-            let added = ClientConnectionHandler(configuration: ClientConfiguration(host: "127.0.0.1", port: 1), ready: ready, state: ConnectionState())
+            let added = ClientConnectionHandler(
+                configuration: ClientConfiguration(host: "127.0.0.1", port: 1), ready: ready, state: ConnectionState())
             handler = added
             try channel.pipeline.syncOperations.addHandler(added)
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()

@@ -1,7 +1,7 @@
-import CopsLinkTestSupport
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
+import CopsLinkTestSupport
 import CopsLinkTesting
 import CopsLinkTransport
 import NIOCore
@@ -33,10 +33,13 @@ struct ConnectionTests {
 
     @Test func fullClientQueueFailsWithATypedError() async throws {
         let probe = ProbeService()
-        try await withTestClient(.tcp, probe: probe, server: { $0.limits.maxConcurrentCalls = 1 }, client: { $0.maxQueuedCalls = 2 }) { client in
+        try await withTestClient(.tcp, probe: probe, server: { $0.limits.maxConcurrentCalls = 1 }, client: { $0.maxQueuedCalls = 2 }) {
+            client in
             let hangers = (0..<3).map { _ in
                 Task {
-                    try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self) { try await $0.collect() }
+                    try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self) {
+                        try await $0.collect()
+                    }
                 }
             }
             try await expectEvent(probe, "started")
@@ -63,7 +66,9 @@ struct ConnectionTests {
         let probe = ProbeService()
         try await withTestClient(.tcp, probe: probe, server: { $0.limits.maxConcurrentCalls = 1 }) { client in
             let hanger = Task {
-                try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self) { try await $0.collect() }
+                try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self) {
+                    try await $0.collect()
+                }
             }
             try await expectEvent(probe, "started")
             let start = ContinuousClock.now
@@ -81,7 +86,8 @@ struct ConnectionTests {
         let probe = ProbeService()
         try await withTestClient(.tcp, probe: probe, client: { $0.limits.initialWindowSize = 128 << 10 }) { client in
             let service = TestService.Client(wrapping: client)
-            try await client.serverStreaming(ProbeService.flood, request: SimpleRequest(responseSize: 40), as: SimpleResponse.self) { responses in
+            try await client.serverStreaming(ProbeService.flood, request: SimpleRequest(responseSize: 40), as: SimpleResponse.self) {
+                responses in
                 var iterator = responses.makeAsyncIterator()
                 _ = try await iterator.next()
                 try await Task.sleep(for: .milliseconds(300))
@@ -116,7 +122,8 @@ struct ConnectionTests {
         try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: silent.port)) { transport in
             let start = ContinuousClock.now
             await expectRPCError(.deadlineExceeded) {
-                _ = try await TestService.Client(wrapping: RPCClient(transport: transport)).emptyCall(options: CallOptions(timeout: .milliseconds(200)))
+                _ = try await TestService.Client(wrapping: RPCClient(transport: transport)).emptyCall(
+                    options: CallOptions(timeout: .milliseconds(200)))
             }
             #expect(ContinuousClock.now - start < .seconds(60), "bounded; without the behaviour under test the call would never end")
         }
@@ -142,7 +149,8 @@ struct ConnectionTests {
         do {
             await expectRPCError(.unavailable) { _ = try await TestService.Client(wrapping: RPCClient(transport: transport)).emptyCall() }
             let second = TCPServer(
-                configuration: ServerConfiguration(host: "127.0.0.1", port: configuration.port), router: makeTestRouter(), logger: quietLogger())
+                configuration: ServerConfiguration(host: "127.0.0.1", port: configuration.port), router: makeTestRouter(),
+                logger: quietLogger())
             try await withRunningServer(second) { _ in
                 let client = TestService.Client(wrapping: RPCClient(transport: transport))
                 var succeeded = false
@@ -216,7 +224,8 @@ struct ConnectionTests {
     @Test func unaryCallRefusedByGoAwayIsRetriedOnANewConnection() async throws {
         let server = try await GoAwayOnFirstCallServer.start()
         try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) { transport in
-            _ = try await TestService.Client(wrapping: RPCClient(transport: transport)).emptyCall(options: CallOptions(timeout: .seconds(30)))
+            _ = try await TestService.Client(wrapping: RPCClient(transport: transport)).emptyCall(
+                options: CallOptions(timeout: .seconds(30)))
         }
         #expect(server.connections.load(ordering: .relaxed) == 2)
         await server.stop()

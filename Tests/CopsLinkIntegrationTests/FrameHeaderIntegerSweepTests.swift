@@ -1,7 +1,7 @@
 import CCopsLinkProtos
 import CProtobufC
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTransport
 import CopsLinkWire
@@ -46,7 +46,8 @@ struct FrameHeaderIntegerSweepTests {
         try await withTCPServer { _, port in
             for (label, header) in Self.encodings(copslink__rpc__v1__request_header__descriptor) {
                 let peer = try await RawPeer.handshake(port: port)
-                try await peer.send(Self.frame(.request, flags: [.endStream, .hasMessage], callID: 1, header: Self.requestHeaderBase + header))
+                try await peer.send(
+                    Self.frame(.request, flags: [.endStream, .hasMessage], callID: 1, header: Self.requestHeaderBase + header))
                 _ = try await expectAnswer(peer, "REQUEST \(label)", { $0.type == .end && $0.callID == 1 })
                 await peer.close()
             }
@@ -56,7 +57,8 @@ struct FrameHeaderIntegerSweepTests {
 
     @Test func windowUpdateAndCancelFieldsOnAnOpenCall() async throws {
         try await withTCPServer { _, port in
-            let cases = Self.encodings(copslink__rpc__v1__window_update__descriptor).map { (FrameType.windowUpdate, $0) }
+            let cases =
+                Self.encodings(copslink__rpc__v1__window_update__descriptor).map { (FrameType.windowUpdate, $0) }
                 + Self.encodings(copslink__rpc__v1__cancel_header__descriptor).map { (FrameType.cancel, $0) }
             for (type, (label, header)) in cases {
                 let peer = try await RawPeer.handshake(port: port)
@@ -80,8 +82,14 @@ struct FrameHeaderIntegerSweepTests {
                 var sawClose = false
                 while true {
                     let frame = try await peer.nextFrame(includingControl: true)
-                    guard let frame else { sawClose = true; break }
-                    if frame.type == .goAway { sawClose = true; break }
+                    guard let frame else {
+                        sawClose = true
+                        break
+                    }
+                    if frame.type == .goAway {
+                        sawClose = true
+                        break
+                    }
                 }
                 #expect(sawClose, "GOAWAY \(label): the server closes")
                 await peer.close()
@@ -98,9 +106,11 @@ struct FrameHeaderIntegerSweepTests {
             var buffer = ByteBuffer()
             buffer.writeFrame(.ping, rawPayload: ByteBuffer(bytes: payload))
             try await peer.send(buffer)
-            _ = try await expectAnswer(peer, "PING \(payload)", {
-                $0.type == .ping && $0.flags.contains(.ack) && Array($0.payload.readableBytesView) == payload
-            })
+            _ = try await expectAnswer(
+                peer, "PING \(payload)",
+                {
+                    $0.type == .ping && $0.flags.contains(.ack) && Array($0.payload.readableBytesView) == payload
+                })
             await peer.close()
             try await expectServing(port)
         }
@@ -167,15 +177,18 @@ struct FrameHeaderIntegerSweepTests {
         let payload: [UInt8] = [0x53, 0x57, 0x45, 0x45, 0x50, 0, 0, 1]
         ping.writeFrame(.ping, rawPayload: ByteBuffer(bytes: payload))
         try? await peer.send(ping)
-        _ = try await expectAnswer(peer, what, {
-            $0.type == .ping && $0.flags.contains(.ack) && Array($0.payload.readableBytesView) == payload
-        }, sourceLocation: sourceLocation)
+        _ = try await expectAnswer(
+            peer, what,
+            {
+                $0.type == .ping && $0.flags.contains(.ack) && Array($0.payload.readableBytesView) == payload
+            }, sourceLocation: sourceLocation)
     }
 
     /// A fresh connection gets SERVING from Health.
     private func expectServing(_ port: Int) async throws {
         try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) { transport in
-            let response = try await Health.Client(wrapping: RPCClient(transport: transport)).check(options: CallOptions(timeout: .seconds(10)))
+            let response = try await Health.Client(wrapping: RPCClient(transport: transport)).check(
+                options: CallOptions(timeout: .seconds(10)))
             #expect(response.status == .serving)
         }
     }

@@ -17,7 +17,7 @@ import Testing
     static var cServices: [ProtobufCServiceDescriptor] {
         [
             copslink__rpc__v1__health__descriptor, copslink__rpc__v1__server_info__descriptor,
-            copslink__rpc__v1__test_service__descriptor, copslink__v1__account_service__descriptor,
+            copslink__rpc__v1__test_service__descriptor, copslink__v1__account_service__descriptor
         ]
     }
 

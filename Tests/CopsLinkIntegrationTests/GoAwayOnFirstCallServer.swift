@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkWire
 import NIOCore
 import NIOPosix
@@ -26,7 +26,8 @@ final class GoAwayOnFirstCallServer: Sendable {
                 buffer.writeFrame(.settings, header: SettingsHeader(), payload: NoMessage.payload)
             case .frame(let frame) where frame.type == .request:
                 if refuses {
-                    buffer.writeFrame(.goAway, header: GoAwayHeader(lastCallID: 0, code: .noError, message: "going away"), payload: NoMessage.payload)
+                    buffer.writeFrame(
+                        .goAway, header: GoAwayHeader(lastCallID: 0, code: .noError, message: "going away"), payload: NoMessage.payload)
                     context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
                     context.close(promise: nil)
                     return

@@ -113,7 +113,8 @@ struct GracefulShutdownTests {
     @Test(.timeLimit(.minutes(1))) func clientSeesTheRunningCallFinishAndTheNextRefused() async throws {
         let probe = ProbeService()
         try await withRunningServer(makeServer(probe: probe)) { running in
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: running.port)) { transport in
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: running.port)) {
+                transport in
                 let client = TestService.Client(wrapping: RPCClient(transport: transport))
                 _ = try await client.emptyCall()
                 let inFlight = Task {
@@ -137,10 +138,13 @@ struct GracefulShutdownTests {
     @Test(.timeLimit(.minutes(1))) func shutdownGracePeriodIsBounded() async throws {
         let probe = ProbeService()
         try await withRunningServer(makeServer(probe: probe, gracePeriod: .milliseconds(200))) { running in
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: running.port)) { transport in
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: running.port)) {
+                transport in
                 let client = RPCClient(transport: transport)
                 let hanger = Task {
-                    try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self) { try await $0.collect() }
+                    try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self) {
+                        try await $0.collect()
+                    }
                 }
                 try await expectEvent(probe, "started")
                 await running.shutDownGracefully()

@@ -1,6 +1,6 @@
 import CopsLinkBuiltinServices
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTesting
 import CopsLinkTransport

@@ -57,7 +57,8 @@ struct IntegerField: CustomStringConvertible, Sendable {
 
 /// The protobuf integer types, enums as int32.
 enum IntegerKind: String, Sendable {
-    case int32, int64, uint32, uint64, sint32, sint64, fixed32, fixed64, sfixed32, sfixed64, enumeration = "enum"
+    case int32, int64, uint32, uint64, sint32, sint64, fixed32, fixed64, sfixed32, sfixed64
+    case enumeration = "enum"
 
     init?(_ type: ProtobufCType) {
         switch type {
@@ -81,10 +82,16 @@ enum IntegerKind: String, Sendable {
     var values: [(String, UInt64, [UInt8])] {
         typealias P = ProtobufBytes
         func signed32(_ encode: (Int32) -> (UInt64, [UInt8])) -> [(String, UInt64, [UInt8])] {
-            [Int32.min, .max, -1, 0, 1].map { let (wire, bytes) = encode($0); return ("\($0)", wire, bytes) }
+            [Int32.min, .max, -1, 0, 1].map {
+                let (wire, bytes) = encode($0)
+                return ("\($0)", wire, bytes)
+            }
         }
         func signed64(_ encode: (Int64) -> (UInt64, [UInt8])) -> [(String, UInt64, [UInt8])] {
-            [Int64.min, .max, -1, 0, 1].map { let (wire, bytes) = encode($0); return ("\($0)", wire, bytes) }
+            [Int64.min, .max, -1, 0, 1].map {
+                let (wire, bytes) = encode($0)
+                return ("\($0)", wire, bytes)
+            }
         }
         let unsigned64: [UInt64] = [0, 1, .max, 1 << 63, UInt64(Int64.max)]
         switch self {

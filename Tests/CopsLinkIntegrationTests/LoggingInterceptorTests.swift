@@ -1,8 +1,8 @@
-import CopsLinkTestSupport
-import CopsLinkMessages
 import CopsLinkCore
 import CopsLinkInProcess
+import CopsLinkMessages
 import CopsLinkServices
+import CopsLinkTestSupport
 import Logging
 import Testing
 

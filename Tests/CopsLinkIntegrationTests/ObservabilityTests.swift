@@ -1,6 +1,6 @@
 import CopsLinkAdminHTTP
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTestSupport
 import CopsLinkTesting
@@ -12,7 +12,8 @@ import Testing
 
 /// One plain HTTP/1.1 exchange over a raw socket: the status code and the body.
 private func httpRequest(port: Int, method: String = "GET", path: String) async throws -> (status: Int, body: String) {
-    let peer = try await RawPeer.connect(port: port, firstBytes: ByteBuffer(string: "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+    let peer = try await RawPeer.connect(
+        port: port, firstBytes: ByteBuffer(string: "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n"))
     let response = String(buffer: try await peer.readToEnd(limit: .seconds(30)))
     await peer.close()
     let statusLine = response.prefix { $0 != "\r" }
@@ -33,7 +34,8 @@ private func withObservedServer<Result: Sendable>(
     factory.durationHistogramBuckets[ServerMetrics.callDurationLabel] = ServerMetrics.callDurationBuckets
     var configuration = ServerConfiguration.forTesting()
     configure(&configuration)
-    let server = TCPServer(configuration: configuration, router: makeTestRouter(probe: probe), logger: quietLogger(), metricsFactory: factory)
+    let server = TCPServer(
+        configuration: configuration, router: makeTestRouter(probe: probe), logger: quietLogger(), metricsFactory: factory)
     return try await AdminHTTPServer.withServer(
         host: "127.0.0.1", port: 0,
         routes: .init(metrics: { registry.emit(into: &$0) }, isReady: { server.isServing })
@@ -79,7 +81,7 @@ struct ObservabilityTests {
                 #"copslink_server_calls_in_flight{\#(emptyCall)} 0.0"#,
                 #"copslink_server_frames_rejected_total{reason="end_from_client"} 1"#,
                 #"copslink_server_frames_rejected_total{reason="frame_too_large"} 0"#,
-                "copslink_server_connections_accepted_total 2",
+                "copslink_server_connections_accepted_total 2"
             ] {
                 #expect(lines.contains(expected), "missing: \(expected)")
             }
@@ -94,11 +96,14 @@ struct ObservabilityTests {
 
     @Test func rejectionsAreCountedByReason() async throws {
         let probe = ProbeService()
-        try await withObservedServer(probe: probe, configure: {
-            $0.frameReadTimeout = .milliseconds(300)
-            $0.limits.maxConcurrentCalls = 1
-            $0.maxConnections = 2
-        }) { _, rpcPort, adminPort in
+        try await withObservedServer(
+            probe: probe,
+            configure: {
+                $0.frameReadTimeout = .milliseconds(300)
+                $0.limits.maxConcurrentCalls = 1
+                $0.maxConnections = 2
+            }
+        ) { _, rpcPort, adminPort in
             // bad_preface: an HTTP client on the RPC port.
             let http = try await RawPeer.connect(port: rpcPort)
             try await http.send(ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n"))
@@ -144,9 +149,10 @@ struct ObservabilityTests {
             #expect(Set(events) == ["cancelled", "started"], "call 1 cancelled, call 3 started, in either order")
             await eager.close()
 
-            var expected = Set(["bad_preface", "frame_too_large", "frame_read_timeout", "too_many_calls", "connection_limit"].map {
-                #"copslink_server_frames_rejected_total{reason="\#($0)"} 1"#
-            })
+            var expected = Set(
+                ["bad_preface", "frame_too_large", "frame_read_timeout", "too_many_calls", "connection_limit"].map {
+                    #"copslink_server_frames_rejected_total{reason="\#($0)"} 1"#
+                })
             expected.insert(#"copslink_server_calls_total{method="/copslink.rpc.v1.TestService/EmptyCall",status="RESOURCE_EXHAUSTED"} 1"#)
             // The close reaches the server after the peer has moved on: wait for it to be counted.
             expected.insert(#"copslink_server_calls_total{method="/copslink.test.Probe/Hang",status="CANCELLED"} 1"#)
@@ -192,10 +198,13 @@ struct ObservabilityTests {
                 let listening = try await httpRequest(port: adminPort, path: "/readyz")
                 #expect(listening.status == 200)
 
-                try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: running.port)) { transport in
+                try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: running.port)) {
+                    transport in
                     let client = RPCClient(transport: transport)
                     let hanger = Task {
-                        try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self) { try await $0.collect() }
+                        try await client.serverStreaming(ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self) {
+                            try await $0.collect()
+                        }
                     }
                     try await expectEvent(probe, "started")
                     await running.shutDownGracefully()

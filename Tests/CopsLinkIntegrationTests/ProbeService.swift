@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import Synchronization
 import Testing
 

@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTransport
 import CopsLinkWire
@@ -8,15 +8,20 @@ import Testing
 
 /// Raw frames for hand-driven peers.
 enum RawFrames {
-    static func request(_ id: UInt64, _ method: MethodDescriptor = TestService.Method.emptyCall, flags: FrameFlags = .endStream,
-                        message: (any RPCMessage)? = EmptyMessage(), timeoutMicros: UInt64 = 0) -> ByteBuffer {
+    static func request(
+        _ id: UInt64, _ method: MethodDescriptor = TestService.Method.emptyCall, flags: FrameFlags = .endStream,
+        message: (any RPCMessage)? = EmptyMessage(), timeoutMicros: UInt64 = 0
+    ) -> ByteBuffer {
         var buffer = ByteBuffer()
-        buffer.writeFrame(.request, flags: flags, callID: id, header: RequestHeader(method: method.path, timeoutMicros: timeoutMicros), payload: message)
+        buffer.writeFrame(
+            .request, flags: flags, callID: id, header: RequestHeader(method: method.path, timeoutMicros: timeoutMicros), payload: message)
         return buffer
     }
 
-    static func frame(_ type: FrameType, _ id: UInt64, flags: FrameFlags = [], header: (some ProtobufCCodable)? = NoMessage.header,
-                      message: (any RPCMessage)? = nil) -> ByteBuffer {
+    static func frame(
+        _ type: FrameType, _ id: UInt64, flags: FrameFlags = [], header: (some ProtobufCCodable)? = NoMessage.header,
+        message: (any RPCMessage)? = nil
+    ) -> ByteBuffer {
         var buffer = ByteBuffer()
         buffer.writeFrame(type, flags: flags, callID: id, header: header, payload: message)
         return buffer
@@ -63,18 +68,40 @@ struct ProtocolViolationTests {
     /// Each case: bytes after a good handshake, the GOAWAY code expected, and a phrase its message contains.
     static let violations: [(String, ByteBuffer, GoAwayHeader.Code, String)] = [
         ("unknown frame type", RawFrames.raw(type: 0x2A, headerLength: 0, body: []), .protocolError, "unknown frame type 0x2a"),
-        ("header length past frame", RawFrames.raw(type: FrameType.request.rawValue, callID: 1, headerLength: 50, body: [1, 2, 3]),
-         .protocolError, "runs past the end"),
-        ("bad protobuf header", RawFrames.raw(type: FrameType.request.rawValue, callID: 1, headerLength: 3, body: [0x0A, 0x7F, 0x41]),
-         .protocolError, "malformed REQUEST header"),
-        ("frame too short", { var b = ByteBuffer(); b.writeInteger(UInt32(3)); b.writeBytes([1, 2, 3]); return b }(),
-         .protocolError, "shorter than"),
-        ("oversized frame, length field only", { var b = ByteBuffer(); b.writeInteger(UInt32(64 << 20)); return b }(),
-         .frameTooLarge, "exceeds the maximum frame size of 4194304"),
+        (
+            "header length past frame", RawFrames.raw(type: FrameType.request.rawValue, callID: 1, headerLength: 50, body: [1, 2, 3]),
+            .protocolError, "runs past the end"
+        ),
+        (
+            "bad protobuf header", RawFrames.raw(type: FrameType.request.rawValue, callID: 1, headerLength: 3, body: [0x0A, 0x7F, 0x41]),
+            .protocolError, "malformed REQUEST header"
+        ),
+        (
+            "frame too short",
+            {
+                var b = ByteBuffer()
+                b.writeInteger(UInt32(3))
+                b.writeBytes([1, 2, 3])
+                return b
+            }(),
+            .protocolError, "shorter than"
+        ),
+        (
+            "oversized frame, length field only",
+            {
+                var b = ByteBuffer()
+                b.writeInteger(UInt32(64 << 20))
+                return b
+            }(),
+            .frameTooLarge, "exceeds the maximum frame size of 4194304"
+        ),
         ("message for a call never opened", RawFrames.frame(.message, 7, message: EmptyMessage()), .protocolError, "never opened"),
         ("END from a client", RawFrames.frame(.end, 1, header: EndHeader(statusCode: 0)), .protocolError, "sent by servers only"),
         ("call id zero", RawFrames.request(0), .protocolError, "not greater than the previous call id 0"),
-        ("PING with a short payload", RawFrames.raw(type: FrameType.ping.rawValue, headerLength: 0, body: [1, 2]), .protocolError, "8 bytes"),
+        (
+            "PING with a short payload", RawFrames.raw(type: FrameType.ping.rawValue, headerLength: 0, body: [1, 2]), .protocolError,
+            "8 bytes"
+        )
     ]
 
     @Test(arguments: 0..<violations.count)

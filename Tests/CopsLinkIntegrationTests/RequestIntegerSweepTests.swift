@@ -2,10 +2,10 @@ import CCopsLinkProtos
 import CProtobufC
 import CopsLinkAccounts
 import CopsLinkBuiltinServices
-import CopsLinkMessages
 import CopsLinkCore
-import CopsLinkServices
+import CopsLinkMessages
 import CopsLinkSQLite
+import CopsLinkServices
 import CopsLinkTransport
 import CopsLinkWire
 import Foundation
@@ -21,7 +21,7 @@ struct RequestIntegerSweepTests {
     static var services: [ProtobufCServiceDescriptor] {
         [
             copslink__v1__account_service__descriptor, copslink__rpc__v1__health__descriptor,
-            copslink__rpc__v1__server_info__descriptor, copslink__rpc__v1__test_service__descriptor,
+            copslink__rpc__v1__server_info__descriptor, copslink__rpc__v1__test_service__descriptor
         ]
     }
 
@@ -111,24 +111,43 @@ struct RequestIntegerSweepTests {
         let party = RespondingParty(id: "sweep-party", priority: 1, firstName: "Sweep", phones: [Phone(number: "801-555-0199")])
         let requests: [(MethodDescriptor, any RPCMessage)] = [
             (AccountService.Method.getAccount, GetAccountRequest(customerID: "demo-1")),
-            (AccountService.Method.linkAccount, LinkAccountRequest(
-                customer: Customer(id: "sweep-customer", firstName: "Sweep", address: Address(zip: "84601"), equipment: [Equipment(id: "eq-1", zoneNumber: "001")]),
-                respondingParties: [party])),
-            (AccountService.Method.syncCustomer, SyncCustomerRequest(
-                customer: Customer(id: "demo-2", companyName: "Sweep", address: Address(zip: "84058"), equipment: [Equipment(id: "eq-1", zoneNumber: "001")]),
-                respondingParties: [party])),
+            (
+                AccountService.Method.linkAccount,
+                LinkAccountRequest(
+                    customer: Customer(
+                        id: "sweep-customer", firstName: "Sweep", address: Address(zip: "84601"),
+                        equipment: [Equipment(id: "eq-1", zoneNumber: "001")]),
+                    respondingParties: [party])
+            ),
+            (
+                AccountService.Method.syncCustomer,
+                SyncCustomerRequest(
+                    customer: Customer(
+                        id: "demo-2", companyName: "Sweep", address: Address(zip: "84058"),
+                        equipment: [Equipment(id: "eq-1", zoneNumber: "001")]),
+                    respondingParties: [party])
+            ),
             (AccountService.Method.searchAuthorities, SearchAuthoritiesRequest(customerID: "demo-1", type: AuthorityType(rawValue: 1))),
-            (AccountService.Method.setCentralStationZones, SetCentralStationZonesRequest(customerID: "demo-2", zones: [Zone(zoneNumber: "001")])),
+            (
+                AccountService.Method.setCentralStationZones,
+                SetCentralStationZonesRequest(customerID: "demo-2", zones: [Zone(zoneNumber: "001")])
+            ),
             (AccountService.Method.getTestStatus, GetTestStatusRequest(customerID: "demo-1")),
             (AccountService.Method.placeOnTest, PlaceOnTestRequest(customerID: "demo-4", categoryID: "service", durationHours: 1)),
-            (AccountService.Method.requestTestData, RequestTestDataRequest(
-                customerID: "demo-3", type: TestDataType(rawValue: 2), fromMs: nowMs - 30 * day, toMs: nowMs)),
-            (AccountService.Method.reportSignals, Signal(
-                accountNumber: "22-8763", qualifier: 1, eventCode: "130", partition: 1, zoneOrUser: "001")),
+            (
+                AccountService.Method.requestTestData,
+                RequestTestDataRequest(
+                    customerID: "demo-3", type: TestDataType(rawValue: 2), fromMs: nowMs - 30 * day, toMs: nowMs)
+            ),
+            (
+                AccountService.Method.reportSignals,
+                Signal(
+                    accountNumber: "22-8763", qualifier: 1, eventCode: "130", partition: 1, zoneOrUser: "001")
+            ),
             (TestService.Method.unaryCall, SimpleRequest(responseSize: 1)),
             (TestService.Method.streamingOutputCall, StreamingOutputCallRequest(responseParameters: [ResponseParameters(size: 1)])),
             (TestService.Method.fullDuplexCall, StreamingOutputCallRequest(responseParameters: [ResponseParameters(size: 1)])),
-            (TestService.Method.streamingInputCall, StreamingInputCallRequest(payload: [1, 2, 3])),
+            (TestService.Method.streamingInputCall, StreamingInputCallRequest(payload: [1, 2, 3]))
         ]
         return Dictionary(uniqueKeysWithValues: requests.map { ($0.0.path, $0.1.serializedBytes()) })
     }
@@ -139,7 +158,7 @@ struct RequestIntegerSweepTests {
         "copslink.v1.RespondingParty": ProtobufBytes.field(1, "sweep-party-2") + ProtobufBytes.field(3, "Sweep"),
         "copslink.v1.Phone": ProtobufBytes.field(1, "801-555-0198"),
         "copslink.v1.Zone": ProtobufBytes.field(1, "002"),
-        "copslink.rpc.v1.ResponseParameters": ProtobufBytes.field(1, varint: 1),
+        "copslink.rpc.v1.ResponseParameters": ProtobufBytes.field(1, varint: 1)
     ]
 }
 

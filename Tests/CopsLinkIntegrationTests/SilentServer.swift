@@ -2,6 +2,7 @@ import CopsLinkMessages
 import CopsLinkWire
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// A server that completes the handshake (its SETTINGS) and then never answers anything: a peer gone silent.
 final class SilentServer: Sendable {
@@ -34,8 +35,6 @@ final class SilentServer: Sendable {
 
     func stop() async { try? await channel.close() }
 }
-
-import Synchronization
 
 /// A flag that is set once.
 final class LockedFlag: Sendable {

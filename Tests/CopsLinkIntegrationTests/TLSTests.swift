@@ -1,6 +1,6 @@
 import CopsLinkBuiltinServices
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTestSupport
 import CopsLinkTransport
@@ -72,10 +72,13 @@ struct TLSTests {
                 ca: certificates.caCertificate, certificateChain: certificates.clientCertificate, privateKey: certificates.clientKey)
             let answer = try await call(port: server.port!, tls: withCertificate)
             #expect(answer.payload?.count == 100)
-            await expectRPCError(.unavailable) { _ = try await call(port: server.port!, tls: try TLSFiles.client(ca: certificates.caCertificate)) }
+            await expectRPCError(.unavailable) {
+                _ = try await call(port: server.port!, tls: try TLSFiles.client(ca: certificates.caCertificate))
+            }
             // A client certificate from another CA is refused too.
             let rogue = try TLSFiles.client(
-                ca: certificates.caCertificate, certificateChain: certificates.rogueClientCertificate, privateKey: certificates.rogueClientKey)
+                ca: certificates.caCertificate, certificateChain: certificates.rogueClientCertificate,
+                privateKey: certificates.rogueClientKey)
             await expectRPCError(.unavailable) { _ = try await call(port: server.port!, tls: rogue) }
         }
     }
@@ -99,7 +102,7 @@ struct TLSTests {
 
             for weak: [NIOTLSCipher] in [
                 [.TLS_RSA_WITH_AES_128_GCM_SHA256, .TLS_RSA_WITH_AES_256_GCM_SHA384],  // no forward secrecy
-                [.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, .TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA],  // forward-secret, not AEAD
+                [.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, .TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA]  // forward-secret, not AEAD
             ] {
                 var client = try TLSFiles.client(ca: certificates.caCertificate)
                 client.maximumTLSVersion = .tlsv12

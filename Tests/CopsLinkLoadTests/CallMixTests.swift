@@ -1,6 +1,6 @@
-import CopsLinkTestSupport
 import CopsLinkCore
 import CopsLinkLoad
+import CopsLinkTestSupport
 import Testing
 
 @Suite("call mix")
@@ -28,17 +28,19 @@ struct CallMixTests {
         #expect(CallMix.defaultMix.totalWeight == 100)
     }
 
-    @Test("unknown method, zero total, malformed items and duplicates are errors", arguments: [
-        ("GetAccount=80,Frobnicate=20", "unknown method 'Frobnicate'"),
-        ("GetAccount=0,Health=0", "add up to zero"),
-        ("", "empty"),
-        ("GetAccount", "must look like Method=weight"),
-        ("GetAccount=-1", "whole number"),
-        ("GetAccount=1.5", "whole number"),
-        ("GetAccount=x", "whole number"),
-        ("GetAccount=1,getaccount=2", "twice"),
-        ("GetAccount=1,,Health=1", "must look like Method=weight"),
-    ])
+    @Test(
+        "unknown method, zero total, malformed items and duplicates are errors",
+        arguments: [
+            ("GetAccount=80,Frobnicate=20", "unknown method 'Frobnicate'"),
+            ("GetAccount=0,Health=0", "add up to zero"),
+            ("", "empty"),
+            ("GetAccount", "must look like Method=weight"),
+            ("GetAccount=-1", "whole number"),
+            ("GetAccount=1.5", "whole number"),
+            ("GetAccount=x", "whole number"),
+            ("GetAccount=1,getaccount=2", "twice"),
+            ("GetAccount=1,,Health=1", "must look like Method=weight")
+        ])
     func errors(text: String, fragment: String) {
         #expect {
             _ = try CallMix.parse(text)

@@ -12,7 +12,7 @@ struct EndToEndTests {
             let json = server.file("closed.json"), html = server.file("closed.html")
             let result = try await copslinkLoad([
                 "--server", server.address, "--duration", "2", "--warmup", "0.5", "--concurrency", "4",
-                "--mix", "GetAccount=70,GetTestStatus=20,RequestTestData=10", "--json-out", json.path, "--html-out", html.path,
+                "--mix", "GetAccount=70,GetTestStatus=20,RequestTestData=10", "--json-out", json.path, "--html-out", html.path
             ])
             #expect(result.status == 0, "\(result)")
             #expect(result.stdout.contains("closed loop, 4 workers"), "\(result)")
@@ -46,7 +46,7 @@ struct EndToEndTests {
         try await LoadTestServer.with { server in
             let json = server.file("open.json")
             let result = try await copslinkLoad([
-                "--server", server.address, "--rate", "200", "--duration", "2", "--warmup", "0.5", "--json-out", json.path,
+                "--server", server.address, "--rate", "200", "--duration", "2", "--warmup", "0.5", "--json-out", json.path
             ])
             #expect(result.status == 0, "\(result)")
             #expect(result.stdout.contains("uncorrected"), "\(result)")
@@ -65,7 +65,7 @@ struct EndToEndTests {
         try await LoadTestServer.with { server in
             let result = try await copslinkLoad([
                 "--server", server.address, "--duration", "1", "--warmup", "0", "--concurrency", "4", "--json",
-                "--mix", "GetAccount=50,PlaceOnTest=25,PlaceOffTest=25", "--token", "secret-token",
+                "--mix", "GetAccount=50,PlaceOnTest=25,PlaceOffTest=25", "--token", "secret-token"
             ])
             #expect(result.status == 0, "\(result)")
             let value = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
@@ -82,7 +82,9 @@ struct EndToEndTests {
         let server = try await ServerProcess.start(arguments: ["--demo"], authenticated: true)
         defer { server.stopAndRemoveDatabase() }
         let token = try #require(server.demoToken)
-        let arguments = ["--server", server.address, "--duration", "0.5", "--warmup", "0", "--concurrency", "2", "--mix", "GetAccount=1", "--json"]
+        let arguments = [
+            "--server", server.address, "--duration", "0.5", "--warmup", "0", "--concurrency", "2", "--mix", "GetAccount=1", "--json"
+        ]
         let authorized = try await copslinkLoad(arguments + ["--token", token])
         let report = try #require(try JSONSerialization.jsonObject(with: Data(authorized.stdout.utf8)) as? [String: Any], "\(authorized)")
         #expect((report["total_calls"] as? Int ?? 0) > 0)
@@ -99,7 +101,7 @@ struct EndToEndTests {
             for _ in 0..<2 {
                 let result = try await copslinkLoad([
                     "--server", server.address, "--duration", "0.5", "--warmup", "0", "--concurrency", "2", "--seed-accounts", "3",
-                    "--mix", "GetAccount=1,ReportSignals=1,SearchAuthorities=1", "--json",
+                    "--mix", "GetAccount=1,ReportSignals=1,SearchAuthorities=1", "--json"
                 ])
                 #expect(result.status == 0, "\(result)")
                 let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])

@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTestSupport
 import CopsLinkTransport
@@ -35,7 +35,8 @@ extension EndToEndTests {
                                 let id = "drain-\(writer)-\(index)"
                                 do {
                                     _ = try await client.linkAccount(
-                                        LinkAccountRequest(customer: Customer(id: id, lastName: "Drain", address: Address(zip: "84601"))), options: CallOptions(timeout: .seconds(5)))
+                                        LinkAccountRequest(customer: Customer(id: id, lastName: "Drain", address: Address(zip: "84601"))),
+                                        options: CallOptions(timeout: .seconds(5)))
                                     outcomes.withLock { _ = $0.acknowledged.insert(id) }
                                 } catch let error as RPCError where error.code == .unavailable {
                                     outcomes.withLock { _ = $0.refused.insert(id) }
@@ -58,7 +59,7 @@ extension EndToEndTests {
             let load = Task {
                 try await copslinkLoad([
                     "--server", server.address, "--duration", "8", "--warmup", "0", "--concurrency", "8", "--timeout", "5",
-                    "--mix", "GetAccount=60,GetTestStatus=20,RequestTestData=20", "--json-out", json.path,
+                    "--mix", "GetAccount=60,GetTestStatus=20,RequestTestData=20", "--json-out", json.path
                 ])
             }
             try await Task.sleep(for: .seconds(2))
@@ -86,7 +87,8 @@ extension EndToEndTests {
             // Restart on the same file: every acknowledged write is there, and no refused one is.
             let restarted = try await ServerProcess.start(database: server.server.database)
             defer { restarted.stop() }
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: restarted.port)) { transport in
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: restarted.port)) {
+                transport in
                 let client = AccountService.Client(wrapping: RPCClient(transport: transport))
                 for id in seen.acknowledged {
                     let account = try await client.getAccount(GetAccountRequest(customerID: id))

@@ -1,6 +1,6 @@
-import CopsLinkTestSupport
 import CopsLinkCore
 import CopsLinkLoad
+import CopsLinkTestSupport
 import Foundation
 import Histogram
 import Testing
@@ -55,7 +55,8 @@ struct ReportTests {
 
     @Test("values above the layout's range are recorded at its top, not dropped")
     func clamps() {
-        var recorder = WorkerRecorder(slots: 1, layout: LatencyLayout(highestTrackableMicros: 1_000_000), measureStart: 0, seconds: 1, openLoop: false)
+        var recorder = WorkerRecorder(
+            slots: 1, layout: LatencyLayout(highestTrackableMicros: 1_000_000), measureStart: 0, seconds: 1, openLoop: false)
         recorder.record(slot: 0, status: .deadlineExceeded, startNanos: 5_000_000_000, latencyNanos: 3_600_000_000_000)
         #expect(recorder.latency[0].totalCount == 1)
         #expect(recorder.callsPerSecond == [1])  // a start past the window lands in the last bucket
@@ -77,7 +78,8 @@ struct ReportTests {
         #expect(object["throughput_per_s"] as? Double == 510)
         #expect(object["mix"] as? [String: Int] == ["GetAccount": 80, "PlaceOnTest": 10, "RequestTestData": 10])
         #expect(object["method_order"] as? [String] == ["GetAccount", "PlaceOnTest", "RequestTestData"])
-        #expect(object["rate"] == nil && object["arrivals"] == nil && object["latency_uncorrected_us"] == nil && object["missed_calls"] == nil)
+        #expect(
+            object["rate"] == nil && object["arrivals"] == nil && object["latency_uncorrected_us"] == nil && object["missed_calls"] == nil)
         let latency = try #require(object["latency_us"] as? [String: Any])
         let keys = ["p50", "p90", "p99", "p99_9", "p99_99", "max"]
         let values = try keys.map { try #require(latency[$0] as? Int, "latency_us.\($0)") }

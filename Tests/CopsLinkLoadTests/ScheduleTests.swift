@@ -1,5 +1,5 @@
-import CopsLinkTestSupport
 import CopsLinkLoad
+import CopsLinkTestSupport
 import Testing
 
 @Suite("open-loop schedule")

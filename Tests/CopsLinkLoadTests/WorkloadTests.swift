@@ -1,8 +1,9 @@
-@testable import CopsLinkLoad
-import CopsLinkTestSupport
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
+import CopsLinkTestSupport
 import Testing
+
+@testable import CopsLinkLoad
 
 @Suite("workload")
 struct WorkloadTests {
@@ -23,7 +24,9 @@ struct WorkloadTests {
 
     @Test("requests are prepared per mix entry and account")
     func prepared() throws {
-        let accounts = [LoadAccount(customerID: "demo-1", accountNumber: "22-8761"), LoadAccount(customerID: "demo-2", accountNumber: "22-8762")]
+        let accounts = [
+            LoadAccount(customerID: "demo-1", accountNumber: "22-8761"), LoadAccount(customerID: "demo-2", accountNumber: "22-8762")
+        ]
         let mix = try CallMix.parse(LoadMethod.allCases.map { "\($0.name)=1" }.joined(separator: ","))
         let workload = Workload(mix: mix, accounts: accounts, nowMs: 1_800_000_000_000)
         #expect(workload.calls.map(\.count) == [2, 2, 2, 2, 4, 2, 4, 1, 1])
@@ -41,4 +44,3 @@ struct WorkloadTests {
         #expect(signals.count == 3)
     }
 }
-

@@ -1,8 +1,9 @@
-@testable import CopsLinkLogging
 import Foundation
 import Logging
 import Synchronization
 import Testing
+
+@testable import CopsLinkLogging
 
 @Suite("JSON log handler")
 struct JSONLogHandlerTests {
@@ -56,13 +57,15 @@ struct JSONLogHandlerTests {
 
     @Test func nestedMetadataStaysStructuredAndReservedKeysAreRenamed() throws {
         let output = lines { logger in
-            logger.error("failed", metadata: [
-                "message": "a metadata value named message",
-                "level": "not the level",
-                "peer": .stringConvertible(42),
-                "tags": ["a", "b \"c\""],
-                "nested": ["inner": ["deep": "x"], "list": [.stringConvertible(1)]],
-            ])
+            logger.error(
+                "failed",
+                metadata: [
+                    "message": "a metadata value named message",
+                    "level": "not the level",
+                    "peer": .stringConvertible(42),
+                    "tags": ["a", "b \"c\""],
+                    "nested": ["inner": ["deep": "x"], "list": [.stringConvertible(1)]]
+                ])
         }
         let json = try object(try #require(output.first))
         #expect(json["message"] as? String == "failed")
@@ -99,7 +102,7 @@ struct JSONLogHandlerTests {
         (951_782_400, 5, "2000-02-29T00:00:00.005Z"),
         (1_767_225_599, 999, "2025-12-31T23:59:59.999Z"),
         (4_102_444_800, 123, "2100-01-01T00:00:00.123Z"),
-        (-1, 0, "1969-12-31T23:59:59.000Z"),
+        (-1, 0, "1969-12-31T23:59:59.000Z")
     ])
     func iso8601Timestamps(seconds: Int, milliseconds: Int, expected: String) {
         #expect(JSONLogHandler.iso8601(secondsSinceEpoch: seconds, milliseconds: milliseconds) == expected)
@@ -112,10 +115,14 @@ struct TextLogHandlerTests {
     @Test func controlCharactersCannotStartALine() {
         let line = TextLogHandler.line(
             timestamp: "2026-12-04T20:00:00+0000", level: .notice, label: "copslink.server",
-            message: "call\n2026-12-04T20:00:01+0000 critical forged", metadata: ["status_message": "No customer 'x\r\nFORGED'", "a\nb": "\u{1B}[31m\\"],
+            message: "call\n2026-12-04T20:00:01+0000 critical forged",
+            metadata: ["status_message": "No customer 'x\r\nFORGED'", "a\nb": "\u{1B}[31m\\"],
             source: "CopsLinkCore")
         #expect(!line.contains("\n") && !line.contains("\r") && !line.contains("\u{1B}"))
-        #expect(line == #"2026-12-04T20:00:00+0000 notice copslink.server: a\nb=\u{1B}[31m\\ status_message=No customer 'x\r\nFORGED' [CopsLinkCore] call\n2026-12-04T20:00:01+0000 critical forged"#)
+        #expect(
+            line
+                == #"2026-12-04T20:00:00+0000 notice copslink.server: a\nb=\u{1B}[31m\\ status_message=No customer 'x\r\nFORGED' [CopsLinkCore] call\n2026-12-04T20:00:01+0000 critical forged"#
+        )
     }
 
     @Test func writesOneLinePerEvent() {

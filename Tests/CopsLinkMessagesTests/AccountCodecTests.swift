@@ -1,6 +1,6 @@
+import CopsLinkCore
 import CopsLinkMessageFixtures
 import CopsLinkMessages
-import CopsLinkCore
 import Testing
 
 /// Values of every `copslink.v1` message with every field set to a non-default value, nested messages included,
@@ -8,7 +8,8 @@ import Testing
 enum AccountSamples {
     static let address = Address(street1: "12 Elm St", street2: "Suite 3", city: "Salem", state: "IL", zip: "62704")
     static func equipment(_ number: Int) -> Equipment {
-        Equipment(id: "eq-\(number)", name: "Sensor \(number)", zoneNumber: "00\(number)", zoneDescription: "Zone \(number)", installed: true)
+        Equipment(
+            id: "eq-\(number)", name: "Sensor \(number)", zoneNumber: "00\(number)", zoneDescription: "Zone \(number)", installed: true)
     }
     static let customer = Customer(
         id: "cust-1001", firstName: "Zoë", lastName: "Lovelace", companyName: "Engines — LLC 🚀", address: address,
@@ -80,23 +81,26 @@ enum AccountSamples {
         syncCustomerRequest, searchAuthoritiesRequest, addAccountAuthoritiesRequest,
         RemoveAccountAuthorityRequest(requestID: "req-8", customerID: "cust-1001", accountAuthorityID: "aa-1"),
         setCentralStationZonesRequest, ListTestCategoriesRequest(), GetTestStatusRequest(customerID: "cust-1001"), placeOnTestRequest,
-        placeOffTestRequest, requestTestDataRequest, signal,
+        placeOffTestRequest, requestTestDataRequest, signal
     ]
 
-    static let all: [any ProtobufCCodable & Hashable] = requests + [
-        address, equipment(1), customer, phone, respondingParty, centralStationParty, authority, accountAuthority, zone, mappedZone,
-        testCategory, userRef, testAuthorization, testSession, testStatus, account, historyEntry, testResult,
-        LinkAccountResponse(account: account, created: true, removedPartyIDs: ["rp-9"], removedEquipmentIDs: ["eq-9"]), UnlinkAccountResponse(wasLinked: true, account: account),
-        SyncCustomerResponse(account: account), SearchAuthoritiesResponse(authorities: [authority, authority]),
-        AuthorityToAdd(authorityID: "pd-1", permitNumber: "P-42"), AddAccountAuthoritiesResponse(added: [accountAuthority]),
-        RemoveAccountAuthorityResponse(removed: accountAuthority),
-        SetCentralStationZonesResponse(mappedZones: [mappedZone], unmappedZones: [unmappedZone]),
-        ListTestCategoriesResponse(categories: [testCategory, testCategory]), PlaceOnTestResponse(session: testSession),
-        PlaceOffTestResponse(session: testSession), TestDataPage(history: [historyEntry], results: [testResult, testResult], signals: [testResult]),
-        SignalRejection(index: 3, reason: "bad checksum"),
-        ReportSignalsResponse(
-            received: 10, testResults: 7, storedAsHistory: 2, rejected: [SignalRejection(index: 3, reason: "bad")], rejectedCount: 1),
-    ]
+    static let all: [any ProtobufCCodable & Hashable] =
+        requests + [
+            address, equipment(1), customer, phone, respondingParty, centralStationParty, authority, accountAuthority, zone, mappedZone,
+            testCategory, userRef, testAuthorization, testSession, testStatus, account, historyEntry, testResult,
+            LinkAccountResponse(account: account, created: true, removedPartyIDs: ["rp-9"], removedEquipmentIDs: ["eq-9"]),
+            UnlinkAccountResponse(wasLinked: true, account: account),
+            SyncCustomerResponse(account: account), SearchAuthoritiesResponse(authorities: [authority, authority]),
+            AuthorityToAdd(authorityID: "pd-1", permitNumber: "P-42"), AddAccountAuthoritiesResponse(added: [accountAuthority]),
+            RemoveAccountAuthorityResponse(removed: accountAuthority),
+            SetCentralStationZonesResponse(mappedZones: [mappedZone], unmappedZones: [unmappedZone]),
+            ListTestCategoriesResponse(categories: [testCategory, testCategory]), PlaceOnTestResponse(session: testSession),
+            PlaceOffTestResponse(session: testSession),
+            TestDataPage(history: [historyEntry], results: [testResult, testResult], signals: [testResult]),
+            SignalRejection(index: 3, reason: "bad checksum"),
+            ReportSignalsResponse(
+                received: 10, testResults: 7, storedAsHistory: 2, rejected: [SignalRejection(index: 3, reason: "bad")], rejectedCount: 1)
+        ]
 }
 
 /// A message value as a test argument, named by its proto type.
@@ -150,9 +154,10 @@ func decodeAccountMessage<T: ProtobufCCodable>(_ type: T.Type, _ bytes: [UInt8])
 
     @Test func defaultFieldsFindsUnsetFields() {
         let zone = MappedZone(zone: Zone(zoneNumber: "001", partition: 2), equipment: nil)
-        #expect(defaultFields(of: zone) == [
-            ".zone.description", ".zone.eventType", ".zone.equipmentType", ".zone.location", ".zone.restoreRequired", ".equipment",
-        ])
+        #expect(
+            defaultFields(of: zone) == [
+                ".zone.description", ".zone.eventType", ".zone.equipmentType", ".zone.location", ".zone.restoreRequired", ".equipment"
+            ])
         #expect(defaultFields(of: TestSession(id: "x", zoneNumbers: [])).contains(".zoneNumbers"))
     }
 
@@ -222,7 +227,7 @@ func decodeAccountMessage<T: ProtobufCCodable>(_ type: T.Type, _ bytes: [UInt8])
             qualifier: 3, eventDescription: "Smoke restore", partition: 1, rawMessage: "1234 18 3111 01 003 7", sessionID: "ts-77"),
         TestResult(
             receivedAtMs: 1_717_200_345_678, accountNumber: "C123456", eventCode: "401", qualifier: 1, eventDescription: "Opening by user",
-            userNumber: "004", partition: 2, rawMessage: "1234 18 1401 02 004 6", sessionID: "ts-77"),
+            userNumber: "004", partition: 2, rawMessage: "1234 18 1401 02 004 6", sessionID: "ts-77")
     ])
 
     static let signal = Signal(

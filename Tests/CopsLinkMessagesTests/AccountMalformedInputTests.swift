@@ -1,12 +1,15 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import Testing
 
 /// A request type the server decodes, with a fully populated sample and the wire type of each field (numbered from 1).
 struct AccountRequestCase: Sendable, CustomTestStringConvertible {
     enum WireType: UInt8, Sendable, CaseIterable {
-        case varint = 0, fixed64 = 1, lengthDelimited = 2, fixed32 = 5
+        case varint = 0
+        case fixed64 = 1
+        case lengthDelimited = 2
+        case fixed32 = 5
 
         /// A well-formed value of this wire type.
         var payload: [UInt8] {
@@ -59,7 +62,7 @@ func accountTag(_ field: Int, _ wireType: AccountRequestCase.WireType) -> [UInt8
             "copslink.v1.PlaceOnTestRequest": [l, l, l, v, v, v, v, l, l, l, l],
             "copslink.v1.PlaceOffTestRequest": [l, l, l, l],
             "copslink.v1.RequestTestDataRequest": [l, v, v, v, v],
-            "copslink.v1.Signal": [l, l, l, v, l, v, l, v, l],
+            "copslink.v1.Signal": [l, l, l, v, l, v, l, v, l]
         ]
         return AccountSamples.requests.map { AccountRequestCase(sample: $0, fields: fields[type(of: $0).protoName]!) }
     }()
@@ -146,7 +149,8 @@ func accountTag(_ field: Int, _ wireType: AccountRequestCase.WireType) -> [UInt8
         let unknown = accountTag(99, .varint) + [0x05] + accountTag(98, .lengthDelimited) + [0x02, 0x78, 0x79]
         // LinkAccountRequest { customer { address { <unknown> } <unknown> } }
         let address = AccountSamples.address.serializedBytes() + unknown
-        let customer = Customer(id: "c").serializedBytes() + accountTag(5, .lengthDelimited) + accountVarint(UInt64(address.count)) + address
+        let customer =
+            Customer(id: "c").serializedBytes() + accountTag(5, .lengthDelimited) + accountVarint(UInt64(address.count)) + address
         let nested = customer + unknown
         let bytes = accountTag(2, .lengthDelimited) + accountVarint(UInt64(nested.count)) + nested
         let expected = LinkAccountRequest(customer: Customer(id: "c", address: AccountSamples.address))

@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import Testing
 
 /// Decoding may take at most 256 KiB + 4 × the message's size: a message of tiny unknown fields is refused instead of
@@ -20,7 +20,10 @@ struct DecodeMemoryBoundTests {
             try bytes.withUnsafeBytes { try SimpleRequest(serializedBytes: $0) }
         }
         #expect(error?.code == .resourceExhausted)
-        #expect(error?.message == "decoding its 131072 bytes needs more than 786432 bytes of memory (at most 4 × its size + 256 KiB); too many unknown or tiny fields")
+        #expect(
+            error?.message
+                == "decoding its 131072 bytes needs more than 786432 bytes of memory (at most 4 × its size + 256 KiB); too many unknown or tiny fields"
+        )
         // What a server answers for it: INVALID_ARGUMENT, the reason appended.
         let status = RPCError.invalidRequest(SimpleRequest.protoName, decodeError: try #require(error))
         #expect(status.code == .invalidArgument)

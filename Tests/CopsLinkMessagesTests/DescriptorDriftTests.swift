@@ -24,7 +24,8 @@ struct DescriptorDriftTests {
         }
         for (name, file) in generated.sorted(by: { $0.key < $1.key }) where codecs[name] == nil && !reached.contains(name) {
             Issue.record(
-                "\(name) (generated in \(file)) has no Swift codec, and no message with one contains it: write its codec and map it in Tools/copslink-generate (SwiftMapping), then run scripts/generate")
+                "\(name) (generated in \(file)) has no Swift codec, and no message with one contains it: write its codec and map it in Tools/copslink-generate (SwiftMapping), then run scripts/generate"
+            )
         }
         for name in codecs.keys.sorted() where generated[name] == nil {
             Issue.record("MessageCatalog lists \(codecs[name]!) for \(name), which the generated code does not define")
@@ -85,7 +86,8 @@ struct DescriptorDriftTests {
     static func expectSurvived(_ probe: CodecDriftProbe, sourceLocation: SourceLocation = #_sourceLocation) {
         let subject = "\(probe.protoName) (\(probe.swiftType), \(probe.variant))"
         for field in probe.unsupported {
-            Issue.record("\(subject): the filler cannot set \(field); teach ProtobufCMessageFiller its type", sourceLocation: sourceLocation)
+            Issue.record(
+                "\(subject): the filler cannot set \(field); teach ProtobufCMessageFiller its type", sourceLocation: sourceLocation)
         }
         for difference in probe.fillerDifferences {
             Issue.record("\(subject): protobuf-c itself did not round-trip \(difference)", sourceLocation: sourceLocation)
@@ -108,9 +110,10 @@ struct DescriptorDriftTests {
     /// The guard itself: a codec that forgets one field is caught, and the failure names the message and the field.
     @Test func aCodecThatDropsAFieldIsNamed() {
         let probe = CodecDriftProbe.run(AddressWithoutZip.self, variant: .plain)
-        #expect(probe.differences.map(\.description) == [
-            "copslink.v1.Address.zip (field 5, at zip): protobuf-c sent \"s5_zip_\", the Swift codec gave back \"\""
-        ])
+        #expect(
+            probe.differences.map(\.description) == [
+                "copslink.v1.Address.zip (field 5, at zip): protobuf-c sent \"s5_zip_\", the Swift codec gave back \"\""
+            ])
         let nested = CodecDriftProbe.run(CustomerWithoutAddressZip.self, variant: .plain)
         #expect(nested.differences.map(\.path) == ["address.zip"])
         #expect(nested.differences.map(\.messageName) == ["copslink.v1.Address"])

@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import Testing
 
 @Suite struct HeaderRoundTripTests {
@@ -7,7 +7,7 @@ import Testing
         SettingsHeader(),
         SettingsHeader(maxFrameSize: 4 << 20, maxConcurrentCalls: 100, initialWindowSize: 65535, maxHeaderSize: 16 << 10),
         SettingsHeader(maxFrameSize: .max, maxConcurrentCalls: .max, initialWindowSize: .max, maxHeaderSize: .max),
-        SettingsHeader(maxFrameSize: 0, maxConcurrentCalls: 1, initialWindowSize: 0, maxHeaderSize: 1),
+        SettingsHeader(maxFrameSize: 0, maxConcurrentCalls: 1, initialWindowSize: 0, maxHeaderSize: 1)
     ])
     func settings(_ value: SettingsHeader) throws {
         #expect(try roundTrip(value) == value)
@@ -21,14 +21,16 @@ import Testing
     @Test(arguments: [
         RequestHeader(method: "/a.B/C"),
         RequestHeader(method: "/copslink.v1.AccountService/GetAccount", timeoutMicros: 1_500_000),
-        RequestHeader(method: "/s.S/M", timeoutMicros: .max, metadata: [
-            "authorization": .text("Bearer x"),
-            "trace-bin": .binary([0, 1, 2, 0xFF]),
-            "empty": .text(""),
-            "empty-bin": .binary([]),
-            "authorization": .text("repeated"),
-        ]),
-        RequestHeader(method: ""),
+        RequestHeader(
+            method: "/s.S/M", timeoutMicros: .max,
+            metadata: [
+                "authorization": .text("Bearer x"),
+                "trace-bin": .binary([0, 1, 2, 0xFF]),
+                "empty": .text(""),
+                "empty-bin": .binary([]),
+                "authorization": .text("repeated")
+            ]),
+        RequestHeader(method: "")
     ])
     func request(_ value: RequestHeader) throws {
         let decoded = try roundTrip(value)
@@ -49,7 +51,7 @@ import Testing
         "e\u{301} vs \u{E9}",  // canonically equivalent forms must stay distinct bytes
         "\u{FEFF}BOM\u{FFFD}\u{FFFF}",
         "\u{7F}\u{1B}[31mred\u{1B}[0m",
-        String(repeating: "\u{1F680}\t\u{0}\r\n", count: 500),
+        String(repeating: "\u{1F680}\t\u{0}\r\n", count: 500)
     ]
 
     @Test(arguments: statusMessages)
@@ -113,7 +115,7 @@ import Testing
         GoAwayHeader(lastCallID: .max, code: .refused, message: "refused"),
         GoAwayHeader(lastCallID: 99, code: .unrecognized(99), message: "future code"),
         GoAwayHeader(lastCallID: 8, code: .unrecognized(1 << 31), message: ""),
-        GoAwayHeader(lastCallID: 9, code: .unrecognized(.max), message: ""),
+        GoAwayHeader(lastCallID: 9, code: .unrecognized(.max), message: "")
     ])
     func goAway(_ value: GoAwayHeader) throws {
         #expect(try roundTrip(value) == value)
@@ -128,7 +130,9 @@ import Testing
     }
 
     @Test func goAwayCodeRawValues() {
-        let known: [GoAwayHeader.Code] = [.noError, .protocolError, .frameTooLarge, .enhanceYourCalm, .keepaliveTimeout, .internalError, .idleTimeout, .refused]
+        let known: [GoAwayHeader.Code] = [
+            .noError, .protocolError, .frameTooLarge, .enhanceYourCalm, .keepaliveTimeout, .internalError, .idleTimeout, .refused
+        ]
         for (raw, code) in known.enumerated() {
             #expect(code.rawValue == UInt32(raw))
             #expect(GoAwayHeader.Code(rawValue: UInt32(raw)) == code)
@@ -144,7 +148,7 @@ import Testing
         Metadata.Entry(key: "x-bin", value: .binary([])),
         Metadata.Entry(key: "x-bin", value: .binary(Array(0...255))),
         Metadata.Entry(key: "nul-bin", value: .binary([0, 0, 0])),
-        Metadata.Entry(key: "printable", value: .text(" !\"#$%&'()*+,-./0123456789:;<=>?@[\\]^_`{|}~")),
+        Metadata.Entry(key: "printable", value: .text(" !\"#$%&'()*+,-./0123456789:;<=>?@[\\]^_`{|}~"))
     ])
     func metadataEntry(_ entry: Metadata.Entry) throws {
         #expect(try roundTrip(entry) == entry)
@@ -170,7 +174,7 @@ import Testing
             RequestHeader(method: "/a.B/C", timeoutMicros: 5, metadata: ["k": .text("v"), "k-bin": .binary([1])]),
             EndHeader(statusCode: 2, statusMessage: "\u{1F600}", details: [1], trailers: ["t": .text("u")]),
             CancelHeader(reason: "r"), WindowUpdateHeader(increment: 300),
-            GoAwayHeader(lastCallID: 1 << 40, code: .unrecognized(99), message: "m"),
+            GoAwayHeader(lastCallID: 1 << 40, code: .unrecognized(99), message: "m")
         ]
         for value in values {
             #expect(value.serializedSize == value.serializedBytes().count, "\(type(of: value))")

@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import Testing
 
 /// Every decode must either succeed or throw INVALID_ARGUMENT; never crash, never another code.
@@ -28,7 +28,7 @@ func expectRejected<T: RPCMessage>(_ type: T.Type, _ bytes: [UInt8], sourceLocat
 @Suite struct MalformedInputTests {
     static let vectorNames = [
         "request_header_metadata", "request_header_minimal", "end_header_unicode", "end_header_ok", "go_away",
-        "go_away_unknown_code", "settings", "cancel_header", "window_update",
+        "go_away_unknown_code", "settings", "cancel_header", "window_update"
     ]
 
     @Test func truncatedVectorsAreRejectedOrDecodeToLess() throws {
@@ -78,7 +78,7 @@ func expectRejected<T: RPCMessage>(_ type: T.Type, _ bytes: [UInt8], sourceLocat
                 expectDecodesOrRejects(CancelHeader.self, bytes) != nil,
                 expectDecodesOrRejects(WindowUpdateHeader.self, bytes) != nil,
                 expectDecodesOrRejects(GoAwayHeader.self, bytes) != nil,
-                expectDecodesOrRejects(Metadata.Entry.self, bytes) != nil,
+                expectDecodesOrRejects(Metadata.Entry.self, bytes) != nil
             ]
             for result in results { if result { decoded += 1 } else { rejected += 1 } }
         }
@@ -152,7 +152,7 @@ func expectRejected<T: RPCMessage>(_ type: T.Type, _ bytes: [UInt8], sourceLocat
             [0xED, 0xA0, 0x80],  // UTF-16 surrogate
             [0xC0, 0xAF],  // overlong
             [0xF4, 0x90, 0x80, 0x80],  // beyond U+10FFFF
-            Array("ok then ".utf8) + [0x80],
+            Array("ok then ".utf8) + [0x80]
         ]
         for bytes in invalid {
             let message: [UInt8] = [0x08, 0x02, 0x12, UInt8(bytes.count)] + bytes
@@ -169,7 +169,7 @@ func expectRejected<T: RPCMessage>(_ type: T.Type, _ bytes: [UInt8], sourceLocat
             [0x7D, 1, 2, 3, 4],  // field 15, fixed32
             [0x79, 1, 2, 3, 4, 5, 6, 7, 8],  // field 15, fixed64
             [0x7A, 0x00],  // field 15, empty
-            [0xF8, 0x07, 0x01],  // field 127, varint (two-byte tag)
+            [0xF8, 0x07, 0x01]  // field 127, varint (two-byte tag)
         ]
         func run<T: RPCMessage & Equatable>(_ type: T.Type, _ name: String) throws {
             let reference = try Vectors.bytes(name)

@@ -1,7 +1,7 @@
 import CCopsLinkProtos
 import CProtobufC
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import Testing
 
 @Suite struct ProtobufArenaTests {

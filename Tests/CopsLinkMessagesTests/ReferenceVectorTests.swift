@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import Testing
 
 /// Vectors encoded by protoc, the reference implementation, from the .txtpb files next to them
@@ -67,7 +67,8 @@ import Testing
     }
 
     @Test func settings() throws {
-        try check("settings", SettingsHeader(maxFrameSize: 4_194_304, maxConcurrentCalls: 100, initialWindowSize: 65535, maxHeaderSize: 16384))
+        try check(
+            "settings", SettingsHeader(maxFrameSize: 4_194_304, maxConcurrentCalls: 100, initialWindowSize: 65535, maxHeaderSize: 16384))
     }
 
     @Test func cancel() throws {
@@ -82,7 +83,8 @@ import Testing
         // Independent of protoc: the encodings spelled out by hand.
         #expect(WindowUpdateHeader(increment: 300).serializedBytes() == [0x08, 0xAC, 0x02])
         #expect(CancelHeader(reason: "x").serializedBytes() == [0x0A, 0x01, 0x78])
-        #expect(Metadata.Entry(key: "k-bin", value: .binary([])).serializedBytes() == [0x0A, 0x05, 0x6B, 0x2D, 0x62, 0x69, 0x6E, 0x1A, 0x00])
+        #expect(
+            Metadata.Entry(key: "k-bin", value: .binary([])).serializedBytes() == [0x0A, 0x05, 0x6B, 0x2D, 0x62, 0x69, 0x6E, 0x1A, 0x00])
         #expect(Metadata.Entry(key: "k", value: .text("")).serializedBytes() == [0x0A, 0x01, 0x6B, 0x12, 0x00])
         #expect(EndHeader(statusCode: 1, statusMessage: "\u{0}").serializedBytes() == [0x08, 0x01, 0x12, 0x01, 0x00])
         #expect(GoAwayHeader(lastCallID: 0, code: .noError, message: "").serializedBytes().isEmpty)

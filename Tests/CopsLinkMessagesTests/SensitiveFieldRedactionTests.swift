@@ -15,9 +15,10 @@ struct SensitiveFieldRedactionTests {
         let parsed = try ProtoSchemaFiles.protoFields()
         let descriptors = DescriptorGraph.messages(from: MessageCodecCatalog.all.map { $0.cDescriptor.pointer })
         let fromProto = Set(parsed.map { "\($0.messageName).\($0.name) = \($0.number)" })
-        let fromDescriptors = Set(descriptors.flatMap { name, descriptor in
-            DescriptorGraph.fields(of: descriptor).map { "\(name).\($0.name) = \($0.number)" }
-        })
+        let fromDescriptors = Set(
+            descriptors.flatMap { name, descriptor in
+                DescriptorGraph.fields(of: descriptor).map { "\(name).\($0.name) = \($0.number)" }
+            })
         #expect(fromProto.count > 200, "read \(fromProto.count) fields from proto/")
         #expect(fromProto.subtracting(fromDescriptors).sorted() == [], "in proto/ but in no descriptor")
         #expect(fromDescriptors.subtracting(fromProto).sorted() == [], "in the descriptors but not read from proto/")
@@ -49,10 +50,12 @@ struct SensitiveFieldRedactionTests {
                     if !shownIn.isEmpty, reported.insert("\(probe.protoName) \(name)").inserted {
                         Issue.record("\(subject): \(name) is marked @sensitive but its value shows in \(Self.names(shownIn))")
                     }
-                } else if field.type == PROTOBUF_C_TYPE_STRING, !hiddenFrom.isEmpty, reported.insert("\(probe.protoName) \(name)").inserted {
+                } else if field.type == PROTOBUF_C_TYPE_STRING, !hiddenFrom.isEmpty, reported.insert("\(probe.protoName) \(name)").inserted
+                {
                     // Only strings: bytes may be summarised ("<4 bytes>" for binary metadata), numbers are no secrets.
                     Issue.record(
-                        "\(subject): the value of \(name) is hidden from \(Self.names(hiddenFrom)) but not marked; if it is a secret, mark it `// \(ProtoSchemaFiles.sensitiveMarker)` in its .proto")
+                        "\(subject): the value of \(name) is hidden from \(Self.names(hiddenFrom)) but not marked; if it is a secret, mark it `// \(ProtoSchemaFiles.sensitiveMarker)` in its .proto"
+                    )
                 }
             }
         }
@@ -90,9 +93,10 @@ struct SensitiveFieldRedactionTests {
             message Empty {}
             message After { int64 at_ms = 1; }
             """, file: "p.proto")
-        #expect(fields.map { "\($0.messageName).\($0.name)=\($0.number)\($0.isSensitive ? " sensitive" : "")" } == [
-            "p.v1.Outer.leading=1 sensitive", "p.v1.Outer.trailing=2 sensitive", "p.v1.Outer.plain=3", "p.v1.Outer.Inner.items=1",
-            "p.v1.Outer.text=4 sensitive", "p.v1.Outer.binary=5", "p.v1.Outer.labels=6", "p.v1.After.at_ms=1",
-        ])
+        #expect(
+            fields.map { "\($0.messageName).\($0.name)=\($0.number)\($0.isSensitive ? " sensitive" : "")" } == [
+                "p.v1.Outer.leading=1 sensitive", "p.v1.Outer.trailing=2 sensitive", "p.v1.Outer.plain=3", "p.v1.Outer.Inner.items=1",
+                "p.v1.Outer.text=4 sensitive", "p.v1.Outer.binary=5", "p.v1.Outer.labels=6", "p.v1.After.at_ms=1"
+            ])
     }
 }

@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import Foundation
 import Testing
 
@@ -22,5 +22,7 @@ func roundTrip<T: RPCMessage>(_ value: T) throws(RPCError) -> T {
 }
 
 extension Array where Element == UInt8 {
-    var hex: String { map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(separator: " ") }
+    var hex: String {
+        map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(separator: " ")
+    }
 }

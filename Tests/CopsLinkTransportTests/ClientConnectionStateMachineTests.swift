@@ -1,7 +1,8 @@
 import CopsLinkCore
 import CopsLinkMessages
-@testable import CopsLinkTransport
 import Testing
+
+@testable import CopsLinkTransport
 
 /// The client connection's rules, event by event, without a channel. (`#expect` cannot call a mutating method on a
 /// captured variable, hence the `let step = ...` before each expectation on an event.)
@@ -46,8 +47,12 @@ struct ClientConnectionStateMachineTests {
         let second = machine.startRequested(), third = machine.startRequested()
         #expect(second == .queue && third == .queue)
         let fourth = machine.startRequested()
-        #expect(fourth == .fail(RPCError(
-            code: .resourceExhausted, message: "client call queue is full: 2 calls are waiting for one of the server's 1 call slots")))
+        #expect(
+            fourth
+                == .fail(
+                    RPCError(
+                        code: .resourceExhausted,
+                        message: "client call queue is full: 2 calls are waiting for one of the server's 1 call slots")))
         let blocked = machine.nextQueuedCallStarts()
         #expect(blocked == nil)  // the slot is taken
         machine.activeCallEnded()

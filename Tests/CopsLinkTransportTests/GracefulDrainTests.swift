@@ -1,11 +1,12 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
-@testable import CopsLinkTransport
 import CopsLinkWire
 import NIOCore
 import NIOEmbedded
 import Testing
+
+@testable import CopsLinkTransport
 
 /// A connection's graceful drain (PROTOCOL.md §14): GOAWAY NO_ERROR naming the last call, the calls up to it
 /// finish, later REQUESTs are refused, and the connection closes after the last call or at the grace deadline.

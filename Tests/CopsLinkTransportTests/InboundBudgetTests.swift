@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTransport
 import CopsLinkWire
@@ -76,10 +76,12 @@ struct InboundBudgetTests {
         let withDeadline = harness.callID()
         let streaming = harness.callID()
         try await harness.send(harness.request(silent, TestService.Method.unaryCall.path, Self.bigRequest(100), endStream: false))
-        try await harness.send(harness.request(
-            withDeadline, TestService.Method.unaryCall.path, Self.bigRequest(100), endStream: false, timeoutMicros: 60_000_000))
-        try await harness.send(harness.request(
-            streaming, TestService.Method.streamingInputCall.path, Self.bigRequest(100), endStream: false))
+        try await harness.send(
+            harness.request(
+                withDeadline, TestService.Method.unaryCall.path, Self.bigRequest(100), endStream: false, timeoutMicros: 60_000_000))
+        try await harness.send(
+            harness.request(
+                streaming, TestService.Method.streamingInputCall.path, Self.bigRequest(100), endStream: false))
         _ = try await harness.frames()
 
         await harness.advance(by: .seconds(20))
@@ -96,7 +98,8 @@ struct InboundBudgetTests {
         await harness.advance(by: .seconds(20))
         #expect(try ServerConnectionHarness.ends(try await harness.frames()).keys.sorted() == [streaming])
         await harness.advance(by: .seconds(10))
-        #expect(try ServerConnectionHarness.ends(try await harness.frames())[withDeadline]?.statusCode == StatusCode.deadlineExceeded.rawValue)
+        #expect(
+            try ServerConnectionHarness.ends(try await harness.frames())[withDeadline]?.statusCode == StatusCode.deadlineExceeded.rawValue)
         #expect(harness.budget.usedBytes == 0)
         await harness.close()
     }

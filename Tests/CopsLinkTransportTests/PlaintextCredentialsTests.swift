@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTransport
 import Testing
@@ -35,7 +35,7 @@ struct PlaintextCredentialsTests {
         ("localhost", true), ("LOCALHOST", true), ("127.0.0.1", true), ("127.255.0.9", true), ("::1", true),
         ("0:0:0:0:0:0:0:1", true), ("::ffff:127.0.0.1", true), ("10.0.0.5", false), ("128.0.0.1", false),
         ("::2", false), ("::ffff:10.0.0.1", false), ("example.com", false), ("localhost.example.com", false), ("", false),
-        ("127.0.0.1.example.com", false),
+        ("127.0.0.1.example.com", false)
     ])
     func loopbackIsThisMachineOnly(host: String, isLoopback: Bool) {
         #expect(ClientConfiguration.isLoopback(host: host) == isLoopback)
@@ -46,7 +46,9 @@ struct PlaintextCredentialsTests {
         let start = clock.now
         let error = await checkCode(remote(), options: Self.withKey)
         #expect(error?.code == .failedPrecondition)
-        #expect(error?.message == "refusing to send an API key in plaintext to 192.0.2.5:7420; configure TLS, or set allowsPlaintextCredentials")
+        #expect(
+            error?.message == "refusing to send an API key in plaintext to 192.0.2.5:7420; configure TLS, or set allowsPlaintextCredentials"
+        )
         #expect(clock.now - start < .milliseconds(150), "refused before connecting")
         // Streaming calls too.
         do {

@@ -1,6 +1,6 @@
-import CopsLinkMessages
-import CopsLinkCore
 import CopsLinkBuiltinServices
+import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 @_spi(ConnectionHarness) import CopsLinkTransport
 import CopsLinkWire
@@ -32,7 +32,8 @@ final class ServerConnectionHarness {
         var router = RPCRouter()
         ConformanceService().registerMethods(with: &router)
         HealthService(services: router.services + [Health.serviceName]).registerMethods(with: &router)
-        router.registerUnary(MethodDescriptor(service: "test.Auth", method: "Deny")) { (_: EmptyMessage, _) -> ServerResponse<EmptyMessage> in
+        router.registerUnary(MethodDescriptor(service: "test.Auth", method: "Deny")) {
+            (_: EmptyMessage, _) -> ServerResponse<EmptyMessage> in
             throw RPCError(code: .unauthenticated, message: "no key")
         }
         router.registerServerStreaming(ServerConnectionHarness.gatedStream) { (_: EmptyMessage, writer: ResponseWriter<EmptyMessage>, _) in
@@ -45,7 +46,8 @@ final class ServerConnectionHarness {
             try await gate.pass(context.callID)
             return ServerResponse(message: EmptyMessage())
         }
-        router.registerClientStreaming(gatedClientStream) { (requests: RequestStream<SimpleRequest>, context) -> ServerResponse<EmptyMessage> in
+        router.registerClientStreaming(gatedClientStream) {
+            (requests: RequestStream<SimpleRequest>, context) -> ServerResponse<EmptyMessage> in
             var iterator = requests.makeAsyncIterator()
             while true {
                 try await gate.pass(context.callID)

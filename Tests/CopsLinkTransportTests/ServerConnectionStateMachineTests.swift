@@ -1,9 +1,10 @@
 import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkWire
-@testable import CopsLinkTransport
 import NIOCore
 import Testing
+
+@testable import CopsLinkTransport
 
 /// The server connection's rules, event by event, without a channel. (`#expect` cannot call a mutating method on a
 /// captured variable, hence the `let step = ...` before each expectation on an event.)
@@ -44,7 +45,8 @@ struct ServerConnectionStateMachineTests {
         var machine = Self.machine()
         machine.prefaceReceived()
         #expect(machine.phase == .awaitingSettings)
-        #expect(machine.admits(.ping, callID: 0) == Machine.violation(.expectedSettings, "expected SETTINGS after the preface, received PING"))
+        #expect(
+            machine.admits(.ping, callID: 0) == Machine.violation(.expectedSettings, "expected SETTINGS after the preface, received PING"))
         #expect(machine.admits(.settings, callID: 0) == nil)
         do {
             let step = machine.settingsReceived(SettingsHeader())
@@ -73,8 +75,11 @@ struct ServerConnectionStateMachineTests {
         machine.prefaceReceived()
         do {
             let step = machine.settingsReceived(SettingsHeader(maxHeaderSize: 100))
-            #expect(step == .close(Machine.violation(
-            .settingsBelowMinimum, "SETTINGS max_header_size 100 is below the minimum of 1024")))
+            #expect(
+                step
+                    == .close(
+                        Machine.violation(
+                            .settingsBelowMinimum, "SETTINGS max_header_size 100 is below the minimum of 1024")))
         }
         #expect(machine.phase == .awaitingSettings)
     }
@@ -83,8 +88,11 @@ struct ServerConnectionStateMachineTests {
         var machine = Self.machine()
         #expect(machine.handshakeTimedOut(after: .seconds(10)) == .sendTextAndClose("copslink: no preface within 10s; closing\n"))
         machine.prefaceReceived()
-        #expect(machine.handshakeTimedOut(after: .milliseconds(2500)) == .close(Machine.Closure(
-            code: .protocolError, reason: .handshakeTimeout, message: "no SETTINGS within 2.5s of connecting")))
+        #expect(
+            machine.handshakeTimedOut(after: .milliseconds(2500))
+                == .close(
+                    Machine.Closure(
+                        code: .protocolError, reason: .handshakeTimeout, message: "no SETTINGS within 2.5s of connecting")))
         _ = machine.settingsReceived(SettingsHeader())
         #expect(machine.handshakeTimedOut(after: .seconds(10)) == .none)
     }
@@ -96,8 +104,10 @@ struct ServerConnectionStateMachineTests {
         Self.open(5, on: &machine)
         do {
             let step = machine.requestReceived(callID: 5)
-            #expect(step == Machine.violation(
-            .callIDNotIncreasing, "call id 5 is not greater than the previous call id 5"))
+            #expect(
+                step
+                    == Machine.violation(
+                        .callIDNotIncreasing, "call id 5 is not greater than the previous call id 5"))
         }
         do {
             let step = machine.requestReceived(callID: 3)
@@ -118,8 +128,12 @@ struct ServerConnectionStateMachineTests {
             let step = machine.requestReceived(callID: 3)
             #expect(step == nil)
         }
-        #expect(machine.admitCall(3) == .reject(.tooManyCalls, RPCError(
-            code: .resourceExhausted, message: "too many concurrent calls: this server allows 2 per connection")))
+        #expect(
+            machine.admitCall(3)
+                == .reject(
+                    .tooManyCalls,
+                    RPCError(
+                        code: .resourceExhausted, message: "too many concurrent calls: this server allows 2 per connection")))
         #expect(machine.requestRefused() == .none)  // calls still open: no idle clock
         do {
             let step = machine.callEnded(code: .ok)
@@ -158,8 +172,11 @@ struct ServerConnectionStateMachineTests {
         Self.open(3, on: &machine)
         do {
             let step = machine.callEnded(code: .unauthenticated)
-            #expect(step == .goAwayAndClose(Machine.Closure(
-            code: .enhanceYourCalm, reason: .unauthenticatedCalls, message: "too many unauthenticated calls: 3")))
+            #expect(
+                step
+                    == .goAwayAndClose(
+                        Machine.Closure(
+                            code: .enhanceYourCalm, reason: .unauthenticatedCalls, message: "too many unauthenticated calls: 3")))
         }
     }
 
@@ -205,8 +222,11 @@ struct ServerConnectionStateMachineTests {
         }  // strike 2
         do {
             let step = machine.pingReceived(at: start + .milliseconds(1600))
-            #expect(step == .close(Machine.Closure(
-            code: .enhanceYourCalm, reason: .tooManyPings, message: "too many pings: at most one per 1s")))
+            #expect(
+                step
+                    == .close(
+                        Machine.Closure(
+                            code: .enhanceYourCalm, reason: .tooManyPings, message: "too many pings: at most one per 1s")))
         }
     }
 
@@ -228,8 +248,12 @@ struct ServerConnectionStateMachineTests {
             let step = machine.requestReceived(callID: 3)
             #expect(step == nil)
         }
-        #expect(machine.admitCall(3) == .reject(.draining, RPCError(
-            code: .unavailable, message: "the server is shutting down; retry the call on a new connection")))
+        #expect(
+            machine.admitCall(3)
+                == .reject(
+                    .draining,
+                    RPCError(
+                        code: .unavailable, message: "the server is shutting down; retry the call on a new connection")))
         do {
             let step = machine.callEnded(code: .ok)
             #expect(step == .none)

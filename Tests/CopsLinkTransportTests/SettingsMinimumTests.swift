@@ -15,11 +15,13 @@ struct SettingsMinimumTests {
         return bytes
     }
 
-    @Test("a max_frame_size or max_header_size below the minimum gets GOAWAY PROTOCOL_ERROR naming it", arguments: [
-        (SettingsHeader(maxFrameSize: 16_383), "SETTINGS max_frame_size 16383 is below the minimum of 16384"),
-        (SettingsHeader(maxFrameSize: 1), "SETTINGS max_frame_size 1 is below the minimum of 16384"),
-        (SettingsHeader(maxHeaderSize: 1_023), "SETTINGS max_header_size 1023 is below the minimum of 1024"),
-    ])
+    @Test(
+        "a max_frame_size or max_header_size below the minimum gets GOAWAY PROTOCOL_ERROR naming it",
+        arguments: [
+            (SettingsHeader(maxFrameSize: 16_383), "SETTINGS max_frame_size 16383 is below the minimum of 16384"),
+            (SettingsHeader(maxFrameSize: 1), "SETTINGS max_frame_size 1 is below the minimum of 16384"),
+            (SettingsHeader(maxHeaderSize: 1_023), "SETTINGS max_header_size 1023 is below the minimum of 1024")
+        ])
     func refused(settings: SettingsHeader, message: String) async throws {
         let harness = try await ServerConnectionHarness()
         try await harness.send(Self.handshake(settings))
@@ -31,9 +33,11 @@ struct SettingsMinimumTests {
         #expect(!harness.channel.isActive)
     }
 
-    @Test("the minimums themselves and 0 (the default) are accepted", arguments: [
-        SettingsHeader(maxFrameSize: 16_384, maxHeaderSize: 1_024), SettingsHeader(),
-    ])
+    @Test(
+        "the minimums themselves and 0 (the default) are accepted",
+        arguments: [
+            SettingsHeader(maxFrameSize: 16_384, maxHeaderSize: 1_024), SettingsHeader()
+        ])
     func accepted(settings: SettingsHeader) async throws {
         let harness = try await ServerConnectionHarness()
         try await harness.send(Self.handshake(settings))

@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkWire
 import NIOCore
 import NIOEmbedded
@@ -40,21 +40,27 @@ enum Samples {
         let pingData: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8]
         ping.writeFrame(.ping, flags: .ack, callID: 0, rawPayload: ByteBuffer(bytes: pingData))
         return [
-            make(.settings, callID: 0, header: SettingsHeader(maxFrameSize: 1 << 20, maxConcurrentCalls: 10, initialWindowSize: 65535, maxHeaderSize: 8192),
-                 payload: nil, expectedFlags: []),
+            make(
+                .settings, callID: 0,
+                header: SettingsHeader(maxFrameSize: 1 << 20, maxConcurrentCalls: 10, initialWindowSize: 65535, maxHeaderSize: 8192),
+                payload: nil, expectedFlags: []),
             make(.settings, flags: .ack, callID: 0, header: NoMessage.header, payload: nil, expectedFlags: .ack),
-            make(.request, flags: .endStream, callID: 1, header: requestHeader, payload: RawPayload([1, 2, 3]),
-                 expectedFlags: [.endStream, .hasMessage]),
-            make(.message, callID: 1, header: NoMessage.header, payload: RawPayload((0..<1000).map { UInt8(truncatingIfNeeded: $0) }),
-                 expectedFlags: .hasMessage),
+            make(
+                .request, flags: .endStream, callID: 1, header: requestHeader, payload: RawPayload([1, 2, 3]),
+                expectedFlags: [.endStream, .hasMessage]),
+            make(
+                .message, callID: 1, header: NoMessage.header, payload: RawPayload((0..<1000).map { UInt8(truncatingIfNeeded: $0) }),
+                expectedFlags: .hasMessage),
             make(.message, callID: 1, header: NoMessage.header, payload: RawPayload([]), expectedFlags: .hasMessage),
             make(.message, flags: .endStream, callID: 1, header: NoMessage.header, payload: nil, expectedFlags: .endStream),
             make(.end, callID: 1, header: endHeader, payload: RawPayload(Array("response".utf8)), expectedFlags: .hasMessage),
             make(.cancel, callID: 3, header: CancelHeader(reason: "gave up"), payload: nil, expectedFlags: []),
             make(.windowUpdate, callID: 1, header: WindowUpdateHeader(increment: 65536), payload: nil, expectedFlags: []),
             SampleFrame(buffer: ping, expected: FrameMirror(type: .ping, flags: .ack, callID: 0, header: [], payload: pingData)),
-            make(.goAway, callID: 0, header: GoAwayHeader(lastCallID: 7, code: .enhanceYourCalm, message: "calm"), payload: nil, expectedFlags: []),
-            make(.request, callID: .max, header: RequestHeader(method: "/a.B/C"), payload: RawPayload([0xFF]), expectedFlags: .hasMessage),
+            make(
+                .goAway, callID: 0, header: GoAwayHeader(lastCallID: 7, code: .enhanceYourCalm, message: "calm"), payload: nil,
+                expectedFlags: []),
+            make(.request, callID: .max, header: RequestHeader(method: "/a.B/C"), payload: RawPayload([0xFF]), expectedFlags: .hasMessage)
         ]
     }
 
@@ -163,10 +169,18 @@ enum Samples {
     @Test func frameAtExactlyTheLimitsIsAccepted() throws {
         let limits = FrameLimits(maxFrameSize: 100, maxHeaderSize: 10)
         // length 100 = 14 fixed + 10 header + 76 payload
-        var buffer = rawFrame(length: 100, type: 0x03, callID: 5, headerLength: 10, body: Array(repeating: 0xAA, count: 10) + Array(repeating: 0xBB, count: 76))
+        var buffer = rawFrame(
+            length: 100, type: 0x03, callID: 5, headerLength: 10,
+            body: Array(repeating: 0xAA, count: 10) + Array(repeating: 0xBB, count: 76))
         var decoder = FrameDecoder(limits: limits, expectsPreface: false)
         let frames = try decoder.decodeAll(&buffer)
-        #expect(frames == [.frame(FrameMirror(type: .message, flags: [], callID: 5, header: Array(repeating: 0xAA, count: 10), payload: Array(repeating: 0xBB, count: 76)))])
+        #expect(
+            frames == [
+                .frame(
+                    FrameMirror(
+                        type: .message, flags: [], callID: 5, header: Array(repeating: 0xAA, count: 10),
+                        payload: Array(repeating: 0xBB, count: 76)))
+            ])
     }
 
     @Test func minimalFrameHasEmptyHeaderAndPayload() throws {
@@ -174,7 +188,10 @@ enum Samples {
         var decoder = FrameDecoder(expectsPreface: false)
         let frames = try decoder.decodeAll(&buffer)
         // Reserved flag bits are passed through for the receiver to ignore.
-        #expect(frames == [.frame(FrameMirror(type: .ping, flags: FrameFlags(rawValue: 0xFC), callID: 0x0102_0304_0506_0708, header: [], payload: []))])
+        #expect(
+            frames == [
+                .frame(FrameMirror(type: .ping, flags: FrameFlags(rawValue: 0xFC), callID: 0x0102_0304_0506_0708, header: [], payload: []))
+            ])
         #expect(buffer.readableBytes == 0)
     }
 

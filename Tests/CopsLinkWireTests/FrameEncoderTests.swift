@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkWire
 import NIOCore
 import Testing
@@ -51,17 +51,24 @@ import Testing
         }
     }
 
-    static let payloads: [RawPayload?] = [nil, RawPayload([]), RawPayload([0x42]), RawPayload((0..<70_000).map { UInt8(truncatingIfNeeded: $0 * 31) })]
+    static let payloads: [RawPayload?] = [
+        nil, RawPayload([]), RawPayload([0x42]), RawPayload((0..<70_000).map { UInt8(truncatingIfNeeded: $0 * 31) })
+    ]
 
     @Test(arguments: payloads)
     func everyFrameTypeRoundTrips(_ payload: RawPayload?) throws {
-        try check(.settings, flags: [], callID: 0, header: SettingsHeader(maxFrameSize: 1, maxConcurrentCalls: 2, initialWindowSize: 3, maxHeaderSize: 4), payload: payload)
+        try check(
+            .settings, flags: [], callID: 0,
+            header: SettingsHeader(maxFrameSize: 1, maxConcurrentCalls: 2, initialWindowSize: 3, maxHeaderSize: 4), payload: payload)
         try check(.request, flags: .endStream, callID: 1, header: RequestHeader(method: "/a.B/C", timeoutMicros: 9), payload: payload)
         try check(.message, flags: [], callID: 2, header: NoMessage.header, payload: payload)
-        try check(.end, flags: [], callID: 3, header: EndHeader(statusCode: 5, statusMessage: "not found \u{1F50D}\u{0}", details: [1]), payload: payload)
+        try check(
+            .end, flags: [], callID: 3, header: EndHeader(statusCode: 5, statusMessage: "not found \u{1F50D}\u{0}", details: [1]),
+            payload: payload)
         try check(.cancel, flags: [], callID: 4, header: CancelHeader(reason: "bye"), payload: payload)
         try check(.windowUpdate, flags: [], callID: 5, header: WindowUpdateHeader(increment: 1 << 20), payload: payload)
-        try check(.goAway, flags: [], callID: 0, header: GoAwayHeader(lastCallID: 99, code: .refused, message: "draining"), payload: payload)
+        try check(
+            .goAway, flags: [], callID: 0, header: GoAwayHeader(lastCallID: 99, code: .refused, message: "draining"), payload: payload)
         try check(.ping, flags: .ack, callID: .max, header: NoMessage.header, payload: payload)
     }
 
@@ -72,16 +79,18 @@ import Testing
 
     @Test func exactBytes() {
         var buffer = ByteBuffer()
-        let size = buffer.writeFrame(.windowUpdate, callID: 0x0102_0304_0506_0708, header: WindowUpdateHeader(increment: 5), payload: NoMessage.payload)
+        let size = buffer.writeFrame(
+            .windowUpdate, callID: 0x0102_0304_0506_0708, header: WindowUpdateHeader(increment: 5), payload: NoMessage.payload)
         #expect(size == 20)
-        #expect(bytes(of: buffer) == [
-            0, 0, 0, 16,  // length
-            0x06,  // WINDOW_UPDATE
-            0x00,  // flags
-            1, 2, 3, 4, 5, 6, 7, 8,  // call id
-            0, 0, 0, 2,  // header length
-            0x08, 0x05,  // increment = 5
-        ])
+        #expect(
+            bytes(of: buffer) == [
+                0, 0, 0, 16,  // length
+                0x06,  // WINDOW_UPDATE
+                0x00,  // flags
+                1, 2, 3, 4, 5, 6, 7, 8,  // call id
+                0, 0, 0, 2,  // header length
+                0x08, 0x05  // increment = 5
+            ])
 
         var message = ByteBuffer()
         message.writeFrame(.message, flags: .endStream, callID: 7, header: NoMessage.header, payload: RawPayload([0xAA, 0xBB]))

@@ -1,7 +1,8 @@
 import CopsLinkMessages
-@testable import CopsLinkWire
 import NIOCore
 import Testing
+
+@testable import CopsLinkWire
 
 @Suite("Frame reader")
 struct FrameReaderTests {
@@ -30,16 +31,18 @@ struct FrameReaderTests {
 
     @Test func reportsEachIncompleteFrameOnceAndNeverThePreface() throws {
         var reader = FrameReader(FrameDecoder(expectsPreface: true))
-        #expect(try Self.read(Array(Self.prefaceBytes.prefix(5)), into: &reader).partial == false,
-                "a partial preface is the handshake timeout's business")
+        #expect(
+            try Self.read(Array(Self.prefaceBytes.prefix(5)), into: &reader).partial == false,
+            "a partial preface is the handshake timeout's business")
         #expect(try reader.next() == nil)
         #expect(try Self.read(Array(Self.prefaceBytes.dropFirst(5)) + [], into: &reader).partial == false)
 
         let first = Self.ping(1), second = Self.ping(2)
         #expect(try Self.read(Array(first.prefix(3)), into: &reader) == ([], true))
         #expect(try Self.read(Array(first.dropFirst(3).prefix(10)), into: &reader) == ([], false), "once per frame, not per read")
-        #expect(try Self.read(Array(first.dropFirst(13)) + second.prefix(1), into: &reader) == ([1], true),
-                "the next frame started in the read that completed the first")
+        #expect(
+            try Self.read(Array(first.dropFirst(13)) + second.prefix(1), into: &reader) == ([1], true),
+            "the next frame started in the read that completed the first")
         #expect(try Self.read(Array(second.dropFirst(1)), into: &reader) == ([2], false))
         #expect(try Self.read(Self.ping(3) + Self.ping(4), into: &reader) == ([3, 4], false), "whole frames leave nothing partial")
         #expect(reader.bufferedBytes == 0)

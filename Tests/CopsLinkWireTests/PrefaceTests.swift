@@ -67,7 +67,10 @@ import Testing
         #expect(results == [.preface(version: 1)])
     }
 
-    @Test(arguments: ["GET ", "G", "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", "\u{16}\u{03}\u{01}", "PRI * HTTP/2.0", "COPSLINX", "copslink", "COPS\0", "XOPSLINK\0\0\0\u{1}"])
+    @Test(arguments: [
+        "GET ", "G", "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", "\u{16}\u{03}\u{01}", "PRI * HTTP/2.0", "COPSLINX", "copslink",
+        "COPS\0", "XOPSLINK\0\0\0\u{1}"
+    ])
     func wrongBytesFailImmediately(_ input: String) {
         var decoder = FrameDecoder(expectsPreface: true)
         var buffer = ByteBuffer(string: input)

@@ -45,7 +45,8 @@ import Testing
     }
 
     @Test func frameTooLargeThroughTheChannel() {
-        let channel = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder(limits: FrameLimits(maxFrameSize: 64), expectsPreface: false)))
+        let channel = EmbeddedChannel(
+            handler: ByteToMessageHandler(FrameDecoder(limits: FrameLimits(maxFrameSize: 64), expectsPreface: false)))
         #expect(throws: WireError.frameTooLarge(length: 65, limit: 64)) { try channel.writeInbound(Self.lengthOnly(65)) }
     }
 
@@ -115,7 +116,8 @@ import Testing
             #expect(try decoder.decodeAll(&buffer).first?.frame?.type == type)
         }
         #expect(FrameType.allCases.map(\.rawValue) == Array(1...8))
-        #expect(FrameType.allCases.map(\.description) == ["SETTINGS", "REQUEST", "MESSAGE", "END", "CANCEL", "WINDOW_UPDATE", "PING", "GOAWAY"])
+        #expect(
+            FrameType.allCases.map(\.description) == ["SETTINGS", "REQUEST", "MESSAGE", "END", "CANCEL", "WINDOW_UPDATE", "PING", "GOAWAY"])
     }
 
     @Test func unknownFrameTypeThroughTheChannel() {

@@ -36,8 +36,11 @@ struct CodecTiming: ParsableCommand {
         let rows: [(String, Double)] = [
             ("Account encode: CopsLink (protobuf-c)", median { Self.consume(account.serializedBytes()) }),
             ("Account encode: swift-protobuf", median { Self.consume(try! message.serializedBytes() as [UInt8]) }),
-            ("Account decode: CopsLink (protobuf-c, arena)", median { bytes.withUnsafeBytes { Self.consume(try! Account(serializedBytes: $0)) } }),
-            ("Account decode: swift-protobuf", median { Self.consume(try! Copslink_V1_Account(serializedBytes: bytes)) }),
+            (
+                "Account decode: CopsLink (protobuf-c, arena)",
+                median { bytes.withUnsafeBytes { Self.consume(try! Account(serializedBytes: $0)) } }
+            ),
+            ("Account decode: swift-protobuf", median { Self.consume(try! Copslink_V1_Account(serializedBytes: bytes)) })
         ]
         var line = ResultLine()
         line.set("benchmark", "codec-timing")

@@ -1,7 +1,8 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
 
 /// Monotonic nanoseconds (CLOCK_MONOTONIC): cheap, and comparable across tasks and threads.
 @inline(__always)

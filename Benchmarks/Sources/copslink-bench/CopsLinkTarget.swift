@@ -1,7 +1,7 @@
 import CopsLinkAccounts
 import CopsLinkBuiltinServices
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkSQLite
 import CopsLinkServices
 import CopsLinkTransport
@@ -23,7 +23,8 @@ enum CopsLinkTarget {
     static func printSizes() {
         let request = unaryRequest.serializedBytes().count
         let response = SimpleResponse(
-            payload: [UInt8](repeating: 0, count: Int(responseSize)), receivedSize: UInt32(requestPayloadSize)).serializedBytes().count
+            payload: [UInt8](repeating: 0, count: Int(responseSize)), receivedSize: UInt32(requestPayloadSize)
+        ).serializedBytes().count
         let header = RequestHeader(method: TestService.Method.unaryCall.path).serializedBytes().count
         print("SimpleRequest \(request) bytes, SimpleResponse \(response) bytes, RequestHeader \(header) bytes")
         print("REQUEST frame \(18 + header + request) bytes, END frame \(18 + response) bytes (empty EndHeader)")
@@ -111,7 +112,8 @@ enum CopsLinkTarget {
             latencies: latencies, errors: errors, sampler: sampler, extra: extra)
     }
 
-    static func driveUnary(port: Int, outstanding: Int, connections: Int, duration: Double, warmup: Double, serverPID: Int32?) async throws {
+    static func driveUnary(port: Int, outstanding: Int, connections: Int, duration: Double, warmup: Double, serverPID: Int32?) async throws
+    {
         let request = unaryRequest
         try await drive(
             benchmark: "unary", port: port, outstanding: outstanding, connections: connections, duration: duration, warmup: warmup,
@@ -127,7 +129,8 @@ enum CopsLinkTarget {
     ) async throws {
         // The size of one answer, for the record.
         let sample = try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) {
-            try await AccountService.Client(wrapping: RPCClient(transport: $0)).getAccount(GetAccountRequest(customerID: Seed.customerID(0)))
+            try await AccountService.Client(wrapping: RPCClient(transport: $0)).getAccount(
+                GetAccountRequest(customerID: Seed.customerID(0)))
         }
         // The same pseudo-random order on every run: worker i starts at a different place in it.
         try await drive(
@@ -135,7 +138,8 @@ enum CopsLinkTarget {
             serverPID: serverPID, extra: [("accounts", accounts), ("account_bytes", sample.serializedBytes().count)]
         ) { (client, sequence) throws(RPCError) in
             let index = Int(truncatingIfNeeded: SplitMix64.mix(UInt64(sequence)) % UInt64(accounts))
-            let account = try await AccountService.Client(wrapping: client).getAccount(GetAccountRequest(customerID: Seed.customerID(index)))
+            let account = try await AccountService.Client(wrapping: client).getAccount(
+                GetAccountRequest(customerID: Seed.customerID(index)))
             if account.accountNumber.isEmpty { throw RPCError(code: .internalError, message: "empty account") }
         }
     }

@@ -9,7 +9,7 @@ enum IdleConnections {
     static let copsLinkHello: [UInt8] = [
         0x43, 0x4f, 0x50, 0x53, 0x4c, 0x49, 0x4e, 0x4b, 0x00, 0x00, 0x00, 0x01,
         0x00, 0x00, 0x00, 0x1d, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f,
-        0x08, 0x80, 0x80, 0x80, 0x02, 0x10, 0x64, 0x18, 0x80, 0x80, 0x10, 0x20, 0x80, 0x80, 0x01,
+        0x08, 0x80, 0x80, 0x80, 0x02, 0x10, 0x64, 0x18, 0x80, 0x80, 0x10, 0x20, 0x80, 0x80, 0x01
     ]
     /// HTTP/2 connection preface and an empty SETTINGS frame.
     static let http2Hello: [UInt8] = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + [0, 0, 0, 0x04, 0, 0, 0, 0, 0]
@@ -59,11 +59,12 @@ enum IdleConnections {
 
     static func run(target: String, port: Int, count: Int, serverPID: Int32?, hold: Double) async throws {
         raiseFileLimit(to: count + 1024)
-        let hello: [UInt8]? = switch target {
-        case "copslink": copsLinkHello
-        case "grpc": http2Hello
-        default: nil
-        }
+        let hello: [UInt8]? =
+            switch target {
+            case "copslink": copsLinkHello
+            case "grpc": http2Hello
+            default: nil
+            }
         let stats = serverPID.map(ProcessStats.init)
         let rssBefore = stats?.rssKiB
         let fdsBefore = serverPID.flatMap(openFileCount)

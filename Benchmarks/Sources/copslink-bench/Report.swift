@@ -32,7 +32,9 @@ struct Report: ParsableCommand {
             else { continue }
             switch metric {
             case "wallClock":
-                let scale = header.contains("(ms)") ? 1e6 : (header.contains("(μs)") || header.contains("(us)")) ? 1e3 : header.contains("(s)") ? 1e9 : 1
+                let scale =
+                    header.contains("(ms)")
+                    ? 1e6 : (header.contains("(μs)") || header.contains("(us)")) ? 1e3 : header.contains("(s)") ? 1e9 : 1
                 ns[name] = value * scale
             case "mallocCountTotal":
                 mallocs[name] = value
@@ -143,11 +145,17 @@ private struct Table {
 
     func render(note: String) -> String {
         var out: [String] = []
-        if !note.isEmpty { out.append(note); out.append("") }
+        if !note.isEmpty {
+            out.append(note)
+            out.append("")
+        }
         // CPU that neither the server nor the driver used during the windows: other processes on the machine.
         let others = records.compactMap { record -> (Double, String)? in
-            guard let other = Self.number(record["other_cpu_s"]), let seconds = Self.number(record["seconds"]), seconds > 0 else { return nil }
-            let label = [record["benchmark"], record["target"], record["outstanding"]].compactMap { $0.map { "\($0)" } }.joined(separator: " ")
+            guard let other = Self.number(record["other_cpu_s"]), let seconds = Self.number(record["seconds"]), seconds > 0 else {
+                return nil
+            }
+            let label = [record["benchmark"], record["target"], record["outstanding"]].compactMap { $0.map { "\($0)" } }.joined(
+                separator: " ")
             return (other / seconds, label)
         }
         if let worst = others.max(by: { $0.0 < $1.0 }), worst.0 >= 0.15 {
@@ -174,7 +182,7 @@ private struct Table {
             "**Unary call, 200-byte request / 600-byte response** (closed loop; CopsLink · grpc-swift-2 · NIO echo)",
             "",
             "| Load | CopsLink calls/s | gRPC calls/s | NIO echo calls/s | CopsLink ÷ gRPC | CopsLink ÷ echo | p50 µs | p99 µs | server CPU µs/call |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         ]
         for load in Self.loads {
             let rows = Self.targets.map { unary($0, load) }
@@ -187,11 +195,13 @@ private struct Table {
                 return Self.format(value, digits: value < 10 ? 2 : 1)
             }.joined(separator: " · ")
             let errors = rows.compactMap { Self.number($0?["errors"]) }.reduce(0, +)
-            let label = "\(load.outstanding) outstanding, \(load.connections) connection\(load.connections == 1 ? "" : "s")"
+            let label =
+                "\(load.outstanding) outstanding, \(load.connections) connection\(load.connections == 1 ? "" : "s")"
                 + (errors > 0 ? " (\(Int(errors)) errors)" : "")
             out.append(
                 "| \(label) | \(Self.format(throughput[0])) | \(Self.format(throughput[1])) | \(Self.format(throughput[2])) | "
-                    + "\(Self.ratio(throughput[0], throughput[1])) | \(Self.percent(throughput[0], throughput[2])) | \(p50) | \(p99) | \(cpu) |")
+                    + "\(Self.ratio(throughput[0], throughput[1])) | \(Self.percent(throughput[0], throughput[2])) | \(p50) | \(p99) | \(cpu) |"
+            )
         }
         return out
     }
@@ -201,7 +211,7 @@ private struct Table {
             "**Account service** (CopsLink with the SQLite store)",
             "",
             "| Benchmark | Result | Compared |",
-            "| --- | --- | --- |",
+            "| --- | --- | --- |"
         ]
         for record in records where record["benchmark"] as? String == "getaccount" {
             let outstanding = record["outstanding"] as? Int ?? 0
@@ -240,7 +250,9 @@ private struct Table {
             let after = Self.number(record["server_rss_after_kib"])
             var problems: [String] = []
             for key in ["failed_connects", "unanswered", "closed_by_server"] {
-                if let value = Self.number(record[key]), value > 0 { problems.append("\(Int(value)) \(key.replacingOccurrences(of: "_", with: " "))") }
+                if let value = Self.number(record[key]), value > 0 {
+                    problems.append("\(Int(value)) \(key.replacingOccurrences(of: "_", with: " "))")
+                }
             }
             out.append(
                 "| \(Self.format(connections)) idle connections, \(name)\(problems.isEmpty ? "" : " (" + problems.joined(separator: ", ") + ")") | "
@@ -260,7 +272,10 @@ private struct Table {
         let names = Self.codecNames
         func cell(_ name: String) -> (String, String) {
             guard let row = codec[name] else { return ("–", "–") }
-            return (Self.format(row.ns, digits: 0), Self.format(row.mallocs, digits: row.mallocs < 10 && row.mallocs != row.mallocs.rounded() ? 1 : 0))
+            return (
+                Self.format(row.ns, digits: 0),
+                Self.format(row.mallocs, digits: row.mallocs < 10 && row.mallocs != row.mallocs.rounded() ? 1 : 0)
+            )
         }
         func sum(_ a: String, _ b: String) -> Double? {
             guard let x = codec[a], let y = codec[b] else { return nil }
@@ -276,7 +291,7 @@ private struct Table {
                 + "in brackets, median ns/op of `copslink-bench codec-timing`, the same loop without the malloc interposer)",
             "",
             "| | CopsLink (protobuf-c) ns | swift-protobuf ns | swift-protobuf ÷ CopsLink | mallocs CopsLink · swift-protobuf |",
-            "| --- | ---: | ---: | ---: | ---: |",
+            "| --- | ---: | ---: | ---: | ---: |"
         ]
         func withPlain(_ text: String, _ value: Double?) -> String { value.map { "\(text) (\(Self.format($0)))" } ?? text }
         for (label, cops, proto) in [("encode", names.copsEncode, names.protoEncode), ("decode", names.copsDecode, names.protoDecode)] {
@@ -292,7 +307,8 @@ private struct Table {
         let plainProto = plainNs(names.protoEncode).flatMap { e in plainNs(names.protoDecode).map { e + $0 } }
         out.append(
             "| encode + decode | \(withPlain(Self.format(copsTotal), plainCops)) | \(withPlain(Self.format(protoTotal), plainProto)) | "
-                + "\(Self.ratio(protoTotal, copsTotal))\(plainCops != nil && plainProto != nil ? " (" + Self.ratio(plainProto, plainCops) + ")" : "") | |")
+                + "\(Self.ratio(protoTotal, copsTotal))\(plainCops != nil && plainProto != nil ? " (" + Self.ratio(plainProto, plainCops) + ")" : "") | |"
+        )
         if let other = plain.flatMap({ Self.number($0["other_cpu_s"]) }), let seconds = plain.flatMap({ Self.number($0["seconds"]) }),
             seconds > 0, other / seconds >= 0.15
         {
@@ -302,8 +318,9 @@ private struct Table {
         let (naiveNs, naiveMallocs) = cell(names.naiveUnpack)
         let (arenaNs, arenaMallocs) = cell(names.arenaUnpack)
         out.append("")
-        out.append("protobuf-c's unpack alone: \(naiveNs) ns and \(naiveMallocs) mallocs with its default allocator (plus free_unpacked), "
-            + "\(arenaNs) ns and \(arenaMallocs) mallocs with CopsLink's arena (`ProtobufArena` as a `ProtobufCAllocator`).")
+        out.append(
+            "protobuf-c's unpack alone: \(naiveNs) ns and \(naiveMallocs) mallocs with its default allocator (plus free_unpacked), "
+                + "\(arenaNs) ns and \(arenaMallocs) mallocs with CopsLink's arena (`ProtobufArena` as a `ProtobufCAllocator`).")
         return out
     }
 
@@ -329,7 +346,10 @@ private struct Table {
             let cops = Self.number(unary("copslink", (1, 1))?["p50_us"])
             let echo = Self.number(unary("echo", (1, 1))?["p50_us"])
             let met: Bool? = (cops != nil && echo != nil) ? cops! <= 2 * echo! : nil
-            line(met, "CopsLink p50 at 1 outstanding ≤ 2× the floor's: \(Self.duration(cops)) vs \(Self.duration(echo)) (\(Self.ratio(cops, echo)))")
+            line(
+                met,
+                "CopsLink p50 at 1 outstanding ≤ 2× the floor's: \(Self.duration(cops)) vs \(Self.duration(echo)) (\(Self.ratio(cops, echo)))"
+            )
         }
         do {
             let names = Self.codecNames

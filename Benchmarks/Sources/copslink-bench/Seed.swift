@@ -22,7 +22,7 @@ enum Seed {
             Equipment(id: "eq-1", name: "Front door contact", zoneNumber: "001", zoneDescription: "Front door", installed: true),
             Equipment(id: "eq-2", name: "Back door contact", zoneNumber: "002", zoneDescription: "Back door", installed: true),
             Equipment(id: "eq-3", name: "Living room motion", zoneNumber: "003", zoneDescription: "Living room motion", installed: true),
-            Equipment(id: "eq-4", name: "Hallway smoke detector", zoneNumber: "004", zoneDescription: "Smoke detector", installed: true),
+            Equipment(id: "eq-4", name: "Hallway smoke detector", zoneNumber: "004", zoneDescription: "Smoke detector", installed: true)
         ]
         let street1: String = "\(100 + abs(index) % 900) N University Ave"
         let street2: String = "Unit \(abs(index) % 40)"
@@ -35,7 +35,7 @@ enum Seed {
         let parties = (1...2).map { (number: Int) -> RespondingParty in
             let phones: [Phone] = [
                 Phone(number: phone("801-555", index + number), type: .mobile),
-                Phone(number: phone("801-556", index + number), type: .work, extension: "12"),
+                Phone(number: phone("801-556", index + number), type: .work, extension: "12")
             ]
             return RespondingParty(
                 id: "p-\(number)", priority: UInt32(number), firstName: names[abs(index + number) % names.count],
@@ -45,10 +45,18 @@ enum Seed {
                 relation: number == 1 ? "owner" : "neighbor", enhancedVerification: number == 1, role: number == 1 ? .keyholder : .contact)
         }
         let zones = [
-            Zone(zoneNumber: "001", description: "Front door", eventType: .burglary, equipmentType: "contact", location: "Front door", partition: 1, restoreRequired: true),
-            Zone(zoneNumber: "002", description: "Back door", eventType: .burglary, equipmentType: "contact", location: "Back door", partition: 1, restoreRequired: true),
-            Zone(zoneNumber: "003", description: "Living room motion", eventType: .burglary, equipmentType: "motion", location: "Living room", partition: 1),
-            Zone(zoneNumber: "010", description: "Panic button", eventType: .panic, equipmentType: "button", location: "Bedroom", partition: 1),
+            Zone(
+                zoneNumber: "001", description: "Front door", eventType: .burglary, equipmentType: "contact", location: "Front door",
+                partition: 1, restoreRequired: true),
+            Zone(
+                zoneNumber: "002", description: "Back door", eventType: .burglary, equipmentType: "contact", location: "Back door",
+                partition: 1, restoreRequired: true),
+            Zone(
+                zoneNumber: "003", description: "Living room motion", eventType: .burglary, equipmentType: "motion",
+                location: "Living room", partition: 1),
+            Zone(
+                zoneNumber: "010", description: "Panic button", eventType: .panic, equipmentType: "button", location: "Bedroom",
+                partition: 1)
         ]
         return (customer, parties, zones)
     }
@@ -73,15 +81,18 @@ enum Seed {
                     let (customer, parties, zones) = customer(index)
                     try transaction.saveCustomer(customer)
                     try transaction.replaceRespondingParties(customerID: customer.id, parties)
-                    try transaction.saveLink(AccountLink(
-                        customerID: customer.id, accountNumber: "B-\(index)", receiverNumber: "2", line: "1", state: .linked,
-                        linkedAtMs: nowMs - 200 * 86_400_000))
+                    try transaction.saveLink(
+                        AccountLink(
+                            customerID: customer.id, accountNumber: "B-\(index)", receiverNumber: "2", line: "1", state: .linked,
+                            linkedAtMs: nowMs - 200 * 86_400_000))
                     try transaction.replaceZones(accountNumber: "B-\(index)", zones)
                     for (number, authority) in attached.enumerated() {
-                        try transaction.insertAccountAuthority(accountNumber: "B-\(index)", AccountAuthority(
-                            id: "\(customer.id)-authority-\(number + 1)", authority: authority,
-                            permitNumber: authority.permitRequired ? "P-\(index)" : "", addedAtMs: nowMs - 100 * 86_400_000,
-                            addedBy: "bench"))
+                        try transaction.insertAccountAuthority(
+                            accountNumber: "B-\(index)",
+                            AccountAuthority(
+                                id: "\(customer.id)-authority-\(number + 1)", authority: authority,
+                                permitNumber: authority.permitRequired ? "P-\(index)" : "", addedAtMs: nowMs - 100 * 86_400_000,
+                                addedBy: "bench"))
                     }
                 }
             }
@@ -108,9 +119,10 @@ enum Seed {
         try await store.write(.dealer(DealerID.demo)) { transaction in
             try transaction.saveCustomer(testCustomer)
             try transaction.replaceRespondingParties(customerID: testCustomer.id, parties)
-            try transaction.saveLink(AccountLink(
-                customerID: testCustomer.id, accountNumber: "B-TESTDATA", receiverNumber: "2", line: "1", state: .linked,
-                linkedAtMs: nowMs - 400 * 86_400_000))
+            try transaction.saveLink(
+                AccountLink(
+                    customerID: testCustomer.id, accountNumber: "B-TESTDATA", receiverNumber: "2", line: "1", state: .linked,
+                    linkedAtMs: nowMs - 400 * 86_400_000))
             try transaction.replaceZones(accountNumber: "B-TESTDATA", zones)
         }
         let step = 86_400_000 / Int64(signalsPerDay)
@@ -125,14 +137,16 @@ enum Seed {
                         let at = start + Int64(day * signalsPerDay + slot) * step
                         let zone = zones[(day + slot) % zones.count]
                         let code = codes[(day * 7 + slot) % codes.count]
-                        try transaction.insertSignal(SignalRecord(
-                            accountNumber: "B-TESTDATA",
-                            result: TestResult(
-                                receivedAtMs: at, accountNumber: "B-TESTDATA", zoneNumber: zone.zoneNumber, zoneDescription: zone.description,
-                                eventCode: code, qualifier: 1, eventDescription: descriptions[(day * 7 + slot) % codes.count],
-                                userNumber: "", partition: 1, rawMessage: "8763 18 1\(code) 01 \(zone.zoneNumber) C",
-                                sessionID: "bench-session-\(day)"),
-                            isTestResult: true))
+                        try transaction.insertSignal(
+                            SignalRecord(
+                                accountNumber: "B-TESTDATA",
+                                result: TestResult(
+                                    receivedAtMs: at, accountNumber: "B-TESTDATA", zoneNumber: zone.zoneNumber,
+                                    zoneDescription: zone.description,
+                                    eventCode: code, qualifier: 1, eventDescription: descriptions[(day * 7 + slot) % codes.count],
+                                    userNumber: "", partition: 1, rawMessage: "8763 18 1\(code) 01 \(zone.zoneNumber) C",
+                                    sessionID: "bench-session-\(day)"),
+                                isTestResult: true))
                     }
                 }
             }

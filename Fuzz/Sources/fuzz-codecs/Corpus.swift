@@ -1,9 +1,9 @@
+import CopsLinkCore
 // The seed corpus of fuzz-codecs: for every message type its empty encoding, the protoc-made reference vectors of
 // Tests/CopsLinkMessagesTests/Vectors, the sub-messages of the full account vector, and a few requests built here.
 // Each file is the selector byte followed by the encoded message. Written by
 // `COPSLINK_FUZZ_MAKE_CORPUS=Fuzz/Corpus/fuzz-codecs Fuzz/.build/debug/fuzz-codecs` (scripts/fuzz --make-corpus).
 import CopsLinkMessages
-import CopsLinkCore
 import Foundation
 import FuzzSupport
 
@@ -18,7 +18,7 @@ private let vectorTypes: [String: String] = [
     "go_away_unknown_code": GoAwayHeader.protoName, "place_on_test_request": PlaceOnTestRequest.protoName,
     "request_header_metadata": RequestHeader.protoName, "request_header_minimal": RequestHeader.protoName,
     "settings": SettingsHeader.protoName, "signal": Signal.protoName, "test_data_page_results": TestDataPage.protoName,
-    "window_update": WindowUpdateHeader.protoName,
+    "window_update": WindowUpdateHeader.protoName
 ]
 
 func writeCorpus(to directory: String) {
@@ -34,8 +34,11 @@ func writeCorpus(to directory: String) {
         let bytes = [UInt8](FileManager.default.contents(atPath: vectorsDirectory.appendingPathComponent("\(file).bin").path) ?? Data())
         add("vector-\(file)", typeName, bytes)
     }
-    let accountBytes = [UInt8](FileManager.default.contents(atPath: vectorsDirectory.appendingPathComponent("account_full.bin").path) ?? Data())
-    guard let account = try? accountBytes.withUnsafeBytes({ try Account(serializedBytes: $0) }) else { fail("account_full.bin does not decode") }
+    let accountBytes = [UInt8](
+        FileManager.default.contents(atPath: vectorsDirectory.appendingPathComponent("account_full.bin").path) ?? Data())
+    guard let account = try? accountBytes.withUnsafeBytes({ try Account(serializedBytes: $0) }) else {
+        fail("account_full.bin does not decode")
+    }
     if let customer = account.customer {
         add("customer", customer)
         if let address = customer.address { add("address", address) }
@@ -67,27 +70,42 @@ func writeCorpus(to directory: String) {
     }
     add("link-account-response", LinkAccountResponse(account: account, created: true))
     add("get-account-request", GetAccountRequest(customerID: "cust-1001"))
-    add("search-authorities-request", SearchAuthoritiesRequest(customerID: "cust-1001", type: AuthorityType(rawValue: 1), zip: "84601-1234"))
+    add(
+        "search-authorities-request", SearchAuthoritiesRequest(customerID: "cust-1001", type: AuthorityType(rawValue: 1), zip: "84601-1234")
+    )
     add("authority-to-add", AuthorityToAdd(authorityID: "pd-1", permitNumber: "P-77"))
-    add("add-authorities-request", AddAccountAuthoritiesRequest(customerID: "cust-1001", authorities: [AuthorityToAdd(authorityID: "pd-1")], addedBy: "dealer"))
-    add("request-test-data", RequestTestDataRequest(customerID: "cust-1001", type: TestDataType(rawValue: 2), fromMs: 1_717_000_000_000, toMs: 1_717_200_000_000, pageSize: 100))
+    add(
+        "add-authorities-request",
+        AddAccountAuthoritiesRequest(customerID: "cust-1001", authorities: [AuthorityToAdd(authorityID: "pd-1")], addedBy: "dealer"))
+    add(
+        "request-test-data",
+        RequestTestDataRequest(
+            customerID: "cust-1001", type: TestDataType(rawValue: 2), fromMs: 1_717_000_000_000, toMs: 1_717_200_000_000, pageSize: 100))
     add("signal-rejection", SignalRejection(index: 3, reason: "not Contact ID"))
-    add("report-signals-response", ReportSignalsResponse(received: 4, testResults: 2, storedAsHistory: 1, rejected: [SignalRejection(index: 3, reason: "bad")]))
+    add(
+        "report-signals-response",
+        ReportSignalsResponse(received: 4, testResults: 2, storedAsHistory: 1, rejected: [SignalRejection(index: 3, reason: "bad")]))
     add("health-request", HealthCheckRequest(service: "copslink.rpc.v1.TestService"))
     add("health-response", HealthCheckResponse(status: .serving))
     let method = MethodInfo(name: "UnaryCall", kind: .unary, requestType: SimpleRequest.protoName, responseType: SimpleResponse.protoName)
     add("method-info", method)
     add("service-info", ServiceInfo(name: "copslink.rpc.v1.TestService", methods: [method]))
-    add("server-info-response", ServerInfoResponse(
-        serverVersion: "0.1.0", protocolVersions: [1], services: [ServiceInfo(name: "copslink.rpc.v1.TestService", methods: [method])],
-        limits: SettingsHeader(maxFrameSize: 4 << 20, maxConcurrentCalls: 100, initialWindowSize: 256 << 10, maxHeaderSize: 16 << 10)))
+    add(
+        "server-info-response",
+        ServerInfoResponse(
+            serverVersion: "0.1.0", protocolVersions: [1], services: [ServiceInfo(name: "copslink.rpc.v1.TestService", methods: [method])],
+            limits: SettingsHeader(maxFrameSize: 4 << 20, maxConcurrentCalls: 100, initialWindowSize: 256 << 10, maxHeaderSize: 16 << 10)))
     add("echo-status", EchoStatus(code: 3, message: "bad \u{0} input"))
-    add("simple-request", SimpleRequest(responseSize: 10, payload: [1, 2, 3], responseStatus: EchoStatus(code: 5, message: "x"), sleepMillis: 1))
+    add(
+        "simple-request",
+        SimpleRequest(responseSize: 10, payload: [1, 2, 3], responseStatus: EchoStatus(code: 5, message: "x"), sleepMillis: 1))
     add("simple-response", SimpleResponse(payload: [0, 1, 2], receivedSize: 3))
     add("streaming-input-request", StreamingInputCallRequest(payload: [9, 9]))
     add("streaming-input-response", StreamingInputCallResponse(aggregatedPayloadSize: 4, messageCount: 2))
     add("response-parameters", ResponseParameters(size: 3, intervalMillis: 2))
-    add("streaming-output-request", StreamingOutputCallRequest(responseParameters: [ResponseParameters(size: 1), ResponseParameters(size: 2)], payload: [7]))
+    add(
+        "streaming-output-request",
+        StreamingOutputCallRequest(responseParameters: [ResponseParameters(size: 1), ResponseParameters(size: 2)], payload: [7]))
     add("streaming-output-response", StreamingOutputCallResponse(payload: [0, 1]))
     add("metadata-entry", Metadata.Entry(key: "x-trace", value: .text("abc")))
     add("metadata-entry-binary", Metadata.Entry(key: "x-bin", value: .binary([0, 255])))

@@ -1,3 +1,4 @@
+import CopsLinkCore
 // libFuzzer target: every message codec of CopsLinkMessages over protobuf-c.
 //
 // Input: byte 0 selects the message type (`codecs[byte % codecs.count]`, the order below is part of the corpus
@@ -7,7 +8,6 @@
 //
 // COPSLINK_FUZZ_MAKE_CORPUS=<dir> writes the seed corpus (see Corpus.swift) into <dir> and exits instead of fuzzing.
 import CopsLinkMessages
-import CopsLinkCore
 import FuzzSupport
 
 /// One message type: its name and the round-trip check over it.
@@ -20,7 +20,9 @@ func codec<M: ProtobufCCodable & Equatable>(_ type: M.Type) -> Codec {
     Codec(name: M.protoName) { bytes in
         guard let first = try? M(serializedBytes: bytes) else { return }
         let encoded = first.serializedBytes()
-        check(encoded.count == first.serializedSize, "\(M.protoName): serializedSize \(first.serializedSize) ≠ \(encoded.count) bytes written")
+        check(
+            encoded.count == first.serializedSize, "\(M.protoName): serializedSize \(first.serializedSize) ≠ \(encoded.count) bytes written"
+        )
         let second: M
         do {
             second = try encoded.withUnsafeBytes { try M(serializedBytes: $0) }
@@ -61,7 +63,7 @@ let codecs: [Codec] = [
     codec(ListTestCategoriesRequest.self), codec(ListTestCategoriesResponse.self), codec(GetTestStatusRequest.self),
     codec(PlaceOnTestRequest.self), codec(PlaceOnTestResponse.self), codec(PlaceOffTestRequest.self),
     codec(PlaceOffTestResponse.self), codec(RequestTestDataRequest.self), codec(TestDataPage.self),
-    codec(SignalRejection.self), codec(ReportSignalsResponse.self),
+    codec(SignalRejection.self), codec(ReportSignalsResponse.self)
 ]
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -73,7 +75,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 }
 
 @_cdecl("LLVMFuzzerInitialize")
-public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
+public func initialize(
+    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>
+) -> CInt {
     precondition(Set(codecs.map(\.name)).count == codecs.count, "a message type is listed twice")
     let catalog = Set(MessageCatalog.types.map { $0.protoName })
     let missing = catalog.subtracting(codecs.map(\.name)).sorted()

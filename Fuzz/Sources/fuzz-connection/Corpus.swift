@@ -1,9 +1,9 @@
+import CopsLinkCore
 // The seed corpus of fuzz-connection: complete, valid client conversations (every TestService method, Health,
 // cancellation, flow control, pings, GOAWAY) and a few classic mistakes, each as a corpus file in the input format
 // of FuzzConnection.swift. Written by `COPSLINK_FUZZ_MAKE_CORPUS=Fuzz/Corpus/fuzz-connection …/fuzz-connection`
 // (scripts/fuzz --make-corpus).
 import CopsLinkMessages
-import CopsLinkCore
 import CopsLinkServices
 import CopsLinkWire
 import Foundation
@@ -16,15 +16,21 @@ private struct Conversation {
     init(preface: Bool = true, settings: Bool = true) {
         if preface { Preface.write(to: &bytes) }
         if settings {
-            bytes.writeFrame(.settings, header: SettingsHeader(maxFrameSize: 1 << 20, maxConcurrentCalls: 10, initialWindowSize: 1 << 16, maxHeaderSize: 8 << 10), payload: NoMessage.payload)
+            bytes.writeFrame(
+                .settings,
+                header: SettingsHeader(maxFrameSize: 1 << 20, maxConcurrentCalls: 10, initialWindowSize: 1 << 16, maxHeaderSize: 8 << 10),
+                payload: NoMessage.payload)
             bytes.writeFrame(.settings, flags: .ack, header: NoMessage.header, payload: NoMessage.payload)
         }
     }
 
-    mutating func request(_ id: UInt64, _ method: MethodDescriptor, _ message: (any RPCMessage)?, end: Bool = true,
-                          timeoutMicros: UInt64 = 0, metadata: Metadata = [:]) {
-        bytes.writeFrame(.request, flags: end ? .endStream : [], callID: id,
-                         header: RequestHeader(method: method.path, timeoutMicros: timeoutMicros, metadata: metadata), payload: message)
+    mutating func request(
+        _ id: UInt64, _ method: MethodDescriptor, _ message: (any RPCMessage)?, end: Bool = true,
+        timeoutMicros: UInt64 = 0, metadata: Metadata = [:]
+    ) {
+        bytes.writeFrame(
+            .request, flags: end ? .endStream : [], callID: id,
+            header: RequestHeader(method: method.path, timeoutMicros: timeoutMicros, metadata: metadata), payload: message)
     }
 
     mutating func message(_ id: UInt64, _ message: (any RPCMessage)?, end: Bool = false) {
@@ -74,8 +80,10 @@ func writeCorpus(to directory: String) {
     seeds.append(("unary-chunked", unary.file(control: 1 | 6 | 8, splits: (17, 200))))
 
     var serverStreaming = Conversation()
-    serverStreaming.request(1, test.streamingOutputCall, StreamingOutputCallRequest(
-        responseParameters: [ResponseParameters(size: 1), ResponseParameters(size: 100), ResponseParameters(size: 7)]))
+    serverStreaming.request(
+        1, test.streamingOutputCall,
+        StreamingOutputCallRequest(
+            responseParameters: [ResponseParameters(size: 1), ResponseParameters(size: 100), ResponseParameters(size: 7)]))
     serverStreaming.frame(.windowUpdate, callID: 1, header: WindowUpdateHeader(increment: 1000))
     seeds.append(("server-streaming", serverStreaming.file(control: 1)))
 

@@ -1,3 +1,4 @@
+import CopsLinkCore
 // The expanded mode of fuzz-connection: a few bytes of input become megabytes of client stream, so that the fuzzer
 // reaches the resource limits (per-connection and server-wide inbound budgets, unfinished requests, partial frames,
 // decoding of large messages, many calls) that a 16 KiB input of raw bytes never could.
@@ -15,7 +16,6 @@
 //
 // The stream stops growing at 16 MiB; messages of unknown fields are at most 256 KiB.
 import CopsLinkMessages
-import CopsLinkCore
 import CopsLinkServices
 import CopsLinkTransport
 import CopsLinkWire

@@ -23,8 +23,8 @@
 //
 // COPSLINK_FUZZ_MAKE_CORPUS=<dir> writes the seed corpus (Corpus.swift) into <dir> and exits instead of fuzzing.
 import CopsLinkBuiltinServices
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkServices
 @_spi(ConnectionHarness) import CopsLinkTransport
 import CopsLinkWire
@@ -33,7 +33,6 @@ import FuzzSupport
 import Logging
 import NIOCore
 import NIOEmbedded
-
 
 /// One event loop for every input: its virtual clock only moves forward, which the server does not mind.
 let loop = NIOAsyncTestingEventLoop()
@@ -109,8 +108,9 @@ func runConnection(_ input: [UInt8]) async {
         }
         await loop.run()
         await drain(channel, into: &output)
-        check(budget.usedBytes <= connectionBound,
-              "the connection counts \(budget.usedBytes) inbound bytes, more than its bound of \(connectionBound)")
+        check(
+            budget.usedBytes <= connectionBound,
+            "the connection counts \(budget.usedBytes) inbound bytes, more than its bound of \(connectionBound)")
     }
     let advance = timeSteps[Int(control >> 3 & 7)]
     if advance > 0, channel.isActive {
@@ -140,7 +140,9 @@ func checkOutput(_ output: ByteBuffer) {
     var output = output
     if output.readableBytesView.starts(with: Array("copslink: ".utf8)) {
         let text = output.readString(length: output.readableBytes)!
-        check(text.hasSuffix("\n") && text.firstIndex(of: "\n") == text.index(before: text.endIndex), "preface error is not one line: \(text.debugDescription)")
+        check(
+            text.hasSuffix("\n") && text.firstIndex(of: "\n") == text.index(before: text.endIndex),
+            "preface error is not one line: \(text.debugDescription)")
         return
     }
     var decoder = FrameDecoder(limits: FrameLimits(maxFrameSize: Int(UInt32.max), maxHeaderSize: Int(UInt32.max)), expectsPreface: false)
@@ -175,7 +177,9 @@ func checkFrame(_ frame: Frame) {
 }
 
 @_cdecl("LLVMFuzzerInitialize")
-public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
+public func initialize(
+    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>
+) -> CInt {
     writeCorpusIfAsked(writeCorpus(to:))
     return 0
 }

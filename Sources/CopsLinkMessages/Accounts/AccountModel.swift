@@ -94,7 +94,7 @@ public struct PartyRole: ProtoEnum {
     public static let janitor = PartyRole(rawValue: 5)
     public static let person = PartyRole(rawValue: 6)
     public static let names: [UInt32: String] = [
-        0: "UNSPECIFIED", 1: "CONTACT", 2: "KEYHOLDER", 3: "TECHNICIAN", 4: "AGENT", 5: "JANITOR", 6: "PERSON",
+        0: "UNSPECIFIED", 1: "CONTACT", 2: "KEYHOLDER", 3: "TECHNICIAN", 4: "AGENT", 5: "JANITOR", 6: "PERSON"
     ]
 }
 
@@ -180,7 +180,7 @@ public struct Jurisdiction: ProtoEnum {
     public static let university = Jurisdiction(rawValue: 5)
     public static let regional = Jurisdiction(rawValue: 6)
     public static let names: [UInt32: String] = [
-        0: "UNSPECIFIED", 1: "CITY", 2: "COUNTY", 3: "STATE", 4: "MILITARY", 5: "UNIVERSITY", 6: "REGIONAL",
+        0: "UNSPECIFIED", 1: "CITY", 2: "COUNTY", 3: "STATE", 4: "MILITARY", 5: "UNIVERSITY", 6: "REGIONAL"
     ]
 }
 
@@ -221,7 +221,8 @@ public struct AccountAuthority: Hashable, Sendable {
     public var doesNotServeZip: Bool
 
     public init(
-        id: String, authority: Authority?, permitNumber: String = "", addedAtMs: Int64 = 0, addedBy: String = "", doesNotServeZip: Bool = false
+        id: String, authority: Authority?, permitNumber: String = "", addedAtMs: Int64 = 0, addedBy: String = "",
+        doesNotServeZip: Bool = false
     ) {
         self.id = id
         self.authority = authority
@@ -248,7 +249,7 @@ public struct ZoneEventType: ProtoEnum {
     public static let test = ZoneEventType(rawValue: 10)
     public static let names: [UInt32: String] = [
         0: "UNSPECIFIED", 1: "BURGLARY", 2: "FIRE", 3: "PANIC", 4: "MEDICAL", 5: "DURESS", 6: "NON_BURGLARY_24H",
-        7: "FIRE_SUPERVISORY", 8: "TROUBLE", 9: "OPEN_CLOSE", 10: "TEST",
+        7: "FIRE_SUPERVISORY", 8: "TROUBLE", 9: "OPEN_CLOSE", 10: "TEST"
     ]
 }
 

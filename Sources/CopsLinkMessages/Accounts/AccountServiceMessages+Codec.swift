@@ -200,7 +200,8 @@ extension AuthorityToAdd: ProtobufCCodable {
 extension AddAccountAuthoritiesRequest: ProtobufCCodable {
     public typealias CMessage = Copslink__V1__AddAccountAuthoritiesRequest
     public static let protoName = "copslink.v1.AddAccountAuthoritiesRequest"
-    public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__add_account_authorities_request__init)
+    public static let cDescriptor = ProtobufCDescriptor(
+        initializing: CMessage.self, with: copslink__v1__add_account_authorities_request__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__add_account_authorities_request__init)
@@ -223,7 +224,8 @@ extension AddAccountAuthoritiesRequest: ProtobufCCodable {
 extension AddAccountAuthoritiesResponse: ProtobufCCodable {
     public typealias CMessage = Copslink__V1__AddAccountAuthoritiesResponse
     public static let protoName = "copslink.v1.AddAccountAuthoritiesResponse"
-    public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__add_account_authorities_response__init)
+    public static let cDescriptor = ProtobufCDescriptor(
+        initializing: CMessage.self, with: copslink__v1__add_account_authorities_response__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__add_account_authorities_response__init)
@@ -240,7 +242,8 @@ extension AddAccountAuthoritiesResponse: ProtobufCCodable {
 extension RemoveAccountAuthorityRequest: ProtobufCCodable {
     public typealias CMessage = Copslink__V1__RemoveAccountAuthorityRequest
     public static let protoName = "copslink.v1.RemoveAccountAuthorityRequest"
-    public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__remove_account_authority_request__init)
+    public static let cDescriptor = ProtobufCDescriptor(
+        initializing: CMessage.self, with: copslink__v1__remove_account_authority_request__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__remove_account_authority_request__init)
@@ -277,7 +280,8 @@ extension RemoveAccountAuthorityResponse: ProtobufCCodable {
 extension SetCentralStationZonesRequest: ProtobufCCodable {
     public typealias CMessage = Copslink__V1__SetCentralStationZonesRequest
     public static let protoName = "copslink.v1.SetCentralStationZonesRequest"
-    public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__set_central_station_zones_request__init)
+    public static let cDescriptor = ProtobufCDescriptor(
+        initializing: CMessage.self, with: copslink__v1__set_central_station_zones_request__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__set_central_station_zones_request__init)
@@ -332,7 +336,8 @@ extension ListTestCategoriesRequest: ProtobufCCodable {
 extension ListTestCategoriesResponse: ProtobufCCodable {
     public typealias CMessage = Copslink__V1__ListTestCategoriesResponse
     public static let protoName = "copslink.v1.ListTestCategoriesResponse"
-    public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__list_test_categories_response__init)
+    public static let cDescriptor = ProtobufCDescriptor(
+        initializing: CMessage.self, with: copslink__v1__list_test_categories_response__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__list_test_categories_response__init)

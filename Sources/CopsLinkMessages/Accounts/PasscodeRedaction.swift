@@ -11,7 +11,7 @@ extension Customer: CustomReflectable {
             self,
             children: [
                 "id": id, "firstName": firstName, "lastName": lastName, "companyName": companyName, "address": address as Any,
-                "premisePhone": premisePhone, "passcode": Redacted.passcode(passcode), "equipment": equipment,
+                "premisePhone": premisePhone, "passcode": Redacted.passcode(passcode), "equipment": equipment
             ],
             displayStyle: .struct)
     }
@@ -24,7 +24,7 @@ extension RespondingParty: CustomReflectable {
             children: [
                 "id": id, "priority": priority, "firstName": firstName, "lastName": lastName, "phones": phones, "email": email,
                 "language": language, "passcode": Redacted.passcode(passcode), "hasKey": hasKey, "relation": relation,
-                "enhancedVerification": enhancedVerification, "role": role,
+                "enhancedVerification": enhancedVerification, "role": role
             ],
             displayStyle: .struct)
     }

@@ -116,7 +116,9 @@ extension ServiceInfo: ProtobufCCodable {
     public init(cMessage message: UnsafePointer<CMessage>) throws(RPCError) {
         self.init(
             name: CField.string(message.pointee.name),
-            methods: try CField.repeated(message.pointee.methods, count: message.pointee.n_methods) { (item) throws(RPCError) in try MethodInfo(cMessage: item) })
+            methods: try CField.repeated(message.pointee.methods, count: message.pointee.n_methods) { (item) throws(RPCError) in
+                try MethodInfo(cMessage: item)
+            })
     }
 }
 
@@ -146,7 +148,9 @@ extension ServerInfoResponse: ProtobufCCodable {
         self.init(
             serverVersion: CField.string(message.pointee.server_version),
             protocolVersions: versions,
-            services: try CField.repeated(message.pointee.services, count: message.pointee.n_services) { (item) throws(RPCError) in try ServiceInfo(cMessage: item) },
+            services: try CField.repeated(message.pointee.services, count: message.pointee.n_services) { (item) throws(RPCError) in
+                try ServiceInfo(cMessage: item)
+            },
             limits: try message.pointee.limits.map { (item) throws(RPCError) in try SettingsHeader(cMessage: item) })
     }
 }

@@ -175,7 +175,8 @@ extension SimpleResponse: ProtobufCCodable {
 extension StreamingInputCallRequest: ProtobufCCodable {
     public typealias CMessage = Copslink__Rpc__V1__StreamingInputCallRequest
     public static let protoName = "copslink.rpc.v1.StreamingInputCallRequest"
-    public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__rpc__v1__streaming_input_call_request__init)
+    public static let cDescriptor = ProtobufCDescriptor(
+        initializing: CMessage.self, with: copslink__rpc__v1__streaming_input_call_request__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__rpc__v1__streaming_input_call_request__init)
@@ -191,7 +192,8 @@ extension StreamingInputCallRequest: ProtobufCCodable {
 extension StreamingInputCallResponse: ProtobufCCodable {
     public typealias CMessage = Copslink__Rpc__V1__StreamingInputCallResponse
     public static let protoName = "copslink.rpc.v1.StreamingInputCallResponse"
-    public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__rpc__v1__streaming_input_call_response__init)
+    public static let cDescriptor = ProtobufCDescriptor(
+        initializing: CMessage.self, with: copslink__rpc__v1__streaming_input_call_response__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__rpc__v1__streaming_input_call_response__init)
@@ -225,7 +227,8 @@ extension ResponseParameters: ProtobufCCodable {
 extension StreamingOutputCallRequest: ProtobufCCodable {
     public typealias CMessage = Copslink__Rpc__V1__StreamingOutputCallRequest
     public static let protoName = "copslink.rpc.v1.StreamingOutputCallRequest"
-    public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__rpc__v1__streaming_output_call_request__init)
+    public static let cDescriptor = ProtobufCDescriptor(
+        initializing: CMessage.self, with: copslink__rpc__v1__streaming_output_call_request__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__rpc__v1__streaming_output_call_request__init)
@@ -249,7 +252,8 @@ extension StreamingOutputCallRequest: ProtobufCCodable {
 extension StreamingOutputCallResponse: ProtobufCCodable {
     public typealias CMessage = Copslink__Rpc__V1__StreamingOutputCallResponse
     public static let protoName = "copslink.rpc.v1.StreamingOutputCallResponse"
-    public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__rpc__v1__streaming_output_call_response__init)
+    public static let cDescriptor = ProtobufCDescriptor(
+        initializing: CMessage.self, with: copslink__rpc__v1__streaming_output_call_response__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__rpc__v1__streaming_output_call_response__init)

@@ -25,7 +25,10 @@ public struct EndHeader: Hashable, Sendable {
     public var result: Result<Metadata, RPCError> {
         guard statusCode != 0 else { return .success(trailers) }
         guard let code = StatusCode(rawValue: statusCode) else {
-            return .failure(RPCError(code: .unknown, message: "peer sent unknown status code \(statusCode): \(statusMessage)", details: details, metadata: trailers))
+            return .failure(
+                RPCError(
+                    code: .unknown, message: "peer sent unknown status code \(statusCode): \(statusMessage)", details: details,
+                    metadata: trailers))
         }
         return .failure(RPCError(code: code, message: statusMessage, details: details, metadata: trailers))
     }

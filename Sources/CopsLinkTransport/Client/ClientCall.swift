@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkWire
 import NIOCore
 import Synchronization
@@ -49,8 +49,10 @@ final class ClientCall: ClientCallStream, Sendable {
         }
     }
 
-    init(descriptor: MethodDescriptor, connection: NIOLoopBound<ClientConnectionHandler>, allocator: ByteBufferAllocator,
-         serverLimits: PeerLimits, receiveWindow: Int) {
+    init(
+        descriptor: MethodDescriptor, connection: NIOLoopBound<ClientConnectionHandler>, allocator: ByteBufferAllocator,
+        serverLimits: PeerLimits, receiveWindow: Int
+    ) {
         self.descriptor = descriptor
         self.connection = connection
         self.allocator = allocator
@@ -68,7 +70,9 @@ final class ClientCall: ClientCallStream, Sendable {
         guard headerSize <= serverMaxHeaderSize else {
             throw RPCError(
                 code: .resourceExhausted,
-                message: "request header (method and metadata) of \(headerSize) bytes exceeds the server's maximum header size of \(serverMaxHeaderSize) bytes")
+                message:
+                    "request header (method and metadata) of \(headerSize) bytes exceeds the server's maximum header size of \(serverMaxHeaderSize) bytes"
+            )
         }
         try checkFrameSize(size, headerSize: headerSize)
         return buffer
@@ -139,6 +143,8 @@ final class ClientCall: ClientCallStream, Sendable {
         guard frameSize - 4 > serverMaxFrameSize else { return }
         throw RPCError(
             code: .resourceExhausted,
-            message: "request message of \(frameSize - Frame.minimumEncodedSize - headerSize) bytes exceeds the server's maximum frame size of \(serverMaxFrameSize) bytes")
+            message:
+                "request message of \(frameSize - Frame.minimumEncodedSize - headerSize) bytes exceeds the server's maximum frame size of \(serverMaxFrameSize) bytes"
+        )
     }
 }

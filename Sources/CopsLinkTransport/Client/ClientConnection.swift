@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkWire
 import NIOCore
 import NIOPosix
@@ -21,8 +21,10 @@ final class ClientConnection: Sendable {
     private let handler: NIOLoopBound<ClientConnectionHandler>
     private let receiveWindow: Int
 
-    private init(channel: any Channel, state: ConnectionState, serverLimits: PeerLimits,
-                 handler: NIOLoopBound<ClientConnectionHandler>, receiveWindow: Int) {
+    private init(
+        channel: any Channel, state: ConnectionState, serverLimits: PeerLimits,
+        handler: NIOLoopBound<ClientConnectionHandler>, receiveWindow: Int
+    ) {
         self.channel = channel
         self.state = state
         self.serverLimits = serverLimits
@@ -37,7 +39,8 @@ final class ClientConnection: Sendable {
         do {
             tlsContext = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
         } catch {
-            return eventLoop.makeFailedFuture(RPCError(code: .invalidArgument, message: "the client's TLS configuration is unusable: \(error)"))
+            return eventLoop.makeFailedFuture(
+                RPCError(code: .invalidArgument, message: "the client's TLS configuration is unusable: \(error)"))
         }
         // SNI and hostname verification take a name; an IP address is checked against the certificate's IP entries.
         let serverName = configuration.tlsServerName ?? (Self.isIPAddress(configuration.host) ? nil : configuration.host)
@@ -53,7 +56,10 @@ final class ClientConnection: Sendable {
                 }
             }
         let timeout = eventLoop.scheduleTask(in: TimeAmount(configuration.connectTimeout)) {
-            ready.fail(RPCError(code: .unavailable, message: "the server did not complete the handshake within \(configuration.connectTimeout.secondsText)"))
+            ready.fail(
+                RPCError(
+                    code: .unavailable,
+                    message: "the server did not complete the handshake within \(configuration.connectTimeout.secondsText)"))
         }
         return bootstrap.connect(host: configuration.host, port: configuration.port).flatMap { channel in
             channel.closeFuture.whenComplete { _ in

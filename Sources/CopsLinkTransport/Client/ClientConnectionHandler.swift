@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkWire
 import NIOCore
 
@@ -83,7 +83,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         if let timeout {
             let loopBound = self.loopBound!
             call.loop.deadline = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
-                loopBound.value.cancel(call, RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout.secondsText) passed"))
+                loopBound.value.cancel(
+                    call, RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout.secondsText) passed"))
             }
         }
         switch action {
@@ -229,7 +230,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         }
         guard frame.flags.contains(.hasMessage) else { return protocolViolation("MESSAGE from the server without a message") }
         guard call.loop.receiveWindow.receive(frame.payload.readableBytes) else {
-            return protocolViolation("call \(frame.callID) received \(frame.payload.readableBytes) bytes, more than its flow-control window")
+            return protocolViolation(
+                "call \(frame.callID) received \(frame.payload.readableBytes) bytes, more than its flow-control window")
         }
         call.credit.inboundQueued()
         call.responses.push(.message(frame.payload))
@@ -298,9 +300,12 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     }
 
     private func keepaliveTimedOut() {
-        failEverything(RPCError(
-            code: .unavailable,
-            message: "the server did not answer a keepalive PING within \(configuration.keepalive.timeout.secondsText); the connection is considered dead"))
+        failEverything(
+            RPCError(
+                code: .unavailable,
+                message:
+                    "the server did not answer a keepalive PING within \(configuration.keepalive.timeout.secondsText); the connection is considered dead"
+            ))
         context.close(promise: nil)
     }
 
@@ -326,8 +331,9 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         if state.phase == .connecting {
             // Before its SETTINGS the peer has not shown it is a CopsLink server (a TLS server, say, answering a
             // plaintext client): no call reached it, so the calls may go elsewhere.
-            failEverything(RPCError(
-                code: .unavailable, message: "the server does not speak the CopsLink protocol (\(reason)); does it expect TLS?"))
+            failEverything(
+                RPCError(
+                    code: .unavailable, message: "the server does not speak the CopsLink protocol (\(reason)); does it expect TLS?"))
         } else {
             failEverything(RPCError(code: .internalError, message: reason))
         }

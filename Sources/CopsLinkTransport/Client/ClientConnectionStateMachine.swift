@@ -57,14 +57,19 @@ struct ClientConnectionStateMachine {
     /// A call asks to start.
     mutating func startRequested() -> StartAction {
         guard phase == .ready else {
-            return .fail(RPCError(
-                code: .unavailable, message: "the connection is \(phase == .draining ? "draining after GOAWAY" : "closed"); retry the call"))
+            return .fail(
+                RPCError(
+                    code: .unavailable,
+                    message: "the connection is \(phase == .draining ? "draining after GOAWAY" : "closed"); retry the call"))
         }
         if activeCalls < maxConcurrentCalls { return .start(callID: takeCallID()) }
         guard queuedCalls < maxQueuedCalls else {
-            return .fail(RPCError(
-                code: .resourceExhausted,
-                message: "client call queue is full: \(maxQueuedCalls) calls are waiting for one of the server's \(maxConcurrentCalls) call slots"))
+            return .fail(
+                RPCError(
+                    code: .resourceExhausted,
+                    message:
+                        "client call queue is full: \(maxQueuedCalls) calls are waiting for one of the server's \(maxConcurrentCalls) call slots"
+                ))
         }
         queuedCalls += 1
         return .queue

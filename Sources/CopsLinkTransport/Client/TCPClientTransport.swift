@@ -1,5 +1,5 @@
-import CopsLinkMessages
 public import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkWire
 public import NIOCore
 public import NIOPosix
@@ -31,7 +31,8 @@ public final class TCPClientTransport: ClientTransport, Sendable {
     public init(configuration: ClientConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
         self.checksCredentials =
-            configuration.tls == nil && !configuration.allowsPlaintextCredentials && !ClientConfiguration.isLoopback(host: configuration.host)
+            configuration.tls == nil && !configuration.allowsPlaintextCredentials
+            && !ClientConfiguration.isLoopback(host: configuration.host)
         self.eventLoop = group.next()
         self.executor = EventLoopTaskExecutor(eventLoop: eventLoop)
     }
@@ -92,7 +93,8 @@ public final class TCPClientTransport: ClientTransport, Sendable {
         let deadline = options.timeout.map { ContinuousClock.now + $0 }
         let connection = try await connection(before: deadline)
         let call = connection.makeCall(descriptor)
-        let frame = try call.requestFrame(header: try requestHeader(descriptor, options, deadline), message: NoMessage.payload, endStream: false)
+        let frame = try call.requestFrame(
+            header: try requestHeader(descriptor, options, deadline), message: NoMessage.payload, endStream: false)
         connection.start(call, requestFrame: consume frame, timeout: remaining(until: deadline), endsStream: false)
         do {
             let result = try await body(call)
@@ -104,7 +106,9 @@ public final class TCPClientTransport: ClientTransport, Sendable {
         }
     }
 
-    private func requestHeader(_ descriptor: MethodDescriptor, _ options: CallOptions, _ deadline: ContinuousClock.Instant?) throws(RPCError) -> RequestHeader {
+    private func requestHeader(
+        _ descriptor: MethodDescriptor, _ options: CallOptions, _ deadline: ContinuousClock.Instant?
+    ) throws(RPCError) -> RequestHeader {
         let metadata = options.effectiveMetadata
         try metadata.validate()
         var timeoutMicros: UInt64 = 0
@@ -122,14 +126,20 @@ public final class TCPClientTransport: ClientTransport, Sendable {
 
     /// The current connection, or a new one; fails fast with UNAVAILABLE while a reconnect backoff runs.
     private func connection(before deadline: ContinuousClock.Instant?) async throws(RPCError) -> ClientConnection {
-        enum Next { case use(ClientConnection), wait(EventLoopFuture<ClientConnection>), fail(RPCError) }
+        enum Next {
+            case use(ClientConnection)
+            case wait(EventLoopFuture<ClientConnection>)
+            case fail(RPCError)
+        }
         let next: Next = state.withLock { state in
             if state.closed { return .fail(RPCError(code: .unavailable, message: "the client transport is closed")) }
             if let connection = state.connection, connection.state.isAcceptingCalls { return .use(connection) }
             state.connection = nil
             if let connecting = state.connecting { return .wait(connecting) }
             if let nextAttempt = state.nextAttempt, ContinuousClock.now < nextAttempt, let failure = state.lastFailure {
-                return .fail(RPCError(code: .unavailable, message: "\(failure.message); next reconnect attempt in \((nextAttempt - .now).secondsText)"))
+                return .fail(
+                    RPCError(
+                        code: .unavailable, message: "\(failure.message); next reconnect attempt in \((nextAttempt - .now).secondsText)"))
             }
             let future = ClientConnection.connect(configuration, eventLoop: eventLoop)
             state.connecting = future

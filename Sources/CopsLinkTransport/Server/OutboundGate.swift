@@ -39,7 +39,10 @@ final class OutboundGate: Sendable {
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                enum Registration { case waiting, proceed, fail(any Error) }
+                enum Registration {
+                    case waiting, proceed
+                    case fail(any Error)
+                }
                 let registration: Registration = state.withLock { state in
                     if let error = state.closedWith { return .fail(error) }
                     if state.writable { return .proceed }

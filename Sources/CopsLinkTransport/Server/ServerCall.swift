@@ -1,5 +1,5 @@
-public import CopsLinkMessages
 import CopsLinkCore
+public import CopsLinkMessages
 import CopsLinkWire
 import NIOCore
 import Synchronization
@@ -55,8 +55,10 @@ final class ServerCall: ServerCallStream, Sendable {
 
     /// - Parameter singleRequest: the method takes one request message (unary, server streaming): no credit is
     ///   granted back for it (`CallCredit`).
-    init(id: UInt64, connection: NIOLoopBound<ServerConnectionHandler>, gate: OutboundGate, allocator: ByteBufferAllocator,
-         peerLimits: PeerLimits, receiveWindow: Int, singleRequest: Bool, metrics: MethodMetrics? = nil) {
+    init(
+        id: UInt64, connection: NIOLoopBound<ServerConnectionHandler>, gate: OutboundGate, allocator: ByteBufferAllocator,
+        peerLimits: PeerLimits, receiveWindow: Int, singleRequest: Bool, metrics: MethodMetrics? = nil
+    ) {
         self.id = id
         self.metrics = metrics
         if let metrics {
@@ -136,7 +138,9 @@ final class ServerCall: ServerCallStream, Sendable {
         if headerSize > peerMaxHeaderSize {
             return RPCError(
                 code: .resourceExhausted,
-                message: "status and trailing metadata of \(headerSize) bytes exceed the client's maximum header size of \(peerMaxHeaderSize) bytes")
+                message:
+                    "status and trailing metadata of \(headerSize) bytes exceed the client's maximum header size of \(peerMaxHeaderSize) bytes"
+            )
         }
         if frame.readableBytes - 4 > peerMaxFrameSize {
             return tooLarge(payloadSize: frame.readableBytes - Frame.minimumEncodedSize - headerSize)
@@ -169,7 +173,8 @@ struct PeerLimits: Sendable {
         let defaults = ConnectionLimits()
         maxFrameSize = settings.maxFrameSize == 0 ? defaults.maxFrameSize : Int(settings.maxFrameSize)
         maxConcurrentCalls = settings.maxConcurrentCalls == 0 ? defaults.maxConcurrentCalls : Int(settings.maxConcurrentCalls)
-        initialWindowSize = settings.initialWindowSize == 0 ? defaults.initialWindowSize : min(Int(settings.initialWindowSize), Int(Int32.max))
+        initialWindowSize =
+            settings.initialWindowSize == 0 ? defaults.initialWindowSize : min(Int(settings.initialWindowSize), Int(Int32.max))
         maxHeaderSize = settings.maxHeaderSize == 0 ? defaults.maxHeaderSize : Int(settings.maxHeaderSize)
     }
 

@@ -1,4 +1,5 @@
 public import NIOSSL
+
 /// Everything a `TCPServer` needs to know, with documented defaults.
 public struct ServerConfiguration: Sendable {
     public var host: String

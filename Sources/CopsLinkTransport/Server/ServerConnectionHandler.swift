@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import CopsLinkWire
 import Logging
 import NIOCore
@@ -103,12 +103,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         if let refusal {
-            let message = switch refusal {
-            case .shuttingDown: "the server is shutting down"
-            case .overloaded:
-                "the server is over its inbound memory budget of \(budget.limit) bytes; retry later or on another server"
-            default: "the server is at its limit of \(configuration.maxConnections) connections"
-            }
+            let message =
+                switch refusal {
+                case .shuttingDown: "the server is shutting down"
+                case .overloaded:
+                    "the server is over its inbound memory budget of \(budget.limit) bytes; retry later or on another server"
+                default: "the server is at its limit of \(configuration.maxConnections) connections"
+                }
             goAwayAndClose(.refused, refusal, message)
         } else {
             if let warning = configuration.connectionWarning {
@@ -413,9 +414,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if budget.isExhausted { return (.serverInboundBudget, serverBudgetError) }
         let limit = configuration.maxUnfinishedRequestBytesPerConnection
         guard unfinishedRequestBytes + size > limit else { return nil }
-        return (.connectionInboundBudget, RPCError(
-            code: .resourceExhausted,
-            message: "the connection holds \(unfinishedRequestBytes) bytes of unfinished requests; \(size) more would pass its limit of \(limit)"))
+        return (
+            .connectionInboundBudget,
+            RPCError(
+                code: .resourceExhausted,
+                message:
+                    "the connection holds \(unfinishedRequestBytes) bytes of unfinished requests; \(size) more would pass its limit of \(limit)"
+            )
+        )
     }
 
     /// Counts a message that arrived on an open request stream, and returns it in storage of its own when it is a
@@ -468,8 +474,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             call.loop.requestIdle = context.eventLoop.scheduleTask(deadline: due) { loopBound.value.requestIdleCheck(callID: callID) }
             return
         }
-        refuse(call, limit: .requestIdleTimeout, RPCError(
-            code: .deadlineExceeded, message: "the client sent nothing on the call's request stream for \(timeout.secondsText)"))
+        refuse(
+            call, limit: .requestIdleTimeout,
+            RPCError(
+                code: .deadlineExceeded, message: "the client sent nothing on the call's request stream for \(timeout.secondsText)"))
     }
 
     /// A call that has left `calls`: its timers stop and its bytes leave the inbound budgets.
@@ -562,13 +570,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         releaseUnfinished(call, upTo: increment)
         call.loop.receiveWindow.granted(increment)
         var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize + 8)
-        buffer.writeFrame(.windowUpdate, callID: callID, header: WindowUpdateHeader(increment: UInt32(increment)), payload: NoMessage.payload)
+        buffer.writeFrame(
+            .windowUpdate, callID: callID, header: WindowUpdateHeader(increment: UInt32(increment)), payload: NoMessage.payload)
         write(buffer)
     }
 
     func expire(callID: UInt64, timeout: Duration) {
         guard let call = calls[callID] else { return }
-        let error = RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout.secondsText) passed before the handler finished")
+        let error = RPCError(
+            code: .deadlineExceeded, message: "the call's deadline of \(timeout.secondsText) passed before the handler finished")
         call.finish(.failure(error))
         call.requests.finish(.failure(error))
         call.loop.task?.cancel()
@@ -751,7 +761,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         logger.info("closing connection", metadata: ["peer": "\(peer)", "reason": "\(message)", "rejection": "\(reason.rawValue)"])
         metrics?.rejected(reason)
         var buffer = context.channel.allocator.buffer(capacity: 128 + message.utf8.count)
-        buffer.writeFrame(.goAway, header: GoAwayHeader(lastCallID: state.lastCallID, code: code, message: message), payload: NoMessage.payload)
+        buffer.writeFrame(
+            .goAway, header: GoAwayHeader(lastCallID: state.lastCallID, code: code, message: message), payload: NoMessage.payload)
         unrecordedBytesOut += buffer.readableBytes
         context.write(wrapOutboundOut(buffer), promise: nil)
         close()

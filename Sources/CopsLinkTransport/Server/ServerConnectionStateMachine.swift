@@ -118,7 +118,9 @@ struct ServerConnectionStateMachine {
         switch phase {
         case .awaitingPreface: .sendTextAndClose("copslink: no preface within \(timeout.secondsText); closing\n")
         case .awaitingSettings:
-            .close(Closure(code: .protocolError, reason: .handshakeTimeout, message: "no SETTINGS within \(timeout.secondsText) of connecting"))
+            .close(
+                Closure(code: .protocolError, reason: .handshakeTimeout, message: "no SETTINGS within \(timeout.secondsText) of connecting")
+            )
         case .active, .closed: .none
         }
     }
@@ -146,12 +148,15 @@ struct ServerConnectionStateMachine {
     /// draining, then the concurrency limit.
     func admitCall(_ id: UInt64) -> RequestAdmission {
         if let drainingAfter, id > drainingAfter {
-            return .reject(.draining, RPCError(code: .unavailable, message: "the server is shutting down; retry the call on a new connection"))
+            return .reject(
+                .draining, RPCError(code: .unavailable, message: "the server is shutting down; retry the call on a new connection"))
         }
         guard openCalls < policy.maxConcurrentCalls else {
-            return .reject(.tooManyCalls, RPCError(
-                code: .resourceExhausted,
-                message: "too many concurrent calls: this server allows \(policy.maxConcurrentCalls) per connection"))
+            return .reject(
+                .tooManyCalls,
+                RPCError(
+                    code: .resourceExhausted,
+                    message: "too many concurrent calls: this server allows \(policy.maxConcurrentCalls) per connection"))
         }
         return .admit
     }
@@ -177,9 +182,10 @@ struct ServerConnectionStateMachine {
         if code == .unauthenticated, policy.maxUnauthenticatedCalls > 0 {
             unauthenticatedCalls = unauthenticatedCalls.addingReportingOverflow(1).partialValue
             if unauthenticatedCalls >= policy.maxUnauthenticatedCalls {
-                return .goAwayAndClose(Closure(
-                    code: .enhanceYourCalm, reason: .unauthenticatedCalls,
-                    message: "too many unauthenticated calls: \(unauthenticatedCalls)"))
+                return .goAwayAndClose(
+                    Closure(
+                        code: .enhanceYourCalm, reason: .unauthenticatedCalls,
+                        message: "too many unauthenticated calls: \(unauthenticatedCalls)"))
             }
         }
         return afterCallsChanged()
@@ -208,8 +214,9 @@ struct ServerConnectionStateMachine {
             pingStrikes += 1
             if pingStrikes > policy.pingMaximumStrikes {
                 let interval = Duration.nanoseconds(policy.pingMinimumInterval.nanoseconds)
-                return .close(Closure(
-                    code: .enhanceYourCalm, reason: .tooManyPings, message: "too many pings: at most one per \(interval.secondsText)"))
+                return .close(
+                    Closure(
+                        code: .enhanceYourCalm, reason: .tooManyPings, message: "too many pings: at most one per \(interval.secondsText)"))
             }
         } else {
             pingStrikes = 0

@@ -24,7 +24,7 @@ public final class ServerMetrics: Sendable {
         .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500),
         .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
         .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .microseconds(2_500_000), .seconds(5),
-        .seconds(10),
+        .seconds(10)
     ]
 
     let connectionsOpen: Meter

@@ -174,9 +174,10 @@ public final class TCPServer: Sendable {
             value: .init(low: configuration.outboundLowWaterMark, high: configuration.outboundHighWaterMark))
         let sync = channel.pipeline.syncOperations
         if let tlsContext { try sync.addHandler(NIOSSLServerHandler(context: tlsContext)) }
-        try sync.addHandler(ServerConnectionHandler(
-            dispatcher: dispatcher, configuration: configuration, refusal: refusal, logger: logger, metrics: metrics,
-            budget: budget ?? InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)))
+        try sync.addHandler(
+            ServerConnectionHandler(
+                dispatcher: dispatcher, configuration: configuration, refusal: refusal, logger: logger, metrics: metrics,
+                budget: budget ?? InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)))
     }
 
     /// Registers a new connection; returns why it is refused, if it is.

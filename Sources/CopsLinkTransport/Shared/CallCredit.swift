@@ -36,9 +36,10 @@ struct CallCredit: ~Copyable, Sendable {
     private let state: Mutex<State>
 
     init(sendWindow: Int, receiveWindow: Int, grantsCredit: Bool = true) {
-        state = Mutex(State(
-            sendWindow: sendWindow, initialSendWindow: sendWindow, initialReceiveWindow: receiveWindow,
-            grantsCredit: grantsCredit))
+        state = Mutex(
+            State(
+                sendWindow: sendWindow, initialSendWindow: sendWindow, initialReceiveWindow: receiveWindow,
+                grantsCredit: grantsCredit))
     }
 
     /// Takes `size` bytes of send credit, suspending until the peer grants enough. Throws once the call is closed.

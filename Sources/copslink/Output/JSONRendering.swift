@@ -1,5 +1,5 @@
-import CopsLinkMessages
 import CopsLinkCore
+import CopsLinkMessages
 import Foundation
 
 /// `--json` output: one JSON object per command, keys sorted, field names as in the .proto files (snake_case).
@@ -56,7 +56,7 @@ extension Customer: JSONRepresentable {
     var json: JSONObject {
         [
             "id": id, "first_name": firstName, "last_name": lastName, "company_name": companyName, "address": address.json,
-            "premise_phone": premisePhone, "equipment": equipment.json,
+            "premise_phone": premisePhone, "equipment": equipment.json
         ]
     }
 }
@@ -69,7 +69,7 @@ extension CentralStationParty: JSONRepresentable {
     var json: JSONObject {
         [
             "id": id, "priority": priority, "first_name": firstName, "last_name": lastName, "phones": phones.json,
-            "role": role.description, "has_key": hasKey,
+            "role": role.description, "has_key": hasKey
         ]
     }
 }
@@ -78,7 +78,7 @@ extension Authority: JSONRepresentable {
     var json: JSONObject {
         [
             "id": id, "type": type.description, "name": name, "phone": phone, "address": address.json, "served_zips": servedZips,
-            "jurisdiction": jurisdiction.description, "permit_required": permitRequired,
+            "jurisdiction": jurisdiction.description, "permit_required": permitRequired
         ]
     }
 }
@@ -86,7 +86,7 @@ extension Authority: JSONRepresentable {
 extension AccountAuthority: JSONRepresentable {
     var json: JSONObject {
         var object: JSONObject = [
-            "id": id, "authority": authority.json, "permit_number": permitNumber, "added_by": addedBy, "does_not_serve_zip": doesNotServeZip,
+            "id": id, "authority": authority.json, "permit_number": permitNumber, "added_by": addedBy, "does_not_serve_zip": doesNotServeZip
         ]
         JSONOutput.timestamp(&object, "added_at", addedAtMs)
         return object
@@ -97,7 +97,7 @@ extension Zone: JSONRepresentable {
     var json: JSONObject {
         [
             "zone_number": zoneNumber, "description": description, "event_type": eventType.description,
-            "equipment_type": equipmentType, "location": location, "partition": partition, "restore_required": restoreRequired,
+            "equipment_type": equipmentType, "location": location, "partition": partition, "restore_required": restoreRequired
         ]
     }
 }
@@ -123,7 +123,7 @@ extension TestSession: JSONRepresentable {
         var object: JSONObject = [
             "id": id, "category": category.json, "scope": scope.description, "zone_numbers": zoneNumbers, "comment": comment,
             "placed_by": placedBy.json, "authorized_by": authorizedBy.json, "end_reason": endReason.description,
-            "state": state.description,
+            "state": state.description
         ]
         JSONOutput.timestamp(&object, "effective_at", effectiveAtMs)
         JSONOutput.timestamp(&object, "expires_at", expiresAtMs)
@@ -142,7 +142,7 @@ extension Account: JSONRepresentable {
             "customer": customer.json, "link_state": linkState.description, "account_number": accountNumber,
             "receiver_number": receiverNumber, "line": line, "responding_parties": respondingParties.json,
             "authorities": authorities.json, "mapped_zones": mappedZones.json, "unmapped_zones": unmappedZones.json,
-            "test_status": testStatus.json,
+            "test_status": testStatus.json
         ]
         JSONOutput.timestamp(&object, "linked_at", linkedAtMs)
         JSONOutput.timestamp(&object, "unlinked_at", unlinkedAtMs)
@@ -153,7 +153,7 @@ extension Account: JSONRepresentable {
 extension TestHistoryEntry: JSONRepresentable {
     var json: JSONObject {
         var object: JSONObject = [
-            "action": action.description, "session_id": sessionID, "category": category.json, "user": user.json, "comment": comment,
+            "action": action.description, "session_id": sessionID, "category": category.json, "user": user.json, "comment": comment
         ]
         JSONOutput.timestamp(&object, "at", atMs)
         JSONOutput.timestamp(&object, "effective_at", effectiveAtMs)
@@ -167,7 +167,7 @@ extension TestResult: JSONRepresentable {
         var object: JSONObject = [
             "account_number": accountNumber, "zone_number": zoneNumber, "zone_description": zoneDescription, "event_code": eventCode,
             "qualifier": qualifier, "event_description": eventDescription, "user_number": userNumber, "partition": partition,
-            "raw_message": rawMessage, "session_id": sessionID,
+            "raw_message": rawMessage, "session_id": sessionID
         ]
         JSONOutput.timestamp(&object, "received_at", receivedAtMs)
         return object
@@ -192,7 +192,7 @@ extension SettingsHeader: JSONRepresentable {
     var json: JSONObject {
         [
             "max_frame_size": maxFrameSize, "max_concurrent_calls": maxConcurrentCalls, "initial_window_size": initialWindowSize,
-            "max_header_size": maxHeaderSize,
+            "max_header_size": maxHeaderSize
         ]
     }
 }

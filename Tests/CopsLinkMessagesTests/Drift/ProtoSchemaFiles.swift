@@ -80,7 +80,8 @@ enum ProtoSchemaFiles {
                     // In a message or one of its oneofs; enum values have no type, so they never match the pattern.
                     switch scopes.last {
                     case .message?, .oneof?:
-                        fields.append(field(match.1, match.2, scopes: scopes, package: package, comments: comments, at: "\(file):\(index + 1)"))
+                        fields.append(
+                            field(match.1, match.2, scopes: scopes, package: package, comments: comments, at: "\(file):\(index + 1)"))
                     default: break
                     }
                 }
@@ -104,7 +105,10 @@ enum ProtoSchemaFiles {
         return pieces.filter { !$0.isEmpty }
     }
 
-    private enum Scope { case message(String), oneof, other }
+    private enum Scope {
+        case message(String)
+        case oneof, other
+    }
 
     private static func field(
         _ name: Substring, _ number: Substring, scopes: [Scope], package: String, comments: [String], at location: String

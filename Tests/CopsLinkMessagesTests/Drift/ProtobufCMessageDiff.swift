@@ -1,5 +1,6 @@
 import CCopsLinkProtos
 import CProtobufC
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,9 +39,11 @@ enum ProtobufCMessageDiff {
             let fieldName = String(cString: field.name)
             let fieldPath = path.isEmpty ? fieldName : "\(path).\(fieldName)"
             func differ(_ expected: String, _ actual: String, at path: String = fieldPath) {
-                found.append(Difference(
-                    path: path, messageName: messageName, fieldName: fieldName, fieldNumber: field.id, type: field.type, expected: expected,
-                    actual: actual))
+                found.append(
+                    Difference(
+                        path: path, messageName: messageName, fieldName: fieldName, fieldNumber: field.id, type: field.type,
+                        expected: expected,
+                        actual: actual))
             }
             let quantifierL = left + Int(field.quantifier_offset)
             let quantifierR = right + Int(field.quantifier_offset)
@@ -49,7 +52,9 @@ enum ProtobufCMessageDiff {
                 let caseR = quantifierR.loadUnaligned(as: UInt32.self)
                 if caseL != field.id && caseR != field.id { continue }
                 if caseL != caseR {
-                    differ(caseL == field.id ? "this oneof member" : "oneof case \(caseL)", caseR == field.id ? "this oneof member" : "oneof case \(caseR)")
+                    differ(
+                        caseL == field.id ? "this oneof member" : "oneof case \(caseL)",
+                        caseR == field.id ? "this oneof member" : "oneof case \(caseR)")
                     continue
                 }
             }

@@ -1,5 +1,6 @@
 import CCopsLinkProtos
 import CProtobufC
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -68,7 +69,9 @@ final class ProtobufCMessageFiller {
     }
 
     /// A message of `descriptor` with every field set; sub-messages down to `maximumDepth`.
-    func message(_ descriptor: UnsafePointer<ProtobufCMessageDescriptor>, path: String = "", depth: Int = 0) -> UnsafeMutablePointer<ProtobufCMessage> {
+    func message(
+        _ descriptor: UnsafePointer<ProtobufCMessageDescriptor>, path: String = "", depth: Int = 0
+    ) -> UnsafeMutablePointer<ProtobufCMessage> {
         let raw = allocate(descriptor.pointee.sizeof_message)
         protobuf_c_message_init(descriptor, raw)
         let messageName = String(cString: descriptor.pointee.name)
@@ -89,7 +92,10 @@ final class ProtobufCMessageFiller {
             switch field.label {
             case PROTOBUF_C_LABEL_REPEATED:
                 let size = Self.elementSize(field.type)
-                guard size > 0 else { unsupported.append("\(messageName).\(fieldName) (type \(field.type.rawValue))"); continue }
+                guard size > 0 else {
+                    unsupported.append("\(messageName).\(fieldName) (type \(field.type.rawValue))")
+                    continue
+                }
                 // Past the depth limit a repeated sub-message stays empty: protobuf-c cannot pack NULL elements.
                 if field.type == PROTOBUF_C_TYPE_MESSAGE, depth >= Self.maximumDepth { continue }
                 let elements = allocate(2 * size)
@@ -180,9 +186,10 @@ final class ProtobufCMessageFiller {
             return
         }
         setFields.insert("\(context.messageName).\(context.fieldName)")
-        filled.append(Filled(
-            messageName: context.messageName, fieldName: context.fieldName, fieldNumber: context.field.id, type: context.field.type,
-            path: path, text: text))
+        filled.append(
+            Filled(
+                messageName: context.messageName, fieldName: context.fieldName, fieldNumber: context.field.id, type: context.field.type,
+                path: path, text: text))
     }
 
     /// A non-zero value of the field's enum: the first or last named one, or (variant `unknownEnums`) one not named.

@@ -119,7 +119,7 @@ struct ServiceEmitter {
                         "func \(method.name)(",
                         [
                             "_ \(method.requests): RequestStream<\(request)>", "\(method.responses): ResponseWriter<\(response)>",
-                            "context: ServerContext",
+                            "context: ServerContext"
                         ],
                         ") async throws" + (withTrailers ? " -> Metadata" : ""))
                 }
@@ -188,11 +188,15 @@ struct ServiceEmitter {
             let generic = method.requests.upperFirst
             out.signature(
                 "public func \(method.name)<\(generic): AsyncSequence & Sendable, Result: Sendable>(",
-                ["_ \(method.requests): \(generic)", "options: CallOptions = .defaults", "body: @Sendable (ResponseStream<\(response)>) async throws -> Result"],
+                [
+                    "_ \(method.requests): \(generic)", "options: CallOptions = .defaults",
+                    "body: @Sendable (ResponseStream<\(response)>) async throws -> Result"
+                ],
                 ") async throws -> Result where \(generic).Element == \(request) {", forceWrap: true)
             out.indented { out in
                 out.line(
-                    "try await client.bidirectionalStreaming(Method.\(method.name), requests: \(method.requests), options: options, body: body)")
+                    "try await client.bidirectionalStreaming(Method.\(method.name), requests: \(method.requests), options: options, body: body)"
+                )
             }
             out.line("}")
         }
@@ -214,9 +218,10 @@ struct ServiceEmitter {
         switch (method.proto.clientStreaming, method.proto.serverStreaming) {
         case (false, false):
             out.route("router.registerUnary(\(descriptor))", "request: \(request), context") { out in
-                out.line(withTrailers
-                    ? "try await self.\(method.name)(request, context: context)"
-                    : "ServerResponse(message: try await self.\(method.name)(request, context: context))")
+                out.line(
+                    withTrailers
+                        ? "try await self.\(method.name)(request, context: context)"
+                        : "ServerResponse(message: try await self.\(method.name)(request, context: context))")
             }
         case (false, true):
             out.route(
@@ -227,9 +232,10 @@ struct ServiceEmitter {
             }
         case (true, false):
             out.route("router.registerClientStreaming(\(descriptor))", "\(requests): RequestStream<\(request)>, context") { out in
-                out.line(withTrailers
-                    ? "try await self.\(method.name)(\(requests), context: context)"
-                    : "ServerResponse(message: try await self.\(method.name)(\(requests), context: context))")
+                out.line(
+                    withTrailers
+                        ? "try await self.\(method.name)(\(requests), context: context)"
+                        : "ServerResponse(message: try await self.\(method.name)(\(requests), context: context))")
             }
         case (true, true):
             out.route(

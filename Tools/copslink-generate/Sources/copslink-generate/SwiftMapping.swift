@@ -8,12 +8,12 @@ enum SwiftMapping {
         "copslink.rpc.v1.Settings": "SettingsHeader",
         "copslink.rpc.v1.WindowUpdate": "WindowUpdateHeader",
         "copslink.rpc.v1.GoAway": "GoAwayHeader",
-        "copslink.rpc.v1.Empty": "EmptyMessage",
+        "copslink.rpc.v1.Empty": "EmptyMessage"
     ]
 
     /// Proto messages with no Swift type of their own, and what stands for them in the messages that hold them.
     static let inlined: [String: String] = [
-        "copslink.rpc.v1.Payload": "its `body`, as `[UInt8]?` (nil: no Payload)",
+        "copslink.rpc.v1.Payload": "its `body`, as `[UInt8]?` (nil: no Payload)"
     ]
 
     /// Requests with fields that a typed client may still leave out (defaulting to `Type()`), because their empty
