@@ -270,7 +270,7 @@ let package = Package(
             dependencies: [
                 "CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkAccounts", "CopsLinkSQLite", "CopsLinkTransport",
                 "CopsLinkInProcess", "CopsLinkTestSupport", "CopsLinkAuth", "CCopsLinkProtos", "CProtobufC",
-                .product(name: "Logging", package: "swift-log")
+                .product(name: "Logging", package: "swift-log"), .product(name: "GRDB", package: "GRDB.swift")
             ],
             swiftSettings: strictSettings
         ),

@@ -359,25 +359,27 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
 
     /// The central-station account page of `customerID`, or nil if there is no such account.
     static func assemble(_ transaction: any AccountReadTransaction, customerID: String, atMs now: Int64) throws -> Account? {
-        guard let link = try transaction.link(customerID: customerID), let customer = try transaction.customer(id: customerID) else {
-            return nil
-        }
-        let (mapped, unmapped) = CentralStationView.mapZones(
-            try transaction.zones(accountNumber: link.accountNumber), equipment: customer.equipment)
+        try transaction.storedAccount(customerID: customerID).map { assemble($0, atMs: now) }
+    }
+
+    /// The account page of what is stored: the one place that decides it, whichever store read it.
+    static func assemble(_ stored: StoredAccount, atMs now: Int64) -> Account {
+        let (link, customer) = (stored.link, stored.customer)
+        let (mapped, unmapped) = CentralStationView.mapZones(stored.zones, equipment: customer.equipment)
+        let zip = Validation.zip5(customer.address?.zip ?? "")
         return Account(
             customer: CentralStationView.customer(customer), linkState: link.state, accountNumber: link.accountNumber,
             receiverNumber: link.receiverNumber, line: link.line, linkedAtMs: link.linkedAtMs, unlinkedAtMs: link.unlinkedAtMs,
-            respondingParties: try transaction.respondingParties(customerID: customerID)
+            respondingParties: stored.respondingParties
                 .sorted { ($0.priority, $0.id) < ($1.priority, $1.id) }.map(CentralStationView.party),
-            authorities: try transaction.accountAuthorities(accountNumber: link.accountNumber).map { entry in
+            authorities: stored.authorities.map { entry in
                 // Flagged, not removed: the dealer decides what replaces an authority the customer moved away from.
                 var entry = entry
-                let zip = Validation.zip5(customer.address?.zip ?? "")
                 entry.doesNotServeZip = !(entry.authority?.servedZips.contains(zip) ?? false)
                 return entry
             },
             mappedZones: mapped, unmappedZones: unmapped,
-            testStatus: TestSessionRules.status(of: try transaction.openSession(accountNumber: link.accountNumber), atMs: now))
+            testStatus: TestSessionRules.status(of: stored.openSession, atMs: now))
     }
 
     /// Ids of the parties and equipment the stored customer has and `customer`/`parties` no longer send, in stored

@@ -121,6 +121,10 @@ public protocol AccountReadTransaction {
     /// Customers (accounts, linked or unlinked) of the transaction's dealer, or of all. Cheap for one dealer: the
     /// account quota asks on every new link.
     func customerCount() throws -> Int
+    /// The linked (or once linked) customer with everything its account page shows, or nil if there is no such
+    /// account: what GetAccount reads. Defaults to `storedAccountByParts`; a store overrides it to read the same in
+    /// fewer statements.
+    func storedAccount(customerID: String) throws -> StoredAccount?
 }
 
 /// What the account service changes inside one serialized write transaction.
