@@ -150,7 +150,9 @@ let package = Package(
         .target(
             name: "CopsLinkSQLite",
             dependencies: [
-                "CopsLinkCore", "CopsLinkAccounts", "CopsLinkAuth", "CopsLinkMessages", .product(name: "GRDB", package: "GRDB.swift")
+                "CopsLinkCore", "CopsLinkAccounts", "CopsLinkAuth", "CopsLinkMessages", .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, for GetAccount's page read (SQLiteAccountPageReader).
+                .product(name: "GRDBSQLite", package: "GRDB.swift")
             ],
             swiftSettings: strictSettings
         ),

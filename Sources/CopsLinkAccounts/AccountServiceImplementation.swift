@@ -90,15 +90,14 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         }
     }
 
-    public func getAccount(_ request: GetAccountRequest, context: ServerContext) async throws -> Account {
+    /// One read of the customer's account page (`AccountPage`), with the test status of this moment appended.
+    public func getAccount(_ request: GetAccountRequest, context: ServerContext) async throws -> EncodedMessage<Account> {
         try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
-        let now = clock.nowMs()
-        guard let account = try await store.read(scope(context), { try Self.assemble($0, customerID: request.customerID, atMs: now) })
-        else {
+        guard let page = try await store.accountPage(scope(context), customerID: request.customerID) else {
             throw AccountError.customerNotFound(request.customerID)
         }
-        return account
+        return try page.account(atMs: clock.nowMs())
     }
 
     public func unlinkAccount(_ request: UnlinkAccountRequest, context: ServerContext) async throws -> UnlinkAccountResponse {

@@ -125,6 +125,9 @@ public protocol AccountReadTransaction {
     /// account: what GetAccount reads. Defaults to `storedAccountByParts`; a store overrides it to read the same in
     /// fewer statements.
     func storedAccount(customerID: String) throws -> StoredAccount?
+    /// The customer's account page (GetAccount's read model), or nil if the customer has no link. The store keeps it
+    /// current in every write transaction; `AccountPage` says what it depends on.
+    func accountPage(customerID: String) throws -> AccountPage?
 }
 
 /// What the account service changes inside one serialized write transaction.
@@ -164,4 +167,13 @@ public protocol AccountStore: Sendable {
     func write<Result: Sendable>(
         _ scope: StoreScope, _ body: @escaping @Sendable (any AccountWriteTransaction) throws -> Result
     ) async throws -> Result
+    /// The customer's account page: GetAccount's one read, which needs no transaction of its own (one row). The
+    /// default reads it in a read transaction; a store may serve it from a cheaper path.
+    func accountPage(_ scope: StoreScope, customerID: String) async throws -> AccountPage?
+}
+
+extension AccountStore {
+    public func accountPage(_ scope: StoreScope, customerID: String) async throws -> AccountPage? {
+        try await read(scope) { try $0.accountPage(customerID: customerID) }
+    }
 }

@@ -9,6 +9,7 @@ import GRDB
 /// keys on; `synchronous = FULL`, so a transaction that has returned survives a crash of the process or the machine.
 public final class SQLiteAccountStore: AccountStore {
     let pool: DatabasePool
+    private let pages: SQLiteAccountPageReader
 
     /// Opens (creating if needed) and migrates the database at `path`, and loads the reference test categories.
     /// The database, its WAL and SHM are readable and writable by their owner only (`DatabaseFileMode`).
@@ -25,9 +26,12 @@ public final class SQLiteAccountStore: AccountStore {
         DatabaseFileMode.restrict(path: path)
         try SQLiteSchema.migrator.migrate(pool)
         try pool.write { db in
-            let transaction = SQLiteTransaction(db: db, scope: .allDealers)
+            let transaction = SQLiteTransaction(db: db, scope: .allDealers, pageChanges: AccountPageChanges())
             if try transaction.testCategories().isEmpty { try transaction.saveTestCategories(ReferenceData.testCategories) }
+            try transaction.refreshAccountPages()
+            try SQLiteTransaction.buildMissingAccountPages(db)
         }
+        pages = SQLiteAccountPageReader(path: path, maximumIdle: maximumReaderCount)
     }
 
     public func read<Result: Sendable>(
@@ -41,7 +45,26 @@ public final class SQLiteAccountStore: AccountStore {
         _ scope: StoreScope, _ body: @escaping @Sendable (any AccountWriteTransaction) throws -> Result
     ) async throws -> Result {
         try Self.check(scope)
-        return try await pool.write { db in try body(SQLiteTransaction(db: db, scope: scope)) }
+        return try await pool.write { db in try Self.run(body, in: db, scope: scope) }
+    }
+
+    /// One write's body, then the account pages its changes touch, before its work is released.
+    private static func run<Result>(
+        _ body: (any AccountWriteTransaction) throws -> Result, in db: Database, scope: StoreScope
+    ) throws -> Result {
+        let transaction = SQLiteTransaction(db: db, scope: scope, pageChanges: AccountPageChanges())
+        let result = try body(transaction)
+        try transaction.refreshAccountPages()
+        return result
+    }
+
+    /// Inline on the caller's thread, one row by primary key (`SQLiteAccountPageReader`).
+    public func accountPage(_ scope: StoreScope, customerID: String) async throws -> AccountPage? {
+        try Self.check(scope)
+        switch scope {
+        case .dealer(let dealer): return try pages.page(customerKey: dealer + "/" + customerID)
+        case .allDealers: return try pages.page(customerKey: customerID)
+        }
     }
 
     /// A dealer id with a `/` could reach into another dealer's keys: refuse it, whoever asks.
@@ -57,5 +80,8 @@ public final class SQLiteAccountStore: AccountStore {
     }
 
     /// Closes the file; later calls fail.
-    public func close() throws { try pool.close() }
+    public func close() throws {
+        pages.close()
+        try pool.close()
+    }
 }

@@ -255,6 +255,20 @@ enum SQLiteSchema {
                     DROP TABLE account_key_of;
                     """)
         }
+        // GetAccount's read model (`AccountPage`): one row per linked customer, rewritten by every write that changes
+        // what the page shows. The store builds the pages of existing customers after migrating
+        // (`buildMissingAccountPages`), with the code of its own version, so a later migration that changes the
+        // page's rows can drop the pages to have them rebuilt. Directory changes find the accounts to refresh by
+        // authority id.
+        migrator.registerMigration("v5-account-pages") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE account_page (
+                        customer_key TEXT PRIMARY KEY NOT NULL REFERENCES customer(id), page BLOB NOT NULL, open_session BLOB
+                    );
+                    CREATE INDEX account_authority_by_authority ON account_authority(authority_id);
+                    """)
+        }
         return migrator
     }
 

@@ -14,9 +14,12 @@ struct SQLiteTransaction: AccountWriteTransaction {
     /// The dealer this transaction sees, or nil for the server's own work across dealers (test expiry), which
     /// passes and gets storage keys as they are.
     let dealer: String?
+    /// What this write transaction changed that account pages show; nil in read transactions.
+    let pageChanges: AccountPageChanges?
 
-    init(db: Database, scope: StoreScope) {
+    init(db: Database, scope: StoreScope, pageChanges: AccountPageChanges? = nil) {
         self.db = db
+        self.pageChanges = pageChanges
         switch scope {
         case .dealer(let id): dealer = id
         case .allDealers: dealer = nil
@@ -59,6 +62,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
     func saveCustomer(_ customer: Customer) throws {
         let address = customer.address ?? Address()
         let stored = key(customer.id)
+        pageChanges?.customerKeys.insert(stored)
         try db.executeCached(
             sql: """
                 INSERT INTO customer (id, dealer_id, first_name, last_name, company_name, has_address, street1, street2, city,
@@ -110,6 +114,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
 
     func replaceRespondingParties(customerID: String, _ parties: [RespondingParty]) throws {
         let customerID = key(customerID)
+        pageChanges?.customerKeys.insert(customerID)
         try db.executeCached(sql: "DELETE FROM responding_party WHERE customer_id = ?", arguments: [customerID])
         for (position, party) in parties.enumerated() {
             try db.executeCached(
@@ -165,6 +170,9 @@ struct SQLiteTransaction: AccountWriteTransaction {
 
     func saveLink(_ link: AccountLink) throws {
         let stored = key(link.customerID)
+        // The receiver and line belong to the number: every customer it was linked to shows them.
+        pageChanges?.customerKeys.insert(stored)
+        pageChanges?.accountKeys.insert(key(link.accountNumber))
         try db.executeCached(
             sql: """
                 INSERT INTO station_account (account_key, account_number, dealer_id, receiver_number, line) VALUES (?, ?, ?, ?, ?)
@@ -200,6 +208,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
 
     func saveAuthorities(_ authorities: [Authority]) throws {
         for authority in authorities {
+            pageChanges?.authorityIDs.insert(authority.id)
             let address = authority.address ?? Address()
             try db.executeCached(
                 sql: """
@@ -232,6 +241,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func insertAccountAuthority(accountNumber: String, _ entry: AccountAuthority) throws {
+        pageChanges?.accountKeys.insert(key(accountNumber))
         try db.executeCached(
             sql: """
                 INSERT INTO account_authority (id, account_key, authority_id, type, permit_number, added_at, added_by)
@@ -244,6 +254,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func deleteAccountAuthority(accountNumber: String, id: String) throws {
+        pageChanges?.accountKeys.insert(key(accountNumber))
         try db.executeCached(sql: "DELETE FROM account_authority WHERE account_key = ? AND id = ?", arguments: [key(accountNumber), id])
     }
 
@@ -261,6 +272,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
 
     func replaceZones(accountNumber: String, _ zones: [Zone]) throws {
         let accountKey = key(accountNumber)
+        pageChanges?.accountKeys.insert(accountKey)
         try db.executeCached(sql: "DELETE FROM zone WHERE account_key = ?", arguments: [accountKey])
         for zone in zones {
             try db.executeCached(
@@ -287,6 +299,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
 
     func saveTestCategories(_ categories: [TestCategory]) throws {
         for category in categories {
+            pageChanges?.categoryIDs.insert(category.id)
             try db.executeCached(
                 sql: """
                     INSERT INTO test_category (id, description, default_minutes) VALUES (?, ?, ?)
@@ -337,6 +350,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func insertSession(accountNumber: String, _ session: TestSession) throws {
+        pageChanges?.accountKeys.insert(key(accountNumber))
         try db.executeCached(
             sql: """
                 INSERT INTO test_session (id, account_key, category_id, effective_at, expires_at, scope, zone_numbers, comment,
@@ -353,9 +367,11 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func endSession(id: String, atMs: Int64, reason: TestEndReason) throws {
-        try db.executeCached(
-            sql: "UPDATE test_session SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
+        let ended = try String.fetchAll(
+            db.cachedStatement(
+                sql: "UPDATE test_session SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL RETURNING account_key"),
             arguments: [atMs, reason.rawValue, id])
+        pageChanges?.accountKeys.formUnion(ended)
     }
 
     // MARK: History and signals

@@ -19,6 +19,8 @@ public enum AccountService {
     /// One descriptor per RPC, naming its `/copslink.v1.AccountService/<Method>` path.
     public enum Method {
         public static let linkAccount = MethodDescriptor(service: serviceName, method: "LinkAccount")
+        /// The customer's central-station account page. The server keeps it encoded in the store (a read model updated in
+        /// the same transaction as every write that changes it) and answers with those bytes.
         public static let getAccount = MethodDescriptor(service: serviceName, method: "GetAccount")
         public static let unlinkAccount = MethodDescriptor(service: serviceName, method: "UnlinkAccount")
         public static let syncCustomer = MethodDescriptor(service: serviceName, method: "SyncCustomer")
@@ -68,7 +70,9 @@ public enum AccountService {
     /// What an implementation of `copslink.v1.AccountService` provides; `registerMethods(with:)` comes with it.
     public protocol ServiceProtocol: RegistrableRPCService {
         func linkAccount(_ request: LinkAccountRequest, context: ServerContext) async throws -> LinkAccountResponse
-        func getAccount(_ request: GetAccountRequest, context: ServerContext) async throws -> Account
+        /// The customer's central-station account page. The server keeps it encoded in the store (a read model updated in
+        /// the same transaction as every write that changes it) and answers with those bytes.
+        func getAccount(_ request: GetAccountRequest, context: ServerContext) async throws -> EncodedMessage<Account>
         func unlinkAccount(
             _ request: UnlinkAccountRequest, context: ServerContext
         ) async throws -> UnlinkAccountResponse
@@ -113,6 +117,8 @@ public enum AccountService {
             try await client.unary(Method.linkAccount, request: request, options: options).message
         }
 
+        /// The customer's central-station account page. The server keeps it encoded in the store (a read model updated in
+        /// the same transaction as every write that changes it) and answers with those bytes.
         public func getAccount(
             _ request: GetAccountRequest, options: CallOptions = .defaults
         ) async throws(RPCError) -> Account {

@@ -40,6 +40,19 @@ struct ProtoMethod {
     var clientStreaming = false
     var serverStreaming = false
     var comment: String?
+
+    /// The marker line that makes a method's handler answer with `EncodedMessage` (see CopsLinkCore).
+    static let encodedResponseMarker = "@encoded-response"
+    /// Whether the comment has the marker line.
+    var encodedResponse: Bool {
+        comment?.split(separator: "\n").contains { String($0).trimmingWhitespace == Self.encodedResponseMarker } ?? false
+    }
+    /// The comment without marker lines, for doc comments.
+    var docComment: String? {
+        guard let comment, encodedResponse else { return comment }
+        return comment.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { String($0).trimmingWhitespace != Self.encodedResponseMarker }.joined(separator: "\n")
+    }
 }
 
 enum DescriptorSet {

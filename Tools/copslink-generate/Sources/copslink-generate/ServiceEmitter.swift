@@ -13,6 +13,9 @@ struct ServiceEmitter {
         let name: String
         let request: String
         let response: String
+        /// The response type in the handler's signature: `EncodedMessage<Response>` for a method marked
+        /// `@encoded-response`, whose implementation answers with bytes it already holds.
+        var handlerResponse: String { proto.encodedResponse ? "EncodedMessage<\(response)>" : response }
         /// Whether the client may leave the request out (a message without fields, or one listed in SwiftMapping).
         let requestIsDefaulted: Bool
         var kind: String {
@@ -75,7 +78,7 @@ struct ServiceEmitter {
         out.doc("One descriptor per RPC, naming its `/\(service.fullName)/<Method>` path.")
         out.block("public enum Method") { out in
             for method in methods {
-                if let comment = method.proto.comment { out.doc(comment) }
+                if let comment = method.proto.docComment { out.doc(comment) }
                 out.line("public static let \(method.name) = MethodDescriptor(service: serviceName, method: \"\(method.proto.name)\")")
             }
         }
@@ -98,8 +101,8 @@ struct ServiceEmitter {
         out.doc("What an implementation of `\(service.fullName)` provides; `registerMethods(with:)` comes with it.")
         out.block("public protocol ServiceProtocol: RegistrableRPCService") { out in
             for method in methods {
-                if let comment = method.proto.comment { out.doc(comment) }
-                let (request, response) = (method.request, method.response)
+                if let comment = method.proto.docComment { out.doc(comment) }
+                let (request, response) = (method.request, method.handlerResponse)
                 switch (method.proto.clientStreaming, method.proto.serverStreaming) {
                 case (false, false):
                     out.signature(
@@ -134,7 +137,7 @@ struct ServiceEmitter {
             out.line("public init(wrapping client: RPCClient) { self.client = client }")
             for method in methods {
                 out.line()
-                if let comment = method.proto.comment { out.doc(comment) }
+                if let comment = method.proto.docComment { out.doc(comment) }
                 emitClientMethod(method, &out)
             }
         }
@@ -213,7 +216,7 @@ struct ServiceEmitter {
 
     private func emitRoute(_ method: Method, _ out: inout SwiftWriter) {
         let descriptor = "\(service.name).Method.\(method.name)"
-        let (request, response) = (method.request, method.response)
+        let (request, response) = (method.request, method.handlerResponse)
         let (requests, responses) = (method.requests, method.responses)
         switch (method.proto.clientStreaming, method.proto.serverStreaming) {
         case (false, false):

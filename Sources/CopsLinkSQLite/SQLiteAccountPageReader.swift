@@ -1,0 +1,112 @@
+import CopsLinkAccounts
+import CopsLinkCore
+import GRDBSQLite
+import Synchronization
+
+/// GetAccount's read, inline on the caller's thread: one row by primary key through connections of its own.
+///
+/// Through GRDB the same read costs a hop to a reader thread (or, synchronously, two dispatch queues and a
+/// BEGIN/COMMIT around the statement) for a query that takes a few microseconds. Here a read takes a connection from
+/// a free list, steps one prepared statement (a single statement is its own read transaction, so it sees the last
+/// commit whole) and gives the connection back. The longest a read can block its thread is SQLite's busy timeout,
+/// which in WAL mode only a reader racing the recovery of a crashed writer's WAL ever meets.
+final class SQLiteAccountPageReader: Sendable {
+    private let path: String
+    /// Idle connections. A caller holds at most one, for the length of one statement, so the count in use is at most
+    /// the number of threads reading at once; no more than `maximumIdle` are kept between reads.
+    private let idle: Mutex<[Connection]>
+    private let maximumIdle: Int
+
+    init(path: String, maximumIdle: Int) {
+        self.path = path
+        self.maximumIdle = maximumIdle
+        idle = Mutex([])
+    }
+
+    /// The page stored under `customerKey` (a storage key: the caller has applied the dealer scope).
+    func page(customerKey: String) throws -> AccountPage? {
+        let connection = try idle.withLock { $0.popLast() } ?? Connection(path: path)
+        defer {
+            idle.withLock { connections in
+                if connections.count < maximumIdle { connections.append(connection) }
+            }
+        }
+        return try connection.page(customerKey: customerKey)
+    }
+
+    /// Drops the idle connections; later reads open new ones (after `close`, they fail to find the file or read it).
+    func close() {
+        idle.withLock { $0.removeAll() }
+    }
+
+    /// One read-only SQLite connection and its prepared statement.
+    ///
+    /// `@unchecked Sendable`: it moves between threads only through the reader's locked free list, and a thread
+    /// that takes it is its only user until it gives it back, which is the rule a connection opened with
+    /// `SQLITE_OPEN_NOMUTEX` needs.
+    private final class Connection: @unchecked Sendable {
+        private var db: OpaquePointer?
+        private var statement: OpaquePointer?
+
+        init(path: String) throws {
+            let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
+            var code = sqlite3_open_v2(path, &db, flags, nil)
+            if code == SQLITE_OK {
+                sqlite3_busy_timeout(db, 10_000)
+                code = sqlite3_exec(db, "PRAGMA query_only = 1", nil, nil, nil)
+            }
+            if code == SQLITE_OK {
+                code = sqlite3_prepare_v3(
+                    db, "SELECT page, open_session FROM account_page WHERE customer_key = ?1", -1, UInt32(SQLITE_PREPARE_PERSISTENT),
+                    &statement, nil)
+            }
+            guard code == SQLITE_OK else { throw Self.error(db, code, "opening the account page reader") }
+        }
+
+        deinit {
+            sqlite3_finalize(statement)
+            sqlite3_close_v2(db)
+        }
+
+        func page(customerKey: String) throws -> AccountPage? {
+            var key = customerKey
+            return try key.withUTF8 { key in
+                defer {
+                    sqlite3_reset(statement)
+                    sqlite3_clear_bindings(statement)  // the binding points into `key`, which ends with this closure
+                }
+                // SQLITE_STATIC (nil): SQLite uses the bytes in place until the statement is reset, below.
+                var code = sqlite3_bind_text(
+                    statement, 1, key.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, Int32(key.count), nil)
+                guard code == SQLITE_OK else { throw Self.error(db, code, "binding the customer key") }
+                code = sqlite3_step(statement)
+                switch code {
+                case SQLITE_DONE:
+                    return nil
+                case SQLITE_ROW:
+                    // Room for the test status the service appends, so that appending does not reallocate.
+                    let account = column(0, spare: 512)
+                    let session = sqlite3_column_type(statement, 1) == SQLITE_NULL ? nil : column(1, spare: 0)
+                    return AccountPage(encodedAccount: account, encodedOpenSession: session)
+                default:
+                    throw Self.error(db, code, "reading an account page")
+                }
+            }
+        }
+
+        /// The blob in column `index` of the current row, with `spare` bytes of capacity beyond it.
+        private func column(_ index: Int32, spare: Int) -> [UInt8] {
+            let count = Int(sqlite3_column_bytes(statement, index))
+            let source = sqlite3_column_blob(statement, index)
+            return [UInt8](unsafeUninitializedCapacity: count + spare) { buffer, initialized in
+                if let source, count > 0 { buffer.baseAddress!.initialize(from: source.assumingMemoryBound(to: UInt8.self), count: count) }
+                initialized = count
+            }
+        }
+
+        private static func error(_ db: OpaquePointer?, _ code: Int32, _ doing: String) -> AccountError {
+            let message = db.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "SQLite error \(code)"
+            return AccountError(.unavailable, "\(doing) failed: \(message)")
+        }
+    }
+}

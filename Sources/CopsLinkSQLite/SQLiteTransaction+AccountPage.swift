@@ -1,0 +1,87 @@
+import CopsLinkAccounts
+import Foundation
+import GRDB
+
+/// What a write transaction changed that account pages show, by storage key. The write methods of
+/// `SQLiteTransaction` record it; `refreshAccountPages` rewrites the pages before the write's work is released, in
+/// the same transaction, so a page never disagrees with its rows, whatever crashes when.
+final class AccountPageChanges {
+    var customerKeys: Set<String> = []
+    var accountKeys: Set<String> = []
+    /// Directory entries: every account with one of them shows it, whichever dealer's.
+    var authorityIDs: Set<String> = []
+    /// Test categories: open sessions show their description.
+    var categoryIDs: Set<String> = []
+
+    var isEmpty: Bool { customerKeys.isEmpty && accountKeys.isEmpty && authorityIDs.isEmpty && categoryIDs.isEmpty }
+}
+
+extension SQLiteTransaction {
+    func accountPage(customerID: String) throws -> AccountPage? {
+        try db.cachedRow(sql: "SELECT page, open_session FROM account_page WHERE customer_key = ?", arguments: [key(customerID)]).map {
+            row in
+            let session: Data? = row[1]
+            return AccountPage(encodedAccount: [UInt8](row[0] as Data), encodedOpenSession: session.map { [UInt8]($0) })
+        }
+    }
+
+    /// Rewrites the page of every customer whose page the recorded changes touch, then forgets them.
+    func refreshAccountPages() throws {
+        guard let changes = pageChanges, !changes.isEmpty else { return }
+        var accountKeys = changes.accountKeys
+        for id in changes.authorityIDs {
+            accountKeys.formUnion(
+                try db.cachedStrings(sql: "SELECT DISTINCT account_key FROM account_authority WHERE authority_id = ?", arguments: [id]))
+        }
+        for id in changes.categoryIDs {
+            accountKeys.formUnion(
+                try db.cachedStrings(
+                    sql: "SELECT account_key FROM test_session WHERE ended_at IS NULL AND category_id = ?", arguments: [id]))
+        }
+        var customerKeys = changes.customerKeys
+        for accountKey in accountKeys {
+            customerKeys.formUnion(
+                try db.cachedStrings(
+                    sql: """
+                        SELECT account_link.customer_id FROM account_link
+                        JOIN station_account ON station_account.account_number = account_link.account_number
+                        WHERE station_account.account_key = ?
+                        """,
+                    arguments: [accountKey]))
+        }
+        for customerKey in customerKeys { try Self.savePage(db, customerKey: customerKey) }
+        changes.customerKeys = []
+        changes.accountKeys = []
+        changes.authorityIDs = []
+        changes.categoryIDs = []
+    }
+
+    /// Builds the page of the customer under `customerKey` from its rows, in its dealer's scope (the page shows the
+    /// ids its dealer knows), and stores it; a customer without a link has none.
+    static func savePage(_ db: Database, customerKey: String) throws {
+        let dealer = Self.dealer(ofKey: customerKey)
+        let customerID = String(customerKey.dropFirst(dealer.count + 1))
+        guard let stored = try SQLiteTransaction(db: db, scope: .dealer(dealer)).storedAccount(customerID: customerID) else {
+            try db.executeCached(sql: "DELETE FROM account_page WHERE customer_key = ?", arguments: [customerKey])
+            return
+        }
+        let page = AccountPage(stored)
+        try db.executeCached(
+            sql: "INSERT OR REPLACE INTO account_page (customer_key, page, open_session) VALUES (?, ?, ?)",
+            arguments: [customerKey, Data(page.encodedAccount), page.encodedOpenSession.map { Data($0) }])
+    }
+
+    /// Builds the pages of linked customers that have none: all of them after the migration that adds pages, and
+    /// any a future migration drops to have them rebuilt. Returns how many it built.
+    @discardableResult
+    static func buildMissingAccountPages(_ db: Database) throws -> Int {
+        let missing = try String.fetchAll(
+            db,
+            sql: """
+                SELECT customer_id FROM account_link
+                WHERE NOT EXISTS (SELECT 1 FROM account_page WHERE account_page.customer_key = account_link.customer_id)
+                """)
+        for customerKey in missing { try savePage(db, customerKey: customerKey) }
+        return missing.count
+    }
+}

@@ -1,0 +1,179 @@
+import CopsLinkCore
+import CopsLinkMessages
+import CopsLinkSQLite
+import CopsLinkServices
+import CopsLinkTestSupport
+import GRDB
+import Testing
+
+@testable import CopsLinkAccounts
+
+/// GetAccount's read model (`AccountPage`): after every kind of write, the page each customer's GetAccount answers
+/// with must be, byte for byte, the account assembled from scratch from the rows (`storedAccountByParts`); and a
+/// write that fails must leave the pages as they were.
+@Suite("GetAccount's read model")
+struct AccountPageTests {
+    static let dealer = DealerID.demo
+
+    /// Every customer's page, as GetAccount reads it, against the account assembled part by part from the same
+    /// rows, at the clock's time; and GetAccount over the wire against both.
+    static func expectPagesCurrent(
+        _ fixture: AccountFixture, _ customers: [String], after step: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        let now = fixture.clock.nowMs()
+        for customerID in customers {
+            let scratch = try await fixture.store.read(.dealer(dealer)) { try $0.storedAccountByParts(customerID: customerID) }
+            let page = try await fixture.store.accountPage(.dealer(dealer), customerID: customerID)
+            guard let scratch else {
+                #expect(page == nil, "\(step): \(customerID) has no account, and no page", sourceLocation: sourceLocation)
+                continue
+            }
+            let expected = AccountServiceImplementation.assemble(scratch, atMs: now)
+            let answered = try #require(page, "\(step): \(customerID) has no page", sourceLocation: sourceLocation).account(atMs: now)
+            #expect(answered.bytes == expected.serializedBytes(), "\(step): \(customerID)'s page is stale", sourceLocation: sourceLocation)
+            let overTheWire = try await fixture.client.getAccount(GetAccountRequest(customerID: customerID))
+            #expect(overTheWire == expected, "\(step): \(customerID) over the wire", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func everyKindOfWriteKeepsEveryPageCurrent() async throws {
+        try await withAccountService { fixture in
+            let client = fixture.client
+            let customers = ["cust-1", "cust-2", "cust-3"]
+            let check = { (step: String) in try await Self.expectPagesCurrent(fixture, customers, after: step) }
+            try await check("nothing linked")
+
+            let (ada, parties) = provoCustomer("cust-1")
+            let first = try await client.linkAccount(
+                LinkAccountRequest(customer: ada, respondingParties: parties, accountNumber: "1001", receiverNumber: "2", line: "3"))
+            #expect(first.account?.accountNumber == "1001")
+            _ = try await client.linkAccount(LinkAccountRequest(customer: provoCustomer("cust-2").0, respondingParties: []))
+            try await check("link")
+
+            _ = try await client.addAccountAuthorities(
+                AddAccountAuthoritiesRequest(
+                    customerID: "cust-1",
+                    authorities: [
+                        AuthorityToAdd(authorityID: "ut-provo-fd"), AuthorityToAdd(authorityID: "ut-provo-pd", permitNumber: "P-77")
+                    ]))
+            try await check("add authorities")
+
+            let zones = [
+                Zone(zoneNumber: "001", description: "Front door", eventType: .burglary, equipmentType: "contact"),
+                Zone(zoneNumber: "009", description: "Panic", eventType: .panic)
+            ]
+            _ = try await client.setCentralStationZones(SetCentralStationZonesRequest(customerID: "cust-1", zones: zones))
+            try await check("set zones")
+
+            _ = try await client.placeOnTest(PlaceOnTestRequest(customerID: "cust-1", categoryID: "service", durationHours: 1))
+            try await check("place on test")
+            fixture.clock.advance(byMs: 30 * 60_000)
+            try await check("half-way through the test (derived at read time)")
+            fixture.clock.advance(byMs: 31 * 60_000)
+            try await check("past the expiry, not yet marked")
+            #expect(try await fixture.expiry.expireDue() == 1)
+            try await check("expiry")
+
+            _ = try await client.placeOnTest(PlaceOnTestRequest(customerID: "cust-1", categoryID: "service", durationHours: 2))
+            _ = try await client.placeOffTest(PlaceOffTestRequest(customerID: "cust-1", comment: "done"))
+            try await check("place off test")
+
+            var moved = ada
+            moved.address?.zip = "84043"  // the authorities no longer serve the customer's zip
+            moved.equipment.removeLast()
+            _ = try await client.syncCustomer(SyncCustomerRequest(customer: moved, respondingParties: Array(parties.prefix(1))))
+            try await check("sync customer")
+
+            let account = try await client.getAccount(GetAccountRequest(customerID: "cust-1"))
+            let fire = try #require(account.authorities.first { $0.authority?.type == .fire })
+            _ = try await client.removeAccountAuthority(RemoveAccountAuthorityRequest(customerID: "cust-1", accountAuthorityID: fire.id))
+            try await check("remove authority")
+
+            // A directory import, across dealers: the police department renamed and serving 84043 too.
+            var police = try #require(try await fixture.store.read(.allDealers) { try $0.authority(id: "ut-provo-pd") })
+            police.name = "Provo City Police"
+            police.servedZips.append("84043")
+            try await fixture.store.write(.allDealers) { [police] in try $0.saveAuthorities([police]) }
+            try await check("directory import")
+
+            // Test categories: an open session shows its category's description.
+            _ = try await client.placeOnTest(PlaceOnTestRequest(customerID: "cust-1", categoryID: "service", durationHours: 2))
+            var categories = try await fixture.store.read(.allDealers) { try $0.testCategories() }
+            categories[categories.firstIndex { $0.id == "service" }!].description = "Service visit"
+            try await fixture.store.write(.allDealers) { [categories] in try $0.saveTestCategories(categories) }
+            try await check("test categories")
+
+            _ = try await client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
+            try await check("unlink")
+
+            // The number goes to another customer, with a new receiver: the unlinked customer's page shows the number's
+            // current receiver and line too.
+            _ = try await client.linkAccount(
+                LinkAccountRequest(customer: provoCustomer("cust-3").0, respondingParties: [], accountNumber: "1001", receiverNumber: "8"))
+            try await check("relink the number to another customer")
+
+            // Signals and history do not show on the page, but they are writes too.
+            _ = try await fixture.report([contactIDSignal(account: "1001", event: "130", zoneOrUser: "001", atMs: fixture.clock.nowMs())])
+            try await check("signals")
+        }
+    }
+
+    /// A write whose body fails after changing rows is rolled back whole: its page changes with it.
+    @Test func aFailedWriteLeavesThePagesAsTheyWere() async throws {
+        try await withAccountService { fixture in
+            let (ada, parties) = provoCustomer("cust-1")
+            _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: ada, respondingParties: parties))
+            let before = try await fixture.store.accountPage(.dealer(Self.dealer), customerID: "cust-1")
+            struct Abandoned: Error {}
+            await #expect(throws: Abandoned.self) {
+                try await fixture.store.write(.dealer(Self.dealer)) { transaction in
+                    var renamed = ada
+                    renamed.firstName = "Augusta"
+                    try transaction.saveCustomer(renamed)
+                    throw Abandoned()
+                }
+            }
+            #expect(try await fixture.store.accountPage(.dealer(Self.dealer), customerID: "cust-1") == before)
+            try await Self.expectPagesCurrent(fixture, ["cust-1"], after: "a failed write")
+        }
+    }
+
+    /// Another dealer's customer of the same id has its own page; neither sees the other's.
+    @Test func pagesKeepTheDealerBoundary() async throws {
+        let path = temporaryDatabasePath()
+        defer { removeDatabase(at: path) }
+        let store = try SQLiteAccountStore(path: path)
+        try await StoredAccountTests.seed(store, dealer: DealerID.demo, firstName: "Ada")
+        try await StoredAccountTests.seed(store, dealer: "beta", firstName: "Bea")
+        let now = AccountFixture.start
+        let acme = try #require(try await store.accountPage(.dealer(DealerID.demo), customerID: StoredAccountTests.customerID))
+        let beta = try #require(try await store.accountPage(.dealer("beta"), customerID: StoredAccountTests.customerID))
+        #expect(try acme.account(atMs: now).decoded().customer?.firstName == "Ada")
+        #expect(try beta.account(atMs: now).decoded().customer?.firstName == "Bea")
+        #expect(try await store.accountPage(.dealer("gamma"), customerID: StoredAccountTests.customerID) == nil)
+        let scratch = try #require(
+            try await store.read(.dealer(DealerID.demo)) { try $0.storedAccountByParts(customerID: StoredAccountTests.customerID) })
+        #expect(try acme.account(atMs: now).bytes == AccountServiceImplementation.assemble(scratch, atMs: now).serializedBytes())
+    }
+
+    /// A store from before the read model gets every linked customer's page when it is opened.
+    @Test func openingAnOlderStoreBuildsThePages() async throws {
+        let path = temporaryDatabasePath()
+        defer { removeDatabase(at: path) }
+        do {
+            let store = try SQLiteAccountStore(path: path)
+            try await StoredAccountTests.seed(store, dealer: "acme")
+            try store.close()
+        }
+        // What a store of the previous version has: no pages.
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { try $0.execute(sql: "DELETE FROM account_page") }
+        try queue.close()
+        let store = try SQLiteAccountStore(path: path)
+        let page = try #require(try await store.accountPage(.dealer("acme"), customerID: StoredAccountTests.customerID))
+        let scratch = try #require(
+            try await store.read(.dealer("acme")) { try $0.storedAccountByParts(customerID: StoredAccountTests.customerID) })
+        let now = AccountFixture.start
+        #expect(try page.account(atMs: now).bytes == AccountServiceImplementation.assemble(scratch, atMs: now).serializedBytes())
+    }
+}
