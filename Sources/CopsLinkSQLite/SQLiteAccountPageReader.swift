@@ -16,16 +16,18 @@ final class SQLiteAccountPageReader: Sendable {
     /// the number of threads reading at once; no more than `maximumIdle` are kept between reads.
     private let idle: Mutex<[Connection]>
     private let maximumIdle: Int
+    private let mapSize: Int
 
-    init(path: String, maximumIdle: Int) {
+    init(path: String, maximumIdle: Int, mapSize: Int) {
         self.path = path
         self.maximumIdle = maximumIdle
+        self.mapSize = mapSize
         idle = Mutex([])
     }
 
     /// The page stored under `customerKey` (a storage key: the caller has applied the dealer scope).
     func page(customerKey: String) throws -> AccountPage? {
-        let connection = try idle.withLock { $0.popLast() } ?? Connection(path: path)
+        let connection = try idle.withLock { $0.popLast() } ?? Connection(path: path, mapSize: mapSize)
         defer {
             idle.withLock { connections in
                 if connections.count < maximumIdle { connections.append(connection) }
@@ -48,12 +50,12 @@ final class SQLiteAccountPageReader: Sendable {
         private var db: OpaquePointer?
         private var statement: OpaquePointer?
 
-        init(path: String) throws {
+        init(path: String, mapSize: Int) throws {
             let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
             var code = sqlite3_open_v2(path, &db, flags, nil)
             if code == SQLITE_OK {
                 sqlite3_busy_timeout(db, 10_000)
-                code = sqlite3_exec(db, "PRAGMA query_only = 1", nil, nil, nil)
+                code = sqlite3_exec(db, "PRAGMA query_only = 1; PRAGMA mmap_size = \(mapSize)", nil, nil, nil)
             }
             if code == SQLITE_OK {
                 code = sqlite3_prepare_v3(
