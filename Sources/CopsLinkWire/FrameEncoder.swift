@@ -31,9 +31,29 @@ extension ByteBuffer {
         _ type: FrameType, flags: FrameFlags = [], callID: UInt64 = 0,
         header: (some ProtobufCCodable)?, payload: (some RPCMessage)?
     ) -> Int {
+        guard let payload else { return writeFrame(type, flags: flags, callID: callID, header: header) { _ in } }
+        return writeFrame(type, flags: flags.union(.hasMessage), callID: callID, header: header) { payload.serialize(into: &$0) }
+    }
+
+    /// `writeFrame` for a payload whose type is known only at run time (a call's final message, say). The message is
+    /// packed through its protocol witness; nothing generic over its type runs, so no type metadata is looked up
+    /// for it (building an `Optional` of the opened type did, on every call).
+    @discardableResult
+    @inlinable
+    public mutating func writeFrame(
+        _ type: FrameType, flags: FrameFlags = [], callID: UInt64 = 0,
+        header: (some ProtobufCCodable)?, payload: (any RPCMessage)?
+    ) -> Int {
+        guard let payload else { return writeFrame(type, flags: flags, callID: callID, header: header) { _ in } }
+        return writeFrame(type, flags: flags.union(.hasMessage), callID: callID, header: header) { payload.serialize(into: &$0) }
+    }
+
+    /// The frame with `payload` writing the message part; `flags` already say whether there is one.
+    @inlinable
+    mutating func writeFrame(
+        _ type: FrameType, flags: FrameFlags, callID: UInt64, header: (some ProtobufCCodable)?, payload: (inout ByteBuffer) -> Void
+    ) -> Int {
         let start = writerIndex
-        var flags = flags
-        if payload != nil { flags.insert(.hasMessage) }
         writeInteger(UInt32(0))  // length, patched below
         writeInteger(type.rawValue)
         writeInteger(flags.rawValue)
@@ -43,26 +63,10 @@ extension ByteBuffer {
         let headerStart = writerIndex
         header?.serialize(into: &self)
         setInteger(UInt32(writerIndex - headerStart), at: headerLengthIndex)
-        payload?.serialize(into: &self)
+        payload(&self)
         let frameSize = writerIndex - start
         setInteger(UInt32(frameSize - 4), at: start)
         return frameSize
-    }
-
-    /// `writeFrame` for a payload whose type is known only at run time (a call's final message, say).
-    @discardableResult
-    public mutating func writeFrame(
-        _ type: FrameType, flags: FrameFlags = [], callID: UInt64 = 0,
-        header: (some ProtobufCCodable)?, payload: (any RPCMessage)?
-    ) -> Int {
-        guard let payload else { return writeFrame(type, flags: flags, callID: callID, header: header, payload: NoMessage.payload) }
-        return writeFrame(type, flags: flags, callID: callID, header: header, opening: payload)
-    }
-
-    private mutating func writeFrame<Payload: RPCMessage>(
-        _ type: FrameType, flags: FrameFlags, callID: UInt64, header: (some ProtobufCCodable)?, opening payload: Payload
-    ) -> Int {
-        writeFrame(type, flags: flags, callID: callID, header: header, payload: Optional(payload))
     }
 
     /// Appends a frame with no header and a raw payload (PING).

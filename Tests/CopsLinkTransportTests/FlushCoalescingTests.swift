@@ -69,17 +69,17 @@ struct FlushCoalescingTests {
         let harness = try await Self.harness()
         var bytes = ByteBuffer()
         var ids: [UInt64] = []
-        // Eight answers of about 1 KiB: two flush thresholds' worth.
+        // Eight answers of 16 KiB, a quarter of the 64 KiB flush threshold each: two thresholds' worth.
         for _ in 0..<8 {
             let id = harness.callID()
             ids.append(id)
-            var request = harness.request(id, TestService.Method.unaryCall.path, SimpleRequest(responseSize: 1_000))
+            var request = harness.request(id, TestService.Method.unaryCall.path, SimpleRequest(responseSize: 16_384))
             bytes.writeBuffer(&request)
         }
         let before = harness.flushes.count
         try await harness.send(bytes)
         #expect(try ServerConnectionHarness.ends(try await harness.frames()).keys.sorted() == ids)
-        #expect(harness.flushes.count - before >= 2, "8 KiB of answers waited for the end of the read")
+        #expect(harness.flushes.count - before >= 2, "two thresholds of answers waited for the end of the read")
         await harness.close()
     }
 }
