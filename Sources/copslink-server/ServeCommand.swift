@@ -103,6 +103,13 @@ struct ServeCommand: AsyncParsableCommand {
     var maxUnauthenticatedCalls = 3
     @Option(help: "Seconds a connection has to send its preface and SETTINGS.") var handshakeTimeout = 10.0
     @Option(help: "Seconds a connection without calls is kept before GOAWAY IDLE_TIMEOUT; 0 disables.") var idleTimeout = 300.0
+    @Option(
+        help:
+            "Seconds after which a connection gets GOAWAY NO_ERROR and drains, so that clients reconnect and spread over the instances behind a load balancer; jittered by ±10 %. 0 (the default) disables."
+    )
+    var maxConnectionAge = 0.0
+    @Option(help: "Seconds the calls of a connection past its maximum age may still run before they end UNAVAILABLE.")
+    var maxConnectionAgeGrace = 30.0
     @Option(help: "Failed-call log lines one connection may cause at once; later ones are counted, not written.")
     var failedCallLogBurst = 20
     @Option(help: "Failed-call log lines per second a connection earns back after --failed-call-log-burst.")
@@ -141,6 +148,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maxUnauthenticatedCalls = maxUnauthenticatedCalls
         configuration.handshakeTimeout = .milliseconds(Int64(handshakeTimeout * 1000))
         configuration.idleTimeout = Self.duration(seconds: idleTimeout)
+        configuration.maxConnectionAge = Self.duration(seconds: maxConnectionAge)
+        configuration.maxConnectionAgeGrace = .milliseconds(Int64(maxConnectionAgeGrace * 1000))
         configuration.failedCallLogBurst = failedCallLogBurst
         configuration.failedCallLogPerSecond = failedCallLogRate
         configuration.limits.maxConcurrentCalls = maxConcurrentCalls
@@ -253,9 +262,12 @@ struct ServeCommand: AsyncParsableCommand {
         for (flag, value) in [
             ("--grace-period", gracePeriod), ("--frame-read-timeout", frameReadTimeout),
             ("--unwritable-timeout", unwritableTimeout), ("--request-timeout", requestTimeout),
-            ("--idle-timeout", idleTimeout)
+            ("--idle-timeout", idleTimeout), ("--max-connection-age-grace", maxConnectionAgeGrace)
         ] where !(value >= 0 && value <= 86_400) {
             throw ValidationError("\(flag) \(value): give seconds from 0 to 86400.")
+        }
+        guard maxConnectionAge == 0 || (maxConnectionAge >= 1 && maxConnectionAge <= 2_592_000) else {
+            throw ValidationError("--max-connection-age \(maxConnectionAge): give seconds from 1 to 2592000 (30 days), or 0 for none.")
         }
         for (flag, value) in [
             ("--max-connections", maxConnections), ("--max-concurrent-calls", maxConcurrentCalls),

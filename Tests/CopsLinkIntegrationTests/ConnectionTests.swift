@@ -249,6 +249,45 @@ struct ConnectionTests {
         }
     }
 
+    /// The Swift client's reaction to a maximum-age GOAWAY: with four workers calling back to back, every call
+    /// succeeds across the reconnections, which do happen (the calls arrive from several client ports). The rule
+    /// itself is `MaxConnectionAgeTests`, on a manual clock.
+    @Test func callsSucceedAcrossMaximumAgeReconnections() async throws {
+        /// The client ports the calls came from: one per connection.
+        struct Peers: ServerInterceptor {
+            let seen = LockedBox<Set<String>>([])
+            func intercept(
+                context: ServerContext, next: @Sendable (ServerContext) async throws -> CallOutcome
+            ) async throws -> CallOutcome {
+                seen.withLock { _ = $0.insert(context.peer) }
+                return try await next(context)
+            }
+        }
+        let peers = Peers()
+        try await withTestServer(
+            serving: makeTestRouter(probe: ProbeService()), interceptors: [peers],
+            configure: {
+                $0.maxConnectionAge = .milliseconds(300)
+                $0.maxConnectionAgeGrace = .seconds(5)
+            }, logger: quietLogger()
+        ) { server in
+            let port = try #require(server.port)
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) { transport in
+                let client = TestService.Client(wrapping: RPCClient(transport: transport))
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<4 {
+                        group.addTask {
+                            let end = ContinuousClock.now + .milliseconds(1_500)
+                            while ContinuousClock.now < end { _ = try await client.emptyCall(options: CallOptions(timeout: .seconds(30))) }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+        }
+        #expect(peers.seen.value.count >= 3, "1.5 s of calls on connections of at most 0.33 s came over \(peers.seen.value.count)")
+    }
+
     @Test func messagesBeforeAnErrorStatusAreDelivered() async throws {
         try await withTestClient(.tcp) { client in
             let request = StreamingOutputCallRequest(

@@ -129,3 +129,65 @@ extension ServerConnectionHarness {
         await settle()
     }
 }
+
+/// A connection past its maximum age (`ServerConfiguration.maxConnectionAge`) drains like a shutting-down server's,
+/// with its own words, so that its client reconnects (and a load balancer may send it elsewhere).
+@Suite("Maximum connection age")
+struct MaxConnectionAgeTests {
+    private static func harness(age: Duration, grace: Duration) async throws -> ServerConnectionHarness {
+        var configuration = ServerConfiguration()
+        configuration.keepalive = KeepaliveConfiguration(interval: nil)
+        configuration.idleTimeout = nil
+        configuration.maxConnectionAge = age
+        configuration.maxConnectionAgeGrace = grace
+        let harness = try await ServerConnectionHarness(configuration: configuration)
+        try await harness.handshake()
+        return harness
+    }
+
+    @Test func theAgeIsJitteredByTenPercentAtMost() {
+        #expect(ServerConfiguration.jittered(.seconds(100), by: -1) == .seconds(90))
+        #expect(ServerConfiguration.jittered(.seconds(100), by: 0) == .seconds(100))
+        #expect(ServerConfiguration.jittered(.seconds(100), by: 1) == .seconds(110))
+        #expect(ServerConfiguration.jittered(.seconds(100), by: 7) == .seconds(110))
+    }
+
+    @Test func anOldConnectionGetsGoAwayItsCallsFinishWithinTheGraceAndLaterOnesAreRefused() async throws {
+        let harness = try await Self.harness(age: .seconds(100), grace: .seconds(100))
+        let running = harness.callID()
+        try await harness.send(harness.request(running, ServerConnectionHarness.gatedUnary.path, EmptyMessage()))
+        await harness.advance(by: .seconds(89))
+        #expect(try await harness.frames().isEmpty, "GOAWAY before 90 % of the maximum age")
+
+        await harness.advance(by: .seconds(22))  // past 110 %
+        let goAway = try #require(try ServerConnectionHarness.goAway(try await harness.frames()))
+        #expect(goAway.code == .noError)
+        #expect(goAway.lastCallID == running)
+        #expect(goAway.message == "the connection reached its maximum age (100s); reconnect")
+        #expect(harness.channel.isActive, "closed with a call running")
+
+        let late = harness.callID()
+        try await harness.send(harness.request(late, TestService.Method.emptyCall.path, EmptyMessage()))
+        let refused = try #require(try ServerConnectionHarness.ends(try await harness.frames())[late])
+        #expect(refused.statusCode == StatusCode.unavailable.rawValue)
+        #expect(refused.statusMessage == "the connection reached its maximum age; retry the call on a new connection")
+
+        // The grace counts from the GOAWAY, sent between 90 and 110 s: it ends between 190 and 210 s.
+        await harness.advance(by: .seconds(78))  // 189 s
+        #expect(try ServerConnectionHarness.ends(try await harness.frames())[running] == nil, "cut off before the grace ended")
+        #expect(harness.channel.isActive)
+        await harness.advance(by: .seconds(22))  // 211 s
+        let cut = try #require(try ServerConnectionHarness.ends(try await harness.frames())[running])
+        #expect(cut.statusCode == StatusCode.unavailable.rawValue)
+        #expect(cut.statusMessage == "the connection reached its maximum age and its grace period ended before the call finished")
+        #expect(harness.gate.wasCancelled(running), "the handler of the call cut off was not cancelled")
+        #expect(!harness.channel.isActive)
+    }
+
+    @Test func withoutCallsAnOldConnectionClosesAtOnce() async throws {
+        let harness = try await Self.harness(age: .seconds(10), grace: .seconds(30))
+        await harness.advance(by: .seconds(12))
+        #expect(try ServerConnectionHarness.goAway(try await harness.frames())?.code == .noError)
+        #expect(!harness.channel.isActive)
+    }
+}

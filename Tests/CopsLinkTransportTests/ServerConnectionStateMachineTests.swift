@@ -237,11 +237,11 @@ struct ServerConnectionStateMachineTests {
         Self.open(1, on: &machine)
         Self.open(2, on: &machine)
         do {
-            let step = machine.gracefulShutdownStarted()
+            let step = machine.drainStarted(.shutdown)
             #expect(step == .sendGoAway(lastCallID: 2, close: false))
         }
         do {
-            let step = machine.gracefulShutdownStarted()
+            let step = machine.drainStarted(.shutdown)
             #expect(step == .none)
         }  // once
         do {
@@ -267,7 +267,7 @@ struct ServerConnectionStateMachineTests {
     @Test func gracefulShutdownOfAnIdleConnectionClosesAtOnce() {
         var machine = Self.active()
         do {
-            let step = machine.gracefulShutdownStarted()
+            let step = machine.drainStarted(.shutdown)
             #expect(step == .sendGoAway(lastCallID: 0, close: true))
         }
     }

@@ -52,6 +52,21 @@ public struct ServerConfiguration: Sendable {
     public var failedCallLogPerSecond = 1
     /// How long in-flight calls may run after a graceful shutdown begins. Default 10 s.
     public var shutdownGracePeriod: Duration = .seconds(10)
+    /// A connection this old gets GOAWAY `NO_ERROR` and drains: calls it had started may finish within
+    /// `maxConnectionAgeGrace`, later ones are refused UNAVAILABLE, and clients reconnect, so that long-lived
+    /// connections spread again over the instances behind a TCP load balancer (gRPC's MAX_CONNECTION_AGE). Each
+    /// connection's age is jittered by ±10 %, so that connections opened together do not all leave together. nil (the
+    /// default) keeps connections for as long as they are used.
+    public var maxConnectionAge: Duration?
+    /// How long the calls of a connection that reached `maxConnectionAge` may still run; then they end UNAVAILABLE and
+    /// the connection closes. Default 30 s.
+    public var maxConnectionAgeGrace: Duration = .seconds(30)
+
+    /// `age` moved by `unit` × 10 % (`unit` in -1...1): the maximum age one connection gets.
+    static func jittered(_ age: Duration, by unit: Double) -> Duration {
+        let milliseconds = Double(age.components.seconds) * 1000 + Double(age.components.attoseconds / 1_000_000_000_000_000)
+        return .milliseconds(Int64((milliseconds * (1 + 0.1 * min(1, max(-1, unit)))).rounded()))
+    }
     /// Run each call's handler task on its connection's event loop, starting it at once inside the read that opened
     /// the call (no thread switch between the connection and the handler; a handler that does not suspend answers
     /// in the same event-loop pass). Handlers must then not block; ones that do heavy CPU work should set this to

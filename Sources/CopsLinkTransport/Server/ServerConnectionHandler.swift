@@ -39,6 +39,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var calls: [UInt64: ServerCall] = [:]
     private var graceTimer: Scheduled<Void>?
     private var handshakeTimer: Scheduled<Void>?
+    /// Fires when the connection reaches its maximum age (`ServerConfiguration.maxConnectionAge`).
+    private var ageTimer: Scheduled<Void>?
     /// Runs while the connection has no call (`ServerConfiguration.idleTimeout`); nil when there is no such limit.
     private var idle: RestartableTimeout?
     private var keepalive: Keepalive
@@ -120,6 +122,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             handshakeTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                 loopBound.value.handshakeTimedOut(timeout)
             }
+            if let age = configuration.maxConnectionAge {
+                let grace = TimeAmount(configuration.maxConnectionAgeGrace)
+                let eventLoop = context.eventLoop
+                ageTimer = eventLoop.scheduleTask(in: TimeAmount(ServerConfiguration.jittered(age, by: .random(in: -1...1)))) {
+                    loopBound.value.beginDraining(.maxConnectionAge(age), deadline: eventLoop.now + grace)
+                }
+            }
         }
         context.fireChannelActive()
     }
@@ -129,6 +138,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         keepalive.stop()
         graceTimer?.cancel()
         handshakeTimer?.cancel()
+        ageTimer?.cancel()
         idle?.cancel()
         frameRead?.cancel()
         unwritable?.cancel()
@@ -603,10 +613,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .close:
             close()
         case .sendGoAway(let lastCallID, let closes):
-            var buffer = context.channel.allocator.buffer(capacity: 96)
+            var buffer = context.channel.allocator.buffer(capacity: 128)
+            let message = (state.drainCause ?? .shutdown).goAwayMessage
             buffer.writeFrame(
-                .goAway, header: GoAwayHeader(lastCallID: lastCallID, code: .noError, message: "the server is shutting down"),
-                payload: NoMessage.payload)
+                .goAway, header: GoAwayHeader(lastCallID: lastCallID, code: .noError, message: message), payload: NoMessage.payload)
             write(buffer)
             if closes { close() }
         case .probe:
@@ -629,11 +639,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             return context.triggerUserOutboundEvent(event, promise: promise)
         }
         promise?.succeed()
-        beginDraining(deadline: event.deadline)
+        beginDraining(.shutdown, deadline: event.deadline)
     }
 
-    private func beginDraining(deadline: NIODeadline) {
-        let action = state.gracefulShutdownStarted()
+    private func beginDraining(_ cause: ServerConnectionStateMachine.DrainCause, deadline: NIODeadline) {
+        let action = state.drainStarted(cause)
         guard action != .none else { return }
         let loopBound = self.loopBound!
         graceTimer = context.eventLoop.scheduleTask(deadline: deadline) { loopBound.value.graceExpired() }
@@ -641,7 +651,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func graceExpired() {
-        let error = RPCError(code: .unavailable, message: "the server shut down before the call finished")
+        let error = RPCError(code: .unavailable, message: (state.drainCause ?? .shutdown).cutOff)
         for call in calls.values {
             call.finish(.failure(error))
             call.loop.task?.cancel()

@@ -53,6 +53,8 @@ struct ServerConnectionStateMachine {
     /// Set once the connection drains (server GOAWAY, client GOAWAY or half-close): calls above it are refused, and
     /// the connection closes when the last open call ends.
     private(set) var drainingAfter: UInt64?
+    /// Why the server sent GOAWAY, if it did: the words of its GOAWAY and of the calls it refuses after it.
+    private(set) var drainCause: DrainCause?
     private var pingStrikes = 0
     private var lastPingReceived: NIODeadline?
     private var unauthenticatedCalls = 0
@@ -148,8 +150,7 @@ struct ServerConnectionStateMachine {
     /// draining, then the concurrency limit.
     func admitCall(_ id: UInt64) -> RequestAdmission {
         if let drainingAfter, id > drainingAfter {
-            return .reject(
-                .draining, RPCError(code: .unavailable, message: "the server is shutting down; retry the call on a new connection"))
+            return .reject(.draining, RPCError(code: .unavailable, message: (drainCause ?? .shutdown).refusal))
         }
         guard openCalls < policy.maxConcurrentCalls else {
             return .reject(
@@ -238,10 +239,44 @@ struct ServerConnectionStateMachine {
         case probe
     }
 
-    /// The server shuts down gracefully (§14).
-    mutating func gracefulShutdownStarted() -> DrainAction {
+    /// Why the server drains a connection.
+    enum DrainCause: Equatable {
+        /// The server shuts down gracefully.
+        case shutdown
+        /// The connection reached its maximum age (`ServerConfiguration.maxConnectionAge`).
+        case maxConnectionAge(Duration)
+
+        /// The GOAWAY's message.
+        var goAwayMessage: String {
+            switch self {
+            case .shutdown: "the server is shutting down"
+            case .maxConnectionAge(let age): "the connection reached its maximum age (\(age.secondsText)); reconnect"
+            }
+        }
+
+        /// The UNAVAILABLE message of a call started after the GOAWAY.
+        var refusal: String {
+            switch self {
+            case .shutdown: "the server is shutting down; retry the call on a new connection"
+            case .maxConnectionAge: "the connection reached its maximum age; retry the call on a new connection"
+            }
+        }
+
+        /// The UNAVAILABLE message of a call still running at the grace deadline.
+        var cutOff: String {
+            switch self {
+            case .shutdown: "the server shut down before the call finished"
+            case .maxConnectionAge: "the connection reached its maximum age and its grace period ended before the call finished"
+            }
+        }
+    }
+
+    /// The server drains the connection (§14): it shuts down gracefully, or the connection reached its maximum age.
+    /// A second cause changes nothing: the first GOAWAY stands.
+    mutating func drainStarted(_ cause: DrainCause) -> DrainAction {
         guard drainingAfter == nil, phase != .closed else { return .none }
         drainingAfter = lastCallID
+        drainCause = cause
         return .sendGoAway(lastCallID: lastCallID, close: openCalls == 0)
     }
 
