@@ -7,8 +7,22 @@ public enum ServerAddress {
     public static let serverEnvironmentVariable = "COPSLINK_SERVER"
     public static let tokenEnvironmentVariable = "COPSLINK_TOKEN"
 
-    /// `--server` if given, else `$COPSLINK_SERVER`, else 127.0.0.1:7420, parsed. A bare host takes port 7420; IPv6
-    /// addresses are written in brackets, `[::1]:7420`.
+    /// `--server` if given, else `$COPSLINK_SERVER`, else 127.0.0.1:7420, parsed: one address, or several instances
+    /// of one service separated by commas (`h1:7420,h2:7420`), which the tools call round-robin
+    /// (`RoundRobinClientTransport`).
+    public static func resolveAll(_ server: String?) throws(ValidationError) -> [(host: String, port: Int)] {
+        let text = server ?? environment(serverEnvironmentVariable) ?? defaultServer
+        var addresses: [(host: String, port: Int)] = []
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let address = part.trimmingCharacters(in: .whitespaces)
+            guard !address.isEmpty else { throw ValidationError("--server '\(text)' has an empty address between commas.") }
+            addresses.append(try resolve(address))
+        }
+        return addresses
+    }
+
+    /// One address: `--server` if given, else `$COPSLINK_SERVER`, else 127.0.0.1:7420, parsed. A bare host takes port
+    /// 7420; IPv6 addresses are written in brackets, `[::1]:7420`.
     public static func resolve(_ server: String?) throws(ValidationError) -> (host: String, port: Int) {
         let text = server ?? environment(serverEnvironmentVariable) ?? defaultServer
         var host = text, portText = "7420"

@@ -6,12 +6,34 @@ public struct MethodDescriptor: Hashable, Sendable, CustomStringConvertible {
     public let method: String
     /// The path sent in a REQUEST frame, built once: every call sends it.
     public let path: String
+    /// What calling the method twice does, from the method's `option idempotency_level` in its .proto: a client
+    /// may send again a call of a method with no side effects, or an idempotent one, that may have reached a server
+    /// which failed before answering (`RoundRobinClientTransport`).
+    public let idempotency: Idempotency
 
-    public init(service: String, method: String) {
+    /// protobuf's `MethodOptions.IdempotencyLevel`.
+    public enum Idempotency: Sendable, Hashable {
+        /// Calling it twice may do twice what it does.
+        case unknown
+        /// It changes nothing: reads.
+        case noSideEffects
+        /// Calling it twice does what calling it once does.
+        case idempotent
+    }
+
+    public init(service: String, method: String, idempotency: Idempotency = .unknown) {
         self.service = service
         self.method = method
         self.path = "/\(service)/\(method)"
+        self.idempotency = idempotency
     }
+
+    /// Whether a call of this method may be sent again after it may have been processed.
+    public var isSafeToRepeat: Bool { idempotency != .unknown }
+
+    /// Descriptors are the same when they name the same method, whatever they say of it.
+    public static func == (lhs: MethodDescriptor, rhs: MethodDescriptor) -> Bool { lhs.path == rhs.path }
+    public func hash(into hasher: inout Hasher) { hasher.combine(path) }
 
     /// Parses `/package.Service/Method`; `nil` if the path has another shape.
     public init?(path: String) {

@@ -5,7 +5,7 @@ public import CopsLinkTransport
 /// Latency runs from the send to the end of the call. Calls sent during the warmup are not recorded.
 public enum ClosedLoop {
     /// Runs the plan over `transports` (worker `i` uses `transports[i % count]`, on that connection's event loop).
-    public static func run(_ plan: LoadPlan, transports: [TCPClientTransport], live: LiveCounters? = nil) async -> LoadResults {
+    public static func run(_ plan: LoadPlan, transports: [any EventLoopClientTransport], live: LiveCounters? = nil) async -> LoadResults {
         precondition(!transports.isEmpty && plan.concurrency > 0)
         let layout = plan.layout
         let (measureStart, end) = plan.clock(startingAt: monotonicNanos())
@@ -24,7 +24,7 @@ public enum ClosedLoop {
     }
 
     private static func worker(
-        _ plan: LoadPlan, index: Int, transport: TCPClientTransport, layout: LatencyLayout, measureStart: UInt64, end: UInt64,
+        _ plan: LoadPlan, index: Int, transport: any EventLoopClientTransport, layout: LatencyLayout, measureStart: UInt64, end: UInt64,
         live: LiveCounters?
     ) async -> WorkerRecorder {
         var recorder = WorkerRecorder(

@@ -73,7 +73,7 @@ final class SharedSchedule: Sendable {
 /// beside it. Calls due during the warmup are not recorded; calls due in the measured window but never sent by its
 /// end are counted as missed.
 public enum OpenLoop {
-    public static func run(_ plan: LoadPlan, transports: [TCPClientTransport], live: LiveCounters? = nil) async -> LoadResults {
+    public static func run(_ plan: LoadPlan, transports: [any EventLoopClientTransport], live: LiveCounters? = nil) async -> LoadResults {
         guard let rate = plan.rate else { preconditionFailure("an open-loop plan needs a rate") }
         precondition(!transports.isEmpty && plan.concurrency > 0)
         let layout = plan.layout
@@ -100,7 +100,7 @@ public enum OpenLoop {
     }
 
     private static func worker(
-        _ plan: LoadPlan, index: Int, transport: TCPClientTransport, schedule: SharedSchedule, layout: LatencyLayout,
+        _ plan: LoadPlan, index: Int, transport: any EventLoopClientTransport, schedule: SharedSchedule, layout: LatencyLayout,
         measureStart: UInt64, end: UInt64, live: LiveCounters?
     ) async -> WorkerRecorder {
         var recorder = WorkerRecorder(
@@ -109,7 +109,7 @@ public enum OpenLoop {
         let mix = plan.mix
         let calls = plan.workload.calls
         let options = plan.options
-        let eventLoop = transport.eventLoop
+        let eventLoop = transport.executor.eventLoop
         while true {
             let intended = schedule.claim()
             if intended >= end { break }

@@ -45,7 +45,8 @@ struct CopsLinkLoadCommand: AsyncParsableCommand {
     @OptionGroup(title: "TLS") var tls: ClientTLSOptions
 
     func run() async throws {
-        let endpoint = try options.endpoint()
+        let endpoints = try options.endpoints()
+        let endpoint = endpoints[0]
         let mix = try options.callMix()
         let metadata = try options.metadata()
         var configuration = ClientConfiguration(host: endpoint.host, port: endpoint.port)
@@ -55,9 +56,14 @@ struct CopsLinkLoadCommand: AsyncParsableCommand {
             Self.printError("\(refusal.code.name): \(refusal.message)")
             throw ExitCode(1)
         }
-        let transports = (0..<options.connections).map { _ in TCPClientTransport(configuration: configuration) }
+        // Per connection: one TCP connection, or with several instances one to each, called round-robin.
+        let transports: [any EventLoopClientTransport] = (0..<options.connections).map { _ -> any EventLoopClientTransport in
+            endpoints.count == 1
+                ? TCPClientTransport(configuration: configuration)
+                : RoundRobinClientTransport(addresses: endpoints, configuration: configuration)
+        }
         let callOptions = CallOptions(timeout: options.timeoutDuration, metadata: metadata)
-        let server = "\(endpoint.host):\(endpoint.port)"
+        let server = endpoints.map { "\($0.host):\($0.port)" }.joined(separator: ",")
         let startedAt = ISO8601DateFormatter().string(from: Date())
 
         let accounts: [LoadAccount]

@@ -11,8 +11,8 @@ struct LoadOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "Server address. Default: $\(ServerAddress.serverEnvironmentVariable), else \(ServerAddress.defaultServer).",
-            valueName: "host:port"))
+            "Server address, or several instances of one service separated by commas (called round-robin, failing over). Default: $\(ServerAddress.serverEnvironmentVariable), else \(ServerAddress.defaultServer).",
+            valueName: "host:port[,host:port…]"))
     var server: String?
 
     @Option(help: ArgumentHelp("Seconds each call may take, connecting included.", valueName: "seconds"))
@@ -88,7 +88,7 @@ struct LoadOptions: ParsableArguments {
     init() {}
 
     func validate() throws {
-        _ = try endpoint()
+        _ = try endpoints()
         try positive(timeout, "--timeout")
         try positive(duration, "--duration")
         guard warmup >= 0, warmup.isFinite else { throw ValidationError("--warmup must be 0 or more seconds.") }
@@ -155,8 +155,8 @@ struct LoadOptions: ParsableArguments {
         return metadata
     }
 
-    /// The server address (`ServerAddress.resolve`, as the copslink CLI parses it).
-    func endpoint() throws(ValidationError) -> (host: String, port: Int) { try ServerAddress.resolve(server) }
+    /// The server addresses (`ServerAddress.resolveAll`, as the copslink CLI parses them).
+    func endpoints() throws(ValidationError) -> [(host: String, port: Int)] { try ServerAddress.resolveAll(server) }
 
     var timeoutDuration: Duration { .milliseconds(Int64((timeout * 1000).rounded())) }
 }

@@ -53,29 +53,40 @@ struct Session {
     /// Connects to the server of `global`, runs `body`, and maps a failed call to its status: the message goes to
     /// stderr as `copslink: CODE: message` and the process exits with the status code's number (1...16).
     static func run(_ global: GlobalOptions, _ body: (Session) async throws -> Void) async throws {
-        let endpoint = try global.endpoint()
+        let endpoints = try global.endpoints()
         let metadata = try global.parsedMetadata()
-        var configuration = ClientConfiguration(host: endpoint.host, port: endpoint.port)
+        var configuration = ClientConfiguration(host: endpoints[0].host, port: endpoints[0].port)
         configuration.connectTimeout = min(configuration.connectTimeout, global.timeoutDuration)
         try global.tls.apply(to: &configuration)
         // Refused here, before connecting, so the message names the flags.
-        if let refusal = configuration.plaintextCredentialsRefusal(metadata: metadata, advice: ClientTLSOptions.plaintextAdvice) {
-            throw Failure.status(refusal)
-        }
-        do {
-            try await TCPClientTransport.withTransport(configuration: configuration) { transport in
-                let client = RPCClient(transport: transport)
-                try await body(
-                    Session(
-                        accounts: AccountService.Client(wrapping: client), health: Health.Client(wrapping: client),
-                        serverInfo: ServerInfo.Client(wrapping: client),
-                        options: CallOptions(timeout: global.timeoutDuration, metadata: metadata, requestID: global.requestID),
-                        requestID: global.requestID ?? "",
-                        json: global.json))
+        for endpoint in endpoints {
+            var each = configuration
+            each.host = endpoint.host
+            if let refusal = each.plaintextCredentialsRefusal(metadata: metadata, advice: ClientTLSOptions.plaintextAdvice) {
+                throw Failure.status(refusal)
             }
+        }
+        let transport: any EventLoopClientTransport =
+            endpoints.count == 1
+            ? TCPClientTransport(configuration: configuration)
+            : RoundRobinClientTransport(addresses: endpoints, configuration: configuration)
+        do {
+            let client = RPCClient(transport: transport)
+            try await body(
+                Session(
+                    accounts: AccountService.Client(wrapping: client), health: Health.Client(wrapping: client),
+                    serverInfo: ServerInfo.Client(wrapping: client),
+                    options: CallOptions(timeout: global.timeoutDuration, metadata: metadata, requestID: global.requestID),
+                    requestID: global.requestID ?? "",
+                    json: global.json))
+            await transport.close()
         } catch let error as RPCError {
+            await transport.close()
             let tokenGiven = (try? ServerAddress.token(global.token, file: global.tokenFile)) != nil
             throw Failure.status(forCommandLine(error, tokenGiven: tokenGiven))
+        } catch {
+            await transport.close()
+            throw error
         }
     }
 

@@ -9,8 +9,8 @@ struct GlobalOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "Server address. Default: $\(ServerAddress.serverEnvironmentVariable), else \(ServerAddress.defaultServer).",
-            valueName: "host:port"))
+            "Server address, or several instances of one service separated by commas (called round-robin, failing over). Default: $\(ServerAddress.serverEnvironmentVariable), else \(ServerAddress.defaultServer).",
+            valueName: "host:port[,host:port…]"))
     var server: String?
 
     @Option(
@@ -50,7 +50,7 @@ struct GlobalOptions: ParsableArguments {
     init() {}
 
     func validate() throws {
-        _ = try endpoint()
+        _ = try endpoints()
         guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds.") }
         _ = try parsedMetadata()
         if let requestID, !Self.isUUID(requestID) {
@@ -58,8 +58,8 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    /// The server address (`ServerAddress.resolve`).
-    func endpoint() throws(ValidationError) -> (host: String, port: Int) { try ServerAddress.resolve(server) }
+    /// The server addresses (`ServerAddress.resolveAll`).
+    func endpoints() throws(ValidationError) -> [(host: String, port: Int)] { try ServerAddress.resolveAll(server) }
 
     func parsedMetadata() throws(ValidationError) -> Metadata {
         var result = Metadata()

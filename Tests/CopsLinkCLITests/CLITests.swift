@@ -346,6 +346,19 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: database), "refused before opening the database")
     }
 
+    @Test("--server with several addresses fails over from one that is down, and refuses an empty one")
+    func severalServers() async throws {
+        try await DemoServer.with { server in
+            // Port 1 (tcpmux) is closed on any test machine; the call goes on to the demo server.
+            let result = try await copslink(["--server", "127.0.0.1:1, \(server.address)", "--json", "account", "get", "demo-1"])
+            #expect(result.status == 0, "\(result)")
+            #expect(try result.jsonObject()["account_number"] as? String == "22-8761")
+        }
+        let empty = try await copslink(["--server", "127.0.0.1:7420,,127.0.0.1:7421", "health"])
+        #expect(empty.status == 64, "\(empty)")
+        #expect(empty.stderr.contains("has an empty address between commas"), "\(empty)")
+    }
+
     @Test("no server listening exits 14 UNAVAILABLE")
     func unavailable() async throws {
         // Port 1 (tcpmux) is closed on any test machine.

@@ -21,19 +21,19 @@ public enum AccountService {
         public static let linkAccount = MethodDescriptor(service: serviceName, method: "LinkAccount")
         /// The customer's central-station account page. The server keeps it encoded in the store (a read model updated in
         /// the same transaction as every write that changes it) and answers with those bytes.
-        public static let getAccount = MethodDescriptor(service: serviceName, method: "GetAccount")
+        public static let getAccount = MethodDescriptor(service: serviceName, method: "GetAccount", idempotency: .noSideEffects)
         public static let unlinkAccount = MethodDescriptor(service: serviceName, method: "UnlinkAccount")
         public static let syncCustomer = MethodDescriptor(service: serviceName, method: "SyncCustomer")
-        public static let searchAuthorities = MethodDescriptor(service: serviceName, method: "SearchAuthorities")
+        public static let searchAuthorities = MethodDescriptor(service: serviceName, method: "SearchAuthorities", idempotency: .noSideEffects)
         public static let addAccountAuthorities = MethodDescriptor(service: serviceName, method: "AddAccountAuthorities")
         public static let removeAccountAuthority = MethodDescriptor(service: serviceName, method: "RemoveAccountAuthority")
         public static let setCentralStationZones = MethodDescriptor(service: serviceName, method: "SetCentralStationZones")
-        public static let listTestCategories = MethodDescriptor(service: serviceName, method: "ListTestCategories")
-        public static let getTestStatus = MethodDescriptor(service: serviceName, method: "GetTestStatus")
+        public static let listTestCategories = MethodDescriptor(service: serviceName, method: "ListTestCategories", idempotency: .noSideEffects)
+        public static let getTestStatus = MethodDescriptor(service: serviceName, method: "GetTestStatus", idempotency: .noSideEffects)
         public static let placeOnTest = MethodDescriptor(service: serviceName, method: "PlaceOnTest")
         public static let placeOffTest = MethodDescriptor(service: serviceName, method: "PlaceOffTest")
         /// Server-streaming, in pages read from the store as they are sent.
-        public static let requestTestData = MethodDescriptor(service: serviceName, method: "RequestTestData")
+        public static let requestTestData = MethodDescriptor(service: serviceName, method: "RequestTestData", idempotency: .noSideEffects)
         /// Client-streaming feed of received alarm signals: at most 100,000 per stream. The signal after the 100,000th ends
         /// the call INVALID_ARGUMENT once the ones before it are processed; send more in a new stream.
         public static let reportSignals = MethodDescriptor(service: serviceName, method: "ReportSignals")

@@ -12,7 +12,7 @@ public enum Health {
     /// One descriptor per RPC, naming its `/copslink.rpc.v1.Health/<Method>` path.
     public enum Method {
         /// Unknown service names answer NOT_FOUND.
-        public static let check = MethodDescriptor(service: serviceName, method: "Check")
+        public static let check = MethodDescriptor(service: serviceName, method: "Check", idempotency: .noSideEffects)
     }
 
     /// Every method of the service, in .proto order: descriptor, kind, request and response types.

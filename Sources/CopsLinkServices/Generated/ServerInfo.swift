@@ -11,7 +11,7 @@ public enum ServerInfo {
 
     /// One descriptor per RPC, naming its `/copslink.rpc.v1.ServerInfo/<Method>` path.
     public enum Method {
-        public static let describe = MethodDescriptor(service: serviceName, method: "Describe")
+        public static let describe = MethodDescriptor(service: serviceName, method: "Describe", idempotency: .noSideEffects)
     }
 
     /// Every method of the service, in .proto order: descriptor, kind, request and response types.

@@ -5,9 +5,17 @@ public import NIOCore
 public import NIOPosix
 import Synchronization
 
+/// A client transport whose connections live on one event loop: tasks that prefer its `executor` call through it
+/// without a thread switch (what load generators want).
+public protocol EventLoopClientTransport: ClientTransport {
+    var executor: EventLoopTaskExecutor { get }
+    /// Closes the connections; calls in flight fail with UNAVAILABLE and later calls are refused.
+    func close() async
+}
+
 /// A `ClientTransport` over one multiplexed TCP connection, opened on first use and reopened (with backoff)
 /// when it fails or the server sends GOAWAY.
-public final class TCPClientTransport: ClientTransport, Sendable {
+public final class TCPClientTransport: EventLoopClientTransport, Sendable {
     public let configuration: ClientConfiguration
     /// The event loop every connection of this transport lives on.
     public let eventLoop: any EventLoop
@@ -65,10 +73,21 @@ public final class TCPClientTransport: ClientTransport, Sendable {
     public func unary(
         _ descriptor: MethodDescriptor, request: some RPCMessage, options: CallOptions
     ) async throws(RPCError) -> RawUnaryResponse {
+        var reachedServer = false
+        return try await unary(descriptor, request: request, options: options, reachedServer: &reachedServer)
+    }
+
+    /// `unary`, saying on failure whether the call may have reached a server (`reachedServer`): false when it
+    /// provably did not (no connection, or refused unprocessed by GOAWAY), so that `RoundRobinClientTransport` may
+    /// send it to another instance whatever the method does.
+    func unary(
+        _ descriptor: MethodDescriptor, request: some RPCMessage, options: CallOptions, reachedServer: inout Bool
+    ) async throws(RPCError) -> RawUnaryResponse {
         if checksCredentials, let refusal = configuration.plaintextCredentialsRefusal(metadata: options.metadata) { throw refusal }
         let deadline = options.timeout.map { ContinuousClock.now + $0 }
         var attempt = 1
         while true {
+            reachedServer = false
             let connection = try await connection(before: deadline)
             let call = connection.makeCall(descriptor)
             let frame = try call.requestFrame(header: try requestHeader(descriptor, options, deadline), message: request, endStream: true)
@@ -77,7 +96,8 @@ public final class TCPClientTransport: ClientTransport, Sendable {
                 return try await call.readSingleResponse()
             } catch {
                 // The server never saw this call (GOAWAY, or the connection ended first): send it again.
-                guard call.wasNeverProcessed, attempt < Self.maxTransparentAttempts else { throw error }
+                reachedServer = !call.wasNeverProcessed
+                guard !reachedServer, attempt < Self.maxTransparentAttempts else { throw error }
                 attempt += 1
             }
         }

@@ -52,7 +52,7 @@ public struct ServerConfiguration: Sendable {
     public var failedCallLogPerSecond = 1
     /// How long in-flight calls may run after a graceful shutdown begins. Default 10 s.
     public var shutdownGracePeriod: Duration = .seconds(10)
-    /// A connection this old gets GOAWAY `NO_ERROR` and drains: calls it had started may finish within
+    /// A connection this old (counted from its handshake) gets GOAWAY `NO_ERROR` and drains: calls it had started may finish within
     /// `maxConnectionAgeGrace`, later ones are refused UNAVAILABLE, and clients reconnect, so that long-lived
     /// connections spread again over the instances behind a TCP load balancer (gRPC's MAX_CONNECTION_AGE). Each
     /// connection's age is jittered by ±10 %, so that connections opened together do not all leave together. nil (the

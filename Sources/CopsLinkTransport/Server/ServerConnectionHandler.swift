@@ -122,13 +122,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             handshakeTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                 loopBound.value.handshakeTimedOut(timeout)
             }
-            if let age = configuration.maxConnectionAge {
-                let grace = TimeAmount(configuration.maxConnectionAgeGrace)
-                let eventLoop = context.eventLoop
-                ageTimer = eventLoop.scheduleTask(in: TimeAmount(ServerConfiguration.jittered(age, by: .random(in: -1...1)))) {
-                    loopBound.value.beginDraining(.maxConnectionAge(age), deadline: eventLoop.now + grace)
-                }
-            }
         }
         context.fireChannelActive()
     }
@@ -301,6 +294,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             let loopBound = self.loopBound!
             keepalive.start(on: context.eventLoop) { _ in loopBound.value.keepaliveTick() }
             perform(.startIdleClock)
+            // The age counts from the handshake: a connection is never sent away before it could serve a call.
+            if let age = configuration.maxConnectionAge {
+                let grace = TimeAmount(configuration.maxConnectionAgeGrace)
+                let eventLoop = context.eventLoop
+                ageTimer = eventLoop.scheduleTask(in: TimeAmount(ServerConfiguration.jittered(age, by: .random(in: -1...1)))) {
+                    loopBound.value.beginDraining(.maxConnectionAge(age), deadline: eventLoop.now + grace)
+                }
+            }
         }
     }
 

@@ -40,6 +40,8 @@ struct ProtoMethod {
     var clientStreaming = false
     var serverStreaming = false
     var comment: String?
+    /// `option idempotency_level`: 0 unknown, 1 `NO_SIDE_EFFECTS`, 2 `IDEMPOTENT`.
+    var idempotencyLevel = 0
 
     /// The marker line that makes a method's handler answer with `EncodedMessage` (see CopsLinkCore).
     static let encodedResponseMarker = "@encoded-response"
@@ -150,6 +152,10 @@ enum DescriptorSet {
             case 1: method.name = field.string
             case 2: method.inputType = String(field.string.drop { $0 == "." })
             case 3: method.outputType = String(field.string.drop { $0 == "." })
+            case 4:  // MethodOptions
+                for option in try ProtobufReader.fields(of: field.bytes) where option.number == 34 {
+                    method.idempotencyLevel = option.int  // idempotency_level
+                }
             case 5: method.clientStreaming = field.bool
             case 6: method.serverStreaming = field.bool
             default: break

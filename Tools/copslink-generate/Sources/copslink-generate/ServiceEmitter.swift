@@ -79,7 +79,15 @@ struct ServiceEmitter {
         out.block("public enum Method") { out in
             for method in methods {
                 if let comment = method.proto.docComment { out.doc(comment) }
-                out.line("public static let \(method.name) = MethodDescriptor(service: serviceName, method: \"\(method.proto.name)\")")
+                let idempotency =
+                    switch method.proto.idempotencyLevel {
+                    case 1: ", idempotency: .noSideEffects"
+                    case 2: ", idempotency: .idempotent"
+                    default: ""
+                    }
+                out.line(
+                    "public static let \(method.name) = MethodDescriptor(service: serviceName, method: \"\(method.proto.name)\"\(idempotency))"
+                )
             }
         }
     }
