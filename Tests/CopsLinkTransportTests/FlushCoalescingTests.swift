@@ -1,11 +1,12 @@
 import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkServices
-import CopsLinkTransport
 import CopsLinkWire
 import NIOCore
 import NIOEmbedded
 import Testing
+
+@testable import CopsLinkTransport
 
 /// The server flushes once per event-loop pass, not once per frame (`FlushCoalescer`): each flush is a write
 /// system call on a real socket.
@@ -69,17 +70,49 @@ struct FlushCoalescingTests {
         let harness = try await Self.harness()
         var bytes = ByteBuffer()
         var ids: [UInt64] = []
-        // Eight answers of 16 KiB, a quarter of the 64 KiB flush threshold each: two thresholds' worth.
+        // Eight answers of about 1 KiB: two first thresholds' worth.
         for _ in 0..<8 {
             let id = harness.callID()
             ids.append(id)
-            var request = harness.request(id, TestService.Method.unaryCall.path, SimpleRequest(responseSize: 16_384))
+            var request = harness.request(id, TestService.Method.unaryCall.path, SimpleRequest(responseSize: 1_000))
             bytes.writeBuffer(&request)
         }
         let before = harness.flushes.count
         try await harness.send(bytes)
         #expect(try ServerConnectionHarness.ends(try await harness.frames()).keys.sorted() == ids)
-        #expect(harness.flushes.count - before >= 2, "two thresholds of answers waited for the end of the read")
+        #expect(harness.flushes.count - before >= 2, "8 KiB of answers waited for the end of the read")
         await harness.close()
+    }
+}
+
+/// The threshold's rule on `FlushCoalescer` alone: a third of what the previous read loop wrote, from 4 to 64 KiB.
+@Suite("Flush threshold")
+struct FlushThresholdTests {
+    /// Flushes a read loop of `frames` writes of `size` bytes makes before its end.
+    static func flushes(_ coalescer: inout FlushCoalescer, frames: Int, size: Int) -> Int {
+        coalescer.readStarted()
+        var flushes = 0
+        for _ in 0..<frames where coalescer.wrote(size) == .flushNow { flushes += 1 }
+        _ = coalescer.readCompleted()
+        return flushes
+    }
+
+    @Test func theFirstReadLoopFlushesEvery4KiB() {
+        var coalescer = FlushCoalescer()
+        #expect(Self.flushes(&coalescer, frames: 64, size: 1_024) == 16)
+    }
+
+    @Test func aReadLoopAsBigAsThePreviousFlushesAboutThreeTimes() {
+        var coalescer = FlushCoalescer()
+        _ = Self.flushes(&coalescer, frames: 64, size: 1_024)  // 64 KiB: the next threshold is 21,845 bytes
+        #expect(Self.flushes(&coalescer, frames: 64, size: 1_024) == 2, "two on the way, and the one at the end")
+        _ = Self.flushes(&coalescer, frames: 6, size: 1_024)  // small: back to 4 KiB
+        #expect(Self.flushes(&coalescer, frames: 8, size: 1_024) == 2)
+    }
+
+    @Test func theThresholdStopsAt64KiB() {
+        var coalescer = FlushCoalescer()
+        _ = Self.flushes(&coalescer, frames: 1_024, size: 1_024)  // 1 MiB
+        #expect(Self.flushes(&coalescer, frames: 1_024, size: 1_024) == 16)
     }
 }
