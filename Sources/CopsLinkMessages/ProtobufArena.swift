@@ -116,11 +116,38 @@ public struct ProtobufArena: ~Copyable {
         let count = utf8.count
         let raw = allocateUnaligned(byteCount: count + 1)
         let copied: Void? = utf8.withContiguousStorageIfAvailable { bytes in
-            if let base = bytes.baseAddress { raw.copyMemory(from: base, byteCount: count) }
+            if let base = bytes.baseAddress { Self.copySmall(from: UnsafeRawPointer(base), to: raw, count: count) }
         }
         if copied == nil { UnsafeMutableRawBufferPointer(start: raw, count: count).copyBytes(from: utf8) }
         raw.storeBytes(of: 0, toByteOffset: count, as: UInt8.self)
         return raw.assumingMemoryBound(to: CChar.self)
+    }
+
+    /// `count` bytes from `source` to `target`; field values are mostly a few bytes long, where a call to memcpy
+    /// cost more than the copy (a fifth of encoding's Swift time). Reads and writes only within `0..<count`.
+    @inline(__always)
+    @usableFromInline
+    static func copySmall(from source: UnsafeRawPointer, to target: UnsafeMutableRawPointer, count: Int) {
+        switch count {
+        case 8...16:
+            let head = source.loadUnaligned(as: UInt64.self)
+            let tail = source.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+            target.storeBytes(of: head, as: UInt64.self)
+            target.storeBytes(of: tail, toByteOffset: count - 8, as: UInt64.self)
+        case 4..<8:
+            let head = source.loadUnaligned(as: UInt32.self)
+            let tail = source.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
+            target.storeBytes(of: head, as: UInt32.self)
+            target.storeBytes(of: tail, toByteOffset: count - 4, as: UInt32.self)
+        case 1..<4:
+            target.storeBytes(of: source.load(as: UInt8.self), as: UInt8.self)
+            target.storeBytes(of: source.load(fromByteOffset: count / 2, as: UInt8.self), toByteOffset: count / 2, as: UInt8.self)
+            target.storeBytes(of: source.load(fromByteOffset: count - 1, as: UInt8.self), toByteOffset: count - 1, as: UInt8.self)
+        case 0:
+            break
+        default:
+            target.copyMemory(from: source, byteCount: count)
+        }
     }
 
     /// protobuf-c binary data pointing at a copy of `bytes` in the arena.

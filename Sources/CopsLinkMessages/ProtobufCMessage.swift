@@ -92,7 +92,11 @@ public enum CField {
     public static func string(_ pointer: UnsafeMutablePointer<CChar>?) -> String {
         // An absent proto3 string is protobuf-c's shared empty string: no strlen, no String machinery.
         guard let pointer, pointer.pointee != 0 else { return "" }
-        return String(decoding: UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)), as: UTF8.self)
+        let count = strlen(pointer)
+        return String(unsafeUninitializedCapacity: count) { buffer in
+            ProtobufArena.copySmall(from: pointer, to: buffer.baseAddress!, count: count)
+            return count
+        }
     }
 
     public static func bytes(_ data: ProtobufCBinaryData) -> [UInt8] {

@@ -139,7 +139,10 @@ import Darwin
 
     @Test func cStringsAreCopiedWithTheirTerminator() {
         ProtobufArena.with { arena in
-            for string in ["", "a", "Zoë", String(repeating: "long string ", count: 300), "x"] {
+            // Every length the small copy treats apart (0, 1-3, 4-7, 8-16, longer), and multi-byte UTF-8.
+            let lengths = [0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 3600]
+            let strings = lengths.map { Self.bigString($0, length: $0) } + ["Zoë", "\u{1F600}", "x"]
+            for string in strings {
                 #expect(String(cString: arena.cString(string)) == string)
             }
         }
