@@ -58,6 +58,17 @@ let package = Package(
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
             path: "Sources/SwiftProtobufAccount"
         ),
+        // The codec comparison without the malloc interposer (median ns/op; scripts/bench runs it).
+        .executableTarget(
+            name: "codec-timing",
+            dependencies: [
+                "SwiftProtobufAccount",
+                .product(name: "CopsLinkMessages", package: mainPackage),
+                .product(name: "CopsLinkMessageFixtures", package: mainPackage),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf")
+            ],
+            path: "CodecTiming"
+        ),
         // package-benchmark: CopsLink's protobuf-c codec against swift-protobuf on the Account message.
         .executableTarget(
             name: "CodecBenchmarks",

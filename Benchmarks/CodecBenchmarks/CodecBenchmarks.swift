@@ -51,6 +51,20 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(try! Copslink_V1_Account(serializedBytes: bytes))
         }
     }
+    // The C step of encoding alone: protobuf-c sizing and packing C structs that were built once, i.e. the floor of
+    // any codec over protobuf-c (its pack sizes every sub-message again for the length prefix, once per nesting level).
+    Benchmark("protobuf-c get_packed_size + pack") { benchmark in
+        ProtobufArena.with { arena in
+            let message = UnsafeMutableRawPointer(account.makeCMessage(in: &arena)).assumingMemoryBound(to: ProtobufCMessage.self)
+            var output = [UInt8](repeating: 0, count: bytes.count)
+            output.withUnsafeMutableBufferPointer { output in
+                for _ in benchmark.scaledIterations {
+                    precondition(protobuf_c_message_get_packed_size(message) == bytes.count)
+                    blackHole(protobuf_c_message_pack(message, output.baseAddress!))
+                }
+            }
+        }
+    }
     // The C step of decoding alone: protobuf_c_message_unpack with protobuf-c's default allocator (a malloc per
     // string and sub-message, freed with free_unpacked) against CopsLink's arena (ProtobufArena, as the codec uses it).
     Benchmark("protobuf-c unpack: default allocator (naive)") { benchmark in

@@ -90,8 +90,13 @@ extension ProtobufCCodable {
 public enum CField {
     /// A protobuf-c string field; NULL reads as empty. protobuf-c does not check UTF-8, so invalid bytes are repaired.
     public static func string(_ pointer: UnsafeMutablePointer<CChar>?) -> String {
-        guard let pointer else { return "" }
-        return String(decoding: UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)), as: UTF8.self)
+        // An absent proto3 string is protobuf-c's shared empty string: no strlen, no String machinery.
+        guard let pointer, pointer.pointee != 0 else { return "" }
+        let count = strlen(pointer)
+        return String(unsafeUninitializedCapacity: count) { buffer in
+            ProtobufArena.copySmall(from: pointer, to: buffer.baseAddress!, count: count)
+            return count
+        }
     }
 
     public static func bytes(_ data: ProtobufCBinaryData) -> [UInt8] {
@@ -132,7 +137,11 @@ extension ProtobufArena {
     ) -> UnsafeMutablePointer<UnsafeMutablePointer<Element.CMessage>?>? {
         guard !elements.isEmpty else { return nil }
         let array = allocateArray(of: UnsafeMutablePointer<Element.CMessage>?.self, count: elements.count)
-        for (index, element) in elements.enumerated() { array[index] = element.makeCMessage(in: &self) }
+        // Through the buffer: each element is read in place, where `enumerated()` copied it (a retain and release
+        // of every string and array in it).
+        elements.withUnsafeBufferPointer { elements in
+            for index in elements.indices { array[index] = elements[index].makeCMessage(in: &self) }
+        }
         return array
     }
 

@@ -4,6 +4,12 @@ import CopsLinkCore
 import CopsLinkMessages
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 @Suite struct ProtobufArenaTests {
     static func bigString(_ seed: Int, length: Int) -> String {
         let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789 -_.")
@@ -105,6 +111,40 @@ import Testing
             #expect(value.pointee == 0)
             let array = arena.allocateArray(of: UInt32.self, count: 1000)
             #expect(UnsafeBufferPointer(start: array, count: 1000).allSatisfy { $0 == 0 })
+        }
+    }
+
+    /// The first chunk past the stack block is the thread's cached one: a second arena on the thread gets it back
+    /// instead of a fresh malloc (a block malloc'd in between would have taken it had it been freed).
+    @Test func theThreadsChunkIsReusedByTheNextArena() {
+        let first = ProtobufArena.with { arena in Int(bitPattern: arena.allocate(byteCount: 4000)) }
+        let blocker = malloc(16 << 10)
+        defer { free(blocker) }
+        let second = ProtobufArena.with { arena in Int(bitPattern: arena.allocate(byteCount: 4000)) }
+        #expect(first == second)
+    }
+
+    /// An arena opened while another holds the thread's chunk must not write into it.
+    @Test func nestedArenasDoNotShareTheThreadsChunk() {
+        ProtobufArena.with { arena in _ = arena.allocate(byteCount: 4000) }  // the thread's slot now holds a chunk
+        ProtobufArena.with { outer in
+            let kept = outer.allocate(byteCount: 4000)
+            kept.initializeMemory(as: UInt8.self, repeating: 0x11, count: 4000)
+            ProtobufArena.with { inner in
+                inner.allocate(byteCount: 4000).initializeMemory(as: UInt8.self, repeating: 0x22, count: 4000)
+            }
+            #expect(UnsafeRawBufferPointer(start: kept, count: 4000).allSatisfy { $0 == 0x11 })
+        }
+    }
+
+    @Test func cStringsAreCopiedWithTheirTerminator() {
+        ProtobufArena.with { arena in
+            // Every length the small copy treats apart (0, 1-3, 4-7, 8-16, longer), and multi-byte UTF-8.
+            let lengths = [0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 3600]
+            let strings = lengths.map { Self.bigString($0, length: $0) } + ["Zoë", "\u{1F600}", "x"]
+            for string in strings {
+                #expect(String(cString: arena.cString(string)) == string)
+            }
         }
     }
 

@@ -6,7 +6,9 @@ extension ProtobufArena {
     mutating func cStrings(_ strings: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? {
         guard !strings.isEmpty else { return nil }
         let array = allocateArray(of: UnsafeMutablePointer<CChar>?.self, count: strings.count)
-        for (index, string) in strings.enumerated() { array[index] = cString(string) }
+        strings.withUnsafeBufferPointer { strings in
+            for index in strings.indices { array[index] = cString(strings[index]) }
+        }
         return array
     }
 }
