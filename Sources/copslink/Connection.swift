@@ -71,22 +71,19 @@ struct Session {
             ? TCPClientTransport(configuration: configuration)
             : RoundRobinClientTransport(addresses: endpoints, configuration: configuration)
         do {
-            let client = RPCClient(transport: transport)
-            try await body(
-                Session(
-                    accounts: AccountService.Client(wrapping: client), health: Health.Client(wrapping: client),
-                    serverInfo: ServerInfo.Client(wrapping: client),
-                    options: CallOptions(timeout: global.timeoutDuration, metadata: metadata, requestID: global.requestID),
-                    requestID: global.requestID ?? "",
-                    json: global.json))
-            await transport.close()
+            try await transport.closing { transport in
+                let client = RPCClient(transport: transport)
+                try await body(
+                    Session(
+                        accounts: AccountService.Client(wrapping: client), health: Health.Client(wrapping: client),
+                        serverInfo: ServerInfo.Client(wrapping: client),
+                        options: CallOptions(timeout: global.timeoutDuration, metadata: metadata, requestID: global.requestID),
+                        requestID: global.requestID ?? "",
+                        json: global.json))
+            }
         } catch let error as RPCError {
-            await transport.close()
             let tokenGiven = (try? ServerAddress.token(global.token, file: global.tokenFile)) != nil
             throw Failure.status(forCommandLine(error, tokenGiven: tokenGiven))
-        } catch {
-            await transport.close()
-            throw error
         }
     }
 

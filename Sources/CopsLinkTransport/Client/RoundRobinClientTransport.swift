@@ -44,15 +44,7 @@ public final class RoundRobinClientTransport: EventLoopClientTransport, Sendable
         addresses: [(host: String, port: Int)], configuration: ClientConfiguration,
         _ body: (RoundRobinClientTransport) async throws -> Result
     ) async throws -> Result {
-        let transport = RoundRobinClientTransport(addresses: addresses, configuration: configuration)
-        do {
-            let result = try await body(transport)
-            await transport.close()
-            return result
-        } catch {
-            await transport.close()
-            throw error
-        }
+        try await RoundRobinClientTransport(addresses: addresses, configuration: configuration).closing(after: body)
     }
 
     /// Closes every connection.
@@ -69,8 +61,7 @@ public final class RoundRobinClientTransport: EventLoopClientTransport, Sendable
         while true {
             let index = pick(excluding: tried)
             tried.append(index)
-            var attempt = options
-            if let deadline { attempt.timeout = max(.zero, deadline - .now) }
+            let attempt = Self.options(options, until: deadline)
             var reachedServer = false
             do throws(RPCError) {
                 let response = try await transports[index].unary(
@@ -80,8 +71,7 @@ public final class RoundRobinClientTransport: EventLoopClientTransport, Sendable
             } catch {
                 guard error.code == .unavailable else { throw error }
                 failed(index)
-                let another = tried.count < transports.count && deadline.map { ContinuousClock.now < $0 } ?? true
-                guard another, !reachedServer || repeatable else { throw error }
+                guard hasAnother(after: tried, before: deadline), !reachedServer || repeatable else { throw error }
             }
         }
     }
@@ -94,8 +84,7 @@ public final class RoundRobinClientTransport: EventLoopClientTransport, Sendable
         while true {
             let index = pick(excluding: tried)
             tried.append(index)
-            var attempt = options
-            if let deadline { attempt.timeout = max(.zero, deadline - .now) }
+            let attempt = Self.options(options, until: deadline)
             var started = false
             do {
                 let result = try await transports[index].withStreamingCall(descriptor, options: attempt) { call in
@@ -106,10 +95,21 @@ public final class RoundRobinClientTransport: EventLoopClientTransport, Sendable
                 return result
             } catch let error as RPCError where error.code == .unavailable {
                 failed(index)
-                let another = tried.count < transports.count && deadline.map { ContinuousClock.now < $0 } ?? true
-                guard another, !started else { throw error }
+                guard hasAnother(after: tried, before: deadline), !started else { throw error }
             }
         }
+    }
+
+    /// `options` with the time left until the call's deadline: every try shares the call's original deadline.
+    private static func options(_ options: CallOptions, until deadline: ContinuousClock.Instant?) -> CallOptions {
+        var attempt = options
+        if let deadline { attempt.timeout = max(.zero, deadline - .now) }
+        return attempt
+    }
+
+    /// Whether an instance is left that this call has not tried, with time to try it.
+    private func hasAnother(after tried: [Int], before deadline: ContinuousClock.Instant?) -> Bool {
+        tried.count < transports.count && deadline.map { ContinuousClock.now < $0 } ?? true
     }
 
     private func pick(excluding tried: [Int]) -> Int {

@@ -13,6 +13,20 @@ public protocol EventLoopClientTransport: ClientTransport {
     func close() async
 }
 
+extension EventLoopClientTransport {
+    /// Runs `body` with this transport, then closes it, whether `body` returned or threw.
+    public func closing<Result: Sendable>(after body: (Self) async throws -> Result) async throws -> Result {
+        do {
+            let result = try await body(self)
+            await close()
+            return result
+        } catch {
+            await close()
+            throw error
+        }
+    }
+}
+
 /// A `ClientTransport` over one multiplexed TCP connection, opened on first use and reopened (with backoff)
 /// when it fails or the server sends GOAWAY.
 public final class TCPClientTransport: EventLoopClientTransport, Sendable {
@@ -49,15 +63,7 @@ public final class TCPClientTransport: EventLoopClientTransport, Sendable {
     public static func withTransport<Result: Sendable>(
         configuration: ClientConfiguration, _ body: (TCPClientTransport) async throws -> Result
     ) async throws -> Result {
-        let transport = TCPClientTransport(configuration: configuration)
-        do {
-            let result = try await body(transport)
-            await transport.close()
-            return result
-        } catch {
-            await transport.close()
-            throw error
-        }
+        try await TCPClientTransport(configuration: configuration).closing(after: body)
     }
 
     /// Closes the connection; calls in flight fail with UNAVAILABLE and later calls are refused.
