@@ -199,7 +199,7 @@ struct GroupCommitTests {
                             }
                         }
                     }
-                    return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+                    return await group.reduce(into: []) { $0.append($1) }
                 }
             }
             try await Self.waitUntil("5 writes queue") { store.commits.queuedWrites == 5 }
