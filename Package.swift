@@ -152,7 +152,8 @@ let package = Package(
             dependencies: [
                 "CopsLinkCore", "CopsLinkAccounts", "CopsLinkAuth", "CopsLinkMessages", .product(name: "GRDB", package: "GRDB.swift"),
                 // SQLite's C API, for GetAccount's page read (SQLiteAccountPageReader).
-                .product(name: "GRDBSQLite", package: "GRDB.swift")
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log")
             ],
             swiftSettings: strictSettings
         ),

@@ -2,14 +2,21 @@ public import CopsLinkAccounts
 import CopsLinkCore
 import CopsLinkMessages
 import GRDB
+public import Logging
 
 /// `AccountStore` on one SQLite file, through GRDB.
 ///
 /// WAL mode with a pool of readers, so reads run concurrently with each other and with the single writer; foreign
 /// keys on; `synchronous = FULL`, so a transaction that has returned survives a crash of the process or the machine.
+///
+/// Writes share commits (`SQLiteGroupCommit`): writes that arrive while one commits are run together in the next
+/// transaction, each body in a savepoint of its own, and committed with one fsync. A write returns only after the
+/// transaction holding it has committed, so a returned write is as durable as before; a body that throws is undone
+/// alone; if the shared COMMIT fails, every write of that batch fails with its error and none of them is written.
 public final class SQLiteAccountStore: AccountStore {
     let pool: DatabasePool
     private let pages: SQLiteAccountPageReader
+    let commits: SQLiteGroupCommit
 
     /// How much of the file GetAccount's page reads map into memory (`PRAGMA mmap_size`): reading a mapped page is a
     /// memory access where an unmapped one is a `pread`, which was a third of a GetAccount's server time. The mapping
@@ -18,8 +25,12 @@ public final class SQLiteAccountStore: AccountStore {
     public static let defaultPageReadMapSize = 1 << 30
 
     /// Opens (creating if needed) and migrates the database at `path`, and loads the reference test categories.
-    /// The database, its WAL and SHM are readable and writable by their owner only (`DatabaseFileMode`).
-    public init(path: String, maximumReaderCount: Int = 8, pageReadMapSize: Int = SQLiteAccountStore.defaultPageReadMapSize) throws {
+    /// The database, its WAL and SHM are readable and writable by their owner only (`DatabaseFileMode`). `logger`
+    /// gets a debug line for each commit that several writes shared.
+    public init(
+        path: String, maximumReaderCount: Int = 8, pageReadMapSize: Int = SQLiteAccountStore.defaultPageReadMapSize,
+        logger: Logger = Logger(label: "copslink.store", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) throws {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.maximumReaderCount = maximumReaderCount
@@ -38,6 +49,7 @@ public final class SQLiteAccountStore: AccountStore {
             try SQLiteTransaction.buildMissingAccountPages(db)
         }
         pages = SQLiteAccountPageReader(path: path, maximumIdle: maximumReaderCount, mapSize: pageReadMapSize)
+        commits = SQLiteGroupCommit(pool: pool, logger: logger)
     }
 
     public func read<Result: Sendable>(
@@ -51,11 +63,15 @@ public final class SQLiteAccountStore: AccountStore {
         _ scope: StoreScope, _ body: @escaping @Sendable (any AccountWriteTransaction) throws -> Result
     ) async throws -> Result {
         try Self.check(scope)
-        return try await pool.write { db in try Self.run(body, in: db, scope: scope) }
+        return try await commits.write { db in try Self.runBody(body, in: db, scope: scope) }
     }
 
-    /// One write's body, then the account pages its changes touch, before its work is released.
-    private static func run<Result>(
+    /// How many write transactions and writes have committed (group commit at work: writes > transactions).
+    public var writeStatistics: SQLiteWriteStatistics { commits.statistics }
+
+    /// One write's body, then the account pages its changes touch, before its work is released: the unit a shared
+    /// transaction runs in each savepoint.
+    private static func runBody<Result>(
         _ body: (any AccountWriteTransaction) throws -> Result, in db: Database, scope: StoreScope
     ) throws -> Result {
         let transaction = SQLiteTransaction(db: db, scope: scope, pageChanges: AccountPageChanges())

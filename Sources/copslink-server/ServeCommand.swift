@@ -167,7 +167,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
 
-        let store = try SQLiteAccountStore(path: database)
+        let store = try SQLiteAccountStore(path: database, logger: logger)
         let clock = SystemAccountClock()
         if demo, try await DemoData.seedIfEmpty(store, nowMs: clock.nowMs()) {
             logger.notice("seeded demo customers demo-1 … demo-4", metadata: ["database": "\(database)"])

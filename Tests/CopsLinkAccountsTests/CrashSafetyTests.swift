@@ -18,10 +18,14 @@ import Testing
 /// (a write acknowledged before its transaction committed, a batch or cache flushed later, a transaction left
 /// open), which is exactly what it checks. It does not lose what the kernel already has, so a missing fsync (power
 /// loss) is out of its reach; `synchronous = FULL` covers that, and is not tested here.
+///
+/// The writers are many enough that their writes share commits (group commit, `SQLiteGroupCommit`): the server logs
+/// a debug line for each shared commit, and the test requires some, so that the batched path is the one crashed.
 @Suite("Crash safety under SIGKILL", .serialized)
 struct CrashSafetyTests {
     static let rounds = 5
-    static let writers = 4
+    /// Each writes one call at a time: with 8, calls arrive while a commit runs, and share the next.
+    static let writers = 8
 
     /// What one customer's writer has had acknowledged. The writer of a customer is the only one writing it.
     struct Acknowledged: Sendable {
@@ -39,11 +43,23 @@ struct CrashSafetyTests {
         print("CrashSafetyTests: seed \(seed) (replay with COPSLINK_CRASH_SEED=\(seed))")
         var random = SplitMix64(seed: seed)  // replayable from the printed seed
         let database = temporaryDatabasePath("copslink-crash")
-        defer { removeDatabase(at: database) }
+        let log = database + ".log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        defer {
+            removeDatabase(at: database)
+            try? FileManager.default.removeItem(atPath: log)
+        }
+        let logHandle = try #require(FileHandle(forWritingAtPath: log))
+        defer { try? logHandle.close() }
+        // Debug lines for the store's shared commits; calls at trace, so not logged.
+        let start = {
+            try await ServerProcess.start(
+                database: database, arguments: ["--log-level", "debug", "--call-log-level", "trace"], standardError: logHandle)
+        }
 
         let acknowledged = LockedBox<[String: Acknowledged]>([:])
         let nextAccount = LockedBox(1000)  // Contact ID accounts are four digits: 1000, 1001, …
-        var server = try await ServerProcess.start(database: database)
+        var server = try await start()
         for round in 1...Self.rounds {
             let killAfter = Duration.milliseconds(Int64(Int.random(in: 0...500, using: &random)))
             let before = acknowledged.value.count
@@ -80,7 +96,7 @@ struct CrashSafetyTests {
             #expect(failures.value == Self.writers, "every writer was still writing when the server died")
             #expect(state.count > before, "round \(round) acknowledged some writes before the kill")
 
-            server = try await ServerProcess.start(database: database)
+            server = try await start()
             try await Self.verify(state, port: server.port, round: round)
             let store = try SQLiteAccountStore(path: database)
             let integrity = try await store.integrityCheck()
@@ -88,6 +104,9 @@ struct CrashSafetyTests {
             #expect(integrity == "ok", "integrity_check after round \(round)")
         }
         server.stop()
+        let sharedCommits = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").filter { $0.contains("group commit") }
+        print("CrashSafetyTests: \(sharedCommits.count) commits shared by several writes, e.g. \(sharedCommits.first ?? "none")")
+        #expect(!sharedCommits.isEmpty, "concurrent writes shared commits, so the crashes hit the batched path")
         let store = try SQLiteAccountStore(path: database)
         let integrity = try await store.integrityCheck()
         try store.close()

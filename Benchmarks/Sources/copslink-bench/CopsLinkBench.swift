@@ -7,7 +7,7 @@ struct CopsLinkBench: AsyncParsableCommand {
         abstract: "Side-by-side benchmarks of CopsLink, grpc-swift-2 and a bare SwiftNIO echo (run through scripts/bench).",
         subcommands: [
             ServeCopsLink.self, ServeGRPC.self, ServeEcho.self, Drive.self, SeedCommand.self, DriveGetAccount.self,
-            DriveTestData.self, IdleConnectionsCommand.self, Report.self, Sizes.self, CodecTiming.self
+            DriveWrites.self, DriveTestData.self, IdleConnectionsCommand.self, Report.self, Sizes.self, CodecTiming.self
         ])
 }
 
@@ -99,6 +99,27 @@ struct DriveGetAccount: AsyncParsableCommand {
     func run() async throws {
         try await CopsLinkTarget.driveGetAccount(
             port: load.port, accounts: accounts, outstanding: load.outstanding, connections: load.connections,
+            duration: load.duration, warmup: load.warmup, serverPID: load.serverPid)
+    }
+}
+
+extension WriteMix: ExpressibleByArgument {}
+
+struct DriveWrites: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drive-writes",
+        abstract: "Closed-loop writes on a store of its own: PlaceOnTest + PlaceOffTest pairs, or LinkAccount of new customers.")
+    @Option(help: "place-test (a pair on the worker's own seeded accounts) or link (a new customer each call).") var mix: WriteMix
+    @Option(help: "Seeded accounts (place-test uses them, split among the workers).") var accounts = 1_000
+    @OptionGroup var load: LoadOptions
+
+    func validate() throws {
+        guard accounts >= load.outstanding else { throw ValidationError("--accounts must be at least --outstanding") }
+    }
+
+    func run() async throws {
+        try await CopsLinkTarget.driveWrites(
+            port: load.port, mix: mix, accounts: accounts, outstanding: load.outstanding, connections: load.connections,
             duration: load.duration, warmup: load.warmup, serverPID: load.serverPid)
     }
 }

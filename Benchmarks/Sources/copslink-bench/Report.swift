@@ -95,6 +95,13 @@ private struct Table {
         find("unary", target: target, outstanding: load.outstanding, connections: load.connections)
     }
 
+    /// The last `drive-writes` record of `mix` at `outstanding`.
+    func writes(_ mix: String, outstanding: Int) -> [String: Any]? {
+        records.last { record in
+            record["benchmark"] as? String == "writes" && record["mix"] as? String == mix && record["outstanding"] as? Int == outstanding
+        }
+    }
+
     static func number(_ value: Any?) -> Double? {
         (value as? Double) ?? (value as? Int).map(Double.init) ?? (value as? NSNumber)?.doubleValue
     }
@@ -230,6 +237,27 @@ private struct Table {
                     + "\(Self.percent(throughput, unaryThroughput)) of the unary echo's throughput at the same load; p99 "
                     + "\(Self.ratio(Self.number(record["p99_us"]), Self.number(unary?["p99_us"]))) its p99 |")
         }
+        for record in records where record["benchmark"] as? String == "writes" {
+            let mix = record["mix"] as? String ?? ""
+            let outstanding = record["outstanding"] as? Int ?? 0
+            let perUnit = Self.number(record["writes_per_unit"]) ?? 1
+            let throughput = Self.number(record["throughput"])
+            let single = Self.number(writes(mix, outstanding: 1)?["throughput"])
+            let errors = Self.number(record["errors"]) ?? 0
+            let (what, unit) =
+                mix == "place-test" ? ("PlaceOnTest + PlaceOffTest pairs", "pairs/s") : ("LinkAccount of a new customer", "calls/s")
+            let label = "Writes: \(what), \(outstanding) outstanding" + (errors > 0 ? " (\(Int(errors)) errors)" : "")
+            let cpu = Self.number(record["server_cpu_us_per_call"]).map { $0 / perUnit }
+            let writesPerSecond = throughput.map { $0 * perUnit }
+            let result =
+                "\(Self.format(throughput)) \(unit) (\(Self.format(writesPerSecond)) writes/s), "
+                + "p50 \(Self.duration(Self.number(record["p50_us"]))), p99 \(Self.duration(Self.number(record["p99_us"]))), "
+                + "server CPU \(Self.format(cpu, digits: 1)) µs/write"
+            let compared =
+                outstanding == 1
+                ? "one commit (fsync, `synchronous = FULL`) per write" : "\(Self.ratio(throughput, single)) the 1-outstanding rate"
+            out.append("| \(label) | \(result) | \(compared) |")
+        }
         if let record = find("testdata") {
             let rowsPerRun = Self.number(record["rows_per_run"])
             let pageSize = (record["page_size"] as? Int).map { $0 == 0 ? 500 : $0 } ?? 500
@@ -335,6 +363,12 @@ private struct Table {
             let grpc = Self.number(unary("grpc", (outstanding, 1))?["throughput"])
             let met: Bool? = (cops != nil && grpc != nil) ? cops! >= 10 * grpc! : nil
             line(met, "CopsLink ≥ 10× grpc-swift-2 throughput at \(outstanding) outstanding (1 connection): \(Self.ratio(cops, grpc))")
+        }
+        for (mix, what) in [("place-test", "PlaceOnTest + PlaceOffTest pairs"), ("link", "LinkAccount")] {
+            let single = Self.number(writes(mix, outstanding: 1)?["throughput"])
+            let sixteen = Self.number(writes(mix, outstanding: 16)?["throughput"])
+            let met: Bool? = (single != nil && sixteen != nil) ? sixteen! >= 8 * single! : nil
+            line(met, "Writes (\(what)) at 16 outstanding ≥ 8× the 1-outstanding rate: \(Self.ratio(sixteen, single))")
         }
         do {
             let cops = Self.number(unary("copslink", (64, 1))?["throughput"])

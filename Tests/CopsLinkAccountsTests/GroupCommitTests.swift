@@ -1,0 +1,219 @@
+import CopsLinkAccounts
+import CopsLinkCore
+import CopsLinkMessages
+import CopsLinkTestSupport
+import Dispatch
+import GRDB
+import Testing
+
+@testable import CopsLinkSQLite
+
+/// Group commit (`SQLiteGroupCommit`): concurrent writes share one transaction, each body in its own savepoint.
+/// To line writes up in one batch without timing, a first write holds the writer (its body waits on a semaphore, on
+/// GRDB's writer thread) until the others have queued behind it.
+@Suite("Group commit of concurrent writes")
+struct GroupCommitTests {
+    struct BodyFailed: Error, Equatable { let index: Int }
+
+    /// A fresh store, closed and deleted after `body`.
+    static func withStore<Result>(_ body: (SQLiteAccountStore) async throws -> Result) async throws -> Result {
+        let path = temporaryDatabasePath("copslink-group-commit")
+        defer { removeDatabase(at: path) }
+        let store = try SQLiteAccountStore(path: path)
+        defer { try? store.close() }
+        return try await body(store)
+    }
+
+    /// Starts a write that holds the writer until `release` is signalled, and returns once its body runs.
+    static func holdWriter(_ store: SQLiteAccountStore, release: DispatchSemaphore) async throws -> Task<Void, any Error> {
+        let running = LockedBox(false)
+        let holder = Task {
+            try await store.write(.allDealers) { transaction in
+                running.withLock { $0 = true }
+                release.wait()
+                try transaction.saveTestCategories([TestCategory(id: "holder")])
+            }
+        }
+        try await waitUntil("the holding write runs") { running.value }
+        return holder
+    }
+
+    /// Polls `condition` (no timing asserted: the deadline only ends a test that would otherwise hang).
+    static func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
+        let started = ContinuousClock.now
+        while !condition() {
+            try #require(ContinuousClock.now - started < .seconds(60), "waiting for \(what)")
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
+    static func categoryIDs(_ store: SQLiteAccountStore) async throws -> Set<String> {
+        Set(try await store.read(.allDealers) { try $0.testCategories().map(\.id) })
+    }
+
+    @Test func concurrentWritesLandAndEachCallerGetsItsOwnResult() async throws {
+        try await Self.withStore { store in
+            let results = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                for index in 0..<100 {
+                    group.addTask {
+                        let answer = try await store.write(.allDealers) { transaction in
+                            try transaction.saveTestCategories([TestCategory(id: "c\(index)", description: "written by \(index)")])
+                            return "answer \(index)"
+                        }
+                        return (index, answer)
+                    }
+                }
+                return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            }
+            #expect(results.count == 100)
+            #expect(results.allSatisfy { $0.value == "answer \($0.key)" }, "each caller gets its own body's result")
+            let stored = try await Self.categoryIDs(store)
+            #expect((0..<100).allSatisfy { stored.contains("c\($0)") }, "every write landed")
+            #expect(store.writeStatistics.writes >= 100)
+        }
+    }
+
+    @Test func writesQueuedBehindABusyWriterCommitTogether() async throws {
+        try await Self.withStore { store in
+            let before = store.writeStatistics
+            let release = DispatchSemaphore(value: 0)
+            let holder = try await Self.holdWriter(store, release: release)
+            let writers = Task {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in 0..<20 {
+                        group.addTask { try await store.write(.allDealers) { try $0.saveTestCategories([TestCategory(id: "q\(index)")]) } }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            try await Self.waitUntil("20 writes queue") { store.commits.queuedWrites == 20 }
+            release.signal()
+            try await holder.value
+            try await writers.value
+            let after = store.writeStatistics
+            #expect(after.writes - before.writes == 21)
+            #expect(after.transactions - before.transactions <= 2, "21 writes in at most 2 transactions: \(before) → \(after)")
+            #expect(after.largestBatch == 20)
+            let stored = try await Self.categoryIDs(store)
+            #expect((0..<20).allSatisfy { stored.contains("q\($0)") })
+        }
+    }
+
+    @Test func aFailingBodyIsUndoneAloneAndItsCallerGetsItsError() async throws {
+        try await Self.withStore { store in
+            let release = DispatchSemaphore(value: 0)
+            let holder = try await Self.holdWriter(store, release: release)
+            let outcomes = Task {
+                await withTaskGroup(of: (Int, Result<Int, BodyFailed>).self) { group in
+                    for index in 0..<10 {
+                        group.addTask {
+                            do {
+                                return (
+                                    index,
+                                    .success(
+                                        try await store.write(.allDealers) { transaction in
+                                            try transaction.saveTestCategories([TestCategory(id: "f\(index)")])
+                                            if index == 4 { throw BodyFailed(index: index) }
+                                            return index
+                                        })
+                                )
+                            } catch {
+                                return (index, .failure(error as? BodyFailed ?? BodyFailed(index: -1)))
+                            }
+                        }
+                    }
+                    return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+                }
+            }
+            try await Self.waitUntil("10 writes queue") { store.commits.queuedWrites == 10 }
+            let before = store.writeStatistics
+            release.signal()
+            try await holder.value
+            let results = await outcomes.value
+            #expect(results[4] == .failure(BodyFailed(index: 4)), "the failing body's caller gets its own error")
+            #expect((0..<10).filter { $0 != 4 }.allSatisfy { results[$0] == .success($0) }, "\(results)")
+            let stored = try await Self.categoryIDs(store)
+            #expect(!stored.contains("f4"), "the failing body's write is rolled back")
+            #expect((0..<10).filter { $0 != 4 }.allSatisfy { stored.contains("f\($0)") }, "the other bodies' writes are kept")
+            let after = store.writeStatistics
+            #expect(after.transactions - before.transactions <= 2 && after.largestBatch == 9, "the nine shared a commit: \(after)")
+        }
+    }
+
+    /// The bodies of a batch run in the order they queued, each seeing the writes of those before it (and not the
+    /// write of one that failed).
+    @Test func aLaterBodySeesTheEarlierBodiesOfItsBatch() async throws {
+        try await Self.withStore { store in
+            let release = DispatchSemaphore(value: 0)
+            let holder = try await Self.holdWriter(store, release: release)
+            let first = Task { try await store.write(.allDealers) { try $0.saveTestCategories([TestCategory(id: "first")]) } }
+            try await Self.waitUntil("the first write queues") { store.commits.queuedWrites == 1 }
+            let failing = Task {
+                try await store.write(.allDealers) { transaction in
+                    try transaction.saveTestCategories([TestCategory(id: "undone")])
+                    throw BodyFailed(index: 1)
+                }
+            }
+            try await Self.waitUntil("the failing write queues") { store.commits.queuedWrites == 2 }
+            let later = Task {
+                try await store.write(.allDealers) { transaction in
+                    (try transaction.testCategory(id: "first") != nil, try transaction.testCategory(id: "undone") != nil)
+                }
+            }
+            try await Self.waitUntil("the later write queues") { store.commits.queuedWrites == 3 }
+            release.signal()
+            try await holder.value
+            try await first.value
+            await #expect(throws: BodyFailed(index: 1)) { try await failing.value }
+            let (seesFirst, seesUndone) = try await later.value
+            #expect(seesFirst, "a later body sees an earlier body's write")
+            #expect(!seesUndone, "a later body does not see a failed body's write")
+        }
+    }
+
+    /// A COMMIT that fails (here a deferred foreign key, checked only at COMMIT) fails every write of its batch, and
+    /// none of them is written.
+    @Test func aFailedCommitFailsEveryWriteOfItsBatch() async throws {
+        try await Self.withStore { store in
+            try await store.commits.write { db in
+                try db.execute(sql: "CREATE TABLE parent (id TEXT PRIMARY KEY); CREATE TABLE child (parent_id TEXT REFERENCES parent(id))")
+            }
+            let release = DispatchSemaphore(value: 0)
+            let holder = try await Self.holdWriter(store, release: release)
+            let writes = Task {
+                await withTaskGroup(of: (Int, (any Error)?).self) { group in
+                    for index in 0..<5 {
+                        group.addTask {
+                            do {
+                                try await store.commits.write { db in
+                                    if index == 2 {
+                                        try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
+                                        try db.execute(sql: "INSERT INTO child (parent_id) VALUES ('missing')")
+                                    } else {
+                                        try db.execute(sql: "INSERT INTO parent (id) VALUES (?)", arguments: ["p\(index)"])
+                                    }
+                                }
+                                return (index, nil)
+                            } catch {
+                                return (index, error)
+                            }
+                        }
+                    }
+                    return await group.reduce(into: []) { $0.append($1) }
+                }
+            }
+            try await Self.waitUntil("5 writes queue") { store.commits.queuedWrites == 5 }
+            release.signal()
+            try await holder.value
+            let errors = await writes.value
+            #expect(errors.count == 5)
+            for (index, error) in errors {
+                let code = (error as? DatabaseError)?.extendedResultCode
+                #expect(code == .SQLITE_CONSTRAINT_FOREIGNKEY, "write \(index) fails with the commit's error: \(String(describing: error))")
+            }
+            let parents = try await store.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM parent") }
+            #expect(parents == 0, "nothing of the failed batch is written")
+            #expect(try await Self.categoryIDs(store).contains("holder"), "the batch before it committed")
+        }
+    }
+}
