@@ -289,7 +289,9 @@ let package = Package(
             dependencies: [
                 "CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkAccounts", "CopsLinkSQLite", "CopsLinkPostgres",
                 "CopsLinkTransport", "CopsLinkInProcess", "CopsLinkTestSupport", "CopsLinkAuth", "CCopsLinkProtos", "CProtobufC",
-                .product(name: "Logging", package: "swift-log"), .product(name: "GRDB", package: "GRDB.swift")
+                .product(name: "Logging", package: "swift-log"), .product(name: "GRDB", package: "GRDB.swift"),
+                // The PostgreSQL cases' schemas (TestStores.swift).
+                .product(name: "PostgresNIO", package: "postgres-nio")
             ],
             swiftSettings: strictSettings
         ),
