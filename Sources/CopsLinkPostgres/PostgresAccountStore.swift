@@ -49,18 +49,47 @@ public final class PostgresAccountStore: AccountStore {
         threads = StoreThreads(count: configuration.poolSize)
         running = Task { await client.run() }
         do {
-            try await withTransaction(begin: nil) { connection in
-                try PostgresSchema.migrate(connection) {
-                    let transaction = PostgresTransaction(connection: connection, scope: .allDealers, pageChanges: AccountPageChanges())
-                    if try transaction.testCategories().isEmpty { try transaction.saveTestCategories(ReferenceData.testCategories) }
-                    try transaction.refreshAccountPages()
-                    try PostgresTransaction.buildMissingAccountPages(connection)
+            // Start-up work on a connection of its own: a server that cannot be reached fails the start at once
+            // (the pool would keep retrying), and the pool's run() need not have started yet.
+            let connection = try await PostgresConnection.connect(
+                configuration: try Self.connectionConfiguration(configuration), id: 0, logger: logger)
+            do {
+                try await threads.run {
+                    let blocking = BlockingConnection(connection: connection, logger: logger)
+                    try PostgresSchema.migrate(blocking) {
+                        let transaction = PostgresTransaction(connection: blocking, scope: .allDealers, pageChanges: AccountPageChanges())
+                        if try transaction.testCategories().isEmpty { try transaction.saveTestCategories(ReferenceData.testCategories) }
+                        try transaction.refreshAccountPages()
+                        try PostgresTransaction.buildMissingAccountPages(blocking)
+                    }
                 }
+                try await connection.close()
+            } catch {
+                try? await connection.close()
+                throw error
             }
+        } catch let error as PSQLError where error.code != .server {
+            await close()
+            throw PostgresStoreError(sqlState: "", message: "cannot connect to \(configuration.description) (\(error.code))")
         } catch {
             await close()
             throw Self.mapped(error, logger: logger)
         }
+    }
+
+    /// The pool's connection settings, for the start-up connection.
+    private static func connectionConfiguration(_ configuration: PostgresStoreConfiguration) throws -> PostgresConnection.Configuration {
+        let tls: PostgresConnection.Configuration.TLS =
+            switch configuration.tls {
+            case .disable: .disable
+            case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            }
+        var connection = PostgresConnection.Configuration(
+            host: configuration.host, port: configuration.port, username: configuration.username, password: configuration.password,
+            database: configuration.database, tls: tls)
+        if let schema = configuration.schema { connection.options.additionalStartupParameters = [("search_path", schema)] }
+        return connection
     }
 
     public func read<Result: Sendable>(
@@ -128,15 +157,13 @@ public final class PostgresAccountStore: AccountStore {
         try? await threads.shutdown()
     }
 
-    /// Leases a connection and runs `body` on a store thread inside `begin` … COMMIT (ROLLBACK if it throws); with
-    /// `begin` nil, `body` manages the transaction itself.
+    /// Leases a connection and runs `body` on a store thread inside `begin` … COMMIT (ROLLBACK if it throws).
     func withTransaction<Result: Sendable>(
-        begin: PostgresQuery?, _ body: @escaping @Sendable (BlockingConnection) throws -> Result
+        begin: PostgresQuery, _ body: @escaping @Sendable (BlockingConnection) throws -> Result
     ) async throws -> Result {
         try await client.withConnection { [threads, logger] connection in
             try await threads.run {
                 let blocking = BlockingConnection(connection: connection, logger: logger)
-                guard let begin else { return try body(blocking) }
                 try blocking.execute(begin)
                 do {
                     let result = try body(blocking)
@@ -201,5 +228,5 @@ public final class PostgresAccountStore: AccountStore {
 public struct PostgresStoreError: Error, CustomStringConvertible {
     public var sqlState: String
     public var message: String
-    public var description: String { "PostgreSQL error \(sqlState): \(message)" }
+    public var description: String { sqlState.isEmpty ? message : "PostgreSQL error \(sqlState): \(message)" }
 }
