@@ -103,6 +103,29 @@ struct PostgresStoreTests {
         }
     }
 
+    /// Both instances' expiry passes run at once over many expired tests: each test expires exactly once (one
+    /// `expired` history entry), whichever instance ends it.
+    @Test(enabled) func expiryPassesOfTwoInstancesEndEachTestOnce() async throws {
+        try await withAccountService(on: .postgres) { first in
+            let customers = (1...10).map { "cust-\($0)" }
+            for id in customers {
+                try await linkProvoCustomer(first, id)
+                try await first.placeOnTest(id, hours: 1)
+            }
+            try await Self.withSecondInstance(beside: first) { second in
+                first.clock.advance(byMs: 2 * hourMs)
+                second.clock.advance(byMs: 2 * hourMs)
+                async let fromFirst = first.expiry.expireDue()
+                async let fromSecond = second.expiry.expireDue()
+                let ended = try await fromFirst + fromSecond
+                #expect(ended == customers.count)
+                for id in customers {
+                    #expect(try await first.history(id).map(\.action) == [.placedOnTest, .expired], "\(id)")
+                }
+            }
+        }
+    }
+
     /// An idempotent retry that lands on another instance gets the first answer.
     @Test(enabled) func aRetryOnAnotherInstanceGetsTheFirstAnswer() async throws {
         try await withAccountService(on: .postgres) { first in
