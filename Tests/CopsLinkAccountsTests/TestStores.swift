@@ -41,33 +41,50 @@ func withTestStore<Result: Sendable>(_ kind: StoreKind, _ body: (TestStore) asyn
         let store = try SQLiteAccountStore(path: path)
         return try await body(TestStore(store: store, sqlite: store, databasePath: path, openAnother: nil))
     case .postgres:
-        let schema = try await TestPostgres.createSchema()
-        // Every store opened on the schema, closed at the end.
-        let opened = LockedBox<[PostgresAccountStore]>([])
-        let open = { @Sendable in
-            let store = try await PostgresAccountStore(configuration: try TestPostgres.configuration(schema: schema), logger: quietLogger())
-            opened.withLock { $0.append(store) }
-            return store
-        }
-        let closeAll = {
-            for store in opened.value { await store.close() }
-        }
+        await TestPostgres.slots.acquire()
         do {
-            let result = try await body(TestStore(store: try await open(), sqlite: nil, databasePath: "", openAnother: open))
-            await closeAll()
-            try await TestPostgres.dropSchema(schema)
+            let result = try await withPostgresTestStore(body)
+            await TestPostgres.slots.release()
             return result
         } catch {
-            await closeAll()
-            try? await TestPostgres.dropSchema(schema)
+            await TestPostgres.slots.release()
             throw error
         }
+    }
+}
+
+/// `withTestStore(.postgres)`: a schema of its own, dropped at the end.
+private func withPostgresTestStore<Result: Sendable>(_ body: (TestStore) async throws -> Result) async throws -> Result {
+    let schema = try await TestPostgres.createSchema()
+    // Every store opened on the schema, closed at the end.
+    let opened = LockedBox<[PostgresAccountStore]>([])
+    let open = { @Sendable in
+        let store = try await PostgresAccountStore(configuration: try TestPostgres.configuration(schema: schema), logger: quietLogger())
+        opened.withLock { $0.append(store) }
+        return store
+    }
+    let closeAll = {
+        for store in opened.value { await store.close() }
+    }
+    do {
+        let result = try await body(TestStore(store: try await open(), sqlite: nil, databasePath: "", openAnother: open))
+        await closeAll()
+        try await TestPostgres.dropSchema(schema)
+        return result
+    } catch {
+        await closeAll()
+        try? await TestPostgres.dropSchema(schema)
+        throw error
     }
 }
 
 /// The PostgreSQL server the tests use, from `COPSLINK_TEST_POSTGRES_URL`.
 enum TestPostgres {
     static let url = ProcessInfo.processInfo.environment["COPSLINK_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
+
+    /// PostgreSQL tests running at once, at most: each holds a few connections, and a server of the user's may
+    /// allow only PostgreSQL's default 100.
+    static let slots = AsyncSlots(12)
 
     static let skipped =
         "COPSLINK_TEST_POSTGRES_URL is not set: the PostgreSQL store's cases are skipped (scripts/test starts a throwaway "
@@ -109,6 +126,30 @@ enum TestPostgres {
         } catch {
             try? await connection.close()
             throw error
+        }
+    }
+}
+
+/// A counting semaphore for tasks: `acquire` waits while every slot is taken.
+actor AsyncSlots {
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(_ count: Int) { free = count }
+
+    func acquire() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty {
+            free += 1
+        } else {
+            waiting.removeFirst().resume()
         }
     }
 }
