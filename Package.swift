@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "CopsLinkAccounts", targets: ["CopsLinkAccounts"]),
         .library(name: "CopsLinkAuth", targets: ["CopsLinkAuth"]),
         .library(name: "CopsLinkSQLite", targets: ["CopsLinkSQLite"]),
+        .library(name: "CopsLinkPostgres", targets: ["CopsLinkPostgres"]),
         .library(name: "CopsLinkTesting", targets: ["CopsLinkTesting"]),
         // For the codec benchmarks in Benchmarks/ (a nested package sees only products); not an API.
         .library(name: "CopsLinkMessageFixtures", targets: ["CopsLinkMessageFixtures"]),
@@ -40,7 +41,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
-        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1")
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2")
     ],
     targets: [
         // protobuf-c from the system (Debian: libprotobuf-c-dev).
@@ -157,11 +159,26 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The PostgreSQL implementation of AccountStore and APIKeyStore (postgres-nio), for several server instances on
+        // one database. The store seam stays synchronous: bodies run on a store-owned thread pool.
+        .target(
+            name: "CopsLinkPostgres",
+            dependencies: [
+                "CopsLinkCore", "CopsLinkAccounts", "CopsLinkAuth", "CopsLinkMessages",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log")
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "copslink-server",
             dependencies: [
                 "CopsLinkCore", "CopsLinkMessages", "CopsLinkWire", "CopsLinkTransport", "CopsLinkServices",
-                "CopsLinkBuiltinServices", "CopsLinkAccounts", "CopsLinkAuth", "CopsLinkSQLite", "CopsLinkLogging", "CopsLinkAdminHTTP",
+                "CopsLinkBuiltinServices", "CopsLinkAccounts", "CopsLinkAuth", "CopsLinkSQLite", "CopsLinkPostgres", "CopsLinkLogging",
+                "CopsLinkAdminHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -271,9 +288,11 @@ let package = Package(
         .testTarget(
             name: "CopsLinkAccountsTests",
             dependencies: [
-                "CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkAccounts", "CopsLinkSQLite", "CopsLinkTransport",
-                "CopsLinkInProcess", "CopsLinkTestSupport", "CopsLinkAuth", "CCopsLinkProtos", "CProtobufC",
-                .product(name: "Logging", package: "swift-log"), .product(name: "GRDB", package: "GRDB.swift")
+                "CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkAccounts", "CopsLinkSQLite", "CopsLinkPostgres",
+                "CopsLinkTransport", "CopsLinkInProcess", "CopsLinkTestSupport", "CopsLinkAuth", "CCopsLinkProtos", "CProtobufC",
+                .product(name: "Logging", package: "swift-log"), .product(name: "GRDB", package: "GRDB.swift"),
+                // The PostgreSQL cases' schemas (TestStores.swift).
+                .product(name: "PostgresNIO", package: "postgres-nio")
             ],
             swiftSettings: strictSettings
         ),

@@ -1,7 +1,6 @@
 import CopsLinkAccounts
 import CopsLinkAuth
 import CopsLinkCore
-import CopsLinkSQLite
 import Foundation
 
 /// The demo API key of a `--demo` server, kept in a file next to the database (`<database>.demo-key`, mode 0600) so that
@@ -10,15 +9,15 @@ import Foundation
 enum DemoKeyFile {
     static func path(database: String) -> String { database + ".demo-key" }
 
-    /// The demo key: the one in the file when it is still an active demo key of this database, else a new one
-    /// (earlier demo keys revoked, the file rewritten). `rotate` always makes a new one.
+    /// The demo key: the one in `file` when it is still an active demo key of this database, else a new one
+    /// (earlier demo keys revoked, the file rewritten). `rotate` always makes a new one; without a file (PostgreSQL),
+    /// every call does.
     static func demoKey(
-        _ store: SQLiteAccountStore, database: String, rotate: Bool, nowMs: Int64
+        _ store: any APIKeyStore, file: String?, rotate: Bool, nowMs: Int64
     ) async throws
         -> (token: APIKeyToken, reused: Bool)
     {
-        let file = path(database: database)
-        if !rotate, let saved = try? String(contentsOfFile: file, encoding: .utf8),
+        if !rotate, let file, let saved = try? String(contentsOfFile: file, encoding: .utf8),
             let token = APIKeyToken(parsing: saved.trimmingCharacters(in: .whitespacesAndNewlines)),
             let record = try await store.apiKey(id: token.id),
             record.dealerID == DealerID.demo, record.name == "demo", !record.isRevoked,
@@ -32,8 +31,10 @@ enum DemoKeyFile {
         let token = try await store.createAPIKey(
             dealerID: DealerID.demo, name: "demo", roles: [.read, .write, .testControl], nowMs: nowMs)
         // The secret is written with owner-only permissions, like the database itself.
-        FileManager.default.createFile(
-            atPath: file, contents: Data((token.token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        if let file {
+            FileManager.default.createFile(
+                atPath: file, contents: Data((token.token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        }
         return (token, false)
     }
 }

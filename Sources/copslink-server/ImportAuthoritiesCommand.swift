@@ -1,8 +1,8 @@
 import ArgumentParser
 import CopsLinkAccounts
 import CopsLinkMessages
-import CopsLinkSQLite
 import Foundation
+import Logging
 
 struct ImportAuthoritiesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,7 +17,7 @@ struct ImportAuthoritiesCommand: AsyncParsableCommand {
               copslink-server import-authorities --database data/copslink.sqlite Sources/CopsLinkAccounts/Resources/authorities-sample.csv
             """)
 
-    @Option(help: "Path of the SQLite database file.") var database = "copslink.sqlite"
+    @OptionGroup var databaseOptions: DatabaseOptions
     @Argument(help: "The CSV file.") var file: String
 
     func run() async throws {
@@ -33,9 +33,9 @@ struct ImportAuthoritiesCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(file): \(error.message)")
         }
-        let store = try SQLiteAccountStore(path: database)
-        try await store.write(.allDealers) { try $0.saveAuthorities(authorities) }
-        try store.close()
-        print("imported \(authorities.count) authorities into \(database)")
+        let opened = try await databaseOptions.open(logger: Logger(label: "copslink.import-authorities"))
+        try await opened.store.write(.allDealers) { try $0.saveAuthorities(authorities) }
+        try await opened.close()
+        print("imported \(authorities.count) authorities into \(databaseOptions.described)")
     }
 }

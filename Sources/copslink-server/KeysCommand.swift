@@ -2,8 +2,8 @@ import ArgumentParser
 import CopsLinkAccounts
 import CopsLinkAuth
 import CopsLinkCore
-import CopsLinkSQLite
 import Foundation
+import Logging
 
 /// `copslink-server keys create|list|revoke`: API keys in the server's database (the server need not be stopped;
 /// it notices a revocation within its key cache's 5 seconds).
@@ -23,14 +23,23 @@ struct KeysCommand: AsyncParsableCommand {
         subcommands: [Create.self, List.self, Revoke.self])
 
     struct StoreOptions: ParsableArguments {
-        @Option(help: "Path of the SQLite database file of the account store (the server's --database).") var database = "copslink.sqlite"
+        /// The server's `--database`: an SQLite file or a PostgreSQL URL.
+        @OptionGroup var options: DatabaseOptions
 
         /// A path that does not exist is refused: opening it would create an empty database whose keys the running
         /// server (on another file) never sees. `create` allows it, for a store set up before the server's first start.
+        /// (A PostgreSQL database is named by its URL; a wrong one fails to connect.)
         func validateExists(create: Bool = false) throws {
-            guard !create, !FileManager.default.fileExists(atPath: database) else { return }
+            guard !create, !options.isPostgres, !FileManager.default.fileExists(atPath: options.database) else { return }
             throw ValidationError(
-                "--database \(database): no such file (is it the server's --database path?); add --create to start a new database there.")
+                "--database \(options.database): no such file (is it the server's --database path?); add --create to start a new database there."
+            )
+        }
+
+        func open() async throws -> OpenedStore {
+            var logger = Logger(label: "copslink.keys")
+            logger.logLevel = .warning
+            return try await options.open(logger: logger)
         }
     }
 
@@ -53,10 +62,11 @@ struct KeysCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let store = try SQLiteAccountStore(path: store.database)
+            let opened = try await store.open()
             let parsed = try KeysCommand.parseRoles(roles)
-            let token = try await store.createAPIKey(dealerID: dealer, name: name, roles: parsed, nowMs: SystemAccountClock().nowMs())
-            try store.close()
+            let token = try await opened.store.createAPIKey(
+                dealerID: dealer, name: name, roles: parsed, nowMs: SystemAccountClock().nowMs())
+            try await opened.close()
             if quiet {
                 print(token.token)
             } else {
@@ -75,9 +85,9 @@ struct KeysCommand: AsyncParsableCommand {
         func validate() throws { try store.validateExists() }
 
         func run() async throws {
-            let store = try SQLiteAccountStore(path: store.database)
-            let keys = try await store.apiKeys(dealerID: dealer)
-            try store.close()
+            let opened = try await store.open()
+            let keys = try await opened.store.apiKeys(dealerID: dealer)
+            try await opened.close()
             let rows = keys.map { key in
                 [
                     key.id, key.dealerID, Role.list(key.roles), Self.date(key.createdAtMs),
@@ -105,9 +115,9 @@ struct KeysCommand: AsyncParsableCommand {
         func validate() throws { try store.validateExists() }
 
         func run() async throws {
-            let store = try SQLiteAccountStore(path: store.database)
-            let revoked = try await store.revokeAPIKey(id: id, atMs: SystemAccountClock().nowMs())
-            try store.close()
+            let opened = try await store.open()
+            let revoked = try await opened.store.revokeAPIKey(id: id, atMs: SystemAccountClock().nowMs())
+            try await opened.close()
             guard revoked else {
                 FileHandle.standardError.write(Data("copslink-server: no active key \(id)\n".utf8))
                 throw ExitCode(1)

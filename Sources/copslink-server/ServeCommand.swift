@@ -5,7 +5,6 @@ import CopsLinkAuth
 import CopsLinkBuiltinServices
 import CopsLinkCore
 import CopsLinkMessages
-import CopsLinkSQLite
 import CopsLinkServices
 import CopsLinkTransport
 import CopsLinkWire
@@ -30,6 +29,7 @@ struct ServeCommand: AsyncParsableCommand {
             Examples:
               copslink-server --port 7420 --database data/copslink.sqlite
               copslink-server --port 0 --database /tmp/demo.sqlite --demo
+              PGPASSWORD=… copslink-server --database postgres://copslink@db.internal/copslink --database-pool-size 16
               copslink-server --port 0 --enable-test-service --insecure-disable-auth
 
             Every call except health and server info needs an API key ('authorization: Bearer KEY' metadata); create
@@ -38,7 +38,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on; 0 picks a free port.") var port = 7420
-    @Option(help: "Path of the SQLite database file of the account store (created if missing).") var database = "copslink.sqlite"
+    @OptionGroup var databaseOptions: DatabaseOptions
     @Flag(
         help:
             "Seed demo customers demo-1 … demo-4 (dealer 'demo') and the sample authority directory when the store is empty, and print an API key for the demo dealer: the same key on every restart with this database (kept in DATABASE.demo-key), a new one with --rotate-demo-key."
@@ -167,14 +167,15 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
 
-        let store = try SQLiteAccountStore(path: database, logger: logger)
+        let opened = try await databaseOptions.open(logger: logger)
+        let store = opened.store
         let clock = SystemAccountClock()
         if demo, try await DemoData.seedIfEmpty(store, nowMs: clock.nowMs()) {
-            logger.notice("seeded demo customers demo-1 … demo-4", metadata: ["database": "\(database)"])
+            logger.notice("seeded demo customers demo-1 … demo-4", metadata: ["database": "\(databaseOptions.described)"])
         }
         if demo {
             let (token, reused) = try await DemoKeyFile.demoKey(
-                store, database: database, rotate: rotateDemoKey, nowMs: clock.nowMs())
+                store, file: opened.demoKeyFile, rotate: rotateDemoKey, nowMs: clock.nowMs())
             let age = reused ? "kept from the last start; --rotate-demo-key makes a new one" : "new"
             print("demo API key (dealer \(DealerID.demo), roles read,write,test-control, \(age)): \(token.token)")
             print("try: export COPSLINK_TOKEN=\(token.token); scripts/copslink --server \(host):\(port) account get demo-1")
@@ -240,7 +241,7 @@ struct ServeCommand: AsyncParsableCommand {
             try await tasks.waitForAll()
         }
         await admin?.shutdown()
-        try store.close()
+        try await opened.close()
         logger.notice("stopped")
     }
 

@@ -1,4 +1,5 @@
 import CopsLinkAccounts
+import CopsLinkAuth
 import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkSQLite
@@ -9,13 +10,19 @@ import Foundation
 import Logging
 import Testing
 
-/// A running account service over loopback TCP on a fresh SQLite file, with a clock the test moves.
+/// A running account service over loopback TCP on a fresh store (an SQLite file unless told), with a clock the test
+/// moves.
 struct AccountFixture: Sendable {
     let client: AccountService.Client
-    let store: SQLiteAccountStore
+    let store: any AccountStore & APIKeyStore
+    /// The store when it is SQLite, for tests of SQLite's own machinery.
+    let sqlite: SQLiteAccountStore?
     let clock: ManualAccountClock
     let expiry: TestExpiryScheduler
+    /// The SQLite file, or "" on PostgreSQL.
     let databasePath: String
+    /// The store's kind and, on PostgreSQL, a way to open a second store on the same database (another instance).
+    let testStore: TestStore
 
     /// 2026-11-28T12:00:00Z
     static let start: Int64 = 1_795_867_200_000
@@ -27,14 +34,22 @@ func quietLogger() -> Logger {
     return logger
 }
 
-/// Runs `body` against a fresh account service with the sample authority directory loaded.
+/// Runs `body` against a fresh account service on a store of `kind` with the sample authority directory loaded.
 func withAccountService<Result: Sendable>(
-    configuration: AccountServiceConfiguration = AccountServiceConfiguration(), accountNumbers: AccountNumberGenerator = .random,
-    _ body: (AccountFixture) async throws -> Result
+    on kind: StoreKind = .sqlite, configuration: AccountServiceConfiguration = AccountServiceConfiguration(),
+    accountNumbers: AccountNumberGenerator = .random, _ body: (AccountFixture) async throws -> Result
 ) async throws -> Result {
-    let path = temporaryDatabasePath()
-    defer { removeDatabase(at: path) }
-    let store = try SQLiteAccountStore(path: path)
+    try await withTestStore(kind) { testStore in
+        try await withAccountService(testStore, configuration: configuration, accountNumbers: accountNumbers, body)
+    }
+}
+
+/// Runs `body` against an account service on `testStore`, after loading the sample authority directory.
+func withAccountService<Result: Sendable>(
+    _ testStore: TestStore, configuration: AccountServiceConfiguration = AccountServiceConfiguration(),
+    accountNumbers: AccountNumberGenerator = .random, _ body: (AccountFixture) async throws -> Result
+) async throws -> Result {
+    let store = testStore.store
     let authorities = try DemoData.sampleAuthorities()
     try await store.write(.dealer(DealerID.demo)) { try $0.saveAuthorities(authorities) }
     let clock = ManualAccountClock(nowMs: AccountFixture.start)
@@ -46,8 +61,8 @@ func withAccountService<Result: Sendable>(
         try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port!)) { transport in
             try await body(
                 AccountFixture(
-                    client: AccountService.Client(wrapping: RPCClient(transport: transport)), store: store, clock: clock, expiry: expiry,
-                    databasePath: path))
+                    client: AccountService.Client(wrapping: RPCClient(transport: transport)), store: store, sqlite: testStore.sqlite,
+                    clock: clock, expiry: expiry, databasePath: testStore.databasePath, testStore: testStore))
         }
     }
 }

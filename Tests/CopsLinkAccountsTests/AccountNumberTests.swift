@@ -9,8 +9,8 @@ import Testing
 /// Generated account numbers and the per-dealer account quota: LinkAccount never loops inside the write transaction.
 @Suite("Account numbers and quota")
 struct AccountNumberTests {
-    @Test func generatedNumbersAreCLAndTwelveDigits() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func generatedNumbersAreCLAndTwelveDigits(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             let number = try await linkProvoCustomer(fixture).accountNumber
             #expect(number.hasPrefix("CL-"))
             #expect(number.dropFirst(3).count == 12 && number.dropFirst(3).allSatisfy(\.isWholeNumber))

@@ -36,8 +36,8 @@ struct AccountPageTests {
         }
     }
 
-    @Test func everyKindOfWriteKeepsEveryPageCurrent() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func everyKindOfWriteKeepsEveryPageCurrent(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             let client = fixture.client
             let customers = ["cust-1", "cust-2", "cust-3"]
             let check = { (step: String) in try await Self.expectPagesCurrent(fixture, customers, after: step) }
@@ -119,8 +119,8 @@ struct AccountPageTests {
     }
 
     /// A write whose body fails after changing rows is rolled back whole: its page changes with it.
-    @Test func aFailedWriteLeavesThePagesAsTheyWere() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func aFailedWriteLeavesThePagesAsTheyWere(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             let (ada, parties) = provoCustomer("cust-1")
             _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: ada, respondingParties: parties))
             let before = try await fixture.store.accountPage(.dealer(Self.dealer), customerID: "cust-1")
@@ -139,10 +139,11 @@ struct AccountPageTests {
     }
 
     /// Another dealer's customer of the same id has its own page; neither sees the other's.
-    @Test func pagesKeepTheDealerBoundary() async throws {
-        let path = temporaryDatabasePath()
-        defer { removeDatabase(at: path) }
-        let store = try SQLiteAccountStore(path: path)
+    @Test(arguments: StoreKind.all) func pagesKeepTheDealerBoundary(_ kind: StoreKind) async throws {
+        try await withTestStore(kind) { try await Self.expectPagesKeepTheDealerBoundary($0.store) }
+    }
+
+    static func expectPagesKeepTheDealerBoundary(_ store: any AccountStore) async throws {
         try await StoredAccountTests.seed(store, dealer: DealerID.demo, firstName: "Ada")
         try await StoredAccountTests.seed(store, dealer: "beta", firstName: "Bea")
         let now = AccountFixture.start

@@ -72,8 +72,8 @@ struct ActingUserTests {
         }
     }
 
-    @Test func withoutAuthenticationTheCallerIsAnonymous() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func withoutAuthenticationTheCallerIsAnonymous(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             let account = try await linkProvoCustomer(fixture)
             let added = try await fixture.client.addAccountAuthorities(
                 AddAccountAuthoritiesRequest(customerID: "cust-1", authorities: [AuthorityToAdd(authorityID: "ut-provo-fd")]))

@@ -29,8 +29,8 @@ struct AuthorityTests {
         try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1")).authorities
     }
 
-    @Test func searchByTypeAndZip() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func searchByTypeAndZip(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let police = try await fixture.client.searchAuthorities(SearchAuthoritiesRequest(type: .police, zip: "84601")).authorities
             #expect(police.map(\.id) == ["ut-provo-pd", "ut-utah-county-so"], "by name")
@@ -53,8 +53,8 @@ struct AuthorityTests {
         }
     }
 
-    @Test func aRequestNamingOneAuthorityTwiceOrTwoOfATypeSaysSo() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func aRequestNamingOneAuthorityTwiceOrTwoOfATypeSaysSo(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let twice = await expectRPCError(.invalidArgument) {
                 _ = try await add(
@@ -79,8 +79,8 @@ struct AuthorityTests {
         }
     }
 
-    @Test func syncToAZipAnAuthorityDoesNotServeFlagsIt() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func syncToAZipAnAuthorityDoesNotServeFlagsIt(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             _ = try await add(
                 fixture, [AuthorityToAdd(authorityID: "ut-provo-pd", permitNumber: "P-1"), AuthorityToAdd(authorityID: "ut-provo-fd")])
@@ -100,8 +100,8 @@ struct AuthorityTests {
         try await fixture.client.searchAuthorities(SearchAuthoritiesRequest(type: .police, zip: "84601")).authorities.last?.name ?? ""
     }
 
-    @Test func searchRejectsMissingTypeAndBadZips() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func searchRejectsMissingTypeAndBadZips(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let noType = await expectRPCError(.invalidArgument) { _ = try await search(fixture, .unspecified, zip: "84601") }
             #expect(noType?.message == "Choose an authority type (police, fire, medical, guard, electrical).")
@@ -115,8 +115,8 @@ struct AuthorityTests {
         }
     }
 
-    @Test func addSeveralAtOnceThenGetAccountListsThem() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func addSeveralAtOnceThenGetAccountListsThem(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let added = try await add(
                 fixture,
@@ -136,8 +136,8 @@ struct AuthorityTests {
         }
     }
 
-    @Test func addRefusesWhatBreaksTheRules() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func addRefusesWhatBreaksTheRules(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let notServing = await expectRPCError(.failedPrecondition) {
                 _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-orem-pd", permitNumber: "1")])
@@ -173,8 +173,8 @@ struct AuthorityTests {
         }
     }
 
-    @Test func aFailedAddChangesNothing() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func aFailedAddChangesNothing(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             // The first entry is fine; the second is refused: neither is added.
             await expectRPCError(.failedPrecondition) {
@@ -198,8 +198,8 @@ struct AuthorityTests {
         }
     }
 
-    @Test func removeOne() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func removeOne(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let added = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-fd"), AuthorityToAdd(authorityID: "ut-provo-ems")])
             let fire = try #require(added.first)
@@ -221,8 +221,8 @@ struct AuthorityTests {
         }
     }
 
-    @Test func aCustomerWithAZipPlus4() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func aCustomerWithAZipPlus4(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             var (customer, parties) = provoCustomer()
             customer.address?.zip = "84601-1234"
             _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties))
@@ -232,8 +232,8 @@ struct AuthorityTests {
         }
     }
 
-    @Test func unlinkedAndUnknownAccounts() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func unlinkedAndUnknownAccounts(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             await expectRPCError(.notFound) { _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-fd")]) }
             try await linkProvoCustomer(fixture)
             _ = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))

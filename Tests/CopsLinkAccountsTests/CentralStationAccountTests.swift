@@ -43,8 +43,8 @@ struct CentralStationAccountTests {
         _ = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: customerID))
     }
 
-    @Test func unlinkRelinkOtherNumberAndBack() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func unlinkRelinkOtherNumberAndBack(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             _ = try await link(fixture, "cust-1", "22-8762", receiver: "2")
             _ = try await fixture.client.setCentralStationZones(
                 SetCentralStationZonesRequest(
@@ -102,8 +102,8 @@ struct CentralStationAccountTests {
         }
     }
 
-    @Test func aRelinkThatDropsPartiesOrEquipmentSaysWhatWasRemoved() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func aRelinkThatDropsPartiesOrEquipmentSaysWhatWasRemoved(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             let account = try await linkProvoCustomer(fixture, accountNumber: "22-8763")
             _ = try await fixture.client.setCentralStationZones(
                 SetCentralStationZonesRequest(

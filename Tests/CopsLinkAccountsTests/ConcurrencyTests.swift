@@ -8,9 +8,9 @@ import Testing
 /// Concurrent mutations of one account: the rules hold against the state each one changes.
 @Suite("Concurrent calls")
 struct ConcurrencyTests {
-    @Test(arguments: [2, 10])
-    func concurrentPlaceOnTestExactlyOneWins(callers: Int) async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all, [2, 10])
+    func concurrentPlaceOnTestExactlyOneWins(_ kind: StoreKind, callers: Int) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let outcomes = await withTaskGroup(of: Result<PlaceOnTestResponse, RPCError>.self) { group in
                 for index in 0..<callers {
@@ -44,8 +44,8 @@ struct ConcurrencyTests {
         }
     }
 
-    @Test func concurrentRetriesWithOneRequestIDAllGetTheFirstAnswer() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func concurrentRetriesWithOneRequestIDAllGetTheFirstAnswer(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let request = PlaceOnTestRequest(requestID: newRequestID(), customerID: "cust-1", categoryID: "service", durationHours: 1)
             let answers = try await withThrowingTaskGroup(of: PlaceOnTestResponse.self) { group in
@@ -57,8 +57,8 @@ struct ConcurrencyTests {
         }
     }
 
-    @Test func concurrentAddsOfTwoPoliceAuthoritiesExactlyOneWins() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func concurrentAddsOfTwoPoliceAuthoritiesExactlyOneWins(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             let customers = (1...5).map { "cust-\($0)" }
             for id in customers { try await linkProvoCustomer(fixture, id) }
             let outcomes = await withTaskGroup(of: (String, String, RPCError?).self) { group in
@@ -94,8 +94,8 @@ struct ConcurrencyTests {
         }
     }
 
-    @Test func readsSucceedWhileMutationsRun() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func readsSucceedWhileMutationsRun(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             let account = try await linkProvoCustomer(fixture)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {

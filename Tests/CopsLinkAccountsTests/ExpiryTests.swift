@@ -8,8 +8,8 @@ import Testing
 /// Tests end by themselves at `expires_at`. The clock is a `ManualAccountClock`: nothing sleeps on it.
 @Suite("Test expiry")
 struct ExpiryTests {
-    @Test func aTestEndsAtItsExpiryAndTheExpiryIsRecordedAtThatTime() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func aTestEndsAtItsExpiryAndTheExpiryIsRecordedAtThatTime(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let session = try await fixture.placeOnTest(hours: 1)
             #expect(session.expiresAtMs == AccountFixture.start + hourMs)
@@ -39,8 +39,8 @@ struct ExpiryTests {
         }
     }
 
-    @Test func placingANewTestAfterExpiryWorksWithoutAnyPass() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func placingANewTestAfterExpiryWorksWithoutAnyPass(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let first = try await fixture.placeOnTest(hours: 1)
             fixture.clock.advance(byMs: hourMs + minuteMs)
@@ -53,8 +53,8 @@ struct ExpiryTests {
         }
     }
 
-    @Test func aScheduledTestExpiresOnlyAfterItsOwnEnd() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func aScheduledTestExpiresOnlyAfterItsOwnEnd(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let session = try await fixture.placeOnTest(hours: 1, effectiveAtMs: AccountFixture.start + hourMs)
             fixture.clock.advance(byMs: hourMs)
@@ -66,8 +66,8 @@ struct ExpiryTests {
         }
     }
 
-    @Test func oneExpiryPassEndsEveryDueTest() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func oneExpiryPassEndsEveryDueTest(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             for (index, id) in ["a", "b", "c"].enumerated() {
                 try await linkProvoCustomer(fixture, id)
                 try await fixture.placeOnTest(id, hours: UInt32(index + 1))
@@ -79,8 +79,8 @@ struct ExpiryTests {
         }
     }
 
-    @Test func theSchedulerLoopEndsATestWhenTheClockPassesItsExpiry() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func theSchedulerLoopEndsATestWhenTheClockPassesItsExpiry(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let loop = Task { await fixture.expiry.run() }
             defer { loop.cancel() }

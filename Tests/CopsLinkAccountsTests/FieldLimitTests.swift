@@ -14,8 +14,8 @@ struct FieldLimitTests {
     func text(_ count: Int, _ unit: String = "x") -> String { String(repeating: unit, count: count) }
 
     /// One oversized field per kind of string, in every request type that has one.
-    @Test func stringsAreBoundedInUTF8BytesAndTheAnswerNamesTheFieldNotTheValue() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func stringsAreBoundedInUTF8BytesAndTheAnswerNamesTheFieldNotTheValue(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             let linked = try await linkProvoCustomer(fixture)
             let client = fixture.client
             let (customer, parties) = provoCustomer("cust-2")
@@ -193,8 +193,8 @@ struct FieldLimitTests {
         }
     }
 
-    @Test func valuesAtTheLimitAreAccepted() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func valuesAtTheLimitAreAccepted(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             var (customer, parties) = provoCustomer("cust-1")
             customer.companyName = text(200)
             customer.firstName = text(50, "é")
@@ -211,8 +211,8 @@ struct FieldLimitTests {
         }
     }
 
-    @Test func listsAreBounded() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func listsAreBounded(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let client = fixture.client
             let (customer, parties) = provoCustomer("cust-2")
@@ -247,8 +247,8 @@ struct FieldLimitTests {
         }
     }
 
-    @Test func nestedListsAreBounded() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func nestedListsAreBounded(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             var (customer, parties) = provoCustomer("cust-1")
             parties[1].phones = Array(repeating: Phone(number: "801-555-0100"), count: FieldLimits.phonesPerParty + 1)
             let phonesError = await expectRPCError(.invalidArgument) {
@@ -273,8 +273,8 @@ struct SignalLimitTests {
 
     /// The signal after the 100,000th ends the stream INVALID_ARGUMENT; every signal before it was processed, none
     /// after it.
-    @Test func aStreamHoldsAtMostItsLimitOfSignals() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func aStreamHoldsAtMostItsLimitOfSignals(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture, accountNumber: "1234")
             try await fixture.placeOnTest()
             let last = contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0 + 1)
@@ -292,8 +292,8 @@ struct SignalLimitTests {
     }
 
     /// Rejections are counted; only the first `maximumListedRejections` (100 by default) are listed.
-    @Test func rejectionsAreCountedAndOnlyTheFirstListed() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func rejectionsAreCountedAndOnlyTheFirstListed(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             let oversized = Signal(receivedAtMs: t0, contactID: String(repeating: "1", count: FieldLimits.contactIDMessage + 1))
             let response = try await fixture.report(Array(repeating: oversized, count: 150))
             #expect(response.received == 150)
@@ -303,8 +303,8 @@ struct SignalLimitTests {
         }
     }
 
-    @Test func aSignalOverAFieldLimitIsRejectedAndTheStreamGoesOn() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func aSignalOverAFieldLimitIsRejectedAndTheStreamGoesOn(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture, accountNumber: "1234")
             let response = try await fixture.report([
                 Signal(
@@ -324,8 +324,8 @@ struct SignalLimitTests {
     }
 
     /// A rejection quotes client text on one line: control characters escaped.
-    @Test func rejectionReasonsEscapeControlCharacters() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func rejectionReasonsEscapeControlCharacters(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             let response = try await fixture.report([
                 Signal(accountNumber: "1234", receivedAtMs: t0, qualifier: 1, eventCode: "1\n3", zoneOrUser: "001"),
                 Signal(accountNumber: "12\r\n34", receivedAtMs: t0, qualifier: 1, eventCode: "130", zoneOrUser: "001"),

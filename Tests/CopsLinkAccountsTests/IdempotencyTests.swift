@@ -22,8 +22,8 @@ struct IdempotencyTests {
         try await fixture.history().filter { $0.action == .placedOnTest }.count
     }
 
-    @Test func placeOnTestRetriedWithTheSameIDReturnsTheFirstSession() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func placeOnTestRetriedWithTheSameIDReturnsTheFirstSession(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let id = newRequestID()
             let first = try await place(fixture, requestID: id)
@@ -39,8 +39,8 @@ struct IdempotencyTests {
         }
     }
 
-    @Test func theSameIDWithOtherParametersIsRefused() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func theSameIDWithOtherParametersIsRefused(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let id = newRequestID()
             let first = try await place(fixture, requestID: id, hours: 1)
@@ -55,8 +55,8 @@ struct IdempotencyTests {
         }
     }
 
-    @Test func aRequestIDMustBeAUUID() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func aRequestIDMustBeAUUID(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             for bad in ["retry-1", "1234", "123e4567-e89b-12d3-a456-42661417400g", "123e4567e89b12d3a456426614174000"] {
                 let error = await expectRPCError(.invalidArgument) { _ = try await place(fixture, requestID: bad) }
@@ -67,8 +67,8 @@ struct IdempotencyTests {
         }
     }
 
-    @Test func theRequestIDMayComeAsMetadata() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func theRequestIDMayComeAsMetadata(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let id = newRequestID()
             let first = try await place(fixture, options: CallOptions(requestID: id))
@@ -79,8 +79,8 @@ struct IdempotencyTests {
         }
     }
 
-    @Test func placeOffTestRetriedAfterSuccessIsANoOp() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func placeOffTestRetriedAfterSuccessIsANoOp(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             try await fixture.placeOnTest()
             fixture.clock.advance(byMs: 5 * minuteMs)
@@ -98,8 +98,8 @@ struct IdempotencyTests {
         }
     }
 
-    @Test func linkAccountRetriedReturnsTheSameAccountNumber() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func linkAccountRetriedReturnsTheSameAccountNumber(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             let (customer, parties) = provoCustomer()
             let request = LinkAccountRequest(requestID: newRequestID(), customer: customer, respondingParties: parties)
             let first = try await fixture.client.linkAccount(request)
@@ -114,8 +114,8 @@ struct IdempotencyTests {
         }
     }
 
-    @Test func addAccountAuthoritiesRetriedAddsNothingMore() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func addAccountAuthoritiesRetriedAddsNothingMore(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let request = AddAccountAuthoritiesRequest(
                 requestID: newRequestID(), customerID: "cust-1",
@@ -131,8 +131,8 @@ struct IdempotencyTests {
 
     /// A client that retries later (after a timeout and a backoff) must get the first answer, even though the
     /// request would now be refused as new: its explicit effective time has fallen out of the allowed skew.
-    @Test func aLateRetryWithAnExplicitEffectiveTimeGetsTheFirstAnswer() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func aLateRetryWithAnExplicitEffectiveTimeGetsTheFirstAnswer(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let request = PlaceOnTestRequest(
                 requestID: newRequestID(), customerID: "cust-1", categoryID: "service", durationHours: 1,
@@ -157,8 +157,8 @@ struct IdempotencyTests {
             as: PlaceOnTestResponse.self, options: options)
     }
 
-    @Test func aReplayCarriesTheReplayedTrailerAndTheFirstAnswerDoesNot() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func aReplayCarriesTheReplayedTrailerAndTheFirstAnswerDoesNot(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let id = newRequestID()
             let first = try await placeWithTrailers(fixture.client.client, requestID: id)

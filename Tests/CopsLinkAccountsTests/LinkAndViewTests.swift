@@ -8,8 +8,8 @@ import Testing
 
 @Suite("Link, view, unlink, sync")
 struct LinkAndViewTests {
-    @Test func linkCreatesAnAccountAndGetAccountShowsTheCentralStationView() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func linkCreatesAnAccountAndGetAccountShowsTheCentralStationView(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             let linked = try await linkProvoCustomer(fixture)
             #expect(linked.linkState == .linked)
             #expect(linked.accountNumber.hasPrefix("CL-"))
@@ -28,8 +28,8 @@ struct LinkAndViewTests {
         }
     }
 
-    @Test func linkingAnExistingAccountNumberAndConflicts() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func linkingAnExistingAccountNumberAndConflicts(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             let (customer, parties) = provoCustomer("cust-1")
             let response = try await fixture.client.linkAccount(
                 LinkAccountRequest(customer: customer, respondingParties: parties, accountNumber: "22-8761"))
@@ -51,8 +51,8 @@ struct LinkAndViewTests {
         }
     }
 
-    @Test func unknownCustomerIsNotFound() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func unknownCustomerIsNotFound(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             let error = await expectRPCError(.notFound) { _ = try await fixture.client.getAccount(GetAccountRequest(customerID: "nobody")) }
             #expect(error?.message == "No customer 'nobody' is linked to a central-station account.")
             await expectRPCError(.notFound) { _ = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "nobody")) }
@@ -60,8 +60,8 @@ struct LinkAndViewTests {
         }
     }
 
-    @Test func unlinkDeletesNothingAndIsIdempotent() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func unlinkDeletesNothingAndIsIdempotent(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             fixture.clock.advance(byMs: 1000)
             let first = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
@@ -89,8 +89,8 @@ struct LinkAndViewTests {
         }
     }
 
-    @Test func syncCustomerReplacesNameAddressContactsAndEquipment() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func syncCustomerReplacesNameAddressContactsAndEquipment(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             var (customer, parties) = provoCustomer("cust-1")
             customer.lastName = "King"
@@ -112,8 +112,8 @@ struct LinkAndViewTests {
         }
     }
 
-    @Test func zonesAreMappedToEquipmentOrListedApart() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func zonesAreMappedToEquipmentOrListedApart(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let zones = [
                 Zone(zoneNumber: "001", description: "Front door", eventType: .burglary),
@@ -186,8 +186,8 @@ struct LinkValidationTests {
         }
     }
 
-    @Test func blankZoneDescriptionsAndAuthorityIDsAreInvalid() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func blankZoneDescriptionsAndAuthorityIDsAreInvalid(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let zone = await expectRPCError(.invalidArgument) {
                 _ = try await fixture.client.setCentralStationZones(

@@ -25,8 +25,8 @@ struct SignalTests {
                 ]))
     }
 
-    @Test func signalsOffTestAreStoredAsHistoryNotAsTestResults() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func signalsOffTestAreStoredAsHistoryNotAsTestResults(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkContactIDCustomer(fixture)
             let response = try await fixture.report([
                 contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0),
@@ -40,8 +40,8 @@ struct SignalTests {
         }
     }
 
-    @Test func signalHistoryIsReadByRangeAndPagedApartFromTestResults() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func signalHistoryIsReadByRangeAndPagedApartFromTestResults(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkContactIDCustomer(fixture)
             let before = (0..<5).map { contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0 - 5000 + Int64($0) * 1000) }
             _ = try await fixture.report(before)
@@ -62,8 +62,8 @@ struct SignalTests {
         }
     }
 
-    @Test func signalsOnTestBecomeTestResults() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func signalsOnTestBecomeTestResults(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkContactIDCustomer(fixture)
             let session = try await fixture.placeOnTest(hours: 1)
             let at = t0 + minuteMs
@@ -134,8 +134,8 @@ struct SignalTests {
         #expect(covered == ["001", "002", "003", "user"])
     }
 
-    @Test func unusableSignalsAreRejectedAndTheRestStored() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func unusableSignalsAreRejectedAndTheRestStored(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkContactIDCustomer(fixture)
             try await fixture.placeOnTest()
             let good = ContactIDMessage.make(account: "1234", qualifier: 1, eventCode: "130", partition: 1, zoneOrUser: "001")
@@ -185,11 +185,11 @@ struct SignalTests {
 
     /// Rejections found while storing (unknown account) keep their stream index across batches; the listed
     /// rejections are capped.
-    @Test func rejectionIndicesSurviveBatchingAndTheListIsCapped() async throws {
+    @Test(arguments: StoreKind.all) func rejectionIndicesSurviveBatchingAndTheListIsCapped(_ kind: StoreKind) async throws {
         var configuration = AccountServiceConfiguration()
         configuration.signalBatchSize = 2
         configuration.maximumListedRejections = 3
-        try await withAccountService(configuration: configuration) { fixture in
+        try await withAccountService(on: kind, configuration: configuration) { fixture in
             try await linkContactIDCustomer(fixture)
             let signals = (0..<9).map { index in
                 contactIDSignal(account: index % 3 == 1 ? "5678" : "1234", event: "130", zoneOrUser: "001", atMs: t0 + Int64(index))
@@ -206,8 +206,8 @@ struct SignalTests {
         }
     }
 
-    @Test func theParsedFieldsFormWorks() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func theParsedFieldsFormWorks(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkContactIDCustomer(fixture)
             let session = try await fixture.placeOnTest()
             let response = try await fixture.report([
@@ -229,8 +229,8 @@ struct SignalTests {
         }
     }
 
-    @Test func aSignalWithoutReceivedTimeIsStampedWithTheServerClock() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func aSignalWithoutReceivedTimeIsStampedWithTheServerClock(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkContactIDCustomer(fixture)
             try await fixture.placeOnTest()
             fixture.clock.advance(byMs: 5 * minuteMs)
@@ -239,8 +239,8 @@ struct SignalTests {
         }
     }
 
-    @Test func aReceivedTimeOutOfRangeIsRejectedNamingTheField() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func aReceivedTimeOutOfRangeIsRejectedNamingTheField(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture, accountNumber: "1234")
             let response = try await fixture.client.reportSignals(
                 Messages(
@@ -257,8 +257,8 @@ struct SignalTests {
         }
     }
 
-    @Test func signalsOfAnUnlinkedAccountAreRejected() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func signalsOfAnUnlinkedAccountAreRejected(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture, accountNumber: "1234")
             _ = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
             let response = try await fixture.client.reportSignals(

@@ -35,7 +35,7 @@ struct StoredAccountTests {
 
     /// Stores one account of every kind of row under `dealer`, straight through the store so that ids and times are
     /// fixed; `firstName` tells two dealers' customers of the same id apart.
-    static func seed(_ store: SQLiteAccountStore, dealer: String = DealerID.demo, firstName: String = "Ada") async throws {
+    static func seed(_ store: any AccountStore, dealer: String = DealerID.demo, firstName: String = "Ada") async throws {
         try await store.write(.dealer(dealer)) { transaction in
             try transaction.saveAuthorities(authorities)
             try transaction.saveCustomer(
@@ -173,8 +173,8 @@ struct StoredAccountTests {
                 state: .onTest))
     }()
 
-    @Test func getAccountAnswersTheFixedPage() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func getAccountAnswersTheFixedPage(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await Self.seed(fixture.store, dealer: "acme", firstName: "Other")
             try await Self.seed(fixture.store)
             let account = try await fixture.client.getAccount(GetAccountRequest(customerID: Self.customerID))
@@ -182,8 +182,8 @@ struct StoredAccountTests {
         }
     }
 
-    @Test func theJoinedReadEqualsThePartByPartRead() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func theJoinedReadEqualsThePartByPartRead(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await Self.seed(fixture.store, dealer: "acme", firstName: "Other")
             try await Self.seed(fixture.store)
             // A bare account (no parties, zones, authorities or session), an unlinked one, and one never linked.
@@ -212,7 +212,7 @@ struct StoredAccountTests {
     @Test func theJoinedReadRunsFiveStatements() async throws {
         try await withAccountService { fixture in
             try await Self.seed(fixture.store)
-            let counts = try await fixture.store.pool.read { db in
+            let counts = try await #require(fixture.sqlite).pool.read { db in
                 let counter = StatementCounter()
                 db.trace(options: .statement) { _ in counter.count += 1 }
                 defer { db.trace(options: []) { _ in } }

@@ -9,9 +9,9 @@ import CopsLinkTransport
 import Foundation
 import Testing
 
-/// The account service behind the real `AuthInterceptor` and API keys in its SQLite store, over loopback TCP.
+/// The account service behind the real `AuthInterceptor` and API keys in its store, over loopback TCP.
 struct TenantFixture: Sendable {
-    let store: SQLiteAccountStore
+    let store: any AccountStore & APIKeyStore
     /// Dealer acme: read, write, test-control.
     let acme: AccountService.Client
     /// Dealer beta: read, write, test-control.
@@ -29,11 +29,16 @@ struct TenantFixture: Sendable {
 }
 
 func withTenantService<Result: Sendable>(
-    configuration: AccountServiceConfiguration = AccountServiceConfiguration(), _ body: (TenantFixture) async throws -> Result
+    on kind: StoreKind = .sqlite, configuration: AccountServiceConfiguration = AccountServiceConfiguration(),
+    _ body: (TenantFixture) async throws -> Result
 ) async throws -> Result {
-    let path = temporaryDatabasePath()
-    defer { removeDatabase(at: path) }
-    let store = try SQLiteAccountStore(path: path)
+    try await withTestStore(kind) { testStore in try await withTenantService(testStore.store, configuration: configuration, body) }
+}
+
+func withTenantService<Result: Sendable>(
+    _ store: any AccountStore & APIKeyStore, configuration: AccountServiceConfiguration = AccountServiceConfiguration(),
+    _ body: (TenantFixture) async throws -> Result
+) async throws -> Result {
     let authorities = try DemoData.sampleAuthorities()
     try await store.write(.allDealers) { try $0.saveAuthorities(authorities) }
     let acme = try await store.createAPIKey(dealerID: "acme", name: "acme crm", roles: [.read, .write, .testControl], nowMs: 1)
@@ -63,8 +68,8 @@ func withTenantService<Result: Sendable>(
 
 @Suite("Dealers and API keys")
 struct TenantIsolationTests {
-    @Test func anotherDealersCustomerLooksExactlyLikeAMissingOne() async throws {
-        try await withTenantService { fixture in
+    @Test(arguments: StoreKind.all) func anotherDealersCustomerLooksExactlyLikeAMissingOne(_ kind: StoreKind) async throws {
+        try await withTenantService(on: kind) { fixture in
             let (customer, parties) = provoCustomer("cust-1")
             _ = try await fixture.acme.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties))
 
@@ -89,8 +94,8 @@ struct TenantIsolationTests {
         }
     }
 
-    @Test func eachDealerHasItsOwnCustomerIDs() async throws {
-        try await withTenantService { fixture in
+    @Test(arguments: StoreKind.all) func eachDealerHasItsOwnCustomerIDs(_ kind: StoreKind) async throws {
+        try await withTenantService(on: kind) { fixture in
             let (customer, parties) = provoCustomer("cust-1")
             let acmeAccount = try await fixture.acme.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties)).account
             var betaCustomer = customer
@@ -106,8 +111,8 @@ struct TenantIsolationTests {
         }
     }
 
-    @Test func theStoreItselfScopesEveryQueryToOneDealer() async throws {
-        try await withTenantService { fixture in
+    @Test(arguments: StoreKind.all) func theStoreItselfScopesEveryQueryToOneDealer(_ kind: StoreKind) async throws {
+        try await withTenantService(on: kind) { fixture in
             let (customer, parties) = provoCustomer("cust-1")
             _ = try await fixture.acme.linkAccount(
                 LinkAccountRequest(customer: customer, respondingParties: parties, accountNumber: "4321"))
@@ -126,8 +131,8 @@ struct TenantIsolationTests {
         }
     }
 
-    @Test func accountNumbersAndRequestIDsDoNotLeakAcrossDealers() async throws {
-        try await withTenantService { fixture in
+    @Test(arguments: StoreKind.all) func accountNumbersAndRequestIDsDoNotLeakAcrossDealers(_ kind: StoreKind) async throws {
+        try await withTenantService(on: kind) { fixture in
             let requestID = newRequestID()
             let (customer, parties) = provoCustomer("cust-1")
             _ = try await fixture.acme.linkAccount(
@@ -155,8 +160,8 @@ struct TenantIsolationTests {
         }
     }
 
-    @Test func rolesAndCredentialsAreEnforced() async throws {
-        try await withTenantService { fixture in
+    @Test(arguments: StoreKind.all) func rolesAndCredentialsAreEnforced(_ kind: StoreKind) async throws {
+        try await withTenantService(on: kind) { fixture in
             let (customer, parties) = provoCustomer("cust-1")
             await expectRPCError(.unauthenticated) {
                 _ = try await fixture.anonymous.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties))

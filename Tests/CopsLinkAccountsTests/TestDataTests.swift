@@ -18,8 +18,8 @@ struct TestDataTests {
         if let message { #expect(error?.message == message, sourceLocation: sourceLocation) }
     }
 
-    @Test func validation() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func validation(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let now = fixture.now
             func request(
@@ -58,8 +58,8 @@ struct TestDataTests {
     }
 
     /// An extreme `from_ms` used to overflow the span subtraction and kill the server (issue 10).
-    @Test func timestampsOutOfRangeAreRefusedNamingTheField() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func timestampsOutOfRangeAreRefusedNamingTheField(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let now = fixture.now
             let range = "(0 to 253402300799999, Unix epoch milliseconds)."
@@ -77,10 +77,10 @@ struct TestDataTests {
         }
     }
 
-    @Test func aConfiguredSpan() async throws {
+    @Test(arguments: StoreKind.all) func aConfiguredSpan(_ kind: StoreKind) async throws {
         var configuration = AccountServiceConfiguration()
         configuration.maximumTestDataSpanMs = 7 * dayMs
-        try await withAccountService(configuration: configuration) { fixture in
+        try await withAccountService(on: kind, configuration: configuration) { fixture in
             try await linkProvoCustomer(fixture)
             await expectRefused(
                 fixture, RequestTestDataRequest(customerID: "cust-1", type: .results, fromMs: fixture.now - 8 * dayMs, toMs: fixture.now),
@@ -107,8 +107,8 @@ struct TestDataTests {
         return (times, session)
     }
 
-    @Test func resultsArePagedOldestFirstWithNothingLostOrDuplicated() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func resultsArePagedOldestFirstWithNothingLostOrDuplicated(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             let (times, session) = try await ingestResults(fixture)
             let pages = try await fixture.testDataPages(.results, fromMs: AccountFixture.start, toMs: fixture.now, pageSize: 100)
             #expect(pages.map(\.results.count) == Array(repeating: 100, count: 12) + [34])
@@ -131,8 +131,8 @@ struct TestDataTests {
         }
     }
 
-    @Test func theRangeIsInclusiveAndExcludesEverythingOutside() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func theRangeIsInclusiveAndExcludesEverythingOutside(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             let (times, _) = try await ingestResults(fixture, count: 300)
             let from = times[100]
             let to = times[199]
@@ -144,8 +144,8 @@ struct TestDataTests {
         }
     }
 
-    @Test func historyIsPagedToo() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func historyIsPagedToo(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             for _ in 0..<7 {
                 try await fixture.placeOnTest(hours: 0, minutes: 10)

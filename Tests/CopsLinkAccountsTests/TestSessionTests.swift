@@ -32,16 +32,16 @@ struct TestSessionTests {
             scope: scope, zoneNumbers: zones)
     }
 
-    @Test func listTestCategoriesReturnsTheReferenceCategories() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func listTestCategoriesReturnsTheReferenceCategories(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             let categories = try await fixture.client.listTestCategories().categories
             #expect(categories == ReferenceData.testCategories)
             #expect(categories.map(\.id) == ["installation", "service", "customer-test", "construction", "fire-inspection", "other"])
         }
     }
 
-    @Test func placeOnTestHappyPath() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func placeOnTestHappyPath(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let response = try await fixture.client.placeOnTest(
                 PlaceOnTestRequest(
@@ -76,8 +76,8 @@ struct TestSessionTests {
         }
     }
 
-    @Test func alreadyOnTestIsRefused() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func alreadyOnTestIsRefused(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let first = try await fixture.placeOnTest()
             fixture.clock.advance(byMs: 10 * minuteMs)
@@ -87,8 +87,8 @@ struct TestSessionTests {
         }
     }
 
-    @Test func theAuthorizerMustBeARespondingPartyAndVerificationNeedsOne() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func theAuthorizerMustBeARespondingPartyAndVerificationNeedsOne(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             var unknown = request()
             unknown.authorizedBy = TestAuthorization(respondingPartyID: "p-9", verifiedBy: "passcode")
@@ -106,8 +106,8 @@ struct TestSessionTests {
         }
     }
 
-    @Test func unlinkingEndsAnOpenTestWithAHistoryEntrySayingWhy() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func unlinkingEndsAnOpenTestWithAHistoryEntrySayingWhy(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             let account = try await linkProvoCustomer(fixture)
             let session = try await fixture.placeOnTest(hours: 2)
             fixture.clock.advance(byMs: minuteMs)
@@ -125,8 +125,8 @@ struct TestSessionTests {
         }
     }
 
-    @Test func scheduledInTheFuture() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func scheduledInTheFuture(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let effective = AccountFixture.start + hourMs
             let session = try await fixture.placeOnTest(hours: 1, effectiveAtMs: effective)
@@ -149,8 +149,8 @@ struct TestSessionTests {
         }
     }
 
-    @Test func durationAndScopeRulesWithTheDefaultConfiguration() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func durationAndScopeRulesWithTheDefaultConfiguration(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             try await expectRefused(fixture, request(hours: 0, minutes: 0), "The test duration must be greater than zero.")
             try await expectRefused(fixture, request(hours: 1, minutes: 60), "Minutes must be between 0 and 59, got 60.")
@@ -195,8 +195,8 @@ struct TestSessionTests {
         }
     }
 
-    @Test func listedZonesMayBeCentralStationZonesOrEquipmentZones() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func listedZonesMayBeCentralStationZonesOrEquipmentZones(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             _ = try await fixture.client.setCentralStationZones(
                 SetCentralStationZonesRequest(
@@ -207,10 +207,10 @@ struct TestSessionTests {
         }
     }
 
-    @Test func aConfiguredMaximumOf48HoursAccepts30Hours() async throws {
+    @Test(arguments: StoreKind.all) func aConfiguredMaximumOf48HoursAccepts30Hours(_ kind: StoreKind) async throws {
         var configuration = AccountServiceConfiguration()
         configuration.maximumTestMinutes = 48 * 60
-        try await withAccountService(configuration: configuration) { fixture in
+        try await withAccountService(on: kind, configuration: configuration) { fixture in
             try await linkProvoCustomer(fixture)
             let session = try await fixture.placeOnTest(hours: 30)
             #expect(session.expiresAtMs == AccountFixture.start + 30 * hourMs)
@@ -219,10 +219,10 @@ struct TestSessionTests {
         }
     }
 
-    @Test func theHardCapOf30DaysWinsOverTheConfiguration() async throws {
+    @Test(arguments: StoreKind.all) func theHardCapOf30DaysWinsOverTheConfiguration(_ kind: StoreKind) async throws {
         var configuration = AccountServiceConfiguration()
         configuration.maximumTestMinutes = 40 * 24 * 60
-        try await withAccountService(configuration: configuration) { fixture in
+        try await withAccountService(on: kind, configuration: configuration) { fixture in
             try await linkProvoCustomer(fixture)
             try await expectRefused(fixture, request(hours: 31 * 24), "A test of 744 hours is longer than the maximum of 720 hours.")
             try await expectRefused(
@@ -232,8 +232,8 @@ struct TestSessionTests {
         }
     }
 
-    @Test func placeOffTestEndsIt() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func placeOffTestEndsIt(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let session = try await fixture.placeOnTest(hours: 2)
             fixture.clock.advance(byMs: 10 * minuteMs)
@@ -262,8 +262,8 @@ struct TestSessionTests {
         }
     }
 
-    @Test func placeOffTestWhenNotOnTestIsRefused() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func placeOffTestWhenNotOnTestIsRefused(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             let never = await expectRPCError(.failedPrecondition) {
                 _ = try await fixture.client.placeOffTest(PlaceOffTestRequest(customerID: "cust-1"))
@@ -281,8 +281,8 @@ struct TestSessionTests {
         }
     }
 
-    @Test func aScheduledTestCanBePlacedOffBeforeItStarts() async throws {
-        try await withAccountService { fixture in
+    @Test(arguments: StoreKind.all) func aScheduledTestCanBePlacedOffBeforeItStarts(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
             try await fixture.placeOnTest(effectiveAtMs: AccountFixture.start + hourMs)
             let off = try await fixture.client.placeOffTest(PlaceOffTestRequest(customerID: "cust-1"))

@@ -1,0 +1,24 @@
+/// What a write transaction changed that account pages show, by storage key: a store's write methods record it, and
+/// the store rewrites the touched pages (`AccountPage`) before the write's work is released, in the same transaction,
+/// so a page never disagrees with its rows, whatever crashes when. Engine-independent; each store finds the
+/// customers behind account keys, authority ids and category ids with its own queries.
+public final class AccountPageChanges {
+    public var customerKeys: Set<String> = []
+    public var accountKeys: Set<String> = []
+    /// Directory entries: every account with one of them shows it, whichever dealer's.
+    public var authorityIDs: Set<String> = []
+    /// Test categories: open sessions show their description.
+    public var categoryIDs: Set<String> = []
+
+    public init() {}
+
+    public var isEmpty: Bool { customerKeys.isEmpty && accountKeys.isEmpty && authorityIDs.isEmpty && categoryIDs.isEmpty }
+
+    /// Forgets everything recorded (after the pages were rewritten).
+    public func removeAll() {
+        customerKeys = []
+        accountKeys = []
+        authorityIDs = []
+        categoryIDs = []
+    }
+}

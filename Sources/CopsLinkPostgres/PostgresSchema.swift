@@ -1,0 +1,231 @@
+import PostgresNIO
+
+/// The schema, as versioned migrations recorded in `schema_migrations`. The tables are SQLite's (SQLiteSchema) as of
+/// its latest migration, with PostgreSQL's types: BIGINT for every integer (times in ms, enum raw values), BOOLEAN,
+/// BYTEA; identity columns where SQLite has AUTOINCREMENT or orders by rowid. Every query the store makes is served by
+/// an index named here.
+///
+/// Storage keys carry the dealer (`dealer/customer`, `dealer/accountNumber`, `dealer/requestID`), as in SQLite, so
+/// that every dealer-scoped query reaches only that dealer's rows.
+enum PostgresSchema {
+    struct Migration {
+        var version: Int64
+        var name: String
+        /// One statement each: postgres-nio's extended query protocol takes one statement per query.
+        var statements: [String]
+    }
+
+    /// Advisory lock class for migrations (`pg_advisory_xact_lock(class, hashtext(current_schema()))`): instances
+    /// starting together on one schema migrate one after the other; stores in different schemas do not wait for each
+    /// other.
+    static let migrationLockClass: Int32 = 0x436C_6B31  // "Clk1"
+
+    static let migrations: [Migration] = [
+        Migration(
+            version: 1, name: "accounts",
+            statements: [
+                """
+                CREATE TABLE customer (
+                    id TEXT PRIMARY KEY, dealer_id TEXT NOT NULL,
+                    first_name TEXT NOT NULL, last_name TEXT NOT NULL, company_name TEXT NOT NULL,
+                    has_address BOOLEAN NOT NULL, street1 TEXT NOT NULL, street2 TEXT NOT NULL, city TEXT NOT NULL,
+                    state TEXT NOT NULL, zip TEXT NOT NULL, premise_phone TEXT NOT NULL, passcode TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX customer_by_dealer ON customer (dealer_id)",
+                """
+                CREATE TABLE equipment (
+                    customer_id TEXT NOT NULL REFERENCES customer (id) ON DELETE CASCADE,
+                    position BIGINT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, zone_number TEXT NOT NULL,
+                    zone_description TEXT NOT NULL, installed BOOLEAN NOT NULL,
+                    PRIMARY KEY (customer_id, id)
+                )
+                """,
+                // Each central-station account number once across dealers: numbers are unique at the central station.
+                """
+                CREATE TABLE station_account (
+                    account_key TEXT PRIMARY KEY, account_number TEXT NOT NULL UNIQUE, dealer_id TEXT NOT NULL,
+                    receiver_number TEXT NOT NULL, line TEXT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE account_link (
+                    customer_id TEXT PRIMARY KEY REFERENCES customer (id),
+                    account_number TEXT NOT NULL REFERENCES station_account (account_number),
+                    state BIGINT NOT NULL, linked_at BIGINT NOT NULL, unlinked_at BIGINT NOT NULL
+                )
+                """,
+                // A number is linked to at most one customer at a time (state 1: linked).
+                "CREATE UNIQUE INDEX account_link_linked_number ON account_link (account_number) WHERE state = 1",
+                "CREATE INDEX account_link_by_number ON account_link (account_number)",
+                """
+                CREATE TABLE responding_party (
+                    customer_id TEXT NOT NULL REFERENCES customer (id) ON DELETE CASCADE,
+                    id TEXT NOT NULL, position BIGINT NOT NULL, priority BIGINT NOT NULL,
+                    first_name TEXT NOT NULL, last_name TEXT NOT NULL, email TEXT NOT NULL, language TEXT NOT NULL,
+                    passcode TEXT NOT NULL, has_key BOOLEAN NOT NULL, relation TEXT NOT NULL,
+                    enhanced_verification BOOLEAN NOT NULL, role BIGINT NOT NULL,
+                    PRIMARY KEY (customer_id, id)
+                )
+                """,
+                """
+                CREATE TABLE party_phone (
+                    customer_id TEXT NOT NULL, party_id TEXT NOT NULL, position BIGINT NOT NULL,
+                    number TEXT NOT NULL, type BIGINT NOT NULL, extension TEXT NOT NULL,
+                    PRIMARY KEY (customer_id, party_id, position),
+                    FOREIGN KEY (customer_id, party_id) REFERENCES responding_party (customer_id, id) ON DELETE CASCADE
+                )
+                """,
+                """
+                CREATE TABLE authority (
+                    id TEXT PRIMARY KEY, type BIGINT NOT NULL, name TEXT NOT NULL, phone TEXT NOT NULL,
+                    has_address BOOLEAN NOT NULL, street1 TEXT NOT NULL, street2 TEXT NOT NULL, city TEXT NOT NULL,
+                    state TEXT NOT NULL, zip TEXT NOT NULL, jurisdiction BIGINT NOT NULL, permit_required BOOLEAN NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE authority_zip (
+                    zip TEXT NOT NULL, authority_id TEXT NOT NULL REFERENCES authority (id) ON DELETE CASCADE,
+                    PRIMARY KEY (zip, authority_id)
+                )
+                """,
+                "CREATE INDEX authority_zip_by_authority ON authority_zip (authority_id)",
+                """
+                CREATE TABLE account_authority (
+                    id TEXT PRIMARY KEY,
+                    account_key TEXT NOT NULL REFERENCES station_account (account_key),
+                    authority_id TEXT NOT NULL REFERENCES authority (id),
+                    type BIGINT NOT NULL, permit_number TEXT NOT NULL, added_at BIGINT NOT NULL, added_by TEXT NOT NULL,
+                    UNIQUE (account_key, authority_id), UNIQUE (account_key, type)
+                )
+                """,
+                "CREATE INDEX account_authority_by_authority ON account_authority (authority_id)",
+                """
+                CREATE TABLE zone (
+                    account_key TEXT NOT NULL REFERENCES station_account (account_key), zone_number TEXT NOT NULL,
+                    description TEXT NOT NULL, event_type BIGINT NOT NULL, equipment_type TEXT NOT NULL,
+                    location TEXT NOT NULL, partition BIGINT NOT NULL, restore_required BOOLEAN NOT NULL,
+                    PRIMARY KEY (account_key, zone_number)
+                )
+                """,
+                // `position`: categories list in the order they were first saved (SQLite's rowid order).
+                """
+                CREATE TABLE test_category (
+                    id TEXT PRIMARY KEY, description TEXT NOT NULL, default_minutes BIGINT NOT NULL,
+                    position BIGINT GENERATED ALWAYS AS IDENTITY
+                )
+                """,
+                """
+                CREATE TABLE test_session (
+                    id TEXT PRIMARY KEY,
+                    account_key TEXT NOT NULL REFERENCES station_account (account_key),
+                    category_id TEXT NOT NULL REFERENCES test_category (id),
+                    effective_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, scope BIGINT NOT NULL,
+                    zone_numbers TEXT NOT NULL, comment TEXT NOT NULL,
+                    has_placed_by BOOLEAN NOT NULL, placed_by_id TEXT NOT NULL, placed_by_name TEXT NOT NULL,
+                    has_authorization BOOLEAN NOT NULL, authorized_party_id TEXT NOT NULL, verified_by TEXT NOT NULL,
+                    ended_at BIGINT, end_reason BIGINT NOT NULL
+                )
+                """,
+                // At most one open session per account, whatever the code does.
+                "CREATE UNIQUE INDEX test_session_open ON test_session (account_key) WHERE ended_at IS NULL",
+                "CREATE INDEX test_session_expiry ON test_session (expires_at) WHERE ended_at IS NULL",
+                "CREATE INDEX test_session_by_account ON test_session (account_key, effective_at)",
+                """
+                CREATE TABLE test_history (
+                    row_id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    account_key TEXT NOT NULL REFERENCES station_account (account_key),
+                    at BIGINT NOT NULL, action BIGINT NOT NULL, session_id TEXT NOT NULL,
+                    has_category BOOLEAN NOT NULL, category_id TEXT NOT NULL, category_description TEXT NOT NULL,
+                    category_minutes BIGINT NOT NULL, effective_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+                    has_user BOOLEAN NOT NULL, user_id TEXT NOT NULL, user_name TEXT NOT NULL, comment TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX test_history_by_account ON test_history (account_key, at, row_id)",
+                """
+                CREATE TABLE signal (
+                    row_id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    account_key TEXT NOT NULL REFERENCES station_account (account_key),
+                    is_test_result BOOLEAN NOT NULL, received_at BIGINT NOT NULL, account_number TEXT NOT NULL,
+                    zone_number TEXT NOT NULL, zone_description TEXT NOT NULL, event_code TEXT NOT NULL,
+                    qualifier BIGINT NOT NULL, event_description TEXT NOT NULL, user_number TEXT NOT NULL,
+                    partition BIGINT NOT NULL, raw TEXT NOT NULL, session_id TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX signal_by_account ON signal (account_key, is_test_result, received_at, row_id)",
+                """
+                CREATE TABLE idempotency (
+                    request_id TEXT PRIMARY KEY, method TEXT NOT NULL, fingerprint BIGINT NOT NULL, response BYTEA NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                // API keys: only a SHA-256 of each secret.
+                """
+                CREATE TABLE api_key (
+                    id TEXT PRIMARY KEY, dealer_id TEXT NOT NULL, name TEXT NOT NULL, secret_sha256 BYTEA NOT NULL,
+                    roles TEXT NOT NULL, created_at BIGINT NOT NULL, revoked_at BIGINT
+                )
+                """,
+                "CREATE INDEX api_key_by_dealer ON api_key (dealer_id, created_at)",
+                // Accounts per dealer, kept by triggers: LinkAccount checks the dealer's quota on every new customer,
+                // and counting the dealer's customers there would make every link slower as the dealer grows.
+                "CREATE TABLE dealer_account_count (dealer_id TEXT PRIMARY KEY, accounts BIGINT NOT NULL)",
+                """
+                CREATE FUNCTION customer_counted() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+                BEGIN
+                    INSERT INTO dealer_account_count (dealer_id, accounts) VALUES (NEW.dealer_id, 1)
+                    ON CONFLICT (dealer_id) DO UPDATE SET accounts = dealer_account_count.accounts + 1;
+                    RETURN NULL;
+                END
+                $$
+                """,
+                "CREATE TRIGGER customer_counted AFTER INSERT ON customer FOR EACH ROW EXECUTE FUNCTION customer_counted()",
+                """
+                CREATE FUNCTION customer_uncounted() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+                BEGIN
+                    UPDATE dealer_account_count SET accounts = accounts - 1 WHERE dealer_id = OLD.dealer_id;
+                    RETURN NULL;
+                END
+                $$
+                """,
+                "CREATE TRIGGER customer_uncounted AFTER DELETE ON customer FOR EACH ROW EXECUTE FUNCTION customer_uncounted()",
+                // GetAccount's read model (`AccountPage`): one row per linked customer, rewritten by every write that
+                // changes what the page shows. The store builds missing pages after migrating, so a later migration
+                // that changes the page's content can delete the rows to have them rebuilt.
+                """
+                CREATE TABLE account_page (
+                    customer_key TEXT PRIMARY KEY REFERENCES customer (id), page BYTEA NOT NULL, open_session BYTEA
+                )
+                """
+            ])
+    ]
+
+    /// Applies the migrations not yet recorded, in one transaction that holds the migration lock, then runs
+    /// `afterwards` in it (the store's start-up work: reference data, missing pages). Instances starting together
+    /// wait for each other's lock and find the work done.
+    ///
+    /// READ COMMITTED on purpose: each statement sees what committed before it, so the statements after the lock see
+    /// the migrations of an instance that held it first (a REPEATABLE READ snapshot would predate them).
+    static func migrate(_ connection: BlockingConnection, afterwards: () throws -> Void) throws {
+        try connection.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        do {
+            try connection.execute("SELECT pg_advisory_xact_lock(\(migrationLockClass), hashtext(current_schema()))")
+            try connection.execute(
+                """
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+                )
+                """)
+            let applied = Set(try connection.rows("SELECT version FROM schema_migrations").map { try $0.value("version", as: Int64.self) })
+            for migration in migrations where !applied.contains(migration.version) {
+                for statement in migration.statements { try connection.execute(PostgresQuery(unsafeSQL: statement)) }
+                try connection.execute("INSERT INTO schema_migrations (version, name) VALUES (\(migration.version), \(migration.name))")
+            }
+            try afterwards()
+            try connection.execute("COMMIT")
+        } catch {
+            _ = try? connection.execute("ROLLBACK")
+            throw error
+        }
+    }
+}
