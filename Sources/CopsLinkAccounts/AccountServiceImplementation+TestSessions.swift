@@ -133,12 +133,19 @@ extension AccountServiceImplementation {
         }
     }
 
-    public func requestTestData(_ request: RequestTestDataRequest, pages: ResponseWriter<TestDataPage>, context: ServerContext) async throws
-    {
+    /// Pages of rows the store keeps encoded (`AccountReadTransaction.testDataPage`), each read when the client has
+    /// taken the one before it.
+    public func requestTestData(
+        _ request: RequestTestDataRequest, pages: ResponseWriter<EncodedMessage<TestDataPage>>, context: ServerContext
+    ) async throws {
         try request.checkFieldLimits()
         try Validation.requireID(request.customerID, "The customer id")
-        guard request.type == .history || request.type == .results || request.type == .signals else {
-            throw AccountError.invalid("Choose the type of test data: history, results or signals.")
+        let kind: TestDataKind
+        switch request.type {
+        case .history: kind = .history
+        case .results: kind = .results
+        case .signals: kind = .signals
+        default: throw AccountError.invalid("Choose the type of test data: history, results or signals.")
         }
         try Validation.checkTimestamp(request.fromMs, "from_ms")
         try Validation.checkTimestamp(request.toMs, "to_ms")
@@ -166,23 +173,12 @@ extension AccountServiceImplementation {
         var cursor: PageCursor?
         while true {
             let after = cursor
-            let (page, last, count): (TestDataPage, PageCursor?, Int) = try await store.read(scope(context)) { transaction in
-                if request.type == .history {
-                    let rows = try transaction.testHistory(
-                        accountNumber: accountNumber, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
-                    return (TestDataPage(history: rows.map(\.1)), rows.last?.0, rows.count)
-                }
-                if request.type == .signals {
-                    let rows = try transaction.signalHistory(
-                        accountNumber: accountNumber, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
-                    return (TestDataPage(signals: rows.map(\.1)), rows.last?.0, rows.count)
-                }
-                let rows = try transaction.testResults(
-                    accountNumber: accountNumber, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
-                return (TestDataPage(results: rows.map(\.1)), rows.last?.0, rows.count)
+            let page = try await store.read(scope(context)) { transaction in
+                try transaction.testDataPage(
+                    kind, accountNumber: accountNumber, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
             }
-            if count > 0 { try await pages.write(page) }
-            guard count == pageSize, let last else { return }
+            if page.count > 0 { try await pages.write(page.message) }
+            guard page.count == pageSize, let last = page.last else { return }
             cursor = last
         }
     }

@@ -114,6 +114,12 @@ public protocol AccountReadTransaction {
         accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int
     ) throws
         -> [(PageCursor, TestResult)]
+    /// One page of RequestTestData: the `kind` rows of an account in `[fromMs, toMs]` after `cursor`, oldest first, at
+    /// most `limit`, encoded. Defaults to `testDataPageByRows`; a store that keeps rows encoded overrides it to put
+    /// their bytes together, and must return exactly the same bytes.
+    func testDataPage(
+        _ kind: TestDataKind, accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int
+    ) throws -> EncodedTestDataPage
     /// Open sessions whose expiry is at or before `atMs`, with their account numbers.
     func sessionsDue(atMs: Int64) throws -> [(accountNumber: String, session: TestSession)]
     /// The earliest expiry among open sessions.

@@ -1,4 +1,6 @@
 import CopsLinkAccounts
+import CopsLinkCore
+import Foundation
 import GRDB
 
 /// The schema, as ordered migrations. Every query the store makes is served by an index named here.
@@ -269,7 +271,34 @@ enum SQLiteSchema {
                     CREATE INDEX account_authority_by_authority ON account_authority(authority_id);
                     """)
         }
+        // RequestTestData's rows kept encoded: each `test_history` and `signal` row holds its message (`message`,
+        // written with the row), so that a page is those bytes put together. Rows written before are encoded here
+        // from their columns, in batches by row id. A later change to what the messages hold adds a migration that
+        // encodes them again.
+        migrator.registerMigration("v6-encoded-test-data") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE test_history ADD COLUMN message BLOB;
+                    ALTER TABLE signal ADD COLUMN message BLOB;
+                    """)
+            try encodeMessages(db, table: "test_history") { SQLiteTransaction.historyEntry($0).serializedBytes() }
+            try encodeMessages(db, table: "signal") { SQLiteTransaction.testResult($0).serializedBytes() }
+        }
         return migrator
+    }
+
+    /// Fills `message` of every row of `table` with `encode(row)`, 1,000 rows at a time.
+    private static func encodeMessages(_ db: Database, table: String, _ encode: (Row) -> [UInt8]) throws {
+        var after = Int64.min
+        while true {
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM \(table) WHERE row_id > ? ORDER BY row_id LIMIT 1000", arguments: [after])
+            guard let last = rows.last else { return }
+            let update = try db.makeStatement(sql: "UPDATE \(table) SET message = ? WHERE row_id = ?")
+            for row in rows {
+                try update.execute(arguments: [Data(encode(row)), row["row_id"] as Int64])
+            }
+            after = last["row_id"]
+        }
     }
 
     /// Creates the database at `path` migrated only up to `migration`, then runs `sql` on it: the state a store of

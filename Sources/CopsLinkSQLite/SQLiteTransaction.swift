@@ -1,4 +1,5 @@
 import CopsLinkAccounts
+import CopsLinkCore
 import CopsLinkMessages
 import Foundation
 import GRDB
@@ -376,17 +377,18 @@ struct SQLiteTransaction: AccountWriteTransaction {
 
     // MARK: History and signals
 
+    /// Stores the entry's columns and its encoding (`message`, what RequestTestData sends).
     func appendHistory(accountNumber: String, _ entry: TestHistoryEntry) throws {
         try db.executeCached(
             sql: """
                 INSERT INTO test_history (account_key, at, action, session_id, has_category, category_id, category_description,
-                    category_minutes, effective_at, expires_at, has_user, user_id, user_name, comment)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    category_minutes, effective_at, expires_at, has_user, user_id, user_name, comment, message)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 key(accountNumber), entry.atMs, entry.action.rawValue, entry.sessionID, entry.category != nil, entry.category?.id ?? "",
                 entry.category?.description ?? "", entry.category?.defaultDurationMinutes ?? 0, entry.effectiveAtMs, entry.expiresAtMs,
-                entry.user != nil, entry.user?.id ?? "", entry.user?.name ?? "", entry.comment
+                entry.user != nil, entry.user?.id ?? "", entry.user?.name ?? "", entry.comment, Data(entry.serializedBytes())
             ])
     }
 
@@ -404,31 +406,22 @@ struct SQLiteTransaction: AccountWriteTransaction {
                 ORDER BY at, row_id LIMIT ?
                 """,
             arguments: [key(accountNumber), fromMs, toMs, afterAt, afterAt, afterRow, limit]
-        ).map { row in
-            let category: TestCategory? =
-                row["has_category"]
-                ? TestCategory(
-                    id: row["category_id"], description: row["category_description"], defaultDurationMinutes: row["category_minutes"]) : nil
-            let user: UserRef? = row["has_user"] ? UserRef(id: row["user_id"], name: row["user_name"]) : nil
-            let entry = TestHistoryEntry(
-                atMs: row["at"], action: TestHistoryAction(rawValue: row["action"]), sessionID: row["session_id"], category: category,
-                effectiveAtMs: row["effective_at"], expiresAtMs: row["expires_at"], user: user, comment: row["comment"])
-            return (PageCursor(atMs: row["at"], rowID: row["row_id"]), entry)
-        }
+        ).map { row in (PageCursor(atMs: row["at"], rowID: row["row_id"]), Self.historyEntry(row)) }
     }
 
+    /// Stores the signal's columns and the encoding of its `TestResult` (`message`, what RequestTestData sends).
     func insertSignal(_ signal: SignalRecord) throws {
         let result = signal.result
         try db.executeCached(
             sql: """
                 INSERT INTO signal (account_key, is_test_result, received_at, account_number, zone_number, zone_description,
-                    event_code, qualifier, event_description, user_number, partition, raw, session_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    event_code, qualifier, event_description, user_number, partition, raw, session_id, message)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 key(signal.accountNumber), signal.isTestResult, result.receivedAtMs, result.accountNumber, result.zoneNumber,
                 result.zoneDescription, result.eventCode, result.qualifier, result.eventDescription, result.userNumber,
-                result.partition, result.rawMessage, result.sessionID
+                result.partition, result.rawMessage, result.sessionID, Data(result.serializedBytes())
             ])
     }
 
@@ -464,14 +457,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
                 ORDER BY received_at, row_id LIMIT ?
                 """,
             arguments: [key(accountNumber), testResults, fromMs, toMs, afterAt, afterAt, afterRow, limit]
-        ).map { row in
-            let result = TestResult(
-                receivedAtMs: row["received_at"], accountNumber: row["account_number"], zoneNumber: row["zone_number"],
-                zoneDescription: row["zone_description"], eventCode: row["event_code"], qualifier: row["qualifier"],
-                eventDescription: row["event_description"], userNumber: row["user_number"], partition: row["partition"],
-                rawMessage: row["raw"], sessionID: row["session_id"])
-            return (PageCursor(atMs: row["received_at"], rowID: row["row_id"]), result)
-        }
+        ).map { row in (PageCursor(atMs: row["received_at"], rowID: row["row_id"]), Self.testResult(row)) }
     }
 
     // MARK: Idempotency
@@ -503,6 +489,28 @@ struct SQLiteTransaction: AccountWriteTransaction {
         AccountLink(
             customerID: externalID(row["customer_id"]), accountNumber: row["account_number"], receiverNumber: row["receiver_number"],
             line: row["line"], state: LinkState(rawValue: row["state"]), linkedAtMs: row["linked_at"], unlinkedAtMs: row["unlinked_at"])
+    }
+
+    /// A `test_history` row's entry, from its columns.
+    static func historyEntry(_ row: Row) -> TestHistoryEntry {
+        let category: TestCategory? =
+            row["has_category"]
+            ? TestCategory(
+                id: row["category_id"], description: row["category_description"], defaultDurationMinutes: row["category_minutes"])
+            : nil
+        let user: UserRef? = row["has_user"] ? UserRef(id: row["user_id"], name: row["user_name"]) : nil
+        return TestHistoryEntry(
+            atMs: row["at"], action: TestHistoryAction(rawValue: row["action"]), sessionID: row["session_id"], category: category,
+            effectiveAtMs: row["effective_at"], expiresAtMs: row["expires_at"], user: user, comment: row["comment"])
+    }
+
+    /// A `signal` row's result, from its columns.
+    static func testResult(_ row: Row) -> TestResult {
+        TestResult(
+            receivedAtMs: row["received_at"], accountNumber: row["account_number"], zoneNumber: row["zone_number"],
+            zoneDescription: row["zone_description"], eventCode: row["event_code"], qualifier: row["qualifier"],
+            eventDescription: row["event_description"], userNumber: row["user_number"], partition: row["partition"],
+            rawMessage: row["raw"], sessionID: row["session_id"])
     }
 
     private static func category(_ row: Row) -> TestCategory {

@@ -32,7 +32,8 @@ public enum AccountService {
         public static let getTestStatus = MethodDescriptor(service: serviceName, method: "GetTestStatus", idempotency: .noSideEffects)
         public static let placeOnTest = MethodDescriptor(service: serviceName, method: "PlaceOnTest")
         public static let placeOffTest = MethodDescriptor(service: serviceName, method: "PlaceOffTest")
-        /// Server-streaming, in pages read from the store as they are sent.
+        /// Server-streaming, in pages read from the store as they are sent. The store keeps each row encoded and a page is
+        /// those rows' bytes put together.
         public static let requestTestData = MethodDescriptor(service: serviceName, method: "RequestTestData", idempotency: .noSideEffects)
         /// Client-streaming feed of received alarm signals: at most 100,000 per stream. The signal after the 100,000th ends
         /// the call INVALID_ARGUMENT once the ones before it are processed; send more in a new stream.
@@ -95,9 +96,12 @@ public enum AccountService {
         func getTestStatus(_ request: GetTestStatusRequest, context: ServerContext) async throws -> TestStatus
         func placeOnTest(_ request: PlaceOnTestRequest, context: ServerContext) async throws -> PlaceOnTestResponse
         func placeOffTest(_ request: PlaceOffTestRequest, context: ServerContext) async throws -> PlaceOffTestResponse
-        /// Server-streaming, in pages read from the store as they are sent.
+        /// Server-streaming, in pages read from the store as they are sent. The store keeps each row encoded and a page is
+        /// those rows' bytes put together.
         func requestTestData(
-            _ request: RequestTestDataRequest, pages: ResponseWriter<TestDataPage>, context: ServerContext
+            _ request: RequestTestDataRequest,
+            pages: ResponseWriter<EncodedMessage<TestDataPage>>,
+            context: ServerContext
         ) async throws
         /// Client-streaming feed of received alarm signals: at most 100,000 per stream. The signal after the 100,000th ends
         /// the call INVALID_ARGUMENT once the ones before it are processed; send more in a new stream.
@@ -185,7 +189,8 @@ public enum AccountService {
             try await client.unary(Method.placeOffTest, request: request, options: options).message
         }
 
-        /// Server-streaming, in pages read from the store as they are sent.
+        /// Server-streaming, in pages read from the store as they are sent. The store keeps each row encoded and a page is
+        /// those rows' bytes put together.
         public func requestTestData<Result: Sendable>(
             _ request: RequestTestDataRequest,
             options: CallOptions = .defaults,
@@ -248,7 +253,7 @@ extension AccountService.ServiceProtocol {
             ServerResponse(message: try await self.placeOffTest(request, context: context))
         }
         router.registerServerStreaming(AccountService.Method.requestTestData) {
-            (request: RequestTestDataRequest, pages: ResponseWriter<TestDataPage>, context) in
+            (request: RequestTestDataRequest, pages: ResponseWriter<EncodedMessage<TestDataPage>>, context) in
             try await self.requestTestData(request, pages: pages, context: context)
             return [:]
         }
