@@ -191,7 +191,10 @@ let package = Package(
         // Option groups the client executables share (TLS).
         .target(
             name: "CopsLinkCommandLine",
-            dependencies: ["CopsLinkTransport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "CopsLinkTransport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio")
+            ],
             swiftSettings: strictSettings
         ),
         // The command-line client: a subcommand per RPC, tables or --json. A pure client (no CopsLinkAccounts).
@@ -324,7 +327,7 @@ let package = Package(
         // Runs the built copslink binary against a real copslink-server process (both from .build/debug).
         .testTarget(
             name: "CopsLinkCLITests",
-            dependencies: ["CopsLinkTestSupport", "CopsLinkCommandLine", "CopsLinkCore"],
+            dependencies: ["CopsLinkTestSupport", "CopsLinkCommandLine", "CopsLinkCore", "CopsLinkTransport"],
             swiftSettings: strictSettings
         ),
         // Hostile clients against a real copslink-server process (issue 10): one test per class of attack, each

@@ -52,15 +52,18 @@ struct CopsLinkLoadCommand: AsyncParsableCommand {
         var configuration = ClientConfiguration(host: endpoint.host, port: endpoint.port)
         configuration.connectTimeout = min(configuration.connectTimeout, options.timeoutDuration)
         try tls.apply(to: &configuration)
-        if let refusal = configuration.plaintextCredentialsRefusal(metadata: metadata, advice: ClientTLSOptions.plaintextAdvice) {
-            Self.printError("\(refusal.code.name): \(refusal.message)")
-            throw ExitCode(1)
+        let instances = ServerInstances.configurations(for: endpoints, base: configuration)
+        for instance in instances {
+            if let refusal = instance.plaintextCredentialsRefusal(metadata: metadata, advice: ClientTLSOptions.plaintextAdvice) {
+                Self.printError("\(refusal.code.name): \(refusal.message)")
+                throw ExitCode(1)
+            }
         }
         // Per connection: one TCP connection, or with several instances one to each, called round-robin.
         let transports: [any EventLoopClientTransport] = (0..<options.connections).map { _ -> any EventLoopClientTransport in
-            endpoints.count == 1
-                ? TCPClientTransport(configuration: configuration)
-                : RoundRobinClientTransport(addresses: endpoints, configuration: configuration)
+            instances.count == 1
+                ? TCPClientTransport(configuration: instances[0])
+                : RoundRobinClientTransport(instances: instances)
         }
         let callOptions = CallOptions(timeout: options.timeoutDuration, metadata: metadata)
         let server = endpoints.map { "\($0.host):\($0.port)" }.joined(separator: ",")

@@ -11,7 +11,7 @@ struct LoadOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "Server address, or several instances of one service separated by commas (called round-robin, failing over). Default: $\(ServerAddress.serverEnvironmentVariable), else \(ServerAddress.defaultServer).",
+            "Server address, or several instances of one service separated by commas, or a name with several addresses (called round-robin, failing over). Default: $\(ServerAddress.serverEnvironmentVariable), else \(ServerAddress.defaultServer).",
             valueName: "host:port[,host:port…]"))
     var server: String?
 

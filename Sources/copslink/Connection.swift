@@ -58,18 +58,17 @@ struct Session {
         var configuration = ClientConfiguration(host: endpoints[0].host, port: endpoints[0].port)
         configuration.connectTimeout = min(configuration.connectTimeout, global.timeoutDuration)
         try global.tls.apply(to: &configuration)
+        let instances = ServerInstances.configurations(for: endpoints, base: configuration)
         // Refused here, before connecting, so the message names the flags.
-        for endpoint in endpoints {
-            var each = configuration
-            each.host = endpoint.host
-            if let refusal = each.plaintextCredentialsRefusal(metadata: metadata, advice: ClientTLSOptions.plaintextAdvice) {
+        for instance in instances {
+            if let refusal = instance.plaintextCredentialsRefusal(metadata: metadata, advice: ClientTLSOptions.plaintextAdvice) {
                 throw Failure.status(refusal)
             }
         }
         let transport: any EventLoopClientTransport =
-            endpoints.count == 1
-            ? TCPClientTransport(configuration: configuration)
-            : RoundRobinClientTransport(addresses: endpoints, configuration: configuration)
+            instances.count == 1
+            ? TCPClientTransport(configuration: instances[0])
+            : RoundRobinClientTransport(instances: instances)
         do {
             try await transport.closing { transport in
                 let client = RPCClient(transport: transport)

@@ -117,4 +117,18 @@ struct ClientConnectionStateMachineTests {
         let late = machine.startRequested()
         #expect(late == .fail(RPCError(code: .unavailable, message: "the connection is closed; retry the call")))
     }
+
+    /// A task may pick a connection just before it fails; its call then says why the connection failed.
+    @Test func aCallAfterAFailureNamesItsCause() {
+        var machine = Self.ready(slots: 1, queue: 3)
+        _ = machine.failed(because: "the server did not answer a keepalive PING")
+        _ = machine.failed(because: "the connection to the server closed")
+        let late = machine.startRequested()
+        #expect(
+            late
+                == .fail(
+                    RPCError(
+                        code: .unavailable,
+                        message: "the connection is closed (the server did not answer a keepalive PING); retry the call")))
+    }
 }

@@ -342,7 +342,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     /// Fails every call, active and waiting, and marks the connection unusable.
     private func failEverything(_ error: RPCError) {
-        if state.failed() { ready.fail(error) }
+        if state.failed(because: error.message) { ready.fail(error) }
         connectionState.stopAcceptingCalls()
         keepalive.stop()
         let calls = Array(active.values) + pending.map(\.call)

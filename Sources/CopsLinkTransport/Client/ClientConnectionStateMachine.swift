@@ -18,6 +18,9 @@ struct ClientConnectionStateMachine {
     }
 
     private(set) var phase = Phase.connecting
+    /// Why the connection failed, when it did: a call that finds it closed says so (the task that started it may
+    /// have picked the connection just before).
+    private(set) var failure: String?
     /// The id the next call that gets a slot will use; ids below it have been used (§6).
     private(set) var nextCallID: UInt64 = 1
     /// Calls holding one of the server's slots.
@@ -60,7 +63,9 @@ struct ClientConnectionStateMachine {
             return .fail(
                 RPCError(
                     code: .unavailable,
-                    message: "the connection is \(phase == .draining ? "draining after GOAWAY" : "closed"); retry the call"))
+                    message:
+                        "the connection is \(phase == .draining ? "draining after GOAWAY" : "closed")\(failure.map { " (\($0))" } ?? ""); retry the call"
+                ))
         }
         if activeCalls < maxConcurrentCalls { return .start(callID: takeCallID()) }
         guard queuedCalls < maxQueuedCalls else {
@@ -135,8 +140,9 @@ struct ClientConnectionStateMachine {
 
     /// Every call fails at once (protocol violation, I/O error, keepalive timeout, channel inactive) and the
     /// connection is unusable. Returns whether it was still connecting (then the attempt fails too).
-    mutating func failed() -> Bool {
+    mutating func failed(because reason: String? = nil) -> Bool {
         let wasConnecting = phase == .connecting
+        if phase != .closed { failure = reason }
         phase = .closed
         activeCalls = 0
         queuedCalls = 0

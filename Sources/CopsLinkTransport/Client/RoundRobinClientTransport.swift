@@ -21,19 +21,28 @@ public final class RoundRobinClientTransport: EventLoopClientTransport, Sendable
 
     /// One connection per address, each configured as `configuration` with its host and port replaced, all on one
     /// event loop of `group`, so that a task preferring `executor` calls any instance without a thread switch.
-    public init(
+    public convenience init(
         addresses: [(host: String, port: Int)], configuration: ClientConfiguration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
-        precondition(!addresses.isEmpty, "a round-robin transport needs at least one address")
+        self.init(
+            instances: addresses.map { address in
+                var configuration = configuration
+                configuration.host = address.host
+                configuration.port = address.port
+                return configuration
+            },
+            group: group)
+    }
+
+    /// One connection per configuration (instances that differ in more than the address, such as the TLS server
+    /// name of an address found through a DNS name), all on one event loop of `group`. The first configuration's
+    /// backoff applies to every instance.
+    public init(instances: [ClientConfiguration], group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        precondition(!instances.isEmpty, "a round-robin transport needs at least one instance")
         let eventLoop = group.next()
-        transports = addresses.map { address in
-            var configuration = configuration
-            configuration.host = address.host
-            configuration.port = address.port
-            return TCPClientTransport(configuration: configuration, group: eventLoop)
-        }
-        balancer = Mutex(RoundRobinBalancer(count: addresses.count, backoff: configuration.backoff))
+        transports = instances.map { TCPClientTransport(configuration: $0, group: eventLoop) }
+        balancer = Mutex(RoundRobinBalancer(count: instances.count, backoff: instances[0].backoff))
     }
 
     /// The executor of the event loop every connection lives on.
