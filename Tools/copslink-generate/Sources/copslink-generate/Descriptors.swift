@@ -8,7 +8,15 @@ struct ProtoFile {
     var headerComment: String?
     /// Every message of the file, nested ones after their parent, in declaration order.
     var messages: [ProtoMessage] = []
+    /// Every enum of the file, nested ones (`Outer.Kind`) included, in declaration order.
+    var enums: [ProtoEnum] = []
     var services: [ProtoService] = []
+}
+
+struct ProtoEnum {
+    /// Full name without the leading dot, e.g. `copslink.v1.PhoneType`.
+    var fullName = ""
+    var values: [(name: String, number: Int32)] = []
 }
 
 struct ProtoMessage {
@@ -23,6 +31,13 @@ struct ProtoMessage {
 struct ProtoField {
     var name = ""
     var number = 0
+    /// `FieldDescriptorProto.Type`: 9 string, 12 bytes, 8 bool, 11 message, 14 enum, 3 int64, 13 uint32, …
+    var type = 0
+    var repeated = false
+    /// For messages and enums: the full name without the leading dot.
+    var typeName = ""
+    /// The lowerCamelCase name proto3's JSON mapping uses (protoc fills it in).
+    var jsonName = ""
 }
 
 struct ProtoService {
@@ -74,6 +89,7 @@ enum DescriptorSet {
             case 1: file.name = field.string
             case 2: file.package = field.string
             case 4: messageFields.append(field.bytes)
+            case 5: file.enums.append(try decodeEnum(field.bytes, localPrefix: "", packagePrefix: "\(file.package)."))
             case 6: serviceFields.append(field.bytes)
             case 9: comments = try decodeComments(field.bytes)
             default: break
@@ -82,7 +98,7 @@ enum DescriptorSet {
         file.headerComment = comments[[12]]
         let prefix = file.package.isEmpty ? "" : file.package + "."
         for (index, message) in messageFields.enumerated() {
-            try decodeMessage(message, localPrefix: "", packagePrefix: prefix, path: [4, index], comments, into: &file.messages)
+            try decodeMessage(message, localPrefix: "", packagePrefix: prefix, path: [4, index], comments, into: &file)
         }
         for (index, service) in serviceFields.enumerated() {
             file.services.append(try decodeService(service, packagePrefix: prefix, path: [6, index], comments))
@@ -92,26 +108,52 @@ enum DescriptorSet {
 
     private static func decodeMessage(
         _ bytes: ArraySlice<UInt8>, localPrefix: String, packagePrefix: String, path: [Int], _ comments: [[Int]: String],
-        into messages: inout [ProtoMessage]
+        into file: inout ProtoFile
     ) throws {
         var message = ProtoMessage()
         var nested: [ArraySlice<UInt8>] = []
+        var enums: [ArraySlice<UInt8>] = []
         for field in try ProtobufReader.fields(of: bytes) {
             switch field.number {
             case 1: message.localName = localPrefix + field.string
             case 2: message.fields.append(try decodeField(field.bytes))
             case 3: nested.append(field.bytes)
+            case 4: enums.append(field.bytes)
             default: break
             }
         }
         message.fullName = packagePrefix + message.localName
         message.comment = comments[path]
-        messages.append(message)
+        file.messages.append(message)
+        for child in enums {
+            file.enums.append(try decodeEnum(child, localPrefix: message.localName + ".", packagePrefix: packagePrefix))
+        }
         for (index, child) in nested.enumerated() {
             try decodeMessage(
                 child, localPrefix: message.localName + ".", packagePrefix: packagePrefix, path: path + [3, index], comments,
-                into: &messages)
+                into: &file)
         }
+    }
+
+    private static func decodeEnum(_ bytes: ArraySlice<UInt8>, localPrefix: String, packagePrefix: String) throws -> ProtoEnum {
+        var result = ProtoEnum()
+        for field in try ProtobufReader.fields(of: bytes) {
+            switch field.number {
+            case 1: result.fullName = packagePrefix + localPrefix + field.string
+            case 2:
+                var name = "", number: Int32 = 0
+                for value in try ProtobufReader.fields(of: field.bytes) {
+                    switch value.number {
+                    case 1: name = value.string
+                    case 2: number = Int32(truncatingIfNeeded: value.int)
+                    default: break
+                    }
+                }
+                result.values.append((name, number))
+            default: break
+            }
+        }
+        return result
     }
 
     private static func decodeField(_ bytes: ArraySlice<UInt8>) throws -> ProtoField {
@@ -120,6 +162,10 @@ enum DescriptorSet {
             switch wire.number {
             case 1: field.name = wire.string
             case 3: field.number = wire.int
+            case 4: field.repeated = wire.int == 3  // LABEL_REPEATED
+            case 5: field.type = wire.int
+            case 6: field.typeName = String(wire.string.drop { $0 == "." })
+            case 10: field.jsonName = wire.string
             default: break
             }
         }

@@ -3,7 +3,7 @@
 // Reads the FileDescriptorSet that `protoc --descriptor_set_out --include_source_info` wrote for proto/ and writes
 // into the (existing, empty) directories:
 //   services directory: <Service>.swift for every service, and ServiceCatalog+Services.swift;
-//   messages directory: MessageCatalog+Entries.swift.
+//   messages directory: MessageCatalog+Entries.swift and ProtoSchema+Messages.swift (proto3 JSON's tables).
 // scripts/generate runs it; see there.
 #if canImport(Glibc)
 import Glibc
@@ -53,6 +53,7 @@ do {
     }
     try writeFile("\(arguments[2])/ServiceCatalog+Services.swift", CatalogEmitter.services(files))
     try writeFile("\(arguments[3])/MessageCatalog+Entries.swift", CatalogEmitter.messages(files))
+    try writeFile("\(arguments[3])/ProtoSchema+Messages.swift", SchemaEmitter.emit(files))
 } catch {
     fail("copslink-generate: \(error)", status: 1)
 }

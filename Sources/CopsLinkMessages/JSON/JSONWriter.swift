@@ -1,0 +1,92 @@
+/// Appends JSON text to a byte array: strings escaped as RFC 8259 requires (quote, backslash, control
+/// characters), everything else written as given.
+struct JSONWriter {
+    var bytes: [UInt8] = []
+
+    mutating func raw(_ text: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    mutating func string(_ text: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): raw("\\\"")
+            case UInt8(ascii: "\\"): raw("\\\\")
+            case 0x0A: raw("\\n")
+            case 0x0D: raw("\\r")
+            case 0x09: raw("\\t")
+            case 0..<0x20:
+                raw("\\u00")
+                bytes.append(Self.hexDigits[Int(byte >> 4)])
+                bytes.append(Self.hexDigits[Int(byte & 0xF)])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+}
+
+/// RFC 4648 base64, as proto3 JSON writes `bytes`; reading accepts the URL-safe alphabet and missing padding too.
+enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func encode(_ bytes: some Collection<UInt8>, into writer: inout JSONWriter) {
+        var iterator = bytes.makeIterator()
+        while let first = iterator.next() {
+            let second = iterator.next(), third = iterator.next()
+            let group = UInt32(first) << 16 | UInt32(second ?? 0) << 8 | UInt32(third ?? 0)
+            writer.bytes.append(alphabet[Int(group >> 18 & 63)])
+            writer.bytes.append(alphabet[Int(group >> 12 & 63)])
+            writer.bytes.append(second == nil ? UInt8(ascii: "=") : alphabet[Int(group >> 6 & 63)])
+            writer.bytes.append(third == nil ? UInt8(ascii: "=") : alphabet[Int(group & 63)])
+        }
+    }
+
+    /// nil when `text` is not base64.
+    static func decode(_ text: String) -> [UInt8]? {
+        var output: [UInt8] = []
+        output.reserveCapacity(text.utf8.count * 3 / 4)
+        var group: UInt32 = 0, count = 0, padding = 0
+        for byte in text.utf8 {
+            let value: UInt32
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): value = UInt32(byte - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): value = UInt32(byte - UInt8(ascii: "a")) + 26
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = UInt32(byte - UInt8(ascii: "0")) + 52
+            case UInt8(ascii: "+"), UInt8(ascii: "-"): value = 62
+            case UInt8(ascii: "/"), UInt8(ascii: "_"): value = 63
+            case UInt8(ascii: "="):
+                padding += 1
+                continue
+            default: return nil
+            }
+            guard padding == 0 else { return nil }  // data after padding
+            group = group << 6 | value
+            count += 1
+            if count == 4 {
+                output.append(UInt8(truncatingIfNeeded: group >> 16))
+                output.append(UInt8(truncatingIfNeeded: group >> 8))
+                output.append(UInt8(truncatingIfNeeded: group))
+                group = 0
+                count = 0
+            }
+        }
+        switch count {
+        case 0: guard padding == 0 else { return nil }
+        case 2:
+            guard padding == 0 || padding == 2 else { return nil }
+            output.append(UInt8(truncatingIfNeeded: group >> 4))
+        case 3:
+            guard padding == 0 || padding == 1 else { return nil }
+            output.append(UInt8(truncatingIfNeeded: group >> 10))
+            output.append(UInt8(truncatingIfNeeded: group >> 2))
+        default: return nil
+        }
+        return output
+    }
+}
