@@ -1,15 +1,17 @@
 /// Appends JSON text to a byte array: strings escaped as RFC 8259 requires (quote, backslash, control
 /// characters), everything else written as given.
-struct JSONWriter {
-    var bytes: [UInt8] = []
+public struct JSONWriter: Sendable {
+    public var bytes: [UInt8] = []
 
-    mutating func raw(_ text: StaticString) {
+    public init() {}
+
+    public mutating func raw(_ text: StaticString) {
         bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
-    mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
+    public mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
 
-    mutating func string(_ text: String) {
+    public mutating func string(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
         for byte in text.utf8 {
             switch byte {
@@ -32,10 +34,10 @@ struct JSONWriter {
 }
 
 /// RFC 4648 base64, as proto3 JSON writes `bytes`; reading accepts the URL-safe alphabet and missing padding too.
-enum Base64 {
+public enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
-    static func encode(_ bytes: some Collection<UInt8>, into writer: inout JSONWriter) {
+    public static func encode(_ bytes: some Collection<UInt8>, into writer: inout JSONWriter) {
         var iterator = bytes.makeIterator()
         while let first = iterator.next() {
             let second = iterator.next(), third = iterator.next()
@@ -48,7 +50,7 @@ enum Base64 {
     }
 
     /// nil when `text` is not base64.
-    static func decode(_ text: String) -> [UInt8]? {
+    public static func decode(_ text: String) -> [UInt8]? {
         var output: [UInt8] = []
         output.reserveCapacity(text.utf8.count * 3 / 4)
         var group: UInt32 = 0, count = 0, padding = 0

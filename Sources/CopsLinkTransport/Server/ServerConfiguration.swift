@@ -52,6 +52,10 @@ public struct ServerConfiguration: Sendable {
     public var failedCallLogPerSecond = 1
     /// How long in-flight calls may run after a graceful shutdown begins. Default 10 s.
     public var shutdownGracePeriod: Duration = .seconds(10)
+    /// Largest HTTP/JSON request body (PROTOCOL.md §16), a client-streaming method's whole newline-delimited body
+    /// included: a longer one is answered 413 RESOURCE_EXHAUSTED and the connection closes. Default 8 MiB (a native
+    /// message may take 4 MiB; its JSON is larger).
+    public var httpJSONMaxBodyBytes = 8 << 20
     /// A connection this old (counted from its handshake) gets GOAWAY `NO_ERROR` and drains: calls it had started may finish within
     /// `maxConnectionAgeGrace`, later ones are refused UNAVAILABLE, and clients reconnect, so that long-lived
     /// connections spread again over the instances behind a TCP load balancer (gRPC's MAX_CONNECTION_AGE). Each

@@ -1,0 +1,346 @@
+import CopsLinkCore
+import CopsLinkMessages
+import NIOCore
+import NIOHTTP1
+
+/// The HTTP/JSON gateway on one connection (after NIOHTTP1's decoder, encoder and pipelining handler): each
+/// `POST /package.Service/Method` with a JSON body runs that method through the same dispatcher, interceptors
+/// (auth, logging) and handlers as the native protocol, one request at a time (PROTOCOL.md §16).
+///
+/// Bounded like the native side: the body (`httpJSONMaxBodyBytes`, else 413 and the connection closes), the
+/// metadata taken from the headers (`limits.maxHeaderSize`, else 431), the time to receive a request once it has
+/// started (`frameReadTimeout`, else 408 and close), an idle connection (`idleTimeout`, closed), and calls refused
+/// UNAUTHENTICATED (`maxUnauthenticatedCalls` per connection, then it closes).
+final class HTTPJSONHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// What a finished call answers, rendered to JSON off the event loop.
+    enum FinalResponse: Sendable {
+        /// `body` is the final message's JSON (unary and client-streaming methods), nil for streamed answers.
+        case success(body: [UInt8]?, trailers: Metadata)
+        case failure(RPCError)
+    }
+
+    private enum State {
+        case idle
+        /// A request's head is in and accepted; its body is arriving.
+        case receiving(Request)
+        /// A request was answered before its body ended (refused); its remaining parts are dropped.
+        case discarding
+        /// The call runs. `streaming` once the answer's head has been sent (a streamed answer's first line).
+        case running(HTTPJSONCall, task: Task<Void, Never>?, keepAlive: Bool, streaming: Bool)
+    }
+
+    private struct Request {
+        var head: HTTPRequestHead
+        var route: RPCRouter.Route
+        var metadata: Metadata
+        var timeout: Duration?
+        var body: [UInt8]
+    }
+
+    private let dispatcher: CallDispatcher
+    private let configuration: ServerConfiguration
+    private let metrics: ServerMetrics?
+    private let failureLogBudget: FailureLogBudget
+    private var state = State.idle
+    private var context: ChannelHandlerContext!
+    private var loopBound: NIOLoopBound<HTTPJSONHandler>!
+    private var executor: EventLoopTaskExecutor?
+    private var peer = "?"
+    private var callIDs: UInt64 = 0
+    private var unauthenticatedCalls = 0
+    private var idleTimer: Scheduled<Void>?
+    private var readTimer: Scheduled<Void>?
+    private var deadlineTimer: Scheduled<Void>?
+
+    init(dispatcher: CallDispatcher, configuration: ServerConfiguration, metrics: ServerMetrics?) {
+        self.dispatcher = dispatcher
+        self.configuration = configuration
+        self.metrics = metrics
+        failureLogBudget = FailureLogBudget(burst: configuration.failedCallLogBurst, perSecond: configuration.failedCallLogPerSecond)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        if configuration.runsHandlersOnEventLoop { executor = EventLoopTaskExecutor(eventLoop: context.eventLoop) }
+        if let address = context.channel.remoteAddress { peer = "\(address.ipAddress ?? "?"):\(address.port ?? 0)" }
+        armIdleTimer()
+    }
+
+    /// Breaks the cycles through `context` and `loopBound` once the connection is gone (as the native handler does).
+    func handlerRemoved(context: ChannelHandlerContext) {
+        stopTimers()
+        self.context = nil
+        loopBound = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if case .running(let call, let task, _, _) = state {
+            call.abandon()
+            task?.cancel()  // the client went away: the handler's task is cancelled, as for CANCEL
+        }
+        state = .idle
+        stopTimers()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): received(head)
+        case .body(var part):
+            guard case .receiving(var request) = state else { return }
+            guard request.body.count + part.readableBytes <= configuration.httpJSONMaxBodyBytes else {
+                return refuse(
+                    RPCError(
+                        code: .resourceExhausted,
+                        message: "the request body is larger than the server's limit of \(configuration.httpJSONMaxBodyBytes) bytes"),
+                    status: .payloadTooLarge, close: true)
+            }
+            state = .idle  // not holding a second reference to the body while it grows
+            request.body += part.readBytes(length: part.readableBytes) ?? []
+            state = .receiving(request)
+        case .end:
+            readTimer?.cancel()
+            readTimer = nil
+            switch state {
+            case .receiving(let request): start(request)
+            case .discarding: becomeIdle()
+            case .idle, .running: break
+            }
+        }
+    }
+
+    // MARK: Requests
+
+    private func received(_ head: HTTPRequestHead) {
+        idleTimer?.cancel()
+        idleTimer = nil
+        guard case .idle = state else { return }  // the pipelining handler holds the next request back meanwhile
+        if let timeout = configuration.frameReadTimeout {
+            let loopBound = self.loopBound!
+            readTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) { loopBound.value.readTimedOut(timeout) }
+        }
+        if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+        }
+        guard head.method == .POST else {
+            var headers = HTTPHeaders()
+            headers.add(name: "allow", value: "POST")
+            return refuse(
+                RPCError(code: .unimplemented, message: "call a method with POST /package.Service/Method and a JSON body"),
+                status: .methodNotAllowed, headers: headers, keepAlive: head.isKeepAlive)
+        }
+        let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? head.uri
+        guard let route = dispatcher.router.route(forPath: path) else {
+            return refuse(dispatcher.router.unimplementedError(forPath: path), status: .notFound, keepAlive: head.isKeepAlive)
+        }
+        if let contentType = head.headers.first(name: "content-type"), !Self.acceptsContentType(contentType) {
+            return refuse(
+                RPCError(
+                    code: .invalidArgument,
+                    message:
+                        "Content-Type '\(ClientText.excerpt(contentType))' is not JSON; send application/json (or application/x-ndjson)"),
+                status: .unsupportedMediaType, keepAlive: head.isKeepAlive)
+        }
+        if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > configuration.httpJSONMaxBodyBytes {
+            return refuse(
+                RPCError(
+                    code: .resourceExhausted,
+                    message: "the request body is larger than the server's limit of \(configuration.httpJSONMaxBodyBytes) bytes"),
+                status: .payloadTooLarge, close: true)
+        }
+        let metadata: Metadata
+        let timeout: Duration?
+        do {
+            (metadata, timeout) = try HTTPJSONMetadata.parse(head.headers)
+            try metadata.validate()
+        } catch {
+            return refuse(error, status: .badRequest, keepAlive: head.isKeepAlive)
+        }
+        guard metadata.encodedSize <= configuration.limits.maxHeaderSize else {
+            return refuse(
+                RPCError(
+                    code: .resourceExhausted,
+                    message:
+                        "the request's metadata headers take \(metadata.encodedSize) bytes, more than the server's limit of \(configuration.limits.maxHeaderSize)"
+                ),
+                status: .requestHeaderFieldsTooLarge, keepAlive: head.isKeepAlive)
+        }
+        state = .receiving(Request(head: head, route: route, metadata: metadata, timeout: timeout, body: []))
+    }
+
+    private static func acceptsContentType(_ value: String) -> Bool {
+        let type = (value.split(separator: ";", omittingEmptySubsequences: false).first ?? "").filter { $0 != " " && $0 != "\t" }
+            .lowercased()
+        return type == "application/json" || type == "application/x-ndjson" || type == "application/jsonl" || type.isEmpty
+    }
+
+    private func start(_ request: Request) {
+        callIDs += 1
+        var deadline: ContinuousClock.Instant?
+        if let timeout = request.timeout {
+            deadline = .now + timeout
+        }
+        var serverContext = ServerContext(
+            descriptor: request.route.descriptor, metadata: request.metadata, deadline: deadline, peer: peer, callID: callIDs)
+        serverContext.failureLogBudget = failureLogBudget
+        let call = HTTPJSONCall(
+            route: request.route, body: request.body, eventLoop: context.eventLoop, handler: loopBound,
+            metrics: metrics?.method(forPath: request.route.descriptor.path))
+        state = .running(call, task: nil, keepAlive: request.head.isKeepAlive, streaming: false)
+        if let timeout = request.timeout {
+            let loopBound = self.loopBound!
+            deadlineTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+                loopBound.value.expire(
+                    call, RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout.secondsText) passed"))
+            }
+        }
+        let dispatcher = self.dispatcher
+        let route = request.route
+        let task: Task<Void, Never>
+        if let executor {
+            task = Task.immediate(executorPreference: executor) { await dispatcher.run(route, stream: call, context: serverContext) }
+        } else {
+            task = Task { await dispatcher.run(route, stream: call, context: serverContext) }
+        }
+        // The call may have finished inside `Task.immediate`; the task is kept only while it runs.
+        if case .running(let running, nil, let keepAlive, let streaming) = state, running === call {
+            state = .running(call, task: task, keepAlive: keepAlive, streaming: streaming)
+        }
+    }
+
+    private func expire(_ call: HTTPJSONCall, _ error: RPCError) {
+        guard case .running(let running, let task, _, _) = state, running === call else { return }
+        call.finish(.failure(error))
+        task?.cancel()
+    }
+
+    private func readTimedOut(_ timeout: Duration) {
+        readTimer = nil
+        guard case .receiving = state else { return }
+        refuse(
+            RPCError(code: .deadlineExceeded, message: "the request was not received within \(timeout.secondsText)"),
+            status: .requestTimeout, close: true)
+    }
+
+    // MARK: Answers
+
+    /// Answers before the call runs (or instead of it), then drops the rest of the request; `close` ends the
+    /// connection after the answer (a body too large to read through, a peer too slow).
+    private func refuse(
+        _ error: RPCError, status: HTTPResponseStatus, headers: HTTPHeaders = HTTPHeaders(), keepAlive: Bool = true, close: Bool = false
+    ) {
+        var headers = headers
+        let body = HTTPJSONStatus.body(error)
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "content-length", value: String(body.count))
+        let closes = close || !keepAlive
+        if closes { headers.add(name: "connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        state = .discarding  // until the request's end, or for good when the connection closes
+        if closes {
+            let channel = context.channel
+            written.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    /// A streamed answer's next line; the head goes first.
+    func writeStreamLine(_ line: [UInt8], promise: EventLoopPromise<Void>) {
+        guard case .running(let call, let task, let keepAlive, let streaming) = state, context != nil else {
+            return promise.fail(ChannelError.ioOnClosedChannel)
+        }
+        if !streaming {
+            var headers = HTTPHeaders()
+            headers.add(name: "content-type", value: "application/x-ndjson")
+            if !keepAlive { headers.add(name: "connection", value: "close") }
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+            state = .running(call, task: task, keepAlive: keepAlive, streaming: true)
+        }
+        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: line)))), promise: promise)
+    }
+
+    /// The call's final answer: a whole response, or the end of a streamed one (an error after lines were sent is
+    /// one more line, `{"error":{…}}`).
+    func finishCall(_ response: FinalResponse) {
+        guard case .running(_, _, let keepAlive, let streaming) = state, context != nil else { return }
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
+        var closes = !keepAlive
+        if case .failure(let error) = response, error.code == .unauthenticated {
+            unauthenticatedCalls += 1
+            if unauthenticatedCalls >= configuration.maxUnauthenticatedCalls { closes = true }
+        }
+        let allocator = context.channel.allocator
+        if streaming {
+            if case .failure(let error) = response {
+                var line = Array("{\"error\":".utf8) + HTTPJSONStatus.body(error) + Array("}\n".utf8)
+                context.write(wrapOutboundOut(.body(.byteBuffer(allocator.buffer(bytes: line)))), promise: nil)
+                line = []
+            }
+            var trailers: HTTPHeaders?
+            if case .success(_, let metadata) = response, !metadata.isEmpty { trailers = HTTPJSONMetadata.headers(metadata) }
+            end(context.writeAndFlush(wrapOutboundOut(.end(trailers))), closes: closes)
+            return
+        }
+        var headers: HTTPHeaders
+        let status: HTTPResponseStatus
+        let body: [UInt8]
+        switch response {
+        case .success(let message, let trailers):
+            headers = HTTPJSONMetadata.headers(trailers)
+            status = .ok
+            body = message ?? []
+            headers.add(name: "content-type", value: message == nil ? "application/x-ndjson" : "application/json")
+        case .failure(let error):
+            headers = HTTPJSONMetadata.headers(error.metadata)
+            status = HTTPJSONStatus.httpStatus(error.code)
+            body = HTTPJSONStatus.body(error)
+            headers.add(name: "content-type", value: "application/json")
+        }
+        headers.add(name: "content-length", value: String(body.count))
+        if closes { headers.add(name: "connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        if !body.isEmpty { context.write(wrapOutboundOut(.body(.byteBuffer(allocator.buffer(bytes: body)))), promise: nil) }
+        end(context.writeAndFlush(wrapOutboundOut(.end(nil))), closes: closes)
+    }
+
+    private func end(_ written: EventLoopFuture<Void>, closes: Bool) {
+        if closes {
+            let channel = context.channel
+            state = .discarding
+            written.whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            becomeIdle()
+        }
+    }
+
+    private func becomeIdle() {
+        state = .idle
+        armIdleTimer()
+    }
+
+    private func armIdleTimer() {
+        idleTimer?.cancel()
+        guard let timeout = configuration.idleTimeout, context != nil else { return }
+        let loopBound = self.loopBound!
+        idleTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            let handler = loopBound.value
+            guard case .idle = handler.state, let context = handler.context else { return }
+            context.close(promise: nil)
+        }
+    }
+
+    private func stopTimers() {
+        idleTimer?.cancel()
+        readTimer?.cancel()
+        deadlineTimer?.cancel()
+        idleTimer = nil
+        readTimer = nil
+        deadlineTimer = nil
+    }
+}

@@ -1,0 +1,263 @@
+import CopsLinkCore
+import CopsLinkMessages
+@_spi(ConnectionHarness) import CopsLinkTransport
+import NIOCore
+import NIOEmbedded
+import Testing
+
+/// The HTTP/JSON gateway on one connection (`NIOAsyncTestingChannel`, virtual clock): requests in as raw HTTP/1.1
+/// bytes, answers read back as bytes and parsed. The handlers are the conformance service, Health and the gated
+/// methods of `ServerConnectionHarness`.
+@Suite("HTTP/JSON gateway")
+struct HTTPJSONGatewayTests {
+    final class Connection {
+        let loop = NIOAsyncTestingEventLoop()
+        let channel: NIOAsyncTestingChannel
+        let gate = CallGate()
+        private var received: [UInt8] = []
+
+        init(_ configure: (inout ServerConfiguration) -> Void = { _ in }) async throws {
+            var configuration = ServerConfiguration()
+            configuration.runsHandlersOnEventLoop = false  // handlers on the global executor, as with a real loop's hops
+            configure(&configuration)
+            channel = NIOAsyncTestingChannel(loop: loop)
+            let channel = self.channel
+            let dispatcher = ServerConnectionHarness.dispatcher(gate: gate)
+            let frozen = configuration
+            try await loop.executeInContext {
+                try HTTPJSONGateway.configure(channel.pipeline.syncOperations, dispatcher: dispatcher, configuration: frozen)
+            }
+            try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).get()
+        }
+
+        func send(_ text: String) async throws {
+            try await channel.writeInbound(channel.allocator.buffer(string: text))
+        }
+
+        func post(_ path: String, _ body: String, headers: [String] = []) async throws {
+            let head =
+                (["POST \(path) HTTP/1.1", "Host: test", "Content-Type: application/json", "Content-Length: \(body.utf8.count)"] + headers)
+                .joined(separator: "\r\n")
+            try await send(head + "\r\n\r\n" + body)
+        }
+
+        /// The next whole response, waiting for the handler's task (bounded: a missing answer fails the test).
+        func response() async throws -> Response {
+            for _ in 0..<2_000 {
+                while let next = try await channel.readOutbound(as: ByteBuffer.self) { received += next.readableBytesView }
+                if let (response, used) = Response.parse(received) {
+                    received.removeFirst(used)
+                    return response
+                }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            throw Failure(description: "no complete response; received \(String(decoding: received, as: UTF8.self))")
+        }
+
+        var isActive: Bool {
+            get async {
+                let channel = self.channel
+                return (try? await loop.executeInContext { channel.isActive }) ?? false
+            }
+        }
+    }
+
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
+    struct Response {
+        var status: Int
+        var headers: [(String, String)]
+        var body: String
+
+        func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name }?.1 }
+
+        /// A response and the bytes it took, once they are all in (Content-Length or chunked).
+        static func parse(_ bytes: [UInt8]) -> (Response, Int)? {
+            guard let split = find(Array("\r\n\r\n".utf8), in: bytes[...]) else { return nil }
+            let lines = String(decoding: bytes[..<split], as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: false)
+            guard let status = Int(lines[0].split(separator: " ")[1]) else { return nil }
+            if status == 100 { return parse(Array(bytes[(split + 4)...])).map { ($0.0, $0.1 + split + 4) } }
+            let headers = lines.dropFirst().map { line -> (String, String) in
+                let parts = line.split(separator: ":", maxSplits: 1)
+                return (String(parts[0]), parts.count > 1 ? String(parts[1].drop { $0 == " " }) : "")
+            }
+            var response = Response(status: status, headers: headers, body: "")
+            var offset = split + 4
+            if let length = response.header("content-length").flatMap(Int.init) {
+                guard bytes.count - offset >= length else { return nil }
+                response.body = String(decoding: bytes[offset..<(offset + length)], as: UTF8.self)
+                return (response, offset + length)
+            }
+            // chunked
+            var body: [UInt8] = []
+            while true {
+                guard let lineEnd = find(Array("\r\n".utf8), in: bytes[offset...]) else { return nil }
+                guard let size = Int(String(decoding: bytes[offset..<lineEnd], as: UTF8.self), radix: 16) else { return nil }
+                offset = lineEnd + 2
+                if size == 0 {
+                    guard let end = find(Array("\r\n".utf8), in: bytes[offset...]) else { return nil }
+                    // trailers, if any, end with an empty line
+                    var cursor = offset
+                    var trailerEnd = end
+                    while trailerEnd != cursor {
+                        let line = String(decoding: bytes[cursor..<trailerEnd], as: UTF8.self)
+                        let parts = line.split(separator: ":", maxSplits: 1)
+                        response.headers.append((String(parts[0]), parts.count > 1 ? String(parts[1].drop { $0 == " " }) : ""))
+                        cursor = trailerEnd + 2
+                        guard let next = find(Array("\r\n".utf8), in: bytes[cursor...]) else { return nil }
+                        trailerEnd = next
+                    }
+                    response.body = String(decoding: body, as: UTF8.self)
+                    return (response, trailerEnd + 2)
+                }
+                guard bytes.count - offset >= size + 2 else { return nil }
+                body += bytes[offset..<(offset + size)]
+                offset += size + 2
+            }
+        }
+
+        private static func find(_ needle: [UInt8], in haystack: ArraySlice<UInt8>) -> Int? {
+            guard haystack.count >= needle.count else { return nil }
+            var index = haystack.startIndex
+            while index <= haystack.endIndex - needle.count {
+                if haystack[index..<(index + needle.count)].elementsEqual(needle) { return index }
+                index += 1
+            }
+            return nil
+        }
+    }
+
+    @Test func aUnaryCallAnswersJSONWithItsTrailersAsHeadersAndTheConnectionStaysOpen() async throws {
+        let connection = try await Connection()
+        try await connection.post(
+            "/copslink.rpc.v1.TestService/UnaryCall", #"{"responseSize":3,"payload":{"body":"AQI="}}"#,
+            headers: ["x-trace: abc", "x-blob-bin: AAE="])
+        let response = try await connection.response()
+        #expect(response.status == 200)
+        #expect(response.header("content-type") == "application/json")
+        #expect(response.body == #"{"payload":{"body":"AAEC"},"receivedSize":2}"#)
+        #expect(response.header("x-trace") == "abc" && response.header("x-blob-bin") == "AAE=")
+        try await connection.post("/copslink.rpc.v1.Health/Check", "")
+        let health = try await connection.response()
+        #expect(health.status == 200 && health.body == #"{"status":"SERVING"}"#)
+        #expect(await connection.isActive)
+    }
+
+    @Test(arguments: [
+        ("GET /copslink.rpc.v1.Health/Check HTTP/1.1\r\nHost: t\r\n\r\n", 405, #""code":12,"status":"UNIMPLEMENTED""#),
+        (
+            "POST /copslink.rpc.v1.Nope/Check HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}", 404,
+            "unknown service copslink.rpc.v1.Nope"
+        ),
+        (
+            "POST /copslink.rpc.v1.Health/Check HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n{\"x\":", 400,
+            "the request body is not a valid copslink.rpc.v1.HealthCheckRequest: invalid JSON at byte 5: unexpected end of the document"
+        ),
+        (
+            "POST /copslink.rpc.v1.Health/Check HTTP/1.1\r\nHost: t\r\nContent-Length: 12\r\n\r\n{\"color\":\"\"}", 400,
+            "field 'color': copslink.rpc.v1.HealthCheckRequest has no such field"
+        ),
+        (
+            "POST /copslink.rpc.v1.Health/Check HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}", 415,
+            "Content-Type 'text/plain' is not JSON"
+        ),
+        (
+            "POST /copslink.rpc.v1.Health/Check HTTP/1.1\r\nHost: t\r\nx-key-bin: %%%\r\nContent-Length: 2\r\n\r\n{}", 400,
+            "header x-key-bin ends in -bin but is not base64"
+        ),
+        (
+            "POST /copslink.rpc.v1.Health/Check HTTP/1.1\r\nHost: t\r\ngrpc-timeout: soon\r\nContent-Length: 2\r\n\r\n{}", 400,
+            "grpc-timeout 'soon' must be"
+        ),
+        (
+            "POST /test.Auth/Deny HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 401,
+            #"{"code":16,"status":"UNAUTHENTICATED","message":"no key"}"#
+        )
+    ])
+    func failuresAreAStatusAndAJSONError(_ request: String, _ status: Int, _ fragment: String) async throws {
+        let connection = try await Connection()
+        try await connection.send(request)
+        let response = try await connection.response()
+        #expect(response.status == status, "\(response.body)")
+        #expect(response.body.contains(fragment), "\(response.body)")
+        #expect(response.header("content-type") == "application/json")
+        // The connection still serves the next request.
+        try await connection.post("/copslink.rpc.v1.Health/Check", "{}")
+        #expect(try await connection.response().status == 200)
+    }
+
+    @Test func aServerStreamIsNewlineDelimitedJSONAndAnErrorAfterItStartsIsALastLine() async throws {
+        let connection = try await Connection()
+        try await connection.post(
+            "/copslink.rpc.v1.TestService/StreamingOutputCall", #"{"responseParameters":[{"size":1},{"size":2}]}"#)
+        let response = try await connection.response()
+        #expect(response.status == 200 && response.header("content-type") == "application/x-ndjson")
+        #expect(response.body == "{\"payload\":{\"body\":\"AA==\"}}\n{\"payload\":{\"body\":\"AAE=\"}}\n")
+        try await connection.post(
+            "/copslink.rpc.v1.TestService/StreamingOutputCall",
+            #"{"responseParameters":[{"size":1}],"responseStatus":{"code":9,"message":"bm8="}}"#)
+        let failed = try await connection.response()
+        #expect(failed.status == 200)
+        #expect(
+            failed.body
+                == "{\"payload\":{\"body\":\"AA==\"}}\n{\"error\":{\"code\":9,\"status\":\"FAILED_PRECONDITION\",\"message\":\"no\"}}\n")
+    }
+
+    @Test func aClientStreamReadsOneMessagePerLineAndNamesABadLine() async throws {
+        let connection = try await Connection()
+        let lines = #"{"payload":{"body":"AQ=="}}"# + "\n\n" + #"{"payload":{"body":"AQID"}}"# + "\n"
+        try await connection.post("/copslink.rpc.v1.TestService/StreamingInputCall", lines)
+        let response = try await connection.response()
+        #expect(response.status == 200 && response.body == #"{"aggregatedPayloadSize":4,"messageCount":2}"#)
+        try await connection.post("/copslink.rpc.v1.TestService/StreamingInputCall", "{}\n{\"payload\":7}\n")
+        let bad = try await connection.response()
+        #expect(bad.status == 400)
+        #expect(bad.body.contains("line 2 of the request body is not a valid copslink.rpc.v1.StreamingInputCallRequest"), "\(bad.body)")
+    }
+
+    @Test func aBodyOverTheLimitIs413AndTheConnectionCloses() async throws {
+        let connection = try await Connection { $0.httpJSONMaxBodyBytes = 64 }
+        try await connection.post("/copslink.rpc.v1.Health/Check", "{\"service\":\"" + String(repeating: "x", count: 100) + "\"}")
+        let response = try await connection.response()
+        #expect(response.status == 413)
+        #expect(response.body.contains("the request body is larger than the server's limit of 64 bytes"))
+        #expect(response.header("connection") == "close")
+        #expect(!(await connection.isActive))
+    }
+
+    @Test func theDeadlineFromGrpcTimeoutAnswers504() async throws {
+        let connection = try await Connection()
+        try await connection.post("/test.Gate/Unary", "{}", headers: ["grpc-timeout: 200m"])
+        await connection.loop.advanceTime(by: .milliseconds(250))
+        let response = try await connection.response()
+        #expect(response.status == 504)
+        #expect(response.body.contains(#""status":"DEADLINE_EXCEEDED","message":"the call's deadline of 0.2s passed""#), "\(response.body)")
+    }
+
+    @Test func aRequestNotReceivedInTimeIs408() async throws {
+        let connection = try await Connection { $0.frameReadTimeout = .seconds(5) }
+        try await connection.send("POST /copslink.rpc.v1.Health/Check HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n{")
+        await connection.loop.advanceTime(by: .seconds(6))
+        let response = try await connection.response()
+        #expect(response.status == 408)
+        #expect(!(await connection.isActive))
+    }
+
+    @Test func repeatedUnauthenticatedCallsCloseTheConnection() async throws {
+        let connection = try await Connection { $0.maxUnauthenticatedCalls = 2 }
+        try await connection.post("/test.Auth/Deny", "")
+        #expect(try await connection.response().header("connection") == nil)
+        try await connection.post("/test.Auth/Deny", "")
+        let second = try await connection.response()
+        #expect(second.status == 401 && second.header("connection") == "close")
+        #expect(!(await connection.isActive))
+    }
+
+    @Test func anIdleConnectionIsClosed() async throws {
+        let connection = try await Connection { $0.idleTimeout = .seconds(10) }
+        await connection.loop.advanceTime(by: .seconds(9))
+        #expect(await connection.isActive)
+        await connection.loop.advanceTime(by: .seconds(2))
+        #expect(!(await connection.isActive))
+    }
+}
