@@ -9,10 +9,15 @@ public final class AccountPageChanges {
     public var authorityIDs: Set<String> = []
     /// Test categories: open sessions show their description.
     public var categoryIDs: Set<String> = []
+    /// Accounts whose open test session alone changed: a store may rewrite just the session part of their pages
+    /// (`AccountPage.encodedOpenSession`), or treat them as `accountKeys`.
+    public var sessionAccountKeys: Set<String> = []
 
     public init() {}
 
-    public var isEmpty: Bool { customerKeys.isEmpty && accountKeys.isEmpty && authorityIDs.isEmpty && categoryIDs.isEmpty }
+    public var isEmpty: Bool {
+        customerKeys.isEmpty && accountKeys.isEmpty && authorityIDs.isEmpty && categoryIDs.isEmpty && sessionAccountKeys.isEmpty
+    }
 
     /// Forgets everything recorded (after the pages were rewritten).
     public func removeAll() {
@@ -20,5 +25,6 @@ public final class AccountPageChanges {
         accountKeys = []
         authorityIDs = []
         categoryIDs = []
+        sessionAccountKeys = []
     }
 }

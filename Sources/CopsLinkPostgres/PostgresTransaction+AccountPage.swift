@@ -14,7 +14,7 @@ extension PostgresTransaction {
     /// Rewrites the page of every customer whose page the recorded changes touch, then forgets them.
     func refreshAccountPages() throws {
         guard let changes = pageChanges, !changes.isEmpty else { return }
-        var accountKeys = changes.accountKeys
+        var accountKeys = changes.accountKeys.union(changes.sessionAccountKeys)  // the whole page, session included
         for id in changes.authorityIDs {
             for row in try connection.rows("SELECT DISTINCT account_key FROM account_authority WHERE authority_id = \(id)") {
                 accountKeys.insert(try row.value("account_key"))

@@ -1,20 +1,7 @@
 import CopsLinkAccounts
+import CopsLinkCore
 import Foundation
 import GRDB
-
-/// What a write transaction changed that account pages show, by storage key. The write methods of
-/// `SQLiteTransaction` record it; `refreshAccountPages` rewrites the pages before the write's work is released, in
-/// the same transaction, so a page never disagrees with its rows, whatever crashes when.
-final class AccountPageChanges {
-    var customerKeys: Set<String> = []
-    var accountKeys: Set<String> = []
-    /// Directory entries: every account with one of them shows it, whichever dealer's.
-    var authorityIDs: Set<String> = []
-    /// Test categories: open sessions show their description.
-    var categoryIDs: Set<String> = []
-
-    var isEmpty: Bool { customerKeys.isEmpty && accountKeys.isEmpty && authorityIDs.isEmpty && categoryIDs.isEmpty }
-}
 
 extension SQLiteTransaction {
     func accountPage(customerID: String) throws -> AccountPage? {
@@ -50,10 +37,23 @@ extension SQLiteTransaction {
                     arguments: [accountKey]))
         }
         for customerKey in customerKeys { try Self.savePage(db, customerKey: customerKey) }
-        changes.customerKeys = []
-        changes.accountKeys = []
-        changes.authorityIDs = []
-        changes.categoryIDs = []
+        // Accounts whose open session alone changed (PlaceOnTest, PlaceOffTest, expiry): only that part of their
+        // pages, not the whole account assembled again.
+        for accountKey in changes.sessionAccountKeys.subtracting(accountKeys) {
+            let session = try db.cachedRow(
+                sql: "SELECT \(Self.sessionColumns) WHERE test_session.account_key = ? AND test_session.ended_at IS NULL",
+                arguments: [accountKey]
+            ).map(Self.session)
+            try db.executeCached(
+                sql: """
+                    UPDATE account_page SET open_session = ? WHERE customer_key IN (
+                        SELECT account_link.customer_id FROM account_link
+                        JOIN station_account ON station_account.account_number = account_link.account_number
+                        WHERE station_account.account_key = ?)
+                    """,
+                arguments: [session.map { Data($0.serializedBytes()) }, accountKey])
+        }
+        changes.removeAll()
     }
 
     /// Builds the page of the customer under `customerKey` from its rows, in its dealer's scope (the page shows the

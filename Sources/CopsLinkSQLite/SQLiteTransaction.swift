@@ -310,7 +310,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
         }
     }
 
-    private static let sessionColumns = """
+    static let sessionColumns = """
         test_session.*, test_category.description AS category_description, test_category.default_minutes AS category_minutes
         FROM test_session JOIN test_category ON test_category.id = test_session.category_id
         """
@@ -351,7 +351,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func insertSession(accountNumber: String, _ session: TestSession) throws {
-        pageChanges?.accountKeys.insert(key(accountNumber))
+        pageChanges?.sessionAccountKeys.insert(key(accountNumber))
         try db.executeCached(
             sql: """
                 INSERT INTO test_session (id, account_key, category_id, effective_at, expires_at, scope, zone_numbers, comment,
@@ -372,7 +372,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
             db.cachedStatement(
                 sql: "UPDATE test_session SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL RETURNING account_key"),
             arguments: [atMs, reason.rawValue, id])
-        pageChanges?.accountKeys.formUnion(ended)
+        pageChanges?.sessionAccountKeys.formUnion(ended)
     }
 
     // MARK: History and signals
@@ -525,7 +525,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
             servedZips: zips, jurisdiction: Jurisdiction(rawValue: row["jurisdiction"]), permitRequired: row["permit_required"])
     }
 
-    private static func session(_ row: Row) -> TestSession {
+    static func session(_ row: Row) -> TestSession {
         let zones: String = row["zone_numbers"]
         let endedAt: Int64? = row["ended_at"]
         return TestSession(

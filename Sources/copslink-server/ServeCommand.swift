@@ -70,6 +70,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Maximum simultaneous connections.") var maxConnections = 10_000
     @Option(help: "Maximum concurrent calls per connection.") var maxConcurrentCalls = 100
     @Option(help: "Maximum frame size in bytes.") var maxFrameSize = 4 << 20
+    @Option(help: "Largest HTTP/JSON request body in bytes (a larger one is answered 413 and the connection closed).")
+    var httpMaxBodySize = 8 << 20
     @Option(help: "Maximum frame header size in bytes.") var maxHeaderSize = 16 << 10
     @Option(help: "Initial per-call flow-control window in bytes.") var initialWindowSize = 256 << 10
     @Option(help: "Seconds in-flight calls may run after shutdown begins.") var gracePeriod = 10.0
@@ -154,6 +156,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.failedCallLogPerSecond = failedCallLogRate
         configuration.limits.maxConcurrentCalls = maxConcurrentCalls
         configuration.limits.maxFrameSize = maxFrameSize
+        configuration.httpJSONMaxBodyBytes = httpMaxBodySize
         configuration.limits.maxHeaderSize = maxHeaderSize
         configuration.limits.initialWindowSize = initialWindowSize
         configuration.shutdownGracePeriod = .milliseconds(Int64(gracePeriod * 1000))
@@ -281,6 +284,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         for (flag, value, range) in [
             ("--max-frame-size", maxFrameSize, ConnectionLimits.minimumMaxFrameSize...Int(UInt32.max)),
+            ("--http-max-body-size", httpMaxBodySize, 1...Int(Int32.max)),
             ("--max-header-size", maxHeaderSize, ConnectionLimits.minimumMaxHeaderSize...Int(UInt32.max)),
             ("--initial-window-size", initialWindowSize, 1...Int(Int32.max)),
             ("--max-concurrent-calls", maxConcurrentCalls, 1...Int(UInt32.max))

@@ -273,7 +273,7 @@ final class HTTPJSONHandler: ChannelInboundHandler, RemovableChannelHandler {
         var closes = !keepAlive
         if case .failure(let error) = response, error.code == .unauthenticated {
             unauthenticatedCalls += 1
-            if unauthenticatedCalls >= configuration.maxUnauthenticatedCalls { closes = true }
+            if configuration.maxUnauthenticatedCalls > 0, unauthenticatedCalls >= configuration.maxUnauthenticatedCalls { closes = true }
         }
         let allocator = context.channel.allocator
         if streaming {
