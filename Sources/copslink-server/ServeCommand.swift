@@ -70,6 +70,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Maximum simultaneous connections.") var maxConnections = 10_000
     @Option(help: "Maximum concurrent calls per connection.") var maxConcurrentCalls = 100
     @Option(help: "Maximum frame size in bytes.") var maxFrameSize = 4 << 20
+    @Option(
+        help: ArgumentHelp(
+            "The protocols the port speaks, comma-separated: native (the CopsLink framing), http (HTTP/JSON). Each connection's first bytes choose.",
+            valueName: "native,http"))
+    var protocols = "native,http"
     @Option(help: "Largest HTTP/JSON request body in bytes (a larger one is answered 413 and the connection closed).")
     var httpMaxBodySize = 8 << 20
     @Option(help: "Maximum frame header size in bytes.") var maxHeaderSize = 16 << 10
@@ -157,6 +162,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.limits.maxConcurrentCalls = maxConcurrentCalls
         configuration.limits.maxFrameSize = maxFrameSize
         configuration.httpJSONMaxBodyBytes = httpMaxBodySize
+        configuration.protocols = try Self.parseProtocols(protocols)
         configuration.limits.maxHeaderSize = maxHeaderSize
         configuration.limits.initialWindowSize = initialWindowSize
         configuration.shutdownGracePeriod = .milliseconds(Int64(gracePeriod * 1000))
@@ -300,11 +306,26 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...10_000_000).contains(keyCacheSize) else {
             throw ValidationError("--key-cache-size \(keyCacheSize): must be from 1 to 10000000.")
         }
+        _ = try Self.parseProtocols(protocols)
         guard maxUnauthenticatedCalls >= 0 else { throw ValidationError("--max-unauthenticated-calls must be 0 or more.") }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
         guard tlsCa == nil || tlsCert != nil else { throw ValidationError("--tls-ca needs --tls-cert and --tls-key.") }
         guard DealerID.isValid(unauthenticatedDealer) else {
             throw ValidationError("--unauthenticated-dealer '\(unauthenticatedDealer)': dealer ids are 1-64 characters of a-z 0-9 . _ -")
         }
+    }
+
+    /// `--protocols`: names from `ServerProtocol`, at least one, none twice.
+    static func parseProtocols(_ text: String) throws(ValidationError) -> Set<ServerProtocol> {
+        var chosen: Set<ServerProtocol> = []
+        for name in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let trimmed = String(name.filter { $0 != " " })
+            guard let value = ServerProtocol(rawValue: trimmed) else {
+                throw ValidationError(
+                    "--protocols '\(text)': '\(trimmed)' is not one of \(ServerProtocol.allCases.map(\.rawValue).joined(separator: ", ")).")
+            }
+            guard chosen.insert(value).inserted else { throw ValidationError("--protocols '\(text)' names \(trimmed) twice.") }
+        }
+        return chosen
     }
 }

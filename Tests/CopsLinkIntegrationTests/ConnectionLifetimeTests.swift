@@ -20,8 +20,10 @@ struct ConnectionLifetimeTests {
         weak var handler: ServerConnectionHandler?
         do {
             let channel = EmbeddedChannel()
+            var configuration = ServerConfiguration()
+            configuration.protocols = [.native]  // the handler is there from the start (the detector's case is below)
             try TCPServer.installConnectionHandlers(
-                on: channel, configuration: ServerConfiguration(), dispatcher: CallDispatcher(router: RPCRouter()),
+                on: channel, configuration: configuration, dispatcher: CallDispatcher(router: RPCRouter()),
                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
             handler = try channel.pipeline.syncOperations.handler(type: ServerConnectionHandler.self)
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40_000)).wait()
@@ -34,6 +36,36 @@ struct ConnectionLifetimeTests {
             _ = try channel.finish()
         }
         #expect(handler == nil, "the server connection handler outlived its closed channel")
+    }
+
+    /// Behind the protocol detector: the native handler it installs, and the HTTP/JSON gateway, are freed too.
+    @Test(arguments: ["native", "http"])
+    func handlersInstalledByTheDetectorAreFreedWhenTheConnectionCloses(_ chosen: String) throws {
+        weak var handler: AnyObject?
+        do {
+            let channel = EmbeddedChannel()
+            try TCPServer.installConnectionHandlers(
+                on: channel, configuration: ServerConfiguration(), dispatcher: CallDispatcher(router: RPCRouter()),
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40_000)).wait()
+            var bytes = ByteBuffer()
+            if chosen == "native" {
+                Preface.write(to: &bytes)
+                bytes.writeFrame(.settings, header: SettingsHeader(), payload: NoMessage.payload)
+            } else {
+                bytes.writeString("POST /copslink.rpc.v1.Health/Check HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+            }
+            try channel.writeInbound(bytes)
+            channel.embeddedEventLoop.run()
+            handler =
+                chosen == "native"
+                ? try channel.pipeline.syncOperations.handler(type: ServerConnectionHandler.self)
+                : try channel.pipeline.syncOperations.handler(type: HTTPJSONHandler.self)
+            #expect(handler != nil, "the detector installed the \(chosen) handler")
+            #expect(throws: ChannelPipelineError.self) { try channel.pipeline.syncOperations.handler(type: ProtocolDetector.self) }
+            _ = try channel.finish()
+        }
+        #expect(handler == nil, "the \(chosen) handler outlived its closed channel")
     }
 
     /// Regression (fuzz-connection, timeout): the idle check compared the system clock with a deadline on the event

@@ -104,9 +104,9 @@ struct ObservabilityTests {
                 $0.maxConnections = 2
             }
         ) { _, rpcPort, adminPort in
-            // bad_preface: an HTTP client on the RPC port.
+            // bad_preface: an SSH client on the RPC port.
             let http = try await RawPeer.connect(port: rpcPort)
-            try await http.send(ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n"))
+            try await http.send(ByteBuffer(string: "SSH-2.0-OpenSSH_9.6\r\n"))
             _ = try await http.readToEnd(limit: .seconds(30))
             await http.close()
 

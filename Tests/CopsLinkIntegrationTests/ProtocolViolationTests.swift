@@ -45,7 +45,7 @@ struct ProtocolViolationTests {
     @Test func wrongPrefaceGetsOnePlainTextLine() async throws {
         try await withTCPServer { _, port in
             let peer = try await RawPeer.connect(port: port)
-            try await peer.send(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+            try await peer.send(ByteBuffer(string: "SSH-2.0-OpenSSH_9.6\r\n"))
             let reply = String(buffer: try await peer.readToEnd())
             #expect(reply.hasPrefix("copslink: expected the CopsLink preface 'COPSLINK'"))
             #expect(reply.hasSuffix("\n") && reply.filter { $0 == "\n" }.count == 1)

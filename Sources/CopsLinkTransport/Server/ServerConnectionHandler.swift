@@ -63,10 +63,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Refusals at a budget already logged on this connection: one line each, not one per call.
     private var loggedRefusals: Set<RejectionReason> = []
 
+    /// When the connection was accepted, if before this handler joined it (`ProtocolDetector`): the handshake
+    /// timeout counts from then.
+    private let connectedAt: NIODeadline?
+
     init(
         dispatcher: CallDispatcher, configuration: ServerConfiguration, refusal: RejectionReason?, logger: Logger,
-        metrics: ServerMetrics? = nil, budget: InboundMemoryBudget
+        metrics: ServerMetrics? = nil, budget: InboundMemoryBudget, connectedAt: NIODeadline? = nil
     ) {
+        self.connectedAt = connectedAt
         self.budget = budget
         self.dispatcher = dispatcher
         self.configuration = configuration
@@ -90,6 +95,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if let address = context.channel.remoteAddress {
             peer = "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
         }
+        if context.channel.isActive { connectionStarted(context) }
     }
 
     /// Breaks the handler's reference cycles: it holds its context (which holds it) and `loopBound` (which holds it
@@ -104,6 +110,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        connectionStarted(context)
+        context.fireChannelActive()
+    }
+
+    /// What `channelActive` starts: from `handlerAdded` instead when the handler joins a connection that is already
+    /// active (installed by `ProtocolDetector` once the first bytes named the native protocol).
+    private func connectionStarted(_ context: ChannelHandlerContext) {
         if let refusal {
             let message =
                 switch refusal {
@@ -119,11 +132,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             }
             let loopBound = self.loopBound!
             let timeout = configuration.handshakeTimeout
-            handshakeTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            handshakeTimer = context.eventLoop.scheduleTask(deadline: (connectedAt ?? context.eventLoop.now) + TimeAmount(timeout)) {
                 loopBound.value.handshakeTimedOut(timeout)
             }
         }
-        context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {

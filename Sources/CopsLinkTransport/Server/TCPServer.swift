@@ -174,10 +174,22 @@ public final class TCPServer: Sendable {
             value: .init(low: configuration.outboundLowWaterMark, high: configuration.outboundHighWaterMark))
         let sync = channel.pipeline.syncOperations
         if let tlsContext { try sync.addHandler(NIOSSLServerHandler(context: tlsContext)) }
-        try sync.addHandler(
+        let budget = budget ?? InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)
+        let native = { (connectedAt: NIODeadline?) in
             ServerConnectionHandler(
                 dispatcher: dispatcher, configuration: configuration, refusal: refusal, logger: logger, metrics: metrics,
-                budget: budget ?? InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)))
+                budget: budget, connectedAt: connectedAt)
+        }
+        // A refused connection is answered by the native handler's GOAWAY whatever it speaks.
+        guard refusal == nil, configuration.protocols != [.native] else { return try sync.addHandler(native(nil)) }
+        try sync.addHandler(
+            ProtocolDetector(enabled: configuration.protocols, handshakeTimeout: configuration.handshakeTimeout) {
+                chosen, pipeline, connectedAt in
+                switch chosen {
+                case .native: try pipeline.addHandler(native(connectedAt))
+                case .http: try HTTPJSONGateway.configure(pipeline, dispatcher: dispatcher, configuration: configuration, metrics: metrics)
+                }
+            })
     }
 
     /// Registers a new connection; returns why it is refused, if it is.

@@ -11,8 +11,9 @@ import NIOHTTP1
 /// metadata taken from the headers (`limits.maxHeaderSize`, else 431), the time to receive a request once it has
 /// started (`frameReadTimeout`, else 408 and close), an idle connection (`idleTimeout`, closed), and calls refused
 /// UNAUTHENTICATED (`maxUnauthenticatedCalls` per connection, then it closes).
-final class HTTPJSONHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     /// What a finished call answers, rendered to JSON off the event loop.
@@ -54,6 +55,10 @@ final class HTTPJSONHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var idleTimer: Scheduled<Void>?
     private var readTimer: Scheduled<Void>?
     private var deadlineTimer: Scheduled<Void>?
+    /// The server is shutting down: the request in progress is answered with `Connection: close`, then the
+    /// connection closes; at the grace deadline it closes whatever runs.
+    private var draining = false
+    private var graceTimer: Scheduled<Void>?
 
     init(dispatcher: CallDispatcher, configuration: ServerConfiguration, metrics: ServerMetrics?) {
         self.dispatcher = dispatcher
@@ -175,7 +180,8 @@ final class HTTPJSONHandler: ChannelInboundHandler, RemovableChannelHandler {
     private static func acceptsContentType(_ value: String) -> Bool {
         let type = (value.split(separator: ";", omittingEmptySubsequences: false).first ?? "").filter { $0 != " " && $0 != "\t" }
             .lowercased()
-        return type == "application/json" || type == "application/x-ndjson" || type == "application/jsonl" || type.isEmpty
+        // curl sends `-d` bodies as application/x-www-form-urlencoded unless told otherwise: read them as JSON too.
+        return ["application/json", "application/x-ndjson", "application/jsonl", "application/x-www-form-urlencoded", ""].contains(type)
     }
 
     private func start(_ request: Request) {
@@ -237,7 +243,7 @@ final class HTTPJSONHandler: ChannelInboundHandler, RemovableChannelHandler {
         let body = HTTPJSONStatus.body(error)
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "content-length", value: String(body.count))
-        let closes = close || !keepAlive
+        let closes = close || !keepAlive || draining
         if closes { headers.add(name: "connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
@@ -270,7 +276,7 @@ final class HTTPJSONHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard case .running(_, _, let keepAlive, let streaming) = state, context != nil else { return }
         deadlineTimer?.cancel()
         deadlineTimer = nil
-        var closes = !keepAlive
+        var closes = !keepAlive || draining
         if case .failure(let error) = response, error.code == .unauthenticated {
             unauthenticatedCalls += 1
             if configuration.maxUnauthenticatedCalls > 0, unauthenticatedCalls >= configuration.maxUnauthenticatedCalls { closes = true }
@@ -321,7 +327,24 @@ final class HTTPJSONHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func becomeIdle() {
         state = .idle
+        if draining { return context.close(promise: nil) }
         armIdleTimer()
+    }
+
+    /// A graceful shutdown (`TCPServer`): an idle connection closes now, one with a request in progress after its
+    /// answer, and any at the grace deadline.
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard let shutdown = event as? GracefulShutdownEvent else { return context.triggerUserOutboundEvent(event, promise: promise) }
+        promise?.succeed()
+        guard !draining else { return }
+        draining = true
+        switch state {
+        case .idle, .discarding:
+            context.close(promise: nil)
+        case .receiving, .running:
+            let channel = context.channel
+            graceTimer = context.eventLoop.scheduleTask(deadline: shutdown.deadline) { channel.close(promise: nil) }
+        }
     }
 
     private func armIdleTimer() {
@@ -339,6 +362,8 @@ final class HTTPJSONHandler: ChannelInboundHandler, RemovableChannelHandler {
         idleTimer?.cancel()
         readTimer?.cancel()
         deadlineTimer?.cancel()
+        graceTimer?.cancel()
+        graceTimer = nil
         idleTimer = nil
         readTimer = nil
         deadlineTimer = nil

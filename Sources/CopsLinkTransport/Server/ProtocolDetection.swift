@@ -1,0 +1,34 @@
+/// The protocols a server's port can speak. Each connection speaks one, chosen from its first bytes
+/// (`ProtocolDetection`, PROTOCOL.md §2.1).
+public enum ServerProtocol: String, Sendable, Hashable, CaseIterable {
+    /// CopsLink's own framing: the preface `COPSLINK` and a version.
+    case native
+    /// HTTP/1.1 requests with JSON bodies (PROTOCOL.md §18).
+    case http
+}
+
+/// Which protocol a connection speaks, from the bytes it has sent so far: a pure rule, so that it is tested alone.
+///
+/// `C` (the first byte of the CopsLink preface) is the native protocol at once, so the native preface keeps its
+/// byte-by-byte check (§2.1). The start of an HTTP/1.1 request line (`GET `, `POST `, `PUT `, `DELETE `, `HEAD `,
+/// `OPTIONS `, `PATCH `, method and space) is HTTP when it is enabled; while the bytes are still a prefix of one, the
+/// rule waits for more. Anything else goes to the native protocol, which answers it with its readable rejection line.
+public enum ProtocolDetection: Equatable, Sendable {
+    case needMoreBytes
+    case detected(ServerProtocol)
+
+    static let httpMethods: [[UInt8]] = ["GET ", "POST ", "PUT ", "DELETE ", "HEAD ", "OPTIONS ", "PATCH "].map { Array($0.utf8) }
+
+    public static func decide(_ bytes: some Collection<UInt8>, enabled: Set<ServerProtocol>) -> ProtocolDetection {
+        guard let first = bytes.first else { return .needMoreBytes }
+        if first == UInt8(ascii: "C") || !enabled.contains(.http) { return .detected(.native) }
+        var couldBeHTTP = false
+        for method in httpMethods {
+            let compared = min(method.count, bytes.count)
+            guard bytes.prefix(compared).elementsEqual(method.prefix(compared)) else { continue }
+            if compared == method.count { return .detected(.http) }
+            couldBeHTTP = true
+        }
+        return couldBeHTTP ? .needMoreBytes : .detected(.native)
+    }
+}

@@ -1,0 +1,103 @@
+import CopsLinkCore
+import NIOCore
+
+/// The first handler of a connection on a port that speaks several protocols: it holds the first bytes until
+/// `ProtocolDetection` names the protocol, installs that protocol's handlers behind itself, hands them the bytes
+/// and leaves the pipeline. A peer that sends too little to decide within the handshake timeout gets the native
+/// protocol's line (`copslink: no preface within <t>; closing`) and is closed; a graceful shutdown closes it at once.
+final class ProtocolDetector: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let enabled: Set<ServerProtocol>
+    private let handshakeTimeout: Duration
+    private let install: (ServerProtocol, ChannelPipeline.SynchronousOperations, NIODeadline) throws -> Void
+    private var buffered: ByteBuffer?
+    private var timer: Scheduled<Void>?
+    private var decided = false
+
+    /// When the connection became active; the native handshake timeout counts from then.
+    private var connectedAt: NIODeadline?
+
+    /// - Parameter install: adds the chosen protocol's handlers at the end of the pipeline (behind this one), given
+    ///   when the connection became active.
+    init(
+        enabled: Set<ServerProtocol>, handshakeTimeout: Duration,
+        install: @escaping (ServerProtocol, ChannelPipeline.SynchronousOperations, NIODeadline) throws -> Void
+    ) {
+        self.enabled = enabled
+        self.handshakeTimeout = handshakeTimeout
+        self.install = install
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { startTimer(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        startTimer(context)
+        context.fireChannelActive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    private func startTimer(_ context: ChannelHandlerContext) {
+        guard timer == nil else { return }
+        connectedAt = context.eventLoop.now
+        let timeout = handshakeTimeout
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            let (detector, context) = loopBound.value
+            detector.timedOut(context, timeout)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        guard !decided else { return context.fireChannelRead(data) }
+        if buffered == nil {
+            buffered = bytes
+        } else {
+            buffered!.writeBuffer(&bytes)
+        }
+        guard case .detected(let chosen) = ProtocolDetection.decide(buffered!.readableBytesView, enabled: enabled) else { return }
+        decided = true
+        timer?.cancel()
+        timer = nil
+        do {
+            try install(chosen, context.pipeline.syncOperations, connectedAt ?? context.eventLoop.now)
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        let first = buffered!
+        buffered = nil
+        context.fireChannelRead(wrapInboundOut(first))
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    private func timedOut(_ context: ChannelHandlerContext, _ timeout: Duration) {
+        guard !decided else { return }
+        decided = true
+        timer = nil
+        var line = context.channel.allocator.buffer(capacity: 64)
+        line.writeString("copslink: no preface within \(timeout.secondsText); closing\n")
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(line)).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        if event is GracefulShutdownEvent, !decided {
+            decided = true
+            promise?.succeed()
+            context.close(promise: nil)
+            return
+        }
+        context.triggerUserOutboundEvent(event, promise: promise)
+    }
+}

@@ -1,0 +1,97 @@
+import CopsLinkBuiltinServices
+import CopsLinkCore
+import CopsLinkMessages
+import CopsLinkServices
+import CopsLinkTransport
+import NIOCore
+import Testing
+
+/// One port, several protocols (PROTOCOL.md §2.1, §18): the first bytes choose, over real sockets.
+@Suite("Protocols on one port")
+struct SharedPortTests {
+    @Test func nativeAndHTTPJSONClientsShareThePort() async throws {
+        try await withTCPServer { _, port in
+            let http = try await RawPeer.connect(port: port)
+            let body = #"{"responseSize":2}"#
+            try await http.send(
+                ByteBuffer(
+                    string:
+                        "POST /copslink.rpc.v1.TestService/UnaryCall HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nx-echo: 1\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+                ))
+            let reply = String(buffer: try await http.readToEnd())
+            #expect(reply.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(reply)")
+            #expect(reply.contains("x-echo: 1\r\n"))
+            #expect(reply.hasSuffix("\r\n\r\n{\"payload\":{\"body\":\"AAE=\"}}"), "\(reply)")
+            await http.close()
+
+            // The native protocol on the same port, meanwhile and after.
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) { transport in
+                let response = try await TestService.Client(wrapping: RPCClient(transport: transport)).unaryCall(
+                    SimpleRequest(responseSize: 3))
+                #expect(response.payload?.count == 3)
+            }
+        }
+    }
+
+    @Test func withOnlyTheNativeProtocolAnHTTPRequestGetsTheReadableLine() async throws {
+        try await withTCPServer(configure: { $0.protocols = [.native] }) { _, port in
+            let peer = try await RawPeer.connect(port: port)
+            try await peer.send(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+            let reply = String(buffer: try await peer.readToEnd())
+            #expect(
+                reply
+                    == "copslink: expected the CopsLink preface 'COPSLINK' followed by a u32 protocol version (supported: 1); received 'GET / HTTP/1.1..'\n"
+            )
+            await peer.close()
+        }
+    }
+
+    @Test func aShutdownClosesAnIdleKeepAliveHTTPConnection() async throws {
+        let closed = try await withTCPServer { server, port in
+            let http = try await RawPeer.connect(port: port)
+            try await http.send(ByteBuffer(string: "POST /copslink.rpc.v1.Health/Check HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"))
+            var first = ByteBuffer()
+            while !String(buffer: first).contains("SERVING") {
+                var chunk = try await http.readToEnd(limit: .milliseconds(200))
+                first.writeBuffer(&chunk)
+            }
+            return http
+        }
+        // `withTCPServer` returned: its graceful shutdown finished, so the keep-alive connection was closed.
+        #expect(try await closed.readToEnd(limit: .seconds(5)).readableBytes == 0)
+        await closed.close()
+    }
+}
+
+@Suite("Protocol detection rule")
+struct ProtocolDetectionTests {
+    private static let both: Set<ServerProtocol> = [.native, .http]
+
+    @Test(arguments: [
+        ("C", ProtocolDetection.detected(.native)),
+        ("COPSLINK", .detected(.native)),
+        ("", .needMoreBytes),
+        ("P", .needMoreBytes),
+        ("PO", .needMoreBytes),
+        ("POST", .needMoreBytes),
+        ("POST ", .detected(.http)),
+        ("PUT /x", .detected(.http)),
+        ("PATC", .needMoreBytes),
+        ("GET /", .detected(.http)),
+        ("OPTIONS *", .detected(.http)),
+        ("DELETE ", .detected(.http)),
+        ("HEAD ", .detected(.http)),
+        ("GETX", .detected(.native)),
+        ("get /", .detected(.native)),
+        ("SSH-2.0", .detected(.native)),
+        ("\u{16}\u{03}\u{01}", .detected(.native))
+    ])
+    func theFirstBytesChoose(_ bytes: String, _ expected: ProtocolDetection) {
+        #expect(ProtocolDetection.decide(Array(bytes.utf8), enabled: Self.both) == expected)
+    }
+
+    @Test func httpTurnedOffGoesToTheNativeProtocol() {
+        #expect(ProtocolDetection.decide(Array("GET /".utf8), enabled: [.native]) == .detected(.native))
+        #expect(ProtocolDetection.decide(Array("P".utf8), enabled: [.native]) == .detected(.native))
+    }
+}
