@@ -7,7 +7,7 @@ struct CopsLinkBench: AsyncParsableCommand {
         abstract: "Side-by-side benchmarks of CopsLink, grpc-swift-2 and a bare SwiftNIO echo (run through scripts/bench).",
         subcommands: [
             ServeCopsLink.self, ServeGRPC.self, ServeEcho.self, Drive.self, SeedCommand.self, DriveGetAccount.self,
-            DriveWrites.self, DriveTestData.self, IdleConnectionsCommand.self, Report.self, Sizes.self, CodecTiming.self
+            DriveWrites.self, DriveTestData.self, DriveHTTP.self, IdleConnectionsCommand.self, Report.self, Sizes.self, CodecTiming.self
         ])
 }
 

@@ -237,6 +237,22 @@ private struct Table {
                     + "\(Self.percent(throughput, unaryThroughput)) of the unary echo's throughput at the same load; p99 "
                     + "\(Self.ratio(Self.number(record["p99_us"]), Self.number(unary?["p99_us"]))) its p99 |")
         }
+        for record in records where record["benchmark"] as? String == "getaccount-http" {
+            let connections = record["connections"] as? Int ?? 0
+            let throughput = Self.number(record["throughput"])
+            let native = records.first {
+                $0["benchmark"] as? String == "getaccount" && $0["outstanding"] as? Int == connections
+            }
+            let errors = Self.number(record["errors"]) ?? 0
+            out.append(
+                "| GetAccount over HTTP/JSON (wrk, \(connections) connections, one request each)\(errors > 0 ? " (\(Int(errors)) errors)" : "") | "
+                    + "\(Self.format(throughput)) calls/s, p50 \(Self.duration(Self.number(record["p50_us"]))), "
+                    + "p99 \(Self.duration(Self.number(record["p99_us"]))), server CPU "
+                    + "\(Self.format(Self.number(record["server_cpu_us_per_call"]), digits: 1)) µs/call | "
+                    + "\(Self.percent(throughput, Self.number(native?["throughput"]))) of native GetAccount at \(connections) outstanding; "
+                    + "server CPU \(Self.ratio(Self.number(record["server_cpu_us_per_call"]), Self.number(native?["server_cpu_us_per_call"]))) its |"
+            )
+        }
         for record in records where record["benchmark"] as? String == "writes" {
             let mix = record["mix"] as? String ?? ""
             let outstanding = record["outstanding"] as? Int ?? 0

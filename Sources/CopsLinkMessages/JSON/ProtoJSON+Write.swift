@@ -6,7 +6,8 @@ struct BinaryToJSON {
         _ bytes: ArraySlice<UInt8>, _ schema: ProtoMessageSchema, into writer: inout JSONWriter, depth: Int
     ) throws(ProtoJSONError) {
         guard depth < ProtoJSON.maxDepth else { throw ProtoJSONError("messages nested deeper than \(ProtoJSON.maxDepth) levels") }
-        var values = [[RawValue]](repeating: [], count: schema.fields.count)
+        // Every known field's values as they came, by field index: one array for the message, not one per field.
+        var values: [(field: Int, value: RawValue)] = []
         var reader = WireReader(bytes)
         while let (number, wireType) = try reader.nextTag() {
             let raw = try reader.value(wireType)
@@ -14,19 +15,19 @@ struct BinaryToJSON {
             let field = schema.fields[index]
             if field.repeated, field.kind.isPackable, case .bytes(let packed) = raw {
                 var elements = WireReader(packed)
-                while !elements.atEnd { values[index].append(try elements.value(field.kind.wireType.rawValue)) }
+                while !elements.atEnd { values.append((index, try elements.value(field.kind.wireType.rawValue))) }
             } else {
                 guard wireType == field.kind.wireType.rawValue else {
                     throw ProtoJSONError("malformed protobuf: field \(field.name) of \(schema.fullName) has wire type \(wireType)")
                 }
-                values[index].append(raw)
+                values.append((index, raw))
             }
         }
 
         writer.raw("{")
         var first = true
         for (index, field) in schema.fields.enumerated() {
-            let raws = values[index]
+            let raws = values.lazy.filter { $0.field == index }.map(\.value)
             if field.repeated {
                 if raws.isEmpty, !options.defaultValues { continue }
                 key(field, first: &first, into: &writer)
@@ -45,12 +46,16 @@ struct BinaryToJSON {
                     continue
                 }
                 key(field, first: &first, into: &writer)
-                // A message field given more than once is the merge of its occurrences: their bytes put together.
-                var merged: [UInt8] = []
-                for case .bytes(let part) in raws { merged += part }
-                try value(.bytes(merged[...]), field, into: &writer, depth: depth)
+                if raws.count == 1, let only = raws.first {
+                    try value(only, field, into: &writer, depth: depth)
+                } else {
+                    // A message field given more than once is the merge of its occurrences: their bytes put together.
+                    var merged: [UInt8] = []
+                    for case .bytes(let part) in raws { merged += part }
+                    try value(.bytes(merged[...]), field, into: &writer, depth: depth)
+                }
             } else {
-                let last = raws.last ?? (field.kind.wireType == .lengthDelimited ? .bytes([]) : .varint(0))
+                let last = values.last { $0.field == index }?.value ?? (field.kind.wireType == .lengthDelimited ? .bytes([]) : .varint(0))
                 if last.isDefault, !options.defaultValues { continue }
                 key(field, first: &first, into: &writer)
                 try value(last.isDefault ? Self.zero(field.kind) : last, field, into: &writer, depth: depth)

@@ -12,8 +12,9 @@ public enum ProtoSchema {
     private static let enumsByName = Dictionary(uniqueKeysWithValues: generatedEnums.map { ($0.fullName, $0) })
 }
 
-/// One message: its fields in declaration order, found by number (binary) or by either name (JSON).
-public struct ProtoMessageSchema: Sendable {
+/// One message: its fields in declaration order, found by number (binary) or by either name (JSON). A class: the
+/// tables are built once and only read, and the transcoder passes them around without copying their strings.
+public final class ProtoMessageSchema: Sendable {
     public let fullName: String
     public let fields: [ProtoFieldSchema]
     private let indexByNumber: [UInt32: Int]
@@ -41,7 +42,7 @@ public struct ProtoMessageSchema: Sendable {
 }
 
 /// One field of a message.
-public struct ProtoFieldSchema: Sendable {
+public final class ProtoFieldSchema: Sendable {
     /// The field's type; messages and enums by full name.
     public enum Kind: Sendable, Hashable {
         case bool, string, bytes
