@@ -243,6 +243,24 @@ struct HTTPJSONGatewayTests {
         #expect(!(await connection.isActive))
     }
 
+    /// A head trickled in and never finished (the decoder holds it) is timed from its first byte, not left to the
+    /// idle timeout.
+    @Test func aHeadThatNeverEndsIs408() async throws {
+        let connection = try await Connection {
+            $0.frameReadTimeout = .seconds(5)
+            $0.idleTimeout = .seconds(300)
+        }
+        try await connection.send("POST /copslink.rpc.v1.Health/Check HTTP/1.1\r\nHost: t\r\nX-Slow: a")
+        await connection.loop.advanceTime(by: .seconds(4))
+        try await connection.send("aaaa")
+        #expect(await connection.isActive)
+        await connection.loop.advanceTime(by: .seconds(2))
+        let response = try await connection.response()
+        #expect(response.status == 408)
+        #expect(response.body.contains("the request was not received within 5s"), "\(response.body)")
+        #expect(!(await connection.isActive))
+    }
+
     @Test func repeatedUnauthenticatedCallsCloseTheConnection() async throws {
         let connection = try await Connection { $0.maxUnauthenticatedCalls = 2 }
         try await connection.post("/test.Auth/Deny", "")

@@ -17,7 +17,45 @@ public enum HTTPJSONGateway {
         _ pipeline: ChannelPipeline.SynchronousOperations, dispatcher: CallDispatcher, configuration: ServerConfiguration,
         metrics: ServerMetrics?
     ) throws {
+        let gateway = HTTPJSONHandler(dispatcher: dispatcher, configuration: configuration, metrics: metrics)
+        let requestStart = HTTPJSONRequestStart(gateway: gateway)
+        gateway.requestStart = requestStart
+        try pipeline.addHandler(requestStart)
         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-        try pipeline.addHandler(HTTPJSONHandler(dispatcher: dispatcher, configuration: configuration, metrics: metrics))
+        try pipeline.addHandler(gateway)
+    }
+}
+
+/// Tells the gateway when bytes arrive, before the HTTP decoder (which passes a request on only once its head is
+/// whole), so that a request trickled in a byte at a time is timed from its first byte.
+final class HTTPJSONRequestStart: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    /// The gateway on the same pipeline, so the same event loop; released in `handlerRemoved`.
+    private var gateway: HTTPJSONHandler?
+    private var context: ChannelHandlerContext?
+
+    init(gateway: HTTPJSONHandler) { self.gateway = gateway }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        gateway?.requestBytesArrived()
+        context.fireChannelRead(data)
+    }
+
+    /// Writes a whole response as bytes, below the HTTP encoder (which only answers requests whose head it has
+    /// seen), then closes: for a head that never completed.
+    func answerAndClose(_ response: String) {
+        guard let context else { return }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(string: response))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        gateway = nil
+        self.context = nil
     }
 }

@@ -59,6 +59,8 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// connection closes; at the grace deadline it closes whatever runs.
     private var draining = false
     private var graceTimer: Scheduled<Void>?
+    /// The handler before the HTTP decoder (`HTTPJSONGateway.configure`), which can answer below the encoder.
+    var requestStart: HTTPJSONRequestStart?
 
     init(dispatcher: CallDispatcher, configuration: ServerConfiguration, metrics: ServerMetrics?) {
         self.dispatcher = dispatcher
@@ -80,6 +82,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         stopTimers()
         self.context = nil
         loopBound = nil
+        requestStart = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -124,10 +127,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         idleTimer?.cancel()
         idleTimer = nil
         guard case .idle = state else { return }  // the pipelining handler holds the next request back meanwhile
-        if let timeout = configuration.frameReadTimeout {
-            let loopBound = self.loopBound!
-            readTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) { loopBound.value.readTimedOut(timeout) }
-        }
+        requestBytesArrived()
         if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
         }
@@ -224,9 +224,35 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         task?.cancel()
     }
 
+    /// The first bytes of a request (`HTTPJSONRequestStart` sees them before the HTTP decoder, which holds a head
+    /// until it is whole): from now the request has `frameReadTimeout` to arrive, however slowly it trickles.
+    func requestBytesArrived() {
+        guard readTimer == nil, context != nil, let timeout = configuration.frameReadTimeout else { return }
+        switch state {
+        case .idle, .receiving: break
+        case .discarding, .running: return
+        }
+        idleTimer?.cancel()
+        idleTimer = nil
+        let loopBound = self.loopBound!
+        readTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) { loopBound.value.readTimedOut(timeout) }
+    }
+
     private func readTimedOut(_ timeout: Duration) {
         readTimer = nil
-        guard case .receiving = state else { return }
+        switch state {
+        case .idle:
+            // A head that never completed: the decoder still holds it, so the HTTP encoder would refuse an answer.
+            let body = HTTPJSONStatus.body(
+                RPCError(code: .deadlineExceeded, message: "the request was not received within \(timeout.secondsText)"))
+            state = .discarding
+            requestStart?.answerAndClose(
+                "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: \(body.count)\r\nconnection: close\r\n\r\n"
+                    + String(decoding: body, as: UTF8.self))
+            return
+        case .receiving: break
+        case .discarding, .running: return
+        }
         refuse(
             RPCError(code: .deadlineExceeded, message: "the request was not received within \(timeout.secondsText)"),
             status: .requestTimeout, close: true)
