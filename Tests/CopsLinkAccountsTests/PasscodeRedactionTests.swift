@@ -32,12 +32,19 @@ struct PasscodeRedactionTests {
         #expect("\(Customer(id: "x"))".contains("passcode: \"\""))
     }
 
-    @Test func noReadErrorOrLogLineCarriesAPasscode() async throws {
-        let path = temporaryDatabasePath()
-        defer { removeDatabase(at: path) }
-        let store = try SQLiteAccountStore(path: path)
+    /// The store logs into the same trace-level capture: neither its engine's log lines (postgres-nio's included)
+    /// nor the call log may carry a passcode.
+    @Test(arguments: StoreKind.all)
+    func noReadErrorOrLogLineCarriesAPasscode(_ kind: StoreKind) async throws {
         let capture = CapturingLogHandler()
-        let logger = Logger(label: "copslink.test") { _ in capture }
+        var logger = Logger(label: "copslink.test") { _ in capture }
+        logger.logLevel = .trace
+        try await withTestStore(kind, logger: logger) { testStore in
+            try await Self.callWithPasscodes(testStore.store, logger: logger, capture: capture)
+        }
+    }
+
+    private static func callWithPasscodes(_ store: any AccountStore, logger: Logger, capture: CapturingLogHandler) async throws {
         var router = RPCRouter()
         AccountServiceImplementation(store: store).registerMethods(with: &router)
         try await TCPServer.withServer(

@@ -33,17 +33,19 @@ struct TestStore: Sendable {
 
 /// Runs `body` with a fresh store of `kind`, deleted afterwards: an SQLite file, or a PostgreSQL schema of its own
 /// (so tests run in parallel on one database).
-func withTestStore<Result: Sendable>(_ kind: StoreKind, _ body: (TestStore) async throws -> Result) async throws -> Result {
+func withTestStore<Result: Sendable>(
+    _ kind: StoreKind, logger: Logger = quietLogger(), _ body: (TestStore) async throws -> Result
+) async throws -> Result {
     switch kind {
     case .sqlite:
         let path = temporaryDatabasePath()
         defer { removeDatabase(at: path) }
-        let store = try SQLiteAccountStore(path: path)
+        let store = try SQLiteAccountStore(path: path, logger: logger)
         return try await body(TestStore(store: store, sqlite: store, databasePath: path, openAnother: nil))
     case .postgres:
         await TestPostgres.slots.acquire()
         do {
-            let result = try await withPostgresTestStore(body)
+            let result = try await withPostgresTestStore(logger: logger, body)
             await TestPostgres.slots.release()
             return result
         } catch {
@@ -54,12 +56,14 @@ func withTestStore<Result: Sendable>(_ kind: StoreKind, _ body: (TestStore) asyn
 }
 
 /// `withTestStore(.postgres)`: a schema of its own, dropped at the end.
-private func withPostgresTestStore<Result: Sendable>(_ body: (TestStore) async throws -> Result) async throws -> Result {
+private func withPostgresTestStore<Result: Sendable>(
+    logger: Logger, _ body: (TestStore) async throws -> Result
+) async throws -> Result {
     let schema = try await TestPostgres.createSchema()
     // Every store opened on the schema, closed at the end.
     let opened = LockedBox<[PostgresAccountStore]>([])
     let open = { @Sendable in
-        let store = try await PostgresAccountStore(configuration: try TestPostgres.configuration(schema: schema), logger: quietLogger())
+        let store = try await PostgresAccountStore(configuration: try TestPostgres.configuration(schema: schema), logger: logger)
         opened.withLock { $0.append(store) }
         return store
     }

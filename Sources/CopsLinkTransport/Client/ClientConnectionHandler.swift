@@ -377,14 +377,16 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     }
 
     private func write(_ buffer: ByteBuffer) {
-        flusher.write(buffer, on: context) {
+        FlushCoalescer.write(buffer, on: context, decide: { flusher.wrote($0) }) {
             let loopBound = self.loopBound!
             context.eventLoop.execute { loopBound.value.flushScheduledWrites() }
         }
     }
 
+    /// The flush task queued by `write`: flushes, unless the connection closed after it was queued.
     private func flushScheduledWrites() {
-        _ = flusher.flushScheduledWrites(on: context)
+        flusher.scheduledFlushRan()
+        context?.flush()
     }
 }
 

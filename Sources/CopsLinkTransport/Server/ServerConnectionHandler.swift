@@ -804,14 +804,18 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// writes that other tasks hand over.
     private func write(_ buffer: ByteBuffer) {
         unrecordedBytesOut += buffer.readableBytes
-        flusher.write(buffer, on: context) {
+        FlushCoalescer.write(buffer, on: context, decide: { flusher.wrote($0) }) {
             let loopBound = self.loopBound!
             context.eventLoop.execute { loopBound.value.flushScheduledWrites() }
         }
     }
 
+    /// The flush task queued by `write`: flushes, unless the connection closed after it was queued.
     private func flushScheduledWrites() {
-        if flusher.flushScheduledWrites(on: context) { recordBytes() }
+        flusher.scheduledFlushRan()
+        guard let context else { return }
+        context.flush()
+        recordBytes()
     }
 
     /// Adds the bytes counted since the last call to the metrics: two counter updates per read loop or flush task

@@ -73,23 +73,22 @@ struct FlushCoalescer {
     }
 
     /// Writes `buffer` on `context` and flushes as `wrote` decides; `scheduleFlush` queues the handler's flush task,
-    /// which calls `flushScheduledWrites`. Both connection handlers write through here.
-    mutating func write(_ buffer: ByteBuffer, on context: ChannelHandlerContext, scheduleFlush: () -> Void) {
+    /// which calls `scheduledFlushRan` and flushes. Both connection handlers write through here.
+    ///
+    /// Static, with the coalescer reached through `decide` for just the decision: a flush can re-enter the handler
+    /// (a write error closes the channel, whose events write and flush again), so the handler's coalescer must not
+    /// be under a mutating access while `context` writes or flushes (a mutating method here was an exclusivity
+    /// violation, a crash, seen under load).
+    static func write(
+        _ buffer: ByteBuffer, on context: ChannelHandlerContext, decide: (Int) -> Decision, scheduleFlush: () -> Void
+    ) {
+        let size = buffer.readableBytes
         context.write(NIOAny(buffer), promise: nil)
-        switch wrote(buffer.readableBytes) {
+        switch decide(size) {
         case .none: break
         case .flushNow: context.flush()
         case .scheduleFlush: scheduleFlush()
         }
-    }
-
-    /// The flush task queued by `write` ran: flushes, unless the handler was removed (the connection closed) after
-    /// the task was queued. Returns whether it flushed.
-    mutating func flushScheduledWrites(on context: ChannelHandlerContext?) -> Bool {
-        scheduledFlushRan()
-        guard let context else { return false }
-        context.flush()
-        return true
     }
 }
 
