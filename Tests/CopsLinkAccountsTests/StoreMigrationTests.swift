@@ -140,6 +140,45 @@ struct StoreMigrationTests {
         }
     }
 
+    @Test func aStoreBeingWrittenIsCopiedAsOneSnapshot() async throws {
+        try await withAccountService(on: .sqlite) { fixture in
+            _ = try await Self.seed(fixture)
+            let store = fixture.store
+            // A running server's writes: customers (and with them the per-dealer count, another table) all through.
+            let stop = LockedBox(false)
+            let writer = Task {
+                var written = 0
+                while !stop.value {
+                    let customer = provoCustomer("w-\(written)").0
+                    try await store.write(.dealer(DealerID.demo)) { try $0.saveCustomer(customer) }
+                    written += 1
+                }
+                return written
+            }
+            try await withPostgresSchema { configuration in
+                _ = try await eventually { try await store.read(.dealer(DealerID.demo)) { try $0.customerCount() } > 5 + 3 }
+                let summary = try await PostgresStoreImport.run(configuration: configuration, logger: quietLogger(), batchRows: 3) {
+                    try SQLiteStoreSnapshot(path: fixture.databasePath)
+                }
+                stop.withLock { $0 = true }
+                let written = try await writer.value
+                let customers = try #require(summary.first { $0.table == "customer" }).rows
+                #expect((5 + 3...5 + Int64(written)).contains(customers), "the customers of one moment: \(customers) of \(5 + written)")
+
+                let postgres = try await PostgresAccountStore(configuration: configuration, logger: quietLogger())
+                // The dealer's account count (its own table, kept by a trigger on SQLite) agrees with the customers
+                // copied: both tables come from the same snapshot.
+                let counted = try await postgres.read(.dealer(DealerID.demo)) { try $0.customerCount() }
+                let present = try await postgres.read(.allDealers) { try $0.customerCount() }
+                await postgres.close()
+                #expect(counted == present)
+                #expect(Int64(present) == customers)
+            }
+            stop.withLock { $0 = true }
+            _ = try? await writer.value
+        }
+    }
+
     @Test func aTargetWithRowsIsRefusedAndAFailedCopyLeavesNothing() async throws {
         try await withAccountService(on: .sqlite) { fixture in
             _ = try await Self.seed(fixture)
