@@ -36,6 +36,9 @@ public enum PostgresStoreImport {
     static let replacedTables: Set<String> = ["test_category", "dealer_account_count"]
 
     public static let defaultBatchRows = 500
+    /// A batch is sent early once its values reach this many bytes, so that a batch of large rows (account pages of
+    /// big accounts) stays small in memory whatever `batchRows` says.
+    static let batchBytes = 4 << 20
 
     /// One table's outcome: rows in the source snapshot, and in the target after the copy (the same, or the copy
     /// failed).
@@ -205,6 +208,7 @@ public enum PostgresStoreImport {
         var batch: [[StoreCopyValue]] = []
         batch.reserveCapacity(perStatement)
         var copied: Int64 = 0
+        var bytes = 0
         func flush() throws {
             guard !batch.isEmpty else { return }
             var tuples: [String] = []
@@ -222,10 +226,12 @@ public enum PostgresStoreImport {
             for values in batch { try bind(values, types: types, into: &binds, table: table, plan: plan) }
             copied += Int64(try target.execute(PostgresQuery(unsafeSQL: prefix + tuples.joined(separator: ", "), binds: binds)))
             batch.removeAll(keepingCapacity: true)
+            bytes = 0
         }
         try source.forEachRow(of: table, columns: plan.map(\.source)) { values in
             batch.append(values)
-            if batch.count == perStatement { try flush() }
+            bytes += values.reduce(0) { $0 + $1.size }
+            if batch.count == perStatement || bytes >= batchBytes { try flush() }
         }
         try flush()
         return copied
@@ -266,6 +272,16 @@ public enum PostgresStoreImport {
 }
 
 extension StoreCopyValue {
+    /// About the bytes it takes to hold and send.
+    var size: Int {
+        switch self {
+        case .null: 1
+        case .integer, .real: 8
+        case .text(let text): text.utf8.count
+        case .blob(let bytes): bytes.count
+        }
+    }
+
     var kind: String {
         switch self {
         case .null: "null"

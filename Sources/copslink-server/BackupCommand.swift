@@ -19,7 +19,8 @@ struct BackupCommand: AsyncParsableCommand {
             For a PostgreSQL --database, use pg_dump (this command prints the command line).
 
             Example:
-              copslink-server backup --database data/copslink.sqlite --to backups/copslink-$(date +%F).sqlite
+              copslink-server backup --database data/copslink.sqlite \\
+                  --to backups/copslink-$(date +%F).sqlite
             """)
 
     @Option(help: ArgumentHelp("The server's --database: the SQLite file to copy.", valueName: "path"))

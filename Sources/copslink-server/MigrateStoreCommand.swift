@@ -19,7 +19,9 @@ struct MigrateStoreCommand: AsyncParsableCommand {
             running on it; writes it accepts after the copy starts are not copied (stop it for the final copy).
 
             Example:
-              PGPASSWORD=… copslink-server migrate-store --from data/copslink.sqlite --to postgres://copslink@db.example:5432/copslink
+              export PGPASSWORD=…
+              copslink-server migrate-store --from data/copslink.sqlite \\
+                  --to postgres://copslink@db.example:5432/copslink
             """)
 
     @Option(help: ArgumentHelp("The SQLite store to copy (opened read-only).", valueName: "path"))

@@ -3,13 +3,14 @@ import CopsLinkAuth
 import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkPostgres
-import CopsLinkSQLite
 import CopsLinkServices
 import CopsLinkTestSupport
 import CopsLinkTransport
 import Foundation
 import PostgresNIO
 import Testing
+
+@testable import CopsLinkSQLite
 
 /// `copslink-server migrate-store`: an SQLite store with every kind of row, copied into PostgreSQL, answers every
 /// read exactly as before, idempotent retries included; a non-empty target is refused; a failed copy leaves nothing.
@@ -290,5 +291,33 @@ func withService(
         try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port!)) { transport in
             try await body(AccountService.Client(wrapping: RPCClient(transport: transport)))
         }
+    }
+}
+
+/// The SQLite side of `migrate-store`, without PostgreSQL.
+@Suite("SQLite store snapshot")
+struct SQLiteStoreSnapshotTests {
+    @Test func itReadsEveryTableTheCopyKnowsAndNoOther() async throws {
+        let path = temporaryDatabasePath()
+        defer { removeDatabase(at: path) }
+        try SQLiteAccountStore(path: path).close()
+        let snapshot = try SQLiteStoreSnapshot(path: path)
+        // A table added to the SQLite schema must be added to the copy (PostgresStoreImport.tables) too.
+        #expect(try snapshot.tables().sorted() == StoreMigrationTests.tablesInOrder.sorted())
+        #expect(try snapshot.rowCount(of: "test_category") == Int64(ReferenceData.testCategories.count))
+        snapshot.close()
+    }
+
+    @Test func aStoreOfAnOlderVersionOrNoStoreIsRefused() async throws {
+        let path = temporaryDatabasePath()
+        defer { removeDatabase(at: path) }
+        try SQLiteSchema.createForTesting(path: path, upTo: "v5-account-pages", sql: "")
+        let older = #expect(throws: StoreCopyError.self) { try SQLiteStoreSnapshot(path: path) }
+        #expect(older?.description.hasPrefix("\(path) is an SQLite store of an older version: open it once with this version") == true)
+
+        let missing = temporaryDatabasePath()
+        let refused = #expect(throws: StoreCopyError.self) { try SQLiteStoreSnapshot(path: missing) }
+        #expect(refused?.description == "cannot open \(missing) read-only: unable to open database file")
+        #expect(!FileManager.default.fileExists(atPath: missing), "nothing is created")
     }
 }
