@@ -78,7 +78,7 @@ public final class PostgresAccountStore: AccountStore {
     }
 
     /// The pool's connection settings, for the start-up connection.
-    private static func connectionConfiguration(_ configuration: PostgresStoreConfiguration) throws -> PostgresConnection.Configuration {
+    static func connectionConfiguration(_ configuration: PostgresStoreConfiguration) throws -> PostgresConnection.Configuration {
         let tls: PostgresConnection.Configuration.TLS =
             switch configuration.tls {
             case .disable: .disable

@@ -34,19 +34,30 @@ struct DatabaseOptions: ParsableArguments {
 
     /// The PostgreSQL configuration: the URL's password, else the file's first line, else `PGPASSWORD`.
     func postgresConfiguration() throws -> PostgresStoreConfiguration {
+        try Self.postgresConfiguration(
+            url: database, passwordFile: databasePasswordFile, poolSize: databasePoolSize, option: "--database")
+    }
+
+    /// A PostgreSQL configuration from `url` (named `option` in messages): its password is the URL's, else
+    /// `passwordFile`'s first line, else `PGPASSWORD`, so that it need never be on a command line.
+    static func postgresConfiguration(
+        url: String, passwordFile: String?, poolSize: Int, option: String
+    ) throws
+        -> PostgresStoreConfiguration
+    {
         var password = ProcessInfo.processInfo.environment["PGPASSWORD"]
-        if let databasePasswordFile {
+        if let passwordFile {
             do {
-                let text = try String(contentsOfFile: databasePasswordFile, encoding: .utf8)
+                let text = try String(contentsOfFile: passwordFile, encoding: .utf8)
                 password = String(text.prefix { $0 != "\n" && $0 != "\r" })
             } catch {
-                throw ValidationError("--database-password-file \(databasePasswordFile): cannot read it (\(error.localizedDescription))")
+                throw ValidationError("--database-password-file \(passwordFile): cannot read it (\(error.localizedDescription))")
             }
         }
         do {
-            return try PostgresStoreConfiguration(url: database, password: password, poolSize: databasePoolSize)
+            return try PostgresStoreConfiguration(url: url, password: password, poolSize: poolSize)
         } catch let error as PostgresStoreConfigurationError {
-            throw ValidationError("--database: \(error.description)")
+            throw ValidationError("\(option): \(error.description)")
         }
     }
 
