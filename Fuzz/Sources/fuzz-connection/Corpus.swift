@@ -130,6 +130,33 @@ func writeCorpus(to directory: String) {
     seeds.append(("expanded-held-then-timers", [expanded | 40, 0, 0] + [0, 0x01, 0, 0] + [5, 9, 0, 0] + [1, 0, 1, 0]))
 
     seeds.append(("http", [0, 0, 0] + Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)))
+    // HTTP/JSON (PROTOCOL.md §18): unary, pipelined, chunked, client and server streaming, a deadline, bad JSON.
+    func post(_ path: String, _ body: String, headers: String = "") -> String {
+        "POST \(path) HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\(headers)Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
+    }
+    let http: [(String, String)] = [
+        ("http-health", post("/copslink.rpc.v1.Health/Check", #"{"service":""}"#)),
+        (
+            "http-pipelined",
+            post("/copslink.rpc.v1.TestService/UnaryCall", #"{"responseSize":3,"payload":{"body":"AQI="}}"#, headers: "x-a: 1\r\n")
+                + post("/copslink.rpc.v1.TestService/EmptyCall", "{}")
+        ),
+        (
+            "http-chunked",
+            "POST /copslink.rpc.v1.TestService/UnaryCall HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"res\r\n11\r\nponseSize\":2}   \r\n0\r\n\r\n"
+        ),
+        ("http-client-stream", post("/copslink.rpc.v1.TestService/StreamingInputCall", "{\"payload\":{\"body\":\"AQ==\"}}\n\n{}\n")),
+        (
+            "http-server-stream",
+            post(
+                "/copslink.rpc.v1.TestService/StreamingOutputCall",
+                #"{"responseParameters":[{"size":1},{"size":2,"intervalMillis":5}],"responseStatus":{"code":9}}"#)
+        ),
+        ("http-deadline", post("/copslink.rpc.v1.TestService/UnaryCall", #"{"sleepMillis":2000}"#, headers: "grpc-timeout: 100m\r\n")),
+        ("http-bad-json", post("/copslink.rpc.v1.Health/Check", #"{"service":"\ud800", "x": [[[1e999]]]}"#)),
+        ("http-expect", post("/copslink.rpc.v1.Health/Check", "{}", headers: "Expect: 100-continue\r\nx-k-bin: AAE\r\n"))
+    ]
+    for (name, text) in http { seeds.append((name, [0, 0, 0] + Array(text.utf8))) }
     seeds.append(("bad-version", [0, 0, 0] + Preface.magic + [0, 0, 0, 2]))
     seeds.append(("preface-only", [1, 0, 0]))
 

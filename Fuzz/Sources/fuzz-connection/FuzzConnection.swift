@@ -17,7 +17,8 @@
 // After each chunk the event loop runs and the outbound bytes are collected; then the channel closes and the loop
 // runs until the handlers are done. Invariants: no crash (ASan), no leak (LeakSanitizer), bounded memory
 // (-rss_limit_mb), and everything the server wrote is either one plain-text `copslink: …` line (a preface error) or
-// a sequence of well-formed frames a client may receive, each header decoding with its type's codec. The resource
+// a sequence of well-formed frames a client may receive, each header decoding with its type's codec, or (HTTP/JSON,
+// PROTOCOL.md §18) a sequence of complete HTTP/1.1 responses. The resource
 // oracle: after every chunk the bytes the connection counts against the server's inbound budget are within the
 // connection's bounds (unfinished requests + one partial frame), and once the connection is closed it counts none.
 //
@@ -135,9 +136,13 @@ func drain(_ channel: NIOAsyncTestingChannel, into output: inout ByteBuffer) asy
     }
 }
 
-/// The server's bytes must be one preface-error line, or well-formed frames that a client accepts.
+/// The server's bytes must be one preface-error line, well-formed frames that a client accepts, or (a connection
+/// whose first bytes were an HTTP request line) well-formed HTTP/1.1 responses.
 func checkOutput(_ output: ByteBuffer) {
     var output = output
+    if output.readableBytesView.starts(with: Array("HTTP/1.1 ".utf8)) {
+        return checkHTTPResponses(Array(output.readableBytesView))
+    }
     if output.readableBytesView.starts(with: Array("copslink: ".utf8)) {
         let text = output.readString(length: output.readableBytes)!
         check(
@@ -182,4 +187,67 @@ public func initialize(
 ) -> CInt {
     writeCorpusIfAsked(writeCorpus(to:))
     return 0
+}
+
+/// Complete HTTP/1.1 responses, back to back: a status line, headers, and the body its `content-length` or chunked
+/// encoding announces (none for 1xx). Everything the server wrote must be consumed; only a streamed answer (chunked)
+/// may stop after a whole chunk, when the channel closed under it.
+func checkHTTPResponses(_ bytes: [UInt8]) {
+    func find(_ needle: String, from start: Int) -> Int? {
+        let pattern = Array(needle.utf8)
+        guard bytes.count >= pattern.count else { return nil }
+        var index = start
+        while index <= bytes.count - pattern.count {
+            if bytes[index..<(index + pattern.count)].elementsEqual(pattern) { return index }
+            index += 1
+        }
+        return nil
+    }
+    var offset = 0
+    while offset < bytes.count {
+        guard let headEnd = find("\r\n\r\n", from: offset) else { fail("an HTTP response head is not complete") }
+        let lines = String(decoding: bytes[offset..<headEnd], as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: false)
+        let statusLine = lines[0].split(separator: " ", maxSplits: 2)
+        guard statusLine.count >= 2, statusLine[0] == "HTTP/1.1", let status = Int(statusLine[1]), (100...599).contains(status) else {
+            fail("malformed HTTP status line: \(lines[0].debugDescription)")
+        }
+        var length: Int?
+        var chunked = false
+        for line in lines.dropFirst() {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2 else { fail("malformed HTTP header line: \(line.debugDescription)") }
+            let name = parts[0].lowercased()
+            let value = parts[1].drop { $0 == " " }
+            if name == "content-length" { length = Int(value) }
+            if name == "transfer-encoding", value.lowercased() == "chunked" { chunked = true }
+        }
+        offset = headEnd + 4
+        if status < 200 { continue }
+        if chunked {
+            while true {
+                // A stream the connection's close cut off after a whole chunk: the last response may end here.
+                if offset == bytes.count { return }
+                guard let lineEnd = find("\r\n", from: offset),
+                    let size = Int(String(decoding: bytes[offset..<lineEnd], as: UTF8.self), radix: 16)
+                else { fail("malformed chunk size line") }
+                offset = lineEnd + 2
+                if size == 0 {
+                    // Trailers, then an empty line.
+                    while true {
+                        guard let end = find("\r\n", from: offset) else { fail("unterminated HTTP trailers") }
+                        let empty = end == offset
+                        offset = end + 2
+                        if empty { break }
+                    }
+                    break
+                }
+                guard bytes.count - offset >= size + 2 else { fail("an HTTP chunk runs past the server's output") }
+                offset += size + 2
+            }
+        } else {
+            guard let length else { fail("an HTTP response without content-length or chunked encoding") }
+            guard bytes.count - offset >= length else { fail("an HTTP body runs past the server's output") }
+            offset += length
+        }
+    }
 }
