@@ -1,4 +1,5 @@
 import CopsLinkAccounts
+import CopsLinkAuth
 import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkPostgres
@@ -123,6 +124,49 @@ struct PostgresStoreTests {
                     #expect(try await first.history(id).map(\.action) == [.placedOnTest, .expired], "\(id)")
                 }
             }
+        }
+    }
+
+    /// Tests that expired while no instance ran (no expiry pass): the first instance to start ends them, each at its
+    /// own expiry time.
+    @Test(enabled) func anInstanceStartingAfterEveryInstanceWasDownEndsTheTestsThatExpiredMeanwhile() async throws {
+        try await withAccountService(on: .postgres) { first in
+            try await linkProvoCustomer(first)
+            let session = try await first.placeOnTest("cust-1", hours: 1)
+            let openAnother = try #require(first.testStore.openAnother)
+            let later = try await openAnother()
+            let clock = ManualAccountClock(nowMs: AccountFixture.start + 3 * hourMs)
+            let scheduler = TestExpiryScheduler(store: later, clock: clock, logger: quietLogger())
+            let running = Task { await scheduler.run() }
+            defer { running.cancel() }
+            first.clock.advance(byMs: 3 * hourMs)  // for the history's range; the first instance runs no expiry pass
+            var history: [TestHistoryEntry] = []
+            for _ in 0..<500 {
+                history = try await first.history()
+                if history.contains(where: { $0.action == .expired }) { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(history.map(\.action) == [.placedOnTest, .expired])
+            #expect(history.last?.atMs == session.expiresAtMs, "ended at its own expiry, not when the instance started")
+        }
+    }
+
+    /// A key revoked through one instance is refused by another within the authenticator's cache lifetime (5 s):
+    /// each instance reads the shared key table again once its cached copy is that old.
+    @Test(enabled) func aKeyRevokedThroughOneInstanceIsRefusedByAnotherWithinFiveSeconds() async throws {
+        try await withTestStore(.postgres) { testStore in
+            let openAnother = try #require(testStore.openAnother)
+            let other = try await openAnother()
+            let now = LockedBox(ContinuousClock.now)
+            let authenticator = APIKeyAuthenticator(store: other, now: { now.value })
+            let token = try await testStore.store.createAPIKey(
+                dealerID: "acme", name: "ci", roles: [.read], nowMs: AccountFixture.start)
+            #expect(try await authenticator.authenticate(bearerToken: token.token) != nil)
+            #expect(try await testStore.store.revokeAPIKey(id: token.id, atMs: AccountFixture.start + 1))
+            now.withLock { $0 += .milliseconds(4_900) }
+            #expect(try await authenticator.authenticate(bearerToken: token.token) != nil, "still cached: within the bound")
+            now.withLock { $0 += .milliseconds(200) }
+            #expect(try await authenticator.authenticate(bearerToken: token.token) == nil, "refused once the cached copy is 5 s old")
         }
     }
 
