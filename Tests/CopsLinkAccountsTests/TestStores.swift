@@ -117,6 +117,24 @@ enum TestPostgres {
     }
 
     /// Runs one statement on a connection of its own.
+    /// Runs `body` with the URL of a new, empty database of the test server (for server processes, which take a
+    /// URL, not a schema), dropped afterwards.
+    static func withDatabase<Result: Sendable>(_ body: (String) async throws -> Result) async throws -> Result {
+        let database = "copslink_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        try await administer("CREATE DATABASE \(unescaped: database)")
+        do {
+            let base = try #require(TestPostgres.url)
+            var url = try #require(URLComponents(string: base))
+            url.path = "/" + database
+            let result = try await body(try #require(url.string))
+            try await administer("DROP DATABASE \(unescaped: database) WITH (FORCE)")
+            return result
+        } catch {
+            try? await administer("DROP DATABASE \(unescaped: database) WITH (FORCE)")
+            throw error
+        }
+    }
+
     static func administer(_ query: PostgresQuery) async throws {
         let store = try configuration(schema: nil)
         var configuration = PostgresConnection.Configuration(
