@@ -261,6 +261,18 @@ struct HTTPJSONGatewayTests {
         #expect(!(await connection.isActive))
     }
 
+    /// A refused request is answered at once, but its body is still read through: one that keeps trickling is cut
+    /// off at the read timeout like any other request.
+    @Test func theBodyOfARefusedRequestMustArriveInTimeToo() async throws {
+        let connection = try await Connection { $0.frameReadTimeout = .seconds(5) }
+        try await connection.send("POST /copslink.rpc.v1.Nope/Check HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n{\"a\":")
+        #expect(try await connection.response().status == 404)
+        await connection.loop.advanceTime(by: .seconds(4))
+        #expect(await connection.isActive)
+        await connection.loop.advanceTime(by: .seconds(2))
+        #expect(!(await connection.isActive))
+    }
+
     @Test func repeatedUnauthenticatedCallsCloseTheConnection() async throws {
         let connection = try await Connection { $0.maxUnauthenticatedCalls = 2 }
         try await connection.post("/test.Auth/Deny", "")

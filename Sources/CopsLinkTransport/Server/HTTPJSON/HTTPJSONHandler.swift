@@ -128,6 +128,15 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         idleTimer = nil
         guard case .idle = state else { return }  // the pipelining handler holds the next request back meanwhile
         requestBytesArrived()
+        // Before anything else that answers (and before 100 Continue): a refused request's body is read through,
+        // so not one over the limit.
+        if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > configuration.httpJSONMaxBodyBytes {
+            return refuse(
+                RPCError(
+                    code: .resourceExhausted,
+                    message: "the request body is larger than the server's limit of \(configuration.httpJSONMaxBodyBytes) bytes"),
+                status: .payloadTooLarge, close: true)
+        }
         if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
         }
@@ -149,13 +158,6 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     message:
                         "Content-Type '\(ClientText.excerpt(contentType))' is not JSON; send application/json (or application/x-ndjson)"),
                 status: .unsupportedMediaType, keepAlive: head.isKeepAlive)
-        }
-        if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > configuration.httpJSONMaxBodyBytes {
-            return refuse(
-                RPCError(
-                    code: .resourceExhausted,
-                    message: "the request body is larger than the server's limit of \(configuration.httpJSONMaxBodyBytes) bytes"),
-                status: .payloadTooLarge, close: true)
         }
         let metadata: Metadata
         let timeout: Duration?
@@ -251,7 +253,11 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     + String(decoding: body, as: UTF8.self))
             return
         case .receiving: break
-        case .discarding, .running: return
+        case .discarding:
+            // A refused request whose body is still arriving: answered already, so only the connection is left.
+            context.close(promise: nil)
+            return
+        case .running: return
         }
         refuse(
             RPCError(code: .deadlineExceeded, message: "the request was not received within \(timeout.secondsText)"),
