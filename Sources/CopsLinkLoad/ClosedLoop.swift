@@ -33,13 +33,14 @@ public enum ClosedLoop {
         let mix = plan.mix
         let calls = plan.workload.calls
         let options = plan.options
+        let acknowledged = plan.acknowledged
         while true {
             let slot = mix.chooseSlot(using: &generator)
             let choices = calls[slot]
             let call = choices.count == 1 ? choices[0] : choices[Int(generator.next() % UInt64(choices.count))]
             let started = monotonicNanos()
             if started >= end { break }
-            let status = await CallRunner.perform(call, on: transport, options: options)
+            let status = await CallRunner.perform(call, on: transport, options: options, acknowledged: acknowledged)
             let finished = monotonicNanos()
             if started >= measureStart {
                 recorder.record(slot: slot, status: status, startNanos: started, latencyNanos: finished &- started)

@@ -24,6 +24,8 @@ public struct LoadPlan: Sendable {
     public var arrivals: Arrivals
     /// Seeds the random choices (method, account, Poisson gaps) so that runs are reproducible.
     public var seed: UInt64
+    /// Where acknowledged writes are recorded (`--record`); nil records nothing.
+    public var acknowledged: AcknowledgedWrites?
 
     public init(
         mix: CallMix, workload: Workload, concurrency: Int, durationSeconds: Double, warmupSeconds: Double, timeoutSeconds: Double,

@@ -109,6 +109,7 @@ public enum OpenLoop {
         let mix = plan.mix
         let calls = plan.workload.calls
         let options = plan.options
+        let acknowledged = plan.acknowledged
         let eventLoop = transport.executor.eventLoop
         while true {
             let intended = schedule.claim()
@@ -127,7 +128,7 @@ public enum OpenLoop {
             let choices = calls[slot]
             let call = choices.count == 1 ? choices[0] : choices[Int(generator.next() % UInt64(choices.count))]
             let sent = monotonicNanos()
-            let status = await CallRunner.perform(call, on: transport, options: options)
+            let status = await CallRunner.perform(call, on: transport, options: options, acknowledged: acknowledged)
             let finished = monotonicNanos()
             if intended >= measureStart {
                 recorder.record(

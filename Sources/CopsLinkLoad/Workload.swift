@@ -122,11 +122,14 @@ public struct Workload: Sendable {
 /// Sends prepared calls and reports only their status: responses are not decoded, so that the tool's own cost
 /// per call stays small next to the server's.
 public enum CallRunner {
-    public static func perform(_ call: PreparedCall, on transport: some ClientTransport, options: CallOptions) async -> StatusCode {
+    public static func perform(
+        _ call: PreparedCall, on transport: some ClientTransport, options: CallOptions, acknowledged: AcknowledgedWrites? = nil
+    ) async -> StatusCode {
         switch call {
         case .unary(let descriptor, let request):
             do {
-                _ = try await transport.unary(descriptor, request: request, options: options)
+                let response = try await transport.unary(descriptor, request: request, options: options)
+                acknowledged?.record(descriptor, request: request, response: response)
                 return .ok
             } catch {
                 return error.code

@@ -86,15 +86,18 @@ struct CopsLinkLoadCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
 
-        let plan = LoadPlan(
+        var plan = LoadPlan(
             mix: mix, workload: Workload(mix: mix, accounts: accounts, nowMs: Int64(Date().timeIntervalSince1970 * 1000)),
             concurrency: options.effectiveConcurrency, durationSeconds: options.duration, warmupSeconds: options.warmup,
             timeoutSeconds: options.timeout, options: callOptions, rate: options.rate, arrivals: options.arrivalProcess,
             seed: options.seed)
+        let acknowledged = options.record.map { _ in AcknowledgedWrites() }
+        plan.acknowledged = acknowledged
+        let frozenPlan = plan
 
         let showProgress = !options.json && isatty(1) == 1
         let live = showProgress ? LiveCounters() : nil
-        let progress = live.map { live in Task { await Self.showProgress(live, plan: plan) } }
+        let progress = live.map { live in Task { await Self.showProgress(live, plan: frozenPlan) } }
         let results =
             plan.isOpenLoop
             ? await OpenLoop.run(plan, transports: transports, live: live)
@@ -115,6 +118,9 @@ struct CopsLinkLoadCommand: AsyncParsableCommand {
         do {
             if let jsonOut = options.jsonOut {
                 try (report.jsonData() + Data("\n".utf8)).write(to: URL(fileURLWithPath: jsonOut))
+            }
+            if let record = options.record, let acknowledged {
+                try Data(acknowledged.text.utf8).write(to: URL(fileURLWithPath: record))
             }
             if let htmlOut = options.htmlOut {
                 try Data(HTMLReport.render(report: report, results: results).utf8).write(to: URL(fileURLWithPath: htmlOut))

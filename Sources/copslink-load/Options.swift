@@ -63,6 +63,11 @@ struct LoadOptions: ParsableArguments {
 
     @Option(name: .customLong("json-out"), help: ArgumentHelp("Write the JSON report to FILE.", valueName: "file"))
     var jsonOut: String?
+    @Option(
+        help: ArgumentHelp(
+            "Write every acknowledged PlaceOnTest and PlaceOffTest to this file when the run ends, one JSON line each ({\"method\",\"customer\",\"session\"}): for checking that acknowledged writes survived a crash or failover. Held in memory during the run (about 100 bytes a write).",
+            valueName: "file"))
+    var record: String?
 
     @Option(name: .customLong("html-out"), help: ArgumentHelp("Write the HTML report (inline SVG plots) to FILE.", valueName: "file"))
     var htmlOut: String?
