@@ -112,6 +112,16 @@ import Testing
         }
     }
 
+    /// However it is shaped, a document's tree stays small: at most 100,000 values.
+    @Test func aDocumentHoldsAtMostOneHundredThousandValues() throws {
+        let wide = "[" + Array(repeating: "[]", count: 100_000).joined(separator: ",") + "]"
+        #expect(throws: JSONParseError(offset: 299_998, reason: "more than 100000 values in one document")) {
+            try JSONValue.parse(Array(wide.utf8))
+        }
+        let fits = "[" + Array(repeating: "0", count: 99_999).joined(separator: ",") + "]"
+        #expect(throws: Never.self) { try JSONValue.parse(Array(fits.utf8)) }
+    }
+
     @Test func nestingAndMalformedBinaryAreBounded() throws {
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
         #expect(throws: JSONParseError(offset: 64, reason: "nested deeper than 64 levels")) { try JSONValue.parse(Array(deep.utf8)) }

@@ -16,7 +16,7 @@ struct HTTPJSONGatewayTests {
         let gate = CallGate()
         private var received: [UInt8] = []
 
-        init(_ configure: (inout ServerConfiguration) -> Void = { _ in }) async throws {
+        init(budget: InboundMemoryBudget? = nil, _ configure: (inout ServerConfiguration) -> Void = { _ in }) async throws {
             var configuration = ServerConfiguration()
             configuration.runsHandlersOnEventLoop = false  // handlers on the global executor, as with a real loop's hops
             configure(&configuration)
@@ -25,7 +25,8 @@ struct HTTPJSONGatewayTests {
             let dispatcher = ServerConnectionHarness.dispatcher(gate: gate)
             let frozen = configuration
             try await loop.executeInContext {
-                try HTTPJSONGateway.configure(channel.pipeline.syncOperations, dispatcher: dispatcher, configuration: frozen)
+                try HTTPJSONGateway.configure(
+                    channel.pipeline.syncOperations, dispatcher: dispatcher, configuration: frozen, budget: budget)
             }
             try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).get()
         }
@@ -271,6 +272,29 @@ struct HTTPJSONGatewayTests {
         #expect(await connection.isActive)
         await connection.loop.advanceTime(by: .seconds(2))
         #expect(!(await connection.isActive))
+    }
+
+    /// Request bodies count against the server's inbound budget while they are held: past it, a new request, or more
+    /// of a body, on any connection is refused 503 RESOURCE_EXHAUSTED (and that connection closed); every byte
+    /// leaves the budget again.
+    @Test func bodiesCountAgainstTheServersInboundBudget() async throws {
+        let budget = InboundMemoryBudget(limit: 16)
+        let holding = try await Connection(budget: budget)
+        try await holding.send(
+            "POST /copslink.rpc.v1.Health/Check HTTP/1.1\r\nHost: t\r\nContent-Length: 40\r\n\r\n{\"service\":\"0123456789")
+        for _ in 0..<100 where budget.usedBytes == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(budget.usedBytes == 22 && budget.isExhausted)
+        let refused = try await Connection(budget: budget)
+        try await refused.post("/copslink.rpc.v1.Health/Check", "{}")
+        let response = try await refused.response()
+        #expect(response.status == 503)
+        #expect(response.body.contains("the server is over its inbound memory budget of 16 bytes; retry later or on another server"))
+        #expect(!(await refused.isActive))
+        // The connection that holds the bytes is shed too when more of its body arrives over the budget.
+        try await holding.send("0123456789\"}      ")
+        #expect(try await holding.response().status == 503)
+        #expect(!(await holding.isActive))
+        #expect(budget.usedBytes == 0, "every body byte left the budget")
     }
 
     @Test func repeatedUnauthenticatedCallsCloseTheConnection() async throws {

@@ -9,6 +9,9 @@ public enum JSONValue: Sendable, Equatable {
     /// Members in document order (duplicates kept; the mapping refuses them).
     case object([(key: String, value: JSONValue)])
 
+    /// Values one document may hold (`parse`): 100,000.
+    public static let defaultMaxValues = 100_000
+
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): true
@@ -23,10 +26,14 @@ public enum JSONValue: Sendable, Equatable {
 
     /// Parses RFC 8259 JSON: one value, surrounded by whitespace only. Strings must be valid UTF-8 (escaped
     /// surrogates must pair). Arrays and objects nest at most `maxDepth` deep, so hostile input cannot exhaust the
-    /// stack; the caller bounds the byte count.
-    public static func parse(_ bytes: some Collection<UInt8>, maxDepth: Int = 64) throws(JSONParseError) -> JSONValue {
+    /// stack, and a document holds at most `maxValues` values, so that its tree stays small whatever its shape (an
+    /// 8 MiB body of `[[],[],…]` is 2.8 million values, about 120 MB as a tree; the largest valid CopsLink request
+    /// has a few thousand). The caller bounds the byte count.
+    public static func parse(
+        _ bytes: some Collection<UInt8>, maxDepth: Int = 64, maxValues: Int = defaultMaxValues
+    ) throws(JSONParseError) -> JSONValue {
         let array = Array(bytes)
-        var parser = JSONParser(bytes: array, maxDepth: maxDepth)
+        var parser = JSONParser(bytes: array, maxDepth: maxDepth, maxValues: maxValues)
         parser.skipWhitespace()
         let value = try parser.value(depth: 0)
         parser.skipWhitespace()
@@ -49,11 +56,14 @@ public struct JSONParseError: Error, CustomStringConvertible, Equatable {
 private struct JSONParser {
     let bytes: [UInt8]
     let maxDepth: Int
+    let maxValues: Int
     var index = 0
+    var values = 0
 
-    init(bytes: [UInt8], maxDepth: Int) {
+    init(bytes: [UInt8], maxDepth: Int, maxValues: Int) {
         self.bytes = bytes
         self.maxDepth = maxDepth
+        self.maxValues = maxValues
     }
 
     func error(_ reason: String) -> JSONParseError { JSONParseError(offset: index, reason: reason) }
@@ -66,6 +76,8 @@ private struct JSONParser {
 
     mutating func value(depth: Int) throws(JSONParseError) -> JSONValue {
         guard index < bytes.count else { throw error("unexpected end of the document") }
+        values += 1
+        guard values <= maxValues else { throw error("more than \(maxValues) values in one document") }
         switch bytes[index] {
         case UInt8(ascii: "{"): return try object(depth: depth + 1)
         case UInt8(ascii: "["): return try array(depth: depth + 1)

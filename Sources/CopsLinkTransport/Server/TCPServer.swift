@@ -187,7 +187,9 @@ public final class TCPServer: Sendable {
                 chosen, pipeline, connectedAt in
                 switch chosen {
                 case .native: try pipeline.addHandler(native(connectedAt))
-                case .http: try HTTPJSONGateway.configure(pipeline, dispatcher: dispatcher, configuration: configuration, metrics: metrics)
+                case .http:
+                    try HTTPJSONGateway.configure(
+                        pipeline, dispatcher: dispatcher, configuration: configuration, metrics: metrics, budget: budget)
                 }
             })
     }

@@ -6,18 +6,20 @@ import NIOHTTP1
 /// connection whose first bytes are an HTTP/1.1 request line.
 public enum HTTPJSONGateway {
     /// Adds the HTTP/1.1 server handlers (with pipelining assistance, so requests are answered one at a time and in
-    /// order, and malformed HTTP answered 400) and the gateway, on the channel's event loop.
+    /// order, and malformed HTTP answered 400) and the gateway, on the channel's event loop. Request bodies count
+    /// against `budget` (the server's inbound budget) while they are held.
     public static func configure(
-        _ pipeline: ChannelPipeline.SynchronousOperations, dispatcher: CallDispatcher, configuration: ServerConfiguration
+        _ pipeline: ChannelPipeline.SynchronousOperations, dispatcher: CallDispatcher, configuration: ServerConfiguration,
+        budget: InboundMemoryBudget? = nil
     ) throws {
-        try configure(pipeline, dispatcher: dispatcher, configuration: configuration, metrics: nil)
+        try configure(pipeline, dispatcher: dispatcher, configuration: configuration, metrics: nil, budget: budget)
     }
 
     static func configure(
         _ pipeline: ChannelPipeline.SynchronousOperations, dispatcher: CallDispatcher, configuration: ServerConfiguration,
-        metrics: ServerMetrics?
+        metrics: ServerMetrics?, budget: InboundMemoryBudget? = nil
     ) throws {
-        let gateway = HTTPJSONHandler(dispatcher: dispatcher, configuration: configuration, metrics: metrics)
+        let gateway = HTTPJSONHandler(dispatcher: dispatcher, configuration: configuration, metrics: metrics, budget: budget)
         let requestStart = HTTPJSONRequestStart(gateway: gateway)
         gateway.requestStart = requestStart
         try pipeline.addHandler(requestStart)

@@ -62,7 +62,13 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The handler before the HTTP decoder (`HTTPJSONGateway.configure`), which can answer below the encoder.
     var requestStart: HTTPJSONRequestStart?
 
-    init(dispatcher: CallDispatcher, configuration: ServerConfiguration, metrics: ServerMetrics?) {
+    /// The server's inbound budget (`InboundMemoryBudget`), which request bodies count against while they are held,
+    /// as the native protocol's unfinished requests do; and the bytes this connection counts there now.
+    private let budget: InboundMemoryBudget?
+    private var countedBodyBytes = 0
+
+    init(dispatcher: CallDispatcher, configuration: ServerConfiguration, metrics: ServerMetrics?, budget: InboundMemoryBudget? = nil) {
+        self.budget = budget
         self.dispatcher = dispatcher
         self.configuration = configuration
         self.metrics = metrics
@@ -85,7 +91,20 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         requestStart = nil
     }
 
+    /// The request body is no longer held: it leaves the server's inbound budget.
+    private func releaseBody() {
+        budget?.adjust(by: -countedBodyBytes)
+        countedBodyBytes = 0
+    }
+
+    private static func overBudget(_ budget: InboundMemoryBudget) -> RPCError {
+        RPCError(
+            code: .resourceExhausted,
+            message: "the server is over its inbound memory budget of \(budget.limit) bytes; retry later or on another server")
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        releaseBody()
         if case .running(let call, let task, _, _) = state {
             call.abandon()
             task?.cancel()  // the client went away: the handler's task is cancelled, as for CANCEL
@@ -100,6 +119,9 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .head(let head): received(head)
         case .body(var part):
             guard case .receiving(var request) = state else { return }
+            if let budget, budget.isExhausted {
+                return refuse(Self.overBudget(budget), status: .serviceUnavailable, close: true)
+            }
             guard request.body.count + part.readableBytes <= configuration.httpJSONMaxBodyBytes else {
                 return refuse(
                     RPCError(
@@ -108,6 +130,8 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     status: .payloadTooLarge, close: true)
             }
             state = .idle  // not holding a second reference to the body while it grows
+            budget?.adjust(by: part.readableBytes)
+            countedBodyBytes += part.readableBytes
             request.body += part.readBytes(length: part.readableBytes) ?? []
             state = .receiving(request)
         case .end:
@@ -128,6 +152,9 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         idleTimer = nil
         guard case .idle = state else { return }  // the pipelining handler holds the next request back meanwhile
         requestBytesArrived()
+        if let budget, budget.isExhausted {
+            return refuse(Self.overBudget(budget), status: .serviceUnavailable, close: true)
+        }
         // Before anything else that answers (and before 100 Continue): a refused request's body is read through,
         // so not one over the limit.
         if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > configuration.httpJSONMaxBodyBytes {
@@ -280,6 +307,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        releaseBody()
         state = .discarding  // until the request's end, or for good when the connection closes
         if closes {
             let channel = context.channel
@@ -306,6 +334,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// one more line, `{"error":{…}}`).
     func finishCall(_ response: FinalResponse) {
         guard case .running(_, _, let keepAlive, let streaming) = state, context != nil else { return }
+        releaseBody()
         deadlineTimer?.cancel()
         deadlineTimer = nil
         var closes = !keepAlive || draining
