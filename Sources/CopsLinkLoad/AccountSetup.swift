@@ -33,15 +33,26 @@ public enum AccountSetup {
         return LinkAccountRequest(customer: customer, respondingParties: [keyholder])
     }
 
-    /// Links `load-0` … `load-{count-1}`; an account that is already linked (ALREADY_EXISTS) is fine.
+    /// Links `load-0` … `load-{count-1}`; an account that is already linked (ALREADY_EXISTS) is fine. A link answered
+    /// UNAVAILABLE (a busy store, an instance going away) is tried again, up to 5 times with a growing pause: it is
+    /// safe, since a repeat of a link that did happen answers ALREADY_EXISTS.
     public static func seed(count: Int, client: AccountService.Client, options: CallOptions) async throws -> [String] {
         let indices: [Int] = Array(0..<count)
         try await forEach(indices) { (index: Int) async throws -> Void in
-            do throws(RPCError) {
-                _ = try await client.linkAccount(seedRequest(index), options: options)
-            } catch {
-                // ALREADY_EXISTS: linked by an earlier run.
-                guard error.code == .alreadyExists else { throw SetupError("linking \(seededCustomerID(index)) failed: \(error)") }
+            var attempt = 0
+            while true {
+                do throws(RPCError) {
+                    _ = try await client.linkAccount(seedRequest(index), options: options)
+                    return
+                } catch {
+                    // ALREADY_EXISTS: linked by an earlier run (or by an earlier try of this one).
+                    if error.code == .alreadyExists { return }
+                    attempt += 1
+                    guard error.code == .unavailable, attempt < 5 else {
+                        throw SetupError("linking \(seededCustomerID(index)) failed: \(error)")
+                    }
+                    try await Task.sleep(for: .milliseconds(100 * attempt))
+                }
             }
         }
         return (0..<count).map(seededCustomerID)

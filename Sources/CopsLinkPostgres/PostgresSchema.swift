@@ -197,6 +197,14 @@ enum PostgresSchema {
                     customer_key TEXT PRIMARY KEY REFERENCES customer (id), page BYTEA NOT NULL, open_session BYTEA
                 )
                 """
+            ]),
+        // RequestTestData's rows kept encoded, as SQLite's migration 6 does (`SQLiteTransaction+TestData`): a page is
+        // their bytes put together. Rows from before it have none and are encoded from their columns when read.
+        Migration(
+            version: 2, name: "encoded test data rows",
+            statements: [
+                "ALTER TABLE test_history ADD COLUMN message BYTEA",
+                "ALTER TABLE signal ADD COLUMN message BYTEA"
             ])
     ]
 

@@ -1,4 +1,5 @@
 import CopsLinkAccounts
+import CopsLinkCore
 import CopsLinkMessages
 import PostgresNIO
 
@@ -375,11 +376,11 @@ struct PostgresTransaction: AccountWriteTransaction {
         try connection.execute(
             """
             INSERT INTO test_history (account_key, at, action, session_id, has_category, category_id, category_description,
-                category_minutes, effective_at, expires_at, has_user, user_id, user_name, comment)
+                category_minutes, effective_at, expires_at, has_user, user_id, user_name, comment, message)
             VALUES (\(key(accountNumber)), \(entry.atMs), \(Int64(entry.action.rawValue)), \(entry.sessionID), \(entry.category != nil),
                 \(entry.category?.id ?? ""), \(entry.category?.description ?? ""), \(Int64(entry.category?.defaultDurationMinutes ?? 0)),
                 \(entry.effectiveAtMs), \(entry.expiresAtMs), \(entry.user != nil), \(entry.user?.id ?? ""), \(entry.user?.name ?? ""),
-                \(entry.comment))
+                \(entry.comment), \(entry.serializedBytes().byteBuffer))
             """)
     }
 
@@ -396,20 +397,21 @@ struct PostgresTransaction: AccountWriteTransaction {
                 AND (at > \(afterAt) OR (at = \(afterAt) AND row_id > \(afterRow)))
             ORDER BY at, row_id LIMIT \(Int64(max(0, limit)))
             """
-        ).map { row in
-            let category: TestCategory? =
-                try row.value("has_category")
-                ? TestCategory(
-                    id: try row.value("category_id"), description: try row.value("category_description"),
-                    defaultDurationMinutes: try row.uint32("category_minutes")) : nil
-            let user: UserRef? = try row.value("has_user") ? UserRef(id: try row.value("user_id"), name: try row.value("user_name")) : nil
-            let at: Int64 = try row.value("at")
-            let entry = TestHistoryEntry(
-                atMs: at, action: TestHistoryAction(rawValue: try row.uint32("action")), sessionID: try row.value("session_id"),
-                category: category, effectiveAtMs: try row.value("effective_at"), expiresAtMs: try row.value("expires_at"), user: user,
-                comment: try row.value("comment"))
-            return (PageCursor(atMs: at, rowID: try row.value("row_id")), entry)
-        }
+        ).map { row in (PageCursor(atMs: try row.value("at"), rowID: try row.value("row_id")), try Self.historyEntry(row)) }
+    }
+
+    static func historyEntry(_ row: PostgresRandomAccessRow) throws -> TestHistoryEntry {
+        let category: TestCategory? =
+            try row.value("has_category")
+            ? TestCategory(
+                id: try row.value("category_id"), description: try row.value("category_description"),
+                defaultDurationMinutes: try row.uint32("category_minutes")) : nil
+        let user: UserRef? = try row.value("has_user") ? UserRef(id: try row.value("user_id"), name: try row.value("user_name")) : nil
+        return TestHistoryEntry(
+            atMs: try row.value("at"), action: TestHistoryAction(rawValue: try row.uint32("action")),
+            sessionID: try row.value("session_id"),
+            category: category, effectiveAtMs: try row.value("effective_at"), expiresAtMs: try row.value("expires_at"), user: user,
+            comment: try row.value("comment"))
     }
 
     func insertSignal(_ signal: SignalRecord) throws {
@@ -417,10 +419,11 @@ struct PostgresTransaction: AccountWriteTransaction {
         try connection.execute(
             """
             INSERT INTO signal (account_key, is_test_result, received_at, account_number, zone_number, zone_description,
-                event_code, qualifier, event_description, user_number, partition, raw, session_id)
+                event_code, qualifier, event_description, user_number, partition, raw, session_id, message)
             VALUES (\(key(signal.accountNumber)), \(signal.isTestResult), \(result.receivedAtMs), \(result.accountNumber),
                 \(result.zoneNumber), \(result.zoneDescription), \(result.eventCode), \(Int64(result.qualifier)), \(result.eventDescription),
-                \(result.userNumber), \(Int64(result.partition)), \(result.rawMessage), \(result.sessionID))
+                \(result.userNumber), \(Int64(result.partition)), \(result.rawMessage), \(result.sessionID),
+                \(result.serializedBytes().byteBuffer))
             """)
     }
 
@@ -454,16 +457,16 @@ struct PostgresTransaction: AccountWriteTransaction {
                 AND (received_at > \(afterAt) OR (received_at = \(afterAt) AND row_id > \(afterRow)))
             ORDER BY received_at, row_id LIMIT \(Int64(max(0, limit)))
             """
-        ).map { row in
-            let receivedAt: Int64 = try row.value("received_at")
-            let result = TestResult(
-                receivedAtMs: receivedAt, accountNumber: try row.value("account_number"), zoneNumber: try row.value("zone_number"),
-                zoneDescription: try row.value("zone_description"), eventCode: try row.value("event_code"),
-                qualifier: try row.uint32("qualifier"), eventDescription: try row.value("event_description"),
-                userNumber: try row.value("user_number"), partition: try row.uint32("partition"), rawMessage: try row.value("raw"),
-                sessionID: try row.value("session_id"))
-            return (PageCursor(atMs: receivedAt, rowID: try row.value("row_id")), result)
-        }
+        ).map { row in (PageCursor(atMs: try row.value("received_at"), rowID: try row.value("row_id")), try Self.testResult(row)) }
+    }
+
+    static func testResult(_ row: PostgresRandomAccessRow) throws -> TestResult {
+        TestResult(
+            receivedAtMs: try row.value("received_at"), accountNumber: try row.value("account_number"),
+            zoneNumber: try row.value("zone_number"), zoneDescription: try row.value("zone_description"),
+            eventCode: try row.value("event_code"), qualifier: try row.uint32("qualifier"),
+            eventDescription: try row.value("event_description"), userNumber: try row.value("user_number"),
+            partition: try row.uint32("partition"), rawMessage: try row.value("raw"), sessionID: try row.value("session_id"))
     }
 
     // MARK: Idempotency

@@ -2,8 +2,10 @@ import CopsLinkAccounts
 import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkTestSupport
+import PostgresNIO
 import Testing
 
+@testable import CopsLinkPostgres
 @testable import CopsLinkSQLite
 
 /// RequestTestData's pages as the SQLite store reads them (the stored encodings put together) against the reference
@@ -18,7 +20,7 @@ struct EncodedTestDataPageTests {
     /// Every page of `kind` in `[fromMs, toMs]`, read as the service reads them (the next page after the last one's
     /// cursor, until a page is not full), by the store's `testDataPage` or by the reference reading.
     static func pages(
-        _ store: SQLiteAccountStore, _ kind: TestDataKind, fromMs: Int64, toMs: Int64, limit: Int, byRows: Bool
+        _ store: any AccountStore, _ kind: TestDataKind, fromMs: Int64, toMs: Int64, limit: Int, byRows: Bool
     ) async throws -> [EncodedTestDataPage] {
         var pages: [EncodedTestDataPage] = []
         var cursor: PageCursor?
@@ -38,7 +40,7 @@ struct EncodedTestDataPageTests {
 
     /// The store's pages equal the reference pages, and decode to `expected` (the rows of the range, oldest first).
     static func expectSamePages(
-        _ store: SQLiteAccountStore, _ kind: TestDataKind, fromMs: Int64, toMs: Int64, limit: Int, expected: TestDataPage,
+        _ store: any AccountStore, _ kind: TestDataKind, fromMs: Int64, toMs: Int64, limit: Int, expected: TestDataPage,
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {
         let fast = try await pages(store, kind, fromMs: fromMs, toMs: toMs, limit: limit, byRows: false)
@@ -60,11 +62,13 @@ struct EncodedTestDataPageTests {
     }
 
     /// A store with one linked account.
-    static func withStore(_ body: (SQLiteAccountStore) async throws -> Void) async throws {
-        let path = temporaryDatabasePath()
-        defer { removeDatabase(at: path) }
-        let store = try SQLiteAccountStore(path: path)
-        defer { try? store.close() }
+    static func withStore(_ kind: StoreKind, _ body: (any AccountStore) async throws -> Void) async throws {
+        try await withTestStore(kind) { testStore in
+            try await withLinkedAccount(testStore.store, body)
+        }
+    }
+
+    private static func withLinkedAccount(_ store: any AccountStore, _ body: (any AccountStore) async throws -> Void) async throws {
         try await store.write(.dealer(dealer)) { transaction in
             try transaction.saveCustomer(Customer(id: "cust-1", firstName: "Ada", lastName: "Lovelace"))
             try transaction.saveLink(
@@ -90,8 +94,9 @@ struct EncodedTestDataPageTests {
         (0..<count).map { index in start + Int64(index >= 10 && index <= 12 ? 10 : index) * minuteMs }
     }
 
-    @Test func resultsAndSignalsPagesAreTheRowsBytesPutTogether() async throws {
-        try await Self.withStore { store in
+    @Test(arguments: StoreKind.all)
+    func resultsAndSignalsPagesAreTheRowsBytesPutTogether(_ kind: StoreKind) async throws {
+        try await Self.withStore(kind) { store in
             let times = Self.times(40)
             let results = times.enumerated().map { Self.result($0, at: $1) }
             let signals = times.enumerated().map { index, at in
@@ -132,8 +137,9 @@ struct EncodedTestDataPageTests {
         }
     }
 
-    @Test func historyPagesAreTheRowsBytesPutTogether() async throws {
-        try await Self.withStore { store in
+    @Test(arguments: StoreKind.all)
+    func historyPagesAreTheRowsBytesPutTogether(_ kind: StoreKind) async throws {
+        try await Self.withStore(kind) { store in
             let category = TestCategory(id: "service", description: "Service – Wartung", defaultDurationMinutes: 60)
             let entries = Self.times(25).enumerated().map { index, at in
                 TestHistoryEntry(
@@ -213,6 +219,33 @@ struct EncodedTestDataPageTests {
                 store, .signals, fromMs: Self.start, toMs: end, limit: limit, expected: TestDataPage(signals: signals))
             try await Self.expectSamePages(
                 store, .history, fromMs: Self.start, toMs: end, limit: limit, expected: TestDataPage(history: history))
+        }
+    }
+
+    /// PostgreSQL rows written before its migration 2 have no encoding: they are encoded from their columns when
+    /// read, into the same bytes.
+    @Test(PostgresStoreTests.enabled)
+    func postgresRowsWithoutAnEncodingAreEncodedFromTheirColumns() async throws {
+        try await withTestStore(.postgres) { testStore in
+            let store = try #require(testStore.store as? PostgresAccountStore)
+            try await Self.withLinkedAccount(store) { _ in
+                let times = Self.times(12)
+                let results = times.enumerated().map { Self.result($0, at: $1) }
+                try await store.write(.dealer(Self.dealer)) { transaction in
+                    for result in results {
+                        try transaction.insertSignal(SignalRecord(accountNumber: Self.accountNumber, result: result, isTestResult: true))
+                    }
+                }
+                // Every other row as if written before the migration.
+                try await store.withTransaction(begin: "BEGIN") { connection in
+                    try connection.execute("UPDATE signal SET message = NULL WHERE row_id % 2 = 0")
+                }
+                for limit in [1, 5, 100] {
+                    try await Self.expectSamePages(
+                        store, .results, fromMs: Self.start, toMs: Self.start + dayMs, limit: limit,
+                        expected: TestDataPage(results: results))
+                }
+            }
         }
     }
 }
