@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "CopsLinkWire", targets: ["CopsLinkWire"]),
         .library(name: "CopsLinkTransport", targets: ["CopsLinkTransport"]),
         .library(name: "CopsLinkInProcess", targets: ["CopsLinkInProcess"]),
+        .library(name: "CopsLinkGRPC", targets: ["CopsLinkGRPC"]),
         .library(name: "CopsLinkServices", targets: ["CopsLinkServices"]),
         .library(name: "CopsLinkBuiltinServices", targets: ["CopsLinkBuiltinServices"]),
         .library(name: "CopsLinkAccounts", targets: ["CopsLinkAccounts"]),
@@ -42,7 +43,8 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
-        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2")
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0")
     ],
     targets: [
         // protobuf-c from the system (Debian: libprotobuf-c-dev).
@@ -102,6 +104,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics")
+            ],
+            swiftSettings: strictSettings
+        ),
+        // gRPC over HTTP/2 (h2c) on the server's port (PROTOCOL.md "gRPC over HTTP/2"): swift-nio-http2 streams driving
+        // the same CallDispatcher as the native protocol. Depends on the transport, never the other way round: the
+        // server gets its installer as a closure.
+        .target(
+            name: "CopsLinkGRPC",
+            dependencies: [
+                "CopsLinkCore", "CopsLinkTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2")
             ],
             swiftSettings: strictSettings
         ),
@@ -179,7 +194,7 @@ let package = Package(
             dependencies: [
                 "CopsLinkCore", "CopsLinkMessages", "CopsLinkWire", "CopsLinkTransport", "CopsLinkServices",
                 "CopsLinkBuiltinServices", "CopsLinkAccounts", "CopsLinkAuth", "CopsLinkSQLite", "CopsLinkPostgres", "CopsLinkLogging",
-                "CopsLinkAdminHTTP",
+                "CopsLinkAdminHTTP", "CopsLinkGRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -317,6 +332,19 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle")
+            ],
+            swiftSettings: strictSettings
+        ),
+        // gRPC over HTTP/2: framing, status mapping and streams on an EmbeddedChannel with a real HTTP/2 client codec.
+        .testTarget(
+            name: "CopsLinkGRPCTests",
+            dependencies: [
+                "CopsLinkCore", "CopsLinkGRPC", "CopsLinkTransport", "CopsLinkServices", "CopsLinkBuiltinServices",
+                "CopsLinkMessages",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2")
             ],
             swiftSettings: strictSettings
         ),

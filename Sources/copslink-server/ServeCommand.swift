@@ -4,6 +4,7 @@ import CopsLinkAdminHTTP
 import CopsLinkAuth
 import CopsLinkBuiltinServices
 import CopsLinkCore
+import CopsLinkGRPC
 import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTransport
@@ -72,9 +73,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Maximum frame size in bytes.") var maxFrameSize = 4 << 20
     @Option(
         help: ArgumentHelp(
-            "The protocols the port speaks, comma-separated: native (the CopsLink framing), http (HTTP/JSON). Each connection's first bytes choose.",
-            valueName: "native,http"))
-    var protocols = "native,http"
+            "The protocols the port speaks, comma-separated: native (the CopsLink framing), http (HTTP/JSON), grpc (gRPC over HTTP/2, h2c). Each connection's first bytes choose.",
+            valueName: "native,http,grpc"))
+    var protocols = "native,http,grpc"
     @Option(help: "Largest HTTP/JSON request body in bytes (a larger one is answered 413 and the connection closed).")
     var httpMaxBodySize = 8 << 20
     @Option(help: "Maximum frame header size in bytes.") var maxHeaderSize = 16 << 10
@@ -217,7 +218,7 @@ struct ServeCommand: AsyncParsableCommand {
         let callLogging = LoggingInterceptor(logger: logger, level: Logger.Level(rawValue: callLogLevel) ?? .debug)
         let server = TCPServer(
             configuration: configuration, router: router, interceptors: [callLogging] + interceptors, logger: logger,
-            metricsFactory: registry == nil ? nil : MetricsSystem.factory)
+            metricsFactory: registry == nil ? nil : MetricsSystem.factory, installers: [.grpc: GRPCServer.installer])
         // The admin endpoint starts first, so /readyz answers 503 until the RPC port listens.
         var admin: AdminHTTPServer?
         if let registry, let metricsPort {

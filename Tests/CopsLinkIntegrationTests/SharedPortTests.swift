@@ -90,6 +90,28 @@ struct ProtocolDetectionTests {
         #expect(ProtocolDetection.decide(Array(bytes.utf8), enabled: Self.both) == expected)
     }
 
+    private static let all: Set<ServerProtocol> = [.native, .http, .grpc]
+
+    @Test(arguments: [
+        ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", ProtocolDetection.detected(.grpc)),
+        ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0", .detected(.grpc)),
+        ("P", .needMoreBytes),
+        ("PRI * HTTP/2.0\r\n", .needMoreBytes),
+        ("POST ", .detected(.http)),
+        ("PRI * HTTP/1.1\r\n", .detected(.native)),
+        ("COPSLINK", .detected(.native))
+    ])
+    func theHTTP2PrefaceChoosesGRPC(_ bytes: String, _ expected: ProtocolDetection) {
+        #expect(ProtocolDetection.decide(Array(bytes.utf8), enabled: Self.all) == expected)
+    }
+
+    @Test func grpcTurnedOffGoesToTheNativeProtocol() {
+        let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+        #expect(ProtocolDetection.decide(preface, enabled: Self.both) == .detected(.native))
+        #expect(ProtocolDetection.decide(preface.prefix(3), enabled: Self.both) == .detected(.native))
+        #expect(ProtocolDetection.decide(preface, enabled: [.native, .grpc]) == .detected(.grpc))
+    }
+
     @Test func httpTurnedOffGoesToTheNativeProtocol() {
         #expect(ProtocolDetection.decide(Array("GET /".utf8), enabled: [.native]) == .detected(.native))
         #expect(ProtocolDetection.decide(Array("P".utf8), enabled: [.native]) == .detected(.native))

@@ -5,6 +5,8 @@ public enum ServerProtocol: String, Sendable, Hashable, CaseIterable {
     case native
     /// HTTP/1.1 requests with JSON bodies (PROTOCOL.md §18).
     case http
+    /// gRPC over HTTP/2 with prior knowledge (h2c), served by CopsLinkGRPC (PROTOCOL.md "gRPC over HTTP/2").
+    case grpc
 }
 
 /// Which protocol a connection speaks, from the bytes it has sent so far: a pure rule, so that it is tested alone.
@@ -12,23 +14,30 @@ public enum ServerProtocol: String, Sendable, Hashable, CaseIterable {
 /// `C` (the first byte of the CopsLink preface) is the native protocol at once, so the native preface keeps its
 /// byte-by-byte check (§2.1). The start of an HTTP/1.1 request line (`GET `, `POST `, `PUT `, `DELETE `, `HEAD `,
 /// `OPTIONS `, `PATCH `, method and space) is HTTP when it is enabled; while the bytes are still a prefix of one, the
-/// rule waits for more. Anything else goes to the native protocol, which answers it with its readable rejection line.
+/// rule waits for more. The HTTP/2 client preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`, all 24 bytes) is gRPC when it is
+/// enabled. Anything else goes to the native protocol, which answers it with its readable rejection line.
 public enum ProtocolDetection: Equatable, Sendable {
     case needMoreBytes
     case detected(ServerProtocol)
 
     static let httpMethods: [[UInt8]] = ["GET ", "POST ", "PUT ", "DELETE ", "HEAD ", "OPTIONS ", "PATCH "].map { Array($0.utf8) }
 
+    /// The HTTP/2 connection preface a client sends first (RFC 9113 §3.4).
+    static let http2Preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+
     public static func decide(_ bytes: some Collection<UInt8>, enabled: Set<ServerProtocol>) -> ProtocolDetection {
         guard let first = bytes.first else { return .needMoreBytes }
-        if first == UInt8(ascii: "C") || !enabled.contains(.http) { return .detected(.native) }
-        var couldBeHTTP = false
-        for method in httpMethods {
-            let compared = min(method.count, bytes.count)
-            guard bytes.prefix(compared).elementsEqual(method.prefix(compared)) else { continue }
-            if compared == method.count { return .detected(.http) }
-            couldBeHTTP = true
+        if first == UInt8(ascii: "C") { return .detected(.native) }
+        var candidates: [([UInt8], ServerProtocol)] = []
+        if enabled.contains(.http) { candidates += httpMethods.map { ($0, .http) } }
+        if enabled.contains(.grpc) { candidates.append((http2Preface, .grpc)) }
+        var couldBeMore = false
+        for (start, chosen) in candidates {
+            let compared = min(start.count, bytes.count)
+            guard bytes.prefix(compared).elementsEqual(start.prefix(compared)) else { continue }
+            if compared == start.count { return .detected(chosen) }
+            couldBeMore = true
         }
-        return couldBeHTTP ? .needMoreBytes : .detected(.native)
+        return couldBeMore ? .needMoreBytes : .detected(.native)
     }
 }

@@ -2,11 +2,14 @@ import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkWire
 import Logging
-import NIOCore
+public import NIOCore
 
-/// Asks a server connection to drain: GOAWAY now, close when its calls are done or at `deadline`.
-struct GracefulShutdownEvent: Sendable {
-    var deadline: NIODeadline
+/// Asks a server connection to drain: GOAWAY now, close when its calls are done or at `deadline`. Public for the
+/// protocols installed from other modules (`ProtocolInstaller`), whose handlers drain on it too.
+public struct GracefulShutdownEvent: Sendable {
+    public var deadline: NIODeadline
+
+    public init(deadline: NIODeadline) { self.deadline = deadline }
 }
 
 /// The server side of one connection: preface, SETTINGS, calls, flow control, pings, GOAWAY. Event-loop bound.

@@ -14,8 +14,14 @@ import Synchronization
 /// returns. There is no other way to start or stop it. Put it in a `ServiceGroup`, or use `withServer` for a scope
 /// that cannot leak a running server; `listeningAddress` waits for the bound port.
 public final class TCPServer: Sendable {
+    /// Installs a protocol that lives in a module of its own (gRPC: `CopsLinkGRPC`) behind the protocol detector, on a
+    /// connection whose first bytes chose it; the module depends on this one, never the other way round.
+    public typealias ProtocolInstaller =
+        @Sendable (ChannelPipeline.SynchronousOperations, CallDispatcher, ServerConfiguration) throws -> Void
+
     public let configuration: ServerConfiguration
     private let dispatcher: CallDispatcher
+    private let installers: [ServerProtocol: ProtocolInstaller]
     private let group: any EventLoopGroup
     let logger: Logger
     private let metrics: ServerMetrics?
@@ -48,12 +54,15 @@ public final class TCPServer: Sendable {
 
     /// - Parameter metricsFactory: where to record `ServerMetrics` (calls, latency, connections, bytes, rejected
     ///   frames); nil records none. Pass `MetricsSystem.factory` once the executable has bootstrapped it.
+    /// - Parameter installers: the protocols served by other modules (`.grpc`: `GRPCServer.installer`); a protocol
+    ///   enabled in `configuration.protocols` without its installer is not detected (its bytes get the native line).
     public init(
         configuration: ServerConfiguration, router: RPCRouter, interceptors: [any ServerInterceptor] = [],
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger = Logger(label: "copslink.server"),
-        metricsFactory: (any MetricsFactory)? = nil
+        metricsFactory: (any MetricsFactory)? = nil, installers: [ServerProtocol: ProtocolInstaller] = [:]
     ) {
         self.configuration = configuration
+        self.installers = installers
         self.dispatcher = CallDispatcher(router: router, interceptors: interceptors)
         self.group = group
         self.logger = logger
@@ -152,7 +161,7 @@ public final class TCPServer: Sendable {
                     try Self.installConnectionHandlers(
                         on: channel, configuration: self.configuration, dispatcher: self.dispatcher,
                         refusal: self.admit(channel), logger: self.logger, tlsContext: tlsContext, metrics: self.metrics,
-                        budget: self.inboundBudget)
+                        budget: self.inboundBudget, installers: self.installers)
                 }
             }
     }
@@ -167,7 +176,8 @@ public final class TCPServer: Sendable {
     @_spi(ConnectionHarness)
     public static func installConnectionHandlers(
         on channel: any Channel, configuration: ServerConfiguration, dispatcher: CallDispatcher, refusal: RejectionReason? = nil,
-        logger: Logger, tlsContext: NIOSSLContext? = nil, metrics: ServerMetrics? = nil, budget: InboundMemoryBudget? = nil
+        logger: Logger, tlsContext: NIOSSLContext? = nil, metrics: ServerMetrics? = nil, budget: InboundMemoryBudget? = nil,
+        installers: [ServerProtocol: ProtocolInstaller] = [:]
     ) throws {
         try channel.syncOptions?.setOption(
             .writeBufferWaterMark,
@@ -181,15 +191,19 @@ public final class TCPServer: Sendable {
                 budget: budget, connectedAt: connectedAt)
         }
         // A refused connection is answered by the native handler's GOAWAY whatever it speaks.
-        guard refusal == nil, configuration.protocols != [.native] else { return try sync.addHandler(native(nil)) }
+        let enabled = configuration.protocols.filter { $0 != .grpc || installers[.grpc] != nil }
+        guard refusal == nil, enabled != [.native] else { return try sync.addHandler(native(nil)) }
         try sync.addHandler(
-            ProtocolDetector(enabled: configuration.protocols, handshakeTimeout: configuration.handshakeTimeout) {
+            ProtocolDetector(enabled: enabled, handshakeTimeout: configuration.handshakeTimeout) {
                 chosen, pipeline, connectedAt in
                 switch chosen {
                 case .native: try pipeline.addHandler(native(connectedAt))
                 case .http:
                     try HTTPJSONGateway.configure(
                         pipeline, dispatcher: dispatcher, configuration: configuration, metrics: metrics, budget: budget)
+                case .grpc:
+                    guard let install = installers[.grpc] else { return try pipeline.addHandler(native(connectedAt)) }
+                    try install(pipeline, dispatcher, configuration)
                 }
             })
     }

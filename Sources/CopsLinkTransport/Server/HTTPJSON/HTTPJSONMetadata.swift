@@ -72,3 +72,9 @@ enum HTTPJSONMetadata {
         }
     }
 }
+
+/// `grpc-timeout`'s syntax (up to 8 digits and a unit H, M, S, m, u or n), shared with the gRPC module.
+public enum GRPCTimeoutHeader {
+    /// The duration `value` states; nil when it is not the syntax.
+    public static func parse(_ value: String) -> Duration? { HTTPJSONMetadata.parseTimeout(value) }
+}

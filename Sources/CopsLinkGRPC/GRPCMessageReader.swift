@@ -1,0 +1,57 @@
+public import CopsLinkCore
+public import NIOCore
+
+/// Cuts gRPC's length-prefixed messages (a compressed flag byte, a 4-byte big-endian length, the bytes) out of a
+/// stream's DATA frames. Hostile input: a length above `maxMessageSize` is refused before anything is buffered for
+/// it, and a set compressed flag is refused (only the identity encoding is accepted).
+public struct GRPCMessageReader {
+    public let maxMessageSize: Int
+    private var buffer: ByteBuffer?
+
+    public init(maxMessageSize: Int) { self.maxMessageSize = maxMessageSize }
+
+    /// Bytes held for a message not yet whole.
+    public var bufferedBytes: Int { buffer?.readableBytes ?? 0 }
+
+    public mutating func append(_ bytes: ByteBuffer) {
+        if buffer == nil {
+            buffer = bytes
+        } else {
+            var bytes = bytes
+            buffer!.writeBuffer(&bytes)
+        }
+    }
+
+    /// The next whole message; nil when more bytes are needed.
+    public mutating func next() throws(RPCError) -> [UInt8]? {
+        guard var buffer, buffer.readableBytes >= 5,
+            let flag = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
+            let length = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt32.self)
+        else { return nil }
+        guard flag == 0 else {
+            throw RPCError(
+                code: .internalError,
+                message: "a compressed message arrived, but the call's grpc-encoding is identity (the only encoding this server accepts)")
+        }
+        guard UInt64(length) <= UInt64(maxMessageSize) else {
+            throw RPCError(
+                code: .resourceExhausted,
+                message: "the request message of \(length) bytes is larger than the server's limit of \(maxMessageSize) bytes")
+        }
+        let size = Int(length)  // at most maxMessageSize: fits
+        guard buffer.readableBytes - 5 >= size else { return nil }
+        buffer.moveReaderIndex(forwardBy: 5)
+        let message = buffer.readBytes(length: size) ?? []
+        self.buffer = buffer.readableBytes == 0 ? nil : buffer
+        return message
+    }
+
+    /// The framing of `message` (identity encoding): flag 0, its length, its bytes.
+    public static func frame(_ message: [UInt8], allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: message.count + 5)
+        buffer.writeInteger(UInt8(0))
+        buffer.writeInteger(UInt32(truncatingIfNeeded: message.count))
+        buffer.writeBytes(message)
+        return buffer
+    }
+}

@@ -1,0 +1,46 @@
+public import CopsLinkCore
+public import CopsLinkTransport
+public import NIOCore
+import NIOHTTP2
+
+/// gRPC over HTTP/2 on the server's port (PROTOCOL.md "gRPC over HTTP/2"): given to `TCPServer` as the `.grpc`
+/// installer, it adds swift-nio-http2's connection handler, with the native limits as its SETTINGS, and a
+/// `GRPCStreamHandler` on every stream the client opens.
+public enum GRPCServer {
+    /// For `TCPServer(…, installers: [.grpc: GRPCServer.installer])`.
+    public static let installer: TCPServer.ProtocolInstaller = { pipeline, dispatcher, configuration in
+        try configure(pipeline, dispatcher: dispatcher, configuration: configuration)
+    }
+
+    /// The native limits as HTTP/2 SETTINGS: concurrent calls → MAX_CONCURRENT_STREAMS, the header size →
+    /// MAX_HEADER_LIST_SIZE, the per-call window → INITIAL_WINDOW_SIZE. The frame size stays HTTP/2's 16 KiB; the
+    /// native frame limit bounds each gRPC message instead (`GRPCMessageReader`).
+    static func settings(_ limits: ConnectionLimits) -> HTTP2Settings {
+        [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: max(0, limits.maxConcurrentCalls)),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: max(0, limits.maxHeaderSize)),
+            HTTP2Setting(parameter: .initialWindowSize, value: min(max(0, limits.initialWindowSize), Int(Int32.max)))
+        ]
+    }
+
+    public static func configure(
+        _ pipeline: ChannelPipeline.SynchronousOperations, dispatcher: CallDispatcher, configuration: ServerConfiguration
+    ) throws {
+        let state = GRPCConnectionState(configuration: configuration)
+        // Stream channels run on their connection's event loop, where the state lives.
+        let loopBoundState = NIOLoopBound(state, eventLoop: pipeline.eventLoop)
+        var connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
+        connectionConfiguration.initialSettings = settings(configuration.limits)
+        var streamConfiguration = NIOHTTP2Handler.StreamConfiguration()
+        streamConfiguration.targetWindowSize = min(max(65_535, configuration.limits.initialWindowSize), Int(Int32.max))
+        _ = try pipeline.configureHTTP2Pipeline(
+            mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: streamConfiguration
+        ) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandler(
+                    GRPCStreamHandler(dispatcher: dispatcher, configuration: configuration, connection: loopBoundState.value))
+            }
+        }
+        try pipeline.addHandler(GRPCConnectionHandler(state: state))
+    }
+}

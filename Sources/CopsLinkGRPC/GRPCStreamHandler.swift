@@ -1,0 +1,252 @@
+import CopsLinkCore
+import CopsLinkTransport
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+
+/// One gRPC call on one HTTP/2 stream (a child channel of the connection's `NIOHTTP2Handler`), as gRPC's
+/// PROTOCOL-HTTP2 specifies: the request HEADERS choose the method and carry metadata, `grpc-timeout` and
+/// `grpc-encoding`; DATA frames carry length-prefixed messages; the answer is response HEADERS, DATA and trailers
+/// with `grpc-status` / `grpc-message`, or trailers alone for a call refused before it answered anything.
+///
+/// The call runs through the same `CallDispatcher` as the native protocol (interceptors, auth, handlers). A
+/// RST_STREAM from the client closes this channel: the call's task is cancelled, as the native CANCEL does.
+final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTP2Frame.FramePayload
+    typealias OutboundIn = HTTP2Frame.FramePayload
+    typealias OutboundOut = HTTP2Frame.FramePayload
+
+    /// How a finished call answers, framed on the event loop.
+    enum Final: Sendable {
+        case success(message: [UInt8]?, trailers: Metadata)
+        case failure(RPCError)
+    }
+
+    private enum State {
+        /// Waiting for the request HEADERS.
+        case idle
+        case running(GRPCCall, task: Task<Void, Never>?)
+        /// The answer's trailers are sent (or the stream is gone); further frames are dropped.
+        case done
+    }
+
+    private let dispatcher: CallDispatcher
+    private let configuration: ServerConfiguration
+    private let connection: GRPCConnectionState
+    private var state = State.idle
+    private var reader: GRPCMessageReader
+    private var headersSent = false
+    private var context: ChannelHandlerContext?
+    private var loopBound: NIOLoopBound<GRPCStreamHandler>?
+    private var executor: EventLoopTaskExecutor?
+    private var deadlineTimer: Scheduled<Void>?
+
+    init(dispatcher: CallDispatcher, configuration: ServerConfiguration, connection: GRPCConnectionState) {
+        self.dispatcher = dispatcher
+        self.configuration = configuration
+        self.connection = connection
+        reader = GRPCMessageReader(maxMessageSize: configuration.limits.maxFrameSize)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        if configuration.runsHandlersOnEventLoop { executor = EventLoopTaskExecutor(eventLoop: context.eventLoop) }
+        connection.streamOpened()
+    }
+
+    /// Breaks the cycles through `context` and `loopBound` once the stream is gone.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        connection.streamClosed()
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
+        self.context = nil
+        loopBound = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if case .running(let call, let task) = state {
+            call.abandon()
+            task?.cancel()  // RST_STREAM or a lost connection: the handler's task is cancelled, as for CANCEL
+        }
+        state = .done
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .headers(let headers):
+            switch state {
+            case .idle: received(headers.headers, endStream: headers.endStream)
+            case .running(let call, _):
+                // Trailers from a client are not part of gRPC; their END_STREAM still ends the requests.
+                if headers.endStream { requestsEnded(call) }
+            case .done: break
+            }
+        case .data(let data):
+            guard case .running(let call, _) = state else { return }
+            if case .byteBuffer(let bytes) = data.data { reader.append(bytes) }
+            do {
+                while let message = try reader.next() { call.requests.push(message) }
+            } catch {
+                return fail(call, error)
+            }
+            if data.endStream { requestsEnded(call) }
+        default:
+            break
+        }
+    }
+
+    private func requestsEnded(_ call: GRPCCall) {
+        guard reader.bufferedBytes == 0 else {
+            return fail(call, RPCError(code: .internalError, message: "the request stream ended inside a message"))
+        }
+        call.requests.finish(.success(()))
+    }
+
+    /// Ends a running call with `error` (its task is cancelled: the answer is already decided).
+    private func fail(_ call: GRPCCall, _ error: RPCError) {
+        guard case .running(_, let task) = state else { return }
+        call.finish(.failure(error))
+        task?.cancel()
+    }
+
+    // MARK: Requests
+
+    private func received(_ headers: HPACKHeaders, endStream: Bool) {
+        guard headers.first(name: ":method") == "POST" else {
+            return answerHTTP(status: "405")
+        }
+        guard let contentType = headers.first(name: "content-type"), contentType.hasPrefix("application/grpc") else {
+            // Not gRPC: PROTOCOL-HTTP2 answers 415 Unsupported Media Type.
+            return answerHTTP(status: "415")
+        }
+        let path = headers.first(name: ":path") ?? ""
+        guard let route = dispatcher.router.route(forPath: GRPCHealth.nativePath(for: path)) else {
+            return refuse(dispatcher.router.unimplementedError(forPath: path))
+        }
+        if let encoding = headers.first(name: "grpc-encoding"), encoding != "identity" {
+            // PROTOCOL-HTTP2: an encoding the server does not support is UNIMPLEMENTED, with grpc-accept-encoding.
+            return refuse(
+                RPCError(
+                    code: .unimplemented,
+                    message: "grpc-encoding '\(ClientText.excerpt(encoding))' is not supported; this server accepts identity only"),
+                extra: [("grpc-accept-encoding", "identity")])
+        }
+        var timeout: Duration?
+        if let value = headers.first(name: "grpc-timeout") {
+            guard let parsed = GRPCTimeoutHeader.parse(value) else {
+                return refuse(
+                    RPCError(
+                        code: .invalidArgument,
+                        message: "grpc-timeout '\(ClientText.excerpt(value))' must be 1 to 8 digits and a unit (H, M, S, m, u, n)"))
+            }
+            timeout = parsed
+        }
+        let metadata: Metadata
+        do {
+            metadata = try GRPCMetadata.metadata(headers.map { ($0.name, $0.value) })
+            try metadata.validate()
+        } catch {
+            return refuse(error)
+        }
+        guard metadata.encodedSize <= configuration.limits.maxHeaderSize else {
+            return refuse(
+                RPCError(
+                    code: .resourceExhausted,
+                    message:
+                        "the request's metadata takes \(metadata.encodedSize) bytes, more than the server's limit of \(configuration.limits.maxHeaderSize)"
+                ))
+        }
+        start(route, metadata: metadata, timeout: timeout, endStream: endStream)
+    }
+
+    private func start(_ route: RPCRouter.Route, metadata: Metadata, timeout: Duration?, endStream: Bool) {
+        guard let context, let loopBound else { return }
+        let deadline = timeout.map { ContinuousClock.now + $0 }
+        var serverContext = ServerContext(
+            descriptor: route.descriptor, metadata: metadata, deadline: deadline, peer: connection.peer,
+            callID: connection.nextCallID())
+        serverContext.failureLogBudget = connection.failureLogBudget
+        let call = GRPCCall(eventLoop: context.eventLoop, handler: loopBound)
+        if endStream { call.requests.finish(.success(())) }
+        state = .running(call, task: nil)
+        if let timeout {
+            deadlineTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+                let handler = loopBound.value
+                guard case .running(let running, _) = handler.state, running === call else { return }
+                handler.fail(call, RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout.secondsText) passed"))
+            }
+        }
+        let dispatcher = self.dispatcher
+        let task: Task<Void, Never>
+        if let executor {
+            task = Task.immediate(executorPreference: executor) { await dispatcher.run(route, stream: call, context: serverContext) }
+        } else {
+            task = Task { await dispatcher.run(route, stream: call, context: serverContext) }
+        }
+        // The call may have finished inside `Task.immediate`; the task is kept only while it runs.
+        if case .running(let running, nil) = state, running === call { state = .running(call, task: task) }
+    }
+
+    // MARK: Answers
+
+    private var responseHeaders: HPACKHeaders {
+        [":status": "200", "content-type": "application/grpc"]
+    }
+
+    /// A plain HTTP answer for a request that is not gRPC at all.
+    private func answerHTTP(status: String) {
+        state = .done
+        context?.writeAndFlush(wrapOutboundOut(.headers(.init(headers: [":status": status], endStream: true))), promise: nil)
+    }
+
+    /// Trailers-only: the call is refused before it runs.
+    private func refuse(_ error: RPCError, extra: [(String, String)] = []) {
+        state = .done
+        var headers = responseHeaders
+        for (name, value) in GRPCStatus.trailerFields(code: error.code, message: error.message, metadata: error.metadata) + extra {
+            headers.add(name: name, value: value)
+        }
+        context?.writeAndFlush(wrapOutboundOut(.headers(.init(headers: headers, endStream: true))), promise: nil)
+    }
+
+    private func sendHeadersIfNeeded() {
+        guard !headersSent, let context else { return }
+        headersSent = true
+        context.write(wrapOutboundOut(.headers(.init(headers: responseHeaders))), promise: nil)
+    }
+
+    func writeMessage(_ message: [UInt8], promise: EventLoopPromise<Void>) {
+        guard case .running = state, let context else { return promise.fail(ChannelError.ioOnClosedChannel) }
+        sendHeadersIfNeeded()
+        let frame = GRPCMessageReader.frame(message, allocator: context.channel.allocator)
+        context.writeAndFlush(wrapOutboundOut(.data(.init(data: .byteBuffer(frame)))), promise: promise)
+    }
+
+    func finishCall(_ final: Final) {
+        guard case .running = state, let context else { return }
+        state = .done
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
+        let fields: [(String, String)]
+        switch final {
+        case .success(let message, let trailers):
+            if let message {
+                sendHeadersIfNeeded()
+                let frame = GRPCMessageReader.frame(message, allocator: context.channel.allocator)
+                context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(frame)))), promise: nil)
+            }
+            fields = GRPCStatus.trailerFields(code: .ok, message: "", metadata: trailers)
+        case .failure(let error):
+            fields = GRPCStatus.trailerFields(code: error.code, message: error.message, metadata: error.metadata)
+            if error.code == .unauthenticated { connection.unauthenticatedCallFinished() }
+        }
+        var trailers: HPACKHeaders = headersSent ? [:] : responseHeaders
+        for (name, value) in fields { trailers.add(name: name, value: value) }
+        headersSent = true
+        context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: trailers, endStream: true))), promise: nil)
+    }
+}
