@@ -338,7 +338,7 @@ struct CLITests {
             (["--max-test-hours", "1e300"], "--max-test-hours 1e+300: give hours from 0.0167 (one minute) to 720."),
             (["--port", "70000"], "--port 70000: must be from 0 to 65535."),
             (["--metrics-port=-1"], "--metrics-port -1: must be from 0 to 65535."),
-            (["--protocols", "native,grpcweb"], "--protocols 'native,grpcweb': 'grpcweb' is not one of native, http."),
+            (["--protocols", "native,grpcweb"], "--protocols 'native,grpcweb': 'grpcweb' is not one of native, http, grpc."),
             (["--protocols", "http,http"], "--protocols 'http,http' names http twice."),
             (["--http-max-body-size", "0"], "--http-max-body-size 0: must be from 1 to 2147483647.")
         ] {
