@@ -1,0 +1,84 @@
+import CopsLinkBuiltinServices
+import CopsLinkCore
+import CopsLinkServices
+import CopsLinkTransport
+import NIOCore
+import NIOEmbedded
+import NIOHPACK
+import NIOHTTP2
+import Testing
+
+@testable import CopsLinkGRPC
+
+/// Requests a stream refuses before any handler runs, on an EmbeddedChannel carrying HTTP/2 frame payloads: what
+/// PROTOCOL-HTTP2 asks for each (trailers-only with the gRPC status, or a plain HTTP status for what is not gRPC).
+@Suite("gRPC stream refusals")
+struct GRPCStreamRefusalTests {
+    private func answer(to headers: HPACKHeaders, maxHeaderSize: Int = 16 << 10) throws -> HTTP2Frame.FramePayload.Headers {
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.limits.maxHeaderSize = maxHeaderSize
+        var router = RPCRouter()
+        HealthService(services: []).registerMethods(with: &router)
+        let channel = EmbeddedChannel(
+            handler: GRPCStreamHandler(
+                dispatcher: CallDispatcher(router: router), configuration: configuration,
+                connection: GRPCConnectionState(configuration: configuration)))
+        try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: headers, endStream: true)))
+        let written = try #require(try channel.readOutbound(as: HTTP2Frame.FramePayload.self))
+        guard case .headers(let answer) = written else {
+            Issue.record("expected HEADERS, got \(written)")
+            throw CancellationError()
+        }
+        #expect(answer.endStream)
+        #expect(try channel.readOutbound(as: HTTP2Frame.FramePayload.self) == nil)
+        _ = try? channel.finish()
+        return answer
+    }
+
+    private func request(_ path: String = "/copslink.rpc.v1.Health/Check", extra: [(String, String)] = []) -> HPACKHeaders {
+        var headers: HPACKHeaders = [
+            ":method": "POST", ":scheme": "http", ":path": path, ":authority": "x", "content-type": "application/grpc", "te": "trailers"
+        ]
+        for (name, value) in extra { headers.add(name: name, value: value) }
+        return headers
+    }
+
+    @Test func anUnsupportedEncodingIsUnimplementedWithTheAcceptedOnes() throws {
+        let answer = try answer(to: request(extra: [("grpc-encoding", "gzip")]))
+        #expect(answer.headers.first(name: ":status") == "200")
+        #expect(answer.headers.first(name: "grpc-status") == "12")
+        #expect(answer.headers.first(name: "grpc-accept-encoding") == "identity")
+        #expect(answer.headers.first(name: "grpc-message")?.contains("identity only") == true)
+    }
+
+    @Test func anUnknownMethodIsUnimplemented() throws {
+        let answer = try answer(to: request("/no.Such/Method"))
+        #expect(answer.headers.first(name: "grpc-status") == "12")
+        #expect(answer.headers.first(name: "content-type") == "application/grpc")
+    }
+
+    @Test func aMalformedTimeoutIsInvalidArgument() throws {
+        let answer = try answer(to: request(extra: [("grpc-timeout", "soon")]))
+        #expect(answer.headers.first(name: "grpc-status") == "3")
+        #expect(answer.headers.first(name: "grpc-message") == "grpc-timeout 'soon' must be 1 to 8 digits and a unit (H, M, S, m, u, n)")
+    }
+
+    @Test func metadataOverTheHeaderLimitIsResourceExhausted() throws {
+        let answer = try answer(to: request(extra: [("x-big", String(repeating: "a", count: 200))]), maxHeaderSize: 100)
+        #expect(answer.headers.first(name: "grpc-status") == "8")
+    }
+
+    @Test func invalidMetadataIsInvalidArgument() throws {
+        let answer = try answer(to: request(extra: [("x-bin", "not base64!")]))
+        #expect(answer.headers.first(name: "grpc-status") == "3")
+    }
+
+    @Test func whatIsNotGRPCGetsAnHTTPStatus() throws {
+        var wrongType = request()
+        wrongType.replaceOrAdd(name: "content-type", value: "application/json")
+        #expect(try answer(to: wrongType).headers.first(name: ":status") == "415")
+        var get = request()
+        get.replaceOrAdd(name: ":method", value: "GET")
+        #expect(try answer(to: get).headers.first(name: ":status") == "405")
+    }
+}
