@@ -124,7 +124,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return answerHTTP(status: "415")
         }
         let path = headers.first(name: ":path") ?? ""
-        guard let route = dispatcher.router.route(forPath: GRPCHealth.nativePath(for: path)) else {
+        guard let route = GRPCHealth.route(for: path, in: dispatcher.router) else {
             return refuse(dispatcher.router.unimplementedError(forPath: path))
         }
         if let encoding = headers.first(name: "grpc-encoding"), encoding != "identity" {

@@ -124,6 +124,11 @@ health = health_pb2_grpc.HealthStub(channel)
 status = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
 check("grpc.health.v1 Check: SERVING", status.status == health_pb2.HealthCheckResponse.SERVING, str(status))
 
+watch = health.Watch(health_pb2.HealthCheckRequest(service=""), timeout=30)
+first = next(watch)
+watch.cancel()
+check("grpc.health.v1 Watch: SERVING first", first.status == health_pb2.HealthCheckResponse.SERVING, str(first))
+
 # An unknown method: UNIMPLEMENTED.
 unknown = channel.unary_unary("/copslink.v1.AccountService/NoSuchMethod")
 try:
