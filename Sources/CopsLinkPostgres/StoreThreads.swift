@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import NIOPosix
 
@@ -22,9 +23,15 @@ struct StoreThreads: Sendable {
         }
     }
 
+    /// Stops the threads without waiting for them to be joined, on a queue of its own. Waiting (NIO's async
+    /// `shutdownGracefully` joins on `DispatchQueue.global()`, which on Linux is Swift's cooperative pool) hung a
+    /// whole test process once: a body still blocked in a query when its store closed kept its thread, the join
+    /// blocked a cooperative thread for good, and no task ran again. Later `run` calls fail at once either way.
     func shutdown() async throws {
-        try await pool.shutdownGracefully()
+        pool.shutdownGracefully(queue: Self.shutdownQueue) { _ in }
     }
+
+    private static let shutdownQueue = DispatchQueue(label: "copslink.postgres.store-threads.shutdown")
 
     #if DEBUG
     private static let markerKey = "copslink.postgres.store-thread"

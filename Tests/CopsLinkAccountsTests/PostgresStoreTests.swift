@@ -138,7 +138,6 @@ struct PostgresStoreTests {
             let clock = ManualAccountClock(nowMs: AccountFixture.start + 3 * hourMs)
             let scheduler = TestExpiryScheduler(store: later, clock: clock, logger: quietLogger())
             let running = Task { await scheduler.run() }
-            defer { running.cancel() }
             first.clock.advance(byMs: 3 * hourMs)  // for the history's range; the first instance runs no expiry pass
             var history: [TestHistoryEntry] = []
             for _ in 0..<500 {
@@ -148,6 +147,9 @@ struct PostgresStoreTests {
             }
             #expect(history.map(\.action) == [.placedOnTest, .expired])
             #expect(history.last?.atMs == session.expiresAtMs, "ended at its own expiry, not when the instance started")
+            // The scheduler's pass must be over before the stores close under it.
+            running.cancel()
+            await running.value
         }
     }
 
