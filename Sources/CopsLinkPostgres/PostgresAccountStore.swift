@@ -15,7 +15,8 @@ import PostgresNIO
 /// other instance, have the effect of some serial order, so every check-then-act rule of the service (one open test
 /// per account, unique account numbers, the dealer's account quota, one answer per request id) holds exactly as it
 /// does on SQLite's single writer, without a lock per rule that each new rule would have to remember. A write
-/// PostgreSQL aborts as a serialization failure (or a deadlock) is run again from the start, up to
+/// PostgreSQL aborts as a serialization failure (or a deadlock) is run again from the start, holding its dealer's
+/// retry lock (`PostgresSchema.writeRetryLockClass`) so that colliding writers take turns, up to
 /// `serializationRetries` times with a short random backoff, then fails `UNAVAILABLE` (safe to retry). The unique
 /// indexes stay as the last line (`test_session_open`, `station_account.account_number`, the idempotency key).
 /// Reads run REPEATABLE READ READ ONLY: one consistent snapshot, never blocked by writers and never aborted.
@@ -112,7 +113,9 @@ public final class PostgresAccountStore: AccountStore {
         var attempt = 0
         while true {
             do {
-                return try await withTransaction(begin: "BEGIN ISOLATION LEVEL SERIALIZABLE") { connection in
+                // A run again is serialized with the scope's other runs again (`PostgresSchema.writeRetryLockClass`).
+                let lock = attempt == 0 ? nil : Self.retryLockKey(scope)
+                return try await withTransaction(begin: "BEGIN ISOLATION LEVEL SERIALIZABLE", holding: lock) { connection in
                     let transaction = PostgresTransaction(connection: connection, scope: scope, pageChanges: AccountPageChanges())
                     let result = try body(transaction)
                     try transaction.refreshAccountPages()
@@ -120,8 +123,9 @@ public final class PostgresAccountStore: AccountStore {
                 }
             } catch let error as PSQLError where Self.isRetryable(error, attempt: attempt, limit: configuration.serializationRetries) {
                 attempt += 1
-                // Up to 2^attempt ms, at most 64 ms: writers that collided spread out instead of colliding again.
-                try await Task.sleep(for: .microseconds(Int.random(in: 100...(1_000 << min(attempt, 6)))))
+                // Up to 2^attempt ms, at most 16 ms: writers that collided spread out instead of colliding again
+                // (those that run again also queue on the scope's lock).
+                try await Task.sleep(for: .microseconds(Int.random(in: 100...(1_000 << min(attempt, 4)))))
             } catch {
                 throw Self.mapped(error, logger: logger)
             }
@@ -157,13 +161,23 @@ public final class PostgresAccountStore: AccountStore {
         try? await threads.shutdown()
     }
 
-    /// Leases a connection and runs `body` on a store thread inside `begin` … COMMIT (ROLLBACK if it throws).
+    /// Leases a connection and runs `body` on a store thread inside `begin` … COMMIT (ROLLBACK if it throws); given
+    /// `lock`, inside that session-level advisory lock, taken before `begin` and released after the COMMIT.
     func withTransaction<Result: Sendable>(
-        begin: PostgresQuery, _ body: @escaping @Sendable (BlockingConnection) throws -> Result
+        begin: PostgresQuery, holding lock: Int32? = nil, _ body: @escaping @Sendable (BlockingConnection) throws -> Result
     ) async throws -> Result {
         try await client.withConnection { [threads, logger] connection in
             try await threads.run {
                 let blocking = BlockingConnection(connection: connection, logger: logger)
+                if let lock {
+                    try blocking.execute("SELECT pg_advisory_lock(\(PostgresSchema.writeRetryLockClass), \(lock))")
+                }
+                // Released whatever happens (a connection that is lost releases it with its session).
+                defer {
+                    if let lock {
+                        _ = try? blocking.execute("SELECT pg_advisory_unlock(\(PostgresSchema.writeRetryLockClass), \(lock))")
+                    }
+                }
                 try blocking.execute(begin)
                 do {
                     let result = try body(blocking)
@@ -174,6 +188,21 @@ public final class PostgresAccountStore: AccountStore {
                     throw error
                 }
             }
+        }
+    }
+
+    /// The key of `scope`'s retry lock: a hash of the dealer id (all-dealer writes share one key). Writers of one
+    /// dealer contend on its rows (the account quota's count, account numbers); distinct dealers rarely do, and a
+    /// collision of two dealers' hashes only makes their retries take turns.
+    static func retryLockKey(_ scope: StoreScope) -> Int32 {
+        switch scope {
+        case .dealer(let dealer):
+            // FNV-1a, folded to 32 bits: stable across processes and instances (Swift's `hashValue` is seeded).
+            var hash: UInt32 = 2_166_136_261
+            for byte in dealer.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+            return Int32(bitPattern: hash)
+        case .allDealers:
+            return 0
         }
     }
 

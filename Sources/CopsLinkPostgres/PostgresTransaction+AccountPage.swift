@@ -1,4 +1,5 @@
 import CopsLinkAccounts
+import CopsLinkCore
 import PostgresNIO
 
 /// GetAccount's read model (`AccountPage`), kept as `SQLiteTransaction+AccountPage` keeps it: the write methods
@@ -14,7 +15,7 @@ extension PostgresTransaction {
     /// Rewrites the page of every customer whose page the recorded changes touch, then forgets them.
     func refreshAccountPages() throws {
         guard let changes = pageChanges, !changes.isEmpty else { return }
-        var accountKeys = changes.accountKeys.union(changes.sessionAccountKeys)  // the whole page, session included
+        var accountKeys = changes.accountKeys
         for id in changes.authorityIDs {
             for row in try connection.rows("SELECT DISTINCT account_key FROM account_authority WHERE authority_id = \(id)") {
                 accountKeys.insert(try row.value("account_key"))
@@ -38,6 +39,18 @@ extension PostgresTransaction {
             }
         }
         for customerKey in customerKeys { try Self.savePage(connection, customerKey: customerKey) }
+        // Accounts whose open session alone changed (PlaceOnTest, PlaceOffTest, expiry): only that part of their
+        // pages, not the whole account assembled again (two statements instead of about twenty).
+        for accountKey in changes.sessionAccountKeys.subtracting(accountKeys) {
+            let session = try openSession(accountKey: accountKey)
+            try connection.execute(
+                """
+                UPDATE account_page SET open_session = \(session.map { $0.serializedBytes().byteBuffer }) WHERE customer_key IN (
+                    SELECT account_link.customer_id FROM account_link
+                    JOIN station_account ON station_account.account_number = account_link.account_number
+                    WHERE station_account.account_key = \(accountKey))
+                """)
+        }
         changes.removeAll()
     }
 

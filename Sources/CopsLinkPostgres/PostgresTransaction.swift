@@ -306,11 +306,16 @@ struct PostgresTransaction: AccountWriteTransaction {
     }
 
     func openSession(accountNumber: String) throws -> TestSession? {
+        try openSession(accountKey: key(accountNumber))
+    }
+
+    /// The open session of the account stored under `accountKey`.
+    func openSession(accountKey: String) throws -> TestSession? {
         try connection.row(
             """
             SELECT test_session.*, test_category.description AS category_description, test_category.default_minutes AS category_minutes
             FROM test_session JOIN test_category ON test_category.id = test_session.category_id
-            WHERE test_session.account_key = \(key(accountNumber)) AND test_session.ended_at IS NULL
+            WHERE test_session.account_key = \(accountKey) AND test_session.ended_at IS NULL
             """
         ).map(Self.session)
     }
@@ -347,7 +352,7 @@ struct PostgresTransaction: AccountWriteTransaction {
 
     func insertSession(accountNumber: String, _ session: TestSession) throws {
         let accountKey = key(accountNumber)
-        pageChanges?.accountKeys.insert(accountKey)
+        pageChanges?.sessionAccountKeys.insert(accountKey)
         try connection.execute(
             """
             INSERT INTO test_session (id, account_key, category_id, effective_at, expires_at, scope, zone_numbers, comment,
@@ -367,7 +372,7 @@ struct PostgresTransaction: AccountWriteTransaction {
             WHERE id = \(id) AND ended_at IS NULL RETURNING account_key
             """
         ).map { try $0.value("account_key", as: String.self) }
-        pageChanges?.accountKeys.formUnion(ended)
+        pageChanges?.sessionAccountKeys.formUnion(ended)
     }
 
     // MARK: History and signals

@@ -93,7 +93,8 @@ func machineBusySeconds() -> Double? {
 /// Samples a server's CPU across the measured window (and this process's, and the whole machine's, so that load
 /// from other processes shows).
 final class ServerCPUSampler: @unchecked Sendable {
-    private let stats: ProcessStats?
+    /// The servers' processes: their CPU is summed (several instances of one service).
+    private let servers: [ProcessStats]
     private var startCPU: Double?
     private var endCPU: Double?
     private var startOwn = 0.0
@@ -101,16 +102,28 @@ final class ServerCPUSampler: @unchecked Sendable {
     private var startMachine: Double?
     private var endMachine: Double?
 
-    init(pid: Int32?) { stats = pid.map(ProcessStats.init) }
+    convenience init(pid: Int32?) { self.init(pids: pid.map { [$0] } ?? []) }
+
+    init(pids: [Int32]) { servers = pids.map(ProcessStats.init) }
+
+    private func serversCPUSeconds() -> Double? {
+        guard !servers.isEmpty else { return nil }
+        var total = 0.0
+        for server in servers {
+            guard let seconds = server.cpuSeconds() else { return nil }
+            total += seconds
+        }
+        return total
+    }
 
     /// Sleeps to the window's start, samples, sleeps to its end, samples.
     func sample(_ window: Window) async {
         await sleep(until: window.measureStart)
-        startCPU = stats?.cpuSeconds()
+        startCPU = serversCPUSeconds()
         startOwn = ownCPUSeconds()
         startMachine = machineBusySeconds()
         await sleep(until: window.end)
-        endCPU = stats?.cpuSeconds()
+        endCPU = serversCPUSeconds()
         endOwn = ownCPUSeconds()
         endMachine = machineBusySeconds()
     }
@@ -214,3 +227,11 @@ func waitForever() async {
 
 /// Unix epoch milliseconds.
 func nowWallMillis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+/// The server instances a driver loads: one port and process each (several share one database).
+struct Servers: Sendable {
+    var ports: [Int]
+    var pids: [Int32]
+    /// Recorded with the result when the drive is of the account service.
+    var store: String?
+}

@@ -1,4 +1,7 @@
 import ArgumentParser
+import CopsLinkPostgres
+import CopsLinkSQLite
+import Logging
 
 @main
 struct CopsLinkBench: AsyncParsableCommand {
@@ -7,7 +10,8 @@ struct CopsLinkBench: AsyncParsableCommand {
         abstract: "Side-by-side benchmarks of CopsLink, grpc-swift-2 and a bare SwiftNIO echo (run through scripts/bench).",
         subcommands: [
             ServeCopsLink.self, ServeGRPC.self, ServeEcho.self, Drive.self, SeedCommand.self, DriveGetAccount.self,
-            DriveWrites.self, DriveTestData.self, DriveHTTP.self, IdleConnectionsCommand.self, Report.self, Sizes.self, CodecTiming.self
+            DriveWrites.self, DriveTestData.self, MigrateStore.self, DriveHTTP.self, IdleConnectionsCommand.self, Report.self, Sizes.self,
+            CodecTiming.self
         ])
 }
 
@@ -16,14 +20,16 @@ struct ServeCopsLink: AsyncParsableCommand {
         commandName: "serve-copslink",
         abstract: "TCPServer with the conformance TestService (and the account service with --database).")
     @Option(help: "Port; 0 picks a free one.") var port = 0
-    @Option(help: "SQLite file of the account store; serves AccountService when given.") var database: String?
+    @Option(help: "The account store, an SQLite file or a postgres:// URL; serves AccountService when given.") var database: String?
+    @Option(help: "PostgreSQL connections (default: copslink-server's).") var databasePoolSize: Int?
     @Option(help: "Longest RequestTestData range, in days (default: the service's 31).") var maxSpanDays: Int?
     @Option(help: "Maximum simultaneous connections.") var maxConnections = 20_000
     @Flag(help: "Record server metrics into a Prometheus registry, as copslink-server --metrics-port does.") var metrics = false
 
     func run() async throws {
         try await CopsLinkTarget.serve(
-            port: port, database: database, maxSpanDays: maxSpanDays, maxConnections: maxConnections, metrics: metrics)
+            port: port, database: database, poolSize: databasePoolSize, maxSpanDays: maxSpanDays, maxConnections: maxConnections,
+            metrics: metrics)
     }
 }
 
@@ -48,6 +54,13 @@ struct LoadOptions: ParsableArguments {
     @Option(help: "Measured seconds.") var duration = 10.0
     @Option(help: "Seconds of warm-up before measuring.") var warmup = 2.0
     @Option(help: "Server process id, to measure its CPU per call.") var serverPid: Int32?
+    @Option(help: "Another instance's port (repeatable): the connections alternate over --port and these.")
+    var alsoPort: [Int] = []
+    @Option(help: "Another instance's process id (repeatable): the servers' CPU is summed.") var alsoServerPid: [Int32] = []
+    @Option(help: "The servers' store, recorded with the result (sqlite or postgres).") var store = "sqlite"
+
+    /// The instances under load.
+    var servers: Servers { Servers(ports: [port] + alsoPort, pids: (serverPid.map { [$0] } ?? []) + alsoServerPid, store: store) }
 
     func validate() throws {
         guard outstanding >= connections, connections >= 1 else {
@@ -98,8 +111,8 @@ struct DriveGetAccount: AsyncParsableCommand {
     @OptionGroup var load: LoadOptions
     func run() async throws {
         try await CopsLinkTarget.driveGetAccount(
-            port: load.port, accounts: accounts, outstanding: load.outstanding, connections: load.connections,
-            duration: load.duration, warmup: load.warmup, serverPID: load.serverPid)
+            servers: load.servers, accounts: accounts, outstanding: load.outstanding, connections: load.connections,
+            duration: load.duration, warmup: load.warmup)
     }
 }
 
@@ -119,8 +132,8 @@ struct DriveWrites: AsyncParsableCommand {
 
     func run() async throws {
         try await CopsLinkTarget.driveWrites(
-            port: load.port, mix: mix, accounts: accounts, outstanding: load.outstanding, connections: load.connections,
-            duration: load.duration, warmup: load.warmup, serverPID: load.serverPid)
+            servers: load.servers, mix: mix, accounts: accounts, outstanding: load.outstanding, connections: load.connections,
+            duration: load.duration, warmup: load.warmup)
     }
 }
 
@@ -153,4 +166,22 @@ struct IdleConnectionsCommand: AsyncParsableCommand {
 struct Sizes: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Prints the encoded sizes of the unary benchmark's messages and frames.")
     func run() throws { CopsLinkTarget.printSizes() }
+}
+
+struct MigrateStore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate-store",
+        abstract: "Copies a seeded SQLite store into an empty PostgreSQL database, as copslink-server migrate-store does.")
+    @Option(help: "The SQLite store.") var from: String
+    @Option(help: "The PostgreSQL database: a postgres:// URL.") var to: String
+
+    func run() async throws {
+        var logger = Logger(label: "copslink-bench.migrate-store")
+        logger.logLevel = .warning
+        let summary = try await PostgresStoreImport.run(
+            configuration: try PostgresStoreConfiguration(url: to, poolSize: 1), logger: logger,
+            batchRows: PostgresStoreImport.defaultBatchRows
+        ) { [from] in try SQLiteStoreSnapshot(path: from) }
+        print("copied \(summary.map(\.rows).reduce(0, +)) rows in \(summary.count) tables")
+    }
 }

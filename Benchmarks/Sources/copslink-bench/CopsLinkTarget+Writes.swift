@@ -23,16 +23,18 @@ extension CopsLinkTarget {
     /// the GetAccount store stays as seeded). Each unit is one call of `drive`, so its throughput is units/s (pairs/s
     /// for place-test) and its latencies are a unit's.
     ///
-    /// place-test: worker `w` of `outstanding` only touches seeded accounts `w`, `w + outstanding`, …, one after
-    /// another, so that no two workers' tests meet on an account (a test placed on an account on test fails).
+    /// place-test: worker `w` of `outstanding` only touches its own block of the seeded accounts, one after another,
+    /// so that no two workers' tests meet on an account (a test placed on an account on test fails), and accounts
+    /// written at the same moment are far apart in every index, as a real load's are (PostgreSQL's SERIALIZABLE
+    /// checks conflicts per index page: neighbouring accounts written at once would abort one another).
     /// link: customer ids `bench-write-<sequence>` are new to the store on every call.
     static func driveWrites(
-        port: Int, mix: WriteMix, accounts: Int, outstanding: Int, connections: Int, duration: Double, warmup: Double, serverPID: Int32?
+        servers: Servers, mix: WriteMix, accounts: Int, outstanding: Int, connections: Int, duration: Double, warmup: Double
     ) async throws {
         let perWorker = accounts / outstanding
         try await drive(
-            benchmark: "writes", port: port, outstanding: outstanding, connections: connections, duration: duration, warmup: warmup,
-            serverPID: serverPID, extra: [("mix", mix.rawValue), ("accounts", accounts), ("writes_per_unit", mix.writesPerUnit)]
+            benchmark: "writes", servers: servers, outstanding: outstanding, connections: connections, duration: duration,
+            warmup: warmup, extra: [("mix", mix.rawValue), ("accounts", accounts), ("writes_per_unit", mix.writesPerUnit)]
         ) { (client, sequence) throws(RPCError) in
             let service = AccountService.Client(wrapping: client)
             switch mix {
@@ -40,7 +42,7 @@ extension CopsLinkTarget {
                 // `drive` numbers worker w's calls w, w + outstanding, w + 2 × outstanding, …
                 let worker = sequence % outstanding
                 let round = (sequence / outstanding) % perWorker
-                let customerID = Seed.customerID(worker + outstanding * round)
+                let customerID = Seed.customerID(worker * perWorker + round)
                 let placed = try await service.placeOnTest(
                     PlaceOnTestRequest(customerID: customerID, categoryID: "service", durationHours: 1, comment: "bench"))
                 if placed.session == nil { throw RPCError(code: .internalError, message: "no session placed") }

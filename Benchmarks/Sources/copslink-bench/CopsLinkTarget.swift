@@ -2,9 +2,11 @@ import CopsLinkAccounts
 import CopsLinkBuiltinServices
 import CopsLinkCore
 import CopsLinkMessages
+import CopsLinkPostgres
 import CopsLinkSQLite
 import CopsLinkServices
 import CopsLinkTransport
+import Logging
 import NIOCore
 import NIOPosix
 import Prometheus
@@ -30,18 +32,35 @@ enum CopsLinkTarget {
         print("REQUEST frame \(18 + header + request) bytes, END frame \(18 + response) bytes (empty EndHeader)")
     }
 
-    static func serve(port: Int, database: String?, maxSpanDays: Int?, maxConnections: Int, metrics: Bool = false) async throws {
+    /// Serves on `database`: an SQLite file, or a `postgres://` URL (several of these processes may share one, as
+    /// several copslink-server instances do).
+    static func serve(
+        port: Int, database: String?, poolSize: Int?, maxSpanDays: Int?, maxConnections: Int, metrics: Bool = false
+    ) async throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: port)
         configuration.maxConnections = maxConnections
         var router = RPCRouter()
         ConformanceService().registerMethods(with: &router)
-        var store: SQLiteAccountStore?
+        var close: @Sendable () async throws -> Void = {}
         if let database {
-            let opened = try SQLiteAccountStore(path: database)
-            store = opened
+            let store: any AccountStore
+            if PostgresStoreConfiguration.isURL(database) {
+                var logger = Logger(label: "copslink-bench.postgres")
+                logger.logLevel = .warning
+                let opened = try await PostgresAccountStore(
+                    configuration: try PostgresStoreConfiguration(
+                        url: database, poolSize: poolSize ?? PostgresStoreConfiguration.defaultPoolSize),
+                    logger: logger)
+                store = opened
+                close = { await opened.close() }
+            } else {
+                let opened = try SQLiteAccountStore(path: database)
+                store = opened
+                close = { try opened.close() }
+            }
             var accountConfiguration = AccountServiceConfiguration()
             if let maxSpanDays { accountConfiguration.maximumTestDataSpanMs = Int64(maxSpanDays) * 86_400_000 }
-            AccountServiceImplementation(store: opened, configuration: accountConfiguration).registerMethods(with: &router)
+            AccountServiceImplementation(store: store, configuration: accountConfiguration).registerMethods(with: &router)
         }
         // With metrics: the registry copslink-server exports, with its call-latency buckets (the cost on the hot path).
         var factory = PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())
@@ -50,13 +69,14 @@ enum CopsLinkTarget {
             announce("copslink", port: server.port ?? port)
             await waitForever()
         }
-        _ = store
+        try await close()
     }
 
-    /// Connects `connections` transports and makes one call on each, so that the run starts connected.
-    static func connect(port: Int, connections: Int) async throws -> [TCPClientTransport] {
-        let transports = (0..<connections).map { _ in
-            TCPClientTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port))
+    /// Connects `connections` transports, alternating over `ports` (one server per port), and makes one call on
+    /// each, so that the run starts connected.
+    static func connect(ports: [Int], connections: Int) async throws -> [TCPClientTransport] {
+        let transports = (0..<connections).map { index in
+            TCPClientTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: ports[index % ports.count]))
         }
         for transport in transports {
             _ = try await TestService.Client(wrapping: RPCClient(transport: transport)).unaryCall(unaryRequest)
@@ -67,12 +87,12 @@ enum CopsLinkTarget {
     /// Closed loop: `outstanding` workers spread over the connections, each pinned to its connection's event loop,
     /// each making one call after another.
     static func drive(
-        benchmark: String, port: Int, outstanding: Int, connections: Int, duration: Double, warmup: Double, serverPID: Int32?,
+        benchmark: String, servers: Servers, outstanding: Int, connections: Int, duration: Double, warmup: Double,
         extra: [(String, Any)] = [], call: @escaping @Sendable (RPCClient, Int) async throws(RPCError) -> Void
     ) async throws {
-        let transports = try await connect(port: port, connections: connections)
+        let transports = try await connect(ports: servers.ports, connections: connections)
         let window = Window(warmup: warmup, duration: duration)
-        let sampler = ServerCPUSampler(pid: serverPID)
+        let sampler = ServerCPUSampler(pids: servers.pids)
         var latencies: [UInt64] = []
         var errors = 0
         try await withThrowingTaskGroup(of: ([UInt64], Int).self) { group in
@@ -109,15 +129,16 @@ enum CopsLinkTarget {
         for transport in transports { await transport.close() }
         report(
             benchmark: benchmark, target: "copslink", outstanding: outstanding, connections: connections, window: window,
-            latencies: latencies, errors: errors, sampler: sampler, extra: extra)
+            latencies: latencies, errors: errors, sampler: sampler,
+            extra: extra + (servers.store.map { [("store", $0), ("instances", servers.ports.count)] } ?? []))
     }
 
     static func driveUnary(port: Int, outstanding: Int, connections: Int, duration: Double, warmup: Double, serverPID: Int32?) async throws
     {
         let request = unaryRequest
         try await drive(
-            benchmark: "unary", port: port, outstanding: outstanding, connections: connections, duration: duration, warmup: warmup,
-            serverPID: serverPID
+            benchmark: "unary", servers: Servers(ports: [port], pids: serverPID.map { [$0] } ?? [], store: nil),
+            outstanding: outstanding, connections: connections, duration: duration, warmup: warmup
         ) { (client, _) throws(RPCError) in
             let response = try await TestService.Client(wrapping: client).unaryCall(request)
             if response.payload?.count != Int(responseSize) { throw RPCError(code: .internalError, message: "short response") }
@@ -125,17 +146,19 @@ enum CopsLinkTarget {
     }
 
     static func driveGetAccount(
-        port: Int, accounts: Int, outstanding: Int, connections: Int, duration: Double, warmup: Double, serverPID: Int32?
+        servers: Servers, accounts: Int, outstanding: Int, connections: Int, duration: Double, warmup: Double
     ) async throws {
         // The size of one answer, for the record.
-        let sample = try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) {
+        let sample = try await TCPClientTransport.withTransport(
+            configuration: ClientConfiguration(host: "127.0.0.1", port: servers.ports[0])
+        ) {
             try await AccountService.Client(wrapping: RPCClient(transport: $0)).getAccount(
                 GetAccountRequest(customerID: Seed.customerID(0)))
         }
         // The same pseudo-random order on every run: worker i starts at a different place in it.
         try await drive(
-            benchmark: "getaccount", port: port, outstanding: outstanding, connections: connections, duration: duration, warmup: warmup,
-            serverPID: serverPID, extra: [("accounts", accounts), ("account_bytes", sample.serializedBytes().count)]
+            benchmark: "getaccount", servers: servers, outstanding: outstanding, connections: connections, duration: duration,
+            warmup: warmup, extra: [("accounts", accounts), ("account_bytes", sample.serializedBytes().count)]
         ) { (client, sequence) throws(RPCError) in
             let index = Int(truncatingIfNeeded: SplitMix64.mix(UInt64(sequence)) % UInt64(accounts))
             let account = try await AccountService.Client(wrapping: client).getAccount(

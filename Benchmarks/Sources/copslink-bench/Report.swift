@@ -95,11 +95,23 @@ private struct Table {
         find("unary", target: target, outstanding: load.outstanding, connections: load.connections)
     }
 
-    /// The last `drive-writes` record of `mix` at `outstanding`.
-    func writes(_ mix: String, outstanding: Int) -> [String: Any]? {
+    /// The last `drive-writes` record of `mix` at `outstanding`, on `store` with `instances` servers.
+    func writes(_ mix: String, outstanding: Int, store: String = "sqlite", instances: Int = 1) -> [String: Any]? {
         records.last { record in
             record["benchmark"] as? String == "writes" && record["mix"] as? String == mix && record["outstanding"] as? Int == outstanding
+                && Self.store(record) == store && Self.instances(record) == instances
         }
+    }
+
+    /// The store of an account-service record (records from before PostgreSQL rows have none: SQLite).
+    static func store(_ record: [String: Any]) -> String { record["store"] as? String ?? "sqlite" }
+
+    /// The server instances of a record (one unless recorded).
+    static func instances(_ record: [String: Any]) -> Int { record["instances"] as? Int ?? 1 }
+
+    /// Account-service records of `benchmark` on `store`.
+    func service(_ benchmark: String, store: String) -> [[String: Any]] {
+        records.filter { $0["benchmark"] as? String == benchmark && Self.store($0) == store }
     }
 
     static func number(_ value: Any?) -> Double? {
@@ -175,6 +187,10 @@ private struct Table {
         out.append(contentsOf: unaryTable())
         out.append("")
         out.append(contentsOf: serviceTable())
+        if !service("getaccount", store: "postgres").isEmpty || !service("writes", store: "postgres").isEmpty {
+            out.append("")
+            out.append(contentsOf: postgresTable())
+        }
         if !codec.isEmpty {
             out.append("")
             out.append(contentsOf: codecTable())
@@ -220,7 +236,7 @@ private struct Table {
             "| Benchmark | Result | Compared |",
             "| --- | --- | --- |"
         ]
-        for record in records where record["benchmark"] as? String == "getaccount" {
+        for record in service("getaccount", store: "sqlite") {
             let outstanding = record["outstanding"] as? Int ?? 0
             let connections = record["connections"] as? Int ?? 1
             let throughput = Self.number(record["throughput"])
@@ -240,9 +256,7 @@ private struct Table {
         for record in records where record["benchmark"] as? String == "getaccount-http" {
             let connections = record["connections"] as? Int ?? 0
             let throughput = Self.number(record["throughput"])
-            let native = records.first {
-                $0["benchmark"] as? String == "getaccount" && $0["outstanding"] as? Int == connections
-            }
+            let native = service("getaccount", store: "sqlite").first { $0["outstanding"] as? Int == connections }
             let errors = Self.number(record["errors"]) ?? 0
             out.append(
                 "| GetAccount over HTTP/JSON (wrk, \(connections) connections, one request each)\(errors > 0 ? " (\(Int(errors)) errors)" : "") | "
@@ -253,7 +267,7 @@ private struct Table {
                     + "server CPU \(Self.ratio(Self.number(record["server_cpu_us_per_call"]), Self.number(native?["server_cpu_us_per_call"]))) its |"
             )
         }
-        for record in records where record["benchmark"] as? String == "writes" {
+        for record in service("writes", store: "sqlite") {
             let mix = record["mix"] as? String ?? ""
             let outstanding = record["outstanding"] as? Int ?? 0
             let perUnit = Self.number(record["writes_per_unit"]) ?? 1
@@ -365,6 +379,67 @@ private struct Table {
         out.append(
             "protobuf-c's unpack alone: \(naiveNs) ns and \(naiveMallocs) mallocs with its default allocator (plus free_unpacked), "
                 + "\(arenaNs) ns and \(arenaMallocs) mallocs with CopsLink's arena (`ProtobufArena` as a `ProtobufCAllocator`).")
+        return out
+    }
+
+    /// The account service on PostgreSQL, one instance and two on one database, beside the SQLite rows.
+    func postgresTable() -> [String] {
+        var out = [
+            "**Account service on PostgreSQL** (the same machine: PostgreSQL 15 with its durable defaults, `fsync` and "
+                + "`synchronous_commit` on; two instances share one database and the driver's connections alternate over "
+                + "them; server CPU is the instances' together, PostgreSQL's own not included)",
+            "",
+            "| Benchmark | Result | Compared |",
+            "| --- | --- | --- |"
+        ]
+        func instancesText(_ count: Int) -> String { count == 1 ? "1 instance" : "\(count) instances" }
+        func result(_ record: [String: Any], unit: String, perUnit: Double = 1) -> String {
+            let throughput = Self.number(record["throughput"])
+            let cpu = Self.number(record["server_cpu_us_per_call"]).map { $0 / perUnit }
+            return "\(Self.format(throughput)) \(unit), p50 \(Self.duration(Self.number(record["p50_us"]))), "
+                + "p99 \(Self.duration(Self.number(record["p99_us"]))), server CPU \(Self.format(cpu, digits: 1)) µs/"
+                + (perUnit == 1 ? "call" : "write")
+        }
+        for record in service("getaccount", store: "postgres") {
+            let outstanding = record["outstanding"] as? Int ?? 0
+            let instances = Self.instances(record)
+            let errors = Self.number(record["errors"]) ?? 0
+            let sqlite = service("getaccount", store: "sqlite").last { $0["outstanding"] as? Int == outstanding }
+            let single = service("getaccount", store: "postgres").last {
+                $0["outstanding"] as? Int == outstanding && Self.instances($0) == 1
+            }
+            var compared = "\(Self.percent(Self.number(record["throughput"]), Self.number(sqlite?["throughput"]))) of GetAccount on SQLite"
+            if instances > 1 {
+                compared += "; \(Self.ratio(Self.number(record["throughput"]), Self.number(single?["throughput"]))) one instance's"
+            }
+            out.append(
+                "| GetAccount, \(instancesText(instances)), \(outstanding) outstanding\(errors > 0 ? " (\(Int(errors)) errors)" : "") | "
+                    + result(record, unit: "calls/s") + " | \(compared) |")
+        }
+        for record in service("writes", store: "postgres") {
+            let mix = record["mix"] as? String ?? ""
+            let outstanding = record["outstanding"] as? Int ?? 0
+            let instances = Self.instances(record)
+            let perUnit = Self.number(record["writes_per_unit"]) ?? 1
+            let errors = Self.number(record["errors"]) ?? 0
+            let (what, unit) = mix == "place-test" ? ("PlaceOnTest + PlaceOffTest pairs", "pairs/s") : ("LinkAccount", "calls/s")
+            let throughput = Self.number(record["throughput"])
+            var compared: [String] = []
+            if outstanding > 1 {
+                let single = Self.number(writes(mix, outstanding: 1, store: "postgres")?["throughput"])
+                compared.append("\(Self.ratio(throughput, single)) one instance at 1 outstanding")
+            }
+            if instances > 1 {
+                let one = Self.number(writes(mix, outstanding: outstanding, store: "postgres")?["throughput"])
+                compared.append("\(Self.ratio(throughput, one)) one instance at \(outstanding)")
+            }
+            let sqlite = Self.number(writes(mix, outstanding: outstanding)?["throughput"])
+            compared.append("\(Self.percent(throughput, sqlite)) of SQLite's rate")
+            out.append(
+                "| Writes: \(what), \(instancesText(instances)), \(outstanding) outstanding"
+                    + "\(errors > 0 ? " (\(Int(errors)) errors)" : "") | "
+                    + result(record, unit: unit, perUnit: perUnit) + " | \(compared.joined(separator: "; ")) |")
+        }
         return out
     }
 
