@@ -1,6 +1,7 @@
 import CopsLinkAccounts
 import CopsLinkCore
 import CopsLinkMessages
+import CopsLinkPostgres
 import CopsLinkServices
 import CopsLinkTestSupport
 import CopsLinkTransport
@@ -10,7 +11,8 @@ import Testing
 /// Several `copslink-server` processes on one PostgreSQL database (issue 14): `copslink-load` writes through both
 /// with the multi-address client while one instance is SIGKILLed and restarted on its port. Every write the load
 /// tool had acknowledged is in the database afterwards, and its only errors were the retryable UNAVAILABLE of the
-/// killed instance (and the FAILED_PRECONDITION its random mix makes on purpose).
+/// killed instance (and the FAILED_PRECONDITION its random mix makes on purpose). Tests that expired while no
+/// instance ran are ended exactly once by instances starting together.
 @Suite("Several instances, one database", .serialized)
 struct MultiInstanceTests {
     @Test(PostgresStoreTests.enabled)
@@ -77,6 +79,52 @@ struct MultiInstanceTests {
                     #expect(
                         history[customer]?.contains { $0.action == action && $0.sessionID == session } == true,
                         "acknowledged \(write["method"] ?? "") of \(customer) (session \(session)) is lost")
+                }
+            }
+        }
+    }
+
+    /// Tests placed (in-process, on a clock a week back) that expired while no instance ran; then two
+    /// `copslink-server` processes start together on the database and both run their start-up expiry pass at once.
+    /// Every test ends exactly once: one `expired` entry in its history, whichever instance ended it.
+    @Test(PostgresStoreTests.enabled)
+    func testsThatExpiredWhileEveryInstanceWasDownEndExactlyOnceWhenTwoStartTogether() async throws {
+        let customers = (0..<20).map { "expired-\($0)" }
+        try await TestPostgres.withDatabase { url in
+            let store = try await PostgresAccountStore(configuration: try PostgresStoreConfiguration(url: url), logger: quietLogger())
+            try await withAccountService(TestStore(store: store, sqlite: nil, databasePath: "", openAnother: nil)) { fixture in
+                for id in customers {
+                    try await linkProvoCustomer(fixture, id)
+                    try await fixture.placeOnTest(id, hours: 1)  // expired an hour after AccountFixture.start, in the past
+                }
+            }
+            await store.close()
+
+            async let starting = ServerProcess.start(database: url)
+            let first = try await ServerProcess.start(database: url)
+            defer { first.stop() }
+            let second = try await starting
+            defer { second.stop() }
+            for (index, server) in [first, second].enumerated() {
+                try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) {
+                    transport in
+                    let client = AccountService.Client(wrapping: RPCClient(transport: transport))
+                    for id in customers {
+                        // The start-up passes run beside the listener: wait for the account's test to be ended.
+                        var status = try await client.getAccount(GetAccountRequest(customerID: id)).testStatus
+                        for _ in 0..<100 where status?.onTest == true {
+                            try await Task.sleep(for: .milliseconds(50))
+                            status = try await client.getAccount(GetAccountRequest(customerID: id)).testStatus
+                        }
+                        #expect(status?.onTest == false, "instance \(index): \(id) is still on test")
+                        let history = try await client.requestTestData(
+                            RequestTestDataRequest(
+                                customerID: id, type: .history, fromMs: AccountFixture.start - hourMs,
+                                toMs: AccountFixture.start + 3 * hourMs)
+                        ) { try await $0.collect() }.flatMap(\.history)
+                        #expect(history.map(\.action) == [.placedOnTest, .expired], "instance \(index): \(id)")
+                        #expect(history.last?.atMs == AccountFixture.start + hourMs, "ended at its own expiry time")
+                    }
                 }
             }
         }
