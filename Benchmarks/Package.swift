@@ -29,6 +29,7 @@ let package = Package(
                 .product(name: "CopsLinkCore", package: mainPackage),
                 .product(name: "CopsLinkMessages", package: mainPackage),
                 .product(name: "CopsLinkTransport", package: mainPackage),
+                .product(name: "CopsLinkGRPC", package: mainPackage),
                 .product(name: "CopsLinkServices", package: mainPackage),
                 .product(name: "CopsLinkBuiltinServices", package: mainPackage),
                 .product(name: "CopsLinkAccounts", package: mainPackage),

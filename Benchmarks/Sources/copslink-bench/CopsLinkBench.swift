@@ -72,7 +72,8 @@ struct LoadOptions: ParsableArguments {
 struct Drive: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Closed-loop unary load: 200-byte requests, 600-byte responses; prints one RESULT line.")
-    @Option(help: "copslink, grpc or echo.") var target: String
+    @Option(help: "copslink, grpc, echo, or copslink-grpc (CopsLink's gRPC endpoint driven by the grpc-swift-2 client).")
+    var target: String
     @OptionGroup var load: LoadOptions
 
     func run() async throws {
@@ -80,6 +81,10 @@ struct Drive: AsyncParsableCommand {
         case "copslink":
             try await CopsLinkTarget.driveUnary(
                 port: load.port, outstanding: load.outstanding, connections: load.connections, duration: load.duration,
+                warmup: load.warmup, serverPID: load.serverPid)
+        case "copslink-grpc":
+            try await GRPCTarget.drive(
+                .copsLink, port: load.port, outstanding: load.outstanding, connections: load.connections, duration: load.duration,
                 warmup: load.warmup, serverPID: load.serverPid)
         case "grpc":
             try await GRPCTarget.drive(

@@ -1,6 +1,7 @@
 import CopsLinkAccounts
 import CopsLinkBuiltinServices
 import CopsLinkCore
+import CopsLinkGRPC
 import CopsLinkMessages
 import CopsLinkPostgres
 import CopsLinkSQLite
@@ -22,6 +23,14 @@ enum CopsLinkTarget {
         SimpleRequest(responseSize: responseSize, payload: [UInt8](repeating: 0x61, count: requestPayloadSize))
     }
 
+    static var unaryRequestBytes: [UInt8] { unaryRequest.serializedBytes() }
+
+    /// The encoded `SimpleResponse` to `unaryRequest`.
+    static var unaryResponseBytes: Int {
+        SimpleResponse(payload: [UInt8](repeating: 0, count: Int(responseSize)), receivedSize: UInt32(requestPayloadSize))
+            .serializedBytes().count
+    }
+
     static func printSizes() {
         let request = unaryRequest.serializedBytes().count
         let response = SimpleResponse(
@@ -39,6 +48,9 @@ enum CopsLinkTarget {
     ) async throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: port)
         configuration.maxConnections = maxConnections
+        // gRPC on the same port, for the gRPC-endpoint rows (a grpc-swift-2 client against this and against
+        // grpc-swift-2's own server).
+        configuration.protocols.insert(.grpc)
         var router = RPCRouter()
         ConformanceService().registerMethods(with: &router)
         var close: @Sendable () async throws -> Void = {}
@@ -65,7 +77,10 @@ enum CopsLinkTarget {
         // With metrics: the registry copslink-server exports, with its call-latency buckets (the cost on the hot path).
         var factory = PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())
         factory.durationHistogramBuckets[ServerMetrics.callDurationLabel] = ServerMetrics.callDurationBuckets
-        try await TCPServer.withServer(configuration: configuration, router: router, metricsFactory: metrics ? factory : nil) { server in
+        try await TCPServer.withServer(
+            configuration: configuration, router: router, metricsFactory: metrics ? factory : nil,
+            installers: [.grpc: GRPCServer.installer]
+        ) { server in
             announce("copslink", port: server.port ?? port)
             await waitForever()
         }

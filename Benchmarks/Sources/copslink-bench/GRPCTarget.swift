@@ -49,11 +49,31 @@ enum GRPCTarget {
         }
     }
 
-    static func drive(port: Int, outstanding: Int, connections: Int, duration: Double, warmup: Double, serverPID: Int32?) async throws {
+    /// What a drive calls: grpc-swift-2's echo above, or CopsLink's conformance `UnaryCall` over CopsLink's gRPC
+    /// endpoint (its 200-byte `SimpleRequest` asking for a 600-byte payload), with the same client.
+    struct Call: Sendable {
+        let target: String
+        let method: MethodDescriptor
+        let request: [UInt8]
+        let responseSize: Int
+
+        static let grpcSwift = Call(
+            target: "grpc", method: GRPCTarget.method, request: [UInt8](repeating: 0x61, count: GRPCTarget.requestSize),
+            responseSize: GRPCTarget.responseSize)
+        static let copsLink = Call(
+            target: "copslink-grpc", method: MethodDescriptor(fullyQualifiedService: "copslink.rpc.v1.TestService", method: "UnaryCall"),
+            request: CopsLinkTarget.unaryRequestBytes, responseSize: CopsLinkTarget.unaryResponseBytes)
+    }
+
+    static func drive(
+        _ what: Call = .grpcSwift, port: Int, outstanding: Int, connections: Int, duration: Double, warmup: Double, serverPID: Int32?
+    ) async throws {
         let clients = try (0..<connections).map { _ in
             GRPCClient(transport: try .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext))
         }
-        let request = ClientRequest(message: [UInt8](repeating: 0x61, count: requestSize))
+        let request = ClientRequest(message: what.request)
+        let method = what.method
+        let responseSize = what.responseSize
         try await withThrowingTaskGroup(of: Void.self) { connectionTasks in
             for client in clients { connectionTasks.addTask { try await client.runConnections() } }
             @Sendable func call(_ client: GRPCClient<HTTP2ClientTransport.Posix>) async throws {
@@ -83,7 +103,7 @@ enum GRPCTarget {
                                 try await call(client)
                             } catch {
                                 failed += 1
-                                if failed == 1 { print("grpc call failed: \(error)") }
+                                if failed == 1 { print("\(what.target) call failed: \(error)") }
                             }
                             let finish = nowNanos()
                             if window.records(start: start, finish: finish) { recorded.append(finish - start) }
@@ -98,7 +118,7 @@ enum GRPCTarget {
                 }
             }
             report(
-                benchmark: "unary", target: "grpc", outstanding: outstanding, connections: connections, window: window,
+                benchmark: "unary", target: what.target, outstanding: outstanding, connections: connections, window: window,
                 latencies: latencies, errors: errors, sampler: sampler)
             for client in clients { client.beginGracefulShutdown() }
             try await connectionTasks.waitForAll()

@@ -186,6 +186,10 @@ private struct Table {
         }
         out.append(contentsOf: unaryTable())
         out.append("")
+        if Self.loads.contains(where: { unary("copslink-grpc", $0) != nil }) {
+            out.append(contentsOf: grpcTable())
+            out.append("")
+        }
         out.append(contentsOf: serviceTable())
         if !service("getaccount", store: "postgres").isEmpty || !service("writes", store: "postgres").isEmpty {
             out.append("")
@@ -225,6 +229,36 @@ private struct Table {
                 "| \(label) | \(Self.format(throughput[0])) | \(Self.format(throughput[1])) | \(Self.format(throughput[2])) | "
                     + "\(Self.ratio(throughput[0], throughput[1])) | \(Self.percent(throughput[0], throughput[2])) | \(p50) | \(p99) | \(cpu) |"
             )
+        }
+        return out
+    }
+
+    /// CopsLink's gRPC endpoint and grpc-swift-2's server, both driven by the same grpc-swift-2 client.
+    func grpcTable() -> [String] {
+        var out = [
+            "**gRPC endpoints, the same grpc-swift-2 client** (CopsLink's `TestService/UnaryCall` over its gRPC endpoint, "
+                + "the same 200-byte request and 600-byte payload · grpc-swift-2's own server)",
+            "",
+            "| Load | CopsLink gRPC calls/s | grpc-swift-2 calls/s | CopsLink ÷ grpc-swift-2 | p50 µs | p99 µs | server CPU µs/call |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+        ]
+        for load in Self.loads {
+            let rows = ["copslink-grpc", "grpc"].map { unary($0, load) }
+            guard rows.contains(where: { $0 != nil }) else { continue }
+            let throughput = rows.map { Self.number($0?["throughput"]) }
+            let p50 = rows.map { Self.micros(Self.number($0?["p50_us"])) }.joined(separator: " · ")
+            let p99 = rows.map { Self.micros(Self.number($0?["p99_us"])) }.joined(separator: " · ")
+            let cpu = rows.map { row -> String in
+                guard let value = Self.number(row?["server_cpu_us_per_call"]) else { return "–" }
+                return Self.format(value, digits: value < 10 ? 2 : 1)
+            }.joined(separator: " · ")
+            let errors = rows.compactMap { Self.number($0?["errors"]) }.reduce(0, +)
+            let label =
+                "\(load.outstanding) outstanding, \(load.connections) connection\(load.connections == 1 ? "" : "s")"
+                + (errors > 0 ? " (\(Int(errors)) errors)" : "")
+            out.append(
+                "| \(label) | \(Self.format(throughput[0])) | \(Self.format(throughput[1])) | \(Self.ratio(throughput[0], throughput[1])) | "
+                    + "\(p50) | \(p99) | \(cpu) |")
         }
         return out
     }
@@ -454,6 +488,19 @@ private struct Table {
             let grpc = Self.number(unary("grpc", (outstanding, 1))?["throughput"])
             let met: Bool? = (cops != nil && grpc != nil) ? cops! >= 10 * grpc! : nil
             line(met, "CopsLink ≥ 10× grpc-swift-2 throughput at \(outstanding) outstanding (1 connection): \(Self.ratio(cops, grpc))")
+        }
+        do {
+            let cops = unary("copslink-grpc", (64, 1))
+            let grpc = unary("grpc", (64, 1))
+            let throughput = (Self.number(cops?["throughput"]), Self.number(grpc?["throughput"]))
+            let cpu = (Self.number(cops?["server_cpu_us_per_call"]), Self.number(grpc?["server_cpu_us_per_call"]))
+            var met: Bool?
+            if let a = throughput.0, let b = throughput.1, let c = cpu.0, let d = cpu.1 { met = a >= 2 * b && c < d }
+            line(
+                met,
+                "CopsLink's gRPC endpoint ≥ 2× grpc-swift-2's server at 64 outstanding, with lower server CPU per call: "
+                    + "\(Self.ratio(throughput.0, throughput.1)), CPU \(Self.format(cpu.0, digits: 2)) vs \(Self.format(cpu.1, digits: 2)) µs"
+            )
         }
         for (mix, what) in [("place-test", "PlaceOnTest + PlaceOffTest pairs"), ("link", "LinkAccount")] {
             let single = Self.number(writes(mix, outstanding: 1)?["throughput"])

@@ -20,14 +20,15 @@ extension TCPServer: Service {
 
     /// Runs a server for the duration of `body`, then shuts it down gracefully and waits for `run()` to return: a
     /// scope that cannot leak a running server. The server runs in its own `ServiceGroup` (no signal handling);
-    /// `body` is called once it listens, so `server.port` is set.
+    /// `body` is called once it listens, so `server.port` is set. `installers` as for `init`.
     public static func withServer<Result: Sendable>(
         configuration: ServerConfiguration, router: RPCRouter, interceptors: [any ServerInterceptor] = [],
         logger: Logger = Logger(label: "copslink.server"), metricsFactory: (any MetricsFactory)? = nil,
-        _ body: (TCPServer) async throws -> Result
+        installers: [ServerProtocol: ProtocolInstaller] = [:], _ body: (TCPServer) async throws -> Result
     ) async throws -> Result {
         let server = TCPServer(
-            configuration: configuration, router: router, interceptors: interceptors, logger: logger, metricsFactory: metricsFactory)
+            configuration: configuration, router: router, interceptors: interceptors, logger: logger, metricsFactory: metricsFactory,
+            installers: installers)
         let group = ServiceGroup(services: [server], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
