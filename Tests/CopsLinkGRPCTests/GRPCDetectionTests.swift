@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import NIOHTTP2
+import NIOTLS
 import Testing
 
 @testable import CopsLinkGRPC
@@ -59,6 +60,34 @@ struct GRPCDetectionTests {
         #expect(settings[4] == 256 << 10, "INITIAL_WINDOW_SIZE is initialWindowSize")
         #expect(try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self) != nil)
         _ = try? channel.finish()
+    }
+
+    /// TLS ALPN chose `h2`: gRPC is installed when the handshake completes, before any byte (its SETTINGS go out).
+    @Test func alpnH2InstallsGRPCBeforeAnyByte() throws {
+        let channel = try serverChannel(protocols: [.native, .http, .grpc])
+        channel.pipeline.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: "h2"))
+        #expect(try firstSettings(channel)[3] == 17)
+        #expect(try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self) != nil)
+        _ = try? channel.finish()
+    }
+
+    /// An ALPN protocol that is turned off (or unknown) decides nothing: the bytes do, as without TLS.
+    @Test func alpnForADisabledProtocolLeavesItToTheBytes() throws {
+        let channel = try serverChannel(protocols: [.native, .http])
+        channel.pipeline.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: "h2"))
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)
+        try channel.writeInbound(ByteBuffer(string: Self.preface))
+        var written = ByteBuffer()
+        while var part = try channel.readOutbound(as: ByteBuffer.self) { written.writeBuffer(&part) }
+        #expect(String(buffer: written).hasPrefix("copslink: expected the CopsLink preface"), "\(String(buffer: written))")
+        _ = try? channel.finish()
+    }
+
+    @Test func alpnIdentifiersInTheServersOrderOfPreference() {
+        #expect(ServerProtocol.alpnIdentifiers(enabled: [.native, .http, .grpc]) == ["h2", "copslink/1", "http/1.1"])
+        #expect(ServerProtocol.alpnIdentifiers(enabled: [.http, .native]) == ["copslink/1", "http/1.1"])
+        #expect(ServerProtocol(alpnIdentifier: "copslink/1") == .native)
+        #expect(ServerProtocol(alpnIdentifier: "spdy/3") == nil)
     }
 
     @Test func withGRPCTurnedOffThePrefaceGetsTheReadableLine() throws {

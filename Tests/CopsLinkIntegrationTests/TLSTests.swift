@@ -1,11 +1,15 @@
 import CopsLinkBuiltinServices
 import CopsLinkCore
+import CopsLinkGRPC
 import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTestSupport
 import CopsLinkTransport
 import Foundation
+import NIOCore
+import NIOPosix
 import NIOSSL
+import NIOTLS
 import Testing
 
 @Suite("TLS and mutual TLS over loopback", .serialized)
@@ -24,7 +28,58 @@ struct TLSTests {
         configuration.tls = tls
         var router = RPCRouter()
         ConformanceService().registerMethods(with: &router)
-        return try await TCPServer.withServer(configuration: configuration, router: router, logger: quietLogger(), body)
+        return try await TCPServer.withServer(
+            configuration: configuration, router: router, logger: quietLogger(), installers: [.grpc: GRPCServer.installer], body)
+    }
+
+    /// A bare TLS client offering `protocols` by ALPN: the protocol the server chose, once the handshake is done.
+    func negotiatedProtocol(port: Int, offering protocols: [String], ca: String) async throws -> String? {
+        var tls = try TLSFiles.client(ca: ca)
+        tls.applicationProtocols = protocols
+        let context = try NIOSSLContext(configuration: tls)
+        let negotiated = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: String?.self)
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: "localhost"))
+                    try channel.pipeline.syncOperations.addHandler(ALPNRecorder(negotiated: negotiated))
+                }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        defer { channel.close(promise: nil) }
+        return try await negotiated.futureResult.get()
+    }
+
+    /// Completes its promise with the ALPN protocol of the TLS handshake.
+    final class ALPNRecorder: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let negotiated: EventLoopPromise<String?>
+        init(negotiated: EventLoopPromise<String?>) { self.negotiated = negotiated }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if case .handshakeCompleted(let chosen) = event as? TLSUserEvent { negotiated.succeed(chosen) }
+            context.fireUserInboundEventTriggered(event)
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) { negotiated.fail(error) }
+    }
+
+    /// ALPN on the shared port (PROTOCOL.md §2.1): a gRPC client's `h2` is chosen over anything else it offers,
+    /// CopsLink's `copslink/1` and HTTPS clients' `http/1.1` get theirs, and a client that offers none is served by
+    /// the first bytes it sends (the CopsLink client's calls keep working either way).
+    @Test func alpnChoosesEachClientsProtocol() async throws {
+        let certificates = try await TestCertificates.generate()
+        defer { certificates.remove() }
+        try await withTLSServer(certificates) { server in
+            let port = server.port!
+            let ca = certificates.caCertificate
+            #expect(try await negotiatedProtocol(port: port, offering: ["h2", "http/1.1"], ca: ca) == "h2")
+            #expect(try await negotiatedProtocol(port: port, offering: ["copslink/1"], ca: ca) == "copslink/1")
+            #expect(try await negotiatedProtocol(port: port, offering: ["http/1.1"], ca: ca) == "http/1.1")
+            #expect(try await negotiatedProtocol(port: port, offering: [], ca: ca) == nil)
+            let answer = try await call(port: port, tls: try TLSFiles.client(ca: ca))
+            #expect(answer.payload?.count == 100)
+        }
     }
 
     func call(port: Int, host: String = "127.0.0.1", tls: TLSConfiguration?) async throws -> SimpleResponse {

@@ -37,7 +37,12 @@ final class ClientConnection: Sendable {
         let state = ConnectionState()
         let tlsContext: NIOSSLContext?
         do {
-            tlsContext = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
+            tlsContext = try configuration.tls.map { tls in
+                var tls = tls
+                // ALPN: a server on a shared port installs the native protocol at once (PROTOCOL.md §2.1).
+                if tls.applicationProtocols.isEmpty { tls.applicationProtocols = [ServerProtocol.native.alpnIdentifier] }
+                return try NIOSSLContext(configuration: tls)
+            }
         } catch {
             return eventLoop.makeFailedFuture(
                 RPCError(code: .invalidArgument, message: "the client's TLS configuration is unusable: \(error)"))

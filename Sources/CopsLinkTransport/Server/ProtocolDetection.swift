@@ -7,6 +7,27 @@ public enum ServerProtocol: String, Sendable, Hashable, CaseIterable {
     case http
     /// gRPC over HTTP/2 with prior knowledge (h2c), served by CopsLinkGRPC (PROTOCOL.md "gRPC over HTTP/2").
     case grpc
+
+    /// The protocol's TLS ALPN identifier (PROTOCOL.md §2.1): `copslink/1`, `http/1.1`, `h2`.
+    public var alpnIdentifier: String {
+        switch self {
+        case .native: "copslink/1"
+        case .http: "http/1.1"
+        case .grpc: "h2"
+        }
+    }
+
+    /// The protocol an ALPN identifier names, if any.
+    public init?(alpnIdentifier: String) {
+        guard let named = Self.allCases.first(where: { $0.alpnIdentifier == alpnIdentifier }) else { return nil }
+        self = named
+    }
+
+    /// What a TLS server offers, in its order of preference: gRPC clients insist on `h2`, CopsLink's own clients
+    /// offer `copslink/1`, and `http/1.1` is what any other HTTPS client offers.
+    public static func alpnIdentifiers(enabled: Set<ServerProtocol>) -> [String] {
+        [ServerProtocol.grpc, .native, .http].filter(enabled.contains).map(\.alpnIdentifier)
+    }
 }
 
 /// Which protocol a connection speaks, from the bytes it has sent so far: a pure rule, so that it is tested alone.

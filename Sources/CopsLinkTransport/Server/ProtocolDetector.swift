@@ -1,10 +1,13 @@
 import CopsLinkCore
 import NIOCore
+import NIOTLS
 
 /// The first handler of a connection on a port that speaks several protocols: it holds the first bytes until
 /// `ProtocolDetection` names the protocol, installs that protocol's handlers behind itself, hands them the bytes
 /// and leaves the pipeline. A peer that sends too little to decide within the handshake timeout gets the native
 /// protocol's line (`copslink: no preface within <t>; closing`) and is closed; a graceful shutdown closes it at once.
+/// Over TLS, a protocol the client and server agreed on by ALPN is installed as soon as the handshake completes,
+/// without looking at any byte; without an agreed protocol the bytes decide, as in plaintext.
 final class ProtocolDetector: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -66,6 +69,22 @@ final class ProtocolDetector: ChannelDuplexHandler, RemovableChannelHandler {
             buffered!.writeBuffer(&bytes)
         }
         guard case .detected(let chosen) = ProtocolDetection.decide(buffered!.readableBytesView, enabled: enabled) else { return }
+        choose(chosen, context: context)
+    }
+
+    /// ALPN: the TLS handler reports the protocol both sides agreed on, before any application byte.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if !decided, case .handshakeCompleted(let negotiated?) = event as? TLSUserEvent,
+            let chosen = ServerProtocol(alpnIdentifier: negotiated), enabled.contains(chosen)
+        {
+            context.fireUserInboundEventTriggered(event)
+            return choose(chosen, context: context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Installs `chosen` behind this handler, hands it the bytes held so far, and leaves the pipeline.
+    private func choose(_ chosen: ServerProtocol, context: ChannelHandlerContext) {
         decided = true
         timer?.cancel()
         timer = nil
@@ -75,9 +94,10 @@ final class ProtocolDetector: ChannelDuplexHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
-        let first = buffered!
-        buffered = nil
-        context.fireChannelRead(wrapInboundOut(first))
+        if let first = buffered {
+            buffered = nil
+            context.fireChannelRead(wrapInboundOut(first))
+        }
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 

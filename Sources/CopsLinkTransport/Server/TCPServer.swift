@@ -148,7 +148,12 @@ public final class TCPServer: Sendable {
 
     private func makeBootstrap() throws -> ServerBootstrap {
         // One TLS context for all connections: building it (certificates, keys) is the expensive part.
-        let tlsContext = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
+        let tlsContext = try configuration.tls.map { tls in
+            var tls = tls
+            // ALPN: the enabled protocols, unless the configuration names its own.
+            if tls.applicationProtocols.isEmpty { tls.applicationProtocols = ServerProtocol.alpnIdentifiers(enabled: servedProtocols) }
+            return try NIOSSLContext(configuration: tls)
+        }
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -191,7 +196,7 @@ public final class TCPServer: Sendable {
                 budget: budget, connectedAt: connectedAt)
         }
         // A refused connection is answered by the native handler's GOAWAY whatever it speaks.
-        let enabled = configuration.protocols.filter { $0 != .grpc || installers[.grpc] != nil }
+        let enabled = served(configuration.protocols, installers: installers)
         guard refusal == nil, enabled != [.native] else { return try sync.addHandler(native(nil)) }
         try sync.addHandler(
             ProtocolDetector(enabled: enabled, handshakeTimeout: configuration.handshakeTimeout) {
@@ -206,6 +211,13 @@ public final class TCPServer: Sendable {
                     try install(pipeline, dispatcher, configuration)
                 }
             })
+    }
+
+    /// The enabled protocols this server can serve: gRPC needs its installer.
+    private var servedProtocols: Set<ServerProtocol> { Self.served(configuration.protocols, installers: installers) }
+
+    private static func served(_ protocols: Set<ServerProtocol>, installers: [ServerProtocol: ProtocolInstaller]) -> Set<ServerProtocol> {
+        protocols.filter { $0 != .grpc || installers[.grpc] != nil }
     }
 
     /// Registers a new connection; returns why it is refused, if it is.
