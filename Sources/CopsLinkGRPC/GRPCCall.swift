@@ -1,25 +1,65 @@
 import CopsLinkCore
+import CopsLinkTransport
 import NIOCore
 import Synchronization
 
 /// One gRPC stream as a `ServerCallStream`: the dispatcher and handlers see the same request bytes and answer the same
 /// messages as on the native protocol; the stream handler frames them (`GRPCStreamHandler`).
+///
+/// Request messages wait here until the handler reads them. The bytes waiting are counted against the server's
+/// inbound memory budget, and the stream handler stops reading the HTTP/2 stream while they reach `queueLimit`
+/// (the native per-call window): swift-nio-http2 then sends no WINDOW_UPDATE for the stream, so HTTP/2 flow control
+/// stops the client. When the handler takes a message that brings them under the limit, reading resumes.
 final class GRPCCall: ServerCallStream, Sendable {
     /// Request messages as they arrive; ends at the client's END_STREAM, fails on cancellation.
     let requests = AsyncMessageQueue<[UInt8]>()
     private let eventLoop: any EventLoop
     private let handler: NIOLoopBound<GRPCStreamHandler>
     private let finished = Atomic<Bool>(false)
+    private let budget: InboundMemoryBudget
+    /// Bytes of request messages pushed and not yet taken (counted in `budget`); `nil` once the queue is dropped.
+    private let queued = Mutex<Int?>(0)
+    let queueLimit: Int
 
-    init(eventLoop: any EventLoop, handler: NIOLoopBound<GRPCStreamHandler>) {
+    init(eventLoop: any EventLoop, handler: NIOLoopBound<GRPCStreamHandler>, budget: InboundMemoryBudget, queueLimit: Int) {
         self.eventLoop = eventLoop
         self.handler = handler
+        self.budget = budget
+        self.queueLimit = queueLimit
     }
 
     var isFinished: Bool { finished.load(ordering: .acquiring) }
 
+    /// Bytes waiting for the handler.
+    var queuedBytes: Int { queued.withLock { $0 ?? 0 } }
+
+    /// A request message from the stream (on the event loop); returns whether the stream may be read further.
+    func push(_ message: [UInt8]) -> Bool {
+        let counted: Int? = queued.withLock { queued in
+            guard let before = queued else { return nil }
+            queued = before + message.count
+            return queued
+        }
+        guard let counted else { return false }
+        budget.adjust(by: message.count)
+        requests.push(message)
+        return counted < queueLimit
+    }
+
     func nextRequest() async throws(RPCError) -> (any MessageBytes)? {
-        try await requests.next()
+        guard let message = try await requests.next() else { return nil }
+        // Nothing to release once the queue was dropped: `dropQueue` released all it held, this message included.
+        let (counted, resume): (Bool, Bool) = queued.withLock { queued in
+            guard let before = queued else { return (false, false) }
+            queued = before - message.count
+            return (true, before >= queueLimit && before - message.count < queueLimit)
+        }
+        if counted { budget.adjust(by: -message.count) }
+        if resume {
+            let handler = self.handler
+            eventLoop.execute { handler.value.resumeReading() }
+        }
+        return message
     }
 
     /// One response message; returns once the stream has taken it (HTTP/2 flow control reaches the handler here).
@@ -57,7 +97,7 @@ final class GRPCCall: ServerCallStream, Sendable {
         case .failure(let error):
             final = .failure(error)
         }
-        requests.finish(.failure(RPCError(code: .cancelled, message: "the call has ended")))
+        dropQueue(RPCError(code: .cancelled, message: "the call has ended"))
         let handler = self.handler
         eventLoop.execute { handler.value.finishCall(final) }
     }
@@ -65,6 +105,16 @@ final class GRPCCall: ServerCallStream, Sendable {
     /// Ends the call without an answer: the client reset the stream or the connection is gone.
     func abandon() {
         finished.store(true, ordering: .releasing)
-        requests.finish(.failure(RPCError(code: .cancelled, message: "the client cancelled the call")))
+        dropQueue(RPCError(code: .cancelled, message: "the client cancelled the call"))
+    }
+
+    /// Ends the request queue, dropping what waits in it, which leaves the budget.
+    private func dropQueue(_ error: RPCError) {
+        requests.finish(.failure(error))
+        let dropped = queued.withLock { queued in
+            defer { queued = nil }
+            return queued ?? 0
+        }
+        budget.adjust(by: -dropped)
     }
 }

@@ -8,8 +8,8 @@ import NIOHTTP2
 /// `GRPCStreamHandler` on every stream the client opens.
 public enum GRPCServer {
     /// For `TCPServer(…, installers: [.grpc: GRPCServer.installer])`.
-    public static let installer: TCPServer.ProtocolInstaller = { pipeline, dispatcher, configuration in
-        try configure(pipeline, dispatcher: dispatcher, configuration: configuration)
+    public static let installer: TCPServer.ProtocolInstaller = { pipeline, dispatcher, configuration, budget in
+        try configure(pipeline, dispatcher: dispatcher, configuration: configuration, budget: budget)
     }
 
     /// The native limits as HTTP/2 SETTINGS: concurrent calls → MAX_CONCURRENT_STREAMS, the header size →
@@ -23,8 +23,10 @@ public enum GRPCServer {
         ]
     }
 
+    /// - Parameter budget: the server's inbound memory budget; each stream counts the request bytes it holds.
     public static func configure(
-        _ pipeline: ChannelPipeline.SynchronousOperations, dispatcher: CallDispatcher, configuration: ServerConfiguration
+        _ pipeline: ChannelPipeline.SynchronousOperations, dispatcher: CallDispatcher, configuration: ServerConfiguration,
+        budget: InboundMemoryBudget
     ) throws {
         let state = GRPCConnectionState(configuration: configuration)
         // Stream channels run on their connection's event loop, where the state lives.
@@ -33,12 +35,17 @@ public enum GRPCServer {
         connectionConfiguration.initialSettings = settings(configuration.limits)
         var streamConfiguration = NIOHTTP2Handler.StreamConfiguration()
         streamConfiguration.targetWindowSize = min(max(65_535, configuration.limits.initialWindowSize), Int(Int32.max))
+        // Before the HTTP/2 handler: no socket reads while the server's inbound budget is exhausted.
+        try pipeline.addHandler(GRPCReadGate(budget: budget))
         _ = try pipeline.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: streamConfiguration
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
+                // The stream handler reads when its call has room (HTTP/2 flow control holds the client meanwhile).
+                try stream.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
                 try stream.pipeline.syncOperations.addHandler(
-                    GRPCStreamHandler(dispatcher: dispatcher, configuration: configuration, connection: loopBoundState.value))
+                    GRPCStreamHandler(
+                        dispatcher: dispatcher, configuration: configuration, connection: loopBoundState.value, budget: budget))
             }
         }
         try pipeline.addHandler(GRPCConnectionHandler(state: state))

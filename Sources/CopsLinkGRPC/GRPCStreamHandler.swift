@@ -11,6 +11,11 @@ import NIOHTTP2
 ///
 /// The call runs through the same `CallDispatcher` as the native protocol (interceptors, auth, handlers). A
 /// RST_STREAM from the client closes this channel: the call's task is cancelled, as the native CANCEL does.
+///
+/// The stream channel does not read on its own (`autoRead` off, `GRPCServer`): this handler reads while its call
+/// holds fewer request bytes than the per-call window (`GRPCCall`), so a client that sends faster than the handler
+/// takes messages is held back by HTTP/2 flow control. What it holds (a partial message, waiting messages) counts
+/// against the server's inbound memory budget; a call that starts while the budget is exhausted is refused.
 final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTP2Frame.FramePayload
     typealias OutboundIn = HTTP2Frame.FramePayload
@@ -33,7 +38,12 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let dispatcher: CallDispatcher
     private let configuration: ServerConfiguration
     private let connection: GRPCConnectionState
+    private let budget: InboundMemoryBudget
     private var state = State.idle
+    /// Bytes of a partial message in `reader`, counted in `budget`.
+    private var readerCounted = 0
+    /// Reading stopped because the call holds `queueLimit` bytes; `resumeReading` restarts it.
+    private var paused = false
     private var reader: GRPCMessageReader
     private var headersSent = false
     private var context: ChannelHandlerContext?
@@ -41,10 +51,13 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var executor: EventLoopTaskExecutor?
     private var deadlineTimer: Scheduled<Void>?
 
-    init(dispatcher: CallDispatcher, configuration: ServerConfiguration, connection: GRPCConnectionState) {
+    init(
+        dispatcher: CallDispatcher, configuration: ServerConfiguration, connection: GRPCConnectionState, budget: InboundMemoryBudget
+    ) {
         self.dispatcher = dispatcher
         self.configuration = configuration
         self.connection = connection
+        self.budget = budget
         reader = GRPCMessageReader(maxMessageSize: configuration.limits.maxFrameSize)
     }
 
@@ -53,10 +66,35 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         if configuration.runsHandlersOnEventLoop { executor = EventLoopTaskExecutor(eventLoop: context.eventLoop) }
         connection.streamOpened()
+        if context.channel.isActive { context.read() }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.read()  // the request HEADERS
+        context.fireChannelActive()
+    }
+
+    /// Reads again unless the call holds as much as it may.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .running(let call, _) = state, call.queuedBytes >= call.queueLimit {
+            paused = true
+        } else {
+            context.read()  // a finished call's further frames are read and dropped
+        }
+        context.fireChannelReadComplete()
+    }
+
+    /// The handler took messages below the limit (`GRPCCall.nextRequest`).
+    func resumeReading() {
+        guard paused, let context else { return }
+        paused = false
+        context.read()
     }
 
     /// Breaks the cycles through `context` and `loopBound` once the stream is gone.
     func handlerRemoved(context: ChannelHandlerContext) {
+        budget.adjust(by: -readerCounted)
+        readerCounted = 0
         connection.streamClosed()
         deadlineTimer?.cancel()
         deadlineTimer = nil
@@ -89,14 +127,23 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             guard case .running(let call, _) = state else { return }
             if case .byteBuffer(let bytes) = data.data { reader.append(bytes) }
             do {
-                while let message = try reader.next() { call.requests.push(message) }
+                while let message = try reader.next() { _ = call.push(message) }
             } catch {
+                countReader()
                 return fail(call, error)
             }
+            countReader()
             if data.endStream { requestsEnded(call) }
         default:
             break
         }
+    }
+
+    /// Brings the budget's count of the partial message in `reader` up to date.
+    private func countReader() {
+        let held = reader.bufferedBytes
+        budget.adjust(by: held - readerCounted)
+        readerCounted = held
     }
 
     private func requestsEnded(_ call: GRPCCall) {
@@ -165,12 +212,20 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func start(_ route: RPCRouter.Route, metadata: Metadata, timeout: Duration?, endStream: Bool) {
         guard let context, let loopBound else { return }
+        guard !budget.isExhausted else {
+            // As on the native protocol (§12): no new call while the server holds all the request bytes it may.
+            return refuse(
+                RPCError(
+                    code: .resourceExhausted,
+                    message: "the server is over its inbound memory budget of \(budget.limit) bytes; retry later or on another server"))
+        }
         let deadline = timeout.map { ContinuousClock.now + $0 }
         var serverContext = ServerContext(
             descriptor: route.descriptor, metadata: metadata, deadline: deadline, peer: connection.peer,
             callID: connection.nextCallID())
         serverContext.failureLogBudget = connection.failureLogBudget
-        let call = GRPCCall(eventLoop: context.eventLoop, handler: loopBound)
+        let call = GRPCCall(
+            eventLoop: context.eventLoop, handler: loopBound, budget: budget, queueLimit: max(1, configuration.limits.initialWindowSize))
         if endStream { call.requests.finish(.success(())) }
         state = .running(call, task: nil)
         if let timeout {

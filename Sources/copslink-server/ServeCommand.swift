@@ -73,9 +73,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Maximum frame size in bytes.") var maxFrameSize = 4 << 20
     @Option(
         help: ArgumentHelp(
-            "The protocols the port speaks, comma-separated: native (the CopsLink framing), http (HTTP/JSON), grpc (gRPC over HTTP/2, h2c; opt-in: its request streams are not yet bounded, PROTOCOL.md §19.2). Each connection's first bytes choose.",
+            "The protocols the port speaks, comma-separated: native (the CopsLink framing), http (HTTP/JSON), grpc (gRPC over HTTP/2: h2c, or ALPN h2 with TLS). Each connection's first bytes (or its ALPN) choose.",
             valueName: "native,http,grpc"))
-    var protocols = "native,http"
+    var protocols = "native,http,grpc"
     @Option(help: "Largest HTTP/JSON request body in bytes (a larger one is answered 413 and the connection closed).")
     var httpMaxBodySize = 8 << 20
     @Option(help: "Maximum frame header size in bytes.") var maxHeaderSize = 16 << 10

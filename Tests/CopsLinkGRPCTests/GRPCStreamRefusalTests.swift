@@ -14,7 +14,9 @@ import Testing
 /// PROTOCOL-HTTP2 asks for each (trailers-only with the gRPC status, or a plain HTTP status for what is not gRPC).
 @Suite("gRPC stream refusals")
 struct GRPCStreamRefusalTests {
-    private func answer(to headers: HPACKHeaders, maxHeaderSize: Int = 16 << 10) throws -> HTTP2Frame.FramePayload.Headers {
+    private func answer(
+        to headers: HPACKHeaders, maxHeaderSize: Int = 16 << 10, budget: InboundMemoryBudget = InboundMemoryBudget(limit: 1 << 20)
+    ) throws -> HTTP2Frame.FramePayload.Headers {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.limits.maxHeaderSize = maxHeaderSize
         var router = RPCRouter()
@@ -22,7 +24,7 @@ struct GRPCStreamRefusalTests {
         let channel = EmbeddedChannel(
             handler: GRPCStreamHandler(
                 dispatcher: CallDispatcher(router: router), configuration: configuration,
-                connection: GRPCConnectionState(configuration: configuration)))
+                connection: GRPCConnectionState(configuration: configuration), budget: budget))
         try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: headers, endStream: true)))
         let written = try #require(try channel.readOutbound(as: HTTP2Frame.FramePayload.self))
         guard case .headers(let answer) = written else {
@@ -80,5 +82,14 @@ struct GRPCStreamRefusalTests {
         var get = request()
         get.replaceOrAdd(name: ":method", value: "GET")
         #expect(try answer(to: get).headers.first(name: ":status") == "405")
+    }
+
+    /// As on the native protocol, no call starts while the server holds all the request bytes it may.
+    @Test func aCallWhileTheInboundBudgetIsExhaustedIsResourceExhausted() throws {
+        let budget = InboundMemoryBudget(limit: 100)
+        budget.adjust(by: 100)
+        let answer = try answer(to: request(), budget: budget)
+        #expect(answer.headers.first(name: "grpc-status") == "8")
+        #expect(answer.headers.first(name: "grpc-message")?.hasPrefix("the server is over its inbound memory budget of 100 bytes") == true)
     }
 }

@@ -25,8 +25,8 @@ public final class InboundMemoryBudget: Sendable {
     /// Whether the server holds as much as it may: new calls and connections are refused.
     public var isExhausted: Bool { usedBytes >= limit }
 
-    /// Counts `delta` bytes more (or, negative, fewer).
-    func adjust(by delta: Int) {
+    /// Counts `delta` bytes more (or, negative, fewer). Protocols in other modules (gRPC) count what they hold.
+    public func adjust(by delta: Int) {
         guard delta != 0 else { return }
         used.add(delta, ordering: .relaxed)
     }

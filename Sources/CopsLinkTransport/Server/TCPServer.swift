@@ -15,9 +15,10 @@ import Synchronization
 /// that cannot leak a running server; `listeningAddress` waits for the bound port.
 public final class TCPServer: Sendable {
     /// Installs a protocol that lives in a module of its own (gRPC: `CopsLinkGRPC`) behind the protocol detector, on a
-    /// connection whose first bytes chose it; the module depends on this one, never the other way round.
+    /// connection whose first bytes chose it; the module depends on this one, never the other way round. The budget
+    /// is the server's: what the protocol holds of its callers' bytes counts against it.
     public typealias ProtocolInstaller =
-        @Sendable (ChannelPipeline.SynchronousOperations, CallDispatcher, ServerConfiguration) throws -> Void
+        @Sendable (ChannelPipeline.SynchronousOperations, CallDispatcher, ServerConfiguration, InboundMemoryBudget) throws -> Void
 
     public let configuration: ServerConfiguration
     private let dispatcher: CallDispatcher
@@ -208,7 +209,7 @@ public final class TCPServer: Sendable {
                         pipeline, dispatcher: dispatcher, configuration: configuration, metrics: metrics, budget: budget)
                 case .grpc:
                     guard let install = installers[.grpc] else { return try pipeline.addHandler(native(connectedAt)) }
-                    try install(pipeline, dispatcher, configuration)
+                    try install(pipeline, dispatcher, configuration, budget)
                 }
             })
     }

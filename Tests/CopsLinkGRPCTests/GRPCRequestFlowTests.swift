@@ -1,0 +1,134 @@
+import CopsLinkCore
+import CopsLinkMessages
+import CopsLinkServices
+import CopsLinkTransport
+import NIOCore
+import NIOEmbedded
+import NIOHPACK
+import NIOHTTP2
+import Synchronization
+import Testing
+
+@testable import CopsLinkGRPC
+
+/// A client-streaming call whose client sends faster than its handler reads: the stream handler stops reading once
+/// the call holds the per-call window's bytes (so swift-nio-http2 withholds WINDOW_UPDATE and flow control stops the
+/// client), counts what it holds against the server's inbound budget, and reads again when the handler takes
+/// messages. On an EmbeddedChannel carrying HTTP/2 frame payloads; a handler in front counts the reads asked for.
+@Suite("gRPC request-stream flow control")
+struct GRPCRequestFlowTests {
+    /// Counts `read()` calls that reach the stream channel (what the stream handler asks of it).
+    final class ReadCounter: ChannelOutboundHandler, Sendable {
+        typealias OutboundIn = Any
+        let reads = Atomic<Int>(0)
+        func read(context: ChannelHandlerContext) {
+            reads.add(1, ordering: .relaxed)
+            context.read()
+        }
+    }
+
+    /// Opened by the test: the handler reads no request before.
+    final class Gate: Sendable {
+        private let opened = Atomic<Bool>(false)
+        func open() { opened.store(true, ordering: .releasing) }
+        func wait() async {
+            while !opened.load(ordering: .acquiring) { try? await Task.sleep(for: .milliseconds(2)) }
+        }
+    }
+
+    static let method = MethodDescriptor(service: "copslink.rpc.v1.TestService", method: "StreamingInputCall")
+
+    @Test func aSlowHandlersRequestsStayWithinTheWindowAndAllArriveInOrder() async throws {
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.limits.initialWindowSize = 1_000
+        let gate = Gate()
+        let received = Mutex<[UInt8]>([])
+        var router = RPCRouter()
+        router.registerClientStreaming(Self.method) {
+            (requests: RequestStream<StreamingInputCallRequest>, _) async throws -> ServerResponse<StreamingInputCallResponse> in
+            await gate.wait()
+            var count: UInt32 = 0
+            for try await request in requests {
+                received.withLock { $0.append(request.payload?.first ?? 0) }
+                count += 1
+            }
+            return ServerResponse(message: StreamingInputCallResponse(messageCount: count))
+        }
+        let budget = InboundMemoryBudget(limit: 1 << 20)
+        let counter = ReadCounter()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(counter)
+        try channel.pipeline.syncOperations.addHandler(
+            GRPCStreamHandler(
+                dispatcher: CallDispatcher(router: router), configuration: configuration,
+                connection: GRPCConnectionState(configuration: configuration), budget: budget))
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+
+        let headers: HPACKHeaders = [
+            ":method": "POST", ":scheme": "http", ":path": Self.method.path, ":authority": "x", "content-type": "application/grpc",
+            "te": "trailers"
+        ]
+        try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: headers)))
+        // Ten messages of 300 payload bytes, the first byte numbering them.
+        let size = StreamingInputCallRequest(payload: [UInt8](repeating: 7, count: 300)).serializedBytes().count
+        func data(_ index: Int, endStream: Bool = false) -> HTTP2Frame.FramePayload {
+            let message = StreamingInputCallRequest(payload: [UInt8(index)] + [UInt8](repeating: 7, count: 299)).serializedBytes()
+            return .data(.init(data: .byteBuffer(GRPCMessageReader.frame(message, allocator: channel.allocator)), endStream: endStream))
+        }
+        var readsBefore = counter.reads.load(ordering: .relaxed)
+        for index in 0..<4 {
+            try channel.writeInbound(data(index))
+            let reads = counter.reads.load(ordering: .relaxed)
+            if index < 3 {
+                #expect(reads > readsBefore, "message \(index): under the window, the handler reads on")
+            } else {
+                #expect(reads == readsBefore, "at 4 messages (≥ 1,000 bytes) the handler stops reading")
+            }
+            readsBefore = reads
+        }
+        #expect(3 * size < 1_000 && 4 * size >= 1_000)
+        #expect(budget.usedBytes == 4 * size, "the waiting messages count against the budget")
+
+        gate.open()
+        // The handler takes the messages; the call asks the stream handler (on its loop) to read again.
+        for _ in 0..<500 where counter.reads.load(ordering: .relaxed) == readsBefore {
+            channel.embeddedEventLoop.run()
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        #expect(counter.reads.load(ordering: .relaxed) > readsBefore, "reading resumes once the handler took messages")
+        for index in 4..<10 { try channel.writeInbound(data(index, endStream: index == 9)) }
+
+        var trailers: HPACKHeaders?
+        for _ in 0..<500 where trailers == nil {
+            channel.embeddedEventLoop.run()
+            while let frame = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) {
+                if case .headers(let headers) = frame, headers.endStream { trailers = headers.headers }
+            }
+            if trailers == nil { try await Task.sleep(for: .milliseconds(2)) }
+        }
+        #expect(trailers?.first(name: "grpc-status") == "0")
+        #expect(received.withLock { $0 } == Array(0..<10), "every message, in order")
+        #expect(budget.usedBytes == 0, "nothing is held once the call is over")
+        _ = try? channel.finish()
+    }
+
+    /// While the server's inbound budget is exhausted a gRPC connection's socket is not read; once bytes are released
+    /// the withheld read goes out at the next retry.
+    @Test func theConnectionIsNotReadWhileTheBudgetIsExhausted() throws {
+        let budget = InboundMemoryBudget(limit: 100)
+        let counter = ReadCounter()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(counter)
+        try channel.pipeline.syncOperations.addHandler(GRPCReadGate(budget: budget))
+        channel.read()
+        #expect(counter.reads.load(ordering: .relaxed) == 1)
+        budget.adjust(by: 100)
+        channel.read()
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(50))
+        #expect(counter.reads.load(ordering: .relaxed) == 1, "no read while exhausted")
+        budget.adjust(by: -1)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(10))
+        #expect(counter.reads.load(ordering: .relaxed) == 2, "the withheld read, once there is room")
+        _ = try? channel.finish()
+    }
+}
