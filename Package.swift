@@ -114,11 +114,10 @@ let package = Package(
         .target(
             name: "CopsLinkGRPC",
             dependencies: [
-                "CopsLinkCore", "CopsLinkTransport",
+                "CopsLinkCore", "CopsLinkTransport", "CopsLinkMessages", "CopsLinkServices",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
-                .product(name: "NIOHPACK", package: "swift-nio-http2"),
-                .product(name: "NIOTLS", package: "swift-nio")
+                .product(name: "NIOHPACK", package: "swift-nio-http2")
             ],
             swiftSettings: strictSettings
         ),
@@ -347,7 +346,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
-                .product(name: "NIOHPACK", package: "swift-nio-http2")
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "NIOTLS", package: "swift-nio")
             ],
             swiftSettings: strictSettings
         ),

@@ -10,6 +10,15 @@ public struct RPCRouter: Sendable {
         public var requestType: String
         public var responseType: String
         public var handler: Handler
+
+        /// A route served outside the router's registrations (gRPC's standard services, mapped by the transport).
+        public init(descriptor: MethodDescriptor, kind: MethodKind, requestType: String, responseType: String, handler: @escaping Handler) {
+            self.descriptor = descriptor
+            self.kind = kind
+            self.requestType = requestType
+            self.responseType = responseType
+            self.handler = handler
+        }
     }
 
     private var routes: [String: Route] = [:]

@@ -171,7 +171,8 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return answerHTTP(status: "415")
         }
         let path = headers.first(name: ":path") ?? ""
-        guard let route = GRPCHealth.route(for: path, in: dispatcher.router) else {
+        guard let route = GRPCReflection.route(for: path, in: dispatcher.router) ?? GRPCHealth.route(for: path, in: dispatcher.router)
+        else {
             return refuse(dispatcher.router.unimplementedError(forPath: path))
         }
         if let encoding = headers.first(name: "grpc-encoding"), encoding != "identity" {

@@ -85,7 +85,8 @@ struct TLSTests {
     func call(port: Int, host: String = "127.0.0.1", tls: TLSConfiguration?) async throws -> SimpleResponse {
         var configuration = ClientConfiguration(host: host, port: port)
         configuration.tls = tls
-        configuration.connectTimeout = .seconds(5)
+        // Generous: with the whole suite on two cores a TLS handshake once took longer than 5 s.
+        configuration.connectTimeout = .seconds(20)
         return try await TCPClientTransport.withTransport(configuration: configuration) { transport in
             try await TestService.Client(wrapping: RPCClient(transport: transport))
                 .unaryCall(SimpleRequest(responseSize: 100, payload: [1, 2, 3]), options: CallOptions(timeout: .seconds(10)))

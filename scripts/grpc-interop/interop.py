@@ -137,6 +137,54 @@ try:
 except grpc.RpcError as error:
     check("unknown method: UNIMPLEMENTED", error.code() == grpc.StatusCode.UNIMPLEMENTED, str(error.code()))
 
+# Server reflection: grpcio-reflection's descriptor database (v1alpha) lists the services and builds
+# AccountService from the served files; a v1 call (its messages are v1alpha's, byte for byte) asks for a file by name.
+from google.protobuf.descriptor_pool import DescriptorPool
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+from grpc_reflection.v1alpha import reflection_pb2 as reflection_messages
+
+database = ProtoReflectionDescriptorDatabase(channel)
+services = set(database.get_services())
+check(
+    "reflection lists AccountService and grpc.health.v1.Health",
+    {"copslink.v1.AccountService", "grpc.health.v1.Health"} <= services,
+    str(sorted(services)),
+)
+pool = DescriptorPool(database)
+service = pool.FindServiceByName("copslink.v1.AccountService")
+check("reflection describes AccountService.GetAccount", "GetAccount" in service.methods_by_name, str(list(service.methods_by_name)))
+check(
+    "reflection resolves GetAccount's response type",
+    service.methods_by_name["GetAccount"].output_type.full_name == "copslink.v1.Account",
+    service.methods_by_name["GetAccount"].output_type.full_name,
+)
+reflection_v1 = channel.stream_stream(
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    request_serializer=reflection_messages.ServerReflectionRequest.SerializeToString,
+    response_deserializer=reflection_messages.ServerReflectionResponse.FromString,
+)
+answers = list(
+    reflection_v1(
+        iter(
+            [
+                reflection_messages.ServerReflectionRequest(file_by_filename="copslink/v1/account.proto"),
+                reflection_messages.ServerReflectionRequest(file_containing_symbol="copslink.v1.NoSuchThing"),
+            ]
+        ),
+        timeout=10,
+    )
+)
+check(
+    "reflection v1 file_by_filename",
+    len(answers) == 2 and len(answers[0].file_descriptor_response.file_descriptor_proto) == 1,
+    str(answers[:1])[:200],
+)
+check(
+    "reflection v1 unknown symbol: NOT_FOUND",
+    len(answers) == 2 and answers[1].error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0],
+    str(answers[1:])[:200],
+)
+
 channel.close()
 print(f"grpc-interop: {passed} passed, {len(failures)} failed")
 sys.exit(1 if failures else 0)

@@ -2,7 +2,8 @@
 //
 // Reads the FileDescriptorSet that `protoc --descriptor_set_out --include_source_info` wrote for proto/ and writes
 // into the (existing, empty) directories:
-//   services directory: <Service>.swift for every service, and ServiceCatalog+Services.swift;
+//   services directory: <Service>.swift for every service, ServiceCatalog+Services.swift and
+//     ReflectionCatalog+Files.swift (gRPC server reflection's file descriptors);
 //   messages directory: MessageCatalog+Entries.swift and ProtoSchema+Messages.swift (proto3 JSON's tables).
 // scripts/generate runs it; see there.
 #if canImport(Glibc)
@@ -45,13 +46,16 @@ guard arguments.count == 4 else {
     fail("usage: copslink-generate <descriptor set> <services directory> <messages directory>", status: 2)
 }
 do {
-    let files = try DescriptorSet.decode(try readFile(arguments[1]))
+    let set = try readFile(arguments[1])
+    let files = try DescriptorSet.decode(set)
     for file in files {
         for service in file.services {
             try writeFile("\(arguments[2])/\(service.name).swift", ServiceEmitter(service: service, file: file, files: files).emit())
         }
     }
     try writeFile("\(arguments[2])/ServiceCatalog+Services.swift", CatalogEmitter.services(files))
+    let rawFiles = try ProtobufReader.fields(of: set[...]).filter { $0.number == 1 }.map(\.bytes)
+    try writeFile("\(arguments[2])/ReflectionCatalog+Files.swift", try ReflectionEmitter.emit(files, rawFiles: rawFiles))
     try writeFile("\(arguments[3])/MessageCatalog+Entries.swift", CatalogEmitter.messages(files))
     try writeFile("\(arguments[3])/ProtoSchema+Messages.swift", SchemaEmitter.emit(files))
 } catch {
