@@ -48,6 +48,6 @@ public enum GRPCServer {
                         dispatcher: dispatcher, configuration: configuration, connection: loopBoundState.value, budget: budget))
             }
         }
-        try pipeline.addHandler(GRPCConnectionHandler(state: state))
+        try pipeline.addHandler(GRPCConnectionHandler(state: state, configuration: configuration))
     }
 }

@@ -1,0 +1,89 @@
+import CopsLinkCore
+import CopsLinkTransport
+import NIOCore
+import NIOEmbedded
+import NIOHTTP2
+import Testing
+
+@testable import CopsLinkGRPC
+
+/// A gRPC connection's rules in time, on an EmbeddedChannel with its manual clock: the connection handler alone,
+/// HTTP/2 frames in and out (swift-nio-http2's own handler is not under test).
+@Suite("gRPC connection timers")
+struct GRPCConnectionTimerTests {
+    static func channel(_ adjust: (inout ServerConfiguration) -> Void) throws -> (EmbeddedChannel, GRPCConnectionState) {
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.idleTimeout = nil
+        configuration.keepalive = KeepaliveConfiguration(interval: nil)
+        adjust(&configuration)
+        let state = GRPCConnectionState(configuration: configuration)
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(GRPCConnectionHandler(state: state, configuration: configuration))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return (channel, state)
+    }
+
+    static func outbound(_ channel: EmbeddedChannel) throws -> [HTTP2Frame.FramePayload] {
+        var frames: [HTTP2Frame.FramePayload] = []
+        while let frame = try channel.readOutbound(as: HTTP2Frame.self) { frames.append(frame.payload) }
+        return frames
+    }
+
+    static func isGoAway(_ payload: HTTP2Frame.FramePayload) -> Bool {
+        if case .goAway(_, .noError, _) = payload { return true }
+        return false
+    }
+
+    @Test func aConnectionWithoutStreamsForTheIdleTimeIsClosedWithGoAway() throws {
+        let (channel, state) = try Self.channel { $0.idleTimeout = .seconds(30) }
+        channel.embeddedEventLoop.advanceTime(by: .seconds(29))
+        #expect(try Self.outbound(channel).isEmpty && channel.isActive)
+        // A stream holds the idle timer off; its close starts it again.
+        state.streamOpened()
+        channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(try Self.outbound(channel).isEmpty && channel.isActive, "not idle while a stream is open")
+        state.streamClosed()
+        channel.embeddedEventLoop.advanceTime(by: .seconds(29))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(try Self.outbound(channel).contains(where: Self.isGoAway))
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+    }
+
+    @Test func atItsMaximumAgeAConnectionDrainsItsStreamsWithinTheGrace() throws {
+        let (channel, state) = try Self.channel {
+            $0.maxConnectionAge = .seconds(100)
+            $0.maxConnectionAgeGrace = .seconds(30)
+        }
+        state.streamOpened()
+        channel.embeddedEventLoop.advanceTime(by: .seconds(89))
+        #expect(try Self.outbound(channel).isEmpty, "not before 90 s (100 s less its jitter)")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(22))
+        #expect(try Self.outbound(channel).contains(where: Self.isGoAway), "GOAWAY by 110 s")
+        channel.embeddedEventLoop.run()
+        #expect(channel.isActive, "the open stream gets its grace")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+        #expect(!channel.isActive, "closed at the end of the grace")
+    }
+
+    @Test func anUnansweredKeepalivePingClosesTheConnection() throws {
+        let (channel, state) = try Self.channel { $0.keepalive = KeepaliveConfiguration(interval: .seconds(20), timeout: .seconds(5)) }
+        state.streamOpened()
+        channel.embeddedEventLoop.advanceTime(by: .seconds(20))
+        let first = try Self.outbound(channel)
+        guard case .ping(let data, ack: false)? = first.first else {
+            Issue.record("expected a PING, got \(first)")
+            return
+        }
+        try channel.writeInbound(HTTP2Frame(streamID: .rootStream, payload: .ping(data, ack: true)))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(10))
+        #expect(channel.isActive, "an answered PING keeps the connection")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(10))  // the second PING, never answered
+        #expect(try Self.outbound(channel).contains { if case .ping(_, ack: false) = $0 { true } else { false } })
+        channel.embeddedEventLoop.advanceTime(by: .seconds(5))
+        #expect(try Self.outbound(channel).contains(where: Self.isGoAway))
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+    }
+}
