@@ -8,8 +8,8 @@ import NIOHTTP2
 /// `GRPCStreamHandler` on every stream the client opens.
 public enum GRPCServer {
     /// For `TCPServer(…, installers: [.grpc: GRPCServer.installer])`.
-    public static let installer: TCPServer.ProtocolInstaller = { pipeline, dispatcher, configuration, budget in
-        try configure(pipeline, dispatcher: dispatcher, configuration: configuration, budget: budget)
+    public static let installer: TCPServer.ProtocolInstaller = { pipeline, context in
+        try configure(pipeline, context: context)
     }
 
     /// The native limits as HTTP/2 SETTINGS: concurrent calls → MAX_CONCURRENT_STREAMS, the header size →
@@ -23,11 +23,10 @@ public enum GRPCServer {
         ]
     }
 
-    /// - Parameter budget: the server's inbound memory budget; each stream counts the request bytes it holds.
-    public static func configure(
-        _ pipeline: ChannelPipeline.SynchronousOperations, dispatcher: CallDispatcher, configuration: ServerConfiguration,
-        budget: InboundMemoryBudget
-    ) throws {
+    /// - Parameter context: the server's dispatcher, configuration, inbound memory budget (each stream counts the
+    ///   request bytes it holds) and call metrics.
+    public static func configure(_ pipeline: ChannelPipeline.SynchronousOperations, context: ProtocolInstallContext) throws {
+        let (dispatcher, configuration, budget, metrics) = (context.dispatcher, context.configuration, context.budget, context.metrics)
         let state = GRPCConnectionState(configuration: configuration)
         // Stream channels run on their connection's event loop, where the state lives.
         let loopBoundState = NIOLoopBound(state, eventLoop: pipeline.eventLoop)
@@ -45,7 +44,8 @@ public enum GRPCServer {
                 try stream.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
                 try stream.pipeline.syncOperations.addHandler(
                     GRPCStreamHandler(
-                        dispatcher: dispatcher, configuration: configuration, connection: loopBoundState.value, budget: budget))
+                        dispatcher: dispatcher, configuration: configuration, connection: loopBoundState.value, budget: budget,
+                        metrics: metrics))
             }
         }
         try pipeline.addHandler(GRPCConnectionHandler(state: state, configuration: configuration))

@@ -39,6 +39,11 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let configuration: ServerConfiguration
     private let connection: GRPCConnectionState
     private let budget: InboundMemoryBudget
+    private let metrics: ServerMetrics?
+    /// The running call's series and start, for `copslink_server_calls_*` as on the native protocol.
+    private var callMetrics: (MethodMetrics, startedAt: NIODeadline)?
+    /// The request's `:path`, for the metrics of a refused call.
+    private var requestPath = ""
     private var state = State.idle
     /// Bytes of a partial message in `reader`, counted in `budget`.
     private var readerCounted = 0
@@ -52,8 +57,10 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var deadlineTimer: Scheduled<Void>?
 
     init(
-        dispatcher: CallDispatcher, configuration: ServerConfiguration, connection: GRPCConnectionState, budget: InboundMemoryBudget
+        dispatcher: CallDispatcher, configuration: ServerConfiguration, connection: GRPCConnectionState, budget: InboundMemoryBudget,
+        metrics: ServerMetrics? = nil
     ) {
+        self.metrics = metrics
         self.dispatcher = dispatcher
         self.configuration = configuration
         self.connection = connection
@@ -106,6 +113,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if case .running(let call, let task) = state {
             call.abandon()
             task?.cancel()  // RST_STREAM or a lost connection: the handler's task is cancelled, as for CANCEL
+            recordFinished(.cancelled)
         }
         state = .done
         deadlineTimer?.cancel()
@@ -171,6 +179,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return answerHTTP(status: "415")
         }
         let path = headers.first(name: ":path") ?? ""
+        requestPath = path
         guard let route = GRPCReflection.route(for: path, in: dispatcher.router) ?? GRPCHealth.route(for: path, in: dispatcher.router)
         else {
             return refuse(dispatcher.router.unimplementedError(forPath: path))
@@ -225,6 +234,10 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             descriptor: route.descriptor, metadata: metadata, deadline: deadline, peer: connection.peer,
             callID: connection.nextCallID())
         serverContext.failureLogBudget = connection.failureLogBudget
+        if let series = metrics?.method(forPath: route.descriptor.path) {
+            series.started()
+            callMetrics = (series, context.eventLoop.now)
+        }
         let call = GRPCCall(
             eventLoop: context.eventLoop, handler: loopBound, budget: budget, queueLimit: max(1, configuration.limits.initialWindowSize))
         if endStream { call.requests.finish(.success(())) }
@@ -247,6 +260,12 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if case .running(let running, nil) = state, running === call { state = .running(call, task: task) }
     }
 
+    private func recordFinished(_ code: StatusCode) {
+        guard let (series, startedAt) = callMetrics else { return }
+        callMetrics = nil
+        series.finished(code, startedAt: startedAt)
+    }
+
     // MARK: Answers
 
     private var responseHeaders: HPACKHeaders {
@@ -262,6 +281,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Trailers-only: the call is refused before it runs.
     private func refuse(_ error: RPCError, extra: [(String, String)] = []) {
         state = .done
+        metrics?.method(forPath: requestPath).rejected(error.code)
         var headers = responseHeaders
         for (name, value) in GRPCStatus.trailerFields(code: error.code, message: error.message, metadata: error.metadata) + extra {
             headers.add(name: name, value: value)
@@ -299,6 +319,10 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .failure(let error):
             fields = GRPCStatus.trailerFields(code: error.code, message: error.message, metadata: error.metadata)
             if error.code == .unauthenticated { connection.unauthenticatedCallFinished() }
+        }
+        switch final {
+        case .success: recordFinished(.ok)
+        case .failure(let error): recordFinished(error.code)
         }
         var trailers: HPACKHeaders = headersSent ? [:] : responseHeaders
         for (name, value) in fields { trailers.add(name: name, value: value) }

@@ -1,6 +1,6 @@
 public import CopsLinkCore
 public import CoreMetrics
-import NIOCore
+public import NIOCore
 import Synchronization
 
 /// The metrics a `TCPServer` records, created once when the server is made, through the swift-metrics API.
@@ -60,7 +60,8 @@ public final class ServerMetrics: Sendable {
     }
 
     /// The metrics of the method at `path`, or of `unknown` for a path no route serves.
-    func method(forPath path: String) -> MethodMetrics {
+    /// The metrics of the method at `path` (`unknown` for one the router does not have).
+    public func method(forPath path: String) -> MethodMetrics {
         methods[path] ?? unknownMethod
     }
 
@@ -82,7 +83,8 @@ public final class ServerMetrics: Sendable {
 }
 
 /// One method's series: calls by status, latency, calls in flight.
-final class MethodMetrics: Sendable {
+/// One method's call series: in flight, latency, calls by status.
+public final class MethodMetrics: Sendable {
     private let method: String
     private let factory: any MetricsFactory
     /// nil for `unknown`, whose calls are all answered at once and never run a handler.
@@ -107,19 +109,19 @@ final class MethodMetrics: Sendable {
     }
 
     /// A handler is about to run.
-    func started() {
+    public func started() {
         inFlight?.increment()
     }
 
     /// A call that `started()` ended with `code` (END sent, or abandoned on CANCEL or a lost connection).
-    func finished(_ code: StatusCode, startedAt start: NIODeadline) {
+    public func finished(_ code: StatusCode, startedAt start: NIODeadline) {
         inFlight?.decrement()
         duration?.recordNanoseconds((NIODeadline.now() - start).nanoseconds)
         counter(for: code).increment()
     }
 
     /// A call answered at once without a handler (limits, metadata, unknown method).
-    func rejected(_ code: StatusCode) {
+    public func rejected(_ code: StatusCode) {
         counter(for: code).increment()
     }
 

@@ -15,10 +15,8 @@ import Synchronization
 /// that cannot leak a running server; `listeningAddress` waits for the bound port.
 public final class TCPServer: Sendable {
     /// Installs a protocol that lives in a module of its own (gRPC: `CopsLinkGRPC`) behind the protocol detector, on a
-    /// connection whose first bytes chose it; the module depends on this one, never the other way round. The budget
-    /// is the server's: what the protocol holds of its callers' bytes counts against it.
-    public typealias ProtocolInstaller =
-        @Sendable (ChannelPipeline.SynchronousOperations, CallDispatcher, ServerConfiguration, InboundMemoryBudget) throws -> Void
+    /// connection whose first bytes chose it; the module depends on this one, never the other way round.
+    public typealias ProtocolInstaller = @Sendable (ChannelPipeline.SynchronousOperations, ProtocolInstallContext) throws -> Void
 
     public let configuration: ServerConfiguration
     private let dispatcher: CallDispatcher
@@ -209,7 +207,9 @@ public final class TCPServer: Sendable {
                         pipeline, dispatcher: dispatcher, configuration: configuration, metrics: metrics, budget: budget)
                 case .grpc:
                     guard let install = installers[.grpc] else { return try pipeline.addHandler(native(connectedAt)) }
-                    try install(pipeline, dispatcher, configuration, budget)
+                    try install(
+                        pipeline,
+                        ProtocolInstallContext(dispatcher: dispatcher, configuration: configuration, budget: budget, metrics: metrics))
                 }
             })
     }
@@ -276,5 +276,22 @@ public final class TCPServer: Sendable {
             try? await connection.closeFuture.get()
         }
         state.withLock { $0.phase = .finished }
+    }
+}
+
+/// What a protocol installed by another module shares with the server (`TCPServer.ProtocolInstaller`).
+public struct ProtocolInstallContext: Sendable {
+    public let dispatcher: CallDispatcher
+    public let configuration: ServerConfiguration
+    /// The server's inbound memory budget: what the protocol holds of its callers' bytes counts against it.
+    public let budget: InboundMemoryBudget
+    /// The server's call metrics, when it records any.
+    public let metrics: ServerMetrics?
+
+    public init(dispatcher: CallDispatcher, configuration: ServerConfiguration, budget: InboundMemoryBudget, metrics: ServerMetrics?) {
+        self.dispatcher = dispatcher
+        self.configuration = configuration
+        self.budget = budget
+        self.metrics = metrics
     }
 }
