@@ -360,7 +360,9 @@ let package = Package(
         // Runs the built copslink binary against a real copslink-server process (both from .build/debug).
         .testTarget(
             name: "CopsLinkCLITests",
-            dependencies: ["CopsLinkTestSupport", "CopsLinkCommandLine", "CopsLinkCore", "CopsLinkTransport"],
+            dependencies: [
+                "CopsLinkTestSupport", "CopsLinkCommandLine", "CopsLinkCore", "CopsLinkTransport", "CopsLinkServices", "CopsLinkMessages"
+            ],
             swiftSettings: strictSettings
         ),
         // Hostile clients against a real copslink-server process (issue 10): one test per class of attack, each

@@ -224,10 +224,7 @@ struct AccountLink: AsyncParsableCommand {
             let number = response.account?.accountNumber ?? ""
             session.emit(
                 answer,
-                json: [
-                    "created": response.created, "account": response.account.json,
-                    "removed_party_ids": response.removedPartyIDs, "removed_equipment_ids": response.removedEquipmentIDs
-                ],
+                json: response.json,
                 text: (response.created
                     ? "Created account \(number) for \(self.customer)." : "Linked account \(number) to \(self.customer).")
                     + Self.removals(response)
@@ -283,7 +280,7 @@ struct AccountSync: AsyncParsableCommand {
             let response = answer.message
             session.emit(
                 answer,
-                json: ["account": response.account.json],
+                json: response.json,
                 text: "Synced \(self.customer)." + (response.account.map { "\n\n" + AccountText.render($0) } ?? ""))
         }
     }
@@ -313,7 +310,7 @@ struct AccountUnlink: AsyncParsableCommand {
             let number = response.account?.accountNumber ?? ""
             session.emit(
                 answer,
-                json: ["was_linked": response.wasLinked, "account": response.account.json],
+                json: response.json,
                 text: response.wasLinked
                     ? "Unlinked \(customer) from account \(number)." : "\(customer) was already unlinked (account \(Format.dash(number))).")
         }

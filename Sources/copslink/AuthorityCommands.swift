@@ -44,7 +44,7 @@ struct AuthoritiesSearch: AsyncParsableCommand {
                     authority.address.map(AccountText.addressLine) ?? "-")
             }
             let text = response.authorities.isEmpty ? "No \(type.description.lowercased()) authority serves that zip code." : table.render()
-            session.emit(json: ["authorities": response.authorities.json], text: text)
+            session.emit(json: response.json, text: text)
         }
     }
 }
@@ -85,7 +85,7 @@ struct AuthoritiesAdd: AsyncParsableCommand {
             let response = answer.message
             session.emit(
                 answer,
-                json: ["added": response.added.json],
+                json: response.json,
                 text: "Added \(response.added.count) authorit\(response.added.count == 1 ? "y" : "ies") to \(customer).\n\n"
                     + AuthorityText.accountTable(response.added).render())
         }
@@ -113,7 +113,7 @@ struct AuthoritiesRemove: AsyncParsableCommand {
                 as: RemoveAccountAuthorityResponse.self)
             let response = answer.message
             let name = response.removed?.authority?.name ?? entry
-            session.emit(answer, json: ["removed": response.removed.json], text: "Removed \(name) from \(customer).")
+            session.emit(answer, json: response.json, text: "Removed \(name) from \(customer).")
         }
     }
 }

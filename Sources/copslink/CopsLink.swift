@@ -14,8 +14,9 @@ struct CopsLink: AsyncParsableCommand {
             --request-id UUID (idempotency key of mutating calls; default none) and --json. They may be written \
             before the subcommand too: copslink --server 10.0.0.5:7420 account get demo-1
 
-            Output: aligned tables (timestamps ISO 8601 UTC); with --json exactly one JSON object on stdout \
-            (field names as in the .proto files, enums by name, timestamps as x_at_ms and ISO 8601 x_at).
+            Output: aligned tables (timestamps ISO 8601 UTC); with --json exactly one JSON object on stdout: the \
+            response in proto3's JSON mapping, the one the HTTP/JSON gateway uses, with the .proto field names and \
+            default values written (enums by full name, 64-bit integers such as x_at_ms as strings).
 
             Exit status: 0 on success; on a failed call the gRPC status code number (NOT_FOUND 5, \
             FAILED_PRECONDITION 9, UNAVAILABLE 14, ...) with "copslink: CODE: message" on stderr (with --json also \

@@ -86,12 +86,9 @@ struct SignalsSend: AsyncParsableCommand {
                 }
                 text += "\n\n" + table.render()
             }
-            session.emit(
-                json: [
-                    "received": response.received, "test_results": response.testResults, "stored_as_history": response.storedAsHistory,
-                    "rejected": rejected, "rejected_count": response.rejectedCount
-                ],
-                text: text)
+            var object = response.json
+            object["rejected"] = rejected  // each with the Contact ID message it rejects
+            session.emit(json: object, text: text)
         }
     }
 }

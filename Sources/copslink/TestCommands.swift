@@ -31,7 +31,7 @@ struct TestCategories: AsyncParsableCommand {
             for category in response.categories {
                 table.add(category.id, category.description, Format.duration(ms: Int64(category.defaultDurationMinutes) * 60_000))
             }
-            session.emit(json: ["categories": response.categories.json], text: table.render())
+            session.emit(json: response.json, text: table.render())
         }
     }
 }
@@ -129,7 +129,7 @@ struct TestOn: AsyncParsableCommand {
             let response = answer.message
             let headline = response.session?.state == .scheduled ? "\(customer) is scheduled to go on test." : "\(customer) is on test."
             session.emit(
-                answer, json: ["session": response.session.json],
+                answer, json: response.json,
                 text: headline + (response.session.map { "\n\n" + TestText.session($0) } ?? ""))
         }
     }
@@ -162,7 +162,7 @@ struct TestOff: AsyncParsableCommand {
                 as: PlaceOffTestResponse.self)
             let response = answer.message
             session.emit(
-                answer, json: ["session": response.session.json],
+                answer, json: response.json,
                 text: "\(customer) is off test." + (response.session.map { "\n\n" + TestText.session($0) } ?? ""))
         }
     }
@@ -198,8 +198,8 @@ struct TestData: AsyncParsableCommand {
         discussion: """
             --from and --to are dates YYYY-MM-DD in UTC (from: the start of that day; to: the end of that day, or \
             now when that is earlier) or full ISO 8601 timestamps. Defaults: --to today, --from 30 days earlier. \
-            With --json: one object {"type", "customer_id", "from_ms", "to_ms", ..., "rows": [...]} holding every row \
-            of the stream.
+            With --json: the request's fields {"customer_id", "type", "from_ms", "to_ms", ...} and "rows": [...], \
+            every row of the stream.
 
             Examples:
               copslink test data demo-3 --type results --from 2026-11-01 --to 2026-11-28
@@ -264,12 +264,9 @@ struct TestData: AsyncParsableCommand {
             }
             let history = pages.flatMap(\.history)
             let results = type == .signals ? pages.flatMap(\.signals) : pages.flatMap(\.results)
-            var object: JSONObject = [
-                "type": type.description, "customer_id": customer,
-                "rows": type == .history ? history.json : results.json
-            ]
-            JSONOutput.timestamp(&object, "from", fromMs)
-            JSONOutput.timestamp(&object, "to", toMs)
+            // The request's fields, and the rows of every page together.
+            var object = request.json
+            object["rows"] = type == .history ? history.json : results.json
             session.emit(json: object, text: TestText.data(type, history: history, results: results, fromMs: fromMs, toMs: toMs))
         }
     }

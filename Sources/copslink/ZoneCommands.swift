@@ -77,7 +77,7 @@ struct ZonesSet: AsyncParsableCommand {
                 "\(customer): \(response.mappedZones.count) mapped, \(response.unmappedZones.count) unmapped."
                 + (total == 0 ? "" : "\n\n" + ZoneText.table(mapped: response.mappedZones, unmapped: response.unmappedZones).render())
             session.emit(
-                answer, json: ["mapped_zones": response.mappedZones.json, "unmapped_zones": response.unmappedZones.json], text: text)
+                answer, json: response.json, text: text)
         }
     }
 }

@@ -61,10 +61,11 @@ struct CLITests {
             #expect(result.status == 0, "\(result)")
             let account = try result.jsonObject()
             #expect(account["account_number"] as? String == "22-8761")
-            #expect(account["link_state"] as? String == "LINKED")
+            #expect(account["link_state"] as? String == "LINK_STATE_LINKED")
             #expect((account["customer"] as? [String: Any])?["id"] as? String == "demo-1")
             #expect((account["responding_parties"] as? [Any])?.count == 2)
-            #expect(!result.stdout.lowercased().contains("passcode"))
+            // The server returns no passcode: the proto3 field is there (defaults are written), empty.
+            #expect((account["customer"] as? [String: Any])?["passcode"] as? String == "")
             #expect(!result.stdout.contains("\"owl\""))  // demo-1's passcode
             #expect(!result.stdout.contains("pass-p-"))  // the demo parties' passcodes
             #expect(result.stderr.isEmpty)
@@ -100,9 +101,10 @@ struct CLITests {
             let statusObject = try status.jsonObject()
             #expect(statusObject["on_test"] as? Bool == true)
             let current = try #require(statusObject["current"] as? [String: Any])
-            #expect(current["state"] as? String == "ACTIVE")
-            let effective = try #require(current["effective_at_ms"] as? Int64)
-            let expires = try #require(current["expires_at_ms"] as? Int64)
+            #expect(current["state"] as? String == "TEST_STATE_ACTIVE")
+            // 64-bit integers are decimal strings in proto3 JSON.
+            let effective = try #require((current["effective_at_ms"] as? String).flatMap { Int64($0) })
+            let expires = try #require((current["expires_at_ms"] as? String).flatMap { Int64($0) })
             #expect(expires - effective == 2 * 3_600_000)
 
             let again = try await copslink(["--server", server.address, "test", "on", "demo-1", "--category", "service", "--hours", "2"])
@@ -112,7 +114,7 @@ struct CLITests {
 
             let off = try await copslink(["--server", server.address, "--json", "test", "off", "demo-1", "--comment", "Done"])
             #expect(off.status == 0, "\(off)")
-            #expect((try off.jsonObject()["session"] as? [String: Any])?["state"] as? String == "ENDED")
+            #expect((try off.jsonObject()["session"] as? [String: Any])?["state"] as? String == "TEST_STATE_ENDED")
             let after = try await copslink(["--server", server.address, "test", "status", "demo-1", "--json"])
             #expect(try after.jsonObject()["on_test"] as? Bool == false)
             let offAgain = try await copslink(["--server", server.address, "test", "off", "demo-1"])
@@ -132,17 +134,17 @@ struct CLITests {
             #expect(text.stdout.hasPrefix("demo-1: test SCHEDULED (service) from "), "\(text)")
             #expect(!text.stdout.contains("off test"))
             let json = try await copslink(["--server", server.address, "test", "status", "demo-1", "--json"]).jsonObject()
-            #expect(json["state"] as? String == "SCHEDULED")
+            #expect(json["state"] as? String == "TEST_STATUS_STATE_SCHEDULED")
             #expect(json["on_test"] as? Bool == false)
-            #expect((json["current"] as? [String: Any])?["state"] as? String == "SCHEDULED")
+            #expect((json["current"] as? [String: Any])?["state"] as? String == "TEST_STATE_SCHEDULED")
             let account = try await copslink(["--server", server.address, "account", "get", "demo-1"])
             #expect(account.stdout.contains("test SCHEDULED (service)"), "\(account)")
             #expect(!account.stdout.contains("off test"))
             let accountJSON = try await copslink(["--server", server.address, "account", "get", "demo-1", "--json"]).jsonObject()
             let status = (accountJSON["account"] as? [String: Any] ?? accountJSON)["test_status"] as? [String: Any]
-            #expect(status?["state"] as? String == "SCHEDULED")
+            #expect(status?["state"] as? String == "TEST_STATUS_STATE_SCHEDULED")
             let off = try await copslink(["--server", server.address, "test", "status", "demo-2", "--json"]).jsonObject()
-            #expect(off["state"] as? String == "OFF_TEST")
+            #expect(off["state"] as? String == "TEST_STATUS_STATE_OFF_TEST")
         }
     }
 
@@ -152,7 +154,7 @@ struct CLITests {
             let json = try await copslink(["--server", server.address, "test", "data", "demo-3", "--type", "signals", "--json"])
             #expect(json.status == 0, "\(json)")
             let object = try json.jsonObject()
-            #expect(object["type"] as? String == "SIGNALS")
+            #expect(object["type"] as? String == "TEST_DATA_TYPE_SIGNALS")
             let rows = try #require(object["rows"] as? [[String: Any]])
             #expect(rows.count > 50, "a month of demo signal history")
             #expect(rows.allSatisfy { ($0["session_id"] as? String) == "" })
@@ -169,10 +171,10 @@ struct CLITests {
             ])
             #expect(on.status == 0, "\(on)")
             let session = try #require(try on.jsonObject()["session"] as? [String: Any])
-            #expect(session["scope"] as? String == "ONLY_LISTED")
+            #expect(session["scope"] as? String == "TEST_SCOPE_ONLY_LISTED")
             #expect(session["zone_numbers"] as? [String] == ["001"])
-            let effective = try #require(session["effective_at_ms"] as? Int64)
-            let expires = try #require(session["expires_at_ms"] as? Int64)
+            let effective = try #require((session["effective_at_ms"] as? String).flatMap { Int64($0) })
+            let expires = try #require((session["expires_at_ms"] as? String).flatMap { Int64($0) })
             #expect(expires - effective == 60 * 60_000)
         }
     }
@@ -186,7 +188,7 @@ struct CLITests {
             #expect(result.status == 0, "\(result)")
             let authorities = try #require(try result.jsonObject()["authorities"] as? [[String: Any]])
             #expect(authorities.contains { $0["id"] as? String == "ut-provo-pd" })
-            #expect(authorities.allSatisfy { $0["type"] as? String == "POLICE" })
+            #expect(authorities.allSatisfy { $0["type"] as? String == "AUTHORITY_TYPE_POLICE" })
         }
     }
 
@@ -216,7 +218,7 @@ struct CLITests {
             ])
             #expect(result.status == 0, "\(result)")
             let object = try result.jsonObject()
-            #expect(object["type"] as? String == "RESULTS")
+            #expect(object["type"] as? String == "TEST_DATA_TYPE_RESULTS")
             let rows = try #require(object["rows"] as? [[String: Any]])
             #expect(!rows.isEmpty)
             #expect(rows.allSatisfy { $0["account_number"] as? String == "22-8763" && !(($0["session_id"] as? String) ?? "").isEmpty })
@@ -271,7 +273,7 @@ struct CLITests {
             #expect((object["mapped_zones"] as? [Any])?.count == 2)
             let unmapped = try #require(object["unmapped_zones"] as? [[String: Any]])
             #expect(unmapped.map { $0["zone_number"] as? String } == ["010"])
-            #expect(unmapped.first?["event_type"] as? String == "PANIC")
+            #expect(unmapped.first?["event_type"] as? String == "ZONE_EVENT_TYPE_PANIC")
         }
     }
 
