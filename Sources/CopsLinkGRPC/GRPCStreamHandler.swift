@@ -307,6 +307,11 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         state = .done
         deadlineTimer?.cancel()
         deadlineTimer = nil
+        if paused {
+            // What the client still sends is read and dropped, so that its side of the stream can end.
+            paused = false
+            context.read()
+        }
         let fields: [(String, String)]
         switch final {
         case .success(let message, let trailers):

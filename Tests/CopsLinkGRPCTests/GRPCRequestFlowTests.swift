@@ -112,6 +112,54 @@ struct GRPCRequestFlowTests {
         _ = try? channel.finish()
     }
 
+    /// A call that ends while its stream is paused (the handler answered without reading every request) reads on,
+    /// dropping what the client still sends, so that the client's side of the stream can end.
+    @Test func aCallEndingWhilePausedReadsOnAndReleasesWhatItHeld() async throws {
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.limits.initialWindowSize = 1_000
+        let gate = Gate()
+        var router = RPCRouter()
+        router.registerClientStreaming(Self.method) {
+            (_: RequestStream<StreamingInputCallRequest>, _) async throws -> ServerResponse<StreamingInputCallResponse> in
+            await gate.wait()
+            return ServerResponse(message: StreamingInputCallResponse(messageCount: 0))
+        }
+        let budget = InboundMemoryBudget(limit: 1 << 20)
+        let counter = ReadCounter()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(counter)
+        try channel.pipeline.syncOperations.addHandler(
+            GRPCStreamHandler(
+                dispatcher: CallDispatcher(router: router), configuration: configuration,
+                connection: GRPCConnectionState(configuration: configuration), budget: budget))
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        let headers: HPACKHeaders = [
+            ":method": "POST", ":scheme": "http", ":path": Self.method.path, ":authority": "x", "content-type": "application/grpc",
+            "te": "trailers"
+        ]
+        try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: headers)))
+        let message = StreamingInputCallRequest(payload: [UInt8](repeating: 7, count: 600)).serializedBytes()
+        for _ in 0..<2 {
+            try channel.writeInbound(
+                HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(GRPCMessageReader.frame(message, allocator: channel.allocator)))))
+        }
+        let paused = counter.reads.load(ordering: .relaxed)
+        #expect(budget.usedBytes == 2 * message.count)
+        gate.open()
+        var ended = false
+        for _ in 0..<500 where !ended {
+            channel.embeddedEventLoop.run()
+            while let frame = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) {
+                if case .headers(let answer) = frame, answer.endStream { ended = true }
+            }
+            if !ended { try await Task.sleep(for: .milliseconds(2)) }
+        }
+        #expect(ended)
+        #expect(counter.reads.load(ordering: .relaxed) > paused, "the stream is read again once the call is over")
+        #expect(budget.usedBytes == 0, "the unread messages left the budget")
+        _ = try? channel.finish()
+    }
+
     /// While the server's inbound budget is exhausted a gRPC connection's socket is not read; once bytes are released
     /// the withheld read goes out at the next retry.
     @Test func theConnectionIsNotReadWhileTheBudgetIsExhausted() throws {
