@@ -205,11 +205,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Option groups the client executables share (TLS).
+        // What the client executables share: option groups (TLS), addresses, and `copslink --json`'s writer.
         .target(
             name: "CopsLinkCommandLine",
             dependencies: [
-                "CopsLinkTransport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CopsLinkCore", "CopsLinkMessages", "CopsLinkTransport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio")
             ],
             swiftSettings: strictSettings
