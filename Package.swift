@@ -357,12 +357,11 @@ let package = Package(
             dependencies: ["CopsLinkLogging", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
-        // Runs the built copslink binary against a real copslink-server process (both from .build/debug).
+        // Runs the built copslink binary against a real copslink-server process (both from .build/debug), and
+        // checks what it prints against ProtoJSON (CopsLinkMessages).
         .testTarget(
             name: "CopsLinkCLITests",
-            dependencies: [
-                "CopsLinkTestSupport", "CopsLinkCommandLine", "CopsLinkCore", "CopsLinkTransport", "CopsLinkServices", "CopsLinkMessages"
-            ],
+            dependencies: ["CopsLinkTestSupport", "CopsLinkCommandLine", "CopsLinkCore", "CopsLinkTransport", "CopsLinkMessages"],
             swiftSettings: strictSettings
         ),
         // Hostile clients against a real copslink-server process (issue 10): one test per class of attack, each
