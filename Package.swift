@@ -205,11 +205,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Option groups the client executables share (TLS).
+        // What the client executables share: option groups (TLS), addresses, and `copslink --json`'s writer.
         .target(
             name: "CopsLinkCommandLine",
             dependencies: [
-                "CopsLinkTransport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CopsLinkCore", "CopsLinkMessages", "CopsLinkTransport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio")
             ],
             swiftSettings: strictSettings
@@ -357,12 +357,11 @@ let package = Package(
             dependencies: ["CopsLinkLogging", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
-        // Runs the built copslink binary against a real copslink-server process (both from .build/debug).
+        // Runs the built copslink binary against a real copslink-server process (both from .build/debug), and
+        // checks what it prints against ProtoJSON (CopsLinkMessages).
         .testTarget(
             name: "CopsLinkCLITests",
-            dependencies: [
-                "CopsLinkTestSupport", "CopsLinkCommandLine", "CopsLinkCore", "CopsLinkTransport", "CopsLinkServices", "CopsLinkMessages"
-            ],
+            dependencies: ["CopsLinkTestSupport", "CopsLinkCommandLine", "CopsLinkCore", "CopsLinkTransport", "CopsLinkMessages"],
             swiftSettings: strictSettings
         ),
         // Hostile clients against a real copslink-server process (issue 10): one test per class of attack, each

@@ -17,7 +17,7 @@ struct AccountGet: AsyncParsableCommand {
         commandName: "get",
         abstract: "Shows the account: customer, link state, responding parties, authorities, zones, test status.",
         discussion: """
-            The passcode is never shown (the server does not return it).
+            The passcode is never shown (the server does not return it; with --json its field is always "").
 
             Examples:
               copslink account get demo-1
@@ -30,7 +30,7 @@ struct AccountGet: AsyncParsableCommand {
     func run() async throws {
         try await Session.run(global) { session in
             let account = try await session.accounts.getAccount(GetAccountRequest(customerID: customer), options: session.options)
-            session.emit(json: account.json, text: AccountText.render(account))
+            try session.emit(account, text: AccountText.render(account))
         }
     }
 }
@@ -222,9 +222,8 @@ struct AccountLink: AsyncParsableCommand {
                 as: LinkAccountResponse.self)
             let response = answer.message
             let number = response.account?.accountNumber ?? ""
-            session.emit(
+            try session.emit(
                 answer,
-                json: response.json,
                 text: (response.created
                     ? "Created account \(number) for \(self.customer)." : "Linked account \(number) to \(self.customer).")
                     + Self.removals(response)
@@ -278,9 +277,8 @@ struct AccountSync: AsyncParsableCommand {
                 SyncCustomerRequest(requestID: session.requestID, customer: customer, respondingParties: parties),
                 as: SyncCustomerResponse.self)
             let response = answer.message
-            session.emit(
+            try session.emit(
                 answer,
-                json: response.json,
                 text: "Synced \(self.customer)." + (response.account.map { "\n\n" + AccountText.render($0) } ?? ""))
         }
     }
@@ -308,9 +306,8 @@ struct AccountUnlink: AsyncParsableCommand {
                 as: UnlinkAccountResponse.self)
             let response = answer.message
             let number = response.account?.accountNumber ?? ""
-            session.emit(
+            try session.emit(
                 answer,
-                json: response.json,
                 text: response.wasLinked
                     ? "Unlinked \(customer) from account \(number)." : "\(customer) was already unlinked (account \(Format.dash(number))).")
         }

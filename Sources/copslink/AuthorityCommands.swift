@@ -44,7 +44,7 @@ struct AuthoritiesSearch: AsyncParsableCommand {
                     authority.address.map(AccountText.addressLine) ?? "-")
             }
             let text = response.authorities.isEmpty ? "No \(type.description.lowercased()) authority serves that zip code." : table.render()
-            session.emit(json: response.json, text: text)
+            try session.emit(response, text: text)
         }
     }
 }
@@ -83,9 +83,8 @@ struct AuthoritiesAdd: AsyncParsableCommand {
                 AddAccountAuthoritiesRequest(requestID: session.requestID, customerID: customer, authorities: toAdd, addedBy: addedBy),
                 as: AddAccountAuthoritiesResponse.self)
             let response = answer.message
-            session.emit(
+            try session.emit(
                 answer,
-                json: response.json,
                 text: "Added \(response.added.count) authorit\(response.added.count == 1 ? "y" : "ies") to \(customer).\n\n"
                     + AuthorityText.accountTable(response.added).render())
         }
@@ -113,7 +112,7 @@ struct AuthoritiesRemove: AsyncParsableCommand {
                 as: RemoveAccountAuthorityResponse.self)
             let response = answer.message
             let name = response.removed?.authority?.name ?? entry
-            session.emit(answer, json: response.json, text: "Removed \(name) from \(customer).")
+            try session.emit(answer, text: "Removed \(name) from \(customer).")
         }
     }
 }

@@ -19,9 +19,22 @@ struct Session {
     let requestID: String
     let json: Bool
 
-    /// Writes the command's result: the JSON object with `--json`, else the text.
-    func emit(json object: @autoclosure () -> JSONObject, text: @autoclosure () -> String) {
-        Output.write(json ? JSONOutput.render(object()) : text())
+    /// Writes the command's result: with `--json` the message as `CLIJSON` writes it (the proto3 JSON mapping,
+    /// `extras` after its fields), else the text.
+    func emit(
+        _ message: some RPCMessage, extras: KeyValuePairs<String, CLIJSON.Extra> = [:], text: @autoclosure () -> String
+    ) throws(RPCError) {
+        Output.write(json ? try Self.json(message, extras: extras) : text())
+    }
+
+    /// `message` in `CLIJSON`'s mapping; a message it cannot write (not reached: every message of proto/ is in the
+    /// schema, tested) fails the command INTERNAL, as the HTTP/JSON gateway does.
+    static func json(_ message: some RPCMessage, extras: KeyValuePairs<String, CLIJSON.Extra>) throws(RPCError) -> String {
+        do {
+            return try CLIJSON.text(message, extras: extras)
+        } catch {
+            throw RPCError(code: .internalError, message: "the answer could not be written as JSON: \(error.description)")
+        }
     }
 
     /// Runs a mutating call: its answer, and whether that is a replay (`ClientResponse.isReplay`).
@@ -31,15 +44,11 @@ struct Session {
         try await accounts.client.unary(method, request: request, as: response, options: options)
     }
 
-    /// Writes a mutating command's result, saying whether it is a replay: `"replayed"` in the JSON object, and
-    /// `replayNote` below the text.
-    func emit<Response: RPCMessage>(
-        _ answer: ClientResponse<Response>, json object: @autoclosure () -> JSONObject, text: @autoclosure () -> String
-    ) {
+    /// Writes a mutating command's result, saying whether it is a replay: the CLI's `"replayed"` after the
+    /// response's fields, and `replayNote` below the text.
+    func emit<Response: RPCMessage>(_ answer: ClientResponse<Response>, text: @autoclosure () -> String) throws(RPCError) {
         if json {
-            var object = object()
-            object["replayed"] = answer.isReplay
-            Output.write(JSONOutput.render(object))
+            Output.write(try Self.json(answer.message, extras: ["replayed": .bool(answer.isReplay)]))
         } else {
             Output.write(answer.isReplay ? text() + "\n\n" + Self.replayNote(requestID: requestID) : text())
         }

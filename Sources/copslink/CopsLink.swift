@@ -1,4 +1,5 @@
 import ArgumentParser
+import CopsLinkCommandLine
 import CopsLinkCore
 import Foundation
 
@@ -14,9 +15,11 @@ struct CopsLink: AsyncParsableCommand {
             --request-id UUID (idempotency key of mutating calls; default none) and --json. They may be written \
             before the subcommand too: copslink --server 10.0.0.5:7420 account get demo-1
 
-            Output: aligned tables (timestamps ISO 8601 UTC); with --json exactly one JSON object on stdout: the \
-            response in proto3's JSON mapping, the one the HTTP/JSON gateway uses, with the .proto field names and \
-            default values written (enums by full name, 64-bit integers such as x_at_ms as strings).
+            Output: aligned tables (timestamps ISO 8601 UTC); with --json exactly one JSON object on one line of \
+            stdout: the response message in proto3's JSON mapping, the HTTP/JSON gateway's, with the .proto field \
+            names and default values written (enums by full value name such as LINK_STATE_LINKED, 64-bit integers \
+            such as linked_at_ms as decimal strings, no passcode ever). Added by the CLI: "replayed" on mutating \
+            commands, "rejected_contact_ids" on signals send.
 
             Exit status: 0 on success; on a failed call the gRPC status code number (NOT_FOUND 5, \
             FAILED_PRECONDITION 9, UNAVAILABLE 14, ...) with "copslink: CODE: message" on stderr (with --json also \
@@ -51,7 +54,7 @@ struct CopsLink: AsyncParsableCommand {
             fflush(nil)
             // With --json a script reads stdout: a failed call is one JSON object there too (the line on stderr stays).
             if case .status(let error) = failure, arguments.prefix(while: { $0 != "--" }).contains("--json") {
-                Output.write(JSONOutput.render(["code": Int(error.code.rawValue), "name": error.code.name, "message": error.message]))
+                Output.write(CLIJSON.error(code: Int(error.code.rawValue), name: error.code.name, message: error.message))
             }
             Output.error(failure.message)
             Self.exit(withError: ExitCode(failure.exitCode))

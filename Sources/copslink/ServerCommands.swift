@@ -10,7 +10,8 @@ struct HealthCommand: AsyncParsableCommand {
         abstract: "Checks whether the server (or one service) is serving.",
         discussion: """
             Exit status 0 when SERVING; 1 when NOT_SERVING or UNKNOWN (e.g. during a graceful shutdown); \
-            5 (NOT_FOUND) for a service the server does not know; 14 (UNAVAILABLE) when no server answers.
+            5 (NOT_FOUND) for a service the server does not know; 14 (UNAVAILABLE) when no server answers. \
+            With --json: the HealthCheckResponse, {"status": "SERVING"}.
 
             Examples:
               copslink health
@@ -33,7 +34,7 @@ struct HealthCommand: AsyncParsableCommand {
                 case .unrecognized(let value): "\(value)"
                 }
             let subject = service.isEmpty ? "server" : service
-            session.emit(json: ["service": service, "status": status], text: "\(subject): \(status)")
+            try session.emit(response, text: "\(subject): \(status)")
             if response.status != .serving {
                 throw Failure.exit(code: 1, message: "\(subject) is \(status)")
             }
@@ -72,7 +73,7 @@ struct DescribeCommand: AsyncParsableCommand {
                         service.name, method.name, MethodKindName.of(method.kind).lowercased(), method.requestType, method.responseType)
                 }
             }
-            session.emit(json: info.json, text: details.render() + "\n\n" + table.render())
+            try session.emit(info, text: details.render() + "\n\n" + table.render())
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CopsLinkCommandLine
 import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkServices
@@ -21,7 +22,8 @@ struct SignalsSend: AsyncParsableCommand {
             test, in the test's scope, become test results; others become signal history. Bad signals are listed \
             as rejected and do not fail the command (exit 0). --account names the central-station account number \
             when the 4-digit account of the message is not it. --file reads one message per line (- for stdin; \
-            empty lines and lines starting with # are skipped).
+            empty lines and lines starting with # are skipped). With --json: the ReportSignalsResponse, and \
+            "rejected_contact_ids", the Contact ID message of each "rejected" entry in the same order.
 
             Examples:
               copslink signals send --account 22-8761 "8761 18 1 130 01 001 C"
@@ -70,11 +72,6 @@ struct SignalsSend: AsyncParsableCommand {
                 continuation.finish()
             }
             let response = try await session.accounts.reportSignals(stream, options: session.options)
-            let rejected: [JSONObject] = response.rejected.map { rejection in
-                var object = rejection.json
-                object["contact_id"] = Int(rejection.index) < messages.count ? messages[Int(rejection.index)] : ""
-                return object
-            }
             var text =
                 "Received \(response.received): \(response.testResults) test results, \(response.storedAsHistory) signal history, \(response.rejectedCount) rejected"
                 + (response.rejected.count < response.rejectedCount ? " (the first \(response.rejected.count) listed)." : ".")
@@ -86,9 +83,9 @@ struct SignalsSend: AsyncParsableCommand {
                 }
                 text += "\n\n" + table.render()
             }
-            var object = response.json
-            object["rejected"] = rejected  // each with the Contact ID message it rejects
-            session.emit(json: object, text: text)
+            // The CLI's addition: the Contact ID message each `rejected` entry's index points at, in the same order.
+            let rejectedContactIDs = response.rejected.map { Int($0.index) < messages.count ? messages[Int($0.index)] : "" }
+            try session.emit(response, extras: ["rejected_contact_ids": .strings(rejectedContactIDs)], text: text)
         }
     }
 }

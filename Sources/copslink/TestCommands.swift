@@ -31,7 +31,7 @@ struct TestCategories: AsyncParsableCommand {
             for category in response.categories {
                 table.add(category.id, category.description, Format.duration(ms: Int64(category.defaultDurationMinutes) * 60_000))
             }
-            session.emit(json: response.json, text: table.render())
+            try session.emit(response, text: table.render())
         }
     }
 }
@@ -128,8 +128,8 @@ struct TestOn: AsyncParsableCommand {
                 as: PlaceOnTestResponse.self)
             let response = answer.message
             let headline = response.session?.state == .scheduled ? "\(customer) is scheduled to go on test." : "\(customer) is on test."
-            session.emit(
-                answer, json: response.json,
+            try session.emit(
+                answer,
                 text: headline + (response.session.map { "\n\n" + TestText.session($0) } ?? ""))
         }
     }
@@ -161,8 +161,8 @@ struct TestOff: AsyncParsableCommand {
                 PlaceOffTestRequest(requestID: session.requestID, customerID: customer, placedBy: placedBy, comment: comment),
                 as: PlaceOffTestResponse.self)
             let response = answer.message
-            session.emit(
-                answer, json: response.json,
+            try session.emit(
+                answer,
                 text: "\(customer) is off test." + (response.session.map { "\n\n" + TestText.session($0) } ?? ""))
         }
     }
@@ -186,7 +186,7 @@ struct TestStatusCommand: AsyncParsableCommand {
             let status = try await session.accounts.getTestStatus(GetTestStatusRequest(customerID: customer), options: session.options)
             var text = "\(customer): \(TestText.summary(status))"
             if let current = status.current { text += "\n\n" + TestText.session(current) }
-            session.emit(json: status.json, text: text)
+            try session.emit(status, text: text)
         }
     }
 }
@@ -198,8 +198,8 @@ struct TestData: AsyncParsableCommand {
         discussion: """
             --from and --to are dates YYYY-MM-DD in UTC (from: the start of that day; to: the end of that day, or \
             now when that is earlier) or full ISO 8601 timestamps. Defaults: --to today, --from 30 days earlier. \
-            With --json: the request's fields {"customer_id", "type", "from_ms", "to_ms", ...} and "rows": [...], \
-            every row of the stream.
+            With --json: every page of the stream as one TestDataPage, {"history": [...], "results": [...], \
+            "signals": [...]}, the requested list filled.
 
             Examples:
               copslink test data demo-3 --type results --from 2026-11-01 --to 2026-11-28
@@ -262,12 +262,12 @@ struct TestData: AsyncParsableCommand {
             let pages = try await session.accounts.requestTestData(request, options: session.options) { pages in
                 try await pages.collect()
             }
-            let history = pages.flatMap(\.history)
-            let results = type == .signals ? pages.flatMap(\.signals) : pages.flatMap(\.results)
-            // The request's fields, and the rows of every page together.
-            var object = request.json
-            object["rows"] = type == .history ? history.json : results.json
-            session.emit(json: object, text: TestText.data(type, history: history, results: results, fromMs: fromMs, toMs: toMs))
+            // Every page as one: a TestDataPage holds only lists, so this is the merge of the pages (their bytes
+            // put together decode to it), what --json prints.
+            let all = TestDataPage(
+                history: pages.flatMap(\.history), results: pages.flatMap(\.results), signals: pages.flatMap(\.signals))
+            let results = type == .signals ? all.signals : all.results
+            try session.emit(all, text: TestText.data(type, history: all.history, results: results, fromMs: fromMs, toMs: toMs))
         }
     }
 }

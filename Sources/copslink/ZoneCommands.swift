@@ -76,8 +76,7 @@ struct ZonesSet: AsyncParsableCommand {
             let text =
                 "\(customer): \(response.mappedZones.count) mapped, \(response.unmappedZones.count) unmapped."
                 + (total == 0 ? "" : "\n\n" + ZoneText.table(mapped: response.mappedZones, unmapped: response.unmappedZones).render())
-            session.emit(
-                answer, json: response.json, text: text)
+            try session.emit(answer, text: text)
         }
     }
 }

@@ -15,7 +15,8 @@ struct CLITests {
             #expect(after.status == 0, "\(after)")
             let json = try await copslink(["--server", server.address, "--json", "health"])
             #expect(json.status == 0, "\(json)")
-            #expect(try json.jsonObject()["status"] as? String == "SERVING")
+            // The HealthCheckResponse, nothing else, on one line.
+            #expect(json.stdout == #"{"status":"SERVING"}"# + "\n", "\(json)")
             let unknown = try await copslink(["--server", server.address, "health", "no.such.Service"])
             #expect(unknown.status == 5, "\(unknown)")
             #expect(unknown.stderr.contains("NOT_FOUND"))
@@ -87,6 +88,7 @@ struct CLITests {
             // With --json the failure is also one JSON object on stdout, for scripts.
             let object = try result.jsonObject()
             #expect(object["code"] as? Int == 5 && object["name"] as? String == "NOT_FOUND", "\(result)")
+            #expect(result.stdout.hasPrefix(#"{"code":5,"name":"NOT_FOUND","message":""#), "in this order, on one line: \(result)")
             #expect((object["message"] as? String)?.contains("nobody") == true, "\(result)")
         }
     }
@@ -153,9 +155,11 @@ struct CLITests {
         try await DemoServer.with { server in
             let json = try await copslink(["--server", server.address, "test", "data", "demo-3", "--type", "signals", "--json"])
             #expect(json.status == 0, "\(json)")
+            // Every page as one TestDataPage: the signals list filled, the others empty.
             let object = try json.jsonObject()
-            #expect(object["type"] as? String == "TEST_DATA_TYPE_SIGNALS")
-            let rows = try #require(object["rows"] as? [[String: Any]])
+            #expect(Set(object.keys) == ["history", "results", "signals"], "\(object.keys)")
+            #expect((object["history"] as? [Any])?.isEmpty == true && (object["results"] as? [Any])?.isEmpty == true)
+            let rows = try #require(object["signals"] as? [[String: Any]])
             #expect(rows.count > 50, "a month of demo signal history")
             #expect(rows.allSatisfy { ($0["session_id"] as? String) == "" })
             let text = try await copslink(["--server", server.address, "test", "data", "demo-3", "--type", "signals"])
@@ -218,8 +222,8 @@ struct CLITests {
             ])
             #expect(result.status == 0, "\(result)")
             let object = try result.jsonObject()
-            #expect(object["type"] as? String == "TEST_DATA_TYPE_RESULTS")
-            let rows = try #require(object["rows"] as? [[String: Any]])
+            #expect((object["signals"] as? [Any])?.isEmpty == true)
+            let rows = try #require(object["results"] as? [[String: Any]])
             #expect(!rows.isEmpty)
             #expect(rows.allSatisfy { $0["account_number"] as? String == "22-8763" && !(($0["session_id"] as? String) ?? "").isEmpty })
 
@@ -227,7 +231,8 @@ struct CLITests {
                 "--server", server.address, "test", "data", "demo-3", "--type", "history", "--page-size", "1", "--json"
             ])
             #expect(history.status == 0, "\(history)")
-            #expect(((try history.jsonObject()["rows"] as? [Any])?.count ?? 0) >= 2)
+            // Pages of one row each, printed together.
+            #expect(((try history.jsonObject()["history"] as? [Any])?.count ?? 0) >= 2)
 
             let tooLong = try await copslink([
                 "--server", server.address, "test", "data", "demo-3", "--type", "results", "--from", utcDate(daysFromToday: -60)
@@ -247,6 +252,7 @@ struct CLITests {
             #expect(object["received"] as? Int == 1)
             #expect(object["stored_as_history"] as? Int == 1)
             #expect((object["rejected"] as? [Any])?.isEmpty == true)
+            #expect((object["rejected_contact_ids"] as? [Any])?.isEmpty == true)
 
             let file = try await copslink(
                 ["--server", server.address, "--json", "signals", "send", "--account", "22-8761", "--file", "-"],
@@ -257,6 +263,8 @@ struct CLITests {
             let rejected = try #require(fileObject["rejected"] as? [[String: Any]])
             #expect(rejected.count == 1)
             #expect(rejected.first?["index"] as? Int == 1)
+            // The CLI's addition: the message each rejection's index points at (the comment line is not sent).
+            #expect(fileObject["rejected_contact_ids"] as? [String] == ["8761 18 1 130 01 001 1"])
         }
     }
 
