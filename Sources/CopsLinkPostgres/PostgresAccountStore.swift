@@ -197,7 +197,7 @@ public final class PostgresAccountStore: AccountStore {
     static func retryLockKey(_ scope: StoreScope) -> Int32 {
         switch scope {
         case .dealer(let dealer):
-            // FNV-1a, folded to 32 bits: stable across processes and instances (Swift's `hashValue` is seeded).
+            // 32-bit FNV-1a: stable across processes and instances (Swift's `hashValue` is seeded per process).
             var hash: UInt32 = 2_166_136_261
             for byte in dealer.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
             return Int32(bitPattern: hash)
