@@ -9,7 +9,9 @@ import Synchronization
 /// Request messages wait here until the handler reads them. The bytes waiting are counted against the server's
 /// inbound memory budget, and the stream handler stops reading the HTTP/2 stream while they reach `queueLimit`
 /// (the native per-call window): swift-nio-http2 then sends no WINDOW_UPDATE for the stream, so HTTP/2 flow control
-/// stops the client. When the handler takes a message that brings them under the limit, reading resumes.
+/// stops the client. When the handler takes a message that brings them under the limit, reading resumes. One read
+/// hands over every DATA frame the stream channel holds (swift-nio-http2 delivers its pending frames together, at
+/// most the stream's window), so the queue may pass the limit by up to a stream window and one message.
 final class GRPCCall: ServerCallStream, Sendable {
     /// Request messages as they arrive; ends at the client's END_STREAM, fails on cancellation.
     let requests = AsyncMessageQueue<[UInt8]>()
