@@ -52,6 +52,6 @@ public enum GRPCServer {
                         metrics: metrics))
             }
         }
-        try pipeline.addHandler(GRPCConnectionHandler(state: state, configuration: configuration))
+        try pipeline.addHandler(GRPCConnectionHandler(state: state, configuration: configuration, metrics: metrics))
     }
 }

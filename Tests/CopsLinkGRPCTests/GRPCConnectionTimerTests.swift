@@ -3,6 +3,7 @@ import CopsLinkTransport
 import NIOCore
 import NIOEmbedded
 import NIOHTTP2
+import Prometheus
 import Testing
 
 @testable import CopsLinkGRPC
@@ -11,14 +12,16 @@ import Testing
 /// HTTP/2 frames in and out (swift-nio-http2's own handler is not under test).
 @Suite("gRPC connection timers")
 struct GRPCConnectionTimerTests {
-    static func channel(_ adjust: (inout ServerConfiguration) -> Void) throws -> (EmbeddedChannel, GRPCConnectionState) {
+    static func channel(
+        metrics: ServerMetrics? = nil, _ adjust: (inout ServerConfiguration) -> Void
+    ) throws -> (EmbeddedChannel, GRPCConnectionState) {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.idleTimeout = nil
         configuration.keepalive = KeepaliveConfiguration(interval: nil)
         adjust(&configuration)
         let state = GRPCConnectionState(configuration: configuration)
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(GRPCConnectionHandler(state: state, configuration: configuration))
+        try channel.pipeline.syncOperations.addHandler(GRPCConnectionHandler(state: state, configuration: configuration, metrics: metrics))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return (channel, state)
     }
@@ -85,5 +88,35 @@ struct GRPCConnectionTimerTests {
         #expect(try Self.outbound(channel).contains(where: Self.isGoAway))
         channel.embeddedEventLoop.run()
         #expect(!channel.isActive)
+    }
+
+    @Test func theClientsGoAwayClosesTheConnectionOnceItsStreamsAreDone() throws {
+        let (channel, state) = try Self.channel { _ in }
+        state.streamOpened()
+        try channel.writeInbound(
+            HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .rootStream, errorCode: .noError, opaqueData: nil)))
+        channel.embeddedEventLoop.run()
+        #expect(channel.isActive, "its stream is still open")
+        state.streamClosed()
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+    }
+
+    /// Its GOAWAY carries the reason as debug data, and the close counts as the native one does.
+    @Test func theServersGoAwaySaysWhyAndTheCloseIsCounted() throws {
+        let registry = PrometheusCollectorRegistry()
+        let metrics = ServerMetrics(router: RPCRouter(), factory: PrometheusMetricsFactory(registry: registry))
+        let (channel, _) = try Self.channel(metrics: metrics) { $0.idleTimeout = .seconds(1) }
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        let frames = try Self.outbound(channel)
+        guard case .goAway(.maxID, .noError, let debugData?)? = frames.first else {
+            Issue.record("expected a GOAWAY with debug data, got \(frames)")
+            return
+        }
+        #expect(String(buffer: debugData) == "the connection was idle")
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.contains(#"copslink_server_frames_rejected_total{reason="idle_timeout"} 1"#))
     }
 }

@@ -1,0 +1,170 @@
+import CopsLinkTransport
+import NIOCore
+
+/// The rules in time of one gRPC connection (PROTOCOL.md §19.3), as `ServerConnectionStateMachine` has the native
+/// ones: a value the connection handler feeds with events; each returns what to do, and `GRPCConnectionHandler` does
+/// it (GOAWAY, PINGs, timers, closing). The timers themselves stay in the handler: they are resources, not decisions.
+struct GRPCConnectionStateMachine {
+    enum Phase: Equatable {
+        case active
+        /// GOAWAY sent (or received): no new streams; the connection closes when the last one ends.
+        case draining
+        case closed
+    }
+
+    /// Why the server ends a connection: its GOAWAY's debug data, and the rejection counted for it.
+    enum Cause: Equatable {
+        case shutdown
+        case maxConnectionAge
+        case idleTimeout
+        case keepaliveTimeout
+        case unauthenticatedCalls
+
+        /// The GOAWAY's debug data (gRPC clients log it).
+        var goAwayMessage: String {
+            switch self {
+            case .shutdown: "the server is shutting down"
+            case .maxConnectionAge: "the connection reached its maximum age; reconnect"
+            case .idleTimeout: "the connection was idle"
+            case .keepaliveTimeout: "no PING ACK within the keepalive timeout"
+            case .unauthenticatedCalls: "too many unauthenticated calls"
+            }
+        }
+
+        /// The close counted in `copslink_server_frames_rejected_total`, as the native protocol counts it; a drain
+        /// the server chose is not a rejection.
+        var rejection: RejectionReason? {
+            switch self {
+            case .shutdown, .maxConnectionAge: nil
+            case .idleTimeout: .idleTimeout
+            case .keepaliveTimeout: .keepaliveTimeout
+            case .unauthenticatedCalls: .unauthenticatedCalls
+            }
+        }
+    }
+
+    enum Action: Equatable {
+        case none
+        /// No stream is open: start the idle clock.
+        case startIdleClock
+        /// The first stream opened: stop the idle clock.
+        case stopIdleClock
+        /// Send GOAWAY (NO_ERROR); close at once (once it is written) when `close`, else when the last stream ends,
+        /// or at `graceDeadline` if there is one.
+        case goAway(Cause, close: Bool, graceDeadline: NIODeadline?)
+        /// Close now (once what is written has gone out).
+        case close
+    }
+
+    /// UNAUTHENTICATED answers after which the connection is closed; 0 means no limit.
+    let maxUnauthenticatedCalls: Int
+    private(set) var phase = Phase.active
+    private(set) var openStreams = 0
+    /// The opaque data of the keepalive PING waiting for its ACK.
+    private(set) var pingInFlight: UInt64?
+    private var unauthenticatedCalls = 0
+
+    init(maxUnauthenticatedCalls: Int) {
+        self.maxUnauthenticatedCalls = maxUnauthenticatedCalls
+    }
+
+    // MARK: Streams
+
+    mutating func streamOpened() -> Action {
+        guard phase != .closed else { return .none }
+        openStreams += 1
+        return openStreams == 1 ? .stopIdleClock : .none
+    }
+
+    mutating func streamClosed() -> Action {
+        guard phase != .closed, openStreams > 0 else { return .none }
+        openStreams -= 1
+        guard openStreams == 0 else { return .none }
+        return phase == .draining ? close() : .startIdleClock
+    }
+
+    /// The idle clock ran out. It is stopped when a stream opens, but its task may already be queued: check again.
+    mutating func idleTimeoutFired() -> Action {
+        guard phase == .active, openStreams == 0 else { return .none }
+        return goAway(.idleTimeout, closeNow: true, graceDeadline: nil)
+    }
+
+    /// A call finished UNAUTHENTICATED: the limit's last one closes the connection, as on the native protocol.
+    mutating func unauthenticatedCallFinished() -> Action {
+        unauthenticatedCalls = unauthenticatedCalls.addingReportingOverflow(1).partialValue
+        guard maxUnauthenticatedCalls > 0, unauthenticatedCalls >= maxUnauthenticatedCalls else { return .none }
+        switch phase {
+        case .active: return goAway(.unauthenticatedCalls, closeNow: true, graceDeadline: nil)
+        case .draining: return close()  // its GOAWAY is out already
+        case .closed: return .none
+        }
+    }
+
+    // MARK: Draining
+
+    /// The server drains the connection (graceful shutdown, or its maximum age): GOAWAY, the open streams may end
+    /// until `graceDeadline`. A second drain changes nothing: the first GOAWAY and its deadline stand (as native).
+    mutating func drain(_ cause: Cause, graceDeadline: NIODeadline?) -> Action {
+        guard phase == .active else { return .none }
+        return goAway(cause, closeNow: openStreams == 0, graceDeadline: graceDeadline)
+    }
+
+    /// The client sent GOAWAY: it opens no more streams, so the connection closes once its streams are done.
+    mutating func peerGoAwayReceived() -> Action {
+        guard phase == .active else { return .none }
+        if openStreams == 0 { return close() }
+        phase = .draining
+        return .none
+    }
+
+    // MARK: Keepalive
+
+    /// The keepalive interval passed: whether to send a PING with `opaque` (not while one is unanswered, nor once
+    /// closed); the handler then starts the timeout.
+    mutating func keepaliveDue(opaque: UInt64) -> Bool {
+        guard phase != .closed, pingInFlight == nil else { return false }
+        pingInFlight = opaque
+        return true
+    }
+
+    /// A PING ACK arrived: whether it answers the keepalive PING (then the handler stops the timeout).
+    mutating func pingAcknowledged(_ opaque: UInt64) -> Bool {
+        guard pingInFlight == opaque else { return false }
+        pingInFlight = nil
+        return true
+    }
+
+    /// No ACK within the timeout: the peer (or the path to it) is gone, so the connection closes at once, even
+    /// while it drains.
+    mutating func keepaliveTimedOut() -> Action {
+        guard pingInFlight != nil else { return .none }
+        pingInFlight = nil
+        switch phase {
+        case .active: return goAway(.keepaliveTimeout, closeNow: true, graceDeadline: nil)
+        case .draining: return close()
+        case .closed: return .none
+        }
+    }
+
+    // MARK: Closing
+
+    /// The grace deadline passed while streams were still open.
+    mutating func graceExpired() -> Action {
+        phase == .closed ? .none : close()
+    }
+
+    /// The channel closed.
+    mutating func channelClosed() {
+        phase = .closed
+    }
+
+    private mutating func goAway(_ cause: Cause, closeNow: Bool, graceDeadline: NIODeadline?) -> Action {
+        phase = closeNow ? .closed : .draining
+        return .goAway(cause, close: closeNow, graceDeadline: closeNow ? nil : graceDeadline)
+    }
+
+    private mutating func close() -> Action {
+        phase = .closed
+        return .close
+    }
+}
