@@ -3,13 +3,17 @@ import CopsLinkTransport
 import NIOCore
 import NIOHTTP2
 
-/// What the streams of one gRPC connection share: the peer's address, call ids and the failed-call log budget; and
+/// What the streams of one gRPC connection share: the peer's address, call ids, the failed-call log budget and the
+/// connection's inbound budget; and
 /// the way to the connection's handler, told when a stream opens or closes and when a call is answered
 /// UNAUTHENTICATED. Used on the connection's event loop only (its stream channels share it), by `GRPCStreamHandler`
 /// and `GRPCConnectionHandler`.
 final class GRPCConnectionState {
     var peer = "?"
     let failureLogBudget: FailureLogBudget
+    /// The request bytes the connection's calls hold (`maxUnfinishedRequestBytesPerConnection`), counted by its
+    /// streams as they count the server's budget.
+    let inbound: InboundMemoryBudget
     private var callIDs: UInt64 = 0
     /// The connection's own handler, which keeps the connection's rules (`GRPCConnectionStateMachine`); nil in tests
     /// of a stream handler alone.
@@ -17,6 +21,7 @@ final class GRPCConnectionState {
 
     init(configuration: ServerConfiguration) {
         failureLogBudget = FailureLogBudget(burst: configuration.failedCallLogBurst, perSecond: configuration.failedCallLogPerSecond)
+        inbound = InboundMemoryBudget(limit: max(1, configuration.maxUnfinishedRequestBytesPerConnection))
     }
 
     func nextCallID() -> UInt64 {

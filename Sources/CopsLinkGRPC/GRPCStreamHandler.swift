@@ -15,7 +15,9 @@ import NIOHTTP2
 /// The stream channel does not read on its own (`autoRead` off, `GRPCServer`): this handler reads while its call
 /// holds fewer request bytes than the per-call window (`GRPCCall`), so a client that sends faster than the handler
 /// takes messages is held back by HTTP/2 flow control. What it holds (a partial message, waiting messages) counts
-/// against the server's inbound memory budget; a call that starts while the budget is exhausted is refused.
+/// against the server's inbound memory budget and the connection's: a call that starts while the server's is
+/// exhausted is refused, and a call whose DATA takes the connection past its limit ends RESOURCE_EXHAUSTED, as a
+/// native call whose message would pass it does.
 final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTP2Frame.FramePayload
     typealias OutboundIn = HTTP2Frame.FramePayload
@@ -39,13 +41,14 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let configuration: ServerConfiguration
     private let connection: GRPCConnectionState
     private let budget: InboundMemoryBudget
+    private let budgets: GRPCInboundBudgets
     private let metrics: ServerMetrics?
     /// The running call's series and start, for `copslink_server_calls_*` as on the native protocol.
     private var callMetrics: (MethodMetrics, startedAt: NIODeadline)?
     /// The request's `:path`, for the metrics of a refused call.
     private var requestPath = ""
     private var state = State.idle
-    /// Bytes of a partial message in `reader`, counted in `budget`.
+    /// Bytes of a partial message in `reader`, counted in `budgets`.
     private var readerCounted = 0
     /// Reading stopped because the call holds `queueLimit` bytes; `resumeReading` restarts it.
     private var paused = false
@@ -65,6 +68,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.configuration = configuration
         self.connection = connection
         self.budget = budget
+        budgets = GRPCInboundBudgets(server: budget, connection: connection.inbound)
         reader = GRPCMessageReader(maxMessageSize: configuration.limits.maxFrameSize)
     }
 
@@ -100,7 +104,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Breaks the cycles through `context` and `loopBound` once the stream is gone.
     func handlerRemoved(context: ChannelHandlerContext) {
-        budget.adjust(by: -readerCounted)
+        budgets.adjust(by: -readerCounted)
         readerCounted = 0
         connection.streamClosed()
         deadlineTimer?.cancel()
@@ -132,7 +136,9 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .done: break
             }
         case .data(let data):
-            guard case .running(let call, _) = state else { return }
+            // A finished call's further requests are dropped (read on, so that the client's side can end).
+            guard case .running(let call, _) = state, !call.isFinished else { return }
+            let heldBefore = connection.inbound.usedBytes
             if case .byteBuffer(let bytes) = data.data { reader.append(bytes) }
             do {
                 while let message = try reader.next() { _ = call.push(message) }
@@ -141,16 +147,27 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return fail(call, error)
             }
             countReader()
+            let held = connection.inbound.usedBytes
+            guard held <= connection.inbound.limit else {
+                metrics?.rejected(.connectionInboundBudget)
+                return fail(
+                    call,
+                    RPCError(
+                        code: .resourceExhausted,
+                        message:
+                            "the connection holds \(heldBefore) bytes of unfinished requests; \(held - heldBefore) more would pass its limit of \(connection.inbound.limit)"
+                    ))
+            }
             if data.endStream { requestsEnded(call) }
         default:
             break
         }
     }
 
-    /// Brings the budget's count of the partial message in `reader` up to date.
+    /// Brings the budgets' count of the partial message in `reader` up to date.
     private func countReader() {
         let held = reader.bufferedBytes
-        budget.adjust(by: held - readerCounted)
+        budgets.adjust(by: held - readerCounted)
         readerCounted = held
     }
 
@@ -164,6 +181,9 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Ends a running call with `error` (its task is cancelled: the answer is already decided).
     private func fail(_ call: GRPCCall, _ error: RPCError) {
         guard case .running(_, let task) = state else { return }
+        // The call's partial message is of no use now; what the client still sends is dropped (`finishCall`).
+        reader = GRPCMessageReader(maxMessageSize: configuration.limits.maxFrameSize)
+        countReader()
         call.finish(.failure(error))
         task?.cancel()
     }
@@ -239,7 +259,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             callMetrics = (series, context.eventLoop.now)
         }
         let call = GRPCCall(
-            eventLoop: context.eventLoop, handler: loopBound, budget: budget, queueLimit: max(1, configuration.limits.initialWindowSize))
+            eventLoop: context.eventLoop, handler: loopBound, budgets: budgets, queueLimit: max(1, configuration.limits.initialWindowSize))
         if endStream { call.requests.finish(.success(())) }
         state = .running(call, task: nil)
         if let timeout {
