@@ -17,7 +17,8 @@ import NIOHTTP2
 /// takes messages is held back by HTTP/2 flow control. What it holds (a partial message, waiting messages) counts
 /// against the server's inbound memory budget and the connection's: a call that starts while the server's is
 /// exhausted is refused, and a call whose DATA takes the connection past its limit ends RESOURCE_EXHAUSTED, as a
-/// native call whose message would pass it does.
+/// native call whose message would pass it does. A call without `grpc-timeout` whose request stream stays open with
+/// no complete message for `requestIdleTimeout` ends DEADLINE_EXCEEDED, as a native call the client sends nothing on.
 final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTP2Frame.FramePayload
     typealias OutboundIn = HTTP2Frame.FramePayload
@@ -58,6 +59,10 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var loopBound: NIOLoopBound<GRPCStreamHandler>?
     private var executor: EventLoopTaskExecutor?
     private var deadlineTimer: Scheduled<Void>?
+    /// For a call without `grpc-timeout` whose request stream is open: fires `requestIdleTimeout` after the last
+    /// complete request message (or the call's start), as the native request timeout does.
+    private var requestIdleTimer: Scheduled<Void>?
+    private var lastRequestActivity = NIODeadline.uptimeNanoseconds(0)
 
     init(
         dispatcher: CallDispatcher, configuration: ServerConfiguration, connection: GRPCConnectionState, budget: InboundMemoryBudget,
@@ -107,8 +112,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         budgets.adjust(by: -readerCounted)
         readerCounted = 0
         connection.streamClosed()
-        deadlineTimer?.cancel()
-        deadlineTimer = nil
+        stopTimers()
         self.context = nil
         loopBound = nil
     }
@@ -120,8 +124,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             recordFinished(.cancelled)
         }
         state = .done
-        deadlineTimer?.cancel()
-        deadlineTimer = nil
+        stopTimers()
         context.fireChannelInactive()
     }
 
@@ -141,7 +144,10 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let heldBefore = connection.inbound.usedBytes
             if case .byteBuffer(let bytes) = data.data { reader.append(bytes) }
             do {
-                while let message = try reader.next() { _ = call.push(message) }
+                while let message = try reader.next() {
+                    _ = call.push(message)
+                    if requestIdleTimer != nil { lastRequestActivity = context.eventLoop.now }
+                }
             } catch {
                 countReader()
                 return fail(call, error)
@@ -164,6 +170,32 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    private func stopTimers() {
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
+        requestIdleTimer?.cancel()
+        requestIdleTimer = nil
+    }
+
+    /// The request stream was idle for `requestIdleTimeout`, unless a message came meanwhile: then wait again.
+    private func requestIdleCheck(_ call: GRPCCall) {
+        requestIdleTimer = nil
+        guard case .running(let running, _) = state, running === call, !call.isFinished, let context, let loopBound,
+            let timeout = configuration.requestIdleTimeout
+        else { return }
+        let due = lastRequestActivity + TimeAmount(timeout)
+        guard context.eventLoop.now >= due else {
+            requestIdleTimer = context.eventLoop.scheduleTask(deadline: due) { loopBound.value.requestIdleCheck(call) }
+            return
+        }
+        metrics?.rejected(.requestIdleTimeout)
+        fail(
+            call,
+            RPCError(
+                code: .deadlineExceeded,
+                message: "the client sent no complete message on the call's request stream for \(timeout.secondsText)"))
+    }
+
     /// Brings the budgets' count of the partial message in `reader` up to date.
     private func countReader() {
         let held = reader.bufferedBytes
@@ -175,6 +207,8 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard reader.bufferedBytes == 0 else {
             return fail(call, RPCError(code: .internalError, message: "the request stream ended inside a message"))
         }
+        requestIdleTimer?.cancel()
+        requestIdleTimer = nil
         call.requests.finish(.success(()))
     }
 
@@ -262,6 +296,11 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             eventLoop: context.eventLoop, handler: loopBound, budgets: budgets, queueLimit: max(1, configuration.limits.initialWindowSize))
         if endStream { call.requests.finish(.success(())) }
         state = .running(call, task: nil)
+        if timeout == nil, !endStream, let idle = configuration.requestIdleTimeout {
+            // A call without a deadline is not held open forever by a client that sends nothing (PROTOCOL.md §12).
+            lastRequestActivity = context.eventLoop.now
+            requestIdleTimer = context.eventLoop.scheduleTask(in: TimeAmount(idle)) { loopBound.value.requestIdleCheck(call) }
+        }
         if let timeout {
             deadlineTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                 let handler = loopBound.value
@@ -325,8 +364,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func finishCall(_ final: Final) {
         guard case .running = state, let context else { return }
         state = .done
-        deadlineTimer?.cancel()
-        deadlineTimer = nil
+        stopTimers()
         if paused {
             // What the client still sends is read and dropped, so that its side of the stream can end.
             paused = false

@@ -241,6 +241,48 @@ struct GRPCRequestFlowTests {
         _ = try? second.finish()
     }
 
+    /// A call without `grpc-timeout` whose client leaves the request stream open and sends no complete message for
+    /// the request timeout ends DEADLINE_EXCEEDED, as a native call does; each message starts the clock again.
+    @Test func aCallWithoutDeadlineWhoseClientSendsNothingEndsAtTheRequestTimeout() async throws {
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.requestIdleTimeout = .seconds(30)
+        var router = RPCRouter()
+        router.registerClientStreaming(Self.method) {
+            (requests: RequestStream<StreamingInputCallRequest>, _) async throws -> ServerResponse<StreamingInputCallResponse> in
+            for try await _ in requests {}
+            return ServerResponse(message: StreamingInputCallResponse(messageCount: 0))
+        }
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(
+            GRPCStreamHandler(
+                dispatcher: CallDispatcher(router: router), configuration: configuration,
+                connection: GRPCConnectionState(configuration: configuration), budget: InboundMemoryBudget(limit: 1 << 20)))
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        let headers: HPACKHeaders = [
+            ":method": "POST", ":scheme": "http", ":path": Self.method.path, ":authority": "x", "content-type": "application/grpc",
+            "te": "trailers"
+        ]
+        try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: headers)))
+        func answer() throws -> HPACKHeaders? {
+            var trailers: HPACKHeaders?
+            while let frame = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) {
+                if case .headers(let headers) = frame, headers.endStream { trailers = headers.headers }
+            }
+            return trailers
+        }
+        channel.embeddedEventLoop.advanceTime(by: .seconds(20))
+        let message = StreamingInputCallRequest(payload: [1, 2, 3]).serializedBytes()
+        try channel.writeInbound(
+            HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(GRPCMessageReader.frame(message, allocator: channel.allocator)))))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(29))
+        #expect(try answer() == nil, "a message 29 s ago keeps the call")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        let trailers = try answer()
+        #expect(trailers?.first(name: "grpc-status") == "4")
+        #expect(trailers?.first(name: "grpc-message") == "the client sent no complete message on the call's request stream for 30s")
+        _ = try? channel.finish()
+    }
+
     /// While the server's inbound budget is exhausted a gRPC connection's socket is not read; once bytes are released
     /// the withheld read goes out at the next retry.
     @Test func theConnectionIsNotReadWhileTheBudgetIsExhausted() throws {
