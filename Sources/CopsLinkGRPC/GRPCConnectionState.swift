@@ -15,6 +15,8 @@ final class GRPCConnectionState {
     /// streams as they count the server's budget.
     let inbound: InboundMemoryBudget
     private var callIDs: UInt64 = 0
+    /// The open streams' handlers, for cutting their calls off when a drain's grace ends; each removes itself.
+    private var streams: [ObjectIdentifier: GRPCStreamHandler] = [:]
     /// The connection's own handler, which keeps the connection's rules (`GRPCConnectionStateMachine`); nil in tests
     /// of a stream handler alone.
     weak var connectionHandler: GRPCConnectionHandler?
@@ -29,12 +31,19 @@ final class GRPCConnectionState {
         return callIDs
     }
 
-    func streamOpened() {
+    func streamOpened(_ stream: GRPCStreamHandler? = nil) {
+        if let stream { streams[ObjectIdentifier(stream)] = stream }
         connectionHandler?.streamOpened()
     }
 
-    func streamClosed() {
+    func streamClosed(_ stream: GRPCStreamHandler? = nil) {
+        if let stream { streams[ObjectIdentifier(stream)] = nil }
         connectionHandler?.streamClosed()
+    }
+
+    /// Ends every open stream's running call with `error` (its answer is written before the connection closes).
+    func cutOffStreams(_ error: RPCError) {
+        for stream in streams.values { stream.cutOff(error) }
     }
 
     /// As on the native protocol, a connection whose calls keep failing UNAUTHENTICATED is closed after
@@ -208,6 +217,9 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
                 }
             }
         case .close:
+            closeSoon(context)
+        case .cutOffAndClose(let cause):
+            shared.cutOffStreams(RPCError(code: .unavailable, message: cause.cutOff))
             closeSoon(context)
         }
     }

@@ -41,6 +41,14 @@ struct GRPCConnectionStateMachine {
             case .unauthenticatedCalls: .unauthenticatedCalls
             }
         }
+
+        /// The UNAVAILABLE message of a call still running when the drain's grace ends (the native one, §14).
+        var cutOff: String {
+            switch self {
+            case .maxConnectionAge: "the connection reached its maximum age and its grace period ended before the call finished"
+            default: "the server shut down before the call finished"
+            }
+        }
     }
 
     enum Action: Equatable {
@@ -54,6 +62,8 @@ struct GRPCConnectionStateMachine {
         case goAway(Cause, close: Bool, graceDeadline: NIODeadline?)
         /// Close now (once what is written has gone out).
         case close
+        /// The grace ended: answer each open stream's call UNAVAILABLE with `cause`'s cut-off message, then close.
+        case cutOffAndClose(Cause)
     }
 
     /// UNAUTHENTICATED answers after which the connection is closed; 0 means no limit.
@@ -63,6 +73,8 @@ struct GRPCConnectionStateMachine {
     /// The opaque data of the keepalive PING waiting for its ACK.
     private(set) var pingInFlight: UInt64?
     private var unauthenticatedCalls = 0
+    /// Why the server drains the connection, once it does.
+    private(set) var drainCause: Cause?
 
     init(maxUnauthenticatedCalls: Int) {
         self.maxUnauthenticatedCalls = maxUnauthenticatedCalls
@@ -148,9 +160,11 @@ struct GRPCConnectionStateMachine {
 
     // MARK: Closing
 
-    /// The grace deadline passed while streams were still open.
+    /// The grace deadline passed while streams were still open: they are cut off, as native calls are (§14).
     mutating func graceExpired() -> Action {
-        phase == .closed ? .none : close()
+        guard phase != .closed else { return .none }
+        phase = .closed
+        return openStreams > 0 ? .cutOffAndClose(drainCause ?? .shutdown) : .close
     }
 
     /// The channel closed.
@@ -160,6 +174,7 @@ struct GRPCConnectionStateMachine {
 
     private mutating func goAway(_ cause: Cause, closeNow: Bool, graceDeadline: NIODeadline?) -> Action {
         phase = closeNow ? .closed : .draining
+        drainCause = cause
         return .goAway(cause, close: closeNow, graceDeadline: closeNow ? nil : graceDeadline)
     }
 

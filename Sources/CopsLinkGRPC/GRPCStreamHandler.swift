@@ -81,7 +81,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.context = context
         loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         if configuration.runsHandlersOnEventLoop { executor = EventLoopTaskExecutor(eventLoop: context.eventLoop) }
-        connection.streamOpened()
+        connection.streamOpened(self)
         if context.channel.isActive { context.read() }
     }
 
@@ -111,7 +111,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         budgets.adjust(by: -readerCounted)
         readerCounted = 0
-        connection.streamClosed()
+        connection.streamClosed(self)
         stopTimers()
         self.context = nil
         loopBound = nil
@@ -210,6 +210,12 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         requestIdleTimer?.cancel()
         requestIdleTimer = nil
         call.requests.finish(.success(()))
+    }
+
+    /// The connection's drain grace ended with the call still running: it is answered `error` (UNAVAILABLE).
+    func cutOff(_ error: RPCError) {
+        guard case .running(let call, _) = state else { return }
+        fail(call, error)
     }
 
     /// Ends a running call with `error` (its task is cancelled: the answer is already decided).

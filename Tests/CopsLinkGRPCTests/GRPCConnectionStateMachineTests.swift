@@ -48,7 +48,16 @@ struct GRPCConnectionStateMachineTests {
         let actions = [
             busy.drain(.shutdown, graceDeadline: .uptimeNanoseconds(5)), busy.graceExpired(), busy.graceExpired(), busy.streamClosed()
         ]
-        #expect(actions == [.goAway(.shutdown, close: false, graceDeadline: .uptimeNanoseconds(5)), .close, .none, .none])
+        #expect(
+            actions == [.goAway(.shutdown, close: false, graceDeadline: .uptimeNanoseconds(5)), .cutOffAndClose(.shutdown), .none, .none])
+        var aged = Machine(maxUnauthenticatedCalls: 3)
+        _ = aged.streamOpened()
+        let cutOff = [aged.drain(.maxConnectionAge, graceDeadline: .uptimeNanoseconds(5)), aged.graceExpired()]
+        #expect(cutOff.last == .cutOffAndClose(.maxConnectionAge))
+        #expect(
+            Machine.Cause.maxConnectionAge.cutOff
+                == "the connection reached its maximum age and its grace period ended before the call finished")
+        #expect(Machine.Cause.shutdown.cutOff == "the server shut down before the call finished")
     }
 
     @Test func thePeersGoAwayClosesOnceItsStreamsAreDone() {

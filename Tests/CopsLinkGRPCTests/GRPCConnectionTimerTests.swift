@@ -1,7 +1,10 @@
 import CopsLinkCore
+import CopsLinkMessages
+import CopsLinkServices
 import CopsLinkTransport
 import NIOCore
 import NIOEmbedded
+import NIOHPACK
 import NIOHTTP2
 import Prometheus
 import Testing
@@ -118,5 +121,47 @@ struct GRPCConnectionTimerTests {
         registry.emit(into: &bytes)
         let text = String(decoding: bytes, as: UTF8.self)
         #expect(text.contains(#"copslink_server_frames_rejected_total{reason="idle_timeout"} 1"#))
+    }
+
+    /// A call still running when the maximum age's grace ends is answered UNAVAILABLE, as a native call is (§14),
+    /// before the connection closes.
+    @Test func aCallStillRunningAtTheEndOfTheGraceIsAnsweredUnavailable() async throws {
+        let (channel, state) = try Self.channel {
+            $0.maxConnectionAge = .seconds(100)
+            $0.maxConnectionAgeGrace = .seconds(30)
+        }
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.requestIdleTimeout = nil
+        var router = RPCRouter()
+        router.registerClientStreaming(GRPCRequestFlowTests.method) {
+            (_: RequestStream<StreamingInputCallRequest>, _) async throws -> ServerResponse<StreamingInputCallResponse> in
+            await GRPCRequestFlowTests.Gate().wait()  // until cancelled
+            return ServerResponse(message: StreamingInputCallResponse(messageCount: 0))
+        }
+        let stream = EmbeddedChannel(loop: channel.embeddedEventLoop)
+        try stream.pipeline.syncOperations.addHandler(
+            GRPCStreamHandler(
+                dispatcher: CallDispatcher(router: router), configuration: configuration, connection: state,
+                budget: InboundMemoryBudget(limit: 1 << 20)))
+        try await stream.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        let headers: HPACKHeaders = [
+            ":method": "POST", ":scheme": "http", ":path": GRPCRequestFlowTests.method.path, ":authority": "x",
+            "content-type": "application/grpc", "te": "trailers"
+        ]
+        try stream.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: headers)))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(110))
+        #expect(try Self.outbound(channel).contains(where: Self.isGoAway))
+        #expect(channel.isActive, "the running call gets its grace")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+        var trailers: HPACKHeaders?
+        while let frame = try stream.readOutbound(as: HTTP2Frame.FramePayload.self) {
+            if case .headers(let answer) = frame, answer.endStream { trailers = answer.headers }
+        }
+        #expect(trailers?.first(name: "grpc-status") == "14")
+        #expect(
+            trailers?.first(name: "grpc-message")
+                == "the connection reached its maximum age and its grace period ended before the call finished")
+        #expect(!channel.isActive)
+        _ = try? stream.finish()
     }
 }
