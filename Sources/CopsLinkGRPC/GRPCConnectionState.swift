@@ -31,9 +31,10 @@ final class GRPCConnectionState {
         return callIDs
     }
 
-    func streamOpened(_ stream: GRPCStreamHandler? = nil) {
+    /// A stream opened; `id` is its HTTP/2 stream id (0 when unknown), for the final GOAWAY of a drain.
+    func streamOpened(_ stream: GRPCStreamHandler? = nil, id: Int = 0) {
         if let stream { streams[ObjectIdentifier(stream)] = stream }
-        connectionHandler?.streamOpened()
+        connectionHandler?.streamOpened(id: id)
     }
 
     func streamClosed(_ stream: GRPCStreamHandler? = nil) {
@@ -54,7 +55,9 @@ final class GRPCConnectionState {
 }
 
 /// Behind the connection's `NIOHTTP2Handler`, the connection's rules in time, as the native protocol has them
-/// (PROTOCOL.md §19.3), decided by `GRPCConnectionStateMachine` and carried out here: GOAWAY and drain on
+/// (PROTOCOL.md §19.3), decided by `GRPCConnectionStateMachine` and carried out here. Drains are graceful as gRPC's
+/// servers make them: GOAWAY for every stream and a PING, then, once the PING is answered, GOAWAY naming the last
+/// stream, so that a request already on its way is served rather than lost. GOAWAY and drain on
 /// `GracefulShutdownEvent`; after `maxConnectionAge` (±10 % jitter) GOAWAY, the open streams get
 /// `maxConnectionAgeGrace`; GOAWAY and close once no stream was open for `idleTimeout`; a PING every keepalive
 /// interval, and GOAWAY and close when its ACK does not come within the keepalive timeout; close once the client's
@@ -76,6 +79,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     private var idleTimer: Scheduled<Void>?
     private var keepaliveTask: RepeatedTask?
     private var pingTimeout: Scheduled<Void>?
+    private var drainPingTimeout: Scheduled<Void>?
     private var timersStarted = false
 
     init(state: GRPCConnectionState, configuration: ServerConfiguration, metrics: ServerMetrics? = nil) {
@@ -112,9 +116,9 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     }
 
     private func cancelTimers() {
-        for timer in [graceTimer, ageTimer, idleTimer, pingTimeout] { timer?.cancel() }
+        for timer in [graceTimer, ageTimer, idleTimer, pingTimeout, drainPingTimeout] { timer?.cancel() }
         keepaliveTask?.cancel()
-        (graceTimer, ageTimer, idleTimer, pingTimeout, keepaliveTask) = (nil, nil, nil, nil, nil)
+        (graceTimer, ageTimer, idleTimer, pingTimeout, drainPingTimeout, keepaliveTask) = (nil, nil, nil, nil, nil, nil)
     }
 
     private func startTimers(_ context: ChannelHandlerContext) {
@@ -127,7 +131,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
             ageTimer = context.eventLoop.scheduleTask(in: TimeAmount(jittered)) {
                 let handler = loopBound.value
                 handler.ageTimer = nil
-                handler.perform(handler.state.drain(.maxConnectionAge, graceDeadline: eventLoop.now + grace))
+                handler.perform(handler.state.drain(.maxConnectionAge, graceDeadline: eventLoop.now + grace, opaque: Self.opaque()))
             }
         }
         if let interval = configuration.keepalive.interval {
@@ -140,7 +144,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Events
 
-    func streamOpened() { perform(state.streamOpened()) }
+    func streamOpened(id: Int) { perform(state.streamOpened(id: id)) }
 
     func streamClosed() { perform(state.streamClosed()) }
 
@@ -148,15 +152,20 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
 
     private func keepaliveDue() {
         guard let context, let loopBound else { return }
-        let opaque = UInt64.random(in: 1...UInt64.max)
+        let opaque = Self.opaque()
         guard state.keepaliveDue(opaque: opaque) else { return }
         pingTimeout = context.eventLoop.scheduleTask(in: TimeAmount(configuration.keepalive.timeout)) {
             let handler = loopBound.value
             handler.pingTimeout = nil
             handler.perform(handler.state.keepaliveTimedOut())
         }
-        let ping = HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: opaque), ack: false))
-        context.writeAndFlush(wrapOutboundOut(ping), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(Self.ping(opaque)), promise: nil)
+    }
+
+    private static func opaque() -> UInt64 { .random(in: 1...UInt64.max) }
+
+    private static func ping(_ opaque: UInt64) -> HTTP2Frame {
+        HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: opaque), ack: false))
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -165,6 +174,8 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
             if state.pingAcknowledged(ping.integer) {
                 pingTimeout?.cancel()
                 pingTimeout = nil
+            } else {
+                perform(state.drainPingAnswered(ping.integer))
             }
         case .goAway:
             perform(state.peerGoAwayReceived())
@@ -177,7 +188,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
         guard let shutdown = event as? GracefulShutdownEvent else { return context.triggerUserOutboundEvent(event, promise: promise) }
         promise?.succeed()
-        perform(state.drain(.shutdown, graceDeadline: shutdown.deadline))
+        perform(state.drain(.shutdown, graceDeadline: shutdown.deadline, opaque: Self.opaque()))
     }
 
     // MARK: Actions
@@ -193,7 +204,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
             idleTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                 let handler = loopBound.value
                 handler.idleTimer = nil
-                handler.perform(handler.state.idleTimeoutFired())
+                handler.perform(handler.state.idleTimeoutFired(opaque: Self.opaque()))
             }
         case .stopIdleClock:
             idleTimer?.cancel()
@@ -202,25 +213,54 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
             idleTimer?.cancel()
             idleTimer = nil
             if let rejection = cause.rejection { metrics?.rejected(rejection) }
-            var debugData = context.channel.allocator.buffer(capacity: cause.goAwayMessage.utf8.count)
-            debugData.writeString(cause.goAwayMessage)
-            let goAway = HTTP2Frame(
-                streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: debugData))
-            context.writeAndFlush(wrapOutboundOut(goAway), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(goAway(cause, lastStreamID: .maxID, context)), promise: nil)
             if close {
                 closeSoon(context)
             } else if let graceDeadline {
-                graceTimer = context.eventLoop.scheduleTask(deadline: graceDeadline) {
-                    let handler = loopBound.value
-                    handler.graceTimer = nil
-                    handler.perform(handler.state.graceExpired())
-                }
+                startGraceTimer(graceDeadline, context, loopBound)
             }
+        case .goAwayAndPing(let cause, let opaque, let graceDeadline):
+            idleTimer?.cancel()
+            idleTimer = nil
+            if let rejection = cause.rejection { metrics?.rejected(rejection) }
+            context.write(wrapOutboundOut(goAway(cause, lastStreamID: .maxID, context)), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(Self.ping(opaque)), promise: nil)
+            drainPingTimeout = context.eventLoop.scheduleTask(in: TimeAmount(configuration.keepalive.timeout)) {
+                let handler = loopBound.value
+                handler.drainPingTimeout = nil
+                handler.perform(handler.state.drainPingTimedOut())
+            }
+            if let graceDeadline { startGraceTimer(graceDeadline, context, loopBound) }
+        case .finalGoAway(let cause, let lastStreamID, let close):
+            drainPingTimeout?.cancel()
+            drainPingTimeout = nil
+            context.writeAndFlush(wrapOutboundOut(goAway(cause, lastStreamID: HTTP2StreamID(lastStreamID), context)), promise: nil)
+            if close { closeSoon(context) }
         case .close:
             closeSoon(context)
         case .cutOffAndClose(let cause):
             shared.cutOffStreams(RPCError(code: .unavailable, message: cause.cutOff))
             closeSoon(context)
+        }
+    }
+
+    private func goAway(
+        _ cause: GRPCConnectionStateMachine.Cause, lastStreamID: HTTP2StreamID, _ context: ChannelHandlerContext
+    )
+        -> HTTP2Frame
+    {
+        var debugData = context.channel.allocator.buffer(capacity: cause.goAwayMessage.utf8.count)
+        debugData.writeString(cause.goAwayMessage)
+        return HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: debugData))
+    }
+
+    private func startGraceTimer(
+        _ deadline: NIODeadline, _ context: ChannelHandlerContext, _ loopBound: NIOLoopBound<GRPCConnectionHandler>
+    ) {
+        graceTimer = context.eventLoop.scheduleTask(deadline: deadline) {
+            let handler = loopBound.value
+            handler.graceTimer = nil
+            handler.perform(handler.state.graceExpired())
         }
     }
 

@@ -60,6 +60,13 @@ struct GRPCConnectionStateMachine {
         /// Send GOAWAY (NO_ERROR); close at once (once it is written) when `close`, else when the last stream ends,
         /// or at `graceDeadline` if there is one.
         case goAway(Cause, close: Bool, graceDeadline: NIODeadline?)
+        /// A graceful drain, as gRPC's servers do it: GOAWAY naming the highest possible stream (2^31 − 1) and a PING
+        /// with `opaque`, so that streams the client opened before it saw the GOAWAY are still served; start the
+        /// PING's timeout, and the grace timer if there is a deadline.
+        case goAwayAndPing(Cause, opaque: UInt64, graceDeadline: NIODeadline?)
+        /// The drain's PING was answered (or timed out): the final GOAWAY names the last stream the client opened, so
+        /// it knows any later one was not processed and may retry it; close at once when `close` (no stream open).
+        case finalGoAway(Cause, lastStreamID: Int, close: Bool)
         /// Close now (once what is written has gone out).
         case close
         /// The grace ended: answer each open stream's call UNAVAILABLE with `cause`'s cut-off message, then close.
@@ -75,6 +82,10 @@ struct GRPCConnectionStateMachine {
     private var unauthenticatedCalls = 0
     /// Why the server drains the connection, once it does.
     private(set) var drainCause: Cause?
+    /// The highest stream id the client opened.
+    private(set) var lastStreamID = 0
+    /// The opaque data of a graceful drain's PING, until its ACK: the connection stays open until then.
+    private(set) var drainPing: UInt64?
 
     init(maxUnauthenticatedCalls: Int) {
         self.maxUnauthenticatedCalls = maxUnauthenticatedCalls
@@ -82,8 +93,10 @@ struct GRPCConnectionStateMachine {
 
     // MARK: Streams
 
-    mutating func streamOpened() -> Action {
+    /// A stream opened; `id` is its HTTP/2 stream id when known.
+    mutating func streamOpened(id: Int = 0) -> Action {
         guard phase != .closed else { return .none }
+        lastStreamID = max(lastStreamID, id)
         openStreams += 1
         return openStreams == 1 ? .stopIdleClock : .none
     }
@@ -92,13 +105,15 @@ struct GRPCConnectionStateMachine {
         guard phase != .closed, openStreams > 0 else { return .none }
         openStreams -= 1
         guard openStreams == 0 else { return .none }
-        return phase == .draining ? close() : .startIdleClock
+        guard phase == .draining else { return .startIdleClock }
+        return drainPing == nil ? close() : .none  // a stream may still arrive until the drain PING's ACK
     }
 
     /// The idle clock ran out. It is stopped when a stream opens, but its task may already be queued: check again.
-    mutating func idleTimeoutFired() -> Action {
+    /// The drain is graceful: a request the client sent as the timer fired is still served.
+    mutating func idleTimeoutFired(opaque: UInt64) -> Action {
         guard phase == .active, openStreams == 0 else { return .none }
-        return goAway(.idleTimeout, closeNow: true, graceDeadline: nil)
+        return gracefulGoAway(.idleTimeout, opaque: opaque, graceDeadline: nil)
     }
 
     /// A call finished UNAUTHENTICATED: the limit's last one closes the connection, as on the native protocol.
@@ -114,11 +129,39 @@ struct GRPCConnectionStateMachine {
 
     // MARK: Draining
 
-    /// The server drains the connection (graceful shutdown, or its maximum age): GOAWAY, the open streams may end
-    /// until `graceDeadline`. A second drain changes nothing: the first GOAWAY and its deadline stand (as native).
-    mutating func drain(_ cause: Cause, graceDeadline: NIODeadline?) -> Action {
+    /// The server drains the connection (graceful shutdown, or its maximum age): GOAWAY and a PING with `opaque`;
+    /// the open streams, and those the client opens until the PING's ACK, may end until `graceDeadline`. A second
+    /// drain changes nothing: the first GOAWAY and its deadline stand (as native).
+    mutating func drain(_ cause: Cause, graceDeadline: NIODeadline?, opaque: UInt64) -> Action {
         guard phase == .active else { return .none }
-        return goAway(cause, closeNow: openStreams == 0, graceDeadline: graceDeadline)
+        return gracefulGoAway(cause, opaque: opaque, graceDeadline: graceDeadline)
+    }
+
+    /// A PING ACK arrived: if it answers the drain's PING, the final GOAWAY.
+    mutating func drainPingAnswered(_ opaque: UInt64) -> Action {
+        guard drainPing == opaque else { return .none }
+        return finalGoAway()
+    }
+
+    /// The drain's PING got no ACK in time: the final GOAWAY all the same.
+    mutating func drainPingTimedOut() -> Action {
+        guard drainPing != nil else { return .none }
+        return finalGoAway()
+    }
+
+    private mutating func gracefulGoAway(_ cause: Cause, opaque: UInt64, graceDeadline: NIODeadline?) -> Action {
+        phase = .draining
+        drainCause = cause
+        drainPing = opaque
+        return .goAwayAndPing(cause, opaque: opaque, graceDeadline: graceDeadline)
+    }
+
+    private mutating func finalGoAway() -> Action {
+        drainPing = nil
+        guard phase == .draining else { return .none }
+        let close = openStreams == 0
+        if close { phase = .closed }
+        return .finalGoAway(drainCause ?? .shutdown, lastStreamID: lastStreamID, close: close)
     }
 
     /// The client sent GOAWAY: it opens no more streams, so the connection closes once its streams are done.

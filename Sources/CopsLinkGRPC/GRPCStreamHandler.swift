@@ -81,7 +81,10 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.context = context
         loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         if configuration.runsHandlersOnEventLoop { executor = EventLoopTaskExecutor(eventLoop: context.eventLoop) }
-        connection.streamOpened(self)
+        // Only an HTTP/2 stream channel (it has a parent) knows the option; a test's EmbeddedChannel traps on it.
+        let streamID =
+            context.channel.parent == nil ? nil : try? context.channel.syncOptions?.getOption(HTTP2StreamChannelOptions.streamID)
+        connection.streamOpened(self, id: streamID.map { Int($0) } ?? 0)
         if context.channel.isActive { context.read() }
     }
 

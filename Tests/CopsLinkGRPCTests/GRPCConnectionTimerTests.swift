@@ -45,14 +45,58 @@ struct GRPCConnectionTimerTests {
         channel.embeddedEventLoop.advanceTime(by: .seconds(29))
         #expect(try Self.outbound(channel).isEmpty && channel.isActive)
         // A stream holds the idle timer off; its close starts it again.
-        state.streamOpened()
+        state.streamOpened(id: 1)
         channel.embeddedEventLoop.advanceTime(by: .seconds(60))
         #expect(try Self.outbound(channel).isEmpty && channel.isActive, "not idle while a stream is open")
         state.streamClosed()
         channel.embeddedEventLoop.advanceTime(by: .seconds(29))
         #expect(channel.isActive)
         channel.embeddedEventLoop.advanceTime(by: .seconds(1))
-        #expect(try Self.outbound(channel).contains(where: Self.isGoAway))
+        try Self.expectGracefulDrain(channel, lastStreamID: 1)
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+    }
+
+    /// gRPC's graceful GOAWAY: GOAWAY naming every stream and a PING; once the PING is answered, the final GOAWAY
+    /// naming `lastStreamID`.
+    static func expectGracefulDrain(_ channel: EmbeddedChannel, lastStreamID: Int) throws {
+        let first = try outbound(channel)
+        guard first.count == 2, case .goAway(.maxID, .noError, _) = first[0], case .ping(let ping, ack: false) = first[1] else {
+            Issue.record("expected GOAWAY and PING, got \(first)")
+            return
+        }
+        #expect(channel.isActive, "open until the PING's ACK")
+        try channel.writeInbound(HTTP2Frame(streamID: .rootStream, payload: .ping(ping, ack: true)))
+        let final = try outbound(channel)
+        guard case .goAway(let last, .noError, _)? = final.first else {
+            Issue.record("expected the final GOAWAY, got \(final)")
+            return
+        }
+        #expect(last == HTTP2StreamID(lastStreamID))
+    }
+
+    /// A stream the client opened before it saw the GOAWAY is served, and named by the final GOAWAY.
+    @Test func aStreamOpenedBeforeTheClientSawTheGoAwayIsServed() throws {
+        let (channel, state) = try Self.channel { $0.idleTimeout = .seconds(30) }
+        state.streamOpened(id: 1)
+        state.streamClosed()
+        channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+        let first = try Self.outbound(channel)
+        guard case .ping(let ping, ack: false)? = first.last else {
+            Issue.record("expected GOAWAY and PING, got \(first)")
+            return
+        }
+        state.streamOpened(id: 3)  // in flight when the GOAWAY went out
+        try channel.writeInbound(HTTP2Frame(streamID: .rootStream, payload: .ping(ping, ack: true)))
+        let final = try Self.outbound(channel)
+        guard case .goAway(let last, .noError, _)? = final.first else {
+            Issue.record("expected the final GOAWAY, got \(final)")
+            return
+        }
+        #expect(last == 3)
+        channel.embeddedEventLoop.run()
+        #expect(channel.isActive, "stream 3 is served")
+        state.streamClosed()
         channel.embeddedEventLoop.run()
         #expect(!channel.isActive)
     }

@@ -139,4 +139,91 @@ struct GRPCHTTP2FlowTests {
         _ = try? client.finish()
         _ = try? server.finish()
     }
+
+    /// Root-stream frames the client's connection receives (GOAWAY, PING).
+    final class RootFrames: ChannelInboundHandler, Sendable {
+        typealias InboundIn = HTTP2Frame
+        let goAways = Mutex<[HTTP2StreamID]>([])
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if case .goAway(let last, _, _) = unwrapInboundIn(data).payload { goAways.withLock { $0.append(last) } }
+            context.fireChannelRead(data)
+        }
+    }
+
+    /// A graceful shutdown through swift-nio-http2 on both sides: GOAWAY naming every stream and a PING, which the
+    /// client's swift-nio-http2 answers, then the final GOAWAY naming the open stream; the call finishes, then the
+    /// connection closes.
+    @Test func aGracefulShutdownSendsTwoGoAwaysAndLetsTheOpenCallFinish() async throws {
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.idleTimeout = nil
+        configuration.keepalive = KeepaliveConfiguration(interval: nil)
+        let gate = GRPCRequestFlowTests.Gate()
+        var router = RPCRouter()
+        router.registerClientStreaming(GRPCRequestFlowTests.method) {
+            (requests: RequestStream<StreamingInputCallRequest>, _) async throws -> ServerResponse<StreamingInputCallResponse> in
+            await gate.wait()
+            for try await _ in requests {}
+            return ServerResponse(message: StreamingInputCallResponse(messageCount: 0))
+        }
+        let server = EmbeddedChannel()
+        try GRPCServer.configure(
+            server.pipeline.syncOperations,
+            context: ProtocolInstallContext(
+                dispatcher: CallDispatcher(router: router), configuration: configuration, budget: InboundMemoryBudget(limit: 1 << 20),
+                metrics: nil))
+        try await server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        let client = EmbeddedChannel()
+        let multiplexer = try client.pipeline.syncOperations.configureHTTP2Pipeline(
+            mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
+        ) { $0.eventLoop.makeSucceededVoidFuture() }
+        let root = RootFrames()
+        try client.pipeline.syncOperations.addHandler(root)
+        try await client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).get()
+        func exchange() throws {
+            var moved = true
+            while moved {
+                moved = false
+                client.embeddedEventLoop.run()
+                server.embeddedEventLoop.run()
+                while let bytes = try client.readOutbound(as: ByteBuffer.self) {
+                    try server.writeInbound(bytes)
+                    moved = true
+                }
+                while let bytes = try server.readOutbound(as: ByteBuffer.self) {
+                    try client.writeInbound(bytes)
+                    moved = true
+                }
+            }
+        }
+        let answer = Answer()
+        let streamFuture = multiplexer.createStreamChannel { stream in
+            stream.eventLoop.makeCompletedFuture { try stream.pipeline.syncOperations.addHandler(answer) }
+        }
+        client.embeddedEventLoop.run()
+        let stream = try await streamFuture.get()
+        let headers: HPACKHeaders = [
+            ":method": "POST", ":scheme": "http", ":path": GRPCRequestFlowTests.method.path, ":authority": "x",
+            "content-type": "application/grpc", "te": "trailers"
+        ]
+        stream.writeAndFlush(HTTP2Frame.FramePayload.headers(.init(headers: headers)), promise: nil)
+        try exchange()
+
+        server.pipeline.triggerUserOutboundEvent(GracefulShutdownEvent(deadline: .now() + .seconds(60)), promise: nil)
+        try exchange()
+        #expect(root.goAways.withLock { $0 } == [.maxID, 1], "GOAWAY for every stream, then for stream 1 once the PING came back")
+        #expect(server.isActive, "the open call may finish")
+
+        gate.open()
+        let message = GRPCMessageReader.frame(StreamingInputCallRequest(payload: [1]).serializedBytes(), allocator: stream.allocator)
+        stream.writeAndFlush(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(message), endStream: true)), promise: nil)
+        for _ in 0..<500 where answer.status.withLock({ $0 }) == nil {
+            try exchange()
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        #expect(answer.status.withLock { $0 } == "0")
+        try exchange()
+        #expect(!server.isActive, "closed once the last stream ended")
+        _ = try? client.finish()
+        _ = try? server.finish()
+    }
 }
