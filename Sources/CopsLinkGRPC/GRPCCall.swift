@@ -7,24 +7,26 @@ import Synchronization
 /// messages as on the native protocol; the stream handler frames them (`GRPCStreamHandler`).
 ///
 /// Request messages wait here until the handler reads them. The bytes waiting are counted against the server's
-/// inbound memory budget, and the stream handler stops reading the HTTP/2 stream while they reach `queueLimit`
+/// inbound memory budget and the connection's (`GRPCInboundBudgets`), and the stream handler stops reading the HTTP/2 stream while they reach `queueLimit`
 /// (the native per-call window): swift-nio-http2 then sends no WINDOW_UPDATE for the stream, so HTTP/2 flow control
-/// stops the client. When the handler takes a message that brings them under the limit, reading resumes.
+/// stops the client. When the handler takes a message that brings them under the limit, reading resumes. One read
+/// hands over every DATA frame the stream channel holds (swift-nio-http2 delivers its pending frames together, at
+/// most the stream's window), so the queue may pass the limit by up to a stream window and one message.
 final class GRPCCall: ServerCallStream, Sendable {
     /// Request messages as they arrive; ends at the client's END_STREAM, fails on cancellation.
     let requests = AsyncMessageQueue<[UInt8]>()
     private let eventLoop: any EventLoop
     private let handler: NIOLoopBound<GRPCStreamHandler>
     private let finished = Atomic<Bool>(false)
-    private let budget: InboundMemoryBudget
-    /// Bytes of request messages pushed and not yet taken (counted in `budget`); `nil` once the queue is dropped.
+    private let budgets: GRPCInboundBudgets
+    /// Bytes of request messages pushed and not yet taken (counted in `budgets`); `nil` once the queue is dropped.
     private let queued = Mutex<Int?>(0)
     let queueLimit: Int
 
-    init(eventLoop: any EventLoop, handler: NIOLoopBound<GRPCStreamHandler>, budget: InboundMemoryBudget, queueLimit: Int) {
+    init(eventLoop: any EventLoop, handler: NIOLoopBound<GRPCStreamHandler>, budgets: GRPCInboundBudgets, queueLimit: Int) {
         self.eventLoop = eventLoop
         self.handler = handler
-        self.budget = budget
+        self.budgets = budgets
         self.queueLimit = queueLimit
     }
 
@@ -41,7 +43,7 @@ final class GRPCCall: ServerCallStream, Sendable {
             return queued
         }
         guard let counted else { return false }
-        budget.adjust(by: message.count)
+        budgets.adjust(by: message.count)
         requests.push(message)
         return counted < queueLimit
     }
@@ -54,7 +56,7 @@ final class GRPCCall: ServerCallStream, Sendable {
             queued = before - message.count
             return (true, before >= queueLimit && before - message.count < queueLimit)
         }
-        if counted { budget.adjust(by: -message.count) }
+        if counted { budgets.adjust(by: -message.count) }
         if resume {
             let handler = self.handler
             eventLoop.execute { handler.value.resumeReading() }
@@ -115,6 +117,19 @@ final class GRPCCall: ServerCallStream, Sendable {
             defer { queued = nil }
             return queued ?? 0
         }
-        budget.adjust(by: -dropped)
+        budgets.adjust(by: -dropped)
+    }
+}
+
+/// What a gRPC call's held request bytes (waiting messages, a partial message) count against: the server's inbound
+/// memory budget, and its connection's budget (`maxUnfinishedRequestBytesPerConnection`), so that one connection
+/// cannot take the whole server's budget (PROTOCOL.md §12, §19.3).
+struct GRPCInboundBudgets: Sendable {
+    let server: InboundMemoryBudget
+    let connection: InboundMemoryBudget
+
+    func adjust(by delta: Int) {
+        server.adjust(by: delta)
+        connection.adjust(by: delta)
     }
 }

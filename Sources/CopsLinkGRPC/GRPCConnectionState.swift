@@ -3,22 +3,27 @@ import CopsLinkTransport
 import NIOCore
 import NIOHTTP2
 
-/// What the streams of one gRPC connection share: the peer's address, call ids, the failed-call log budget, the count
-/// of calls refused UNAUTHENTICATED and of open streams. Used on the connection's event loop only (its stream
-/// channels share it), by `GRPCStreamHandler` and `GRPCConnectionHandler`.
+/// What the streams of one gRPC connection share: the peer's address, call ids, the failed-call log budget and the
+/// connection's inbound budget; and
+/// the way to the connection's handler, told when a stream opens or closes and when a call is answered
+/// UNAUTHENTICATED. Used on the connection's event loop only (its stream channels share it), by `GRPCStreamHandler`
+/// and `GRPCConnectionHandler`.
 final class GRPCConnectionState {
     var peer = "?"
     let failureLogBudget: FailureLogBudget
-    private let maxUnauthenticatedCalls: Int
+    /// The request bytes the connection's calls hold (`maxUnfinishedRequestBytesPerConnection`), counted by its
+    /// streams as they count the server's budget.
+    let inbound: InboundMemoryBudget
     private var callIDs: UInt64 = 0
-    private var unauthenticatedCalls = 0
-    private(set) var openStreams = 0
-    /// The connection's own handler: told when the last stream closes while draining, or when it must close.
+    /// The open streams' handlers, for cutting their calls off when a drain's grace ends; each removes itself.
+    private var streams: [ObjectIdentifier: GRPCStreamHandler] = [:]
+    /// The connection's own handler, which keeps the connection's rules (`GRPCConnectionStateMachine`); nil in tests
+    /// of a stream handler alone.
     weak var connectionHandler: GRPCConnectionHandler?
 
     init(configuration: ServerConfiguration) {
         failureLogBudget = FailureLogBudget(burst: configuration.failedCallLogBurst, perSecond: configuration.failedCallLogPerSecond)
-        maxUnauthenticatedCalls = configuration.maxUnauthenticatedCalls
+        inbound = InboundMemoryBudget(limit: max(1, configuration.maxUnfinishedRequestBytesPerConnection))
     }
 
     func nextCallID() -> UInt64 {
@@ -26,55 +31,69 @@ final class GRPCConnectionState {
         return callIDs
     }
 
-    func streamOpened() {
-        openStreams += 1
-        if openStreams == 1 { connectionHandler?.firstStreamOpened() }
+    /// A stream opened; `id` is its HTTP/2 stream id (0 when unknown), for the final GOAWAY of a drain.
+    func streamOpened(_ stream: GRPCStreamHandler? = nil, id: Int = 0) {
+        if let stream { streams[ObjectIdentifier(stream)] = stream }
+        connectionHandler?.streamOpened(id: id)
     }
 
-    func streamClosed() {
-        openStreams -= 1
-        if openStreams == 0 { connectionHandler?.lastStreamClosed() }
+    func streamClosed(_ stream: GRPCStreamHandler? = nil) {
+        if let stream { streams[ObjectIdentifier(stream)] = nil }
+        connectionHandler?.streamClosed()
+    }
+
+    /// Ends every open stream's running call with `error` (its answer is written before the connection closes).
+    func cutOffStreams(_ error: RPCError) {
+        for stream in streams.values { stream.cutOff(error) }
     }
 
     /// As on the native protocol, a connection whose calls keep failing UNAUTHENTICATED is closed after
     /// `maxUnauthenticatedCalls` of them (GOAWAY, then close).
     func unauthenticatedCallFinished() {
-        unauthenticatedCalls += 1
-        if maxUnauthenticatedCalls > 0, unauthenticatedCalls >= maxUnauthenticatedCalls { connectionHandler?.drain(deadline: nil) }
+        connectionHandler?.unauthenticatedCallFinished()
     }
 }
 
 /// Behind the connection's `NIOHTTP2Handler`, the connection's rules in time, as the native protocol has them
-/// (PROTOCOL.md §19.3): GOAWAY and drain on `GracefulShutdownEvent`; after `maxConnectionAge` (±10 % jitter) GOAWAY,
-/// the open streams get `maxConnectionAgeGrace`; GOAWAY and close once no stream was open for `idleTimeout`; a PING
-/// every keepalive interval, and GOAWAY and close when its ACK does not come within the keepalive timeout.
+/// (PROTOCOL.md §19.3), decided by `GRPCConnectionStateMachine` and carried out here. Drains are graceful as gRPC's
+/// servers make them: GOAWAY for every stream and a PING, then, once the PING is answered, GOAWAY naming the last
+/// stream, so that a request already on its way is served rather than lost. GOAWAY and drain on
+/// `GracefulShutdownEvent`; after `maxConnectionAge` (±10 % jitter) GOAWAY, the open streams get
+/// `maxConnectionAgeGrace`; GOAWAY and close once no stream was open for `idleTimeout`; a PING every keepalive
+/// interval, and GOAWAY and close when its ACK does not come within the keepalive timeout; close once the client's
+/// GOAWAY came and its streams are done.
 final class GRPCConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTP2Frame
     typealias InboundOut = HTTP2Frame
     typealias OutboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
 
-    private let state: GRPCConnectionState
+    private let shared: GRPCConnectionState
     private let configuration: ServerConfiguration
+    private let metrics: ServerMetrics?
+    private var state: GRPCConnectionStateMachine
     private var context: ChannelHandlerContext?
-    private var draining = false
+    private var loopBound: NIOLoopBound<GRPCConnectionHandler>?
     private var graceTimer: Scheduled<Void>?
     private var ageTimer: Scheduled<Void>?
     private var idleTimer: Scheduled<Void>?
     private var keepaliveTask: RepeatedTask?
     private var pingTimeout: Scheduled<Void>?
-    /// The opaque data of the PING waiting for its ACK.
-    private var pingInFlight: UInt64?
+    private var drainPingTimeout: Scheduled<Void>?
+    private var timersStarted = false
 
-    init(state: GRPCConnectionState, configuration: ServerConfiguration) {
-        self.state = state
+    init(state: GRPCConnectionState, configuration: ServerConfiguration, metrics: ServerMetrics? = nil) {
+        self.shared = state
         self.configuration = configuration
+        self.metrics = metrics
+        self.state = GRPCConnectionStateMachine(maxUnauthenticatedCalls: configuration.maxUnauthenticatedCalls)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        state.connectionHandler = self
-        if let address = context.channel.remoteAddress { state.peer = "\(address.ipAddress ?? "?"):\(address.port ?? 0)" }
+        loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        shared.connectionHandler = self
+        if let address = context.channel.remoteAddress { shared.peer = "\(address.ipAddress ?? "?"):\(address.port ?? 0)" }
         if context.channel.isActive { startTimers(context) }
     }
 
@@ -83,73 +102,85 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         context.fireChannelActive()
     }
 
+    func channelInactive(context: ChannelHandlerContext) {
+        state.channelClosed()
+        cancelTimers()
+        context.fireChannelInactive()
+    }
+
+    /// Breaks the cycles through `context` and `loopBound`.
     func handlerRemoved(context: ChannelHandlerContext) {
-        for timer in [graceTimer, ageTimer, idleTimer, pingTimeout] { timer?.cancel() }
-        keepaliveTask?.cancel()
-        graceTimer = nil
-        ageTimer = nil
-        idleTimer = nil
-        pingTimeout = nil
-        keepaliveTask = nil
+        cancelTimers()
         self.context = nil
+        loopBound = nil
+    }
+
+    private func cancelTimers() {
+        for timer in [graceTimer, ageTimer, idleTimer, pingTimeout, drainPingTimeout] { timer?.cancel() }
+        keepaliveTask?.cancel()
+        (graceTimer, ageTimer, idleTimer, pingTimeout, drainPingTimeout, keepaliveTask) = (nil, nil, nil, nil, nil, nil)
     }
 
     private func startTimers(_ context: ChannelHandlerContext) {
-        guard ageTimer == nil, keepaliveTask == nil, idleTimer == nil else { return }
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        guard !timersStarted, let loopBound else { return }
+        timersStarted = true
         if let age = configuration.maxConnectionAge {
             let jittered = age * Double.random(in: 0.9...1.1)
-            let grace = configuration.maxConnectionAgeGrace
+            let grace = TimeAmount(configuration.maxConnectionAgeGrace)
+            let eventLoop = context.eventLoop
             ageTimer = context.eventLoop.scheduleTask(in: TimeAmount(jittered)) {
                 let handler = loopBound.value
-                handler.drain(deadline: handler.context.map { $0.eventLoop.now + TimeAmount(grace) })
+                handler.ageTimer = nil
+                handler.perform(handler.state.drain(.maxConnectionAge, graceDeadline: eventLoop.now + grace, opaque: Self.opaque()))
             }
         }
         if let interval = configuration.keepalive.interval {
             keepaliveTask = context.eventLoop.scheduleRepeatedTask(initialDelay: TimeAmount(interval), delay: TimeAmount(interval)) { _ in
-                loopBound.value.sendPing()
+                loopBound.value.keepaliveDue()
             }
         }
-        if state.openStreams == 0 { armIdleTimer() }
+        if state.openStreams == 0 { perform(.startIdleClock) }
     }
 
-    func firstStreamOpened() {
-        idleTimer?.cancel()
-        idleTimer = nil
-    }
+    // MARK: Events
 
-    /// No stream is open: the idle time starts.
-    private func armIdleTimer() {
-        guard let timeout = configuration.idleTimeout, !draining, let context else { return }
-        idleTimer?.cancel()
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        idleTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
-            let handler = loopBound.value
-            handler.idleTimer = nil
-            guard handler.state.openStreams == 0 else { return }
-            handler.drain(deadline: nil)
-        }
-    }
+    func streamOpened(id: Int) { perform(state.streamOpened(id: id)) }
 
-    private func sendPing() {
-        guard pingInFlight == nil, let context else { return }
-        let opaque = UInt64.random(in: 1...UInt64.max)
-        pingInFlight = opaque
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+    func streamClosed() { perform(state.streamClosed()) }
+
+    func unauthenticatedCallFinished() { perform(state.unauthenticatedCallFinished()) }
+
+    private func keepaliveDue() {
+        guard let context, let loopBound else { return }
+        let opaque = Self.opaque()
+        guard state.keepaliveDue(opaque: opaque) else { return }
         pingTimeout = context.eventLoop.scheduleTask(in: TimeAmount(configuration.keepalive.timeout)) {
-            // No ACK: the peer (or the path to it) is gone. GOAWAY for the record, then close at once.
-            loopBound.value.drain(deadline: nil)
+            let handler = loopBound.value
+            handler.pingTimeout = nil
+            handler.perform(handler.state.keepaliveTimedOut())
         }
-        let ping = HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: opaque), ack: false))
-        context.writeAndFlush(wrapOutboundOut(ping), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(Self.ping(opaque)), promise: nil)
+    }
+
+    private static func opaque() -> UInt64 { .random(in: 1...UInt64.max) }
+
+    private static func ping(_ opaque: UInt64) -> HTTP2Frame {
+        HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: opaque), ack: false))
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        if case .ping(let ping, ack: true) = frame.payload, let opaque = pingInFlight, ping.integer == opaque {
-            pingInFlight = nil
-            pingTimeout?.cancel()
-            pingTimeout = nil
+        switch unwrapInboundIn(data).payload {
+        case .ping(let ping, ack: true):
+            if state.pingAcknowledged(ping.integer) {
+                pingTimeout?.cancel()
+                pingTimeout = nil
+            } else {
+                perform(state.drainPingAnswered(ping.integer))
+            }
+        case .goAway:
+            perform(state.peerGoAwayReceived())
+        default:
+            break
         }
         context.fireChannelRead(data)
     }
@@ -157,30 +188,84 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
         guard let shutdown = event as? GracefulShutdownEvent else { return context.triggerUserOutboundEvent(event, promise: promise) }
         promise?.succeed()
-        drain(deadline: shutdown.deadline)
+        perform(state.drain(.shutdown, graceDeadline: shutdown.deadline, opaque: Self.opaque()))
     }
 
-    /// GOAWAY (no new streams), then close when the open streams are done, or at `deadline` (at once when nil, once
-    /// what is written has gone out).
-    func drain(deadline: NIODeadline?) {
-        guard !draining, let context else { return }
-        draining = true
-        let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil))
-        context.writeAndFlush(wrapOutboundOut(goAway), promise: nil)
-        if let deadline {
-            let channel = context.channel
-            graceTimer = context.eventLoop.scheduleTask(deadline: deadline) { channel.close(promise: nil) }
+    // MARK: Actions
+
+    private func perform(_ action: GRPCConnectionStateMachine.Action) {
+        guard let context, let loopBound else { return }
+        switch action {
+        case .none:
+            break
+        case .startIdleClock:
+            guard let timeout = configuration.idleTimeout else { return }
+            idleTimer?.cancel()
+            idleTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+                let handler = loopBound.value
+                handler.idleTimer = nil
+                handler.perform(handler.state.idleTimeoutFired(opaque: Self.opaque()))
+            }
+        case .stopIdleClock:
+            idleTimer?.cancel()
+            idleTimer = nil
+        case .goAway(let cause, let close, let graceDeadline):
+            idleTimer?.cancel()
+            idleTimer = nil
+            if let rejection = cause.rejection { metrics?.rejected(rejection) }
+            context.writeAndFlush(wrapOutboundOut(goAway(cause, lastStreamID: .maxID, context)), promise: nil)
+            if close {
+                closeSoon(context)
+            } else if let graceDeadline {
+                startGraceTimer(graceDeadline, context, loopBound)
+            }
+        case .goAwayAndPing(let cause, let opaque, let graceDeadline):
+            idleTimer?.cancel()
+            idleTimer = nil
+            if let rejection = cause.rejection { metrics?.rejected(rejection) }
+            context.write(wrapOutboundOut(goAway(cause, lastStreamID: .maxID, context)), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(Self.ping(opaque)), promise: nil)
+            drainPingTimeout = context.eventLoop.scheduleTask(in: TimeAmount(configuration.keepalive.timeout)) {
+                let handler = loopBound.value
+                handler.drainPingTimeout = nil
+                handler.perform(handler.state.drainPingTimedOut())
+            }
+            if let graceDeadline { startGraceTimer(graceDeadline, context, loopBound) }
+        case .finalGoAway(let cause, let lastStreamID, let close):
+            drainPingTimeout?.cancel()
+            drainPingTimeout = nil
+            context.writeAndFlush(wrapOutboundOut(goAway(cause, lastStreamID: HTTP2StreamID(lastStreamID), context)), promise: nil)
+            if close { closeSoon(context) }
+        case .close:
+            closeSoon(context)
+        case .cutOffAndClose(let cause):
+            shared.cutOffStreams(RPCError(code: .unavailable, message: cause.cutOff))
+            closeSoon(context)
         }
-        if state.openStreams == 0 || deadline == nil { closeSoon() }
     }
 
-    func lastStreamClosed() {
-        if draining { closeSoon() } else { armIdleTimer() }
+    private func goAway(
+        _ cause: GRPCConnectionStateMachine.Cause, lastStreamID: HTTP2StreamID, _ context: ChannelHandlerContext
+    )
+        -> HTTP2Frame
+    {
+        var debugData = context.channel.allocator.buffer(capacity: cause.goAwayMessage.utf8.count)
+        debugData.writeString(cause.goAwayMessage)
+        return HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: debugData))
+    }
+
+    private func startGraceTimer(
+        _ deadline: NIODeadline, _ context: ChannelHandlerContext, _ loopBound: NIOLoopBound<GRPCConnectionHandler>
+    ) {
+        graceTimer = context.eventLoop.scheduleTask(deadline: deadline) {
+            let handler = loopBound.value
+            handler.graceTimer = nil
+            handler.perform(handler.state.graceExpired())
+        }
     }
 
     /// Closes once what is written has gone out (the last answer's trailers are flushed by then).
-    private func closeSoon() {
-        guard let context else { return }
+    private func closeSoon(_ context: ChannelHandlerContext) {
         let channel = context.channel
         context.eventLoop.execute { channel.close(promise: nil) }
     }

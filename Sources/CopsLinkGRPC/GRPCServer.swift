@@ -33,6 +33,10 @@ public enum GRPCServer {
         var connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
         connectionConfiguration.initialSettings = settings(configuration.limits)
         var streamConfiguration = NIOHTTP2Handler.StreamConfiguration()
+        // A stream's window: swift-nio-http2 moves each open stream's target by the change of INITIAL_WINDOW_SIZE when
+        // the client acknowledges these SETTINGS, so a target below 65,535 could go negative for a stream opened
+        // before that (it would never get a WINDOW_UPDATE). Hence at least 65,535; a stream opened before the ACK
+        // may get up to 2 × window − 65,535 (PROTOCOL.md §19.3).
         streamConfiguration.targetWindowSize = min(max(65_535, configuration.limits.initialWindowSize), Int(Int32.max))
         // Before the HTTP/2 handler: no socket reads while the server's inbound budget is exhausted.
         try pipeline.addHandler(GRPCReadGate(budget: budget))
@@ -48,6 +52,6 @@ public enum GRPCServer {
                         metrics: metrics))
             }
         }
-        try pipeline.addHandler(GRPCConnectionHandler(state: state, configuration: configuration))
+        try pipeline.addHandler(GRPCConnectionHandler(state: state, configuration: configuration, metrics: metrics))
     }
 }

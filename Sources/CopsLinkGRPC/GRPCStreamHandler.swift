@@ -15,7 +15,10 @@ import NIOHTTP2
 /// The stream channel does not read on its own (`autoRead` off, `GRPCServer`): this handler reads while its call
 /// holds fewer request bytes than the per-call window (`GRPCCall`), so a client that sends faster than the handler
 /// takes messages is held back by HTTP/2 flow control. What it holds (a partial message, waiting messages) counts
-/// against the server's inbound memory budget; a call that starts while the budget is exhausted is refused.
+/// against the server's inbound memory budget and the connection's: a call that starts while the server's is
+/// exhausted is refused, and a call whose DATA takes the connection past its limit ends RESOURCE_EXHAUSTED, as a
+/// native call whose message would pass it does. A call without `grpc-timeout` whose request stream stays open with
+/// no complete message for `requestIdleTimeout` ends DEADLINE_EXCEEDED, as a native call the client sends nothing on.
 final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTP2Frame.FramePayload
     typealias OutboundIn = HTTP2Frame.FramePayload
@@ -39,13 +42,14 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let configuration: ServerConfiguration
     private let connection: GRPCConnectionState
     private let budget: InboundMemoryBudget
+    private let budgets: GRPCInboundBudgets
     private let metrics: ServerMetrics?
     /// The running call's series and start, for `copslink_server_calls_*` as on the native protocol.
     private var callMetrics: (MethodMetrics, startedAt: NIODeadline)?
     /// The request's `:path`, for the metrics of a refused call.
     private var requestPath = ""
     private var state = State.idle
-    /// Bytes of a partial message in `reader`, counted in `budget`.
+    /// Bytes of a partial message in `reader`, counted in `budgets`.
     private var readerCounted = 0
     /// Reading stopped because the call holds `queueLimit` bytes; `resumeReading` restarts it.
     private var paused = false
@@ -55,6 +59,10 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var loopBound: NIOLoopBound<GRPCStreamHandler>?
     private var executor: EventLoopTaskExecutor?
     private var deadlineTimer: Scheduled<Void>?
+    /// For a call without `grpc-timeout` whose request stream is open: fires `requestIdleTimeout` after the last
+    /// complete request message (or the call's start), as the native request timeout does.
+    private var requestIdleTimer: Scheduled<Void>?
+    private var lastRequestActivity = NIODeadline.uptimeNanoseconds(0)
 
     init(
         dispatcher: CallDispatcher, configuration: ServerConfiguration, connection: GRPCConnectionState, budget: InboundMemoryBudget,
@@ -65,6 +73,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.configuration = configuration
         self.connection = connection
         self.budget = budget
+        budgets = GRPCInboundBudgets(server: budget, connection: connection.inbound)
         reader = GRPCMessageReader(maxMessageSize: configuration.limits.maxFrameSize)
     }
 
@@ -72,7 +81,10 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.context = context
         loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         if configuration.runsHandlersOnEventLoop { executor = EventLoopTaskExecutor(eventLoop: context.eventLoop) }
-        connection.streamOpened()
+        // Only an HTTP/2 stream channel (it has a parent) knows the option; a test's EmbeddedChannel traps on it.
+        let streamID =
+            context.channel.parent == nil ? nil : try? context.channel.syncOptions?.getOption(HTTP2StreamChannelOptions.streamID)
+        connection.streamOpened(self, id: streamID.map { Int($0) } ?? 0)
         if context.channel.isActive { context.read() }
     }
 
@@ -100,11 +112,10 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Breaks the cycles through `context` and `loopBound` once the stream is gone.
     func handlerRemoved(context: ChannelHandlerContext) {
-        budget.adjust(by: -readerCounted)
+        budgets.adjust(by: -readerCounted)
         readerCounted = 0
-        connection.streamClosed()
-        deadlineTimer?.cancel()
-        deadlineTimer = nil
+        connection.streamClosed(self)
+        stopTimers()
         self.context = nil
         loopBound = nil
     }
@@ -116,8 +127,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             recordFinished(.cancelled)
         }
         state = .done
-        deadlineTimer?.cancel()
-        deadlineTimer = nil
+        stopTimers()
         context.fireChannelInactive()
     }
 
@@ -132,25 +142,67 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .done: break
             }
         case .data(let data):
-            guard case .running(let call, _) = state else { return }
+            // A finished call's further requests are dropped (read on, so that the client's side can end).
+            guard case .running(let call, _) = state, !call.isFinished else { return }
+            let heldBefore = connection.inbound.usedBytes
             if case .byteBuffer(let bytes) = data.data { reader.append(bytes) }
             do {
-                while let message = try reader.next() { _ = call.push(message) }
+                while let message = try reader.next() {
+                    _ = call.push(message)
+                    if requestIdleTimer != nil { lastRequestActivity = context.eventLoop.now }
+                }
             } catch {
                 countReader()
                 return fail(call, error)
             }
             countReader()
+            let held = connection.inbound.usedBytes
+            guard held <= connection.inbound.limit else {
+                metrics?.rejected(.connectionInboundBudget)
+                return fail(
+                    call,
+                    RPCError(
+                        code: .resourceExhausted,
+                        message:
+                            "the connection holds \(heldBefore) bytes of unfinished requests; \(held - heldBefore) more would pass its limit of \(connection.inbound.limit)"
+                    ))
+            }
             if data.endStream { requestsEnded(call) }
         default:
             break
         }
     }
 
-    /// Brings the budget's count of the partial message in `reader` up to date.
+    private func stopTimers() {
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
+        requestIdleTimer?.cancel()
+        requestIdleTimer = nil
+    }
+
+    /// The request stream was idle for `requestIdleTimeout`, unless a message came meanwhile: then wait again.
+    private func requestIdleCheck(_ call: GRPCCall) {
+        requestIdleTimer = nil
+        guard case .running(let running, _) = state, running === call, !call.isFinished, let context, let loopBound,
+            let timeout = configuration.requestIdleTimeout
+        else { return }
+        let due = lastRequestActivity + TimeAmount(timeout)
+        guard context.eventLoop.now >= due else {
+            requestIdleTimer = context.eventLoop.scheduleTask(deadline: due) { loopBound.value.requestIdleCheck(call) }
+            return
+        }
+        metrics?.rejected(.requestIdleTimeout)
+        fail(
+            call,
+            RPCError(
+                code: .deadlineExceeded,
+                message: "the client sent no complete message on the call's request stream for \(timeout.secondsText)"))
+    }
+
+    /// Brings the budgets' count of the partial message in `reader` up to date.
     private func countReader() {
         let held = reader.bufferedBytes
-        budget.adjust(by: held - readerCounted)
+        budgets.adjust(by: held - readerCounted)
         readerCounted = held
     }
 
@@ -158,12 +210,23 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard reader.bufferedBytes == 0 else {
             return fail(call, RPCError(code: .internalError, message: "the request stream ended inside a message"))
         }
+        requestIdleTimer?.cancel()
+        requestIdleTimer = nil
         call.requests.finish(.success(()))
+    }
+
+    /// The connection's drain grace ended with the call still running: it is answered `error` (UNAVAILABLE).
+    func cutOff(_ error: RPCError) {
+        guard case .running(let call, _) = state else { return }
+        fail(call, error)
     }
 
     /// Ends a running call with `error` (its task is cancelled: the answer is already decided).
     private func fail(_ call: GRPCCall, _ error: RPCError) {
         guard case .running(_, let task) = state else { return }
+        // The call's partial message is of no use now; what the client still sends is dropped (`finishCall`).
+        reader = GRPCMessageReader(maxMessageSize: configuration.limits.maxFrameSize)
+        countReader()
         call.finish(.failure(error))
         task?.cancel()
     }
@@ -239,9 +302,14 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             callMetrics = (series, context.eventLoop.now)
         }
         let call = GRPCCall(
-            eventLoop: context.eventLoop, handler: loopBound, budget: budget, queueLimit: max(1, configuration.limits.initialWindowSize))
+            eventLoop: context.eventLoop, handler: loopBound, budgets: budgets, queueLimit: max(1, configuration.limits.initialWindowSize))
         if endStream { call.requests.finish(.success(())) }
         state = .running(call, task: nil)
+        if timeout == nil, !endStream, let idle = configuration.requestIdleTimeout {
+            // A call without a deadline is not held open forever by a client that sends nothing (PROTOCOL.md §12).
+            lastRequestActivity = context.eventLoop.now
+            requestIdleTimer = context.eventLoop.scheduleTask(in: TimeAmount(idle)) { loopBound.value.requestIdleCheck(call) }
+        }
         if let timeout {
             deadlineTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                 let handler = loopBound.value
@@ -305,8 +373,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func finishCall(_ final: Final) {
         guard case .running = state, let context else { return }
         state = .done
-        deadlineTimer?.cancel()
-        deadlineTimer = nil
+        stopTimers()
         if paused {
             // What the client still sends is read and dropped, so that its side of the stream can end.
             paused = false

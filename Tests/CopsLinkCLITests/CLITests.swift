@@ -359,6 +359,13 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: database), "refused before opening the database")
     }
 
+    @Test("copslink-server serves every protocol unless told otherwise, gRPC included")
+    func serverProtocolsDefault() async throws {
+        let result = try await runBuiltBinary("copslink-server", ["serve", "--help"])
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout.contains("(default: native,http,grpc)"), "\(result.stdout)")
+    }
+
     @Test("--server with several addresses fails over from one that is down, and refuses an empty one")
     func severalServers() async throws {
         try await DemoServer.with { server in

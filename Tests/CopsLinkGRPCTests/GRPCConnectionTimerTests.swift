@@ -1,8 +1,12 @@
 import CopsLinkCore
+import CopsLinkMessages
+import CopsLinkServices
 import CopsLinkTransport
 import NIOCore
 import NIOEmbedded
+import NIOHPACK
 import NIOHTTP2
+import Prometheus
 import Testing
 
 @testable import CopsLinkGRPC
@@ -11,14 +15,16 @@ import Testing
 /// HTTP/2 frames in and out (swift-nio-http2's own handler is not under test).
 @Suite("gRPC connection timers")
 struct GRPCConnectionTimerTests {
-    static func channel(_ adjust: (inout ServerConfiguration) -> Void) throws -> (EmbeddedChannel, GRPCConnectionState) {
+    static func channel(
+        metrics: ServerMetrics? = nil, _ adjust: (inout ServerConfiguration) -> Void
+    ) throws -> (EmbeddedChannel, GRPCConnectionState) {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.idleTimeout = nil
         configuration.keepalive = KeepaliveConfiguration(interval: nil)
         adjust(&configuration)
         let state = GRPCConnectionState(configuration: configuration)
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(GRPCConnectionHandler(state: state, configuration: configuration))
+        try channel.pipeline.syncOperations.addHandler(GRPCConnectionHandler(state: state, configuration: configuration, metrics: metrics))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return (channel, state)
     }
@@ -39,14 +45,58 @@ struct GRPCConnectionTimerTests {
         channel.embeddedEventLoop.advanceTime(by: .seconds(29))
         #expect(try Self.outbound(channel).isEmpty && channel.isActive)
         // A stream holds the idle timer off; its close starts it again.
-        state.streamOpened()
+        state.streamOpened(id: 1)
         channel.embeddedEventLoop.advanceTime(by: .seconds(60))
         #expect(try Self.outbound(channel).isEmpty && channel.isActive, "not idle while a stream is open")
         state.streamClosed()
         channel.embeddedEventLoop.advanceTime(by: .seconds(29))
         #expect(channel.isActive)
         channel.embeddedEventLoop.advanceTime(by: .seconds(1))
-        #expect(try Self.outbound(channel).contains(where: Self.isGoAway))
+        try Self.expectGracefulDrain(channel, lastStreamID: 1)
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+    }
+
+    /// gRPC's graceful GOAWAY: GOAWAY naming every stream and a PING; once the PING is answered, the final GOAWAY
+    /// naming `lastStreamID`.
+    static func expectGracefulDrain(_ channel: EmbeddedChannel, lastStreamID: Int) throws {
+        let first = try outbound(channel)
+        guard first.count == 2, case .goAway(.maxID, .noError, _) = first[0], case .ping(let ping, ack: false) = first[1] else {
+            Issue.record("expected GOAWAY and PING, got \(first)")
+            return
+        }
+        #expect(channel.isActive, "open until the PING's ACK")
+        try channel.writeInbound(HTTP2Frame(streamID: .rootStream, payload: .ping(ping, ack: true)))
+        let final = try outbound(channel)
+        guard case .goAway(let last, .noError, _)? = final.first else {
+            Issue.record("expected the final GOAWAY, got \(final)")
+            return
+        }
+        #expect(last == HTTP2StreamID(lastStreamID))
+    }
+
+    /// A stream the client opened before it saw the GOAWAY is served, and named by the final GOAWAY.
+    @Test func aStreamOpenedBeforeTheClientSawTheGoAwayIsServed() throws {
+        let (channel, state) = try Self.channel { $0.idleTimeout = .seconds(30) }
+        state.streamOpened(id: 1)
+        state.streamClosed()
+        channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+        let first = try Self.outbound(channel)
+        guard case .ping(let ping, ack: false)? = first.last else {
+            Issue.record("expected GOAWAY and PING, got \(first)")
+            return
+        }
+        state.streamOpened(id: 3)  // in flight when the GOAWAY went out
+        try channel.writeInbound(HTTP2Frame(streamID: .rootStream, payload: .ping(ping, ack: true)))
+        let final = try Self.outbound(channel)
+        guard case .goAway(let last, .noError, _)? = final.first else {
+            Issue.record("expected the final GOAWAY, got \(final)")
+            return
+        }
+        #expect(last == 3)
+        channel.embeddedEventLoop.run()
+        #expect(channel.isActive, "stream 3 is served")
+        state.streamClosed()
         channel.embeddedEventLoop.run()
         #expect(!channel.isActive)
     }
@@ -85,5 +135,77 @@ struct GRPCConnectionTimerTests {
         #expect(try Self.outbound(channel).contains(where: Self.isGoAway))
         channel.embeddedEventLoop.run()
         #expect(!channel.isActive)
+    }
+
+    @Test func theClientsGoAwayClosesTheConnectionOnceItsStreamsAreDone() throws {
+        let (channel, state) = try Self.channel { _ in }
+        state.streamOpened()
+        try channel.writeInbound(
+            HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .rootStream, errorCode: .noError, opaqueData: nil)))
+        channel.embeddedEventLoop.run()
+        #expect(channel.isActive, "its stream is still open")
+        state.streamClosed()
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+    }
+
+    /// Its GOAWAY carries the reason as debug data, and the close counts as the native one does.
+    @Test func theServersGoAwaySaysWhyAndTheCloseIsCounted() throws {
+        let registry = PrometheusCollectorRegistry()
+        let metrics = ServerMetrics(router: RPCRouter(), factory: PrometheusMetricsFactory(registry: registry))
+        let (channel, _) = try Self.channel(metrics: metrics) { $0.idleTimeout = .seconds(1) }
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        let frames = try Self.outbound(channel)
+        guard case .goAway(.maxID, .noError, let debugData?)? = frames.first else {
+            Issue.record("expected a GOAWAY with debug data, got \(frames)")
+            return
+        }
+        #expect(String(buffer: debugData) == "the connection was idle")
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.contains(#"copslink_server_frames_rejected_total{reason="idle_timeout"} 1"#))
+    }
+
+    /// A call still running when the maximum age's grace ends is answered UNAVAILABLE, as a native call is (§14),
+    /// before the connection closes.
+    @Test func aCallStillRunningAtTheEndOfTheGraceIsAnsweredUnavailable() async throws {
+        let (channel, state) = try Self.channel {
+            $0.maxConnectionAge = .seconds(100)
+            $0.maxConnectionAgeGrace = .seconds(30)
+        }
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.requestIdleTimeout = nil
+        var router = RPCRouter()
+        router.registerClientStreaming(GRPCRequestFlowTests.method) {
+            (_: RequestStream<StreamingInputCallRequest>, _) async throws -> ServerResponse<StreamingInputCallResponse> in
+            await GRPCRequestFlowTests.Gate().wait()  // until cancelled
+            return ServerResponse(message: StreamingInputCallResponse(messageCount: 0))
+        }
+        let stream = EmbeddedChannel(loop: channel.embeddedEventLoop)
+        try stream.pipeline.syncOperations.addHandler(
+            GRPCStreamHandler(
+                dispatcher: CallDispatcher(router: router), configuration: configuration, connection: state,
+                budget: InboundMemoryBudget(limit: 1 << 20)))
+        try await stream.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        let headers: HPACKHeaders = [
+            ":method": "POST", ":scheme": "http", ":path": GRPCRequestFlowTests.method.path, ":authority": "x",
+            "content-type": "application/grpc", "te": "trailers"
+        ]
+        try stream.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: headers)))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(110))
+        #expect(try Self.outbound(channel).contains(where: Self.isGoAway))
+        #expect(channel.isActive, "the running call gets its grace")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+        var trailers: HPACKHeaders?
+        while let frame = try stream.readOutbound(as: HTTP2Frame.FramePayload.self) {
+            if case .headers(let answer) = frame, answer.endStream { trailers = answer.headers }
+        }
+        #expect(trailers?.first(name: "grpc-status") == "14")
+        #expect(
+            trailers?.first(name: "grpc-message")
+                == "the connection reached its maximum age and its grace period ended before the call finished")
+        #expect(!channel.isActive)
+        _ = try? stream.finish()
     }
 }

@@ -6,6 +6,7 @@ import NIOCore
 import NIOEmbedded
 import NIOHPACK
 import NIOHTTP2
+import Prometheus
 import Synchronization
 import Testing
 
@@ -32,7 +33,7 @@ struct GRPCRequestFlowTests {
         private let opened = Atomic<Bool>(false)
         func open() { opened.store(true, ordering: .releasing) }
         func wait() async {
-            while !opened.load(ordering: .acquiring) { try? await Task.sleep(for: .milliseconds(2)) }
+            while !opened.load(ordering: .acquiring), !Task.isCancelled { try? await Task.sleep(for: .milliseconds(2)) }
         }
     }
 
@@ -157,6 +158,128 @@ struct GRPCRequestFlowTests {
         #expect(ended)
         #expect(counter.reads.load(ordering: .relaxed) > paused, "the stream is read again once the call is over")
         #expect(budget.usedBytes == 0, "the unread messages left the budget")
+        _ = try? channel.finish()
+    }
+
+    /// A connection's calls together hold at most `maxUnfinishedRequestBytesPerConnection` request bytes, as on a
+    /// native connection: the call whose DATA takes the connection past it ends RESOURCE_EXHAUSTED, the other goes on.
+    @Test func aCallTakingTheConnectionPastItsLimitIsResourceExhaustedAndTheOtherGoesOn() async throws {
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.limits.initialWindowSize = 1 << 20
+        configuration.maxUnfinishedRequestBytesPerConnection = 1_000
+        let gate = Gate()
+        let received = Mutex<Int>(0)
+        var router = RPCRouter()
+        router.registerClientStreaming(Self.method) {
+            (requests: RequestStream<StreamingInputCallRequest>, _) async throws -> ServerResponse<StreamingInputCallResponse> in
+            await gate.wait()
+            for try await _ in requests { received.withLock { $0 += 1 } }
+            return ServerResponse(message: StreamingInputCallResponse(messageCount: 0))
+        }
+        let registry = PrometheusCollectorRegistry()
+        let metrics = ServerMetrics(router: router, factory: PrometheusMetricsFactory(registry: registry))
+        let budget = InboundMemoryBudget(limit: 1 << 20)
+        let connection = GRPCConnectionState(configuration: configuration)
+        func stream() throws -> EmbeddedChannel {
+            let channel = EmbeddedChannel()
+            try channel.pipeline.syncOperations.addHandler(
+                GRPCStreamHandler(
+                    dispatcher: CallDispatcher(router: router), configuration: configuration, connection: connection, budget: budget,
+                    metrics: metrics))
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+            let headers: HPACKHeaders = [
+                ":method": "POST", ":scheme": "http", ":path": Self.method.path, ":authority": "x", "content-type": "application/grpc",
+                "te": "trailers"
+            ]
+            try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: headers)))
+            return channel
+        }
+        let message = StreamingInputCallRequest(payload: [UInt8](repeating: 7, count: 300)).serializedBytes()
+        func send(_ channel: EmbeddedChannel, endStream: Bool = false) throws {
+            let frame = GRPCMessageReader.frame(message, allocator: channel.allocator)
+            try channel.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(frame), endStream: endStream)))
+        }
+        func status(_ channel: EmbeddedChannel) async throws -> HPACKHeaders? {
+            for _ in 0..<500 {
+                channel.embeddedEventLoop.run()
+                while let frame = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) {
+                    if case .headers(let answer) = frame, answer.endStream { return answer.headers }
+                }
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            return nil
+        }
+
+        let (first, second) = (try stream(), try stream())
+        try send(first)
+        try send(first)
+        try send(second)
+        #expect(connection.inbound.usedBytes == 3 * message.count && 3 * message.count <= 1_000)
+        try send(second)  // 4 × 303 bytes: past the connection's 1,000
+        let refused = try await status(second)
+        #expect(refused?.first(name: "grpc-status") == "8")
+        #expect(
+            refused?.first(name: "grpc-message")
+                == "the connection holds \(3 * message.count) bytes of unfinished requests; \(message.count) more would pass its limit of 1000"
+        )
+        #expect(connection.inbound.usedBytes == 2 * message.count, "the refused call's bytes are released")
+        try send(second)
+        #expect(connection.inbound.usedBytes == 2 * message.count, "what the refused call's client still sends is dropped")
+
+        gate.open()
+        try send(first, endStream: true)
+        let answered = try await status(first)
+        #expect(answered?.first(name: "grpc-status") == "0")
+        #expect(received.withLock { $0 } == 3)
+        #expect(connection.inbound.usedBytes == 0 && budget.usedBytes == 0)
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        #expect(
+            String(decoding: bytes, as: UTF8.self).contains(#"copslink_server_frames_rejected_total{reason="connection_inbound_budget"} 1"#)
+        )
+        _ = try? first.finish()
+        _ = try? second.finish()
+    }
+
+    /// A call without `grpc-timeout` whose client leaves the request stream open and sends no complete message for
+    /// the request timeout ends DEADLINE_EXCEEDED, as a native call does; each message starts the clock again.
+    @Test func aCallWithoutDeadlineWhoseClientSendsNothingEndsAtTheRequestTimeout() async throws {
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.requestIdleTimeout = .seconds(30)
+        var router = RPCRouter()
+        router.registerClientStreaming(Self.method) {
+            (requests: RequestStream<StreamingInputCallRequest>, _) async throws -> ServerResponse<StreamingInputCallResponse> in
+            for try await _ in requests {}
+            return ServerResponse(message: StreamingInputCallResponse(messageCount: 0))
+        }
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(
+            GRPCStreamHandler(
+                dispatcher: CallDispatcher(router: router), configuration: configuration,
+                connection: GRPCConnectionState(configuration: configuration), budget: InboundMemoryBudget(limit: 1 << 20)))
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        let headers: HPACKHeaders = [
+            ":method": "POST", ":scheme": "http", ":path": Self.method.path, ":authority": "x", "content-type": "application/grpc",
+            "te": "trailers"
+        ]
+        try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: headers)))
+        func answer() throws -> HPACKHeaders? {
+            var trailers: HPACKHeaders?
+            while let frame = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) {
+                if case .headers(let headers) = frame, headers.endStream { trailers = headers.headers }
+            }
+            return trailers
+        }
+        channel.embeddedEventLoop.advanceTime(by: .seconds(20))
+        let message = StreamingInputCallRequest(payload: [1, 2, 3]).serializedBytes()
+        try channel.writeInbound(
+            HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(GRPCMessageReader.frame(message, allocator: channel.allocator)))))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(29))
+        #expect(try answer() == nil, "a message 29 s ago keeps the call")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        let trailers = try answer()
+        #expect(trailers?.first(name: "grpc-status") == "4")
+        #expect(trailers?.first(name: "grpc-message") == "the client sent no complete message on the call's request stream for 30s")
         _ = try? channel.finish()
     }
 

@@ -77,7 +77,9 @@ public final class ServerMetrics: Sendable {
         inboundBuffered.record(bytes)
     }
 
-    func rejected(_ reason: RejectionReason) {
+    /// A connection closed or a request refused for `reason` (`copslink_server_frames_rejected_total`); public for
+    /// the protocols other modules install.
+    public func rejected(_ reason: RejectionReason) {
         rejections[reason]!.increment()
     }
 }

@@ -1,0 +1,228 @@
+import CopsLinkTransport
+import NIOCore
+
+/// The rules in time of one gRPC connection (PROTOCOL.md §19.3), as `ServerConnectionStateMachine` has the native
+/// ones: a value the connection handler feeds with events; each returns what to do, and `GRPCConnectionHandler` does
+/// it (GOAWAY, PINGs, timers, closing). The timers themselves stay in the handler: they are resources, not decisions.
+struct GRPCConnectionStateMachine {
+    enum Phase: Equatable {
+        case active
+        /// GOAWAY sent (or received): no new streams; the connection closes when the last one ends.
+        case draining
+        case closed
+    }
+
+    /// Why the server ends a connection: its GOAWAY's debug data, and the rejection counted for it.
+    enum Cause: Equatable {
+        case shutdown
+        case maxConnectionAge
+        case idleTimeout
+        case keepaliveTimeout
+        case unauthenticatedCalls
+
+        /// The GOAWAY's debug data (gRPC clients log it).
+        var goAwayMessage: String {
+            switch self {
+            case .shutdown: "the server is shutting down"
+            case .maxConnectionAge: "the connection reached its maximum age; reconnect"
+            case .idleTimeout: "the connection was idle"
+            case .keepaliveTimeout: "no PING ACK within the keepalive timeout"
+            case .unauthenticatedCalls: "too many unauthenticated calls"
+            }
+        }
+
+        /// The close counted in `copslink_server_frames_rejected_total`, as the native protocol counts it; a drain
+        /// the server chose is not a rejection.
+        var rejection: RejectionReason? {
+            switch self {
+            case .shutdown, .maxConnectionAge: nil
+            case .idleTimeout: .idleTimeout
+            case .keepaliveTimeout: .keepaliveTimeout
+            case .unauthenticatedCalls: .unauthenticatedCalls
+            }
+        }
+
+        /// The UNAVAILABLE message of a call still running when the drain's grace ends (the native one, §14).
+        var cutOff: String {
+            switch self {
+            case .maxConnectionAge: "the connection reached its maximum age and its grace period ended before the call finished"
+            default: "the server shut down before the call finished"
+            }
+        }
+    }
+
+    enum Action: Equatable {
+        case none
+        /// No stream is open: start the idle clock.
+        case startIdleClock
+        /// The first stream opened: stop the idle clock.
+        case stopIdleClock
+        /// Send GOAWAY (NO_ERROR); close at once (once it is written) when `close`, else when the last stream ends,
+        /// or at `graceDeadline` if there is one.
+        case goAway(Cause, close: Bool, graceDeadline: NIODeadline?)
+        /// A graceful drain, as gRPC's servers do it: GOAWAY naming the highest possible stream (2^31 − 1) and a PING
+        /// with `opaque`, so that streams the client opened before it saw the GOAWAY are still served; start the
+        /// PING's timeout, and the grace timer if there is a deadline.
+        case goAwayAndPing(Cause, opaque: UInt64, graceDeadline: NIODeadline?)
+        /// The drain's PING was answered (or timed out): the final GOAWAY names the last stream the client opened, so
+        /// it knows any later one was not processed and may retry it; close at once when `close` (no stream open).
+        case finalGoAway(Cause, lastStreamID: Int, close: Bool)
+        /// Close now (once what is written has gone out).
+        case close
+        /// The grace ended: answer each open stream's call UNAVAILABLE with `cause`'s cut-off message, then close.
+        case cutOffAndClose(Cause)
+    }
+
+    /// UNAUTHENTICATED answers after which the connection is closed; 0 means no limit.
+    let maxUnauthenticatedCalls: Int
+    private(set) var phase = Phase.active
+    private(set) var openStreams = 0
+    /// The opaque data of the keepalive PING waiting for its ACK.
+    private(set) var pingInFlight: UInt64?
+    private var unauthenticatedCalls = 0
+    /// Why the server drains the connection, once it does.
+    private(set) var drainCause: Cause?
+    /// The highest stream id the client opened.
+    private(set) var lastStreamID = 0
+    /// The opaque data of a graceful drain's PING, until its ACK: the connection stays open until then.
+    private(set) var drainPing: UInt64?
+
+    init(maxUnauthenticatedCalls: Int) {
+        self.maxUnauthenticatedCalls = maxUnauthenticatedCalls
+    }
+
+    // MARK: Streams
+
+    /// A stream opened; `id` is its HTTP/2 stream id when known.
+    mutating func streamOpened(id: Int = 0) -> Action {
+        guard phase != .closed else { return .none }
+        lastStreamID = max(lastStreamID, id)
+        openStreams += 1
+        return openStreams == 1 ? .stopIdleClock : .none
+    }
+
+    mutating func streamClosed() -> Action {
+        guard phase != .closed, openStreams > 0 else { return .none }
+        openStreams -= 1
+        guard openStreams == 0 else { return .none }
+        guard phase == .draining else { return .startIdleClock }
+        return drainPing == nil ? close() : .none  // a stream may still arrive until the drain PING's ACK
+    }
+
+    /// The idle clock ran out. It is stopped when a stream opens, but its task may already be queued: check again.
+    /// The drain is graceful: a request the client sent as the timer fired is still served.
+    mutating func idleTimeoutFired(opaque: UInt64) -> Action {
+        guard phase == .active, openStreams == 0 else { return .none }
+        return gracefulGoAway(.idleTimeout, opaque: opaque, graceDeadline: nil)
+    }
+
+    /// A call finished UNAUTHENTICATED: the limit's last one closes the connection, as on the native protocol.
+    mutating func unauthenticatedCallFinished() -> Action {
+        unauthenticatedCalls = unauthenticatedCalls.addingReportingOverflow(1).partialValue
+        guard maxUnauthenticatedCalls > 0, unauthenticatedCalls >= maxUnauthenticatedCalls else { return .none }
+        switch phase {
+        case .active: return goAway(.unauthenticatedCalls, closeNow: true, graceDeadline: nil)
+        case .draining: return close()  // its GOAWAY is out already
+        case .closed: return .none
+        }
+    }
+
+    // MARK: Draining
+
+    /// The server drains the connection (graceful shutdown, or its maximum age): GOAWAY and a PING with `opaque`;
+    /// the open streams, and those the client opens until the PING's ACK, may end until `graceDeadline`. A second
+    /// drain changes nothing: the first GOAWAY and its deadline stand (as native).
+    mutating func drain(_ cause: Cause, graceDeadline: NIODeadline?, opaque: UInt64) -> Action {
+        guard phase == .active else { return .none }
+        return gracefulGoAway(cause, opaque: opaque, graceDeadline: graceDeadline)
+    }
+
+    /// A PING ACK arrived: if it answers the drain's PING, the final GOAWAY.
+    mutating func drainPingAnswered(_ opaque: UInt64) -> Action {
+        guard drainPing == opaque else { return .none }
+        return finalGoAway()
+    }
+
+    /// The drain's PING got no ACK in time: the final GOAWAY all the same.
+    mutating func drainPingTimedOut() -> Action {
+        guard drainPing != nil else { return .none }
+        return finalGoAway()
+    }
+
+    private mutating func gracefulGoAway(_ cause: Cause, opaque: UInt64, graceDeadline: NIODeadline?) -> Action {
+        phase = .draining
+        drainCause = cause
+        drainPing = opaque
+        return .goAwayAndPing(cause, opaque: opaque, graceDeadline: graceDeadline)
+    }
+
+    private mutating func finalGoAway() -> Action {
+        drainPing = nil
+        guard phase == .draining else { return .none }
+        let close = openStreams == 0
+        if close { phase = .closed }
+        return .finalGoAway(drainCause ?? .shutdown, lastStreamID: lastStreamID, close: close)
+    }
+
+    /// The client sent GOAWAY: it opens no more streams, so the connection closes once its streams are done.
+    mutating func peerGoAwayReceived() -> Action {
+        guard phase == .active else { return .none }
+        if openStreams == 0 { return close() }
+        phase = .draining
+        return .none
+    }
+
+    // MARK: Keepalive
+
+    /// The keepalive interval passed: whether to send a PING with `opaque` (not while one is unanswered, nor once
+    /// closed); the handler then starts the timeout.
+    mutating func keepaliveDue(opaque: UInt64) -> Bool {
+        guard phase != .closed, pingInFlight == nil else { return false }
+        pingInFlight = opaque
+        return true
+    }
+
+    /// A PING ACK arrived: whether it answers the keepalive PING (then the handler stops the timeout).
+    mutating func pingAcknowledged(_ opaque: UInt64) -> Bool {
+        guard pingInFlight == opaque else { return false }
+        pingInFlight = nil
+        return true
+    }
+
+    /// No ACK within the timeout: the peer (or the path to it) is gone, so the connection closes at once, even
+    /// while it drains.
+    mutating func keepaliveTimedOut() -> Action {
+        guard pingInFlight != nil else { return .none }
+        pingInFlight = nil
+        switch phase {
+        case .active: return goAway(.keepaliveTimeout, closeNow: true, graceDeadline: nil)
+        case .draining: return close()
+        case .closed: return .none
+        }
+    }
+
+    // MARK: Closing
+
+    /// The grace deadline passed while streams were still open: they are cut off, as native calls are (§14).
+    mutating func graceExpired() -> Action {
+        guard phase != .closed else { return .none }
+        phase = .closed
+        return openStreams > 0 ? .cutOffAndClose(drainCause ?? .shutdown) : .close
+    }
+
+    /// The channel closed.
+    mutating func channelClosed() {
+        phase = .closed
+    }
+
+    private mutating func goAway(_ cause: Cause, closeNow: Bool, graceDeadline: NIODeadline?) -> Action {
+        phase = closeNow ? .closed : .draining
+        drainCause = cause
+        return .goAway(cause, close: closeNow, graceDeadline: closeNow ? nil : graceDeadline)
+    }
+
+    private mutating func close() -> Action {
+        phase = .closed
+        return .close
+    }
+}

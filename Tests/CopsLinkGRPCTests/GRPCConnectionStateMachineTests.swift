@@ -1,0 +1,140 @@
+import CopsLinkTransport
+import NIOCore
+import Testing
+
+@testable import CopsLinkGRPC
+
+/// Each transition of a gRPC connection's rules, without a channel: a sequence of events and the actions they return.
+@Suite("gRPC connection state machine")
+struct GRPCConnectionStateMachineTests {
+    typealias Machine = GRPCConnectionStateMachine
+
+    @Test func theIdleClockRunsOnlyWhileNoStreamIsOpen() {
+        var machine = Machine(maxUnauthenticatedCalls: 3)
+        let actions = [
+            machine.streamOpened(id: 1), machine.streamOpened(id: 3), machine.streamClosed(),
+            machine.idleTimeoutFired(opaque: 1),  // queued before the stream opened: changes nothing
+            machine.streamClosed(), machine.idleTimeoutFired(opaque: 2), machine.idleTimeoutFired(opaque: 3)
+        ]
+        #expect(
+            actions == [
+                .stopIdleClock, .none, .none, .none, .startIdleClock, .goAwayAndPing(.idleTimeout, opaque: 2, graceDeadline: nil), .none
+            ])
+        #expect(machine.phase == .draining, "a request sent as the timer fired is still served")
+        let answered = machine.drainPingAnswered(2)
+        #expect(answered == .finalGoAway(.idleTimeout, lastStreamID: 3, close: true))
+        #expect(machine.phase == .closed)
+    }
+
+    /// gRPC's graceful GOAWAY: the first names every stream and goes with a PING; streams the client opened before it
+    /// saw it are served; the PING's ACK brings the final GOAWAY naming the last stream opened.
+    @Test func aDrainServesTheStreamsOpenedUntilItsPingIsAnswered() {
+        let deadline = NIODeadline.uptimeNanoseconds(1_000)
+        var machine = Machine(maxUnauthenticatedCalls: 3)
+        _ = (machine.streamOpened(id: 1), machine.streamOpened(id: 3))
+        let first = machine.drain(.maxConnectionAge, graceDeadline: deadline, opaque: 9)
+        #expect(first == .goAwayAndPing(.maxConnectionAge, opaque: 9, graceDeadline: deadline))
+        #expect(machine.phase == .draining)
+        let actions = [
+            machine.drain(.shutdown, graceDeadline: .uptimeNanoseconds(10), opaque: 10),  // the first GOAWAY stands
+            machine.streamClosed(), machine.streamClosed(),  // none open, but the PING is unanswered
+            machine.streamOpened(id: 5),  // sent before the client saw the GOAWAY
+            machine.drainPingAnswered(10),  // not the drain's PING
+            machine.drainPingAnswered(9), machine.drainPingTimedOut(), machine.streamClosed()
+        ]
+        #expect(
+            actions == [
+                .none, .none, .none, .stopIdleClock, .none, .finalGoAway(.maxConnectionAge, lastStreamID: 5, close: false), .none, .close
+            ])
+        #expect(machine.phase == .closed)
+    }
+
+    @Test func aDrainPingWithoutAckEndsTheDrainAllTheSame() {
+        var machine = Machine(maxUnauthenticatedCalls: 3)
+        let actions = [machine.drain(.shutdown, graceDeadline: nil, opaque: 4), machine.drainPingTimedOut(), machine.drainPingAnswered(4)]
+        #expect(
+            actions == [
+                .goAwayAndPing(.shutdown, opaque: 4, graceDeadline: nil), .finalGoAway(.shutdown, lastStreamID: 0, close: true), .none
+            ])
+    }
+
+    @Test func theGraceCutsOffWhatIsStillOpen() {
+        var busy = Machine(maxUnauthenticatedCalls: 3)
+        _ = busy.streamOpened(id: 1)
+        let actions = [
+            busy.drain(.shutdown, graceDeadline: .uptimeNanoseconds(5), opaque: 1), busy.graceExpired(), busy.graceExpired(),
+            busy.streamClosed()
+        ]
+        #expect(
+            actions == [
+                .goAwayAndPing(.shutdown, opaque: 1, graceDeadline: .uptimeNanoseconds(5)), .cutOffAndClose(.shutdown), .none, .none
+            ])
+        var aged = Machine(maxUnauthenticatedCalls: 3)
+        _ = aged.streamOpened(id: 1)
+        let cutOff = [aged.drain(.maxConnectionAge, graceDeadline: .uptimeNanoseconds(5), opaque: 1), aged.graceExpired()]
+        #expect(cutOff.last == .cutOffAndClose(.maxConnectionAge))
+        var emptied = Machine(maxUnauthenticatedCalls: 3)
+        let closed = [emptied.drain(.shutdown, graceDeadline: .uptimeNanoseconds(5), opaque: 1), emptied.graceExpired()]
+        #expect(closed.last == .close, "no stream to cut off: the PING's ACK never came")
+        #expect(
+            Machine.Cause.maxConnectionAge.cutOff
+                == "the connection reached its maximum age and its grace period ended before the call finished")
+        #expect(Machine.Cause.shutdown.cutOff == "the server shut down before the call finished")
+    }
+
+    @Test func thePeersGoAwayClosesOnceItsStreamsAreDone() {
+        var quiet = Machine(maxUnauthenticatedCalls: 3)
+        let closed = quiet.peerGoAwayReceived()
+        #expect(closed == .close)
+        var busy = Machine(maxUnauthenticatedCalls: 3)
+        let actions = [busy.streamOpened(), busy.peerGoAwayReceived(), busy.idleTimeoutFired(opaque: 1), busy.streamClosed()]
+        #expect(actions == [.stopIdleClock, .none, .none, .close])
+    }
+
+    @Test func keepalivePingsOneAtATimeAndAMissingAckCloses() {
+        var machine = Machine(maxUnauthenticatedCalls: 3)
+        let pings = [
+            machine.keepaliveDue(opaque: 7), machine.keepaliveDue(opaque: 8),  // not while one is unanswered
+            machine.pingAcknowledged(8),  // the ACK of another PING (the client's own) is not ours
+            machine.pingAcknowledged(7), machine.keepaliveDue(opaque: 9)
+        ]
+        #expect(pings == [true, false, false, true, true])
+        let timedOut = machine.keepaliveTimedOut()
+        #expect(timedOut == .goAway(.keepaliveTimeout, close: true, graceDeadline: nil))
+        let afterwards = machine.keepaliveDue(opaque: 10)
+        #expect(!afterwards, "closed")
+
+        var answered = Machine(maxUnauthenticatedCalls: 3)
+        let late = [answered.keepaliveDue(opaque: 1), answered.pingAcknowledged(1)]
+        let timeout = answered.keepaliveTimedOut()
+        #expect(late == [true, true] && timeout == .none, "a timeout already queued when the ACK came changes nothing")
+    }
+
+    @Test func aMissingAckClosesADrainingConnectionAtOnce() {
+        var machine = Machine(maxUnauthenticatedCalls: 3)
+        _ = machine.streamOpened()
+        _ = machine.drain(.maxConnectionAge, graceDeadline: .uptimeNanoseconds(5), opaque: 2)
+        let pinged = machine.keepaliveDue(opaque: 1)
+        let timedOut = machine.keepaliveTimedOut()
+        #expect(pinged && timedOut == .close)
+    }
+
+    @Test func theLastAllowedUnauthenticatedCallCloses() {
+        var machine = Machine(maxUnauthenticatedCalls: 2)
+        let actions = [machine.streamOpened(), machine.unauthenticatedCallFinished(), machine.unauthenticatedCallFinished()]
+        #expect(actions == [.stopIdleClock, .none, .goAway(.unauthenticatedCalls, close: true, graceDeadline: nil)])
+        var unlimited = Machine(maxUnauthenticatedCalls: 0)
+        let many = (0..<10).map { _ in unlimited.unauthenticatedCallFinished() }
+        #expect(many.allSatisfy { $0 == .none })
+        var draining = Machine(maxUnauthenticatedCalls: 1)
+        _ = draining.streamOpened()
+        _ = draining.drain(.shutdown, graceDeadline: nil, opaque: 2)
+        let last = draining.unauthenticatedCallFinished()
+        #expect(last == .close, "its GOAWAY is out already")
+    }
+
+    @Test func onlyTheClosesTheClientCausedCountAsRejections() {
+        let causes: [Machine.Cause] = [.shutdown, .maxConnectionAge, .idleTimeout, .keepaliveTimeout, .unauthenticatedCalls]
+        #expect(causes.map(\.rejection) == [nil, nil, .idleTimeout, .keepaliveTimeout, .unauthenticatedCalls])
+    }
+}

@@ -1,0 +1,229 @@
+import CopsLinkCore
+import CopsLinkMessages
+import CopsLinkServices
+import CopsLinkTransport
+import NIOCore
+import NIOEmbedded
+import NIOHPACK
+import NIOHTTP2
+import Synchronization
+import Testing
+
+@testable import CopsLinkGRPC
+
+/// The bound on a client-streaming call's request bytes, end to end through swift-nio-http2: a client connection
+/// (swift-nio-http2 in client mode) and the server's pipeline as `GRPCServer` configures it, on two EmbeddedChannels
+/// whose bytes the test carries across. The unit tests in `GRPCRequestFlowTests` show the stream handler stops
+/// reading; this shows that stopping reading stops the client.
+@Suite("gRPC request streams over HTTP/2")
+struct GRPCHTTP2FlowTests {
+    /// Counts the bytes the server's socket would have read.
+    final class ByteCounter: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let bytes = Atomic<Int>(0)
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            bytes.add(unwrapInboundIn(data).readableBytes, ordering: .relaxed)
+            context.fireChannelRead(data)
+        }
+    }
+
+    /// The client stream's answer: whether its trailers came, and their `grpc-status`.
+    final class Answer: ChannelInboundHandler, Sendable {
+        typealias InboundIn = HTTP2Frame.FramePayload
+        let status = Mutex<String?>(nil)
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if case .headers(let headers) = unwrapInboundIn(data), headers.endStream {
+                status.withLock { $0 = headers.headers.first(name: "grpc-status") ?? "none" }
+            }
+        }
+    }
+
+    /// `window` 65,535 is HTTP/2's default; with 131,072 the stream, opened before the client acknowledged the
+    /// server's SETTINGS, gets swift-nio-http2's larger target (2 × window − 65,535, PROTOCOL.md §19.3).
+    @Test(arguments: [65_535, 131_072])
+    func aClientOutrunningItsHandlerIsStoppedByFlowControlAndEveryMessageArrives(window: Int) async throws {
+        let streamWindow = window == 65_535 ? window : 2 * window - 65_535
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.limits.initialWindowSize = window
+        configuration.idleTimeout = nil
+        configuration.keepalive = KeepaliveConfiguration(interval: nil)
+        let gate = GRPCRequestFlowTests.Gate()
+        let received = Mutex<[UInt8]>([])
+        var router = RPCRouter()
+        router.registerClientStreaming(GRPCRequestFlowTests.method) {
+            (requests: RequestStream<StreamingInputCallRequest>, _) async throws -> ServerResponse<StreamingInputCallResponse> in
+            await gate.wait()
+            var count: UInt32 = 0
+            for try await request in requests {
+                received.withLock { $0.append(request.payload?.first ?? 0) }
+                count += 1
+            }
+            return ServerResponse(message: StreamingInputCallResponse(messageCount: count))
+        }
+        let budget = InboundMemoryBudget(limit: 1 << 30)
+        let counter = ByteCounter()
+        let server = EmbeddedChannel()
+        try server.pipeline.syncOperations.addHandler(counter)
+        try GRPCServer.configure(
+            server.pipeline.syncOperations,
+            context: ProtocolInstallContext(
+                dispatcher: CallDispatcher(router: router), configuration: configuration, budget: budget, metrics: nil))
+        try await server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+
+        let client = EmbeddedChannel()
+        let multiplexer = try client.pipeline.syncOperations.configureHTTP2Pipeline(
+            mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
+        ) { $0.eventLoop.makeSucceededVoidFuture() }
+        try await client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).get()
+
+        /// Carries bytes both ways and runs both loops until neither side has anything to send.
+        func exchange() throws {
+            var moved = true
+            while moved {
+                moved = false
+                client.embeddedEventLoop.run()
+                server.embeddedEventLoop.run()
+                while let bytes = try client.readOutbound(as: ByteBuffer.self) {
+                    try server.writeInbound(bytes)
+                    moved = true
+                }
+                while let bytes = try server.readOutbound(as: ByteBuffer.self) {
+                    try client.writeInbound(bytes)
+                    moved = true
+                }
+            }
+        }
+
+        let answer = Answer()
+        let streamFuture = multiplexer.createStreamChannel { stream in
+            stream.eventLoop.makeCompletedFuture { try stream.pipeline.syncOperations.addHandler(answer) }
+        }
+        client.embeddedEventLoop.run()
+        let stream = try await streamFuture.get()
+        let headers: HPACKHeaders = [
+            ":method": "POST", ":scheme": "http", ":path": GRPCRequestFlowTests.method.path, ":authority": "x",
+            "content-type": "application/grpc", "te": "trailers"
+        ]
+        stream.write(HTTP2Frame.FramePayload.headers(.init(headers: headers)), promise: nil)
+        // 100 messages of about 10 KB (1 MB, 15 windows), the first payload byte numbering them.
+        let count = 100
+        var messageSize = 0
+        for index in 0..<count {
+            let message = StreamingInputCallRequest(payload: [UInt8(index)] + [UInt8](repeating: 7, count: 9_999)).serializedBytes()
+            messageSize = message.count
+            let frame = GRPCMessageReader.frame(message, allocator: stream.allocator)
+            stream.write(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(frame), endStream: index == count - 1)), promise: nil)
+        }
+        stream.flush()
+        try exchange()
+
+        // The handler has read nothing: the server holds what flow control let through and the client the rest.
+        let sent = counter.bytes.load(ordering: .relaxed)
+        // Waiting and partial: under the window plus a message when the last read began, plus what it handed over (at
+        // most the stream's window); unread: at most the stream's window.
+        #expect(budget.usedBytes < window + streamWindow + messageSize, "held for the handler: \(budget.usedBytes)")
+        #expect(sent < window + 2 * streamWindow + messageSize + 4_096, "received: \(sent)")
+        #expect(budget.usedBytes >= window, "the call filled its window before it stopped reading: \(budget.usedBytes)")
+        #expect(answer.status.withLock { $0 } == nil)
+
+        // The handler takes the messages; each time the call drains below its window the stream is read again.
+        gate.open()
+        for _ in 0..<2_000 where answer.status.withLock({ $0 }) == nil {
+            try exchange()
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        #expect(answer.status.withLock { $0 } == "0")
+        #expect(received.withLock { $0 } == (0..<count).map { UInt8($0) }, "every message, in order")
+        #expect(counter.bytes.load(ordering: .relaxed) > count * messageSize)
+        #expect(budget.usedBytes == 0, "nothing is held once the call is over")
+        _ = try? client.finish()
+        _ = try? server.finish()
+    }
+
+    /// Root-stream frames the client's connection receives (GOAWAY, PING).
+    final class RootFrames: ChannelInboundHandler, Sendable {
+        typealias InboundIn = HTTP2Frame
+        let goAways = Mutex<[HTTP2StreamID]>([])
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if case .goAway(let last, _, _) = unwrapInboundIn(data).payload { goAways.withLock { $0.append(last) } }
+            context.fireChannelRead(data)
+        }
+    }
+
+    /// A graceful shutdown through swift-nio-http2 on both sides: GOAWAY naming every stream and a PING, which the
+    /// client's swift-nio-http2 answers, then the final GOAWAY naming the open stream; the call finishes, then the
+    /// connection closes.
+    @Test func aGracefulShutdownSendsTwoGoAwaysAndLetsTheOpenCallFinish() async throws {
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.idleTimeout = nil
+        configuration.keepalive = KeepaliveConfiguration(interval: nil)
+        let gate = GRPCRequestFlowTests.Gate()
+        var router = RPCRouter()
+        router.registerClientStreaming(GRPCRequestFlowTests.method) {
+            (requests: RequestStream<StreamingInputCallRequest>, _) async throws -> ServerResponse<StreamingInputCallResponse> in
+            await gate.wait()
+            for try await _ in requests {}
+            return ServerResponse(message: StreamingInputCallResponse(messageCount: 0))
+        }
+        let server = EmbeddedChannel()
+        try GRPCServer.configure(
+            server.pipeline.syncOperations,
+            context: ProtocolInstallContext(
+                dispatcher: CallDispatcher(router: router), configuration: configuration, budget: InboundMemoryBudget(limit: 1 << 20),
+                metrics: nil))
+        try await server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        let client = EmbeddedChannel()
+        let multiplexer = try client.pipeline.syncOperations.configureHTTP2Pipeline(
+            mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
+        ) { $0.eventLoop.makeSucceededVoidFuture() }
+        let root = RootFrames()
+        try client.pipeline.syncOperations.addHandler(root)
+        try await client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).get()
+        func exchange() throws {
+            var moved = true
+            while moved {
+                moved = false
+                client.embeddedEventLoop.run()
+                server.embeddedEventLoop.run()
+                while let bytes = try client.readOutbound(as: ByteBuffer.self) {
+                    try server.writeInbound(bytes)
+                    moved = true
+                }
+                while let bytes = try server.readOutbound(as: ByteBuffer.self) {
+                    try client.writeInbound(bytes)
+                    moved = true
+                }
+            }
+        }
+        let answer = Answer()
+        let streamFuture = multiplexer.createStreamChannel { stream in
+            stream.eventLoop.makeCompletedFuture { try stream.pipeline.syncOperations.addHandler(answer) }
+        }
+        client.embeddedEventLoop.run()
+        let stream = try await streamFuture.get()
+        let headers: HPACKHeaders = [
+            ":method": "POST", ":scheme": "http", ":path": GRPCRequestFlowTests.method.path, ":authority": "x",
+            "content-type": "application/grpc", "te": "trailers"
+        ]
+        stream.writeAndFlush(HTTP2Frame.FramePayload.headers(.init(headers: headers)), promise: nil)
+        try exchange()
+
+        server.pipeline.triggerUserOutboundEvent(GracefulShutdownEvent(deadline: .now() + .seconds(60)), promise: nil)
+        try exchange()
+        #expect(root.goAways.withLock { $0 } == [.maxID, 1], "GOAWAY for every stream, then for stream 1 once the PING came back")
+        #expect(server.isActive, "the open call may finish")
+
+        gate.open()
+        let message = GRPCMessageReader.frame(StreamingInputCallRequest(payload: [1]).serializedBytes(), allocator: stream.allocator)
+        stream.writeAndFlush(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(message), endStream: true)), promise: nil)
+        for _ in 0..<500 where answer.status.withLock({ $0 }) == nil {
+            try exchange()
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        #expect(answer.status.withLock { $0 } == "0")
+        try exchange()
+        #expect(!server.isActive, "closed once the last stream ended")
+        _ = try? client.finish()
+        _ = try? server.finish()
+    }
+}
