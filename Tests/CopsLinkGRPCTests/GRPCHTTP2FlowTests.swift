@@ -48,18 +48,8 @@ struct GRPCHTTP2FlowTests {
         configuration.idleTimeout = nil
         configuration.keepalive = KeepaliveConfiguration(interval: nil)
         let gate = GRPCRequestFlowTests.Gate()
-        let received = Mutex<[UInt8]>([])
-        var router = RPCRouter()
-        router.registerClientStreaming(GRPCRequestFlowTests.method) {
-            (requests: RequestStream<StreamingInputCallRequest>, _) async throws -> ServerResponse<StreamingInputCallResponse> in
-            await gate.wait()
-            var count: UInt32 = 0
-            for try await request in requests {
-                received.withLock { $0.append(request.payload?.first ?? 0) }
-                count += 1
-            }
-            return ServerResponse(message: StreamingInputCallResponse(messageCount: count))
-        }
+        let received = LockedBox<[UInt8]>([])
+        let router = GRPCRequestFlowTests.recordingRouter(gate: gate, received: received)
         let budget = InboundMemoryBudget(limit: 1 << 30)
         let counter = ByteCounter()
         let server = EmbeddedChannel()

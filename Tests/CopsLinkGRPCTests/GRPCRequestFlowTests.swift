@@ -39,13 +39,11 @@ struct GRPCRequestFlowTests {
 
     static let method = MethodDescriptor(service: "copslink.rpc.v1.TestService", method: "StreamingInputCall")
 
-    @Test func aSlowHandlersRequestsStayWithinTheWindowAndAllArriveInOrder() async throws {
-        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
-        configuration.limits.initialWindowSize = 1_000
-        let gate = Gate()
-        let received = Mutex<[UInt8]>([])
+    /// A router whose client-streaming handler waits for `gate`, then reads every request, recording each one's
+    /// first payload byte in `received`.
+    static func recordingRouter(gate: Gate, received: LockedBox<[UInt8]>) -> RPCRouter {
         var router = RPCRouter()
-        router.registerClientStreaming(Self.method) {
+        router.registerClientStreaming(method) {
             (requests: RequestStream<StreamingInputCallRequest>, _) async throws -> ServerResponse<StreamingInputCallResponse> in
             await gate.wait()
             var count: UInt32 = 0
@@ -55,8 +53,13 @@ struct GRPCRequestFlowTests {
             }
             return ServerResponse(message: StreamingInputCallResponse(messageCount: count))
         }
-        let budget = InboundMemoryBudget(limit: 1 << 20)
-        let counter = ReadCounter()
+        return router
+    }
+
+    /// A connected stream channel: `counter` in front of a `GRPCStreamHandler`, the call's request HEADERS written.
+    static func streamChannel(
+        router: RPCRouter, configuration: ServerConfiguration, budget: InboundMemoryBudget, counter: ReadCounter
+    ) async throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(counter)
         try channel.pipeline.syncOperations.addHandler(
@@ -64,12 +67,24 @@ struct GRPCRequestFlowTests {
                 dispatcher: CallDispatcher(router: router), configuration: configuration,
                 connection: GRPCConnectionState(configuration: configuration), budget: budget))
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
-
         let headers: HPACKHeaders = [
-            ":method": "POST", ":scheme": "http", ":path": Self.method.path, ":authority": "x", "content-type": "application/grpc",
+            ":method": "POST", ":scheme": "http", ":path": method.path, ":authority": "x", "content-type": "application/grpc",
             "te": "trailers"
         ]
         try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: headers)))
+        return channel
+    }
+
+    @Test func aSlowHandlersRequestsStayWithinTheWindowAndAllArriveInOrder() async throws {
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.limits.initialWindowSize = 1_000
+        let gate = Gate()
+        let received = LockedBox<[UInt8]>([])
+        let budget = InboundMemoryBudget(limit: 1 << 20)
+        let counter = ReadCounter()
+        let channel = try await Self.streamChannel(
+            router: Self.recordingRouter(gate: gate, received: received), configuration: configuration, budget: budget,
+            counter: counter)
         // Ten messages of 300 payload bytes, the first byte numbering them.
         let size = StreamingInputCallRequest(payload: [UInt8](repeating: 7, count: 300)).serializedBytes().count
         func data(_ index: Int, endStream: Bool = false) -> HTTP2Frame.FramePayload {
@@ -127,18 +142,7 @@ struct GRPCRequestFlowTests {
         }
         let budget = InboundMemoryBudget(limit: 1 << 20)
         let counter = ReadCounter()
-        let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(counter)
-        try channel.pipeline.syncOperations.addHandler(
-            GRPCStreamHandler(
-                dispatcher: CallDispatcher(router: router), configuration: configuration,
-                connection: GRPCConnectionState(configuration: configuration), budget: budget))
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
-        let headers: HPACKHeaders = [
-            ":method": "POST", ":scheme": "http", ":path": Self.method.path, ":authority": "x", "content-type": "application/grpc",
-            "te": "trailers"
-        ]
-        try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: headers)))
+        let channel = try await Self.streamChannel(router: router, configuration: configuration, budget: budget, counter: counter)
         let message = StreamingInputCallRequest(payload: [UInt8](repeating: 7, count: 600)).serializedBytes()
         for _ in 0..<2 {
             try channel.writeInbound(
