@@ -215,22 +215,29 @@ private struct Table {
             let rows = Self.targets.map { unary($0, load) }
             guard rows.contains(where: { $0 != nil }) else { continue }
             let throughput = rows.map { Self.number($0?["throughput"]) }
-            let p50 = rows.map { Self.micros(Self.number($0?["p50_us"])) }.joined(separator: " · ")
-            let p99 = rows.map { Self.micros(Self.number($0?["p99_us"])) }.joined(separator: " · ")
-            let cpu = rows.map { row -> String in
-                guard let value = Self.number(row?["server_cpu_us_per_call"]) else { return "–" }
-                return Self.format(value, digits: value < 10 ? 2 : 1)
-            }.joined(separator: " · ")
-            let errors = rows.compactMap { Self.number($0?["errors"]) }.reduce(0, +)
-            let label =
-                "\(load.outstanding) outstanding, \(load.connections) connection\(load.connections == 1 ? "" : "s")"
-                + (errors > 0 ? " (\(Int(errors)) errors)" : "")
+            let (label, p50, p99, cpu) = Self.loadCells(rows, load)
             out.append(
                 "| \(label) | \(Self.format(throughput[0])) | \(Self.format(throughput[1])) | \(Self.format(throughput[2])) | "
                     + "\(Self.ratio(throughput[0], throughput[1])) | \(Self.percent(throughput[0], throughput[2])) | \(p50) | \(p99) | \(cpu) |"
             )
         }
         return out
+    }
+
+    /// The cells a load's row of side-by-side targets shares: the load (with the errors, if any), then p50, p99 and
+    /// server CPU per call, each as the targets' values joined by " · ".
+    static func loadCells(_ rows: [[String: Any]?], _ load: (outstanding: Int, connections: Int)) -> (String, String, String, String) {
+        let p50 = rows.map { micros(number($0?["p50_us"])) }.joined(separator: " · ")
+        let p99 = rows.map { micros(number($0?["p99_us"])) }.joined(separator: " · ")
+        let cpu = rows.map { row -> String in
+            guard let value = number(row?["server_cpu_us_per_call"]) else { return "–" }
+            return format(value, digits: value < 10 ? 2 : 1)
+        }.joined(separator: " · ")
+        let errors = rows.compactMap { number($0?["errors"]) }.reduce(0, +)
+        let label =
+            "\(load.outstanding) outstanding, \(load.connections) connection\(load.connections == 1 ? "" : "s")"
+            + (errors > 0 ? " (\(Int(errors)) errors)" : "")
+        return (label, p50, p99, cpu)
     }
 
     /// CopsLink's gRPC endpoint and grpc-swift-2's server, both driven by the same grpc-swift-2 client.
@@ -246,16 +253,7 @@ private struct Table {
             let rows = ["copslink-grpc", "grpc"].map { unary($0, load) }
             guard rows.contains(where: { $0 != nil }) else { continue }
             let throughput = rows.map { Self.number($0?["throughput"]) }
-            let p50 = rows.map { Self.micros(Self.number($0?["p50_us"])) }.joined(separator: " · ")
-            let p99 = rows.map { Self.micros(Self.number($0?["p99_us"])) }.joined(separator: " · ")
-            let cpu = rows.map { row -> String in
-                guard let value = Self.number(row?["server_cpu_us_per_call"]) else { return "–" }
-                return Self.format(value, digits: value < 10 ? 2 : 1)
-            }.joined(separator: " · ")
-            let errors = rows.compactMap { Self.number($0?["errors"]) }.reduce(0, +)
-            let label =
-                "\(load.outstanding) outstanding, \(load.connections) connection\(load.connections == 1 ? "" : "s")"
-                + (errors > 0 ? " (\(Int(errors)) errors)" : "")
+            let (label, p50, p99, cpu) = Self.loadCells(rows, load)
             out.append(
                 "| \(label) | \(Self.format(throughput[0])) | \(Self.format(throughput[1])) | \(Self.ratio(throughput[0], throughput[1])) | "
                     + "\(p50) | \(p99) | \(cpu) |")
