@@ -9,18 +9,7 @@ import time
 
 host, port = sys.argv[1].rsplit(":", 1)
 key = sys.argv[2]
-failures = []
-passed = 0
-
-
-def check(name, condition, detail=""):
-    global passed
-    if condition:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failures.append(name)
-        print(f"FAIL {name} {detail}")
+from checks import check, finish
 
 
 def call(method, body, token=key, raw=None):
@@ -101,5 +90,4 @@ check("no key: 401 UNAUTHENTICATED", status == 401, f"{status} {text[:200]}")
 status, text = call("GetAccount", None, raw='{"customerId": "demo-1", "noSuchField": 1}')
 check("an unknown field: 400 INVALID_ARGUMENT", status == 400, f"{status} {text[:200]}")
 
-print(f"http-json: {passed} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+finish("http-json")

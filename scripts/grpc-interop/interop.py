@@ -9,18 +9,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from copslink.v1 import account_pb2, account_service_pb2, account_service_pb2_grpc
 
 target, key = sys.argv[1], sys.argv[2]
-failures = []
-passed = 0
-
-
-def check(name, condition, detail=""):
-    global passed
-    if condition:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failures.append(name)
-        print(f"FAIL {name} {detail}")
+from checks import check, finish
 
 
 channel = grpc.insecure_channel(target)
@@ -186,5 +175,4 @@ check(
 )
 
 channel.close()
-print(f"grpc-interop: {passed} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+finish("grpc-interop")
