@@ -311,6 +311,8 @@ let package = Package(
                 "CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkAccounts", "CopsLinkSQLite", "CopsLinkPostgres",
                 "CopsLinkTransport", "CopsLinkInProcess", "CopsLinkTestSupport", "CopsLinkAuth", "CCopsLinkProtos", "CProtobufC",
                 .product(name: "Logging", package: "swift-log"), .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's statement counters (EncodedTestDataPageTests).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 // The PostgreSQL cases' schemas (TestStores.swift).
                 .product(name: "PostgresNIO", package: "postgres-nio")
             ],

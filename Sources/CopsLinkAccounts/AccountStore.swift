@@ -67,6 +67,26 @@ public struct PageCursor: Hashable, Sendable {
     }
 }
 
+/// The bounds of one keyset page read over `[fromMs, toMs]`: rows with `at` in `[lowerMs, toMs]` and
+/// (`at`, `row id`) after (`afterAtMs`, `afterRowID`).
+///
+/// `lowerMs` is the later of the range's start and the cursor's time. The cursor's own condition is an OR that no
+/// index range can use, so without this the engine walks every row from the range's start on each page: a year
+/// streamed in 500-row pages read the index 35 times over.
+public struct PageKeyset: Sendable {
+    public var lowerMs: Int64
+    public var toMs: Int64
+    public var afterAtMs: Int64
+    public var afterRowID: Int64
+
+    public init(fromMs: Int64, toMs: Int64, after cursor: PageCursor?) {
+        afterAtMs = cursor?.atMs ?? .min
+        afterRowID = cursor?.rowID ?? .min
+        lowerMs = max(fromMs, afterAtMs)
+        self.toMs = toMs
+    }
+}
+
 /// What the account service reads inside one consistent snapshot.
 ///
 /// Customer data from the CRM (customer, equipment, responding parties) is kept per customer id; central-station

@@ -12,7 +12,7 @@ extension PostgresTransaction {
     func testDataPage(
         _ kind: TestDataKind, accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int
     ) throws -> EncodedTestDataPage {
-        let (afterAt, afterRow) = (cursor?.atMs ?? .min, cursor?.rowID ?? .min)
+        let keys = PageKeyset(fromMs: fromMs, toMs: toMs, after: cursor)
         let limit = Int64(max(0, limit))
         var page = EncodedTestDataPage(kind, capacity: Int(min(limit, 5000)) * 128)
         switch kind {
@@ -20,8 +20,8 @@ extension PostgresTransaction {
             for row in try connection.rows(
                 """
                 SELECT * FROM test_history
-                WHERE account_key = \(key(accountNumber)) AND at BETWEEN \(fromMs) AND \(toMs)
-                    AND (at > \(afterAt) OR (at = \(afterAt) AND row_id > \(afterRow)))
+                WHERE account_key = \(key(accountNumber)) AND at BETWEEN \(keys.lowerMs) AND \(keys.toMs)
+                    AND (at > \(keys.afterAtMs) OR (at = \(keys.afterAtMs) AND row_id > \(keys.afterRowID)))
                 ORDER BY at, row_id LIMIT \(limit)
                 """)
             {
@@ -33,8 +33,8 @@ extension PostgresTransaction {
                 """
                 SELECT * FROM signal
                 WHERE account_key = \(key(accountNumber)) AND is_test_result = \(kind == .results)
-                    AND received_at BETWEEN \(fromMs) AND \(toMs)
-                    AND (received_at > \(afterAt) OR (received_at = \(afterAt) AND row_id > \(afterRow)))
+                    AND received_at BETWEEN \(keys.lowerMs) AND \(keys.toMs)
+                    AND (received_at > \(keys.afterAtMs) OR (received_at = \(keys.afterAtMs) AND row_id > \(keys.afterRowID)))
                 ORDER BY received_at, row_id LIMIT \(limit)
                 """)
             {

@@ -394,12 +394,12 @@ struct PostgresTransaction: AccountWriteTransaction {
     ) throws
         -> [(PageCursor, TestHistoryEntry)]
     {
-        let (afterAt, afterRow) = (cursor?.atMs ?? .min, cursor?.rowID ?? .min)
+        let keys = PageKeyset(fromMs: fromMs, toMs: toMs, after: cursor)
         return try connection.rows(
             """
             SELECT * FROM test_history
-            WHERE account_key = \(key(accountNumber)) AND at BETWEEN \(fromMs) AND \(toMs)
-                AND (at > \(afterAt) OR (at = \(afterAt) AND row_id > \(afterRow)))
+            WHERE account_key = \(key(accountNumber)) AND at BETWEEN \(keys.lowerMs) AND \(keys.toMs)
+                AND (at > \(keys.afterAtMs) OR (at = \(keys.afterAtMs) AND row_id > \(keys.afterRowID)))
             ORDER BY at, row_id LIMIT \(Int64(max(0, limit)))
             """
         ).map { row in (PageCursor(atMs: try row.value("at"), rowID: try row.value("row_id")), try Self.historyEntry(row)) }
@@ -454,12 +454,12 @@ struct PostgresTransaction: AccountWriteTransaction {
     ) throws
         -> [(PageCursor, TestResult)]
     {
-        let (afterAt, afterRow) = (cursor?.atMs ?? .min, cursor?.rowID ?? .min)
+        let keys = PageKeyset(fromMs: fromMs, toMs: toMs, after: cursor)
         return try connection.rows(
             """
             SELECT * FROM signal
-            WHERE account_key = \(key(accountNumber)) AND is_test_result = \(testResults) AND received_at BETWEEN \(fromMs) AND \(toMs)
-                AND (received_at > \(afterAt) OR (received_at = \(afterAt) AND row_id > \(afterRow)))
+            WHERE account_key = \(key(accountNumber)) AND is_test_result = \(testResults) AND received_at BETWEEN \(keys.lowerMs) AND \(keys.toMs)
+                AND (received_at > \(keys.afterAtMs) OR (received_at = \(keys.afterAtMs) AND row_id > \(keys.afterRowID)))
             ORDER BY received_at, row_id LIMIT \(Int64(max(0, limit)))
             """
         ).map { row in (PageCursor(atMs: try row.value("received_at"), rowID: try row.value("row_id")), try Self.testResult(row)) }

@@ -7,30 +7,35 @@ import GRDBSQLite
 /// column position straight from SQLite's row: no `Row` copy, no column names, no message per row. Equal, byte for
 /// byte, to `testDataPageByRows` (tested).
 extension SQLiteTransaction {
+    /// One page of `test_history`: account, the range from `PageKeyset.lowerMs`, the cursor, the limit.
+    static let historyPageSQL = """
+        SELECT at, row_id, message FROM test_history
+        WHERE account_key = ? AND at BETWEEN ? AND ? AND (at > ? OR (at = ? AND row_id > ?))
+        ORDER BY at, row_id LIMIT ?
+        """
+    /// One page of `signal`: account, kind, the range from `PageKeyset.lowerMs`, the cursor, the limit.
+    static let signalPageSQL = """
+        SELECT received_at, row_id, message FROM signal
+        WHERE account_key = ? AND is_test_result = ? AND received_at BETWEEN ? AND ?
+            AND (received_at > ? OR (received_at = ? AND row_id > ?))
+        ORDER BY received_at, row_id LIMIT ?
+        """
+
     func testDataPage(
         _ kind: TestDataKind, accountNumber: String, fromMs: Int64, toMs: Int64, after cursor: PageCursor?, limit: Int
     ) throws -> EncodedTestDataPage {
-        let (afterAt, afterRow) = (cursor?.atMs ?? .min, cursor?.rowID ?? .min)
+        let keys = PageKeyset(fromMs: fromMs, toMs: toMs, after: cursor)
         let statement: Statement
         let arguments: StatementArguments
         switch kind {
         case .history:
-            statement = try db.cachedStatement(
-                sql: """
-                    SELECT at, row_id, message FROM test_history
-                    WHERE account_key = ? AND at BETWEEN ? AND ? AND (at > ? OR (at = ? AND row_id > ?))
-                    ORDER BY at, row_id LIMIT ?
-                    """)
-            arguments = [key(accountNumber), fromMs, toMs, afterAt, afterAt, afterRow, limit]
+            statement = try db.cachedStatement(sql: Self.historyPageSQL)
+            arguments = [key(accountNumber), keys.lowerMs, keys.toMs, keys.afterAtMs, keys.afterAtMs, keys.afterRowID, limit]
         case .results, .signals:
-            statement = try db.cachedStatement(
-                sql: """
-                    SELECT received_at, row_id, message FROM signal
-                    WHERE account_key = ? AND is_test_result = ? AND received_at BETWEEN ? AND ?
-                        AND (received_at > ? OR (received_at = ? AND row_id > ?))
-                    ORDER BY received_at, row_id LIMIT ?
-                    """)
-            arguments = [key(accountNumber), kind == .results, fromMs, toMs, afterAt, afterAt, afterRow, limit]
+            statement = try db.cachedStatement(sql: Self.signalPageSQL)
+            arguments = [
+                key(accountNumber), kind == .results, keys.lowerMs, keys.toMs, keys.afterAtMs, keys.afterAtMs, keys.afterRowID, limit
+            ]
         }
         // A guess at the page's size (rows are 60 to 200 bytes), so that it rarely grows.
         var page = EncodedTestDataPage(kind, capacity: min(max(limit, 0), 5000) * 128)

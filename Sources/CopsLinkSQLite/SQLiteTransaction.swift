@@ -397,7 +397,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
     ) throws
         -> [(PageCursor, TestHistoryEntry)]
     {
-        let (afterAt, afterRow) = (cursor?.atMs ?? .min, cursor?.rowID ?? .min)
+        let keys = PageKeyset(fromMs: fromMs, toMs: toMs, after: cursor)
         return try Row.fetchAll(
             db,
             sql: """
@@ -405,7 +405,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
                 WHERE account_key = ? AND at BETWEEN ? AND ? AND (at > ? OR (at = ? AND row_id > ?))
                 ORDER BY at, row_id LIMIT ?
                 """,
-            arguments: [key(accountNumber), fromMs, toMs, afterAt, afterAt, afterRow, limit]
+            arguments: [key(accountNumber), keys.lowerMs, keys.toMs, keys.afterAtMs, keys.afterAtMs, keys.afterRowID, limit]
         ).map { row in (PageCursor(atMs: row["at"], rowID: row["row_id"]), Self.historyEntry(row)) }
     }
 
@@ -447,7 +447,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
     ) throws
         -> [(PageCursor, TestResult)]
     {
-        let (afterAt, afterRow) = (cursor?.atMs ?? .min, cursor?.rowID ?? .min)
+        let keys = PageKeyset(fromMs: fromMs, toMs: toMs, after: cursor)
         return try Row.fetchAll(
             db,
             sql: """
@@ -456,7 +456,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
                     AND (received_at > ? OR (received_at = ? AND row_id > ?))
                 ORDER BY received_at, row_id LIMIT ?
                 """,
-            arguments: [key(accountNumber), testResults, fromMs, toMs, afterAt, afterAt, afterRow, limit]
+            arguments: [key(accountNumber), testResults, keys.lowerMs, keys.toMs, keys.afterAtMs, keys.afterAtMs, keys.afterRowID, limit]
         ).map { row in (PageCursor(atMs: row["received_at"], rowID: row["row_id"]), Self.testResult(row)) }
     }
 

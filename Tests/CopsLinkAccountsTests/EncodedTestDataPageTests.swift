@@ -2,6 +2,8 @@ import CopsLinkAccounts
 import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkTestSupport
+import GRDB
+import GRDBSQLite
 import PostgresNIO
 import Testing
 
@@ -158,6 +160,52 @@ struct EncodedTestDataPageTests {
             try await Self.expectSamePages(
                 store, .history, fromMs: Self.start + dayMs, toMs: Self.start + 2 * dayMs, limit: 5, expected: TestDataPage())
         }
+    }
+
+    /// A page costs the same wherever it starts in the range: the read starts at the cursor, not at the range's start
+    /// (`PageKeyset.lowerMs`). Counted in SQLite's virtual-machine steps of the page statement: reading from the
+    /// range's start would step past every earlier row, about 200 times the steps of the first page here.
+    @Test func aPageReadsFromItsCursorNotFromTheRangesStart() async throws {
+        try await Self.withStore(.sqlite) { store in
+            let times = (0..<2_000).map { Self.start + Int64($0) * minuteMs }
+            let entries = times.map { at in TestHistoryEntry(atMs: at, action: .placedOnTest, sessionID: "s") }
+            try await store.write(.dealer(Self.dealer)) { transaction in
+                for (index, at) in times.enumerated() {
+                    try transaction.insertSignal(
+                        SignalRecord(accountNumber: Self.accountNumber, result: Self.result(index, at: at), isTestResult: true))
+                    try transaction.appendHistory(accountNumber: Self.accountNumber, entries[index])
+                }
+            }
+            let end = times.last!
+            for (kind, sql) in [(TestDataKind.results, SQLiteTransaction.signalPageSQL), (.history, SQLiteTransaction.historyPageSQL)] {
+                // The steps of a 10-row page after `cursorIndex`'s row.
+                func steps(after cursorIndex: Int) async throws -> Int32 {
+                    try await store.read(.dealer(Self.dealer)) { transaction in
+                        let transaction = try #require(transaction as? SQLiteTransaction)
+                        let statement = try transaction.db.cachedStatement(sql: sql)
+                        sqlite3_stmt_status(statement.sqliteStatement, SQLITE_STMTSTATUS_VM_STEP, 1)
+                        // The cursor's row id: rows were inserted in time order, and ids start at 1.
+                        let page = try transaction.testDataPage(
+                            kind, accountNumber: Self.accountNumber, fromMs: Self.start, toMs: end,
+                            after: PageCursor(atMs: times[cursorIndex], rowID: Int64(cursorIndex + 1)), limit: 10)
+                        #expect(page.count == 10 && page.last?.atMs == times[cursorIndex + 10], "\(kind)")
+                        return sqlite3_stmt_status(statement.sqliteStatement, SQLITE_STMTSTATUS_VM_STEP, 1)
+                    }
+                }
+                let first = try await steps(after: 0)
+                let last = try await steps(after: 1_980)
+                #expect(last <= first * 2, "\(kind): \(last) steps for the last page, \(first) for the first")
+            }
+        }
+    }
+
+    @Test func pageKeysetStartsAtTheLaterOfTheRangeAndTheCursor() {
+        let before = PageKeyset(fromMs: 1_000, toMs: 9_000, after: PageCursor(atMs: 500, rowID: 7))
+        #expect(before.lowerMs == 1_000 && before.afterAtMs == 500 && before.afterRowID == 7 && before.toMs == 9_000)
+        let inside = PageKeyset(fromMs: 1_000, toMs: 9_000, after: PageCursor(atMs: 4_000, rowID: 7))
+        #expect(inside.lowerMs == 4_000)
+        let none = PageKeyset(fromMs: 1_000, toMs: 9_000, after: nil)
+        #expect(none.lowerMs == 1_000 && none.afterAtMs == .min && none.afterRowID == .min)
     }
 
     /// Rows written before v6 have no stored encoding: the migration encodes them from their columns, and they are
