@@ -15,6 +15,9 @@ final class GRPCConnectionState {
     /// streams as they count the server's budget.
     let inbound: InboundMemoryBudget
     private var callIDs: UInt64 = 0
+    /// Whether a stream sent anything (HEADERS, a message, trailers) since the client's last PING: the ping policy
+    /// exempts the next PING (`GRPCConnectionStateMachine.pingReceived`).
+    private var answeredSincePing = false
     /// The open streams' handlers, for cutting their calls off when a drain's grace ends; each removes itself.
     private var streams: [ObjectIdentifier: GRPCStreamHandler] = [:]
     /// The connection's own handler, which keeps the connection's rules (`GRPCConnectionStateMachine`); nil in tests
@@ -24,6 +27,17 @@ final class GRPCConnectionState {
     init(configuration: ServerConfiguration) {
         failureLogBudget = FailureLogBudget(burst: configuration.failedCallLogBurst, perSecond: configuration.failedCallLogPerSecond)
         inbound = InboundMemoryBudget(limit: max(1, configuration.maxUnfinishedRequestBytesPerConnection))
+    }
+
+    /// A stream wrote HEADERS, a message or trailers.
+    func answerSent() {
+        answeredSincePing = true
+    }
+
+    /// Whether a stream answered since the previous call; clears the mark.
+    func takeAnsweredSincePing() -> Bool {
+        defer { answeredSincePing = false }
+        return answeredSincePing
     }
 
     func nextCallID() -> UInt64 {
@@ -86,7 +100,8 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         self.shared = state
         self.configuration = configuration
         self.metrics = metrics
-        self.state = GRPCConnectionStateMachine(maxUnauthenticatedCalls: configuration.maxUnauthenticatedCalls)
+        self.state = GRPCConnectionStateMachine(
+            maxUnauthenticatedCalls: configuration.maxUnauthenticatedCalls, pingPolicy: configuration.pingPolicy)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -170,6 +185,8 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data).payload {
+        case .ping(_, ack: false):
+            perform(state.pingReceived(at: context.eventLoop.now, answeredSincePrevious: shared.takeAnsweredSincePing()))
         case .ping(let ping, ack: true):
             if state.pingAcknowledged(ping.integer) {
                 pingTimeout?.cancel()
@@ -251,7 +268,8 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     {
         var debugData = context.channel.allocator.buffer(capacity: cause.goAwayMessage.utf8.count)
         debugData.writeString(cause.goAwayMessage)
-        return HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: debugData))
+        return HTTP2Frame(
+            streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: cause.errorCode, opaqueData: debugData))
     }
 
     private func startGraceTimer(
@@ -268,5 +286,12 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     private func closeSoon(_ context: ChannelHandlerContext) {
         let channel = context.channel
         context.eventLoop.execute { channel.close(promise: nil) }
+    }
+}
+
+extension GRPCConnectionStateMachine.Cause {
+    /// The GOAWAY's error code: ENHANCE_YOUR_CALM for a client that pings too often, as gRPC's servers send it.
+    var errorCode: HTTP2ErrorCode {
+        self == .tooManyPings ? .enhanceYourCalm : .noError
     }
 }

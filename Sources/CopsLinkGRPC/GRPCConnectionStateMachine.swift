@@ -19,8 +19,10 @@ struct GRPCConnectionStateMachine {
         case idleTimeout
         case keepaliveTimeout
         case unauthenticatedCalls
+        case tooManyPings
 
-        /// The GOAWAY's debug data (gRPC clients log it).
+        /// The GOAWAY's debug data (gRPC clients log it). For too many pings it is gRPC's own `too_many_pings`, on
+        /// which gRPC's clients lengthen their keepalive interval.
         var goAwayMessage: String {
             switch self {
             case .shutdown: "the server is shutting down"
@@ -28,6 +30,7 @@ struct GRPCConnectionStateMachine {
             case .idleTimeout: "the connection was idle"
             case .keepaliveTimeout: "no PING ACK within the keepalive timeout"
             case .unauthenticatedCalls: "too many unauthenticated calls"
+            case .tooManyPings: "too_many_pings"
             }
         }
 
@@ -39,6 +42,7 @@ struct GRPCConnectionStateMachine {
             case .idleTimeout: .idleTimeout
             case .keepaliveTimeout: .keepaliveTimeout
             case .unauthenticatedCalls: .unauthenticatedCalls
+            case .tooManyPings: .tooManyPings
             }
         }
 
@@ -75,6 +79,8 @@ struct GRPCConnectionStateMachine {
 
     /// UNAUTHENTICATED answers after which the connection is closed; 0 means no limit.
     let maxUnauthenticatedCalls: Int
+    /// How often the client may PING (§13), applied as `pingReceived` says.
+    let pingPolicy: PingPolicy
     private(set) var phase = Phase.active
     private(set) var openStreams = 0
     /// The opaque data of the keepalive PING waiting for its ACK.
@@ -86,9 +92,13 @@ struct GRPCConnectionStateMachine {
     private(set) var lastStreamID = 0
     /// The opaque data of a graceful drain's PING, until its ACK: the connection stays open until then.
     private(set) var drainPing: UInt64?
+    /// Consecutive early client PINGs, and when the last client PING came.
+    private(set) var pingStrikes = 0
+    private var lastPingReceived: NIODeadline?
 
-    init(maxUnauthenticatedCalls: Int) {
+    init(maxUnauthenticatedCalls: Int, pingPolicy: PingPolicy = PingPolicy()) {
         self.maxUnauthenticatedCalls = maxUnauthenticatedCalls
+        self.pingPolicy = pingPolicy
     }
 
     // MARK: Streams
@@ -197,6 +207,30 @@ struct GRPCConnectionStateMachine {
         switch phase {
         case .active: return goAway(.keepaliveTimeout, closeNow: true, graceDeadline: nil)
         case .draining: return close()
+        case .closed: return .none
+        }
+    }
+
+    // MARK: The client's PINGs
+
+    /// The client sent a PING (not an ACK) at `now`. The native policy (§13): a PING sooner than the minimum interval
+    /// after the previous one is a strike, one on time clears the strikes, and one strike more than the maximum ends
+    /// the connection: GOAWAY ENHANCE_YOUR_CALM `too_many_pings` and close (swift-nio-http2 has acknowledged that
+    /// PING already). With gRPC's exemption, as grpc-go's and grpc-java's servers make it: a PING after the server
+    /// sent anything on a stream since the previous one (`answeredSincePrevious`: HEADERS, a message or trailers) is
+    /// never a strike, so a client's flow-control probes (grpcio's BDP pings, one per burst of data it receives)
+    /// are not mistaken for a flood.
+    mutating func pingReceived(at now: NIODeadline, answeredSincePrevious: Bool) -> Action {
+        defer { lastPingReceived = now }
+        guard !answeredSincePrevious, let last = lastPingReceived, now - last < TimeAmount(pingPolicy.minimumInterval) else {
+            pingStrikes = 0
+            return .none
+        }
+        pingStrikes += 1
+        guard pingStrikes > pingPolicy.maximumStrikes else { return .none }
+        switch phase {
+        case .active: return goAway(.tooManyPings, closeNow: true, graceDeadline: nil)
+        case .draining: return close()  // a GOAWAY is out already; another may not name more streams
         case .closed: return .none
         }
     }

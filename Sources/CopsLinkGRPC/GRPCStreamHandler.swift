@@ -343,6 +343,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// A plain HTTP answer for a request that is not gRPC at all.
     private func answerHTTP(status: String) {
         state = .done
+        connection.answerSent()
         context?.writeAndFlush(wrapOutboundOut(.headers(.init(headers: [":status": status], endStream: true))), promise: nil)
     }
 
@@ -354,6 +355,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         for (name, value) in GRPCStatus.trailerFields(code: error.code, message: error.message, metadata: error.metadata) + extra {
             headers.add(name: name, value: value)
         }
+        connection.answerSent()
         context?.writeAndFlush(wrapOutboundOut(.headers(.init(headers: headers, endStream: true))), promise: nil)
     }
 
@@ -366,6 +368,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func writeMessage(_ message: [UInt8], promise: EventLoopPromise<Void>) {
         guard case .running = state, let context else { return promise.fail(ChannelError.ioOnClosedChannel) }
         sendHeadersIfNeeded()
+        connection.answerSent()
         let frame = GRPCMessageReader.frame(message, allocator: context.channel.allocator)
         context.writeAndFlush(wrapOutboundOut(.data(.init(data: .byteBuffer(frame)))), promise: promise)
     }
@@ -399,6 +402,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var trailers: HPACKHeaders = headersSent ? [:] : responseHeaders
         for (name, value) in fields { trailers.add(name: name, value: value) }
         headersSent = true
+        connection.answerSent()
         context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: trailers, endStream: true))), promise: nil)
     }
 }

@@ -1,5 +1,6 @@
 import CopsLinkTransport
 import NIOCore
+import NIOHTTP2
 import Testing
 
 @testable import CopsLinkGRPC
@@ -136,5 +137,39 @@ struct GRPCConnectionStateMachineTests {
     @Test func onlyTheClosesTheClientCausedCountAsRejections() {
         let causes: [Machine.Cause] = [.shutdown, .maxConnectionAge, .idleTimeout, .keepaliveTimeout, .unauthenticatedCalls]
         #expect(causes.map(\.rejection) == [nil, nil, .idleTimeout, .keepaliveTimeout, .unauthenticatedCalls])
+    }
+
+    /// The native ping policy (§13): consecutive early PINGs are strikes, one on time clears them, the strike past the
+    /// maximum ends the connection with ENHANCE_YOUR_CALM; a PING after the server answered something is exempt.
+    @Test func pingsTooOftenEndTheConnectionUnlessTheServerAnsweredInBetween() {
+        var policy = PingPolicy()
+        policy.minimumInterval = .seconds(1)
+        policy.maximumStrikes = 2
+        var machine = Machine(maxUnauthenticatedCalls: 3, pingPolicy: policy)
+        func at(_ ms: Int64) -> NIODeadline { .uptimeNanoseconds(UInt64(ms) * 1_000_000) }
+        // First PING never a strike; two early ones are strikes; one on time clears them.
+        let early = [0, 100, 200].map { machine.pingReceived(at: at($0), answeredSincePrevious: false) }
+        #expect(early == [.none, .none, .none] && machine.pingStrikes == 2)
+        #expect(machine.pingReceived(at: at(1_200), answeredSincePrevious: false) == .none && machine.pingStrikes == 0)
+        // Early PINGs each after an answer (a client's flow-control probes) are never strikes.
+        let probes = (1...10).map { machine.pingReceived(at: at(1_200 + Int64($0)), answeredSincePrevious: true) }
+        #expect(probes.allSatisfy { $0 == .none } && machine.pingStrikes == 0)
+        // Three early PINGs without an answer: the third passes the maximum of two.
+        let flood = (1...3).map { machine.pingReceived(at: at(1_300 + Int64($0)), answeredSincePrevious: false) }
+        #expect(flood == [.none, .none, .goAway(.tooManyPings, close: true, graceDeadline: nil)])
+        #expect(machine.phase == .closed)
+        #expect(Machine.Cause.tooManyPings.errorCode == .enhanceYourCalm && Machine.Cause.tooManyPings.goAwayMessage == "too_many_pings")
+        #expect(Machine.Cause.tooManyPings.rejection == .tooManyPings && Machine.Cause.idleTimeout.errorCode == .noError)
+    }
+
+    /// While draining, a GOAWAY is out already (and a new one may not name more streams): the flood just closes.
+    @Test func pingsTooOftenWhileDrainingClose() {
+        var policy = PingPolicy()
+        policy.maximumStrikes = 0
+        var machine = Machine(maxUnauthenticatedCalls: 3, pingPolicy: policy)
+        _ = machine.streamOpened(id: 1)
+        _ = machine.drain(.shutdown, graceDeadline: nil, opaque: 1)
+        #expect(machine.pingReceived(at: .uptimeNanoseconds(0), answeredSincePrevious: false) == .none)
+        #expect(machine.pingReceived(at: .uptimeNanoseconds(1), answeredSincePrevious: false) == .close)
     }
 }

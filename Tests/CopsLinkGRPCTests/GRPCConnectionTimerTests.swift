@@ -137,6 +137,35 @@ struct GRPCConnectionTimerTests {
         #expect(!channel.isActive)
     }
 
+    /// A PING flood ends with GOAWAY ENHANCE_YOUR_CALM `too_many_pings`, counted as the native one; PINGs that each
+    /// follow an answer on a stream (a gRPC client's flow-control probes) do not.
+    @Test func aPingFloodIsAnsweredWithEnhanceYourCalm() throws {
+        let registry = PrometheusCollectorRegistry()
+        let metrics = ServerMetrics(router: RPCRouter(), factory: PrometheusMetricsFactory(registry: registry))
+        let (channel, state) = try Self.channel(metrics: metrics) { _ in }
+        let ping = HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: 7), ack: false))
+        for _ in 0..<20 {
+            state.answerSent()
+            try channel.writeInbound(ping)
+            channel.embeddedEventLoop.advanceTime(by: .milliseconds(10))
+        }
+        #expect(try Self.outbound(channel).isEmpty && channel.isActive, "probes after answers are not strikes")
+        for _ in 0..<5 { try channel.writeInbound(ping) }
+        #expect(try Self.outbound(channel).isEmpty && channel.isActive, "five strikes are tolerated")
+        try channel.writeInbound(ping)
+        let frames = try Self.outbound(channel)
+        guard case .goAway(.maxID, .enhanceYourCalm, let debugData?)? = frames.first else {
+            Issue.record("expected GOAWAY ENHANCE_YOUR_CALM, got \(frames)")
+            return
+        }
+        #expect(String(buffer: debugData) == "too_many_pings")
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        #expect(String(decoding: bytes, as: UTF8.self).contains(#"copslink_server_frames_rejected_total{reason="too_many_pings"} 1"#))
+    }
+
     @Test func theClientsGoAwayClosesTheConnectionOnceItsStreamsAreDone() throws {
         let (channel, state) = try Self.channel { _ in }
         state.streamOpened()

@@ -24,11 +24,11 @@ struct GRPCMetricsTests {
         let configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
 
         func call(_ path: String) async throws -> String? {
+            let connection = GRPCConnectionState(configuration: configuration)
             let channel = EmbeddedChannel(
                 handler: GRPCStreamHandler(
-                    dispatcher: CallDispatcher(router: router), configuration: configuration,
-                    connection: GRPCConnectionState(configuration: configuration), budget: InboundMemoryBudget(limit: 1 << 20),
-                    metrics: metrics))
+                    dispatcher: CallDispatcher(router: router), configuration: configuration, connection: connection,
+                    budget: InboundMemoryBudget(limit: 1 << 20), metrics: metrics))
             let headers: HPACKHeaders = [
                 ":method": "POST", ":scheme": "http", ":path": path, ":authority": "x", "content-type": "application/grpc",
                 "te": "trailers"
@@ -40,6 +40,7 @@ struct GRPCMetricsTests {
                 channel.embeddedEventLoop.run()
                 while let frame = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) {
                     if case .headers(let answer) = frame, answer.endStream {
+                        #expect(connection.takeAnsweredSincePing(), "an answer exempts the client's next PING (ping policy)")
                         _ = try? channel.finish()
                         return answer.headers.first(name: "grpc-status")
                     }

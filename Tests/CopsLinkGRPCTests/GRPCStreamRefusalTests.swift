@@ -21,10 +21,10 @@ struct GRPCStreamRefusalTests {
         configuration.limits.maxHeaderSize = maxHeaderSize
         var router = RPCRouter()
         HealthService(services: []).registerMethods(with: &router)
+        let connection = GRPCConnectionState(configuration: configuration)
         let channel = EmbeddedChannel(
             handler: GRPCStreamHandler(
-                dispatcher: CallDispatcher(router: router), configuration: configuration,
-                connection: GRPCConnectionState(configuration: configuration), budget: budget))
+                dispatcher: CallDispatcher(router: router), configuration: configuration, connection: connection, budget: budget))
         try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: headers, endStream: true)))
         let written = try #require(try channel.readOutbound(as: HTTP2Frame.FramePayload.self))
         guard case .headers(let answer) = written else {
@@ -33,6 +33,7 @@ struct GRPCStreamRefusalTests {
         }
         #expect(answer.endStream)
         #expect(try channel.readOutbound(as: HTTP2Frame.FramePayload.self) == nil)
+        #expect(connection.takeAnsweredSincePing(), "an answer exempts the client's next PING from the ping policy")
         _ = try? channel.finish()
         return answer
     }
