@@ -94,12 +94,16 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     private var keepaliveTask: RepeatedTask?
     private var pingTimeout: Scheduled<Void>?
     private var drainPingTimeout: Scheduled<Void>?
+    private var handshakeTimer: Scheduled<Void>?
     private var timersStarted = false
+    /// When the connection became active (before protocol detection), for the handshake timeout.
+    private let connectedAt: NIODeadline?
 
-    init(state: GRPCConnectionState, configuration: ServerConfiguration, metrics: ServerMetrics? = nil) {
+    init(state: GRPCConnectionState, configuration: ServerConfiguration, metrics: ServerMetrics? = nil, connectedAt: NIODeadline? = nil) {
         self.shared = state
         self.configuration = configuration
         self.metrics = metrics
+        self.connectedAt = connectedAt
         self.state = GRPCConnectionStateMachine(
             maxUnauthenticatedCalls: configuration.maxUnauthenticatedCalls, pingPolicy: configuration.pingPolicy)
     }
@@ -131,14 +135,23 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     }
 
     private func cancelTimers() {
-        for timer in [graceTimer, ageTimer, idleTimer, pingTimeout, drainPingTimeout] { timer?.cancel() }
+        for timer in [graceTimer, ageTimer, idleTimer, pingTimeout, drainPingTimeout, handshakeTimer] { timer?.cancel() }
         keepaliveTask?.cancel()
         (graceTimer, ageTimer, idleTimer, pingTimeout, drainPingTimeout, keepaliveTask) = (nil, nil, nil, nil, nil, nil)
+        handshakeTimer = nil
     }
 
     private func startTimers(_ context: ChannelHandlerContext) {
         guard !timersStarted, let loopBound else { return }
         timersStarted = true
+        if !state.settingsReceived {
+            let timeout = configuration.handshakeTimeout
+            handshakeTimer = context.eventLoop.scheduleTask(deadline: (connectedAt ?? context.eventLoop.now) + TimeAmount(timeout)) {
+                let handler = loopBound.value
+                handler.handshakeTimer = nil
+                handler.perform(handler.state.handshakeTimedOut(after: timeout))
+            }
+        }
         if let age = configuration.maxConnectionAge {
             let jittered = age * Double.random(in: 0.9...1.1)
             let grace = TimeAmount(configuration.maxConnectionAgeGrace)
@@ -185,6 +198,11 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data).payload {
+        case .settings(.settings):
+            if state.clientSettingsReceived() {
+                handshakeTimer?.cancel()
+                handshakeTimer = nil
+            }
         case .ping(_, ack: false):
             perform(state.pingReceived(at: context.eventLoop.now, answeredSincePrevious: shared.takeAnsweredSincePing()))
         case .ping(let ping, ack: true):
@@ -290,8 +308,13 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
 }
 
 extension GRPCConnectionStateMachine.Cause {
-    /// The GOAWAY's error code: ENHANCE_YOUR_CALM for a client that pings too often, as gRPC's servers send it.
+    /// The GOAWAY's error code: ENHANCE_YOUR_CALM for a client that pings too often, as gRPC's servers send it;
+    /// PROTOCOL_ERROR for one that never completed its preface, as the native protocol's (§2.3).
     var errorCode: HTTP2ErrorCode {
-        self == .tooManyPings ? .enhanceYourCalm : .noError
+        switch self {
+        case .tooManyPings: .enhanceYourCalm
+        case .handshakeTimeout: .protocolError
+        default: .noError
+        }
     }
 }

@@ -1,3 +1,4 @@
+import CopsLinkCore
 import CopsLinkTransport
 import NIOCore
 
@@ -20,6 +21,8 @@ struct GRPCConnectionStateMachine {
         case keepaliveTimeout
         case unauthenticatedCalls
         case tooManyPings
+        /// No SETTINGS from the client within the handshake timeout (the native protocol's §2.3).
+        case handshakeTimeout(Duration)
 
         /// The GOAWAY's debug data (gRPC clients log it). For too many pings it is gRPC's own `too_many_pings`, on
         /// which gRPC's clients lengthen their keepalive interval.
@@ -31,6 +34,7 @@ struct GRPCConnectionStateMachine {
             case .keepaliveTimeout: "no PING ACK within the keepalive timeout"
             case .unauthenticatedCalls: "too many unauthenticated calls"
             case .tooManyPings: "too_many_pings"
+            case .handshakeTimeout(let timeout): "no HTTP/2 SETTINGS within \(timeout.secondsText)"
             }
         }
 
@@ -43,6 +47,7 @@ struct GRPCConnectionStateMachine {
             case .keepaliveTimeout: .keepaliveTimeout
             case .unauthenticatedCalls: .unauthenticatedCalls
             case .tooManyPings: .tooManyPings
+            case .handshakeTimeout: .handshakeTimeout
             }
         }
 
@@ -95,6 +100,8 @@ struct GRPCConnectionStateMachine {
     /// Consecutive early client PINGs, and when the last client PING came.
     private(set) var pingStrikes = 0
     private var lastPingReceived: NIODeadline?
+    /// Whether the client's first SETTINGS arrived (its connection preface is complete).
+    private(set) var settingsReceived = false
 
     init(maxUnauthenticatedCalls: Int, pingPolicy: PingPolicy = PingPolicy()) {
         self.maxUnauthenticatedCalls = maxUnauthenticatedCalls
@@ -209,6 +216,22 @@ struct GRPCConnectionStateMachine {
         case .draining: return close()
         case .closed: return .none
         }
+    }
+
+    // MARK: Handshake
+
+    /// The client's SETTINGS arrived: whether it was the first (then the handler stops the handshake timer).
+    mutating func clientSettingsReceived() -> Bool {
+        defer { settingsReceived = true }
+        return !settingsReceived
+    }
+
+    /// The handshake timeout passed: a client that has not completed its preface (the HTTP/2 magic and SETTINGS) is
+    /// sent GOAWAY PROTOCOL_ERROR and closed, as a native client without SETTINGS is (§2.3). The timer is stopped
+    /// when SETTINGS come, but its task may already be queued: check again.
+    mutating func handshakeTimedOut(after timeout: Duration) -> Action {
+        guard !settingsReceived, phase != .closed else { return .none }
+        return goAway(.handshakeTimeout(timeout), closeNow: true, graceDeadline: nil)
     }
 
     // MARK: The client's PINGs

@@ -52,6 +52,7 @@ public enum GRPCServer {
                         metrics: metrics))
             }
         }
-        try pipeline.addHandler(GRPCConnectionHandler(state: state, configuration: configuration, metrics: metrics))
+        try pipeline.addHandler(
+            GRPCConnectionHandler(state: state, configuration: configuration, metrics: metrics, connectedAt: context.connectedAt))
     }
 }

@@ -172,4 +172,15 @@ struct GRPCConnectionStateMachineTests {
         #expect(machine.pingReceived(at: .uptimeNanoseconds(0), answeredSincePrevious: false) == .none)
         #expect(machine.pingReceived(at: .uptimeNanoseconds(1), answeredSincePrevious: false) == .close)
     }
+
+    @Test func theHandshakeTimeoutClosesOnlyAClientWithoutSettings() {
+        var machine = Machine(maxUnauthenticatedCalls: 3)
+        #expect(machine.clientSettingsReceived() && !machine.clientSettingsReceived(), "only the first SETTINGS stops the timer")
+        #expect(machine.handshakeTimedOut(after: .seconds(10)) == .none, "a queued timer after SETTINGS changes nothing")
+        var silent = Machine(maxUnauthenticatedCalls: 3)
+        #expect(silent.handshakeTimedOut(after: .seconds(10)) == .goAway(.handshakeTimeout(.seconds(10)), close: true, graceDeadline: nil))
+        #expect(silent.phase == .closed && silent.handshakeTimedOut(after: .seconds(10)) == .none)
+        #expect(Machine.Cause.handshakeTimeout(.seconds(10)).goAwayMessage == "no HTTP/2 SETTINGS within 10s")
+        #expect(Machine.Cause.handshakeTimeout(.seconds(10)).errorCode == .protocolError)
+    }
 }

@@ -15,8 +15,11 @@ import Testing
 /// HTTP/2 frames in and out (swift-nio-http2's own handler is not under test).
 @Suite("gRPC connection timers")
 struct GRPCConnectionTimerTests {
+    /// A connection handler on an EmbeddedChannel, connected; unless `preface` is false, the client's SETTINGS (its
+    /// preface) have arrived.
     static func channel(
-        metrics: ServerMetrics? = nil, _ adjust: (inout ServerConfiguration) -> Void
+        metrics: ServerMetrics? = nil, preface: Bool = true, connectedAt: NIODeadline? = nil,
+        _ adjust: (inout ServerConfiguration) -> Void
     ) throws -> (EmbeddedChannel, GRPCConnectionState) {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.idleTimeout = nil
@@ -24,9 +27,56 @@ struct GRPCConnectionTimerTests {
         adjust(&configuration)
         let state = GRPCConnectionState(configuration: configuration)
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(GRPCConnectionHandler(state: state, configuration: configuration, metrics: metrics))
+        try channel.pipeline.syncOperations.addHandler(
+            GRPCConnectionHandler(state: state, configuration: configuration, metrics: metrics, connectedAt: connectedAt))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        if preface { try channel.writeInbound(HTTP2Frame(streamID: .rootStream, payload: .settings(.settings([])))) }
+        while try channel.readInbound(as: HTTP2Frame.self) != nil {}
         return (channel, state)
+    }
+
+    /// A client that never completes its preface (the HTTP/2 magic and SETTINGS) is closed at the handshake timeout,
+    /// counted from when the connection became active, as a native one is (§2.3); one whose SETTINGS came stays.
+    @Test(arguments: [false, true])
+    func aClientWithoutSettingsIsClosedAtTheHandshakeTimeout(sendsSettings: Bool) throws {
+        let registry = PrometheusCollectorRegistry()
+        let metrics = ServerMetrics(router: RPCRouter(), factory: PrometheusMetricsFactory(registry: registry))
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.handshakeTimeout = .seconds(10)
+        configuration.idleTimeout = nil
+        configuration.keepalive = KeepaliveConfiguration(interval: nil)
+        let channel = EmbeddedChannel()
+        let connectedAt = channel.embeddedEventLoop.now
+        // Protocol detection took 4 s of the 10.
+        channel.embeddedEventLoop.advanceTime(by: .seconds(4))
+        try channel.pipeline.syncOperations.addHandler(
+            GRPCConnectionHandler(
+                state: GRPCConnectionState(configuration: configuration), configuration: configuration, metrics: metrics,
+                connectedAt: connectedAt))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        channel.embeddedEventLoop.advanceTime(by: .seconds(3))
+        if sendsSettings { try channel.writeInbound(HTTP2Frame(streamID: .rootStream, payload: .settings(.settings([])))) }
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(2_999))
+        #expect(try Self.outbound(channel).isEmpty && channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
+        let frames = try Self.outbound(channel)
+        channel.embeddedEventLoop.run()
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        let counted = String(decoding: bytes, as: UTF8.self).contains(
+            #"copslink_server_frames_rejected_total{reason="handshake_timeout"} 1"#)
+        if sendsSettings {
+            #expect(frames.isEmpty && channel.isActive && !counted, "its preface was complete")
+            channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+            #expect(channel.isActive)
+            return
+        }
+        guard case .goAway(.maxID, .protocolError, let debugData?)? = frames.first else {
+            Issue.record("expected GOAWAY PROTOCOL_ERROR, got \(frames)")
+            return
+        }
+        #expect(String(buffer: debugData) == "no HTTP/2 SETTINGS within 10s")
+        #expect(!channel.isActive && counted)
     }
 
     static func outbound(_ channel: EmbeddedChannel) throws -> [HTTP2Frame.FramePayload] {

@@ -38,6 +38,38 @@ struct GRPCHTTP2FlowTests {
         }
     }
 
+    /// The handshake timeout sees the client's SETTINGS through swift-nio-http2's handler: a real client connection
+    /// outlives it, and a peer that sent only part of the HTTP/2 magic is closed at it.
+    @Test(arguments: [true, false])
+    func theHandshakeTimeoutEndsOnlyAConnectionWhosePrefaceNeverCame(completesPreface: Bool) async throws {
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.handshakeTimeout = .seconds(10)
+        configuration.idleTimeout = nil
+        configuration.keepalive = KeepaliveConfiguration(interval: nil)
+        let server = EmbeddedChannel()
+        try GRPCServer.configure(
+            server.pipeline.syncOperations,
+            context: ProtocolInstallContext(
+                dispatcher: CallDispatcher(router: RPCRouter()), configuration: configuration,
+                budget: InboundMemoryBudget(limit: 1 << 20), metrics: nil, connectedAt: server.embeddedEventLoop.now))
+        try await server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        if completesPreface {
+            let client = EmbeddedChannel()
+            _ = try client.pipeline.syncOperations.configureHTTP2Pipeline(
+                mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
+            ) { $0.eventLoop.makeSucceededVoidFuture() }
+            try await client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).get()
+            client.embeddedEventLoop.run()
+            while let bytes = try client.readOutbound(as: ByteBuffer.self) { try server.writeInbound(bytes) }
+        } else {
+            try server.writeInbound(ByteBuffer(string: "PRI * HTTP/2.0"))
+        }
+        server.embeddedEventLoop.advanceTime(by: .seconds(10))
+        server.embeddedEventLoop.run()
+        #expect(server.isActive == completesPreface)
+        _ = try? server.finish()
+    }
+
     /// `window` 65,535 is HTTP/2's default; with 131,072 the stream, opened before the client acknowledged the
     /// server's SETTINGS, gets swift-nio-http2's larger target (2 × window − 65,535, PROTOCOL.md §19.3).
     @Test(arguments: [65_535, 131_072])

@@ -209,7 +209,9 @@ public final class TCPServer: Sendable {
                     guard let install = installers[.grpc] else { return try pipeline.addHandler(native(connectedAt)) }
                     try install(
                         pipeline,
-                        ProtocolInstallContext(dispatcher: dispatcher, configuration: configuration, budget: budget, metrics: metrics))
+                        ProtocolInstallContext(
+                            dispatcher: dispatcher, configuration: configuration, budget: budget, metrics: metrics, connectedAt: connectedAt
+                        ))
                 }
             })
     }
@@ -287,11 +289,17 @@ public struct ProtocolInstallContext: Sendable {
     public let budget: InboundMemoryBudget
     /// The server's call metrics, when it records any.
     public let metrics: ServerMetrics?
+    /// When the connection became active: the handshake timeout counts from then, protocol detection included.
+    public let connectedAt: NIODeadline?
 
-    public init(dispatcher: CallDispatcher, configuration: ServerConfiguration, budget: InboundMemoryBudget, metrics: ServerMetrics?) {
+    public init(
+        dispatcher: CallDispatcher, configuration: ServerConfiguration, budget: InboundMemoryBudget, metrics: ServerMetrics?,
+        connectedAt: NIODeadline? = nil
+    ) {
         self.dispatcher = dispatcher
         self.configuration = configuration
         self.budget = budget
         self.metrics = metrics
+        self.connectedAt = connectedAt
     }
 }
