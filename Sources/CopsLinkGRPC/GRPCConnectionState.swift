@@ -95,6 +95,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     private var pingTimeout: Scheduled<Void>?
     private var drainPingTimeout: Scheduled<Void>?
     private var handshakeTimer: Scheduled<Void>?
+    private var unwritableTimer: Scheduled<Void>?
     private var timersStarted = false
     /// When the connection became active (before protocol detection), for the handshake timeout.
     private let connectedAt: NIODeadline?
@@ -135,10 +136,10 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     }
 
     private func cancelTimers() {
-        for timer in [graceTimer, ageTimer, idleTimer, pingTimeout, drainPingTimeout, handshakeTimer] { timer?.cancel() }
+        for timer in [graceTimer, ageTimer, idleTimer, pingTimeout, drainPingTimeout, handshakeTimer, unwritableTimer] { timer?.cancel() }
         keepaliveTask?.cancel()
         (graceTimer, ageTimer, idleTimer, pingTimeout, drainPingTimeout, keepaliveTask) = (nil, nil, nil, nil, nil, nil)
-        handshakeTimer = nil
+        (handshakeTimer, unwritableTimer) = (nil, nil)
     }
 
     private func startTimers(_ context: ChannelHandlerContext) {
@@ -220,6 +221,11 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         context.fireChannelRead(data)
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        perform(state.writabilityChanged(writable: context.channel.isWritable))
+        context.fireChannelWritabilityChanged()
+    }
+
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
         guard let shutdown = event as? GracefulShutdownEvent else { return context.triggerUserOutboundEvent(event, promise: promise) }
         promise?.succeed()
@@ -244,6 +250,17 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         case .stopIdleClock:
             idleTimer?.cancel()
             idleTimer = nil
+        case .startUnwritableClock:
+            guard let timeout = configuration.unwritableTimeout else { return }
+            unwritableTimer?.cancel()
+            unwritableTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+                let handler = loopBound.value
+                handler.unwritableTimer = nil
+                handler.perform(handler.state.unwritableTimedOut(after: timeout))
+            }
+        case .stopUnwritableClock:
+            unwritableTimer?.cancel()
+            unwritableTimer = nil
         case .goAway(let cause, let close, let graceDeadline):
             idleTimer?.cancel()
             idleTimer = nil
@@ -308,11 +325,11 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
 }
 
 extension GRPCConnectionStateMachine.Cause {
-    /// The GOAWAY's error code: ENHANCE_YOUR_CALM for a client that pings too often, as gRPC's servers send it;
-    /// PROTOCOL_ERROR for one that never completed its preface, as the native protocol's (§2.3).
+    /// The GOAWAY's error code: ENHANCE_YOUR_CALM for a client that pings too often, as gRPC's servers send it, or
+    /// reads none of its answers (as native, §12); PROTOCOL_ERROR for one that never completed its preface, as the native protocol's (§2.3).
     var errorCode: HTTP2ErrorCode {
         switch self {
-        case .tooManyPings: .enhanceYourCalm
+        case .tooManyPings, .slowReader: .enhanceYourCalm
         case .handshakeTimeout: .protocolError
         default: .noError
         }

@@ -23,6 +23,8 @@ struct GRPCConnectionStateMachine {
         case tooManyPings
         /// No SETTINGS from the client within the handshake timeout (the native protocol's §2.3).
         case handshakeTimeout(Duration)
+        /// The connection stayed unwritable (its client read none of the answers) for the unwritable timeout.
+        case slowReader(Duration)
 
         /// The GOAWAY's debug data (gRPC clients log it). For too many pings it is gRPC's own `too_many_pings`, on
         /// which gRPC's clients lengthen their keepalive interval.
@@ -35,6 +37,7 @@ struct GRPCConnectionStateMachine {
             case .unauthenticatedCalls: "too many unauthenticated calls"
             case .tooManyPings: "too_many_pings"
             case .handshakeTimeout(let timeout): "no HTTP/2 SETTINGS within \(timeout.secondsText)"
+            case .slowReader(let timeout): "the client left the server's answers unread for \(timeout.secondsText)"
             }
         }
 
@@ -48,6 +51,7 @@ struct GRPCConnectionStateMachine {
             case .unauthenticatedCalls: .unauthenticatedCalls
             case .tooManyPings: .tooManyPings
             case .handshakeTimeout: .handshakeTimeout
+            case .slowReader: .slowReader
             }
         }
 
@@ -66,6 +70,11 @@ struct GRPCConnectionStateMachine {
         case startIdleClock
         /// The first stream opened: stop the idle clock.
         case stopIdleClock
+        /// The socket stopped taking the server's bytes (past the outbound high-water mark): start the unwritable
+        /// clock.
+        case startUnwritableClock
+        /// It takes them again (below the low-water mark): stop the clock.
+        case stopUnwritableClock
         /// Send GOAWAY (NO_ERROR); close at once (once it is written) when `close`, else when the last stream ends,
         /// or at `graceDeadline` if there is one.
         case goAway(Cause, close: Bool, graceDeadline: NIODeadline?)
@@ -102,6 +111,8 @@ struct GRPCConnectionStateMachine {
     private var lastPingReceived: NIODeadline?
     /// Whether the client's first SETTINGS arrived (its connection preface is complete).
     private(set) var settingsReceived = false
+    /// Whether the server's bytes wait past the outbound high-water mark.
+    private(set) var unwritable = false
 
     init(maxUnauthenticatedCalls: Int, pingPolicy: PingPolicy = PingPolicy()) {
         self.maxUnauthenticatedCalls = maxUnauthenticatedCalls
@@ -232,6 +243,28 @@ struct GRPCConnectionStateMachine {
     mutating func handshakeTimedOut(after timeout: Duration) -> Action {
         guard !settingsReceived, phase != .closed else { return .none }
         return goAway(.handshakeTimeout(timeout), closeNow: true, graceDeadline: nil)
+    }
+
+    // MARK: Writability
+
+    /// The connection's writability changed: past the outbound high-water mark the unwritable clock runs, as on
+    /// native connections (§12).
+    mutating func writabilityChanged(writable: Bool) -> Action {
+        guard phase != .closed, unwritable == writable else { return .none }
+        unwritable = !writable
+        return writable ? .stopUnwritableClock : .startUnwritableClock
+    }
+
+    /// The unwritable timeout passed: a connection still unwritable (its client reads nothing of the answers) gets
+    /// GOAWAY ENHANCE_YOUR_CALM and is closed, as a native one is. The clock is stopped when it becomes writable, but
+    /// the timer's task may already be queued: check again.
+    mutating func unwritableTimedOut(after timeout: Duration) -> Action {
+        guard unwritable else { return .none }
+        switch phase {
+        case .active: return goAway(.slowReader(timeout), closeNow: true, graceDeadline: nil)
+        case .draining: return close()  // a GOAWAY is out already
+        case .closed: return .none
+        }
     }
 
     // MARK: The client's PINGs

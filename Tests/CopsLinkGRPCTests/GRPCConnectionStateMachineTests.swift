@@ -183,4 +183,23 @@ struct GRPCConnectionStateMachineTests {
         #expect(Machine.Cause.handshakeTimeout(.seconds(10)).goAwayMessage == "no HTTP/2 SETTINGS within 10s")
         #expect(Machine.Cause.handshakeTimeout(.seconds(10)).errorCode == .protocolError)
     }
+
+    @Test func theUnwritableClockRunsWhileTheConnectionIsUnwritable() {
+        var machine = Machine(maxUnauthenticatedCalls: 3)
+        let actions = [
+            machine.writabilityChanged(writable: true), machine.writabilityChanged(writable: false),
+            machine.writabilityChanged(writable: false), machine.writabilityChanged(writable: true),
+            machine.unwritableTimedOut(after: .seconds(30)),  // queued before it became writable: nothing
+            machine.writabilityChanged(writable: false)
+        ]
+        #expect(actions == [.none, .startUnwritableClock, .none, .stopUnwritableClock, .none, .startUnwritableClock])
+        #expect(machine.unwritableTimedOut(after: .seconds(30)) == .goAway(.slowReader(.seconds(30)), close: true, graceDeadline: nil))
+        #expect(machine.phase == .closed && machine.writabilityChanged(writable: true) == .none)
+        #expect(Machine.Cause.slowReader(.seconds(30)).errorCode == .enhanceYourCalm)
+        #expect(Machine.Cause.slowReader(.seconds(30)).rejection == .slowReader)
+        var draining = Machine(maxUnauthenticatedCalls: 3)
+        _ = (draining.streamOpened(id: 1), draining.drain(.shutdown, graceDeadline: nil, opaque: 1))
+        _ = draining.writabilityChanged(writable: false)
+        #expect(draining.unwritableTimedOut(after: .seconds(30)) == .close)
+    }
 }

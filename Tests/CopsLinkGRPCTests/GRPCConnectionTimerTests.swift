@@ -187,6 +187,40 @@ struct GRPCConnectionTimerTests {
         #expect(!channel.isActive)
     }
 
+    /// A client that reads none of the answers (the connection stays past the outbound high-water mark) gets GOAWAY
+    /// ENHANCE_YOUR_CALM at the unwritable timeout, counted as `slow_reader`, as a native one does; becoming writable
+    /// again in time stops the clock.
+    @Test func aConnectionUnwritableForTheUnwritableTimeoutIsClosed() throws {
+        let registry = PrometheusCollectorRegistry()
+        let metrics = ServerMetrics(router: RPCRouter(), factory: PrometheusMetricsFactory(registry: registry))
+        let (channel, state) = try Self.channel(metrics: metrics) { $0.unwritableTimeout = .seconds(30) }
+        state.streamOpened(id: 1)
+        func setWritable(_ writable: Bool) {
+            channel.isWritable = writable
+            channel.pipeline.fireChannelWritabilityChanged()
+        }
+        setWritable(false)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(29))
+        setWritable(true)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(try Self.outbound(channel).isEmpty && channel.isActive, "writable again within the timeout")
+        setWritable(false)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(29))
+        #expect(try Self.outbound(channel).isEmpty && channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        let frames = try Self.outbound(channel)
+        guard case .goAway(.maxID, .enhanceYourCalm, let debugData?)? = frames.first else {
+            Issue.record("expected GOAWAY ENHANCE_YOUR_CALM, got \(frames)")
+            return
+        }
+        #expect(String(buffer: debugData) == "the client left the server's answers unread for 30s")
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        #expect(String(decoding: bytes, as: UTF8.self).contains(#"copslink_server_frames_rejected_total{reason="slow_reader"} 1"#))
+    }
+
     /// A PING flood ends with GOAWAY ENHANCE_YOUR_CALM `too_many_pings`, counted as the native one; PINGs that each
     /// follow an answer on a stream (a gRPC client's flow-control probes) do not.
     @Test func aPingFloodIsAnsweredWithEnhanceYourCalm() throws {
