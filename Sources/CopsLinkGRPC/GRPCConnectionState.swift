@@ -75,7 +75,9 @@ final class GRPCConnectionState {
 /// `GracefulShutdownEvent`; after `maxConnectionAge` (±10 % jitter) GOAWAY, the open streams get
 /// `maxConnectionAgeGrace`; GOAWAY and close once no stream was open for `idleTimeout`; a PING every keepalive
 /// interval, and GOAWAY and close when its ACK does not come within the keepalive timeout; close once the client's
-/// GOAWAY came and its streams are done.
+/// GOAWAY came and its streams are done. And the limits a hostile client meets: GOAWAY and close when the client's
+/// SETTINGS do not come within the handshake timeout, when it PINGs too often (the ping policy, with gRPC's exemption
+/// for PINGs after an answer), and when the connection stays unwritable for the unwritable timeout.
 final class GRPCConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTP2Frame
     typealias InboundOut = HTTP2Frame

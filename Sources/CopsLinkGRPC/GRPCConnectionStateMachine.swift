@@ -75,7 +75,7 @@ struct GRPCConnectionStateMachine {
         case startUnwritableClock
         /// It takes them again (below the low-water mark): stop the clock.
         case stopUnwritableClock
-        /// Send GOAWAY (NO_ERROR); close at once (once it is written) when `close`, else when the last stream ends,
+        /// Send GOAWAY (its error code and debug data by `Cause`); close at once (once it is written) when `close`, else when the last stream ends,
         /// or at `graceDeadline` if there is one.
         case goAway(Cause, close: Bool, graceDeadline: NIODeadline?)
         /// A graceful drain, as gRPC's servers do it: GOAWAY naming the highest possible stream (2^31 − 1) and a PING
