@@ -223,6 +223,23 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         context.fireChannelRead(data)
     }
 
+    /// An error from swift-nio-http2 or the socket. After a connection error swift-nio-http2 has sent GOAWAY with the
+    /// error's code and stops parsing, but it neither closes the connection nor stops reading it, so every byte the
+    /// client went on sending would stay in its frame decoder: the connection closes, counted as
+    /// `http2_connection_error`. As grpc-swift's server does, so does any other error the client caused, except a
+    /// `StreamError` (only its stream is reset) and `NoSuchStream` once the server's GOAWAY is out (a stream the
+    /// client opened as the GOAWAY crossed it; swift-nio-http2 issue 466). A socket error closes it uncounted.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch error {
+        case is NIOHTTP2Errors.StreamError: return
+        case is NIOHTTP2Errors.NoSuchStream where state.phase != .active: return
+        default: break
+        }
+        let action = state.connectionErrorCaught()
+        if action == .close, error is any NIOHTTP2Error { metrics?.rejected(.http2ConnectionError) }
+        perform(action)
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         perform(state.writabilityChanged(writable: context.channel.isWritable))
         context.fireChannelWritabilityChanged()

@@ -293,6 +293,14 @@ struct GRPCConnectionStateMachine {
 
     // MARK: Closing
 
+    /// swift-nio-http2 met a connection error (the client broke HTTP/2): it has sent GOAWAY with the error's code and
+    /// stops parsing, but it neither closes the connection nor stops reading it, so the bytes the client goes on
+    /// sending would pile up in its frame decoder. The connection closes now.
+    mutating func connectionErrorCaught() -> Action {
+        guard phase != .closed else { return .none }
+        return close()
+    }
+
     /// The grace deadline passed while streams were still open: they are cut off, as native calls are (§14).
     mutating func graceExpired() -> Action {
         guard phase != .closed else { return .none }

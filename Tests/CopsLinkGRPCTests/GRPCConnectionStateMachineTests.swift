@@ -202,4 +202,11 @@ struct GRPCConnectionStateMachineTests {
         _ = draining.writabilityChanged(writable: false)
         #expect(draining.unwritableTimedOut(after: .seconds(30)) == .close)
     }
+
+    @Test func aConnectionErrorClosesAtOnceEvenWhileDraining() {
+        var machine = Machine(maxUnauthenticatedCalls: 3)
+        _ = (machine.streamOpened(id: 1), machine.drain(.shutdown, graceDeadline: nil, opaque: 1))
+        #expect(machine.connectionErrorCaught() == .close && machine.phase == .closed)
+        #expect(machine.connectionErrorCaught() == .none, "once")
+    }
 }

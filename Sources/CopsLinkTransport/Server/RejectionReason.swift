@@ -33,6 +33,8 @@ public enum RejectionReason: String, CaseIterable, Sendable {
     case idleTimeout = "idle_timeout"
     case slowReader = "slow_reader"
     case unauthenticatedCalls = "unauthenticated_calls"
+    /// A gRPC client broke HTTP/2 (a connection error: swift-nio-http2 sent GOAWAY with its code).
+    case http2ConnectionError = "http2_connection_error"
     // Refusals at a limit
     case connectionLimit = "connection_limit"
     case shuttingDown = "shutting_down"
