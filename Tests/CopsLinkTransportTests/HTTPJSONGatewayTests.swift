@@ -128,6 +128,29 @@ struct HTTPJSONGatewayTests {
         }
     }
 
+    /// Requests pipelined in one write are each answered, in order (HTTP/1.1 §9.3.2): the pipelining handler hands
+    /// the next request over inside the write of the previous answer's end. (With handlers on the event loop, as the
+    /// server runs them, `scripts/grpc-interop/http_json.py` pipelines against a real server.)
+    @Test func pipelinedRequestsAreEachAnsweredInOrder() async throws {
+        let connection = try await Connection()
+        func request(_ path: String, _ body: String) -> String {
+            "POST \(path) HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        }
+        try await connection.send(
+            request("/copslink.rpc.v1.TestService/UnaryCall", #"{"responseSize":1}"#) + request("/no.Such/Method", "{}")
+                + request("/copslink.rpc.v1.Health/Check", "") + request("/copslink.rpc.v1.TestService/UnaryCall", #"{"responseSize":2}"#))
+        var answers: [Response] = []
+        for _ in 0..<4 {
+            guard let answer = try? await connection.response() else { break }
+            answers.append(answer)
+        }
+        #expect(answers.map(\.status) == [200, 404, 200, 200], "\(answers.map(\.body))")
+        guard answers.count == 4 else { return }
+        #expect(answers[0].body == #"{"payload":{"body":"AA=="}}"# && answers[3].body == #"{"payload":{"body":"AAE="}}"#)
+        #expect(answers[2].body == #"{"status":"SERVING"}"#)
+        #expect(await connection.isActive)
+    }
+
     @Test func aUnaryCallAnswersJSONWithItsTrailersAsHeadersAndTheConnectionStaysOpen() async throws {
         let connection = try await Connection()
         try await connection.post(

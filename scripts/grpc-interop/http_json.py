@@ -1,6 +1,6 @@
 """HTTP/JSON checks against a running copslink-server --demo (scripts/grpc-interop/run): Python's http.client as the
 real peer calls every AccountService method with proto3 JSON bodies, an error, a server stream (newline-delimited
-JSON) and a client stream (a newline-delimited body)."""
+JSON), a client stream (a newline-delimited body) and pipelined requests."""
 
 import http.client
 import json
@@ -89,5 +89,30 @@ status, text = call("GetAccount", {"customerId": "demo-1"}, token=None)
 check("no key: 401 UNAUTHENTICATED", status == 401, f"{status} {text[:200]}")
 status, text = call("GetAccount", None, raw='{"customerId": "demo-1", "noSuchField": 1}')
 check("an unknown field: 400 INVALID_ARGUMENT", status == 400, f"{status} {text[:200]}")
+
+
+def pipelined(bodies):
+    """Sends one POST per body on one connection in a single write (HTTP/1.1 pipelining); returns the statuses of the
+    answers, read in order (http.client reads one response after another from the same socket)."""
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.connect()
+    requests = b""
+    for body in bodies:
+        payload = json.dumps(body).encode()
+        requests += (f"POST /copslink.v1.AccountService/GetAccount HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                     f"Authorization: Bearer {key}\r\nContent-Length: {len(payload)}\r\n\r\n").encode() + payload
+    connection.sock.sendall(requests)
+    statuses = []
+    for _ in bodies:
+        response = http.client.HTTPResponse(connection.sock, method="POST")
+        response.begin()
+        response.read()
+        statuses.append(response.status)
+    connection.close()
+    return statuses
+
+
+statuses = pipelined([{"customerId": "demo-1"}, {"customerId": "no-such-customer"}, {"customerId": "demo-2"}])
+check("three pipelined requests: three answers, in order", statuses == [200, 404, 200], str(statuses))
 
 finish("http-json")

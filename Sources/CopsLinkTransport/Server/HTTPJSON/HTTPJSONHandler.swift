@@ -304,11 +304,11 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         headers.add(name: "content-length", value: String(body.count))
         let closes = close || !keepAlive || draining
         if closes { headers.add(name: "connection", value: "close") }
+        releaseBody()
+        state = .discarding  // until the request's end, or for good when the connection closes; before the writes (`writeEnd`)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        releaseBody()
-        state = .discarding  // until the request's end, or for good when the connection closes
         if closes {
             let channel = context.channel
             written.whenComplete { _ in channel.close(promise: nil) }
@@ -351,7 +351,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             var trailers: HTTPHeaders?
             if case .success(_, let metadata) = response, !metadata.isEmpty { trailers = HTTPJSONMetadata.headers(metadata) }
-            end(context.writeAndFlush(wrapOutboundOut(.end(trailers))), closes: closes)
+            writeEnd(.end(trailers), closes: closes)
             return
         }
         var headers: HTTPHeaders
@@ -373,17 +373,21 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if closes { headers.add(name: "connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         if !body.isEmpty { context.write(wrapOutboundOut(.body(.byteBuffer(allocator.buffer(bytes: body)))), promise: nil) }
-        end(context.writeAndFlush(wrapOutboundOut(.end(nil))), closes: closes)
+        writeEnd(.end(nil), closes: closes)
     }
 
-    private func end(_ written: EventLoopFuture<Void>, closes: Bool) {
-        if closes {
-            let channel = context.channel
-            state = .discarding
-            written.whenComplete { _ in channel.close(promise: nil) }
-        } else {
+    /// Writes the answer's end. NIOHTTP1's pipelining handler holds a pipelined request back only until the answer
+    /// before it ends, and hands it over inside this very write: the handler is idle (or discarding, when the
+    /// connection closes after this answer) before the write, and the next call may have started when it returns.
+    private func writeEnd(_ end: HTTPServerResponsePart, closes: Bool) {
+        guard closes else {
             becomeIdle()
+            context.writeAndFlush(wrapOutboundOut(end), promise: nil)
+            return
         }
+        state = .discarding
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(end)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     private func becomeIdle() {
