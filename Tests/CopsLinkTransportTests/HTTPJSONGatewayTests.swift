@@ -337,4 +337,48 @@ struct HTTPJSONGatewayTests {
         await connection.loop.advanceTime(by: .seconds(2))
         #expect(!(await connection.isActive))
     }
+
+    /// Counts the `read`s that reach the head of the pipeline (the socket).
+    final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
+        // @unchecked: used on the channel's loop only, and read by the test once the loop is idle.
+        typealias OutboundIn = Any
+        var reads = 0
+        func read(context: ChannelHandlerContext) {
+            reads += 1
+            context.read()
+        }
+    }
+
+    /// A client that does not read its answers: while the connection is unwritable the socket is not read and a
+    /// request that arrives waits to run; once writable, the request runs and reading resumes; unwritable for the
+    /// unwritable timeout, the connection closes.
+    @Test func whileUnwritableNothingIsReadOrRunAndAfterTheTimeoutTheConnectionCloses() async throws {
+        let counter = ReadCounter()
+        let connection = try await Connection { $0.unwritableTimeout = .seconds(30) }
+        let channel = connection.channel
+        try await connection.loop.executeInContext { try channel.pipeline.syncOperations.addHandler(counter, position: .first) }
+        func setWritable(_ writable: Bool) async throws {
+            channel.isWritable = writable
+            try await connection.loop.executeInContext { channel.pipeline.fireChannelWritabilityChanged() }
+        }
+        func reads() async throws -> Int { try await connection.loop.executeInContext { counter.reads } }
+
+        try await setWritable(false)
+        try await connection.loop.executeInContext { channel.read() }
+        #expect(try await reads() == 0, "no read while unwritable")
+        try await connection.post("/copslink.rpc.v1.Health/Check", "")
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(try await channel.readOutbound(as: ByteBuffer.self) == nil, "the request waits")
+        try await setWritable(true)
+        let health = try await connection.response()
+        #expect(health.status == 200 && health.body == #"{"status":"SERVING"}"#)
+        // The withheld read, passed on; the pipelining handler holds it until the answer has ended.
+        #expect(try await reads() == 1)
+
+        try await setWritable(false)
+        await connection.loop.advanceTime(by: .seconds(29))
+        #expect(await connection.isActive)
+        await connection.loop.advanceTime(by: .seconds(1))
+        #expect(!(await connection.isActive))
+    }
 }

@@ -9,8 +9,10 @@ import NIOHTTP1
 ///
 /// Bounded like the native side: the body (`httpJSONMaxBodyBytes`, else 413 and the connection closes), the
 /// metadata taken from the headers (`limits.maxHeaderSize`, else 431), the time to receive a request once it has
-/// started (`frameReadTimeout`, else 408 and close), an idle connection (`idleTimeout`, closed), and calls refused
-/// UNAUTHENTICATED (`maxUnauthenticatedCalls` per connection, then it closes).
+/// started (`frameReadTimeout`, else 408 and close), an idle connection (`idleTimeout`, closed), calls refused
+/// UNAUTHENTICATED (`maxUnauthenticatedCalls` per connection, then it closes), and a client that does not read its
+/// answers: while the connection is unwritable (past the outbound high-water mark) the socket is not read and the
+/// next request waits to run, and after `unwritableTimeout` of it the connection closes.
 final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
@@ -29,6 +31,9 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case receiving(Request)
         /// A request was answered before its body ended (refused); its remaining parts are dropped.
         case discarding
+        /// A request is in whole, but the connection is unwritable (its client leaves answers unread): it runs once
+        /// the connection is writable again.
+        case parked(Request)
         /// The call runs. `streaming` once the answer's head has been sent (a streamed answer's first line).
         case running(HTTPJSONCall, task: Task<Void, Never>?, keepAlive: Bool, streaming: Bool)
     }
@@ -55,6 +60,9 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var idleTimer: Scheduled<Void>?
     private var readTimer: Scheduled<Void>?
     private var deadlineTimer: Scheduled<Void>?
+    private var unwritableTimer: Scheduled<Void>?
+    /// A `read` held back while the connection is unwritable, issued when it is writable again.
+    private var readWithheld = false
     /// The server is shutting down: the request in progress is answered with `Connection: close`, then the
     /// connection closes; at the grace deadline it closes whatever runs.
     private var draining = false
@@ -138,9 +146,11 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
             readTimer?.cancel()
             readTimer = nil
             switch state {
-            case .receiving(let request): start(request)
+            case .receiving(let request):
+                // Answers pile up only as fast as the client reads them.
+                if context.channel.isWritable { start(request) } else { state = .parked(request) }
             case .discarding: becomeIdle()
-            case .idle, .running: break
+            case .idle, .running, .parked: break
             }
         }
     }
@@ -259,7 +269,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard readTimer == nil, context != nil, let timeout = configuration.frameReadTimeout else { return }
         switch state {
         case .idle, .receiving: break
-        case .discarding, .running: return
+        case .discarding, .running, .parked: return
         }
         idleTimer?.cancel()
         idleTimer = nil
@@ -284,7 +294,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // A refused request whose body is still arriving: answered already, so only the connection is left.
             context.close(promise: nil)
             return
-        case .running: return
+        case .running, .parked: return
         }
         refuse(
             RPCError(code: .deadlineExceeded, message: "the request was not received within \(timeout.secondsText)"),
@@ -406,10 +416,45 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch state {
         case .idle, .discarding:
             context.close(promise: nil)
-        case .receiving, .running:
+        case .receiving, .running, .parked:
             let channel = context.channel
             graceTimer = context.eventLoop.scheduleTask(deadline: shutdown.deadline) { channel.close(promise: nil) }
         }
+    }
+
+    // MARK: A client that does not read
+
+    func read(context: ChannelHandlerContext) {
+        guard context.channel.isWritable else {
+            readWithheld = true
+            return
+        }
+        context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            unwritableTimer?.cancel()
+            unwritableTimer = nil
+            if case .parked(let request) = state { start(request) }
+            if readWithheld {
+                readWithheld = false
+                context.read()
+            }
+        } else if unwritableTimer == nil, let timeout = configuration.unwritableTimeout {
+            let loopBound = self.loopBound!
+            unwritableTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) { loopBound.value.unwritableTimedOut() }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// The client left the answers unread for the unwritable timeout: the connection closes (an answer could not
+    /// reach it), counted as `slow_reader`, as a native connection is.
+    private func unwritableTimedOut() {
+        unwritableTimer = nil
+        guard let context, !context.channel.isWritable else { return }
+        metrics?.rejected(.slowReader)
+        context.close(promise: nil)
     }
 
     private func armIdleTimer() {
@@ -428,9 +473,11 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         readTimer?.cancel()
         deadlineTimer?.cancel()
         graceTimer?.cancel()
+        unwritableTimer?.cancel()
         graceTimer = nil
         idleTimer = nil
         readTimer = nil
         deadlineTimer = nil
+        unwritableTimer = nil
     }
 }
