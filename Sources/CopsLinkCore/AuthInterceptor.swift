@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Turns a bearer token into a `Caller`.
 public protocol CallerAuthenticator: Sendable {
     /// The caller the token stands for, or nil when no valid credential matches it (unknown, malformed or revoked:
@@ -13,6 +15,10 @@ public struct AccessPolicy: Sendable {
     public var requiredRoles: [String: Role]
     /// The role of a method named in neither: `admin`, so that a method added without a policy entry is closed.
     public var defaultRole: Role = .admin
+    /// Calls of the public methods that may run at once, server-wide (0: no limit). They are the calls a client
+    /// without a key can hold open (a gRPC health Watch runs until its client cancels it), so without a bound
+    /// 10,000 connections of 100 calls each would hold a million of them. Default 1,000.
+    public var maxConcurrentPublicCalls = 1_000
 
     public init(publicMethods: Set<String> = [], requiredRoles: [String: Role] = [:]) {
         self.publicMethods = publicMethods
@@ -33,6 +39,8 @@ public struct AuthInterceptor: ServerInterceptor {
 
     let authenticator: any CallerAuthenticator
     let policy: AccessPolicy
+    /// Public calls running now, across every connection this interceptor serves.
+    private let publicCalls = PublicCallCount()
 
     public init(authenticator: any CallerAuthenticator, policy: AccessPolicy) {
         self.authenticator = authenticator
@@ -43,7 +51,18 @@ public struct AuthInterceptor: ServerInterceptor {
         context: ServerContext, next: @Sendable (ServerContext) async throws -> CallOutcome
     ) async throws -> CallOutcome {
         let path = context.descriptor.path
-        guard let role = policy.requiredRole(forPath: path) else { return try await next(context) }
+        guard let role = policy.requiredRole(forPath: path) else {
+            let limit = policy.maxConcurrentPublicCalls
+            guard publicCalls.enter(limit: limit) else {
+                throw RPCError(
+                    code: .resourceExhausted,
+                    message:
+                        "the server already runs \(limit) calls of its open methods (health, server info, reflection); retry later, or poll Health/Check rather than watching"
+                )
+            }
+            defer { publicCalls.leave() }
+            return try await next(context)
+        }
         guard let value = context.metadata[text: Self.metadataKey] else {
             throw RPCError(code: .unauthenticated, message: "\(path) needs an API key: send 'authorization: Bearer <key>' metadata")
         }
@@ -71,6 +90,23 @@ public struct AuthInterceptor: ServerInterceptor {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
         let token = parts[1].trimmingWhitespace()
         return token.isEmpty ? nil : String(token)
+    }
+}
+
+/// A count of running calls with an upper bound, shared by every task that runs one.
+final class PublicCallCount: Sendable {
+    private let running = Atomic<Int>(0)
+
+    /// Counts one more call, unless `limit` (above 0) are running already.
+    func enter(limit: Int) -> Bool {
+        let before = running.add(1, ordering: .relaxed).oldValue
+        guard limit > 0, before >= limit else { return true }
+        running.subtract(1, ordering: .relaxed)
+        return false
+    }
+
+    func leave() {
+        running.subtract(1, ordering: .relaxed)
     }
 }
 

@@ -127,6 +127,11 @@ struct ServeCommand: AsyncParsableCommand {
             "API keys kept in memory, and separately ids found unknown, each least recently used first out; a key is read from the database again after 5 s."
     )
     var keyCacheSize = APIKeyAuthenticator.defaultMaximumCachedKeys
+    @Option(
+        help:
+            "Calls of the methods open without a key (health, server info, reflection) running at once, server-wide; more are answered RESOURCE_EXHAUSTED (0: no limit)."
+    )
+    var maxPublicCalls = AccessPolicy().maxConcurrentPublicCalls
     @Flag(inversion: .prefixedNo, help: "Run call handlers on their connection's event loop (no thread switch per call).")
     var handlersOnEventLoop = true
 
@@ -200,8 +205,10 @@ struct ServeCommand: AsyncParsableCommand {
             logger.warning("\(warning)")
             configuration.connectionWarning = warning
         } else {
+            var policy = AccessPolicy.copsLink
+            policy.maxConcurrentPublicCalls = maxPublicCalls
             interceptors.append(
-                AuthInterceptor(authenticator: APIKeyAuthenticator(store: store, maximumCachedKeys: keyCacheSize), policy: .copsLink))
+                AuthInterceptor(authenticator: APIKeyAuthenticator(store: store, maximumCachedKeys: keyCacheSize), policy: policy))
         }
         let expiry = TestExpiryScheduler(store: store, clock: clock, logger: logger)
 
@@ -309,6 +316,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         _ = try Self.parseProtocols(protocols)
         guard maxUnauthenticatedCalls >= 0 else { throw ValidationError("--max-unauthenticated-calls must be 0 or more.") }
+        guard maxPublicCalls >= 0 else { throw ValidationError("--max-public-calls must be 0 or more.") }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
         guard tlsCa == nil || tlsCert != nil else { throw ValidationError("--tls-ca needs --tls-cert and --tls-key.") }
         guard DealerID.isValid(unauthenticatedDealer) else {

@@ -80,4 +80,45 @@ struct AuthInterceptorTests {
     @Test func anUnavailableKeyStoreIsUnavailableNotUnauthenticated() async throws {
         await expectRPCError(.unavailable) { _ = try await call(Self.read, authorization: "Bearer broken") }
     }
+
+    /// The public methods are open to anyone, so the calls of them that run at once are bounded server-wide: past the
+    /// limit one is RESOURCE_EXHAUSTED, and a call that ends makes room.
+    @Test func publicCallsRunningAtOnceAreBounded() async throws {
+        var policy = AccessPolicy(publicMethods: [Self.open.path])
+        policy.maxConcurrentPublicCalls = 2
+        let interceptor = AuthInterceptor(authenticator: FakeAuthenticator(), policy: policy)
+        let context = ServerContext(descriptor: Self.open, metadata: Metadata(), deadline: nil, peer: "test", callID: 1)
+        let (entered, enteredContinuation) = AsyncStream.makeStream(of: Void.self)
+        // One release stream per held call (an AsyncStream has one consumer).
+        let releases = (0..<2).map { _ in AsyncStream.makeStream(of: Void.self) }
+        let held = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (release, _) in releases {
+                    group.addTask {
+                        _ = try await interceptor.intercept(context: context) { _ in
+                            enteredContinuation.yield()
+                            for await _ in release { break }
+                            return .success(finalMessage: nil, trailers: [:])
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        var iterator = entered.makeAsyncIterator()
+        _ = await iterator.next()
+        _ = await iterator.next()
+        await #expect(throws: RPCError.self) {
+            _ = try await interceptor.intercept(context: context) { _ in .success(finalMessage: nil, trailers: [:]) }
+        }
+        do {
+            _ = try await interceptor.intercept(context: context) { _ in .success(finalMessage: nil, trailers: [:]) }
+            Issue.record("a third call ran")
+        } catch let error as RPCError {
+            #expect(error.code == .resourceExhausted && error.message.contains("2 calls of its open methods"))
+        }
+        for (_, continuation) in releases { continuation.finish() }
+        try await held.value
+        _ = try await interceptor.intercept(context: context) { _ in .success(finalMessage: nil, trailers: [:]) }
+    }
 }
