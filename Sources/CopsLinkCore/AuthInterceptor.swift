@@ -15,9 +15,10 @@ public struct AccessPolicy: Sendable {
     public var requiredRoles: [String: Role]
     /// The role of a method named in neither: `admin`, so that a method added without a policy entry is closed.
     public var defaultRole: Role = .admin
-    /// Calls of the public methods that may run at once, server-wide (0: no limit). They are the calls a client
-    /// without a key can hold open (a gRPC health Watch runs until its client cancels it), so without a bound
-    /// 10,000 connections of 100 calls each would hold a million of them. Default 1,000.
+    /// Streaming calls of the public methods that may run at once, server-wide (0: no limit). They are the calls a
+    /// client without a key can hold open (a gRPC health Watch runs until its client cancels it, a reflection stream
+    /// while it asks now and then), so without a bound 10,000 connections of 100 calls each could hold a million of
+    /// them. Unary public calls (health Check, what probes call) end at once and are never refused. Default 1,000.
     public var maxConcurrentPublicCalls = 1_000
 
     public init(publicMethods: Set<String> = [], requiredRoles: [String: Role] = [:]) {
@@ -52,12 +53,13 @@ public struct AuthInterceptor: ServerInterceptor {
     ) async throws -> CallOutcome {
         let path = context.descriptor.path
         guard let role = policy.requiredRole(forPath: path) else {
+            guard context.methodKind != .unary else { return try await next(context) }
             let limit = policy.maxConcurrentPublicCalls
             guard publicCalls.enter(limit: limit) else {
                 throw RPCError(
                     code: .resourceExhausted,
                     message:
-                        "the server already runs \(limit) calls of its open methods (health, server info, reflection); retry later, or poll Health/Check rather than watching"
+                        "the server already runs \(limit) streaming calls of its open methods (health Watch, reflection); retry later, or poll Health/Check rather than watching"
                 )
             }
             defer { publicCalls.leave() }

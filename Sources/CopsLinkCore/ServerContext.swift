@@ -13,6 +13,9 @@ public struct ServerContext: Sendable {
     public var caller: Caller?
     /// The connection's budget of failed-call log lines (`LoggingInterceptor`); nil logs every failure.
     public var failureLogBudget: FailureLogBudget?
+    /// Unary or streaming, as the route being run is (set by `CallDispatcher.run`): a streaming call may stay open
+    /// for as long as its client likes, which `AuthInterceptor`'s bound on open-method calls counts.
+    public var methodKind = MethodKind.unary
     /// Trailing metadata the handler adds besides its own, sent when the call succeeds. Shared by every copy of the
     /// context (interceptors pass copies on).
     public let responseTrailers = ResponseTrailers()

@@ -20,6 +20,8 @@ public struct CallDispatcher: Sendable {
     /// Runs `route` for one call and finishes the stream with its outcome. Never throws: every failure becomes a status.
     public func run(_ route: RPCRouter.Route, stream: any ServerCallStream, context: ServerContext) async {
         let outcome: CallOutcome
+        var context = context
+        context.methodKind = route.kind
         do {
             outcome = try await Self.chain(interceptors[...], route.handler, stream: stream, context: context)
         } catch {

@@ -81,13 +81,17 @@ struct AuthInterceptorTests {
         await expectRPCError(.unavailable) { _ = try await call(Self.read, authorization: "Bearer broken") }
     }
 
-    /// The public methods are open to anyone, so the calls of them that run at once are bounded server-wide: past the
-    /// limit one is RESOURCE_EXHAUSTED, and a call that ends makes room.
+    /// The public methods are open to anyone, so their streaming calls that run at once are bounded server-wide: past
+    /// the limit one is RESOURCE_EXHAUSTED, a unary one still runs, and a call that ends makes room.
     @Test func publicCallsRunningAtOnceAreBounded() async throws {
         var policy = AccessPolicy(publicMethods: [Self.open.path])
         policy.maxConcurrentPublicCalls = 2
         let interceptor = AuthInterceptor(authenticator: FakeAuthenticator(), policy: policy)
-        let context = ServerContext(descriptor: Self.open, metadata: Metadata(), deadline: nil, peer: "test", callID: 1)
+        let context = {
+            var watch = ServerContext(descriptor: Self.open, metadata: Metadata(), deadline: nil, peer: "test", callID: 1)
+            watch.methodKind = .serverStreaming
+            return watch
+        }()
         let (entered, enteredContinuation) = AsyncStream.makeStream(of: Void.self)
         // One release stream per held call (an AsyncStream has one consumer).
         let releases = (0..<2).map { _ in AsyncStream.makeStream(of: Void.self) }
@@ -115,8 +119,12 @@ struct AuthInterceptorTests {
             _ = try await interceptor.intercept(context: context) { _ in .success(finalMessage: nil, trailers: [:]) }
             Issue.record("a third call ran")
         } catch let error as RPCError {
-            #expect(error.code == .resourceExhausted && error.message.contains("2 calls of its open methods"))
+            #expect(error.code == .resourceExhausted && error.message.contains("2 streaming calls of its open methods"))
         }
+        // A unary public call (a probe's health Check) is never refused.
+        var check = context
+        check.methodKind = .unary
+        _ = try await interceptor.intercept(context: check) { _ in .success(finalMessage: nil, trailers: [:]) }
         for (_, continuation) in releases { continuation.finish() }
         try await held.value
         _ = try await interceptor.intercept(context: context) { _ in .success(finalMessage: nil, trailers: [:]) }

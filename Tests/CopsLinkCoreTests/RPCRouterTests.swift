@@ -233,6 +233,27 @@ final class FakeServerCallStream: ServerCallStream {
         #expect(stream.outcome.value?.message == "the handler failed with an unexpected error")
     }
 
+    /// Interceptors see the kind of the route being run (`AuthInterceptor` bounds open streaming calls by it).
+    @Test func theDispatcherTellsInterceptorsTheMethodsKind() async throws {
+        struct Recorder: ServerInterceptor {
+            let kinds: LockedBox<[MethodKind]>
+            func intercept(
+                context: ServerContext, next: @Sendable (ServerContext) async throws -> CallOutcome
+            ) async throws -> CallOutcome {
+                kinds.withLock { $0.append(context.methodKind) }
+                return try await next(context)
+            }
+        }
+        let kinds = LockedBox<[MethodKind]>([])
+        let router = Self.makeRouter()
+        let dispatcher = CallDispatcher(router: router, interceptors: [Recorder(kinds: kinds)])
+        for descriptor in [Self.echo, Self.expand, Self.collect, Self.chat] {
+            let route = try #require(router.route(forPath: descriptor.path))
+            await dispatcher.run(route, stream: FakeServerCallStream(requests: [[1]]), context: Self.context(descriptor))
+        }
+        #expect(kinds.value == [.unary, .serverStreaming, .clientStreaming, .bidirectionalStreaming])
+    }
+
     // Registering a path twice traps (a programming error). There is no exit test for it: on Linux, Swift Testing's
     // exit-test monitor thread waits with `waitid(P_ALL, …, WNOWAIT)` and spins on every child it did not start,
     // and this test binary starts many (copslink-server, copslink), so one exit test made the whole suite spin
