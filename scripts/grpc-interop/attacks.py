@@ -1,0 +1,182 @@
+"""Hostile peers on the shared port (scripts/grpc-interop/run): raw HTTP/2 frames (hyperframe, hpack) and raw HTTP/1.1
+bytes against a real copslink-server started with --handshake-timeout 2 and --max-public-calls 50. Each check is a
+bound of PROTOCOL.md §12, §18.4 or §19.3 that a well-behaved client never meets; the server's resident memory is read
+from /proc before and after the attacks that used to grow it.
+
+    attacks.py HOST:PORT KEY SERVER_PID
+"""
+
+import socket
+import struct
+import sys
+import time
+
+import hpack
+import hyperframe.frame as hf
+
+from checks import check, finish
+
+host, port = sys.argv[1].rsplit(":", 1)
+port = int(port)
+key = sys.argv[2]
+server_pid = int(sys.argv[3])
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def rss_kib():
+    with open(f"/proc/{server_pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def connect():
+    sock = socket.create_connection((host, port))
+    sock.settimeout(10)
+    return sock
+
+
+def read_frames(sock, seconds):
+    """The frames the server sends within `seconds` (or until it closes): [(type name, frame)], and whether it closed."""
+    data, frames, closed = b"", [], False
+    end = time.time() + seconds
+    while time.time() < end:
+        sock.settimeout(max(0.05, end - time.time()))
+        try:
+            chunk = sock.recv(1 << 20)
+        except socket.timeout:
+            break
+        except ConnectionResetError:
+            closed = True
+            break
+        if not chunk:
+            closed = True
+            break
+        data += chunk
+        while len(data) >= 9:
+            length = int.from_bytes(data[:3], "big")
+            if len(data) < 9 + length:
+                break
+            frame, _ = hf.Frame.parse_frame_header(memoryview(data[:9]))
+            frame.parse_body(memoryview(data[9:9 + length]))
+            frames.append(frame)
+            data = data[9 + length:]
+    return frames, closed
+
+
+def goaways(frames):
+    return [(f.error_code, bytes(f.additional_data)) for f in frames if isinstance(f, hf.GoAwayFrame)]
+
+
+def call_frames(encoder, stream_id, path, body, token=None):
+    headers = hf.HeadersFrame(stream_id)
+    headers.flags.add("END_HEADERS")
+    fields = [(":method", "POST"), (":scheme", "http"), (":path", path), (":authority", "x"),
+              ("content-type", "application/grpc"), ("te", "trailers")]
+    if token:
+        fields.append(("authorization", f"Bearer {token}"))
+    headers.data = encoder.encode(fields)
+    data = hf.DataFrame(stream_id)
+    data.data = b"\x00" + struct.pack(">I", len(body)) + body
+    data.flags.add("END_STREAM")
+    return headers.serialize() + data.serialize()
+
+
+# 1. Half a preface: the handshake timeout (2 s here) ends the connection, GOAWAY PROTOCOL_ERROR once gRPC is chosen.
+sock = connect()
+sock.sendall(PREFACE)
+started = time.time()
+frames, closed = read_frames(sock, 6)
+check("HTTP/2 magic without SETTINGS: GOAWAY PROTOCOL_ERROR at the handshake timeout, then closed",
+      closed and (1, b"no HTTP/2 SETTINGS within 2s") in goaways(frames) and time.time() - started < 5,
+      f"{goaways(frames)} closed={closed} after {time.time() - started:.1f}s")
+sock.close()
+
+# 2. A PING flood: the 6th early PING ends the connection with ENHANCE_YOUR_CALM too_many_pings.
+sock = connect()
+out = PREFACE + hf.SettingsFrame(0).serialize()
+for index in range(20):
+    ping = hf.PingFrame(0)
+    ping.opaque_data = struct.pack(">Q", index)
+    out += ping.serialize()
+sock.sendall(out)
+frames, closed = read_frames(sock, 5)
+check("a PING flood: GOAWAY ENHANCE_YOUR_CALM too_many_pings, then closed",
+      closed and (11, b"too_many_pings") in goaways(frames), f"{goaways(frames)} closed={closed}")
+sock.close()
+
+# 3. Streams past MAX_CONCURRENT_STREAMS from a client that reads nothing: a connection error, and the connection
+# closes at once instead of keeping every byte the client goes on sending.
+before = rss_kib()
+sock = connect()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+encoder = hpack.Encoder()
+sock.sendall(PREFACE + hf.SettingsFrame(0).serialize())
+sent, stream_id, reset = 0, 1, False
+started = time.time()
+while time.time() - started < 5:
+    batch = b"".join(call_frames(encoder, stream_id + 2 * i, "/copslink.v1.AccountService/GetAccount", b"\x0a\x06demo-1", key)
+                     for i in range(200))
+    try:
+        sock.sendall(batch)
+    except (ConnectionResetError, BrokenPipeError):
+        reset = True
+        break
+    stream_id += 400
+    sent += 200
+sock.close()
+time.sleep(0.5)
+check("calls past the stream limit without reading: the connection is closed, the server does not grow",
+      reset and rss_kib() - before < 20_000, f"reset={reset} after {sent} calls, RSS {before} -> {rss_kib()} KiB")
+
+# 4. More health Watch streams than --max-public-calls (50 here), without a key: the rest are RESOURCE_EXHAUSTED,
+# and a health Check still answers.
+sock = connect()
+encoder = hpack.Encoder()
+out = PREFACE + hf.SettingsFrame(0).serialize()
+for index in range(80):
+    out += call_frames(encoder, 1 + 2 * index, "/grpc.health.v1.Health/Watch", b"")
+sock.sendall(out)
+frames, closed = read_frames(sock, 3)
+decoder = hpack.Decoder()
+statuses = []
+for frame in frames:
+    if isinstance(frame, hf.HeadersFrame):
+        statuses += [value for name, value in decoder.decode(frame.data) if name == "grpc-status"]
+check("80 health watches without a key: 30 over the limit of 50 are RESOURCE_EXHAUSTED",
+      statuses.count("8") == 30, f"grpc-status values {sorted(statuses)}")
+probe = connect()
+encoder = hpack.Encoder()
+probe.sendall(PREFACE + hf.SettingsFrame(0).serialize() + call_frames(encoder, 1, "/grpc.health.v1.Health/Check", b""))
+probe_frames, _ = read_frames(probe, 2)
+probe_decoder = hpack.Decoder()
+probe_statuses = [value for frame in probe_frames if isinstance(frame, hf.HeadersFrame)
+                  for name, value in probe_decoder.decode(frame.data) if name == "grpc-status"]
+check("a health Check while the watches fill the limit: OK", probe_statuses == ["0"], str(probe_statuses))
+probe.close()
+sock.close()
+
+# 5. HTTP/1.1 requests pipelined without reading any answer: the server stops reading and does not grow.
+before = rss_kib()
+sock = connect()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+body = b'{"customerId":"demo-1"}'
+request = (b"POST /copslink.v1.AccountService/GetAccount HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           b"Authorization: Bearer " + key.encode() + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+sock.settimeout(3)
+sent, stopped = 0, False
+started = time.time()
+while time.time() - started < 8:
+    try:
+        sock.sendall(request * 100)
+    except (socket.timeout, ConnectionResetError, BrokenPipeError):
+        stopped = True
+        break
+    sent += 100
+grown = rss_kib() - before
+sock.close()
+check("HTTP/1.1 requests pipelined without reading: the server stops reading them and does not grow",
+      stopped and grown < 20_000, f"stopped={stopped} after {sent} requests, RSS grew {grown} KiB")
+
+finish("attacks")
