@@ -240,6 +240,11 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         perform(action)
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed? = event as? ChannelEvent { perform(state.inputClosed()) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         perform(state.writabilityChanged(writable: context.channel.isWritable))
         context.fireChannelWritabilityChanged()

@@ -293,6 +293,15 @@ struct GRPCConnectionStateMachine {
 
     // MARK: Closing
 
+    /// The client closed its side of the TCP connection (FIN). HTTP/2 ends a request with END_STREAM, never with a
+    /// FIN, so the client is gone (or sends nothing more, not even the PING ACKs and WINDOW_UPDATEs an answer may
+    /// wait for): the connection closes now, and its open streams' handlers are cancelled. Without this the server
+    /// held the socket in CLOSE-WAIT until the idle or keepalive timeout, minutes of a connection slot per client.
+    mutating func inputClosed() -> Action {
+        guard phase != .closed else { return .none }
+        return close()
+    }
+
     /// swift-nio-http2 met a connection error (the client broke HTTP/2): it has sent GOAWAY with the error's code and
     /// stops parsing, but it neither closes the connection nor stops reading it, so the bytes the client goes on
     /// sending would pile up in its frame decoder. The connection closes now.

@@ -209,4 +209,11 @@ struct GRPCConnectionStateMachineTests {
         #expect(machine.connectionErrorCaught() == .close && machine.phase == .closed)
         #expect(machine.connectionErrorCaught() == .none, "once")
     }
+
+    @Test func theClientsFinClosesEvenWithStreamsOpen() {
+        var machine = Machine(maxUnauthenticatedCalls: 3)
+        _ = machine.streamOpened(id: 1)
+        #expect(machine.inputClosed() == .close && machine.phase == .closed)
+        #expect(machine.inputClosed() == .none)
+    }
 }

@@ -250,6 +250,15 @@ struct GRPCConnectionTimerTests {
         #expect(String(decoding: bytes, as: UTF8.self).contains(#"copslink_server_frames_rejected_total{reason="too_many_pings"} 1"#))
     }
 
+    /// A client's FIN closes the connection at once, streams open or not: HTTP/2 never half-closes with a FIN.
+    @Test func theClientsFinClosesTheConnection() throws {
+        let (channel, state) = try Self.channel { _ in }
+        state.streamOpened(id: 1)
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+    }
+
     @Test func theClientsGoAwayClosesTheConnectionOnceItsStreamsAreDone() throws {
         let (channel, state) = try Self.channel { _ in }
         state.streamOpened()

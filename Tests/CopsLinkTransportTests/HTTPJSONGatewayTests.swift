@@ -381,4 +381,26 @@ struct HTTPJSONGatewayTests {
         await connection.loop.advanceTime(by: .seconds(1))
         #expect(!(await connection.isActive))
     }
+
+    /// The client's FIN: an idle connection closes at once; one whose request runs answers it first, with
+    /// `Connection: close`, then closes.
+    @Test func theClientsFinClosesTheConnectionAfterTheAnswerInProgress() async throws {
+        let idle = try await Connection()
+        let idleChannel = idle.channel
+        try await idle.loop.executeInContext { idleChannel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
+        #expect(!(await idle.isActive))
+
+        let busy = try await Connection()
+        let channel = busy.channel
+        // The gated method holds the call (the connection's first, id 1) until the test lets it pass.
+        try await busy.post(ServerConnectionHarness.gatedUnary.path, "{}")
+        try await Task.sleep(for: .milliseconds(20))
+        try await busy.loop.executeInContext { channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
+        #expect(await busy.isActive, "open while its answer is pending")
+        busy.gate.release(1)
+        let answer = try await busy.response()
+        #expect(answer.status == 200 && answer.header("connection") == "close")
+        for _ in 0..<200 where await busy.isActive { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(!(await busy.isActive))
+    }
 }

@@ -179,4 +179,28 @@ sock.close()
 check("HTTP/1.1 requests pipelined without reading: the server stops reading them and does not grow",
       stopped and grown < 20_000, f"stopped={stopped} after {sent} requests, RSS grew {grown} KiB")
 
+# 6. Clients that close their side (FIN) and keep the socket: the server closes too, at once, instead of holding the
+# connection in CLOSE-WAIT until a timeout (gRPC: idle 300 s; half an HTTP/1.1 head: 30 s).
+def closed_after_fin(first_bytes):
+    sock = connect()
+    sock.sendall(first_bytes)
+    time.sleep(0.2)
+    sock.shutdown(socket.SHUT_WR)
+    sock.settimeout(3)
+    started = time.time()
+    try:
+        while sock.recv(65536):
+            pass
+        closed = True
+    except (socket.timeout, ConnectionResetError):
+        closed = False
+    sock.close()
+    return closed, time.time() - started
+
+
+closed, took = closed_after_fin(PREFACE + hf.SettingsFrame(0).serialize())
+check("gRPC: the client's FIN closes the connection", closed and took < 2, f"closed={closed} after {took:.1f}s")
+closed, took = closed_after_fin(b"POST /copslink.v1.AccountService/GetAccount HTTP/1.1\r\nHost: x\r\n")
+check("HTTP/1.1: a FIN after half a request closes the connection", closed and took < 2, f"closed={closed} after {took:.1f}s")
+
 finish("attacks")

@@ -66,6 +66,9 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The server is shutting down: the request in progress is answered with `Connection: close`, then the
     /// connection closes; at the grace deadline it closes whatever runs.
     private var draining = false
+    /// The client closed its side of the connection (FIN) while a request ran or waited: it may still read the answer,
+    /// after which the connection closes.
+    private var clientInputClosed = false
     private var graceTimer: Scheduled<Void>?
     /// The handler before the HTTP decoder (`HTTPJSONGateway.configure`), which can answer below the encoder.
     var requestStart: HTTPJSONRequestStart?
@@ -347,7 +350,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         releaseBody()
         deadlineTimer?.cancel()
         deadlineTimer = nil
-        var closes = !keepAlive || draining
+        var closes = !keepAlive || draining || clientInputClosed
         if case .failure(let error) = response, error.code == .unauthenticated {
             unauthenticatedCalls += 1
             if configuration.maxUnauthenticatedCalls > 0, unauthenticatedCalls >= configuration.maxUnauthenticatedCalls { closes = true }
@@ -404,6 +407,19 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         state = .idle
         if draining { return context.close(promise: nil) }
         armIdleTimer()
+    }
+
+    /// The client closed its side of the connection (FIN): nothing more can arrive, so a connection with no request
+    /// running closes now (one half received never completes); one with a request running or waiting closes after its
+    /// answer, which the client may still read. Without this the socket stayed in CLOSE-WAIT until a timeout.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case .inputClosed? = event as? ChannelEvent else { return context.fireUserInboundEventTriggered(event) }
+        switch state {
+        case .idle, .receiving, .discarding:
+            context.close(promise: nil)
+        case .running, .parked:
+            clientInputClosed = true
+        }
     }
 
     /// A graceful shutdown (`TCPServer`): an idle connection closes now, one with a request in progress after its
