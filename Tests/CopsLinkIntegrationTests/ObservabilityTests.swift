@@ -46,6 +46,22 @@ private func withObservedServer<Result: Sendable>(
 
 @Suite("Metrics and the admin endpoint")
 struct ObservabilityTests {
+    /// The inbound-memory gauge follows the server's budget whatever holds the bytes: gRPC streams and HTTP/JSON
+    /// bodies have no native read loop to record it, so the server records it every second too.
+    @Test func theInboundMemoryGaugeFollowsTheBudgetWithoutNativeReads() async throws {
+        try await withObservedServer { server, _, adminPort in
+            server.inboundBudget.adjust(by: 12_345)
+            defer { server.inboundBudget.adjust(by: -12_345) }
+            var seen = false
+            for _ in 0..<40 where !seen {
+                try await Task.sleep(for: .milliseconds(100))
+                seen = try await httpRequest(port: adminPort, path: "/metrics").body.contains(
+                    "copslink_server_inbound_buffered_bytes 12345")
+            }
+            #expect(seen)
+        }
+    }
+
     @Test func metricsCountCallsByMethodAndStatusLatencyAndRejectedFrames() async throws {
         try await withObservedServer { _, rpcPort, adminPort in
             try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: rpcPort)) { transport in

@@ -1,6 +1,7 @@
 public import CopsLinkCore
 public import CoreMetrics
 public import Logging
+import NIOCore
 public import ServiceLifecycle
 
 /// The server's lifetime, as a swift-service-lifecycle `Service` (hummingbird's `Application.run()` is the model).
@@ -13,9 +14,11 @@ extension TCPServer: Service {
     /// Outside a `ServiceGroup` (no graceful shutdown in the task), only cancellation ends it.
     public func run() async throws {
         try await bind()
+        let gauge = recordInboundMemoryEverySecond()
         // Returns on graceful shutdown; throws CancellationError on cancellation, which drains the same way.
         try? await gracefulShutdown()
         await drain()
+        gauge?.cancel()
     }
 
     /// Runs a server for the duration of `body`, then shuts it down gracefully and waits for `run()` to return: a

@@ -116,6 +116,17 @@ public final class TCPServer: Sendable {
         listener.localAddress.map { .success($0) } ?? .failure(LifecycleError(description: "the listening socket has no address"))
     }
 
+    /// Records `copslink_server_inbound_buffered_bytes` once a second until the task is cancelled (with metrics on):
+    /// native connections record it as they read, but gRPC streams and HTTP/JSON bodies count against the same
+    /// budget without a read loop of their own.
+    func recordInboundMemoryEverySecond() -> RepeatedTask? {
+        guard let metrics else { return nil }
+        let budget = inboundBudget
+        return group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            metrics.recordInboundBuffered(budget.usedBytes)
+        }
+    }
+
     /// Binds and starts accepting connections; `run()`'s first step. Throws if the server ran before.
     func bind() async throws {
         try state.withLock { state in
