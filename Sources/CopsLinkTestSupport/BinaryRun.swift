@@ -48,11 +48,11 @@ func runBuiltBinaryBlocking(
     var merged = ProcessInfo.processInfo.environment
     for (key, value) in environment { merged[key] = value }
     process.environment = merged
-    let out = Pipe(), err = Pipe(), input = Pipe()
+    let out = makePipe(), err = makePipe(), input = makePipe()
     process.standardOutput = out
     process.standardError = err
     process.standardInput = input
-    try process.run()
+    try spawn(process)
     if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
     try input.fileHandleForWriting.close()
     // Read stderr on another thread while stdout is read here, so neither pipe can fill up and block the child.

@@ -40,10 +40,10 @@ public final class ServerProcess: @unchecked Sendable {
         process.arguments =
             ["--host", "127.0.0.1", "--port", "0", "--database", database, "--log-level", "error"]
             + (authenticated ? [] : ["--insecure-disable-auth"]) + arguments
-        let output = Pipe()
+        let output = makePipe()
         process.standardOutput = output
         process.standardError = standardError
-        try process.run()
+        try spawn(process)
         var collected = ""
         let deadline = Date().addingTimeInterval(30)
         while !collected.contains("listening on") || !collected.hasSuffix("\n"), Date() < deadline {

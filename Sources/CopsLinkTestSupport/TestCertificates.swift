@@ -64,9 +64,9 @@ public struct TestCertificates: Sendable {
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.standardOutput = FileHandle.nullDevice
-        let errors = Pipe()
+        let errors = makePipe()
         process.standardError = errors
-        try process.run()
+        try spawn(process)
         let output = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {

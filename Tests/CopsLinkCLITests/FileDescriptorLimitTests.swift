@@ -22,10 +22,10 @@ struct FileDescriptorLimitTests {
             "-c", "ulimit -n 300 && exec \"$0\" \"$@\"", try builtBinary("copslink-server").path,
             "--port", "0", "--database", database, "--insecure-disable-auth", "--max-connections", "1000"
         ]
-        let output = Pipe(), errors = Pipe()
+        let output = makePipe(), errors = makePipe()
         process.standardOutput = output
         process.standardError = errors
-        try process.run()
+        try spawn(process)
         var collected = ""
         let deadline = Date().addingTimeInterval(30)
         while !collected.contains("listening on"), Date() < deadline {

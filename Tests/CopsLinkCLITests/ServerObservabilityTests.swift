@@ -66,10 +66,10 @@ struct ServerObservabilityTests {
             "--host", "127.0.0.1", "--port", "0", "--database", database, "--metrics-port", "0",
             "--log-format", "json", "--log-level", "info", "--call-log-level", "info", "--insecure-disable-auth"
         ]
-        let out = Pipe(), err = Pipe()
+        let out = makePipe(), err = makePipe()
         process.standardOutput = out
         process.standardError = err
-        try process.run()
+        try spawn(process)
         let stdout = PipeCollector(out), stderr = PipeCollector(err)
         defer {
             if process.isRunning { process.terminate() }
