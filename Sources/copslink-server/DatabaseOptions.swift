@@ -11,7 +11,7 @@ import Logging
 struct DatabaseOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
-            "The account store: the path of an SQLite file (created if missing), or a PostgreSQL URL postgres://USER@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require] (migrated on start). The password comes from the URL, --database-password-file or PGPASSWORD.",
+            "The account store: the path of an SQLite file (serve creates it if missing; keys and import-authorities refuse a missing one unless told to create it), or a PostgreSQL URL postgres://USER@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require] (migrated on start). The password comes from the URL, --database-password-file or PGPASSWORD.",
             valueName: "path-or-url"))
     var database = "copslink.sqlite"
     @Option(help: ArgumentHelp("With a PostgreSQL --database: a file whose first line is the password.", valueName: "file"))

@@ -129,7 +129,7 @@ struct ServeCommand: AsyncParsableCommand {
     var keyCacheSize = APIKeyAuthenticator.defaultMaximumCachedKeys
     @Option(
         help:
-            "Calls of the methods open without a key (health, server info, reflection) running at once, server-wide; more are answered RESOURCE_EXHAUSTED (0: no limit)."
+            "Streaming calls of the methods open without a key (gRPC health Watch, reflection) running at once, server-wide; more are answered RESOURCE_EXHAUSTED; health Check is never refused by it (0: no limit)."
     )
     var maxPublicCalls = AccessPolicy().maxConcurrentPublicCalls
     @Flag(inversion: .prefixedNo, help: "Run call handlers on their connection's event loop (no thread switch per call).")
@@ -317,6 +317,9 @@ struct ServeCommand: AsyncParsableCommand {
         _ = try Self.parseProtocols(protocols)
         guard maxUnauthenticatedCalls >= 0 else { throw ValidationError("--max-unauthenticated-calls must be 0 or more.") }
         guard maxPublicCalls >= 0 else { throw ValidationError("--max-public-calls must be 0 or more.") }
+        for (flag, value) in [("--log-level", logLevel), ("--call-log-level", callLogLevel)] where Logger.Level(rawValue: value) == nil {
+            throw ValidationError("\(flag) '\(value)': give trace, debug, info, notice, warning, error or critical.")
+        }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
         guard tlsCa == nil || tlsCert != nil else { throw ValidationError("--tls-ca needs --tls-cert and --tls-key.") }
         guard DealerID.isValid(unauthenticatedDealer) else {

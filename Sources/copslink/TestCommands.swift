@@ -216,7 +216,7 @@ struct TestData: AsyncParsableCommand {
     var from: String?
     @Option(help: ArgumentHelp("End: YYYY-MM-DD (UTC, end of day, at most now) or ISO 8601. Default: now.", valueName: "date"))
     var to: String?
-    @Option(help: "Rows per page the server sends (default 500, at most 5000).") var pageSize: UInt32 = 0
+    @Option(help: "Rows per page the server sends, at most 5000 (0: the server's default, 500).") var pageSize: UInt32 = 0
 
     func validate() throws {
         _ = try dataType()

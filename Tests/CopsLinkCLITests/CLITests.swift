@@ -341,6 +341,8 @@ struct CLITests {
         let database = temporaryDatabasePath()
         defer { removeDatabase(at: database) }
         for (arguments, message) in [
+            (["--log-level", "DEBUG"], "--log-level 'DEBUG': give trace, debug, info, notice, warning, error or critical."),
+            (["--call-log-level", "loud"], "--call-log-level 'loud': give trace, debug, info, notice, warning, error or critical."),
             (["--max-test-hours", "0"], "--max-test-hours 0.0: give hours from 0.0167 (one minute) to 720."),
             (["--max-test-hours", "721"], "--max-test-hours 721.0: give hours from 0.0167 (one minute) to 720."),
             (["--max-test-hours", "0.001"], "--max-test-hours 0.001: give hours from 0.0167 (one minute) to 720."),
