@@ -18,7 +18,8 @@ public struct AccessPolicy: Sendable {
     /// Streaming calls of the public methods that may run at once, server-wide (0: no limit). They are the calls a
     /// client without a key can hold open (a gRPC health Watch runs until its client cancels it, a reflection stream
     /// while it asks now and then), so without a bound 10,000 connections of 100 calls each could hold a million of
-    /// them. Unary public calls (health Check, what probes call) end at once and are never refused. Default 1,000.
+    /// them. Unary public calls (health Check, what probes call) are never refused by it; one whose client never
+    /// sends its message is not counted either, a known gap (PROTOCOL.md §12.2). Default 1,000.
     public var maxConcurrentPublicCalls = 1_000
 
     public init(publicMethods: Set<String> = [], requiredRoles: [String: Role] = [:]) {
