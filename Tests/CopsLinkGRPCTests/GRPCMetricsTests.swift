@@ -53,9 +53,7 @@ struct GRPCMetricsTests {
         #expect(try await call("/copslink.rpc.v1.Health/Check") == "0")
         #expect(try await call("/grpc.health.v1.Health/Check") == "0")
         #expect(try await call("/copslink.rpc.v1.Health/Nope") == "12")
-        var bytes: [UInt8] = []
-        registry.emit(into: &bytes)
-        let text = String(decoding: bytes, as: UTF8.self)
+        let text = registry.text
         #expect(text.contains(#"copslink_server_calls_total{method="/copslink.rpc.v1.Health/Check",status="OK"} 2"#), "\(text)")
         #expect(text.contains(#"copslink_server_calls_total{method="unknown",status="UNIMPLEMENTED"} 1"#), "\(text)")
     }
