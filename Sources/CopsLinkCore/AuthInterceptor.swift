@@ -15,12 +15,16 @@ public struct AccessPolicy: Sendable {
     public var requiredRoles: [String: Role]
     /// The role of a method named in neither: `admin`, so that a method added without a policy entry is closed.
     public var defaultRole: Role = .admin
-    /// Streaming calls of the public methods that may run at once, server-wide (0: no limit). They are the calls a
-    /// client without a key can hold open (a gRPC health Watch runs until its client cancels it, a reflection stream
-    /// while it asks now and then), so without a bound 10,000 connections of 100 calls each could hold a million of
-    /// them. Unary public calls (health Check, what probes call) are never refused by it; one whose client never
-    /// sends its message is not counted either, a known gap (PROTOCOL.md §12.2). Default 1,000.
+    /// Calls of the public methods that may run at once, server-wide, counted apart for streaming and unary calls
+    /// (0: no limit). They are the calls a client without a key can hold open: a gRPC health Watch runs until its
+    /// client cancels it, a reflection stream while it asks now and then, and a unary call until its request arrives
+    /// (at most the request timeout). Without a bound 10,000 connections of 100 calls each could hold a million of
+    /// them. Counting the kinds apart keeps watches from crowding out probes' health Checks. Default 1,000 of each.
     public var maxConcurrentPublicCalls = 1_000
+    /// The largest request message of a public method: their requests are small (a service name, a symbol), and a
+    /// client without a key must not make the server hold large ones. The server applies it to its routes with
+    /// `RPCRouter.limitRequestMessages`. Default 4 KiB.
+    public var maxPublicRequestMessageSize = 4 << 10
 
     public init(publicMethods: Set<String> = [], requiredRoles: [String: Role] = [:]) {
         self.publicMethods = publicMethods
@@ -41,8 +45,9 @@ public struct AuthInterceptor: ServerInterceptor {
 
     let authenticator: any CallerAuthenticator
     let policy: AccessPolicy
-    /// Public calls running now, across every connection this interceptor serves.
-    private let publicCalls = PublicCallCount()
+    /// Public calls running now, across every connection this interceptor serves, by kind.
+    private let publicUnaryCalls = RunningCallCount()
+    private let publicStreamingCalls = RunningCallCount()
 
     public init(authenticator: any CallerAuthenticator, policy: AccessPolicy) {
         self.authenticator = authenticator
@@ -54,16 +59,18 @@ public struct AuthInterceptor: ServerInterceptor {
     ) async throws -> CallOutcome {
         let path = context.descriptor.path
         guard let role = policy.requiredRole(forPath: path) else {
-            guard context.methodKind != .unary else { return try await next(context) }
             let limit = policy.maxConcurrentPublicCalls
-            guard publicCalls.enter(limit: limit) else {
+            let unary = context.methodKind == .unary
+            let running = unary ? publicUnaryCalls : publicStreamingCalls
+            guard running.enter(limit: limit) else {
                 throw RPCError(
                     code: .resourceExhausted,
-                    message:
-                        "the server already runs \(limit) streaming calls of its open methods (health Watch, reflection); retry later, or poll Health/Check rather than watching"
+                    message: unary
+                        ? "the server already runs \(limit) unary calls of its open methods (health Check, server info); retry later"
+                        : "the server already runs \(limit) streaming calls of its open methods (health Watch, reflection); retry later, or poll Health/Check rather than watching"
                 )
             }
-            defer { publicCalls.leave() }
+            defer { running.leave() }
             return try await next(context)
         }
         guard let value = context.metadata[text: Self.metadataKey] else {
@@ -97,18 +104,23 @@ public struct AuthInterceptor: ServerInterceptor {
 }
 
 /// A count of running calls with an upper bound, shared by every task that runs one.
-final class PublicCallCount: Sendable {
+public final class RunningCallCount: Sendable {
     private let running = Atomic<Int>(0)
 
+    public init() {}
+
+    /// Calls running now.
+    public var count: Int { running.load(ordering: .relaxed) }
+
     /// Counts one more call, unless `limit` (above 0) are running already.
-    func enter(limit: Int) -> Bool {
+    public func enter(limit: Int) -> Bool {
         let before = running.add(1, ordering: .relaxed).oldValue
         guard limit > 0, before >= limit else { return true }
         running.subtract(1, ordering: .relaxed)
         return false
     }
 
-    func leave() {
+    public func leave() {
         running.subtract(1, ordering: .relaxed)
     }
 }

@@ -51,4 +51,8 @@ public enum MethodKind: String, Hashable, Sendable, CaseIterable {
     case serverStreaming
     case clientStreaming
     case bidirectionalStreaming
+
+    /// The client sends one request message (unary, server streaming), so it has no reason to hold its request
+    /// stream open: the server's request timeout applies to such calls whatever their deadline.
+    public var takesOneRequest: Bool { self == .unary || self == .serverStreaming }
 }

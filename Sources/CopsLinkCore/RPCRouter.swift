@@ -10,6 +10,22 @@ public struct RPCRouter: Sendable {
         public var requestType: String
         public var responseType: String
         public var handler: Handler
+        /// The largest request message a call of this method may send, below the transport's own limits (nil: those
+        /// alone). Set for the methods open without a key (`limitRequestMessages`), whose requests are small, so
+        /// that clients without a key cannot make the server hold large messages.
+        public var maxRequestMessageSize: Int?
+
+        /// How a refusal names the limit of `maxRequestMessageSize` set by `limitRequestMessages`.
+        public static func limitOwner(_ path: String) -> String { "the open (keyless) method \(path)'s" }
+
+        /// The refusal of a request message larger than `maxRequestMessageSize`.
+        public func messageTooLarge(_ size: Int) -> RPCError {
+            RPCError(
+                code: .resourceExhausted,
+                message:
+                    "the request message of \(size) bytes is larger than \(Self.limitOwner(descriptor.path)) limit of \(maxRequestMessageSize ?? 0) bytes"
+            )
+        }
 
         /// A route served outside the router's registrations (gRPC's standard services, mapped by the transport).
         public init(descriptor: MethodDescriptor, kind: MethodKind, requestType: String, responseType: String, handler: @escaping Handler) {
@@ -23,6 +39,7 @@ public struct RPCRouter: Sendable {
 
     private var routes: [String: Route] = [:]
     private var serviceNames: Set<String> = []
+    private var requestMessageLimits: [String: Int] = [:]
 
     public init() {}
 
@@ -33,6 +50,18 @@ public struct RPCRouter: Sendable {
     public var services: [String] { serviceNames.sorted() }
 
     public func route(forPath path: String) -> Route? { routes[path] }
+
+    /// Limits the request messages of the methods at `paths` to `bytes` each (`Route.maxRequestMessageSize`): of the
+    /// routes registered now, and of routes a transport serves outside the router (`requestMessageLimit(forPath:)`).
+    public mutating func limitRequestMessages(ofPaths paths: some Sequence<String>, toBytes bytes: Int) {
+        for path in paths {
+            requestMessageLimits[path] = bytes
+            routes[path]?.maxRequestMessageSize = bytes
+        }
+    }
+
+    /// The request message limit set for `path` by `limitRequestMessages`, if any.
+    public func requestMessageLimit(forPath path: String) -> Int? { requestMessageLimits[path] }
 
     /// Why no handler serves `path`, in the words the UNIMPLEMENTED status carries.
     public func unimplementedError(forPath path: String) -> RPCError {

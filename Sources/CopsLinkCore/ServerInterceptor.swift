@@ -11,14 +11,30 @@ public protocol ServerInterceptor: Sendable {
 public struct CallDispatcher: Sendable {
     public let router: RPCRouter
     public let interceptors: [any ServerInterceptor]
+    /// Calls that may run at once through this dispatcher, whatever their protocol and connection (0: no limit).
+    public let maxConcurrentCalls: Int
+    /// The calls running now.
+    public let running = RunningCallCount()
 
-    public init(router: RPCRouter, interceptors: [any ServerInterceptor] = []) {
+    /// - Parameter maxConcurrentCalls: past it a call is answered RESOURCE_EXHAUSTED before any interceptor runs, so
+    ///   that what every open call costs the server (its stream, task and buffers) is bounded server-wide, not only
+    ///   per connection.
+    public init(router: RPCRouter, interceptors: [any ServerInterceptor] = [], maxConcurrentCalls: Int = 0) {
         self.router = router
         self.interceptors = interceptors
+        self.maxConcurrentCalls = maxConcurrentCalls
     }
 
     /// Runs `route` for one call and finishes the stream with its outcome. Never throws: every failure becomes a status.
     public func run(_ route: RPCRouter.Route, stream: any ServerCallStream, context: ServerContext) async {
+        guard running.enter(limit: maxConcurrentCalls) else {
+            return stream.finish(
+                .failure(
+                    RPCError(
+                        code: .resourceExhausted,
+                        message: "the server is running its limit of \(maxConcurrentCalls) calls; retry later or on another server")))
+        }
+        defer { running.leave() }
         let outcome: CallOutcome
         var context = context
         context.methodKind = route.kind

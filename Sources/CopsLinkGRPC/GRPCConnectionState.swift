@@ -101,8 +101,14 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     private var timersStarted = false
     /// When the connection became active (before protocol detection), for the handshake timeout.
     private let connectedAt: NIODeadline?
+    private let refusal: GRPCConnectionStateMachine.Cause?
 
-    init(state: GRPCConnectionState, configuration: ServerConfiguration, metrics: ServerMetrics? = nil, connectedAt: NIODeadline? = nil) {
+    /// - Parameter refusal: the connection is refused at once (`GRPCConnectionStateMachine.refuse`).
+    init(
+        state: GRPCConnectionState, configuration: ServerConfiguration, metrics: ServerMetrics? = nil, connectedAt: NIODeadline? = nil,
+        refusal: GRPCConnectionStateMachine.Cause? = nil
+    ) {
+        self.refusal = refusal
         self.shared = state
         self.configuration = configuration
         self.metrics = metrics
@@ -147,6 +153,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     private func startTimers(_ context: ChannelHandlerContext) {
         guard !timersStarted, let loopBound else { return }
         timersStarted = true
+        if let refusal { return perform(state.refuse(refusal)) }
         if !state.settingsReceived {
             let timeout = configuration.handshakeTimeout
             handshakeTimer = context.eventLoop.scheduleTask(deadline: (connectedAt ?? context.eventLoop.now) + TimeAmount(timeout)) {
@@ -312,6 +319,10 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
             drainPingTimeout = nil
             context.writeAndFlush(wrapOutboundOut(goAway(cause, lastStreamID: HTTP2StreamID(lastStreamID), context)), promise: nil)
             if close { closeSoon(context) }
+        case .refuse(let cause):
+            if let rejection = cause.rejection { metrics?.rejected(rejection) }
+            context.writeAndFlush(wrapOutboundOut(goAway(cause, lastStreamID: 0, context)), promise: nil)
+            closeSoon(context)
         case .close:
             closeSoon(context)
         case .cutOffAndClose(let cause):
@@ -349,11 +360,11 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
 }
 
 extension GRPCConnectionStateMachine.Cause {
-    /// The GOAWAY's error code: ENHANCE_YOUR_CALM for a client that pings too often, as gRPC's servers send it, or
-    /// reads none of its answers (as native, §12); PROTOCOL_ERROR for one that never completed its preface, as the native protocol's (§2.3).
+    /// The GOAWAY's error code: ENHANCE_YOUR_CALM for a client that pings too often, as gRPC's servers send it,
+    /// reads none of its answers (as native, §12), or comes while the server is over its inbound budget; PROTOCOL_ERROR for one that never completed its preface, as the native protocol's (§2.3).
     var errorCode: HTTP2ErrorCode {
         switch self {
-        case .tooManyPings, .slowReader: .enhanceYourCalm
+        case .tooManyPings, .slowReader, .overloaded: .enhanceYourCalm
         case .handshakeTimeout: .protocolError
         default: .noError
         }

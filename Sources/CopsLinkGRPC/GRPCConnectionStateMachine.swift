@@ -25,6 +25,8 @@ struct GRPCConnectionStateMachine {
         case handshakeTimeout(Duration)
         /// The connection stayed unwritable (its client read none of the answers) for the unwritable timeout.
         case slowReader(Duration)
+        /// The connection came while the server's inbound memory budget (of this many bytes) was spent.
+        case overloaded(budget: Int)
 
         /// The GOAWAY's debug data (gRPC clients log it). For too many pings it is gRPC's own `too_many_pings`, on
         /// which gRPC's clients lengthen their keepalive interval.
@@ -38,6 +40,8 @@ struct GRPCConnectionStateMachine {
             case .tooManyPings: "too_many_pings"
             case .handshakeTimeout(let timeout): "no HTTP/2 SETTINGS within \(timeout.secondsText)"
             case .slowReader(let timeout): "the client left the server's answers unread for \(timeout.secondsText)"
+            case .overloaded(let budget):
+                "the server is over its inbound memory budget of \(budget) bytes; retry later or on another server"
             }
         }
 
@@ -52,6 +56,7 @@ struct GRPCConnectionStateMachine {
             case .tooManyPings: .tooManyPings
             case .handshakeTimeout: .handshakeTimeout
             case .slowReader: .slowReader
+            case .overloaded: .overloaded
             }
         }
 
@@ -87,6 +92,8 @@ struct GRPCConnectionStateMachine {
         case finalGoAway(Cause, lastStreamID: Int, close: Bool)
         /// Close now (once what is written has gone out).
         case close
+        /// GOAWAY with last stream id 0 (no stream was or will be served), counted as the cause's rejection; close.
+        case refuse(Cause)
         /// The grace ended: answer each open stream's call UNAVAILABLE with `cause`'s cut-off message, then close.
         case cutOffAndClose(Cause)
     }
@@ -235,6 +242,14 @@ struct GRPCConnectionStateMachine {
     mutating func clientSettingsReceived() -> Bool {
         defer { settingsReceived = true }
         return !settingsReceived
+    }
+
+    /// The connection came while the server could not take it (`Cause.overloaded`): GOAWAY at once (after the
+    /// server's SETTINGS, which swift-nio-http2 sends first) with last stream id 0, since it serves none, then close.
+    mutating func refuse(_ cause: Cause) -> Action {
+        guard phase == .active else { return .none }
+        phase = .closed
+        return .refuse(cause)
     }
 
     /// The handshake timeout passed: a client that has not completed its preface (the HTTP/2 magic and SETTINGS) is

@@ -6,9 +6,15 @@ public import NIOCore
 /// it, and a set compressed flag is refused (only the identity encoding is accepted).
 public struct GRPCMessageReader {
     public let maxMessageSize: Int
+    /// Whose limit `maxMessageSize` is, as the refusal names it.
+    private let limitOwner: String
     private var buffer: ByteBuffer?
 
-    public init(maxMessageSize: Int) { self.maxMessageSize = maxMessageSize }
+    /// - Parameter limitOwner: names the limit in the refusal: "the server's", or the method's.
+    public init(maxMessageSize: Int, limitOwner: String = "the server's") {
+        self.maxMessageSize = maxMessageSize
+        self.limitOwner = limitOwner
+    }
 
     /// Bytes held for a message not yet whole.
     public var bufferedBytes: Int { buffer?.readableBytes ?? 0 }
@@ -36,7 +42,7 @@ public struct GRPCMessageReader {
         guard UInt64(length) <= UInt64(maxMessageSize) else {
             throw RPCError(
                 code: .resourceExhausted,
-                message: "the request message of \(length) bytes is larger than the server's limit of \(maxMessageSize) bytes")
+                message: "the request message of \(length) bytes is larger than \(limitOwner) limit of \(maxMessageSize) bytes")
         }
         let size = Int(length)  // at most maxMessageSize: fits
         guard buffer.readableBytes - 5 >= size else { return nil }

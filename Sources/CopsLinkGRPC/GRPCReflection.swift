@@ -14,7 +14,7 @@ enum GRPCReflection {
         let services =
             (router.services.filter { service in ReflectionCatalog.file(containingSymbol: service) != nil }
             + ReflectionCatalog.otherServices).sorted()
-        return RPCRouter.Route(
+        var route = RPCRouter.Route(
             descriptor: descriptor, kind: .bidirectionalStreaming, requestType: "grpc.reflection.v1.ServerReflectionRequest",
             responseType: "grpc.reflection.v1.ServerReflectionResponse"
         ) { stream, _ in
@@ -25,6 +25,8 @@ enum GRPCReflection {
             }
             return .success(finalMessage: nil, trailers: Metadata())
         }
+        route.maxRequestMessageSize = router.requestMessageLimit(forPath: path)
+        return route
     }
 
     /// The encoded ServerReflectionResponse to one request.

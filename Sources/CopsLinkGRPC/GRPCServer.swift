@@ -52,7 +52,10 @@ public enum GRPCServer {
                         metrics: metrics))
             }
         }
+        // A connection that comes while the inbound budget is spent gets GOAWAY at once, in HTTP/2's words.
         try pipeline.addHandler(
-            GRPCConnectionHandler(state: state, configuration: configuration, metrics: metrics, connectedAt: context.connectedAt))
+            GRPCConnectionHandler(
+                state: state, configuration: configuration, metrics: metrics, connectedAt: context.connectedAt,
+                refusal: budget.isExhausted ? .overloaded(budget: budget.limit) : nil))
     }
 }

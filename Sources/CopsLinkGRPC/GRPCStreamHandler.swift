@@ -17,8 +17,9 @@ import NIOHTTP2
 /// takes messages is held back by HTTP/2 flow control. What it holds (a partial message, waiting messages) counts
 /// against the server's inbound memory budget and the connection's: a call that starts while the server's is
 /// exhausted is refused, and a call whose DATA takes the connection past its limit ends RESOURCE_EXHAUSTED, as a
-/// native call whose message would pass it does. A call without `grpc-timeout` whose request stream stays open with
-/// no complete message for `requestIdleTimeout` ends DEADLINE_EXCEEDED, as a native call the client sends nothing on.
+/// native call whose message would pass it does. A call without `grpc-timeout` (or of a method taking one request,
+/// whatever its timeout) whose request stream stays open with no complete message for `requestIdleTimeout` ends
+/// DEADLINE_EXCEEDED, as a native call the client sends nothing on.
 final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTP2Frame.FramePayload
     typealias OutboundIn = HTTP2Frame.FramePayload
@@ -59,8 +60,8 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var loopBound: NIOLoopBound<GRPCStreamHandler>?
     private var executor: EventLoopTaskExecutor?
     private var deadlineTimer: Scheduled<Void>?
-    /// For a call without `grpc-timeout` whose request stream is open: fires `requestIdleTimeout` after the last
-    /// complete request message (or the call's start), as the native request timeout does.
+    /// For a call without `grpc-timeout`, or of a method taking one request, whose request stream is open: fires
+    /// `requestIdleTimeout` after the last complete request message (or the call's start), as the native one does.
     private var requestIdleTimer: Scheduled<Void>?
     private var lastRequestActivity = NIODeadline.uptimeNanoseconds(0)
 
@@ -301,12 +302,17 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             series.started()
             callMetrics = (series, context.eventLoop.now)
         }
+        if let limit = route.maxRequestMessageSize, limit < reader.maxMessageSize {
+            reader = GRPCMessageReader(maxMessageSize: limit, limitOwner: RPCRouter.Route.limitOwner(route.descriptor.path))
+        }
         let call = GRPCCall(
             eventLoop: context.eventLoop, handler: loopBound, budgets: budgets, queueLimit: max(1, configuration.limits.initialWindowSize))
         if endStream { call.requests.finish(.success(())) }
         state = .running(call, task: nil)
-        if timeout == nil, !endStream, let idle = configuration.requestIdleTimeout {
-            // A call without a deadline is not held open forever by a client that sends nothing (PROTOCOL.md §12).
+        if !endStream, timeout == nil || route.kind.takesOneRequest, let idle = configuration.requestIdleTimeout {
+            // A call without a deadline is not held open forever by a client that sends nothing (PROTOCOL.md §12), nor
+            // is a call that takes one request held past the request timeout by a long `grpc-timeout`: its client has
+            // no reason to wait before sending it.
             lastRequestActivity = context.eventLoop.now
             requestIdleTimer = context.eventLoop.scheduleTask(in: TimeAmount(idle)) { loopBound.value.requestIdleCheck(call) }
         }

@@ -70,6 +70,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Also serve copslink.rpc.v1.TestService, the conformance service.") var enableTestService = false
     @Option(help: "Maximum simultaneous connections.") var maxConnections = 10_000
     @Option(help: "Maximum concurrent calls per connection.") var maxConcurrentCalls = 100
+    @Option(
+        help: "Maximum calls running at once, server-wide, over every protocol; more are answered RESOURCE_EXHAUSTED (0: no limit).")
+    var maxCalls = ServerConfiguration(host: "", port: 0).maxConcurrentCalls
     @Option(help: "Maximum frame size in bytes.") var maxFrameSize = 4 << 20
     @Option(
         help: ArgumentHelp(
@@ -129,7 +132,7 @@ struct ServeCommand: AsyncParsableCommand {
     var keyCacheSize = APIKeyAuthenticator.defaultMaximumCachedKeys
     @Option(
         help:
-            "Streaming calls of the methods open without a key (gRPC health Watch, reflection) running at once, server-wide; more are answered RESOURCE_EXHAUSTED; health Check is never refused by it (0: no limit)."
+            "Calls of the methods open without a key running at once, server-wide, counted apart for streaming (gRPC health Watch, reflection) and unary ones (health Check, server info); more of a kind are answered RESOURCE_EXHAUSTED (0: no limit)."
     )
     var maxPublicCalls = AccessPolicy().maxConcurrentPublicCalls
     @Flag(inversion: .prefixedNo, help: "Run call handlers on their connection's event loop (no thread switch per call).")
@@ -143,6 +146,7 @@ struct ServeCommand: AsyncParsableCommand {
 
         var configuration = ServerConfiguration(host: host, port: port)
         configuration.maxConnections = maxConnections
+        configuration.maxConcurrentCalls = maxCalls
         if let descriptors = FileDescriptorLimit.raiseToHardLimit() {
             let allowed = FileDescriptorLimit.connections(allowedBy: descriptors)
             if maxConnections > allowed {
@@ -199,14 +203,14 @@ struct ServeCommand: AsyncParsableCommand {
         accountConfiguration.maximumTestMinutes = Int64(maxTestHours * 60)
         accountConfiguration.maximumAccountsPerDealer = maxAccountsPerDealer
         var interceptors: [any ServerInterceptor] = []
+        var policy = AccessPolicy.copsLink
+        policy.maxConcurrentPublicCalls = maxPublicCalls
         if insecureDisableAuth {
             accountConfiguration.dealerWithoutCaller = unauthenticatedDealer
             let warning = "AUTHENTICATION IS DISABLED (--insecure-disable-auth): every call acts for dealer '\(unauthenticatedDealer)'"
             logger.warning("\(warning)")
             configuration.connectionWarning = warning
         } else {
-            var policy = AccessPolicy.copsLink
-            policy.maxConcurrentPublicCalls = maxPublicCalls
             interceptors.append(
                 AuthInterceptor(authenticator: APIKeyAuthenticator(store: store, maximumCachedKeys: keyCacheSize), policy: policy))
         }
@@ -221,6 +225,9 @@ struct ServeCommand: AsyncParsableCommand {
         ServerInfo.register(
             into: &router, serverVersion: configuration.serverVersion, protocolVersions: Preface.supportedVersions,
             limits: configuration.limits.settingsHeader)
+        if !insecureDisableAuth {
+            router.limitRequestMessages(ofPaths: policy.publicMethods, toBytes: policy.maxPublicRequestMessageSize)
+        }
 
         let callLogging = LoggingInterceptor(logger: logger, level: Logger.Level(rawValue: callLogLevel) ?? .debug)
         let server = TCPServer(
@@ -317,6 +324,7 @@ struct ServeCommand: AsyncParsableCommand {
         _ = try Self.parseProtocols(protocols)
         guard maxUnauthenticatedCalls >= 0 else { throw ValidationError("--max-unauthenticated-calls must be 0 or more.") }
         guard maxPublicCalls >= 0 else { throw ValidationError("--max-public-calls must be 0 or more.") }
+        guard maxCalls >= 0 else { throw ValidationError("--max-calls must be 0 or more.") }
         for (flag, value) in [("--log-level", logLevel), ("--call-log-level", callLogLevel)] where Logger.Level(rawValue: value) == nil {
             throw ValidationError("\(flag) '\(value)': give trace, debug, info, notice, warning, error or critical.")
         }

@@ -6,8 +6,9 @@ import NIOCore
 import Testing
 
 /// Issue 10, class 3: open calls pin inbound memory. Unary calls whose 1 MiB request arrived without END_STREAM,
-/// on a public method, and connections holding most of a 4 MiB frame, used to hold their bytes for ever: a hundred
-/// such calls pinned about 400 MB per connection.
+/// and connections holding most of a 4 MiB frame, used to hold their bytes for ever: a hundred such calls pinned
+/// about 400 MB per connection. The held calls are keyed GetAccount calls: a method open without a key refuses
+/// requests over 4 KiB.
 extension AdversarialTests {
     @Test(
         "3: held 1 MiB requests and partial 4 MiB frames on many connections: RESOURCE_EXHAUSTED, GOAWAY REFUSED, DEADLINE_EXCEEDED, memory within the budgets"
@@ -22,6 +23,7 @@ extension AdversarialTests {
             "--request-timeout", "2", "--frame-read-timeout", "3"
         ])
         defer { server.stop() }
+        let token = try await server.createKey(dealer: "demo", roles: "read")
         let isBudgetRefusal: @Sendable (RPCError) -> Bool = { $0.code == .resourceExhausted && names($0.message, "inbound memory budget") }
 
         try await server.withAttack("3-held-requests", growthBound: 48 * mebibyte, allowsHonestError: isBudgetRefusal) {
@@ -32,15 +34,16 @@ extension AdversarialTests {
             var partials: [AttackPeer] = []
             for _ in 0..<16 { partials.append(try await AttackPeer.handshake(port: server.port)) }
 
-            // 6 connections × 8 unary Health checks of 1 MiB each, none half-closed: 48 MiB that, unbounded, the
+            // 6 connections × 8 unary GetAccount calls of 1 MiB each, none half-closed: 48 MiB that, unbounded, the
             // server would hold until the connections close. The first connection alone first, so that its calls
             // meet the per-connection budget before the server-wide one is spent.
-            let large = HealthCheckRequest(service: String(repeating: "h", count: mebibyte - 64))
+            let large = GetAccountRequest(customerID: String(repeating: "h", count: mebibyte - 64))
             let callsPerHolder = 8
             func sendHeldCalls(_ holder: AttackPeer) {
                 var buffer = ByteBuffer()
                 for id in 1...UInt64(callsPerHolder) {
-                    AttackFrames.request(id, Health.Method.check.path, message: large, endStream: false, into: &buffer)
+                    AttackFrames.request(
+                        id, AccountService.Method.getAccount.path, message: large, token: token, endStream: false, into: &buffer)
                 }
                 holder.sendWithoutWaiting(buffer)
             }

@@ -81,16 +81,18 @@ struct AuthInterceptorTests {
         await expectRPCError(.unavailable) { _ = try await call(Self.read, authorization: "Bearer broken") }
     }
 
-    /// The public methods are open to anyone, so their streaming calls that run at once are bounded server-wide: past
-    /// the limit one is RESOURCE_EXHAUSTED, a unary one still runs, and a call that ends makes room.
-    @Test func publicCallsRunningAtOnceAreBounded() async throws {
+    /// The public methods are open to anyone, so their calls that run at once are bounded server-wide, streaming and
+    /// unary ones apart: past the limit of a kind one is RESOURCE_EXHAUSTED, a call of the other kind still runs (a
+    /// probe's health Check is not crowded out by watches, nor a watch by held Checks), and a call that ends makes room.
+    @Test(arguments: [MethodKind.serverStreaming, .unary])
+    func publicCallsRunningAtOnceAreBounded(kind: MethodKind) async throws {
         var policy = AccessPolicy(publicMethods: [Self.open.path])
         policy.maxConcurrentPublicCalls = 2
         let interceptor = AuthInterceptor(authenticator: FakeAuthenticator(), policy: policy)
         let context = {
-            var watch = ServerContext(descriptor: Self.open, metadata: Metadata(), deadline: nil, peer: "test", callID: 1)
-            watch.methodKind = .serverStreaming
-            return watch
+            var call = ServerContext(descriptor: Self.open, metadata: Metadata(), deadline: nil, peer: "test", callID: 1)
+            call.methodKind = kind
+            return call
         }()
         let (entered, enteredContinuation) = AsyncStream.makeStream(of: Void.self)
         // One release stream per held call (an AsyncStream has one consumer).
@@ -112,19 +114,16 @@ struct AuthInterceptorTests {
         var iterator = entered.makeAsyncIterator()
         _ = await iterator.next()
         _ = await iterator.next()
-        await #expect(throws: RPCError.self) {
-            _ = try await interceptor.intercept(context: context) { _ in .success(finalMessage: nil, trailers: [:]) }
-        }
         do {
             _ = try await interceptor.intercept(context: context) { _ in .success(finalMessage: nil, trailers: [:]) }
             Issue.record("a third call ran")
         } catch let error as RPCError {
-            #expect(error.code == .resourceExhausted && error.message.contains("2 streaming calls of its open methods"))
+            let words = kind == .unary ? "2 unary calls of its open methods" : "2 streaming calls of its open methods"
+            #expect(error.code == .resourceExhausted && error.message.contains(words), "\(error.message)")
         }
-        // A unary public call (a probe's health Check) is never refused.
-        var check = context
-        check.methodKind = .unary
-        _ = try await interceptor.intercept(context: check) { _ in .success(finalMessage: nil, trailers: [:]) }
+        var other = context
+        other.methodKind = kind == .unary ? .serverStreaming : .unary
+        _ = try await interceptor.intercept(context: other) { _ in .success(finalMessage: nil, trailers: [:]) }
         for (_, continuation) in releases { continuation.finish() }
         try await held.value
         _ = try await interceptor.intercept(context: context) { _ in .success(finalMessage: nil, trailers: [:]) }

@@ -27,6 +27,8 @@ final class FakeServerCallStream: ServerCallStream {
     private let requests: LockedBox<[[UInt8]]>
     let written = LockedBox<[[UInt8]]>([])
     let outcomes = LockedBox<Int>(0)
+    /// The error of the last failed outcome.
+    let failure = LockedBox<RPCError?>(nil)
 
     init(requests: [[UInt8]]) { self.requests = LockedBox(requests) }
 
@@ -39,7 +41,10 @@ final class FakeServerCallStream: ServerCallStream {
         written.withLock { $0.append(bytes) }
     }
 
-    func finish(_ outcome: CallOutcome) { outcomes.withLock { $0 += 1 } }
+    func finish(_ outcome: CallOutcome) {
+        outcomes.withLock { $0 += 1 }
+        if case .failure(let error) = outcome { failure.value = error }
+    }
 }
 
 @Suite struct RPCRouterTests {
@@ -252,6 +257,59 @@ final class FakeServerCallStream: ServerCallStream {
             await dispatcher.run(route, stream: FakeServerCallStream(requests: [[1]]), context: Self.context(descriptor))
         }
         #expect(kinds.value == [.unary, .serverStreaming, .clientStreaming, .bidirectionalStreaming])
+    }
+
+    /// The dispatcher bounds the calls running through it server-wide: past the limit a call is answered
+    /// RESOURCE_EXHAUSTED without running (no interceptor, no handler), and a call that ends makes room.
+    @Test func callsRunningAtOncePastTheServersLimitAreRefused() async throws {
+        let (entered, enteredContinuation) = AsyncStream.makeStream(of: Void.self)
+        let (release, releaseContinuation) = AsyncStream.makeStream(of: Void.self)
+        let ran = LockedBox(0)
+        var router = RPCRouter()
+        router.registerUnary(Self.echo) { (request: RawMessage, context) in
+            ran.withLock { $0 += 1 }
+            if context.callID == 1 {
+                enteredContinuation.yield()
+                for await _ in release { break }
+            }
+            return ServerResponse(message: request)
+        }
+        let dispatcher = CallDispatcher(router: router, maxConcurrentCalls: 1)
+        let route = try #require(router.route(forPath: Self.echo.path))
+        let first = FakeServerCallStream(requests: [[1]])
+        let held = Task { await dispatcher.run(route, stream: first, context: Self.context(Self.echo)) }
+        var iterator = entered.makeAsyncIterator()
+        _ = await iterator.next()
+        #expect(dispatcher.running.count == 1)
+
+        let refused = FakeServerCallStream(requests: [[2]])
+        let second = ServerContext(descriptor: Self.echo, metadata: [:], deadline: nil, peer: "test", callID: 2)
+        await dispatcher.run(route, stream: refused, context: second)
+        #expect(refused.failure.value?.code == .resourceExhausted)
+        #expect(refused.failure.value?.message == "the server is running its limit of 1 calls; retry later or on another server")
+        #expect(ran.value == 1, "the refused call's handler ran")
+
+        releaseContinuation.finish()
+        await held.value
+        #expect(first.failure.value == nil && dispatcher.running.count == 0)
+        let later = FakeServerCallStream(requests: [[3]])
+        await dispatcher.run(route, stream: later, context: second)
+        #expect(later.failure.value == nil && later.written.value.isEmpty && later.outcomes.value == 1)
+    }
+
+    /// `limitRequestMessages` sets the limit on the routes registered, and keeps it for routes served elsewhere.
+    @Test func requestMessageLimitsByPath() {
+        var router = Self.makeRouter()
+        router.limitRequestMessages(ofPaths: [Self.echo.path, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"], toBytes: 64)
+        #expect(router.route(forPath: Self.echo.path)?.maxRequestMessageSize == 64)
+        #expect(router.route(forPath: Self.expand.path)?.maxRequestMessageSize == nil)
+        #expect(router.requestMessageLimit(forPath: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo") == 64)
+        let error = router.route(forPath: Self.echo.path)?.messageTooLarge(65)
+        #expect(error?.code == .resourceExhausted)
+        #expect(
+            error?.message
+                == "the request message of 65 bytes is larger than the open (keyless) method /copslink.test.EchoService/Echo's limit of 64 bytes"
+        )
     }
 
     // Registering a path twice traps (a programming error). There is no exit test for it: on Linux, Swift Testing's

@@ -184,6 +184,18 @@ struct GRPCConnectionStateMachineTests {
         #expect(Machine.Cause.handshakeTimeout(.seconds(10)).errorCode == .protocolError)
     }
 
+    /// A connection that comes while the server is over its inbound budget is refused once: GOAWAY ENHANCE_YOUR_CALM
+    /// with last stream id 0, counted as `overloaded`, then nothing more (no timer may send a second GOAWAY).
+    @Test func anOverloadedConnectionIsRefusedOnce() {
+        var machine = Machine(maxUnauthenticatedCalls: 3)
+        let cause = Machine.Cause.overloaded(budget: 64)
+        #expect(machine.refuse(cause) == .refuse(cause))
+        #expect(machine.phase == .closed)
+        #expect(machine.refuse(cause) == .none && machine.handshakeTimedOut(after: .seconds(10)) == .none)
+        #expect(cause.errorCode == .enhanceYourCalm && cause.rejection == .overloaded)
+        #expect(cause.goAwayMessage == "the server is over its inbound memory budget of 64 bytes; retry later or on another server")
+    }
+
     @Test func theUnwritableClockRunsWhileTheConnectionIsUnwritable() {
         var machine = Machine(maxUnauthenticatedCalls: 3)
         let actions = [

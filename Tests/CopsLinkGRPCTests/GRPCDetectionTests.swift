@@ -17,7 +17,7 @@ import Testing
 struct GRPCDetectionTests {
     private static let preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
-    private func serverChannel(protocols: Set<ServerProtocol>) throws -> EmbeddedChannel {
+    private func serverChannel(protocols: Set<ServerProtocol>, budget: InboundMemoryBudget? = nil) throws -> EmbeddedChannel {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.protocols = protocols
         configuration.limits.maxConcurrentCalls = 17
@@ -26,7 +26,7 @@ struct GRPCDetectionTests {
         let channel = EmbeddedChannel()
         try TCPServer.installConnectionHandlers(
             on: channel, configuration: configuration, dispatcher: CallDispatcher(router: router),
-            logger: Logger(label: "test"), installers: [.grpc: GRPCServer.installer])
+            logger: Logger(label: "test"), budget: budget, installers: [.grpc: GRPCServer.installer])
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel
     }
@@ -81,6 +81,56 @@ struct GRPCDetectionTests {
         while var part = try channel.readOutbound(as: ByteBuffer.self) { written.writeBuffer(&part) }
         #expect(String(buffer: written).hasPrefix("copslink: expected the CopsLink preface"), "\(String(buffer: written))")
         _ = try? channel.finish()
+    }
+
+    /// Everything the server wrote so far.
+    private func written(_ channel: EmbeddedChannel) throws -> [UInt8] {
+        var written = ByteBuffer()
+        while var part = try channel.readOutbound(as: ByteBuffer.self) { written.writeBuffer(&part) }
+        return Array(written.readableBytesView)
+    }
+
+    /// A connection that comes while the server's inbound budget is spent is refused in its own protocol's words:
+    /// gRPC gets the server's SETTINGS and a GOAWAY ENHANCE_YOUR_CALM saying why, HTTP/1.1 a 503 with the JSON
+    /// status, native its GOAWAY REFUSED; each is then closed.
+    @Test func aConnectionPastTheInboundBudgetIsRefusedInItsOwnProtocol() throws {
+        let budget = InboundMemoryBudget(limit: 100)
+        budget.adjust(by: 100)
+        let expected = "the server is over its inbound memory budget of 100 bytes; retry later or on another server"
+
+        let grpc = try serverChannel(protocols: [.native, .http, .grpc], budget: budget)
+        try grpc.writeInbound(ByteBuffer(string: Self.preface))
+        grpc.embeddedEventLoop.run()
+        var bytes = try written(grpc)[...]
+        var frames: [(type: UInt8, payload: [UInt8])] = []
+        while bytes.count >= 9 {
+            let length = Int(bytes[bytes.startIndex]) << 16 | Int(bytes[bytes.startIndex + 1]) << 8 | Int(bytes[bytes.startIndex + 2])
+            try #require(bytes.count >= 9 + length)
+            frames.append((bytes[bytes.startIndex + 3], Array(bytes.dropFirst(9).prefix(length))))
+            bytes = bytes.dropFirst(9 + length)
+        }
+        #expect(frames.first?.type == 0x04, "the server's SETTINGS first")
+        let goAway = try #require(frames.first { $0.type == 0x07 }?.payload)
+        #expect(goAway.count >= 8 && goAway[0..<4] == [0, 0, 0, 0], "last stream id 0")
+        #expect(goAway.count >= 8 && goAway[4..<8] == [0, 0, 0, 0x0b], "ENHANCE_YOUR_CALM")
+        #expect(String(decoding: goAway.dropFirst(8), as: UTF8.self) == expected)
+        #expect(!grpc.isActive, "the refused gRPC connection stays open")
+
+        let http = try serverChannel(protocols: [.native, .http, .grpc], budget: budget)
+        try http.writeInbound(ByteBuffer(string: "POST /grpc.health.v1.Health/Check HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"))
+        http.embeddedEventLoop.run()
+        let answer = String(decoding: try written(http), as: UTF8.self)
+        #expect(answer.hasPrefix("HTTP/1.1 503"), "\(answer)")
+        #expect(answer.contains(#""message":"\#(expected)""#), "\(answer)")
+        #expect(!http.isActive, "the refused HTTP connection stays open")
+
+        let native = try serverChannel(protocols: [.native, .http, .grpc], budget: budget)
+        try native.writeInbound(ByteBuffer(bytes: Array("COPSLINK".utf8) + [0, 0, 0, 1]))
+        native.embeddedEventLoop.run()
+        #expect(String(decoding: try written(native), as: UTF8.self).contains(expected), "the native GOAWAY names the budget")
+        _ = try? grpc.finish()
+        _ = try? http.finish()
+        _ = try? native.finish()
     }
 
     @Test func alpnIdentifiersInTheServersOrderOfPreference() {

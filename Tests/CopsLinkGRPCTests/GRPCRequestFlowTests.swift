@@ -285,6 +285,92 @@ struct GRPCRequestFlowTests {
         _ = try? channel.finish()
     }
 
+    /// A stream channel running a `GRPCStreamHandler` over `router`, with a 30 s request timeout, and a function
+    /// returning the trailers written so far (nil before the call ends).
+    static func unaryChannel(_ router: RPCRouter) async throws -> (EmbeddedChannel, () throws -> HPACKHeaders?) {
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.requestIdleTimeout = .seconds(30)
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(
+            GRPCStreamHandler(
+                dispatcher: CallDispatcher(router: router), configuration: configuration,
+                connection: GRPCConnectionState(configuration: configuration), budget: InboundMemoryBudget(limit: 1 << 20)))
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        let answer = { () throws -> HPACKHeaders? in
+            channel.embeddedEventLoop.run()  // what the call's task handed to the loop
+            var trailers: HPACKHeaders?
+            while let frame = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) {
+                if case .headers(let headers) = frame, headers.endStream { trailers = headers.headers }
+            }
+            return trailers
+        }
+        return (channel, answer)
+    }
+
+    static let unary = MethodDescriptor(service: "copslink.rpc.v1.TestService", method: "UnaryCall")
+
+    static func requestHeaders(_ path: String, timeout: String? = nil) -> HPACKHeaders {
+        var headers: HPACKHeaders = [
+            ":method": "POST", ":scheme": "http", ":path": path, ":authority": "x", "content-type": "application/grpc", "te": "trailers"
+        ]
+        if let timeout { headers.add(name: "grpc-timeout", value: timeout) }
+        return headers
+    }
+
+    /// A call of a method taking one request is not held open past the request timeout by a long `grpc-timeout`: its
+    /// client has no reason to wait before sending the request (a keyless health Check held this way for hours was
+    /// a cheap way to pile up open streams).
+    @Test func aUnaryCallWithALongDeadlineWhoseClientSendsNothingEndsAtTheRequestTimeout() async throws {
+        var router = RPCRouter()
+        router.registerUnary(Self.unary) { (request: SimpleRequest, _) in ServerResponse(message: SimpleResponse()) }
+        let (channel, answer) = try await Self.unaryChannel(router)
+        try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: Self.requestHeaders(Self.unary.path, timeout: "99H"))))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(29))
+        #expect(try answer() == nil)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        let trailers = try answer()
+        #expect(trailers?.first(name: "grpc-status") == "4", "a 99-hour grpc-timeout held a unary call's empty request stream")
+        #expect(trailers?.first(name: "grpc-message") == "the client sent no complete message on the call's request stream for 30s")
+        _ = try? channel.finish()
+    }
+
+    /// A route with its own request limit (the methods open without a key) refuses a larger message from its length
+    /// prefix, before the message arrives, and holds none of it; a message within the limit is served.
+    @Test func aRoutesOwnRequestLimitRefusesALargerMessageFromItsPrefix() async throws {
+        var router = RPCRouter()
+        router.registerUnary(Self.unary) { (request: SimpleRequest, _) in ServerResponse(message: SimpleResponse()) }
+        router.limitRequestMessages(ofPaths: [Self.unary.path], toBytes: 64)
+
+        let (refused, refusedAnswer) = try await Self.unaryChannel(router)
+        try refused.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: Self.requestHeaders(Self.unary.path))))
+        var prefix = refused.allocator.buffer(capacity: 5 + 10)
+        prefix.writeInteger(UInt8(0))
+        prefix.writeInteger(UInt32(4 << 20))
+        prefix.writeBytes([UInt8](repeating: 7, count: 10))
+        try refused.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(prefix))))
+        let trailers = try refusedAnswer()
+        #expect(trailers?.first(name: "grpc-status") == "8")
+        #expect(
+            trailers?.first(name: "grpc-message")
+                == "the request message of 4194304 bytes is larger than the open (keyless) method /copslink.rpc.v1.TestService/UnaryCall's limit of 64 bytes"
+        )
+        _ = try? refused.finish()
+
+        let (served, servedAnswer) = try await Self.unaryChannel(router)
+        try served.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: Self.requestHeaders(Self.unary.path))))
+        let message = SimpleRequest(responseSize: 3).serializedBytes()
+        try served.writeInbound(
+            HTTP2Frame.FramePayload.data(
+                .init(data: .byteBuffer(GRPCMessageReader.frame(message, allocator: served.allocator)), endStream: true)))
+        var servedTrailers: HPACKHeaders?
+        for _ in 0..<1_000 where servedTrailers == nil {
+            await Task.yield()
+            servedTrailers = try servedAnswer()
+        }
+        #expect(servedTrailers?.first(name: "grpc-status") == "0", "a message within the route's limit was not served")
+        _ = try? served.finish()
+    }
+
     /// While the server's inbound budget is exhausted a gRPC connection's socket is not read; once bytes are released
     /// the withheld read goes out at the next retry.
     @Test func theConnectionIsNotReadWhileTheBudgetIsExhausted() throws {

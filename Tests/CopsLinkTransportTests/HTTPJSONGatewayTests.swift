@@ -16,13 +16,15 @@ struct HTTPJSONGatewayTests {
         let gate = CallGate()
         private var received: [UInt8] = []
 
-        init(budget: InboundMemoryBudget? = nil, _ configure: (inout ServerConfiguration) -> Void = { _ in }) async throws {
+        init(
+            budget: InboundMemoryBudget? = nil, keylessLimit: Int? = nil, _ configure: (inout ServerConfiguration) -> Void = { _ in }
+        ) async throws {
             var configuration = ServerConfiguration()
             configuration.runsHandlersOnEventLoop = false  // handlers on the global executor, as with a real loop's hops
             configure(&configuration)
             channel = NIOAsyncTestingChannel(loop: loop)
             let channel = self.channel
-            let dispatcher = ServerConnectionHarness.dispatcher(gate: gate)
+            let dispatcher = ServerConnectionHarness.dispatcher(gate: gate, keylessLimit: keylessLimit)
             let frozen = configuration
             try await loop.executeInContext {
                 try HTTPJSONGateway.configure(
@@ -247,6 +249,34 @@ struct HTTPJSONGatewayTests {
         #expect(response.body.contains("the request body is larger than the server's limit of 64 bytes"))
         #expect(response.header("connection") == "close")
         #expect(!(await connection.isActive))
+    }
+
+    /// A method open without a key takes bodies up to its own limit, from `Content-Length` or as the body arrives;
+    /// other methods keep the server's.
+    @Test(arguments: [true, false])
+    func aBodyOverAKeylessMethodsLimitIs413(chunked: Bool) async throws {
+        let connection = try await Connection(keylessLimit: 64)
+        let body = "{\"service\":\"" + String(repeating: "x", count: 100) + "\"}"
+        if chunked {
+            try await connection.send(
+                "POST /copslink.rpc.v1.Health/Check HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + String(body.utf8.count, radix: 16) + "\r\n" + body + "\r\n0\r\n\r\n")
+        } else {
+            try await connection.post("/copslink.rpc.v1.Health/Check", body)
+        }
+        let response = try await connection.response()
+        #expect(response.status == 413)
+        #expect(
+            response.body.contains(
+                "the request body is larger than the open (keyless) method /copslink.rpc.v1.Health/Check's limit of 64 bytes"),
+            "\(response.body)")
+        #expect(!(await connection.isActive))
+
+        let other = try await Connection(keylessLimit: 64)
+        try await other.post(
+            "/copslink.rpc.v1.TestService/UnaryCall", "{\"payload\":{\"body\":\"" + String(repeating: "A", count: 200) + "\"}}")
+        let otherResponse = try await other.response()
+        #expect(otherResponse.status == 200, "\(otherResponse.body)")
     }
 
     @Test func theDeadlineFromGrpcTimeoutAnswers504() async throws {

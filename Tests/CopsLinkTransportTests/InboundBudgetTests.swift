@@ -67,21 +67,30 @@ struct InboundBudgetTests {
         await harness.close()
     }
 
+    /// A call without a deadline, or of a method taking one request whatever its deadline, whose request stream
+    /// stays silent ends at the request timeout; a streaming call's messages start the clock again, and a streaming
+    /// call with a deadline is left to its deadline.
     @Test func aCallWithoutDeadlineWhoseRequestStreamStaysSilentEndsAtTheTimeout() async throws {
         var configuration = ServerConfiguration()
         configuration.requestIdleTimeout = .seconds(30)
         let harness = try await ServerConnectionHarness(configuration: configuration)
         try await harness.handshake()
         let silent = harness.callID()
-        let withDeadline = harness.callID()
+        let unaryWithDeadline = harness.callID()
         let streaming = harness.callID()
+        let streamingWithDeadline = harness.callID()
         try await harness.send(harness.request(silent, TestService.Method.unaryCall.path, Self.bigRequest(100), endStream: false))
         try await harness.send(
             harness.request(
-                withDeadline, TestService.Method.unaryCall.path, Self.bigRequest(100), endStream: false, timeoutMicros: 60_000_000))
+                unaryWithDeadline, TestService.Method.unaryCall.path, Self.bigRequest(100), endStream: false,
+                timeoutMicros: 3_600_000_000))
         try await harness.send(
             harness.request(
                 streaming, TestService.Method.streamingInputCall.path, Self.bigRequest(100), endStream: false))
+        try await harness.send(
+            harness.request(
+                streamingWithDeadline, TestService.Method.streamingInputCall.path, Self.bigRequest(100), endStream: false,
+                timeoutMicros: 60_000_000))
         _ = try await harness.frames()
 
         await harness.advance(by: .seconds(20))
@@ -90,16 +99,48 @@ struct InboundBudgetTests {
         try await harness.send(more)  // the streaming call's clock starts over
         await harness.advance(by: .seconds(11))
         let ends = try ServerConnectionHarness.ends(try await harness.frames())
-        #expect(ends.keys.sorted() == [silent])
-        let end = try #require(ends[silent])
-        #expect(end.statusCode == StatusCode.deadlineExceeded.rawValue)
-        #expect(end.statusMessage == "the client sent nothing on the call's request stream for 30s")
+        #expect(ends.keys.sorted() == [silent, unaryWithDeadline], "an hour's deadline kept a unary call's request stream open")
+        for id in [silent, unaryWithDeadline] {
+            let end = try #require(ends[id])
+            #expect(end.statusCode == StatusCode.deadlineExceeded.rawValue)
+            #expect(end.statusMessage == "the client sent nothing on the call's request stream for 30s")
+        }
 
         await harness.advance(by: .seconds(20))
         #expect(try ServerConnectionHarness.ends(try await harness.frames()).keys.sorted() == [streaming])
         await harness.advance(by: .seconds(10))
         #expect(
-            try ServerConnectionHarness.ends(try await harness.frames())[withDeadline]?.statusCode == StatusCode.deadlineExceeded.rawValue)
+            try ServerConnectionHarness.ends(try await harness.frames())[streamingWithDeadline]?.statusCode
+                == StatusCode.deadlineExceeded.rawValue)
+        #expect(harness.budget.usedBytes == 0)
+        await harness.close()
+    }
+
+    /// A method with its own request limit (those open without a key) refuses a larger message on its REQUEST or on
+    /// a later MESSAGE, holding none of it; a message within the limit is served.
+    @Test func aMethodsOwnRequestLimitRefusesLargerMessages() async throws {
+        let harness = try await ServerConnectionHarness(keylessLimit: 64)
+        try await harness.handshake()
+        let path = Health.Method.check.path
+        let onRequest = harness.callID()
+        try await harness.send(harness.request(onRequest, path, HealthCheckRequest(service: String(repeating: "s", count: 100))))
+        let onMessage = harness.callID()
+        try await harness.send(harness.request(onMessage, path, HealthCheckRequest(service: ""), endStream: false))
+        var more = ByteBuffer()
+        more.writeFrame(
+            .message, callID: onMessage, header: NoMessage.header, payload: HealthCheckRequest(service: String(repeating: "s", count: 100)))
+        try await harness.send(more)
+        let served = harness.callID()
+        try await harness.send(harness.request(served, path, HealthCheckRequest(service: "")))
+        let ends = try ServerConnectionHarness.ends(try await harness.frames())
+        for id in [onRequest, onMessage] {
+            let end = try #require(ends[id])
+            #expect(end.statusCode == StatusCode.resourceExhausted.rawValue)
+            #expect(
+                end.statusMessage.hasSuffix("bytes is larger than the open (keyless) method \(path)'s limit of 64 bytes"),
+                "\(end.statusMessage)")
+        }
+        #expect(ends[served]?.statusCode == 0)
         #expect(harness.budget.usedBytes == 0)
         await harness.close()
     }

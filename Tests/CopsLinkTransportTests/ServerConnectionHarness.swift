@@ -28,7 +28,9 @@ final class ServerConnectionHarness {
 
     /// Methods of the conformance service, Health, `/test.Auth/Deny`, which answers UNAUTHENTICATED, and the methods
     /// held by `gate`.
-    static func dispatcher(gate: CallGate) -> CallDispatcher {
+    /// - Parameter keylessLimit: request messages of the Health service's Check are limited to this many bytes, as
+    ///   the server limits its methods open without a key (`RPCRouter.limitRequestMessages`).
+    static func dispatcher(gate: CallGate, keylessLimit: Int? = nil) -> CallDispatcher {
         var router = RPCRouter()
         ConformanceService().registerMethods(with: &router)
         HealthService(services: router.services + [Health.serviceName]).registerMethods(with: &router)
@@ -55,6 +57,7 @@ final class ServerConnectionHarness {
             }
             return ServerResponse(message: EmptyMessage())
         }
+        if let keylessLimit { router.limitRequestMessages(ofPaths: [Health.Method.check.path], toBytes: keylessLimit) }
         return CallDispatcher(router: router)
     }
 
@@ -66,7 +69,11 @@ final class ServerConnectionHarness {
     /// pass, and answers OK after the end of the stream.
     static let gatedClientStream = MethodDescriptor(service: "test.Gate", method: "ClientStream")
 
-    init(configuration: ServerConfiguration = ServerConfiguration(), budget: InboundMemoryBudget? = nil) async throws {
+    init(
+        configuration: ServerConfiguration = ServerConfiguration(), budget: InboundMemoryBudget? = nil, keylessLimit: Int? = nil
+    )
+        async throws
+    {
         channel = NIOAsyncTestingChannel(loop: loop)
         let budget = budget ?? InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)
         self.budget = budget
@@ -75,7 +82,7 @@ final class ServerConnectionHarness {
         let flushes = FlushCounter()
         self.flushes = flushes
         let channel = self.channel
-        let dispatcher = Self.dispatcher(gate: gate)
+        let dispatcher = Self.dispatcher(gate: gate, keylessLimit: keylessLimit)
         try await loop.executeInContext {
             try channel.pipeline.syncOperations.addHandlers(reads, flushes)
             try TCPServer.installConnectionHandlers(

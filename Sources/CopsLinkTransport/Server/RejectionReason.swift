@@ -44,6 +44,8 @@ public enum RejectionReason: String, CaseIterable, Sendable {
     case connectionInboundBudget = "connection_inbound_budget"
     case serverInboundBudget = "server_inbound_budget"
     case requestIdleTimeout = "request_idle_timeout"
+    /// A request message larger than its method's own limit (`RPCRouter.Route.maxRequestMessageSize`).
+    case methodMessageLimit = "method_message_limit"
 
     init(_ error: WireError) {
         switch error {

@@ -30,10 +30,12 @@ final class ServerCall: ServerCallStream, Sendable {
         /// Payload bytes received while the request stream is open and not granted back: what the call counts
         /// against the connection's and the server's inbound budgets.
         var unfinishedBytes = 0
-        /// Runs while the request stream is open on a call without a deadline (`requestIdleTimeout`).
+        /// Runs while the request stream is open on a call without a deadline or taking one request (`requestIdleTimeout`).
         var requestIdle: Scheduled<Void>?
         /// When the client last sent something on the request stream.
         var lastRequestActivity = NIODeadline.uptimeNanoseconds(0)
+        /// The route, when it limits request messages below the transport's limits (`maxRequestMessageSize`).
+        var limitedRoute: RPCRouter.Route?
     }
 
     /// Read and written only by `ServerConnectionHandler`, on the connection's event loop: the handler is not

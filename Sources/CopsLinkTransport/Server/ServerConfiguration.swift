@@ -8,6 +8,10 @@ public struct ServerConfiguration: Sendable {
     public var limits = ConnectionLimits()
     /// Connections served at once; more are refused with GOAWAY REFUSED. Default 10,000.
     public var maxConnections = 10_000
+    /// Calls running at once, server-wide, over every protocol; past it a call is answered RESOURCE_EXHAUSTED. The
+    /// per-connection limit alone would let 10,000 connections hold a million calls (a gRPC call costs about 16 KiB
+    /// before it has a message). 0 disables it. Default 10,000.
+    public var maxConcurrentCalls = 10_000
     /// Server-initiated pings. Default every 60 s, 20 s to answer.
     public var keepalive = KeepaliveConfiguration(interval: .seconds(60), timeout: .seconds(20))
     public var pingPolicy = PingPolicy()

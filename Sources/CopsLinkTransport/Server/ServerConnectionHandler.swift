@@ -341,6 +341,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
         let carriesMessage = frame.flags.contains(.hasMessage)
         let endsStream = frame.flags.contains(.endStream)
+        if carriesMessage, let limit = route.maxRequestMessageSize, frame.payload.readableBytes > limit {
+            return reject(id, path: header.method, limit: .methodMessageLimit, route.messageTooLarge(frame.payload.readableBytes))
+        }
         if carriesMessage, !endsStream, let (limit, error) = unfinishedBytesRefusal(adding: frame.payload.readableBytes) {
             return reject(id, path: header.method, limit: limit, error)
         }
@@ -348,7 +351,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let call = ServerCall(
             id: id, connection: loopBound, gate: gate, allocator: context.channel.allocator, peerLimits: peerLimits,
             receiveWindow: configuration.limits.initialWindowSize,
-            singleRequest: route.kind == .unary || route.kind == .serverStreaming, metrics: metrics?.method(forPath: header.method))
+            singleRequest: route.kind.takesOneRequest, metrics: metrics?.method(forPath: header.method))
+        if route.maxRequestMessageSize != nil { call.loop.limitedRoute = route }
         if carriesMessage {
             // A fresh call's window admits any first message (§11): no check needed.
             _ = call.loop.receiveWindow.receive(frame.payload.readableBytes)
@@ -359,7 +363,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             call.loop.clientEnded = true
             call.credit.peerEndedStream()
             call.requests.finish(.success(()))
-        } else if header.timeoutMicros == 0, let timeout = configuration.requestIdleTimeout {
+        } else if header.timeoutMicros == 0 || route.kind.takesOneRequest, let timeout = configuration.requestIdleTimeout {
+            // Also past a long deadline for a call taking one request: its client has no reason to wait (§12).
             call.loop.lastRequestActivity = context.eventLoop.now
             let loopBound = self.loopBound!
             call.loop.requestIdle = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
@@ -406,6 +411,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             guard call.loop.receiveWindow.receive(frame.payload.readableBytes) else {
                 return protocolViolation(
                     .flowControlWindowExceeded, "call \(id) sent \(frame.payload.readableBytes) bytes, more than its flow-control window")
+            }
+            if let route = call.loop.limitedRoute, let limit = route.maxRequestMessageSize, frame.payload.readableBytes > limit {
+                return refuse(call, limit: .methodMessageLimit, route.messageTooLarge(frame.payload.readableBytes))
             }
             if !endsStream, let (limit, error) = unfinishedBytesRefusal(adding: frame.payload.readableBytes) {
                 return refuse(call, limit: limit, error)

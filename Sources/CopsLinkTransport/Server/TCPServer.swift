@@ -62,7 +62,8 @@ public final class TCPServer: Sendable {
     ) {
         self.configuration = configuration
         self.installers = installers
-        self.dispatcher = CallDispatcher(router: router, interceptors: interceptors)
+        self.dispatcher = CallDispatcher(
+            router: router, interceptors: interceptors, maxConcurrentCalls: configuration.maxConcurrentCalls)
         self.group = group
         self.logger = logger
         self.metrics = metricsFactory.map { ServerMetrics(router: router, factory: $0) }
@@ -200,12 +201,15 @@ public final class TCPServer: Sendable {
         let sync = channel.pipeline.syncOperations
         if let tlsContext { try sync.addHandler(NIOSSLServerHandler(context: tlsContext)) }
         let budget = budget ?? InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)
+        // A connection that comes while the inbound budget is spent is refused in its own protocol's words, once its
+        // first bytes have told which: the native GOAWAY REFUSED here, HTTP/JSON's 503 and gRPC's GOAWAY by their
+        // handlers, which check the budget themselves.
         let native = { (connectedAt: NIODeadline?) in
             ServerConnectionHandler(
-                dispatcher: dispatcher, configuration: configuration, refusal: refusal, logger: logger, metrics: metrics,
-                budget: budget, connectedAt: connectedAt)
+                dispatcher: dispatcher, configuration: configuration, refusal: refusal ?? (budget.isExhausted ? .overloaded : nil),
+                logger: logger, metrics: metrics, budget: budget, connectedAt: connectedAt)
         }
-        // A refused connection is answered by the native handler's GOAWAY whatever it speaks.
+        // A connection refused at accept (limit, shutdown) is answered by the native handler's GOAWAY whatever it speaks.
         let enabled = served(configuration.protocols, installers: installers)
         guard refusal == nil, enabled != [.native] else { return try sync.addHandler(native(nil)) }
         try sync.addHandler(
@@ -244,7 +248,6 @@ public final class TCPServer: Sendable {
             case .draining, .finished: return .shuttingDown
             }
             guard state.connections.count < configuration.maxConnections else { return .connectionLimit }
-            if inboundBudget.isExhausted { return .overloaded }
             state.connections[id] = channel
             return nil
         }

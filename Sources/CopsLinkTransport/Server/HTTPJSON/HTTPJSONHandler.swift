@@ -133,12 +133,8 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if let budget, budget.isExhausted {
                 return refuse(Self.overBudget(budget), status: .serviceUnavailable, close: true)
             }
-            guard request.body.count + part.readableBytes <= configuration.httpJSONMaxBodyBytes else {
-                return refuse(
-                    RPCError(
-                        code: .resourceExhausted,
-                        message: "the request body is larger than the server's limit of \(configuration.httpJSONMaxBodyBytes) bytes"),
-                    status: .payloadTooLarge, close: true)
+            guard request.body.count + part.readableBytes <= bodyLimit(request.route) else {
+                return refuse(bodyTooLarge(request.route), status: .payloadTooLarge, close: true)
             }
             state = .idle  // not holding a second reference to the body while it grows
             budget?.adjust(by: part.readableBytes)
@@ -170,12 +166,9 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         // Before anything else that answers (and before 100 Continue): a refused request's body is read through,
         // so not one over the limit.
-        if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > configuration.httpJSONMaxBodyBytes {
-            return refuse(
-                RPCError(
-                    code: .resourceExhausted,
-                    message: "the request body is larger than the server's limit of \(configuration.httpJSONMaxBodyBytes) bytes"),
-                status: .payloadTooLarge, close: true)
+        let length = head.headers.first(name: "content-length").flatMap(Int.init)
+        if let length, length > configuration.httpJSONMaxBodyBytes {
+            return refuse(bodyTooLarge(nil), status: .payloadTooLarge, close: true)
         }
         if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
@@ -190,6 +183,9 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? head.uri
         guard let route = dispatcher.router.route(forPath: path) else {
             return refuse(dispatcher.router.unimplementedError(forPath: path), status: .notFound, keepAlive: head.isKeepAlive)
+        }
+        if let length, length > bodyLimit(route) {
+            return refuse(bodyTooLarge(route), status: .payloadTooLarge, close: true)
         }
         if let contentType = head.headers.first(name: "content-type"), !Self.acceptsContentType(contentType) {
             return refuse(
@@ -217,6 +213,23 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 status: .requestHeaderFieldsTooLarge, keepAlive: head.isKeepAlive)
         }
         state = .receiving(Request(head: head, route: route, metadata: metadata, timeout: timeout, body: []))
+    }
+
+    /// The largest body a call of `route` may send: the server's limit, or the method's smaller one (the methods
+    /// open without a key, `RPCRouter.Route.maxRequestMessageSize`).
+    private func bodyLimit(_ route: RPCRouter.Route) -> Int {
+        min(configuration.httpJSONMaxBodyBytes, route.maxRequestMessageSize ?? .max)
+    }
+
+    private func bodyTooLarge(_ route: RPCRouter.Route?) -> RPCError {
+        if let route, let limit = route.maxRequestMessageSize, limit < configuration.httpJSONMaxBodyBytes {
+            return RPCError(
+                code: .resourceExhausted,
+                message: "the request body is larger than \(RPCRouter.Route.limitOwner(route.descriptor.path)) limit of \(limit) bytes")
+        }
+        return RPCError(
+            code: .resourceExhausted,
+            message: "the request body is larger than the server's limit of \(configuration.httpJSONMaxBodyBytes) bytes")
     }
 
     private static func acceptsContentType(_ value: String) -> Bool {
