@@ -104,11 +104,11 @@ struct ServeCommand: AsyncParsableCommand {
     var maxConnectionInbound = 8 << 20
     @Option(
         help:
-            "Server-wide bytes of partial frames and unfinished requests; past it new calls get RESOURCE_EXHAUSTED and new connections GOAWAY REFUSED."
+            "Server-wide bytes of partial frames and unfinished requests; past it new calls get RESOURCE_EXHAUSTED and new connections are refused (each in its own protocol)."
     )
     var maxInboundMemory = 64 << 20
     @Option(
-        help: "Seconds a call without a deadline may send nothing on its open request stream before it ends DEADLINE_EXCEEDED; 0 disables.")
+        help: "Seconds a call without a deadline (or a unary or server-streaming call, whatever its deadline) may send nothing on its open request stream before it ends DEADLINE_EXCEEDED; 0 disables.")
     var requestTimeout = 30.0
     @Option(help: "UNAUTHENTICATED answers on one connection after which it gets GOAWAY ENHANCE_YOUR_CALM and is closed; 0 disables.")
     var maxUnauthenticatedCalls = 3

@@ -203,4 +203,71 @@ check("gRPC: the client's FIN closes the connection", closed and took < 2, f"clo
 closed, took = closed_after_fin(b"POST /copslink.v1.AccountService/GetAccount HTTP/1.1\r\nHost: x\r\n")
 check("HTTP/1.1: a FIN after half a request closes the connection", closed and took < 2, f"closed={closed} after {took:.1f}s")
 
+
+def trailers(frames):
+    decoder = hpack.Decoder()
+    found = []
+    for frame in frames:
+        if isinstance(frame, hf.HeadersFrame):
+            fields = dict(decoder.decode(frame.data))
+            if "grpc-status" in fields:
+                found.append((frame.stream_id, fields["grpc-status"], fields.get("grpc-message", "")))
+    return found
+
+
+def headers_only(encoder, stream_id, path, extra=(), token=None):
+    headers = hf.HeadersFrame(stream_id)
+    headers.flags.add("END_HEADERS")
+    fields = [(":method", "POST"), (":scheme", "http"), (":path", path), (":authority", "x"),
+              ("content-type", "application/grpc"), ("te", "trailers")] + list(extra)
+    if token:
+        fields.append(("authorization", f"Bearer {token}"))
+    headers.data = encoder.encode(fields)
+    return headers.serialize()
+
+
+# 7. Without a key, a health Check announcing a 4 MiB message: refused from its length prefix (open methods take at
+# most 4 KiB), before the server holds any of it.
+sock = connect()
+encoder = hpack.Encoder()
+data = hf.DataFrame(1)
+data.data = b"\x00" + struct.pack(">I", 4 << 20) + b"h" * 1000
+sock.sendall(PREFACE + hf.SettingsFrame(0).serialize() + headers_only(encoder, 1, "/grpc.health.v1.Health/Check")
+             + data.serialize())
+found = trailers(read_frames(sock, 2)[0])
+check("a keyless health Check of 4 MiB: RESOURCE_EXHAUSTED from its length prefix",
+      len(found) == 1 and found[0][1] == "8" and "open (keyless) method" in found[0][2], str(found))
+sock.close()
+
+# 8. Without a key, a health Check under a 99-hour grpc-timeout that never sends its request: the request timeout
+# (2 s here) ends it, whatever the deadline.
+sock = connect()
+encoder = hpack.Encoder()
+started = time.time()
+sock.sendall(PREFACE + hf.SettingsFrame(0).serialize()
+             + headers_only(encoder, 1, "/grpc.health.v1.Health/Check", [("grpc-timeout", "99H")]))
+found = trailers(read_frames(sock, 5)[0])
+took = time.time() - started
+check("a keyless health Check held under grpc-timeout 99H: DEADLINE_EXCEEDED at the request timeout",
+      len(found) == 1 and found[0][1] == "4" and 1.5 < took, f"{found} after {took:.1f}s")
+sock.close()
+
+# 9. Calls past the server-wide limit (--max-calls 200 here), over three connections of 100 held keyed calls each:
+# the 100 past it are RESOURCE_EXHAUSTED at once.
+socks = []
+for _ in range(3):
+    sock = connect()
+    encoder = hpack.Encoder()
+    sock.sendall(PREFACE + hf.SettingsFrame(0).serialize() + b"".join(
+        headers_only(encoder, 1 + 2 * index, "/copslink.v1.AccountService/ReportSignals", token=key) for index in range(100)))
+    socks.append(sock)
+found = []
+for sock in socks:
+    found += trailers(read_frames(sock, 1)[0])
+limited = [entry for entry in found if entry[1] == "8" and "running its limit of 200 calls" in entry[2]]
+check("300 held calls over 3 connections: the 100 past --max-calls 200 are RESOURCE_EXHAUSTED",
+      len(limited) == 100, f"{len(limited)} refused at the limit; statuses {sorted(set((s, m[:50]) for _, s, m in found))}")
+for sock in socks:
+    sock.close()
+
 finish("attacks")

@@ -41,11 +41,13 @@ public struct ServerConfiguration: Sendable {
     public var maxUnfinishedRequestBytesPerConnection = 8 << 20
     /// The server-wide budget of inbound bytes held between reads (`InboundMemoryBudget`): partial frames in
     /// connection readers and the unfinished requests of every connection. Past it new calls get RESOURCE_EXHAUSTED,
-    /// new connections GOAWAY REFUSED, and connections that would buffer a partial frame stop reading until bytes are
+    /// new connections are refused in their own protocol's words (native GOAWAY REFUSED, gRPC GOAWAY
+    /// ENHANCE_YOUR_CALM, HTTP 503), and connections that would buffer a partial frame stop reading until bytes are
     /// released. Default 64 MiB.
     public var maxBufferedInboundBytes = 64 << 20
-    /// A call without a deadline whose client sends nothing on the request stream (no message, no END_STREAM) for
-    /// this long ends DEADLINE_EXCEEDED, releasing what it holds; nil lets such a call wait for ever. Default 30 s.
+    /// A call without a deadline, or of a method taking one request whatever its deadline, whose client sends nothing
+    /// on the request stream (no message, no END_STREAM) for this long ends DEADLINE_EXCEEDED, releasing what it
+    /// holds; nil lets such a call wait for ever. Default 30 s.
     public var requestIdleTimeout: Duration? = .seconds(30)
     /// UNAUTHENTICATED answers on one connection after which the server sends GOAWAY ENHANCE_YOUR_CALM and closes
     /// it: guessing keys costs a new connection each few tries. Default 3.
