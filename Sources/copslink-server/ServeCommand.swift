@@ -108,7 +108,9 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var maxInboundMemory = 64 << 20
     @Option(
-        help: "Seconds a call without a deadline (or a unary or server-streaming call, whatever its deadline) may send nothing on its open request stream before it ends DEADLINE_EXCEEDED; 0 disables.")
+        help:
+            "Seconds a call without a deadline (or a unary or server-streaming call, whatever its deadline) may send nothing on its open request stream before it ends DEADLINE_EXCEEDED; 0 disables."
+    )
     var requestTimeout = 30.0
     @Option(help: "UNAUTHENTICATED answers on one connection after which it gets GOAWAY ENHANCE_YOUR_CALM and is closed; 0 disables.")
     var maxUnauthenticatedCalls = 3
