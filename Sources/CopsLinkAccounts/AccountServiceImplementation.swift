@@ -269,6 +269,8 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         for (index, zone) in request.zones.enumerated() {
             try Validation.checkZone(zone.zoneNumber)
             guard !Validation.isBlank(zone.description) else { throw AccountError.invalid("zones[\(index)].description is required.") }
+            try Validation.checkKnown(zone.eventType, "zones[\(index)].event_type")
+            try Validation.checkPartition(zone.partition, "zones[\(index)].partition")
             guard numbers.insert(zone.zoneNumber).inserted else {
                 throw AccountError.invalid("Zone \(ClientText.excerpt(zone.zoneNumber)) appears twice.")
             }

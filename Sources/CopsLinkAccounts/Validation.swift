@@ -63,6 +63,19 @@ enum Validation {
         }
     }
 
+    /// A value of an enum the proto does not name is refused, not stored (domain.md: never a silent change).
+    static func checkKnown(_ value: some ProtoEnum, _ field: String) throws(AccountError) {
+        guard value.isKnown else {
+            let known = type(of: value).names.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            throw .invalid("\(field) \(value.rawValue) is not a known value (\(known)).")
+        }
+    }
+
+    /// A Contact ID group or partition is two digits.
+    static func checkPartition(_ partition: UInt32, _ field: String) throws(AccountError) {
+        guard partition <= 99 else { throw .invalid("\(field) \(partition) is out of range (0 to 99, Contact ID's two digits).") }
+    }
+
     static func checkZone(_ zone: String, _ what: String = "Zone number") throws(AccountError) {
         guard isZoneNumber(zone) else { throw .invalid("\(what) '\(ClientText.excerpt(zone))' must be three digits from 001 to 999.") }
     }
@@ -71,7 +84,7 @@ enum Validation {
     static func checkCustomer(_ customer: Customer?, parties: [RespondingParty]) throws(AccountError) -> Customer {
         guard let customer else { throw .invalid("The customer is required.") }
         try requireID(customer.id, "The customer id")
-        guard !(customer.firstName + customer.lastName + customer.companyName).isEmpty else {
+        guard !isBlank(customer.firstName + customer.lastName + customer.companyName) else {
             throw .invalid("The customer needs a name or a company name.")
         }
         // Authorities are found by the customer's zip: an account without one could never get any.
@@ -85,15 +98,29 @@ enum Validation {
             throw .invalid("customer.address.state '\(ClientText.excerpt(address.state))' is not a US state or territory code (like UT).")
         }
         var equipmentIDs = Set<String>()
+        // A zone maps to one piece of equipment (GetAccount lists mapped zones by it).
+        var equipmentByZone: [String: String] = [:]
         for item in customer.equipment {
             try requireID(item.id, "Every equipment's id")
             guard equipmentIDs.insert(item.id).inserted else {
                 throw .invalid("Equipment id '\(ClientText.excerpt(item.id))' appears twice.")
             }
-            if !item.zoneNumber.isEmpty { try checkZone(item.zoneNumber, "Zone number of equipment '\(ClientText.excerpt(item.id))'") }
+            guard !item.zoneNumber.isEmpty else { continue }
+            try checkZone(item.zoneNumber, "Zone number of equipment '\(ClientText.excerpt(item.id))'")
+            if let other = equipmentByZone.updateValue(item.id, forKey: item.zoneNumber) {
+                throw .invalid(
+                    "Zone \(item.zoneNumber) is on two pieces of equipment, '\(ClientText.excerpt(other))' and '\(ClientText.excerpt(item.id))'."
+                )
+            }
         }
         var partyIDs = Set<String>()
+        // The central station calls them in priority order: two parties with one priority leave it undefined.
+        var indexByPriority: [UInt32: Int] = [:]
         for (index, party) in parties.enumerated() {
+            if party.priority > 0, let other = indexByPriority.updateValue(index, forKey: party.priority) {
+                throw .invalid(
+                    "responding_parties[\(other)] and [\(index)] both have priority \(party.priority); each priority may be given once.")
+            }
             try requireID(party.id, "Every responding party's id")
             guard partyIDs.insert(party.id).inserted else {
                 throw .invalid("Responding party id '\(ClientText.excerpt(party.id))' appears twice.")
@@ -101,6 +128,10 @@ enum Validation {
             // The central station calls them: a party without a number to call is no responding party.
             guard !party.phones.isEmpty, party.phones.allSatisfy({ !isBlank($0.number) }) else {
                 throw .invalid("responding_parties[\(index)].phones: every responding party needs a phone number.")
+            }
+            try checkKnown(party.role, "responding_parties[\(index)].role")
+            for (phoneIndex, phone) in party.phones.enumerated() {
+                try checkKnown(phone.type, "responding_parties[\(index)].phones[\(phoneIndex)].type")
             }
         }
         return customer

@@ -13,6 +13,8 @@ public final class ServerProcess: @unchecked Sendable {
     public let database: String
     /// The demo dealer's API key the server printed (with `--demo`), if any.
     public let demoToken: String?
+    /// What the server printed on stdout up to its `listening on` line.
+    public let startupOutput: String
 
     public var address: String { "127.0.0.1:\(port)" }
 
@@ -59,6 +61,7 @@ public final class ServerProcess: @unchecked Sendable {
             throw TestSupportError.noListeningLine(collected)
         }
         self.port = port
+        startupOutput = collected
         demoToken = collected.range(of: "demo API key").flatMap { range in
             collected[range.upperBound...].split(separator: "\n").first?.split(separator: " ").last.map(String.init)
         }

@@ -194,12 +194,13 @@ struct ServeCommand: AsyncParsableCommand {
         if demo, try await DemoData.seedIfEmpty(store, nowMs: clock.nowMs()) {
             logger.notice("seeded demo customers demo-1 … demo-4", metadata: ["database": "\(databaseOptions.described)"])
         }
+        var demoToken: String?
         if demo {
             let (token, reused) = try await DemoKeyFile.demoKey(
                 store, file: opened.demoKeyFile, rotate: rotateDemoKey, nowMs: clock.nowMs())
             let age = reused ? "kept from the last start; --rotate-demo-key makes a new one" : "new"
             print("demo API key (dealer \(DealerID.demo), roles read,write,test-control, \(age)): \(token.token)")
-            print("try: export COPSLINK_TOKEN=\(token.token); scripts/copslink --server \(host):\(port) account get demo-1")
+            demoToken = token.token
         }
         var accountConfiguration = AccountServiceConfiguration()
         accountConfiguration.maximumTestMinutes = Int64(maxTestHours * 60)
@@ -260,6 +261,13 @@ struct ServeCommand: AsyncParsableCommand {
             tasks.addTask { try await group.run() }
             // A failed bind ends the group's run() with the same error, which waitForAll() rethrows.
             if (try? await server.listeningAddress) != nil {
+                if let demoToken {
+                    // After the bind, so that the line names the port actually listened on (--port 0 picks one);
+                    // before the listening line, which tools wait for.
+                    print(
+                        "try: export COPSLINK_TOKEN=\(demoToken); scripts/copslink --server \(host):\(server.port ?? port) account get demo-1"
+                    )
+                }
                 print("copslink-server listening on \(host):\(server.port ?? port)\(configuration.tls == nil ? "" : " (TLS)")")
                 if let admin { print("copslink-server metrics endpoint at http://\(metricsHost):\(admin.port ?? 0)/metrics") }
                 fflush(nil)

@@ -197,10 +197,10 @@ struct AccountLink: AsyncParsableCommand {
                 --equipment "001:Front door" --equipment "002:Back door" \\
                 --party "1:Grace Hopper:801-555-0198:keyholder:key" \\
                 --party "2:Howard Aiken:801-555-0197:contact"
-              copslink account link cust-43 --company "Acme Corp" \\
+              copslink account link cust-43 --company "Acme Corp" --zip 84604 \\
                 --account-number 22-9001 --receiver 2 --line 1
               copslink --request-id 0b6f3c8e-8d1a-4e57-9a43-1f1c2b3d4e5f \\
-                account link cust-44 --company "Acme Annex"
+                account link cust-44 --company "Acme Annex" --zip 84604
             """)
 
     @OptionGroup(title: "Global Options") var global: GlobalOptions

@@ -61,9 +61,12 @@ struct Session {
 
     /// Connects to the server of `global`, runs `body`, and maps a failed call to its status: the message goes to
     /// stderr as `copslink: CODE: message` and the process exits with the status code's number (1...16).
-    static func run(_ global: GlobalOptions, _ body: (Session) async throws -> Void) async throws {
+    /// - Parameter sendsKey: false for the commands calling only methods open without a key (health, describe): the
+    ///   key is left out, so that they work over plaintext to any host even when `$COPSLINK_TOKEN` is set.
+    static func run(_ global: GlobalOptions, sendsKey: Bool = true, _ body: (Session) async throws -> Void) async throws {
         let endpoints = try global.endpoints()
-        let metadata = try global.parsedMetadata()
+        var metadata = try global.parsedMetadata()
+        if !sendsKey { metadata.removeAll(AuthInterceptor.metadataKey) }
         var configuration = ClientConfiguration(host: endpoints[0].host, port: endpoints[0].port)
         configuration.connectTimeout = min(configuration.connectTimeout, global.timeoutDuration)
         try global.tls.apply(to: &configuration)

@@ -24,7 +24,7 @@ struct HealthCommand: AsyncParsableCommand {
     var service = ""
 
     func run() async throws {
-        try await Session.run(global) { session in
+        try await Session.run(global, sendsKey: false) { session in
             let response = try await session.health.check(HealthCheckRequest(service: service), options: session.options)
             let status: String =
                 switch response.status {
@@ -55,7 +55,7 @@ struct DescribeCommand: AsyncParsableCommand {
     @OptionGroup(title: "Global Options") var global: GlobalOptions
 
     func run() async throws {
-        try await Session.run(global) { session in
+        try await Session.run(global, sendsKey: false) { session in
             let info = try await session.serverInfo.describe(options: session.options)
             var details = Details()
             details.add("Server version", Format.dash(info.serverVersion))

@@ -64,6 +64,12 @@ struct SignalsSend: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // ReportSignals keeps no answers to replay: a second run with the same id would store the signals again.
+        guard global.requestID == nil else {
+            throw ValidationError(
+                "--request-id does not apply to signals send: the server does not replay ReportSignals, so sending the same signals again stores them again."
+            )
+        }
         let messages = try messages()
         let signals = messages.map { Signal(receiverNumber: receiver, line: line, accountNumber: account, contactID: $0) }
         try await Session.run(global) { session in

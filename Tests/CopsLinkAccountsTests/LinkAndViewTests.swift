@@ -138,6 +138,20 @@ struct LinkAndViewTests {
                     SetCentralStationZonesRequest(
                         customerID: "cust-1", zones: [Zone(zoneNumber: "005"), Zone(zoneNumber: "005")]))
             }
+            // Values the proto does not name, and partitions past Contact ID's two digits, are refused, not stored.
+            for (zone, message) in [
+                (
+                    Zone(zoneNumber: "005", description: "Den", eventType: ZoneEventType(rawValue: 99)),
+                    "zones[0].event_type 99 is not a known value"
+                ),
+                (Zone(zoneNumber: "005", description: "Den", partition: 100), "zones[0].partition 100 is out of range (0 to 99")
+            ] {
+                let refused = await expectRPCError(.invalidArgument) {
+                    _ = try await fixture.client.setCentralStationZones(SetCentralStationZonesRequest(customerID: "cust-1", zones: [zone]))
+                }
+                #expect(refused?.message.hasPrefix(message) == true, "\(refused?.message ?? "")")
+            }
+            #expect(try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1")) == account, "nothing stored")
         }
     }
 }
@@ -158,7 +172,27 @@ struct LinkValidationTests {
             "customer.address.state 'Utah' is not a US state or territory code (like UT).",
             { customer, _ in customer.address?.state = "Utah" }
         ),
-        ("customer.address.state 'XX' is not a US state or territory code (like UT).", { customer, _ in customer.address?.state = "XX" })
+        ("customer.address.state 'XX' is not a US state or territory code (like UT).", { customer, _ in customer.address?.state = "XX" }),
+        (
+            "The customer needs a name or a company name.",
+            { customer, _ in (customer.firstName, customer.lastName, customer.companyName) = ("  ", " ", "") }
+        ),
+        (
+            "Zone 002 is on two pieces of equipment, 'eq-2' and 'eq-3'.",
+            { customer, _ in customer.equipment[2].zoneNumber = "002" }
+        ),
+        (
+            "responding_parties[0] and [1] both have priority 2; each priority may be given once.",
+            { _, parties in parties[1].priority = 2 }
+        ),
+        (
+            "responding_parties[1].role 77 is not a known value (0 UNSPECIFIED, 1 CONTACT, 2 KEYHOLDER, 3 TECHNICIAN, 4 AGENT, 5 JANITOR, 6 PERSON).",
+            { _, parties in parties[1].role = PartyRole(rawValue: 77) }
+        ),
+        (
+            "responding_parties[0].phones[0].type 9 is not a known value (0 UNSPECIFIED, 1 MOBILE, 2 HOME, 3 WORK, 4 OTHER).",
+            { _, parties in parties[0].phones[0].type = PhoneType(rawValue: 9) }
+        )
     ]
 
     @Test(arguments: 0..<invalidCustomers.count)

@@ -157,10 +157,11 @@ struct SignalTests {
                 Signal(receivedAtMs: t0 + 7, contactID: "1234181X30010010"),
                 Signal(accountNumber: "1234", receivedAtMs: t0 + 8, qualifier: 0, eventCode: "130", zoneOrUser: "001"),
                 Signal(accountNumber: "1234", receivedAtMs: t0 + 9, qualifier: 1, eventCode: "13", zoneOrUser: "001"),
-                Signal(receivedAtMs: t0 + 10, qualifier: 1, eventCode: "130", zoneOrUser: "001")
+                Signal(receivedAtMs: t0 + 10, qualifier: 1, eventCode: "130", zoneOrUser: "001"),
+                Signal(accountNumber: "1234", receivedAtMs: t0 + 11, qualifier: 1, eventCode: "130", partition: 99_999, zoneOrUser: "001")
             ]
             let response = try await fixture.report(signals)
-            #expect(response.received == 10)
+            #expect(response.received == 11)
             #expect(response.testResults == 2)
             #expect(response.storedAsHistory == 0)
             let rejected = response.rejected.sorted { $0.index < $1.index }
@@ -173,7 +174,8 @@ struct SignalTests {
                     SignalRejection(index: 6, reason: "Contact ID message contains 'X', which is not a digit or B-F"),
                     SignalRejection(index: 7, reason: "qualifier must be 1, 3 or 6, got 0"),
                     SignalRejection(index: 8, reason: "event code must be three digits, got '13'"),
-                    SignalRejection(index: 9, reason: "the signal names no account")
+                    SignalRejection(index: 9, reason: "the signal names no account"),
+                    SignalRejection(index: 10, reason: "partition must be 0 to 99, got 99999")
                 ])
             fixture.clock.advance(byMs: minuteMs)
             let results = try await fixture.results()

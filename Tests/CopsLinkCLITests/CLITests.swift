@@ -265,6 +265,14 @@ struct CLITests {
             #expect(rejected.first?["index"] as? Int == 1)
             // The CLI's addition: the message each rejection's index points at (the comment line is not sent).
             #expect(fileObject["rejected_contact_ids"] as? [String] == ["8761 18 1 130 01 001 1"])
+
+            // ReportSignals is not replayed: an idempotency key would promise what the server does not do.
+            let withID = try await copslink([
+                "--server", server.address, "--request-id", "0b6f3c8e-8d1a-4e57-9a43-1f1c2b3d4e5f", "signals", "send", "--account",
+                "22-8761", valid
+            ])
+            #expect(withID.status == 64, "\(withID)")
+            #expect(withID.stderr.contains("--request-id does not apply to signals send"), "\(withID)")
         }
     }
 

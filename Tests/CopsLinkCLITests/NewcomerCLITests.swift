@@ -12,6 +12,11 @@ struct NewcomerCLITests {
         defer { removeDatabase(at: database) }
         let first = try await ServerProcess.start(database: database, arguments: ["--demo"], authenticated: true)
         let token = try #require(first.demoToken)
+        // The line to paste names the port listened on, not the --port 0 asked for.
+        #expect(
+            first.startupOutput.contains(
+                "try: export COPSLINK_TOKEN=\(token); scripts/copslink --server 127.0.0.1:\(first.port) account get demo-1"),
+            "\(first.startupOutput)")
         first.stop()
 
         let second = try await ServerProcess.start(database: database, arguments: ["--demo"], authenticated: true)

@@ -98,6 +98,12 @@ struct SecretInputCLITests {
         let withoutKey = try await copslink(
             ["--server", "192.0.2.5:7420", "--timeout", "1", "health"], environment: ["COPSLINK_TOKEN": nil])
         #expect([4, 14].contains(withoutKey.status), "\(withoutKey)")
+        // health and describe call only methods open without a key: a key in the environment is left out, not refused.
+        for command in [["health"], ["describe"]] {
+            let keyless = try await copslink(
+                ["--server", "192.0.2.5:7420", "--timeout", "1"] + command, environment: ["COPSLINK_TOKEN": "clk_x"])
+            #expect([4, 14].contains(keyless.status), "\(command): \(keyless)")
+        }
 
         let load = try await runBuiltBinary(
             "copslink-load", ["--server", "192.0.2.5:7420", "--token", "clk_x", "--timeout", "1", "--duration", "1"])

@@ -7,6 +7,7 @@ import NIOCore
 import NIOEmbedded
 import NIOHTTP2
 import NIOTLS
+import Prometheus
 import Testing
 
 @testable import CopsLinkGRPC
@@ -131,6 +132,25 @@ struct GRPCDetectionTests {
         _ = try? grpc.finish()
         _ = try? http.finish()
         _ = try? native.finish()
+    }
+
+    /// A connection that never sends enough to tell its protocol is closed at the handshake timeout and counted as
+    /// `handshake_timeout`, as one that chose a protocol and stalled is.
+    @Test func aConnectionWhoseProtocolIsNeverKnownCountsAsAHandshakeTimeout() throws {
+        let registry = PrometheusCollectorRegistry()
+        let metrics = ServerMetrics(router: RPCRouter(), factory: PrometheusMetricsFactory(registry: registry))
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.handshakeTimeout = .seconds(10)
+        let channel = EmbeddedChannel()
+        try TCPServer.installConnectionHandlers(
+            on: channel, configuration: configuration, dispatcher: CallDispatcher(router: RPCRouter()),
+            logger: Logger(label: "test"), metrics: metrics, installers: [.grpc: GRPCServer.installer])
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try channel.writeInbound(ByteBuffer(string: "PRI * HT"))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(10))
+        #expect(String(decoding: try written(channel), as: UTF8.self) == "copslink: no preface within 10s; closing\n")
+        #expect(registry.text.contains(#"copslink_server_frames_rejected_total{reason="handshake_timeout"} 1"#), "\(registry.text)")
+        _ = try? channel.finish()
     }
 
     @Test func alpnIdentifiersInTheServersOrderOfPreference() {

@@ -1,6 +1,7 @@
 import CopsLinkCore
-import CopsLinkMessages
 import Testing
+
+@testable import CopsLinkMessages
 
 /// proto3's JSON mapping, driven by the generated schema: every message with every field set survives
 /// binary → JSON → binary, the written form is the canonical one, and hostile JSON gets a precise refusal.
@@ -99,6 +100,16 @@ import Testing
         (#"{"partition":4294967296}"#, "field 'partition': '4294967296' is not a whole number in the range of UInt32"),
         (#"{"partition":-1}"#, "field 'partition': '-1' is not a whole number in the range of UInt32"),
         (#"{"partition":1.5}"#, "field 'partition': '1.5' is not a whole number in the range of UInt32"),
+        // Decided on the digits: a Double rounds both of these to 1000.
+        (
+            #"{"partition":999.99999999999999999999}"#,
+            "field 'partition': '999.99999999999999999999' is not a whole number in the range of UInt32"
+        ),
+        (
+            #"{"partition":1.00000000000000000000000000001e3}"#,
+            "field 'partition': '1.00000000000000000000000000001e' is not a whole number in the range of UInt32"
+        ),
+        (#"{"partition":"1.5"}"#, "field 'partition': '1.5' is not a whole number in the range of UInt32"),
         (#"{"partition":true}"#, "field 'partition': expected an integer"),
         (#"{"eventType":"ZONE_EVENT_TYPE_FLOOD"}"#, "field 'eventType': copslink.v1.ZoneEventType has no value 'ZONE_EVENT_TYPE_FLOOD'"),
         (#"{"restoreRequired":"true"}"#, "field 'restoreRequired': expected true or false")
@@ -109,6 +120,18 @@ import Testing
             Issue.record("accepted \(text)")
         } catch {
             #expect(error.description == message)
+        }
+    }
+
+    /// Whole numbers written with a fraction or exponent are integers; anything with a nonzero digit right of the
+    /// point is not, however small.
+    @Test func wholeDecimalsAreDecidedOnTheirDigits() {
+        for whole in ["1000", "-0", "1e3", "1E+3", "5.0", "0.0000001e7", "1.5e1", "12300e-2", "0e-999999999", "-2.50e1"] {
+            #expect(JSONToBinary.isWholeDecimal(whole), "\(whole)")
+        }
+        for fractional in ["1.5", "999.99999999999999999999", "1e-1", "1.00000000000000000000000000001e3", "1.", ".5", "1e", "1x", "", "-"]
+        {
+            #expect(!JSONToBinary.isWholeDecimal(fractional), "\(fractional)")
         }
     }
 

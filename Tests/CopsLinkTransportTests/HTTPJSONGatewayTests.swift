@@ -315,6 +315,16 @@ struct HTTPJSONGatewayTests {
         #expect(!(await connection.isActive))
     }
 
+    /// Bytes that are not HTTP/1.1 get NIOHTTP1's `400` and the connection closes at once, not at the read timeout
+    /// (which used to add a `408` after the `400`).
+    @Test func malformedHTTPIs400AndClosesAtOnce() async throws {
+        let connection = try await Connection()
+        try await connection.send("POST /copslink.rpc.v1.Health/Check HTTP/1.1\r\nHost: t\r\nContent-Length: x\r\n\r\n")
+        let response = try await connection.response()
+        #expect(response.status == 400)
+        #expect(!(await connection.isActive), "a malformed request's connection stays open")
+    }
+
     /// A refused request is answered at once, but its body is still read through: one that keeps trickling is cut
     /// off at the read timeout like any other request.
     @Test func theBodyOfARefusedRequestMustArriveInTimeToo() async throws {

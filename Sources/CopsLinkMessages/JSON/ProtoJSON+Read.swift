@@ -128,12 +128,51 @@ enum JSONToBinary {
         }
         if let exact = T(text) { return exact }
         // `1e3`, `5.0`: whole numbers written another way, within the range where a Double is exact.
-        if text.utf8.allSatisfy({ $0 != UInt8(ascii: " ") }), let double = Double(text), double.rounded() == double,
-            abs(double) <= 9_007_199_254_740_992, let exact = T(exactly: double)
-        {
+        // Whole is decided on the digits: a Double would round 999.99999999999999999999 to 1000.
+        if isWholeDecimal(text), let double = Double(text), abs(double) <= 9_007_199_254_740_992, let exact = T(exactly: double) {
             return exact
         }
         throw .field(path, "'\(text.prefix(32))' is not a whole number in the range of \(T.self)")
+    }
+
+    /// Whether `text` is a JSON number (`-`, digits, an optional fraction and exponent) whose value is whole: every
+    /// digit right of the decimal point, once the exponent has moved it, is 0.
+    static func isWholeDecimal(_ text: String) -> Bool {
+        var bytes = Substring(text).utf8[...]
+        if bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+        let isDigit = { (byte: UInt8) in byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        let integerPart = bytes.prefix(while: isDigit)
+        bytes = bytes.dropFirst(integerPart.count)
+        var fraction = bytes.prefix(0)
+        if bytes.first == UInt8(ascii: ".") {
+            fraction = bytes.dropFirst().prefix(while: isDigit)
+            guard !fraction.isEmpty else { return false }
+            bytes = bytes.dropFirst(1 + fraction.count)
+        }
+        guard !integerPart.isEmpty else { return false }
+        var exponent = 0
+        if let marker = bytes.first, marker == UInt8(ascii: "e") || marker == UInt8(ascii: "E") {
+            bytes = bytes.dropFirst()
+            var sign = 1
+            if let first = bytes.first, first == UInt8(ascii: "+") || first == UInt8(ascii: "-") {
+                sign = first == UInt8(ascii: "-") ? -1 : 1
+                bytes = bytes.dropFirst()
+            }
+            let digits = bytes.prefix(while: isDigit)
+            guard !digits.isEmpty else { return false }
+            for digit in digits { exponent = min(1_000_000_000, exponent * 10 + Int(digit - UInt8(ascii: "0"))) }
+            exponent *= sign
+            bytes = bytes.dropFirst(digits.count)
+        }
+        guard bytes.isEmpty else { return false }
+        // The digits, integer part then fraction; the decimal point sits after `point` of them.
+        let point = integerPart.count + exponent
+        var index = 0
+        for digit in [integerPart, fraction].joined() {
+            if index >= point, digit != UInt8(ascii: "0") { return false }
+            index += 1
+        }
+        return true
     }
 
     private static func floatingPoint(_ value: JSONValue, _ path: String) throws(ProtoJSONError) -> Double {

@@ -16,6 +16,8 @@ final class ProtocolDetector: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let enabled: Set<ServerProtocol>
     private let handshakeTimeout: Duration
+    /// Counts a connection that timed out before its protocol was known as `handshake_timeout`.
+    private let metrics: ServerMetrics?
     private let install: (ServerProtocol, ChannelPipeline.SynchronousOperations, NIODeadline) throws -> Void
     private var buffered: ByteBuffer?
     private var timer: Scheduled<Void>?
@@ -27,11 +29,12 @@ final class ProtocolDetector: ChannelDuplexHandler, RemovableChannelHandler {
     /// - Parameter install: adds the chosen protocol's handlers at the end of the pipeline (behind this one), given
     ///   when the connection became active.
     init(
-        enabled: Set<ServerProtocol>, handshakeTimeout: Duration,
+        enabled: Set<ServerProtocol>, handshakeTimeout: Duration, metrics: ServerMetrics? = nil,
         install: @escaping (ServerProtocol, ChannelPipeline.SynchronousOperations, NIODeadline) throws -> Void
     ) {
         self.enabled = enabled
         self.handshakeTimeout = handshakeTimeout
+        self.metrics = metrics
         self.install = install
     }
 
@@ -105,6 +108,7 @@ final class ProtocolDetector: ChannelDuplexHandler, RemovableChannelHandler {
         guard !decided else { return }
         decided = true
         timer = nil
+        metrics?.rejected(.handshakeTimeout)
         var line = context.channel.allocator.buffer(capacity: 64)
         line.writeString("copslink: no preface within \(timeout.secondsText); closing\n")
         let channel = context.channel

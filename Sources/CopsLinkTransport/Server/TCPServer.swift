@@ -213,7 +213,7 @@ public final class TCPServer: Sendable {
         let enabled = served(configuration.protocols, installers: installers)
         guard refusal == nil, enabled != [.native] else { return try sync.addHandler(native(nil)) }
         try sync.addHandler(
-            ProtocolDetector(enabled: enabled, handshakeTimeout: configuration.handshakeTimeout) {
+            ProtocolDetector(enabled: enabled, handshakeTimeout: configuration.handshakeTimeout, metrics: metrics) {
                 chosen, pipeline, connectedAt in
                 switch chosen {
                 case .native: try pipeline.addHandler(native(connectedAt))

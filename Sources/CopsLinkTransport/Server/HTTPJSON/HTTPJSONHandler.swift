@@ -125,6 +125,13 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
+    /// Malformed HTTP: NIOHTTP1's error handler has answered it `400` with `Connection: close` and passes the error
+    /// on; the parser cannot go on, so the connection closes now rather than at the read timeout.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard error is HTTPParserError else { return context.fireErrorCaught(error) }
+        context.close(promise: nil)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head): received(head)
