@@ -54,6 +54,8 @@ public struct AuthInterceptor: ServerInterceptor {
         self.policy = policy
     }
 
+    public var authenticatesCallers: Bool { true }
+
     public func intercept(
         context: ServerContext, next: @Sendable (ServerContext) async throws -> CallOutcome
     ) async throws -> CallOutcome {

@@ -17,4 +17,12 @@ public protocol ServerCallStream: Sendable {
     func write(_ message: some RPCMessage) async throws(RPCError)
     /// Ends the call. Later calls are ignored.
     func finish(_ outcome: CallOutcome)
+    /// The call reached its handler with an authenticated caller (`ServerContext.caller`): the transport may trust
+    /// its connection more (what it holds for it counts as an authenticated client's). Called once, by the
+    /// dispatcher of a server that authenticates callers.
+    func callerAuthenticated()
+}
+
+extension ServerCallStream {
+    public func callerAuthenticated() {}
 }

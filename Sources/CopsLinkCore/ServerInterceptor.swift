@@ -5,6 +5,14 @@ public protocol ServerInterceptor: Sendable {
         context: ServerContext,
         next: @Sendable (ServerContext) async throws -> CallOutcome
     ) async throws -> CallOutcome
+
+    /// Whether this interceptor sets `ServerContext.caller` (authentication). A server with one tells transports
+    /// which connections have authenticated callers (`ServerCallStream.callerAuthenticated`). Default false.
+    var authenticatesCallers: Bool { get }
+}
+
+extension ServerInterceptor {
+    public var authenticatesCallers: Bool { false }
 }
 
 /// What transports run for each call: router lookup, interceptors, handler, and the mapping of errors to statuses.
@@ -15,6 +23,8 @@ public struct CallDispatcher: Sendable {
     public let maxConcurrentCalls: Int
     /// The calls running now.
     public let running = RunningCallCount()
+    /// Whether an interceptor authenticates callers: then transports start connections untrusted.
+    public let authenticatesCallers: Bool
 
     /// - Parameter maxConcurrentCalls: past it a call is answered RESOURCE_EXHAUSTED before any interceptor runs, so
     ///   that what every open call costs the server (its stream, task and buffers) is bounded server-wide, not only
@@ -23,6 +33,7 @@ public struct CallDispatcher: Sendable {
         self.router = router
         self.interceptors = interceptors
         self.maxConcurrentCalls = maxConcurrentCalls
+        authenticatesCallers = interceptors.contains { $0.authenticatesCallers }
     }
 
     /// Runs `route` for one call and finishes the stream with its outcome. Never throws: every failure becomes a status.
@@ -53,6 +64,7 @@ public struct CallDispatcher: Sendable {
         context: ServerContext
     ) async throws -> CallOutcome {
         guard let first = interceptors.first else {
+            if context.caller != nil { stream.callerAuthenticated() }
             return try await handler(stream, context)
         }
         let rest = interceptors.dropFirst()

@@ -17,14 +17,15 @@ struct HTTPJSONGatewayTests {
         private var received: [UInt8] = []
 
         init(
-            budget: InboundMemoryBudget? = nil, keylessLimit: Int? = nil, _ configure: (inout ServerConfiguration) -> Void = { _ in }
+            budget: InboundMemoryBudget? = nil, keylessLimit: Int? = nil, authenticates: Bool = false,
+            _ configure: (inout ServerConfiguration) -> Void = { _ in }
         ) async throws {
             var configuration = ServerConfiguration()
             configuration.runsHandlersOnEventLoop = false  // handlers on the global executor, as with a real loop's hops
             configure(&configuration)
             channel = NIOAsyncTestingChannel(loop: loop)
             let channel = self.channel
-            let dispatcher = ServerConnectionHarness.dispatcher(gate: gate, keylessLimit: keylessLimit)
+            let dispatcher = ServerConnectionHarness.dispatcher(gate: gate, keylessLimit: keylessLimit, authenticates: authenticates)
             let frozen = configuration
             try await loop.executeInContext {
                 try HTTPJSONGateway.configure(
@@ -358,6 +359,40 @@ struct HTTPJSONGatewayTests {
         #expect(try await holding.response().status == 503)
         #expect(!(await holding.isActive))
         #expect(budget.usedBytes == 0, "every body byte left the budget")
+    }
+
+    /// Bodies on connections without an authenticated caller count in the budget's untrusted share: past it such a
+    /// connection's body may grow to the small allowance (so a first call can still authenticate it) and is then
+    /// answered 503, while one on which a call with a key has passed still sends large bodies.
+    @Test func bodiesWithoutAnAuthenticatedCallerCountInTheirShare() async throws {
+        let budget = InboundMemoryBudget(limit: 1 << 20, untrustedLimit: 1_000)
+        let allowance = InboundMemoryBudget.untrustedAllowance
+        let large = "{\"service\":\"" + String(repeating: "s", count: allowance + 100) + "\"}"
+        func head(_ length: Int, _ extra: String = "") -> String {
+            "POST /copslink.rpc.v1.Health/Check HTTP/1.1\r\nHost: t\r\nContent-Length: \(length)\r\n\(extra)\r\n"
+        }
+        let holding = try await Connection(budget: budget, authenticates: true)
+        try await holding.send(head(large.utf8.count) + String(large.prefix(allowance / 2)))
+        for _ in 0..<100 where budget.usedBytes == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(budget.isUntrustedExhausted && !budget.isExhausted)
+
+        let refused = try await Connection(budget: budget, authenticates: true)
+        try await refused.post("/copslink.rpc.v1.Health/Check", "{}")
+        #expect(try await refused.response().status == 200, "a small first request is within the allowance")
+        try await refused.post("/copslink.rpc.v1.Health/Check", large)
+        let response = try await refused.response()
+        #expect(response.status == 503)
+        #expect(response.body.contains("connections without an authenticated caller hold their share of 1000 bytes"), "\(response.body)")
+
+        let keyed = try await Connection(budget: budget, authenticates: true)
+        try await keyed.post("/copslink.rpc.v1.Health/Check", "{}", headers: ["Authorization: Bearer k"])
+        #expect(try await keyed.response().status == 200)
+        try await keyed.post("/copslink.rpc.v1.Health/Check", large)
+        let answered = try await keyed.response()
+        #expect(answered.status != 503, "a connection with an authenticated caller was held to the untrusted share: \(answered.body)")
+        try await holding.channel.close().get()
+        for _ in 0..<100 where budget.usedBytes != 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(budget.usedBytes == 0 && budget.untrustedBytes == 0, "every body byte left the budget")
     }
 
     @Test func repeatedUnauthenticatedCallsCloseTheConnection() async throws {

@@ -145,6 +145,72 @@ struct InboundBudgetTests {
         await harness.close()
     }
 
+    /// Untrusted bytes (of connections without an authenticated caller) count in a share of their own: past it they
+    /// make such connections wait, but what they hold beyond it never makes the budget exhausted for the others.
+    @Test func untrustedBytesPastTheirShareDoNotExhaustTheBudget() {
+        let budget = InboundMemoryBudget(limit: 1_000)
+        #expect(budget.untrustedLimit == 250)
+        budget.adjust(by: 900, untrusted: true)
+        #expect(budget.isUntrustedExhausted && !budget.isExhausted && budget.usedBytes == 900)
+        budget.adjust(by: 749)
+        #expect(!budget.isExhausted, "749 trusted bytes and the untrusted share of 250 are under 1,000")
+        budget.adjust(by: 1)
+        #expect(budget.isExhausted)
+        budget.adjust(by: -900, untrusted: true)
+        #expect(!budget.isUntrustedExhausted && budget.untrustedBytes == 0 && !budget.isExhausted)
+    }
+
+    /// A connection on which no caller has authenticated stops reading a partial frame once such connections hold
+    /// their share, while other connections' calls still run and new connections are taken; a connection on which
+    /// a call with a key has passed holds trusted bytes and reads on.
+    @Test func aConnectionWithoutAnAuthenticatedCallerWaitsPastTheUntrustedShare() async throws {
+        let budget = InboundMemoryBudget(limit: 100_000, untrustedLimit: 1_000)
+        let hoarder = try await ServerConnectionHarness(budget: budget, authenticates: true)
+        let other = try await ServerConnectionHarness(budget: budget, authenticates: true)
+        try await hoarder.handshake()
+        try await other.handshake()
+
+        let big = hoarder.request(hoarder.callID(), TestService.Method.unaryCall.path, Self.bigRequest(40_000))
+        try await hoarder.send(big.getSlice(at: 0, length: 20_000)!)
+        #expect(budget.isUntrustedExhausted && !budget.isExhausted)
+        let reads = hoarder.reads.count
+        try await hoarder.requestRead()
+        #expect(hoarder.reads.count == reads, "a connection without an authenticated caller read on past its share")
+
+        let probe = other.callID()
+        try await other.send(other.request(probe, TestService.Method.emptyCall.path, EmptyMessage()))
+        #expect(try ServerConnectionHarness.ends(try await other.frames())[probe]?.statusCode == 0, "calls elsewhere still run")
+        await hoarder.close()
+        #expect(budget.untrustedBytes == 0 && budget.usedBytes == 0, "the closed connection's bytes are released")
+
+        // Fill the untrusted share again from another connection: one with an authenticated caller is not held to it.
+        let squatter = try await ServerConnectionHarness(budget: budget, authenticates: true)
+        try await squatter.handshake()
+        let squat = squatter.request(squatter.callID(), TestService.Method.unaryCall.path, Self.bigRequest(40_000))
+        try await squatter.send(squat.getSlice(at: 0, length: 20_000)!)
+        #expect(budget.isUntrustedExhausted)
+
+        let trusted = try await ServerConnectionHarness(budget: budget, authenticates: true)
+        try await trusted.handshake()
+        let keyed = trusted.callID()
+        try await trusted.send(
+            trusted.request(keyed, TestService.Method.emptyCall.path, EmptyMessage(), metadata: ["authorization": .text("k")]))
+        #expect(try ServerConnectionHarness.ends(try await trusted.frames())[keyed]?.statusCode == 0)
+        let untrustedBefore = budget.untrustedBytes
+        let large = trusted.request(trusted.callID(), TestService.Method.unaryCall.path, Self.bigRequest(40_000))
+        try await trusted.send(large.getSlice(at: 0, length: 20_000)!)
+        #expect(budget.untrustedBytes == untrustedBefore, "an authenticated connection's bytes counted as untrusted")
+        let trustedReads = trusted.reads.count
+        try await trusted.requestRead()
+        #expect(trusted.reads.count == trustedReads + 1, "an authenticated connection stopped reading at the untrusted share")
+        try await trusted.send(large.getSlice(at: 20_000, length: large.readableBytes - 20_000)!)
+        #expect(try ServerConnectionHarness.ends(try await trusted.frames()).values.first?.statusCode == 0)
+        await trusted.close()
+        await squatter.close()
+        await other.close()
+        #expect(budget.usedBytes == 0)
+    }
+
     @Test func pastTheServerBudgetNewCallsAreRefusedAndPartialFramesStopReading() async throws {
         let budget = InboundMemoryBudget(limit: 1_000)
         let hoarder = try await ServerConnectionHarness(budget: budget)

@@ -30,7 +30,21 @@ final class ServerConnectionHarness {
     /// held by `gate`.
     /// - Parameter keylessLimit: request messages of the Health service's Check are limited to this many bytes, as
     ///   the server limits its methods open without a key (`RPCRouter.limitRequestMessages`).
-    static func dispatcher(gate: CallGate, keylessLimit: Int? = nil) -> CallDispatcher {
+    /// Authenticates a call that carries `authorization` metadata (any value), as `AuthInterceptor` would a valid
+    /// key; calls without it run with no caller.
+    struct MetadataAuthenticator: ServerInterceptor {
+        var authenticatesCallers: Bool { true }
+        func intercept(
+            context: ServerContext, next: @Sendable (ServerContext) async throws -> CallOutcome
+        ) async throws -> CallOutcome {
+            var context = context
+            if context.metadata[text: "authorization"] != nil { context.caller = Caller(tenant: "t", roles: [.read], keyID: "k") }
+            return try await next(context)
+        }
+    }
+
+    /// - Parameter authenticates: with `MetadataAuthenticator`, so that connections start untrusted.
+    static func dispatcher(gate: CallGate, keylessLimit: Int? = nil, authenticates: Bool = false) -> CallDispatcher {
         var router = RPCRouter()
         ConformanceService().registerMethods(with: &router)
         HealthService(services: router.services + [Health.serviceName]).registerMethods(with: &router)
@@ -58,7 +72,7 @@ final class ServerConnectionHarness {
             return ServerResponse(message: EmptyMessage())
         }
         if let keylessLimit { router.limitRequestMessages(ofPaths: [Health.Method.check.path], toBytes: keylessLimit) }
-        return CallDispatcher(router: router)
+        return CallDispatcher(router: router, interceptors: authenticates ? [MetadataAuthenticator()] : [])
     }
 
     /// Writes one message, waits for `StreamRelease.shared.release()`, then writes four more.
@@ -70,10 +84,9 @@ final class ServerConnectionHarness {
     static let gatedClientStream = MethodDescriptor(service: "test.Gate", method: "ClientStream")
 
     init(
-        configuration: ServerConfiguration = ServerConfiguration(), budget: InboundMemoryBudget? = nil, keylessLimit: Int? = nil
-    )
-        async throws
-    {
+        configuration: ServerConfiguration = ServerConfiguration(), budget: InboundMemoryBudget? = nil, keylessLimit: Int? = nil,
+        authenticates: Bool = false
+    ) async throws {
         channel = NIOAsyncTestingChannel(loop: loop)
         let budget = budget ?? InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)
         self.budget = budget
@@ -82,7 +95,7 @@ final class ServerConnectionHarness {
         let flushes = FlushCounter()
         self.flushes = flushes
         let channel = self.channel
-        let dispatcher = Self.dispatcher(gate: gate, keylessLimit: keylessLimit)
+        let dispatcher = Self.dispatcher(gate: gate, keylessLimit: keylessLimit, authenticates: authenticates)
         try await loop.executeInContext {
             try channel.pipeline.syncOperations.addHandlers(reads, flushes)
             try TCPServer.installConnectionHandlers(

@@ -6,28 +6,65 @@ import Synchronization
 ///
 /// Per-connection limits alone do not bound the process: 10,000 connections each holding a partial 4 MiB frame are
 /// 40 GB. Every connection adds what it holds here; past `limit` the server refuses new calls (RESOURCE_EXHAUSTED) and
-/// new connections (GOAWAY REFUSED), and a connection that would buffer a partial frame stops reading until bytes are
-/// released, as Envoy's overload manager does. Bytes already read are always counted (they exist), so `usedBytes` may
-/// pass `limit` by what one read brings per connection; nothing more is read while it does.
+/// new connections, and a connection that would buffer a partial frame stops reading until bytes are released, as
+/// Envoy's overload manager does. Bytes already read are always counted (they exist), so `usedBytes` may pass
+/// `limit` by what one read brings per connection; nothing more is read while it does.
+///
+/// Bytes held for connections on which no caller has authenticated yet (`ConnectionTrust`) also count in a share of
+/// their own, `untrustedLimit`: past it such connections stop reading (native) or are answered 503 (HTTP/JSON), and
+/// what they hold beyond it does not count towards `isExhausted`. So clients without a key, whatever they send,
+/// cannot spend the budget that authenticated clients' calls and new connections need.
 public final class InboundMemoryBudget: Sendable {
     /// Bytes the server may hold before it sheds load.
     public let limit: Int
+    /// Bytes connections without an authenticated caller may hold together. Default a quarter of `limit`.
+    public let untrustedLimit: Int
+    /// Bytes of a partial frame or request body that one connection without an authenticated caller may hold even
+    /// when the untrusted share is spent, so that its first (small) calls still run and can authenticate it.
+    public static let untrustedAllowance = 16 << 10
     private let used = Atomic<Int>(0)
+    private let untrusted = Atomic<Int>(0)
 
-    public init(limit: Int) {
+    public init(limit: Int, untrustedLimit: Int? = nil) {
         precondition(limit > 0, "the inbound memory budget must be positive")
         self.limit = limit
+        self.untrustedLimit = max(1, untrustedLimit ?? limit / 4)
     }
 
     /// Bytes counted now, across every connection.
     public var usedBytes: Int { used.load(ordering: .relaxed) }
 
-    /// Whether the server holds as much as it may: new calls and connections are refused.
-    public var isExhausted: Bool { usedBytes >= limit }
+    /// Bytes counted now for connections without an authenticated caller (part of `usedBytes`).
+    public var untrustedBytes: Int { untrusted.load(ordering: .relaxed) }
 
-    /// Counts `delta` bytes more (or, negative, fewer). Protocols in other modules (gRPC) count what they hold.
-    public func adjust(by delta: Int) {
+    /// Whether the server holds as much as it may: new calls and connections are refused. Untrusted bytes past
+    /// their share do not count.
+    public var isExhausted: Bool { usedBytes - max(0, untrustedBytes - untrustedLimit) >= limit }
+
+    /// Whether connections without an authenticated caller hold their whole share.
+    public var isUntrustedExhausted: Bool { untrustedBytes >= untrustedLimit }
+
+    /// Counts `delta` bytes more (or, negative, fewer); `untrusted` for bytes held for a connection without an
+    /// authenticated caller (released with the same flag). Protocols in other modules (gRPC) count what they hold.
+    public func adjust(by delta: Int, untrusted isUntrusted: Bool = false) {
         guard delta != 0 else { return }
         used.add(delta, ordering: .relaxed)
+        if isUntrusted { untrusted.add(delta, ordering: .relaxed) }
+    }
+}
+
+/// Whether a caller has authenticated on a connection (a call of it reached its handler with a `Caller`): from then
+/// on what the connection holds counts as trusted in the `InboundMemoryBudget`. Connections of a server that
+/// authenticates nobody start trusted.
+public final class ConnectionTrust: Sendable {
+    private let trusted: Atomic<Bool>
+
+    public init(trusted: Bool) { self.trusted = Atomic(trusted) }
+
+    public var isTrusted: Bool { trusted.load(ordering: .relaxed) }
+
+    /// Marks the connection trusted (once; later calls only read).
+    public func grant() {
+        if !trusted.load(ordering: .relaxed) { trusted.store(true, ordering: .relaxed) }
     }
 }

@@ -20,6 +20,8 @@ final class ServerCall: ServerCallStream, Sendable {
     /// The method's series, when the server records metrics; the call reports its status and latency there once.
     private let metrics: MethodMetrics?
     private let startedAt: NIODeadline
+    /// The connection's: granted when the call's caller authenticated.
+    private let trust: ConnectionTrust?
 
     /// What the connection handler keeps about a call while it runs.
     struct LoopState {
@@ -59,9 +61,10 @@ final class ServerCall: ServerCallStream, Sendable {
     ///   granted back for it (`CallCredit`).
     init(
         id: UInt64, connection: NIOLoopBound<ServerConnectionHandler>, gate: OutboundGate, allocator: ByteBufferAllocator,
-        peerLimits: PeerLimits, receiveWindow: Int, singleRequest: Bool, metrics: MethodMetrics? = nil
+        peerLimits: PeerLimits, receiveWindow: Int, singleRequest: Bool, metrics: MethodMetrics? = nil, trust: ConnectionTrust? = nil
     ) {
         self.id = id
+        self.trust = trust
         self.metrics = metrics
         if let metrics {
             metrics.started()
@@ -80,6 +83,8 @@ final class ServerCall: ServerCallStream, Sendable {
     }
 
     var isFinished: Bool { finished.load(ordering: .acquiring) }
+
+    func callerAuthenticated() { trust?.grant() }
 
     func nextRequest() async throws(RPCError) -> (any MessageBytes)? {
         guard let message = try await requests.next() else { return nil }

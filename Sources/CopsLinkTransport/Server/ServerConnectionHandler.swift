@@ -59,8 +59,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var unwritable: RestartableTimeout?
     /// Checks every 250 ms whether the budget has room again, while reading is paused for memory.
     private var memoryRetry: Scheduled<Void>?
-    /// Reader bytes counted in the server's budget.
+    /// Reader bytes counted in the server's budget, and whether as untrusted (released the same way).
     private var countedReaderBytes = 0
+    private var readerCountedUntrusted = false
+    /// Whether a caller has authenticated on this connection (set by its calls, `ServerCall.callerAuthenticated`).
+    private let trust: ConnectionTrust
     /// Sum of the calls' `unfinishedBytes`.
     private var unfinishedRequestBytes = 0
     /// Refusals at a budget already logged on this connection: one line each, not one per call.
@@ -76,6 +79,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     ) {
         self.connectedAt = connectedAt
         self.budget = budget
+        self.trust = ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
         self.dispatcher = dispatcher
         self.configuration = configuration
         self.refusal = refusal
@@ -196,20 +200,37 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if !state.pausedForOutbound, reader.startedPartialFrame() { partialFrameStarted() }
     }
 
-    /// Brings the reader's bytes into the server's budget (the storage they keep alive, not only the bytes); a
-    /// partial frame while the budget is spent stops reading.
+    /// Brings the reader's bytes into the server's budget (the storage they keep alive, not only the bytes), as
+    /// untrusted ones until a caller has authenticated here; a partial frame while the budget (or, untrusted, the
+    /// untrusted share) is spent stops reading.
     private func countReaderBytes() {
         let buffered = reader.heldStorageBytes
-        budget.adjust(by: buffered - countedReaderBytes)
+        let untrusted = !trust.isTrusted
+        if untrusted != readerCountedUntrusted {
+            uncountReaderBytes()
+            readerCountedUntrusted = untrusted
+        }
+        budget.adjust(by: buffered - countedReaderBytes, untrusted: untrusted)
         countedReaderBytes = buffered
-        if buffered > 0, budget.isExhausted, state.memoryExhausted() {
-            logRefusal(.serverInboundBudget, "reading paused: the server is over its inbound memory budget of \(budget.limit) bytes")
+        if buffered > 0, readingMustWait, state.memoryExhausted() {
+            logRefusal(
+                .serverInboundBudget,
+                !budget.isExhausted
+                    ? "reading paused: connections without an authenticated caller hold their share of \(budget.untrustedLimit) bytes of the inbound budget"
+                    : "reading paused: the server is over its inbound memory budget of \(budget.limit) bytes")
             scheduleMemoryRetry()
         }
     }
 
+    /// Whether a connection holding a partial frame must not read more: the budget is spent, or this connection has
+    /// no authenticated caller, holds more than the small allowance, and such connections hold their whole share.
+    private var readingMustWait: Bool {
+        budget.isExhausted
+            || (!trust.isTrusted && budget.isUntrustedExhausted && reader.bufferedBytes > InboundMemoryBudget.untrustedAllowance)
+    }
+
     private func uncountReaderBytes() {
-        budget.adjust(by: -countedReaderBytes)
+        budget.adjust(by: -countedReaderBytes, untrusted: readerCountedUntrusted)
         countedReaderBytes = 0
     }
 
@@ -221,7 +242,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func memoryRetryFired() {
         memoryRetry = nil
         guard !state.isClosed else { return }
-        if budget.isExhausted, reader.heldStorageBytes > 0 { return scheduleMemoryRetry() }
+        countReaderBytes()  // a caller may have authenticated meanwhile: the bytes are trusted now
+        guard !state.isClosed, memoryRetry == nil else { return }
+        if readingMustWait, reader.heldStorageBytes > 0 { return scheduleMemoryRetry() }
         if state.memoryAvailable() { context.read() }
     }
 
@@ -351,7 +374,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let call = ServerCall(
             id: id, connection: loopBound, gate: gate, allocator: context.channel.allocator, peerLimits: peerLimits,
             receiveWindow: configuration.limits.initialWindowSize,
-            singleRequest: route.kind.takesOneRequest, metrics: metrics?.method(forPath: header.method))
+            singleRequest: route.kind.takesOneRequest, metrics: metrics?.method(forPath: header.method),
+            trust: trust.isTrusted ? nil : trust)
         if route.maxRequestMessageSize != nil { call.loop.limitedRoute = route }
         if carriesMessage {
             // A fresh call's window admits any first message (§11): no check needed.

@@ -18,14 +18,17 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
     private let handler: NIOLoopBound<HTTPJSONHandler>
     private let metrics: MethodMetrics?
     private let startedAt: NIODeadline
+    /// The connection's: granted when the call's caller authenticated.
+    private let trust: ConnectionTrust?
     /// The next unread byte of `body`, and the number of the next line (from 1).
     private let reader = Mutex<(offset: Int, line: Int)>((0, 1))
     private let finished = Atomic<Bool>(false)
 
     init(
         route: RPCRouter.Route, body: [UInt8], eventLoop: any EventLoop, handler: NIOLoopBound<HTTPJSONHandler>,
-        metrics: MethodMetrics?
+        metrics: MethodMetrics?, trust: ConnectionTrust? = nil
     ) {
+        self.trust = trust
         kind = route.kind
         requestType = route.requestType
         responseType = route.responseType
@@ -104,6 +107,8 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
             throw RPCError(code: .cancelled, message: "the HTTP connection closed")
         }
     }
+
+    func callerAuthenticated() { trust?.grant() }
 
     func finish(_ outcome: CallOutcome) {
         guard finished.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }

@@ -77,9 +77,15 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// as the native protocol's unfinished requests do; and the bytes this connection counts there now.
     private let budget: InboundMemoryBudget?
     private var countedBodyBytes = 0
+    /// Whether `countedBodyBytes` count as untrusted (released the same way).
+    private var bodyCountedUntrusted = false
+    /// Whether a caller has authenticated on this connection (set by its calls): until then bodies count in the
+    /// budget's untrusted share.
+    let trust: ConnectionTrust
 
     init(dispatcher: CallDispatcher, configuration: ServerConfiguration, metrics: ServerMetrics?, budget: InboundMemoryBudget? = nil) {
         self.budget = budget
+        trust = ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
         self.dispatcher = dispatcher
         self.configuration = configuration
         self.metrics = metrics
@@ -104,7 +110,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The request body is no longer held: it leaves the server's inbound budget.
     private func releaseBody() {
-        budget?.adjust(by: -countedBodyBytes)
+        budget?.adjust(by: -countedBodyBytes, untrusted: bodyCountedUntrusted)
         countedBodyBytes = 0
     }
 
@@ -112,6 +118,19 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         RPCError(
             code: .resourceExhausted,
             message: "the server is over its inbound memory budget of \(budget.limit) bytes; retry later or on another server")
+    }
+
+    /// Why no more of a request may be held now, if so: the budget is spent, or this connection has no authenticated
+    /// caller yet, its body would pass the small allowance, and such connections hold their whole share.
+    private func budgetRefusal(bodyBytes: Int = 0) -> RPCError? {
+        guard let budget else { return nil }
+        if budget.isExhausted { return Self.overBudget(budget) }
+        guard !trust.isTrusted, bodyBytes > InboundMemoryBudget.untrustedAllowance, budget.isUntrustedExhausted else { return nil }
+        return RPCError(
+            code: .resourceExhausted,
+            message:
+                "connections without an authenticated caller hold their share of \(budget.untrustedLimit) bytes of the server's inbound memory budget; retry later, or first make a call with your key on this connection"
+        )
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -137,14 +156,15 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .head(let head): received(head)
         case .body(var part):
             guard case .receiving(var request) = state else { return }
-            if let budget, budget.isExhausted {
-                return refuse(Self.overBudget(budget), status: .serviceUnavailable, close: true)
+            if let refusal = budgetRefusal(bodyBytes: request.body.count + part.readableBytes) {
+                return refuse(refusal, status: .serviceUnavailable, close: true)
             }
             guard request.body.count + part.readableBytes <= bodyLimit(request.route) else {
                 return refuse(bodyTooLarge(request.route), status: .payloadTooLarge, close: true)
             }
             state = .idle  // not holding a second reference to the body while it grows
-            budget?.adjust(by: part.readableBytes)
+            if countedBodyBytes == 0 { bodyCountedUntrusted = !trust.isTrusted }
+            budget?.adjust(by: part.readableBytes, untrusted: bodyCountedUntrusted)
             countedBodyBytes += part.readableBytes
             request.body += part.readBytes(length: part.readableBytes) ?? []
             state = .receiving(request)
@@ -168,9 +188,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         idleTimer = nil
         guard case .idle = state else { return }  // the pipelining handler holds the next request back meanwhile
         requestBytesArrived()
-        if let budget, budget.isExhausted {
-            return refuse(Self.overBudget(budget), status: .serviceUnavailable, close: true)
-        }
+        if let refusal = budgetRefusal() { return refuse(refusal, status: .serviceUnavailable, close: true) }
         // Before anything else that answers (and before 100 Continue): a refused request's body is read through,
         // so not one over the limit.
         let length = head.headers.first(name: "content-length").flatMap(Int.init)
@@ -257,7 +275,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         serverContext.failureLogBudget = failureLogBudget
         let call = HTTPJSONCall(
             route: request.route, body: request.body, eventLoop: context.eventLoop, handler: loopBound,
-            metrics: metrics?.method(forPath: request.route.descriptor.path))
+            metrics: metrics?.method(forPath: request.route.descriptor.path), trust: trust.isTrusted ? nil : trust)
         state = .running(call, task: nil, keepAlive: request.head.isKeepAlive, streaming: false)
         if let timeout = request.timeout {
             let loopBound = self.loopBound!
