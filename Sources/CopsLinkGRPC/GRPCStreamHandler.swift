@@ -60,6 +60,10 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var loopBound: NIOLoopBound<GRPCStreamHandler>?
     private var executor: EventLoopTaskExecutor?
     private var deadlineTimer: Scheduled<Void>?
+    /// Answer frames written and not yet sent by swift-nio-http2 (`writeTracked`), and the timer that resets the
+    /// stream when none of them is sent for `unwritableTimeout`.
+    private var pendingWrites = 0
+    private var stallTimer: Scheduled<Void>?
     /// For a call without `grpc-timeout`, or of a method taking one request, whose request stream is open: fires
     /// `requestIdleTimeout` after the last complete request message (or the call's start), as the native one does.
     private var requestIdleTimer: Scheduled<Void>?
@@ -117,6 +121,8 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         readerCounted = 0
         connection.streamClosed(self)
         stopTimers()
+        stallTimer?.cancel()
+        stallTimer = nil
         self.context = nil
         loopBound = nil
     }
@@ -129,6 +135,8 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         state = .done
         stopTimers()
+        stallTimer?.cancel()
+        stallTimer = nil
         context.fireChannelInactive()
     }
 
@@ -177,6 +185,10 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func stopTimers() {
         deadlineTimer?.cancel()
         deadlineTimer = nil
+        if pendingWrites == 0 {
+            stallTimer?.cancel()
+            stallTimer = nil
+        }
         requestIdleTimer?.cancel()
         requestIdleTimer = nil
     }
@@ -376,7 +388,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         sendHeadersIfNeeded()
         connection.answerSent()
         let frame = GRPCMessageReader.frame(message, allocator: context.channel.allocator)
-        context.writeAndFlush(wrapOutboundOut(.data(.init(data: .byteBuffer(frame)))), promise: promise)
+        writeTracked(.data(.init(data: .byteBuffer(frame))), flush: true, promise: promise)
     }
 
     func finishCall(_ final: Final) {
@@ -394,7 +406,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if let message {
                 sendHeadersIfNeeded()
                 let frame = GRPCMessageReader.frame(message, allocator: context.channel.allocator)
-                context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(frame)))), promise: nil)
+                writeTracked(.data(.init(data: .byteBuffer(frame))), flush: false, promise: nil)
             }
             fields = GRPCStatus.trailerFields(code: .ok, message: "", metadata: trailers)
         case .failure(let error):
@@ -409,6 +421,51 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         for (name, value) in fields { trailers.add(name: name, value: value) }
         headersSent = true
         connection.answerSent()
-        context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: trailers, endStream: true))), promise: nil)
+        // Trailers go out after the answer's DATA, so they too wait for the client's flow-control window.
+        writeTracked(.headers(.init(headers: trailers, endStream: true)), flush: true, promise: nil)
+    }
+
+    // MARK: Answers the client leaves unread
+
+    /// Writes `payload`, counting it until swift-nio-http2 has sent it. DATA waits there for the stream's window, which
+    /// a client that grants none never opens, and the socket stays writable meanwhile, so the connection's unwritable
+    /// timeout never starts: this stream keeps its own. Writes pending with none sent for `unwritableTimeout` reset the
+    /// stream (RST_STREAM CANCEL), which drops what swift-nio-http2 holds for it.
+    private func writeTracked(_ payload: HTTP2Frame.FramePayload, flush: Bool, promise: EventLoopPromise<Void>?) {
+        guard let context else { return promise?.fail(ChannelError.ioOnClosedChannel) ?? () }
+        guard let timeout = configuration.unwritableTimeout, let loopBound else {
+            return flush
+                ? context.writeAndFlush(wrapOutboundOut(payload), promise: promise)
+                : context.write(wrapOutboundOut(payload), promise: promise)
+        }
+        pendingWrites += 1
+        if pendingWrites == 1 { armStallTimer(timeout, context) }
+        let sent = context.eventLoop.makePromise(of: Void.self)
+        sent.futureResult.whenComplete { result in
+            let handler = loopBound.value
+            handler.pendingWrites -= 1
+            handler.stallTimer?.cancel()
+            handler.stallTimer = nil
+            // Something was sent: the client reads; the clock starts again for what is still pending.
+            if handler.pendingWrites > 0, let context = handler.context { handler.armStallTimer(timeout, context) }
+            promise?.completeWith(result)
+        }
+        if flush {
+            context.writeAndFlush(wrapOutboundOut(payload), promise: sent)
+        } else {
+            context.write(wrapOutboundOut(payload), promise: sent)
+        }
+    }
+
+    private func armStallTimer(_ timeout: Duration, _ context: ChannelHandlerContext) {
+        guard let loopBound else { return }
+        stallTimer?.cancel()
+        stallTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            let handler = loopBound.value
+            handler.stallTimer = nil
+            guard handler.pendingWrites > 0, let context = handler.context else { return }
+            handler.metrics?.rejected(.slowReader)
+            context.close(promise: nil)  // RST_STREAM; the call, if still running, is cancelled in channelInactive
+        }
     }
 }

@@ -371,6 +371,58 @@ struct GRPCRequestFlowTests {
         _ = try? served.finish()
     }
 
+    /// Holds the promises of the writes passing it, as swift-nio-http2 does for DATA that waits for a stream's
+    /// flow-control window (a client that grants none never lets them complete).
+    final class HeldWrites: ChannelOutboundHandler {
+        typealias OutboundIn = Any
+        var promises: [EventLoopPromise<Void>] = []
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            if let promise { promises.append(promise) }
+            context.write(data, promise: nil)
+        }
+    }
+
+    /// An answer the client's window never lets out (INITIAL_WINDOW_SIZE 0, no WINDOW_UPDATE) does not keep its
+    /// stream for ever: with none of its frames sent for the unwritable timeout, the stream is reset (its held
+    /// frames dropped). Each frame sent starts the clock again.
+    @Test func anAnswerHeldByAZeroWindowResetsTheStreamAtTheUnwritableTimeout() async throws {
+        var router = RPCRouter()
+        router.registerUnary(Self.unary) { (_: SimpleRequest, _) in ServerResponse(message: SimpleResponse(payload: [1, 2, 3])) }
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.unwritableTimeout = .seconds(30)
+        let registry = PrometheusCollectorRegistry()
+        let metrics = ServerMetrics(router: router, factory: PrometheusMetricsFactory(registry: registry))
+        let held = HeldWrites()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(held)
+        try channel.pipeline.syncOperations.addHandler(
+            GRPCStreamHandler(
+                dispatcher: CallDispatcher(router: router), configuration: configuration,
+                connection: GRPCConnectionState(configuration: configuration), budget: InboundMemoryBudget(limit: 1 << 20),
+                metrics: metrics))
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: Self.requestHeaders(Self.unary.path))))
+        let message = SimpleRequest().serializedBytes()
+        try channel.writeInbound(
+            HTTP2Frame.FramePayload.data(
+                .init(data: .byteBuffer(GRPCMessageReader.frame(message, allocator: channel.allocator)), endStream: true)))
+        for _ in 0..<100 where held.promises.count < 2 {
+            channel.embeddedEventLoop.run()
+            await Task.yield()
+        }
+        #expect(held.promises.count == 2, "the answer's DATA and trailers wait for the window")
+
+        channel.embeddedEventLoop.advanceTime(by: .seconds(20))
+        held.promises.removeFirst().succeed()  // the DATA goes out: the client reads, slowly
+        channel.embeddedEventLoop.advanceTime(by: .seconds(29))
+        #expect(channel.isActive, "progress 29 s ago keeps the stream")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(!channel.isActive, "trailers held 30 s with nothing sent: the stream is reset")
+        #expect(registry.text.contains(#"copslink_server_frames_rejected_total{reason="slow_reader"} 1"#))
+        for promise in held.promises { promise.fail(ChannelError.ioOnClosedChannel) }
+        _ = try? channel.finish()
+    }
+
     /// While the server's inbound budget is exhausted a gRPC connection's socket is not read; once bytes are released
     /// the withheld read goes out at the next retry.
     @Test func theConnectionIsNotReadWhileTheBudgetIsExhausted() throws {

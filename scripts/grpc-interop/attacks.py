@@ -270,4 +270,19 @@ check("300 held calls over 3 connections: the 100 past --max-calls 200 are RESOU
 for sock in socks:
     sock.close()
 
+# 10. A client that grants no flow-control window (INITIAL_WINDOW_SIZE 0, no WINDOW_UPDATE): its answer waits inside
+# the server's HTTP/2 stack and the socket stays writable; the stream is reset at the unwritable timeout (2 s here).
+sock = connect()
+encoder = hpack.Encoder()
+settings = hf.SettingsFrame(0)
+settings.settings = {hf.SettingsFrame.INITIAL_WINDOW_SIZE: 0}
+started = time.time()
+sock.sendall(PREFACE + settings.serialize() + call_frames(encoder, 1, "/grpc.health.v1.Health/Check", b""))
+frames, _ = read_frames(sock, 5)
+resets = [(f.stream_id, f.error_code, round(time.time() - started, 1)) for f in frames if isinstance(f, hf.RstStreamFrame)]
+data = [f for f in frames if isinstance(f, hf.DataFrame) and f.data]
+check("an answer held by a zero window: the stream is reset (CANCEL) at the unwritable timeout",
+      len(resets) == 1 and resets[0][:2] == (1, 8) and not data, f"resets {resets}, DATA frames {len(data)}")
+sock.close()
+
 finish("attacks")
