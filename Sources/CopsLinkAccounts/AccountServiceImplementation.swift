@@ -143,9 +143,12 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
             var customer = pushed
             _ = try Self.linkedAccount(transaction, customer.id)
             if customer.passcode.isEmpty, let stored = try transaction.customer(id: customer.id) { customer.passcode = stored.passcode }
+            let (removedParties, removedEquipment) = try Self.removals(transaction, customer, parties: request.respondingParties)
             try transaction.saveCustomer(customer)
             try transaction.replaceRespondingParties(customerID: customer.id, request.respondingParties)
-            return SyncCustomerResponse(account: try Self.assemble(transaction, customerID: customer.id, atMs: now))
+            return SyncCustomerResponse(
+                account: try Self.assemble(transaction, customerID: customer.id, atMs: now), removedPartyIDs: removedParties,
+                removedEquipmentIDs: removedEquipment)
         }
     }
 

@@ -233,12 +233,17 @@ struct AccountLink: AsyncParsableCommand {
 
     /// What a relink removed, said rather than done silently.
     static func removals(_ response: LinkAccountResponse) -> String {
+        removals(parties: response.removedPartyIDs, equipment: response.removedEquipmentIDs)
+    }
+
+    /// What a relink or a sync removed.
+    static func removals(parties: [String], equipment: [String]) -> String {
         var lines: [String] = []
-        if !response.removedPartyIDs.isEmpty {
-            lines.append("Removed responding parties no longer sent: \(response.removedPartyIDs.joined(separator: ", ")).")
+        if !parties.isEmpty {
+            lines.append("Removed responding parties no longer sent: \(parties.joined(separator: ", ")).")
         }
-        if !response.removedEquipmentIDs.isEmpty {
-            lines.append("Removed equipment no longer sent: \(response.removedEquipmentIDs.joined(separator: ", ")).")
+        if !equipment.isEmpty {
+            lines.append("Removed equipment no longer sent: \(equipment.joined(separator: ", ")).")
         }
         return lines.isEmpty ? "" : "\n" + lines.joined(separator: "\n")
     }
@@ -279,7 +284,9 @@ struct AccountSync: AsyncParsableCommand {
             let response = answer.message
             try session.emit(
                 answer,
-                text: "Synced \(self.customer)." + (response.account.map { "\n\n" + AccountText.render($0) } ?? ""))
+                text: "Synced \(self.customer)."
+                    + AccountLink.removals(parties: response.removedPartyIDs, equipment: response.removedEquipmentIDs)
+                    + (response.account.map { "\n\n" + AccountText.render($0) } ?? ""))
         }
     }
 }

@@ -103,6 +103,7 @@ struct LinkAndViewTests {
             #expect(synced.account?.customer?.address?.street1 == "2 Center St")
             #expect(synced.account?.customer?.equipment.count == 3)
             #expect(synced.account?.respondingParties.map(\.id) == ["p-1"])
+            #expect(synced.removedPartyIDs == ["p-2"] && synced.removedEquipmentIDs == ["eq-4"], "a sync says what it removed")
             let stored = try await fixture.store.read(.dealer(DealerID.demo)) { try $0.customer(id: "cust-1") }
             #expect(stored?.passcode == "secret-owl", "an empty passcode in a sync keeps the stored one")
             await expectRPCError(.invalidArgument) {

@@ -135,11 +135,18 @@ extension SyncCustomerResponse: ProtobufCCodable {
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__sync_customer_response__init)
         message.pointee.account = account?.makeCMessage(in: &arena)
+        message.pointee.n_removed_party_ids = removedPartyIDs.count
+        message.pointee.removed_party_ids = arena.cStrings(removedPartyIDs)
+        message.pointee.n_removed_equipment_ids = removedEquipmentIDs.count
+        message.pointee.removed_equipment_ids = arena.cStrings(removedEquipmentIDs)
         return message
     }
 
     public init(cMessage message: UnsafePointer<CMessage>) throws(RPCError) {
-        self.init(account: try CField.message(message.pointee.account, as: Account.self))
+        self.init(
+            account: try CField.message(message.pointee.account, as: Account.self),
+            removedPartyIDs: CField.strings(message.pointee.removed_party_ids, count: message.pointee.n_removed_party_ids),
+            removedEquipmentIDs: CField.strings(message.pointee.removed_equipment_ids, count: message.pointee.n_removed_equipment_ids))
     }
 }
 

@@ -73,7 +73,14 @@ public struct SyncCustomerRequest: Hashable, Sendable {
 
 public struct SyncCustomerResponse: Hashable, Sendable {
     public var account: Account?
-    public init(account: Account?) { self.account = account }
+    /// The responding parties and equipment the sync removed (the customer had them; the sync no longer sends them).
+    public var removedPartyIDs: [String]
+    public var removedEquipmentIDs: [String]
+    public init(account: Account?, removedPartyIDs: [String] = [], removedEquipmentIDs: [String] = []) {
+        self.account = account
+        self.removedPartyIDs = removedPartyIDs
+        self.removedEquipmentIDs = removedEquipmentIDs
+    }
 }
 
 public struct SearchAuthoritiesRequest: Hashable, Sendable {

@@ -292,6 +292,8 @@ extension ProtoSchema {
         ]),
         ProtoMessageSchema("copslink.v1.SyncCustomerResponse", [
             ProtoFieldSchema(1, "account", "account", .message("copslink.v1.Account")),
+            ProtoFieldSchema(2, "removed_party_ids", "removedPartyIds", .string, repeated: true),
+            ProtoFieldSchema(3, "removed_equipment_ids", "removedEquipmentIds", .string, repeated: true),
         ]),
         ProtoMessageSchema("copslink.v1.SearchAuthoritiesRequest", [
             ProtoFieldSchema(1, "customer_id", "customerId", .string),

@@ -1606,7 +1606,7 @@ const ProtobufCMessageDescriptor copslink__v1__sync_customer_request__descriptor
   (ProtobufCMessageInit) copslink__v1__sync_customer_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor copslink__v1__sync_customer_response__field_descriptors[1] =
+static const ProtobufCFieldDescriptor copslink__v1__sync_customer_response__field_descriptors[3] =
 {
   {
     "account",
@@ -1620,14 +1620,40 @@ static const ProtobufCFieldDescriptor copslink__v1__sync_customer_response__fiel
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "removed_party_ids",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Copslink__V1__SyncCustomerResponse, n_removed_party_ids),
+    offsetof(Copslink__V1__SyncCustomerResponse, removed_party_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "removed_equipment_ids",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Copslink__V1__SyncCustomerResponse, n_removed_equipment_ids),
+    offsetof(Copslink__V1__SyncCustomerResponse, removed_equipment_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned copslink__v1__sync_customer_response__field_indices_by_name[] = {
   0,   /* field[0] = account */
+  2,   /* field[2] = removed_equipment_ids */
+  1,   /* field[1] = removed_party_ids */
 };
 static const ProtobufCIntRange copslink__v1__sync_customer_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor copslink__v1__sync_customer_response__descriptor =
 {
@@ -1637,7 +1663,7 @@ const ProtobufCMessageDescriptor copslink__v1__sync_customer_response__descripto
   "Copslink__V1__SyncCustomerResponse",
   "copslink.v1",
   sizeof(Copslink__V1__SyncCustomerResponse),
-  1,
+  3,
   copslink__v1__sync_customer_response__field_descriptors,
   copslink__v1__sync_customer_response__field_indices_by_name,
   1,  copslink__v1__sync_customer_response__number_ranges,

@@ -185,10 +185,18 @@ struct  Copslink__V1__SyncCustomerResponse
 {
   ProtobufCMessage base;
   Copslink__V1__Account *account;
+  /*
+   * Ids of the responding parties and equipment the customer had before and this sync no longer sends. They were
+   * removed; zones entered at the central station for removed equipment are now unmapped.
+   */
+  size_t n_removed_party_ids;
+  char **removed_party_ids;
+  size_t n_removed_equipment_ids;
+  char **removed_equipment_ids;
 };
 #define COPSLINK__V1__SYNC_CUSTOMER_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&copslink__v1__sync_customer_response__descriptor) \
-    , NULL }
+    , NULL, 0,NULL, 0,NULL }
 
 
 struct  Copslink__V1__SearchAuthoritiesRequest
