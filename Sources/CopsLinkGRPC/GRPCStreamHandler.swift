@@ -64,6 +64,8 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// stream when none of them is sent for `unwritableTimeout`.
     private var pendingWrites = 0
     private var stallTimer: Scheduled<Void>?
+    /// When the oldest pending write started to wait, or the last one was sent since.
+    private var lastSent = NIODeadline.uptimeNanoseconds(0)
     /// For a call without `grpc-timeout`, or of a method taking one request, whose request stream is open: fires
     /// `requestIdleTimeout` after the last complete request message (or the call's start), as the native one does.
     private var requestIdleTimer: Scheduled<Void>?
@@ -439,15 +441,20 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 : context.write(wrapOutboundOut(payload), promise: promise)
         }
         pendingWrites += 1
-        if pendingWrites == 1 { armStallTimer(timeout, context) }
+        if pendingWrites == 1 {
+            lastSent = context.eventLoop.now
+            if stallTimer == nil { armStallTimer(timeout, deadline: lastSent + TimeAmount(timeout), context) }
+        }
         let sent = context.eventLoop.makePromise(of: Void.self)
         sent.futureResult.whenComplete { result in
             let handler = loopBound.value
             handler.pendingWrites -= 1
-            handler.stallTimer?.cancel()
-            handler.stallTimer = nil
-            // Something was sent: the client reads; the clock starts again for what is still pending.
-            if handler.pendingWrites > 0, let context = handler.context { handler.armStallTimer(timeout, context) }
+            if handler.pendingWrites == 0 {
+                handler.stallTimer?.cancel()
+                handler.stallTimer = nil
+            } else if let context = handler.context {
+                handler.lastSent = context.eventLoop.now  // the client reads: the clock starts again (checked when it fires)
+            }
             promise?.completeWith(result)
         }
         if flush {
@@ -457,13 +464,15 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func armStallTimer(_ timeout: Duration, _ context: ChannelHandlerContext) {
+    /// One timer while writes are pending; when it fires after something was sent, it waits again for the rest.
+    private func armStallTimer(_ timeout: Duration, deadline: NIODeadline, _ context: ChannelHandlerContext) {
         guard let loopBound else { return }
-        stallTimer?.cancel()
-        stallTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+        stallTimer = context.eventLoop.scheduleTask(deadline: deadline) {
             let handler = loopBound.value
             handler.stallTimer = nil
             guard handler.pendingWrites > 0, let context = handler.context else { return }
+            let due = handler.lastSent + TimeAmount(timeout)
+            guard context.eventLoop.now >= due else { return handler.armStallTimer(timeout, deadline: due, context) }
             handler.metrics?.rejected(.slowReader)
             context.close(promise: nil)  // RST_STREAM; the call, if still running, is cancelled in channelInactive
         }
