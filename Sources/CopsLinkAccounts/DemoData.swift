@@ -46,9 +46,11 @@ public enum DemoData {
 
     static let accountNumbers = ["demo-1": "22-8761", "demo-2": "22-8762", "demo-3": "22-8763", "demo-4": "31-0042"]
 
+    /// Ids `eq-<zone>`, as `copslink account link/sync --equipment ZONE:NAME` makes them, so that README's sync
+    /// example keeps the demo equipment rather than replacing it.
     private static func equipment(_ zones: [(String, String)]) -> [Equipment] {
-        zones.enumerated().map { index, zone in
-            Equipment(id: "eq-\(index + 1)", name: zone.1, zoneNumber: zone.0, zoneDescription: zone.1, installed: true)
+        zones.map { zone in
+            Equipment(id: "eq-\(zone.0)", name: zone.1, zoneNumber: zone.0, zoneDescription: zone.1, installed: true)
         }
     }
 

@@ -317,6 +317,20 @@ struct CLITests {
             #expect(sync.status == 0, "\(sync)")
             let customer = (try sync.jsonObject()["account"] as? [String: Any])?["customer"] as? [String: Any]
             #expect(customer?["company_name"] as? String == "Hopper Navy Supply")
+            // The sync sent no equipment and no party: it says what it removed.
+            #expect((try sync.jsonObject()["removed_equipment_ids"] as? [String]) == ["eq-001"], "\(sync.stdout)")
+            #expect((try sync.jsonObject()["removed_party_ids"] as? [String])?.count == 1, "\(sync.stdout)")
+
+            // README's sync of demo-1 sends the demo's own equipment (ids eq-<zone>, as the CLI makes them): nothing
+            // is removed.
+            let demoSync = try await copslink([
+                "--server", server.address, "account", "sync", "demo-1", "--first-name", "Ada", "--last-name", "King", "--zip", "84601",
+                "--equipment", "001:Front door", "--equipment", "002:Back door", "--equipment", "003:Living room motion",
+                "--equipment", "004:Smoke detector", "--party", "1:Ada King:801-555-0102:keyholder:key", "--party",
+                "2:Charles Babbage:801-555-0103:contact", "--json"
+            ])
+            #expect(demoSync.status == 0, "\(demoSync)")
+            #expect((try demoSync.jsonObject()["removed_equipment_ids"] as? [String]) == [], "\(demoSync.stdout)")
 
             let unlink = try await copslink(["--server", server.address, "account", "unlink", "cli-1", "--json"])
             #expect(try unlink.jsonObject()["was_linked"] as? Bool == true)
