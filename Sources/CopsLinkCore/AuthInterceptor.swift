@@ -15,11 +15,12 @@ public struct AccessPolicy: Sendable {
     public var requiredRoles: [String: Role]
     /// The role of a method named in neither: `admin`, so that a method added without a policy entry is closed.
     public var defaultRole: Role = .admin
-    /// Calls of the public methods that may run at once, server-wide, counted apart for streaming and unary calls
-    /// (0: no limit). They are the calls a client without a key can hold open: a gRPC health Watch runs until its
-    /// client cancels it, a reflection stream while it asks now and then, and a unary call until its request arrives
-    /// (at most the request timeout). Without a bound 10,000 connections of 100 calls each could hold a million of
-    /// them. Counting the kinds apart keeps watches from crowding out probes' health Checks. Default 1,000 of each.
+    /// Streaming calls of the public methods that may run at once, server-wide (0: no limit). They are the calls a
+    /// client without a key can hold open (a gRPC health Watch runs until its client cancels it, a reflection stream
+    /// while it asks now and then), so without a bound 10,000 connections of 100 calls each could hold a million of
+    /// them. Unary public calls (health Check, what probes call) are not counted here: they end as soon as their
+    /// request has arrived, and the transports bound those still waiting for it
+    /// (`CallDispatcher.maxOpenCallsAwaitingRequest`), so held Checks cannot crowd out a probe's. Default 1,000.
     public var maxConcurrentPublicCalls = 1_000
     /// The largest request message of a public method: their requests are small (a service name, a symbol), and a
     /// client without a key must not make the server hold large ones. The server applies it to its routes with
@@ -45,8 +46,7 @@ public struct AuthInterceptor: ServerInterceptor {
 
     let authenticator: any CallerAuthenticator
     let policy: AccessPolicy
-    /// Public calls running now, across every connection this interceptor serves, by kind.
-    private let publicUnaryCalls = RunningCallCount()
+    /// Streaming public calls running now, across every connection this interceptor serves.
     private let publicStreamingCalls = RunningCallCount()
 
     public init(authenticator: any CallerAuthenticator, policy: AccessPolicy) {
@@ -61,18 +61,16 @@ public struct AuthInterceptor: ServerInterceptor {
     ) async throws -> CallOutcome {
         let path = context.descriptor.path
         guard let role = policy.requiredRole(forPath: path) else {
+            guard context.methodKind != .unary else { return try await next(context) }
             let limit = policy.maxConcurrentPublicCalls
-            let unary = context.methodKind == .unary
-            let running = unary ? publicUnaryCalls : publicStreamingCalls
-            guard running.enter(limit: limit) else {
+            guard publicStreamingCalls.enter(limit: limit) else {
                 throw RPCError(
                     code: .resourceExhausted,
-                    message: unary
-                        ? "the server already runs \(limit) unary calls of its open methods (health Check, server info); retry later"
-                        : "the server already runs \(limit) streaming calls of its open methods (health Watch, reflection); retry later, or poll Health/Check rather than watching"
+                    message:
+                        "the server already runs \(limit) streaming calls of its open methods (health Watch, reflection); retry later, or poll Health/Check rather than watching"
                 )
             }
-            defer { running.leave() }
+            defer { publicStreamingCalls.leave() }
             return try await next(context)
         }
         guard let value = context.metadata[text: Self.metadataKey] else {

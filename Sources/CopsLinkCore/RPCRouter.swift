@@ -15,6 +15,10 @@ public struct RPCRouter: Sendable {
         /// that clients without a key cannot make the server hold large messages.
         public var maxRequestMessageSize: Int?
 
+        /// A call of an open method (one with its own request limit) that takes one request and has not sent it
+        /// yet: transports count it in `CallDispatcher.openCallsAwaitingRequest` until it does.
+        public var awaitsKeylessRequest: Bool { maxRequestMessageSize != nil && kind.takesOneRequest }
+
         /// How a refusal names the limit of `maxRequestMessageSize` set by `limitRequestMessages`.
         public static func limitOwner(_ path: String) -> String { "the open (keyless) method \(path)'s" }
 

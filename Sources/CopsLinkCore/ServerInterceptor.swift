@@ -25,15 +25,36 @@ public struct CallDispatcher: Sendable {
     public let running = RunningCallCount()
     /// Whether an interceptor authenticates callers: then transports start connections untrusted.
     public let authenticatesCallers: Bool
+    /// Calls of the methods open without a key (routes with `RPCRouter.Route.maxRequestMessageSize`) that take one
+    /// request and are still waiting for it, server-wide, counted by the transports; at most
+    /// `maxOpenCallsAwaitingRequest` (0: no limit). A probe sends its request with the call and is never counted, so
+    /// clients that hold such calls open cannot crowd it out.
+    public let openCallsAwaitingRequest = RunningCallCount()
+    public let maxOpenCallsAwaitingRequest: Int
 
     /// - Parameter maxConcurrentCalls: past it a call is answered RESOURCE_EXHAUSTED before any interceptor runs, so
     ///   that what every open call costs the server (its stream, task and buffers) is bounded server-wide, not only
     ///   per connection.
-    public init(router: RPCRouter, interceptors: [any ServerInterceptor] = [], maxConcurrentCalls: Int = 0) {
+    /// - Parameter maxOpenCallsAwaitingRequest: see `openCallsAwaitingRequest`.
+    public init(
+        router: RPCRouter, interceptors: [any ServerInterceptor] = [], maxConcurrentCalls: Int = 0, maxOpenCallsAwaitingRequest: Int = 0
+    ) {
         self.router = router
         self.interceptors = interceptors
         self.maxConcurrentCalls = maxConcurrentCalls
+        self.maxOpenCallsAwaitingRequest = maxOpenCallsAwaitingRequest
         authenticatesCallers = interceptors.contains { $0.authenticatesCallers }
+    }
+
+    /// Counts a call of `route` waiting for its request in `openCallsAwaitingRequest`; the refusal if the limit is
+    /// reached. The transport calls `leave()` on the count once the request has arrived or the call has ended.
+    public func admitOpenCallAwaitingRequest() -> RPCError? {
+        guard !openCallsAwaitingRequest.enter(limit: maxOpenCallsAwaitingRequest) else { return nil }
+        return RPCError(
+            code: .resourceExhausted,
+            message:
+                "the server already holds \(maxOpenCallsAwaitingRequest) calls of its open methods waiting for their request; send the request with the call, or retry later"
+        )
     }
 
     /// Runs `route` for one call and finishes the stream with its outcome. Never throws: every failure becomes a status.

@@ -62,6 +62,10 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var deadlineTimer: Scheduled<Void>?
     /// Answer frames written and not yet sent by swift-nio-http2 (`writeTracked`), and the timer that resets the
     /// stream when none of them is sent for `unwritableTimeout`.
+    /// Whether the call is an open method's waiting for its request: `pending` until the read that brought its
+    /// HEADERS completes, then `counted` in `CallDispatcher.openCallsAwaitingRequest` until the request comes.
+    private enum Awaiting { case no, pending, counted }
+    private var awaiting = Awaiting.no
     private var pendingWrites = 0
     private var stallTimer: Scheduled<Void>?
     /// When the oldest pending write started to wait, or the last one was sent since.
@@ -122,6 +126,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         budgets.adjust(by: -readerCounted)
         readerCounted = 0
         connection.streamClosed(self)
+        releaseAwaiting()
         stopTimers()
         stallTimer?.cancel()
         stallTimer = nil
@@ -136,6 +141,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             recordFinished(.cancelled)
         }
         state = .done
+        releaseAwaiting()
         stopTimers()
         stallTimer?.cancel()
         stallTimer = nil
@@ -221,7 +227,27 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         readerCounted = held
     }
 
+    /// An open method's call whose request did not come with its HEADERS counts from now as an open call awaiting its
+    /// request, and is refused past the server's limit.
+    private func decideAwaiting() {
+        guard awaiting == .pending, case .running(let call, _) = state else { return }
+        if let error = dispatcher.admitOpenCallAwaitingRequest() {
+            awaiting = .no
+            metrics?.rejected(.openCallsAwaitingRequest)
+            fail(call, error)
+        } else {
+            awaiting = .counted
+        }
+    }
+
+    /// The call's request came, or the call ended: it no longer awaits its request.
+    private func releaseAwaiting() {
+        if awaiting == .counted { dispatcher.openCallsAwaitingRequest.leave() }
+        awaiting = .no
+    }
+
     private func requestsEnded(_ call: GRPCCall) {
+        releaseAwaiting()
         guard reader.bufferedBytes == 0 else {
             return fail(call, RPCError(code: .internalError, message: "the request stream ended inside a message"))
         }
@@ -323,6 +349,12 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             eventLoop: context.eventLoop, handler: loopBound, budgets: budgets, queueLimit: max(1, configuration.limits.initialWindowSize))
         if endStream { call.requests.finish(.success(())) }
         state = .running(call, task: nil)
+        if !endStream, route.awaitsKeylessRequest {
+            // Decided once the event loop has handled the rest of this socket read, which a probe's request is part
+            // of (the stream channel hands HEADERS and DATA over in separate reads).
+            awaiting = .pending
+            context.eventLoop.execute { loopBound.value.decideAwaiting() }
+        }
         if !endStream, timeout == nil || route.kind.takesOneRequest, let idle = configuration.requestIdleTimeout {
             // A call without a deadline is not held open forever by a client that sends nothing (PROTOCOL.md §12), nor
             // is a call that takes one request held past the request timeout by a long `grpc-timeout`: its client has
@@ -396,6 +428,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func finishCall(_ final: Final) {
         guard case .running = state, let context else { return }
         state = .done
+        releaseAwaiting()
         stopTimers()
         if paused {
             // What the client still sends is read and dropped, so that its side of the stream can end.

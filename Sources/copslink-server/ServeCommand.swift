@@ -134,7 +134,7 @@ struct ServeCommand: AsyncParsableCommand {
     var keyCacheSize = APIKeyAuthenticator.defaultMaximumCachedKeys
     @Option(
         help:
-            "Calls of the methods open without a key running at once, server-wide, counted apart for streaming (gRPC health Watch, reflection) and unary ones (health Check, server info); more of a kind are answered RESOURCE_EXHAUSTED (0: no limit)."
+            "Calls of the methods open without a key, server-wide: streaming ones running at once (gRPC health Watch, reflection), and unary ones still waiting for their request (a probe's Check, which sends it at once, is never counted); more are answered RESOURCE_EXHAUSTED (0: no limit)."
     )
     var maxPublicCalls = AccessPolicy().maxConcurrentPublicCalls
     @Flag(inversion: .prefixedNo, help: "Run call handlers on their connection's event loop (no thread switch per call).")
@@ -149,6 +149,7 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = ServerConfiguration(host: host, port: port)
         configuration.maxConnections = maxConnections
         configuration.maxConcurrentCalls = maxCalls
+        configuration.maxOpenCallsAwaitingRequest = maxPublicCalls
         if let descriptors = FileDescriptorLimit.raiseToHardLimit() {
             let allowed = FileDescriptorLimit.connections(allowedBy: descriptors)
             if maxConnections > allowed {

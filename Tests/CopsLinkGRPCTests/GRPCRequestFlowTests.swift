@@ -371,6 +371,65 @@ struct GRPCRequestFlowTests {
         _ = try? served.finish()
     }
 
+    /// Calls of an open method whose request did not come with their HEADERS count server-wide until it comes; past
+    /// the limit such a call is refused. A call that brings its request in the same read (as a probe does) is never
+    /// counted, so held calls cannot crowd it out.
+    @Test func openCallsAwaitingTheirRequestAreBoundedButProbesAreNot() async throws {
+        var router = RPCRouter()
+        router.registerUnary(Self.unary) { (_: SimpleRequest, _) in ServerResponse(message: SimpleResponse()) }
+        router.limitRequestMessages(ofPaths: [Self.unary.path], toBytes: 64)
+        let dispatcher = CallDispatcher(router: router, maxOpenCallsAwaitingRequest: 1)
+        let configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        func stream() throws -> EmbeddedChannel {
+            let channel = EmbeddedChannel()
+            try channel.pipeline.syncOperations.addHandler(
+                GRPCStreamHandler(
+                    dispatcher: dispatcher, configuration: configuration, connection: GRPCConnectionState(configuration: configuration),
+                    budget: InboundMemoryBudget(limit: 1 << 20)))
+            channel.pipeline.fireChannelActive()
+            return channel
+        }
+        func status(_ channel: EmbeddedChannel) async throws -> String? {
+            for _ in 0..<200 {
+                channel.embeddedEventLoop.run()
+                while let frame = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) {
+                    if case .headers(let headers) = frame, headers.endStream { return headers.headers.first(name: "grpc-status") }
+                }
+                await Task.yield()
+            }
+            return nil
+        }
+        let headers = HTTP2Frame.FramePayload.headers(.init(headers: Self.requestHeaders(Self.unary.path)))
+        func request(_ channel: EmbeddedChannel) -> HTTP2Frame.FramePayload {
+            .data(
+                .init(
+                    data: .byteBuffer(GRPCMessageReader.frame(SimpleRequest().serializedBytes(), allocator: channel.allocator)),
+                    endStream: true))
+        }
+
+        let held = try stream()
+        try held.writeInbound(headers)  // HEADERS alone: the event loop's turn ends with the request still to come
+        held.embeddedEventLoop.run()
+        #expect(dispatcher.openCallsAwaitingRequest.count == 1)
+        let refused = try stream()
+        try refused.writeInbound(headers)
+        #expect(try await status(refused) == "8", "a second held call past the limit of 1")
+        #expect(dispatcher.openCallsAwaitingRequest.count == 1)
+
+        // A probe: HEADERS and its request in the same turn of the event loop (one socket read), even as two reads
+        // of the stream channel.
+        let probe = try stream()
+        try probe.writeInbound(headers)
+        try probe.writeInbound(request(probe))
+        #expect(try await status(probe) == "0", "a probe that brings its request was refused")
+
+        // The held call's request comes: it no longer counts.
+        try held.writeInbound(request(held))
+        #expect(try await status(held) == "0")
+        #expect(dispatcher.openCallsAwaitingRequest.count == 0)
+        for channel in [held, refused, probe] { _ = try? channel.finish() }
+    }
+
     /// Holds the promises of the writes passing it, as swift-nio-http2 does for DATA that waits for a stream's
     /// flow-control window (a client that grants none never lets them complete).
     final class HeldWrites: ChannelOutboundHandler {

@@ -211,6 +211,34 @@ struct InboundBudgetTests {
         #expect(budget.usedBytes == 0)
     }
 
+    /// A call of an open method whose REQUEST does not end its stream counts server-wide until its request comes;
+    /// past the limit one is refused. One whose REQUEST brings its request and END_STREAM is never counted.
+    @Test func openCallsAwaitingTheirRequestAreBounded() async throws {
+        var configuration = ServerConfiguration()
+        configuration.maxOpenCallsAwaitingRequest = 1
+        let harness = try await ServerConnectionHarness(configuration: configuration, keylessLimit: 64)
+        try await harness.handshake()
+        let path = Health.Method.check.path
+        let held = harness.callID()
+        try await harness.send(harness.request(held, path, HealthCheckRequest(), endStream: false))
+        let refused = harness.callID()
+        try await harness.send(harness.request(refused, path, HealthCheckRequest(), endStream: false))
+        let probe = harness.callID()
+        try await harness.send(harness.request(probe, path, HealthCheckRequest()))
+        var ends = try ServerConnectionHarness.ends(try await harness.frames())
+        #expect(ends[refused]?.statusCode == StatusCode.resourceExhausted.rawValue)
+        #expect(ends[refused]?.statusMessage.hasPrefix("the server already holds 1 calls of its open methods waiting") == true)
+        #expect(ends[probe]?.statusCode == 0, "a call that brings its request was refused")
+        #expect(ends[held] == nil)
+        try await harness.send(harness.message(held, nil as HealthCheckRequest?, endStream: true))
+        ends = try ServerConnectionHarness.ends(try await harness.frames())
+        #expect(ends[held]?.statusCode == 0)
+        let after = harness.callID()
+        try await harness.send(harness.request(after, path, HealthCheckRequest(), endStream: false))
+        #expect(try ServerConnectionHarness.ends(try await harness.frames())[after] == nil, "the released slot takes a new held call")
+        await harness.close()
+    }
+
     @Test func pastTheServerBudgetNewCallsAreRefusedAndPartialFramesStopReading() async throws {
         let budget = InboundMemoryBudget(limit: 1_000)
         let hoarder = try await ServerConnectionHarness(budget: budget)

@@ -44,7 +44,9 @@ final class ServerConnectionHarness {
     }
 
     /// - Parameter authenticates: with `MetadataAuthenticator`, so that connections start untrusted.
-    static func dispatcher(gate: CallGate, keylessLimit: Int? = nil, authenticates: Bool = false) -> CallDispatcher {
+    static func dispatcher(
+        gate: CallGate, keylessLimit: Int? = nil, authenticates: Bool = false, maxOpenCallsAwaitingRequest: Int = 0
+    ) -> CallDispatcher {
         var router = RPCRouter()
         ConformanceService().registerMethods(with: &router)
         HealthService(services: router.services + [Health.serviceName]).registerMethods(with: &router)
@@ -72,7 +74,9 @@ final class ServerConnectionHarness {
             return ServerResponse(message: EmptyMessage())
         }
         if let keylessLimit { router.limitRequestMessages(ofPaths: [Health.Method.check.path], toBytes: keylessLimit) }
-        return CallDispatcher(router: router, interceptors: authenticates ? [MetadataAuthenticator()] : [])
+        return CallDispatcher(
+            router: router, interceptors: authenticates ? [MetadataAuthenticator()] : [],
+            maxOpenCallsAwaitingRequest: maxOpenCallsAwaitingRequest)
     }
 
     /// Writes one message, waits for `StreamRelease.shared.release()`, then writes four more.
@@ -95,7 +99,10 @@ final class ServerConnectionHarness {
         let flushes = FlushCounter()
         self.flushes = flushes
         let channel = self.channel
-        let dispatcher = Self.dispatcher(gate: gate, keylessLimit: keylessLimit, authenticates: authenticates)
+        // As `TCPServer` builds it from the configuration.
+        let dispatcher = Self.dispatcher(
+            gate: gate, keylessLimit: keylessLimit, authenticates: authenticates,
+            maxOpenCallsAwaitingRequest: configuration.maxOpenCallsAwaitingRequest)
         try await loop.executeInContext {
             try channel.pipeline.syncOperations.addHandlers(reads, flushes)
             try TCPServer.installConnectionHandlers(

@@ -285,4 +285,21 @@ check("an answer held by a zero window: the stream is reset (CANCEL) at the unwr
       len(resets) == 1 and resets[0][:2] == (1, 8) and not data, f"resets {resets}, DATA frames {len(data)}")
 sock.close()
 
+# 11. Health Checks held open without their request, past --max-public-calls (50 here): the 10 over it are
+# RESOURCE_EXHAUSTED, and a probe that sends its request with the call is still answered.
+sock = connect()
+encoder = hpack.Encoder()
+sock.sendall(PREFACE + hf.SettingsFrame(0).serialize() + b"".join(
+    headers_only(encoder, 1 + 2 * index, "/grpc.health.v1.Health/Check") for index in range(60)))
+found = trailers(read_frames(sock, 1)[0])
+waiting = [entry for entry in found if entry[1] == "8" and "waiting for their request" in entry[2]]
+probe = connect()
+encoder = hpack.Encoder()
+probe.sendall(PREFACE + hf.SettingsFrame(0).serialize() + call_frames(encoder, 1, "/grpc.health.v1.Health/Check", b""))
+probed = trailers(read_frames(probe, 1)[0])
+check("60 held health Checks without a key: the 10 past 50 are RESOURCE_EXHAUSTED; a probe is still answered",
+      len(waiting) == 10 and [entry[1] for entry in probed] == ["0"], f"{len(waiting)} refused; probe {probed}")
+probe.close()
+sock.close()
+
 finish("attacks")

@@ -46,6 +46,8 @@ public enum RejectionReason: String, CaseIterable, Sendable {
     case requestIdleTimeout = "request_idle_timeout"
     /// A request message larger than its method's own limit (`RPCRouter.Route.maxRequestMessageSize`).
     case methodMessageLimit = "method_message_limit"
+    /// A call of an open method waiting for its request past `CallDispatcher.maxOpenCallsAwaitingRequest`.
+    case openCallsAwaitingRequest = "open_calls_awaiting_request"
 
     init(_ error: WireError) {
         switch error {

@@ -38,6 +38,8 @@ final class ServerCall: ServerCallStream, Sendable {
         var lastRequestActivity = NIODeadline.uptimeNanoseconds(0)
         /// The route, when it limits request messages below the transport's limits (`maxRequestMessageSize`).
         var limitedRoute: RPCRouter.Route?
+        /// Counted in `CallDispatcher.openCallsAwaitingRequest` until its request comes.
+        var awaitingRequest = false
     }
 
     /// Read and written only by `ServerConnectionHandler`, on the connection's event loop: the handler is not

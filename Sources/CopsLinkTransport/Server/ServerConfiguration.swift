@@ -12,6 +12,10 @@ public struct ServerConfiguration: Sendable {
     /// per-connection limit alone would let 10,000 connections hold a million calls (a gRPC call costs about 16 KiB
     /// before it has a message). 0 disables it. Default 10,000.
     public var maxConcurrentCalls = 10_000
+    /// Calls of the methods open without a key that take one request and are still waiting for it, server-wide
+    /// (`CallDispatcher.maxOpenCallsAwaitingRequest`); past it such a call is answered RESOURCE_EXHAUSTED. A call that
+    /// brings its request (as probes do) is never counted. 0 disables it. Default 1,000.
+    public var maxOpenCallsAwaitingRequest = 1_000
     /// Server-initiated pings. Default every 60 s, 20 s to answer.
     public var keepalive = KeepaliveConfiguration(interval: .seconds(60), timeout: .seconds(20))
     public var pingPolicy = PingPolicy()

@@ -370,6 +370,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if carriesMessage, !endsStream, let (limit, error) = unfinishedBytesRefusal(adding: frame.payload.readableBytes) {
             return reject(id, path: header.method, limit: limit, error)
         }
+        // An open method's call whose request is still to come counts server-wide until it comes (§12).
+        let awaitsRequest = !endsStream && route.awaitsKeylessRequest
+        if awaitsRequest, let error = dispatcher.admitOpenCallAwaitingRequest() {
+            return reject(id, path: header.method, limit: .openCallsAwaitingRequest, error)
+        }
 
         let call = ServerCall(
             id: id, connection: loopBound, gate: gate, allocator: context.channel.allocator, peerLimits: peerLimits,
@@ -377,6 +382,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             singleRequest: route.kind.takesOneRequest, metrics: metrics?.method(forPath: header.method),
             trust: trust.isTrusted ? nil : trust)
         if route.maxRequestMessageSize != nil { call.loop.limitedRoute = route }
+        call.loop.awaitingRequest = awaitsRequest
         if carriesMessage {
             // A fresh call's window admits any first message (§11): no check needed.
             _ = call.loop.receiveWindow.receive(frame.payload.readableBytes)
@@ -449,6 +455,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
         if endsStream {
             call.loop.clientEnded = true
+            releaseAwaitingRequest(call)
             call.loop.requestIdle?.cancel()
             call.loop.requestIdle = nil
             releaseUnfinished(call)
@@ -538,8 +545,16 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 code: .deadlineExceeded, message: "the client sent nothing on the call's request stream for \(timeout.secondsText)"))
     }
 
+    /// The call's request has come (or the call ended): it no longer counts as an open call awaiting its request.
+    private func releaseAwaitingRequest(_ call: ServerCall) {
+        guard call.loop.awaitingRequest else { return }
+        call.loop.awaitingRequest = false
+        dispatcher.openCallsAwaitingRequest.leave()
+    }
+
     /// A call that has left `calls`: its timers stop and its bytes leave the inbound budgets.
     private func forget(_ call: ServerCall) {
+        releaseAwaitingRequest(call)
         call.loop.deadline?.cancel()
         call.loop.requestIdle?.cancel()
         call.loop.requestIdle = nil

@@ -63,7 +63,8 @@ public final class TCPServer: Sendable {
         self.configuration = configuration
         self.installers = installers
         self.dispatcher = CallDispatcher(
-            router: router, interceptors: interceptors, maxConcurrentCalls: configuration.maxConcurrentCalls)
+            router: router, interceptors: interceptors, maxConcurrentCalls: configuration.maxConcurrentCalls,
+            maxOpenCallsAwaitingRequest: configuration.maxOpenCallsAwaitingRequest)
         self.group = group
         self.logger = logger
         self.metrics = metricsFactory.map { ServerMetrics(router: router, factory: $0) }
