@@ -56,6 +56,8 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var paused = false
     private var reader: GRPCMessageReader
     private var headersSent = false
+    /// The client ended its side of the stream (END_STREAM), or the server reset it after answering.
+    private var clientEnded = false
     private var context: ChannelHandlerContext?
     private var loopBound: NIOLoopBound<GRPCStreamHandler>?
     private var executor: EventLoopTaskExecutor?
@@ -149,7 +151,13 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let frame = unwrapInboundIn(data)
+        switch frame {
+        case .headers(let headers) where headers.endStream: clientEnded = true
+        case .data(let data) where data.endStream: clientEnded = true
+        default: break
+        }
+        switch frame {
         case .headers(let headers):
             switch state {
             case .idle: received(headers.headers, endStream: headers.endStream)
@@ -397,6 +405,18 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         state = .done
         connection.answerSent()
         context?.writeAndFlush(wrapOutboundOut(.headers(.init(headers: [":status": status], endStream: true))), promise: nil)
+        endClientSideIfOpen()
+    }
+
+    /// After a complete answer that carried no DATA, a stream whose client has not ended its side is reset with
+    /// NO_ERROR (RFC 9113 §8.1, as gRPC's servers do): the client need not send the rest of its request, and the
+    /// stream does not stay half-open, holding the server's memory for it, until the client ends it (a client that
+    /// never does would hold up to `--max-concurrent-calls` refused streams per connection). Not after DATA: one that
+    /// waits for the client's window would be dropped.
+    private func endClientSideIfOpen() {
+        guard !clientEnded, let context else { return }
+        clientEnded = true
+        context.writeAndFlush(wrapOutboundOut(.rstStream(.noError)), promise: nil)
     }
 
     /// Trailers-only: the call is refused before it runs.
@@ -409,6 +429,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         connection.answerSent()
         context?.writeAndFlush(wrapOutboundOut(.headers(.init(headers: headers, endStream: true))), promise: nil)
+        endClientSideIfOpen()
     }
 
     private func sendHeadersIfNeeded() {
@@ -452,12 +473,14 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .success: recordFinished(.ok)
         case .failure(let error): recordFinished(error.code)
         }
+        let trailersOnly = !headersSent
         var trailers: HPACKHeaders = headersSent ? [:] : responseHeaders
         for (name, value) in fields { trailers.add(name: name, value: value) }
         headersSent = true
         connection.answerSent()
         // Trailers go out after the answer's DATA, so they too wait for the client's flow-control window.
         writeTracked(.headers(.init(headers: trailers, endStream: true)), flush: true, promise: nil)
+        if trailersOnly { endClientSideIfOpen() }
     }
 
     // MARK: Answers the client leaves unread

@@ -415,6 +415,13 @@ struct GRPCRequestFlowTests {
         try refused.writeInbound(headers)
         #expect(try await status(refused) == "8", "a second held call past the limit of 1")
         #expect(dispatcher.openCallsAwaitingRequest.count == 1)
+        // Its client has not ended its side: the stream is reset with NO_ERROR after the trailers, so that it does not
+        // stay half-open on the server.
+        guard case .rstStream(let code)? = try refused.readOutbound(as: HTTP2Frame.FramePayload.self) else {
+            Issue.record("no RST_STREAM after a refusal while the client's side is open")
+            return
+        }
+        #expect(code == .noError)
 
         // A probe: HEADERS and its request in the same turn of the event loop (one socket read), even as two reads
         // of the stream channel.
@@ -422,6 +429,7 @@ struct GRPCRequestFlowTests {
         try probe.writeInbound(headers)
         try probe.writeInbound(request(probe))
         #expect(try await status(probe) == "0", "a probe that brings its request was refused")
+        #expect(try probe.readOutbound(as: HTTP2Frame.FramePayload.self) == nil, "nothing after the answer to a client that ended its side")
 
         // The held call's request comes: it no longer counts.
         try held.writeInbound(request(held))
