@@ -58,15 +58,21 @@ public struct CallDispatcher: Sendable {
     }
 
     /// Runs `route` for one call and finishes the stream with its outcome. Never throws: every failure becomes a status.
+    ///
+    /// Calls of the methods open without a key (routes with `maxRequestMessageSize`) are not counted against
+    /// `maxConcurrentCalls`: they have bounds of their own (streaming ones in `AuthInterceptor`, unary ones while they
+    /// wait for their request in `openCallsAwaitingRequest`), and a health probe must be answered while a client with
+    /// a key holds every other call slot.
     public func run(_ route: RPCRouter.Route, stream: any ServerCallStream, context: ServerContext) async {
-        guard running.enter(limit: maxConcurrentCalls) else {
+        let counted = route.maxRequestMessageSize == nil
+        guard !counted || running.enter(limit: maxConcurrentCalls) else {
             return stream.finish(
                 .failure(
                     RPCError(
                         code: .resourceExhausted,
                         message: "the server is running its limit of \(maxConcurrentCalls) calls; retry later or on another server")))
         }
-        defer { running.leave() }
+        defer { if counted { running.leave() } }
         let outcome: CallOutcome
         var context = context
         context.methodKind = route.kind

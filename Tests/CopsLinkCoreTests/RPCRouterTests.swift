@@ -289,6 +289,14 @@ final class FakeServerCallStream: ServerCallStream {
         #expect(refused.failure.value?.message == "the server is running its limit of 1 calls; retry later or on another server")
         #expect(ran.value == 1, "the refused call's handler ran")
 
+        // A method open without a key (its own request limit) has bounds of its own: a probe is answered at the limit.
+        var openRouter = router
+        openRouter.limitRequestMessages(ofPaths: [Self.echo.path], toBytes: 64)
+        let probe = FakeServerCallStream(requests: [[4]])
+        await dispatcher.run(try #require(openRouter.route(forPath: Self.echo.path)), stream: probe, context: second)
+        #expect(probe.failure.value == nil && probe.outcomes.value == 1, "a probe was refused at the server's call limit")
+        #expect(dispatcher.running.count == 1)
+
         releaseContinuation.finish()
         await held.value
         #expect(first.failure.value == nil && dispatcher.running.count == 0)
