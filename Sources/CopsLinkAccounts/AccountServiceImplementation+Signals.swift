@@ -107,7 +107,9 @@ struct ParsedSignal: Sendable {
             guard signal.eventCode.count == 3, signal.eventCode.allSatisfy(\.isNumber) else {
                 throw .invalid("event code must be three digits, got '\(ClientText.excerpt(signal.eventCode))'")
             }
-            guard signal.partition <= 99 else { throw .invalid("partition must be 0 to 99, got \(signal.partition)") }
+            guard signal.partition <= Validation.maximumPartition else {
+                throw .invalid("partition must be 0 to \(Validation.maximumPartition), got \(signal.partition)")
+            }
             qualifier = signal.qualifier
             eventCode = signal.eventCode
             partition = signal.partition

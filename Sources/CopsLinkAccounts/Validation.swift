@@ -72,8 +72,12 @@ enum Validation {
     }
 
     /// A Contact ID group or partition is two digits.
+    static let maximumPartition: UInt32 = 99
+
     static func checkPartition(_ partition: UInt32, _ field: String) throws(AccountError) {
-        guard partition <= 99 else { throw .invalid("\(field) \(partition) is out of range (0 to 99, Contact ID's two digits).") }
+        guard partition <= maximumPartition else {
+            throw .invalid("\(field) \(partition) is out of range (0 to \(maximumPartition), Contact ID's two digits).")
+        }
     }
 
     static func checkZone(_ zone: String, _ what: String = "Zone number") throws(AccountError) {

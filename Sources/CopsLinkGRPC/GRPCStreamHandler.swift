@@ -201,10 +201,6 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func stopTimers() {
         deadlineTimer?.cancel()
         deadlineTimer = nil
-        if pendingWrites == 0 {
-            stallTimer?.cancel()
-            stallTimer = nil
-        }
         requestIdleTimer?.cancel()
         requestIdleTimer = nil
     }

@@ -246,32 +246,14 @@ struct GRPCRequestFlowTests {
     /// A call without `grpc-timeout` whose client leaves the request stream open and sends no complete message for
     /// the request timeout ends DEADLINE_EXCEEDED, as a native call does; each message starts the clock again.
     @Test func aCallWithoutDeadlineWhoseClientSendsNothingEndsAtTheRequestTimeout() async throws {
-        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
-        configuration.requestIdleTimeout = .seconds(30)
         var router = RPCRouter()
         router.registerClientStreaming(Self.method) {
             (requests: RequestStream<StreamingInputCallRequest>, _) async throws -> ServerResponse<StreamingInputCallResponse> in
             for try await _ in requests {}
             return ServerResponse(message: StreamingInputCallResponse(messageCount: 0))
         }
-        let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(
-            GRPCStreamHandler(
-                dispatcher: CallDispatcher(router: router), configuration: configuration,
-                connection: GRPCConnectionState(configuration: configuration), budget: InboundMemoryBudget(limit: 1 << 20)))
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
-        let headers: HPACKHeaders = [
-            ":method": "POST", ":scheme": "http", ":path": Self.method.path, ":authority": "x", "content-type": "application/grpc",
-            "te": "trailers"
-        ]
-        try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: headers)))
-        func answer() throws -> HPACKHeaders? {
-            var trailers: HPACKHeaders?
-            while let frame = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) {
-                if case .headers(let headers) = frame, headers.endStream { trailers = headers.headers }
-            }
-            return trailers
-        }
+        let (channel, answer) = try await Self.handlerChannel(router)
+        try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: Self.requestHeaders(Self.method.path))))
         channel.embeddedEventLoop.advanceTime(by: .seconds(20))
         let message = StreamingInputCallRequest(payload: [1, 2, 3]).serializedBytes()
         try channel.writeInbound(
@@ -287,7 +269,7 @@ struct GRPCRequestFlowTests {
 
     /// A stream channel running a `GRPCStreamHandler` over `router`, with a 30 s request timeout, and a function
     /// returning the trailers written so far (nil before the call ends).
-    static func unaryChannel(_ router: RPCRouter) async throws -> (EmbeddedChannel, () throws -> HPACKHeaders?) {
+    static func handlerChannel(_ router: RPCRouter) async throws -> (EmbeddedChannel, () throws -> HPACKHeaders?) {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.requestIdleTimeout = .seconds(30)
         let channel = EmbeddedChannel()
@@ -323,7 +305,7 @@ struct GRPCRequestFlowTests {
     @Test func aUnaryCallWithALongDeadlineWhoseClientSendsNothingEndsAtTheRequestTimeout() async throws {
         var router = RPCRouter()
         router.registerUnary(Self.unary) { (request: SimpleRequest, _) in ServerResponse(message: SimpleResponse()) }
-        let (channel, answer) = try await Self.unaryChannel(router)
+        let (channel, answer) = try await Self.handlerChannel(router)
         try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: Self.requestHeaders(Self.unary.path, timeout: "99H"))))
         channel.embeddedEventLoop.advanceTime(by: .seconds(29))
         #expect(try answer() == nil)
@@ -341,7 +323,7 @@ struct GRPCRequestFlowTests {
         router.registerUnary(Self.unary) { (request: SimpleRequest, _) in ServerResponse(message: SimpleResponse()) }
         router.limitRequestMessages(ofPaths: [Self.unary.path], toBytes: 64)
 
-        let (refused, refusedAnswer) = try await Self.unaryChannel(router)
+        let (refused, refusedAnswer) = try await Self.handlerChannel(router)
         try refused.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: Self.requestHeaders(Self.unary.path))))
         var prefix = refused.allocator.buffer(capacity: 5 + 10)
         prefix.writeInteger(UInt8(0))
@@ -356,7 +338,7 @@ struct GRPCRequestFlowTests {
         )
         _ = try? refused.finish()
 
-        let (served, servedAnswer) = try await Self.unaryChannel(router)
+        let (served, servedAnswer) = try await Self.handlerChannel(router)
         try served.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: Self.requestHeaders(Self.unary.path))))
         let message = SimpleRequest(responseSize: 3).serializedBytes()
         try served.writeInbound(

@@ -81,7 +81,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var bodyCountedUntrusted = false
     /// Whether a caller has authenticated on this connection (set by its calls): until then bodies count in the
     /// budget's untrusted share.
-    let trust: ConnectionTrust
+    private let trust: ConnectionTrust
 
     init(dispatcher: CallDispatcher, configuration: ServerConfiguration, metrics: ServerMetrics?, budget: InboundMemoryBudget? = nil) {
         self.budget = budget
