@@ -12,7 +12,7 @@ public struct BinaryRun: CustomStringConvertible, Sendable {
 /// Runs a built binary to completion. `environment` entries are added to (or, with nil, removed from) this process's
 /// environment; `stdin` is written to its standard input.
 ///
-/// The waiting happens on a Dispatch thread, not on Swift's cooperative pool: a test blocked there for seconds would
+/// The waiting happens on a thread of its own, not on Swift's cooperative pool: a test blocked there for seconds would
 /// starve every other test of the run.
 public func runBuiltBinary(
     _ name: String, _ arguments: [String], stdin: String? = nil, environment: [String: String?] = [:]
@@ -20,11 +20,14 @@ public func runBuiltBinary(
     try await offCooperativePool { try runBuiltBinaryBlocking(name, arguments, stdin: stdin, environment: environment) }
 }
 
-/// Runs `body` on a Dispatch thread and waits for it without blocking a cooperative thread. For waits that end
-/// (a process's exit, its output); a loop that blocks for a process's whole life belongs on `startBlockingThread`.
+/// Runs `body` on a thread of its own and waits for it without blocking a cooperative thread: for blocking waits
+/// (a process's exit, its output, a socket).
+///
+/// Not `DispatchQueue.global()` (see `startBlockingThread`): a wait there holds one of the workers the cooperative
+/// pool also runs on, for as long as a child process runs (seconds, for a load run).
 public func offCooperativePool<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        startBlockingThread { continuation.resume(with: Result { try body() }) }
     }
 }
 
@@ -57,14 +60,13 @@ func runBuiltBinaryBlocking(
     try input.fileHandleForWriting.close()
     // Read stderr on another thread while stdout is read here, so neither pipe can fill up and block the child.
     let errorData = LockedData()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async {
+    let readErrors = DispatchSemaphore(value: 0)
+    startBlockingThread {
         errorData.set(err.fileHandleForReading.readDataToEndOfFile())
-        group.leave()
+        readErrors.signal()
     }
     let outputData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
+    readErrors.wait()
     process.waitUntilExit()
     return BinaryRun(
         status: process.terminationStatus, stdout: String(decoding: outputData, as: UTF8.self),

@@ -15,12 +15,13 @@ extension AdversarialTests {
     )
     func heldRequestsAndPartialFrames() async throws {
         // Budgets an eighth of the defaults (2 MiB per connection instead of 8, 8 MiB server-wide instead of 64), so
-        // that a test-sized attack crosses both; short request and frame-read timeouts, so that the held calls and
-        // frames are released within the test's time. Measured: the server grows by 25-30 MiB (the budget counts
+        // that a test-sized attack crosses both; request and frame-read timeouts short enough that the held calls and
+        // frames are released within the test's time, and long enough that the budgets are still spent when the probe
+        // below comes, even when a loaded CI run holds this test for seconds. Measured: the server grows by 25-30 MiB (the budget counts
         // bytes, not the buffers holding them); with the budgets and timeouts off, by 160 MiB.
         let server = try await AttackServer.start([
             "--max-connection-inbound", "\(2 * mebibyte)", "--max-inbound-memory", "\(8 * mebibyte)",
-            "--request-timeout", "2", "--frame-read-timeout", "3"
+            "--request-timeout", "10", "--frame-read-timeout", "12"
         ])
         defer { server.stop() }
         let token = try await server.createKey(dealer: "demo", roles: "read")
@@ -49,7 +50,7 @@ extension AdversarialTests {
             }
             var ends: [[UInt64: EndHeader]] = Array(repeating: [:], count: holders.count)
             sendHeldCalls(holders[0])
-            while ends[0].count < 6, let frame = try? await holders[0].nextFrame(limit: .seconds(5)) {
+            while ends[0].count < 6, let frame = try? await holders[0].nextFrame(limit: .seconds(15)) {
                 #expect(frame.type == .end, "\(describe(frame))")
                 ends[0][frame.callID] = try EndHeader(from: frame.header)
             }
@@ -82,12 +83,12 @@ extension AdversarialTests {
             await latecomer.close()
 
             // Every call ends: RESOURCE_EXHAUSTED at once past a budget, or DEADLINE_EXCEEDED once its request
-            // stream has been silent for 2 s. A connection whose reading
+            // stream has been silent for 10 s. A connection whose reading
             // was paused mid-frame while the server's budget was spent may instead be closed by the frame-read
             // timeout (GOAWAY PROTOCOL_ERROR), its calls unanswered.
             var goAways: [String] = []
             for (index, holder) in holders.enumerated() {
-                while ends[index].count < callsPerHolder, let frame = try? await holder.nextFrame(limit: .seconds(10)) {
+                while ends[index].count < callsPerHolder, let frame = try? await holder.nextFrame(limit: .seconds(25)) {
                     if frame.type == .goAway { goAways.append(describe(frame)) }
                     guard frame.type == .end else { continue }
                     ends[index][frame.callID] = try EndHeader(from: frame.header)
@@ -107,7 +108,7 @@ extension AdversarialTests {
             // The partial frames end with the frame-read timeout.
             var partialEnds: [String] = []
             for peer in partials {
-                let remainder = await peer.readToClose(limit: .seconds(8))
+                let remainder = await peer.readToClose(limit: .seconds(25))
                 #expect(remainder.closed, "a connection holding a partial frame is closed")
                 partialEnds.append(remainder.goAway.map { "\($0.code) '\($0.message)'" } ?? (remainder.ending ?? "open"))
                 await peer.close()

@@ -194,9 +194,11 @@ struct ConformanceTests {
                 _ = try await TestService.Client(wrapping: client).unaryCall(
                     SimpleRequest(sleepMillis: 60_000), options: CallOptions(timeout: .milliseconds(1)))
             }
+            // The hang must reach its handler before its deadline, or no "started" ever comes and the test waits
+            // for ever: 3 s leaves room for a loaded CI run (50 ms once was not enough for the connect).
             await expectRPCError(.deadlineExceeded) {
                 _ = try await client.serverStreaming(
-                    ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self, options: CallOptions(timeout: .milliseconds(50))
+                    ProbeService.hang, request: SimpleRequest(), as: SimpleResponse.self, options: CallOptions(timeout: .seconds(3))
                 ) { try await $0.collect() }
             }
             try await expectEvent(probe, "started")

@@ -36,7 +36,7 @@ extension EndToEndTests {
                                 do {
                                     _ = try await client.linkAccount(
                                         LinkAccountRequest(customer: Customer(id: id, lastName: "Drain", address: Address(zip: "84601"))),
-                                        options: CallOptions(timeout: .seconds(5)))
+                                        options: CallOptions(timeout: .seconds(30)))
                                     outcomes.withLock { _ = $0.acknowledged.insert(id) }
                                 } catch let error as RPCError where error.code == .unavailable {
                                     outcomes.withLock { _ = $0.refused.insert(id) }

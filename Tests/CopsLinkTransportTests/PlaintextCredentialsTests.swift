@@ -25,9 +25,9 @@ struct PlaintextCredentialsTests {
         }
     }
 
-    func remote() -> ClientConfiguration {
+    func remote(connectTimeout: Duration = .milliseconds(200)) -> ClientConfiguration {
         var configuration = ClientConfiguration(host: Self.remoteHost, port: 7420)
-        configuration.connectTimeout = .milliseconds(200)
+        configuration.connectTimeout = connectTimeout
         return configuration
     }
 
@@ -44,12 +44,14 @@ struct PlaintextCredentialsTests {
     @Test func aKeyIsNotSentInPlaintextToAnotherHost() async throws {
         let clock = ContinuousClock()
         let start = clock.now
-        let error = await checkCode(remote(), options: Self.withKey)
+        // A connect attempt to this address would wait out the minute (nothing answers there), far past the bound
+        // below; the bound is loose because a loaded CI run can hold a test for seconds.
+        let error = await checkCode(remote(connectTimeout: .seconds(60)), options: Self.withKey)
         #expect(error?.code == .failedPrecondition)
         #expect(
             error?.message == "refusing to send an API key in plaintext to 192.0.2.5:7420; configure TLS, or set allowsPlaintextCredentials"
         )
-        #expect(clock.now - start < .milliseconds(150), "refused before connecting")
+        #expect(clock.now - start < .seconds(30), "refused before connecting")
         // Streaming calls too.
         do {
             _ = try await TCPClientTransport.withTransport(configuration: remote()) { transport in

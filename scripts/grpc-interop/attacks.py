@@ -37,8 +37,10 @@ def connect():
     return sock
 
 
-def read_frames(sock, seconds):
-    """The frames the server sends within `seconds` (or until it closes): [(type name, frame)], and whether it closed."""
+def read_frames(sock, seconds, until=None):
+    """The frames the server sends within `seconds`, until it closes or `until(frames)` holds: [frame], and whether it
+    closed. A check that waits for an answer passes `until` and a deadline long enough for a loaded machine; a check
+    that a server sends nothing more has to wait out its window."""
     data, frames, closed = b"", [], False
     end = time.time() + seconds
     while time.time() < end:
@@ -62,7 +64,27 @@ def read_frames(sock, seconds):
             frame.parse_body(memoryview(data[9:9 + length]))
             frames.append(frame)
             data = data[9 + length:]
+        if until and until(frames):
+            break
     return frames, closed
+
+
+def ended(count):
+    """For read_frames' `until`: `count` streams have ended (HEADERS with END_STREAM, trailers-only or trailers)."""
+    return lambda frames: sum(1 for f in frames if isinstance(f, hf.HeadersFrame) and "END_STREAM" in f.flags) >= count
+
+
+def read_until_trailers(socks, wanted, seconds):
+    """Reads every socket in turn until `wanted(trailers)` holds for the trailers of all of them together, or `seconds`
+    pass; the frames of each socket are decoded together (one HPACK decoder per connection)."""
+    frames = [[] for _ in socks]
+    end = time.time() + seconds
+    while True:
+        for index, sock in enumerate(socks):
+            frames[index] += read_frames(sock, 0.2)[0]
+        found = [entry for each in frames for entry in trailers(each)]
+        if wanted(found) or time.time() > end:
+            return found
 
 
 def goaways(frames):
@@ -138,7 +160,7 @@ out = PREFACE + hf.SettingsFrame(0).serialize()
 for index in range(80):
     out += call_frames(encoder, 1 + 2 * index, "/grpc.health.v1.Health/Watch", b"")
 sock.sendall(out)
-frames, closed = read_frames(sock, 3)
+frames, closed = read_frames(sock, 15, until=ended(30))
 decoder = hpack.Decoder()
 statuses = []
 for frame in frames:
@@ -149,7 +171,7 @@ check("80 health watches without a key: 30 over the limit of 50 are RESOURCE_EXH
 probe = connect()
 encoder = hpack.Encoder()
 probe.sendall(PREFACE + hf.SettingsFrame(0).serialize() + call_frames(encoder, 1, "/grpc.health.v1.Health/Check", b""))
-probe_frames, _ = read_frames(probe, 2)
+probe_frames, _ = read_frames(probe, 15, until=ended(1))
 probe_decoder = hpack.Decoder()
 probe_statuses = [value for frame in probe_frames if isinstance(frame, hf.HeadersFrame)
                   for name, value in probe_decoder.decode(frame.data) if name == "grpc-status"]
@@ -234,22 +256,22 @@ data = hf.DataFrame(1)
 data.data = b"\x00" + struct.pack(">I", 4 << 20) + b"h" * 1000
 sock.sendall(PREFACE + hf.SettingsFrame(0).serialize() + headers_only(encoder, 1, "/grpc.health.v1.Health/Check")
              + data.serialize())
-found = trailers(read_frames(sock, 2)[0])
+found = trailers(read_frames(sock, 15, until=ended(1))[0])
 check("a keyless health Check of 4 MiB: RESOURCE_EXHAUSTED from its length prefix",
       len(found) == 1 and found[0][1] == "8" and "open (keyless) method" in found[0][2], str(found))
 sock.close()
 
 # 8. Without a key, a health Check under a 99-hour grpc-timeout that never sends its request: the request timeout
-# (2 s here) ends it, whatever the deadline.
+# (5 s here) ends it, whatever the deadline.
 sock = connect()
 encoder = hpack.Encoder()
 started = time.time()
 sock.sendall(PREFACE + hf.SettingsFrame(0).serialize()
              + headers_only(encoder, 1, "/grpc.health.v1.Health/Check", [("grpc-timeout", "99H")]))
-found = trailers(read_frames(sock, 5)[0])
+found = trailers(read_frames(sock, 20, until=ended(1))[0])
 took = time.time() - started
 check("a keyless health Check held under grpc-timeout 99H: DEADLINE_EXCEEDED at the request timeout",
-      len(found) == 1 and found[0][1] == "4" and 1.5 < took, f"{found} after {took:.1f}s")
+      len(found) == 1 and found[0][1] == "4" and 4.5 < took, f"{found} after {took:.1f}s")
 sock.close()
 
 # 9. Calls past the server-wide limit (--max-calls 200 here), over three connections of 100 held keyed calls each:
@@ -261,10 +283,13 @@ for _ in range(3):
     sock.sendall(PREFACE + hf.SettingsFrame(0).serialize() + b"".join(
         headers_only(encoder, 1 + 2 * index, "/copslink.v1.AccountService/ReportSignals", token=key) for index in range(100)))
     socks.append(sock)
-found = []
-for sock in socks:
-    found += trailers(read_frames(sock, 1)[0])
-limited = [entry for entry in found if entry[1] == "8" and "running its limit of 200 calls" in entry[2]]
+
+def at_call_limit(found):
+    return [entry for entry in found if entry[1] == "8" and "running its limit of 200 calls" in entry[2]]
+
+
+found = read_until_trailers(socks, lambda found: len(at_call_limit(found)) >= 100, 15)
+limited = at_call_limit(found)
 check("300 held calls over 3 connections: the 100 past --max-calls 200 are RESOURCE_EXHAUSTED",
       len(limited) == 100, f"{len(limited)} refused at the limit; statuses {sorted(set((s, m[:50]) for _, s, m in found))}")
 for sock in socks:
@@ -272,13 +297,18 @@ for sock in socks:
 
 # 10. A client that grants no flow-control window (INITIAL_WINDOW_SIZE 0, no WINDOW_UPDATE): its answer waits inside
 # the server's HTTP/2 stack and the socket stays writable; the stream is reset at the unwritable timeout (2 s here).
+def reset(frames):
+    return any(isinstance(f, hf.RstStreamFrame) for f in frames)
+
+
+
 sock = connect()
 encoder = hpack.Encoder()
 settings = hf.SettingsFrame(0)
 settings.settings = {hf.SettingsFrame.INITIAL_WINDOW_SIZE: 0}
 started = time.time()
 sock.sendall(PREFACE + settings.serialize() + call_frames(encoder, 1, "/grpc.health.v1.Health/Check", b""))
-frames, _ = read_frames(sock, 5)
+frames, _ = read_frames(sock, 15, until=reset)
 resets = [(f.stream_id, f.error_code, round(time.time() - started, 1)) for f in frames if isinstance(f, hf.RstStreamFrame)]
 data = [f for f in frames if isinstance(f, hf.DataFrame) and f.data]
 check("an answer held by a zero window: the stream is reset (CANCEL) at the unwritable timeout",
@@ -291,12 +321,16 @@ sock = connect()
 encoder = hpack.Encoder()
 sock.sendall(PREFACE + hf.SettingsFrame(0).serialize() + b"".join(
     headers_only(encoder, 1 + 2 * index, "/grpc.health.v1.Health/Check") for index in range(60)))
-found = trailers(read_frames(sock, 1)[0])
-waiting = [entry for entry in found if entry[1] == "8" and "waiting for their request" in entry[2]]
+
+def waiting_refused(found):
+    return [entry for entry in found if entry[1] == "8" and "waiting for their request" in entry[2]]
+
+
+waiting = waiting_refused(read_until_trailers([sock], lambda found: len(waiting_refused(found)) >= 10, 15))
 probe = connect()
 encoder = hpack.Encoder()
 probe.sendall(PREFACE + hf.SettingsFrame(0).serialize() + call_frames(encoder, 1, "/grpc.health.v1.Health/Check", b""))
-probed = trailers(read_frames(probe, 1)[0])
+probed = trailers(read_frames(probe, 15, until=ended(1))[0])
 check("60 held health Checks without a key: the 10 past 50 are RESOURCE_EXHAUSTED; a probe is still answered",
       len(waiting) == 10 and [entry[1] for entry in probed] == ["0"], f"{len(waiting)} refused; probe {probed}")
 probe.close()
