@@ -151,6 +151,12 @@ struct GRPCConnectionStateMachine {
         return gracefulGoAway(.idleTimeout, opaque: opaque, graceDeadline: nil)
     }
 
+    /// Whether the connection has answered its `maxUnauthenticatedCalls` UNAUTHENTICATED calls: it is closing, and
+    /// its streams answer nothing more (a stream still arriving or finishing UNAUTHENTICATED is reset).
+    var unauthenticatedLimitReached: Bool {
+        maxUnauthenticatedCalls > 0 && unauthenticatedCalls >= maxUnauthenticatedCalls
+    }
+
     /// A call finished UNAUTHENTICATED: the limit's last one closes the connection, as on the native protocol.
     mutating func unauthenticatedCallFinished() -> Action {
         unauthenticatedCalls = unauthenticatedCalls.addingReportingOverflow(1).partialValue

@@ -224,9 +224,10 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 message: "the client sent no complete message on the call's request stream for \(timeout.secondsText)"))
     }
 
-    /// Brings the budgets' count of the partial message in `reader` up to date.
+    /// Brings the budgets' count of the partial message in `reader` up to date: the storage it keeps alive, as the
+    /// native reader's count is (a few bytes of a message can keep a whole buffer).
     private func countReader() {
-        let held = reader.bufferedBytes
+        let held = reader.heldStorageBytes
         budgets.adjust(by: held - readerCounted)
         readerCounted = held
     }
@@ -330,6 +331,11 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func start(_ route: RPCRouter.Route, metadata: Metadata, timeout: Duration?, endStream: Bool) {
         guard let context, let loopBound else { return }
+        guard !connection.unauthenticatedLimitReached else {
+            // The connection is closing after its last UNAUTHENTICATED answer (§12): no call runs on it any more.
+            state = .done
+            return resetUnanswered()
+        }
         guard !budget.isExhausted else {
             // As on the native protocol (§12): no new call while the server holds all the request bytes it may.
             return refuse(
@@ -415,13 +421,21 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.writeAndFlush(wrapOutboundOut(.rstStream(.noError)), promise: nil)
     }
 
+    /// RST_STREAM REFUSED_STREAM, no answer: the connection answered its last UNAUTHENTICATED call and is closing. The
+    /// call did no work that a client retrying it on a new connection could repeat.
+    private func resetUnanswered() {
+        guard let context else { return }
+        clientEnded = true
+        context.writeAndFlush(wrapOutboundOut(.rstStream(.refusedStream)), promise: nil)
+    }
+
     /// Trailers-only: the call is refused before it runs.
     private func refuse(_ error: RPCError, extra: [(String, String)] = []) {
         state = .done
         metrics?.method(forPath: requestPath).rejected(error.code)
         var headers = responseHeaders
         for (name, value) in GRPCStatus.trailerFields(code: error.code, message: error.message, metadata: error.metadata) + extra {
-            headers.add(name: name, value: value)
+            headers.addAnswerField(name: name, value: value)
         }
         connection.answerSent()
         context?.writeAndFlush(wrapOutboundOut(.headers(.init(headers: headers, endStream: true))), promise: nil)
@@ -462,8 +476,14 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             fields = GRPCStatus.trailerFields(code: .ok, message: "", metadata: trailers)
         case .failure(let error):
+            if error.code == .unauthenticated {
+                guard !connection.unauthenticatedLimitReached else {
+                    recordFinished(error.code)
+                    return resetUnanswered()
+                }
+                connection.unauthenticatedCallFinished()
+            }
             fields = GRPCStatus.trailerFields(code: error.code, message: error.message, metadata: error.metadata)
-            if error.code == .unauthenticated { connection.unauthenticatedCallFinished() }
         }
         switch final {
         case .success: recordFinished(.ok)
@@ -471,7 +491,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let trailersOnly = !headersSent
         var trailers: HPACKHeaders = headersSent ? [:] : responseHeaders
-        for (name, value) in fields { trailers.add(name: name, value: value) }
+        for (name, value) in fields { trailers.addAnswerField(name: name, value: value) }
         headersSent = true
         connection.answerSent()
         // Trailers go out after the answer's DATA, so they too wait for the client's flow-control window.
@@ -528,5 +548,16 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             handler.metrics?.rejected(.slowReader)
             context.close(promise: nil)  // RST_STREAM; the call, if still running, is cancelled in channelInactive
         }
+    }
+}
+
+extension HPACKHeaders {
+    /// Adds a field of an answer's trailers. Only `grpc-status` may enter the HPACK dynamic table: status messages and
+    /// metadata differ from call to call, and swift-nio-http2's encoder sizes its table as the client announces
+    /// (up to 4 GiB) and searches all of it for every field it encodes. A client announcing a huge table and calling
+    /// unknown paths made each answer slower than the last (30 ms per call after 3,000, other clients' health checks
+    /// 415 ms); indexing nothing that varies keeps the table at a few entries whatever the client announces.
+    mutating func addAnswerField(name: String, value: String) {
+        add(name: name, value: value, indexing: name == "grpc-status" ? .indexable : .nonIndexable)
     }
 }

@@ -40,6 +40,39 @@ struct GRPCFramingTests {
         #expect(reader.bufferedBytes == 7)
     }
 
+    /// DATA frames that each end inside a message: the bytes of the messages already cut out are dropped, so what the
+    /// reader keeps stays near one partial message (it once kept every byte the stream sent: 150 MiB in 45 s).
+    @Test func framesEndingInsideMessagesKeepTheBufferSmall() throws {
+        var reader = GRPCMessageReader(maxMessageSize: 1 << 20)
+        var stream = ByteBuffer()
+        for _ in 0..<1_000 { stream.writeImmutableBuffer(framed(0, 4_000, [UInt8](repeating: 7, count: 4_000))) }
+        var messages = 0
+        var largest = 0
+        while stream.readableBytes > 0, let frame = stream.readSlice(length: min(4_000, stream.readableBytes)) {
+            reader.append(frame)
+            while let message = try reader.next() {
+                #expect(message.count == 4_000)
+                messages += 1
+            }
+            largest = max(largest, reader.heldStorageBytes)
+        }
+        #expect(messages == 1_000)
+        #expect(largest <= 2 * 4_005 + GRPCMessageReader.compactionSlack, "\(largest) bytes of storage held")
+    }
+
+    /// A few bytes of a message at the end of a large read are copied out instead of keeping all of the read's storage
+    /// (it was 32 KiB per stream for 6 bytes).
+    @Test func aPartialMessageDoesNotPinTheReadItCameIn() throws {
+        var read = ByteBuffer()
+        read.writeRepeatingByte(1, count: 64 << 10)
+        read.writeImmutableBuffer(framed(0, 100, [1]))
+        var reader = GRPCMessageReader(maxMessageSize: 1 << 20)
+        reader.append(read.getSlice(at: 64 << 10, length: 6)!)
+        #expect(try reader.next() == nil)
+        #expect(reader.bufferedBytes == 6)
+        #expect(reader.heldStorageBytes < 1 << 10, "\(reader.heldStorageBytes) bytes of storage held for 6")
+    }
+
     @Test func aMessageLargerThanTheLimitIsRefusedFromItsPrefix() {
         var reader = GRPCMessageReader(maxMessageSize: 10)
         reader.append(framed(0, .max, []))

@@ -248,4 +248,104 @@ struct GRPCHTTP2FlowTests {
         _ = try? client.finish()
         _ = try? server.finish()
     }
+
+    /// A client stream's end: the `grpc-status` of its trailers, or the code of the RST_STREAM that ended it.
+    final class Ending: ChannelInboundHandler, Sendable {
+        typealias InboundIn = HTTP2Frame.FramePayload
+        let status = Mutex<String?>(nil)
+        let reset = Mutex<HTTP2ErrorCode?>(nil)
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if case .headers(let headers) = unwrapInboundIn(data), headers.endStream {
+                status.withLock { $0 = headers.headers.first(name: "grpc-status") ?? "none" }
+            }
+        }
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if let closed = event as? StreamClosedEvent, let reason = closed.reason { reset.withLock { $0 = reason } }
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    /// Ten calls with a wrong key in one write, all running before the first is answered: three UNAUTHENTICATED
+    /// answers, as on the native protocol (§12: a key-guesser pays a new connection every 3 tries); the other seven
+    /// are reset REFUSED_STREAM unanswered, and the connection is closed. Before, every call that finished before
+    /// the close took effect was answered (a real server gave a client sending 100 wrong keys 6 to 14 answers).
+    @Test func aConnectionAnswersNoMoreThanItsUnauthenticatedLimit() async throws {
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.idleTimeout = nil
+        configuration.keepalive = KeepaliveConfiguration(interval: nil)
+        configuration.maxUnauthenticatedCalls = 3
+        let gate = GRPCRequestFlowTests.Gate()
+        let arrived = Atomic<Int>(0)
+        var router = RPCRouter()
+        let method = MethodDescriptor(service: "copslink.rpc.v1.TestService", method: "EmptyCall")
+        router.registerUnary(method) { (_: EmptyMessage, _) async throws -> ServerResponse<EmptyMessage> in
+            arrived.add(1, ordering: .relaxed)
+            await gate.wait()
+            throw RPCError(code: .unauthenticated, message: "unknown API key")
+        }
+        let server = EmbeddedChannel()
+        try GRPCServer.configure(
+            server.pipeline.syncOperations,
+            context: ProtocolInstallContext(
+                dispatcher: CallDispatcher(router: router), configuration: configuration, budget: InboundMemoryBudget(limit: 1 << 20),
+                metrics: nil))
+        try await server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        let client = EmbeddedChannel()
+        let multiplexer = try client.pipeline.syncOperations.configureHTTP2Pipeline(
+            mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
+        ) { $0.eventLoop.makeSucceededVoidFuture() }
+        try await client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).get()
+        func exchange() throws {
+            var moved = true
+            while moved {
+                moved = false
+                client.embeddedEventLoop.run()
+                server.embeddedEventLoop.run()
+                while let bytes = try client.readOutbound(as: ByteBuffer.self) {
+                    try server.writeInbound(bytes)
+                    moved = true
+                }
+                while let bytes = try server.readOutbound(as: ByteBuffer.self) {
+                    try client.writeInbound(bytes)
+                    moved = true
+                }
+            }
+        }
+        let headers: HPACKHeaders = [
+            ":method": "POST", ":scheme": "http", ":path": method.path, ":authority": "x", "content-type": "application/grpc",
+            "te": "trailers"
+        ]
+        var endings: [Ending] = []
+        for _ in 0..<10 {
+            let ending = Ending()
+            endings.append(ending)
+            let streamFuture = multiplexer.createStreamChannel { stream in
+                stream.eventLoop.makeCompletedFuture { try stream.pipeline.syncOperations.addHandler(ending) }
+            }
+            client.embeddedEventLoop.run()
+            let stream = try await streamFuture.get()
+            stream.write(HTTP2Frame.FramePayload.headers(.init(headers: headers)), promise: nil)
+            let message = GRPCMessageReader.frame([], allocator: stream.allocator)
+            stream.writeAndFlush(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(message), endStream: true)), promise: nil)
+        }
+        for _ in 0..<2_000 where arrived.load(ordering: .relaxed) < 10 {
+            try exchange()
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        #expect(arrived.load(ordering: .relaxed) == 10, "every call runs before any is answered")
+        gate.open()
+        func ended() -> Int { endings.filter { $0.status.withLock { $0 } != nil || $0.reset.withLock { $0 } != nil }.count }
+        for _ in 0..<2_000 where server.isActive && ended() < 10 {
+            try exchange()
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        try exchange()
+        let statuses = endings.compactMap { $0.status.withLock { $0 } }
+        let resets = endings.compactMap { $0.reset.withLock { $0 } }
+        #expect(statuses == ["16", "16", "16"], "three UNAUTHENTICATED answers: \(statuses)")
+        #expect(resets.allSatisfy { $0 == .refusedStream }, "the rest are refused unanswered: \(resets)")
+        #expect(!server.isActive, "the connection is closed")
+        _ = try? client.finish()
+        _ = try? server.finish()
+    }
 }

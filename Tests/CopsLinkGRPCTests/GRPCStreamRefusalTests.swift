@@ -54,6 +54,22 @@ struct GRPCStreamRefusalTests {
         #expect(answer.headers.first(name: "grpc-message")?.contains("identity only") == true)
     }
 
+    /// A client may announce a dynamic table of up to 4 GiB; answers that put each status message into it made every
+    /// later answer slower (swift-nio-http2's encoder searches the whole table). Fifty answers, each with a message of
+    /// its own, leave the table with `grpc-status` alone (indexed, they left 50 entries of over 3 KB).
+    @Test func answersLeaveTheirMessagesOutOfTheHPACKTable() throws {
+        var encoder = HPACKEncoder(allocator: ByteBufferAllocator(), maxDynamicTableSize: 1 << 30)
+        var encoded = ByteBuffer()
+        var messages: Set<String> = []
+        for index in 0..<50 {
+            let answer = try answer(to: request("/no.Such\(index)/Method"))
+            messages.insert(answer.headers.first(name: "grpc-message") ?? "")
+            try encoder.encode(headers: answer.headers, to: &encoded)
+        }
+        #expect(messages.count == 50, "each answer has a message of its own")
+        #expect(encoder.dynamicTableSize < 200, "\(encoder.dynamicTableSize) bytes in the table")
+    }
+
     @Test func anUnknownMethodIsUnimplemented() throws {
         let answer = try answer(to: request("/no.Such/Method"))
         #expect(answer.headers.first(name: "grpc-status") == "12")

@@ -11,6 +11,10 @@ import struct
 import sys
 import time
 
+import h2.config
+import h2.connection
+import h2.events
+import h2.settings
 import hpack
 import hyperframe.frame as hf
 
@@ -334,6 +338,75 @@ probed = trailers(read_frames(probe, 15, until=ended(1))[0])
 check("60 held health Checks without a key: the 10 past 50 are RESOURCE_EXHAUSTED; a probe is still answered",
       len(waiting) == 10 and [entry[1] for entry in probed] == ["0"], f"{len(waiting)} refused; probe {probed}")
 probe.close()
+sock.close()
+
+# 12. A hundred guessed keys in one write on one connection: three UNAUTHENTICATED answers, as on the native protocol
+# (§12); the other calls are reset REFUSED_STREAM unanswered, and the connection is closed.
+sock = connect()
+encoder = hpack.Encoder()
+request = b"\x0a\x06demo-1"  # GetAccountRequest{customer_id: "demo-1"}
+sock.sendall(PREFACE + hf.SettingsFrame(0).serialize() + b"".join(
+    call_frames(encoder, 1 + 2 * index, "/copslink.v1.AccountService/GetAccount", request,
+                token="clk_%016x_%064x" % (index, index)) for index in range(100)))
+frames, closed = read_frames(sock, 15)
+found = trailers(frames)
+refused = [f for f in frames if isinstance(f, hf.RstStreamFrame) and f.error_code == 7]
+check("100 guessed keys on one connection: 3 UNAUTHENTICATED answers, the rest refused unanswered, then closed",
+      [entry[1] for entry in found] == ["16"] * 3 and closed and goaways(frames),
+      f"statuses {[entry[1] for entry in found]}, {len(refused)} REFUSED_STREAM, GOAWAY {goaways(frames)}, closed={closed}")
+sock.close()
+
+# 13. A keyless reflection stream whose DATA frames never end on a message boundary: the server keeps one partial
+# message, not every byte the stream carried (it grew by 150 MiB in 45 s). h2 keeps to the server's flow-control
+# windows.
+sock = connect()
+connection = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+connection.initiate_connection()
+connection.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1})
+connection.increment_flow_control_window(2**31 - 1 - 65535)
+connection.send_headers(1, [(":method", "POST"), (":scheme", "http"), (":authority", "x"),
+                            (":path", "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"),
+                            ("content-type", "application/grpc"), ("te", "trailers")])
+sock.sendall(connection.data_to_send())
+padding = 4000 - 5
+message = b"\x3a\x00" + b"\x7a" + bytes([(padding & 0x7f) | 0x80, padding >> 7]) + b"p" * padding  # list_services, field 15
+framed = b"\x00" + len(message).to_bytes(4, "big") + message
+stream, sent, before, ended = b"", 0, rss_kib(), False
+started = time.time()
+
+
+def receive(timeout):
+    """Reads what the server sent within `timeout` (answers, WINDOW_UPDATEs); returns False once the stream or
+    connection has ended."""
+    sock.settimeout(timeout)
+    try:
+        data = sock.recv(1 << 20)
+    except socket.timeout:
+        return True
+    if not data:
+        return False
+    events = connection.receive_data(data)
+    out = connection.data_to_send()
+    if out:
+        sock.sendall(out)
+    return not any(isinstance(event, (h2.events.StreamReset, h2.events.ConnectionTerminated, h2.events.StreamEnded))
+                   for event in events)
+
+
+while sent < (24 << 20) and not ended and time.time() - started < 60:
+    while len(stream) < 16383:
+        stream += framed
+    if min(connection.local_flow_control_window(1), connection.max_outbound_frame_size) >= 16383:
+        connection.send_data(1, stream[:16383])  # 16,383 bytes: never a multiple of the 4,005-byte message
+        stream = stream[16383:]
+        sent += 16383
+        sock.sendall(connection.data_to_send())
+        ended = not receive(0.001)
+    else:
+        ended = not receive(1)
+grown = rss_kib() - before
+check("24 MiB of keyless reflection requests in DATA frames that split messages: the server grows by under 8 MiB",
+      not ended and sent >= 24 << 20 and grown < 8 << 10, f"sent {sent >> 20} MiB, RSS +{grown} KiB, ended={ended}")
 sock.close()
 
 finish("attacks")
