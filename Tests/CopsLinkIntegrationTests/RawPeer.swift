@@ -92,6 +92,21 @@ final class RawPeer: Sendable {
         return all
     }
 
+    /// Bytes until `enough` holds for all of them, the server closes the connection, or `limit` passes.
+    func read(until enough: (ByteBuffer) -> Bool, limit: Duration = .seconds(30)) async throws -> ByteBuffer {
+        var all = ByteBuffer()
+        let deadline = ContinuousClock.now + limit
+        do {
+            while !enough(all), ContinuousClock.now < deadline, let chunk = try await nextChunk(until: deadline) {
+                var chunk = chunk
+                all.writeBuffer(&chunk)
+            }
+        } catch let error as RPCError where error.code == .deadlineExceeded {
+            // Not enough in time: return what came.
+        }
+        return all
+    }
+
     /// The next frame the server sends, skipping SETTINGS ACKs and WINDOW_UPDATEs unless asked for; nil at EOF.
     func nextFrame(includingControl: Bool = false, limit: Duration = .seconds(5)) async throws -> Frame? {
         let deadline = ContinuousClock.now + limit
