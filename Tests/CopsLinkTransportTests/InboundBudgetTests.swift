@@ -211,6 +211,31 @@ struct InboundBudgetTests {
         #expect(budget.usedBytes == 0)
     }
 
+    /// Until a caller authenticates, a connection reads one 16 KiB buffer per event-loop pass, so that it stops
+    /// reading within a read of its allowance (NIO's read loop went on for 16 reads of up to 64 KiB: a thousand
+    /// keyless connections took 989 MiB); the bootstrap's 16 reads of adaptive size come back once a keyed call passed.
+    @Test func aConnectionWithoutAnAuthenticatedCallerReadsSmall() async throws {
+        let harness = try await ServerConnectionHarness(authenticates: true)
+        try await harness.handshake()
+        func readLimits() async throws -> (reads: UInt, fixed: Bool) {
+            let reads = try await harness.channel.getOption(.maxMessagesPerRead).get()
+            let allocator = try await harness.channel.getOption(.recvAllocator).get()
+            return (reads, allocator is FixedSizeRecvByteBufferAllocator)
+        }
+        #expect(try await readLimits() == (1, true))
+        let keyless = harness.callID()
+        try await harness.send(harness.request(keyless, TestService.Method.emptyCall.path, EmptyMessage()))
+        #expect(try ServerConnectionHarness.ends(try await harness.frames())[keyless]?.statusCode == 0)
+        #expect(try await readLimits() == (1, true), "a call without a key lifted the limits")
+        let keyed = harness.callID()
+        try await harness.send(
+            harness.request(keyed, TestService.Method.emptyCall.path, EmptyMessage(), metadata: ["authorization": .text("k")]))
+        #expect(try ServerConnectionHarness.ends(try await harness.frames())[keyed]?.statusCode == 0)
+        try await harness.send(ServerConnectionHarness.ping(1))  // the next read completes with the caller known
+        #expect(try await readLimits() == (16, false))
+        await harness.close()
+    }
+
     /// A call of an open method whose REQUEST does not end its stream counts server-wide until its request comes;
     /// past the limit one is refused. One whose REQUEST brings its request and END_STREAM is never counted.
     @Test func openCallsAwaitingTheirRequestAreBounded() async throws {

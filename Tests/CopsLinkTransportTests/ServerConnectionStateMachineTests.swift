@@ -143,6 +143,52 @@ struct ServerConnectionStateMachineTests {
         #expect(machine.openCalls == 2)
     }
 
+    /// Calls cancelled (or past their deadline) while their handler runs count apart until the handler returns, up to
+    /// four times the concurrency limit (at least 64): a client that cancelled each call at once started handlers
+    /// without bound (3,000 queued writes on one connection). A cancelled call's place among the open calls is free at
+    /// once (§10).
+    @Test func callsEndedWhileTheirHandlersRunAreBoundedApart() {
+        var machine = Self.active { $0.limits.maxConcurrentCalls = 2 }
+        #expect(machine.maxEndedCallsRunning == 64)
+        var id: UInt64 = 0
+        for _ in 0..<64 {
+            id += 1
+            Self.open(id, on: &machine)  // the cancelled calls' places are free
+            let step = machine.callEnded(code: nil, handlerRunning: true)  // CANCEL; the handler still runs
+            #expect(step == .startIdleClock)
+        }
+        id += 1
+        do {
+            let step = machine.requestReceived(callID: id)
+            #expect(step == nil)
+        }
+        #expect(
+            machine.admitCall(id)
+                == .reject(
+                    .tooManyCalls,
+                    RPCError(
+                        code: .resourceExhausted,
+                        message:
+                            "64 calls of this connection that were cancelled or passed their deadline are still finishing; retry shortly")))
+        machine.handlerReturned()
+        Self.open(id + 1, on: &machine)
+        #expect(machine.openCalls == 1 && machine.endedCallsRunning == 63)
+    }
+
+    /// An END written after the connection closed (its flush failed and closed the channel) changes nothing: every
+    /// call ended with the connection. It once tripped the open-call count's assertion (a crash in debug builds).
+    @Test func aCallEndingAfterTheConnectionClosedChangesNothing() {
+        var machine = Self.active()
+        Self.open(1, on: &machine)
+        machine.channelClosed()
+        do {
+            let step = machine.callEnded(code: .ok, handlerRunning: true)
+            #expect(step == .none)
+        }
+        machine.handlerReturned()
+        #expect(machine.openCalls == 0 && machine.endedCallsRunning == 0)
+    }
+
     @Test func theIdleClockStartsWhenTheLastCallEnds() {
         var machine = Self.active()
         #expect(machine.isIdle)

@@ -40,6 +40,9 @@ final class ServerCall: ServerCallStream, Sendable {
         var limitedRoute: RPCRouter.Route?
         /// Counted in `CallDispatcher.openCallsAwaitingRequest` until its request comes.
         var awaitingRequest = false
+        /// From the handler's start until it returns (`handlerReturned`): a call that ends before keeps its place in
+        /// the connection's concurrency limit until then.
+        var handlerRunning = false
     }
 
     /// Read and written only by `ServerConnectionHandler`, on the connection's event loop: the handler is not
@@ -127,6 +130,11 @@ final class ServerCall: ServerCallStream, Sendable {
         metrics?.finished(code, startedAt: startedAt)
         credit.close(RPCError(code: .cancelled, message: "the call has ended"))
         connection.run((id, buffer, code)) { $0.callFinished(callID: $1.0, endFrame: $1.1, code: $1.2) }
+    }
+
+    /// The handler returned (after `finish`, or after `abandon`): the connection frees the call's place.
+    func handlerReturned() {
+        connection.run(self) { $0.handlerReturned($1) }
     }
 
     /// Ends the call without an END frame (the peer cancelled or the connection is gone).

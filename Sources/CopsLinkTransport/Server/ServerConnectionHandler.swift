@@ -64,6 +64,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var readerCountedUntrusted = false
     /// Whether a caller has authenticated on this connection (set by its calls, `ServerCall.callerAuthenticated`).
     private let trust: ConnectionTrust
+    /// The connection reads as an untrusted one (`setReadLimits`).
+    private var readsLimited = false
     /// Sum of the calls' `unfinishedBytes`.
     private var unfinishedRequestBytes = 0
     /// Refusals at a budget already logged on this connection: one line each, not one per call.
@@ -142,7 +144,24 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             handshakeTimer = context.eventLoop.scheduleTask(deadline: (connectedAt ?? context.eventLoop.now) + TimeAmount(timeout)) {
                 loopBound.value.handshakeTimedOut(timeout)
             }
+            if !trust.isTrusted { setReadLimits(context, untrusted: true) }
         }
+    }
+
+    /// Until a caller authenticates on it, the connection reads at most one 16 KiB buffer per event-loop pass
+    /// (`untrustedReads`), so that reading stops within a read of where its bytes pass the untrusted allowance. NIO's
+    /// read loop otherwise went on for 16 reads of up to 64 KiB after the handler held back the next `read()`: a
+    /// thousand keyless connections each holding the start of a 4 MiB frame took the server up to about 1 MiB each
+    /// (989 MiB), thirty times the bound PROTOCOL §12.1 states. The bootstrap's settings come back once trusted.
+    private func setReadLimits(_ context: ChannelHandlerContext, untrusted: Bool) {
+        guard let options = context.channel.syncOptions else { return }
+        readsLimited = untrusted
+        try? options.setOption(.maxMessagesPerRead, value: untrusted ? UInt(1) : TCPServer.maxMessagesPerRead)
+        try? options.setOption(
+            .recvAllocator,
+            value: untrusted
+                ? FixedSizeRecvByteBufferAllocator(capacity: InboundMemoryBudget.untrustedAllowance)
+                : AdaptiveRecvByteBufferAllocator())
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -297,6 +316,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        if readsLimited, trust.isTrusted { setReadLimits(context, untrusted: false) }
         if flusher.readCompleted() { context.flush() }
         recordBytes()
         context.fireChannelReadComplete()
@@ -417,12 +437,19 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         calls[id] = call
         state.callOpened()
         let task: Task<Void, Never>
+        call.loop.handlerRunning = true
         if let executor {
             // Starts the handler right here on the event loop: a handler that does not suspend answers within this
             // read, and its END is flushed with the read's other writes. After a suspension it resumes on this loop.
-            task = Task.immediate(executorPreference: executor) { await dispatcher.run(route, stream: call, context: serverContext) }
+            task = Task.immediate(executorPreference: executor) {
+                await dispatcher.run(route, stream: call, context: serverContext)
+                call.handlerReturned()
+            }
         } else {
-            task = Task { await dispatcher.run(route, stream: call, context: serverContext) }
+            task = Task {
+                await dispatcher.run(route, stream: call, context: serverContext)
+                call.handlerReturned()
+            }
         }
         call.loop.task = task  // for cancellation (CANCEL, deadline, connection loss); harmless if the handler already ended
     }
@@ -572,7 +599,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         forget(call)
         call.abandon(RPCError(code: .cancelled, message: "the client cancelled the call"))
         call.loop.task?.cancel()
-        perform(state.callEnded(code: nil))
+        perform(state.callEnded(code: nil, handlerRunning: call.loop.handlerRunning))
     }
 
     private func handleWindowUpdate(_ frame: Frame) {
@@ -634,8 +661,18 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func callFinished(callID: UInt64, endFrame: ByteBuffer, code: StatusCode) {
         guard let call = calls.removeValue(forKey: callID) else { return }
         forget(call)
+        // The count first: writing the END may flush, and a flush that fails closes the channel, which ends every call.
+        let action = state.callEnded(code: code, handlerRunning: call.loop.handlerRunning)
         write(endFrame)
-        perform(state.callEnded(code: code))
+        perform(action)
+    }
+
+    /// A call's handler returned. If the call already ended (answered, cancelled, past its deadline), its place in
+    /// the concurrency limit is free now.
+    func handlerReturned(_ call: ServerCall) {
+        call.loop.handlerRunning = false
+        guard calls[call.id] !== call else { return }  // not ended yet: its END frees the place
+        state.handlerReturned()
     }
 
     func grantCredit(callID: UInt64, increment: Int) {

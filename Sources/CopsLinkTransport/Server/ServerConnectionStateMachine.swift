@@ -50,6 +50,12 @@ struct ServerConnectionStateMachine {
     private(set) var lastCallID: UInt64 = 0
     /// Calls with a running handler (opened and not yet ended).
     private(set) var openCalls = 0
+    /// Calls that ended (answered, cancelled by the client, past their deadline) while their handler still ran, until
+    /// it returns. At most `maxEndedCallsRunning` of them besides the open calls: a client that cancelled each call at
+    /// once (or gave it a 1 ms deadline) otherwise started handlers without bound (3,000 cancelled writes on one
+    /// connection queued behind the store's writer and delayed every client's writes by 24 s). Not in the open-call
+    /// limit itself: a client may count a call's place free once it sent CANCEL (§10).
+    private(set) var endedCallsRunning = 0
     /// Set once the connection drains (server GOAWAY, client GOAWAY or half-close): calls above it are refused, and
     /// the connection closes when the last open call ends.
     private(set) var drainingAfter: UInt64?
@@ -159,6 +165,15 @@ struct ServerConnectionStateMachine {
                     code: .resourceExhausted,
                     message: "too many concurrent calls: this server allows \(policy.maxConcurrentCalls) per connection"))
         }
+        guard endedCallsRunning < maxEndedCallsRunning else {
+            return .reject(
+                .tooManyCalls,
+                RPCError(
+                    code: .resourceExhausted,
+                    message:
+                        "\(endedCallsRunning) calls of this connection that were cancelled or passed their deadline are still finishing; retry shortly"
+                ))
+        }
         return .admit
     }
 
@@ -176,10 +191,14 @@ struct ServerConnectionStateMachine {
         case goAwayAndClose(Closure)
     }
 
-    /// An open call ended: answered (`code`) or cancelled by the client (`code` nil).
-    mutating func callEnded(code: StatusCode?) -> CallEndAction {
+    /// An open call ended: answered (`code`) or cancelled by the client (`code` nil); `handlerRunning` when its
+    /// handler has not returned yet (`handlerReturned` follows). Nothing after the connection closed: every call
+    /// ended with it (an END written after that, whose flush found the channel closed, once tripped the count).
+    mutating func callEnded(code: StatusCode?, handlerRunning: Bool = false) -> CallEndAction {
+        guard phase != .closed else { return .none }
         assert(openCalls > 0)
         openCalls -= 1
+        if handlerRunning { endedCallsRunning += 1 }
         if code == .unauthenticated, policy.maxUnauthenticatedCalls > 0 {
             unauthenticatedCalls = unauthenticatedCalls.addingReportingOverflow(1).partialValue
             if unauthenticatedCalls >= policy.maxUnauthenticatedCalls {
@@ -190,6 +209,17 @@ struct ServerConnectionStateMachine {
             }
         }
         return afterCallsChanged()
+    }
+
+    /// Handlers of ended calls that may still run (`endedCallsRunning`): four times the concurrency limit, and at least
+    /// 64, so that a client that cancels its calls and at once starts new ones (its places are free, §10) is not
+    /// refused while the cancelled handlers wind down.
+    var maxEndedCallsRunning: Int { max(64, 4 * policy.maxConcurrentCalls) }
+
+    /// The handler of a call that already ended (`callEnded(code:handlerRunning: true)`) returned.
+    mutating func handlerReturned() {
+        guard phase != .closed, endedCallsRunning > 0 else { return }
+        endedCallsRunning -= 1
     }
 
     /// A REQUEST answered without starting a call (`.reject`, or the handler's own refusals).
@@ -351,6 +381,7 @@ struct ServerConnectionStateMachine {
     mutating func channelClosed() {
         phase = .closed
         openCalls = 0
+        endedCallsRunning = 0
     }
 
     static func violation(_ reason: RejectionReason, _ message: String) -> Closure {

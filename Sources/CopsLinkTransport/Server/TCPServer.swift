@@ -18,6 +18,10 @@ public final class TCPServer: Sendable {
     /// connection whose first bytes chose it; the module depends on this one, never the other way round.
     public typealias ProtocolInstaller = @Sendable (ChannelPipeline.SynchronousOperations, ProtocolInstallContext) throws -> Void
 
+    /// Reads per event-loop pass of a connection (NIO's read loop); a connection without an authenticated caller
+    /// reads one (`ServerConnectionHandler`).
+    static let maxMessagesPerRead: UInt = 16
+
     public let configuration: ServerConfiguration
     private let dispatcher: CallDispatcher
     private let installers: [ServerProtocol: ProtocolInstaller]
@@ -170,7 +174,7 @@ public final class TCPServer: Sendable {
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.maxMessagesPerRead, value: Self.maxMessagesPerRead)
             // A client's FIN after its last REQUEST reaches the handler as `inputClosed`: its calls are answered.
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { [self] channel in
