@@ -104,7 +104,8 @@ struct ParsedSignal: Sendable {
         var zoneOrUser = signal.zoneOrUser
         if signal.contactID.isEmpty {
             guard [1, 3, 6].contains(signal.qualifier) else { throw .invalid("qualifier must be 1, 3 or 6, got \(signal.qualifier)") }
-            guard signal.eventCode.count == 3, signal.eventCode.allSatisfy(\.isNumber) else {
+            // ASCII digits only: `isNumber` also takes other scripts' digits (and fractions such as "½").
+            guard signal.eventCode.count == 3, signal.eventCode.allSatisfy({ $0.isASCII && $0.isNumber }) else {
                 throw .invalid("event code must be three digits, got '\(ClientText.excerpt(signal.eventCode))'")
             }
             guard signal.partition <= Validation.maximumPartition else {
