@@ -148,8 +148,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Until a caller authenticates on it, the connection reads at most one 16 KiB buffer per event-loop pass
-    /// (`untrustedReads`), so that reading stops within a read of where its bytes pass the untrusted allowance. NIO's
+    /// Until a caller authenticates on it, the connection reads at most one buffer of `untrustedAllowance` (16 KiB)
+    /// per event-loop pass, so that reading stops within a read of where its bytes pass the untrusted allowance. NIO's
     /// read loop otherwise went on for 16 reads of up to 64 KiB after the handler held back the next `read()`: a
     /// thousand keyless connections each holding the start of a 4 MiB frame took the server up to about 1 MiB each
     /// (989 MiB), thirty times the bound PROTOCOL §12.1 states. The bootstrap's settings come back once trusted.
@@ -664,6 +664,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         // The count first: writing the END may flush, and a flush that fails closes the channel, which ends every call.
         let action = state.callEnded(code: code, handlerRunning: call.loop.handlerRunning)
         write(endFrame)
+        guard !state.isClosed else { return }  // the write's flush closed the connection: nothing is left to do
         perform(action)
     }
 
