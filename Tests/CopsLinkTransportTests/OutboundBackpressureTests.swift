@@ -55,6 +55,31 @@ struct OutboundBackpressureTests {
         await harness.close()
     }
 
+    /// A client that grants no window (initial window 1, no WINDOW_UPDATE; the first message goes out, the second
+    /// waits) keeps the socket writable, so the connection's unwritable clock never starts: a response message
+    /// waiting for credit ends its call at the unwritable timeout. Before, the call, and its place among the
+    /// connection's calls, were held for ever.
+    @Test func aResponseWaitingForCreditEndsItsCallAtTheUnwritableTimeout() async throws {
+        var configuration = ServerConfiguration()
+        configuration.unwritableTimeout = .seconds(5)
+        let harness = try await ServerConnectionHarness(configuration: configuration)
+        try await harness.handshake(settings: SettingsHeader(initialWindowSize: 1))
+        let id = harness.callID()
+        try await harness.send(
+            harness.request(
+                id, TestService.Method.streamingOutputCall.path,
+                StreamingOutputCallRequest(responseParameters: [ResponseParameters(size: 1_000), ResponseParameters(size: 1_000)])))
+        let early = try ServerConnectionHarness.ends(try await harness.frames())[id]
+        #expect(early == nil, "the message waits for credit: \(String(describing: early))")
+        await harness.advance(by: .seconds(4))
+        #expect(try ServerConnectionHarness.ends(try await harness.frames())[id] == nil, "not before the timeout")
+        await harness.advance(by: .seconds(2))
+        let end = try ServerConnectionHarness.ends(try await harness.frames())[id]
+        #expect(end?.statusCode == StatusCode.resourceExhausted.rawValue, "\(String(describing: end))")
+        #expect(end?.statusMessage == "the client granted no flow-control window for 5s; the call's answer could not be sent")
+        await harness.close()
+    }
+
     @Test func aConnectionUnwritableForTheTimeoutGetsGoAway() async throws {
         var configuration = ServerConfiguration()
         configuration.unwritableTimeout = .seconds(30)

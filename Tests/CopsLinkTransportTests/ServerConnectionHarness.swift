@@ -113,10 +113,10 @@ final class ServerConnectionHarness {
     }
 
     /// Preface and SETTINGS; returns once the server's SETTINGS and its ACK are read.
-    func handshake() async throws {
+    func handshake(settings: SettingsHeader = SettingsHeader()) async throws {
         var bytes = ByteBuffer()
         Preface.write(to: &bytes)
-        bytes.writeFrame(.settings, header: SettingsHeader(), payload: NoMessage.payload)
+        bytes.writeFrame(.settings, header: settings, payload: NoMessage.payload)
         try await send(bytes)
         let frames = try await frames()
         precondition(frames.map(\.type) == [.settings, .settings], "handshake: \(frames.map(\.type))")

@@ -11,6 +11,9 @@ final class ServerCall: ServerCallStream, Sendable {
     let id: UInt64
     let requests = MessageQueue<ByteBuffer>()
     let credit: CallCredit
+    /// How long a response message may wait for the client's flow-control credit before the call ends
+    /// (`ServerConfiguration.unwritableTimeout`); nil waits as long as the client likes.
+    private let creditStallTimeout: Duration?
     private let connection: NIOLoopBound<ServerConnectionHandler>
     private let gate: OutboundGate
     private let allocator: ByteBufferAllocator
@@ -66,9 +69,11 @@ final class ServerCall: ServerCallStream, Sendable {
     ///   granted back for it (`CallCredit`).
     init(
         id: UInt64, connection: NIOLoopBound<ServerConnectionHandler>, gate: OutboundGate, allocator: ByteBufferAllocator,
-        peerLimits: PeerLimits, receiveWindow: Int, singleRequest: Bool, metrics: MethodMetrics? = nil, trust: ConnectionTrust? = nil
+        peerLimits: PeerLimits, receiveWindow: Int, singleRequest: Bool, metrics: MethodMetrics? = nil, trust: ConnectionTrust? = nil,
+        creditStallTimeout: Duration? = nil
     ) {
         self.id = id
+        self.creditStallTimeout = creditStallTimeout
         self.trust = trust
         self.metrics = metrics
         if let metrics {
@@ -103,7 +108,23 @@ final class ServerCall: ServerCallStream, Sendable {
         var buffer = allocator.buffer(capacity: 512)
         let size = buffer.writeFrame(.message, callID: id, header: NoMessage.header, payload: message)
         try checkFrameSize(size)
-        try await credit.acquire(size - Frame.minimumEncodedSize)
+        let needed = size - Frame.minimumEncodedSize
+        if let creditStallTimeout, !credit.isAvailable(needed) {
+            // A client that grants no window keeps the socket writable, so the connection's unwritable timeout never
+            // starts; without this clock such a call (and its place among the connection's calls) was held for ever.
+            let timer = connection.eventLoop.scheduleTask(in: TimeAmount(creditStallTimeout)) { [self] in
+                credit.close(
+                    RPCError(
+                        code: .resourceExhausted,
+                        message:
+                            "the client granted no flow-control window for \(creditStallTimeout.secondsText); the call's answer could not be sent"
+                    ))
+            }
+            defer { timer.cancel() }
+            try await credit.acquire(needed)
+        } else {
+            try await credit.acquire(needed)
+        }
         try await gate.waitUntilWritable()
         connection.run((id, buffer)) { $0.writeCallFrame($1.1, callID: $1.0) }
     }

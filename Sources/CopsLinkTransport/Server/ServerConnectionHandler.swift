@@ -400,7 +400,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             id: id, connection: loopBound, gate: gate, allocator: context.channel.allocator, peerLimits: peerLimits,
             receiveWindow: configuration.limits.initialWindowSize,
             singleRequest: route.kind.takesOneRequest, metrics: metrics?.method(forPath: header.method),
-            trust: trust.isTrusted ? nil : trust)
+            trust: trust.isTrusted ? nil : trust, creditStallTimeout: configuration.unwritableTimeout)
         if route.maxRequestMessageSize != nil { call.loop.limitedRoute = route }
         call.loop.awaitingRequest = awaitsRequest
         if carriesMessage {

@@ -42,6 +42,11 @@ struct CallCredit: ~Copyable, Sendable {
                 grantsCredit: grantsCredit))
     }
 
+    /// Whether `acquire(size)` would return without waiting.
+    func isAvailable(_ size: Int) -> Bool {
+        state.withLock { $0.closedWith == nil && $0.waiters.isEmpty && Self.fits(size, $0) }
+    }
+
     /// Takes `size` bytes of send credit, suspending until the peer grants enough. Throws once the call is closed.
     func acquire(_ size: Int) async throws(RPCError) {
         let granted: Bool = try state.withLock { (state) throws(RPCError) -> Bool in
