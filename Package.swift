@@ -114,7 +114,7 @@ let package = Package(
         .target(
             name: "CopsLinkGRPC",
             dependencies: [
-                "CopsLinkCore", "CopsLinkTransport", "CopsLinkMessages", "CopsLinkServices",
+                "CopsLinkCore", "CopsLinkTransport", "CopsLinkMessages", "CopsLinkServices", "CopsLinkWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2")

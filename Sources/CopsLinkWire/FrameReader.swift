@@ -23,12 +23,9 @@ public struct FrameReader {
             buffered = bytes  // the common case: reads end on a frame boundary, and nothing is copied
             return
         }
-        var bytes = bytes
-        // Drops the bytes already decoded first, so that a stream of reads that each end inside a frame does not grow
-        // the buffer without end: what remains is one partial frame, moved to the front (or copied, if the buffer is
-        // shared with frames still being handled).
-        buffered!.discardReadBytes()
-        buffered!.writeBuffer(&bytes)
+        // What remains of the buffer is one partial frame, moved to the front (or copied, if the buffer is shared with
+        // frames still being handled).
+        buffered!.appendDroppingReadBytes(bytes)
     }
 
     /// Bytes received and not yet decoded (at most one partial frame between reads).

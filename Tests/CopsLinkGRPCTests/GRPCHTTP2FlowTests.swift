@@ -27,6 +27,25 @@ struct GRPCHTTP2FlowTests {
         }
     }
 
+    /// Carries bytes both ways between two EmbeddedChannels and runs both loops until neither side has anything to
+    /// send.
+    static func exchange(_ client: EmbeddedChannel, _ server: EmbeddedChannel) throws {
+        var moved = true
+        while moved {
+            moved = false
+            client.embeddedEventLoop.run()
+            server.embeddedEventLoop.run()
+            while let bytes = try client.readOutbound(as: ByteBuffer.self) {
+                try server.writeInbound(bytes)
+                moved = true
+            }
+            while let bytes = try server.readOutbound(as: ByteBuffer.self) {
+                try client.writeInbound(bytes)
+                moved = true
+            }
+        }
+    }
+
     /// The client stream's answer: whether its trailers came, and their `grpc-status`.
     final class Answer: ChannelInboundHandler, Sendable {
         typealias InboundIn = HTTP2Frame.FramePayload
@@ -98,23 +117,7 @@ struct GRPCHTTP2FlowTests {
         ) { $0.eventLoop.makeSucceededVoidFuture() }
         try await client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).get()
 
-        /// Carries bytes both ways and runs both loops until neither side has anything to send.
-        func exchange() throws {
-            var moved = true
-            while moved {
-                moved = false
-                client.embeddedEventLoop.run()
-                server.embeddedEventLoop.run()
-                while let bytes = try client.readOutbound(as: ByteBuffer.self) {
-                    try server.writeInbound(bytes)
-                    moved = true
-                }
-                while let bytes = try server.readOutbound(as: ByteBuffer.self) {
-                    try client.writeInbound(bytes)
-                    moved = true
-                }
-            }
-        }
+        func exchange() throws { try Self.exchange(client, server) }
 
         let answer = Answer()
         let streamFuture = multiplexer.createStreamChannel { stream in
@@ -201,22 +204,7 @@ struct GRPCHTTP2FlowTests {
         let root = RootFrames()
         try client.pipeline.syncOperations.addHandler(root)
         try await client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).get()
-        func exchange() throws {
-            var moved = true
-            while moved {
-                moved = false
-                client.embeddedEventLoop.run()
-                server.embeddedEventLoop.run()
-                while let bytes = try client.readOutbound(as: ByteBuffer.self) {
-                    try server.writeInbound(bytes)
-                    moved = true
-                }
-                while let bytes = try server.readOutbound(as: ByteBuffer.self) {
-                    try client.writeInbound(bytes)
-                    moved = true
-                }
-            }
-        }
+        func exchange() throws { try Self.exchange(client, server) }
         let answer = Answer()
         let streamFuture = multiplexer.createStreamChannel { stream in
             stream.eventLoop.makeCompletedFuture { try stream.pipeline.syncOperations.addHandler(answer) }
@@ -295,22 +283,7 @@ struct GRPCHTTP2FlowTests {
             mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
         ) { $0.eventLoop.makeSucceededVoidFuture() }
         try await client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).get()
-        func exchange() throws {
-            var moved = true
-            while moved {
-                moved = false
-                client.embeddedEventLoop.run()
-                server.embeddedEventLoop.run()
-                while let bytes = try client.readOutbound(as: ByteBuffer.self) {
-                    try server.writeInbound(bytes)
-                    moved = true
-                }
-                while let bytes = try server.readOutbound(as: ByteBuffer.self) {
-                    try client.writeInbound(bytes)
-                    moved = true
-                }
-            }
-        }
+        func exchange() throws { try Self.exchange(client, server) }
         let headers: HPACKHeaders = [
             ":method": "POST", ":scheme": "http", ":path": method.path, ":authority": "x", "content-type": "application/grpc",
             "te": "trailers"

@@ -523,10 +523,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         call.loop.unfinishedBytes += size
         unfinishedRequestBytes += size
         budget.adjust(by: size)
-        guard payload.storageCapacity > 2 * size + 4096 else { return payload }
-        var copy = context.channel.allocator.buffer(capacity: size)
-        copy.writeImmutableBuffer(payload)
-        return copy
+        return payload.compacted(allocator: context.channel.allocator)
     }
 
     /// Stops counting `size` bytes of the call's (all of them by default): granted back, END_STREAM, or the end.
