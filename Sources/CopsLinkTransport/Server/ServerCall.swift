@@ -108,10 +108,10 @@ final class ServerCall: ServerCallStream, Sendable {
         var buffer = allocator.buffer(capacity: 512)
         let size = buffer.writeFrame(.message, callID: id, header: NoMessage.header, payload: message)
         try checkFrameSize(size)
-        let needed = size - Frame.minimumEncodedSize
-        if let creditStallTimeout, !credit.isAvailable(needed) {
+        try await credit.acquire(size - Frame.minimumEncodedSize) { () -> (() -> Void)? in
             // A client that grants no window keeps the socket writable, so the connection's unwritable timeout never
             // starts; without this clock such a call (and its place among the connection's calls) was held for ever.
+            guard let creditStallTimeout else { return nil }
             let timer = connection.eventLoop.scheduleTask(in: TimeAmount(creditStallTimeout)) { [self] in
                 credit.close(
                     RPCError(
@@ -120,10 +120,7 @@ final class ServerCall: ServerCallStream, Sendable {
                             "the client granted no flow-control window for \(creditStallTimeout.secondsText); the call's answer could not be sent"
                     ))
             }
-            defer { timer.cancel() }
-            try await credit.acquire(needed)
-        } else {
-            try await credit.acquire(needed)
+            return { timer.cancel() }
         }
         try await gate.waitUntilWritable()
         connection.run((id, buffer)) { $0.writeCallFrame($1.1, callID: $1.0) }

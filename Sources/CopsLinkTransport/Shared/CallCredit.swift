@@ -42,13 +42,10 @@ struct CallCredit: ~Copyable, Sendable {
                 grantsCredit: grantsCredit))
     }
 
-    /// Whether `acquire(size)` would return without waiting.
-    func isAvailable(_ size: Int) -> Bool {
-        state.withLock { $0.closedWith == nil && $0.waiters.isEmpty && Self.fits(size, $0) }
-    }
-
     /// Takes `size` bytes of send credit, suspending until the peer grants enough. Throws once the call is closed.
-    func acquire(_ size: Int) async throws(RPCError) {
+    /// `whileWaiting` runs only when the credit is not there at once, and what it returns runs when the wait ends
+    /// (the server's stall clock, `ServerCall.write`): the path that finds credit costs nothing more.
+    func acquire(_ size: Int, whileWaiting: () -> (() -> Void)? = { nil }) async throws(RPCError) {
         let granted: Bool = try state.withLock { (state) throws(RPCError) -> Bool in
             if let error = state.closedWith { throw error }
             guard state.waiters.isEmpty, Self.fits(size, state) else { return false }
@@ -56,6 +53,8 @@ struct CallCredit: ~Copyable, Sendable {
             return true
         }
         if granted { return }
+        let waitEnded = whileWaiting()
+        defer { waitEnded?() }
         do {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let failure: RPCError? = state.withLock { state in
