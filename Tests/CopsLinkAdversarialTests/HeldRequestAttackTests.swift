@@ -66,11 +66,19 @@ extension AdversarialTests {
             for peer in partials {
                 peer.sendWithoutWaiting(AttackFrames.partialFrame(length: 4 * mebibyte, sending: 7 * mebibyte / 2))
             }
-            try await Task.sleep(for: .milliseconds(300))
 
-            // Over the server-wide budget: a new call is refused, and so is a new connection.
-            try await probe.send(AttackFrames.request(1, Health.Method.check, message: HealthCheckRequest()))
-            let refused = try await probe.end(of: 1)
+            // Over the server-wide budget: a new call is refused, and so is a new connection. The holders' bytes reach
+            // the budget once read, and a connection reads 16 KiB per event-loop pass until its first call has passed
+            // with its key (PROTOCOL §12.1): probe until the budget is spent (a fixed 300 ms wait once fell short).
+            var probeID: UInt64 = 0
+            var refused = EndHeader(statusCode: 0)
+            let probing = ContinuousClock.now
+            repeat {
+                probeID += 1
+                try await probe.send(AttackFrames.request(probeID, Health.Method.check, message: HealthCheckRequest()))
+                refused = try await probe.end(of: probeID)
+                if refused.statusCode == 0 { try await Task.sleep(for: .milliseconds(100)) }
+            } while refused.statusCode == 0 && ContinuousClock.now - probing < .seconds(8)
             #expect(
                 refused.statusCode == StatusCode.resourceExhausted.rawValue && names(refused.statusMessage, "inbound memory budget"),
                 "\(refused)")
