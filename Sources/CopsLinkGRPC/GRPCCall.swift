@@ -6,7 +6,8 @@ import Synchronization
 /// One gRPC stream as a `ServerCallStream`: the dispatcher and handlers see the same request bytes and answer the same
 /// messages as on the native protocol; the stream handler frames them (`GRPCStreamHandler`).
 ///
-/// Request messages wait here until the handler reads them. The bytes waiting are counted against the server's
+/// Request messages wait here until the handler reads them. The bytes waiting (with
+/// `InboundMemoryBudget.waitingMessageOverhead` per message) are counted against the server's
 /// inbound memory budget and the connection's (`GRPCInboundBudgets`), and the stream handler stops reading the HTTP/2 stream while they reach `queueLimit`
 /// (the native per-call window): swift-nio-http2 then sends no WINDOW_UPDATE for the stream, so HTTP/2 flow control
 /// stops the client. When the handler takes a message that brings them under the limit, reading resumes. One read
@@ -19,7 +20,8 @@ final class GRPCCall: ServerCallStream, Sendable {
     private let handler: NIOLoopBound<GRPCStreamHandler>
     private let finished = Atomic<Bool>(false)
     private let budgets: GRPCInboundBudgets
-    /// Bytes of request messages pushed and not yet taken (counted in `budgets`); `nil` once the queue is dropped.
+    /// What the request messages pushed and not yet taken count (`cost`, in `budgets` too); `nil` once the queue is
+    /// dropped.
     private let queued = Mutex<Int?>(0)
     let queueLimit: Int
 
@@ -32,18 +34,23 @@ final class GRPCCall: ServerCallStream, Sendable {
 
     var isFinished: Bool { finished.load(ordering: .acquiring) }
 
-    /// Bytes waiting for the handler.
+    /// What the messages waiting for the handler count (`cost`).
     var queuedBytes: Int { queued.withLock { $0 ?? 0 } }
+
+    /// What a waiting message counts in `queued` and the budgets: its bytes and its place in the queue, so that
+    /// empty messages (five bytes of HTTP/2 window each) cannot queue without bound either.
+    private static func cost(_ message: [UInt8]) -> Int { message.count + InboundMemoryBudget.waitingMessageOverhead }
 
     /// A request message from the stream (on the event loop); returns whether the stream may be read further.
     func push(_ message: [UInt8]) -> Bool {
+        let cost = Self.cost(message)
         let counted: Int? = queued.withLock { queued in
             guard let before = queued else { return nil }
-            queued = before + message.count
+            queued = before + cost
             return queued
         }
         guard let counted else { return false }
-        budgets.adjust(by: message.count)
+        budgets.adjust(by: cost)
         requests.push(message)
         return counted < queueLimit
     }
@@ -51,12 +58,13 @@ final class GRPCCall: ServerCallStream, Sendable {
     func nextRequest() async throws(RPCError) -> (any MessageBytes)? {
         guard let message = try await requests.next() else { return nil }
         // Nothing to release once the queue was dropped: `dropQueue` released all it held, this message included.
+        let cost = Self.cost(message)
         let (counted, resume): (Bool, Bool) = queued.withLock { queued in
             guard let before = queued else { return (false, false) }
-            queued = before - message.count
-            return (true, before >= queueLimit && before - message.count < queueLimit)
+            queued = before - cost
+            return (true, before >= queueLimit && before - cost < queueLimit)
         }
-        if counted { budgets.adjust(by: -message.count) }
+        if counted { budgets.adjust(by: -cost) }
         if resume {
             let handler = self.handler
             eventLoop.execute { handler.value.resumeReading() }

@@ -85,10 +85,11 @@ struct GRPCRequestFlowTests {
         let channel = try await Self.streamChannel(
             router: Self.recordingRouter(gate: gate, received: received), configuration: configuration, budget: budget,
             counter: counter)
-        // Ten messages of 300 payload bytes, the first byte numbering them.
-        let size = StreamingInputCallRequest(payload: [UInt8](repeating: 7, count: 300)).serializedBytes().count
+        // Ten messages of 200 payload bytes, the first byte numbering them; each counts its place in the queue too.
+        let size = StreamingInputCallRequest(payload: [UInt8](repeating: 7, count: 200)).serializedBytes().count
+        let cost = size + InboundMemoryBudget.waitingMessageOverhead
         func data(_ index: Int, endStream: Bool = false) -> HTTP2Frame.FramePayload {
-            let message = StreamingInputCallRequest(payload: [UInt8(index)] + [UInt8](repeating: 7, count: 299)).serializedBytes()
+            let message = StreamingInputCallRequest(payload: [UInt8(index)] + [UInt8](repeating: 7, count: 199)).serializedBytes()
             return .data(.init(data: .byteBuffer(GRPCMessageReader.frame(message, allocator: channel.allocator)), endStream: endStream))
         }
         var readsBefore = counter.reads.load(ordering: .relaxed)
@@ -102,8 +103,8 @@ struct GRPCRequestFlowTests {
             }
             readsBefore = reads
         }
-        #expect(3 * size < 1_000 && 4 * size >= 1_000)
-        #expect(budget.usedBytes == 4 * size, "the waiting messages count against the budget")
+        #expect(3 * cost < 1_000 && 4 * cost >= 1_000)
+        #expect(budget.usedBytes == 4 * cost, "the waiting messages count against the budget")
 
         gate.open()
         // The handler takes the messages; the call asks the stream handler (on its loop) to read again.
@@ -128,6 +129,39 @@ struct GRPCRequestFlowTests {
         _ = try? channel.finish()
     }
 
+    /// Empty messages take five bytes of HTTP/2 window each, which comes back as the stream is read: were they to
+    /// count nothing, the stream would be read on without end while the handler takes none. Each counts its place in
+    /// the queue, so the stream stops being read after as many as fill the window.
+    @Test func emptyMessagesStopTheStreamOnceTheirPlacesFillTheWindow() async throws {
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.limits.initialWindowSize = 1_000
+        let gate = Gate()
+        let budget = InboundMemoryBudget(limit: 1 << 20)
+        let counter = ReadCounter()
+        let channel = try await Self.streamChannel(
+            router: Self.recordingRouter(gate: gate, received: LockedBox([])), configuration: configuration, budget: budget,
+            counter: counter)
+        let overhead = InboundMemoryBudget.waitingMessageOverhead
+        let stopsAt = (1_000 + overhead - 1) / overhead  // the first count of places that reaches the window
+        var readsBefore = counter.reads.load(ordering: .relaxed)
+        for index in 1...stopsAt {
+            let frame = GRPCMessageReader.frame([], allocator: channel.allocator)
+            try channel.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(frame))))
+            let reads = counter.reads.load(ordering: .relaxed)
+            #expect((reads > readsBefore) == (index < stopsAt), "after \(index) empty messages")
+            readsBefore = reads
+        }
+        #expect(budget.usedBytes == stopsAt * overhead, "each waiting empty message counts its place")
+        gate.open()
+        try channel.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true)))
+        for _ in 0..<500 where budget.usedBytes > 0 {
+            channel.embeddedEventLoop.run()
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        #expect(budget.usedBytes == 0, "nothing is held once the handler took them")
+        _ = try? channel.finish()
+    }
+
     /// A call that ends while its stream is paused (the handler answered without reading every request) reads on,
     /// dropping what the client still sends, so that the client's side of the stream can end.
     @Test func aCallEndingWhilePausedReadsOnAndReleasesWhatItHeld() async throws {
@@ -149,7 +183,7 @@ struct GRPCRequestFlowTests {
                 HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(GRPCMessageReader.frame(message, allocator: channel.allocator)))))
         }
         let paused = counter.reads.load(ordering: .relaxed)
-        #expect(budget.usedBytes == 2 * message.count)
+        #expect(budget.usedBytes == 2 * (message.count + InboundMemoryBudget.waitingMessageOverhead))
         gate.open()
         var ended = false
         for _ in 0..<500 where !ended {
@@ -198,7 +232,8 @@ struct GRPCRequestFlowTests {
             try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: headers)))
             return channel
         }
-        let message = StreamingInputCallRequest(payload: [UInt8](repeating: 7, count: 300)).serializedBytes()
+        let message = StreamingInputCallRequest(payload: [UInt8](repeating: 7, count: 200)).serializedBytes()
+        let cost = message.count + InboundMemoryBudget.waitingMessageOverhead
         func send(_ channel: EmbeddedChannel, endStream: Bool = false) throws {
             let frame = GRPCMessageReader.frame(message, allocator: channel.allocator)
             try channel.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(frame), endStream: endStream)))
@@ -218,17 +253,17 @@ struct GRPCRequestFlowTests {
         try send(first)
         try send(first)
         try send(second)
-        #expect(connection.inbound.usedBytes == 3 * message.count && 3 * message.count <= 1_000)
-        try send(second)  // 4 × 303 bytes: past the connection's 1,000
+        #expect(connection.inbound.usedBytes == 3 * cost && 3 * cost <= 1_000)
+        try send(second)  // 4 × 267 bytes: past the connection's 1,000
         let refused = try await status(second)
         #expect(refused?.first(name: "grpc-status") == "8")
         #expect(
             refused?.first(name: "grpc-message")
-                == "the connection holds \(3 * message.count) bytes of unfinished requests; \(message.count) more would pass its limit of 1000"
+                == "the connection holds \(3 * cost) bytes of unfinished requests; \(cost) more would pass its limit of 1000"
         )
-        #expect(connection.inbound.usedBytes == 2 * message.count, "the refused call's bytes are released")
+        #expect(connection.inbound.usedBytes == 2 * cost, "the refused call's bytes are released")
         try send(second)
-        #expect(connection.inbound.usedBytes == 2 * message.count, "what the refused call's client still sends is dropped")
+        #expect(connection.inbound.usedBytes == 2 * cost, "what the refused call's client still sends is dropped")
 
         gate.open()
         try send(first, endStream: true)

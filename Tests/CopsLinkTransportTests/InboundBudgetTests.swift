@@ -34,12 +34,57 @@ struct InboundBudgetTests {
         try await harness.send(harness.request(second, path, Self.bigRequest(600), endStream: false))
         let refused = try #require(try ServerConnectionHarness.ends(try await harness.frames())[second])
         #expect(refused.statusCode == StatusCode.resourceExhausted.rawValue)
-        #expect(refused.statusMessage.hasPrefix("the connection holds 60"))
-        #expect(refused.statusMessage.hasSuffix("would pass its limit of 1000"))
+        // A waiting message counts its bytes and its place in the queue.
+        let cost = Self.bigRequest(600).serializedBytes().count + InboundMemoryBudget.waitingMessageOverhead
+        #expect(
+            refused.statusMessage == "the connection holds \(cost) bytes of unfinished requests; \(cost) more would pass its limit of 1000")
 
         // The first call goes on, and once its request stream ends it holds nothing against the budgets.
         try await harness.send(Self.endStream(first))
         #expect(try ServerConnectionHarness.ends(try await harness.frames())[first]?.statusCode == 0)
+        #expect(harness.budget.usedBytes == 0)
+        await harness.close()
+    }
+
+    /// Empty messages cost no flow-control window. Each still counts its place in the queue against the connection's
+    /// unfinished-request bytes, so a call whose handler does not take them is refused once they fill the limit,
+    /// while a call whose handler takes them releases each as it does, however many come.
+    @Test func emptyMessagesCountTheirPlaceInTheQueue() async throws {
+        let overhead = InboundMemoryBudget.waitingMessageOverhead
+        var configuration = ServerConfiguration()
+        configuration.maxUnfinishedRequestBytesPerConnection = 100 * overhead
+        let harness = try await ServerConnectionHarness(configuration: configuration)
+        try await harness.handshake()
+        func empties(_ id: UInt64, _ count: Int) -> ByteBuffer {
+            var bytes = ByteBuffer()
+            for _ in 0..<count { bytes.writeImmutableBuffer(harness.message(id, EmptyMessage())) }
+            return bytes
+        }
+
+        let held = harness.callID()
+        try await harness.send(
+            harness.request(held, ServerConnectionHarness.gatedClientStream.path, nil as EmptyMessage?, endStream: false))
+        try await harness.send(empties(held, 100))
+        #expect(try await harness.frames().isEmpty)
+        #expect(harness.budget.usedBytes == 100 * overhead)
+        try await harness.send(empties(held, 1))
+        let refused = try #require(try ServerConnectionHarness.ends(try await harness.frames())[held])
+        #expect(refused.statusCode == StatusCode.resourceExhausted.rawValue)
+        #expect(
+            refused.statusMessage
+                == "the connection holds \(100 * overhead) bytes of unfinished requests; \(overhead) more would pass its limit of \(100 * overhead)"
+        )
+        #expect(harness.budget.usedBytes == 0)
+
+        let taken = harness.callID()
+        try await harness.send(harness.request(taken, TestService.Method.streamingInputCall.path, nil as EmptyMessage?, endStream: false))
+        for _ in 0..<20 { try await harness.send(empties(taken, 50)) }
+        try await harness.send(harness.message(taken, nil as EmptyMessage?, endStream: true))
+        let frames = try await harness.frames()
+        #expect(try ServerConnectionHarness.ends(frames)[taken]?.statusCode == 0, "a thousand taken messages passed a limit of a hundred")
+        let answer = try #require(frames.first { $0.type == .end && $0.callID == taken })
+        let response = try answer.payload.withUnsafeReadableBytes { try StreamingInputCallResponse(serializedBytes: $0) }
+        #expect(response.messageCount == 1_000)
         #expect(harness.budget.usedBytes == 0)
         await harness.close()
     }

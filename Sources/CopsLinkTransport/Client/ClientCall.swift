@@ -114,8 +114,8 @@ final class ClientCall: ClientCallStream, Sendable {
         guard let part = try await responses.next(onCancel: { [self] in cancel() }) else {
             return .end(trailers: trailers.withLock { $0 })
         }
-        if case .message(let bytes) = part, let grant = credit.inboundConsumed(bytes.count) {
-            connection.run((self, grant)) { $0.grantCredit($1.1, for: $1.0) }
+        if case .message(let bytes) = part, let consumed = credit.inboundConsumed(bytes.count), consumed.credit > 0 {
+            connection.run((self, consumed.credit)) { $0.grantCredit($1.1, for: $1.0) }
         }
         return part
     }

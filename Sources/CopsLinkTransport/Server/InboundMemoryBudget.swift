@@ -22,6 +22,11 @@ public final class InboundMemoryBudget: Sendable {
     /// Bytes of a partial frame or request body that one connection without an authenticated caller may hold even
     /// when the untrusted share is spent, so that its first (small) calls still run and can authenticate it.
     public static let untrustedAllowance = 16 << 10
+    /// What a request message waiting for its handler counts beyond its payload: its place in the call's queue and
+    /// the header of its storage. Without it, empty messages, which cost no flow-control window, could queue without
+    /// bound (1.28 million of them held 101 MiB); with it, a waiting message counts at least this many bytes against
+    /// the connection's and the server's budgets, whatever its size (PROTOCOL.md §12.1).
+    public static let waitingMessageOverhead = 64
     private let used = Atomic<Int>(0)
     private let untrusted = Atomic<Int>(0)
 

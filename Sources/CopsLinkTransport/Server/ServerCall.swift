@@ -32,8 +32,9 @@ final class ServerCall: ServerCallStream, Sendable {
         var deadline: Scheduled<Void>?
         var receiveWindow: ReceiveWindow
         var clientEnded = false
-        /// Payload bytes received while the request stream is open and not granted back: what the call counts
-        /// against the connection's and the server's inbound budgets.
+        /// Bytes of the messages received while the request stream is open and not consumed (their payload plus
+        /// `InboundMemoryBudget.waitingMessageOverhead` each): what the call counts against the connection's and the
+        /// server's inbound budgets.
         var unfinishedBytes = 0
         /// Runs while the request stream is open on a call without a deadline or taking one request (`requestIdleTimeout`).
         var requestIdle: Scheduled<Void>?
@@ -98,8 +99,8 @@ final class ServerCall: ServerCallStream, Sendable {
 
     func nextRequest() async throws(RPCError) -> (any MessageBytes)? {
         guard let message = try await requests.next() else { return nil }
-        if let grant = credit.inboundConsumed(message.readableBytes) {
-            connection.run((id, grant)) { $0.grantCredit(callID: $1.0, increment: $1.1) }
+        if let consumed = credit.inboundConsumed(message.readableBytes) {
+            connection.run((id, consumed)) { $0.consumed(callID: $1.0, $1.1) }
         }
         return message
     }

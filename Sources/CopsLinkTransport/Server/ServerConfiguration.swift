@@ -39,9 +39,10 @@ public struct ServerConfiguration: Sendable {
     /// A connection that stays unwritable this long (its client reads nothing of what the server sent) gets GOAWAY
     /// ENHANCE_YOUR_CALM and is closed; nil keeps it. Default 30 s.
     public var unwritableTimeout: Duration? = .seconds(30)
-    /// Payload bytes a connection may hold in calls whose request stream is still open (received, END_STREAM not
-    /// yet received, not yet granted back to the client). The call whose message would pass it ends
-    /// RESOURCE_EXHAUSTED. Default 8 MiB: two messages of the maximum frame size.
+    /// Bytes a connection may hold in calls whose request stream is still open (messages received, END_STREAM not
+    /// yet received, not yet taken by the handler), each message counting its payload plus
+    /// `InboundMemoryBudget.waitingMessageOverhead`. The call whose message would pass it ends RESOURCE_EXHAUSTED.
+    /// Default 8 MiB: two messages of the maximum frame size.
     public var maxUnfinishedRequestBytesPerConnection = 8 << 20
     /// The server-wide budget of inbound bytes held between reads (`InboundMemoryBudget`): partial frames in
     /// connection readers and the unfinished requests of every connection. Past it new calls get RESOURCE_EXHAUSTED,

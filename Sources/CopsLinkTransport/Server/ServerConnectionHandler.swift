@@ -387,7 +387,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if carriesMessage, let limit = route.maxRequestMessageSize, frame.payload.readableBytes > limit {
             return reject(id, path: header.method, limit: .methodMessageLimit, route.messageTooLarge(frame.payload.readableBytes))
         }
-        if carriesMessage, !endsStream, let (limit, error) = unfinishedBytesRefusal(adding: frame.payload.readableBytes) {
+        if carriesMessage, !endsStream, let (limit, error) = unfinishedBytesRefusal(holding: frame.payload) {
             return reject(id, path: header.method, limit: limit, error)
         }
         // An open method's call whose request is still to come counts server-wide until it comes (§12).
@@ -472,7 +472,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             if let route = call.loop.limitedRoute, let limit = route.maxRequestMessageSize, frame.payload.readableBytes > limit {
                 return refuse(call, limit: .methodMessageLimit, route.messageTooLarge(frame.payload.readableBytes))
             }
-            if !endsStream, let (limit, error) = unfinishedBytesRefusal(adding: frame.payload.readableBytes) {
+            if !endsStream, let (limit, error) = unfinishedBytesRefusal(holding: frame.payload) {
                 return refuse(call, limit: limit, error)
             }
             call.credit.inboundQueued()
@@ -501,9 +501,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             message: "the server is over its inbound memory budget of \(budget.limit) bytes; retry later or on another server")
     }
 
-    /// Why a message of `size` bytes on an open request stream may not be held, if it may not.
-    private func unfinishedBytesRefusal(adding size: Int) -> (RejectionReason, RPCError)? {
+    /// What holding `payload` on an open request stream counts: its bytes and its place in the call's queue.
+    private static func heldSize(_ payload: ByteBuffer) -> Int { payload.readableBytes + InboundMemoryBudget.waitingMessageOverhead }
+
+    /// Why `payload`, a message on an open request stream, may not be held, if it may not.
+    private func unfinishedBytesRefusal(holding payload: ByteBuffer) -> (RejectionReason, RPCError)? {
         if budget.isExhausted { return (.serverInboundBudget, serverBudgetError) }
+        let size = Self.heldSize(payload)
         let limit = configuration.maxUnfinishedRequestBytesPerConnection
         guard unfinishedRequestBytes + size > limit else { return nil }
         return (
@@ -516,15 +520,20 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         )
     }
 
-    /// Counts a message that arrived on an open request stream, and returns it in storage of its own when it is a
-    /// small slice of a large read (the slice would keep the whole read alive while the call waits).
+    /// Counts a message that arrived on an open request stream (its bytes and its place in the queue), and returns it
+    /// in storage of its own when it is a small slice of a large read (the slice would keep the whole read alive
+    /// while the call waits); an empty message shares one empty buffer.
     private func hold(_ payload: ByteBuffer, in call: ServerCall) -> ByteBuffer {
-        let size = payload.readableBytes
+        let size = Self.heldSize(payload)
         call.loop.unfinishedBytes += size
         unfinishedRequestBytes += size
         budget.adjust(by: size)
+        guard payload.readableBytes > 0 else { return Self.emptyMessage }
         return payload.compacted(allocator: context.channel.allocator)
     }
+
+    /// The payload of every held empty message: its storage is shared, not one per message.
+    private static let emptyMessage = ByteBufferAllocator().buffer(capacity: 0)
 
     /// Stops counting `size` bytes of the call's (all of them by default): granted back, END_STREAM, or the end.
     private func releaseUnfinished(_ call: ServerCall, upTo size: Int = .max) {
@@ -673,13 +682,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         state.handlerReturned()
     }
 
-    func grantCredit(callID: UInt64, increment: Int) {
+    /// The call's handler consumed messages: they leave the inbound budgets, and their window goes back to the client.
+    func consumed(callID: UInt64, _ consumed: CallCredit.Consumed) {
         guard let call = calls[callID], !call.loop.clientEnded else { return }
-        releaseUnfinished(call, upTo: increment)
-        call.loop.receiveWindow.granted(increment)
+        releaseUnfinished(call, upTo: consumed.release)
+        guard consumed.credit > 0 else { return }
+        call.loop.receiveWindow.granted(consumed.credit)
         var buffer = context.channel.allocator.buffer(capacity: Frame.minimumEncodedSize + 8)
         buffer.writeFrame(
-            .windowUpdate, callID: callID, header: WindowUpdateHeader(increment: UInt32(increment)), payload: NoMessage.payload)
+            .windowUpdate, callID: callID, header: WindowUpdateHeader(increment: UInt32(consumed.credit)), payload: NoMessage.payload)
         write(buffer)
     }
 

@@ -5,10 +5,13 @@ import Synchronization
 ///
 /// Sending: a message may go out when its payload fits the window, or when the window is whole (nothing is
 /// outstanding), so that one message larger than the window never deadlocks; writers suspend otherwise.
-/// Receiving: consumed bytes are granted back in one WINDOW_UPDATE once half the window is consumed or the
-/// queue runs empty, and never after the peer has ended its stream, nor on calls that take one request message
-/// (`grantsCredit` false): their single message needs no credit (a fresh window always admits it), and granting it
-/// back would release it from the server's count of unfinished-request bytes while the call still holds it.
+/// Receiving: consumed bytes are granted back in one WINDOW_UPDATE, and released from the server's inbound budgets,
+/// once the consumed messages count half the window or the queue runs empty, and never after the peer has ended its
+/// stream, nor on calls that take one request message (`grantsCredit` false): their single message needs no credit
+/// (a fresh window always admits it), and granting it back would release it from the server's count of
+/// unfinished-request bytes while the call still holds it. A message counts its bytes plus
+/// `InboundMemoryBudget.waitingMessageOverhead`, as in the budgets: empty messages consume no window, and their
+/// count must still come back before the queue runs empty.
 ///
 /// Non-copyable and stored inline in the call object that owns it, as `MessageQueue` is: one allocation per call
 /// fewer than a class of its own.
@@ -28,6 +31,8 @@ struct CallCredit: ~Copyable, Sendable {
         var closedWith: RPCError?
         let initialReceiveWindow: Int
         var pendingGrant = 0
+        /// What the messages consumed since the last release counted against the inbound budgets.
+        var pendingRelease = 0
         var queuedInbound = 0
         var peerEnded = false
         let grantsCredit: Bool
@@ -105,16 +110,27 @@ struct CallCredit: ~Copyable, Sendable {
     /// The peer sent END_STREAM: no more credit will be granted.
     func peerEndedStream() { state.withLock { $0.peerEnded = true } }
 
-    /// The reader consumed a message of `size` payload bytes; returns the credit to grant now, if any.
-    func inboundConsumed(_ size: Int) -> Int? {
+    /// What the event loop does for messages the reader consumed: grant `credit` bytes back to the peer (none when
+    /// zero), and stop counting `release` bytes against the inbound budgets.
+    struct Consumed: Equatable {
+        var credit: Int
+        var release: Int
+    }
+
+    /// The reader consumed a message of `size` payload bytes; returns what to grant and release now, if anything.
+    func inboundConsumed(_ size: Int) -> Consumed? {
         state.withLock { state in
             state.queuedInbound -= 1
             state.pendingGrant += size
-            guard state.grantsCredit, !state.peerEnded, state.pendingGrant > 0,
-                state.pendingGrant * 2 >= state.initialReceiveWindow || state.queuedInbound == 0
+            state.pendingRelease += size + InboundMemoryBudget.waitingMessageOverhead
+            guard state.grantsCredit, !state.peerEnded,
+                state.pendingRelease * 2 >= state.initialReceiveWindow || state.queuedInbound == 0
             else { return nil }
-            defer { state.pendingGrant = 0 }
-            return state.pendingGrant
+            defer {
+                state.pendingGrant = 0
+                state.pendingRelease = 0
+            }
+            return Consumed(credit: state.pendingGrant, release: state.pendingRelease)
         }
     }
 
