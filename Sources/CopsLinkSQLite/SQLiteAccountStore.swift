@@ -24,6 +24,9 @@ public final class SQLiteAccountStore: AccountStore {
     /// shared file pages and given back under memory pressure. 1 GiB.
     public static let defaultPageReadMapSize = 1 << 30
 
+    /// `PRAGMA synchronous`'s value for FULL: every commit is synced to disk before it returns.
+    static let synchronousFull = 2
+
     /// Opens (creating if needed) and migrates the database at `path`, and loads the reference test categories.
     /// The database, its WAL and SHM are readable and writable by their owner only (`DatabaseFileMode`). `logger`
     /// gets a debug line for each commit that several writes shared.
@@ -35,12 +38,17 @@ public final class SQLiteAccountStore: AccountStore {
         configuration.foreignKeysEnabled = true
         configuration.maximumReaderCount = maximumReaderCount
         configuration.busyMode = .timeout(10)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         DatabaseFileMode.prepare(path: path)
         pool = try DatabasePool(path: path, configuration: configuration)
         DatabaseFileMode.restrict(path: path)
+        // Set once the pool is open: GRDB's WAL set-up runs after `prepareDatabase` and sets `synchronous = NORMAL` on
+        // the writer, under which a commit is not synced and a machine crash may lose acknowledged writes.
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            guard try Int.fetchOne(db, sql: "PRAGMA synchronous") == Self.synchronousFull else {
+                throw DatabaseError(message: "SQLite refused synchronous = FULL on \(path)")
+            }
+        }
         try SQLiteSchema.migrator.migrate(pool)
         try pool.write { db in
             let transaction = SQLiteTransaction(db: db, scope: .allDealers, pageChanges: AccountPageChanges())

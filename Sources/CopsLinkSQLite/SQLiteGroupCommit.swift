@@ -140,11 +140,6 @@ final class SQLiteGroupCommit: Sendable {
         }
         let committed = commit(batch, in: db)
         let more = state.withLock { state in
-            if committed > 0 {
-                state.statistics.transactions += 1
-                state.statistics.writes += committed
-                state.statistics.largestBatch = max(state.statistics.largestBatch, committed)
-            }
             if state.queue.isEmpty { state.draining = false }
             return state.draining
         }
@@ -175,6 +170,14 @@ final class SQLiteGroupCommit: Sendable {
             for answer in answers { answer(error) }
             for pending in batch.dropFirst(answers.count) { pending.fail(error) }
             return 0
+        }
+        // Counted before the callers are answered, so that a caller who reads the statistics sees its own commit.
+        if succeeded > 0 {
+            state.withLock { state in
+                state.statistics.transactions += 1
+                state.statistics.writes += succeeded
+                state.statistics.largestBatch = max(state.statistics.largestBatch, succeeded)
+            }
         }
         for answer in answers { answer(nil) }
         return succeeded

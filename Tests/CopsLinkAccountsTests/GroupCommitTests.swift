@@ -51,6 +51,15 @@ struct GroupCommitTests {
         Set(try await store.read(.allDealers) { try $0.testCategories().map(\.id) })
     }
 
+    /// The commit a write waits for is synced to disk (`synchronous = FULL`) on the connection that commits: GRDB's
+    /// WAL set-up sets NORMAL on it after the connection's own set-up ran, under which a commit is not synced.
+    @Test func theWriterCommitsWithSynchronousFull() async throws {
+        try await Self.withStore { store in
+            let setting = try await store.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+            #expect(setting == SQLiteAccountStore.synchronousFull)
+        }
+    }
+
     @Test func concurrentWritesLandAndEachCallerGetsItsOwnResult() async throws {
         try await Self.withStore { store in
             let results = try await withThrowingTaskGroup(of: (Int, String).self) { group in
