@@ -23,11 +23,31 @@ final class GRPCConnectionState {
     /// The connection's own handler, which keeps the connection's rules (`GRPCConnectionStateMachine`); nil in tests
     /// of a stream handler alone.
     weak var connectionHandler: GRPCConnectionHandler?
+    /// Handlers of calls whose stream is gone (answered, reset by the client, past the deadline) that still run,
+    /// until they return (`GRPCHandlerLife`). A reset stream leaves HTTP/2's concurrency count at once, so without
+    /// this a client resetting each stream as it opened it started handlers without bound, as native CANCEL did.
+    private(set) var endedCallsRunning = 0
+    /// `ConnectionLimits.maxEndedCallsRunning`: past it the connection's new calls are refused.
+    let maxEndedCallsRunning: Int
 
     init(configuration: ServerConfiguration) {
         failureLogBudget = FailureLogBudget(burst: configuration.failedCallLogBurst, perSecond: configuration.failedCallLogPerSecond)
         inbound = InboundMemoryBudget(limit: max(1, configuration.maxUnfinishedRequestBytesPerConnection))
+        maxEndedCallsRunning = configuration.limits.maxEndedCallsRunning
     }
+
+    /// Why a new call is refused while too many ended calls' handlers still run, if it is.
+    var endedCallsRefusal: RPCError? {
+        guard endedCallsRunning >= maxEndedCallsRunning else { return nil }
+        return RPCError(
+            code: .resourceExhausted,
+            message:
+                "\(endedCallsRunning) calls of this connection that were cancelled or passed their deadline are still finishing; retry shortly"
+        )
+    }
+
+    fileprivate func endedCallStarted() { endedCallsRunning += 1 }
+    fileprivate func endedCallReturned() { endedCallsRunning -= 1 }
 
     /// A stream wrote HEADERS, a message or trailers.
     func answerSent() {
@@ -377,5 +397,30 @@ extension GRPCConnectionStateMachine.Cause {
         case .handshakeTimeout: .protocolError
         default: .noError
         }
+    }
+}
+
+/// One call's handler from its start until it returns, on the connection's event loop. Once the call's stream is gone
+/// while the handler still runs, it counts in its connection's `endedCallsRunning` until it returns.
+final class GRPCHandlerLife {
+    private let connection: GRPCConnectionState
+    private var running = true
+    private var counted = false
+
+    init(connection: GRPCConnectionState) { self.connection = connection }
+
+    /// The call's stream closed (its place in HTTP/2's concurrency count is free).
+    func streamGone() {
+        guard running, !counted else { return }
+        counted = true
+        connection.endedCallStarted()
+    }
+
+    /// The handler's task returned.
+    func returned() {
+        running = false
+        guard counted else { return }
+        counted = false
+        connection.endedCallReturned()
     }
 }

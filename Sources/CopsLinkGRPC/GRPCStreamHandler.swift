@@ -50,6 +50,8 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The request's `:path`, for the metrics of a refused call.
     private var requestPath = ""
     private var state = State.idle
+    /// The running call's handler until its stream is gone; then only its task keeps it, until it returns.
+    private var handlerLife: GRPCHandlerLife?
     /// Bytes of a partial message in `reader`, counted in `budgets`.
     private var readerCounted = 0
     /// Reading stopped because the call holds `queueLimit` bytes; `resumeReading` restarts it.
@@ -143,6 +145,8 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             recordFinished(.cancelled)
         }
         state = .done
+        handlerLife?.streamGone()
+        handlerLife = nil
         releaseAwaiting()
         stopTimers()
         stallTimer?.cancel()
@@ -336,6 +340,10 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             state = .done
             return resetUnanswered()
         }
+        if let error = connection.endedCallsRefusal {
+            metrics?.rejected(.tooManyCalls)
+            return refuse(error)
+        }
         guard !budget.isExhausted else {
             // As on the native protocol (§12): no new call while the server holds all the request bytes it may.
             return refuse(
@@ -380,11 +388,27 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
         }
         let dispatcher = self.dispatcher
+        let life = GRPCHandlerLife(connection: connection)
+        handlerLife = life
+        let lifeBound = NIOLoopBound(life, eventLoop: context.eventLoop)
+        let returned: @Sendable () -> Void = {
+            if lifeBound.eventLoop.inEventLoop {
+                lifeBound.value.returned()
+            } else {
+                lifeBound.eventLoop.execute { lifeBound.value.returned() }
+            }
+        }
         let task: Task<Void, Never>
         if let executor {
-            task = Task.immediate(executorPreference: executor) { await dispatcher.run(route, stream: call, context: serverContext) }
+            task = Task.immediate(executorPreference: executor) {
+                await dispatcher.run(route, stream: call, context: serverContext)
+                returned()
+            }
         } else {
-            task = Task { await dispatcher.run(route, stream: call, context: serverContext) }
+            task = Task {
+                await dispatcher.run(route, stream: call, context: serverContext)
+                returned()
+            }
         }
         // The call may have finished inside `Task.immediate`; the task is kept only while it runs.
         if case .running(let running, nil) = state, running === call { state = .running(call, task: task) }

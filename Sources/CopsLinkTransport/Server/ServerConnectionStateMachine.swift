@@ -24,6 +24,7 @@ struct ServerConnectionStateMachine {
     /// The limits and policies the rules apply; fixed for a connection.
     struct Policy {
         var maxConcurrentCalls: Int
+        var maxEndedCallsRunning: Int
         var pingMinimumInterval: TimeAmount
         var pingMaximumStrikes: Int
         /// UNAUTHENTICATED answers after which the connection gets GOAWAY; 0 means no limit.
@@ -31,6 +32,7 @@ struct ServerConnectionStateMachine {
 
         init(_ configuration: ServerConfiguration) {
             maxConcurrentCalls = configuration.limits.maxConcurrentCalls
+            maxEndedCallsRunning = configuration.limits.maxEndedCallsRunning
             pingMinimumInterval = TimeAmount(configuration.pingPolicy.minimumInterval)
             pingMaximumStrikes = configuration.pingPolicy.maximumStrikes
             maxUnauthenticatedCalls = configuration.maxUnauthenticatedCalls
@@ -211,10 +213,8 @@ struct ServerConnectionStateMachine {
         return afterCallsChanged()
     }
 
-    /// Handlers of ended calls that may still run (`endedCallsRunning`): four times the concurrency limit, and at least
-    /// 64, so that a client that cancels its calls and at once starts new ones (its places are free, §10) is not
-    /// refused while the cancelled handlers wind down.
-    var maxEndedCallsRunning: Int { max(64, 4 * policy.maxConcurrentCalls) }
+    /// Handlers of ended calls that may still run (`endedCallsRunning`; `ConnectionLimits.maxEndedCallsRunning`).
+    var maxEndedCallsRunning: Int { policy.maxEndedCallsRunning }
 
     /// The handler of a call that already ended (`callEnded(code:handlerRunning: true)`) returned.
     mutating func handlerReturned() {

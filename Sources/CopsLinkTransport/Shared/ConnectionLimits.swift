@@ -9,6 +9,12 @@ public struct ConnectionLimits: Sendable, Hashable {
     /// Calls the peer may have open at once on one connection. Default 100; the server answers the next with
     /// RESOURCE_EXHAUSTED at once.
     public var maxConcurrentCalls: Int = 100
+    /// Handlers of a connection's ended calls (answered, cancelled, reset or past their deadline) that may still run
+    /// besides its open calls: four times `maxConcurrentCalls`, and at least 64, so that a client that cancels its
+    /// calls and at once starts new ones (their places are free) is not refused while the old handlers wind down, and
+    /// one that cancels every call at once cannot start handlers without bound. The server refuses new calls of the
+    /// connection past it.
+    public var maxEndedCallsRunning: Int { max(64, 4 * maxConcurrentCalls) }
     /// Payload bytes the peer may send on one call before it needs more credit. Default 256 KiB.
     public var initialWindowSize: Int = 256 << 10
 
