@@ -281,6 +281,31 @@ struct InboundBudgetTests {
         await harness.close()
     }
 
+    /// HTTP/JSON connections read small from the accept until a caller authenticates, as native ones do: NIO's read
+    /// loop otherwise read a burst of pipelined requests whole (about a megabyte of them) while the first one ran.
+    @Test func anHTTPConnectionWithoutAnAuthenticatedCallerReadsSmall() async throws {
+        let harness = try await ServerConnectionHarness(authenticates: true)
+        func readLimits() async throws -> (reads: UInt, fixed: Bool) {
+            let reads = try await harness.channel.getOption(.maxMessagesPerRead).get()
+            let allocator = try await harness.channel.getOption(.recvAllocator).get()
+            return (reads, allocator is FixedSizeRecvByteBufferAllocator)
+        }
+        func post(_ extra: String = "") async throws -> String {
+            try await harness.send(
+                ByteBuffer(
+                    string: "POST /copslink.rpc.v1.Health/Check HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\(extra)\r\n{}"))
+            return String(buffer: try await harness.output())
+        }
+        #expect(try await readLimits() == (1, true), "the first bytes, before detection, are read small too")
+        let first = try await post()
+        #expect(first.hasPrefix("HTTP/1.1 200"), "\(first)")
+        #expect(try await readLimits() == (1, true), "a call without a key lifted the limits")
+        #expect(try await post("Authorization: Bearer k\r\n").hasPrefix("HTTP/1.1 200"))
+        #expect(try await post().hasPrefix("HTTP/1.1 200"))  // its head is read with the caller known
+        #expect(try await readLimits() == (16, false))
+        await harness.close()
+    }
+
     /// A call of an open method whose REQUEST does not end its stream counts server-wide until its request comes;
     /// past the limit one is refused. One whose REQUEST brings its request and END_STREAM is never counted.
     @Test func openCallsAwaitingTheirRequestAreBounded() async throws {

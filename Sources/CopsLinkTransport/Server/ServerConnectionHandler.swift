@@ -148,20 +148,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Until a caller authenticates on it, the connection reads at most one buffer of `untrustedAllowance` (16 KiB)
-    /// per event-loop pass, so that reading stops within a read of where its bytes pass the untrusted allowance. NIO's
-    /// read loop otherwise went on for 16 reads of up to 64 KiB after the handler held back the next `read()`: a
-    /// thousand keyless connections each holding the start of a 4 MiB frame took the server up to about 1 MiB each
-    /// (989 MiB), thirty times the bound PROTOCOL §12.1 states. The bootstrap's settings come back once trusted.
+    /// Until a caller authenticates on it, the connection reads small (`UntrustedReads`), so that reading stops
+    /// within a read of where its bytes pass the untrusted allowance (PROTOCOL §12.1).
     private func setReadLimits(_ context: ChannelHandlerContext, untrusted: Bool) {
-        guard let options = context.channel.syncOptions else { return }
         readsLimited = untrusted
-        try? options.setOption(.maxMessagesPerRead, value: untrusted ? UInt(1) : TCPServer.maxMessagesPerRead)
-        try? options.setOption(
-            .recvAllocator,
-            value: untrusted
-                ? FixedSizeRecvByteBufferAllocator(capacity: InboundMemoryBudget.untrustedAllowance)
-                : AdaptiveRecvByteBufferAllocator())
+        UntrustedReads.set(untrusted, on: context.channel)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

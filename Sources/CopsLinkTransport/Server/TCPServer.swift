@@ -203,6 +203,9 @@ public final class TCPServer: Sendable {
         try channel.syncOptions?.setOption(
             .writeBufferWaterMark,
             value: .init(low: configuration.outboundLowWaterMark, high: configuration.outboundHighWaterMark))
+        // Read small from the first byte until a caller authenticates (native and HTTP/JSON) or the protocol is
+        // detected as gRPC.
+        if dispatcher.authenticatesCallers { UntrustedReads.set(true, on: channel) }
         let sync = channel.pipeline.syncOperations
         if let tlsContext { try sync.addHandler(NIOSSLServerHandler(context: tlsContext)) }
         let budget = budget ?? InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)
@@ -227,6 +230,7 @@ public final class TCPServer: Sendable {
                         pipeline, dispatcher: dispatcher, configuration: configuration, metrics: metrics, budget: budget)
                 case .grpc:
                     guard let install = installers[.grpc] else { return try pipeline.addHandler(native(connectedAt)) }
+                    UntrustedReads.set(false, on: channel)
                     try install(
                         pipeline,
                         ProtocolInstallContext(

@@ -82,10 +82,13 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Whether a caller has authenticated on this connection (set by its calls): until then bodies count in the
     /// budget's untrusted share.
     private let trust: ConnectionTrust
+    /// The connection reads small until a caller authenticates on it (`UntrustedReads`, set at accept).
+    private var readsLimited: Bool
 
     init(dispatcher: CallDispatcher, configuration: ServerConfiguration, metrics: ServerMetrics?, budget: InboundMemoryBudget? = nil) {
         self.budget = budget
         trust = ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
+        readsLimited = dispatcher.authenticatesCallers
         self.dispatcher = dispatcher
         self.configuration = configuration
         self.metrics = metrics
@@ -153,7 +156,12 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head(let head): received(head)
+        case .head(let head):
+            if readsLimited, trust.isTrusted {
+                readsLimited = false
+                UntrustedReads.set(false, on: context.channel)
+            }
+            received(head)
         case .body(var part):
             guard case .receiving(var request) = state else { return }
             if let refusal = budgetRefusal(bodyBytes: request.body.count + part.readableBytes) {

@@ -1,0 +1,25 @@
+import NIOCore
+
+/// How a connection reads until a caller authenticates on it (`ConnectionTrust`): at most one buffer of
+/// `InboundMemoryBudget.untrustedAllowance` (16 KiB) per event-loop pass, so that it stops within one read of where a
+/// handler holds back the next `read()`. With the bootstrap's settings NIO's read loop goes on for 16 reads of up to
+/// 64 KiB after that: a thousand keyless native connections each holding the start of a 4 MiB frame took the server
+/// up by about 1 MiB each (989 MiB), and an HTTP/1.1 client's burst of pipelined requests was read, parsed and held
+/// whole (a megabyte of requests per connection) while its first request ran.
+///
+/// Set at accept when the server authenticates callers, so that the first reads, protocol detection's included, are
+/// small too. gRPC connections read as the bootstrap says once detected: their keys come with each call's HEADERS and
+/// HTTP/2 flow control bounds what a stream sends. Native and HTTP/JSON connections read that way once a caller has
+/// authenticated on them.
+enum UntrustedReads {
+    /// Applies the untrusted reading (`limited`) or the bootstrap's (16 adaptive reads per pass).
+    static func set(_ limited: Bool, on channel: any Channel) {
+        guard let options = channel.syncOptions else { return }
+        try? options.setOption(.maxMessagesPerRead, value: limited ? UInt(1) : TCPServer.maxMessagesPerRead)
+        try? options.setOption(
+            .recvAllocator,
+            value: limited
+                ? FixedSizeRecvByteBufferAllocator(capacity: InboundMemoryBudget.untrustedAllowance)
+                : AdaptiveRecvByteBufferAllocator())
+    }
+}
