@@ -63,12 +63,12 @@ struct ServeCommand: AsyncParsableCommand {
     var maxAccountsPerDealer = 1_000_000
     @Option(
         help:
-            "Seconds a request id's answer is kept and replayed (default 24 hours); a retry after it runs as a new request. 0 keeps them forever."
+            "Seconds a request id's answer is kept and replayed; a retry after it runs as a new request. 86400 is 24 hours; 0 keeps them forever."
     )
     var idempotencyRetention = Double(AccountServiceConfiguration().idempotencyRetentionMs / 1000)
     @Option(
         help:
-            "Seconds signals are kept, by received time (default 400 days); older ones are deleted and gone from RequestTestData. 0 keeps them forever."
+            "Seconds signals are kept, by received time; older ones are deleted and gone from RequestTestData. 34560000 is 400 days; 0 keeps them forever."
     )
     var signalRetention = Double(AccountServiceConfiguration().signalRetentionMs / 1000)
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
