@@ -1,3 +1,5 @@
+import CopsLinkCore
+
 /// Limits of the account rules, with documented defaults.
 public struct AccountServiceConfiguration: Sendable, Hashable {
     /// Longest test a dealer may place. Default 24 h; never more than `hardMaximumTestMinutes`.
@@ -20,6 +22,14 @@ public struct AccountServiceConfiguration: Sendable, Hashable {
     /// RESOURCE_EXHAUSTED. Keeps one dealer from filling the store or the generated account-number space that all
     /// dealers share. Default 1,000,000 (`copslink-server --max-accounts-per-dealer`).
     public var maximumAccountsPerDealer = 1_000_000
+    /// How long a request id's answer is replayed: a retry with the same id after this runs as a new request, and
+    /// `RetentionPruner` deletes the record (each holds the whole answer, up to megabytes). Default 24 h; 0 keeps
+    /// records, and replays them, forever (`copslink-server --idempotency-retention`).
+    public var idempotencyRetentionMs: Int64 = 24 * 3600 * 1000
+    /// How long signals (test results and signal history) are kept, by received time; `RetentionPruner` deletes older
+    /// ones, and RequestTestData no longer finds them. Default 400 days, so that a year of test data stays queryable;
+    /// 0 keeps them forever (`copslink-server --signal-retention`).
+    public var signalRetentionMs: Int64 = 400 * 24 * 3600 * 1000
 
     /// The dealer of calls without an authenticated caller: in-process use, or a server run with authentication
     /// disabled (development only). Default `demo`.
@@ -28,4 +38,15 @@ public struct AccountServiceConfiguration: Sendable, Hashable {
     public init() {}
 
     var effectiveMaximumTestMinutes: Int64 { min(maximumTestMinutes, Self.hardMaximumTestMinutes) }
+
+    /// The time before which rows of `kind` are past their retention at `nowMs` (a row of exactly the window's age is
+    /// kept), or nil when they are kept forever. The one rule that the pruner and the replay of request ids share.
+    func retentionCutoffMs(_ kind: RetainedRows, atMs nowMs: Int64) -> Int64? {
+        let retention =
+            switch kind {
+            case .idempotencyRecords: idempotencyRetentionMs
+            case .signals: signalRetentionMs
+            }
+        return retention > 0 ? nowMs.addingSaturating(-retention) : nil
+    }
 }

@@ -333,8 +333,12 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         let requestID = try Idempotency.requestID(field: field, context: context)
         let fingerprint = requestID.isEmpty ? 0 : Idempotency.fingerprint(of: cleared)
         let now = clock.nowMs()
+        // A record past its retention runs again, whether or not the pruner has deleted it yet; saving replaces it.
+        let replayedSince = configuration.retentionCutoffMs(.idempotencyRecords, atMs: now) ?? .min
         let (response, replayed) = try await store.write(scope(context)) { transaction in
-            if !requestID.isEmpty, let record = try transaction.idempotencyRecord(requestID: requestID) {
+            if !requestID.isEmpty, let record = try transaction.idempotencyRecord(requestID: requestID),
+                record.createdAtMs >= replayedSince
+            {
                 guard record.method == method.path, record.fingerprint == fingerprint else {
                     throw AccountError(
                         .alreadyExists, "Request id \(ClientText.excerpt(requestID)) was already used for a different request.")

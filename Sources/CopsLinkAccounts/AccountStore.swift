@@ -169,6 +169,9 @@ public protocol AccountWriteTransaction: AccountReadTransaction {
     func endSession(id: String, atMs: Int64, reason: TestEndReason) throws
     func appendHistory(accountNumber: String, _ entry: TestHistoryEntry) throws
     func insertSignal(_ signal: SignalRecord) throws
+    /// Saves the record, replacing one of the same request id: the service replays a record inside its retention
+    /// window and saves over one past it (`AccountServiceConfiguration.idempotencyRetentionMs`), which the pruner may
+    /// not have deleted yet.
     func saveIdempotencyRecord(_ record: IdempotencyRecord) throws
     /// Inserts or replaces directory entries (CSV import).
     func saveAuthorities(_ authorities: [Authority]) throws
@@ -196,6 +199,21 @@ public protocol AccountStore: Sendable {
     /// The customer's account page: GetAccount's one read, which needs no transaction of its own (one row). The
     /// default reads it in a read transaction; a store may serve it from a cheaper path.
     func accountPage(_ scope: StoreScope, customerID: String) async throws -> AccountPage?
+    /// Deletes at most `limit` rows of `kind`, of every dealer, whose time (`RetainedRows`) is before `cutoffMs`, and
+    /// returns how many it deleted (fewer than `limit`: none older are left, or another instance is deleting them).
+    /// One short transaction of its own rather than a body in `write`, so that a batch never holds the writer for
+    /// long and, on a database that several instances share, instances pruning at once skip each other's rows
+    /// instead of colliding: deleting what is older than a cutoff is the same whoever does it.
+    func prune(_ kind: RetainedRows, before cutoffMs: Int64, limit: Int) async throws -> Int
+}
+
+/// Rows that each call adds and nothing else removes, kept for a retention window (`AccountServiceConfiguration`)
+/// and then deleted by `RetentionPruner`.
+public enum RetainedRows: String, Sendable, CaseIterable {
+    /// Idempotency records, by the time the answer they hold was given (`IdempotencyRecord.createdAtMs`).
+    case idempotencyRecords = "idempotency_records"
+    /// Signals, test results and signal history alike, by their received time (`TestResult.receivedAtMs`).
+    case signals
 }
 
 extension AccountStore {

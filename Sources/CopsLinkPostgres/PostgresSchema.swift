@@ -211,6 +211,15 @@ enum PostgresSchema {
             statements: [
                 "ALTER TABLE test_history ADD COLUMN message BYTEA",
                 "ALTER TABLE signal ADD COLUMN message BYTEA"
+            ]),
+        // Retention, as SQLite's migration 7 (`RetentionPruner`): rows past their window are deleted oldest first,
+        // across dealers, by their time; without these indexes each batch would scan the whole table. Built inside
+        // the migration's transaction (CONCURRENTLY cannot be), so writes to the two tables wait while it runs.
+        Migration(
+            version: 3, name: "retention indexes",
+            statements: [
+                "CREATE INDEX idempotency_by_created_at ON idempotency (created_at)",
+                "CREATE INDEX signal_by_received_at ON signal (received_at)"
             ])
     ]
 

@@ -485,12 +485,17 @@ struct PostgresTransaction: AccountWriteTransaction {
         }
     }
 
+    /// Replaces a record past its retention (the protocol's contract). Two instances saving one new request id at
+    /// once still give one answer: under SERIALIZABLE the second's ON CONFLICT meets a row its snapshot cannot see,
+    /// which PostgreSQL refuses as a serialization failure, and the write run again replays the first's answer.
     func saveIdempotencyRecord(_ record: IdempotencyRecord) throws {
         try connection.execute(
             """
             INSERT INTO idempotency (request_id, method, fingerprint, response, created_at)
             VALUES (\(key(record.requestID)), \(record.method), \(Int64(bitPattern: record.fingerprint)), \(record.response.byteBuffer),
                 \(record.createdAtMs))
+            ON CONFLICT (request_id) DO UPDATE SET method = excluded.method, fingerprint = excluded.fingerprint,
+                response = excluded.response, created_at = excluded.created_at
             """)
     }
 

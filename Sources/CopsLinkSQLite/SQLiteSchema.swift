@@ -284,6 +284,15 @@ enum SQLiteSchema {
             try encodeMessages(db, table: "test_history") { SQLiteTransaction.historyEntry($0).serializedBytes() }
             try encodeMessages(db, table: "signal") { SQLiteTransaction.testResult($0).serializedBytes() }
         }
+        // Retention (`RetentionPruner`): idempotency records and signals past their window are deleted oldest first,
+        // across dealers, by their time; without these indexes each batch would scan the whole table.
+        migrator.registerMigration("v7-retention") { db in
+            try db.execute(
+                sql: """
+                    CREATE INDEX idempotency_by_created_at ON idempotency(created_at);
+                    CREATE INDEX signal_by_received_at ON signal(received_at);
+                    """)
+        }
         return migrator
     }
 

@@ -472,7 +472,11 @@ struct SQLiteTransaction: AccountWriteTransaction {
 
     func saveIdempotencyRecord(_ record: IdempotencyRecord) throws {
         try db.executeCached(
-            sql: "INSERT INTO idempotency (request_id, method, fingerprint, response, created_at) VALUES (?, ?, ?, ?, ?)",
+            sql: """
+                INSERT INTO idempotency (request_id, method, fingerprint, response, created_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (request_id) DO UPDATE SET method = excluded.method, fingerprint = excluded.fingerprint,
+                    response = excluded.response, created_at = excluded.created_at
+                """,
             arguments: [
                 key(record.requestID), record.method, Int64(bitPattern: record.fingerprint), Data(record.response), record.createdAtMs
             ])

@@ -13,6 +13,15 @@ struct ExpiryService: Service {
     }
 }
 
+/// The retention pruner as a service: its passes stop at graceful shutdown, between two batches.
+struct RetentionService: Service {
+    let pruner: RetentionPruner
+
+    func run() async {
+        await cancelWhenGracefulShutdown { await pruner.run() }
+    }
+}
+
 /// Marks the server NOT_SERVING in the health service as soon as shutdown begins (before the RPC server drains),
 /// so that health checks steer new clients away while in-flight calls finish.
 struct DrainAnnouncer: Service {

@@ -61,6 +61,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(
         help: "Accounts (linked or unlinked customers) one dealer may hold; LinkAccount of a new customer past it gets RESOURCE_EXHAUSTED.")
     var maxAccountsPerDealer = 1_000_000
+    @Option(
+        help:
+            "Seconds a request id's answer is kept and replayed; a retry after it runs as a new request. 86400 is 24 hours; 0 keeps them forever."
+    )
+    var idempotencyRetention = Double(AccountServiceConfiguration().idempotencyRetentionMs / 1000)
+    @Option(
+        help:
+            "Seconds signals are kept, by received time; older ones are deleted and gone from RequestTestData. 34560000 is 400 days; 0 keeps them forever."
+    )
+    var signalRetention = Double(AccountServiceConfiguration().signalRetentionMs / 1000)
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
     @Option(help: "Log line format on stderr: text, or json (one JSON object per line).") var logFormat = LogFormat.text
     @Option(help: "Level of the one line per successful call (failed calls log one level higher).") var callLogLevel = "debug"
@@ -206,6 +216,8 @@ struct ServeCommand: AsyncParsableCommand {
         var accountConfiguration = AccountServiceConfiguration()
         accountConfiguration.maximumTestMinutes = Int64(maxTestHours * 60)
         accountConfiguration.maximumAccountsPerDealer = maxAccountsPerDealer
+        accountConfiguration.idempotencyRetentionMs = Int64(idempotencyRetention * 1000)
+        accountConfiguration.signalRetentionMs = Int64(signalRetention * 1000)
         var interceptors: [any ServerInterceptor] = []
         var policy = AccessPolicy.copsLink
         policy.maxConcurrentPublicCalls = maxPublicCalls
@@ -219,6 +231,7 @@ struct ServeCommand: AsyncParsableCommand {
                 AuthInterceptor(authenticator: APIKeyAuthenticator(store: store, maximumCachedKeys: keyCacheSize), policy: policy))
         }
         let expiry = TestExpiryScheduler(store: store, clock: clock, logger: logger)
+        let pruner = RetentionPruner(store: store, clock: clock, configuration: accountConfiguration, logger: logger)
 
         var router = RPCRouter()
         AccountServiceImplementation(store: store, clock: clock, configuration: accountConfiguration, expiry: expiry)
@@ -245,11 +258,12 @@ struct ServeCommand: AsyncParsableCommand {
 
         // The server binds in its run(); SIGTERM or SIGINT: services stop in reverse order — health turns
         // NOT_SERVING, the server drains (GOAWAY, in-flight calls finish within the grace period), the expiry
-        // scheduler stops; then the admin endpoint and the store close.
+        // scheduler and the retention pruner stop; then the admin endpoint and the store close.
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
                     .init(service: ExpiryService(scheduler: expiry)),
+                    .init(service: RetentionService(pruner: pruner)),
                     .init(service: server),
                     .init(service: DrainAnnouncer(health: health, logger: logger))
                 ],
@@ -304,6 +318,17 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard maxConnectionAge == 0 || (maxConnectionAge >= 1 && maxConnectionAge <= 2_592_000) else {
             throw ValidationError("--max-connection-age \(maxConnectionAge): give seconds from 1 to 2592000 (30 days), or 0 for none.")
+        }
+        // A window shorter than a client's retries would make them run twice; one too short for a day of signals would
+        // delete them as they arrive.
+        guard idempotencyRetention == 0 || (idempotencyRetention >= 60 && idempotencyRetention <= 31_536_000) else {
+            throw ValidationError(
+                "--idempotency-retention \(idempotencyRetention): give seconds from 60 to 31536000 (365 days), or 0 to keep them forever.")
+        }
+        guard signalRetention == 0 || (signalRetention >= 86_400 && signalRetention <= 3_153_600_000) else {
+            throw ValidationError(
+                "--signal-retention \(signalRetention): give seconds from 86400 (1 day) to 3153600000 (100 years), or 0 to keep them forever."
+            )
         }
         for (flag, value) in [
             ("--max-connections", maxConnections), ("--max-concurrent-calls", maxConcurrentCalls),

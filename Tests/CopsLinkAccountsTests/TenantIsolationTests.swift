@@ -211,6 +211,9 @@ private struct NeverStore: AccountStore {
     ) async throws -> Result {
         throw AccountError(.internalError, "not used")
     }
+    func prune(_ kind: RetainedRows, before cutoffMs: Int64, limit: Int) async throws -> Int {
+        throw AccountError(.internalError, "not used")
+    }
 }
 
 @Suite("Dealer ids")

@@ -374,7 +374,23 @@ struct CLITests {
             (["--metrics-port=-1"], "--metrics-port -1: must be from 0 to 65535."),
             (["--protocols", "native,grpcweb"], "--protocols 'native,grpcweb': 'grpcweb' is not one of native, http, grpc."),
             (["--protocols", "http,http"], "--protocols 'http,http' names http twice."),
-            (["--http-max-body-size", "0"], "--http-max-body-size 0: must be from 1 to 2147483647.")
+            (["--http-max-body-size", "0"], "--http-max-body-size 0: must be from 1 to 2147483647."),
+            (
+                ["--idempotency-retention", "30"],
+                "--idempotency-retention 30.0: give seconds from 60 to 31536000 (365 days), or 0 to keep them forever."
+            ),
+            (
+                ["--idempotency-retention", "nan"],
+                "--idempotency-retention nan: give seconds from 60 to 31536000 (365 days), or 0 to keep them forever."
+            ),
+            (
+                ["--signal-retention", "3600"],
+                "--signal-retention 3600.0: give seconds from 86400 (1 day) to 3153600000 (100 years), or 0 to keep them forever."
+            ),
+            (
+                ["--signal-retention=-1"],
+                "--signal-retention -1.0: give seconds from 86400 (1 day) to 3153600000 (100 years), or 0 to keep them forever."
+            )
         ] {
             let result = try await runBuiltBinary("copslink-server", ["serve", "--database", database] + arguments)
             #expect(result.status == 64, "\(arguments): \(result)")
@@ -388,6 +404,11 @@ struct CLITests {
         let result = try await runBuiltBinary("copslink-server", ["serve", "--help"])
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.contains("(default: native,http,grpc)"), "\(result.stdout)")
+        // Retention windows in seconds: 24 hours of request ids, 400 days of signals.
+        let help = result.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(help.contains("--idempotency-retention <idempotency-retention> Seconds"), "\(help)")
+        #expect(help.contains("0 keeps them forever. (default: 86400.0)"), "\(help)")
+        #expect(help.contains("0 keeps them forever. (default: 34560000.0)"), "\(help)")
     }
 
     @Test("--server with several addresses fails over from one that is down, and refuses an empty one")
