@@ -83,8 +83,7 @@ extension AccountServiceImplementation {
                     throw AccountError.invalid("Zone \(ClientText.excerpt(unknown)) is not a zone of this account.")
                 }
             }
-            try TestSessionRules.expireDue(transaction, accountNumber: accountNumber, atMs: now)
-            if let open = try transaction.openSession(accountNumber: accountNumber) {
+            if let open = try TestSessionRules.openSessionExpiringDue(transaction, accountNumber: accountNumber, atMs: now) {
                 if TestSessionRules.state(of: open, atMs: now) == .scheduled {
                     throw AccountError(.failedPrecondition, "A test is already scheduled for this account; place it off test first.")
                 }
@@ -116,8 +115,7 @@ extension AccountServiceImplementation {
         return try await mutate(AccountService.Method.placeOffTest, request, cleared, requestID: request.requestID, context: context) {
             transaction, now in
             let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
-            try TestSessionRules.expireDue(transaction, accountNumber: accountNumber, atMs: now)
-            guard var session = try transaction.openSession(accountNumber: accountNumber) else {
+            guard var session = try TestSessionRules.openSessionExpiringDue(transaction, accountNumber: accountNumber, atMs: now) else {
                 throw AccountError(.failedPrecondition, "System is not on test.")
             }
             try transaction.endSession(id: session.id, atMs: now, reason: .placedOff)

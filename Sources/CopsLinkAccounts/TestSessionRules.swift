@@ -32,6 +32,17 @@ public enum TestSessionRules {
         }
     }
 
+    /// The open session of `accountNumber` at `nowMs`, after ending it if its expiry has passed (as `expireDue`): one
+    /// read of the session where expiring and then reading took two, on the path of every PlaceOnTest and PlaceOffTest.
+    public static func openSessionExpiringDue(
+        _ transaction: any AccountWriteTransaction, accountNumber: String, atMs nowMs: Int64
+    ) throws -> TestSession? {
+        guard let open = try transaction.openSession(accountNumber: accountNumber) else { return nil }
+        guard open.expiresAtMs <= nowMs else { return open }
+        try expire(open, of: accountNumber, in: transaction)
+        return nil
+    }
+
     /// Ends every open session of `accountNumber` (or of every account) whose expiry has passed, at its expiry time,
     /// with an "expired" history entry at that time. Returns how many it ended.
     @discardableResult
@@ -44,14 +55,17 @@ public enum TestSessionRules {
         } else {
             due = try transaction.sessionsDue(atMs: nowMs)
         }
-        for (accountNumber, session) in due {
-            try transaction.endSession(id: session.id, atMs: session.expiresAtMs, reason: .expired)
-            try transaction.appendHistory(
-                accountNumber: accountNumber,
-                TestHistoryEntry(
-                    atMs: session.expiresAtMs, action: .expired, sessionID: session.id, category: session.category,
-                    effectiveAtMs: session.effectiveAtMs, expiresAtMs: session.expiresAtMs, user: nil, comment: "Test expired"))
-        }
+        for (accountNumber, session) in due { try expire(session, of: accountNumber, in: transaction) }
         return due.count
+    }
+
+    /// Ends `session` at its expiry time, with an "expired" history entry at that time.
+    private static func expire(_ session: TestSession, of accountNumber: String, in transaction: any AccountWriteTransaction) throws {
+        try transaction.endSession(id: session.id, atMs: session.expiresAtMs, reason: .expired)
+        try transaction.appendHistory(
+            accountNumber: accountNumber,
+            TestHistoryEntry(
+                atMs: session.expiresAtMs, action: .expired, sessionID: session.id, category: session.category,
+                effectiveAtMs: session.effectiveAtMs, expiresAtMs: session.expiresAtMs, user: nil, comment: "Test expired"))
     }
 }
