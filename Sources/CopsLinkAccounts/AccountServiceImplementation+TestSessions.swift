@@ -167,13 +167,17 @@ extension AccountServiceImplementation {
         if expiryDue {
             _ = try await store.write(scope(context)) { try TestSessionRules.expireDue($0, accountNumber: accountNumber, atMs: now) }
         }
+        // Signals past their retention are not returned, whether or not the pruner has deleted them yet.
+        let cutoff = kind == .history ? nil : configuration.retentionCutoffMs(.signals, atMs: now)
+        let fromMs = max(request.fromMs, cutoff ?? .min)
+        guard fromMs <= request.toMs else { return }
         // Never cached: each page is read from the store when the client has room for it.
         var cursor: PageCursor?
         while true {
             let after = cursor
             let page = try await store.read(scope(context)) { transaction in
                 try transaction.testDataPage(
-                    kind, accountNumber: accountNumber, fromMs: request.fromMs, toMs: request.toMs, after: after, limit: pageSize)
+                    kind, accountNumber: accountNumber, fromMs: fromMs, toMs: request.toMs, after: after, limit: pageSize)
             }
             if page.count > 0 { try await pages.write(page.message) }
             guard page.count == pageSize, let last = page.last else { return }

@@ -12,6 +12,10 @@ public import Logging
 public actor RetentionPruner {
     /// Rows one batch deletes at most: a few milliseconds of the writer on SQLite.
     public static let defaultBatchSize = 1000
+    /// Idempotency records one batch deletes at most, whatever `batchSize`: each holds a whole answer (up to 1.6 MB
+    /// at the field limits), and SQLite reads every overflow page of a row it frees, so a thousand large ones would
+    /// hold the writer, and every caller's write behind it, for seconds.
+    public static let idempotencyBatchSize = 100
     /// Time between passes: 5 minutes. A record past its window is not replayed even before it is deleted, so this
     /// only sets how long past its window a row may stay on disk.
     public static let defaultIntervalMs: Int64 = 5 * 60 * 1000
@@ -66,9 +70,10 @@ public actor RetentionPruner {
             var count = 0
             while true {
                 try Task.checkCancellation()
-                let batch = try await store.prune(kind, before: cutoff, limit: batchSize)
+                let limit = kind == .idempotencyRecords ? min(batchSize, Self.idempotencyBatchSize) : batchSize
+                let batch = try await store.prune(kind, before: cutoff, limit: limit)
                 count += batch
-                if batch < batchSize { break }
+                if batch < limit { break }
             }
             deleted[kind] = count
             if count > 0 {

@@ -218,8 +218,8 @@ enum PostgresSchema {
         Migration(
             version: 3, name: "retention indexes",
             statements: [
-                "CREATE INDEX idempotency_by_created_at ON idempotency (created_at)",
-                "CREATE INDEX signal_by_received_at ON signal (received_at)"
+                "CREATE INDEX IF NOT EXISTS idempotency_by_created_at ON idempotency (created_at)",
+                "CREATE INDEX IF NOT EXISTS signal_by_received_at ON signal (received_at)"
             ])
     ]
 

@@ -286,7 +286,8 @@ enum SQLiteSchema {
         }
         // Retention (`RetentionPruner`): idempotency records and signals past their window are deleted oldest first,
         // across dealers, by their time; without these indexes each batch would scan the whole table.
-        migrator.registerMigration("v7-retention") { db in
+        // Indexes only: no foreign-key check of the whole database afterwards (GRDB's default for a migration).
+        migrator.registerMigration("v7-retention", foreignKeyChecks: .immediate) { db in
             try db.execute(
                 sql: """
                     CREATE INDEX idempotency_by_created_at ON idempotency(created_at);

@@ -109,7 +109,7 @@ struct ServeCommand: AsyncParsableCommand {
     var unwritableTimeout = 30.0
     @Option(
         help:
-            "Bytes of messages a connection may hold in calls whose request stream is still open; the call passing it gets RESOURCE_EXHAUSTED."
+            "Bytes of messages a connection may hold in calls whose request stream is still open, each message counting its bytes plus 64; the call passing it gets RESOURCE_EXHAUSTED."
     )
     var maxConnectionInbound = 8 << 20
     @Option(

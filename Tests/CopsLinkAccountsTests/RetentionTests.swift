@@ -113,6 +113,21 @@ struct RetentionTests {
         }
     }
 
+    /// RequestTestData leaves out signals past their window before the pruner has deleted them: its range starts at
+    /// the window's start at the latest. A signal exactly the window's age is still returned.
+    @Test(arguments: StoreKind.all) func signalsPastTheirRetentionAreNotReturnedBeforeTheyAreDeleted(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
+            try await linkProvoCustomer(fixture, accountNumber: "1234")
+            let response = try await fixture.report([contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0)])
+            #expect(response == ReportSignalsResponse(received: 1, testResults: 0, storedAsHistory: 1))
+            let range = (fromMs: t0 - dayMs, toMs: t0 + dayMs)
+            fixture.clock.set(nowMs: t0 + configuration.signalRetentionMs)
+            #expect(try await fixture.testDataPages(.signals, fromMs: range.fromMs, toMs: range.toMs).flatMap(\.signals).count == 1)
+            fixture.clock.set(nowMs: t0 + configuration.signalRetentionMs + 1)
+            #expect(try await fixture.testDataPages(.signals, fromMs: range.fromMs, toMs: range.toMs).flatMap(\.signals) == [])
+        }
+    }
+
     @Test(arguments: StoreKind.all) func signalsPastTheirRetentionAreGoneFromTestDataAndRecentOnesStay(_ kind: StoreKind) async throws {
         try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture, accountNumber: "1234")
