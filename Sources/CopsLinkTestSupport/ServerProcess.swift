@@ -39,8 +39,10 @@ public final class ServerProcess: @unchecked Sendable {
         self.database = database
         process = Process()
         process.executableURL = try builtBinary("copslink-server")
+        // A 2 s grace period rather than 10: `stop()` blocks its thread, often one of the cooperative pool's two, until
+        // the server has drained, and a test that left a call open held every other test that long.
         process.arguments =
-            ["--host", "127.0.0.1", "--port", "0", "--database", database, "--log-level", "error"]
+            ["--host", "127.0.0.1", "--port", "0", "--database", database, "--log-level", "error", "--grace-period", "2"]
             + (authenticated ? [] : ["--insecure-disable-auth"]) + arguments
         let output = makePipe()
         process.standardOutput = output
