@@ -391,23 +391,16 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let life = GRPCHandlerLife(connection: connection)
         handlerLife = life
         let lifeBound = NIOLoopBound(life, eventLoop: context.eventLoop)
-        let returned: @Sendable () -> Void = {
-            if lifeBound.eventLoop.inEventLoop {
-                lifeBound.value.returned()
-            } else {
-                lifeBound.eventLoop.execute { lifeBound.value.returned() }
-            }
-        }
         let task: Task<Void, Never>
         if let executor {
             task = Task.immediate(executorPreference: executor) {
                 await dispatcher.run(route, stream: call, context: serverContext)
-                returned()
+                lifeBound.run(()) { life, _ in life.returned() }
             }
         } else {
             task = Task {
                 await dispatcher.run(route, stream: call, context: serverContext)
-                returned()
+                lifeBound.run(()) { life, _ in life.returned() }
             }
         }
         // The call may have finished inside `Task.immediate`; the task is kept only while it runs.

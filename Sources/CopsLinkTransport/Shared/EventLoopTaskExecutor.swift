@@ -59,7 +59,7 @@ extension NIOLoopBound {
     /// `body` should capture nothing and take what it needs as `argument`: a closure without captures needs no
     /// context, so the in-loop path (every call made from a task on the connection's executor) allocates nothing;
     /// only the cross-thread path builds one closure.
-    func run<Argument: Sendable>(_ argument: Argument, _ body: @escaping @Sendable (Value, Argument) -> Void) {
+    public func run<Argument: Sendable>(_ argument: Argument, _ body: @escaping @Sendable (Value, Argument) -> Void) {
         if eventLoop.inEventLoop {
             body(value, argument)
         } else {
