@@ -39,7 +39,7 @@ final class GRPCCall: ServerCallStream, Sendable {
 
     /// What a waiting message counts in `queued` and the budgets: its bytes and its place in the queue, so that
     /// empty messages (five bytes of HTTP/2 window each) cannot queue without bound either.
-    private static func cost(_ message: [UInt8]) -> Int { message.count + InboundMemoryBudget.waitingMessageOverhead }
+    private static func cost(_ message: [UInt8]) -> Int { InboundMemoryBudget.waitingCost(ofMessageBytes: message.count) }
 
     /// A request message from the stream (on the event loop); returns whether the stream may be read further.
     func push(_ message: [UInt8]) -> Bool {

@@ -39,11 +39,7 @@ final class GRPCConnectionState {
     /// Why a new call is refused while too many ended calls' handlers still run, if it is.
     var endedCallsRefusal: RPCError? {
         guard endedCallsRunning >= maxEndedCallsRunning else { return nil }
-        return RPCError(
-            code: .resourceExhausted,
-            message:
-                "\(endedCallsRunning) calls of this connection that were cancelled or passed their deadline are still finishing; retry shortly"
-        )
+        return ConnectionLimits.endedCallsRefusal(running: endedCallsRunning)
     }
 
     fileprivate func endedCallStarted() { endedCallsRunning += 1 }

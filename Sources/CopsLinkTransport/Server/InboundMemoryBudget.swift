@@ -27,6 +27,10 @@ public final class InboundMemoryBudget: Sendable {
     /// bound (1.28 million of them held 101 MiB); with it, a waiting message counts at least this many bytes against
     /// the connection's and the server's budgets, whatever its size (PROTOCOL.md §12.1).
     public static let waitingMessageOverhead = 64
+
+    /// What a request message of `bytes` payload bytes counts while it waits for its handler (native and gRPC alike,
+    /// and what a consumed one releases): its bytes plus `waitingMessageOverhead`.
+    public static func waitingCost(ofMessageBytes bytes: Int) -> Int { bytes + waitingMessageOverhead }
     private let used = Atomic<Int>(0)
     private let untrusted = Atomic<Int>(0)
 

@@ -64,8 +64,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var readerCountedUntrusted = false
     /// Whether a caller has authenticated on this connection (set by its calls, `ServerCall.callerAuthenticated`).
     private let trust: ConnectionTrust
-    /// The connection reads as an untrusted one (`setReadLimits`).
-    private var readsLimited = false
+    /// Small reads until a caller authenticates here (set at accept, PROTOCOL §12.1).
+    private var reads: UntrustedReads
     /// Sum of the calls' `unfinishedBytes`.
     private var unfinishedRequestBytes = 0
     /// Refusals at a budget already logged on this connection: one line each, not one per call.
@@ -82,6 +82,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.connectedAt = connectedAt
         self.budget = budget
         self.trust = ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
+        reads = UntrustedReads(trust)
         self.dispatcher = dispatcher
         self.configuration = configuration
         self.refusal = refusal
@@ -144,15 +145,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             handshakeTimer = context.eventLoop.scheduleTask(deadline: (connectedAt ?? context.eventLoop.now) + TimeAmount(timeout)) {
                 loopBound.value.handshakeTimedOut(timeout)
             }
-            if !trust.isTrusted { setReadLimits(context, untrusted: true) }
         }
-    }
-
-    /// Until a caller authenticates on it, the connection reads small (`UntrustedReads`), so that reading stops
-    /// within a read of where its bytes pass the untrusted allowance (PROTOCOL §12.1).
-    private func setReadLimits(_ context: ChannelHandlerContext, untrusted: Bool) {
-        readsLimited = untrusted
-        UntrustedReads.set(untrusted, on: context.channel)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -307,7 +300,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if readsLimited, trust.isTrusted { setReadLimits(context, untrusted: false) }
+        reads.liftOnceTrusted(trust, on: context.channel)
         if flusher.readCompleted() { context.flush() }
         recordBytes()
         context.fireChannelReadComplete()
@@ -492,13 +485,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             message: "the server is over its inbound memory budget of \(budget.limit) bytes; retry later or on another server")
     }
 
-    /// What holding `payload` on an open request stream counts: its bytes and its place in the call's queue.
-    private static func heldSize(_ payload: ByteBuffer) -> Int { payload.readableBytes + InboundMemoryBudget.waitingMessageOverhead }
-
     /// Why `payload`, a message on an open request stream, may not be held, if it may not.
     private func unfinishedBytesRefusal(holding payload: ByteBuffer) -> (RejectionReason, RPCError)? {
         if budget.isExhausted { return (.serverInboundBudget, serverBudgetError) }
-        let size = Self.heldSize(payload)
+        let size = InboundMemoryBudget.waitingCost(ofMessageBytes: payload.readableBytes)
         let limit = configuration.maxUnfinishedRequestBytesPerConnection
         guard unfinishedRequestBytes + size > limit else { return nil }
         return (
@@ -515,7 +505,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// in storage of its own when it is a small slice of a large read (the slice would keep the whole read alive
     /// while the call waits); an empty message shares one empty buffer.
     private func hold(_ payload: ByteBuffer, in call: ServerCall) -> ByteBuffer {
-        let size = Self.heldSize(payload)
+        let size = InboundMemoryBudget.waitingCost(ofMessageBytes: payload.readableBytes)
         call.loop.unfinishedBytes += size
         unfinishedRequestBytes += size
         budget.adjust(by: size)

@@ -168,13 +168,7 @@ struct ServerConnectionStateMachine {
                     message: "too many concurrent calls: this server allows \(policy.maxConcurrentCalls) per connection"))
         }
         guard endedCallsRunning < maxEndedCallsRunning else {
-            return .reject(
-                .tooManyCalls,
-                RPCError(
-                    code: .resourceExhausted,
-                    message:
-                        "\(endedCallsRunning) calls of this connection that were cancelled or passed their deadline are still finishing; retry shortly"
-                ))
+            return .reject(.tooManyCalls, ConnectionLimits.endedCallsRefusal(running: endedCallsRunning))
         }
         return .admit
     }

@@ -10,8 +10,21 @@ import NIOCore
 /// Set at accept when the server authenticates callers, so that the first reads, protocol detection's included, are
 /// small too. gRPC connections read as the bootstrap says once detected: their keys come with each call's HEADERS and
 /// HTTP/2 flow control bounds what a stream sends. Native and HTTP/JSON connections read that way once a caller has
-/// authenticated on them.
-enum UntrustedReads {
+/// authenticated on them: each handler keeps one of these and lifts it.
+struct UntrustedReads {
+    /// Whether the connection still reads small.
+    private(set) var limited: Bool
+
+    /// `limited` as the accept set it: when the connection's trust starts untrusted.
+    init(_ trust: ConnectionTrust) { limited = !trust.isTrusted }
+
+    /// Gives the connection the bootstrap's reads once a caller has authenticated on it.
+    mutating func liftOnceTrusted(_ trust: ConnectionTrust, on channel: any Channel) {
+        guard limited, trust.isTrusted else { return }
+        limited = false
+        Self.set(false, on: channel)
+    }
+
     /// Applies the untrusted reading (`limited`) or the bootstrap's (16 adaptive reads per pass).
     static func set(_ limited: Bool, on channel: any Channel) {
         guard let options = channel.syncOptions else { return }

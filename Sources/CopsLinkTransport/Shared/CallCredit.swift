@@ -122,7 +122,7 @@ struct CallCredit: ~Copyable, Sendable {
         state.withLock { state in
             state.queuedInbound -= 1
             state.pendingGrant += size
-            state.pendingRelease += size + InboundMemoryBudget.waitingMessageOverhead
+            state.pendingRelease += InboundMemoryBudget.waitingCost(ofMessageBytes: size)
             guard state.grantsCredit, !state.peerEnded,
                 state.pendingRelease * 2 >= state.initialReceiveWindow || state.queuedInbound == 0
             else { return nil }

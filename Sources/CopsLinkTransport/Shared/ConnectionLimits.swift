@@ -1,3 +1,4 @@
+public import CopsLinkCore
 import CopsLinkWire
 
 /// Limits one side of a connection enforces and announces in its SETTINGS frame.
@@ -15,6 +16,14 @@ public struct ConnectionLimits: Sendable, Hashable {
     /// one that cancels every call at once cannot start handlers without bound. The server refuses new calls of the
     /// connection past it.
     public var maxEndedCallsRunning: Int { max(64, 4 * maxConcurrentCalls) }
+
+    /// The refusal of a connection's new call while `running` handlers of its ended calls still run: the same words on
+    /// every protocol (PROTOCOL.md §7, §19.1).
+    public static func endedCallsRefusal(running: Int) -> RPCError {
+        RPCError(
+            code: .resourceExhausted,
+            message: "\(running) calls of this connection that were cancelled or passed their deadline are still finishing; retry shortly")
+    }
     /// Payload bytes the peer may send on one call before it needs more credit. Default 256 KiB.
     public var initialWindowSize: Int = 256 << 10
 

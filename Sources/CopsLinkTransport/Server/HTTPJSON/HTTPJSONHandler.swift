@@ -82,13 +82,13 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Whether a caller has authenticated on this connection (set by its calls): until then bodies count in the
     /// budget's untrusted share.
     private let trust: ConnectionTrust
-    /// The connection reads small until a caller authenticates on it (`UntrustedReads`, set at accept).
-    private var readsLimited: Bool
+    /// Small reads until a caller authenticates here (set at accept, PROTOCOL §12.1).
+    private var reads: UntrustedReads
 
     init(dispatcher: CallDispatcher, configuration: ServerConfiguration, metrics: ServerMetrics?, budget: InboundMemoryBudget? = nil) {
         self.budget = budget
         trust = ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
-        readsLimited = dispatcher.authenticatesCallers
+        reads = UntrustedReads(trust)
         self.dispatcher = dispatcher
         self.configuration = configuration
         self.metrics = metrics
@@ -157,10 +157,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if readsLimited, trust.isTrusted {
-                readsLimited = false
-                UntrustedReads.set(false, on: context.channel)
-            }
+            reads.liftOnceTrusted(trust, on: context.channel)
             received(head)
         case .body(var part):
             guard case .receiving(var request) = state else { return }
