@@ -102,7 +102,7 @@ extension AccountServiceImplementation {
             session.state = TestSessionRules.state(of: session, atMs: now)
             return PlaceOnTestResponse(session: session)
         }
-        await expiry?.wake()
+        await expiry?.wake(expiringAtMs: response.session?.expiresAtMs ?? .min)
         return response
     }
 

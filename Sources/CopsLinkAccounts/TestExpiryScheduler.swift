@@ -7,7 +7,10 @@ public actor TestExpiryScheduler {
     private let clock: any AccountClock
     private let logger: Logger
     private var sleeper: Task<Void, any Error>?
-    private var wakeRequested = false
+    /// When the current sleep ends; nil while a pass runs.
+    private var plannedWakeAtMs: Int64?
+    /// The earliest expiry `wake` was told of while a pass ran: the pass's read may have missed its session.
+    private var expiryDuringPassMs = Int64.max
     /// Longest sleep between passes, so that a stepped wall clock is noticed. Default 60 s.
     private let maximumSleepMs: Int64
 
@@ -22,21 +25,22 @@ public actor TestExpiryScheduler {
     public func run() async {
         while !Task.isCancelled {
             do {
-                wakeRequested = false
+                expiryDuringPassMs = .max
                 try await expireDue()
                 let now = clock.nowMs()
                 let next = try await store.read(.allDealers) { try $0.nextExpiry() } ?? .max
-                // A session placed while we read may expire sooner than `next`: plan again.
-                if wakeRequested { continue }
-                let wakeAt = min(next, now + maximumSleepMs)
+                // A session placed while the pass ran may expire sooner than `next`, which may not have seen it.
+                let wakeAt = min(next, expiryDuringPassMs, now + maximumSleepMs)
                 let clock = self.clock
                 let sleeper = Task { try await clock.sleep(untilMs: wakeAt) }
                 self.sleeper = sleeper
+                plannedWakeAtMs = wakeAt
                 _ = await withTaskCancellationHandler {
                     await sleeper.result
                 } onCancel: {
                     sleeper.cancel()
                 }
+                plannedWakeAtMs = nil
             } catch {
                 logger.error("test expiry pass failed", metadata: ["error": "\(error)"])
                 try? await clock.sleep(untilMs: clock.nowMs() + 1000)
@@ -53,9 +57,14 @@ public actor TestExpiryScheduler {
         return ended
     }
 
-    /// A new session may expire before the current sleep ends: re-plan now.
-    public func wake() {
-        wakeRequested = true
-        sleeper?.cancel()
+    /// A session expiring at `expiresAtMs` was placed: re-plan now if it expires before the current sleep ends.
+    /// Without an expiry, re-plans whatever the plan. A session that expires after the planned wake-up changes
+    /// nothing (that pass plans again), so PlaceOnTest costs the scheduler no pass of its own under load.
+    public func wake(expiringAtMs expiresAtMs: Int64 = .min) {
+        guard let planned = plannedWakeAtMs else {
+            expiryDuringPassMs = min(expiryDuringPassMs, expiresAtMs)
+            return
+        }
+        if expiresAtMs < planned { sleeper?.cancel() }
     }
 }

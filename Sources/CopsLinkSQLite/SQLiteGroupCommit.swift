@@ -105,17 +105,34 @@ final class SQLiteGroupCommit: Sendable {
     }
 
     /// Runs `body` between SAVEPOINT and RELEASE, or rolls back to the savepoint if it throws.
+    ///
+    /// The three statements are prepared once per connection and run through the C API (`SQLiteStatementRun`):
+    /// GRDB's `inSavepoint` compiles its SAVEPOINT and RELEASE anew for every body.
     private static func inSavepoint<Value>(_ db: Database, _ body: (Database) throws -> Value) -> Result<Value, any Error> {
-        var outcome: Result<Value, any Error>?
         do {
-            try db.inSavepoint {
-                outcome = .success(try body(db))
-                return .commit
-            }
+            try SQLiteStatementRun(db, "SAVEPOINT write").execute()
         } catch {
-            outcome = .failure(error)
+            return .failure(error)
         }
-        return outcome ?? .failure(DatabaseError(resultCode: .SQLITE_ERROR, message: "savepoint ended without its body"))
+        do {
+            let value = try body(db)
+            try SQLiteStatementRun(db, "RELEASE write").execute()
+            return .success(value)
+        } catch {
+            // Undo this body alone, and take its savepoint off the stack. Unless SQLite rolled the whole transaction
+            // back under it (disk full, I/O error), which took the savepoint with it: the batch then ends (`commit`).
+            if db.isInsideTransaction {
+                do {
+                    try SQLiteStatementRun(db, "ROLLBACK TO write").execute()
+                    try SQLiteStatementRun(db, "RELEASE write").execute()
+                } catch {
+                    // A savepoint that cannot be rolled back leaves the batch's work in doubt: end the transaction, so
+                    // that `commit` fails the whole batch rather than commit part of this body.
+                    try? db.execute(sql: "ROLLBACK")
+                }
+            }
+            return .failure(error)
+        }
     }
 
     private func enqueue(_ pending: Pending) {

@@ -26,34 +26,37 @@ extension SQLiteTransaction {
                     sql: "SELECT account_key FROM test_session WHERE ended_at IS NULL AND category_id = ?", arguments: [id]))
         }
         var customerKeys = changes.customerKeys
-        for accountKey in accountKeys {
-            customerKeys.formUnion(
-                try db.cachedStrings(
-                    sql: """
-                        SELECT account_link.customer_id FROM account_link
-                        JOIN station_account ON station_account.account_number = account_link.account_number
-                        WHERE station_account.account_key = ?
-                        """,
-                    arguments: [accountKey]))
-        }
+        for accountKey in accountKeys { customerKeys.formUnion(try Self.customerKeys(db, accountKey: accountKey)) }
         for customerKey in customerKeys { try Self.savePage(db, customerKey: customerKey) }
         // Accounts whose open session alone changed (PlaceOnTest, PlaceOffTest, expiry): only that part of their
         // pages, not the whole account assembled again.
+        // One UPDATE by primary key per customer: `WHERE customer_key IN (SELECT …)` builds a temporary table for
+        // the list on every run, which was most of a PlaceOnTest's page refresh.
         for accountKey in changes.sessionAccountKeys.subtracting(accountKeys) {
-            let session = try db.cachedRow(
-                sql: "SELECT \(Self.sessionColumns) WHERE test_session.account_key = ? AND test_session.ended_at IS NULL",
-                arguments: [accountKey]
-            ).map(Self.session)
-            try db.executeCached(
-                sql: """
-                    UPDATE account_page SET open_session = ? WHERE customer_key IN (
-                        SELECT account_link.customer_id FROM account_link
-                        JOIN station_account ON station_account.account_number = account_link.account_number
-                        WHERE station_account.account_key = ?)
-                    """,
-                arguments: [session.map { Data($0.serializedBytes()) }, accountKey])
+            let session = try Self.openSession(db, accountKey: accountKey)?.serializedBytes()
+            for customerKey in try Self.customerKeys(db, accountKey: accountKey) {
+                var run = try SQLiteStatementRun(db, "UPDATE account_page SET open_session = ? WHERE customer_key = ?")
+                run.bind(blob: session)
+                run.bind(customerKey)
+                try run.execute()
+            }
         }
         changes.removeAll()
+    }
+
+    /// The customers ever linked to the account under `accountKey` (storage keys): every page that shows it.
+    private static func customerKeys(_ db: Database, accountKey: String) throws -> [String] {
+        var run = try SQLiteStatementRun(
+            db,
+            """
+            SELECT account_link.customer_id FROM account_link
+            JOIN station_account ON station_account.account_number = account_link.account_number
+            WHERE station_account.account_key = ?
+            """)
+        run.bind(accountKey)
+        var keys: [String] = []
+        while try run.step() { keys.append(run.string(0)) }
+        return keys
     }
 
     /// Builds the page of the customer under `customerKey` from its rows, in its dealer's scope (the page shows the

@@ -143,8 +143,21 @@ struct SQLiteTransaction: AccountWriteTransaction {
         FROM account_link JOIN station_account ON station_account.account_number = account_link.account_number
         """
 
+    /// On the path of every write to a linked account: through the C API (`SQLiteStatementRun`).
     func link(customerID: String) throws -> AccountLink? {
-        try db.cachedRow(sql: "SELECT \(Self.linkColumns) WHERE account_link.customer_id = ?", arguments: [key(customerID)]).map(link)
+        var run = try SQLiteStatementRun(
+            db,
+            """
+            SELECT account_link.account_number, station_account.receiver_number, station_account.line, account_link.state,
+                account_link.linked_at, account_link.unlinked_at
+            FROM account_link JOIN station_account ON station_account.account_number = account_link.account_number
+            WHERE account_link.customer_id = ?
+            """)
+        run.bind(key(customerID))
+        guard try run.step() else { return nil }
+        return AccountLink(
+            customerID: customerID, accountNumber: run.string(0), receiverNumber: run.string(1), line: run.string(2),
+            state: run.protoEnum(3), linkedAtMs: run.int64(4), unlinkedAtMs: run.int64(5))
     }
 
     func link(accountNumber: String) throws -> AccountLink? {
@@ -295,7 +308,10 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func testCategory(id: String) throws -> TestCategory? {
-        try db.cachedRow(sql: "SELECT * FROM test_category WHERE id = ?", arguments: [id]).map(Self.category)
+        var run = try SQLiteStatementRun(db, "SELECT description, default_minutes FROM test_category WHERE id = ?")
+        run.bind(id)
+        guard try run.step() else { return nil }
+        return TestCategory(id: id, description: run.string(0), defaultDurationMinutes: run.uint32(1))
     }
 
     func saveTestCategories(_ categories: [TestCategory]) throws {
@@ -316,10 +332,34 @@ struct SQLiteTransaction: AccountWriteTransaction {
         """
 
     func openSession(accountNumber: String) throws -> TestSession? {
-        try db.cachedRow(
-            sql: "SELECT \(Self.sessionColumns) WHERE test_session.account_key = ? AND test_session.ended_at IS NULL",
-            arguments: [key(accountNumber)]
-        ).map(Self.session)
+        try Self.openSession(db, accountKey: key(accountNumber))
+    }
+
+    /// The open session of the account under `accountKey` (a storage key), read by column position: every
+    /// PlaceOnTest and PlaceOffTest reads it, and the page refresh after them.
+    static func openSession(_ db: Database, accountKey: String) throws -> TestSession? {
+        var run = try SQLiteStatementRun(
+            db,
+            """
+            SELECT test_session.id, test_session.category_id, test_category.description, test_category.default_minutes,
+                test_session.effective_at, test_session.expires_at, test_session.scope, test_session.zone_numbers,
+                test_session.comment, test_session.has_placed_by, test_session.placed_by_id, test_session.placed_by_name,
+                test_session.has_authorization, test_session.authorized_party_id, test_session.verified_by,
+                test_session.ended_at, test_session.end_reason
+            FROM test_session JOIN test_category ON test_category.id = test_session.category_id
+            WHERE test_session.account_key = ? AND test_session.ended_at IS NULL
+            """)
+        run.bind(accountKey)
+        guard try run.step() else { return nil }
+        let zones = run.string(7)
+        return TestSession(
+            id: run.string(0),
+            category: TestCategory(id: run.string(1), description: run.string(2), defaultDurationMinutes: run.uint32(3)),
+            effectiveAtMs: run.int64(4), expiresAtMs: run.int64(5), scope: run.protoEnum(6),
+            zoneNumbers: zones.isEmpty ? [] : zones.split(separator: ",").map(String.init), comment: run.string(8),
+            placedBy: run.bool(9) ? UserRef(id: run.string(10), name: run.string(11)) : nil,
+            authorizedBy: run.bool(12) ? TestAuthorization(respondingPartyID: run.string(13), verifiedBy: run.string(14)) : nil,
+            endedAtMs: run.int64(15), endReason: run.protoEnum(16))
     }
 
     func sessionActive(accountNumber: String, atMs: Int64) throws -> TestSession? {
@@ -351,45 +391,68 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func insertSession(accountNumber: String, _ session: TestSession) throws {
-        pageChanges?.sessionAccountKeys.insert(key(accountNumber))
-        try db.executeCached(
-            sql: """
-                INSERT INTO test_session (id, account_key, category_id, effective_at, expires_at, scope, zone_numbers, comment,
-                    has_placed_by, placed_by_id, placed_by_name, has_authorization, authorized_party_id, verified_by, ended_at, end_reason)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)
-                """,
-            arguments: [
-                session.id, key(accountNumber), session.category?.id ?? "", session.effectiveAtMs, session.expiresAtMs,
-                session.scope.rawValue,
-                session.zoneNumbers.joined(separator: ","), session.comment, session.placedBy != nil, session.placedBy?.id ?? "",
-                session.placedBy?.name ?? "", session.authorizedBy != nil, session.authorizedBy?.respondingPartyID ?? "",
-                session.authorizedBy?.verifiedBy ?? ""
-            ])
+        let accountKey = key(accountNumber)
+        pageChanges?.sessionAccountKeys.insert(accountKey)
+        var run = try SQLiteStatementRun(
+            db,
+            """
+            INSERT INTO test_session (id, account_key, category_id, effective_at, expires_at, scope, zone_numbers, comment,
+                has_placed_by, placed_by_id, placed_by_name, has_authorization, authorized_party_id, verified_by, ended_at, end_reason)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)
+            """)
+        run.bind(session.id)
+        run.bind(accountKey)
+        run.bind(session.category?.id ?? "")
+        run.bind(session.effectiveAtMs)
+        run.bind(session.expiresAtMs)
+        run.bind(session.scope)
+        run.bind(session.zoneNumbers.joined(separator: ","))
+        run.bind(session.comment)
+        run.bind(session.placedBy != nil)
+        run.bind(session.placedBy?.id ?? "")
+        run.bind(session.placedBy?.name ?? "")
+        run.bind(session.authorizedBy != nil)
+        run.bind(session.authorizedBy?.respondingPartyID ?? "")
+        run.bind(session.authorizedBy?.verifiedBy ?? "")
+        try run.execute()
     }
 
     func endSession(id: String, atMs: Int64, reason: TestEndReason) throws {
-        let ended = try String.fetchAll(
-            db.cachedStatement(
-                sql: "UPDATE test_session SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL RETURNING account_key"),
-            arguments: [atMs, reason.rawValue, id])
-        pageChanges?.sessionAccountKeys.formUnion(ended)
+        var run = try SQLiteStatementRun(
+            db, "UPDATE test_session SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL RETURNING account_key")
+        run.bind(atMs)
+        run.bind(reason)
+        run.bind(id)
+        while try run.step() { pageChanges?.sessionAccountKeys.insert(run.string(0)) }
     }
 
     // MARK: History and signals
 
     /// Stores the entry's columns and its encoding (`message`, what RequestTestData sends).
     func appendHistory(accountNumber: String, _ entry: TestHistoryEntry) throws {
-        try db.executeCached(
-            sql: """
-                INSERT INTO test_history (account_key, at, action, session_id, has_category, category_id, category_description,
-                    category_minutes, effective_at, expires_at, has_user, user_id, user_name, comment, message)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                key(accountNumber), entry.atMs, entry.action.rawValue, entry.sessionID, entry.category != nil, entry.category?.id ?? "",
-                entry.category?.description ?? "", entry.category?.defaultDurationMinutes ?? 0, entry.effectiveAtMs, entry.expiresAtMs,
-                entry.user != nil, entry.user?.id ?? "", entry.user?.name ?? "", entry.comment, Data(entry.serializedBytes())
-            ])
+        var run = try SQLiteStatementRun(
+            db,
+            """
+            INSERT INTO test_history (account_key, at, action, session_id, has_category, category_id, category_description,
+                category_minutes, effective_at, expires_at, has_user, user_id, user_name, comment, message)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        run.bind(key(accountNumber))
+        run.bind(entry.atMs)
+        run.bind(entry.action)
+        run.bind(entry.sessionID)
+        run.bind(entry.category != nil)
+        run.bind(entry.category?.id ?? "")
+        run.bind(entry.category?.description ?? "")
+        run.bind(entry.category?.defaultDurationMinutes ?? 0)
+        run.bind(entry.effectiveAtMs)
+        run.bind(entry.expiresAtMs)
+        run.bind(entry.user != nil)
+        run.bind(entry.user?.id ?? "")
+        run.bind(entry.user?.name ?? "")
+        run.bind(entry.comment)
+        run.bind(blob: entry.serializedBytes())
+        try run.execute()
     }
 
     func testHistory(

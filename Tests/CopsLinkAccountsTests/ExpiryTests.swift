@@ -109,4 +109,28 @@ struct ExpiryTests {
             await loop.value
         }
     }
+
+    /// PlaceOnTest wakes the scheduler only for a session that expires before its planned wake-up: under load, a
+    /// pass (a write of its own) per placed test was a third more writes for the writer.
+    @Test func theSchedulerWakesOnlyForASessionThatExpiresBeforeItsPlannedWakeUp() async throws {
+        try await withAccountService(on: .sqlite) { fixture in
+            let store = try #require(fixture.store as? SQLiteAccountStore)
+            try await linkProvoCustomer(fixture)
+            let loop = Task { await fixture.expiry.run() }
+            defer { loop.cancel() }
+            // The first pass (one write) and its read of the next expiry; then it sleeps up to 60 s.
+            #expect(try await eventually { store.writeStatistics.writes >= 1 })
+            try await Task.sleep(for: .milliseconds(100))
+            let settled = store.writeStatistics.writes
+
+            _ = try await fixture.placeOnTest(hours: 1)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(store.writeStatistics.writes == settled + 1, "the test's own write, and no pass: it expires after the wake-up")
+
+            await fixture.expiry.wake(expiringAtMs: fixture.now + 1_000)
+            #expect(try await eventually { store.writeStatistics.writes == settled + 2 }, "a pass: it expires before the wake-up")
+            loop.cancel()
+            await loop.value
+        }
+    }
 }
