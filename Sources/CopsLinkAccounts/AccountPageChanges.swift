@@ -3,20 +3,39 @@
 /// so a page never disagrees with its rows, whatever crashes when. Engine-independent; each store finds the
 /// customers behind account keys, authority ids and category ids with its own queries.
 public final class AccountPageChanges {
-    public var customerKeys: Set<String> = []
-    public var accountKeys: Set<String> = []
+    public var customerKeys: Set<String> = [] {
+        didSet { forgetReads() }
+    }
+    public var accountKeys: Set<String> = [] {
+        didSet { forgetReads() }
+    }
     /// Directory entries: every account with one of them shows it, whichever dealer's.
-    public var authorityIDs: Set<String> = []
+    public var authorityIDs: Set<String> = [] {
+        didSet { forgetReads() }
+    }
     /// Test categories: open sessions show their description.
-    public var categoryIDs: Set<String> = []
+    public var categoryIDs: Set<String> = [] {
+        didSet { forgetReads() }
+    }
     /// Accounts whose open test session alone changed: a store may rewrite just the session part of their pages
     /// (`AccountPage.encodedOpenSession`), or treat them as `accountKeys`.
-    public var sessionAccountKeys: Set<String> = []
+    public var sessionAccountKeys: Set<String> = [] {
+        didSet { forgetReads() }
+    }
+    /// Accounts the write read whole since its last recorded change, by customer key, each read in its own
+    /// dealer's scope: what a page of theirs would be built from now. A store may build those pages from them
+    /// instead of reading them again (LinkAccount answers with the account it has just written). Every recorded
+    /// change forgets them all, so one is never older than the rows.
+    public var readSinceLastChange: [String: StoredAccount] = [:]
 
     public init() {}
 
     public var isEmpty: Bool {
         customerKeys.isEmpty && accountKeys.isEmpty && authorityIDs.isEmpty && categoryIDs.isEmpty && sessionAccountKeys.isEmpty
+    }
+
+    private func forgetReads() {
+        if !readSinceLastChange.isEmpty { readSinceLastChange = [:] }
     }
 
     /// Forgets everything recorded (after the pages were rewritten).

@@ -27,7 +27,9 @@ extension SQLiteTransaction {
         }
         var customerKeys = changes.customerKeys
         for accountKey in accountKeys { customerKeys.formUnion(try Self.customerKeys(db, accountKey: accountKey)) }
-        for customerKey in customerKeys { try Self.savePage(db, customerKey: customerKey) }
+        for customerKey in customerKeys {
+            try Self.savePage(db, customerKey: customerKey, stored: changes.readSinceLastChange[customerKey])
+        }
         // Accounts whose open session alone changed (PlaceOnTest, PlaceOffTest, expiry): only that part of their
         // pages, not the whole account assembled again.
         // One UPDATE by primary key per customer: `WHERE customer_key IN (SELECT …)` builds a temporary table for
@@ -60,18 +62,21 @@ extension SQLiteTransaction {
     }
 
     /// Builds the page of the customer under `customerKey` from its rows, in its dealer's scope (the page shows the
-    /// ids its dealer knows), and stores it; a customer without a link has none.
-    static func savePage(_ db: Database, customerKey: String) throws {
+    /// ids its dealer knows), and stores it; a customer without a link has none. `stored`, when given, is the
+    /// account as this transaction read it since its last change (`AccountPageChanges.readSinceLastChange`).
+    static func savePage(_ db: Database, customerKey: String, stored known: StoredAccount? = nil) throws {
         let dealer = Self.dealer(ofKey: customerKey)
         let customerID = String(customerKey.dropFirst(dealer.count + 1))
-        guard let stored = try SQLiteTransaction(db: db, scope: .dealer(dealer)).storedAccount(customerID: customerID) else {
+        guard let stored = try known ?? SQLiteTransaction(db: db, scope: .dealer(dealer)).storedAccount(customerID: customerID) else {
             try db.executeCached(sql: "DELETE FROM account_page WHERE customer_key = ?", arguments: [customerKey])
             return
         }
         let page = AccountPage(stored)
-        try db.executeCached(
-            sql: "INSERT OR REPLACE INTO account_page (customer_key, page, open_session) VALUES (?, ?, ?)",
-            arguments: [customerKey, Data(page.encodedAccount), page.encodedOpenSession.map { Data($0) }])
+        var run = try SQLiteStatementRun(db, "INSERT OR REPLACE INTO account_page (customer_key, page, open_session) VALUES (?, ?, ?)")
+        run.bind(customerKey)
+        run.bind(blob: page.encodedAccount)
+        run.bind(blob: page.encodedOpenSession)
+        try run.execute()
     }
 
     /// Builds the pages of linked customers that have none: all of them after the migration that adds pages, and

@@ -43,10 +43,15 @@ extension SQLiteTransaction {
         let openSession = (row[18] as String?) == nil ? nil : Self.openSession(row, from: 17)
         customer.equipment = try equipment(customerKey: customerKey)
         let accountKey = key(link.accountNumber)
-        return StoredAccount(
+        let stored = StoredAccount(
             link: link, customer: customer, zones: try zones(accountKey: accountKey),
             respondingParties: try respondingParties(customerKey: customerKey),
             authorities: try accountAuthorities(accountKey: accountKey), openSession: openSession)
+        // Read in its own dealer's scope, as a page is built: the page refresh after this write may use it.
+        if let pageChanges, let dealer, Self.dealer(ofKey: customerKey) == dealer {
+            pageChanges.readSinceLastChange[customerKey] = stored
+        }
+        return stored
     }
 
     private func equipment(customerKey: String) throws -> [Equipment] {

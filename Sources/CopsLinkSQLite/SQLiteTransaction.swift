@@ -64,26 +64,47 @@ struct SQLiteTransaction: AccountWriteTransaction {
         let address = customer.address ?? Address()
         let stored = key(customer.id)
         pageChanges?.customerKeys.insert(stored)
-        try db.executeCached(
-            sql: """
-                INSERT INTO customer (id, dealer_id, first_name, last_name, company_name, has_address, street1, street2, city,
-                    state, zip, premise_phone, passcode)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name,
-                    company_name = excluded.company_name, has_address = excluded.has_address, street1 = excluded.street1,
-                    street2 = excluded.street2, city = excluded.city, state = excluded.state, zip = excluded.zip,
-                    premise_phone = excluded.premise_phone, passcode = excluded.passcode
-                """,
-            arguments: [
-                stored, Self.dealer(ofKey: stored), customer.firstName, customer.lastName, customer.companyName, customer.address != nil,
-                address.street1, address.street2, address.city, address.state, address.zip, customer.premisePhone, customer.passcode
-            ])
-        try db.executeCached(sql: "DELETE FROM equipment WHERE customer_id = ?", arguments: [stored])
+        var upsert = try SQLiteStatementRun(
+            db,
+            """
+            INSERT INTO customer (id, dealer_id, first_name, last_name, company_name, has_address, street1, street2, city,
+                state, zip, premise_phone, passcode)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name,
+                company_name = excluded.company_name, has_address = excluded.has_address, street1 = excluded.street1,
+                street2 = excluded.street2, city = excluded.city, state = excluded.state, zip = excluded.zip,
+                premise_phone = excluded.premise_phone, passcode = excluded.passcode
+            """)
+        upsert.bind(stored)
+        upsert.bind(Self.dealer(ofKey: stored))
+        upsert.bind(customer.firstName)
+        upsert.bind(customer.lastName)
+        upsert.bind(customer.companyName)
+        upsert.bind(customer.address != nil)
+        upsert.bind(address.street1)
+        upsert.bind(address.street2)
+        upsert.bind(address.city)
+        upsert.bind(address.state)
+        upsert.bind(address.zip)
+        upsert.bind(customer.premisePhone)
+        upsert.bind(customer.passcode)
+        try upsert.execute()
+        var delete = try SQLiteStatementRun(db, "DELETE FROM equipment WHERE customer_id = ?")
+        delete.bind(stored)
+        try delete.execute()
         for (position, item) in customer.equipment.enumerated() {
-            try db.executeCached(
-                sql:
-                    "INSERT INTO equipment (customer_id, position, id, name, zone_number, zone_description, installed) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                arguments: [stored, position, item.id, item.name, item.zoneNumber, item.zoneDescription, item.installed])
+            var insert = try SQLiteStatementRun(
+                db,
+                "INSERT INTO equipment (customer_id, position, id, name, zone_number, zone_description, installed) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            )
+            insert.bind(stored)
+            insert.bind(position)
+            insert.bind(item.id)
+            insert.bind(item.name)
+            insert.bind(item.zoneNumber)
+            insert.bind(item.zoneDescription)
+            insert.bind(item.installed)
+            try insert.execute()
         }
     }
 
@@ -116,22 +137,41 @@ struct SQLiteTransaction: AccountWriteTransaction {
     func replaceRespondingParties(customerID: String, _ parties: [RespondingParty]) throws {
         let customerID = key(customerID)
         pageChanges?.customerKeys.insert(customerID)
-        try db.executeCached(sql: "DELETE FROM responding_party WHERE customer_id = ?", arguments: [customerID])
+        var delete = try SQLiteStatementRun(db, "DELETE FROM responding_party WHERE customer_id = ?")
+        delete.bind(customerID)
+        try delete.execute()
         for (position, party) in parties.enumerated() {
-            try db.executeCached(
-                sql: """
-                    INSERT INTO responding_party (customer_id, id, position, priority, first_name, last_name, email, language,
-                        passcode, has_key, relation, enhanced_verification, role)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    customerID, party.id, position, party.priority, party.firstName, party.lastName, party.email, party.language,
-                    party.passcode, party.hasKey, party.relation, party.enhancedVerification, party.role.rawValue
-                ])
+            var insert = try SQLiteStatementRun(
+                db,
+                """
+                INSERT INTO responding_party (customer_id, id, position, priority, first_name, last_name, email, language,
+                    passcode, has_key, relation, enhanced_verification, role)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            insert.bind(customerID)
+            insert.bind(party.id)
+            insert.bind(position)
+            insert.bind(party.priority)
+            insert.bind(party.firstName)
+            insert.bind(party.lastName)
+            insert.bind(party.email)
+            insert.bind(party.language)
+            insert.bind(party.passcode)
+            insert.bind(party.hasKey)
+            insert.bind(party.relation)
+            insert.bind(party.enhancedVerification)
+            insert.bind(party.role)
+            try insert.execute()
             for (index, phone) in party.phones.enumerated() {
-                try db.executeCached(
-                    sql: "INSERT INTO party_phone (customer_id, party_id, position, number, type, extension) VALUES (?, ?, ?, ?, ?, ?)",
-                    arguments: [customerID, party.id, index, phone.number, phone.type.rawValue, phone.extension])
+                var insertPhone = try SQLiteStatementRun(
+                    db, "INSERT INTO party_phone (customer_id, party_id, position, number, type, extension) VALUES (?, ?, ?, ?, ?, ?)")
+                insertPhone.bind(customerID)
+                insertPhone.bind(party.id)
+                insertPhone.bind(index)
+                insertPhone.bind(phone.number)
+                insertPhone.bind(phone.type)
+                insertPhone.bind(phone.extension)
+                try insertPhone.execute()
             }
         }
     }
@@ -187,19 +227,31 @@ struct SQLiteTransaction: AccountWriteTransaction {
         // The receiver and line belong to the number: every customer it was linked to shows them.
         pageChanges?.customerKeys.insert(stored)
         pageChanges?.accountKeys.insert(key(link.accountNumber))
-        try db.executeCached(
-            sql: """
-                INSERT INTO station_account (account_key, account_number, dealer_id, receiver_number, line) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT(account_key) DO UPDATE SET receiver_number = excluded.receiver_number, line = excluded.line
-                """,
-            arguments: [key(link.accountNumber), link.accountNumber, Self.dealer(ofKey: stored), link.receiverNumber, link.line])
-        try db.executeCached(
-            sql: """
-                INSERT INTO account_link (customer_id, account_number, state, linked_at, unlinked_at) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT(customer_id) DO UPDATE SET account_number = excluded.account_number, state = excluded.state,
-                    linked_at = excluded.linked_at, unlinked_at = excluded.unlinked_at
-                """,
-            arguments: [stored, link.accountNumber, link.state.rawValue, link.linkedAtMs, link.unlinkedAtMs])
+        var station = try SQLiteStatementRun(
+            db,
+            """
+            INSERT INTO station_account (account_key, account_number, dealer_id, receiver_number, line) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT(account_key) DO UPDATE SET receiver_number = excluded.receiver_number, line = excluded.line
+            """)
+        station.bind(key(link.accountNumber))
+        station.bind(link.accountNumber)
+        station.bind(Self.dealer(ofKey: stored))
+        station.bind(link.receiverNumber)
+        station.bind(link.line)
+        try station.execute()
+        var upsert = try SQLiteStatementRun(
+            db,
+            """
+            INSERT INTO account_link (customer_id, account_number, state, linked_at, unlinked_at) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT(customer_id) DO UPDATE SET account_number = excluded.account_number, state = excluded.state,
+                linked_at = excluded.linked_at, unlinked_at = excluded.unlinked_at
+            """)
+        upsert.bind(stored)
+        upsert.bind(link.accountNumber)
+        upsert.bind(link.state)
+        upsert.bind(link.linkedAtMs)
+        upsert.bind(link.unlinkedAtMs)
+        try upsert.execute()
     }
 
     // MARK: Authorities

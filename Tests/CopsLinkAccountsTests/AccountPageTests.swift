@@ -177,4 +177,29 @@ struct AccountPageTests {
         let now = AccountFixture.start
         #expect(try page.account(atMs: now).bytes == AccountServiceImplementation.assemble(scratch, atMs: now).serializedBytes())
     }
+
+    /// A write's page refresh may build a page from the account the write itself read (LinkAccount answers with
+    /// it), but only from a read after the write's last change: a change after the read must reach the page.
+    @Test(arguments: StoreKind.all) func aPageIsNeverBuiltFromAReadOlderThanTheWriteAfterIt(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
+            _ = try await linkProvoCustomer(fixture)
+            let party = RespondingParty(id: "p-new", priority: 1, firstName: "Late", lastName: "Change")
+            let readFirst = try await fixture.store.write(.dealer(Self.dealer)) { transaction in
+                let read = try transaction.storedAccount(customerID: "cust-1")
+                try transaction.replaceRespondingParties(customerID: "cust-1", [party])
+                return read
+            }
+            #expect(readFirst?.respondingParties.map(\.id) != ["p-new"])
+            try await Self.expectPagesCurrent(fixture, ["cust-1"], after: "a read, then a change")
+            let page = try #require(try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1")))
+            #expect(page.respondingParties.map(\.id) == ["p-new"])
+
+            // Read after the change: the page built from that read is the current one.
+            try await fixture.store.write(.dealer(Self.dealer)) { transaction in
+                try transaction.replaceRespondingParties(customerID: "cust-1", [])
+                _ = try transaction.storedAccount(customerID: "cust-1")
+            }
+            try await Self.expectPagesCurrent(fixture, ["cust-1"], after: "a change, then a read")
+        }
+    }
 }
