@@ -90,7 +90,7 @@ extension AccountServiceImplementation {
                 throw AccountError(.failedPrecondition, "System is currently on test.")
             }
             var session = TestSession(
-                id: UUID().uuidString.lowercased(), category: category, effectiveAtMs: effective, expiresAtMs: effective + minutes * 60_000,
+                id: TimeOrderedID.make(atMs: now), category: category, effectiveAtMs: effective, expiresAtMs: effective + minutes * 60_000,
                 scope: scope, zoneNumbers: request.zoneNumbers, comment: request.comment, placedBy: placedBy,
                 authorizedBy: request.authorizedBy)
             try transaction.insertSession(accountNumber: accountNumber, session)

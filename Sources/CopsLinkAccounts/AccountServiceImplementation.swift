@@ -227,7 +227,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
                     throw AccountError.invalid("\(authority.name) requires a permit number.")
                 }
                 let entry = AccountAuthority(
-                    id: UUID().uuidString.lowercased(), authority: authority, permitNumber: wanted.permitNumber, addedAtMs: now,
+                    id: TimeOrderedID.make(atMs: now), authority: authority, permitNumber: wanted.permitNumber, addedAtMs: now,
                     addedBy: addedBy)
                 try transaction.insertAccountAuthority(accountNumber: accountNumber, entry)
                 onAccount.append(authority)
