@@ -86,6 +86,18 @@ public final class ServerProcess: @unchecked Sendable {
         }
     }
 
+    /// SIGTERM, then the wait for the exit (and, with `removingDatabase`, the database's removal) on a thread of its
+    /// own. For the `defer` that ends a test: `stop()` there held one of the cooperative pool's threads, two on a
+    /// 2-core machine, until the server had drained, and meanwhile every other test's handshake waited (the clean-clone
+    /// CI runs that failed on a handshake timeout). Nothing after the test needs this server gone.
+    public func stopInBackground(removingDatabase: Bool = false) {
+        if process.isRunning { process.terminate() }
+        startBlockingThread { [self] in
+            process.waitUntilExit()
+            if removingDatabase { removeDatabase(at: database) }
+        }
+    }
+
     /// Stops the server and deletes its database.
     public func stopAndRemoveDatabase() {
         stop()

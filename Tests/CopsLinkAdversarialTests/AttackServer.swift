@@ -45,8 +45,10 @@ struct AttackServer: Sendable {
     /// Whether the process is still alive (an attack that crashes it fails every test).
     var isRunning: Bool { server.process.isRunning }
 
+    /// Stops the server without waiting for it to drain (`ServerProcess.stopInBackground`): for the `defer` that
+    /// ends an attack test.
     func stop() {
-        server.stopAndRemoveDatabase()
+        server.stopInBackground(removingDatabase: true)
         try? FileManager.default.removeItem(at: logFile)
     }
 }

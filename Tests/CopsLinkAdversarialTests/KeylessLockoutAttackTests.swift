@@ -1,6 +1,7 @@
 import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkServices
+import CopsLinkTransport
 import CopsLinkWire
 import NIOCore
 import Testing
@@ -15,6 +16,7 @@ extension AdversarialTests {
         let server = try await AttackServer.start(["--max-inbound-memory", "\(8 * mebibyte)", "--frame-read-timeout", "5"])
         defer { server.stop() }
         let token = try await server.createKey(dealer: "demo", roles: "read")
+        let writer = try await server.createKey(dealer: "demo", roles: "write")
 
         try await server.withAttack("keyless-lockout", growthBound: 48 * mebibyte) {
             var partials: [AttackPeer] = []
@@ -34,6 +36,26 @@ extension AdversarialTests {
             let keyed = try await probe.end(of: 3)
             #expect(keyed.statusCode == 0, "a keyed call during the attack: \(keyed)")
             await probe.close()
+
+            // A new connection's first call, keyed and larger than the 16 KiB a connection without an authenticated
+            // caller may hold while such connections hold their share: the Swift client sends its REQUEST (and key)
+            // ahead of the request, so the server authenticates the caller and then reads the request as trusted.
+            // Sent inside its REQUEST, it waited for a key that was inside it, until the frame-read timeout.
+            var configuration = ClientConfiguration(host: "127.0.0.1", port: server.port)
+            configuration.connectTimeout = .seconds(5)
+            let transport = TCPClientTransport(configuration: configuration)
+            let accounts = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: writer))
+            let equipment = (0..<900).map {
+                Equipment(
+                    id: "eq-\($0)", name: "Sensor \($0) on the ground floor, by the door to the garden and the garage",
+                    zoneNumber: String(1000 + $0 + 1).dropFirst().description)
+            }
+            let large = LinkAccountRequest(
+                customer: Customer(id: "large-first", lastName: "Large", address: Address(zip: "84601"), equipment: equipment))
+            #expect(large.serializedBytes().count > 64 << 10)
+            let linked = try await accounts.linkAccount(large, options: CallOptions(timeout: .seconds(4)))
+            #expect(linked.account?.customer?.equipment.count == 900)
+            await transport.close()
 
             // The partial frames end with the frame-read timeout; nothing else closed them.
             for peer in partials {

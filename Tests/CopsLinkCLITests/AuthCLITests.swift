@@ -13,7 +13,7 @@ struct AuthCLITests {
     @Test("calls need a key; the demo key works by flag and by environment; health needs none")
     func keysAreRequired() async throws {
         let server = try await ServerProcess.start(arguments: ["--demo"], authenticated: true)
-        defer { server.stopAndRemoveDatabase() }
+        defer { server.stopInBackground(removingDatabase: true) }
         let token = try #require(server.demoToken)
         #expect(token.hasPrefix("clk_"))
 
@@ -34,7 +34,7 @@ struct AuthCLITests {
     @Test("keys create, list and revoke: roles, dealers and revocation take effect on the running server")
     func keyLifecycle() async throws {
         let server = try await ServerProcess.start(arguments: ["--demo"], authenticated: true)
-        defer { server.stopAndRemoveDatabase() }
+        defer { server.stopInBackground(removingDatabase: true) }
 
         let created = try await serverAdmin([
             "keys", "create", "--database", server.database, "--dealer", "demo", "--roles", "read", "--name", "reports", "--quiet"

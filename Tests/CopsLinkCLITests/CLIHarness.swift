@@ -9,7 +9,7 @@ extension ServerProcess {
     /// Runs `body` with a fresh demo server, stopping it (and deleting its database) afterwards.
     static func with<T>(_ body: (ServerProcess) async throws -> T) async throws -> T {
         let server = try await ServerProcess.start(arguments: ["--demo"])
-        defer { server.stopAndRemoveDatabase() }
+        defer { server.stopInBackground(removingDatabase: true) }
         return try await body(server)
     }
 }

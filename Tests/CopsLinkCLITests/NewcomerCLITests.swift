@@ -26,7 +26,7 @@ struct NewcomerCLITests {
         second.stop()
 
         let third = try await ServerProcess.start(database: database, arguments: ["--demo", "--rotate-demo-key"], authenticated: true)
-        defer { third.stop() }
+        defer { third.stopInBackground() }
         let rotated = try #require(third.demoToken)
         #expect(rotated != token)
         let old = try await copslink(["--server", third.address, "--token", token, "account", "get", "demo-1"])
@@ -51,7 +51,7 @@ struct NewcomerCLITests {
     @Test("--json failures print {code, name, message} on stdout; the missing key names --token; connection failures are one line")
     func failuresAsANewcomerSeesThem() async throws {
         let server = try await ServerProcess.start(arguments: ["--demo"], authenticated: true)
-        defer { server.stopAndRemoveDatabase() }
+        defer { server.stopInBackground(removingDatabase: true) }
         let missing = try await copslink(
             ["--server", server.address, "--json", "account", "get", "demo-1"], environment: ["COPSLINK_TOKEN": nil])
         #expect(missing.status == 16, "\(missing)")

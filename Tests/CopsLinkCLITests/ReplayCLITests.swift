@@ -8,7 +8,7 @@ struct ReplayCLITests {
     @Test("a command repeated with the same --request-id is marked as a replay; added_by and placed_by name the key")
     func replayIsMarked() async throws {
         let server = try await ServerProcess.start(arguments: ["--demo"], authenticated: true)
-        defer { server.stopAndRemoveDatabase() }
+        defer { server.stopInBackground(removingDatabase: true) }
         let created = try await runBuiltBinary(
             "copslink-server",
             [

@@ -16,7 +16,7 @@ struct SecretInputCLITests {
     @Test("--token-file works like --token; a missing file or both options is a validation error")
     func tokenFile() async throws {
         let server = try await ServerProcess.start(arguments: ["--demo"], authenticated: true)
-        defer { server.stopAndRemoveDatabase() }
+        defer { server.stopInBackground(removingDatabase: true) }
         let token = try #require(server.demoToken)
         let file = try secretFile(token + "\n")
         defer { try? FileManager.default.removeItem(atPath: file) }

@@ -12,7 +12,7 @@ struct TLSCLITests {
             "--demo", "--tls-cert", certificates.serverCertificate, "--tls-key", certificates.serverKey, "--tls-ca",
             certificates.caCertificate
         ])
-        defer { server.stopAndRemoveDatabase() }
+        defer { server.stopInBackground(removingDatabase: true) }
 
         let withCertificate = try await copslink([
             "--server", server.address, "--tls-ca", certificates.caCertificate, "--tls-cert", certificates.clientCertificate,

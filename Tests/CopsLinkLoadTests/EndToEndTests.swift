@@ -80,7 +80,7 @@ struct EndToEndTests {
     @Test("against an authenticating server, --token makes the calls succeed; without it the run stops at UNAUTHENTICATED")
     func tokenAgainstAuthentication() async throws {
         let server = try await ServerProcess.start(arguments: ["--demo"], authenticated: true)
-        defer { server.stopAndRemoveDatabase() }
+        defer { server.stopInBackground(removingDatabase: true) }
         let token = try #require(server.demoToken)
         let arguments = [
             "--server", server.address, "--duration", "0.5", "--warmup", "0", "--concurrency", "2", "--mix", "GetAccount=1", "--json"

@@ -78,6 +78,34 @@ final class ClientCall: ClientCallStream, Sendable {
         return buffer
     }
 
+    /// A unary request larger than this is not carried by its REQUEST frame but follows it in a MESSAGE frame of its
+    /// own. The server authenticates a call's caller from the REQUEST's metadata, and until one has authenticated on a
+    /// connection it holds at most 16 KiB of it while connections without a key hold their share of its memory
+    /// (PROTOCOL.md §12.1): a large request inside its REQUEST could not be read until a key had passed, and it
+    /// carries the key. The server's `InboundMemoryBudget.untrustedAllowance`.
+    static let inlineRequestLimit = 16 << 10
+
+    /// The frames that open a unary call and send its request: REQUEST(END_STREAM|HAS_MESSAGE) with the request, or,
+    /// for a request over `inlineRequestLimit`, REQUEST(0x00) then MESSAGE(END_STREAM|HAS_MESSAGE) with it.
+    func unaryFrames(header: RequestHeader, request: some RPCMessage) throws(RPCError) -> (request: ByteBuffer, message: ByteBuffer?) {
+        let inline = try requestFrame(header: header, message: request, endStream: true)
+        let headerSize = inline.frameHeaderLength()
+        let requestSize = inline.readableBytes - Frame.minimumEncodedSize - headerSize
+        guard requestSize > Self.inlineRequestLimit else { return (inline, nil) }
+        let opening = try requestFrame(header: header, message: NoMessage.payload, endStream: false)
+        var message = allocator.buffer(capacity: Frame.minimumEncodedSize + requestSize)
+        message.writeFrame(
+            .message, flags: [.endStream, .hasMessage],
+            rawPayload: inline.getSlice(at: inline.readerIndex + Frame.minimumEncodedSize + headerSize, length: requestSize)!)
+        return (opening, message)
+    }
+
+    /// Sends the MESSAGE frame of `unaryFrames`, after the REQUEST the connection was given (both go through the
+    /// event loop in the order they are handed to it).
+    func sendOpeningMessage(_ frame: ByteBuffer) {
+        connection.run((self, frame)) { $0.writeCallFrame($1.1, for: $1.0, endsStream: true) }
+    }
+
     /// True for the one caller that ends the call.
     func markFinished() -> Bool { !finished.exchange(true, ordering: .acquiringAndReleasing) }
 

@@ -96,8 +96,10 @@ public final class TCPClientTransport: EventLoopClientTransport, Sendable {
             reachedServer = false
             let connection = try await connection(before: deadline)
             let call = connection.makeCall(descriptor)
-            let frame = try call.requestFrame(header: try requestHeader(descriptor, options, deadline), message: request, endStream: true)
-            connection.start(call, requestFrame: consume frame, timeout: remaining(until: deadline), endsStream: true)
+            let (frame, message) = try call.unaryFrames(header: try requestHeader(descriptor, options, deadline), request: request)
+            // Handed over, not shared: the handler patches the call id into the frame without copying it.
+            connection.start(call, requestFrame: consume frame, timeout: remaining(until: deadline), endsStream: message == nil)
+            if let message { call.sendOpeningMessage(message) }
             do throws(RPCError) {
                 return try await call.readSingleResponse()
             } catch {
