@@ -11,7 +11,8 @@ import GRDBSQLite
 ///
 /// The statement comes from the connection's statement cache (compiled once per connection) and is reset when the
 /// run ends, so its next user starts clean and no binding outlives the run (text and blobs are bound as copies,
-/// `SQLITE_TRANSIENT`). Use it only where `db` may be used: inside the transaction's own access to the connection.
+/// `SQLITE_TRANSIENT`). Use it only where `db` may be used: inside the transaction's own access to the connection;
+/// and one run of a statement at a time (a second run of the same SQL while one is open would share its statement).
 struct SQLiteStatementRun: ~Copyable {
     /// Holds the handle's owner, so that the handle stays valid for the run.
     private let statement: Statement
