@@ -12,6 +12,12 @@ public struct AccountServiceConfiguration: Sendable, Hashable {
     public var maximumTestDataSpanMs: Int64 = 31 * 24 * 3600 * 1000
     /// How far in the future the end of a test-data range may lie (clock skew). Default 1 min.
     public var testDataFutureSkewMs: Int64 = 60 * 1000
+    /// How far ahead of the server's clock a reported signal's `received_at_ms` may lie (clock skew between the
+    /// receiver that dated it and the server); ReportSignals rejects a signal dated later. Retention counts from the
+    /// received time, so a signal dated in the future (up to year 9999) would otherwise be kept until then. Default
+    /// 5 min, the skew `effectiveTimeSkewMs` allows on the other side; more generous than `testDataFutureSkewMs`,
+    /// since a rejected signal is lost where a refused query can be sent again.
+    public var signalFutureSkewMs: Int64 = 5 * 60 * 1000
     public var defaultPageSize = 500
     public var maximumPageSize = 5000
     /// Signals written per transaction while ingesting a stream. Default 256.

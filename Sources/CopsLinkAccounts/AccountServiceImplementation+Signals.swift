@@ -5,10 +5,11 @@ import CopsLinkServices
 extension AccountServiceImplementation {
     /// Ingests a stream of received signals in batches, one transaction per batch. A signal of an account on test,
     /// in the test's zone scope, becomes a test result; any other becomes plain signal history. Unusable signals
-    /// (over a field limit, malformed, unknown or unlinked account) are counted and the first ones listed as rejected;
-    /// they never fail the stream. A stream longer than `FieldLimits.signalsPerStream` fails INVALID_ARGUMENT at the
-    /// first signal past it, once every signal before it is processed. Signals are a feed, not a mutation with a
-    /// request id: a replayed stream is stored again.
+    /// (over a field limit, malformed, dated more than `signalFutureSkewMs` ahead of the server's clock, unknown or
+    /// unlinked account) are counted and the first ones listed as rejected; they never fail the stream. A stream
+    /// longer than `FieldLimits.signalsPerStream` fails INVALID_ARGUMENT at the first signal past it, once every
+    /// signal before it is processed. Signals are a feed, not a mutation with a request id: a replayed stream is
+    /// stored again.
     public func reportSignals(_ signals: RequestStream<Signal>, context: ServerContext) async throws -> ReportSignalsResponse {
         var response = ReportSignalsResponse()
         var batch: [(index: UInt32, signal: ParsedSignal)] = []
@@ -26,8 +27,9 @@ extension AccountServiceImplementation {
             do {
                 try signal.checkFieldLimits()
                 try Validation.checkTimestamp(signal.receivedAtMs, "received_at_ms")
-                batch.append(
-                    (index, try ParsedSignal(signal, receivedAtMs: signal.receivedAtMs == 0 ? clock.nowMs() : signal.receivedAtMs)))
+                let now = clock.nowMs()
+                try checkNotAhead(signal.receivedAtMs, index: index, nowMs: now)
+                batch.append((index, try ParsedSignal(signal, receivedAtMs: signal.receivedAtMs == 0 ? now : signal.receivedAtMs)))
             } catch {
                 reject(&response, index, error.message)
             }
@@ -77,6 +79,18 @@ extension AccountServiceImplementation {
             case .success(false): response.storedAsHistory += 1
             case .failure(let error): reject(&response, index, error.message)
             }
+        }
+    }
+
+    /// Rejects a signal dated more than `signalFutureSkewMs` ahead of the server's clock: signals are pruned by
+    /// received time, so one dated in the future would be kept until then plus the retention window.
+    private func checkNotAhead(_ receivedAtMs: Int64, index: UInt32, nowMs: Int64) throws(AccountError) {
+        let skew = configuration.signalFutureSkewMs
+        guard receivedAtMs <= nowMs.addingSaturating(skew) else {
+            // receivedAtMs lies in Validation.timestampRangeMs and the server's clock after 1970: no overflow.
+            throw .invalid(
+                "received_at_ms \(receivedAtMs) of signal \(index) is \(receivedAtMs - nowMs) ms ahead of the server's clock "
+                    + "(\(nowMs)); at most \(skew) ms ahead is allowed (clock skew)")
         }
     }
 

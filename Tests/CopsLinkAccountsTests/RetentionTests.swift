@@ -132,6 +132,8 @@ struct RetentionTests {
         try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture, accountNumber: "1234")
             try await fixture.placeOnTest(hours: 1)
+            // Reported two days later, so that none is dated ahead of the server's clock.
+            fixture.clock.set(nowMs: t0 + 2 * dayMs)
             let response = try await fixture.report([
                 contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0 - 1000),  // history, before the test
                 contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0 + 1000),  // a test result

@@ -76,9 +76,11 @@ struct SignalTests {
                 contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0 - 1),  // before the test
                 contactIDSignal(event: "130", zoneOrUser: "001", atMs: session.expiresAtMs)  // at its expiry
             ]
+            // Reported when the test ends, so that none is dated ahead of the server's clock.
+            fixture.clock.set(nowMs: session.expiresAtMs)
             let response = try await fixture.report(signals)
             #expect(response == ReportSignalsResponse(received: 7, testResults: 5, storedAsHistory: 2))
-            fixture.clock.advance(byMs: 2 * hourMs)
+            fixture.clock.set(nowMs: t0 + 2 * hourMs)
             func result(
                 _ index: Int, zone: String = "", zoneDescription: String = "", event: String, qualifier: UInt32 = 1,
                 description: String, user: String = "", partition: UInt32 = 1
@@ -258,6 +260,59 @@ struct SignalTests {
                     == [Int64.min, -1, .max].map {
                         "received_at_ms \($0) is out of range (0 to 253402300799999, Unix epoch milliseconds)."
                     })
+        }
+    }
+
+    /// A signal dated more than `signalFutureSkewMs` (5 minutes) ahead of the server's clock is rejected like any
+    /// unusable signal: retention counts from the received time, so it would be kept until then (up to year 9999).
+    /// Exactly the skew ahead is accepted; a millisecond more is not.
+    @Test(arguments: StoreKind.all) func aSignalDatedAheadOfTheServerClockBeyondTheSkewIsRejected(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
+            try await linkContactIDCustomer(fixture)
+            let skew = AccountServiceConfiguration().signalFutureSkewMs
+            #expect(skew == 5 * minuteMs)
+            let lastMillisecondOf9999: Int64 = 253_402_300_799_999
+            let times = [t0 + skew, t0 + skew + 1, t0, t0 + dayMs, lastMillisecondOf9999]
+            let response = try await fixture.report(times.map { contactIDSignal(event: "130", zoneOrUser: "001", atMs: $0) })
+            func reason(_ index: Int) -> String {
+                "received_at_ms \(times[index]) of signal \(index) is \(times[index] - t0) ms ahead of the server's clock (\(t0)); "
+                    + "at most 300000 ms ahead is allowed (clock skew)"
+            }
+            #expect(response.received == 5)
+            #expect(response.storedAsHistory == 2)
+            #expect(response.rejectedCount == 3)
+            #expect(response.rejected == [1, 3, 4].map { SignalRejection(index: UInt32($0), reason: reason($0)) })
+            #expect(reason(1).hasPrefix("received_at_ms \(t0 + 300_001) of signal 1 is 300001 ms ahead"))
+
+            fixture.clock.advance(byMs: skew)
+            let stored = try await fixture.testDataPages(.signals, fromMs: t0 - dayMs, toMs: fixture.now).flatMap(\.signals)
+            #expect(stored.map(\.receivedAtMs) == [t0, t0 + skew], "the signals within the skew are stored at their own time")
+        }
+    }
+
+    /// The allowed skew is configurable, and it is measured from the server's clock when the signal arrives: a time
+    /// refused now is accepted once the clock has caught up with it.
+    @Test func theSkewIsConfigurableAndMeasuredFromTheClockOnArrival() async throws {
+        var configuration = AccountServiceConfiguration()
+        configuration.signalFutureSkewMs = 0
+        try await withAccountService(configuration: configuration) { fixture in
+            try await linkContactIDCustomer(fixture)
+            let early = try await fixture.report([
+                contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0),
+                contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0 + 1)
+            ])
+            #expect(early.storedAsHistory == 1)
+            #expect(
+                early.rejected == [
+                    SignalRejection(
+                        index: 1,
+                        reason:
+                            "received_at_ms \(t0 + 1) of signal 1 is 1 ms ahead of the server's clock (\(t0)); at most 0 ms ahead is allowed (clock skew)"
+                    )
+                ])
+            fixture.clock.advance(byMs: 1)
+            let caughtUp = try await fixture.report([contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0 + 1)])
+            #expect(caughtUp == ReportSignalsResponse(received: 1, storedAsHistory: 1))
         }
     }
 

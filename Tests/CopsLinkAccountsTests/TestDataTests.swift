@@ -101,9 +101,11 @@ struct TestDataTests {
                 accountNumber: account.accountNumber, receivedAtMs: at, qualifier: 1, eventCode: "601", partition: 1,
                 zoneOrUser: zoneNumber(index % 4 + 1))
         }
+        // Reported once the last was received, so that none is dated ahead of the server's clock.
+        fixture.clock.set(nowMs: times.last!)
         let response = try await fixture.report(signals)
         #expect(response == ReportSignalsResponse(received: UInt32(count), testResults: UInt32(count)))
-        fixture.clock.advance(byMs: hourMs)
+        fixture.clock.set(nowMs: AccountFixture.start + hourMs)
         return (times, session)
     }
 

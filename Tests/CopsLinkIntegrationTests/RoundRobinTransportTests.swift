@@ -9,6 +9,11 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+#if canImport(CNIOLinux)
+// With MemberImportVisibility, sockaddr_in's members belong to whichever C module first loaded <netinet/in.h>; in a
+// fresh module cache that is NIOPosix's CNIOLinux, and without this import the file does not compile.
+import CNIOLinux
+#endif
 
 /// `RoundRobinClientTransport` against real servers: two instances on loopback, each answering which it is.
 @Suite("Round-robin client over several instances")

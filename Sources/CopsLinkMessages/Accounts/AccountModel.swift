@@ -531,6 +531,8 @@ public struct Signal: Hashable, Sendable {
     public var receiverNumber: String
     public var line: String
     public var accountNumber: String
+    /// When the signal was received; 0: the server's clock on arrival. At most 5 minutes ahead of the server's clock
+    /// (`AccountServiceConfiguration.signalFutureSkewMs`); a signal dated later is rejected.
     public var receivedAtMs: Int64
     /// `ACCT MT QEEE GG CCC S` (spaces optional).
     public var contactID: String

@@ -606,6 +606,10 @@ struct  Copslink__V1__Signal
    * At most 32 bytes.
    */
   char *account_number;
+  /*
+   * When the signal was received; 0: the server's clock on arrival. At most 5 minutes ahead of the server's clock
+   * (clock skew); a signal dated later is rejected, since signals are kept by received time.
+   */
   int64_t received_at_ms;
   /*
    * At most 64 bytes.
