@@ -22,8 +22,9 @@ public struct SystemAccountClock: AccountClock {
     }
 
     public func sleep(untilMs ms: Int64) async throws {
-        let remaining = ms - nowMs()
-        if remaining > 0 { try await Task.sleep(for: .milliseconds(remaining)) }
+        // Saturating: a time far in the past or future must not trap.
+        let (remaining, overflow) = ms.subtractingReportingOverflow(nowMs())
+        if overflow ? ms > 0 : remaining > 0 { try await Task.sleep(for: .milliseconds(overflow ? Int64.max : remaining)) }
     }
 }
 

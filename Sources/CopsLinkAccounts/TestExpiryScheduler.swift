@@ -30,7 +30,8 @@ public actor TestExpiryScheduler {
                 let now = clock.nowMs()
                 let next = try await store.read(.allDealers) { try $0.nextExpiry() } ?? .max
                 // A session placed while the pass ran may expire sooner than `next`, which may not have seen it.
-                let wakeAt = min(next, expiryDuringPassMs, now + maximumSleepMs)
+                // Never before now: `wake()`'s default (`.min`) asks for a pass at once, not a sleep until 1970.
+                let wakeAt = max(now, min(next, expiryDuringPassMs, now + maximumSleepMs))
                 let clock = self.clock
                 let sleeper = Task { try await clock.sleep(untilMs: wakeAt) }
                 self.sleeper = sleeper

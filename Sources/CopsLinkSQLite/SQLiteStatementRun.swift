@@ -13,6 +13,10 @@ import GRDBSQLite
 /// run ends, so its next user starts clean and no binding outlives the run (text and blobs are bound as copies,
 /// `SQLITE_TRANSIENT`). Use it only where `db` may be used: inside the transaction's own access to the connection;
 /// and one run of a statement at a time (a second run of the same SQL while one is open would share its statement).
+///
+/// GRDB does not see these statements: no transaction observer or `ValueObservation` may be set on the writer (none
+/// is), and a body must not go on after an error it caught, since after a rollback SQLite made on its own (disk full,
+/// I/O error) these statements would run outside the transaction (`SQLiteGroupCommit` checks after every body).
 struct SQLiteStatementRun: ~Copyable {
     /// Holds the handle's owner, so that the handle stays valid for the run.
     private let statement: Statement

@@ -89,7 +89,9 @@ public final class ServerProcess: @unchecked Sendable {
     /// SIGTERM, then the wait for the exit (and, with `removingDatabase`, the database's removal) on a thread of its
     /// own. For the `defer` that ends a test: `stop()` there held one of the cooperative pool's threads, two on a
     /// 2-core machine, until the server had drained, and meanwhile every other test's handshake waited (the clean-clone
-    /// CI runs that failed on a handshake timeout). Nothing after the test needs this server gone.
+    /// CI runs that failed on a handshake timeout). Only where nothing after the call needs the server gone: not where
+    /// an outer `defer` then removes its database or directory (that would race the draining server), nor between
+    /// two servers on one database. The database's removal is skipped if the test process exits first.
     public func stopInBackground(removingDatabase: Bool = false) {
         if process.isRunning { process.terminate() }
         startBlockingThread { [self] in

@@ -134,4 +134,15 @@ struct ExpiryTests {
             await loop.value
         }
     }
+
+    /// The system clock's sleep saturates: a wake-up time far in the past returns at once (it trapped on the
+    /// overflow of `ms - now`), and one far in the future sleeps until cancelled.
+    @Test func theSystemClockSleepsToAnyTimeWithoutOverflow() async throws {
+        let clock = SystemAccountClock()
+        try await clock.sleep(untilMs: .min)
+        let far = Task { try await clock.sleep(untilMs: .max) }
+        try await Task.sleep(for: .milliseconds(20))
+        far.cancel()
+        await #expect(throws: CancellationError.self) { try await far.value }
+    }
 }

@@ -52,7 +52,7 @@ struct RestartTests {
         }
 
         let second = try await ServerProcess.start(database: database, arguments: ["--demo"])
-        defer { second.stopInBackground() }
+        defer { second.stop() }
         try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: second.port)) { transport in
             let client = AccountService.Client(wrapping: RPCClient(transport: transport))
             let expected = acknowledged.value

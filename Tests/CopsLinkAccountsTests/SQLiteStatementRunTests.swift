@@ -1,5 +1,6 @@
 import CopsLinkMessages
 import GRDB
+import GRDBSQLite
 import Testing
 
 @testable import CopsLinkSQLite
@@ -85,8 +86,11 @@ struct SQLiteStatementRunTests {
                 select.bind(Int64(1))
                 #expect(try select.step())
                 #expect(select.string(0) == "a")
-                // Ends with rows left.
+                // Ends with rows left: the run's end resets it, so that the statement holds no read open (a busy
+                // statement would keep its read transaction until the next run).
             }
+            #expect(
+                sqlite3_stmt_busy(try db.cachedStatement(sql: "SELECT text FROM t WHERE number = ? ORDER BY text").sqliteStatement) == 0)
             var again = try SQLiteStatementRun(db, "SELECT text FROM t WHERE number = ? ORDER BY text")
             #expect(try !again.step(), "the binding of the earlier run was left over")
             again = try SQLiteStatementRun(db, "SELECT text FROM t WHERE number = ? ORDER BY text")

@@ -26,7 +26,7 @@ struct NewcomerCLITests {
         second.stop()
 
         let third = try await ServerProcess.start(database: database, arguments: ["--demo", "--rotate-demo-key"], authenticated: true)
-        defer { third.stopInBackground() }
+        defer { third.stop() }
         let rotated = try #require(third.demoToken)
         #expect(rotated != token)
         let old = try await copslink(["--server", third.address, "--token", token, "account", "get", "demo-1"])

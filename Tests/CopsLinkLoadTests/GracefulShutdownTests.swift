@@ -86,7 +86,7 @@ extension EndToEndTests {
 
             // Restart on the same file: every acknowledged write is there, and no refused one is.
             let restarted = try await ServerProcess.start(database: server.server.database)
-            defer { restarted.stopInBackground() }
+            defer { restarted.stop() }
             try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: restarted.port)) {
                 transport in
                 let client = AccountService.Client(wrapping: RPCClient(transport: transport))

@@ -17,7 +17,7 @@ struct LoadTestServer {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let server = try await ServerProcess.start(database: directory.appendingPathComponent("load.sqlite").path, arguments: ["--demo"])
-        defer { server.stopInBackground() }
+        defer { server.stop() }
         return try await body(LoadTestServer(server: server, directory: directory))
     }
 }

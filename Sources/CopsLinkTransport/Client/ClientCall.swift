@@ -78,8 +78,9 @@ final class ClientCall: ClientCallStream, Sendable {
         return buffer
     }
 
-    /// A unary request larger than this is not carried by its REQUEST frame but follows it in a MESSAGE frame of its
-    /// own. The server authenticates a call's caller from the REQUEST's metadata, and until one has authenticated on a
+    /// A unary call whose REQUEST frame with the request inside would be larger than this (the whole frame: the
+    /// server counts every byte it holds of the connection) sends the request in a MESSAGE frame of its own after a
+    /// REQUEST without it. The server authenticates a call's caller from the REQUEST's metadata, and until one has authenticated on a
     /// connection it holds at most 16 KiB of it while connections without a key hold their share of its memory
     /// (PROTOCOL.md §12.1): a large request inside its REQUEST could not be read until a key had passed, and it
     /// carries the key. The server's `InboundMemoryBudget.untrustedAllowance`.
@@ -89,9 +90,9 @@ final class ClientCall: ClientCallStream, Sendable {
     /// for a request over `inlineRequestLimit`, REQUEST(0x00) then MESSAGE(END_STREAM|HAS_MESSAGE) with it.
     func unaryFrames(header: RequestHeader, request: some RPCMessage) throws(RPCError) -> (request: ByteBuffer, message: ByteBuffer?) {
         let inline = try requestFrame(header: header, message: request, endStream: true)
+        guard inline.readableBytes > Self.inlineRequestLimit else { return (inline, nil) }
         let headerSize = inline.frameHeaderLength()
         let requestSize = inline.readableBytes - Frame.minimumEncodedSize - headerSize
-        guard requestSize > Self.inlineRequestLimit else { return (inline, nil) }
         let opening = try requestFrame(header: header, message: NoMessage.payload, endStream: false)
         var message = allocator.buffer(capacity: Frame.minimumEncodedSize + requestSize)
         message.writeFrame(
