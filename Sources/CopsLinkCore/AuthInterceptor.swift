@@ -94,6 +94,13 @@ public struct AuthInterceptor: ServerInterceptor {
         return try await next(context)
     }
 
+    /// A valid, unrevoked key in `metadata`, whatever its roles: its caller may have the connection's bytes counted as
+    /// trusted before its call runs. The same lookup (and cache) as `intercept`'s.
+    public func acceptsCaller(_ metadata: Metadata) async -> Bool {
+        guard let value = metadata[text: Self.metadataKey], let token = Self.bearerToken(value) else { return false }
+        return (try? await authenticator.authenticate(bearerToken: token)) != nil
+    }
+
     /// The token of `Bearer TOKEN` (scheme case-insensitive, as in HTTP), or nil.
     static func bearerToken(_ value: String) -> String? {
         let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)

@@ -9,10 +9,17 @@ public protocol ServerInterceptor: Sendable {
     /// Whether this interceptor sets `ServerContext.caller` (authentication). A server with one tells transports
     /// which connections have authenticated callers (`ServerCallStream.callerAuthenticated`). Default false.
     var authenticatesCallers: Bool { get }
+
+    /// Whether `metadata` carries the credentials of a caller this interceptor accepts (with any role), checked
+    /// before the call's request has arrived: a transport that must hold a large request of a connection on which no
+    /// caller has authenticated asks first (HTTP/JSON reads a whole body before its call runs). Default false.
+    func acceptsCaller(_ metadata: Metadata) async -> Bool
 }
 
 extension ServerInterceptor {
     public var authenticatesCallers: Bool { false }
+
+    public func acceptsCaller(_ metadata: Metadata) async -> Bool { false }
 }
 
 /// What transports run for each call: router lookup, interceptors, handler, and the mapping of errors to statuses.
@@ -44,6 +51,15 @@ public struct CallDispatcher: Sendable {
         self.maxConcurrentCalls = maxConcurrentCalls
         self.maxOpenCallsAwaitingRequest = maxOpenCallsAwaitingRequest
         authenticatesCallers = interceptors.contains { $0.authenticatesCallers }
+    }
+
+    /// Whether an interceptor that authenticates callers accepts the credentials in `metadata`
+    /// (`ServerInterceptor.acceptsCaller`), before any call runs.
+    public func acceptsCaller(_ metadata: Metadata) async -> Bool {
+        for interceptor in interceptors where interceptor.authenticatesCallers {
+            if await interceptor.acceptsCaller(metadata) { return true }
+        }
+        return false
     }
 
     /// Counts a call of `route` waiting for its request in `openCallsAwaitingRequest`; the refusal if the limit is

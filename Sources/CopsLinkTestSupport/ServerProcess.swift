@@ -100,6 +100,17 @@ public final class ServerProcess: @unchecked Sendable {
         }
     }
 
+    /// `stop()`, waiting off the cooperative pool: for a test that needs the server gone before it goes on (a restart
+    /// on the same database), without holding one of the pool's threads while the server drains.
+    public func stopAndWait() async {
+        _ = try? await offCooperativePool { self.stop() }
+    }
+
+    /// `kill()`, waiting off the cooperative pool.
+    public func killAndWait() async {
+        _ = try? await offCooperativePool { self.kill() }
+    }
+
     /// Stops the server and deletes its database.
     public func stopAndRemoveDatabase() {
         stop()

@@ -95,7 +95,7 @@ struct CrashSafetyTests {
                         try? await Task.sleep(for: .milliseconds(5))
                     }
                     try? await Task.sleep(for: killAfter)
-                    running.kill()
+                    await running.killAndWait()
                     await group.waitForAll()
                 }
             }
@@ -114,7 +114,7 @@ struct CrashSafetyTests {
             try store.close()
             #expect(integrity == "ok", "integrity_check after round \(round)")
         }
-        server.stop()
+        await server.stopAndWait()
         guard sqlite else { return }
         let sharedCommits = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").filter { $0.contains("group commit") }
         print("CrashSafetyTests: \(sharedCommits.count) commits shared by several writes, e.g. \(sharedCommits.first ?? "none")")

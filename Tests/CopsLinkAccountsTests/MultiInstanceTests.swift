@@ -43,7 +43,7 @@ struct MultiInstanceTests {
                     "--record", record, "--json-out", report, "--json"
                 ])
             try await Task.sleep(for: .seconds(3))
-            second.kill()
+            await second.killAndWait()
             try await Task.sleep(for: .seconds(1))
             second = try await ServerProcess.start(database: url, arguments: ["--port", String(secondPort)])
             defer { second.stop() }

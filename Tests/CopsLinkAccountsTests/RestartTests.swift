@@ -47,7 +47,7 @@ struct RestartTests {
                 }
             }
             try await Task.sleep(for: .milliseconds(20))
-            first.kill()
+            await first.killAndWait()
             _ = await inFlight.value
         }
 

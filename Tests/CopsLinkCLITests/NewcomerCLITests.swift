@@ -17,13 +17,13 @@ struct NewcomerCLITests {
             first.startupOutput.contains(
                 "try: export COPSLINK_TOKEN=\(token); scripts/copslink --server 127.0.0.1:\(first.port) account get demo-1"),
             "\(first.startupOutput)")
-        first.stop()
+        await first.stopAndWait()
 
         let second = try await ServerProcess.start(database: database, arguments: ["--demo"], authenticated: true)
         #expect(second.demoToken == token, "a restart must print the same demo key")
         let kept = try await copslink(["--server", second.address, "--token", token, "account", "get", "demo-1"])
         #expect(kept.status == 0, "the exported key keeps working after a restart: \(kept)")
-        second.stop()
+        await second.stopAndWait()
 
         let third = try await ServerProcess.start(database: database, arguments: ["--demo", "--rotate-demo-key"], authenticated: true)
         defer { third.stop() }

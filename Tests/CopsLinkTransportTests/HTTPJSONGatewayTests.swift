@@ -395,6 +395,36 @@ struct HTTPJSONGatewayTests {
         #expect(budget.usedBytes == 0 && budget.untrustedBytes == 0, "every body byte left the budget")
     }
 
+    /// A new connection's first request whose body passes the allowance while keyless connections hold their share:
+    /// its key is checked before the body is read on (a call authenticates only once its whole body is in), and with
+    /// a valid key the body is read as trusted and the call runs. Without that check it was answered 503.
+    @Test func aLargeFirstBodyWithAValidKeyIsReadOnceTheKeyIsChecked() async throws {
+        let budget = InboundMemoryBudget(limit: 1 << 20, untrustedLimit: 1_000)
+        let allowance = InboundMemoryBudget.untrustedAllowance
+        let large = "{\"service\":\"" + String(repeating: "s", count: 3 * allowance) + "\"}"
+        let holding = try await Connection(budget: budget, authenticates: true)
+        try await holding.send(
+            "POST /copslink.rpc.v1.Health/Check HTTP/1.1\r\nHost: t\r\nContent-Length: \(large.utf8.count)\r\n\r\n"
+                + String(large.prefix(allowance / 2)))
+        for _ in 0..<100 where budget.usedBytes == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(budget.isUntrustedExhausted && !budget.isExhausted)
+
+        let keyed = try await Connection(budget: budget, authenticates: true)
+        try await keyed.post("/copslink.rpc.v1.Health/Check", large, headers: ["Authorization: Bearer k"])
+        let answered = try await keyed.response()
+        #expect(answered.status != 503, "a valid key's large first body was held to the untrusted share: \(answered.body)")
+        #expect(answered.status == 404 && answered.body.contains("NOT_FOUND"), "the call ran: \(answered.status) \(answered.body)")
+
+        let unknown = try await Connection(budget: budget, authenticates: true)
+        try await unknown.post("/copslink.rpc.v1.Health/Check", large, headers: ["Authorization: Bearer nobody"])
+        let refused = try await unknown.response()
+        #expect(refused.status == 503, "a key the check refused: \(refused.status) \(refused.body)")
+        try await holding.channel.close().get()
+        try await keyed.channel.close().get()
+        for _ in 0..<100 where budget.usedBytes != 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(budget.usedBytes == 0 && budget.untrustedBytes == 0, "every body byte left the budget")
+    }
+
     @Test func repeatedUnauthenticatedCallsCloseTheConnection() async throws {
         let connection = try await Connection { $0.maxUnauthenticatedCalls = 2 }
         try await connection.post("/test.Auth/Deny", "")

@@ -41,6 +41,8 @@ final class ServerConnectionHarness {
             if context.metadata[text: "authorization"] != nil { context.caller = Caller(tenant: "t", roles: [.read], keyID: "k") }
             return try await next(context)
         }
+        /// Only `Bearer k` before a call runs, so that a test can send one the early check refuses.
+        func acceptsCaller(_ metadata: Metadata) async -> Bool { metadata[text: "authorization"] == "Bearer k" }
     }
 
     /// - Parameter authenticates: with `MetadataAuthenticator`, so that connections start untrusted.

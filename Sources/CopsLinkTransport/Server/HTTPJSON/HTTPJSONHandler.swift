@@ -84,6 +84,23 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let trust: ConnectionTrust
     /// Small reads until a caller authenticates here (set at accept, PROTOCOL §12.1).
     private var reads: UntrustedReads
+    /// The key of the request being received, checked before its call runs (`CallDispatcher.acceptsCaller`) when its
+    /// body would pass the untrusted allowance while connections without an authenticated caller hold their share:
+    /// a call authenticates only once its whole body is in, and the body could not come in before then.
+    private var earlyKeyCheck = EarlyKeyCheck.notAsked
+    /// Each request's number, so that a key check's answer that comes after its request ended is not taken for the
+    /// next one's.
+    private var requestNumber: UInt64 = 0
+    /// The request's end came while its key was being checked: it runs, or is refused, with the answer.
+    private var endAwaitsKeyCheck = false
+
+    private enum EarlyKeyCheck {
+        case notAsked
+        /// Asked; reading waits for the answer.
+        case pending
+        /// The key was not accepted: the body is held to the untrusted share like a keyless one.
+        case refused
+    }
 
     init(dispatcher: CallDispatcher, configuration: ServerConfiguration, metrics: ServerMetrics?, budget: InboundMemoryBudget? = nil) {
         self.budget = budget
@@ -162,7 +179,8 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .body(var part):
             guard case .receiving(var request) = state else { return }
             if let refusal = budgetRefusal(bodyBytes: request.body.count + part.readableBytes) {
-                return refuse(refusal, status: .serviceUnavailable, close: true)
+                guard checksKeyFirst(refusal, request.metadata) else { return refuse(refusal, status: .serviceUnavailable, close: true) }
+                // Held while its key is checked: this part is read already, and no more is read until the answer.
             }
             guard request.body.count + part.readableBytes <= bodyLimit(request.route) else {
                 return refuse(bodyTooLarge(request.route), status: .payloadTooLarge, close: true)
@@ -178,6 +196,10 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
             readTimer = nil
             switch state {
             case .receiving(let request):
+                if earlyKeyCheck == .pending {
+                    endAwaitsKeyCheck = true  // the request is in whole; it runs, or is refused, once its key is checked
+                    return
+                }
                 // Answers pile up only as fast as the client reads them.
                 if context.channel.isWritable { start(request) } else { state = .parked(request) }
             case .discarding: becomeIdle()
@@ -192,6 +214,9 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         idleTimer?.cancel()
         idleTimer = nil
         guard case .idle = state else { return }  // the pipelining handler holds the next request back meanwhile
+        requestNumber &+= 1
+        earlyKeyCheck = .notAsked
+        endAwaitsKeyCheck = false
         requestBytesArrived()
         if let refusal = budgetRefusal() { return refuse(refusal, status: .serviceUnavailable, close: true) }
         // Before anything else that answers (and before 100 Continue): a refused request's body is read through,
@@ -347,6 +372,55 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
             status: .requestTimeout, close: true)
     }
 
+    // MARK: A key checked before the body is in
+
+    /// Whether a body part refused for the untrusted share (not the whole budget) may be held while the request's
+    /// key is checked: asks for the check the first time. False when there is no key, or it was not accepted.
+    private func checksKeyFirst(_ refusal: RPCError, _ metadata: Metadata) -> Bool {
+        guard let budget, !budget.isExhausted, !trust.isTrusted else { return false }
+        switch earlyKeyCheck {
+        case .pending: return true
+        case .refused: return false
+        case .notAsked:
+            guard metadata[text: AuthInterceptor.metadataKey] != nil else { return false }
+            earlyKeyCheck = .pending
+            let (dispatcher, number, loopBound, loop) = (self.dispatcher, requestNumber, self.loopBound!, context.eventLoop)
+            Task {
+                let accepted = await dispatcher.acceptsCaller(metadata)
+                loop.execute { loopBound.value.keyChecked(accepted: accepted, request: number) }
+            }
+            return true
+        }
+    }
+
+    /// The answer of `checksKeyFirst`'s check: an accepted key makes the connection trusted (its body counts as trusted
+    /// bytes from now on) and reading goes on; otherwise the body is refused if it is still past the allowance.
+    private func keyChecked(accepted: Bool, request number: UInt64) {
+        if accepted {
+            trust.grant()  // a valid key was sent on this connection, whatever became of its request
+            if let context { reads.liftOnceTrusted(trust, on: context.channel) }
+        }
+        guard context != nil, number == requestNumber, earlyKeyCheck == .pending else { return }
+        earlyKeyCheck = accepted ? .notAsked : .refused
+        if accepted, bodyCountedUntrusted, countedBodyBytes > 0 {
+            budget?.adjust(by: -countedBodyBytes, untrusted: true)
+            budget?.adjust(by: countedBodyBytes)
+            bodyCountedUntrusted = false
+        }
+        if !accepted, case .receiving(let request) = state, let refusal = budgetRefusal(bodyBytes: request.body.count) {
+            endAwaitsKeyCheck = false
+            return refuse(refusal, status: .serviceUnavailable, close: true)
+        }
+        if endAwaitsKeyCheck, case .receiving(let request) = state {
+            endAwaitsKeyCheck = false
+            if context.channel.isWritable { start(request) } else { state = .parked(request) }
+        }
+        if readWithheld {
+            readWithheld = false
+            read(context: context)
+        }
+    }
+
     // MARK: Answers
 
     /// Answers before the call runs (or instead of it), then drops the rest of the request; `close` ends the
@@ -484,7 +558,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: A client that does not read
 
     func read(context: ChannelHandlerContext) {
-        guard context.channel.isWritable else {
+        guard context.channel.isWritable, earlyKeyCheck != .pending else {
             readWithheld = true
             return
         }
@@ -498,7 +572,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if case .parked(let request) = state { start(request) }
             if readWithheld {
                 readWithheld = false
-                context.read()
+                read(context: context)  // still withheld while a key is checked
             }
         } else if unwritableTimer == nil, let timeout = configuration.unwritableTimeout {
             let loopBound = self.loopBound!
