@@ -179,7 +179,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .body(var part):
             guard case .receiving(var request) = state else { return }
             if let refusal = budgetRefusal(bodyBytes: request.body.count + part.readableBytes) {
-                guard checksKeyFirst(refusal, request.metadata) else { return refuse(refusal, status: .serviceUnavailable, close: true) }
+                guard checksKeyFirst(request.metadata) else { return refuse(refusal, status: .serviceUnavailable, close: true) }
                 // Held while its key is checked: this part is read already, and no more is read until the answer.
             }
             guard request.body.count + part.readableBytes <= bodyLimit(request.route) else {
@@ -376,7 +376,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Whether a body part refused for the untrusted share (not the whole budget) may be held while the request's
     /// key is checked: asks for the check the first time. False when there is no key, or it was not accepted.
-    private func checksKeyFirst(_ refusal: RPCError, _ metadata: Metadata) -> Bool {
+    private func checksKeyFirst(_ metadata: Metadata) -> Bool {
         guard let budget, !budget.isExhausted, !trust.isTrusted else { return false }
         switch earlyKeyCheck {
         case .pending: return true
