@@ -425,6 +425,26 @@ struct HTTPJSONGatewayTests {
         #expect(budget.usedBytes == 0 && budget.untrustedBytes == 0, "every body byte left the budget")
     }
 
+    /// `Expect: 100-continue` gets `100 Continue` from HTTP/1.1 clients only: an HTTP/1.0 client must have it ignored
+    /// (RFC 9110 §10.1.1). The connection fuzzer's HTTP/1.0 request got `HTTP/1.0 100 Continue` before its answer.
+    @Test func onlyAnHTTP11ClientIsToldToContinue() async throws {
+        for (version, continues) in [("HTTP/1.1", true), ("HTTP/1.0", false)] {
+            let connection = try await Connection()
+            try await connection.send(
+                "POST /copslink.rpc.v1.Health/Check \(version)\r\nHost: t\r\nContent-Type: application/json\r\n"
+                    + "Expect: 100-continue\r\nContent-Length: 2\r\n\r\n{}")
+            var raw: [UInt8] = []
+            for _ in 0..<2_000 where !String(decoding: raw, as: UTF8.self).contains("HTTP/1.1 200") {
+                while let next = try await connection.channel.readOutbound(as: ByteBuffer.self) { raw += next.readableBytesView }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            let text = String(decoding: raw, as: UTF8.self)
+            #expect(text.contains("HTTP/1.1 200"), "\(version): \(text)")
+            #expect(text.hasPrefix("HTTP/1.1 "), "\(version): every answer is HTTP/1.1: \(text)")
+            #expect(text.contains("100 Continue") == continues, "\(version): \(text)")
+        }
+    }
+
     @Test func repeatedUnauthenticatedCallsCloseTheConnection() async throws {
         let connection = try await Connection { $0.maxUnauthenticatedCalls = 2 }
         try await connection.post("/test.Auth/Deny", "")

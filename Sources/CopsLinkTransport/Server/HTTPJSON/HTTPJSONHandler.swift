@@ -225,8 +225,12 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let length, length > configuration.httpJSONMaxBodyBytes {
             return refuse(bodyTooLarge(nil), status: .payloadTooLarge, close: true)
         }
-        if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
-            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+        // Not to an HTTP/1.0 client, which must have the expectation ignored (RFC 9110 §10.1.1) and cannot read a 1xx
+        // answer; the fuzzer's HTTP/1.0 request got `HTTP/1.0 100 Continue` ahead of its `HTTP/1.1` answer.
+        if head.version.major > 1 || head.version.minor >= 1,
+            head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" })
+        {
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
         }
         guard head.method == .POST else {
             var headers = HTTPHeaders()
