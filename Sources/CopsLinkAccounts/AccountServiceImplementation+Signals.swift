@@ -6,7 +6,7 @@ extension AccountServiceImplementation {
     /// Ingests a stream of received signals in batches, one transaction per batch. A signal of an account on test,
     /// in the test's zone scope, becomes a test result; any other becomes plain signal history. Unusable signals
     /// (over a field limit, malformed, dated more than `signalFutureSkewMs` ahead of the server's clock, unknown or
-    /// unlinked account) are counted and the first ones listed as rejected; they never fail the stream. A stream
+    /// unlinked account, or a batch stored while the dealer is over its `StorageQuota`) are counted and the first ones listed as rejected; they never fail the stream. A stream
     /// longer than `FieldLimits.signalsPerStream` fails INVALID_ARGUMENT at the first signal past it, once every
     /// signal before it is processed. Signals are a feed, not a mutation with a request id: a replayed stream is
     /// stored again.
@@ -17,7 +17,7 @@ extension AccountServiceImplementation {
         var index: UInt32 = 0
         for try await signal in signals {
             guard Int(index) < FieldLimits.signalsPerStream else {
-                if !batch.isEmpty { try await store(batch, into: &response, scope: scope(context)) }
+                if !batch.isEmpty { try await store(batch, into: &response, context: context) }
                 throw AccountError.invalid(
                     "the ReportSignals stream has more than \(FieldLimits.signalsPerStream) signals; at most \(FieldLimits.signalsPerStream) "
                         + "per stream (the first \(FieldLimits.signalsPerStream) were processed; send the rest in a new stream)")
@@ -34,17 +34,22 @@ extension AccountServiceImplementation {
                 reject(&response, index, error.message)
             }
             if batch.count >= configuration.signalBatchSize {
-                try await store(batch, into: &response, scope: scope(context))
+                try await store(batch, into: &response, context: context)
                 batch.removeAll(keepingCapacity: true)
             }
         }
-        if !batch.isEmpty { try await store(batch, into: &response, scope: scope(context)) }
+        if !batch.isEmpty { try await store(batch, into: &response, context: context) }
         return response
     }
 
     private func store(
-        _ batch: [(index: UInt32, signal: ParsedSignal)], into response: inout ReportSignalsResponse, scope: StoreScope
+        _ batch: [(index: UInt32, signal: ParsedSignal)], into response: inout ReportSignalsResponse, context: ServerContext
     ) async throws {
+        if let refusal = try await storageQuotaRefusal(context) {
+            for (index, _) in batch { reject(&response, index, refusal.message) }
+            return
+        }
+        let scope = scope(context)
         let outcomes: [(UInt32, Result<Bool, AccountError>)] = try await store.write(scope) { transaction in
             try batch.map { index, signal in
                 guard let link = try transaction.link(accountNumber: signal.accountNumber) else {

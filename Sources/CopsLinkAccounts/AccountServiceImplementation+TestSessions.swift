@@ -55,8 +55,9 @@ extension AccountServiceImplementation {
         let placedBy = actingUser(request.placedBy, context)
         var cleared = request
         cleared.requestID = ""
-        let response = try await mutate(AccountService.Method.placeOnTest, request, cleared, requestID: request.requestID, context: context)
-        { transaction, now in
+        let response = try await mutate(
+            AccountService.Method.placeOnTest, request, cleared, requestID: request.requestID, context: context, addsCountedRows: true
+        ) { transaction, now in
             // Checked against the clock here, after the request id: a late retry still gets its first answer.
             let effective = request.effectiveAtMs == 0 ? now : request.effectiveAtMs
             guard effective >= now - skew else {

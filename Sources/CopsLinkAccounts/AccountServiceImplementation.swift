@@ -325,13 +325,18 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     }
 
     /// Runs `body` in one write transaction, once per request id. A replay (the request id was answered before)
-    /// returns the stored first answer and marks it with the `copslink-replayed: true` trailer.
+    /// returns the stored first answer and marks it with the `copslink-replayed: true` trailer. A call that would store
+    /// rows `StorageQuota` counts (an answer for its request id, or `addsCountedRows`) is refused while its dealer is
+    /// at or over the quota; a replay is still answered.
     func mutate<Request: RPCMessage, Response: RPCMessage>(
         _ method: MethodDescriptor, _ request: Request, _ cleared: Request, requestID field: String, context: ServerContext,
-        _ body: @escaping @Sendable (any AccountWriteTransaction, Int64) throws -> Response
+        addsCountedRows: Bool = false, _ body: @escaping @Sendable (any AccountWriteTransaction, Int64) throws -> Response
     ) async throws -> Response {
         let requestID = try Idempotency.requestID(field: field, context: context)
         let fingerprint = requestID.isEmpty ? 0 : Idempotency.fingerprint(of: cleared)
+        // Read before the transaction (`AccountStore.storedBytes(_:)`), applied in it once the call is known not to be
+        // a replay.
+        let quotaRefusal = !requestID.isEmpty || addsCountedRows ? try await storageQuotaRefusal(context) : nil
         let now = clock.nowMs()
         // A record past its retention runs again, whether or not the pruner has deleted it yet; saving replaces it.
         let replayedSince = configuration.retentionCutoffMs(.idempotencyRecords, atMs: now) ?? .min
@@ -345,6 +350,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
                 }
                 return (try record.response.withUnsafeBytes { try Response(serializedBytes: $0) }, true)
             }
+            if let quotaRefusal { throw quotaRefusal }
             let response = try body(transaction, now)
             if !requestID.isEmpty {
                 try transaction.saveIdempotencyRecord(

@@ -147,6 +147,9 @@ public protocol AccountReadTransaction {
     /// Customers (accounts, linked or unlinked) of the transaction's dealer, or of all. Cheap for one dealer: the
     /// account quota asks on every new link.
     func customerCount() throws -> Int
+    /// Bytes the transaction's dealer (or every dealer) stores in the rows `StorageQuota` counts. Cheap: the store
+    /// keeps the count as it writes those rows.
+    func storedBytes() throws -> Int64
     /// The linked (or once linked) customer with everything its account page shows, or nil if there is no such
     /// account: what GetAccount reads. Defaults to `storedAccountByParts`; a store overrides it to read the same in
     /// fewer statements.
@@ -199,6 +202,10 @@ public protocol AccountStore: Sendable {
     /// The customer's account page: GetAccount's one read, which needs no transaction of its own (one row). The
     /// default reads it in a read transaction; a store may serve it from a cheaper path.
     func accountPage(_ scope: StoreScope, customerID: String) async throws -> AccountPage?
+    /// `storedBytes()` of the scope's dealer, outside any write: the quota check (`StorageQuota`) reads it before a
+    /// call's transaction, since reading it inside would make concurrent writes of one dealer conflict on PostgreSQL.
+    /// The default reads it in a read transaction.
+    func storedBytes(_ scope: StoreScope) async throws -> Int64
     /// Deletes at most `limit` rows of `kind`, of every dealer, whose time (`RetainedRows`) is before `cutoffMs`, and
     /// returns how many it deleted (fewer than `limit`: none older are left, or another instance is deleting them).
     /// One short transaction of its own rather than a body in `write`, so that a batch never holds the writer for
@@ -217,6 +224,10 @@ public enum RetainedRows: String, Sendable, CaseIterable {
 }
 
 extension AccountStore {
+    public func storedBytes(_ scope: StoreScope) async throws -> Int64 {
+        try await read(scope) { try $0.storedBytes() }
+    }
+
     public func accountPage(_ scope: StoreScope, customerID: String) async throws -> AccountPage? {
         try await read(scope) { try $0.accountPage(customerID: customerID) }
     }

@@ -220,8 +220,61 @@ enum PostgresSchema {
             statements: [
                 "CREATE INDEX IF NOT EXISTS idempotency_by_created_at ON idempotency (created_at)",
                 "CREATE INDEX IF NOT EXISTS signal_by_received_at ON signal (received_at)"
-            ])
+            ]),
+        // Stored bytes per dealer, kept by triggers, as SQLite's migration 8 (`StorageQuota`, the same sizes). One row
+        // per dealer and server connection (`pg_backend_pid() % 1024`): a write transaction updates only its own
+        // connection's row, so that concurrent SERIALIZABLE writes of one dealer do not collide on a shared counter;
+        // the quota check sums the dealer's rows.
+        Migration(version: 4, name: "stored bytes per dealer", statements: storedBytesStatements)
     ]
+
+    /// The rows `StorageQuota` counts, with SQLite's sizes (`SQLiteSchema`): each table's key column (`dealer/…`), the
+    /// columns its size depends on, and its size given a row prefix (`OLD.`, `NEW.` or none).
+    private static let countedRows: [(table: String, key: String, columns: String, bytes: @Sendable (String) -> String)] = [
+        ("idempotency", "request_id", "response", { "octet_length(\($0)response) + 100" }),
+        ("signal", "account_key", "message", { "2 * coalesce(octet_length(\($0)message), 200) + 100" }),
+        ("test_history", "account_key", "message", { "2 * coalesce(octet_length(\($0)message), 200) + 100" }),
+        ("test_session", "account_key", "comment, zone_numbers", { "200 + octet_length(\($0)comment) + octet_length(\($0)zone_numbers)" })
+    ]
+
+    /// Each dealer's stored bytes counted from the rows (`dealer_id`, `bytes`): what the counter starts from, and what
+    /// tests compare it with.
+    static let storedBytesRecountSQL =
+        "SELECT dealer_id, SUM(bytes)::BIGINT AS bytes FROM ("
+        + countedRows.map { "SELECT split_part(\($0.key), '/', 1) AS dealer_id, \($0.bytes("")) AS bytes FROM \($0.table)" }
+        .joined(separator: " UNION ALL ") + ") AS counted GROUP BY dealer_id"
+
+    /// Migration 4's statements: the table, the function the triggers share, each table's trigger, and the count of
+    /// the rows already stored.
+    static let storedBytesStatements: [String] = {
+        var statements = [
+            "CREATE TABLE dealer_stored_bytes (dealer_id TEXT NOT NULL, shard INTEGER NOT NULL, bytes BIGINT NOT NULL, PRIMARY KEY (dealer_id, shard))",
+            """
+            CREATE FUNCTION count_stored_bytes(key TEXT, delta BIGINT) RETURNS void LANGUAGE sql SET search_path FROM CURRENT AS $$
+                INSERT INTO dealer_stored_bytes (dealer_id, shard, bytes) VALUES (split_part(key, '/', 1), pg_backend_pid() % 1024, delta)
+                ON CONFLICT (dealer_id, shard) DO UPDATE SET bytes = dealer_stored_bytes.bytes + EXCLUDED.bytes
+            $$
+            """
+        ]
+        for (table, key, columns, bytes) in countedRows {
+            statements += [
+                """
+                CREATE FUNCTION \(table)_stored_bytes() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+                BEGIN
+                    IF TG_OP IN ('UPDATE', 'DELETE') THEN PERFORM count_stored_bytes(OLD.\(key), -(\(bytes("OLD.")))); END IF;
+                    IF TG_OP IN ('UPDATE', 'INSERT') THEN PERFORM count_stored_bytes(NEW.\(key), \(bytes("NEW."))); END IF;
+                    RETURN NULL;
+                END
+                $$
+                """,
+                "CREATE TRIGGER \(table)_stored_bytes AFTER INSERT OR DELETE OR UPDATE OF \(columns) ON \(table) FOR EACH ROW EXECUTE FUNCTION \(table)_stored_bytes()"
+            ]
+        }
+        statements.append(
+            "INSERT INTO dealer_stored_bytes (dealer_id, shard, bytes) SELECT dealer_id, 0, bytes FROM (\(storedBytesRecountSQL)) AS recount"
+        )
+        return statements
+    }()
 
     /// Applies the migrations not yet recorded, in one transaction that holds the migration lock, then runs
     /// `afterwards` in it (the store's start-up work: reference data, missing pages). Instances starting together

@@ -94,6 +94,16 @@ struct PostgresTransaction: AccountWriteTransaction {
                 ?? 0)
     }
 
+    func storedBytes() throws -> Int64 {
+        let row =
+            if let dealer {
+                try connection.row("SELECT coalesce(SUM(bytes), 0)::BIGINT AS n FROM dealer_stored_bytes WHERE dealer_id = \(dealer)")
+            } else {
+                try connection.row("SELECT coalesce(SUM(bytes), 0)::BIGINT AS n FROM dealer_stored_bytes")
+            }
+        return try row?.value("n", as: Int64.self) ?? 0
+    }
+
     // MARK: Responding parties
 
     func respondingParties(customerID: String) throws -> [RespondingParty] {

@@ -3,7 +3,8 @@ import CopsLinkCore
 import GRDBSQLite
 import Synchronization
 
-/// GetAccount's read, inline on the caller's thread: one row by primary key through connections of its own.
+/// GetAccount's read, and the storage quota's (`StorageQuota`), inline on the caller's thread: one row by primary key
+/// through connections of its own.
 ///
 /// Through GRDB the same read costs a hop to a reader thread (or, synchronously, two dispatch queues and a
 /// BEGIN/COMMIT around the statement) for a query that takes a few microseconds. Here a read takes a connection from
@@ -27,13 +28,22 @@ final class SQLiteAccountPageReader: Sendable {
 
     /// The page stored under `customerKey` (a storage key: the caller has applied the dealer scope).
     func page(customerKey: String) throws -> AccountPage? {
+        try withConnection { try $0.page(customerKey: customerKey) }
+    }
+
+    /// The dealer's stored bytes (`dealer_stored_bytes`), 0 for a dealer that has stored nothing counted.
+    func storedBytes(dealer: String) throws -> Int64 {
+        try withConnection { try $0.storedBytes(dealer: dealer) }
+    }
+
+    private func withConnection<Result>(_ body: (Connection) throws -> Result) throws -> Result {
         let connection = try idle.withLock { $0.popLast() } ?? Connection(path: path, mapSize: mapSize)
         defer {
             idle.withLock { connections in
                 if connections.count < maximumIdle { connections.append(connection) }
             }
         }
-        return try connection.page(customerKey: customerKey)
+        return try body(connection)
     }
 
     /// Drops the idle connections; later reads open new ones (after `close`, they fail to find the file or read it).
@@ -41,7 +51,7 @@ final class SQLiteAccountPageReader: Sendable {
         idle.withLock { $0.removeAll() }
     }
 
-    /// One read-only SQLite connection and its prepared statement.
+    /// One read-only SQLite connection and its prepared statements.
     ///
     /// `@unchecked Sendable`: it moves between threads only through the reader's locked free list, and a thread
     /// that takes it is its only user until it gives it back, which is the rule a connection opened with
@@ -49,6 +59,7 @@ final class SQLiteAccountPageReader: Sendable {
     private final class Connection: @unchecked Sendable {
         private var db: OpaquePointer?
         private var statement: OpaquePointer?
+        private var storedBytesStatement: OpaquePointer?
 
         init(path: String, mapSize: Int) throws {
             let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
@@ -62,16 +73,39 @@ final class SQLiteAccountPageReader: Sendable {
                     db, "SELECT page, open_session FROM account_page WHERE customer_key = ?1", -1, UInt32(SQLITE_PREPARE_PERSISTENT),
                     &statement, nil)
             }
+            if code == SQLITE_OK {
+                code = sqlite3_prepare_v3(
+                    db, "SELECT bytes FROM dealer_stored_bytes WHERE dealer_id = ?1", -1, UInt32(SQLITE_PREPARE_PERSISTENT),
+                    &storedBytesStatement, nil)
+            }
             guard code == SQLITE_OK else { throw Self.error(db, code, "opening the account page reader") }
         }
 
         deinit {
             sqlite3_finalize(statement)
+            sqlite3_finalize(storedBytesStatement)
             sqlite3_close_v2(db)
         }
 
         func page(customerKey: String) throws -> AccountPage? {
-            var key = customerKey
+            try step(statement, key: customerKey, "reading an account page") { statement in
+                // Room for the test status the service appends, so that appending does not reallocate.
+                let account = column(0, spare: 512)
+                let session = sqlite3_column_type(statement, 1) == SQLITE_NULL ? nil : column(1, spare: 0)
+                return AccountPage(encodedAccount: account, encodedOpenSession: session)
+            }
+        }
+
+        func storedBytes(dealer: String) throws -> Int64 {
+            try step(storedBytesStatement, key: dealer, "reading the dealer's stored bytes") { sqlite3_column_int64($0, 0) } ?? 0
+        }
+
+        /// Binds `key` to `statement`'s one parameter, steps it once and reads the row with `row`; nil when there is
+        /// no row. The statement is reset before this returns.
+        private func step<Result>(
+            _ statement: OpaquePointer?, key: String, _ doing: String, row: (OpaquePointer?) -> Result
+        ) throws -> Result? {
+            var key = key
             return try key.withUTF8 { key in
                 defer {
                     sqlite3_reset(statement)
@@ -80,18 +114,12 @@ final class SQLiteAccountPageReader: Sendable {
                 // SQLITE_STATIC (nil): SQLite uses the bytes in place until the statement is reset, below.
                 var code = sqlite3_bind_text(
                     statement, 1, key.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, Int32(key.count), nil)
-                guard code == SQLITE_OK else { throw Self.error(db, code, "binding the customer key") }
+                guard code == SQLITE_OK else { throw Self.error(db, code, "\(doing): binding the key") }
                 code = sqlite3_step(statement)
                 switch code {
-                case SQLITE_DONE:
-                    return nil
-                case SQLITE_ROW:
-                    // Room for the test status the service appends, so that appending does not reallocate.
-                    let account = column(0, spare: 512)
-                    let session = sqlite3_column_type(statement, 1) == SQLITE_NULL ? nil : column(1, spare: 0)
-                    return AccountPage(encodedAccount: account, encodedOpenSession: session)
-                default:
-                    throw Self.error(db, code, "reading an account page")
+                case SQLITE_DONE: return nil
+                case SQLITE_ROW: return row(statement)
+                default: throw Self.error(db, code, doing)
                 }
             }
         }

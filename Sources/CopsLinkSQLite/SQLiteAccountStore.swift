@@ -97,6 +97,15 @@ public final class SQLiteAccountStore: AccountStore {
         }
     }
 
+    /// Inline on the caller's thread, as `accountPage` (`SQLiteAccountPageReader`): the quota check before a write.
+    public func storedBytes(_ scope: StoreScope) async throws -> Int64 {
+        try Self.check(scope)
+        switch scope {
+        case .dealer(let dealer): return try pages.storedBytes(dealer: dealer)
+        case .allDealers: return try await read(scope) { try $0.storedBytes() }
+        }
+    }
+
     /// A dealer id with a `/` could reach into another dealer's keys: refuse it, whoever asks.
     private static func check(_ scope: StoreScope) throws {
         if case .dealer(let id) = scope, !DealerID.isValid(id) {

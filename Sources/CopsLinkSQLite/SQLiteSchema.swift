@@ -294,8 +294,61 @@ enum SQLiteSchema {
                     CREATE INDEX signal_by_received_at ON signal(received_at);
                     """)
         }
+        // Stored bytes per dealer, kept by triggers (`StorageQuota`): the rows that grow with calls rather than with
+        // accounts (answers kept for request ids, signals, test sessions and history). A call that would store more
+        // checks its dealer's count, which summing the rows there would make slower as the dealer grows.
+        migrator.registerMigration("v8-dealer-stored-bytes") { db in
+            try db.execute(sql: storedBytesSQL)
+        }
         return migrator
     }
+
+    /// The rows `StorageQuota` counts: each table's key column (`dealer/…`), the columns its size depends on, and its
+    /// size given a row prefix (`OLD.`, `NEW.` or none). An answer counts its bytes plus 100; a signal or test-history
+    /// row twice its encoded message (its columns hold the same again) plus 100; a test session 200 plus its comment
+    /// and zone list.
+    private static let countedRows: [(table: String, key: String, columns: String, bytes: @Sendable (String) -> String)] = [
+        ("idempotency", "request_id", "response", { "length(\($0)response) + 100" }),
+        ("signal", "account_key", "message", { "2 * coalesce(length(\($0)message), 200) + 100" }),
+        ("test_history", "account_key", "message", { "2 * coalesce(length(\($0)message), 200) + 100" }),
+        (
+            "test_session", "account_key", "comment, zone_numbers",
+            { "200 + length(CAST(\($0)comment AS BLOB)) + length(CAST(\($0)zone_numbers AS BLOB))" }
+        )
+    ]
+
+    private static func dealer(ofKey key: String) -> String { "substr(\(key), 1, instr(\(key), '/') - 1)" }
+
+    /// Each dealer's stored bytes counted from the rows (`dealer_id`, `bytes`): what the counter starts from, and what
+    /// tests compare it with.
+    static let storedBytesRecountSQL =
+        "SELECT dealer_id, SUM(bytes) AS bytes FROM ("
+        + countedRows.map { "SELECT \(dealer(ofKey: $0.key)) AS dealer_id, \($0.bytes("")) AS bytes FROM \($0.table)" }
+        .joined(separator: " UNION ALL ") + ") GROUP BY dealer_id"
+
+    /// Migration 8: the counter, its triggers, and the count of the rows already stored.
+    static let storedBytesSQL = {
+        var sql = """
+            CREATE TABLE dealer_stored_bytes (dealer_id TEXT PRIMARY KEY NOT NULL, bytes INTEGER NOT NULL) WITHOUT ROWID;
+            INSERT INTO dealer_stored_bytes (dealer_id, bytes) \(storedBytesRecountSQL);
+
+            """
+        for (table, key, columns, bytes) in countedRows {
+            let add = { (row: String, sign: String) in
+                """
+                INSERT INTO dealer_stored_bytes (dealer_id, bytes) VALUES (\(dealer(ofKey: "\(row).\(key)")), \(sign)(\(bytes(row + "."))))
+                    ON CONFLICT(dealer_id) DO UPDATE SET bytes = bytes + excluded.bytes;
+                """
+            }
+            sql += """
+                CREATE TRIGGER \(table)_stored AFTER INSERT ON \(table) BEGIN \(add("NEW", "")) END;
+                CREATE TRIGGER \(table)_freed AFTER DELETE ON \(table) BEGIN \(add("OLD", "-")) END;
+                CREATE TRIGGER \(table)_resized AFTER UPDATE OF \(columns) ON \(table) BEGIN \(add("OLD", "-")) \(add("NEW", "")) END;
+
+                """
+        }
+        return sql
+    }()
 
     /// Fills `message` of every row of `table` with `encode(row)`, 1,000 rows at a time.
     private static func encodeMessages(_ db: Database, table: String, _ encode: (Row) -> [UInt8]) throws {

@@ -113,6 +113,11 @@ struct SQLiteTransaction: AccountWriteTransaction {
         return try db.cachedValue(Int.self, sql: "SELECT accounts FROM dealer_account_count WHERE dealer_id = ?", arguments: [dealer]) ?? 0
     }
 
+    func storedBytes() throws -> Int64 {
+        guard let dealer else { return try db.cachedValue(Int64.self, sql: "SELECT SUM(bytes) FROM dealer_stored_bytes") ?? 0 }
+        return try db.cachedValue(Int64.self, sql: "SELECT bytes FROM dealer_stored_bytes WHERE dealer_id = ?", arguments: [dealer]) ?? 0
+    }
+
     // MARK: Responding parties
 
     func respondingParties(customerID: String) throws -> [RespondingParty] {

@@ -63,6 +63,11 @@ struct ServeCommand: AsyncParsableCommand {
     var maxAccountsPerDealer = 1_000_000
     @Option(
         help:
+            "Bytes of answers to request ids, signals and test data one dealer may store; calls that would store more get RESOURCE_EXHAUSTED while it is reached. 10737418240 is 10 GiB."
+    )
+    var maxStoredBytesPerDealer = Int(StorageQuota.defaultBytesPerDealer)
+    @Option(
+        help:
             "Seconds a request id's answer is kept and replayed; a retry after it runs as a new request. 86400 is 24 hours; 0 keeps them forever."
     )
     var idempotencyRetention = Double(AccountServiceConfiguration().idempotencyRetentionMs / 1000)
@@ -216,6 +221,7 @@ struct ServeCommand: AsyncParsableCommand {
         var accountConfiguration = AccountServiceConfiguration()
         accountConfiguration.maximumTestMinutes = Int64(maxTestHours * 60)
         accountConfiguration.maximumAccountsPerDealer = maxAccountsPerDealer
+        accountConfiguration.maximumStoredBytesPerDealer = Int64(maxStoredBytesPerDealer)
         accountConfiguration.idempotencyRetentionMs = Int64(idempotencyRetention * 1000)
         accountConfiguration.signalRetentionMs = Int64(signalRetention * 1000)
         var interceptors: [any ServerInterceptor] = []
@@ -335,6 +341,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("--outbound-high-water", outboundHighWater), ("--outbound-low-water", outboundLowWater),
             ("--max-connection-inbound", maxConnectionInbound), ("--max-inbound-memory", maxInboundMemory),
             ("--max-accounts-per-dealer", maxAccountsPerDealer),
+            ("--max-stored-bytes-per-dealer", maxStoredBytesPerDealer),
             ("--failed-call-log-burst", failedCallLogBurst), ("--failed-call-log-rate", failedCallLogRate)
         ] where value < 1 {
             throw ValidationError("\(flag) \(value): must be at least 1.")

@@ -3,6 +3,7 @@ import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTestSupport
 import CopsLinkTransport
+import Foundation
 import Testing
 
 /// Issue 10, class 7: account-number generation could loop for ever. Numbers are unique across dealers and one
@@ -69,6 +70,63 @@ extension AdversarialTests {
                 }
                 let linked = try await other.getAccount(GetAccountRequest(customerID: "acme-5"), options: options)
                 #expect(!linked.accountNumber.isEmpty)
+            }
+        }
+    }
+
+    @Test(
+        "7: a dealer's key that makes the server keep answers without end (a new request id each call) stops at its storage quota; other dealers' calls go on"
+    )
+    func storageQuota() async throws {
+        // Ten times what the honest client (the demo dealer) stores while the attack runs.
+        let quota = 1_000_000
+        let server = try await AttackServer.start(["--max-stored-bytes-per-dealer", "\(quota)"])
+        defer { server.stop() }
+        let attackerKey = try await server.createKey(dealer: "mallory", roles: "read,write")
+        let otherKey = try await server.createKey(dealer: "acme", roles: "read,write")
+
+        try await server.withAttack("7-storage-quota", growthBound: 24 * mebibyte, honestLinks: false) {
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) {
+                transport in
+                let attacker = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: attackerKey))
+                let other = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: otherKey))
+                let options = CallOptions(timeout: .seconds(10))
+                let equipment = (1...100).map {
+                    Equipment(id: "eq-\($0)", name: String(repeating: "n", count: 100), zoneNumber: String(format: "%03d", $0))
+                }
+                for (client, id) in [(attacker, "mallory-1"), (other, "acme-1")] {
+                    let customer = Customer(id: id, lastName: "Quota", address: Address(zip: "84601"), equipment: equipment)
+                    _ = try await client.linkAccount(LinkAccountRequest(customer: customer), options: options)
+                    _ = try await client.unlinkAccount(UnlinkAccountRequest(customerID: id), options: options)
+                }
+
+                // Unlinking an unlinked account answers the whole account; each new request id keeps that answer.
+                @Sendable func unlink(_ client: AccountService.Client, _ id: String) async throws -> UnlinkAccountResponse {
+                    try await client.unlinkAccount(UnlinkAccountRequest(requestID: UUID().uuidString, customerID: id), options: options)
+                }
+                let answer = try await unlink(attacker, "mallory-1").serializedBytes().count
+                var kept = 1
+                var refusal: RPCError?
+                while refusal == nil, kept < 1000 {
+                    do {
+                        _ = try await unlink(attacker, "mallory-1")
+                        kept += 1
+                    } catch let error as RPCError {
+                        refusal = error
+                    }
+                }
+                #expect(refusal?.code == .resourceExhausted)
+                #expect(refusal?.message.contains("dealer mallory stores") ?? false, "\(String(describing: refusal))")
+                #expect(refusal?.message.contains("quota of \(quota) bytes") ?? false)
+                // The count passes the quota with the call that reaches it, and stops there.
+                #expect(kept == (quota + answer + 99) / (answer + 100), "answers of \(answer) bytes, each counted with 100 more")
+                for _ in 0..<20 { await expectRPCError(.resourceExhausted) { _ = try await unlink(attacker, "mallory-1") } }
+
+                // The attacker can still read and call without a request id; the other dealer is not touched.
+                _ = try await attacker.getAccount(GetAccountRequest(customerID: "mallory-1"), options: options)
+                _ = try await attacker.unlinkAccount(UnlinkAccountRequest(customerID: "mallory-1"), options: options)
+                for _ in 0..<5 { _ = try await unlink(other, "acme-1") }
+                print("[adversarial] 7-storage-quota: \(kept) answers of \(answer) bytes kept, then refused")
             }
         }
     }

@@ -1,0 +1,40 @@
+import CopsLinkCore
+
+/// What one dealer's calls may make the store keep beyond its accounts (which `maximumAccountsPerDealer` and the
+/// field limits bound): the rows that grow with every call rather than with the accounts. Without it a dealer's key
+/// could fill the disk: an answer kept for a request id may hold 1.6 MB for a 46-byte request, and signals are kept
+/// for 400 days.
+///
+/// The store keeps each dealer's count as it writes and deletes those rows (triggers of `dealer_stored_bytes`), so
+/// that a check reads one number. A row counts about what it takes on disk:
+/// - an answer kept for a request id: its bytes plus 100;
+/// - a signal, test result or test-history row: twice its encoded message (its columns hold the same again) plus 100;
+/// - a test session: 200 plus its comment and zone list.
+///
+/// Calls that would add such rows are refused RESOURCE_EXHAUSTED while the dealer's count is at or over the quota:
+/// every mutating call with a request id, PlaceOnTest, and ReportSignals' batches (their signals are rejected, the
+/// stream goes on). Calls that add nothing counted (GetAccount, UnlinkAccount or PlaceOffTest without a request id)
+/// still run, so a dealer over its quota can still take accounts off test. The count falls as retention deletes
+/// answers and signals; test sessions and history are kept. The check comes before the call's transaction, so calls
+/// running at once may together pass the quota by what they store (each at most one answer, or one batch of signals).
+public enum StorageQuota {
+    /// Default quota per dealer: 10 GiB (`copslink-server --max-stored-bytes-per-dealer`).
+    public static let defaultBytesPerDealer: Int64 = 10 << 30
+
+    static func exhausted(dealer: String, storedBytes: Int64, quota: Int64) -> AccountError {
+        AccountError(
+            .resourceExhausted,
+            "dealer \(dealer) stores \(storedBytes) bytes of answers to request ids, signals and test data, at or over its quota of "
+                + "\(quota) bytes; calls that store more are refused until retention deletes old answers and signals or the "
+                + "server's quota is raised (--max-stored-bytes-per-dealer)")
+    }
+}
+
+extension AccountServiceImplementation {
+    /// The refusal (`StorageQuota`) when the calling dealer's stored bytes are at or over the quota, else nil.
+    func storageQuotaRefusal(_ context: ServerContext) async throws -> AccountError? {
+        let quota = configuration.maximumStoredBytesPerDealer
+        let stored = try await store.storedBytes(scope(context))
+        return stored >= quota ? StorageQuota.exhausted(dealer: dealer(context), storedBytes: stored, quota: quota) : nil
+    }
+}

@@ -1,0 +1,152 @@
+import CopsLinkAccounts
+import CopsLinkCore
+import CopsLinkMessages
+import CopsLinkServices
+import CopsLinkTestSupport
+import GRDB
+import PostgresNIO
+import Testing
+
+@testable import CopsLinkPostgres
+@testable import CopsLinkSQLite
+
+/// Each dealer's stored bytes (`StorageQuota`): the store's count follows every row it counts, as written, replaced
+/// and deleted, and calls that would store more are refused while a dealer is at or over its quota.
+@Suite("Storage quota")
+struct StorageQuotaTests {
+    func stored(_ store: any AccountStore, _ dealer: String = DealerID.demo) async throws -> Int64 {
+        try await store.storedBytes(.dealer(dealer))
+    }
+
+    /// The dealer's bytes counted from the rows themselves, with the formula the counter starts from.
+    func recounted(_ store: any AccountStore, _ dealer: String = DealerID.demo) async throws -> Int64 {
+        precondition(DealerID.isValid(dealer), "spliced into the query")
+        return try await store.read(.allDealers) { transaction in
+            switch transaction {
+            case let sqlite as SQLiteTransaction:
+                return try Int64.fetchOne(
+                    sqlite.db, sql: "SELECT bytes FROM (\(SQLiteSchema.storedBytesRecountSQL)) WHERE dealer_id = ?", arguments: [dealer])
+                    ?? 0
+            case let postgres as PostgresTransaction:
+                let row = try postgres.connection.row(
+                    PostgresQuery(
+                        unsafeSQL: "SELECT bytes FROM (\(PostgresSchema.storedBytesRecountSQL)) AS r WHERE dealer_id = '\(dealer)'"))
+                return try row?.value("bytes", as: Int64.self) ?? 0
+            default:
+                Issue.record("unknown store")
+                return -1
+            }
+        }
+    }
+
+    func record(_ id: String, bytes: Int, atMs: Int64) -> IdempotencyRecord {
+        IdempotencyRecord(requestID: id, method: "/m", fingerprint: 1, response: [UInt8](repeating: 7, count: bytes), createdAtMs: atMs)
+    }
+
+    @Test(arguments: StoreKind.all) func theCountFollowsEveryCountedRowAsItIsWrittenReplacedAndDeleted(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
+            let store = fixture.store
+            try await linkProvoCustomer(fixture, accountNumber: "1234")
+            #expect(try await stored(store) == 0, "an account is not counted (the account quota bounds accounts)")
+
+            try await fixture.placeOnTest(requestID: newRequestID())
+            let placed = try await stored(store)
+            #expect(placed > 0)
+            #expect(placed == (try await recounted(store)), "a session, its history and the answer kept for the request id")
+
+            let report = try await fixture.report([
+                contactIDSignal(event: "130", zoneOrUser: "001", atMs: fixture.now),
+                contactIDSignal(event: "401", zoneOrUser: "002", atMs: fixture.now)
+            ])
+            #expect(report.testResults == 2)
+            _ = try await fixture.client.placeOffTest(PlaceOffTestRequest(customerID: "cust-1"))
+            let reported = try await stored(store)
+            #expect(reported > placed)
+            #expect(reported == (try await recounted(store)))
+
+            // One row's size, exactly: an answer counts its bytes plus 100, and saving over it counts the new one.
+            let id = newRequestID()
+            try await store.write(.dealer("acme")) { try $0.saveIdempotencyRecord(record(id, bytes: 1000, atMs: fixture.now)) }
+            #expect(try await stored(store, "acme") == 1100)
+            try await store.write(.dealer("acme")) { try $0.saveIdempotencyRecord(record(id, bytes: 10, atMs: fixture.now)) }
+            #expect(try await stored(store, "acme") == 110)
+            #expect(try await stored(store) == reported, "another dealer's rows count for that dealer only")
+            #expect(try await store.storedBytes(.allDealers) == reported + 110)
+
+            // Past both retention windows the pruner deletes the answers and the signals; the test data stays.
+            let configuration = AccountServiceConfiguration()
+            fixture.clock.advance(byMs: configuration.signalRetentionMs + 1)
+            let pruner = RetentionPruner(store: store, clock: fixture.clock, configuration: configuration, logger: quietLogger())
+            #expect(try await pruner.pruneExpired() == [.idempotencyRecords: 2, .signals: 2])
+            #expect(try await stored(store, "acme") == 0)
+            let pruned = try await stored(store)
+            #expect(pruned > 0 && pruned < reported, "the session and its history are kept")
+            #expect(pruned == (try await recounted(store)))
+        }
+    }
+
+    @Test(arguments: StoreKind.all) func atItsQuotaADealerCanStoreNothingMoreButLosesNothing(_ kind: StoreKind) async throws {
+        var configuration = AccountServiceConfiguration()
+        configuration.maximumStoredBytesPerDealer = 1
+        try await withAccountService(on: kind, configuration: configuration) { fixture in
+            try await linkProvoCustomer(fixture)
+            let firstID = newRequestID()
+            let first = try await fixture.placeOnTest(requestID: firstID)
+            _ = try await fixture.client.placeOffTest(PlaceOffTestRequest(customerID: "cust-1"))
+            let stored = try await stored(fixture.store)
+            let message =
+                "dealer demo stores \(stored) bytes of answers to request ids, signals and test data, at or over its quota of 1 bytes; "
+                + "calls that store more are refused until retention deletes old answers and signals or the server's quota is raised "
+                + "(--max-stored-bytes-per-dealer)"
+
+            let refused = await expectRPCError(.resourceExhausted) { try await fixture.placeOnTest() }
+            #expect(refused?.message == message)
+            #expect(try await fixture.openSession() == nil, "the refused test was not placed")
+            let retry = try await fixture.placeOnTest(requestID: firstID)
+            #expect(retry == first, "a retry of an answered call still gets its answer")
+
+            let (customer, parties) = provoCustomer("cust-2")
+            let refusedLink = await expectRPCError(.resourceExhausted) {
+                _ = try await fixture.client.linkAccount(
+                    LinkAccountRequest(requestID: newRequestID(), customer: customer, respondingParties: parties))
+            }
+            #expect(refusedLink?.message == message)
+            await expectRPCError(.notFound) { _ = try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-2")) }
+
+            let report = try await fixture.report(
+                (0..<3).map { contactIDSignal(event: "130", zoneOrUser: "001", atMs: fixture.now + Int64($0)) })
+            #expect(report.received == 3 && report.rejectedCount == 3 && report.storedAsHistory == 0)
+            #expect(report.rejected.map(\.index) == [0, 1, 2])
+            #expect(report.rejected.allSatisfy { $0.reason == message })
+            #expect(try await fixture.results().isEmpty)
+
+            // Calls that store nothing counted still run: the account can be read, relinked and synced.
+            _ = try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1"))
+            _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties))
+            #expect(try await self.stored(fixture.store) == stored, "nothing refused was stored")
+        }
+    }
+
+    /// Migration 8 counts what an older store already holds.
+    @Test func theSQLiteMigrationCountsTheRowsAlreadyStored() async throws {
+        let path = temporaryDatabasePath()
+        defer { removeDatabase(at: path) }
+        try SQLiteSchema.createForTesting(
+            path: path, upTo: "v7-retention",
+            sql: """
+                INSERT INTO idempotency (request_id, method, fingerprint, response, created_at) VALUES
+                    ('acme/r-1', '/m', 1, zeroblob(1000), 1), ('acme/r-2', '/m', 1, zeroblob(24), 1), ('beta/r-1', '/m', 1, zeroblob(5), 1);
+                INSERT INTO test_category (id, description, default_minutes) VALUES ('service', 'Service', 60);
+                INSERT INTO station_account (account_key, account_number, dealer_id, receiver_number, line)
+                    VALUES ('beta/22-1', '22-1', 'beta', '', '');
+                INSERT INTO test_session (id, account_key, category_id, effective_at, expires_at, scope, zone_numbers, comment,
+                    has_placed_by, placed_by_id, placed_by_name, has_authorization, authorized_party_id, verified_by, ended_at, end_reason)
+                    VALUES ('s-1', 'beta/22-1', 'service', 2000, 9000, 1, '001', 'né', 0, '', '', 0, '', '', NULL, 0);
+                """)
+        let store = try SQLiteAccountStore(path: path)
+        defer { try? store.close() }
+        #expect(try await stored(store, "acme") == 1000 + 100 + 24 + 100)
+        #expect(try await stored(store, "beta") == 5 + 100 + 200 + 3 + 3, "text counts its UTF-8 bytes")
+        #expect(try await stored(store, "gamma") == 0)
+    }
+}
