@@ -39,8 +39,14 @@ enum Validation {
         guard !isBlank(id) else { throw .invalid("\(what) is required.") }
     }
 
-    /// Empty or only white space.
-    static func isBlank(_ text: String) -> Bool { text.unicodeScalars.allSatisfy(\.properties.isWhitespace) }
+    /// Empty or only white space. ASCII is decided without Unicode's property tables, whose lookup was a percent of
+    /// GetAccount's server time for checking the first character of its customer id.
+    static func isBlank(_ text: String) -> Bool {
+        text.unicodeScalars.allSatisfy { scalar in
+            // Unicode's White_Space in ASCII: tab, line feed, vertical tab, form feed, carriage return and space.
+            scalar.isASCII ? scalar == " " || (0x09...0x0D).contains(scalar.value) : scalar.properties.isWhitespace
+        }
+    }
 
     /// USPS codes of the states, the District of Columbia, the territories and the military "states".
     static let usStateCodes: Set<String> = [

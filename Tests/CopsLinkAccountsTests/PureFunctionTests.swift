@@ -238,3 +238,18 @@ extension String {
         return replacingCharacters(in: range, with: replacement)
     }
 }
+
+@Suite("Blank text")
+struct BlankTextTests {
+    /// The ASCII fast path of `Validation.isBlank` decides as Unicode's White_Space property does.
+    @Test func blankMeansUnicodeWhiteSpaceOnly() {
+        for value in UInt8(0)..<0x80 {
+            let scalar = Unicode.Scalar(value)
+            #expect(Validation.isBlank(String(scalar)) == scalar.properties.isWhitespace, "U+\(String(value, radix: 16))")
+        }
+        #expect(Validation.isBlank(""))
+        #expect(Validation.isBlank(" \u{A0}\u{2003}\t\r\n\u{B}\u{C}\u{85}"))
+        #expect(!Validation.isBlank(" x "))
+        #expect(!Validation.isBlank("\u{A0}é"))
+    }
+}
