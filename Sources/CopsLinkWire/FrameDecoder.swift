@@ -66,6 +66,23 @@ public struct FrameDecoder: ByteToMessageDecoder, Sendable {
         return .frame(Frame(type: type, flags: FrameFlags(rawValue: flags), callID: callID, header: header, payload: payload))
     }
 
+    /// The header of the REQUEST frame `buffer` starts with, once the header has arrived and before the rest of the
+    /// frame has: a server holding the frame for want of memory reads the caller's key from it early. Nil before the
+    /// preface, for another frame type, for a header not yet all in, or for a frame that breaks the limits
+    /// (`decodeNext` reports that once it is complete, or at once for its length field).
+    public func requestHeaderAhead(of buffer: ByteBuffer) -> ByteBuffer? {
+        guard !awaitingPreface, let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self).map(Int.init),
+            length <= limits.maxFrameSize, length >= Frame.fixedFieldsSize, buffer.readableBytes >= Frame.Offset.header
+        else { return nil }
+        let start = buffer.readerIndex
+        guard buffer.getInteger(at: start + Frame.Offset.type, as: UInt8.self) == FrameType.request.rawValue else { return nil }
+        let headerLength = Int(buffer.getInteger(at: start + Frame.Offset.headerLength, as: UInt32.self)!)
+        guard headerLength <= length - Frame.fixedFieldsSize, headerLength <= limits.maxHeaderSize,
+            buffer.readableBytes >= Frame.Offset.header + headerLength
+        else { return nil }
+        return buffer.getSlice(at: start + Frame.Offset.header, length: headerLength)
+    }
+
     /// Checks the magic byte by byte, so that a wrong peer (an HTTP client, say) is told at once.
     private static func readPreface(_ buffer: inout ByteBuffer) throws(WireError) -> UInt32? {
         let available = min(buffer.readableBytes, Preface.magic.count)

@@ -38,6 +38,9 @@ public struct FrameReader {
     /// grows it by doubling, and a slice keeps all of a read's storage), 0 when nothing is buffered.
     public var heldStorageBytes: Int { buffered?.storageCapacity ?? 0 }
 
+    /// The header of the partial REQUEST frame buffered, once all of the header is (`FrameDecoder.requestHeaderAhead`).
+    public var partialRequestHeader: ByteBuffer? { buffered.flatMap { decoder.requestHeaderAhead(of: $0) } }
+
     /// The next preface or frame, or nil until more bytes arrive. Frames are slices of the received bytes.
     public mutating func next() throws(WireError) -> InboundFrame? {
         guard buffered != nil else { return nil }

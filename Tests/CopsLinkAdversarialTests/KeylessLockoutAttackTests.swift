@@ -57,6 +57,17 @@ extension AdversarialTests {
             #expect(linked.account?.customer?.equipment.count == 900)
             await transport.close()
 
+            // The same inside its REQUEST, as a client in another language may send it: the server reads the key from
+            // the REQUEST's header ahead of the rest of the frame, and a valid one has the frame read as trusted.
+            let inline = try await AttackPeer.handshake(port: server.port)
+            var inlineRequest = large
+            inlineRequest.customer?.id = "large-first-inline"
+            try await inline.send(AttackFrames.request(1, AccountService.Method.linkAccount, message: inlineRequest, token: writer))
+            // Within 3 s: the partial frames end at their 5 s frame-read timeout, which would free the share anyway.
+            let inlineEnd = try await inline.end(of: 1, limit: .seconds(3))
+            #expect(inlineEnd.statusCode == 0, "a keyed call's large request inside its REQUEST during the attack: \(inlineEnd)")
+            await inline.close()
+
             // The partial frames end with the frame-read timeout; nothing else closed them.
             for peer in partials {
                 let remainder = await peer.readToClose(limit: .seconds(10))

@@ -256,6 +256,46 @@ struct InboundBudgetTests {
         #expect(budget.usedBytes == 0)
     }
 
+    /// A native client that puts a large first request inside its REQUEST while keyless connections hold their share:
+    /// the key in the REQUEST's header is checked before the rest of the frame is read, so that a valid key's request
+    /// is read as trusted bytes and its call runs, and an unknown key's waits like a keyless one. Before, both waited
+    /// for the frame read timeout: the call authenticates only once its frame is in, and the key is inside it.
+    @Test func aLargeRequestInsideItsREQUESTIsReadOnceTheKeyInItsHeaderIsChecked() async throws {
+        let budget = InboundMemoryBudget(limit: 100_000, untrustedLimit: 1_000)
+        let squatter = try await ServerConnectionHarness(budget: budget, authenticates: true)
+        try await squatter.handshake()
+        try await squatter.send(
+            squatter.request(squatter.callID(), TestService.Method.unaryCall.path, Self.bigRequest(40_000)).getSlice(at: 0, length: 20_000)!
+        )
+        #expect(budget.isUntrustedExhausted && !budget.isExhausted)
+
+        for (key, accepted) in [("Bearer nobody", false), ("Bearer k", true)] {
+            let client = try await ServerConnectionHarness(budget: budget, authenticates: true)
+            try await client.handshake()
+            let id = client.callID()
+            let large = client.request(
+                id, TestService.Method.unaryCall.path, Self.bigRequest(40_000), metadata: ["authorization": .text(key)])
+            let untrustedBefore = budget.untrustedBytes
+            try await client.send(large.getSlice(at: 0, length: 20_000)!)
+            // The check answers from a task of its own.
+            for _ in 0..<50 where budget.untrustedBytes != untrustedBefore || !accepted {
+                try await Task.sleep(for: .milliseconds(2))
+                await client.settle()
+            }
+            #expect((budget.untrustedBytes == untrustedBefore) == accepted, "\(key): the held bytes count as trusted only with a valid key")
+            let reads = client.reads.count
+            try await client.requestRead()
+            #expect((client.reads.count == reads + 1) == accepted, "\(key): reading goes on only with a valid key")
+            if accepted {
+                try await client.send(large.getSlice(at: 20_000, length: large.readableBytes - 20_000)!)
+                #expect(try ServerConnectionHarness.ends(try await client.frames())[id]?.statusCode == 0, "the call ran")
+            }
+            await client.close()
+        }
+        await squatter.close()
+        #expect(budget.usedBytes == 0 && budget.untrustedBytes == 0)
+    }
+
     /// Until a caller authenticates, a connection reads one 16 KiB buffer per event-loop pass, so that it stops
     /// reading within a read of its allowance (NIO's read loop went on for 16 reads of up to 64 KiB: a thousand
     /// keyless connections took 989 MiB); the bootstrap's 16 reads of adaptive size come back once a keyed call passed.

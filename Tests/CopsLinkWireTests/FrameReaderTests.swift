@@ -1,3 +1,4 @@
+import CopsLinkCore
 import CopsLinkMessages
 import NIOCore
 import Testing
@@ -92,5 +93,44 @@ struct FrameReaderTests {
         var reader = FrameReader(FrameDecoder(expectsPreface: true))
         reader.append(ByteBuffer(bytes: Array("GET".utf8)))
         #expect(throws: WireError.self) { try reader.next() }
+    }
+
+    /// The header of a partial REQUEST frame is offered once it is all in, before the rest of the frame (a server
+    /// authenticates the caller from it early), and never for another frame, a header still arriving, a header past
+    /// the limit, or before the preface.
+    @Test func offersAPartialREQUESTsHeaderOnceItIsIn() throws {
+        let header = RequestHeader(method: "/p.S/M", metadata: ["authorization": .text("Bearer k")])
+        var frame = ByteBuffer()
+        _ = frame.writeFrame(
+            .request, flags: [.endStream, .hasMessage], callID: 1, header: header,
+            payload: SimpleRequest(payload: Array(repeating: 7, count: 1000)))
+        let headerLength = Int(frame.getInteger(at: Frame.Offset.headerLength, as: UInt32.self)!)
+        let bytes = frame.readBytes(length: frame.readableBytes)!
+
+        var reader = FrameReader(FrameDecoder(expectsPreface: false))
+        reader.append(ByteBuffer(bytes: bytes.prefix(Frame.Offset.header + headerLength - 1)))
+        #expect(try reader.next() == nil)
+        #expect(reader.partialRequestHeader == nil, "a header still arriving")
+        reader.append(ByteBuffer(bytes: bytes.dropFirst(Frame.Offset.header + headerLength - 1).prefix(1)))
+        #expect(try reader.next() == nil)
+        let offered = try #require(reader.partialRequestHeader)
+        #expect(try RequestHeader(from: offered) == header)
+        reader.append(ByteBuffer(bytes: bytes.dropFirst(Frame.Offset.header + headerLength)))
+        #expect(try reader.next() != nil)
+        #expect(reader.partialRequestHeader == nil, "nothing is buffered")
+
+        var ping = ByteBuffer()
+        _ = ping.writeFrame(.ping, rawPayload: ByteBuffer(bytes: [0, 0, 0, 0, 0, 0, 0, 1]))
+        reader.append(ping.getSlice(at: 0, length: ping.readableBytes - 1)!)
+        #expect(try reader.next() == nil)
+        #expect(reader.partialRequestHeader == nil, "not a REQUEST")
+
+        var limited = FrameReader(FrameDecoder(limits: FrameLimits(maxHeaderSize: headerLength - 1), expectsPreface: false))
+        limited.append(ByteBuffer(bytes: bytes.prefix(Frame.Offset.header + headerLength)))
+        #expect(limited.partialRequestHeader == nil, "a header past the limit")
+
+        var awaiting = FrameReader(FrameDecoder(expectsPreface: true))
+        awaiting.append(ByteBuffer(bytes: bytes.prefix(Frame.Offset.header + headerLength)))
+        #expect(awaiting.partialRequestHeader == nil, "before the preface")
     }
 }

@@ -59,6 +59,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var unwritable: RestartableTimeout?
     /// Checks every 250 ms whether the budget has room again, while reading is paused for memory.
     private var memoryRetry: Scheduled<Void>?
+    /// The key of a partial REQUEST frame held while connections without an authenticated caller hold their share,
+    /// checked from its header before the rest of the frame is read (the key is inside the frame).
+    private var earlyKeyCheck = EarlyKeyCheck.notAsked
     /// Reader bytes counted in the server's budget, and whether as untrusted (released the same way).
     private var countedReaderBytes = 0
     private var readerCountedUntrusted = false
@@ -192,6 +195,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             while state.decodesFrames, let inbound = try reader.next() {
                 // The partial frame counted after the last read is complete now: it is being handled, not held.
                 if countedReaderBytes > 0 { uncountReaderBytes() }
+                if earlyKeyCheck == .refused { earlyKeyCheck = .notAsked }  // a refused key was the last frame's
                 receive(inbound)
             }
         } catch {
@@ -215,7 +219,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
         budget.adjust(by: buffered - countedReaderBytes, untrusted: untrusted)
         countedReaderBytes = buffered
-        if buffered > 0, readingMustWait, state.memoryExhausted() {
+        guard buffered > 0, readingMustWait else { return }
+        if !budget.isExhausted { checkKeyAhead() }
+        if state.memoryExhausted() {
             logRefusal(
                 .serverInboundBudget,
                 !budget.isExhausted
@@ -223,6 +229,33 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                     : "reading paused: the server is over its inbound memory budget of \(budget.limit) bytes")
             scheduleMemoryRetry()
         }
+    }
+
+    /// Reading waits for the untrusted share: if the partial frame is a REQUEST whose header is in, checks its key
+    /// (`CallDispatcher.acceptsCaller`) so that a valid one has the rest read as trusted bytes. Once per frame.
+    private func checkKeyAhead() {
+        guard earlyKeyCheck == .notAsked, let bytes = reader.partialRequestHeader, let header = try? RequestHeader(from: bytes),
+            header.metadata[text: AuthInterceptor.metadataKey] != nil
+        else { return }
+        earlyKeyCheck = .pending
+        let (dispatcher, loopBound, loop, metadata) = (self.dispatcher, self.loopBound!, context.eventLoop, header.metadata)
+        Task {
+            let accepted = await dispatcher.acceptsCaller(metadata)
+            loop.execute { loopBound.value.keyCheckedAhead(accepted: accepted) }
+        }
+    }
+
+    /// `checkKeyAhead`'s answer: a valid key makes the connection trusted, its held bytes count as trusted and
+    /// reading goes on; otherwise the frame waits for the share like a keyless one.
+    private func keyCheckedAhead(accepted: Bool) {
+        guard earlyKeyCheck == .pending else { return }
+        earlyKeyCheck = accepted ? .notAsked : .refused
+        guard accepted, !state.isClosed else { return }
+        trust.grant()  // a valid key was sent on this connection, whatever becomes of its call
+        reads.liftOnceTrusted(trust, on: context.channel)
+        memoryRetry?.cancel()
+        memoryRetry = nil
+        memoryRetryFired()
     }
 
     /// Whether a connection holding a partial frame must not read more: the budget is spent, or this connection has

@@ -94,14 +94,6 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The request's end came while its key was being checked: it runs, or is refused, with the answer.
     private var endAwaitsKeyCheck = false
 
-    private enum EarlyKeyCheck {
-        case notAsked
-        /// Asked; reading waits for the answer.
-        case pending
-        /// The key was not accepted: the body is held to the untrusted share like a keyless one.
-        case refused
-    }
-
     init(dispatcher: CallDispatcher, configuration: ServerConfiguration, metrics: ServerMetrics?, budget: InboundMemoryBudget? = nil) {
         self.budget = budget
         trust = ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
