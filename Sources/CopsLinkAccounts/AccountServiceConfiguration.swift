@@ -28,8 +28,8 @@ public struct AccountServiceConfiguration: Sendable, Hashable {
     /// RESOURCE_EXHAUSTED. Keeps one dealer from filling the store or the generated account-number space that all
     /// dealers share. Default 1,000,000 (`copslink-server --max-accounts-per-dealer`).
     public var maximumAccountsPerDealer = 1_000_000
-    /// Bytes of answers to request ids, signals and test data one dealer may store (`StorageQuota`): calls that would
-    /// store more are refused RESOURCE_EXHAUSTED while the dealer is at or over it. Default 10 GiB
+    /// Bytes of accounts, answers to request ids, signals and test data one dealer may store (`StorageQuota`): calls
+    /// that may store more are refused RESOURCE_EXHAUSTED while the dealer is at or over it. Default 10 GiB
     /// (`copslink-server --max-stored-bytes-per-dealer`).
     public var maximumStoredBytesPerDealer = StorageQuota.defaultBytesPerDealer
     /// How long a request id's answer is replayed: a retry with the same id after this runs as a new request, and

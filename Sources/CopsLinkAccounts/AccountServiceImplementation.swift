@@ -41,7 +41,9 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         let dealerID = dealer(context)
         let quota = configuration.maximumAccountsPerDealer
         let accountNumbers = accountNumbers
-        return try await mutate(AccountService.Method.linkAccount, request, cleared, requestID: request.requestID, context: context) {
+        return try await mutate(
+            AccountService.Method.linkAccount, request, cleared, requestID: request.requestID, context: context, addsCountedRows: true
+        ) {
             transaction, now in
             if let existing = try transaction.link(customerID: customer.id) {
                 if existing.state == .linked {
@@ -138,7 +140,9 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         let pushed = try Validation.checkCustomer(request.customer, parties: request.respondingParties)
         var cleared = request
         cleared.requestID = ""
-        return try await mutate(AccountService.Method.syncCustomer, request, cleared, requestID: request.requestID, context: context) {
+        return try await mutate(
+            AccountService.Method.syncCustomer, request, cleared, requestID: request.requestID, context: context, addsCountedRows: true
+        ) {
             transaction, now in
             var customer = pushed
             _ = try Self.linkedAccount(transaction, customer.id)
@@ -194,7 +198,8 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         cleared.requestID = ""
         let addedBy = request.addedBy.isEmpty ? actingName(context) : request.addedBy
         return try await mutate(
-            AccountService.Method.addAccountAuthorities, request, cleared, requestID: request.requestID, context: context
+            AccountService.Method.addAccountAuthorities, request, cleared, requestID: request.requestID, context: context,
+            addsCountedRows: true
         ) { transaction, now in
             let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
             let zip = Validation.zip5(try transaction.customer(id: request.customerID)?.address?.zip ?? "")
@@ -281,7 +286,8 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         var cleared = request
         cleared.requestID = ""
         return try await mutate(
-            AccountService.Method.setCentralStationZones, request, cleared, requestID: request.requestID, context: context
+            AccountService.Method.setCentralStationZones, request, cleared, requestID: request.requestID, context: context,
+            addsCountedRows: true
         ) { transaction, _ in
             let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
             try transaction.replaceZones(accountNumber: accountNumber, request.zones)

@@ -1,22 +1,24 @@
 import CopsLinkCore
 
-/// What one dealer's calls may make the store keep beyond its accounts (which `maximumAccountsPerDealer` and the
-/// field limits bound): the rows that grow with every call rather than with the accounts. Without it a dealer's key
-/// could fill the disk: an answer kept for a request id may hold 1.6 MB for a 46-byte request, and signals are kept
-/// for 400 days.
+/// What one dealer's calls may make the store keep, in bytes: without it a dealer's key could fill the disk. An account
+/// at its field limits takes about 1.6 MB, an answer kept for a request id may hold as much for a 46-byte request, and
+/// signals are kept for 400 days.
 ///
-/// The store keeps each dealer's count as it writes and deletes those rows (triggers of `dealer_stored_bytes`), so
-/// that a check reads one number. A row counts about what it takes on disk:
+/// The store keeps each dealer's count as it writes and deletes the rows (triggers of `dealer_stored_bytes`), so that
+/// a check reads one number. A row counts about what it takes on disk:
+/// - an account: twice its account page (the encoded `Account`; its own rows hold the same again) plus 100;
 /// - an answer kept for a request id: its bytes plus 100;
 /// - a signal, test result or test-history row: twice its encoded message (its columns hold the same again) plus 100;
 /// - a test session: 200 plus its comment and zone list.
 ///
-/// Calls that would add such rows are refused RESOURCE_EXHAUSTED while the dealer's count is at or over the quota:
-/// every mutating call with a request id, PlaceOnTest, and ReportSignals' batches (their signals are rejected, the
-/// stream goes on). Calls that add nothing counted (GetAccount, UnlinkAccount or PlaceOffTest without a request id)
-/// still run, so a dealer over its quota can still take accounts off test. The count falls as retention deletes
-/// answers and signals; test sessions and history are kept. The check comes before the call's transaction, so calls
-/// running at once may together pass the quota by what they store (each at most one answer, or one batch of signals).
+/// While the dealer's count is at or over the quota, calls that may store more are refused RESOURCE_EXHAUSTED:
+/// LinkAccount, SyncCustomer, AddAccountAuthorities, SetCentralStationZones, PlaceOnTest, every mutating call with a
+/// request id, and ReportSignals' batches (their signals are rejected, the stream goes on). Reads, and UnlinkAccount,
+/// RemoveAccountAuthority and PlaceOffTest without a request id still run, so that a dealer over its quota can still
+/// take accounts off test. A retry of a call already answered still gets its answer. The count falls as retention
+/// deletes answers and signals; accounts, test sessions and history are kept. The check comes before the call's
+/// transaction, so calls running at once may together pass the quota by what they store (each at most one account
+/// and one answer, or one batch of signals).
 public enum StorageQuota {
     /// Default quota per dealer: 10 GiB (`copslink-server --max-stored-bytes-per-dealer`).
     public static let defaultBytesPerDealer: Int64 = 10 << 30
@@ -24,7 +26,7 @@ public enum StorageQuota {
     static func exhausted(dealer: String, storedBytes: Int64, quota: Int64) -> AccountError {
         AccountError(
             .resourceExhausted,
-            "dealer \(dealer) stores \(storedBytes) bytes of answers to request ids, signals and test data, at or over its quota of "
+            "dealer \(dealer) stores \(storedBytes) bytes of accounts, answers to request ids, signals and test data, at or over its quota of "
                 + "\(quota) bytes; calls that store more are refused until retention deletes old answers and signals or the "
                 + "server's quota is raised (--max-stored-bytes-per-dealer)")
     }

@@ -231,6 +231,7 @@ enum PostgresSchema {
     /// The rows `StorageQuota` counts, with SQLite's sizes (`SQLiteSchema`): each table's key column (`dealer/…`), the
     /// columns its size depends on, and its size given a row prefix (`OLD.`, `NEW.` or none).
     private static let countedRows: [(table: String, key: String, columns: String, bytes: @Sendable (String) -> String)] = [
+        ("account_page", "customer_key", "page", { "2 * octet_length(\($0)page) + 100" }),
         ("idempotency", "request_id", "response", { "octet_length(\($0)response) + 100" }),
         ("signal", "account_key", "message", { "2 * coalesce(octet_length(\($0)message), 200) + 100" }),
         ("test_history", "account_key", "message", { "2 * coalesce(octet_length(\($0)message), 200) + 100" }),

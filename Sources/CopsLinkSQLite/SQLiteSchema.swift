@@ -294,9 +294,9 @@ enum SQLiteSchema {
                     CREATE INDEX signal_by_received_at ON signal(received_at);
                     """)
         }
-        // Stored bytes per dealer, kept by triggers (`StorageQuota`): the rows that grow with calls rather than with
-        // accounts (answers kept for request ids, signals, test sessions and history). A call that would store more
-        // checks its dealer's count, which summing the rows there would make slower as the dealer grows.
+        // Stored bytes per dealer, kept by triggers (`StorageQuota`): accounts (through their pages), answers kept for
+        // request ids, signals, test sessions and history. A call that would store more checks its dealer's count,
+        // which summing the rows there would make slower as the dealer grows.
         migrator.registerMigration("v8-dealer-stored-bytes") { db in
             try db.execute(sql: storedBytesSQL)
         }
@@ -304,10 +304,11 @@ enum SQLiteSchema {
     }
 
     /// The rows `StorageQuota` counts: each table's key column (`dealer/…`), the columns its size depends on, and its
-    /// size given a row prefix (`OLD.`, `NEW.` or none). An answer counts its bytes plus 100; a signal or test-history
-    /// row twice its encoded message (its columns hold the same again) plus 100; a test session 200 plus its comment
-    /// and zone list.
+    /// size given a row prefix (`OLD.`, `NEW.` or none). An account counts twice its page (its rows hold the same
+    /// again) plus 100; an answer its bytes plus 100; a signal or test-history row twice its encoded message plus 100;
+    /// a test session 200 plus its comment and zone list.
     private static let countedRows: [(table: String, key: String, columns: String, bytes: @Sendable (String) -> String)] = [
+        ("account_page", "customer_key", "page", { "2 * length(\($0)page) + 100" }),
         ("idempotency", "request_id", "response", { "length(\($0)response) + 100" }),
         ("signal", "account_key", "message", { "2 * coalesce(length(\($0)message), 200) + 100" }),
         ("test_history", "account_key", "message", { "2 * coalesce(length(\($0)message), 200) + 100" }),

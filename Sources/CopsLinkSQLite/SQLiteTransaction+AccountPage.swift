@@ -72,7 +72,14 @@ extension SQLiteTransaction {
             return
         }
         let page = AccountPage(stored)
-        var run = try SQLiteStatementRun(db, "INSERT OR REPLACE INTO account_page (customer_key, page, open_session) VALUES (?, ?, ?)")
+        // An upsert, not INSERT OR REPLACE: a replacement deletes the old row without running its delete trigger, which
+        // would leave its bytes in the dealer's count (`StorageQuota`).
+        var run = try SQLiteStatementRun(
+            db,
+            """
+            INSERT INTO account_page (customer_key, page, open_session) VALUES (?, ?, ?)
+            ON CONFLICT(customer_key) DO UPDATE SET page = excluded.page, open_session = excluded.open_session
+            """)
         run.bind(customerKey)
         run.bind(blob: page.encodedAccount)
         run.bind(blob: page.encodedOpenSession)

@@ -47,7 +47,9 @@ struct StorageQuotaTests {
         try await withAccountService(on: kind) { fixture in
             let store = fixture.store
             try await linkProvoCustomer(fixture, accountNumber: "1234")
-            #expect(try await stored(store) == 0, "an account is not counted (the account quota bounds accounts)")
+            let page = try #require(try await store.accountPage(.dealer(DealerID.demo), customerID: "cust-1"))
+            #expect(try await stored(store) == 2 * Int64(page.encodedAccount.count) + 100, "an account counts twice its page plus 100")
+            #expect(try await stored(store) == (try await recounted(store)))
 
             try await fixture.placeOnTest(requestID: newRequestID())
             let placed = try await stored(store)
@@ -87,17 +89,28 @@ struct StorageQuotaTests {
 
     @Test(arguments: StoreKind.all) func atItsQuotaADealerCanStoreNothingMoreButLosesNothing(_ kind: StoreKind) async throws {
         var configuration = AccountServiceConfiguration()
-        configuration.maximumStoredBytesPerDealer = 1
+        configuration.maximumStoredBytesPerDealer = 100_000
         try await withAccountService(on: kind, configuration: configuration) { fixture in
             try await linkProvoCustomer(fixture)
             let firstID = newRequestID()
             let first = try await fixture.placeOnTest(requestID: firstID)
+            // The dealer reaches its quota: an answer of 100,000 bytes kept for a request id.
+            try await fixture.store.write(.dealer(DealerID.demo)) {
+                try $0.saveIdempotencyRecord(
+                    IdempotencyRecord(
+                        requestID: newRequestID(), method: "/m", fingerprint: 1, response: [UInt8](repeating: 1, count: 100_000),
+                        createdAtMs: fixture.now))
+            }
+            #expect(try await stored(fixture.store) > 100_000)
+
+            // Calls that store nothing counted still run: the account can be read and taken off test.
+            _ = try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1"))
             _ = try await fixture.client.placeOffTest(PlaceOffTestRequest(customerID: "cust-1"))
             let stored = try await stored(fixture.store)
             let message =
-                "dealer demo stores \(stored) bytes of answers to request ids, signals and test data, at or over its quota of 1 bytes; "
-                + "calls that store more are refused until retention deletes old answers and signals or the server's quota is raised "
-                + "(--max-stored-bytes-per-dealer)"
+                "dealer demo stores \(stored) bytes of accounts, answers to request ids, signals and test data, at or over its quota "
+                + "of 100000 bytes; calls that store more are refused until retention deletes old answers and signals or the server's "
+                + "quota is raised (--max-stored-bytes-per-dealer)"
 
             let refused = await expectRPCError(.resourceExhausted) { try await fixture.placeOnTest() }
             #expect(refused?.message == message)
@@ -107,23 +120,24 @@ struct StorageQuotaTests {
 
             let (customer, parties) = provoCustomer("cust-2")
             let refusedLink = await expectRPCError(.resourceExhausted) {
-                _ = try await fixture.client.linkAccount(
-                    LinkAccountRequest(requestID: newRequestID(), customer: customer, respondingParties: parties))
+                _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties))
             }
             #expect(refusedLink?.message == message)
             await expectRPCError(.notFound) { _ = try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-2")) }
+            await expectRPCError(.resourceExhausted) {
+                _ = try await fixture.client.unlinkAccount(UnlinkAccountRequest(requestID: newRequestID(), customerID: "cust-1"))
+            }
 
             let report = try await fixture.report(
                 (0..<3).map { contactIDSignal(event: "130", zoneOrUser: "001", atMs: fixture.now + Int64($0)) })
             #expect(report.received == 3 && report.rejectedCount == 3 && report.storedAsHistory == 0)
             #expect(report.rejected.map(\.index) == [0, 1, 2])
             #expect(report.rejected.allSatisfy { $0.reason == message })
-            #expect(try await fixture.results().isEmpty)
 
-            // Calls that store nothing counted still run: the account can be read, relinked and synced.
-            _ = try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1"))
-            _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties))
             #expect(try await self.stored(fixture.store) == stored, "nothing refused was stored")
+            _ = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
+            let unlinked = try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1"))
+            #expect(unlinked.linkState == .unlinked, "an unlink without a request id runs")
         }
     }
 
