@@ -29,11 +29,18 @@ public protocol ProtobufCCodable: RPCMessage {
     static var cDescriptor: ProtobufCDescriptor { get }
     /// Builds this value's C struct in `arena` (strings copied into it, sub-messages too).
     func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage>
+    /// The same from the value at `value`, read in place (repeated fields call this: no copy of each element).
+    static func makeCMessage(at value: UnsafePointer<Self>, in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage>
     /// Reads a value from a C struct that protobuf-c unpacked; validates what protobuf-c does not.
     init(cMessage: UnsafePointer<CMessage>) throws(RPCError)
 }
 
 extension ProtobufCCodable {
+    /// By default a copy of the value builds the C struct (a retain and release of each string and array in it).
+    public static func makeCMessage(at value: UnsafePointer<Self>, in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
+        value.pointee.makeCMessage(in: &arena)
+    }
+
     @inlinable
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(RPCError) {
         self = try ProtobufArena.with { (arena) throws(RPCError) -> Self in
@@ -137,10 +144,12 @@ extension ProtobufArena {
     ) -> UnsafeMutablePointer<UnsafeMutablePointer<Element.CMessage>?>? {
         guard !elements.isEmpty else { return nil }
         let array = allocateArray(of: UnsafeMutablePointer<Element.CMessage>?.self, count: elements.count)
-        // Through the buffer: each element is read in place, where `enumerated()` copied it (a retain and release
-        // of every string and array in it).
+        // Each element is read in place: `elements[index]` is a copy of it (a retain and release of every string and
+        // array in it), as the compiler cannot prove that building C structs leaves the array's memory alone.
         elements.withUnsafeBufferPointer { elements in
-            for index in elements.indices { array[index] = elements[index].makeCMessage(in: &self) }
+            // Safe: `elements` is not empty, and its buffer outlives the loop.
+            let base = elements.baseAddress!
+            for index in elements.indices { array[index] = Element.makeCMessage(at: base + index, in: &self) }
         }
         return array
     }

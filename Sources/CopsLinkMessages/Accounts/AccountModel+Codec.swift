@@ -2,18 +2,25 @@ public import CCopsLinkProtos
 import CProtobufC
 public import CopsLinkCore
 
+// Each type builds its C struct from its address (`makeCMessage(at:in:)`, fields read in place): these types are
+// the elements of repeated fields, where building from a copy cost a retain and release of each string in them.
+
 extension Address: ProtobufCCodable {
     public typealias CMessage = Copslink__V1__Address
     public static let protoName = "copslink.v1.Address"
     public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__address__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
+        makeCMessageInPlace(in: &arena)
+    }
+
+    public static func makeCMessage(at value: UnsafePointer<Self>, in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__address__init)
-        message.pointee.street1 = arena.cString(street1)
-        message.pointee.street2 = arena.cString(street2)
-        message.pointee.city = arena.cString(city)
-        message.pointee.state = arena.cString(state)
-        message.pointee.zip = arena.cString(zip)
+        message.pointee.street1 = arena.cString(value, \.street1)
+        message.pointee.street2 = arena.cString(value, \.street2)
+        message.pointee.city = arena.cString(value, \.city)
+        message.pointee.state = arena.cString(value, \.state)
+        message.pointee.zip = arena.cString(value, \.zip)
         return message
     }
 
@@ -31,12 +38,16 @@ extension Equipment: ProtobufCCodable {
     public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__equipment__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
+        makeCMessageInPlace(in: &arena)
+    }
+
+    public static func makeCMessage(at value: UnsafePointer<Self>, in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__equipment__init)
-        message.pointee.id = arena.cString(id)
-        message.pointee.name = arena.cString(name)
-        message.pointee.zone_number = arena.cString(zoneNumber)
-        message.pointee.zone_description = arena.cString(zoneDescription)
-        message.pointee.installed = installed ? 1 : 0
+        message.pointee.id = arena.cString(value, \.id)
+        message.pointee.name = arena.cString(value, \.name)
+        message.pointee.zone_number = arena.cString(value, \.zoneNumber)
+        message.pointee.zone_description = arena.cString(value, \.zoneDescription)
+        message.pointee.installed = value.pointee.installed ? 1 : 0
         return message
     }
 
@@ -54,16 +65,20 @@ extension Customer: ProtobufCCodable {
     public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__customer__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
+        makeCMessageInPlace(in: &arena)
+    }
+
+    public static func makeCMessage(at value: UnsafePointer<Self>, in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__customer__init)
-        message.pointee.id = arena.cString(id)
-        message.pointee.first_name = arena.cString(firstName)
-        message.pointee.last_name = arena.cString(lastName)
-        message.pointee.company_name = arena.cString(companyName)
-        message.pointee.address = address?.makeCMessage(in: &arena)
-        message.pointee.premise_phone = arena.cString(premisePhone)
-        message.pointee.passcode = arena.cString(passcode)
-        message.pointee.n_equipment = equipment.count
-        message.pointee.equipment = arena.repeatedMessages(equipment)
+        message.pointee.id = arena.cString(value, \.id)
+        message.pointee.first_name = arena.cString(value, \.firstName)
+        message.pointee.last_name = arena.cString(value, \.lastName)
+        message.pointee.company_name = arena.cString(value, \.companyName)
+        message.pointee.address = arena.message(value, \.address)
+        message.pointee.premise_phone = arena.cString(value, \.premisePhone)
+        message.pointee.passcode = arena.cString(value, \.passcode)
+        message.pointee.n_equipment = value.pointee.equipment.count
+        message.pointee.equipment = arena.repeatedMessages(value.pointee.equipment)
         return message
     }
 
@@ -83,10 +98,14 @@ extension Phone: ProtobufCCodable {
     public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__phone__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
+        makeCMessageInPlace(in: &arena)
+    }
+
+    public static func makeCMessage(at value: UnsafePointer<Self>, in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__phone__init)
-        message.pointee.number = arena.cString(number)
-        message.pointee.type = Copslink__V1__PhoneType(rawValue: type.rawValue)
-        message.pointee.extension = arena.cString(`extension`)
+        message.pointee.number = arena.cString(value, \.number)
+        message.pointee.type = Copslink__V1__PhoneType(rawValue: value.pointee.type.rawValue)
+        message.pointee.extension = arena.cString(value, \.`extension`)
         return message
     }
 
@@ -103,20 +122,24 @@ extension RespondingParty: ProtobufCCodable {
     public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__responding_party__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
+        makeCMessageInPlace(in: &arena)
+    }
+
+    public static func makeCMessage(at value: UnsafePointer<Self>, in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__responding_party__init)
-        message.pointee.id = arena.cString(id)
-        message.pointee.priority = priority
-        message.pointee.first_name = arena.cString(firstName)
-        message.pointee.last_name = arena.cString(lastName)
-        message.pointee.n_phones = phones.count
-        message.pointee.phones = arena.repeatedMessages(phones)
-        message.pointee.email = arena.cString(email)
-        message.pointee.language = arena.cString(language)
-        message.pointee.passcode = arena.cString(passcode)
-        message.pointee.has_key = hasKey ? 1 : 0
-        message.pointee.relation = arena.cString(relation)
-        message.pointee.enhanced_verification = enhancedVerification ? 1 : 0
-        message.pointee.role = Copslink__V1__PartyRole(rawValue: role.rawValue)
+        message.pointee.id = arena.cString(value, \.id)
+        message.pointee.priority = value.pointee.priority
+        message.pointee.first_name = arena.cString(value, \.firstName)
+        message.pointee.last_name = arena.cString(value, \.lastName)
+        message.pointee.n_phones = value.pointee.phones.count
+        message.pointee.phones = arena.repeatedMessages(value.pointee.phones)
+        message.pointee.email = arena.cString(value, \.email)
+        message.pointee.language = arena.cString(value, \.language)
+        message.pointee.passcode = arena.cString(value, \.passcode)
+        message.pointee.has_key = value.pointee.hasKey ? 1 : 0
+        message.pointee.relation = arena.cString(value, \.relation)
+        message.pointee.enhanced_verification = value.pointee.enhancedVerification ? 1 : 0
+        message.pointee.role = Copslink__V1__PartyRole(rawValue: value.pointee.role.rawValue)
         return message
     }
 
@@ -138,15 +161,19 @@ extension CentralStationParty: ProtobufCCodable {
     public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__central_station_party__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
+        makeCMessageInPlace(in: &arena)
+    }
+
+    public static func makeCMessage(at value: UnsafePointer<Self>, in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__central_station_party__init)
-        message.pointee.id = arena.cString(id)
-        message.pointee.priority = priority
-        message.pointee.first_name = arena.cString(firstName)
-        message.pointee.last_name = arena.cString(lastName)
-        message.pointee.n_phones = phones.count
-        message.pointee.phones = arena.repeatedMessages(phones)
-        message.pointee.role = Copslink__V1__PartyRole(rawValue: role.rawValue)
-        message.pointee.has_key = hasKey ? 1 : 0
+        message.pointee.id = arena.cString(value, \.id)
+        message.pointee.priority = value.pointee.priority
+        message.pointee.first_name = arena.cString(value, \.firstName)
+        message.pointee.last_name = arena.cString(value, \.lastName)
+        message.pointee.n_phones = value.pointee.phones.count
+        message.pointee.phones = arena.repeatedMessages(value.pointee.phones)
+        message.pointee.role = Copslink__V1__PartyRole(rawValue: value.pointee.role.rawValue)
+        message.pointee.has_key = value.pointee.hasKey ? 1 : 0
         return message
     }
 
@@ -165,16 +192,20 @@ extension Authority: ProtobufCCodable {
     public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__authority__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
+        makeCMessageInPlace(in: &arena)
+    }
+
+    public static func makeCMessage(at value: UnsafePointer<Self>, in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__authority__init)
-        message.pointee.id = arena.cString(id)
-        message.pointee.type = Copslink__V1__AuthorityType(rawValue: type.rawValue)
-        message.pointee.name = arena.cString(name)
-        message.pointee.phone = arena.cString(phone)
-        message.pointee.address = address?.makeCMessage(in: &arena)
-        message.pointee.n_served_zips = servedZips.count
-        message.pointee.served_zips = arena.cStrings(servedZips)
-        message.pointee.jurisdiction = Copslink__V1__Jurisdiction(rawValue: jurisdiction.rawValue)
-        message.pointee.permit_required = permitRequired ? 1 : 0
+        message.pointee.id = arena.cString(value, \.id)
+        message.pointee.type = Copslink__V1__AuthorityType(rawValue: value.pointee.type.rawValue)
+        message.pointee.name = arena.cString(value, \.name)
+        message.pointee.phone = arena.cString(value, \.phone)
+        message.pointee.address = arena.message(value, \.address)
+        message.pointee.n_served_zips = value.pointee.servedZips.count
+        message.pointee.served_zips = arena.cStrings(value.pointee.servedZips)
+        message.pointee.jurisdiction = Copslink__V1__Jurisdiction(rawValue: value.pointee.jurisdiction.rawValue)
+        message.pointee.permit_required = value.pointee.permitRequired ? 1 : 0
         return message
     }
 
@@ -195,13 +226,17 @@ extension AccountAuthority: ProtobufCCodable {
     public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__account_authority__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
+        makeCMessageInPlace(in: &arena)
+    }
+
+    public static func makeCMessage(at value: UnsafePointer<Self>, in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__account_authority__init)
-        message.pointee.id = arena.cString(id)
-        message.pointee.authority = authority?.makeCMessage(in: &arena)
-        message.pointee.permit_number = arena.cString(permitNumber)
-        message.pointee.added_at_ms = addedAtMs
-        message.pointee.added_by = arena.cString(addedBy)
-        message.pointee.does_not_serve_zip = doesNotServeZip ? 1 : 0
+        message.pointee.id = arena.cString(value, \.id)
+        message.pointee.authority = arena.message(value, \.authority)
+        message.pointee.permit_number = arena.cString(value, \.permitNumber)
+        message.pointee.added_at_ms = value.pointee.addedAtMs
+        message.pointee.added_by = arena.cString(value, \.addedBy)
+        message.pointee.does_not_serve_zip = value.pointee.doesNotServeZip ? 1 : 0
         return message
     }
 
@@ -219,14 +254,18 @@ extension Zone: ProtobufCCodable {
     public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__zone__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
+        makeCMessageInPlace(in: &arena)
+    }
+
+    public static func makeCMessage(at value: UnsafePointer<Self>, in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__zone__init)
-        message.pointee.zone_number = arena.cString(zoneNumber)
-        message.pointee.description = arena.cString(description)
-        message.pointee.event_type = Copslink__V1__ZoneEventType(rawValue: eventType.rawValue)
-        message.pointee.equipment_type = arena.cString(equipmentType)
-        message.pointee.location = arena.cString(location)
-        message.pointee.partition = partition
-        message.pointee.restore_required = restoreRequired ? 1 : 0
+        message.pointee.zone_number = arena.cString(value, \.zoneNumber)
+        message.pointee.description = arena.cString(value, \.description)
+        message.pointee.event_type = Copslink__V1__ZoneEventType(rawValue: value.pointee.eventType.rawValue)
+        message.pointee.equipment_type = arena.cString(value, \.equipmentType)
+        message.pointee.location = arena.cString(value, \.location)
+        message.pointee.partition = value.pointee.partition
+        message.pointee.restore_required = value.pointee.restoreRequired ? 1 : 0
         return message
     }
 
@@ -245,9 +284,13 @@ extension MappedZone: ProtobufCCodable {
     public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__mapped_zone__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
+        makeCMessageInPlace(in: &arena)
+    }
+
+    public static func makeCMessage(at value: UnsafePointer<Self>, in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__mapped_zone__init)
-        message.pointee.zone = zone?.makeCMessage(in: &arena)
-        message.pointee.equipment = equipment?.makeCMessage(in: &arena)
+        message.pointee.zone = arena.message(value, \.zone)
+        message.pointee.equipment = arena.message(value, \.equipment)
         return message
     }
 
@@ -264,10 +307,14 @@ extension TestCategory: ProtobufCCodable {
     public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__test_category__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
+        makeCMessageInPlace(in: &arena)
+    }
+
+    public static func makeCMessage(at value: UnsafePointer<Self>, in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__test_category__init)
-        message.pointee.id = arena.cString(id)
-        message.pointee.description = arena.cString(description)
-        message.pointee.default_duration_minutes = defaultDurationMinutes
+        message.pointee.id = arena.cString(value, \.id)
+        message.pointee.description = arena.cString(value, \.description)
+        message.pointee.default_duration_minutes = value.pointee.defaultDurationMinutes
         return message
     }
 
@@ -284,9 +331,13 @@ extension UserRef: ProtobufCCodable {
     public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__user_ref__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
+        makeCMessageInPlace(in: &arena)
+    }
+
+    public static func makeCMessage(at value: UnsafePointer<Self>, in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__user_ref__init)
-        message.pointee.id = arena.cString(id)
-        message.pointee.name = arena.cString(name)
+        message.pointee.id = arena.cString(value, \.id)
+        message.pointee.name = arena.cString(value, \.name)
         return message
     }
 
@@ -301,9 +352,13 @@ extension TestAuthorization: ProtobufCCodable {
     public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__test_authorization__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
+        makeCMessageInPlace(in: &arena)
+    }
+
+    public static func makeCMessage(at value: UnsafePointer<Self>, in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__test_authorization__init)
-        message.pointee.responding_party_id = arena.cString(respondingPartyID)
-        message.pointee.verified_by = arena.cString(verifiedBy)
+        message.pointee.responding_party_id = arena.cString(value, \.respondingPartyID)
+        message.pointee.verified_by = arena.cString(value, \.verifiedBy)
         return message
     }
 
@@ -320,20 +375,24 @@ extension TestSession: ProtobufCCodable {
     public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__test_session__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
+        makeCMessageInPlace(in: &arena)
+    }
+
+    public static func makeCMessage(at value: UnsafePointer<Self>, in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__test_session__init)
-        message.pointee.id = arena.cString(id)
-        message.pointee.category = category?.makeCMessage(in: &arena)
-        message.pointee.effective_at_ms = effectiveAtMs
-        message.pointee.expires_at_ms = expiresAtMs
-        message.pointee.scope = Copslink__V1__TestScope(rawValue: scope.rawValue)
-        message.pointee.n_zone_numbers = zoneNumbers.count
-        message.pointee.zone_numbers = arena.cStrings(zoneNumbers)
-        message.pointee.comment = arena.cString(comment)
-        message.pointee.placed_by = placedBy?.makeCMessage(in: &arena)
-        message.pointee.authorized_by = authorizedBy?.makeCMessage(in: &arena)
-        message.pointee.ended_at_ms = endedAtMs
-        message.pointee.end_reason = Copslink__V1__TestEndReason(rawValue: endReason.rawValue)
-        message.pointee.state = Copslink__V1__TestState(rawValue: state.rawValue)
+        message.pointee.id = arena.cString(value, \.id)
+        message.pointee.category = arena.message(value, \.category)
+        message.pointee.effective_at_ms = value.pointee.effectiveAtMs
+        message.pointee.expires_at_ms = value.pointee.expiresAtMs
+        message.pointee.scope = Copslink__V1__TestScope(rawValue: value.pointee.scope.rawValue)
+        message.pointee.n_zone_numbers = value.pointee.zoneNumbers.count
+        message.pointee.zone_numbers = arena.cStrings(value.pointee.zoneNumbers)
+        message.pointee.comment = arena.cString(value, \.comment)
+        message.pointee.placed_by = arena.message(value, \.placedBy)
+        message.pointee.authorized_by = arena.message(value, \.authorizedBy)
+        message.pointee.ended_at_ms = value.pointee.endedAtMs
+        message.pointee.end_reason = Copslink__V1__TestEndReason(rawValue: value.pointee.endReason.rawValue)
+        message.pointee.state = Copslink__V1__TestState(rawValue: value.pointee.state.rawValue)
         return message
     }
 
@@ -357,10 +416,14 @@ extension TestStatus: ProtobufCCodable {
     public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__test_status__init)
 
     public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
+        makeCMessageInPlace(in: &arena)
+    }
+
+    public static func makeCMessage(at value: UnsafePointer<Self>, in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         let message = arena.message(CMessage.self, copslink__v1__test_status__init)
-        message.pointee.on_test = onTest ? 1 : 0
-        message.pointee.current = current?.makeCMessage(in: &arena)
-        message.pointee.state = Copslink__V1__TestStatusState(rawValue: state.rawValue)
+        message.pointee.on_test = value.pointee.onTest ? 1 : 0
+        message.pointee.current = arena.message(value, \.current)
+        message.pointee.state = Copslink__V1__TestStatusState(rawValue: value.pointee.state.rawValue)
         return message
     }
 
@@ -368,136 +431,5 @@ extension TestStatus: ProtobufCCodable {
         self.init(
             onTest: message.pointee.on_test != 0, current: try CField.message(message.pointee.current, as: TestSession.self),
             state: TestStatusState(rawValue: message.pointee.state.rawValue))
-    }
-}
-
-extension Account: ProtobufCCodable {
-    public typealias CMessage = Copslink__V1__Account
-    public static let protoName = "copslink.v1.Account"
-    public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__account__init)
-
-    public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
-        let message = arena.message(CMessage.self, copslink__v1__account__init)
-        message.pointee.customer = customer?.makeCMessage(in: &arena)
-        message.pointee.link_state = Copslink__V1__LinkState(rawValue: linkState.rawValue)
-        message.pointee.account_number = arena.cString(accountNumber)
-        message.pointee.receiver_number = arena.cString(receiverNumber)
-        message.pointee.line = arena.cString(line)
-        message.pointee.linked_at_ms = linkedAtMs
-        message.pointee.unlinked_at_ms = unlinkedAtMs
-        message.pointee.n_responding_parties = respondingParties.count
-        message.pointee.responding_parties = arena.repeatedMessages(respondingParties)
-        message.pointee.n_authorities = authorities.count
-        message.pointee.authorities = arena.repeatedMessages(authorities)
-        message.pointee.n_mapped_zones = mappedZones.count
-        message.pointee.mapped_zones = arena.repeatedMessages(mappedZones)
-        message.pointee.n_unmapped_zones = unmappedZones.count
-        message.pointee.unmapped_zones = arena.repeatedMessages(unmappedZones)
-        message.pointee.test_status = testStatus?.makeCMessage(in: &arena)
-        return message
-    }
-
-    public init(cMessage message: UnsafePointer<CMessage>) throws(RPCError) {
-        self.init(
-            customer: try CField.message(message.pointee.customer, as: Customer.self),
-            linkState: LinkState(rawValue: message.pointee.link_state.rawValue),
-            accountNumber: CField.string(message.pointee.account_number),
-            receiverNumber: CField.string(message.pointee.receiver_number), line: CField.string(message.pointee.line),
-            linkedAtMs: message.pointee.linked_at_ms, unlinkedAtMs: message.pointee.unlinked_at_ms,
-            respondingParties: try CField.messages(
-                message.pointee.responding_parties, count: message.pointee.n_responding_parties, as: CentralStationParty.self),
-            authorities: try CField.messages(message.pointee.authorities, count: message.pointee.n_authorities, as: AccountAuthority.self),
-            mappedZones: try CField.messages(message.pointee.mapped_zones, count: message.pointee.n_mapped_zones, as: MappedZone.self),
-            unmappedZones: try CField.messages(message.pointee.unmapped_zones, count: message.pointee.n_unmapped_zones, as: Zone.self),
-            testStatus: try CField.message(message.pointee.test_status, as: TestStatus.self))
-    }
-}
-
-extension TestHistoryEntry: ProtobufCCodable {
-    public typealias CMessage = Copslink__V1__TestHistoryEntry
-    public static let protoName = "copslink.v1.TestHistoryEntry"
-    public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__test_history_entry__init)
-
-    public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
-        let message = arena.message(CMessage.self, copslink__v1__test_history_entry__init)
-        message.pointee.at_ms = atMs
-        message.pointee.action = Copslink__V1__TestHistoryAction(rawValue: action.rawValue)
-        message.pointee.session_id = arena.cString(sessionID)
-        message.pointee.category = category?.makeCMessage(in: &arena)
-        message.pointee.effective_at_ms = effectiveAtMs
-        message.pointee.expires_at_ms = expiresAtMs
-        message.pointee.user = user?.makeCMessage(in: &arena)
-        message.pointee.comment = arena.cString(comment)
-        return message
-    }
-
-    public init(cMessage message: UnsafePointer<CMessage>) throws(RPCError) {
-        self.init(
-            atMs: message.pointee.at_ms, action: TestHistoryAction(rawValue: message.pointee.action.rawValue),
-            sessionID: CField.string(message.pointee.session_id),
-            category: try CField.message(message.pointee.category, as: TestCategory.self),
-            effectiveAtMs: message.pointee.effective_at_ms, expiresAtMs: message.pointee.expires_at_ms,
-            user: try CField.message(message.pointee.user, as: UserRef.self), comment: CField.string(message.pointee.comment))
-    }
-}
-
-extension TestResult: ProtobufCCodable {
-    public typealias CMessage = Copslink__V1__TestResult
-    public static let protoName = "copslink.v1.TestResult"
-    public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__test_result__init)
-
-    public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
-        let message = arena.message(CMessage.self, copslink__v1__test_result__init)
-        message.pointee.received_at_ms = receivedAtMs
-        message.pointee.account_number = arena.cString(accountNumber)
-        message.pointee.zone_number = arena.cString(zoneNumber)
-        message.pointee.zone_description = arena.cString(zoneDescription)
-        message.pointee.event_code = arena.cString(eventCode)
-        message.pointee.qualifier = qualifier
-        message.pointee.event_description = arena.cString(eventDescription)
-        message.pointee.user_number = arena.cString(userNumber)
-        message.pointee.partition = partition
-        message.pointee.raw_message = arena.cString(rawMessage)
-        message.pointee.session_id = arena.cString(sessionID)
-        return message
-    }
-
-    public init(cMessage message: UnsafePointer<CMessage>) throws(RPCError) {
-        self.init(
-            receivedAtMs: message.pointee.received_at_ms, accountNumber: CField.string(message.pointee.account_number),
-            zoneNumber: CField.string(message.pointee.zone_number), zoneDescription: CField.string(message.pointee.zone_description),
-            eventCode: CField.string(message.pointee.event_code), qualifier: message.pointee.qualifier,
-            eventDescription: CField.string(message.pointee.event_description), userNumber: CField.string(message.pointee.user_number),
-            partition: message.pointee.partition, rawMessage: CField.string(message.pointee.raw_message),
-            sessionID: CField.string(message.pointee.session_id))
-    }
-}
-
-extension Signal: ProtobufCCodable {
-    public typealias CMessage = Copslink__V1__Signal
-    public static let protoName = "copslink.v1.Signal"
-    public static let cDescriptor = ProtobufCDescriptor(initializing: CMessage.self, with: copslink__v1__signal__init)
-
-    public func makeCMessage(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
-        let message = arena.message(CMessage.self, copslink__v1__signal__init)
-        message.pointee.receiver_number = arena.cString(receiverNumber)
-        message.pointee.line = arena.cString(line)
-        message.pointee.account_number = arena.cString(accountNumber)
-        message.pointee.received_at_ms = receivedAtMs
-        message.pointee.contact_id = arena.cString(contactID)
-        message.pointee.qualifier = qualifier
-        message.pointee.event_code = arena.cString(eventCode)
-        message.pointee.partition = partition
-        message.pointee.zone_or_user = arena.cString(zoneOrUser)
-        return message
-    }
-
-    public init(cMessage message: UnsafePointer<CMessage>) throws(RPCError) {
-        self.init(
-            receiverNumber: CField.string(message.pointee.receiver_number), line: CField.string(message.pointee.line),
-            accountNumber: CField.string(message.pointee.account_number), receivedAtMs: message.pointee.received_at_ms,
-            contactID: CField.string(message.pointee.contact_id), qualifier: message.pointee.qualifier,
-            eventCode: CField.string(message.pointee.event_code), partition: message.pointee.partition,
-            zoneOrUser: CField.string(message.pointee.zone_or_user))
     }
 }

@@ -1,5 +1,9 @@
 /// Value types of `copslink.v1` (proto/copslink/v1/account.proto): the account model as it travels on the wire.
 /// Timestamps are Unix epoch milliseconds; 0 means unset.
+///
+/// Optional sub-messages are declared `Optional<T>`, not `T?`: a `T?` stored property is first set to nil by every
+/// initializer, and with that extra store the optimizer left a copy and destroy of the whole value in each
+/// `init(cMessage:)` (a retain and release of every string in it; a tenth of decoding an `Account`).
 
 public struct Address: Hashable, Sendable {
     public var street1: String
@@ -39,7 +43,7 @@ public struct Customer: Hashable, Sendable {
     public var firstName: String
     public var lastName: String
     public var companyName: String
-    public var address: Address?
+    public var address: Optional<Address>
     public var premisePhone: String
     /// Stored; never returned by a read.
     public var passcode: String
@@ -190,7 +194,7 @@ public struct Authority: Hashable, Sendable {
     public var type: AuthorityType
     public var name: String
     public var phone: String
-    public var address: Address?
+    public var address: Optional<Address>
     public var servedZips: [String]
     public var jurisdiction: Jurisdiction
     public var permitRequired: Bool
@@ -213,7 +217,7 @@ public struct Authority: Hashable, Sendable {
 /// An authority attached to an account.
 public struct AccountAuthority: Hashable, Sendable {
     public var id: String
-    public var authority: Authority?
+    public var authority: Optional<Authority>
     public var permitNumber: String
     public var addedAtMs: Int64
     public var addedBy: String
@@ -279,8 +283,8 @@ public struct Zone: Hashable, Sendable {
 
 /// A central-station zone mapped to the equipment with the same zone number.
 public struct MappedZone: Hashable, Sendable {
-    public var zone: Zone?
-    public var equipment: Equipment?
+    public var zone: Optional<Zone>
+    public var equipment: Optional<Equipment>
 
     public init(zone: Zone?, equipment: Equipment?) {
         self.zone = zone
@@ -362,14 +366,14 @@ public struct TestEndReason: ProtoEnum {
 
 public struct TestSession: Hashable, Sendable {
     public var id: String
-    public var category: TestCategory?
+    public var category: Optional<TestCategory>
     public var effectiveAtMs: Int64
     public var expiresAtMs: Int64
     public var scope: TestScope
     public var zoneNumbers: [String]
     public var comment: String
-    public var placedBy: UserRef?
-    public var authorizedBy: TestAuthorization?
+    public var placedBy: Optional<UserRef>
+    public var authorizedBy: Optional<TestAuthorization>
     public var endedAtMs: Int64
     public var endReason: TestEndReason
     public var state: TestState
@@ -410,7 +414,7 @@ public struct TestStatus: Hashable, Sendable {
     /// True only while a session is active.
     public var onTest: Bool
     /// The scheduled or active session.
-    public var current: TestSession?
+    public var current: Optional<TestSession>
     public var state: TestStatusState
 
     public init(onTest: Bool = false, current: TestSession? = nil, state: TestStatusState = .unspecified) {
@@ -423,7 +427,7 @@ public struct TestStatus: Hashable, Sendable {
 /// Everything the central-station account page shows.
 public struct Account: Hashable, Sendable {
     /// The customer without passcode.
-    public var customer: Customer?
+    public var customer: Optional<Customer>
     public var linkState: LinkState
     public var accountNumber: String
     public var receiverNumber: String
@@ -434,7 +438,7 @@ public struct Account: Hashable, Sendable {
     public var authorities: [AccountAuthority]
     public var mappedZones: [MappedZone]
     public var unmappedZones: [Zone]
-    public var testStatus: TestStatus?
+    public var testStatus: Optional<TestStatus>
 
     public init(
         customer: Customer? = nil, linkState: LinkState = .unspecified, accountNumber: String = "", receiverNumber: String = "",
@@ -471,10 +475,10 @@ public struct TestHistoryEntry: Hashable, Sendable {
     public var atMs: Int64
     public var action: TestHistoryAction
     public var sessionID: String
-    public var category: TestCategory?
+    public var category: Optional<TestCategory>
     public var effectiveAtMs: Int64
     public var expiresAtMs: Int64
-    public var user: UserRef?
+    public var user: Optional<UserRef>
     public var comment: String
 
     public init(

@@ -1,9 +1,10 @@
 /// Requests and responses of `copslink.v1.AccountService` (proto/copslink/v1/account_service.proto).
-/// `requestID` is the optional idempotency key of mutating requests.
+/// `requestID` is the optional idempotency key of mutating requests. Optional sub-messages are `Optional<T>`, as in
+/// AccountModel.swift (why: there).
 
 public struct LinkAccountRequest: Hashable, Sendable {
     public var requestID: String
-    public var customer: Customer?
+    public var customer: Optional<Customer>
     public var respondingParties: [RespondingParty]
     /// Empty: create a new central-station account; otherwise link this existing account number.
     public var accountNumber: String
@@ -24,7 +25,7 @@ public struct LinkAccountRequest: Hashable, Sendable {
 }
 
 public struct LinkAccountResponse: Hashable, Sendable {
-    public var account: Account?
+    public var account: Optional<Account>
     public var created: Bool
     /// On a relink: what the customer had and this request no longer sends, so it was removed.
     public var removedPartyIDs: [String]
@@ -53,7 +54,7 @@ public struct UnlinkAccountRequest: Hashable, Sendable {
 
 public struct UnlinkAccountResponse: Hashable, Sendable {
     public var wasLinked: Bool
-    public var account: Account?
+    public var account: Optional<Account>
     public init(wasLinked: Bool, account: Account?) {
         self.wasLinked = wasLinked
         self.account = account
@@ -62,7 +63,7 @@ public struct UnlinkAccountResponse: Hashable, Sendable {
 
 public struct SyncCustomerRequest: Hashable, Sendable {
     public var requestID: String
-    public var customer: Customer?
+    public var customer: Optional<Customer>
     public var respondingParties: [RespondingParty]
     public init(requestID: String = "", customer: Customer?, respondingParties: [RespondingParty] = []) {
         self.requestID = requestID
@@ -72,7 +73,7 @@ public struct SyncCustomerRequest: Hashable, Sendable {
 }
 
 public struct SyncCustomerResponse: Hashable, Sendable {
-    public var account: Account?
+    public var account: Optional<Account>
     /// The responding parties and equipment the sync removed (the customer had them; the sync no longer sends them).
     public var removedPartyIDs: [String]
     public var removedEquipmentIDs: [String]
@@ -138,7 +139,7 @@ public struct RemoveAccountAuthorityRequest: Hashable, Sendable {
 }
 
 public struct RemoveAccountAuthorityResponse: Hashable, Sendable {
-    public var removed: AccountAuthority?
+    public var removed: Optional<AccountAuthority>
     public init(removed: AccountAuthority?) { self.removed = removed }
 }
 
@@ -188,8 +189,8 @@ public struct PlaceOnTestRequest: Hashable, Sendable {
     public var scope: TestScope
     public var zoneNumbers: [String]
     public var comment: String
-    public var placedBy: UserRef?
-    public var authorizedBy: TestAuthorization?
+    public var placedBy: Optional<UserRef>
+    public var authorizedBy: Optional<TestAuthorization>
 
     public init(
         requestID: String = "", customerID: String, categoryID: String, durationHours: UInt32 = 0, durationMinutes: UInt32 = 0,
@@ -211,14 +212,14 @@ public struct PlaceOnTestRequest: Hashable, Sendable {
 }
 
 public struct PlaceOnTestResponse: Hashable, Sendable {
-    public var session: TestSession?
+    public var session: Optional<TestSession>
     public init(session: TestSession?) { self.session = session }
 }
 
 public struct PlaceOffTestRequest: Hashable, Sendable {
     public var requestID: String
     public var customerID: String
-    public var placedBy: UserRef?
+    public var placedBy: Optional<UserRef>
     public var comment: String
     public init(requestID: String = "", customerID: String, placedBy: UserRef? = nil, comment: String = "") {
         self.requestID = requestID
@@ -229,7 +230,7 @@ public struct PlaceOffTestRequest: Hashable, Sendable {
 }
 
 public struct PlaceOffTestResponse: Hashable, Sendable {
-    public var session: TestSession?
+    public var session: Optional<TestSession>
     public init(session: TestSession?) { self.session = session }
 }
 

@@ -7,7 +7,9 @@ extension ProtobufArena {
         guard !strings.isEmpty else { return nil }
         let array = allocateArray(of: UnsafeMutablePointer<CChar>?.self, count: strings.count)
         strings.withUnsafeBufferPointer { strings in
-            for index in strings.indices { array[index] = cString(strings[index]) }
+            // Safe: `strings` is not empty, and its buffer outlives the loop; read in place, as `repeatedMessages`.
+            let base = strings.baseAddress!
+            for index in strings.indices { array[index] = cString(at: base + index) }
         }
         return array
     }

@@ -37,7 +37,7 @@ public struct ServerInfoResponse: Hashable, Sendable {
     public var serverVersion: String
     public var protocolVersions: [UInt32]
     public var services: [ServiceInfo]
-    public var limits: SettingsHeader?
+    public var limits: Optional<SettingsHeader>
 
     public init(serverVersion: String, protocolVersions: [UInt32], services: [ServiceInfo], limits: SettingsHeader?) {
         self.serverVersion = serverVersion

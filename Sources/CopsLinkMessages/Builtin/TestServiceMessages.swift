@@ -21,7 +21,7 @@ public struct EchoStatus: Hashable, Sendable {
 public struct SimpleRequest: Hashable, Sendable {
     public var responseSize: UInt32
     public var payload: [UInt8]?
-    public var responseStatus: EchoStatus?
+    public var responseStatus: Optional<EchoStatus>
     public var sleepMillis: UInt32
 
     public init(responseSize: UInt32 = 0, payload: [UInt8]? = nil, responseStatus: EchoStatus? = nil, sleepMillis: UInt32 = 0) {
@@ -72,7 +72,7 @@ public struct ResponseParameters: Hashable, Sendable {
 public struct StreamingOutputCallRequest: Hashable, Sendable {
     public var responseParameters: [ResponseParameters]
     public var payload: [UInt8]?
-    public var responseStatus: EchoStatus?
+    public var responseStatus: Optional<EchoStatus>
     public init(responseParameters: [ResponseParameters] = [], payload: [UInt8]? = nil, responseStatus: EchoStatus? = nil) {
         self.responseParameters = responseParameters
         self.payload = payload
