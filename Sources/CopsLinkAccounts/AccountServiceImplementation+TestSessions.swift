@@ -56,7 +56,7 @@ extension AccountServiceImplementation {
         var cleared = request
         cleared.requestID = ""
         let response = try await mutate(
-            AccountService.Method.placeOnTest, request, cleared, requestID: request.requestID, context: context, addsCountedRows: true
+            AccountService.Method.placeOnTest, request, cleared, requestID: request.requestID, context: context, quota: .always
         ) { transaction, now in
             // Checked against the clock here, after the request id: a late retry still gets its first answer.
             let effective = request.effectiveAtMs == 0 ? now : request.effectiveAtMs
@@ -113,7 +113,9 @@ extension AccountServiceImplementation {
         let placedBy = actingUser(request.placedBy, context)
         var cleared = request
         cleared.requestID = ""
-        return try await mutate(AccountService.Method.placeOffTest, request, cleared, requestID: request.requestID, context: context) {
+        return try await mutate(
+            AccountService.Method.placeOffTest, request, cleared, requestID: request.requestID, context: context, quota: .never
+        ) {
             transaction, now in
             let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
             guard var session = try TestSessionRules.openSessionExpiringDue(transaction, accountNumber: accountNumber, atMs: now) else {

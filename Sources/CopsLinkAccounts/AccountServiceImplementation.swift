@@ -42,7 +42,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         let quota = configuration.maximumAccountsPerDealer
         let accountNumbers = accountNumbers
         return try await mutate(
-            AccountService.Method.linkAccount, request, cleared, requestID: request.requestID, context: context, addsCountedRows: true
+            AccountService.Method.linkAccount, request, cleared, requestID: request.requestID, context: context, quota: .always
         ) {
             transaction, now in
             if let existing = try transaction.link(customerID: customer.id) {
@@ -141,7 +141,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         var cleared = request
         cleared.requestID = ""
         return try await mutate(
-            AccountService.Method.syncCustomer, request, cleared, requestID: request.requestID, context: context, addsCountedRows: true
+            AccountService.Method.syncCustomer, request, cleared, requestID: request.requestID, context: context, quota: .always
         ) {
             transaction, now in
             var customer = pushed
@@ -199,7 +199,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         let addedBy = request.addedBy.isEmpty ? actingName(context) : request.addedBy
         return try await mutate(
             AccountService.Method.addAccountAuthorities, request, cleared, requestID: request.requestID, context: context,
-            addsCountedRows: true
+            quota: .always
         ) { transaction, now in
             let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
             let zip = Validation.zip5(try transaction.customer(id: request.customerID)?.address?.zip ?? "")
@@ -251,7 +251,8 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         var cleared = request
         cleared.requestID = ""
         return try await mutate(
-            AccountService.Method.removeAccountAuthority, request, cleared, requestID: request.requestID, context: context
+            AccountService.Method.removeAccountAuthority, request, cleared, requestID: request.requestID, context: context,
+            quota: .never
         ) { transaction, _ in
             let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
             guard
@@ -287,7 +288,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         cleared.requestID = ""
         return try await mutate(
             AccountService.Method.setCentralStationZones, request, cleared, requestID: request.requestID, context: context,
-            addsCountedRows: true
+            quota: .always
         ) { transaction, _ in
             let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
             try transaction.replaceZones(accountNumber: accountNumber, request.zones)
@@ -331,18 +332,25 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     }
 
     /// Runs `body` in one write transaction, once per request id. A replay (the request id was answered before)
-    /// returns the stored first answer and marks it with the `copslink-replayed: true` trailer. A call that would store
-    /// rows `StorageQuota` counts (an answer for its request id, or `addsCountedRows`) is refused while its dealer is
-    /// at or over the quota; a replay is still answered.
+    /// returns the stored first answer and marks it with the `copslink-replayed: true` trailer. A call that may store
+    /// rows `StorageQuota` counts (as `quota` says) is refused while its dealer is at or over the quota; a replay is
+    /// still answered.
     func mutate<Request: RPCMessage, Response: RPCMessage>(
         _ method: MethodDescriptor, _ request: Request, _ cleared: Request, requestID field: String, context: ServerContext,
-        addsCountedRows: Bool = false, _ body: @escaping @Sendable (any AccountWriteTransaction, Int64) throws -> Response
+        quota: StorageQuota.Check = .whenKeepingAnAnswer,
+        _ body: @escaping @Sendable (any AccountWriteTransaction, Int64) throws -> Response
     ) async throws -> Response {
         let requestID = try Idempotency.requestID(field: field, context: context)
         let fingerprint = requestID.isEmpty ? 0 : Idempotency.fingerprint(of: cleared)
         // Read before the transaction (`AccountStore.storedBytes(_:)`), applied in it once the call is known not to be
         // a replay.
-        let quotaRefusal = !requestID.isEmpty || addsCountedRows ? try await storageQuotaRefusal(context) : nil
+        let checked =
+            switch quota {
+            case .always: true
+            case .whenKeepingAnAnswer: !requestID.isEmpty
+            case .never: false
+            }
+        let quotaRefusal = checked ? try await storageQuotaRefusal(context) : nil
         let now = clock.nowMs()
         // A record past its retention runs again, whether or not the pruner has deleted it yet; saving replaces it.
         let replayedSince = configuration.retentionCutoffMs(.idempotencyRecords, atMs: now) ?? .min

@@ -12,14 +12,25 @@ import CopsLinkCore
 /// - a test session: 200 plus its comment and zone list.
 ///
 /// While the dealer's count is at or over the quota, calls that may store more are refused RESOURCE_EXHAUSTED:
-/// LinkAccount, SyncCustomer, AddAccountAuthorities, SetCentralStationZones, PlaceOnTest, every mutating call with a
-/// request id, and ReportSignals' batches (their signals are rejected, the stream goes on). Reads, and UnlinkAccount,
-/// RemoveAccountAuthority and PlaceOffTest without a request id still run, so that a dealer over its quota can still
+/// LinkAccount, SyncCustomer, AddAccountAuthorities, SetCentralStationZones, PlaceOnTest, UnlinkAccount with a request
+/// id, and ReportSignals' batches (their signals are rejected, the stream goes on). Reads, UnlinkAccount without a
+/// request id, and PlaceOffTest and RemoveAccountAuthority with or without one still run: those two keep an answer
+/// only when they end a test or remove an authority that a checked call added, so a dealer over its quota can still
 /// take accounts off test. A retry of a call already answered still gets its answer. The count falls as retention
 /// deletes answers and signals; accounts, test sessions and history are kept. The check comes before the call's
-/// transaction, so calls running at once may together pass the quota by what they store (each at most one account
-/// and one answer, or one batch of signals).
+/// transaction, so calls running at once may together pass the quota by what they store (each at most the pages of
+/// one account number, a test's rows and one answer, or one batch of signals).
 public enum StorageQuota {
+    /// Which calls of a mutating method are checked.
+    enum Check {
+        /// Every call: the method adds counted rows (an account, a test) whatever its request.
+        case always
+        /// A call with a request id: it keeps its answer.
+        case whenKeepingAnAnswer
+        /// None: the method only ends or removes what a checked call added, and keeps an answer only when it does.
+        case never
+    }
+
     /// Default quota per dealer: 10 GiB (`copslink-server --max-stored-bytes-per-dealer`).
     public static let defaultBytesPerDealer: Int64 = 10 << 30
 

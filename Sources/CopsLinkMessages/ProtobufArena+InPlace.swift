@@ -7,7 +7,8 @@ import CProtobufC
 /// building C structs calls C. These helpers read each field through its address just before copying it into the
 /// arena, so encoding an `Account` retains nothing but its arrays (the copies were a sixth of encoding's time).
 extension ProtobufCCodable {
-    /// `makeCMessage(in:)` of a type that implements `makeCMessage(at:in:)`.
+    /// `makeCMessage(in:)` of a type that implements `makeCMessage(at:in:)`. Only for such a type: the protocol's
+    /// default `makeCMessage(at:in:)` calls `makeCMessage(in:)`, and the two would call each other for ever.
     @inline(__always)
     func makeCMessageInPlace(in arena: inout ProtobufArena) -> UnsafeMutablePointer<CMessage> {
         // Safe: the pointer is used only during the call, while `self` is alive and unchanged.
@@ -31,8 +32,9 @@ extension ProtobufArena {
         let optional = value.pointer(to: field)!  // a stored property, as above
         guard optional.pointee != nil else { return nil }
         // Safe: a single-payload enum keeps its payload at offset 0 (Swift's ABI, docs/ABI/TypeLayout.rst), and the
-        // optional is `.some`, so these bytes are an initialized `Field` that lives as long as `value`.
-        return Field.makeCMessage(at: UnsafeRawPointer(optional).assumingMemoryBound(to: Field.self), in: &self)
+        // optional is `.some`, so these bytes are an initialized `Field` that lives as long as `value`; the memory is
+        // rebound to `Field` for the call only, and read, never written, through it.
+        return optional.withMemoryRebound(to: Field.self, capacity: 1) { Field.makeCMessage(at: $0, in: &self) }
     }
 
     /// A NUL-terminated copy of the string at `string`, which is read only after the arena has made room.

@@ -222,9 +222,10 @@ enum PostgresSchema {
                 "CREATE INDEX IF NOT EXISTS signal_by_received_at ON signal (received_at)"
             ]),
         // Stored bytes per dealer, kept by triggers, as SQLite's migration 8 (`StorageQuota`, the same sizes). One row
-        // per dealer and server connection (`pg_backend_pid() % 1024`): a write transaction updates only its own
-        // connection's row, so that concurrent SERIALIZABLE writes of one dealer do not collide on a shared counter;
-        // the quota check sums the dealer's rows.
+        // per dealer and server connection (`shard` = `pg_backend_pid()`; 0 holds what connections that ended left):
+        // a write transaction updates only its own connection's row, so that concurrent SERIALIZABLE writes of one
+        // dealer do not collide on a shared counter; the quota check sums the dealer's rows, and the pruner folds the
+        // rows of ended connections into 0 (`PostgresAccountStore.prune`).
         Migration(version: 4, name: "stored bytes per dealer", statements: storedBytesStatements)
     ]
 
@@ -252,7 +253,7 @@ enum PostgresSchema {
             "CREATE TABLE dealer_stored_bytes (dealer_id TEXT NOT NULL, shard INTEGER NOT NULL, bytes BIGINT NOT NULL, PRIMARY KEY (dealer_id, shard))",
             """
             CREATE FUNCTION count_stored_bytes(key TEXT, delta BIGINT) RETURNS void LANGUAGE sql SET search_path FROM CURRENT AS $$
-                INSERT INTO dealer_stored_bytes (dealer_id, shard, bytes) VALUES (split_part(key, '/', 1), pg_backend_pid() % 1024, delta)
+                INSERT INTO dealer_stored_bytes (dealer_id, shard, bytes) VALUES (split_part(key, '/', 1), pg_backend_pid(), delta)
                 ON CONFLICT (dealer_id, shard) DO UPDATE SET bytes = dealer_stored_bytes.bytes + EXCLUDED.bytes
             $$
             """

@@ -63,7 +63,7 @@ struct ServeCommand: AsyncParsableCommand {
     var maxAccountsPerDealer = 1_000_000
     @Option(
         help:
-            "Bytes of answers to request ids, signals and test data one dealer may store; calls that would store more get RESOURCE_EXHAUSTED while it is reached. 10737418240 is 10 GiB."
+            "Bytes of accounts, answers to request ids, signals and test data one dealer may store; calls that may store more get RESOURCE_EXHAUSTED while it is reached (PlaceOffTest and reads still run). 10737418240 is 10 GiB."
     )
     var maxStoredBytesPerDealer = Int(StorageQuota.defaultBytesPerDealer)
     @Option(

@@ -51,6 +51,14 @@ struct StorageQuotaTests {
             #expect(try await stored(store) == 2 * Int64(page.encodedAccount.count) + 100, "an account counts twice its page plus 100")
             #expect(try await stored(store) == (try await recounted(store)))
 
+            // Rewriting the account rewrites its page: the count follows the new page, not both.
+            var (customer, parties) = provoCustomer("cust-1")
+            customer.equipment.removeLast(2)
+            _ = try await fixture.client.syncCustomer(SyncCustomerRequest(customer: customer, respondingParties: parties))
+            let synced = try #require(try await store.accountPage(.dealer(DealerID.demo), customerID: "cust-1"))
+            #expect(synced.encodedAccount.count < page.encodedAccount.count)
+            #expect(try await stored(store) == 2 * Int64(synced.encodedAccount.count) + 100)
+
             try await fixture.placeOnTest(requestID: newRequestID())
             let placed = try await stored(store)
             #expect(placed > 0)
@@ -105,7 +113,8 @@ struct StorageQuotaTests {
 
             // Calls that store nothing counted still run: the account can be read and taken off test.
             _ = try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1"))
-            _ = try await fixture.client.placeOffTest(PlaceOffTestRequest(customerID: "cust-1"))
+            // With a request id too: it keeps an answer only for a test a checked call placed.
+            _ = try await fixture.client.placeOffTest(PlaceOffTestRequest(requestID: newRequestID(), customerID: "cust-1"))
             let stored = try await stored(fixture.store)
             let message =
                 "dealer demo stores \(stored) bytes of accounts, answers to request ids, signals and test data, at or over its quota "
@@ -138,6 +147,36 @@ struct StorageQuotaTests {
             _ = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
             let unlinked = try await fixture.client.getAccount(GetAccountRequest(customerID: "cust-1"))
             #expect(unlinked.linkState == .unlinked, "an unlink without a request id runs")
+        }
+    }
+
+    /// PostgreSQL keeps a row per dealer and server connection; the pruner folds the rows of connections that ended
+    /// into the dealer's row 0, and the count stays what it was.
+    @Test func postgresFoldsTheRowsOfEndedConnections() async throws {
+        guard StoreKind.all.contains(.postgres) else { return }
+        try await withTestStore(.postgres) { testStore in
+            let first = try #require(testStore.store as? PostgresAccountStore)
+            for index in 0..<4 {
+                try await first.write(.dealer("acme")) {
+                    try $0.saveIdempotencyRecord(record(newRequestID(), bytes: 1000 * (index + 1), atMs: 1))
+                }
+            }
+            #expect(try await stored(first, "acme") == 10_000 + 400)
+            await first.close()
+
+            let second = try #require(try await testStore.openAnother?())
+            func rows() async throws -> [Int64] {
+                try await second.read(.allDealers) { transaction in
+                    try (transaction as! PostgresTransaction).connection.rows(
+                        "SELECT shard::BIGINT AS shard FROM dealer_stored_bytes WHERE dealer_id = 'acme' ORDER BY shard"
+                    ).map { try $0.value("shard", as: Int64.self) }
+                }
+            }
+            #expect(try await rows().allSatisfy { $0 != 0 }, "each connection counted in a row of its own")
+            #expect(try await second.prune(.idempotencyRecords, before: 0, limit: 10) == 0)
+            #expect(try await rows() == [0], "the ended connections' rows are folded into row 0")
+            #expect(try await stored(second, "acme") == 10_400)
+            #expect(try await stored(second, "acme") == (try await recounted(second, "acme")))
         }
     }
 

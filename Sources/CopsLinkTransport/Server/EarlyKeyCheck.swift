@@ -6,6 +6,6 @@ enum EarlyKeyCheck {
     case notAsked
     /// Asked; reading waits for the answer.
     case pending
-    /// The key was not accepted: the request is held to the untrusted share like a keyless one.
+    /// The request has no key, or its key was not accepted: it is held to the untrusted share like a keyless one.
     case refused
 }

@@ -62,6 +62,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// The key of a partial REQUEST frame held while connections without an authenticated caller hold their share,
     /// checked from its header before the rest of the frame is read (the key is inside the frame).
     private var earlyKeyCheck = EarlyKeyCheck.notAsked
+    /// Frames decoded so far: the frame an early key check was asked for, so that its answer is not taken for a later one.
+    private var framesDecoded: UInt64 = 0
     /// Reader bytes counted in the server's budget, and whether as untrusted (released the same way).
     private var countedReaderBytes = 0
     private var readerCountedUntrusted = false
@@ -195,7 +197,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             while state.decodesFrames, let inbound = try reader.next() {
                 // The partial frame counted after the last read is complete now: it is being handled, not held.
                 if countedReaderBytes > 0 { uncountReaderBytes() }
-                if earlyKeyCheck == .refused { earlyKeyCheck = .notAsked }  // a refused key was the last frame's
+                framesDecoded &+= 1
+                earlyKeyCheck = .notAsked  // a check asked or answered was the last frame's
                 receive(inbound)
             }
         } catch {
@@ -234,23 +237,28 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Reading waits for the untrusted share: if the partial frame is a REQUEST whose header is in, checks its key
     /// (`CallDispatcher.acceptsCaller`) so that a valid one has the rest read as trusted bytes. Once per frame.
     private func checkKeyAhead() {
-        guard earlyKeyCheck == .notAsked, let bytes = reader.partialRequestHeader, let header = try? RequestHeader(from: bytes),
-            header.metadata[text: AuthInterceptor.metadataKey] != nil
-        else { return }
+        guard earlyKeyCheck == .notAsked, let bytes = reader.partialRequestHeader else { return }
+        // Decided once per frame, key or not: a keyless frame is not parsed again at every retry of the budget.
+        guard let header = try? RequestHeader(from: bytes), header.metadata[text: AuthInterceptor.metadataKey] != nil else {
+            earlyKeyCheck = .refused
+            return
+        }
         earlyKeyCheck = .pending
-        let (dispatcher, loopBound, loop, metadata) = (self.dispatcher, self.loopBound!, context.eventLoop, header.metadata)
+        let (dispatcher, loopBound, loop, metadata, frame) = (
+            self.dispatcher, self.loopBound!, context.eventLoop, header.metadata, framesDecoded
+        )
         Task {
             let accepted = await dispatcher.acceptsCaller(metadata)
-            loop.execute { loopBound.value.keyCheckedAhead(accepted: accepted) }
+            loop.execute { loopBound.value.keyCheckedAhead(accepted: accepted, frame: frame) }
         }
     }
 
     /// `checkKeyAhead`'s answer: a valid key makes the connection trusted, its held bytes count as trusted and
-    /// reading goes on; otherwise the frame waits for the share like a keyless one.
-    private func keyCheckedAhead(accepted: Bool) {
-        guard earlyKeyCheck == .pending else { return }
-        earlyKeyCheck = accepted ? .notAsked : .refused
-        guard accepted, !state.isClosed else { return }
+    /// reading goes on; otherwise the frame waits for the share like a keyless one. A valid key trusts the
+    /// connection even when its frame has been decoded meanwhile; a refusal only concerns that frame.
+    private func keyCheckedAhead(accepted: Bool, frame: UInt64) {
+        if frame == framesDecoded, earlyKeyCheck == .pending { earlyKeyCheck = accepted ? .notAsked : .refused }
+        guard accepted, !state.isClosed, !trust.isTrusted else { return }
         trust.grant()  // a valid key was sent on this connection, whatever becomes of its call
         reads.liftOnceTrusted(trust, on: context.channel)
         memoryRetry?.cancel()
