@@ -180,6 +180,40 @@ struct StorageQuotaTests {
         }
     }
 
+    /// PostgreSQL's migration 4 counts what a store of an older version already holds: the migration is undone, rows
+    /// are written without the counter, and a new instance migrates again.
+    @Test func thePostgresMigrationCountsTheRowsAlreadyStored() async throws {
+        guard StoreKind.all.contains(.postgres) else { return }
+        try await withTestStore(.postgres) { testStore in
+            let first = try #require(testStore.store as? PostgresAccountStore)
+            try await first.write(.dealer("acme")) { try $0.saveIdempotencyRecord(record(newRequestID(), bytes: 1000, atMs: 1)) }
+            try await first.write(.allDealers) { transaction in
+                let connection = (transaction as! PostgresTransaction).connection
+                _ = try connection.execute(
+                    """
+                    DO $$ DECLARE f text; BEGIN
+                        FOR f IN SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                            WHERE n.nspname = current_schema() AND (p.proname LIKE '%stored_bytes' OR p.proname = 'count_stored_bytes')
+                        LOOP EXECUTE 'DROP FUNCTION ' || f || ' CASCADE'; END LOOP;
+                    END $$
+                    """)
+                _ = try connection.execute("DROP TABLE dealer_stored_bytes")
+                _ = try connection.execute("DELETE FROM schema_migrations WHERE version = 4")
+            }
+            for (dealer, bytes) in [("acme", 2000), ("beta", 30)] {
+                try await first.write(.dealer(dealer)) { try $0.saveIdempotencyRecord(record(newRequestID(), bytes: bytes, atMs: 1)) }
+            }
+            await first.close()
+
+            let second = try #require(try await testStore.openAnother?())
+            #expect(try await stored(second, "acme") == 1100 + 2100)
+            #expect(try await stored(second, "beta") == 130)
+            #expect(try await stored(second, "acme") == (try await recounted(second, "acme")))
+            try await second.write(.dealer("beta")) { try $0.saveIdempotencyRecord(record(newRequestID(), bytes: 70, atMs: 1)) }
+            #expect(try await stored(second, "beta") == 300, "the triggers count again")
+        }
+    }
+
     /// Migration 8 counts what an older store already holds.
     @Test func theSQLiteMigrationCountsTheRowsAlreadyStored() async throws {
         let path = temporaryDatabasePath()
