@@ -44,20 +44,13 @@ public struct FrameDecoder: ByteToMessageDecoder, Sendable {
             awaitingPreface = false
             return .preface(version: version)
         }
-        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self).map(Int.init) else { return nil }
-        guard length <= limits.maxFrameSize else { throw .frameTooLarge(length: length, limit: limits.maxFrameSize) }
-        guard length >= Frame.fixedFieldsSize else { throw .frameTooShort(length: length) }
-        guard buffer.readableBytes >= 4 + length else { return nil }
+        guard let length = try frameLength(buffer), buffer.readableBytes >= 4 + length else { return nil }
 
         let start = buffer.readerIndex
         let typeByte = buffer.getInteger(at: start + Frame.Offset.type, as: UInt8.self)!
         let flags = buffer.getInteger(at: start + Frame.Offset.flags, as: UInt8.self)!
         let callID = buffer.getInteger(at: start + Frame.Offset.callID, as: UInt64.self)!
-        let headerLength = Int(buffer.getInteger(at: start + Frame.Offset.headerLength, as: UInt32.self)!)
-        guard headerLength <= length - Frame.fixedFieldsSize else {
-            throw .headerLengthPastFrame(headerLength: headerLength, frameLength: length)
-        }
-        guard headerLength <= limits.maxHeaderSize else { throw .headerTooLarge(size: headerLength, limit: limits.maxHeaderSize) }
+        let headerLength = try self.headerLength(buffer, frameLength: length)
         guard let type = FrameType(rawValue: typeByte) else { throw .unknownFrameType(typeByte) }
 
         buffer.moveReaderIndex(forwardBy: Frame.Offset.header)
@@ -71,16 +64,33 @@ public struct FrameDecoder: ByteToMessageDecoder, Sendable {
     /// preface, for another frame type, for a header not yet all in, or for a frame that breaks the limits
     /// (`decodeNext` reports that once it is complete, or at once for its length field).
     public func requestHeaderAhead(of buffer: ByteBuffer) -> ByteBuffer? {
-        guard !awaitingPreface, let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self).map(Int.init),
-            length <= limits.maxFrameSize, length >= Frame.fixedFieldsSize, buffer.readableBytes >= Frame.Offset.header
-        else { return nil }
         let start = buffer.readerIndex
-        guard buffer.getInteger(at: start + Frame.Offset.type, as: UInt8.self) == FrameType.request.rawValue else { return nil }
-        let headerLength = Int(buffer.getInteger(at: start + Frame.Offset.headerLength, as: UInt32.self)!)
-        guard headerLength <= length - Frame.fixedFieldsSize, headerLength <= limits.maxHeaderSize,
+        guard !awaitingPreface, buffer.readableBytes >= Frame.Offset.header,
+            buffer.getInteger(at: start + Frame.Offset.type, as: UInt8.self) == FrameType.request.rawValue,
+            let length = try? frameLength(buffer), let headerLength = try? headerLength(buffer, frameLength: length),
             buffer.readableBytes >= Frame.Offset.header + headerLength
         else { return nil }
         return buffer.getSlice(at: start + Frame.Offset.header, length: headerLength)
+    }
+
+    /// The length field of the frame `buffer` starts with, checked against the limits from its four bytes alone; nil
+    /// until they have arrived.
+    private func frameLength(_ buffer: ByteBuffer) throws(WireError) -> Int? {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self).map(Int.init) else { return nil }
+        guard length <= limits.maxFrameSize else { throw .frameTooLarge(length: length, limit: limits.maxFrameSize) }
+        guard length >= Frame.fixedFieldsSize else { throw .frameTooShort(length: length) }
+        return length
+    }
+
+    /// The header length field of the frame `buffer` starts with (its fixed fields have arrived), checked against the
+    /// frame's length and the header limit.
+    private func headerLength(_ buffer: ByteBuffer, frameLength length: Int) throws(WireError) -> Int {
+        let headerLength = Int(buffer.getInteger(at: buffer.readerIndex + Frame.Offset.headerLength, as: UInt32.self)!)
+        guard headerLength <= length - Frame.fixedFieldsSize else {
+            throw .headerLengthPastFrame(headerLength: headerLength, frameLength: length)
+        }
+        guard headerLength <= limits.maxHeaderSize else { throw .headerTooLarge(size: headerLength, limit: limits.maxHeaderSize) }
+        return headerLength
     }
 
     /// Checks the magic byte by byte, so that a wrong peer (an HTTP client, say) is told at once.
