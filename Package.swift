@@ -309,7 +309,8 @@ let package = Package(
             name: "CopsLinkAccountsTests",
             dependencies: [
                 "CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkAccounts", "CopsLinkSQLite", "CopsLinkPostgres",
-                "CopsLinkTransport", "CopsLinkInProcess", "CopsLinkTestSupport", "CopsLinkAuth", "CCopsLinkProtos", "CProtobufC",
+                "CopsLinkTransport", "CopsLinkInProcess", "CopsLinkTestSupport", "CopsLinkTesting", "CopsLinkAuth", "CCopsLinkProtos",
+                "CProtobufC",
                 .product(name: "Logging", package: "swift-log"), .product(name: "GRDB", package: "GRDB.swift"),
                 // SQLite's statement counters (EncodedTestDataPageTests).
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -372,6 +373,7 @@ let package = Package(
             name: "CopsLinkAdversarialTests",
             dependencies: [
                 "CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkTransport", "CopsLinkWire", "CopsLinkTestSupport",
+                "CopsLinkTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio")
             ],
@@ -382,6 +384,7 @@ let package = Package(
             name: "CopsLinkLoadTests",
             dependencies: [
                 "CopsLinkLoad", "CopsLinkCore", "CopsLinkMessages", "CopsLinkServices", "CopsLinkTransport", "CopsLinkTestSupport",
+                "CopsLinkTesting",
                 .product(name: "Histogram", package: "hdrhistogram-swift")
             ],
             swiftSettings: strictSettings

@@ -11,8 +11,8 @@ public import Logging
 ///   - interceptors: the server's interceptors, on either transport (an `AuthInterceptor`, say).
 ///   - configureServer: adjusts the TCP server's configuration (limits, timeouts, TLS); `.tcp` only. It starts from
 ///     `ServerConfiguration.forTesting()`.
-///   - configureClient: adjusts the TCP client's configuration (TLS, keepalive); `.tcp` only. Host and port are
-///     already the server's.
+///   - configureClient: adjusts the TCP client's configuration (TLS, keepalive); `.tcp` only. It starts from
+///     `ClientConfiguration.forTesting(port:)` with the server's port.
 ///   - logger: the server's logger; by default nothing is logged.
 public func withTestClient<Result: Sendable>(
     _ transport: TestTransport, serving router: RPCRouter, interceptors: [any ServerInterceptor] = [],
@@ -26,7 +26,7 @@ public func withTestClient<Result: Sendable>(
         return try await body(RPCClient(transport: InProcessTransport(router: router, interceptors: interceptors)))
     case .tcp:
         return try await withTestServer(serving: router, interceptors: interceptors, configure: configureServer, logger: logger) { server in
-            var clientConfiguration = ClientConfiguration(host: "127.0.0.1", port: server.port ?? 0)
+            var clientConfiguration = ClientConfiguration.forTesting(port: server.port ?? 0)
             configureClient(&clientConfiguration)
             return try await TCPClientTransport.withTransport(configuration: clientConfiguration) { transport in
                 try await body(RPCClient(transport: transport))
@@ -54,6 +54,19 @@ extension ServerConfiguration {
     public static func forTesting() -> ServerConfiguration {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.handshakeTimeout = .seconds(60)
+        return configuration
+    }
+}
+
+extension ClientConfiguration {
+    /// The defaults, for a server on `host` (127.0.0.1) and `port`, with a connect timeout of 60 s instead of 5 s.
+    ///
+    /// The whole suite on two cores shares two event loops with hundreds of connections, in a debug build: a loop can
+    /// be busy for seconds at a time, and a handshake that is not what a test is about must not race 5 s. Tests of
+    /// the timeout itself set `connectTimeout` after this.
+    public static func forTesting(port: Int, host: String = "127.0.0.1") -> ClientConfiguration {
+        var configuration = ClientConfiguration(host: host, port: port)
+        configuration.connectTimeout = .seconds(60)
         return configuration
     }
 }

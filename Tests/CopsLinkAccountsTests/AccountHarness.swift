@@ -5,6 +5,7 @@ import CopsLinkMessages
 import CopsLinkSQLite
 import CopsLinkServices
 import CopsLinkTestSupport
+import CopsLinkTesting
 import CopsLinkTransport
 import Foundation
 import Logging
@@ -58,7 +59,7 @@ func withAccountService<Result: Sendable>(
     AccountServiceImplementation(store: store, clock: clock, configuration: configuration, expiry: expiry, accountNumbers: accountNumbers)
         .registerMethods(with: &router)
     return try await TCPServer.withServer(configuration: ServerConfiguration(), router: router, logger: quietLogger()) { server in
-        try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port!)) { transport in
+        try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: server.port!)) { transport in
             try await body(
                 AccountFixture(
                     client: AccountService.Client(wrapping: RPCClient(transport: transport)), store: store, sqlite: testStore.sqlite,

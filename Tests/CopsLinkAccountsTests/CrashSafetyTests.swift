@@ -4,6 +4,7 @@ import CopsLinkMessages
 import CopsLinkSQLite
 import CopsLinkServices
 import CopsLinkTestSupport
+import CopsLinkTesting
 import CopsLinkTransport
 import Foundation
 import Testing
@@ -75,7 +76,7 @@ struct CrashSafetyTests {
             let before = acknowledged.value.count
             let failures = LockedBox(0)
             let running = server
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) {
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: server.port)) {
                 transport in
                 let client = AccountService.Client(wrapping: RPCClient(transport: transport))
                 await withTaskGroup(of: Void.self) { group in
@@ -166,7 +167,7 @@ struct CrashSafetyTests {
 
     /// Every acknowledged write of every round so far, through the RPCs of the restarted server.
     static func verify(_ state: [String: Acknowledged], port: Int, round: Int) async throws {
-        try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) { transport in
+        try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: port)) { transport in
             let client = AccountService.Client(wrapping: RPCClient(transport: transport))
             let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
             let ids = state.keys.sorted()

@@ -4,6 +4,7 @@ import CopsLinkMessages
 import CopsLinkPostgres
 import CopsLinkServices
 import CopsLinkTestSupport
+import CopsLinkTesting
 import CopsLinkTransport
 import Foundation
 import Testing
@@ -63,7 +64,7 @@ struct MultiInstanceTests {
             }
             #expect(writes.count > 50, "the load acknowledged writes on both sides of the kill: \(writes.count)")
             print("MultiInstanceTests: \(writes.count) acknowledged writes, errors \(errors)")
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: secondPort)) {
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: secondPort)) {
                 transport in
                 let client = AccountService.Client(wrapping: RPCClient(transport: transport))
                 let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
@@ -106,7 +107,7 @@ struct MultiInstanceTests {
             let second = try await starting
             defer { second.stop() }
             for (index, server) in [first, second].enumerated() {
-                try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) {
+                try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: server.port)) {
                     transport in
                     let client = AccountService.Client(wrapping: RPCClient(transport: transport))
                     for id in customers {

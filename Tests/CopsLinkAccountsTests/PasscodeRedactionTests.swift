@@ -4,6 +4,7 @@ import CopsLinkMessages
 import CopsLinkSQLite
 import CopsLinkServices
 import CopsLinkTestSupport
+import CopsLinkTesting
 import CopsLinkTransport
 import Foundation
 import Logging
@@ -51,7 +52,7 @@ struct PasscodeRedactionTests {
             configuration: ServerConfiguration(), router: router, interceptors: [LoggingInterceptor(logger: logger, level: .trace)],
             logger: logger
         ) { server in
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port!)) {
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: server.port!)) {
                 transport in
                 let client = AccountService.Client(wrapping: RPCClient(transport: transport))
                 let (customer, parties) = provoCustomer()

@@ -4,6 +4,7 @@ import CopsLinkMessages
 import CopsLinkSQLite
 import CopsLinkServices
 import CopsLinkTestSupport
+import CopsLinkTesting
 import CopsLinkTransport
 import Foundation
 import Testing
@@ -19,7 +20,7 @@ struct RestartTests {
         let first = try await ServerProcess.start(database: database, arguments: ["--demo"])
         let acknowledged = LockedBox<[String: String]>([:])  // customer id → account number
         let onTest = LockedBox<Set<String>>([])
-        try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: first.port)) { transport in
+        try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: first.port)) { transport in
             let client = AccountService.Client(wrapping: RPCClient(transport: transport))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for writer in 0..<4 {
@@ -53,7 +54,7 @@ struct RestartTests {
 
         let second = try await ServerProcess.start(database: database, arguments: ["--demo"])
         defer { second.stop() }
-        try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: second.port)) { transport in
+        try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: second.port)) { transport in
             let client = AccountService.Client(wrapping: RPCClient(transport: transport))
             let expected = acknowledged.value
             #expect(expected.count == 40)

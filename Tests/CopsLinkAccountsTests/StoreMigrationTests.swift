@@ -5,6 +5,7 @@ import CopsLinkMessages
 import CopsLinkPostgres
 import CopsLinkServices
 import CopsLinkTestSupport
+import CopsLinkTesting
 import CopsLinkTransport
 import Foundation
 import PostgresNIO
@@ -292,7 +293,7 @@ func withService(
     let expiry = TestExpiryScheduler(store: store, clock: clock, logger: quietLogger())
     AccountServiceImplementation(store: store, clock: clock, expiry: expiry).registerMethods(with: &router)
     try await TCPServer.withServer(configuration: ServerConfiguration(), router: router, logger: quietLogger()) { server in
-        try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port!)) { transport in
+        try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: server.port!)) { transport in
             try await body(AccountService.Client(wrapping: RPCClient(transport: transport)))
         }
     }

@@ -5,6 +5,7 @@ import CopsLinkMessages
 import CopsLinkSQLite
 import CopsLinkServices
 import CopsLinkTestSupport
+import CopsLinkTesting
 import CopsLinkTransport
 import Foundation
 import Testing
@@ -53,7 +54,7 @@ func withTenantService<Result: Sendable>(
     return try await TCPServer.withServer(
         configuration: ServerConfiguration(), router: router, interceptors: interceptors, logger: quietLogger()
     ) { server in
-        try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port!)) { transport in
+        try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: server.port!)) { transport in
             func client(_ token: APIKeyToken?) -> AccountService.Client {
                 AccountService.Client(
                     wrapping: token.map { RPCClient(transport: transport, bearerToken: $0.token) } ?? RPCClient(transport: transport))

@@ -2,6 +2,7 @@ import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTestSupport
+import CopsLinkTesting
 import CopsLinkTransport
 import Foundation
 import Testing
@@ -19,7 +20,7 @@ extension AdversarialTests {
 
         // The demo dealer already holds four accounts: its honest client toggles tests but links none.
         try await server.withAttack("7-account-quota", growthBound: 24 * mebibyte, honestLinks: false) {
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) {
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: server.port)) {
                 transport in
                 let attacker = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: attackerKey))
                 let other = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: otherKey))
@@ -86,7 +87,7 @@ extension AdversarialTests {
         let otherKey = try await server.createKey(dealer: "acme", roles: "read,write")
 
         try await server.withAttack("7-storage-quota", growthBound: 24 * mebibyte, honestLinks: false) {
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) {
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: server.port)) {
                 transport in
                 let attacker = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: attackerKey))
                 let other = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: otherKey))

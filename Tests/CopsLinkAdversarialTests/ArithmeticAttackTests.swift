@@ -2,6 +2,7 @@ import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTestSupport
+import CopsLinkTesting
 import CopsLinkTransport
 import Testing
 
@@ -18,7 +19,7 @@ extension AdversarialTests {
         let server = try await AttackServer.start()
         defer { server.stop() }
         let readOnly = try await server.createKey(dealer: "demo", roles: "read")
-        var configuration = ClientConfiguration(host: "127.0.0.1", port: server.port)
+        var configuration = ClientConfiguration.forTesting(port: server.port)
         configuration.connectTimeout = .seconds(5)
         try await TCPClientTransport.withTransport(configuration: configuration) { transport in
             let reader = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: readOnly))

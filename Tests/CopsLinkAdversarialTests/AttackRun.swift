@@ -2,6 +2,7 @@ import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTestSupport
+import CopsLinkTesting
 import CopsLinkTransport
 import Foundation
 import Testing
@@ -90,7 +91,7 @@ extension AttackServer {
 
     /// The server answers Health (SERVING) and `GetAccount` on a new connection.
     func expectServing(sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        var configuration = ClientConfiguration(host: "127.0.0.1", port: port)
+        var configuration = ClientConfiguration.forTesting(port: port)
         configuration.connectTimeout = .seconds(5)
         try await TCPClientTransport.withTransport(configuration: configuration) { transport in
             let options = CallOptions(timeout: .seconds(10))

@@ -2,6 +2,7 @@ import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTestSupport
+import CopsLinkTesting
 import CopsLinkTransport
 import CopsLinkWire
 import Foundation
@@ -23,7 +24,7 @@ extension AdversarialTests {
         defer { server.stop() }
 
         try await server.withAttack("6-client-text-\(logFormat)", growthBound: 32 * mebibyte) {
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) {
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: server.port)) {
                 transport in
                 let client = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: server.demoToken))
                 let health = Health.Client(wrapping: RPCClient(transport: transport))

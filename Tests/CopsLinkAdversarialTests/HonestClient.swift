@@ -1,6 +1,7 @@
 import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkServices
+import CopsLinkTesting
 import CopsLinkTransport
 import Foundation
 import Testing
@@ -31,7 +32,7 @@ final class HonestClient: Sendable {
     /// Connects to `port` with `token` (which needs read, write and test-control). With `links`, each round links a
     /// new customer `<prefix>-<n>`; `testCustomer` is toggled on and off test.
     init(port: Int, token: String, prefix: String, links: Bool = true, testCustomer: String = "demo-4") {
-        var configuration = ClientConfiguration(host: "127.0.0.1", port: port)
+        var configuration = ClientConfiguration.forTesting(port: port)
         configuration.connectTimeout = .seconds(5)
         transport = TCPClientTransport(configuration: configuration)
         accounts = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: token))
@@ -107,7 +108,7 @@ final class HonestClient: Sendable {
     /// test account is in the state the last acknowledged toggle left it. Then closes the client.
     func verify(port: Int, token: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let seen = state.value
-        try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) { transport in
+        try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: port)) { transport in
             let accounts = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: token))
             for (id, number) in seen.linked {
                 let account = try await accounts.getAccount(GetAccountRequest(customerID: id))

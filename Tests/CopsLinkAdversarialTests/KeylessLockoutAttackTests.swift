@@ -1,6 +1,7 @@
 import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkServices
+import CopsLinkTesting
 import CopsLinkTransport
 import CopsLinkWire
 import NIOCore
@@ -41,7 +42,7 @@ extension AdversarialTests {
             // caller may hold while such connections hold their share: the Swift client sends its REQUEST (and key)
             // ahead of the request, so the server authenticates the caller and then reads the request as trusted.
             // Sent inside its REQUEST, it waited for a key that was inside it, until the frame-read timeout.
-            var configuration = ClientConfiguration(host: "127.0.0.1", port: server.port)
+            var configuration = ClientConfiguration.forTesting(port: server.port)
             configuration.connectTimeout = .seconds(5)
             let transport = TCPClientTransport(configuration: configuration)
             let accounts = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: writer))

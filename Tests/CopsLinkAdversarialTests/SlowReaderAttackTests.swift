@@ -1,6 +1,7 @@
 import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkServices
+import CopsLinkTesting
 import CopsLinkTransport
 import Foundation
 import NIOCore
@@ -75,7 +76,7 @@ extension AdversarialTests {
     /// Links `large-1` with many responding parties, phones and equipment zones (a few tens of KB as `Account`,
     /// within the field limits), and returns the size of its `GetAccount` answer.
     static func linkLargeAccount(on server: AttackServer) async throws -> Int {
-        try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) { transport in
+        try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: server.port)) { transport in
             let accounts = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: server.demoToken))
             let text = String(repeating: "x", count: 48)
             let parties = (1...20).map { index in

@@ -2,6 +2,7 @@ import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTestSupport
+import CopsLinkTesting
 import CopsLinkTransport
 import Testing
 
@@ -74,7 +75,7 @@ extension AdversarialTests {
         defer { server.stop() }
 
         try await server.withAttack("5-unbounded-fields", growthBound: 48 * mebibyte) {
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) {
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: server.port)) {
                 transport in
                 let client = AccountService.Client(wrapping: RPCClient(transport: transport, bearerToken: server.demoToken))
                 let options = CallOptions(timeout: .seconds(20))

@@ -1,5 +1,6 @@
 import CopsLinkCore
 import CopsLinkMessages
+import CopsLinkTesting
 import CopsLinkWire
 import Logging
 import NIOCore
@@ -102,7 +103,7 @@ struct ConnectionLifetimeTests {
             let channel = EmbeddedChannel()
             let ready = channel.eventLoop.makePromise(of: PeerLimits.self)
             let added = ClientConnectionHandler(
-                configuration: ClientConfiguration(host: "127.0.0.1", port: 1), ready: ready, state: ConnectionState())
+                configuration: ClientConfiguration.forTesting(port: 1), ready: ready, state: ConnectionState())
             handler = added
             try channel.pipeline.syncOperations.addHandler(added)
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()

@@ -104,7 +104,7 @@ struct ConnectionTests {
 
     @Test func silentServerIsDeclaredDeadByKeepalive() async throws {
         let silent = try await SilentServer.start()
-        var configuration = ClientConfiguration(host: "127.0.0.1", port: silent.port)
+        var configuration = ClientConfiguration.forTesting(port: silent.port)
         configuration.keepalive = KeepaliveConfiguration(interval: .milliseconds(300), timeout: .milliseconds(300))
         try await TCPClientTransport.withTransport(configuration: configuration) { transport in
             let start = ContinuousClock.now
@@ -119,7 +119,7 @@ struct ConnectionTests {
 
     @Test func clientEnforcesTheDeadlineWhenTheServerIsSilent() async throws {
         let silent = try await SilentServer.start()
-        try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: silent.port)) { transport in
+        try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: silent.port)) { transport in
             let start = ContinuousClock.now
             await expectRPCError(.deadlineExceeded) {
                 _ = try await TestService.Client(wrapping: RPCClient(transport: transport)).emptyCall(
@@ -132,7 +132,7 @@ struct ConnectionTests {
 
     @Test func clientReconnectsAfterTheServerComesBack() async throws {
         let first = TCPServer(configuration: ServerConfiguration.forTesting(), router: makeTestRouter(), logger: quietLogger())
-        var configuration = ClientConfiguration(host: "127.0.0.1", port: 0)
+        var configuration = ClientConfiguration.forTesting(port: 0)
         configuration.backoff.initial = .milliseconds(50)
         // The client outlives the first server (stopped when its scope ends) and reconnects to the second.
         let transport = try await withRunningServer(first) { running in
@@ -173,9 +173,9 @@ struct ConnectionTests {
 
     @Test func connectionsBeyondTheLimitAreRefused() async throws {
         try await withTCPServer(configure: { $0.maxConnections = 1 }) { _, port in
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) { first in
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: port)) { first in
                 _ = try await TestService.Client(wrapping: RPCClient(transport: first)).emptyCall()
-                try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) { second in
+                try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: port)) { second in
                     let error = await expectRPCError(.unavailable) {
                         _ = try await TestService.Client(wrapping: RPCClient(transport: second)).emptyCall()
                     }
@@ -223,7 +223,7 @@ struct ConnectionTests {
 
     @Test func unaryCallRefusedByGoAwayIsRetriedOnANewConnection() async throws {
         let server = try await GoAwayOnFirstCallServer.start()
-        try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port)) { transport in
+        try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: server.port)) { transport in
             _ = try await TestService.Client(wrapping: RPCClient(transport: transport)).emptyCall(
                 options: CallOptions(timeout: .seconds(30)))
         }
@@ -240,7 +240,7 @@ struct ConnectionTests {
     /// 1s)").
     @Test func clientsReconnectAfterAnIdleGoAway() async throws {
         try await withTCPServer(configure: { $0.idleTimeout = .seconds(3) }) { server, port in
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) { transport in
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: port)) { transport in
                 let client = TestService.Client(wrapping: RPCClient(transport: transport))
                 _ = try await client.emptyCall()
                 try await Task.sleep(for: .milliseconds(3_500))
@@ -275,7 +275,7 @@ struct ConnectionTests {
             }, logger: quietLogger()
         ) { server in
             let port = try #require(server.port)
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) { transport in
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: port)) { transport in
                 let client = TestService.Client(wrapping: RPCClient(transport: transport))
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for _ in 0..<4 {

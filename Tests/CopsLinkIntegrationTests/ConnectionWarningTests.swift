@@ -1,6 +1,7 @@
 import CopsLinkCore
 import CopsLinkServices
 import CopsLinkTestSupport
+import CopsLinkTesting
 import CopsLinkTransport
 import Logging
 import Testing
@@ -16,7 +17,7 @@ struct ConnectionWarningTests {
             configuration: configuration, router: makeTestRouter(), logger: Logger(label: "test") { _ in capture }
         ) { server in
             for _ in 0..<3 {
-                try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port!)) {
+                try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: server.port!)) {
                     _ = try await Health.Client(wrapping: RPCClient(transport: $0)).check()
                 }
             }

@@ -3,6 +3,7 @@ import CProtobufC
 import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkServices
+import CopsLinkTesting
 import CopsLinkTransport
 import CopsLinkWire
 import NIOCore
@@ -166,7 +167,7 @@ struct FrameHeaderIntegerSweepTests {
             }
             Issue.record("\(what): the server closed the connection without an answer or GOAWAY", sourceLocation: sourceLocation)
         } catch let error as RPCError where error.code == .deadlineExceeded {
-            Issue.record("\(what): no answer and no GOAWAY within 5 s", sourceLocation: sourceLocation)
+            Issue.record("\(what): no answer and no GOAWAY within 30 s", sourceLocation: sourceLocation)
         }
         return false
     }
@@ -186,7 +187,7 @@ struct FrameHeaderIntegerSweepTests {
 
     /// A fresh connection gets SERVING from Health.
     private func expectServing(_ port: Int) async throws {
-        try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) { transport in
+        try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: port)) { transport in
             let response = try await Health.Client(wrapping: RPCClient(transport: transport)).check(
                 options: CallOptions(timeout: .seconds(10)))
             #expect(response.status == .serving)

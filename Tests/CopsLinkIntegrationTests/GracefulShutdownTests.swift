@@ -113,7 +113,7 @@ struct GracefulShutdownTests {
     @Test(.timeLimit(.minutes(1))) func clientSeesTheRunningCallFinishAndTheNextRefused() async throws {
         let probe = ProbeService()
         try await withRunningServer(makeServer(probe: probe)) { running in
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: running.port)) {
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: running.port)) {
                 transport in
                 let client = TestService.Client(wrapping: RPCClient(transport: transport))
                 _ = try await client.emptyCall()
@@ -138,7 +138,7 @@ struct GracefulShutdownTests {
     @Test(.timeLimit(.minutes(1))) func shutdownGracePeriodIsBounded() async throws {
         let probe = ProbeService()
         try await withRunningServer(makeServer(probe: probe, gracePeriod: .milliseconds(200))) { running in
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: running.port)) {
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: running.port)) {
                 transport in
                 let client = RPCClient(transport: transport)
                 let hanger = Task {

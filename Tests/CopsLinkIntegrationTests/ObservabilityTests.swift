@@ -64,7 +64,7 @@ struct ObservabilityTests {
 
     @Test func metricsCountCallsByMethodAndStatusLatencyAndRejectedFrames() async throws {
         try await withObservedServer { _, rpcPort, adminPort in
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: rpcPort)) { transport in
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: rpcPort)) { transport in
                 let service = TestService.Client(wrapping: RPCClient(transport: transport))
                 for _ in 0..<3 { _ = try await service.emptyCall() }
                 await expectRPCError(.notFound) {
@@ -214,7 +214,7 @@ struct ObservabilityTests {
                 let listening = try await httpRequest(port: adminPort, path: "/readyz")
                 #expect(listening.status == 200)
 
-                try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: running.port)) {
+                try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: running.port)) {
                     transport in
                     let client = RPCClient(transport: transport)
                     let hanger = Task {

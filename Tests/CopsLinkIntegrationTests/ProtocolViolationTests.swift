@@ -1,6 +1,7 @@
 import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkServices
+import CopsLinkTesting
 import CopsLinkTransport
 import CopsLinkWire
 import NIOCore
@@ -202,7 +203,7 @@ struct ProtocolViolationTests {
 
     @Test func garbageOnOneConnectionDoesNotAffectOthers() async throws {
         try await withTCPServer { server, port in
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) { transport in
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: port)) { transport in
                 let client = TestService.Client(wrapping: RPCClient(transport: transport))
                 _ = try await client.emptyCall()
                 var generator = SystemRandomNumberGenerator()

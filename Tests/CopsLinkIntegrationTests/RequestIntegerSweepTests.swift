@@ -6,6 +6,7 @@ import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkSQLite
 import CopsLinkServices
+import CopsLinkTesting
 import CopsLinkTransport
 import CopsLinkWire
 import Foundation
@@ -196,7 +197,7 @@ func withSweepServer<Result: Sendable>(
         into: &router, serverVersion: "sweep", protocolVersions: Preface.supportedVersions, limits: configuration.limits.settingsHeader)
     let finalRouter = router
     return try await TCPServer.withServer(configuration: configuration, router: router, logger: quietLogger()) { server in
-        try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: server.port!)) { transport in
+        try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: server.port!)) { transport in
             try await body(finalRouter, transport)
         }
     }

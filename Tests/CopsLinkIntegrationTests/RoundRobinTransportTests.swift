@@ -40,7 +40,7 @@ struct RoundRobinTransportTests {
         addresses: @escaping (Int, Int) -> [(host: String, port: Int)], backoff: Duration = .milliseconds(100),
         _ body: (RPCClient) async throws -> Result
     ) async throws -> Result {
-        var configuration = ClientConfiguration(host: "", port: 0)
+        var configuration = ClientConfiguration.forTesting(port: 0, host: "")
         configuration.backoff.initial = backoff
         return try await withTestServer(serving: router("a")) { a in
             try await withTestServer(serving: router("b")) { b in

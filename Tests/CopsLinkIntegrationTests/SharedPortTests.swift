@@ -2,6 +2,7 @@ import CopsLinkBuiltinServices
 import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkServices
+import CopsLinkTesting
 import CopsLinkTransport
 import NIOCore
 import Testing
@@ -25,7 +26,7 @@ struct SharedPortTests {
             await http.close()
 
             // The native protocol on the same port, meanwhile and after.
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: port)) { transport in
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: port)) { transport in
                 let response = try await TestService.Client(wrapping: RPCClient(transport: transport)).unaryCall(
                     SimpleRequest(responseSize: 3))
                 #expect(response.payload?.count == 3)

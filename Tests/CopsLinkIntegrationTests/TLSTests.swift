@@ -4,6 +4,7 @@ import CopsLinkGRPC
 import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTestSupport
+import CopsLinkTesting
 import CopsLinkTransport
 import Foundation
 import NIOCore
@@ -83,10 +84,9 @@ struct TLSTests {
     }
 
     func call(port: Int, host: String = "127.0.0.1", tls: TLSConfiguration?) async throws -> SimpleResponse {
-        var configuration = ClientConfiguration(host: host, port: port)
+        // Its connect timeout is generous: with the whole suite on two cores a TLS handshake once took longer than 5 s.
+        var configuration = ClientConfiguration.forTesting(port: port, host: host)
         configuration.tls = tls
-        // Generous: with the whole suite on two cores a TLS handshake once took longer than 5 s.
-        configuration.connectTimeout = .seconds(20)
         return try await TCPClientTransport.withTransport(configuration: configuration) { transport in
             try await TestService.Client(wrapping: RPCClient(transport: transport))
                 .unaryCall(SimpleRequest(responseSize: 100, payload: [1, 2, 3]), options: CallOptions(timeout: .seconds(10)))

@@ -2,6 +2,7 @@ import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkServices
 import CopsLinkTestSupport
+import CopsLinkTesting
 import CopsLinkTransport
 import Foundation
 import Testing
@@ -23,7 +24,7 @@ extension EndToEndTests {
         try await LoadTestServer.with { server in
             let json = server.file("shutdown.json")
             let outcomes = LockedBox(DrainOutcomes())
-            var configuration = ClientConfiguration(host: "127.0.0.1", port: server.port)
+            var configuration = ClientConfiguration.forTesting(port: server.port)
             configuration.connectTimeout = .seconds(2)
             let transport = TCPClientTransport(configuration: configuration)
             let client = AccountService.Client(wrapping: RPCClient(transport: transport))
@@ -87,7 +88,7 @@ extension EndToEndTests {
             // Restart on the same file: every acknowledged write is there, and no refused one is.
             let restarted = try await ServerProcess.start(database: server.server.database)
             defer { restarted.stop() }
-            try await TCPClientTransport.withTransport(configuration: ClientConfiguration(host: "127.0.0.1", port: restarted.port)) {
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: restarted.port)) {
                 transport in
                 let client = AccountService.Client(wrapping: RPCClient(transport: transport))
                 for id in seen.acknowledged {
