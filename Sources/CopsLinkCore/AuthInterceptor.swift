@@ -83,6 +83,9 @@ public struct AuthInterceptor: ServerInterceptor {
         do {
             caller = try await authenticator.authenticate(bearerToken: token)
         } catch {
+            // A call cancelled while its key was read (its client went away, its deadline passed) is cancelled:
+            // nothing is wrong with the key store, and UNAVAILABLE would say so in the log and the metrics.
+            if error is CancellationError || Task.isCancelled { throw RPCError(handlerError: CancellationError()) }
             throw RPCError(code: .unavailable, message: "credentials cannot be checked right now; retry later")
         }
         guard let caller else { throw RPCError(code: .unauthenticated, message: "the API key is not valid (unknown or revoked)") }

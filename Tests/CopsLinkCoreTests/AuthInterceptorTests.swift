@@ -2,7 +2,8 @@ import CopsLinkCore
 import CopsLinkTestSupport
 import Testing
 
-/// Tokens "reader", "writer", "admin" and "broken" (the store is down); anything else is unknown.
+/// Tokens "reader", "writer", "admin", "broken" (the store is down) and "cancelled" (the lookup was cancelled);
+/// anything else is unknown.
 private struct FakeAuthenticator: CallerAuthenticator {
     struct StoreDown: Error {}
 
@@ -12,6 +13,7 @@ private struct FakeAuthenticator: CallerAuthenticator {
         case "writer": Caller(tenant: "acme", roles: [.read, .write], keyID: "k-writer")
         case "admin": Caller(tenant: "beta", roles: [.admin], keyID: "k-admin")
         case "broken": throw StoreDown()
+        case "cancelled": throw CancellationError()
         default: nil
         }
     }
@@ -78,7 +80,19 @@ struct AuthInterceptorTests {
     }
 
     @Test func anUnavailableKeyStoreIsUnavailableNotUnauthenticated() async throws {
-        await expectRPCError(.unavailable) { _ = try await call(Self.read, authorization: "Bearer broken") }
+        let error = await expectRPCError(.unavailable) { _ = try await call(Self.read, authorization: "Bearer broken") }
+        #expect(error?.message == "credentials cannot be checked right now; retry later")
+    }
+
+    /// A key lookup cancelled with its call (the client went away) is not the key store's failure: the call ends
+    /// CANCELLED, as any cancelled call, not UNAVAILABLE (seen in the log of an attack whose connection closed).
+    @Test func aCancelledKeyLookupCancelsTheCall() async throws {
+        await expectRPCError(.cancelled) { _ = try await call(Self.read, authorization: "Bearer cancelled") }
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return await expectRPCError(.cancelled) { _ = try await call(Self.read, authorization: "Bearer broken") }
+        }
+        #expect(await task.value?.message == "call was cancelled", "a store error after cancellation is the cancellation")
     }
 
     /// The public methods are open to anyone, so their streaming calls that run at once are bounded server-wide: past
