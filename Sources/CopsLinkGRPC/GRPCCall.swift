@@ -78,7 +78,11 @@ final class GRPCCall: ServerCallStream, Sendable {
         let bytes = try Self.serialized(message)
         let promise = eventLoop.makePromise(of: Void.self)
         let handler = self.handler
-        eventLoop.execute { handler.value.writeMessage(bytes, promise: promise) }
+        if eventLoop.inEventLoop {
+            handler.value.writeMessage(bytes, promise: promise)
+        } else {
+            eventLoop.execute { handler.value.writeMessage(bytes, promise: promise) }
+        }
         do {
             try await promise.futureResult.get()
         } catch {
@@ -108,8 +112,15 @@ final class GRPCCall: ServerCallStream, Sendable {
             final = .failure(error)
         }
         dropQueue(RPCError(code: .cancelled, message: "the call has ended"))
+        // On the stream's event loop (a handler run there, `runsHandlersOnEventLoop`) the answer is written at once:
+        // within the read that brought the request, so that the connection's writability is current when the next
+        // call of that read is about to start (`GRPCStreamHandler.startWhenWritable`).
         let handler = self.handler
-        eventLoop.execute { handler.value.finishCall(final) }
+        if eventLoop.inEventLoop {
+            handler.value.finishCall(final)
+        } else {
+            eventLoop.execute { handler.value.finishCall(final) }
+        }
     }
 
     /// Ends the call without an answer: the client reset the stream or the connection is gone.
