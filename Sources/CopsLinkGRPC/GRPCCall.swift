@@ -112,9 +112,8 @@ final class GRPCCall: ServerCallStream, Sendable {
             final = .failure(error)
         }
         dropQueue(RPCError(code: .cancelled, message: "the call has ended"))
-        // On the stream's event loop (a handler run there, `runsHandlersOnEventLoop`) the answer is written at once:
-        // within the read that brought the request, so that the connection's writability is current when the next
-        // call of that read is about to start (`GRPCStreamHandler.startWhenWritable`).
+        // On the stream's event loop (a handler run there, `runsHandlersOnEventLoop`) the answer is written at once,
+        // without a hop through the loop's task queue.
         let handler = self.handler
         if eventLoop.inEventLoop {
             handler.value.finishCall(final)

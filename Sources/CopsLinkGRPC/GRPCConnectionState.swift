@@ -34,7 +34,6 @@ final class GRPCConnectionState {
         failureLogBudget = FailureLogBudget(burst: configuration.failedCallLogBurst, perSecond: configuration.failedCallLogPerSecond)
         inbound = InboundMemoryBudget(limit: max(1, configuration.maxUnfinishedRequestBytesPerConnection))
         maxEndedCallsRunning = configuration.limits.maxEndedCallsRunning
-        answerWaterMarks = (configuration.outboundLowWaterMark, configuration.outboundHighWaterMark)
     }
 
     /// Why a new call is refused while too many ended calls' handlers still run, if it is.
@@ -45,61 +44,6 @@ final class GRPCConnectionState {
 
     fileprivate func endedCallStarted() { endedCallsRunning += 1 }
     fileprivate func endedCallReturned() { endedCallsRunning -= 1 }
-
-    /// Streams whose call has its request and waits for the connection's answers to drain before its handler starts,
-    /// oldest first; at most one per open stream.
-    private var waitingToStart: [GRPCStreamHandler] = []
-    private var startingWaitingCalls = false
-    /// Answer bytes (DATA) the streams wrote that the socket has not taken yet (`GRPCStreamHandler.writeTracked`).
-    private(set) var unsentAnswerBytes = 0
-    /// Set above `outboundHighWaterMark` of unsent answer bytes, cleared at `outboundLowWaterMark`.
-    private var answersBacklogged = false
-    private let answerWaterMarks: (low: Int, high: Int)
-    /// The connection's socket takes more bytes (below its outbound high-water mark); told by `GRPCConnectionHandler`.
-    private var socketWritable = true
-
-    /// Whether a call whose request is in starts now: neither the socket nor the streams hold answers past the
-    /// outbound high-water mark. A client that reads none of its answers gets no new call started until it reads,
-    /// as on the native protocol (§12), which stops decoding at the frame whose answer passes the mark.
-    var takesNewCalls: Bool { socketWritable && !answersBacklogged }
-
-    /// `stream`'s call starts once the connection takes new calls again.
-    func waitToStart(_ stream: GRPCStreamHandler) {
-        waitingToStart.append(stream)
-    }
-
-    /// A stream wrote `bytes` of answer DATA.
-    func answerBytesWritten(_ bytes: Int) {
-        unsentAnswerBytes += bytes
-        if unsentAnswerBytes > answerWaterMarks.high { answersBacklogged = true }
-    }
-
-    /// `bytes` of answer DATA left the server, or were dropped with their stream or connection. Returns whether that
-    /// cleared the backlog: the caller then starts the waiting calls (`startWaitingCalls`) on the event loop's next
-    /// turn, not here, because a connection that closes drops its writes before its streams learn that it closed.
-    func answerBytesSent(_ bytes: Int) -> Bool {
-        unsentAnswerBytes -= bytes
-        guard answersBacklogged, unsentAnswerBytes <= answerWaterMarks.low else { return false }
-        answersBacklogged = false
-        return true
-    }
-
-    /// The socket's writability changed.
-    func socketWritabilityChanged(writable: Bool) {
-        socketWritable = writable
-        if writable { startWaitingCalls() }
-    }
-
-    /// Starts the waiting calls in order while the connection takes new calls (one that answers at once may fill it
-    /// again). Streams that closed meanwhile have left the queue (`streamClosed`).
-    func startWaitingCalls() {
-        guard !startingWaitingCalls else { return }  // a call started below may complete writes, and land here again
-        startingWaitingCalls = true
-        defer { startingWaitingCalls = false }
-        while !waitingToStart.isEmpty, takesNewCalls {
-            waitingToStart.removeFirst().startWaitingCall()
-        }
-    }
 
     /// A stream wrote HEADERS, a message or trailers.
     func answerSent() {
@@ -124,10 +68,7 @@ final class GRPCConnectionState {
     }
 
     func streamClosed(_ stream: GRPCStreamHandler? = nil) {
-        if let stream {
-            streams[ObjectIdentifier(stream)] = nil
-            waitingToStart.removeAll { $0 === stream }
-        }
+        if let stream { streams[ObjectIdentifier(stream)] = nil }
         connectionHandler?.streamClosed()
     }
 
@@ -339,7 +280,6 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         perform(state.writabilityChanged(writable: context.channel.isWritable))
         context.fireChannelWritabilityChanged()
-        shared.socketWritabilityChanged(writable: context.channel.isWritable)
     }
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {

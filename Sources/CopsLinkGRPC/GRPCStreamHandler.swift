@@ -70,13 +70,6 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// HEADERS completes, then `counted` in `CallDispatcher.openCallsAwaitingRequest` until the request comes.
     private enum Awaiting { case no, pending, counted }
     private var awaiting = Awaiting.no
-    /// A call whose handler has not started. One of a method taking one request starts once the request is in
-    /// (`requestsEnded`), so that it runs to its answer at once; any call starts only while the connection takes new
-    /// calls (`startWhenWritable`), so that none starts while a client leaves the answers unread, as on the native
-    /// protocol (PROTOCOL.md §19.3).
-    private var notStarted: (route: RPCRouter.Route, context: ServerContext)?
-    /// In the connection's queue of calls waiting to start (`GRPCConnectionState.waitToStart`), once at most.
-    private var waitingToStart = false
     private var pendingWrites = 0
     private var stallTimer: Scheduled<Void>?
     /// When the oldest pending write started to wait, or the last one was sent since.
@@ -152,7 +145,6 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             recordFinished(.cancelled)
         }
         state = .done
-        notStarted = nil
         handlerLife?.streamGone()
         handlerLife = nil
         releaseAwaiting()
@@ -271,7 +263,6 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         requestIdleTimer?.cancel()
         requestIdleTimer = nil
         call.requests.finish(.success(()))
-        startWhenWritable()
     }
 
     /// The connection's drain grace ended with the call still running: it is answered `error` (UNAVAILABLE).
@@ -396,34 +387,6 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 handler.fail(call, RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout.secondsText) passed"))
             }
         }
-        notStarted = (route, serverContext)
-        // A call taking one request starts once it is in (`requestsEnded`); one taking a stream of them, now.
-        if !route.kind.takesOneRequest || endStream { startWhenWritable() }
-    }
-
-    /// The call may start: its handler starts now, unless the connection's answers wait for its client
-    /// (`GRPCConnectionState.takesNewCalls`). Then it waits, its deadline running, until they drain.
-    private func startWhenWritable() {
-        guard notStarted != nil, !waitingToStart else { return }
-        if connection.takesNewCalls {
-            startWaitingCall()
-        } else {
-            waitingToStart = true
-            connection.waitToStart(self)
-        }
-    }
-
-    /// Starts the call that waited for its request and for the connection to drain, if it is still on.
-    func startWaitingCall() {
-        waitingToStart = false
-        guard let (route, serverContext) = notStarted else { return }
-        notStarted = nil
-        guard case .running(let call, nil) = state, !call.isFinished else { return }
-        run(route, context: serverContext, call)
-    }
-
-    private func run(_ route: RPCRouter.Route, context serverContext: ServerContext, _ call: GRPCCall) {
-        guard let context else { return }
         let dispatcher = self.dispatcher
         let life = GRPCHandlerLife(connection: connection)
         handlerLife = life
@@ -513,7 +476,6 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func finishCall(_ final: Final) {
         guard case .running = state, let context else { return }
         state = .done
-        notStarted = nil  // answered before its handler started (deadline, limits, drain): it never starts
         releaseAwaiting()
         stopTimers()
         if paused {
@@ -560,26 +522,8 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// a client that grants none never opens, and the socket stays writable meanwhile, so the connection's unwritable
     /// timeout never starts: this stream keeps its own. Writes pending with none sent for `unwritableTimeout` reset the
     /// stream (RST_STREAM CANCEL), which drops what swift-nio-http2 holds for it.
-    ///
-    /// DATA also counts in the connection's unsent answer bytes until it is sent or dropped
-    /// (`GRPCConnectionState.answerBytesWritten`): swift-nio-http2 holds a stream's writes until the read that
-    /// started its call completes, so the socket's writability does not show them to the next call of that read.
     private func writeTracked(_ payload: HTTP2Frame.FramePayload, flush: Bool, promise: EventLoopPromise<Void>?) {
         guard let context else { return promise?.fail(ChannelError.ioOnClosedChannel) ?? () }
-        var promise = promise
-        if case .data(let data) = payload, data.data.readableBytes > 0 {
-            let (bytes, connection, loop) = (data.data.readableBytes, self.connection, context.eventLoop)
-            connection.answerBytesWritten(bytes)
-            let counted = context.eventLoop.makePromise(of: Void.self)
-            counted.futureResult.assumeIsolated().whenComplete { [promise] result in
-                if connection.answerBytesSent(bytes) {
-                    let waiting = NIOLoopBound(connection, eventLoop: loop)
-                    loop.execute { waiting.value.startWaitingCalls() }
-                }
-                promise?.completeWith(result)
-            }
-            promise = counted
-        }
         guard let timeout = configuration.unwritableTimeout, let loopBound else {
             return flush
                 ? context.writeAndFlush(wrapOutboundOut(payload), promise: promise)
