@@ -112,15 +112,8 @@ public struct ProtobufArena: ~Copyable {
     /// Reads the string in place (a small string from a stack copy): no copy of the `String` value, hence no
     /// retain and release of its storage, which was a fifth of encoding's time.
     public mutating func cString(_ string: String) -> UnsafeMutablePointer<CChar> {
-        let utf8 = string.utf8
-        let count = utf8.count
-        let raw = allocateUnaligned(byteCount: count + 1)
-        let copied: Void? = utf8.withContiguousStorageIfAvailable { bytes in
-            if let base = bytes.baseAddress { Self.copySmall(from: UnsafeRawPointer(base), to: raw, count: count) }
-        }
-        if copied == nil { UnsafeMutableRawBufferPointer(start: raw, count: count).copyBytes(from: utf8) }
-        raw.storeBytes(of: 0, toByteOffset: count, as: UInt8.self)
-        return raw.assumingMemoryBound(to: CChar.self)
+        // Safe: the pointer is used only during the call, while the borrowed `string` is alive and unchanged.
+        withUnsafePointer(to: string) { cString(at: $0) }
     }
 
     /// `count` bytes from `source` to `target`; field values are mostly a few bytes long, where a call to memcpy
