@@ -45,6 +45,52 @@ final class GRPCConnectionState {
     fileprivate func endedCallStarted() { endedCallsRunning += 1 }
     fileprivate func endedCallReturned() { endedCallsRunning -= 1 }
 
+    // MARK: Requests handed over one event-loop turn at a time
+
+    /// Streams whose unary or server-streaming call has its whole request and waits to be handed its END_STREAM (the
+    /// moment its handler starts working: `RPCRouter` waits for it after the one message), oldest first.
+    private var waitingHandOver = CircularBuffer<GRPCStreamHandler>()
+    /// A request was handed over and the event loop has not yet run the jobs queued behind it (its handler's).
+    private var turnTaken = false
+    /// The connection's socket takes more bytes (below its outbound high-water mark); told by `GRPCConnectionHandler`.
+    private(set) var socketWritable = true
+    private var eventLoop: (any EventLoop)?
+
+    /// `stream`'s call has its request: its handler is handed the request's end now, or after the calls handed theirs
+    /// before it have had an event-loop turn to answer, and only while the socket takes the answers (PROTOCOL.md
+    /// §19.3). swift-nio-http2 hands every stream of a socket read its frames together, so without this every call of
+    /// the read would start before any answer reached the socket, and a client that reads nothing would make the
+    /// server hold one answer per stream; as it is, the socket's writability is current when each call is handed its
+    /// request, as the native protocol decodes no frame past the outbound high-water mark.
+    func handOverWhenWritable(_ stream: GRPCStreamHandler, on eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+        waitingHandOver.append(stream)
+        handOverNext()
+    }
+
+    /// Hands the oldest waiting stream its request's end, if the socket takes answers and no hand-over is waiting for
+    /// its turn to end; streams whose call ended meanwhile are skipped.
+    private func handOverNext() {
+        while !turnTaken, socketWritable, let stream = waitingHandOver.popFirst() {
+            guard stream.takeRequestEnd() else { continue }
+            turnTaken = true
+            // Runs after the jobs the hand-over queued (the handler's, on its stream's executor), so that an answer
+            // written there has reached the socket, and its writability, first.
+            guard let eventLoop else { return }
+            let bound = NIOLoopBound(self, eventLoop: eventLoop)
+            eventLoop.execute {
+                bound.value.turnTaken = false
+                bound.value.handOverNext()
+            }
+        }
+    }
+
+    /// The socket's writability changed: waiting calls are handed their requests again once it takes bytes.
+    func socketWritabilityChanged(writable: Bool) {
+        socketWritable = writable
+        if writable { handOverNext() }
+    }
+
     /// A stream wrote HEADERS, a message or trailers.
     func answerSent() {
         answeredSincePing = true
@@ -68,7 +114,10 @@ final class GRPCConnectionState {
     }
 
     func streamClosed(_ stream: GRPCStreamHandler? = nil) {
-        if let stream { streams[ObjectIdentifier(stream)] = nil }
+        if let stream {
+            streams[ObjectIdentifier(stream)] = nil
+            if let index = waitingHandOver.firstIndex(where: { $0 === stream }) { waitingHandOver.remove(at: index) }
+        }
         connectionHandler?.streamClosed()
     }
 
@@ -280,6 +329,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         perform(state.writabilityChanged(writable: context.channel.isWritable))
         context.fireChannelWritabilityChanged()
+        shared.socketWritabilityChanged(writable: context.channel.isWritable)
     }
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {

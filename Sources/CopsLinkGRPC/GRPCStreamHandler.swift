@@ -70,6 +70,11 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// HEADERS completes, then `counted` in `CallDispatcher.openCallsAwaitingRequest` until the request comes.
     private enum Awaiting { case no, pending, counted }
     private var awaiting = Awaiting.no
+    /// The call takes one request (unary, server-streaming): its request's end is handed over by the connection
+    /// (`GRPCConnectionState.handOverWhenWritable`), not at once.
+    private var takesOneRequest = false
+    /// Waiting in the connection's queue for its request's end (`takeRequestEnd`).
+    private var waitingHandOver = false
     private var pendingWrites = 0
     private var stallTimer: Scheduled<Void>?
     /// When the oldest pending write started to wait, or the last one was sent since.
@@ -262,7 +267,20 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         requestIdleTimer?.cancel()
         requestIdleTimer = nil
+        guard takesOneRequest, let context else { return call.requests.finish(.success(())) }
+        // Its handler answers once it has the request's end: that waits for the answers before it to reach the
+        // socket. Meanwhile only its deadline runs (PROTOCOL.md §19.3).
+        waitingHandOver = true
+        connection.handOverWhenWritable(self, on: context.eventLoop)
+    }
+
+    /// The connection hands over the request's end; returns false if the call ended meanwhile (nothing was handed).
+    func takeRequestEnd() -> Bool {
+        guard waitingHandOver else { return false }
+        waitingHandOver = false
+        guard case .running(let call, _) = state, !call.isFinished else { return false }
         call.requests.finish(.success(()))
+        return true
     }
 
     /// The connection's drain grace ended with the call still running: it is answered `error` (UNAVAILABLE).
@@ -365,7 +383,8 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let call = GRPCCall(
             eventLoop: context.eventLoop, handler: loopBound, budgets: budgets, queueLimit: max(1, configuration.limits.initialWindowSize))
-        if endStream { call.requests.finish(.success(())) }
+        if endStream { call.requests.finish(.success(())) }  // no request message: the call fails at once
+        takesOneRequest = route.kind.takesOneRequest
         state = .running(call, task: nil)
         if !endStream, route.awaitsKeylessRequest {
             // Decided once the event loop has handled the rest of this socket read, which a probe's request is part

@@ -6,6 +6,8 @@ from /proc before and after the attacks that used to grow it.
     attacks.py HOST:PORT KEY SERVER_PID
 """
 
+import http.client
+import json
 import socket
 import struct
 import sys
@@ -408,5 +410,49 @@ grown = rss_kib() - before
 check("24 MiB of keyless reflection requests in DATA frames that split messages: the server grows by under 8 MiB",
       not ended and sent >= 24 << 20 and grown < 8 << 10, f"sent {sent >> 20} MiB, RSS +{grown} KiB, ended={ended}")
 sock.close()
+
+# 14. A client that never reads its answers and keeps sending calls of a 423 KB account (a 2 GiB window, so flow
+# control holds nothing back): once an answer fills the socket, no further call is handed its request (PROTOCOL.md
+# §19.3), as the native protocol decodes no frame past the outbound high-water mark. Before, swift-nio-http2 handed
+# every call of a read its request before any had answered, and the server held the answers of all its streams
+# (17 MiB here in 3 s; 81 MiB in 10 s without the 2 s unwritable timeout). Now about 2 MiB.
+customer = {"id": "attack-unread", "firstName": "Una", "lastName": "Read", "premisePhone": "801-555-0100",
+            "address": {"street1": "1 Main St", "city": "Provo", "state": "UT", "zip": "84601"},
+            "equipment": [{"id": f"eq-{i:04d}-" + "e" * 100, "name": "n" * 100, "zoneNumber": f"{i + 1:03d}",
+                           "zoneDescription": "d" * 200} for i in range(999)]}
+link = http.client.HTTPConnection(host, port, timeout=30)
+link.request("POST", "/copslink.v1.AccountService/LinkAccount", json.dumps({"customer": customer}),
+             {"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+linked = link.getresponse()
+linked.read()
+link.close()
+sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+sock.connect((host, port))
+sock.settimeout(1)
+encoder = hpack.Encoder()
+settings = hf.SettingsFrame(0)
+settings.settings = {hf.SettingsFrame.INITIAL_WINDOW_SIZE: 2**31 - 1}
+update = hf.WindowUpdateFrame(0)
+update.window_increment = 2**31 - 1 - 65535
+sock.sendall(PREFACE + settings.serialize() + update.serialize())
+request = b"\x0a" + bytes([len("attack-unread")]) + b"attack-unread"
+before, peak, stream_id, sent = rss_kib(), 0, 1, 0
+started = time.time()
+while time.time() - started < 3:
+    try:
+        sock.sendall(b"".join(call_frames(encoder, stream_id + 2 * i, "/copslink.v1.AccountService/GetAccount", request, key)
+                              for i in range(100)))
+        sent += 100
+    except (socket.timeout, ConnectionResetError, BrokenPipeError):
+        pass
+    stream_id += 200
+    for _ in range(5):
+        peak = max(peak, rss_kib())
+        time.sleep(0.05)
+sock.close()
+grown = peak - before
+check("GetAccount calls of a 423 KB account that are never read: the server grows by under 8 MiB",
+      linked.status == 200 and grown < 8 << 10, f"link HTTP {linked.status}; {sent} calls sent, RSS +{grown} KiB")
 
 finish("attacks")

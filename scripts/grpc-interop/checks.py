@@ -10,7 +10,7 @@ def check(name, condition, detail=""):
     global passed
     if condition:
         passed += 1
-        print(f"ok   {name}")
+        print(f"ok   {name} {detail}")
     else:
         failures.append(name)
         print(f"FAIL {name} {detail}")

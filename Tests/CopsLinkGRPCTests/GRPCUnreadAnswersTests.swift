@@ -1,0 +1,157 @@
+import CopsLinkCore
+import CopsLinkMessages
+import CopsLinkServices
+import CopsLinkTransport
+import NIOCore
+import NIOEmbedded
+import NIOHPACK
+import NIOHTTP2
+import Testing
+
+@testable import CopsLinkGRPC
+
+/// A client that reads none of its answers gets no further call answered: a unary or server-streaming call is handed
+/// its request's end (its handler starts working) one event-loop turn after the call before it, and only while the
+/// connection's socket takes bytes, as the native protocol decodes no frame past the outbound high-water mark
+/// (PROTOCOL.md §12, §19.3). Streams on EmbeddedChannels sharing one connection state; a handler in front of each
+/// stands for the socket, which stops taking bytes once an answer's DATA reaches it.
+@Suite("gRPC answers left unread")
+struct GRPCUnreadAnswersTests {
+    static let unary = MethodDescriptor(service: "copslink.rpc.v1.TestService", method: "UnaryCall")
+    static let clientStreaming = MethodDescriptor(service: "copslink.rpc.v1.TestService", method: "StreamingInputCall")
+
+    /// The socket: once an answer's DATA passes it, the connection is unwritable (its client reads nothing).
+    final class FillingSocket: ChannelOutboundHandler {
+        typealias OutboundIn = HTTP2Frame.FramePayload
+        let connection: GRPCConnectionState
+        var fills = true
+        init(connection: GRPCConnectionState) { self.connection = connection }
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            if fills, case .data = unwrapOutboundIn(data) { connection.socketWritabilityChanged(writable: false) }
+            context.write(data, promise: promise)
+        }
+    }
+
+    struct Harness {
+        let loop = EmbeddedEventLoop()
+        let runs = LockedBox(0)
+        let streamingRuns = LockedBox(0)
+        let dispatcher: CallDispatcher
+        let configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        let connection: GRPCConnectionState
+
+        /// A unary method answering 2,000 bytes and a client-streaming one counting its requests.
+        init() {
+            var router = RPCRouter()
+            let runs = self.runs
+            router.registerUnary(GRPCUnreadAnswersTests.unary) { (_: SimpleRequest, _) in
+                runs.withLock { $0 += 1 }
+                return ServerResponse(message: SimpleResponse(payload: [UInt8](repeating: 7, count: 2_000)))
+            }
+            let streamingRuns = self.streamingRuns
+            router.registerClientStreaming(GRPCUnreadAnswersTests.clientStreaming) {
+                (requests: RequestStream<StreamingInputCallRequest>, _) async throws -> ServerResponse<StreamingInputCallResponse> in
+                var count: UInt32 = 0
+                for try await _ in requests { count += 1 }
+                streamingRuns.withLock { $0 += 1 }
+                return ServerResponse(message: StreamingInputCallResponse(messageCount: count))
+            }
+            dispatcher = CallDispatcher(router: router)
+            connection = GRPCConnectionState(configuration: configuration)
+        }
+
+        /// A stream of the connection whose client sent the call's HEADERS and its whole request, without the event
+        /// loop running in between: as swift-nio-http2 hands over the streams of one socket read.
+        func call(timeout: String? = nil, streaming: Bool = false, fills: Bool = true) async throws -> EmbeddedChannel {
+            let channel = EmbeddedChannel(loop: loop)
+            let socket = FillingSocket(connection: connection)
+            socket.fills = fills
+            try channel.pipeline.syncOperations.addHandler(socket)
+            try channel.pipeline.syncOperations.addHandler(
+                GRPCStreamHandler(
+                    dispatcher: dispatcher, configuration: configuration, connection: connection,
+                    budget: InboundMemoryBudget(limit: 1 << 20)))
+            try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+            var headers: HPACKHeaders = [
+                ":method": "POST", ":scheme": "http",
+                ":path": (streaming ? GRPCUnreadAnswersTests.clientStreaming : GRPCUnreadAnswersTests.unary).path, ":authority": "x",
+                "content-type": "application/grpc", "te": "trailers"
+            ]
+            if let timeout { headers.add(name: "grpc-timeout", value: timeout) }
+            try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: headers)))
+            let request = GRPCMessageReader.frame(
+                streaming ? StreamingInputCallRequest().serializedBytes() : SimpleRequest().serializedBytes(), allocator: channel.allocator)
+            try channel.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(request), endStream: true)))
+            return channel
+        }
+
+        /// The call's `grpc-status`, once its trailers are out; nil if they do not come.
+        func status(_ channel: EmbeddedChannel) async throws -> String? {
+            for _ in 0..<100 {
+                loop.run()
+                while let frame = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) {
+                    if case .headers(let headers) = frame, headers.endStream { return headers.headers.first(name: "grpc-status") }
+                }
+                await Task.yield()
+            }
+            return nil
+        }
+    }
+
+    /// Two calls come in one read; the first's answer fills the socket: the second is not handed its request until
+    /// the socket takes bytes again.
+    @Test @MainActor func theCallsOfOneReadAnswerOneAtATimeWhileTheSocketTakesThem() async throws {
+        let harness = Harness()
+        let first = try await harness.call()
+        let second = try await harness.call()
+        #expect(try await harness.status(first) == "0")
+        #expect(try await harness.status(second) == nil, "a call ran while the answer before it filled the socket")
+        #expect(harness.runs.value == 1)
+
+        harness.connection.socketWritabilityChanged(writable: true)  // the client reads
+        #expect(try await harness.status(second) == "0")
+        #expect(harness.runs.value == 2)
+        for channel in [first, second] { _ = try? channel.finish() }
+    }
+
+    /// Calls whose answers do not fill the socket all run, in the order their requests came.
+    @Test @MainActor func callsRunInTurnWhileTheSocketTakesTheirAnswers() async throws {
+        let harness = Harness()
+        var calls: [EmbeddedChannel] = []
+        for _ in 0..<5 { calls.append(try await harness.call(fills: false)) }
+        for call in calls { #expect(try await harness.status(call) == "0") }
+        #expect(harness.runs.value == 5)
+        for channel in calls { _ = try? channel.finish() }
+    }
+
+    /// A call waiting for its turn still has its deadline: it ends DEADLINE_EXCEEDED without its handler running, and
+    /// does not run when the socket drains later; nor does one whose client reset its stream, and the call behind
+    /// them runs then.
+    @Test @MainActor func aWaitingCallEndsAtItsDeadlineOrResetWithoutRunning() async throws {
+        let harness = Harness()
+        let first = try await harness.call()
+        #expect(try await harness.status(first) == "0")
+        let timed = try await harness.call(timeout: "100m")
+        let reset = try await harness.call()
+        let last = try await harness.call(fills: false)
+        harness.loop.advanceTime(by: .milliseconds(100))
+        #expect(try await harness.status(timed) == "4")
+        try await reset.close()
+        harness.connection.socketWritabilityChanged(writable: true)
+        #expect(try await harness.status(last) == "0")
+        #expect(harness.runs.value == 2, "a call that ended at its deadline or was reset ran after all")
+        for channel in [first, timed, last] { _ = try? channel.finish() }
+    }
+
+    /// A client-streaming call is not held: each of its answers waits for its own request stream, whose messages its
+    /// handler takes as they come.
+    @Test @MainActor func aClientStreamingCallIsNotHeld() async throws {
+        let harness = Harness()
+        let first = try await harness.call()
+        #expect(try await harness.status(first) == "0")
+        let streaming = try await harness.call(streaming: true)
+        #expect(try await harness.status(streaming) == "0")
+        #expect(harness.streamingRuns.value == 1)
+        for channel in [first, streaming] { _ = try? channel.finish() }
+    }
+}
