@@ -45,19 +45,23 @@ final class GRPCConnectionState {
     fileprivate func endedCallStarted() { endedCallsRunning += 1 }
     fileprivate func endedCallReturned() { endedCallsRunning -= 1 }
 
-    // MARK: Requests handed over one event-loop turn at a time
+    // MARK: Requests handed over one at a time
 
     /// Streams whose unary or server-streaming call has its whole request and waits to be handed its END_STREAM (the
     /// moment its handler starts working: `RPCRouter` waits for it after the one message), oldest first.
     private var waitingHandOver = CircularBuffer<GRPCStreamHandler>()
-    /// A request was handed over and the event loop has not yet run the jobs queued behind it (its handler's).
-    private var turnTaken = false
+    /// The call handed its request's end last, until it answers or the event loop has run the jobs queued behind the
+    /// hand-over (`endTurnLater`), whichever comes first; numbered so that a later turn is not ended by an older one's
+    /// job.
+    private var turn: (stream: ObjectIdentifier, number: UInt64)?
+    private var turns: UInt64 = 0
+    private var turnEndScheduled = false
     /// The connection's socket takes more bytes (below its outbound high-water mark); told by `GRPCConnectionHandler`.
     private(set) var socketWritable = true
     private var eventLoop: (any EventLoop)?
 
-    /// `stream`'s call has its request: its handler is handed the request's end now, or after the calls handed theirs
-    /// before it have had an event-loop turn to answer, and only while the socket takes the answers (PROTOCOL.md
+    /// `stream`'s call has its request: its handler is handed the request's end now, or once the call handed its end
+    /// before it has answered (or had an event-loop turn to), and only while the socket takes the answers (PROTOCOL.md
     /// §19.3). swift-nio-http2 hands every stream of a socket read its frames together, so without this every call of
     /// the read would start before any answer reached the socket, and a client that reads nothing would make the
     /// server hold one answer per stream; as it is, the socket's writability is current when each call is handed its
@@ -68,20 +72,37 @@ final class GRPCConnectionState {
         handOverNext()
     }
 
-    /// Hands the oldest waiting stream its request's end, if the socket takes answers and no hand-over is waiting for
-    /// its turn to end; streams whose call ended meanwhile are skipped.
+    /// `stream`'s call wrote its answer (or its stream closed): if it holds the turn, the next waiting call's turn
+    /// comes now.
+    func turnEnded(by stream: GRPCStreamHandler) {
+        guard let turn, turn.stream == ObjectIdentifier(stream) else { return }
+        self.turn = nil
+        handOverNext()
+    }
+
+    /// Hands the oldest waiting stream its request's end, if the socket takes answers and no call holds the turn;
+    /// streams whose call ended meanwhile are skipped.
     private func handOverNext() {
-        while !turnTaken, socketWritable, let stream = waitingHandOver.popFirst() {
+        while turn == nil, socketWritable, let stream = waitingHandOver.popFirst() {
             guard stream.takeRequestEnd() else { continue }
-            turnTaken = true
-            // Runs after the jobs the hand-over queued (the handler's, on its stream's executor), so that an answer
-            // written there has reached the socket, and its writability, first.
-            guard let eventLoop else { return }
-            let bound = NIOLoopBound(self, eventLoop: eventLoop)
-            eventLoop.execute {
-                bound.value.turnTaken = false
-                bound.value.handOverNext()
-            }
+            turns &+= 1
+            turn = (ObjectIdentifier(stream), turns)
+        }
+        if let turn, !waitingHandOver.isEmpty { endTurnLater(turn.number) }
+    }
+
+    /// With calls waiting behind it, a turn whose handler suspends before answering (a key lookup, PostgreSQL) ends
+    /// after the jobs the hand-over queued (the handler's, on its stream's executor) have run: an answer written there
+    /// has reached the socket, and its writability, first.
+    private func endTurnLater(_ number: UInt64) {
+        guard !turnEndScheduled, let eventLoop else { return }
+        turnEndScheduled = true
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        eventLoop.execute {
+            let connection = bound.value
+            connection.turnEndScheduled = false
+            if connection.turn?.number == number { connection.turn = nil }
+            connection.handOverNext()
         }
     }
 
@@ -117,6 +138,7 @@ final class GRPCConnectionState {
         if let stream {
             streams[ObjectIdentifier(stream)] = nil
             if let index = waitingHandOver.firstIndex(where: { $0 === stream }) { waitingHandOver.remove(at: index) }
+            turnEnded(by: stream)
         }
         connectionHandler?.streamClosed()
     }

@@ -1,15 +1,21 @@
 import CopsLinkTransport
 import NIOCore
 
-/// In front of a gRPC connection's HTTP/2 handler: while the server's inbound memory budget is exhausted, the
-/// connection's socket is not read (the bytes wait in the kernel), as a native connection pauses (PROTOCOL.md §12).
-/// The budget has no wake-up, so a withheld read is retried every `retryInterval`.
-final class GRPCReadGate: ChannelOutboundHandler {
+/// In front of a gRPC connection's HTTP/2 handler, the socket is not read (the bytes wait in the kernel) while the
+/// server's inbound memory budget is exhausted, or while the connection is unwritable (its client has left the
+/// outbound high-water mark of answers unread), as a native connection pauses (PROTOCOL.md §12, §19.3): a client that
+/// reads nothing cannot have its further calls refused or answered into the unread bytes. The budget has no wake-up,
+/// so a read withheld for it is retried every `retryInterval`; one withheld for writability waits for the socket to
+/// take bytes again.
+final class GRPCReadGate: ChannelDuplexHandler {
+    typealias InboundIn = Any
     typealias OutboundIn = Any
 
     private let budget: InboundMemoryBudget
     private let retryInterval: TimeAmount
     private var retry: Scheduled<Void>?
+    /// A read was withheld while the connection was unwritable.
+    private var waitingForWritable = false
 
     init(budget: InboundMemoryBudget, retryInterval: TimeAmount = .milliseconds(10)) {
         self.budget = budget
@@ -17,6 +23,10 @@ final class GRPCReadGate: ChannelOutboundHandler {
     }
 
     func read(context: ChannelHandlerContext) {
+        guard context.channel.isWritable else {
+            waitingForWritable = true
+            return
+        }
         guard budget.isExhausted else { return context.read() }
         guard retry == nil else { return }
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -25,6 +35,13 @@ final class GRPCReadGate: ChannelOutboundHandler {
             gate.retry = nil
             gate.read(context: context)
         }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        context.fireChannelWritabilityChanged()
+        guard context.channel.isWritable, waitingForWritable else { return }
+        waitingForWritable = false
+        read(context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

@@ -261,15 +261,18 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func requestsEnded(_ call: GRPCCall) {
-        releaseAwaiting()
         guard reader.bufferedBytes == 0 else {
+            releaseAwaiting()
             return fail(call, RPCError(code: .internalError, message: "the request stream ended inside a message"))
         }
         requestIdleTimer?.cancel()
         requestIdleTimer = nil
-        guard takesOneRequest, let context else { return call.requests.finish(.success(())) }
-        // Its handler answers once it has the request's end: that waits for the answers before it to reach the
-        // socket. Meanwhile only its deadline runs (PROTOCOL.md §19.3).
+        guard takesOneRequest, let context else {
+            releaseAwaiting()
+            return call.requests.finish(.success(()))
+        }
+        // Its handler answers once it has the request's end, which waits for the answers before it to reach the
+        // socket (PROTOCOL.md §19.3). Until then an open method's call still counts as one awaiting its request.
         waitingHandOver = true
         connection.handOverWhenWritable(self, on: context.eventLoop)
     }
@@ -279,6 +282,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard waitingHandOver else { return false }
         waitingHandOver = false
         guard case .running(let call, _) = state, !call.isFinished else { return false }
+        releaseAwaiting()
         call.requests.finish(.success(()))
         return true
     }
@@ -383,7 +387,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let call = GRPCCall(
             eventLoop: context.eventLoop, handler: loopBound, budgets: budgets, queueLimit: max(1, configuration.limits.initialWindowSize))
-        if endStream { call.requests.finish(.success(())) }  // no request message: the call fails at once
+        if endStream { call.requests.finish(.success(())) }  // no request message: nothing to wait for
         takesOneRequest = route.kind.takesOneRequest
         state = .running(call, task: nil)
         if !endStream, route.awaitsKeylessRequest {
@@ -533,6 +537,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // Trailers go out after the answer's DATA, so they too wait for the client's flow-control window.
         writeTracked(.headers(.init(headers: trailers, endStream: true)), flush: true, promise: nil)
         if trailersOnly { endClientSideIfOpen() }
+        connection.turnEnded(by: self)  // the answer is written: the socket's writability shows it
     }
 
     // MARK: Answers the client leaves unread

@@ -526,4 +526,24 @@ struct GRPCRequestFlowTests {
         #expect(counter.reads.load(ordering: .relaxed) == 2, "the withheld read, once there is room")
         _ = try? channel.finish()
     }
+
+    /// Nor while the socket holds the outbound high-water mark of answers the client has not read: its further calls
+    /// wait in the kernel, as on a native connection (PROTOCOL.md §19.3).
+    @Test func theConnectionIsNotReadWhileItIsUnwritable() throws {
+        let counter = ReadCounter()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(counter)
+        try channel.pipeline.syncOperations.addHandler(GRPCReadGate(budget: InboundMemoryBudget(limit: 100)))
+        channel.isWritable = false
+        channel.pipeline.fireChannelWritabilityChanged()
+        channel.read()
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(counter.reads.load(ordering: .relaxed) == 0, "a read while unwritable")
+        channel.isWritable = true
+        channel.pipeline.fireChannelWritabilityChanged()
+        #expect(counter.reads.load(ordering: .relaxed) == 1, "the withheld read, once the socket takes bytes")
+        channel.pipeline.fireChannelWritabilityChanged()
+        #expect(counter.reads.load(ordering: .relaxed) == 1, "a read nobody asked for")
+        _ = try? channel.finish()
+    }
 }

@@ -6,6 +6,7 @@ import NIOCore
 import NIOEmbedded
 import NIOHPACK
 import NIOHTTP2
+import Synchronization
 import Testing
 
 @testable import CopsLinkGRPC
@@ -19,6 +20,17 @@ import Testing
 struct GRPCUnreadAnswersTests {
     static let unary = MethodDescriptor(service: "copslink.rpc.v1.TestService", method: "UnaryCall")
     static let clientStreaming = MethodDescriptor(service: "copslink.rpc.v1.TestService", method: "StreamingInputCall")
+    /// A unary method whose handler waits for `Harness.gate` before answering.
+    static let gated = MethodDescriptor(service: "copslink.rpc.v1.TestService", method: "GatedCall")
+
+    /// Opened by the test: the gated handler answers only then.
+    final class Gate: Sendable {
+        private let opened = Atomic<Bool>(false)
+        func open() { opened.store(true, ordering: .releasing) }
+        func wait() async {
+            while !opened.load(ordering: .acquiring), !Task.isCancelled { try? await Task.sleep(for: .milliseconds(1)) }
+        }
+    }
 
     /// The socket: once an answer's DATA passes it, the connection is unwritable (its client reads nothing).
     final class FillingSocket: ChannelOutboundHandler {
@@ -36,17 +48,29 @@ struct GRPCUnreadAnswersTests {
         let loop = EmbeddedEventLoop()
         let runs = LockedBox(0)
         let streamingRuns = LockedBox(0)
+        let gate = Gate()
         let dispatcher: CallDispatcher
         let configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         let connection: GRPCConnectionState
 
-        /// A unary method answering 2,000 bytes and a client-streaming one counting its requests.
-        init() {
+        /// The requests' `responseSize`, in the order their handlers ran.
+        let order = LockedBox<[UInt32]>([])
+
+        /// A unary method answering 2,000 bytes (open to keyless callers, as Health's Check is, if `openUnary`), a
+        /// gated one and a client-streaming one counting its requests.
+        init(openUnary: Bool = false) {
             var router = RPCRouter()
-            let runs = self.runs
-            router.registerUnary(GRPCUnreadAnswersTests.unary) { (_: SimpleRequest, _) in
+            let (runs, order) = (self.runs, self.order)
+            router.registerUnary(GRPCUnreadAnswersTests.unary) { (request: SimpleRequest, _) in
                 runs.withLock { $0 += 1 }
+                order.withLock { $0.append(request.responseSize) }
                 return ServerResponse(message: SimpleResponse(payload: [UInt8](repeating: 7, count: 2_000)))
+            }
+            if openUnary { router.limitRequestMessages(ofPaths: [GRPCUnreadAnswersTests.unary.path], toBytes: 64) }
+            let gate = self.gate
+            router.registerUnary(GRPCUnreadAnswersTests.gated) { (_: SimpleRequest, _) in
+                await gate.wait()
+                return ServerResponse(message: SimpleResponse())
             }
             let streamingRuns = self.streamingRuns
             router.registerClientStreaming(GRPCUnreadAnswersTests.clientStreaming) {
@@ -62,7 +86,10 @@ struct GRPCUnreadAnswersTests {
 
         /// A stream of the connection whose client sent the call's HEADERS and its whole request, without the event
         /// loop running in between: as swift-nio-http2 hands over the streams of one socket read.
-        func call(timeout: String? = nil, streaming: Bool = false, fills: Bool = true) async throws -> EmbeddedChannel {
+        func call(
+            _ method: MethodDescriptor = GRPCUnreadAnswersTests.unary, timeout: String? = nil, fills: Bool = true, number: UInt32 = 0
+        ) async throws -> EmbeddedChannel {
+            let streaming = method == GRPCUnreadAnswersTests.clientStreaming
             let channel = EmbeddedChannel(loop: loop)
             let socket = FillingSocket(connection: connection)
             socket.fills = fills
@@ -74,13 +101,14 @@ struct GRPCUnreadAnswersTests {
             try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
             var headers: HPACKHeaders = [
                 ":method": "POST", ":scheme": "http",
-                ":path": (streaming ? GRPCUnreadAnswersTests.clientStreaming : GRPCUnreadAnswersTests.unary).path, ":authority": "x",
+                ":path": method.path, ":authority": "x",
                 "content-type": "application/grpc", "te": "trailers"
             ]
             if let timeout { headers.add(name: "grpc-timeout", value: timeout) }
             try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: headers)))
             let request = GRPCMessageReader.frame(
-                streaming ? StreamingInputCallRequest().serializedBytes() : SimpleRequest().serializedBytes(), allocator: channel.allocator)
+                streaming ? StreamingInputCallRequest().serializedBytes() : SimpleRequest(responseSize: number).serializedBytes(),
+                allocator: channel.allocator)
             try channel.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(request), endStream: true)))
             return channel
         }
@@ -118,9 +146,9 @@ struct GRPCUnreadAnswersTests {
     @Test @MainActor func callsRunInTurnWhileTheSocketTakesTheirAnswers() async throws {
         let harness = Harness()
         var calls: [EmbeddedChannel] = []
-        for _ in 0..<5 { calls.append(try await harness.call(fills: false)) }
+        for number in 0..<5 { calls.append(try await harness.call(fills: false, number: UInt32(number))) }
         for call in calls { #expect(try await harness.status(call) == "0") }
-        #expect(harness.runs.value == 5)
+        #expect(harness.order.value == [0, 1, 2, 3, 4])
         for channel in calls { _ = try? channel.finish() }
     }
 
@@ -143,13 +171,62 @@ struct GRPCUnreadAnswersTests {
         for channel in [first, timed, last] { _ = try? channel.finish() }
     }
 
+    /// A call of a method open to keyless callers (Health's Check) that waits for the socket still counts as a call
+    /// awaiting its request (`CallDispatcher.maxOpenCallsAwaitingRequest`), until it is handed the request's end.
+    @Test @MainActor func anOpenMethodsWaitingCallCountsAsAwaitingItsRequest() async throws {
+        let harness = Harness(openUnary: true)
+        let first = try await harness.call()
+        #expect(try await harness.status(first) == "0")
+        #expect(harness.dispatcher.openCallsAwaitingRequest.count == 0)
+        let second = try await harness.call()
+        #expect(try await harness.status(second) == nil)
+        #expect(harness.dispatcher.openCallsAwaitingRequest.count == 1)
+        harness.connection.socketWritabilityChanged(writable: true)
+        #expect(try await harness.status(second) == "0")
+        #expect(harness.dispatcher.openCallsAwaitingRequest.count == 0)
+        for channel in [first, second] { _ = try? channel.finish() }
+    }
+
+    /// The connection's handler tells the streams' shared state when the socket stops and starts taking bytes.
+    @Test func theConnectionHandlerPassesTheSocketsWritabilityOn() throws {
+        let configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        let connection = GRPCConnectionState(configuration: configuration)
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(GRPCConnectionHandler(state: connection, configuration: configuration))
+        channel.isWritable = false
+        channel.pipeline.fireChannelWritabilityChanged()
+        #expect(!connection.socketWritable)
+        channel.isWritable = true
+        channel.pipeline.fireChannelWritabilityChanged()
+        #expect(connection.socketWritable)
+        _ = try? channel.finish()
+    }
+
+    /// A call whose handler suspends before answering (a key lookup, PostgreSQL) holds the calls behind it for one
+    /// event-loop turn only, not until it answers.
+    @Test @MainActor func aHandlerThatSuspendsDoesNotHoldTheCallsBehindIt() async throws {
+        let harness = Harness()
+        let gated = try await harness.call(GRPCUnreadAnswersTests.gated)
+        let next = try await harness.call(fills: false)
+        #expect(try await harness.status(next) == "0")
+        #expect(harness.runs.value == 1)
+        harness.gate.open()
+        var answered: String?
+        for _ in 0..<200 where answered == nil {
+            answered = try await harness.status(gated)
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        #expect(answered == "0")
+        for channel in [gated, next] { _ = try? channel.finish() }
+    }
+
     /// A client-streaming call is not held: each of its answers waits for its own request stream, whose messages its
     /// handler takes as they come.
     @Test @MainActor func aClientStreamingCallIsNotHeld() async throws {
         let harness = Harness()
         let first = try await harness.call()
         #expect(try await harness.status(first) == "0")
-        let streaming = try await harness.call(streaming: true)
+        let streaming = try await harness.call(GRPCUnreadAnswersTests.clientStreaming)
         #expect(try await harness.status(streaming) == "0")
         #expect(harness.streamingRuns.value == 1)
         for channel in [first, streaming] { _ = try? channel.finish() }
