@@ -30,7 +30,11 @@ final class GRPCConnectionState {
     /// `ConnectionLimits.maxEndedCallsRunning`: past it the connection's new calls are refused.
     let maxEndedCallsRunning: Int
 
-    init(configuration: ServerConfiguration) {
+    /// The server's budget of answers its clients do not take: the streams' answer DATA counts against it until sent.
+    let unreadAnswers: UnreadAnswerBudget?
+
+    init(configuration: ServerConfiguration, unreadAnswers: UnreadAnswerBudget? = nil) {
+        self.unreadAnswers = unreadAnswers
         failureLogBudget = FailureLogBudget(burst: configuration.failedCallLogBurst, perSecond: configuration.failedCallLogPerSecond)
         inbound = InboundMemoryBudget(limit: max(1, configuration.maxUnfinishedRequestBytesPerConnection))
         maxEndedCallsRunning = configuration.limits.maxEndedCallsRunning

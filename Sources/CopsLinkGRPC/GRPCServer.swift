@@ -24,10 +24,11 @@ public enum GRPCServer {
     }
 
     /// - Parameter context: the server's dispatcher, configuration, inbound memory budget (each stream counts the
-    ///   request bytes it holds) and call metrics.
+    ///   request bytes it holds), unread-answer budget (each stream counts its answer DATA until it is sent) and call
+    ///   metrics.
     public static func configure(_ pipeline: ChannelPipeline.SynchronousOperations, context: ProtocolInstallContext) throws {
         let (dispatcher, configuration, budget, metrics) = (context.dispatcher, context.configuration, context.budget, context.metrics)
-        let state = GRPCConnectionState(configuration: configuration)
+        let state = GRPCConnectionState(configuration: configuration, unreadAnswers: context.unreadAnswers)
         // Stream channels run on their connection's event loop, where the state lives.
         let loopBoundState = NIOLoopBound(state, eventLoop: pipeline.eventLoop)
         var connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
@@ -38,7 +39,8 @@ public enum GRPCServer {
         // before that (it would never get a WINDOW_UPDATE). Hence at least 65,535; a stream opened before the ACK
         // may get up to 2 × window − 65,535 (PROTOCOL.md §19.3).
         streamConfiguration.targetWindowSize = min(max(65_535, configuration.limits.initialWindowSize), Int(Int32.max))
-        // Before the HTTP/2 handler: no socket reads while the server's inbound budget is exhausted.
+        // Before the HTTP/2 handler: no socket reads while the server's inbound budget is exhausted or the connection
+        // is unwritable.
         try pipeline.addHandler(GRPCReadGate(budget: budget))
         _ = try pipeline.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: streamConfiguration

@@ -76,6 +76,8 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Waiting in the connection's queue for its request's end (`takeRequestEnd`).
     private var waitingHandOver = false
     private var pendingWrites = 0
+    /// Answer DATA bytes written and not yet sent, counted in the server's unread-answer budget.
+    private var unreadCounted = 0
     private var stallTimer: Scheduled<Void>?
     /// When the oldest pending write started to wait, or the last one was sent since.
     private var lastSent = NIODeadline.uptimeNanoseconds(0)
@@ -134,6 +136,8 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         budgets.adjust(by: -readerCounted)
         readerCounted = 0
+        connection.unreadAnswers?.release(unreadCounted)  // writes still pending are failed later, or never
+        unreadCounted = 0
         connection.streamClosed(self)
         releaseAwaiting()
         stopTimers()
@@ -373,6 +377,11 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     code: .resourceExhausted,
                     message: "the server is over its inbound memory budget of \(budget.limit) bytes; retry later or on another server"))
         }
+        if let unreadAnswers = connection.unreadAnswers, unreadAnswers.isExhausted {
+            // Its answer could not be held: refused before it does the work (§12).
+            metrics?.rejected(.unreadAnswerBudget)
+            return refuse(RPCError(code: .resourceExhausted, message: unreadAnswers.callRefusal))
+        }
         let deadline = timeout.map { ContinuousClock.now + $0 }
         var serverContext = ServerContext(
             descriptor: route.descriptor, metadata: metadata, deadline: deadline, peer: connection.peer,
@@ -548,25 +557,46 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// stream (RST_STREAM CANCEL), which drops what swift-nio-http2 holds for it.
     private func writeTracked(_ payload: HTTP2Frame.FramePayload, flush: Bool, promise: EventLoopPromise<Void>?) {
         guard let context else { return promise?.fail(ChannelError.ioOnClosedChannel) ?? () }
-        guard let timeout = configuration.unwritableTimeout, let loopBound else {
+        // Answer DATA counts in the server's unread-answer budget until the socket has taken it (swift-nio-http2
+        // completes the write's promise then): what waits for the stream's window or the socket is held for a client
+        // that does not take it. What would pass the budget is dropped with the stream.
+        var unread = 0
+        if let budget = connection.unreadAnswers, case .data(let data) = payload {
+            unread = data.data.readableBytes
+            guard budget.reserve(unread) else {
+                metrics?.rejected(.unreadAnswerBudget)
+                promise?.fail(ChannelError.ioOnClosedChannel)
+                // RST_STREAM ENHANCE_YOUR_CALM closes the stream; a running call is cancelled in channelInactive.
+                context.writeAndFlush(wrapOutboundOut(.rstStream(.enhanceYourCalm)), promise: nil)
+                return
+            }
+            unreadCounted += unread
+        }
+        guard let loopBound, configuration.unwritableTimeout != nil || unread > 0 else {
             return flush
                 ? context.writeAndFlush(wrapOutboundOut(payload), promise: promise)
                 : context.write(wrapOutboundOut(payload), promise: promise)
         }
-        pendingWrites += 1
-        if pendingWrites == 1 {
-            lastSent = context.eventLoop.now
-            if stallTimer == nil { armStallTimer(timeout, deadline: lastSent + TimeAmount(timeout), context) }
+        let timeout = configuration.unwritableTimeout
+        if let timeout {
+            pendingWrites += 1
+            if pendingWrites == 1 {
+                lastSent = context.eventLoop.now
+                if stallTimer == nil { armStallTimer(timeout, deadline: lastSent + TimeAmount(timeout), context) }
+            }
         }
         let sent = context.eventLoop.makePromise(of: Void.self)
         sent.futureResult.whenComplete { result in
             let handler = loopBound.value
-            handler.pendingWrites -= 1
-            if handler.pendingWrites == 0 {
-                handler.stallTimer?.cancel()
-                handler.stallTimer = nil
-            } else if let context = handler.context {
-                handler.lastSent = context.eventLoop.now  // the client reads: the clock starts again (checked when it fires)
+            handler.releaseUnread(unread)
+            if timeout != nil {
+                handler.pendingWrites -= 1
+                if handler.pendingWrites == 0 {
+                    handler.stallTimer?.cancel()
+                    handler.stallTimer = nil
+                } else if let context = handler.context {
+                    handler.lastSent = context.eventLoop.now  // the client reads: the clock starts again (checked when it fires)
+                }
             }
             promise?.completeWith(result)
         }
@@ -575,6 +605,14 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         } else {
             context.write(wrapOutboundOut(payload), promise: sent)
         }
+    }
+
+    /// `bytes` of answer DATA were sent or dropped: they leave the unread-answer budget, unless the stream is gone and
+    /// released all it counted (`handlerRemoved`).
+    private func releaseUnread(_ bytes: Int) {
+        guard bytes > 0, unreadCounted > 0 else { return }
+        unreadCounted -= bytes
+        connection.unreadAnswers?.release(bytes)
     }
 
     /// One timer while writes are pending; when it fires after something was sent, it waits again for the rest.

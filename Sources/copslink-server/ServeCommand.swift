@@ -124,6 +124,11 @@ struct ServeCommand: AsyncParsableCommand {
     var maxInboundMemory = 64 << 20
     @Option(
         help:
+            "Server-wide bytes of answers held for clients that do not take them (sockets of unwritable connections, messages waiting for credit, gRPC DATA not yet sent); past it such connections are closed, such messages and gRPC streams dropped, and new gRPC calls refused. At least --outbound-high-water."
+    )
+    var maxUnreadAnswers = 256 << 20
+    @Option(
+        help:
             "Seconds a call without a deadline (or a unary or server-streaming call, whatever its deadline) may send nothing on its open request stream before it ends DEADLINE_EXCEEDED; 0 disables."
     )
     var requestTimeout = 30.0
@@ -179,6 +184,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.unwritableTimeout = Self.duration(seconds: unwritableTimeout)
         configuration.maxUnfinishedRequestBytesPerConnection = maxConnectionInbound
         configuration.maxBufferedInboundBytes = maxInboundMemory
+        configuration.maxUnreadAnswerBytes = maxUnreadAnswers
         configuration.requestIdleTimeout = Self.duration(seconds: requestTimeout)
         configuration.maxUnauthenticatedCalls = maxUnauthenticatedCalls
         configuration.handshakeTimeout = .milliseconds(Int64(handshakeTimeout * 1000))
@@ -360,6 +366,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard outboundLowWater <= outboundHighWater else {
             throw ValidationError("--outbound-low-water \(outboundLowWater) is above --outbound-high-water \(outboundHighWater).")
+        }
+        guard maxUnreadAnswers >= outboundHighWater else {
+            throw ValidationError("--max-unread-answers \(maxUnreadAnswers) is below --outbound-high-water \(outboundHighWater).")
         }
         guard (1...10_000_000).contains(keyCacheSize) else {
             throw ValidationError("--key-cache-size \(keyCacheSize): must be from 1 to 10000000.")

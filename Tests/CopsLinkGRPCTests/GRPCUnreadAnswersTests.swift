@@ -37,10 +37,15 @@ struct GRPCUnreadAnswersTests {
         typealias OutboundIn = HTTP2Frame.FramePayload
         let connection: GRPCConnectionState
         var fills = true
+        /// The socket does not take the bytes: the writes' promises wait here until the test completes them.
+        var holds = false
+        var held: [EventLoopPromise<Void>] = []
         init(connection: GRPCConnectionState) { self.connection = connection }
         func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
             if fills, case .data = unwrapOutboundIn(data) { connection.socketWritabilityChanged(writable: false) }
-            context.write(data, promise: promise)
+            guard holds else { return context.write(data, promise: promise) }
+            if let promise { held.append(promise) }
+            context.write(data, promise: nil)
         }
     }
 
@@ -58,7 +63,7 @@ struct GRPCUnreadAnswersTests {
 
         /// A unary method answering 2,000 bytes (open to keyless callers, as Health's Check is, if `openUnary`), a
         /// gated one and a client-streaming one counting its requests.
-        init(openUnary: Bool = false) {
+        init(openUnary: Bool = false, unreadAnswers: UnreadAnswerBudget? = nil) {
             var router = RPCRouter()
             let (runs, order) = (self.runs, self.order)
             router.registerUnary(GRPCUnreadAnswersTests.unary) { (request: SimpleRequest, _) in
@@ -81,7 +86,7 @@ struct GRPCUnreadAnswersTests {
                 return ServerResponse(message: StreamingInputCallResponse(messageCount: count))
             }
             dispatcher = CallDispatcher(router: router)
-            connection = GRPCConnectionState(configuration: configuration)
+            connection = GRPCConnectionState(configuration: configuration, unreadAnswers: unreadAnswers)
         }
 
         /// A stream of the connection whose client sent the call's HEADERS and its whole request, without the event
@@ -89,10 +94,18 @@ struct GRPCUnreadAnswersTests {
         func call(
             _ method: MethodDescriptor = GRPCUnreadAnswersTests.unary, timeout: String? = nil, fills: Bool = true, number: UInt32 = 0
         ) async throws -> EmbeddedChannel {
+            try await call(method, timeout: timeout, socket: { $0.fills = fills }, number: number).channel
+        }
+
+        /// `call`, returning the stream's socket stand-in too.
+        func call(
+            _ method: MethodDescriptor = GRPCUnreadAnswersTests.unary, timeout: String? = nil, socket configure: (FillingSocket) -> Void,
+            number: UInt32 = 0
+        ) async throws -> (channel: EmbeddedChannel, socket: FillingSocket) {
             let streaming = method == GRPCUnreadAnswersTests.clientStreaming
             let channel = EmbeddedChannel(loop: loop)
             let socket = FillingSocket(connection: connection)
-            socket.fills = fills
+            configure(socket)
             try channel.pipeline.syncOperations.addHandler(socket)
             try channel.pipeline.syncOperations.addHandler(
                 GRPCStreamHandler(
@@ -110,15 +123,32 @@ struct GRPCUnreadAnswersTests {
                 streaming ? StreamingInputCallRequest().serializedBytes() : SimpleRequest(responseSize: number).serializedBytes(),
                 allocator: channel.allocator)
             try channel.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(request), endStream: true)))
-            return channel
+            return (channel, socket)
         }
 
         /// The call's `grpc-status`, once its trailers are out; nil if they do not come.
         func status(_ channel: EmbeddedChannel) async throws -> String? {
+            try await trailers(channel)?.first(name: "grpc-status")
+        }
+
+        /// The call's trailers, once they are out; nil if they do not come.
+        func trailers(_ channel: EmbeddedChannel) async throws -> HPACKHeaders? {
             for _ in 0..<100 {
                 loop.run()
                 while let frame = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) {
-                    if case .headers(let headers) = frame, headers.endStream { return headers.headers.first(name: "grpc-status") }
+                    if case .headers(let headers) = frame, headers.endStream { return headers.headers }
+                }
+                await Task.yield()
+            }
+            return nil
+        }
+
+        /// The error code of the RST_STREAM the server sent, once it is out; nil if none comes.
+        func reset(_ channel: EmbeddedChannel) async throws -> HTTP2ErrorCode? {
+            for _ in 0..<100 {
+                loop.run()
+                while let frame = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) {
+                    if case .rstStream(let code) = frame { return code }
                 }
                 await Task.yield()
             }
@@ -200,6 +230,40 @@ struct GRPCUnreadAnswersTests {
         channel.pipeline.fireChannelWritabilityChanged()
         #expect(connection.socketWritable)
         _ = try? channel.finish()
+    }
+
+    /// Answer DATA counts in the server's unread-answer budget until the socket has taken it; an answer that would
+    /// pass the budget resets its stream (ENHANCE_YOUR_CALM) instead of being held, and while the budget is spent a
+    /// new call is refused before it runs (PROTOCOL.md §12).
+    @Test @MainActor func answersCountUntilSentAndThosePastTheBudgetAreDropped() async throws {
+        let budget = UnreadAnswerBudget(limit: 3_000)
+        let harness = Harness(unreadAnswers: budget)
+        let (first, socket) = try await harness.call(socket: {
+            $0.fills = false
+            $0.holds = true
+        })
+        #expect(try await harness.status(first) == "0")
+        let held = budget.usedBytes
+        #expect(held > 2_000 && held < 2_100, "the answer's DATA, not yet taken by the socket")
+
+        let second = try await harness.call(fills: false)
+        #expect(try await harness.reset(second) == .enhanceYourCalm)
+        #expect(harness.runs.value == 2)
+        #expect(budget.usedBytes == held)
+
+        #expect(budget.reserve(budget.limit - held))  // the rest of the budget, held elsewhere
+        let third = try await harness.call(fills: false)
+        let refusal = try await harness.trailers(third)
+        #expect(refusal?.first(name: "grpc-status") == "8")
+        #expect(
+            refusal?.first(name: "grpc-message")
+                == "the server holds 3000 bytes of answers its clients have not taken, its limit of 3000; retry later or on another server")
+        #expect(harness.runs.value == 2, "the refused call ran")
+        budget.release(budget.limit - held)
+
+        for promise in socket.held { promise.succeed() }
+        #expect(budget.usedBytes == 0, "the answer left the budget once the socket took it")
+        for channel in [first, second, third] { _ = try? channel.finish() }
     }
 
     /// A call whose handler suspends before answering (a key lookup, PostgreSQL) holds the calls behind it for one

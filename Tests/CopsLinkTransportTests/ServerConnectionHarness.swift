@@ -91,7 +91,7 @@ final class ServerConnectionHarness {
 
     init(
         configuration: ServerConfiguration = ServerConfiguration(), budget: InboundMemoryBudget? = nil, keylessLimit: Int? = nil,
-        authenticates: Bool = false
+        authenticates: Bool = false, unreadAnswers: UnreadAnswerBudget? = nil
     ) async throws {
         channel = NIOAsyncTestingChannel(loop: loop)
         let budget = budget ?? InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)
@@ -109,7 +109,8 @@ final class ServerConnectionHarness {
             try channel.pipeline.syncOperations.addHandlers(reads, flushes)
             try TCPServer.installConnectionHandlers(
                 on: channel, configuration: configuration, dispatcher: dispatcher,
-                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), budget: budget)
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), budget: budget,
+                unreadAnswers: unreadAnswers)
         }
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40_000))
     }

@@ -455,4 +455,30 @@ grown = peak - before
 check("GetAccount calls of a 423 KB account that are never read: the server grows by under 8 MiB",
       linked.status == 200 and grown < 8 << 10, f"link HTTP {linked.status}; {sent} calls sent, RSS +{grown} KiB")
 
+# 15. Clients that grant no flow-control window beyond HTTP/2's initial 65,535 bytes and call GetAccount of the 423 KB
+# account on every stream of four connections: each answer waits inside the server's HTTP/2 stack for a window that
+# never comes, and the sockets stay writable. The server-wide unread-answer budget (--max-unread-answers, 16 MiB on
+# this server) holds what fits and resets the other streams with ENHANCE_YOUR_CALM (PROTOCOL.md §12); before it, the
+# server held every stream's answer, about 42 MB per connection, until the unwritable timeout.
+socks, before, peak = [], rss_kib(), 0
+for _ in range(4):
+    sock = connect()
+    encoder = hpack.Encoder()
+    sock.sendall(PREFACE + hf.SettingsFrame(0).serialize()
+                 + b"".join(call_frames(encoder, 1 + 2 * i, "/copslink.v1.AccountService/GetAccount", request, key)
+                            for i in range(100)))
+    socks.append(sock)
+resets = 0
+started = time.time()
+while time.time() - started < 3:
+    for sock in socks:
+        frames, _ = read_frames(sock, 0.1)
+        resets += sum(1 for f in frames if isinstance(f, hf.RstStreamFrame) and f.error_code == 11)
+        peak = max(peak, rss_kib())
+for sock in socks:
+    sock.close()
+grown = peak - before
+check("GetAccount answers held for a window that never comes, 400 streams: the server grows by under 32 MiB and resets the rest",
+      grown < 32 << 10 and resets > 0, f"RSS +{grown} KiB, {resets} streams reset ENHANCE_YOUR_CALM")
+
 finish("attacks")

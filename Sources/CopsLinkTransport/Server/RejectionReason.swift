@@ -48,6 +48,8 @@ public enum RejectionReason: String, CaseIterable, Sendable {
     case methodMessageLimit = "method_message_limit"
     /// A call of an open method waiting for its request past `CallDispatcher.maxOpenCallsAwaitingRequest`.
     case openCallsAwaitingRequest = "open_calls_awaiting_request"
+    /// Answers the server would hold for clients that do not take them, past `UnreadAnswerBudget.limit`.
+    case unreadAnswerBudget = "unread_answer_budget"
 
     init(_ error: WireError) {
         switch error {

@@ -14,6 +14,8 @@ final class ServerCall: ServerCallStream, Sendable {
     /// How long a response message may wait for the client's flow-control credit before the call ends
     /// (`ServerConfiguration.unwritableTimeout`); nil waits as long as the client likes.
     private let creditStallTimeout: Duration?
+    /// The server's budget of answers its clients do not take: a message waiting for credit counts against it.
+    private let unreadAnswers: UnreadAnswerBudget?
     private let connection: NIOLoopBound<ServerConnectionHandler>
     private let gate: OutboundGate
     private let allocator: ByteBufferAllocator
@@ -71,10 +73,11 @@ final class ServerCall: ServerCallStream, Sendable {
     init(
         id: UInt64, connection: NIOLoopBound<ServerConnectionHandler>, gate: OutboundGate, allocator: ByteBufferAllocator,
         peerLimits: PeerLimits, receiveWindow: Int, singleRequest: Bool, metrics: MethodMetrics? = nil, trust: ConnectionTrust? = nil,
-        creditStallTimeout: Duration? = nil
+        creditStallTimeout: Duration? = nil, unreadAnswers: UnreadAnswerBudget? = nil
     ) {
         self.id = id
         self.creditStallTimeout = creditStallTimeout
+        self.unreadAnswers = unreadAnswers
         self.trust = trust
         self.metrics = metrics
         if let metrics {
@@ -110,9 +113,15 @@ final class ServerCall: ServerCallStream, Sendable {
         let size = buffer.writeFrame(.message, callID: id, header: NoMessage.header, payload: message)
         try checkFrameSize(size)
         try await credit.acquire(size - Frame.minimumEncodedSize) { () -> (() -> Void)? in
+            // The message waits for the client's credit: it counts as an answer the client does not take.
+            if let unreadAnswers, !unreadAnswers.reserve(size) {
+                credit.close(RPCError(code: .resourceExhausted, message: unreadAnswers.refusal(adding: size)))
+                return nil
+            }
+            let unread = unreadAnswers
             // A client that grants no window keeps the socket writable, so the connection's unwritable timeout never
             // starts; without this clock such a call (and its place among the connection's calls) was held for ever.
-            guard let creditStallTimeout else { return nil }
+            guard let creditStallTimeout else { return { unread?.release(size) } }
             let timer = connection.eventLoop.scheduleTask(in: TimeAmount(creditStallTimeout)) { [self] in
                 credit.close(
                     RPCError(
@@ -121,7 +130,10 @@ final class ServerCall: ServerCallStream, Sendable {
                             "the client granted no flow-control window for \(creditStallTimeout.secondsText); the call's answer could not be sent"
                     ))
             }
-            return { timer.cancel() }
+            return {
+                timer.cancel()
+                unread?.release(size)
+            }
         }
         try await gate.waitUntilWritable()
         connection.run((id, buffer)) { $0.writeCallFrame($1.1, callID: $1.0) }

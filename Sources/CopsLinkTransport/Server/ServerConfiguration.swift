@@ -50,6 +50,13 @@ public struct ServerConfiguration: Sendable {
     /// ENHANCE_YOUR_CALM, HTTP 503), and connections that would buffer a partial frame stop reading until bytes are
     /// released. Default 64 MiB.
     public var maxBufferedInboundBytes = 64 << 20
+    /// The server-wide budget of answer bytes held for clients that do not take them (`UnreadAnswerBudget`): the
+    /// sockets of unwritable connections (counted from the outbound high-water mark), native streaming messages
+    /// waiting for credit, gRPC answer DATA not yet taken by the socket. Past it a connection that becomes unwritable
+    /// is closed (GOAWAY ENHANCE_YOUR_CALM), a message that would wait for credit ends its call RESOURCE_EXHAUSTED, a
+    /// gRPC stream whose answer would be held is reset (ENHANCE_YOUR_CALM) and new gRPC calls are refused. Default
+    /// 256 MiB.
+    public var maxUnreadAnswerBytes = 256 << 20
     /// A call without a deadline, or of a method taking one request whatever its deadline, whose client sends nothing
     /// on the request stream (no message, no END_STREAM) for this long ends DEADLINE_EXCEEDED, releasing what it
     /// holds; nil lets such a call wait for ever. Default 30 s.

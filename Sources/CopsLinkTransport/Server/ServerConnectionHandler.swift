@@ -57,6 +57,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// Runs while the connection is unwritable (`ServerConfiguration.unwritableTimeout`).
     private var unwritable: RestartableTimeout?
+    /// The server's budget of answers held for clients that do not take them: what this connection's socket holds
+    /// while it is unwritable, and its calls' messages waiting for credit, count against it.
+    private let unreadAnswers: UnreadAnswerBudget?
+    private var unwritableHold: UnwritableHold
     /// Checks every 250 ms whether the budget has room again, while reading is paused for memory.
     private var memoryRetry: Scheduled<Void>?
     /// The key of a partial REQUEST frame held while connections without an authenticated caller hold their share,
@@ -82,9 +86,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     init(
         dispatcher: CallDispatcher, configuration: ServerConfiguration, refusal: RejectionReason?, logger: Logger,
-        metrics: ServerMetrics? = nil, budget: InboundMemoryBudget, connectedAt: NIODeadline? = nil
+        metrics: ServerMetrics? = nil, budget: InboundMemoryBudget, unreadAnswers: UnreadAnswerBudget? = nil,
+        connectedAt: NIODeadline? = nil
     ) {
         self.connectedAt = connectedAt
+        self.unreadAnswers = unreadAnswers
+        self.unwritableHold = UnwritableHold(budget: unreadAnswers, highWaterMark: configuration.outboundHighWaterMark)
         self.budget = budget
         self.trust = ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
         reads = UntrustedReads(trust)
@@ -155,6 +162,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         state.channelClosed()
+        unwritableHold.end()
         keepalive.stop()
         graceTimer?.cancel()
         handshakeTimer?.cancel()
@@ -305,7 +313,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             gate.setWritable(false)
             let loopBound = self.loopBound!
             unwritable?.start(on: context.eventLoop) { loopBound.value.unwritableCheck() }
+            if let refusal = unwritableHold.begin(context.channel) {
+                // Closed on the loop's next turn: this event may come from inside one of this handler's writes.
+                context.eventLoop.execute { loopBound.value.goAwayAndClose(.enhanceYourCalm, .unreadAnswerBudget, refusal) }
+            }
         case .resume(let read):
+            unwritableHold.end()
             gate.setWritable(true)
             unwritable?.stop()
             decodeBuffered()
@@ -425,7 +438,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             id: id, connection: loopBound, gate: gate, allocator: context.channel.allocator, peerLimits: peerLimits,
             receiveWindow: configuration.limits.initialWindowSize,
             singleRequest: route.kind.takesOneRequest, metrics: metrics?.method(forPath: header.method),
-            trust: trust.isTrusted ? nil : trust, creditStallTimeout: configuration.unwritableTimeout)
+            trust: trust.isTrusted ? nil : trust, creditStallTimeout: configuration.unwritableTimeout, unreadAnswers: unreadAnswers)
         if route.maxRequestMessageSize != nil { call.loop.limitedRoute = route }
         call.loop.awaitingRequest = awaitsRequest
         if carriesMessage {

@@ -14,7 +14,8 @@ import Synchronization
 /// `copslink_server_calls_total{method,status}`, `copslink_server_call_duration_seconds{method}` (histogram),
 /// `copslink_server_calls_in_flight{method}`, `copslink_server_connections`, `copslink_server_connections_accepted_total`,
 /// `copslink_server_received_bytes_total`, `copslink_server_sent_bytes_total`,
-/// `copslink_server_frames_rejected_total{reason}`, `copslink_server_inbound_buffered_bytes`.
+/// `copslink_server_frames_rejected_total{reason}`, `copslink_server_inbound_buffered_bytes`,
+/// `copslink_server_unread_answer_bytes`.
 public final class ServerMetrics: Sendable {
     /// The Timer label of the call latency histogram: give it buckets with `callDurationBuckets` when the backend
     /// takes buckets per name (swift-prometheus: `PrometheusMetricsFactory.durationHistogramBuckets`).
@@ -33,6 +34,7 @@ public final class ServerMetrics: Sendable {
     let bytesSent: Counter
     /// The server's `InboundMemoryBudget` use, recorded by connections as they read.
     let inboundBuffered: Gauge
+    let unreadAnswers: Gauge
     private let rejections: [RejectionReason: Counter]
     private let methods: [String: MethodMetrics]
     private let unknownMethod: MethodMetrics
@@ -45,6 +47,7 @@ public final class ServerMetrics: Sendable {
         bytesReceived = Counter(label: "copslink_server_received_bytes_total", factory: factory)
         bytesSent = Counter(label: "copslink_server_sent_bytes_total", factory: factory)
         inboundBuffered = Gauge(label: "copslink_server_inbound_buffered_bytes", factory: factory)
+        unreadAnswers = Gauge(label: "copslink_server_unread_answer_bytes", factory: factory)
         var rejections: [RejectionReason: Counter] = [:]
         for reason in RejectionReason.allCases {
             rejections[reason] = Counter(
@@ -75,6 +78,11 @@ public final class ServerMetrics: Sendable {
 
     func recordInboundBuffered(_ bytes: Int) {
         inboundBuffered.record(bytes)
+    }
+
+    /// `copslink_server_unread_answer_bytes`: what the unread-answer budget counts (`UnreadAnswerBudget`).
+    func recordUnreadAnswers(_ bytes: Int) {
+        unreadAnswers.record(bytes)
     }
 
     /// A connection closed or a request refused for `reason` (`copslink_server_frames_rejected_total`); public for

@@ -30,6 +30,8 @@ public final class TCPServer: Sendable {
     private let metrics: ServerMetrics?
     /// Inbound bytes held by all connections (`ServerConfiguration.maxBufferedInboundBytes`).
     public let inboundBudget: InboundMemoryBudget
+    /// Answer bytes held for clients that do not take them, by all connections (`ServerConfiguration.maxUnreadAnswerBytes`).
+    public let unreadAnswerBudget: UnreadAnswerBudget
     private let state = Mutex(State())
 
     private struct State {
@@ -73,6 +75,7 @@ public final class TCPServer: Sendable {
         self.logger = logger
         self.metrics = metricsFactory.map { ServerMetrics(router: router, factory: $0) }
         self.inboundBudget = InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)
+        self.unreadAnswerBudget = UnreadAnswerBudget(limit: configuration.maxUnreadAnswerBytes)
     }
 
     /// The bound address while listening; nil before `run()` has bound and once it drains.
@@ -122,14 +125,16 @@ public final class TCPServer: Sendable {
         listener.localAddress.map { .success($0) } ?? .failure(LifecycleError(description: "the listening socket has no address"))
     }
 
-    /// Records `copslink_server_inbound_buffered_bytes` once a second until the task is cancelled (with metrics on):
+    /// Records `copslink_server_inbound_buffered_bytes` (and `copslink_server_unread_answer_bytes`) once a second
+    /// until the task is cancelled (with metrics on):
     /// native connections record it as they read, but gRPC streams and HTTP/JSON bodies count against the same
     /// budget without a read loop of their own.
     func recordInboundMemoryEverySecond() -> RepeatedTask? {
         guard let metrics else { return nil }
-        let budget = inboundBudget
+        let (budget, unreadAnswers) = (inboundBudget, unreadAnswerBudget)
         return group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
             metrics.recordInboundBuffered(budget.usedBytes)
+            metrics.recordUnreadAnswers(unreadAnswers.usedBytes)
         }
     }
 
@@ -182,7 +187,7 @@ public final class TCPServer: Sendable {
                     try Self.installConnectionHandlers(
                         on: channel, configuration: self.configuration, dispatcher: self.dispatcher,
                         refusal: self.admit(channel), logger: self.logger, tlsContext: tlsContext, metrics: self.metrics,
-                        budget: self.inboundBudget, installers: self.installers)
+                        budget: self.inboundBudget, unreadAnswers: self.unreadAnswerBudget, installers: self.installers)
                 }
             }
     }
@@ -198,7 +203,7 @@ public final class TCPServer: Sendable {
     public static func installConnectionHandlers(
         on channel: any Channel, configuration: ServerConfiguration, dispatcher: CallDispatcher, refusal: RejectionReason? = nil,
         logger: Logger, tlsContext: NIOSSLContext? = nil, metrics: ServerMetrics? = nil, budget: InboundMemoryBudget? = nil,
-        installers: [ServerProtocol: ProtocolInstaller] = [:]
+        unreadAnswers: UnreadAnswerBudget? = nil, installers: [ServerProtocol: ProtocolInstaller] = [:]
     ) throws {
         try channel.syncOptions?.setOption(
             .writeBufferWaterMark,
@@ -209,13 +214,14 @@ public final class TCPServer: Sendable {
         let sync = channel.pipeline.syncOperations
         if let tlsContext { try sync.addHandler(NIOSSLServerHandler(context: tlsContext)) }
         let budget = budget ?? InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)
+        let unreadAnswers = unreadAnswers ?? UnreadAnswerBudget(limit: configuration.maxUnreadAnswerBytes)
         // A connection that comes while the inbound budget is spent is refused in its own protocol's words, once its
         // first bytes have told which: the native GOAWAY REFUSED here, HTTP/JSON's 503 and gRPC's GOAWAY by their
         // handlers, which check the budget themselves.
         let native = { (connectedAt: NIODeadline?) in
             ServerConnectionHandler(
                 dispatcher: dispatcher, configuration: configuration, refusal: refusal ?? (budget.isExhausted ? .overloaded : nil),
-                logger: logger, metrics: metrics, budget: budget, connectedAt: connectedAt)
+                logger: logger, metrics: metrics, budget: budget, unreadAnswers: unreadAnswers, connectedAt: connectedAt)
         }
         // A connection refused at accept (limit, shutdown) is answered by the native handler's GOAWAY whatever it speaks.
         let enabled = served(configuration.protocols, installers: installers)
@@ -227,15 +233,17 @@ public final class TCPServer: Sendable {
                 case .native: try pipeline.addHandler(native(connectedAt))
                 case .http:
                     try HTTPJSONGateway.configure(
-                        pipeline, dispatcher: dispatcher, configuration: configuration, metrics: metrics, budget: budget)
+                        pipeline, dispatcher: dispatcher, configuration: configuration, metrics: metrics, budget: budget,
+                        unreadAnswers: unreadAnswers)
                 case .grpc:
                     guard let install = installers[.grpc] else { return try pipeline.addHandler(native(connectedAt)) }
                     UntrustedReads.set(false, on: channel)
                     try install(
                         pipeline,
                         ProtocolInstallContext(
-                            dispatcher: dispatcher, configuration: configuration, budget: budget, metrics: metrics, connectedAt: connectedAt
-                        ))
+                            dispatcher: dispatcher, configuration: configuration, budget: budget, metrics: metrics,
+                            connectedAt: connectedAt,
+                            unreadAnswers: unreadAnswers))
                 }
             })
     }
@@ -314,15 +322,19 @@ public struct ProtocolInstallContext: Sendable {
     public let metrics: ServerMetrics?
     /// When the connection became active: the handshake timeout counts from then, protocol detection included.
     public let connectedAt: NIODeadline?
+    /// The server's unread-answer budget: what the protocol holds of its answers for clients that do not take them
+    /// counts against it.
+    public let unreadAnswers: UnreadAnswerBudget
 
     public init(
         dispatcher: CallDispatcher, configuration: ServerConfiguration, budget: InboundMemoryBudget, metrics: ServerMetrics?,
-        connectedAt: NIODeadline? = nil
+        connectedAt: NIODeadline? = nil, unreadAnswers: UnreadAnswerBudget? = nil
     ) {
         self.dispatcher = dispatcher
         self.configuration = configuration
         self.budget = budget
         self.metrics = metrics
         self.connectedAt = connectedAt
+        self.unreadAnswers = unreadAnswers ?? UnreadAnswerBudget(limit: configuration.maxUnreadAnswerBytes)
     }
 }

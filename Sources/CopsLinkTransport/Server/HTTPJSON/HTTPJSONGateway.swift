@@ -17,9 +17,10 @@ public enum HTTPJSONGateway {
 
     static func configure(
         _ pipeline: ChannelPipeline.SynchronousOperations, dispatcher: CallDispatcher, configuration: ServerConfiguration,
-        metrics: ServerMetrics?, budget: InboundMemoryBudget? = nil
+        metrics: ServerMetrics?, budget: InboundMemoryBudget? = nil, unreadAnswers: UnreadAnswerBudget? = nil
     ) throws {
-        let gateway = HTTPJSONHandler(dispatcher: dispatcher, configuration: configuration, metrics: metrics, budget: budget)
+        let gateway = HTTPJSONHandler(
+            dispatcher: dispatcher, configuration: configuration, metrics: metrics, budget: budget, unreadAnswers: unreadAnswers)
         let requestStart = HTTPJSONRequestStart(gateway: gateway)
         gateway.requestStart = requestStart
         try pipeline.addHandler(requestStart)

@@ -76,6 +76,8 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The server's inbound budget (`InboundMemoryBudget`), which request bodies count against while they are held,
     /// as the native protocol's unfinished requests do; and the bytes this connection counts there now.
     private let budget: InboundMemoryBudget?
+    /// What the socket holds while the connection is unwritable, in the server's unread-answer budget.
+    private var unwritableHold: UnwritableHold
     private var countedBodyBytes = 0
     /// Whether `countedBodyBytes` count as untrusted (released the same way).
     private var bodyCountedUntrusted = false
@@ -94,8 +96,12 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The request's end came while its key was being checked: it runs, or is refused, with the answer.
     private var endAwaitsKeyCheck = false
 
-    init(dispatcher: CallDispatcher, configuration: ServerConfiguration, metrics: ServerMetrics?, budget: InboundMemoryBudget? = nil) {
+    init(
+        dispatcher: CallDispatcher, configuration: ServerConfiguration, metrics: ServerMetrics?, budget: InboundMemoryBudget? = nil,
+        unreadAnswers: UnreadAnswerBudget? = nil
+    ) {
         self.budget = budget
+        unwritableHold = UnwritableHold(budget: unreadAnswers, highWaterMark: configuration.outboundHighWaterMark)
         trust = ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
         reads = UntrustedReads(trust)
         self.dispatcher = dispatcher
@@ -147,6 +153,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         releaseBody()
+        unwritableHold.end()
         if case .running(let call, let task, _, _) = state {
             call.abandon()
             task?.cancel()  // the client went away: the handler's task is cancelled, as for CANCEL
@@ -563,6 +570,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
+            unwritableHold.end()
             unwritableTimer?.cancel()
             unwritableTimer = nil
             if case .parked(let request) = state { start(request) }
@@ -570,9 +578,16 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 readWithheld = false
                 read(context: context)  // still withheld while a key is checked
             }
-        } else if unwritableTimer == nil, let timeout = configuration.unwritableTimeout {
+        } else {
             let loopBound = self.loopBound!
-            unwritableTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) { loopBound.value.unwritableTimedOut() }
+            if unwritableTimer == nil, let timeout = configuration.unwritableTimeout {
+                unwritableTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) { loopBound.value.unwritableTimedOut() }
+            }
+            if unwritableHold.begin(context.channel) != nil {
+                // Closed on the loop's next turn: this event may come from inside one of this handler's writes.
+                metrics?.rejected(.unreadAnswerBudget)
+                context.eventLoop.execute { loopBound.value.context?.close(promise: nil) }
+            }
         }
         context.fireChannelWritabilityChanged()
     }

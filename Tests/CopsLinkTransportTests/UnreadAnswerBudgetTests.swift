@@ -1,0 +1,96 @@
+import CopsLinkCore
+import CopsLinkMessages
+import CopsLinkServices
+import CopsLinkWire
+import NIOCore
+import NIOEmbedded
+import Testing
+
+@testable import CopsLinkTransport
+
+/// The server-wide budget of answers held for clients that do not take them (PROTOCOL.md §12): connections that
+/// become unwritable, and messages waiting for credit, count against it; past it they are dropped.
+@Suite("Unread-answer budget", .serialized)
+struct UnreadAnswerBudgetTests {
+    @Test func reservesWithinTheLimitOnly() {
+        let budget = UnreadAnswerBudget(limit: 1_000)
+        #expect(budget.reserve(600))
+        #expect(!budget.reserve(401), "past the limit")
+        #expect(budget.usedBytes == 600, "a refused reservation counts nothing")
+        #expect(budget.reserve(400))
+        #expect(budget.isExhausted)
+        budget.release(1_000)
+        #expect(budget.usedBytes == 0 && !budget.isExhausted)
+        #expect(
+            budget.refusal(adding: 5)
+                == "the server holds 0 bytes of answers its clients have not taken; 5 more would pass its limit of 1000")
+    }
+
+    /// An unwritable connection holds at least the outbound high-water mark until it is writable again or closes.
+    @Test func anUnwritableConnectionHoldsItsSocketsBytesUntilWritable() throws {
+        let budget = UnreadAnswerBudget(limit: 1_000)
+        var hold = UnwritableHold(budget: budget, highWaterMark: 700)
+        let channel = EmbeddedChannel()
+        #expect(hold.begin(channel) == nil)
+        #expect(budget.usedBytes == 700)
+        #expect(hold.begin(channel) == nil, "counted once per episode")
+        #expect(budget.usedBytes == 700)
+        var other = UnwritableHold(budget: budget, highWaterMark: 700)
+        #expect(other.begin(channel) != nil, "a second one does not fit")
+        #expect(budget.usedBytes == 700)
+        hold.end()
+        other.end()
+        #expect(budget.usedBytes == 0)
+        _ = try? channel.finish()
+    }
+
+    /// Two native connections become unwritable; the budget holds one: the second is closed with GOAWAY
+    /// ENHANCE_YOUR_CALM at once, not after the unwritable timeout. The first's share is released when it drains.
+    @Test func aNativeConnectionThatWouldPassTheBudgetIsClosed() async throws {
+        var configuration = ServerConfiguration()
+        configuration.outboundHighWaterMark = 100_000
+        let budget = UnreadAnswerBudget(limit: 150_000)
+        let first = try await ServerConnectionHarness(configuration: configuration, unreadAnswers: budget)
+        let second = try await ServerConnectionHarness(configuration: configuration, unreadAnswers: budget)
+        try await first.handshake()
+        try await second.handshake()
+        try await first.setWritable(false)
+        #expect(budget.usedBytes == 100_000)
+        try await second.setWritable(false)
+        await second.settle()
+        let goAway = try ServerConnectionHarness.goAway(try await second.frames())
+        #expect(goAway?.code == .enhanceYourCalm)
+        #expect(
+            goAway?.message
+                == "the server holds 100000 bytes of answers its clients have not taken; 100000 more would pass its limit of 150000")
+        #expect(!second.channel.isActive)
+        #expect(budget.usedBytes == 100_000)
+        #expect(first.channel.isActive)
+        try await first.setWritable(true)
+        #expect(budget.usedBytes == 0)
+        await first.close()
+        await second.close()
+    }
+
+    /// A response message that waits for the client's credit counts; one that would pass the budget ends its call
+    /// RESOURCE_EXHAUSTED at once rather than being held.
+    @Test func aMessageWaitingForCreditCountsAndOnePastTheBudgetEndsItsCall() async throws {
+        let budget = UnreadAnswerBudget(limit: 1_500)
+        let harness = try await ServerConnectionHarness(unreadAnswers: budget)
+        try await harness.handshake(settings: SettingsHeader(initialWindowSize: 1))
+        let request = StreamingOutputCallRequest(responseParameters: [ResponseParameters(size: 1_000), ResponseParameters(size: 1_000)])
+        let waiting = harness.callID()
+        try await harness.send(harness.request(waiting, TestService.Method.streamingOutputCall.path, request))
+        #expect(try ServerConnectionHarness.ends(try await harness.frames())[waiting] == nil, "the second message waits for credit")
+        let held = budget.usedBytes
+        #expect(held > 1_000 && held < 1_100)
+        let refused = harness.callID()
+        try await harness.send(harness.request(refused, TestService.Method.streamingOutputCall.path, request))
+        let end = try ServerConnectionHarness.ends(try await harness.frames())[refused]
+        #expect(end?.statusCode == StatusCode.resourceExhausted.rawValue)
+        #expect(end?.statusMessage.hasPrefix("the server holds \(held) bytes of answers its clients have not taken;") == true)
+        #expect(budget.usedBytes == held)
+        await harness.close()
+        #expect(budget.usedBytes == 0, "the waiting message left the budget with its connection")
+    }
+}
