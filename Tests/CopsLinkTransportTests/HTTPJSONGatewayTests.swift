@@ -18,7 +18,7 @@ struct HTTPJSONGatewayTests {
 
         init(
             budget: InboundMemoryBudget? = nil, keylessLimit: Int? = nil, authenticates: Bool = false,
-            _ configure: (inout ServerConfiguration) -> Void = { _ in }
+            unreadAnswers: UnreadAnswerBudget? = nil, _ configure: (inout ServerConfiguration) -> Void = { _ in }
         ) async throws {
             var configuration = ServerConfiguration()
             configuration.runsHandlersOnEventLoop = false  // handlers on the global executor, as with a real loop's hops
@@ -29,7 +29,8 @@ struct HTTPJSONGatewayTests {
             let frozen = configuration
             try await loop.executeInContext {
                 try HTTPJSONGateway.configure(
-                    channel.pipeline.syncOperations, dispatcher: dispatcher, configuration: frozen, budget: budget)
+                    channel.pipeline.syncOperations, dispatcher: dispatcher, configuration: frozen, budget: budget,
+                    unreadAnswers: unreadAnswers)
             }
             try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).get()
         }
@@ -505,6 +506,33 @@ struct HTTPJSONGatewayTests {
         #expect(await connection.isActive)
         await connection.loop.advanceTime(by: .seconds(1))
         #expect(!(await connection.isActive))
+    }
+
+    /// An unwritable connection holds the high-water mark in the server's unread-answer budget until it is writable
+    /// again; one that becomes unwritable while the budget has no room for it is closed at once, not after the
+    /// unwritable timeout (PROTOCOL.md §18).
+    @Test func aConnectionThatWouldPassTheUnreadAnswerBudgetIsClosed() async throws {
+        let budget = UnreadAnswerBudget(limit: 150_000)
+        let setUp: (inout ServerConfiguration) -> Void = { $0.outboundHighWaterMark = 100_000 }
+        let first = try await Connection(unreadAnswers: budget, setUp)
+        let second = try await Connection(unreadAnswers: budget, setUp)
+        func setWritable(_ connection: Connection, _ writable: Bool) async throws {
+            let channel = connection.channel
+            channel.isWritable = writable
+            try await connection.loop.executeInContext { channel.pipeline.fireChannelWritabilityChanged() }
+        }
+        try await setWritable(first, false)
+        #expect(budget.usedBytes == 100_000)
+        try await setWritable(second, false)
+        await second.loop.run()
+        #expect(!(await second.isActive), "no room for it: closed")
+        #expect(await first.isActive)
+        #expect(budget.usedBytes == 100_000)
+        try await setWritable(first, true)
+        #expect(budget.usedBytes == 0)
+        try await setWritable(first, false)
+        _ = try? await first.channel.close()
+        #expect(budget.usedBytes == 0, "released when the connection closed while unwritable")
     }
 
     /// The client's FIN: an idle connection closes at once; one whose request runs answers it first, with

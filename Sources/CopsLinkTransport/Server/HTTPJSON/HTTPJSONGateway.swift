@@ -7,12 +7,14 @@ import NIOHTTP1
 public enum HTTPJSONGateway {
     /// Adds the HTTP/1.1 server handlers (with pipelining assistance, so requests are answered one at a time and in
     /// order, and malformed HTTP answered 400) and the gateway, on the channel's event loop. Request bodies count
-    /// against `budget` (the server's inbound budget) while they are held.
+    /// against `budget` (the server's inbound budget) while they are held, and what the socket holds while the
+    /// connection is unwritable against `unreadAnswers` (the server's unread-answer budget).
     public static func configure(
         _ pipeline: ChannelPipeline.SynchronousOperations, dispatcher: CallDispatcher, configuration: ServerConfiguration,
-        budget: InboundMemoryBudget? = nil
+        budget: InboundMemoryBudget? = nil, unreadAnswers: UnreadAnswerBudget? = nil
     ) throws {
-        try configure(pipeline, dispatcher: dispatcher, configuration: configuration, metrics: nil, budget: budget)
+        try configure(
+            pipeline, dispatcher: dispatcher, configuration: configuration, metrics: nil, budget: budget, unreadAnswers: unreadAnswers)
     }
 
     static func configure(
