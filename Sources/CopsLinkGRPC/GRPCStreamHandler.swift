@@ -377,8 +377,9 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     code: .resourceExhausted,
                     message: "the server is over its inbound memory budget of \(budget.limit) bytes; retry later or on another server"))
         }
-        if let unreadAnswers = connection.unreadAnswers, unreadAnswers.isExhausted {
-            // Its answer could not be held: refused before it does the work (§12).
+        if route.maxRequestMessageSize == nil, let unreadAnswers = connection.unreadAnswers, unreadAnswers.isExhausted {
+            // Its answer could not be held: refused before it does the work (§12). Not the open methods (health
+            // checks): their answers are a few bytes, and a load balancer would take a refusal for an unhealthy server.
             metrics?.rejected(.unreadAnswerBudget)
             return refuse(RPCError(code: .resourceExhausted, message: unreadAnswers.callRefusal))
         }
@@ -521,7 +522,9 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if let message {
                 sendHeadersIfNeeded()
                 let frame = GRPCMessageReader.frame(message, allocator: context.channel.allocator)
-                writeTracked(.data(.init(data: .byteBuffer(frame))), flush: false, promise: nil)
+                guard writeTracked(.data(.init(data: .byteBuffer(frame))), flush: false, promise: nil) else {
+                    return recordFinished(.resourceExhausted)  // the answer was dropped with its stream
+                }
             }
             fields = GRPCStatus.trailerFields(code: .ok, message: "", metadata: trailers)
         case .failure(let error):
@@ -555,8 +558,13 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// a client that grants none never opens, and the socket stays writable meanwhile, so the connection's unwritable
     /// timeout never starts: this stream keeps its own. Writes pending with none sent for `unwritableTimeout` reset the
     /// stream (RST_STREAM CANCEL), which drops what swift-nio-http2 holds for it.
-    private func writeTracked(_ payload: HTTP2Frame.FramePayload, flush: Bool, promise: EventLoopPromise<Void>?) {
-        guard let context else { return promise?.fail(ChannelError.ioOnClosedChannel) ?? () }
+    /// Returns false if the payload was dropped (the stream is gone, or its DATA would pass the unread-answer budget).
+    @discardableResult
+    private func writeTracked(_ payload: HTTP2Frame.FramePayload, flush: Bool, promise: EventLoopPromise<Void>?) -> Bool {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return false
+        }
         // Answer DATA counts in the server's unread-answer budget until the socket has taken it (swift-nio-http2
         // completes the write's promise then): what waits for the stream's window or the socket is held for a client
         // that does not take it. What would pass the budget is dropped with the stream.
@@ -568,14 +576,17 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 promise?.fail(ChannelError.ioOnClosedChannel)
                 // RST_STREAM ENHANCE_YOUR_CALM closes the stream; a running call is cancelled in channelInactive.
                 context.writeAndFlush(wrapOutboundOut(.rstStream(.enhanceYourCalm)), promise: nil)
-                return
+                return false
             }
             unreadCounted += unread
         }
         guard let loopBound, configuration.unwritableTimeout != nil || unread > 0 else {
-            return flush
-                ? context.writeAndFlush(wrapOutboundOut(payload), promise: promise)
-                : context.write(wrapOutboundOut(payload), promise: promise)
+            if flush {
+                context.writeAndFlush(wrapOutboundOut(payload), promise: promise)
+            } else {
+                context.write(wrapOutboundOut(payload), promise: promise)
+            }
+            return true
         }
         let timeout = configuration.unwritableTimeout
         if let timeout {
@@ -605,6 +616,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         } else {
             context.write(wrapOutboundOut(payload), promise: sent)
         }
+        return true
     }
 
     /// `bytes` of answer DATA were sent or dropped: they leave the unread-answer budget, unless the stream is gone and

@@ -15,12 +15,18 @@ struct UnreadAnswerBudgetTests {
     @Test func reservesWithinTheLimitOnly() {
         let budget = UnreadAnswerBudget(limit: 1_000)
         #expect(budget.reserve(600))
+        #expect(!budget.isExhausted)
         #expect(!budget.reserve(401), "past the limit")
         #expect(budget.usedBytes == 600, "a refused reservation counts nothing")
+        #expect(budget.isExhausted, "spent once something was refused")
         #expect(budget.reserve(400))
-        #expect(budget.isExhausted)
-        budget.release(1_000)
+        budget.release(200)
+        #expect(budget.isExhausted, "still spent at 800, above three quarters")
+        budget.release(800)
         #expect(budget.usedBytes == 0 && !budget.isExhausted)
+        #expect(budget.reserve(5_000), "one answer larger than the whole budget goes out when nothing else is held")
+        #expect(!budget.reserve(1))
+        budget.release(5_000)
         #expect(
             budget.refusal(adding: 5)
                 == "the server holds 0 bytes of answers its clients have not taken; 5 more would pass its limit of 1000")
@@ -68,8 +74,32 @@ struct UnreadAnswerBudgetTests {
         #expect(first.channel.isActive)
         try await first.setWritable(true)
         #expect(budget.usedBytes == 0)
+        try await first.setWritable(false)
+        #expect(budget.usedBytes == 100_000)
         await first.close()
+        #expect(budget.usedBytes == 0, "released when the connection closed while unwritable")
         await second.close()
+    }
+
+    /// While unwritable, the answers of calls already running still go into the socket: they count too, and one that
+    /// does not fit closes the connection.
+    @Test func answersWrittenWhileUnwritableCountAndOnePastTheBudgetClosesTheConnection() async throws {
+        var configuration = ServerConfiguration()
+        configuration.outboundHighWaterMark = 100_000
+        let budget = UnreadAnswerBudget(limit: 100_010)
+        let harness = try await ServerConnectionHarness(configuration: configuration, unreadAnswers: budget)
+        try await harness.handshake()
+        let id = harness.callID()
+        try await harness.send(harness.request(id, ServerConnectionHarness.gatedUnary.path, EmptyMessage()))
+        try await harness.setWritable(false)
+        #expect(budget.usedBytes == 100_000)
+        harness.gate.release(id)  // its END frame goes out into the unwritable socket: past 100,010
+        await harness.settle()
+        let frames = try await harness.frames()
+        #expect(try ServerConnectionHarness.goAway(frames)?.code == .enhanceYourCalm)
+        #expect(!harness.channel.isActive)
+        #expect(budget.usedBytes == 0)
+        await harness.close()
     }
 
     /// A response message that waits for the client's credit counts; one that would pass the budget ends its call

@@ -116,6 +116,7 @@ final class ServerCall: ServerCallStream, Sendable {
             // The message waits for the client's credit: it counts as an answer the client does not take.
             if let unreadAnswers, !unreadAnswers.reserve(size) {
                 credit.close(RPCError(code: .resourceExhausted, message: unreadAnswers.refusal(adding: size)))
+                connection.run(()) { handler, _ in handler.messageRefusedOverUnreadAnswerBudget() }
                 return nil
             }
             let unread = unreadAnswers

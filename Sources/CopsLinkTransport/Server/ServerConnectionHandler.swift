@@ -61,6 +61,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// while it is unwritable, and its calls' messages waiting for credit, count against it.
     private let unreadAnswers: UnreadAnswerBudget?
     private var unwritableHold: UnwritableHold
+    private var closingOverUnreadAnswerBudget = false
     /// Checks every 250 ms whether the budget has room again, while reading is paused for memory.
     private var memoryRetry: Scheduled<Void>?
     /// The key of a partial REQUEST frame held while connections without an authenticated caller hold their share,
@@ -127,6 +128,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// `flushScheduledWrites`, the one that would touch the context, checks for it.
     func handlerRemoved(context: ChannelHandlerContext) {
         _ = state.close()
+        unwritableHold.end()
         self.context = nil
         self.loopBound = nil
     }
@@ -313,10 +315,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             gate.setWritable(false)
             let loopBound = self.loopBound!
             unwritable?.start(on: context.eventLoop) { loopBound.value.unwritableCheck() }
-            if let refusal = unwritableHold.begin(context.channel) {
-                // Closed on the loop's next turn: this event may come from inside one of this handler's writes.
-                context.eventLoop.execute { loopBound.value.goAwayAndClose(.enhanceYourCalm, .unreadAnswerBudget, refusal) }
-            }
+            if let refusal = unwritableHold.begin(context.channel) { closeOverUnreadAnswerBudget(refusal) }
         case .resume(let read):
             unwritableHold.end()
             gate.setWritable(true)
@@ -325,6 +324,20 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             if read, !state.isClosed { context.read() }
         }
         context.fireChannelWritabilityChanged()
+    }
+
+    /// A call's message that would have waited for credit was refused: the server-wide budget had no room for it.
+    func messageRefusedOverUnreadAnswerBudget() {
+        metrics?.rejected(.unreadAnswerBudget)
+    }
+
+    /// The connection holds answers its client does not take and the server-wide budget has no room for them: GOAWAY
+    /// ENHANCE_YOUR_CALM and close, on the loop's next turn (this comes from inside a write or a writability event).
+    private func closeOverUnreadAnswerBudget(_ refusal: String) {
+        guard !closingOverUnreadAnswerBudget else { return }
+        closingOverUnreadAnswerBudget = true
+        let loopBound = self.loopBound!
+        context.eventLoop.execute { loopBound.value.goAwayAndClose(.enhanceYourCalm, .unreadAnswerBudget, refusal) }
     }
 
     /// Closes the connection if it is still unwritable a full timeout after it became so.
@@ -935,6 +948,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// writes that other tasks hand over.
     private func write(_ buffer: ByteBuffer) {
         unrecordedBytesOut += buffer.readableBytes
+        // Unwritable: an answer of a call already running still goes out, into the socket the client does not read.
+        if let refusal = unwritableHold.add(buffer.readableBytes) { closeOverUnreadAnswerBudget(refusal) }
         FlushCoalescer.write(buffer, on: context, decide: { flusher.wrote($0) }) {
             let loopBound = self.loopBound!
             context.eventLoop.execute { loopBound.value.flushScheduledWrites() }

@@ -15,31 +15,42 @@ public final class UnreadAnswerBudget: Sendable {
     /// Bytes the server may hold for clients that do not take them.
     public let limit: Int
     private let used = Atomic<Int>(0)
+    /// Set when a reservation is refused, cleared once the count is back under three quarters of `limit`.
+    private let refusing = Atomic<Bool>(false)
 
+    /// - Parameter limit: at least 1 byte.
     public init(limit: Int) {
-        precondition(limit > 0, "the unread-answer budget must be positive")
-        self.limit = limit
+        self.limit = max(1, limit)
     }
 
     /// Bytes counted now, across every connection.
     public var usedBytes: Int { used.load(ordering: .relaxed) }
 
-    /// Whether the budget is spent: nothing more fits.
-    public var isExhausted: Bool { usedBytes >= limit }
+    /// Whether the budget is spent: something was refused, and the count has not yet fallen under three quarters of
+    /// the limit since. (A count that never passes the limit would otherwise stop just short of it, and a new call
+    /// would run only to have its answer dropped.)
+    public var isExhausted: Bool { refusing.load(ordering: .relaxed) }
 
-    /// Counts `bytes` more if the total stays within `limit`; returns whether it did (nothing is counted if not).
+    /// Counts `bytes` more if the total stays within `limit`, or if nothing is counted (so that one answer larger than
+    /// the whole budget still goes out); returns whether it did (nothing is counted if not).
     public func reserve(_ bytes: Int) -> Bool {
         guard bytes > 0 else { return true }
-        let after = used.wrappingAdd(bytes, ordering: .relaxed).newValue
-        guard after > limit else { return true }
-        used.wrappingSubtract(bytes, ordering: .relaxed)
+        var current = used.load(ordering: .relaxed)
+        while current == 0 || current <= limit - bytes {
+            let (exchanged, original) = used.compareExchange(
+                expected: current, desired: current + bytes, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+        refusing.store(true, ordering: .relaxed)
         return false
     }
 
     /// Releases `bytes` that `reserve` counted.
     public func release(_ bytes: Int) {
         guard bytes > 0 else { return }
-        used.wrappingSubtract(bytes, ordering: .relaxed)
+        let after = used.wrappingSubtract(bytes, ordering: .relaxed).newValue
+        if after < limit - limit / 4, refusing.load(ordering: .relaxed) { refusing.store(false, ordering: .relaxed) }
     }
 
     /// Why `bytes` more cannot be held.
@@ -49,13 +60,13 @@ public final class UnreadAnswerBudget: Sendable {
 
     /// Why a new call is refused while the budget is spent.
     public var callRefusal: String {
-        "the server holds \(usedBytes) bytes of answers its clients have not taken, its limit of \(limit); retry later or on another server"
+        "the server holds \(usedBytes) bytes of answers its clients have not taken, near its limit of \(limit); retry later or on another server"
     }
 }
 
 /// What one unwritable connection holds in the server's `UnreadAnswerBudget`: the bytes its socket holds when it
-/// becomes unwritable (at least the outbound high-water mark), until it becomes writable again or closes. Used on the
-/// connection's event loop by the native and HTTP/JSON handlers.
+/// becomes unwritable (at least the outbound high-water mark), and what it writes while unwritable (native), until it
+/// becomes writable again or closes. Used on the connection's event loop by the native and HTTP/JSON handlers.
 struct UnwritableHold {
     let budget: UnreadAnswerBudget?
     let highWaterMark: Int
@@ -74,6 +85,16 @@ struct UnwritableHold {
         let bytes = max(highWaterMark, buffered)
         guard budget.reserve(bytes) else { return budget.refusal(adding: bytes) }
         held = bytes
+        return nil
+    }
+
+    /// While the connection is unwritable, it wrote `bytes` more into its socket (the answers of calls already
+    /// running): they count too. Returns the refusal when the budget has no room for them (the connection is to be
+    /// closed).
+    mutating func add(_ bytes: Int) -> String? {
+        guard let budget, held > 0 else { return nil }
+        guard budget.reserve(bytes) else { return budget.refusal(adding: bytes) }
+        held += bytes
         return nil
     }
 

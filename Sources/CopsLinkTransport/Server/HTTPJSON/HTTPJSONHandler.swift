@@ -121,6 +121,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Breaks the cycles through `context` and `loopBound` once the connection is gone (as the native handler does).
     func handlerRemoved(context: ChannelHandlerContext) {
         stopTimers()
+        unwritableHold.end()
         self.context = nil
         loopBound = nil
         requestStart = nil
