@@ -73,6 +73,38 @@ extension AdversarialTests {
         }
     }
 
+    /// Many connections that pipeline Describe (no key) and never read: each one that falls behind holds the outbound
+    /// high-water mark (256 KiB), and together they may hold no more than `--max-unread-answers` (1 MiB here): the
+    /// connections past it are closed at once with GOAWAY ENHANCE_YOUR_CALM, the others at the unwritable timeout.
+    @Test("2b: twelve connections that never read, past a 1 MiB unread-answer budget: the ones past it closed at once")
+    func slowReadersPastTheUnreadAnswerBudget() async throws {
+        // The unwritable timeout left at 30 s: what closes a connection within the wait below is the budget.
+        let server = try await AttackServer.start(["--max-unread-answers", "\(mebibyte)"])
+        defer { server.stop() }
+        try await server.withAttack("2b-unread-answer-budget", growthBound: 48 * mebibyte) {
+            var peers: [AttackPeer] = []
+            var pipelined = ByteBuffer()
+            for id in 1...UInt64(20_000) {
+                AttackFrames.request(id, ServerInfo.Method.describe.path, message: ServerInfoRequest(), into: &pipelined)
+            }
+            for _ in 0..<12 {
+                let peer = try await AttackPeer.handshake(port: server.port, receiveBuffer: 16 * kibibyte)
+                try await peer.setReading(false)
+                peer.sendWithoutWaiting(pipelined)
+                peers.append(peer)
+            }
+            // At most four connections' 256 KiB fit in 1 MiB: at least eight are closed before the unwritable timeout.
+            try await waitFor("the server to close the connections past the budget", limit: .seconds(20)) {
+                server.log().split(separator: "\n").filter { $0.contains("unread_answer_budget") }.count >= 8
+            }
+            let closings = server.log().split(separator: "\n").filter { $0.contains("unread_answer_budget") }
+            #expect(
+                closings.allSatisfy { names(String($0), "answers its clients have not taken") && names(String($0), "limit of 1048576") },
+                "\(closings.prefix(2))")
+            for peer in peers { await peer.close() }
+        }
+    }
+
     /// Links `large-1` with many responding parties, phones and equipment zones (a few tens of KB as `Account`,
     /// within the field limits), and returns the size of its `GetAccount` answer.
     static func linkLargeAccount(on server: AttackServer) async throws -> Int {
