@@ -78,6 +78,9 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var pendingWrites = 0
     /// Answer DATA bytes written and not yet sent, counted in the server's unread-answer budget.
     private var unreadCounted = 0
+    /// The call is of an open method (Health, ServerInfo, reflection): its answers count in the budget's share for
+    /// clients without a key.
+    private var answersUntrusted = false
     private var stallTimer: Scheduled<Void>?
     /// When the oldest pending write started to wait, or the last one was sent since.
     private var lastSent = NIODeadline.uptimeNanoseconds(0)
@@ -136,7 +139,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         budgets.adjust(by: -readerCounted)
         readerCounted = 0
-        connection.unreadAnswers?.release(unreadCounted)  // writes still pending are failed later, or never
+        connection.unreadAnswers?.release(unreadCounted, untrusted: answersUntrusted)  // pending writes fail later, or never
         unreadCounted = 0
         connection.streamClosed(self)
         releaseAwaiting()
@@ -399,6 +402,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             eventLoop: context.eventLoop, handler: loopBound, budgets: budgets, queueLimit: max(1, configuration.limits.initialWindowSize))
         if endStream { call.requests.finish(.success(())) }  // no request message: nothing to wait for
         takesOneRequest = route.kind.takesOneRequest
+        answersUntrusted = route.maxRequestMessageSize != nil
         state = .running(call, task: nil)
         if !endStream, route.awaitsKeylessRequest {
             // Decided once the event loop has handled the rest of this socket read, which a probe's request is part
@@ -571,7 +575,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var unread = 0
         if let budget = connection.unreadAnswers, case .data(let data) = payload {
             unread = data.data.readableBytes
-            guard budget.reserve(unread) else {
+            guard budget.reserve(unread, untrusted: answersUntrusted) else {
                 metrics?.rejected(.unreadAnswerBudget)
                 promise?.fail(ChannelError.ioOnClosedChannel)
                 // RST_STREAM ENHANCE_YOUR_CALM closes the stream; a running call is cancelled in channelInactive.
@@ -624,7 +628,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func releaseUnread(_ bytes: Int) {
         guard bytes > 0, unreadCounted > 0 else { return }
         unreadCounted -= bytes
-        connection.unreadAnswers?.release(bytes)
+        connection.unreadAnswers?.release(bytes, untrusted: answersUntrusted)
     }
 
     /// One timer while writes are pending; when it fires after something was sent, it waits again for the rest.

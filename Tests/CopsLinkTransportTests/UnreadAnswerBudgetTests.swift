@@ -32,17 +32,63 @@ struct UnreadAnswerBudgetTests {
                 == "the server holds 0 bytes of answers its clients have not taken; 5 more would pass its limit of 1000")
     }
 
+    /// What is held for clients without a key counts in a share of its own: past it only they are refused, and the
+    /// budget is not spent for keyed clients.
+    @Test func clientsWithoutAKeyHoldAShareOfTheirOwn() {
+        let budget = UnreadAnswerBudget(limit: 1_000)
+        #expect(budget.untrustedLimit == 250)
+        #expect(budget.reserve(200, untrusted: true))
+        #expect(!budget.reserve(100, untrusted: true), "past the share")
+        #expect(
+            budget.refusal(adding: 100, untrusted: true)
+                == "connections without an authenticated caller hold 200 bytes of answers they have not taken; 100 more would pass their share of 250"
+        )
+        #expect(!budget.isExhausted, "the share is spent, not the budget")
+        #expect(budget.reserve(800), "a keyed client's answers still fit")
+        #expect(budget.usedBytes == 1_000 && budget.untrustedBytes == 200)
+        budget.release(200, untrusted: true)
+        budget.release(800)
+        #expect(budget.usedBytes == 0 && budget.untrustedBytes == 0)
+    }
+
+    /// Native connections on which no caller has authenticated hold the share for clients without a key: one that
+    /// becomes unwritable past it is closed, while a connection whose caller authenticated still fits.
+    @Test func keylessConnectionsThatFallBehindHoldOnlyTheirShare() async throws {
+        var configuration = ServerConfiguration()
+        configuration.outboundHighWaterMark = 100_000
+        let budget = UnreadAnswerBudget(limit: 400_000)
+        let keyless = try await ServerConnectionHarness(configuration: configuration, authenticates: true, unreadAnswers: budget)
+        let keylessToo = try await ServerConnectionHarness(configuration: configuration, authenticates: true, unreadAnswers: budget)
+        let keyed = try await ServerConnectionHarness(configuration: configuration, authenticates: true, unreadAnswers: budget)
+        for harness in [keyless, keylessToo, keyed] { try await harness.handshake() }
+        let id = keyed.callID()
+        try await keyed.send(
+            keyed.request(id, TestService.Method.emptyCall.path, EmptyMessage(), metadata: ["authorization": .text("Bearer k")]))
+        #expect(try ServerConnectionHarness.ends(try await keyed.frames())[id]?.statusCode == 0)
+
+        try await keyless.setWritable(false)
+        #expect(budget.untrustedBytes == 100_000)
+        try await keylessToo.setWritable(false)
+        await keylessToo.settle()
+        #expect(!keylessToo.channel.isActive, "past the share of 100,000 for connections without a key")
+        try await keyed.setWritable(false)
+        #expect(keyed.channel.isActive)
+        #expect(budget.usedBytes == 200_000 && budget.untrustedBytes == 100_000)
+        for harness in [keyless, keylessToo, keyed] { await harness.close() }
+        #expect(budget.usedBytes == 0 && budget.untrustedBytes == 0)
+    }
+
     /// An unwritable connection holds at least the outbound high-water mark until it is writable again or closes.
     @Test func anUnwritableConnectionHoldsItsSocketsBytesUntilWritable() throws {
         let budget = UnreadAnswerBudget(limit: 1_000)
         var hold = UnwritableHold(budget: budget, highWaterMark: 700)
         let channel = EmbeddedChannel()
-        #expect(hold.begin(channel) == nil)
+        #expect(hold.begin(channel, untrusted: false) == nil)
         #expect(budget.usedBytes == 700)
-        #expect(hold.begin(channel) == nil, "counted once per episode")
+        #expect(hold.begin(channel, untrusted: false) == nil, "counted once per episode")
         #expect(budget.usedBytes == 700)
         var other = UnwritableHold(budget: budget, highWaterMark: 700)
-        #expect(other.begin(channel) != nil, "a second one does not fit")
+        #expect(other.begin(channel, untrusted: false) != nil, "a second one does not fit")
         #expect(budget.usedBytes == 700)
         hold.end()
         other.end()

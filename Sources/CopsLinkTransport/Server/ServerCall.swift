@@ -114,15 +114,16 @@ final class ServerCall: ServerCallStream, Sendable {
         try checkFrameSize(size)
         try await credit.acquire(size - Frame.minimumEncodedSize) { () -> (() -> Void)? in
             // The message waits for the client's credit: it counts as an answer the client does not take.
-            if let unreadAnswers, !unreadAnswers.reserve(size) {
-                credit.close(RPCError(code: .resourceExhausted, message: unreadAnswers.refusal(adding: size)))
+            let untrusted = trust.map { !$0.isTrusted } ?? false
+            if let unreadAnswers, !unreadAnswers.reserve(size, untrusted: untrusted) {
+                credit.close(RPCError(code: .resourceExhausted, message: unreadAnswers.refusal(adding: size, untrusted: untrusted)))
                 connection.run(()) { handler, _ in handler.messageRefusedOverUnreadAnswerBudget() }
                 return nil
             }
             let unread = unreadAnswers
             // A client that grants no window keeps the socket writable, so the connection's unwritable timeout never
             // starts; without this clock such a call (and its place among the connection's calls) was held for ever.
-            guard let creditStallTimeout else { return { unread?.release(size) } }
+            guard let creditStallTimeout else { return { unread?.release(size, untrusted: untrusted) } }
             let timer = connection.eventLoop.scheduleTask(in: TimeAmount(creditStallTimeout)) { [self] in
                 credit.close(
                     RPCError(
@@ -133,7 +134,7 @@ final class ServerCall: ServerCallStream, Sendable {
             }
             return {
                 timer.cancel()
-                unread?.release(size)
+                unread?.release(size, untrusted: untrusted)
             }
         }
         try await gate.waitUntilWritable()

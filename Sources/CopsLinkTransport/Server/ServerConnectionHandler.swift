@@ -315,7 +315,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             gate.setWritable(false)
             let loopBound = self.loopBound!
             unwritable?.start(on: context.eventLoop) { loopBound.value.unwritableCheck() }
-            if let refusal = unwritableHold.begin(context.channel) { closeOverUnreadAnswerBudget(refusal) }
+            if let refusal = unwritableHold.begin(context.channel, untrusted: !trust.isTrusted) { closeOverUnreadAnswerBudget(refusal) }
         case .resume(let read):
             unwritableHold.end()
             gate.setWritable(true)

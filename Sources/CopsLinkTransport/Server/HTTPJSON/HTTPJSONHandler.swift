@@ -584,7 +584,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if unwritableTimer == nil, let timeout = configuration.unwritableTimeout {
                 unwritableTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) { loopBound.value.unwritableTimedOut() }
             }
-            if unwritableHold.begin(context.channel) != nil {
+            if unwritableHold.begin(context.channel, untrusted: !trust.isTrusted) != nil {
                 // Closed on the loop's next turn: this event may come from inside one of this handler's writes.
                 metrics?.rejected(.unreadAnswerBudget)
                 context.eventLoop.execute { loopBound.value.context?.close(promise: nil) }
