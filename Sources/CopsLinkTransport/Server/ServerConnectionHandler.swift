@@ -57,9 +57,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// Runs while the connection is unwritable (`ServerConfiguration.unwritableTimeout`).
     private var unwritable: RestartableTimeout?
-    /// The server's budget of answers held for clients that do not take them: what this connection's socket holds
-    /// while it is unwritable, and its calls' messages waiting for credit, count against it.
-    private let unreadAnswers: UnreadAnswerBudget?
+    /// What this connection's socket holds while it is unwritable, in the server's budget of answers held for clients
+    /// that do not take them (`unwritableHold.budget`, which its calls' messages waiting for credit count against too).
     private var unwritableHold: UnwritableHold
     private var closingOverUnreadAnswerBudget = false
     /// Checks every 250 ms whether the budget has room again, while reading is paused for memory.
@@ -91,7 +90,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         connectedAt: NIODeadline? = nil
     ) {
         self.connectedAt = connectedAt
-        self.unreadAnswers = unreadAnswers
         self.unwritableHold = UnwritableHold(budget: unreadAnswers, highWaterMark: configuration.outboundHighWaterMark)
         self.budget = budget
         self.trust = ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
@@ -451,7 +449,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             id: id, connection: loopBound, gate: gate, allocator: context.channel.allocator, peerLimits: peerLimits,
             receiveWindow: configuration.limits.initialWindowSize,
             singleRequest: route.kind.takesOneRequest, metrics: metrics?.method(forPath: header.method),
-            trust: trust.isTrusted ? nil : trust, creditStallTimeout: configuration.unwritableTimeout, unreadAnswers: unreadAnswers)
+            trust: trust.isTrusted ? nil : trust, creditStallTimeout: configuration.unwritableTimeout,
+            unreadAnswers: unwritableHold.budget)
         if route.maxRequestMessageSize != nil { call.loop.limitedRoute = route }
         call.loop.awaitingRequest = awaitsRequest
         if carriesMessage {
