@@ -1,15 +1,34 @@
 /// Names one RPC: `/package.Service/Method` on the wire.
+///
+/// Its names are kept in one shared object, built once per method: a descriptor travels with every call (in the
+/// route, the server's context, the client's call), and a copy is then one reference instead of three strings.
 public struct MethodDescriptor: Hashable, Sendable, CustomStringConvertible {
+    private final class Names: Sendable {
+        let service: String
+        let method: String
+        let path: String
+        let idempotency: Idempotency
+
+        init(service: String, method: String, idempotency: Idempotency) {
+            self.service = service
+            self.method = method
+            self.path = "/\(service)/\(method)"
+            self.idempotency = idempotency
+        }
+    }
+
+    private let names: Names
+
     /// Fully qualified service name, e.g. `copslink.v1.AccountService`.
-    public let service: String
+    public var service: String { names.service }
     /// Method name, e.g. `GetAccount`.
-    public let method: String
+    public var method: String { names.method }
     /// The path sent in a REQUEST frame, built once: every call sends it.
-    public let path: String
+    public var path: String { names.path }
     /// What calling the method twice does, from the method's `option idempotency_level` in its .proto: a client
     /// may send again a call of a method with no side effects, or an idempotent one, that may have reached a server
     /// which failed before answering (`RoundRobinClientTransport`).
-    public let idempotency: Idempotency
+    public var idempotency: Idempotency { names.idempotency }
 
     /// protobuf's `MethodOptions.IdempotencyLevel`.
     public enum Idempotency: Sendable, Hashable {
@@ -22,17 +41,14 @@ public struct MethodDescriptor: Hashable, Sendable, CustomStringConvertible {
     }
 
     public init(service: String, method: String, idempotency: Idempotency = .unknown) {
-        self.service = service
-        self.method = method
-        self.path = "/\(service)/\(method)"
-        self.idempotency = idempotency
+        names = Names(service: service, method: method, idempotency: idempotency)
     }
 
     /// Whether a call of this method may be sent again after it may have been processed.
     public var isSafeToRepeat: Bool { idempotency != .unknown }
 
     /// Descriptors are the same when they name the same method, whatever they say of it.
-    public static func == (lhs: MethodDescriptor, rhs: MethodDescriptor) -> Bool { lhs.path == rhs.path }
+    public static func == (lhs: MethodDescriptor, rhs: MethodDescriptor) -> Bool { lhs.names === rhs.names || lhs.path == rhs.path }
     public func hash(into hasher: inout Hasher) { hasher.combine(path) }
 
     /// Parses `/package.Service/Method`; `nil` if the path has another shape.

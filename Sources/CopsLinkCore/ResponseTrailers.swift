@@ -7,17 +7,32 @@ import Synchronization
 /// fixed. The router sends these after the handler's own trailers (`ServerResponse.trailers`, or what a streaming
 /// handler returns) when the call succeeds; a failed call carries only its `RPCError.metadata`. Entries added after
 /// the handler returned are not sent.
-public final class ResponseTrailers: Sendable {
-    private let entries = Mutex(Metadata())
+public struct ResponseTrailers: Sendable {
+    /// Where a call's added trailers are kept. Not final so that `ServerContext` keeps them in the same object as
+    /// the rest of the call's fixed part (one allocation per call rather than two).
+    ///
+    /// `@unchecked Sendable`: its only stored property is a `let` of a `Mutex`, which is Sendable; the compiler asks
+    /// for the annotation only because the class is not final, and the one subclass (`ServerContext`'s) adds only
+    /// `let`s of Sendable types.
+    class Storage: @unchecked Sendable {
+        final let entries = Mutex(Metadata())
 
-    public init() {}
+        init() {}
+    }
+
+    let storage: Storage
+
+    /// Trailers of their own (a context's are made with it).
+    public init() { storage = Storage() }
+
+    init(storage: Storage) { self.storage = storage }
 
     public func add(_ key: String, _ text: String) {
-        entries.withLock { $0.add(key, .text(text)) }
+        storage.entries.withLock { $0.add(key, .text(text)) }
     }
 
     /// What was added so far.
-    public var metadata: Metadata { entries.withLock { $0 } }
+    public var metadata: Metadata { storage.entries.withLock { $0 } }
 
     /// `own` followed by what was added; `own` itself (no copy) when nothing was.
     public func appended(to own: Metadata) -> Metadata {

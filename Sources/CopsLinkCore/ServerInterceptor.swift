@@ -23,7 +23,7 @@ extension ServerInterceptor {
 }
 
 /// What transports run for each call: router lookup, interceptors, handler, and the mapping of errors to statuses.
-public struct CallDispatcher: Sendable {
+public final class CallDispatcher: Sendable {
     public let router: RPCRouter
     public let interceptors: [any ServerInterceptor]
     /// Calls that may run at once through this dispatcher, whatever their protocol and connection (0: no limit).
@@ -90,10 +90,14 @@ public struct CallDispatcher: Sendable {
         }
         defer { if counted { running.leave() } }
         let outcome: CallOutcome
-        var context = context
-        context.methodKind = route.kind
         do {
-            outcome = try await Self.chain(interceptors[...], route.handler, stream: stream, context: context)
+            if context.methodKind == route.kind {
+                outcome = try await Self.chain(interceptors[...], route.handler, stream: stream, context: context)
+            } else {
+                var context = context
+                context.methodKind = route.kind
+                outcome = try await Self.chain(interceptors[...], route.handler, stream: stream, context: context)
+            }
         } catch {
             outcome = .failure(RPCError(handlerError: error))
         }

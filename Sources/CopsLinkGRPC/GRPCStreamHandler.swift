@@ -387,10 +387,9 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return refuse(RPCError(code: .resourceExhausted, message: unreadAnswers.callRefusal))
         }
         let deadline = timeout.map { ContinuousClock.now + $0 }
-        var serverContext = ServerContext(
+        let serverContext = ServerContext(
             descriptor: route.descriptor, metadata: metadata, deadline: deadline, peer: connection.peer,
-            callID: connection.nextCallID())
-        serverContext.failureLogBudget = connection.failureLogBudget
+            callID: connection.nextCallID(), failureLogBudget: connection.failureLogBudget, methodKind: route.kind)
         if let series = metrics?.method(forPath: route.descriptor.path) {
             series.started()
             callMetrics = (series, context.eventLoop.now)

@@ -47,9 +47,9 @@ public struct InProcessTransport: ClientTransport {
             throw dispatcher.router.unimplementedError(forPath: descriptor.path)
         }
         let deadline = options.timeout.map { ContinuousClock.now + $0 }
-        var context = ServerContext(
-            descriptor: descriptor, metadata: metadata, deadline: deadline, peer: "in-process", callID: callIDs.next())
-        context.failureLogBudget = failureLogBudget
+        let context = ServerContext(
+            descriptor: descriptor, metadata: metadata, deadline: deadline, peer: "in-process", callID: callIDs.next(),
+            failureLogBudget: failureLogBudget, methodKind: route.kind)
         let call = InProcessCall(window: messageWindow)
         let dispatcher = self.dispatcher
         call.handlerTask = Task { await dispatcher.run(route, stream: call, context: context) }

@@ -311,8 +311,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             break
         case .pause:
             gate.setWritable(false)
-            let loopBound = self.loopBound!
-            unwritable?.start(on: context.eventLoop) { loopBound.value.unwritableCheck() }
+            unwritable?.start(on: context.eventLoop, { [loopBound = self.loopBound!] in loopBound.value.unwritableCheck() })
             if let refusal = unwritableHold.begin(context.channel, untrusted: !trust.isTrusted) { closeOverUnreadAnswerBudget(refusal) }
         case .resume(let read):
             unwritableHold.end()
@@ -480,9 +479,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 loopBound.value.expire(callID: id, timeout: timeout)
             }
         }
-        var serverContext = ServerContext(
-            descriptor: route.descriptor, metadata: header.metadata, deadline: deadline, peer: peer, callID: id)
-        serverContext.failureLogBudget = failureLogBudget
+        let serverContext = ServerContext(
+            descriptor: route.descriptor, metadata: header.metadata, deadline: deadline, peer: peer, callID: id,
+            failureLogBudget: failureLogBudget, methodKind: route.kind)
         let dispatcher = self.dispatcher
         calls[id] = call
         state.callOpened()
@@ -822,8 +821,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .none:
             break
         case .startIdleClock:
-            let loopBound = self.loopBound!
-            idle?.start(on: context.eventLoop) { loopBound.value.idleCheck() }
+            idle?.start(on: context.eventLoop, { [loopBound = self.loopBound!] in loopBound.value.idleCheck() })
         case .close:
             close()
         case .goAwayAndClose(let closure):
@@ -872,8 +870,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// The reader holds the first bytes of a frame whose rest has not arrived: the frame-read clock starts.
     private func partialFrameStarted() {
         guard !state.isClosed else { return }
-        let loopBound = self.loopBound!
-        frameRead?.start(on: context.eventLoop) { loopBound.value.frameReadCheck() }
+        frameRead?.start(on: context.eventLoop, { [loopBound = self.loopBound!] in loopBound.value.frameReadCheck() })
     }
 
     /// Closes the connection if the same partial frame is still incomplete a full timeout after its first bytes.

@@ -304,9 +304,9 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let timeout = request.timeout {
             deadline = .now + timeout
         }
-        var serverContext = ServerContext(
-            descriptor: request.route.descriptor, metadata: request.metadata, deadline: deadline, peer: peer, callID: callIDs)
-        serverContext.failureLogBudget = failureLogBudget
+        let serverContext = ServerContext(
+            descriptor: request.route.descriptor, metadata: request.metadata, deadline: deadline, peer: peer, callID: callIDs,
+            failureLogBudget: failureLogBudget, methodKind: request.route.kind)
         let call = HTTPJSONCall(
             route: request.route, body: request.body, eventLoop: context.eventLoop, handler: loopBound,
             metrics: metrics?.method(forPath: request.route.descriptor.path), trust: trust.isTrusted ? nil : trust)
