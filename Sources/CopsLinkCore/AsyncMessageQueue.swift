@@ -114,6 +114,17 @@ public struct MessageQueue<Element: Sendable>: ~Copyable, Sendable {
     @inlinable
     public var isFinished: Bool { state.withLock { $0.end != nil } }
 
+    /// The only element, taken, when the queue ended successfully holding exactly one and no reader waits: what a
+    /// unary call's handler reads without suspending. Afterwards the queue is empty and ended (`next` gives nil).
+    @inlinable
+    public func takeOnlyIfEnded() -> Element? {
+        state.withLock { state in
+            guard case .success = state.end, state.head == state.buffer.count, let element = state.first else { return nil }
+            state.first = nil
+            return element
+        }
+    }
+
     /// The next element, `nil` at a successful end; throws the failure that ended the queue.
     ///
     /// `onCancel` runs if the reading task is cancelled while it waits (not when an element is already there), so
@@ -166,6 +177,9 @@ public final class AsyncMessageQueue<Element: Sendable>: Sendable {
 
     /// Whether the queue has ended (with any result).
     @inlinable public var isFinished: Bool { queue.isFinished }
+
+    /// The only element, when the queue ended successfully holding just it (see `MessageQueue.takeOnlyIfEnded()`).
+    @inlinable public func takeOnlyIfEnded() -> Element? { queue.takeOnlyIfEnded() }
 
     /// The next element, `nil` at a successful end (see `MessageQueue.next(onCancel:)`).
     @inlinable

@@ -21,8 +21,15 @@ public protocol ServerCallStream: Sendable {
     /// its connection more (what it holds for it counts as an authenticated client's). Called once, by the
     /// dispatcher of a server that authenticates callers.
     func callerAuthenticated()
+    /// The call's only request message, taken without waiting, when the client has already sent it and ended its
+    /// stream (a unary call whose REQUEST frame carries both): the router's handlers that take one request then run
+    /// without suspending to read it. Nil otherwise, and then `nextRequest` reads as usual; after a non-nil answer
+    /// `nextRequest` returns nil. Default: nil.
+    func takeOnlyRequest() -> (any MessageBytes)?
 }
 
 extension ServerCallStream {
     public func callerAuthenticated() {}
+
+    public func takeOnlyRequest() -> (any MessageBytes)? { nil }
 }

@@ -2,6 +2,38 @@ import CopsLinkCore
 import Testing
 
 @Suite struct AsyncMessageQueueTests {
+    @Test func takeOnlyIfEndedTakesTheOneElementOfASuccessfullyEndedQueue() async throws {
+        let open = AsyncMessageQueue<Int>()
+        open.push(1)
+        #expect(open.takeOnlyIfEnded() == nil)  // not ended: more may come
+        open.finish(.success(()))
+        #expect(try await open.next() == 1)
+
+        let two = AsyncMessageQueue<Int>()
+        two.push(1)
+        two.push(2)
+        two.finish(.success(()))
+        #expect(two.takeOnlyIfEnded() == nil)  // not the only one
+        #expect(try await two.next() == 1)
+        #expect(try await two.next() == 2)
+
+        let failed = AsyncMessageQueue<Int>()
+        failed.push(1)
+        failed.finish(.failure(RPCError(code: .cancelled, message: "gone")), deliveringBuffered: true)
+        #expect(failed.takeOnlyIfEnded() == nil)  // the reader must see the failure
+
+        let one = AsyncMessageQueue<Int>()
+        one.push(7)
+        one.finish(.success(()))
+        #expect(one.takeOnlyIfEnded() == 7)
+        #expect(one.takeOnlyIfEnded() == nil)
+        #expect(try await one.next() == nil)
+
+        let empty = AsyncMessageQueue<Int>()
+        empty.finish(.success(()))
+        #expect(empty.takeOnlyIfEnded() == nil)
+    }
+
     @Test func pushBeforeNextIsBufferedInOrder() async throws {
         let queue = AsyncMessageQueue<Int>()
         queue.push(1)

@@ -30,10 +30,25 @@ final class FakeServerCallStream: ServerCallStream {
     /// The error of the last failed outcome.
     let failure = LockedBox<RPCError?>(nil)
 
-    init(requests: [[UInt8]]) { self.requests = LockedBox(requests) }
+    /// The request `takeOnlyRequest` hands over (a unary call whose REQUEST frame carried it and ended the stream).
+    private let onlyRequest: LockedBox<[UInt8]?>
+    let nextRequestCalls = LockedBox(0)
+
+    init(requests: [[UInt8]], onlyRequest: [UInt8]? = nil) {
+        self.requests = LockedBox(requests)
+        self.onlyRequest = LockedBox(onlyRequest)
+    }
 
     func nextRequest() async throws(RPCError) -> (any MessageBytes)? {
-        requests.withLock { requests in requests.isEmpty ? nil : requests.removeFirst() }
+        nextRequestCalls.withLock { $0 += 1 }
+        return requests.withLock { requests in requests.isEmpty ? nil : requests.removeFirst() }
+    }
+
+    func takeOnlyRequest() -> (any MessageBytes)? {
+        onlyRequest.withLock { only in
+            defer { only = nil }
+            return only
+        }
     }
 
     func write(_ message: some RPCMessage) async throws(RPCError) {
@@ -177,6 +192,30 @@ final class FakeServerCallStream: ServerCallStream {
         let message = try #require(finalMessage as? RawMessage)
         #expect(message.bytes == [1, 2, 3, 0xEE])
         #expect(trailers[text: "t"] == "u")
+    }
+
+    @Test func handlersTakingOneRequestTakeACompleteOneWithoutReading() async throws {
+        let router = Self.makeRouter()
+        let echo = try #require(router.route(forPath: Self.echo.path))
+        let stream = FakeServerCallStream(requests: [], onlyRequest: [4, 5])
+        let outcome = try await echo.handler(stream, Self.context(Self.echo))
+        guard case .success(let finalMessage, _) = outcome else {
+            Issue.record("expected success, got \(outcome)")
+            return
+        }
+        #expect((finalMessage as? RawMessage)?.bytes == [4, 5, 0xEE])
+        #expect(stream.nextRequestCalls.value == 0)
+
+        let expand = try #require(router.route(forPath: Self.expand.path))
+        let streaming = FakeServerCallStream(requests: [], onlyRequest: [1, 2])
+        _ = try await expand.handler(streaming, Self.context(Self.expand))
+        #expect(streaming.written.value == [[1], [2]])
+        #expect(streaming.nextRequestCalls.value == 0)
+
+        let undecodable = FakeServerCallStream(requests: [], onlyRequest: [0xFF])
+        let error = await #expect(throws: RPCError.self) { try await echo.handler(undecodable, Self.context(Self.echo)) }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message == "request message is not a valid copslink.test.RawMessage")
     }
 
     @Test func unaryHandlerRejectsZeroOrTwoRequestsAndUndecodableOnes() async throws {

@@ -108,6 +108,15 @@ final class ServerCall: ServerCallStream, Sendable {
         return message
     }
 
+    func takeOnlyRequest() -> (any MessageBytes)? {
+        guard let message = requests.takeOnlyIfEnded() else { return nil }
+        // As `nextRequest` does; a call taking one request grants no credit back, and its stream has ended.
+        if let consumed = credit.inboundConsumed(message.readableBytes) {
+            connection.run((id, consumed)) { $0.consumed(callID: $1.0, $1.1) }
+        }
+        return message
+    }
+
     func write(_ message: some RPCMessage) async throws(RPCError) {
         var buffer = allocator.buffer(capacity: 512)
         let size = buffer.writeFrame(.message, callID: id, header: NoMessage.header, payload: message)
