@@ -114,7 +114,7 @@ public struct MessageQueue<Element: Sendable>: ~Copyable, Sendable {
     @inlinable
     public var isFinished: Bool { state.withLock { $0.end != nil } }
 
-    /// The only element, taken, when the queue ended successfully holding exactly one and no reader waits: what a
+    /// The only element, taken, when the queue ended successfully holding exactly one: what a
     /// unary call's handler reads without suspending. Afterwards the queue is empty and ended (`next` gives nil).
     @inlinable
     public func takeOnlyIfEnded() -> Element? {

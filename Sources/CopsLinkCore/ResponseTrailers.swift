@@ -22,7 +22,7 @@ public struct ResponseTrailers: Sendable {
 
     let storage: Storage
 
-    /// Trailers of their own (a context's are made with it).
+    /// Trailers of their own, tied to no context.
     public init() { storage = Storage() }
 
     init(storage: Storage) { self.storage = storage }

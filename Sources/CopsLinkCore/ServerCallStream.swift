@@ -24,7 +24,8 @@ public protocol ServerCallStream: Sendable {
     /// The call's only request message, taken without waiting, when the client has already sent it and ended its
     /// stream (a unary call whose REQUEST frame carries both): the router's handlers that take one request then run
     /// without suspending to read it. Nil otherwise, and then `nextRequest` reads as usual; after a non-nil answer
-    /// `nextRequest` returns nil. Default: nil.
+    /// `nextRequest` returns nil. A conformer that implements it does the bookkeeping its `nextRequest` does for the
+    /// message (credit, inbound budgets). Default: nil.
     func takeOnlyRequest() -> (any MessageBytes)?
 }
 

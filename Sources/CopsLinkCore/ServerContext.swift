@@ -60,15 +60,18 @@ public struct ServerContext: Sendable {
         get { fixed.failureLogBudget }
         set { fixed = fixed.with(failureLogBudget: .some(newValue)) }
     }
-    /// Unary or streaming, as the route being run is (set by `CallDispatcher.run`): a streaming call may stay open
-    /// for as long as its client likes, which `AuthInterceptor`'s bound on open-method calls counts.
+    /// Unary or streaming, as the route being run is (set by the transport at init from the route; `CallDispatcher.run`
+    /// corrects it if the route differs): a streaming call may stay open for as long as its client likes, which
+    /// `AuthInterceptor`'s bound on open-method calls counts.
     public var methodKind = MethodKind.unary
     /// Trailing metadata the handler adds besides its own, sent when the call succeeds. Shared by every copy of the
     /// context (interceptors pass copies on).
     public var responseTrailers: ResponseTrailers { fixed.responseTrailers }
 
-    /// - Parameter failureLogBudget: see `failureLogBudget`; given here, a transport sets up the call's context
-    ///   without replacing its shared part.
+    /// - Parameters:
+    ///   - failureLogBudget: see `failureLogBudget`; given here, a transport sets up the call's context without
+    ///     replacing its shared part.
+    ///   - methodKind: the route's kind (see `methodKind`).
     public init(
         descriptor: MethodDescriptor, metadata: Metadata, deadline: ContinuousClock.Instant?, peer: String, callID: UInt64,
         failureLogBudget: FailureLogBudget? = nil, methodKind: MethodKind = .unary

@@ -35,6 +35,17 @@ extension ByteBuffer {
         return writeFrame(type, flags: flags.union(.hasMessage), callID: callID, header: header) { payload.serialize(into: &$0) }
     }
 
+    /// `writeFrame` for a message that is there. Code that is generic over the message type and not specialized for
+    /// it (the client's calls, reached through the transport protocol) looked up the metadata of an `Optional` of
+    /// that type for every frame when it went through the optional payload above.
+    @discardableResult
+    @inlinable
+    public mutating func writeFrame(
+        _ type: FrameType, flags: FrameFlags = [], callID: UInt64 = 0, header: (some ProtobufCCodable)?, message: some RPCMessage
+    ) -> Int {
+        writeFrame(type, flags: flags.union(.hasMessage), callID: callID, header: header) { message.serialize(into: &$0) }
+    }
+
     /// `writeFrame` for a payload whose type is known only at run time (a call's final message, say). The message is
     /// packed through its protocol witness; nothing generic over its type runs, so no type metadata is looked up
     /// for it (building an `Optional` of the opened type did, on every call).

@@ -62,10 +62,22 @@ final class ClientCall: ClientCallStream, Sendable {
         self.loopState = LoopState(receiveWindow: ReceiveWindow(initial: receiveWindow))
     }
 
-    /// Encodes the REQUEST frame that opens this call.
-    func requestFrame(header: RequestHeader, message: (some RPCMessage)?, endStream: Bool) throws(RPCError) -> ByteBuffer {
+    /// Encodes the REQUEST frame that opens this call, with `message` inside.
+    func requestFrame(header: RequestHeader, message: some RPCMessage, endStream: Bool) throws(RPCError) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 1024)  // most requests fit: no reallocation while packing
-        let size = buffer.writeFrame(.request, flags: endStream ? .endStream : [], header: header, payload: message)
+        let size = buffer.writeFrame(.request, flags: endStream ? .endStream : [], header: header, message: message)
+        return try checkedRequestFrame(buffer, size: size)
+    }
+
+    /// Encodes the REQUEST frame that opens this call, without a message.
+    func requestFrame(header: RequestHeader, endStream: Bool) throws(RPCError) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 256)
+        let size = buffer.writeFrame(.request, flags: endStream ? .endStream : [], header: header, payload: NoMessage.payload)
+        return try checkedRequestFrame(buffer, size: size)
+    }
+
+    /// `buffer`, a REQUEST frame of `size` bytes, if the server takes its header and its size.
+    private func checkedRequestFrame(_ buffer: ByteBuffer, size: Int) throws(RPCError) -> ByteBuffer {
         let headerSize = buffer.frameHeaderLength()
         guard headerSize <= serverMaxHeaderSize else {
             throw RPCError(
@@ -93,7 +105,7 @@ final class ClientCall: ClientCallStream, Sendable {
         guard inline.readableBytes > Self.inlineRequestLimit else { return (inline, nil) }
         let headerSize = inline.frameHeaderLength()
         let requestSize = inline.readableBytes - Frame.minimumEncodedSize - headerSize
-        let opening = try requestFrame(header: header, message: NoMessage.payload, endStream: false)
+        let opening = try requestFrame(header: header, endStream: false)
         var message = allocator.buffer(capacity: Frame.minimumEncodedSize + requestSize)
         message.writeFrame(
             .message, flags: [.endStream, .hasMessage],
@@ -127,7 +139,7 @@ final class ClientCall: ClientCallStream, Sendable {
 
     func send(_ message: some RPCMessage) async throws(RPCError) {
         var buffer = allocator.buffer(capacity: 512)
-        let size = buffer.writeFrame(.message, header: NoMessage.header, payload: message)
+        let size = buffer.writeFrame(.message, header: NoMessage.header, message: message)
         try checkFrameSize(size, headerSize: 0)
         try await withCancellation { () throws(RPCError) in try await credit.acquire(size - Frame.minimumEncodedSize) }
         connection.run((self, buffer)) { $0.writeCallFrame($1.1, for: $1.0) }

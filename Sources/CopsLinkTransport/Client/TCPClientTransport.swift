@@ -122,7 +122,7 @@ public final class TCPClientTransport: EventLoopClientTransport, Sendable {
         let connection = try await connection(before: deadline)
         let call = connection.makeCall(descriptor)
         let frame = try call.requestFrame(
-            header: try requestHeader(descriptor, options, deadline), message: NoMessage.payload, endStream: false)
+            header: try requestHeader(descriptor, options, deadline), endStream: false)
         connection.start(call, requestFrame: consume frame, timeout: remaining(until: deadline), endsStream: false)
         do {
             let result = try await body(call)

@@ -110,7 +110,8 @@ final class ServerCall: ServerCallStream, Sendable {
 
     func takeOnlyRequest() -> (any MessageBytes)? {
         guard let message = requests.takeOnlyIfEnded() else { return nil }
-        // As `nextRequest` does; a call taking one request grants no credit back, and its stream has ended.
+        // Keeps the credit's count of queued messages balanced, as `nextRequest` does; nothing is granted or released
+        // (a call taking one request grants no credit back, and its stream has ended).
         if let consumed = credit.inboundConsumed(message.readableBytes) {
             connection.run((id, consumed)) { $0.consumed(callID: $1.0, $1.1) }
         }
@@ -119,7 +120,7 @@ final class ServerCall: ServerCallStream, Sendable {
 
     func write(_ message: some RPCMessage) async throws(RPCError) {
         var buffer = allocator.buffer(capacity: 512)
-        let size = buffer.writeFrame(.message, callID: id, header: NoMessage.header, payload: message)
+        let size = buffer.writeFrame(.message, callID: id, header: NoMessage.header, message: message)
         try checkFrameSize(size)
         try await credit.acquire(size - Frame.minimumEncodedSize) { () -> (() -> Void)? in
             // The message waits for the client's credit: it counts as an answer the client does not take.
