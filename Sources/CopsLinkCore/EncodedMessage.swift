@@ -22,6 +22,9 @@ public struct EncodedMessage<Message: RPCMessage>: RPCMessage {
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(RPCError) { self.bytes = Array(bytes) }
 
     @inlinable
+    public var knownSerializedSize: Int? { bytes.count }
+
+    @inlinable
     public func serialize(into sink: inout some MessageSink) {
         bytes.withUnsafeBytes { source in
             sink.appendBytes(count: source.count) { $0.copyMemory(from: source) }

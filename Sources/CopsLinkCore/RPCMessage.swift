@@ -21,9 +21,15 @@ public protocol RPCMessage: Sendable {
     init(serializedBytes bytes: UnsafeRawBufferPointer) throws(RPCError)
     /// Encodes standard protobuf bytes into `sink`.
     func serialize(into sink: inout some MessageSink)
+    /// The encoded size when it is known without encoding (bytes already in wire form), else nil: a transport sizes
+    /// the frame it writes the message into by it, rather than growing the frame's buffer (a copy) as it writes.
+    /// Default: nil.
+    var knownSerializedSize: Int? { get }
 }
 
 extension RPCMessage {
+    public var knownSerializedSize: Int? { nil }
+
     /// Decodes the bytes a transport delivered.
     public init(from bytes: some MessageBytes) throws(RPCError) {
         do {

@@ -153,7 +153,9 @@ final class ServerCall: ServerCallStream, Sendable {
 
     func finish(_ outcome: CallOutcome) {
         guard markFinished() else { return }
-        var buffer = allocator.buffer(capacity: 1024)  // most END frames, unary responses included, fit
+        // Most END frames, unary responses included, fit in 1 KiB; an answer already encoded (GetAccount's page) says
+        // its size, so that a larger one is not copied into a grown buffer.
+        var buffer = allocator.buffer(capacity: Self.endFrameCapacity(outcome))
         switch outcome {
         case .success(let message, let trailers):
             buffer.writeFrame(.end, callID: id, header: EndHeader(statusCode: 0, trailers: trailers), payload: message)
@@ -173,6 +175,13 @@ final class ServerCall: ServerCallStream, Sendable {
         metrics?.finished(code, startedAt: startedAt)
         credit.close(RPCError(code: .cancelled, message: "the call has ended"))
         connection.run((id, buffer, code)) { $0.callFinished(callID: $1.0, endFrame: $1.1, code: $1.2) }
+    }
+
+    /// The buffer to allocate for the END frame of `outcome`.
+    static func endFrameCapacity(_ outcome: CallOutcome) -> Int {
+        guard case .success(let message?, let trailers) = outcome, let size = message.knownSerializedSize else { return 1024 }
+        // The fixed fields, the status and trailers' header (small unless the trailers are), the message.
+        return max(1024, Frame.minimumEncodedSize + 64 + trailers.count * 64 + size)
     }
 
     /// The handler returned (after `finish`, or after `abandon`): the connection frees the call's place.
