@@ -32,7 +32,7 @@ extension ByteBuffer {
         header: (some ProtobufCCodable)?, payload: (some RPCMessage)?
     ) -> Int {
         guard let payload else { return writeFrame(type, flags: flags, callID: callID, header: header) { _ in } }
-        return writeFrame(type, flags: flags.union(.hasMessage), callID: callID, header: header) { payload.serialize(into: &$0) }
+        return writeFrame(type, flags: flags, callID: callID, header: header, message: payload)
     }
 
     /// `writeFrame` for a message that is there. Code that is generic over the message type and not specialized for

@@ -102,16 +102,18 @@ final class ServerCall: ServerCallStream, Sendable {
 
     func nextRequest() async throws(RPCError) -> (any MessageBytes)? {
         guard let message = try await requests.next() else { return nil }
-        if let consumed = credit.inboundConsumed(message.readableBytes) {
-            connection.run((id, consumed)) { $0.consumed(callID: $1.0, $1.1) }
-        }
-        return message
+        return consumed(message)
     }
 
     func takeOnlyRequest() -> (any MessageBytes)? {
-        guard let message = requests.takeOnlyIfEnded() else { return nil }
-        // Keeps the credit's count of queued messages balanced, as `nextRequest` does; nothing is granted or released
-        // (a call taking one request grants no credit back, and its stream has ended).
+        // For a call taking one request nothing is granted or released (no credit goes back, its stream has ended);
+        // the credit's count of queued messages is kept balanced all the same.
+        requests.takeOnlyIfEnded().map(consumed)
+    }
+
+    /// `message`, taken by the handler: the connection grants its credit back and releases it from the inbound
+    /// budgets, when `CallCredit` says that is due.
+    private func consumed(_ message: ByteBuffer) -> ByteBuffer {
         if let consumed = credit.inboundConsumed(message.readableBytes) {
             connection.run((id, consumed)) { $0.consumed(callID: $1.0, $1.1) }
         }

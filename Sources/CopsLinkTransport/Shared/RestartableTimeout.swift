@@ -18,8 +18,7 @@ struct RestartableTimeout {
     mutating func start(on loop: any EventLoop, _ check: @autoclosure () -> @Sendable () -> Void) {
         let now = loop.now
         since = now
-        guard timer == nil else { return }
-        timer = loop.scheduleTask(deadline: now + TimeAmount(timeout), check())
+        schedule(at: now + TimeAmount(timeout), on: loop, check())
     }
 
     /// Stops the clock; a pending timer finds nothing to do.
@@ -49,8 +48,9 @@ struct RestartableTimeout {
         return true
     }
 
-    private mutating func schedule(at deadline: NIODeadline, on loop: any EventLoop, _ check: @escaping @Sendable () -> Void) {
+    /// Schedules the timer unless one is pending; `check` is made only then.
+    private mutating func schedule(at deadline: NIODeadline, on loop: any EventLoop, _ check: @autoclosure () -> @Sendable () -> Void) {
         guard timer == nil else { return }
-        timer = loop.scheduleTask(deadline: deadline, check)
+        timer = loop.scheduleTask(deadline: deadline, check())
     }
 }
