@@ -22,6 +22,8 @@ public struct MessageQueue<Element: Sendable>: ~Copyable, Sendable {
         /// Unsafe rather than checked: every path below resumes a stored waiter exactly once (it is taken out of the
         /// state under the lock before resuming), and the checked kind allocates a canary per suspension.
         @usableFromInline var waiter: UnsafeContinuation<Element?, any Error>?
+        /// The waiter waits for the end (`elementsAtEnd`), not for the next element.
+        @usableFromInline var waiterWaitsForEnd = false
 
         @inlinable init() {}
 
@@ -77,7 +79,7 @@ public struct MessageQueue<Element: Sendable>: ~Copyable, Sendable {
     public func push(_ element: Element) {
         let waiter: UnsafeContinuation<Element?, any Error>? = state.withLock { state in
             guard state.end == nil else { return nil }
-            if let waiter = state.waiter {
+            if let waiter = state.waiter, !state.waiterWaitsForEnd {
                 state.waiter = nil
                 return waiter
             }
@@ -125,6 +127,52 @@ public struct MessageQueue<Element: Sendable>: ~Copyable, Sendable {
         }
     }
 
+    /// Waits for a successful end and returns the first element and how many there were in all; throws the failure
+    /// that ended the queue. A reader that takes everything at the end (a unary call: its response, then its status)
+    /// suspends at most once, where reading element by element resumed it for the response and read again for the
+    /// end. `onCancel` as for `next(onCancel:)`.
+    @inlinable
+    public func elementsAtEnd(onCancel: @Sendable () -> Void = {}) async throws(RPCError) -> (first: Element?, count: Int) {
+        if state.withLock({ $0.end == nil }) {
+            do {
+                try await withTaskCancellationHandler {
+                    try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Element?, any Error>) in
+                        let resumeNow: Result<Element?, RPCError>? = state.withLock { state in
+                            if state.end != nil { return .success(nil) }
+                            if Task.isCancelled { return .failure(Self.cancelled) }
+                            precondition(state.waiter == nil, "MessageQueue has a single consumer")
+                            state.waiter = continuation
+                            state.waiterWaitsForEnd = true
+                            return nil
+                        }
+                        if let resumeNow { continuation.resume(with: resumeNow) }
+                    }
+                } onCancel: {
+                    onCancel()
+                    let waiter = state.withLock { state in
+                        defer { state.waiter = nil }
+                        return state.waiter
+                    }
+                    waiter?.resume(throwing: Self.cancelled)
+                }
+            } catch let error as RPCError {
+                throw error
+            } catch {
+                throw RPCError(code: .internalError, message: "unexpected queue failure")
+            }
+        }
+        return try state.withLock { state throws(RPCError) in
+            state.waiterWaitsForEnd = false
+            if case .failure(let error) = state.end { throw error }
+            let count = (state.first == nil ? 0 : 1) + state.buffer.count - state.head
+            let first = state.popFirst()
+            state.first = nil
+            state.buffer.removeAll()
+            state.head = 0
+            return (first, count)
+        }
+    }
+
     /// The next element, `nil` at a successful end; throws the failure that ended the queue.
     ///
     /// `onCancel` runs if the reading task is cancelled while it waits (not when an element is already there), so
@@ -140,6 +188,7 @@ public struct MessageQueue<Element: Sendable>: ~Copyable, Sendable {
                         if Task.isCancelled { return .failure(Self.cancelled) }
                         precondition(state.waiter == nil, "MessageQueue has a single consumer")
                         state.waiter = continuation
+                        state.waiterWaitsForEnd = false
                         return nil
                     }
                     if let resumeNow { continuation.resume(with: resumeNow) }
@@ -180,6 +229,12 @@ public final class AsyncMessageQueue<Element: Sendable>: Sendable {
 
     /// The only element, when the queue ended successfully holding just it (see `MessageQueue.takeOnlyIfEnded()`).
     @inlinable public func takeOnlyIfEnded() -> Element? { queue.takeOnlyIfEnded() }
+
+    /// The first element and the count, at a successful end (see `MessageQueue.elementsAtEnd(onCancel:)`).
+    @inlinable
+    public func elementsAtEnd(onCancel: @Sendable () -> Void = {}) async throws(RPCError) -> (first: Element?, count: Int) {
+        try await queue.elementsAtEnd(onCancel: onCancel)
+    }
 
     /// The next element, `nil` at a successful end (see `MessageQueue.next(onCancel:)`).
     @inlinable

@@ -26,10 +26,13 @@ public protocol ClientCallStream: Sendable {
     func next() async throws(RPCError) -> ClientStreamPart
     /// Abandons the call (CANCEL). Harmless after the call ended.
     func cancel()
+    /// The single response message and the trailers of a unary or client-streaming call, once the call ended with
+    /// OK; throws its failure, or INTERNAL for no response or more than one.
+    func readSingleResponse() async throws(RPCError) -> RawUnaryResponse
 }
 
 extension ClientCallStream {
-    /// Reads the single response message and the OK end of a unary or client-streaming call.
+    /// Reads the single response message and the OK end of a unary or client-streaming call, part by part.
     public func readSingleResponse() async throws(RPCError) -> RawUnaryResponse {
         guard case .message(let message) = try await next() else {
             throw RPCError(code: .internalError, message: "the server ended the call without a response message")

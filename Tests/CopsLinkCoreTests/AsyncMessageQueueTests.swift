@@ -203,3 +203,81 @@ import Testing
         #expect(!queue.isFinished)
     }
 }
+
+/// `elementsAtEnd`: one wait, for the end, whatever is pushed before it.
+@Suite struct MessageQueueElementsAtEndTests {
+    /// What `elementsAtEnd` returned (a tuple returned from a typed-throws task crashes Swift 6.3's SIL generation).
+    struct AtEnd: Sendable, Equatable {
+        var first: Int?
+        var count: Int
+    }
+
+    static func read(_ queue: AsyncMessageQueue<Int>) async throws(RPCError) -> AtEnd {
+        let (first, count) = try await queue.elementsAtEnd()
+        return AtEnd(first: first, count: count)
+    }
+    @Test func aPushDoesNotResumeAReaderWaitingForTheEnd() async throws {
+        let queue = AsyncMessageQueue<Int>()
+        let returned = LockedBox(false)
+        let reader = Task { () async throws(RPCError) -> AtEnd in
+            defer { returned.value = true }
+            return try await Self.read(queue)
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        queue.push(1)
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(returned.value == false, "the push resumed the reader before the end")
+        queue.push(2)
+        queue.finish(.success(()))
+        #expect(try await reader.value == AtEnd(first: 1, count: 2))
+        #expect(try await queue.next() == nil, "what was there was taken")
+    }
+
+    @Test func anEndedQueueAnswersAtOnce() async throws {
+        let one = AsyncMessageQueue<Int>()
+        one.push(7)
+        one.finish(.success(()))
+        let (first, count) = try await one.elementsAtEnd()
+        #expect(first == 7)
+        #expect(count == 1)
+
+        let empty = AsyncMessageQueue<Int>()
+        empty.finish(.success(()))
+        let (none, zero) = try await empty.elementsAtEnd()
+        #expect(none == nil)
+        #expect(zero == 0)
+    }
+
+    @Test func aFailedEndThrowsItsErrorEvenWithElementsDelivered() async throws {
+        let queue = AsyncMessageQueue<Int>()
+        let reader = Task { () async throws(RPCError) -> AtEnd in try await Self.read(queue) }
+        try await Task.sleep(for: .milliseconds(20))
+        queue.push(1)
+        queue.finish(.failure(RPCError(code: .notFound, message: "gone")), deliveringBuffered: true)
+        let result = await reader.result
+        guard case .failure(let error) = result else {
+            Issue.record("expected NOT_FOUND, got \(result)")
+            return
+        }
+        #expect((error as? RPCError)?.code == .notFound)
+    }
+
+    /// Cancelled while it waits: CANCELLED, the queue stays open, and a later `next` is resumed by a push again.
+    @Test func cancellingAReaderWaitingForTheEndLeavesTheQueueUsable() async throws {
+        let queue = AsyncMessageQueue<Int>()
+        let reader = Task { () async throws(RPCError) -> AtEnd in try await Self.read(queue) }
+        try await Task.sleep(for: .milliseconds(20))
+        reader.cancel()
+        let result = await reader.result
+        guard case .failure(let error) = result else {
+            Issue.record("expected CANCELLED, got \(result)")
+            return
+        }
+        #expect((error as? RPCError)?.code == .cancelled)
+        #expect(!queue.isFinished)
+        let next = Task { () async throws(RPCError) -> Int? in try await queue.next() }
+        try await Task.sleep(for: .milliseconds(20))
+        queue.push(5)
+        #expect(try await next.value == 5)
+    }
+}

@@ -161,6 +161,20 @@ final class ClientCall: ClientCallStream, Sendable {
         return part
     }
 
+    /// The one response and the trailers of a unary or client-streaming call, read when the call has ended: one
+    /// suspension at most, where `ClientCallStream.readSingleResponse()` reads the response and then the end.
+    /// The same answers: the call's failure, or INTERNAL for no response or more than one.
+    func readSingleResponse() async throws(RPCError) -> RawUnaryResponse {
+        let (first, count) = try await responses.elementsAtEnd(onCancel: { [self] in cancel() })
+        guard case .message(let message) = first else {
+            throw RPCError(code: .internalError, message: "the server ended the call without a response message")
+        }
+        guard count == 1 else {
+            throw RPCError(code: .internalError, message: "the server sent more than one response message")
+        }
+        return RawUnaryResponse(message: message, trailers: trailers.withLock { $0 })
+    }
+
     func cancel() {
         connection.run(self) { $0.cancel($1, RPCError(code: .cancelled, message: "the call was cancelled by the client")) }
     }
