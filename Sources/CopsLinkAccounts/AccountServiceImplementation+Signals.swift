@@ -99,11 +99,20 @@ extension AccountServiceImplementation {
         }
     }
 
-    /// Counts a rejection; lists only the first `maximumListedRejections`, so the answer stays small.
+    /// Counts a rejection; lists only those of the `maximumListedRejections` lowest indices, in index order, so the
+    /// answer stays small. A batch's store-time rejections (unknown account) come after the parse-time ones of
+    /// later signals, hence the ordered insert rather than an append.
     private func reject(_ response: inout ReportSignalsResponse, _ index: UInt32, _ reason: String) {
         response.rejectedCount += 1
-        guard response.rejected.count < configuration.maximumListedRejections else { return }
-        response.rejected.append(SignalRejection(index: index, reason: reason))
+        var low = 0
+        var high = response.rejected.count
+        while low < high {
+            let middle = (low + high) / 2
+            if response.rejected[middle].index < index { low = middle + 1 } else { high = middle }
+        }
+        guard low < configuration.maximumListedRejections else { return }
+        response.rejected.insert(SignalRejection(index: index, reason: reason), at: low)
+        if response.rejected.count > configuration.maximumListedRejections { response.rejected.removeLast() }
     }
 }
 

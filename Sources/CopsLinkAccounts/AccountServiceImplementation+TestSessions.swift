@@ -156,7 +156,10 @@ extension AccountServiceImplementation {
             throw AccountError.invalid("The end of the date range lies in the future.")
         }
         guard request.toMs - request.fromMs <= configuration.maximumTestDataSpanMs else {
-            throw AccountError.invalid("The date range may span at most \(configuration.maximumTestDataSpanMs / 86_400_000) days.")
+            let asked = Double(request.toMs - request.fromMs) / 86_400_000
+            throw AccountError.invalid(
+                "The date range may span at most \(configuration.maximumTestDataSpanMs / 86_400_000) days; this one spans \((asked * 10).rounded(.up) / 10) days."
+            )
         }
         guard request.pageSize <= configuration.maximumPageSize else {
             throw AccountError.invalid("Page size \(request.pageSize) is above the maximum of \(configuration.maximumPageSize).")

@@ -36,9 +36,12 @@ struct CopsLinkLoadCommand: AsyncParsableCommand {
             64 for usage errors.
 
             Examples:
-              copslink-load --server 127.0.0.1:7420 --duration 10 --concurrency 16 --json-out load.json
-              copslink-load --rate 2000 --arrivals poisson --duration 30 --html-out load.html
-              copslink-load --mix GetAccount=80,PlaceOnTest=5,PlaceOffTest=5,RequestTestData=10 --seed-accounts 100
+              copslink-load --server 127.0.0.1:7420 --duration 10 --concurrency 16 \\
+                --json-out load.json
+              copslink-load --rate 2000 --arrivals poisson --duration 30 \\
+                --html-out load.html
+              copslink-load --mix GetAccount=80,PlaceOnTest=5,PlaceOffTest=5,RequestTestData=10 \\
+                --seed-accounts 100
             """)
 
     @OptionGroup var options: LoadOptions

@@ -21,6 +21,16 @@ struct DatabaseOptions: ParsableArguments {
 
     var isPostgres: Bool { PostgresStoreConfiguration.isURL(database) }
 
+    /// Refuses an SQLite path that does not exist: opening it would create an empty database that the running server
+    /// (on another file) never reads. `create` allows it, for a store set up before the server's first start;
+    /// `offersCreate` says whether the command has `--create`, for the message. (A PostgreSQL database is named by its
+    /// URL; a wrong one fails to connect.)
+    func validateExists(create: Bool = false, offersCreate: Bool) throws {
+        guard !create, !isPostgres, !FileManager.default.fileExists(atPath: database) else { return }
+        let remedy = offersCreate ? "; add --create to start a new database there" : ""
+        throw ValidationError("--database \(database): no such file (is it the server's --database path?)\(remedy).")
+    }
+
     func validate() throws {
         guard (1...1000).contains(databasePoolSize) else {
             throw ValidationError("--database-pool-size \(databasePoolSize): give 1 to 1000 connections.")

@@ -14,11 +14,15 @@ struct ImportAuthoritiesCommand: AsyncParsableCommand {
             served_zips: five-digit zips separated by spaces or semicolons. permit_required: yes or no.
 
             Example:
-              copslink-server import-authorities --database data/copslink.sqlite Sources/CopsLinkAccounts/Resources/authorities-sample.csv
+              copslink-server import-authorities --database data/copslink.sqlite \\
+                Sources/CopsLinkAccounts/Resources/authorities-sample.csv
             """)
 
     @OptionGroup var databaseOptions: DatabaseOptions
     @Argument(help: "The CSV file.") var file: String
+    @Flag(help: "Create the database when --database does not exist (else refused).") var create = false
+
+    func validate() throws { try databaseOptions.validateExists(create: create, offersCreate: true) }
 
     func run() async throws {
         let text: String

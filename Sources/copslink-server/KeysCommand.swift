@@ -16,7 +16,8 @@ struct KeysCommand: AsyncParsableCommand {
             The key is printed once, when created; only its SHA-256 is stored.
 
             Examples:
-              copslink-server keys create --database data/copslink.sqlite --dealer acme --roles read,write --name "crm prod"
+              copslink-server keys create --database data/copslink.sqlite \\
+                --dealer acme --roles read,write --name "crm prod"
               copslink-server keys list --database data/copslink.sqlite --dealer acme
               copslink-server keys revoke --database data/copslink.sqlite 3f9a0c1d2b4e5f60
             """,
@@ -25,16 +26,6 @@ struct KeysCommand: AsyncParsableCommand {
     struct StoreOptions: ParsableArguments {
         /// The server's `--database`: an SQLite file or a PostgreSQL URL.
         @OptionGroup var options: DatabaseOptions
-
-        /// A path that does not exist is refused: opening it would create an empty database whose keys the running
-        /// server (on another file) never sees. `create` allows it, for a store set up before the server's first start.
-        /// (A PostgreSQL database is named by its URL; a wrong one fails to connect.)
-        func validateExists(create: Bool = false) throws {
-            guard !create, !options.isPostgres, !FileManager.default.fileExists(atPath: options.database) else { return }
-            throw ValidationError(
-                "--database \(options.database): no such file (is it the server's --database path?); add --create to start a new database there."
-            )
-        }
 
         func open() async throws -> OpenedStore {
             var logger = Logger(label: "copslink.keys")
@@ -54,7 +45,7 @@ struct KeysCommand: AsyncParsableCommand {
         @Flag(help: "Create the database when --database does not exist (else refused).") var create = false
 
         func validate() throws {
-            try store.validateExists(create: create)
+            try store.options.validateExists(create: create, offersCreate: true)
             guard DealerID.isValid(dealer) else {
                 throw ValidationError("--dealer '\(dealer)': dealer ids are 1-64 characters of a-z 0-9 . _ -")
             }
@@ -82,7 +73,7 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
         @Option(help: "Only this dealer's keys.") var dealer: String?
 
-        func validate() throws { try store.validateExists() }
+        func validate() throws { try store.options.validateExists(offersCreate: false) }
 
         func run() async throws {
             let opened = try await store.open()
@@ -112,7 +103,7 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
         @Argument(help: "The key's id (the 16 hex digits after 'clk_').") var id: String
 
-        func validate() throws { try store.validateExists() }
+        func validate() throws { try store.options.validateExists(offersCreate: false) }
 
         func run() async throws {
             let opened = try await store.open()

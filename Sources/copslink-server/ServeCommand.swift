@@ -30,7 +30,8 @@ struct ServeCommand: AsyncParsableCommand {
             Examples:
               copslink-server --port 7420 --database data/copslink.sqlite
               copslink-server --port 0 --database /tmp/demo.sqlite --demo
-              PGPASSWORD=… copslink-server --database postgres://copslink@db.internal/copslink --database-pool-size 16
+              PGPASSWORD=… copslink-server \\
+                --database postgres://copslink@db.internal/copslink --database-pool-size 16
               copslink-server --port 0 --enable-test-service --insecure-disable-auth
 
             Every call except health and server info needs an API key ('authorization: Bearer KEY' metadata); create
@@ -380,6 +381,7 @@ struct ServeCommand: AsyncParsableCommand {
         for (flag, value) in [("--log-level", logLevel), ("--call-log-level", callLogLevel)] where Logger.Level(rawValue: value) == nil {
             throw ValidationError("\(flag) '\(value)': give trace, debug, info, notice, warning, error or critical.")
         }
+        guard !rotateDemoKey || demo else { throw ValidationError("--rotate-demo-key goes with --demo (it replaces the demo key).") }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
         guard tlsCa == nil || tlsCert != nil else { throw ValidationError("--tls-ca needs --tls-cert and --tls-key.") }
         guard DealerID.isValid(unauthenticatedDealer) else {

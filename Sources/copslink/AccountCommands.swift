@@ -296,7 +296,9 @@ struct AccountUnlink: AsyncParsableCommand {
         commandName: "unlink",
         abstract: "Breaks the link between the customer and the central-station account (deletes nothing).",
         discussion: """
-            Unlinking twice is harmless: the second time reports that the account was already unlinked.
+            Unlinking ends the account's open or scheduled test, if any (its history says "Placed off test: the \
+            account was unlinked"). Unlinking twice is harmless: the second time reports that the account was \
+            already unlinked.
 
             Examples:
               copslink account unlink demo-4
@@ -316,7 +318,8 @@ struct AccountUnlink: AsyncParsableCommand {
             try session.emit(
                 answer,
                 text: response.wasLinked
-                    ? "Unlinked \(customer) from account \(number)." : "\(customer) was already unlinked (account \(Format.dash(number))).")
+                    ? "Unlinked \(customer) from account \(number); a test it was on, if any, has ended."
+                    : "\(customer) was already unlinked (account \(Format.dash(number))).")
         }
     }
 }

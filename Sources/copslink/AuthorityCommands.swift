@@ -29,7 +29,10 @@ struct AuthoritiesSearch: AsyncParsableCommand {
     @Option(help: "Zip code served, 84601 or 84601-1234.") var zip = ""
     @Option(help: "Use this customer's zip code when --zip is not given.") var customer = ""
 
-    func validate() throws { _ = try AuthorityText.type(type) }
+    func validate() throws {
+        _ = try AuthorityText.type(type)
+        guard !zip.isEmpty || !customer.isEmpty else { throw ValidationError("Give --zip, or --customer to use that customer's zip code.") }
+    }
 
     func run() async throws {
         let type = try AuthorityText.type(type)

@@ -9,8 +9,9 @@ struct HealthCommand: AsyncParsableCommand {
         commandName: "health",
         abstract: "Checks whether the server (or one service) is serving.",
         discussion: """
-            Exit status 0 when SERVING; 1 when NOT_SERVING or UNKNOWN (e.g. during a graceful shutdown); \
-            5 (NOT_FOUND) for a service the server does not know; 14 (UNAVAILABLE) when no server answers. \
+            Exit status 0 when SERVING; 1 when NOT_SERVING or UNKNOWN; 5 (NOT_FOUND) for a service the server \
+            does not know; 14 (UNAVAILABLE) when no server answers, which includes a server in a graceful \
+            shutdown: it closes its listening socket first, so new connections are refused. \
             With --json: the HealthCheckResponse, {"status": "SERVING"}.
 
             Examples:

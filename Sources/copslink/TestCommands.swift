@@ -43,7 +43,7 @@ struct TestOn: AsyncParsableCommand {
         discussion: """
             Without --hours and --minutes the category's default duration is used. --scope: all (every zone, the \
             default), only (only the --zone zones; the default when --zone is given), except (every zone but the \
-            --zone zones). --effective schedules the test for later (ISO 8601, e.g. 2026-11-02T08:00:00Z). \
+            --zone zones). --effective schedules the test for later (ISO 8601, UTC unless an offset is given). \
             A second `test on` while a test is open fails with FAILED_PRECONDITION (exit 9).
 
             Examples:
@@ -52,7 +52,8 @@ struct TestOn: AsyncParsableCommand {
               copslink test on demo-1 --category service --hours 1 --minutes 30 \\
                 --zone 001 --zone 002
               copslink test on demo-3 --category fire-inspection \\
-                --scope except --zone 005 --effective 2026-11-02T08:00:00Z \\
+                --scope except --zone 005 \\
+                --effective "$(date -u -d 'tomorrow 08:00' +%FT%TZ)" \\
                 --user-id tech-7 --user-name "Demo Technician"
             """)
 
@@ -78,6 +79,9 @@ struct TestOn: AsyncParsableCommand {
         _ = try Self.durationPart(hours, option: "--hours")
         _ = try Self.durationPart(minutes, option: "--minutes")
         if let effective { _ = try TimeArgument.parse(effective, option: "--effective") }
+        guard verifiedBy.isEmpty || !authorizedBy.isEmpty else {
+            throw ValidationError("--verified-by needs --authorized-by: the responding party whose authorization was verified.")
+        }
     }
 
     /// A duration part as the request's unsigned field; a negative or oversized value is a usage error saying so.
@@ -197,16 +201,18 @@ struct TestData: AsyncParsableCommand {
         abstract: "Reads test history, test results or signal history over a date range (at most 31 days), oldest first.",
         discussion: """
             --from and --to are dates YYYY-MM-DD in UTC (from: the start of that day; to: the end of that day, or \
-            now when that is earlier) or full ISO 8601 timestamps. Defaults: --to today, --from 30 days earlier. \
+            now when that is earlier) or full ISO 8601 timestamps (UTC unless an offset is given). Defaults: --to \
+            now, --from the start of the day 30 days earlier; a range may span at most 31 days. \
             With --json: every page of the stream as one TestDataPage, {"history": [...], "results": [...], \
             "signals": [...]}, the requested list filled.
 
             Examples:
-              copslink test data demo-3 --type results --from 2026-11-01 --to 2026-11-28
               copslink test data demo-3 --type history
-              copslink test data demo-3 --type signals --from 2026-11-01
+              copslink test data demo-3 --type results \\
+                --from "$(date -u -d '7 days ago' +%F)"
+              copslink test data demo-3 --type signals --from 2026-11-01 --to 2026-11-28
               copslink test data demo-3 --type results --json \\
-                --from 2026-11-01T00:00:00Z --to 2026-11-02T12:00:00Z
+                --from 2026-11-01T00:00:00Z --to 2026-11-02T12:00:00
             """)
 
     @OptionGroup(title: "Global Options") var global: GlobalOptions
@@ -275,7 +281,7 @@ struct TestData: AsyncParsableCommand {
 /// Parses the times the test commands take.
 enum TimeArgument {
     /// `YYYY-MM-DD` (the start of that day in UTC; `dateOnly` is then true) or an ISO 8601 timestamp
-    /// (`2026-11-01T10:00:00Z`, fractional seconds and offsets allowed).
+    /// (`2026-11-01T10:00:00Z`, fractional seconds and offsets allowed; without an offset, UTC).
     static func parse(_ text: String, option: String) throws(ValidationError) -> (ms: Int64, dateOnly: Bool) {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         if parts.count == 3, parts.map(\.count) == [4, 2, 2], let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]) {
@@ -287,8 +293,12 @@ enum TimeArgument {
             else { throw ValidationError("\(option) '\(text)' is not a valid date.") }
             return (Int64((date.timeIntervalSince1970 * 1000).rounded()), true)
         }
-        if let ms = EpochMilliseconds.parse(text) { return (ms, false) }
-        throw ValidationError("\(option) '\(text)' must be a date YYYY-MM-DD or an ISO 8601 time like 2026-11-01T10:00:00Z.")
+        // A time without a zone is read as UTC, as the options' help says.
+        if let ms = EpochMilliseconds.parse(text) ?? (text.contains("T") ? EpochMilliseconds.parse(text + "Z") : nil) {
+            return (ms, false)
+        }
+        throw ValidationError(
+            "\(option) '\(text)' must be a date YYYY-MM-DD or an ISO 8601 time like 2026-11-01T10:00:00Z (UTC when no offset is given).")
     }
 }
 
@@ -313,8 +323,13 @@ enum TestText {
         if let category = session.category {
             details.add("Category", category.description.isEmpty ? category.id : "\(category.id) (\(category.description))")
         }
-        details.add("Effective", "\(Format.timestamp(session.effectiveAtMs)) \(Format.relative(session.effectiveAtMs))")
-        details.add("Expires", "\(Format.timestamp(session.expiresAtMs)) \(Format.relative(session.expiresAtMs))")
+        // Relative times only while the session is open: an ended one's "(in 59m)" read as if it were still to come.
+        let ended = session.endedAtMs != 0
+        func time(_ ms: Int64) -> String { ended ? Format.timestamp(ms) : "\(Format.timestamp(ms)) \(Format.relative(ms))" }
+        details.add("Effective", time(session.effectiveAtMs))
+        details.add(
+            "Expires",
+            ended && session.endedAtMs < session.expiresAtMs ? "\(time(session.expiresAtMs)) (planned)" : time(session.expiresAtMs))
         if session.expiresAtMs > session.effectiveAtMs, session.effectiveAtMs != 0 {
             details.add("Duration", Format.duration(ms: session.expiresAtMs - session.effectiveAtMs))
         }

@@ -16,7 +16,7 @@ struct ImportAuthoritiesCommandTests {
         let database = temporaryDatabasePath()
         defer { removeDatabase(at: database) }
         let sample = packageRoot.appendingPathComponent("Sources/CopsLinkAccounts/Resources/authorities-sample.csv").path
-        let first = try await run(["import-authorities", "--database", database, sample])
+        let first = try await run(["import-authorities", "--database", database, "--create", sample])
         #expect(first.status == 0, "\(first.output)")
         #expect(first.output.contains("imported 17 authorities"))
 
@@ -43,8 +43,19 @@ struct ImportAuthoritiesCommandTests {
         x-1,police,X,1,,,,,,84601,city,no
         x-2,navy,Y,1,,,,,,84601,city,no
         """.write(to: bad, atomically: true, encoding: .utf8)
-        let result = try await run(["import-authorities", "--database", temporaryDatabasePath(), bad.path])
+        let result = try await run(["import-authorities", "--database", temporaryDatabasePath(), "--create", bad.path])
         #expect(result.status != 0)
         #expect(result.output.contains("line 3: unknown authority type 'navy'"))
+    }
+
+    /// A mistyped path would fill a new database the running server never reads.
+    @Test func aDatabaseThatDoesNotExistIsRefusedUnlessCreateIsGiven() async throws {
+        let database = temporaryDatabasePath()
+        defer { removeDatabase(at: database) }
+        let sample = packageRoot.appendingPathComponent("Sources/CopsLinkAccounts/Resources/authorities-sample.csv").path
+        let refused = try await run(["import-authorities", "--database", database, sample])
+        #expect(refused.status == 64, "\(refused.output)")
+        #expect(refused.output.contains("no such file") && refused.output.contains("--create"), "\(refused.output)")
+        #expect(!FileManager.default.fileExists(atPath: database), "nothing may be created")
     }
 }

@@ -203,12 +203,29 @@ struct SignalTests {
             let response = try await fixture.report(signals)
             #expect(response.received == 9)
             #expect(response.storedAsHistory == 6)
-            #expect(response.rejected.map(\.index).sorted() == [1, 4, 7])
+            #expect(response.rejected.map(\.index) == [1, 4, 7])
             #expect(response.rejected.allSatisfy { $0.reason == "unknown account number 5678" })
 
             let more = try await fixture.report((0..<5).map { _ in Signal(contactID: "garbage") })
             #expect(more.received == 5)
             #expect(more.rejected.map(\.index) == [0, 1, 2], "at most 3 listed")
+        }
+    }
+
+    /// A batch's unknown account is found when the batch is stored, after a later signal failed to parse: the list is
+    /// still in index order, and when capped it keeps the lowest indices.
+    @Test(arguments: StoreKind.all) func rejectionsAreListedInIndexOrder(_ kind: StoreKind) async throws {
+        var configuration = AccountServiceConfiguration()
+        configuration.signalBatchSize = 3
+        configuration.maximumListedRejections = 2
+        try await withAccountService(on: kind, configuration: configuration) { fixture in
+            try await linkContactIDCustomer(fixture)
+            let known = contactIDSignal(account: "1234", event: "130", zoneOrUser: "001", atMs: t0)
+            let unknown = contactIDSignal(account: "5678", event: "130", zoneOrUser: "001", atMs: t0)
+            // Batch [0, 1, 3] is stored when signal 3 arrives, after signal 2 (garbage) was rejected.
+            let response = try await fixture.report([known, unknown, Signal(contactID: "garbage"), unknown, Signal(contactID: "garbage")])
+            #expect(response.rejectedCount == 4)
+            #expect(response.rejected.map(\.index) == [1, 2], "the two lowest, in order")
         }
     }
 

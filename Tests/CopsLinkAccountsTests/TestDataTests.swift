@@ -35,7 +35,8 @@ struct TestDataTests {
                 fixture, request(to: now + 2 * minuteMs), .invalidArgument, message: "The end of the date range lies in the future.")
             await expectRefused(fixture, request(to: now + minuteMs + 1), .invalidArgument)
             await expectRefused(
-                fixture, request(from: now - 32 * dayMs), .invalidArgument, message: "The date range may span at most 31 days.")
+                fixture, request(from: now - 32 * dayMs), .invalidArgument,
+                message: "The date range may span at most 31 days; this one spans 32.0 days.")
             await expectRefused(fixture, request(from: now - 31 * dayMs - 1), .invalidArgument)
             await expectRefused(fixture, request(pageSize: 6000), .invalidArgument, message: "Page size 6000 is above the maximum of 5000.")
             await expectRefused(
@@ -84,7 +85,7 @@ struct TestDataTests {
             try await linkProvoCustomer(fixture)
             await expectRefused(
                 fixture, RequestTestDataRequest(customerID: "cust-1", type: .results, fromMs: fixture.now - 8 * dayMs, toMs: fixture.now),
-                .invalidArgument, message: "The date range may span at most 7 days.")
+                .invalidArgument, message: "The date range may span at most 7 days; this one spans 8.0 days.")
         }
     }
 

@@ -127,11 +127,14 @@ struct CLITests {
     @Test("a scheduled test is SCHEDULED, neither off nor on test, in test status and account get, text and JSON")
     func scheduledTest() async throws {
         try await DemoServer.with { server in
-            let effective = ISO8601DateFormatter().string(from: Date().addingTimeInterval(3_600))
+            // Without a zone: read as UTC, as --effective's help says.
+            let effective = String(ISO8601DateFormatter().string(from: Date().addingTimeInterval(3_600)).dropLast())
+            #expect(!effective.hasSuffix("Z"))
             let on = try await copslink([
                 "--server", server.address, "test", "on", "demo-1", "--category", "service", "--hours", "1", "--effective", effective
             ])
             #expect(on.status == 0, "\(on)")
+            #expect(on.stdout.contains("(in 59m") || on.stdout.contains("(in 1h"), "an hour from now in UTC: \(on)")
             let text = try await copslink(["--server", server.address, "test", "status", "demo-1"])
             #expect(text.stdout.hasPrefix("demo-1: test SCHEDULED (service) from "), "\(text)")
             #expect(!text.stdout.contains("off test"))
@@ -147,6 +150,11 @@ struct CLITests {
             #expect(status?["state"] as? String == "TEST_STATUS_STATE_SCHEDULED")
             let off = try await copslink(["--server", server.address, "test", "status", "demo-2", "--json"]).jsonObject()
             #expect(off["state"] as? String == "TEST_STATUS_STATE_OFF_TEST")
+            // Ended before it began: its times are shown without "(in …)", the expiry as planned.
+            let ended = try await copslink(["--server", server.address, "test", "off", "demo-1"])
+            #expect(ended.status == 0, "\(ended)")
+            #expect(!ended.stdout.contains("(in "), "\(ended)")
+            #expect(ended.stdout.contains("(planned)"), "\(ended)")
         }
     }
 

@@ -42,6 +42,10 @@ struct NewcomerCLITests {
         #expect(refused.status == 64, "\(refused)")
         #expect(refused.stderr.contains("no such file") && refused.stderr.contains("--create"), "\(refused)")
         #expect(!FileManager.default.fileExists(atPath: database), "nothing may be created")
+        // list and revoke have no --create, so their refusal does not suggest it.
+        let listed = try await runBuiltBinary("copslink-server", ["keys", "list", "--database", database])
+        #expect(listed.status == 64, "\(listed)")
+        #expect(listed.stderr.contains("no such file") && !listed.stderr.contains("--create"), "\(listed)")
         let created = try await runBuiltBinary(
             "copslink-server", ["keys", "create", "--database", database, "--dealer", "demo", "--roles", "read", "--create", "--quiet"])
         #expect(created.status == 0, "\(created)")
