@@ -56,3 +56,26 @@ public enum ServerAddress {
         ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
     }
 }
+
+extension ServerAddress {
+    /// `cannot connect to H:P: <cause>` with the cause reduced to the operating system's words
+    /// (`connection refused`), or cut to one short line.
+    public static func connectFailure(_ message: String) -> String {
+        let firstLine = message.prefix { $0 != "\n" }
+        let afterPrefix = firstLine.index(firstLine.startIndex, offsetBy: "cannot connect to ".count)
+        guard let colon = firstLine.range(of: ": ", range: afterPrefix..<firstLine.endIndex) else {
+            return String(firstLine.prefix(200))
+        }
+        let head = firstLine[..<colon.lowerBound]
+        let cause = firstLine[colon.upperBound...]
+        for known in ["Connection refused", "timed out", "No route to host", "Network is unreachable", "Connection reset"]
+        where cause.contains(known) {
+            return
+                "\(head): \(known.lowercased()) (is the server running there? see --server / $\(ServerAddress.serverEnvironmentVariable))"
+        }
+        if cause.contains("dnsAError: Optional") || cause.contains("Name or service not known") {
+            return "\(head): the host name could not be resolved"
+        }
+        return String("\(head): \(cause)".prefix(200))
+    }
+}

@@ -71,7 +71,8 @@ public final class PostgresAccountStore: AccountStore {
             }
         } catch let error as PSQLError where error.code != .server {
             await close()
-            throw PostgresStoreError(sqlState: "", message: "cannot connect to \(configuration.description) (\(error.code))")
+            throw PostgresStoreError(
+                sqlState: "", message: "cannot connect to \(configuration.description): \(error.connectionFailureText)")
         } catch {
             await close()
             throw Self.mapped(error, logger: logger)

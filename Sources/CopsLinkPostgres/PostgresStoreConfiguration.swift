@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 
 /// Where the PostgreSQL store connects, and how many connections it holds.
 ///
@@ -98,4 +99,20 @@ public struct PostgresStoreConfiguration: Sendable {
 public struct PostgresStoreConfigurationError: Error, CustomStringConvertible {
     public var description: String
     init(_ description: String) { self.description = description }
+}
+
+extension PSQLError {
+    /// Why connecting failed, in the operating system's words where it has them (`connection refused`, a host name
+    /// that does not resolve), else PostgresNIO's code and the first 200 characters of its cause.
+    var connectionFailureText: String {
+        let cause = underlying.map { String(describing: $0) } ?? ""
+        for known in ["Connection refused", "timed out", "No route to host", "Network is unreachable", "Connection reset"]
+        where cause.contains(known) {
+            return "\(known.lowercased()) (is PostgreSQL running there?)"
+        }
+        if cause.contains("dnsAError: Optional") || cause.contains("Name or service not known") {
+            return "the host name could not be resolved"
+        }
+        return cause.isEmpty ? "\(code)" : "\(code): \(cause.prefix(200))"
+    }
 }

@@ -65,7 +65,7 @@ public enum PostgresStoreImport {
             connection = try await PostgresConnection.connect(
                 configuration: try PostgresAccountStore.connectionConfiguration(configuration), id: 0, logger: logger)
         } catch let error as PSQLError where error.code != .server {
-            throw StoreCopyError("cannot connect to \(configuration.description) (\(error.code))")
+            throw StoreCopyError("cannot connect to \(configuration.description): \(error.connectionFailureText)")
         }
         let threads = StoreThreads(count: 1)
         do {

@@ -85,7 +85,11 @@ struct CopsLinkLoadCommand: AsyncParsableCommand {
             accounts = try await AccountSetup.resolve(options.customerIDs, client: client, options: callOptions)
         } catch {
             for transport in transports { await transport.close() }
-            Self.printError(error is RPCError ? "cannot reach \(server): \(error)" : "\(error)")
+            if let error = error as? RPCError, error.code == .unavailable, error.message.hasPrefix("cannot connect to ") {
+                Self.printError("UNAVAILABLE: \(ServerAddress.connectFailure(error.message))")
+            } else {
+                Self.printError(error is RPCError ? "cannot reach \(server): \(error)" : "\(error)")
+            }
             throw ExitCode(1)
         }
 

@@ -39,7 +39,7 @@ struct ServeCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
-    @Option(help: "Port to listen on; 0 picks a free port.") var port = 7420
+    @Option(parsing: .unconditional, help: "Port to listen on; 0 picks a free port.") var port = 7420
     @OptionGroup var databaseOptions: DatabaseOptions
     @Flag(
         help:
@@ -58,21 +58,26 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Private key (PEM) of --tls-cert.", valueName: "file")) var tlsKey: String?
     @Option(help: ArgumentHelp("Require client certificates issued by this CA (PEM): mutual TLS.", valueName: "file"))
     var tlsCa: String?
-    @Option(help: "Longest test a dealer may place, in hours (one minute, 0.0167, to 720).") var maxTestHours = 24.0
+    @Option(parsing: .unconditional, help: "Longest test a dealer may place, in hours (one minute, 0.0167, to 720).") var maxTestHours =
+        24.0
     @Option(
+        parsing: .unconditional,
         help: "Accounts (linked or unlinked customers) one dealer may hold; LinkAccount of a new customer past it gets RESOURCE_EXHAUSTED.")
     var maxAccountsPerDealer = 1_000_000
     @Option(
+        parsing: .unconditional,
         help:
             "Bytes of accounts, answers to request ids, signals and test data one dealer may store; calls that may store more get RESOURCE_EXHAUSTED while it is reached (PlaceOffTest and reads still run). 10737418240 is 10 GiB."
     )
     var maxStoredBytesPerDealer = Int(StorageQuota.defaultBytesPerDealer)
     @Option(
+        parsing: .unconditional,
         help:
             "Seconds a request id's answer is kept and replayed; a retry after it runs as a new request. 86400 is 24 hours; 0 keeps them forever."
     )
     var idempotencyRetention = Double(AccountServiceConfiguration().idempotencyRetentionMs / 1000)
     @Option(
+        parsing: .unconditional,
         help:
             "Seconds signals are kept, by received time; older ones are deleted and gone from RequestTestData. 34560000 is 400 days; 0 keeps them forever."
     )
@@ -80,80 +85,98 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
     @Option(help: "Log line format on stderr: text, or json (one JSON object per line).") var logFormat = LogFormat.text
     @Option(help: "Level of the one line per successful call (failed calls log one level higher).") var callLogLevel = "debug"
-    @Option(help: "Serve /metrics (Prometheus), /healthz and /readyz over HTTP on this port; 0 picks a free port. Off by default.")
+    @Option(
+        parsing: .unconditional,
+        help: "Serve /metrics (Prometheus), /healthz and /readyz over HTTP on this port; 0 picks a free port. Off by default.")
     var metricsPort: Int?
     @Option(help: "Address of the metrics endpoint.") var metricsHost = "127.0.0.1"
     @Flag(help: "Also serve copslink.rpc.v1.TestService, the conformance service.") var enableTestService = false
-    @Option(help: "Maximum simultaneous connections.") var maxConnections = 10_000
-    @Option(help: "Maximum concurrent calls per connection.") var maxConcurrentCalls = 100
+    @Option(parsing: .unconditional, help: "Maximum simultaneous connections.") var maxConnections = 10_000
+    @Option(parsing: .unconditional, help: "Maximum concurrent calls per connection.") var maxConcurrentCalls = 100
     @Option(
+        parsing: .unconditional,
         help: "Maximum calls running at once, server-wide, over every protocol; more are answered RESOURCE_EXHAUSTED (0: no limit).")
     var maxCalls = ServerConfiguration(host: "", port: 0).maxConcurrentCalls
-    @Option(help: "Maximum frame size in bytes.") var maxFrameSize = 4 << 20
+    @Option(parsing: .unconditional, help: "Maximum frame size in bytes.") var maxFrameSize = 4 << 20
     @Option(
         help: ArgumentHelp(
             "The protocols the port speaks, comma-separated: native (the CopsLink framing), http (HTTP/JSON), grpc (gRPC over HTTP/2: h2c, or ALPN h2 with TLS). Each connection's first bytes (or its ALPN) choose.",
             valueName: "native,http,grpc"))
     var protocols = "native,http,grpc"
-    @Option(help: "Largest HTTP/JSON request body in bytes (a larger one is answered 413 and the connection closed).")
-    var httpMaxBodySize = 8 << 20
-    @Option(help: "Maximum frame header size in bytes.") var maxHeaderSize = 16 << 10
-    @Option(help: "Initial per-call flow-control window in bytes.") var initialWindowSize = 256 << 10
-    @Option(help: "Seconds in-flight calls may run after shutdown begins.") var gracePeriod = 10.0
-    @Option(help: "Seconds a frame may take to arrive once its first bytes have; 0 disables the limit.") var frameReadTimeout = 30.0
     @Option(
+        parsing: .unconditional, help: "Largest HTTP/JSON request body in bytes (a larger one is answered 413 and the connection closed).")
+    var httpMaxBodySize = 8 << 20
+    @Option(parsing: .unconditional, help: "Maximum frame header size in bytes.") var maxHeaderSize = 16 << 10
+    @Option(parsing: .unconditional, help: "Initial per-call flow-control window in bytes.") var initialWindowSize = 256 << 10
+    @Option(parsing: .unconditional, help: "Seconds in-flight calls may run after shutdown begins.") var gracePeriod = 10.0
+    @Option(parsing: .unconditional, help: "Seconds a frame may take to arrive once its first bytes have; 0 disables the limit.")
+    var frameReadTimeout = 30.0
+    @Option(
+        parsing: .unconditional,
         help:
             "Outbound bytes waiting for a connection's socket above which the server stops reading from it and its streaming handlers wait."
     )
     var outboundHighWater = 256 << 10
-    @Option(help: "Outbound bytes below which a connection paused at --outbound-high-water is read again.")
+    @Option(parsing: .unconditional, help: "Outbound bytes below which a connection paused at --outbound-high-water is read again.")
     var outboundLowWater = 64 << 10
     @Option(
+        parsing: .unconditional,
         help:
             "Seconds a connection may stay above --outbound-high-water (its client reading nothing) before GOAWAY ENHANCE_YOUR_CALM; 0 disables."
     )
     var unwritableTimeout = 30.0
     @Option(
+        parsing: .unconditional,
         help:
             "Bytes of messages a connection may hold in calls whose request stream is still open, each message counting its bytes plus 64; the call passing it gets RESOURCE_EXHAUSTED."
     )
     var maxConnectionInbound = 8 << 20
     @Option(
+        parsing: .unconditional,
         help:
             "Server-wide bytes of partial frames and unfinished requests; past it new calls get RESOURCE_EXHAUSTED and new connections are refused (each in its own protocol)."
     )
     var maxInboundMemory = 64 << 20
     @Option(
+        parsing: .unconditional,
         help:
             "Server-wide bytes of answers held for clients that do not take them (sockets of unwritable connections, messages waiting for credit, gRPC DATA not yet sent); past it such connections are closed, such messages and gRPC streams dropped, and new gRPC calls refused. At least --outbound-high-water."
     )
     var maxUnreadAnswers = 256 << 20
     @Option(
+        parsing: .unconditional,
         help:
             "Seconds a call without a deadline (or a unary or server-streaming call, whatever its deadline) may send nothing on its open request stream before it ends DEADLINE_EXCEEDED; 0 disables."
     )
     var requestTimeout = 30.0
-    @Option(help: "UNAUTHENTICATED answers on one connection after which it gets GOAWAY ENHANCE_YOUR_CALM and is closed; 0 disables.")
-    var maxUnauthenticatedCalls = 3
-    @Option(help: "Seconds a connection has to send its preface and SETTINGS.") var handshakeTimeout = 10.0
-    @Option(help: "Seconds a connection without calls is kept before GOAWAY IDLE_TIMEOUT; 0 disables.") var idleTimeout = 300.0
     @Option(
+        parsing: .unconditional,
+        help: "UNAUTHENTICATED answers on one connection after which it gets GOAWAY ENHANCE_YOUR_CALM and is closed; 0 disables.")
+    var maxUnauthenticatedCalls = 3
+    @Option(parsing: .unconditional, help: "Seconds a connection has to send its preface and SETTINGS.") var handshakeTimeout = 10.0
+    @Option(parsing: .unconditional, help: "Seconds a connection without calls is kept before GOAWAY IDLE_TIMEOUT; 0 disables.")
+    var idleTimeout = 300.0
+    @Option(
+        parsing: .unconditional,
         help:
             "Seconds after which a connection gets GOAWAY NO_ERROR and drains, so that clients reconnect and spread over the instances behind a load balancer; jittered by ±10 %. 0 (the default) disables."
     )
     var maxConnectionAge = 0.0
-    @Option(help: "Seconds the calls of a connection past its maximum age may still run before they end UNAVAILABLE.")
+    @Option(
+        parsing: .unconditional, help: "Seconds the calls of a connection past its maximum age may still run before they end UNAVAILABLE.")
     var maxConnectionAgeGrace = 30.0
-    @Option(help: "Failed-call log lines one connection may cause at once; later ones are counted, not written.")
+    @Option(parsing: .unconditional, help: "Failed-call log lines one connection may cause at once; later ones are counted, not written.")
     var failedCallLogBurst = 20
-    @Option(help: "Failed-call log lines per second a connection earns back after --failed-call-log-burst.")
+    @Option(parsing: .unconditional, help: "Failed-call log lines per second a connection earns back after --failed-call-log-burst.")
     var failedCallLogRate = 1
     @Option(
+        parsing: .unconditional,
         help:
             "API keys kept in memory, and separately ids found unknown, each least recently used first out; a key is read from the database again after 5 s."
     )
     var keyCacheSize = APIKeyAuthenticator.defaultMaximumCachedKeys
     @Option(
+        parsing: .unconditional,
         help:
             "Calls of the methods open without a key, server-wide: streaming ones running at once (gRPC health Watch, reflection), and unary ones still waiting for their request (a probe's Check, which sends it at once, is never counted); more are answered RESOURCE_EXHAUSTED (0: no limit)."
     )

@@ -106,7 +106,7 @@ struct Session {
             error.message =
                 "this call needs an API key: give --token KEY or --token-file FILE, or set $\(ServerAddress.tokenEnvironmentVariable) (scripts/serve prints a demo key)"
         } else if error.code == .unavailable, error.message.hasPrefix("cannot connect to ") {
-            error.message = connectFailure(error.message)
+            error.message = ServerAddress.connectFailure(error.message)
         }
         for (rpc, command) in commandsForRPCs where error.message.contains(rpc) {
             error.message = error.message.replacingOccurrences(of: rpc, with: command)
@@ -122,26 +122,6 @@ struct Session {
         "GetAccount": "`copslink account get`"
     ]
 
-    /// `cannot connect to H:P: <cause>` with the cause reduced to the operating system's words
-    /// (`connection refused`), or cut to one short line.
-    static func connectFailure(_ message: String) -> String {
-        let firstLine = message.prefix { $0 != "\n" }
-        let afterPrefix = firstLine.index(firstLine.startIndex, offsetBy: "cannot connect to ".count)
-        guard let colon = firstLine.range(of: ": ", range: afterPrefix..<firstLine.endIndex) else {
-            return String(firstLine.prefix(200))
-        }
-        let head = firstLine[..<colon.lowerBound]
-        let cause = firstLine[colon.upperBound...]
-        for known in ["Connection refused", "timed out", "No route to host", "Network is unreachable", "Connection reset"]
-        where cause.contains(known) {
-            return
-                "\(head): \(known.lowercased()) (is the server running there? see --server / $\(ServerAddress.serverEnvironmentVariable))"
-        }
-        if cause.contains("dnsAError: Optional") || cause.contains("Name or service not known") {
-            return "\(head): the host name could not be resolved"
-        }
-        return String("\(head): \(cause)".prefix(200))
-    }
 }
 
 /// How a command ends other than successfully; `CopsLink.main()` turns these into stderr lines and exit codes.

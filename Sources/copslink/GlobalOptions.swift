@@ -9,7 +9,7 @@ struct GlobalOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "Server address, or several instances of one service separated by commas, or a name with several addresses (called round-robin, failing over). Default: $\(ServerAddress.serverEnvironmentVariable), else \(ServerAddress.defaultServer).",
+            "Server address HOST:PORT (a HOST alone means port 7420), or several instances of one service separated by commas, or a name with several addresses (called round-robin, failing over). Default: $\(ServerAddress.serverEnvironmentVariable), else \(ServerAddress.defaultServer).",
             valueName: "host:port[,host:port…]"))
     var server: String?
 

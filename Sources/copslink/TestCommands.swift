@@ -222,7 +222,8 @@ struct TestData: AsyncParsableCommand {
     var from: String?
     @Option(help: ArgumentHelp("End: YYYY-MM-DD (UTC, end of day, at most now) or ISO 8601. Default: now.", valueName: "date"))
     var to: String?
-    @Option(help: "Rows per page the server sends, at most 5000 (0: the server's default, 500).") var pageSize: UInt32 = 0
+    @Option(parsing: .unconditional, help: "Rows per page the server sends, at most 5000 (0: the server's default, 500).") var pageSize:
+        UInt32 = 0
 
     func validate() throws {
         _ = try dataType()
@@ -280,6 +281,14 @@ struct TestData: AsyncParsableCommand {
 
 /// Parses the times the test commands take.
 enum TimeArgument {
+    /// `ms`, if the service takes it: times from 1970 through 9999 (the server says the same in epoch milliseconds).
+    static func inRange(_ ms: Int64, _ text: String, _ option: String) throws(ValidationError) -> Int64 {
+        guard (0...253_402_300_799_999).contains(ms) else {
+            throw ValidationError("\(option) '\(text)' is outside the times the service takes: 1970-01-01 to 9999-12-31 (UTC).")
+        }
+        return ms
+    }
+
     /// `YYYY-MM-DD` (the start of that day in UTC; `dateOnly` is then true) or an ISO 8601 timestamp
     /// (`2026-11-01T10:00:00Z`, fractional seconds and offsets allowed; without an offset, UTC).
     static func parse(_ text: String, option: String) throws(ValidationError) -> (ms: Int64, dateOnly: Bool) {
@@ -291,11 +300,11 @@ enum TimeArgument {
             guard let date = calendar.date(from: components),
                 calendar.dateComponents([.year, .month, .day], from: date) == components
             else { throw ValidationError("\(option) '\(text)' is not a valid date.") }
-            return (Int64((date.timeIntervalSince1970 * 1000).rounded()), true)
+            return (try inRange(Int64((date.timeIntervalSince1970 * 1000).rounded()), text, option), true)
         }
         // A time without a zone is read as UTC, as the options' help says.
         if let ms = EpochMilliseconds.parse(text) ?? (text.contains("T") ? EpochMilliseconds.parse(text + "Z") : nil) {
-            return (ms, false)
+            return (try inRange(ms, text, option), false)
         }
         throw ValidationError(
             "\(option) '\(text)' must be a date YYYY-MM-DD or an ISO 8601 time like 2026-11-01T10:00:00Z (UTC when no offset is given).")

@@ -380,6 +380,10 @@ struct CLITests {
             (["--max-test-hours", "1e300"], "--max-test-hours 1e+300: give hours from 0.0167 (one minute) to 720."),
             (["--port", "70000"], "--port 70000: must be from 0 to 65535."),
             (["--metrics-port=-1"], "--metrics-port -1: must be from 0 to 65535."),
+            // A negative value after a space reaches the range check too, not "Missing value".
+            (["--grace-period", "-1"], "--grace-period -1.0: give seconds from 0 to 86400."),
+            (["--max-stored-bytes-per-dealer", "-1"], "--max-stored-bytes-per-dealer -1: must be at least 1."),
+            (["--rotate-demo-key"], "--rotate-demo-key goes with --demo (it replaces the demo key)."),
             (["--protocols", "native,grpcweb"], "--protocols 'native,grpcweb': 'grpcweb' is not one of native, http, grpc."),
             (["--protocols", "http,http"], "--protocols 'http,http' names http twice."),
             (["--http-max-body-size", "0"], "--http-max-body-size 0: must be from 1 to 2147483647."),

@@ -89,6 +89,25 @@ struct NewcomerCLITests {
             ])
         #expect(future.status == 64, "\(future)")
         #expect(future.stderr.contains("is a day in the future"), "\(future)")
+
+        let early = try await copslink(["--server", "127.0.0.1:1", "test", "data", "demo-3", "--type", "results", "--from", "1960-01-01"])
+        #expect(early.status == 64, "\(early)")
+        #expect(early.stderr.contains("--from '1960-01-01' is outside the times the service takes"), "\(early)")
+
+        let unpaired = try await copslink(
+            ["--server", "127.0.0.1:1", "test", "on", "demo-1", "--category", "service", "--verified-by", "passcode"])
+        #expect(unpaired.status == 64, "\(unpaired)")
+        #expect(unpaired.stderr.contains("--verified-by needs --authorized-by"), "\(unpaired)")
+    }
+
+    @Test("a PostgreSQL URL nothing answers on says connection refused, in one line")
+    func unreachablePostgres() async throws {
+        let result = try await runBuiltBinary("copslink-server", ["--database", "postgres://copslink@127.0.0.1:1/copslink", "--port", "0"])
+        #expect(result.status != 0, "\(result)")
+        #expect(
+            result.stderr.contains(
+                "cannot connect to postgres://copslink@127.0.0.1:1/copslink: connection refused (is PostgreSQL running there?)"),
+            "\(result)")
     }
 
     @Test("table output escapes control characters of stored text")
