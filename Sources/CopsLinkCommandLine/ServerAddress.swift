@@ -61,6 +61,7 @@ extension ServerAddress {
     /// `cannot connect to H:P: <cause>` with the cause reduced to the operating system's words
     /// (`connection refused`), or cut to one short line.
     public static func connectFailure(_ message: String) -> String {
+        guard message.hasPrefix("cannot connect to ") else { return String(message.prefix { $0 != "\n" }.prefix(200)) }
         let firstLine = message.prefix { $0 != "\n" }
         let afterPrefix = firstLine.index(firstLine.startIndex, offsetBy: "cannot connect to ".count)
         guard let colon = firstLine.range(of: ": ", range: afterPrefix..<firstLine.endIndex) else {

@@ -55,6 +55,9 @@ public struct MessageQueue<Element: Sendable>: ~Copyable, Sendable {
             }
         }
 
+        /// Elements buffered and not yet taken.
+        @inlinable var bufferedCount: Int { (first == nil ? 0 : 1) + buffer.count - head }
+
         /// What a reader gets without waiting: an element, the end, or `nil` (nothing yet).
         @inlinable
         mutating func takeReady() -> Result<Element?, RPCError>? {
@@ -84,7 +87,11 @@ public struct MessageQueue<Element: Sendable>: ~Copyable, Sendable {
                 return waiter
             }
             state.append(element)
-            return nil
+            // A reader waiting for the end wants one element: a second wakes it, so that it can stop the call. Its
+            // end might never come: elements not taken grant no flow-control credit, and the sender waits for some.
+            guard state.waiter != nil, state.bufferedCount >= 2 else { return nil }
+            defer { state.waiter = nil }
+            return state.waiter
         }
         waiter?.resume(returning: element)
     }
@@ -127,18 +134,20 @@ public struct MessageQueue<Element: Sendable>: ~Copyable, Sendable {
         }
     }
 
-    /// Waits for a successful end and returns the first element and how many there were in all; throws the failure
-    /// that ended the queue. A reader that takes everything at the end (a unary call: its response, then its status)
-    /// suspends at most once, where reading element by element resumed it for the response and read again for the
-    /// end. `onCancel` as for `next(onCancel:)`.
+    /// Waits for a successful end and returns the first element and how many there were in all (what is buffered is
+    /// taken); throws the failure that ended the queue. A reader that takes everything at the end (a unary call: its
+    /// response, then its status) suspends at most once, where reading element by element resumed it for the response
+    /// and read again for the end. A second element ends the wait before the end (count 2): elements left unread
+    /// grant no flow-control credit, so a sender of more could wait for credit while the reader waits for the end.
+    /// `onCancel` as for `next(onCancel:)`.
     @inlinable
     public func elementsAtEnd(onCancel: @Sendable () -> Void = {}) async throws(RPCError) -> (first: Element?, count: Int) {
-        if state.withLock({ $0.end == nil }) {
+        if state.withLock({ $0.end == nil && $0.bufferedCount < 2 }) {
             do {
-                try await withTaskCancellationHandler {
+                _ = try await withTaskCancellationHandler {
                     try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Element?, any Error>) in
                         let resumeNow: Result<Element?, RPCError>? = state.withLock { state in
-                            if state.end != nil { return .success(nil) }
+                            if state.end != nil || state.bufferedCount >= 2 { return .success(nil) }
                             if Task.isCancelled { return .failure(Self.cancelled) }
                             precondition(state.waiter == nil, "MessageQueue has a single consumer")
                             state.waiter = continuation
@@ -164,7 +173,7 @@ public struct MessageQueue<Element: Sendable>: ~Copyable, Sendable {
         return try state.withLock { state throws(RPCError) in
             state.waiterWaitsForEnd = false
             if case .failure(let error) = state.end { throw error }
-            let count = (state.first == nil ? 0 : 1) + state.buffer.count - state.head
+            let count = state.bufferedCount
             let first = state.popFirst()
             state.first = nil
             state.buffer.removeAll()

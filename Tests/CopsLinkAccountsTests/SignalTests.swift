@@ -226,6 +226,11 @@ struct SignalTests {
             let response = try await fixture.report([known, unknown, Signal(contactID: "garbage"), unknown, Signal(contactID: "garbage")])
             #expect(response.rejectedCount == 4)
             #expect(response.rejected.map(\.index) == [1, 2], "the two lowest, in order")
+
+            // The list is full (1, 2) when the batch's unknown account (0) is found: it goes first, 2 goes out.
+            let late = try await fixture.report([unknown, Signal(contactID: "garbage"), Signal(contactID: "garbage"), known, known])
+            #expect(late.rejectedCount == 3)
+            #expect(late.rejected.map(\.index) == [0, 1])
         }
     }
 

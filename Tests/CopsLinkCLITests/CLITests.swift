@@ -130,9 +130,10 @@ struct CLITests {
             // Without a zone: read as UTC, as --effective's help says.
             let effective = String(ISO8601DateFormatter().string(from: Date().addingTimeInterval(3_600)).dropLast())
             #expect(!effective.hasSuffix("Z"))
-            let on = try await copslink([
-                "--server", server.address, "test", "on", "demo-1", "--category", "service", "--hours", "1", "--effective", effective
-            ])
+            // In a zone 7 hours off UTC: read as local time, the test would start in about 8 hours.
+            let on = try await copslink(
+                ["--server", server.address, "test", "on", "demo-1", "--category", "service", "--hours", "1", "--effective", effective],
+                environment: ["TZ": "America/Denver"])
             #expect(on.status == 0, "\(on)")
             #expect(on.stdout.contains("(in 59m") || on.stdout.contains("(in 1h"), "an hour from now in UTC: \(on)")
             let text = try await copslink(["--server", server.address, "test", "status", "demo-1"])

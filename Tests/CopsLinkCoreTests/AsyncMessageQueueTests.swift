@@ -204,8 +204,9 @@ import Testing
     }
 }
 
-/// `elementsAtEnd`: one wait, for the end, whatever is pushed before it.
-@Suite struct MessageQueueElementsAtEndTests {
+/// `elementsAtEnd`: one wait, for the end or a second element. A broken rule may leave a reader waiting: the time
+/// limit turns that into a failure.
+@Suite(.timeLimit(.minutes(1))) struct MessageQueueElementsAtEndTests {
     /// What `elementsAtEnd` returned (a tuple returned from a typed-throws task crashes Swift 6.3's SIL generation).
     struct AtEnd: Sendable, Equatable {
         var first: Int?
@@ -216,6 +217,17 @@ import Testing
         let (first, count) = try await queue.elementsAtEnd()
         return AtEnd(first: first, count: count)
     }
+
+    /// `task`'s value, the task cancelled if the test is (at its time limit): a reader that a broken rule leaves
+    /// waiting then fails the test instead of hanging the run.
+    static func value<T: Sendable>(of task: Task<T, any Error>) async throws -> T {
+        try await withTaskCancellationHandler {
+            try await task.value
+        } onCancel: {
+            task.cancel()
+        }
+    }
+
     @Test func aPushDoesNotResumeAReaderWaitingForTheEnd() async throws {
         let queue = AsyncMessageQueue<Int>()
         let returned = LockedBox(false)
@@ -229,8 +241,20 @@ import Testing
         #expect(returned.value == false, "the push resumed the reader before the end")
         queue.push(2)
         queue.finish(.success(()))
-        #expect(try await reader.value == AtEnd(first: 1, count: 2))
+        #expect(try await Self.value(of: reader) == AtEnd(first: 1, count: 2))
         #expect(try await queue.next() == nil, "what was there was taken")
+    }
+
+    /// Elements not taken grant no flow-control credit: a sender of more than one could wait for credit while the
+    /// reader waits for the end, so a second element ends the wait.
+    @Test func aSecondElementEndsTheWaitBeforeTheEnd() async throws {
+        let queue = AsyncMessageQueue<Int>()
+        let reader = Task { () async throws(RPCError) -> AtEnd in try await Self.read(queue) }
+        try await Task.sleep(for: .milliseconds(20))
+        queue.push(1)
+        queue.push(2)
+        #expect(try await Self.value(of: reader) == AtEnd(first: 1, count: 2))
+        #expect(!queue.isFinished)
     }
 
     @Test func anEndedQueueAnswersAtOnce() async throws {
@@ -278,6 +302,6 @@ import Testing
         let next = Task { () async throws(RPCError) -> Int? in try await queue.next() }
         try await Task.sleep(for: .milliseconds(20))
         queue.push(5)
-        #expect(try await next.value == 5)
+        #expect(try await Self.value(of: next) == 5)
     }
 }

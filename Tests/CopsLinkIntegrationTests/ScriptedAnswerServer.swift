@@ -13,7 +13,7 @@ final class ScriptedAnswerServer: Sendable {
     let channel: any Channel
     var port: Int { channel.localAddress!.port! }
 
-    private final class Handler: ChannelInboundHandler {
+    fileprivate final class Handler: ChannelInboundHandler {
         typealias InboundIn = InboundFrame
         typealias OutboundOut = ByteBuffer
         let answer: Script
@@ -49,7 +49,23 @@ final class ScriptedAnswerServer: Sendable {
 
     private init(channel: any Channel) { self.channel = channel }
 
-    static func start(
+    /// Runs `body` with a server started for it, stopped (and awaited) when `body` returns or throws.
+    static func with<Result: Sendable>(
+        endDelay: TimeAmount = .zero, answer: @escaping Script, end: @escaping Script,
+        _ body: (ScriptedAnswerServer) async throws -> Result
+    ) async throws -> Result {
+        let server = try await start(endDelay: endDelay, answer: answer, end: end)
+        do {
+            let result = try await body(server)
+            await server.stop()
+            return result
+        } catch {
+            await server.stop()
+            throw error
+        }
+    }
+
+    private static func start(
         endDelay: TimeAmount = .zero, answer: @escaping Script, end: @escaping Script
     ) async throws -> ScriptedAnswerServer {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -65,6 +81,9 @@ final class ScriptedAnswerServer: Sendable {
 
     func stop() async { try? await channel.close() }
 }
+
+@available(*, unavailable)
+extension ScriptedAnswerServer.Handler: Sendable {}
 
 extension ByteBuffer {
     /// A MESSAGE frame carrying `response` on call `callID`.

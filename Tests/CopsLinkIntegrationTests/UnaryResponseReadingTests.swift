@@ -18,15 +18,14 @@ import Testing
     static func call(
         endDelay: TimeAmount = .zero, answer: @escaping ScriptedAnswerServer.Script, end: @escaping ScriptedAnswerServer.Script
     ) async throws -> Result<SimpleResponse, RPCError> {
-        let server = try await ScriptedAnswerServer.start(endDelay: endDelay, answer: answer, end: end)
-        defer { Task { await server.stop() } }
-        return try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: server.port)) {
-            transport in
-            let client = TestService.Client(wrapping: RPCClient(transport: transport))
-            do throws(RPCError) {
-                return .success(try await client.unaryCall(SimpleRequest(), options: CallOptions(timeout: .seconds(30))))
-            } catch {
-                return .failure(error)
+        try await ScriptedAnswerServer.with(endDelay: endDelay, answer: answer, end: end) { server in
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: server.port)) { transport in
+                let client = TestService.Client(wrapping: RPCClient(transport: transport))
+                do throws(RPCError) {
+                    return .success(try await client.unaryCall(SimpleRequest(), options: CallOptions(timeout: .seconds(30))))
+                } catch {
+                    return .failure(error)
+                }
             }
         }
     }
@@ -70,6 +69,21 @@ import Testing
             buffer.writeOKEnd(callID: id)
         }
         Self.expectFailure(result, .internalError, "the server ended the call without a response message")
+    }
+
+    /// Responses the client does not take grant no flow-control credit: waiting for the end after a second one could
+    /// wait as long as a server that needs credit to go on. The second response ends the call at once.
+    @Test func aSecondResponseEndsTheCallWithoutWaitingForItsEnd() async throws {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let result = try await Self.call(endDelay: .seconds(20)) { id, buffer in
+            buffer.writeResponse(Self.response, callID: id)
+            buffer.writeResponse(Self.response, callID: id)
+        } end: { id, buffer in
+            buffer.writeOKEnd(callID: id)
+        }
+        Self.expectFailure(result, .internalError, "the server sent more than one response message")
+        #expect(clock.now - started < .seconds(10), "the call waited for the END")
     }
 
     @Test func twoResponsesAreInternal() async throws {

@@ -163,13 +163,15 @@ final class ClientCall: ClientCallStream, Sendable {
 
     /// The one response and the trailers of a unary or client-streaming call, read when the call has ended: one
     /// suspension at most, where `ClientCallStream.readSingleResponse()` reads the response and then the end.
-    /// The same answers: the call's failure, or INTERNAL for no response or more than one.
+    /// The same answers: the call's failure, or INTERNAL for no response or more than one (then, at the second
+    /// response, the call is cancelled: a server streaming more than a window would otherwise wait for credit).
     func readSingleResponse() async throws(RPCError) -> RawUnaryResponse {
         let (first, count) = try await responses.elementsAtEnd(onCancel: { [self] in cancel() })
         guard case .message(let message) = first else {
             throw RPCError(code: .internalError, message: "the server ended the call without a response message")
         }
         guard count == 1 else {
+            cancel()  // a second response ends the wait before the call's end (`elementsAtEnd`): the call may be open
             throw RPCError(code: .internalError, message: "the server sent more than one response message")
         }
         return RawUnaryResponse(message: message, trailers: trailers.withLock { $0 })
