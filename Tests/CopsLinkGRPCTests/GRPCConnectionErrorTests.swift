@@ -40,7 +40,7 @@ struct GRPCConnectionErrorTests {
             context: ProtocolInstallContext(
                 dispatcher: CallDispatcher(router: router), configuration: configuration, budget: InboundMemoryBudget(limit: 1 << 20),
                 metrics: metrics))
-        try await server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         try server.writeInbound(ByteBuffer(bytes: preface + frame(type: 0x4, stream: 0)))
         return (server, registry)
     }

@@ -301,7 +301,7 @@ struct GRPCConnectionTimerTests {
             GRPCStreamHandler(
                 dispatcher: CallDispatcher(router: router), configuration: configuration, connection: state,
                 budget: InboundMemoryBudget(limit: 1 << 20)))
-        try await stream.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        try stream.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         let headers: HPACKHeaders = [
             ":method": "POST", ":scheme": "http", ":path": GRPCRequestFlowTests.method.path, ":authority": "x",
             "content-type": "application/grpc", "te": "trailers"

@@ -85,7 +85,7 @@ struct GRPCEndedCallsTests {
                 runLoops()
                 return holder.held == streams.count
             }
-            try await stream.close()  // the client's RST_STREAM
+            try stream.close().wait()  // the client's RST_STREAM
         }
         let refused = try call()
         runLoops()

@@ -60,7 +60,7 @@ struct GRPCHTTP2FlowTests {
     /// The handshake timeout sees the client's SETTINGS through swift-nio-http2's handler: a real client connection
     /// outlives it, and a peer that sent only part of the HTTP/2 magic is closed at it.
     @Test(arguments: [true, false])
-    func theHandshakeTimeoutEndsOnlyAConnectionWhosePrefaceNeverCame(completesPreface: Bool) async throws {
+    func theHandshakeTimeoutEndsOnlyAConnectionWhosePrefaceNeverCame(completesPreface: Bool) throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.handshakeTimeout = .seconds(10)
         configuration.idleTimeout = nil
@@ -71,13 +71,13 @@ struct GRPCHTTP2FlowTests {
             context: ProtocolInstallContext(
                 dispatcher: CallDispatcher(router: RPCRouter()), configuration: configuration,
                 budget: InboundMemoryBudget(limit: 1 << 20), metrics: nil, connectedAt: server.embeddedEventLoop.now))
-        try await server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         if completesPreface {
             let client = EmbeddedChannel()
             _ = try client.pipeline.syncOperations.configureHTTP2Pipeline(
                 mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
             ) { $0.eventLoop.makeSucceededVoidFuture() }
-            try await client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).get()
+            try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).wait()
             client.embeddedEventLoop.run()
             while let bytes = try client.readOutbound(as: ByteBuffer.self) { try server.writeInbound(bytes) }
         } else {
@@ -91,7 +91,7 @@ struct GRPCHTTP2FlowTests {
 
     /// `window` 65,535 is HTTP/2's default; with 131,072 the stream, opened before the client acknowledged the
     /// server's SETTINGS, gets swift-nio-http2's larger target (2 × window − 65,535, PROTOCOL.md §19.3).
-    @Test(arguments: [65_535, 131_072])
+    @Test(arguments: [65_535, 131_072]) @MainActor
     func aClientOutrunningItsHandlerIsStoppedByFlowControlAndEveryMessageArrives(window: Int) async throws {
         let streamWindow = window == 65_535 ? window : 2 * window - 65_535
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
@@ -109,13 +109,13 @@ struct GRPCHTTP2FlowTests {
             server.pipeline.syncOperations,
             context: ProtocolInstallContext(
                 dispatcher: CallDispatcher(router: router), configuration: configuration, budget: budget, metrics: nil))
-        try await server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
 
         let client = EmbeddedChannel()
         let multiplexer = try client.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
         ) { $0.eventLoop.makeSucceededVoidFuture() }
-        try await client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).get()
+        try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).wait()
 
         func exchange() throws { try Self.exchange(client, server) }
 
@@ -124,7 +124,7 @@ struct GRPCHTTP2FlowTests {
             stream.eventLoop.makeCompletedFuture { try stream.pipeline.syncOperations.addHandler(answer) }
         }
         client.embeddedEventLoop.run()
-        let stream = try await streamFuture.get()
+        let stream = try streamFuture.wait()
         let headers: HPACKHeaders = [
             ":method": "POST", ":scheme": "http", ":path": GRPCRequestFlowTests.method.path, ":authority": "x",
             "content-type": "application/grpc", "te": "trailers"
@@ -178,7 +178,7 @@ struct GRPCHTTP2FlowTests {
     /// A graceful shutdown through swift-nio-http2 on both sides: GOAWAY naming every stream and a PING, which the
     /// client's swift-nio-http2 answers, then the final GOAWAY naming the open stream; the call finishes, then the
     /// connection closes.
-    @Test func aGracefulShutdownSendsTwoGoAwaysAndLetsTheOpenCallFinish() async throws {
+    @Test @MainActor func aGracefulShutdownSendsTwoGoAwaysAndLetsTheOpenCallFinish() async throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.idleTimeout = nil
         configuration.keepalive = KeepaliveConfiguration(interval: nil)
@@ -196,21 +196,21 @@ struct GRPCHTTP2FlowTests {
             context: ProtocolInstallContext(
                 dispatcher: CallDispatcher(router: router), configuration: configuration, budget: InboundMemoryBudget(limit: 1 << 20),
                 metrics: nil))
-        try await server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         let client = EmbeddedChannel()
         let multiplexer = try client.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
         ) { $0.eventLoop.makeSucceededVoidFuture() }
         let root = RootFrames()
         try client.pipeline.syncOperations.addHandler(root)
-        try await client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).get()
+        try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).wait()
         func exchange() throws { try Self.exchange(client, server) }
         let answer = Answer()
         let streamFuture = multiplexer.createStreamChannel { stream in
             stream.eventLoop.makeCompletedFuture { try stream.pipeline.syncOperations.addHandler(answer) }
         }
         client.embeddedEventLoop.run()
-        let stream = try await streamFuture.get()
+        let stream = try streamFuture.wait()
         let headers: HPACKHeaders = [
             ":method": "POST", ":scheme": "http", ":path": GRPCRequestFlowTests.method.path, ":authority": "x",
             "content-type": "application/grpc", "te": "trailers"
@@ -257,7 +257,7 @@ struct GRPCHTTP2FlowTests {
     /// answers, as on the native protocol (§12: a key-guesser pays a new connection every 3 tries); the other seven
     /// are reset REFUSED_STREAM unanswered, and the connection is closed. Before, every call that finished before
     /// the close took effect was answered (a real server gave a client sending 100 wrong keys 6 to 14 answers).
-    @Test func aConnectionAnswersNoMoreThanItsUnauthenticatedLimit() async throws {
+    @Test @MainActor func aConnectionAnswersNoMoreThanItsUnauthenticatedLimit() async throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.idleTimeout = nil
         configuration.keepalive = KeepaliveConfiguration(interval: nil)
@@ -277,12 +277,12 @@ struct GRPCHTTP2FlowTests {
             context: ProtocolInstallContext(
                 dispatcher: CallDispatcher(router: router), configuration: configuration, budget: InboundMemoryBudget(limit: 1 << 20),
                 metrics: nil))
-        try await server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         let client = EmbeddedChannel()
         let multiplexer = try client.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
         ) { $0.eventLoop.makeSucceededVoidFuture() }
-        try await client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).get()
+        try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).wait()
         func exchange() throws { try Self.exchange(client, server) }
         let headers: HPACKHeaders = [
             ":method": "POST", ":scheme": "http", ":path": method.path, ":authority": "x", "content-type": "application/grpc",
@@ -296,7 +296,7 @@ struct GRPCHTTP2FlowTests {
                 stream.eventLoop.makeCompletedFuture { try stream.pipeline.syncOperations.addHandler(ending) }
             }
             client.embeddedEventLoop.run()
-            let stream = try await streamFuture.get()
+            let stream = try streamFuture.wait()
             stream.write(HTTP2Frame.FramePayload.headers(.init(headers: headers)), promise: nil)
             let message = GRPCMessageReader.frame([], allocator: stream.allocator)
             stream.writeAndFlush(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(message), endStream: true)), promise: nil)

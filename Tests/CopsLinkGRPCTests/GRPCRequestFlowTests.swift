@@ -29,11 +29,43 @@ struct GRPCRequestFlowTests {
     }
 
     /// Opened by the test: the handler reads no request before.
+    /// Opened by the test. A waiter is resumed by `open()`, on the test's thread, or by its task's cancellation, never
+    /// by a timer: a handler resumed from a timer thread queued itself onto the EmbeddedEventLoop from that thread,
+    /// which NIO reports as API misuse (thousands of times a run) and will make a crash.
     final class Gate: Sendable {
-        private let opened = Atomic<Bool>(false)
-        func open() { opened.store(true, ordering: .releasing) }
+        private struct State {
+            var opened = false
+            var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+            var nextID = 0
+        }
+        private let state = Mutex(State())
+
+        func open() {
+            let waiters = state.withLock { state in
+                state.opened = true
+                defer { state.waiters = [:] }
+                return Array(state.waiters.values)
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+
         func wait() async {
-            while !opened.load(ordering: .acquiring), !Task.isCancelled { try? await Task.sleep(for: .milliseconds(2)) }
+            let id = state.withLock { state in
+                defer { state.nextID += 1 }
+                return state.nextID
+            }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let now = state.withLock { state in
+                        guard !state.opened, !Task.isCancelled else { return true }
+                        state.waiters[id] = continuation
+                        return false
+                    }
+                    if now { continuation.resume() }
+                }
+            } onCancel: {
+                state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+            }
         }
     }
 
@@ -66,7 +98,7 @@ struct GRPCRequestFlowTests {
             GRPCStreamHandler(
                 dispatcher: CallDispatcher(router: router), configuration: configuration,
                 connection: GRPCConnectionState(configuration: configuration), budget: budget))
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         let headers: HPACKHeaders = [
             ":method": "POST", ":scheme": "http", ":path": method.path, ":authority": "x", "content-type": "application/grpc",
             "te": "trailers"
@@ -75,7 +107,7 @@ struct GRPCRequestFlowTests {
         return channel
     }
 
-    @Test func aSlowHandlersRequestsStayWithinTheWindowAndAllArriveInOrder() async throws {
+    @Test @MainActor func aSlowHandlersRequestsStayWithinTheWindowAndAllArriveInOrder() async throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.limits.initialWindowSize = 1_000
         let gate = Gate()
@@ -132,7 +164,7 @@ struct GRPCRequestFlowTests {
     /// Empty messages take five bytes of HTTP/2 window each, which comes back as the stream is read: were they to
     /// count nothing, the stream would be read on without end while the handler takes none. Each counts its place in
     /// the queue, so the stream stops being read after as many as fill the window.
-    @Test func emptyMessagesStopTheStreamOnceTheirPlacesFillTheWindow() async throws {
+    @Test @MainActor func emptyMessagesStopTheStreamOnceTheirPlacesFillTheWindow() async throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.limits.initialWindowSize = 1_000
         let gate = Gate()
@@ -164,7 +196,7 @@ struct GRPCRequestFlowTests {
 
     /// A call that ends while its stream is paused (the handler answered without reading every request) reads on,
     /// dropping what the client still sends, so that the client's side of the stream can end.
-    @Test func aCallEndingWhilePausedReadsOnAndReleasesWhatItHeld() async throws {
+    @Test @MainActor func aCallEndingWhilePausedReadsOnAndReleasesWhatItHeld() async throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.limits.initialWindowSize = 1_000
         let gate = Gate()
@@ -201,7 +233,7 @@ struct GRPCRequestFlowTests {
 
     /// A connection's calls together hold at most `maxUnfinishedRequestBytesPerConnection` request bytes, as on a
     /// native connection: the call whose DATA takes the connection past it ends RESOURCE_EXHAUSTED, the other goes on.
-    @Test func aCallTakingTheConnectionPastItsLimitIsResourceExhaustedAndTheOtherGoesOn() async throws {
+    @Test @MainActor func aCallTakingTheConnectionPastItsLimitIsResourceExhaustedAndTheOtherGoesOn() async throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.limits.initialWindowSize = 1 << 20
         configuration.maxUnfinishedRequestBytesPerConnection = 1_000
@@ -280,7 +312,7 @@ struct GRPCRequestFlowTests {
 
     /// A call without `grpc-timeout` whose client leaves the request stream open and sends no complete message for
     /// the request timeout ends DEADLINE_EXCEEDED, as a native call does; each message starts the clock again.
-    @Test func aCallWithoutDeadlineWhoseClientSendsNothingEndsAtTheRequestTimeout() async throws {
+    @Test @MainActor func aCallWithoutDeadlineWhoseClientSendsNothingEndsAtTheRequestTimeout() async throws {
         var router = RPCRouter()
         router.registerClientStreaming(Self.method) {
             (requests: RequestStream<StreamingInputCallRequest>, _) async throws -> ServerResponse<StreamingInputCallResponse> in
@@ -312,7 +344,7 @@ struct GRPCRequestFlowTests {
             GRPCStreamHandler(
                 dispatcher: CallDispatcher(router: router), configuration: configuration,
                 connection: GRPCConnectionState(configuration: configuration), budget: InboundMemoryBudget(limit: 1 << 20)))
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         let answer = { () throws -> HPACKHeaders? in
             channel.embeddedEventLoop.run()  // what the call's task handed to the loop
             var trailers: HPACKHeaders?
@@ -337,7 +369,7 @@ struct GRPCRequestFlowTests {
     /// A call of a method taking one request is not held open past the request timeout by a long `grpc-timeout`: its
     /// client has no reason to wait before sending the request (a keyless health Check held this way for hours was
     /// a cheap way to pile up open streams).
-    @Test func aUnaryCallWithALongDeadlineWhoseClientSendsNothingEndsAtTheRequestTimeout() async throws {
+    @Test @MainActor func aUnaryCallWithALongDeadlineWhoseClientSendsNothingEndsAtTheRequestTimeout() async throws {
         var router = RPCRouter()
         router.registerUnary(Self.unary) { (request: SimpleRequest, _) in ServerResponse(message: SimpleResponse()) }
         let (channel, answer) = try await Self.handlerChannel(router)
@@ -353,7 +385,7 @@ struct GRPCRequestFlowTests {
 
     /// A route with its own request limit (the methods open without a key) refuses a larger message from its length
     /// prefix, before the message arrives, and holds none of it; a message within the limit is served.
-    @Test func aRoutesOwnRequestLimitRefusesALargerMessageFromItsPrefix() async throws {
+    @Test @MainActor func aRoutesOwnRequestLimitRefusesALargerMessageFromItsPrefix() async throws {
         var router = RPCRouter()
         router.registerUnary(Self.unary) { (request: SimpleRequest, _) in ServerResponse(message: SimpleResponse()) }
         router.limitRequestMessages(ofPaths: [Self.unary.path], toBytes: 64)
@@ -391,7 +423,7 @@ struct GRPCRequestFlowTests {
     /// Calls of an open method whose request did not come with their HEADERS count server-wide until it comes; past
     /// the limit such a call is refused. A call that brings its request in the same read (as a probe does) is never
     /// counted, so held calls cannot crowd it out.
-    @Test func openCallsAwaitingTheirRequestAreBoundedButProbesAreNot() async throws {
+    @Test @MainActor func openCallsAwaitingTheirRequestAreBoundedButProbesAreNot() async throws {
         var router = RPCRouter()
         router.registerUnary(Self.unary) { (_: SimpleRequest, _) in ServerResponse(message: SimpleResponse()) }
         router.limitRequestMessages(ofPaths: [Self.unary.path], toBytes: 64)
@@ -469,7 +501,7 @@ struct GRPCRequestFlowTests {
     /// An answer the client's window never lets out (INITIAL_WINDOW_SIZE 0, no WINDOW_UPDATE) does not keep its
     /// stream for ever: with none of its frames sent for the unwritable timeout, the stream is reset (its held
     /// frames dropped). Each frame sent starts the clock again.
-    @Test func anAnswerHeldByAZeroWindowResetsTheStreamAtTheUnwritableTimeout() async throws {
+    @Test @MainActor func anAnswerHeldByAZeroWindowResetsTheStreamAtTheUnwritableTimeout() async throws {
         var router = RPCRouter()
         router.registerUnary(Self.unary) { (_: SimpleRequest, _) in ServerResponse(message: SimpleResponse(payload: [1, 2, 3])) }
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
@@ -484,7 +516,7 @@ struct GRPCRequestFlowTests {
                 dispatcher: CallDispatcher(router: router), configuration: configuration,
                 connection: GRPCConnectionState(configuration: configuration), budget: InboundMemoryBudget(limit: 1 << 20),
                 metrics: metrics))
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: Self.requestHeaders(Self.unary.path))))
         let message = SimpleRequest().serializedBytes()
         try channel.writeInbound(

@@ -24,13 +24,7 @@ struct GRPCUnreadAnswersTests {
     static let gated = MethodDescriptor(service: "copslink.rpc.v1.TestService", method: "GatedCall")
 
     /// Opened by the test: the gated handler answers only then.
-    final class Gate: Sendable {
-        private let opened = Atomic<Bool>(false)
-        func open() { opened.store(true, ordering: .releasing) }
-        func wait() async {
-            while !opened.load(ordering: .acquiring), !Task.isCancelled { try? await Task.sleep(for: .milliseconds(1)) }
-        }
-    }
+    typealias Gate = GRPCRequestFlowTests.Gate
 
     /// The socket: once an answer's DATA passes it, the connection is unwritable (its client reads nothing).
     final class FillingSocket: ChannelOutboundHandler {
@@ -111,7 +105,7 @@ struct GRPCUnreadAnswersTests {
                 GRPCStreamHandler(
                     dispatcher: dispatcher, configuration: configuration, connection: connection,
                     budget: InboundMemoryBudget(limit: 1 << 20)))
-            try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
             var headers: HPACKHeaders = [
                 ":method": "POST", ":scheme": "http",
                 ":path": method.path, ":authority": "x",
@@ -194,7 +188,7 @@ struct GRPCUnreadAnswersTests {
         let last = try await harness.call(fills: false)
         harness.loop.advanceTime(by: .milliseconds(100))
         #expect(try await harness.status(timed) == "4")
-        try await reset.close()
+        try reset.close().wait()
         harness.connection.socketWritabilityChanged(writable: true)
         #expect(try await harness.status(last) == "0")
         #expect(harness.runs.value == 2, "a call that ended at its deadline or was reset ran after all")
