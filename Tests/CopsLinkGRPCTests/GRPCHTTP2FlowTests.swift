@@ -91,7 +91,7 @@ struct GRPCHTTP2FlowTests {
 
     /// `window` 65,535 is HTTP/2's default; with 131,072 the stream, opened before the client acknowledged the
     /// server's SETTINGS, gets swift-nio-http2's larger target (2 × window − 65,535, PROTOCOL.md §19.3).
-    @Test(arguments: [65_535, 131_072]) @MainActor
+    @Test(arguments: [65_535, 131_072]) @EmbeddedTestActor
     func aClientOutrunningItsHandlerIsStoppedByFlowControlAndEveryMessageArrives(window: Int) async throws {
         let streamWindow = window == 65_535 ? window : 2 * window - 65_535
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
@@ -178,7 +178,7 @@ struct GRPCHTTP2FlowTests {
     /// A graceful shutdown through swift-nio-http2 on both sides: GOAWAY naming every stream and a PING, which the
     /// client's swift-nio-http2 answers, then the final GOAWAY naming the open stream; the call finishes, then the
     /// connection closes.
-    @Test @MainActor func aGracefulShutdownSendsTwoGoAwaysAndLetsTheOpenCallFinish() async throws {
+    @Test @EmbeddedTestActor func aGracefulShutdownSendsTwoGoAwaysAndLetsTheOpenCallFinish() async throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.idleTimeout = nil
         configuration.keepalive = KeepaliveConfiguration(interval: nil)
@@ -257,7 +257,7 @@ struct GRPCHTTP2FlowTests {
     /// answers, as on the native protocol (§12: a key-guesser pays a new connection every 3 tries); the other seven
     /// are reset REFUSED_STREAM unanswered, and the connection is closed. Before, every call that finished before
     /// the close took effect was answered (a real server gave a client sending 100 wrong keys 6 to 14 answers).
-    @Test @MainActor func aConnectionAnswersNoMoreThanItsUnauthenticatedLimit() async throws {
+    @Test @EmbeddedTestActor func aConnectionAnswersNoMoreThanItsUnauthenticatedLimit() async throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.idleTimeout = nil
         configuration.keepalive = KeepaliveConfiguration(interval: nil)

@@ -107,7 +107,7 @@ struct GRPCRequestFlowTests {
         return channel
     }
 
-    @Test @MainActor func aSlowHandlersRequestsStayWithinTheWindowAndAllArriveInOrder() async throws {
+    @Test @EmbeddedTestActor func aSlowHandlersRequestsStayWithinTheWindowAndAllArriveInOrder() async throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.limits.initialWindowSize = 1_000
         let gate = Gate()
@@ -164,7 +164,7 @@ struct GRPCRequestFlowTests {
     /// Empty messages take five bytes of HTTP/2 window each, which comes back as the stream is read: were they to
     /// count nothing, the stream would be read on without end while the handler takes none. Each counts its place in
     /// the queue, so the stream stops being read after as many as fill the window.
-    @Test @MainActor func emptyMessagesStopTheStreamOnceTheirPlacesFillTheWindow() async throws {
+    @Test @EmbeddedTestActor func emptyMessagesStopTheStreamOnceTheirPlacesFillTheWindow() async throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.limits.initialWindowSize = 1_000
         let gate = Gate()
@@ -196,7 +196,7 @@ struct GRPCRequestFlowTests {
 
     /// A call that ends while its stream is paused (the handler answered without reading every request) reads on,
     /// dropping what the client still sends, so that the client's side of the stream can end.
-    @Test @MainActor func aCallEndingWhilePausedReadsOnAndReleasesWhatItHeld() async throws {
+    @Test @EmbeddedTestActor func aCallEndingWhilePausedReadsOnAndReleasesWhatItHeld() async throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.limits.initialWindowSize = 1_000
         let gate = Gate()
@@ -233,7 +233,7 @@ struct GRPCRequestFlowTests {
 
     /// A connection's calls together hold at most `maxUnfinishedRequestBytesPerConnection` request bytes, as on a
     /// native connection: the call whose DATA takes the connection past it ends RESOURCE_EXHAUSTED, the other goes on.
-    @Test @MainActor func aCallTakingTheConnectionPastItsLimitIsResourceExhaustedAndTheOtherGoesOn() async throws {
+    @Test @EmbeddedTestActor func aCallTakingTheConnectionPastItsLimitIsResourceExhaustedAndTheOtherGoesOn() async throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.limits.initialWindowSize = 1 << 20
         configuration.maxUnfinishedRequestBytesPerConnection = 1_000
@@ -312,7 +312,7 @@ struct GRPCRequestFlowTests {
 
     /// A call without `grpc-timeout` whose client leaves the request stream open and sends no complete message for
     /// the request timeout ends DEADLINE_EXCEEDED, as a native call does; each message starts the clock again.
-    @Test @MainActor func aCallWithoutDeadlineWhoseClientSendsNothingEndsAtTheRequestTimeout() async throws {
+    @Test @EmbeddedTestActor func aCallWithoutDeadlineWhoseClientSendsNothingEndsAtTheRequestTimeout() async throws {
         var router = RPCRouter()
         router.registerClientStreaming(Self.method) {
             (requests: RequestStream<StreamingInputCallRequest>, _) async throws -> ServerResponse<StreamingInputCallResponse> in
@@ -369,7 +369,7 @@ struct GRPCRequestFlowTests {
     /// A call of a method taking one request is not held open past the request timeout by a long `grpc-timeout`: its
     /// client has no reason to wait before sending the request (a keyless health Check held this way for hours was
     /// a cheap way to pile up open streams).
-    @Test @MainActor func aUnaryCallWithALongDeadlineWhoseClientSendsNothingEndsAtTheRequestTimeout() async throws {
+    @Test @EmbeddedTestActor func aUnaryCallWithALongDeadlineWhoseClientSendsNothingEndsAtTheRequestTimeout() async throws {
         var router = RPCRouter()
         router.registerUnary(Self.unary) { (request: SimpleRequest, _) in ServerResponse(message: SimpleResponse()) }
         let (channel, answer) = try await Self.handlerChannel(router)
@@ -385,7 +385,7 @@ struct GRPCRequestFlowTests {
 
     /// A route with its own request limit (the methods open without a key) refuses a larger message from its length
     /// prefix, before the message arrives, and holds none of it; a message within the limit is served.
-    @Test @MainActor func aRoutesOwnRequestLimitRefusesALargerMessageFromItsPrefix() async throws {
+    @Test @EmbeddedTestActor func aRoutesOwnRequestLimitRefusesALargerMessageFromItsPrefix() async throws {
         var router = RPCRouter()
         router.registerUnary(Self.unary) { (request: SimpleRequest, _) in ServerResponse(message: SimpleResponse()) }
         router.limitRequestMessages(ofPaths: [Self.unary.path], toBytes: 64)
@@ -423,7 +423,7 @@ struct GRPCRequestFlowTests {
     /// Calls of an open method whose request did not come with their HEADERS count server-wide until it comes; past
     /// the limit such a call is refused. A call that brings its request in the same read (as a probe does) is never
     /// counted, so held calls cannot crowd it out.
-    @Test @MainActor func openCallsAwaitingTheirRequestAreBoundedButProbesAreNot() async throws {
+    @Test @EmbeddedTestActor func openCallsAwaitingTheirRequestAreBoundedButProbesAreNot() async throws {
         var router = RPCRouter()
         router.registerUnary(Self.unary) { (_: SimpleRequest, _) in ServerResponse(message: SimpleResponse()) }
         router.limitRequestMessages(ofPaths: [Self.unary.path], toBytes: 64)
@@ -501,7 +501,7 @@ struct GRPCRequestFlowTests {
     /// An answer the client's window never lets out (INITIAL_WINDOW_SIZE 0, no WINDOW_UPDATE) does not keep its
     /// stream for ever: with none of its frames sent for the unwritable timeout, the stream is reset (its held
     /// frames dropped). Each frame sent starts the clock again.
-    @Test @MainActor func anAnswerHeldByAZeroWindowResetsTheStreamAtTheUnwritableTimeout() async throws {
+    @Test @EmbeddedTestActor func anAnswerHeldByAZeroWindowResetsTheStreamAtTheUnwritableTimeout() async throws {
         var router = RPCRouter()
         router.registerUnary(Self.unary) { (_: SimpleRequest, _) in ServerResponse(message: SimpleResponse(payload: [1, 2, 3])) }
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)

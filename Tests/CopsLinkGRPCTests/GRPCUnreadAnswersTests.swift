@@ -152,7 +152,7 @@ struct GRPCUnreadAnswersTests {
 
     /// Two calls come in one read; the first's answer fills the socket: the second is not handed its request until
     /// the socket takes bytes again.
-    @Test @MainActor func theCallsOfOneReadAnswerOneAtATimeWhileTheSocketTakesThem() async throws {
+    @Test @EmbeddedTestActor func theCallsOfOneReadAnswerOneAtATimeWhileTheSocketTakesThem() async throws {
         let harness = Harness()
         let first = try await harness.call()
         let second = try await harness.call()
@@ -167,7 +167,7 @@ struct GRPCUnreadAnswersTests {
     }
 
     /// Calls whose answers do not fill the socket all run, in the order their requests came.
-    @Test @MainActor func callsRunInTurnWhileTheSocketTakesTheirAnswers() async throws {
+    @Test @EmbeddedTestActor func callsRunInTurnWhileTheSocketTakesTheirAnswers() async throws {
         let harness = Harness()
         var calls: [EmbeddedChannel] = []
         for number in 0..<5 { calls.append(try await harness.call(fills: false, number: UInt32(number))) }
@@ -179,7 +179,7 @@ struct GRPCUnreadAnswersTests {
     /// A call waiting for its turn still has its deadline: it ends DEADLINE_EXCEEDED without its handler running, and
     /// does not run when the socket drains later; nor does one whose client reset its stream, and the call behind
     /// them runs then.
-    @Test @MainActor func aWaitingCallEndsAtItsDeadlineOrResetWithoutRunning() async throws {
+    @Test @EmbeddedTestActor func aWaitingCallEndsAtItsDeadlineOrResetWithoutRunning() async throws {
         let harness = Harness()
         let first = try await harness.call()
         #expect(try await harness.status(first) == "0")
@@ -197,7 +197,7 @@ struct GRPCUnreadAnswersTests {
 
     /// A call of a method open to keyless callers (Health's Check) that waits for the socket still counts as a call
     /// awaiting its request (`CallDispatcher.maxOpenCallsAwaitingRequest`), until it is handed the request's end.
-    @Test @MainActor func anOpenMethodsWaitingCallCountsAsAwaitingItsRequest() async throws {
+    @Test @EmbeddedTestActor func anOpenMethodsWaitingCallCountsAsAwaitingItsRequest() async throws {
         let harness = Harness(openUnary: true)
         let first = try await harness.call()
         #expect(try await harness.status(first) == "0")
@@ -229,7 +229,7 @@ struct GRPCUnreadAnswersTests {
     /// Answer DATA counts in the server's unread-answer budget until the socket has taken it; an answer that would
     /// pass the budget resets its stream (ENHANCE_YOUR_CALM) instead of being held, and while the budget is spent a
     /// new call is refused before it runs (PROTOCOL.md §12).
-    @Test @MainActor func answersCountUntilSentAndThosePastTheBudgetAreDropped() async throws {
+    @Test @EmbeddedTestActor func answersCountUntilSentAndThosePastTheBudgetAreDropped() async throws {
         let budget = UnreadAnswerBudget(limit: 3_000)
         let harness = Harness(unreadAnswers: budget)
         let (first, socket) = try await harness.call(socket: {
@@ -264,7 +264,7 @@ struct GRPCUnreadAnswersTests {
 
     /// A stream that goes away with answer DATA unsent releases what it counted at once, and the writes' promises,
     /// failed or completed later, release nothing more.
-    @Test @MainActor func aStreamThatGoesReleasesItsUnsentAnswerOnce() async throws {
+    @Test @EmbeddedTestActor func aStreamThatGoesReleasesItsUnsentAnswerOnce() async throws {
         let budget = UnreadAnswerBudget(limit: 1 << 20)
         let harness = Harness(unreadAnswers: budget)
         let (call, socket) = try await harness.call(socket: {
@@ -281,7 +281,7 @@ struct GRPCUnreadAnswersTests {
 
     /// A call whose handler suspends before answering (a key lookup, PostgreSQL) holds the calls behind it for one
     /// event-loop turn only, not until it answers.
-    @Test @MainActor func aHandlerThatSuspendsDoesNotHoldTheCallsBehindIt() async throws {
+    @Test @EmbeddedTestActor func aHandlerThatSuspendsDoesNotHoldTheCallsBehindIt() async throws {
         let harness = Harness()
         let gated = try await harness.call(GRPCUnreadAnswersTests.gated)
         let next = try await harness.call(fills: false)
@@ -299,7 +299,7 @@ struct GRPCUnreadAnswersTests {
 
     /// A client-streaming call is not held: each of its answers waits for its own request stream, whose messages its
     /// handler takes as they come.
-    @Test @MainActor func aClientStreamingCallIsNotHeld() async throws {
+    @Test @EmbeddedTestActor func aClientStreamingCallIsNotHeld() async throws {
         let harness = Harness()
         let first = try await harness.call()
         #expect(try await harness.status(first) == "0")
