@@ -142,33 +142,8 @@ public struct MessageQueue<Element: Sendable>: ~Copyable, Sendable {
     /// `onCancel` as for `next(onCancel:)`.
     @inlinable
     public func elementsAtEnd(onCancel: @Sendable () -> Void = {}) async throws(RPCError) -> (first: Element?, count: Int) {
-        if state.withLock({ $0.end == nil && $0.bufferedCount < 2 }) {
-            do {
-                _ = try await withTaskCancellationHandler {
-                    try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Element?, any Error>) in
-                        let resumeNow: Result<Element?, RPCError>? = state.withLock { state in
-                            if state.end != nil || state.bufferedCount >= 2 { return .success(nil) }
-                            if Task.isCancelled { return .failure(Self.cancelled) }
-                            precondition(state.waiter == nil, "MessageQueue has a single consumer")
-                            state.waiter = continuation
-                            state.waiterWaitsForEnd = true
-                            return nil
-                        }
-                        if let resumeNow { continuation.resume(with: resumeNow) }
-                    }
-                } onCancel: {
-                    onCancel()
-                    let waiter = state.withLock { state in
-                        defer { state.waiter = nil }
-                        return state.waiter
-                    }
-                    waiter?.resume(throwing: Self.cancelled)
-                }
-            } catch let error as RPCError {
-                throw error
-            } catch {
-                throw RPCError(code: .internalError, message: "unexpected queue failure")
-            }
+        _ = try await wait(forEnd: true, onCancel: onCancel) { state in
+            state.end != nil || state.bufferedCount >= 2 ? .success(nil) : nil
         }
         return try state.withLock { state throws(RPCError) in
             state.waiterWaitsForEnd = false
@@ -188,16 +163,26 @@ public struct MessageQueue<Element: Sendable>: ~Copyable, Sendable {
     /// callers need no cancellation handler of their own around this one: each costs a lock in the runtime.
     @inlinable
     public func next(onCancel: @Sendable () -> Void = {}) async throws(RPCError) -> Element? {
-        if let ready = state.withLock({ $0.takeReady() }) { return try ready.get() }
+        try await wait(forEnd: false, onCancel: onCancel) { $0.takeReady() }
+    }
+
+    /// What `ready` gives, at once or once it gives something: the reader registers as the waiter (`forEnd`: one that
+    /// `push` wakes only at a second element) and `push` or `finish` resumes it to look again. A reader cancelled
+    /// while it waits gets CANCELLED after `onCancel`. The wait of `next` and `elementsAtEnd`.
+    @inlinable
+    func wait(
+        forEnd: Bool, onCancel: @Sendable () -> Void, until ready: (inout State) -> Result<Element?, RPCError>?
+    ) async throws(RPCError) -> Element? {
+        if let now = state.withLock({ ready(&$0) }) { return try now.get() }
         do {
             return try await withTaskCancellationHandler {
                 try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Element?, any Error>) in
                     let resumeNow: Result<Element?, RPCError>? = state.withLock { state in
-                        if let ready = state.takeReady() { return ready }
+                        if let now = ready(&state) { return now }
                         if Task.isCancelled { return .failure(Self.cancelled) }
                         precondition(state.waiter == nil, "MessageQueue has a single consumer")
                         state.waiter = continuation
-                        state.waiterWaitsForEnd = false
+                        state.waiterWaitsForEnd = forEnd
                         return nil
                     }
                     if let resumeNow { continuation.resume(with: resumeNow) }
