@@ -30,6 +30,22 @@ struct BlockingConnection {
         try result(query).metadata.rows ?? 0
     }
 
+    /// Runs `first`, then `second`, with one wait: postgres-nio queues `second` on the connection and sends it when
+    /// `first` is answered, without waking this thread in between. `second` runs even if `first` fails (and then
+    /// fails too, inside an aborted transaction); the first error is thrown.
+    func execute(_ first: PostgresQuery, then second: PostgresQuery) throws {
+        StoreThreads.assertOnStoreThread()
+        let firstResult = connection.query(first, logger: logger)
+        let secondResult = connection.query(second, logger: logger)
+        do {
+            _ = try firstResult.wait()
+        } catch {
+            _ = try? secondResult.wait()
+            throw error
+        }
+        _ = try secondResult.wait()
+    }
+
     private func result(_ query: PostgresQuery) throws -> PostgresQueryResult {
         StoreThreads.assertOnStoreThread()
         return try connection.query(query, logger: logger).wait()

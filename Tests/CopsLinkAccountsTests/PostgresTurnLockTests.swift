@@ -1,0 +1,134 @@
+import CopsLinkAccounts
+import CopsLinkCore
+import Foundation
+import PostgresNIO
+import Synchronization
+import Testing
+
+@testable import CopsLinkPostgres
+
+/// The dealer's turn lock (`PostgresSchema.writeRetryLockClass`), seen from a second session that holds it the way
+/// another instance's write would: a first run waits while a run again holds it, and a run again waits for the first
+/// runs under way. That is what lets a run again finish without colliding again with its dealer's writes.
+@Suite("PostgreSQL store: turns")
+struct PostgresTurnLockTests {
+    @Test(PostgresStoreTests.enabled) func aFirstRunWaitsWhileARunAgainHoldsTheTurn() async throws {
+        try await withTurnLockFixture { store, session, dealer in
+            let key = PostgresAccountStore.retryLockKey(.dealer(dealer))
+            try await session.query("SELECT pg_advisory_lock(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
+            let runs = Runs()
+            let write = Task { try await store.write(.dealer(dealer)) { _ in runs.count() } }
+            try await Self.waitUntilSomeoneWaits(for: key, on: session, orRuns: runs)
+            #expect(runs.value == 0, "the first run went ahead of the run again holding the turn")
+            try await session.query("SELECT pg_advisory_unlock(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
+            try await write.value
+            #expect(runs.value == 1)
+        }
+    }
+
+    @Test(PostgresStoreTests.enabled) func aRunAgainWaitsForTheFirstRunsUnderWay() async throws {
+        try await withTurnLockFixture { store, session, dealer in
+            let key = PostgresAccountStore.retryLockKey(.dealer(dealer))
+            try await session.query(
+                "SELECT pg_advisory_lock_shared(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
+            let runs = Runs()
+            let write = Task {
+                try await store.write(.dealer(dealer)) { transaction in
+                    // The first run loses a race (as PostgreSQL reports it); the run again succeeds.
+                    if runs.count() == 1 {
+                        try (transaction as! PostgresTransaction).connection.execute(
+                            "DO $$ BEGIN RAISE EXCEPTION 'lost a race' USING ERRCODE = 'serialization_failure'; END $$")
+                    }
+                }
+            }
+            try await Self.waitUntilSomeoneWaits(for: key, on: session, orRuns: runs, beyond: 1)
+            #expect(runs.value == 1, "the run again went ahead while a first run held the turn")
+            try await session.query(
+                "SELECT pg_advisory_unlock_shared(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
+            try await write.value
+            #expect(runs.value == 2)
+        }
+    }
+
+    /// A write that commits, one that throws and one that runs again each leave the turn free: the pool's sessions
+    /// hold no advisory lock afterwards.
+    @Test(PostgresStoreTests.enabled) func everyWayOutOfAWriteReleasesTheTurn() async throws {
+        try await withTurnLockFixture { store, session, dealer in
+            let key = PostgresAccountStore.retryLockKey(.dealer(dealer))
+            let runs = Runs()
+            try await store.write(.dealer(dealer)) { _ in }
+            await #expect(throws: AccountError.self) {
+                try await store.write(.dealer(dealer)) { _ in throw AccountError(.failedPrecondition, "no") }
+            }
+            try await store.write(.dealer(dealer)) { transaction in
+                if runs.count() == 1 {
+                    try (transaction as! PostgresTransaction).connection.execute(
+                        "DO $$ BEGIN RAISE EXCEPTION 'lost a race' USING ERRCODE = 'serialization_failure'; END $$")
+                }
+            }
+            #expect(runs.value == 2)
+            let rows = try await session.query(
+                "SELECT pg_try_advisory_lock(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
+            for try await free in rows.decode(Bool.self) { #expect(free, "a pooled session still holds the turn") }
+        }
+    }
+
+    /// Polls `pg_locks` until another session waits for `key`'s turn lock, or until the write ran more than `runs`
+    /// times (the rule broken), for at most 20 s.
+    static func waitUntilSomeoneWaits(
+        for key: Int32, on session: PostgresConnection, orRuns runs: Runs, beyond limit: Int = 0
+    ) async throws {
+        let objid = Int64(UInt32(bitPattern: key))
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline, runs.value <= limit {
+            let rows = try await session.query(
+                """
+                SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                AND classid::bigint = \(Int64(PostgresSchema.writeRetryLockClass)) AND objid::bigint = \(objid) AND objsubid = 2
+                """, logger: quietLogger())
+            for try await waiting in rows.decode(Int64.self) where waiting > 0 { return }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// A store on a schema of its own, a second session on the same database, and a dealer id of this test's own
+    /// (advisory locks are per database, and other tests' stores share it).
+    func withTurnLockFixture(_ body: (PostgresAccountStore, PostgresConnection, String) async throws -> Void) async throws {
+        let schema = try await TestPostgres.createSchema()
+        let configuration = try TestPostgres.configuration(schema: schema, poolSize: 2)
+        let store = try await PostgresAccountStore(configuration: configuration, logger: quietLogger())
+        var sessionConfiguration = PostgresConnection.Configuration(
+            host: configuration.host, port: configuration.port, username: configuration.username, password: configuration.password,
+            database: configuration.database, tls: .disable)
+        sessionConfiguration.options.requireBackendKeyData = false
+        let session = try await PostgresConnection.connect(configuration: sessionConfiguration, id: 1, logger: quietLogger())
+        let dealer = "turns-" + UUID().uuidString.lowercased().prefix(8)
+        do {
+            try await body(store, session, dealer)
+        } catch {
+            try? await session.close()
+            await store.close()
+            try? await TestPostgres.dropSchema(schema)
+            throw error
+        }
+        try await session.close()
+        await store.close()
+        try await TestPostgres.dropSchema(schema)
+    }
+}
+
+/// How many times a write's body ran, from any thread.
+final class Runs: Sendable {
+    private let runs = Mutex(0)
+
+    var value: Int { runs.withLock { $0 } }
+
+    /// Counts one more run and returns the count.
+    @discardableResult
+    func count() -> Int {
+        runs.withLock {
+            $0 += 1
+            return $0
+        }
+    }
+}
