@@ -16,9 +16,8 @@ import PostgresNIO
 /// per account, unique account numbers, the dealer's account quota, one answer per request id) holds exactly as it
 /// does on SQLite's single writer, without a lock per rule that each new rule would have to remember. A write
 /// PostgreSQL aborts as a serialization failure (or a deadlock) is run again from the start, holding its dealer's
-/// retry lock (`PostgresSchema.writeRetryLockClass`) exclusively so that it runs alone among its dealer's writes (a
-/// first run holds that lock shared), up to `serializationRetries` times with a short random backoff, then fails
-/// `UNAVAILABLE` (safe to retry). The unique
+/// retry lock (`PostgresSchema.writeRetryLockClass`) so that colliding writers take turns, up to
+/// `serializationRetries` times with a short random backoff, then fails `UNAVAILABLE` (safe to retry). The unique
 /// indexes stay as the last line (`test_session_open`, `station_account.account_number`, the idempotency key).
 /// Reads run REPEATABLE READ READ ONLY: one consistent snapshot, never blocked by writers and never aborted.
 public final class PostgresAccountStore: AccountStore {
@@ -115,9 +114,9 @@ public final class PostgresAccountStore: AccountStore {
         var attempt = 0
         while true {
             do {
-                // A first run shares its scope's turn lock; a run again holds it alone (`PostgresSchema.writeRetryLockClass`).
-                let turn: TurnLock = attempt == 0 ? .shared(Self.retryLockKey(scope)) : .exclusive(Self.retryLockKey(scope))
-                return try await withTransaction(begin: "BEGIN ISOLATION LEVEL SERIALIZABLE", holding: turn) { connection in
+                // A run again is serialized with the scope's other runs again (`PostgresSchema.writeRetryLockClass`).
+                let lock = attempt == 0 ? nil : Self.retryLockKey(scope)
+                return try await withTransaction(begin: "BEGIN ISOLATION LEVEL SERIALIZABLE", holding: lock) { connection in
                     let transaction = PostgresTransaction(connection: connection, scope: scope, pageChanges: AccountPageChanges())
                     let result = try body(transaction)
                     try transaction.refreshAccountPages()
@@ -163,39 +162,17 @@ public final class PostgresAccountStore: AccountStore {
         try? await threads.shutdown()
     }
 
-    /// A write's place among its scope's other writes (`PostgresSchema.writeRetryLockClass`), held by the session
-    /// from before BEGIN, so that the transaction's snapshot is taken after the wait, to after COMMIT or ROLLBACK.
-    enum TurnLock {
-        /// A first run: first runs go on together, but wait while a run again holds the lock.
-        case shared(Int32)
-        /// A run again: alone among the scope's writes, so the first runs under way cannot make it collide again.
-        case exclusive(Int32)
-
-        var lock: PostgresQuery {
-            switch self {
-            case .shared(let key): "SELECT pg_advisory_lock_shared(\(PostgresSchema.writeRetryLockClass), \(key))"
-            case .exclusive(let key): "SELECT pg_advisory_lock(\(PostgresSchema.writeRetryLockClass), \(key))"
-            }
-        }
-
-        var unlock: PostgresQuery {
-            switch self {
-            case .shared(let key): "SELECT pg_advisory_unlock_shared(\(PostgresSchema.writeRetryLockClass), \(key))"
-            case .exclusive(let key): "SELECT pg_advisory_unlock(\(PostgresSchema.writeRetryLockClass), \(key))"
-            }
-        }
-    }
-
-    /// Leases a connection and runs `body` on a store thread inside `begin` … COMMIT (ROLLBACK if it throws), holding
-    /// `turn` if given. The lock and its release are queued with BEGIN and with COMMIT or ROLLBACK, so a turn costs
-    /// no extra wait on the store thread.
+    /// Leases a connection and runs `body` on a store thread inside `begin` … COMMIT (ROLLBACK if it throws); given
+    /// `lock`, inside that session-level advisory lock (`PostgresSchema.writeRetryLockClass`), taken before `begin`
+    /// (so that the transaction's snapshot is taken after the wait) and released after COMMIT or ROLLBACK. The lock
+    /// and its release are queued on the connection with BEGIN and with COMMIT or ROLLBACK: no extra wait.
     func withTransaction<Result: Sendable>(
-        begin: PostgresQuery, holding turn: TurnLock? = nil, _ body: @escaping @Sendable (BlockingConnection) throws -> Result
+        begin: PostgresQuery, holding lock: Int32? = nil, _ body: @escaping @Sendable (BlockingConnection) throws -> Result
     ) async throws -> Result {
         try await client.withConnection { [threads, logger] connection in
             try await threads.run {
                 let blocking = BlockingConnection(connection: connection, logger: logger)
-                guard let turn else {
+                guard let lock else {
                     try blocking.execute(begin)
                     do {
                         let result = try body(blocking)
@@ -208,20 +185,21 @@ public final class PostgresAccountStore: AccountStore {
                 }
                 // Released whatever happens: after COMMIT or ROLLBACK, or, if BEGIN failed, on its own (unlocking
                 // a lock not held only warns; a connection that is lost releases it with its session).
+                let unlock: PostgresQuery = "SELECT pg_advisory_unlock(\(PostgresSchema.writeRetryLockClass), \(lock))"
                 do {
-                    try blocking.execute(turn.lock, then: begin)
+                    try blocking.execute("SELECT pg_advisory_lock(\(PostgresSchema.writeRetryLockClass), \(lock))", then: begin)
                 } catch {
-                    _ = try? blocking.execute(turn.unlock)
+                    _ = try? blocking.execute(unlock)
                     throw error
                 }
                 let result: Result
                 do {
                     result = try body(blocking)
                 } catch {
-                    _ = try? blocking.execute("ROLLBACK", then: turn.unlock)
+                    _ = try? blocking.execute("ROLLBACK", then: unlock)
                     throw error
                 }
-                try blocking.execute("COMMIT", then: turn.unlock)
+                try blocking.execute("COMMIT", then: unlock)
                 return result
             }
         }

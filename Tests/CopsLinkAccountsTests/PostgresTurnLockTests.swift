@@ -7,46 +7,43 @@ import Testing
 
 @testable import CopsLinkPostgres
 
-/// The dealer's turn lock (`PostgresSchema.writeRetryLockClass`), seen from a second session that holds it the way
-/// another instance's write would: a first run waits while a run again holds it, and a run again waits for the first
-/// runs under way. That is what lets a run again finish without colliding again with its dealer's writes.
+/// The dealer's retry lock (`PostgresSchema.writeRetryLockClass`), seen from a second session that holds it the way
+/// another instance's run again would: a run again waits for its turn; a first run does not.
 @Suite("PostgreSQL store: turns")
 struct PostgresTurnLockTests {
-    @Test(PostgresStoreTests.enabled) func aFirstRunWaitsWhileARunAgainHoldsTheTurn() async throws {
+    @Test(PostgresStoreTests.enabled) func aRunAgainWaitsForTheRunAgainHoldingTheTurn() async throws {
+        try await withTurnLockFixture { store, session, dealer in
+            let key = PostgresAccountStore.retryLockKey(.dealer(dealer))
+            try await session.query("SELECT pg_advisory_lock(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
+            let runs = Runs()
+            let write = Task { try await store.write(.dealer(dealer)) { try Self.loseTheFirstRace($0, runs: runs) } }
+            try await Self.waitUntilSomeoneWaits(for: key, on: session, orRuns: runs, beyond: 1)
+            #expect(runs.value == 1, "the run again went ahead of the one holding the turn")
+            try await session.query("SELECT pg_advisory_unlock(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
+            try await write.value
+            #expect(runs.value == 2)
+        }
+    }
+
+    /// First runs are optimistic (`PostgresSchema.writeRetryLockClass` says why).
+    @Test(PostgresStoreTests.enabled) func aFirstRunDoesNotWaitForTheTurn() async throws {
         try await withTurnLockFixture { store, session, dealer in
             let key = PostgresAccountStore.retryLockKey(.dealer(dealer))
             try await session.query("SELECT pg_advisory_lock(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
             let runs = Runs()
             let write = Task { try await store.write(.dealer(dealer)) { _ in runs.count() } }
             try await Self.waitUntilSomeoneWaits(for: key, on: session, orRuns: runs)
-            #expect(runs.value == 0, "the first run went ahead of the run again holding the turn")
+            #expect(runs.value == 1, "the first run waited for the turn")
             try await session.query("SELECT pg_advisory_unlock(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
             try await write.value
-            #expect(runs.value == 1)
         }
     }
 
-    @Test(PostgresStoreTests.enabled) func aRunAgainWaitsForTheFirstRunsUnderWay() async throws {
-        try await withTurnLockFixture { store, session, dealer in
-            let key = PostgresAccountStore.retryLockKey(.dealer(dealer))
-            try await session.query(
-                "SELECT pg_advisory_lock_shared(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
-            let runs = Runs()
-            let write = Task {
-                try await store.write(.dealer(dealer)) { transaction in
-                    // The first run loses a race (as PostgreSQL reports it); the run again succeeds.
-                    if runs.count() == 1 {
-                        try (transaction as! PostgresTransaction).connection.execute(
-                            "DO $$ BEGIN RAISE EXCEPTION 'lost a race' USING ERRCODE = 'serialization_failure'; END $$")
-                    }
-                }
-            }
-            try await Self.waitUntilSomeoneWaits(for: key, on: session, orRuns: runs, beyond: 1)
-            #expect(runs.value == 1, "the run again went ahead while a first run held the turn")
-            try await session.query(
-                "SELECT pg_advisory_unlock_shared(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
-            try await write.value
-            #expect(runs.value == 2)
+    /// The first run loses a race, as PostgreSQL reports one (a serialization failure); a run again succeeds.
+    static func loseTheFirstRace(_ transaction: any AccountWriteTransaction, runs: Runs) throws {
+        if runs.count() == 1 {
+            try (transaction as! PostgresTransaction).connection.execute(
+                "DO $$ BEGIN RAISE EXCEPTION 'lost a race' USING ERRCODE = 'serialization_failure'; END $$")
         }
     }
 
@@ -60,12 +57,7 @@ struct PostgresTurnLockTests {
             await #expect(throws: AccountError.self) {
                 try await store.write(.dealer(dealer)) { _ in throw AccountError(.failedPrecondition, "no") }
             }
-            try await store.write(.dealer(dealer)) { transaction in
-                if runs.count() == 1 {
-                    try (transaction as! PostgresTransaction).connection.execute(
-                        "DO $$ BEGIN RAISE EXCEPTION 'lost a race' USING ERRCODE = 'serialization_failure'; END $$")
-                }
-            }
+            try await store.write(.dealer(dealer)) { try Self.loseTheFirstRace($0, runs: runs) }
             #expect(runs.value == 2)
             let rows = try await session.query(
                 "SELECT pg_try_advisory_lock(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
