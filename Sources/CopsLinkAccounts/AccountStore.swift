@@ -196,6 +196,9 @@ public protocol AccountStore: Sendable {
     func read<Result: Sendable>(
         _ scope: StoreScope, _ body: @escaping @Sendable (any AccountReadTransaction) throws -> Result
     ) async throws -> Result
+    /// Runs `body` in a write transaction and returns once it is durable. A write whose caller's task is cancelled
+    /// before its transaction begins (a call cancelled, or cut off by its connection's close) is not run: it throws
+    /// `CancellationError`, and nothing of it is written. Once begun, it runs to its commit.
     func write<Result: Sendable>(
         _ scope: StoreScope, _ body: @escaping @Sendable (any AccountWriteTransaction) throws -> Result
     ) async throws -> Result

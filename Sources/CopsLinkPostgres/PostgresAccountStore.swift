@@ -114,6 +114,9 @@ public final class PostgresAccountStore: AccountStore {
         var attempt = 0
         while true {
             do {
+                // A write whose caller is gone (a call cancelled, or cut off by its connection's close) is not begun,
+                // nor run again.
+                try Task.checkCancellation()
                 // A run again is serialized with the scope's other runs again (`PostgresSchema.writeRetryLockClass`).
                 let lock = attempt == 0 ? nil : Self.retryLockKey(scope)
                 return try await withTransaction(begin: "BEGIN ISOLATION LEVEL SERIALIZABLE", holding: lock) { connection in
@@ -170,7 +173,9 @@ public final class PostgresAccountStore: AccountStore {
         begin: PostgresQuery, holding lock: Int32? = nil, _ body: @escaping @Sendable (BlockingConnection) throws -> Result
     ) async throws -> Result {
         try await client.withConnection { [threads, logger] connection in
-            try await threads.run {
+            // Nor once it has waited for a connection.
+            try Task.checkCancellation()
+            return try await threads.run {
                 let blocking = BlockingConnection(connection: connection, logger: logger)
                 guard let lock else {
                     try blocking.execute(begin)

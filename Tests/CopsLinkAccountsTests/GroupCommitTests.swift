@@ -226,3 +226,75 @@ struct GroupCommitTests {
         }
     }
 }
+
+/// Writes whose callers are gone leave the queue instead of keeping the writer busy.
+@Suite("Group commit: cancelled writes")
+struct GroupCommitCancellationTests {
+    @Test func aWriteCancelledWhileQueuedIsNotRunAndTheOthersCommit() async throws {
+        try await GroupCommitTests.withStore { store in
+            let release = DispatchSemaphore(value: 0)
+            let holder = try await GroupCommitTests.holdWriter(store, release: release)
+            defer { release.signal() }  // a failed wait below still lets the store close
+            let ran = LockedBox(Set<Int>())
+            let writes = (0..<6).map { index in
+                Task {
+                    try await store.write(.allDealers) { transaction in
+                        ran.withLock { _ = $0.insert(index) }
+                        try transaction.saveTestCategories([TestCategory(id: "w\(index)")])
+                    }
+                }
+            }
+            try await GroupCommitTests.waitUntil("6 writes queue") { store.commits.queuedWrites == 6 }
+            writes[1].cancel()
+            writes[4].cancel()
+            // They leave the queue while the writer is still held: their callers do not wait for a batch.
+            try await GroupCommitTests.waitUntil("the cancelled writes leave the queue") { store.commits.queuedWrites == 4 }
+            release.signal()
+            try await holder.value
+            for index in [1, 4] {
+                await #expect(throws: CancellationError.self, "write \(index)") { try await writes[index].value }
+            }
+            for index in [0, 2, 3, 5] { try await writes[index].value }
+            #expect(ran.value == [0, 2, 3, 5])
+            let stored = try await GroupCommitTests.categoryIDs(store)
+            #expect(stored.isSuperset(of: ["w0", "w2", "w3", "w5"]) && stored.isDisjoint(with: ["w1", "w4"]))
+        }
+    }
+
+    @Test func aWriteOfACancelledTaskIsNotQueued() async throws {
+        try await GroupCommitTests.withStore { store in
+            let ran = LockedBox(false)
+            let write = Task {
+                withUnsafeCurrentTask { $0?.cancel() }
+                try await store.write(.allDealers) { _ in ran.withLock { $0 = true } }
+            }
+            await #expect(throws: CancellationError.self) { try await write.value }
+            #expect(!ran.value)
+            #expect(store.commits.queuedWrites == 0)
+            // The queue still works.
+            try await store.write(.allDealers) { try $0.saveTestCategories([TestCategory(id: "after")]) }
+            #expect(try await GroupCommitTests.categoryIDs(store).contains("after"))
+        }
+    }
+
+    /// A batch left with only cancelled writes ends the drain: the next write still runs.
+    @Test func aQueueOfOnlyCancelledWritesDrains() async throws {
+        try await GroupCommitTests.withStore { store in
+            let release = DispatchSemaphore(value: 0)
+            let holder = try await GroupCommitTests.holdWriter(store, release: release)
+            defer { release.signal() }  // a failed wait below still lets the store close
+            let writes = (0..<100).map { index in
+                Task { try await store.write(.allDealers) { try $0.saveTestCategories([TestCategory(id: "x\(index)")]) } }
+            }
+            try await GroupCommitTests.waitUntil("100 writes queue") { store.commits.queuedWrites == 100 }
+            for write in writes { write.cancel() }
+            try await GroupCommitTests.waitUntil("the cancelled writes leave the queue") { store.commits.queuedWrites == 0 }
+            release.signal()
+            try await holder.value
+            for write in writes { await #expect(throws: CancellationError.self) { try await write.value } }
+            try await store.write(.allDealers) { try $0.saveTestCategories([TestCategory(id: "later")]) }
+            let stored = try await GroupCommitTests.categoryIDs(store)
+            #expect(stored.contains("later") && !stored.contains { $0.hasPrefix("x") })
+        }
+    }
+}
