@@ -498,6 +498,63 @@ struct GRPCRequestFlowTests {
         }
     }
 
+    /// A call answered with DATA while its client's side is still open (a keyless reflection stream whose client
+    /// never ends it) is reset with NO_ERROR once its trailers are sent, not before (DATA still waiting for the
+    /// client's window would be dropped), so that the stream does not stay open on the server with nothing left to
+    /// end it.
+    @Test @EmbeddedTestActor func anAnswerWithDataResetsTheStreamStillOpenOnceItsTrailersAreSent() async throws {
+        let duplex = MethodDescriptor(service: "copslink.rpc.v1.TestService", method: "FullDuplexCall")
+        var router = RPCRouter()
+        router.registerBidirectionalStreaming(duplex) {
+            (requests: RequestStream<SimpleRequest>, responses: ResponseWriter<SimpleResponse>, _) async throws -> Metadata in
+            for try await _ in requests {
+                try await responses.write(SimpleResponse(payload: [1, 2, 3]))
+                break
+            }
+            return [:]
+        }
+        let configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        let held = HeldWrites()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(held)
+        try channel.pipeline.syncOperations.addHandler(
+            GRPCStreamHandler(
+                dispatcher: CallDispatcher(router: router), configuration: configuration,
+                connection: GRPCConnectionState(configuration: configuration), budget: InboundMemoryBudget(limit: 1 << 20)))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: Self.requestHeaders(duplex.path))))
+        try channel.writeInbound(
+            HTTP2Frame.FramePayload.data(
+                .init(data: .byteBuffer(GRPCMessageReader.frame(SimpleRequest().serializedBytes(), allocator: channel.allocator)))))
+        var frames: [HTTP2Frame.FramePayload] = []
+        func trailersWritten() -> Bool { frames.contains { if case .headers(let headers) = $0 { headers.endStream } else { false } } }
+        for _ in 0..<1_000 where !trailersWritten() {
+            channel.embeddedEventLoop.run()
+            while let frame = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) { frames.append(frame) }
+            // The response's DATA is sent (its write returns to the handler); the trailers' write is held below.
+            if !trailersWritten() {
+                for promise in held.promises { promise.succeed() }
+                held.promises.removeAll()
+            }
+            await Task.yield()
+        }
+        guard frames.count == 3, case .data = frames[1], case .headers(let trailers) = frames[2], trailers.endStream else {
+            Issue.record("expected HEADERS, DATA and trailers: \(frames)")
+            return
+        }
+        #expect(trailers.headers.first(name: "grpc-status") == "0")
+        channel.embeddedEventLoop.run()
+        #expect(try channel.readOutbound(as: HTTP2Frame.FramePayload.self) == nil, "reset before the trailers were sent")
+        for promise in held.promises { promise.succeed() }  // swift-nio-http2 sends them: the client's window opened
+        channel.embeddedEventLoop.run()
+        guard case .rstStream(let code)? = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) else {
+            Issue.record("no RST_STREAM once the trailers were sent while the client's side is open")
+            return
+        }
+        #expect(code == .noError)
+        _ = try? channel.finish()
+    }
+
     /// An answer the client's window never lets out (INITIAL_WINDOW_SIZE 0, no WINDOW_UPDATE) does not keep its
     /// stream for ever: with none of its frames sent for the unwritable timeout, the stream is reset (its held
     /// frames dropped). Each frame sent starts the clock again.
