@@ -19,6 +19,16 @@ import Testing
         try Metadata().validate()
     }
 
+    @Test func atMostAHundredEntries() throws {
+        var metadata = Metadata()
+        for index in 0..<Metadata.maximumEntries { metadata.add("k\(index % 7)", "") }
+        try metadata.validate()
+        metadata.add("one-more", "")
+        let error = #expect(throws: RPCError.self) { try metadata.validate() }
+        #expect(error?.code == .resourceExhausted)
+        #expect(error?.message == "metadata of 101 entries; at most 100 per call")
+    }
+
     @Test(arguments: ["Authorization", "X-Trace", "a b", "key:", "ключ", "caf\u{E9}", "tab\tkey", "slash/key", ""])
     func invalidKeysAreRejected(_ key: String) {
         let metadata: Metadata = [key: .text("v")]

@@ -198,6 +198,11 @@ struct HTTPJSONGatewayTests {
             "grpc-timeout 'soon' must be"
         ),
         (
+            "POST /copslink.rpc.v1.Health/Check HTTP/1.1\r\nHost: t\r\n" + String(repeating: "a: \r\n", count: 101)
+                + "Content-Length: 2\r\n\r\n{}", 431,
+            #""code":8,"status":"RESOURCE_EXHAUSTED","message":"metadata of 101 entries; at most 100 per call""#
+        ),
+        (
             "POST /test.Auth/Deny HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 401,
             #"{"code":16,"status":"UNAUTHENTICATED","message":"no key"}"#
         )

@@ -13,6 +13,11 @@ import Testing
 struct InboundBudgetTests {
     private static func bigRequest(_ size: Int) -> SimpleRequest { SimpleRequest(payload: Array(repeating: 7, count: size)) }
 
+    /// What a REQUEST whose stream stays open holds for its header (its metadata): the header's bytes and 64.
+    private static func headerCost(_ request: ByteBuffer) -> Int {
+        Int(request.getInteger(at: request.readerIndex + 14, as: UInt32.self)!) + InboundMemoryBudget.waitingMessageOverhead
+    }
+
     private static func endStream(_ id: UInt64) -> ByteBuffer {
         var bytes = ByteBuffer()
         bytes.writeFrame(.message, flags: .endStream, callID: id, header: NoMessage.header, payload: NoMessage.payload)
@@ -27,15 +32,16 @@ struct InboundBudgetTests {
         let first = harness.callID()
         let second = harness.callID()
         let path = TestService.Method.unaryCall.path
-        try await harness.send(harness.request(first, path, Self.bigRequest(600), endStream: false))
+        let firstRequest = harness.request(first, path, Self.bigRequest(600), endStream: false)
+        try await harness.send(firstRequest)
         #expect(try await harness.frames().isEmpty)
-        #expect(harness.budget.usedBytes >= 600)
+        // A waiting message counts its bytes and its place in the queue, and so does the header of its open call.
+        let cost = Self.bigRequest(600).serializedBytes().count + InboundMemoryBudget.waitingMessageOverhead + Self.headerCost(firstRequest)
+        #expect(harness.budget.usedBytes == cost)
 
         try await harness.send(harness.request(second, path, Self.bigRequest(600), endStream: false))
         let refused = try #require(try ServerConnectionHarness.ends(try await harness.frames())[second])
         #expect(refused.statusCode == StatusCode.resourceExhausted.rawValue)
-        // A waiting message counts its bytes and its place in the queue.
-        let cost = Self.bigRequest(600).serializedBytes().count + InboundMemoryBudget.waitingMessageOverhead
         #expect(
             refused.statusMessage == "the connection holds \(cost) bytes of unfinished requests; \(cost) more would pass its limit of 1000")
 
@@ -52,8 +58,13 @@ struct InboundBudgetTests {
     @Test func emptyMessagesCountTheirPlaceInTheQueue() async throws {
         let overhead = InboundMemoryBudget.waitingMessageOverhead
         var configuration = ServerConfiguration()
-        configuration.maxUnfinishedRequestBytesPerConnection = 100 * overhead
-        let harness = try await ServerConnectionHarness(configuration: configuration)
+        var harness = try await ServerConnectionHarness(configuration: configuration)
+        let heldHeader = Self.headerCost(
+            harness.request(1, ServerConnectionHarness.gatedClientStream.path, nil as EmptyMessage?, endStream: false))
+        await harness.close()
+        let limit = 100 * overhead + heldHeader
+        configuration.maxUnfinishedRequestBytesPerConnection = limit
+        harness = try await ServerConnectionHarness(configuration: configuration)
         try await harness.handshake()
         func empties(_ id: UInt64, _ count: Int) -> ByteBuffer {
             var bytes = ByteBuffer()
@@ -66,13 +77,13 @@ struct InboundBudgetTests {
             harness.request(held, ServerConnectionHarness.gatedClientStream.path, nil as EmptyMessage?, endStream: false))
         try await harness.send(empties(held, 100))
         #expect(try await harness.frames().isEmpty)
-        #expect(harness.budget.usedBytes == 100 * overhead)
+        #expect(harness.budget.usedBytes == limit)
         try await harness.send(empties(held, 1))
         let refused = try #require(try ServerConnectionHarness.ends(try await harness.frames())[held])
         #expect(refused.statusCode == StatusCode.resourceExhausted.rawValue)
         #expect(
             refused.statusMessage
-                == "the connection holds \(100 * overhead) bytes of unfinished requests; \(overhead) more would pass its limit of \(100 * overhead)"
+                == "the connection holds \(limit) bytes of unfinished requests; \(overhead) more would pass its limit of \(limit)"
         )
         #expect(harness.budget.usedBytes == 0)
 
@@ -105,10 +116,63 @@ struct InboundBudgetTests {
         let harness = try await ServerConnectionHarness()
         try await harness.handshake()
         let id = harness.callID()
-        try await harness.send(harness.request(id, TestService.Method.streamingInputCall.path, Self.bigRequest(2_000), endStream: false))
+        let request = harness.request(id, TestService.Method.streamingInputCall.path, Self.bigRequest(2_000), endStream: false)
+        try await harness.send(request)
         let frames = try await harness.frames()
         #expect(frames.contains { $0.type == .windowUpdate && $0.callID == id }, "the consumed message was not granted back")
+        #expect(harness.budget.usedBytes == Self.headerCost(request), "only the open call's header is left")
+        try await harness.send(Self.endStream(id))
+        #expect(try ServerConnectionHarness.ends(try await harness.frames())[id]?.statusCode == 0)
         #expect(harness.budget.usedBytes == 0)
+        await harness.close()
+    }
+
+    /// A call whose REQUEST leaves its stream open holds its header (its metadata) for the client as long as it waits:
+    /// the header counts in the inbound budgets until END_STREAM, so that held calls with large headers are bounded
+    /// by bytes, not only by their number. A call whose REQUEST ends its stream counts nothing.
+    @Test func theHeaderOfACallWhoseStreamStaysOpenCountsUntilItEnds() async throws {
+        var metadata = Metadata()
+        for index in 0..<Metadata.maximumEntries { metadata.add("k\(index)", String(repeating: "v", count: 100)) }
+        var configuration = ServerConfiguration()
+        configuration.maxUnfinishedRequestBytesPerConnection = 20_000
+        let harness = try await ServerConnectionHarness(configuration: configuration)
+        try await harness.handshake()
+        let path = ServerConnectionHarness.gatedClientStream.path
+        let first = harness.callID()
+        let firstRequest = harness.request(first, path, nil as EmptyMessage?, endStream: false, metadata: metadata)
+        let cost = Self.headerCost(firstRequest)
+        try #require(cost > 10_000 && cost < 20_000)
+        try await harness.send(firstRequest)
+        #expect(try await harness.frames().isEmpty)
+        #expect(harness.budget.usedBytes == cost)
+        // A second such call would pass the connection's 20,000 bytes: refused before it runs.
+        let second = harness.callID()
+        try await harness.send(harness.request(second, path, nil as EmptyMessage?, endStream: false, metadata: metadata))
+        let refused = try #require(try ServerConnectionHarness.ends(try await harness.frames())[second])
+        #expect(refused.statusCode == StatusCode.resourceExhausted.rawValue)
+        #expect(
+            refused.statusMessage
+                == "the connection holds \(cost) bytes of unfinished requests; \(cost) more would pass its limit of 20000")
+        // One that ends its stream in its REQUEST is not held: it runs.
+        let unary = harness.callID()
+        try await harness.send(harness.request(unary, TestService.Method.unaryCall.path, SimpleRequest(), metadata: metadata))
+        #expect(try ServerConnectionHarness.ends(try await harness.frames())[unary]?.statusCode == 0)
+        #expect(harness.budget.usedBytes == cost)
+        await harness.close()
+        #expect(harness.budget.usedBytes == 0)
+    }
+
+    /// More metadata entries than `Metadata.maximumEntries` are refused before the call runs, however small each.
+    @Test func aREQUESTWithTooManyMetadataEntriesIsRefused() async throws {
+        var metadata = Metadata()
+        for _ in 0...Metadata.maximumEntries { metadata.add("a", "") }
+        let harness = try await ServerConnectionHarness()
+        try await harness.handshake()
+        let id = harness.callID()
+        try await harness.send(harness.request(id, TestService.Method.unaryCall.path, SimpleRequest(), metadata: metadata))
+        let refused = try #require(try ServerConnectionHarness.ends(try await harness.frames())[id])
+        #expect(refused.statusCode == StatusCode.resourceExhausted.rawValue)
+        #expect(refused.statusMessage == "metadata of 101 entries; at most 100 per call")
         await harness.close()
     }
 

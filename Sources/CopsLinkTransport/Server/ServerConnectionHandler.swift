@@ -435,7 +435,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if carriesMessage, let limit = route.maxRequestMessageSize, frame.payload.readableBytes > limit {
             return reject(id, path: header.method, limit: .methodMessageLimit, route.messageTooLarge(frame.payload.readableBytes))
         }
-        if carriesMessage, !endsStream, let (limit, error) = unfinishedBytesRefusal(holding: frame.payload) {
+        // A call whose request stream stays open holds its REQUEST header (its metadata) and its messages for the
+        // client: both count in the inbound budgets until END_STREAM or the end (§12.1).
+        let heldHeaderCost = endsStream ? 0 : InboundMemoryBudget.waitingCost(ofMessageBytes: frame.header.readableBytes)
+        let heldCost = carriesMessage && !endsStream ? InboundMemoryBudget.waitingCost(ofMessageBytes: frame.payload.readableBytes) : 0
+        if !endsStream, let (limit, error) = unfinishedBytesRefusal(adding: heldHeaderCost + heldCost) {
             return reject(id, path: header.method, limit: limit, error)
         }
         // An open method's call whose request is still to come counts server-wide until it comes (§12).
@@ -452,6 +456,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             unreadAnswers: unwritableHold.budget)
         if route.maxRequestMessageSize != nil { call.loop.limitedRoute = route }
         call.loop.awaitingRequest = awaitsRequest
+        if heldHeaderCost > 0 { count(heldHeaderCost, heldBy: call) }
         if carriesMessage {
             // A fresh call's window admits any first message (§11): no check needed.
             _ = call.loop.receiveWindow.receive(frame.payload.readableBytes)
@@ -521,7 +526,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             if let route = call.loop.limitedRoute, let limit = route.maxRequestMessageSize, frame.payload.readableBytes > limit {
                 return refuse(call, limit: .methodMessageLimit, route.messageTooLarge(frame.payload.readableBytes))
             }
-            if !endsStream, let (limit, error) = unfinishedBytesRefusal(holding: frame.payload) {
+            if !endsStream,
+                let (limit, error) = unfinishedBytesRefusal(
+                    adding: InboundMemoryBudget.waitingCost(ofMessageBytes: frame.payload.readableBytes))
+            {
                 return refuse(call, limit: limit, error)
             }
             call.credit.inboundQueued()
@@ -550,10 +558,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             message: "the server is over its inbound memory budget of \(budget.limit) bytes; retry later or on another server")
     }
 
-    /// Why `payload`, a message on an open request stream, may not be held, if it may not.
-    private func unfinishedBytesRefusal(holding payload: ByteBuffer) -> (RejectionReason, RPCError)? {
+    /// Why `size` more bytes held for an open request stream (a message's or a REQUEST header's waiting cost) may not
+    /// be held, if they may not.
+    private func unfinishedBytesRefusal(adding size: Int) -> (RejectionReason, RPCError)? {
         if budget.isExhausted { return (.serverInboundBudget, serverBudgetError) }
-        let size = InboundMemoryBudget.waitingCost(ofMessageBytes: payload.readableBytes)
         let limit = configuration.maxUnfinishedRequestBytesPerConnection
         guard unfinishedRequestBytes + size > limit else { return nil }
         return (
@@ -570,12 +578,16 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// in storage of its own when it is a small slice of a large read (the slice would keep the whole read alive
     /// while the call waits); an empty message shares one empty buffer.
     private func hold(_ payload: ByteBuffer, in call: ServerCall) -> ByteBuffer {
-        let size = InboundMemoryBudget.waitingCost(ofMessageBytes: payload.readableBytes)
+        count(InboundMemoryBudget.waitingCost(ofMessageBytes: payload.readableBytes), heldBy: call)
+        guard payload.readableBytes > 0 else { return Self.emptyMessage }
+        return payload.compacted(allocator: context.channel.allocator)
+    }
+
+    /// Counts `size` bytes held for `call`'s open request stream in the inbound budgets (`releaseUnfinished` ends it).
+    private func count(_ size: Int, heldBy call: ServerCall) {
         call.loop.unfinishedBytes += size
         unfinishedRequestBytes += size
         budget.adjust(by: size)
-        guard payload.readableBytes > 0 else { return Self.emptyMessage }
-        return payload.compacted(allocator: context.channel.allocator)
     }
 
     /// The payload of every held empty message: its storage is shared, not one per message.

@@ -260,7 +260,8 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
             (metadata, timeout) = try HTTPJSONMetadata.parse(head.headers)
             try metadata.validate()
         } catch {
-            return refuse(error, status: .badRequest, keepAlive: head.isKeepAlive)
+            let status: HTTPResponseStatus = error.code == .resourceExhausted ? .requestHeaderFieldsTooLarge : .badRequest
+            return refuse(error, status: status, keepAlive: head.isKeepAlive)
         }
         guard metadata.encodedSize <= configuration.limits.maxHeaderSize else {
             return refuse(
