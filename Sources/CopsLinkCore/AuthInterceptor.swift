@@ -26,6 +26,12 @@ public struct AccessPolicy: Sendable {
     /// client without a key must not make the server hold large ones. The server applies it to its routes with
     /// `RPCRouter.limitRequestMessages`. Default 4 KiB.
     public var maxPublicRequestMessageSize = 4 << 10
+    /// Calls of one API key that may run at once, server-wide (0: no limit). The server-wide limit on running calls
+    /// (`CallDispatcher.maxConcurrentCalls`) is shared by every client; without a share per key, one key that opens
+    /// connections faster than the server finishes their calls (a flood of writes on connections closed and opened
+    /// again) held all 10,000 and every other key's calls were refused RESOURCE_EXHAUSTED. The server sets it to a
+    /// quarter of that limit (`--max-calls-per-key`). Default 2,500.
+    public var maxConcurrentCallsPerKey = 2_500
 
     public init(publicMethods: Set<String> = [], requiredRoles: [String: Role] = [:]) {
         self.publicMethods = publicMethods
@@ -48,6 +54,8 @@ public struct AuthInterceptor: ServerInterceptor {
     let policy: AccessPolicy
     /// Streaming public calls running now, across every connection this interceptor serves.
     private let publicStreamingCalls = RunningCallCount()
+    /// Calls running now, by key id (`policy.maxConcurrentCallsPerKey`).
+    private let callsByKey = KeyedCallCount()
 
     public init(authenticator: any CallerAuthenticator, policy: AccessPolicy) {
         self.authenticator = authenticator
@@ -92,10 +100,20 @@ public struct AuthInterceptor: ServerInterceptor {
         guard caller.has(role) else {
             throw RPCError(code: .permissionDenied, message: "\(path) needs the '\(role)' role, which this API key lacks")
         }
+        let limit = policy.maxConcurrentCallsPerKey
+        guard limit == 0 || callsByKey.enter(caller.keyID, limit: limit) else {
+            throw RPCError(
+                code: .resourceExhausted,
+                message: "API key \(caller.keyID) is running its limit of \(limit) calls on this server; retry later")
+        }
+        defer { if limit > 0 { callsByKey.leave(caller.keyID) } }
         var context = context
         context.caller = caller
         return try await next(context)
     }
+
+    /// Calls of `keyID` running now through this interceptor (for tests and metrics).
+    public func runningCalls(ofKey keyID: String) -> Int { callsByKey.count(keyID) }
 
     /// A valid, unrevoked key in `metadata`, whatever its roles: its caller may have the connection's bytes counted as
     /// trusted before its call runs. The same lookup (and cache) as `intercept`'s.
@@ -132,6 +150,31 @@ public final class RunningCallCount: Sendable {
 
     public func leave() {
         running.subtract(1, ordering: .relaxed)
+    }
+}
+
+/// Counts of running calls by key, each with an upper bound. Only keys with calls running have an entry, so it holds
+/// at most as many as calls run at once.
+final class KeyedCallCount: Sendable {
+    private let running = Mutex<[String: Int]>([:])
+
+    func count(_ key: String) -> Int { running.withLock { $0[key] ?? 0 } }
+
+    /// Counts one more call of `key`, unless `limit` of its calls are running already.
+    func enter(_ key: String, limit: Int) -> Bool {
+        running.withLock { running in
+            let count = running[key, default: 0]
+            guard count < limit else { return false }
+            running[key] = count + 1
+            return true
+        }
+    }
+
+    func leave(_ key: String) {
+        running.withLock { running in
+            guard let count = running[key] else { return }
+            running[key] = count > 1 ? count - 1 : nil
+        }
     }
 }
 

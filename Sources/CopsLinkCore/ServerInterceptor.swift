@@ -89,6 +89,10 @@ public final class CallDispatcher: Sendable {
                         message: "the server is running its limit of \(maxConcurrentCalls) calls; retry later or on another server")))
         }
         defer { if counted { running.leave() } }
+        // A call whose client went away before its handler started (CANCEL, its connection closed, its deadline
+        // passed: the transport cancels the task) runs nothing, so that calls opened and abandoned in bulk cost no
+        // handler work (the transport answered the call already, or has no one to answer).
+        guard !Task.isCancelled else { return stream.finish(.failure(RPCError(handlerError: CancellationError()))) }
         let outcome: CallOutcome
         do {
             if context.methodKind == route.kind {

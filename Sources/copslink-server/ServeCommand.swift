@@ -97,6 +97,12 @@ struct ServeCommand: AsyncParsableCommand {
         parsing: .unconditional,
         help: "Maximum calls running at once, server-wide, over every protocol; more are answered RESOURCE_EXHAUSTED (0: no limit).")
     var maxCalls = ServerConfiguration(host: "", port: 0).maxConcurrentCalls
+    @Option(
+        parsing: .unconditional,
+        help:
+            "Maximum calls of one API key running at once, server-wide; more are answered RESOURCE_EXHAUSTED (default: a quarter of --max-calls; 0: no limit)."
+    )
+    var maxCallsPerKey: Int?
     @Option(parsing: .unconditional, help: "Maximum frame size in bytes.") var maxFrameSize = 4 << 20
     @Option(
         help: ArgumentHelp(
@@ -257,6 +263,7 @@ struct ServeCommand: AsyncParsableCommand {
         var interceptors: [any ServerInterceptor] = []
         var policy = AccessPolicy.copsLink
         policy.maxConcurrentPublicCalls = maxPublicCalls
+        policy.maxConcurrentCallsPerKey = maxCallsPerKey ?? maxCalls / 4
         if insecureDisableAuth {
             accountConfiguration.dealerWithoutCaller = unauthenticatedDealer
             let warning = "AUTHENTICATION IS DISABLED (--insecure-disable-auth): every call acts for dealer '\(unauthenticatedDealer)'"
@@ -401,6 +408,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxUnauthenticatedCalls >= 0 else { throw ValidationError("--max-unauthenticated-calls must be 0 or more.") }
         guard maxPublicCalls >= 0 else { throw ValidationError("--max-public-calls must be 0 or more.") }
         guard maxCalls >= 0 else { throw ValidationError("--max-calls must be 0 or more.") }
+        guard (maxCallsPerKey ?? 0) >= 0 else { throw ValidationError("--max-calls-per-key must be 0 or more.") }
         for (flag, value) in [("--log-level", logLevel), ("--call-log-level", callLogLevel)] where Logger.Level(rawValue: value) == nil {
             throw ValidationError("\(flag) '\(value)': give trace, debug, info, notice, warning, error or critical.")
         }

@@ -143,4 +143,57 @@ struct AuthInterceptorTests {
         try await held.value
         _ = try await interceptor.intercept(context: context) { _ in .success(finalMessage: nil, trailers: [:]) }
     }
+
+    /// One key's calls running at once are bounded server-wide (`maxConcurrentCallsPerKey`), so that one key cannot
+    /// hold every call the server runs: past its share its next call is RESOURCE_EXHAUSTED, another key's still runs,
+    /// and a call that ends (even by throwing) makes room.
+    @Test func oneKeysCallsRunningAtOnceAreBounded() async throws {
+        var policy = AccessPolicy(requiredRoles: [Self.read.path: .read])
+        policy.maxConcurrentCallsPerKey = 2
+        let interceptor = AuthInterceptor(authenticator: FakeAuthenticator(), policy: policy)
+        func context(_ token: String) -> ServerContext {
+            ServerContext(
+                descriptor: Self.read, metadata: [AuthInterceptor.metadataKey: .text("Bearer \(token)")], deadline: nil, peer: "test",
+                callID: 1)
+        }
+        let (entered, enteredContinuation) = AsyncStream.makeStream(of: Void.self)
+        let releases = (0..<2).map { _ in AsyncStream.makeStream(of: Void.self) }
+        let held = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (release, _) in releases {
+                    group.addTask {
+                        _ = try await interceptor.intercept(context: context("reader")) { _ in
+                            enteredContinuation.yield()
+                            for await _ in release { break }
+                            return .success(finalMessage: nil, trailers: [:])
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        var iterator = entered.makeAsyncIterator()
+        _ = await iterator.next()
+        _ = await iterator.next()
+        #expect(interceptor.runningCalls(ofKey: "k-reader") == 2)
+        let refused = await #expect(throws: RPCError.self) {
+            _ = try await interceptor.intercept(context: context("reader")) { _ in .success(finalMessage: nil, trailers: [:]) }
+        }
+        #expect(refused?.code == .resourceExhausted)
+        #expect(refused?.message == "API key k-reader is running its limit of 2 calls on this server; retry later")
+        // Another key has a share of its own.
+        _ = try await interceptor.intercept(context: context("admin")) { _ in .success(finalMessage: nil, trailers: [:]) }
+        for (_, continuation) in releases { continuation.finish() }
+        try await held.value
+        #expect(interceptor.runningCalls(ofKey: "k-reader") == 0)
+        // A call whose handler throws leaves its place too.
+        struct Failed: Error {}
+        for _ in 0..<3 {
+            await #expect(throws: Failed.self) {
+                _ = try await interceptor.intercept(context: context("reader")) { _ in throw Failed() }
+            }
+        }
+        #expect(interceptor.runningCalls(ofKey: "k-reader") == 0)
+        _ = try await interceptor.intercept(context: context("reader")) { _ in .success(finalMessage: nil, trailers: [:]) }
+    }
 }

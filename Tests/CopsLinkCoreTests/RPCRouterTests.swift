@@ -298,6 +298,39 @@ final class FakeServerCallStream: ServerCallStream {
         #expect(kinds.value == [.unary, .serverStreaming, .clientStreaming, .bidirectionalStreaming])
     }
 
+    /// A call whose task was cancelled before the dispatcher ran it (its client cancelled it, or its connection closed)
+    /// runs no interceptor and no handler; it is finished CANCELLED and leaves its place.
+    @Test func aCallCancelledBeforeItRunsRunsNothing() async throws {
+        let ran = LockedBox(0)
+        var router = RPCRouter()
+        router.registerUnary(Self.echo) { (request: RawMessage, _) in
+            ran.withLock { $0 += 1 }
+            return ServerResponse(message: request)
+        }
+        struct Recorder: ServerInterceptor {
+            let ran: LockedBox<Int>
+            func intercept(
+                context: ServerContext, next: @Sendable (ServerContext) async throws -> CallOutcome
+            ) async throws -> CallOutcome {
+                ran.withLock { $0 += 1 }
+                return try await next(context)
+            }
+        }
+        let dispatcher = CallDispatcher(router: router, interceptors: [Recorder(ran: ran)], maxConcurrentCalls: 10)
+        let route = try #require(router.route(forPath: Self.echo.path))
+        let stream = FakeServerCallStream(requests: [[1]])
+        let call = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            await dispatcher.run(route, stream: stream, context: Self.context(Self.echo))
+        }
+        await call.value
+        #expect(ran.value == 0, "an interceptor or the handler ran")
+        #expect(stream.failure.value?.code == .cancelled)
+        #expect(dispatcher.running.count == 0)
+        await dispatcher.run(route, stream: FakeServerCallStream(requests: [[2]]), context: Self.context(Self.echo))
+        #expect(ran.value == 2, "the next call runs as always")
+    }
+
     /// The dispatcher bounds the calls running through it server-wide: past the limit a call is answered
     /// RESOURCE_EXHAUSTED without running (no interceptor, no handler), and a call that ends makes room.
     @Test func callsRunningAtOncePastTheServersLimitAreRefused() async throws {
