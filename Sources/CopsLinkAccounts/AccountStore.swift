@@ -197,7 +197,8 @@ public protocol AccountStore: Sendable {
         _ scope: StoreScope, _ body: @escaping @Sendable (any AccountReadTransaction) throws -> Result
     ) async throws -> Result
     /// Runs `body` in a write transaction and returns once it is durable. A write whose caller's task is cancelled
-    /// before its transaction begins (a call cancelled, or cut off by its connection's close) is not run: it throws
+    /// while it waits to begin (a call cancelled, or cut off by its connection's close: SQLite while it is queued for
+    /// the next group commit, PostgreSQL before and after it waits for a connection) is not run: it throws
     /// `CancellationError`, and nothing of it is written. Once begun, it runs to its commit.
     func write<Result: Sendable>(
         _ scope: StoreScope, _ body: @escaping @Sendable (any AccountWriteTransaction) throws -> Result

@@ -42,6 +42,8 @@ public actor TestExpiryScheduler {
                     sleeper.cancel()
                 }
                 plannedWakeAtMs = nil
+            } catch is CancellationError {
+                return  // stopped during a pass (its write, cancelled, was not run)
             } catch {
                 logger.error("test expiry pass failed", metadata: ["error": "\(error)"])
                 try? await clock.sleep(untilMs: clock.nowMs() + 1000)

@@ -96,6 +96,9 @@ public struct AuthInterceptor: ServerInterceptor {
             if error is CancellationError || Task.isCancelled { throw RPCError(handlerError: CancellationError()) }
             throw RPCError(code: .unavailable, message: "credentials cannot be checked right now; retry later")
         }
+        // A call whose client went away while its key was read (its connection closed, it was cancelled) goes no
+        // further: with handlers on the event loop this is the first point after the call started where it can.
+        if Task.isCancelled { throw RPCError(handlerError: CancellationError()) }
         guard let caller else { throw RPCError(code: .unauthenticated, message: "the API key is not valid (unknown or revoked)") }
         guard caller.has(role) else {
             throw RPCError(code: .permissionDenied, message: "\(path) needs the '\(role)' role, which this API key lacks")

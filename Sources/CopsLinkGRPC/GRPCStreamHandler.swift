@@ -552,13 +552,13 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         connection.answerSent()
         // Trailers go out after the answer's DATA, so they too wait for the client's flow-control window.
         let trailersFrame = HTTP2Frame.FramePayload.headers(.init(headers: trailers, endStream: true))
-        if trailersOnly || clientEnded {
-            writeTracked(trailersFrame, flush: true, promise: nil)
-            endClientSideIfOpen()
-        } else if let loopBound {
+        if let loopBound, !trailersOnly, !clientEnded {
             let sent = context.eventLoop.makePromise(of: Void.self)
             sent.futureResult.whenSuccess { loopBound.value.endClientSideIfOpen() }
             writeTracked(trailersFrame, flush: true, promise: sent)
+        } else {
+            writeTracked(trailersFrame, flush: true, promise: nil)
+            if trailersOnly { endClientSideIfOpen() }
         }
         connection.turnEnded(by: self)  // the answer is written: the socket's writability shows it
     }

@@ -31,9 +31,9 @@ struct BlockingConnection {
     }
 
     /// Runs `first`, then `second`, with one wait: postgres-nio queues `second` on the connection and sends it when
-    /// `first` is answered, without waking this thread in between. `second` runs even if `first` fails (and then
-    /// fails too, inside an aborted transaction); the first error is thrown.
-    func execute(_ first: PostgresQuery, then second: PostgresQuery) throws {
+    /// `first` is answered, without waking this thread in between. `second` is sent whether or not `first` succeeds.
+    /// Throws `first`'s error if it failed, else `second`'s, unless `ignoringSecondError`.
+    func execute(_ first: PostgresQuery, then second: PostgresQuery, ignoringSecondError: Bool = false) throws {
         StoreThreads.assertOnStoreThread()
         let firstResult = connection.query(first, logger: logger)
         let secondResult = connection.query(second, logger: logger)
@@ -43,7 +43,11 @@ struct BlockingConnection {
             _ = try? secondResult.wait()
             throw error
         }
-        _ = try secondResult.wait()
+        if ignoringSecondError {
+            _ = try? secondResult.wait()
+        } else {
+            _ = try secondResult.wait()
+        }
     }
 
     private func result(_ query: PostgresQuery) throws -> PostgresQueryResult {

@@ -194,7 +194,9 @@ public final class PostgresAccountStore: AccountStore {
                 do {
                     try blocking.execute("SELECT pg_advisory_lock(\(PostgresSchema.writeRetryLockClass), \(lock))", then: begin)
                 } catch {
-                    _ = try? blocking.execute(unlock)
+                    // BEGIN was sent whether or not the lock was taken (a lock wait ended by lock_timeout, a
+                    // cancel): the connection must not go back to the pool inside that transaction.
+                    _ = try? blocking.execute("ROLLBACK", then: unlock)
                     throw error
                 }
                 let result: Result
@@ -204,7 +206,9 @@ public final class PostgresAccountStore: AccountStore {
                     _ = try? blocking.execute("ROLLBACK", then: unlock)
                     throw error
                 }
-                try blocking.execute("COMMIT", then: unlock)
+                // Committed is committed: an unlock that fails after it (the connection lost) does not fail the
+                // write, and a lost session releases the lock with it.
+                try blocking.execute("COMMIT", then: unlock, ignoringSecondError: true)
                 return result
             }
         }
@@ -250,6 +254,9 @@ public final class PostgresAccountStore: AccountStore {
     /// router answers `UNKNOWN` without its text) after logging its SQLSTATE and the server's message.
     static func mapped(_ error: any Error, logger: Logger) -> any Error {
         guard let error = error as? PSQLError else { return error }
+        // postgres-nio's answer to a call cancelled while it waited for a connection (its client went away): the
+        // store is fine, and an error line and UNAVAILABLE would say it is not.
+        if error.code == .queryCancelled, Task.isCancelled { return CancellationError() }
         let sqlState = error.serverInfo?[.sqlState]
         switch (error.code, sqlState) {
         case (.server, let state?) where state.hasPrefix("40") || state == "23505":

@@ -100,7 +100,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(
         parsing: .unconditional,
         help:
-            "Maximum calls of one API key running at once, server-wide; more are answered RESOURCE_EXHAUSTED (default: a quarter of --max-calls; 0: no limit)."
+            "Maximum calls of one API key running at once, server-wide; more are answered RESOURCE_EXHAUSTED (default: a quarter of --max-calls, none when --max-calls is 0; 0: no limit)."
     )
     var maxCallsPerKey: Int?
     @Option(parsing: .unconditional, help: "Maximum frame size in bytes.") var maxFrameSize = 4 << 20
@@ -263,7 +263,7 @@ struct ServeCommand: AsyncParsableCommand {
         var interceptors: [any ServerInterceptor] = []
         var policy = AccessPolicy.copsLink
         policy.maxConcurrentPublicCalls = maxPublicCalls
-        policy.maxConcurrentCallsPerKey = maxCallsPerKey ?? maxCalls / 4
+        policy.maxConcurrentCallsPerKey = maxCallsPerKey ?? (maxCalls == 0 ? 0 : max(1, maxCalls / 4))
         if insecureDisableAuth {
             accountConfiguration.dealerWithoutCaller = unauthenticatedDealer
             let warning = "AUTHENTICATION IS DISABLED (--insecure-disable-auth): every call acts for dealer '\(unauthenticatedDealer)'"

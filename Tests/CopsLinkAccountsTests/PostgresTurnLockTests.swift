@@ -59,9 +59,49 @@ struct PostgresTurnLockTests {
             }
             try await store.write(.dealer(dealer)) { try Self.loseTheFirstRace($0, runs: runs) }
             #expect(runs.value == 2)
+            // A run again whose body throws (it rolls back, then unlocks).
+            let again = Runs()
+            await #expect(throws: AccountError.self) {
+                try await store.write(.dealer(dealer)) { transaction in
+                    try Self.loseTheFirstRace(transaction, runs: again)
+                    throw AccountError(.failedPrecondition, "no")
+                }
+            }
+            #expect(again.value == 2)
             let rows = try await session.query(
                 "SELECT pg_try_advisory_lock(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
             for try await free in rows.decode(Bool.self) { #expect(free, "a pooled session still holds the turn") }
+        }
+    }
+
+    /// A run again whose wait for the turn fails (here cancelled by the server; `lock_timeout` does the same) was
+    /// sent BEGIN behind its lock: its connection goes back to the pool with no transaction open.
+    @Test(PostgresStoreTests.enabled) func aRunAgainWhoseLockWaitFailsLeavesNoTransactionOpen() async throws {
+        try await withTurnLockFixture { store, session, dealer in
+            let key = PostgresAccountStore.retryLockKey(.dealer(dealer))
+            try await session.query("SELECT pg_advisory_lock(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
+            let runs = Runs()
+            let write = Task { try await store.write(.dealer(dealer)) { try Self.loseTheFirstRace($0, runs: runs) } }
+            let objid = Int64(UInt32(bitPattern: key))
+            var waiting: Int32?
+            let deadline = ContinuousClock.now + .seconds(20)
+            while waiting == nil, ContinuousClock.now < deadline {
+                let rows = try await session.query(
+                    """
+                    SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                    AND classid::bigint = \(Int64(PostgresSchema.writeRetryLockClass)) AND objid::bigint = \(objid) AND objsubid = 2
+                    """, logger: quietLogger())
+                for try await pid in rows.decode(Int32.self) { waiting = pid }
+                if waiting == nil { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            let pid = try #require(waiting, "the run again never waited for the turn")
+            try await session.query("SELECT pg_cancel_backend(\(pid))", logger: quietLogger())
+            await #expect(throws: (any Error).self) { try await write.value }
+            let states = try await session.query("SELECT state FROM pg_stat_activity WHERE pid = \(pid)", logger: quietLogger())
+            for try await state in states.decode(String.self) {
+                #expect(state == "idle", "the pooled connection was left \(state)")
+            }
+            try await session.query("SELECT pg_advisory_unlock(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
         }
     }
 

@@ -2,13 +2,18 @@ import CopsLinkCore
 import CopsLinkTestSupport
 import Testing
 
-/// Tokens "reader", "writer", "admin", "broken" (the store is down) and "cancelled" (the lookup was cancelled);
-/// anything else is unknown.
+/// Tokens "reader", "writer", "admin", "broken" (the store is down), "cancelled" (the lookup was cancelled) and
+/// "client-gone" (valid, but the call is cancelled meanwhile); anything else is unknown.
 private struct FakeAuthenticator: CallerAuthenticator {
     struct StoreDown: Error {}
 
     func authenticate(bearerToken: String) async throws -> Caller? {
-        switch bearerToken {
+        if bearerToken == "client-gone" {
+            // The call's client goes away while its key is read (its connection closes): the task is cancelled.
+            withUnsafeCurrentTask { $0?.cancel() }
+            return Caller(tenant: "acme", roles: [.read], keyID: "k-gone")
+        }
+        return switch bearerToken {
         case "reader": Caller(tenant: "acme", roles: [.read], keyID: "k-reader")
         case "writer": Caller(tenant: "acme", roles: [.read, .write], keyID: "k-writer")
         case "admin": Caller(tenant: "beta", roles: [.admin], keyID: "k-admin")
@@ -195,5 +200,23 @@ struct AuthInterceptorTests {
         }
         #expect(interceptor.runningCalls(ofKey: "k-reader") == 0)
         _ = try await interceptor.intercept(context: context("reader")) { _ in .success(finalMessage: nil, trailers: [:]) }
+    }
+
+    /// A call whose client went away while its key was read goes no further: no handler runs, however valid the key.
+    @Test func aCallCancelledWhileItsKeyIsReadDoesNotRun() async throws {
+        let ran = LockedBox(false)
+        let call = Task {
+            try await interceptor.intercept(
+                context: ServerContext(
+                    descriptor: Self.read, metadata: [AuthInterceptor.metadataKey: .text("Bearer client-gone")], deadline: nil,
+                    peer: "test", callID: 1)
+            ) { _ in
+                ran.value = true
+                return .success(finalMessage: nil, trailers: [:])
+            }
+        }
+        let error = await #expect(throws: RPCError.self) { try await call.value }
+        #expect(error?.code == .cancelled)
+        #expect(!ran.value)
     }
 }
