@@ -177,38 +177,38 @@ public final class PostgresAccountStore: AccountStore {
             try Task.checkCancellation()
             return try await threads.run {
                 let blocking = BlockingConnection(connection: connection, logger: logger)
-                guard let lock else {
-                    try blocking.execute(begin)
-                    do {
-                        let result = try body(blocking)
-                        try blocking.execute("COMMIT")
-                        return result
-                    } catch {
-                        _ = try? blocking.execute("ROLLBACK")
-                        throw error
+                // Released whatever happens: after COMMIT or ROLLBACK (unlocking a lock not held only warns; a
+                // connection that is lost releases it with its session).
+                let unlock: PostgresQuery? = lock.map { "SELECT pg_advisory_unlock(\(PostgresSchema.writeRetryLockClass), \($0))" }
+                // Ends the transaction with `statement`, and releases the lock after it. Committed is committed: an
+                // unlock that fails after it (the connection lost) does not fail the write.
+                func end(_ statement: PostgresQuery) throws {
+                    if let unlock {
+                        try blocking.execute(statement, then: unlock, ignoringSecondError: true)
+                    } else {
+                        try blocking.execute(statement)
                     }
                 }
-                // Released whatever happens: after COMMIT or ROLLBACK, or, if BEGIN failed, on its own (unlocking
-                // a lock not held only warns; a connection that is lost releases it with its session).
-                let unlock: PostgresQuery = "SELECT pg_advisory_unlock(\(PostgresSchema.writeRetryLockClass), \(lock))"
                 do {
-                    try blocking.execute("SELECT pg_advisory_lock(\(PostgresSchema.writeRetryLockClass), \(lock))", then: begin)
+                    if let lock {
+                        try blocking.execute("SELECT pg_advisory_lock(\(PostgresSchema.writeRetryLockClass), \(lock))", then: begin)
+                    } else {
+                        try blocking.execute(begin)
+                    }
                 } catch {
-                    // BEGIN was sent whether or not the lock was taken (a lock wait ended by lock_timeout, a
-                    // cancel): the connection must not go back to the pool inside that transaction.
-                    _ = try? blocking.execute("ROLLBACK", then: unlock)
+                    // Behind a lock, BEGIN was sent whether or not the lock was taken (a lock wait ended by
+                    // lock_timeout, a cancel): the connection must not go back to the pool inside that transaction.
+                    if lock != nil { _ = try? end("ROLLBACK") }
                     throw error
                 }
                 let result: Result
                 do {
                     result = try body(blocking)
                 } catch {
-                    _ = try? blocking.execute("ROLLBACK", then: unlock)
+                    _ = try? end("ROLLBACK")
                     throw error
                 }
-                // Committed is committed: an unlock that fails after it (the connection lost) does not fail the
-                // write, and a lost session releases the lock with it.
-                try blocking.execute("COMMIT", then: unlock, ignoringSecondError: true)
+                try end("COMMIT")
                 return result
             }
         }

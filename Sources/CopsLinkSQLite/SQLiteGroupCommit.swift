@@ -63,7 +63,6 @@ final class SQLiteGroupCommit: Sendable {
         var queue: [UInt64] = []
         /// The writes of `queue` not cancelled.
         var waiting: [UInt64: Pending] = [:]
-        var nextID: UInt64 = 0
         /// A drain is scheduled or running: whoever queues meanwhile leaves the write to it.
         var draining = false
         var statistics = SQLiteWriteStatistics()
@@ -72,6 +71,8 @@ final class SQLiteGroupCommit: Sendable {
     private let pool: DatabasePool
     private let logger: Logger
     private let state = Mutex(State())
+    /// Numbers writes, so that a cancellation can find its own in the queue.
+    private let nextID = Atomic<UInt64>(0)
 
     init(pool: DatabasePool, logger: Logger) {
         self.pool = pool
@@ -86,10 +87,7 @@ final class SQLiteGroupCommit: Sendable {
     /// Runs `body` in a shared write transaction and returns its result once that transaction has committed; throws
     /// `CancellationError` without running it if the caller's task is cancelled before its batch takes it.
     func write<Value: Sendable>(_ body: @escaping @Sendable (Database) throws -> Value) async throws -> Value {
-        let id = state.withLock { state in
-            defer { state.nextID += 1 }
-            return state.nextID
-        }
+        let id = nextID.add(1, ordering: .relaxed).oldValue
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 enqueue(
