@@ -14,12 +14,12 @@ struct PostgresTurnLockTests {
     @Test(PostgresStoreTests.enabled) func aRunAgainWaitsForTheRunAgainHoldingTheTurn() async throws {
         try await withTurnLockFixture { store, session, dealer in
             let key = PostgresAccountStore.retryLockKey(.dealer(dealer))
-            try await session.query("SELECT pg_advisory_lock(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
+            try await Self.holdTurn(key, on: session)
             let runs = Runs()
             let write = Task { try await store.write(.dealer(dealer)) { try Self.loseTheFirstRace($0, runs: runs) } }
             try await Self.waitUntilSomeoneWaits(for: key, on: session, orRuns: runs, beyond: 1)
             #expect(runs.value == 1, "the run again went ahead of the one holding the turn")
-            try await session.query("SELECT pg_advisory_unlock(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
+            try await Self.releaseTurn(key, on: session)
             try await write.value
             #expect(runs.value == 2)
         }
@@ -29,12 +29,12 @@ struct PostgresTurnLockTests {
     @Test(PostgresStoreTests.enabled) func aFirstRunDoesNotWaitForTheTurn() async throws {
         try await withTurnLockFixture { store, session, dealer in
             let key = PostgresAccountStore.retryLockKey(.dealer(dealer))
-            try await session.query("SELECT pg_advisory_lock(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
+            try await Self.holdTurn(key, on: session)
             let runs = Runs()
             let write = Task { try await store.write(.dealer(dealer)) { _ in runs.count() } }
             try await Self.waitUntilSomeoneWaits(for: key, on: session, orRuns: runs)
             #expect(runs.value == 1, "the first run waited for the turn")
-            try await session.query("SELECT pg_advisory_unlock(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
+            try await Self.releaseTurn(key, on: session)
             try await write.value
         }
     }
@@ -79,48 +79,49 @@ struct PostgresTurnLockTests {
     @Test(PostgresStoreTests.enabled) func aRunAgainWhoseLockWaitFailsLeavesNoTransactionOpen() async throws {
         try await withTurnLockFixture { store, session, dealer in
             let key = PostgresAccountStore.retryLockKey(.dealer(dealer))
-            try await session.query("SELECT pg_advisory_lock(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
+            try await Self.holdTurn(key, on: session)
             let runs = Runs()
             let write = Task { try await store.write(.dealer(dealer)) { try Self.loseTheFirstRace($0, runs: runs) } }
-            let objid = Int64(UInt32(bitPattern: key))
-            var waiting: Int32?
-            let deadline = ContinuousClock.now + .seconds(20)
-            while waiting == nil, ContinuousClock.now < deadline {
-                let rows = try await session.query(
-                    """
-                    SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-                    AND classid::bigint = \(Int64(PostgresSchema.writeRetryLockClass)) AND objid::bigint = \(objid) AND objsubid = 2
-                    """, logger: quietLogger())
-                for try await pid in rows.decode(Int32.self) { waiting = pid }
-                if waiting == nil { try await Task.sleep(for: .milliseconds(5)) }
-            }
-            let pid = try #require(waiting, "the run again never waited for the turn")
+            let pid = try #require(
+                try await Self.waitUntilSomeoneWaits(for: key, on: session, orRuns: runs, beyond: 1),
+                "the run again never waited for the turn")
             try await session.query("SELECT pg_cancel_backend(\(pid))", logger: quietLogger())
             await #expect(throws: (any Error).self) { try await write.value }
             let states = try await session.query("SELECT state FROM pg_stat_activity WHERE pid = \(pid)", logger: quietLogger())
             for try await state in states.decode(String.self) {
                 #expect(state == "idle", "the pooled connection was left \(state)")
             }
-            try await session.query("SELECT pg_advisory_unlock(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
+            try await Self.releaseTurn(key, on: session)
         }
     }
 
-    /// Polls `pg_locks` until another session waits for `key`'s turn lock, or until the write ran more than `runs`
-    /// times (the rule broken), for at most 20 s.
+    /// Polls `pg_locks` until another session waits for `key`'s turn lock, and returns that session's backend pid; nil
+    /// once the write ran more than `limit` times (the rule broken), or after 20 s.
+    @discardableResult
     static func waitUntilSomeoneWaits(
         for key: Int32, on session: PostgresConnection, orRuns runs: Runs, beyond limit: Int = 0
-    ) async throws {
+    ) async throws -> Int32? {
         let objid = Int64(UInt32(bitPattern: key))
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline, runs.value <= limit {
             let rows = try await session.query(
                 """
-                SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
                 AND classid::bigint = \(Int64(PostgresSchema.writeRetryLockClass)) AND objid::bigint = \(objid) AND objsubid = 2
                 """, logger: quietLogger())
-            for try await waiting in rows.decode(Int64.self) where waiting > 0 { return }
+            for try await pid in rows.decode(Int32.self) { return pid }
             try await Task.sleep(for: .milliseconds(5))
         }
+        return nil
+    }
+
+    /// Takes `key`'s turn lock on `session`, as another instance's run again would.
+    static func holdTurn(_ key: Int32, on session: PostgresConnection) async throws {
+        try await session.query("SELECT pg_advisory_lock(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
+    }
+
+    static func releaseTurn(_ key: Int32, on session: PostgresConnection) async throws {
+        try await session.query("SELECT pg_advisory_unlock(\(PostgresSchema.writeRetryLockClass), \(key))", logger: quietLogger())
     }
 
     /// A store on a schema of its own, a second session on the same database, and a dealer id of this test's own

@@ -100,20 +100,11 @@ struct AuthInterceptorTests {
         #expect(await task.value?.message == "call was cancelled", "a store error after cancellation is the cancellation")
     }
 
-    /// The public methods are open to anyone, so their streaming calls that run at once are bounded server-wide: past
-    /// the limit one is RESOURCE_EXHAUSTED, a unary one still runs (the transports bound those still waiting for
-    /// their request), and a call that ends makes room.
-    @Test
-    func publicCallsRunningAtOnceAreBounded() async throws {
-        let kind = MethodKind.serverStreaming
-        var policy = AccessPolicy(publicMethods: [Self.open.path])
-        policy.maxConcurrentPublicCalls = 2
-        let interceptor = AuthInterceptor(authenticator: FakeAuthenticator(), policy: policy)
-        let context = {
-            var call = ServerContext(descriptor: Self.open, metadata: Metadata(), deadline: nil, peer: "test", callID: 1)
-            call.methodKind = kind
-            return call
-        }()
+    /// Starts two calls through `interceptor` whose handlers wait, and returns once both run: with the closure that
+    /// lets them end, and the task that ends with them.
+    static func holdTwoCalls(
+        _ interceptor: AuthInterceptor, _ context: ServerContext
+    ) async -> (release: @Sendable () -> Void, held: Task<Void, any Error>) {
         let (entered, enteredContinuation) = AsyncStream.makeStream(of: Void.self)
         // One release stream per held call (an AsyncStream has one consumer).
         let releases = (0..<2).map { _ in AsyncStream.makeStream(of: Void.self) }
@@ -134,6 +125,25 @@ struct AuthInterceptorTests {
         var iterator = entered.makeAsyncIterator()
         _ = await iterator.next()
         _ = await iterator.next()
+        let continuations = releases.map(\.1)
+        return ({ for continuation in continuations { continuation.finish() } }, held)
+    }
+
+    /// The public methods are open to anyone, so their streaming calls that run at once are bounded server-wide: past
+    /// the limit one is RESOURCE_EXHAUSTED, a unary one still runs (the transports bound those still waiting for
+    /// their request), and a call that ends makes room.
+    @Test
+    func publicCallsRunningAtOnceAreBounded() async throws {
+        let kind = MethodKind.serverStreaming
+        var policy = AccessPolicy(publicMethods: [Self.open.path])
+        policy.maxConcurrentPublicCalls = 2
+        let interceptor = AuthInterceptor(authenticator: FakeAuthenticator(), policy: policy)
+        let context = {
+            var call = ServerContext(descriptor: Self.open, metadata: Metadata(), deadline: nil, peer: "test", callID: 1)
+            call.methodKind = kind
+            return call
+        }()
+        let (release, held) = await Self.holdTwoCalls(interceptor, context)
         do {
             _ = try await interceptor.intercept(context: context) { _ in .success(finalMessage: nil, trailers: [:]) }
             Issue.record("a third call ran")
@@ -144,7 +154,7 @@ struct AuthInterceptorTests {
         var check = context
         check.methodKind = .unary
         _ = try await interceptor.intercept(context: check) { _ in .success(finalMessage: nil, trailers: [:]) }
-        for (_, continuation) in releases { continuation.finish() }
+        release()
         try await held.value
         _ = try await interceptor.intercept(context: context) { _ in .success(finalMessage: nil, trailers: [:]) }
     }
@@ -161,25 +171,7 @@ struct AuthInterceptorTests {
                 descriptor: Self.read, metadata: [AuthInterceptor.metadataKey: .text("Bearer \(token)")], deadline: nil, peer: "test",
                 callID: 1)
         }
-        let (entered, enteredContinuation) = AsyncStream.makeStream(of: Void.self)
-        let releases = (0..<2).map { _ in AsyncStream.makeStream(of: Void.self) }
-        let held = Task {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for (release, _) in releases {
-                    group.addTask {
-                        _ = try await interceptor.intercept(context: context("reader")) { _ in
-                            enteredContinuation.yield()
-                            for await _ in release { break }
-                            return .success(finalMessage: nil, trailers: [:])
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
-        }
-        var iterator = entered.makeAsyncIterator()
-        _ = await iterator.next()
-        _ = await iterator.next()
+        let (release, held) = await Self.holdTwoCalls(interceptor, context("reader"))
         #expect(interceptor.runningCalls(ofKey: "k-reader") == 2)
         let refused = await #expect(throws: RPCError.self) {
             _ = try await interceptor.intercept(context: context("reader")) { _ in .success(finalMessage: nil, trailers: [:]) }
@@ -188,7 +180,7 @@ struct AuthInterceptorTests {
         #expect(refused?.message == "API key k-reader is running its limit of 2 calls on this server; retry later")
         // Another key has a share of its own.
         _ = try await interceptor.intercept(context: context("admin")) { _ in .success(finalMessage: nil, trailers: [:]) }
-        for (_, continuation) in releases { continuation.finish() }
+        release()
         try await held.value
         #expect(interceptor.runningCalls(ofKey: "k-reader") == 0)
         // A call whose handler throws leaves its place too.

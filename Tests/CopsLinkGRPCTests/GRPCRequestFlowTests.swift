@@ -487,6 +487,22 @@ struct GRPCRequestFlowTests {
         for channel in [held, refused, probe] { _ = try? channel.finish() }
     }
 
+    /// A connected stream channel whose writes `HeldWrites` holds, in front of a `GRPCStreamHandler` for `router`.
+    static func heldWritesChannel(
+        _ router: RPCRouter, _ configuration: ServerConfiguration, metrics: ServerMetrics? = nil
+    ) throws -> (EmbeddedChannel, HeldWrites) {
+        let held = HeldWrites()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(held)
+        try channel.pipeline.syncOperations.addHandler(
+            GRPCStreamHandler(
+                dispatcher: CallDispatcher(router: router), configuration: configuration,
+                connection: GRPCConnectionState(configuration: configuration), budget: InboundMemoryBudget(limit: 1 << 20),
+                metrics: metrics))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return (channel, held)
+    }
+
     /// Holds the promises of the writes passing it, as swift-nio-http2 does for DATA that waits for a stream's
     /// flow-control window (a client that grants none never lets them complete).
     final class HeldWrites: ChannelOutboundHandler {
@@ -513,15 +529,7 @@ struct GRPCRequestFlowTests {
             }
             return [:]
         }
-        let configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
-        let held = HeldWrites()
-        let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(held)
-        try channel.pipeline.syncOperations.addHandler(
-            GRPCStreamHandler(
-                dispatcher: CallDispatcher(router: router), configuration: configuration,
-                connection: GRPCConnectionState(configuration: configuration), budget: InboundMemoryBudget(limit: 1 << 20)))
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let (channel, held) = try Self.heldWritesChannel(router, ServerConfiguration(host: "127.0.0.1", port: 0))
         try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: Self.requestHeaders(duplex.path))))
         try channel.writeInbound(
             HTTP2Frame.FramePayload.data(
@@ -565,15 +573,7 @@ struct GRPCRequestFlowTests {
         configuration.unwritableTimeout = .seconds(30)
         let registry = PrometheusCollectorRegistry()
         let metrics = ServerMetrics(router: router, factory: PrometheusMetricsFactory(registry: registry))
-        let held = HeldWrites()
-        let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(held)
-        try channel.pipeline.syncOperations.addHandler(
-            GRPCStreamHandler(
-                dispatcher: CallDispatcher(router: router), configuration: configuration,
-                connection: GRPCConnectionState(configuration: configuration), budget: InboundMemoryBudget(limit: 1 << 20),
-                metrics: metrics))
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let (channel, held) = try Self.heldWritesChannel(router, configuration, metrics: metrics)
         try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: Self.requestHeaders(Self.unary.path))))
         let message = SimpleRequest().serializedBytes()
         try channel.writeInbound(
