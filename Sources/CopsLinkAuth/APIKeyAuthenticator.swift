@@ -4,8 +4,9 @@ import Synchronization
 /// Checks bearer tokens against an `APIKeyStore`.
 ///
 /// Key records are cached for `cacheTTL` so that a call costs a SHA-256 and a dictionary lookup, not a database
-/// read: a key revoked (from another process too) stops working within that time. Every check compares the
-/// secret's hash in constant time, cached or not.
+/// read: a key revoked (from another process too) stops working within that time. A key in use is renewed in the
+/// background from half that age on, so its calls do not wait for the store (and a call with a cached key is checked
+/// without suspending). Every check compares the secret's hash in constant time, cached or not.
 ///
 /// Failed authentication must not be cheaper for an attacker than for the server:
 /// - a token that is not of the documented shape is refused before any store read;
@@ -23,10 +24,12 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
         var fetchedAt: ContinuousClock.Instant
     }
 
-    /// What a caller waiting on another's store read of the same id gets.
+    /// What a caller waiting on a store read of its id gets.
     private enum Shared {
         case answer(APIKeyRecord?)
-        /// The read failed (or was cancelled): look again, perhaps reading the store itself.
+        /// The store could not answer: every caller that waited for this read fails with its error.
+        case failed(any Error)
+        /// The read ended before this caller could wait for it: look again (the answer is cached, or a read failed).
         case retry
     }
 
@@ -35,7 +38,7 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
         /// When each unknown id was last looked up in the store.
         var unknown: LRUCache<String, ContinuousClock.Instant>
         /// Ids being read from the store, with the callers waiting for that read. At most one entry per call in
-        /// flight, so bounded by the server's connection and call limits.
+        /// flight or found key being renewed, so bounded by the server's call limits and the cache's size.
         var pending: [String: [CheckedContinuation<Shared, Never>]] = [:]
         var storeReads = 0
         var evictions = 0
@@ -43,6 +46,11 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
 
     private let store: any APIKeyStore
     private let cacheTTL: Duration
+    /// From this age on (half the TTL) a cached key is still answered from the cache, and the first call that finds
+    /// it so starts one store read in the background to renew it. A key in use is therefore never found expired, so
+    /// its calls never wait for a store read, all at once, every `cacheTTL`: under a flood those waits held thousands
+    /// of calls, and their server-wide slots, for seconds.
+    private var renewalAge: Duration { cacheTTL / 2 }
     private let missTTL: Duration
     private let now: @Sendable () -> ContinuousClock.Instant
     private let state: Mutex<State>
@@ -84,12 +92,21 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
     private func record(id: String) async throws -> APIKeyRecord? {
         enum Next {
             case answer(APIKeyRecord?)
-            case read, wait
+            /// The cached record, and this caller starts the read that renews it.
+            case answerAndRenew(APIKeyRecord)
+            /// This caller starts the read, and waits for it as any other caller would.
+            case read
+            case wait
         }
         while true {
             let now = self.now()
             let next: Next = state.withLock { state in
-                if let entry = state.found.value(forKey: id), now - entry.fetchedAt < cacheTTL { return .answer(entry.record) }
+                if let entry = state.found.value(forKey: id), now - entry.fetchedAt < cacheTTL {
+                    guard now - entry.fetchedAt >= renewalAge, state.pending[id] == nil else { return .answer(entry.record) }
+                    state.pending[id] = []
+                    state.storeReads += 1
+                    return .answerAndRenew(entry.record)
+                }
                 if let readAt = state.unknown.value(forKey: id), now - readAt < missTTL { return .answer(nil) }
                 if state.pending[id] != nil { return .wait }
                 state.pending[id] = []
@@ -99,9 +116,11 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
             switch next {
             case .answer(let record):
                 return record
-            case .read:
-                return try await read(id: id, at: now)
-            case .wait:
+            case .answerAndRenew(let record):
+                startRead(id: id, at: now)
+                return record
+            case .read, .wait:
+                if case .read = next { startRead(id: id, at: now) }
                 let shared = await withCheckedContinuation { (continuation: CheckedContinuation<Shared, Never>) in
                     let finished = state.withLock { state in
                         guard state.pending[id] != nil else { return true }
@@ -111,32 +130,41 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
                     // The read ended between the look and now: its answer is in the cache (or it failed).
                     if finished { continuation.resume(returning: .retry) }
                 }
-                if case .answer(let record) = shared { return record }
+                switch shared {
+                case .answer(let record): return record
+                case .failed(let error): throw error
+                case .retry: continue
+                }
             }
         }
     }
 
-    /// Reads `id` from the store, caches the answer and hands it to the callers that waited for it.
-    private func read(id: String, at readAt: ContinuousClock.Instant) async throws -> APIKeyRecord? {
-        let record: APIKeyRecord?
-        do {
-            record = try await store.apiKey(id: id)
-        } catch {
-            let waiters = state.withLock { $0.pending.removeValue(forKey: id) ?? [] }
-            for waiter in waiters { waiter.resume(returning: .retry) }
-            throw error
-        }
-        let waiters = state.withLock { state in
-            let evicted: String?
-            if let record {
-                evicted = state.found.setValue(Entry(record: record, fetchedAt: readAt), forKey: id)
-            } else {
-                evicted = state.unknown.setValue(readAt, forKey: id)
+    /// Reads `id` from the store in a task of its own, caches the answer and hands it to the callers waiting for it.
+    ///
+    /// Detached from the call that needed it: the read must not wait for that call's executor (an event loop busy with
+    /// a flood of calls held every caller of the key, and the server-wide call slots, for seconds), and it is not
+    /// cancelled with that call, so the callers sharing it get their answer.
+    private func startRead(id: String, at readAt: ContinuousClock.Instant) {
+        Task.detached { [self] in
+            let shared: Shared
+            do {
+                shared = .answer(try await store.apiKey(id: id))
+            } catch {
+                shared = .failed(error)
             }
-            if evicted != nil { state.evictions += 1 }
-            return state.pending.removeValue(forKey: id) ?? []
+            let waiters = state.withLock { state in
+                if case .answer(let record) = shared {
+                    let evicted: String?
+                    if let record {
+                        evicted = state.found.setValue(Entry(record: record, fetchedAt: readAt), forKey: id)
+                    } else {
+                        evicted = state.unknown.setValue(readAt, forKey: id)
+                    }
+                    if evicted != nil { state.evictions += 1 }
+                }
+                return state.pending.removeValue(forKey: id) ?? []
+            }
+            for waiter in waiters { waiter.resume(returning: shared) }
         }
-        for waiter in waiters { waiter.resume(returning: .answer(record)) }
-        return record
     }
 }

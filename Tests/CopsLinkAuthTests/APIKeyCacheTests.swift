@@ -16,15 +16,28 @@ final class ManualClock: Sendable {
     }
 }
 
-/// A store whose reads wait until the test lets them go (to see concurrent lookups share one read).
+/// A store whose reads wait until the test lets them go (to see concurrent lookups share one read), then answer from
+/// `keys` (nil without it). `holding` false lets reads through at once; `failing` makes them throw `Down`.
 final class GatedKeyStore: APIKeyStore {
+    struct Down: Error {}
+
     let reads = Atomic<Int>(0)
+    let holding = Atomic<Bool>(true)
+    let failing = Atomic<Bool>(false)
+    private let keys: (any APIKeyStore)?
     private let gate = Mutex<[CheckedContinuation<Void, Never>]>([])
+
+    init(answeringFrom keys: (any APIKeyStore)? = nil) {
+        self.keys = keys
+    }
 
     func apiKey(id: String) async throws -> APIKeyRecord? {
         reads.add(1, ordering: .relaxed)
-        await withCheckedContinuation { continuation in gate.withLock { $0.append(continuation) } }
-        return nil
+        if holding.load(ordering: .relaxed) {
+            await withCheckedContinuation { continuation in gate.withLock { $0.append(continuation) } }
+        }
+        if failing.load(ordering: .relaxed) { throw Down() }
+        return try await keys?.apiKey(id: id)
     }
 
     var waitingReads: Int { gate.withLock { $0.count } }
@@ -90,7 +103,8 @@ struct APIKeyCacheTests {
     @Test func aFloodOfUnknownIDsStaysBoundedAndKeepsLiveKeysCached() async throws {
         let store = MemoryKeyStore()
         let live = try await store.createAPIKey(dealerID: "acme", name: "", roles: [.read], nowMs: 1)
-        let authenticator = APIKeyAuthenticator(store: store, maximumCachedKeys: 100)
+        // A clock that stands still: the reads counted are the flood's, not the live key's renewals.
+        let authenticator = APIKeyAuthenticator(store: store, maximumCachedKeys: 100, now: ManualClock().now)
         #expect(try await authenticator.authenticate(bearerToken: live.token) != nil)
         for number in 0..<1_000 { _ = try await authenticator.authenticate(bearerToken: Self.unknownToken(number)) }
         let statistics = authenticator.statistics
@@ -123,6 +137,45 @@ struct APIKeyCacheTests {
         #expect(store.reads.load(ordering: .relaxed) == 2)
     }
 
+    /// Whether `condition` holds within `attempts` yields (a test never spins forever when the code is broken).
+    static func eventually(attempts: Int = 100_000, _ condition: () async throws -> Bool) async rethrows -> Bool {
+        for _ in 0..<attempts {
+            if try await condition() { return true }
+            await Task.yield()
+        }
+        return false
+    }
+
+    @Test func aKeyInUseIsRenewedInTheBackgroundSoItsCallsNeverWaitForTheStore() async throws {
+        let keys = MemoryKeyStore()
+        let token = try await keys.createAPIKey(dealerID: "acme", name: "", roles: [.read], nowMs: 1)
+        let store = GatedKeyStore(answeringFrom: keys)
+        let clock = ManualClock()
+        let authenticator = APIKeyAuthenticator(store: store, cacheTTL: .seconds(5), now: clock.now)
+        store.holding.store(false, ordering: .relaxed)
+        #expect(try await authenticator.authenticate(bearerToken: token.token) != nil)
+        clock.advance(by: .milliseconds(2_499))
+        #expect(try await authenticator.authenticate(bearerToken: token.token) != nil)
+        #expect(store.reads.load(ordering: .relaxed) == 1, "not renewed before half the TTL")
+
+        // From half the TTL on, a call is answered from the cache while the store read that renews the key is held.
+        store.holding.store(true, ordering: .relaxed)
+        clock.advance(by: .milliseconds(1))
+        #expect(try await authenticator.authenticate(bearerToken: token.token) != nil)
+        try #require(await Self.eventually { store.waitingReads == 1 }, "the renewal's read started")
+        #expect(store.reads.load(ordering: .relaxed) == 2)
+        clock.advance(by: .milliseconds(2_000))
+        #expect(try await authenticator.authenticate(bearerToken: token.token) != nil)
+        #expect(store.reads.load(ordering: .relaxed) == 2, "one renewal at a time")
+
+        // The renewal's answer replaces the cached record: the key, revoked before the held read resumes, is refused
+        // from the moment the renewal lands, with no read of the calls' own.
+        _ = try await keys.revokeAPIKey(id: token.id, atMs: 2)
+        store.release()
+        #expect(try await Self.eventually { try await authenticator.authenticate(bearerToken: token.token) == nil })
+        #expect(store.reads.load(ordering: .relaxed) == 2)
+    }
+
     @Test func concurrentLookupsOfOneUnknownIDShareOneStoreRead() async throws {
         let store = GatedKeyStore()
         let authenticator = APIKeyAuthenticator(store: store)
@@ -135,5 +188,37 @@ struct APIKeyCacheTests {
             for try await caller in group { #expect(caller == nil) }
         }
         #expect(store.reads.load(ordering: .relaxed) == 1)
+    }
+
+    /// The callers sharing a read that fails all fail with the store's error (the server answers UNAVAILABLE), none
+    /// reads again in its turn; the next call reads again.
+    @Test func aFailedStoreReadFailsEveryCallerThatWaitedForIt() async throws {
+        let keys = MemoryKeyStore()
+        let token = try await keys.createAPIKey(dealerID: "acme", name: "", roles: [.read], nowMs: 1)
+        let store = GatedKeyStore(answeringFrom: keys)
+        store.failing.store(true, ordering: .relaxed)
+        let authenticator = APIKeyAuthenticator(store: store)
+        let failures = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    do {
+                        _ = try await authenticator.authenticate(bearerToken: token.token)
+                        return false
+                    } catch {
+                        return error is GatedKeyStore.Down
+                    }
+                }
+            }
+            _ = await Self.eventually { store.waitingReads == 1 }
+            for _ in 0..<1_000 { await Task.yield() }
+            store.holding.store(false, ordering: .relaxed)
+            store.release()
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(failures == 20)
+        #expect(store.reads.load(ordering: .relaxed) == 1)
+        store.failing.store(false, ordering: .relaxed)
+        #expect(try await authenticator.authenticate(bearerToken: token.token) != nil)
+        #expect(store.reads.load(ordering: .relaxed) == 2)
     }
 }
