@@ -298,7 +298,7 @@ let package = Package(
             name: "CopsLinkTransportTests",
             dependencies: [
                 "CopsLinkCore", "CopsLinkMessages", "CopsLinkWire", "CopsLinkTransport", "CopsLinkServices",
-                "CopsLinkBuiltinServices",
+                "CopsLinkBuiltinServices", "CopsLinkTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log")

@@ -1,16 +1,45 @@
+public import Logging
 import Synchronization
 
-/// How many failed-call log lines one connection may cause: a token bucket per connection.
+/// How many log lines clients may cause: a token bucket per connection for failed calls, under one bucket for the
+/// whole server.
 ///
 /// A client can fail calls as fast as it sends them (unknown keys, bad ids), and one log line per failure would let
 /// it fill the disk and drown the lines that matter. `LoggingInterceptor` asks `admit()` before logging a failure; a
 /// line it may write carries the count of lines suppressed since the last one, and the transport logs what is left
 /// when the connection closes. Successful calls are not limited (they log at debug by default).
+///
+/// A connection's bucket alone does not bound the log: a client that opens connections, fails calls on each and
+/// closes them gets a fresh burst every time (two such threads wrote 400 KB of log a second). So a connection's
+/// budget may have a `server` budget, shared by every connection: a line needs a token from both, and the lines
+/// about connections themselves (closing one, its first refusal at a limit, its summary) need one from the server's.
 public final class FailureLogBudget: Sendable {
-    /// Lines a connection may log at once. Default 20.
+    /// What a line that may be written reports of the lines left out before it.
+    public struct Admission: Sendable, Equatable {
+        /// Failed-call lines of this connection left out since its last line written (`suppressed_failures`).
+        public var suppressed = 0
+        /// Lines of any connection that the server's budget left out since it last let one through
+        /// (`server_suppressed_lines`).
+        public var serverSuppressed = 0
+
+        public init(suppressed: Int = 0, serverSuppressed: Int = 0) {
+            self.suppressed = suppressed
+            self.serverSuppressed = serverSuppressed
+        }
+
+        /// Adds the counts above zero to a line's metadata.
+        public func annotate(_ metadata: inout Logger.Metadata) {
+            if suppressed > 0 { metadata["suppressed_failures"] = "\(suppressed)" }
+            if serverSuppressed > 0 { metadata["server_suppressed_lines"] = "\(serverSuppressed)" }
+        }
+    }
+
+    /// Lines that may be written at once. Default 20 (a connection's).
     public let burst: Int
-    /// Lines a connection earns back per second. Default 1.
+    /// Lines earned back per second. Default 1 (a connection's).
     public let perSecond: Int
+    /// The budget every connection's lines also draw on, if any.
+    public let server: FailureLogBudget?
 
     private struct State {
         var tokens: Int
@@ -21,16 +50,56 @@ public final class FailureLogBudget: Sendable {
     private let state: Mutex<State>
     private let now: @Sendable () -> ContinuousClock.Instant
 
-    public init(burst: Int = 20, perSecond: Int = 1, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+    public init(
+        burst: Int = 20, perSecond: Int = 1, server: FailureLogBudget? = nil,
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+    ) {
         precondition(burst > 0 && perSecond > 0, "a failure log budget needs a positive burst and rate")
         self.burst = burst
         self.perSecond = perSecond
+        self.server = server
         self.now = now
         state = Mutex(State(tokens: burst, lastRefill: now()))
     }
 
-    /// Whether a failure line may be written now; if so, how many were suppressed before it (to report with it).
-    public func admit() -> (admitted: Bool, suppressedBefore: Int) {
+    /// Whether a failed call's line may be written now, and what it reports; nil leaves it out (counted).
+    public func admit() -> Admission? {
+        guard let suppressed = take(countingRefusalAs: 1) else { return nil }
+        guard let server else { return Admission(suppressed: suppressed) }
+        // Left out by the server: this line and the ones it would have reported go to the server's count.
+        guard let serverSuppressed = server.take(countingRefusalAs: 1 + suppressed) else { return nil }
+        return Admission(suppressed: suppressed, serverSuppressed: serverSuppressed)
+    }
+
+    /// Whether a line about the connection itself (closing it, a refusal at a limit) may be written now: each is
+    /// written at most a few times per connection, so only the server's budget is asked.
+    public func admitConnectionLine() -> Admission? {
+        guard let server else { return Admission() }
+        guard let serverSuppressed = server.take(countingRefusalAs: 1) else { return nil }
+        return Admission(serverSuppressed: serverSuppressed)
+    }
+
+    /// The line for a connection that closes with failed-call lines left out since its last one: nil when there are
+    /// none, or when the server's budget leaves the summary out too (its count then goes to the server's).
+    public func closingSummary() -> Admission? {
+        let suppressed = takeSuppressed()
+        guard suppressed > 0 else { return nil }
+        guard let server else { return Admission(suppressed: suppressed) }
+        guard let serverSuppressed = server.take(countingRefusalAs: suppressed) else { return nil }
+        return Admission(suppressed: suppressed, serverSuppressed: serverSuppressed)
+    }
+
+    /// Lines suppressed since the last one written; resets the count.
+    public func takeSuppressed() -> Int {
+        state.withLock { state in
+            defer { state.suppressed = 0 }
+            return state.suppressed
+        }
+    }
+
+    /// A token if there is one, with the count of lines left out before it (reset); otherwise adds `refused` to
+    /// that count and returns nil.
+    private func take(countingRefusalAs refused: Int) -> Int? {
         let now = self.now()
         return state.withLock { state in
             let earned = (now - state.lastRefill) / .seconds(1) * Double(perSecond)
@@ -39,18 +108,10 @@ public final class FailureLogBudget: Sendable {
                 state.lastRefill = now
             }
             guard state.tokens > 0 else {
-                state.suppressed += 1
-                return (false, 0)
+                state.suppressed += refused
+                return nil
             }
             state.tokens -= 1
-            defer { state.suppressed = 0 }
-            return (true, state.suppressed)
-        }
-    }
-
-    /// Lines suppressed since the last one written (for a summary when the connection closes); resets the count.
-    public func takeSuppressed() -> Int {
-        state.withLock { state in
             defer { state.suppressed = 0 }
             return state.suppressed
         }

@@ -2,8 +2,9 @@ public import Logging
 
 /// Logs one line per call: method, status, duration, call id, peer, request id (`copslink-request-id`), trace id,
 /// and for failures the status message (`status_message`, not `message`, which structured handlers use for the line).
-/// Failures are held to the connection's `FailureLogBudget` (when the transport gives one): past it they are counted,
-/// and the next line written says how many were left out (`suppressed_failures`).
+/// Failures are held to the connection's `FailureLogBudget` (when the transport gives one) and the server's: past
+/// them they are counted, and the next line written says how many were left out (`suppressed_failures`,
+/// `server_suppressed_lines`).
 public struct LoggingInterceptor: ServerInterceptor {
     public let logger: Logger
     /// Level for calls that end OK; failures log one level higher.
@@ -49,9 +50,8 @@ public struct LoggingInterceptor: ServerInterceptor {
         error: RPCError, metadata: inout Logger.Metadata, start: ContinuousClock.Instant, budget: FailureLogBudget?
     ) {
         if let budget {
-            let (admitted, suppressed) = budget.admit()
-            guard admitted else { return }
-            if suppressed > 0 { metadata["suppressed_failures"] = "\(suppressed)" }
+            guard let admission = budget.admit() else { return }
+            admission.annotate(&metadata)
         }
         metadata["status"] = "\(error.code.name)"
         metadata["duration_us"] = "\(Self.micros(since: start))"

@@ -26,6 +26,11 @@ extension ServerInterceptor {
 public final class CallDispatcher: Sendable {
     public let router: RPCRouter
     public let interceptors: [any ServerInterceptor]
+    /// A connection's budget of failed-call log lines, under this dispatcher's server-wide one.
+    public func connectionFailureLogBudget(burst: Int, perSecond: Int) -> FailureLogBudget {
+        FailureLogBudget(burst: burst, perSecond: perSecond, server: failureLogBudget)
+    }
+
     /// Calls that may run at once through this dispatcher, whatever their protocol and connection (0: no limit).
     public let maxConcurrentCalls: Int
     /// The calls running now.
@@ -38,14 +43,19 @@ public final class CallDispatcher: Sendable {
     /// clients that hold such calls open cannot crowd it out.
     public let openCallsAwaitingRequest = RunningCallCount()
     public let maxOpenCallsAwaitingRequest: Int
+    /// The log-line budget every connection's `FailureLogBudget` draws on (`FailureLogBudget.server`), if any.
+    public let failureLogBudget: FailureLogBudget?
 
     /// - Parameter maxConcurrentCalls: past it a call is answered RESOURCE_EXHAUSTED before any interceptor runs, so
     ///   that what every open call costs the server (its stream, task and buffers) is bounded server-wide, not only
     ///   per connection.
     /// - Parameter maxOpenCallsAwaitingRequest: see `openCallsAwaitingRequest`.
+    /// - Parameter failureLogBudget: see `failureLogBudget`.
     public init(
-        router: RPCRouter, interceptors: [any ServerInterceptor] = [], maxConcurrentCalls: Int = 0, maxOpenCallsAwaitingRequest: Int = 0
+        router: RPCRouter, interceptors: [any ServerInterceptor] = [], maxConcurrentCalls: Int = 0, maxOpenCallsAwaitingRequest: Int = 0,
+        failureLogBudget: FailureLogBudget? = nil
     ) {
+        self.failureLogBudget = failureLogBudget
         self.router = router
         self.interceptors = interceptors
         self.maxConcurrentCalls = maxConcurrentCalls

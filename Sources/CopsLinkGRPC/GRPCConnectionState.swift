@@ -33,9 +33,11 @@ final class GRPCConnectionState {
     /// The server's budget of answers its clients do not take: the streams' answer DATA counts against it until sent.
     let unreadAnswers: UnreadAnswerBudget?
 
-    init(configuration: ServerConfiguration, unreadAnswers: UnreadAnswerBudget? = nil) {
+    /// - Parameter serverLogBudget: the server's log-line budget (`CallDispatcher.failureLogBudget`), if any.
+    init(configuration: ServerConfiguration, unreadAnswers: UnreadAnswerBudget? = nil, serverLogBudget: FailureLogBudget? = nil) {
         self.unreadAnswers = unreadAnswers
-        failureLogBudget = FailureLogBudget(burst: configuration.failedCallLogBurst, perSecond: configuration.failedCallLogPerSecond)
+        failureLogBudget = FailureLogBudget(
+            burst: configuration.failedCallLogBurst, perSecond: configuration.failedCallLogPerSecond, server: serverLogBudget)
         inbound = InboundMemoryBudget(limit: max(1, configuration.maxUnfinishedRequestBytesPerConnection))
         maxEndedCallsRunning = configuration.limits.maxEndedCallsRunning
     }

@@ -28,7 +28,8 @@ public enum GRPCServer {
     ///   metrics.
     public static func configure(_ pipeline: ChannelPipeline.SynchronousOperations, context: ProtocolInstallContext) throws {
         let (dispatcher, configuration, budget, metrics) = (context.dispatcher, context.configuration, context.budget, context.metrics)
-        let state = GRPCConnectionState(configuration: configuration, unreadAnswers: context.unreadAnswers)
+        let state = GRPCConnectionState(
+            configuration: configuration, unreadAnswers: context.unreadAnswers, serverLogBudget: dispatcher.failureLogBudget)
         // Stream channels run on their connection's event loop, where the state lives.
         let loopBoundState = NIOLoopBound(state, eventLoop: pipeline.eventLoop)
         var connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()

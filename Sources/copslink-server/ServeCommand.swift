@@ -178,6 +178,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(
         parsing: .unconditional,
         help:
+            "Log lines all connections together may cause at once (failed calls, connections closed or refused at a limit); later ones are counted, not written."
+    )
+    var serverLogBurst = 1_000
+    @Option(parsing: .unconditional, help: "Log lines per second all connections together earn back after --server-log-burst.")
+    var serverLogRate = 100
+    @Option(
+        parsing: .unconditional,
+        help:
             "API keys kept in memory, and separately ids found unknown, each least recently used first out; a key is read from the database again after 5 s."
     )
     var keyCacheSize = APIKeyAuthenticator.defaultMaximumCachedKeys
@@ -223,6 +231,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maxConnectionAgeGrace = .milliseconds(Int64(maxConnectionAgeGrace * 1000))
         configuration.failedCallLogBurst = failedCallLogBurst
         configuration.failedCallLogPerSecond = failedCallLogRate
+        configuration.serverLogBurst = serverLogBurst
+        configuration.serverLogPerSecond = serverLogRate
         configuration.limits.maxConcurrentCalls = maxConcurrentCalls
         configuration.limits.maxFrameSize = maxFrameSize
         configuration.httpJSONMaxBodyBytes = httpMaxBodySize
@@ -379,7 +389,8 @@ struct ServeCommand: AsyncParsableCommand {
             ("--max-connection-inbound", maxConnectionInbound), ("--max-inbound-memory", maxInboundMemory),
             ("--max-accounts-per-dealer", maxAccountsPerDealer),
             ("--max-stored-bytes-per-dealer", maxStoredBytesPerDealer),
-            ("--failed-call-log-burst", failedCallLogBurst), ("--failed-call-log-rate", failedCallLogRate)
+            ("--failed-call-log-burst", failedCallLogBurst), ("--failed-call-log-rate", failedCallLogRate),
+            ("--server-log-burst", serverLogBurst), ("--server-log-rate", serverLogRate)
         ] where value < 1 {
             throw ValidationError("\(flag) \(value): must be at least 1.")
         }

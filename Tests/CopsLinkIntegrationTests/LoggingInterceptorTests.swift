@@ -69,4 +69,40 @@ struct FailureLogBudgetTests {
         #expect(records.last?.metadata["suppressed_failures"] == "7")
         #expect(budget.takeSuppressed() == 1)
     }
+
+    /// Connections each have their burst, but all of them together no more than the server's budget: what it leaves
+    /// out (failed calls, the lines those would have reported, connection summaries) is counted once and reported by
+    /// the next line it lets through.
+    @Test func connectionsDrawOnTheServersBudgetToo() async throws {
+        let clock = ManualClock()
+        let server = FailureLogBudget(burst: 5, perSecond: 1, now: { clock.now.value })
+        let handler = CapturingLogHandler()
+        let interceptor = LoggingInterceptor(logger: Logger(label: "test") { _ in handler }, level: .info)
+        func fail(_ times: Int, on budget: FailureLogBudget) async {
+            var context = ServerContext(
+                descriptor: MethodDescriptor(service: "s.S", method: "M"), metadata: [:], deadline: nil, peer: "p", callID: 1)
+            context.failureLogBudget = budget
+            for _ in 0..<times {
+                _ = try? await interceptor.intercept(context: context) { _ in .failure(RPCError(code: .notFound, message: "no")) }
+            }
+        }
+        let connections = (0..<4).map { _ in FailureLogBudget(burst: 3, perSecond: 1, server: server, now: { clock.now.value }) }
+        await fail(3, on: connections[0])
+        await fail(3, on: connections[1])
+        #expect(handler.records.value.count == 5, "the server's burst, whatever each connection's")
+        await fail(3, on: connections[2])
+        await fail(2, on: connections[0])  // past its own burst: counted by the connection
+        #expect(handler.records.value.count == 5)
+        #expect(connections[2].closingSummary() == nil, "its lines were left out by the server, which counted them")
+        #expect(connections[0].closingSummary() == nil, "the summary of its 2 is left out too, and counted")
+        #expect(connections[3].admitConnectionLine() == nil)
+
+        clock.advance(by: .milliseconds(1_500))
+        await fail(1, on: connections[3])
+        let last = try #require(handler.records.value.last)
+        #expect(handler.records.value.count == 6)
+        // 1 of connection 1's, 3 of connection 2's, connection 0's 2 and the connection line.
+        #expect(last.metadata["server_suppressed_lines"] == "7")
+        #expect(last.metadata["suppressed_failures"] == nil)
+    }
 }

@@ -47,7 +47,8 @@ final class ServerConnectionHarness {
 
     /// - Parameter authenticates: with `MetadataAuthenticator`, so that connections start untrusted.
     static func dispatcher(
-        gate: CallGate, keylessLimit: Int? = nil, authenticates: Bool = false, maxOpenCallsAwaitingRequest: Int = 0
+        gate: CallGate, keylessLimit: Int? = nil, authenticates: Bool = false, maxOpenCallsAwaitingRequest: Int = 0,
+        serverLogBudget: FailureLogBudget? = nil
     ) -> CallDispatcher {
         var router = RPCRouter()
         ConformanceService().registerMethods(with: &router)
@@ -78,7 +79,7 @@ final class ServerConnectionHarness {
         if let keylessLimit { router.limitRequestMessages(ofPaths: [Health.Method.check.path], toBytes: keylessLimit) }
         return CallDispatcher(
             router: router, interceptors: authenticates ? [MetadataAuthenticator()] : [],
-            maxOpenCallsAwaitingRequest: maxOpenCallsAwaitingRequest)
+            maxOpenCallsAwaitingRequest: maxOpenCallsAwaitingRequest, failureLogBudget: serverLogBudget)
     }
 
     /// Writes one message, waits for `StreamRelease.shared.release()`, then writes four more.
@@ -91,7 +92,8 @@ final class ServerConnectionHarness {
 
     init(
         configuration: ServerConfiguration = ServerConfiguration(), budget: InboundMemoryBudget? = nil, keylessLimit: Int? = nil,
-        authenticates: Bool = false, unreadAnswers: UnreadAnswerBudget? = nil
+        authenticates: Bool = false, unreadAnswers: UnreadAnswerBudget? = nil, serverLogBudget: FailureLogBudget? = nil,
+        logHandler: (any LogHandler)? = nil
     ) async throws {
         channel = NIOAsyncTestingChannel(loop: loop)
         let budget = budget ?? InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)
@@ -104,12 +106,13 @@ final class ServerConnectionHarness {
         // As `TCPServer` builds it from the configuration.
         let dispatcher = Self.dispatcher(
             gate: gate, keylessLimit: keylessLimit, authenticates: authenticates,
-            maxOpenCallsAwaitingRequest: configuration.maxOpenCallsAwaitingRequest)
+            maxOpenCallsAwaitingRequest: configuration.maxOpenCallsAwaitingRequest, serverLogBudget: serverLogBudget)
+        let logger = Logger(label: "test", factory: { _ in logHandler ?? SwiftLogNoOpLogHandler() })
         try await loop.executeInContext {
             try channel.pipeline.syncOperations.addHandlers(reads, flushes)
             try TCPServer.installConnectionHandlers(
                 on: channel, configuration: configuration, dispatcher: dispatcher,
-                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), budget: budget,
+                logger: logger, budget: budget,
                 unreadAnswers: unreadAnswers)
         }
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40_000))

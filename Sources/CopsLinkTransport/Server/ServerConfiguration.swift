@@ -68,6 +68,11 @@ public struct ServerConfiguration: Sendable {
     /// back. Default 20 and 1.
     public var failedCallLogBurst = 20
     public var failedCallLogPerSecond = 1
+    /// The same for every connection together (`FailureLogBudget.server`): lines of failed calls, and the lines about
+    /// connections themselves (closing one, its first refusal at a limit). Without it a client that opens
+    /// connections, fails calls on each and closes them gets a fresh burst each time. Default 1,000 and 100.
+    public var serverLogBurst = 1_000
+    public var serverLogPerSecond = 100
     /// How long in-flight calls may run after a graceful shutdown begins. Default 10 s.
     public var shutdownGracePeriod: Duration = .seconds(10)
     /// The protocols the port speaks, each connection one, chosen from its first bytes (PROTOCOL.md §2.1). Default

@@ -105,7 +105,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.idle = configuration.idleTimeout.map(RestartableTimeout.init)
         self.frameRead = configuration.frameReadTimeout.map(RestartableTimeout.init)
         self.unwritable = configuration.unwritableTimeout.map(RestartableTimeout.init)
-        self.failureLogBudget = FailureLogBudget(
+        self.failureLogBudget = dispatcher.connectionFailureLogBudget(
             burst: configuration.failedCallLogBurst, perSecond: configuration.failedCallLogPerSecond)
     }
 
@@ -149,8 +149,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 }
             goAwayAndClose(.refused, refusal, message)
         } else {
-            if let warning = configuration.connectionWarning {
-                logger.warning("\(warning)", metadata: ["peer": "\(peer)"])
+            if let warning = configuration.connectionWarning, let admission = failureLogBudget.admitConnectionLine() {
+                logConnectionLine(.warning, "\(warning)", admission, [:])
             }
             let loopBound = self.loopBound!
             let timeout = configuration.handshakeTimeout
@@ -182,10 +182,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             call.loop.task?.cancel()
         }
         uncountReaderBytes()
-        let suppressed = failureLogBudget.takeSuppressed()
-        if suppressed > 0 {
-            logger.info("connection closed", metadata: ["peer": "\(peer)", "suppressed_failures": "\(suppressed)"])
-        }
+        if let summary = failureLogBudget.closingSummary() { logConnectionLine(.info, "connection closed", summary, [:]) }
         context.fireChannelInactive()
     }
 
@@ -613,9 +610,18 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// Logs the first refusal of each kind on this connection; later ones are only counted (metrics).
     private func logRefusal(_ reason: RejectionReason, _ message: String) {
-        guard loggedRefusals.insert(reason).inserted else { return }
-        logger.info(
-            "refused at a limit", metadata: ["peer": "\(peer)", "rejection": "\(reason.rawValue)", "reason": "\(message)"])
+        guard loggedRefusals.insert(reason).inserted, let admission = failureLogBudget.admitConnectionLine() else { return }
+        logConnectionLine(.info, "refused at a limit", admission, ["rejection": "\(reason.rawValue)", "reason": "\(message)"])
+    }
+
+    /// A line about this connection (with its peer), admitted by the server's log budget.
+    private func logConnectionLine(
+        _ level: Logger.Level, _ message: Logger.Message, _ admission: FailureLogBudget.Admission, _ metadata: Logger.Metadata
+    ) {
+        var metadata = metadata
+        metadata["peer"] = "\(peer)"
+        admission.annotate(&metadata)
+        logger.log(level: level, message, metadata: metadata)
     }
 
     /// Ends a call whose client has sent nothing on its open request stream for `requestIdleTimeout`.
@@ -933,7 +939,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Sends GOAWAY and closes; counts the close under `reason`.
     private func goAwayAndClose(_ code: GoAwayHeader.Code, _ reason: RejectionReason, _ message: String) {
         guard !state.isClosed else { return }
-        logger.info("closing connection", metadata: ["peer": "\(peer)", "reason": "\(message)", "rejection": "\(reason.rawValue)"])
+        if let admission = failureLogBudget.admitConnectionLine() {
+            logConnectionLine(.info, "closing connection", admission, ["reason": "\(message)", "rejection": "\(reason.rawValue)"])
+        }
         metrics?.rejected(reason)
         var buffer = context.channel.allocator.buffer(capacity: 128 + message.utf8.count)
         buffer.writeFrame(

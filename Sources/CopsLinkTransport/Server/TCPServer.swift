@@ -70,7 +70,8 @@ public final class TCPServer: Sendable {
         self.installers = installers
         self.dispatcher = CallDispatcher(
             router: router, interceptors: interceptors, maxConcurrentCalls: configuration.maxConcurrentCalls,
-            maxOpenCallsAwaitingRequest: configuration.maxOpenCallsAwaitingRequest)
+            maxOpenCallsAwaitingRequest: configuration.maxOpenCallsAwaitingRequest,
+            failureLogBudget: FailureLogBudget(burst: configuration.serverLogBurst, perSecond: configuration.serverLogPerSecond))
         self.group = group
         self.logger = logger
         self.metrics = metricsFactory.map { ServerMetrics(router: router, factory: $0) }

@@ -107,7 +107,8 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.dispatcher = dispatcher
         self.configuration = configuration
         self.metrics = metrics
-        failureLogBudget = FailureLogBudget(burst: configuration.failedCallLogBurst, perSecond: configuration.failedCallLogPerSecond)
+        failureLogBudget = dispatcher.connectionFailureLogBudget(
+            burst: configuration.failedCallLogBurst, perSecond: configuration.failedCallLogPerSecond)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
