@@ -22,36 +22,69 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
     private struct Entry {
         var record: APIKeyRecord
         var fetchedAt: ContinuousClock.Instant
+        /// After a renewal failed: no other starts before this time, so that a store that is down is not read again
+        /// by every call.
+        var renewNotBefore: ContinuousClock.Instant?
     }
 
     /// What a caller waiting on a store read of its id gets.
     private enum Shared {
         case answer(APIKeyRecord?)
-        /// The store could not answer: every caller that waited for this read fails with its error.
+        /// The store could not answer in time (or this caller was cancelled): the caller fails with the error.
         case failed(any Error)
         /// The read ended before this caller could wait for it: look again (the answer is cached, or a read failed).
         case retry
+    }
+
+    /// A store read of one id in flight, and the callers waiting for it.
+    private struct PendingRead {
+        /// Tells this read from a later one of the same id, started after this one ran out of time.
+        let generation: UInt64
+        var waiters: [UInt64: CheckedContinuation<Shared, Never>] = [:]
     }
 
     private struct State {
         var found: LRUCache<String, Entry>
         /// When each unknown id was last looked up in the store.
         var unknown: LRUCache<String, ContinuousClock.Instant>
-        /// Ids being read from the store, with the callers waiting for that read. At most one entry per call in
-        /// flight or found key being renewed, so bounded by the server's call limits and the cache's size.
-        var pending: [String: [CheckedContinuation<Shared, Never>]] = [:]
+        /// Ids being read from the store. At most one entry per call in flight or found key being renewed, so
+        /// bounded by the server's call limits and the cache's size.
+        var pending: [String: PendingRead] = [:]
+        /// Numbers reads (generations) and waiters.
+        var lastNumber: UInt64 = 0
         var storeReads = 0
         var evictions = 0
+
+        mutating func nextNumber() -> UInt64 {
+            lastNumber += 1
+            return lastNumber
+        }
+
+        /// Marks `id` as being read; its generation.
+        mutating func beginRead(of id: String) -> UInt64 {
+            let generation = nextNumber()
+            pending[id] = PendingRead(generation: generation)
+            storeReads += 1
+            return generation
+        }
+    }
+
+    /// A store read that took longer than `storeReadLimit`.
+    struct StoreReadTimedOut: Error, CustomStringConvertible {
+        let limit: Duration
+        var description: String { "the API key store did not answer within \(limit)" }
     }
 
     private let store: any APIKeyStore
     private let cacheTTL: Duration
     /// From this age on (half the TTL) a cached key is still answered from the cache, and the first call that finds
-    /// it so starts one store read in the background to renew it. A key in use is therefore never found expired, so
-    /// its calls never wait for a store read, all at once, every `cacheTTL`: under a flood those waits held thousands
-    /// of calls, and their server-wide slots, for seconds.
+    /// it so starts one store read in the background to renew it. A key in use is therefore not found expired (unless
+    /// that read fails or takes half the TTL), so its calls do not wait for a store read, all at once, every
+    /// `cacheTTL`: under a flood those waits held thousands of calls, and their server-wide slots, for seconds.
     private var renewalAge: Duration { cacheTTL / 2 }
     private let missTTL: Duration
+    private let storeReadLimit: Duration
+    private let sleep: @Sendable (Duration) async throws -> Void
     private let now: @Sendable () -> ContinuousClock.Instant
     private let state: Mutex<State>
 
@@ -62,18 +95,28 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
     ///     are random, so a key created later is never one that was looked up before).
     ///   - maximumCachedKeys: entries of each cache (found, unknown); the least recently used goes first. Default
     ///     10,000.
+    ///   - storeReadLimit: how long the callers waiting for a store read wait at most: past it they fail (the server
+    ///     answers UNAVAILABLE) and the next call reads again. A read that hangs must not hold every call of its key,
+    ///     and their call slots, for ever. Waited out with `sleep`, whatever `now` says. Default 5 s.
     ///   - now: the clock (tests inject one).
+    ///   - sleep: waits out `storeReadLimit`, throwing when cancelled (tests inject one).
     public init(
         store: any APIKeyStore, cacheTTL: Duration = .seconds(5), missTTL: Duration = .seconds(5),
-        maximumCachedKeys: Int = defaultMaximumCachedKeys,
-        now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+        maximumCachedKeys: Int = defaultMaximumCachedKeys, storeReadLimit: Duration = .seconds(5),
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now },
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     ) {
+        self.sleep = sleep
         self.store = store
         self.cacheTTL = cacheTTL
         self.missTTL = missTTL
+        self.storeReadLimit = storeReadLimit
         self.now = now
         self.state = Mutex(State(found: LRUCache(capacity: maximumCachedKeys), unknown: LRUCache(capacity: maximumCachedKeys)))
     }
+
+    /// Store reads in flight now (for tests).
+    var pendingReads: Int { state.withLock { $0.pending.count } }
 
     /// Store reads made and cache entries evicted since start (for tests and diagnostics).
     public var statistics: (storeReads: Int, evictions: Int, cachedKeys: Int, cachedUnknownIDs: Int) {
@@ -92,79 +135,119 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
     private func record(id: String) async throws -> APIKeyRecord? {
         enum Next {
             case answer(APIKeyRecord?)
-            /// The cached record, and this caller starts the read that renews it.
-            case answerAndRenew(APIKeyRecord)
-            /// This caller starts the read, and waits for it as any other caller would.
-            case read
+            /// The cached record, and this caller starts the read (of this generation) that renews it.
+            case answerAndRenew(APIKeyRecord, UInt64)
+            /// This caller starts the read (of this generation), and waits for it as any other caller would.
+            case read(UInt64)
             case wait
         }
         while true {
             let now = self.now()
             let next: Next = state.withLock { state in
                 if let entry = state.found.value(forKey: id), now - entry.fetchedAt < cacheTTL {
-                    guard now - entry.fetchedAt >= renewalAge, state.pending[id] == nil else { return .answer(entry.record) }
-                    state.pending[id] = []
-                    state.storeReads += 1
-                    return .answerAndRenew(entry.record)
+                    guard now - entry.fetchedAt >= renewalAge, state.pending[id] == nil,
+                        entry.renewNotBefore.map({ now >= $0 }) ?? true
+                    else { return .answer(entry.record) }
+                    return .answerAndRenew(entry.record, state.beginRead(of: id))
                 }
                 if let readAt = state.unknown.value(forKey: id), now - readAt < missTTL { return .answer(nil) }
                 if state.pending[id] != nil { return .wait }
-                state.pending[id] = []
-                state.storeReads += 1
-                return .read
+                return .read(state.beginRead(of: id))
             }
+            let starts: UInt64?
             switch next {
             case .answer(let record):
                 return record
-            case .answerAndRenew(let record):
-                startRead(id: id, at: now)
+            case .answerAndRenew(let record, let generation):
+                startRead(id: id, at: now, generation: generation)
                 return record
-            case .read, .wait:
-                if case .read = next { startRead(id: id, at: now) }
-                let shared = await withCheckedContinuation { (continuation: CheckedContinuation<Shared, Never>) in
-                    let finished = state.withLock { state in
-                        guard state.pending[id] != nil else { return true }
-                        state.pending[id]?.append(continuation)
-                        return false
-                    }
-                    // The read ended between the look and now: its answer is in the cache (or it failed).
-                    if finished { continuation.resume(returning: .retry) }
-                }
-                switch shared {
-                case .answer(let record): return record
-                case .failed(let error): throw error
-                case .retry: continue
-                }
+            case .read(let generation):
+                starts = generation
+            case .wait:
+                starts = nil
+            }
+            switch await wait(for: id, starting: starts, at: now) {
+            case .answer(let record): return record
+            case .failed(let error): throw error
+            case .retry: continue
             }
         }
     }
 
-    /// Reads `id` from the store in a task of its own, caches the answer and hands it to the callers waiting for it.
+    /// Waits for the store read of `id`, starting it (generation `generation`) once this caller is among its waiters,
+    /// so that the caller cannot miss its answer. A caller cancelled meanwhile leaves at once with
+    /// `CancellationError` (a closed connection's call frees its slot); the read goes on for the others.
+    private func wait(for id: String, starting generation: UInt64?, at readAt: ContinuousClock.Instant) async -> Shared {
+        let token = state.withLock { $0.nextNumber() }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Shared, Never>) in
+                let outcome: Shared? = state.withLock { state in
+                    guard !Task.isCancelled else { return .failed(CancellationError()) }
+                    // The read ended between the look and now: its answer is in the cache (or it failed).
+                    guard state.pending[id] != nil else { return .retry }
+                    state.pending[id]?.waiters[token] = continuation
+                    return nil
+                }
+                if let outcome { continuation.resume(returning: outcome) }
+                if let generation { startRead(id: id, at: readAt, generation: generation) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.pending[id]?.waiters.removeValue(forKey: token) }
+            waiter?.resume(returning: .failed(CancellationError()))
+        }
+    }
+
+    /// Reads `id` from the store in a task of its own, caches the answer and hands it to the callers waiting for it;
+    /// past `storeReadLimit` they get `StoreReadTimedOut` instead, and a late answer is dropped.
     ///
     /// Detached from the call that needed it: the read must not wait for that call's executor (an event loop busy with
     /// a flood of calls held every caller of the key, and the server-wide call slots, for seconds), and it is not
     /// cancelled with that call, so the callers sharing it get their answer.
-    private func startRead(id: String, at readAt: ContinuousClock.Instant) {
+    private func startRead(id: String, at readAt: ContinuousClock.Instant, generation: UInt64) {
+        let (limit, sleep) = (storeReadLimit, self.sleep)
         Task.detached { [self] in
-            let shared: Shared
-            do {
-                shared = .answer(try await store.apiKey(id: id))
-            } catch {
-                shared = .failed(error)
-            }
-            let waiters = state.withLock { state in
-                if case .answer(let record) = shared {
-                    let evicted: String?
-                    if let record {
-                        evicted = state.found.setValue(Entry(record: record, fetchedAt: readAt), forKey: id)
-                    } else {
-                        evicted = state.unknown.setValue(readAt, forKey: id)
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { [self] in
+                    let shared: Shared
+                    do {
+                        shared = .answer(try await store.apiKey(id: id))
+                    } catch {
+                        shared = .failed(error)
                     }
-                    if evicted != nil { state.evictions += 1 }
+                    finishRead(of: id, generation: generation, at: readAt, with: shared)
                 }
-                return state.pending.removeValue(forKey: id) ?? []
+                group.addTask { [self] in
+                    guard (try? await sleep(limit)) != nil else { return }  // cancelled: the read ended
+                    finishRead(of: id, generation: generation, at: readAt, with: .failed(StoreReadTimedOut(limit: limit)))
+                }
+                await group.next()
+                group.cancelAll()
             }
-            for waiter in waiters { waiter.resume(returning: shared) }
         }
+    }
+
+    /// Ends read `generation` of `id` (if it is still the one pending): caches an answer, holds back the next renewal
+    /// after a failure, and resumes the waiters.
+    private func finishRead(of id: String, generation: UInt64, at readAt: ContinuousClock.Instant, with shared: Shared) {
+        let now = self.now()
+        let waiters: Dictionary<UInt64, CheckedContinuation<Shared, Never>>.Values? = state.withLock { state in
+            guard let pending = state.pending[id], pending.generation == generation else { return nil }
+            state.pending[id] = nil
+            switch shared {
+            case .answer(let record?):
+                if state.found.setValue(Entry(record: record, fetchedAt: readAt), forKey: id) != nil { state.evictions += 1 }
+            case .answer(nil):
+                if state.unknown.setValue(readAt, forKey: id) != nil { state.evictions += 1 }
+            case .failed:
+                if var entry = state.found.value(forKey: id) {
+                    entry.renewNotBefore = now + .seconds(1)
+                    state.found.setValue(entry, forKey: id)
+                }
+            case .retry:
+                break
+            }
+            return pending.waiters.values
+        }
+        for waiter in waiters ?? [:].values { waiter.resume(returning: shared) }
     }
 }

@@ -233,6 +233,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         state.channelClosed()
         cancelTimers()
+        shared.failureLogBudget.closeReportingToServer()
         context.fireChannelInactive()
     }
 

@@ -208,9 +208,10 @@ struct PostgresStoreTests {
                 dealerID: "acme", name: "ci", roles: [.read], nowMs: AccountFixture.start)
             #expect(try await authenticator.authenticate(bearerToken: token.token) != nil)
             #expect(try await testStore.store.revokeAPIKey(id: token.id, atMs: AccountFixture.start + 1))
-            now.withLock { $0 += .milliseconds(4_900) }
+            // Before half the TTL: a call would start a renewal past it, which would read the revocation sooner.
+            now.withLock { $0 += .milliseconds(2_400) }
             #expect(try await authenticator.authenticate(bearerToken: token.token) != nil, "still cached: within the bound")
-            now.withLock { $0 += .milliseconds(200) }
+            now.withLock { $0 += .milliseconds(2_600) }
             #expect(try await authenticator.authenticate(bearerToken: token.token) == nil, "refused once the cached copy is 5 s old")
         }
     }

@@ -16,6 +16,41 @@ final class ManualClock: Sendable {
     }
 }
 
+/// Sleeps that end when the test says (`wakeAll`), or throw when their task is cancelled.
+final class ManualSleeper: Sendable {
+    private let waiting = Mutex<[UInt64: (Duration, CheckedContinuation<Void, any Error>)]>([:])
+    private let numbers = Atomic<UInt64>(0)
+
+    /// The durations of the sleeps in progress.
+    var sleeping: [Duration] { waiting.withLock { $0.values.map(\.0) } }
+
+    var sleep: @Sendable (Duration) async throws -> Void {
+        { [self] duration in
+            let number = numbers.add(1, ordering: .relaxed).newValue
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    let cancelled = waiting.withLock { waiting in
+                        guard !Task.isCancelled else { return true }
+                        waiting[number] = (duration, continuation)
+                        return false
+                    }
+                    if cancelled { continuation.resume(throwing: CancellationError()) }
+                }
+            } onCancel: {
+                waiting.withLock { $0.removeValue(forKey: number) }?.1.resume(throwing: CancellationError())
+            }
+        }
+    }
+
+    func wakeAll() {
+        let woken = waiting.withLock { waiting in
+            defer { waiting.removeAll() }
+            return waiting.values.map(\.1)
+        }
+        for continuation in woken { continuation.resume() }
+    }
+}
+
 /// A store whose reads wait until the test lets them go (to see concurrent lookups share one read), then answer from
 /// `keys` (nil without it). `holding` false lets reads through at once; `failing` makes them throw `Down`.
 final class GatedKeyStore: APIKeyStore {
@@ -130,9 +165,11 @@ struct APIKeyCacheTests {
         for _ in 0..<10 { #expect(try await authenticator.authenticate(bearerToken: token.token) != nil) }
         #expect(store.reads.load(ordering: .relaxed) == 1)
         _ = try await store.revokeAPIKey(id: token.id, atMs: 2)
-        clock.advance(by: .milliseconds(4_999))
+        // Before half the TTL (a call past it would start a renewal, which reads the revocation sooner).
+        clock.advance(by: .milliseconds(2_499))
         #expect(try await authenticator.authenticate(bearerToken: token.token) != nil, "still cached within the TTL")
-        clock.advance(by: .milliseconds(1))
+        #expect(store.reads.load(ordering: .relaxed) == 1)
+        clock.advance(by: .milliseconds(2_501))
         #expect(try await authenticator.authenticate(bearerToken: token.token) == nil)
         #expect(store.reads.load(ordering: .relaxed) == 2)
     }
@@ -220,5 +257,80 @@ struct APIKeyCacheTests {
         store.failing.store(false, ordering: .relaxed)
         #expect(try await authenticator.authenticate(bearerToken: token.token) != nil)
         #expect(store.reads.load(ordering: .relaxed) == 2)
+    }
+
+    /// A caller whose call is cancelled while it waits for a store read leaves at once (its call slot is freed); the
+    /// read goes on and answers the callers still waiting.
+    @Test func aCancelledCallerStopsWaitingAndTheReadGoesOnForTheOthers() async throws {
+        let keys = MemoryKeyStore()
+        let token = try await keys.createAPIKey(dealerID: "acme", name: "", roles: [.read], nowMs: 1)
+        let store = GatedKeyStore(answeringFrom: keys)
+        let authenticator = APIKeyAuthenticator(store: store)
+        let cancelledEnded = Atomic<Bool>(false)
+        let cancelled = Task {
+            defer { cancelledEnded.store(true, ordering: .relaxed) }
+            return try await authenticator.authenticate(bearerToken: token.token)
+        }
+        let waiting = Task { try await authenticator.authenticate(bearerToken: token.token) }
+        try #require(await Self.eventually { store.waitingReads == 1 })
+        for _ in 0..<1_000 { await Task.yield() }
+        cancelled.cancel()
+        let left = await Self.eventually { cancelledEnded.load(ordering: .relaxed) }
+        #expect(left, "left while the read is still held")
+        store.release()
+        await #expect(throws: CancellationError.self) { _ = try await cancelled.value }
+        #expect(try await waiting.value != nil)
+        #expect(store.reads.load(ordering: .relaxed) == 1)
+    }
+
+    /// A store read that hangs holds its callers no longer than `storeReadLimit`: they fail, and the next call reads
+    /// again; the late answer of the hung read is not cached.
+    @Test func callersWaitForAStoreReadNoLongerThanItsLimit() async throws {
+        let keys = MemoryKeyStore()
+        let token = try await keys.createAPIKey(dealerID: "acme", name: "", roles: [.read], nowMs: 1)
+        let store = GatedKeyStore(answeringFrom: keys)
+        let sleeper = ManualSleeper()
+        let authenticator = APIKeyAuthenticator(store: store, storeReadLimit: .seconds(5), sleep: sleeper.sleep)
+        let ended = Atomic<Bool>(false)
+        let first = Task {
+            defer { ended.store(true, ordering: .relaxed) }
+            return try await authenticator.authenticate(bearerToken: token.token)
+        }
+        try #require(await Self.eventually { store.waitingReads == 1 && sleeper.sleeping == [.seconds(5)] })
+        sleeper.wakeAll()
+        let letGo = await Self.eventually { ended.load(ordering: .relaxed) }
+        #expect(letGo, "the caller was let go while the read still hangs")
+        #expect(store.waitingReads == 1, "the hung read is still held")
+        store.holding.store(false, ordering: .relaxed)
+        if !letGo { store.release() }  // so that a broken limit fails the test instead of hanging it
+        await #expect(throws: APIKeyAuthenticator.StoreReadTimedOut.self) { _ = try await first.value }
+        let second = Task { try await authenticator.authenticate(bearerToken: token.token) }
+        #expect(try await second.value != nil)
+        #expect(store.reads.load(ordering: .relaxed) == 2)
+        store.release()  // the hung read ends late
+    }
+
+    /// A renewal that fails leaves the key served from the cache until its TTL, and holds back the next renewal for
+    /// a second, so that a store that is down is not read by every call; once the TTL has passed, calls fail.
+    @Test func aFailedRenewalKeepsTheKeyUntilItsTTLAndWaitsBeforeTheNext() async throws {
+        let keys = MemoryKeyStore()
+        let token = try await keys.createAPIKey(dealerID: "acme", name: "", roles: [.read], nowMs: 1)
+        let store = GatedKeyStore(answeringFrom: keys)
+        store.holding.store(false, ordering: .relaxed)
+        let clock = ManualClock()
+        let authenticator = APIKeyAuthenticator(store: store, cacheTTL: .seconds(5), now: clock.now)
+        #expect(try await authenticator.authenticate(bearerToken: token.token) != nil)
+        store.failing.store(true, ordering: .relaxed)
+        clock.advance(by: .seconds(3))
+        #expect(try await authenticator.authenticate(bearerToken: token.token) != nil, "the renewal starts; the cache answers")
+        try #require(await Self.eventually { authenticator.statistics.storeReads == 2 && authenticator.pendingReads == 0 })
+        for _ in 0..<10 { #expect(try await authenticator.authenticate(bearerToken: token.token) != nil) }
+        #expect(authenticator.statistics.storeReads == 2, "no renewal within a second of the failed one")
+        clock.advance(by: .seconds(1))
+        #expect(try await authenticator.authenticate(bearerToken: token.token) != nil)
+        #expect(authenticator.statistics.storeReads == 3)
+        try #require(await Self.eventually { authenticator.pendingReads == 0 })
+        clock.advance(by: .seconds(1))
+        await #expect(throws: GatedKeyStore.Down.self) { _ = try await authenticator.authenticate(bearerToken: token.token) }
     }
 }

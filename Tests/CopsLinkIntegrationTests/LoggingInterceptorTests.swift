@@ -93,16 +93,44 @@ struct FailureLogBudgetTests {
         await fail(3, on: connections[2])
         await fail(2, on: connections[0])  // past its own burst: counted by the connection
         #expect(handler.records.value.count == 5)
-        #expect(connections[2].closingSummary() == nil, "its lines were left out by the server, which counted them")
-        #expect(connections[0].closingSummary() == nil, "the summary of its 2 is left out too, and counted")
+        #expect(connections[2].close() == nil, "its lines were left out by the server, which counted them")
+        #expect(connections[0].close() == nil, "the summary of its 2 is left out too, and counted")
         #expect(connections[3].admitConnectionLine() == nil)
+        await fail(1, on: connections[0])  // a call that ends after its connection closed: no summary will come
 
         clock.advance(by: .milliseconds(1_500))
         await fail(1, on: connections[3])
         let last = try #require(handler.records.value.last)
         #expect(handler.records.value.count == 6)
-        // 1 of connection 1's, 3 of connection 2's, connection 0's 2 and the connection line.
-        #expect(last.metadata["server_suppressed_lines"] == "7")
+        // 1 of connection 1's, 3 of connection 2's, connection 0's 2, the connection line and connection 0's late one.
+        #expect(last.metadata["server_suppressed_lines"] == "8")
         #expect(last.metadata["suppressed_failures"] == nil)
+    }
+
+    /// A transport that writes no summary (gRPC, HTTP/JSON) hands what its connection left out to the server's count.
+    @Test func aConnectionClosedWithoutASummaryReportsToTheServer() {
+        let clock = ManualClock()
+        let server = FailureLogBudget(burst: 5, perSecond: 1, now: { clock.now.value })
+        let connection = FailureLogBudget(burst: 1, perSecond: 1, server: server, now: { clock.now.value })
+        #expect(connection.admit() == FailureLogBudget.Admission())
+        #expect(connection.admit() == nil)
+        #expect(connection.admit() == nil)
+        connection.closeReportingToServer()
+        #expect(connection.admit() == nil)
+        #expect(server.admit() == FailureLogBudget.Admission(suppressed: 3))
+    }
+
+    /// Tokens are earned at the configured rate whatever the spacing of the lines: the fraction of a token earned
+    /// before a line is kept for the next (at 100 a second, lines 19 ms apart were held to one in two).
+    @Test func fractionsOfATokenAreNotLost() {
+        let clock = ManualClock()
+        let budget = FailureLogBudget(burst: 2, perSecond: 100, now: { clock.now.value })
+        #expect(budget.admit() != nil && budget.admit() != nil)
+        #expect(budget.admit() == nil)
+        clock.advance(by: .milliseconds(19))
+        #expect(budget.admit() != nil)
+        clock.advance(by: .milliseconds(2))
+        #expect(budget.admit() != nil, "the 9 ms left over after the first token count towards the next")
+        #expect(budget.admit() == nil)
     }
 }

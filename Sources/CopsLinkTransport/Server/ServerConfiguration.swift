@@ -106,7 +106,8 @@ public struct ServerConfiguration: Sendable {
     /// TLS for every connection (swift-nio-ssl); nil serves plaintext. Set `certificateVerification` and
     /// `trustRoots` to require client certificates (mutual TLS). See `TLSFiles`. Default nil.
     public var tls: TLSConfiguration?
-    /// Logged as a warning for every new connection, e.g. that authentication is disabled. Default none.
+    /// Logged as a warning for every new native connection (within the server's log budget, `serverLogBurst`), e.g.
+    /// that authentication is disabled. Default none.
     public var connectionWarning: String?
     /// Build-time server version reported by the server-info call.
     public var serverVersion = "0.1.0"

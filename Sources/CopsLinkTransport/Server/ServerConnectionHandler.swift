@@ -182,7 +182,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             call.loop.task?.cancel()
         }
         uncountReaderBytes()
-        if let summary = failureLogBudget.closingSummary() { logConnectionLine(.info, "connection closed", summary, [:]) }
+        if let summary = failureLogBudget.close() { logConnectionLine(.info, "connection closed", summary, [:]) }
         context.fireChannelInactive()
     }
 
@@ -906,7 +906,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// An I/O or TLS error; the byte stream's own violations are handled where the frames are read.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard !state.isClosed else { return }
-        logger.debug("connection error", metadata: ["peer": "\(peer)", "error": "\(error)"])
+        if logger.logLevel <= .debug, let admission = failureLogBudget.admitConnectionLine() {
+            logConnectionLine(.debug, "connection error", admission, ["error": "\(error)"])
+        }
         close()
     }
 

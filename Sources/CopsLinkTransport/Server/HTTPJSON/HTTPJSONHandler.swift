@@ -156,6 +156,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         releaseBody()
         unwritableHold.end()
+        failureLogBudget.closeReportingToServer()
         if case .running(let call, let task, _, _) = state {
             call.abandon()
             task?.cancel()  // the client went away: the handler's task is cancelled, as for CANCEL
