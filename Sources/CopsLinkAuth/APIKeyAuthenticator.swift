@@ -50,6 +50,8 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
         /// Ids being read from the store. At most one entry per call in flight or found key being renewed, so
         /// bounded by the server's call limits and the cache's size.
         var pending: [String: PendingRead] = [:]
+        /// Callers waiting for store reads now, every id together.
+        var waiting = 0
         /// Numbers reads (generations) and waiters.
         var lastNumber: UInt64 = 0
         var storeReads = 0
@@ -84,6 +86,7 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
     private var renewalAge: Duration { cacheTTL / 2 }
     private let missTTL: Duration
     private let storeReadLimit: Duration
+    private let maximumWaitingCallers: Int
     private let sleep: @Sendable (Duration) async throws -> Void
     private let now: @Sendable () -> ContinuousClock.Instant
     private let state: Mutex<State>
@@ -98,15 +101,22 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
     ///   - storeReadLimit: how long the callers waiting for a store read wait at most: past it they fail (the server
     ///     answers UNAVAILABLE) and the next call reads again. A read that hangs must not hold every call of its key,
     ///     and their call slots, for ever. Waited out with `sleep`, whatever `now` says. Default 5 s.
+    ///   - maximumWaitingCallers: callers that may wait for store reads at once, every id together (0: no limit); past
+    ///     it a caller is refused RESOURCE_EXHAUSTED at once. A call waiting for its key holds a server-wide call slot
+    ///     but is not yet counted in its key's share, so without this bound a flood of calls of keys not cached
+    ///     (new keys, or while the store is slow) could hold every slot. The server sets a quarter of its call limit.
+    ///     Default 2,500.
     ///   - now: the clock (tests inject one).
     ///   - sleep: waits out `storeReadLimit`, throwing when cancelled (tests inject one).
     public init(
         store: any APIKeyStore, cacheTTL: Duration = .seconds(5), missTTL: Duration = .seconds(5),
         maximumCachedKeys: Int = defaultMaximumCachedKeys, storeReadLimit: Duration = .seconds(5),
+        maximumWaitingCallers: Int = 2_500,
         now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now },
         sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     ) {
         self.sleep = sleep
+        self.maximumWaitingCallers = maximumWaitingCallers
         self.store = store
         self.cacheTTL = cacheTTL
         self.missTTL = missTTL
@@ -117,6 +127,9 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
 
     /// Store reads in flight now (for tests).
     var pendingReads: Int { state.withLock { $0.pending.count } }
+
+    /// Callers waiting for store reads now (for tests).
+    var waitingCallers: Int { state.withLock { $0.waiting } }
 
     /// Store reads made and cache entries evicted since start (for tests and diagnostics).
     public var statistics: (storeReads: Int, evictions: Int, cachedKeys: Int, cachedUnknownIDs: Int) {
@@ -185,14 +198,27 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
                     guard !Task.isCancelled else { return .failed(CancellationError()) }
                     // The read ended between the look and now: its answer is in the cache (or it failed).
                     guard state.pending[id] != nil else { return .retry }
+                    guard maximumWaitingCallers == 0 || state.waiting < maximumWaitingCallers else {
+                        return .failed(
+                            RPCError(
+                                code: .resourceExhausted,
+                                message:
+                                    "\(maximumWaitingCallers) calls are waiting for their API keys to be read, this server's limit; retry later"
+                            ))
+                    }
                     state.pending[id]?.waiters[token] = continuation
+                    state.waiting += 1
                     return nil
                 }
                 if let outcome { continuation.resume(returning: outcome) }
                 if let generation { startRead(id: id, at: readAt, generation: generation) }
             }
         } onCancel: {
-            let waiter = state.withLock { $0.pending[id]?.waiters.removeValue(forKey: token) }
+            let waiter = state.withLock { state in
+                let waiter = state.pending[id]?.waiters.removeValue(forKey: token)
+                if waiter != nil { state.waiting -= 1 }
+                return waiter
+            }
             waiter?.resume(returning: .failed(CancellationError()))
         }
     }
@@ -233,6 +259,7 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
         let waiters: Dictionary<UInt64, CheckedContinuation<Shared, Never>>.Values? = state.withLock { state in
             guard let pending = state.pending[id], pending.generation == generation else { return nil }
             state.pending[id] = nil
+            state.waiting -= pending.waiters.count
             switch shared {
             case .answer(let record?):
                 if state.found.setValue(Entry(record: record, fetchedAt: readAt), forKey: id) != nil { state.evictions += 1 }

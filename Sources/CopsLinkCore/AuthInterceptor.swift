@@ -94,6 +94,7 @@ public struct AuthInterceptor: ServerInterceptor {
             // A call cancelled while its key was read (its client went away, its deadline passed) is cancelled:
             // nothing is wrong with the key store, and UNAVAILABLE would say so in the log and the metrics.
             if error is CancellationError || Task.isCancelled { throw RPCError(handlerError: CancellationError()) }
+            if let error = error as? RPCError { throw error }  // the authenticator's own refusal (a limit)
             throw RPCError(code: .unavailable, message: "credentials cannot be checked right now; retry later")
         }
         // A call whose client went away while its key was read (its connection closed, it was cancelled) goes no

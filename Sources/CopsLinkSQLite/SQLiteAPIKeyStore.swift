@@ -5,8 +5,11 @@ import GRDB
 
 /// API keys live in the account database, table `api_key`.
 extension SQLiteAccountStore: APIKeyStore {
+    /// Inline on the caller's thread through the page reader's connections (`SQLiteAccountPageReader`), not GRDB's
+    /// readers: a key's check must not wait behind other reads (2,500 RequestTestData streams of one key made every
+    /// key lookup wait 4–6 s).
     public func apiKey(id: String) async throws -> APIKeyRecord? {
-        try await pool.read { db in try db.cachedRow(sql: "SELECT * FROM api_key WHERE id = ?", arguments: [id]).map(Self.apiKey) }
+        try pages.apiKey(id: id)
     }
 
     public func insertAPIKey(_ record: APIKeyRecord) async throws {

@@ -1,10 +1,12 @@
 import CopsLinkAccounts
+import CopsLinkAuth
 import CopsLinkCore
 import GRDBSQLite
 import Synchronization
 
-/// GetAccount's read, and the storage quota's (`StorageQuota`), inline on the caller's thread: one row by primary key
-/// through connections of its own.
+/// GetAccount's read, the storage quota's (`StorageQuota`) and an API key's, inline on the caller's thread: one row by
+/// primary key through connections of its own (so none of them queues behind GRDB's readers, which one key's
+/// RequestTestData streams can keep busy for seconds).
 ///
 /// Through GRDB the same read costs a hop to a reader thread (or, synchronously, two dispatch queues and a
 /// BEGIN/COMMIT around the statement) for a query that takes a few microseconds. Here a read takes a connection from
@@ -36,6 +38,11 @@ final class SQLiteAccountPageReader: Sendable {
         try withConnection { try $0.storedBytes(dealer: dealer) }
     }
 
+    /// The API key with this id, if any.
+    func apiKey(id: String) throws -> APIKeyRecord? {
+        try withConnection { try $0.apiKey(id: id) }
+    }
+
     private func withConnection<Result>(_ body: (Connection) throws -> Result) throws -> Result {
         let connection = try idle.withLock { $0.popLast() } ?? Connection(path: path, mapSize: mapSize)
         defer {
@@ -60,6 +67,7 @@ final class SQLiteAccountPageReader: Sendable {
         private var db: OpaquePointer?
         private var statement: OpaquePointer?
         private var storedBytesStatement: OpaquePointer?
+        private var apiKeyStatement: OpaquePointer?
 
         init(path: String, mapSize: Int) throws {
             let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
@@ -78,12 +86,18 @@ final class SQLiteAccountPageReader: Sendable {
                     db, "SELECT bytes FROM dealer_stored_bytes WHERE dealer_id = ?1", -1, UInt32(SQLITE_PREPARE_PERSISTENT),
                     &storedBytesStatement, nil)
             }
+            if code == SQLITE_OK {
+                code = sqlite3_prepare_v3(
+                    db, "SELECT id, dealer_id, name, secret_sha256, roles, created_at, revoked_at FROM api_key WHERE id = ?1", -1,
+                    UInt32(SQLITE_PREPARE_PERSISTENT), &apiKeyStatement, nil)
+            }
             guard code == SQLITE_OK else { throw Self.error(db, code, "opening the account page reader") }
         }
 
         deinit {
             sqlite3_finalize(statement)
             sqlite3_finalize(storedBytesStatement)
+            sqlite3_finalize(apiKeyStatement)
             sqlite3_close_v2(db)
         }
 
@@ -98,6 +112,28 @@ final class SQLiteAccountPageReader: Sendable {
 
         func storedBytes(dealer: String) throws -> Int64 {
             try step(storedBytesStatement, key: dealer, "reading the dealer's stored bytes") { sqlite3_column_int64($0, 0) } ?? 0
+        }
+
+        func apiKey(id: String) throws -> APIKeyRecord? {
+            try step(apiKeyStatement, key: id, "reading an API key") { statement in
+                APIKeyRecord(
+                    id: text(statement, 0), dealerID: text(statement, 1), name: text(statement, 2),
+                    secretSHA256: Self.blob(statement, 3),
+                    roles: Set(text(statement, 4).split(separator: ",").map { Role(rawValue: String($0)) }),
+                    createdAtMs: sqlite3_column_int64(statement, 5),
+                    revokedAtMs: sqlite3_column_type(statement, 6) == SQLITE_NULL ? nil : sqlite3_column_int64(statement, 6))
+            }
+        }
+
+        private func text(_ statement: OpaquePointer?, _ index: Int32) -> String {
+            guard let bytes = sqlite3_column_text(statement, index) else { return "" }
+            return String(decoding: UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(statement, index))), as: UTF8.self)
+        }
+
+        private static func blob(_ statement: OpaquePointer?, _ index: Int32) -> [UInt8] {
+            let count = Int(sqlite3_column_bytes(statement, index))
+            guard let source = sqlite3_column_blob(statement, index), count > 0 else { return [] }
+            return Array(UnsafeRawBufferPointer(start: source, count: count))
         }
 
         /// Binds `key` to `statement`'s one parameter, steps it once and reads the row with `row`; nil when there is

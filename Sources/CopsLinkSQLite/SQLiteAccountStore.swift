@@ -15,7 +15,7 @@ public import Logging
 /// alone; if the shared COMMIT fails, every write of that batch fails with its error and none of them is written.
 public final class SQLiteAccountStore: AccountStore {
     let pool: DatabasePool
-    private let pages: SQLiteAccountPageReader
+    let pages: SQLiteAccountPageReader
     let commits: SQLiteGroupCommit
 
     /// How much of the file GetAccount's page reads map into memory (`PRAGMA mmap_size`): reading a mapped page is a

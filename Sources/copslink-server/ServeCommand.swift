@@ -281,7 +281,11 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.connectionWarning = warning
         } else {
             interceptors.append(
-                AuthInterceptor(authenticator: APIKeyAuthenticator(store: store, maximumCachedKeys: keyCacheSize), policy: policy))
+                AuthInterceptor(
+                    authenticator: APIKeyAuthenticator(
+                        store: store, maximumCachedKeys: keyCacheSize,
+                        maximumWaitingCallers: maxCalls == 0 ? 0 : max(1, maxCalls / 4)),
+                    policy: policy))
         }
         let expiry = TestExpiryScheduler(store: store, clock: clock, logger: logger)
         let pruner = RetentionPruner(store: store, clock: clock, configuration: accountConfiguration, logger: logger)

@@ -333,4 +333,25 @@ struct APIKeyCacheTests {
         clock.advance(by: .seconds(1))
         await #expect(throws: GatedKeyStore.Down.self) { _ = try await authenticator.authenticate(bearerToken: token.token) }
     }
+
+    /// Callers waiting for store reads are bounded, every id together: past the bound a caller is refused at once
+    /// (its call slot is not held), and the count falls as reads end.
+    @Test func callersWaitingForStoreReadsAreBounded() async throws {
+        let keys = MemoryKeyStore()
+        let token = try await keys.createAPIKey(dealerID: "acme", name: "", roles: [.read], nowMs: 1)
+        let store = GatedKeyStore(answeringFrom: keys)
+        let authenticator = APIKeyAuthenticator(store: store, maximumWaitingCallers: 2)
+        let first = Task { try await authenticator.authenticate(bearerToken: token.token) }
+        let second = Task { try await authenticator.authenticate(bearerToken: Self.unknownToken(1)) }
+        try #require(await Self.eventually { authenticator.waitingCallers == 2 })
+        let refused = await #expect(throws: RPCError.self) { _ = try await authenticator.authenticate(bearerToken: Self.unknownToken(2)) }
+        #expect(refused?.code == .resourceExhausted)
+        #expect(refused?.message == "2 calls are waiting for their API keys to be read, this server's limit; retry later")
+        store.holding.store(false, ordering: .relaxed)
+        store.release()
+        #expect(try await first.value != nil)
+        #expect(try await second.value == nil)
+        #expect(authenticator.waitingCallers == 0)
+        #expect(try await authenticator.authenticate(bearerToken: Self.unknownToken(2)) == nil)
+    }
 }

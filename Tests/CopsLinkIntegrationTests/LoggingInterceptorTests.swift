@@ -32,6 +32,17 @@ struct LoggingInterceptorTests {
         #expect(failed.metadata["status"] == "NOT_FOUND")
         #expect(failed.metadata["status_message"] == "no such thing")
     }
+
+    /// A request id is client text: logged as answers quote it, so that a line stays short whatever the client sends.
+    @Test func aLongRequestIDIsLoggedAsAnExcerpt() async throws {
+        let handler = CapturingLogHandler()
+        let transport = InProcessTransport(
+            router: makeTestRouter(), interceptors: [LoggingInterceptor(logger: Logger(label: "test") { _ in handler }, level: .info)])
+        let client = TestService.Client(wrapping: RPCClient(transport: transport))
+        _ = try await client.emptyCall(options: CallOptions(requestID: String(repeating: "\\", count: 10_000)))
+        let logged = try #require(handler.records.value.first?.metadata["request_id"])
+        #expect(logged == String(repeating: "\\\\", count: 64) + "…")
+    }
 }
 
 /// Failed calls of one connection cannot flood the log: the connection's `FailureLogBudget` admits a burst, then one
