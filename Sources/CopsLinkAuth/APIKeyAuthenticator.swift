@@ -47,10 +47,11 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
         var found: LRUCache<String, Entry>
         /// When each unknown id was last looked up in the store.
         var unknown: LRUCache<String, ContinuousClock.Instant>
-        /// Ids being read from the store. At most one entry per call in flight or found key being renewed, so
-        /// bounded by the server's call limits and the cache's size.
+        /// Ids being read from the store. At most one entry per caller allowed to wait (`maximumWaitingCallers`) or
+        /// found key being renewed, so bounded by that limit and the cache's size.
         var pending: [String: PendingRead] = [:]
-        /// Callers waiting for store reads now, every id together.
+        /// Callers waiting for store reads now, every id together: counted from the look that sends them to wait
+        /// until their wait ends.
         var waiting = 0
         /// Numbers reads (generations) and waiters.
         var lastNumber: UInt64 = 0
@@ -153,6 +154,8 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
             /// This caller starts the read (of this generation), and waits for it as any other caller would.
             case read(UInt64)
             case wait
+            /// Too many callers wait for store reads already.
+            case refused
         }
         while true {
             let now = self.now()
@@ -164,6 +167,9 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
                     return .answerAndRenew(entry.record, state.beginRead(of: id))
                 }
                 if let readAt = state.unknown.value(forKey: id), now - readAt < missTTL { return .answer(nil) }
+                // A refused caller starts no read: reads stay bounded by the callers allowed to wait.
+                guard maximumWaitingCallers == 0 || state.waiting < maximumWaitingCallers else { return .refused }
+                state.waiting += 1  // this caller's place, given back by whatever ends its wait
                 if state.pending[id] != nil { return .wait }
                 return .read(state.beginRead(of: id))
             }
@@ -178,6 +184,10 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
                 starts = generation
             case .wait:
                 starts = nil
+            case .refused:
+                throw RPCError(
+                    code: .resourceExhausted,
+                    message: "\(maximumWaitingCallers) calls are waiting for their API keys to be read, this server's limit; retry later")
             }
             switch await wait(for: id, starting: starts, at: now) {
             case .answer(let record): return record
@@ -195,20 +205,18 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Shared, Never>) in
                 let outcome: Shared? = state.withLock { state in
-                    guard !Task.isCancelled else { return .failed(CancellationError()) }
-                    // The read ended between the look and now: its answer is in the cache (or it failed).
-                    guard state.pending[id] != nil else { return .retry }
-                    guard maximumWaitingCallers == 0 || state.waiting < maximumWaitingCallers else {
-                        return .failed(
-                            RPCError(
-                                code: .resourceExhausted,
-                                message:
-                                    "\(maximumWaitingCallers) calls are waiting for their API keys to be read, this server's limit; retry later"
-                            ))
+                    let outcome: Shared
+                    if Task.isCancelled {
+                        outcome = .failed(CancellationError())
+                    } else if state.pending[id] == nil {
+                        // The read ended between the look and now: its answer is in the cache (or it failed).
+                        outcome = .retry
+                    } else {
+                        state.pending[id]?.waiters[token] = continuation
+                        return nil
                     }
-                    state.pending[id]?.waiters[token] = continuation
-                    state.waiting += 1
-                    return nil
+                    state.waiting -= 1  // the place taken in `record` for a wait that does not happen
+                    return outcome
                 }
                 if let outcome { continuation.resume(returning: outcome) }
                 if let generation { startRead(id: id, at: readAt, generation: generation) }

@@ -127,9 +127,10 @@ public final class FailureLogBudget: Sendable {
         let taken: Int?? = state.withLock { state in
             // Whole tokens earned since the last refill; the refill time moves on by what they took, so that the
             // fractions of a token earned between lines are not lost (at 100 a second, lines 19 ms apart got 50).
-            let earned = Int((now - state.lastRefill) / .seconds(1) * Double(perSecond))
+            let owed = (now - state.lastRefill) / .seconds(1) * Double(perSecond)
+            let earned = owed >= Double(burst) ? burst : Int(owed)  // no overflow after a long quiet spell
             if earned > 0 {
-                state.tokens = min(burst, state.tokens + earned)
+                state.tokens = burst - state.tokens <= earned ? burst : state.tokens + earned
                 state.lastRefill = state.tokens == burst ? now : state.lastRefill + .seconds(1) * (Double(earned) / Double(perSecond))
             }
             guard state.tokens > 0 else {

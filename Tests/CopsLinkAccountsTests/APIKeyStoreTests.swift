@@ -20,6 +20,9 @@ struct APIKeyStoreTests {
             #expect(read.revokedAtMs == nil && read.secretSHA256 == SecretHash.sha256(live.secret.utf8))
             #expect(try await store.apiKey(id: revoked.id)?.revokedAtMs == 9)
             #expect(try await store.apiKey(id: "0123456789abcdef") == nil)
+            // A later commit is seen by the connection that read before it.
+            #expect(try await store.revokeAPIKey(id: live.id, atMs: 10))
+            #expect(try await store.apiKey(id: live.id)?.revokedAtMs == 10)
         }
     }
 }

@@ -188,7 +188,7 @@ struct APIKeyCacheTests {
         let token = try await keys.createAPIKey(dealerID: "acme", name: "", roles: [.read], nowMs: 1)
         let store = GatedKeyStore(answeringFrom: keys)
         let clock = ManualClock()
-        let authenticator = APIKeyAuthenticator(store: store, cacheTTL: .seconds(5), now: clock.now)
+        let authenticator = APIKeyAuthenticator(store: store, cacheTTL: .seconds(5), now: clock.now, sleep: ManualSleeper().sleep)
         store.holding.store(false, ordering: .relaxed)
         #expect(try await authenticator.authenticate(bearerToken: token.token) != nil)
         clock.advance(by: .milliseconds(2_499))
@@ -215,7 +215,7 @@ struct APIKeyCacheTests {
 
     @Test func concurrentLookupsOfOneUnknownIDShareOneStoreRead() async throws {
         let store = GatedKeyStore()
-        let authenticator = APIKeyAuthenticator(store: store)
+        let authenticator = APIKeyAuthenticator(store: store, sleep: ManualSleeper().sleep)
         try await withThrowingTaskGroup(of: Caller?.self) { group in
             for _ in 0..<20 { group.addTask { try await authenticator.authenticate(bearerToken: Self.unknownToken(42)) } }
             // Let every lookup reach the cache before the one read completes.
@@ -234,7 +234,7 @@ struct APIKeyCacheTests {
         let token = try await keys.createAPIKey(dealerID: "acme", name: "", roles: [.read], nowMs: 1)
         let store = GatedKeyStore(answeringFrom: keys)
         store.failing.store(true, ordering: .relaxed)
-        let authenticator = APIKeyAuthenticator(store: store)
+        let authenticator = APIKeyAuthenticator(store: store, sleep: ManualSleeper().sleep)
         let failures = await withTaskGroup(of: Bool.self) { group in
             for _ in 0..<20 {
                 group.addTask {
@@ -265,7 +265,7 @@ struct APIKeyCacheTests {
         let keys = MemoryKeyStore()
         let token = try await keys.createAPIKey(dealerID: "acme", name: "", roles: [.read], nowMs: 1)
         let store = GatedKeyStore(answeringFrom: keys)
-        let authenticator = APIKeyAuthenticator(store: store)
+        let authenticator = APIKeyAuthenticator(store: store, sleep: ManualSleeper().sleep)
         let cancelledEnded = Atomic<Bool>(false)
         let cancelled = Task {
             defer { cancelledEnded.store(true, ordering: .relaxed) }
@@ -307,7 +307,11 @@ struct APIKeyCacheTests {
         let second = Task { try await authenticator.authenticate(bearerToken: token.token) }
         #expect(try await second.value != nil)
         #expect(store.reads.load(ordering: .relaxed) == 2)
-        store.release()  // the hung read ends late
+        // The hung read ends late, after a revocation: its answer (revoked) is not the one cached.
+        _ = try await keys.revokeAPIKey(id: token.id, atMs: 2)
+        store.release()
+        for _ in 0..<1_000 { await Task.yield() }
+        #expect(try await authenticator.authenticate(bearerToken: token.token) != nil)
     }
 
     /// A renewal that fails leaves the key served from the cache until its TTL, and holds back the next renewal for
@@ -340,7 +344,7 @@ struct APIKeyCacheTests {
         let keys = MemoryKeyStore()
         let token = try await keys.createAPIKey(dealerID: "acme", name: "", roles: [.read], nowMs: 1)
         let store = GatedKeyStore(answeringFrom: keys)
-        let authenticator = APIKeyAuthenticator(store: store, maximumWaitingCallers: 2)
+        let authenticator = APIKeyAuthenticator(store: store, maximumWaitingCallers: 2, sleep: ManualSleeper().sleep)
         let first = Task { try await authenticator.authenticate(bearerToken: token.token) }
         let second = Task { try await authenticator.authenticate(bearerToken: Self.unknownToken(1)) }
         try #require(await Self.eventually { authenticator.waitingCallers == 2 })
@@ -352,6 +356,9 @@ struct APIKeyCacheTests {
         #expect(try await first.value != nil)
         #expect(try await second.value == nil)
         #expect(authenticator.waitingCallers == 0)
+        #expect(authenticator.pendingReads == 0, "the refused caller started no read")
+        #expect(store.reads.load(ordering: .relaxed) == 2)
         #expect(try await authenticator.authenticate(bearerToken: Self.unknownToken(2)) == nil)
+        #expect(authenticator.waitingCallers == 0)
     }
 }

@@ -149,7 +149,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 }
             goAwayAndClose(.refused, refusal, message)
         } else {
-            if let warning = configuration.connectionWarning, let admission = failureLogBudget.admitConnectionLine() {
+            if let warning = configuration.connectionWarning, let admission = admitConnectionLine(at: .warning) {
                 logConnectionLine(.warning, "\(warning)", admission, [:])
             }
             let loopBound = self.loopBound!
@@ -182,7 +182,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             call.loop.task?.cancel()
         }
         uncountReaderBytes()
-        if let summary = failureLogBudget.close() { logConnectionLine(.info, "connection closed", summary, [:]) }
+        if logger.logLevel <= .info {
+            if let summary = failureLogBudget.close() { logConnectionLine(.info, "connection closed", summary, [:]) }
+        } else {
+            failureLogBudget.closeReportingToServer()
+        }
         context.fireChannelInactive()
     }
 
@@ -610,8 +614,16 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// Logs the first refusal of each kind on this connection; later ones are only counted (metrics).
     private func logRefusal(_ reason: RejectionReason, _ message: String) {
-        guard loggedRefusals.insert(reason).inserted, let admission = failureLogBudget.admitConnectionLine() else { return }
+        guard loggedRefusals.insert(reason).inserted, let admission = admitConnectionLine(at: .info) else { return }
         logConnectionLine(.info, "refused at a limit", admission, ["rejection": "\(reason.rawValue)", "reason": "\(message)"])
+    }
+
+    /// Whether a line about this connection at `level` is written: not filtered out by the logger's level (a line that
+    /// would not be written must not spend the server's budget, nor reset the counts it reports), then admitted by
+    /// the server's budget.
+    private func admitConnectionLine(at level: Logger.Level) -> FailureLogBudget.Admission? {
+        guard logger.logLevel <= level else { return nil }
+        return failureLogBudget.admitConnectionLine()
     }
 
     /// A line about this connection (with its peer), admitted by the server's log budget.
@@ -906,7 +918,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// An I/O or TLS error; the byte stream's own violations are handled where the frames are read.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard !state.isClosed else { return }
-        if logger.logLevel <= .debug, let admission = failureLogBudget.admitConnectionLine() {
+        if let admission = admitConnectionLine(at: .debug) {
             logConnectionLine(.debug, "connection error", admission, ["error": "\(error)"])
         }
         close()
@@ -941,7 +953,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Sends GOAWAY and closes; counts the close under `reason`.
     private func goAwayAndClose(_ code: GoAwayHeader.Code, _ reason: RejectionReason, _ message: String) {
         guard !state.isClosed else { return }
-        if let admission = failureLogBudget.admitConnectionLine() {
+        if let admission = admitConnectionLine(at: .info) {
             logConnectionLine(.info, "closing connection", admission, ["reason": "\(message)", "rejection": "\(reason.rawValue)"])
         }
         metrics?.rejected(reason)
