@@ -151,9 +151,9 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
             case answer(APIKeyRecord?)
             /// The cached record, and this caller starts the read (of this generation) that renews it.
             case answerAndRenew(APIKeyRecord, UInt64)
-            /// This caller starts the read (of this generation), and waits for it as any other caller would.
-            case read(UInt64)
-            case wait
+            /// This caller waits for the read of its id under `token`, starting it first when `starting` names its
+            /// generation.
+            case wait(token: UInt64, starting: UInt64?)
             /// Too many callers wait for store reads already.
             case refused
         }
@@ -170,39 +170,37 @@ public final class APIKeyAuthenticator: CallerAuthenticator {
                 // A refused caller starts no read: reads stay bounded by the callers allowed to wait.
                 guard maximumWaitingCallers == 0 || state.waiting < maximumWaitingCallers else { return .refused }
                 state.waiting += 1  // this caller's place, given back by whatever ends its wait
-                if state.pending[id] != nil { return .wait }
-                return .read(state.beginRead(of: id))
+                let token = state.nextNumber()
+                return .wait(token: token, starting: state.pending[id] == nil ? state.beginRead(of: id) : nil)
             }
-            let starts: UInt64?
             switch next {
             case .answer(let record):
                 return record
             case .answerAndRenew(let record, let generation):
                 startRead(id: id, at: now, generation: generation)
                 return record
-            case .read(let generation):
-                starts = generation
-            case .wait:
-                starts = nil
+            case .wait(let token, let generation):
+                switch await wait(for: id, token: token, starting: generation, at: now) {
+                case .answer(let record): return record
+                case .failed(let error): throw error
+                case .retry: continue
+                }
             case .refused:
                 throw RPCError(
                     code: .resourceExhausted,
                     message: "\(maximumWaitingCallers) calls are waiting for their API keys to be read, this server's limit; retry later")
             }
-            switch await wait(for: id, starting: starts, at: now) {
-            case .answer(let record): return record
-            case .failed(let error): throw error
-            case .retry: continue
-            }
         }
     }
 
-    /// Waits for the store read of `id`, starting it (generation `generation`) once this caller is among its waiters,
+    /// Waits for the store read of `id` as waiter `token`, starting it (generation `generation`) once this caller is
+    /// among its waiters,
     /// so that the caller cannot miss its answer. A caller cancelled meanwhile leaves at once with
     /// `CancellationError` (a closed connection's call frees its slot); the read goes on for the others.
-    private func wait(for id: String, starting generation: UInt64?, at readAt: ContinuousClock.Instant) async -> Shared {
-        let token = state.withLock { $0.nextNumber() }
-        return await withTaskCancellationHandler {
+    private func wait(
+        for id: String, token: UInt64, starting generation: UInt64?, at readAt: ContinuousClock.Instant
+    ) async -> Shared {
+        await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Shared, Never>) in
                 let outcome: Shared? = state.withLock { state in
                     let outcome: Shared

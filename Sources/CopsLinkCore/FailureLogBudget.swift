@@ -112,14 +112,6 @@ public final class FailureLogBudget: Sendable {
         state.withLock { $0.suppressed += count }
     }
 
-    /// Lines suppressed since the last one written; resets the count.
-    public func takeSuppressed() -> Int {
-        state.withLock { state in
-            defer { state.suppressed = 0 }
-            return state.suppressed
-        }
-    }
-
     /// A token if there is one, with the count of lines left out before it (reset); otherwise adds `refused` to
     /// that count (the server's, once this connection's budget is closed) and returns nil.
     private func take(countingRefusalAs refused: Int) -> Int? {

@@ -104,8 +104,8 @@ final class SQLiteAccountPageReader: Sendable {
         func page(customerKey: String) throws -> AccountPage? {
             try step(statement, key: customerKey, "reading an account page") { statement in
                 // Room for the test status the service appends, so that appending does not reallocate.
-                let account = column(0, spare: 512)
-                let session = sqlite3_column_type(statement, 1) == SQLITE_NULL ? nil : column(1, spare: 0)
+                let account = Self.blob(statement, 0, spare: 512)
+                let session = sqlite3_column_type(statement, 1) == SQLITE_NULL ? nil : Self.blob(statement, 1)
                 return AccountPage(encodedAccount: account, encodedOpenSession: session)
             }
         }
@@ -117,23 +117,18 @@ final class SQLiteAccountPageReader: Sendable {
         func apiKey(id: String) throws -> APIKeyRecord? {
             try step(apiKeyStatement, key: id, "reading an API key") { statement in
                 APIKeyRecord(
-                    id: text(statement, 0), dealerID: text(statement, 1), name: text(statement, 2),
+                    id: Self.text(statement, 0), dealerID: Self.text(statement, 1), name: Self.text(statement, 2),
                     secretSHA256: Self.blob(statement, 3),
-                    roles: Set(text(statement, 4).split(separator: ",").map { Role(rawValue: String($0)) }),
+                    roles: Set(Self.text(statement, 4).split(separator: ",").map { Role(rawValue: String($0)) }),
                     createdAtMs: sqlite3_column_int64(statement, 5),
                     revokedAtMs: sqlite3_column_type(statement, 6) == SQLITE_NULL ? nil : sqlite3_column_int64(statement, 6))
             }
         }
 
-        private func text(_ statement: OpaquePointer?, _ index: Int32) -> String {
+        /// The text in column `index` of `statement`'s current row.
+        private static func text(_ statement: OpaquePointer?, _ index: Int32) -> String {
             guard let bytes = sqlite3_column_text(statement, index) else { return "" }
             return String(decoding: UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(statement, index))), as: UTF8.self)
-        }
-
-        private static func blob(_ statement: OpaquePointer?, _ index: Int32) -> [UInt8] {
-            let count = Int(sqlite3_column_bytes(statement, index))
-            guard let source = sqlite3_column_blob(statement, index), count > 0 else { return [] }
-            return Array(UnsafeRawBufferPointer(start: source, count: count))
         }
 
         /// Binds `key` to `statement`'s one parameter, steps it once and reads the row with `row`; nil when there is
@@ -160,8 +155,8 @@ final class SQLiteAccountPageReader: Sendable {
             }
         }
 
-        /// The blob in column `index` of the current row, with `spare` bytes of capacity beyond it.
-        private func column(_ index: Int32, spare: Int) -> [UInt8] {
+        /// The blob in column `index` of `statement`'s current row, with `spare` bytes of capacity beyond it.
+        private static func blob(_ statement: OpaquePointer?, _ index: Int32, spare: Int = 0) -> [UInt8] {
             let count = Int(sqlite3_column_bytes(statement, index))
             let source = sqlite3_column_blob(statement, index)
             return [UInt8](unsafeUninitializedCapacity: count + spare) { buffer, initialized in

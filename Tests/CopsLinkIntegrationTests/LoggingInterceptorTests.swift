@@ -78,7 +78,7 @@ struct FailureLogBudgetTests {
         let records = handler.records.value
         #expect(records.count == 5)
         #expect(records.last?.metadata["suppressed_failures"] == "7")
-        #expect(budget.takeSuppressed() == 1)
+        #expect(budget.close() == FailureLogBudget.Admission(suppressed: 1))
     }
 
     /// Connections each have their burst, but all of them together no more than the server's budget: what it leaves
