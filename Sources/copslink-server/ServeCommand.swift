@@ -49,7 +49,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "With --demo: revoke the earlier demo key and create a new one.") var rotateDemoKey = false
     @Flag(
         help:
-            "DEVELOPMENT ONLY: accept calls without an API key, all acting for --unauthenticated-dealer. Logged as a warning at start and on every connection."
+            "DEVELOPMENT ONLY: accept calls without an API key, all acting for --unauthenticated-dealer. Logged as a warning at start and on every native connection (within the server's log budget)."
     )
     var insecureDisableAuth = false
     @Option(help: "The dealer that calls act for when authentication is disabled.") var unauthenticatedDealer = DealerID.demo
@@ -106,7 +106,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Maximum frame size in bytes.") var maxFrameSize = 4 << 20
     @Option(
         help: ArgumentHelp(
-            "The protocols the port speaks, comma-separated: native (the CopsLink framing), http (HTTP/JSON), grpc (gRPC over HTTP/2: h2c, or ALPN h2 with TLS). Each connection's first bytes (or its ALPN) choose.",
+            "The protocols the port speaks, comma-separated: native (the CopsLink framing), http (HTTP/JSON), grpc (gRPC over HTTP/2: h2c, or ALPN h2 with TLS). Each connection's first bytes (or its ALPN) choose; a protocol left out is not served.",
             valueName: "native,http,grpc"))
     var protocols = "native,http,grpc"
     @Option(

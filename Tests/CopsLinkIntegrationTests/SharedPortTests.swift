@@ -47,6 +47,15 @@ struct SharedPortTests {
         }
     }
 
+    @Test func withoutTheNativeProtocolItsPrefaceGetsTheNotServedLine() async throws {
+        try await withTCPServer(configure: { $0.protocols = [.http] }) { _, port in
+            let peer = try await RawPeer.connect(port: port, firstBytes: ByteBuffer(string: "COPSLINK\0\0\0\u{1}"))
+            let reply = String(buffer: try await peer.readToEnd())
+            #expect(reply == "copslink: this port does not speak the CopsLink protocol; it speaks http; closing\n")
+            await peer.close()
+        }
+    }
+
     @Test func aShutdownClosesAnIdleKeepAliveHTTPConnection() async throws {
         let closed = try await withTCPServer { server, port in
             // A CI run hung here: the connection closed without an answer (most likely at the handshake timeout, 10 s,
@@ -112,6 +121,19 @@ struct ProtocolDetectionTests {
         #expect(ProtocolDetection.decide(preface, enabled: Self.both) == .detected(.native))
         #expect(ProtocolDetection.decide(preface.prefix(3), enabled: Self.both) == .detected(.native))
         #expect(ProtocolDetection.decide(preface, enabled: [.native, .grpc]) == .detected(.grpc))
+    }
+
+    @Test func nativeTurnedOffServesNoOtherBytes() {
+        let grpcOnly: Set<ServerProtocol> = [.grpc]
+        #expect(ProtocolDetection.decide(Array("COPSLINK".utf8), enabled: grpcOnly) == .notServed)
+        #expect(ProtocolDetection.decide(Array("C".utf8), enabled: Self.all.subtracting([.native])) == .notServed)
+        #expect(ProtocolDetection.decide(Array("GET /".utf8), enabled: grpcOnly) == .notServed)
+        #expect(ProtocolDetection.decide(Array("SSH-2.0".utf8), enabled: [.http]) == .notServed)
+        #expect(ProtocolDetection.decide(Array("GET /".utf8), enabled: [.http]) == .detected(.http))
+        #expect(ProtocolDetection.decide(Array("PRI".utf8), enabled: grpcOnly) == .needMoreBytes)
+        #expect(
+            ProtocolDetection.notServedLine(enabled: [.grpc, .http])
+                == "copslink: this port does not speak the CopsLink protocol; it speaks http, grpc; closing\n")
     }
 
     @Test func httpTurnedOffGoesToTheNativeProtocol() {

@@ -36,10 +36,13 @@ public enum ServerProtocol: String, Sendable, Hashable, CaseIterable {
 /// byte-by-byte check (§2.1). The start of an HTTP/1.1 request line (`GET `, `POST `, `PUT `, `DELETE `, `HEAD `,
 /// `OPTIONS `, `PATCH `, method and space) is HTTP when it is enabled; while the bytes are still a prefix of one, the
 /// rule waits for more. The HTTP/2 client preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`, all 24 bytes) is gRPC when it is
-/// enabled. Anything else goes to the native protocol, which answers it with its readable rejection line.
+/// enabled. Anything else goes to the native protocol, which answers it with its readable rejection line; on a port
+/// that does not speak the native protocol it is `notServed`, and the connection gets `notServedLine` and is closed.
 public enum ProtocolDetection: Equatable, Sendable {
     case needMoreBytes
     case detected(ServerProtocol)
+    /// The bytes can be none of the enabled protocols, and the native protocol, which would answer them, is off.
+    case notServed
 
     static let httpMethods: [[UInt8]] = ["GET ", "POST ", "PUT ", "DELETE ", "HEAD ", "OPTIONS ", "PATCH "].map { Array($0.utf8) }
 
@@ -48,7 +51,8 @@ public enum ProtocolDetection: Equatable, Sendable {
 
     public static func decide(_ bytes: some Collection<UInt8>, enabled: Set<ServerProtocol>) -> ProtocolDetection {
         guard let first = bytes.first else { return .needMoreBytes }
-        if first == UInt8(ascii: "C") { return .detected(.native) }
+        let fallback: ProtocolDetection = enabled.contains(.native) ? .detected(.native) : .notServed
+        if first == UInt8(ascii: "C") { return fallback }
         var candidates: [([UInt8], ServerProtocol)] = []
         if enabled.contains(.http) { candidates += httpMethods.map { ($0, .http) } }
         if enabled.contains(.grpc) { candidates.append((http2Preface, .grpc)) }
@@ -59,6 +63,12 @@ public enum ProtocolDetection: Equatable, Sendable {
             if compared == start.count { return .detected(chosen) }
             couldBeMore = true
         }
-        return couldBeMore ? .needMoreBytes : .detected(.native)
+        return couldBeMore ? .needMoreBytes : fallback
+    }
+
+    /// What a `notServed` connection reads before the server closes it (PROTOCOL.md §2.1).
+    public static func notServedLine(enabled: Set<ServerProtocol>) -> String {
+        let names = ServerProtocol.allCases.filter(enabled.contains).map(\.rawValue).joined(separator: ", ")
+        return "copslink: this port does not speak the CopsLink protocol; it speaks \(names); closing\n"
     }
 }

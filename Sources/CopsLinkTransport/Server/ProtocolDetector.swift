@@ -4,7 +4,8 @@ import NIOTLS
 
 /// The first handler of a connection on a port that speaks several protocols: it holds the first bytes until
 /// `ProtocolDetection` names the protocol, installs that protocol's handlers behind itself, hands them the bytes
-/// and leaves the pipeline. A peer that sends too little to decide within the handshake timeout gets the native
+/// and leaves the pipeline. Bytes of no protocol the port speaks, with the native protocol off, get one readable
+/// line and the close. A peer that sends too little to decide within the handshake timeout gets the native
 /// protocol's line (`copslink: no preface within <t>; closing`) and is closed; a graceful shutdown closes it at once.
 /// Over TLS, a protocol the client and server agreed on by ALPN is installed as soon as the handshake completes,
 /// without looking at any byte; without an agreed protocol the bytes decide, as in plaintext.
@@ -71,8 +72,22 @@ final class ProtocolDetector: ChannelDuplexHandler, RemovableChannelHandler {
         } else {
             buffered!.writeBuffer(&bytes)
         }
-        guard case .detected(let chosen) = ProtocolDetection.decide(buffered!.readableBytesView, enabled: enabled) else { return }
-        choose(chosen, context: context)
+        switch ProtocolDetection.decide(buffered!.readableBytesView, enabled: enabled) {
+        case .needMoreBytes: return
+        case .detected(let chosen): choose(chosen, context: context)
+        case .notServed: refuseUnserved(context)
+        }
+    }
+
+    /// Bytes of no protocol this port speaks, with the native protocol off: one readable line, then the close.
+    private func refuseUnserved(_ context: ChannelHandlerContext) {
+        decided = true
+        timer?.cancel()
+        timer = nil
+        buffered = nil
+        let line = context.channel.allocator.buffer(string: ProtocolDetection.notServedLine(enabled: enabled))
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(line)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     /// ALPN: the TLS handler reports the protocol both sides agreed on, before any application byte.

@@ -76,8 +76,8 @@ public struct ServerConfiguration: Sendable {
     /// How long in-flight calls may run after a graceful shutdown begins. Default 10 s.
     public var shutdownGracePeriod: Duration = .seconds(10)
     /// The protocols the port speaks, each connection one, chosen from its first bytes (PROTOCOL.md §2.1). Default
-    /// all: the native protocol and HTTP/JSON. `[.native]` answers anything but the CopsLink preface with the
-    /// readable rejection line.
+    /// all: native, HTTP/JSON and gRPC. `[.native]` answers anything but the CopsLink preface with the readable
+    /// rejection line; without `.native`, bytes of no enabled protocol get `ProtocolDetection.notServedLine`.
     public var protocols: Set<ServerProtocol> = Set(ServerProtocol.allCases)
     /// Largest HTTP/JSON request body (PROTOCOL.md §16), a client-streaming method's whole newline-delimited body
     /// included: a longer one is answered 413 RESOURCE_EXHAUSTED and the connection closes. Default 8 MiB (a native
