@@ -25,12 +25,21 @@ final class GRPCCall: ServerCallStream, Sendable {
     private let queued = Mutex<Int?>(0)
     let queueLimit: Int
 
-    init(eventLoop: any EventLoop, handler: NIOLoopBound<GRPCStreamHandler>, budgets: GRPCInboundBudgets, queueLimit: Int) {
+    /// The connection's trust, granted when the call's caller authenticates.
+    private let trust: ConnectionTrust?
+
+    init(
+        eventLoop: any EventLoop, handler: NIOLoopBound<GRPCStreamHandler>, budgets: GRPCInboundBudgets, queueLimit: Int,
+        trust: ConnectionTrust? = nil
+    ) {
         self.eventLoop = eventLoop
         self.handler = handler
         self.budgets = budgets
         self.queueLimit = queueLimit
+        self.trust = trust
     }
+
+    func callerAuthenticated() { trust?.grant() }
 
     var isFinished: Bool { finished.load(ordering: .acquiring) }
 

@@ -32,10 +32,18 @@ final class GRPCConnectionState {
 
     /// The server's budget of answers its clients do not take: the streams' answer DATA counts against it until sent.
     let unreadAnswers: UnreadAnswerBudget?
+    /// Whether a caller has authenticated on the connection: its calls grant it (`GRPCCall.callerAuthenticated`), and
+    /// `GRPCReadGate` then lifts the connection's small reads (`UntrustedReads`).
+    let trust: ConnectionTrust
 
     /// - Parameter serverLogBudget: the server's log-line budget (`CallDispatcher.failureLogBudget`), if any.
-    init(configuration: ServerConfiguration, unreadAnswers: UnreadAnswerBudget? = nil, serverLogBudget: FailureLogBudget? = nil) {
+    /// - Parameter trust: the connection's; trusted from the start by default (a server that authenticates nobody).
+    init(
+        configuration: ServerConfiguration, unreadAnswers: UnreadAnswerBudget? = nil, serverLogBudget: FailureLogBudget? = nil,
+        trust: ConnectionTrust = ConnectionTrust(trusted: true)
+    ) {
         self.unreadAnswers = unreadAnswers
+        self.trust = trust
         failureLogBudget = FailureLogBudget(
             burst: configuration.failedCallLogBurst, perSecond: configuration.failedCallLogPerSecond, server: serverLogBudget)
         inbound = InboundMemoryBudget(limit: max(1, configuration.maxUnfinishedRequestBytesPerConnection))

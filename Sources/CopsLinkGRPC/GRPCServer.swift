@@ -28,8 +28,10 @@ public enum GRPCServer {
     ///   metrics.
     public static func configure(_ pipeline: ChannelPipeline.SynchronousOperations, context: ProtocolInstallContext) throws {
         let (dispatcher, configuration, budget, metrics) = (context.dispatcher, context.configuration, context.budget, context.metrics)
+        let trust = ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
         let state = GRPCConnectionState(
-            configuration: configuration, unreadAnswers: context.unreadAnswers, serverLogBudget: dispatcher.failureLogBudget)
+            configuration: configuration, unreadAnswers: context.unreadAnswers, serverLogBudget: dispatcher.failureLogBudget,
+            trust: trust)
         // Stream channels run on their connection's event loop, where the state lives.
         let loopBoundState = NIOLoopBound(state, eventLoop: pipeline.eventLoop)
         var connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
@@ -41,8 +43,8 @@ public enum GRPCServer {
         // may get up to 2 × window − 65,535 (PROTOCOL.md §19.3).
         streamConfiguration.targetWindowSize = min(max(65_535, configuration.limits.initialWindowSize), Int(Int32.max))
         // Before the HTTP/2 handler: no socket reads while the server's inbound budget is exhausted or the connection
-        // is unwritable.
-        try pipeline.addHandler(GRPCReadGate(budget: budget))
+        // is unwritable, and small ones until a caller authenticates.
+        try pipeline.addHandler(GRPCReadGate(budget: budget, trust: trust))
         _ = try pipeline.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: streamConfiguration
         ) { stream in

@@ -398,7 +398,8 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             reader = GRPCMessageReader(maxMessageSize: limit, limitOwner: RPCRouter.Route.limitOwner(route.descriptor.path))
         }
         let call = GRPCCall(
-            eventLoop: context.eventLoop, handler: loopBound, budgets: budgets, queueLimit: max(1, configuration.limits.initialWindowSize))
+            eventLoop: context.eventLoop, handler: loopBound, budgets: budgets, queueLimit: max(1, configuration.limits.initialWindowSize),
+            trust: connection.trust)
         if endStream { call.requests.finish(.success(())) }  // no request message: nothing to wait for
         takesOneRequest = route.kind.takesOneRequest
         answersUntrusted = route.maxRequestMessageSize != nil

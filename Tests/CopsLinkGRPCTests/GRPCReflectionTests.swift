@@ -88,8 +88,9 @@ struct GRPCReflectionTests {
         #expect((try? ReflectionRequest(parsing: [0x3A, 0x00]))?.query == .listServices)
     }
 
-    /// A whole ServerReflectionInfo call on a stream: list_services, then END_STREAM; one answer, then OK.
-    @Test func listServicesOverAStream() async throws {
+    /// Runs one ServerReflectionInfo call on a stream handler: `requests` in one DATA frame that ends the stream; the
+    /// answers' bytes and the trailers.
+    static func reflectionCall(_ requests: [[UInt8]]) async throws -> (data: ByteBuffer, trailers: HPACKHeaders?) {
         var router = RPCRouter()
         HealthService(services: []).registerMethods(with: &router)
         let configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
@@ -97,13 +98,18 @@ struct GRPCReflectionTests {
             handler: GRPCStreamHandler(
                 dispatcher: CallDispatcher(router: router), configuration: configuration,
                 connection: GRPCConnectionState(configuration: configuration), budget: InboundMemoryBudget(limit: 1 << 20)))
+        defer { _ = try? channel.finish() }
         let headers: HPACKHeaders = [
             ":method": "POST", ":scheme": "http", ":path": ReflectionCatalog.methodPaths[0], ":authority": "x",
             "content-type": "application/grpc", "te": "trailers"
         ]
         try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: headers)))
-        let message = GRPCMessageReader.frame(Self.request { $0.string(7, "*") }, allocator: channel.allocator)
-        try channel.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(message), endStream: true)))
+        var messages = channel.allocator.buffer(capacity: 1024)
+        for request in requests {
+            var framed = GRPCMessageReader.frame(request, allocator: channel.allocator)
+            messages.writeBuffer(&framed)
+        }
+        try channel.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(messages), endStream: true)))
         var data = ByteBuffer()
         var trailers: HPACKHeaders?
         for _ in 0..<500 where trailers == nil {
@@ -117,6 +123,12 @@ struct GRPCReflectionTests {
             }
             if trailers == nil { try await Task.sleep(for: .milliseconds(2)) }
         }
+        return (data, trailers)
+    }
+
+    /// A whole ServerReflectionInfo call on a stream: list_services, then END_STREAM; one answer, then OK.
+    @Test func listServicesOverAStream() async throws {
+        let (data, trailers) = try await Self.reflectionCall([Self.request { $0.string(7, "*") }])
         #expect(trailers?.first(name: "grpc-status") == "0")
         var reader = GRPCMessageReader(maxMessageSize: 1 << 20)
         reader.append(data)
@@ -129,6 +141,33 @@ struct GRPCReflectionTests {
         #expect(names.contains("grpc.health.v1.Health"))
         #expect(names.contains("grpc.reflection.v1alpha.ServerReflection"))
         #expect(!names.contains("copslink.v1.AccountService"), "a service the server did not register is not listed")
-        _ = try? channel.finish()
+    }
+
+    /// One call answers `maxRequestsPerCall` requests, then ends RESOURCE_EXHAUSTED: a file's answer is 37 KB, and the
+    /// call is open without a key.
+    @Test func aCallAnswersAtMostItsLimitOfRequests() async throws {
+        let limit = GRPCReflection.maxRequestsPerCall
+        let request = Self.request { $0.string(4, "copslink.v1.AccountService") }
+        let (data, trailers) = try await Self.reflectionCall(Array(repeating: request, count: limit + 1))
+        #expect(trailers?.first(name: "grpc-status") == "\(StatusCode.resourceExhausted.rawValue)")
+        #expect(trailers?.first(name: "grpc-message")?.contains("at most \(limit) reflection requests per call") == true)
+        var reader = GRPCMessageReader(maxMessageSize: 1 << 20)
+        reader.append(data)
+        var answers = 0
+        while let answer = try reader.next() {
+            #expect(try Self.bytesValues(Self.fields(answer)[4]).count == 1, "a file_descriptor_response")
+            answers += 1
+        }
+        #expect(answers == limit)
+    }
+
+    /// The answers kept per file are the file and its imports, as built per request before.
+    @Test func theKeptAnswersAreEachFileWithItsImports() throws {
+        for file in ReflectionCatalog.files {
+            var body = ProtoWire()
+            body.repeatedBytes(1, ReflectionCatalog.withDependencies(file).map(\.descriptor))
+            #expect(GRPCReflection.fileResponses[file.name] == body.bytes, "\(file.name)")
+        }
+        #expect(GRPCReflection.fileResponses.count == ReflectionCatalog.files.count)
     }
 }

@@ -238,7 +238,6 @@ public final class TCPServer: Sendable {
                         unreadAnswers: unreadAnswers)
                 case .grpc:
                     guard let install = installers[.grpc] else { return try pipeline.addHandler(native(connectedAt)) }
-                    UntrustedReads.set(false, on: channel)
                     try install(
                         pipeline,
                         ProtocolInstallContext(

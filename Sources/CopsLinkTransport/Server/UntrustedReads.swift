@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 
 /// How a connection reads until a caller authenticates on it (`ConnectionTrust`): at most one buffer of
 /// `InboundMemoryBudget.untrustedAllowance` (16 KiB) per event-loop pass, so that it stops within one read of where a
@@ -8,18 +8,19 @@ import NIOCore
 /// whole (a megabyte of requests per connection) while its first request ran.
 ///
 /// Set at accept when the server authenticates callers, so that the first reads, protocol detection's included, are
-/// small too. gRPC connections read as the bootstrap says once detected: their keys come with each call's HEADERS and
-/// HTTP/2 flow control bounds what a stream sends. Native and HTTP/JSON connections read that way once a caller has
-/// authenticated on them: each handler keeps one of these and lifts it.
-struct UntrustedReads {
+/// small too. Every protocol's connection reads as the bootstrap says once a caller has authenticated on it: each
+/// keeps one of these and lifts it (gRPC's in `GRPCReadGate`). gRPC connections used to be lifted at detection,
+/// since HTTP/2 flow control bounds what a stream sends; but not what the connection's new streams cost, and a
+/// keyless client's megabyte of 45-byte HEADERS frames (calls of unknown methods) held an event loop for seconds.
+public struct UntrustedReads: Sendable {
     /// Whether the connection still reads small.
-    private(set) var limited: Bool
+    public private(set) var limited: Bool
 
     /// `limited` as the accept set it: when the connection's trust starts untrusted.
-    init(_ trust: ConnectionTrust) { limited = !trust.isTrusted }
+    public init(_ trust: ConnectionTrust) { limited = !trust.isTrusted }
 
     /// Gives the connection the bootstrap's reads once a caller has authenticated on it.
-    mutating func liftOnceTrusted(_ trust: ConnectionTrust, on channel: any Channel) {
+    public mutating func liftOnceTrusted(_ trust: ConnectionTrust, on channel: any Channel) {
         guard limited, trust.isTrusted else { return }
         limited = false
         Self.set(false, on: channel)
