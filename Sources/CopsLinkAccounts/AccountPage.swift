@@ -25,7 +25,8 @@ public struct AccountPage: Sendable, Equatable {
         var account = AccountServiceImplementation.assemble(stored, atMs: 0)
         account.testStatus = nil
         encodedAccount = account.serializedBytes()
-        encodedOpenSession = stored.openSession?.serializedBytes()
+        // An unlinked customer's page shows no test (`AccountServiceImplementation.assemble`).
+        encodedOpenSession = stored.link.state == .linked ? stored.openSession?.serializedBytes() : nil
     }
 
     /// The account GetAccount answers at `now`: the page with its test status appended. Protobuf encodes fields in

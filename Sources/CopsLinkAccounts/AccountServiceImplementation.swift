@@ -391,23 +391,29 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
     }
 
     /// The account page of what is stored: the one place that decides it, whichever store read it.
+    ///
+    /// What lives at the central station (zones, authorities, tests) belongs to the account number, and an unlinked
+    /// customer no longer has the number: it may be linked to another customer since, whose zones and live test the
+    /// unlinked customer's page showed. So an unlinked customer's page shows its customer, its responding parties and
+    /// the number it was last linked to (with the number's receiver and line, and when), and no station data.
     static func assemble(_ stored: StoredAccount, atMs now: Int64) -> Account {
         let (link, customer) = (stored.link, stored.customer)
-        let (mapped, unmapped) = CentralStationView.mapZones(stored.zones, equipment: customer.equipment)
+        let linked = link.state == .linked
+        let (mapped, unmapped) = CentralStationView.mapZones(linked ? stored.zones : [], equipment: customer.equipment)
         let zip = Validation.zip5(customer.address?.zip ?? "")
         return Account(
             customer: CentralStationView.customer(customer), linkState: link.state, accountNumber: link.accountNumber,
             receiverNumber: link.receiverNumber, line: link.line, linkedAtMs: link.linkedAtMs, unlinkedAtMs: link.unlinkedAtMs,
             respondingParties: stored.respondingParties
                 .sorted { ($0.priority, $0.id) < ($1.priority, $1.id) }.map(CentralStationView.party),
-            authorities: stored.authorities.map { entry in
+            authorities: (linked ? stored.authorities : []).map { entry in
                 // Flagged, not removed: the dealer decides what replaces an authority the customer moved away from.
                 var entry = entry
                 entry.doesNotServeZip = !(entry.authority?.servedZips.contains(zip) ?? false)
                 return entry
             },
             mappedZones: mapped, unmappedZones: unmapped,
-            testStatus: TestSessionRules.status(of: stored.openSession, atMs: now))
+            testStatus: TestSessionRules.status(of: linked ? stored.openSession : nil, atMs: now))
     }
 
     /// Ids of the parties and equipment the stored customer has and `customer`/`parties` no longer send, in stored

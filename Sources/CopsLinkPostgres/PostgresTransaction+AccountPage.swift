@@ -1,5 +1,6 @@
 import CopsLinkAccounts
 import CopsLinkCore
+import CopsLinkMessages
 import PostgresNIO
 
 /// GetAccount's read model (`AccountPage`), kept as `SQLiteTransaction+AccountPage` keeps it: the write methods
@@ -40,7 +41,8 @@ extension PostgresTransaction {
         }
         for customerKey in customerKeys { try Self.savePage(connection, customerKey: customerKey) }
         // Accounts whose open session alone changed (PlaceOnTest, PlaceOffTest, expiry): only that part of their
-        // pages, not the whole account assembled again (two statements instead of about twenty).
+        // pages, not the whole account assembled again (two statements instead of about twenty); only the page of the
+        // customer linked now shows the number's test (`AccountServiceImplementation.assemble`).
         for accountKey in changes.sessionAccountKeys.subtracting(accountKeys) {
             let session = try openSession(accountKey: accountKey)
             try connection.execute(
@@ -48,7 +50,7 @@ extension PostgresTransaction {
                 UPDATE account_page SET open_session = \(session.map { $0.serializedBytes().byteBuffer }) WHERE customer_key IN (
                     SELECT account_link.customer_id FROM account_link
                     JOIN station_account ON station_account.account_number = account_link.account_number
-                    WHERE station_account.account_key = \(accountKey))
+                    WHERE station_account.account_key = \(accountKey) AND account_link.state = \(Int64(LinkState.linked.rawValue)))
                 """)
         }
         changes.removeAll()

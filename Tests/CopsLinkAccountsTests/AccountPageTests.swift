@@ -112,6 +112,22 @@ struct AccountPageTests {
                 LinkAccountRequest(customer: provoCustomer("cust-3").0, respondingParties: [], accountNumber: "1001", receiverNumber: "8"))
             try await check("relink the number to another customer")
 
+            // The number's new customer places it on test and sets its zones: the unlinked customer's page shows none of
+            // it (it showed the other customer's live test and zones).
+            _ = try await client.placeOnTest(PlaceOnTestRequest(customerID: "cust-3", categoryID: "service", durationHours: 1))
+            try await check("the number's new customer placed on test")
+            #expect(try await client.getAccount(GetAccountRequest(customerID: "cust-1")).testStatus?.onTest == false)
+            _ = try await client.setCentralStationZones(SetCentralStationZonesRequest(customerID: "cust-3", zones: Array(zones.prefix(1))))
+            try await check("the number's new customer sets its zones")
+            let unlinked = try await client.getAccount(GetAccountRequest(customerID: "cust-1"))
+            #expect(unlinked.linkState == .unlinked && unlinked.accountNumber == "1001" && unlinked.receiverNumber == "8")
+            #expect(unlinked.testStatus?.onTest == false && unlinked.testStatus?.state == .offTest, "\(unlinked.testStatus as Any)")
+            #expect(unlinked.mappedZones.isEmpty && unlinked.unmappedZones.isEmpty && unlinked.authorities.isEmpty)
+            #expect(unlinked.customer?.id == "cust-1" && !unlinked.respondingParties.isEmpty)
+            let relinked = try await client.getAccount(GetAccountRequest(customerID: "cust-3"))
+            #expect(relinked.testStatus?.onTest == true && relinked.mappedZones.count + relinked.unmappedZones.count == 1)
+            #expect(!relinked.authorities.isEmpty, "the number's authorities go with it")
+
             // Signals and history do not show on the page, but they are writes too.
             _ = try await fixture.report([contactIDSignal(account: "1001", event: "130", zoneOrUser: "001", atMs: fixture.clock.nowMs())])
             try await check("signals")

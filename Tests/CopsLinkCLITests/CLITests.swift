@@ -416,9 +416,9 @@ struct CLITests {
     func serverProtocolsDefault() async throws {
         let result = try await runBuiltBinary("copslink-server", ["serve", "--help"])
         #expect(result.status == 0, "\(result)")
-        #expect(result.stdout.contains("(default: native,http,grpc)"), "\(result.stdout)")
-        // Retention windows in seconds: 24 hours of request ids, 400 days of signals.
         let help = result.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(help.contains("(default: native,http,grpc)"), "\(result.stdout)")
+        // Retention windows in seconds: 24 hours of request ids, 400 days of signals.
         #expect(help.contains("--idempotency-retention <idempotency-retention> Seconds"), "\(help)")
         #expect(help.contains("0 keeps them forever. (default: 86400.0)"), "\(help)")
         #expect(help.contains("0 keeps them forever. (default: 34560000.0)"), "\(help)")
