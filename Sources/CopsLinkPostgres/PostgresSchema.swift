@@ -229,7 +229,12 @@ enum PostgresSchema {
         // a write transaction updates only its own connection's row, so that concurrent SERIALIZABLE writes of one
         // dealer do not collide on a shared counter; the quota check sums the dealer's rows, and the pruner folds the
         // rows of ended connections into 0 (`PostgresAccountStore.prune`).
-        Migration(version: 4, name: "stored bytes per dealer", statements: storedBytesStatements)
+        Migration(version: 4, name: "stored bytes per dealer", statements: storedBytesStatements),
+        // As SQLite's migration 9: an unlinked customer's page shows none of its number's station data; the store
+        // builds the dropped pages again after migrating.
+        Migration(
+            version: 5, name: "pages of unlinked customers",
+            statements: ["DELETE FROM account_page WHERE customer_key IN (SELECT customer_id FROM account_link WHERE state <> 1)"])
     ]
 
     /// The rows `StorageQuota` counts, with SQLite's sizes (`SQLiteSchema`): each table's key column (`dealer/…`), the

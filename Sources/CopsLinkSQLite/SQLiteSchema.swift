@@ -1,5 +1,6 @@
 import CopsLinkAccounts
 import CopsLinkCore
+import CopsLinkMessages
 import Foundation
 import GRDB
 
@@ -300,8 +301,17 @@ enum SQLiteSchema {
         migrator.registerMigration("v8-dealer-stored-bytes") { db in
             try db.execute(sql: storedBytesSQL)
         }
+        // An unlinked customer's page no longer shows its number's zones, authorities and test
+        // (`AccountServiceImplementation.assemble`): its page is dropped and built again after migrating.
+        migrator.registerMigration("v9-unlinked-pages") { db in
+            try db.execute(sql: unlinkedPagesSQL)
+        }
         return migrator
     }
+
+    /// Migration 9: the pages of unlinked customers, to be built again.
+    static let unlinkedPagesSQL =
+        "DELETE FROM account_page WHERE customer_key IN (SELECT customer_id FROM account_link WHERE state <> \(LinkState.linked.rawValue))"
 
     /// The rows `StorageQuota` counts: each table's key column (`dealer/…`), the columns its size depends on, and its
     /// size given a row prefix (`OLD.`, `NEW.` or none). An account counts twice its page (its rows hold the same

@@ -194,6 +194,37 @@ struct AccountPageTests {
         #expect(try page.account(atMs: now).bytes == AccountServiceImplementation.assemble(scratch, atMs: now).serializedBytes())
     }
 
+    /// A store from before migration 9 kept station data (and the number's open test) on unlinked customers' pages:
+    /// opening it builds those pages again.
+    @Test func openingAStoreBeforeMigration9BuildsUnlinkedPagesAgain() async throws {
+        let path = temporaryDatabasePath()
+        defer { removeDatabase(at: path) }
+        do {
+            let store = try SQLiteAccountStore(path: path)
+            try await StoredAccountTests.seed(store, dealer: "acme")
+            try await store.write(.dealer("acme")) { transaction in
+                var link = try #require(try transaction.link(customerID: StoredAccountTests.customerID))
+                link.state = .unlinked
+                try transaction.saveLink(link)
+            }
+            try store.close()
+        }
+        // What such a store may hold: a stale page with an open session, and no record of migration 9.
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(sql: "UPDATE account_page SET page = x'0a00', open_session = x'0a0131'")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v9-unlinked-pages'")
+        }
+        try queue.close()
+        let store = try SQLiteAccountStore(path: path)
+        let page = try #require(try await store.accountPage(.dealer("acme"), customerID: StoredAccountTests.customerID))
+        #expect(page.encodedOpenSession == nil)
+        let scratch = try #require(
+            try await store.read(.dealer("acme")) { try $0.storedAccountByParts(customerID: StoredAccountTests.customerID) })
+        let now = AccountFixture.start
+        #expect(try page.account(atMs: now).bytes == AccountServiceImplementation.assemble(scratch, atMs: now).serializedBytes())
+    }
+
     /// A write's page refresh may build a page from the account the write itself read (LinkAccount answers with
     /// it), but only from a read after the write's last change: a change after the read must reach the page.
     @Test(arguments: StoreKind.all) func aPageIsNeverBuiltFromAReadOlderThanTheWriteAfterIt(_ kind: StoreKind) async throws {
