@@ -103,6 +103,9 @@ public final class CallDispatcher: Sendable {
         // passed: the transport cancels the task) runs nothing, so that calls opened and abandoned in bulk cost no
         // handler work (the transport answered the call already, or has no one to answer).
         guard !Task.isCancelled else { return stream.finish(.failure(RPCError(handlerError: CancellationError()))) }
+        // A deadline already past (a timeout of 0 or a few nanoseconds): the handler would often finish before the
+        // transport's timer could fire, and the call would succeed past its deadline.
+        if let deadline = context.deadline, deadline <= .now { return stream.finish(.failure(Self.deadlinePassedBeforeStart)) }
         let outcome: CallOutcome
         do {
             if context.methodKind == route.kind {
@@ -117,6 +120,10 @@ public final class CallDispatcher: Sendable {
         }
         stream.finish(outcome)
     }
+
+    /// The answer to a call whose deadline had passed when its handler was to start.
+    public static let deadlinePassedBeforeStart = RPCError(
+        code: .deadlineExceeded, message: "the call's deadline passed before its handler started")
 
     private static func chain(
         _ interceptors: ArraySlice<any ServerInterceptor>,

@@ -331,6 +331,29 @@ final class FakeServerCallStream: ServerCallStream {
         #expect(ran.value == 2, "the next call runs as always")
     }
 
+    /// A call whose deadline had passed when it was to run (a timeout of 0 or a few nanoseconds) runs no handler and
+    /// ends DEADLINE_EXCEEDED; one with time left runs.
+    @Test func aCallWhoseDeadlinePassedRunsNothing() async throws {
+        let ran = LockedBox(0)
+        var router = RPCRouter()
+        router.registerUnary(Self.echo) { (request: RawMessage, _) in
+            ran.withLock { $0 += 1 }
+            return ServerResponse(message: request)
+        }
+        let dispatcher = CallDispatcher(router: router)
+        let route = try #require(router.route(forPath: Self.echo.path))
+        var context = Self.context(Self.echo)
+        context.deadline = .now
+        let stream = FakeServerCallStream(requests: [[1]])
+        await dispatcher.run(route, stream: stream, context: context)
+        #expect(ran.value == 0, "the handler ran past the deadline")
+        #expect(stream.failure.value?.code == .deadlineExceeded)
+        #expect(stream.failure.value?.message == CallDispatcher.deadlinePassedBeforeStart.message)
+        context.deadline = .now + .seconds(60)
+        await dispatcher.run(route, stream: FakeServerCallStream(requests: [[2]]), context: context)
+        #expect(ran.value == 1)
+    }
+
     /// The dispatcher bounds the calls running through it server-wide: past the limit a call is answered
     /// RESOURCE_EXHAUSTED without running (no interceptor, no handler), and a call that ends makes room.
     @Test func callsRunningAtOncePastTheServersLimitAreRefused() async throws {
