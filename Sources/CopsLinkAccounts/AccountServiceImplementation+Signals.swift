@@ -29,6 +29,7 @@ extension AccountServiceImplementation {
                 try Validation.checkTimestamp(signal.receivedAtMs, "received_at_ms")
                 let now = clock.nowMs()
                 try checkNotAhead(signal.receivedAtMs, index: index, nowMs: now)
+                try checkNotPastRetention(signal.receivedAtMs, index: index, nowMs: now)
                 batch.append((index, try ParsedSignal(signal, receivedAtMs: signal.receivedAtMs == 0 ? now : signal.receivedAtMs)))
             } catch {
                 reject(&response, index, error.message)
@@ -87,6 +88,18 @@ extension AccountServiceImplementation {
         }
     }
 
+    /// Rejects a signal dated before the signal retention window: the next retention pass would delete it, after
+    /// the answer had counted it as stored.
+    private func checkNotPastRetention(_ receivedAtMs: Int64, index: UInt32, nowMs: Int64) throws(AccountError) {
+        guard receivedAtMs != 0, let cutoff = configuration.retentionCutoffMs(.signals, atMs: nowMs), receivedAtMs < cutoff else { return }
+        let retention = configuration.signalRetentionMs
+        let window =
+            retention % 86_400_000 == 0 ? "\(retention / 86_400_000) days" : Duration.milliseconds(retention).secondsText
+        throw .invalid(
+            "received_at_ms \(receivedAtMs) of signal \(index) is older than the signal retention of \(window) "
+                + "(\(cutoff) at the server's clock); it would be deleted at once")
+    }
+
     /// Rejects a signal dated more than `signalFutureSkewMs` ahead of the server's clock: signals are pruned by
     /// received time, so one dated in the future would be kept until then plus the retention window.
     private func checkNotAhead(_ receivedAtMs: Int64, index: UInt32, nowMs: Int64) throws(AccountError) {
@@ -131,6 +144,9 @@ struct ParsedSignal: Sendable {
         var accountNumber = signal.accountNumber
         var zoneOrUser = signal.zoneOrUser
         if signal.contactID.isEmpty {
+            guard signal.qualifier != 0 || !signal.eventCode.isEmpty else {
+                throw .invalid("the signal has neither a contact_id nor the parsed fields (qualifier, event_code)")
+            }
             guard [1, 3, 6].contains(signal.qualifier) else { throw .invalid("qualifier must be 1, 3 or 6, got \(signal.qualifier)") }
             // ASCII digits only: `isNumber` also takes other scripts' digits (and fractions such as "½").
             guard signal.eventCode.count == 3, signal.eventCode.allSatisfy({ $0.isASCII && $0.isNumber }) else {
@@ -144,6 +160,7 @@ struct ParsedSignal: Sendable {
             partition = signal.partition
         } else {
             let message = try ContactIDMessage(parsing: signal.contactID)
+            try Self.checkAgrees(signal, with: message)
             if accountNumber.isEmpty { accountNumber = message.account }
             qualifier = message.qualifier
             eventCode = message.eventCode
@@ -157,5 +174,27 @@ struct ParsedSignal: Sendable {
         zone = namesUser ? "" : zoneOrUser
         user = namesUser ? zoneOrUser : ""
         raw = signal.contactID
+    }
+
+    /// A signal with a `contact_id` may also carry the parsed fields, but each one it sets must say what the message
+    /// says: a silent choice between two disagreeing sources would store one of them unasked.
+    private static func checkAgrees(_ signal: Signal, with message: ContactIDMessage) throws(AccountError) {
+        func disagree(_ field: String, _ given: String, _ parsed: String) -> AccountError {
+            .invalid(
+                "\(field) '\(ClientText.excerpt(given))' disagrees with the contact_id's '\(parsed)'; send either the contact_id "
+                    + "or the parsed fields, or both alike")
+        }
+        if signal.qualifier != 0, signal.qualifier != message.qualifier {
+            throw disagree("qualifier", "\(signal.qualifier)", "\(message.qualifier)")
+        }
+        if !signal.eventCode.isEmpty, signal.eventCode != message.eventCode {
+            throw disagree("event_code", signal.eventCode, message.eventCode)
+        }
+        if signal.partition != 0, signal.partition != message.partition {
+            throw disagree("partition", "\(signal.partition)", "\(message.partition)")
+        }
+        if !signal.zoneOrUser.isEmpty, signal.zoneOrUser != message.zoneOrUser {
+            throw disagree("zone_or_user", signal.zoneOrUser, message.zoneOrUser)
+        }
     }
 }

@@ -142,6 +142,8 @@ struct SignalTests {
             try await fixture.placeOnTest()
             let good = ContactIDMessage.make(account: "1234", qualifier: 1, eventCode: "130", partition: 1, zoneOrUser: "001")
             let badChecksum = String(good.dropLast()) + (good.last == "1" ? "2" : "1")
+            let now = fixture.clock.nowMs()
+            let tooOld = now - 401 * 86_400_000
             let spaced =
                 "1234 18 1 131 01 002 "
                 + String(ContactIDMessage.make(account: "1234", qualifier: 1, eventCode: "131", partition: 1, zoneOrUser: "002").last!)
@@ -161,11 +163,16 @@ struct SignalTests {
                 Signal(accountNumber: "1234", receivedAtMs: t0 + 9, qualifier: 1, eventCode: "13", zoneOrUser: "001"),
                 Signal(receivedAtMs: t0 + 10, qualifier: 1, eventCode: "130", zoneOrUser: "001"),
                 Signal(accountNumber: "1234", receivedAtMs: t0 + 11, qualifier: 1, eventCode: "130", partition: 99_999, zoneOrUser: "001"),
-                Signal(accountNumber: "1234", receivedAtMs: t0 + 12, qualifier: 1, eventCode: "١٣٠", zoneOrUser: "001")
+                Signal(accountNumber: "1234", receivedAtMs: t0 + 12, qualifier: 1, eventCode: "١٣٠", zoneOrUser: "001"),
+                Signal(accountNumber: "1234", receivedAtMs: t0 + 13),
+                Signal(receivedAtMs: t0 + 14, contactID: good, eventCode: "401"),
+                Signal(receivedAtMs: t0 + 15, contactID: good, qualifier: 1, eventCode: "130", partition: 1, zoneOrUser: "001"),
+                Signal(receivedAtMs: t0 + 16, contactID: good, zoneOrUser: "002"),
+                Signal(receivedAtMs: tooOld, contactID: good)
             ]
             let response = try await fixture.report(signals)
-            #expect(response.received == 12)
-            #expect(response.testResults == 2)
+            #expect(response.received == 17)
+            #expect(response.testResults == 3)
             #expect(response.storedAsHistory == 0)
             let rejected = response.rejected.sorted { $0.index < $1.index }
             #expect(
@@ -179,13 +186,29 @@ struct SignalTests {
                     SignalRejection(index: 8, reason: "event code must be three digits, got '13'"),
                     SignalRejection(index: 9, reason: "the signal names no account"),
                     SignalRejection(index: 10, reason: "partition must be 0 to 99, got 99999"),
-                    SignalRejection(index: 11, reason: "event code must be three digits, got '١٣٠'")
+                    SignalRejection(index: 11, reason: "event code must be three digits, got '١٣٠'"),
+                    SignalRejection(index: 12, reason: "the signal has neither a contact_id nor the parsed fields (qualifier, event_code)"),
+                    SignalRejection(
+                        index: 13,
+                        reason:
+                            "event_code '401' disagrees with the contact_id's '130'; send either the contact_id or the parsed fields, or both alike"
+                    ),
+                    SignalRejection(
+                        index: 15,
+                        reason:
+                            "zone_or_user '002' disagrees with the contact_id's '001'; send either the contact_id or the parsed fields, or both alike"
+                    ),
+                    SignalRejection(
+                        index: 16,
+                        reason:
+                            "received_at_ms \(tooOld) of signal 16 is older than the signal retention of 400 days (\(now - 400 * 86_400_000) at the server's clock); it would be deleted at once"
+                    )
                 ])
             fixture.clock.advance(byMs: minuteMs)
             let results = try await fixture.results()
-            #expect(results.map(\.receivedAtMs) == [t0 + 1, t0 + 6], "the good signals of the same stream are stored")
-            #expect(results.map(\.rawMessage) == [good, spaced])
-            #expect(results.map(\.zoneNumber) == ["001", "002"])
+            #expect(results.map(\.receivedAtMs) == [t0 + 1, t0 + 6, t0 + 15], "the good signals of the same stream are stored")
+            #expect(results.map(\.rawMessage) == [good, spaced, good])
+            #expect(results.map(\.zoneNumber) == ["001", "002", "001"])
         }
     }
 
