@@ -48,8 +48,13 @@ public enum ServerAddress {
     /// `--token` if given, else the contents of `--token-file`, else `$COPSLINK_TOKEN`; nil when none is set (an
     /// empty variable counts as unset).
     public static func token(_ token: String?, file: String? = nil) throws(ValidationError) -> String? {
-        try SecretInput.resolve(
+        let resolved = try SecretInput.resolve(
             value: token, file: file, environmentVariable: tokenEnvironmentVariable, option: "--token", fileOption: "--token-file")
+        // An empty key would reach the server as `Bearer ` and be refused for its form, not for being missing.
+        if resolved?.isEmpty == true {
+            throw ValidationError(file == nil ? "--token is empty; give the API key." : "--token-file '\(file!)' holds no API key.")
+        }
+        return resolved
     }
 
     private static func environment(_ name: String) -> String? {

@@ -24,7 +24,8 @@ struct CopsLink: AsyncParsableCommand {
             Exit status: 0 on success; on a failed call the gRPC status code number (NOT_FOUND 5, \
             FAILED_PRECONDITION 9, UNAVAILABLE 14, ...) with "copslink: CODE: message" on stderr (with --json also \
             {"code": 5, "name": "NOT_FOUND", "message": "..."} on stdout); 64 for usage \
-            errors; 1 when `health` finds the service not serving.
+            errors (with --json also {"code": 64, "name": "USAGE", "message": "..."}); 1 when `health` finds the \
+            service not serving.
 
             Examples:
               copslink health
@@ -43,6 +44,7 @@ struct CopsLink: AsyncParsableCommand {
     /// runs the command and turns a `Failure` into its stderr line and exit code.
     static func main() async {
         let arguments = GlobalOptions.hoist(Array(CommandLine.arguments.dropFirst()), root: CopsLink.self)
+        let wantsJSON = arguments.prefix(while: { $0 != "--" }).contains("--json")
         do {
             var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -53,12 +55,17 @@ struct CopsLink: AsyncParsableCommand {
         } catch let failure as Failure {
             fflush(nil)
             // With --json a script reads stdout: a failed call is one JSON object there too (the line on stderr stays).
-            if case .status(let error) = failure, arguments.prefix(while: { $0 != "--" }).contains("--json") {
+            if case .status(let error) = failure, wantsJSON {
                 Output.write(CLIJSON.error(code: Int(error.code.rawValue), name: error.code.name, message: error.message))
             }
             Output.error(failure.message)
             Self.exit(withError: ExitCode(failure.exitCode))
         } catch {
+            // A usage error with --json is one JSON object on stdout too, `{"code":64,"name":"USAGE",…}`.
+            if wantsJSON, Self.exitCode(for: error) == .validationFailure {
+                Output.write(
+                    CLIJSON.error(code: Int(ExitCode.validationFailure.rawValue), name: "USAGE", message: Self.message(for: error)))
+            }
             Self.exit(withError: error)
         }
     }

@@ -359,12 +359,21 @@ struct CLITests {
             ["account", "link", "x", "--party", "first:Ada"],
             ["--server", "127.0.0.1:99999", "health"],
             ["--request-id", "not-a-uuid", "account", "unlink", "demo-1"],
-            ["--metadata", "trace-bin=00ff", "health"]
+            ["--metadata", "trace-bin=00ff", "health"],
+            ["--token", "", "account", "get", "demo-1"]
         ] {
             let result = try await copslink(arguments)
             #expect(result.status == 64, "\(arguments): \(result)")
             #expect(result.stdout.isEmpty, "\(arguments)")
+            // With --json, also one JSON object on stdout.
+            let json = try await copslink(["--json"] + arguments)
+            #expect(json.status == 64, "\(arguments): \(json)")
+            let object = try json.jsonObject()
+            #expect(object["code"] as? Int == 64 && object["name"] as? String == "USAGE", "\(arguments): \(json.stdout)")
+            #expect((object["message"] as? String)?.isEmpty == false, "\(arguments): \(json.stdout)")
         }
+        let help = try await copslink(["--json", "account", "get", "--help"])
+        #expect(help.status == 0 && !help.stdout.contains(#""name":"USAGE""#), "help is not an error: \(help)")
     }
 
     @Test("copslink-server refuses invalid numeric flags with a usage error naming the flag and the range")
