@@ -150,8 +150,12 @@ extension AccountServiceImplementation {
         }
         try Validation.checkTimestamp(request.fromMs, "from_ms")
         try Validation.checkTimestamp(request.toMs, "to_ms")
-        guard request.fromMs <= request.toMs else { throw AccountError.invalid("The start of the date range is after its end.") }
         let now = clock.nowMs()
+        // A start in the future is named as such: with the end left at now (the CLI's default), it read as a reversed range.
+        guard request.fromMs <= now + configuration.testDataFutureSkewMs else {
+            throw AccountError.invalid("The start of the date range lies in the future.")
+        }
+        guard request.fromMs <= request.toMs else { throw AccountError.invalid("The start of the date range is after its end.") }
         guard request.toMs <= now + configuration.testDataFutureSkewMs else {
             throw AccountError.invalid("The end of the date range lies in the future.")
         }

@@ -40,7 +40,7 @@ struct CopsLinkLoadCommand: AsyncParsableCommand {
                 --json-out load.json
               copslink-load --rate 2000 --arrivals poisson --duration 30 \\
                 --html-out load.html
-              copslink-load --mix GetAccount=80,PlaceOnTest=5,PlaceOffTest=5,RequestTestData=10 \\
+              copslink-load --mix GetAccount=90,PlaceOnTest=5,PlaceOffTest=5 \\
                 --seed-accounts 100
             """)
 

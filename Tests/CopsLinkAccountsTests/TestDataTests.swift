@@ -35,6 +35,8 @@ struct TestDataTests {
                 fixture, request(to: now + 2 * minuteMs), .invalidArgument, message: "The end of the date range lies in the future.")
             await expectRefused(fixture, request(to: now + minuteMs + 1), .invalidArgument)
             await expectRefused(
+                fixture, request(from: now + dayMs, to: now), .invalidArgument, message: "The start of the date range lies in the future.")
+            await expectRefused(
                 fixture, request(from: now - 32 * dayMs), .invalidArgument,
                 message: "The date range may span at most 31 days; this one spans 32.0 days.")
             await expectRefused(fixture, request(from: now - 31 * dayMs - 1), .invalidArgument)
