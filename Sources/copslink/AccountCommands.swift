@@ -265,8 +265,8 @@ struct AccountSync: AsyncParsableCommand {
                 --equipment "001:Front door" --equipment "002:Back door" \\
                 --equipment "003:Living room motion" \\
                 --equipment "004:Smoke detector" \\
-                --party "1:Ada King:801-555-0102:keyholder:key" \\
-                --party "2:Charles Babbage:801-555-0103:contact"
+                --party "1:Ada King:801-555-0102/mobile:keyholder:key" \\
+                --party "2:Charles Babbage:801-555-0103/mobile:contact"
             """)
 
     @OptionGroup(title: "Global Options") var global: GlobalOptions

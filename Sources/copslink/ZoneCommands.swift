@@ -22,8 +22,8 @@ struct ZonesSet: AsyncParsableCommand {
             The list replaces every zone: give them all, or --clear to remove them all.
 
             Examples:
-              copslink zones set demo-2 --zone "001:Shop door:burglary" \\
-                --zone "002:Office motion:burglary" --zone "010:Panic button:panic"
+              copslink zones set demo-2 --zone "001:Shop door:burglary:1" \\
+                --zone "002:Office motion:burglary:1" --zone "010:Panic button:panic:1"
               copslink zones set demo-4 --clear
             """)
 
