@@ -103,9 +103,6 @@ public final class CallDispatcher: Sendable {
         // passed: the transport cancels the task) runs nothing, so that calls opened and abandoned in bulk cost no
         // handler work (the transport answered the call already, or has no one to answer).
         guard !Task.isCancelled else { return stream.finish(.failure(RPCError(handlerError: CancellationError()))) }
-        // A deadline already past (a timeout of 0 or a few nanoseconds): the handler would often finish before the
-        // transport's timer could fire, and the call would succeed past its deadline.
-        if let deadline = context.deadline, deadline <= .now { return stream.finish(.failure(Self.deadlinePassedBeforeStart)) }
         let outcome: CallOutcome
         do {
             if context.methodKind == route.kind {
@@ -133,6 +130,10 @@ public final class CallDispatcher: Sendable {
     ) async throws -> CallOutcome {
         guard let first = interceptors.first else {
             if context.caller != nil { stream.callerAuthenticated() }
+            // A deadline already past (a timeout of 0 or a few nanoseconds): the handler would often finish before the
+            // transport's timer could fire, and the call would succeed past its deadline. Checked after the
+            // interceptors, so that such a call is authenticated and logged as any other.
+            if let deadline = context.deadline, deadline <= .now { throw Self.deadlinePassedBeforeStart }
             return try await handler(stream, context)
         }
         let rest = interceptors.dropFirst()

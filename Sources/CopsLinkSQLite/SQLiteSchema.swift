@@ -303,7 +303,7 @@ enum SQLiteSchema {
         }
         // An unlinked customer's page no longer shows its number's zones, authorities and test
         // (`AccountServiceImplementation.assemble`): its page is dropped and built again after migrating.
-        migrator.registerMigration("v9-unlinked-pages") { db in
+        migrator.registerMigration("v9-unlinked-pages", foreignKeyChecks: .immediate) { db in
             try db.execute(sql: unlinkedPagesSQL)
         }
         return migrator

@@ -4,9 +4,11 @@ import CopsLinkSQLite
 import CopsLinkServices
 import CopsLinkTestSupport
 import GRDB
+import PostgresNIO
 import Testing
 
 @testable import CopsLinkAccounts
+@testable import CopsLinkPostgres
 
 /// GetAccount's read model (`AccountPage`): after every kind of write, the page each customer's GetAccount answers
 /// with must be, byte for byte, the account assembled from scratch from the rows (`storedAccountByParts`); and a
@@ -223,6 +225,35 @@ struct AccountPageTests {
             try await store.read(.dealer("acme")) { try $0.storedAccountByParts(customerID: StoredAccountTests.customerID) })
         let now = AccountFixture.start
         #expect(try page.account(atMs: now).bytes == AccountServiceImplementation.assemble(scratch, atMs: now).serializedBytes())
+    }
+
+    /// PostgreSQL's migration 5, as SQLite's 9: a stale page of an unlinked customer is built again when an instance
+    /// migrates.
+    @Test func aPostgresInstanceMigratingBuildsUnlinkedPagesAgain() async throws {
+        guard StoreKind.all.contains(.postgres) else { return }
+        try await withTestStore(.postgres) { testStore in
+            let first = try #require(testStore.store as? PostgresAccountStore)
+            try await StoredAccountTests.seed(first, dealer: "acme")
+            try await first.write(.dealer("acme")) { transaction in
+                var link = try #require(try transaction.link(customerID: StoredAccountTests.customerID))
+                link.state = .unlinked
+                try transaction.saveLink(link)
+            }
+            try await first.write(.allDealers) { transaction in
+                let connection = (transaction as! PostgresTransaction).connection
+                _ = try connection.execute("UPDATE account_page SET page = '\\x0a00'::bytea, open_session = '\\x0a0131'::bytea")
+                _ = try connection.execute("DELETE FROM schema_migrations WHERE version = 5")
+            }
+            await first.close()
+
+            let second = try #require(try await testStore.openAnother?())
+            let page = try #require(try await second.accountPage(.dealer("acme"), customerID: StoredAccountTests.customerID))
+            #expect(page.encodedOpenSession == nil)
+            let scratch = try #require(
+                try await second.read(.dealer("acme")) { try $0.storedAccountByParts(customerID: StoredAccountTests.customerID) })
+            let now = AccountFixture.start
+            #expect(try page.account(atMs: now).bytes == AccountServiceImplementation.assemble(scratch, atMs: now).serializedBytes())
+        }
     }
 
     /// A write's page refresh may build a page from the account the write itself read (LinkAccount answers with

@@ -332,21 +332,33 @@ final class FakeServerCallStream: ServerCallStream {
     }
 
     /// A call whose deadline had passed when it was to run (a timeout of 0 or a few nanoseconds) runs no handler and
-    /// ends DEADLINE_EXCEEDED; one with time left runs.
-    @Test func aCallWhoseDeadlinePassedRunsNothing() async throws {
+    /// ends DEADLINE_EXCEEDED, after its interceptors (authentication, logging) ran as for any call; one with time
+    /// left runs.
+    @Test func aCallWhoseDeadlinePassedRunsNoHandler() async throws {
         let ran = LockedBox(0)
+        let intercepted = LockedBox(0)
         var router = RPCRouter()
         router.registerUnary(Self.echo) { (request: RawMessage, _) in
             ran.withLock { $0 += 1 }
             return ServerResponse(message: request)
         }
-        let dispatcher = CallDispatcher(router: router)
+        struct Recorder: ServerInterceptor {
+            let intercepted: LockedBox<Int>
+            func intercept(
+                context: ServerContext, next: @Sendable (ServerContext) async throws -> CallOutcome
+            ) async throws -> CallOutcome {
+                intercepted.withLock { $0 += 1 }
+                return try await next(context)
+            }
+        }
+        let dispatcher = CallDispatcher(router: router, interceptors: [Recorder(intercepted: intercepted)])
         let route = try #require(router.route(forPath: Self.echo.path))
         var context = Self.context(Self.echo)
         context.deadline = .now
         let stream = FakeServerCallStream(requests: [[1]])
         await dispatcher.run(route, stream: stream, context: context)
         #expect(ran.value == 0, "the handler ran past the deadline")
+        #expect(intercepted.value == 1, "the interceptors run first")
         #expect(stream.failure.value?.code == .deadlineExceeded)
         #expect(stream.failure.value?.message == CallDispatcher.deadlinePassedBeforeStart.message)
         context.deadline = .now + .seconds(60)

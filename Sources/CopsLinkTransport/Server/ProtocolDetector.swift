@@ -85,6 +85,7 @@ final class ProtocolDetector: ChannelDuplexHandler, RemovableChannelHandler {
         timer?.cancel()
         timer = nil
         buffered = nil
+        metrics?.rejected(.badPreface)
         let line = context.channel.allocator.buffer(string: ProtocolDetection.notServedLine(enabled: enabled))
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(line)).whenComplete { _ in channel.close(promise: nil) }

@@ -209,8 +209,7 @@ public final class TCPServer: Sendable {
         try channel.syncOptions?.setOption(
             .writeBufferWaterMark,
             value: .init(low: configuration.outboundLowWaterMark, high: configuration.outboundHighWaterMark))
-        // Read small from the first byte until a caller authenticates (native and HTTP/JSON) or the protocol is
-        // detected as gRPC.
+        // Read small from the first byte until a caller authenticates, whatever the protocol (`UntrustedReads`).
         if dispatcher.authenticatesCallers { UntrustedReads.set(true, on: channel) }
         let sync = channel.pipeline.syncOperations
         if let tlsContext { try sync.addHandler(NIOSSLServerHandler(context: tlsContext)) }
