@@ -167,7 +167,15 @@ public enum DemoData {
                 let zone = zones[Int(random.next() % UInt64(zones.count))]
                 let onTest = testToday && event < 3
                 let at = onTest ? session!.effectiveAtMs + Int64(event + 1) * 15 * 60_000 : dayStart + Int64(random.next() % UInt64(day))
-                let code = onTest ? "601" : ["130", "131", "401", "602", "380"][Int(random.next() % 5)]
+                // An alarm as the zone's type reports it (a smoke detector does not send Burglary), or an event of the panel.
+                let alarms: [String] =
+                    switch zone.eventType {
+                    case .fire: ["111", "110"]
+                    case .nonBurglary24h: ["154", "150"]
+                    case .panic: ["120", "123"]
+                    default: ["130", "131"]
+                    }
+                let code = onTest ? "601" : (alarms + ["401", "602", "380"])[Int(random.next() % 5)]
                 let namesUser = ReferenceData.eventNamesUser(code)
                 let raw = ContactIDMessage.make(
                     account: "8763", qualifier: 1, eventCode: code, partition: 1, zoneOrUser: namesUser ? "003" : zone.zoneNumber)

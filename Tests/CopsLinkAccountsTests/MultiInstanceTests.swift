@@ -33,7 +33,11 @@ struct MultiInstanceTests {
             // calls carry no request id: one cut off by the kill would fail the tool's start).
             let seeded = try await runBuiltBinary(
                 "copslink-load",
-                ["--server", first.address, "--seed-accounts", "40", "--mix", "Health=1", "--warmup", "0", "--duration", "0.2"])
+                [
+                    "--server", first.address, "--seed-accounts", "40", "--mix", "Health=1", "--warmup", "0", "--duration", "0.2",
+                    // A LinkAccount on PostgreSQL passed the default 10 s once in the parallel suite on a slow machine.
+                    "--timeout", "60"
+                ])
             #expect(seeded.status == 0, "\(seeded.stderr)")
 
             async let load = runBuiltBinary(

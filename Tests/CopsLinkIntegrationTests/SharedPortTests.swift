@@ -56,6 +56,23 @@ struct SharedPortTests {
         }
     }
 
+    /// A transfer coding the server does not undo is 501 and the close (RFC 9112 §6.1); NIOHTTP1 takes off only the
+    /// chunked framing, and a gzip body used to be read as JSON.
+    @Test func anHTTPTransferCodingOtherThanChunkedIs501() async throws {
+        try await withTCPServer { _, port in
+            let peer = try await RawPeer.connect(
+                port: port,
+                firstBytes: ByteBuffer(
+                    string:
+                        "POST /copslink.rpc.v1.Health/Check HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+                ))
+            let reply = String(buffer: try await peer.readToEnd())
+            #expect(reply.hasPrefix("HTTP/1.1 501 Not Implemented\r\n"), "\(reply)")
+            #expect(reply.contains("Transfer-Encoding 'gzip' is not supported; send the body as it is, or chunked"), "\(reply)")
+            await peer.close()
+        }
+    }
+
     @Test func aShutdownClosesAnIdleKeepAliveHTTPConnection() async throws {
         let closed = try await withTCPServer { server, port in
             // A CI run hung here: the connection closed without an answer (most likely at the handshake timeout, 10 s,

@@ -79,7 +79,7 @@ import Testing
     @Test func aSecondResponseEndsTheCallWithoutWaitingForItsEnd() async throws {
         let started = ContinuousClock.now
         let returned = LockedBox<ContinuousClock.Instant?>(nil)
-        let result = try await Self.call(endDelay: .seconds(20), returned: returned) { id, buffer in
+        let result = try await Self.call(endDelay: .seconds(60), returned: returned) { id, buffer in
             buffer.writeResponse(Self.response, callID: id)
             buffer.writeResponse(Self.response, callID: id)
         } end: { id, buffer in
@@ -88,7 +88,8 @@ import Testing
         Self.expectFailure(result, .internalError, "the server sent more than one response message")
         // The call alone: closing the transport and the scripted server afterwards is not what is measured.
         let took = try #require(returned.withLock { $0 }) - started
-        #expect(took < .seconds(15), "the call waited for the END (20 s): \(took)")
+        // The parallel suite on a slow machine took the call to 16-18 s; waiting for the END takes 60.
+        #expect(took < .seconds(45), "the call waited for the END (60 s): \(took)")
     }
 
     @Test func twoResponsesAreInternal() async throws {

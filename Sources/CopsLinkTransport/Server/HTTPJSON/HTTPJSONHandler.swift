@@ -256,6 +256,22 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
                         "Content-Type '\(ClientText.excerpt(contentType))' is not JSON; send application/json (or application/x-ndjson)"),
                 status: .unsupportedMediaType, keepAlive: head.isKeepAlive)
         }
+        // Codings the server does not undo: NIOHTTP1 takes the chunked framing off, and nothing else (RFC 9112 §6.1:
+        // 501; RFC 9110 §8.4: 415). Read as they were, a gzip body was a JSON error at best.
+        if let coding = Self.codings(head.headers, "transfer-encoding").first(where: { $0 != "chunked" }) {
+            return refuse(
+                RPCError(
+                    code: .unimplemented,
+                    message: "Transfer-Encoding '\(ClientText.excerpt(coding))' is not supported; send the body as it is, or chunked"),
+                status: .notImplemented, close: true)
+        }
+        if let coding = Self.codings(head.headers, "content-encoding").first(where: { $0 != "identity" }) {
+            return refuse(
+                RPCError(
+                    code: .invalidArgument,
+                    message: "Content-Encoding '\(ClientText.excerpt(coding))' is not supported; send the body uncompressed"),
+                status: .unsupportedMediaType, keepAlive: head.isKeepAlive)
+        }
         let metadata: Metadata
         let timeout: Duration?
         do {
@@ -292,6 +308,12 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         return RPCError(
             code: .resourceExhausted,
             message: "the request body is larger than the server's limit of \(configuration.httpJSONMaxBodyBytes) bytes")
+    }
+
+    /// The codings the `name` headers list, lower-cased, in order.
+    private static func codings(_ headers: HTTPHeaders, _ name: String) -> [String] {
+        headers[name].flatMap { $0.split(separator: ",") }.map { String($0.filter { $0 != " " && $0 != "\t" }).lowercased() }
+            .filter { !$0.isEmpty }
     }
 
     private static func acceptsContentType(_ value: String) -> Bool {
