@@ -84,12 +84,13 @@ struct TLSTests {
     }
 
     func call(port: Int, host: String = "127.0.0.1", tls: TLSConfiguration?) async throws -> SimpleResponse {
-        // Its connect timeout is generous: with the whole suite on two cores a TLS handshake once took longer than 5 s.
+        // Its connect timeout and deadline are generous: with the whole suite on two cores a TLS handshake once took
+        // longer than 5 s, and on a slower machine a call passed 10 s while connecting.
         var configuration = ClientConfiguration.forTesting(port: port, host: host)
         configuration.tls = tls
         return try await TCPClientTransport.withTransport(configuration: configuration) { transport in
             try await TestService.Client(wrapping: RPCClient(transport: transport))
-                .unaryCall(SimpleRequest(responseSize: 100, payload: [1, 2, 3]), options: CallOptions(timeout: .seconds(10)))
+                .unaryCall(SimpleRequest(responseSize: 100, payload: [1, 2, 3]), options: CallOptions(timeout: .seconds(60)))
         }
     }
 
