@@ -92,7 +92,7 @@ struct CrashSafetyTests {
                     // The random delay counts from the first acknowledged writes of the round, so that a slow start
                     // (a loaded machine, the whole suite in parallel) cannot leave a round with nothing to check.
                     let started = ContinuousClock.now
-                    while acknowledged.value.count - before < Self.writers, ContinuousClock.now - started < .seconds(20) {
+                    while acknowledged.value.count - before < Self.writers, ContinuousClock.now - started < .seconds(60) {
                         try? await Task.sleep(for: .milliseconds(5))
                     }
                     try? await Task.sleep(for: killAfter)
