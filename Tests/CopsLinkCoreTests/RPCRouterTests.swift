@@ -307,16 +307,7 @@ final class FakeServerCallStream: ServerCallStream {
             ran.withLock { $0 += 1 }
             return ServerResponse(message: request)
         }
-        struct Recorder: ServerInterceptor {
-            let ran: LockedBox<Int>
-            func intercept(
-                context: ServerContext, next: @Sendable (ServerContext) async throws -> CallOutcome
-            ) async throws -> CallOutcome {
-                ran.withLock { $0 += 1 }
-                return try await next(context)
-            }
-        }
-        let dispatcher = CallDispatcher(router: router, interceptors: [Recorder(ran: ran)], maxConcurrentCalls: 10)
+        let dispatcher = CallDispatcher(router: router, interceptors: [CountingInterceptor(count: ran)], maxConcurrentCalls: 10)
         let route = try #require(router.route(forPath: Self.echo.path))
         let stream = FakeServerCallStream(requests: [[1]])
         let call = Task {
@@ -342,16 +333,7 @@ final class FakeServerCallStream: ServerCallStream {
             ran.withLock { $0 += 1 }
             return ServerResponse(message: request)
         }
-        struct Recorder: ServerInterceptor {
-            let intercepted: LockedBox<Int>
-            func intercept(
-                context: ServerContext, next: @Sendable (ServerContext) async throws -> CallOutcome
-            ) async throws -> CallOutcome {
-                intercepted.withLock { $0 += 1 }
-                return try await next(context)
-            }
-        }
-        let dispatcher = CallDispatcher(router: router, interceptors: [Recorder(intercepted: intercepted)])
+        let dispatcher = CallDispatcher(router: router, interceptors: [CountingInterceptor(count: intercepted)])
         let route = try #require(router.route(forPath: Self.echo.path))
         var context = Self.context(Self.echo)
         context.deadline = .now
@@ -431,4 +413,15 @@ final class FakeServerCallStream: ServerCallStream {
     // exit-test monitor thread waits with `waitid(P_ALL, …, WNOWAIT)` and spins on every child it did not start,
     // and this test binary starts many (copslink-server, copslink), so one exit test made the whole suite spin
     // and hang under load. Same for `RPCError(code: .ok)`.
+}
+
+/// Counts the calls it sees in `count`, then passes each on.
+private struct CountingInterceptor: ServerInterceptor {
+    let count: LockedBox<Int>
+    func intercept(
+        context: ServerContext, next: @Sendable (ServerContext) async throws -> CallOutcome
+    ) async throws -> CallOutcome {
+        count.withLock { $0 += 1 }
+        return try await next(context)
+    }
 }
