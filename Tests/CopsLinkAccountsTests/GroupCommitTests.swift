@@ -25,6 +25,10 @@ struct GroupCommitTests {
     }
 
     /// Starts a write that holds the writer until `release` is signalled, and returns once its body runs.
+    ///
+    /// Callers signal `release` on every way out (`defer`): the store's `close()` waits for the writer, so a test
+    /// that threw while the writer was held blocked a thread of the cooperative pool for good, and two such tests hung
+    /// the whole run.
     static func holdWriter(_ store: SQLiteAccountStore, release: DispatchSemaphore) async throws -> Task<Void, any Error> {
         let running = LockedBox(false)
         let holder = Task {
@@ -87,6 +91,7 @@ struct GroupCommitTests {
             let before = store.writeStatistics
             let release = DispatchSemaphore(value: 0)
             let holder = try await Self.holdWriter(store, release: release)
+            defer { release.signal() }  // a failed wait below still lets the store close
             let writers = Task {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for index in 0..<20 {
@@ -112,6 +117,7 @@ struct GroupCommitTests {
         try await Self.withStore { store in
             let release = DispatchSemaphore(value: 0)
             let holder = try await Self.holdWriter(store, release: release)
+            defer { release.signal() }  // a failed wait below still lets the store close
             let outcomes = Task {
                 await withTaskGroup(of: (Int, Result<Int, BodyFailed>).self) { group in
                     for index in 0..<10 {
@@ -155,6 +161,7 @@ struct GroupCommitTests {
         try await Self.withStore { store in
             let release = DispatchSemaphore(value: 0)
             let holder = try await Self.holdWriter(store, release: release)
+            defer { release.signal() }  // a failed wait below still lets the store close
             let first = Task { try await store.write(.allDealers) { try $0.saveTestCategories([TestCategory(id: "first")]) } }
             try await Self.waitUntil("the first write queues") { store.commits.queuedWrites == 1 }
             let failing = Task {
@@ -189,6 +196,7 @@ struct GroupCommitTests {
             }
             let release = DispatchSemaphore(value: 0)
             let holder = try await Self.holdWriter(store, release: release)
+            defer { release.signal() }  // a failed wait below still lets the store close
             let writes = Task {
                 await withTaskGroup(of: (Int, (any Error)?).self) { group in
                     for index in 0..<5 {
