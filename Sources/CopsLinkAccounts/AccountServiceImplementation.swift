@@ -255,12 +255,17 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
             quota: .never
         ) { transaction, _ in
             let accountNumber = try Self.linkedAccount(transaction, request.customerID).accountNumber
-            guard
-                let entry = try transaction.accountAuthorities(accountNumber: accountNumber).first(where: {
-                    $0.id == request.accountAuthorityID
-                })
-            else {
-                throw AccountError(.notFound, "The account has no authority entry '\(ClientText.excerpt(request.accountAuthorityID))'.")
+            let entries = try transaction.accountAuthorities(accountNumber: accountNumber)
+            guard let entry = entries.first(where: { $0.id == request.accountAuthorityID }) else {
+                let wanted = ClientText.excerpt(request.accountAuthorityID)
+                // A directory id is the likely mix-up: name the entry id that removes it.
+                if let listed = entries.first(where: { $0.authority?.id == request.accountAuthorityID }) {
+                    throw AccountError(
+                        .notFound,
+                        "The account has no authority entry '\(wanted)': that is a directory authority id; its entry on this account is '\(ClientText.excerpt(listed.id))'."
+                    )
+                }
+                throw AccountError(.notFound, "The account has no authority entry '\(wanted)'.")
             }
             try transaction.deleteAccountAuthority(accountNumber: accountNumber, id: entry.id)
             return RemoveAccountAuthorityResponse(removed: entry)

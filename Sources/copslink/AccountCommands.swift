@@ -114,9 +114,10 @@ struct CustomerOptions: ParsableArguments {
             let attributes = fields.dropFirst(parts.count)
             let usage =
                 "--party '\(text)' must look like PRIORITY:NAME:PHONE[:ROLE[:key]][:KEY=VALUE...], e.g. \"1:Ada Lovelace:801-555-0102/mobile:keyholder:key:email=ada@example.com\"."
-            guard (3...5).contains(parts.count), let priority = UInt32(parts[0]), priority > 0, !parts[1].isEmpty else {
+            guard (3...5).contains(parts.count), let priority = UInt32(parts[0]), !parts[1].isEmpty else {
                 throw ValidationError(usage)
             }
+            guard priority > 0 else { throw ValidationError("--party '\(text)': the priority is 1 or more (1 is called first).") }
             guard seen.insert(priority).inserted else { throw ValidationError("--party: priority \(priority) is given twice.") }
             var role = PartyRole.unspecified
             if parts.count >= 4, !parts[3].isEmpty {

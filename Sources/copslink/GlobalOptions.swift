@@ -26,7 +26,8 @@ struct GlobalOptions: ParsableArguments {
         ))
     var tokenFile: String?
 
-    @Option(help: ArgumentHelp("Seconds the call may take, connecting included.", valueName: "seconds"))
+    // Unconditional: "--timeout -1" reached validation's message, not "Missing value" (the value looked like a flag).
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds the call may take, connecting included.", valueName: "seconds"))
     var timeout: Double = 10
 
     @Option(

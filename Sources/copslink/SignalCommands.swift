@@ -79,7 +79,8 @@ struct SignalsSend: AsyncParsableCommand {
             }
             let response = try await session.accounts.reportSignals(stream, options: session.options)
             var text =
-                "Received \(response.received): \(response.testResults) test results, \(response.storedAsHistory) signal history, \(response.rejectedCount) rejected"
+                "Received \(response.received): \(Format.count(response.testResults, "test result", "test results")), "
+                + "\(response.storedAsHistory) signal history, \(response.rejectedCount) rejected"
                 + (response.rejected.count < response.rejectedCount ? " (the first \(response.rejected.count) listed)." : ".")
             if !response.rejected.isEmpty {
                 var table = Table("INDEX", "CONTACT ID", "REASON")

@@ -165,9 +165,9 @@ struct TestOff: AsyncParsableCommand {
                 PlaceOffTestRequest(requestID: session.requestID, customerID: customer, placedBy: placedBy, comment: comment),
                 as: PlaceOffTestResponse.self)
             let response = answer.message
-            try session.emit(
-                answer,
-                text: "\(customer) is off test." + (response.session.map { "\n\n" + TestText.session($0) } ?? ""))
+            // The session's Comment is the one it was placed on test with; this one is in its history.
+            let ended = comment.isEmpty ? "\(customer) is off test." : "\(customer) is off test (comment: \(comment))."
+            try session.emit(answer, text: ended + (response.session.map { "\n\n" + TestText.session($0) } ?? ""))
         }
     }
 }
@@ -369,8 +369,13 @@ enum TestText {
 
     static func data(_ type: TestDataType, history: [TestHistoryEntry], results: [TestResult], fromMs: Int64, toMs: Int64) -> String {
         let count = type == .history ? history.count : results.count
-        let kind = type == .history ? "history entries" : type == .signals ? "signals (signal history)" : "test results"
-        let heading = "\(count) \(kind) from \(Format.timestamp(fromMs)) to \(Format.timestamp(toMs))"
+        let counted =
+            switch type {
+            case .history: Format.count(count, "history entry", "history entries")
+            case .signals: Format.count(count, "signal", "signals") + " (signal history)"
+            default: Format.count(count, "test result", "test results")
+            }
+        let heading = "\(counted) from \(Format.timestamp(fromMs)) to \(Format.timestamp(toMs))"
         guard count > 0 else { return heading }
         var table: Table
         if type == .history {

@@ -212,6 +212,14 @@ struct AuthorityTests {
                     RemoveAccountAuthorityRequest(customerID: "cust-1", accountAuthorityID: "nope"))
             }
             #expect(unknown?.message == "The account has no authority entry 'nope'.")
+            let byDirectoryID = await expectRPCError(.notFound) {
+                _ = try await fixture.client.removeAccountAuthority(
+                    RemoveAccountAuthorityRequest(customerID: "cust-1", accountAuthorityID: "ut-provo-ems"))
+            }
+            #expect(
+                byDirectoryID?.message
+                    == "The account has no authority entry 'ut-provo-ems': that is a directory authority id; its entry on this account is '\(added[1].id)'."
+            )
             await expectRPCError(.notFound) {  // removed twice
                 _ = try await fixture.client.removeAccountAuthority(
                     RemoveAccountAuthorityRequest(customerID: "cust-1", accountAuthorityID: fire.id))

@@ -152,8 +152,10 @@ struct CLITests {
             let off = try await copslink(["--server", server.address, "test", "status", "demo-2", "--json"]).jsonObject()
             #expect(off["state"] as? String == "TEST_STATUS_STATE_OFF_TEST")
             // Ended before it began: its times are shown without "(in …)", the expiry as planned.
-            let ended = try await copslink(["--server", server.address, "test", "off", "demo-1"])
+            let ended = try await copslink(["--server", server.address, "test", "off", "demo-1", "--comment", "Plans changed"])
             #expect(ended.status == 0, "\(ended)")
+            // The off comment is named as such: the session's Comment is the one it was placed on test with.
+            #expect(ended.stdout.hasPrefix("demo-1 is off test (comment: Plans changed).\n"), "\(ended)")
             #expect(!ended.stdout.contains("(in "), "\(ended)")
             #expect(ended.stdout.contains("(planned)"), "\(ended)")
         }
@@ -374,6 +376,19 @@ struct CLITests {
         }
         let help = try await copslink(["--json", "account", "get", "--help"])
         #expect(help.status == 0 && !help.stdout.contains(#""name":"USAGE""#), "help is not an error: \(help)")
+    }
+
+    @Test("usage errors name what is wrong")
+    func usageErrorMessages() async throws {
+        for (arguments, message) in [
+            // A negative value after a space is a value, not a missing one.
+            (["--timeout", "-1", "health"], "--timeout must be a positive number of seconds."),
+            (["account", "link", "x", "--party", "0:Ada:801-555-0102"], "--party '0:Ada:801-555-0102': the priority is 1 or more")
+        ] {
+            let result = try await copslink(arguments)
+            #expect(result.status == 64, "\(arguments): \(result)")
+            #expect(result.stderr.contains(message), "\(arguments): \(result)")
+        }
     }
 
     @Test("copslink-server refuses invalid numeric flags with a usage error naming the flag and the range")

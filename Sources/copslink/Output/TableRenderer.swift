@@ -73,6 +73,11 @@ struct Details {
 
 /// Formats shared by the tables: timestamps in ISO 8601 UTC, durations for people.
 enum Format {
+    /// `1 test result`, `2 test results`, `0 test results`.
+    static func count(_ count: some BinaryInteger, _ singular: String, _ plural: String) -> String {
+        "\(count) \(count == 1 ? singular : plural)"
+    }
+
     /// `2026-11-01T10:00:00Z`; "-" for 0 (unset).
     static func timestamp(_ ms: Int64) -> String {
         ms == 0 ? "-" : EpochMilliseconds.iso8601(ms, fractional: false)
