@@ -114,13 +114,14 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
                 throw AccountError.customerNotFound(request.customerID)
             }
             let wasLinked = link.state == .linked
+            var endedTest: TestSession?
             if wasLinked {
                 link.state = .unlinked
                 link.unlinkedAtMs = now
                 try transaction.saveLink(link)
                 // No test may outlive the link: nothing could place an unlinked account off test.
                 try TestSessionRules.expireDue(transaction, accountNumber: link.accountNumber, atMs: now)
-                if let open = try transaction.openSession(accountNumber: link.accountNumber) {
+                if var open = try transaction.openSession(accountNumber: link.accountNumber) {
                     try transaction.endSession(id: open.id, atMs: now, reason: .placedOff)
                     try transaction.appendHistory(
                         accountNumber: link.accountNumber,
@@ -128,10 +129,15 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
                             atMs: now, action: .placedOffTest, sessionID: open.id, category: open.category,
                             effectiveAtMs: open.effectiveAtMs,
                             expiresAtMs: open.expiresAtMs, user: unlinkedBy, comment: Self.unlinkEndsTestComment))
+                    open.endedAtMs = now
+                    open.endReason = .placedOff
+                    open.state = .ended
+                    endedTest = open
                 }
             }
             return UnlinkAccountResponse(
-                wasLinked: wasLinked, account: try Self.assemble(transaction, customerID: request.customerID, atMs: now))
+                wasLinked: wasLinked, account: try Self.assemble(transaction, customerID: request.customerID, atMs: now),
+                endedTest: endedTest)
         }
     }
 

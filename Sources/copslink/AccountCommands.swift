@@ -316,11 +316,15 @@ struct AccountUnlink: AsyncParsableCommand {
                 as: UnlinkAccountResponse.self)
             let response = answer.message
             let number = response.account?.accountNumber ?? ""
-            try session.emit(
-                answer,
-                text: response.wasLinked
-                    ? "Unlinked \(customer) from account \(number); a test it was on, if any, has ended."
-                    : "\(customer) was already unlinked (account \(Format.dash(number))).")
+            let text =
+                if !response.wasLinked {
+                    "\(customer) was already unlinked (account \(Format.dash(number)))."
+                } else if let ended = response.endedTest {
+                    "Unlinked \(customer) from account \(number); its test was placed off:\n\n" + TestText.session(ended)
+                } else {
+                    "Unlinked \(customer) from account \(number); it was not on test."
+                }
+            try session.emit(answer, text: text)
         }
     }
 }

@@ -114,6 +114,11 @@ struct TestSessionTests {
             let unlinked = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
             #expect(unlinked.account?.testStatus == TestStatus(state: .offTest))
             #expect(try await fixture.openSession() == nil, "no account stays on test after unlinking")
+            var ended = session
+            ended.state = .ended
+            ended.endedAtMs = AccountFixture.start + minuteMs
+            ended.endReason = .placedOff
+            #expect(unlinked.endedTest == ended, "the answer names the test the unlink ended")
             let (customer, parties) = provoCustomer("cust-1")
             _ = try await fixture.client.linkAccount(
                 LinkAccountRequest(customer: customer, respondingParties: parties, accountNumber: account.accountNumber))
@@ -122,6 +127,11 @@ struct TestSessionTests {
             #expect(history.last?.sessionID == session.id)
             #expect(history.last?.comment == "Placed off test: the account was unlinked")
             #expect(history.last?.atMs == AccountFixture.start + minuteMs)
+            // Linked again and not on test: the unlink ends nothing; already unlinked, likewise.
+            let notOnTest = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
+            #expect(notOnTest.wasLinked && notOnTest.endedTest == nil)
+            let again = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
+            #expect(!again.wasLinked && again.endedTest == nil)
         }
     }
 

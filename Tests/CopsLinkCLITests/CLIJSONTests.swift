@@ -9,8 +9,10 @@ import Testing
 struct CLIJSONTests {
     @Test func extrasFollowTheMessagesFields() throws {
         let unlinked = UnlinkAccountResponse(wasLinked: true, account: nil)
-        #expect(try CLIJSON.text(unlinked) == #"{"was_linked":true,"account":null}"#)
-        #expect(try CLIJSON.text(unlinked, extras: ["replayed": .bool(true)]) == #"{"was_linked":true,"account":null,"replayed":true}"#)
+        #expect(try CLIJSON.text(unlinked) == #"{"was_linked":true,"account":null,"ended_test":null}"#)
+        #expect(
+            try CLIJSON.text(unlinked, extras: ["replayed": .bool(true)])
+                == #"{"was_linked":true,"account":null,"ended_test":null,"replayed":true}"#)
         // A message without fields: no comma before the first addition.
         #expect(
             try CLIJSON.text(ListTestCategoriesRequest(), extras: ["replayed": .bool(false), "ids": .strings(["a\"b", ""])])

@@ -343,10 +343,21 @@ struct CLITests {
             #expect(demoSync.status == 0, "\(demoSync)")
             #expect((try demoSync.jsonObject()["removed_equipment_ids"] as? [String]) == [], "\(demoSync.stdout)")
 
+            // On test: the unlink ends the test and says so, with the test.
+            let onTest = try await copslink(["--server", server.address, "test", "on", "cli-1", "--category", "service", "--hours", "1"])
+            #expect(onTest.status == 0, "\(onTest)")
             let unlink = try await copslink(["--server", server.address, "account", "unlink", "cli-1", "--json"])
-            #expect(try unlink.jsonObject()["was_linked"] as? Bool == true)
+            let unlinked = try unlink.jsonObject()
+            #expect(unlinked["was_linked"] as? Bool == true)
+            #expect((unlinked["ended_test"] as? [String: Any])?["state"] as? String == "TEST_STATE_ENDED", "\(unlink.stdout)")
             let again = try await copslink(["--server", server.address, "account", "unlink", "cli-1", "--json"])
             #expect(try again.jsonObject()["was_linked"] as? Bool == false)
+            #expect(try again.jsonObject()["ended_test"] is NSNull)
+            // Not on test, in text.
+            let demoUnlink = try await copslink(["--server", server.address, "account", "unlink", "demo-4"])
+            #expect(
+                demoUnlink.stdout.hasPrefix("Unlinked demo-4 from account ") && demoUnlink.stdout.contains("; it was not on test."),
+                "\(demoUnlink)")
         }
     }
 

@@ -89,7 +89,7 @@ enum AccountSamples {
             address, equipment(1), customer, phone, respondingParty, centralStationParty, authority, accountAuthority, zone, mappedZone,
             testCategory, userRef, testAuthorization, testSession, testStatus, account, historyEntry, testResult,
             LinkAccountResponse(account: account, created: true, removedPartyIDs: ["rp-9"], removedEquipmentIDs: ["eq-9"]),
-            UnlinkAccountResponse(wasLinked: true, account: account),
+            UnlinkAccountResponse(wasLinked: true, account: account, endedTest: testSession),
             SyncCustomerResponse(account: account, removedPartyIDs: ["p-1", "p-2"], removedEquipmentIDs: ["eq-9"]),
             SearchAuthoritiesResponse(authorities: [authority, authority]),
             AuthorityToAdd(authorityID: "pd-1", permitNumber: "P-42"), AddAccountAuthoritiesResponse(added: [accountAuthority]),

@@ -96,11 +96,14 @@ extension UnlinkAccountResponse: ProtobufCCodable {
         let message = arena.message(CMessage.self, copslink__v1__unlink_account_response__init)
         message.pointee.was_linked = wasLinked ? 1 : 0
         message.pointee.account = account?.makeCMessage(in: &arena)
+        message.pointee.ended_test = endedTest?.makeCMessage(in: &arena)
         return message
     }
 
     public init(cMessage message: UnsafePointer<CMessage>) throws(RPCError) {
-        self.init(wasLinked: message.pointee.was_linked != 0, account: try CField.message(message.pointee.account, as: Account.self))
+        self.init(
+            wasLinked: message.pointee.was_linked != 0, account: try CField.message(message.pointee.account, as: Account.self),
+            endedTest: try CField.message(message.pointee.ended_test, as: TestSession.self))
     }
 }
 

@@ -55,9 +55,12 @@ public struct UnlinkAccountRequest: Hashable, Sendable {
 public struct UnlinkAccountResponse: Hashable, Sendable {
     public var wasLinked: Bool
     public var account: Optional<Account>
-    public init(wasLinked: Bool, account: Account?) {
+    /// The active or scheduled test the unlink ended (no test outlives its link); nil when there was none.
+    public var endedTest: Optional<TestSession>
+    public init(wasLinked: Bool, account: Account?, endedTest: TestSession? = nil) {
         self.wasLinked = wasLinked
         self.account = account
+        self.endedTest = endedTest
     }
 }
 

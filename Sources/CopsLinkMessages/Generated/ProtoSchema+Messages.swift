@@ -284,6 +284,7 @@ extension ProtoSchema {
         ProtoMessageSchema("copslink.v1.UnlinkAccountResponse", [
             ProtoFieldSchema(1, "was_linked", "wasLinked", .bool),
             ProtoFieldSchema(2, "account", "account", .message("copslink.v1.Account")),
+            ProtoFieldSchema(3, "ended_test", "endedTest", .message("copslink.v1.TestSession")),
         ]),
         ProtoMessageSchema("copslink.v1.SyncCustomerRequest", [
             ProtoFieldSchema(1, "request_id", "requestId", .string),

@@ -1491,7 +1491,7 @@ const ProtobufCMessageDescriptor copslink__v1__unlink_account_request__descripto
   (ProtobufCMessageInit) copslink__v1__unlink_account_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor copslink__v1__unlink_account_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor copslink__v1__unlink_account_response__field_descriptors[3] =
 {
   {
     "was_linked",
@@ -1517,15 +1517,28 @@ static const ProtobufCFieldDescriptor copslink__v1__unlink_account_response__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "ended_test",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Copslink__V1__UnlinkAccountResponse, ended_test),
+    &copslink__v1__test_session__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned copslink__v1__unlink_account_response__field_indices_by_name[] = {
   1,   /* field[1] = account */
+  2,   /* field[2] = ended_test */
   0,   /* field[0] = was_linked */
 };
 static const ProtobufCIntRange copslink__v1__unlink_account_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor copslink__v1__unlink_account_response__descriptor =
 {
@@ -1535,7 +1548,7 @@ const ProtobufCMessageDescriptor copslink__v1__unlink_account_response__descript
   "Copslink__V1__UnlinkAccountResponse",
   "copslink.v1",
   sizeof(Copslink__V1__UnlinkAccountResponse),
-  2,
+  3,
   copslink__v1__unlink_account_response__field_descriptors,
   copslink__v1__unlink_account_response__field_indices_by_name,
   1,  copslink__v1__unlink_account_response__number_ranges,

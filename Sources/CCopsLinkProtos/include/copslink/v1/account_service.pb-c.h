@@ -153,10 +153,15 @@ struct  Copslink__V1__UnlinkAccountResponse
    */
   protobuf_c_boolean was_linked;
   Copslink__V1__Account *account;
+  /*
+   * The test this call ended (state ENDED, end_reason PLACED_OFF): the account's active or scheduled test when it was
+   * unlinked. Absent when it had none, or was already unlinked.
+   */
+  Copslink__V1__TestSession *ended_test;
 };
 #define COPSLINK__V1__UNLINK_ACCOUNT_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&copslink__v1__unlink_account_response__descriptor) \
-    , 0, NULL }
+    , 0, NULL, NULL }
 
 
 /*
