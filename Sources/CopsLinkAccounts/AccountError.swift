@@ -14,7 +14,7 @@ public struct AccountError: RPCErrorConvertible, Hashable, CustomStringConvertib
     public var description: String { "\(code.name): \(message)" }
 
     static func customerNotFound(_ id: String) -> AccountError {
-        AccountError(.notFound, "No customer '\(ClientText.excerpt(id))' is linked to a central-station account.")
+        AccountError(.notFound, "No customer '\(ClientText.excerpt(id))': none by that id was ever linked to a central-station account.")
     }
 
     static func notLinked(_ id: String) -> AccountError {

@@ -60,7 +60,9 @@ struct CustomerOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp("Installed equipment ZONE:NAME (zone 001-999); repeatable.", valueName: "zone:name"))
     var equipment: [String] = []
+    // Unconditional: "--party -1:Ada:…" reached the priority check, not "Missing value" (the value looked like a flag).
     @Option(
+        parsing: .unconditionalSingleValue,
         help: ArgumentHelp(
             "Responding party PRIORITY:NAME:PHONE[:ROLE[:key]][:KEY=VALUE...], e.g. \"1:Ada Lovelace:801-555-0102/mobile:keyholder:key:email=ada@example.com:phone=801-555-0199/work/12\"; repeatable. PHONE: NUMBER[/TYPE[/EXTENSION]], TYPE mobile, home, work or other. ROLE: contact, keyholder, technician, agent, janitor, person; 'key': has a key. KEY=VALUE: email, relation, language, phone (another phone), enhanced-verification=yes|no.",
             valueName: "party"))
@@ -114,10 +116,9 @@ struct CustomerOptions: ParsableArguments {
             let attributes = fields.dropFirst(parts.count)
             let usage =
                 "--party '\(text)' must look like PRIORITY:NAME:PHONE[:ROLE[:key]][:KEY=VALUE...], e.g. \"1:Ada Lovelace:801-555-0102/mobile:keyholder:key:email=ada@example.com\"."
-            guard (3...5).contains(parts.count), let priority = UInt32(parts[0]), !parts[1].isEmpty else {
-                throw ValidationError(usage)
-            }
-            guard priority > 0 else { throw ValidationError("--party '\(text)': the priority is 1 or more (1 is called first).") }
+            guard (3...5).contains(parts.count), let number = Int(parts[0]), !parts[1].isEmpty else { throw ValidationError(usage) }
+            guard number > 0 else { throw ValidationError("--party '\(text)': the priority is 1 or more (1 is called first).") }
+            guard let priority = UInt32(exactly: number) else { throw ValidationError("--party '\(text)': the priority is too large.") }
             guard seen.insert(priority).inserted else { throw ValidationError("--party: priority \(priority) is given twice.") }
             var role = PartyRole.unspecified
             if parts.count >= 4, !parts[3].isEmpty {
@@ -320,7 +321,9 @@ struct AccountUnlink: AsyncParsableCommand {
                 if !response.wasLinked {
                     "\(customer) was already unlinked (account \(Format.dash(number)))."
                 } else if let ended = response.endedTest {
-                    "Unlinked \(customer) from account \(number); its test was placed off:\n\n" + TestText.session(ended)
+                    "Unlinked \(customer) from account \(number); "
+                        + (TestText.endedBeforeItBegan(ended) ? "its scheduled test was cancelled:" : "its test was placed off:")
+                        + "\n\n" + TestText.session(ended)
                 } else {
                     "Unlinked \(customer) from account \(number); it was not on test."
                 }

@@ -46,7 +46,10 @@ struct AuthoritiesSearch: AsyncParsableCommand {
                     authority.jurisdiction.description, authority.permitRequired ? "required" : "-",
                     authority.address.map(AccountText.addressLine) ?? "-")
             }
-            let text = response.authorities.isEmpty ? "No \(type.description.lowercased()) authority serves that zip code." : table.render()
+            let text =
+                response.authorities.isEmpty
+                ? "No \(type.description.lowercased()) authority serves \(zip.isEmpty ? "customer \(customer)'s zip code" : "zip \(zip)")."
+                : table.render()
             try session.emit(response, text: text)
         }
     }

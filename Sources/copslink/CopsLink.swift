@@ -46,6 +46,7 @@ struct CopsLink: AsyncParsableCommand {
         let arguments = GlobalOptions.hoist(Array(CommandLine.arguments.dropFirst()), root: CopsLink.self)
         let wantsJSON = arguments.prefix(while: { $0 != "--" }).contains("--json")
         do {
+            if let unknown = GlobalOptions.unknownSubcommand(arguments, root: CopsLink.self) { throw unknown }
             var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()

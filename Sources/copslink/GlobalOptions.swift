@@ -144,4 +144,36 @@ extension GlobalOptions {
         }
         return path + hoisted + arguments[index...]
     }
+
+    /// The usage error for a word where a subcommand belongs that names none, or nil.
+    ///
+    /// ArgumentParser reports such a word after a global option as "Unknown option '--server'" (the root does not
+    /// declare it), and alone as "Unexpected argument"; neither names the mistake. Walks the arguments as `hoist`
+    /// does: subcommand names and global options (with their values) until the first other argument.
+    static func unknownSubcommand(_ arguments: [String], root: any ParsableCommand.Type) -> ValidationError? {
+        var path = [root.configuration.commandName ?? "copslink"]
+        var node = root
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            let subcommands = node.configuration.subcommands
+            if let child = subcommands.first(where: { $0.configuration.commandName == argument }) {
+                path.append(argument)
+                node = child
+                index += 1
+                continue
+            }
+            let name = argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument
+            if let takesValue = names[name] {
+                index += takesValue && !argument.contains("=") ? 2 : 1
+                continue
+            }
+            // Options, `help` (ArgumentParser's own) and a leaf's arguments are the parser's to judge.
+            guard !subcommands.isEmpty, !argument.hasPrefix("-"), argument != "help" else { return nil }
+            let known = subcommands.compactMap { $0.configuration.commandName }.joined(separator: ", ")
+            return ValidationError(
+                "'\(ClientText.excerpt(argument))' is not a command of \(path.joined(separator: " ")); choose \(known).")
+        }
+        return nil
+    }
 }

@@ -8,7 +8,7 @@ import Foundation
 struct TestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "test",
-        abstract: "Place an account on or off test, see its test status, read test history and results.",
+        abstract: "Place an account on or off test, see its test status, read test history, results and signal history.",
         subcommands: [TestCategories.self, TestOn.self, TestOff.self, TestStatusCommand.self, TestData.self])
 }
 
@@ -87,7 +87,7 @@ struct TestOn: AsyncParsableCommand {
     /// A duration part as the request's unsigned field; a negative or oversized value is a usage error saying so.
     static func durationPart(_ value: Int64?, option: String) throws(ValidationError) -> UInt32 {
         guard let value else { return 0 }
-        guard value >= 0 else { throw ValidationError("\(option) \(value) is negative: a test lasts 0 or more \(option.dropFirst(2)).") }
+        guard value >= 0 else { throw ValidationError("\(option) \(value) is negative.") }
         guard let part = UInt32(exactly: value) else { throw ValidationError("\(option) \(value) is too large.") }
         return part
     }
@@ -166,7 +166,9 @@ struct TestOff: AsyncParsableCommand {
                 as: PlaceOffTestResponse.self)
             let response = answer.message
             // The session's Comment is the one it was placed on test with; this one is in its history.
-            let ended = comment.isEmpty ? "\(customer) is off test." : "\(customer) is off test (comment: \(comment))."
+            let scheduled = response.session.map(TestText.endedBeforeItBegan) ?? false
+            let said = scheduled ? "\(customer)'s scheduled test is cancelled" : "\(customer) is off test"
+            let ended = comment.isEmpty ? "\(said)." : "\(said) (comment: \(comment))."
             try session.emit(answer, text: ended + (response.session.map { "\n\n" + TestText.session($0) } ?? ""))
         }
     }
@@ -202,14 +204,14 @@ struct TestData: AsyncParsableCommand {
         discussion: """
             --from and --to are dates YYYY-MM-DD in UTC (from: the start of that day; to: the end of that day, or \
             now when that is earlier) or full ISO 8601 timestamps (UTC unless an offset is given). Defaults: --to \
-            now, --from the start of the day 30 days earlier; a range may span at most 31 days. \
+            now, --from the start of the day 30 days before --to; a range may span at most 31 days. \
             With --json: every page of the stream as one TestDataPage, {"history": [...], "results": [...], \
             "signals": [...]}, the requested list filled.
 
             Examples:
               copslink test data demo-3 --type history
               copslink test data demo-3 --type results \\
-                --from "$(date -u -d '7 days ago' +%F)"
+                --from "$(date -u -d '30 days ago' +%F)"
               copslink test data demo-3 --type signals --from 2026-11-01 --to 2026-11-28
               copslink test data demo-3 --type results --json \\
                 --from 2026-11-01T00:00:00Z --to 2026-11-02T12:00:00
@@ -218,7 +220,8 @@ struct TestData: AsyncParsableCommand {
     @OptionGroup(title: "Global Options") var global: GlobalOptions
     @Argument(help: "The customer id.") var customer: String
     @Option(help: "history, results, or signals (signal history: signals received while not on test).") var type: String
-    @Option(help: ArgumentHelp("Start: YYYY-MM-DD (UTC) or ISO 8601. Default: 30 days before --to.", valueName: "date"))
+    @Option(
+        help: ArgumentHelp("Start: YYYY-MM-DD (UTC) or ISO 8601. Default: the start of the day 30 days before --to.", valueName: "date"))
     var from: String?
     @Option(help: ArgumentHelp("End: YYYY-MM-DD (UTC, end of day, at most now) or ISO 8601. Default: now.", valueName: "date"))
     var to: String?
@@ -365,6 +368,11 @@ enum TestText {
         case (true, false): user.id
         case (true, true): ""
         }
+    }
+
+    /// A scheduled test placed off before its effective time: cancelled, never on test.
+    static func endedBeforeItBegan(_ session: TestSession) -> Bool {
+        session.endedAtMs != 0 && session.endedAtMs < session.effectiveAtMs
     }
 
     static func data(_ type: TestDataType, history: [TestHistoryEntry], results: [TestResult], fromMs: Int64, toMs: Int64) -> String {

@@ -54,7 +54,7 @@ struct LinkAndViewTests {
     @Test(arguments: StoreKind.all) func unknownCustomerIsNotFound(_ kind: StoreKind) async throws {
         try await withAccountService(on: kind) { fixture in
             let error = await expectRPCError(.notFound) { _ = try await fixture.client.getAccount(GetAccountRequest(customerID: "nobody")) }
-            #expect(error?.message == "No customer 'nobody' is linked to a central-station account.")
+            #expect(error?.message == "No customer 'nobody': none by that id was ever linked to a central-station account.")
             await expectRPCError(.notFound) { _ = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "nobody")) }
             await expectRPCError(.notFound) { _ = try await fixture.client.getTestStatus(GetTestStatusRequest(customerID: "nobody")) }
         }

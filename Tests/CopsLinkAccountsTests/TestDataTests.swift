@@ -43,7 +43,7 @@ struct TestDataTests {
             await expectRefused(fixture, request(pageSize: 6000), .invalidArgument, message: "Page size 6000 is above the maximum of 5000.")
             await expectRefused(
                 fixture, RequestTestDataRequest(customerID: "nobody", type: .history, fromMs: now - dayMs, toMs: now), .notFound,
-                message: "No customer 'nobody' is linked to a central-station account.")
+                message: "No customer 'nobody': none by that id was ever linked to a central-station account.")
 
             // At the limits: accepted (and empty).
             for accepted in [

@@ -154,8 +154,9 @@ struct CLITests {
             // Ended before it began: its times are shown without "(in …)", the expiry as planned.
             let ended = try await copslink(["--server", server.address, "test", "off", "demo-1", "--comment", "Plans changed"])
             #expect(ended.status == 0, "\(ended)")
-            // The off comment is named as such: the session's Comment is the one it was placed on test with.
-            #expect(ended.stdout.hasPrefix("demo-1 is off test (comment: Plans changed).\n"), "\(ended)")
+            // A scheduled test placed off is cancelled; the off comment is named as such (the session's Comment is the
+            // one it was placed on test with).
+            #expect(ended.stdout.hasPrefix("demo-1's scheduled test is cancelled (comment: Plans changed).\n"), "\(ended)")
             #expect(!ended.stdout.contains("(in "), "\(ended)")
             #expect(ended.stdout.contains("(planned)"), "\(ended)")
         }
@@ -394,7 +395,11 @@ struct CLITests {
         for (arguments, message) in [
             // A negative value after a space is a value, not a missing one.
             (["--timeout", "-1", "health"], "--timeout must be a positive number of seconds."),
-            (["account", "link", "x", "--party", "0:Ada:801-555-0102"], "--party '0:Ada:801-555-0102': the priority is 1 or more")
+            (["account", "link", "x", "--party", "0:Ada:801-555-0102"], "--party '0:Ada:801-555-0102': the priority is 1 or more"),
+            (["account", "link", "x", "--party", "-1:Ada:801-555-0102"], "--party '-1:Ada:801-555-0102': the priority is 1 or more"),
+            // A word where a subcommand belongs is named as such, global options before it or not.
+            (["--server", "127.0.0.1:1", "server", "info"], "'server' is not a command of copslink; choose account,"),
+            (["account", "--json", "bogus"], "'bogus' is not a command of copslink account; choose get,")
         ] {
             let result = try await copslink(arguments)
             #expect(result.status == 64, "\(arguments): \(result)")
