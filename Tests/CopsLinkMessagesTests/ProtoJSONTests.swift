@@ -107,7 +107,20 @@ import Testing
         ),
         (
             #"{"partition":1.00000000000000000000000000001e3}"#,
-            "field 'partition': '1.00000000000000000000000000001e' is not a whole number in the range of UInt32"
+            "field 'partition': '1.00000000000000000000000000001e3' is not a whole number in the range of UInt32"
+        ),
+        // At most 64 characters, refused as they are read (megabytes of digits held an event loop for seconds).
+        (
+            #"{"partition":"# + String(repeating: "1", count: 64) + "}",
+            "field 'partition': '\(String(repeating: "1", count: 64))' is not a whole number in the range of UInt32"
+        ),
+        (#"{"partition":"# + String(repeating: "1", count: 1_000) + "}", "invalid JSON at byte 78: a number of more than 64 characters"),
+        (#"{"partition":1."# + String(repeating: "0", count: 100) + "}", "invalid JSON at byte 78: a number of more than 64 characters"),
+        // Client text is quoted as ClientText quotes it: 64 bytes at most, then "…", control and format characters escaped.
+        (#"{"a\nb\u202e":1}"#, "field 'a\\nb\\u{202E}': copslink.v1.Zone has no such field"),
+        (
+            #"{"eventType":""# + String(repeating: "é", count: 100) + #""}"#,
+            "field 'eventType': copslink.v1.ZoneEventType has no value '\(String(repeating: "é", count: 32))…'"
         ),
         (#"{"partition":"1.5"}"#, "field 'partition': '1.5' is not a whole number in the range of UInt32"),
         (#"{"partition":true}"#, "field 'partition': expected an integer"),

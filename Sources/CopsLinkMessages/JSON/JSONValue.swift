@@ -159,7 +159,12 @@ private struct JSONParser {
         }
     }
 
-    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    /// Characters a number may have: more than any value of a proto field needs (an Int64 takes 20, a Double's
+    /// shortest form 24). A longer one is refused as it is read: one request of megabytes of digits held an event
+    /// loop for seconds in the conversions after the parse.
+    static let maximumNumberLength = 64
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, at most `maximumNumberLength` characters.
     private mutating func number() throws(JSONParseError) -> String {
         let start = index
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
@@ -167,20 +172,30 @@ private struct JSONParser {
         if bytes[index] == UInt8(ascii: "0") {
             index += 1
         } else {
-            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+            try digits(from: start)
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1
             guard index < bytes.count, isDigit(bytes[index]) else { throw error("a fraction needs digits") }
-            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+            try digits(from: start)
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
             guard index < bytes.count, isDigit(bytes[index]) else { throw error("an exponent needs digits") }
-            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+            try digits(from: start)
         }
         return String(decoding: bytes[start..<index], as: UTF8.self)
+    }
+
+    /// Skips digits; throws once the number begun at `start` is longer than `maximumNumberLength`.
+    private mutating func digits(from start: Int) throws(JSONParseError) {
+        while index < bytes.count, isDigit(bytes[index]) {
+            index += 1
+            guard index - start <= Self.maximumNumberLength else {
+                throw error("a number of more than \(Self.maximumNumberLength) characters")
+            }
+        }
     }
 
     private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }

@@ -1,3 +1,5 @@
+import CopsLinkCore
+
 /// JSON → binary.
 enum JSONToBinary {
     static func message(
@@ -8,7 +10,7 @@ enum JSONToBinary {
         var seen = Set<Int>()
         for (key, member) in members {
             guard let index = schema.fieldIndex(name: key) else {
-                throw .field(join(path, String(key.prefix(64))), "\(schema.fullName) has no such field")
+                throw .field(join(path, ClientText.excerpt(key)), "\(schema.fullName) has no such field")
             }
             let field = schema.fields[index]
             let fieldPath = join(path, field.jsonName)
@@ -105,7 +107,7 @@ enum JSONToBinary {
             let number: Int32
             if case .string(let valueName) = value {
                 guard let found = ProtoSchema.enumeration(name)?.number(of: valueName) else {
-                    throw .field(path, "\(name) has no value '\(valueName.prefix(64))'")
+                    throw .field(path, "\(name) has no value '\(ClientText.excerpt(valueName))'")
                 }
                 number = found
             } else {
@@ -132,7 +134,7 @@ enum JSONToBinary {
         if isWholeDecimal(text), let double = Double(text), abs(double) <= 9_007_199_254_740_992, let exact = T(exactly: double) {
             return exact
         }
-        throw .field(path, "'\(text.prefix(32))' is not a whole number in the range of \(T.self)")
+        throw .field(path, "'\(ClientText.excerpt(text))' is not a whole number in the range of \(T.self)")
     }
 
     /// Whether `text` is a JSON number (`-`, digits, an optional fraction and exponent) whose value is whole: every
