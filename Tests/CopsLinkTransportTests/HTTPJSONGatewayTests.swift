@@ -229,6 +229,28 @@ struct HTTPJSONGatewayTests {
         #expect(try await connection.response().status == 200)
     }
 
+    /// A body over 64 KiB is mapped on NIO's thread pool instead of where the handler runs: the same answers, the same
+    /// errors, for a whole body and for a line of a stream.
+    @Test func bodiesOverSixtyFourKiBAreMappedAsSmallOnesAre() async throws {
+        let connection = try await Connection()
+        let payload = String(repeating: "AAAA", count: 30_000)  // 120,000 characters, 90,000 bytes
+        try await connection.post("/copslink.rpc.v1.TestService/UnaryCall", #"{"payload":{"body":"\#(payload)"}}"#)
+        let response = try await connection.response()
+        #expect(response.status == 200 && response.body.hasSuffix(#""receivedSize":90000}"#), "\(response.body.prefix(200))")
+        try await connection.post("/copslink.rpc.v1.TestService/UnaryCall", #"{"payload":{"body":"\#(payload)"},"color":1}"#)
+        let refused = try await connection.response()
+        #expect(refused.status == 400)
+        #expect(refused.body.contains("field 'color': copslink.rpc.v1.SimpleRequest has no such field"), "\(refused.body.prefix(300))")
+        let line = #"{"payload":{"body":"\#(payload)"}}"#
+        try await connection.post("/copslink.rpc.v1.TestService/StreamingInputCall", line + "\n" + line + "\n{\"payload\":7}\n")
+        let stream = try await connection.response()
+        #expect(stream.status == 400)
+        #expect(stream.body.contains("line 3 of the request body is not a valid"), "\(stream.body.prefix(300))")
+        try await connection.post("/copslink.rpc.v1.TestService/StreamingInputCall", line + "\n" + line + "\n")
+        let streamed = try await connection.response()
+        #expect(streamed.status == 200 && streamed.body == #"{"aggregatedPayloadSize":180000,"messageCount":2}"#, "\(streamed.body)")
+    }
+
     @Test func aServerStreamIsNewlineDelimitedJSONAndAnErrorAfterItStartsIsALastLine() async throws {
         let connection = try await Connection()
         try await connection.post(

@@ -1,6 +1,7 @@
 import CopsLinkCore
 import CopsLinkMessages
 import NIOCore
+import NIOPosix
 import Synchronization
 
 /// One HTTP/JSON request as a `ServerCallStream`: the handlers see the protobuf bytes the JSON body maps to and their
@@ -58,20 +59,40 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
             // An empty body is the empty message, as `{}` would be.
             let json = body.allSatisfy(Self.isWhitespace) ? Array("{}".utf8)[...] : body[...]
             do {
-                return try ProtoJSON.binary(fromJSON: json, messageName: requestType)
+                return try await Self.binary(fromJSON: json, messageName: requestType)
             } catch {
                 throw RPCError(code: .invalidArgument, message: "the request body is not a valid \(requestType): \(error.description)")
             }
         case .clientStreaming, .bidirectionalStreaming:
             guard let (line, number) = nextLine() else { return nil }
             do {
-                return try ProtoJSON.binary(fromJSON: line, messageName: requestType)
+                return try await Self.binary(fromJSON: line, messageName: requestType)
             } catch {
                 throw RPCError(
                     code: .invalidArgument,
                     message: "line \(number) of the request body is not a valid \(requestType): \(error.description)")
             }
         }
+    }
+
+    /// Bytes of JSON mapped where the handler runs (usually the connection's event loop); a larger document is
+    /// mapped on NIO's shared thread pool. Mapping takes time in proportion to the bytes: a keyed client's 8 MB body
+    /// of `\u0041` escapes held the event loop, and every connection on it, for 3-4 s on a debug build.
+    static let inlineMappingLimit = 64 << 10
+
+    /// `ProtoJSON.binary(fromJSON:messageName:)`, off the calling thread past `inlineMappingLimit`.
+    static func binary(fromJSON json: ArraySlice<UInt8>, messageName: String) async throws(ProtoJSONError) -> [UInt8] {
+        guard json.count > inlineMappingLimit else { return try ProtoJSON.binary(fromJSON: json, messageName: messageName) }
+        let result: Result<[UInt8], ProtoJSONError>
+        do {
+            result = try await NIOThreadPool.singleton.runIfActive {
+                Result { () throws(ProtoJSONError) in try ProtoJSON.binary(fromJSON: json, messageName: messageName) }
+            }
+        } catch {
+            // The shared pool is not running (the process is ending): map here, as a small document is.
+            return try ProtoJSON.binary(fromJSON: json, messageName: messageName)
+        }
+        return try result.get()
     }
 
     /// The next line that is not blank, and its number.
