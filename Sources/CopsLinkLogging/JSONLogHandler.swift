@@ -93,8 +93,9 @@ public struct JSONLogHandler: LogHandler {
         }
     }
 
-    /// A JSON string literal (RFC 8259): quote, backslash and control characters escaped; everything else, non-ASCII
-    /// included, passes through as UTF-8.
+    /// A JSON string literal (RFC 8259): quote, backslash and control characters escaped, and the line separators and
+    /// format characters (a right-to-left override) as `\uXXXX` too, so that a log viewer shows them for what they
+    /// are; everything else, non-ASCII included, passes through as UTF-8.
     static func appendString(_ string: String, to out: inout String) {
         out.unicodeScalars.append("\"")
         for scalar in string.unicodeScalars {
@@ -106,9 +107,14 @@ public struct JSONLogHandler: LogHandler {
             case "\t": out += "\\t"
             case "\u{08}": out += "\\b"
             case "\u{0C}": out += "\\f"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            case _
+            where scalar.value < 0x20 || scalar == "\u{2028}" || scalar == "\u{2029}"
+                || (scalar.value > 0x7F && scalar.properties.generalCategory == .format):
+                // Beyond the BMP (tag characters) as a UTF-16 surrogate pair, as JSON spells them.
+                for unit in String(scalar).utf16 {
+                    let hex = String(unit, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                }
             default:
                 out.unicodeScalars.append(scalar)
             }

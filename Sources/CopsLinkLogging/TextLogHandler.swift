@@ -8,7 +8,8 @@ import Darwin
 
 /// A `LogHandler` writing swift-log's text format, `<time> <level> <label>: <key=value …> [<source>] <message>`, with
 /// every control character in the message and in metadata keys and values escaped (`\n`, `\r`, `\t`, `\u{1B}`, and
-/// a backslash as `\\`).
+/// a backslash as `\\`), and Unicode format characters too (`\u{202E}`: a right-to-left override turns what follows
+/// it around on a terminal).
 ///
 /// swift-log's `StreamLogHandler` writes them raw, so a client-supplied newline in a status message or an id started
 /// a line of its own that a reader (or a log pipeline) took for a real one (CWE-117). One line per event, written
@@ -59,8 +60,9 @@ public struct TextLogHandler: LogHandler {
         return out
     }
 
-    /// Appends `text` with control characters (C0, DEL, C1, and the Unicode line and paragraph separators) and
-    /// backslashes escaped: the result is always one line, and an escape in the input cannot pass for one of ours.
+    /// Appends `text` with control characters (C0, DEL, C1, and the Unicode line and paragraph separators), format
+    /// characters (bidirectional overrides, zero-width characters) and backslashes escaped: the result is always one
+    /// line that reads as it is stored, and an escape in the input cannot pass for one of ours.
     static func appendEscaped(_ text: String, to out: inout String) {
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -68,7 +70,9 @@ public struct TextLogHandler: LogHandler {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}":
+            case _
+            where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}"
+                || (scalar.value > 0x9F && scalar.properties.generalCategory == .format):
                 out += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
             default:
                 out.unicodeScalars.append(scalar)

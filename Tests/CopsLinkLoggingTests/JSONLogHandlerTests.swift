@@ -43,12 +43,16 @@ struct JSONLogHandlerTests {
     }
 
     @Test func escapesQuotesBackslashesAndControlCharacters() throws {
-        let tricky = "quote \" backslash \\ newline \n tab \t cr \r nul \u{0} bell \u{7} unit \u{1F} é ✓ 🚨"
+        let tricky =
+            "quote \" backslash \\ newline \n tab \t cr \r nul \u{0} bell \u{7} unit \u{1F} é ✓ 🚨 rlo \u{202E} ls \u{2028} tag \u{E0041}"
         let output = lines { $0.warning("\(tricky)", metadata: ["key \"with\" quotes\n": "\(tricky)"]) }
         try #require(output.count == 1)
         #expect(!output[0].contains("\n") && !output[0].contains("\t") && !output[0].contains("\u{0}"))
         #expect(output[0].contains(#"\"with\" quotes\n""#))
         #expect(output[0].contains(#"nul \u0000 bell \u0007 unit \u001f"#))
+        // Format characters and line separators too, as \uXXXX (a surrogate pair beyond the BMP), so that a viewer
+        // shows them instead of obeying them; the parsed text is the same.
+        #expect(output[0].contains(#"rlo \u202e ls \u2028 tag \udb40\udc41"#), "\(output[0])")
         let json = try object(output[0])
         #expect(json["message"] as? String == tricky)
         #expect(json["key \"with\" quotes\n"] as? String == tricky)
@@ -119,6 +123,10 @@ struct TextLogHandlerTests {
             metadata: ["status_message": "No customer 'x\r\nFORGED'", "a\nb": "\u{1B}[31m\\"],
             source: "CopsLinkCore")
         #expect(!line.contains("\n") && !line.contains("\r") && !line.contains("\u{1B}"))
+        // A right-to-left override or another format character is shown, not obeyed.
+        let bidi = TextLogHandler.line(
+            timestamp: "t", level: .info, label: "l", message: "id \u{202E}gnp.exe\u{200B}", metadata: [:], source: "s")
+        #expect(bidi.hasSuffix(#"id \u{202E}gnp.exe\u{200B}"#), "\(bidi)")
         #expect(
             line
                 == #"2026-12-04T20:00:00+0000 notice copslink.server: a\nb=\u{1B}[31m\\ status_message=No customer 'x\r\nFORGED' [CopsLinkCore] call\n2026-12-04T20:00:01+0000 critical forged"#
