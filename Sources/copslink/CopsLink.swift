@@ -43,10 +43,10 @@ struct CopsLink: AsyncParsableCommand {
     /// Parses the arguments (global options before the subcommand moved after it, see `GlobalOptions.hoist`),
     /// runs the command and turns a `Failure` into its stderr line and exit code.
     static func main() async {
-        let arguments = GlobalOptions.hoist(Array(CommandLine.arguments.dropFirst()), root: CopsLink.self)
+        let (arguments, unknownSubcommand) = GlobalOptions.hoist(Array(CommandLine.arguments.dropFirst()), root: CopsLink.self)
         let wantsJSON = arguments.prefix(while: { $0 != "--" }).contains("--json")
         do {
-            if let unknown = GlobalOptions.unknownSubcommand(arguments, root: CopsLink.self) { throw unknown }
+            if let unknownSubcommand { throw unknownSubcommand }
             var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()

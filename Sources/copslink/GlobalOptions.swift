@@ -109,7 +109,8 @@ extension GlobalOptions {
         "--json": false
     ].merging(ClientTLSOptions.names) { first, _ in first }
 
-    /// Moves global options written before (or between) the subcommand names to just after them.
+    /// Moves global options written before (or between) the subcommand names to just after them, and names a word
+    /// where a subcommand belongs that is none.
     ///
     /// ArgumentParser only accepts a command's options after that command's name: `copslink --server H:P health`
     /// fails with "Unknown option '--server'" (tested with swift-argument-parser 1.8.2), because the root command
@@ -120,7 +121,13 @@ extension GlobalOptions {
     /// the rest unchanged. `copslink --json account --server H:P get demo-1` becomes
     /// `copslink account get --json --server H:P demo-1`. Anything after the first other argument, or after `--`,
     /// is left alone.
-    static func hoist(_ arguments: [String], root: any ParsableCommand.Type) -> [String] {
+    ///
+    /// When that first other argument stands where a subcommand belongs (the path names a command group) and is not
+    /// an option or `help` (ArgumentParser's own), `unknownSubcommand` is the usage error naming it: the parser
+    /// reports it as "Unknown option '--server'" after a global option, and as "Unexpected argument" alone.
+    static func hoist(
+        _ arguments: [String], root: any ParsableCommand.Type
+    ) -> (arguments: [String], unknownSubcommand: ValidationError?) {
         var path: [String] = []
         var hoisted: [String] = []
         var node = root
@@ -142,38 +149,13 @@ extension GlobalOptions {
                 index += 1
             }
         }
-        return path + hoisted + arguments[index...]
-    }
-
-    /// The usage error for a word where a subcommand belongs that names none, or nil.
-    ///
-    /// ArgumentParser reports such a word after a global option as "Unknown option '--server'" (the root does not
-    /// declare it), and alone as "Unexpected argument"; neither names the mistake. Walks the arguments as `hoist`
-    /// does: subcommand names and global options (with their values) until the first other argument.
-    static func unknownSubcommand(_ arguments: [String], root: any ParsableCommand.Type) -> ValidationError? {
-        var path = [root.configuration.commandName ?? "copslink"]
-        var node = root
-        var index = 0
-        while index < arguments.count {
-            let argument = arguments[index]
-            let subcommands = node.configuration.subcommands
-            if let child = subcommands.first(where: { $0.configuration.commandName == argument }) {
-                path.append(argument)
-                node = child
-                index += 1
-                continue
-            }
-            let name = argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument
-            if let takesValue = names[name] {
-                index += takesValue && !argument.contains("=") ? 2 : 1
-                continue
-            }
-            // Options, `help` (ArgumentParser's own) and a leaf's arguments are the parser's to judge.
-            guard !subcommands.isEmpty, !argument.hasPrefix("-"), argument != "help" else { return nil }
+        var unknown: ValidationError?
+        let subcommands = node.configuration.subcommands
+        if index < arguments.count, !subcommands.isEmpty, !arguments[index].hasPrefix("-"), arguments[index] != "help" {
+            let command = ([root.configuration.commandName ?? "copslink"] + path).joined(separator: " ")
             let known = subcommands.compactMap { $0.configuration.commandName }.joined(separator: ", ")
-            return ValidationError(
-                "'\(ClientText.excerpt(argument))' is not a command of \(path.joined(separator: " ")); choose \(known).")
+            unknown = ValidationError("'\(ClientText.excerpt(arguments[index]))' is not a command of \(command); choose \(known).")
         }
-        return nil
+        return (path + hoisted + arguments[index...], unknown)
     }
 }
