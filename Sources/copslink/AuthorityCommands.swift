@@ -91,7 +91,7 @@ struct AuthoritiesAdd: AsyncParsableCommand {
             let response = answer.message
             try session.emit(
                 answer,
-                text: "Added \(response.added.count) authorit\(response.added.count == 1 ? "y" : "ies") to \(customer).\n\n"
+                text: "Added \(Format.count(response.added.count, "authority", "authorities")) to \(customer).\n\n"
                     + AuthorityText.accountTable(response.added).render())
         }
     }
