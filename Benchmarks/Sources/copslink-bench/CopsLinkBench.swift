@@ -11,7 +11,7 @@ struct CopsLinkBench: AsyncParsableCommand {
         subcommands: [
             ServeCopsLink.self, ServeGRPC.self, ServeEcho.self, Drive.self, SeedCommand.self, DriveGetAccount.self,
             DriveWrites.self, DriveTestData.self, MigrateStore.self, DriveHTTP.self, IdleConnectionsCommand.self, Report.self, Sizes.self,
-            CodecTiming.self
+            CodecTiming.self, FsyncProbe.self
         ])
 }
 

@@ -320,6 +320,14 @@ private struct Table {
                 ? "one commit (fsync, `synchronous = FULL`) per write" : "\(Self.ratio(throughput, single)) the 1-outstanding rate"
             out.append("| \(label) | \(result) | \(compared) |")
         }
+        if let record = find("fsync") {
+            out.append(
+                "| The disk: append then `fdatasync`, as a commit syncs its WAL (`copslink-bench fsync-probe`) | "
+                    + "8 KiB (a lone write's commit): p50 \(Self.duration(Self.number(record["small_p50_us"]))), "
+                    + "p99 \(Self.duration(Self.number(record["small_p99_us"]))); 128 KiB (a batch's): p50 "
+                    + "\(Self.duration(Self.number(record["batch_p50_us"]))), p99 \(Self.duration(Self.number(record["batch_p99_us"]))) | "
+                    + "what group commit shares: the less it is against a write's own work, the less sharing it gains |")
+        }
         if let record = find("testdata") {
             let rowsPerRun = Self.number(record["rows_per_run"])
             let pageSize = (record["page_size"] as? Int).map { $0 == 0 ? 500 : $0 } ?? 500
