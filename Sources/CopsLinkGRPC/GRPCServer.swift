@@ -28,7 +28,7 @@ public enum GRPCServer {
     ///   metrics.
     public static func configure(_ pipeline: ChannelPipeline.SynchronousOperations, context: ProtocolInstallContext) throws {
         let (dispatcher, configuration, budget, metrics) = (context.dispatcher, context.configuration, context.budget, context.metrics)
-        let trust = ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
+        let trust = context.trust
         let state = GRPCConnectionState(
             configuration: configuration, unreadAnswers: context.unreadAnswers, serverLogBudget: dispatcher.failureLogBudget,
             trust: trust)

@@ -4,6 +4,7 @@ import CopsLinkServices
 import CopsLinkTestSupport
 import CopsLinkTesting
 import CopsLinkTransport
+import CopsLinkWire
 import NIOCore
 import Synchronization
 import Testing
@@ -182,6 +183,64 @@ struct ConnectionTests {
                     }
                     #expect(error?.message.contains("at its limit of 1 connections") == true)
                 }
+            }
+        }
+    }
+
+    /// Keyless clients cannot lock others out by holding every connection slot: at the limit a new connection takes
+    /// the place of the oldest one on which no caller has authenticated, never of one with a key (`ConnectionSlots`).
+    @Test func atTheLimitANewConnectionReplacesTheOldestKeylessOne() async throws {
+        /// Authenticates calls that carry `authorization` metadata, as `AuthInterceptor` does a valid key.
+        struct MetadataAuthenticator: ServerInterceptor {
+            var authenticatesCallers: Bool { true }
+            func intercept(
+                context: ServerContext, next: @Sendable (ServerContext) async throws -> CallOutcome
+            ) async throws -> CallOutcome {
+                var context = context
+                if context.metadata[text: "authorization"] != nil { context.caller = Caller(tenant: "t", roles: [.read], keyID: "k") }
+                return try await next(context)
+            }
+            func acceptsCaller(_ metadata: Metadata) async -> Bool { metadata[text: "authorization"] != nil }
+        }
+        /// Reads until the server closes `peer`; records an issue if it stays open.
+        func expectClosed(_ peer: RawPeer, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            do {
+                while (try await peer.nextFrame(includingControl: true)) != nil {}
+            } catch let error as RPCError where error.code == .deadlineExceeded {
+                Issue.record("\(what) is still open", sourceLocation: sourceLocation)
+            }
+            await peer.close()
+        }
+        try await withTestServer(
+            serving: makeTestRouter(), interceptors: [MetadataAuthenticator()], configure: { $0.maxConnections = 2 }, logger: quietLogger()
+        ) { server in
+            let port = try #require(server.port)
+            // Two keyless connections that finish the handshake and stay idle: every slot.
+            let oldest = try await RawPeer.handshake(port: port)
+            let younger = try await RawPeer.handshake(port: port)
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: port)) { transport in
+                let service = TestService.Client(wrapping: RPCClient(transport: transport))
+                let key = CallOptions(metadata: ["authorization": .text("Bearer k")])
+                // Admitted in place of the oldest keyless connection.
+                _ = try await service.emptyCall(options: key)
+                try await expectClosed(oldest, "the oldest keyless connection")
+                // The next one replaces the younger keyless connection, not the one a key has been used on.
+                let next = try await RawPeer.handshake(port: port)
+                try await expectClosed(younger, "the younger keyless connection")
+                _ = try await service.emptyCall(options: key)
+                #expect(server.connectionCount == 2)
+                // With a key on every connection, a new one is refused.
+                var keyed = ByteBuffer()
+                keyed.writeFrame(
+                    .request, flags: .endStream, callID: 1,
+                    header: RequestHeader(method: TestService.Method.emptyCall.path, metadata: ["authorization": .text("k")]),
+                    payload: EmptyMessage())
+                try await next.send(keyed)
+                while let frame = try await next.nextFrame(), frame.type != .end {}
+                let refused = try await RawPeer.connect(port: port)
+                #expect(try await refused.expectGoAway()?.code == .refused)
+                await refused.close()
+                await next.close()
             }
         }
     }

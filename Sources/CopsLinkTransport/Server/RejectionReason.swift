@@ -37,6 +37,9 @@ public enum RejectionReason: String, CaseIterable, Sendable {
     case http2ConnectionError = "http2_connection_error"
     // Refusals at a limit
     case connectionLimit = "connection_limit"
+    /// A connection on which no caller had authenticated, closed at the connection limit to make room for a new one
+    /// (`ConnectionSlots`).
+    case untrustedConnectionReplaced = "untrusted_replaced"
     case shuttingDown = "shutting_down"
     case tooManyCalls = "too_many_calls"
     case draining = "draining"

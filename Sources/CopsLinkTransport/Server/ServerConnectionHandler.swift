@@ -87,13 +87,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     init(
         dispatcher: CallDispatcher, configuration: ServerConfiguration, refusal: RejectionReason?, logger: Logger,
         metrics: ServerMetrics? = nil, budget: InboundMemoryBudget, unreadAnswers: UnreadAnswerBudget? = nil,
-        connectedAt: NIODeadline? = nil
+        connectedAt: NIODeadline? = nil, trust: ConnectionTrust? = nil
     ) {
         self.connectedAt = connectedAt
         self.unwritableHold = UnwritableHold(budget: unreadAnswers, highWaterMark: configuration.outboundHighWaterMark)
         self.budget = budget
-        self.trust = ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
-        reads = UntrustedReads(trust)
+        self.trust = trust ?? ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
+        reads = UntrustedReads(self.trust)
         self.dispatcher = dispatcher
         self.configuration = configuration
         self.refusal = refusal

@@ -32,11 +32,11 @@ public final class TCPServer: Sendable {
     public let inboundBudget: InboundMemoryBudget
     /// Answer bytes held for clients that do not take them, by all connections (`ServerConfiguration.maxUnreadAnswerBytes`).
     public let unreadAnswerBudget: UnreadAnswerBudget
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     private struct State {
         var phase = Phase.idle
-        var connections: [ObjectIdentifier: any Channel] = [:]
+        var connections: ConnectionSlots<any Channel>
         /// Tasks waiting in `listeningAddress` for the bind, by a number of their own (to forget one on cancellation).
         var addressWaiters: [Int: CheckedContinuation<SocketAddress, any Error>] = [:]
         var nextWaiter = 0
@@ -77,6 +77,7 @@ public final class TCPServer: Sendable {
         self.metrics = metricsFactory.map { ServerMetrics(router: router, factory: $0) }
         self.inboundBudget = InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)
         self.unreadAnswerBudget = UnreadAnswerBudget(limit: configuration.maxUnreadAnswerBytes)
+        state = Mutex(State(connections: ConnectionSlots(limit: configuration.maxConnections)))
     }
 
     /// The bound address while listening; nil before `run()` has bound and once it drains.
@@ -185,10 +186,14 @@ public final class TCPServer: Sendable {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // One trust per connection, shared by the slots (which close the oldest untrusted connection to
+                    // make room at the limit) and the protocol's handler (which grants it).
+                    let trust = ConnectionTrust(trusted: !self.dispatcher.authenticatesCallers)
                     try Self.installConnectionHandlers(
                         on: channel, configuration: self.configuration, dispatcher: self.dispatcher,
-                        refusal: self.admit(channel), logger: self.logger, tlsContext: tlsContext, metrics: self.metrics,
-                        budget: self.inboundBudget, unreadAnswers: self.unreadAnswerBudget, installers: self.installers)
+                        refusal: self.admit(channel, trust: trust), logger: self.logger, tlsContext: tlsContext,
+                        metrics: self.metrics, budget: self.inboundBudget, unreadAnswers: self.unreadAnswerBudget,
+                        installers: self.installers, trust: trust)
                 }
             }
     }
@@ -204,8 +209,9 @@ public final class TCPServer: Sendable {
     public static func installConnectionHandlers(
         on channel: any Channel, configuration: ServerConfiguration, dispatcher: CallDispatcher, refusal: RejectionReason? = nil,
         logger: Logger, tlsContext: NIOSSLContext? = nil, metrics: ServerMetrics? = nil, budget: InboundMemoryBudget? = nil,
-        unreadAnswers: UnreadAnswerBudget? = nil, installers: [ServerProtocol: ProtocolInstaller] = [:]
+        unreadAnswers: UnreadAnswerBudget? = nil, installers: [ServerProtocol: ProtocolInstaller] = [:], trust: ConnectionTrust? = nil
     ) throws {
+        let trust = trust ?? ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
         try channel.syncOptions?.setOption(
             .writeBufferWaterMark,
             value: .init(low: configuration.outboundLowWaterMark, high: configuration.outboundHighWaterMark))
@@ -221,7 +227,7 @@ public final class TCPServer: Sendable {
         let native = { (connectedAt: NIODeadline?) in
             ServerConnectionHandler(
                 dispatcher: dispatcher, configuration: configuration, refusal: refusal ?? (budget.isExhausted ? .overloaded : nil),
-                logger: logger, metrics: metrics, budget: budget, unreadAnswers: unreadAnswers, connectedAt: connectedAt)
+                logger: logger, metrics: metrics, budget: budget, unreadAnswers: unreadAnswers, connectedAt: connectedAt, trust: trust)
         }
         // A connection refused at accept (limit, shutdown) is answered by the native handler's GOAWAY whatever it speaks.
         let enabled = served(configuration.protocols, installers: installers)
@@ -234,15 +240,14 @@ public final class TCPServer: Sendable {
                 case .http:
                     try HTTPJSONGateway.configure(
                         pipeline, dispatcher: dispatcher, configuration: configuration, metrics: metrics, budget: budget,
-                        unreadAnswers: unreadAnswers)
+                        unreadAnswers: unreadAnswers, trust: trust)
                 case .grpc:
                     guard let install = installers[.grpc] else { return try pipeline.addHandler(native(connectedAt)) }
                     try install(
                         pipeline,
                         ProtocolInstallContext(
                             dispatcher: dispatcher, configuration: configuration, budget: budget, metrics: metrics,
-                            connectedAt: connectedAt,
-                            unreadAnswers: unreadAnswers))
+                            connectedAt: connectedAt, unreadAnswers: unreadAnswers, trust: trust))
                 }
             })
     }
@@ -254,18 +259,26 @@ public final class TCPServer: Sendable {
         protocols.filter { $0 != .grpc || installers[.grpc] != nil }
     }
 
-    /// Registers a new connection; returns why it is refused, if it is.
-    private func admit(_ channel: any Channel) -> RejectionReason? {
+    /// Registers a new connection; returns why it is refused, if it is. At the limit it takes the place of the
+    /// oldest connection on which no caller has authenticated, which is closed (`ConnectionSlots`).
+    private func admit(_ channel: any Channel, trust: ConnectionTrust) -> RejectionReason? {
         let id = ObjectIdentifier(channel)
-        let refusal: RejectionReason? = state.withLock { state in
+        let (refusal, closing): (RejectionReason?, (any Channel)?) = state.withLock { state in
             switch state.phase {
             // A connection can be accepted before `bind()` has recorded the listener: `.binding` admits too.
             case .idle, .binding, .listening: break
-            case .draining, .finished: return .shuttingDown
+            case .draining, .finished: return (.shuttingDown, nil)
             }
-            guard state.connections.count < configuration.maxConnections else { return .connectionLimit }
-            state.connections[id] = channel
-            return nil
+            switch state.connections.admit(id, channel, trust: trust) {
+            case .admitted: return (nil, nil)
+            case .admittedClosing(let oldest): return (nil, oldest)
+            case .refused: return (.connectionLimit, nil)
+            }
+        }
+        if let closing {
+            // It has left the slots already; its own close callback below finds nothing to remove.
+            metrics?.rejected(.untrustedConnectionReplaced)
+            closing.close(promise: nil)
         }
         if refusal == nil {
             if let metrics {
@@ -273,7 +286,7 @@ public final class TCPServer: Sendable {
                 metrics.connectionsOpen.increment()
             }
             channel.closeFuture.whenComplete { [self] _ in
-                _ = state.withLock { $0.connections.removeValue(forKey: id) }
+                state.withLock { $0.connections.remove(id) }
                 metrics?.connectionsOpen.decrement()
             }
         }
@@ -296,8 +309,8 @@ public final class TCPServer: Sendable {
     func drain() async {
         let (listener, connections): ((any Channel)?, [any Channel]) = state.withLock { state in
             defer { state.phase = .draining }
-            guard case .listening(let listener) = state.phase else { return (nil, Array(state.connections.values)) }
-            return (listener, Array(state.connections.values))
+            guard case .listening(let listener) = state.phase else { return (nil, state.connections.connections) }
+            return (listener, state.connections.connections)
         }
         try? await listener?.close()
         let deadline = NIODeadline.now() + TimeAmount(configuration.shutdownGracePeriod)
@@ -324,11 +337,15 @@ public struct ProtocolInstallContext: Sendable {
     /// The server's unread-answer budget: what the protocol holds of its answers for clients that do not take them
     /// counts against it.
     public let unreadAnswers: UnreadAnswerBudget
+    /// Whether a caller has authenticated on the connection: the protocol grants it, and the server's connection
+    /// slots read it (`ConnectionSlots`).
+    public let trust: ConnectionTrust
 
     public init(
         dispatcher: CallDispatcher, configuration: ServerConfiguration, budget: InboundMemoryBudget, metrics: ServerMetrics?,
-        connectedAt: NIODeadline? = nil, unreadAnswers: UnreadAnswerBudget? = nil
+        connectedAt: NIODeadline? = nil, unreadAnswers: UnreadAnswerBudget? = nil, trust: ConnectionTrust? = nil
     ) {
+        self.trust = trust ?? ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
         self.dispatcher = dispatcher
         self.configuration = configuration
         self.budget = budget

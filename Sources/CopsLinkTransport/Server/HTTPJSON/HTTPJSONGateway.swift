@@ -19,10 +19,12 @@ public enum HTTPJSONGateway {
 
     static func configure(
         _ pipeline: ChannelPipeline.SynchronousOperations, dispatcher: CallDispatcher, configuration: ServerConfiguration,
-        metrics: ServerMetrics?, budget: InboundMemoryBudget? = nil, unreadAnswers: UnreadAnswerBudget? = nil
+        metrics: ServerMetrics?, budget: InboundMemoryBudget? = nil, unreadAnswers: UnreadAnswerBudget? = nil,
+        trust: ConnectionTrust? = nil
     ) throws {
         let gateway = HTTPJSONHandler(
-            dispatcher: dispatcher, configuration: configuration, metrics: metrics, budget: budget, unreadAnswers: unreadAnswers)
+            dispatcher: dispatcher, configuration: configuration, metrics: metrics, budget: budget, unreadAnswers: unreadAnswers,
+            trust: trust)
         let requestStart = HTTPJSONRequestStart(gateway: gateway)
         gateway.requestStart = requestStart
         try pipeline.addHandler(requestStart)

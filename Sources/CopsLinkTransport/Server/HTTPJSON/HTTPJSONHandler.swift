@@ -98,12 +98,12 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     init(
         dispatcher: CallDispatcher, configuration: ServerConfiguration, metrics: ServerMetrics?, budget: InboundMemoryBudget? = nil,
-        unreadAnswers: UnreadAnswerBudget? = nil
+        unreadAnswers: UnreadAnswerBudget? = nil, trust: ConnectionTrust? = nil
     ) {
         self.budget = budget
         unwritableHold = UnwritableHold(budget: unreadAnswers, highWaterMark: configuration.outboundHighWaterMark)
-        trust = ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
-        reads = UntrustedReads(trust)
+        self.trust = trust ?? ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
+        reads = UntrustedReads(self.trust)
         self.dispatcher = dispatcher
         self.configuration = configuration
         self.metrics = metrics
