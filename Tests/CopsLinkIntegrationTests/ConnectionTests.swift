@@ -205,7 +205,8 @@ struct ConnectionTests {
         /// Reads until the server closes `peer`; records an issue if it stays open.
         func expectClosed(_ peer: RawPeer, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
             do {
-                while (try await peer.nextFrame(includingControl: true)) != nil {}
+                var frame = try await peer.nextFrame(includingControl: true)
+                while frame != nil { frame = try await peer.nextFrame(includingControl: true) }
             } catch let error as RPCError where error.code == .deadlineExceeded {
                 Issue.record("\(what) is still open", sourceLocation: sourceLocation)
             }
