@@ -169,13 +169,19 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         guard request.type != .unspecified else {
             throw AccountError.invalid("Choose an authority type (police, fire, medical, guard, electrical).")
         }
+        guard request.type.isKnown else {
+            throw AccountError.invalid(
+                "Unknown authority type \(request.type.rawValue); choose police, fire, medical, guard or electrical.")
+        }
         let authorities = try await store.read(scope(context)) { transaction in
+            // A customer named is one this dealer has linked, whether its zip is used or not: as every operation on
+            // an account (NOT_FOUND, FAILED_PRECONDITION).
+            if !request.customerID.isEmpty { _ = try Self.linkedAccount(transaction, request.customerID) }
             var zip = request.zip
             if zip.isEmpty {
                 guard !request.customerID.isEmpty else {
                     throw AccountError.invalid("Type a zip code, or name the customer whose zip code to use.")
                 }
-                _ = try Self.linkedAccount(transaction, request.customerID)
                 zip = try transaction.customer(id: request.customerID)?.address?.zip ?? ""
                 guard !zip.isEmpty else { throw AccountError(.failedPrecondition, "The customer has no zip code; type one.") }
             }

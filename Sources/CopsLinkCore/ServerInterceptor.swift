@@ -122,6 +122,12 @@ public final class CallDispatcher: Sendable {
     public static let deadlinePassedBeforeStart = RPCError(
         code: .deadlineExceeded, message: "the call's deadline passed before its handler started")
 
+    /// The answer to a call whose deadline of `timeout` passed while its handler ran: the same text on every protocol
+    /// (PROTOCOL.md §9).
+    public static func deadlinePassed(_ timeout: Duration) -> RPCError {
+        RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout.secondsText) passed before the handler finished")
+    }
+
     private static func chain(
         _ interceptors: ArraySlice<any ServerInterceptor>,
         _ handler: @escaping RPCRouter.Handler,

@@ -295,7 +295,13 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
 
     func streamClosed() { perform(state.streamClosed()) }
 
-    func unauthenticatedCallFinished() { perform(state.unauthenticatedCallFinished()) }
+    func unauthenticatedCallFinished() {
+        perform(state.unauthenticatedCallFinished(graceDeadline: .now() + Self.unauthenticatedLimitGrace))
+    }
+
+    /// How long calls still running when the connection reaches its UNAUTHENTICATED limit may take to finish: calls
+    /// with a valid key mixed into a key-guesser's connection; those still running then are answered UNAVAILABLE.
+    static let unauthenticatedLimitGrace = TimeAmount.seconds(1)
 
     var unauthenticatedLimitReached: Bool { state.unauthenticatedLimitReached }
 
@@ -404,11 +410,12 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         case .stopUnwritableClock:
             unwritableTimer?.cancel()
             unwritableTimer = nil
-        case .goAway(let cause, let close, let graceDeadline):
+        case .goAway(let cause, let lastStreamID, let close, let graceDeadline):
             idleTimer?.cancel()
             idleTimer = nil
             if let rejection = cause.rejection { metrics?.rejected(rejection) }
-            context.writeAndFlush(wrapOutboundOut(goAway(cause, lastStreamID: .maxID, context)), promise: nil)
+            let last = lastStreamID.map { HTTP2StreamID($0) } ?? .maxID
+            context.writeAndFlush(wrapOutboundOut(goAway(cause, lastStreamID: last, context)), promise: nil)
             if close {
                 closeSoon(context)
             } else if let graceDeadline {

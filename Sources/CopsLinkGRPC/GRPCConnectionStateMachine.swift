@@ -64,6 +64,8 @@ struct GRPCConnectionStateMachine {
         var cutOff: String {
             switch self {
             case .maxConnectionAge: "the connection reached its maximum age and its grace period ended before the call finished"
+            case .unauthenticatedCalls:
+                "the connection closed after its limit of unauthenticated calls before the call finished; retry on a new connection"
             default: "the server shut down before the call finished"
             }
         }
@@ -80,9 +82,10 @@ struct GRPCConnectionStateMachine {
         case startUnwritableClock
         /// It takes them again (below the low-water mark): stop the clock.
         case stopUnwritableClock
-        /// Send GOAWAY (its error code and debug data by `Cause`); close at once (once it is written) when `close`, else when the last stream ends,
-        /// or at `graceDeadline` if there is one.
-        case goAway(Cause, close: Bool, graceDeadline: NIODeadline?)
+        /// Send GOAWAY (its error code and debug data by `Cause`) naming `lastStreamID` (nil: the highest possible,
+        /// 2^31 − 1); close at once (once it is written) when `close`, else when the last stream ends, or at
+        /// `graceDeadline` if there is one.
+        case goAway(Cause, lastStreamID: Int? = nil, close: Bool, graceDeadline: NIODeadline?)
         /// A graceful drain, as gRPC's servers do it: GOAWAY naming the highest possible stream (2^31 − 1) and a PING
         /// with `opaque`, so that streams the client opened before it saw the GOAWAY are still served; start the
         /// PING's timeout, and the grace timer if there is a deadline.
@@ -157,13 +160,21 @@ struct GRPCConnectionStateMachine {
         maxUnauthenticatedCalls > 0 && unauthenticatedCalls >= maxUnauthenticatedCalls
     }
 
-    /// A call finished UNAUTHENTICATED: the limit's last one closes the connection, as on the native protocol.
-    mutating func unauthenticatedCallFinished() -> Action {
+    /// A call was answered UNAUTHENTICATED (its answer is written): the limit's last one ends the connection, as on
+    /// the native protocol. GOAWAY names the last stream the client opened, so that it knows a later one was not
+    /// processed; the streams still open are answered or reset (`unauthenticatedLimitReached`), and the connection
+    /// closes when the last ends, or at `graceDeadline`.
+    mutating func unauthenticatedCallFinished(graceDeadline: NIODeadline?) -> Action {
         unauthenticatedCalls = unauthenticatedCalls.addingReportingOverflow(1).partialValue
         guard maxUnauthenticatedCalls > 0, unauthenticatedCalls >= maxUnauthenticatedCalls else { return .none }
         switch phase {
-        case .active: return goAway(.unauthenticatedCalls, closeNow: true, graceDeadline: nil)
-        case .draining: return close()  // its GOAWAY is out already
+        case .active:
+            phase = openStreams == 0 ? .closed : .draining
+            drainCause = .unauthenticatedCalls
+            return .goAway(
+                .unauthenticatedCalls, lastStreamID: lastStreamID, close: phase == .closed,
+                graceDeadline: phase == .closed ? nil : graceDeadline)
+        case .draining: return openStreams == 0 ? close() : .none  // its GOAWAY is out already
         case .closed: return .none
         }
     }
@@ -346,7 +357,7 @@ struct GRPCConnectionStateMachine {
     private mutating func goAway(_ cause: Cause, closeNow: Bool, graceDeadline: NIODeadline?) -> Action {
         phase = closeNow ? .closed : .draining
         drainCause = cause
-        return .goAway(cause, close: closeNow, graceDeadline: closeNow ? nil : graceDeadline)
+        return .goAway(cause, lastStreamID: nil, close: closeNow, graceDeadline: closeNow ? nil : graceDeadline)
     }
 
     private mutating func close() -> Action {

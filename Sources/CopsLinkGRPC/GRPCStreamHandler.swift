@@ -421,7 +421,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             deadlineTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                 let handler = loopBound.value
                 guard case .running(let running, _) = handler.state, running === call else { return }
-                handler.fail(call, RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout.secondsText) passed"))
+                handler.fail(call, CallDispatcher.deadlinePassed(timeout))
             }
         }
         let dispatcher = self.dispatcher
@@ -522,6 +522,9 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.read()
         }
         let fields: [(String, String)]
+        /// Whether this answer counts toward the connection's UNAUTHENTICATED limit: told once it is written, so that
+        /// the last one goes out before the GOAWAY that follows it.
+        var countsUnauthenticated = false
         switch final {
         case .success(let message, let trailers):
             if let message {
@@ -538,7 +541,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     recordFinished(error.code)
                     return resetUnanswered()
                 }
-                connection.unauthenticatedCallFinished()
+                countsUnauthenticated = true
             }
             fields = GRPCStatus.trailerFields(code: error.code, message: error.message, metadata: error.metadata)
         }
@@ -562,6 +565,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if trailersOnly { endClientSideIfOpen() }
         }
         connection.turnEnded(by: self)  // the answer is written: the socket's writability shows it
+        if countsUnauthenticated { connection.unauthenticatedCallFinished() }
     }
 
     // MARK: Answers the client leaves unread

@@ -57,7 +57,7 @@ public struct InProcessTransport: ClientTransport {
             call.deadlineTask = Task {
                 try? await Task.sleep(for: timeout)
                 guard !Task.isCancelled else { return }
-                call.expire(RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout.secondsText) passed"))
+                call.expire(CallDispatcher.deadlinePassed(timeout))
             }
         }
         return call

@@ -105,6 +105,11 @@ struct AuthorityTests {
             try await linkProvoCustomer(fixture)
             let noType = await expectRPCError(.invalidArgument) { _ = try await search(fixture, .unspecified, zip: "84601") }
             #expect(noType?.message == "Choose an authority type (police, fire, medical, guard, electrical).")
+            // A value the proto does not name, as every other enum of a request (it answered an empty list).
+            let unknownType = await expectRPCError(.invalidArgument) {
+                _ = try await search(fixture, AuthorityType(rawValue: 9), zip: "84601")
+            }
+            #expect(unknownType?.message == "Unknown authority type 9; choose police, fire, medical, guard or electrical.")
             for zip in ["8460", "84601-12", "abcde", "846011", "84601-", "84601 1234", "84601-123a"] {
                 let error = await expectRPCError(.invalidArgument) { _ = try await search(fixture, .police, zip: zip) }
                 #expect(error?.message == "Zip code '\(zip)' must look like 84601 or 84601-1234.")
@@ -247,6 +252,10 @@ struct AuthorityTests {
             _ = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
             await expectRPCError(.failedPrecondition) { _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-fd")]) }
             await expectRPCError(.failedPrecondition) { _ = try await search(fixture, .fire, customerID: "cust-1") }
+            // With a zip too: the customer named is checked all the same (it answered the zip's authorities).
+            await expectRPCError(.failedPrecondition) { _ = try await search(fixture, .fire, zip: "84601", customerID: "cust-1") }
+            await expectRPCError(.notFound) { _ = try await search(fixture, .fire, zip: "84601", customerID: "nobody") }
+            #expect(try await search(fixture, .fire, zip: "84601").isEmpty == false, "without a customer, the zip alone")
         }
     }
 }

@@ -120,18 +120,40 @@ struct GRPCConnectionStateMachineTests {
         #expect(pinged && timedOut == .close)
     }
 
-    @Test func theLastAllowedUnauthenticatedCallCloses() {
+    /// The limit's last UNAUTHENTICATED answer (already written) ends the connection: GOAWAY names the last stream
+    /// the client opened, the streams still open end (answered or reset) within the grace, then it closes.
+    @Test func theLastAllowedUnauthenticatedCallEndsTheConnection() {
+        let grace = NIODeadline.uptimeNanoseconds(7)
         var machine = Machine(maxUnauthenticatedCalls: 2)
-        let actions = [machine.streamOpened(), machine.unauthenticatedCallFinished(), machine.unauthenticatedCallFinished()]
-        #expect(actions == [.stopIdleClock, .none, .goAway(.unauthenticatedCalls, close: true, graceDeadline: nil)])
+        let actions = [
+            machine.streamOpened(id: 1), machine.unauthenticatedCallFinished(graceDeadline: grace), machine.streamOpened(id: 3),
+            machine.streamOpened(id: 5), machine.unauthenticatedCallFinished(graceDeadline: grace)
+        ]
+        #expect(
+            actions == [
+                .stopIdleClock, .none, .none, .none, .goAway(.unauthenticatedCalls, lastStreamID: 5, close: false, graceDeadline: grace)
+            ])
+        #expect(machine.unauthenticatedLimitReached)
+        #expect([machine.streamClosed(), machine.streamClosed(), machine.streamClosed()] == [.none, .none, .close])
+        // With no stream open (the answer's stream already closed), it closes at once.
+        var idle = Machine(maxUnauthenticatedCalls: 1)
+        _ = idle.streamOpened(id: 9)
+        _ = idle.streamClosed()
+        #expect(
+            idle.unauthenticatedCallFinished(graceDeadline: grace)
+                == .goAway(.unauthenticatedCalls, lastStreamID: 9, close: true, graceDeadline: nil))
+        // Streams still running at the grace's end are cut off with the cause's message.
+        var late = Machine(maxUnauthenticatedCalls: 1)
+        _ = late.streamOpened(id: 1)
+        _ = late.unauthenticatedCallFinished(graceDeadline: grace)
+        #expect(late.graceExpired() == .cutOffAndClose(.unauthenticatedCalls))
         var unlimited = Machine(maxUnauthenticatedCalls: 0)
-        let many = (0..<10).map { _ in unlimited.unauthenticatedCallFinished() }
+        let many = (0..<10).map { _ in unlimited.unauthenticatedCallFinished(graceDeadline: grace) }
         #expect(many.allSatisfy { $0 == .none })
         var draining = Machine(maxUnauthenticatedCalls: 1)
         _ = draining.streamOpened()
         _ = draining.drain(.shutdown, graceDeadline: nil, opaque: 2)
-        let last = draining.unauthenticatedCallFinished()
-        #expect(last == .close, "its GOAWAY is out already")
+        #expect(draining.unauthenticatedCallFinished(graceDeadline: grace) == .none, "its GOAWAY is out already; the drain goes on")
     }
 
     @Test func onlyTheClosesTheClientCausedCountAsRejections() {

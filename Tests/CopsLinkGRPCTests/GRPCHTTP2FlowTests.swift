@@ -165,12 +165,25 @@ struct GRPCHTTP2FlowTests {
         _ = try? server.finish()
     }
 
+    /// What a test's handlers saw, in the order they saw it.
+    final class EventLog: Sendable {
+        let entries = Mutex<[String]>([])
+    }
+
     /// Root-stream frames the client's connection receives (GOAWAY, PING).
     final class RootFrames: ChannelInboundHandler, Sendable {
         typealias InboundIn = HTTP2Frame
         let goAways = Mutex<[HTTP2StreamID]>([])
+        let goAwayCodes = Mutex<[HTTP2ErrorCode]>([])
+        /// Where to note each GOAWAY among the streams' answers (`Ending.log`), if anywhere.
+        let log: EventLog?
+        init(log: EventLog? = nil) { self.log = log }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            if case .goAway(let last, _, _) = unwrapInboundIn(data).payload { goAways.withLock { $0.append(last) } }
+            if case .goAway(let last, let code, _) = unwrapInboundIn(data).payload {
+                goAways.withLock { $0.append(last) }
+                goAwayCodes.withLock { $0.append(code) }
+                log?.entries.withLock { $0.append("goaway") }
+            }
             context.fireChannelRead(data)
         }
     }
@@ -242,9 +255,14 @@ struct GRPCHTTP2FlowTests {
         typealias InboundIn = HTTP2Frame.FramePayload
         let status = Mutex<String?>(nil)
         let reset = Mutex<HTTP2ErrorCode?>(nil)
+        /// Where to note the answer among the connection's GOAWAYs (`RootFrames.log`), if anywhere.
+        let log: EventLog?
+        init(log: EventLog? = nil) { self.log = log }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             if case .headers(let headers) = unwrapInboundIn(data), headers.endStream {
-                status.withLock { $0 = headers.headers.first(name: "grpc-status") ?? "none" }
+                let code = headers.headers.first(name: "grpc-status") ?? "none"
+                status.withLock { $0 = code }
+                log?.entries.withLock { $0.append("status \(code)") }
             }
         }
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -254,9 +272,12 @@ struct GRPCHTTP2FlowTests {
     }
 
     /// Ten calls with a wrong key in one write, all running before the first is answered: three UNAUTHENTICATED
-    /// answers, as on the native protocol (§12: a key-guesser pays a new connection every 3 tries); the other seven
-    /// are reset REFUSED_STREAM unanswered, and the connection is closed. Before, every call that finished before
-    /// the close took effect was answered (a real server gave a client sending 100 wrong keys 6 to 14 answers).
+    /// answers, as on the native protocol (§12: a key-guesser pays a new connection every 3 tries), then GOAWAY
+    /// NO_ERROR naming the last stream opened; the other seven are reset REFUSED_STREAM unanswered, and the
+    /// connection is closed. Before, every call that finished before the close took effect was answered (a real
+    /// server gave a client sending 100 wrong keys 6 to 14 answers); and then the GOAWAY went out before the third
+    /// answer, named 2^31 − 1, and the close cut off the calls still running (a client saw no RST_STREAM for them and a
+    /// second GOAWAY, PROTOCOL_ERROR).
     @Test @EmbeddedTestActor func aConnectionAnswersNoMoreThanItsUnauthenticatedLimit() async throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.idleTimeout = nil
@@ -282,6 +303,9 @@ struct GRPCHTTP2FlowTests {
         let multiplexer = try client.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
         ) { $0.eventLoop.makeSucceededVoidFuture() }
+        let log = EventLog()
+        let root = RootFrames(log: log)
+        try client.pipeline.syncOperations.addHandler(root)
         try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).wait()
         func exchange() throws { try Self.exchange(client, server) }
         let headers: HPACKHeaders = [
@@ -290,7 +314,7 @@ struct GRPCHTTP2FlowTests {
         ]
         var endings: [Ending] = []
         for _ in 0..<10 {
-            let ending = Ending()
+            let ending = Ending(log: log)
             endings.append(ending)
             let streamFuture = multiplexer.createStreamChannel { stream in
                 stream.eventLoop.makeCompletedFuture { try stream.pipeline.syncOperations.addHandler(ending) }
@@ -317,6 +341,9 @@ struct GRPCHTTP2FlowTests {
         let resets = endings.compactMap { $0.reset.withLock { $0 } }
         #expect(statuses == ["16", "16", "16"], "three UNAUTHENTICATED answers: \(statuses)")
         #expect(resets.allSatisfy { $0 == .refusedStream }, "the rest are refused unanswered: \(resets)")
+        #expect(log.entries.withLock { $0 } == ["status 16", "status 16", "status 16", "goaway"], "the answers, then one GOAWAY")
+        #expect(root.goAways.withLock { $0 } == [HTTP2StreamID(19)], "naming the last of the ten streams")
+        #expect(root.goAwayCodes.withLock { $0 } == [.noError])
         #expect(!server.isActive, "the connection is closed")
         _ = try? client.finish()
         _ = try? server.finish()

@@ -383,6 +383,27 @@ struct GRPCRequestFlowTests {
         _ = try? channel.finish()
     }
 
+    /// A handler still running when `grpc-timeout` passes: DEADLINE_EXCEEDED with the native protocol's text (§9),
+    /// as HTTP/JSON answers it. gRPC said only "passed", which a client comparing messages across protocols saw differ.
+    @Test @EmbeddedTestActor func aCallPastItsDeadlineIsAnsweredAsNativeIs() async throws {
+        let gate = Gate()
+        var router = RPCRouter()
+        router.registerUnary(Self.unary) { (_: SimpleRequest, _) in
+            await gate.wait()
+            return ServerResponse(message: SimpleResponse())
+        }
+        let (channel, answer) = try await Self.handlerChannel(router)
+        try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: Self.requestHeaders(Self.unary.path, timeout: "250m"))))
+        let message = GRPCMessageReader.frame(SimpleRequest().serializedBytes(), allocator: channel.allocator)
+        try channel.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(message), endStream: true)))
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(250))
+        let trailers = try answer()
+        gate.open()
+        #expect(trailers?.first(name: "grpc-status") == "4")
+        #expect(trailers?.first(name: "grpc-message") == "the call's deadline of 0.25s passed before the handler finished")
+        _ = try? channel.finish()
+    }
+
     /// A route with its own request limit (the methods open without a key) refuses a larger message from its length
     /// prefix, before the message arrives, and holds none of it; a message within the limit is served.
     @Test @EmbeddedTestActor func aRoutesOwnRequestLimitRefusesALargerMessageFromItsPrefix() async throws {

@@ -772,8 +772,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func expire(callID: UInt64, timeout: Duration) {
         guard let call = calls[callID] else { return }
-        let error = RPCError(
-            code: .deadlineExceeded, message: "the call's deadline of \(timeout.secondsText) passed before the handler finished")
+        let error = CallDispatcher.deadlinePassed(timeout)
         call.finish(.failure(error))
         call.requests.finish(.failure(error))
         call.loop.task?.cancel()

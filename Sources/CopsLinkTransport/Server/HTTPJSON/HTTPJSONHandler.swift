@@ -340,7 +340,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let loopBound = self.loopBound!
             deadlineTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                 loopBound.value.expire(
-                    call, RPCError(code: .deadlineExceeded, message: "the call's deadline of \(timeout.secondsText) passed"))
+                    call, CallDispatcher.deadlinePassed(timeout))
             }
         }
         let dispatcher = self.dispatcher

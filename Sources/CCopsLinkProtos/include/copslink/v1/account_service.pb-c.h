@@ -98,7 +98,9 @@ struct  Copslink__V1__LinkAccountResponse
   ProtobufCMessage base;
   Copslink__V1__Account *account;
   /*
-   * True when a new account number was created.
+   * True when the server generated a new account number (the request named
+   * none); false when it named one, whether that number was linked before
+   * or not.
    */
   protobuf_c_boolean created;
   /*
@@ -208,10 +210,14 @@ struct  Copslink__V1__SearchAuthoritiesRequest
 {
   ProtobufCMessage base;
   /*
-   * Used for the default zip when `zip` is empty.
+   * Used for the default zip when `zip` is empty. When given, with a zip or
+   * not, it must be a linked customer (NOT_FOUND, FAILED_PRECONDITION).
    * At most 128 bytes.
    */
   char *customer_id;
+  /*
+   * Required, and one of the values below (INVALID_ARGUMENT).
+   */
   Copslink__V1__AuthorityType type;
   /*
    * At most 16 bytes.
