@@ -564,8 +564,10 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             writeTracked(trailersFrame, flush: true, promise: nil)
             if trailersOnly { endClientSideIfOpen() }
         }
-        connection.turnEnded(by: self)  // the answer is written: the socket's writability shows it
+        // Counted before the next call is handed its request (which may be answered at once), so that no answer
+        // passes the limit.
         if countsUnauthenticated { connection.unauthenticatedCallFinished() }
+        connection.turnEnded(by: self)  // the answer is written: the socket's writability shows it
     }
 
     // MARK: Answers the client leaves unread
