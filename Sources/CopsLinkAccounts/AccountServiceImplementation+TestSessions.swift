@@ -36,7 +36,7 @@ extension AccountServiceImplementation {
                 "A test of \(Self.hoursAndMinutes(minutes)) is longer than the maximum of \(Self.hoursAndMinutes(maximum)).")
         }
         let scope = request.scope == .unspecified ? TestScope.allZones : request.scope
-        guard scope.isKnown else { throw AccountError.invalid("Unknown test scope \(scope.rawValue).") }
+        guard scope.isKnown else { throw AccountError.invalid("Unknown test scope \(scope.number).") }
         if scope == .allZones, !request.zoneNumbers.isEmpty {
             throw AccountError.invalid("A test of all zones lists no zones; choose 'only listed' or 'all except listed'.")
         }

@@ -171,7 +171,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         }
         guard request.type.isKnown else {
             throw AccountError.invalid(
-                "Unknown authority type \(request.type.rawValue); choose police, fire, medical, guard or electrical.")
+                "Unknown authority type \(request.type.number); choose police, fire, medical, guard or electrical.")
         }
         let authorities = try await store.read(scope(context)) { transaction in
             // A customer named is one this dealer has linked, whether its zip is used or not: as every operation on

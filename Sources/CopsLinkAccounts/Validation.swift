@@ -73,7 +73,7 @@ enum Validation {
     static func checkKnown(_ value: some ProtoEnum, _ field: String) throws(AccountError) {
         guard value.isKnown else {
             let known = type(of: value).names.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-            throw .invalid("\(field) \(value.rawValue) is not a known value (\(known)).")
+            throw .invalid("\(field) \(value.number) is not a known value (\(known)).")
         }
     }
 

@@ -395,7 +395,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             callMetrics = (series, context.eventLoop.now)
         }
         if let limit = route.maxRequestMessageSize, limit < reader.maxMessageSize {
-            reader = GRPCMessageReader(maxMessageSize: limit, limitOwner: RPCRouter.Route.limitOwner(route.descriptor.path))
+            reader = GRPCMessageReader(maxMessageSize: limit, limitOwner: RPCRouter.Route.limitOwner(requestPath))
         }
         let call = GRPCCall(
             eventLoop: context.eventLoop, handler: loopBound, budgets: budgets, queueLimit: max(1, configuration.limits.initialWindowSize),

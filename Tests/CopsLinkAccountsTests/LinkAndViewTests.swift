@@ -193,6 +193,11 @@ struct LinkValidationTests {
         (
             "responding_parties[0].phones[0].type 9 is not a known value (0 UNSPECIFIED, 1 MOBILE, 2 HOME, 3 WORK, 4 OTHER).",
             { _, parties in parties[0].phones[0].type = PhoneType(rawValue: 9) }
+        ),
+        (
+            // An enum is an int32: a client's −1 is named −1, not 4294967295 (its wire value as an unsigned 32 bits).
+            "responding_parties[0].role -1 is not a known value (0 UNSPECIFIED, 1 CONTACT, 2 KEYHOLDER, 3 TECHNICIAN, 4 AGENT, 5 JANITOR, 6 PERSON).",
+            { _, parties in parties[0].role = PartyRole(rawValue: UInt32(bitPattern: -1)) }
         )
     ]
 

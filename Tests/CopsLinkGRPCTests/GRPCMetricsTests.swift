@@ -57,4 +57,35 @@ struct GRPCMetricsTests {
         #expect(text.contains(#"copslink_server_calls_total{method="/copslink.rpc.v1.Health/Check",status="OK"} 2"#), "\(text)")
         #expect(text.contains(#"copslink_server_calls_total{method="unknown",status="UNIMPLEMENTED"} 1"#), "\(text)")
     }
+
+    /// A request over an open method's limit, sent to gRPC's standard health path, names the path the client called
+    /// (it named the CopsLink path the standard one maps to).
+    @Test func aRequestOverTheHealthLimitNamesThePathCalled() throws {
+        var router = RPCRouter()
+        HealthService(services: []).registerMethods(with: &router)
+        router.limitRequestMessages(ofPaths: [Health.Method.check.path], toBytes: 64)
+        let configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        let channel = EmbeddedChannel(
+            handler: GRPCStreamHandler(
+                dispatcher: CallDispatcher(router: router), configuration: configuration,
+                connection: GRPCConnectionState(configuration: configuration), budget: InboundMemoryBudget(limit: 1 << 20)))
+        let headers: HPACKHeaders = [
+            ":method": "POST", ":scheme": "http", ":path": "/grpc.health.v1.Health/Check", ":authority": "x",
+            "content-type": "application/grpc", "te": "trailers"
+        ]
+        try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: headers)))
+        let request = GRPCMessageReader.frame(
+            HealthCheckRequest(service: String(repeating: "s", count: 100)).serializedBytes(), allocator: channel.allocator)
+        try channel.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(request), endStream: true)))
+        channel.embeddedEventLoop.run()
+        var trailers: HPACKHeaders?
+        while let frame = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) {
+            if case .headers(let answer) = frame, answer.endStream { trailers = answer.headers }
+        }
+        #expect(trailers?.first(name: "grpc-status") == "8")
+        #expect(
+            trailers?.first(name: "grpc-message")
+                == "the request message of 102 bytes is larger than the open (keyless) method /grpc.health.v1.Health/Check's limit of 64 bytes")
+        _ = try? channel.finish()
+    }
 }

@@ -290,6 +290,19 @@ struct HTTPJSONGatewayTests {
         #expect(!(await connection.isActive))
     }
 
+    /// A `Content-Length` past `Int.max` (the HTTP parser takes up to 2^64 − 1) is over the limit at once: it was
+    /// read as no length, answered `100 Continue`, and refused only once the limit's worth of body had come.
+    @Test func aContentLengthPastIntMaxIs413BeforeAnyBody() async throws {
+        let connection = try await Connection { $0.httpJSONMaxBodyBytes = 64 }
+        try await connection.send(
+            "POST /copslink.rpc.v1.Health/Check HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                + "Content-Length: 18446744073709551615\r\nExpect: 100-continue\r\n\r\n")
+        let response = try await connection.response()
+        #expect(response.status == 413)
+        #expect(response.body.contains("the request body is larger than the server's limit of 64 bytes"))
+        #expect(!(await connection.isActive))
+    }
+
     /// A method open without a key takes bodies up to its own limit, from `Content-Length` or as the body arrives;
     /// other methods keep the server's.
     @Test(arguments: [true, false])

@@ -13,6 +13,10 @@ extension ProtoEnum {
     /// Whether the wire value is one this build knows.
     public var isKnown: Bool { Self.names[rawValue] != nil }
 
+    /// The value as the `.proto` numbers it: an `int32` (a client's −1 arrives as 4294967295 in `rawValue`), for
+    /// messages that quote it.
+    public var number: Int32 { Int32(bitPattern: rawValue) }
+
     /// The value named `name` (case-insensitive, as in `description`), if known.
     public init?(name: String) {
         let wanted = name.uppercased()

@@ -223,7 +223,8 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let refusal = budgetRefusal() { return refuse(refusal, status: .serviceUnavailable, close: true) }
         // Before anything else that answers (and before 100 Continue): a refused request's body is read through,
         // so not one over the limit.
-        let length = head.headers.first(name: "content-length").flatMap(Int.init)
+        // The HTTP parser has checked that it is a number; one past Int.max (up to 2^64 − 1) is over any limit too.
+        let length = head.headers.first(name: "content-length").map { Int($0) ?? .max }
         if let length, length > configuration.httpJSONMaxBodyBytes {
             return refuse(bodyTooLarge(nil), status: .payloadTooLarge, close: true)
         }
