@@ -519,6 +519,36 @@ struct HTTPJSONGatewayTests {
         #expect(!(await connection.isActive))
     }
 
+    /// `--max-connection-age` applies to HTTP/JSON keep-alive connections too (it did not: a keep-alive client kept
+    /// its connection for ever): an idle one closes at its age (±10 %); one with an answer in progress closes after
+    /// that answer, which says `Connection: close`.
+    @Test func aConnectionPastItsMaximumAgeDrains() async throws {
+        let idle = try await Connection {
+            $0.maxConnectionAge = .seconds(100)
+            $0.idleTimeout = nil
+        }
+        await idle.loop.advanceTime(by: .seconds(89))
+        #expect(await idle.isActive)
+        await idle.loop.advanceTime(by: .seconds(22))
+        #expect(!(await idle.isActive), "closed within 110 % of its age")
+
+        let busy = try await Connection {
+            $0.maxConnectionAge = .seconds(100)
+            $0.idleTimeout = nil
+        }
+        try await busy.post("/copslink.rpc.v1.Health/Check", "")
+        #expect(try await busy.response().header("connection") == nil, "young: kept alive")
+        try await busy.post(ServerConnectionHarness.gatedUnary.path, "{}")
+        try await Task.sleep(for: .milliseconds(20))
+        await busy.loop.advanceTime(by: .seconds(111))
+        #expect(await busy.isActive, "open while its answer is pending")
+        busy.gate.release(2)  // the connection's second call
+        let answer = try await busy.response()
+        #expect(answer.status == 200 && answer.header("connection") == "close")
+        for _ in 0..<200 where await busy.isActive { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(!(await busy.isActive))
+    }
+
     /// Counts the `read`s that reach the head of the pipeline (the socket).
     final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
         // @unchecked: used on the channel's loop only, and read by the test once the loop is idle.

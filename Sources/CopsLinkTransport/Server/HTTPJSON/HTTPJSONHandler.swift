@@ -58,6 +58,8 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var callIDs: UInt64 = 0
     private var unauthenticatedCalls = 0
     private var idleTimer: Scheduled<Void>?
+    /// Fires when the connection reaches its maximum age (`ServerConfiguration.maxConnectionAge`).
+    private var ageTimer: Scheduled<Void>?
     private var readTimer: Scheduled<Void>?
     private var deadlineTimer: Scheduled<Void>?
     private var unwritableTimer: Scheduled<Void>?
@@ -117,6 +119,15 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if configuration.runsHandlersOnEventLoop { executor = EventLoopTaskExecutor(eventLoop: context.eventLoop) }
         if let address = context.channel.remoteAddress { peer = "\(address.ipAddress ?? "?"):\(address.port ?? 0)" }
         armIdleTimer()
+        // The maximum age, as on native and gRPC connections (±10 %): then the connection drains as at a graceful
+        // shutdown, so that keep-alive clients reconnect and spread over the instances.
+        if let age = configuration.maxConnectionAge {
+            let (loopBound, eventLoop) = (self.loopBound!, context.eventLoop)
+            let grace = TimeAmount(configuration.maxConnectionAgeGrace)
+            ageTimer = eventLoop.scheduleTask(in: TimeAmount(ServerConfiguration.jittered(age, by: .random(in: -1...1)))) {
+                loopBound.value.beginDraining(deadline: eventLoop.now + grace)
+            }
+        }
     }
 
     /// Breaks the cycles through `context` and `loopBound` once the connection is gone (as the native handler does).
@@ -574,14 +585,22 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
         guard let shutdown = event as? GracefulShutdownEvent else { return context.triggerUserOutboundEvent(event, promise: promise) }
         promise?.succeed()
-        guard !draining else { return }
+        beginDraining(deadline: shutdown.deadline)
+    }
+
+    /// Closes an idle connection now; one with a request in progress after its answer (which carries
+    /// `Connection: close`), and at `deadline` whatever it is doing. The first drain's deadline stands.
+    private func beginDraining(deadline: NIODeadline) {
+        guard !draining, let context else { return }
         draining = true
+        ageTimer?.cancel()
+        ageTimer = nil
         switch state {
         case .idle, .discarding:
             context.close(promise: nil)
         case .receiving, .running, .parked:
             let channel = context.channel
-            graceTimer = context.eventLoop.scheduleTask(deadline: shutdown.deadline) { channel.close(promise: nil) }
+            graceTimer = context.eventLoop.scheduleTask(deadline: deadline) { channel.close(promise: nil) }
         }
     }
 
@@ -645,6 +664,8 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         deadlineTimer?.cancel()
         graceTimer?.cancel()
         unwritableTimer?.cancel()
+        ageTimer?.cancel()
+        ageTimer = nil
         graceTimer = nil
         idleTimer = nil
         readTimer = nil
