@@ -47,8 +47,8 @@ struct HTTPJSONGatewayTests {
         }
 
         /// The next whole response, waiting for the handler's task (bounded: a missing answer fails the test).
-        func response() async throws -> Response {
-            for _ in 0..<2_000 {
+        func response(limit: Duration = .seconds(10)) async throws -> Response {
+            for _ in 0..<Int(limit / .milliseconds(5)) {
                 while let next = try await channel.readOutbound(as: ByteBuffer.self) { received += next.readableBytesView }
                 if let (response, used) = Response.parse(received) {
                     received.removeFirst(used)
@@ -249,6 +249,63 @@ struct HTTPJSONGatewayTests {
         try await connection.post("/copslink.rpc.v1.TestService/StreamingInputCall", line + "\n" + line + "\n")
         let streamed = try await connection.response()
         #expect(streamed.status == 200 && streamed.body == #"{"aggregatedPayloadSize":180000,"messageCount":2}"#, "\(streamed.body)")
+    }
+
+    /// An answer over 64 KiB is written as JSON on NIO's thread pool: the same answer as a small one's.
+    @Test func answersOverSixtyFourKiBAreWrittenAsSmallOnesAre() async throws {
+        let connection = try await Connection()
+        try await connection.post("/copslink.rpc.v1.TestService/UnaryCall", #"{"responseSize":90000}"#)
+        let response = try await connection.response()
+        // 90,000 bytes are 120,000 characters of base64.
+        #expect(response.status == 200 && response.body.hasPrefix(#"{"payload":{"body":"AAECAwQF"#), "\(response.body.prefix(100))")
+        #expect(response.body.utf8.count == #"{"payload":{"body":""}}"#.utf8.count + 120_000)
+        try await connection.post(
+            "/copslink.rpc.v1.TestService/StreamingOutputCall", #"{"responseParameters":[{"size":90000},{"size":1}]}"#)
+        let streamed = try await connection.response()
+        let lines = streamed.body.split(separator: "\n")
+        #expect(streamed.status == 200 && lines.count == 2 && lines[0].utf8.count == 120_023, "\(streamed.body.prefix(100))")
+    }
+
+    /// A request stream's lines are handed out 256 at a time (or 64 KiB), the handler suspended between turns (a
+    /// millisecond; 200 ms here, to be seen) so that the event loop serves its other connections: 1,000 lines take
+    /// three such pauses, and every line is read.
+    @Test func aLongRequestStreamLetsTheEventLoopServeOthers() async throws {
+        let connection = try await Connection { $0.httpJSONStreamPause = .milliseconds(200) }
+        let lines = String(repeating: #"{"payload":{"body":"AQ=="}}"# + "\n", count: 1_000)
+        let start = ContinuousClock.now
+        try await connection.post("/copslink.rpc.v1.TestService/StreamingInputCall", lines)
+        let response = try await connection.response()
+        #expect(response.status == 200 && response.body == #"{"aggregatedPayloadSize":1000,"messageCount":1000}"#)
+        #expect(ContinuousClock.now - start >= .milliseconds(600), "three pauses, at lines 257, 513 and 769")
+    }
+
+    /// Pipelined requests run 16 in a row, then the connection waits a millisecond of the event loop's clock, so that
+    /// the loop polls its other sockets: NIOHTTP1 hands each over inside the previous answer's write, and 2,000 of
+    /// them held the loop for 1.5 s. Every request is answered, in order.
+    @Test func pipelinedRequestsTakeTurnsWithOtherConnections() async throws {
+        let connection = try await Connection()
+        func request(_ size: Int) -> String {
+            let body = #"{"responseSize":\#(size)}"#
+            return "POST /copslink.rpc.v1.TestService/UnaryCall HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+        }
+        try await connection.send((1...40).map(request).joined())
+        var sizes: [Int] = []
+        func readAnswers() async throws {
+            while let answer = try? await connection.response(limit: .milliseconds(100)) {
+                sizes.append(answer.body.count)
+            }
+        }
+        try await readAnswers()
+        #expect(sizes.count == 17, "the first and 16 pipelined behind it, then a pause")
+        while sizes.count < 40 {
+            let before = sizes.count
+            await connection.loop.advanceTime(by: .milliseconds(1))
+            try await readAnswers()
+            if sizes.count == before { break }
+        }
+        #expect(sizes.count == 40)
+        #expect(sizes == (1...40).map { #"{"payload":{"body":""#.count + (($0 + 2) / 3) * 4 + 3 }, "in order")
     }
 
     @Test func aServerStreamIsNewlineDelimitedJSONAndAnErrorAfterItStartsIsALastLine() async throws {

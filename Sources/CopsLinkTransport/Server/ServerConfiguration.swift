@@ -103,6 +103,9 @@ public struct ServerConfiguration: Sendable {
     /// in the same event-loop pass). Handlers must then not block; ones that do heavy CPU work should set this to
     /// false, which runs them on Swift's global executor. Default true.
     public var runsHandlersOnEventLoop = true
+    /// How long an HTTP/JSON request stream's handler pauses between turns of lines (`HTTPJSONCall.linesPerTurn`),
+    /// so that the event loop serves its other connections meanwhile. Not a setting: tests lengthen it to see it.
+    @_spi(ConnectionHarness) public var httpJSONStreamPause: Duration = .milliseconds(1)
     /// TLS for every connection (swift-nio-ssl); nil serves plaintext. Set `certificateVerification` and
     /// `trustRoots` to require client certificates (mutual TLS). See `TLSFiles`. Default nil.
     public var tls: TLSConfiguration?

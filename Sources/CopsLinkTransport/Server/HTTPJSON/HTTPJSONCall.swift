@@ -21,15 +21,19 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
     private let startedAt: NIODeadline
     /// The connection's: granted when the call's caller authenticated.
     private let trust: ConnectionTrust?
-    /// The next unread byte of `body`, and the number of the next line (from 1).
-    private let reader = Mutex<(offset: Int, line: Int)>((0, 1))
+    /// The next unread byte of `body`, the number of the next line (from 1), and the bytes and lines handed out
+    /// since the handler last let the event loop serve other connections.
+    private let reader = Mutex<(offset: Int, line: Int, bytesInTurn: Int, linesInTurn: Int)>((0, 1, 0, 0))
     private let finished = Atomic<Bool>(false)
+    /// `ServerConfiguration.httpJSONStreamPause`.
+    private let pause: Duration
 
     init(
         route: RPCRouter.Route, body: [UInt8], eventLoop: any EventLoop, handler: NIOLoopBound<HTTPJSONHandler>,
-        metrics: MethodMetrics?, trust: ConnectionTrust? = nil
+        metrics: MethodMetrics?, trust: ConnectionTrust? = nil, pause: Duration = .milliseconds(1)
     ) {
         self.trust = trust
+        self.pause = pause
         kind = route.kind
         requestType = route.requestType
         responseType = route.responseType
@@ -64,7 +68,8 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
                 throw RPCError(code: .invalidArgument, message: "the request body is not a valid \(requestType): \(error.description)")
             }
         case .clientStreaming, .bidirectionalStreaming:
-            guard let (line, number) = nextLine() else { return nil }
+            guard let (line, number, yields) = nextLine() else { return nil }
+            if yields { await yieldToOtherConnections() }
             do {
                 return try await Self.binary(fromJSON: line, messageName: requestType)
             } catch {
@@ -95,8 +100,16 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
         return try result.get()
     }
 
-    /// The next line that is not blank, and its number.
-    private func nextLine() -> (ArraySlice<UInt8>, Int)? {
+    /// Lines (or bytes of lines) of a request stream a handler takes before it lets the event loop serve other
+    /// connections. The whole body is there, so a handler that does not suspend otherwise (signals refused before
+    /// the store) would run through it in one go: 100,001 lines of `{}` held the loop for 3.5 s on a debug build. A
+    /// native stream's messages come at most a flow-control window at a time.
+    static let linesPerTurn = 256
+    static let bytesPerTurn = 64 << 10
+
+    /// The next line that is not blank, its number, and whether the handler should first let the event loop serve
+    /// others (`linesPerTurn`, `bytesPerTurn`).
+    private func nextLine() -> (ArraySlice<UInt8>, Int, yields: Bool)? {
         reader.withLock { reader in
             while reader.offset < body.count {
                 let start = reader.offset
@@ -105,10 +118,22 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
                 let number = reader.line
                 reader.line += 1
                 let line = body[start..<end]
-                if !line.allSatisfy(Self.isWhitespace) { return (line, number) }
+                if !line.allSatisfy(Self.isWhitespace) {
+                    let yields = reader.linesInTurn >= Self.linesPerTurn || reader.bytesInTurn >= Self.bytesPerTurn
+                    if yields { (reader.linesInTurn, reader.bytesInTurn) = (0, 0) }
+                    reader.linesInTurn += 1
+                    reader.bytesInTurn += line.count
+                    return (line, number, yields)
+                }
             }
             return nil
         }
+    }
+
+    /// Suspends the handler for `pause` (a millisecond): a task resumed at once would run before the event loop polls
+    /// its sockets (it runs every task that is due first), one resumed by a timer lets it poll them meanwhile.
+    private func yieldToOtherConnections() async {
+        try? await Task.sleep(for: pause)
     }
 
     private static func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
@@ -117,7 +142,13 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
     /// slow reader reaches the handler here).
     func write(_ message: some RPCMessage) async throws(RPCError) {
         guard !isFinished else { throw RPCError(code: .cancelled, message: "the call has ended") }
-        var line = try json(message.serializedBytes())
+        let binary = message.serializedBytes()
+        var line: [UInt8]
+        if binary.count > Self.inlineMappingLimit {
+            line = try await offLoop { () throws(RPCError) in try self.json(binary) }
+        } else {
+            line = try json(binary)
+        }
         line.append(UInt8(ascii: "\n"))
         let promise = eventLoop.makePromise(of: Void.self)
         let handler = self.handler
@@ -133,12 +164,33 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
 
     func finish(_ outcome: CallOutcome) {
         guard finished.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        // A large answer is written as JSON on NIO's shared thread pool, as a large request is read (a 5,000-row
+        // RequestTestData page or a 650 KB account took the event loop for a second or more on a debug build).
+        let binary: [UInt8]?
+        if case .success(let message?, _) = outcome { binary = message.serializedBytes() } else { binary = nil }
+        if let binary, binary.count > Self.inlineMappingLimit, case .success(_, let trailers) = outcome {
+            let (eventLoop, handler, metrics, startedAt) = (self.eventLoop, self.handler, self.metrics, self.startedAt)
+            let json = { () -> HTTPJSONHandler.FinalResponse in
+                do throws(RPCError) {
+                    return .success(body: try self.json(binary), trailers: trailers)
+                } catch {
+                    return .failure(error)
+                }
+            }
+            NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop, json).recover { _ in json() }.whenSuccess { response in
+                switch response {
+                case .success: metrics?.finished(.ok, startedAt: startedAt)
+                case .failure(let error): metrics?.finished(error.code, startedAt: startedAt)
+                }
+                handler.value.finishCall(response)
+            }
+            return
+        }
         let response: HTTPJSONHandler.FinalResponse
         switch outcome {
-        case .success(let message, let trailers):
+        case .success(_, let trailers):
             do throws(RPCError) {
-                response = .success(
-                    body: try message.map { message throws(RPCError) in try json(message.serializedBytes()) }, trailers: trailers)
+                response = .success(body: try binary.map { binary throws(RPCError) in try json(binary) }, trailers: trailers)
             } catch {
                 response = .failure(error)
             }
@@ -160,6 +212,17 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
         if finished.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
             metrics?.finished(.cancelled, startedAt: startedAt)
         }
+    }
+
+    /// `body` on NIO's shared thread pool; here if the pool is not running (the process is ending).
+    private func offLoop<T: Sendable>(_ body: @escaping @Sendable () throws(RPCError) -> T) async throws(RPCError) -> T {
+        let result: Result<T, RPCError>
+        do {
+            result = try await NIOThreadPool.singleton.runIfActive { Result { () throws(RPCError) in try body() } }
+        } catch {
+            return try body()
+        }
+        return try result.get()
     }
 
     private func json(_ binary: [UInt8]) throws(RPCError) -> [UInt8] {

@@ -58,6 +58,13 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var callIDs: UInt64 = 0
     private var unauthenticatedCalls = 0
     private var idleTimer: Scheduled<Void>?
+    /// The answer's end is being written: a request that arrives meanwhile was pipelined behind it (NIOHTTP1 hands
+    /// it over inside that write).
+    private var writingEnd = false
+    /// Requests handed over that way in a row, since one came from a read of the socket or the connection yielded.
+    private var pipelinedInARow = 0
+    /// Resumes the request parked to let other connections on the event loop have a turn.
+    private var yieldTimer: Scheduled<Void>?
     /// Fires when the connection reaches its maximum age (`ServerConfiguration.maxConnectionAge`).
     private var ageTimer: Scheduled<Void>?
     private var readTimer: Scheduled<Void>?
@@ -188,6 +195,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             reads.liftOnceTrusted(trust, on: context.channel)
+            pipelinedInARow = writingEnd ? pipelinedInARow + 1 : 0
             received(head)
         case .body(var part):
             guard case .receiving(var request) = state else { return }
@@ -214,7 +222,14 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     return
                 }
                 // Answers pile up only as fast as the client reads them.
-                if context.channel.isWritable { start(request) } else { state = .parked(request) }
+                if !context.channel.isWritable {
+                    state = .parked(request)
+                } else if pipelinedInARow > Self.pipelinedRequestsPerTurn {
+                    state = .parked(request)
+                    yieldToOtherConnections()
+                } else {
+                    start(request)
+                }
             case .discarding: becomeIdle()
             case .idle, .running, .parked: break
             }
@@ -346,7 +361,8 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
             failureLogBudget: failureLogBudget, methodKind: request.route.kind)
         let call = HTTPJSONCall(
             route: request.route, body: request.body, eventLoop: context.eventLoop, handler: loopBound,
-            metrics: metrics?.method(forPath: request.route.descriptor.path), trust: trust.isTrusted ? nil : trust)
+            metrics: metrics?.method(forPath: request.route.descriptor.path), trust: trust.isTrusted ? nil : trust,
+            pause: configuration.httpJSONStreamPause)
         state = .running(call, task: nil, keepAlive: request.head.isKeepAlive, streaming: false)
         if let timeout = request.timeout {
             let loopBound = self.loopBound!
@@ -553,7 +569,9 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func writeEnd(_ end: HTTPServerResponsePart, closes: Bool) {
         guard closes else {
             becomeIdle()
+            writingEnd = true
             context.writeAndFlush(wrapOutboundOut(end), promise: nil)
+            writingEnd = false
             return
         }
         state = .discarding
@@ -647,6 +665,24 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.close(promise: nil)
     }
 
+    /// At most this many pipelined requests run one after another before the connection lets the event loop serve
+    /// its other connections: NIOHTTP1 hands each over inside the previous answer's write, and a keyed client's 2,000
+    /// pipelined GetAccounts held the loop, and every connection on it, for up to 1.5 s on a debug build.
+    static let pipelinedRequestsPerTurn = 16
+
+    /// Starts the parked request a millisecond from now: a task due later, not at once, so that the event loop polls
+    /// its sockets first (it runs every task that is due before it does).
+    private func yieldToOtherConnections() {
+        guard yieldTimer == nil, let loopBound else { return }
+        yieldTimer = context.eventLoop.scheduleTask(in: .milliseconds(1)) {
+            let handler = loopBound.value
+            handler.yieldTimer = nil
+            handler.pipelinedInARow = 0
+            guard case .parked(let request) = handler.state, let context = handler.context else { return }
+            if context.channel.isWritable { handler.start(request) }  // else it waits for writability, as any parked one
+        }
+    }
+
     private func armIdleTimer() {
         idleTimer?.cancel()
         guard let timeout = configuration.idleTimeout, context != nil else { return }
@@ -666,6 +702,8 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         unwritableTimer?.cancel()
         ageTimer?.cancel()
         ageTimer = nil
+        yieldTimer?.cancel()
+        yieldTimer = nil
         graceTimer = nil
         idleTimer = nil
         readTimer = nil
