@@ -85,7 +85,8 @@ struct GRPCMetricsTests {
         #expect(trailers?.first(name: "grpc-status") == "8")
         #expect(
             trailers?.first(name: "grpc-message")
-                == "the request message of 102 bytes is larger than the open (keyless) method /grpc.health.v1.Health/Check's limit of 64 bytes")
+                == "the request message of 102 bytes is larger than the open (keyless) method /grpc.health.v1.Health/Check's limit of 64 bytes"
+        )
         _ = try? channel.finish()
     }
 }
