@@ -190,18 +190,6 @@ struct ConnectionTests {
     /// Keyless clients cannot lock others out by holding every connection slot: at the limit a new connection takes
     /// the place of the oldest one on which no caller has authenticated, never of one with a key (`ConnectionSlots`).
     @Test func atTheLimitANewConnectionReplacesTheOldestKeylessOne() async throws {
-        /// Authenticates calls that carry `authorization` metadata, as `AuthInterceptor` does a valid key.
-        struct MetadataAuthenticator: ServerInterceptor {
-            var authenticatesCallers: Bool { true }
-            func intercept(
-                context: ServerContext, next: @Sendable (ServerContext) async throws -> CallOutcome
-            ) async throws -> CallOutcome {
-                var context = context
-                if context.metadata[text: "authorization"] != nil { context.caller = Caller(tenant: "t", roles: [.read], keyID: "k") }
-                return try await next(context)
-            }
-            func acceptsCaller(_ metadata: Metadata) async -> Bool { metadata[text: "authorization"] != nil }
-        }
         /// Reads until the server closes `peer`; records an issue if it stays open.
         func expectClosed(_ peer: RawPeer, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
             do {
@@ -234,7 +222,7 @@ struct ConnectionTests {
                 var keyed = ByteBuffer()
                 keyed.writeFrame(
                     .request, flags: .endStream, callID: 1,
-                    header: RequestHeader(method: TestService.Method.emptyCall.path, metadata: ["authorization": .text("k")]),
+                    header: RequestHeader(method: TestService.Method.emptyCall.path, metadata: ["authorization": .text("Bearer k")]),
                     payload: EmptyMessage())
                 try await next.send(keyed)
                 while let frame = try await next.nextFrame(), frame.type != .end {}

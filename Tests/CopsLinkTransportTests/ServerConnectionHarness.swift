@@ -2,6 +2,7 @@ import CopsLinkBuiltinServices
 import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkServices
+import CopsLinkTestSupport
 @_spi(ConnectionHarness) import CopsLinkTransport
 import CopsLinkWire
 import Logging
@@ -30,20 +31,6 @@ final class ServerConnectionHarness {
     /// held by `gate`.
     /// - Parameter keylessLimit: request messages of the Health service's Check are limited to this many bytes, as
     ///   the server limits its methods open without a key (`RPCRouter.limitRequestMessages`).
-    /// Authenticates a call that carries `authorization` metadata (any value), as `AuthInterceptor` would a valid
-    /// key; calls without it run with no caller.
-    struct MetadataAuthenticator: ServerInterceptor {
-        var authenticatesCallers: Bool { true }
-        func intercept(
-            context: ServerContext, next: @Sendable (ServerContext) async throws -> CallOutcome
-        ) async throws -> CallOutcome {
-            var context = context
-            if context.metadata[text: "authorization"] != nil { context.caller = Caller(tenant: "t", roles: [.read], keyID: "k") }
-            return try await next(context)
-        }
-        /// Only `Bearer k` before a call runs, so that a test can send one the early check refuses.
-        func acceptsCaller(_ metadata: Metadata) async -> Bool { metadata[text: "authorization"] == "Bearer k" }
-    }
 
     /// - Parameter authenticates: with `MetadataAuthenticator`, so that connections start untrusted.
     static func dispatcher(
