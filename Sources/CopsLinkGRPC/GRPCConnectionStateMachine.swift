@@ -169,11 +169,7 @@ struct GRPCConnectionStateMachine {
         guard maxUnauthenticatedCalls > 0, unauthenticatedCalls >= maxUnauthenticatedCalls else { return .none }
         switch phase {
         case .active:
-            phase = openStreams == 0 ? .closed : .draining
-            drainCause = .unauthenticatedCalls
-            return .goAway(
-                .unauthenticatedCalls, lastStreamID: lastStreamID, close: phase == .closed,
-                graceDeadline: phase == .closed ? nil : graceDeadline)
+            return goAway(.unauthenticatedCalls, lastStreamID: lastStreamID, closeNow: openStreams == 0, graceDeadline: graceDeadline)
         case .draining: return openStreams == 0 ? close() : .none  // its GOAWAY is out already
         case .closed: return .none
         }
@@ -354,10 +350,12 @@ struct GRPCConnectionStateMachine {
         phase = .closed
     }
 
-    private mutating func goAway(_ cause: Cause, closeNow: Bool, graceDeadline: NIODeadline?) -> Action {
+    private mutating func goAway(
+        _ cause: Cause, lastStreamID: Int? = nil, closeNow: Bool, graceDeadline: NIODeadline?
+    ) -> Action {
         phase = closeNow ? .closed : .draining
         drainCause = cause
-        return .goAway(cause, lastStreamID: nil, close: closeNow, graceDeadline: closeNow ? nil : graceDeadline)
+        return .goAway(cause, lastStreamID: lastStreamID, close: closeNow, graceDeadline: closeNow ? nil : graceDeadline)
     }
 
     private mutating func close() -> Action {

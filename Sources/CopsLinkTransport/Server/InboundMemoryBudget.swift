@@ -1,3 +1,4 @@
+public import CopsLinkCore
 import Synchronization
 
 /// The server-wide budget of inbound bytes held between reads: frame bytes buffered by connection readers (partial
@@ -69,6 +70,10 @@ public final class ConnectionTrust: Sendable {
     private let trusted: Atomic<Bool>
 
     public init(trusted: Bool) { self.trusted = Atomic(trusted) }
+
+    /// A new connection's trust on a server with `dispatcher`: untrusted until a caller authenticates, when the server
+    /// authenticates callers; trusted from the start when it authenticates nobody.
+    public convenience init(for dispatcher: CallDispatcher) { self.init(trusted: !dispatcher.authenticatesCallers) }
 
     public var isTrusted: Bool { trusted.load(ordering: .relaxed) }
 

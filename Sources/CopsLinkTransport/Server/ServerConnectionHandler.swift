@@ -92,7 +92,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.connectedAt = connectedAt
         self.unwritableHold = UnwritableHold(budget: unreadAnswers, highWaterMark: configuration.outboundHighWaterMark)
         self.budget = budget
-        self.trust = trust ?? ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
+        self.trust = trust ?? ConnectionTrust(for: dispatcher)
         reads = UntrustedReads(self.trust)
         self.dispatcher = dispatcher
         self.configuration = configuration

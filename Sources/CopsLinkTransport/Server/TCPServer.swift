@@ -188,7 +188,7 @@ public final class TCPServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     // One trust per connection, shared by the slots (which close the oldest untrusted connection to
                     // make room at the limit) and the protocol's handler (which grants it).
-                    let trust = ConnectionTrust(trusted: !self.dispatcher.authenticatesCallers)
+                    let trust = ConnectionTrust(for: self.dispatcher)
                     try Self.installConnectionHandlers(
                         on: channel, configuration: self.configuration, dispatcher: self.dispatcher,
                         refusal: self.admit(channel, trust: trust), logger: self.logger, tlsContext: tlsContext,
@@ -211,7 +211,7 @@ public final class TCPServer: Sendable {
         logger: Logger, tlsContext: NIOSSLContext? = nil, metrics: ServerMetrics? = nil, budget: InboundMemoryBudget? = nil,
         unreadAnswers: UnreadAnswerBudget? = nil, installers: [ServerProtocol: ProtocolInstaller] = [:], trust: ConnectionTrust? = nil
     ) throws {
-        let trust = trust ?? ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
+        let trust = trust ?? ConnectionTrust(for: dispatcher)
         try channel.syncOptions?.setOption(
             .writeBufferWaterMark,
             value: .init(low: configuration.outboundLowWaterMark, high: configuration.outboundHighWaterMark))
@@ -345,7 +345,7 @@ public struct ProtocolInstallContext: Sendable {
         dispatcher: CallDispatcher, configuration: ServerConfiguration, budget: InboundMemoryBudget, metrics: ServerMetrics?,
         connectedAt: NIODeadline? = nil, unreadAnswers: UnreadAnswerBudget? = nil, trust: ConnectionTrust? = nil
     ) {
-        self.trust = trust ?? ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
+        self.trust = trust ?? ConnectionTrust(for: dispatcher)
         self.dispatcher = dispatcher
         self.configuration = configuration
         self.budget = budget

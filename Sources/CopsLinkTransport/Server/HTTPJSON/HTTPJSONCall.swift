@@ -87,15 +87,18 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
 
     /// `ProtoJSON.binary(fromJSON:messageName:)`, off the calling thread past `inlineMappingLimit`.
     static func binary(fromJSON json: ArraySlice<UInt8>, messageName: String) async throws(ProtoJSONError) -> [UInt8] {
-        guard json.count > inlineMappingLimit else { return try ProtoJSON.binary(fromJSON: json, messageName: messageName) }
-        let result: Result<[UInt8], ProtoJSONError>
+        let map = { @Sendable () throws(ProtoJSONError) in try ProtoJSON.binary(fromJSON: json, messageName: messageName) }
+        return json.count > inlineMappingLimit ? try await offLoop(map) : try map()
+    }
+
+    /// `body` on NIO's shared thread pool; here if the pool is not running (the process is ending), as a small
+    /// document is mapped.
+    private static func offLoop<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
+        let result: Result<T, E>
         do {
-            result = try await NIOThreadPool.singleton.runIfActive {
-                Result { () throws(ProtoJSONError) in try ProtoJSON.binary(fromJSON: json, messageName: messageName) }
-            }
+            result = try await NIOThreadPool.singleton.runIfActive { Result { () throws(E) in try body() } }
         } catch {
-            // The shared pool is not running (the process is ending): map here, as a small document is.
-            return try ProtoJSON.binary(fromJSON: json, messageName: messageName)
+            return try body()
         }
         return try result.get()
     }
@@ -145,7 +148,7 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
         let binary = message.serializedBytes()
         var line: [UInt8]
         if binary.count > Self.inlineMappingLimit {
-            line = try await offLoop { () throws(RPCError) in try self.json(binary) }
+            line = try await Self.offLoop { () throws(RPCError) in try self.json(binary) }
         } else {
             line = try json(binary)
         }
@@ -164,45 +167,33 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
 
     func finish(_ outcome: CallOutcome) {
         guard finished.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
-        // A large answer is written as JSON on NIO's shared thread pool, as a large request is read (a 5,000-row
-        // RequestTestData page or a 650 KB account took the event loop for a second or more on a debug build).
-        let binary: [UInt8]?
-        if case .success(let message?, _) = outcome { binary = message.serializedBytes() } else { binary = nil }
-        if let binary, binary.count > Self.inlineMappingLimit, case .success(_, let trailers) = outcome {
-            let (eventLoop, handler, metrics, startedAt) = (self.eventLoop, self.handler, self.metrics, self.startedAt)
-            let json = { () -> HTTPJSONHandler.FinalResponse in
+        switch outcome {
+        case .failure(let error):
+            deliver(.failure(error))
+        case .success(let message, let trailers):
+            let binary = message?.serializedBytes()
+            let response = { @Sendable () -> HTTPJSONHandler.FinalResponse in
                 do throws(RPCError) {
-                    return .success(body: try self.json(binary), trailers: trailers)
+                    return .success(body: try binary.map { binary throws(RPCError) in try self.json(binary) }, trailers: trailers)
                 } catch {
                     return .failure(error)
                 }
             }
-            NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop, json).recover { _ in json() }.whenSuccess { response in
-                switch response {
-                case .success: metrics?.finished(.ok, startedAt: startedAt)
-                case .failure(let error): metrics?.finished(error.code, startedAt: startedAt)
-                }
-                handler.value.finishCall(response)
+            // A large answer is written as JSON on NIO's shared thread pool, as a large request is read (a 5,000-row
+            // RequestTestData page or a 650 KB account took the event loop for a second or more on a debug build).
+            guard let binary, binary.count > Self.inlineMappingLimit else { return deliver(response()) }
+            NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop, response).recover { _ in response() }.whenSuccess {
+                self.deliver($0)
             }
-            return
         }
-        let response: HTTPJSONHandler.FinalResponse
-        switch outcome {
-        case .success(_, let trailers):
-            do throws(RPCError) {
-                response = .success(body: try binary.map { binary throws(RPCError) in try json(binary) }, trailers: trailers)
-            } catch {
-                response = .failure(error)
-            }
-        case .failure(let error):
-            response = .failure(error)
-        }
-        let code: StatusCode
+    }
+
+    /// Records the call's status and hands its answer to the connection, on its event loop.
+    private func deliver(_ response: HTTPJSONHandler.FinalResponse) {
         switch response {
-        case .success: code = .ok
-        case .failure(let error): code = error.code
+        case .success: metrics?.finished(.ok, startedAt: startedAt)
+        case .failure(let error): metrics?.finished(error.code, startedAt: startedAt)
         }
-        metrics?.finished(code, startedAt: startedAt)
         let handler = self.handler
         eventLoop.execute { handler.value.finishCall(response) }
     }
@@ -212,17 +203,6 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
         if finished.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
             metrics?.finished(.cancelled, startedAt: startedAt)
         }
-    }
-
-    /// `body` on NIO's shared thread pool; here if the pool is not running (the process is ending).
-    private func offLoop<T: Sendable>(_ body: @escaping @Sendable () throws(RPCError) -> T) async throws(RPCError) -> T {
-        let result: Result<T, RPCError>
-        do {
-            result = try await NIOThreadPool.singleton.runIfActive { Result { () throws(RPCError) in try body() } }
-        } catch {
-            return try body()
-        }
-        return try result.get()
     }
 
     private func json(_ binary: [UInt8]) throws(RPCError) -> [UInt8] {

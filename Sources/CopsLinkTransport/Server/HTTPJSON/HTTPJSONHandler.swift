@@ -111,7 +111,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     ) {
         self.budget = budget
         unwritableHold = UnwritableHold(budget: unreadAnswers, highWaterMark: configuration.outboundHighWaterMark)
-        self.trust = trust ?? ConnectionTrust(trusted: !dispatcher.authenticatesCallers)
+        self.trust = trust ?? ConnectionTrust(for: dispatcher)
         reads = UntrustedReads(self.trust)
         self.dispatcher = dispatcher
         self.configuration = configuration
