@@ -105,7 +105,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        if configuration.runsHandlersOnEventLoop { executor = EventLoopTaskExecutor(eventLoop: context.eventLoop) }
+        if configuration.runsHandlersOnEventLoop { executor = EventLoopTaskExecutor(eventLoop: context.eventLoop, trust: connection.trust) }
         // Only an HTTP/2 stream channel (it has a parent) knows the option; a test's EmbeddedChannel traps on it.
         let streamID =
             context.channel.parent == nil ? nil : try? context.channel.syncOptions?.getOption(HTTP2StreamChannelOptions.streamID)

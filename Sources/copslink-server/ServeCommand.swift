@@ -159,6 +159,12 @@ struct ServeCommand: AsyncParsableCommand {
         parsing: .unconditional,
         help: "UNAUTHENTICATED answers on one connection after which it gets GOAWAY ENHANCE_YOUR_CALM and is closed; 0 disables.")
     var maxUnauthenticatedCalls = 3
+    @Option(
+        parsing: .unconditional,
+        help:
+            "The fraction of each event loop's time that connections without an authenticated caller may take together (after a 100-ms burst); past it their reads wait, least-served connection first. 1 turns this off."
+    )
+    var keylessShare = 0.5
     @Option(parsing: .unconditional, help: "Seconds a connection has to send its preface and SETTINGS.") var handshakeTimeout = 10.0
     @Option(parsing: .unconditional, help: "Seconds a connection without calls is kept before GOAWAY IDLE_TIMEOUT; 0 disables.")
     var idleTimeout = 300.0
@@ -225,6 +231,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maxUnreadAnswerBytes = maxUnreadAnswers
         configuration.requestIdleTimeout = Self.duration(seconds: requestTimeout)
         configuration.maxUnauthenticatedCalls = maxUnauthenticatedCalls
+        configuration.keylessShare = keylessShare
         configuration.handshakeTimeout = .milliseconds(Int64(handshakeTimeout * 1000))
         configuration.idleTimeout = Self.duration(seconds: idleTimeout)
         configuration.maxConnectionAge = Self.duration(seconds: maxConnectionAge)
@@ -421,6 +428,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         _ = try Self.parseProtocols(protocols)
         guard maxUnauthenticatedCalls >= 0 else { throw ValidationError("--max-unauthenticated-calls must be 0 or more.") }
+        guard keylessShare > 0, keylessShare <= 1 else {
+            throw ValidationError("--keyless-share \(keylessShare): give a fraction of the event loop's time above 0 and at most 1.")
+        }
         guard maxPublicCalls >= 0 else { throw ValidationError("--max-public-calls must be 0 or more.") }
         guard maxCalls >= 0 else { throw ValidationError("--max-calls must be 0 or more.") }
         guard (maxCallsPerKey ?? 0) >= 0 else { throw ValidationError("--max-calls-per-key must be 0 or more.") }

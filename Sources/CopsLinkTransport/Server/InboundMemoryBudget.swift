@@ -1,4 +1,5 @@
 public import CopsLinkCore
+import NIOCore
 import Synchronization
 
 /// The server-wide budget of inbound bytes held between reads: frame bytes buffered by connection readers (partial
@@ -68,6 +69,9 @@ public final class InboundMemoryBudget: Sendable {
 /// authenticates nobody start trusted.
 public final class ConnectionTrust: Sendable {
     private let trusted: Atomic<Bool>
+    /// Nanoseconds of event-loop work done for the connection outside its read passes while it was untrusted (its
+    /// calls' tasks, `EventLoopTaskExecutor`), not yet charged to the loop's keyless share (`KeylessPacer`).
+    private let unchargedWork = Atomic<Int64>(0)
 
     public init(trusted: Bool) { self.trusted = Atomic(trusted) }
 
@@ -80,5 +84,16 @@ public final class ConnectionTrust: Sendable {
     /// Marks the connection trusted (once; later calls only read).
     public func grant() {
         if !trusted.load(ordering: .relaxed) { trusted.store(true, ordering: .relaxed) }
+    }
+
+    /// Work done for the untrusted connection outside a read pass, from `start` until now.
+    func recordWork(since start: NIODeadline) {
+        unchargedWork.add((NIODeadline.now() - start).nanoseconds, ordering: .relaxed)
+    }
+
+    /// The work recorded since the last call, which the caller now charges.
+    func takeUnchargedWork() -> Int64 {
+        guard unchargedWork.load(ordering: .relaxed) != 0 else { return 0 }
+        return unchargedWork.exchange(0, ordering: .relaxed)
     }
 }

@@ -64,6 +64,12 @@ public struct ServerConfiguration: Sendable {
     /// UNAUTHENTICATED answers on one connection after which the server sends GOAWAY ENHANCE_YOUR_CALM and closes
     /// it: guessing keys costs a new connection each few tries. Default 3.
     public var maxUnauthenticatedCalls = 3
+    /// The fraction of each event loop's time that connections on which no caller has authenticated may take
+    /// together, when the server authenticates callers (`KeylessPacing`): past it their reads wait, least-served
+    /// connection first. 1 turns the pacing off. Default 0.5.
+    public var keylessShare = 0.5
+    /// Time keyless connections save up while they take less than `keylessShare`, spent unpaced. Default 100 ms.
+    public var keylessBurst: Duration = .milliseconds(100)
     /// Failed-call log lines one connection may cause at once (`FailureLogBudget`), and the lines per second it earns
     /// back. Default 20 and 1.
     public var failedCallLogBurst = 20

@@ -112,7 +112,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        if configuration.runsHandlersOnEventLoop { executor = EventLoopTaskExecutor(eventLoop: context.eventLoop) }
+        if configuration.runsHandlersOnEventLoop { executor = EventLoopTaskExecutor(eventLoop: context.eventLoop, trust: trust) }
         if let address = context.channel.remoteAddress {
             peer = "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
         }

@@ -15,7 +15,7 @@ import Synchronization
 /// `copslink_server_calls_in_flight{method}`, `copslink_server_connections`, `copslink_server_connections_accepted_total`,
 /// `copslink_server_received_bytes_total`, `copslink_server_sent_bytes_total`,
 /// `copslink_server_frames_rejected_total{reason}`, `copslink_server_inbound_buffered_bytes`,
-/// `copslink_server_unread_answer_bytes`.
+/// `copslink_server_unread_answer_bytes`, `copslink_server_keyless_reads_held_total`.
 public final class ServerMetrics: Sendable {
     /// The Timer label of the call latency histogram: give it buckets with `callDurationBuckets` when the backend
     /// takes buckets per name (swift-prometheus: `PrometheusMetricsFactory.durationHistogramBuckets`).
@@ -35,6 +35,8 @@ public final class ServerMetrics: Sendable {
     /// The server's `InboundMemoryBudget` use, recorded by connections as they read.
     let inboundBuffered: Gauge
     let unreadAnswers: Gauge
+    /// Reads of keyless connections held back for their loop's keyless share (`KeylessPacing`).
+    private let keylessReadsHeld: Counter
     private let rejections: [RejectionReason: Counter]
     private let methods: [String: MethodMetrics]
     private let unknownMethod: MethodMetrics
@@ -48,6 +50,7 @@ public final class ServerMetrics: Sendable {
         bytesSent = Counter(label: "copslink_server_sent_bytes_total", factory: factory)
         inboundBuffered = Gauge(label: "copslink_server_inbound_buffered_bytes", factory: factory)
         unreadAnswers = Gauge(label: "copslink_server_unread_answer_bytes", factory: factory)
+        keylessReadsHeld = Counter(label: "copslink_server_keyless_reads_held_total", factory: factory)
         var rejections: [RejectionReason: Counter] = [:]
         for reason in RejectionReason.allCases {
             rejections[reason] = Counter(
@@ -83,6 +86,11 @@ public final class ServerMetrics: Sendable {
     /// `copslink_server_unread_answer_bytes`: what the unread-answer budget counts (`UnreadAnswerBudget`).
     func recordUnreadAnswers(_ bytes: Int) {
         unreadAnswers.record(bytes)
+    }
+
+    /// `copslink_server_keyless_reads_held_total`: a keyless connection's read waits for its loop's keyless share.
+    func keylessReadHeld() {
+        keylessReadsHeld.increment()
     }
 
     /// A connection closed or a request refused for `reason` (`copslink_server_frames_rejected_total`); public for

@@ -32,6 +32,8 @@ public final class TCPServer: Sendable {
     public let inboundBudget: InboundMemoryBudget
     /// Answer bytes held for clients that do not take them, by all connections (`ServerConfiguration.maxUnreadAnswerBytes`).
     public let unreadAnswerBudget: UnreadAnswerBudget
+    /// The event loops' keyless share, when the server authenticates callers and the share is below 1.
+    private let keylessPacing: KeylessPacing?
     private let state: Mutex<State>
 
     private struct State {
@@ -77,6 +79,11 @@ public final class TCPServer: Sendable {
         self.metrics = metricsFactory.map { ServerMetrics(router: router, factory: $0) }
         self.inboundBudget = InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)
         self.unreadAnswerBudget = UnreadAnswerBudget(limit: configuration.maxUnreadAnswerBytes)
+        self.keylessPacing =
+            dispatcher.authenticatesCallers && configuration.keylessShare < 1
+            ? KeylessPacing(
+                share: configuration.keylessShare, burst: TimeAmount(configuration.keylessBurst), metrics: metrics, budget: inboundBudget)
+            : nil
         state = Mutex(State(connections: ConnectionSlots(limit: configuration.maxConnections)))
     }
 
@@ -193,7 +200,7 @@ public final class TCPServer: Sendable {
                         on: channel, configuration: self.configuration, dispatcher: self.dispatcher,
                         refusal: self.admit(channel, trust: trust), logger: self.logger, tlsContext: tlsContext,
                         metrics: self.metrics, budget: self.inboundBudget, unreadAnswers: self.unreadAnswerBudget,
-                        installers: self.installers, trust: trust)
+                        installers: self.installers, trust: trust, keylessPacing: self.keylessPacing)
                 }
             }
     }
@@ -209,7 +216,8 @@ public final class TCPServer: Sendable {
     public static func installConnectionHandlers(
         on channel: any Channel, configuration: ServerConfiguration, dispatcher: CallDispatcher, refusal: RejectionReason? = nil,
         logger: Logger, tlsContext: NIOSSLContext? = nil, metrics: ServerMetrics? = nil, budget: InboundMemoryBudget? = nil,
-        unreadAnswers: UnreadAnswerBudget? = nil, installers: [ServerProtocol: ProtocolInstaller] = [:], trust: ConnectionTrust? = nil
+        unreadAnswers: UnreadAnswerBudget? = nil, installers: [ServerProtocol: ProtocolInstaller] = [:], trust: ConnectionTrust? = nil,
+        keylessPacing: KeylessPacing? = nil
     ) throws {
         let trust = trust ?? ConnectionTrust(for: dispatcher)
         try channel.syncOptions?.setOption(
@@ -218,6 +226,8 @@ public final class TCPServer: Sendable {
         // Read small from the first byte until a caller authenticates, whatever the protocol (`UntrustedReads`).
         if dispatcher.authenticatesCallers { UntrustedReads.set(true, on: channel) }
         let sync = channel.pipeline.syncOperations
+        // First in the pipeline, so that a keyless pass is timed whole, TLS included (`KeylessPacing`).
+        if let keylessPacing, !trust.isTrusted { try sync.addHandler(KeylessPacer(pacing: keylessPacing, trust: trust)) }
         if let tlsContext { try sync.addHandler(NIOSSLServerHandler(context: tlsContext)) }
         let budget = budget ?? InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)
         let unreadAnswers = unreadAnswers ?? UnreadAnswerBudget(limit: configuration.maxUnreadAnswerBytes)

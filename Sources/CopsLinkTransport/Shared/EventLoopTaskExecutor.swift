@@ -20,8 +20,14 @@ public final class EventLoopTaskExecutor: TaskExecutor {
     }
 
     private let queue = Mutex(Queue())
+    /// The server connection whose tasks run here: while no caller has authenticated on it, the time its batches
+    /// take is recorded for its loop's keyless share (`KeylessPacing`).
+    private let trust: ConnectionTrust?
 
-    public init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+    public init(eventLoop: any EventLoop, trust: ConnectionTrust? = nil) {
+        self.eventLoop = eventLoop
+        self.trust = trust.flatMap { $0.isTrusted ? nil : $0 }
+    }
 
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
@@ -45,7 +51,10 @@ public final class EventLoopTaskExecutor: TaskExecutor {
             return batch
         }
         let executor = asUnownedTaskExecutor()
+        let untrusted = trust.flatMap { $0.isTrusted ? nil : $0 }
+        let start = untrusted == nil ? nil : NIODeadline.now()
         for job in batch { job.runSynchronously(on: executor) }
+        if let untrusted, let start { untrusted.recordWork(since: start) }
         batch.removeAll(keepingCapacity: true)
         queue.withLock { queue in
             if queue.spare.capacity < batch.capacity { queue.spare = batch }

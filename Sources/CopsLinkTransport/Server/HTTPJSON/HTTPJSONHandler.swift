@@ -123,7 +123,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        if configuration.runsHandlersOnEventLoop { executor = EventLoopTaskExecutor(eventLoop: context.eventLoop) }
+        if configuration.runsHandlersOnEventLoop { executor = EventLoopTaskExecutor(eventLoop: context.eventLoop, trust: trust) }
         if let address = context.channel.remoteAddress { peer = "\(address.ipAddress ?? "?"):\(address.port ?? 0)" }
         armIdleTimer()
         // The maximum age, as on native and gRPC connections (±10 %): then the connection drains as at a graceful

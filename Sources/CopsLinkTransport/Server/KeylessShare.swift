@@ -1,0 +1,124 @@
+import NIOCore
+
+/// One event loop's share of time for connections on which no caller has authenticated (keyless connections), and
+/// the order in which those held back are processed. Pure: the clock comes in as arguments; its owner
+/// (`KeylessReadScheduler`) keeps it on its loop.
+///
+/// The balance is time: it grows by `share` of the wall-clock time that passes, up to `burst`, and processing a
+/// keyless connection's bytes spends what it took. While the balance is spent (or others wait), a connection's bytes
+/// wait, and waiting connections are processed least-served first: by the time they have taken so far plus what the
+/// bytes they wait with should take (their count times the loop's recent cost per byte). So a new connection's
+/// handshake and first call go ahead of a flooding connection's next 16 KiB.
+struct KeylessShare {
+    /// A connection waiting to be processed: ordered by its priority (nanoseconds, lowest first), then by arrival.
+    struct Waiter: Comparable {
+        var priority: Int64
+        var arrival: UInt64
+        var id: ObjectIdentifier
+
+        static func < (lhs: Waiter, rhs: Waiter) -> Bool {
+            (lhs.priority, lhs.arrival) < (rhs.priority, rhs.arrival)
+        }
+
+        static func == (lhs: Waiter, rhs: Waiter) -> Bool { lhs.priority == rhs.priority && lhs.arrival == rhs.arrival }
+    }
+
+    /// The fraction of the loop's time keyless connections may take together, in (0, 1].
+    let share: Double
+    /// The most time saved up, in nanoseconds; the balance starts there.
+    let burst: Int64
+    /// Nanoseconds that may still be spent; negative after processing that cost more than was left.
+    private(set) var balance: Int64
+    /// What a received byte has recently cost to process: the moving average of passes, in nanoseconds per byte.
+    private(set) var nanosecondsPerByte: Double = 100
+    private var refilledAt: NIODeadline
+    private var waiting: [Waiter] = []
+    private var arrivals: UInt64 = 0
+
+    init(share: Double, burst: TimeAmount, now: NIODeadline) {
+        precondition(share > 0 && share <= 1, "the keyless share is a fraction of the loop's time in (0, 1]")
+        self.share = share
+        self.burst = max(0, burst.nanoseconds)
+        balance = self.burst
+        refilledAt = now
+    }
+
+    var hasWaiters: Bool { !waiting.isEmpty }
+    var waiterCount: Int { waiting.count }
+
+    /// Whether a connection with bytes to process may do so now: nobody waits and the balance is not spent.
+    mutating func mayProcess(at now: NIODeadline) -> Bool {
+        refill(at: now)
+        return waiting.isEmpty && balance > 0
+    }
+
+    /// Queues the connection `id`, which has taken `spent` ns so far and waits with `bytes` bytes.
+    mutating func wait(id: ObjectIdentifier, spent: Int64, bytes: Int) {
+        let expected = Int64(min(Double(Int64.max / 2), Double(bytes) * nanosecondsPerByte))
+        push(Waiter(priority: spent.addingReportingOverflow(expected).partialValue, arrival: arrivals, id: id))
+        arrivals &+= 1
+    }
+
+    /// The waiting connection to process next, least served first, if the balance allows it now.
+    mutating func next(at now: NIODeadline) -> ObjectIdentifier? {
+        refill(at: now)
+        guard balance > 0 else { return nil }
+        return popMin()?.id
+    }
+
+    /// Processing `bytes` bytes (0 for work that read nothing, such as a call's task) took `cost` ns.
+    mutating func charge(cost: Int64, bytes: Int) {
+        let cost = max(0, cost)
+        balance = balance.subtractingReportingOverflow(cost).partialValue
+        guard bytes > 0 else { return }
+        // An average over about the last eight passes.
+        nanosecondsPerByte += (Double(cost) / Double(bytes) - nanosecondsPerByte) / 8
+    }
+
+    /// How long from now until the balance is positive again; zero when it is.
+    var timeUntilPositive: TimeAmount {
+        guard balance <= 0 else { return .zero }
+        return .nanoseconds(Int64(min(Double(Int64.max / 2), (Double(-balance) + 1) / share)))
+    }
+
+    private mutating func refill(at now: NIODeadline) {
+        let elapsed = (now - refilledAt).nanoseconds
+        guard elapsed > 0 else { return }
+        refilledAt = now
+        // The keyless share of the time that passed, up to what fills the balance (after hours idle, `elapsed`
+        // times `share` can pass Int64).
+        let earned = min(Double(elapsed) * share, Double(burst) - Double(balance))
+        if earned > 0 { balance += Int64(earned) }
+    }
+
+    // MARK: The waiting connections: a binary min-heap.
+
+    private mutating func push(_ waiter: Waiter) {
+        waiting.append(waiter)
+        var child = waiting.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard waiting[child] < waiting[parent] else { break }
+            waiting.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    private mutating func popMin() -> Waiter? {
+        guard !waiting.isEmpty else { return nil }
+        waiting.swapAt(0, waiting.count - 1)
+        let minimum = waiting.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < waiting.count, waiting[left] < waiting[smallest] { smallest = left }
+            if right < waiting.count, waiting[right] < waiting[smallest] { smallest = right }
+            guard smallest != parent else { break }
+            waiting.swapAt(parent, smallest)
+            parent = smallest
+        }
+        return minimum
+    }
+}

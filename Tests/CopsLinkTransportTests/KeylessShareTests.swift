@@ -1,0 +1,239 @@
+import NIOCore
+import NIOEmbedded
+import Synchronization
+import Testing
+
+@testable import CopsLinkTransport
+
+/// The keyless share of an event loop (`KeylessShare`, `KeylessPacer`): connections on which no caller has
+/// authenticated take at most a fraction of the loop's time together, and those held back are processed least-served
+/// first.
+@Suite("Keyless share")
+struct KeylessShareTests {
+    final class Connection {
+        var id: ObjectIdentifier { ObjectIdentifier(self) }
+    }
+
+    static let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+
+    @Test func processingRunsUnpacedWithinTheBurstThenWaits() {
+        var share = KeylessShare(share: 0.5, burst: .milliseconds(10), now: Self.start)
+        // 10 ms saved up: passes of 4 ms run until the balance is spent.
+        var passes = 0
+        for _ in 0..<10 {
+            guard share.mayProcess(at: Self.start) else { break }
+            share.charge(cost: 4_000_000, bytes: 1_000)
+            passes += 1
+        }
+        #expect(passes == 3)  // 10 → 6 → 2 → −2 ms
+        #expect(share.balance == -2_000_000)
+        // At half the wall clock, the debt of 2 ms is paid in 4 ms.
+        #expect(share.timeUntilPositive == .nanoseconds(4_000_002))
+        let connection = Connection()
+        share.wait(id: connection.id, spent: 12_000_000, bytes: 1_000)
+        let early = share.next(at: Self.start + .milliseconds(3))
+        #expect(early == nil)
+        let paid = share.next(at: Self.start + .milliseconds(5))
+        #expect(paid == connection.id)
+        #expect(!share.hasWaiters)
+    }
+
+    @Test func aDebtIsPaidBeforeTheBalanceFillsAgain() {
+        var share = KeylessShare(share: 0.25, burst: .milliseconds(100), now: Self.start)
+        // One pass that took a whole second: 900 ms of debt, paid at a quarter of the wall clock.
+        share.charge(cost: 1_000_000_000, bytes: 16_384)
+        let afterThree = share.mayProcess(at: Self.start + .seconds(3))
+        #expect(!afterThree)
+        #expect(share.balance == -150_000_000)
+        let justBefore = share.mayProcess(at: Self.start + .milliseconds(3_599))
+        #expect(!justBefore)
+        let justAfter = share.mayProcess(at: Self.start + .milliseconds(3_601))
+        #expect(justAfter)
+        // Idle for an hour: the balance stops at the burst.
+        let anHourLater = share.mayProcess(at: Self.start + .seconds(3_600))
+        #expect(anHourLater)
+        #expect(share.balance == 100_000_000)
+    }
+
+    @Test func waitersGoLeastServedFirstCountingTheBytesTheyWaitWith() {
+        var share = KeylessShare(share: 1, burst: .milliseconds(10), now: Self.start)
+        // Passes teach the cost of a byte: 1 µs.
+        for _ in 0..<60 { share.charge(cost: 16_384_000, bytes: 16_384) }
+        #expect(abs(share.nanosecondsPerByte - 1_000) < 1)
+        let flood = Connection()
+        let handshake = Connection()
+        let flooded = Connection()
+        let idle = (Connection(), Connection())
+        share.wait(id: flood.id, spent: 0, bytes: 16_384)  // 16.4 ms expected
+        share.wait(id: handshake.id, spent: 0, bytes: 200)  // 0.2 ms
+        share.wait(id: flooded.id, spent: 90_000_000, bytes: 100)  // 90.1 ms
+        share.wait(id: idle.0.id, spent: 100_000, bytes: 0)  // 0.1 ms, then in arrival order
+        share.wait(id: idle.1.id, spent: 100_000, bytes: 0)
+        #expect(share.waiterCount == 5)
+        var order: [ObjectIdentifier] = []
+        while let next = share.next(at: Self.start + .seconds(100)) { order.append(next) }
+        #expect(order == [idle.0.id, idle.1.id, handshake.id, flood.id, flooded.id])
+    }
+
+    // MARK: The handler on a loop
+
+    /// Counts the `read()`s that got past the pacer.
+    final class ReadCounter: ChannelOutboundHandler {
+        typealias OutboundIn = Any
+        var reads = 0
+        func read(context: ChannelHandlerContext) {
+            reads += 1
+            context.read()
+        }
+    }
+
+    /// Stands for the protocol handlers: each read costs `cost` of the pacer's clock; it records what it was given.
+    final class Work: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        let clock: ProcessingClock
+        let cost: TimeAmount
+        let log: Log
+        let name: String
+        init(_ clock: ProcessingClock, cost: TimeAmount, log: Log, name: String) {
+            self.clock = clock
+            self.cost = cost
+            self.log = log
+            self.name = name
+        }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            clock.advance(by: cost)
+            log.entries.append("\(name): \(String(buffer: unwrapInboundIn(data)))")
+        }
+        func channelReadComplete(context: ChannelHandlerContext) { log.entries.append("\(name): complete") }
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) { log.entries.append("\(name): event") }
+    }
+
+    final class Log {
+        var entries: [String] = []
+    }
+
+    final class ProcessingClock: Sendable {
+        private let now = Mutex(KeylessShareTests.start)
+        func read() -> NIODeadline { now.withLock { $0 } }
+        func advance(by amount: TimeAmount) { now.withLock { $0 = $0 + amount } }
+    }
+
+    struct Connected {
+        let channel: EmbeddedChannel
+        let counter: ReadCounter
+        let trust: ConnectionTrust
+
+        /// One read: bytes, then the end of the read loop (`writeInbound` fires both).
+        func receive(_ text: String) throws {
+            try channel.writeInbound(ByteBuffer(string: text))
+        }
+    }
+
+    static func connect(
+        _ loop: EmbeddedEventLoop, _ pacing: KeylessPacing, _ clock: ProcessingClock, cost: TimeAmount, log: Log, name: String
+    ) throws -> Connected {
+        let channel = EmbeddedChannel(loop: loop)
+        let counter = ReadCounter()
+        let trust = ConnectionTrust(trusted: false)
+        try channel.pipeline.syncOperations.addHandler(counter)
+        try channel.pipeline.syncOperations.addHandler(KeylessPacer(pacing: pacing, trust: trust))
+        try channel.pipeline.syncOperations.addHandler(Work(clock, cost: cost, log: log, name: name))
+        return Connected(channel: channel, counter: counter, trust: trust)
+    }
+
+    @Test func pastTheShareAReadWaitsWithItsBytesAndNothingMoreIsRead() throws {
+        let loop = EmbeddedEventLoop()
+        let clock = ProcessingClock()
+        let log = Log()
+        let budget = InboundMemoryBudget(limit: 1 << 20)
+        let pacing = KeylessPacing(share: 0.5, burst: .microseconds(2_500), budget: budget, clock: { clock.read() })
+        let flood = try Self.connect(loop, pacing, clock, cost: .milliseconds(1), log: log, name: "flood")
+        for index in 1...3 { try flood.receive("\(index)") }  // 2.5 ms saved, three passes of 1 ms
+        #expect(log.entries == ["flood: 1", "flood: complete", "flood: 2", "flood: complete", "flood: 3", "flood: complete"])
+        log.entries = []
+        try flood.receive("4")
+        flood.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(log.entries.isEmpty, "the balance is spent: the bytes wait")
+        #expect(budget.untrustedBytes == 1)
+        flood.channel.read()
+        #expect(flood.counter.reads == 0, "and nothing more is read")
+        // A debt of 0.5 ms: paid in 1 ms at half the loop's time.
+        loop.advanceTime(by: .microseconds(999))
+        #expect(log.entries.isEmpty)
+        loop.advanceTime(by: .microseconds(2))
+        #expect(log.entries == ["flood: 4", "flood: complete", "flood: event"])
+        #expect(flood.counter.reads == 1)
+        #expect(budget.untrustedBytes == 0)
+        _ = try flood.channel.finish()
+    }
+
+    @Test func aNewConnectionsHandshakeGoesBeforeAFloodingConnectionsNextRead() throws {
+        let loop = EmbeddedEventLoop()
+        let clock = ProcessingClock()
+        let log = Log()
+        let pacing = KeylessPacing(share: 0.5, burst: .milliseconds(1), clock: { clock.read() })
+        let flood = try Self.connect(loop, pacing, clock, cost: .milliseconds(2), log: log, name: "flood")
+        try flood.receive(String(repeating: "f", count: 100))
+        try flood.receive(String(repeating: "g", count: 100))
+        // A second flooding connection comes before the newcomer; nothing spent either, but 100 bytes to the newcomer's 2.
+        let fresh = try Self.connect(loop, pacing, clock, cost: .milliseconds(2), log: log, name: "fresh")
+        try fresh.receive(String(repeating: "h", count: 100))
+        let newcomer = try Self.connect(loop, pacing, clock, cost: .microseconds(10), log: log, name: "new")
+        try newcomer.receive("hi")
+        #expect(log.entries.count == 2, "only the first read ran")
+        // Once the debt is paid the newcomer (2 bytes, nothing spent) goes first.
+        loop.advanceTime(by: .milliseconds(3))
+        #expect(log.entries.dropFirst(2).first == "new: hi")
+        loop.advanceTime(by: .seconds(1))
+        #expect(
+            log.entries.suffix(4) == [
+                "fresh: \(String(repeating: "h", count: 100))", "fresh: complete", "flood: \(String(repeating: "g", count: 100))",
+                "flood: complete"
+            ])
+        _ = try flood.channel.finish()
+        _ = try fresh.channel.finish()
+        _ = try newcomer.channel.finish()
+    }
+
+    @Test func aConnectionLeavesThePacingOnceACallerAuthenticates() throws {
+        let loop = EmbeddedEventLoop()
+        let clock = ProcessingClock()
+        let log = Log()
+        let pacing = KeylessPacing(share: 0.5, burst: .milliseconds(1), clock: { clock.read() })
+        let connection = try Self.connect(loop, pacing, clock, cost: .milliseconds(5), log: log, name: "c")
+        try connection.receive("a")
+        try connection.receive("b")
+        #expect(log.entries == ["c: a", "c: complete"])
+        connection.trust.grant()
+        loop.advanceTime(by: .milliseconds(10))
+        #expect(log.entries.suffix(2) == ["c: b", "c: complete"])
+        #expect(throws: (any Error).self) { try connection.channel.pipeline.syncOperations.handler(type: KeylessPacer.self) }
+        // Trusted: read as it comes, whatever the loop's keyless balance.
+        try connection.receive("c")
+        #expect(log.entries.suffix(2) == ["c: c", "c: complete"])
+        for _ in 0..<5 { connection.channel.read() }
+        #expect(connection.counter.reads == 5)
+        _ = try connection.channel.finish()
+    }
+
+    @Test func aClosedConnectionsBytesAreDroppedAndOthersGoOn() throws {
+        let loop = EmbeddedEventLoop()
+        let clock = ProcessingClock()
+        let log = Log()
+        let budget = InboundMemoryBudget(limit: 1 << 20)
+        let pacing = KeylessPacing(share: 0.5, burst: .milliseconds(1), budget: budget, clock: { clock.read() })
+        let flood = try Self.connect(loop, pacing, clock, cost: .milliseconds(2), log: log, name: "flood")
+        try flood.receive("1")
+        let closing = try Self.connect(loop, pacing, clock, cost: .zero, log: log, name: "closing")
+        try closing.receive("x")
+        try flood.receive("2")
+        #expect(budget.untrustedBytes == 2)
+        // Closed, not finished: `finish()` would cancel every task of the shared loop, the scheduler's wake included.
+        try closing.channel.close().wait()
+        #expect(budget.untrustedBytes == 1)
+        loop.advanceTime(by: .milliseconds(5))
+        #expect(log.entries == ["flood: 1", "flood: complete", "flood: 2", "flood: complete"])
+        #expect(budget.untrustedBytes == 0)
+        _ = try flood.channel.finish()
+    }
+}
