@@ -246,8 +246,10 @@ struct APIKeyCacheTests {
                     }
                 }
             }
-            _ = await Self.eventually { store.waitingReads == 1 }
-            for _ in 0..<1_000 { await Task.yield() }
+            // Every caller waits for the one read before it fails (1,000 yields were not always enough for all 20 to
+            // start when the whole suite ran 8 tests at once: a late one then read again).
+            let allWaiting = await Self.eventually { store.waitingReads == 1 && authenticator.waitingCallers == 20 }
+            #expect(allWaiting)
             store.holding.store(false, ordering: .relaxed)
             store.release()
             return await group.reduce(0) { $0 + ($1 ? 1 : 0) }

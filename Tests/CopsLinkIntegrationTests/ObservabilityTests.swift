@@ -26,6 +26,7 @@ private func httpRequest(port: Int, method: String = "GET", path: String) async 
 /// and the admin endpoint exporting that registry, both on port 0.
 private func withObservedServer<Result: Sendable>(
     probe: ProbeService = ProbeService(),
+    interceptors: [any ServerInterceptor] = [],
     configure: (inout ServerConfiguration) -> Void = { _ in },
     _ body: (TCPServer, _ rpcPort: Int, _ adminPort: Int) async throws -> Result
 ) async throws -> Result {
@@ -35,7 +36,8 @@ private func withObservedServer<Result: Sendable>(
     var configuration = ServerConfiguration.forTesting()
     configure(&configuration)
     let server = TCPServer(
-        configuration: configuration, router: makeTestRouter(probe: probe), logger: quietLogger(), metricsFactory: factory)
+        configuration: configuration, router: makeTestRouter(probe: probe), interceptors: interceptors, logger: quietLogger(),
+        metricsFactory: factory)
     return try await AdminHTTPServer.withServer(
         host: "127.0.0.1", port: 0,
         routes: .init(metrics: { registry.emit(into: &$0) }, isReady: { server.isServing })
@@ -107,6 +109,46 @@ struct ObservabilityTests {
             let sent = lines.first { $0.hasPrefix("copslink_server_sent_bytes_total ") }
             #expect((received?.split(separator: " ").last.flatMap { Int($0) } ?? 0) > 100)
             #expect((sent?.split(separator: " ").last.flatMap { Int($0) } ?? 0) > 100)
+        }
+    }
+
+    /// The keyless share is in the pipeline of every connection of a server that authenticates callers
+    /// (`KeylessPacing`): with no time saved up and a tiny share, a keyless connection's reads wait (counted), and
+    /// are then processed whole and in order; a client with a key is served meanwhile. The rules themselves are
+    /// `KeylessShareTests`, on a manual clock.
+    @Test func keylessReadsPastTheShareWaitAndAreProcessedInOrder() async throws {
+        try await withObservedServer(
+            interceptors: [MetadataAuthenticator()],
+            configure: {
+                $0.keylessShare = 0.001
+                $0.keylessBurst = .zero
+            }
+        ) { _, rpcPort, adminPort in
+            // No time saved up: after the handshake, each read waits a thousand times what the one before it took.
+            let keyless = try await RawPeer.handshake(port: rpcPort)
+            // PING ACKs the server ignores, in separate reads, then a PING it answers.
+            for _ in 0..<5 {
+                var ack = ByteBuffer()
+                ack.writeFrame(.ping, flags: .ack, rawPayload: ByteBuffer(integer: UInt64(7)))
+                try await keyless.send(ack)
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            var ping = ByteBuffer()
+            ping.writeFrame(.ping, rawPayload: ByteBuffer(integer: UInt64(42)))
+            try await keyless.send(ping)
+            var answer = try await keyless.nextFrame(includingControl: true)
+            while let frame = answer, frame.type != .ping { answer = try await keyless.nextFrame(includingControl: true) }
+            #expect(answer?.flags.contains(.ack) == true)
+            #expect(answer?.payload.getInteger(at: answer?.payload.readerIndex ?? 0, as: UInt64.self) == 42)
+            // A client with a key gets its answer while keyless connections wait.
+            try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: rpcPort)) { transport in
+                let key = CallOptions(metadata: ["authorization": .text("Bearer k")])
+                _ = try await TestService.Client(wrapping: RPCClient(transport: transport)).emptyCall(options: key)
+            }
+            await keyless.close()
+            let metrics = try await httpRequest(port: adminPort, path: "/metrics").body
+            let held = metrics.split(separator: "\n").first { $0.hasPrefix("copslink_server_keyless_reads_held_total ") }
+            #expect((held?.split(separator: " ").last.flatMap { Double($0) } ?? 0) >= 1, "\(held ?? "no such series")")
         }
     }
 

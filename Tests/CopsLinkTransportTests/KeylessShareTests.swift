@@ -28,7 +28,7 @@ struct KeylessShareTests {
         #expect(passes == 3)  // 10 → 6 → 2 → −2 ms
         #expect(share.balance == -2_000_000)
         // At half the wall clock, the debt of 2 ms is paid in 4 ms.
-        #expect(share.timeUntilPositive == .nanoseconds(4_000_002))
+        #expect(share.timeUntilReady == .nanoseconds(4_000_002))
         let connection = Connection()
         share.wait(id: connection.id, spent: 12_000_000, bytes: 1_000)
         let early = share.next(at: Self.start + .milliseconds(3))

@@ -69,9 +69,9 @@ public final class InboundMemoryBudget: Sendable {
 /// authenticates nobody start trusted.
 public final class ConnectionTrust: Sendable {
     private let trusted: Atomic<Bool>
-    /// Nanoseconds of event-loop work done for the connection outside its read passes while it was untrusted (its
-    /// calls' tasks, `EventLoopTaskExecutor`), not yet charged to the loop's keyless share (`KeylessPacer`).
-    private let unchargedWork = Atomic<Int64>(0)
+    /// Where work done for the connection outside its reads (its calls' tasks, `EventLoopTaskExecutor`) is charged
+    /// while no caller has authenticated on it: its loop's keyless share, set by its `KeylessPacer`.
+    private let workSink = Mutex<NIOLoopBound<KeylessReadScheduler>?>(nil)
 
     public init(trusted: Bool) { self.trusted = Atomic(trusted) }
 
@@ -86,14 +86,15 @@ public final class ConnectionTrust: Sendable {
         if !trusted.load(ordering: .relaxed) { trusted.store(true, ordering: .relaxed) }
     }
 
-    /// Work done for the untrusted connection outside a read pass, from `start` until now.
+    /// Work done for the untrusted connection outside its reads, from `start` until now: charged to its loop's
+    /// keyless share at once, so that the next waiting connection waits for it too. Call it on the connection's loop.
     func recordWork(since start: NIODeadline) {
-        unchargedWork.add((NIODeadline.now() - start).nanoseconds, ordering: .relaxed)
+        guard let sink = workSink.withLock({ $0 }) else { return }
+        sink.value.charge(cost: (NIODeadline.now() - start).nanoseconds, bytes: 0)
     }
 
-    /// The work recorded since the last call, which the caller now charges.
-    func takeUnchargedWork() -> Int64 {
-        guard unchargedWork.load(ordering: .relaxed) != 0 else { return 0 }
-        return unchargedWork.exchange(0, ordering: .relaxed)
+    /// Sets (or, nil, clears) where `recordWork` charges.
+    func chargeWork(to scheduler: NIOLoopBound<KeylessReadScheduler>?) {
+        workSink.withLock { $0 = scheduler }
     }
 }

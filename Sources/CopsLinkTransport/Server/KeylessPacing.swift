@@ -13,8 +13,8 @@ import Synchronization
 ///
 /// What is timed: processing a read (from the bytes' arrival in the pipeline to the end of `channelReadComplete`:
 /// TLS, the protocol handlers, and call handlers until they first suspend), and the batches of the connection's call
-/// tasks (`EventLoopTaskExecutor`), which are paid for before its next bytes, and closing the connection. Work NIO
-/// defers to tasks of its own (closing an HTTP/2 stream channel, for one) is not counted.
+/// tasks (`EventLoopTaskExecutor`), charged as they run, and closing the connection. Work NIO defers to tasks of
+/// its own (closing an HTTP/2 stream channel, for one) is not counted.
 public final class KeylessPacing: Sendable {
     /// The fraction of each event loop's time that keyless connections may take together, in (0, 1].
     public let share: Double
@@ -82,11 +82,14 @@ final class KeylessReadScheduler {
         waiting.removeValue(forKey: ObjectIdentifier(pacer))
     }
 
-    /// Processes waiting connections in turn while the balance lasts; each one's processing is charged as it ends.
+    /// Processes the next waiting connection if the balance allows: one per wake, so that the tasks its bytes start
+    /// (`EventLoopTaskExecutor`, charged as they run) run before the next one is chosen.
     private func processWaiting() {
         while let id = share.next(at: loop.now) {
             // A connection that left while queued is still in the queue: skipped.
-            waiting.removeValue(forKey: id)?.processWaiting()
+            guard let pacer = waiting.removeValue(forKey: id) else { continue }
+            pacer.processWaiting()
+            break
         }
         scheduleWake()
     }
@@ -95,7 +98,7 @@ final class KeylessReadScheduler {
         guard wake == nil, share.hasWaiters else { return }
         let loopBound = NIOLoopBound(self, eventLoop: loop)
         // Not sooner than 100 µs: processing a read costs about that, and a task per microsecond of debt would cost more.
-        wake = loop.scheduleTask(in: max(share.timeUntilPositive, .microseconds(100))) {
+        wake = loop.scheduleTask(in: max(share.timeUntilReady, .microseconds(100))) {
             loopBound.value.wake = nil
             loopBound.value.processWaiting()
         }
@@ -142,7 +145,9 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        scheduler = pacing.scheduler(on: context.eventLoop)
+        let scheduler = pacing.scheduler(on: context.eventLoop)
+        self.scheduler = scheduler
+        trust.chargeWork(to: NIOLoopBound(scheduler, eventLoop: context.eventLoop))
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -157,7 +162,7 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
         dropHeld()
         let start = pacing.clock()
         context.fireChannelInactive()
-        scheduler?.charge(cost: (pacing.clock() - start).nanoseconds + trust.takeUnchargedWork(), bytes: 0)
+        scheduler?.charge(cost: (pacing.clock() - start).nanoseconds, bytes: 0)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -200,9 +205,6 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         if trust.isTrusted { return stopPacing(context, read: true) }
-        // The connection's tasks that ran since its last read are paid for before it reads again.
-        let work = trust.takeUnchargedWork()
-        if work > 0 { endPass(cost: work, bytes: 0) }
         context.read()
     }
 
@@ -246,13 +248,14 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func endPass(cost: Int64, bytes: Int) {
-        let cost = max(0, cost) &+ trust.takeUnchargedWork()
+        let cost = max(0, cost)
         spent &+= cost
         scheduler?.charge(cost: cost, bytes: bytes)
     }
 
     /// A caller has authenticated and nothing waits: the connection reads as others do from now on.
     private func stopPacing(_ context: ChannelHandlerContext, read: Bool = false) {
+        trust.chargeWork(to: nil)
         scheduler?.leave(self)
         scheduler = nil
         readHeld = false
@@ -264,6 +267,7 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
         pacing.budget?.adjust(by: -heldBytes, untrusted: true)
         held = []
         heldBytes = 0
+        trust.chargeWork(to: nil)
         scheduler?.leave(self)
         scheduler = nil
         queued = false

@@ -49,8 +49,11 @@ struct KeylessShare {
     /// Whether a connection with bytes to process may do so now: nobody waits and the balance is not spent.
     mutating func mayProcess(at now: NIODeadline) -> Bool {
         refill(at: now)
-        return waiting.isEmpty && balance > 0
+        return waiting.isEmpty && isReady
     }
+
+    /// The balance allows processing: it is positive, or full (with no burst, once nothing is owed).
+    private var isReady: Bool { balance > 0 || balance >= burst }
 
     /// Queues the connection `id`, which has taken `spent` ns so far and waits with `bytes` bytes.
     mutating func wait(id: ObjectIdentifier, spent: Int64, bytes: Int) {
@@ -62,7 +65,7 @@ struct KeylessShare {
     /// The waiting connection to process next, least served first, if the balance allows it now.
     mutating func next(at now: NIODeadline) -> ObjectIdentifier? {
         refill(at: now)
-        guard balance > 0 else { return nil }
+        guard isReady else { return nil }
         return popMin()?.id
     }
 
@@ -75,10 +78,11 @@ struct KeylessShare {
         nanosecondsPerByte += (Double(cost) / Double(bytes) - nanosecondsPerByte) / 8
     }
 
-    /// How long from now until the balance is positive again; zero when it is.
-    var timeUntilPositive: TimeAmount {
-        guard balance <= 0 else { return .zero }
-        return .nanoseconds(Int64(min(Double(Int64.max / 2), (Double(-balance) + 1) / share)))
+    /// How long from now until the balance allows processing again; zero when it does.
+    var timeUntilReady: TimeAmount {
+        guard !isReady else { return .zero }
+        let needed = Double(min(burst, 1)) - Double(balance)
+        return .nanoseconds(Int64(min(Double(Int64.max / 2), needed / share)))
     }
 
     private mutating func refill(at now: NIODeadline) {
