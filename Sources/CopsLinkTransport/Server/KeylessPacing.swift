@@ -211,7 +211,7 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
     /// The scheduler's turn for this connection: its held bytes and events, in order, timed as one pass.
     func processWaiting() {
         queued = false
-        guard let context, !held.isEmpty else { return }
+        guard let context, let scheduler, !held.isEmpty else { return }
         let items = held
         let bytes = heldBytes
         held = []
@@ -226,8 +226,11 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
             case .error(let error): context.fireErrorCaught(error)
             }
         }
-        endPass(cost: (pacing.clock() - start).nanoseconds, bytes: bytes)
-        guard self.context != nil else { return }  // what it processed closed the connection
+        let cost = max(0, (pacing.clock() - start).nanoseconds)
+        spent &+= cost
+        // Through the scheduler the turn came from: what was processed may have closed the connection, which leaves it.
+        scheduler.charge(cost: cost, bytes: bytes)
+        guard self.scheduler != nil else { return }
         if trust.isTrusted {
             stopPacing(context, read: readHeld)
         } else if readHeld {
