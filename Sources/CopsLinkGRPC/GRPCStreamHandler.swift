@@ -615,9 +615,10 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
         }
         let sent = context.eventLoop.makePromise(of: Void.self)
+        let counted = unread
         sent.futureResult.whenComplete { result in
             let handler = loopBound.value
-            handler.releaseUnread(unread)
+            handler.releaseUnread(counted)
             if timeout != nil {
                 handler.pendingWrites -= 1
                 if handler.pendingWrites == 0 {

@@ -113,25 +113,25 @@ struct ObservabilityTests {
     }
 
     /// The keyless share is in the pipeline of every connection of a server that authenticates callers
-    /// (`KeylessPacing`): with no time saved up and a tiny share, a keyless connection's reads wait (counted), and
-    /// are then processed whole and in order; a client with a key is served meanwhile. The rules themselves are
+    /// (`KeylessPacing`): with no time saved up and a small share, a keyless connection's reads wait (counted), and
+    /// are then processed (its PING is answered); a client with a key is served meanwhile. The rules themselves are
     /// `KeylessShareTests`, on a manual clock.
-    @Test func keylessReadsPastTheShareWaitAndAreProcessedInOrder() async throws {
+    @Test func keylessReadsPastTheShareWaitAndAreThenProcessed() async throws {
         try await withObservedServer(
             interceptors: [MetadataAuthenticator()],
             configure: {
-                $0.keylessShare = 0.001
+                $0.keylessShare = 0.01
                 $0.keylessBurst = .zero
             }
         ) { _, rpcPort, adminPort in
-            // No time saved up: after the handshake, each read waits a thousand times what the one before it took.
+            // No time saved up: after the handshake, each read waits a hundred times what the one before it took.
             let keyless = try await RawPeer.handshake(port: rpcPort)
             // PING ACKs the server ignores, in separate reads, then a PING it answers.
             for _ in 0..<5 {
                 var ack = ByteBuffer()
                 ack.writeFrame(.ping, flags: .ack, rawPayload: ByteBuffer(integer: UInt64(7)))
                 try await keyless.send(ack)
-                try await Task.sleep(for: .milliseconds(20))
+                try await Task.sleep(for: .milliseconds(2))
             }
             var ping = ByteBuffer()
             ping.writeFrame(.ping, rawPayload: ByteBuffer(integer: UInt64(42)))
@@ -270,7 +270,7 @@ struct ObservabilityTests {
                     for _ in 0..<200 {
                         draining = try await httpRequest(port: adminPort, path: "/readyz").status
                         if draining == 503 { break }
-                        try await Task.sleep(for: .milliseconds(20))
+                        try await Task.sleep(for: .milliseconds(2))
                     }
                     #expect(draining == 503, "draining")
                     let health = try await httpRequest(port: adminPort, path: "/healthz")

@@ -75,6 +75,29 @@ struct KeylessShareTests {
         #expect(order == [idle.0.id, idle.1.id, handshake.id, flood.id, flooded.id])
     }
 
+    @Test func aLongLivedConnectionIsNotStarvedByEverNewOnes() {
+        var share = KeylessShare(share: 1, burst: .milliseconds(10), now: Self.start)
+        for _ in 0..<60 { share.charge(cost: 16_384_000, bytes: 16_384) }  // 1 µs a byte, and a long debt
+        // A probe's connection that has taken a second over its life, then fresh connections with 16 KiB each, one
+        // more for each served: without the virtual time, the probe (1 s) would wait behind every one of them.
+        let probe = Connection()
+        share.wait(id: probe.id, spent: 1_000_000_000, bytes: 100)
+        var fresh: [Connection] = []
+        var served = 0
+        var now = Self.start + .seconds(10)
+        while served < 1_000 {
+            let connection = Connection()
+            fresh.append(connection)
+            share.wait(id: connection.id, spent: 0, bytes: 16_384)
+            now = now + .seconds(1)
+            guard let next = share.next(at: now) else { continue }
+            served += 1
+            if next == probe.id { break }
+        }
+        // Each fresh connection moves the virtual time by its 16 ms: the probe's second is reached in about 62 turns.
+        #expect(served < 100)
+    }
+
     // MARK: The handler on a loop
 
     /// Counts the `read()`s that got past the pacer.
@@ -204,8 +227,9 @@ struct KeylessShareTests {
         try connection.receive("a")
         try connection.receive("b")
         #expect(log.entries == ["c: a", "c: complete"])
+        // Granted: what it holds is delivered at once (a task on its loop), not at its turn in the keyless queue.
         connection.trust.grant()
-        loop.advanceTime(by: .milliseconds(10))
+        loop.run()
         #expect(log.entries.suffix(2) == ["c: b", "c: complete"])
         #expect(throws: (any Error).self) { try connection.channel.pipeline.syncOperations.handler(type: KeylessPacer.self) }
         // Trusted: read as it comes, whatever the loop's keyless balance.
@@ -233,6 +257,91 @@ struct KeylessShareTests {
         #expect(budget.untrustedBytes == 1)
         loop.advanceTime(by: .milliseconds(5))
         #expect(log.entries == ["flood: 1", "flood: complete", "flood: 2", "flood: complete"])
+        #expect(budget.untrustedBytes == 0)
+        _ = try flood.channel.finish()
+    }
+
+    /// Closes its channel when it reads, after `cost` of the pacer's clock.
+    final class Closer: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        let clock: ProcessingClock
+        let cost: TimeAmount
+        let log: Log
+        init(_ clock: ProcessingClock, cost: TimeAmount, log: Log) {
+            self.clock = clock
+            self.cost = cost
+            self.log = log
+        }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            clock.advance(by: cost)
+            log.entries.append("closer: \(String(buffer: unwrapInboundIn(data)))")
+            context.close(promise: nil)
+        }
+        func channelReadComplete(context: ChannelHandlerContext) { log.entries.append("closer: complete") }
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) { log.entries.append("closer: event") }
+    }
+
+    static func connectCloser(
+        _ loop: EmbeddedEventLoop, _ pacing: KeylessPacing, _ clock: ProcessingClock, cost: TimeAmount, log: Log
+    )
+        throws -> EmbeddedChannel
+    {
+        let channel = EmbeddedChannel(loop: loop)
+        try channel.pipeline.syncOperations.addHandler(KeylessPacer(pacing: pacing, trust: ConnectionTrust(trusted: false)))
+        try channel.pipeline.syncOperations.addHandler(Closer(clock, cost: cost, log: log))
+        return channel
+    }
+
+    @Test func aReadThatClosesItsConnectionIsCharged() throws {
+        let loop = EmbeddedEventLoop()
+        let clock = ProcessingClock()
+        let log = Log()
+        let pacing = KeylessPacing(share: 0.5, burst: .milliseconds(1), clock: { clock.read() })
+        // 5 ms of work, then the connection closes itself: no `channelReadComplete` follows.
+        let closer = try Self.connectCloser(loop, pacing, clock, cost: .milliseconds(5), log: log)
+        try closer.writeInbound(ByteBuffer(string: "x"))
+        #expect(!closer.isActive)
+        let next = try Self.connect(loop, pacing, clock, cost: .zero, log: log, name: "next")
+        try next.receive("y")
+        #expect(log.entries == ["closer: x"], "the 4 ms of debt make the next keyless read wait")
+        loop.advanceTime(by: .milliseconds(9))
+        #expect(log.entries.suffix(2) == ["next: y", "next: complete"])
+        _ = try next.channel.finish()
+    }
+
+    @Test func theConnectionsCallTasksAreCharged() throws {
+        let loop = EmbeddedEventLoop()
+        let clock = ProcessingClock()
+        let log = Log()
+        let pacing = KeylessPacing(share: 0.5, burst: .milliseconds(1), clock: { clock.read() })
+        let tasks = try Self.connect(loop, pacing, clock, cost: .zero, log: log, name: "tasks")
+        // A batch of its call tasks that took 50 ms (`EventLoopTaskExecutor` records it on the loop).
+        tasks.trust.recordWork(since: .now() - .milliseconds(50))
+        let next = try Self.connect(loop, pacing, clock, cost: .zero, log: log, name: "next")
+        try next.receive("y")
+        #expect(log.entries.isEmpty, "the tasks' 50 ms make the next keyless read wait")
+        loop.advanceTime(by: .milliseconds(200))
+        #expect(log.entries == ["next: y", "next: complete"])
+        _ = try tasks.channel.finish()
+        _ = try next.channel.finish()
+    }
+
+    @Test func nothingHeldIsDeliveredAfterTheConnectionClosesInItsTurn() throws {
+        let loop = EmbeddedEventLoop()
+        let clock = ProcessingClock()
+        let log = Log()
+        let budget = InboundMemoryBudget(limit: 1 << 20)
+        let pacing = KeylessPacing(share: 0.5, burst: .milliseconds(1), budget: budget, clock: { clock.read() })
+        let flood = try Self.connect(loop, pacing, clock, cost: .milliseconds(2), log: log, name: "flood")
+        try flood.receive("1")
+        let closer = try Self.connectCloser(loop, pacing, clock, cost: .zero, log: log)
+        try closer.writeInbound(ByteBuffer(string: "x"))
+        closer.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        try closer.writeInbound(ByteBuffer(string: "z"))
+        #expect(budget.untrustedBytes > 0)
+        loop.advanceTime(by: .milliseconds(10))
+        // Its bytes close it: the read's end, the end of input and the bytes after them are not delivered.
+        #expect(log.entries == ["flood: 1", "flood: complete", "closer: x"])
         #expect(budget.untrustedBytes == 0)
         _ = try flood.channel.finish()
     }

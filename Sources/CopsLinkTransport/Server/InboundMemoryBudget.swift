@@ -69,9 +69,9 @@ public final class InboundMemoryBudget: Sendable {
 /// authenticates nobody start trusted.
 public final class ConnectionTrust: Sendable {
     private let trusted: Atomic<Bool>
-    /// Where work done for the connection outside its reads (its calls' tasks, `EventLoopTaskExecutor`) is charged
-    /// while no caller has authenticated on it: its loop's keyless share, set by its `KeylessPacer`.
-    private let workSink = Mutex<NIOLoopBound<KeylessReadScheduler>?>(nil)
+    /// The connection's `KeylessPacer` while it is paced: work done for the connection outside its reads (its calls'
+    /// tasks, `EventLoopTaskExecutor`) is charged to it, and it hears when a caller authenticates.
+    private let pacer = Mutex<NIOLoopBound<KeylessPacer>?>(nil)
 
     public init(trusted: Bool) { self.trusted = Atomic(trusted) }
 
@@ -83,18 +83,22 @@ public final class ConnectionTrust: Sendable {
 
     /// Marks the connection trusted (once; later calls only read).
     public func grant() {
-        if !trusted.load(ordering: .relaxed) { trusted.store(true, ordering: .relaxed) }
+        guard !trusted.load(ordering: .relaxed) else { return }
+        trusted.store(true, ordering: .relaxed)
+        // A paced connection delivers what it holds now instead of at its turn (from whatever thread grants).
+        guard let pacer = pacer.withLock({ $0 }) else { return }
+        pacer.eventLoop.execute { pacer.value.trustGranted() }
     }
 
-    /// Work done for the untrusted connection outside its reads, from `start` until now: charged to its loop's
-    /// keyless share at once, so that the next waiting connection waits for it too. Call it on the connection's loop.
+    /// Work done for the untrusted connection outside its reads, from `start` until now: charged to its pacer, and so
+    /// to its loop's keyless share at once. Call it on the connection's loop.
     func recordWork(since start: NIODeadline) {
-        guard let sink = workSink.withLock({ $0 }) else { return }
-        sink.value.charge(cost: (NIODeadline.now() - start).nanoseconds, bytes: 0)
+        guard let pacer = pacer.withLock({ $0 }) else { return }
+        pacer.value.charge(work: (NIODeadline.now() - start).nanoseconds)
     }
 
-    /// Sets (or, nil, clears) where `recordWork` charges.
-    func chargeWork(to scheduler: NIOLoopBound<KeylessReadScheduler>?) {
-        workSink.withLock { $0 = scheduler }
+    /// Sets (or, nil, clears) the connection's pacer.
+    func paceWork(with pacer: NIOLoopBound<KeylessPacer>?) {
+        self.pacer.withLock { $0 = pacer }
     }
 }

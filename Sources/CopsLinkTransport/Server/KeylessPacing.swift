@@ -56,8 +56,11 @@ public final class KeylessPacing: Sendable {
 /// processes them when the balance allows. Lives on its loop (reached through `NIOLoopBound`).
 final class KeylessReadScheduler {
     private var share: KeylessShare
+    /// The connections waiting, by identity; the share's queue may still hold entries of connections that left.
     private var waiting: [ObjectIdentifier: KeylessPacer] = [:]
     private var wake: Scheduled<Void>?
+    /// A wake queued with `execute` (the balance allowed the next connection at once).
+    private var wakeQueued = false
     private let loop: any EventLoop
 
     init(share: Double, burst: TimeAmount, loop: any EventLoop) {
@@ -65,8 +68,9 @@ final class KeylessReadScheduler {
         self.loop = loop
     }
 
-    /// Whether a connection may process bytes now; if not, it calls `wait`.
-    func mayProcess() -> Bool { share.mayProcess(at: loop.now) }
+    /// Whether a connection may process bytes now: no connection waits and the balance allows; if not, it calls
+    /// `wait`.
+    func mayProcess() -> Bool { waiting.isEmpty && share.isReady(at: loop.now) }
 
     /// `pacer` waits with `bytes` bytes: `processWaiting` is called when its turn comes.
     func wait(_ pacer: KeylessPacer, bytes: Int) {
@@ -77,13 +81,14 @@ final class KeylessReadScheduler {
 
     func charge(cost: Int64, bytes: Int) { share.charge(cost: cost, bytes: bytes) }
 
-    /// `pacer` no longer waits (its connection closed).
+    /// `pacer` no longer waits (its connection closed, or a caller authenticated on it).
     func leave(_ pacer: KeylessPacer) {
         waiting.removeValue(forKey: ObjectIdentifier(pacer))
     }
 
     /// Processes the next waiting connection if the balance allows: one per wake, so that the tasks its bytes start
-    /// (`EventLoopTaskExecutor`, charged as they run) run before the next one is chosen.
+    /// (`EventLoopTaskExecutor`, queued before the next wake and charged as they run) run before the next one is
+    /// chosen.
     private func processWaiting() {
         while let id = share.next(at: loop.now) {
             // A connection that left while queued is still in the queue: skipped.
@@ -95,10 +100,21 @@ final class KeylessReadScheduler {
     }
 
     private func scheduleWake() {
-        guard wake == nil, share.hasWaiters else { return }
+        guard wake == nil, !wakeQueued, !waiting.isEmpty else { return }
         let loopBound = NIOLoopBound(self, eventLoop: loop)
-        // Not sooner than 100 µs: processing a read costs about that, and a task per microsecond of debt would cost more.
-        wake = loop.scheduleTask(in: max(share.timeUntilReady, .microseconds(100))) {
+        let delay = share.timeUntilReady
+        guard delay > .zero else {
+            // Ready now: behind what is already queued (the tasks the last connection's bytes started), so they run
+            // and are charged first.
+            wakeQueued = true
+            loop.execute {
+                loopBound.value.wakeQueued = false
+                loopBound.value.processWaiting()
+            }
+            return
+        }
+        // Not sooner than 100 µs: a task per microsecond of debt would cost more than it paces.
+        wake = loop.scheduleTask(in: max(delay, .microseconds(100))) {
             loopBound.value.wake = nil
             loopBound.value.processWaiting()
         }
@@ -108,7 +124,8 @@ final class KeylessReadScheduler {
 /// The first handler of a keyless connection on a server that authenticates callers: it times the processing of
 /// each read against its loop's keyless share (`KeylessPacing`) and, while the share is spent or other connections
 /// wait, keeps the read's bytes (and the events after them) until the connection's turn, reading nothing more
-/// meanwhile. Once a caller has authenticated on the connection it takes itself out of the pipeline.
+/// meanwhile. Once a caller has authenticated on the connection it delivers what it holds and takes itself out of the
+/// pipeline.
 final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -124,19 +141,25 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let pacing: KeylessPacing
     private let trust: ConnectionTrust
+    /// The loop's scheduler, from `handlerAdded` to `handlerRemoved`: every cost is charged to it.
     private var scheduler: KeylessReadScheduler?
     private var context: ChannelHandlerContext?
-    /// Nanoseconds the connection's processing has taken: waiting connections go least-served first.
+    /// Nanoseconds the connection's processing has taken (its call tasks' included): its place among waiters.
     private(set) var spent: Int64 = 0
-    /// The current read's processing time and bytes so far, when it is processed as it comes.
-    private var passCost: Int64 = 0
-    private var passBytes = 0
     private var held: [Held] = []
+    /// The bytes held, for the cost estimate, and the storage they keep (what the inbound budget counts).
     private var heldBytes = 0
+    private var heldStorage = 0
     /// The connection is in its scheduler's queue.
     private var queued = false
     /// A `read()` waits until the held bytes are processed.
     private var readHeld = false
+    /// Held events are being delivered: a `read()` meanwhile waits for the end of the delivery.
+    private var delivering = false
+    /// A caller has authenticated: nothing is paced any more, and the handler leaves once nothing is held.
+    private var leaving = false
+    /// The channel has gone inactive: nothing more is delivered.
+    private var closed = false
 
     init(pacing: KeylessPacing, trust: ConnectionTrust) {
         self.pacing = pacing
@@ -147,43 +170,40 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
         self.context = context
         let scheduler = pacing.scheduler(on: context.eventLoop)
         self.scheduler = scheduler
-        trust.chargeWork(to: NIOLoopBound(scheduler, eventLoop: context.eventLoop))
+        trust.paceWork(with: NIOLoopBound(self, eventLoop: context.eventLoop))
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         dropHeld()
+        trust.paceWork(with: nil)
+        scheduler = nil
         self.context = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         // Bytes that waited for a connection that is gone are not processed: nothing could answer them. Tearing down
-        // what the connection opened (an HTTP/2 connection's streams) is charged too.
-        let scheduler = self.scheduler
+        // what the connection opened (an HTTP/2 connection's streams) is charged too; so are its call tasks that still
+        // run (the work sink stays until the handler is removed).
+        closed = true
         dropHeld()
-        let start = pacing.clock()
-        context.fireChannelInactive()
-        scheduler?.charge(cost: (pacing.clock() - start).nanoseconds, bytes: 0)
+        timed(bytes: 0) { context.fireChannelInactive() }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
-        guard held.isEmpty, !queued, let scheduler, trust.isTrusted || scheduler.mayProcess() else {
-            return hold(.bytes(bytes), bytes: bytes.readableBytes)
+        guard !closed else { return }
+        guard held.isEmpty, let scheduler, leaving || trust.isTrusted || scheduler.mayProcess() else {
+            return hold(.bytes(bytes), bytes: bytes.readableBytes, storage: bytes.capacity)
         }
-        let start = pacing.clock()
-        context.fireChannelRead(data)
-        passCost += (pacing.clock() - start).nanoseconds
-        passBytes += bytes.readableBytes
+        // Charged at once, not at the end of the read loop: a read that closes the connection gets no
+        // `channelReadComplete`.
+        timed(bytes: bytes.readableBytes) { context.fireChannelRead(data) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        guard !closed else { return }
         guard held.isEmpty else { return hold(.readComplete) }
-        let start = pacing.clock()
-        context.fireChannelReadComplete()
-        passCost += (pacing.clock() - start).nanoseconds
-        endPass(cost: passCost, bytes: passBytes)
-        passCost = 0
-        passBytes = 0
+        timed(bytes: 0) { context.fireChannelReadComplete() }
         if trust.isTrusted { stopPacing(context) }
     }
 
@@ -199,8 +219,8 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        // Nothing more is read while bytes wait: a waiting connection holds at most one read.
-        guard held.isEmpty else {
+        // Nothing more is read while bytes wait, or are being delivered: a waiting connection holds at most one read.
+        guard held.isEmpty, !delivering else {
             readHeld = true
             return
         }
@@ -208,71 +228,97 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
         context.read()
     }
 
-    /// The scheduler's turn for this connection: its held bytes and events, in order, timed as one pass.
+    /// Work done for the connection outside its reads (its call tasks), charged as it ran.
+    func charge(work cost: Int64) {
+        spent &+= max(0, cost)
+        scheduler?.charge(cost: cost, bytes: 0)
+    }
+
+    /// A caller has authenticated on the connection (the trust's grant, on this loop): what is held is delivered now,
+    /// without waiting for the keyless share, and the handler leaves.
+    func trustGranted() {
+        guard !leaving, let context else { return }
+        leaving = true
+        guard queued else { return }  // a read or its delivery is under way: it ends with `stopPacing`
+        queued = false
+        scheduler?.leave(self)
+        deliverHeld(context)
+    }
+
+    /// The scheduler's turn for this connection: its held bytes and events, in order, timed as one read.
     func processWaiting() {
         queued = false
-        guard let context, let scheduler, !held.isEmpty else { return }
-        let items = held
-        let bytes = heldBytes
-        held = []
-        heldBytes = 0
-        pacing.budget?.adjust(by: -bytes, untrusted: true)
-        let start = pacing.clock()
-        for item in items {
-            switch item {
-            case .bytes(let buffer): context.fireChannelRead(wrapInboundOut(buffer))
-            case .readComplete: context.fireChannelReadComplete()
-            case .event(let event): context.fireUserInboundEventTriggered(event)
-            case .error(let error): context.fireErrorCaught(error)
+        guard let context else { return }
+        deliverHeld(context)
+    }
+
+    private func deliverHeld(_ context: ChannelHandlerContext) {
+        delivering = true
+        timed(bytes: heldBytes) {
+            // One at a time from `held`: what is delivered may close the connection (`dropHeld` then empties it).
+            while !held.isEmpty {
+                switch held.removeFirst() {
+                case .bytes(let buffer):
+                    pacing.budget?.adjust(by: -buffer.capacity, untrusted: true)
+                    heldStorage -= buffer.capacity
+                    heldBytes -= buffer.readableBytes
+                    context.fireChannelRead(wrapInboundOut(buffer))
+                case .readComplete: context.fireChannelReadComplete()
+                case .event(let event): context.fireUserInboundEventTriggered(event)
+                case .error(let error): context.fireErrorCaught(error)
+                }
             }
         }
-        let cost = max(0, (pacing.clock() - start).nanoseconds)
-        spent &+= cost
-        // Through the scheduler the turn came from: what was processed may have closed the connection, which leaves it.
-        scheduler.charge(cost: cost, bytes: bytes)
-        guard self.scheduler != nil else { return }
+        delivering = false
+        guard self.context != nil, !closed else { return }
         if trust.isTrusted {
             stopPacing(context, read: readHeld)
         } else if readHeld {
             readHeld = false
-            context.read()
+            // From the tail, so that the handlers that may hold reads back decide again after what was delivered.
+            context.channel.read()
         }
     }
 
-    private func hold(_ item: Held, bytes: Int = 0) {
+    /// Runs `body` and charges what it took to the loop's share and to the connection.
+    private func timed(bytes: Int, _ body: () -> Void) {
+        let scheduler = self.scheduler
+        let start = pacing.clock()
+        body()
+        let cost = max(0, (pacing.clock() - start).nanoseconds)
+        spent &+= cost
+        // Through the scheduler taken before: what ran may have closed the connection.
+        scheduler?.charge(cost: cost, bytes: bytes)
+    }
+
+    private func hold(_ item: Held, bytes: Int = 0, storage: Int = 0) {
         if held.isEmpty { pacing.metrics?.keylessReadHeld() }
         held.append(item)
         heldBytes += bytes
-        pacing.budget?.adjust(by: bytes, untrusted: true)
+        heldStorage += storage
+        pacing.budget?.adjust(by: storage, untrusted: true)
         guard !queued, case .readComplete = item, let scheduler else { return }
         // Queued once the read is whole, with what it brought.
         queued = true
         scheduler.wait(self, bytes: heldBytes)
     }
 
-    private func endPass(cost: Int64, bytes: Int) {
-        let cost = max(0, cost)
-        spent &+= cost
-        scheduler?.charge(cost: cost, bytes: bytes)
-    }
-
-    /// A caller has authenticated and nothing waits: the connection reads as others do from now on.
+    /// Nothing is held (or what was is delivered): the connection reads as others do from now on.
     private func stopPacing(_ context: ChannelHandlerContext, read: Bool = false) {
-        trust.chargeWork(to: nil)
+        trust.paceWork(with: nil)
         scheduler?.leave(self)
-        scheduler = nil
+        queued = false
         readHeld = false
         if read { context.read() }
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
     private func dropHeld() {
-        pacing.budget?.adjust(by: -heldBytes, untrusted: true)
+        pacing.budget?.adjust(by: -heldStorage, untrusted: true)
         held = []
         heldBytes = 0
-        trust.chargeWork(to: nil)
-        scheduler?.leave(self)
-        scheduler = nil
+        heldStorage = 0
+        if queued { scheduler?.leave(self) }
         queued = false
         readHeld = false
     }

@@ -6,9 +6,12 @@ import NIOCore
 ///
 /// The balance is time: it grows by `share` of the wall-clock time that passes, up to `burst`, and processing a
 /// keyless connection's bytes spends what it took. While the balance is spent (or others wait), a connection's bytes
-/// wait, and waiting connections are processed least-served first: by the time they have taken so far plus what the
-/// bytes they wait with should take (their count times the loop's recent cost per byte). So a new connection's
-/// handshake and first call go ahead of a flooding connection's next 16 KiB.
+/// wait, and waiting connections are processed least-served first (self-clocked fair queueing): each is queued at the
+/// later of the time it has taken so far and the loop's virtual time (the priority of the last connection served),
+/// plus what the bytes it waits with should take (their count times the loop's recent cost per byte). So a new
+/// connection's handshake and first call go ahead of a flooding connection's next 16 KiB, and a long-lived connection
+/// that has taken much over its life is not starved by ever new ones: once the virtual time has passed what it took,
+/// it counts as new.
 struct KeylessShare {
     /// A connection waiting to be processed: ordered by its priority (nanoseconds, lowest first), then by arrival.
     struct Waiter: Comparable {
@@ -34,6 +37,9 @@ struct KeylessShare {
     private var refilledAt: NIODeadline
     private var waiting: [Waiter] = []
     private var arrivals: UInt64 = 0
+    /// The priority of the last waiter served (self-clocked): the time a connection that has taken less counts as
+    /// having taken.
+    private(set) var virtualTime: Int64 = 0
 
     init(share: Double, burst: TimeAmount, now: NIODeadline) {
         precondition(share > 0 && share <= 1, "the keyless share is a fraction of the loop's time in (0, 1]")
@@ -48,8 +54,13 @@ struct KeylessShare {
 
     /// Whether a connection with bytes to process may do so now: nobody waits and the balance is not spent.
     mutating func mayProcess(at now: NIODeadline) -> Bool {
+        waiting.isEmpty && isReady(at: now)
+    }
+
+    /// Whether the balance allows processing now (whoever waits).
+    mutating func isReady(at now: NIODeadline) -> Bool {
         refill(at: now)
-        return waiting.isEmpty && isReady
+        return isReady
     }
 
     /// The balance allows processing: it is positive, or full (with no burst, once nothing is owed).
@@ -57,16 +68,18 @@ struct KeylessShare {
 
     /// Queues the connection `id`, which has taken `spent` ns so far and waits with `bytes` bytes.
     mutating func wait(id: ObjectIdentifier, spent: Int64, bytes: Int) {
-        let expected = Int64(min(Double(Int64.max / 2), Double(bytes) * nanosecondsPerByte))
-        push(Waiter(priority: spent.addingReportingOverflow(expected).partialValue, arrival: arrivals, id: id))
+        let expected = Int64(min(Double(Int64.max / 4), Double(bytes) * nanosecondsPerByte))
+        let start = min(Int64.max / 4, max(spent, virtualTime))
+        push(Waiter(priority: start + expected, arrival: arrivals, id: id))
         arrivals &+= 1
     }
 
     /// The waiting connection to process next, least served first, if the balance allows it now.
     mutating func next(at now: NIODeadline) -> ObjectIdentifier? {
         refill(at: now)
-        guard isReady else { return nil }
-        return popMin()?.id
+        guard isReady, let next = popMin() else { return nil }
+        virtualTime = max(virtualTime, next.priority)
+        return next.id
     }
 
     /// Processing `bytes` bytes (0 for work that read nothing, such as a call's task) took `cost` ns.

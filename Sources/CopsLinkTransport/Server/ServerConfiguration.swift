@@ -66,7 +66,7 @@ public struct ServerConfiguration: Sendable {
     public var maxUnauthenticatedCalls = 3
     /// The fraction of each event loop's time that connections on which no caller has authenticated may take
     /// together, when the server authenticates callers (`KeylessPacing`): past it their reads wait, least-served
-    /// connection first. 1 turns the pacing off. Default 0.5.
+    /// connection first. 1 turns the pacing off; values are taken into 0.01...1. Default 0.5.
     public var keylessShare = 0.5
     /// Time keyless connections save up while they take less than `keylessShare`, spent unpaced. Default 100 ms.
     public var keylessBurst: Duration = .milliseconds(100)

@@ -79,10 +79,12 @@ public final class TCPServer: Sendable {
         self.metrics = metricsFactory.map { ServerMetrics(router: router, factory: $0) }
         self.inboundBudget = InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)
         self.unreadAnswerBudget = UnreadAnswerBudget(limit: configuration.maxUnreadAnswerBytes)
+        // A share outside (0, 1] is taken as the nearest value in it (NaN as 1): a library caller's typo must not
+        // trap at start, nor leave keyless connections no time at all.
+        let keylessShare = configuration.keylessShare.isNaN ? 1 : min(1, max(0.01, configuration.keylessShare))
         self.keylessPacing =
-            dispatcher.authenticatesCallers && configuration.keylessShare < 1
-            ? KeylessPacing(
-                share: configuration.keylessShare, burst: TimeAmount(configuration.keylessBurst), metrics: metrics, budget: inboundBudget)
+            dispatcher.authenticatesCallers && keylessShare < 1
+            ? KeylessPacing(share: keylessShare, burst: TimeAmount(configuration.keylessBurst), metrics: metrics, budget: inboundBudget)
             : nil
         state = Mutex(State(connections: ConnectionSlots(limit: configuration.maxConnections)))
     }
