@@ -75,27 +75,27 @@ struct KeylessShareTests {
         #expect(order == [idle.0.id, idle.1.id, handshake.id, flood.id, flooded.id])
     }
 
-    @Test func aLongLivedConnectionIsNotStarvedByEverNewOnes() {
+    @Test func whatAConnectionTookLongAgoStopsCountingAgainstIt() {
+        var probe = RecentCost()
+        // A monitoring probe's connection: a second of work over its first minute, then a check now and then.
+        for second in 0..<60 { probe.add(16_000_000, at: Self.start + .seconds(Int64(second))) }
+        let busy = probe.value(at: Self.start + .seconds(60))
+        #expect(busy > 100_000_000)
+        // An hour later it waits behind nothing a new connection would not: far below a 16-KiB read's expected 16 ms.
+        let later = Self.start + .seconds(3_660)
+        #expect(probe.value(at: later) < 1_000)
         var share = KeylessShare(share: 1, burst: .milliseconds(10), now: Self.start)
-        for _ in 0..<60 { share.charge(cost: 16_384_000, bytes: 16_384) }  // 1 µs a byte, and a long debt
-        // A probe's connection that has taken a second over its life, then fresh connections with 16 KiB each, one
-        // more for each served: without the virtual time, the probe (1 s) would wait behind every one of them.
-        let probe = Connection()
-        share.wait(id: probe.id, spent: 1_000_000_000, bytes: 100)
-        var fresh: [Connection] = []
-        var served = 0
-        var now = Self.start + .seconds(10)
-        while served < 1_000 {
-            let connection = Connection()
-            fresh.append(connection)
-            share.wait(id: connection.id, spent: 0, bytes: 16_384)
-            now = now + .seconds(1)
-            guard let next = share.next(at: now) else { continue }
-            served += 1
-            if next == probe.id { break }
-        }
-        // Each fresh connection moves the virtual time by its 16 ms: the probe's second is reached in about 62 turns.
-        #expect(served < 100)
+        for _ in 0..<60 { share.charge(cost: 16_384_000, bytes: 16_384) }  // 1 µs a byte
+        let flood = Connection()
+        let kept = Connection()
+        share.wait(id: flood.id, spent: 0, bytes: 16_384)
+        share.wait(id: kept.id, spent: probe.value(at: later), bytes: 100)
+        let first = share.next(at: later + .seconds(100))
+        #expect(first == kept.id)
+        // Halved every 5 s.
+        var cost = RecentCost()
+        cost.add(1_000_000, at: Self.start)
+        #expect(abs(cost.value(at: Self.start + .seconds(5)) - 500_000) <= 1)
     }
 
     // MARK: The handler on a loop

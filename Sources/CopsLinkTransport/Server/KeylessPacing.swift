@@ -74,7 +74,7 @@ final class KeylessReadScheduler {
 
     /// `pacer` waits with `bytes` bytes: `processWaiting` is called when its turn comes.
     func wait(_ pacer: KeylessPacer, bytes: Int) {
-        share.wait(id: ObjectIdentifier(pacer), spent: pacer.spent, bytes: bytes)
+        share.wait(id: ObjectIdentifier(pacer), spent: pacer.spent.value(at: loop.now), bytes: bytes)
         waiting[ObjectIdentifier(pacer)] = pacer
         scheduleWake()
     }
@@ -144,8 +144,8 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
     /// The loop's scheduler, from `handlerAdded` to `handlerRemoved`: every cost is charged to it.
     private var scheduler: KeylessReadScheduler?
     private var context: ChannelHandlerContext?
-    /// Nanoseconds the connection's processing has taken (its call tasks' included): its place among waiters.
-    private(set) var spent: Int64 = 0
+    /// The time the connection's processing has taken recently (its call tasks' included): its place among waiters.
+    private(set) var spent = RecentCost()
     private var held: [Held] = []
     /// The bytes held, for the cost estimate, and the storage they keep (what the inbound budget counts).
     private var heldBytes = 0
@@ -230,7 +230,7 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Work done for the connection outside its reads (its call tasks), charged as it ran.
     func charge(work cost: Int64) {
-        spent &+= max(0, cost)
+        if let context { spent.add(cost, at: context.eventLoop.now) }
         scheduler?.charge(cost: cost, bytes: 0)
     }
 
@@ -286,7 +286,7 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
         let start = pacing.clock()
         body()
         let cost = max(0, (pacing.clock() - start).nanoseconds)
-        spent &+= cost
+        if let context { spent.add(cost, at: context.eventLoop.now) }
         // Through the scheduler taken before: what ran may have closed the connection.
         scheduler?.charge(cost: cost, bytes: bytes)
     }

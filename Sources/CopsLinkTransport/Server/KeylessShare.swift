@@ -6,12 +6,11 @@ import NIOCore
 ///
 /// The balance is time: it grows by `share` of the wall-clock time that passes, up to `burst`, and processing a
 /// keyless connection's bytes spends what it took. While the balance is spent (or others wait), a connection's bytes
-/// wait, and waiting connections are processed least-served first (self-clocked fair queueing): each is queued at the
-/// later of the time it has taken so far and the loop's virtual time (the priority of the last connection served),
-/// plus what the bytes it waits with should take (their count times the loop's recent cost per byte). So a new
-/// connection's handshake and first call go ahead of a flooding connection's next 16 KiB, and a long-lived connection
-/// that has taken much over its life is not starved by ever new ones: once the virtual time has passed what it took,
-/// it counts as new.
+/// wait, and waiting connections are processed least-served first: by the time they have taken recently (`RecentCost`:
+/// halved every 5 s) plus what the bytes they wait with should take (their count times the loop's recent cost per
+/// byte). So a new connection's handshake and first call go ahead of a flooding connection's next 16 KiB, and a
+/// long-lived connection that takes little now (a monitoring probe's) is not starved by ever new ones for what it
+/// took over its life.
 struct KeylessShare {
     /// A connection waiting to be processed: ordered by its priority (nanoseconds, lowest first), then by arrival.
     struct Waiter: Comparable {
@@ -37,9 +36,6 @@ struct KeylessShare {
     private var refilledAt: NIODeadline
     private var waiting: [Waiter] = []
     private var arrivals: UInt64 = 0
-    /// The priority of the last waiter served (self-clocked): the time a connection that has taken less counts as
-    /// having taken.
-    private(set) var virtualTime: Int64 = 0
 
     init(share: Double, burst: TimeAmount, now: NIODeadline) {
         precondition(share > 0 && share <= 1, "the keyless share is a fraction of the loop's time in (0, 1]")
@@ -66,20 +62,18 @@ struct KeylessShare {
     /// The balance allows processing: it is positive, or full (with no burst, once nothing is owed).
     private var isReady: Bool { balance > 0 || balance >= burst }
 
-    /// Queues the connection `id`, which has taken `spent` ns so far and waits with `bytes` bytes.
+    /// Queues the connection `id`, which has taken `spent` ns recently and waits with `bytes` bytes.
     mutating func wait(id: ObjectIdentifier, spent: Int64, bytes: Int) {
         let expected = Int64(min(Double(Int64.max / 4), Double(bytes) * nanosecondsPerByte))
-        let start = min(Int64.max / 4, max(spent, virtualTime))
-        push(Waiter(priority: start + expected, arrival: arrivals, id: id))
+        push(Waiter(priority: min(Int64.max / 4, max(0, spent)) + expected, arrival: arrivals, id: id))
         arrivals &+= 1
     }
 
     /// The waiting connection to process next, least served first, if the balance allows it now.
     mutating func next(at now: NIODeadline) -> ObjectIdentifier? {
         refill(at: now)
-        guard isReady, let next = popMin() else { return nil }
-        virtualTime = max(virtualTime, next.priority)
-        return next.id
+        guard isReady else { return nil }
+        return popMin()?.id
     }
 
     /// Processing `bytes` bytes (0 for work that read nothing, such as a call's task) took `cost` ns.
@@ -137,5 +131,34 @@ struct KeylessShare {
             parent = smallest
         }
         return minimum
+    }
+}
+
+/// The time a connection has taken recently: each cost counts in full when it is added and half as much every
+/// `halfLife` after (between whole half-lives, linearly), so what a connection took long ago (a monitoring probe over days) stops counting against it.
+struct RecentCost {
+    static let halfLife = TimeAmount.seconds(5)
+
+    private var value: Double = 0
+    private var at: NIODeadline?
+
+    /// The recent cost at `now`, in nanoseconds.
+    func value(at now: NIODeadline) -> Int64 {
+        Int64(min(Double(Int64.max / 4), decayed(to: now)))
+    }
+
+    /// Adds `cost` nanoseconds taken at `now`.
+    mutating func add(_ cost: Int64, at now: NIODeadline) {
+        value = decayed(to: now) + Double(max(0, cost))
+        at = now
+    }
+
+    private func decayed(to now: NIODeadline) -> Double {
+        guard let at, now > at else { return value }
+        let halves = Double((now - at).nanoseconds) / Double(Self.halfLife.nanoseconds)
+        guard halves < 62 else { return 0 }
+        // Whole half-lives exactly, the part of one in between linearly (within 6 % of the curve).
+        let whole = Int(halves)
+        return value / Double(UInt64(1) << UInt64(whole)) * (1 - (halves - Double(whole)) / 2)
     }
 }
