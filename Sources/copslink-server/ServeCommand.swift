@@ -428,8 +428,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         _ = try Self.parseProtocols(protocols)
         guard maxUnauthenticatedCalls >= 0 else { throw ValidationError("--max-unauthenticated-calls must be 0 or more.") }
-        guard keylessShare > 0, keylessShare <= 1 else {
-            throw ValidationError("--keyless-share \(keylessShare): give a fraction of the event loop's time above 0 and at most 1.")
+        guard keylessShare >= 0.01, keylessShare <= 1 else {
+            throw ValidationError("--keyless-share \(keylessShare): give a fraction of the event loop's time from 0.01 to 1.")
         }
         guard maxPublicCalls >= 0 else { throw ValidationError("--max-public-calls must be 0 or more.") }
         guard maxCalls >= 0 else { throw ValidationError("--max-calls must be 0 or more.") }

@@ -30,7 +30,7 @@ struct KeylessShareTests {
         // At half the wall clock, the debt of 2 ms is paid in 4 ms.
         #expect(share.timeUntilReady == .nanoseconds(4_000_002))
         let connection = Connection()
-        share.wait(id: connection.id, spent: 12_000_000, bytes: 1_000)
+        share.wait(id: connection.id, spent: 12_000_000, bytes: 1_000, at: Self.start)
         let early = share.next(at: Self.start + .milliseconds(3))
         #expect(early == nil)
         let paid = share.next(at: Self.start + .milliseconds(5))
@@ -64,11 +64,11 @@ struct KeylessShareTests {
         let handshake = Connection()
         let flooded = Connection()
         let idle = (Connection(), Connection())
-        share.wait(id: flood.id, spent: 0, bytes: 16_384)  // 16.4 ms expected
-        share.wait(id: handshake.id, spent: 0, bytes: 200)  // 0.2 ms
-        share.wait(id: flooded.id, spent: 90_000_000, bytes: 100)  // 90.1 ms
-        share.wait(id: idle.0.id, spent: 100_000, bytes: 0)  // 0.1 ms, then in arrival order
-        share.wait(id: idle.1.id, spent: 100_000, bytes: 0)
+        share.wait(id: flood.id, spent: 0, bytes: 16_384, at: Self.start)  // 16.4 ms expected
+        share.wait(id: handshake.id, spent: 0, bytes: 200, at: Self.start)  // 0.2 ms
+        share.wait(id: flooded.id, spent: 90_000_000, bytes: 100, at: Self.start)  // 90.1 ms
+        share.wait(id: idle.0.id, spent: 100_000, bytes: 0, at: Self.start)  // 0.1 ms, then in arrival order
+        share.wait(id: idle.1.id, spent: 100_000, bytes: 0, at: Self.start)
         #expect(share.waiterCount == 5)
         var order: [ObjectIdentifier] = []
         while let next = share.next(at: Self.start + .seconds(100)) { order.append(next) }
@@ -88,14 +88,36 @@ struct KeylessShareTests {
         for _ in 0..<60 { share.charge(cost: 16_384_000, bytes: 16_384) }  // 1 µs a byte
         let flood = Connection()
         let kept = Connection()
-        share.wait(id: flood.id, spent: 0, bytes: 16_384)
-        share.wait(id: kept.id, spent: probe.value(at: later), bytes: 100)
+        share.wait(id: flood.id, spent: 0, bytes: 16_384, at: later)
+        share.wait(id: kept.id, spent: probe.value(at: later), bytes: 100, at: later)
         let first = share.next(at: later + .seconds(100))
         #expect(first == kept.id)
         // Halved every 5 s.
         var cost = RecentCost()
         cost.add(1_000_000, at: Self.start)
         #expect(abs(cost.value(at: Self.start + .seconds(5)) - 500_000) <= 1)
+    }
+
+    @Test func noWaiterWaitsForEverBehindCheaperNewcomers() {
+        var share = KeylessShare(share: 1, burst: .milliseconds(10), now: Self.start)
+        for _ in 0..<60 { share.charge(cost: 16_384_000, bytes: 16_384) }  // 1 µs a byte, and a second of debt
+        let start = Self.start + .seconds(10)
+        let heavy = Connection()
+        share.wait(id: heavy.id, spent: 100_000_000, bytes: 16_384, at: start)  // due 116.4 ms after it was queued
+        // Cheap newcomers, one a millisecond, each served as it comes, go first until they are queued later than the
+        // heavy one's deadline.
+        var newcomers: [Connection] = []
+        var served = 0
+        var now = start
+        while served < 1_000 {
+            now = now + .milliseconds(1)
+            let newcomer = Connection()
+            newcomers.append(newcomer)
+            share.wait(id: newcomer.id, spent: 0, bytes: 100, at: now)
+            served += 1
+            if share.next(at: now) == heavy.id { break }
+        }
+        #expect((100...130).contains(served))
     }
 
     // MARK: The handler on a loop
@@ -344,5 +366,25 @@ struct KeylessShareTests {
         #expect(log.entries == ["flood: 1", "flood: complete", "closer: x"])
         #expect(budget.untrustedBytes == 0)
         _ = try flood.channel.finish()
+    }
+
+    /// A client that half-closes has its socket read to the end, whether or not the pacer asks for more: what it held
+    /// is still processed one read per turn.
+    @Test func heldReadsAreProcessedOnePerTurn() throws {
+        let loop = EmbeddedEventLoop()
+        let clock = ProcessingClock()
+        let log = Log()
+        let pacing = KeylessPacing(share: 0.5, burst: .milliseconds(1), clock: { clock.read() })
+        let connection = try Self.connect(loop, pacing, clock, cost: .milliseconds(2), log: log, name: "c")
+        try connection.receive("a")  // spends the balance
+        try connection.receive("b")
+        try connection.receive("c")
+        connection.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(log.entries == ["c: a", "c: complete"])
+        loop.advanceTime(by: .milliseconds(3))
+        #expect(log.entries.dropFirst(2) == ["c: b", "c: complete"])
+        loop.advanceTime(by: .milliseconds(5))
+        #expect(log.entries.dropFirst(4) == ["c: c", "c: complete", "c: event"])
+        _ = try connection.channel.finish()
     }
 }

@@ -74,7 +74,8 @@ final class KeylessReadScheduler {
 
     /// `pacer` waits with `bytes` bytes: `processWaiting` is called when its turn comes.
     func wait(_ pacer: KeylessPacer, bytes: Int) {
-        share.wait(id: ObjectIdentifier(pacer), spent: pacer.spent.value(at: loop.now), bytes: bytes)
+        let now = loop.now
+        share.wait(id: ObjectIdentifier(pacer), spent: pacer.spent.value(at: now), bytes: bytes, at: now)
         waiting[ObjectIdentifier(pacer)] = pacer
         scheduleWake()
     }
@@ -84,6 +85,8 @@ final class KeylessReadScheduler {
     /// `pacer` no longer waits (its connection closed, or a caller authenticated on it).
     func leave(_ pacer: KeylessPacer) {
         waiting.removeValue(forKey: ObjectIdentifier(pacer))
+        // The queue may hold entries of connections that left; with nobody waiting, none is needed.
+        if waiting.isEmpty { share.clearWaiting() }
     }
 
     /// Processes the next waiting connection if the balance allows: one per wake, so that the tasks its bytes start
@@ -96,6 +99,7 @@ final class KeylessReadScheduler {
             pacer.processWaiting()
             break
         }
+        if waiting.isEmpty { share.clearWaiting() }
         scheduleWake()
     }
 
@@ -160,6 +164,8 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
     private var leaving = false
     /// The channel has gone inactive: nothing more is delivered.
     private var closed = false
+    /// `timed` blocks under way: only the outermost charges (a close inside a delivery is part of it).
+    private var timing = 0
 
     init(pacing: KeylessPacing, trust: ConnectionTrust) {
         self.pacing = pacing
@@ -193,7 +199,13 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
         let bytes = unwrapInboundIn(data)
         guard !closed else { return }
         guard held.isEmpty, let scheduler, leaving || trust.isTrusted || scheduler.mayProcess() else {
-            return hold(.bytes(bytes), bytes: bytes.readableBytes, storage: bytes.capacity)
+            // A few bytes in a 16-KiB read buffer are copied out, so that waiting holds what arrived, not the buffer.
+            var kept = bytes
+            if bytes.readableBytes * 4 < bytes.capacity {
+                kept = context.channel.allocator.buffer(capacity: bytes.readableBytes)
+                kept.writeImmutableBuffer(bytes)
+            }
+            return hold(.bytes(kept), bytes: kept.readableBytes, storage: kept.capacity)
         }
         // Charged at once, not at the end of the read loop: a read that closes the connection gets no
         // `channelReadComplete`.
@@ -218,13 +230,18 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireErrorCaught(error)
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // A connection that becomes writable again may decode what it had read and left: keyless work too.
+        timed(bytes: 0) { context.fireChannelWritabilityChanged() }
+    }
+
     func read(context: ChannelHandlerContext) {
         // Nothing more is read while bytes wait, or are being delivered: a waiting connection holds at most one read.
         guard held.isEmpty, !delivering else {
             readHeld = true
             return
         }
-        if trust.isTrusted { return stopPacing(context, read: true) }
+        if trust.isTrusted { return stopPacing(context, forwarding: true) }
         context.read()
     }
 
@@ -237,9 +254,10 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
     /// A caller has authenticated on the connection (the trust's grant, on this loop): what is held is delivered now,
     /// without waiting for the keyless share, and the handler leaves.
     func trustGranted() {
-        guard !leaving, let context else { return }
+        guard !leaving, !closed, let context else { return }
         leaving = true
-        guard queued else { return }  // a read or its delivery is under way: it ends with `stopPacing`
+        // A task of its own: no read or delivery is under way, so nothing is held unless the connection is queued.
+        guard queued else { return stopPacing(context, replaying: readHeld) }
         queued = false
         scheduler?.leave(self)
         deliverHeld(context)
@@ -254,16 +272,24 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func deliverHeld(_ context: ChannelHandlerContext) {
         delivering = true
-        timed(bytes: heldBytes) {
-            // One at a time from `held`: what is delivered may close the connection (`dropHeld` then empties it).
-            while !held.isEmpty {
-                switch held.removeFirst() {
+        let bytes = heldBytes
+        timed(bytes: bytes) {
+            // One at a time from `held`: what is delivered may close the connection (`dropHeld` then empties it). One
+            // read per turn (and the events after it): a client that half-closes has its socket read to the end
+            // whether or not the pacer asks.
+            var readEnded = false
+            while let item = held.first {
+                if case .bytes = item, readEnded, !leaving, !trust.isTrusted { break }
+                held.removeFirst()
+                switch item {
                 case .bytes(let buffer):
                     pacing.budget?.adjust(by: -buffer.capacity, untrusted: true)
                     heldStorage -= buffer.capacity
                     heldBytes -= buffer.readableBytes
                     context.fireChannelRead(wrapInboundOut(buffer))
-                case .readComplete: context.fireChannelReadComplete()
+                case .readComplete:
+                    context.fireChannelReadComplete()
+                    readEnded = true
                 case .event(let event): context.fireUserInboundEventTriggered(event)
                 case .error(let error): context.fireErrorCaught(error)
                 }
@@ -271,8 +297,12 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
         }
         delivering = false
         guard self.context != nil, !closed else { return }
-        if trust.isTrusted {
-            stopPacing(context, read: readHeld)
+        if !held.isEmpty {
+            // The rest waits for another turn.
+            queued = true
+            scheduler?.wait(self, bytes: heldBytes)
+        } else if trust.isTrusted {
+            stopPacing(context, replaying: readHeld)
         } else if readHeld {
             readHeld = false
             // From the tail, so that the handlers that may hold reads back decide again after what was delivered.
@@ -282,9 +312,12 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Runs `body` and charges what it took to the loop's share and to the connection.
     private func timed(bytes: Int, _ body: () -> Void) {
+        guard timing == 0 else { return body() }
+        timing += 1
         let scheduler = self.scheduler
         let start = pacing.clock()
         body()
+        timing -= 1
         let cost = max(0, (pacing.clock() - start).nanoseconds)
         if let context { spent.add(cost, at: context.eventLoop.now) }
         // Through the scheduler taken before: what ran may have closed the connection.
@@ -303,14 +336,18 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
         scheduler.wait(self, bytes: heldBytes)
     }
 
-    /// Nothing is held (or what was is delivered): the connection reads as others do from now on.
-    private func stopPacing(_ context: ChannelHandlerContext, read: Bool = false) {
+    /// Nothing is held (or what was is delivered): the connection reads as others do from now on. `forwarding` passes
+    /// on the `read()` under way; `replaying` issues a held one again from the tail once the pacer is gone, so that the
+    /// handlers that may hold reads back decide on it after what was delivered.
+    private func stopPacing(_ context: ChannelHandlerContext, forwarding: Bool = false, replaying: Bool = false) {
         trust.paceWork(with: nil)
         scheduler?.leave(self)
         queued = false
         readHeld = false
-        if read { context.read() }
+        if forwarding { context.read() }
+        let channel = context.channel
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        if replaying { channel.read() }
     }
 
     private func dropHeld() {

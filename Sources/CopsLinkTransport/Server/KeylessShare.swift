@@ -6,11 +6,12 @@ import NIOCore
 ///
 /// The balance is time: it grows by `share` of the wall-clock time that passes, up to `burst`, and processing a
 /// keyless connection's bytes spends what it took. While the balance is spent (or others wait), a connection's bytes
-/// wait, and waiting connections are processed least-served first: by the time they have taken recently (`RecentCost`:
-/// halved every 5 s) plus what the bytes they wait with should take (their count times the loop's recent cost per
-/// byte). So a new connection's handshake and first call go ahead of a flooding connection's next 16 KiB, and a
-/// long-lived connection that takes little now (a monitoring probe's) is not starved by ever new ones for what it
-/// took over its life.
+/// wait, and waiting connections are processed earliest deadline first: a connection's deadline is when it was queued
+/// plus the time it has taken recently (`RecentCost`: halved every 5 s) plus what the bytes it waits with should take
+/// (their count times the loop's recent cost per byte). So a new connection's handshake and first call go ahead of a
+/// flooding connection's next 16 KiB, a long-lived connection that takes little now (a monitoring probe's) is not held
+/// back for what it took over its life, and no connection waits for ever: one queued earlier by more than the
+/// difference goes first.
 struct KeylessShare {
     /// A connection waiting to be processed: ordered by its priority (nanoseconds, lowest first), then by arrival.
     struct Waiter: Comparable {
@@ -62,14 +63,20 @@ struct KeylessShare {
     /// The balance allows processing: it is positive, or full (with no burst, once nothing is owed).
     private var isReady: Bool { balance > 0 || balance >= burst }
 
-    /// Queues the connection `id`, which has taken `spent` ns recently and waits with `bytes` bytes.
-    mutating func wait(id: ObjectIdentifier, spent: Int64, bytes: Int) {
+    /// Queues the connection `id`, which has taken `spent` ns recently and waits with `bytes` bytes from `now`.
+    mutating func wait(id: ObjectIdentifier, spent: Int64, bytes: Int, at now: NIODeadline) {
         let expected = Int64(min(Double(Int64.max / 4), Double(bytes) * nanosecondsPerByte))
-        push(Waiter(priority: min(Int64.max / 4, max(0, spent)) + expected, arrival: arrivals, id: id))
+        let queuedAt = min(Int64.max / 4, Int64(truncatingIfNeeded: now.uptimeNanoseconds))
+        push(Waiter(priority: queuedAt + min(Int64.max / 4, max(0, spent)) + expected, arrival: arrivals, id: id))
         arrivals &+= 1
     }
 
-    /// The waiting connection to process next, least served first, if the balance allows it now.
+    /// Forgets every queued entry (the owner knows none of them is waiting any more).
+    mutating func clearWaiting() {
+        waiting.removeAll(keepingCapacity: false)
+    }
+
+    /// The waiting connection to process next, earliest deadline first, if the balance allows it now.
     mutating func next(at now: NIODeadline) -> ObjectIdentifier? {
         refill(at: now)
         guard isReady else { return nil }

@@ -68,7 +68,8 @@ public struct ServerConfiguration: Sendable {
     /// together, when the server authenticates callers (`KeylessPacing`): past it their reads wait, least-served
     /// connection first. 1 turns the pacing off; values are taken into 0.01...1. Default 0.5.
     public var keylessShare = 0.5
-    /// Time keyless connections save up while they take less than `keylessShare`, spent unpaced. Default 100 ms.
+    /// Time keyless connections save up while they take less than `keylessShare`, spent unpaced (taken into 0...1 h).
+    /// Default 100 ms.
     public var keylessBurst: Duration = .milliseconds(100)
     /// Failed-call log lines one connection may cause at once (`FailureLogBudget`), and the lines per second it earns
     /// back. Default 20 and 1.

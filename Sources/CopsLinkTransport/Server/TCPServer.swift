@@ -84,7 +84,9 @@ public final class TCPServer: Sendable {
         let keylessShare = configuration.keylessShare.isNaN ? 1 : min(1, max(0.01, configuration.keylessShare))
         self.keylessPacing =
             dispatcher.authenticatesCallers && keylessShare < 1
-            ? KeylessPacing(share: keylessShare, burst: TimeAmount(configuration.keylessBurst), metrics: metrics, budget: inboundBudget)
+            ? KeylessPacing(
+                share: keylessShare, burst: min(.hours(1), max(.zero, TimeAmount(configuration.keylessBurst))), metrics: metrics,
+                budget: inboundBudget)
             : nil
         state = Mutex(State(connections: ConnectionSlots(limit: configuration.maxConnections)))
     }
