@@ -7,11 +7,12 @@ import NIOCore
 /// The balance is time: it grows by `share` of the wall-clock time that passes, up to `burst`, and processing a
 /// keyless connection's bytes spends what it took. While the balance is spent (or others wait), a connection's bytes
 /// wait, and waiting connections are processed earliest deadline first: a connection's deadline is when it was queued
-/// plus the time it has taken recently (`RecentCost`: halved every 5 s) plus what the bytes it waits with should take
-/// (their count times the loop's recent cost per byte). So a new connection's handshake and first call go ahead of a
-/// flooding connection's next 16 KiB, a long-lived connection that takes little now (a monitoring probe's) is not held
-/// back for what it took over its life, and no connection waits for ever: one queued earlier by more than the
-/// difference goes first.
+/// plus `costWeight` times its cost, the time it has taken recently (`RecentCost`: halved every 5 s) plus what the
+/// bytes it waits with should take (their count times the loop's recent cost per byte). So a new connection's
+/// handshake and first call go ahead of a flooding connection's next 16 KiB (queued up to 4,096 times that read's
+/// cost before it), a long-lived connection that takes little now (a monitoring probe's) is not held back for what it took
+/// over its life, and no connection waits for ever: one queued earlier by more than the weighted difference goes
+/// first.
 struct KeylessShare {
     /// A connection waiting to be processed: ordered by its priority (nanoseconds, lowest first), then by arrival.
     struct Waiter: Comparable {
@@ -25,6 +26,12 @@ struct KeylessShare {
 
         static func == (lhs: Waiter, rhs: Waiter) -> Bool { lhs.priority == rhs.priority && lhs.arrival == rhs.arrival }
     }
+
+    /// How many times its cost a connection's deadline lies after it was queued. Large, because a flood's connections
+    /// queue all at once and their cost is counted in milliseconds: with 1, a new connection queued 50 ms after 60
+    /// flooding ones waited for all of them (5.6 s on a debug build), with 64 still 2.8 s. With 4,096 a connection that
+    /// took 1 ms waits at most about 4 s behind a stream of cheaper newcomers.
+    static let costWeight: Int64 = 4_096
 
     /// The fraction of the loop's time keyless connections may take together, in (0, 1].
     let share: Double
@@ -65,9 +72,11 @@ struct KeylessShare {
 
     /// Queues the connection `id`, which has taken `spent` ns recently and waits with `bytes` bytes from `now`.
     mutating func wait(id: ObjectIdentifier, spent: Int64, bytes: Int, at now: NIODeadline) {
-        let expected = Int64(min(Double(Int64.max / 4), Double(bytes) * nanosecondsPerByte))
-        let queuedAt = min(Int64.max / 4, Int64(truncatingIfNeeded: now.uptimeNanoseconds))
-        push(Waiter(priority: queuedAt + min(Int64.max / 4, max(0, spent)) + expected, arrival: arrivals, id: id))
+        let limit = Int64.max / 8
+        let expected = Int64(min(Double(limit / Self.costWeight), Double(bytes) * nanosecondsPerByte))
+        let cost = min(limit / Self.costWeight, max(0, spent) + expected) * Self.costWeight
+        let queuedAt = min(limit, Int64(truncatingIfNeeded: now.uptimeNanoseconds))
+        push(Waiter(priority: queuedAt + cost, arrival: arrivals, id: id))
         arrivals &+= 1
     }
 
