@@ -21,7 +21,7 @@ struct KeylessShareTests {
         // 10 ms saved up: passes of 4 ms run until the balance is spent.
         var passes = 0
         for _ in 0..<10 {
-            guard share.mayProcess(at: Self.start) else { break }
+            guard share.isReady(at: Self.start) else { break }
             share.charge(cost: 4_000_000, bytes: 1_000)
             passes += 1
         }
@@ -35,22 +35,22 @@ struct KeylessShareTests {
         #expect(early == nil)
         let paid = share.next(at: Self.start + .milliseconds(5))
         #expect(paid == connection.id)
-        #expect(!share.hasWaiters)
+        #expect(share.waiterCount == 0)
     }
 
     @Test func aDebtIsPaidBeforeTheBalanceFillsAgain() {
         var share = KeylessShare(share: 0.25, burst: .milliseconds(100), now: Self.start)
         // One pass that took a whole second: 900 ms of debt, paid at a quarter of the wall clock.
         share.charge(cost: 1_000_000_000, bytes: 16_384)
-        let afterThree = share.mayProcess(at: Self.start + .seconds(3))
+        let afterThree = share.isReady(at: Self.start + .seconds(3))
         #expect(!afterThree)
         #expect(share.balance == -150_000_000)
-        let justBefore = share.mayProcess(at: Self.start + .milliseconds(3_599))
+        let justBefore = share.isReady(at: Self.start + .milliseconds(3_599))
         #expect(!justBefore)
-        let justAfter = share.mayProcess(at: Self.start + .milliseconds(3_601))
+        let justAfter = share.isReady(at: Self.start + .milliseconds(3_601))
         #expect(justAfter)
         // Idle for an hour: the balance stops at the burst.
-        let anHourLater = share.mayProcess(at: Self.start + .seconds(3_600))
+        let anHourLater = share.isReady(at: Self.start + .seconds(3_600))
         #expect(anHourLater)
         #expect(share.balance == 100_000_000)
     }
@@ -133,22 +133,26 @@ struct KeylessShareTests {
         }
     }
 
-    /// Stands for the protocol handlers: each read costs `cost` of the pacer's clock; it records what it was given.
+    /// Stands for the protocol handlers: each read costs `cost` of the pacer's clock; it records what it was given,
+    /// and with `closes` closes its channel on each read.
     final class Work: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
         let clock: ProcessingClock
         let cost: TimeAmount
         let log: Log
         let name: String
-        init(_ clock: ProcessingClock, cost: TimeAmount, log: Log, name: String) {
+        let closes: Bool
+        init(_ clock: ProcessingClock, cost: TimeAmount, log: Log, name: String, closes: Bool) {
             self.clock = clock
             self.cost = cost
             self.log = log
             self.name = name
+            self.closes = closes
         }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             clock.advance(by: cost)
             log.entries.append("\(name): \(String(buffer: unwrapInboundIn(data)))")
+            if closes { context.close(promise: nil) }
         }
         func channelReadComplete(context: ChannelHandlerContext) { log.entries.append("\(name): complete") }
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) { log.entries.append("\(name): event") }
@@ -175,64 +179,72 @@ struct KeylessShareTests {
         }
     }
 
-    static func connect(
-        _ loop: EmbeddedEventLoop, _ pacing: KeylessPacing, _ clock: ProcessingClock, cost: TimeAmount, log: Log, name: String
-    ) throws -> Connected {
-        let channel = EmbeddedChannel(loop: loop)
-        let counter = ReadCounter()
-        let trust = ConnectionTrust(trusted: false)
-        try channel.pipeline.syncOperations.addHandler(counter)
-        try channel.pipeline.syncOperations.addHandler(KeylessPacer(pacing: pacing, trust: trust))
-        try channel.pipeline.syncOperations.addHandler(Work(clock, cost: cost, log: log, name: name))
-        return Connected(channel: channel, counter: counter, trust: trust)
+    /// One event loop with its keyless pacing, the pacer's processing clock, the log of what the protocol handlers
+    /// were given, and the inbound budget held bytes count in.
+    struct PacedLoop {
+        let loop = EmbeddedEventLoop()
+        let clock: ProcessingClock
+        let log = Log()
+        let budget = InboundMemoryBudget(limit: 1 << 20)
+        let pacing: KeylessPacing
+
+        init(burst: TimeAmount) {
+            let clock = ProcessingClock()
+            self.clock = clock
+            pacing = KeylessPacing(share: 0.5, burst: burst, budget: budget, clock: { clock.read() })
+        }
+
+        /// A keyless connection whose reads cost `cost` each (and, with `closes`, close it).
+        func connect(cost: TimeAmount, name: String, closes: Bool = false) throws -> Connected {
+            let channel = EmbeddedChannel(loop: loop)
+            let counter = ReadCounter()
+            let trust = ConnectionTrust(trusted: false)
+            try channel.pipeline.syncOperations.addHandler(counter)
+            try channel.pipeline.syncOperations.addHandler(KeylessPacer(pacing: pacing, trust: trust))
+            try channel.pipeline.syncOperations.addHandler(Work(clock, cost: cost, log: log, name: name, closes: closes))
+            return Connected(channel: channel, counter: counter, trust: trust)
+        }
     }
 
     @Test func pastTheShareAReadWaitsWithItsBytesAndNothingMoreIsRead() throws {
-        let loop = EmbeddedEventLoop()
-        let clock = ProcessingClock()
-        let log = Log()
-        let budget = InboundMemoryBudget(limit: 1 << 20)
-        let pacing = KeylessPacing(share: 0.5, burst: .microseconds(2_500), budget: budget, clock: { clock.read() })
-        let flood = try Self.connect(loop, pacing, clock, cost: .milliseconds(1), log: log, name: "flood")
+        let paced = PacedLoop(burst: .microseconds(2_500))
+        let flood = try paced.connect(cost: .milliseconds(1), name: "flood")
         for index in 1...3 { try flood.receive("\(index)") }  // 2.5 ms saved, three passes of 1 ms
-        #expect(log.entries == ["flood: 1", "flood: complete", "flood: 2", "flood: complete", "flood: 3", "flood: complete"])
-        log.entries = []
+        #expect(paced.log.entries == ["flood: 1", "flood: complete", "flood: 2", "flood: complete", "flood: 3", "flood: complete"])
+        paced.log.entries = []
         try flood.receive("4")
         flood.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-        #expect(log.entries.isEmpty, "the balance is spent: the bytes wait")
-        #expect(budget.untrustedBytes == 1)
+        #expect(paced.log.entries.isEmpty, "the balance is spent: the bytes wait")
+        #expect(paced.budget.untrustedBytes == 1)
         flood.channel.read()
         #expect(flood.counter.reads == 0, "and nothing more is read")
         // A debt of 0.5 ms: paid in 1 ms at half the loop's time.
-        loop.advanceTime(by: .microseconds(999))
-        #expect(log.entries.isEmpty)
-        loop.advanceTime(by: .microseconds(2))
-        #expect(log.entries == ["flood: 4", "flood: complete", "flood: event"])
+        paced.loop.advanceTime(by: .microseconds(999))
+        #expect(paced.log.entries.isEmpty)
+        paced.loop.advanceTime(by: .microseconds(2))
+        #expect(paced.log.entries == ["flood: 4", "flood: complete", "flood: event"])
         #expect(flood.counter.reads == 1)
-        #expect(budget.untrustedBytes == 0)
+        #expect(paced.budget.untrustedBytes == 0)
         _ = try flood.channel.finish()
     }
 
     @Test func aNewConnectionsHandshakeGoesBeforeAFloodingConnectionsNextRead() throws {
-        let loop = EmbeddedEventLoop()
-        let clock = ProcessingClock()
-        let log = Log()
-        let pacing = KeylessPacing(share: 0.5, burst: .milliseconds(1), clock: { clock.read() })
-        let flood = try Self.connect(loop, pacing, clock, cost: .milliseconds(2), log: log, name: "flood")
+        let paced = PacedLoop(burst: .milliseconds(1))
+        let flood = try paced.connect(cost: .milliseconds(2), name: "flood")
         try flood.receive(String(repeating: "f", count: 100))
         try flood.receive(String(repeating: "g", count: 100))
         // A second flooding connection comes before the newcomer; nothing spent either, but 100 bytes to the newcomer's 2.
-        let fresh = try Self.connect(loop, pacing, clock, cost: .milliseconds(2), log: log, name: "fresh")
+        let fresh = try paced.connect(cost: .milliseconds(2), name: "fresh")
         try fresh.receive(String(repeating: "h", count: 100))
-        let newcomer = try Self.connect(loop, pacing, clock, cost: .microseconds(10), log: log, name: "new")
+        let newcomer = try paced.connect(cost: .microseconds(10), name: "new")
         try newcomer.receive("hi")
-        #expect(log.entries.count == 2, "only the first read ran")
+        #expect(paced.log.entries.count == 2, "only the first read ran")
         // Once the debt is paid the newcomer (2 bytes, nothing spent) goes first.
-        loop.advanceTime(by: .milliseconds(3))
-        #expect(log.entries.dropFirst(2).first == "new: hi")
-        loop.advanceTime(by: .seconds(1))
+        paced.loop.advanceTime(by: .milliseconds(3))
+        #expect(paced.log.entries.dropFirst(2).first == "new: hi")
+        paced.loop.advanceTime(by: .seconds(1))
         #expect(
-            log.entries.suffix(4) == [
+            paced.log.entries.suffix(4) == [
                 "fresh: \(String(repeating: "h", count: 100))", "fresh: complete", "flood: \(String(repeating: "g", count: 100))",
                 "flood: complete"
             ])
@@ -242,150 +254,99 @@ struct KeylessShareTests {
     }
 
     @Test func aConnectionLeavesThePacingOnceACallerAuthenticates() throws {
-        let loop = EmbeddedEventLoop()
-        let clock = ProcessingClock()
-        let log = Log()
-        let pacing = KeylessPacing(share: 0.5, burst: .milliseconds(1), clock: { clock.read() })
-        let connection = try Self.connect(loop, pacing, clock, cost: .milliseconds(5), log: log, name: "c")
+        let paced = PacedLoop(burst: .milliseconds(1))
+        let connection = try paced.connect(cost: .milliseconds(5), name: "c")
         try connection.receive("a")
         try connection.receive("b")
-        #expect(log.entries == ["c: a", "c: complete"])
+        #expect(paced.log.entries == ["c: a", "c: complete"])
         // Granted: what it holds is delivered at once (a task on its loop), not at its turn in the keyless queue.
         connection.trust.grant()
-        loop.run()
-        #expect(log.entries.suffix(2) == ["c: b", "c: complete"])
+        paced.loop.run()
+        #expect(paced.log.entries.suffix(2) == ["c: b", "c: complete"])
         #expect(throws: (any Error).self) { try connection.channel.pipeline.syncOperations.handler(type: KeylessPacer.self) }
         // Trusted: read as it comes, whatever the loop's keyless balance.
         try connection.receive("c")
-        #expect(log.entries.suffix(2) == ["c: c", "c: complete"])
+        #expect(paced.log.entries.suffix(2) == ["c: c", "c: complete"])
         for _ in 0..<5 { connection.channel.read() }
         #expect(connection.counter.reads == 5)
         _ = try connection.channel.finish()
     }
 
     @Test func aClosedConnectionsBytesAreDroppedAndOthersGoOn() throws {
-        let loop = EmbeddedEventLoop()
-        let clock = ProcessingClock()
-        let log = Log()
-        let budget = InboundMemoryBudget(limit: 1 << 20)
-        let pacing = KeylessPacing(share: 0.5, burst: .milliseconds(1), budget: budget, clock: { clock.read() })
-        let flood = try Self.connect(loop, pacing, clock, cost: .milliseconds(2), log: log, name: "flood")
+        let paced = PacedLoop(burst: .milliseconds(1))
+        let flood = try paced.connect(cost: .milliseconds(2), name: "flood")
         try flood.receive("1")
-        let closing = try Self.connect(loop, pacing, clock, cost: .zero, log: log, name: "closing")
+        let closing = try paced.connect(cost: .zero, name: "closing")
         try closing.receive("x")
         try flood.receive("2")
-        #expect(budget.untrustedBytes == 2)
+        #expect(paced.budget.untrustedBytes == 2)
         // Closed, not finished: `finish()` would cancel every task of the shared loop, the scheduler's wake included.
         try closing.channel.close().wait()
-        #expect(budget.untrustedBytes == 1)
-        loop.advanceTime(by: .milliseconds(5))
-        #expect(log.entries == ["flood: 1", "flood: complete", "flood: 2", "flood: complete"])
-        #expect(budget.untrustedBytes == 0)
+        #expect(paced.budget.untrustedBytes == 1)
+        paced.loop.advanceTime(by: .milliseconds(5))
+        #expect(paced.log.entries == ["flood: 1", "flood: complete", "flood: 2", "flood: complete"])
+        #expect(paced.budget.untrustedBytes == 0)
         _ = try flood.channel.finish()
     }
 
-    /// Closes its channel when it reads, after `cost` of the pacer's clock.
-    final class Closer: ChannelInboundHandler {
-        typealias InboundIn = ByteBuffer
-        let clock: ProcessingClock
-        let cost: TimeAmount
-        let log: Log
-        init(_ clock: ProcessingClock, cost: TimeAmount, log: Log) {
-            self.clock = clock
-            self.cost = cost
-            self.log = log
-        }
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            clock.advance(by: cost)
-            log.entries.append("closer: \(String(buffer: unwrapInboundIn(data)))")
-            context.close(promise: nil)
-        }
-        func channelReadComplete(context: ChannelHandlerContext) { log.entries.append("closer: complete") }
-        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) { log.entries.append("closer: event") }
-    }
-
-    static func connectCloser(
-        _ loop: EmbeddedEventLoop, _ pacing: KeylessPacing, _ clock: ProcessingClock, cost: TimeAmount, log: Log
-    )
-        throws -> EmbeddedChannel
-    {
-        let channel = EmbeddedChannel(loop: loop)
-        try channel.pipeline.syncOperations.addHandler(KeylessPacer(pacing: pacing, trust: ConnectionTrust(trusted: false)))
-        try channel.pipeline.syncOperations.addHandler(Closer(clock, cost: cost, log: log))
-        return channel
-    }
-
     @Test func aReadThatClosesItsConnectionIsCharged() throws {
-        let loop = EmbeddedEventLoop()
-        let clock = ProcessingClock()
-        let log = Log()
-        let pacing = KeylessPacing(share: 0.5, burst: .milliseconds(1), clock: { clock.read() })
+        let paced = PacedLoop(burst: .milliseconds(1))
         // 5 ms of work, then the connection closes itself: no `channelReadComplete` follows.
-        let closer = try Self.connectCloser(loop, pacing, clock, cost: .milliseconds(5), log: log)
-        try closer.writeInbound(ByteBuffer(string: "x"))
-        #expect(!closer.isActive)
-        let next = try Self.connect(loop, pacing, clock, cost: .zero, log: log, name: "next")
+        let closer = try paced.connect(cost: .milliseconds(5), name: "closer", closes: true)
+        try closer.receive("x")
+        #expect(!closer.channel.isActive)
+        let next = try paced.connect(cost: .zero, name: "next")
         try next.receive("y")
-        #expect(log.entries == ["closer: x"], "the 4 ms of debt make the next keyless read wait")
-        loop.advanceTime(by: .milliseconds(9))
-        #expect(log.entries.suffix(2) == ["next: y", "next: complete"])
+        #expect(paced.log.entries == ["closer: x"], "the 4 ms of debt make the next keyless read wait")
+        paced.loop.advanceTime(by: .milliseconds(9))
+        #expect(paced.log.entries.suffix(2) == ["next: y", "next: complete"])
         _ = try next.channel.finish()
     }
 
     @Test func theConnectionsCallTasksAreCharged() throws {
-        let loop = EmbeddedEventLoop()
-        let clock = ProcessingClock()
-        let log = Log()
-        let pacing = KeylessPacing(share: 0.5, burst: .milliseconds(1), clock: { clock.read() })
-        let tasks = try Self.connect(loop, pacing, clock, cost: .zero, log: log, name: "tasks")
+        let paced = PacedLoop(burst: .milliseconds(1))
+        let tasks = try paced.connect(cost: .zero, name: "tasks")
         // A batch of its call tasks that took 50 ms (`EventLoopTaskExecutor` records it on the loop).
         tasks.trust.recordWork(since: .now() - .milliseconds(50))
-        let next = try Self.connect(loop, pacing, clock, cost: .zero, log: log, name: "next")
+        let next = try paced.connect(cost: .zero, name: "next")
         try next.receive("y")
-        #expect(log.entries.isEmpty, "the tasks' 50 ms make the next keyless read wait")
-        loop.advanceTime(by: .milliseconds(200))
-        #expect(log.entries == ["next: y", "next: complete"])
+        #expect(paced.log.entries.isEmpty, "the tasks' 50 ms make the next keyless read wait")
+        paced.loop.advanceTime(by: .milliseconds(200))
+        #expect(paced.log.entries == ["next: y", "next: complete"])
         _ = try tasks.channel.finish()
         _ = try next.channel.finish()
     }
 
     @Test func nothingHeldIsDeliveredAfterTheConnectionClosesInItsTurn() throws {
-        let loop = EmbeddedEventLoop()
-        let clock = ProcessingClock()
-        let log = Log()
-        let budget = InboundMemoryBudget(limit: 1 << 20)
-        let pacing = KeylessPacing(share: 0.5, burst: .milliseconds(1), budget: budget, clock: { clock.read() })
-        let flood = try Self.connect(loop, pacing, clock, cost: .milliseconds(2), log: log, name: "flood")
+        let paced = PacedLoop(burst: .milliseconds(1))
+        let flood = try paced.connect(cost: .milliseconds(2), name: "flood")
         try flood.receive("1")
-        let closer = try Self.connectCloser(loop, pacing, clock, cost: .zero, log: log)
-        try closer.writeInbound(ByteBuffer(string: "x"))
-        closer.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-        try closer.writeInbound(ByteBuffer(string: "z"))
-        #expect(budget.untrustedBytes > 0)
-        loop.advanceTime(by: .milliseconds(10))
+        let closer = try paced.connect(cost: .zero, name: "closer", closes: true)
+        try closer.receive("x")
+        closer.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        try closer.receive("z")
+        #expect(paced.budget.untrustedBytes > 0)
+        paced.loop.advanceTime(by: .milliseconds(10))
         // Its bytes close it: the read's end, the end of input and the bytes after them are not delivered.
-        #expect(log.entries == ["flood: 1", "flood: complete", "closer: x"])
-        #expect(budget.untrustedBytes == 0)
+        #expect(paced.log.entries == ["flood: 1", "flood: complete", "closer: x"])
+        #expect(paced.budget.untrustedBytes == 0)
         _ = try flood.channel.finish()
     }
 
     /// A client that half-closes has its socket read to the end, whether or not the pacer asks for more: what it held
     /// is still processed one read per turn.
     @Test func heldReadsAreProcessedOnePerTurn() throws {
-        let loop = EmbeddedEventLoop()
-        let clock = ProcessingClock()
-        let log = Log()
-        let pacing = KeylessPacing(share: 0.5, burst: .milliseconds(1), clock: { clock.read() })
-        let connection = try Self.connect(loop, pacing, clock, cost: .milliseconds(2), log: log, name: "c")
+        let paced = PacedLoop(burst: .milliseconds(1))
+        let connection = try paced.connect(cost: .milliseconds(2), name: "c")
         try connection.receive("a")  // spends the balance
         try connection.receive("b")
         try connection.receive("c")
         connection.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-        #expect(log.entries == ["c: a", "c: complete"])
-        loop.advanceTime(by: .milliseconds(3))
-        #expect(log.entries.dropFirst(2) == ["c: b", "c: complete"])
-        loop.advanceTime(by: .milliseconds(5))
-        #expect(log.entries.dropFirst(4) == ["c: c", "c: complete", "c: event"])
+        #expect(paced.log.entries == ["c: a", "c: complete"])
+        paced.loop.advanceTime(by: .milliseconds(3))
+        #expect(paced.log.entries.dropFirst(2) == ["c: b", "c: complete"])
+        paced.loop.advanceTime(by: .milliseconds(5))
+        #expect(paced.log.entries.dropFirst(4) == ["c: c", "c: complete", "c: event"])
         _ = try connection.channel.finish()
     }
 }

@@ -53,13 +53,8 @@ struct KeylessShare {
         refilledAt = now
     }
 
-    var hasWaiters: Bool { !waiting.isEmpty }
+    /// Entries queued, connections that left since included (its owner knows which are still waiting).
     var waiterCount: Int { waiting.count }
-
-    /// Whether a connection with bytes to process may do so now: nobody waits and the balance is not spent.
-    mutating func mayProcess(at now: NIODeadline) -> Bool {
-        waiting.isEmpty && isReady(at: now)
-    }
 
     /// Whether the balance allows processing now (whoever waits).
     mutating func isReady(at now: NIODeadline) -> Bool {
