@@ -195,7 +195,7 @@ let package = Package(
             dependencies: [
                 "CopsLinkCore", "CopsLinkMessages", "CopsLinkWire", "CopsLinkTransport", "CopsLinkServices",
                 "CopsLinkBuiltinServices", "CopsLinkAccounts", "CopsLinkAuth", "CopsLinkSQLite", "CopsLinkPostgres", "CopsLinkLogging",
-                "CopsLinkAdminHTTP", "CopsLinkGRPC",
+                "CopsLinkAdminHTTP", "CopsLinkGRPC", "CopsLinkCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -205,7 +205,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // What the client executables share: option groups (TLS), addresses, and `copslink --json`'s writer.
+        // What the executables share: option groups (TLS), addresses, `copslink --json`'s writer, subcommand checks.
         .target(
             name: "CopsLinkCommandLine",
             dependencies: [

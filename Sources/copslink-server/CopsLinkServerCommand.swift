@@ -1,4 +1,5 @@
 import ArgumentParser
+import CopsLinkCommandLine
 
 @main
 struct CopsLinkServerCommand: AsyncParsableCommand {
@@ -14,4 +15,22 @@ struct CopsLinkServerCommand: AsyncParsableCommand {
             ServeCommand.self, KeysCommand.self, ImportAuthoritiesCommand.self, MigrateStoreCommand.self, BackupCommand.self
         ],
         defaultSubcommand: ServeCommand.self)
+
+    /// Refuses `help NAME…` naming no command (`CommandPath`), then parses and runs as ArgumentParser's own `main`.
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let unknown = CommandPath.unknownHelpTopic(arguments[...], node: Self.self, path: [], root: Self.self) {
+            Self.exit(withError: unknown)
+        }
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            Self.exit(withError: error)
+        }
+    }
 }

@@ -124,7 +124,8 @@ extension GlobalOptions {
     ///
     /// When that first other argument stands where a subcommand belongs (the path names a command group) and is not
     /// an option or `help` (ArgumentParser's own), `unknownSubcommand` is the usage error naming it: the parser
-    /// reports it as "Unknown option '--server'" after a global option, and as "Unexpected argument" alone.
+    /// reports it as "Unknown option '--server'" after a global option, and as "Unexpected argument" alone. After
+    /// `help`, each name must be a subcommand of the one before it (`copslink help account bogus` is a usage error).
     static func hoist(
         _ arguments: [String], root: any ParsableCommand.Type
     ) -> (arguments: [String], unknownSubcommand: ValidationError?) {
@@ -150,11 +151,10 @@ extension GlobalOptions {
             }
         }
         var unknown: ValidationError?
-        let subcommands = node.configuration.subcommands
-        if index < arguments.count, !subcommands.isEmpty, !arguments[index].hasPrefix("-"), arguments[index] != "help" {
-            let command = ([root.configuration.commandName ?? "copslink"] + path).joined(separator: " ")
-            let known = subcommands.compactMap { $0.configuration.commandName }.joined(separator: ", ")
-            unknown = ValidationError("'\(ClientText.excerpt(arguments[index]))' is not a command of \(command); choose \(known).")
+        if index < arguments.count, arguments[index] == "help" {
+            unknown = CommandPath.unknownHelpTopic(arguments[index...], node: node, path: path, root: root)
+        } else if index < arguments.count, !node.configuration.subcommands.isEmpty, !arguments[index].hasPrefix("-") {
+            unknown = CommandPath.notACommand(arguments[index], of: node, path: path, root: root)
         }
         return (path + hoisted + arguments[index...], unknown)
     }

@@ -388,6 +388,10 @@ struct CLITests {
         }
         let help = try await copslink(["--json", "account", "get", "--help"])
         #expect(help.status == 0 && !help.stdout.contains(#""name":"USAGE""#), "help is not an error: \(help)")
+        let server = try await runBuiltBinary("copslink-server", ["help", "bogus"])
+        #expect(server.status == 64 && server.stderr.contains("'bogus' is not a command of copslink-server; choose serve,"), "\(server)")
+        let named = try await copslink(["help", "account", "get"])
+        #expect(named.status == 0 && named.stdout.contains("USAGE: copslink account get"), "help names a command: \(named)")
     }
 
     @Test("usage errors name what is wrong")
@@ -399,7 +403,11 @@ struct CLITests {
             (["account", "link", "x", "--party", "-1:Ada:801-555-0102"], "--party '-1:Ada:801-555-0102': the priority is 1 or more"),
             // A word where a subcommand belongs is named as such, global options before it or not.
             (["--server", "127.0.0.1:1", "server", "info"], "'server' is not a command of copslink; choose account,"),
-            (["account", "--json", "bogus"], "'bogus' is not a command of copslink account; choose get,")
+            (["account", "--json", "bogus"], "'bogus' is not a command of copslink account; choose get,"),
+            // `help` names commands too: ArgumentParser alone would print the nearest help and exit 0.
+            (["help", "bogus"], "'bogus' is not a command of copslink; choose account,"),
+            (["help", "account", "bogus"], "'bogus' is not a command of copslink account; choose get,"),
+            (["help", "health", "bogus"], "'bogus': copslink health has no subcommands.")
         ] {
             let result = try await copslink(arguments)
             #expect(result.status == 64, "\(arguments): \(result)")
