@@ -64,6 +64,15 @@ struct GroupCommitTests {
         }
     }
 
+    /// Savepoint journals stay in memory (`temp_store = MEMORY`, 2): spilled past 64 KiB, they were a temporary file
+    /// created per commit and took three quarters of the writer's `pwrite` calls under LinkAccounts.
+    @Test func theWriterKeepsSavepointJournalsInMemory() async throws {
+        try await Self.withStore { store in
+            let setting = try await store.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA temp_store") }
+            #expect(setting == 2)
+        }
+    }
+
     @Test func concurrentWritesLandAndEachCallerGetsItsOwnResult() async throws {
         try await Self.withStore { store in
             let results = try await withThrowingTaskGroup(of: (Int, String).self) { group in
