@@ -259,16 +259,20 @@ struct KeylessShareTests {
         try connection.receive("a")
         try connection.receive("b")
         #expect(paced.log.entries == ["c: a", "c: complete"])
-        // Granted: what it holds is delivered at once (a task on its loop), not at its turn in the keyless queue.
+        connection.channel.read()
+        #expect(connection.counter.reads == 0, "the read waits with the bytes")
+        // Granted: what it holds is delivered at once (a task on its loop), not at its turn in the keyless queue, and
+        // the read that waited is issued again from the tail once the pacer is gone.
         connection.trust.grant()
         paced.loop.run()
         #expect(paced.log.entries.suffix(2) == ["c: b", "c: complete"])
         #expect(throws: (any Error).self) { try connection.channel.pipeline.syncOperations.handler(type: KeylessPacer.self) }
+        #expect(connection.counter.reads == 1)
         // Trusted: read as it comes, whatever the loop's keyless balance.
         try connection.receive("c")
         #expect(paced.log.entries.suffix(2) == ["c: c", "c: complete"])
         for _ in 0..<5 { connection.channel.read() }
-        #expect(connection.counter.reads == 5)
+        #expect(connection.counter.reads == 6)
         _ = try connection.channel.finish()
     }
 
