@@ -26,9 +26,21 @@ public enum ProtoJSON {
     public static func json(
         fromBinary binary: some Collection<UInt8>, messageName: String, options: Options = Options()
     ) throws(ProtoJSONError) -> [UInt8] {
-        guard let schema = ProtoSchema.message(messageName) else { throw ProtoJSONError("no message named \(messageName)") }
+        guard let message = CompiledProtoSchema.shared.messageIndex(messageName) else {
+            throw ProtoJSONError("no message named \(messageName)")
+        }
         var writer = JSONWriter()
-        try BinaryToJSON(options: options).write(Array(binary)[...], schema, into: &writer, depth: 0)
+        // JSON takes about three times the bytes of the binary encoding (quoted names, base64, decimal digits).
+        writer.bytes.reserveCapacity(binary.count * 3 + 16)
+        let transcoder = BinaryToJSON(options: options)
+        var failure: ProtoJSONError?
+        let write = { (binary: UnsafeRawBufferPointer) -> Void in
+            do throws(ProtoJSONError) { try transcoder.write(binary, message: message, into: &writer) } catch { failure = error }
+        }
+        if binary.withContiguousStorageIfAvailable({ (binary) -> Void in write(UnsafeRawBufferPointer(binary)) }) == nil {
+            Array(binary).withUnsafeBytes(write)
+        }
+        if let failure { throw failure }
         return writer.bytes
     }
 

@@ -72,7 +72,8 @@ public final class ProtoFieldSchema: Sendable {
 /// One enum: value names by number and numbers by name.
 public struct ProtoEnumSchema: Sendable {
     public let fullName: String
-    private let namesByNumber: [Int32: String]
+    /// The first name of each number (internal: `CompiledProtoSchema` quotes them once).
+    let namesByNumber: [Int32: String]
     private let numbersByName: [String: Int32]
 
     public init(_ fullName: String, _ values: [(Int32, String)]) {
