@@ -102,7 +102,8 @@ public struct RPCRouter: Sendable {
         handler: @escaping @Sendable (Request, ServerContext) async throws -> ServerResponse<Response>
     ) {
         register(descriptor, kind: .unary, request: Request.self, response: Response.self) { stream, context in
-            let request: Request = try await Self.singleRequest(stream)
+            let (request, held): (Request, Int) = try await Self.singleRequest(stream, context)
+            defer { context.heldRequests?.release(held, keyID: context.caller?.keyID) }
             let response = try await handler(request, context)
             return .success(finalMessage: response.message, trailers: context.responseTrailers.appended(to: response.trailers))
         }
@@ -115,7 +116,8 @@ public struct RPCRouter: Sendable {
         handler: @escaping @Sendable (Request, ResponseWriter<Response>, ServerContext) async throws -> Metadata
     ) {
         register(descriptor, kind: .serverStreaming, request: Request.self, response: Response.self) { stream, context in
-            let request: Request = try await Self.singleRequest(stream)
+            let (request, held): (Request, Int) = try await Self.singleRequest(stream, context)
+            defer { context.heldRequests?.release(held, keyID: context.caller?.keyID) }
             let trailers = try await handler(request, ResponseWriter(stream: stream), context)
             return .success(finalMessage: nil, trailers: context.responseTrailers.appended(to: trailers))
         }
@@ -146,11 +148,22 @@ public struct RPCRouter: Sendable {
     }
 
     /// The one request of a call taking one: taken at once when it came with the end of the request stream
-    /// (`takeOnlyRequest`), which spares a unary call the async reads, else read.
+    /// (`takeOnlyRequest`), which spares a unary call the async reads, else read. Counted in the context's
+    /// `HeldRequestBudget` (or refused by it) before it is decoded; the handler gives back the count it returns.
     @inlinable @inline(__always)
-    static func singleRequest<Request: RPCMessage>(_ stream: any ServerCallStream) async throws(RPCError) -> Request {
-        if let bytes = stream.takeOnlyRequest() { return try decodeRequest(bytes) }
-        return try await readSingleRequest(stream)
+    static func singleRequest<Request: RPCMessage>(
+        _ stream: any ServerCallStream, _ context: ServerContext
+    ) async throws(RPCError) -> (Request, Int) {
+        if let bytes = stream.takeOnlyRequest() {
+            let held = try context.heldRequests?.hold(bytes.count, keyID: context.caller?.keyID) ?? 0
+            do throws(RPCError) {
+                return (try decodeRequest(bytes), held)
+            } catch {
+                context.heldRequests?.release(held, keyID: context.caller?.keyID)
+                throw error
+            }
+        }
+        return try await readSingleRequest(stream, context)
     }
 
     @usableFromInline
@@ -163,15 +176,23 @@ public struct RPCRouter: Sendable {
     }
 
     @usableFromInline
-    static func readSingleRequest<Request: RPCMessage>(_ stream: any ServerCallStream) async throws(RPCError) -> Request {
+    static func readSingleRequest<Request: RPCMessage>(
+        _ stream: any ServerCallStream, _ context: ServerContext
+    ) async throws(RPCError) -> (Request, Int) {
         guard let bytes = try await stream.nextRequest() else {
             throw RPCError(code: .invalidArgument, message: "the call expects one request message and got none")
         }
-        let request: Request = try decodeRequest(bytes)
-        guard try await stream.nextRequest() == nil else {
-            throw RPCError(code: .invalidArgument, message: "the call expects one request message and got more")
+        let held = try context.heldRequests?.hold(bytes.count, keyID: context.caller?.keyID) ?? 0
+        do throws(RPCError) {
+            let request: Request = try decodeRequest(bytes)
+            guard try await stream.nextRequest() == nil else {
+                throw RPCError(code: .invalidArgument, message: "the call expects one request message and got more")
+            }
+            return (request, held)
+        } catch {
+            context.heldRequests?.release(held, keyID: context.caller?.keyID)
+            throw error
         }
-        return request
     }
 }
 

@@ -64,6 +64,8 @@ public struct ServerContext: Sendable {
     /// corrects it if the route differs): a streaming call may stay open for as long as its client likes, which
     /// `AuthInterceptor`'s bound on open-method calls counts.
     public var methodKind = MethodKind.unary
+    /// Where the request a handler takes is counted while it runs (`CallDispatcher.run` sets it); nil counts nothing.
+    public var heldRequests: HeldRequestBudget?
     /// Trailing metadata the handler adds besides its own, sent when the call succeeds. Shared by every copy of the
     /// context (interceptors pass copies on).
     public var responseTrailers: ResponseTrailers { fixed.responseTrailers }

@@ -51,10 +51,14 @@ public final class CallDispatcher: Sendable {
     ///   per connection.
     /// - Parameter maxOpenCallsAwaitingRequest: see `openCallsAwaitingRequest`.
     /// - Parameter failureLogBudget: see `failureLogBudget`.
+    /// Bytes of request messages running handlers may hold (`HeldRequestBudget`); nil: no bound.
+    public let heldRequests: HeldRequestBudget?
+
     public init(
         router: RPCRouter, interceptors: [any ServerInterceptor] = [], maxConcurrentCalls: Int = 0, maxOpenCallsAwaitingRequest: Int = 0,
-        failureLogBudget: FailureLogBudget? = nil
+        failureLogBudget: FailureLogBudget? = nil, heldRequests: HeldRequestBudget? = nil
     ) {
+        self.heldRequests = heldRequests
         self.failureLogBudget = failureLogBudget
         self.router = router
         self.interceptors = interceptors
@@ -105,11 +109,12 @@ public final class CallDispatcher: Sendable {
         guard !Task.isCancelled else { return stream.finish(.failure(RPCError(handlerError: CancellationError()))) }
         let outcome: CallOutcome
         do {
-            if context.methodKind == route.kind {
+            if context.methodKind == route.kind, heldRequests == nil {
                 outcome = try await Self.chain(interceptors[...], route.handler, stream: stream, context: context)
             } else {
                 var context = context
                 context.methodKind = route.kind
+                context.heldRequests = heldRequests
                 outcome = try await Self.chain(interceptors[...], route.handler, stream: stream, context: context)
             }
         } catch {

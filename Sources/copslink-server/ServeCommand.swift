@@ -152,6 +152,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(
         parsing: .unconditional,
         help:
+            "Server-wide bytes of request messages running handlers hold: a request over 4 KiB counts from when its handler takes it until it returns; one that would pass this, or its API key's share, is refused RESOURCE_EXHAUSTED before its handler runs. 0: no limit."
+    )
+    var maxHeldRequests = 64 << 20
+    @Option(
+        parsing: .unconditional,
+        help: "One API key's share of --max-held-requests (default: a quarter of it)."
+    )
+    var maxHeldRequestsPerKey: Int?
+    @Option(
+        parsing: .unconditional,
+        help:
             "Seconds a call without a deadline (or a unary or server-streaming call, whatever its deadline) may send nothing on its open request stream before it ends DEADLINE_EXCEEDED; 0 disables."
     )
     var requestTimeout = 30.0
@@ -229,6 +240,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maxUnfinishedRequestBytesPerConnection = maxConnectionInbound
         configuration.maxBufferedInboundBytes = maxInboundMemory
         configuration.maxUnreadAnswerBytes = maxUnreadAnswers
+        configuration.maxHeldRequestBytes = maxHeldRequests
+        configuration.maxHeldRequestBytesPerKey = maxHeldRequestsPerKey
         configuration.requestIdleTimeout = Self.duration(seconds: requestTimeout)
         configuration.maxUnauthenticatedCalls = maxUnauthenticatedCalls
         configuration.keylessShare = keylessShare
@@ -401,7 +414,8 @@ struct ServeCommand: AsyncParsableCommand {
             ("--max-accounts-per-dealer", maxAccountsPerDealer),
             ("--max-stored-bytes-per-dealer", maxStoredBytesPerDealer),
             ("--failed-call-log-burst", failedCallLogBurst), ("--failed-call-log-rate", failedCallLogRate),
-            ("--server-log-burst", serverLogBurst), ("--server-log-rate", serverLogRate)
+            ("--server-log-burst", serverLogBurst), ("--server-log-rate", serverLogRate),
+            ("--max-held-requests-per-key", maxHeldRequestsPerKey ?? 1)
         ] where value < 1 {
             throw ValidationError("\(flag) \(value): must be at least 1.")
         }
@@ -423,6 +437,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxUnreadAnswers >= outboundHighWater else {
             throw ValidationError("--max-unread-answers \(maxUnreadAnswers) is below --outbound-high-water \(outboundHighWater).")
         }
+        guard maxHeldRequests >= 0 else { throw ValidationError("--max-held-requests \(maxHeldRequests): must be 0 or more.") }
         guard (1...10_000_000).contains(keyCacheSize) else {
             throw ValidationError("--key-cache-size \(keyCacheSize): must be from 1 to 10000000.")
         }

@@ -57,6 +57,13 @@ public struct ServerConfiguration: Sendable {
     /// gRPC stream whose answer would be held is reset (ENHANCE_YOUR_CALM) and new gRPC calls are refused. Default
     /// 256 MiB.
     public var maxUnreadAnswerBytes = 256 << 20
+    /// Bytes of request messages running handlers may hold, server-wide (`HeldRequestBudget`): a request over 4 KiB
+    /// counts from when its handler takes it until the handler returns, and one that would pass this (or its API key's
+    /// share, `maxHeldRequestBytesPerKey`) is refused RESOURCE_EXHAUSTED before its handler runs. 0: no bound.
+    /// Default 64 MiB.
+    public var maxHeldRequestBytes = 64 << 20
+    /// One API key's share of `maxHeldRequestBytes`; nil: a quarter of it.
+    public var maxHeldRequestBytesPerKey: Int?
     /// A call without a deadline, or of a method taking one request whatever its deadline, whose client sends nothing
     /// on the request stream (no message, no END_STREAM) for this long ends DEADLINE_EXCEEDED, releasing what it
     /// holds; nil lets such a call wait for ever. Default 30 s.

@@ -73,7 +73,9 @@ public final class TCPServer: Sendable {
         self.dispatcher = CallDispatcher(
             router: router, interceptors: interceptors, maxConcurrentCalls: configuration.maxConcurrentCalls,
             maxOpenCallsAwaitingRequest: configuration.maxOpenCallsAwaitingRequest,
-            failureLogBudget: FailureLogBudget(burst: configuration.serverLogBurst, perSecond: configuration.serverLogPerSecond))
+            failureLogBudget: FailureLogBudget(burst: configuration.serverLogBurst, perSecond: configuration.serverLogPerSecond),
+            heldRequests: configuration.maxHeldRequestBytes > 0
+                ? HeldRequestBudget(limit: configuration.maxHeldRequestBytes, perKeyLimit: configuration.maxHeldRequestBytesPerKey) : nil)
         self.group = group
         self.logger = logger
         self.metrics = metricsFactory.map { ServerMetrics(router: router, factory: $0) }
