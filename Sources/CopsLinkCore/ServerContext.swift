@@ -13,15 +13,18 @@ public struct ServerContext: Sendable {
         let descriptor: MethodDescriptor
         let peer: String
         let failureLogBudget: FailureLogBudget?
+        let heldRequests: HeldRequestBudget?
         /// Another context's trailers, when a setter replaced the fixed part: they stay shared with that context.
         let trailers: ResponseTrailers.Storage?
 
         init(
-            descriptor: MethodDescriptor, peer: String, failureLogBudget: FailureLogBudget?, trailers: ResponseTrailers.Storage?
+            descriptor: MethodDescriptor, peer: String, failureLogBudget: FailureLogBudget?, heldRequests: HeldRequestBudget?,
+            trailers: ResponseTrailers.Storage?
         ) {
             self.descriptor = descriptor
             self.peer = peer
             self.failureLogBudget = failureLogBudget
+            self.heldRequests = heldRequests
             self.trailers = trailers
         }
 
@@ -32,7 +35,7 @@ public struct ServerContext: Sendable {
         ) -> Fixed {
             Fixed(
                 descriptor: descriptor ?? self.descriptor, peer: peer ?? self.peer,
-                failureLogBudget: failureLogBudget ?? self.failureLogBudget, trailers: trailers ?? self)
+                failureLogBudget: failureLogBudget ?? self.failureLogBudget, heldRequests: heldRequests, trailers: trailers ?? self)
         }
     }
 
@@ -64,8 +67,9 @@ public struct ServerContext: Sendable {
     /// corrects it if the route differs): a streaming call may stay open for as long as its client likes, which
     /// `AuthInterceptor`'s bound on open-method calls counts.
     public var methodKind = MethodKind.unary
-    /// Where the request a handler takes is counted while it runs (`CallDispatcher.run` sets it); nil counts nothing.
-    public var heldRequests: HeldRequestBudget?
+    /// Where the request a handler takes is counted while it runs (`CallDispatcher.heldRequests`, given by the
+    /// transport); nil counts nothing.
+    public var heldRequests: HeldRequestBudget? { fixed.heldRequests }
     /// Trailing metadata the handler adds besides its own, sent when the call succeeds. Shared by every copy of the
     /// context (interceptors pass copies on).
     public var responseTrailers: ResponseTrailers { fixed.responseTrailers }
@@ -74,11 +78,12 @@ public struct ServerContext: Sendable {
     ///   - failureLogBudget: see `failureLogBudget`; given here, a transport sets up the call's context without
     ///     replacing its shared part.
     ///   - methodKind: the route's kind (see `methodKind`).
+    ///   - heldRequests: see `heldRequests`.
     public init(
         descriptor: MethodDescriptor, metadata: Metadata, deadline: ContinuousClock.Instant?, peer: String, callID: UInt64,
-        failureLogBudget: FailureLogBudget? = nil, methodKind: MethodKind = .unary
+        failureLogBudget: FailureLogBudget? = nil, methodKind: MethodKind = .unary, heldRequests: HeldRequestBudget? = nil
     ) {
-        fixed = Fixed(descriptor: descriptor, peer: peer, failureLogBudget: failureLogBudget, trailers: nil)
+        fixed = Fixed(descriptor: descriptor, peer: peer, failureLogBudget: failureLogBudget, heldRequests: heldRequests, trailers: nil)
         self.metadata = metadata
         self.deadline = deadline
         self.callID = callID

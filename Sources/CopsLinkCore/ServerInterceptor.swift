@@ -51,7 +51,8 @@ public final class CallDispatcher: Sendable {
     ///   per connection.
     /// - Parameter maxOpenCallsAwaitingRequest: see `openCallsAwaitingRequest`.
     /// - Parameter failureLogBudget: see `failureLogBudget`.
-    /// Bytes of request messages running handlers may hold (`HeldRequestBudget`); nil: no bound.
+    /// Bytes of request messages running handlers may hold (`HeldRequestBudget`); nil: no bound. The transports give
+    /// it to each call's context (`ServerContext.heldRequests`), where the router's handlers count their request.
     public let heldRequests: HeldRequestBudget?
 
     public init(
@@ -109,12 +110,11 @@ public final class CallDispatcher: Sendable {
         guard !Task.isCancelled else { return stream.finish(.failure(RPCError(handlerError: CancellationError()))) }
         let outcome: CallOutcome
         do {
-            if context.methodKind == route.kind, heldRequests == nil {
+            if context.methodKind == route.kind {
                 outcome = try await Self.chain(interceptors[...], route.handler, stream: stream, context: context)
             } else {
                 var context = context
                 context.methodKind = route.kind
-                context.heldRequests = heldRequests
                 outcome = try await Self.chain(interceptors[...], route.handler, stream: stream, context: context)
             }
         } catch {

@@ -389,7 +389,8 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         let serverContext = ServerContext(
             descriptor: route.descriptor, metadata: metadata, deadline: deadline, peer: connection.peer,
-            callID: connection.nextCallID(), failureLogBudget: connection.failureLogBudget, methodKind: route.kind)
+            callID: connection.nextCallID(), failureLogBudget: connection.failureLogBudget, methodKind: route.kind,
+            heldRequests: dispatcher.heldRequests)
         if let series = metrics?.method(forPath: route.descriptor.path) {
             series.started()
             callMetrics = (series, context.eventLoop.now)

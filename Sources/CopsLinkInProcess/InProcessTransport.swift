@@ -49,7 +49,7 @@ public struct InProcessTransport: ClientTransport {
         let deadline = options.timeout.map { ContinuousClock.now + $0 }
         let context = ServerContext(
             descriptor: descriptor, metadata: metadata, deadline: deadline, peer: "in-process", callID: callIDs.next(),
-            failureLogBudget: failureLogBudget, methodKind: route.kind)
+            failureLogBudget: failureLogBudget, methodKind: route.kind, heldRequests: dispatcher.heldRequests)
         let call = InProcessCall(window: messageWindow)
         let dispatcher = self.dispatcher
         call.handlerTask = Task { await dispatcher.run(route, stream: call, context: context) }

@@ -61,7 +61,8 @@ import Testing
     ) async -> FakeServerCallStream {
         let request = [UInt8](repeating: 1, count: bytes)
         let stream = onlyRequest ? FakeServerCallStream(requests: [], onlyRequest: request) : FakeServerCallStream(requests: [request])
-        var context = ServerContext(descriptor: slow, metadata: [:], deadline: nil, peer: "test", callID: 1)
+        var context = ServerContext(
+            descriptor: slow, metadata: [:], deadline: nil, peer: "test", callID: 1, heldRequests: dispatcher.heldRequests)
         context.caller = Caller(tenant: "dealer", roles: [], keyID: key)
         await dispatcher.run(dispatcher.router.route(forPath: slow.path)!, stream: stream, context: context)
         return stream
@@ -114,7 +115,8 @@ import Testing
         let budget = HeldRequestBudget(limit: 25_000, perKeyLimit: 25_000)
         let dispatcher = CallDispatcher(router: router, heldRequests: budget)
         let stream = FakeServerCallStream(requests: [], onlyRequest: [0xFF] + [UInt8](repeating: 0, count: 9_999))
-        var context = ServerContext(descriptor: Self.slow, metadata: [:], deadline: nil, peer: "test", callID: 1)
+        var context = ServerContext(
+            descriptor: Self.slow, metadata: [:], deadline: nil, peer: "test", callID: 1, heldRequests: budget)
         context.caller = Caller(tenant: "dealer", roles: [], keyID: "a")
         await dispatcher.run(router.route(forPath: Self.slow.path)!, stream: stream, context: context)
         #expect(stream.failure.value?.code == .invalidArgument)

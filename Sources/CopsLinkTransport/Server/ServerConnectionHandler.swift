@@ -487,7 +487,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
         let serverContext = ServerContext(
             descriptor: route.descriptor, metadata: header.metadata, deadline: deadline, peer: peer, callID: id,
-            failureLogBudget: failureLogBudget, methodKind: route.kind)
+            failureLogBudget: failureLogBudget, methodKind: route.kind, heldRequests: dispatcher.heldRequests)
         let dispatcher = self.dispatcher
         calls[id] = call
         state.callOpened()

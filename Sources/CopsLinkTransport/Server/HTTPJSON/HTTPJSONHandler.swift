@@ -358,7 +358,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let serverContext = ServerContext(
             descriptor: request.route.descriptor, metadata: request.metadata, deadline: deadline, peer: peer, callID: callIDs,
-            failureLogBudget: failureLogBudget, methodKind: request.route.kind)
+            failureLogBudget: failureLogBudget, methodKind: request.route.kind, heldRequests: dispatcher.heldRequests)
         let call = HTTPJSONCall(
             route: request.route, body: request.body, eventLoop: context.eventLoop, handler: loopBound,
             metrics: metrics?.method(forPath: request.route.descriptor.path), trust: trust.isTrusted ? nil : trust,
