@@ -10,7 +10,9 @@ struct CompiledProtoSchema: Sendable {
         case enumeration, message
     }
 
-    struct Field: Sendable {
+    /// A class, as `Message` is: the transcoder takes one for every value, and a reference is one retain where a
+    /// struct of arrays and strings was five.
+    final class Field: Sendable {
         let schema: ProtoFieldSchema
         let kind: Kind
         let wireType: UInt8
@@ -25,6 +27,21 @@ struct CompiledProtoSchema: Sendable {
         let jsonKey: [UInt8]
         let protoKey: [UInt8]
 
+        init(
+            schema: ProtoFieldSchema, kind: Kind, wireType: UInt8, repeated: Bool, packable: Bool, target: Int, typeName: String,
+            jsonKey: [UInt8], protoKey: [UInt8]
+        ) {
+            self.schema = schema
+            self.kind = kind
+            self.wireType = wireType
+            self.repeated = repeated
+            self.packable = packable
+            self.target = target
+            self.typeName = typeName
+            self.jsonKey = jsonKey
+            self.protoKey = protoKey
+        }
+
         /// The default value in the field's wire type.
         var zero: BinaryToJSON.Value {
             switch WireType(rawValue: wireType) {
@@ -36,11 +53,17 @@ struct CompiledProtoSchema: Sendable {
         }
     }
 
-    struct Message: Sendable {
+    final class Message: Sendable {
         let schema: ProtoMessageSchema
         let fields: [Field]
         /// Field index by number, -1 where none; empty when the numbers are too large for a table.
         let indexByNumber: [Int32]
+
+        init(schema: ProtoMessageSchema, fields: [Field], indexByNumber: [Int32]) {
+            self.schema = schema
+            self.fields = fields
+            self.indexByNumber = indexByNumber
+        }
 
         func fieldIndex(number: UInt32) -> Int? {
             guard !indexByNumber.isEmpty else { return schema.fieldIndex(number: number) }
