@@ -39,7 +39,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(
         name: .customLong("request-id"),
         help: ArgumentHelp(
-            "Idempotency key (a UUID) for a mutating call (all but signals send): running the same command again with the same id changes nothing more and prints the first answer. On a read it only labels the call (copslink-request-id, in the server's log line). Default: none.",
+            "Idempotency key (a UUID) for a mutating call (all but signals send): running the same command again with the same id changes nothing more and prints the first answer. On a read it only labels the call (copslink-request-id, in the server's log line). A UUID either way. Default: none.",
             valueName: "uuid"))
     var requestID: String?
 
