@@ -488,4 +488,25 @@ struct InboundBudgetTests {
         }
         #expect(!harness.channel.isActive)
     }
+
+    /// Calls sent before the third UNAUTHENTICATED answer reached the client (a connection several keys share) are
+    /// not cut: the GOAWAY names them, they are answered, and then the connection closes.
+    @Test func callsSentBeforeTheUnauthenticatedGoAwayAreAnswered() async throws {
+        let harness = try await ServerConnectionHarness()
+        try await harness.handshake()
+        var bytes = harness.request(harness.callID(), ServerConnectionHarness.gatedUnary.path, EmptyMessage())
+        for _ in 1...3 { bytes.writeImmutableBuffer(harness.request(harness.callID(), "/test.Auth/Deny", EmptyMessage())) }
+        try await harness.send(bytes)
+        let frames = try await harness.frames()
+        #expect(frames.filter { $0.type == .end }.count == 3)
+        let goAway = try ServerConnectionHarness.goAway(frames)
+        #expect(goAway?.code == .enhanceYourCalm && goAway?.lastCallID == 4)
+        #expect(goAway?.message == "too many unauthenticated calls: 3")
+        #expect(harness.channel.isActive, "call 1 still runs")
+        harness.gate.release(1)
+        await harness.settle()
+        let answered = try await harness.frames()
+        #expect(answered.filter { $0.type == .end }.map(\.callID) == [1])
+        #expect(!harness.channel.isActive)
+    }
 }

@@ -215,14 +215,18 @@ struct ServerConnectionStateMachineTests {
                 #expect(step == .startIdleClock)
             }
         }
+        // Call 4 was sent before the third answer reached the client: the connection drains, and call 4 is answered.
         Self.open(3, on: &machine)
+        Self.open(4, on: &machine)
         do {
             let step = machine.callEnded(code: .unauthenticated)
-            #expect(
-                step
-                    == .goAwayAndClose(
-                        Machine.Closure(
-                            code: .enhanceYourCalm, reason: .unauthenticatedCalls, message: "too many unauthenticated calls: 3")))
+            #expect(step == .drain(.unauthenticatedCalls(3)))
+        }
+        #expect(machine.drainStarted(.unauthenticatedCalls(3)) == .sendGoAway(lastCallID: 4, close: false))
+        #expect(Machine.DrainCause.unauthenticatedCalls(3).goAwayCode == .enhanceYourCalm)
+        do {
+            let step = machine.callEnded(code: .ok)
+            #expect(step == .close)
         }
     }
 

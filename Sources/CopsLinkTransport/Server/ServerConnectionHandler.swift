@@ -800,7 +800,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             var buffer = context.channel.allocator.buffer(capacity: 128)
             let message = (state.drainCause ?? .shutdown).goAwayMessage
             buffer.writeFrame(
-                .goAway, header: GoAwayHeader(lastCallID: lastCallID, code: .noError, message: message), payload: NoMessage.payload)
+                .goAway, header: GoAwayHeader(lastCallID: lastCallID, code: (state.drainCause ?? .shutdown).goAwayCode, message: message),
+                payload: NoMessage.payload)
             write(buffer)
             if closes { close() }
         case .probe:
@@ -855,6 +856,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             close()
         case .goAwayAndClose(let closure):
             goAwayAndClose(closure)
+        case .drain(let cause):
+            if case .unauthenticatedCalls = cause { metrics?.rejected(.unauthenticatedCalls) }
+            beginDraining(cause, deadline: context.eventLoop.now + TimeAmount(configuration.maxConnectionAgeGrace))
         }
     }
 

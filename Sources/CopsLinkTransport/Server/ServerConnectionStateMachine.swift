@@ -185,6 +185,8 @@ struct ServerConnectionStateMachine {
         /// Draining and the last call ended.
         case close
         case goAwayAndClose(Closure)
+        /// Drain the connection (`drainStarted`): GOAWAY now, its running calls answered, then closed.
+        case drain(DrainCause)
     }
 
     /// An open call ended: answered (`code`) or cancelled by the client (`code` nil); `handlerRunning` when its
@@ -197,11 +199,10 @@ struct ServerConnectionStateMachine {
         if handlerRunning { endedCallsRunning += 1 }
         if code == .unauthenticated, policy.maxUnauthenticatedCalls > 0 {
             unauthenticatedCalls = unauthenticatedCalls.addingReportingOverflow(1).partialValue
-            if unauthenticatedCalls >= policy.maxUnauthenticatedCalls {
-                return .goAwayAndClose(
-                    Closure(
-                        code: .enhanceYourCalm, reason: .unauthenticatedCalls,
-                        message: "too many unauthenticated calls: \(unauthenticatedCalls)"))
+            // Drained, not cut: the calls the client sent before this answer reached it may carry a valid key (a
+            // connection shared by several), and one of them may already have written; they are answered.
+            if unauthenticatedCalls >= policy.maxUnauthenticatedCalls, drainingAfter == nil {
+                return .drain(.unauthenticatedCalls(unauthenticatedCalls))
             }
         }
         return afterCallsChanged()
@@ -269,12 +270,23 @@ struct ServerConnectionStateMachine {
         case shutdown
         /// The connection reached its maximum age (`ServerConfiguration.maxConnectionAge`).
         case maxConnectionAge(Duration)
+        /// This many of the connection's calls were answered UNAUTHENTICATED (`maxUnauthenticatedCalls`).
+        case unauthenticatedCalls(Int)
+
+        /// The GOAWAY's code.
+        var goAwayCode: GoAwayHeader.Code {
+            switch self {
+            case .shutdown, .maxConnectionAge: .noError
+            case .unauthenticatedCalls: .enhanceYourCalm
+            }
+        }
 
         /// The GOAWAY's message.
         var goAwayMessage: String {
             switch self {
             case .shutdown: "the server is shutting down"
             case .maxConnectionAge(let age): "the connection reached its maximum age (\(age.secondsText)); reconnect"
+            case .unauthenticatedCalls(let count): "too many unauthenticated calls: \(count)"
             }
         }
 
@@ -283,6 +295,7 @@ struct ServerConnectionStateMachine {
             switch self {
             case .shutdown: "the server is shutting down; retry the call on a new connection"
             case .maxConnectionAge: "the connection reached its maximum age; retry the call on a new connection"
+            case .unauthenticatedCalls: "the connection sent too many unauthenticated calls; retry the call on a new connection"
             }
         }
 
@@ -291,6 +304,8 @@ struct ServerConnectionStateMachine {
             switch self {
             case .shutdown: "the server shut down before the call finished"
             case .maxConnectionAge: "the connection reached its maximum age and its grace period ended before the call finished"
+            case .unauthenticatedCalls:
+                "the connection sent too many unauthenticated calls and its grace period ended before the call finished"
             }
         }
     }
