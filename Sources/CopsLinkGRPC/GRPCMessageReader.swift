@@ -49,6 +49,11 @@ public struct GRPCMessageReader {
             return nil
         }
         guard flag == 0 else {
+            // gRPC's message prefix has one flag, compressed (1); any other value is no message at all.
+            guard flag == 1 else {
+                throw RPCError(
+                    code: .internalError, message: "a message prefix's flag byte is \(flag); gRPC defines only 0 and 1 (compressed)")
+            }
             throw RPCError(
                 code: .internalError,
                 message: "a compressed message arrived, but the call's grpc-encoding is identity (the only encoding this server accepts)")

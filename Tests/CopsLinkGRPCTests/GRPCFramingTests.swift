@@ -33,6 +33,18 @@ struct GRPCFramingTests {
         #expect(reader.bufferedBytes == 0)
     }
 
+    /// The prefix's flag is 0 or 1 (compressed, which this server does not accept); another value is named as such.
+    @Test func aFlagByteOtherThanCompressedIsNamed() throws {
+        for (flag, message) in [
+            (UInt8(1), "a compressed message arrived, but the call's grpc-encoding is identity (the only encoding this server accepts)"),
+            (UInt8(2), "a message prefix's flag byte is 2; gRPC defines only 0 and 1 (compressed)")
+        ] {
+            var reader = GRPCMessageReader(maxMessageSize: 100)
+            reader.append(framed(flag, 2, [1, 2]))
+            #expect(throws: RPCError(code: .internalError, message: message)) { try reader.next() }
+        }
+    }
+
     @Test func aPartialMessageStaysBuffered() throws {
         var reader = GRPCMessageReader(maxMessageSize: 100)
         reader.append(framed(0, 4, [1, 2]))
