@@ -10,36 +10,58 @@ extension AccountServiceImplementation {
     /// ones listed as rejected; they never fail the stream. A stream longer than `FieldLimits.signalsPerStream` fails
     /// INVALID_ARGUMENT at the first signal past it, once every signal before it is processed. Signals are a feed,
     /// not a mutation with a request id: a replayed stream is stored again.
+    ///
+    /// The batch a call holds counts in the server's held-request budget (`ServerContext.heldRequests`, each signal by
+    /// `ParsedSignal.heldBytes`): when one more signal would pass it, the batch is written at once, and a signal the
+    /// budget has no room for even then is written alone. So many open streams, each keeping a batch short of full,
+    /// hold no more than the budget (one key's: a quarter of it), not 255 signals each.
     public func reportSignals(_ signals: RequestStream<Signal>, context: ServerContext) async throws -> ReportSignalsResponse {
         var response = ReportSignalsResponse()
         var batch: [(index: UInt32, signal: ParsedSignal)] = []
+        let budget = context.heldRequests
+        let keyID = context.caller?.keyID
+        // Bytes of `batch` counted in `budget`.
+        var held = 0
+        defer { budget?.release(held, keyID: keyID) }
+        func flush() async throws {
+            try await store(batch, into: &response, context: context)
+            batch.removeAll(keepingCapacity: true)
+            budget?.release(held, keyID: keyID)
+            held = 0
+        }
         // Below FieldLimits.signalsPerStream, so neither it nor `received` can overflow.
         var index: UInt32 = 0
         for try await signal in signals {
             guard Int(index) < FieldLimits.signalsPerStream else {
-                if !batch.isEmpty { try await store(batch, into: &response, context: context) }
+                if !batch.isEmpty { try await flush() }
                 throw AccountError.invalid(
                     "the ReportSignals stream has more than \(FieldLimits.signalsPerStream) signals; at most \(FieldLimits.signalsPerStream) "
                         + "per stream (the first \(FieldLimits.signalsPerStream) were processed; send the rest in a new stream)")
             }
             defer { index += 1 }
             response.received += 1
+            let parsed: ParsedSignal
             do {
                 try signal.checkFieldLimits()
                 try Validation.checkTimestamp(signal.receivedAtMs, "received_at_ms")
                 let now = clock.nowMs()
                 try checkNotAhead(signal.receivedAtMs, index: index, nowMs: now)
                 try checkNotPastRetention(signal.receivedAtMs, index: index, nowMs: now)
-                batch.append((index, try ParsedSignal(signal, receivedAtMs: signal.receivedAtMs == 0 ? now : signal.receivedAtMs)))
+                parsed = try ParsedSignal(signal, receivedAtMs: signal.receivedAtMs == 0 ? now : signal.receivedAtMs)
             } catch {
                 reject(&response, index, error.message)
+                continue
             }
-            if batch.count >= configuration.signalBatchSize {
-                try await store(batch, into: &response, context: context)
-                batch.removeAll(keepingCapacity: true)
+            var counted = budget?.holdMore(parsed.heldBytes, keyID: keyID) ?? true
+            if !counted, !batch.isEmpty {
+                try await flush()
+                counted = budget?.holdMore(parsed.heldBytes, keyID: keyID) ?? true
             }
+            batch.append((index, parsed))
+            if counted, budget != nil { held += parsed.heldBytes }
+            if !counted || batch.count >= configuration.signalBatchSize { try await flush() }
         }
-        if !batch.isEmpty { try await store(batch, into: &response, context: context) }
+        if !batch.isEmpty { try await flush() }
         return response
     }
 
@@ -131,6 +153,10 @@ extension AccountServiceImplementation {
 
 /// A signal with its Contact ID fields resolved and checked.
 struct ParsedSignal: Sendable {
+    /// What holding it in a batch counts in the held-request budget: its text plus 256 for the rest of the signal and
+    /// its place in the batch (a signal held in a batch took about 400 bytes of the server's memory).
+    var heldBytes: Int { accountNumber.utf8.count + eventCode.utf8.count + zone.utf8.count + user.utf8.count + raw.utf8.count + 256 }
+
     var accountNumber: String
     var receivedAtMs: Int64
     var qualifier: UInt32

@@ -39,6 +39,19 @@ public final class HeldRequestBudget: Sendable {
     /// `freeBytes`.
     public func hold(_ bytes: Int, keyID: String?) throws(RPCError) -> Int {
         guard bytes > Self.freeBytes else { return 0 }
+        if let refusal = count(bytes, keyID: keyID) { throw refusal }
+        return bytes
+    }
+
+    /// Counts `bytes` more that a handler keeps from its requests (ReportSignals' batch of signals), whatever their
+    /// size; false, counting nothing, when they would pass the server's limit or the key's share. Give them back
+    /// with `release`.
+    public func holdMore(_ bytes: Int, keyID: String?) -> Bool {
+        count(bytes, keyID: keyID) == nil
+    }
+
+    /// Counts `bytes`, or the refusal when they would pass a limit (then nothing is counted).
+    private func count(_ bytes: Int, keyID: String?) -> RPCError? {
         if let keyID {
             let refusal: RPCError? = byKey.withLock { counts in
                 let held = counts[keyID] ?? 0
@@ -52,19 +65,19 @@ public final class HeldRequestBudget: Sendable {
                 counts[keyID] = held + bytes
                 return nil
             }
-            if let refusal { throw refusal }
+            if let refusal { return refusal }
         }
         let before = used.add(bytes, ordering: .relaxed).oldValue
         guard before + bytes <= limit else {
             used.subtract(bytes, ordering: .relaxed)
             if let keyID { releaseKey(keyID, bytes) }
-            throw RPCError(
+            return RPCError(
                 code: .resourceExhausted,
                 message:
                     "the server's running calls hold \(before) bytes of requests; this request of \(bytes) bytes would pass its limit of \(limit); retry later or on another server"
             )
         }
-        return bytes
+        return nil
     }
 
     /// Gives back what `hold` counted.

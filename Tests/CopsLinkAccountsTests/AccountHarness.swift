@@ -38,17 +38,19 @@ func quietLogger() -> Logger {
 /// Runs `body` against a fresh account service on a store of `kind` with the sample authority directory loaded.
 func withAccountService<Result: Sendable>(
     on kind: StoreKind = .sqlite, configuration: AccountServiceConfiguration = AccountServiceConfiguration(),
-    accountNumbers: AccountNumberGenerator = .random, _ body: (AccountFixture) async throws -> Result
+    server: ServerConfiguration = ServerConfiguration(), accountNumbers: AccountNumberGenerator = .random,
+    _ body: (AccountFixture) async throws -> Result
 ) async throws -> Result {
     try await withTestStore(kind) { testStore in
-        try await withAccountService(testStore, configuration: configuration, accountNumbers: accountNumbers, body)
+        try await withAccountService(testStore, configuration: configuration, server: server, accountNumbers: accountNumbers, body)
     }
 }
 
 /// Runs `body` against an account service on `testStore`, after loading the sample authority directory.
 func withAccountService<Result: Sendable>(
     _ testStore: TestStore, configuration: AccountServiceConfiguration = AccountServiceConfiguration(),
-    accountNumbers: AccountNumberGenerator = .random, _ body: (AccountFixture) async throws -> Result
+    server: ServerConfiguration = ServerConfiguration(), accountNumbers: AccountNumberGenerator = .random,
+    _ body: (AccountFixture) async throws -> Result
 ) async throws -> Result {
     let store = testStore.store
     let authorities = try DemoData.sampleAuthorities()
@@ -58,7 +60,7 @@ func withAccountService<Result: Sendable>(
     var router = RPCRouter()
     AccountServiceImplementation(store: store, clock: clock, configuration: configuration, expiry: expiry, accountNumbers: accountNumbers)
         .registerMethods(with: &router)
-    return try await TCPServer.withServer(configuration: ServerConfiguration(), router: router, logger: quietLogger()) { server in
+    return try await TCPServer.withServer(configuration: server, router: router, logger: quietLogger()) { server in
         try await TCPClientTransport.withTransport(configuration: ClientConfiguration.forTesting(port: server.port!)) { transport in
             try await body(
                 AccountFixture(

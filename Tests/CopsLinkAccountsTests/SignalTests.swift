@@ -4,6 +4,7 @@ import CopsLinkMessages
 import CopsLinkSQLite
 import CopsLinkServices
 import CopsLinkTestSupport
+import CopsLinkTransport
 import Testing
 
 /// ReportSignals with Contact ID messages. The customer is linked as account "1234", since a Contact ID message
@@ -209,6 +210,23 @@ struct SignalTests {
             #expect(results.map(\.receivedAtMs) == [t0 + 1, t0 + 6, t0 + 15], "the good signals of the same stream are stored")
             #expect(results.map(\.rawMessage) == [good, spaced, good])
             #expect(results.map(\.zoneNumber) == ["001", "002", "001"])
+        }
+    }
+
+    /// A call's batch counts in the held-request budget: when the next signal would pass it, the batch is written at
+    /// once (so that many open streams, each short of a full batch, hold no more than the budget), and nothing is
+    /// lost or counted twice.
+    @Test func aBatchIsWrittenEarlyWhenTheHeldRequestBudgetHasNoRoom() async throws {
+        var server = ServerConfiguration()
+        server.maxHeldRequestBytes = 2_000  // about 7 signals of this size; the default batch is 256
+        try await withAccountService(server: server) { fixture in
+            try await linkContactIDCustomer(fixture)
+            let sqlite = try #require(fixture.sqlite)
+            let before = sqlite.writeStatistics
+            let response = try await fixture.report(
+                (0..<20).map { contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0 + Int64($0)) })
+            #expect(response == ReportSignalsResponse(received: 20, storedAsHistory: 20))
+            #expect(sqlite.writeStatistics.transactions - before.transactions >= 3, "written in batches of at most 7")
         }
     }
 

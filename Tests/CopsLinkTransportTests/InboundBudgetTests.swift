@@ -509,4 +509,23 @@ struct InboundBudgetTests {
         #expect(answered.filter { $0.type == .end }.map(\.callID) == [1])
         #expect(!harness.channel.isActive)
     }
+
+    /// A call received before the GOAWAY whose key is found invalid after it (its check waited) gets no verdict on
+    /// its key: UNAVAILABLE, as not processed. Pipelined guesses earn no more answers than the limit.
+    @Test func aKeyFoundInvalidAfterTheLimitGetsNoVerdict() async throws {
+        let harness = try await ServerConnectionHarness()
+        try await harness.handshake()
+        var bytes = harness.request(harness.callID(), ServerConnectionHarness.gatedDeny.path, EmptyMessage())
+        for _ in 1...3 { bytes.writeImmutableBuffer(harness.request(harness.callID(), "/test.Auth/Deny", EmptyMessage())) }
+        try await harness.send(bytes)
+        let frames = try await harness.frames()
+        #expect(try ServerConnectionHarness.goAway(frames)?.lastCallID == 4)
+        harness.gate.release(1)
+        await harness.settle()
+        let end = try #require(try await harness.frames().first { $0.type == .end && $0.callID == 1 })
+        let header = try end.header.readableBytesView.withUnsafeBytes { try EndHeader(serializedBytes: $0) }
+        #expect(header.statusCode == StatusCode.unavailable.rawValue)
+        #expect(header.statusMessage == "the connection sent too many unauthenticated calls; retry the call on a new connection")
+        #expect(!harness.channel.isActive)
+    }
 }

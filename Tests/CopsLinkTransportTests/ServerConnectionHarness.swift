@@ -54,6 +54,10 @@ final class ServerConnectionHarness {
             try await gate.pass(context.callID)
             return ServerResponse(message: EmptyMessage())
         }
+        router.registerUnary(gatedDeny) { (_: EmptyMessage, context) -> ServerResponse<EmptyMessage> in
+            try await gate.pass(context.callID)
+            throw RPCError(code: .unauthenticated, message: "no key")
+        }
         router.registerClientStreaming(gatedClientStream) {
             (requests: RequestStream<SimpleRequest>, context) -> ServerResponse<EmptyMessage> in
             var iterator = requests.makeAsyncIterator()
@@ -73,6 +77,8 @@ final class ServerConnectionHarness {
     static let gatedStream = MethodDescriptor(service: "test.Stream", method: "Gated")
     /// Answers OK once `gate` lets the call pass.
     static let gatedUnary = MethodDescriptor(service: "test.Gate", method: "Unary")
+    /// Answers UNAUTHENTICATED once `gate` lets the call pass (a key whose check waited).
+    static let gatedDeny = MethodDescriptor(service: "test.Gate", method: "Deny")
     /// Client streaming: reads the next request message (or the end of the stream) each time `gate` lets the call
     /// pass, and answers OK after the end of the stream.
     static let gatedClientStream = MethodDescriptor(service: "test.Gate", method: "ClientStream")

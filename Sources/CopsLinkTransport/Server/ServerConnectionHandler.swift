@@ -743,6 +743,16 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func callFinished(callID: UInt64, endFrame: ByteBuffer, code: StatusCode) {
         guard let call = calls.removeValue(forKey: callID) else { return }
         forget(call)
+        var endFrame = endFrame
+        if code == .unauthenticated, case .unauthenticatedCalls? = state.drainCause {
+            // Past the limit, a call received before the GOAWAY gets no verdict on its key, only a refusal as not
+            // processed (gRPC's REFUSED_STREAM): pipelining guesses earns no more than the limit's answers (§12).
+            let cause = state.drainCause ?? .shutdown
+            endFrame = context.channel.allocator.buffer(capacity: 128)
+            endFrame.writeFrame(
+                .end, callID: callID, header: EndHeader(error: RPCError(code: .unavailable, message: cause.refusal)),
+                payload: NoMessage.payload)
+        }
         // The count first: writing the END may flush, and a flush that fails closes the channel, which ends every call.
         let action = state.callEnded(code: code, handlerRunning: call.loop.handlerRunning)
         write(endFrame)
