@@ -60,7 +60,7 @@ extension AccountServiceImplementation {
                 counted = budget?.holdMore(parsed.heldBytes, keyID: keyID) ?? true
             }
             batch.append((index, parsed))
-            if counted, budget != nil { held += parsed.heldBytes }
+            if counted { held += parsed.heldBytes }
             if !counted || batch.count >= configuration.signalBatchSize { try await flush() }
         }
         if !batch.isEmpty { try await flush() }

@@ -103,7 +103,7 @@ public struct RPCRouter: Sendable {
     ) {
         register(descriptor, kind: .unary, request: Request.self, response: Response.self) { stream, context in
             let (request, held): (Request, Int) = try await Self.singleRequest(stream, context)
-            defer { context.heldRequests?.release(held, keyID: context.caller?.keyID) }
+            defer { Self.releaseRequest(held, context) }
             let response = try await handler(request, context)
             return .success(finalMessage: response.message, trailers: context.responseTrailers.appended(to: response.trailers))
         }
@@ -117,7 +117,7 @@ public struct RPCRouter: Sendable {
     ) {
         register(descriptor, kind: .serverStreaming, request: Request.self, response: Response.self) { stream, context in
             let (request, held): (Request, Int) = try await Self.singleRequest(stream, context)
-            defer { context.heldRequests?.release(held, keyID: context.caller?.keyID) }
+            defer { Self.releaseRequest(held, context) }
             let trailers = try await handler(request, ResponseWriter(stream: stream), context)
             return .success(finalMessage: nil, trailers: context.responseTrailers.appended(to: trailers))
         }
@@ -154,16 +154,34 @@ public struct RPCRouter: Sendable {
     static func singleRequest<Request: RPCMessage>(
         _ stream: any ServerCallStream, _ context: ServerContext
     ) async throws(RPCError) -> (Request, Int) {
-        if let bytes = stream.takeOnlyRequest() {
-            let held = try context.heldRequests?.hold(bytes.count, keyID: context.caller?.keyID) ?? 0
-            do throws(RPCError) {
-                return (try decodeRequest(bytes), held)
-            } catch {
-                context.heldRequests?.release(held, keyID: context.caller?.keyID)
-                throw error
-            }
-        }
+        if let bytes = stream.takeOnlyRequest() { return try holdAndDecode(bytes, context) }
         return try await readSingleRequest(stream, context)
+    }
+
+    /// `bytes` counted in the context's `HeldRequestBudget` (or refused by it), then decoded; a request that does not
+    /// decode gives its count back. Returns the request and what was counted, for `releaseRequest`.
+    @usableFromInline
+    static func holdAndDecode<Request: RPCMessage>(
+        _ bytes: some MessageBytes, _ context: ServerContext
+    ) throws(RPCError) -> (
+        Request, Int
+    ) {
+        // The key is looked up only for a request large enough to count: most are not.
+        let held =
+            bytes.count > HeldRequestBudget.freeBytes ? try context.heldRequests?.hold(bytes.count, keyID: context.caller?.keyID) ?? 0 : 0
+        do throws(RPCError) {
+            return (try decodeRequest(bytes), held)
+        } catch {
+            releaseRequest(held, context)
+            throw error
+        }
+    }
+
+    /// Gives back what `holdAndDecode` counted.
+    @usableFromInline
+    static func releaseRequest(_ held: Int, _ context: ServerContext) {
+        guard held > 0 else { return }
+        context.heldRequests?.release(held, keyID: context.caller?.keyID)
     }
 
     @usableFromInline
@@ -182,15 +200,14 @@ public struct RPCRouter: Sendable {
         guard let bytes = try await stream.nextRequest() else {
             throw RPCError(code: .invalidArgument, message: "the call expects one request message and got none")
         }
-        let held = try context.heldRequests?.hold(bytes.count, keyID: context.caller?.keyID) ?? 0
+        let (request, held): (Request, Int) = try holdAndDecode(bytes, context)
         do throws(RPCError) {
-            let request: Request = try decodeRequest(bytes)
             guard try await stream.nextRequest() == nil else {
                 throw RPCError(code: .invalidArgument, message: "the call expects one request message and got more")
             }
             return (request, held)
         } catch {
-            context.heldRequests?.release(held, keyID: context.caller?.keyID)
+            releaseRequest(held, context)
             throw error
         }
     }

@@ -489,15 +489,21 @@ struct InboundBudgetTests {
         #expect(!harness.channel.isActive)
     }
 
+    /// A connection that sent, in one write, call 1 of the gated `method` (held until the test releases it) and calls
+    /// 2–4 answered UNAUTHENTICATED; with the frames the server wrote for them.
+    static func gatedCallThenThreeDenied(_ method: MethodDescriptor) async throws -> (ServerConnectionHarness, [Frame]) {
+        let harness = try await ServerConnectionHarness()
+        try await harness.handshake()
+        var bytes = harness.request(harness.callID(), method.path, EmptyMessage())
+        for _ in 1...3 { bytes.writeImmutableBuffer(harness.request(harness.callID(), "/test.Auth/Deny", EmptyMessage())) }
+        try await harness.send(bytes)
+        return (harness, try await harness.frames())
+    }
+
     /// Calls sent before the third UNAUTHENTICATED answer reached the client (a connection several keys share) are
     /// not cut: the GOAWAY names them, they are answered, and then the connection closes.
     @Test func callsSentBeforeTheUnauthenticatedGoAwayAreAnswered() async throws {
-        let harness = try await ServerConnectionHarness()
-        try await harness.handshake()
-        var bytes = harness.request(harness.callID(), ServerConnectionHarness.gatedUnary.path, EmptyMessage())
-        for _ in 1...3 { bytes.writeImmutableBuffer(harness.request(harness.callID(), "/test.Auth/Deny", EmptyMessage())) }
-        try await harness.send(bytes)
-        let frames = try await harness.frames()
+        let (harness, frames) = try await Self.gatedCallThenThreeDenied(ServerConnectionHarness.gatedUnary)
         #expect(frames.filter { $0.type == .end }.count == 3)
         let goAway = try ServerConnectionHarness.goAway(frames)
         #expect(goAway?.code == .enhanceYourCalm && goAway?.lastCallID == 4)
@@ -513,12 +519,7 @@ struct InboundBudgetTests {
     /// A call received before the GOAWAY whose key is found invalid after it (its check waited) gets no verdict on
     /// its key: UNAVAILABLE, as not processed. Pipelined guesses earn no more answers than the limit.
     @Test func aKeyFoundInvalidAfterTheLimitGetsNoVerdict() async throws {
-        let harness = try await ServerConnectionHarness()
-        try await harness.handshake()
-        var bytes = harness.request(harness.callID(), ServerConnectionHarness.gatedDeny.path, EmptyMessage())
-        for _ in 1...3 { bytes.writeImmutableBuffer(harness.request(harness.callID(), "/test.Auth/Deny", EmptyMessage())) }
-        try await harness.send(bytes)
-        let frames = try await harness.frames()
+        let (harness, frames) = try await Self.gatedCallThenThreeDenied(ServerConnectionHarness.gatedDeny)
         #expect(try ServerConnectionHarness.goAway(frames)?.lastCallID == 4)
         harness.gate.release(1)
         await harness.settle()

@@ -50,6 +50,7 @@ struct BinaryToJSON {
         let base = scratch.count
         defer { scratch.removeLast(scratch.count - base) }
         var inOrder = true
+        var previous = -1  // the field index of the previous known field on the wire
         var reader = WireBytesReader(bytes)
         while let (number, wireType) = try reader.nextTag() {
             let value = try reader.value(wireType)
@@ -65,7 +66,8 @@ struct BinaryToJSON {
                 }
                 scratch.append(Entry(field: index, value: value))
             }
-            if let last = scratch.last, scratch.count - base > 1, scratch[scratch.count - 2].field > last.field { inOrder = false }
+            if index < previous { inOrder = false }
+            previous = index
         }
         if !inOrder { Self.sortByField(&scratch, from: base, fieldCount: fields.count) }
 

@@ -744,10 +744,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard let call = calls.removeValue(forKey: callID) else { return }
         forget(call)
         var endFrame = endFrame
-        if code == .unauthenticated, case .unauthenticatedCalls? = state.drainCause {
+        if code == .unauthenticated, let cause = state.drainCause, case .unauthenticatedCalls = cause {
             // Past the limit, a call received before the GOAWAY gets no verdict on its key, only a refusal as not
             // processed (gRPC's REFUSED_STREAM): pipelining guesses earns no more than the limit's answers (§12).
-            let cause = state.drainCause ?? .shutdown
             endFrame = context.channel.allocator.buffer(capacity: 128)
             endFrame.writeFrame(
                 .end, callID: callID, header: EndHeader(error: RPCError(code: .unavailable, message: cause.refusal)),
@@ -864,8 +863,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             idle?.start(on: context.eventLoop, { [loopBound = self.loopBound!] in loopBound.value.idleCheck() })
         case .close:
             close()
-        case .goAwayAndClose(let closure):
-            goAwayAndClose(closure)
         case .drain(let cause):
             if case .unauthenticatedCalls = cause { metrics?.rejected(.unauthenticatedCalls) }
             beginDraining(cause, deadline: context.eventLoop.now + TimeAmount(configuration.maxConnectionAgeGrace))

@@ -184,7 +184,6 @@ struct ServerConnectionStateMachine {
         case startIdleClock
         /// Draining and the last call ended.
         case close
-        case goAwayAndClose(Closure)
         /// Drain the connection (`drainStarted`): GOAWAY now, its running calls answered, then closed.
         case drain(DrainCause)
     }
