@@ -25,10 +25,16 @@ public protocol RPCMessage: Sendable {
     /// the frame it writes the message into by it, rather than growing the frame's buffer (a copy) as it writes.
     /// Default: nil.
     var knownSerializedSize: Int? { get }
+    /// What in `bytes`, which decoded as this message, the decoded value does not hold as it was sent (a codec that
+    /// cannot keep every value: protobuf-c cuts a string at U+0000); nil when nothing. The server refuses such a
+    /// request rather than act on a value its client did not send. Default: nil.
+    static func alteredField(inReceived bytes: UnsafeRawBufferPointer) -> String?
 }
 
 extension RPCMessage {
     public var knownSerializedSize: Int? { nil }
+
+    public static func alteredField(inReceived bytes: UnsafeRawBufferPointer) -> String? { nil }
 
     /// Decodes the bytes a transport delivered.
     public init(from bytes: some MessageBytes) throws(RPCError) {
@@ -38,6 +44,21 @@ extension RPCMessage {
             throw error
         } catch {
             throw RPCError(code: .internalError, message: "decoding \(Self.protoName) failed")
+        }
+    }
+
+    /// Decodes a request message the server received, for its handler: INVALID_ARGUMENT `request message is not a
+    /// valid <name>` when the bytes do not decode (with the reason when the decode was stopped at its memory bound),
+    /// and INVALID_ARGUMENT `request message is not a valid <name>: <field> …` when the decoded value would not hold
+    /// what was sent (`alteredField(inReceived:)`).
+    public init(receivedRequest bytes: some MessageBytes) throws(RPCError) {
+        do {
+            self = try Self(from: bytes)
+        } catch {
+            throw RPCError.invalidRequest(Self.protoName, decodeError: error)
+        }
+        if let altered = bytes.withUnsafeBytes({ Self.alteredField(inReceived: $0) }) {
+            throw RPCError(code: .invalidArgument, message: "request message is not a valid \(Self.protoName): \(altered)")
         }
     }
 

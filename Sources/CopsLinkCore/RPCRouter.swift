@@ -186,11 +186,7 @@ public struct RPCRouter: Sendable {
 
     @usableFromInline
     static func decodeRequest<Request: RPCMessage>(_ bytes: some MessageBytes) throws(RPCError) -> Request {
-        do {
-            return try Request(from: bytes)
-        } catch {
-            throw RPCError.invalidRequest(Request.protoName, decodeError: error)
-        }
+        try Request(receivedRequest: bytes)
     }
 
     @usableFromInline

@@ -14,11 +14,7 @@ public struct RequestStream<Message: RPCMessage>: AsyncSequence, Sendable {
 
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(RPCError) -> Message? {
             guard let bytes = try await stream.nextRequest() else { return nil }
-            do {
-                return try Message(from: bytes)
-            } catch {
-                throw RPCError.invalidRequest(Message.protoName, decodeError: error)
-            }
+            return try Message(receivedRequest: bytes)
         }
 
         public mutating func next() async throws(RPCError) -> Message? {

@@ -84,6 +84,12 @@ extension ProtobufCCodable {
         }
     }
 
+    /// The first `string` field, at any depth, that protobuf-c's unpack cut at U+0000 or that is not UTF-8
+    /// (`ReceivedStrings`).
+    public static func alteredField(inReceived bytes: UnsafeRawBufferPointer) -> String? {
+        ReceivedStrings.firstFinding(in: bytes, descriptor: cDescriptor.pointer)?.description
+    }
+
     /// The size `serialize` will write.
     public var serializedSize: Int {
         ProtobufArena.with { arena in

@@ -13,6 +13,10 @@ struct RawMessage: RPCMessage, Equatable {
     func serialize(into sink: inout some MessageSink) {
         bytes.withUnsafeBytes { source in sink.appendBytes(count: source.count) { $0.copyMemory(from: source) } }
     }
+    /// A byte 0xFD stands for a value the codec would not keep as sent.
+    static func alteredField(inReceived bytes: UnsafeRawBufferPointer) -> String? {
+        bytes.contains(0xFD) ? "byte 0xFD would be lost" : nil
+    }
 }
 
 struct OtherMessage: RPCMessage {
@@ -223,13 +227,30 @@ final class FakeServerCallStream: ServerCallStream {
         let cases: [([[UInt8]], String)] = [
             ([], "the call expects one request message and got none"),
             ([[1], [2]], "the call expects one request message and got more"),
-            ([[0xFF]], "request message is not a valid copslink.test.RawMessage")
+            ([[0xFF]], "request message is not a valid copslink.test.RawMessage"),
+            ([[1, 0xFD]], "request message is not a valid copslink.test.RawMessage: byte 0xFD would be lost")
         ]
         for (requests, message) in cases {
             let stream = FakeServerCallStream(requests: requests)
             let error = await #expect(throws: RPCError.self) { try await route.handler(stream, Self.context(Self.echo)) }
             #expect(error?.code == .invalidArgument)
             #expect(error?.message == message)
+        }
+    }
+
+    /// Every way a handler takes requests refuses one its codec would not keep as sent (`alteredField`): server
+    /// streaming from the one request, client streaming and bidirectional from the request stream.
+    @Test func everyRequestPathRefusesAlteredValues() async throws {
+        let router = Self.makeRouter()
+        for method in [Self.expand, Self.collect, Self.chat] {
+            let route = try #require(router.route(forPath: method.path))
+            let stream = FakeServerCallStream(requests: [[1], [2, 0xFD]])
+            let single = FakeServerCallStream(requests: [], onlyRequest: [2, 0xFD])
+            let error = await #expect(throws: RPCError.self) {
+                try await route.handler(method == Self.expand ? single : stream, Self.context(method))
+            }
+            #expect(error?.code == .invalidArgument, "\(method.path)")
+            #expect(error?.message == "request message is not a valid copslink.test.RawMessage: byte 0xFD would be lost", "\(method.path)")
         }
     }
 

@@ -1,0 +1,154 @@
+import CCopsLinkProtos
+import CProtobufC
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Finds a `string` field that protobuf-c would not keep as it was sent.
+///
+/// protobuf-c holds a `string` as a NUL-terminated C string and does not check UTF-8: a value containing U+0000 is
+/// cut at it, and invalid UTF-8 is repaired when read into Swift. A server that decoded such a request would act on
+/// a value its client never sent (`GetAccount` of "cust-1\0x" reads "cust-1"). So the server checks the wire bytes
+/// of every request it receives, in one pass guided by the message's protobuf-c descriptor, and refuses such a
+/// request. Bytes that are not well-formed protobuf stop the walk without a finding: unpack reports them.
+enum ReceivedStrings {
+    /// Message nesting the walk follows; deeper sub-messages are not looked into (no message of proto/ nests this
+    /// deep, and protobuf-c would unpack them all the same).
+    static let maximumDepth = 32
+
+    /// What is wrong with one string value, and where.
+    struct Finding {
+        enum Kind {
+            case nul
+            case invalidUTF8
+        }
+
+        var kind: Kind
+        /// Byte offset of the first offending byte within the value.
+        var offset: Int
+        /// Field names from the top-level message down, with indices for repeated fields.
+        var path: [String]
+
+        var description: String {
+            let field = path.joined(separator: ".")
+            switch kind {
+            case .nul:
+                return "\(field) contains U+0000 (at byte \(offset) of its value), which this server's protobuf strings cannot hold"
+            case .invalidUTF8:
+                return "\(field) is not valid UTF-8 (at byte \(offset) of its value); protobuf strings must be UTF-8"
+            }
+        }
+    }
+
+    /// The first string field of `bytes`, a message of `descriptor`, that protobuf-c would change; nil if none.
+    static func firstFinding(
+        in bytes: UnsafeRawBufferPointer, descriptor: UnsafePointer<ProtobufCMessageDescriptor>
+    ) -> Finding? {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return nil }
+        let start = base.assumingMemoryBound(to: UInt8.self)
+        guard var finding = walk(start, start + bytes.count, descriptor, depth: 0) else { return nil }
+        finding.path.reverse()
+        return finding
+    }
+
+    /// Walks one message's fields; the finding's path is built leaf first.
+    private static func walk(
+        _ start: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>, _ descriptor: UnsafePointer<ProtobufCMessageDescriptor>,
+        depth: Int
+    ) -> Finding? {
+        var cursor = start
+        while cursor < end {
+            let fieldStart = cursor
+            guard let key = readVarint(&cursor, end), key >> 3 <= UInt64(UInt32.max) else { return nil }
+            switch key & 7 {
+            case 0:
+                guard readVarint(&cursor, end) != nil else { return nil }
+            case 1:
+                guard end - cursor >= 8 else { return nil }
+                cursor += 8
+            case 5:
+                guard end - cursor >= 4 else { return nil }
+                cursor += 4
+            case 2:
+                guard let length = readVarint(&cursor, end), length <= UInt64(end - cursor) else { return nil }
+                let value = cursor
+                cursor += Int(length)
+                let number = UInt32(key >> 3)
+                guard let field = protobuf_c_message_descriptor_get_field(descriptor, number) else { continue }
+                var finding: Finding
+                switch field.pointee.type {
+                case PROTOBUF_C_TYPE_STRING:
+                    guard let found = check(UnsafeRawBufferPointer(start: value, count: Int(length))) else { continue }
+                    finding = found
+                case PROTOBUF_C_TYPE_MESSAGE:
+                    guard depth < maximumDepth, let nested = field.pointee.descriptor else { continue }
+                    let nestedDescriptor = nested.assumingMemoryBound(to: ProtobufCMessageDescriptor.self)
+                    guard let found = walk(value, cursor, nestedDescriptor, depth: depth + 1) else { continue }
+                    finding = found
+                default:
+                    continue
+                }
+                var name = String(cString: field.pointee.name)
+                if field.pointee.label == PROTOBUF_C_LABEL_REPEATED {
+                    name += "[\(occurrences(of: number, from: start, to: fieldStart))]"
+                }
+                finding.path.append(name)
+                return finding
+            default:
+                return nil  // groups and invalid wire types: unpack refuses them
+            }
+        }
+        return nil
+    }
+
+    /// Checks one string value: no NUL, valid UTF-8.
+    static func check(_ value: UnsafeRawBufferPointer) -> Finding? {
+        guard let base = value.baseAddress, !value.isEmpty else { return nil }
+        if let nul = memchr(base, 0, value.count) {
+            return Finding(kind: .nul, offset: base.distance(to: UnsafeRawPointer(nul)), path: [])
+        }
+        do {
+            _ = try UTF8Span(validating: value.assumingMemoryBound(to: UInt8.self).span)
+            return nil
+        } catch {
+            return Finding(kind: .invalidUTF8, offset: error.byteOffsets.lowerBound, path: [])
+        }
+    }
+
+    /// How many fields numbered `number` come before `limit` in a message that starts at `start` (only called for a
+    /// finding, whose message was well formed up to it).
+    private static func occurrences(of number: UInt32, from start: UnsafePointer<UInt8>, to limit: UnsafePointer<UInt8>) -> Int {
+        var cursor = start
+        var count = 0
+        while cursor < limit, let key = readVarint(&cursor, limit) {
+            if key >> 3 == UInt64(number) { count += 1 }
+            switch key & 7 {
+            case 0: guard readVarint(&cursor, limit) != nil else { return count }
+            case 1: cursor += 8
+            case 5: cursor += 4
+            case 2:
+                guard let length = readVarint(&cursor, limit), length <= UInt64(limit - cursor) else { return count }
+                cursor += Int(length)
+            default: return count
+            }
+        }
+        return count
+    }
+
+    /// A base-128 varint of at most 10 bytes; nil if it runs past `end` or is longer.
+    private static func readVarint(_ cursor: inout UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>) -> UInt64? {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while cursor < end, shift < 70 {
+            let byte = cursor.pointee
+            cursor += 1
+            value |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return value }
+            shift += 7
+        }
+        return nil
+    }
+}
