@@ -28,12 +28,12 @@ extension AccountServiceImplementation {
         guard request.durationMinutes <= 59 else {
             throw AccountError.invalid("Minutes must be between 0 and 59, got \(request.durationMinutes).")
         }
-        let minutes = Int64(request.durationHours) * 60 + Int64(request.durationMinutes)
-        guard minutes > 0 else { throw AccountError.invalid("The test duration must be greater than zero.") }
+        // 0 hours and 0 minutes: the category's default duration, known once the category is read.
+        let requestedMinutes = Int64(request.durationHours) * 60 + Int64(request.durationMinutes)
         let maximum = configuration.effectiveMaximumTestMinutes
-        guard minutes <= maximum else {
+        guard requestedMinutes <= maximum else {
             throw AccountError.invalid(
-                "A test of \(Self.hoursAndMinutes(minutes)) is longer than the maximum of \(Self.hoursAndMinutes(maximum)).")
+                "A test of \(Self.hoursAndMinutes(requestedMinutes)) is longer than the maximum of \(Self.hoursAndMinutes(maximum)).")
         }
         let scope = request.scope == .unspecified ? TestScope.allZones : request.scope
         guard scope.isKnown else { throw AccountError.invalid("Unknown test scope \(scope.number).") }
@@ -70,6 +70,21 @@ extension AccountServiceImplementation {
             guard let category = try transaction.testCategory(id: request.categoryID) else {
                 throw AccountError.invalid(
                     "Unknown test category '\(ClientText.excerpt(request.categoryID))'; ListTestCategories names them.")
+            }
+            let minutes = requestedMinutes > 0 ? requestedMinutes : Int64(category.defaultDurationMinutes)
+            guard minutes > 0 else {
+                throw AccountError.invalid("The test duration must be greater than zero (category '\(category.id)' has no default).")
+            }
+            guard minutes <= maximum else {
+                throw AccountError.invalid(
+                    "Category '\(category.id)' lasts \(Self.hoursAndMinutes(minutes)) by default, longer than the maximum of "
+                        + "\(Self.hoursAndMinutes(maximum)); give a shorter duration.")
+            }
+            // A test that would have ended already was never on test: refused, not answered as an expired session.
+            guard effective + minutes * 60_000 > now else {
+                throw AccountError.invalid(
+                    "A test of \(Self.hoursAndMinutes(minutes)) from an effective time \((now - effective) / 1_000) seconds before the "
+                        + "server's clock would have ended already; choose a later effective time or a longer duration.")
             }
             if let partyID = request.authorizedBy?.respondingPartyID,
                 try !transaction.respondingParties(customerID: request.customerID).contains(where: { $0.id == partyID })

@@ -12,8 +12,14 @@ enum Idempotency {
         return hash
     }
 
-    /// The request id to use: the field, else the `copslink-request-id` metadata; validated as a UUID.
+    /// The request id to use: the field, else the `copslink-request-id` metadata; validated as a UUID. Both given
+    /// must name the same id (case aside): a client that set both and got the field's replayed would not know.
     static func requestID(field: String, context: ServerContext) throws(AccountError) -> String {
+        if !field.isEmpty, let header = context.requestID, !header.isEmpty, header.lowercased() != field.lowercased() {
+            throw .invalid(
+                "The request_id field '\(ClientText.excerpt(field))' and the copslink-request-id metadata '\(ClientText.excerpt(header))' "
+                    + "differ; send the id once, or the same in both.")
+        }
         let id = field.isEmpty ? (context.requestID ?? "") : field
         // The field was checked with the rest of the request; the metadata value only against the header size.
         try FieldLimits.check(id, FieldLimits.requestID, field.isEmpty ? "the copslink-request-id metadata" : "request_id")

@@ -232,14 +232,19 @@ enum PostgresSchema {
         Migration(version: 4, name: "stored bytes per dealer", statements: storedBytesStatements),
         // As SQLite's migration 9: an unlinked customer's page shows none of its number's station data; the store
         // builds the dropped pages again after migrating.
-        Migration(
-            version: 5, name: "pages of unlinked customers",
-            statements: ["DELETE FROM account_page WHERE customer_key IN (SELECT customer_id FROM account_link WHERE state <> 1)"])
+        Migration(version: 5, name: "pages of unlinked customers", statements: [unlinkedPagesSQL]),
+        // As SQLite's migration 10: nor its number's receiver and line.
+        Migration(version: 6, name: "pages of unlinked customers without station data", statements: [unlinkedPagesSQL]),
+        // As SQLite's migration 11: a number's own rows count for its dealer whether a customer is linked to it or not.
+        Migration(version: 7, name: "stored bytes of account numbers", statements: stationStoredBytesStatements)
     ]
+
+    /// Migrations 5 and 6: the pages of unlinked customers, to be built again.
+    static let unlinkedPagesSQL = "DELETE FROM account_page WHERE customer_key IN (SELECT customer_id FROM account_link WHERE state <> 1)"
 
     /// The rows `StorageQuota` counts, with SQLite's sizes (`SQLiteSchema`): each table's key column (`dealer/…`), the
     /// columns its size depends on, and its size given a row prefix (`OLD.`, `NEW.` or none).
-    private static let countedRows: [(table: String, key: String, columns: String, bytes: @Sendable (String) -> String)] = [
+    private static let countedRows: [CountedRows] = [
         ("account_page", "customer_key", "page", { "2 * octet_length(\($0)page) + 100" }),
         ("idempotency", "request_id", "response", { "octet_length(\($0)response) + 100" }),
         ("signal", "account_key", "message", { "2 * coalesce(octet_length(\($0)message), 200) + 100" }),
@@ -247,12 +252,45 @@ enum PostgresSchema {
         ("test_session", "account_key", "comment, zone_numbers", { "200 + octet_length(\($0)comment) + octet_length(\($0)zone_numbers)" })
     ]
 
-    /// Each dealer's stored bytes counted from the rows (`dealer_id`, `bytes`): what the counter starts from, and what
-    /// tests compare it with.
-    static let storedBytesRecountSQL =
+    /// A number's own rows (migration 7), with SQLite's sizes (`SQLiteSchema.stationCountedRows`).
+    private static let stationCountedRows: [CountedRows] = [
+        (
+            "station_account", "account_key", "receiver_number, line",
+            { "100 + octet_length(\($0)account_number) + octet_length(\($0)receiver_number) + octet_length(\($0)line)" }
+        ),
+        (
+            "zone", "account_key", "zone_number, description, equipment_type, location",
+            {
+                "100 + octet_length(\($0)zone_number) + octet_length(\($0)description) + octet_length(\($0)equipment_type)"
+                    + " + octet_length(\($0)location)"
+            }
+        ),
+        (
+            "account_authority", "account_key", "permit_number, added_by",
+            { "100 + octet_length(\($0)id) + octet_length(\($0)permit_number) + octet_length(\($0)added_by)" }
+        )
+    ]
+
+    private typealias CountedRows = (table: String, key: String, columns: String, bytes: @Sendable (String) -> String)
+
+    /// Each dealer's bytes in `rows`, counted from the rows (`dealer_id`, `bytes`).
+    private static func recountSQL(_ rows: [CountedRows]) -> String {
         "SELECT dealer_id, SUM(bytes)::BIGINT AS bytes FROM ("
-        + countedRows.map { "SELECT split_part(\($0.key), '/', 1) AS dealer_id, \($0.bytes("")) AS bytes FROM \($0.table)" }
-        .joined(separator: " UNION ALL ") + ") AS counted GROUP BY dealer_id"
+            + rows.map { "SELECT split_part(\($0.key), '/', 1) AS dealer_id, \($0.bytes("")) AS bytes FROM \($0.table)" }
+            .joined(separator: " UNION ALL ") + ") AS counted GROUP BY dealer_id"
+    }
+
+    /// Each dealer's stored bytes counted from the rows (`dealer_id`, `bytes`): what tests compare the counter with.
+    static let storedBytesRecountSQL = recountSQL(countedRows + stationCountedRows)
+
+    /// Migration 7's statements: the station tables' triggers, and their rows already stored added to the counter.
+    static let stationStoredBytesStatements: [String] =
+        triggerStatements(stationCountedRows) + [
+            """
+            INSERT INTO dealer_stored_bytes (dealer_id, shard, bytes) SELECT dealer_id, 0, bytes FROM (\(recountSQL(stationCountedRows))) AS recount
+            ON CONFLICT (dealer_id, shard) DO UPDATE SET bytes = dealer_stored_bytes.bytes + EXCLUDED.bytes
+            """
+        ]
 
     /// Migration 4's statements: the table, the function the triggers share, each table's trigger, and the count of
     /// the rows already stored.
@@ -266,7 +304,17 @@ enum PostgresSchema {
             $$
             """
         ]
-        for (table, key, columns, bytes) in countedRows {
+        statements += triggerStatements(countedRows)
+        statements.append(
+            "INSERT INTO dealer_stored_bytes (dealer_id, shard, bytes) SELECT dealer_id, 0, bytes FROM (\(recountSQL(countedRows))) AS recount"
+        )
+        return statements
+    }()
+
+    /// Each table's trigger function and trigger, keeping `dealer_stored_bytes` for `rows`.
+    private static func triggerStatements(_ rows: [CountedRows]) -> [String] {
+        var statements: [String] = []
+        for (table, key, columns, bytes) in rows {
             statements += [
                 """
                 CREATE FUNCTION \(table)_stored_bytes() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
@@ -280,11 +328,8 @@ enum PostgresSchema {
                 "CREATE TRIGGER \(table)_stored_bytes AFTER INSERT OR DELETE OR UPDATE OF \(columns) ON \(table) FOR EACH ROW EXECUTE FUNCTION \(table)_stored_bytes()"
             ]
         }
-        statements.append(
-            "INSERT INTO dealer_stored_bytes (dealer_id, shard, bytes) SELECT dealer_id, 0, bytes FROM (\(storedBytesRecountSQL)) AS recount"
-        )
         return statements
-    }()
+    }
 
     /// Applies the migrations not yet recorded, in one transaction that holds the migration lock, then runs
     /// `afterwards` in it (the store's start-up work: reference data, missing pages). Instances starting together

@@ -28,12 +28,14 @@ extension PostgresTransaction {
             }
         }
         var customerKeys = changes.customerKeys
+        // Only the customer linked now shows the number's data (`AccountServiceImplementation.assemble`); a customer
+        // being unlinked or linked is in `customerKeys` by `saveLink`.
         for accountKey in accountKeys {
             for row in try connection.rows(
                 """
                 SELECT account_link.customer_id FROM account_link
                 JOIN station_account ON station_account.account_number = account_link.account_number
-                WHERE station_account.account_key = \(accountKey)
+                WHERE station_account.account_key = \(accountKey) AND account_link.state = \(Int64(LinkState.linked.rawValue))
                 """)
             {
                 customerKeys.insert(try row.value("customer_id"))

@@ -186,7 +186,7 @@ struct PostgresTransaction: AccountWriteTransaction {
     func saveLink(_ link: AccountLink) throws {
         let stored = key(link.customerID)
         let accountKey = key(link.accountNumber)
-        // The receiver and line belong to the number: every customer it was linked to shows them.
+        // The receiver and line belong to the number: the customer linked to it shows them.
         pageChanges?.customerKeys.insert(stored)
         pageChanges?.accountKeys.insert(accountKey)
         try connection.execute(

@@ -306,18 +306,28 @@ enum SQLiteSchema {
         migrator.registerMigration("v9-unlinked-pages", foreignKeyChecks: .immediate) { db in
             try db.execute(sql: unlinkedPagesSQL)
         }
+        // Nor its number's receiver and line: a write to a number then touches only its linked customer's page.
+        migrator.registerMigration("v10-unlinked-pages-without-station", foreignKeyChecks: .immediate) { db in
+            try db.execute(sql: unlinkedPagesSQL)
+        }
+        // A number's own rows (the number, its zones and authorities) count for its dealer whether a customer is
+        // linked to it or not: counted only through the linked customer's page, they stopped counting at an unlink,
+        // and a dealer that linked, filled and unlinked one number after another stored without bound.
+        migrator.registerMigration("v11-station-stored-bytes") { db in
+            try db.execute(sql: stationStoredBytesSQL)
+        }
         return migrator
     }
 
-    /// Migration 9: the pages of unlinked customers, to be built again.
+    /// Migrations 9 and 10: the pages of unlinked customers, to be built again.
     static let unlinkedPagesSQL =
         "DELETE FROM account_page WHERE customer_key IN (SELECT customer_id FROM account_link WHERE state <> \(LinkState.linked.rawValue))"
 
     /// The rows `StorageQuota` counts: each table's key column (`dealer/…`), the columns its size depends on, and its
     /// size given a row prefix (`OLD.`, `NEW.` or none). An account counts twice its page (its rows hold the same
     /// again) plus 100; an answer its bytes plus 100; a signal or test-history row twice its encoded message plus 100;
-    /// a test session 200 plus its comment and zone list.
-    private static let countedRows: [(table: String, key: String, columns: String, bytes: @Sendable (String) -> String)] = [
+    /// a test session 200 plus its comment and zone list. `stationCountedRows` come on top since migration 11.
+    private static let countedRows: [CountedRows] = [
         ("account_page", "customer_key", "page", { "2 * length(\($0)page) + 100" }),
         ("idempotency", "request_id", "response", { "length(\($0)response) + 100" }),
         ("signal", "account_key", "message", { "2 * coalesce(length(\($0)message), 200) + 100" }),
@@ -328,23 +338,63 @@ enum SQLiteSchema {
         )
     ]
 
+    /// A number's own rows (migration 11), each 100 plus its text: the number with its receiver and line, each zone
+    /// entered at the central station, each authority entry.
+    private static let stationCountedRows: [CountedRows] = [
+        (
+            "station_account", "account_key", "receiver_number, line",
+            {
+                "100 + length(CAST(\($0)account_number AS BLOB)) + length(CAST(\($0)receiver_number AS BLOB)) + length(CAST(\($0)line AS BLOB))"
+            }
+        ),
+        (
+            "zone", "account_key", "zone_number, description, equipment_type, location",
+            {
+                "100 + length(CAST(\($0)zone_number AS BLOB)) + length(CAST(\($0)description AS BLOB))"
+                    + " + length(CAST(\($0)equipment_type AS BLOB)) + length(CAST(\($0)location AS BLOB))"
+            }
+        ),
+        (
+            "account_authority", "account_key", "permit_number, added_by",
+            { "100 + length(CAST(\($0)id AS BLOB)) + length(CAST(\($0)permit_number AS BLOB)) + length(CAST(\($0)added_by AS BLOB))" }
+        )
+    ]
+
+    /// A table whose rows count: its key column (`dealer/…`), the columns a row's size depends on, and its size given
+    /// a row prefix (`OLD.`, `NEW.` or none).
+    private typealias CountedRows = (table: String, key: String, columns: String, bytes: @Sendable (String) -> String)
+
     private static func dealer(ofKey key: String) -> String { "substr(\(key), 1, instr(\(key), '/') - 1)" }
 
-    /// Each dealer's stored bytes counted from the rows (`dealer_id`, `bytes`): what the counter starts from, and what
-    /// tests compare it with.
-    static let storedBytesRecountSQL =
+    /// Each dealer's bytes in `rows`, counted from the rows (`dealer_id`, `bytes`).
+    private static func recountSQL(_ rows: [CountedRows]) -> String {
         "SELECT dealer_id, SUM(bytes) AS bytes FROM ("
-        + countedRows.map { "SELECT \(dealer(ofKey: $0.key)) AS dealer_id, \($0.bytes("")) AS bytes FROM \($0.table)" }
-        .joined(separator: " UNION ALL ") + ") GROUP BY dealer_id"
+            + rows.map { "SELECT \(dealer(ofKey: $0.key)) AS dealer_id, \($0.bytes("")) AS bytes FROM \($0.table)" }
+            .joined(separator: " UNION ALL ") + ") GROUP BY dealer_id"
+    }
+
+    /// Each dealer's stored bytes counted from the rows (`dealer_id`, `bytes`): what tests compare the counter with.
+    static let storedBytesRecountSQL = recountSQL(countedRows + stationCountedRows)
 
     /// Migration 8: the counter, its triggers, and the count of the rows already stored.
-    static let storedBytesSQL = {
-        var sql = """
-            CREATE TABLE dealer_stored_bytes (dealer_id TEXT PRIMARY KEY NOT NULL, bytes INTEGER NOT NULL) WITHOUT ROWID;
-            INSERT INTO dealer_stored_bytes (dealer_id, bytes) \(storedBytesRecountSQL);
+    static let storedBytesSQL = """
+        CREATE TABLE dealer_stored_bytes (dealer_id TEXT PRIMARY KEY NOT NULL, bytes INTEGER NOT NULL) WITHOUT ROWID;
+        INSERT INTO dealer_stored_bytes (dealer_id, bytes) \(recountSQL(countedRows));
 
+        """ + triggersSQL(countedRows)
+
+    /// Migration 11: the triggers of the station tables, and their rows already stored added to the counter.
+    static let stationStoredBytesSQL =
+        triggersSQL(stationCountedRows)
+            + """
+            INSERT INTO dealer_stored_bytes (dealer_id, bytes) SELECT * FROM (\(recountSQL(stationCountedRows))) WHERE true
+                ON CONFLICT(dealer_id) DO UPDATE SET bytes = bytes + excluded.bytes;
             """
-        for (table, key, columns, bytes) in countedRows {
+
+    /// The triggers that keep `dealer_stored_bytes` for `rows`.
+    private static func triggersSQL(_ rows: [CountedRows]) -> String {
+        var sql = ""
+        for (table, key, columns, bytes) in rows {
             let add = { (row: String, sign: String) in
                 """
                 INSERT INTO dealer_stored_bytes (dealer_id, bytes) VALUES (\(dealer(ofKey: "\(row).\(key)")), \(sign)(\(bytes(row + "."))))
@@ -359,7 +409,7 @@ enum SQLiteSchema {
                 """
         }
         return sql
-    }()
+    }
 
     /// Fills `message` of every row of `table` with `encode(row)`, 1,000 rows at a time.
     private static func encodeMessages(_ db: Database, table: String, _ encode: (Row) -> [UInt8]) throws {

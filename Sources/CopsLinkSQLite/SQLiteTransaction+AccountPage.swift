@@ -27,7 +27,9 @@ extension SQLiteTransaction {
                     sql: "SELECT account_key FROM test_session WHERE ended_at IS NULL AND category_id = ?", arguments: [id]))
         }
         var customerKeys = changes.customerKeys
-        for accountKey in accountKeys { customerKeys.formUnion(try Self.customerKeys(db, accountKey: accountKey)) }
+        // Only the customer linked now shows the number's data (`AccountServiceImplementation.assemble`); a customer
+        // being unlinked or linked is in `customerKeys` by `saveLink`.
+        for accountKey in accountKeys { customerKeys.formUnion(try Self.linkedCustomerKeys(db, accountKey: accountKey)) }
         for customerKey in customerKeys {
             try Self.savePage(db, customerKey: customerKey, stored: changes.readSinceLastChange[customerKey])
         }
@@ -37,7 +39,7 @@ extension SQLiteTransaction {
         // the list on every run, which was most of a PlaceOnTest's page refresh.
         for accountKey in changes.sessionAccountKeys.subtracting(accountKeys) {
             let session = try Self.openSession(db, accountKey: accountKey)?.serializedBytes()
-            for customerKey in try Self.customerKeys(db, accountKey: accountKey, linkedOnly: true) {
+            for customerKey in try Self.linkedCustomerKeys(db, accountKey: accountKey) {
                 var run = try SQLiteStatementRun(db, "UPDATE account_page SET open_session = ? WHERE customer_key = ?")
                 run.bind(blob: session)
                 run.bind(customerKey)
@@ -47,22 +49,21 @@ extension SQLiteTransaction {
         changes.removeAll()
     }
 
-    /// The customers ever linked to the account under `accountKey` (storage keys): every page that shows it; with
-    /// `linkedOnly`, the one linked now, whose page alone shows the number's test (`AccountServiceImplementation.assemble`).
-    private static func customerKeys(_ db: Database, accountKey: String, linkedOnly: Bool = false) throws -> [String] {
-        var run = try SQLiteStatementRun(db, linkedOnly ? linkedCustomerKeysSQL : customerKeysSQL)
+    /// The customer linked now to the account under `accountKey` (storage key; at most one): the one page that shows
+    /// the number's data (`AccountServiceImplementation.assemble`).
+    private static func linkedCustomerKeys(_ db: Database, accountKey: String) throws -> [String] {
+        var run = try SQLiteStatementRun(
+            db,
+            """
+            SELECT account_link.customer_id FROM account_link
+            JOIN station_account ON station_account.account_number = account_link.account_number
+            WHERE station_account.account_key = ? AND account_link.state = \(LinkState.linked.rawValue)
+            """)
         run.bind(accountKey)
         var keys: [String] = []
         while try run.step() { keys.append(run.string(0)) }
         return keys
     }
-
-    private static let customerKeysSQL = """
-        SELECT account_link.customer_id FROM account_link
-        JOIN station_account ON station_account.account_number = account_link.account_number
-        WHERE station_account.account_key = ?
-        """
-    private static let linkedCustomerKeysSQL = customerKeysSQL + " AND account_link.state = \(LinkState.linked.rawValue)"
 
     /// Builds the page of the customer under `customerKey` from its rows, in its dealer's scope (the page shows the
     /// ids its dealer knows), and stores it; a customer without a link has none. `stored`, when given, is the

@@ -229,7 +229,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
 
     func saveLink(_ link: AccountLink) throws {
         let stored = key(link.customerID)
-        // The receiver and line belong to the number: every customer it was linked to shows them.
+        // The receiver and line belong to the number: the customer linked to it shows them.
         pageChanges?.customerKeys.insert(stored)
         pageChanges?.accountKeys.insert(key(link.accountNumber))
         var station = try SQLiteStatementRun(

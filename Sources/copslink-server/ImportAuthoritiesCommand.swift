@@ -25,17 +25,22 @@ struct ImportAuthoritiesCommand: AsyncParsableCommand {
     func validate() throws { try databaseOptions.validateExists(create: create, offersCreate: true) }
 
     func run() async throws {
+        // A file that cannot be read or parsed is a data error (exit 65), not a usage error: no usage text.
         let text: String
         do {
             text = try String(contentsOfFile: file, encoding: .utf8)
         } catch {
-            throw ValidationError("cannot read \(file): \(error.localizedDescription)")
+            FileHandle.standardError.write(
+                Data("copslink-server import-authorities: cannot read \(file): \(error.localizedDescription)\n".utf8))
+            throw ExitCode(65)
         }
         let authorities: [Authority]
         do {
             authorities = try AuthorityCSV.parse(text)
         } catch {
-            throw ValidationError("\(file): \(error.message)")
+            FileHandle.standardError.write(
+                Data("copslink-server import-authorities: \(file): \(error.message); nothing was imported\n".utf8))
+            throw ExitCode(65)
         }
         let opened = try await databaseOptions.open(logger: Logger(label: "copslink.import-authorities"))
         try await opened.store.write(.allDealers) { try $0.saveAuthorities(authorities) }

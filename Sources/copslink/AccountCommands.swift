@@ -189,7 +189,10 @@ struct AccountLink: AsyncParsableCommand {
         commandName: "link",
         abstract: "Creates the central-station account of a customer, or links an existing account number.",
         discussion: """
-            Without --account-number a new account number is created. The customer needs a name or a company. \
+            Without --account-number a customer linked before gets its last account number back (unless another \
+            customer has linked it since), and a new customer a new account number. A number named with \
+            --account-number that the server has never seen starts a new, empty account ("Created account"). \
+            The customer needs a name or a company. \
             Responding parties get the ids p-PRIORITY, equipment the ids eq-ZONE.
 
             Examples:
@@ -208,7 +211,7 @@ struct AccountLink: AsyncParsableCommand {
     @OptionGroup(title: "Global Options") var global: GlobalOptions
     @Argument(help: "The customer id (the CRM's).") var customer: String
     @OptionGroup(title: "Customer") var fields: CustomerOptions
-    @Option(help: "Link this existing central-station account number instead of creating one.") var accountNumber = ""
+    @Option(help: "Link this central-station account number (one the server has never seen starts empty).") var accountNumber = ""
     @Option(help: "Receiver number.") var receiver = ""
     @Option(help: "Receiver line.") var line = ""
 
@@ -227,7 +230,8 @@ struct AccountLink: AsyncParsableCommand {
             try session.emit(
                 answer,
                 text: (response.created
-                    ? "Created account \(number) for \(self.customer)." : "Linked account \(number) to \(self.customer).")
+                    ? "Created account \(number) for \(self.customer): a number new to the server, with no zones, authorities or history."
+                    : "Linked account \(number) to \(self.customer).")
                     + Self.removals(response)
                     + (response.account.map { "\n\n" + AccountText.render($0) } ?? ""))
         }

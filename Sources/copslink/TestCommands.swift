@@ -107,18 +107,9 @@ struct TestOn: AsyncParsableCommand {
         let effectiveMs =
             try effective.map { (text) throws(ValidationError) in try TimeArgument.parse(text, option: "--effective").ms } ?? 0
         try await Session.run(global) { session in
-            var hours = try Self.durationPart(self.hours, option: "--hours")
-            var minutes = try Self.durationPart(self.minutes, option: "--minutes")
-            if self.hours == nil, self.minutes == nil {
-                let categories = try await session.accounts.listTestCategories(options: session.options).categories
-                guard let match = categories.first(where: { $0.id == category }) else {
-                    throw Failure.status(
-                        RPCError(
-                            code: .invalidArgument, message: "Unknown test category '\(category)'; `copslink test categories` lists them."))
-                }
-                hours = match.defaultDurationMinutes / 60
-                minutes = match.defaultDurationMinutes % 60
-            }
+            // Neither given: 0 and 0, which the server takes as the category's default duration.
+            let hours = try Self.durationPart(self.hours, option: "--hours")
+            let minutes = try Self.durationPart(self.minutes, option: "--minutes")
             let placedBy = userId.isEmpty && userName.isEmpty ? nil : UserRef(id: userId, name: userName)
             let authorization =
                 authorizedBy.isEmpty && verifiedBy.isEmpty

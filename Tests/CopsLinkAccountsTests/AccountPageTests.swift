@@ -1,6 +1,5 @@
 import CopsLinkCore
 import CopsLinkMessages
-import CopsLinkSQLite
 import CopsLinkServices
 import CopsLinkTestSupport
 import GRDB
@@ -9,6 +8,7 @@ import Testing
 
 @testable import CopsLinkAccounts
 @testable import CopsLinkPostgres
+@testable import CopsLinkSQLite
 
 /// GetAccount's read model (`AccountPage`): after every kind of write, the page each customer's GetAccount answers
 /// with must be, byte for byte, the account assembled from scratch from the rows (`storedAccountByParts`); and a
@@ -108,8 +108,8 @@ struct AccountPageTests {
             _ = try await client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
             try await check("unlink")
 
-            // The number goes to another customer, with a new receiver: the unlinked customer's page shows the number's
-            // current receiver and line too.
+            // The number goes to another customer, with a new receiver: the unlinked customer's page shows no receiver
+            // and line (they are the number's).
             _ = try await client.linkAccount(
                 LinkAccountRequest(customer: provoCustomer("cust-3").0, respondingParties: [], accountNumber: "1001", receiverNumber: "8"))
             try await check("relink the number to another customer")
@@ -122,7 +122,8 @@ struct AccountPageTests {
             _ = try await client.setCentralStationZones(SetCentralStationZonesRequest(customerID: "cust-3", zones: Array(zones.prefix(1))))
             try await check("the number's new customer sets its zones")
             let unlinked = try await client.getAccount(GetAccountRequest(customerID: "cust-1"))
-            #expect(unlinked.linkState == .unlinked && unlinked.accountNumber == "1001" && unlinked.receiverNumber == "8")
+            #expect(unlinked.linkState == .unlinked && unlinked.accountNumber == "1001")
+            #expect(unlinked.receiverNumber.isEmpty && unlinked.line.isEmpty)
             #expect(unlinked.testStatus?.onTest == false && unlinked.testStatus?.state == .offTest, "\(unlinked.testStatus as Any)")
             #expect(unlinked.mappedZones.isEmpty && unlinked.unmappedZones.isEmpty && unlinked.authorities.isEmpty)
             #expect(unlinked.customer?.id == "cust-1" && !unlinked.respondingParties.isEmpty)
@@ -133,6 +134,44 @@ struct AccountPageTests {
             // Signals and history do not show on the page, but they are writes too.
             _ = try await fixture.report([contactIDSignal(account: "1001", event: "130", zoneOrUser: "001", atMs: fixture.clock.nowMs())])
             try await check("signals")
+        }
+    }
+
+    /// A write to an account number rebuilds the page of the customer linked to it, and no other: every customer
+    /// ever linked to the number and unlinked again used to have its page rebuilt too (it showed the number's receiver
+    /// and line), so a dealer that chained customers through one number made each write to it cost all their pages.
+    @Test(arguments: StoreKind.all) func aWriteToANumberRebuildsOnlyTheLinkedCustomersPage(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
+            let client = fixture.client
+            let unlinked = (1...4).map { "cust-\($0)" }
+            for customerID in unlinked {
+                _ = try await client.linkAccount(
+                    LinkAccountRequest(customer: provoCustomer(customerID).0, accountNumber: "1001", receiverNumber: "2"))
+                _ = try await client.unlinkAccount(UnlinkAccountRequest(customerID: customerID))
+            }
+            _ = try await client.linkAccount(
+                LinkAccountRequest(customer: provoCustomer("cust-5").0, accountNumber: "1001", receiverNumber: "3"))
+            // Mark the unlinked customers' pages: a rebuild would replace the mark.
+            let keys = unlinked.map { "'\(Self.dealer)/\($0)'" }.joined(separator: ", ")
+            try await fixture.store.write(.allDealers) { transaction in
+                if let sqlite = transaction as? SQLiteTransaction {
+                    try sqlite.db.execute(sql: "UPDATE account_page SET page = x'0a00' WHERE customer_key IN (\(keys))")
+                } else {
+                    let postgres = try #require(transaction as? PostgresTransaction)
+                    _ = try postgres.connection.execute(
+                        PostgresQuery(unsafeSQL: "UPDATE account_page SET page = '\\x0a00'::bytea WHERE customer_key IN (\(keys))"))
+                }
+            }
+            _ = try await client.setCentralStationZones(
+                SetCentralStationZonesRequest(customerID: "cust-5", zones: [Zone(zoneNumber: "001", description: "Front door")]))
+            _ = try await client.addAccountAuthorities(
+                AddAccountAuthoritiesRequest(customerID: "cust-5", authorities: [AuthorityToAdd(authorityID: "ut-provo-fd")]))
+            _ = try await client.placeOnTest(PlaceOnTestRequest(customerID: "cust-5", categoryID: "service", durationHours: 1))
+            for customerID in unlinked {
+                let page = try await fixture.store.accountPage(.dealer(Self.dealer), customerID: customerID)
+                #expect(page?.encodedAccount == [0x0A, 0x00], "\(customerID)'s page was rebuilt by a write to the number")
+            }
+            try await Self.expectPagesCurrent(fixture, ["cust-5"], after: "writes to the number")
         }
     }
 

@@ -45,7 +45,8 @@ struct CentralStationAccountTests {
 
     @Test(arguments: StoreKind.all) func unlinkRelinkOtherNumberAndBack(_ kind: StoreKind) async throws {
         try await withAccountService(on: kind) { fixture in
-            _ = try await link(fixture, "cust-1", "22-8762", receiver: "2")
+            let first = try await link(fixture, "cust-1", "22-8762", receiver: "2")
+            #expect(first.created, "a named number new to the server starts a new account")
             _ = try await fixture.client.setCentralStationZones(
                 SetCentralStationZonesRequest(
                     customerID: "cust-1",
@@ -70,8 +71,20 @@ struct CentralStationAccountTests {
             #expect(!relinked.created)
             #expect(try await page(fixture, "cust-1") == original)
 
-            // Relink to a new number: it starts empty.
+            // A relink that names no number takes the customer's last one back, with everything on it.
             try await unlink(fixture, "cust-1")
+            let back = try await link(fixture, "cust-1")
+            #expect(!back.created && back.account?.accountNumber == "22-8762")
+            #expect(try await page(fixture, "cust-1") == original)
+
+            // Another customer links the original number: it gets that account's data.
+            try await unlink(fixture, "cust-1")
+            _ = try await link(fixture, "cust-2", "22-8762")
+            #expect(try await page(fixture, "cust-2") == original)
+            let taken = await expectRPCError(.alreadyExists) { _ = try await link(fixture, "cust-3", "22-8762") }
+            #expect(taken?.message == "Account number 22-8762 is linked to customer 'cust-2'.")
+
+            // Its number taken, a relink that names none gets a new number, which starts empty.
             let fresh = try await link(fixture, "cust-1")
             #expect(fresh.created)
             let newNumber = try #require(fresh.account?.accountNumber)
@@ -80,12 +93,6 @@ struct CentralStationAccountTests {
                 try await page(fixture, "cust-1")
                     == Page(
                         accountNumber: newNumber, receiver: "1", line: "1", zones: [], authorities: [], history: []))
-
-            // Another customer links the original number: it gets that account's data.
-            _ = try await link(fixture, "cust-2", "22-8762")
-            #expect(try await page(fixture, "cust-2") == original)
-            let taken = await expectRPCError(.alreadyExists) { _ = try await link(fixture, "cust-3", "22-8762") }
-            #expect(taken?.message == "Account number 22-8762 is linked to customer 'cust-2'.")
 
             // The first customer comes back to the original number once it is free again.
             try await unlink(fixture, "cust-2")

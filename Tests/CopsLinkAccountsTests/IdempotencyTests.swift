@@ -76,6 +76,16 @@ struct IdempotencyTests {
             #expect(try await place(fixture, requestID: id) == first, "the field and the metadata name the same request id")
             await expectRPCError(.alreadyExists) { _ = try await place(fixture, hours: 3, options: CallOptions(requestID: id)) }
             #expect(try await placedOnTestCount(fixture) == 1)
+            // The field and the metadata naming different ids: refused, not the field's answer replayed.
+            let other = newRequestID()
+            let differ = await expectRPCError(.invalidArgument) {
+                _ = try await place(fixture, requestID: id, options: CallOptions(requestID: other))
+            }
+            #expect(
+                differ?.message
+                    == "The request_id field '\(id)' and the copslink-request-id metadata '\(other)' differ; send the id once, or the same in both."
+            )
+            #expect(try await place(fixture, requestID: id, options: CallOptions(requestID: id.uppercased())) == first, "case aside")
         }
     }
 

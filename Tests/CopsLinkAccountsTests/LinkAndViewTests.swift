@@ -33,7 +33,7 @@ struct LinkAndViewTests {
             let (customer, parties) = provoCustomer("cust-1")
             let response = try await fixture.client.linkAccount(
                 LinkAccountRequest(customer: customer, respondingParties: parties, accountNumber: "22-8761"))
-            #expect(response.created == false)
+            #expect(response.created, "22-8761 is new to this store: its account starts empty")
             #expect(response.account?.accountNumber == "22-8761")
             let again = await expectRPCError(.alreadyExists) {
                 _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: customer, accountNumber: "22-9999"))
@@ -98,6 +98,9 @@ struct LinkAndViewTests {
             customer.address?.street1 = "2 Center St"
             customer.equipment.removeLast()
             parties.removeFirst()
+            let keptParty = parties[0].passcode
+            #expect(!keptParty.isEmpty)
+            parties[0].passcode = ""
             let synced = try await fixture.client.syncCustomer(SyncCustomerRequest(customer: customer, respondingParties: parties))
             #expect(synced.account?.customer?.lastName == "King")
             #expect(synced.account?.customer?.address?.street1 == "2 Center St")
@@ -106,6 +109,17 @@ struct LinkAndViewTests {
             #expect(synced.removedPartyIDs == ["p-2"] && synced.removedEquipmentIDs == ["eq-4"], "a sync says what it removed")
             let stored = try await fixture.store.read(.dealer(DealerID.demo)) { try $0.customer(id: "cust-1") }
             #expect(stored?.passcode == "secret-owl", "an empty passcode in a sync keeps the stored one")
+            func partyPasscodes() async throws -> [String] {
+                try await fixture.store.read(.dealer(DealerID.demo)) { try $0.respondingParties(customerID: "cust-1").map(\.passcode) }
+            }
+            #expect(try await partyPasscodes() == [keptParty], "a party's too (it was wiped while the customer's was kept)")
+            // A relink without passcodes keeps them as well; one sent replaces the stored one.
+            _ = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
+            _ = try await fixture.client.linkAccount(LinkAccountRequest(customer: customer, respondingParties: parties))
+            #expect(try await partyPasscodes() == [keptParty])
+            parties[0].passcode = "new-secret"
+            _ = try await fixture.client.syncCustomer(SyncCustomerRequest(customer: customer, respondingParties: parties))
+            #expect(try await partyPasscodes() == ["new-secret"])
             await expectRPCError(.invalidArgument) {
                 customer.address?.zip = "8460"
                 _ = try await fixture.client.syncCustomer(SyncCustomerRequest(customer: customer))

@@ -48,7 +48,11 @@ struct StorageQuotaTests {
             let store = fixture.store
             try await linkProvoCustomer(fixture, accountNumber: "1234")
             let page = try #require(try await store.accountPage(.dealer(DealerID.demo), customerID: "cust-1"))
-            #expect(try await stored(store) == 2 * Int64(page.encodedAccount.count) + 100, "an account counts twice its page plus 100")
+            // The number "1234" with receiver "1" and line "1": 100 plus its text.
+            let number: Int64 = 100 + 4 + 1 + 1
+            #expect(
+                try await stored(store) == 2 * Int64(page.encodedAccount.count) + 100 + number,
+                "an account counts twice its page plus 100, its number 100 plus its text")
             #expect(try await stored(store) == (try await recounted(store)))
 
             // Rewriting the account rewrites its page: the count follows the new page, not both.
@@ -57,7 +61,7 @@ struct StorageQuotaTests {
             _ = try await fixture.client.syncCustomer(SyncCustomerRequest(customer: customer, respondingParties: parties))
             let synced = try #require(try await store.accountPage(.dealer(DealerID.demo), customerID: "cust-1"))
             #expect(synced.encodedAccount.count < page.encodedAccount.count)
-            #expect(try await stored(store) == 2 * Int64(synced.encodedAccount.count) + 100)
+            #expect(try await stored(store) == 2 * Int64(synced.encodedAccount.count) + 100 + number)
 
             try await fixture.placeOnTest(requestID: newRequestID())
             let placed = try await stored(store)
@@ -150,6 +154,36 @@ struct StorageQuotaTests {
         }
     }
 
+    /// A number's own rows (the number, its zones and authorities) count whether a customer is linked to it or not.
+    /// Counted only through the linked customer's page, they stopped counting at an unlink, so a dealer that linked,
+    /// filled and unlinked one number after another stored without bound under any quota (24 MB of zones under 3 MB).
+    @Test(arguments: StoreKind.all) func aNumbersZonesCountWhetherLinkedOrNot(_ kind: StoreKind) async throws {
+        var configuration = AccountServiceConfiguration()
+        configuration.maximumStoredBytesPerDealer = 100_000
+        try await withAccountService(on: kind, configuration: configuration) { fixture in
+            let zones = (1...100).map {
+                Zone(zoneNumber: String(1000 + $0).dropFirst().description, description: String(repeating: "z", count: 200))
+            }
+            var refused: RPCError?
+            var rounds = 0
+            while rounds < 20, refused == nil {
+                rounds += 1
+                do {
+                    try await linkProvoCustomer(fixture, accountNumber: "N-\(rounds)")
+                    _ = try await fixture.client.setCentralStationZones(SetCentralStationZonesRequest(customerID: "cust-1", zones: zones))
+                } catch let error as RPCError {
+                    refused = error
+                }
+                _ = try await fixture.client.unlinkAccount(UnlinkAccountRequest(customerID: "cust-1"))
+                #expect(try await stored(fixture.store) == (try await recounted(fixture.store)))
+            }
+            // 100 zones of about 300 bytes each round: the quota is reached within four rounds.
+            #expect(refused?.code == .resourceExhausted, "\(rounds) rounds")
+            #expect(rounds <= 5)
+            #expect(try await stored(fixture.store) >= 90_000)
+        }
+    }
+
     /// PostgreSQL keeps a row per dealer and server connection; the pruner folds the rows of connections that ended
     /// into the dealer's row 0, and the count stays what it was.
     @Test func postgresFoldsTheRowsOfEndedConnections() async throws {
@@ -233,7 +267,8 @@ struct StorageQuotaTests {
         let store = try SQLiteAccountStore(path: path)
         defer { try? store.close() }
         #expect(try await stored(store, "acme") == 1000 + 100 + 24 + 100)
-        #expect(try await stored(store, "beta") == 5 + 100 + 200 + 3 + 3, "text counts its UTF-8 bytes")
+        #expect(
+            try await stored(store, "beta") == 5 + 100 + 200 + 3 + 3 + 100 + 4, "text counts its UTF-8 bytes; the number 100 plus its own")
         #expect(try await stored(store, "gamma") == 0)
     }
 }

@@ -162,7 +162,6 @@ struct TestSessionTests {
     @Test(arguments: StoreKind.all) func durationAndScopeRulesWithTheDefaultConfiguration(_ kind: StoreKind) async throws {
         try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
-            try await expectRefused(fixture, request(hours: 0, minutes: 0), "The test duration must be greater than zero.")
             try await expectRefused(fixture, request(hours: 1, minutes: 60), "Minutes must be between 0 and 59, got 60.")
             try await expectRefused(fixture, request(hours: 25), "A test of 25 hours is longer than the maximum of 24 hours.")
             try await expectRefused(
@@ -194,6 +193,15 @@ struct TestSessionTests {
                 "The effective time lies in the past; choose now or later.")
             try await expectRefused(
                 fixture, request(effectiveAtMs: AccountFixture.start + 30 * dayMs + 1), "The effective time lies more than 30 days ahead.")
+            // Within the skew, but over before now: it was never on test (it used to be answered OK, as expired).
+            try await expectRefused(
+                fixture, request(hours: 0, minutes: 4, effectiveAtMs: AccountFixture.start - 4 * minuteMs - 30_000),
+                "A test of 4 minutes from an effective time 270 seconds before the server's clock would have ended already; "
+                    + "choose a later effective time or a longer duration.")
+            try await expectRefused(
+                fixture, request(hours: 0, minutes: 4, effectiveAtMs: AccountFixture.start - 4 * minuteMs),
+                "A test of 4 minutes from an effective time 240 seconds before the server's clock would have ended already; "
+                    + "choose a later effective time or a longer duration.")
             #expect(try await status(fixture) == TestStatus(state: .offTest))
             #expect(try await fixture.history() == [], "refused placements leave no history")
 
@@ -202,6 +210,24 @@ struct TestSessionTests {
             #expect(longest.state == .active)
             #expect(longest.effectiveAtMs == AccountFixture.start - 2 * minuteMs)
             #expect(longest.expiresAtMs == AccountFixture.start - 2 * minuteMs + 24 * hourMs)
+        }
+    }
+
+    /// No duration (0 hours, 0 minutes) is the category's default duration, checked against the maximum as a given one.
+    @Test(arguments: StoreKind.all) func noDurationIsTheCategorysDefault(_ kind: StoreKind) async throws {
+        var configuration = AccountServiceConfiguration()
+        configuration.maximumTestMinutes = 3 * 60
+        try await withAccountService(on: kind, configuration: configuration) { fixture in
+            try await linkProvoCustomer(fixture)
+            let categories = try await fixture.client.listTestCategories(ListTestCategoriesRequest()).categories
+            let service = try #require(categories.first { $0.id == "service" })
+            let session = try await fixture.placeOnTest(hours: 0)
+            #expect(session.expiresAtMs == AccountFixture.start + Int64(service.defaultDurationMinutes) * minuteMs)
+            _ = try await fixture.client.placeOffTest(PlaceOffTestRequest(customerID: "cust-1"))
+            #expect(categories.first { $0.id == "construction" }?.defaultDurationMinutes == UInt32(24 * 60))
+            try await expectRefused(
+                fixture, request(hours: 0, category: "construction"),
+                "Category 'construction' lasts 24 hours by default, longer than the maximum of 3 hours; give a shorter duration.")
         }
     }
 

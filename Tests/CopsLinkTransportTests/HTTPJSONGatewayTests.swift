@@ -317,9 +317,10 @@ struct HTTPJSONGatewayTests {
         #expect(response.body == "{\"payload\":{\"body\":\"AA==\"}}\n{\"payload\":{\"body\":\"AAE=\"}}\n")
         try await connection.post(
             "/copslink.rpc.v1.TestService/StreamingOutputCall",
-            #"{"responseParameters":[{"size":1}],"responseStatus":{"code":9,"message":"bm8="}}"#)
+            #"{"responseParameters":[{"size":1}],"responseStatus":{"code":9,"message":"bm8="}}"#, headers: ["x-echo: hi"])
         let failed = try await connection.response()
         #expect(failed.status == 200)
+        #expect(failed.header("x-echo") == "hi", "the error's metadata comes as trailers")
         #expect(
             failed.body
                 == "{\"payload\":{\"body\":\"AA==\"}}\n{\"error\":{\"code\":9,\"status\":\"FAILED_PRECONDITION\",\"message\":\"no\"}}\n")

@@ -6,7 +6,8 @@ public struct LinkAccountRequest: Hashable, Sendable {
     public var requestID: String
     public var customer: Optional<Customer>
     public var respondingParties: [RespondingParty]
-    /// Empty: create a new central-station account; otherwise link this existing account number.
+    /// Empty: relink the customer's last number if it is free, else create a new central-station account; otherwise
+    /// link this account number (one of the dealer's, or one new to the server, which starts empty).
     public var accountNumber: String
     public var receiverNumber: String
     public var line: String

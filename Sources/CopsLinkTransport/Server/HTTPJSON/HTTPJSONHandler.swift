@@ -536,9 +536,13 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 context.write(wrapOutboundOut(.body(.byteBuffer(allocator.buffer(bytes: line)))), promise: nil)
                 line = []
             }
-            var trailers: HTTPHeaders?
-            if case .success(_, let metadata) = response, !metadata.isEmpty { trailers = HTTPJSONMetadata.headers(metadata) }
-            writeEnd(.end(trailers), closes: closes)
+            // The call's trailing metadata, or the error's (as a failed unary answer carries it in its headers).
+            let metadata: Metadata
+            switch response {
+            case .success(_, let trailers): metadata = trailers
+            case .failure(let error): metadata = error.metadata
+            }
+            writeEnd(.end(metadata.isEmpty ? nil : HTTPJSONMetadata.headers(metadata)), closes: closes)
             return
         }
         var headers: HTTPHeaders

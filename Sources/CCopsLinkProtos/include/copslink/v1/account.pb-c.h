@@ -225,7 +225,8 @@ struct  Copslink__V1__Customer
    */
   char *premise_phone;
   /*
-   * Stored, never returned by GetAccount or any other read. At most 64 bytes.
+   * Stored, never returned by GetAccount or any other read. At most 64 bytes. Empty in LinkAccount or
+   * SyncCustomer: the stored one is kept.
    * @sensitive
    */
   char *passcode;
@@ -294,7 +295,8 @@ struct  Copslink__V1__RespondingParty
    */
   char *language;
   /*
-   * At most 64 bytes.
+   * Stored, never returned. At most 64 bytes. Empty in LinkAccount or SyncCustomer: the stored one of the party
+   * with this id is kept.
    * @sensitive
    */
   char *passcode;

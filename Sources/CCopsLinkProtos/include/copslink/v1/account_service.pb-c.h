@@ -74,9 +74,11 @@ struct  Copslink__V1__LinkAccountRequest
   size_t n_responding_parties;
   Copslink__V1__RespondingParty **responding_parties;
   /*
-   * Empty: create a new central-station account (a generated `CL-` number; RESOURCE_EXHAUSTED when none could be
-   * allocated, or when the dealer has reached its account quota). Otherwise link this existing account number:
-   * letters, digits and dashes, at most 32.
+   * Empty: relink the customer's last account number when the customer was linked before and no other customer
+   * has linked that number since; otherwise create a new central-station account (a generated `CL-` number;
+   * RESOURCE_EXHAUSTED when none could be allocated, or when the dealer has reached its account quota). Otherwise
+   * link this account number (letters, digits and dashes, at most 32): one of the dealer's, with its zones,
+   * authorities and history, or a number new to the server, which starts empty (`created` says which).
    */
   char *account_number;
   /*
@@ -98,9 +100,9 @@ struct  Copslink__V1__LinkAccountResponse
   ProtobufCMessage base;
   Copslink__V1__Account *account;
   /*
-   * True when the server generated a new account number (the request named
-   * none); false when it named one, whether that number was linked before
-   * or not.
+   * True when the account number is new to the server and its account starts empty: generated, or named by the
+   * request and never linked before (so a mistyped number shows). False when the number was linked before (a
+   * relink, or an unlinked number of the dealer's).
    */
   protobuf_c_boolean created;
   /*
@@ -412,6 +414,9 @@ struct  Copslink__V1__PlaceOnTestRequest
    * At most 128 bytes.
    */
   char *category_id;
+  /*
+   * The duration; both 0: the category's default duration (ListTestCategories).
+   */
   uint32_t duration_hours;
   /*
    * 0..59
