@@ -60,7 +60,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
             // Central-station data belongs to the account number: a new number starts empty, an existing one of this
             // dealer (unlinked from whichever customer had it) brings its zones, authorities, tests and history, and
             // keeps its receiver and line unless the request names them. A relink that names no number takes the
-            // customer's last one back, unless another customer has linked it since: relinking is not meant to leave
+            // customer's last one back, unless another customer holds it linked now: relinking is not meant to leave
             // the account and its history behind.
             var accountNumber = request.accountNumber
             if accountNumber.isEmpty, let existing, try transaction.link(accountNumber: existing.accountNumber)?.state != .linked {

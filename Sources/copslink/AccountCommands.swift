@@ -190,7 +190,7 @@ struct AccountLink: AsyncParsableCommand {
         abstract: "Creates the central-station account of a customer, or links an existing account number.",
         discussion: """
             Without --account-number a customer linked before gets its last account number back (unless another \
-            customer has linked it since), and a new customer a new account number. A number named with \
+            customer holds it linked now), and a new customer a new account number. A number named with \
             --account-number that the server has never seen starts a new, empty account ("Created account"). \
             The customer needs a name or a company. \
             Responding parties get the ids p-PRIORITY, equipment the ids eq-ZONE.

@@ -330,6 +330,13 @@ struct ServerConnectionStateMachineTests {
             #expect(step == .none)
         }
         #expect(machine.drainingAfter == 1)
+        // A REQUEST after its own GOAWAY is refused in words that do not blame a server shutdown.
+        #expect(machine.requestReceived(callID: 3) == nil)
+        #expect(
+            machine.admitCall(3)
+                == .reject(
+                    .draining,
+                    RPCError(code: .unavailable, message: "the client sent GOAWAY on this connection; start the call on a new connection")))
         do {
             let step = machine.callEnded(code: .ok)
             #expect(step == .close)

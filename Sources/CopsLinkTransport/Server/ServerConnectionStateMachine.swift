@@ -158,7 +158,9 @@ struct ServerConnectionStateMachine {
     /// draining, then the concurrency limit.
     func admitCall(_ id: UInt64) -> RequestAdmission {
         if let drainingAfter, id > drainingAfter {
-            return .reject(.draining, RPCError(code: .unavailable, message: (drainCause ?? .shutdown).refusal))
+            // No cause of the server's own: the client sent GOAWAY itself (or half-closed), and then a REQUEST anyway.
+            let message = drainCause?.refusal ?? "the client sent GOAWAY on this connection; start the call on a new connection"
+            return .reject(.draining, RPCError(code: .unavailable, message: message))
         }
         guard openCalls < policy.maxConcurrentCalls else {
             return .reject(

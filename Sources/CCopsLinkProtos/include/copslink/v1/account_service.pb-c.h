@@ -75,7 +75,7 @@ struct  Copslink__V1__LinkAccountRequest
   Copslink__V1__RespondingParty **responding_parties;
   /*
    * Empty: relink the customer's last account number when the customer was linked before and no other customer
-   * has linked that number since; otherwise create a new central-station account (a generated `CL-` number;
+   * holds that number linked now; otherwise create a new central-station account (a generated `CL-` number;
    * RESOURCE_EXHAUSTED when none could be allocated, or when the dealer has reached its account quota). Otherwise
    * link this account number (letters, digits and dashes, at most 32): one of the dealer's, with its zones,
    * authorities and history, or a number new to the server, which starts empty (`created` says which).
