@@ -108,9 +108,15 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let opened = try await store.open()
             let revoked = try await opened.store.revokeAPIKey(id: id, atMs: SystemAccountClock().nowMs())
+            // Revoking twice is no error: the key is revoked either way (a script that retries must not fail).
+            let earlier = revoked ? nil : try await opened.store.apiKey(id: id)?.revokedAtMs
             try await opened.close()
+            if let earlier {
+                print("key \(id) was already revoked at \(List.date(earlier))")
+                return
+            }
             guard revoked else {
-                FileHandle.standardError.write(Data("copslink-server: no active key \(id)\n".utf8))
+                FileHandle.standardError.write(Data("copslink-server: no key \(id)\n".utf8))
                 throw ExitCode(1)
             }
             print("revoked key \(id)")
