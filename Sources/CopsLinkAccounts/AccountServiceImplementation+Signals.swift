@@ -5,7 +5,7 @@ import CopsLinkServices
 extension AccountServiceImplementation {
     /// Ingests a stream of received signals in batches, one transaction per batch. A signal of an account on test,
     /// in the test's zone scope, becomes a test result; any other becomes plain signal history. Unusable signals
-    /// (over a field limit, malformed, dated more than `signalFutureSkewMs` ahead of the server's clock, unknown or
+    /// (over a field limit, malformed, not decoding at all, dated more than `signalFutureSkewMs` ahead of the server's clock, unknown or
     /// unlinked account, or in a batch that comes while the dealer is at its `StorageQuota`) are counted and the first
     /// ones listed as rejected; they never fail the stream. A stream longer than `FieldLimits.signalsPerStream` fails
     /// INVALID_ARGUMENT at the first signal past it, once every signal before it is processed. Signals are a feed,
@@ -33,7 +33,10 @@ extension AccountServiceImplementation {
         }
         // Below FieldLimits.signalsPerStream, so neither it nor `received` can overflow.
         var index: UInt32 = 0
-        for try await signal in signals {
+        var iterator = signals.makeAsyncIterator()
+        // A signal that does not decode (a string with U+0000, say) is rejected like any unusable signal: failing the
+        // stream there lost the batch not yet written and every count, after earlier batches were stored.
+        while let next = try await iterator.nextDecoded() {
             guard Int(index) < FieldLimits.signalsPerStream else {
                 if !batch.isEmpty { try await flush() }
                 throw AccountError.invalid(
@@ -42,6 +45,13 @@ extension AccountServiceImplementation {
             }
             defer { index += 1 }
             response.received += 1
+            let signal: Signal
+            switch next {
+            case .success(let decoded): signal = decoded
+            case .failure(let error):
+                reject(&response, index, error.message)
+                continue
+            }
             let parsed: ParsedSignal
             do {
                 try signal.checkFieldLimits()
@@ -76,8 +86,18 @@ extension AccountServiceImplementation {
         }
         let scope = scope(context)
         let outcomes: [(UInt32, Result<Bool, AccountError>)] = try await store.write(scope) { transaction in
-            try batch.map { index, signal in
-                guard let link = try transaction.link(accountNumber: signal.accountNumber) else {
+            // A batch usually carries one account's signals: its link is read once. Everything a signal reads is one
+            // lookup by key, so a signal costs the same whatever the account's size.
+            var links: [String: AccountLink?] = [:]
+            return try batch.map { index, signal in
+                let link: AccountLink?
+                if let known = links[signal.accountNumber] {
+                    link = known
+                } else {
+                    link = try transaction.link(accountNumber: signal.accountNumber)
+                    links[signal.accountNumber] = link
+                }
+                guard let link else {
                     return (index, .failure(AccountError(.notFound, "unknown account number \(ClientText.excerpt(signal.accountNumber))")))
                 }
                 guard link.state == .linked else {
@@ -86,12 +106,11 @@ extension AccountServiceImplementation {
                         .failure(AccountError(.failedPrecondition, "account \(ClientText.excerpt(signal.accountNumber)) is unlinked"))
                     )
                 }
-                let customer = try transaction.customer(id: link.customerID)
                 let zoneDescription =
                     signal.zone.isEmpty
                     ? ""
-                    : (try transaction.zones(accountNumber: link.accountNumber).first { $0.zoneNumber == signal.zone }?.description
-                        ?? customer?.equipment.first { $0.zoneNumber == signal.zone }?.zoneDescription ?? "")
+                    : try transaction.zoneDescription(
+                        accountNumber: link.accountNumber, customerID: link.customerID, zoneNumber: signal.zone) ?? ""
                 let session = try transaction.sessionActive(accountNumber: link.accountNumber, atMs: signal.receivedAtMs)
                     .flatMap { TestSessionRules.covers($0, zone: signal.zone) ? $0 : nil }
                 let result = TestResult(

@@ -109,6 +109,10 @@ public protocol AccountReadTransaction {
     func accountAuthorities(accountNumber: String) throws -> [AccountAuthority]
     /// Zones entered at the central station, by zone number.
     func zones(accountNumber: String) throws -> [Zone]
+    /// The description of one zone, as a signal names it: the zone entered at the central station for the number,
+    /// else the customer's equipment on that zone; nil when neither has it. One lookup by key, whatever the account's
+    /// size (a signal that read every zone and the whole customer held the writer 32 ms on a maximum-size account).
+    func zoneDescription(accountNumber: String, customerID: String, zoneNumber: String) throws -> String?
     /// The session that has not ended (scheduled, active, or past its expiry but not yet marked), if any.
     func openSession(accountNumber: String) throws -> TestSession?
     /// Sessions that had started by `atMs` and had not ended or expired by then, for signal matching.

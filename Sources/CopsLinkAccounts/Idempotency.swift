@@ -15,6 +15,19 @@ enum Idempotency {
     /// The request id to use: the field, else the `copslink-request-id` metadata; validated as a UUID. Both given
     /// must name the same id (case aside): a client that set both and got the field's replayed would not know.
     static func requestID(field: String, context: ServerContext) throws(AccountError) -> String {
+        // Sent twice, the metadata must name one id too (metadata keys may repeat; the first would otherwise win).
+        var first: String?
+        for case .text(let value) in context.metadata[Metadata.requestIDKey] {
+            guard let earlier = first else {
+                first = value
+                continue
+            }
+            guard earlier.lowercased() == value.lowercased() else {
+                throw .invalid(
+                    "The copslink-request-id metadata names two ids, '\(ClientText.excerpt(earlier))' and '\(ClientText.excerpt(value))'; "
+                        + "send one.")
+            }
+        }
         if !field.isEmpty, let header = context.requestID, !header.isEmpty, header.lowercased() != field.lowercased() {
             throw .invalid(
                 "The request_id field '\(ClientText.excerpt(field))' and the copslink-request-id metadata '\(ClientText.excerpt(header))' "

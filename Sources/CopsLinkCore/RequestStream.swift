@@ -20,6 +20,21 @@ public struct RequestStream<Message: RPCMessage>: AsyncSequence, Sendable {
         public mutating func next() async throws(RPCError) -> Message? {
             try await next(isolation: nil)
         }
+
+        /// The next message, or why it did not decode: each message is framed on its own, so one that does not
+        /// decode is `.failure` and the stream goes on, for a handler that rejects that one message and reads the
+        /// rest (ReportSignals). Errors of the stream itself (cancelled, past its deadline, a limit) are thrown.
+        /// nil at the end of the stream.
+        public mutating func nextDecoded(
+            isolation actor: isolated (any Actor)? = #isolation
+        ) async throws(RPCError) -> Result<Message, RPCError>? {
+            guard let bytes = try await stream.nextRequest() else { return nil }
+            do {
+                return .success(try Message(receivedRequest: bytes))
+            } catch {
+                return .failure(error)
+            }
+        }
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(stream: stream) }

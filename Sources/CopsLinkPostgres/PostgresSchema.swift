@@ -236,7 +236,10 @@ enum PostgresSchema {
         // As SQLite's migration 10: nor its number's receiver and line.
         Migration(version: 6, name: "pages of unlinked customers without station data", statements: [unlinkedPagesSQL]),
         // As SQLite's migration 11: a number's own rows count for its dealer whether a customer is linked to it or not.
-        Migration(version: 7, name: "stored bytes of account numbers", statements: stationStoredBytesStatements)
+        Migration(version: 7, name: "stored bytes of account numbers", statements: stationStoredBytesStatements),
+        // As SQLite's migration 12: a signal's zone description is looked up by zone number.
+        Migration(
+            version: 8, name: "equipment by zone", statements: ["CREATE INDEX equipment_by_zone ON equipment (customer_id, zone_number)"])
     ]
 
     /// Migrations 5 and 6: the pages of unlinked customers, to be built again.

@@ -279,6 +279,17 @@ struct PostgresTransaction: AccountWriteTransaction {
         }
     }
 
+    func zoneDescription(accountNumber: String, customerID: String, zoneNumber: String) throws -> String? {
+        try connection.row(
+            """
+            SELECT coalesce(
+                (SELECT description FROM zone WHERE account_key = \(key(accountNumber)) AND zone_number = \(zoneNumber)),
+                (SELECT zone_description FROM equipment WHERE customer_id = \(key(customerID)) AND zone_number = \(zoneNumber) LIMIT 1)
+            ) AS description
+            """
+        ).flatMap { try $0.value("description", as: String?.self) }
+    }
+
     func replaceZones(accountNumber: String, _ zones: [Zone]) throws {
         let accountKey = key(accountNumber)
         pageChanges?.accountKeys.insert(accountKey)

@@ -316,6 +316,11 @@ enum SQLiteSchema {
         migrator.registerMigration("v11-station-stored-bytes") { db in
             try db.execute(sql: stationStoredBytesSQL)
         }
+        // A signal's zone description is looked up by zone number (`zoneDescription`), not by reading every piece of
+        // the customer's equipment.
+        migrator.registerMigration("v12-equipment-by-zone") { db in
+            try db.execute(sql: "CREATE INDEX equipment_by_zone ON equipment(customer_id, zone_number)")
+        }
         return migrator
     }
 

@@ -341,6 +341,21 @@ struct SQLiteTransaction: AccountWriteTransaction {
         }
     }
 
+    func zoneDescription(accountNumber: String, customerID: String, zoneNumber: String) throws -> String? {
+        var run = try SQLiteStatementRun(
+            db,
+            """
+            SELECT coalesce(
+                (SELECT description FROM zone WHERE account_key = ?1 AND zone_number = ?3),
+                (SELECT zone_description FROM equipment WHERE customer_id = ?2 AND zone_number = ?3 LIMIT 1))
+            """)
+        run.bind(key(accountNumber))
+        run.bind(key(customerID))
+        run.bind(zoneNumber)
+        guard try run.step(), !run.isNull(0) else { return nil }
+        return run.string(0)
+    }
+
     func replaceZones(accountNumber: String, _ zones: [Zone]) throws {
         let accountKey = key(accountNumber)
         pageChanges?.accountKeys.insert(accountKey)

@@ -86,6 +86,12 @@ struct IdempotencyTests {
                     == "The request_id field '\(id)' and the copslink-request-id metadata '\(other)' differ; send the id once, or the same in both."
             )
             #expect(try await place(fixture, requestID: id, options: CallOptions(requestID: id.uppercased())) == first, "case aside")
+            // Two different ids in the metadata (a key may repeat): refused too, whichever would have been read.
+            var twice = CallOptions()
+            twice.metadata.add(Metadata.requestIDKey, id)
+            twice.metadata.add(Metadata.requestIDKey, other)
+            let two = await expectRPCError(.invalidArgument) { _ = try await place(fixture, options: twice) }
+            #expect(two?.message == "The copslink-request-id metadata names two ids, '\(id)' and '\(other)'; send one.")
         }
     }
 

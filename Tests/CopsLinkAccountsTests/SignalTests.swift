@@ -216,6 +216,31 @@ struct SignalTests {
     /// A call's batch counts in the held-request budget: when the next signal would pass it, the batch is written at
     /// once (so that many open streams, each short of a full batch, hold no more than the budget), and nothing is
     /// lost or counted twice.
+    /// A signal whose bytes do not decode as a valid `Signal` (here a string with U+0000, which protobuf-c would cut)
+    /// is rejected like any unusable signal and the stream goes on. It used to fail the whole stream there: the
+    /// batch not yet written (signals 256 to 299 here) was lost with every count, after the first batch was stored.
+    @Test(arguments: StoreKind.all) func aSignalThatDoesNotDecodeIsRejectedAndTheStreamGoesOn(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
+            try await linkContactIDCustomer(fixture)
+            let good = (0..<311).map { index in
+                EncodedMessage(contactIDSignal(event: "130", zoneOrUser: "001", atMs: t0 + Int64(index)))
+            }
+            // Signal 300: account_number (field 3) "12\u{0}4", and its contact_id names no account to fall back on.
+            var bad = good
+            bad[300] = EncodedMessage<Signal>(bytes: [0x1A, 0x04, 0x31, 0x32, 0x00, 0x34] + good[300].bytes)
+            let response = try await fixture.client.client.clientStreaming(
+                AccountService.Method.reportSignals, requests: Messages(bad), as: ReportSignalsResponse.self
+            ).message
+            #expect(response.received == 311 && response.rejectedCount == 1, "\(response)")
+            #expect(response.storedAsHistory + response.testResults == 310)
+            #expect(response.rejected.map(\.index) == [300])
+            #expect(
+                response.rejected.first?.reason
+                    == "request message is not a valid copslink.v1.Signal: account_number contains U+0000 (at byte 2 of its value), "
+                    + "which this server's protobuf strings cannot hold")
+        }
+    }
+
     @Test func aBatchIsWrittenEarlyWhenTheHeldRequestBudgetHasNoRoom() async throws {
         var server = ServerConfiguration()
         server.maxHeldRequestBytes = 2_000  // about 7 signals of this size; the default batch is 256

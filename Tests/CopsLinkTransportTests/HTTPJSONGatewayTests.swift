@@ -559,6 +559,29 @@ struct HTTPJSONGatewayTests {
         }
     }
 
+    /// A request refused from its head alone gets its final answer, not `100 Continue` first: that invited a body
+    /// only to throw it away.
+    @Test func aRequestRefusedFromItsHeadIsNotToldToContinue() async throws {
+        for (request, status) in [
+            ("GET /copslink.rpc.v1.Health/Check", "405"), ("POST /no.Such/Method", "404"),
+            ("POST /copslink.rpc.v1.Health/Check", "415")
+        ] {
+            let connection = try await Connection()
+            let type = status == "415" ? "text/plain" : "application/json"
+            try await connection.send(
+                "\(request) HTTP/1.1\r\nHost: t\r\nContent-Type: \(type)\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+            // Raw bytes: `response()` skips a 100 Continue.
+            var raw: [UInt8] = []
+            for _ in 0..<2_000 where !String(decoding: raw, as: UTF8.self).contains("HTTP/1.1 \(status)") {
+                while let next = try await connection.channel.readOutbound(as: ByteBuffer.self) { raw += next.readableBytesView }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            let text = String(decoding: raw, as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 \(status)"), "\(request): \(text)")
+            #expect(!text.contains("100 Continue"), "\(request): \(text)")
+        }
+    }
+
     @Test func repeatedUnauthenticatedCallsCloseTheConnection() async throws {
         let connection = try await Connection { $0.maxUnauthenticatedCalls = 2 }
         try await connection.post("/test.Auth/Deny", "")

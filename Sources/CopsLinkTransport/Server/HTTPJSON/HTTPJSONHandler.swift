@@ -254,13 +254,6 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let length, length > configuration.httpJSONMaxBodyBytes {
             return refuse(bodyTooLarge(nil), status: .payloadTooLarge, close: true)
         }
-        // Not to an HTTP/1.0 client, which must have the expectation ignored (RFC 9110 §10.1.1) and cannot read a 1xx
-        // answer; the fuzzer's HTTP/1.0 request got `HTTP/1.0 100 Continue` ahead of its `HTTP/1.1` answer.
-        if head.version.major > 1 || head.version.minor >= 1,
-            head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" })
-        {
-            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
-        }
         guard head.method == .POST else {
             var headers = HTTPHeaders()
             headers.add(name: "allow", value: "POST")
@@ -316,6 +309,15 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
                         "the request's metadata headers take \(metadata.encodedSize) bytes, more than the server's limit of \(configuration.limits.maxHeaderSize)"
                 ),
                 status: .requestHeaderFieldsTooLarge, keepAlive: head.isKeepAlive)
+        }
+        // Only for a request every check without its body has passed: a refusal before this point (405, 404, 413,
+        // 415, 501, 431, a bad header) is the final answer, and no body is invited only to be thrown away. Not to an
+        // HTTP/1.0 client, which must have the expectation ignored (RFC 9110 §10.1.1) and cannot read a 1xx answer;
+        // the fuzzer's HTTP/1.0 request got `HTTP/1.0 100 Continue` ahead of its `HTTP/1.1` answer.
+        if head.version.major > 1 || head.version.minor >= 1,
+            head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" })
+        {
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
         }
         state = .receiving(Request(head: head, route: route, metadata: metadata, timeout: timeout, body: []))
     }
