@@ -5,9 +5,9 @@ import CopsLinkServices
 extension AccountServiceImplementation {
     /// Ingests a stream of received signals in batches, one transaction per batch. A signal of an account on test,
     /// in the test's zone scope, becomes a test result; any other becomes plain signal history. Unusable signals
-    /// (over a field limit, malformed, not decoding at all, dated more than `signalFutureSkewMs` ahead of the server's clock, unknown or
-    /// unlinked account, or in a batch that comes while the dealer is at its `StorageQuota`) are counted and the first
-    /// ones listed as rejected; they never fail the stream. A stream longer than `FieldLimits.signalsPerStream` fails
+    /// (not decoding at all, over a field limit, malformed, dated more than `signalFutureSkewMs` ahead of the
+    /// server's clock, unknown or unlinked account, or in a batch that comes while the dealer is at its
+    /// `StorageQuota`) are counted and the first ones listed as rejected; they never fail the stream. A stream longer than `FieldLimits.signalsPerStream` fails
     /// INVALID_ARGUMENT at the first signal past it, once every signal before it is processed. Signals are a feed,
     /// not a mutation with a request id: a replayed stream is stored again.
     ///

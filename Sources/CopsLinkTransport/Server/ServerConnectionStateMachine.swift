@@ -158,7 +158,7 @@ struct ServerConnectionStateMachine {
     /// draining, then the concurrency limit.
     func admitCall(_ id: UInt64) -> RequestAdmission {
         if let drainingAfter, id > drainingAfter {
-            // No cause of the server's own: the client sent GOAWAY itself (or half-closed), and then a REQUEST anyway.
+            // No cause of the server's own: the client sent GOAWAY itself, and then a REQUEST anyway.
             let message = drainCause?.refusal ?? "the client sent GOAWAY on this connection; start the call on a new connection"
             return .reject(.draining, RPCError(code: .unavailable, message: message))
         }
