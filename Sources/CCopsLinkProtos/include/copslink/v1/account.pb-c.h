@@ -522,6 +522,10 @@ struct  Copslink__V1__Account
    */
   Copslink__V1__Customer *customer;
   Copslink__V1__LinkState link_state;
+  /*
+   * Unlinked: the number the customer was last linked to. Its receiver and line, authorities, zones and test belong
+   * to the number and are shown only while the customer is linked (empty, and off test, once unlinked).
+   */
   char *account_number;
   char *receiver_number;
   char *line;
