@@ -16,10 +16,10 @@ enum Idempotency {
     /// must name the same id (case aside): a client that set both and got the field's replayed would not know.
     static func requestID(field: String, context: ServerContext) throws(AccountError) -> String {
         // Sent twice, the metadata must name one id too (metadata keys may repeat; the first would otherwise win).
-        var first: String?
+        var metadataID: String?
         for case .text(let value) in context.metadata[Metadata.requestIDKey] {
-            guard let earlier = first else {
-                first = value
+            guard let earlier = metadataID else {
+                metadataID = value
                 continue
             }
             guard earlier.lowercased() == value.lowercased() else {
@@ -28,12 +28,12 @@ enum Idempotency {
                         + "send one.")
             }
         }
-        if !field.isEmpty, let header = context.requestID, !header.isEmpty, header.lowercased() != field.lowercased() {
+        if !field.isEmpty, let header = metadataID, !header.isEmpty, header.lowercased() != field.lowercased() {
             throw .invalid(
                 "The request_id field '\(ClientText.excerpt(field))' and the copslink-request-id metadata '\(ClientText.excerpt(header))' "
                     + "differ; send the id once, or the same in both.")
         }
-        let id = field.isEmpty ? (context.requestID ?? "") : field
+        let id = field.isEmpty ? (metadataID ?? "") : field
         // The field was checked with the rest of the request; the metadata value only against the header size.
         try FieldLimits.check(id, FieldLimits.requestID, field.isEmpty ? "the copslink-request-id metadata" : "request_id")
         guard id.isEmpty || Validation.isUUID(id) else {

@@ -64,29 +64,20 @@ enum ReceivedStrings {
             let fieldStart = cursor
             guard let key = readVarint(&cursor, end), key >> 3 <= UInt64(UInt32.max) else { return nil }
             switch key & 7 {
-            case 0:
-                guard readVarint(&cursor, end) != nil else { return nil }
-            case 1:
-                guard end - cursor >= 8 else { return nil }
-                cursor += 8
-            case 5:
-                guard end - cursor >= 4 else { return nil }
-                cursor += 4
             case 2:
-                guard let length = readVarint(&cursor, end), length <= UInt64(end - cursor) else { return nil }
-                let value = cursor
-                cursor += Int(length)
+                guard let value = readLengthDelimited(&cursor, end) else { return nil }
                 let number = UInt32(key >> 3)
                 guard let field = protobuf_c_message_descriptor_get_field(descriptor, number) else { continue }
                 var finding: Finding
                 switch field.pointee.type {
                 case PROTOBUF_C_TYPE_STRING:
-                    guard let found = check(UnsafeRawBufferPointer(start: value, count: Int(length))) else { continue }
+                    guard let found = check(UnsafeRawBufferPointer(value)) else { continue }
                     finding = found
                 case PROTOBUF_C_TYPE_MESSAGE:
-                    guard depth < maximumDepth, let nested = field.pointee.descriptor else { continue }
-                    let nestedDescriptor = nested.assumingMemoryBound(to: ProtobufCMessageDescriptor.self)
-                    guard let found = walk(value, cursor, nestedDescriptor, depth: depth + 1) else { continue }
+                    guard depth < maximumDepth, let nested = field.pointee.descriptor, let nestedStart = value.baseAddress,
+                        let found = walk(
+                            nestedStart, cursor, nested.assumingMemoryBound(to: ProtobufCMessageDescriptor.self), depth: depth + 1)
+                    else { continue }
                     finding = found
                 default:
                     continue
@@ -97,8 +88,9 @@ enum ReceivedStrings {
                 }
                 finding.path.append(name)
                 return finding
-            default:
-                return nil  // groups and invalid wire types: unpack refuses them
+            case let wireType:
+                // Groups and invalid wire types stop the walk too: unpack refuses them.
+                guard skipScalar(wireType: wireType, &cursor, end) else { return nil }
             }
         }
         return nil
@@ -125,17 +117,34 @@ enum ReceivedStrings {
         var count = 0
         while cursor < limit, let key = readVarint(&cursor, limit) {
             if key >> 3 == UInt64(number) { count += 1 }
-            switch key & 7 {
-            case 0: guard readVarint(&cursor, limit) != nil else { return count }
-            case 1: cursor += 8
-            case 5: cursor += 4
-            case 2:
-                guard let length = readVarint(&cursor, limit), length <= UInt64(limit - cursor) else { return count }
-                cursor += Int(length)
-            default: return count
-            }
+            let skipped = key & 7 == 2 ? readLengthDelimited(&cursor, limit) != nil : skipScalar(wireType: key & 7, &cursor, limit)
+            guard skipped else { return count }
         }
         return count
+    }
+
+    /// A length-delimited value (wire type 2), `cursor` moved past it; nil if it runs past `end`.
+    private static func readLengthDelimited(
+        _ cursor: inout UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>
+    ) -> UnsafeBufferPointer<UInt8>? {
+        guard let length = readVarint(&cursor, end), length <= UInt64(end - cursor) else { return nil }
+        let value = UnsafeBufferPointer(start: cursor, count: Int(length))
+        cursor += Int(length)
+        return value
+    }
+
+    /// Moves `cursor` past a varint, 64-bit or 32-bit value (wire types 0, 1, 5); false if it runs past `end` or the
+    /// wire type is another.
+    private static func skipScalar(wireType: UInt64, _ cursor: inout UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>) -> Bool {
+        switch wireType {
+        case 0: return readVarint(&cursor, end) != nil
+        case 1, 5:
+            let size = wireType == 1 ? 8 : 4
+            guard end - cursor >= size else { return false }
+            cursor += size
+            return true
+        default: return false
+        }
     }
 
     /// A base-128 varint of at most 10 bytes; nil if it runs past `end` or is longer.

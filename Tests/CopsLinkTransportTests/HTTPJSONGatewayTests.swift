@@ -59,6 +59,17 @@ struct HTTPJSONGatewayTests {
             throw Failure(description: "no complete response; received \(String(decoding: received, as: UTF8.self))")
         }
 
+        /// What the server wrote, as text, once it contains `marker` (or after 10 s): raw, where `response()` would
+        /// skip a `100 Continue`.
+        func rawText(until marker: String) async throws -> String {
+            var raw: [UInt8] = []
+            for _ in 0..<2_000 where !String(decoding: raw, as: UTF8.self).contains(marker) {
+                while let next = try await channel.readOutbound(as: ByteBuffer.self) { raw += next.readableBytesView }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            return String(decoding: raw, as: UTF8.self)
+        }
+
         var isActive: Bool {
             get async {
                 let channel = self.channel
@@ -547,12 +558,7 @@ struct HTTPJSONGatewayTests {
             try await connection.send(
                 "POST /copslink.rpc.v1.Health/Check \(version)\r\nHost: t\r\nContent-Type: application/json\r\n"
                     + "Expect: 100-continue\r\nContent-Length: 2\r\n\r\n{}")
-            var raw: [UInt8] = []
-            for _ in 0..<2_000 where !String(decoding: raw, as: UTF8.self).contains("HTTP/1.1 200") {
-                while let next = try await connection.channel.readOutbound(as: ByteBuffer.self) { raw += next.readableBytesView }
-                try await Task.sleep(for: .milliseconds(5))
-            }
-            let text = String(decoding: raw, as: UTF8.self)
+            let text = try await connection.rawText(until: "HTTP/1.1 200")
             #expect(text.contains("HTTP/1.1 200"), "\(version): \(text)")
             #expect(text.hasPrefix("HTTP/1.1 "), "\(version): every answer is HTTP/1.1: \(text)")
             #expect(text.contains("100 Continue") == continues, "\(version): \(text)")
@@ -570,13 +576,7 @@ struct HTTPJSONGatewayTests {
             let type = status == "415" ? "text/plain" : "application/json"
             try await connection.send(
                 "\(request) HTTP/1.1\r\nHost: t\r\nContent-Type: \(type)\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
-            // Raw bytes: `response()` skips a 100 Continue.
-            var raw: [UInt8] = []
-            for _ in 0..<2_000 where !String(decoding: raw, as: UTF8.self).contains("HTTP/1.1 \(status)") {
-                while let next = try await connection.channel.readOutbound(as: ByteBuffer.self) { raw += next.readableBytesView }
-                try await Task.sleep(for: .milliseconds(5))
-            }
-            let text = String(decoding: raw, as: UTF8.self)
+            let text = try await connection.rawText(until: "HTTP/1.1 \(status)")
             #expect(text.hasPrefix("HTTP/1.1 \(status)"), "\(request): \(text)")
             #expect(!text.contains("100 Continue"), "\(request): \(text)")
         }
