@@ -12,7 +12,7 @@ extension SQLiteAccountStore {
             case .signals:
                 "DELETE FROM signal WHERE row_id IN (SELECT row_id FROM signal WHERE received_at < ? LIMIT ?)"
             }
-        return try await commits.write { db in
+        return try await commits.write(owner: "") { db in
             try db.execute(sql: sql, arguments: [cutoffMs, limit])
             return db.changesCount
         }

@@ -24,14 +24,20 @@ public final class SQLiteAccountStore: AccountStore {
     /// shared file pages and given back under memory pressure. 1 GiB.
     public static let defaultPageReadMapSize = 1 << 30
 
+    /// How long one shared write transaction keeps taking queued writes (`SQLiteGroupCommit`): 10 ms of the writer's
+    /// time, after which the batch commits and the writes left wait for the next one.
+    public static let defaultMaximumWriteBatchDuration = Duration.milliseconds(10)
+
     /// `PRAGMA synchronous`'s value for FULL: every commit is synced to disk before it returns.
     static let synchronousFull = 2
 
     /// Opens (creating if needed) and migrates the database at `path`, and loads the reference test categories.
     /// The database, its WAL and SHM are readable and writable by their owner only (`DatabaseFileMode`). `logger`
-    /// gets a debug line for each commit that several writes shared.
+    /// gets a debug line for each commit that several writes shared. `maximumWriteBatchDuration` bounds the writer time
+    /// one shared transaction takes bodies for (`SQLiteGroupCommit`).
     public init(
         path: String, maximumReaderCount: Int = 8, pageReadMapSize: Int = SQLiteAccountStore.defaultPageReadMapSize,
+        maximumWriteBatchDuration: Duration = SQLiteAccountStore.defaultMaximumWriteBatchDuration,
         logger: Logger = Logger(label: "copslink.store", factory: { _ in SwiftLogNoOpLogHandler() })
     ) throws {
         var configuration = Configuration()
@@ -65,7 +71,7 @@ public final class SQLiteAccountStore: AccountStore {
             try SQLiteTransaction.buildMissingAccountPages(db)
         }
         pages = SQLiteAccountPageReader(path: path, maximumIdle: maximumReaderCount, mapSize: pageReadMapSize)
-        commits = SQLiteGroupCommit(pool: pool, logger: logger)
+        commits = SQLiteGroupCommit(pool: pool, logger: logger, maximumBatchDuration: maximumWriteBatchDuration)
     }
 
     public func read<Result: Sendable>(
@@ -79,7 +85,12 @@ public final class SQLiteAccountStore: AccountStore {
         _ scope: StoreScope, _ body: @escaping @Sendable (any AccountWriteTransaction) throws -> Result
     ) async throws -> Result {
         try Self.check(scope)
-        return try await commits.write { db in try Self.runBody(body, in: db, scope: scope) }
+        let owner =
+            switch scope {
+            case .dealer(let dealer): dealer
+            case .allDealers: ""
+            }
+        return try await commits.write(owner: owner) { db in try Self.runBody(body, in: db, scope: scope) }
     }
 
     /// How many write transactions and writes have committed (group commit at work: writes > transactions).

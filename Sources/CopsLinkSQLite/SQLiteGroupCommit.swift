@@ -16,11 +16,18 @@ public struct SQLiteWriteStatistics: Sendable, Equatable {
 /// Group commit: concurrent writes share one transaction, and so one commit and its fsync (`synchronous = FULL`
 /// makes every commit wait for the disk, which is what a write costs).
 ///
-/// A write queues its body and waits. One drain at a time runs on GRDB's writer: it takes everything queued (at most
-/// `maximumBatchSize`), opens one transaction (`BEGIN IMMEDIATE`), runs each body in a savepoint of its own, in the
-/// order they queued, commits once, and only then answers every caller. While a batch commits, new writes queue for
-/// the next one: nothing waits on a timer, so a write alone is one transaction, as before.
+/// A write queues its body, under its owner (the dealer it writes for), and waits. One drain at a time runs on GRDB's
+/// writer: it opens one transaction (`BEGIN IMMEDIATE`), runs queued bodies each in a savepoint of its own, commits
+/// once, and only then answers every caller. While a batch commits, new writes queue for the next one: nothing waits
+/// on a timer, so a write alone is one transaction, as before.
 ///
+/// - **Owners take turns.** A batch takes the next write of each owner with writes queued in turn, each owner's in the
+///   order they queued; so one dealer's queued writes, however many or however costly, put another dealer's write
+///   behind one of theirs per turn, not behind all of them (a dealer flooding the writer with small writes that each
+///   rebuild a 1.2 MB account page had made every other dealer's writes wait for the whole flood).
+/// - **A batch is bounded in writes and in time.** It takes bodies one at a time, while it has run fewer than
+///   `maximumBatchSize` and for less than `maximumBatchDuration`; what is left waits for the next batch. Its callers
+///   are answered at its commit, so the bound is also what a write waits for the bodies queued after it.
 /// - Each body sees what the bodies before it in the batch wrote: they are serialized as if each had its own
 ///   transaction.
 /// - A body that throws is rolled back to its savepoint alone, and its caller gets its error; the others are not
@@ -58,25 +65,85 @@ final class SQLiteGroupCommit: Sendable {
     }
 
     private struct State {
-        /// Writes waiting for the next batch, oldest first (bounded by the calls in flight, above), by id; an id whose
-        /// write was cancelled is skipped (`waiting` no longer has it).
-        var queue: [UInt64] = []
-        /// The writes of `queue` not cancelled.
+        /// Writes waiting for a batch (not the one running), each owner's oldest first, by id; an id whose write was
+        /// cancelled is skipped when its turn comes (`waiting` no longer has it). Bounded by the calls in flight
+        /// (above).
+        var queues: [String: OwnerQueue] = [:]
+        /// The owners with a queue, in the order they take turns.
+        var turns: [String] = []
+        /// The index in `turns` of the owner whose write is taken next.
+        var nextTurn = 0
+        /// The writes of `queues` not cancelled.
         var waiting: [UInt64: Pending] = [:]
         /// A drain is scheduled or running: whoever queues meanwhile leaves the write to it.
         var draining = false
         var statistics = SQLiteWriteStatistics()
+
+        mutating func enqueue(id: UInt64, owner: String, _ pending: Pending) {
+            waiting[id] = pending
+            if queues[owner]?.append(id) == nil {
+                queues[owner] = OwnerQueue(ids: [id])
+                // Into the ring just before the owner whose turn is next: the newcomer's turn comes once every owner
+                // already queued has had one more.
+                turns.insert(owner, at: nextTurn)
+                nextTurn += 1
+            }
+        }
+
+        /// The write of the owner whose turn it is, skipping cancelled ones; nil when none is queued.
+        mutating func takeNext() -> Pending? {
+            while !turns.isEmpty {
+                if nextTurn >= turns.count { nextTurn = 0 }
+                let owner = turns[nextTurn]
+                let id = queues[owner]!.removeFirst()
+                if queues[owner]!.isEmpty {
+                    queues[owner] = nil
+                    turns.remove(at: nextTurn)  // the next owner moves into this index
+                } else {
+                    nextTurn += 1
+                }
+                if let pending = waiting.removeValue(forKey: id) { return pending }
+            }
+            return nil
+        }
+    }
+
+    /// One owner's queued write ids, oldest first: an array read from `head`, compacted as it is consumed.
+    private struct OwnerQueue {
+        var ids: [UInt64]
+        var head = 0
+
+        var isEmpty: Bool { head == ids.count }
+
+        mutating func append(_ id: UInt64) { ids.append(id) }
+
+        mutating func removeFirst() -> UInt64 {
+            let id = ids[head]
+            head += 1
+            if head >= 32, head * 2 >= ids.count {
+                ids.removeFirst(head)
+                head = 0
+            }
+            return id
+        }
     }
 
     private let pool: DatabasePool
     private let logger: Logger
+    /// A batch takes no further body once its bodies have run this long: a batch of costly bodies (an account at
+    /// every field limit rebuilds a page of 1.2 MB) commits and answers its callers after about this much writer
+    /// time plus its last body, rather than after 64 of them. Cheap writes fill a batch by count first (64
+    /// PlaceOnTests take about 10 ms of writer time on the 2-core benchmark machine), so group commit keeps its
+    /// sharing where the fsync is what a write costs.
+    private let maximumBatchDuration: Duration
     private let state = Mutex(State())
     /// Numbers writes, so that a cancellation can find its own in the queue.
     private let nextID = Atomic<UInt64>(0)
 
-    init(pool: DatabasePool, logger: Logger) {
+    init(pool: DatabasePool, logger: Logger, maximumBatchDuration: Duration) {
         self.pool = pool
         self.logger = logger
+        self.maximumBatchDuration = maximumBatchDuration
     }
 
     var statistics: SQLiteWriteStatistics { state.withLock { $0.statistics } }
@@ -85,13 +152,15 @@ final class SQLiteGroupCommit: Sendable {
     var queuedWrites: Int { state.withLock { $0.waiting.count } }
 
     /// Runs `body` in a shared write transaction and returns its result once that transaction has committed; throws
-    /// `CancellationError` without running it if the caller's task is cancelled before its batch takes it.
-    func write<Value: Sendable>(_ body: @escaping @Sendable (Database) throws -> Value) async throws -> Value {
+    /// `CancellationError` without running it if the caller's task is cancelled before its batch takes it. `owner`
+    /// names whose write it is, for the turns batches take (the dealer id; "" for the server's own work and writes for
+    /// all dealers).
+    func write<Value: Sendable>(owner: String, _ body: @escaping @Sendable (Database) throws -> Value) async throws -> Value {
         let id = nextID.add(1, ordering: .relaxed).oldValue
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 enqueue(
-                    id: id,
+                    id: id, owner: owner,
                     Pending(
                         run: { db in
                             let outcome = Self.inSavepoint(db, body)
@@ -153,11 +222,10 @@ final class SQLiteGroupCommit: Sendable {
 
     /// Queues `pending`, unless the caller's task is already cancelled (checked under the lock that the
     /// cancellation handler takes: a cancellation either finds the write queued or is seen here).
-    private func enqueue(id: UInt64, _ pending: Pending) {
+    private func enqueue(id: UInt64, owner: String, _ pending: Pending) {
         let outcome: (startsDrain: Bool, cancelled: Bool) = state.withLock { state in
             if Task.isCancelled { return (false, true) }
-            state.queue.append(id)
-            state.waiting[id] = pending
+            state.enqueue(id: id, owner: owner, pending)
             defer { state.draining = true }
             return (!state.draining, false)
         }
@@ -171,34 +239,29 @@ final class SQLiteGroupCommit: Sendable {
     }
 
     private func drain(_ db: Database) {
-        let batch = state.withLock { state in
-            var batch: [Pending] = []
-            var taken = 0
-            while taken < state.queue.count, batch.count < Self.maximumBatchSize {
-                if let pending = state.waiting.removeValue(forKey: state.queue[taken]) { batch.append(pending) }
-                taken += 1
-            }
-            state.queue.removeFirst(taken)
-            return batch
-        }
-        let committed = batch.isEmpty ? 0 : commit(batch, in: db)
+        let committed = commitBatch(in: db)
         let more = state.withLock { state in
-            if state.queue.isEmpty { state.draining = false }
+            if state.turns.isEmpty { state.draining = false }
             return state.draining
         }
-        if committed > 1 { logger.debug("group commit", metadata: ["writes": "\(committed)", "queued": "\(batch.count)"]) }
+        if committed > 1 { logger.debug("group commit", metadata: ["writes": "\(committed)"]) }
         if more { scheduleDrain() }
     }
 
-    /// Runs `batch` in one transaction and answers every caller; returns how many writes committed.
-    private func commit(_ batch: [Pending], in db: Database) -> Int {
+    /// Runs queued writes in one transaction, taking them in turns while the batch is within its bounds, and answers
+    /// every caller; returns how many writes committed.
+    private func commitBatch(in db: Database) -> Int {
+        // Taken before BEGIN, so that a queue of only cancelled writes opens no transaction.
+        guard var next = state.withLock({ $0.takeNext() }) else { return 0 }
+        var taken: Pending? = next
         var answers: [Answer] = []
-        answers.reserveCapacity(batch.count)
         var succeeded = 0
         do {
             try db.inTransaction(.immediate) {
-                for pending in batch {
-                    let ran = pending.run(db)
+                let started = ContinuousClock.now
+                while true {
+                    taken = nil
+                    let ran = next.run(db)
                     answers.append(ran.answer)
                     if ran.succeeded { succeeded += 1 }
                     // SQLite rolls the whole transaction back on some errors (SQLITE_FULL, SQLITE_IOERR, …): the earlier
@@ -206,12 +269,17 @@ final class SQLiteGroupCommit: Sendable {
                     guard db.isInsideTransaction else {
                         throw DatabaseError(resultCode: .SQLITE_ABORT, message: "the shared write transaction was rolled back")
                     }
+                    guard answers.count < Self.maximumBatchSize, ContinuousClock.now - started < maximumBatchDuration,
+                        let pending = state.withLock({ $0.takeNext() })
+                    else { break }
+                    next = pending
+                    taken = pending
                 }
                 return .commit
             }
         } catch {
             for answer in answers { answer(error) }
-            for pending in batch.dropFirst(answers.count) { pending.fail(error) }
+            taken?.fail(error)  // taken and not run: BEGIN failed
             return 0
         }
         // Counted before the callers are answered, so that a caller who reads the statistics sees its own commit.

@@ -15,16 +15,20 @@ import Testing
 struct GroupCommitTests {
     struct BodyFailed: Error, Equatable { let index: Int }
 
-    /// A fresh store, closed and deleted after `body`.
-    static func withStore<Result>(_ body: (SQLiteAccountStore) async throws -> Result) async throws -> Result {
+    /// A fresh store, closed and deleted after `body`. Its batches are bounded by count only, unless a test gives
+    /// `maximumWriteBatchDuration`: the writes a test lines up share a batch however slowly their bodies run.
+    static func withStore<Result>(
+        maximumWriteBatchDuration: Duration = .seconds(3600), _ body: (SQLiteAccountStore) async throws -> Result
+    ) async throws -> Result {
         let path = temporaryDatabasePath("copslink-group-commit")
         defer { removeDatabase(at: path) }
-        let store = try SQLiteAccountStore(path: path)
+        let store = try SQLiteAccountStore(path: path, maximumWriteBatchDuration: maximumWriteBatchDuration)
         defer { try? store.close() }
         return try await body(store)
     }
 
-    /// Starts a write that holds the writer until `release` is signalled, and returns once its body runs.
+    /// Starts a write that holds the writer until `release` is signalled, and returns once its body runs. Writes
+    /// queued meanwhile join its batch once its body returns.
     ///
     /// Callers signal `release` on every way out (`defer`): the store's `close()` waits for the writer, so a test
     /// that threw while the writer was held blocked a thread of the cooperative pool for good, and two such tests hung
@@ -40,6 +44,17 @@ struct GroupCommitTests {
         }
         try await waitUntil("the holding write runs") { running.value }
         return holder
+    }
+
+    /// Holds GRDB's writer queue itself, outside the group commit, until `release` is signalled: writes queued
+    /// meanwhile make a batch of their own. The same rule about `release` as `holdWriter`'s.
+    static func holdWriterQueue(_ store: SQLiteAccountStore, release: DispatchSemaphore) async throws {
+        let running = LockedBox(false)
+        store.pool.asyncWriteWithoutTransaction { _ in
+            running.withLock { $0 = true }
+            release.wait()
+        }
+        try await waitUntil("the writer queue is held") { running.value }
     }
 
     /// Polls `condition` (no timing asserted: the deadline only ends a test that would otherwise hang).
@@ -115,8 +130,8 @@ struct GroupCommitTests {
             try await writers.value
             let after = store.writeStatistics
             #expect(after.writes - before.writes == 21)
-            #expect(after.transactions - before.transactions <= 2, "21 writes in at most 2 transactions: \(before) → \(after)")
-            #expect(after.largestBatch == 20)
+            #expect(after.transactions - before.transactions == 1, "the holder's batch takes the 20: \(before) → \(after)")
+            #expect(after.largestBatch == 21)
             let stored = try await Self.categoryIDs(store)
             #expect((0..<20).allSatisfy { stored.contains("q\($0)") })
         }
@@ -160,7 +175,7 @@ struct GroupCommitTests {
             #expect(!stored.contains("f4"), "the failing body's write is rolled back")
             #expect((0..<10).filter { $0 != 4 }.allSatisfy { stored.contains("f\($0)") }, "the other bodies' writes are kept")
             let after = store.writeStatistics
-            #expect(after.transactions - before.transactions <= 2 && after.largestBatch == 9, "the nine shared a commit: \(after)")
+            #expect(after.transactions - before.transactions <= 1 && after.largestBatch == 10, "the nine shared the holder's commit: \(after)")
         }
     }
 
@@ -196,22 +211,79 @@ struct GroupCommitTests {
         }
     }
 
+    /// Dealers take turns: a write of one dealer queued behind ten of another's runs after one of them, not after all
+    /// ten, and each dealer's writes run in the order they queued.
+    @Test func dealersTakeTurnsAndEachDealersWritesKeepTheirOrder() async throws {
+        try await Self.withStore { store in
+            let release = DispatchSemaphore(value: 0)
+            let holder = try await Self.holdWriter(store, release: release)
+            defer { release.signal() }  // a failed wait below still lets the store close
+            let order = LockedBox([String]())
+            func write(_ owner: String, _ index: Int) -> Task<Void, any Error> {
+                Task { try await store.write(.dealer(owner)) { _ in order.withLock { $0.append("\(owner)\(index)") } } }
+            }
+            var writes = [Task<Void, any Error>]()
+            for index in 0..<10 {
+                writes.append(write("flood", index))
+                try await Self.waitUntil("flood write \(index) queues") { store.commits.queuedWrites == index + 1 }
+            }
+            writes.append(write("other", 0))
+            try await Self.waitUntil("the other owner's write queues") { store.commits.queuedWrites == 11 }
+            writes.append(write("third", 0))
+            try await Self.waitUntil("the third owner's write queues") { store.commits.queuedWrites == 12 }
+            release.signal()
+            try await holder.value
+            for write in writes { try await write.value }
+            #expect(order.value == ["flood0", "other0", "third0"] + (1..<10).map { "flood\($0)" }, "\(order.value)")
+        }
+    }
+
+    /// A batch takes no further body once its bodies have run `maximumWriteBatchDuration`: with none at all, each
+    /// write queued behind the writer commits alone.
+    @Test func aBatchTakesNoFurtherBodyPastItsDuration() async throws {
+        try await Self.withStore(maximumWriteBatchDuration: .zero) { store in
+            let release = DispatchSemaphore(value: 0)
+            let holder = try await Self.holdWriter(store, release: release)
+            defer { release.signal() }  // a failed wait below still lets the store close
+            let writers = Task {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in 0..<5 {
+                        group.addTask { try await store.write(.allDealers) { try $0.saveTestCategories([TestCategory(id: "d\(index)")]) } }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            try await Self.waitUntil("5 writes queue") { store.commits.queuedWrites == 5 }
+            let before = store.writeStatistics
+            release.signal()
+            try await holder.value
+            try await writers.value
+            let after = store.writeStatistics
+            #expect(after.writes - before.writes == 6)
+            #expect(after.transactions - before.transactions == 6, "each write in a transaction of its own: \(before) → \(after)")
+            #expect(after.largestBatch == 1)
+            let stored = try await Self.categoryIDs(store)
+            #expect((0..<5).allSatisfy { stored.contains("d\($0)") })
+        }
+    }
+
     /// A COMMIT that fails (here a deferred foreign key, checked only at COMMIT) fails every write of its batch, and
     /// none of them is written.
     @Test func aFailedCommitFailsEveryWriteOfItsBatch() async throws {
         try await Self.withStore { store in
-            try await store.commits.write { db in
+            try await store.commits.write(owner: "") { db in
                 try db.execute(sql: "CREATE TABLE parent (id TEXT PRIMARY KEY); CREATE TABLE child (parent_id TEXT REFERENCES parent(id))")
             }
+            try await store.write(.allDealers) { try $0.saveTestCategories([TestCategory(id: "before")]) }
             let release = DispatchSemaphore(value: 0)
-            let holder = try await Self.holdWriter(store, release: release)
+            try await Self.holdWriterQueue(store, release: release)
             defer { release.signal() }  // a failed wait below still lets the store close
             let writes = Task {
                 await withTaskGroup(of: (Int, (any Error)?).self) { group in
                     for index in 0..<5 {
                         group.addTask {
                             do {
-                                try await store.commits.write { db in
+                                try await store.commits.write(owner: "") { db in
                                     if index == 2 {
                                         try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
                                         try db.execute(sql: "INSERT INTO child (parent_id) VALUES ('missing')")
@@ -230,7 +302,6 @@ struct GroupCommitTests {
             }
             try await Self.waitUntil("5 writes queue") { store.commits.queuedWrites == 5 }
             release.signal()
-            try await holder.value
             let errors = await writes.value
             #expect(errors.count == 5)
             for (index, error) in errors {
@@ -239,7 +310,7 @@ struct GroupCommitTests {
             }
             let parents = try await store.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM parent") }
             #expect(parents == 0, "nothing of the failed batch is written")
-            #expect(try await Self.categoryIDs(store).contains("holder"), "the batch before it committed")
+            #expect(try await Self.categoryIDs(store).contains("before"), "the write before it stays committed")
         }
     }
 }
