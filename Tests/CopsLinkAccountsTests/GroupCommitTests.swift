@@ -175,7 +175,8 @@ struct GroupCommitTests {
             #expect(!stored.contains("f4"), "the failing body's write is rolled back")
             #expect((0..<10).filter { $0 != 4 }.allSatisfy { stored.contains("f\($0)") }, "the other bodies' writes are kept")
             let after = store.writeStatistics
-            #expect(after.transactions - before.transactions <= 1 && after.largestBatch == 10, "the nine shared the holder's commit: \(after)")
+            #expect(
+                after.transactions - before.transactions <= 1 && after.largestBatch == 10, "the nine shared the holder's commit: \(after)")
         }
     }
 
