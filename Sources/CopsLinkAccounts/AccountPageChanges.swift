@@ -9,12 +9,18 @@ public final class AccountPageChanges {
     public var accountKeys: Set<String> = [] {
         didSet { forgetReads() }
     }
-    /// Directory entries: every account with one of them shows it, whichever dealer's.
+    /// Directory entries: every account with one of them shows it, whichever dealer's (only in its authorities: a store
+    /// may treat those accounts as `authorityAccountKeys`).
     public var authorityIDs: Set<String> = [] {
         didSet { forgetReads() }
     }
     /// Test categories: open sessions show their description.
     public var categoryIDs: Set<String> = [] {
+        didSet { forgetReads() }
+    }
+    /// Accounts whose authorities alone changed (an entry added or removed): a store may replace just the authorities
+    /// of their pages (`AccountPage.replaceAuthorities`), or treat them as `accountKeys`.
+    public var authorityAccountKeys: Set<String> = [] {
         didSet { forgetReads() }
     }
     /// Accounts whose open test session alone changed: a store may rewrite just the session part of their pages
@@ -31,7 +37,8 @@ public final class AccountPageChanges {
     public init() {}
 
     public var isEmpty: Bool {
-        customerKeys.isEmpty && accountKeys.isEmpty && authorityIDs.isEmpty && categoryIDs.isEmpty && sessionAccountKeys.isEmpty
+        customerKeys.isEmpty && accountKeys.isEmpty && authorityAccountKeys.isEmpty && authorityIDs.isEmpty && categoryIDs.isEmpty
+            && sessionAccountKeys.isEmpty
     }
 
     private func forgetReads() {
@@ -42,6 +49,7 @@ public final class AccountPageChanges {
     public func removeAll() {
         customerKeys = []
         accountKeys = []
+        authorityAccountKeys = []
         authorityIDs = []
         categoryIDs = []
         sessionAccountKeys = []

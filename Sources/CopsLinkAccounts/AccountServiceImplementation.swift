@@ -428,21 +428,28 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
         let (link, customer) = (stored.link, stored.customer)
         let linked = link.state == .linked
         let (mapped, unmapped) = CentralStationView.mapZones(linked ? stored.zones : [], equipment: customer.equipment)
-        let zip = Validation.zip5(customer.address?.zip ?? "")
+        let zip = customer.address?.zip ?? ""
         return Account(
             customer: CentralStationView.customer(customer), linkState: link.state, accountNumber: link.accountNumber,
             receiverNumber: linked ? link.receiverNumber : "", line: linked ? link.line : "", linkedAtMs: link.linkedAtMs,
             unlinkedAtMs: link.unlinkedAtMs,
             respondingParties: stored.respondingParties
                 .sorted { ($0.priority, $0.id) < ($1.priority, $1.id) }.map(CentralStationView.party),
-            authorities: (linked ? stored.authorities : []).map { entry in
-                // Flagged, not removed: the dealer decides what replaces an authority the customer moved away from.
-                var entry = entry
-                entry.doesNotServeZip = !(entry.authority?.servedZips.contains(zip) ?? false)
-                return entry
-            },
+            authorities: linked ? pageAuthorities(stored.authorities, customerZip: zip) : [],
             mappedZones: mapped, unmappedZones: unmapped,
             testStatus: TestSessionRules.status(of: linked ? stored.openSession : nil, atMs: now))
+    }
+
+    /// A linked account's authorities as its page shows them to a customer whose address has the zip `customerZip`
+    /// ("" without an address): each flagged when it does not serve that zip. Flagged, not removed: the dealer decides
+    /// what replaces an authority the customer moved away from.
+    static func pageAuthorities(_ entries: [AccountAuthority], customerZip: String) -> [AccountAuthority] {
+        let zip = Validation.zip5(customerZip)
+        return entries.map { entry in
+            var entry = entry
+            entry.doesNotServeZip = !(entry.authority?.servedZips.contains(zip) ?? false)
+            return entry
+        }
     }
 
     /// `customer` and `parties` with the stored passcodes of the customer and of each party (by id) where they send

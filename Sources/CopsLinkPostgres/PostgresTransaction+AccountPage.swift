@@ -17,9 +17,10 @@ extension PostgresTransaction {
     func refreshAccountPages() throws {
         guard let changes = pageChanges, !changes.isEmpty else { return }
         var accountKeys = changes.accountKeys
+        var authorityAccountKeys = changes.authorityAccountKeys
         for id in changes.authorityIDs {
             for row in try connection.rows("SELECT DISTINCT account_key FROM account_authority WHERE authority_id = \(id)") {
-                accountKeys.insert(try row.value("account_key"))
+                authorityAccountKeys.insert(try row.value("account_key"))
             }
         }
         for id in changes.categoryIDs {
@@ -42,6 +43,22 @@ extension PostgresTransaction {
             }
         }
         for customerKey in customerKeys { try Self.savePage(connection, customerKey: customerKey) }
+        // Accounts whose authorities alone changed (an entry added or removed, a directory entry edited): only that
+        // part of the linked customer's page, not the whole account read and encoded again.
+        for accountKey in authorityAccountKeys.subtracting(accountKeys) {
+            for row in try connection.rows(
+                """
+                SELECT account_link.customer_id FROM account_link
+                JOIN station_account ON station_account.account_number = account_link.account_number
+                WHERE station_account.account_key = \(accountKey) AND account_link.state = \(Int64(LinkState.linked.rawValue))
+                """)
+            {
+                let customerKey: String = try row.value("customer_id")
+                if !customerKeys.contains(customerKey) {
+                    try Self.replaceAuthorities(connection, customerKey: customerKey, accountKey: accountKey)
+                }
+            }
+        }
         // Accounts whose open session alone changed (PlaceOnTest, PlaceOffTest, expiry): only that part of their
         // pages, not the whole account assembled again (two statements instead of about twenty); only the page of the
         // customer linked now shows the number's test (`AccountServiceImplementation.assemble`).
@@ -56,6 +73,25 @@ extension PostgresTransaction {
                 """)
         }
         changes.removeAll()
+    }
+
+    /// Puts the current authorities of the account under `accountKey` into the page of its linked customer under
+    /// `customerKey` (`AccountPage.replaceAuthorities`); builds the page whole if it has none.
+    static func replaceAuthorities(_ connection: BlockingConnection, customerKey: String, accountKey: String) throws {
+        guard
+            let current = try connection.row(
+                """
+                SELECT account_page.page, CASE WHEN customer.has_address THEN customer.zip ELSE '' END AS zip
+                FROM account_page JOIN customer ON customer.id = account_page.customer_key
+                WHERE account_page.customer_key = \(customerKey)
+                """)
+        else { return try savePage(connection, customerKey: customerKey) }
+        let dealer = dealer(ofKey: customerKey)
+        var page = AccountPage(encodedAccount: try current.bytes("page"), encodedOpenSession: nil)
+        let entries = try PostgresTransaction(connection: connection, scope: .dealer(dealer))
+            .accountAuthorities(accountNumber: String(accountKey.dropFirst(dealer.count + 1)))
+        try page.replaceAuthorities(entries, customerZip: try current.value("zip"))
+        try connection.execute("UPDATE account_page SET page = \(page.encodedAccount.byteBuffer) WHERE customer_key = \(customerKey)")
     }
 
     /// Builds the page of the customer under `customerKey` from its rows, in its dealer's scope (the page shows the

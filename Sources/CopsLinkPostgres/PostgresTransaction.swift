@@ -252,7 +252,7 @@ struct PostgresTransaction: AccountWriteTransaction {
 
     func insertAccountAuthority(accountNumber: String, _ entry: AccountAuthority) throws {
         let accountKey = key(accountNumber)
-        pageChanges?.accountKeys.insert(accountKey)
+        pageChanges?.authorityAccountKeys.insert(accountKey)
         try connection.execute(
             """
             INSERT INTO account_authority (id, account_key, authority_id, type, permit_number, added_at, added_by)
@@ -263,7 +263,7 @@ struct PostgresTransaction: AccountWriteTransaction {
 
     func deleteAccountAuthority(accountNumber: String, id: String) throws {
         let accountKey = key(accountNumber)
-        pageChanges?.accountKeys.insert(accountKey)
+        pageChanges?.authorityAccountKeys.insert(accountKey)
         try connection.execute("DELETE FROM account_authority WHERE account_key = \(accountKey) AND id = \(id)")
     }
 

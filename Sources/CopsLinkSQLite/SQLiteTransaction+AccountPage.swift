@@ -17,8 +17,9 @@ extension SQLiteTransaction {
     func refreshAccountPages() throws {
         guard let changes = pageChanges, !changes.isEmpty else { return }
         var accountKeys = changes.accountKeys
+        var authorityAccountKeys = changes.authorityAccountKeys
         for id in changes.authorityIDs {
-            accountKeys.formUnion(
+            authorityAccountKeys.formUnion(
                 try db.cachedStrings(sql: "SELECT DISTINCT account_key FROM account_authority WHERE authority_id = ?", arguments: [id]))
         }
         for id in changes.categoryIDs {
@@ -32,6 +33,13 @@ extension SQLiteTransaction {
         for accountKey in accountKeys { customerKeys.formUnion(try Self.linkedCustomerKeys(db, accountKey: accountKey)) }
         for customerKey in customerKeys {
             try Self.savePage(db, customerKey: customerKey, stored: changes.readSinceLastChange[customerKey])
+        }
+        // Accounts whose authorities alone changed (an entry added or removed, a directory entry edited): only that
+        // part of the linked customer's page, not the whole account read and encoded again.
+        for accountKey in authorityAccountKeys.subtracting(accountKeys) {
+            for customerKey in try Self.linkedCustomerKeys(db, accountKey: accountKey) where !customerKeys.contains(customerKey) {
+                try Self.replaceAuthorities(db, customerKey: customerKey, accountKey: accountKey)
+            }
         }
         // Accounts whose open session alone changed (PlaceOnTest, PlaceOffTest, expiry): only that part of their
         // pages, not the whole account assembled again.
@@ -47,6 +55,31 @@ extension SQLiteTransaction {
             }
         }
         changes.removeAll()
+    }
+
+    /// Puts the current authorities of the account under `accountKey` into the page of its linked customer under
+    /// `customerKey` (`AccountPage.replaceAuthorities`); builds the page whole if it has none.
+    private static func replaceAuthorities(_ db: Database, customerKey: String, accountKey: String) throws {
+        // Read, and the statement reset, before anything else runs on the connection.
+        let current: (page: [UInt8], zip: String)? = try {
+            var read = try SQLiteStatementRun(
+                db,
+                """
+                SELECT account_page.page, CASE WHEN customer.has_address THEN customer.zip ELSE '' END
+                FROM account_page JOIN customer ON customer.id = account_page.customer_key
+                WHERE account_page.customer_key = ?
+                """)
+            read.bind(customerKey)
+            return try read.step() ? (read.bytes(0), read.string(1)) : nil
+        }()
+        guard let current else { return try savePage(db, customerKey: customerKey) }
+        var page = AccountPage(encodedAccount: current.page, encodedOpenSession: nil)
+        let entries = try SQLiteTransaction(db: db, scope: .dealer(dealer(ofKey: customerKey))).accountAuthorities(accountKey: accountKey)
+        try page.replaceAuthorities(entries, customerZip: current.zip)
+        var write = try SQLiteStatementRun(db, "UPDATE account_page SET page = ? WHERE customer_key = ?")
+        write.bind(blob: page.encodedAccount)
+        write.bind(customerKey)
+        try write.execute()
     }
 
     /// The customer linked now to the account under `accountKey` (storage key; at most one): the one page that shows

@@ -112,8 +112,9 @@ extension SQLiteTransaction {
         return parties
     }
 
-    /// One row per served zip, or one with a NULL zip for an authority serving none; an entry's rows are adjacent.
-    private func accountAuthorities(accountKey: String) throws -> [AccountAuthority] {
+    /// The authorities of the account under `accountKey` (a storage key), in the order a page shows them. One row
+    /// per served zip, or one with a NULL zip for an authority serving none; an entry's rows are adjacent.
+    func accountAuthorities(accountKey: String) throws -> [AccountAuthority] {
         let statement = try db.cachedStatement(
             sql: """
                 SELECT account_authority.id, account_authority.permit_number, account_authority.added_at, account_authority.added_by,

@@ -312,7 +312,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func insertAccountAuthority(accountNumber: String, _ entry: AccountAuthority) throws {
-        pageChanges?.accountKeys.insert(key(accountNumber))
+        pageChanges?.authorityAccountKeys.insert(key(accountNumber))
         try db.executeCached(
             sql: """
                 INSERT INTO account_authority (id, account_key, authority_id, type, permit_number, added_at, added_by)
@@ -325,7 +325,7 @@ struct SQLiteTransaction: AccountWriteTransaction {
     }
 
     func deleteAccountAuthority(accountNumber: String, id: String) throws {
-        pageChanges?.accountKeys.insert(key(accountNumber))
+        pageChanges?.authorityAccountKeys.insert(key(accountNumber))
         try db.executeCached(sql: "DELETE FROM account_authority WHERE account_key = ? AND id = ?", arguments: [key(accountNumber), id])
     }
 

@@ -320,3 +320,46 @@ struct AccountPageTests {
         }
     }
 }
+
+/// `AccountPage.replaceAuthorities`: a write that changes only an account's authorities replaces their bytes in the
+/// stored page; the result must be, byte for byte, the page encoded with the new authorities, whatever surrounds them.
+@Suite("Replacing a page's authorities")
+struct AccountPageAuthorityReplacementTests {
+    static let fire = AccountAuthority(
+        id: "a-1", authority: Authority(id: "fd", type: .fire, name: "Fire", servedZips: ["84601"]), addedAtMs: 1, addedBy: "x")
+    static let police = AccountAuthority(
+        id: "a-2", authority: Authority(id: "pd", type: .police, name: "Police", servedZips: ["84604"]), permitNumber: "P-1", addedAtMs: 2)
+
+    /// The linked account's page with `authorities` as a customer in 84601 sees them, with or without the fields
+    /// before (parties) and after (zones) the authorities.
+    static func page(_ authorities: [AccountAuthority], parties: Bool, zones: Bool) -> [UInt8] {
+        Account(
+            customer: Customer(id: "c-1", firstName: "Ada", address: Address(zip: "84601")), linkState: .linked, accountNumber: "1001",
+            respondingParties: parties ? [CentralStationParty(id: "p-1", priority: 1, firstName: "Grace")] : [],
+            authorities: AccountServiceImplementation.pageAuthorities(authorities, customerZip: "84601"),
+            unmappedZones: zones ? [Zone(zoneNumber: "009", description: "Panic")] : []
+        ).serializedBytes()
+    }
+
+    @Test(arguments: [false, true], [false, true])
+    func theResultIsThePageEncodedWithTheNewAuthorities(parties: Bool, zones: Bool) throws {
+        let lists: [[AccountAuthority]] = [[], [Self.fire], [Self.police], [Self.fire, Self.police]]
+        for before in lists {
+            for after in lists {
+                var page = AccountPage(encodedAccount: Self.page(before, parties: parties, zones: zones), encodedOpenSession: nil)
+                try page.replaceAuthorities(after, customerZip: "84601")
+                #expect(
+                    page.encodedAccount == Self.page(after, parties: parties, zones: zones),
+                    "\(before.map(\.id)) → \(after.map(\.id)), parties \(parties), zones \(zones)")
+            }
+        }
+    }
+
+    @Test func aMalformedPageIsAnInternalError() {
+        // Field 9, length 5, one byte of value.
+        var page = AccountPage(encodedAccount: [0x4A, 0x05, 0x01], encodedOpenSession: nil)
+        #expect(throws: RPCError(code: .internalError, message: "a stored account page is malformed")) {
+            try page.replaceAuthorities([Self.fire], customerZip: "84601")
+        }
+    }
+}
