@@ -247,7 +247,7 @@ public struct AccountServiceImplementation: AccountService.ServiceProtocol {
                         "The account already has a \(authority.type.description.lowercased()) authority (\(sameType.name)); remove it first."
                     )
                 }
-                if authority.permitRequired, wanted.permitNumber.isEmpty {
+                if authority.permitRequired, Validation.isBlank(wanted.permitNumber) {
                     throw AccountError.invalid("\(authority.name) requires a permit number.")
                 }
                 let entry = AccountAuthority(

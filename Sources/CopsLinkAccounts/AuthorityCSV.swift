@@ -18,6 +18,7 @@ public enum AuthorityCSV {
             throw .invalid("line 1: the header must be \(header.joined(separator: ","))")
         }
         var authorities: [Authority] = []
+        var lineByID: [String: Int] = [:]
         for (offset, line) in lines.enumerated().dropFirst() where !line.trimmingCharacters(in: " \t").isEmpty {
             let number = offset + 1
             let columns = try fields(of: line, line: number)
@@ -25,6 +26,16 @@ public enum AuthorityCSV {
                 throw .invalid("line \(number): expected \(header.count) columns, found \(columns.count)")
             }
             guard !columns[0].isEmpty else { throw .invalid("line \(number): the id is empty") }
+            if let earlier = lineByID.updateValue(number, forKey: columns[0]) {
+                throw .invalid("line \(number): id '\(ClientText.excerpt(columns[0]))' is on line \(earlier) too; each authority once")
+            }
+            guard !Validation.isBlank(columns[2]) else { throw .invalid("line \(number): the name is empty") }
+            guard columns[7].isEmpty || Validation.usStateCodes.contains(columns[7]) else {
+                throw .invalid("line \(number): state '\(ClientText.excerpt(columns[7]))' is not a US state or territory code (like UT)")
+            }
+            guard columns[8].isEmpty || Validation.isZip(columns[8]) else {
+                throw .invalid("line \(number): zip '\(ClientText.excerpt(columns[8]))' must look like 84601 or 84601-1234")
+            }
             let type = AuthorityType(name: columns[1])
             guard let type, type != .unspecified else { throw .invalid("line \(number): unknown authority type '\(columns[1])'") }
             let jurisdiction = columns[10].isEmpty ? Jurisdiction.unspecified : Jurisdiction(name: columns[10])

@@ -127,11 +127,18 @@ enum Validation {
         // The central station calls them in priority order: two parties with one priority leave it undefined.
         var indexByPriority: [UInt32: Int] = [:]
         for (index, party) in parties.enumerated() {
-            if party.priority > 0, let other = indexByPriority.updateValue(index, forKey: party.priority) {
+            guard party.priority > 0 else {
+                throw .invalid("responding_parties[\(index)].priority is 0; priorities start at 1 (1 is called first).")
+            }
+            if let other = indexByPriority.updateValue(index, forKey: party.priority) {
                 throw .invalid(
                     "responding_parties[\(other)] and [\(index)] both have priority \(party.priority); each priority may be given once.")
             }
             try requireID(party.id, "Every responding party's id")
+            // The central station asks for them by name.
+            guard !isBlank(party.firstName + party.lastName) else {
+                throw .invalid("responding_parties[\(index)] needs a first or last name: the central station asks for them by name.")
+            }
             guard partyIDs.insert(party.id).inserted else {
                 throw .invalid("Responding party id '\(ClientText.excerpt(party.id))' appears twice.")
             }

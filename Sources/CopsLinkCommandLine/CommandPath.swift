@@ -16,7 +16,7 @@ public enum CommandPath {
         var node = node
         var path = path
         for name in arguments.dropFirst() where !name.hasPrefix("-") {
-            guard let child = node.configuration.subcommands.first(where: { $0.configuration.commandName == name }) else {
+            guard let child = node.configuration.subcommands.first(where: { $0._commandName == name }) else {
                 return notACommand(name, of: node, path: path, root: root)
             }
             path.append(name)
@@ -29,11 +29,11 @@ public enum CommandPath {
     public static func notACommand(
         _ word: String, of node: any ParsableCommand.Type, path: [String], root: any ParsableCommand.Type
     ) -> ValidationError {
-        let command = ([root.configuration.commandName ?? "copslink"] + path).joined(separator: " ")
+        let command = ([root._commandName] + path).joined(separator: " ")
         guard !node.configuration.subcommands.isEmpty else {
             return ValidationError("'\(ClientText.excerpt(word))': \(command) has no subcommands.")
         }
-        let known = node.configuration.subcommands.compactMap { $0.configuration.commandName }.joined(separator: ", ")
+        let known = node.configuration.subcommands.map { $0._commandName }.joined(separator: ", ")
         return ValidationError("'\(ClientText.excerpt(word))' is not a command of \(command); choose \(known).")
     }
 }

@@ -43,9 +43,36 @@ public struct LoggingInterceptor: ServerInterceptor {
             }
             return outcome
         } catch {
-            log(error: RPCError(handlerError: error), metadata: &metadata, start: start, budget: context.failureLogBudget)
+            let answered = RPCError(handlerError: error)
+            // The caller sees UNKNOWN without the error's text (it may hold what the caller must not see); the operator
+            // needs the cause.
+            if answered.code == .unknown, !(error is RPCError), !(error is any RPCErrorConvertible) {
+                metadata["error"] = "\(Self.cause(of: error))"
+            }
+            log(error: answered, metadata: &metadata, start: start, budget: context.failureLogBudget)
             throw error
         }
+    }
+
+    /// Bytes of an unexpected error's description a line holds at most.
+    static let maximumCauseBytes = 1024
+
+    /// `error`'s description on one line (line breaks escaped), cut to `maximumCauseBytes` at a scalar boundary.
+    static func cause(of error: any Error) -> String {
+        var text = ""
+        var bytes = 0
+        for scalar in String(describing: error).unicodeScalars {
+            let escaped =
+                switch scalar {
+                case "\n": "\\n"
+                case "\r": "\\r"
+                default: String(scalar)
+                }
+            bytes += escaped.utf8.count
+            guard bytes <= maximumCauseBytes else { return text + "…" }
+            text += escaped
+        }
+        return text
     }
 
     private func log(

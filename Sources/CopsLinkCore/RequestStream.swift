@@ -28,11 +28,15 @@ public struct RequestStream<Message: RPCMessage>: AsyncSequence, Sendable {
         public mutating func nextDecoded(
             isolation actor: isolated (any Actor)? = #isolation
         ) async throws(RPCError) -> Result<Message, RPCError>? {
-            guard let bytes = try await stream.nextRequest() else { return nil }
-            do {
-                return .success(try Message(receivedRequest: bytes))
-            } catch {
-                return .failure(error)
+            switch try await stream.nextRequestOrUnusable() {
+            case nil: return nil
+            case .failure(let error): return .failure(error)
+            case .success(let bytes):
+                do {
+                    return .success(try Message(receivedRequest: bytes))
+                } catch {
+                    return .failure(error)
+                }
             }
         }
     }

@@ -13,6 +13,11 @@ public protocol ServerCallStream: Sendable {
     /// The next request message; `nil` once the client has ended its stream.
     /// Throws `RPCError` (CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE) when the call is over.
     func nextRequest() async throws(RPCError) -> (any MessageBytes)?
+    /// The next request message, or why the message the client sent there cannot be one while its stream goes on (a
+    /// transport that maps each message from another form: an HTTP/JSON line that is not the message's JSON);
+    /// `nil` once the client has ended its stream. Throws as `nextRequest` does when the call is over. Default:
+    /// `nextRequest`'s message.
+    func nextRequestOrUnusable() async throws(RPCError) -> Result<any MessageBytes, RPCError>?
     /// Sends one response message, suspending while the client's flow-control window is exhausted.
     func write(_ message: some RPCMessage) async throws(RPCError)
     /// Ends the call. Later calls are ignored.
@@ -30,6 +35,10 @@ public protocol ServerCallStream: Sendable {
 }
 
 extension ServerCallStream {
+    public func nextRequestOrUnusable() async throws(RPCError) -> Result<any MessageBytes, RPCError>? {
+        try await nextRequest().map { .success($0) }
+    }
+
     public func callerAuthenticated() {}
 
     public func takeOnlyRequest() -> (any MessageBytes)? { nil }

@@ -223,6 +223,16 @@ struct PostgresTransaction: AccountWriteTransaction {
     func saveAuthorities(_ authorities: [Authority]) throws {
         for authority in authorities {
             pageChanges?.authorityIDs.insert(authority.id)
+            if let attached = try connection.row(
+                """
+                SELECT type, count(*) AS accounts FROM account_authority
+                WHERE authority_id = \(authority.id) AND type <> \(Int64(authority.type.rawValue)) GROUP BY type LIMIT 1
+                """)
+            {
+                throw AccountError.typeChange(
+                    of: authority, from: AuthorityType(rawValue: try attached.uint32("type")),
+                    onAccounts: Int(try attached.value("accounts", as: Int64.self)))
+            }
             let address = authority.address ?? Address()
             try connection.execute(
                 """

@@ -280,6 +280,14 @@ struct SQLiteTransaction: AccountWriteTransaction {
     func saveAuthorities(_ authorities: [Authority]) throws {
         for authority in authorities {
             pageChanges?.authorityIDs.insert(authority.id)
+            var attached = try SQLiteStatementRun(
+                db, "SELECT type, count(*) FROM account_authority WHERE authority_id = ? AND type <> ? GROUP BY type LIMIT 1")
+            attached.bind(authority.id)
+            attached.bind(authority.type)
+            if try attached.step() {
+                throw AccountError.typeChange(
+                    of: authority, from: AuthorityType(rawValue: attached.uint32(0)), onAccounts: attached.int(1))
+            }
             let address = authority.address ?? Address()
             try db.executeCached(
                 sql: """

@@ -43,7 +43,15 @@ struct ImportAuthoritiesCommand: AsyncParsableCommand {
             throw ExitCode(65)
         }
         let opened = try await databaseOptions.open(logger: Logger(label: "copslink.import-authorities"))
-        try await opened.store.write(.allDealers) { try $0.saveAuthorities(authorities) }
+        do {
+            try await opened.store.write(.allDealers) { try $0.saveAuthorities(authorities) }
+        } catch let error as AccountError {
+            // A rule of the directory the file would break (a type change under accounts): all or nothing.
+            try? await opened.close()
+            FileHandle.standardError.write(
+                Data("copslink-server import-authorities: \(file): \(error.message); nothing was imported\n".utf8))
+            throw ExitCode(65)
+        }
         try await opened.close()
         print("imported \(authorities.count) authorities into \(databaseOptions.described)")
     }

@@ -50,6 +50,10 @@ struct KeysCommand: AsyncParsableCommand {
                 throw ValidationError("--dealer '\(dealer)': dealer ids are 1-64 characters of a-z 0-9 . _ -")
             }
             _ = try KeysCommand.parseRoles(roles)
+            // Listings show it in a column of one line.
+            guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw ValidationError("--name must be one line of text, without control characters such as a newline or tab.")
+            }
         }
 
         func run() async throws {
@@ -101,9 +105,16 @@ struct KeysCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Revokes a key: calls with it fail UNAUTHENTICATED within 5 seconds.")
 
         @OptionGroup var store: StoreOptions
-        @Argument(help: "The key's id (the 16 hex digits after 'clk_').") var id: String
+        @Argument(help: "The key's id (the 16 hex digits after 'clk_'), or the whole key.") var key: String
 
         func validate() throws { try store.options.validateExists(offersCreate: false) }
+
+        /// The key id: the argument, or the id inside a whole key (`clk_<id>_<secret>`), whose secret is never echoed.
+        var id: String {
+            guard key.hasPrefix("clk_") else { return String(key.prefix(64)) }
+            let parts = key.split(separator: "_", maxSplits: 2, omittingEmptySubsequences: false)
+            return parts.count >= 2 ? String(parts[1].prefix(64)) : "clk_"
+        }
 
         func run() async throws {
             let opened = try await store.open()

@@ -78,6 +78,10 @@ struct TestOn: AsyncParsableCommand {
         _ = try parsedScope()
         _ = try Self.durationPart(hours, option: "--hours")
         _ = try Self.durationPart(minutes, option: "--minutes")
+        // The API reads a zero duration as "the category's default"; typed out, a zero is a mistake, not a request for it.
+        if hours != nil || minutes != nil, (hours ?? 0) == 0, (minutes ?? 0) == 0 {
+            throw ValidationError("A test lasts at least a minute; leave --hours and --minutes out for the category's default duration.")
+        }
         if let effective { _ = try TimeArgument.parse(effective, option: "--effective") }
         guard verifiedBy.isEmpty || !authorizedBy.isEmpty else {
             throw ValidationError("--verified-by needs --authorized-by: the responding party whose authorization was verified.")

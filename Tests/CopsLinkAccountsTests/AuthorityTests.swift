@@ -53,6 +53,33 @@ struct AuthorityTests {
         }
     }
 
+    /// A directory entry on accounts keeps its type: changing it would give an account two authorities of one type
+    /// (and make its next AddAccountAuthorities of the old type fail as UNKNOWN, on the store's constraint).
+    @Test(arguments: StoreKind.all) func aDirectoryEntryOnAnAccountCannotChangeItsType(_ kind: StoreKind) async throws {
+        try await withAccountService(on: kind) { fixture in
+            try await linkProvoCustomer(fixture)
+            _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-fd")])
+            var fire = try #require(try await fixture.store.read(.allDealers) { try $0.authority(id: "ut-provo-fd") })
+            fire.type = .police
+            let refused = await #expect(throws: AccountError.self) {
+                try await fixture.store.write(.allDealers) { [fire] in try $0.saveAuthorities([fire]) }
+            }
+            #expect(refused?.code == .failedPrecondition)
+            #expect(
+                refused?.message
+                    == "authority 'ut-provo-fd' is on 1 account as fire; its type cannot change to police (an account has at most one "
+                    + "authority of each type). Remove it from those accounts first, or import it under a new id")
+            #expect(try await authoritiesOnAccount(fixture).compactMap(\.authority?.type) == [.fire], "nothing changed")
+            // Any other change to it, and a type change of an entry no account holds, go through.
+            fire.type = .fire
+            fire.name = "Provo Fire (renamed)"
+            var guardEntry = try #require(try await fixture.store.read(.allDealers) { try $0.authority(id: "ut-valley-guard") })
+            guardEntry.type = .electrical
+            try await fixture.store.write(.allDealers) { [fire, guardEntry] in try $0.saveAuthorities([fire, guardEntry]) }
+            #expect(try await authoritiesOnAccount(fixture).compactMap(\.authority?.name) == ["Provo Fire (renamed)"])
+        }
+    }
+
     @Test(arguments: StoreKind.all) func aRequestNamingOneAuthorityTwiceOrTwoOfATypeSaysSo(_ kind: StoreKind) async throws {
         try await withAccountService(on: kind) { fixture in
             try await linkProvoCustomer(fixture)
@@ -154,6 +181,10 @@ struct AuthorityTests {
                 _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-pd")])
             }
             #expect(noPermit?.message == "Provo Police Department requires a permit number.")
+            let blankPermit = await expectRPCError(.invalidArgument) {
+                _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-pd", permitNumber: "   ")])
+            }
+            #expect(blankPermit?.message == "Provo Police Department requires a permit number.", "spaces are no permit")
             await expectRPCError(.invalidArgument) { _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-valley-guard")]) }
             let twiceInOne = await expectRPCError(.invalidArgument) {
                 _ = try await add(fixture, [AuthorityToAdd(authorityID: "ut-provo-fd"), AuthorityToAdd(authorityID: "ut-provo-fd")])

@@ -1,4 +1,5 @@
 import CopsLinkAccounts
+import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkSQLite
 import CopsLinkTestSupport
@@ -47,6 +48,20 @@ struct ImportAuthoritiesCommandTests {
         #expect(result.status == 65, "a data error, not a usage error")
         #expect(result.output.contains("line 3: unknown authority type 'navy'; nothing was imported"))
         #expect(!result.output.contains("USAGE"), "\(result.output)")
+    }
+
+    /// Each line's own fields are checked as a customer's are, and an id given twice is refused (it used to count
+    /// twice in "imported N authorities" while the second replaced the first).
+    @Test(arguments: [
+        ("x-1,police,X,1,,,,,,84601,city,no\nx-1,fire,Y,1,,,,,,84601,city,no", "line 3: id 'x-1' is on line 2 too; each authority once"),
+        ("x-1,police,,1,,,,,,84601,city,no", "line 2: the name is empty"),
+        ("x-1,police,X,1,,,,ZZ,,84601,city,no", "line 2: state 'ZZ' is not a US state or territory code (like UT)"),
+        ("x-1,police,X,1,,,,UT,8460,84601,city,no", "line 2: zip '8460' must look like 84601 or 84601-1234")
+    ])
+    func aLineIsCheckedLikeTheDirectoryEntryItBecomes(lines: String, error: String) {
+        #expect(throws: AccountError(.invalidArgument, error)) {
+            try AuthorityCSV.parse(AuthorityCSV.header.joined(separator: ",") + "\n" + lines)
+        }
     }
 
     /// A mistyped path would fill a new database the running server never reads.

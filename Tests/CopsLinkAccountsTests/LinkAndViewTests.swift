@@ -201,6 +201,14 @@ struct LinkValidationTests {
             { _, parties in parties[1].priority = 2 }
         ),
         (
+            "responding_parties[1].priority is 0; priorities start at 1 (1 is called first).",
+            { _, parties in parties[1].priority = 0 }
+        ),
+        (
+            "responding_parties[1] needs a first or last name: the central station asks for them by name.",
+            { _, parties in (parties[1].firstName, parties[1].lastName) = (" ", "") }
+        ),
+        (
             "responding_parties[1].role 77 is not a known value (0 UNSPECIFIED, 1 CONTACT, 2 KEYHOLDER, 3 TECHNICIAN, 4 AGENT, 5 JANITOR, 6 PERSON).",
             { _, parties in parties[1].role = PartyRole(rawValue: 77) }
         ),

@@ -73,6 +73,14 @@ struct AuthCLITests {
         #expect(again.status == 0 && again.stdout.contains("was already revoked at"), "revoking twice is no error: \(again)")
         let unknown = try await serverAdmin(["keys", "revoke", "--database", server.database, "0000000000000000"])
         #expect(unknown.status == 1 && unknown.stderr.contains("no key 0000000000000000"), "\(unknown)")
+        // A whole key is taken for its id, and its secret is never echoed.
+        let secret = String(repeating: "ab", count: 32)
+        let whole = try await serverAdmin(["keys", "revoke", "--database", server.database, "clk_0000000000000000_" + secret])
+        #expect(whole.status == 1 && whole.stderr.contains("no key 0000000000000000"), "\(whole)")
+        #expect(!(whole.stdout + whole.stderr).contains(secret), "\(whole)")
+        let twoLines = try await serverAdmin(
+            ["keys", "create", "--database", server.database, "--dealer", "acme", "--roles", "read", "--name", "a\nb"])
+        #expect(twoLines.status == 64 && twoLines.stderr.contains("--name must be one line of text"), "\(twoLines)")
         // The server caches keys for 5 s: the revoked key fails from then on.
         var status: Int32 = 0
         for _ in 0..<40 where status == 0 {

@@ -392,6 +392,9 @@ struct CLITests {
         #expect(server.status == 64 && server.stderr.contains("'bogus' is not a command of copslink-server; choose serve,"), "\(server)")
         let named = try await copslink(["help", "account", "get"])
         #expect(named.status == 0 && named.stdout.contains("USAGE: copslink account get"), "help names a command: \(named)")
+        // Subcommands named by their type (no commandName of their own) are commands too.
+        let keysCreate = try await runBuiltBinary("copslink-server", ["help", "keys", "create"])
+        #expect(keysCreate.status == 0 && keysCreate.stdout.contains("USAGE: copslink-server keys create"), "\(keysCreate)")
     }
 
     @Test("usage errors name what is wrong")

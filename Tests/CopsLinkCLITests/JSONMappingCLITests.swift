@@ -1,4 +1,5 @@
 import CopsLinkCommandLine
+import CopsLinkCore
 import CopsLinkMessages
 import CopsLinkTestSupport
 import Foundation
@@ -30,6 +31,27 @@ struct JSONMappingCLITests {
                 fromBinary: ProtoJSON.binary(fromJSON: gateway, messageName: name), messageName: name, options: CLIJSON.options)
             #expect(gatewayAsCLI == cli, "\(printed.stdout)")
             #expect(CLIJSON.options == ProtoJSON.Options(protoFieldNames: true, defaultValues: true))
+        }
+    }
+
+    /// A line of a ReportSignals body that is not a Signal's JSON is one rejected signal, as a signal that does not
+    /// decode is natively: the lines around it are stored, and the answer is 200 (it was a 400 for the whole body,
+    /// and nothing stored).
+    @Test func aReportSignalsLineThatIsNotASignalIsRejectedAndTheOthersStored() async throws {
+        try await DemoServer.with { server in
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let signal = #"{"accountNumber":"22-8761","receivedAtMs":"\#(now)","eventCode":"130","qualifier":1,"zoneOrUser":"001"}"#
+            let answer = try await Self.post(
+                port: server.port, path: "/copslink.v1.AccountService/ReportSignals",
+                body: signal + "\n" + #"{"colour":1}"# + "\n" + signal + "\n")
+            let response = try ReportSignalsResponse(
+                from: ProtoJSON.binary(fromJSON: answer, messageName: ReportSignalsResponse.protoName))
+            #expect(response.received == 3 && response.rejectedCount == 1, "\(response)")
+            #expect(response.testResults + response.storedAsHistory == 2, "\(response)")
+            #expect(response.rejected.map(\.index) == [1], "\(response)")
+            #expect(
+                response.rejected.first?.reason.hasPrefix("line 2 of the request body is not a valid copslink.v1.Signal") == true,
+                "\(response)")
         }
     }
 

@@ -98,6 +98,11 @@ struct NewcomerCLITests {
             ["--server", "127.0.0.1:1", "test", "on", "demo-1", "--category", "service", "--verified-by", "passcode"])
         #expect(unpaired.status == 64, "\(unpaired)")
         #expect(unpaired.stderr.contains("--verified-by needs --authorized-by"), "\(unpaired)")
+
+        let zero = try await copslink(
+            ["--server", "127.0.0.1:1", "test", "on", "demo-1", "--category", "service", "--hours", "0", "--minutes", "0"])
+        #expect(zero.status == 64, "\(zero)")
+        #expect(zero.stderr.contains("A test lasts at least a minute; leave --hours and --minutes out"), "\(zero)")
     }
 
     @Test("a PostgreSQL URL nothing answers on says connection refused, in one line")

@@ -33,6 +33,35 @@ struct LoggingInterceptorTests {
         #expect(failed.metadata["status_message"] == "no such thing")
     }
 
+    /// An error no status is made for answers UNKNOWN without its text; the log line names it, on one line and
+    /// bounded (1,024 bytes), for the operator.
+    @Test func anUnexpectedErrorIsLoggedWithItsCause() async throws {
+        struct StoreBroke: Error, CustomStringConvertible {
+            var description: String {
+                "UNIQUE constraint failed: account_authority.account_key\nsecond line" + String(repeating: "x", count: 5000)
+            }
+        }
+        var router = makeTestRouter()
+        let failing = MethodDescriptor(service: "s.S", method: "Fail")
+        router.registerUnary(failing) { (_: SimpleRequest, _) -> ServerResponse<SimpleResponse> in throw StoreBroke() }
+        let handler = CapturingLogHandler()
+        let logger = Logger(label: "test") { _ in handler }
+        let client = RPCClient(
+            transport: InProcessTransport(router: router, interceptors: [LoggingInterceptor(logger: logger, level: .info)]))
+        let answered = await expectRPCError(.unknown) {
+            _ = try await client.unary(failing, request: SimpleRequest(), as: SimpleResponse.self)
+        }
+        #expect(answered?.message == "the handler failed with an unexpected error", "the caller does not see the cause")
+        let logged = try #require(handler.records.value.first?.metadata["error"]).description
+        #expect(logged.hasPrefix("UNIQUE constraint failed: account_authority.account_key\\nsecond line"), "\(logged.prefix(100))")
+        #expect(logged.utf8.count <= 1024 + 3 && logged.hasSuffix("…"), "\(logged.utf8.count) bytes")
+        // An answer the handler chose logs none.
+        await expectRPCError(.notFound) {
+            _ = try await TestService.Client(wrapping: client).unaryCall(SimpleRequest(responseStatus: EchoStatus(code: 5, message: "no")))
+        }
+        #expect(handler.records.value.count == 2 && handler.records.value.last?.metadata["error"] == nil)
+    }
+
     /// A request id is client text: logged as answers quote it, so that a line stays short whatever the client sends.
     @Test func aLongRequestIDIsLoggedAsAnExcerpt() async throws {
         let handler = CapturingLogHandler()

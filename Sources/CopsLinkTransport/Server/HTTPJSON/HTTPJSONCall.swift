@@ -68,15 +68,32 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
                 throw RPCError(code: .invalidArgument, message: "the request body is not a valid \(requestType): \(error.description)")
             }
         case .clientStreaming, .bidirectionalStreaming:
-            guard let (line, number, yields) = nextLine() else { return nil }
-            if yields { await yieldToOtherConnections() }
-            do {
-                return try await Self.binary(fromJSON: line, messageName: requestType)
-            } catch {
-                throw RPCError(
+            return try await nextLineMessage()?.get()
+        }
+    }
+
+    /// A request stream's line that is not the message's JSON is one unusable message, and the lines after it go on
+    /// (ReportSignals rejects it like a signal that does not decode, natively); a unary or server-streaming call's
+    /// body is its one message, as `nextRequest` reads it.
+    func nextRequestOrUnusable() async throws(RPCError) -> Result<any MessageBytes, RPCError>? {
+        switch kind {
+        case .unary, .serverStreaming: try await nextRequest().map { .success($0) }
+        case .clientStreaming, .bidirectionalStreaming: try await nextLineMessage().map { $0.map { $0 } }
+        }
+    }
+
+    /// The next line of a request stream mapped to its message, or why it cannot be; nil after the last line.
+    private func nextLineMessage() async throws(RPCError) -> Result<[UInt8], RPCError>? {
+        guard !isFinished else { throw RPCError(code: .cancelled, message: "the call has ended") }
+        guard let (line, number, yields) = nextLine() else { return nil }
+        if yields { await yieldToOtherConnections() }
+        do {
+            return .success(try await Self.binary(fromJSON: line, messageName: requestType))
+        } catch {
+            return .failure(
+                RPCError(
                     code: .invalidArgument,
-                    message: "line \(number) of the request body is not a valid \(requestType): \(error.description)")
-            }
+                    message: "line \(number) of the request body is not a valid \(requestType): \(error.description)"))
         }
     }
 
