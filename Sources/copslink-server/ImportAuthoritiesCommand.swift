@@ -25,14 +25,15 @@ struct ImportAuthoritiesCommand: AsyncParsableCommand {
     func validate() throws { try databaseOptions.validateExists(create: create, offersCreate: true) }
 
     func run() async throws {
-        // A file that cannot be read or parsed is a data error (exit 65), not a usage error: no usage text.
+        // A file that cannot be read is EX_NOINPUT (66), one that does not parse a data error (65); neither is a usage
+        // error, so no usage text.
         let text: String
         do {
             text = try String(contentsOfFile: file, encoding: .utf8)
         } catch {
             FileHandle.standardError.write(
                 Data("copslink-server import-authorities: cannot read \(file): \(error.localizedDescription)\n".utf8))
-            throw ExitCode(65)
+            throw ExitCode(66)
         }
         let authorities: [Authority]
         do {

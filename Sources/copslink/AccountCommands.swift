@@ -64,7 +64,7 @@ struct CustomerOptions: ParsableArguments {
     @Option(
         parsing: .unconditionalSingleValue,
         help: ArgumentHelp(
-            "Responding party PRIORITY:NAME:PHONE[:ROLE[:key]][:KEY=VALUE...], e.g. \"1:Ada Lovelace:801-555-0102/mobile:keyholder:key:email=ada@example.com:phone=801-555-0199/work/12\"; repeatable. PHONE: NUMBER[/TYPE[/EXTENSION]], TYPE mobile, home, work or other. ROLE: contact, keyholder, technician, agent, janitor, person; 'key': has a key. KEY=VALUE: email, relation, language, phone (another phone), enhanced-verification=yes|no.",
+            "Responding party PRIORITY:NAME:PHONE[:ROLE[:key]][:KEY=VALUE...], e.g. \"1:Ada Lovelace:801-555-0102/mobile:keyholder:key:email=ada@example.com:phone=801-555-0199/work/12\"; repeatable. PHONE: NUMBER[/TYPE[/EXTENSION]], TYPE mobile, home, work or other. ROLE: contact, keyholder, technician, agent, janitor, person; 'key': has a key. KEY=VALUE: id (the party's id; default p-PRIORITY, so give one to keep a party's id when priorities change: tests name their authorizer by it), email, relation, language, phone (another phone), enhanced-verification=yes|no.",
             valueName: "party"))
     var party: [String] = []
 
@@ -147,6 +147,11 @@ struct CustomerOptions: ParsableArguments {
                 guard let equals = attribute.firstIndex(of: "=") else { throw ValidationError(usage) }
                 let key = attribute[..<equals].lowercased(), value = String(attribute[attribute.index(after: equals)...])
                 switch key {
+                case "id":
+                    guard !value.trimmingCharacters(in: .whitespaces).isEmpty else {
+                        throw ValidationError("--party '\(text)': id= needs a value.")
+                    }
+                    party.id = value
                 case "email": party.email = value
                 case "relation": party.relation = value
                 case "language": party.language = value
@@ -158,7 +163,7 @@ struct CustomerOptions: ParsableArguments {
                     party.enhancedVerification = value.lowercased() == "yes"
                 default:
                     throw ValidationError(
-                        "--party '\(text)': unknown field '\(key)'; use email, relation, language, phone (another phone) or enhanced-verification."
+                        "--party '\(text)': unknown field '\(key)'; use id, email, relation, language, phone (another phone) or enhanced-verification."
                     )
                 }
             }
@@ -193,7 +198,7 @@ struct AccountLink: AsyncParsableCommand {
             customer holds it linked now), and a new customer a new account number. A number named with \
             --account-number that the server has never seen starts a new, empty account ("Created account"). \
             The customer needs a name or a company. \
-            Responding parties get the ids p-PRIORITY, equipment the ids eq-ZONE.
+            Responding parties get the ids p-PRIORITY unless --party gives id=, equipment the ids eq-ZONE.
 
             Examples:
               copslink account link cust-42 --first-name Grace --last-name Hopper \\

@@ -139,6 +139,15 @@ struct NewcomerCLITests {
                     "1:Ada Lovelace:801-555-0102/mobile:keyholder:key:email=ada@example.com:relation=owner:language=en:phone=801-555-0199/work/12:enhanced-verification=yes"
                 ])
             #expect(linked.status == 0, "\(linked)")
+            // id= names the party, so that a later change of priorities keeps who is who (a test's authorizer).
+            let named = try await copslink(
+                [
+                    "--server", server.address, "--json", "account", "link", "cust-named", "--first-name", "Grace", "--zip", "84601",
+                    "--party", "1:Grace Hopper:801-555-0102:keyholder:id=grace", "--party", "2:Alan Turing:801-555-0103"
+                ])
+            #expect(named.status == 0, "\(named)")
+            let shown = try await copslink(["--server", server.address, "--json", "account", "get", "cust-named"])
+            #expect(shown.stdout.contains(#""id":"grace""#) && shown.stdout.contains(#""id":"p-2""#), "\(shown.stdout)")
             let unknownField = try await copslink([
                 "--server", server.address, "account", "link", "cust-x", "--party", "1:A B:801-555-0102:contact::colour=red"
             ])
