@@ -18,8 +18,8 @@ public struct SQLiteWriteStatistics: Sendable, Equatable {
 ///
 /// A write queues its body, under its owner (the dealer it writes for), and waits. One drain at a time runs on GRDB's
 /// writer: it opens one transaction (`BEGIN IMMEDIATE`), runs queued bodies each in a savepoint of its own, commits
-/// once, and only then answers every caller. While a batch commits, new writes queue for the next one: nothing waits
-/// on a timer, so a write alone is one transaction, as before.
+/// once, and only then answers every caller. Writes that arrive while its bodies run join it, within its bounds; while
+/// it commits, they queue for the next one. Nothing waits on a timer, so a write alone is one transaction.
 ///
 /// - **Owners take turns.** A batch takes the next write of each owner with writes queued in turn, each owner's in the
 ///   order they queued; so one dealer's queued writes, however many or however costly, put another dealer's write
