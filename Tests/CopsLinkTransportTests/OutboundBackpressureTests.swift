@@ -55,6 +55,50 @@ struct OutboundBackpressureTests {
         await harness.close()
     }
 
+    /// A message that has credit but waits for the socket counts in the unread-answer budget, and leaves it once
+    /// written: a client that granted credit and read nothing held an encoded page per streaming call there,
+    /// uncounted (25 connections × 100 RequestTestData calls took a server to 1.3 GB).
+    @Test func aMessageWaitingForTheSocketCountsInTheUnreadAnswerBudget() async throws {
+        var configuration = ServerConfiguration()
+        configuration.outboundHighWaterMark = 100_000
+        let budget = UnreadAnswerBudget(limit: 1_000_000)
+        let harness = try await ServerConnectionHarness(configuration: configuration, unreadAnswers: budget)
+        try await harness.handshake()
+        let id = harness.callID()
+        try await harness.send(harness.request(id, ServerConnectionHarness.gatedStream.path, EmptyMessage()))
+        #expect(try await harness.frames().filter { $0.type == .message }.count == 1)
+        try await harness.setWritable(false)
+        let socket = budget.usedBytes
+        await StreamRelease.shared.release()
+        await harness.settle()
+        #expect(budget.usedBytes > socket, "the message waiting for the socket counts: \(budget.usedBytes)")
+        try await harness.setWritable(true)
+        let frames = try await harness.frames()
+        #expect(frames.filter { $0.type == .message }.count == 4)
+        #expect(try ServerConnectionHarness.ends(frames)[id]?.statusCode == 0)
+        #expect(budget.usedBytes == 0)
+        await harness.close()
+    }
+
+    /// Past the budget the waiting message is refused: its call ends RESOURCE_EXHAUSTED, whose END, written into the
+    /// unwritable socket past the budget too, closes the connection; nothing stays counted.
+    @Test func aMessageThatWouldWaitForTheSocketPastTheBudgetEndsItsCall() async throws {
+        var configuration = ServerConfiguration()
+        configuration.outboundHighWaterMark = 100_000
+        let budget = UnreadAnswerBudget(limit: 100_005)
+        let harness = try await ServerConnectionHarness(configuration: configuration, unreadAnswers: budget)
+        try await harness.handshake()
+        let id = harness.callID()
+        try await harness.send(harness.request(id, ServerConnectionHarness.gatedStream.path, EmptyMessage()))
+        #expect(try await harness.frames().filter { $0.type == .message }.count == 1)
+        try await harness.setWritable(false)
+        await StreamRelease.shared.release()
+        await harness.settle()
+        #expect(!harness.channel.isActive, "refused, not held")
+        #expect(budget.usedBytes == 0)
+        await harness.close()
+    }
+
     /// A client that grants no window (initial window 1, no WINDOW_UPDATE; the first message goes out, the second
     /// waits) keeps the socket writable, so the connection's unwritable clock never starts: a response message
     /// waiting for credit ends its call at the unwritable timeout. Before, the call, and its place among the

@@ -19,6 +19,9 @@ final class OutboundGate: Sendable {
     private let open = Atomic<Bool>(true)
     private let state = Mutex(State())
 
+    /// Whether the connection is writable now (a message written now would not wait).
+    var isWritable: Bool { open.load(ordering: .acquiring) }
+
     /// Returns at once while the connection is writable; otherwise suspends until it is, the task is cancelled
     /// (CANCELLED) or the connection closes (its error).
     func waitUntilWritable() async throws(RPCError) {

@@ -27,13 +27,19 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
     private let finished = Atomic<Bool>(false)
     /// `ServerConfiguration.httpJSONStreamPause`.
     private let pause: Duration
+    /// Counts an answer while it waits for, and is written as JSON on, NIO's shared thread pool (`jsonOffLoop`).
+    private let unreadAnswers: UnreadAnswerBudget?
+    /// The connection went away (`abandon`): answers still queued for the thread pool are not written as JSON.
+    private let abandoned = Atomic<Bool>(false)
 
     init(
         route: RPCRouter.Route, body: [UInt8], eventLoop: any EventLoop, handler: NIOLoopBound<HTTPJSONHandler>,
-        metrics: MethodMetrics?, trust: ConnectionTrust? = nil, pause: Duration = .milliseconds(1)
+        metrics: MethodMetrics?, trust: ConnectionTrust? = nil, pause: Duration = .milliseconds(1),
+        unreadAnswers: UnreadAnswerBudget? = nil
     ) {
         self.trust = trust
         self.pause = pause
+        self.unreadAnswers = unreadAnswers
         kind = route.kind
         requestType = route.requestType
         responseType = route.responseType
@@ -165,7 +171,7 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
         let binary = message.serializedBytes()
         var line: [UInt8]
         if binary.count > Self.inlineMappingLimit {
-            line = try await Self.offLoop { () throws(RPCError) in try self.json(binary) }
+            line = try await jsonOffLoop(binary)
         } else {
             line = try json(binary)
         }
@@ -177,6 +183,22 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
             try await promise.futureResult.get()
         } catch {
             throw RPCError(code: .cancelled, message: "the HTTP connection closed")
+        }
+    }
+
+    /// `binary` written as JSON on NIO's shared thread pool. It counts in the unread-answer budget until then (past
+    /// it the call ends RESOURCE_EXHAUSTED), and is dropped if the connection has gone meanwhile: 1,200 connections'
+    /// RequestTestData pages waited in the pool's queue, uncounted (742 MB), and were converted after their clients
+    /// had closed.
+    private func jsonOffLoop(_ binary: [UInt8]) async throws(RPCError) -> [UInt8] {
+        let untrusted = trust.map { !$0.isTrusted } ?? false
+        if let unreadAnswers, !unreadAnswers.reserve(binary.count, untrusted: untrusted) {
+            throw RPCError(code: .resourceExhausted, message: unreadAnswers.refusal(adding: binary.count, untrusted: untrusted))
+        }
+        defer { unreadAnswers?.release(binary.count, untrusted: untrusted) }
+        return try await Self.offLoop { () throws(RPCError) in
+            guard !self.abandoned.load(ordering: .relaxed) else { throw RPCError(code: .cancelled, message: "the call has ended") }
+            return try self.json(binary)
         }
     }
 
@@ -199,7 +221,18 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
             // A large answer is written as JSON on NIO's shared thread pool, as a large request is read (a 5,000-row
             // RequestTestData page or a 650 KB account took the event loop for a second or more on a debug build).
             guard let binary, binary.count > Self.inlineMappingLimit else { return deliver(response()) }
-            NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop, response).recover { _ in response() }.whenSuccess {
+            // Counted and dropped as `jsonOffLoop`'s are.
+            let untrusted = trust.map { !$0.isTrusted } ?? false
+            if let unreadAnswers, !unreadAnswers.reserve(binary.count, untrusted: untrusted) {
+                let refusal = unreadAnswers.refusal(adding: binary.count, untrusted: untrusted)
+                return deliver(.failure(RPCError(code: .resourceExhausted, message: refusal)))
+            }
+            let unread = unreadAnswers
+            let job = { @Sendable () -> HTTPJSONHandler.FinalResponse in
+                self.abandoned.load(ordering: .relaxed) ? .failure(RPCError(code: .cancelled, message: "the call has ended")) : response()
+            }
+            NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop, job).recover { _ in job() }.whenSuccess {
+                unread?.release(binary.count, untrusted: untrusted)
                 self.deliver($0)
             }
         }
@@ -217,6 +250,7 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
 
     /// Ends the call without an answer (the connection is gone).
     func abandon() {
+        abandoned.store(true, ordering: .relaxed)
         if finished.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
             metrics?.finished(.cancelled, startedAt: startedAt)
         }
