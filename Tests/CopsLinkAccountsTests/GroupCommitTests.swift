@@ -57,6 +57,23 @@ struct GroupCommitTests {
         try await waitUntil("the writer queue is held") { running.value }
     }
 
+    /// Starts `count` writes of test categories `<prefix>0`… of all dealers, and returns once they are queued behind
+    /// a held writer.
+    static func queueCategoryWrites(_ store: SQLiteAccountStore, count: Int, prefix: String) async throws -> Task<Void, any Error> {
+        let writers = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<count {
+                    group.addTask {
+                        try await store.write(.allDealers) { try $0.saveTestCategories([TestCategory(id: "\(prefix)\(index)")]) }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        try await waitUntil("\(count) writes queue") { store.commits.queuedWrites == count }
+        return writers
+    }
+
     /// Polls `condition` (no timing asserted: the deadline only ends a test that would otherwise hang).
     static func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
         let started = ContinuousClock.now
@@ -116,15 +133,7 @@ struct GroupCommitTests {
             let release = DispatchSemaphore(value: 0)
             let holder = try await Self.holdWriter(store, release: release)
             defer { release.signal() }  // a failed wait below still lets the store close
-            let writers = Task {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for index in 0..<20 {
-                        group.addTask { try await store.write(.allDealers) { try $0.saveTestCategories([TestCategory(id: "q\(index)")]) } }
-                    }
-                    try await group.waitForAll()
-                }
-            }
-            try await Self.waitUntil("20 writes queue") { store.commits.queuedWrites == 20 }
+            let writers = try await Self.queueCategoryWrites(store, count: 20, prefix: "q")
             release.signal()
             try await holder.value
             try await writers.value
@@ -246,15 +255,7 @@ struct GroupCommitTests {
             let release = DispatchSemaphore(value: 0)
             let holder = try await Self.holdWriter(store, release: release)
             defer { release.signal() }  // a failed wait below still lets the store close
-            let writers = Task {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for index in 0..<5 {
-                        group.addTask { try await store.write(.allDealers) { try $0.saveTestCategories([TestCategory(id: "d\(index)")]) } }
-                    }
-                    try await group.waitForAll()
-                }
-            }
-            try await Self.waitUntil("5 writes queue") { store.commits.queuedWrites == 5 }
+            let writers = try await Self.queueCategoryWrites(store, count: 5, prefix: "d")
             let before = store.writeStatistics
             release.signal()
             try await holder.value

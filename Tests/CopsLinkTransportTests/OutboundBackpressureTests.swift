@@ -55,19 +55,26 @@ struct OutboundBackpressureTests {
         await harness.close()
     }
 
-    /// A message that has credit but waits for the socket counts in the unread-answer budget, and leaves it once
-    /// written: a client that granted credit and read nothing held an encoded page per streaming call there,
-    /// uncounted (25 connections × 100 RequestTestData calls took a server to 1.3 GB).
-    @Test func aMessageWaitingForTheSocketCountsInTheUnreadAnswerBudget() async throws {
+    /// A connection (high-water mark 100,000) counting in `budget` whose gated stream has sent its first message and
+    /// now waits for `StreamRelease`, made unwritable.
+    static func gatedStreamBehindUnwritableSocket(_ budget: UnreadAnswerBudget) async throws -> (ServerConnectionHarness, UInt64) {
         var configuration = ServerConfiguration()
         configuration.outboundHighWaterMark = 100_000
-        let budget = UnreadAnswerBudget(limit: 1_000_000)
         let harness = try await ServerConnectionHarness(configuration: configuration, unreadAnswers: budget)
         try await harness.handshake()
         let id = harness.callID()
         try await harness.send(harness.request(id, ServerConnectionHarness.gatedStream.path, EmptyMessage()))
         #expect(try await harness.frames().filter { $0.type == .message }.count == 1)
         try await harness.setWritable(false)
+        return (harness, id)
+    }
+
+    /// A message that has credit but waits for the socket counts in the unread-answer budget, and leaves it once
+    /// written: a client that granted credit and read nothing held an encoded page per streaming call there,
+    /// uncounted (25 connections × 100 RequestTestData calls took a server to 1.3 GB).
+    @Test func aMessageWaitingForTheSocketCountsInTheUnreadAnswerBudget() async throws {
+        let budget = UnreadAnswerBudget(limit: 1_000_000)
+        let (harness, id) = try await Self.gatedStreamBehindUnwritableSocket(budget)
         let socket = budget.usedBytes
         await StreamRelease.shared.release()
         await harness.settle()
@@ -83,15 +90,8 @@ struct OutboundBackpressureTests {
     /// Past the budget the waiting message is refused: its call ends RESOURCE_EXHAUSTED, whose END, written into the
     /// unwritable socket past the budget too, closes the connection; nothing stays counted.
     @Test func aMessageThatWouldWaitForTheSocketPastTheBudgetEndsItsCall() async throws {
-        var configuration = ServerConfiguration()
-        configuration.outboundHighWaterMark = 100_000
         let budget = UnreadAnswerBudget(limit: 100_005)
-        let harness = try await ServerConnectionHarness(configuration: configuration, unreadAnswers: budget)
-        try await harness.handshake()
-        let id = harness.callID()
-        try await harness.send(harness.request(id, ServerConnectionHarness.gatedStream.path, EmptyMessage()))
-        #expect(try await harness.frames().filter { $0.type == .message }.count == 1)
-        try await harness.setWritable(false)
+        let (harness, _) = try await Self.gatedStreamBehindUnwritableSocket(budget)
         await StreamRelease.shared.release()
         await harness.settle()
         #expect(!harness.channel.isActive, "refused, not held")

@@ -126,10 +126,9 @@ final class ServerCall: ServerCallStream, Sendable {
         try checkFrameSize(size)
         try await credit.acquire(size - Frame.minimumEncodedSize) { () -> (() -> Void)? in
             // The message waits for the client's credit: it counts as an answer the client does not take.
-            let untrusted = trust.map { !$0.isTrusted } ?? false
-            if let unreadAnswers, !unreadAnswers.reserve(size, untrusted: untrusted) {
-                credit.close(RPCError(code: .resourceExhausted, message: unreadAnswers.refusal(adding: size, untrusted: untrusted)))
-                connection.run(()) { handler, _ in handler.messageRefusedOverUnreadAnswerBudget() }
+            let untrusted = isUntrusted
+            if let refusal = reserveUnread(size, untrusted: untrusted) {
+                credit.close(refusal)
                 return nil
             }
             let unread = unreadAnswers
@@ -159,13 +158,21 @@ final class ServerCall: ServerCallStream, Sendable {
     /// calls took the server to 1.3 GB). Past the budget the call ends RESOURCE_EXHAUSTED.
     private func waitUntilWritable(holding size: Int) async throws(RPCError) {
         guard !gate.isWritable, let unreadAnswers else { return try await gate.waitUntilWritable() }
-        let untrusted = trust.map { !$0.isTrusted } ?? false
-        guard unreadAnswers.reserve(size, untrusted: untrusted) else {
-            connection.run(()) { handler, _ in handler.messageRefusedOverUnreadAnswerBudget() }
-            throw RPCError(code: .resourceExhausted, message: unreadAnswers.refusal(adding: size, untrusted: untrusted))
-        }
+        let untrusted = isUntrusted
+        if let refusal = reserveUnread(size, untrusted: untrusted) { throw refusal }
         defer { unreadAnswers.release(size, untrusted: untrusted) }
         try await gate.waitUntilWritable()
+    }
+
+    /// Whether what this call holds counts as held for a client without a key.
+    private var isUntrusted: Bool { trust.map { !$0.isTrusted } ?? false }
+
+    /// Counts `size` bytes of a message about to wait (for credit or for the socket) in the unread-answer budget;
+    /// past it counts nothing, tells the connection (its metric) and returns the call's RESOURCE_EXHAUSTED.
+    private func reserveUnread(_ size: Int, untrusted: Bool) -> RPCError? {
+        guard let unreadAnswers, !unreadAnswers.reserve(size, untrusted: untrusted) else { return nil }
+        connection.run(()) { handler, _ in handler.messageRefusedOverUnreadAnswerBudget() }
+        return RPCError(code: .resourceExhausted, message: unreadAnswers.refusal(adding: size, untrusted: untrusted))
     }
 
     func finish(_ outcome: CallOutcome) {

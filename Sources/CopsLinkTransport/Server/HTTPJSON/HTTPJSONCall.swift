@@ -191,16 +191,30 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
     /// RequestTestData pages waited in the pool's queue, uncounted (742 MB), and were converted after their clients
     /// had closed.
     private func jsonOffLoop(_ binary: [UInt8]) async throws(RPCError) -> [UInt8] {
-        let untrusted = trust.map { !$0.isTrusted } ?? false
-        if let unreadAnswers, !unreadAnswers.reserve(binary.count, untrusted: untrusted) {
-            throw RPCError(code: .resourceExhausted, message: unreadAnswers.refusal(adding: binary.count, untrusted: untrusted))
-        }
-        defer { unreadAnswers?.release(binary.count, untrusted: untrusted) }
+        let untrusted = try holdForThreadPool(binary.count)
+        defer { releaseFromThreadPool(binary.count, untrusted: untrusted) }
         return try await Self.offLoop { () throws(RPCError) in
-            guard !self.abandoned.load(ordering: .relaxed) else { throw RPCError(code: .cancelled, message: "the call has ended") }
+            guard !self.abandoned.load(ordering: .relaxed) else { throw Self.ended }
             return try self.json(binary)
         }
     }
+
+    /// Counts `bytes` of an answer about to wait for NIO's thread pool in the unread-answer budget, or throws the call's
+    /// RESOURCE_EXHAUSTED past it (counting nothing). Returns whether they count as a keyless client's, for
+    /// `releaseFromThreadPool` (the connection's trust may change meanwhile).
+    private func holdForThreadPool(_ bytes: Int) throws(RPCError) -> Bool {
+        let untrusted = trust.map { !$0.isTrusted } ?? false
+        guard let unreadAnswers, !unreadAnswers.reserve(bytes, untrusted: untrusted) else { return untrusted }
+        throw RPCError(code: .resourceExhausted, message: unreadAnswers.refusal(adding: bytes, untrusted: untrusted))
+    }
+
+    /// Takes back what `holdForThreadPool` counted.
+    private func releaseFromThreadPool(_ bytes: Int, untrusted: Bool) {
+        unreadAnswers?.release(bytes, untrusted: untrusted)
+    }
+
+    /// What a pool job of a call whose connection has gone answers instead of converting.
+    private static let ended = RPCError(code: .cancelled, message: "the call has ended")
 
     func callerAuthenticated() { trust?.grant() }
 
@@ -222,17 +236,17 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
             // RequestTestData page or a 650 KB account took the event loop for a second or more on a debug build).
             guard let binary, binary.count > Self.inlineMappingLimit else { return deliver(response()) }
             // Counted and dropped as `jsonOffLoop`'s are.
-            let untrusted = trust.map { !$0.isTrusted } ?? false
-            if let unreadAnswers, !unreadAnswers.reserve(binary.count, untrusted: untrusted) {
-                let refusal = unreadAnswers.refusal(adding: binary.count, untrusted: untrusted)
-                return deliver(.failure(RPCError(code: .resourceExhausted, message: refusal)))
+            let untrusted: Bool
+            do {
+                untrusted = try holdForThreadPool(binary.count)
+            } catch {
+                return deliver(.failure(error))
             }
-            let unread = unreadAnswers
             let job = { @Sendable () -> HTTPJSONHandler.FinalResponse in
-                self.abandoned.load(ordering: .relaxed) ? .failure(RPCError(code: .cancelled, message: "the call has ended")) : response()
+                self.abandoned.load(ordering: .relaxed) ? .failure(Self.ended) : response()
             }
             NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop, job).recover { _ in job() }.whenSuccess {
-                unread?.release(binary.count, untrusted: untrusted)
+                self.releaseFromThreadPool(binary.count, untrusted: untrusted)
                 self.deliver($0)
             }
         }
