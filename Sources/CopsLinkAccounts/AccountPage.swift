@@ -44,44 +44,27 @@ public struct AccountPage: Sendable, Equatable {
     /// The bytes of every entry of field `number` in `bytes`, a message encoded with its fields in number order (an
     /// empty range where they would be when it has none).
     static func range(ofField number: UInt64, in bytes: [UInt8]) throws(RPCError) -> Range<Int> {
-        let malformed = RPCError(code: .internalError, message: "a stored account page is malformed")
-        var offset = 0
-        var start: Int?
-        func varint() throws(RPCError) -> UInt64 {
-            var value: UInt64 = 0
-            for shift in stride(from: 0, to: 64, by: 7) {
-                guard offset < bytes.count else { break }
-                let byte = bytes[offset]
-                offset += 1
-                value |= UInt64(byte & 0x7F) << UInt64(shift)
-                if byte & 0x80 == 0 { return value }
+        let found: Range<Int>? = bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return 0..<0 }
+            let end = base + buffer.count
+            var cursor = base
+            var start: Int?
+            while cursor < end {
+                let fieldStart = cursor - base
+                guard let key = WireFieldReader.readVarint(&cursor, end) else { return nil }
+                let field = key >> 3
+                if field > number { return (start ?? fieldStart)..<fieldStart }
+                if field == number {
+                    if start == nil { start = fieldStart }
+                } else if start != nil {
+                    return nil  // out of number order
+                }
+                guard WireFieldReader.skipValue(wireType: key & 7, &cursor, end) else { return nil }
             }
-            throw malformed
+            return (start ?? buffer.count)..<buffer.count
         }
-        while offset < bytes.count {
-            let fieldStart = offset
-            let tag = try varint()
-            let field = tag >> 3
-            if field > number { return (start ?? fieldStart)..<fieldStart }
-            if field == number {
-                if start == nil { start = fieldStart }
-            } else if start != nil {
-                throw malformed  // out of number order
-            }
-            let skip: UInt64
-            switch tag & 7 {
-            case 0:
-                _ = try varint()
-                skip = 0
-            case 1: skip = 8
-            case 2: skip = try varint()
-            case 5: skip = 4
-            default: throw malformed
-            }
-            guard skip <= UInt64(bytes.count - offset) else { throw malformed }
-            offset += Int(skip)
-        }
-        return (start ?? bytes.count)..<bytes.count
+        guard let found else { throw RPCError(code: .internalError, message: "a stored account page is malformed") }
+        return found
     }
 
     /// The account GetAccount answers at `now`: the page with its test status appended. Protobuf encodes fields in

@@ -62,10 +62,10 @@ enum ReceivedStrings {
         var cursor = start
         while cursor < end {
             let fieldStart = cursor
-            guard let key = readVarint(&cursor, end), key >> 3 <= UInt64(UInt32.max) else { return nil }
+            guard let key = WireFieldReader.readVarint(&cursor, end), key >> 3 <= UInt64(UInt32.max) else { return nil }
             switch key & 7 {
             case 2:
-                guard let value = readLengthDelimited(&cursor, end) else { return nil }
+                guard let value = WireFieldReader.readLengthDelimited(&cursor, end) else { return nil }
                 let number = UInt32(key >> 3)
                 guard let field = protobuf_c_message_descriptor_get_field(descriptor, number) else { continue }
                 var finding: Finding
@@ -90,7 +90,7 @@ enum ReceivedStrings {
                 return finding
             case let wireType:
                 // Groups and invalid wire types stop the walk too: unpack refuses them.
-                guard skipScalar(wireType: wireType, &cursor, end) else { return nil }
+                guard WireFieldReader.skipScalar(wireType: wireType, &cursor, end) else { return nil }
             }
         }
         return nil
@@ -115,49 +115,10 @@ enum ReceivedStrings {
     private static func occurrences(of number: UInt32, from start: UnsafePointer<UInt8>, to limit: UnsafePointer<UInt8>) -> Int {
         var cursor = start
         var count = 0
-        while cursor < limit, let key = readVarint(&cursor, limit) {
+        while cursor < limit, let key = WireFieldReader.readVarint(&cursor, limit) {
             if key >> 3 == UInt64(number) { count += 1 }
-            let skipped = key & 7 == 2 ? readLengthDelimited(&cursor, limit) != nil : skipScalar(wireType: key & 7, &cursor, limit)
-            guard skipped else { return count }
+            guard WireFieldReader.skipValue(wireType: key & 7, &cursor, limit) else { return count }
         }
         return count
-    }
-
-    /// A length-delimited value (wire type 2), `cursor` moved past it; nil if it runs past `end`.
-    private static func readLengthDelimited(
-        _ cursor: inout UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>
-    ) -> UnsafeBufferPointer<UInt8>? {
-        guard let length = readVarint(&cursor, end), length <= UInt64(end - cursor) else { return nil }
-        let value = UnsafeBufferPointer(start: cursor, count: Int(length))
-        cursor += Int(length)
-        return value
-    }
-
-    /// Moves `cursor` past a varint, 64-bit or 32-bit value (wire types 0, 1, 5); false if it runs past `end` or the
-    /// wire type is another.
-    private static func skipScalar(wireType: UInt64, _ cursor: inout UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>) -> Bool {
-        switch wireType {
-        case 0: return readVarint(&cursor, end) != nil
-        case 1, 5:
-            let size = wireType == 1 ? 8 : 4
-            guard end - cursor >= size else { return false }
-            cursor += size
-            return true
-        default: return false
-        }
-    }
-
-    /// A base-128 varint of at most 10 bytes; nil if it runs past `end` or is longer.
-    private static func readVarint(_ cursor: inout UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>) -> UInt64? {
-        var value: UInt64 = 0
-        var shift: UInt64 = 0
-        while cursor < end, shift < 70 {
-            let byte = cursor.pointee
-            cursor += 1
-            value |= UInt64(byte & 0x7F) << shift
-            if byte < 0x80 { return value }
-            shift += 7
-        }
-        return nil
     }
 }
