@@ -124,18 +124,18 @@ struct ObservabilityTests {
                 $0.keylessBurst = .zero
             }
         ) { _, rpcPort, adminPort in
-            // No time saved up: after the handshake, each read waits a hundred times what the one before it took.
+            // No time saved up: after each read, the next waits ninety-nine times what it took.
             let keyless = try await RawPeer.handshake(port: rpcPort)
-            // PING ACKs the server ignores, in separate reads, then a PING it answers.
-            for _ in 0..<5 {
-                var ack = ByteBuffer()
-                ack.writeFrame(.ping, flags: .ack, rawPayload: ByteBuffer(integer: UInt64(7)))
-                try await keyless.send(ack)
-                try await Task.sleep(for: .milliseconds(2))
+            // 24 KiB of PING ACKs the server ignores, then a PING it answers, in one write. A keyless connection
+            // reads 16 KiB per event-loop pass, so the server reads them in two reads, one pass apart: the second
+            // follows the first far sooner than the first's wait ends, whatever the machine's speed (the sleeps
+            // between separate writes this test used to make outlasted that wait on a loaded machine).
+            var flood = ByteBuffer()
+            while flood.readableBytes < 24 * 1024 {
+                flood.writeFrame(.ping, flags: .ack, rawPayload: ByteBuffer(integer: UInt64(7)))
             }
-            var ping = ByteBuffer()
-            ping.writeFrame(.ping, rawPayload: ByteBuffer(integer: UInt64(42)))
-            try await keyless.send(ping)
+            flood.writeFrame(.ping, rawPayload: ByteBuffer(integer: UInt64(42)))
+            try await keyless.send(flood)
             var answer = try await keyless.nextFrame(includingControl: true)
             while let frame = answer, frame.type != .ping { answer = try await keyless.nextFrame(includingControl: true) }
             #expect(answer?.flags.contains(.ack) == true)
