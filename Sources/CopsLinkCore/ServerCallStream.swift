@@ -23,9 +23,9 @@ public protocol ServerCallStream: Sendable {
     /// Ends the call. Later calls are ignored.
     func finish(_ outcome: CallOutcome)
     /// The call reached its handler with an authenticated caller (`ServerContext.caller`): the transport may trust
-    /// its connection more (what it holds for it counts as an authenticated client's). Called once, by the
-    /// dispatcher of a server that authenticates callers.
-    func callerAuthenticated()
+    /// its connection more (what it holds for it counts as an authenticated client's), and share what it shares
+    /// between callers by `caller`'s key. Called once, by the dispatcher of a server that authenticates callers.
+    func callerAuthenticated(_ caller: Caller)
     /// The call's only request message, taken without waiting, when the client has already sent it and ended its
     /// stream (a unary call whose REQUEST frame carries both): the router's handlers that take one request then run
     /// without suspending to read it. Nil otherwise, and then `nextRequest` reads as usual; after a non-nil answer
@@ -39,7 +39,7 @@ extension ServerCallStream {
         try await nextRequest().map { .success($0) }
     }
 
-    public func callerAuthenticated() {}
+    public func callerAuthenticated(_ caller: Caller) {}
 
     public func takeOnlyRequest() -> (any MessageBytes)? { nil }
 }

@@ -1,8 +1,10 @@
 import CopsLinkCore
 import CopsLinkMessages
 @_spi(ConnectionHarness) import CopsLinkTransport
+import Dispatch
 import NIOCore
 import NIOEmbedded
+import NIOPosix
 import Testing
 
 /// The HTTP/JSON gateway on one connection (`NIOAsyncTestingChannel`, virtual clock): requests in as raw HTTP/1.1
@@ -18,7 +20,8 @@ struct HTTPJSONGatewayTests {
 
         init(
             budget: InboundMemoryBudget? = nil, keylessLimit: Int? = nil, authenticates: Bool = false,
-            unreadAnswers: UnreadAnswerBudget? = nil, _ configure: (inout ServerConfiguration) -> Void = { _ in }
+            unreadAnswers: UnreadAnswerBudget? = nil, threadPoolTurns: ThreadPoolTurns = .shared,
+            _ configure: (inout ServerConfiguration) -> Void = { _ in }
         ) async throws {
             var configuration = ServerConfiguration()
             configuration.runsHandlersOnEventLoop = false  // handlers on the global executor, as with a real loop's hops
@@ -30,7 +33,7 @@ struct HTTPJSONGatewayTests {
             try await loop.executeInContext {
                 try HTTPJSONGateway.configure(
                     channel.pipeline.syncOperations, dispatcher: dispatcher, configuration: frozen, budget: budget,
-                    unreadAnswers: unreadAnswers)
+                    unreadAnswers: unreadAnswers, threadPoolTurns: threadPoolTurns)
             }
             try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).get()
         }
@@ -299,6 +302,29 @@ struct HTTPJSONGatewayTests {
         let fits = try await Connection(unreadAnswers: UnreadAnswerBudget(limit: 200_000))
         try await fits.post("/copslink.rpc.v1.TestService/UnaryCall", #"{"responseSize":90000}"#)
         #expect(try await fits.response().status == 200, "within the budget it is answered")
+    }
+
+    /// A large answer is written as JSON on the thread pool in its caller's key's turn (`ThreadPoolTurns`): with the
+    /// pool's one worker held, the keyed call's conversion waits under its key, and is answered once the worker is free.
+    @Test func largeAnswersTakeTheirKeysTurnOnTheThreadPool() async throws {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        let turns = ThreadPoolTurns(pool: pool)
+        let held = DispatchSemaphore(value: 0)
+        turns.enqueue(key: "another dealer's") { held.wait() }
+        let connection = try await Connection(authenticates: true, threadPoolTurns: turns)
+        try await connection.post(
+            "/copslink.rpc.v1.TestService/UnaryCall", #"{"responseSize":90000}"#, headers: ["Authorization: Bearer k"])
+        var waiting: [String] = []
+        for _ in 0..<2_000 where waiting.isEmpty {
+            waiting = turns.waitingKeys
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(waiting == ["k"], "the conversion waits in the turn of the caller's key")
+        held.signal()
+        let answer = try await connection.response()
+        #expect(answer.status == 200 && answer.body.count > 90_000)
+        try await pool.shutdownGracefully()
     }
 
     /// A request stream's lines are handed out 256 at a time (or 64 KiB), the handler suspended between turns (a

@@ -98,7 +98,7 @@ final class ServerCall: ServerCallStream, Sendable {
 
     var isFinished: Bool { finished.load(ordering: .acquiring) }
 
-    func callerAuthenticated() { trust?.grant() }
+    func callerAuthenticated(_ caller: Caller) { trust?.grant() }
 
     func nextRequest() async throws(RPCError) -> (any MessageBytes)? {
         guard let message = try await requests.next() else { return nil }

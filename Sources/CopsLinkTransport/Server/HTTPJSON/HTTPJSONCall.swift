@@ -31,13 +31,19 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
     private let unreadAnswers: UnreadAnswerBudget?
     /// The connection went away (`abandon`): answers still queued for the thread pool are not written as JSON.
     private let abandoned = Atomic<Bool>(false)
+    /// Where large documents are mapped, in turns by key (NIO's shared thread pool).
+    private let turns: ThreadPoolTurns
+    /// The caller's key, once authenticated (`callerAuthenticated`): the call's turn on `turns`. Callers without a
+    /// key (a server that authenticates nobody) share one turn.
+    private let turnKey = Mutex("")
 
     init(
         route: RPCRouter.Route, body: [UInt8], eventLoop: any EventLoop, handler: NIOLoopBound<HTTPJSONHandler>,
         metrics: MethodMetrics?, trust: ConnectionTrust? = nil, pause: Duration = .milliseconds(1),
-        unreadAnswers: UnreadAnswerBudget? = nil
+        unreadAnswers: UnreadAnswerBudget? = nil, turns: ThreadPoolTurns = .shared
     ) {
         self.trust = trust
+        self.turns = turns
         self.pause = pause
         self.unreadAnswers = unreadAnswers
         kind = route.kind
@@ -69,7 +75,7 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
             // An empty body is the empty message, as `{}` would be.
             let json = body.allSatisfy(Self.isWhitespace) ? Array("{}".utf8)[...] : body[...]
             do {
-                return try await Self.binary(fromJSON: json, messageName: requestType)
+                return try await binary(fromJSON: json)
             } catch {
                 throw RPCError(code: .invalidArgument, message: "the request body is not a valid \(requestType): \(error.description)")
             }
@@ -94,7 +100,7 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
         guard let (line, number, yields) = nextLine() else { return nil }
         if yields { await yieldToOtherConnections() }
         do {
-            return .success(try await Self.binary(fromJSON: line, messageName: requestType))
+            return .success(try await binary(fromJSON: line))
         } catch {
             return .failure(
                 RPCError(
@@ -108,22 +114,16 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
     /// of `\u0041` escapes held the event loop, and every connection on it, for 3-4 s on a debug build.
     static let inlineMappingLimit = 64 << 10
 
-    /// `ProtoJSON.binary(fromJSON:messageName:)`, off the calling thread past `inlineMappingLimit`.
-    static func binary(fromJSON json: ArraySlice<UInt8>, messageName: String) async throws(ProtoJSONError) -> [UInt8] {
+    /// The request's `ProtoJSON.binary(fromJSON:messageName:)`, off the calling thread past `inlineMappingLimit`.
+    private func binary(fromJSON json: ArraySlice<UInt8>) async throws(ProtoJSONError) -> [UInt8] {
+        let messageName = requestType
         let map = { @Sendable () throws(ProtoJSONError) in try ProtoJSON.binary(fromJSON: json, messageName: messageName) }
-        return json.count > inlineMappingLimit ? try await offLoop(map) : try map()
+        return json.count > Self.inlineMappingLimit ? try await offLoop(map) : try map()
     }
 
-    /// `body` on NIO's shared thread pool; here if the pool is not running (the process is ending), as a small
-    /// document is mapped.
-    private static func offLoop<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
-        let result: Result<T, E>
-        do {
-            result = try await NIOThreadPool.singleton.runIfActive { Result { () throws(E) in try body() } }
-        } catch {
-            return try body()
-        }
-        return try result.get()
+    /// `body` on NIO's shared thread pool, in the caller's key's turn (`ThreadPoolTurns`).
+    private func offLoop<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
+        try await turns.run(key: turnKey.withLock { $0 }) { Result { () throws(E) in try body() } }.get()
     }
 
     /// Lines (or bytes of lines) of a request stream a handler takes before it lets the event loop serve other
@@ -186,14 +186,14 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
         }
     }
 
-    /// `binary` written as JSON on NIO's shared thread pool. It counts in the unread-answer budget until then (past
+    /// `binary` written as JSON on NIO's shared thread pool, in the caller's key's turn. It counts in the unread-answer budget until then (past
     /// it the call ends RESOURCE_EXHAUSTED), and is dropped if the connection has gone meanwhile: 1,200 connections'
     /// RequestTestData pages waited in the pool's queue, uncounted (742 MB), and were converted after their clients
     /// had closed.
     private func jsonOffLoop(_ binary: [UInt8]) async throws(RPCError) -> [UInt8] {
         let untrusted = try holdForThreadPool(binary.count)
         defer { releaseFromThreadPool(binary.count, untrusted: untrusted) }
-        return try await Self.offLoop { () throws(RPCError) in
+        return try await offLoop { () throws(RPCError) in
             guard !self.abandoned.load(ordering: .relaxed) else { throw Self.ended }
             return try self.json(binary)
         }
@@ -216,7 +216,10 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
     /// What a pool job of a call whose connection has gone answers instead of converting.
     private static let ended = RPCError(code: .cancelled, message: "the call has ended")
 
-    func callerAuthenticated() { trust?.grant() }
+    func callerAuthenticated(_ caller: Caller) {
+        turnKey.withLock { $0 = caller.keyID }
+        trust?.grant()
+    }
 
     func finish(_ outcome: CallOutcome) {
         guard finished.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
@@ -245,7 +248,7 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
             let job = { @Sendable () -> HTTPJSONHandler.FinalResponse in
                 self.abandoned.load(ordering: .relaxed) ? .failure(Self.ended) : response()
             }
-            NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop, job).recover { _ in job() }.whenSuccess {
+            turns.run(key: turnKey.withLock { $0 }, on: eventLoop, job).whenSuccess {
                 self.releaseFromThreadPool(binary.count, untrusted: untrusted)
                 self.deliver($0)
             }

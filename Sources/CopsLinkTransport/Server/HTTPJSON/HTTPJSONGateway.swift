@@ -11,20 +11,21 @@ public enum HTTPJSONGateway {
     /// connection is unwritable against `unreadAnswers` (the server's unread-answer budget).
     public static func configure(
         _ pipeline: ChannelPipeline.SynchronousOperations, dispatcher: CallDispatcher, configuration: ServerConfiguration,
-        budget: InboundMemoryBudget? = nil, unreadAnswers: UnreadAnswerBudget? = nil
+        budget: InboundMemoryBudget? = nil, unreadAnswers: UnreadAnswerBudget? = nil, threadPoolTurns: ThreadPoolTurns = .shared
     ) throws {
         try configure(
-            pipeline, dispatcher: dispatcher, configuration: configuration, metrics: nil, budget: budget, unreadAnswers: unreadAnswers)
+            pipeline, dispatcher: dispatcher, configuration: configuration, metrics: nil, budget: budget, unreadAnswers: unreadAnswers,
+            threadPoolTurns: threadPoolTurns)
     }
 
     static func configure(
         _ pipeline: ChannelPipeline.SynchronousOperations, dispatcher: CallDispatcher, configuration: ServerConfiguration,
         metrics: ServerMetrics?, budget: InboundMemoryBudget? = nil, unreadAnswers: UnreadAnswerBudget? = nil,
-        trust: ConnectionTrust? = nil
+        trust: ConnectionTrust? = nil, threadPoolTurns: ThreadPoolTurns = .shared
     ) throws {
         let gateway = HTTPJSONHandler(
             dispatcher: dispatcher, configuration: configuration, metrics: metrics, budget: budget, unreadAnswers: unreadAnswers,
-            trust: trust)
+            trust: trust, threadPoolTurns: threadPoolTurns)
         let requestStart = HTTPJSONRequestStart(gateway: gateway)
         gateway.requestStart = requestStart
         try pipeline.addHandler(requestStart)

@@ -102,13 +102,16 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The server-wide budget of answers held for clients; a call's answers count in it while they wait for NIO's
     /// thread pool (`HTTPJSONCall`), and the socket's while the connection is unwritable (`unwritableHold`).
     private let unreadAnswers: UnreadAnswerBudget?
+    /// Where the calls' large documents are mapped, in turns by key (`ThreadPoolTurns.shared` but in tests).
+    private let threadPoolTurns: ThreadPoolTurns
     /// The request's end came while its key was being checked: it runs, or is refused, with the answer.
     private var endAwaitsKeyCheck = false
 
     init(
         dispatcher: CallDispatcher, configuration: ServerConfiguration, metrics: ServerMetrics?, budget: InboundMemoryBudget? = nil,
-        unreadAnswers: UnreadAnswerBudget? = nil, trust: ConnectionTrust? = nil
+        unreadAnswers: UnreadAnswerBudget? = nil, trust: ConnectionTrust? = nil, threadPoolTurns: ThreadPoolTurns = .shared
     ) {
+        self.threadPoolTurns = threadPoolTurns
         self.budget = budget
         self.unreadAnswers = unreadAnswers
         unwritableHold = UnwritableHold(budget: unreadAnswers, highWaterMark: configuration.outboundHighWaterMark)
@@ -365,7 +368,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let call = HTTPJSONCall(
             route: request.route, body: request.body, eventLoop: context.eventLoop, handler: loopBound,
             metrics: metrics?.method(forPath: request.route.descriptor.path), trust: trust.isTrusted ? nil : trust,
-            pause: configuration.httpJSONStreamPause, unreadAnswers: unreadAnswers)
+            pause: configuration.httpJSONStreamPause, unreadAnswers: unreadAnswers, turns: threadPoolTurns)
         state = .running(call, task: nil, keepAlive: request.head.isKeepAlive, streaming: false)
         if let timeout = request.timeout {
             let loopBound = self.loopBound!
