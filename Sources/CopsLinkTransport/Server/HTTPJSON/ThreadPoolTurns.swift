@@ -10,8 +10,9 @@ import Synchronization
 /// At most the pool's thread count of jobs run at once; a worker that finishes a job takes the next turn's job
 /// itself, so a queue of jobs costs one pool submission per worker, not one per job.
 public final class ThreadPoolTurns: Sendable {
-    /// The one the gateway uses: NIO's shared pool is shared by the whole process, so its turns are too.
-    public static let shared = ThreadPoolTurns(pool: .singleton)
+    /// The one the gateway uses: NIO's shared pool is shared by the whole process, so its turns are too. The pool is
+    /// started at the first job, not when a connection takes these turns (most never convert anything).
+    public static let shared = ThreadPoolTurns()
 
     public typealias Job = @Sendable () -> Void
 
@@ -24,7 +25,8 @@ public final class ThreadPoolTurns: Sendable {
         var workers = 0
     }
 
-    private let pool: NIOThreadPool
+    /// Nil for `shared`: NIO's shared pool, looked up at each submission.
+    private let explicitPool: NIOThreadPool?
     private let maximumWorkers: Int
     private let state = Mutex(State())
 
@@ -32,8 +34,14 @@ public final class ThreadPoolTurns: Sendable {
     ///   - pool: where jobs run; a job submitted to a pool that is not running runs on the thread that submits it.
     ///   - maximumWorkers: jobs running at once; by default the pool's thread count.
     public init(pool: NIOThreadPool, maximumWorkers: Int? = nil) {
-        self.pool = pool
+        explicitPool = pool
         self.maximumWorkers = max(1, maximumWorkers ?? pool.numberOfThreads)
+    }
+
+    /// NIO's shared pool, with as many workers as it has threads.
+    private init() {
+        explicitPool = nil
+        maximumWorkers = max(1, NIOSingletons.blockingPoolThreadCountSuggestion)
     }
 
     /// Runs `body` on the pool in `key`'s turn; its result is on `eventLoop`.
@@ -62,7 +70,7 @@ public final class ThreadPoolTurns: Sendable {
             state.workers += 1
             return true
         }
-        if startsWorker { pool.submit { _ in self.work() } }
+        if startsWorker { (explicitPool ?? .singleton).submit { _ in self.work() } }
     }
 
     /// The keys with jobs waiting, in the order their turns come (for tests).
