@@ -241,6 +241,52 @@ struct ObservabilityTests {
         }
     }
 
+    /// The admin endpoint takes no key, so what a client can hold there is bounded: connections past
+    /// `maximumConnections` are closed as they are accepted, a connection that sends more than
+    /// `maximumRequestBytes` is closed, and every connection is closed `requestTimeout` after it opened, however it
+    /// trickles. (A trickling client held 4 GB and every file descriptor over 20,000 connections before.)
+    @Test func theAdminEndpointBoundsConnectionsRequestBytesAndTime() async throws {
+        let routes = AdminHTTPServer.Routes(metrics: { _ in }, isReady: { true })
+        let head = ByteBuffer(string: "GET /metrics HTTP/1.1\r\nHost: t\r\n")
+        /// Whether the server closes the connection within 15 s (a close past the rules' times comes only from them).
+        func closes(_ peer: RawPeer) async throws -> Bool {
+            let start = ContinuousClock.now
+            _ = try await peer.readToEnd(limit: .seconds(15))
+            return ContinuousClock.now - start < .seconds(15)
+        }
+        try await AdminHTTPServer.withServer(
+            host: "127.0.0.1", port: 0, routes: routes, maximumConnections: 2, requestTimeout: .seconds(60)
+        ) {
+            admin in
+            let port = try #require(admin.port)
+            let held = [try await RawPeer.connect(port: port, firstBytes: head), try await RawPeer.connect(port: port, firstBytes: head)]
+            // Both are open: each has sent part of a head, and the listener has taken them before the third.
+            try await Task.sleep(for: .milliseconds(200))
+            let third = try await RawPeer.connect(port: port, firstBytes: head)
+            #expect(try await closes(third), "a third connection is closed at once")
+            await held[1].close()
+            // Over the byte limit: the head goes on past 16 KiB.
+            try await Task.sleep(for: .milliseconds(200))
+            let large = try await RawPeer.connect(port: port, firstBytes: head)
+            try await large.send(ByteBuffer(string: "X-A: " + String(repeating: "a", count: 17_000) + "\r\n"))
+            #expect(try await closes(large), "a connection past the byte limit is closed")
+            await held[0].close()
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(try await httpRequest(port: port, path: "/healthz").status == 200, "slots free again once those closed")
+        }
+        try await AdminHTTPServer.withServer(host: "127.0.0.1", port: 0, routes: routes, requestTimeout: .milliseconds(500)) { admin in
+            let trickler = try await RawPeer.connect(port: try #require(admin.port), firstBytes: head)
+            let trickling = Task {
+                for _ in 0..<100 {
+                    try await trickler.send(ByteBuffer(string: "X-B: b\r\n"))
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            #expect(try await closes(trickler), "a connection is closed at its request timeout, however it trickles")
+            trickling.cancel()
+        }
+    }
+
     @Test func readyzAnswers503BeforeListeningAndWhileDraining() async throws {
         let probe = ProbeService()
         var configuration = ServerConfiguration.forTesting()
