@@ -186,10 +186,10 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
         }
     }
 
-    /// `binary` written as JSON on NIO's shared thread pool, in the caller's key's turn. It counts in the unread-answer budget until then (past
-    /// it the call ends RESOURCE_EXHAUSTED), and is dropped if the connection has gone meanwhile: 1,200 connections'
-    /// RequestTestData pages waited in the pool's queue, uncounted (742 MB), and were converted after their clients
-    /// had closed.
+    /// `binary` written as JSON on NIO's shared thread pool, in the caller's key's turn. It counts in the unread-answer
+    /// budget until then (past it the call ends RESOURCE_EXHAUSTED), and is dropped if the connection has gone
+    /// meanwhile: 1,200 connections' RequestTestData pages waited in the pool's queue, uncounted (742 MB), and were
+    /// converted after their clients had closed.
     private func jsonOffLoop(_ binary: [UInt8]) async throws(RPCError) -> [UInt8] {
         let untrusted = try holdForThreadPool(binary.count)
         defer { releaseFromThreadPool(binary.count, untrusted: untrusted) }
