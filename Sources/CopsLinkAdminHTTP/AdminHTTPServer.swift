@@ -69,9 +69,11 @@ public final class AdminHTTPServer: Sendable {
                     self.open.wrappingSubtract(1, ordering: .relaxed)
                     return channel.close()
                 }
-                channel.closeFuture.whenComplete { _ in self.open.wrappingSubtract(1, ordering: .relaxed) }
                 let deadline = channel.eventLoop.scheduleTask(in: requestTimeout) { channel.close(promise: nil) }
-                channel.closeFuture.whenComplete { _ in deadline.cancel() }
+                channel.closeFuture.whenComplete { _ in
+                    deadline.cancel()
+                    self.open.wrappingSubtract(1, ordering: .relaxed)
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(AdminRequestLimit())
