@@ -121,9 +121,9 @@ public struct AuthInterceptor: ServerInterceptor {
 
     /// A valid, unrevoked key in `metadata`, whatever its roles: its caller may have the connection's bytes counted as
     /// trusted before its call runs. The same lookup (and cache) as `intercept`'s.
-    public func acceptsCaller(_ metadata: Metadata) async -> Bool {
-        guard let value = metadata[text: Self.metadataKey], let token = Self.bearerToken(value) else { return false }
-        return (try? await authenticator.authenticate(bearerToken: token)) != nil
+    public func acceptedCaller(_ metadata: Metadata) async -> Caller? {
+        guard let value = metadata[text: Self.metadataKey], let token = Self.bearerToken(value) else { return nil }
+        return (try? await authenticator.authenticate(bearerToken: token)) ?? nil
     }
 
     /// The token of `Bearer TOKEN` (scheme case-insensitive, as in HTTP), or nil.

@@ -10,16 +10,16 @@ public protocol ServerInterceptor: Sendable {
     /// which connections have authenticated callers (`ServerCallStream.callerAuthenticated`). Default false.
     var authenticatesCallers: Bool { get }
 
-    /// Whether `metadata` carries the credentials of a caller this interceptor accepts (with any role), checked
+    /// The caller whose credentials `metadata` carries, if this interceptor accepts them (with any role), checked
     /// before the call's request has arrived: a transport that must hold a large request of a connection on which no
-    /// caller has authenticated asks first (HTTP/JSON reads a whole body before its call runs). Default false.
-    func acceptsCaller(_ metadata: Metadata) async -> Bool
+    /// caller has authenticated asks first (HTTP/JSON reads a whole body before its call runs). Default nil.
+    func acceptedCaller(_ metadata: Metadata) async -> Caller?
 }
 
 extension ServerInterceptor {
     public var authenticatesCallers: Bool { false }
 
-    public func acceptsCaller(_ metadata: Metadata) async -> Bool { false }
+    public func acceptedCaller(_ metadata: Metadata) async -> Caller? { nil }
 }
 
 /// What transports run for each call: router lookup, interceptors, handler, and the mapping of errors to statuses.
@@ -68,13 +68,13 @@ public final class CallDispatcher: Sendable {
         authenticatesCallers = interceptors.contains { $0.authenticatesCallers }
     }
 
-    /// Whether an interceptor that authenticates callers accepts the credentials in `metadata`
-    /// (`ServerInterceptor.acceptsCaller`), before any call runs.
-    public func acceptsCaller(_ metadata: Metadata) async -> Bool {
+    /// The caller of the credentials in `metadata`, if an interceptor that authenticates callers accepts them
+    /// (`ServerInterceptor.acceptedCaller`), before any call runs.
+    public func acceptedCaller(_ metadata: Metadata) async -> Caller? {
         for interceptor in interceptors where interceptor.authenticatesCallers {
-            if await interceptor.acceptsCaller(metadata) { return true }
+            if let caller = await interceptor.acceptedCaller(metadata) { return caller }
         }
-        return false
+        return nil
     }
 
     /// Counts a call of `route` waiting for its request in `openCallsAwaitingRequest`; the refusal if the limit is

@@ -39,7 +39,7 @@ final class GRPCCall: ServerCallStream, Sendable {
         self.trust = trust
     }
 
-    func callerAuthenticated(_ caller: Caller) { trust?.grant() }
+    func callerAuthenticated(_ caller: Caller) { trust?.grant(keyID: caller.keyID) }
 
     var isFinished: Bool { finished.load(ordering: .acquiring) }
 

@@ -81,6 +81,9 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The call is of an open method (Health, ServerInfo, reflection): its answers count in the budget's share for
     /// clients without a key.
     private var answersUntrusted = false
+    /// Whose answers `unreadCounted` holds: decided when it goes from 0 (for a call of a method that is not open, its
+    /// caller has authenticated by then: the connection's key), released the same way.
+    private var answersHolder = UnreadAnswerBudget.Holder.anyone
     private var stallTimer: Scheduled<Void>?
     /// When the oldest pending write started to wait, or the last one was sent since.
     private var lastSent = NIODeadline.uptimeNanoseconds(0)
@@ -139,7 +142,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         budgets.adjust(by: -readerCounted)
         readerCounted = 0
-        connection.unreadAnswers?.release(unreadCounted, untrusted: answersUntrusted)  // pending writes fail later, or never
+        connection.unreadAnswers?.release(unreadCounted, for: answersHolder)  // pending writes fail later, or never
         unreadCounted = 0
         connection.streamClosed(self)
         releaseAwaiting()
@@ -590,7 +593,10 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var unread = 0
         if let budget = connection.unreadAnswers, case .data(let data) = payload {
             unread = data.data.readableBytes
-            guard budget.reserve(unread, untrusted: answersUntrusted) else {
+            if unreadCounted == 0 {
+                answersHolder = answersUntrusted ? .untrusted : UnreadAnswerBudget.holder(for: connection.trust)
+            }
+            guard budget.reserve(unread, for: answersHolder) else {
                 metrics?.rejected(.unreadAnswerBudget)
                 promise?.fail(ChannelError.ioOnClosedChannel)
                 // RST_STREAM ENHANCE_YOUR_CALM closes the stream; a running call is cancelled in channelInactive.
@@ -644,7 +650,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func releaseUnread(_ bytes: Int) {
         guard bytes > 0, unreadCounted > 0 else { return }
         unreadCounted -= bytes
-        connection.unreadAnswers?.release(bytes, untrusted: answersUntrusted)
+        connection.unreadAnswers?.release(bytes, for: answersHolder)
     }
 
     /// One timer while writes are pending; when it fires after something was sent, it waits again for the rest.

@@ -1,7 +1,7 @@
 public import CopsLinkCore
 
 /// Authenticates a call that carries `authorization` metadata (any value), as `AuthInterceptor` would a valid key;
-/// calls without it run with no caller. Before a call runs (`acceptsCaller`, the early key check) it accepts only
+/// calls without it run with no caller. Before a call runs (`acceptedCaller`, the early key check) it accepts only
 /// `Bearer k`, so that a test can send a key the early check refuses.
 public struct MetadataAuthenticator: ServerInterceptor {
     public init() {}
@@ -16,5 +16,7 @@ public struct MetadataAuthenticator: ServerInterceptor {
         return try await next(context)
     }
 
-    public func acceptsCaller(_ metadata: Metadata) async -> Bool { metadata[text: "authorization"] == "Bearer k" }
+    public func acceptedCaller(_ metadata: Metadata) async -> Caller? {
+        metadata[text: "authorization"] == "Bearer k" ? Caller(tenant: "t", roles: [.read], keyID: "k") : nil
+    }
 }

@@ -152,6 +152,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(
         parsing: .unconditional,
         help:
+            "One API key's share of --max-unread-answers (what the connections its callers authenticated on first hold); past it only that key's are refused (default: a quarter of it)."
+    )
+    var maxUnreadAnswersPerKey: Int?
+    @Option(
+        parsing: .unconditional,
+        help:
             "Server-wide bytes of request messages running handlers hold: a request over 4 KiB counts from when its handler takes it until it returns; one that would pass this, or its API key's share, is refused RESOURCE_EXHAUSTED before its handler runs. 0: no limit."
     )
     var maxHeldRequests = 64 << 20
@@ -240,6 +246,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maxUnfinishedRequestBytesPerConnection = maxConnectionInbound
         configuration.maxBufferedInboundBytes = maxInboundMemory
         configuration.maxUnreadAnswerBytes = maxUnreadAnswers
+        configuration.maxUnreadAnswerBytesPerKey = maxUnreadAnswersPerKey
         configuration.maxHeldRequestBytes = maxHeldRequests
         configuration.maxHeldRequestBytesPerKey = maxHeldRequestsPerKey
         configuration.requestIdleTimeout = Self.duration(seconds: requestTimeout)
@@ -415,7 +422,8 @@ struct ServeCommand: AsyncParsableCommand {
             ("--max-stored-bytes-per-dealer", maxStoredBytesPerDealer),
             ("--failed-call-log-burst", failedCallLogBurst), ("--failed-call-log-rate", failedCallLogRate),
             ("--server-log-burst", serverLogBurst), ("--server-log-rate", serverLogRate),
-            ("--max-held-requests-per-key", maxHeldRequestsPerKey ?? 1)
+            ("--max-held-requests-per-key", maxHeldRequestsPerKey ?? 1),
+            ("--max-unread-answers-per-key", maxUnreadAnswersPerKey ?? 1)
         ] where value < 1 {
             throw ValidationError("\(flag) \(value): must be at least 1.")
         }

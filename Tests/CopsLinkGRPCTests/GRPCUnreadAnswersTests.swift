@@ -57,7 +57,7 @@ struct GRPCUnreadAnswersTests {
 
         /// A unary method answering 2,000 bytes (open to keyless callers, as Health's Check is, if `openUnary`), a
         /// gated one and a client-streaming one counting its requests.
-        init(openUnary: Bool = false, unreadAnswers: UnreadAnswerBudget? = nil) {
+        init(openUnary: Bool = false, unreadAnswers: UnreadAnswerBudget? = nil, trust: ConnectionTrust = ConnectionTrust(trusted: true)) {
             var router = RPCRouter()
             let (runs, order) = (self.runs, self.order)
             router.registerUnary(GRPCUnreadAnswersTests.unary) { (request: SimpleRequest, _) in
@@ -80,7 +80,7 @@ struct GRPCUnreadAnswersTests {
                 return ServerResponse(message: StreamingInputCallResponse(messageCount: count))
             }
             dispatcher = CallDispatcher(router: router)
-            connection = GRPCConnectionState(configuration: configuration, unreadAnswers: unreadAnswers)
+            connection = GRPCConnectionState(configuration: configuration, unreadAnswers: unreadAnswers, trust: trust)
         }
 
         /// A stream of the connection whose client sent the call's HEADERS and its whole request, without the event
@@ -260,6 +260,28 @@ struct GRPCUnreadAnswersTests {
         let fourth = try await harness.call(fills: false)
         #expect(try await harness.status(fourth) == "0", "calls run again once the budget has room")
         for channel in [first, second, third, fourth] { _ = try? channel.finish() }
+    }
+
+    /// Answer DATA counts in the share of the key whose caller first authenticated on the connection: past that share
+    /// the stream is reset, and the budget is not spent for other keys (new calls still run).
+    @Test @EmbeddedTestActor func answersCountInTheConnectionsKeysShare() async throws {
+        let budget = UnreadAnswerBudget(limit: 10_000, perKeyLimit: 2_500)
+        let trust = ConnectionTrust(trusted: false)
+        trust.grant(keyID: "k")
+        let harness = Harness(unreadAnswers: budget, trust: trust)
+        let (first, socket) = try await harness.call(socket: {
+            $0.fills = false
+            $0.holds = true
+        })
+        #expect(try await harness.status(first) == "0")
+        let held = budget.usedBytes(ofKey: "k")
+        #expect(held > 2_000 && held == budget.usedBytes, "the answer's DATA, in k's share")
+        let second = try await harness.call(fills: false)
+        #expect(try await harness.reset(second) == .enhanceYourCalm, "past k's share of 2,500")
+        #expect(!budget.isExhausted && budget.usedBytes == held)
+        for promise in socket.held { promise.succeed() }
+        #expect(budget.usedBytes(ofKey: "k") == 0 && budget.usedBytes == 0)
+        for channel in [first, second] { _ = try? channel.finish() }
     }
 
     /// A stream that goes away with answer DATA unsent releases what it counted at once, and the writes' promises,

@@ -305,14 +305,23 @@ struct HTTPJSONGatewayTests {
     }
 
     /// A large answer is written as JSON on the thread pool in its caller's key's turn (`ThreadPoolTurns`): with the
-    /// pool's one worker held, the keyed call's conversion waits under its key, and is answered once the worker is free.
+    /// pool's one worker held (by a job it has started), the keyed call's conversion waits under its key, counted in
+    /// the key's share of the unread-answer budget, and is answered once the worker is free.
     @Test func largeAnswersTakeTheirKeysTurnOnTheThreadPool() async throws {
         let pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
         let turns = ThreadPoolTurns(pool: pool)
-        let held = DispatchSemaphore(value: 0)
-        turns.enqueue(key: "another dealer's") { held.wait() }
-        let connection = try await Connection(authenticates: true, threadPoolTurns: turns)
+        let release = DispatchSemaphore(value: 0)
+        // The worker must have taken this job before the call's is queued: until then the other key's turn waits too.
+        await withCheckedContinuation { running in
+            turns.enqueue(key: "another dealer's") {
+                running.resume()
+                release.wait()
+            }
+        }
+        #expect(turns.waitingKeys.isEmpty)
+        let budget = UnreadAnswerBudget(limit: 400_000, perKeyLimit: 100_000)
+        let connection = try await Connection(authenticates: true, unreadAnswers: budget, threadPoolTurns: turns)
         try await connection.post(
             "/copslink.rpc.v1.TestService/UnaryCall", #"{"responseSize":90000}"#, headers: ["Authorization: Bearer k"])
         var waiting: [String] = []
@@ -321,9 +330,20 @@ struct HTTPJSONGatewayTests {
             try await Task.sleep(for: .milliseconds(5))
         }
         #expect(waiting == ["k"], "the conversion waits in the turn of the caller's key")
-        held.signal()
+        let held = budget.usedBytes(ofKey: "k")
+        #expect(held > 90_000 && held == budget.usedBytes, "and counts in the key's share of the unread-answer budget")
+        // The key's second such answer would pass its share (attacker round 4: one key's waiting pages filled the
+        // whole budget, and other dealers' large answers were refused): refused at once, the budget not spent.
+        let second = try await Connection(authenticates: true, unreadAnswers: budget, threadPoolTurns: turns)
+        try await second.post(
+            "/copslink.rpc.v1.TestService/UnaryCall", #"{"responseSize":90000}"#, headers: ["Authorization: Bearer k"])
+        let refused = try await second.response()
+        #expect(refused.status == 429 && refused.body.contains("would pass the key's share of 100000"), "\(refused.body.prefix(300))")
+        #expect(!budget.isExhausted)
+        release.signal()
         let answer = try await connection.response()
         #expect(answer.status == 200 && answer.body.count > 90_000)
+        #expect(budget.usedBytes == 0)
         try await pool.shutdownGracefully()
     }
 

@@ -22,6 +22,8 @@ final class ServerConnectionHarness {
     let flushes: FlushCounter
     /// Holds this connection's calls of the `gated` methods until the test releases them.
     let gate = CallGate()
+    /// The connection's trust: who has authenticated on it.
+    let trust: ConnectionTrust
     private var decoder = FrameDecoder(
         limits: FrameLimits(maxFrameSize: Int(UInt32.max), maxHeaderSize: Int(UInt32.max)), expectsPreface: false)
     private var received = ByteBuffer()
@@ -101,12 +103,14 @@ final class ServerConnectionHarness {
             gate: gate, keylessLimit: keylessLimit, authenticates: authenticates,
             maxOpenCallsAwaitingRequest: configuration.maxOpenCallsAwaitingRequest, serverLogBudget: serverLogBudget)
         let logger = Logger(label: "test", factory: { _ in logHandler ?? SwiftLogNoOpLogHandler() })
+        let trust = ConnectionTrust(for: dispatcher)
+        self.trust = trust
         try await loop.executeInContext {
             try channel.pipeline.syncOperations.addHandlers(reads, flushes)
             try TCPServer.installConnectionHandlers(
                 on: channel, configuration: configuration, dispatcher: dispatcher,
                 logger: logger, budget: budget,
-                unreadAnswers: unreadAnswers)
+                unreadAnswers: unreadAnswers, trust: trust)
         }
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40_000))
     }

@@ -37,18 +37,86 @@ struct UnreadAnswerBudgetTests {
     @Test func clientsWithoutAKeyHoldAShareOfTheirOwn() {
         let budget = UnreadAnswerBudget(limit: 1_000)
         #expect(budget.untrustedLimit == 250)
-        #expect(budget.reserve(200, untrusted: true))
-        #expect(!budget.reserve(100, untrusted: true), "past the share")
+        #expect(budget.reserve(200, for: .untrusted))
+        #expect(!budget.reserve(100, for: .untrusted), "past the share")
         #expect(
-            budget.refusal(adding: 100, untrusted: true)
+            budget.refusal(adding: 100, for: .untrusted)
                 == "connections without an authenticated caller hold 200 bytes of answers they have not taken; 100 more would pass their share of 250"
         )
         #expect(!budget.isExhausted, "the share is spent, not the budget")
         #expect(budget.reserve(800), "a keyed client's answers still fit")
         #expect(budget.usedBytes == 1_000 && budget.untrustedBytes == 200)
-        budget.release(200, untrusted: true)
+        budget.release(200, for: .untrusted)
         budget.release(800)
         #expect(budget.usedBytes == 0 && budget.untrustedBytes == 0)
+    }
+
+    /// What is held for an API key's clients counts in that key's share: past it only that key is refused, and the
+    /// budget is not spent for the others.
+    @Test func eachKeyHoldsAShareOfItsOwn() {
+        let budget = UnreadAnswerBudget(limit: 1_000)
+        #expect(budget.perKeyLimit == 250)
+        #expect(budget.reserve(200, for: .key("a")))
+        #expect(!budget.reserve(100, for: .key("a")), "past a's share")
+        #expect(
+            budget.refusal(adding: 100, for: .key("a"))
+                == "API key a's connections hold 200 bytes of answers they have not taken; 100 more would pass the key's share of 250"
+        )
+        #expect(!budget.isExhausted, "a's share is spent, not the budget")
+        #expect(budget.reserve(250, for: .key("b")), "another key's answers still fit")
+        #expect(budget.reserve(250, for: .untrusted), "the untrusted share is apart")
+        #expect(!budget.reserve(1, for: .untrusted))
+        #expect(budget.reserve(300), "a server that authenticates nobody knows no keys: only the limit")
+        #expect(!budget.reserve(10, for: .key("c")), "past the limit, whatever the key's share")
+        #expect(budget.isExhausted)
+        #expect(budget.usedBytes(ofKey: "c") == 0, "a refusal at the limit counts nothing in the key's share")
+        #expect(budget.usedBytes == 1_000 && budget.usedBytes(ofKey: "a") == 200 && budget.usedBytes(ofKey: "b") == 250)
+        budget.release(200, for: .key("a"))
+        #expect(budget.usedBytes(ofKey: "a") == 0)
+        #expect(budget.reserve(100, for: .key("a")), "a fits again once it has released")
+        for (bytes, holder) in [(100, UnreadAnswerBudget.Holder.key("a")), (250, .key("b")), (250, .untrusted), (300, .anyone)] {
+            budget.release(bytes, for: holder)
+        }
+        #expect(budget.usedBytes == 0 && budget.untrustedBytes == 0 && budget.usedBytes(ofKey: "b") == 0)
+        #expect(budget.reserve(5_000, for: .key("a")), "one answer larger than the share goes out when the key holds nothing")
+        budget.release(5_000, for: .key("a"))
+    }
+
+    /// A connection's unread answers count for the key whose caller first authenticated on it: one key's second
+    /// unwritable connection passes its share and is closed with GOAWAY naming the key, while another key's
+    /// connection still fits (attacker round 4: one key's unread HTTP/JSON pages filled the whole budget).
+    @Test func oneKeysConnectionsThatFallBehindHoldOnlyItsShare() async throws {
+        var configuration = ServerConfiguration()
+        configuration.outboundHighWaterMark = 100_000
+        let budget = UnreadAnswerBudget(limit: 400_000)
+        let first = try await ServerConnectionHarness(configuration: configuration, authenticates: true, unreadAnswers: budget)
+        let second = try await ServerConnectionHarness(configuration: configuration, authenticates: true, unreadAnswers: budget)
+        let other = try await ServerConnectionHarness(configuration: configuration, authenticates: true, unreadAnswers: budget)
+        for harness in [first, second] {
+            try await harness.handshake()
+            let id = harness.callID()
+            try await harness.send(
+                harness.request(id, TestService.Method.emptyCall.path, EmptyMessage(), metadata: ["authorization": .text("Bearer k")]))
+            #expect(try ServerConnectionHarness.ends(try await harness.frames())[id]?.statusCode == 0)
+        }
+        #expect(first.trust.keyID == "k", "the call's caller recorded its key on the connection")
+        try await other.handshake()
+        other.trust.grant(keyID: "another dealer's")
+        try await first.setWritable(false)
+        #expect(budget.usedBytes(ofKey: "k") == 100_000)
+        try await second.setWritable(false)
+        await second.settle()
+        #expect(
+            try ServerConnectionHarness.goAway(try await second.frames())?.message
+                == "API key k's connections hold 100000 bytes of answers they have not taken; 100000 more would pass the key's share of 100000"
+        )
+        #expect(!second.channel.isActive)
+        try await other.setWritable(false)
+        #expect(other.channel.isActive, "another key's connection fits")
+        #expect(budget.usedBytes == 200_000 && budget.usedBytes(ofKey: "another dealer's") == 100_000)
+        #expect(!budget.isExhausted)
+        for harness in [first, second, other] { await harness.close() }
+        #expect(budget.usedBytes == 0 && budget.usedBytes(ofKey: "k") == 0)
     }
 
     /// Native connections on which no caller has authenticated hold the share for clients without a key: one that
@@ -83,12 +151,13 @@ struct UnreadAnswerBudgetTests {
         let budget = UnreadAnswerBudget(limit: 1_000)
         var hold = UnwritableHold(budget: budget, highWaterMark: 700)
         let channel = EmbeddedChannel()
-        #expect(hold.begin(channel, untrusted: false) == nil)
+        let trusted = ConnectionTrust(trusted: true)
+        #expect(hold.begin(channel, trust: trusted) == nil)
         #expect(budget.usedBytes == 700)
-        #expect(hold.begin(channel, untrusted: false) == nil, "counted once per episode")
+        #expect(hold.begin(channel, trust: trusted) == nil, "counted once per episode")
         #expect(budget.usedBytes == 700)
         var other = UnwritableHold(budget: budget, highWaterMark: 700)
-        #expect(other.begin(channel, untrusted: false) != nil, "a second one does not fit")
+        #expect(other.begin(channel, trust: trusted) != nil, "a second one does not fit")
         #expect(budget.usedBytes == 700)
         hold.end()
         other.end()

@@ -1,6 +1,6 @@
 /// Where a connection without an authenticated caller stands with the key of a request it cannot read in whole while
 /// such connections hold their share of the inbound budget (PROTOCOL §12.1): the key is checked
-/// (`CallDispatcher.acceptsCaller`) before the rest of the request is read, since the call authenticates only once
+/// (`CallDispatcher.acceptedCaller`) before the rest of the request is read, since the call authenticates only once
 /// its request is in.
 enum EarlyKeyCheck {
     case notAsked

@@ -69,6 +69,9 @@ public final class InboundMemoryBudget: Sendable {
 /// authenticates nobody start trusted.
 public final class ConnectionTrust: Sendable {
     private let trusted: Atomic<Bool>
+    /// Set once `firstKeyID` is, so that later grants and reads skip its lock.
+    private let keyRecorded = Atomic<Bool>(false)
+    private let firstKeyID = Mutex<String?>(nil)
     /// The connection's `KeylessPacer` while it is paced: work done for the connection outside its reads (its calls'
     /// tasks, `EventLoopTaskExecutor`) is charged to it, and it hears when a caller authenticates.
     private let pacer = Mutex<NIOLoopBound<KeylessPacer>?>(nil)
@@ -80,6 +83,25 @@ public final class ConnectionTrust: Sendable {
     public convenience init(for dispatcher: CallDispatcher) { self.init(trusted: !dispatcher.authenticatesCallers) }
 
     public var isTrusted: Bool { trusted.load(ordering: .relaxed) }
+
+    /// The API key (public id) whose caller first authenticated on the connection: what it holds counts in that key's
+    /// share of the `UnreadAnswerBudget`. Nil until then, and on a server that authenticates nobody.
+    public var keyID: String? {
+        guard keyRecorded.load(ordering: .acquiring) else { return nil }
+        return firstKeyID.withLock { $0 }
+    }
+
+    /// Marks the connection trusted and records `keyID` as its key, once; later calls only read.
+    public func grant(keyID: String) {
+        if !keyRecorded.load(ordering: .relaxed) {
+            firstKeyID.withLock { recorded in
+                guard recorded == nil else { return }
+                recorded = keyID
+                keyRecorded.store(true, ordering: .releasing)
+            }
+        }
+        grant()
+    }
 
     /// Marks the connection trusted (once; later calls only read).
     public func grant() {

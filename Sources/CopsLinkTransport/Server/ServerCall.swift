@@ -25,7 +25,8 @@ final class ServerCall: ServerCallStream, Sendable {
     /// The method's series, when the server records metrics; the call reports its status and latency there once.
     private let metrics: MethodMetrics?
     private let startedAt: NIODeadline
-    /// The connection's: granted when the call's caller authenticated.
+    /// The connection's: granted when the call's caller authenticated; its key is whose share of the unread-answer
+    /// budget the call's waiting messages count in.
     private let trust: ConnectionTrust?
 
     /// What the connection handler keeps about a call while it runs.
@@ -98,7 +99,7 @@ final class ServerCall: ServerCallStream, Sendable {
 
     var isFinished: Bool { finished.load(ordering: .acquiring) }
 
-    func callerAuthenticated(_ caller: Caller) { trust?.grant() }
+    func callerAuthenticated(_ caller: Caller) { trust?.grant(keyID: caller.keyID) }
 
     func nextRequest() async throws(RPCError) -> (any MessageBytes)? {
         guard let message = try await requests.next() else { return nil }
@@ -126,15 +127,15 @@ final class ServerCall: ServerCallStream, Sendable {
         try checkFrameSize(size)
         try await credit.acquire(size - Frame.minimumEncodedSize) { () -> (() -> Void)? in
             // The message waits for the client's credit: it counts as an answer the client does not take.
-            let untrusted = isUntrusted
-            if let refusal = reserveUnread(size, untrusted: untrusted) {
+            let holder = UnreadAnswerBudget.holder(for: trust)
+            if let refusal = reserveUnread(size, for: holder) {
                 credit.close(refusal)
                 return nil
             }
             let unread = unreadAnswers
             // A client that grants no window keeps the socket writable, so the connection's unwritable timeout never
             // starts; without this clock such a call (and its place among the connection's calls) was held for ever.
-            guard let creditStallTimeout else { return { unread?.release(size, untrusted: untrusted) } }
+            guard let creditStallTimeout else { return { unread?.release(size, for: holder) } }
             let timer = connection.eventLoop.scheduleTask(in: TimeAmount(creditStallTimeout)) { [self] in
                 credit.close(
                     RPCError(
@@ -145,7 +146,7 @@ final class ServerCall: ServerCallStream, Sendable {
             }
             return {
                 timer.cancel()
-                unread?.release(size, untrusted: untrusted)
+                unread?.release(size, for: holder)
             }
         }
         try await waitUntilWritable(holding: size)
@@ -158,21 +159,18 @@ final class ServerCall: ServerCallStream, Sendable {
     /// calls took the server to 1.3 GB). Past the budget the call ends RESOURCE_EXHAUSTED.
     private func waitUntilWritable(holding size: Int) async throws(RPCError) {
         guard !gate.isWritable, let unreadAnswers else { return try await gate.waitUntilWritable() }
-        let untrusted = isUntrusted
-        if let refusal = reserveUnread(size, untrusted: untrusted) { throw refusal }
-        defer { unreadAnswers.release(size, untrusted: untrusted) }
+        let holder = UnreadAnswerBudget.holder(for: trust)
+        if let refusal = reserveUnread(size, for: holder) { throw refusal }
+        defer { unreadAnswers.release(size, for: holder) }
         try await gate.waitUntilWritable()
     }
 
-    /// Whether what this call holds counts as held for a client without a key.
-    private var isUntrusted: Bool { trust.map { !$0.isTrusted } ?? false }
-
     /// Counts `size` bytes of a message about to wait (for credit or for the socket) in the unread-answer budget;
     /// past it counts nothing, tells the connection (its metric) and returns the call's RESOURCE_EXHAUSTED.
-    private func reserveUnread(_ size: Int, untrusted: Bool) -> RPCError? {
-        guard let unreadAnswers, !unreadAnswers.reserve(size, untrusted: untrusted) else { return nil }
+    private func reserveUnread(_ size: Int, for holder: UnreadAnswerBudget.Holder) -> RPCError? {
+        guard let unreadAnswers, !unreadAnswers.reserve(size, for: holder) else { return nil }
         connection.run(()) { handler, _ in handler.messageRefusedOverUnreadAnswerBudget() }
-        return RPCError(code: .resourceExhausted, message: unreadAnswers.refusal(adding: size, untrusted: untrusted))
+        return RPCError(code: .resourceExhausted, message: unreadAnswers.refusal(adding: size, for: holder))
     }
 
     func finish(_ outcome: CallOutcome) {

@@ -57,6 +57,9 @@ public struct ServerConfiguration: Sendable {
     /// gRPC stream whose answer would be held is reset (ENHANCE_YOUR_CALM) and new gRPC calls are refused. Default
     /// 256 MiB.
     public var maxUnreadAnswerBytes = 256 << 20
+    /// One API key's share of `maxUnreadAnswerBytes` (what the connections on which its callers authenticated first
+    /// hold): past it that key's connections are refused as above, and other keys' are not. Nil: a quarter of it.
+    public var maxUnreadAnswerBytesPerKey: Int?
     /// Bytes of request messages running handlers may hold, server-wide (`HeldRequestBudget`): a request over 4 KiB
     /// counts from when its handler takes it until the handler returns, and one that would pass this (or its API key's
     /// share, `maxHeldRequestBytesPerKey`) is refused RESOURCE_EXHAUSTED before its handler runs. 0: no bound.

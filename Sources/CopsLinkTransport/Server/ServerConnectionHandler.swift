@@ -244,7 +244,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Reading waits for the untrusted share: if the partial frame is a REQUEST whose header is in, checks its key
-    /// (`CallDispatcher.acceptsCaller`) so that a valid one has the rest read as trusted bytes. Once per frame.
+    /// (`CallDispatcher.acceptedCaller`) so that a valid one has the rest read as trusted bytes. Once per frame.
     private func checkKeyAhead() {
         guard earlyKeyCheck == .notAsked, let bytes = reader.partialRequestHeader else { return }
         // Decided once per frame, key or not: a keyless frame is not parsed again at every retry of the budget.
@@ -257,18 +257,18 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.dispatcher, self.loopBound!, context.eventLoop, header.metadata, framesDecoded
         )
         Task {
-            let accepted = await dispatcher.acceptsCaller(metadata)
-            loop.execute { loopBound.value.keyCheckedAhead(accepted: accepted, frame: frame) }
+            let accepted = await dispatcher.acceptedCaller(metadata)?.keyID
+            loop.execute { loopBound.value.keyCheckedAhead(acceptedKeyID: accepted, frame: frame) }
         }
     }
 
     /// `checkKeyAhead`'s answer: a valid key makes the connection trusted, its held bytes count as trusted and
     /// reading goes on; otherwise the frame waits for the share like a keyless one. A valid key trusts the
     /// connection even when its frame has been decoded meanwhile; a refusal only concerns that frame.
-    private func keyCheckedAhead(accepted: Bool, frame: UInt64) {
-        if frame == framesDecoded, earlyKeyCheck == .pending { earlyKeyCheck = accepted ? .notAsked : .refused }
-        guard accepted, !state.isClosed, !trust.isTrusted else { return }
-        trust.grant()  // a valid key was sent on this connection, whatever becomes of its call
+    private func keyCheckedAhead(acceptedKeyID: String?, frame: UInt64) {
+        if frame == framesDecoded, earlyKeyCheck == .pending { earlyKeyCheck = acceptedKeyID != nil ? .notAsked : .refused }
+        guard let acceptedKeyID, !state.isClosed, !trust.isTrusted else { return }
+        trust.grant(keyID: acceptedKeyID)  // a valid key was sent on this connection, whatever becomes of its call
         reads.liftOnceTrusted(trust, on: context.channel)
         memoryRetry?.cancel()
         memoryRetry = nil
@@ -313,7 +313,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .pause:
             gate.setWritable(false)
             unwritable?.start(on: context.eventLoop, { [loopBound = self.loopBound!] in loopBound.value.unwritableCheck() })
-            if let refusal = unwritableHold.begin(context.channel, untrusted: !trust.isTrusted) { closeOverUnreadAnswerBudget(refusal) }
+            if let refusal = unwritableHold.begin(context.channel, trust: trust) { closeOverUnreadAnswerBudget(refusal) }
         case .resume(let read):
             unwritableHold.end()
             gate.setWritable(true)
@@ -453,7 +453,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             id: id, connection: loopBound, gate: gate, allocator: context.channel.allocator, peerLimits: peerLimits,
             receiveWindow: configuration.limits.initialWindowSize,
             singleRequest: route.kind.takesOneRequest, metrics: metrics?.method(forPath: header.method),
-            trust: trust.isTrusted ? nil : trust, creditStallTimeout: configuration.unwritableTimeout,
+            trust: trust, creditStallTimeout: configuration.unwritableTimeout,
             unreadAnswers: unwritableHold.budget)
         if route.maxRequestMessageSize != nil { call.loop.limitedRoute = route }
         call.loop.awaitingRequest = awaitsRequest

@@ -80,7 +80,8 @@ public final class TCPServer: Sendable {
         self.logger = logger
         self.metrics = metricsFactory.map { ServerMetrics(router: router, factory: $0) }
         self.inboundBudget = InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)
-        self.unreadAnswerBudget = UnreadAnswerBudget(limit: configuration.maxUnreadAnswerBytes)
+        self.unreadAnswerBudget = UnreadAnswerBudget(
+            limit: configuration.maxUnreadAnswerBytes, perKeyLimit: configuration.maxUnreadAnswerBytesPerKey)
         // A share outside (0, 1] is taken as the nearest value in it (NaN as 1): a library caller's typo must not
         // trap at start, nor leave keyless connections no time at all.
         let keylessShare = configuration.keylessShare.isNaN ? 1 : min(1, max(0.01, configuration.keylessShare))
@@ -236,7 +237,9 @@ public final class TCPServer: Sendable {
         if let keylessPacing, !trust.isTrusted { try sync.addHandler(KeylessPacer(pacing: keylessPacing, trust: trust)) }
         if let tlsContext { try sync.addHandler(NIOSSLServerHandler(context: tlsContext)) }
         let budget = budget ?? InboundMemoryBudget(limit: configuration.maxBufferedInboundBytes)
-        let unreadAnswers = unreadAnswers ?? UnreadAnswerBudget(limit: configuration.maxUnreadAnswerBytes)
+        let unreadAnswers =
+            unreadAnswers
+            ?? UnreadAnswerBudget(limit: configuration.maxUnreadAnswerBytes, perKeyLimit: configuration.maxUnreadAnswerBytesPerKey)
         // A connection that comes while the inbound budget is spent is refused in its own protocol's words, once its
         // first bytes have told which: the native GOAWAY REFUSED here, HTTP/JSON's 503 and gRPC's GOAWAY by their
         // handlers, which check the budget themselves.
@@ -367,6 +370,8 @@ public struct ProtocolInstallContext: Sendable {
         self.budget = budget
         self.metrics = metrics
         self.connectedAt = connectedAt
-        self.unreadAnswers = unreadAnswers ?? UnreadAnswerBudget(limit: configuration.maxUnreadAnswerBytes)
+        self.unreadAnswers =
+            unreadAnswers
+            ?? UnreadAnswerBudget(limit: configuration.maxUnreadAnswerBytes, perKeyLimit: configuration.maxUnreadAnswerBytesPerKey)
     }
 }

@@ -15,20 +15,49 @@ import Synchronization
 /// What is held for clients without a key (native and HTTP/JSON connections on which no caller has authenticated, the
 /// answers of gRPC's open methods) also counts in a share of its own, `untrustedLimit`, as in `InboundMemoryBudget`:
 /// past it only such holdings are refused, so clients without a key cannot spend the budget keyed clients need.
+///
+/// What is held for an API key's clients counts in that key's share too, `perKeyLimit` (a quarter of `limit` by
+/// default): past it only that key's holdings are refused. Without it one dealer's 1,200 HTTP/JSON connections, each
+/// with a RequestTestData page it did not read, filled the whole budget, and every other dealer's large answers and
+/// new gRPC calls were refused for as long as it kept them open (attacker round 4). What a connection holds counts for
+/// the key whose caller first authenticated on it (`ConnectionTrust.keyID`).
 public final class UnreadAnswerBudget: Sendable {
+    /// Whose answers a reservation holds, decided from the connection's `ConnectionTrust` (`holder(for:)`); a release
+    /// names the same holder as its reservation.
+    public enum Holder: Sendable, Hashable {
+        /// A server that authenticates nobody: only `limit` applies.
+        case anyone
+        /// A client without a key: counted in the untrusted share too.
+        case untrusted
+        /// The clients of an API key (its public id): counted in the key's share too.
+        case key(String)
+    }
+
     /// Bytes the server may hold for clients that do not take them.
     public let limit: Int
     /// Bytes it may hold for clients without a key, within `limit`. Default a quarter of `limit`.
     public let untrustedLimit: Int
+    /// Bytes it may hold for one API key's clients, within `limit`. Default a quarter of `limit`.
+    public let perKeyLimit: Int
     private let used = Atomic<Int>(0)
     private let untrusted = Atomic<Int>(0)
+    /// Bytes held per API key; a key holding nothing has no entry.
+    private let byKey = Mutex<[String: Int]>([:])
     /// Set when a reservation is refused at `limit`, cleared once the count is back under three quarters of it.
     private let refusing = Atomic<Bool>(false)
 
     /// - Parameter limit: at least 1 byte.
-    public init(limit: Int, untrustedLimit: Int? = nil) {
+    public init(limit: Int, untrustedLimit: Int? = nil, perKeyLimit: Int? = nil) {
         self.limit = max(1, limit)
         self.untrustedLimit = max(1, min(self.limit, untrustedLimit ?? self.limit / 4))
+        self.perKeyLimit = max(1, min(self.limit, perKeyLimit ?? self.limit / 4))
+    }
+
+    /// Whose answers a connection with `trust` holds: nil trust is a server that authenticates nobody.
+    public static func holder(for trust: ConnectionTrust?) -> Holder {
+        guard let trust else { return .anyone }
+        guard trust.isTrusted else { return .untrusted }
+        return trust.keyID.map(Holder.key) ?? .anyone
     }
 
     /// Bytes counted now, across every connection.
@@ -37,19 +66,26 @@ public final class UnreadAnswerBudget: Sendable {
     /// Bytes counted now for clients without a key (part of `usedBytes`).
     public var untrustedBytes: Int { untrusted.load(ordering: .relaxed) }
 
+    /// Bytes counted now for `keyID`'s clients (part of `usedBytes`).
+    public func usedBytes(ofKey keyID: String) -> Int { byKey.withLock { $0[keyID] ?? 0 } }
+
     /// Whether the budget is spent: something was refused at `limit`, and the count has not yet fallen under three
     /// quarters of it since. (A count that never passes the limit would otherwise stop just short of it, and a new
-    /// call would run only to have its answer dropped.)
+    /// call would run only to have its answer dropped.) A refusal at a share does not spend it.
     public var isExhausted: Bool { refusing.load(ordering: .relaxed) }
 
-    /// Counts `bytes` more if the total stays within `limit` (and, `untrusted`, the untrusted count within
-    /// `untrustedLimit`), or if nothing is counted there (so that one answer larger than the whole budget still goes
-    /// out); returns whether it did (nothing is counted if not).
-    public func reserve(_ bytes: Int, untrusted isUntrusted: Bool = false) -> Bool {
+    /// Counts `bytes` more for `holder` if the total stays within `limit` and the holder's share within its limit,
+    /// or if nothing is counted there (so that one answer larger than the whole budget still goes out); returns
+    /// whether it did (nothing is counted if not).
+    public func reserve(_ bytes: Int, for holder: Holder = .anyone) -> Bool {
         guard bytes > 0 else { return true }
-        if isUntrusted, !Self.add(bytes, to: untrusted, within: untrustedLimit) { return false }
+        switch holder {
+        case .anyone: break
+        case .untrusted: guard Self.add(bytes, to: untrusted, within: untrustedLimit) else { return false }
+        case .key(let keyID): guard addKey(keyID, bytes) else { return false }
+        }
         guard Self.add(bytes, to: used, within: limit) else {
-            if isUntrusted { untrusted.wrappingSubtract(bytes, ordering: .relaxed) }
+            releaseShare(bytes, of: holder)
             refusing.store(true, ordering: .relaxed)
             return false
         }
@@ -68,19 +104,49 @@ public final class UnreadAnswerBudget: Sendable {
         return false
     }
 
-    /// Releases `bytes` that `reserve` counted, with the same `untrusted`.
-    public func release(_ bytes: Int, untrusted isUntrusted: Bool = false) {
+    /// Adds `bytes` to `keyID`'s count if it stays within `perKeyLimit` or the key holds nothing.
+    private func addKey(_ keyID: String, _ bytes: Int) -> Bool {
+        byKey.withLock { counts in
+            let held = counts[keyID] ?? 0
+            guard held == 0 || held <= perKeyLimit - bytes else { return false }
+            counts[keyID] = held + bytes
+            return true
+        }
+    }
+
+    /// Releases `bytes` that `reserve` counted for the same `holder`.
+    public func release(_ bytes: Int, for holder: Holder = .anyone) {
         guard bytes > 0 else { return }
-        if isUntrusted { untrusted.wrappingSubtract(bytes, ordering: .relaxed) }
+        releaseShare(bytes, of: holder)
         let after = used.wrappingSubtract(bytes, ordering: .relaxed).newValue
         if after < limit - limit / 4, refusing.load(ordering: .relaxed) { refusing.store(false, ordering: .relaxed) }
     }
 
-    /// Why `bytes` more cannot be held (`untrusted`: for a client without a key).
-    public func refusal(adding bytes: Int, untrusted isUntrusted: Bool = false) -> String {
-        if isUntrusted, untrustedBytes > untrustedLimit - bytes {
+    private func releaseShare(_ bytes: Int, of holder: Holder) {
+        switch holder {
+        case .anyone: break
+        case .untrusted: untrusted.wrappingSubtract(bytes, ordering: .relaxed)
+        case .key(let keyID):
+            byKey.withLock { counts in
+                let left = (counts[keyID] ?? 0) - bytes
+                counts[keyID] = left > 0 ? left : nil
+            }
+        }
+    }
+
+    /// Why `bytes` more cannot be held for `holder`.
+    public func refusal(adding bytes: Int, for holder: Holder = .anyone) -> String {
+        switch holder {
+        case .untrusted where untrustedBytes > untrustedLimit - bytes:
             return
                 "connections without an authenticated caller hold \(untrustedBytes) bytes of answers they have not taken; \(bytes) more would pass their share of \(untrustedLimit)"
+        case .key(let keyID):
+            let held = usedBytes(ofKey: keyID)
+            if held > perKeyLimit - bytes {
+                return
+                    "API key \(keyID)'s connections hold \(held) bytes of answers they have not taken; \(bytes) more would pass the key's share of \(perKeyLimit)"
+            }
+        default: break
         }
         return "the server holds \(usedBytes) bytes of answers its clients have not taken; \(bytes) more would pass its limit of \(limit)"
     }
@@ -90,7 +156,6 @@ public final class UnreadAnswerBudget: Sendable {
         "the server holds \(usedBytes) bytes of answers its clients have not taken, near its limit of \(limit); retry later or on another server"
     }
 }
-
 /// What one unwritable connection holds in the server's `UnreadAnswerBudget`: the bytes its socket holds when it
 /// becomes unwritable (at least the outbound high-water mark), and what it writes while unwritable (native), until it
 /// becomes writable again or closes. Used on the connection's event loop by the native and HTTP/JSON handlers.
@@ -98,23 +163,25 @@ struct UnwritableHold {
     let budget: UnreadAnswerBudget?
     let highWaterMark: Int
     private(set) var held = 0
-    /// Counted in the budget's untrusted share (no caller had authenticated when the episode began).
-    private var untrusted = false
+    /// Whose answers they count as (decided when the episode began).
+    private var holder = UnreadAnswerBudget.Holder.anyone
 
     init(budget: UnreadAnswerBudget?, highWaterMark: Int) {
         self.budget = budget
         self.highWaterMark = highWaterMark
     }
 
-    /// The connection became unwritable: counts what its socket holds, in the untrusted share if `untrusted`. Returns
-    /// the refusal when the budget has no room for it (nothing is counted; the connection is to be closed).
-    mutating func begin(_ channel: any Channel, untrusted: Bool) -> String? {
+    /// The connection became unwritable: counts what its socket holds, for the clients of `trust` (its holder,
+    /// `UnreadAnswerBudget.holder(for:)`). Returns the refusal when the budget has no room for it (nothing is counted;
+    /// the connection is to be closed).
+    mutating func begin(_ channel: any Channel, trust: ConnectionTrust) -> String? {
         guard let budget, held == 0 else { return nil }
         let buffered: Int = (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
         let bytes = max(highWaterMark, buffered)
-        guard budget.reserve(bytes, untrusted: untrusted) else { return budget.refusal(adding: bytes, untrusted: untrusted) }
+        let holder = UnreadAnswerBudget.holder(for: trust)
+        guard budget.reserve(bytes, for: holder) else { return budget.refusal(adding: bytes, for: holder) }
         held = bytes
-        self.untrusted = untrusted
+        self.holder = holder
         return nil
     }
 
@@ -123,14 +190,14 @@ struct UnwritableHold {
     /// closed).
     mutating func add(_ bytes: Int) -> String? {
         guard let budget, held > 0 else { return nil }
-        guard budget.reserve(bytes, untrusted: untrusted) else { return budget.refusal(adding: bytes, untrusted: untrusted) }
+        guard budget.reserve(bytes, for: holder) else { return budget.refusal(adding: bytes, for: holder) }
         held += bytes
         return nil
     }
 
     /// The connection became writable again, or closed.
     mutating func end() {
-        budget?.release(held, untrusted: untrusted)
+        budget?.release(held, for: holder)
         held = 0
     }
 }

@@ -19,7 +19,8 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
     private let handler: NIOLoopBound<HTTPJSONHandler>
     private let metrics: MethodMetrics?
     private let startedAt: NIODeadline
-    /// The connection's: granted when the call's caller authenticated.
+    /// The connection's: granted when the call's caller authenticated; its key is whose share of the unread-answer
+    /// budget the call's answers count in.
     private let trust: ConnectionTrust?
     /// The next unread byte of `body`, the number of the next line (from 1), and the bytes and lines handed out
     /// since the handler last let the event loop serve other connections.
@@ -191,8 +192,8 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
     /// meanwhile: 1,200 connections' RequestTestData pages waited in the pool's queue, uncounted (742 MB), and were
     /// converted after their clients had closed.
     private func jsonOffLoop(_ binary: [UInt8]) async throws(RPCError) -> [UInt8] {
-        let untrusted = try holdForThreadPool(binary.count)
-        defer { releaseFromThreadPool(binary.count, untrusted: untrusted) }
+        let holder = try holdForThreadPool(binary.count)
+        defer { unreadAnswers?.release(binary.count, for: holder) }
         return try await offLoop { () throws(RPCError) in
             guard !self.abandoned.load(ordering: .relaxed) else { throw Self.ended }
             return try self.json(binary)
@@ -200,17 +201,12 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
     }
 
     /// Counts `bytes` of an answer about to wait for NIO's thread pool in the unread-answer budget, or throws the call's
-    /// RESOURCE_EXHAUSTED past it (counting nothing). Returns whether they count as a keyless client's, for
-    /// `releaseFromThreadPool` (the connection's trust may change meanwhile).
-    private func holdForThreadPool(_ bytes: Int) throws(RPCError) -> Bool {
-        let untrusted = trust.map { !$0.isTrusted } ?? false
-        guard let unreadAnswers, !unreadAnswers.reserve(bytes, untrusted: untrusted) else { return untrusted }
-        throw RPCError(code: .resourceExhausted, message: unreadAnswers.refusal(adding: bytes, untrusted: untrusted))
-    }
-
-    /// Takes back what `holdForThreadPool` counted.
-    private func releaseFromThreadPool(_ bytes: Int, untrusted: Bool) {
-        unreadAnswers?.release(bytes, untrusted: untrusted)
+    /// RESOURCE_EXHAUSTED past it (counting nothing). Returns whose answers they count as, for their release (the
+    /// connection's trust may change meanwhile).
+    private func holdForThreadPool(_ bytes: Int) throws(RPCError) -> UnreadAnswerBudget.Holder {
+        let holder = UnreadAnswerBudget.holder(for: trust)
+        guard let unreadAnswers, !unreadAnswers.reserve(bytes, for: holder) else { return holder }
+        throw RPCError(code: .resourceExhausted, message: unreadAnswers.refusal(adding: bytes, for: holder))
     }
 
     /// What a pool job of a call whose connection has gone answers instead of converting.
@@ -218,7 +214,7 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
 
     func callerAuthenticated(_ caller: Caller) {
         turnKey.withLock { $0 = caller.keyID }
-        trust?.grant()
+        trust?.grant(keyID: caller.keyID)
     }
 
     func finish(_ outcome: CallOutcome) {
@@ -239,9 +235,9 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
             // RequestTestData page or a 650 KB account took the event loop for a second or more on a debug build).
             guard let binary, binary.count > Self.inlineMappingLimit else { return deliver(response()) }
             // Counted and dropped as `jsonOffLoop`'s are.
-            let untrusted: Bool
+            let holder: UnreadAnswerBudget.Holder
             do {
-                untrusted = try holdForThreadPool(binary.count)
+                holder = try holdForThreadPool(binary.count)
             } catch {
                 return deliver(.failure(error))
             }
@@ -249,7 +245,7 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
                 self.abandoned.load(ordering: .relaxed) ? .failure(Self.ended) : response()
             }
             turns.run(key: turnKey.withLock { $0 }, on: eventLoop, job).whenSuccess {
-                self.releaseFromThreadPool(binary.count, untrusted: untrusted)
+                self.unreadAnswers?.release(binary.count, for: holder)
                 self.deliver($0)
             }
         }

@@ -92,7 +92,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let trust: ConnectionTrust
     /// Small reads until a caller authenticates here (set at accept, PROTOCOL §12.1).
     private var reads: UntrustedReads
-    /// The key of the request being received, checked before its call runs (`CallDispatcher.acceptsCaller`) when its
+    /// The key of the request being received, checked before its call runs (`CallDispatcher.acceptedCaller`) when its
     /// body would pass the untrusted allowance while connections without an authenticated caller hold their share:
     /// a call authenticates only once its whole body is in, and the body could not come in before then.
     private var earlyKeyCheck = EarlyKeyCheck.notAsked
@@ -367,7 +367,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
             failureLogBudget: failureLogBudget, methodKind: request.route.kind, heldRequests: dispatcher.heldRequests)
         let call = HTTPJSONCall(
             route: request.route, body: request.body, eventLoop: context.eventLoop, handler: loopBound,
-            metrics: metrics?.method(forPath: request.route.descriptor.path), trust: trust.isTrusted ? nil : trust,
+            metrics: metrics?.method(forPath: request.route.descriptor.path), trust: trust,
             pause: configuration.httpJSONStreamPause, unreadAnswers: unreadAnswers, turns: threadPoolTurns)
         state = .running(call, task: nil, keepAlive: request.head.isKeepAlive, streaming: false)
         if let timeout = request.timeout {
@@ -449,8 +449,8 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
             earlyKeyCheck = .pending
             let (dispatcher, number, loopBound, loop) = (self.dispatcher, requestNumber, self.loopBound!, context.eventLoop)
             Task {
-                let accepted = await dispatcher.acceptsCaller(metadata)
-                loop.execute { loopBound.value.keyChecked(accepted: accepted, request: number) }
+                let accepted = await dispatcher.acceptedCaller(metadata)?.keyID
+                loop.execute { loopBound.value.keyChecked(acceptedKeyID: accepted, request: number) }
             }
             return true
         }
@@ -458,9 +458,10 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The answer of `checksKeyFirst`'s check: an accepted key makes the connection trusted (its body counts as trusted
     /// bytes from now on) and reading goes on; otherwise the body is refused if it is still past the allowance.
-    private func keyChecked(accepted: Bool, request number: UInt64) {
-        if accepted {
-            trust.grant()  // a valid key was sent on this connection, whatever became of its request
+    private func keyChecked(acceptedKeyID: String?, request number: UInt64) {
+        let accepted = acceptedKeyID != nil
+        if let acceptedKeyID {
+            trust.grant(keyID: acceptedKeyID)  // a valid key was sent on this connection, whatever became of its request
             if let context { reads.liftOnceTrusted(trust, on: context.channel) }
         }
         guard context != nil, number == requestNumber, earlyKeyCheck == .pending else { return }
@@ -655,7 +656,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if unwritableTimer == nil, let timeout = configuration.unwritableTimeout {
                 unwritableTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) { loopBound.value.unwritableTimedOut() }
             }
-            if unwritableHold.begin(context.channel, untrusted: !trust.isTrusted) != nil {
+            if unwritableHold.begin(context.channel, trust: trust) != nil {
                 // Closed on the loop's next turn: this event may come from inside one of this handler's writes.
                 metrics?.rejected(.unreadAnswerBudget)
                 context.eventLoop.execute { loopBound.value.context?.close(promise: nil) }
