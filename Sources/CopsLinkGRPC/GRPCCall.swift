@@ -39,7 +39,14 @@ final class GRPCCall: ServerCallStream, Sendable {
         self.trust = trust
     }
 
-    func callerAuthenticated(_ caller: Caller) { trust?.grant(keyID: caller.keyID) }
+    /// The key of the call's caller, once authenticated: whose share of the unread-answer budget its answers count in.
+    var callerKeyID: String? { keyID.withLock { $0 } }
+    private let keyID = Mutex<String?>(nil)
+
+    func callerAuthenticated(_ caller: Caller) {
+        keyID.withLock { $0 = caller.keyID }
+        trust?.grant(keyID: caller.keyID)
+    }
 
     var isFinished: Bool { finished.load(ordering: .acquiring) }
 

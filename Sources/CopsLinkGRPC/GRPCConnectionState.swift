@@ -205,6 +205,8 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
     private var pingTimeout: Scheduled<Void>?
     private var drainPingTimeout: Scheduled<Void>?
     private var handshakeTimer: Scheduled<Void>?
+    /// The handshake timeout, less the time the keyless pacer held the client's bytes back.
+    private var handshakeDeadline: HandshakeDeadline
     private var unwritableTimer: Scheduled<Void>?
     private var timersStarted = false
     /// When the connection became active (before protocol detection), for the handshake timeout.
@@ -221,6 +223,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         self.configuration = configuration
         self.metrics = metrics
         self.connectedAt = connectedAt
+        self.handshakeDeadline = HandshakeDeadline(timeout: configuration.handshakeTimeout)
         self.state = GRPCConnectionStateMachine(
             maxUnauthenticatedCalls: configuration.maxUnauthenticatedCalls, pingPolicy: configuration.pingPolicy)
     }
@@ -259,6 +262,18 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         (handshakeTimer, unwritableTimer) = (nil, nil)
     }
 
+    /// The handshake timer fired: moved by the time the keyless pacer held the client's bytes, else the timeout.
+    private func handshakeTimedOut(_ timeout: Duration) {
+        handshakeTimer = nil
+        if let context, let loopBound, !state.settingsReceived,
+            let more = handshakeDeadline.postponement(for: context.pipeline.syncOperations, at: context.eventLoop.now)
+        {
+            handshakeTimer = context.eventLoop.scheduleTask(in: more) { loopBound.value.handshakeTimedOut(timeout) }
+            return
+        }
+        perform(state.handshakeTimedOut(after: timeout))
+    }
+
     private func startTimers(_ context: ChannelHandlerContext) {
         guard !timersStarted, let loopBound else { return }
         timersStarted = true
@@ -266,9 +281,7 @@ final class GRPCConnectionHandler: ChannelDuplexHandler {
         if !state.settingsReceived {
             let timeout = configuration.handshakeTimeout
             handshakeTimer = context.eventLoop.scheduleTask(deadline: (connectedAt ?? context.eventLoop.now) + TimeAmount(timeout)) {
-                let handler = loopBound.value
-                handler.handshakeTimer = nil
-                handler.perform(handler.state.handshakeTimedOut(after: timeout))
+                loopBound.value.handshakeTimedOut(timeout)
             }
         }
         if let age = configuration.maxConnectionAge {

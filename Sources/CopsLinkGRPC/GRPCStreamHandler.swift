@@ -82,7 +82,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// clients without a key.
     private var answersUntrusted = false
     /// Whose answers `unreadCounted` holds: decided when it goes from 0 (for a call of a method that is not open, its
-    /// caller has authenticated by then: the connection's key), released the same way.
+    /// caller has authenticated by then: its key), released the same way.
     private var answersHolder = UnreadAnswerBudget.Holder.anyone
     private var stallTimer: Scheduled<Void>?
     /// When the oldest pending write started to wait, or the last one was sent since.
@@ -594,7 +594,10 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let budget = connection.unreadAnswers, case .data(let data) = payload {
             unread = data.data.readableBytes
             if unreadCounted == 0 {
-                answersHolder = answersUntrusted ? .untrusted : UnreadAnswerBudget.holder(for: connection.trust)
+                var callerKeyID: String?
+                if case .running(let call, _) = state { callerKeyID = call.callerKeyID }
+                answersHolder =
+                    answersUntrusted ? .untrusted : UnreadAnswerBudget.holder(for: connection.trust, callerKeyID: callerKeyID)
             }
             guard budget.reserve(unread, for: answersHolder) else {
                 metrics?.rejected(.unreadAnswerBudget)

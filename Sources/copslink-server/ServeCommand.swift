@@ -445,6 +445,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxUnreadAnswers >= outboundHighWater else {
             throw ValidationError("--max-unread-answers \(maxUnreadAnswers) is below --outbound-high-water \(outboundHighWater).")
         }
+        if let perKey = maxUnreadAnswersPerKey, perKey < outboundHighWater {
+            throw ValidationError("--max-unread-answers-per-key \(perKey) is below --outbound-high-water \(outboundHighWater).")
+        }
         guard maxHeldRequests >= 0 else { throw ValidationError("--max-held-requests \(maxHeldRequests): must be 0 or more.") }
         guard (1...10_000_000).contains(keyCacheSize) else {
             throw ValidationError("--key-cache-size \(keyCacheSize): must be from 1 to 10000000.")

@@ -6,6 +6,7 @@ import CopsLinkServices
 import CopsLinkTestSupport
 import CopsLinkTesting
 import CopsLinkTransport
+import CopsLinkWire
 import Foundation
 import NIOCore
 import NIOPosix
@@ -103,6 +104,52 @@ struct TLSTests {
             #expect(byIP.payload?.count == 100)
             let byName = try await call(port: server.port!, host: "localhost", tls: tls)
             #expect(byName.receivedSize == 3)
+        }
+    }
+
+    /// Closing a TLS transport waits at most a second for the server's `close_notify`, not NIOSSL's 5 s: a server that
+    /// reads nothing more after the handshake (here one that stops reading; in the field, one whose reads a flood of
+    /// keyless connections holds back) made `copslink --timeout 10` return after 16 s.
+    @Test func closingATLSConnectionWaitsAtMostASecondForTheServer() async throws {
+        let certificates = try await TestCertificates.generate()
+        defer { certificates.remove() }
+        let tls = try TLSFiles.server(certificateChain: certificates.serverCertificate, privateKey: certificates.serverKey)
+        let context = try NIOSSLContext(configuration: tls)
+        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    try channel.pipeline.syncOperations.addHandler(SettingsThenDeaf())
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { listener.close(promise: nil) }
+        var configuration = ClientConfiguration.forTesting(port: listener.localAddress!.port!)
+        configuration.tls = try TLSFiles.client(ca: certificates.caCertificate)
+        let transport = TCPClientTransport(configuration: configuration)
+        await expectRPCError(.deadlineExceeded) {
+            _ = try await Health.Client(wrapping: RPCClient(transport: transport))
+                .check(HealthCheckRequest(), options: CallOptions(timeout: .seconds(2)))
+        }
+        let start = ContinuousClock.now
+        await transport.close()
+        let closing = ContinuousClock.now - start
+        #expect(closing >= .milliseconds(900) && closing < .seconds(4), "waited \(closing) for close_notify")
+    }
+
+    /// Answers the client's preface with SETTINGS, then reads nothing more: no call is answered, and the client's
+    /// `close_notify` is never read, so never answered.
+    final class SettingsThenDeaf: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        private var answered = false
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard !answered else { return }
+            answered = true
+            var settings = context.channel.allocator.buffer(capacity: 64)
+            settings.writeFrame(.settings, header: ConnectionLimits().settingsHeader, payload: NoMessage.payload)
+            context.writeAndFlush(NIOAny(settings), promise: nil)
+            context.channel.setOption(.autoRead, value: false).whenComplete { _ in }
         }
     }
 

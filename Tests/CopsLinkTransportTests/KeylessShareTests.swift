@@ -1,3 +1,4 @@
+import CopsLinkWire
 import NIOCore
 import NIOEmbedded
 import Synchronization
@@ -352,5 +353,53 @@ struct KeylessShareTests {
         paced.loop.advanceTime(by: .milliseconds(5))
         #expect(paced.log.entries.dropFirst(4) == ["c: c", "c: complete", "c: event"])
         _ = try connection.channel.finish()
+    }
+
+    /// The handshake timeout moves by the time the pacer held the connection's bytes, up to one more timeout in all.
+    @Test func theHandshakeDeadlineMovesByTheTimeTheServerHeldTheBytes() {
+        var deadline = HandshakeDeadline(timeout: .seconds(10))
+        #expect(deadline.postponement(waited: .zero) == nil, "nothing waited: timed out")
+        #expect(deadline.postponement(waited: .seconds(4)) == .seconds(4))
+        #expect(deadline.postponement(waited: .seconds(4)) == nil, "already credited")
+        #expect(deadline.postponement(waited: .seconds(7)) == .seconds(3))
+        #expect(deadline.postponement(waited: .seconds(30)) == .seconds(3), "at most one more timeout in all")
+        #expect(deadline.postponement(waited: .seconds(40)) == nil)
+    }
+
+    /// A new connection whose preface arrived in time but waited for the keyless share behind a flood is served once
+    /// its turn comes, not told `no preface within 10s` (attacker round 4: a TLS ClientHello flood); one that sent
+    /// nothing is still closed at the timeout.
+    @Test func aPrefaceHeldBackByThePacerIsNotTimedOut() throws {
+        let paced = PacedLoop(burst: .milliseconds(1))
+        let flood = try paced.connect(cost: .seconds(8), name: "flood")
+        try flood.receive("x")  // 8 s of processing: the next keyless bytes wait about 16 s
+        final class Installed { var protocols: [ServerProtocol] = [] }
+        let installed = Installed()
+        func detecting() throws -> EmbeddedChannel {
+            let channel = EmbeddedChannel(loop: paced.loop)
+            try channel.pipeline.syncOperations.addHandler(KeylessPacer(pacing: paced.pacing, trust: ConnectionTrust(trusted: false)))
+            try channel.pipeline.syncOperations.addHandler(
+                ProtocolDetector(enabled: Set(ServerProtocol.allCases), handshakeTimeout: .seconds(10)) { chosen, _, _ in
+                    installed.protocols.append(chosen)
+                })
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+            return channel
+        }
+        let held = try detecting()
+        let silent = try detecting()
+        var preface = ByteBuffer()
+        Preface.write(to: &preface)
+        try held.writeInbound(preface)
+        paced.loop.advanceTime(by: .seconds(10))
+        #expect(
+            String(buffer: try silent.readOutbound(as: ByteBuffer.self) ?? ByteBuffer()) == "copslink: no preface within 10s; closing\n")
+        #expect(try held.readOutbound(as: ByteBuffer.self) == nil, "its bytes are in the server's hands")
+        #expect(installed.protocols.isEmpty)
+        paced.loop.advanceTime(by: .seconds(9))
+        #expect(installed.protocols == [.native], "served once its turn came")
+        #expect(try held.readOutbound(as: ByteBuffer.self) == nil)
+        _ = try? held.finish()
+        _ = try? silent.finish()
+        _ = try? flood.channel.finish()
     }
 }

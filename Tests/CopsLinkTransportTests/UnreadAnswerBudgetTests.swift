@@ -119,6 +119,24 @@ struct UnreadAnswerBudgetTests {
         #expect(budget.usedBytes == 0 && budget.usedBytes(ofKey: "k") == 0)
     }
 
+    /// What waits for a call counts for its own caller's key, not the connection's first: behind a proxy that pools
+    /// connections, one connection carries several dealers' calls.
+    @Test func aCallsWaitingMessageCountsForItsCallersKey() async throws {
+        let budget = UnreadAnswerBudget(limit: 1 << 20)
+        let harness = try await ServerConnectionHarness(authenticates: true, unreadAnswers: budget)
+        try await harness.handshake(settings: SettingsHeader(initialWindowSize: 1))
+        harness.trust.grant(keyID: "the connection's first")
+        let request = StreamingOutputCallRequest(responseParameters: [ResponseParameters(size: 1_000), ResponseParameters(size: 1_000)])
+        let id = harness.callID()
+        try await harness.send(
+            harness.request(id, TestService.Method.streamingOutputCall.path, request, metadata: ["authorization": .text("Bearer k")]))
+        #expect(try ServerConnectionHarness.ends(try await harness.frames())[id] == nil, "the second message waits for credit")
+        #expect(budget.usedBytes(ofKey: "k") > 1_000 && budget.usedBytes(ofKey: "k") == budget.usedBytes)
+        #expect(budget.usedBytes(ofKey: "the connection's first") == 0)
+        await harness.close()
+        #expect(budget.usedBytes == 0 && budget.usedBytes(ofKey: "k") == 0)
+    }
+
     /// Native connections on which no caller has authenticated hold the share for clients without a key: one that
     /// becomes unwritable past it is closed, while a connection whose caller authenticated still fits.
     @Test func keylessConnectionsThatFallBehindHoldOnlyTheirShare() async throws {

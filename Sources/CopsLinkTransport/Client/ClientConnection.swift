@@ -32,6 +32,11 @@ final class ClientConnection: Sendable {
         self.receiveWindow = receiveWindow
     }
 
+    /// How long closing a TLS connection waits for the server's `close_notify` at most (NIOSSL's default is 5 s).
+    /// Nothing is left to receive by then, and a server too busy to read (a flood of connections without a key holds
+    /// its reads back) made `copslink --timeout 10` return after 16 s, 5 of them spent closing.
+    static let tlsCloseWait = TimeAmount.seconds(1)
+
     /// Connects, sends the preface and SETTINGS, and waits for the server's SETTINGS.
     static func connect(_ configuration: ClientConfiguration, eventLoop: any EventLoop) -> EventLoopFuture<ClientConnection> {
         let state = ConnectionState()
@@ -41,6 +46,7 @@ final class ClientConnection: Sendable {
                 var tls = tls
                 // ALPN: a server on a shared port installs the native protocol at once (PROTOCOL.md §2.1).
                 if tls.applicationProtocols.isEmpty { tls.applicationProtocols = [ServerProtocol.native.alpnIdentifier] }
+                tls.shutdownTimeout = min(tls.shutdownTimeout, tlsCloseWait)
                 return try NIOSSLContext(configuration: tls)
             }
         } catch {

@@ -166,6 +166,9 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
     private var closed = false
     /// `timed` blocks under way: only the outermost charges (a close inside a delivery is part of it).
     private var timing = 0
+    /// Since when the connection's bytes wait for the share (nil: none wait), and how long they waited before that.
+    private var waitingSince: NIODeadline?
+    private var waitedBefore = TimeAmount.zero
 
     init(pacing: KeylessPacing, trust: ConnectionTrust) {
         self.pacing = pacing
@@ -245,6 +248,19 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
         context.read()
     }
 
+    /// How long the connection's bytes have waited for the keyless share in all, up to `now`: the server's delay, which
+    /// the handshake timers do not count against the client (`HandshakeDeadline`).
+    func timeWaited(at now: NIODeadline) -> TimeAmount {
+        waitedBefore + (waitingSince.map { now - $0 } ?? .zero)
+    }
+
+    /// Nothing waits any more: the time since `waitingSince` is added to what was waited.
+    private func stopWaitingClock() {
+        guard let since = waitingSince, let context else { return }
+        waitedBefore = waitedBefore + (context.eventLoop.now - since)
+        waitingSince = nil
+    }
+
     /// Work done for the connection outside its reads (its call tasks), charged as it ran.
     func charge(work cost: Int64) {
         if let context { spent.add(cost, at: context.eventLoop.now) }
@@ -301,7 +317,10 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
             // The rest waits for another turn.
             queued = true
             scheduler?.wait(self, bytes: heldBytes)
-        } else if trust.isTrusted {
+            return
+        }
+        stopWaitingClock()
+        if trust.isTrusted {
             stopPacing(context, replaying: readHeld)
         } else if readHeld {
             readHeld = false
@@ -325,7 +344,10 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func hold(_ item: Held, bytes: Int = 0, storage: Int = 0) {
-        if held.isEmpty { pacing.metrics?.keylessReadHeld() }
+        if held.isEmpty {
+            pacing.metrics?.keylessReadHeld()
+            if waitingSince == nil { waitingSince = context?.eventLoop.now }
+        }
         held.append(item)
         heldBytes += bytes
         heldStorage += storage
@@ -351,6 +373,7 @@ final class KeylessPacer: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func dropHeld() {
+        stopWaitingClock()
         pacing.budget?.adjust(by: -heldStorage, untrusted: true)
         held = []
         heldBytes = 0

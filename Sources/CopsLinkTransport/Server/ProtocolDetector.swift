@@ -22,6 +22,7 @@ final class ProtocolDetector: ChannelDuplexHandler, RemovableChannelHandler {
     private let install: (ServerProtocol, ChannelPipeline.SynchronousOperations, NIODeadline) throws -> Void
     private var buffered: ByteBuffer?
     private var timer: Scheduled<Void>?
+    private var deadline: HandshakeDeadline
     private var decided = false
 
     /// When the connection became active; the native handshake timeout counts from then.
@@ -35,6 +36,7 @@ final class ProtocolDetector: ChannelDuplexHandler, RemovableChannelHandler {
     ) {
         self.enabled = enabled
         self.handshakeTimeout = handshakeTimeout
+        self.deadline = HandshakeDeadline(timeout: handshakeTimeout)
         self.metrics = metrics
         self.install = install
     }
@@ -56,9 +58,13 @@ final class ProtocolDetector: ChannelDuplexHandler, RemovableChannelHandler {
     private func startTimer(_ context: ChannelHandlerContext) {
         guard timer == nil else { return }
         connectedAt = context.eventLoop.now
+        schedule(in: TimeAmount(handshakeTimeout), context)
+    }
+
+    private func schedule(in delay: TimeAmount, _ context: ChannelHandlerContext) {
         let timeout = handshakeTimeout
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+        timer = context.eventLoop.scheduleTask(in: delay) {
             let (detector, context) = loopBound.value
             detector.timedOut(context, timeout)
         }
@@ -122,6 +128,9 @@ final class ProtocolDetector: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func timedOut(_ context: ChannelHandlerContext, _ timeout: Duration) {
         guard !decided else { return }
+        if let more = deadline.postponement(for: context.pipeline.syncOperations, at: context.eventLoop.now) {
+            return schedule(in: more, context)
+        }
         decided = true
         timer = nil
         metrics?.rejected(.handshakeTimeout)

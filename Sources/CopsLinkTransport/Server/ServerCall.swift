@@ -26,8 +26,10 @@ final class ServerCall: ServerCallStream, Sendable {
     private let metrics: MethodMetrics?
     private let startedAt: NIODeadline
     /// The connection's: granted when the call's caller authenticated; its key is whose share of the unread-answer
-    /// budget the call's waiting messages count in.
+    /// budget the call's waiting messages count in when the call has no caller.
     private let trust: ConnectionTrust?
+    /// The key of the call's caller, once authenticated: whose share its waiting messages count in.
+    private let callerKeyID = Mutex<String?>(nil)
 
     /// What the connection handler keeps about a call while it runs.
     struct LoopState {
@@ -99,7 +101,10 @@ final class ServerCall: ServerCallStream, Sendable {
 
     var isFinished: Bool { finished.load(ordering: .acquiring) }
 
-    func callerAuthenticated(_ caller: Caller) { trust?.grant(keyID: caller.keyID) }
+    func callerAuthenticated(_ caller: Caller) {
+        callerKeyID.withLock { $0 = caller.keyID }
+        trust?.grant(keyID: caller.keyID)
+    }
 
     func nextRequest() async throws(RPCError) -> (any MessageBytes)? {
         guard let message = try await requests.next() else { return nil }
@@ -127,7 +132,7 @@ final class ServerCall: ServerCallStream, Sendable {
         try checkFrameSize(size)
         try await credit.acquire(size - Frame.minimumEncodedSize) { () -> (() -> Void)? in
             // The message waits for the client's credit: it counts as an answer the client does not take.
-            let holder = UnreadAnswerBudget.holder(for: trust)
+            let holder = UnreadAnswerBudget.holder(for: trust, callerKeyID: callerKeyID.withLock { $0 })
             if let refusal = reserveUnread(size, for: holder) {
                 credit.close(refusal)
                 return nil
@@ -159,7 +164,7 @@ final class ServerCall: ServerCallStream, Sendable {
     /// calls took the server to 1.3 GB). Past the budget the call ends RESOURCE_EXHAUSTED.
     private func waitUntilWritable(holding size: Int) async throws(RPCError) {
         guard !gate.isWritable, let unreadAnswers else { return try await gate.waitUntilWritable() }
-        let holder = UnreadAnswerBudget.holder(for: trust)
+        let holder = UnreadAnswerBudget.holder(for: trust, callerKeyID: callerKeyID.withLock { $0 })
         if let refusal = reserveUnread(size, for: holder) { throw refusal }
         defer { unreadAnswers.release(size, for: holder) }
         try await gate.waitUntilWritable()

@@ -150,7 +150,8 @@ public struct ClientConfiguration: Sendable {
     /// Calls waiting for a free slot under the server's max concurrent calls; one more fails RESOURCE_EXHAUSTED.
     /// Default 10,000.
     public var maxQueuedCalls = 10_000
-    /// TLS to the server (swift-nio-ssl); nil connects in plaintext. Default nil.
+    /// TLS to the server (swift-nio-ssl); nil connects in plaintext. Default nil. Its `shutdownTimeout` is capped at
+    /// 1 s: closing waits at most that long for the server's `close_notify`.
     public var tls: TLSConfiguration?
     /// Whether calls carrying an API key (`authorization` metadata) may go in plaintext (`tls` nil) to a host that
     /// is not loopback. Default false: such a call fails FAILED_PRECONDITION before anything is sent

@@ -42,6 +42,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var calls: [UInt64: ServerCall] = [:]
     private var graceTimer: Scheduled<Void>?
     private var handshakeTimer: Scheduled<Void>?
+    /// The handshake timeout, less the time the keyless pacer held the client's bytes back.
+    private var handshakeDeadline: HandshakeDeadline
     /// Fires when the connection reaches its maximum age (`ServerConfiguration.maxConnectionAge`).
     private var ageTimer: Scheduled<Void>?
     /// Runs while the connection has no call (`ServerConfiguration.idleTimeout`); nil when there is no such limit.
@@ -101,6 +103,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.metrics = metrics
         self.state = ServerConnectionStateMachine(policy: .init(configuration))
         self.keepalive = Keepalive(configuration: configuration.keepalive)
+        self.handshakeDeadline = HandshakeDeadline(timeout: configuration.handshakeTimeout)
         self.reader = FrameReader(FrameDecoder(limits: configuration.limits.frameLimits, expectsPreface: true))
         self.idle = configuration.idleTimeout.map(RestartableTimeout.init)
         self.frameRead = configuration.frameReadTimeout.map(RestartableTimeout.init)
@@ -879,6 +882,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func handshakeTimedOut(_ timeout: Duration) {
+        if state.phase != .active,
+            let more = handshakeDeadline.postponement(for: context.pipeline.syncOperations, at: context.eventLoop.now)
+        {
+            let loopBound = self.loopBound!
+            handshakeTimer = context.eventLoop.scheduleTask(in: more) { loopBound.value.handshakeTimedOut(timeout) }
+            return
+        }
         switch state.handshakeTimedOut(after: timeout) {
         case .none:
             break

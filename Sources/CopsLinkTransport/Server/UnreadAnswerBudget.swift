@@ -20,7 +20,10 @@ import Synchronization
 /// default): past it only that key's holdings are refused. Without it one dealer's 1,200 HTTP/JSON connections, each
 /// with a RequestTestData page it did not read, filled the whole budget, and every other dealer's large answers and
 /// new gRPC calls were refused for as long as it kept them open (attacker round 4). What a connection holds counts for
-/// the key whose caller first authenticated on it (`ConnectionTrust.keyID`).
+/// the key of the call it is for, when it is a call's (a message waiting for credit or the socket, a gRPC stream's
+/// DATA, an HTTP/JSON conversion), and otherwise (an unwritable connection's socket) for the key whose caller first
+/// authenticated on the connection (`ConnectionTrust.keyID`): behind a proxy that pools connections, one
+/// connection carries several dealers' calls.
 public final class UnreadAnswerBudget: Sendable {
     /// Whose answers a reservation holds, decided from the connection's `ConnectionTrust` (`holder(for:)`); a release
     /// names the same holder as its reservation.
@@ -53,11 +56,14 @@ public final class UnreadAnswerBudget: Sendable {
         self.perKeyLimit = max(1, min(self.limit, perKeyLimit ?? self.limit / 4))
     }
 
-    /// Whose answers a connection with `trust` holds: nil trust is a server that authenticates nobody.
-    public static func holder(for trust: ConnectionTrust?) -> Holder {
+    /// Whose answers a connection with `trust` holds (nil trust: a server that authenticates nobody), or, given the
+    /// key of the caller of the call they are for, that key's.
+    public static func holder(for trust: ConnectionTrust?, callerKeyID: String? = nil) -> Holder {
+        if let callerKeyID { return .key(callerKeyID) }
         guard let trust else { return .anyone }
-        guard trust.isTrusted else { return .untrusted }
-        return trust.keyID.map(Holder.key) ?? .anyone
+        // The key first: it is recorded before the trust is granted, so a granted trust without one is keyless.
+        if let keyID = trust.keyID { return .key(keyID) }
+        return trust.isTrusted ? .anyone : .untrusted
     }
 
     /// Bytes counted now, across every connection.
@@ -137,12 +143,12 @@ public final class UnreadAnswerBudget: Sendable {
     /// Why `bytes` more cannot be held for `holder`.
     public func refusal(adding bytes: Int, for holder: Holder = .anyone) -> String {
         switch holder {
-        case .untrusted where untrustedBytes > untrustedLimit - bytes:
+        case .untrusted where untrustedBytes > 0 && untrustedBytes > untrustedLimit - bytes:
             return
                 "connections without an authenticated caller hold \(untrustedBytes) bytes of answers they have not taken; \(bytes) more would pass their share of \(untrustedLimit)"
         case .key(let keyID):
             let held = usedBytes(ofKey: keyID)
-            if held > perKeyLimit - bytes {
+            if held > 0, held > perKeyLimit - bytes {
                 return
                     "API key \(keyID)'s connections hold \(held) bytes of answers they have not taken; \(bytes) more would pass the key's share of \(perKeyLimit)"
             }

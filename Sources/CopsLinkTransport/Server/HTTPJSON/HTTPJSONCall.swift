@@ -204,7 +204,8 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
     /// RESOURCE_EXHAUSTED past it (counting nothing). Returns whose answers they count as, for their release (the
     /// connection's trust may change meanwhile).
     private func holdForThreadPool(_ bytes: Int) throws(RPCError) -> UnreadAnswerBudget.Holder {
-        let holder = UnreadAnswerBudget.holder(for: trust)
+        let callerKeyID = turnKey.withLock { $0 }
+        let holder = UnreadAnswerBudget.holder(for: trust, callerKeyID: callerKeyID.isEmpty ? nil : callerKeyID)
         guard let unreadAnswers, !unreadAnswers.reserve(bytes, for: holder) else { return holder }
         throw RPCError(code: .resourceExhausted, message: unreadAnswers.refusal(adding: bytes, for: holder))
     }
