@@ -347,6 +347,29 @@ struct HTTPJSONGatewayTests {
         try await pool.shutdownGracefully()
     }
 
+    /// A head still unfinished past 32 KiB is answered 431 and the connection closed, instead of the decoder holding
+    /// up to llhttp's 80 KiB of it outside the inbound budget (attacker round 4: about 125 KiB per keyless connection
+    /// that trickled a 78 KB head). A whole head under that limit is decoded, and its metadata limit answers.
+    @Test func aHeadStillUnfinishedPastItsLimitIs431AndTheConnectionCloses() async throws {
+        let start = "POST /copslink.rpc.v1.TestService/UnaryCall HTTP/1.1\r\nHost: t\r\n"
+        func filler(_ count: Int) -> String {
+            (0..<count).map { "x-filler-\($0): " + String(repeating: "a", count: 1_000) + "\r\n" }.joined()
+        }
+        let whole = try await Connection()
+        try await whole.send(start + filler(30) + "Content-Length: 2\r\n\r\n{}")
+        let metadata = try await whole.response()
+        #expect(metadata.status == 431 && metadata.body.contains("metadata headers take"), "\(metadata.body.prefix(200))")
+        #expect(await whole.isActive, "a whole head is decoded and answered as before")
+
+        let unfinished = try await Connection()
+        try await unfinished.send(start + filler(20))
+        try await unfinished.send(filler(20))
+        let refused = try await unfinished.response()
+        #expect(refused.status == 431, "\(refused.body.prefix(200))")
+        #expect(refused.body.contains("the request's head passed 32768 bytes") && refused.body.contains("RESOURCE_EXHAUSTED"))
+        #expect(await !unfinished.isActive)
+    }
+
     /// A request stream's lines are handed out 256 at a time (or 64 KiB), the handler suspended between turns (a
     /// millisecond; 200 ms here, to be seen) so that the event loop serves its other connections: 1,000 lines take
     /// three such pauses, and every line is read.

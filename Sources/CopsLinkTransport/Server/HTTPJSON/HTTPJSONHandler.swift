@@ -196,6 +196,7 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        requestStart?.partReceived()
         switch unwrapInboundIn(data) {
         case .head(let head):
             reads.liftOnceTrusted(trust, on: context.channel)
@@ -411,17 +412,40 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         readTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) { loopBound.value.readTimedOut(timeout) }
     }
 
+    /// Whether the gateway waits for the next request's head (none is being received, run or refused).
+    var awaitsHead: Bool {
+        if case .idle = state { return true }
+        return false
+    }
+
+    /// The head being received has passed `limit` bytes unfinished (`HTTPJSONRequestStart`): 431, then the close.
+    func headTooLarge(_ bytes: Int, limit: Int) {
+        guard awaitsHead else { return }
+        answerUnfinishedHead(
+            "431 Request Header Fields Too Large",
+            RPCError(
+                code: .resourceExhausted,
+                message: "the request's head passed \(limit) bytes (\(bytes) received) before it ended; the server reads no more of it"))
+    }
+
+    /// Answers a head that never completed: the decoder still holds it, so the HTTP encoder would refuse an answer.
+    private func answerUnfinishedHead(_ status: String, _ error: RPCError) {
+        readTimer?.cancel()
+        readTimer = nil
+        let body = HTTPJSONStatus.body(error)
+        state = .discarding
+        requestStart?.answerAndClose(
+            "HTTP/1.1 \(status)\r\ncontent-type: application/json\r\ncontent-length: \(body.count)\r\nconnection: close\r\n\r\n"
+                + String(decoding: body, as: UTF8.self))
+    }
+
     private func readTimedOut(_ timeout: Duration) {
         readTimer = nil
         switch state {
         case .idle:
-            // A head that never completed: the decoder still holds it, so the HTTP encoder would refuse an answer.
-            let body = HTTPJSONStatus.body(
+            answerUnfinishedHead(
+                "408 Request Timeout",
                 RPCError(code: .deadlineExceeded, message: "the request was not received within \(timeout.secondsText)"))
-            state = .discarding
-            requestStart?.answerAndClose(
-                "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: \(body.count)\r\nconnection: close\r\n\r\n"
-                    + String(decoding: body, as: UTF8.self))
             return
         case .receiving: break
         case .discarding:
