@@ -25,7 +25,9 @@ public protocol ServerCallStream: Sendable {
     /// The call reached its handler with an authenticated caller (`ServerContext.caller`): the transport may trust
     /// its connection more (what it holds for it counts as an authenticated client's), and share what it shares
     /// between callers by `caller`'s key. Called once, by the dispatcher of a server that authenticates callers.
-    func callerAuthenticated(_ caller: Caller)
+    /// Returns why the call is not to run, if the transport will not serve that key now (its share of what the
+    /// server holds for clients is spent): the dispatcher then answers with it before the handler runs.
+    func callerAuthenticated(_ caller: Caller) -> RPCError?
     /// The call's only request message, taken without waiting, when the client has already sent it and ended its
     /// stream (a unary call whose REQUEST frame carries both): the router's handlers that take one request then run
     /// without suspending to read it. Nil otherwise, and then `nextRequest` reads as usual; after a non-nil answer
@@ -39,7 +41,7 @@ extension ServerCallStream {
         try await nextRequest().map { .success($0) }
     }
 
-    public func callerAuthenticated(_ caller: Caller) {}
+    public func callerAuthenticated(_ caller: Caller) -> RPCError? { nil }
 
     public func takeOnlyRequest() -> (any MessageBytes)? { nil }
 }

@@ -140,7 +140,7 @@ public final class CallDispatcher: Sendable {
         context: ServerContext
     ) async throws -> CallOutcome {
         guard let first = interceptors.first else {
-            if let caller = context.caller { stream.callerAuthenticated(caller) }
+            if let caller = context.caller, let refusal = stream.callerAuthenticated(caller) { throw refusal }
             // A deadline already past (a timeout of 0 or a few nanoseconds): the handler would often finish before the
             // transport's timer could fire, and the call would succeed past its deadline. Checked after the
             // interceptors, so that such a call is authenticated and logged as any other.

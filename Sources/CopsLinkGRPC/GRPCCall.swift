@@ -27,25 +27,29 @@ final class GRPCCall: ServerCallStream, Sendable {
 
     /// The connection's trust, granted when the call's caller authenticates.
     private let trust: ConnectionTrust?
+    /// The server's, where a key whose share is spent has its new calls refused.
+    private let unreadAnswers: UnreadAnswerBudget?
 
     init(
         eventLoop: any EventLoop, handler: NIOLoopBound<GRPCStreamHandler>, budgets: GRPCInboundBudgets, queueLimit: Int,
-        trust: ConnectionTrust? = nil
+        trust: ConnectionTrust? = nil, unreadAnswers: UnreadAnswerBudget? = nil
     ) {
         self.eventLoop = eventLoop
         self.handler = handler
         self.budgets = budgets
         self.queueLimit = queueLimit
         self.trust = trust
+        self.unreadAnswers = unreadAnswers
     }
 
     /// The key of the call's caller, once authenticated: whose share of the unread-answer budget its answers count in.
     var callerKeyID: String? { keyID.withLock { $0 } }
     private let keyID = Mutex<String?>(nil)
 
-    func callerAuthenticated(_ caller: Caller) {
+    func callerAuthenticated(_ caller: Caller) -> RPCError? {
         keyID.withLock { $0 = caller.keyID }
         trust?.grant(keyID: caller.keyID)
+        return unreadAnswers?.callRefusal(forKey: caller.keyID)
     }
 
     var isFinished: Bool { finished.load(ordering: .acquiring) }

@@ -403,7 +403,7 @@ final class GRPCStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let call = GRPCCall(
             eventLoop: context.eventLoop, handler: loopBound, budgets: budgets, queueLimit: max(1, configuration.limits.initialWindowSize),
-            trust: connection.trust)
+            trust: connection.trust, unreadAnswers: connection.unreadAnswers)
         if endStream { call.requests.finish(.success(())) }  // no request message: nothing to wait for
         takesOneRequest = route.kind.takesOneRequest
         answersUntrusted = route.maxRequestMessageSize != nil

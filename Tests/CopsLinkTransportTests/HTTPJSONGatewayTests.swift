@@ -340,6 +340,10 @@ struct HTTPJSONGatewayTests {
         let refused = try await second.response()
         #expect(refused.status == 429 && refused.body.contains("would pass the key's share of 100000"), "\(refused.body.prefix(300))")
         #expect(!budget.isExhausted)
+        // And until the key's answers drain, its new calls are refused before they run.
+        try await second.post("/copslink.rpc.v1.TestService/EmptyCall", "{}", headers: ["Authorization: Bearer k"])
+        let before = try await second.response()
+        #expect(before.status == 429 && before.body.contains("near the key's share of 100000"), "\(before.body.prefix(300))")
         release.signal()
         let answer = try await connection.response()
         #expect(answer.status == 200 && answer.body.count > 90_000)

@@ -63,6 +63,11 @@ struct UnreadAnswerBudgetTests {
                 == "API key a's connections hold 200 bytes of answers they have not taken; 100 more would pass the key's share of 250"
         )
         #expect(!budget.isExhausted, "a's share is spent, not the budget")
+        #expect(
+            budget.callRefusal(forKey: "a")?.message
+                == "API key a's connections hold 200 bytes of answers they have not taken, near the key's share of 250; read them, or retry later",
+            "a's new calls are refused before they run")
+        #expect(budget.callRefusal(forKey: "b") == nil)
         #expect(budget.reserve(250, for: .key("b")), "another key's answers still fit")
         #expect(budget.reserve(250, for: .untrusted), "the untrusted share is apart")
         #expect(!budget.reserve(1, for: .untrusted))
@@ -71,8 +76,11 @@ struct UnreadAnswerBudgetTests {
         #expect(budget.isExhausted)
         #expect(budget.usedBytes(ofKey: "c") == 0, "a refusal at the limit counts nothing in the key's share")
         #expect(budget.usedBytes == 1_000 && budget.usedBytes(ofKey: "a") == 200 && budget.usedBytes(ofKey: "b") == 250)
-        budget.release(200, for: .key("a"))
+        budget.release(12, for: .key("a"))
+        #expect(budget.callRefusal(forKey: "a") != nil, "188 bytes: not yet under three quarters of the share")
+        budget.release(188, for: .key("a"))
         #expect(budget.usedBytes(ofKey: "a") == 0)
+        #expect(budget.callRefusal(forKey: "a") == nil)
         #expect(budget.reserve(100, for: .key("a")), "a fits again once it has released")
         for (bytes, holder) in [(100, UnreadAnswerBudget.Holder.key("a")), (250, .key("b")), (250, .untrusted), (300, .anyone)] {
             budget.release(bytes, for: holder)
@@ -111,11 +119,28 @@ struct UnreadAnswerBudgetTests {
                 == "API key k's connections hold 100000 bytes of answers they have not taken; 100000 more would pass the key's share of 100000"
         )
         #expect(!second.channel.isActive)
+        // k's share is spent: its new calls are refused before they run, on any connection.
+        let third = try await ServerConnectionHarness(configuration: configuration, authenticates: true, unreadAnswers: budget)
+        try await third.handshake()
+        func call(on harness: ServerConnectionHarness) async throws -> (code: UInt32?, message: String?) {
+            let id = harness.callID()
+            try await harness.send(
+                harness.request(id, TestService.Method.emptyCall.path, EmptyMessage(), metadata: ["authorization": .text("Bearer k")]))
+            let end = try ServerConnectionHarness.ends(try await harness.frames())[id]
+            return (end?.statusCode, end?.statusMessage)
+        }
+        let refused = try await call(on: third)
+        #expect(refused.code == StatusCode.resourceExhausted.rawValue)
+        #expect(
+            refused.message?.hasPrefix("API key k's connections hold 100000 bytes of answers they have not taken, near the key's share")
+                == true)
         try await other.setWritable(false)
         #expect(other.channel.isActive, "another key's connection fits")
         #expect(budget.usedBytes == 200_000 && budget.usedBytes(ofKey: "another dealer's") == 100_000)
         #expect(!budget.isExhausted)
-        for harness in [first, second, other] { await harness.close() }
+        try await first.setWritable(true)
+        #expect(try await call(on: third).code == 0, "once k's connection drained, its calls run again")
+        for harness in [first, second, third, other] { await harness.close() }
         #expect(budget.usedBytes == 0 && budget.usedBytes(ofKey: "k") == 0)
     }
 

@@ -101,9 +101,10 @@ final class ServerCall: ServerCallStream, Sendable {
 
     var isFinished: Bool { finished.load(ordering: .acquiring) }
 
-    func callerAuthenticated(_ caller: Caller) {
+    func callerAuthenticated(_ caller: Caller) -> RPCError? {
         callerKeyID.withLock { $0 = caller.keyID }
         trust?.grant(keyID: caller.keyID)
+        return unreadAnswers?.callRefusal(forKey: caller.keyID)
     }
 
     func nextRequest() async throws(RPCError) -> (any MessageBytes)? {

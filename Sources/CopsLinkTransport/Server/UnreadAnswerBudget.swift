@@ -1,3 +1,4 @@
+public import CopsLinkCore
 import NIOCore
 import Synchronization
 
@@ -44,8 +45,11 @@ public final class UnreadAnswerBudget: Sendable {
     public let perKeyLimit: Int
     private let used = Atomic<Int>(0)
     private let untrusted = Atomic<Int>(0)
-    /// Bytes held per API key; a key holding nothing has no entry.
-    private let byKey = Mutex<[String: Int]>([:])
+    /// Bytes held per API key (a key holding nothing has no entry), and the keys refused at their share whose count
+    /// has not yet fallen under three quarters of it: their new calls are refused before they run (`callRefusal`).
+    private let byKey = Mutex<(counts: [String: Int], refusing: Set<String>)>(([:], []))
+    /// `byKey.refusing`'s count, so that calls of other keys check it without the lock.
+    private let keysRefusing = Atomic<Int>(0)
     /// Set when a reservation is refused at `limit`, cleared once the count is back under three quarters of it.
     private let refusing = Atomic<Bool>(false)
 
@@ -73,7 +77,20 @@ public final class UnreadAnswerBudget: Sendable {
     public var untrustedBytes: Int { untrusted.load(ordering: .relaxed) }
 
     /// Bytes counted now for `keyID`'s clients (part of `usedBytes`).
-    public func usedBytes(ofKey keyID: String) -> Int { byKey.withLock { $0[keyID] ?? 0 } }
+    public func usedBytes(ofKey keyID: String) -> Int { byKey.withLock { $0.counts[keyID] ?? 0 } }
+
+    /// Why a new call of `keyID` is refused before it runs, if it is: something of the key's was refused at its share,
+    /// and its count has not yet fallen under three quarters of it. Its answer would only be refused in turn, after
+    /// its handler had run (a flood of such calls cost other dealers seconds of CPU, attacker round 5).
+    public func callRefusal(forKey keyID: String) -> RPCError? {
+        guard keysRefusing.load(ordering: .relaxed) > 0 else { return nil }
+        guard let held = byKey.withLock({ $0.refusing.contains(keyID) ? $0.counts[keyID] ?? 0 : nil }) else { return nil }
+        return RPCError(
+            code: .resourceExhausted,
+            message:
+                "API key \(keyID)'s connections hold \(held) bytes of answers they have not taken, near the key's share of \(perKeyLimit); read them, or retry later"
+        )
+    }
 
     /// Whether the budget is spent: something was refused at `limit`, and the count has not yet fallen under three
     /// quarters of it since. (A count that never passes the limit would otherwise stop just short of it, and a new
@@ -110,12 +127,16 @@ public final class UnreadAnswerBudget: Sendable {
         return false
     }
 
-    /// Adds `bytes` to `keyID`'s count if it stays within `perKeyLimit` or the key holds nothing.
+    /// Adds `bytes` to `keyID`'s count if it stays within `perKeyLimit` or the key holds nothing; if not, the key's
+    /// new calls are refused until its count falls under three quarters of the share.
     private func addKey(_ keyID: String, _ bytes: Int) -> Bool {
-        byKey.withLock { counts in
-            let held = counts[keyID] ?? 0
-            guard held == 0 || held <= perKeyLimit - bytes else { return false }
-            counts[keyID] = held + bytes
+        byKey.withLock { state in
+            let held = state.counts[keyID] ?? 0
+            guard held == 0 || held <= perKeyLimit - bytes else {
+                if state.refusing.insert(keyID).inserted { keysRefusing.add(1, ordering: .relaxed) }
+                return false
+            }
+            state.counts[keyID] = held + bytes
             return true
         }
     }
@@ -133,9 +154,12 @@ public final class UnreadAnswerBudget: Sendable {
         case .anyone: break
         case .untrusted: untrusted.wrappingSubtract(bytes, ordering: .relaxed)
         case .key(let keyID):
-            byKey.withLock { counts in
-                let left = (counts[keyID] ?? 0) - bytes
-                counts[keyID] = left > 0 ? left : nil
+            byKey.withLock { state in
+                let left = (state.counts[keyID] ?? 0) - bytes
+                state.counts[keyID] = left > 0 ? left : nil
+                if left < perKeyLimit - perKeyLimit / 4, state.refusing.remove(keyID) != nil {
+                    keysRefusing.subtract(1, ordering: .relaxed)
+                }
             }
         }
     }

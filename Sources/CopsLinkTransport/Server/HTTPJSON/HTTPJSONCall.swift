@@ -213,9 +213,10 @@ final class HTTPJSONCall: ServerCallStream, Sendable {
     /// What a pool job of a call whose connection has gone answers instead of converting.
     private static let ended = RPCError(code: .cancelled, message: "the call has ended")
 
-    func callerAuthenticated(_ caller: Caller) {
+    func callerAuthenticated(_ caller: Caller) -> RPCError? {
         turnKey.withLock { $0 = caller.keyID }
         trust?.grant(keyID: caller.keyID)
+        return unreadAnswers?.callRefusal(forKey: caller.keyID)
     }
 
     func finish(_ outcome: CallOutcome) {
