@@ -195,9 +195,10 @@ struct KeylessShareTests {
             pacing = KeylessPacing(share: 0.5, burst: burst, budget: budget, clock: { clock.read() })
         }
 
-        /// A keyless connection whose reads cost `cost` each (and, with `closes`, close it).
-        func connect(cost: TimeAmount, name: String, closes: Bool = false) throws -> Connected {
+        /// A keyless connection whose reads cost `cost` each (and, with `closes`, close it), from `address` if given.
+        func connect(cost: TimeAmount, name: String, closes: Bool = false, address: String? = nil) throws -> Connected {
             let channel = EmbeddedChannel(loop: loop)
+            if let address { channel.remoteAddress = try SocketAddress(ipAddress: address, port: 40_000) }
             let counter = ReadCounter()
             let trust = ConnectionTrust(trusted: false)
             try channel.pipeline.syncOperations.addHandler(counter)
@@ -353,6 +354,27 @@ struct KeylessShareTests {
         paced.loop.advanceTime(by: .milliseconds(5))
         #expect(paced.log.entries.dropFirst(4) == ["c: c", "c: complete", "c: event"])
         _ = try connection.channel.finish()
+    }
+
+    /// A newcomer waits behind its own address's other connections by what they have recently taken: a flood's new
+    /// connections have each taken nothing, yet one from another address goes first. Queued later, on the same
+    /// clock, it went after the flood's newcomer before (the tie falls to arrival).
+    @Test func aNewcomerFromAnotherAddressGoesBeforeAFloodingAddresssNewcomer() throws {
+        let paced = PacedLoop(burst: .milliseconds(1))
+        let flood = try paced.connect(cost: .milliseconds(2), name: "flood", address: "10.0.0.1")
+        try flood.receive("x")  // taken at once: the balance is spent
+        let floodNew = try paced.connect(cost: .microseconds(10), name: "flood-new", address: "10.0.0.1")
+        let other = try paced.connect(cost: .microseconds(10), name: "other", address: "10.0.0.2")
+        try floodNew.receive("hi")
+        try other.receive("hi")
+        #expect(paced.log.entries == ["flood: x", "flood: complete"])
+        paced.loop.advanceTime(by: .seconds(1))
+        let order = paced.log.entries.filter { $0.hasSuffix(": hi") }
+        #expect(order == ["other: hi", "flood-new: hi"])
+        let scheduler = paced.pacing.scheduler(on: paced.loop)
+        #expect(scheduler.addressCount == 2)
+        for connection in [flood, floodNew, other] { _ = try connection.channel.finish() }
+        #expect(scheduler.addressCount == 0, "an address leaves with its last keyless connection")
     }
 
     /// The handshake timeout moves by the time the pacer held the connection's bytes, up to one more timeout in all.

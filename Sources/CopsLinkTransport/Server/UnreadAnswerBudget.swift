@@ -186,6 +186,7 @@ public final class UnreadAnswerBudget: Sendable {
         "the server holds \(usedBytes) bytes of answers its clients have not taken, near its limit of \(limit); retry later or on another server"
     }
 }
+
 /// What one unwritable connection holds in the server's `UnreadAnswerBudget`: the bytes its socket holds when it
 /// becomes unwritable (at least the outbound high-water mark), and what it writes while unwritable (native), until it
 /// becomes writable again or closes. Used on the connection's event loop by the native and HTTP/JSON handlers.
