@@ -152,7 +152,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(
         parsing: .unconditional,
         help:
-            "One API key's share of --max-unread-answers (what the connections its callers authenticated on first hold); past it only that key's are refused (default: a quarter of it)."
+            "One API key's share of --max-unread-answers (answers waiting for its calls, and the sockets of connections it authenticated on first); past it only that key's are refused, and its new calls until it is under three quarters of it (default: a quarter of it; at least --outbound-high-water)."
     )
     var maxUnreadAnswersPerKey: Int?
     @Option(

@@ -374,6 +374,30 @@ struct HTTPJSONGatewayTests {
         #expect(await !unfinished.isActive)
     }
 
+    /// What the decoder holds of an unfinished head counts in the inbound budget, as a keyless client's until a
+    /// caller has authenticated; a keyless head past the 16-KiB allowance while keyless clients hold their share is
+    /// answered 503 and closed, as a body part would be (attacker round 5: 4,000 such heads held 268 MB past a 64-MiB
+    /// budget). A head within the allowance is held, counted.
+    @Test func anUnfinishedHeadCountsInTheInboundBudget() async throws {
+        let budget = InboundMemoryBudget(limit: 80_000)  // keyless share 20,000
+        let start = "POST /copslink.rpc.v1.TestService/UnaryCall HTTP/1.1\r\nHost: t\r\n"
+        let line = "x-filler: " + String(repeating: "a", count: 988) + "\r\n"  // 1,000 bytes
+        let small = try await Connection(budget: budget, authenticates: true)
+        try await small.send(start + String(repeating: line, count: 12))
+        #expect(budget.untrustedBytes == start.utf8.count + 12_000)
+        let large = try await Connection(budget: budget, authenticates: true)
+        try await large.send(start + String(repeating: line, count: 17))
+        let refused = try await large.response()
+        #expect(
+            refused.status == 503 && refused.body.contains("connections without an authenticated caller hold their share"),
+            "\(refused.body.prefix(300))")
+        #expect(await !large.isActive)
+        #expect(await small.isActive, "within the allowance it waits for the rest of its head")
+        try await small.send("Content-Length: 2\r\n\r\n{}")
+        #expect(try await small.response().status == 200)
+        #expect(budget.untrustedBytes == 0 && budget.usedBytes == 0, "released as the decoder handed the request over")
+    }
+
     /// A request stream's lines are handed out 256 at a time (or 64 KiB), the handler suspended between turns (a
     /// millisecond; 200 ms here, to be seen) so that the event loop serves its other connections: 1,000 lines take
     /// three such pauses, and every line is read.

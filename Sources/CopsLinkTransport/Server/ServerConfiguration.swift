@@ -57,8 +57,9 @@ public struct ServerConfiguration: Sendable {
     /// gRPC stream whose answer would be held is reset (ENHANCE_YOUR_CALM) and new gRPC calls are refused. Default
     /// 256 MiB.
     public var maxUnreadAnswerBytes = 256 << 20
-    /// One API key's share of `maxUnreadAnswerBytes` (what the connections on which its callers authenticated first
-    /// hold): past it that key's connections are refused as above, and other keys' are not. Nil: a quarter of it.
+    /// One API key's share of `maxUnreadAnswerBytes` (answers waiting for its calls, and the sockets of connections on
+    /// which its callers authenticated first): past it that key's holdings are refused as above, and its new calls
+    /// until it is under three quarters of the share; other keys' are not. Nil: a quarter of it.
     public var maxUnreadAnswerBytesPerKey: Int?
     /// Bytes of request messages running handlers may hold, server-wide (`HeldRequestBudget`): a request over 4 KiB
     /// counts from when its handler takes it until the handler returns, and one that would pass this (or its API key's

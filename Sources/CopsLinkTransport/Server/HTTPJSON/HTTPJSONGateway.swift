@@ -62,16 +62,16 @@ final class HTTPJSONRequestStart: ChannelInboundHandler, RemovableChannelHandler
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        undecodedBytes += unwrapInboundIn(data).readableBytes
-        gateway?.requestBytesArrived()
+        let bytes = unwrapInboundIn(data).readableBytes
+        undecodedBytes += bytes
+        gateway?.requestBytesArrived(bytes)
         context.fireChannelRead(data)
     }
 
-    /// After the decoder has had the read: a head still unfinished past `maxHeadBytes` is answered 431.
+    /// After the decoder has had the read: a head still unfinished past `maxHeadBytes` is answered 431, and one past
+    /// the untrusted allowance while the inbound budget (or keyless clients' share of it) is spent, 503.
     func channelReadComplete(context: ChannelHandlerContext) {
-        if undecodedBytes > maxHeadBytes, let gateway, gateway.awaitsHead {
-            gateway.headTooLarge(undecodedBytes, limit: maxHeadBytes)
-        }
+        if let gateway, gateway.awaitsHead { gateway.checkUnfinishedHead(undecodedBytes, limit: maxHeadBytes) }
         context.fireChannelReadComplete()
     }
 
