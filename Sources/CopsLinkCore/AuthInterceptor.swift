@@ -123,7 +123,7 @@ public struct AuthInterceptor: ServerInterceptor {
     /// trusted before its call runs. The same lookup (and cache) as `intercept`'s.
     public func acceptedCaller(_ metadata: Metadata) async -> Caller? {
         guard let value = metadata[text: Self.metadataKey], let token = Self.bearerToken(value) else { return nil }
-        return (try? await authenticator.authenticate(bearerToken: token)) ?? nil
+        return try? await authenticator.authenticate(bearerToken: token)
     }
 
     /// The token of `Bearer TOKEN` (scheme case-insensitive, as in HTTP), or nil.
