@@ -377,6 +377,27 @@ struct KeylessShareTests {
         #expect(scheduler.addressCount == 0, "an address leaves with its last keyless connection")
     }
 
+    /// A flood's connections that took nothing (closed ones whose reads wait: thousands in CLOSE-WAIT under a TLS
+    /// ClientHello flood, attacker round 5) do not dilute what its address counts against its newcomers: a newcomer
+    /// from another address whose handshake has begun (1 ms taken) still goes before the flood's next newcomer.
+    @Test func aFloodsIdleConnectionsDoNotDiluteItsAddresssCost() throws {
+        let paced = PacedLoop(burst: .milliseconds(1))
+        let flood = try paced.connect(cost: .milliseconds(64), name: "flood", address: "10.0.0.1")
+        let idle = try (0..<200).map { try paced.connect(cost: .zero, name: "idle \($0)", address: "10.0.0.1") }
+        let victim = try paced.connect(cost: .milliseconds(1), name: "victim", address: "10.0.0.2")
+        try flood.receive("x")
+        try victim.receive("a")
+        paced.loop.advanceTime(by: .seconds(1))
+        #expect(paced.log.entries.contains("victim: a"), "its first read, 1 ms")
+        try flood.receive("y")  // the balance is spent again: what comes next waits
+        let floodNew = try paced.connect(cost: .milliseconds(1), name: "flood-new", address: "10.0.0.1")
+        try floodNew.receive("hi")
+        try victim.receive("hi")
+        paced.loop.advanceTime(by: .seconds(1))
+        #expect(paced.log.entries.filter { $0.hasSuffix(": hi") } == ["victim: hi", "flood-new: hi"])
+        for connection in [flood, victim, floodNew] + idle { _ = try connection.channel.finish() }
+    }
+
     /// The handshake timeout moves by the time the pacer held the connection's bytes, up to one more timeout in all.
     @Test func theHandshakeDeadlineMovesByTheTimeTheServerHeldTheBytes() {
         var deadline = HandshakeDeadline(timeout: .seconds(10))

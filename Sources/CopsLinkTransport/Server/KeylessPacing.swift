@@ -59,10 +59,12 @@ final class KeylessReadScheduler {
     /// The connections waiting, by identity; the share's queue may still hold entries of connections that left.
     private var waiting: [ObjectIdentifier: KeylessPacer] = [:]
     /// What the keyless connections of each remote address on this loop have recently taken together, and how many
-    /// there are; an address without one has no entry. A connection's place among waiters counts what its address's
-    /// other connections took on average: each new connection of a flood has taken nothing yet, so without it a
+    /// there are; an address without one has no entry. A connection's place among waiters counts a sixteenth of what
+    /// its address's other connections took: each new connection of a flood has taken nothing yet, so without it a
     /// flood's new connections queued ahead of another address's newcomer (a keyed client reconnecting behind a TLS
-    /// ClientHello flood waited 1.2–1.8 s at the median, attacker round 4).
+    /// ClientHello flood waited 1.2–1.8 s at the median, attacker round 4). Not their average: a flood's closed
+    /// connections whose reads wait (thousands, in CLOSE-WAIT) count among them having taken nothing, and the average
+    /// fell to nothing (attacker round 5). A sixteenth keeps a connection's own cost first within its address.
     private var addresses: [String: (cost: RecentCost, connections: Int)] = [:]
     private var wake: Scheduled<Void>?
     /// A wake queued with `execute` (the balance allowed the next connection at once).
@@ -82,7 +84,7 @@ final class KeylessReadScheduler {
     func wait(_ pacer: KeylessPacer, bytes: Int) {
         let now = loop.now
         let own = pacer.spent.value(at: now)
-        let others = pacer.address.map { othersAverage(of: $0, own: own, at: now) } ?? 0
+        let others = pacer.address.map { othersCost(of: $0, own: own, at: now) } ?? 0
         share.wait(id: ObjectIdentifier(pacer), spent: own + others, bytes: bytes, at: now)
         waiting[ObjectIdentifier(pacer)] = pacer
         scheduleWake()
@@ -100,12 +102,15 @@ final class KeylessReadScheduler {
         addresses[address] = entry.connections > 0 ? entry : nil
     }
 
-    /// What the other keyless connections of `address` have recently taken, on average (`own` is the asking
+    /// A sixteenth of what the other keyless connections of `address` have recently taken (`own` is the asking
     /// connection's part of the address's total); 0 for a connection alone.
-    private func othersAverage(of address: String, own: Int64, at now: NIODeadline) -> Int64 {
+    private func othersCost(of address: String, own: Int64, at now: NIODeadline) -> Int64 {
         guard let entry = addresses[address], entry.connections > 1 else { return 0 }
-        return max(0, entry.cost.value(at: now) - own) / Int64(entry.connections - 1)
+        return max(0, entry.cost.value(at: now) - own) / Self.addressWeight
     }
+
+    /// What a waiting connection's place counts of its address's other connections' recent cost: that divided by this.
+    static let addressWeight: Int64 = 16
 
     /// Addresses with keyless connections on this loop (for tests of its bound).
     var addressCount: Int { addresses.count }
