@@ -94,21 +94,11 @@ struct UnreadAnswerBudgetTests {
     /// unwritable connection passes its share and is closed with GOAWAY naming the key, while another key's
     /// connection still fits (attacker round 4: one key's unread HTTP/JSON pages filled the whole budget).
     @Test func oneKeysConnectionsThatFallBehindHoldOnlyItsShare() async throws {
-        var configuration = ServerConfiguration()
-        configuration.outboundHighWaterMark = 100_000
         let budget = UnreadAnswerBudget(limit: 400_000)
-        let first = try await ServerConnectionHarness(configuration: configuration, authenticates: true, unreadAnswers: budget)
-        let second = try await ServerConnectionHarness(configuration: configuration, authenticates: true, unreadAnswers: budget)
-        let other = try await ServerConnectionHarness(configuration: configuration, authenticates: true, unreadAnswers: budget)
-        for harness in [first, second] {
-            try await harness.handshake()
-            let id = harness.callID()
-            try await harness.send(
-                harness.request(id, TestService.Method.emptyCall.path, EmptyMessage(), metadata: ["authorization": .text("Bearer k")]))
-            #expect(try ServerConnectionHarness.ends(try await harness.frames())[id]?.statusCode == 0)
-        }
+        let connections = try await Self.connections(4, sharing: budget)
+        let (first, second, third, other) = (connections[0], connections[1], connections[2], connections[3])
+        for harness in [first, second] { #expect(try await Self.keyedCall(on: harness).code == 0) }
         #expect(first.trust.keyID == "k", "the call's caller recorded its key on the connection")
-        try await other.handshake()
         other.trust.grant(keyID: "another dealer's")
         try await first.setWritable(false)
         #expect(budget.usedBytes(ofKey: "k") == 100_000)
@@ -120,16 +110,7 @@ struct UnreadAnswerBudgetTests {
         )
         #expect(!second.channel.isActive)
         // k's share is spent: its new calls are refused before they run, on any connection.
-        let third = try await ServerConnectionHarness(configuration: configuration, authenticates: true, unreadAnswers: budget)
-        try await third.handshake()
-        func call(on harness: ServerConnectionHarness) async throws -> (code: UInt32?, message: String?) {
-            let id = harness.callID()
-            try await harness.send(
-                harness.request(id, TestService.Method.emptyCall.path, EmptyMessage(), metadata: ["authorization": .text("Bearer k")]))
-            let end = try ServerConnectionHarness.ends(try await harness.frames())[id]
-            return (end?.statusCode, end?.statusMessage)
-        }
-        let refused = try await call(on: third)
+        let refused = try await Self.keyedCall(on: third)
         #expect(refused.code == StatusCode.resourceExhausted.rawValue)
         #expect(
             refused.message?.hasPrefix("API key k's connections hold 100000 bytes of answers they have not taken, near the key's share")
@@ -139,9 +120,32 @@ struct UnreadAnswerBudgetTests {
         #expect(budget.usedBytes == 200_000 && budget.usedBytes(ofKey: "another dealer's") == 100_000)
         #expect(!budget.isExhausted)
         try await first.setWritable(true)
-        #expect(try await call(on: third).code == 0, "once k's connection drained, its calls run again")
+        #expect(try await Self.keyedCall(on: third).code == 0, "once k's connection drained, its calls run again")
         for harness in [first, second, third, other] { await harness.close() }
         #expect(budget.usedBytes == 0 && budget.usedBytes(ofKey: "k") == 0)
+    }
+
+    /// `count` connections of a server that authenticates callers (`MetadataAuthenticator`), with an outbound
+    /// high-water mark of 100,000 and their unread answers in `budget`, past the handshake.
+    static func connections(_ count: Int, sharing budget: UnreadAnswerBudget) async throws -> [ServerConnectionHarness] {
+        var configuration = ServerConfiguration()
+        configuration.outboundHighWaterMark = 100_000
+        var connections: [ServerConnectionHarness] = []
+        for _ in 0..<count {
+            let harness = try await ServerConnectionHarness(configuration: configuration, authenticates: true, unreadAnswers: budget)
+            try await harness.handshake()
+            connections.append(harness)
+        }
+        return connections
+    }
+
+    /// An EmptyCall with key `k` on `harness`: the status code and message of its END.
+    static func keyedCall(on harness: ServerConnectionHarness) async throws -> (code: UInt32?, message: String?) {
+        let id = harness.callID()
+        try await harness.send(
+            harness.request(id, TestService.Method.emptyCall.path, EmptyMessage(), metadata: ["authorization": .text("Bearer k")]))
+        let end = try ServerConnectionHarness.ends(try await harness.frames())[id]
+        return (end?.statusCode, end?.statusMessage)
     }
 
     /// What waits for a call counts for its own caller's key, not the connection's first: behind a proxy that pools
@@ -165,17 +169,10 @@ struct UnreadAnswerBudgetTests {
     /// Native connections on which no caller has authenticated hold the share for clients without a key: one that
     /// becomes unwritable past it is closed, while a connection whose caller authenticated still fits.
     @Test func keylessConnectionsThatFallBehindHoldOnlyTheirShare() async throws {
-        var configuration = ServerConfiguration()
-        configuration.outboundHighWaterMark = 100_000
         let budget = UnreadAnswerBudget(limit: 400_000)
-        let keyless = try await ServerConnectionHarness(configuration: configuration, authenticates: true, unreadAnswers: budget)
-        let keylessToo = try await ServerConnectionHarness(configuration: configuration, authenticates: true, unreadAnswers: budget)
-        let keyed = try await ServerConnectionHarness(configuration: configuration, authenticates: true, unreadAnswers: budget)
-        for harness in [keyless, keylessToo, keyed] { try await harness.handshake() }
-        let id = keyed.callID()
-        try await keyed.send(
-            keyed.request(id, TestService.Method.emptyCall.path, EmptyMessage(), metadata: ["authorization": .text("Bearer k")]))
-        #expect(try ServerConnectionHarness.ends(try await keyed.frames())[id]?.statusCode == 0)
+        let connections = try await Self.connections(3, sharing: budget)
+        let (keyless, keylessToo, keyed) = (connections[0], connections[1], connections[2])
+        #expect(try await Self.keyedCall(on: keyed).code == 0)
 
         try await keyless.setWritable(false)
         #expect(budget.untrustedBytes == 100_000)

@@ -133,7 +133,7 @@ final class ServerCall: ServerCallStream, Sendable {
         try checkFrameSize(size)
         try await credit.acquire(size - Frame.minimumEncodedSize) { () -> (() -> Void)? in
             // The message waits for the client's credit: it counts as an answer the client does not take.
-            let holder = UnreadAnswerBudget.holder(for: trust, callerKeyID: callerKeyID.withLock { $0 })
+            let holder = answerHolder
             if let refusal = reserveUnread(size, for: holder) {
                 credit.close(refusal)
                 return nil
@@ -165,10 +165,15 @@ final class ServerCall: ServerCallStream, Sendable {
     /// calls took the server to 1.3 GB). Past the budget the call ends RESOURCE_EXHAUSTED.
     private func waitUntilWritable(holding size: Int) async throws(RPCError) {
         guard !gate.isWritable, let unreadAnswers else { return try await gate.waitUntilWritable() }
-        let holder = UnreadAnswerBudget.holder(for: trust, callerKeyID: callerKeyID.withLock { $0 })
+        let holder = answerHolder
         if let refusal = reserveUnread(size, for: holder) { throw refusal }
         defer { unreadAnswers.release(size, for: holder) }
         try await gate.waitUntilWritable()
+    }
+
+    /// Whose answers this call's waiting messages are: its caller's key's, else its connection's holder.
+    private var answerHolder: UnreadAnswerBudget.Holder {
+        UnreadAnswerBudget.holder(for: trust, callerKeyID: callerKeyID.withLock { $0 })
     }
 
     /// Counts `size` bytes of a message about to wait (for credit or for the socket) in the unread-answer budget;

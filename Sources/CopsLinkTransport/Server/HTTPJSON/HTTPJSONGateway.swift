@@ -39,9 +39,10 @@ public enum HTTPJSONGateway {
 /// holds of an unfinished head.
 ///
 /// The decoder keeps a head until it is whole, up to llhttp's own 80 KiB, outside the inbound budget: 4,000 keyless
-/// connections each holding 78 KB of an unfinished head took a server from 45 to 547 MiB (attacker round 4). Bytes
-/// counted here since the gateway last received a part of a request are what the decoder holds; past `maxHeadBytes`
-/// with the gateway waiting for a head, the request is answered 431 and the connection closed.
+/// connections each holding 78 KB of an unfinished head took a server from 45 to 547 MiB (attacker round 4). The
+/// gateway counts the bytes since it last received a part of a request, which are what the decoder holds; after each
+/// read, past `maxHeadBytes` with the gateway waiting for a head, the request is answered 431 and the connection
+/// closed.
 final class HTTPJSONRequestStart: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -51,8 +52,6 @@ final class HTTPJSONRequestStart: ChannelInboundHandler, RemovableChannelHandler
     /// The longest request head (request line and headers) the decoder may hold: twice the metadata limit, at least
     /// 32 KiB (nginx's default for a request's headers), so that the 431 for metadata answers any head within it.
     let maxHeadBytes: Int
-    /// Bytes received since the gateway last received a part of a request (`partReceived`).
-    private var undecodedBytes = 0
 
     init(gateway: HTTPJSONHandler, maxHeaderSize: Int) {
         self.gateway = gateway
@@ -62,21 +61,16 @@ final class HTTPJSONRequestStart: ChannelInboundHandler, RemovableChannelHandler
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let bytes = unwrapInboundIn(data).readableBytes
-        undecodedBytes += bytes
-        gateway?.requestBytesArrived(bytes)
+        gateway?.requestBytesArrived(unwrapInboundIn(data).readableBytes)
         context.fireChannelRead(data)
     }
 
     /// After the decoder has had the read: a head still unfinished past `maxHeadBytes` is answered 431, and one past
     /// the untrusted allowance while the inbound budget (or keyless clients' share of it) is spent, 503.
     func channelReadComplete(context: ChannelHandlerContext) {
-        if let gateway, gateway.awaitsHead { gateway.checkUnfinishedHead(undecodedBytes, limit: maxHeadBytes) }
+        gateway?.checkUnfinishedHead(limit: maxHeadBytes)
         context.fireChannelReadComplete()
     }
-
-    /// The gateway received a part of a request: what the decoder holds starts again from what comes next.
-    func partReceived() { undecodedBytes = 0 }
 
     /// Writes a whole response as bytes, below the HTTP encoder (which only answers requests whose head it has
     /// seen), then closes: for a head that never completed.

@@ -157,16 +157,16 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
         countedBodyBytes = 0
     }
 
-    /// Bytes the HTTP decoder holds that it has not handed over as a part of a request (an unfinished head, mostly),
-    /// counted in the inbound budget, as untrusted when no caller had authenticated as the count began; released
-    /// when the gateway receives the next part. Without it 4,000 keyless connections' unfinished heads held 268 MB
-    /// past a 64-MiB budget (attacker round 5).
-    private var countedUndecoded = 0
+    /// Bytes the HTTP decoder holds that it has not handed over as a part of a request (an unfinished head, mostly):
+    /// bounded by `checkUnfinishedHead`, and counted in the inbound budget, as untrusted when no caller had
+    /// authenticated as the count began; released when the gateway receives the next part. Without the count 4,000
+    /// keyless connections' unfinished heads held 268 MB past a 64-MiB budget (attacker round 5).
+    private var undecodedBytes = 0
     private var undecodedCountedUntrusted = false
 
     private func releaseUndecoded() {
-        budget?.adjust(by: -countedUndecoded, untrusted: undecodedCountedUntrusted)
-        countedUndecoded = 0
+        budget?.adjust(by: -undecodedBytes, untrusted: undecodedCountedUntrusted)
+        undecodedBytes = 0
     }
 
     private static func overBudget(_ budget: InboundMemoryBudget) -> RPCError {
@@ -210,7 +210,6 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        requestStart?.partReceived()
         releaseUndecoded()
         switch unwrapInboundIn(data) {
         case .head(let head):
@@ -415,12 +414,12 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The first bytes of a request (`HTTPJSONRequestStart` sees them before the HTTP decoder, which holds a head
     /// until it is whole): from now the request has `frameReadTimeout` to arrive, however slowly it trickles. The
-    /// `bytes` that arrived count in the inbound budget until the decoder hands them over (`countedUndecoded`).
+    /// `bytes` that arrived count in the inbound budget until the decoder hands them over (`undecodedBytes`).
     func requestBytesArrived(_ bytes: Int) {
-        if let budget, bytes > 0 {
-            if countedUndecoded == 0 { undecodedCountedUntrusted = !trust.isTrusted }
-            budget.adjust(by: bytes, untrusted: undecodedCountedUntrusted)
-            countedUndecoded += bytes
+        if bytes > 0 {
+            if undecodedBytes == 0 { undecodedCountedUntrusted = !trust.isTrusted }
+            budget?.adjust(by: bytes, untrusted: undecodedCountedUntrusted)
+            undecodedBytes += bytes
         }
         guard readTimer == nil, context != nil, let timeout = configuration.frameReadTimeout else { return }
         switch state {
@@ -434,16 +433,17 @@ final class HTTPJSONHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Whether the gateway waits for the next request's head (none is being received, run or refused).
-    var awaitsHead: Bool {
+    private var awaitsHead: Bool {
         if case .idle = state { return true }
         return false
     }
 
-    /// The head being received is `bytes` long and unfinished (`HTTPJSONRequestStart`, after a read): past `limit`,
-    /// 431; past the untrusted allowance while the inbound budget, or (no caller authenticated) keyless clients'
-    /// share of it, is spent, 503, as a body part would be. Then the close.
-    func checkUnfinishedHead(_ bytes: Int, limit: Int) {
+    /// After a read (`HTTPJSONRequestStart`), while a head is awaited, what the decoder holds is an unfinished head:
+    /// past `limit`, 431; past the untrusted allowance while the inbound budget, or (no caller authenticated) keyless
+    /// clients' share of it, is spent, 503, as a body part would be. Then the close.
+    func checkUnfinishedHead(limit: Int) {
         guard awaitsHead else { return }
+        let bytes = undecodedBytes
         if bytes > limit {
             return answerUnfinishedHead(
                 "431 Request Header Fields Too Large",
